@@ -1,0 +1,469 @@
+"""ChatClient: create, join and list rooms over TCP, then chat over UDP.
+
+After a successful create or join, two daemon threads run the session: the receive
+thread decodes datagrams and puts typed events (ocm_core.events) on `events`, a
+queue.Queue that a GUI or terminal loop drains; the timer thread sends heartbeats
+(which double as cumulative acknowledgements) and re-sends unacknowledged messages
+with backoff. Neither thread touches anything but this object and the queue.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from . import errors
+from . import protocol as p
+from . import events as ev
+from .protocol import ErrorCode, EventType, Operation, State, Status
+
+log = logging.getLogger(__name__)
+
+_STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
+    Status.ROOM_EXISTS: errors.RoomExists,
+    Status.NO_SUCH_ROOM: errors.RoomNotFound,
+    Status.NAME_TAKEN: errors.NameTaken,
+    Status.BAD_REQUEST: errors.BadRequest,
+    Status.SERVER_FULL: errors.ServerFull,
+    Status.ROOM_FULL: errors.RoomFull,
+    Status.PASSWORD_REQUIRED: errors.PasswordRequired,
+    Status.WRONG_PASSWORD: errors.WrongPassword,
+    Status.TOO_MANY_ATTEMPTS: errors.TooManyAttempts,
+    Status.UNKNOWN_TOKEN: errors.NotConnected,
+    Status.SERVER_ERROR: errors.ClientError,
+}
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    name: str
+    members: int
+    locked: bool
+    host: str
+
+
+@dataclass
+class _Pending:
+    text: str
+    datagram: bytes
+    first_sent: float
+    retry_at: float
+    interval: float
+
+
+def parse_address(text: str, default_port: int = 9090) -> tuple[str, int]:
+    """'host', 'host:port' or '[v6]:port' as a person types it; ValueError with a sentence if not."""
+    text = text.strip()
+    if not text:
+        raise ValueError("Enter the server's address, such as 192.168.1.20 or 192.168.1.20:9090.")
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    if not host or any(ch.isspace() for ch in host):
+        raise ValueError(f"'{text}' is not a server address; type it like 192.168.1.20:9090.")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"'{port_text}' is not a port number; use a number from 1 to 65535.")
+    return host, int(port_text)
+
+
+class ChatClient:
+    def __init__(
+        self,
+        server_host: str,
+        tcp_port: int = 9090,
+        *,
+        timeout: float = 5.0,
+        heartbeat_interval: float = 3.0,
+        send_timeout: float = 20.0,
+        lost_after: float | None = None,
+    ):
+        self.server_host = server_host
+        self.tcp_port = tcp_port
+        self.timeout = timeout
+        self.heartbeat_interval = heartbeat_interval
+        self.send_timeout = send_timeout
+        self.lost_after = lost_after if lost_after is not None else max(3.0, 2.5 * heartbeat_interval)
+        self.events: queue.Queue = queue.Queue()
+        self.room: str | None = None
+        self.username: str | None = None
+        self.host_name: str | None = None
+        self.members: tuple[str, ...] = ()
+        self.closed = False
+        self._token: bytes = b""
+        self._room_bytes = b""
+        self._udp: socket.socket | None = None
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._msg_ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._failed: dict[int, str] = {}
+        self._delivered = 0  # every room event up to here has been handed on
+        self._buffered: dict[int, p.Event] = {}
+        self._own_seqs: set[int] = set()
+        self._acked_sent = -1
+        self._last_ack_at = 0.0
+        self._last_heartbeat = 0.0
+        self._last_heard = 0.0
+        self._last_resend_request = 0.0
+        self._lost = False
+        self._left = threading.Event()
+        self._resync_wanted = False
+        self._leaving = False
+
+    # --- TCP requests -------------------------------------------------------------------
+
+    def _request(self, operation: Operation, room: str, payload: bytes) -> bytes:
+        where = f"{self.server_host}:{self.tcp_port}"
+        try:
+            sock = socket.create_connection((self.server_host, self.tcp_port), timeout=self.timeout)
+        except socket.gaierror:
+            raise errors.ServerUnreachable(f"Cannot find a computer named '{self.server_host}'; check the address.") from None
+        except OSError as exc:
+            raise errors.ServerUnreachable(
+                f"Could not reach a server at {where} ({exc.strerror or exc}); check the address and that the room's host is running."
+            ) from None
+        with sock:
+            try:
+                sock.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
+                header, message = self._read_message(sock)
+                status, detail = p.decode_status(message.payload)
+                if status is not Status.OK:
+                    raise _STATUS_ERRORS.get(status, errors.ClientError)(detail[:1].upper() + detail[1:] + ".")
+                header, message = self._read_message(sock)
+                if header.state is not State.COMPLETE:
+                    raise errors.ProtocolError("the server did not complete the request")
+                return message.payload
+            except socket.timeout:
+                raise errors.ServerUnreachable(f"The server at {where} did not answer in {self.timeout:g} s; try again.") from None
+            except (ConnectionError, OSError) as exc:
+                raise errors.ServerUnreachable(f"The connection to {where} broke ({exc}); try again.") from None
+
+    def _read_message(self, sock: socket.socket) -> tuple[p.TcrpHeader, p.TcrpMessage]:
+        header = p.decode_tcrp_header(_read_exactly(sock, p.TCRP_HEADER_SIZE))
+        if header.payload_size > p.MAX_RESPONSE_PAYLOAD:
+            raise errors.ProtocolError(f"the server announced an answer of {header.payload_size} bytes")
+        body = _read_exactly(sock, header.body_size)
+        return header, p.decode_tcrp_body(header, body, allow_empty_room=True)
+
+    def list_rooms(self) -> list[RoomInfo]:
+        answer = p.decode_json_object(self._request(Operation.LIST, "", b""))
+        rooms = answer.get("rooms")
+        if not isinstance(rooms, list):
+            raise errors.ProtocolError("the room list is missing from the answer")
+        try:
+            return [RoomInfo(str(r["name"]), int(r["members"]), bool(r["locked"]), str(r["host"])) for r in rooms]
+        except (KeyError, TypeError, ValueError):
+            raise errors.ProtocolError("the room list has a malformed entry") from None
+
+    def create_room(self, room: str, username: str, password: str | None = None) -> None:
+        self._enter(Operation.CREATE, room, username, password)
+
+    def join_room(self, room: str, username: str, password: str | None = None) -> None:
+        self._enter(Operation.JOIN, room, username, password)
+
+    def _enter(self, operation: Operation, room: str, username: str, password: str | None) -> None:
+        if self._udp is not None:
+            raise errors.ClientError("This client is already in a room; use a new ChatClient for another.")
+        try:
+            p.check_name(room, "room name")
+            p.check_name(username, "your name")
+        except errors.ProtocolError as exc:
+            raise errors.BadRequest(exc.reason[:1].upper() + exc.reason[1:] + ".") from None
+        token = self._request(operation, room, p.encode_request(p.RoomRequest(username, password or None)))
+        if not token or len(token) > p.MAX_TOKEN_BYTES:
+            raise errors.ProtocolError("the server sent an unusable token")
+        self._token, self.room, self.username = token, room, username
+        self._room_bytes = room.encode("utf-8")
+        snapshot = self._sync()
+        self._udp_address = (self.server_host, int(snapshot["udp_port"]))
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.connect(self._udp_address)  # only the server's datagrams reach us, and ICMP errors do
+        udp.settimeout(0.2)
+        self._udp = udp
+        self._apply_snapshot(snapshot, replay_from=0)
+        self._last_heard = time.monotonic()
+        self._send_body(p.encode_heartbeat(self._delivered))  # registers our UDP address at once
+        for name, target in (("ocm-client-recv", self._receive_loop), ("ocm-client-timer", self._timer_loop)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _sync(self) -> dict:
+        answer = self._request(Operation.SYNC, self.room, p.encode_request(p.RoomRequest("", token=self._token.decode("ascii"))))
+        snapshot = p.decode_json_object(answer)
+        for key, kind in (("seq", int), ("udp_port", int), ("host", str), ("members", list), ("history", list)):
+            if not isinstance(snapshot.get(key), kind):
+                raise errors.ProtocolError(f"the room snapshot lacks '{key}'")
+        return snapshot
+
+    def _apply_snapshot(self, snapshot: dict, replay_from: int) -> None:
+        """Take members and the event position from a snapshot; show its history after `replay_from`."""
+        history = [p.event_from_json(item) for item in snapshot["history"]]
+        with self._lock:
+            self.host_name = snapshot["host"]
+            self.members = tuple(str(m) for m in snapshot["members"])
+            for event in history:
+                if event.seq > replay_from:
+                    self._hand_on(event, history=replay_from == 0, update_members=False)
+            self._delivered = max(self._delivered, int(snapshot["seq"]))
+            self._buffered = {s: e for s, e in self._buffered.items() if s > self._delivered}
+            self._own_seqs = {s for s in self._own_seqs if s > self._delivered}
+            self.events.put(ev.MembersChanged(self.members, self.host_name))
+            self._drain()
+
+    # --- the session --------------------------------------------------------------------
+
+    @property
+    def is_host(self) -> bool:
+        return self.username is not None and self.username == self.host_name
+
+    @property
+    def max_message_bytes(self) -> int:
+        return p.max_chat_text_bytes(len(self._room_bytes), len(self._token), len((self.username or "").encode("utf-8")))
+
+    @staticmethod
+    def message_size(text: str) -> int:
+        return len(text.encode("utf-8"))
+
+    def send(self, text: str) -> int:
+        """Send `text` to the room; returns its message id. MessageSent or MessageFailed follows."""
+        if self._udp is None or self.closed:
+            raise errors.NotConnected("You are not in a room; join one first.")
+        if not text.strip():
+            raise errors.BadRequest("The message is empty.")
+        size, limit = self.message_size(text), self.max_message_bytes
+        if size > limit:
+            raise errors.MessageTooLong(size, limit)
+        with self._lock:
+            msg_id = next(self._msg_ids)
+            datagram = p.encode_datagram(self._room_bytes, self._token, p.encode_chat(msg_id, text))
+            now = time.monotonic()
+            self._pending[msg_id] = _Pending(text, datagram, now, now + 0.3, 0.3)
+        self._send_raw(datagram)
+        return msg_id
+
+    def retry(self, msg_id: int) -> int:
+        """Send a failed message again; returns its new message id."""
+        with self._lock:
+            text = self._failed.pop(msg_id, None)
+        if text is None:
+            raise errors.ClientError("That message is not waiting for a retry.")
+        return self.send(text)
+
+    def leave(self) -> None:
+        """Tell the server we leave (the host's leaving closes the room) and stop the threads."""
+        if self._udp is None or self.closed:
+            self._shutdown()
+            return
+        self._leaving = True
+        for _ in range(3):  # the server answers a leave; a lost one is sent again
+            self._send_body(p.encode_leave())
+            if self._left.wait(0.3):
+                break
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        self.closed = True
+        self._stop.set()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(1.0)
+        if self._udp is not None:
+            self._udp.close()
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.leave()
+
+    # --- sending ------------------------------------------------------------------------
+
+    def _send_body(self, body: bytes) -> None:
+        self._send_raw(p.encode_datagram(self._room_bytes, self._token, body))
+
+    def _send_raw(self, datagram: bytes) -> None:
+        try:
+            self._udp.send(datagram)
+        except OSError as exc:  # e.g. ICMP "port unreachable" from a stopped server
+            log.debug("UDP send failed: %s", exc)
+
+    # --- receiving ----------------------------------------------------------------------
+
+    def _receive_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._udp.recv(p.MAX_DATAGRAM + 1)
+            except socket.timeout:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    return
+                time.sleep(0.05)  # ICMP errors while the server is down; the timer thread reports it
+                continue
+            try:
+                frame = p.decode_body(p.decode_datagram(data).body)
+            except errors.ProtocolError as exc:
+                log.warning("ignored a malformed datagram from the server: %s", exc.reason)
+                continue
+            try:
+                self._handle(frame)
+            except Exception:
+                log.exception("error handling %s", type(frame).__name__)
+
+    def _handle(self, frame) -> None:
+        with self._lock:
+            self._last_heard = time.monotonic()
+            if self._lost:
+                self._lost = False
+                self.events.put(ev.ConnectionRestored())
+                for pending in self._pending.values():
+                    pending.retry_at = 0.0  # send what waited at once
+            if isinstance(frame, p.Event):
+                if frame.seq > self._delivered:
+                    self._buffered[frame.seq] = frame
+                    self._drain()
+            elif isinstance(frame, p.ChatAck):
+                pending = self._pending.pop(frame.msg_id, None)
+                if pending is not None:
+                    self.events.put(ev.MessageSent(frame.msg_id, frame.seq))
+                if frame.seq > self._delivered:
+                    self._own_seqs.add(frame.seq)
+                    self._drain()
+            elif isinstance(frame, p.StatusFrame):
+                if frame.latest_seq > self._delivered and not self._buffered:
+                    self._ask_resend(self._delivered + 1, frame.latest_seq, force=True)
+            elif isinstance(frame, p.ErrorFrame):
+                self._handle_error(frame)
+
+    def _handle_error(self, frame: p.ErrorFrame) -> None:
+        if frame.code is ErrorCode.UNKNOWN_TOKEN:
+            self._left.set()
+            if not self._leaving and not self.closed:
+                self._end(frame.text or "the room is gone")
+        elif frame.code is ErrorCode.RESYNC:
+            self._resync_wanted = True
+        else:
+            self.events.put(ev.ErrorEvent(frame.text[:1].upper() + frame.text[1:] + "."))
+
+    def _drain(self) -> None:
+        """Hand on every event that is now contiguous; ask for the first gap if one is left."""
+        while True:
+            next_seq = self._delivered + 1
+            if next_seq in self._own_seqs:
+                self._own_seqs.discard(next_seq)
+                self._buffered.pop(next_seq, None)
+            elif next_seq in self._buffered:
+                self._hand_on(self._buffered.pop(next_seq))
+            else:
+                break
+            self._delivered = next_seq
+            if self._stop.is_set():
+                return
+        if self._buffered:
+            self._ask_resend(self._delivered + 1, min(self._buffered) - 1)
+
+    def _ask_resend(self, first: int, last: int, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_resend_request > 0.1:
+            self._last_resend_request = now
+            self._send_body(p.encode_resend(first, min(last, first + 63)))
+
+    def _hand_on(self, event: p.Event, history: bool = False, update_members: bool = True) -> None:
+        when = event.time_ms / 1000.0
+        if event.event_type is EventType.CHAT:
+            if event.name != self.username:  # our own message: we showed it when we sent it
+                self.events.put(ev.ChatMessage(event.seq, event.name, event.text, when, history))
+            return
+        if event.event_type is EventType.CLOSED:
+            if not history:
+                self._end(event.text or "the host closed the room")
+            return
+        kind = {EventType.JOINED: "joined", EventType.LEFT: "left", EventType.TIMED_OUT: "timed_out"}[event.event_type]
+        words = {"joined": "joined the room", "left": "left the room", "timed_out": "was away too long and was removed"}
+        self.events.put(ev.Notice(event.seq, kind, event.name, f"{event.name} {words[kind]}", when, history))
+        if update_members:
+            members = set(self.members)
+            if kind == "joined":
+                members.add(event.name)
+            else:
+                members.discard(event.name)
+            self.members = tuple(sorted(members, key=str.casefold))
+            self.events.put(ev.MembersChanged(self.members, self.host_name))
+
+    def _end(self, reason: str) -> None:
+        """The room is gone for us: report it once and stop, without a leave."""
+        if self.closed:
+            return
+        self.closed = True
+        self._stop.set()
+        for msg_id, pending in self._pending.items():
+            self.events.put(ev.MessageFailed(msg_id, pending.text, "the room closed before it was delivered"))
+        self._pending.clear()
+        self.events.put(ev.RoomClosed(reason[:1].upper() + reason[1:] + "."))
+
+    # --- time-driven work -----------------------------------------------------------------
+
+    def _timer_loop(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self._on_timer(time.monotonic())
+            except Exception:
+                log.exception("error in the client's timer")
+
+    def _on_timer(self, now: float) -> None:
+        if self._resync_wanted:
+            self._resync_wanted = False
+            try:
+                snapshot = self._sync()
+                self._apply_snapshot(snapshot, replay_from=self._delivered)
+            except errors.ClientError as exc:
+                log.warning("could not fetch the room again: %s", exc)
+        with self._lock:
+            resend = []
+            for msg_id, pending in list(self._pending.items()):
+                if now - pending.first_sent > self.send_timeout:
+                    del self._pending[msg_id]
+                    self._failed[msg_id] = pending.text
+                    self.events.put(ev.MessageFailed(msg_id, pending.text, f"the server did not confirm it within {self.send_timeout:g} s"))
+                elif now >= pending.retry_at and not self._lost:
+                    resend.append(pending.datagram)
+                    pending.interval = min(pending.interval * 2, 2.0)
+                    pending.retry_at = now + pending.interval
+            silent_for = now - self._last_heard
+            if not self._lost and silent_for > self.lost_after:
+                self._lost = True
+                self.events.put(ev.ConnectionLost())
+            # While lost, probe with a backoff of silence: 1, 2, 4 ... up to the heartbeat interval.
+            interval = min(self.heartbeat_interval, max(1.0, silent_for / 4)) if self._lost else self.heartbeat_interval
+            ack_due = self._delivered != self._acked_sent and now - self._last_ack_at >= 0.05
+            beat = ack_due or now - self._last_heartbeat >= interval
+            if beat:
+                self._acked_sent, self._last_ack_at, self._last_heartbeat = self._delivered, now, now
+                delivered = self._delivered
+        for datagram in resend:
+            self._send_raw(datagram)
+        if beat:
+            self._send_body(p.encode_heartbeat(delivered))
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = sock.recv(min(remaining, 65536))
+        if not chunk:
+            raise ConnectionError("the server closed the connection early")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)

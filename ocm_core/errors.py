@@ -1,0 +1,85 @@
+"""The error hierarchy shared by the protocol, the client and the server.
+
+Every message here is written for a person: what happened and what to do.
+"""
+
+from __future__ import annotations
+
+
+class OCMError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ProtocolError(OCMError):
+    """Bytes that do not follow the wire format; `reason` says which rule broke."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PortInUse(OCMError):
+    def __init__(self, port: int, kind: str):
+        super().__init__(
+            f"{kind} port {port} is already in use; choose another port or stop the program using it."
+        )
+        self.port = port
+        self.kind = kind
+
+
+class ClientError(OCMError):
+    """A request the server refused or could not answer."""
+
+
+class ServerUnreachable(ClientError):
+    pass
+
+
+class RoomExists(ClientError):
+    pass
+
+
+class RoomNotFound(ClientError):
+    pass
+
+
+class NameTaken(ClientError):
+    pass
+
+
+class ServerFull(ClientError):
+    pass
+
+
+class RoomFull(ClientError):
+    pass
+
+
+class PasswordRequired(ClientError):
+    pass
+
+
+class WrongPassword(ClientError):
+    pass
+
+
+class TooManyAttempts(ClientError):
+    pass
+
+
+class BadRequest(ClientError):
+    pass
+
+
+class NotConnected(ClientError):
+    pass
+
+
+class MessageTooLong(ClientError):
+    def __init__(self, size: int, limit: int):
+        super().__init__(
+            f"This message is {size} bytes; a message in this room can be at most {limit} bytes. "
+            "Shorten it or split it in two."
+        )
+        self.size = size
+        self.limit = limit

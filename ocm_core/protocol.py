@@ -1,0 +1,483 @@
+"""Sans-IO codecs for the two wire formats: TCRP over TCP and chat datagrams over UDP.
+
+Bytes in, typed values out (and back). Nothing here opens a socket, starts a
+thread or reads a clock; every malformed input raises ProtocolError with a reason.
+The byte layouts are written down in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import struct
+from dataclasses import dataclass
+
+from .errors import ProtocolError
+
+# --- limits (UTF-8 bytes, because that is what the wire counts) ---------------------
+TCRP_HEADER_SIZE = 32
+MAX_NAME_BYTES = 255  # room names and user names: one length byte
+MAX_TOKEN_BYTES = 255
+MAX_DATAGRAM = 4096
+MAX_REQUEST_PAYLOAD = 64 * 1024  # the most a server reads of a request payload
+MAX_RESPONSE_PAYLOAD = 16 * 1024 * 1024  # the most a client reads of an answer
+PAYLOAD_SIZE_BYTES = 29
+
+
+class Operation(enum.IntEnum):
+    CREATE = 1
+    JOIN = 2
+    LIST = 3  # ours: list the rooms on a server
+    SYNC = 4  # ours: members, history and the UDP port for a token
+
+
+class State(enum.IntEnum):
+    REQUEST = 0
+    RESPONSE = 1  # the server's immediate answer: a status code
+    COMPLETE = 2  # the completion: the token (or, for LIST/SYNC, the JSON answer)
+
+
+class Status(enum.IntEnum):
+    OK = 0
+    ROOM_EXISTS = 1
+    NO_SUCH_ROOM = 2
+    NAME_TAKEN = 3
+    BAD_REQUEST = 4
+    SERVER_FULL = 5
+    ROOM_FULL = 6
+    PASSWORD_REQUIRED = 7
+    WRONG_PASSWORD = 8
+    TOO_MANY_ATTEMPTS = 9
+    UNKNOWN_TOKEN = 10
+    SERVER_ERROR = 11
+
+
+# --- TCRP -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TcrpHeader:
+    room_name_size: int
+    operation: Operation
+    state: State
+    payload_size: int
+
+    @property
+    def body_size(self) -> int:
+        return self.room_name_size + self.payload_size
+
+
+@dataclass(frozen=True)
+class TcrpMessage:
+    operation: Operation
+    state: State
+    room: str
+    payload: bytes
+
+
+def encode_tcrp(operation: int, state: int, room: str, payload: bytes = b"") -> bytes:
+    room_bytes = room.encode("utf-8")
+    if len(room_bytes) > MAX_NAME_BYTES:
+        raise ProtocolError(f"room name is {len(room_bytes)} bytes; the most is {MAX_NAME_BYTES}")
+    header = bytes((len(room_bytes), int(operation), int(state))) + len(payload).to_bytes(
+        PAYLOAD_SIZE_BYTES, "big"
+    )
+    return header + room_bytes + payload
+
+
+def decode_tcrp_header(data: bytes) -> TcrpHeader:
+    if len(data) != TCRP_HEADER_SIZE:
+        raise ProtocolError(f"a TCRP header is {TCRP_HEADER_SIZE} bytes, got {len(data)}")
+    try:
+        operation = Operation(data[1])
+    except ValueError:
+        raise ProtocolError(f"unknown operation {data[1]}") from None
+    try:
+        state = State(data[2])
+    except ValueError:
+        raise ProtocolError(f"unknown state {data[2]}") from None
+    return TcrpHeader(data[0], operation, state, int.from_bytes(data[3:], "big"))
+
+
+def decode_tcrp_body(header: TcrpHeader, body: bytes, *, allow_empty_room: bool = False) -> TcrpMessage:
+    if len(body) != header.body_size:
+        raise ProtocolError(f"expected {header.body_size} bytes after the header, got {len(body)}")
+    room = decode_name(body[: header.room_name_size], "room name", allow_empty=allow_empty_room)
+    return TcrpMessage(header.operation, header.state, room, body[header.room_name_size :])
+
+
+def decode_tcrp(data: bytes, *, allow_empty_room: bool = False) -> TcrpMessage:
+    """Decode one whole TCRP message (header and body) from `data`."""
+    if len(data) < TCRP_HEADER_SIZE:
+        raise ProtocolError(f"a TCRP message needs a {TCRP_HEADER_SIZE}-byte header, got {len(data)} bytes")
+    header = decode_tcrp_header(data[:TCRP_HEADER_SIZE])
+    return decode_tcrp_body(header, data[TCRP_HEADER_SIZE:], allow_empty_room=allow_empty_room)
+
+
+def decode_name(raw: bytes, what: str, *, allow_empty: bool = False) -> str:
+    if not raw and not allow_empty:
+        raise ProtocolError(f"{what} is empty")
+    if len(raw) > MAX_NAME_BYTES:
+        raise ProtocolError(f"{what} is {len(raw)} bytes; the most is {MAX_NAME_BYTES}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(f"{what} is not valid UTF-8") from None
+    if raw and (not text.strip() or any(ch < " " or ch == "\x7f" for ch in text)):
+        raise ProtocolError(f"{what} must be visible text without control characters")
+    return text
+
+
+def check_name(name: str, what: str) -> bytes:
+    """Validate a name a person typed; return its UTF-8 bytes or raise ProtocolError."""
+    raw = name.encode("utf-8")
+    decode_name(raw, what)
+    return raw
+
+
+@dataclass(frozen=True)
+class RoomRequest:
+    """The payload of a CREATE or JOIN request."""
+
+    username: str
+    password: str | None = None
+    token: str | None = None  # SYNC names the session by its token
+
+
+def encode_request(request: RoomRequest) -> bytes:
+    fields: dict[str, str] = {"username": request.username}
+    if request.password is not None:
+        fields["password"] = request.password
+    if request.token is not None:
+        fields["token"] = request.token
+    return json.dumps(fields, ensure_ascii=False).encode("utf-8")
+
+
+def decode_request(payload: bytes) -> RoomRequest:
+    """A JSON object, or (as the original assignment sends it) a bare UTF-8 username."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("request payload is not valid UTF-8") from None
+    fields = None
+    if text.lstrip().startswith("{"):
+        try:
+            fields = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ProtocolError("request payload starts like JSON but is not valid JSON") from None
+    if not isinstance(fields, dict):
+        username = decode_name(payload.strip(b"\r\n"), "username")
+        return RoomRequest(username)
+
+    def text_field(key: str) -> str | None:
+        value = fields.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ProtocolError(f"'{key}' must be a string")
+        return value
+
+    username = text_field("username") or ""
+    decode_name(username.encode("utf-8"), "username", allow_empty="token" in fields)
+    password = text_field("password")
+    if password is not None and len(password.encode("utf-8")) > 1024:
+        raise ProtocolError("password is longer than 1024 bytes")
+    return RoomRequest(username, password, text_field("token"))
+
+
+def encode_status(status: Status, detail: str = "") -> bytes:
+    """State-1 payload: one status byte, then an optional UTF-8 sentence."""
+    return bytes((int(status),)) + detail.encode("utf-8")
+
+
+def decode_status(payload: bytes) -> tuple[Status, str]:
+    if not payload:
+        raise ProtocolError("status answer is empty")
+    try:
+        status = Status(payload[0])
+    except ValueError:
+        raise ProtocolError(f"unknown status code {payload[0]}") from None
+    return status, payload[1:].decode("utf-8", errors="replace")
+
+
+def encode_json(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode_json_object(payload: bytes) -> dict:
+    try:
+        value = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ProtocolError("answer is not a UTF-8 JSON object") from None
+    if not isinstance(value, dict):
+        raise ProtocolError("answer is not a JSON object")
+    return value
+
+
+# --- UDP: the outer frame ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Datagram:
+    room: str
+    token: bytes
+    body: bytes
+
+
+def encode_datagram(room_bytes: bytes, token: bytes, body: bytes) -> bytes:
+    data = bytes((len(room_bytes), len(token))) + room_bytes + token + body
+    if len(data) > MAX_DATAGRAM:
+        raise ProtocolError(f"datagram would be {len(data)} bytes; the most is {MAX_DATAGRAM}")
+    return data
+
+
+def decode_datagram(data: bytes) -> Datagram:
+    if len(data) > MAX_DATAGRAM:
+        raise ProtocolError(f"datagram is {len(data)} bytes; the most is {MAX_DATAGRAM}")
+    if len(data) < 2:
+        raise ProtocolError("datagram is shorter than its 2-byte header")
+    room_size, token_size = data[0], data[1]
+    end = 2 + room_size + token_size
+    if len(data) < end:
+        raise ProtocolError("datagram is shorter than the room name and token its header announces")
+    room = decode_name(data[2 : 2 + room_size], "room name")
+    return Datagram(room, data[2 + room_size : end], data[end:])
+
+
+# --- UDP: the body of our own frames ----------------------------------------------
+# A body that starts with FRAME_MAGIC is one of our versioned frames; 0xFF never
+# occurs in UTF-8, so any other body is a plain-text chat line from a client that
+# speaks only the assignment's framing.
+
+FRAME_MAGIC = 0xFF
+FRAME_VERSION = 1
+
+
+class FrameKind(enum.IntEnum):
+    # client -> server
+    HEARTBEAT = 0x01  # also the cumulative acknowledgement of room events
+    CHAT = 0x02
+    RESEND = 0x03
+    LEAVE = 0x04
+    # server -> client
+    EVENT = 0x10
+    CHAT_ACK = 0x11
+    STATUS = 0x12
+    ERROR = 0x13
+
+
+class EventType(enum.IntEnum):
+    CHAT = 1
+    JOINED = 2
+    LEFT = 3
+    TIMED_OUT = 4
+    CLOSED = 5
+
+
+class ErrorCode(enum.IntEnum):
+    UNKNOWN_TOKEN = 1  # the token is not (or no longer) valid in this room
+    RATE_LIMITED = 2
+    RESYNC = 3  # the events asked for are no longer buffered: fetch a snapshot (SYNC)
+    TOO_LONG = 4
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    ack_seq: int
+
+
+@dataclass(frozen=True)
+class Chat:
+    msg_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Resend:
+    first_seq: int
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class Leave:
+    pass
+
+
+@dataclass(frozen=True)
+class PlainText:
+    """A chat line from a client that sends the assignment's bare UTF-8 message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    time_ms: int
+    event_type: EventType
+    name: str  # the sender of a chat, or the member a notice is about
+    text: str = ""  # chat text; for CLOSED, the reason
+    history: bool = False
+
+
+@dataclass(frozen=True)
+class ChatAck:
+    msg_id: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class StatusFrame:
+    latest_seq: int
+
+
+@dataclass(frozen=True)
+class ErrorFrame:
+    code: ErrorCode
+    text: str
+
+
+_U32 = struct.Struct("!I")
+_U32x2 = struct.Struct("!II")
+_EVENT_HEAD = struct.Struct("!IQBBB")  # seq, time_ms, flags, event type, name length
+_HISTORY_FLAG = 0x01
+EVENT_OVERHEAD = 3 + _EVENT_HEAD.size  # magic, version, kind, then the fixed fields
+CHAT_OVERHEAD = 3 + _U32.size
+
+
+def _frame(kind: FrameKind, rest: bytes = b"") -> bytes:
+    return bytes((FRAME_MAGIC, FRAME_VERSION, kind)) + rest
+
+
+def encode_heartbeat(ack_seq: int) -> bytes:
+    return _frame(FrameKind.HEARTBEAT, _U32.pack(ack_seq))
+
+
+def encode_chat(msg_id: int, text: str) -> bytes:
+    return _frame(FrameKind.CHAT, _U32.pack(msg_id) + text.encode("utf-8"))
+
+
+def encode_resend(first_seq: int, last_seq: int) -> bytes:
+    return _frame(FrameKind.RESEND, _U32x2.pack(first_seq, last_seq))
+
+
+def encode_leave() -> bytes:
+    return _frame(FrameKind.LEAVE)
+
+
+def encode_event(event: Event) -> bytes:
+    name = event.name.encode("utf-8")
+    head = _EVENT_HEAD.pack(
+        event.seq, event.time_ms, _HISTORY_FLAG if event.history else 0, event.event_type, len(name)
+    )
+    return _frame(FrameKind.EVENT, head + name + event.text.encode("utf-8"))
+
+
+def encode_chat_ack(msg_id: int, seq: int) -> bytes:
+    return _frame(FrameKind.CHAT_ACK, _U32x2.pack(msg_id, seq))
+
+
+def encode_status_frame(latest_seq: int) -> bytes:
+    return _frame(FrameKind.STATUS, _U32.pack(latest_seq))
+
+
+def encode_error_frame(code: ErrorCode, text: str) -> bytes:
+    return _frame(FrameKind.ERROR, bytes((code,)) + text.encode("utf-8"))
+
+
+def _utf8(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(f"{what} is not valid UTF-8") from None
+
+
+def _fixed(rest: bytes, layout: struct.Struct, kind: str) -> tuple:
+    if len(rest) != layout.size:
+        raise ProtocolError(f"{kind} frame needs {layout.size} bytes after its kind, got {len(rest)}")
+    return layout.unpack(rest)
+
+
+def decode_body(body: bytes):
+    """Decode the body of a datagram into one of the frame types above (or PlainText)."""
+    if not body:
+        raise ProtocolError("datagram has no message")
+    if body[0] != FRAME_MAGIC:
+        return PlainText(_utf8(body, "message"))
+    if len(body) < 3:
+        raise ProtocolError("frame is shorter than its 3-byte head")
+    if body[1] != FRAME_VERSION:
+        raise ProtocolError(f"frame version {body[1]} is not supported (this side speaks {FRAME_VERSION})")
+    try:
+        kind = FrameKind(body[2])
+    except ValueError:
+        raise ProtocolError(f"unknown frame kind {body[2]:#04x}") from None
+    rest = body[3:]
+    if kind is FrameKind.HEARTBEAT:
+        return Heartbeat(*_fixed(rest, _U32, "heartbeat"))
+    if kind is FrameKind.CHAT:
+        if len(rest) < _U32.size + 1:
+            raise ProtocolError("chat frame has no text")
+        return Chat(_U32.unpack_from(rest)[0], _utf8(rest[_U32.size :], "chat text"))
+    if kind is FrameKind.RESEND:
+        first, last = _fixed(rest, _U32x2, "resend")
+        if first > last:
+            raise ProtocolError("resend range runs backwards")
+        return Resend(first, last)
+    if kind is FrameKind.LEAVE:
+        if rest:
+            raise ProtocolError("leave frame carries unexpected bytes")
+        return Leave()
+    if kind is FrameKind.EVENT:
+        if len(rest) < _EVENT_HEAD.size:
+            raise ProtocolError("event frame is shorter than its fixed fields")
+        seq, time_ms, flags, etype, name_len = _EVENT_HEAD.unpack_from(rest)
+        try:
+            event_type = EventType(etype)
+        except ValueError:
+            raise ProtocolError(f"unknown event type {etype}") from None
+        start = _EVENT_HEAD.size
+        if len(rest) < start + name_len:
+            raise ProtocolError("event frame is shorter than its name")
+        name = _utf8(rest[start : start + name_len], "event name")
+        text = _utf8(rest[start + name_len :], "event text")
+        return Event(seq, time_ms, event_type, name, text, bool(flags & _HISTORY_FLAG))
+    if kind is FrameKind.CHAT_ACK:
+        return ChatAck(*_fixed(rest, _U32x2, "chat ack"))
+    if kind is FrameKind.STATUS:
+        return StatusFrame(*_fixed(rest, _U32, "status"))
+    # ERROR
+    if not rest:
+        raise ProtocolError("error frame has no code")
+    try:
+        code = ErrorCode(rest[0])
+    except ValueError:
+        raise ProtocolError(f"unknown error code {rest[0]}") from None
+    return ErrorFrame(code, _utf8(rest[1:], "error text"))
+
+
+def event_to_json(event: Event) -> dict:
+    """The shape an event has inside a SYNC answer's history list."""
+    return {"seq": event.seq, "time_ms": event.time_ms, "type": int(event.event_type), "name": event.name, "text": event.text}
+
+
+def event_from_json(value: object) -> Event:
+    if not isinstance(value, dict):
+        raise ProtocolError("history entry is not an object")
+    try:
+        return Event(
+            int(value["seq"]),
+            int(value["time_ms"]),
+            EventType(int(value["type"])),
+            str(value["name"]),
+            str(value.get("text", "")),
+            history=True,
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ProtocolError("history entry is missing a field or has a bad one") from None
+
+
+def max_chat_text_bytes(room_bytes: int, token_bytes: int, name_bytes: int) -> int:
+    """The longest chat text (UTF-8 bytes) that fits in a datagram both ways:
+    client -> server carries the token, server -> members carries the sender's name."""
+    upstream = MAX_DATAGRAM - 2 - room_bytes - token_bytes - CHAT_OVERHEAD
+    downstream = MAX_DATAGRAM - 2 - room_bytes - EVENT_OVERHEAD - name_bytes
+    return min(upstream, downstream)

@@ -1,0 +1,452 @@
+"""The room registry: rooms, members, tokens, addresses, hosts, last-seen.
+
+No sockets and no threads of its own: the servers call in with what arrived and
+send what the registry returns, a list of (address, datagram) pairs. Every public
+method takes the registry's lock, so the TCP handler threads, the UDP loop and the
+maintenance tick can share one instance. Clocks are injected so tests can move time.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import protocol as p
+from .protocol import ErrorCode, EventType, Status
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+Outbound = list[tuple[Address, bytes]]
+
+TOKEN_BYTES = 16  # 128 bits from secrets, sent as 22 URL-safe characters
+HISTORY_ON_JOIN = 100
+SEEN_IDS_PER_MEMBER = 2048  # how many recent message ids a member's duplicates are checked against
+RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknowledged them
+RESEND_LIMIT = 64  # events one resend request may ask for
+TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
+TOMBSTONE_LIMIT = 10_000
+
+# scrypt costs ~16 MiB and tens of milliseconds per guess: cheap for a person, slow for a guesser.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+class RegistryError(Exception):
+    """A request the registry refuses; `status` goes on the wire, str() to a person."""
+
+    def __init__(self, status: Status, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Limits:
+    max_rooms: int = 1000
+    max_members_per_room: int = 200
+    event_buffer: int = 2048  # recent events per room kept for resends and history
+    rate_per_second: float = 20.0  # chat datagrams per member, refilled continuously
+    rate_burst: int = 50
+    password_failures_free: int = 3  # wrong passwords from one address before we slow down
+    password_lockout_max: float = 60.0
+
+
+@dataclass
+class Member:
+    name: str
+    token: bytes
+    ip: str
+    room: Room
+    last_seen: float
+    address: Address | None = None
+    acked_seq: int = 0
+    retransmit_at: float = 0.0
+    retransmit_interval: float = 0.0
+    plain_text: bool = False  # speaks only the assignment's bare-text framing
+    seen_ids: collections.OrderedDict = field(default_factory=collections.OrderedDict)
+    bucket: float = 0.0
+    bucket_at: float = 0.0
+    told_rate_limited: bool = False
+
+    @property
+    def is_host(self) -> bool:
+        return self.room.host == self.name
+
+
+@dataclass
+class Room:
+    name: str
+    host: str
+    name_bytes: bytes
+    created_at: float
+    password_salt: bytes | None = None
+    password_hash: bytes | None = None
+    members: dict[str, Member] = field(default_factory=dict)
+    seq: int = 0
+    events: collections.deque = field(default_factory=collections.deque)  # (Event, body bytes)
+
+    @property
+    def locked(self) -> bool:
+        return self.password_hash is not None
+
+
+def hash_password(password: str, salt: bytes | None = None) -> tuple[bytes, bytes]:
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return salt, digest
+
+
+class RoomRegistry:
+    BASE_RETRANSMIT = 0.25
+    MAX_RETRANSMIT = 2.0
+
+    def __init__(
+        self,
+        *,
+        member_timeout: float = 30.0,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ):
+        self.member_timeout = member_timeout
+        self.limits = limits or Limits()
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._lock = threading.RLock()
+        self._rooms: dict[str, Room] = {}
+        self._tokens: dict[bytes, Member] = {}
+        self._tombstones: collections.OrderedDict[bytes, tuple[float, str]] = collections.OrderedDict()
+        self._password_failures: dict[str, tuple[int, float]] = {}
+        self.dropped: collections.Counter[str] = collections.Counter()
+
+    # --- TCP side -------------------------------------------------------------------
+
+    def create_room(self, room: str, username: str, ip: str, password: str | None = None) -> bytes:
+        """Create `room` with `username` as its host; return the host's token."""
+        salt = digest = None
+        if password:
+            salt, digest = hash_password(password)  # outside the lock: it is slow on purpose
+        with self._lock:
+            if room in self._rooms:
+                raise RegistryError(Status.ROOM_EXISTS, f"room '{room}' already exists; pick another name or join it")
+            if len(self._rooms) >= self.limits.max_rooms:
+                raise RegistryError(Status.SERVER_FULL, "this server has as many rooms as it allows; try again later")
+            new_room = Room(room, username, room.encode("utf-8"), self._clock(), salt, digest)
+            self._rooms[room] = new_room
+            member = self._add_member(new_room, username, ip)
+            log.info("room %r created by %r from %s", room, username, ip)
+            return member.token
+
+    def join_room(self, room: str, username: str, ip: str, password: str | None = None) -> tuple[bytes, Outbound]:
+        """Add `username` to `room`; return its token and the notices to send."""
+        with self._lock:
+            target = self._room_for_join(room, username)
+            salt, expected = target.password_salt, target.password_hash
+        if expected is not None:
+            self._check_password(ip, password, salt, expected)
+        with self._lock:
+            target = self._room_for_join(room, username)  # it may have closed while we hashed
+            member = self._add_member(target, username, ip)
+            out = self._emit(target, EventType.JOINED, username)
+            log.info("%r joined room %r from %s", username, room, ip)
+            return member.token, out
+
+    def _room_for_join(self, room: str, username: str) -> Room:
+        target = self._rooms.get(room)
+        if target is None:
+            raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
+        if username in target.members:
+            raise RegistryError(Status.NAME_TAKEN, f"the name '{username}' is taken in room '{room}'; pick another")
+        if len(target.members) >= self.limits.max_members_per_room:
+            raise RegistryError(Status.ROOM_FULL, f"room '{room}' is full ({len(target.members)} members)")
+        return target
+
+    def _check_password(self, ip: str, password: str | None, salt: bytes, expected: bytes) -> None:
+        now = self._clock()
+        with self._lock:
+            failures, until = self._password_failures.get(ip, (0, 0.0))
+        if now < until:
+            raise RegistryError(
+                Status.TOO_MANY_ATTEMPTS, f"too many wrong passwords; wait {until - now:.0f} s and try again"
+            )
+        if password is None:
+            raise RegistryError(Status.PASSWORD_REQUIRED, "this room is locked; enter its password")
+        if hmac.compare_digest(hash_password(password, salt)[1], expected):
+            with self._lock:
+                self._password_failures.pop(ip, None)
+            return
+        failures += 1
+        over = failures - self.limits.password_failures_free
+        wait = min(self.limits.password_lockout_max, 2.0 ** over) if over >= 0 else 0.0
+        with self._lock:
+            self._password_failures[ip] = (failures, now + wait)
+        log.warning("wrong room password from %s (%d in a row)", ip, failures)
+        raise RegistryError(Status.WRONG_PASSWORD, "wrong password for this room; check it and try again")
+
+    def _add_member(self, room: Room, username: str, ip: str) -> Member:
+        token = secrets.token_urlsafe(TOKEN_BYTES).encode("ascii")
+        while token in self._tokens:  # 128 random bits: never in practice, but uniqueness is a promise
+            token = secrets.token_urlsafe(TOKEN_BYTES).encode("ascii")
+        now = self._clock()
+        member = Member(username, token, ip, room, last_seen=now, acked_seq=room.seq)
+        member.bucket, member.bucket_at = float(self.limits.rate_burst), now
+        room.members[username] = member
+        self._tokens[token] = member
+        return member
+
+    def list_rooms(self) -> list[dict]:
+        with self._lock:
+            return [
+                {"name": r.name, "members": len(r.members), "locked": r.locked, "host": r.host}
+                for r in sorted(self._rooms.values(), key=lambda r: r.name.casefold())
+            ]
+
+    def snapshot(self, token: bytes, ip: str) -> dict:
+        """What a member needs to start: members, host, history and the current sequence number."""
+        with self._lock:
+            member = self._tokens.get(token)
+            if member is None or member.ip != ip:
+                raise RegistryError(Status.UNKNOWN_TOKEN, "this session is not known to the server; join again")
+            room = member.room
+            history = [e for e, _ in list(room.events)[-HISTORY_ON_JOIN:]]
+            member.acked_seq = max(member.acked_seq, room.seq)
+            return {
+                "room": room.name,
+                "seq": room.seq,
+                "host": room.host,
+                "members": sorted(room.members, key=str.casefold),
+                "locked": room.locked,
+                "history": [p.event_to_json(e) for e in history],
+            }
+
+    # --- UDP side -------------------------------------------------------------------
+
+    def handle_datagram(self, datagram: p.Datagram, address: Address) -> Outbound:
+        with self._lock:
+            member = self._tokens.get(datagram.token)
+            if member is None:
+                return self._unknown_token(datagram, address)
+            if member.room.name != datagram.room:
+                return self._drop("token used for another room", address)
+            if address[0] != member.ip:
+                return self._drop("token used from another IP address", address)
+            try:
+                frame = p.decode_body(datagram.body)
+            except p.ProtocolError as exc:
+                return self._drop(f"bad frame: {exc.reason}", address)
+            now = self._clock()
+            member.last_seen = now
+            if member.address != address:
+                if member.address is not None:
+                    log.info("%r in %r moved from %s to %s", member.name, member.room.name, member.address, address)
+                member.address = address
+            if isinstance(frame, p.Heartbeat):
+                self._acknowledge(member, frame.ack_seq, now)
+                return [(address, self._frame(member.room, p.encode_status_frame(member.room.seq)))]
+            if isinstance(frame, p.Chat):
+                return self._chat(member, frame.msg_id, frame.text, now)
+            if isinstance(frame, p.PlainText):
+                member.plain_text = True
+                return self._chat(member, None, frame.text, now)
+            if isinstance(frame, p.Resend):
+                return self._resend(member, frame)
+            if isinstance(frame, p.Leave):
+                goodbye = self._frame(member.room, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))
+                return self._remove(member, EventType.LEFT) + [(address, goodbye)]
+            return self._drop(f"{type(frame).__name__} is not a client frame", address)
+
+    def _unknown_token(self, datagram: p.Datagram, address: Address) -> Outbound:
+        tomb = self._tombstones.get(datagram.token)
+        reason = tomb[1] if tomb else "this session is not known to the server"
+        self._drop("unknown token", address)
+        if datagram.body[:1] != bytes((p.FRAME_MAGIC,)):
+            return []
+        # Our own clients learn their room is gone; the answer is smaller than most requests.
+        return [(address, self._frame_bytes(datagram.room.encode("utf-8"), p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason)))]
+
+    def _drop(self, reason: str, address: Address) -> Outbound:
+        self.dropped[reason] += 1
+        log.debug("dropped datagram from %s: %s", address, reason)
+        return []
+
+    def _acknowledge(self, member: Member, ack_seq: int, now: float) -> None:
+        ack_seq = min(ack_seq, member.room.seq)
+        if ack_seq > member.acked_seq:
+            member.acked_seq = ack_seq
+            member.retransmit_interval = self.BASE_RETRANSMIT
+            member.retransmit_at = now + self.BASE_RETRANSMIT
+
+    def _take_token(self, member: Member, now: float) -> bool:
+        limits = self.limits
+        member.bucket = min(float(limits.rate_burst), member.bucket + (now - member.bucket_at) * limits.rate_per_second)
+        member.bucket_at = now
+        if member.bucket >= 1.0:
+            member.bucket -= 1.0
+            member.told_rate_limited = False
+            return True
+        return False
+
+    def _chat(self, member: Member, msg_id: int | None, text: str, now: float) -> Outbound:
+        room = member.room
+        if msg_id is not None and msg_id in member.seen_ids:
+            # A retransmit whose first copy got through: acknowledge again, relay nothing.
+            return [(member.address, self._frame(room, p.encode_chat_ack(msg_id, member.seen_ids[msg_id])))]
+        if not self._take_token(member, now):
+            self.dropped["rate limited"] += 1
+            if member.told_rate_limited or member.plain_text:
+                return []
+            member.told_rate_limited = True
+            log.warning("%r in %r is sending too fast; dropping the excess", member.name, room.name)
+            note = f"you are sending faster than {self.limits.rate_per_second:g} messages a second; slow down"
+            return [(member.address, self._frame(room, p.encode_error_frame(ErrorCode.RATE_LIMITED, note)))]
+        out = self._emit(room, EventType.CHAT, member.name, text, skip=member)
+        if msg_id is not None:
+            member.seen_ids[msg_id] = room.seq
+            if len(member.seen_ids) > SEEN_IDS_PER_MEMBER:
+                member.seen_ids.popitem(last=False)
+            out.append((member.address, self._frame(room, p.encode_chat_ack(msg_id, room.seq))))
+        if member.acked_seq == room.seq - 1:
+            member.acked_seq = room.seq  # its own message needs no delivery back
+        return out
+
+    def _resend(self, member: Member, frame: p.Resend) -> Outbound:
+        room = member.room
+        first = max(frame.first_seq, 1)
+        last = min(frame.last_seq, room.seq, first + RESEND_LIMIT - 1)
+        if first > last:
+            return []
+        oldest = room.events[0][0].seq if room.events else room.seq + 1
+        if first < oldest:
+            note = "some messages are no longer on the server; fetching the room again"
+            return [(member.address, self._frame(room, p.encode_error_frame(ErrorCode.RESYNC, note)))]
+        return [(member.address, body) for body in self._buffered(room, first, last)]
+
+    def _buffered(self, room: Room, first: int, last: int) -> list[bytes]:
+        oldest = room.events[0][0].seq
+        return [self._frame(room, room.events[i][1]) for i in range(first - oldest, last - oldest + 1)]
+
+    # --- room life --------------------------------------------------------------------
+
+    def _frame(self, room: Room, body: bytes) -> bytes:
+        return self._frame_bytes(room.name_bytes, body)
+
+    @staticmethod
+    def _frame_bytes(room_bytes: bytes, body: bytes) -> bytes:
+        return bytes((len(room_bytes), 0)) + room_bytes + body
+
+    def _emit(self, room: Room, event_type: EventType, name: str, text: str = "", skip: Member | None = None) -> Outbound:
+        """Append an event to the room's stream and address it to every member but `skip`."""
+        room.seq += 1
+        event = p.Event(room.seq, int(self._wall_clock() * 1000), event_type, name, text)
+        body = p.encode_event(event)
+        room.events.append((event, body))
+        if len(room.events) > self.limits.event_buffer:
+            room.events.popleft()
+        datagram = self._frame(room, body)
+        plain = None
+        now = self._clock()
+        out: Outbound = []
+        for other in room.members.values():
+            if other is skip or other.address is None:
+                continue
+            if other.plain_text:
+                plain = plain or self._frame(room, _plain_text(event).encode("utf-8"))
+                out.append((other.address, plain))
+                other.acked_seq = room.seq  # plain-text clients cannot acknowledge
+                continue
+            if other.acked_seq == room.seq - 1:
+                other.retransmit_interval = self.BASE_RETRANSMIT
+                other.retransmit_at = now + self.BASE_RETRANSMIT
+            out.append((other.address, datagram))
+        return out
+
+    def _remove(self, member: Member, why: EventType) -> Outbound:
+        room = member.room
+        room.members.pop(member.name, None)
+        self._tokens.pop(member.token, None)
+        self._bury(member.token, "you left the room" if why is EventType.LEFT else "you were away too long and were removed")
+        verb = "left" if why is EventType.LEFT else "timed out of"
+        log.info("%r %s room %r", member.name, verb, room.name)
+        if member.is_host:
+            return self._close(room, "the host closed the room" if why is EventType.LEFT else "the host went away, so the room closed")
+        return self._emit(room, why, member.name)
+
+    def _close(self, room: Room, reason: str) -> Outbound:
+        out = self._emit(room, EventType.CLOSED, room.host, reason)
+        for other in room.members.values():
+            self._tokens.pop(other.token, None)
+            self._bury(other.token, reason)
+        room.members.clear()
+        self._rooms.pop(room.name, None)
+        log.info("room %r closed: %s", room.name, reason)
+        return out
+
+    def _bury(self, token: bytes, reason: str) -> None:
+        self._tombstones[token] = (self._clock() + TOMBSTONE_SECONDS, reason)
+        while len(self._tombstones) > TOMBSTONE_LIMIT:
+            self._tombstones.popitem(last=False)
+
+    def leave(self, token: bytes) -> Outbound:
+        with self._lock:
+            member = self._tokens.get(token)
+            return self._remove(member, EventType.LEFT) if member else []
+
+    def close_all(self, reason: str = "the server stopped") -> Outbound:
+        with self._lock:
+            out: Outbound = []
+            for room in list(self._rooms.values()):
+                out += self._close(room, reason)
+            return out
+
+    def tick(self) -> Outbound:
+        """Time-driven work: drop silent members, re-send unacknowledged events."""
+        with self._lock:
+            now = self._clock()
+            out: Outbound = []
+            deadline = now - self.member_timeout
+            for member in [m for m in self._tokens.values() if m.last_seen < deadline]:
+                if member.token in self._tokens:  # a closed room may have taken it already
+                    out += self._remove(member, EventType.TIMED_OUT)
+            for member in self._tokens.values():
+                room = member.room
+                if member.address is None or member.acked_seq >= room.seq or now < member.retransmit_at:
+                    continue
+                first = max(member.acked_seq + 1, room.events[0][0].seq)
+                last = min(room.seq, first + RETRANSMIT_WINDOW - 1)
+                out += [(member.address, body) for body in self._buffered(room, first, last)]
+                member.retransmit_interval = min(self.MAX_RETRANSMIT, max(member.retransmit_interval, self.BASE_RETRANSMIT) * 2)
+                member.retransmit_at = now + member.retransmit_interval
+            while self._tombstones and next(iter(self._tombstones.values()))[0] < now:
+                self._tombstones.popitem(last=False)
+            return out
+
+    # --- read-only views for servers, tests and benchmarks ------------------------------
+
+    def room_names(self) -> list[str]:
+        with self._lock:
+            return list(self._rooms)
+
+    def members(self, room: str) -> list[str]:
+        with self._lock:
+            target = self._rooms.get(room)
+            return sorted(target.members) if target else []
+
+    def member_count(self) -> int:
+        with self._lock:
+            return len(self._tokens)
+
+
+def _plain_text(event: p.Event) -> str:
+    """How an event reads to a client that shows datagrams as text."""
+    if event.event_type is EventType.CHAT:
+        return f"{event.name}: {event.text}"
+    if event.event_type is EventType.CLOSED:
+        return f"* {event.text}"
+    verb = {EventType.JOINED: "joined", EventType.LEFT: "left", EventType.TIMED_OUT: "timed out"}[event.event_type]
+    return f"* {event.name} {verb}"

@@ -1,0 +1,383 @@
+"""ChatServer: the TCRP server over TCP and the chat relay over UDP.
+
+TCP requests are read by one selector thread, so a peer that sends half a header
+and stalls costs a buffer, not a thread; complete requests are answered by a small
+worker pool (a locked room's password check is slow on purpose). The UDP loop
+decodes each datagram and hands it to the RoomRegistry, which decides what to send.
+A tick thread drives time: member timeouts and re-sends of unacknowledged events.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import errno
+import logging
+import selectors
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from . import protocol as p
+from .errors import PortInUse, ProtocolError
+from .protocol import Operation, State, Status
+from .rooms import Limits, RegistryError, RoomRegistry
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TCP_PORT = 9090
+DEFAULT_UDP_PORT = 9091
+TICK_SECONDS = 0.05
+UDP_RECEIVE_BUFFER = 1 << 20  # absorbs bursts while the relay thread is busy
+
+
+@dataclass
+class ServerLimits:
+    max_connections: int = 512  # TCP connections being read or answered at once
+    max_connections_per_ip: int = 32
+    request_timeout: float = 10.0  # a request must arrive whole within this
+    workers: int = 8
+
+
+@dataclass
+class _Connection:
+    sock: socket.socket
+    ip: str
+    deadline: float
+    buffer: bytearray = field(default_factory=bytearray)
+    header: p.TcrpHeader | None = None
+
+
+def _bind(kind: int, host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart despite TIME_WAIT
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise PortInUse(port, "TCP" if kind == socket.SOCK_STREAM else "UDP") from exc
+        raise
+    return sock
+
+
+def next_free_ports(host: str = "0.0.0.0", tcp_port: int = DEFAULT_TCP_PORT, udp_port: int = DEFAULT_UDP_PORT, tries: int = 100) -> tuple[int, int]:
+    """The first (tcp, udp) pair at or after the given ports that both bind right now."""
+    for step in range(tries):
+        tcp, udp = tcp_port + 2 * step, udp_port + 2 * step
+        try:
+            _bind(socket.SOCK_STREAM, host, tcp).close()
+            _bind(socket.SOCK_DGRAM, host, udp).close()
+        except (PortInUse, OSError):
+            continue
+        return tcp, udp
+    raise PortInUse(tcp_port, "TCP")
+
+
+class ChatServer:
+    def __init__(
+        self,
+        host: str = "0.0.0.0",
+        tcp_port: int = DEFAULT_TCP_PORT,
+        udp_port: int = DEFAULT_UDP_PORT,
+        *,
+        member_timeout: float = 30.0,
+        limits: Limits | None = None,
+        server_limits: ServerLimits | None = None,
+        registry: RoomRegistry | None = None,
+    ):
+        self.host = host
+        self._requested = (tcp_port, udp_port)
+        self.registry = registry or RoomRegistry(member_timeout=member_timeout, limits=limits)
+        self.server_limits = server_limits or ServerLimits()
+        self._tcp: socket.socket | None = None
+        self._udp: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._workers: concurrent.futures.ThreadPoolExecutor | None = None
+        self._wake_r, self._wake_w = None, None
+        self._open_by_ip: collections.Counter[str] = collections.Counter()
+        self._open_total = 0
+        self._open_lock = threading.Lock()
+        self.stats: collections.Counter[str] = collections.Counter()
+
+    # --- life -------------------------------------------------------------------------
+
+    @property
+    def tcp_address(self) -> tuple[str, int]:
+        if self._tcp is None:
+            raise RuntimeError("server is not started")
+        return self._tcp.getsockname()
+
+    @property
+    def udp_address(self) -> tuple[str, int]:
+        if self._udp is None:
+            raise RuntimeError("server is not started")
+        return self._udp.getsockname()
+
+    @property
+    def running(self) -> bool:
+        return self._tcp is not None and not self._stopping.is_set()
+
+    def start(self) -> None:
+        tcp_port, udp_port = self._requested
+        self._tcp = _bind(socket.SOCK_STREAM, self.host, tcp_port)
+        try:
+            self._udp = _bind(socket.SOCK_DGRAM, self.host, udp_port)
+        except Exception:
+            self._tcp.close()
+            self._tcp = None
+            raise
+        try:
+            self._udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+        except OSError:
+            log.debug("could not enlarge the UDP receive buffer")
+        self._tcp.listen(128)
+        self._tcp.setblocking(False)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._workers = concurrent.futures.ThreadPoolExecutor(self.server_limits.workers, thread_name_prefix="ocm-tcp-worker")
+        self._stopping.clear()
+        for name, target in (("ocm-tcp", self._tcp_loop), ("ocm-udp", self._udp_loop), ("ocm-tick", self._tick_loop)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("listening on TCP %s:%d and UDP %s:%d", *self.tcp_address, *self.udp_address)
+
+    def stop(self) -> None:
+        """Tell every room it closed, stop the threads and free both ports (within a second)."""
+        if self._tcp is None or self._stopping.is_set():
+            return
+        try:
+            self._send_all(self.registry.close_all("the server stopped"))
+        except Exception:
+            log.exception("could not tell the rooms that the server stops")
+        self._stopping.set()
+        self._wake_w.send(b"x")
+        try:  # wake the blocking recvfrom with a datagram of our own
+            wake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            host, port = self.udp_address
+            wake.sendto(b"", ("127.0.0.1" if host in ("0.0.0.0", "") else host, port))
+            wake.close()
+        except OSError:
+            pass
+        deadline = time.monotonic() + 0.8
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._workers.shutdown(wait=False, cancel_futures=True)
+        for sock in (self._tcp, self._udp, self._wake_r, self._wake_w):
+            sock.close()
+        self._threads.clear()
+        self._tcp = self._udp = None
+        log.info("server stopped")
+
+    def __enter__(self) -> ChatServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        """Block until stop() is called from another thread or a signal handler."""
+        self._stopping.wait()
+
+    # --- UDP --------------------------------------------------------------------------
+
+    def _send_all(self, outbound) -> None:
+        sock = self._udp
+        for address, data in outbound:
+            try:
+                sock.sendto(data, address)
+            except OSError as exc:
+                self.stats["send errors"] += 1
+                log.debug("could not send to %s: %s", address, exc)
+        self.stats["datagrams sent"] += len(outbound)
+
+    def _udp_loop(self) -> None:
+        sock = self._udp
+        registry = self.registry
+        while not self._stopping.is_set():
+            try:
+                data, address = sock.recvfrom(p.MAX_DATAGRAM + 1)
+            except OSError as exc:
+                if self._stopping.is_set():
+                    break
+                log.debug("UDP receive error: %s", exc)
+                continue
+            if self._stopping.is_set():
+                break
+            self.stats["datagrams received"] += 1
+            try:
+                datagram = p.decode_datagram(data)
+            except ProtocolError as exc:
+                registry.dropped[f"malformed: {exc.reason}"] += 1
+                log.debug("dropped malformed datagram from %s: %s", address, exc.reason)
+                continue
+            try:
+                self._send_all(registry.handle_datagram(datagram, address))
+            except Exception:  # a bug must cost one datagram, never the relay
+                log.exception("error handling a datagram from %s", address)
+
+    def _tick_loop(self) -> None:
+        while not self._stopping.wait(TICK_SECONDS):
+            try:
+                self._send_all(self.registry.tick())
+            except Exception:
+                log.exception("error in the maintenance tick")
+
+    # --- TCP --------------------------------------------------------------------------
+
+    def _tcp_loop(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._tcp, selectors.EVENT_READ, None)
+        selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        connections: dict[socket.socket, _Connection] = {}
+        try:
+            while not self._stopping.is_set():
+                for key, _ in selector.select(timeout=0.5):
+                    if key.data == "wake":
+                        continue
+                    if key.data is None:
+                        self._accept(selector, connections)
+                    else:
+                        self._read(selector, connections, key.data)
+                now = time.monotonic()
+                for conn in [c for c in connections.values() if c.deadline < now]:
+                    log.info("closing a TCP connection from %s that sent no whole request in time", conn.ip)
+                    self.stats["tcp timeouts"] += 1
+                    self._finish(selector, connections, conn)
+        finally:
+            for conn in list(connections.values()):
+                self._finish(selector, connections, conn)
+            selector.close()
+
+    def _accept(self, selector, connections) -> None:
+        limits = self.server_limits
+        while True:
+            try:
+                sock, (ip, _port) = self._tcp.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                return
+            with self._open_lock:
+                refuse = None
+                if self._open_total >= limits.max_connections:
+                    refuse = "the server is busy with too many connections; try again in a moment"
+                elif self._open_by_ip[ip] >= limits.max_connections_per_ip:
+                    refuse = "too many connections from your address at once; try again in a moment"
+                else:
+                    self._open_total += 1
+                    self._open_by_ip[ip] += 1
+            if refuse:
+                self.stats["tcp refused"] += 1
+                log.warning("refused a TCP connection from %s: %s", ip, refuse)
+                self._answer_and_close(sock, Operation.CREATE, "", Status.SERVER_FULL, refuse)
+                continue
+            sock.setblocking(False)
+            conn = _Connection(sock, ip, time.monotonic() + limits.request_timeout)
+            connections[sock] = conn
+            selector.register(sock, selectors.EVENT_READ, conn)
+
+    def _release(self, ip: str) -> None:
+        with self._open_lock:
+            self._open_total -= 1
+            self._open_by_ip[ip] -= 1
+            if self._open_by_ip[ip] <= 0:
+                del self._open_by_ip[ip]
+
+    def _finish(self, selector, connections, conn: _Connection) -> None:
+        selector.unregister(conn.sock)
+        connections.pop(conn.sock, None)
+        conn.sock.close()
+        self._release(conn.ip)
+
+    def _read(self, selector, connections, conn: _Connection) -> None:
+        try:
+            chunk = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._finish(selector, connections, conn)  # the peer went away mid-request: nothing to do
+            return
+        conn.buffer += chunk
+        try:
+            if conn.header is None and len(conn.buffer) >= p.TCRP_HEADER_SIZE:
+                conn.header = p.decode_tcrp_header(bytes(conn.buffer[: p.TCRP_HEADER_SIZE]))
+                if conn.header.state is not State.REQUEST:
+                    raise ProtocolError(f"a client sends state 0 (request), not {int(conn.header.state)}")
+                if conn.header.payload_size > p.MAX_REQUEST_PAYLOAD:
+                    raise ProtocolError(
+                        f"payload of {conn.header.payload_size} bytes is over the {p.MAX_REQUEST_PAYLOAD}-byte limit"
+                    )
+            if conn.header is None or len(conn.buffer) < p.TCRP_HEADER_SIZE + conn.header.body_size:
+                if len(conn.buffer) > p.TCRP_HEADER_SIZE + p.MAX_NAME_BYTES + p.MAX_REQUEST_PAYLOAD:
+                    raise ProtocolError("request is longer than its header says")
+                return
+            message = p.decode_tcrp(bytes(conn.buffer[: p.TCRP_HEADER_SIZE + conn.header.body_size]), allow_empty_room=True)
+        except ProtocolError as exc:
+            self.stats["tcp bad requests"] += 1
+            log.info("bad TCRP request from %s: %s", conn.ip, exc.reason)
+            operation = conn.header.operation if conn.header else Operation.CREATE
+            selector.unregister(conn.sock)
+            connections.pop(conn.sock, None)
+            self._workers.submit(self._answer_and_close, conn.sock, operation, "", Status.BAD_REQUEST, exc.reason, conn.ip)
+            return
+        selector.unregister(conn.sock)
+        connections.pop(conn.sock, None)
+        self._workers.submit(self._serve_request, conn, message)
+
+    def _serve_request(self, conn: _Connection, message: p.TcrpMessage) -> None:
+        try:
+            status, detail, completion = self._decide(conn.ip, message)
+        except Exception:
+            log.exception("error answering a %s request from %s", message.operation.name, conn.ip)
+            status, detail, completion = Status.SERVER_ERROR, "the server hit an internal error; try again", None
+        self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion)
+
+    def _decide(self, ip: str, message: p.TcrpMessage) -> tuple[Status, str, bytes | None]:
+        op, room = message.operation, message.room
+        if op is Operation.LIST:
+            rooms = self.registry.list_rooms()
+            return Status.OK, "", p.encode_json({"rooms": rooms, "udp_port": self.udp_address[1]})
+        if not room:
+            return Status.BAD_REQUEST, "room name is empty", None
+        try:
+            request = p.decode_request(message.payload)
+            if op is Operation.CREATE:
+                token = self.registry.create_room(room, request.username, ip, request.password)
+                return Status.OK, "", token
+            if op is Operation.JOIN:
+                token, outbound = self.registry.join_room(room, request.username, ip, request.password)
+                self._send_all(outbound)
+                return Status.OK, "", token
+            snapshot = self.registry.snapshot((request.token or "").encode("ascii", "replace"), ip)
+            if snapshot["room"] != room:
+                return Status.UNKNOWN_TOKEN, "this session belongs to another room", None
+            snapshot["udp_port"] = self.udp_address[1]
+            return Status.OK, "", p.encode_json(snapshot)
+        except ProtocolError as exc:
+            return Status.BAD_REQUEST, exc.reason, None
+        except RegistryError as exc:
+            return exc.status, str(exc), None
+
+    def _answer_and_close(self, sock, operation, room, status, detail, ip=None, completion=None) -> None:
+        try:
+            sock.setblocking(True)
+            sock.settimeout(5.0)
+            data = p.encode_tcrp(operation, State.RESPONSE, room, p.encode_status(status, detail))
+            if status is Status.OK and completion is not None:
+                data += p.encode_tcrp(operation, State.COMPLETE, room, completion)
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            log.debug("could not answer %s: %s", ip, exc)
+        finally:
+            sock.close()
+            if ip is not None:
+                self._release(ip)
