@@ -381,3 +381,11 @@ class ChatServer:
             sock.close()
             if ip is not None:
                 self._release(ip)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from .cli import server_main
+
+    sys.exit(server_main())

@@ -1,0 +1,171 @@
+"""Terminal entry points: `ocm-server` (the headless server) and `ocm-chat` (a terminal client)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import queue
+import signal
+import sys
+import threading
+
+from . import __version__, errors
+from . import events as ev
+from .client import ChatClient, parse_address
+from .netutil import lan_address
+from .rooms import Limits
+from .server import DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, ChatServer, ServerLimits
+
+
+def _server_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocm-server", description="Run an Online Chat Messenger server without a screen.")
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
+    parser.add_argument("--tcp-port", type=int, default=DEFAULT_TCP_PORT, help="TCP port for creating and joining rooms (default 9090; 0 picks a free one)")
+    parser.add_argument("--udp-port", type=int, default=DEFAULT_UDP_PORT, help="UDP port for chat (default 9091; 0 picks a free one)")
+    parser.add_argument("--member-timeout", type=float, default=30.0, help="seconds of silence before a member is removed (default 30)")
+    parser.add_argument("--max-rooms", type=int, default=Limits.max_rooms, help=f"rooms this server holds at most (default {Limits.max_rooms})")
+    parser.add_argument("--max-members", type=int, default=Limits.max_members_per_room, help=f"members per room at most (default {Limits.max_members_per_room})")
+    parser.add_argument("--max-connections-per-ip", type=int, default=ServerLimits.max_connections_per_ip, help=f"concurrent TCP connections from one address (default {ServerLimits.max_connections_per_ip})")
+    parser.add_argument("--rate", type=float, default=Limits.rate_per_second, help=f"chat messages a member may send per second (default {Limits.rate_per_second:g})")
+    parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=f"messages a member may send in a burst (default {Limits.rate_burst})")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="how much to log (default INFO)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def server_main(argv: list[str] | None = None) -> int:
+    args = _server_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    limits = Limits(max_rooms=args.max_rooms, max_members_per_room=args.max_members, rate_per_second=args.rate, rate_burst=args.burst)
+    server = ChatServer(
+        args.host, args.tcp_port, args.udp_port, member_timeout=args.member_timeout, limits=limits,
+        server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip),
+    )
+    try:
+        server.start()
+    except errors.PortInUse as exc:
+        print(f"ocm-server: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    tcp_port, udp_port = server.tcp_address[1], server.udp_address[1]
+    shown = lan_address() if args.host in ("0.0.0.0", "") else args.host
+    print(f"ocm-server listening on TCP {args.host}:{tcp_port} and UDP {args.host}:{udp_port}", flush=True)
+    print(f"Others join with the address {shown}:{tcp_port}. Press Ctrl+C to stop.", flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.stop()
+    print("ocm-server stopped; every room was told.", flush=True)
+    return 0
+
+
+def _chat_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocm-chat", description="Chat in an Online Chat Messenger room from a terminal.")
+    parser.add_argument("--server", help="server address, host[:port] (asked if missing)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--create", metavar="ROOM", help="create this room and be its host")
+    group.add_argument("--join", metavar="ROOM", help="join this room")
+    parser.add_argument("--name", help="your name in the room (asked if missing)")
+    parser.add_argument("--password", help="the room's password (to lock a room you create, or to join a locked one)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _ask(prompt: str, default: str | None = None) -> str:
+    shown = f"{prompt} [{default}]: " if default else f"{prompt}: "
+    answer = input(shown).strip()
+    return answer or (default or "")
+
+
+def _clock(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch).strftime("%H:%M")
+
+
+def describe(event) -> str | None:
+    """One line of terminal text for an event, or None for events a terminal need not show."""
+    if isinstance(event, ev.ChatMessage):
+        mark = " (earlier)" if event.history else ""
+        return f"[{_clock(event.time)}] {event.sender}: {event.text}{mark}"
+    if isinstance(event, ev.Notice):
+        return f"* {event.text}"
+    if isinstance(event, ev.MembersChanged):
+        return "* in the room: " + ", ".join(m + (" (host)" if m == event.host else "") for m in event.members)
+    if isinstance(event, ev.MessageFailed):
+        return f"! not sent: {event.text!r} ({event.reason})"
+    if isinstance(event, ev.RoomClosed):
+        return f"* {event.reason}"
+    if isinstance(event, (ev.ConnectionLost, ev.ConnectionRestored, ev.ErrorEvent)):
+        return f"! {event.text}"
+    return None
+
+
+def chat_main(argv: list[str] | None = None) -> int:
+    args = _chat_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        host, port = parse_address(args.server or _ask("Server address", "127.0.0.1:9090"))
+        client = ChatClient(host, port)
+        room, create = args.create or args.join, bool(args.create)
+        if room is None:
+            create = _ask("Create a room or join one? (c/j)", "j").lower().startswith("c")
+            if not create:
+                rooms = client.list_rooms()
+                print("Rooms: " + (", ".join(r.name + (" (locked)" if r.locked else "") for r in rooms) or "none yet"))
+            room = _ask("Room name")
+        name = args.name or _ask("Your name")
+        password = args.password
+        while True:
+            try:
+                (client.create_room if create else client.join_room)(room, name, password)
+                break
+            except (errors.PasswordRequired, errors.WrongPassword) as exc:
+                if args.password is not None or not sys.stdin.isatty():
+                    raise
+                print(exc)
+                password = _ask("Password")
+    except (errors.ClientError, errors.ProtocolError, ValueError) as exc:
+        print(f"ocm-chat: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, EOFError):
+        print()
+        return 130
+    role = "host of" if client.is_host else "in"
+    print(f"You are {name}, {role} room '{room}'. Type a message and press Enter; /quit leaves.", flush=True)
+    printer = threading.Thread(target=_print_events, args=(client,), daemon=True)
+    printer.start()
+    try:
+        for line in sys.stdin:
+            text = line.rstrip("\n")
+            if text.strip() == "/quit" or client.closed:
+                break
+            if not text.strip():
+                continue
+            try:
+                client.send(text)
+            except errors.ClientError as exc:
+                print(f"! {exc}", flush=True)
+    except KeyboardInterrupt:
+        pass
+    closed_by_room = client.closed
+    client.leave()
+    printer.join(1.0)
+    if not closed_by_room:
+        print("You left the room.", flush=True)
+    return 0
+
+
+def _print_events(client: ChatClient) -> None:
+    while True:
+        try:
+            event = client.events.get(timeout=0.2)
+        except queue.Empty:
+            if client.closed:
+                return
+            continue
+        line = describe(event)
+        if line:
+            print(line, flush=True)
+        if isinstance(event, ev.RoomClosed):
+            print("Press Enter to quit.", flush=True)

@@ -1,0 +1,268 @@
+"""Registry tests: decisions and what to send, with an injected clock (no sleeping, no sockets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ocm_core import protocol as p
+from ocm_core.protocol import ErrorCode, EventType, Status
+from ocm_core.rooms import Limits, RegistryError, RoomRegistry
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def registry(clock):
+    return RoomRegistry(member_timeout=30.0, clock=clock, wall_clock=lambda: 1_700_000_000.0)
+
+
+ALICE = ("10.0.0.1", 5001)
+BOB = ("10.0.0.2", 5002)
+CAROL = ("10.0.0.3", 5003)
+
+
+def send(registry, token, body, address, room="lobby"):
+    return registry.handle_datagram(p.Datagram(room, token, body), address)
+
+
+def frames_to(outbound, address):
+    return [p.decode_body(p.decode_datagram(data).body) for to, data in outbound if to == address]
+
+
+@pytest.fixture
+def lobby(registry):
+    """alice hosts 'lobby', bob and carol join; each has sent one heartbeat to register its UDP address."""
+    tokens = {"alice": registry.create_room("lobby", "alice", ALICE[0])}
+    tokens["bob"], _ = registry.join_room("lobby", "bob", BOB[0])
+    tokens["carol"], _ = registry.join_room("lobby", "carol", CAROL[0])
+    for name, address in (("alice", ALICE), ("bob", BOB), ("carol", CAROL)):
+        send(registry, tokens[name], p.encode_heartbeat(2), address)
+    return tokens
+
+
+def test_tokens_are_unique_128_bit_and_bound_to_room_name_and_ip(registry):
+    token = registry.create_room("lobby", "alice", "10.0.0.1")
+    other, _ = registry.join_room("lobby", "bob", "10.0.0.2")
+    assert token != other
+    assert len(token) == 22 and len(token) <= p.MAX_TOKEN_BYTES  # 16 random bytes, URL-safe base64
+    assert registry.snapshot(token, "10.0.0.1")["host"] == "alice"
+    with pytest.raises(RegistryError):
+        registry.snapshot(token, "10.0.0.9")
+
+
+@pytest.mark.parametrize(
+    "action, status, words",
+    [
+        (lambda r: r.create_room("lobby", "x", "1.1.1.1"), Status.ROOM_EXISTS, "room 'lobby' already exists"),
+        (lambda r: r.join_room("nope", "x", "1.1.1.1"), Status.NO_SUCH_ROOM, "no room 'nope'"),
+        (lambda r: r.join_room("lobby", "alice", "1.1.1.1"), Status.NAME_TAKEN, "'alice' is taken"),
+    ],
+)
+def test_refusals_carry_a_status_and_a_sentence(registry, action, status, words):
+    registry.create_room("lobby", "alice", "10.0.0.1")
+    with pytest.raises(RegistryError, match=words) as caught:
+        action(registry)
+    assert caught.value.status is status
+
+
+def test_room_and_server_caps(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(max_rooms=1, max_members_per_room=2))
+    registry.create_room("a", "host", "1.1.1.1")
+    with pytest.raises(RegistryError) as full:
+        registry.create_room("b", "host", "1.1.1.1")
+    assert full.value.status is Status.SERVER_FULL
+    registry.join_room("a", "second", "1.1.1.2")
+    with pytest.raises(RegistryError) as room_full:
+        registry.join_room("a", "third", "1.1.1.3")
+    assert room_full.value.status is Status.ROOM_FULL
+
+
+def test_join_notice_goes_to_registered_members(registry):
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    send(registry, host, p.encode_heartbeat(0), ALICE)
+    _, outbound = registry.join_room("lobby", "bob", BOB[0])
+    [event] = frames_to(outbound, ALICE)
+    assert (event.event_type, event.name, event.seq) == (EventType.JOINED, "bob", 1)
+
+
+def test_chat_is_relayed_to_every_other_member_with_the_sender_name_and_acked(registry, lobby):
+    out = send(registry, lobby["bob"], p.encode_chat(1, "やあ"), BOB)
+    for address in (ALICE, CAROL):
+        [event] = frames_to(out, address)
+        assert (event.event_type, event.name, event.text) == (EventType.CHAT, "bob", "やあ")
+    assert frames_to(out, BOB) == [p.ChatAck(1, 3)]
+
+
+def test_retransmitted_chat_is_acked_again_but_never_relayed_twice(registry, lobby):
+    send(registry, lobby["bob"], p.encode_chat(7, "once"), BOB)
+    again = send(registry, lobby["bob"], p.encode_chat(7, "once"), BOB)
+    assert again == [(BOB, again[0][1])]
+    assert frames_to(again, BOB) == [p.ChatAck(7, 3)]
+
+
+@pytest.mark.parametrize(
+    "token_of, room, address, reason",
+    [
+        ("bob", "lobby", ("10.9.9.9", 5002), "token used from another IP address"),
+        ("bob", "other", BOB, "token used for another room"),
+        (None, "lobby", BOB, "unknown token"),
+    ],
+)
+def test_invalid_datagrams_are_dropped_counted_and_reach_no_one(registry, lobby, token_of, room, address, reason):
+    token = lobby[token_of] if token_of else b"forged-token-000000000"
+    out = send(registry, token, p.encode_chat(1, "spoof"), address, room=room)
+    assert all(not isinstance(f, p.Event) for _, data in out for f in [p.decode_body(p.decode_datagram(data).body)])
+    assert registry.dropped[reason] == 1
+
+
+def test_new_port_of_the_same_ip_moves_the_member(registry, lobby):
+    moved = (BOB[0], 6000)
+    send(registry, lobby["bob"], p.encode_heartbeat(2), moved)
+    out = send(registry, lobby["alice"], p.encode_chat(1, "hi"), ALICE)
+    assert frames_to(out, moved) and not frames_to(out, BOB)
+
+
+def test_plain_text_from_an_assignment_client_is_relayed_and_it_gets_text_back(registry, lobby):
+    out = send(registry, lobby["carol"], "素のテキスト".encode(), CAROL)
+    [event] = frames_to(out, ALICE)
+    assert event.text == "素のテキスト" and event.name == "carol"
+    out = send(registry, lobby["alice"], p.encode_chat(1, "hello carol"), ALICE)
+    assert frames_to(out, CAROL) == [p.PlainText("alice: hello carol")]
+
+
+def test_leave_notifies_the_room_and_answers_the_leaver(registry, lobby):
+    out = send(registry, lobby["bob"], p.encode_leave(), BOB)
+    [event] = frames_to(out, ALICE)
+    assert (event.event_type, event.name) == (EventType.LEFT, "bob")
+    assert frames_to(out, BOB) == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "you left the room")]
+    assert registry.members("lobby") == ["alice", "carol"]
+
+
+def test_host_leaving_closes_the_room_and_kills_every_token(registry, lobby):
+    out = send(registry, lobby["alice"], p.encode_leave(), ALICE)
+    for address in (BOB, CAROL):
+        [event] = frames_to(out, address)
+        assert event.event_type is EventType.CLOSED and event.text == "the host closed the room"
+    assert registry.room_names() == []
+    late = send(registry, lobby["bob"], p.encode_chat(5, "anyone?"), BOB)
+    assert frames_to(late, BOB) == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "the host closed the room")]
+    assert frames_to(late, CAROL) == []
+
+
+def test_silent_member_times_out_and_a_silent_host_closes_the_room(registry, lobby, clock):
+    clock.now += 20
+    send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE)
+    send(registry, lobby["bob"], p.encode_heartbeat(2), BOB)
+    clock.now += 15  # carol has now been silent for 35 s, the others for 15 s
+    out = registry.tick()
+    [event] = frames_to(out, ALICE)
+    assert (event.event_type, event.name) == (EventType.TIMED_OUT, "carol")
+    clock.now += 20
+    send(registry, lobby["bob"], p.encode_heartbeat(3), BOB)
+    clock.now += 11  # alice, the host, has been silent for 31 s; bob for 11 s
+    out = registry.tick()
+    [closed] = frames_to(out, BOB)
+    assert (closed.event_type, closed.text) == (EventType.CLOSED, "the host went away, so the room closed")
+    assert registry.room_names() == []
+
+
+def test_unacknowledged_events_are_resent_with_backoff_until_acked(registry, lobby, clock):
+    send(registry, lobby["bob"], p.encode_chat(1, "m1"), BOB)
+    assert registry.tick() == []  # nothing is due before the first retransmit interval
+    clock.now += 0.3
+    resent = frames_to(registry.tick(), ALICE)
+    assert [f.seq for f in resent] == [3]
+    clock.now += 0.3
+    assert frames_to(registry.tick(), ALICE) == []  # backed off to 0.5 s
+    send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)
+    clock.now += 5
+    assert frames_to(registry.tick(), ALICE) == []
+
+
+def test_heartbeat_is_answered_with_the_latest_sequence_number(registry, lobby):
+    send(registry, lobby["bob"], p.encode_chat(1, "m1"), BOB)
+    assert frames_to(send(registry, lobby["alice"], p.encode_heartbeat(0), ALICE), ALICE) == [p.StatusFrame(3)]
+
+
+def test_resend_request_returns_buffered_events_or_asks_for_a_resync(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(event_buffer=4))
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    for i in range(6):
+        send(registry, host, p.encode_chat(i + 1, f"m{i}"), ALICE)
+    resent = frames_to(send(registry, bob, p.encode_resend(5, 6), BOB), BOB)
+    assert [(f.seq, f.text) for f in resent] == [(5, "m3"), (6, "m4")]
+    assert frames_to(send(registry, bob, p.encode_resend(1, 2), BOB), BOB)[0].code is ErrorCode.RESYNC
+
+
+def test_snapshot_gives_members_host_history_and_position(registry, lobby):
+    send(registry, lobby["bob"], p.encode_chat(1, "before carol saw it"), BOB)
+    snap = registry.snapshot(lobby["carol"], CAROL[0])
+    assert snap["members"] == ["alice", "bob", "carol"] and snap["host"] == "alice" and snap["seq"] == 3
+    assert [h["text"] for h in snap["history"] if h["type"] == EventType.CHAT] == ["before carol saw it"]
+
+
+def test_history_keeps_the_last_hundred_events(registry, lobby):
+    for i in range(150):
+        send(registry, lobby["alice"], p.encode_chat(i + 1, f"m{i}"), ALICE)
+        registry._tokens[lobby["alice"]].bucket = 50  # not testing the rate limit here
+    history = registry.snapshot(lobby["bob"], BOB[0])["history"]
+    assert len(history) == 100 and history[-1]["text"] == "m149"
+
+
+def test_rate_limit_drops_the_excess_and_tells_the_sender_once(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=10, rate_burst=5))
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    relayed, warnings = 0, 0
+    for i in range(20):
+        out = send(registry, host, p.encode_chat(i + 1, "spam"), ALICE)
+        relayed += len(frames_to(out, BOB))
+        warnings += sum(isinstance(f, p.ErrorFrame) for f in frames_to(out, ALICE))
+    assert (relayed, warnings) == (5, 1)
+    clock.now += 0.5  # refills 5 tokens at 10 per second
+    out = send(registry, host, p.encode_chat(100, "later"), ALICE)
+    assert frames_to(out, BOB)[0].text == "later"
+
+
+def test_password_is_stored_as_a_salted_scrypt_hash_and_checked(registry):
+    registry.create_room("secret", "alice", "10.0.0.1", password="hunter2")
+    room = registry._rooms["secret"]
+    assert b"hunter2" not in room.password_hash + room.password_salt and len(room.password_hash) == 32
+    assert registry.list_rooms()[0]["locked"] is True
+    with pytest.raises(RegistryError) as missing:
+        registry.join_room("secret", "bob", "10.0.0.2")
+    assert missing.value.status is Status.PASSWORD_REQUIRED
+    with pytest.raises(RegistryError) as wrong:
+        registry.join_room("secret", "bob", "10.0.0.2", password="nope")
+    assert wrong.value.status is Status.WRONG_PASSWORD
+    token, _ = registry.join_room("secret", "bob", "10.0.0.2", password="hunter2")
+    assert token
+
+
+def test_repeated_wrong_passwords_from_one_address_are_slowed_down(registry, clock):
+    registry.create_room("secret", "alice", "10.0.0.1", password="right")
+    for _ in range(3):
+        with pytest.raises(RegistryError):
+            registry.join_room("secret", "bob", "10.0.0.2", password="wrong")
+    with pytest.raises(RegistryError) as locked:
+        registry.join_room("secret", "bob", "10.0.0.2", password="right")
+    assert locked.value.status is Status.TOO_MANY_ATTEMPTS
+    token, _ = registry.join_room("secret", "carol", "10.0.0.3", password="right")  # other addresses are not slowed
+    assert token
+    clock.now += 61
+    token, _ = registry.join_room("secret", "bob", "10.0.0.2", password="right")
+    assert token
