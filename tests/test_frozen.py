@@ -1,0 +1,274 @@
+"""The app's own command line, unfrozen and as the one-file executable from build.spec.
+
+The fast tests run `python -m ocm_gui` with --version, --self-test and --server.
+The slow ones build build.spec once per session into a temporary directory, then run
+the executable: --version, --self-test, --server (reached by a real ChatClient), and
+with no flags on the virtual screen (pytest-xvfb's DISPLAY) until the start window
+shows, then close it the way a window manager's close button does and expect exit 0.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ocm_core import __version__
+from ocm_core.client import ChatClient
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = "OnlineChatMessenger"
+WINDOW_NAME = "Online Chat Messenger"
+BUILD_TIMEOUT = 900  # seconds; a build here takes well under a minute
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def run(cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_server(port: int, proc: subprocess.Popen, deadline_s: float = 30.0) -> None:
+    """Polls the server's TCP port with a real list request until it answers."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the server exited with {proc.returncode} before it answered:\n{out}\n{err}")
+        try:
+            ChatClient("127.0.0.1", port, timeout=1.0).list_rooms()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def check_headless_server(cmd: list[str]) -> None:
+    """Starts `cmd --server` on free ports, creates a room in it, stops it with Ctrl+C."""
+    tcp_port, udp_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
+    proc = subprocess.Popen(
+        [*cmd, "--server", "--host", "127.0.0.1", "--tcp-port", str(tcp_port), "--udp-port", str(udp_port)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_server(tcp_port, proc)
+        client = ChatClient("127.0.0.1", tcp_port, timeout=5.0)
+        client.create_room("frozen server check", "host")
+        assert [room.name for room in ChatClient("127.0.0.1", tcp_port).list_rooms()] == ["frozen server check"]
+        client.leave()
+        proc.send_signal(signal.SIGINT)  # what Ctrl+C in the terminal does
+        out, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def visible_windows(name: str) -> set[str]:
+    result = subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--name", name], capture_output=True, text=True, timeout=10
+    )
+    return set(result.stdout.split())
+
+
+class _XClientMessageEvent(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("serial", ctypes.c_ulong),
+        ("send_event", ctypes.c_int),
+        ("display", ctypes.c_void_p),
+        ("window", ctypes.c_ulong),
+        ("message_type", ctypes.c_ulong),
+        ("format", ctypes.c_int),
+        ("data", ctypes.c_long * 5),
+    ]
+
+
+class _XEvent(ctypes.Union):
+    _fields_ = [("xclient", _XClientMessageEvent), ("pad", ctypes.c_long * 24)]
+
+
+def press_close_button(window: int) -> None:
+    """Sends WM_DELETE_WINDOW to `window`, as a window manager's close button does.
+
+    (`xdotool windowclose` destroys the window under Tk's feet instead, and Tk then
+    dies of a BadWindow X error; Xvfb has no window manager to ask.)
+    """
+    x11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(_XEvent)]
+    x11.XFlush.argtypes = [ctypes.c_void_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    display = x11.XOpenDisplay(None)
+    assert display, f"cannot open the X display {os.environ.get('DISPLAY')!r}"
+    try:
+        event = _XEvent()
+        event.xclient.type = 33  # ClientMessage
+        event.xclient.window = window
+        event.xclient.message_type = x11.XInternAtom(display, b"WM_PROTOCOLS", 0)
+        event.xclient.format = 32
+        event.xclient.data[0] = x11.XInternAtom(display, b"WM_DELETE_WINDOW", 0)
+        event.xclient.data[1] = 0  # CurrentTime
+        x11.XSendEvent(display, window, 0, 0, ctypes.byref(event))
+        x11.XFlush(display)
+    finally:
+        x11.XCloseDisplay(display)
+
+
+# --- unfrozen: python -m ocm_gui ---------------------------------------------------------
+
+UNFROZEN = [sys.executable, "-m", "ocm_gui"]
+
+
+def test_version_unfrozen():
+    result = run([*UNFROZEN, "--version"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"Online Chat Messenger {__version__}"
+
+
+def test_self_test_unfrozen():
+    result = run([*UNFROZEN, "--self-test"])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("self-test passed: relayed a message"), result.stdout
+
+
+def test_self_test_failure_is_one_line_and_exit_1(monkeypatch, capsys):
+    from ocm_gui import __main__ as entry
+    from ocm_gui import selftest
+
+    def broken(timeout):
+        raise selftest.SelfTestFailed("the server did not start (port in use)")
+
+    monkeypatch.setattr(selftest, "run", broken)
+    assert entry.main(["--self-test"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "self-test failed: the server did not start (port in use)\n"
+
+
+def test_server_flag_forwards_the_rest(monkeypatch):
+    import ocm_core.cli
+    from ocm_gui import __main__ as entry
+
+    seen = []
+    monkeypatch.setattr(ocm_core.cli, "server_main", lambda argv=None: seen.append(argv) or 7)
+    assert entry.main(["--server", "--tcp-port", "9999", "--log-level", "DEBUG"]) == 7
+    assert seen == [["--tcp-port", "9999", "--log-level", "DEBUG"]]
+
+
+def test_server_flag_must_come_first(capsys):
+    from ocm_gui import __main__ as entry
+
+    assert entry.main(["--version", "--server"]) == 2
+    assert "--server must come first" in capsys.readouterr().err
+
+
+def test_headless_server_unfrozen():
+    check_headless_server(UNFROZEN)
+
+
+# --- frozen: the one-file executable -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def frozen_app(tmp_path_factory) -> Path:
+    """Builds build.spec once for this module; returns the executable's path."""
+    base = tmp_path_factory.mktemp("pyinstaller")
+    dist, work = base / "dist", base / "work"
+    started = time.monotonic()
+    result = run(
+        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+         "--distpath", str(dist), "--workpath", str(work), str(ROOT / "build.spec")],
+        timeout=BUILD_TIMEOUT,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"pyinstaller build.spec failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    exe = dist / (APP + ".exe" if os.name == "nt" else APP)
+    assert exe.is_file(), f"no {exe} after the build; dist holds {sorted(p.name for p in dist.iterdir())}"
+    print(f"\nbuilt {exe} in {time.monotonic() - started:.0f} s, {exe.stat().st_size / 1e6:.1f} MB")
+    return exe
+
+
+@pytest.mark.slow
+def test_frozen_size_is_under_40_mb(frozen_app):
+    assert frozen_app.stat().st_size < 40_000_000
+
+
+@pytest.mark.slow
+def test_frozen_version(frozen_app):
+    result = run([str(frozen_app), "--version"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"Online Chat Messenger {__version__}"
+
+
+@pytest.mark.slow
+def test_frozen_self_test(frozen_app):
+    result = run([str(frozen_app), "--self-test"])
+    assert result.returncode == 0, f"stdout: {result.stdout}\nstderr: {result.stderr}"
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("self-test passed: relayed a message"), result.stdout
+    assert "Tcl 8.6" in lines[0]
+
+
+@pytest.mark.slow
+def test_frozen_headless_server(frozen_app):
+    check_headless_server([str(frozen_app)])
+
+
+@pytest.mark.slow
+def test_frozen_app_opens_start_window_and_closes(frozen_app):
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("no DISPLAY: pytest-xvfb was disabled and there is no screen")
+    before = visible_windows(WINDOW_NAME)
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [str(frozen_app)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        window = None
+        while window is None:
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                pytest.fail(f"the app exited with {proc.returncode} before its window appeared:\n{out}\n{err}")
+            if time.monotonic() - started > 30:
+                pytest.fail(f"no new window named {WINDOW_NAME!r} within 30 s")
+            new = visible_windows(WINDOW_NAME) - before
+            window = min(new, key=int) if new else None
+            time.sleep(0.05)
+        print(f"\nstart window after {time.monotonic() - started:.2f} s")
+
+        press_close_button(int(window))
+        out, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, f"exit {proc.returncode} after closing the start window\n{out}\n{err}"
+        assert not (visible_windows(WINDOW_NAME) - before)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
