@@ -1,0 +1,135 @@
+"""The terminal tools as a person runs them: ocm-server and two ocm-chat processes."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+class Process:
+    """A running CLI whose output lines are collected by a thread, read with deadlines."""
+
+    def __init__(self, *args: str):
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env, text=True, encoding="utf-8",
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, pattern: str, timeout: float = 10.0) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.seen:
+                if match := re.search(pattern, line):
+                    self.seen.remove(line)
+                    return match
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no line matching {pattern!r} within {timeout}s; got {self.seen}")
+            try:
+                self.seen.append(self.lines.get(timeout=remaining))
+            except queue.Empty:
+                pass
+
+    def type(self, text: str) -> None:
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def finish(self, timeout: float = 10.0) -> int:
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def processes():
+    started: list[Process] = []
+
+    def start(*args: str) -> Process:
+        started.append(Process(*args))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+def test_server_and_two_terminal_clients_create_join_chat_and_host_leaves(processes):
+    server = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0")
+    port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
+    address = f"127.0.0.1:{port}"
+
+    host = processes("ocm_core.chat", "--server", address, "--create", "雑談", "--name", "アリス")
+    host.expect(r"You are アリス, host of room '雑談'")
+    server.expect(r"room '雑談' created by 'アリス'")
+
+    taken = processes("ocm_core.chat", "--server", address, "--create", "雑談", "--name", "x")
+    assert taken.finish() == 1
+    taken.expect(r"ocm-chat: Room '雑談' already exists")
+    wrong = processes("ocm_core.chat", "--server", address, "--join", "no-such-room", "--name", "x")
+    assert wrong.finish() == 1
+    wrong.expect(r"There is no room 'no-such-room'")
+
+    guest = processes("ocm_core.chat", "--server", address, "--join", "雑談", "--name", "たろう")
+    guest.expect(r"You are たろう, in room '雑談'")
+    host.expect(r"\* たろう joined the room")
+    server.expect(r"'たろう' joined room '雑談'")
+
+    host.type("ようこそ!")
+    guest.expect(r"\[\d\d:\d\d\] アリス: ようこそ!")
+    guest.type("ありがとう")
+    host.expect(r"\[\d\d:\d\d\] たろう: ありがとう")
+
+    host.type("/quit")
+    assert host.finish() == 0
+    guest.expect(r"\* The host closed the room\.")
+    server.expect(r"room '雑談' closed: the host closed the room")
+    guest.type("")
+    assert guest.finish() == 0
+
+    server.proc.send_signal(signal.SIGINT)  # Ctrl+C
+    assert server.finish() == 0
+    server.expect(r"ocm-server stopped")
+
+
+def test_chat_asks_for_what_the_flags_do_not_give(processes):
+    server = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0")
+    port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
+    host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "lobby", "--name", "host")
+    host.expect("You are host")
+    guest = processes("ocm_core.chat")
+    for answer in (f"127.0.0.1:{port}", "j", "lobby", "guest"):
+        guest.type(answer)
+    guest.expect(r"Rooms: lobby")
+    guest.expect(r"You are guest, in room 'lobby'")
+    guest.type("/quit")
+    assert guest.finish() == 0
+    host.expect(r"\* guest left the room")
+
+
+def test_server_refuses_a_port_in_use_with_a_sentence(processes):
+    first = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0")
+    port = first.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
+    second = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", port, "--udp-port", "0")
+    assert second.finish() == 2
+    second.expect(rf"TCP port {port} is already in use")
