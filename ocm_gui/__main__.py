@@ -1,0 +1,134 @@
+"""The `ocm` command and the entry point of the packaged OnlineChatMessenger app.
+
+    ocm                      open the start window (what a double-click does)
+    ocm --version            print the version
+    ocm --self-test          host a room, join it, relay a message; exit 0 or 1
+    ocm --server [ARGS...]   run the headless server (ARGS as for ocm-server)
+
+Imports are absolute and the GUI and server are imported only when needed, so this
+file works both as `python -m ocm_gui` and as the frozen app's top-level script,
+and `--version` or `--server` never load Tk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+APP_NAME = "Online Chat Messenger"
+
+
+def _attach_console() -> None:
+    """Gives a windowed Windows build somewhere to print when started from a console.
+
+    A frozen app built with console=False has sys.stdout None on Windows; when a person
+    runs it from cmd or PowerShell with a flag, attach to that console so the answer shows.
+    """
+    if sys.platform != "win32" or (sys.stdout is not None and sys.stderr is not None):
+        return
+    try:
+        import ctypes
+
+        if not ctypes.windll.kernel32.AttachConsole(-1):  # ATTACH_PARENT_PROCESS
+            return
+        if sys.stdout is None:
+            sys.stdout = open("CONOUT$", "w", encoding="utf-8", errors="replace")
+        if sys.stderr is None:
+            sys.stderr = open("CONOUT$", "w", encoding="utf-8", errors="replace")
+    except Exception:  # no console to attach to: stay silent, the exit status still tells
+        pass
+
+
+def _say(line: str, *, error: bool = False) -> None:
+    stream = sys.stderr if error else sys.stdout
+    if stream is None:
+        return
+    try:
+        stream.write(line + "\n")
+        stream.flush()
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(line.encode(encoding, "backslashreplace").decode(encoding) + "\n")
+        stream.flush()
+
+
+def _version() -> str:
+    from ocm_core import __version__
+
+    return __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="OnlineChatMessenger" if getattr(sys, "frozen", False) else "ocm",
+        description=f"{APP_NAME}: host a chat room on your LAN or join one. "
+        "Without options it opens the start window.",
+        epilog="--server [ARGS...] runs the headless server instead; "
+        "everything after --server goes to it (see --server --help).",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="host a room on free ports, join it, relay one message and exit 0 if that worked (no screen needed)",
+    )
+    parser.add_argument(
+        "--self-test-timeout", type=float, default=10.0, metavar="SECONDS", help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("OCM_LOG_LEVEL", "WARNING"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+        help="how much the app logs to standard error (default: WARNING)",
+    )
+    return parser
+
+
+def _self_test(timeout: float) -> int:
+    from ocm_gui.selftest import SelfTestFailed, run
+
+    try:
+        summary = run(timeout=timeout)
+    except SelfTestFailed as exc:
+        _say(f"self-test failed: {exc}", error=True)
+        return 1
+    except Exception as exc:  # an unexpected error is a failed self-test, said in one line
+        logging.getLogger(__name__).debug("self-test crashed", exc_info=True)
+        reason = " ".join(str(exc).split()) or "no detail"
+        _say(f"self-test failed: {type(exc).__name__}: {reason}", error=True)
+        return 1
+    _say(f"self-test passed: {summary}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    _attach_console()
+    args_in = list(sys.argv[1:] if argv is None else argv)
+
+    if "--server" in args_in:
+        before = args_in[: args_in.index("--server")]
+        if before:
+            _say(f"--server must come first; put {' '.join(before)} after it.", error=True)
+            return 2
+        from ocm_core.cli import server_main
+
+        return server_main(args_in[1:])
+
+    args = _parser().parse_args(args_in)
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    if args.version:
+        _say(f"{APP_NAME} {_version()}")
+        return 0
+    if args.self_test:
+        return _self_test(args.self_test_timeout)
+
+    from ocm_gui.app import run_app
+
+    return run_app([])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

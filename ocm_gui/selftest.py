@@ -1,0 +1,129 @@
+"""A self-test that needs no person and no display: the app's `--self-test`.
+
+It exercises the pieces that a packaged build can lose: the bundled Tcl library
+(an interpreter without Tk, so no screen is needed) and the whole chat path over
+real sockets on 127.0.0.1 (a hosted server on free ports, one client that creates
+a room, a second that joins it, one message relayed from the first to the second
+and acknowledged back to the sender).
+
+`run()` returns a one-line summary or raises SelfTestFailed with a one-line reason.
+It logs what it does and prints nothing; `ocm_gui.__main__` decides what a person sees.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+ROOM = "self-test room ✓"
+HOST_NAME = "host"
+GUEST_NAME = "guest"
+MESSAGE = "hello from the self-test, こんにちは"
+
+
+class SelfTestFailed(Exception):
+    """One step of the self-test failed; str(exc) says which, in one line."""
+
+
+def check_tcl() -> str:
+    """Starts a Tcl interpreter (no Tk, no display) and returns its patch level."""
+    try:
+        import tkinter
+    except ImportError as exc:
+        raise SelfTestFailed(f"tkinter is missing from this build ({exc})") from exc
+    try:
+        interp = tkinter.Tcl()
+        level = str(interp.eval("info patchlevel"))
+    except tkinter.TclError as exc:
+        raise SelfTestFailed(f"the bundled Tcl library does not start ({exc})") from exc
+    log.info("Tcl %s starts", level)
+    return level
+
+
+def _wait_for(events: queue.Queue, want: Callable[[object], bool], deadline: float, what: str) -> object:
+    """Takes events off a client's queue until one satisfies `want` or the deadline passes."""
+    seen = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            kinds = ", ".join(type(e).__name__ for e in seen) or "nothing"
+            raise SelfTestFailed(f"timed out waiting for {what} (got {kinds})")
+        try:
+            event = events.get(timeout=min(remaining, 0.2))
+        except queue.Empty:
+            continue
+        log.debug("event while waiting for %s: %r", what, event)
+        if want(event):
+            return event
+        seen.append(event)
+
+
+def check_chat(timeout: float = 10.0) -> str:
+    """Hosts a room on free ports, joins it, relays one message; returns a summary."""
+    from ocm_core.client import ChatClient
+    from ocm_core.events import ChatMessage, MessageSent
+    from ocm_core.server import ChatServer
+
+    started = time.monotonic()
+    deadline = started + timeout
+    server = ChatServer("127.0.0.1", 0, 0)
+    clients: list = []
+    try:
+        try:
+            server.start()
+        except Exception as exc:
+            raise SelfTestFailed(f"the server did not start ({exc})") from exc
+        host, tcp_port = server.tcp_address
+        udp_port = server.udp_address[1]
+        log.info("server on %s tcp %d udp %d", host, tcp_port, udp_port)
+
+        creator = ChatClient(host, tcp_port, timeout=max(1.0, deadline - time.monotonic()))
+        clients.append(creator)
+        try:
+            creator.create_room(ROOM, HOST_NAME)
+        except Exception as exc:
+            raise SelfTestFailed(f"creating a room failed ({exc})") from exc
+
+        joiner = ChatClient(host, tcp_port, timeout=max(1.0, deadline - time.monotonic()))
+        clients.append(joiner)
+        try:
+            joiner.join_room(ROOM, GUEST_NAME)
+        except Exception as exc:
+            raise SelfTestFailed(f"joining the room failed ({exc})") from exc
+
+        msg_id = creator.send(MESSAGE)
+        _wait_for(
+            joiner.events,
+            lambda e: isinstance(e, ChatMessage) and e.sender == HOST_NAME and e.text == MESSAGE,
+            deadline,
+            "the message to reach the second client",
+        )
+        _wait_for(
+            creator.events,
+            lambda e: isinstance(e, MessageSent) and e.msg_id == msg_id,
+            deadline,
+            "the server to acknowledge the message",
+        )
+        elapsed = time.monotonic() - started
+        return f"relayed a message between two clients via 127.0.0.1 tcp {tcp_port} udp {udp_port} in {elapsed:.2f} s"
+    finally:
+        for client in reversed(clients):
+            try:
+                client.leave()
+            except Exception:
+                log.warning("leaving the room failed during self-test clean-up", exc_info=True)
+        try:
+            server.stop()
+        except Exception:
+            log.warning("stopping the server failed during self-test clean-up", exc_info=True)
+
+
+def run(timeout: float = 10.0) -> str:
+    """Runs every check; returns a one-line summary or raises SelfTestFailed."""
+    tcl = check_tcl()
+    chat = check_chat(timeout)
+    return f"{chat}; Tcl {tcl} starts"
