@@ -9,19 +9,25 @@ window is on the screen, then closes the app. It uses the current DISPLAY; with 
 DISPLAY it starts its own Xvfb for the measurement. Prints the size in MB and the
 startup time in seconds (first run, then the median and range of all runs).
 
-Standard library only; needs xdotool (scripts/setup.sh installs it) and, without
-a DISPLAY, Xvfb.
+On Linux it also prints the glibc floor: the highest GLIBC_x.y symbol version that
+the bootloader and any bundled library needs (read with objdump from the files
+inside the one-file archive). A Linux with an older glibc cannot run the build.
+
+Run it with .venv/bin/python (PyInstaller's archive reader, for the glibc floor);
+needs xdotool (scripts/setup.sh installs it) and, without a DISPLAY, Xvfb.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,6 +81,33 @@ def time_to_window(exe: Path, env: dict[str, str], deadline_s: float) -> float:
         proc.stderr.close()
 
 
+def glibc_floor(exe: Path) -> tuple[str, str] | None:
+    """Returns (highest GLIBC_ version needed, the file needing it), or None if unknown."""
+    if not shutil.which("objdump"):
+        return None
+    try:
+        from PyInstaller.archive.readers import CArchiveReader
+    except ImportError:
+        return None
+    versions: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [exe]
+        archive = CArchiveReader(str(exe))
+        for name, entry in archive.toc.items():
+            if entry[-1] == "b":  # a binary: shared library or extension module
+                target = Path(tmp) / name.replace("/", "_")
+                target.write_bytes(archive.extract(name))
+                files.append(target)
+        for path in files:
+            out = subprocess.run(["objdump", "-T", str(path)], capture_output=True, text=True).stdout
+            for found in set(re.findall(r"GLIBC_(\d+(?:\.\d+)+)", out)):
+                versions.setdefault(found, path.name)
+    if not versions:
+        return None
+    best = max(versions, key=lambda v: tuple(int(x) for x in v.split(".")))
+    return best, versions[best]
+
+
 class OwnXvfb:
     """An Xvfb on a free display number, for machines without a screen."""
 
@@ -104,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("exe", nargs="?", type=Path, default=DEFAULT_EXE, help=f"default: {DEFAULT_EXE}")
     parser.add_argument("--runs", type=int, default=5, help="how many starts to time (default 5)")
+    parser.add_argument("--no-window", action="store_true", help="print size and glibc floor only")
     parser.add_argument("--deadline", type=float, default=30.0, help="give up on one start after this many seconds")
     args = parser.parse_args(argv)
 
@@ -111,12 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     if not exe.is_file():
         print(f"{exe} does not exist; build it first with: bash scripts/build_app.sh", file=sys.stderr)
         return 1
+    size_mb = exe.stat().st_size / 1_000_000
+    print(f"size: {size_mb:.1f} MB ({exe.stat().st_size} bytes) {exe}")
+    if sys.platform.startswith("linux"):
+        floor = glibc_floor(exe)
+        if floor:
+            print(f"glibc floor: {floor[0]} (needed by {floor[1]}); this machine has {os.confstr('CS_GNU_LIBC_VERSION')}")
+
+    if args.no_window:
+        return 0
     if not shutil.which("xdotool"):
         print("xdotool is missing; install it (scripts/setup.sh does) to time the start window.", file=sys.stderr)
         return 1
-
-    size_mb = exe.stat().st_size / 1_000_000
-    print(f"size: {size_mb:.1f} MB ({exe.stat().st_size} bytes) {exe}")
 
     env = dict(os.environ)
     xvfb = None
