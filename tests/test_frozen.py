@@ -9,9 +9,11 @@ shows, then close it the way a window manager's close button does and expect exi
 
 from __future__ import annotations
 
+import configparser
 import ctypes
 import ctypes.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,9 +35,9 @@ BUILD_TIMEOUT = 900  # seconds; a build here takes well under a minute
 # --- helpers ------------------------------------------------------------------------------
 
 
-def run(cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+def run(cmd: list[str], timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+        cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, env=env
     )
 
 
@@ -194,6 +196,53 @@ def test_headless_server_unfrozen():
     check_headless_server(UNFROZEN)
 
 
+# --- the Linux desktop entry, installed for one user -------------------------------------
+
+
+def test_install_desktop_entry_for_one_user(tmp_path):
+    app = tmp_path / "build" / APP
+    app.parent.mkdir()
+    app.write_text("#!/bin/sh\nexit 0\n")
+    home = tmp_path / "home dir"  # a space, as some people's home folders have
+    env = {k: v for k, v in os.environ.items() if k != "XDG_DATA_HOME"} | {"HOME": str(home)}
+    script = str(ROOT / "packaging" / "install-desktop-entry.sh")
+
+    result = run(["bash", script, str(app)], env=env)
+    assert result.returncode == 0, result.stderr
+    installed = home / ".local" / "bin" / APP
+    assert installed.read_text() == app.read_text() and os.access(installed, os.X_OK)
+    share = home / ".local" / "share"
+    for size in (48, 128, 256):
+        icon = share / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "online-chat-messenger.png"
+        assert icon.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    desktop = share / "applications" / "online-chat-messenger.desktop"
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str
+    entry.read(desktop, encoding="utf-8")
+    group = entry["Desktop Entry"]
+    assert group["Type"] == "Application"
+    assert group["Name"] == "Online Chat Messenger"
+    assert group["Exec"] == f'"{installed}"'
+    assert group["Icon"] == "online-chat-messenger"
+    assert group["Terminal"] == "false"
+    if shutil.which("desktop-file-validate"):
+        check = run(["desktop-file-validate", str(desktop)])
+        assert check.returncode == 0, check.stdout + check.stderr
+
+    result = run(["bash", script, "--uninstall"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert not installed.exists() and not desktop.exists()
+    assert not list((share / "icons").rglob("online-chat-messenger.png"))
+
+
+def test_install_desktop_entry_without_a_build_says_what_to_do(tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path))
+    result = run(["bash", str(ROOT / "packaging" / "install-desktop-entry.sh"), str(tmp_path / "missing")], env=env)
+    assert result.returncode == 1
+    assert "build it first with: bash scripts/build_app.sh" in result.stderr
+    assert not (tmp_path / ".local").exists()
+
+
 # --- frozen: the one-file executable -----------------------------------------------------
 
 
@@ -272,3 +321,16 @@ def test_frozen_app_opens_start_window_and_closes(frozen_app):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_committed_icons_are_what_make_icons_draws():
+    sys.path.insert(0, str(ROOT / "packaging"))
+    try:
+        import make_icons
+    finally:
+        sys.path.remove(str(ROOT / "packaging"))
+    committed = (ROOT / "packaging" / "online-chat-messenger-48.png").read_bytes()
+    assert make_icons.png_bytes(48, make_icons.render(48)) == committed
+    ico = (ROOT / "packaging" / "online-chat-messenger.ico").read_bytes()
+    assert ico[:6] == b"\x00\x00\x01\x00\x07\x00"  # an icon file with 7 sizes
+    assert (ROOT / "packaging" / "online-chat-messenger.icns").read_bytes()[:4] == b"icns"
