@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
+import random
 import socket
 import threading
 import time
@@ -36,6 +37,7 @@ _STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
     Status.TOO_MANY_ATTEMPTS: errors.TooManyAttempts,
     Status.UNKNOWN_TOKEN: errors.NotConnected,
     Status.SERVER_ERROR: errors.ClientError,
+    Status.BUSY: errors.ServerBusy,
 }
 
 
@@ -124,6 +126,19 @@ class ChatClient:
     # --- TCP requests -------------------------------------------------------------------
 
     def _request(self, operation: Operation, room: str, payload: bytes) -> bytes:
+        """One TCRP request; a busy server is asked again with jittered backoff until `timeout`."""
+        deadline = time.monotonic() + self.timeout
+        pause = 0.05
+        while True:
+            try:
+                return self._request_once(operation, room, payload)
+            except errors.ServerBusy:
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause * random.uniform(0.5, 1.5))
+                pause = min(pause * 2, 1.0)
+
+    def _request_once(self, operation: Operation, room: str, payload: bytes) -> bytes:
         where = f"{self.server_host}:{self.tcp_port}"
         try:
             sock = socket.create_connection((self.server_host, self.tcp_port), timeout=self.timeout)

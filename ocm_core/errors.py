@@ -51,6 +51,10 @@ class ServerFull(ClientError):
     pass
 
 
+class ServerBusy(ServerFull):
+    """Too many connections at this moment; the client has already retried for a while."""
+
+
 class RoomFull(ClientError):
     pass
 

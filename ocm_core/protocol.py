@@ -50,6 +50,7 @@ class Status(enum.IntEnum):
     TOO_MANY_ATTEMPTS = 9
     UNKNOWN_TOKEN = 10
     SERVER_ERROR = 11
+    BUSY = 12  # too many connections right now (in all, or from one address): retry shortly
 
 
 # --- TCRP -------------------------------------------------------------------------

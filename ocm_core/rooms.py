@@ -20,6 +20,7 @@ from typing import Callable
 
 from . import protocol as p
 from .protocol import ErrorCode, EventType, Status
+from .store import RoomStore, StoredEvent, StoredMember, StoredRoom
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknow
 RESEND_LIMIT = 64  # events one resend request may ask for
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
 TOMBSTONE_LIMIT = 10_000
+PRUNE_EVERY = 10.0  # seconds between trimming stored events to the buffer's length
 
 # scrypt costs ~16 MiB and tens of milliseconds per guess: cheap for a person, slow for a guesser.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -113,6 +115,7 @@ class RoomRegistry:
         limits: Limits | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        store: RoomStore | None = None,
     ):
         self.member_timeout = member_timeout
         self.limits = limits or Limits()
@@ -124,6 +127,10 @@ class RoomRegistry:
         self._tombstones: collections.OrderedDict[bytes, tuple[float, str]] = collections.OrderedDict()
         self._password_failures: dict[str, tuple[int, float]] = {}
         self.dropped: collections.Counter[str] = collections.Counter()
+        self._store = store
+        self._next_prune = 0.0
+        if store is not None:
+            self._load(store)
 
     # --- TCP side -------------------------------------------------------------------
 
@@ -140,6 +147,13 @@ class RoomRegistry:
             new_room = Room(room, username, room.encode("utf-8"), self._clock(), salt, digest)
             self._rooms[room] = new_room
             member = self._add_member(new_room, username, ip)
+            if self._store:
+                try:
+                    self._store.add_room(StoredRoom(room, username, salt, digest), _stored_member(member))
+                except Exception:
+                    self._rooms.pop(room)
+                    self._tokens.pop(member.token)
+                    raise
             log.info("room %r created by %r from %s", room, username, ip)
             return member.token
 
@@ -153,6 +167,13 @@ class RoomRegistry:
         with self._lock:
             target = self._room_for_join(room, username)  # it may have closed while we hashed
             member = self._add_member(target, username, ip)
+            if self._store:
+                try:
+                    self._store.add_member(_stored_member(member))
+                except Exception:
+                    target.members.pop(username)
+                    self._tokens.pop(member.token)
+                    raise
             out = self._emit(target, EventType.JOINED, username)
             log.info("%r joined room %r from %s", username, room, ip)
             return member.token, out
@@ -246,6 +267,8 @@ class RoomRegistry:
                 if member.address is not None:
                     log.info("%r in %r moved from %s to %s", member.name, member.room.name, member.address, address)
                 member.address = address
+                if self._store:
+                    self._store.move_member(member.token, address, isinstance(frame, p.PlainText))
             if isinstance(frame, p.Heartbeat):
                 self._acknowledge(member, frame.ack_seq, now)
                 return [(address, self._frame(member.room, p.encode_status_frame(member.room.seq)))]
@@ -305,7 +328,7 @@ class RoomRegistry:
             log.warning("%r in %r is sending too fast; dropping the excess", member.name, room.name)
             note = f"you are sending faster than {self.limits.rate_per_second:g} messages a second; slow down"
             return [(member.address, self._frame(room, p.encode_error_frame(ErrorCode.RATE_LIMITED, note)))]
-        out = self._emit(room, EventType.CHAT, member.name, text, skip=member)
+        out = self._emit(room, EventType.CHAT, member.name, text, skip=member, msg_id=msg_id)
         if msg_id is not None:
             member.seen_ids[msg_id] = room.seq
             if len(member.seen_ids) > SEEN_IDS_PER_MEMBER:
@@ -340,10 +363,13 @@ class RoomRegistry:
     def _frame_bytes(room_bytes: bytes, body: bytes) -> bytes:
         return bytes((len(room_bytes), 0)) + room_bytes + body
 
-    def _emit(self, room: Room, event_type: EventType, name: str, text: str = "", skip: Member | None = None) -> Outbound:
-        """Append an event to the room's stream and address it to every member but `skip`."""
-        room.seq += 1
-        event = p.Event(room.seq, int(self._wall_clock() * 1000), event_type, name, text)
+    def _emit(self, room: Room, event_type: EventType, name: str, text: str = "", skip: Member | None = None, msg_id: int | None = None) -> Outbound:
+        """Append an event to the room's stream (stored first) and address it to every member but `skip`."""
+        event = p.Event(room.seq + 1, int(self._wall_clock() * 1000), event_type, name, text)
+        if self._store and event_type is not EventType.CLOSED:  # a closed room is deleted whole
+            sender = skip.token if skip else None
+            self._store.add_event(StoredEvent(room.name, event.seq, event.time_ms, event_type, name, text, sender, msg_id))
+        room.seq = event.seq
         body = p.encode_event(event)
         room.events.append((event, body))
         if len(room.events) > self.limits.event_buffer:
@@ -370,6 +396,8 @@ class RoomRegistry:
         room = member.room
         room.members.pop(member.name, None)
         self._tokens.pop(member.token, None)
+        if self._store:
+            self._store.remove_member(member.token)
         self._bury(member.token, "you left the room" if why is EventType.LEFT else "you were away too long and were removed")
         verb = "left" if why is EventType.LEFT else "timed out of"
         log.info("%r %s room %r", member.name, verb, room.name)
@@ -384,6 +412,8 @@ class RoomRegistry:
             self._bury(other.token, reason)
         room.members.clear()
         self._rooms.pop(room.name, None)
+        if self._store:
+            self._store.remove_room(room.name)
         log.info("room %r closed: %s", room.name, reason)
         return out
 
@@ -424,7 +454,42 @@ class RoomRegistry:
                 member.retransmit_at = now + member.retransmit_interval
             while self._tombstones and next(iter(self._tombstones.values()))[0] < now:
                 self._tombstones.popitem(last=False)
+            if self._store and now >= self._next_prune:
+                self._next_prune = now + PRUNE_EVERY
+                for room in self._rooms.values():
+                    if room.seq > self.limits.event_buffer:
+                        self._store.prune_events(room.name, room.seq - self.limits.event_buffer)
             return out
+
+    def _load(self, store: RoomStore) -> None:
+        """Take up rooms, members and recent events from a previous run."""
+        now = self._clock()
+        for stored in store.rooms():
+            room = Room(stored.name, stored.host, stored.name.encode("utf-8"), now, stored.password_salt, stored.password_hash)
+            for e in store.events(stored.name, self.limits.event_buffer):
+                event = p.Event(e.seq, e.time_ms, EventType(e.type), e.name, e.text)
+                room.events.append((event, p.encode_event(event)))
+            room.seq = store.last_seq(stored.name)
+            self._rooms[room.name] = room
+        for stored in store.members():
+            room = self._rooms.get(stored.room)
+            if room is None:
+                continue
+            # Everyone gets a fresh timeout: a member silent through the restart is removed later as usual.
+            member = Member(stored.name, stored.token, stored.ip, room, last_seen=now, address=stored.address,
+                            acked_seq=room.seq, plain_text=stored.plain_text)
+            member.bucket, member.bucket_at = float(self.limits.rate_burst), now
+            room.members[member.name] = member
+            self._tokens[member.token] = member
+        for room in list(self._rooms.values()):
+            if room.host not in room.members:
+                self._close(room, "the host went away, so the room closed")
+                continue
+            for e in store.events(room.name, self.limits.event_buffer):
+                sender = self._tokens.get(e.sender_token) if e.sender_token else None
+                if sender is not None and e.msg_id is not None:
+                    sender.seen_ids[e.msg_id] = e.seq
+        log.info("took up %d rooms and %d members from %s", len(self._rooms), len(self._tokens), store.path)
 
     # --- read-only views for servers, tests and benchmarks ------------------------------
 
@@ -450,3 +515,7 @@ def _plain_text(event: p.Event) -> str:
         return f"* {event.text}"
     verb = {EventType.JOINED: "joined", EventType.LEFT: "left", EventType.TIMED_OUT: "timed out"}[event.event_type]
     return f"* {event.name} {verb}"
+
+
+def _stored_member(member: Member) -> StoredMember:
+    return StoredMember(member.token, member.room.name, member.name, member.ip, member.address, member.plain_text)

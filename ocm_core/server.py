@@ -275,7 +275,7 @@ class ChatServer:
             if refuse:
                 self.stats["tcp refused"] += 1
                 log.warning("refused a TCP connection from %s: %s", ip, refuse)
-                self._answer_and_close(sock, Operation.CREATE, "", Status.SERVER_FULL, refuse)
+                self._answer_and_close(sock, Operation.CREATE, "", Status.BUSY, refuse)
                 continue
             sock.setblocking(False)
             conn = _Connection(sock, ip, time.monotonic() + limits.request_timeout)

@@ -1,0 +1,173 @@
+"""SQLite persistence for the registry, so a restarted server carries on where it stopped.
+
+Every change the registry makes is one transaction here, committed before the
+server sends anything about it: an acknowledged message is on disk. WAL with
+synchronous=NORMAL survives a killed process (the OS still holds the pages); only
+a power cut could cost the last transactions. The registry calls in under its own
+lock, so one connection serves every thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rooms (
+    name TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    password_salt BLOB,
+    password_hash BLOB
+);
+CREATE TABLE IF NOT EXISTS members (
+    token BLOB PRIMARY KEY,
+    room TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    udp_host TEXT,
+    udp_port INTEGER,
+    plain_text INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS events (
+    room TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    time_ms INTEGER NOT NULL,
+    type INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    text TEXT NOT NULL,
+    sender_token BLOB,
+    msg_id INTEGER,
+    PRIMARY KEY (room, seq)
+);
+"""
+
+
+def default_db_path() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "online-chat-messenger" / "server.db"
+
+
+@dataclass
+class StoredRoom:
+    name: str
+    host: str
+    password_salt: bytes | None
+    password_hash: bytes | None
+
+
+@dataclass
+class StoredMember:
+    token: bytes
+    room: str
+    name: str
+    ip: str
+    address: tuple[str, int] | None
+    plain_text: bool
+
+
+@dataclass
+class StoredEvent:
+    room: str
+    seq: int
+    time_ms: int
+    type: int
+    name: str
+    text: str
+    sender_token: bytes | None
+    msg_id: int | None
+
+
+class RoomStore:
+    def __init__(self, path: str | os.PathLike):
+        path = str(path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            fresh = not Path(path).exists()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        if path != ":memory:" and fresh:
+            os.chmod(path, 0o600)  # it holds session tokens
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise RuntimeError(f"{path} was written by a newer version (schema {version}); use another --db file")
+        self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.path = path
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write(self, *statements: tuple[str, tuple]) -> None:
+        with self._db:  # one transaction: all of it or none of it
+            self._db.execute("BEGIN")
+            for sql, args in statements:
+                self._db.execute(sql, args)
+
+    # --- writes ----------------------------------------------------------------------
+
+    def add_room(self, room: StoredRoom, host: StoredMember) -> None:
+        self._write(
+            ("INSERT INTO rooms VALUES (?, ?, ?, ?)", (room.name, room.host, room.password_salt, room.password_hash)),
+            _member_insert(host),
+        )
+
+    def add_member(self, member: StoredMember) -> None:
+        self._write(_member_insert(member))
+
+    def add_event(self, event: StoredEvent) -> None:
+        self._write(_event_insert(event))
+
+    def remove_member(self, token: bytes) -> None:
+        self._write(("DELETE FROM members WHERE token = ?", (token,)))
+
+    def remove_room(self, name: str) -> None:
+        self._write(("DELETE FROM rooms WHERE name = ?", (name,)))
+
+    def move_member(self, token: bytes, address: tuple[str, int], plain_text: bool) -> None:
+        self._write(("UPDATE members SET udp_host = ?, udp_port = ?, plain_text = ? WHERE token = ?", (*address, int(plain_text), token)))
+
+    def prune_events(self, room: str, keep_after_seq: int) -> None:
+        self._write(("DELETE FROM events WHERE room = ? AND seq <= ?", (room, keep_after_seq)))
+
+    # --- reads -----------------------------------------------------------------------
+
+    def rooms(self) -> list[StoredRoom]:
+        return [StoredRoom(*row) for row in self._db.execute("SELECT name, host, password_salt, password_hash FROM rooms")]
+
+    def members(self) -> list[StoredMember]:
+        rows = self._db.execute("SELECT token, room, name, ip, udp_host, udp_port, plain_text FROM members ORDER BY rowid")
+        return [StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt)) for t, r, n, ip, h, p, pt in rows]
+
+    def events(self, room: str, limit: int) -> list[StoredEvent]:
+        rows = self._db.execute(
+            "SELECT room, seq, time_ms, type, name, text, sender_token, msg_id FROM events WHERE room = ? ORDER BY seq DESC LIMIT ?",
+            (room, limit),
+        ).fetchall()
+        return [StoredEvent(*row) for row in reversed(rows)]
+
+    def last_seq(self, room: str) -> int:
+        return self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE room = ?", (room,)).fetchone()[0]
+
+
+def _member_insert(member: StoredMember) -> tuple[str, tuple]:
+    host, port = member.address or (None, None)
+    return (
+        "INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (member.token, member.room, member.name, member.ip, host, port, int(member.plain_text)),
+    )
+
+
+def _event_insert(event: StoredEvent) -> tuple[str, tuple]:
+    return (
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (event.room, event.seq, event.time_ms, event.type, event.name, event.text, event.sender_token, event.msg_id),
+    )
