@@ -1,0 +1,157 @@
+"""The app: one Tk root holding the start window; dialogs and chat windows are Toplevels.
+
+``run_app(argv)`` is the entry point: it opens the start window, runs the
+mainloop and returns the exit code. Each chat window owns its own client (and,
+for a hosted room, its own bundled server), so several chats in one process
+share nothing by accident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tkinter as tk
+from pathlib import Path
+
+from . import theme
+from .background import wait_for_background
+from .backend import Backend
+from .chat import ChatWindow
+from .dialogs import Dialog, HostDialog, JoinDialog
+from .settings import Settings
+from .start import StartWindow
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "Online Chat Messenger"
+
+
+class App:
+    def __init__(self, root: tk.Tk, settings: Settings | None = None, backend: Backend | None = None):
+        self.root = root
+        self.settings = settings if settings is not None else Settings.load()
+        self.backend = backend if backend is not None else Backend()
+        self.chats: list[ChatWindow] = []
+        self.dialogs: dict[type, Dialog] = {}
+        self.closing = False
+
+        theme.apply_theme(root)
+        root.title(APP_TITLE)
+        root.minsize(480, 320)
+        root.columnconfigure(0, weight=1)
+        root.rowconfigure(0, weight=1)
+        self.start = StartWindow(root, name=self.settings.name,
+                                 on_host=self.open_host_dialog, on_join=self.open_join_dialog)
+        self.start.grid(row=0, column=0, sticky="nsew")
+        root.protocol("WM_DELETE_WINDOW", self.close_start)
+        if self.settings.name:
+            self.start.host_button.focus_set()
+        else:
+            self.start.name_entry.focus_set()
+
+    # -- dialogs
+    def _open_dialog(self, cls: type[Dialog], on_success) -> Dialog:
+        existing = self.dialogs.get(cls)
+        if existing is not None and not existing.closed:
+            existing.win.lift()
+            existing.first_field().focus_set()
+            return existing
+        typed = self.start.name
+        if typed:
+            self.settings.name = typed
+        dialog = cls(self.root, backend=self.backend, settings=self.settings, on_success=on_success,
+                     on_close=lambda d: self.dialogs.pop(type(d), None))
+        self.dialogs[cls] = dialog
+        return dialog
+
+    def open_host_dialog(self) -> HostDialog:
+        return self._open_dialog(HostDialog, self._hosted)
+
+    def open_join_dialog(self) -> JoinDialog:
+        return self._open_dialog(JoinDialog, self._joined)
+
+    def _hosted(self, server, client, share_address: str) -> None:
+        self.open_chat(client, server=server, share_address=share_address)
+
+    def _joined(self, client) -> None:
+        self.open_chat(client)
+
+    # -- chats
+    def open_chat(self, client, server=None, share_address: str | None = None) -> ChatWindow:
+        self.start.name_var.set(client.username)
+        chat = ChatWindow(self.root, client, server=server, share_address=share_address,
+                          settings=self.settings, on_close=self._chat_closed, on_back=self._back_to_start)
+        self.chats.append(chat)
+        self.start.set_open_chats(len(self.chats))
+        return chat
+
+    def _chat_closed(self, chat: ChatWindow) -> None:
+        if chat in self.chats:
+            self.chats.remove(chat)
+        if self.closing:
+            return
+        self.start.set_open_chats(len(self.chats))
+        if not self.chats and self.root.state() == "withdrawn":
+            self.quit()  # the start window was closed earlier and this was the last window
+
+    def _back_to_start(self, chat: ChatWindow) -> None:
+        if not self.closing:
+            self.show_start()
+
+    def show_start(self) -> None:
+        self.root.deiconify()
+        self.root.lift()
+        self.start.host_button.focus_set()
+
+    def close_start(self) -> None:
+        """Closing the start window hides it while chats are open; the last window quits."""
+        if self.chats:
+            self.root.withdraw()
+        else:
+            self.quit()
+
+    def quit(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        for chat in list(self.chats):
+            chat.leave()
+        for dialog in list(self.dialogs.values()):
+            dialog.close()
+        self.root.destroy()
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="ocm", description="Online Chat Messenger desktop app.")
+    parser.add_argument("--settings", type=Path, help="settings file to use instead of the usual one")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="how much to log to stderr")
+    return parser.parse_args(argv)
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Open the start window, run until the last window closes, return the exit code."""
+    args = _parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        root = tk.Tk(className="OnlineChatMessenger")
+    except tk.TclError as exc:
+        log.error("cannot open a window: %s", exc)
+        sys.stderr.write(f"Online Chat Messenger needs a graphical display ({exc}); "
+                         "run ocm-chat for the terminal version.\n")
+        return 1
+    app = App(root, settings=Settings.load(args.settings))
+    try:
+        root.mainloop()
+    except KeyboardInterrupt:
+        log.info("interrupted")
+    finally:
+        if not app.closing:
+            try:
+                app.quit()  # leaves every room and stops bundled servers
+            except tk.TclError:
+                pass  # the window system went away first
+        wait_for_background(timeout=3.0)
+    return 0

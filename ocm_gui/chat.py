@@ -1,0 +1,629 @@
+"""The chat window: scrollback, member list, input with byte counter, Leave.
+
+All events come from ``client.events`` (a ``queue.Queue`` filled by the
+client's receive thread). The window drains it on the Tk thread with
+``after()``, at most ``BATCH`` events per tick, and inserts each batch into the
+scrollback with one ``Text.insert`` call. The poll is cancelled on close.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import time
+import tkinter as tk
+from tkinter import ttk
+from typing import Callable
+
+from ocm_core.errors import ClientError, MessageTooLong, NotConnected
+from ocm_core.events import (
+    ChatMessage,
+    ConnectionLost,
+    ConnectionRestored,
+    ErrorEvent,
+    MembersChanged,
+    MessageFailed,
+    MessageSent,
+    Notice,
+    RoomClosed,
+)
+
+from . import theme
+from .background import fire_and_forget
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "Online Chat Messenger"
+POLL_MS = 40             # idle poll interval
+BATCH = 200              # events handled per tick at most; the rest wait for the next tick
+SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
+
+_NOTICE_FALLBACK = {"joined": "{} joined the room.", "left": "{} left the room.",
+                    "timed_out": "{} stopped responding and was removed."}
+
+
+def _clock(epoch: float) -> str:
+    stamp = time.localtime(epoch)
+    if time.strftime("%Y-%m-%d", stamp) == time.strftime("%Y-%m-%d"):
+        return time.strftime("%H:%M", stamp)
+    return time.strftime("%m-%d %H:%M", stamp)
+
+
+class ChatWindow:
+    """One room's window. ``server`` is the bundled server when this window hosts the room."""
+
+    def __init__(self, master: tk.Misc, client, *, server=None, share_address: str | None = None,
+                 settings=None, on_close: Callable[["ChatWindow"], None] | None = None,
+                 on_back: Callable[["ChatWindow"], None] | None = None):
+        self.client = client
+        self.server = server
+        self.settings = settings
+        self.share_address = share_address
+        self._on_close = on_close
+        self._on_back = on_back
+        self.room = client.room
+        self.username = client.username
+        self.is_host = bool(client.is_host)
+        self.limit = int(client.max_message_bytes)
+
+        self.unread = 0
+        self.focused = True
+        self.room_closed = False
+        self.connection_lost = False
+        self.destroyed = False
+        self.ticks = 0                      # poll ticks so far, for tests and diagnostics
+        self._poll_id: str | None = None
+        self._later_ids: set[str] = set()
+        self._entry_lines: collections.deque[int] = collections.deque()
+        self._line_total = 0
+        self._status_tags: dict[int, str] = {}   # msg_id -> tag over its status text
+        self._failed: dict[str, int] = {}        # status tag -> msg_id, for messages to retry
+        self._serial = 0
+        self._history_shown = False
+
+        self.win = tk.Toplevel(master)
+        self.win.withdraw()
+        self.win.minsize(560, 380)
+        size = getattr(settings, "chat_size", "") or "760x520"
+        try:
+            self.win.geometry(size)
+        except tk.TclError:
+            self.win.geometry("760x520")
+        self._build()
+        self._set_members(tuple(client.members), client.host_name)
+        self._update_title()
+        self._update_counter()
+        self.win.protocol("WM_DELETE_WINDOW", self.leave)
+        self.win.bind("<FocusIn>", self._focus_in, add="+")
+        self.win.bind("<FocusOut>", self._focus_out, add="+")
+        self.win.bind("<Control-r>", lambda e: self.retry_failed(), add="+")
+        self.win.deiconify()
+        self.input.focus_set()
+        self._poll_id = self.win.after(1, self._poll)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        win = self.win
+        win.columnconfigure(0, weight=1)
+        win.rowconfigure(2, weight=1)
+
+        header = ttk.Frame(win, padding=(12, 10, 12, 6))
+        header.grid(row=0, column=0, sticky="ew")
+        header.columnconfigure(1, weight=1)
+        self.room_label = ttk.Label(header, text=self.room, style="Heading.TLabel")
+        self.room_label.grid(row=0, column=0, sticky="w")
+        role = "you host this room" if self.is_host else "you are a member"
+        self.who_label = ttk.Label(header, text=f"  {self.username} · {role}", style="Muted.TLabel")
+        self.who_label.grid(row=0, column=1, sticky="w")
+        self.share_entry = None
+        if self.share_address:
+            share = ttk.Frame(header)
+            share.grid(row=1, column=0, columnspan=2, sticky="w", pady=(6, 0))
+            ttk.Label(share, text="Others join with this address:").pack(side="left")
+            self._share_var = tk.StringVar(value=self.share_address)
+            self.share_entry = ttk.Entry(share, textvariable=self._share_var, width=24,
+                                         state="readonly", font="OCMHeading")
+            self.share_entry.pack(side="left", padx=(6, 6))
+            self.copy_button = ttk.Button(share, text="Copy", command=self.copy_address)
+            self.copy_button.pack(side="left")
+
+        self.banner = ttk.Frame(win, style="Banner.TFrame", padding=(12, 6))
+        self.banner.columnconfigure(0, weight=1)
+        self.banner_label = ttk.Label(self.banner, style="Banner.TLabel")
+        self.banner_label.grid(row=0, column=0, sticky="w")
+        self.back_button = ttk.Button(self.banner, text="Back to start", command=self.back_to_start)
+        self.banner.grid(row=1, column=0, sticky="ew")
+        self.banner.grid_remove()
+
+        body = ttk.Panedwindow(win, orient="horizontal")
+        body.grid(row=2, column=0, sticky="nsew", padx=12)
+        left = ttk.Frame(body)
+        left.rowconfigure(0, weight=1)
+        left.columnconfigure(0, weight=1)
+        self.text = tk.Text(left, wrap="word", state="disabled", font="OCMChat", background=theme.PANEL,
+                            foreground=theme.TEXT, relief="flat", borderwidth=0, highlightthickness=1,
+                            highlightbackground="#c9c6bf", highlightcolor=theme.ACCENT, padx=6, pady=6,
+                            cursor="arrow", width=40, height=10, takefocus=1)
+        self.scrollbar = ttk.Scrollbar(left, orient="vertical", command=self.text.yview)
+        self.text.configure(yscrollcommand=self._on_scroll)
+        self.text.grid(row=0, column=0, sticky="nsew")
+        self.scrollbar.grid(row=0, column=1, sticky="ns")
+        self.more_button = ttk.Button(left, text="New messages ↓", style="Link.TButton",
+                                      command=self.scroll_to_end, takefocus=0)
+        self._configure_tags()
+        body.add(left, weight=4)
+
+        right = ttk.Frame(body, padding=(10, 0, 0, 0))
+        right.rowconfigure(1, weight=1)
+        right.columnconfigure(0, weight=1)
+        self.members_label = ttk.Label(right, text="People", style="Muted.TLabel")
+        self.members_label.grid(row=0, column=0, sticky="w", pady=(0, 4))
+        self.members_list = tk.Listbox(right, activestyle="none", font="TkDefaultFont", width=18,
+                                       background=theme.PANEL, foreground=theme.TEXT, relief="flat",
+                                       borderwidth=0, highlightthickness=1, highlightbackground="#c9c6bf",
+                                       highlightcolor=theme.ACCENT, selectbackground=theme.OWN_BG,
+                                       selectforeground=theme.TEXT, takefocus=0)
+        self.members_list.grid(row=1, column=0, sticky="nsew")
+        body.add(right, weight=1)
+
+        bottom = ttk.Frame(win, padding=(12, 8, 12, 10))
+        bottom.grid(row=3, column=0, sticky="ew")
+        bottom.columnconfigure(0, weight=1)
+        self.input = tk.Text(bottom, height=3, wrap="word", font="OCMChat", undo=True,
+                             background=theme.PANEL, foreground=theme.TEXT, relief="flat", borderwidth=0,
+                             highlightthickness=1, highlightbackground="#c9c6bf",
+                             highlightcolor=theme.ACCENT, padx=6, pady=4, width=40)
+        self.input.grid(row=0, column=0, rowspan=2, sticky="nsew")
+        self.send_button = ttk.Button(bottom, text="Send", style="Accent.TButton", command=self.send)
+        self.send_button.grid(row=0, column=1, sticky="nsew", padx=(8, 0))
+        leave_text = "Close room" if self.is_host else "Leave"
+        self.leave_button = ttk.Button(bottom, text=leave_text, command=self.leave)
+        self.leave_button.grid(row=1, column=1, sticky="ew", padx=(8, 0), pady=(4, 0))
+        foot = ttk.Frame(bottom)
+        foot.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(4, 0))
+        foot.columnconfigure(0, weight=1)
+        self.hint = ttk.Label(foot, style="Small.TLabel", text="")
+        self.hint.grid(row=0, column=0, sticky="w")
+        self.counter = ttk.Label(foot, style="Small.TLabel")
+        self.counter.grid(row=0, column=1, sticky="e")
+        self._show_hint()
+
+        self.input.bind("<Return>", self._on_return)
+        self.input.bind("<KP_Enter>", self._on_return)
+        self.input.bind("<Shift-Return>", self._on_shift_return)
+        self.input.bind("<Shift-KP_Enter>", self._on_shift_return)
+        self.input.bind("<<Modified>>", self._on_modified)
+        for widget in (self.input, self.text):
+            widget.bind("<Tab>", self._focus_next)
+            widget.bind("<Shift-Tab>", self._focus_prev)
+            widget.bind("<ISO_Left_Tab>", self._focus_prev)
+
+    def _configure_tags(self) -> None:
+        t = self.text
+        t.tag_configure("entry", lmargin1=4, lmargin2=26, rmargin=6, spacing1=3, spacing3=3)
+        t.tag_configure("time", foreground=theme.MUTED, font="OCMSmall")
+        t.tag_configure("sender", font="OCMChatBold")
+        for index, colour in enumerate(theme.SENDER_COLOURS):
+            t.tag_configure(f"c{index}", foreground=colour)
+        t.tag_configure("own", background=theme.OWN_BG)
+        t.tag_configure("ownsender", foreground=theme.OWN_FG)
+        t.tag_configure("status", foreground=theme.MUTED, font="OCMSmall")
+        t.tag_configure("failed", foreground=theme.ERROR, font="OCMSmall")
+        t.tag_configure("retry", foreground=theme.ACCENT, font="OCMSmall", underline=True,
+                        relief="raised", borderwidth=1, background="#f7f7f5")
+        t.tag_configure("notice", foreground=theme.NOTICE, font="OCMNotice", justify="center",
+                        spacing1=5, spacing3=5)
+        t.tag_configure("error", foreground=theme.ERROR, font="OCMNotice", justify="center",
+                        spacing1=5, spacing3=5)
+        t.tag_configure("separator", foreground=theme.MUTED, font="OCMSmall", justify="center",
+                        spacing1=6, spacing3=6)
+        t.tag_configure("history", foreground="#8d9299")  # created last: wins over sender colours
+        t.tag_bind("retry", "<Button-1>", self._on_retry_click)
+        t.tag_bind("retry", "<Enter>", lambda e: t.configure(cursor="hand2"))
+        t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
+
+    # ------------------------------------------------------------------ helpers
+    def _later(self, ms: int, func: Callable[[], None]) -> None:
+        """after() that is cancelled when the window goes away."""
+        after_id = None
+
+        def run() -> None:
+            self._later_ids.discard(after_id)
+            if not self.destroyed:
+                func()
+
+        after_id = self.win.after(ms, run)
+        self._later_ids.add(after_id)
+
+    def _focus_next(self, event) -> str:
+        event.widget.tk_focusNext().focus_set()
+        return "break"
+
+    def _focus_prev(self, event) -> str:
+        event.widget.tk_focusPrev().focus_set()
+        return "break"
+
+    def _show_hint(self, text: str | None = None, error: bool = False) -> None:
+        if text is None:
+            text = "Enter sends · Shift+Enter adds a line"
+        self.hint.configure(text=text, style="Over.Small.TLabel" if error else "Small.TLabel")
+
+    def _update_title(self) -> None:
+        prefix = f"({self.unread}) " if self.unread else ""
+        self.win.title(f"{prefix}{self.room} — {APP_TITLE}")
+
+    def _at_bottom(self) -> bool:
+        return self.text.yview()[1] >= 0.999
+
+    def _on_scroll(self, first, last) -> None:
+        self.scrollbar.set(first, last)
+        if float(last) >= 0.999:
+            self.more_button.place_forget()
+
+    def scroll_to_end(self) -> None:
+        self.text.yview_moveto(1.0)
+        self.more_button.place_forget()
+
+    # ------------------------------------------------------------------ focus / unread
+    def _focus_in(self, event=None) -> None:
+        self.focused = True
+        if self.unread:
+            self.unread = 0
+            self._update_title()
+
+    def _focus_out(self, event=None) -> None:
+        self.focused = False
+
+    # ------------------------------------------------------------------ input
+    def input_text(self) -> str:
+        return self.input.get("1.0", "end-1c")
+
+    def _on_return(self, event=None) -> str:
+        self.send()
+        return "break"
+
+    def _on_shift_return(self, event=None) -> str:
+        self.input.insert("insert", "\n")
+        self.input.see("insert")
+        return "break"
+
+    def _on_modified(self, event=None) -> None:
+        self.input.edit_modified(False)
+        self._update_counter()
+
+    def message_size(self, text: str) -> int:
+        return int(self.client.message_size(text))
+
+    def _update_counter(self) -> None:
+        size = self.message_size(self.input_text().strip("\n"))
+        over = size > self.limit
+        label = f"{size:,} / {self.limit:,} bytes"
+        if over:
+            label += " — too long"
+        self.counter.configure(text=label, style="Over.Small.TLabel" if over else "Small.TLabel")
+        self.over_limit = over
+
+    def send(self) -> int | None:
+        """Send what is typed; returns the msg_id, or None when refused (reason shown)."""
+        if self.room_closed or self.destroyed:
+            return None
+        text = self.input_text().strip("\n")
+        if not text.strip():
+            return None
+        size = self.message_size(text)
+        if size > self.limit:
+            self._show_hint(f"Not sent: this message is {size:,} bytes and the limit is "
+                            f"{self.limit:,}; shorten it or split it in two.", error=True)
+            return None
+        try:
+            msg_id = self.client.send(text)
+        except MessageTooLong as exc:
+            self._show_hint(f"Not sent: {exc}", error=True)
+            return None
+        except (NotConnected, ClientError, OSError) as exc:
+            self._show_hint(f"Not sent: {exc}", error=True)
+            return None
+        self.input.delete("1.0", "end")
+        self.input.edit_reset()
+        self._show_hint()
+        self._update_counter()
+        segments, lines = self._own_segments(msg_id, text, time.time())
+        self._write([(segments, lines)], force_scroll=True)
+        return msg_id
+
+    # ------------------------------------------------------------------ scrollback
+    def _own_segments(self, msg_id: int, text: str, stamp: float) -> tuple[list, int]:
+        self._serial += 1
+        tag = f"st{self._serial}"
+        self._status_tags[msg_id] = tag
+        base = ("entry", "own")
+        segs = [f"{_clock(stamp)}  ", base + ("time",),
+                self.username, base + ("sender", "ownsender"),
+                "  " + text, base,
+                "  sending…", base + ("status", tag),
+                "\n", base]
+        return segs, text.count("\n") + 1
+
+    def _message_segments(self, msg: ChatMessage) -> tuple[list, int]:
+        extra = ("history",) if msg.history else ()
+        if msg.sender == self.username:
+            base = ("entry", "own") + extra
+            name_tags = base + ("sender", "ownsender")
+        else:
+            base = ("entry",) + extra
+            colour = theme.SENDER_COLOURS.index(theme.sender_colour(msg.sender))
+            name_tags = base + ("sender", f"c{colour}")
+        segs = [f"{_clock(msg.time)}  ", base + ("time",), msg.sender, name_tags,
+                "  " + msg.text + "\n", base]
+        return segs, msg.text.count("\n") + 1
+
+    @staticmethod
+    def _line_segments(text: str, tags: tuple) -> tuple[list, int]:
+        return [text + "\n", tags], text.count("\n") + 1
+
+    def _history_separator(self) -> tuple[list, int]:
+        self._history_shown = True
+        return self._line_segments("— earlier messages, before you joined —", ("separator",))
+
+    def _write(self, entries: list[tuple[list, int]], force_scroll: bool = False) -> None:
+        """Append entries (segments, line count) in one insert, trim, and scroll if wanted."""
+        if not entries:
+            return
+        stick = force_scroll or self._at_bottom()
+        flat: list = []
+        for segments, lines in entries:
+            flat.extend(segments)
+            self._entry_lines.append(lines)
+            self._line_total += lines
+        self.text.configure(state="normal")
+        self.text.insert("end-1c", *flat)
+        self._trim()
+        self.text.configure(state="disabled")
+        if stick:
+            self.scroll_to_end()
+        else:
+            self.more_button.place(relx=1.0, rely=1.0, x=-24, y=-10, anchor="se")
+
+    def _trim(self) -> None:
+        drop = 0
+        while self._line_total > SCROLLBACK_LINES and self._entry_lines:
+            lines = self._entry_lines.popleft()
+            self._line_total -= lines
+            drop += lines
+        if drop:
+            self.text.delete("1.0", f"{drop + 1}.0")
+
+    def _set_status(self, msg_id: int, text: str, tags: tuple, keep: bool) -> str | None:
+        tag = self._status_tags.get(msg_id)
+        if tag is None:
+            return None
+        ranges = self.text.tag_ranges(tag)
+        if not keep:
+            del self._status_tags[msg_id]
+        if not ranges:  # trimmed out of the scrollback already
+            self.text.tag_delete(tag)
+            return None
+        start, end = ranges[0], ranges[-1]
+        self.text.configure(state="normal")
+        self.text.delete(start, end)
+        self.text.insert(start, text, tags + (tag,) if keep else tags)
+        self.text.configure(state="disabled")
+        if not keep:
+            self.text.tag_delete(tag)
+        return tag
+
+    def _mark_sent(self, msg_id: int) -> None:
+        self._set_status(msg_id, "  ✓", ("entry", "own", "status"), keep=False)
+
+    def _mark_failed(self, event: MessageFailed) -> None:
+        reason = event.reason or "no answer from the server"
+        tag = self._set_status(event.msg_id, f"  ✗ not delivered ({reason})",
+                               ("entry", "own", "failed"), keep=True)
+        if tag is None:
+            return
+        self._failed[tag] = event.msg_id
+        start = self.text.tag_ranges(tag)[-1]
+        self.text.configure(state="normal")
+        self.text.insert(start, " ", ("entry", "own", tag), "Retry", ("entry", "own", "retry", tag))
+        self.text.configure(state="disabled")
+
+    def status_text(self, msg_id: int) -> str | None:
+        """What the scrollback shows as the status of an own message still tracked (for tests)."""
+        tag = self._status_tags.get(msg_id)
+        if tag is None:
+            return None
+        ranges = self.text.tag_ranges(tag)
+        return self.text.get(ranges[0], ranges[-1]).strip() if ranges else None
+
+    def _on_retry_click(self, event) -> str:
+        index = self.text.index(f"@{event.x},{event.y}")
+        for tag in self.text.tag_names(index):
+            if tag in self._failed:
+                self.retry(self._failed[tag])
+                break
+        return "break"
+
+    def retry(self, msg_id: int) -> int | None:
+        """Send a failed message again; its line goes back to 'sending…'."""
+        tag = self._status_tags.get(msg_id)
+        if tag is None or self.room_closed:
+            return None
+        try:
+            new_id = self.client.retry(msg_id)
+        except (ClientError, OSError) as exc:
+            self._show_hint(f"Could not retry: {exc}", error=True)
+            return None
+        self._failed.pop(tag, None)
+        self._set_status(msg_id, "  sending…", ("entry", "own", "status"), keep=True)
+        self._status_tags[new_id] = self._status_tags.pop(msg_id)
+        return new_id
+
+    def retry_failed(self) -> None:
+        for msg_id in list(self._failed.values()):
+            self.retry(msg_id)
+
+    # ------------------------------------------------------------------ members
+    def _set_members(self, members: tuple[str, ...], host: str | None) -> None:
+        ordered = sorted(members, key=lambda name: (name != host, name.casefold()))
+        self.members = tuple(ordered)
+        self.host_name = host
+        self.members_list.delete(0, "end")
+        for index, name in enumerate(ordered):
+            label = name
+            if name == host:
+                label = f"★ {name} (host)"
+            if name == self.username:
+                label += " (you)"
+            self.members_list.insert("end", label)
+            if name == host:
+                self.members_list.itemconfigure(index, foreground=theme.ACCENT)
+        self.members_label.configure(text=f"People ({len(ordered)})")
+
+    def member_labels(self) -> list[str]:
+        return list(self.members_list.get(0, "end"))
+
+    # ------------------------------------------------------------------ events
+    def _poll(self) -> None:
+        self._poll_id = None
+        if self.destroyed:
+            return
+        self.ticks += 1
+        batch = []
+        try:
+            while len(batch) < BATCH:
+                batch.append(self.client.events.get_nowait())
+        except queue.Empty:
+            pass
+        try:
+            if batch:
+                self.handle_events(batch)
+        finally:
+            if not self.destroyed:
+                self._poll_id = self.win.after(1 if len(batch) == BATCH else POLL_MS, self._poll)
+
+    def handle_events(self, events: list) -> None:
+        pending: list[tuple[list, int]] = []
+        new_messages = 0
+
+        def flush() -> None:
+            self._write(pending)
+            pending.clear()
+
+        for event in events:
+            if isinstance(event, ChatMessage):
+                if event.history and not self._history_shown:
+                    pending.append(self._history_separator())
+                pending.append(self._message_segments(event))
+                if not event.history:
+                    new_messages += 1
+            elif isinstance(event, Notice):
+                if event.history and not self._history_shown:
+                    pending.append(self._history_separator())
+                text = event.text or _NOTICE_FALLBACK.get(event.kind, "{}").format(event.name)
+                tags = ("notice", "history") if event.history else ("notice",)
+                pending.append(self._line_segments(f"{text}  ·  {_clock(event.time)}", tags))
+            elif isinstance(event, MembersChanged):
+                self._set_members(tuple(event.members), event.host)
+            elif isinstance(event, MessageSent):
+                flush()
+                self._mark_sent(event.msg_id)
+            elif isinstance(event, MessageFailed):
+                flush()
+                self._mark_failed(event)
+            elif isinstance(event, RoomClosed):
+                pending.append(self._line_segments(event.reason or "The host closed the room.", ("error",)))
+                flush()
+                self._room_closed(event.reason)
+            elif isinstance(event, ConnectionLost):
+                self.connection_lost = True
+                if not self.room_closed:
+                    self._show_banner(event.text or "Connection lost, reconnecting…")
+            elif isinstance(event, ConnectionRestored):
+                self.connection_lost = False
+                if not self.room_closed:
+                    self.banner.grid_remove()
+                pending.append(self._line_segments(event.text or "Connection restored.", ("notice",)))
+            elif isinstance(event, ErrorEvent):
+                pending.append(self._line_segments(event.text, ("error",)))
+            else:
+                log.debug("ignoring unknown event %r", event)
+        flush()
+        if new_messages and not self.focused:
+            self.unread += new_messages
+            self._update_title()
+
+    def _show_banner(self, text: str, closed: bool = False) -> None:
+        self.banner.configure(style="Closed.TFrame" if closed else "Banner.TFrame")
+        self.banner_label.configure(text=text, style="Closed.TLabel" if closed else "Banner.TLabel")
+        if closed:
+            self.back_button.grid(row=0, column=1, sticky="e")
+        else:
+            self.back_button.grid_remove()
+        self.banner.grid()
+
+    def _room_closed(self, reason: str) -> None:
+        if self.room_closed:
+            return
+        self.room_closed = True
+        self._show_banner(reason or "The host closed the room.", closed=True)
+        self.input.configure(state="disabled", background="#efeeea")
+        self.send_button.state(["disabled"])
+        self.leave_button.configure(text="Close window")
+        self._show_hint("The room is closed; you can no longer send messages.")
+        self.back_button.focus_set()
+        client = self.client
+        fire_and_forget(client.leave, name="ocm-gui-leave")
+
+    def input_enabled(self) -> bool:
+        return str(self.input.cget("state")) == "normal" and not self.send_button.instate(["disabled"])
+
+    def transcript(self) -> str:
+        return self.text.get("1.0", "end-1c")
+
+    # ------------------------------------------------------------------ actions
+    def copy_address(self) -> None:
+        if not self.share_address:
+            return
+        self.win.clipboard_clear()
+        self.win.clipboard_append(self.share_address)
+        self.copy_button.configure(text="Copied ✓")
+        self._later(1500, lambda: self.copy_button.configure(text="Copy"))
+
+    def back_to_start(self) -> None:
+        self.leave()
+        if self._on_back is not None:
+            self._on_back(self)
+
+    def leave(self) -> None:
+        """Leave the room (or, as host, close it and then stop the bundled server)."""
+        if self.destroyed:
+            return
+        self.destroyed = True
+        if self.settings is not None:
+            try:
+                size = f"{self.win.winfo_width()}x{self.win.winfo_height()}"
+                if self.win.winfo_width() > 1 and size != self.settings.chat_size:
+                    self.settings.update(chat_size=size)
+            except tk.TclError:
+                pass
+        if self._poll_id is not None:
+            self.win.after_cancel(self._poll_id)
+            self._poll_id = None
+        for after_id in list(self._later_ids):
+            self.win.after_cancel(after_id)
+        self._later_ids.clear()
+        client, server = self.client, self.server
+
+        def shut_down() -> None:
+            try:
+                client.leave()
+            finally:
+                if server is not None:
+                    server.stop()
+
+        fire_and_forget(shut_down, name="ocm-gui-close-room" if server else "ocm-gui-leave")
+        self.win.destroy()
+        if self._on_close is not None:
+            self._on_close(self)
+

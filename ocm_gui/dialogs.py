@@ -1,0 +1,531 @@
+"""The Host a room and Join a room dialogs.
+
+Every failure is one sentence in the dialog's error line; the dialog stays open
+with what was typed. Network work (starting the server, create/join/list) runs
+in a worker thread (``background.run_in_thread``) so the window never freezes;
+Cancel abandons it and cleans up whatever it made.
+"""
+
+from __future__ import annotations
+
+import logging
+import tkinter as tk
+from tkinter import ttk
+from typing import Callable
+
+from ocm_core.errors import (
+    ClientError,
+    NameTaken,
+    PasswordRequired,
+    PortInUse,
+    RoomExists,
+    RoomNotFound,
+    ServerUnreachable,
+    WrongPassword,
+)
+
+from .background import fire_and_forget, run_in_thread
+from .validation import (
+    DEFAULT_TCP_PORT,
+    DEFAULT_UDP_PORT,
+    clean_name,
+    clean_password,
+    format_address,
+    parse_address,
+    parse_port,
+)
+
+log = logging.getLogger(__name__)
+
+LOCK_MARK = "🔒"  # drawn by Noto Color Emoji when present; the Lock column also says "locked"
+
+
+class Dialog:
+    """A Toplevel with a form, an error line, a busy line and OK / Cancel."""
+
+    title = ""
+    ok_text = "OK"
+
+    def __init__(self, master: tk.Misc, *, backend, settings, on_success: Callable,
+                 on_close: Callable[["Dialog"], None] | None = None):
+        self.master = master
+        self.backend = backend
+        self.settings = settings
+        self._on_success = on_success
+        self._on_close = on_close
+        self.busy = False
+        self.closed = False
+
+        self.win = tk.Toplevel(master)
+        self.win.withdraw()
+        self.win.title(self.title)
+        self.win.transient(master.winfo_toplevel())
+        self.win.protocol("WM_DELETE_WINDOW", self.cancel)
+        self.win.columnconfigure(0, weight=1)
+        self.win.rowconfigure(0, weight=1)
+        self.body = ttk.Frame(self.win, padding=(18, 16, 18, 8))
+        self.body.grid(row=0, column=0, sticky="nsew")
+        self.body.columnconfigure(1, weight=1)
+        self._row = 0
+        self.build()
+
+        self.error_var = tk.StringVar()
+        self.error_label = ttk.Label(self.win, textvariable=self.error_var, style="Error.TLabel",
+                                     wraplength=420, justify="left", padding=(18, 0, 18, 0))
+        self.error_label.grid(row=1, column=0, sticky="ew")
+        self.error_actions = ttk.Frame(self.win, padding=(18, 4, 18, 0))
+        self.error_actions.grid(row=2, column=0, sticky="w")
+
+        buttons = ttk.Frame(self.win, padding=(18, 10, 18, 16))
+        buttons.grid(row=3, column=0, sticky="ew")
+        buttons.columnconfigure(0, weight=1)
+        self.busy_var = tk.StringVar()
+        ttk.Label(buttons, textvariable=self.busy_var, style="Muted.TLabel").grid(row=0, column=0, sticky="w")
+        self.ok_button = ttk.Button(buttons, text=self.ok_text, style="Accent.TButton", command=self.ok)
+        self.ok_button.grid(row=0, column=1, padx=(8, 0))
+        self.cancel_button = ttk.Button(buttons, text="Cancel", command=self.cancel)
+        self.cancel_button.grid(row=0, column=2, padx=(8, 0))
+
+        self.win.bind("<Return>", self._on_return)
+        self.win.bind("<KP_Enter>", self._on_return)
+        self.win.bind("<Escape>", lambda e: self.cancel())
+        self.win.update_idletasks()
+        self.win.minsize(max(460, self.win.winfo_reqwidth()), self.win.winfo_reqheight())
+        self._place_over_master()
+        self.win.deiconify()
+        self.first_field().focus_set()
+
+    # -- to override
+    def build(self) -> None:
+        raise NotImplementedError
+
+    def first_field(self) -> tk.Widget:
+        raise NotImplementedError
+
+    def ok(self) -> None:
+        raise NotImplementedError
+
+    # -- form helpers
+    def field(self, label: str, value: str = "", *, show: str | None = None, width: int = 30,
+              hint: str | None = None) -> tuple[tk.StringVar, ttk.Entry]:
+        var = tk.StringVar(value=value)
+        ttk.Label(self.body, text=label).grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
+        entry = ttk.Entry(self.body, textvariable=var, width=width, show=show or "")
+        entry.grid(row=self._row, column=1, sticky="ew", pady=4)
+        self._row += 1
+        if hint:
+            ttk.Label(self.body, text=hint, style="Small.TLabel").grid(
+                row=self._row, column=1, sticky="w", pady=(0, 4))
+            self._row += 1
+        return var, entry
+
+    def _place_over_master(self) -> None:
+        top = self.master.winfo_toplevel()
+        if not top.winfo_viewable():
+            return
+        x = top.winfo_rootx() + max(0, (top.winfo_width() - self.win.winfo_reqwidth()) // 2)
+        y = top.winfo_rooty() + 40
+        self.win.geometry(f"+{x}+{y}")
+
+    def _on_return(self, event) -> str:
+        focus = self.win.focus_get()
+        if isinstance(focus, ttk.Button) and focus is not self.ok_button:
+            focus.invoke()  # Enter on a focused Refresh or Cancel does what it says
+        else:
+            self.ok()
+        return "break"
+
+    # -- state
+    def show_error(self, text: str, focus: tk.Widget | None = None) -> None:
+        self.error_var.set(text)
+        for child in self.error_actions.winfo_children():
+            child.destroy()
+        if focus is not None:
+            focus.focus_set()
+            if isinstance(focus, ttk.Entry):
+                focus.select_range(0, "end")
+                focus.icursor("end")
+
+    def error_text(self) -> str:
+        return self.error_var.get()
+
+    def set_busy(self, busy: bool, text: str = "") -> None:
+        self.busy = busy
+        self.busy_var.set(text if busy else "")
+        self.ok_button.state(["disabled"] if busy else ["!disabled"])
+        self.win.configure(cursor="watch" if busy else "")
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.win.destroy()
+        if self._on_close is not None:
+            self._on_close(self)
+
+    def cancel(self) -> None:
+        self.close()
+
+    def succeed(self, *result) -> None:
+        self.close()
+        self._on_success(*result)
+
+    def unexpected(self, error: BaseException, what: str) -> None:
+        log.error("%s failed", what, exc_info=error)
+        self.show_error(f"{what} failed unexpectedly ({error}); try again, and report it if it keeps happening.")
+
+
+class HostDialog(Dialog):
+    title = "Host a room"
+    ok_text = "Host room"
+
+    def build(self) -> None:
+        s = self.settings
+        ttk.Label(self.body, text="Host a room", style="Heading.TLabel").grid(
+            row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
+        self._row += 1
+        self.name_var, self.name_entry = self.field("Your name", s.name)
+        self.room_var, self.room_entry = self.field("Room name", s.room)
+        self.password_var, self.password_entry = self.field(
+            "Password", show="•", hint="Optional. Leave empty for a room anyone may join.")
+        ports = ttk.Frame(self.body)
+        ttk.Label(self.body, text="Ports").grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
+        ports.grid(row=self._row, column=1, sticky="w", pady=4)
+        self.tcp_var = tk.StringVar(value=str(s.tcp_port))
+        self.udp_var = tk.StringVar(value=str(s.udp_port))
+        ttk.Label(ports, text="TCP").pack(side="left")
+        self.tcp_entry = ttk.Entry(ports, textvariable=self.tcp_var, width=7)
+        self.tcp_entry.pack(side="left", padx=(4, 12))
+        ttk.Label(ports, text="UDP").pack(side="left")
+        self.udp_entry = ttk.Entry(ports, textvariable=self.udp_var, width=7)
+        self.udp_entry.pack(side="left", padx=(4, 0))
+        self._row += 1
+        ttk.Label(self.body, text="Others type this computer's address and the TCP port to join.",
+                  style="Small.TLabel").grid(row=self._row, column=1, sticky="w")
+        self._row += 1
+
+    def first_field(self) -> tk.Widget:
+        return self.room_entry if self.name_var.get().strip() else self.name_entry
+
+    def ok(self) -> None:
+        if self.busy or self.closed:
+            return
+        try:
+            name = clean_name(self.name_var.get(), "name")
+        except ValueError as exc:
+            return self.show_error(str(exc), self.name_entry)
+        try:
+            room = clean_name(self.room_var.get(), "room name")
+        except ValueError as exc:
+            return self.show_error(str(exc), self.room_entry)
+        try:
+            password = clean_password(self.password_var.get())
+        except ValueError as exc:
+            return self.show_error(str(exc), self.password_entry)
+        try:
+            tcp = parse_port(self.tcp_var.get(), "TCP port")
+        except ValueError as exc:
+            return self.show_error(str(exc), self.tcp_entry)
+        try:
+            udp = parse_port(self.udp_var.get(), "UDP port", DEFAULT_UDP_PORT)
+        except ValueError as exc:
+            return self.show_error(str(exc), self.udp_entry)
+        self.show_error("")
+        self.set_busy(True, "Starting the server…")
+        backend = self.backend
+
+        def work():
+            server = backend.make_server(tcp, udp)
+            try:
+                server.start()
+            except PortInUse as exc:
+                try:
+                    exc.suggested = backend.next_free_ports(tcp, udp)
+                except (PortInUse, OSError):
+                    exc.suggested = None
+                raise
+            try:
+                tcp_port = server.tcp_address[1]
+                client = backend.make_client("127.0.0.1", tcp_port)
+                client.create_room(room, name, password)
+                share = format_address(backend.lan_address(), tcp_port)
+            except BaseException:
+                server.stop()
+                raise
+            return server, client, share
+
+        def done(result, error) -> None:
+            if self.closed:  # cancelled while starting: undo what was made
+                if result is not None:
+                    server, client, _ = result
+                    fire_and_forget(lambda: (client.leave(), server.stop()), name="ocm-gui-undo-host")
+                return
+            self.set_busy(False)
+            if isinstance(error, PortInUse):
+                return self._port_in_use(error)
+            if isinstance(error, RoomExists):
+                return self.show_error(str(error), self.room_entry)
+            if isinstance(error, ClientError):
+                return self.show_error(str(error), self.name_entry)
+            if error is not None:
+                return self.unexpected(error, "Hosting the room")
+            self.settings.update(name=name, room=room, tcp_port=tcp, udp_port=udp)
+            self.succeed(*result)
+
+        run_in_thread(self.master, work, done, name="ocm-gui-host")
+
+    def _port_in_use(self, error: PortInUse) -> None:
+        field = self.tcp_entry if error.kind == "TCP" else self.udp_entry
+        suggested = getattr(error, "suggested", None)
+        if not suggested:
+            return self.show_error(str(error), field)
+        tcp, udp = suggested
+        self.show_error(f"{error} The next free ports are TCP {tcp} and UDP {udp}.", field)
+        self.use_ports_button = ttk.Button(self.error_actions, text=f"Use ports {tcp} and {udp}",
+                                           command=lambda: self.use_ports(tcp, udp))
+        self.use_ports_button.pack(side="left")
+
+    def use_ports(self, tcp: int, udp: int) -> None:
+        self.tcp_var.set(str(tcp))
+        self.udp_var.set(str(udp))
+        self.show_error("")
+        self.ok_button.focus_set()
+
+
+class JoinDialog(Dialog):
+    title = "Join a room"
+    ok_text = "Join"
+    columns = (("room", "Room", 180), ("people", "People", 64), ("host", "Host", 130), ("lock", "Lock", 80))
+
+    def build(self) -> None:
+        s = self.settings
+        self.rooms: dict[str, object] = {}
+        self._fetch_serial = 0
+        ttk.Label(self.body, text="Join a room", style="Heading.TLabel").grid(
+            row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
+        self._row += 1
+        self.name_var, self.name_entry = self.field("Your name", s.name)
+
+        ttk.Label(self.body, text="Server").grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
+        line = ttk.Frame(self.body)
+        line.grid(row=self._row, column=1, sticky="ew", pady=4)
+        line.columnconfigure(0, weight=1)
+        self.address_var = tk.StringVar(value=s.server)
+        self.address_entry = ttk.Entry(line, textvariable=self.address_var, width=24)
+        self.address_entry.grid(row=0, column=0, sticky="ew")
+        self.refresh_button = ttk.Button(line, text="Refresh rooms", command=self.refresh)
+        self.refresh_button.grid(row=0, column=1, padx=(8, 0))
+        self._row += 1
+        ttk.Label(self.body, text=f"The host's address, like 192.168.1.20:{DEFAULT_TCP_PORT}",
+                  style="Small.TLabel").grid(row=self._row, column=1, sticky="w", pady=(0, 6))
+        self._row += 1
+
+        frame = ttk.Frame(self.body)
+        frame.grid(row=self._row, column=0, columnspan=2, sticky="nsew", pady=(4, 2))
+        self.body.rowconfigure(self._row, weight=1)
+        frame.columnconfigure(0, weight=1)
+        frame.rowconfigure(0, weight=1)
+        self.tree = ttk.Treeview(frame, columns=[c[0] for c in self.columns], show="headings",
+                                 height=6, selectmode="browse")
+        for key, heading, width in self.columns:
+            self.tree.heading(key, text=heading, anchor="w")
+            self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host"),
+                             anchor="center" if key == "people" else "w")
+        self.tree.tag_configure("locked", foreground="#7a5300")
+        scroll = ttk.Scrollbar(frame, orient="vertical", command=self.tree.yview)
+        self.tree.configure(yscrollcommand=scroll.set)
+        self.tree.grid(row=0, column=0, sticky="nsew")
+        scroll.grid(row=0, column=1, sticky="ns")
+        self.tree.bind("<<TreeviewSelect>>", self._on_select)
+        self.tree.bind("<Double-1>", self._on_double_click)
+        self._row += 1
+        self.list_status = tk.StringVar(value="Type the server's address, then Refresh rooms.")
+        ttk.Label(self.body, textvariable=self.list_status, style="Small.TLabel").grid(
+            row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 6))
+        self._row += 1
+
+        self.room_var, self.room_entry = self.field(
+            "Room", s.room, hint="Double-click a room above, or type its name.")
+        self.password_label = ttk.Label(self.body, text="Password")
+        self.password_var = tk.StringVar()
+        self.password_entry = ttk.Entry(self.body, textvariable=self.password_var, show="•", width=30)
+        self._password_row = self._row
+        self._row += 1
+        self.room_var.trace_add("write", lambda *a: self._sync_password_row())
+        if s.server:
+            self.master.after_idle(self._auto_refresh)
+
+    def first_field(self) -> tk.Widget:
+        if not self.name_var.get().strip():
+            return self.name_entry
+        if not self.address_var.get().strip():
+            return self.address_entry
+        return self.tree if self.tree.get_children() else self.room_entry
+
+    # -- password row: shown for a room the list says is locked, or after the server asked
+    def show_password(self, focus: bool = False) -> None:
+        self.password_label.grid(row=self._password_row, column=0, sticky="w", padx=(0, 12), pady=4)
+        self.password_entry.grid(row=self._password_row, column=1, sticky="ew", pady=4)
+        if focus:
+            self.password_entry.focus_set()
+
+    def hide_password(self) -> None:
+        self.password_label.grid_remove()
+        self.password_entry.grid_remove()
+        self.password_var.set("")
+
+    def password_shown(self) -> bool:
+        return bool(self.password_entry.winfo_manager())
+
+    def _sync_password_row(self) -> None:
+        info = self.rooms.get(self.room_var.get().strip())
+        if info is not None and info.locked:
+            self.show_password()
+        elif info is not None and self.password_shown():
+            self.hide_password()
+
+    # -- the room list
+    def _auto_refresh(self) -> None:
+        if not self.closed:
+            self.refresh()
+
+    def refresh(self) -> None:
+        if self.closed:
+            return
+        try:
+            host, port = parse_address(self.address_var.get())
+        except ValueError as exc:
+            return self.show_error(str(exc), self.address_entry)
+        self.show_error("")
+        self._fetch_serial += 1
+        serial = self._fetch_serial
+        self.list_status.set(f"Asking {format_address(host, port)} for its rooms…")
+        self.refresh_button.state(["disabled"])
+        backend = self.backend
+
+        def done(rooms, error) -> None:
+            if self.closed or serial != self._fetch_serial:
+                return
+            self.refresh_button.state(["!disabled"])
+            if error is not None:
+                self.list_status.set("No room list.")
+                if isinstance(error, ClientError):
+                    return self.show_error(str(error), self.address_entry)
+                return self.unexpected(error, "Fetching the room list")
+            self.fill_rooms(rooms)
+            self.settings.update(server=self.address_var.get().strip())
+
+        run_in_thread(self.master, lambda: backend.make_client(host, port).list_rooms(), done,
+                      name="ocm-gui-list-rooms")
+
+    def fill_rooms(self, rooms) -> None:
+        self.tree.delete(*self.tree.get_children())
+        self.rooms = {r.name: r for r in rooms}
+        for info in sorted(rooms, key=lambda r: r.name.casefold()):
+            lock = f"{LOCK_MARK} locked" if info.locked else ""
+            self.tree.insert("", "end", iid=info.name, values=(info.name, info.members, info.host, lock),
+                             tags=("locked",) if info.locked else ())
+        if rooms:
+            count = len(rooms)
+            self.list_status.set(f"{count} room{'s' if count != 1 else ''}. Double-click one to join it.")
+            typed = self.room_var.get().strip()
+            if typed in self.rooms:
+                self.tree.selection_set(typed)
+                self.tree.see(typed)
+        else:
+            self.list_status.set("No rooms on this server yet; ask the host to create one, or type a name.")
+        self._sync_password_row()
+
+    def room_names(self) -> list[str]:
+        return [self.tree.set(iid, "room") for iid in self.tree.get_children()]
+
+    def pick(self, room: str) -> None:
+        """Select a room in the list, as a click would."""
+        self.tree.selection_set(room)
+        self.tree.focus(room)
+        self.tree.see(room)
+        self.win.update_idletasks()
+        self._on_select()
+
+    def _on_select(self, event=None) -> None:
+        selected = self.tree.selection()
+        if selected:
+            self.room_var.set(self.tree.set(selected[0], "room"))
+
+    def _on_double_click(self, event) -> str:
+        row = self.tree.identify_row(event.y)
+        if not row:
+            return "break"
+        self.tree.selection_set(row)
+        self._on_select()
+        info = self.rooms.get(row)
+        if info is not None and info.locked and not self.password_var.get():
+            self.show_password(focus=True)
+            self.show_error("This room is locked; type its password and press Join.")
+        else:
+            self.ok()
+        return "break"
+
+    # -- joining
+    def ok(self) -> None:
+        if self.busy or self.closed:
+            return
+        try:
+            name = clean_name(self.name_var.get(), "name")
+        except ValueError as exc:
+            return self.show_error(str(exc), self.name_entry)
+        try:
+            host, port = parse_address(self.address_var.get())
+        except ValueError as exc:
+            return self.show_error(str(exc), self.address_entry)
+        if not self.room_var.get().strip():
+            if not self.tree.get_children():
+                self.refresh()
+            return self.show_error("Pick a room from the list or type its name.",
+                                   self.tree if self.tree.get_children() else self.room_entry)
+        try:
+            room = clean_name(self.room_var.get(), "room name")
+        except ValueError as exc:
+            return self.show_error(str(exc), self.room_entry)
+        try:
+            password = clean_password(self.password_var.get()) if self.password_shown() else None
+        except ValueError as exc:
+            return self.show_error(str(exc), self.password_entry)
+        self.show_error("")
+        self.set_busy(True, f"Joining {room}…")
+        backend = self.backend
+        address_text = self.address_var.get().strip()
+
+        def work():
+            client = backend.make_client(host, port)
+            client.join_room(room, name, password)
+            return client
+
+        def done(client, error) -> None:
+            if self.closed:
+                if client is not None:
+                    fire_and_forget(client.leave, name="ocm-gui-undo-join")
+                return
+            self.set_busy(False)
+            if isinstance(error, PasswordRequired):
+                self.show_password()
+                return self.show_error(f"{error} Type the room's password and press Join.",
+                                       self.password_entry)
+            if isinstance(error, WrongPassword):
+                self.show_password()
+                self.password_var.set("")
+                return self.show_error(str(error), self.password_entry)
+            if isinstance(error, NameTaken):
+                return self.show_error(str(error), self.name_entry)
+            if isinstance(error, RoomNotFound):
+                return self.show_error(str(error), self.room_entry)
+            if isinstance(error, ServerUnreachable):
+                return self.show_error(str(error), self.address_entry)
+            if isinstance(error, ClientError):
+                return self.show_error(str(error))
+            if error is not None:
+                return self.unexpected(error, "Joining the room")
+            self.settings.update(name=name, server=address_text, room=room)
+            self.succeed(client)
+
+        run_in_thread(self.master, work, done, name="ocm-gui-join")

@@ -1,0 +1,118 @@
+"""Settings kept between runs: last name, last server, ports, window sizes.
+
+Stored as JSON in the user's config directory (``$XDG_CONFIG_HOME`` when set,
+else the platform's usual place), written atomically (temporary file in the
+same directory, then ``os.replace``). A missing or corrupt file gives the
+defaults and a log line, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+APP_DIR_NAME = "online-chat-messenger"
+FILE_NAME = "settings.json"
+
+
+def config_dir() -> Path:
+    """Where the settings live; ``XDG_CONFIG_HOME`` wins on every platform."""
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    if xdg:
+        return Path(xdg) / APP_DIR_NAME
+    if sys.platform == "win32":
+        base = os.environ.get("APPDATA")
+        if base:
+            return Path(base) / APP_DIR_NAME
+    elif sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / APP_DIR_NAME
+    return Path.home() / ".config" / APP_DIR_NAME
+
+
+def default_path() -> Path:
+    return config_dir() / FILE_NAME
+
+
+@dataclass
+class Settings:
+    name: str = ""
+    server: str = ""
+    room: str = ""
+    tcp_port: int = 9090
+    udp_port: int = 9091
+    chat_size: str = "760x520"
+    path: Path | None = None
+
+    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size")
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Settings":
+        path = Path(path) if path is not None else default_path()
+        settings = cls(path=path)
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return settings
+        except OSError as exc:
+            log.warning("could not read settings %s (%s); using defaults", path, exc)
+            return settings
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError("top level is not an object")
+        except ValueError as exc:
+            log.warning("ignoring corrupt settings file %s: %s", path, exc)
+            return settings
+        types = {f.name: f.type for f in fields(cls)}
+        for key in cls._persisted:
+            if key not in data:
+                continue
+            value = data[key]
+            expected = int if types[key] in ("int", int) else str
+            if type(value) is not expected:
+                log.warning("ignoring setting %r in %s: expected %s", key, path, expected.__name__)
+                continue
+            setattr(settings, key, value)
+        return settings
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        return {key: data[key] for key in self._persisted}
+
+    def save(self) -> bool:
+        """Write atomically; returns False (and logs) if the disk refuses."""
+        path = self.path if self.path is not None else default_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(self.to_dict(), fh, ensure_ascii=False, indent=2)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError as exc:
+            log.warning("could not save settings to %s: %s", path, exc)
+            return False
+        return True
+
+    def update(self, **changes) -> None:
+        """Change some values and save at once."""
+        for key, value in changes.items():
+            if key not in self._persisted:
+                raise KeyError(key)
+            setattr(self, key, value)
+        self.save()
