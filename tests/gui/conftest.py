@@ -1,0 +1,79 @@
+"""Fixtures for the GUI tests: a trapped Tk root, settings in a temporary XDG_CONFIG_HOME, an App.
+
+pytest-xvfb gives every test session a virtual screen, so these run headless.
+"""
+
+from __future__ import annotations
+
+import gc
+import tkinter as tk
+import traceback
+
+import pytest
+
+from gui_helpers import FakeClient
+from ocm_gui.app import App
+from ocm_gui.background import wait_for_background
+from ocm_gui.settings import Settings
+
+
+@pytest.fixture
+def root():
+    """A Tk root whose swallowed callback exceptions fail the test; destroyed afterwards.
+
+    Automatic garbage collection is off meanwhile: a Tk variable collected on a worker
+    thread would wait for a mainloop that tests (which pump update()) never run.
+    """
+    gc.collect()
+    gc.disable()
+    tk_root = tk.Tk()
+    tk_root.callback_errors = []
+
+    def report(exc_type, value, tb):
+        tk_root.callback_errors.append((exc_type, value, tb))
+
+    tk_root.report_callback_exception = report
+    yield tk_root
+    try:
+        tk_root.update()
+    except tk.TclError:
+        pass
+    errors = list(tk_root.callback_errors)
+    try:
+        tk_root.destroy()
+    except tk.TclError:
+        pass  # the test (App.quit) destroyed it already
+    finished = wait_for_background(timeout=5.0)
+    gc.enable()
+    gc.collect()
+    assert finished, "background leave/stop threads did not finish"
+    if errors:
+        exc_type, value, tb = errors[0]
+        pytest.fail("a Tk callback raised:\n" + "".join(traceback.format_exception(exc_type, value, tb)))
+
+
+@pytest.fixture
+def config_home(tmp_path, monkeypatch):
+    """XDG_CONFIG_HOME pointed at a fresh temporary directory."""
+    home = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def settings(config_home):
+    return Settings.load()
+
+
+@pytest.fixture
+def app(root, settings):
+    application = App(root, settings=settings)
+    root.update()
+    yield application
+    if not application.closing:
+        application.quit()
+
+
+@pytest.fixture
+def fake_client():
+    return FakeClient()

@@ -1,0 +1,100 @@
+"""Helpers for the GUI tests: a pump with a deadline, free ports, a fake client."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import socket
+import time
+import tkinter as tk
+import traceback
+
+import pytest
+
+from ocm_core.errors import ClientError, MessageTooLong, NotConnected
+
+
+def pump(root: tk.Misc, until, timeout: float = 10.0, what: str | None = None):
+    """Run the Tk event loop until ``until()`` is true; fail after ``timeout`` seconds.
+
+    Fails at once if a Tk callback raised (see the ``root`` fixture). Returns
+    ``until()``'s value so a test can wait for and fetch something in one go.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        root.update()
+        _raise_callback_errors(root)
+        value = until()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or until}")
+        time.sleep(0.002)  # let worker threads run; the deadline, not this, decides
+
+
+def _raise_callback_errors(root: tk.Misc) -> None:
+    errors = getattr(root._root(), "callback_errors", [])
+    if errors:
+        exc_type, value, tb = errors[0]
+        text = "".join(traceback.format_exception(exc_type, value, tb))
+        errors.clear()
+        pytest.fail(f"a Tk callback raised:\n{text}")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class FakeClient:
+    """Stands in for ChatClient in widget tests: same attributes, no network."""
+
+    def __init__(self, room="lobby", username="Alice", host_name="Alice", members=("Alice",),
+                 max_message_bytes=4000):
+        self.events: queue.Queue = queue.Queue()
+        self.room = room
+        self.username = username
+        self.host_name = host_name
+        self.members = tuple(members)
+        self.max_message_bytes = max_message_bytes
+        self.closed = False
+        self.left = False
+        self.sent: list[tuple[int, str]] = []
+        self.failed: dict[int, str] = {}
+        self._ids = itertools.count(1)
+
+    @property
+    def is_host(self) -> bool:
+        return self.username == self.host_name
+
+    @staticmethod
+    def message_size(text: str) -> int:
+        return len(text.encode("utf-8"))
+
+    def send(self, text: str) -> int:
+        if self.closed:
+            raise NotConnected("You are not in a room; join one first.")
+        size = self.message_size(text)
+        if size > self.max_message_bytes:
+            raise MessageTooLong(size, self.max_message_bytes)
+        msg_id = next(self._ids)
+        self.sent.append((msg_id, text))
+        return msg_id
+
+    def fail(self, msg_id: int) -> None:
+        """What the real client does when a message was never acknowledged."""
+        from ocm_core.events import MessageFailed
+
+        text = dict(self.sent)[msg_id]
+        self.failed[msg_id] = text
+        self.events.put(MessageFailed(msg_id, text, "the server did not confirm it within 20 s"))
+
+    def retry(self, msg_id: int) -> int:
+        if msg_id not in self.failed:
+            raise ClientError("That message is not waiting for a retry.")
+        return self.send(self.failed.pop(msg_id))
+
+    def leave(self) -> None:
+        self.left = True
+        self.closed = True

@@ -1,0 +1,258 @@
+"""The chat window against a fake client: states, styles, keyboard, limits."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gui_helpers import FakeClient, pump
+from ocm_core.events import (
+    ChatMessage,
+    ConnectionLost,
+    ConnectionRestored,
+    MembersChanged,
+    MessageSent,
+    Notice,
+    RoomClosed,
+)
+from ocm_gui import chat as chat_module
+from ocm_gui.chat import ChatWindow
+
+
+@pytest.fixture
+def make_chat(root, settings):
+    windows = []
+
+    def make(client=None, **kwargs):
+        window = ChatWindow(root, client or FakeClient(), settings=settings, **kwargs)
+        windows.append(window)
+        root.update()
+        return window
+
+    yield make
+    for window in windows:
+        window.leave()
+
+
+def tags_at_text(chat: ChatWindow, needle: str) -> tuple[str, ...]:
+    index = chat.text.search(needle, "1.0", "end")
+    assert index, f"{needle!r} is not in the scrollback"
+    return chat.text.tag_names(index)
+
+
+def put(client, *events):
+    for event in events:
+        client.events.put(event)
+
+
+def test_messages_show_time_sender_text_and_members_mark_the_host(root, make_chat):
+    client = FakeClient(username="Bob", host_name="アリス", members=("アリス", "Bob"))
+    chat = make_chat(client)
+    assert chat.win.title() == "lobby — Online Chat Messenger"
+    assert chat.member_labels() == ["★ アリス (host)", "Bob (you)"]
+    assert chat.leave_button.cget("text") == "Leave"
+    stamp = time.mktime((2026, 11, 25, 9, 5, 0, 0, 0, -1))
+    put(client, ChatMessage(1, "アリス", "こんにちは、世界", stamp))
+    pump(root, lambda: "こんにちは" in chat.transcript())
+    line = chat.transcript().splitlines()[-1]
+    assert line.endswith("アリス  こんにちは、世界")
+    assert "09:05" in line
+    assert "sender" in tags_at_text(chat, "アリス")
+    assert "own" not in tags_at_text(chat, "こんにちは")
+
+    put(client, MembersChanged(("アリス", "Bob", "Carol"), "アリス"))
+    pump(root, lambda: len(chat.member_labels()) == 3)
+    assert chat.member_labels() == ["★ アリス (host)", "Bob (you)", "Carol"]
+    assert chat.members_label.cget("text") == "People (3)"
+
+
+def test_notices_and_history_have_their_own_style(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    now = time.time()
+    put(fake_client,
+        ChatMessage(1, "Dave", "an old message", now - 60, history=True),
+        Notice(2, "joined", "Bob", "Bob joined the room", now),
+        Notice(3, "timed_out", "Eve", "", now))
+    pump(root, lambda: "Eve" in chat.transcript())
+    lines = chat.transcript().splitlines()
+    assert lines[0] == "— earlier messages, before you joined —"
+    assert "history" in tags_at_text(chat, "an old message")
+    assert "notice" in tags_at_text(chat, "Bob joined the room")
+    assert "history" not in tags_at_text(chat, "Bob joined the room")
+    assert "Eve stopped responding and was removed." in chat.transcript()
+
+
+def test_own_message_goes_pending_sent_and_failed_with_retry(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    chat.input.insert("1.0", "first")
+    first = chat.send()
+    assert fake_client.sent == [(first, "first")]
+    assert chat.input_text() == ""
+    assert chat.status_text(first) == "sending…"
+    assert "own" in tags_at_text(chat, "first")
+    assert chat.username in chat.transcript()
+
+    chat.input.insert("1.0", "second")
+    second = chat.send()
+    put(fake_client, MessageSent(first, 7))
+    pump(root, lambda: chat.status_text(first) is None)
+    assert "first  ✓" in chat.transcript()
+
+    fake_client.fail(second)
+    pump(root, lambda: "not delivered" in (chat.status_text(second) or ""))
+    assert chat.status_text(second).endswith("Retry")
+    retry_index = chat.text.search("Retry", "1.0", "end")
+    assert "retry" in chat.text.tag_names(retry_index)
+
+    # a click on Retry sends it again under a new id and shows it as pending
+    chat.text.see(retry_index)
+    root.update()
+    x, y, _, height = chat.text.bbox(retry_index)
+    chat.text.event_generate("<Motion>", x=x + 2, y=y + height // 2)  # Tk picks the tag under the pointer
+    chat.text.event_generate("<Button-1>", x=x + 2, y=y + height // 2)
+    pump(root, lambda: len(fake_client.sent) == 3)
+    new_id, text = fake_client.sent[-1]
+    assert text == "second"
+    assert chat.status_text(new_id) == "sending…"
+    assert "Retry" not in chat.transcript()
+    put(fake_client, MessageSent(new_id, 9))
+    pump(root, lambda: chat.status_text(new_id) is None)
+    assert chat.transcript().count("✓") == 2
+
+
+def test_enter_sends_and_shift_enter_adds_a_line(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    chat.input.focus_force()
+    chat.input.insert("end", "line one")
+    chat.input.event_generate("<Shift-Return>")
+    chat.input.insert("end", "line two")
+    root.update()
+    assert chat.input_text() == "line one\nline two"
+    assert fake_client.sent == []
+    chat.input.event_generate("<Return>")
+    root.update()
+    assert fake_client.sent == [(1, "line one\nline two")]
+    assert chat.input_text() == ""
+    # an empty or blank input sends nothing
+    chat.input.insert("end", "   ")
+    chat.input.event_generate("<Return>")
+    root.update()
+    assert len(fake_client.sent) == 1
+
+
+def test_byte_counter_turns_red_past_the_limit_and_send_refuses(root, make_chat):
+    client = FakeClient(max_message_bytes=30)
+    chat = make_chat(client)
+    assert chat.counter.cget("text") == "0 / 30 bytes"
+    chat.input.insert("1.0", "日本語")  # 9 bytes
+    root.update()
+    assert chat.counter.cget("text") == "9 / 30 bytes"
+    assert str(chat.counter.cget("style")) == "Small.TLabel"
+    chat.input.insert("end", "あ" * 8)  # 33 bytes
+    root.update()
+    assert chat.counter.cget("text") == "33 / 30 bytes — too long"
+    assert str(chat.counter.cget("style")) == "Over.Small.TLabel"
+    assert chat.send() is None
+    assert client.sent == []
+    assert "33 bytes" in chat.hint.cget("text") and "limit is 30" in chat.hint.cget("text")
+    assert chat.input_text() == "日本語" + "あ" * 8  # kept, so it can be shortened
+
+
+def test_unread_count_in_title_while_unfocused(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    chat.win.event_generate("<FocusOut>")
+    put(fake_client, ChatMessage(1, "Bob", "one", time.time()), ChatMessage(2, "Bob", "two", time.time()),
+        ChatMessage(3, "Bob", "old", time.time(), history=True))
+    pump(root, lambda: "two" in chat.transcript())
+    assert chat.win.title() == "(2) lobby — Online Chat Messenger"
+    chat.win.event_generate("<FocusIn>")
+    root.update()
+    assert chat.win.title() == "lobby — Online Chat Messenger"
+
+
+def test_autoscroll_unless_scrolled_up(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    put(fake_client, *(ChatMessage(i, "Bob", f"message {i}", time.time()) for i in range(1, 101)))
+    pump(root, lambda: "message 100" in chat.transcript())
+    root.update()
+    assert chat.text.yview()[1] == pytest.approx(1.0)
+    chat.text.yview_moveto(0.0)
+    root.update()
+    put(fake_client, ChatMessage(101, "Bob", "message 101", time.time()))
+    pump(root, lambda: "message 101" in chat.transcript())
+    root.update()
+    assert chat.text.yview()[0] == pytest.approx(0.0)
+    assert chat.more_button.winfo_ismapped()
+    chat.more_button.invoke()
+    root.update()
+    assert chat.text.yview()[1] == pytest.approx(1.0)
+    assert not chat.more_button.winfo_ismapped()
+
+
+def test_scrollback_keeps_the_newest_lines(root, make_chat, fake_client, monkeypatch):
+    monkeypatch.setattr(chat_module, "SCROLLBACK_LINES", 50)
+    chat = make_chat(fake_client)
+    put(fake_client, ChatMessage(1, "Bob", "two\nlines", time.time()))
+    put(fake_client, *(ChatMessage(i, "Bob", f"m{i}", time.time()) for i in range(2, 121)))
+    pump(root, lambda: "m120" in chat.transcript())
+    lines = chat.transcript().splitlines()
+    assert len(lines) == 50
+    assert lines[0].endswith("m71") and lines[-1].endswith("m120")
+
+
+def test_connection_lost_banner_and_restore(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    put(fake_client, ConnectionLost())
+    pump(root, lambda: chat.banner.winfo_ismapped())
+    assert chat.banner_label.cget("text") == "Connection lost, reconnecting…"
+    assert chat.input_enabled()
+    put(fake_client, ConnectionRestored())
+    pump(root, lambda: not chat.banner.winfo_ismapped())
+    assert "Connection restored." in chat.transcript()
+
+
+def test_room_closed_disables_input_and_offers_back_to_start(root, make_chat, fake_client):
+    backs = []
+    client = FakeClient(username="Bob", host_name="Alice", members=("Alice", "Bob"))
+    chat = make_chat(client, on_back=backs.append)
+    put(client, RoomClosed("The host closed the room."))
+    pump(root, lambda: chat.room_closed)
+    root.update()
+    assert not chat.input_enabled()
+    assert chat.banner_label.cget("text") == "The host closed the room."
+    assert chat.back_button.winfo_ismapped()
+    assert chat.leave_button.cget("text") == "Close window"
+    assert "error" in tags_at_text(chat, "The host closed the room.")
+    chat.input.event_generate("<Return>")
+    assert chat.send() is None
+    chat.back_button.invoke()
+    assert backs == [chat]
+    assert chat.destroyed and not chat.win.winfo_exists()
+
+
+def test_leave_cancels_the_poll_and_leaves(root, make_chat, fake_client):
+    closed = []
+    chat = make_chat(fake_client, on_close=closed.append)
+    pending = root.tk.call("after", "info")
+    assert chat._poll_id in pending
+    poll_id = chat._poll_id
+    chat.leave_button.invoke()
+    assert closed == [chat]
+    assert poll_id not in root.tk.call("after", "info")
+    pump(root, lambda: fake_client.left)
+    assert not chat.win.winfo_exists()
+    # events after closing are never handled
+    ticks = chat.ticks
+    fake_client.events.put(ChatMessage(1, "Bob", "late", time.time()))
+    root.update()
+    assert chat.ticks == ticks
+
+
+def test_host_window_shows_the_share_address_and_copies_it(root, make_chat, fake_client):
+    chat = make_chat(fake_client, share_address="192.168.1.20:9090")
+    assert chat.leave_button.cget("text") == "Close room"
+    assert chat.share_entry.get() == "192.168.1.20:9090"
+    chat.copy_button.invoke()
+    assert root.clipboard_get() == "192.168.1.20:9090"
+    assert chat.copy_button.cget("text") == "Copied ✓"

@@ -1,0 +1,205 @@
+"""The Host and Join dialogs: validation and server errors stay in the dialog, as sentences."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from gui_helpers import free_port, pump
+from ocm_core.client import ChatClient
+from ocm_core.server import ChatServer
+from ocm_gui.dialogs import HostDialog, JoinDialog
+
+LONG_NAME = "名" * 86  # 258 bytes in UTF-8, 86 characters
+
+
+@pytest.fixture
+def server():
+    chat_server = ChatServer("127.0.0.1", 0, 0)
+    chat_server.start()
+    yield chat_server
+    chat_server.stop()
+
+
+@pytest.fixture
+def hosted(server):
+    """A room 'lobby' hosted by 'Alice', and a locked room 'secret' hosted by 'Carol'."""
+    port = server.tcp_address[1]
+    clients = []
+    for room, name, password in (("lobby", "Alice", None), ("secret", "Carol", "open sesame")):
+        client = ChatClient("127.0.0.1", port)
+        client.create_room(room, name, password)
+        clients.append(client)
+    yield port
+    for client in clients:
+        client.leave()
+
+
+def fill(dialog, **values):
+    for key, value in values.items():
+        getattr(dialog, f"{key}_var").set(value)
+
+
+def submit(root, dialog, until=None):
+    dialog.ok_button.invoke()
+    return pump(root, until or (lambda: not dialog.busy and (dialog.error_text() or dialog.closed)),
+                what="the dialog to answer")
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("name", "", "Type a name."),
+    ("name", "   ", "Type a name."),
+    ("name", LONG_NAME, "The name is 258 bytes in UTF-8 but at most 255 fit; shorten it."),
+    ("room", "", "Type a room name."),
+    ("room", LONG_NAME, "The room name is 258 bytes in UTF-8 but at most 255 fit; shorten it."),
+    ("tcp", "90x", "The TCP port must be a number from 1 to 65535, for example 9090."),
+    ("udp", "70000", "The UDP port must be a number from 1 to 65535, for example 9091."),
+])
+def test_host_dialog_validation(root, app, field, value, expected):
+    dialog = app.open_host_dialog()
+    fill(dialog, name="Alice", room="lobby", tcp="0", udp="0")
+    fill(dialog, **{field: value})
+    dialog.ok_button.invoke()
+    root.update()
+    assert dialog.error_text() == expected
+    assert not dialog.closed and not dialog.busy
+    assert app.chats == []
+    focused = dialog.win.focus_get()
+    assert focused is getattr(dialog, f"{field}_entry")
+    assert getattr(dialog, f"{field}_var").get() == value  # what was typed stays
+
+
+def test_name_of_exactly_255_bytes_is_accepted(root, app):
+    dialog = app.open_host_dialog()
+    fill(dialog, name="名" * 85, room="部屋", tcp="0", udp="0")  # 255 bytes
+    submit(root, dialog, until=lambda: dialog.closed)
+    assert app.chats[0].username == "名" * 85
+
+
+def test_host_dialog_port_taken_offers_the_next_free_ports(root, app):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("0.0.0.0", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        dialog = app.open_host_dialog()
+        fill(dialog, name="Alice", room="lobby", tcp=str(taken), udp=str(free_port(socket.SOCK_DGRAM)))
+        submit(root, dialog)
+        assert f"TCP port {taken} is already in use" in dialog.error_text()
+        assert "The next free ports are TCP" in dialog.error_text()
+        assert not dialog.closed and app.chats == []
+        assert dialog.win.focus_get() is dialog.tcp_entry
+        dialog.use_ports_button.invoke()
+        new_tcp = int(dialog.tcp_var.get())
+        assert new_tcp != taken
+        assert dialog.error_text() == ""
+        submit(root, dialog, until=lambda: dialog.closed)
+    chat = app.chats[0]
+    assert chat.server.tcp_address[1] == new_tcp
+    assert chat.share_address.endswith(f":{new_tcp}")
+
+
+def test_escape_cancels_and_enter_submits(root, app):
+    dialog = app.open_host_dialog()
+    dialog.win.focus_force()
+    dialog.room_entry.focus_set()
+    fill(dialog, name="", room="x")
+    dialog.room_entry.event_generate("<Return>")
+    root.update()
+    assert dialog.error_text() == "Type a name."
+    dialog.name_entry.event_generate("<Escape>")
+    root.update()
+    assert dialog.closed and not dialog.win.winfo_exists()
+    assert app.dialogs == {}
+
+
+@pytest.mark.parametrize("address, expected", [
+    ("", "Enter the server's address"),
+    ("192.168.1.20:99999", "'99999' is not a port number"),
+    ("my host:9090", "is not a server address"),
+    ("10.0.0.1:abc", "'abc' is not a port number"),
+])
+def test_join_dialog_bad_address(root, app, address, expected):
+    dialog = app.open_join_dialog()
+    fill(dialog, name="Bob", address=address, room="lobby")
+    dialog.ok_button.invoke()
+    root.update()
+    assert expected in dialog.error_text()
+    assert dialog.win.focus_get() is dialog.address_entry
+    assert dialog.address_var.get() == address and not dialog.closed
+    dialog.refresh_button.invoke()
+    root.update()
+    assert expected in dialog.error_text()
+
+
+def test_join_dialog_name_checks(root, app):
+    dialog = app.open_join_dialog()
+    fill(dialog, name=LONG_NAME, address="127.0.0.1:9", room="lobby")
+    dialog.ok_button.invoke()
+    root.update()
+    assert dialog.error_text() == "The name is 258 bytes in UTF-8 but at most 255 fit; shorten it."
+    fill(dialog, name="Bob", room="a\tb")
+    dialog.ok_button.invoke()
+    root.update()
+    assert dialog.error_text() == "The room name cannot contain tabs or line breaks; type it on one line."
+
+
+def test_join_dialog_server_unreachable(root, app):
+    port = free_port()  # nothing listens there
+    dialog = app.open_join_dialog()
+    fill(dialog, name="Bob", address=f"127.0.0.1:{port}", room="lobby")
+    submit(root, dialog)
+    assert f"Could not reach a server at 127.0.0.1:{port}" in dialog.error_text()
+    assert not dialog.closed and dialog.room_var.get() == "lobby"
+
+
+def test_join_dialog_lists_rooms_with_a_lock_marker(root, app, hosted):
+    dialog = app.open_join_dialog()
+    fill(dialog, name="Bob", address=f"127.0.0.1:{hosted}")
+    dialog.refresh_button.invoke()
+    pump(root, lambda: dialog.room_names() == ["lobby", "secret"], what="the room list")
+    assert dialog.tree.set("lobby", "lock") == ""
+    assert "locked" in dialog.tree.set("secret", "lock")
+    assert dialog.tree.set("lobby", "host") == "Alice"
+    assert dialog.tree.set("lobby", "people") == "1"
+    assert dialog.list_status.get() == "2 rooms. Double-click one to join it."
+    assert app.settings.server == f"127.0.0.1:{hosted}"  # remembered for next time
+    dialog.pick("secret")
+    root.update()
+    assert dialog.room_var.get() == "secret"
+    assert dialog.password_shown()
+    dialog.pick("lobby")
+    root.update()
+    assert not dialog.password_shown()
+
+
+@pytest.mark.parametrize("room, name, expected, field", [
+    ("nowhere", "Bob", "No room", "room"),
+    ("lobby", "Alice", "Alice", "name"),
+])
+def test_join_dialog_server_refusals(root, app, hosted, room, name, expected, field):
+    dialog = app.open_join_dialog()
+    fill(dialog, name=name, address=f"127.0.0.1:{hosted}", room=room)
+    submit(root, dialog)
+    assert expected.lower() in dialog.error_text().lower()
+    assert dialog.win.focus_get() is getattr(dialog, f"{field}_entry")
+    assert not dialog.closed and app.chats == []
+
+
+def test_join_locked_room_asks_for_the_password(root, app, hosted):
+    dialog = app.open_join_dialog()
+    fill(dialog, name="Bob", address=f"127.0.0.1:{hosted}", room="secret")
+    submit(root, dialog)  # the list was never fetched, so the server has to ask
+    assert "password" in dialog.error_text().lower()
+    assert dialog.password_shown()
+    assert dialog.win.focus_get() is dialog.password_entry
+
+    dialog.password_var.set("wrong")
+    submit(root, dialog)
+    assert "password" in dialog.error_text().lower()
+    assert dialog.password_var.get() == ""
+    assert not dialog.closed
+
+    dialog.password_var.set("open sesame")
+    submit(root, dialog, until=lambda: dialog.closed)
+    assert [chat.room for chat in app.chats] == ["secret"]
