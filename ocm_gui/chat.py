@@ -591,9 +591,9 @@ class ChatWindow:
         self._later(1500, lambda: self.copy_button.configure(text="Copy"))
 
     def back_to_start(self) -> None:
-        self.leave()
         if self._on_back is not None:
-            self._on_back(self)
+            self._on_back(self)  # first, so the app knows a window stays open
+        self.leave()
 
     def leave(self) -> None:
         """Leave the room (or, as host, close it and then stop the bundled server)."""

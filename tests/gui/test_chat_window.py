@@ -124,6 +124,7 @@ def test_own_message_goes_pending_sent_and_failed_with_retry(root, make_chat, fa
 def test_enter_sends_and_shift_enter_adds_a_line(root, make_chat, fake_client):
     chat = make_chat(fake_client)
     chat.input.focus_force()
+    root.update()  # key events go to the window that has the focus once X says so
     chat.input.insert("end", "line one")
     chat.input.event_generate("<Shift-Return>")
     chat.input.insert("end", "line two")

@@ -101,8 +101,8 @@ def test_host_dialog_port_taken_offers_the_next_free_ports(root, app):
 
 def test_escape_cancels_and_enter_submits(root, app):
     dialog = app.open_host_dialog()
-    dialog.win.focus_force()
-    dialog.room_entry.focus_set()
+    dialog.room_entry.focus_force()
+    root.update()  # key events go to the window that has the focus once X says so
     fill(dialog, name="", room="x")
     dialog.room_entry.event_generate("<Return>")
     root.update()

@@ -1,0 +1,101 @@
+"""The start window, several chat windows in one process, and run_app."""
+
+from __future__ import annotations
+
+import time
+
+from gui_helpers import FakeClient, pump
+from ocm_core.events import ChatMessage
+from ocm_gui import app as app_module
+from ocm_gui.dialogs import HostDialog, JoinDialog
+from ocm_gui.settings import Settings
+
+
+def test_start_window_has_the_name_two_big_buttons_and_the_last_name(root, config_home):
+    Settings(path=config_home / "online-chat-messenger" / "settings.json", name="さくら").save()
+    application = app_module.App(root, settings=Settings.load())
+    root.update()
+    assert root.title() == "Online Chat Messenger"
+    assert application.start.name_var.get() == "さくら"
+    assert application.start.host_button.cget("text") == "Host a room"
+    assert application.start.join_button.cget("text") == "Join a room"
+    assert str(application.start.host_button.cget("style")) == "Big.TButton"
+    assert root.focus_get() is application.start.host_button
+    application.quit()
+
+
+def test_buttons_open_one_dialog_each_and_keyboard_works(root, app):
+    app.start.host_button.focus_force()
+    app.start.host_button.event_generate("<Return>")
+    root.update()
+    host = app.dialogs[HostDialog]
+    assert host.win.title() == "Host a room"
+    app.start.host_button.invoke()  # a second click raises the same dialog
+    assert list(app.dialogs) == [HostDialog]
+    app.start.join_button.invoke()
+    join = app.dialogs[JoinDialog]
+    assert join.win.title() == "Join a room"
+    for dialog in (join, host):
+        field = dialog.first_field()
+        field.focus_force()
+        root.update()  # key events go to the window that has the focus once X says so
+        field.event_generate("<Escape>")
+        root.update()
+        assert dialog.closed
+    assert app.dialogs == {}
+
+
+def test_chat_windows_share_nothing(root, app):
+    first = app.open_chat(FakeClient(room="one", username="A", host_name="A", members=("A",)))
+    second = app.open_chat(FakeClient(room="two", username="B", host_name="Z", members=("Z", "B")))
+    assert app.start.status_var.get() == "2 chat windows open."
+    first.client.events.put(ChatMessage(1, "X", "only in one", time.time()))
+    pump(root, lambda: "only in one" in first.transcript())
+    first.input.insert("1.0", "draft in one")
+    root.update()
+    assert "only in one" not in second.transcript()
+    assert second.input_text() == ""
+    assert second.member_labels() == ["★ Z (host)", "B (you)"]
+    first.leave()
+    assert app.chats == [second] and second.client.left is False
+    second.client.events.put(ChatMessage(1, "Z", "still alive", time.time()))
+    pump(root, lambda: "still alive" in second.transcript())
+
+
+def test_closing_the_start_window_hides_it_until_the_last_chat_closes(root, app):
+    chat = app.open_chat(FakeClient())
+    app.close_start()
+    assert root.state() == "withdrawn" and not app.closing
+    chat.leave()  # the last window: the app quits
+    assert app.closing and chat.client.left
+
+
+def test_back_to_start_shows_the_start_window(root, app):
+    chat = app.open_chat(FakeClient())
+    app.close_start()
+    chat.back_to_start()
+    assert root.state() == "normal" and not app.closing and app.chats == []
+
+
+def test_chat_window_size_is_remembered(root, app):
+    chat = app.open_chat(FakeClient())
+    chat.win.geometry("800x600")
+    pump(root, lambda: chat.win.winfo_width() == 800)
+    chat.leave()
+    assert Settings.load().chat_size == "800x600"
+
+
+def test_run_app_opens_the_start_window_and_returns_0(config_home, monkeypatch):
+    seen = {}
+
+    class ClosingApp(app_module.App):
+        def __init__(self, root, **kwargs):
+            super().__init__(root, **kwargs)
+            seen["title"] = root.title()
+            seen["settings"] = self.settings.path
+            root.after(50, self.close_start)
+
+    monkeypatch.setattr(app_module, "App", ClosingApp)
+    assert app_module.run_app([]) == 0
+    assert seen["title"] == "Online Chat Messenger"
+    assert seen["settings"] == config_home / "online-chat-messenger" / "settings.json"
