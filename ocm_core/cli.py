@@ -16,6 +16,7 @@ from .client import ChatClient, parse_address
 from .netutil import lan_address
 from .rooms import Limits
 from .server import DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, ChatServer, ServerLimits
+from .store import default_db_path
 
 
 def _server_parser() -> argparse.ArgumentParser:
@@ -29,6 +30,8 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-connections-per-ip", type=int, default=ServerLimits.max_connections_per_ip, help=f"concurrent TCP connections from one address (default {ServerLimits.max_connections_per_ip})")
     parser.add_argument("--rate", type=float, default=Limits.rate_per_second, help=f"chat messages a member may send per second (default {Limits.rate_per_second:g})")
     parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=f"messages a member may send in a burst (default {Limits.rate_burst})")
+    parser.add_argument("--db", default=str(default_db_path()), help="SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)")
+    parser.add_argument("--no-db", action="store_true", help="keep everything in memory; a restart closes every room")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="how much to log (default INFO)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -41,10 +44,11 @@ def server_main(argv: list[str] | None = None) -> int:
     server = ChatServer(
         args.host, args.tcp_port, args.udp_port, member_timeout=args.member_timeout, limits=limits,
         server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip),
+        db_path=None if args.no_db else args.db,
     )
     try:
         server.start()
-    except errors.PortInUse as exc:
+    except OSError as exc:
         print(f"ocm-server: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
@@ -54,10 +58,17 @@ def server_main(argv: list[str] | None = None) -> int:
     shown = lan_address() if args.host in ("0.0.0.0", "") else args.host
     print(f"ocm-server listening on TCP {args.host}:{tcp_port} and UDP {args.host}:{udp_port}", flush=True)
     print(f"Others join with the address {shown}:{tcp_port}. Press Ctrl+C to stop.", flush=True)
+    if args.no_db:
+        print("Rooms are kept in memory only: stopping the server closes them.", flush=True)
+    else:
+        print(f"Rooms are kept in {args.db}: after a restart, members carry on.", flush=True)
     while not stop.wait(0.5):
         pass
-    server.stop()
-    print("ocm-server stopped; every room was told.", flush=True)
+    server.stop(close_rooms=args.no_db)
+    if args.no_db:
+        print("ocm-server stopped; every room was told it closed.", flush=True)
+    else:
+        print("ocm-server stopped; rooms resume when it starts again with the same --db.", flush=True)
     return 0
 
 

@@ -52,7 +52,6 @@ class RoomInfo:
 @dataclass
 class _Pending:
     text: str
-    datagram: bytes
     first_sent: float
     retry_at: float
     interval: float
@@ -86,15 +85,23 @@ class ChatClient:
         *,
         timeout: float = 5.0,
         heartbeat_interval: float = 3.0,
-        send_timeout: float = 20.0,
+        send_timeout: float = 60.0,
         lost_after: float | None = None,
+        give_up_after: float = 300.0,
+        udp_address: tuple[str, int] | None = None,
     ):
+        """`send_timeout`: a message not acknowledged by then is reported failed.
+        `lost_after`: seconds of silence from the server before "connection lost".
+        `give_up_after`: seconds of silence after which the session ends for good.
+        `udp_address`: send chat there instead of where the server says (a relay, a test proxy)."""
         self.server_host = server_host
         self.tcp_port = tcp_port
         self.timeout = timeout
         self.heartbeat_interval = heartbeat_interval
         self.send_timeout = send_timeout
         self.lost_after = lost_after if lost_after is not None else max(3.0, 2.5 * heartbeat_interval)
+        self.give_up_after = give_up_after
+        self._udp_override = udp_address
         self.events: queue.Queue = queue.Queue()
         self.room: str | None = None
         self.username: str | None = None
@@ -201,7 +208,7 @@ class ChatClient:
         self._token, self.room, self.username = token, room, username
         self._room_bytes = room.encode("utf-8")
         snapshot = self._sync()
-        self._udp_address = (self.server_host, int(snapshot["udp_port"]))
+        self._udp_address = self._udp_override or (self.server_host, int(snapshot["udp_port"]))
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.connect(self._udp_address)  # only the server's datagrams reach us, and ICMP errors do
         udp.settimeout(0.2)
@@ -262,11 +269,15 @@ class ChatClient:
             raise errors.MessageTooLong(size, limit)
         with self._lock:
             msg_id = next(self._msg_ids)
-            datagram = p.encode_datagram(self._room_bytes, self._token, p.encode_chat(msg_id, text))
             now = time.monotonic()
-            self._pending[msg_id] = _Pending(text, datagram, now, now + 0.3, 0.3)
+            self._pending[msg_id] = _Pending(text, now, now + 0.3, 0.3)
+            datagram = self._chat_datagram(msg_id, text)
         self._send_raw(datagram)
         return msg_id
+
+    def _chat_datagram(self, msg_id: int, text: str) -> bytes:
+        floor = min(self._pending, default=msg_id)  # everything below is delivered or given up
+        return p.encode_datagram(self._room_bytes, self._token, p.encode_chat(msg_id, text, floor))
 
     def retry(self, msg_id: int) -> int:
         """Send a failed message again; returns its new message id."""
@@ -453,10 +464,13 @@ class ChatClient:
                     self._failed[msg_id] = pending.text
                     self.events.put(ev.MessageFailed(msg_id, pending.text, f"the server did not confirm it within {self.send_timeout:g} s"))
                 elif now >= pending.retry_at and not self._lost:
-                    resend.append(pending.datagram)
+                    resend.append(self._chat_datagram(msg_id, pending.text))
                     pending.interval = min(pending.interval * 2, 2.0)
                     pending.retry_at = now + pending.interval
             silent_for = now - self._last_heard
+            if silent_for > self.give_up_after:
+                self._end(f"no answer from the server for {silent_for:.0f} s; the connection is lost")
+                return
             if not self._lost and silent_for > self.lost_after:
                 self._lost = True
                 self.events.put(ev.ConnectionLost())

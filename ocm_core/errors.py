@@ -18,7 +18,7 @@ class ProtocolError(OCMError):
         self.reason = reason
 
 
-class PortInUse(OCMError):
+class PortInUse(OCMError, OSError):
     def __init__(self, port: int, kind: str):
         super().__init__(
             f"{kind} port {port} is already in use; choose another port or stop the program using it."

@@ -287,8 +287,12 @@ class Heartbeat:
 
 @dataclass(frozen=True)
 class Chat:
+    """A chat line. `floor` is the sender's lowest id still wanted: ids below it were
+    delivered or given up, so the server need not wait for them to keep the sender's order."""
+
     msg_id: int
     text: str
+    floor: int
 
 
 @dataclass(frozen=True)
@@ -341,7 +345,7 @@ _U32x2 = struct.Struct("!II")
 _EVENT_HEAD = struct.Struct("!IQBBB")  # seq, time_ms, flags, event type, name length
 _HISTORY_FLAG = 0x01
 EVENT_OVERHEAD = 3 + _EVENT_HEAD.size  # magic, version, kind, then the fixed fields
-CHAT_OVERHEAD = 3 + _U32.size
+CHAT_OVERHEAD = 3 + _U32x2.size
 
 
 def _frame(kind: FrameKind, rest: bytes = b"") -> bytes:
@@ -352,8 +356,8 @@ def encode_heartbeat(ack_seq: int) -> bytes:
     return _frame(FrameKind.HEARTBEAT, _U32.pack(ack_seq))
 
 
-def encode_chat(msg_id: int, text: str) -> bytes:
-    return _frame(FrameKind.CHAT, _U32.pack(msg_id) + text.encode("utf-8"))
+def encode_chat(msg_id: int, text: str, floor: int | None = None) -> bytes:
+    return _frame(FrameKind.CHAT, _U32x2.pack(msg_id, msg_id if floor is None else floor) + text.encode("utf-8"))
 
 
 def encode_resend(first_seq: int, last_seq: int) -> bytes:
@@ -415,9 +419,12 @@ def decode_body(body: bytes):
     if kind is FrameKind.HEARTBEAT:
         return Heartbeat(*_fixed(rest, _U32, "heartbeat"))
     if kind is FrameKind.CHAT:
-        if len(rest) < _U32.size + 1:
+        if len(rest) < _U32x2.size + 1:
             raise ProtocolError("chat frame has no text")
-        return Chat(_U32.unpack_from(rest)[0], _utf8(rest[_U32.size :], "chat text"))
+        msg_id, floor = _U32x2.unpack_from(rest)
+        if floor > msg_id:
+            raise ProtocolError("chat floor is above its own id")
+        return Chat(msg_id, _utf8(rest[_U32x2.size :], "chat text"), floor)
     if kind is FrameKind.RESEND:
         first, last = _fixed(rest, _U32x2, "resend")
         if first > last:

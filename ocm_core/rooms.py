@@ -30,6 +30,7 @@ Outbound = list[tuple[Address, bytes]]
 TOKEN_BYTES = 16  # 128 bits from secrets, sent as 22 URL-safe characters
 HISTORY_ON_JOIN = 100
 SEEN_IDS_PER_MEMBER = 2048  # how many recent message ids a member's duplicates are checked against
+HELD_PER_MEMBER = 256  # messages that arrived ahead of a lost one, waiting to keep the sender's order
 RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknowledged them
 RESEND_LIMIT = 64  # events one resend request may ask for
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
@@ -72,6 +73,8 @@ class Member:
     retransmit_interval: float = 0.0
     plain_text: bool = False  # speaks only the assignment's bare-text framing
     seen_ids: collections.OrderedDict = field(default_factory=collections.OrderedDict)
+    next_msg_id: int = 1  # the sender's next message in its own order
+    held: dict[int, str] = field(default_factory=dict)
     bucket: float = 0.0
     bucket_at: float = 0.0
     told_rate_limited: bool = False
@@ -273,10 +276,10 @@ class RoomRegistry:
                 self._acknowledge(member, frame.ack_seq, now)
                 return [(address, self._frame(member.room, p.encode_status_frame(member.room.seq)))]
             if isinstance(frame, p.Chat):
-                return self._chat(member, frame.msg_id, frame.text, now)
+                return self._chat(member, frame, now)
             if isinstance(frame, p.PlainText):
                 member.plain_text = True
-                return self._chat(member, None, frame.text, now)
+                return self._plain_chat(member, frame.text, now)
             if isinstance(frame, p.Resend):
                 return self._resend(member, frame)
             if isinstance(frame, p.Leave):
@@ -315,27 +318,51 @@ class RoomRegistry:
             return True
         return False
 
-    def _chat(self, member: Member, msg_id: int | None, text: str, now: float) -> Outbound:
+    def _rate_limited(self, member: Member) -> Outbound:
+        self.dropped["rate limited"] += 1
+        if member.told_rate_limited or member.plain_text:
+            return []
+        member.told_rate_limited = True
+        log.warning("%r in %r is sending too fast; dropping the excess", member.name, member.room.name)
+        note = f"you are sending faster than {self.limits.rate_per_second:g} messages a second; slow down"
+        return [(member.address, self._frame(member.room, p.encode_error_frame(ErrorCode.RATE_LIMITED, note)))]
+
+    def _relay_chat(self, member: Member, text: str, msg_id: int | None) -> Outbound:
         room = member.room
-        if msg_id is not None and msg_id in member.seen_ids:
-            # A retransmit whose first copy got through: acknowledge again, relay nothing.
-            return [(member.address, self._frame(room, p.encode_chat_ack(msg_id, member.seen_ids[msg_id])))]
-        if not self._take_token(member, now):
-            self.dropped["rate limited"] += 1
-            if member.told_rate_limited or member.plain_text:
-                return []
-            member.told_rate_limited = True
-            log.warning("%r in %r is sending too fast; dropping the excess", member.name, room.name)
-            note = f"you are sending faster than {self.limits.rate_per_second:g} messages a second; slow down"
-            return [(member.address, self._frame(room, p.encode_error_frame(ErrorCode.RATE_LIMITED, note)))]
         out = self._emit(room, EventType.CHAT, member.name, text, skip=member, msg_id=msg_id)
-        if msg_id is not None:
+        if member.acked_seq == room.seq - 1:
+            member.acked_seq = room.seq  # its own message needs no delivery back
+        return out
+
+    def _plain_chat(self, member: Member, text: str, now: float) -> Outbound:
+        if not self._take_token(member, now):
+            return self._rate_limited(member)
+        return self._relay_chat(member, text, None)
+
+    def _chat(self, member: Member, chat: p.Chat, now: float) -> Outbound:
+        """Relay a member's messages exactly once and in the order it sent them."""
+        room = member.room
+        if chat.msg_id in member.seen_ids:
+            # A retransmit whose first copy got through: acknowledge again, relay nothing.
+            return [(member.address, self._frame(room, p.encode_chat_ack(chat.msg_id, member.seen_ids[chat.msg_id])))]
+        if chat.floor > member.next_msg_id:  # the sender gave up on the ones before: stop waiting for them
+            member.next_msg_id = chat.floor
+            member.held = {i: t for i, t in member.held.items() if i >= chat.floor}
+        if chat.msg_id < member.next_msg_id:
+            return []  # given up by its sender, or relayed so long ago that its id left seen_ids
+        if chat.msg_id == member.next_msg_id or len(member.held) < HELD_PER_MEMBER:
+            member.held[chat.msg_id] = chat.text
+        out: Outbound = []
+        while member.next_msg_id in member.held:
+            if not self._take_token(member, now):
+                return out + self._rate_limited(member)
+            msg_id = member.next_msg_id
+            out += self._relay_chat(member, member.held.pop(msg_id), msg_id)
             member.seen_ids[msg_id] = room.seq
             if len(member.seen_ids) > SEEN_IDS_PER_MEMBER:
                 member.seen_ids.popitem(last=False)
             out.append((member.address, self._frame(room, p.encode_chat_ack(msg_id, room.seq))))
-        if member.acked_seq == room.seq - 1:
-            member.acked_seq = room.seq  # its own message needs no delivery back
+            member.next_msg_id += 1
         return out
 
     def _resend(self, member: Member, frame: p.Resend) -> Outbound:
@@ -489,6 +516,7 @@ class RoomRegistry:
                 sender = self._tokens.get(e.sender_token) if e.sender_token else None
                 if sender is not None and e.msg_id is not None:
                     sender.seen_ids[e.msg_id] = e.seq
+                    sender.next_msg_id = max(sender.next_msg_id, e.msg_id + 1)
         log.info("took up %d rooms and %d members from %s", len(self._rooms), len(self._tokens), store.path)
 
     # --- read-only views for servers, tests and benchmarks ------------------------------

@@ -12,7 +12,9 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import errno
+import fcntl
 import logging
+import os
 import selectors
 import socket
 import threading
@@ -23,6 +25,7 @@ from . import protocol as p
 from .errors import PortInUse, ProtocolError
 from .protocol import Operation, State, Status
 from .rooms import Limits, RegistryError, RoomRegistry
+from .store import RoomStore
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +90,16 @@ class ChatServer:
         limits: Limits | None = None,
         server_limits: ServerLimits | None = None,
         registry: RoomRegistry | None = None,
+        db_path: str | os.PathLike | None = None,
     ):
+        """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory."""
         self.host = host
         self._requested = (tcp_port, udp_port)
-        self.registry = registry or RoomRegistry(member_timeout=member_timeout, limits=limits)
+        self._registry_args = dict(member_timeout=member_timeout, limits=limits)
+        self.registry = registry or (None if db_path else RoomRegistry(**self._registry_args))
+        self.db_path = db_path
+        self._store: RoomStore | None = None
+        self._db_lock = None
         self.server_limits = server_limits or ServerLimits()
         self._tcp: socket.socket | None = None
         self._udp: socket.socket | None = None
@@ -121,14 +130,37 @@ class ChatServer:
     def running(self) -> bool:
         return self._tcp is not None and not self._stopping.is_set()
 
+    def _open_store(self) -> None:
+        lock = open(f"{self.db_path}.lock", "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # two servers on one file would trample each other
+        except OSError:
+            lock.close()
+            raise OSError(f"another server is using {self.db_path}; stop it or choose another database file") from None
+        self._db_lock = lock
+        self._store = RoomStore(self.db_path)
+        self.registry = RoomRegistry(store=self._store, **self._registry_args)
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._db_lock.close()
+            self._store = self._db_lock = None
+
     def start(self) -> None:
         tcp_port, udp_port = self._requested
         self._tcp = _bind(socket.SOCK_STREAM, self.host, tcp_port)
         try:
             self._udp = _bind(socket.SOCK_DGRAM, self.host, udp_port)
+            if self.db_path and self._store is None:
+                os.makedirs(os.path.dirname(os.path.abspath(self.db_path)), exist_ok=True)
+                self._open_store()
         except Exception:
             self._tcp.close()
             self._tcp = None
+            if self._udp is not None:
+                self._udp.close()
+                self._udp = None
             raise
         try:
             self._udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
@@ -145,14 +177,20 @@ class ChatServer:
             self._threads.append(thread)
         log.info("listening on TCP %s:%d and UDP %s:%d", *self.tcp_address, *self.udp_address)
 
-    def stop(self) -> None:
-        """Tell every room it closed, stop the threads and free both ports (within a second)."""
+    def stop(self, close_rooms: bool = True) -> None:
+        """Stop the threads and free both ports (within a second).
+
+        Without a database every room is closed and its members told. With one,
+        `close_rooms=False` keeps rooms and members on disk for the next start;
+        members see "connection lost" and carry on when the server is back.
+        """
         if self._tcp is None or self._stopping.is_set():
             return
-        try:
-            self._send_all(self.registry.close_all("the server stopped"))
-        except Exception:
-            log.exception("could not tell the rooms that the server stops")
+        if close_rooms or self._store is None:
+            try:
+                self._send_all(self.registry.close_all("the server stopped"))
+            except Exception:
+                log.exception("could not tell the rooms that the server stops")
         self._stopping.set()
         self._wake_w.send(b"x")
         try:  # wake the blocking recvfrom with a datagram of our own
@@ -170,6 +208,7 @@ class ChatServer:
             sock.close()
         self._threads.clear()
         self._tcp = self._udp = None
+        self._close_store()
         log.info("server stopped")
 
     def __enter__(self) -> ChatServer:

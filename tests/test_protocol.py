@@ -111,7 +111,7 @@ def test_plain_text_body_is_a_chat_line_from_an_assignment_client():
     "frame",
     [
         p.Heartbeat(7),
-        p.Chat(3, "こんにちは"),
+        p.Chat(3, "こんにちは", 2),
         p.Resend(4, 9),
         p.Leave(),
         p.Event(12, 1_700_000_000_123, p.EventType.CHAT, "アリス", "hi"),
@@ -125,7 +125,7 @@ def test_plain_text_body_is_a_chat_line_from_an_assignment_client():
 def test_frames_round_trip(frame):
     encoders = {
         p.Heartbeat: lambda f: p.encode_heartbeat(f.ack_seq),
-        p.Chat: lambda f: p.encode_chat(f.msg_id, f.text),
+        p.Chat: lambda f: p.encode_chat(f.msg_id, f.text, f.floor),
         p.Resend: lambda f: p.encode_resend(f.first_seq, f.last_seq),
         p.Leave: lambda f: p.encode_leave(),
         p.Event: p.encode_event,
@@ -139,7 +139,7 @@ def test_frames_round_trip(frame):
 
 
 def test_frame_bytes_are_as_documented():
-    assert p.encode_chat(1, "hi") == bytes.fromhex("ff0102 00000001") + b"hi"
+    assert p.encode_chat(2, "hi", 1) == bytes.fromhex("ff0102 00000002 00000001") + b"hi"
     assert p.encode_heartbeat(5) == bytes.fromhex("ff0101 00000005")
     assert p.encode_event(p.Event(2, 1000, p.EventType.JOINED, "bo")) == bytes.fromhex(
         "ff0110 00000002 00000000000003e8 00 02 02") + b"bo"
@@ -153,10 +153,11 @@ def test_frame_bytes_are_as_documented():
         (b"\xff\x02\x01", "version 2"),
         (b"\xff\x01\x7f", "unknown frame kind"),
         (b"\xff\x01\x01\x00", "heartbeat frame needs 4 bytes"),
-        (b"\xff\x01\x02\x00\x00\x00\x01", "chat frame has no text"),
+        (b"\xff\x01\x02" + bytes.fromhex("0000000100000001"), "chat frame has no text"),
+        (b"\xff\x01\x02" + bytes.fromhex("0000000100000002") + b"x", "floor is above its own id"),
         (b"\xff\x01\x03" + bytes.fromhex("0000000900000004"), "runs backwards"),
         (b"\xff\x01\x04x", "unexpected bytes"),
-        (b"\xff\x01\x02\x00\x00\x00\x01\xff", "not valid UTF-8"),
+        (b"\xff\x01\x02" + bytes.fromhex("0000000100000001") + b"\xff", "not valid UTF-8"),
         (b"\xff\x01\x10" + bytes(14) + b"\x09\x00", "unknown event type"),
         (b"\xff\x01\x13\x63", "unknown error code"),
     ],
@@ -227,4 +228,4 @@ def test_chat_datagram_encode_then_decode_gives_back_the_original(room, token, m
     body = p.encode_chat(msg_id, text)
     datagram = p.decode_datagram(p.encode_datagram(room.encode(), token, body))
     assert (datagram.room, datagram.token) == (room, token)
-    assert p.decode_body(datagram.body) == p.Chat(msg_id, text)
+    assert p.decode_body(datagram.body) == p.Chat(msg_id, text, msg_id)

@@ -126,6 +126,22 @@ def test_invalid_datagrams_are_dropped_counted_and_reach_no_one(registry, lobby,
     assert registry.dropped[reason] == 1
 
 
+def test_messages_overtaking_a_lost_one_wait_so_the_sender_order_holds(registry, lobby):
+    early = send(registry, lobby["bob"], p.encode_chat(2, "second", 1), BOB)
+    assert frames_to(early, ALICE) == [] and frames_to(early, BOB) == []  # held, not acknowledged yet
+    out = send(registry, lobby["bob"], p.encode_chat(1, "first", 1), BOB)
+    assert [f.text for f in frames_to(out, ALICE)] == ["first", "second"]
+    assert frames_to(out, BOB) == [p.ChatAck(1, 3), p.ChatAck(2, 4)]
+
+
+def test_a_raised_floor_stops_waiting_for_messages_the_sender_gave_up(registry, lobby):
+    send(registry, lobby["bob"], p.encode_chat(1, "one", 1), BOB)
+    send(registry, lobby["bob"], p.encode_chat(3, "three", 2), BOB)  # 2 is missing: 3 waits
+    out = send(registry, lobby["bob"], p.encode_chat(4, "four", 3), BOB)  # the sender gave up on 2
+    assert [f.text for f in frames_to(out, ALICE)] == ["three", "four"]
+    assert send(registry, lobby["bob"], p.encode_chat(2, "two, too late", 2), BOB) == []
+
+
 def test_new_port_of_the_same_ip_moves_the_member(registry, lobby):
     moved = (BOB[0], 6000)
     send(registry, lobby["bob"], p.encode_heartbeat(2), moved)
