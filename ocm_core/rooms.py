@@ -35,6 +35,7 @@ RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknow
 RESEND_LIMIT = 64  # events one resend request may ask for
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
 TOMBSTONE_LIMIT = 10_000
+DROP_LOG_EVERY = 5.0  # seconds between log lines about one kind of refused datagram
 PRUNE_EVERY = 10.0  # seconds between trimming stored events to the buffer's length
 
 # scrypt costs ~16 MiB and tens of milliseconds per guess: cheap for a person, slow for a guesser.
@@ -132,6 +133,7 @@ class RoomRegistry:
         self.dropped: collections.Counter[str] = collections.Counter()
         self._store = store
         self._next_prune = 0.0
+        self._drop_log: dict[str, tuple[float, int]] = {}
         if store is not None:
             self._load(store)
 
@@ -257,13 +259,13 @@ class RoomRegistry:
             if member is None:
                 return self._unknown_token(datagram, address)
             if member.room.name != datagram.room:
-                return self._drop("token used for another room", address)
+                return self.drop("token used for another room", address)
             if address[0] != member.ip:
-                return self._drop("token used from another IP address", address)
+                return self.drop("token used from another IP address", address)
             try:
                 frame = p.decode_body(datagram.body)
             except p.ProtocolError as exc:
-                return self._drop(f"bad frame: {exc.reason}", address)
+                return self.drop("bad frame", address, exc.reason)
             now = self._clock()
             member.last_seen = now
             if member.address != address:
@@ -285,21 +287,32 @@ class RoomRegistry:
             if isinstance(frame, p.Leave):
                 goodbye = self._frame(member.room, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))
                 return self._remove(member, EventType.LEFT) + [(address, goodbye)]
-            return self._drop(f"{type(frame).__name__} is not a client frame", address)
+            return self.drop("server frame sent to the server", address, type(frame).__name__)
 
     def _unknown_token(self, datagram: p.Datagram, address: Address) -> Outbound:
         tomb = self._tombstones.get(datagram.token)
         reason = tomb[1] if tomb else "this session is not known to the server"
-        self._drop("unknown token", address)
+        self.drop("unknown token", address)
         if datagram.body[:1] != bytes((p.FRAME_MAGIC,)):
             return []
         # Our own clients learn their room is gone; the answer is smaller than most requests.
         return [(address, self._frame_bytes(datagram.room.encode("utf-8"), p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason)))]
 
-    def _drop(self, reason: str, address: Address) -> Outbound:
-        self.dropped[reason] += 1
-        log.debug("dropped datagram from %s: %s", address, reason)
-        return []
+    def drop(self, reason: str, address: Address, detail: str = "") -> Outbound:
+        """Count a refused datagram; log it, but at most once per reason every few seconds,
+        so that a flood of junk cannot flood the log too. `reason` is a fixed category
+        (it keys the counters); `detail` says more in the log line."""
+        with self._lock:
+            self.dropped[reason] += 1
+            now = self._clock()
+            last_logged, unlogged = self._drop_log.get(reason, (-DROP_LOG_EVERY, 0))
+            if now - last_logged >= DROP_LOG_EVERY:
+                more = f" ({unlogged} more like it since the last report)" if unlogged else ""
+                log.info("dropped a datagram from %s: %s%s%s", address, reason, f" ({detail})" if detail else "", more)
+                self._drop_log[reason] = (now, 0)
+            else:
+                self._drop_log[reason] = (last_logged, unlogged + 1)
+            return []
 
     def _acknowledge(self, member: Member, ack_seq: int, now: float) -> None:
         ack_seq = min(ack_seq, member.room.seq)

@@ -251,8 +251,7 @@ class ChatServer:
             try:
                 datagram = p.decode_datagram(data)
             except ProtocolError as exc:
-                registry.dropped[f"malformed: {exc.reason}"] += 1
-                log.debug("dropped malformed datagram from %s: %s", address, exc.reason)
+                registry.drop("malformed datagram", address, exc.reason)
                 continue
             try:
                 self._send_all(registry.handle_datagram(datagram, address))
