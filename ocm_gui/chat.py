@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import logging
 import queue
+import re
 import time
 import tkinter as tk
 from tkinter import ttk
@@ -38,6 +39,9 @@ APP_TITLE = "Online Chat Messenger"
 POLL_MS = 40             # idle poll interval
 BATCH = 200              # events handled per tick at most; the rest wait for the next tick
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
+
+# Kana, kanji, CJK punctuation, full-width forms, Hangul: text that wraps by character.
+_CJK = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 _NOTICE_FALLBACK = {"joined": "{} joined the room.", "left": "{} left the room.",
                     "timed_out": "{} stopped responding and was removed."}
@@ -69,6 +73,7 @@ class ChatWindow:
 
         self.unread = 0
         self.focused = True
+        self.following = True               # keep the newest line in view
         self.room_closed = False
         self.connection_lost = False
         self.destroyed = False
@@ -122,7 +127,7 @@ class ChatWindow:
             share.grid(row=1, column=0, columnspan=2, sticky="w", pady=(6, 0))
             ttk.Label(share, text="Others join with this address:").pack(side="left")
             self._share_var = tk.StringVar(value=self.share_address)
-            self.share_entry = ttk.Entry(share, textvariable=self._share_var, width=24,
+            self.share_entry = ttk.Entry(share, textvariable=self._share_var, width=len(self.share_address) + 2,
                                          state="readonly", font="OCMHeading")
             self.share_entry.pack(side="left", padx=(6, 6))
             self.copy_button = ttk.Button(share, text="Copy", command=self.copy_address)
@@ -145,8 +150,12 @@ class ChatWindow:
                             foreground=theme.TEXT, relief="flat", borderwidth=0, highlightthickness=1,
                             highlightbackground="#c9c6bf", highlightcolor=theme.ACCENT, padx=6, pady=6,
                             cursor="arrow", width=40, height=10, takefocus=1)
-        self.scrollbar = ttk.Scrollbar(left, orient="vertical", command=self.text.yview)
+        self.scrollbar = ttk.Scrollbar(left, orient="vertical", command=self._on_scrollbar)
         self.text.configure(yscrollcommand=self._on_scroll)
+        # "Follow" the end unless the person scrolled up; only their own actions change it.
+        for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<KeyRelease>", "<ButtonRelease-1>"):
+            self.text.bind(sequence, self._user_scrolled, add="+")
+        self.text.bind("<Configure>", self._on_resize, add="+")
         self.text.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
         self.more_button = ttk.Button(left, text="New messages ↓", style="Link.TButton",
@@ -202,6 +211,8 @@ class ChatWindow:
     def _configure_tags(self) -> None:
         t = self.text
         t.tag_configure("entry", lmargin1=4, lmargin2=26, rmargin=6, spacing1=3, spacing3=3)
+        t.tag_configure("cont", lmargin1=26, spacing1=0)   # second and later lines of a message
+        t.tag_configure("cjk", wrap="char")                # Japanese has no spaces to break at
         t.tag_configure("time", foreground=theme.MUTED, font="OCMSmall")
         t.tag_configure("sender", font="OCMChatBold")
         for index, colour in enumerate(theme.SENDER_COLOURS):
@@ -259,9 +270,27 @@ class ChatWindow:
     def _on_scroll(self, first, last) -> None:
         self.scrollbar.set(first, last)
         if float(last) >= 0.999:
+            self.following = True
             self.more_button.place_forget()
 
+    def _on_scrollbar(self, *args) -> None:
+        self.text.yview(*args)
+        self._update_following()
+
+    def _user_scrolled(self, event=None) -> None:
+        self._later(0, self._update_following)  # after the Text class binding has scrolled
+
+    def _update_following(self) -> None:
+        self.following = self._at_bottom()
+        if self.following:
+            self.more_button.place_forget()
+
+    def _on_resize(self, event=None) -> None:
+        if self.following:  # a smaller window, a banner: keep the newest line in view
+            self.text.yview_moveto(1.0)
+
     def scroll_to_end(self) -> None:
+        self.following = True
         self.text.yview_moveto(1.0)
         self.more_button.place_forget()
 
@@ -333,30 +362,35 @@ class ChatWindow:
         return msg_id
 
     # ------------------------------------------------------------------ scrollback
+    @staticmethod
+    def _entry_segments(stamp: float, sender: str, text: str, base: tuple, name_tags: tuple,
+                        status: list | None = None) -> tuple[list, int]:
+        """time  sender  text [status]; later lines of the text indented under the first."""
+        if _CJK.search(text) or _CJK.search(sender):
+            base = base + ("cjk",)
+        first, *rest = text.split("\n")
+        segs = [f"{_clock(stamp)}  ", base + ("time",), sender, base + name_tags, "  " + first, base]
+        for line in rest:
+            segs += ["\n" + line, base + ("cont",)]
+        segs += (status or []) + ["\n", base]
+        return segs, len(rest) + 1
+
     def _own_segments(self, msg_id: int, text: str, stamp: float) -> tuple[list, int]:
         self._serial += 1
         tag = f"st{self._serial}"
         self._status_tags[msg_id] = tag
         base = ("entry", "own")
-        segs = [f"{_clock(stamp)}  ", base + ("time",),
-                self.username, base + ("sender", "ownsender"),
-                "  " + text, base,
-                "  sending…", base + ("status", tag),
-                "\n", base]
-        return segs, text.count("\n") + 1
+        status = ["  sending…", base + ("status", tag)]
+        return self._entry_segments(stamp, self.username, text, base, ("sender", "ownsender"), status)
 
     def _message_segments(self, msg: ChatMessage) -> tuple[list, int]:
         extra = ("history",) if msg.history else ()
         if msg.sender == self.username:
-            base = ("entry", "own") + extra
-            name_tags = base + ("sender", "ownsender")
+            base, name_tags = ("entry", "own") + extra, ("sender", "ownsender")
         else:
-            base = ("entry",) + extra
             colour = theme.SENDER_COLOURS.index(theme.sender_colour(msg.sender))
-            name_tags = base + ("sender", f"c{colour}")
-        segs = [f"{_clock(msg.time)}  ", base + ("time",), msg.sender, name_tags,
-                "  " + msg.text + "\n", base]
-        return segs, msg.text.count("\n") + 1
+            base, name_tags = ("entry",) + extra, ("sender", f"c{colour}")
+        return self._entry_segments(msg.time, msg.sender, msg.text, base, name_tags)
 
     @staticmethod
     def _line_segments(text: str, tags: tuple) -> tuple[list, int]:
@@ -370,7 +404,7 @@ class ChatWindow:
         """Append entries (segments, line count) in one insert, trim, and scroll if wanted."""
         if not entries:
             return
-        stick = force_scroll or self._at_bottom()
+        stick = force_scroll or self.following
         flat: list = []
         for segments, lines in entries:
             flat.extend(segments)

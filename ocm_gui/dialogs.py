@@ -37,9 +37,6 @@ from .validation import (
 
 log = logging.getLogger(__name__)
 
-LOCK_MARK = "🔒"  # drawn by Noto Color Emoji when present; the Lock column also says "locked"
-
-
 class Dialog:
     """A Toplevel with a form, an error line, a busy line and OK / Cancel."""
 
@@ -73,6 +70,8 @@ class Dialog:
         self.error_label = ttk.Label(self.win, textvariable=self.error_var, style="Error.TLabel",
                                      wraplength=420, justify="left", padding=(18, 0, 18, 0))
         self.error_label.grid(row=1, column=0, sticky="ew")
+        self.error_label.grid_remove()  # shown with the first error
+        self.error_label.bind("<Configure>", lambda e: e.widget.configure(wraplength=max(240, e.width - 36)))
         self.error_actions = ttk.Frame(self.win, padding=(18, 4, 18, 0))
         self.error_actions.grid(row=2, column=0, sticky="w")
 
@@ -138,6 +137,10 @@ class Dialog:
     # -- state
     def show_error(self, text: str, focus: tk.Widget | None = None) -> None:
         self.error_var.set(text)
+        if text:
+            self.error_label.grid()
+        else:
+            self.error_label.grid_remove()
         for child in self.error_actions.winfo_children():
             child.destroy()
         if focus is not None:
@@ -422,7 +425,7 @@ class JoinDialog(Dialog):
         self.tree.delete(*self.tree.get_children())
         self.rooms = {r.name: r for r in rooms}
         for info in sorted(rooms, key=lambda r: r.name.casefold()):
-            lock = f"{LOCK_MARK} locked" if info.locked else ""
+            lock = "locked" if info.locked else ""
             self.tree.insert("", "end", iid=info.name, values=(info.name, info.members, info.host, lock),
                              tags=("locked",) if info.locked else ())
         if rooms:

@@ -41,6 +41,11 @@ def tags_at_text(chat: ChatWindow, needle: str) -> tuple[str, ...]:
     return chat.text.tag_names(index)
 
 
+def fully_visible(chat: ChatWindow, index: str) -> bool:
+    info = chat.text.dlineinfo(index)
+    return info is not None and info[1] >= 0 and info[1] + info[3] <= chat.text.winfo_height()
+
+
 def put(client, *events):
     for event in events:
         client.events.put(event)
@@ -178,17 +183,61 @@ def test_autoscroll_unless_scrolled_up(root, make_chat, fake_client):
     pump(root, lambda: "message 100" in chat.transcript())
     root.update()
     assert chat.text.yview()[1] == pytest.approx(1.0)
-    chat.text.yview_moveto(0.0)
-    root.update()
+    assert fully_visible(chat, "end-2c")  # the newest line is on screen
+
+    for _ in range(10):  # the mouse wheel, up
+        chat.text.event_generate("<Button-4>", x=20, y=20)
+    pump(root, lambda: not chat.following, what="the window to notice the user scrolled up")
+    top_line = chat.text.index("@0,0")
+    assert chat.text.yview()[1] < 0.99
     put(fake_client, ChatMessage(101, "Bob", "message 101", time.time()))
     pump(root, lambda: "message 101" in chat.transcript())
     root.update()
-    assert chat.text.yview()[0] == pytest.approx(0.0)
+    assert chat.text.index("@0,0") == top_line  # the reader's place is kept
     assert chat.more_button.winfo_ismapped()
     chat.more_button.invoke()
     root.update()
     assert chat.text.yview()[1] == pytest.approx(1.0)
     assert not chat.more_button.winfo_ismapped()
+    assert chat.following
+
+
+def test_newest_line_stays_in_view_when_a_banner_shrinks_the_scrollback(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    put(fake_client, *(ChatMessage(i, "Bob", f"message {i}", time.time()) for i in range(1, 60)))
+    pump(root, lambda: "message 59" in chat.transcript())
+    put(fake_client, RoomClosed("The host closed the room."))
+    pump(root, lambda: chat.room_closed and chat.banner.winfo_ismapped())
+    root.update()
+    notice = chat.text.search("The host closed the room.", "1.0", "end")
+    assert fully_visible(chat, notice)
+
+
+def test_newest_line_stays_in_view_when_the_window_shrinks(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    put(fake_client, *(ChatMessage(i, "Bob", f"message {i}", time.time()) for i in range(1, 60)))
+    pump(root, lambda: "message 59" in chat.transcript())
+    chat.win.geometry("600x400")
+    pump(root, lambda: chat.win.winfo_height() == 400)
+    assert fully_visible(chat, "end-2c")
+    put(fake_client, ChatMessage(60, "Bob", "message 60", time.time()))
+    pump(root, lambda: "message 60" in chat.transcript())
+    root.update()
+    assert fully_visible(chat, "end-2c")
+
+
+def test_long_japanese_text_wraps_by_character_and_later_lines_are_indented(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    put(fake_client, ChatMessage(1, "Bob", "日本語" * 60 + "\nsecond line", time.time()),
+        ChatMessage(2, "Bob", "plain English words", time.time()))
+    pump(root, lambda: "plain English" in chat.transcript())
+    assert "cjk" in tags_at_text(chat, "日本語")
+    assert "cjk" not in tags_at_text(chat, "plain English")
+    assert "cont" in tags_at_text(chat, "second line")
+    root.update()
+    # char wrapping fills the first display line instead of moving the whole run below the name
+    first_text = chat.text.search("日", "1.0", "end")
+    assert chat.text.dlineinfo(first_text) == chat.text.dlineinfo("1.0")
 
 
 def test_scrollback_keeps_the_newest_lines(root, make_chat, fake_client, monkeypatch):
