@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import zlib
 import tkinter as tk
 import tkinter.font as tkfont
 from tkinter import ttk
@@ -36,7 +37,8 @@ ERROR = "#b3261e"
 WARN_BG = "#fff4d6"
 WARN_FG = "#7a5300"
 CLOSED_BG = "#fde8e6"
-SENDER_COLOURS = ("#8a3ffc", "#007d79", "#b28600", "#d12771", "#198038", "#ba4e00", "#0f62fe", "#6f32be")
+# No blue: blue is for your own name and the host mark.
+SENDER_COLOURS = ("#8a3ffc", "#007d79", "#b28600", "#d12771", "#198038", "#ba4e00", "#6f32be")
 
 
 def pick_family(root: tk.Misc) -> str:
@@ -117,5 +119,4 @@ def apply_theme(root: tk.Tk) -> str:
 
 def sender_colour(name: str) -> str:
     """A stable colour per sender name, so people can be told apart at a glance."""
-    total = sum(name.encode("utf-8")) if name else 0
-    return SENDER_COLOURS[total % len(SENDER_COLOURS)]
+    return SENDER_COLOURS[zlib.crc32(name.encode("utf-8")) % len(SENDER_COLOURS)]
