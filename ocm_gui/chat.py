@@ -187,7 +187,7 @@ class ChatWindow:
         self.send_button = ttk.Button(bottom, text="Send", style="Accent.TButton", command=self.send)
         self.send_button.grid(row=0, column=1, sticky="nsew", padx=(8, 0))
         leave_text = "Close room" if self.is_host else "Leave"
-        self.leave_button = ttk.Button(bottom, text=leave_text, command=self.leave)
+        self.leave_button = ttk.Button(bottom, text=leave_text, command=self.back_to_start)
         self.leave_button.grid(row=1, column=1, sticky="ew", padx=(8, 0), pady=(4, 0))
         foot = ttk.Frame(bottom)
         foot.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(4, 0))

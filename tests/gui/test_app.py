@@ -7,6 +7,7 @@ import time
 from gui_helpers import FakeClient, pump
 from ocm_core.events import ChatMessage
 from ocm_gui import app as app_module
+from ocm_gui.background import wait_for_background
 from ocm_gui.dialogs import HostDialog, JoinDialog
 from ocm_gui.settings import Settings
 
@@ -57,6 +58,7 @@ def test_chat_windows_share_nothing(root, app):
     assert second.input_text() == ""
     assert second.member_labels() == ["★ Z (host)", "B (you)"]
     first.leave()
+    assert wait_for_background(timeout=5.0) and first.client.left
     assert app.chats == [second] and second.client.left is False
     second.client.events.put(ChatMessage(1, "Z", "still alive", time.time()))
     pump(root, lambda: "still alive" in second.transcript())
@@ -67,14 +69,20 @@ def test_closing_the_start_window_hides_it_until_the_last_chat_closes(root, app)
     app.close_start()
     assert root.state() == "withdrawn" and not app.closing
     chat.leave()  # the last window: the app quits
-    assert app.closing and chat.client.left
+    assert app.closing
+    assert wait_for_background(timeout=5.0) and chat.client.left
 
 
-def test_back_to_start_shows_the_start_window(root, app):
+def test_back_to_start_and_leave_show_the_start_window(root, app):
     chat = app.open_chat(FakeClient())
     app.close_start()
     chat.back_to_start()
     assert root.state() == "normal" and not app.closing and app.chats == []
+    chat = app.open_chat(FakeClient())
+    app.close_start()
+    chat.leave_button.invoke()
+    assert root.state() == "normal" and not app.closing
+    pump(root, lambda: chat.client.left, what="the client to leave")
 
 
 def test_chat_window_size_is_remembered(root, app):
