@@ -129,6 +129,7 @@ class ChatClient:
         self._left = threading.Event()
         self._resync_wanted = False
         self._leaving = False
+        self._joined_at = 0  # room position when we joined: later lines under our name are ours
 
     # --- TCP requests -------------------------------------------------------------------
 
@@ -159,6 +160,8 @@ class ChatClient:
             try:
                 sock.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
                 header, message = self._read_message(sock)
+                if header.state is not State.RESPONSE or header.operation is not operation:
+                    raise errors.ProtocolError("the server's answer does not match the request")
                 status, detail = p.decode_status(message.payload)
                 if status is not Status.OK:
                     raise _STATUS_ERRORS.get(status, errors.ClientError)(detail[:1].upper() + detail[1:] + ".")
@@ -208,11 +211,18 @@ class ChatClient:
         self._token, self.room, self.username = token, room, username
         self._room_bytes = room.encode("utf-8")
         snapshot = self._sync()
-        self._udp_address = self._udp_override or (self.server_host, int(snapshot["udp_port"]))
+        target = self._udp_override or (self.server_host, int(snapshot["udp_port"]))
+        try:
+            self._udp_address = socket.getaddrinfo(*target, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
+        except OSError as exc:
+            raise errors.ServerUnreachable(f"Cannot find the server's chat address {target[0]}: {exc}.") from None
+        # Not connect()ed: a server listening on every interface may answer from another
+        # of its addresses; we take datagrams from the server's chat port instead.
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        udp.connect(self._udp_address)  # only the server's datagrams reach us, and ICMP errors do
+        udp.bind(("0.0.0.0", 0))
         udp.settimeout(0.2)
         self._udp = udp
+        self._joined_at = int(snapshot["seq"])
         self._apply_snapshot(snapshot, replay_from=0)
         self._last_heard = time.monotonic()
         self._send_body(p.encode_heartbeat(self._delivered))  # registers our UDP address at once
@@ -321,7 +331,7 @@ class ChatClient:
 
     def _send_raw(self, datagram: bytes) -> None:
         try:
-            self._udp.send(datagram)
+            self._udp.sendto(datagram, self._udp_address)
         except OSError as exc:  # e.g. ICMP "port unreachable" from a stopped server
             log.debug("UDP send failed: %s", exc)
 
@@ -330,14 +340,16 @@ class ChatClient:
     def _receive_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                data = self._udp.recv(p.MAX_DATAGRAM + 1)
+                data, source = self._udp.recvfrom(p.MAX_DATAGRAM + 1)
             except socket.timeout:
                 continue
             except OSError:
                 if self._stop.is_set():
                     return
-                time.sleep(0.05)  # ICMP errors while the server is down; the timer thread reports it
+                time.sleep(0.05)  # errors while the server is down; the timer thread reports it
                 continue
+            if source[1] != self._udp_address[1]:
+                continue  # not from the server's chat port
             try:
                 frame = p.decode_body(p.decode_datagram(data).body)
             except errors.ProtocolError as exc:
@@ -377,7 +389,7 @@ class ChatClient:
         if frame.code is ErrorCode.UNKNOWN_TOKEN:
             self._left.set()
             if not self._leaving and not self.closed:
-                self._end(frame.text or "the room is gone")
+                self._end(frame.text or "the server no longer knows this session (it may have restarted without its database); join again")
         elif frame.code is ErrorCode.RESYNC:
             self._resync_wanted = True
         else:
@@ -409,7 +421,9 @@ class ChatClient:
     def _hand_on(self, event: p.Event, history: bool = False, update_members: bool = True) -> None:
         when = event.time_ms / 1000.0
         if event.event_type is EventType.CHAT:
-            if event.name != self.username:  # our own message: we showed it when we sent it
+            # Names are unique within a room, so a live message under our name is ours: we showed it
+            # when we sent it. History may hold an earlier member's lines under the same name.
+            if history or event.name != self.username or event.seq <= self._joined_at:
                 self.events.put(ev.ChatMessage(event.seq, event.name, event.text, when, history))
             return
         if event.event_type is EventType.CLOSED:

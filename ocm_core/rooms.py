@@ -31,6 +31,7 @@ TOKEN_BYTES = 16  # 128 bits from secrets, sent as 22 URL-safe characters
 HISTORY_ON_JOIN = 100
 SEEN_IDS_PER_MEMBER = 2048  # how many recent message ids a member's duplicates are checked against
 HELD_PER_MEMBER = 256  # messages that arrived ahead of a lost one, waiting to keep the sender's order
+HOLD_SECONDS = 30.0  # longer than that, the missing one is given up (our clients raise their floor first)
 RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknowledged them
 RESEND_LIMIT = 64  # events one resend request may ask for
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
@@ -76,6 +77,7 @@ class Member:
     seen_ids: collections.OrderedDict = field(default_factory=collections.OrderedDict)
     next_msg_id: int = 1  # the sender's next message in its own order
     held: dict[int, str] = field(default_factory=dict)
+    held_since: float = 0.0
     bucket: float = 0.0
     bucket_at: float = 0.0
     told_rate_limited: bool = False
@@ -165,9 +167,11 @@ class RoomRegistry:
     def join_room(self, room: str, username: str, ip: str, password: str | None = None) -> tuple[bytes, Outbound]:
         """Add `username` to `room`; return its token and the notices to send."""
         with self._lock:
-            target = self._room_for_join(room, username)
+            target = self._rooms.get(room)
+            if target is None:
+                raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
             salt, expected = target.password_salt, target.password_hash
-        if expected is not None:
+        if expected is not None:  # before any name check, so a locked room tells outsiders nothing
             self._check_password(ip, password, salt, expected)
         with self._lock:
             target = self._room_for_join(room, username)  # it may have closed while we hashed
@@ -197,6 +201,8 @@ class RoomRegistry:
         now = self._clock()
         with self._lock:
             failures, until = self._password_failures.get(ip, (0, 0.0))
+            if now > until + self.limits.password_lockout_max:
+                failures = 0  # a quiet minute forgives earlier mistakes
         if now < until:
             raise RegistryError(
                 Status.TOO_MANY_ATTEMPTS, f"too many wrong passwords; wait {until - now:.0f} s and try again"
@@ -233,14 +239,14 @@ class RoomRegistry:
                 for r in sorted(self._rooms.values(), key=lambda r: r.name.casefold())
             ]
 
-    def snapshot(self, token: bytes, ip: str) -> dict:
+    def snapshot(self, token: bytes, ip: str, room_name: str) -> dict:
         """What a member needs to start: members, host, history and the current sequence number."""
         with self._lock:
             member = self._tokens.get(token)
-            if member is None or member.ip != ip:
+            if member is None or member.ip != ip or member.room.name != room_name:
                 raise RegistryError(Status.UNKNOWN_TOKEN, "this session is not known to the server; join again")
             room = member.room
-            history = [e for e, _ in list(room.events)[-HISTORY_ON_JOIN:]]
+            history = _history(room)
             member.acked_seq = max(member.acked_seq, room.seq)
             return {
                 "room": room.name,
@@ -266,6 +272,8 @@ class RoomRegistry:
                 frame = p.decode_body(datagram.body)
             except p.ProtocolError as exc:
                 return self.drop("bad frame", address, exc.reason)
+            if not isinstance(frame, _CLIENT_FRAMES):
+                return self.drop("server frame sent to the server", address, type(frame).__name__)
             now = self._clock()
             member.last_seen = now
             if member.address != address:
@@ -284,18 +292,17 @@ class RoomRegistry:
                 return self._plain_chat(member, frame.text, now)
             if isinstance(frame, p.Resend):
                 return self._resend(member, frame)
-            if isinstance(frame, p.Leave):
-                goodbye = self._frame(member.room, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))
-                return self._remove(member, EventType.LEFT) + [(address, goodbye)]
-            return self.drop("server frame sent to the server", address, type(frame).__name__)
+            goodbye = self._frame(member.room, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))
+            return self._remove(member, EventType.LEFT) + [(address, goodbye)]
 
     def _unknown_token(self, datagram: p.Datagram, address: Address) -> Outbound:
         tomb = self._tombstones.get(datagram.token)
-        reason = tomb[1] if tomb else "this session is not known to the server"
+        # A token we never issued gets an empty reason, so the answer is never larger than
+        # the request and cannot amplify a spoofed flood; a buried one says what happened.
+        reason = tomb[1] if tomb else ""
         self.drop("unknown token", address)
         if datagram.body[:1] != bytes((p.FRAME_MAGIC,)):
             return []
-        # Our own clients learn their room is gone; the answer is smaller than most requests.
         return [(address, self._frame_bytes(datagram.room.encode("utf-8"), p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason)))]
 
     def drop(self, reason: str, address: Address, detail: str = "") -> Outbound:
@@ -347,7 +354,19 @@ class RoomRegistry:
             member.acked_seq = room.seq  # its own message needs no delivery back
         return out
 
+    def _too_long(self, member: Member, text: str) -> bool:
+        """Would this chat, relayed with the sender's name, overflow a datagram?"""
+        name = len(member.name.encode("utf-8"))
+        return 2 + len(member.room.name_bytes) + p.EVENT_OVERHEAD + name + len(text.encode("utf-8")) > p.MAX_DATAGRAM
+
+    def _refuse_too_long(self, member: Member) -> Outbound:
+        self.drop("chat too long to relay", member.address)
+        note = "that message is too long to relay with your name; shorten it"
+        return [(member.address, self._frame(member.room, p.encode_error_frame(ErrorCode.TOO_LONG, note)))]
+
     def _plain_chat(self, member: Member, text: str, now: float) -> Outbound:
+        if self._too_long(member, text):
+            return self._refuse_too_long(member)
         if not self._take_token(member, now):
             return self._rate_limited(member)
         return self._relay_chat(member, text, None)
@@ -363,8 +382,17 @@ class RoomRegistry:
             member.held = {i: t for i, t in member.held.items() if i >= chat.floor}
         if chat.msg_id < member.next_msg_id:
             return []  # given up by its sender, or relayed so long ago that its id left seen_ids
+        if self._too_long(member, chat.text):
+            if chat.msg_id == member.next_msg_id:
+                member.next_msg_id += 1  # consumed: its retransmits are ignored and the sender's next ones flow
+            return self._refuse_too_long(member)
         if chat.msg_id == member.next_msg_id or len(member.held) < HELD_PER_MEMBER:
+            if not member.held:
+                member.held_since = now
             member.held[chat.msg_id] = chat.text
+        if member.next_msg_id not in member.held and member.held and now - member.held_since > HOLD_SECONDS:
+            # The missing one is not coming (a sender that breaks the floor rule): go on without it.
+            member.next_msg_id = min(member.held)
         out: Outbound = []
         while member.next_msg_id in member.held:
             if not self._take_token(member, now):
@@ -376,6 +404,7 @@ class RoomRegistry:
                 member.seen_ids.popitem(last=False)
             out.append((member.address, self._frame(room, p.encode_chat_ack(msg_id, room.seq))))
             member.next_msg_id += 1
+            member.held_since = now
         return out
 
     def _resend(self, member: Member, frame: p.Resend) -> Outbound:
@@ -485,6 +514,9 @@ class RoomRegistry:
                     out += self._remove(member, EventType.TIMED_OUT)
             for member in self._tokens.values():
                 room = member.room
+                if member.plain_text:
+                    member.acked_seq = room.seq  # it cannot acknowledge and reads no binary frames
+                    continue
                 if member.address is None or member.acked_seq >= room.seq or now < member.retransmit_at:
                     continue
                 first = max(member.acked_seq + 1, room.events[0][0].seq)
@@ -560,3 +592,19 @@ def _plain_text(event: p.Event) -> str:
 
 def _stored_member(member: Member) -> StoredMember:
     return StoredMember(member.token, member.room.name, member.name, member.ip, member.address, member.plain_text)
+
+
+_CLIENT_FRAMES = (p.Heartbeat, p.Chat, p.PlainText, p.Resend, p.Leave)
+
+
+def _history(room: Room) -> list[p.Event]:
+    """The events since the HISTORY_ON_JOIN-th last chat message: that many messages,
+    with the notices between them."""
+    chats = 0
+    events = list(room.events)
+    for index in range(len(events) - 1, -1, -1):
+        if events[index][0].event_type is EventType.CHAT:
+            chats += 1
+            if chats == HISTORY_ON_JOIN:
+                return [e for e, _ in events[index:]]
+    return [e for e, _ in events]

@@ -354,8 +354,6 @@ class ChatServer:
                         f"payload of {conn.header.payload_size} bytes is over the {p.MAX_REQUEST_PAYLOAD}-byte limit"
                     )
             if conn.header is None or len(conn.buffer) < p.TCRP_HEADER_SIZE + conn.header.body_size:
-                if len(conn.buffer) > p.TCRP_HEADER_SIZE + p.MAX_NAME_BYTES + p.MAX_REQUEST_PAYLOAD:
-                    raise ProtocolError("request is longer than its header says")
                 return
             message = p.decode_tcrp(bytes(conn.buffer[: p.TCRP_HEADER_SIZE + conn.header.body_size]), allow_empty_room=True)
         except ProtocolError as exc:
@@ -387,6 +385,8 @@ class ChatServer:
             return Status.BAD_REQUEST, "room name is empty", None
         try:
             request = p.decode_request(message.payload)
+            if op in (Operation.CREATE, Operation.JOIN) and not request.username:
+                raise ProtocolError("username is empty")
             if op is Operation.CREATE:
                 token = self.registry.create_room(room, request.username, ip, request.password)
                 return Status.OK, "", token
@@ -394,9 +394,7 @@ class ChatServer:
                 token, outbound = self.registry.join_room(room, request.username, ip, request.password)
                 self._send_all(outbound)
                 return Status.OK, "", token
-            snapshot = self.registry.snapshot((request.token or "").encode("ascii", "replace"), ip)
-            if snapshot["room"] != room:
-                return Status.UNKNOWN_TOKEN, "this session belongs to another room", None
+            snapshot = self.registry.snapshot((request.token or "").encode("ascii", "replace"), ip, room)
             snapshot["udp_port"] = self.udp_address[1]
             return Status.OK, "", p.encode_json(snapshot)
         except ProtocolError as exc:

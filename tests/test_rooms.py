@@ -56,9 +56,11 @@ def test_tokens_are_unique_128_bit_and_bound_to_room_name_and_ip(registry):
     other, _ = registry.join_room("lobby", "bob", "10.0.0.2")
     assert token != other
     assert len(token) == 22 and len(token) <= p.MAX_TOKEN_BYTES  # 16 random bytes, URL-safe base64
-    assert registry.snapshot(token, "10.0.0.1")["host"] == "alice"
+    assert registry.snapshot(token, "10.0.0.1", "lobby")["host"] == "alice"
     with pytest.raises(RegistryError):
-        registry.snapshot(token, "10.0.0.9")
+        registry.snapshot(token, "10.0.0.9", "lobby")
+    with pytest.raises(RegistryError):
+        registry.snapshot(token, "10.0.0.1", "another room")
 
 
 @pytest.mark.parametrize(
@@ -140,6 +142,43 @@ def test_a_raised_floor_stops_waiting_for_messages_the_sender_gave_up(registry, 
     out = send(registry, lobby["bob"], p.encode_chat(4, "four", 3), BOB)  # the sender gave up on 2
     assert [f.text for f in frames_to(out, ALICE)] == ["three", "four"]
     assert send(registry, lobby["bob"], p.encode_chat(2, "two, too late", 2), BOB) == []
+
+
+def test_chat_too_long_to_relay_with_the_sender_name_is_refused_not_sent(registry, clock):
+    long_name = "n" * 255
+    host = registry.create_room("lobby", long_name, ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    text = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - len(host) - p.CHAT_OVERHEAD)  # fits upstream only
+    out = send(registry, host, p.encode_chat(1, text), ALICE)
+    assert frames_to(out, BOB) == []
+    assert frames_to(out, ALICE)[0].code is ErrorCode.TOO_LONG
+    assert all(len(data) <= p.MAX_DATAGRAM for _, data in out)
+    out = send(registry, host, p.encode_chat(2, "short", 2), ALICE)  # the next one is not held behind it
+    assert frames_to(out, BOB)[0].text == "short"
+
+
+def test_server_frames_sent_to_the_server_are_dropped_without_refreshing_the_member(registry, lobby, clock):
+    clock.now += 29
+    send(registry, lobby["carol"], p.encode_status_frame(5), CAROL)
+    assert registry.dropped["server frame sent to the server"] == 1
+    clock.now += 2
+    registry.tick()
+    assert "carol" not in registry.members("lobby")
+
+
+def test_plain_text_member_gets_no_binary_resends(registry, lobby, clock):
+    send(registry, lobby["carol"], "hello".encode(), CAROL)
+    send(registry, lobby["alice"], p.encode_chat(1, "hi"), ALICE)
+    clock.now += 3
+    assert frames_to(registry.tick(), CAROL) == []
+
+
+def test_locked_room_checks_the_password_before_telling_whether_a_name_is_taken(registry):
+    registry.create_room("secret", "alice", "10.0.0.1", password="pw")
+    with pytest.raises(RegistryError) as caught:
+        registry.join_room("secret", "alice", "10.0.0.2", password="guess")
+    assert caught.value.status is Status.WRONG_PASSWORD
 
 
 def test_new_port_of_the_same_ip_moves_the_member(registry, lobby):
@@ -225,17 +264,21 @@ def test_resend_request_returns_buffered_events_or_asks_for_a_resync(clock):
 
 def test_snapshot_gives_members_host_history_and_position(registry, lobby):
     send(registry, lobby["bob"], p.encode_chat(1, "before carol saw it"), BOB)
-    snap = registry.snapshot(lobby["carol"], CAROL[0])
+    snap = registry.snapshot(lobby["carol"], CAROL[0], "lobby")
     assert snap["members"] == ["alice", "bob", "carol"] and snap["host"] == "alice" and snap["seq"] == 3
     assert [h["text"] for h in snap["history"] if h["type"] == EventType.CHAT] == ["before carol saw it"]
 
 
-def test_history_keeps_the_last_hundred_events(registry, lobby):
+def test_history_keeps_the_last_hundred_messages_and_the_notices_among_them(registry, lobby, clock):
     for i in range(150):
         send(registry, lobby["alice"], p.encode_chat(i + 1, f"m{i}"), ALICE)
-        registry._tokens[lobby["alice"]].bucket = 50  # not testing the rate limit here
-    history = registry.snapshot(lobby["bob"], BOB[0])["history"]
-    assert len(history) == 100 and history[-1]["text"] == "m149"
+        clock.now += 0.1  # within the rate limit
+        if i == 120:
+            registry.join_room("lobby", "dave", "10.0.0.4")
+    history = registry.snapshot(lobby["bob"], BOB[0], "lobby")["history"]
+    chats = [h["text"] for h in history if h["type"] == EventType.CHAT]
+    assert chats == [f"m{i}" for i in range(50, 150)]
+    assert [h["name"] for h in history if h["type"] == EventType.JOINED] == ["dave"]
 
 
 def test_rate_limit_drops_the_excess_and_tells_the_sender_once(clock):

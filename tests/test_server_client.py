@@ -297,3 +297,16 @@ def test_malformed_and_forged_datagrams_are_dropped_and_chat_goes_on(make_client
     assert [m.text for m in guest_log.wait_type(ev.ChatMessage)] == ["after the junk"]
     assert server.registry.dropped["unknown token"] == 1
     assert set(server.registry.dropped) == {"malformed datagram", "unknown token", "bad frame"}  # fixed categories: junk cannot grow them
+
+
+def test_history_from_an_earlier_member_with_my_name_is_shown(make_client):
+    host, first = make_client(), make_client()
+    host.create_room("room", "host")
+    first.join_room("room", "bob")
+    first.send("I was here first")
+    EventLog(first).wait_type(ev.MessageSent)
+    first.leave()
+    second = make_client()
+    second.join_room("room", "bob")
+    [line] = EventLog(second).wait_type(ev.ChatMessage)
+    assert (line.sender, line.text, line.history) == ("bob", "I was here first", True)
