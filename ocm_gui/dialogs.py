@@ -13,6 +13,7 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Callable
 
+from ocm_core.client import parse_address
 from ocm_core.errors import (
     ClientError,
     NameTaken,
@@ -31,7 +32,6 @@ from .validation import (
     clean_name,
     clean_password,
     format_address,
-    parse_address,
     parse_port,
 )
 
@@ -149,6 +149,17 @@ class Dialog:
                 focus.select_range(0, "end")
                 focus.icursor("end")
 
+    def collect(self, *checks) -> list | None:
+        """Run (entry, check) pairs in order; the first ValueError is shown at its entry -> None."""
+        values = []
+        for entry, check in checks:
+            try:
+                values.append(check())
+            except ValueError as exc:
+                self.show_error(str(exc), entry)
+                return None
+        return values
+
     def error_text(self) -> str:
         return self.error_var.get()
 
@@ -213,26 +224,16 @@ class HostDialog(Dialog):
     def ok(self) -> None:
         if self.busy or self.closed:
             return
-        try:
-            name = clean_name(self.name_var.get(), "name")
-        except ValueError as exc:
-            return self.show_error(str(exc), self.name_entry)
-        try:
-            room = clean_name(self.room_var.get(), "room name")
-        except ValueError as exc:
-            return self.show_error(str(exc), self.room_entry)
-        try:
-            password = clean_password(self.password_var.get())
-        except ValueError as exc:
-            return self.show_error(str(exc), self.password_entry)
-        try:
-            tcp = parse_port(self.tcp_var.get(), "TCP port")
-        except ValueError as exc:
-            return self.show_error(str(exc), self.tcp_entry)
-        try:
-            udp = parse_port(self.udp_var.get(), "UDP port", DEFAULT_UDP_PORT)
-        except ValueError as exc:
-            return self.show_error(str(exc), self.udp_entry)
+        values = self.collect(
+            (self.name_entry, lambda: clean_name(self.name_var.get(), "name")),
+            (self.room_entry, lambda: clean_name(self.room_var.get(), "room name")),
+            (self.password_entry, lambda: clean_password(self.password_var.get())),
+            (self.tcp_entry, lambda: parse_port(self.tcp_var.get(), "TCP port")),
+            (self.udp_entry, lambda: parse_port(self.udp_var.get(), "UDP port", DEFAULT_UDP_PORT)),
+        )
+        if values is None:
+            return
+        name, room, password, tcp, udp = values
         self.show_error("")
         self.set_busy(True, "Starting the server…")
         backend = self.backend
@@ -473,27 +474,26 @@ class JoinDialog(Dialog):
     def ok(self) -> None:
         if self.busy or self.closed:
             return
-        try:
-            name = clean_name(self.name_var.get(), "name")
-        except ValueError as exc:
-            return self.show_error(str(exc), self.name_entry)
-        try:
-            host, port = parse_address(self.address_var.get())
-        except ValueError as exc:
-            return self.show_error(str(exc), self.address_entry)
+        values = self.collect(
+            (self.name_entry, lambda: clean_name(self.name_var.get(), "name")),
+            (self.address_entry, lambda: parse_address(self.address_var.get())),
+        )
+        if values is None:
+            return
+        name, (host, port) = values
         if not self.room_var.get().strip():
             if not self.tree.get_children():
                 self.refresh()
             return self.show_error("Pick a room from the list or type its name.",
                                    self.tree if self.tree.get_children() else self.room_entry)
-        try:
-            room = clean_name(self.room_var.get(), "room name")
-        except ValueError as exc:
-            return self.show_error(str(exc), self.room_entry)
-        try:
-            password = clean_password(self.password_var.get()) if self.password_shown() else None
-        except ValueError as exc:
-            return self.show_error(str(exc), self.password_entry)
+        values = self.collect(
+            (self.room_entry, lambda: clean_name(self.room_var.get(), "room name")),
+            (self.password_entry,
+             lambda: clean_password(self.password_var.get()) if self.password_shown() else None),
+        )
+        if values is None:
+            return
+        room, password = values
         self.show_error("")
         self.set_busy(True, f"Joining {room}…")
         backend = self.backend

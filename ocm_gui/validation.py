@@ -6,7 +6,6 @@ sentence for the dialog's error line. Limits are in UTF-8 bytes, as on the wire.
 
 from __future__ import annotations
 
-from ocm_core.client import parse_address  # noqa: F401  (host[:port] as a person types it)
 from ocm_core.protocol import MAX_NAME_BYTES
 
 DEFAULT_TCP_PORT = 9090

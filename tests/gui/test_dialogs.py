@@ -8,22 +8,12 @@ import pytest
 
 from gui_helpers import free_port, pump
 from ocm_core.client import ChatClient
-from ocm_core.server import ChatServer
-from ocm_gui.dialogs import HostDialog, JoinDialog
 
 LONG_NAME = "名" * 86  # 258 bytes in UTF-8, 86 characters
 
 
 @pytest.fixture
-def server():
-    chat_server = ChatServer("127.0.0.1", 0, 0)
-    chat_server.start()
-    yield chat_server
-    chat_server.stop()
-
-
-@pytest.fixture
-def hosted(server):
+def hosted(server):  # `server`: tests/conftest.py's ChatServer on 127.0.0.1, free ports
     """A room 'lobby' hosted by 'Alice', and a locked room 'secret' hosted by 'Carol'."""
     port = server.tcp_address[1]
     clients = []
