@@ -342,6 +342,7 @@ class JoinDialog(Dialog):
         scroll.grid(row=0, column=1, sticky="ns")
         self.tree.bind("<<TreeviewSelect>>", self._on_select)
         self.tree.bind("<Double-1>", self._on_double_click)
+        self.tree.bind("<FocusIn>", self._on_tree_focus, add="+")
         self._row += 1
         self.list_status = tk.StringVar(value="Type the server's address, then Refresh rooms.")
         ttk.Label(self.body, textvariable=self.list_status, style="Small.TLabel").grid(
@@ -455,6 +456,12 @@ class JoinDialog(Dialog):
         selected = self.tree.selection()
         if selected:
             self.room_var.set(self.tree.set(selected[0], "room"))
+
+    def _on_tree_focus(self, event=None) -> None:
+        """Tabbing into the list with nothing picked yet puts the keyboard on its first room."""
+        rows = self.tree.get_children()
+        if rows and not self.tree.selection() and not self.room_var.get().strip():
+            self.pick(rows[0])
 
     def _on_double_click(self, event) -> str:
         row = self.tree.identify_row(event.y)

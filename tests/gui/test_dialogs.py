@@ -163,6 +163,23 @@ def test_join_dialog_lists_rooms_with_a_lock_marker(root, app, hosted):
     assert not dialog.password_shown()
 
 
+def test_join_dialog_room_list_by_keyboard(root, app, hosted):
+    dialog = app.open_join_dialog()
+    fill(dialog, name="Bob", address=f"127.0.0.1:{hosted}", room="")
+    dialog.refresh_button.invoke()
+    pump(root, lambda: len(dialog.room_names()) == 2, what="the room list")
+    dialog.tree.focus_force()
+    root.update()
+    assert dialog.room_var.get() == "lobby"  # tabbing in picks the first room
+    dialog.tree.event_generate("<Down>")
+    root.update()
+    assert dialog.room_var.get() == "secret" and dialog.password_shown()
+    dialog.tree.event_generate("<Return>")  # Enter = Join, with no password typed yet
+    pump(root, lambda: not dialog.busy and dialog.error_text(), what="the dialog to answer")
+    assert "password" in dialog.error_text().lower()
+    assert dialog.win.focus_get() is dialog.password_entry
+
+
 @pytest.mark.parametrize("room, name, expected, field", [
     ("nowhere", "Bob", "No room", "room"),
     ("lobby", "Alice", "Alice", "name"),
