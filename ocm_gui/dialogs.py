@@ -19,6 +19,7 @@ from ocm_core.errors import (
     NameTaken,
     PasswordRequired,
     PortInUse,
+    ProtocolError,
     RoomExists,
     RoomNotFound,
     ServerUnreachable,
@@ -36,6 +37,14 @@ from .validation import (
 )
 
 log = logging.getLogger(__name__)
+
+def _sentence(error: Exception) -> str:
+    """A client error is already a sentence; a protocol error means the wrong program answered."""
+    if isinstance(error, ProtocolError):
+        return (f"The program at that address is not an Online Chat Messenger server ({error.reason}); "
+                "check the address and port.")
+    return str(error)
+
 
 class Dialog:
     """A Toplevel with a form, an error line, a busy line and OK / Cancel."""
@@ -414,8 +423,8 @@ class JoinDialog(Dialog):
             self.refresh_button.state(["!disabled"])
             if error is not None:
                 self.list_status.set("No room list.")
-                if isinstance(error, ClientError):
-                    return self.show_error(str(error), self.address_entry)
+                if isinstance(error, (ClientError, ProtocolError)):
+                    return self.show_error(_sentence(error), self.address_entry)
                 return self.unexpected(error, "Fetching the room list")
             self.fill_rooms(rooms)
             self.settings.update(server=self.address_var.get().strip())
@@ -529,8 +538,8 @@ class JoinDialog(Dialog):
                 return self.show_error(str(error), self.name_entry)
             if isinstance(error, RoomNotFound):
                 return self.show_error(str(error), self.room_entry)
-            if isinstance(error, ServerUnreachable):
-                return self.show_error(str(error), self.address_entry)
+            if isinstance(error, (ServerUnreachable, ProtocolError)):
+                return self.show_error(_sentence(error), self.address_entry)
             if isinstance(error, ClientError):
                 return self.show_error(str(error))
             if error is not None:

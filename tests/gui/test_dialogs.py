@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
@@ -141,6 +142,29 @@ def test_join_dialog_server_unreachable(root, app):
     submit(root, dialog)
     assert f"Could not reach a server at 127.0.0.1:{port}" in dialog.error_text()
     assert not dialog.closed and dialog.room_var.get() == "lobby"
+
+
+def test_join_dialog_says_when_another_program_answers(root, app):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def answer_like_a_web_server():
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" + b" " * 64)
+
+        thread = threading.Thread(target=answer_like_a_web_server, daemon=True)
+        thread.start()
+        dialog = app.open_join_dialog()
+        fill(dialog, name="Bob", address=f"127.0.0.1:{port}")
+        dialog.refresh_button.invoke()
+        pump(root, lambda: dialog.error_text(), what="the dialog to answer")
+        thread.join(5)
+    assert dialog.error_text().startswith("The program at that address is not an Online Chat Messenger server")
+    assert dialog.win.focus_get() is dialog.address_entry
 
 
 def test_join_dialog_lists_rooms_with_a_lock_marker(root, app, hosted):
