@@ -62,11 +62,13 @@ def _version() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="OnlineChatMessenger" if getattr(sys, "frozen", False) else "ocm",
         description=f"{APP_NAME}: host a chat room on your LAN or join one. "
         "Without options it opens the start window.",
-        epilog="--server [ARGS...] runs the headless server instead; "
-        "everything after --server goes to it (see --server --help).",
+        epilog="Without --version or --self-test, other options go to the app (--settings FILE). "
+        "--server [ARGS...] runs the headless server instead; everything after --server goes to it "
+        "(see --server --help).",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument(
@@ -117,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return server_main(args_in[1:])
 
-    args = _parser().parse_args(args_in)
+    args, rest = _parser().parse_known_args(args_in)
+    if rest and (args.version or args.self_test):
+        _parser().error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     if args.version:
         _say(f"{APP_NAME} {_version()}")
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ocm_gui.app import run_app
 
-    return run_app([])
+    return run_app([*rest, "--log-level", args.log_level])  # run_app checks the rest (--settings)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """A self-test that needs no person and no display: the app's `--self-test`.
 
-It exercises the pieces that a packaged build can lose: the bundled Tcl library
-(an interpreter without Tk, so no screen is needed) and the whole chat path over
-real sockets on 127.0.0.1 (a hosted server on free ports, one client that creates
-a room, a second that joins it, one message relayed from the first to the second
-and acknowledged back to the sender).
+It exercises the pieces that a packaged build can lose: every module of the app,
+the bundled Tcl library (an interpreter without Tk, so no screen is needed) and the
+whole chat path over real sockets on 127.0.0.1 (a hosted server on free ports, one
+client that creates a room, a second that joins it, one message relayed from the
+first to the second and acknowledged back to the sender).
 
 `run()` returns a one-line summary or raises SelfTestFailed with a one-line reason.
 It logs what it does and prints nothing; `ocm_gui.__main__` decides what a person sees.
@@ -42,6 +42,32 @@ def check_tcl() -> str:
         raise SelfTestFailed(f"the bundled Tcl library does not start ({exc})") from exc
     log.info("Tcl %s starts", level)
     return level
+
+
+def check_imports() -> int:
+    """Imports every module of the app and the core; returns how many.
+
+    A frozen build that lost a module (a lazy import the analysis missed, or one the
+    spec excluded) fails here, not when a person first opens that window.
+    """
+    import importlib
+    import pkgutil
+
+    import ocm_core
+    import ocm_gui
+
+    count = 0
+    for package in (ocm_core, ocm_gui):
+        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            if info.name.rsplit(".", 1)[-1] == "__main__":
+                continue  # importing a package's __main__ would run it
+            try:
+                importlib.import_module(info.name)
+            except Exception as exc:
+                raise SelfTestFailed(f"module {info.name} does not import ({type(exc).__name__}: {exc})") from exc
+            count += 1
+    log.info("%d modules import", count)
+    return count
 
 
 def _wait_for(events: queue.Queue, want: Callable[[object], bool], deadline: float, what: str) -> object:
@@ -124,6 +150,7 @@ def check_chat(timeout: float = 10.0) -> str:
 
 def run(timeout: float = 10.0) -> str:
     """Runs every check; returns a one-line summary or raises SelfTestFailed."""
+    modules = check_imports()
     tcl = check_tcl()
     chat = check_chat(timeout)
-    return f"{chat}; Tcl {tcl} starts"
+    return f"{chat}; {modules} modules import; Tcl {tcl} starts"
