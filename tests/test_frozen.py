@@ -25,6 +25,7 @@ import pytest
 
 from ocm_core import __version__
 from ocm_core.client import ChatClient
+from ocm_core.events import ChatMessage
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "OnlineChatMessenger"
@@ -41,6 +42,28 @@ def run(cmd: list[str], timeout: float = 60, env: dict[str, str] | None = None) 
     )
 
 
+def start_program(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """Starts a program in its own process group, so kill_all() can end all of it.
+
+    (The one-file app is two processes: the bootloader and the Python program it
+    unpacks and runs. Killing only the first leaves the second holding our pipes.)
+    """
+    return subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs)
+
+
+def kill_all(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 def free_port(kind: int) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -52,7 +75,7 @@ def wait_for_server(port: int, proc: subprocess.Popen, deadline_s: float = 30.0)
     deadline = time.monotonic() + deadline_s
     while True:
         if proc.poll() is not None:
-            out, err = proc.communicate()
+            out, err = proc.communicate(timeout=15)
             pytest.fail(f"the server exited with {proc.returncode} before it answered:\n{out}\n{err}")
         try:
             ChatClient("127.0.0.1", port, timeout=1.0).list_rooms()
@@ -66,14 +89,7 @@ def wait_for_server(port: int, proc: subprocess.Popen, deadline_s: float = 30.0)
 def check_headless_server(cmd: list[str]) -> None:
     """Starts `cmd --server` on free ports, creates a room in it, stops it with Ctrl+C."""
     tcp_port, udp_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
-    proc = subprocess.Popen(
-        [*cmd, "--server", "--host", "127.0.0.1", "--tcp-port", str(tcp_port), "--udp-port", str(udp_port)],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_program([*cmd, "--server", "--host", "127.0.0.1", "--tcp-port", str(tcp_port), "--udp-port", str(udp_port)])
     try:
         wait_for_server(tcp_port, proc)
         client = ChatClient("127.0.0.1", tcp_port, timeout=5.0)
@@ -84,9 +100,7 @@ def check_headless_server(cmd: list[str]) -> None:
         out, err = proc.communicate(timeout=15)
         assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        kill_all(proc)
 
 
 def visible_windows(name: str) -> set[str]:
@@ -297,14 +311,12 @@ def test_frozen_app_opens_start_window_and_closes(frozen_app):
         pytest.skip("no DISPLAY: pytest-xvfb was disabled and there is no screen")
     before = visible_windows(WINDOW_NAME)
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [str(frozen_app)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = start_program([str(frozen_app)])
     try:
         window = None
         while window is None:
             if proc.poll() is not None:
-                out, err = proc.communicate()
+                out, err = proc.communicate(timeout=15)
                 pytest.fail(f"the app exited with {proc.returncode} before its window appeared:\n{out}\n{err}")
             if time.monotonic() - started > 30:
                 pytest.fail(f"no new window named {WINDOW_NAME!r} within 30 s")
@@ -312,15 +324,19 @@ def test_frozen_app_opens_start_window_and_closes(frozen_app):
             window = min(new, key=int) if new else None
             time.sleep(0.05)
         print(f"\nstart window after {time.monotonic() - started:.2f} s")
+        if shutil.which("xprop"):  # the desktop entry's StartupWMClass must name this window's class
+            wm_class = run(["xprop", "-id", window, "WM_CLASS"]).stdout
+            entry = (ROOT / "packaging" / "online-chat-messenger.desktop").read_text(encoding="utf-8")
+            startup_class = next(line.split("=", 1)[1] for line in entry.splitlines()
+                                 if line.startswith("StartupWMClass="))
+            assert wm_class.rstrip().endswith(f'"{startup_class}"'), wm_class
 
         press_close_button(int(window))
         out, err = proc.communicate(timeout=15)
         assert proc.returncode == 0, f"exit {proc.returncode} after closing the start window\n{out}\n{err}"
         assert not (visible_windows(WINDOW_NAME) - before)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        kill_all(proc)
 
 
 def test_committed_icons_are_what_make_icons_draws():
@@ -334,3 +350,109 @@ def test_committed_icons_are_what_make_icons_draws():
     ico = (ROOT / "packaging" / "online-chat-messenger.ico").read_bytes()
     assert ico[:6] == b"\x00\x00\x01\x00\x07\x00"  # an icon file with 7 sizes
     assert (ROOT / "packaging" / "online-chat-messenger.icns").read_bytes()[:4] == b"icns"
+
+
+# --- frozen, as a new user tries it: two copies of the app on one screen ----------------
+
+
+def xdotool(*args: str) -> None:
+    subprocess.run(["xdotool", *args], check=True, timeout=15, capture_output=True)
+
+
+def wait_for_new_window(pattern: str, before: set[str], proc: subprocess.Popen, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        new = visible_windows(pattern) - before
+        if new:
+            return min(new, key=int)
+        if proc.poll() is not None:
+            out, err = proc.communicate(timeout=15)
+            pytest.fail(f"the app exited with {proc.returncode} while waiting for {pattern!r}:\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no window matching {pattern!r} within {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def keyboard(window: str, *steps: str) -> None:
+    """Focuses `window` and types: "Tab", "Return" are keys, anything else is text."""
+    xdotool("windowfocus", "--sync", window)
+    for step in steps:
+        if step in ("Tab", "Return"):
+            xdotool("key", "--clearmodifiers", step)
+        else:
+            xdotool("type", "--delay", "15", step)
+
+
+@pytest.mark.slow
+def test_frozen_app_two_copies_host_join_and_chat(frozen_app, tmp_path):
+    """The issue's check: host in one copy, join from a second, chat, close both.
+
+    Everything goes through the keyboard (real X input via xdotool); a third member,
+    a ChatClient in this test, sees both people's messages relayed.
+    """
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("no DISPLAY: pytest-xvfb was disabled and there is no screen")
+    start_title, chat_title = "^Online Chat Messenger$", "^lobby .* Online Chat Messenger$"
+    tcp, udp = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
+    procs: list[subprocess.Popen] = []
+
+    def launch(person: str) -> tuple[subprocess.Popen, str]:
+        home = tmp_path / person
+        home.mkdir()
+        env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+        before = visible_windows(start_title)
+        proc = start_program([str(frozen_app)], env=env)
+        procs.append(proc)
+        return proc, wait_for_new_window(start_title, before, proc)
+
+    carol = None
+    try:
+        # Alice hosts "lobby" on free ports: her name, Tab to Host a room, Enter; the
+        # dialog starts at the room name; Tab past the password to the two ports.
+        alice, alice_start = launch("alice")
+        keyboard(alice_start, "Alice", "Tab", "Return")
+        host_dialog = wait_for_new_window("^Host a room$", set(), alice)
+        chats_before = visible_windows(chat_title)
+        keyboard(host_dialog, "lobby", "Tab", "Tab", str(tcp), "Tab", str(udp), "Return")
+        alice_chat = wait_for_new_window(chat_title, chats_before, alice)
+
+        carol = ChatClient("127.0.0.1", tcp, timeout=5.0)
+        carol.join_room("lobby", "Carol")
+
+        # Bob joins from a second copy: his name, Tab Tab to Join a room, Enter; he types
+        # the address and Enter, the dialog asks for the room, he types it and Enter.
+        bob, bob_start = launch("bob")
+        keyboard(bob_start, "Bob", "Tab", "Tab", "Return")
+        join_dialog = wait_for_new_window("^Join a room$", set(), bob)
+        keyboard(join_dialog, f"127.0.0.1:{tcp}", "Return", "lobby", "Return")
+        bob_chat = wait_for_new_window(chat_title, chats_before | {alice_chat}, bob)
+
+        keyboard(alice_chat, "hello from Alice, こんにちは", "Return")
+        keyboard(bob_chat, "hi Alice, Bob here", "Return")
+        seen = []
+        deadline = time.monotonic() + 15
+        while len(seen) < 2 and time.monotonic() < deadline:
+            try:
+                event = carol.events.get(timeout=0.2)
+            except Exception:
+                continue
+            if isinstance(event, ChatMessage):
+                seen.append((event.sender, event.text))
+        assert sorted(seen) == [("Alice", "hello from Alice, こんにちは"), ("Bob", "hi Alice, Bob here")]
+        carol.leave()
+        carol = None
+
+        # Close Bob's chat, then his start window; then Alice's: both copies exit cleanly.
+        for proc, chat, start in ((bob, bob_chat, bob_start), (alice, alice_chat, alice_start)):
+            press_close_button(int(chat))
+            deadline = time.monotonic() + 10
+            while chat in visible_windows(chat_title) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            press_close_button(int(start))
+            out, err = proc.communicate(timeout=15)
+            assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"
+    finally:
+        if carol is not None:
+            carol.leave()
+        for proc in procs:
+            kill_all(proc)
