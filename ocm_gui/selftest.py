@@ -12,10 +12,13 @@ It logs what it does and prints nothing; `ocm_gui.__main__` decides what a perso
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
+import pkgutil
 import queue
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +32,23 @@ class SelfTestFailed(Exception):
     """One step of the self-test failed; str(exc) says which, in one line."""
 
 
+@contextlib.contextmanager
+def _step(what: str) -> Iterator[None]:
+    """Turns any error inside into SelfTestFailed("<what> failed (<error>)")."""
+    try:
+        yield
+    except SelfTestFailed:
+        raise
+    except Exception as exc:
+        raise SelfTestFailed(f"{what} failed ({type(exc).__name__}: {exc})") from exc
+
+
 def check_tcl() -> str:
     """Starts a Tcl interpreter (no Tk, no display) and returns its patch level."""
-    try:
+    with _step("importing tkinter"):
         import tkinter
-    except ImportError as exc:
-        raise SelfTestFailed(f"tkinter is missing from this build ({exc})") from exc
-    try:
-        interp = tkinter.Tcl()
-        level = str(interp.eval("info patchlevel"))
-    except tkinter.TclError as exc:
-        raise SelfTestFailed(f"the bundled Tcl library does not start ({exc})") from exc
+    with _step("starting the bundled Tcl library"):
+        level = str(tkinter.Tcl().eval("info patchlevel"))
     log.info("Tcl %s starts", level)
     return level
 
@@ -50,9 +59,6 @@ def check_imports() -> int:
     A frozen build that lost a module (a lazy import the analysis missed, or one the
     spec excluded) fails here, not when a person first opens that window.
     """
-    import importlib
-    import pkgutil
-
     import ocm_core
     import ocm_gui
 
@@ -61,10 +67,8 @@ def check_imports() -> int:
         for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
             if info.name.rsplit(".", 1)[-1] == "__main__":
                 continue  # importing a package's __main__ would run it
-            try:
+            with _step(f"importing {info.name}"):
                 importlib.import_module(info.name)
-            except Exception as exc:
-                raise SelfTestFailed(f"module {info.name} does not import ({type(exc).__name__}: {exc})") from exc
             count += 1
     log.info("%d modules import", count)
     return count
@@ -99,29 +103,25 @@ def check_chat(timeout: float = 10.0) -> str:
     server = ChatServer("127.0.0.1", 0, 0)
     clients: list = []
     try:
-        try:
+        with _step("starting the server"):
             server.start()
-        except Exception as exc:
-            raise SelfTestFailed(f"the server did not start ({exc})") from exc
         host, tcp_port = server.tcp_address
         udp_port = server.udp_address[1]
         log.info("server on %s tcp %d udp %d", host, tcp_port, udp_port)
 
-        creator = ChatClient(host, tcp_port, timeout=max(1.0, deadline - time.monotonic()))
-        clients.append(creator)
-        try:
+        def new_client() -> ChatClient:
+            client = ChatClient(host, tcp_port, timeout=max(1.0, deadline - time.monotonic()))
+            clients.append(client)
+            return client
+
+        creator = new_client()
+        with _step("creating a room"):
             creator.create_room(ROOM, HOST_NAME)
-        except Exception as exc:
-            raise SelfTestFailed(f"creating a room failed ({exc})") from exc
-
-        joiner = ChatClient(host, tcp_port, timeout=max(1.0, deadline - time.monotonic()))
-        clients.append(joiner)
-        try:
+        joiner = new_client()
+        with _step("joining the room"):
             joiner.join_room(ROOM, GUEST_NAME)
-        except Exception as exc:
-            raise SelfTestFailed(f"joining the room failed ({exc})") from exc
-
-        msg_id = creator.send(MESSAGE)
+        with _step("sending a message"):
+            msg_id = creator.send(MESSAGE)
         _wait_for(
             joiner.events,
             lambda e: isinstance(e, ChatMessage) and e.sender == HOST_NAME and e.text == MESSAGE,
