@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     if "--server" in args_in:
         before = args_in[: args_in.index("--server")]
         if before:
-            _say(f"--server must come first; put {' '.join(before)} after it.", error=True)
+            _say("--server must come first: everything after it goes to the server, "
+                 "as in --server --tcp-port 9090 --udp-port 9091.", error=True)
             return 2
         from ocm_core.cli import server_main
 
