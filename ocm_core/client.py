@@ -160,8 +160,10 @@ class ChatClient:
             try:
                 sock.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
                 header, message = self._read_message(sock)
-                if header.state is not State.RESPONSE or header.operation is not operation:
-                    raise errors.ProtocolError("the server's answer does not match the request")
+                # The operation byte is not checked: a refusal sent before the request was read
+                # (BUSY, or a header too broken to parse) cannot echo it.
+                if header.state is not State.RESPONSE:
+                    raise errors.ProtocolError("the server's first answer is not a status")
                 status, detail = p.decode_status(message.payload)
                 if status is not Status.OK:
                     raise _STATUS_ERRORS.get(status, errors.ClientError)(detail[:1].upper() + detail[1:] + ".")
