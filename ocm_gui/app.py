@@ -25,6 +25,25 @@ from .start import StartWindow
 log = logging.getLogger(__name__)
 
 APP_TITLE = "Online Chat Messenger"
+ICON_SIZES = (256, 48)
+
+
+def icon_files() -> list[Path]:
+    """The app's PNG icons: bundled beside the code when frozen (sys._MEIPASS), else in the
+    source tree's packaging/ folder. Empty when neither is there (an installed wheel)."""
+    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
+    files = [base / "packaging" / f"online-chat-messenger-{size}.png" for size in ICON_SIZES]
+    return [f for f in files if f.is_file()]
+
+
+def set_window_icon(root: tk.Tk) -> None:
+    try:
+        # Kept on the root: Tk forgets an image whose Python object is collected.
+        root.icon_images = [tk.PhotoImage(master=root, file=str(f)) for f in icon_files()]
+        if root.icon_images:
+            root.iconphoto(True, *root.icon_images)  # True: every later Toplevel gets it too
+    except tk.TclError as exc:
+        log.info("no window icon: %s", exc)
 
 
 class App:
@@ -37,6 +56,7 @@ class App:
         self.closing = False
 
         theme.apply_theme(root)
+        set_window_icon(root)
         root.title(APP_TITLE)
         root.minsize(480, 320)
         root.columnconfigure(0, weight=1)

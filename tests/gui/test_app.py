@@ -107,3 +107,10 @@ def test_run_app_opens_the_start_window_and_returns_0(config_home, monkeypatch):
     assert app_module.run_app([]) == 0
     assert seen["title"] == "Online Chat Messenger"
     assert seen["settings"] == config_home / "online-chat-messenger" / "settings.json"
+
+
+def test_windows_carry_the_app_icon(app):
+    from ocm_gui.app import icon_files
+
+    assert [f.name for f in icon_files()] == ["online-chat-messenger-256.png", "online-chat-messenger-48.png"]
+    assert [(image.width(), image.height()) for image in app.root.icon_images] == [(256, 256), (48, 48)]
