@@ -9,6 +9,7 @@ maintenance tick can share one instance. Clocks are injected so tests can move t
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -56,6 +57,9 @@ class Limits:
     max_rooms: int = 1000
     max_members_per_room: int = 200
     event_buffer: int = 2048  # recent events per room kept for resends and history
+    event_buffer_bytes: int = 1 << 20  # and at most this many bytes of them (100 full-size messages fit)
+    resend_per_second: float = 10.0  # RESEND requests a member may make; each returns up to 64 events
+    resend_burst: int = 20
     rate_per_second: float = 20.0  # chat datagrams per member, refilled continuously
     rate_burst: int = 50
     password_failures_free: int = 3  # wrong passwords from one address before we slow down
@@ -78,6 +82,8 @@ class Member:
     next_msg_id: int = 1  # the sender's next message in its own order
     held: dict[int, str] = field(default_factory=dict)
     held_since: float = 0.0
+    resend_bucket: float = 0.0
+    resend_at: float = 0.0
     bucket: float = 0.0
     bucket_at: float = 0.0
     told_rate_limited: bool = False
@@ -97,7 +103,9 @@ class Room:
     password_hash: bytes | None = None
     members: dict[str, Member] = field(default_factory=dict)
     seq: int = 0
-    events: collections.deque = field(default_factory=collections.deque)  # (Event, body bytes)
+    # (seq, encoded EVENT body): only the bytes are kept; history decodes them when asked
+    events: collections.deque = field(default_factory=collections.deque)
+    buffered_bytes: int = 0
 
     @property
     def locked(self) -> bool:
@@ -122,7 +130,9 @@ class RoomRegistry:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         store: RoomStore | None = None,
+        hasher: Callable[[str, bytes | None], tuple[bytes, bytes]] = hash_password,
     ):
+        """`hasher` derives (salt, digest) from a password; a server may run it on a thread of its own."""
         self.member_timeout = member_timeout
         self.limits = limits or Limits()
         self._clock = clock
@@ -132,6 +142,8 @@ class RoomRegistry:
         self._tokens: dict[bytes, Member] = {}
         self._tombstones: collections.OrderedDict[bytes, tuple[float, str]] = collections.OrderedDict()
         self._password_failures: dict[str, tuple[int, float]] = {}
+        self._hashing: set[str] = set()
+        self._hasher = hasher
         self.dropped: collections.Counter[str] = collections.Counter()
         self._store = store
         self._next_prune = 0.0
@@ -145,12 +157,12 @@ class RoomRegistry:
         """Create `room` with `username` as its host; return the host's token."""
         salt = digest = None
         if password:
-            salt, digest = hash_password(password)  # outside the lock: it is slow on purpose
+            with self._lock:
+                self._check_room_free(room)  # before the slow hash, so refusals cost nothing
+            with self._hash_slot(ip):
+                salt, digest = self._hasher(password, None)  # outside the lock: it is slow on purpose
         with self._lock:
-            if room in self._rooms:
-                raise RegistryError(Status.ROOM_EXISTS, f"room '{room}' already exists; pick another name or join it")
-            if len(self._rooms) >= self.limits.max_rooms:
-                raise RegistryError(Status.SERVER_FULL, "this server has as many rooms as it allows; try again later")
+            self._check_room_free(room)
             new_room = Room(room, username, room.encode("utf-8"), self._clock(), salt, digest)
             self._rooms[room] = new_room
             member = self._add_member(new_room, username, ip)
@@ -163,6 +175,26 @@ class RoomRegistry:
                     raise
             log.info("room %r created by %r from %s", room, username, ip)
             return member.token
+
+    def _check_room_free(self, room: str) -> None:
+        if room in self._rooms:
+            raise RegistryError(Status.ROOM_EXISTS, f"room '{room}' already exists; pick another name or join it")
+        if len(self._rooms) >= self.limits.max_rooms:
+            raise RegistryError(Status.SERVER_FULL, "this server has as many rooms as it allows; try again later")
+
+    @contextlib.contextmanager
+    def _hash_slot(self, ip: str):
+        """One password hash at a time per address: a burst of locked requests from one
+        host cannot take every worker (the client retries BUSY by itself)."""
+        with self._lock:
+            if ip in self._hashing:
+                raise RegistryError(Status.BUSY, "a password from your address is still being checked; try again in a moment")
+            self._hashing.add(ip)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._hashing.discard(ip)
 
     def join_room(self, room: str, username: str, ip: str, password: str | None = None) -> tuple[bytes, Outbound]:
         """Add `username` to `room`; return its token and the notices to send."""
@@ -203,21 +235,23 @@ class RoomRegistry:
             failures, until = self._password_failures.get(ip, (0, 0.0))
             if now > until + self.limits.password_lockout_max:
                 failures = 0  # a quiet minute forgives earlier mistakes
-        if now < until:
-            raise RegistryError(
-                Status.TOO_MANY_ATTEMPTS, f"too many wrong passwords; wait {until - now:.0f} s and try again"
-            )
-        if password is None:
-            raise RegistryError(Status.PASSWORD_REQUIRED, "this room is locked; enter its password")
-        if hmac.compare_digest(hash_password(password, salt)[1], expected):
+            if now < until:
+                raise RegistryError(
+                    Status.TOO_MANY_ATTEMPTS, f"too many wrong passwords; wait {until - now:.0f} s and try again"
+                )
+            if password is None:
+                raise RegistryError(Status.PASSWORD_REQUIRED, "this room is locked; enter its password")
+            # Counted as a failure before hashing, so parallel guesses cannot slip past the count.
+            failures += 1
+            over = failures - self.limits.password_failures_free
+            wait = min(self.limits.password_lockout_max, 2.0 ** over) if over >= 0 else 0.0
+            self._password_failures[ip] = (failures, now + wait)
+        with self._hash_slot(ip):
+            correct = hmac.compare_digest(self._hasher(password, salt)[1], expected)
+        if correct:
             with self._lock:
                 self._password_failures.pop(ip, None)
             return
-        failures += 1
-        over = failures - self.limits.password_failures_free
-        wait = min(self.limits.password_lockout_max, 2.0 ** over) if over >= 0 else 0.0
-        with self._lock:
-            self._password_failures[ip] = (failures, now + wait)
         log.warning("wrong room password from %s (%d in a row)", ip, failures)
         raise RegistryError(Status.WRONG_PASSWORD, "wrong password for this room; check it and try again")
 
@@ -228,6 +262,7 @@ class RoomRegistry:
         now = self._clock()
         member = Member(username, token, ip, room, last_seen=now, acked_seq=room.seq)
         member.bucket, member.bucket_at = float(self.limits.rate_burst), now
+        member.resend_bucket, member.resend_at = float(self.limits.resend_burst), now
         room.members[username] = member
         self._tokens[token] = member
         return member
@@ -291,19 +326,24 @@ class RoomRegistry:
                 member.plain_text = True
                 return self._plain_chat(member, frame.text, now)
             if isinstance(frame, p.Resend):
+                if not self._take_resend_token(member, now):
+                    self.dropped["resend rate limited"] += 1  # each answer is many datagrams: no amplifier
+                    return []
                 return self._resend(member, frame)
             goodbye = self._frame(member.room, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))
             return self._remove(member, EventType.LEFT) + [(address, goodbye)]
 
     def _unknown_token(self, datagram: p.Datagram, address: Address) -> Outbound:
         tomb = self._tombstones.get(datagram.token)
-        # A token we never issued gets an empty reason, so the answer is never larger than
-        # the request and cannot amplify a spoofed flood; a buried one says what happened.
+        # A buried token's answer says what happened. No answer is larger than its request,
+        # so requests with a spoofed source cannot be amplified at a victim.
         reason = tomb[1] if tomb else ""
         self.drop("unknown token", address)
-        if datagram.body[:1] != bytes((p.FRAME_MAGIC,)):
+        answer = self._frame_bytes(datagram.room.encode("utf-8"), p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
+        request_size = 2 + len(datagram.room.encode("utf-8")) + len(datagram.token) + len(datagram.body)
+        if datagram.body[:1] != bytes((p.FRAME_MAGIC,)) or len(answer) > request_size:
             return []
-        return [(address, self._frame_bytes(datagram.room.encode("utf-8"), p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason)))]
+        return [(address, answer)]
 
     def drop(self, reason: str, address: Address, detail: str = "") -> Outbound:
         """Count a refused datagram; log it, but at most once per reason every few seconds,
@@ -332,9 +372,19 @@ class RoomRegistry:
         limits = self.limits
         member.bucket = min(float(limits.rate_burst), member.bucket + (now - member.bucket_at) * limits.rate_per_second)
         member.bucket_at = now
+        if member.bucket >= limits.rate_burst:
+            member.told_rate_limited = False  # told again only after a full calm spell, not per refill
         if member.bucket >= 1.0:
             member.bucket -= 1.0
-            member.told_rate_limited = False
+            return True
+        return False
+
+    def _take_resend_token(self, member: Member, now: float) -> bool:
+        limits = self.limits
+        member.resend_bucket = min(float(limits.resend_burst), member.resend_bucket + (now - member.resend_at) * limits.resend_per_second)
+        member.resend_at = now
+        if member.resend_bucket >= 1.0:
+            member.resend_bucket -= 1.0
             return True
         return False
 
@@ -413,14 +463,14 @@ class RoomRegistry:
         last = min(frame.last_seq, room.seq, first + RESEND_LIMIT - 1)
         if first > last:
             return []
-        oldest = room.events[0][0].seq if room.events else room.seq + 1
+        oldest = room.events[0][0] if room.events else room.seq + 1
         if first < oldest:
             note = "some messages are no longer on the server; fetching the room again"
             return [(member.address, self._frame(room, p.encode_error_frame(ErrorCode.RESYNC, note)))]
         return [(member.address, body) for body in self._buffered(room, first, last)]
 
     def _buffered(self, room: Room, first: int, last: int) -> list[bytes]:
-        oldest = room.events[0][0].seq
+        oldest = room.events[0][0]
         return [self._frame(room, room.events[i][1]) for i in range(first - oldest, last - oldest + 1)]
 
     # --- room life --------------------------------------------------------------------
@@ -440,9 +490,10 @@ class RoomRegistry:
             self._store.add_event(StoredEvent(room.name, event.seq, event.time_ms, event_type, name, text, sender, msg_id))
         room.seq = event.seq
         body = p.encode_event(event)
-        room.events.append((event, body))
-        if len(room.events) > self.limits.event_buffer:
-            room.events.popleft()
+        room.events.append((event.seq, body))
+        room.buffered_bytes += len(body)
+        while len(room.events) > self.limits.event_buffer or room.buffered_bytes > self.limits.event_buffer_bytes:
+            room.buffered_bytes -= len(room.events.popleft()[1])
         datagram = self._frame(room, body)
         plain = None
         now = self._clock()
@@ -519,13 +570,16 @@ class RoomRegistry:
                     continue
                 if member.address is None or member.acked_seq >= room.seq or now < member.retransmit_at:
                     continue
-                first = max(member.acked_seq + 1, room.events[0][0].seq)
+                first = max(member.acked_seq + 1, room.events[0][0])
                 last = min(room.seq, first + RETRANSMIT_WINDOW - 1)
                 out += [(member.address, body) for body in self._buffered(room, first, last)]
                 member.retransmit_interval = min(self.MAX_RETRANSMIT, max(member.retransmit_interval, self.BASE_RETRANSMIT) * 2)
                 member.retransmit_at = now + member.retransmit_interval
             while self._tombstones and next(iter(self._tombstones.values()))[0] < now:
                 self._tombstones.popitem(last=False)
+            forgiven = now - self.limits.password_lockout_max
+            for ip in [ip for ip, (_, until) in self._password_failures.items() if until < forgiven]:
+                del self._password_failures[ip]
             if self._store and now >= self._next_prune:
                 self._next_prune = now + PRUNE_EVERY
                 for room in self._rooms.values():
@@ -540,7 +594,9 @@ class RoomRegistry:
             room = Room(stored.name, stored.host, stored.name.encode("utf-8"), now, stored.password_salt, stored.password_hash)
             for e in store.events(stored.name, self.limits.event_buffer):
                 event = p.Event(e.seq, e.time_ms, EventType(e.type), e.name, e.text)
-                room.events.append((event, p.encode_event(event)))
+                body = p.encode_event(event)
+                room.events.append((event.seq, body))
+                room.buffered_bytes += len(body)
             room.seq = store.last_seq(stored.name)
             self._rooms[room.name] = room
         for stored in store.members():
@@ -551,6 +607,7 @@ class RoomRegistry:
             member = Member(stored.name, stored.token, stored.ip, room, last_seen=now, address=stored.address,
                             acked_seq=room.seq, plain_text=stored.plain_text)
             member.bucket, member.bucket_at = float(self.limits.rate_burst), now
+            member.resend_bucket, member.resend_at = float(self.limits.resend_burst), now
             room.members[member.name] = member
             self._tokens[member.token] = member
         for room in list(self._rooms.values()):
@@ -601,10 +658,10 @@ def _history(room: Room) -> list[p.Event]:
     """The events since the HISTORY_ON_JOIN-th last chat message: that many messages,
     with the notices between them."""
     chats = 0
-    events = list(room.events)
+    events = [p.decode_body(body) for _, body in room.events]
     for index in range(len(events) - 1, -1, -1):
-        if events[index][0].event_type is EventType.CHAT:
+        if events[index].event_type is EventType.CHAT:
             chats += 1
             if chats == HISTORY_ON_JOIN:
-                return [e for e, _ in events[index:]]
-    return [e for e, _ in events]
+                return events[index:]
+    return events

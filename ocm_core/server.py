@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from . import protocol as p
 from .errors import PortInUse, ProtocolError
 from .protocol import Operation, State, Status
-from .rooms import Limits, RegistryError, RoomRegistry
+from .rooms import Limits, RegistryError, RoomRegistry, hash_password
 from .store import RoomStore
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,11 @@ class ChatServer:
         """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory."""
         self.host = host
         self._requested = (tcp_port, udp_port)
-        self._registry_args = dict(member_timeout=member_timeout, limits=limits)
+        # Password hashing runs on one thread of its own: scrypt's 16 MiB working set then
+        # lives in one thread's memory, not in every worker's, and a burst of locked
+        # requests queues there instead of taking every worker.
+        self._hashing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ocm-password")
+        self._registry_args = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password)
         self.registry = registry or (None if db_path else RoomRegistry(**self._registry_args))
         self.db_path = db_path
         self._store: RoomStore | None = None
@@ -111,6 +115,9 @@ class ChatServer:
         self._open_total = 0
         self._open_lock = threading.Lock()
         self.stats: collections.Counter[str] = collections.Counter()
+
+    def _hash_password(self, password: str, salt: bytes | None) -> tuple[bytes, bytes]:
+        return self._hashing.submit(hash_password, password, salt).result()
 
     # --- life -------------------------------------------------------------------------
 

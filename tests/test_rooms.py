@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from ocm_core import protocol as p
 from ocm_core.protocol import ErrorCode, EventType, Status
-from ocm_core.rooms import Limits, RegistryError, RoomRegistry
+from ocm_core.rooms import Limits, RegistryError, RoomRegistry, hash_password
 
 
 class FakeClock:
@@ -325,3 +327,83 @@ def test_repeated_wrong_passwords_from_one_address_are_slowed_down(registry, clo
     clock.now += 61
     token, _ = registry.join_room("secret", "bob", "10.0.0.2", password="right")
     assert token
+
+
+def test_password_guesses_are_counted_before_hashing_and_one_address_hashes_one_at_a_time(clock):
+    started, release = threading.Event(), threading.Event()
+
+    def slow_hasher(password, salt):
+        started.set()
+        release.wait(5)
+        return hash_password(password, salt)
+
+    registry = RoomRegistry(clock=clock, hasher=slow_hasher)
+    registry.create_room("vault", "owner", "10.0.0.1")  # no password: no hashing
+    registry._rooms["vault"].password_salt, registry._rooms["vault"].password_hash = hash_password("right")
+    outcome = []
+    guess = threading.Thread(target=lambda: outcome.append(_status_of(lambda: registry.join_room("vault", "g", "10.0.0.9", "wrong"))))
+    guess.start()
+    assert started.wait(5)
+    assert registry._password_failures["10.0.0.9"][0] == 1  # counted while the hash still runs
+    assert _status_of(lambda: registry.join_room("vault", "h", "10.0.0.9", "wrong again")) is Status.BUSY
+    release.set()
+    guess.join(5)
+    assert outcome == [Status.WRONG_PASSWORD]
+
+
+def test_locked_create_of_a_taken_name_is_refused_before_any_hashing(clock):
+    hashed = []
+    registry = RoomRegistry(clock=clock, hasher=lambda pw, salt: hashed.append(pw) or hash_password(pw, salt))
+    registry.create_room("taken", "a", "10.0.0.1")
+    assert _status_of(lambda: registry.create_room("taken", "b", "10.0.0.2", password="pw")) is Status.ROOM_EXISTS
+    assert hashed == []
+
+
+def test_resend_requests_are_rate_limited(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(resend_per_second=10, resend_burst=5))
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    for i in range(10):
+        send(registry, host, p.encode_chat(i + 1, f"m{i}"), ALICE)
+    answered = sum(bool(send(registry, bob, p.encode_resend(2, 11), BOB)) for _ in range(50))
+    assert answered == 5 and registry.dropped["resend rate limited"] == 45
+    clock.now += 1.0
+    assert len(send(registry, bob, p.encode_resend(2, 11), BOB)) == 10
+
+
+def test_a_sustained_flood_is_told_once_not_at_every_refill(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=20, rate_burst=50))
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    told = 0
+    for i in range(2000):  # 100 messages a second for 20 s
+        clock.now += 0.01
+        out = send(registry, host, p.encode_chat(i + 1, "x", i + 1), ALICE)
+        told += sum(isinstance(f, p.ErrorFrame) for f in frames_to(out, ALICE))
+    assert told == 1
+
+
+@pytest.mark.parametrize("token", [b"t", b"tt", b"forged-token-000000000"])
+def test_the_answer_to_an_unknown_token_is_never_larger_than_the_request(registry, token):
+    registry.create_room("lobby", "alice", ALICE[0])
+    request = p.encode_datagram(b"lobby", token, p.encode_heartbeat(0))
+    out = registry.handle_datagram(p.decode_datagram(request), BOB)
+    assert all(len(data) <= len(request) for _, data in out)
+
+
+def test_the_event_buffer_is_capped_in_bytes(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(event_buffer_bytes=50_000, rate_per_second=1e6, rate_burst=10**6))
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    for i in range(100):
+        send(registry, host, p.encode_chat(i + 1, "x" * 3000), ALICE)
+    room = registry._rooms["lobby"]
+    assert room.buffered_bytes == sum(len(body) for _, body in room.events) <= 50_000
+    assert len(room.events) == 16 and room.events[-1][0] == 100
+
+
+def _status_of(action):
+    try:
+        action()
+    except RegistryError as exc:
+        return exc.status
+    return Status.OK
