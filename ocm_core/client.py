@@ -127,6 +127,7 @@ class ChatClient:
         self._last_resend_request = 0.0
         self._lost = False
         self._left = threading.Event()
+        self._heard_once = threading.Event()
         self._resync_wanted = False
         self._leaving = False
         self._joined_at = 0  # room position when we joined: later lines under our name are ours
@@ -227,11 +228,20 @@ class ChatClient:
         self._joined_at = int(snapshot["seq"])
         self._apply_snapshot(snapshot, replay_from=0)
         self._last_heard = time.monotonic()
-        self._send_body(p.encode_heartbeat(self._delivered))  # registers our UDP address at once
         for name, target in (("ocm-client-recv", self._receive_loop), ("ocm-client-timer", self._timer_loop)):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        # The first heartbeat registers our UDP address; until the server answers it, nothing
+        # the room says can reach us. Wait for that answer (briefly) so that a joined client is
+        # a reachable one; a lost answer is asked for again.
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            self._send_body(p.encode_heartbeat(self._delivered))
+            if self._heard_once.wait(0.2):
+                break
+        else:
+            log.warning("the server has not answered on UDP yet; going on, the timer keeps trying")
 
     def _sync(self) -> dict:
         answer = self._request(Operation.SYNC, self.room, p.encode_request(p.RoomRequest("", token=self._token.decode("ascii"))))
@@ -363,6 +373,7 @@ class ChatClient:
                 log.exception("error handling %s", type(frame).__name__)
 
     def _handle(self, frame) -> None:
+        self._heard_once.set()
         with self._lock:
             self._last_heard = time.monotonic()
             if self._lost:

@@ -195,7 +195,8 @@ class ChatServer:
             return
         if close_rooms or self._store is None:
             try:
-                self._send_all(self.registry.close_all("the server stopped"))
+                goodbyes = self.registry.close_all("the server stopped")
+                self._send_all(goodbyes + goodbyes)  # twice: no one is left to answer a re-send
             except Exception:
                 log.exception("could not tell the rooms that the server stops")
         self._stopping.set()
