@@ -385,16 +385,24 @@ class ChatClient:
                 if frame.seq > self._delivered:
                     self._buffered[frame.seq] = frame
                     self._drain()
+                else:
+                    self._acked_sent = -1  # a re-send of what we have: our last ack was lost, repeat it
             elif isinstance(frame, p.ChatAck):
                 pending = self._pending.pop(frame.msg_id, None)
                 if pending is not None:
+                    # The server relays our messages in id order, so this ack also says that every
+                    # older one still waiting went out: its own ack was lost. Its room position
+                    # arrives with the stream (seq 0 until then).
+                    for older in sorted(i for i in self._pending if i < frame.msg_id):
+                        del self._pending[older]
+                        self.events.put(ev.MessageSent(older, 0))
                     self.events.put(ev.MessageSent(frame.msg_id, frame.seq))
                 if frame.seq > self._delivered:
                     self._own_seqs.add(frame.seq)
                     self._drain()
             elif isinstance(frame, p.StatusFrame):
                 if frame.latest_seq > self._delivered and not self._buffered:
-                    self._ask_resend(self._delivered + 1, frame.latest_seq, force=True)
+                    self._ask_resend(force=True, up_to=frame.latest_seq)
             elif isinstance(frame, p.ErrorFrame):
                 self._handle_error(frame)
 
@@ -423,13 +431,27 @@ class ChatClient:
             if self._stop.is_set():
                 return
         if self._buffered:
-            self._ask_resend(self._delivered + 1, min(self._buffered) - 1)
+            self._ask_resend()
 
-    def _ask_resend(self, first: int, last: int, force: bool = False) -> None:
+    def _ask_resend(self, force: bool = False, up_to: int = 0) -> None:
+        """Ask for every gap below the highest event held (or up to `up_to`), in one request."""
         now = time.monotonic()
-        if force or now - self._last_resend_request > 0.1:
-            self._last_resend_request = now
-            self._send_body(p.encode_resend(first, min(last, first + 63)))
+        if not force and now - self._last_resend_request <= 0.1:
+            return
+        self._last_resend_request = now
+        ranges, wanted, seq = [], 0, self._delivered + 1
+        end = max(max(self._buffered, default=0), up_to)
+        while seq <= end and len(ranges) < p.MAX_RESEND_RANGES and wanted < 64:
+            if seq in self._buffered or seq in self._own_seqs:
+                seq += 1
+                continue
+            first = seq
+            while seq <= end and seq not in self._buffered and seq not in self._own_seqs and wanted < 64:
+                seq += 1
+                wanted += 1
+            ranges.append((first, seq - 1))
+        if ranges:
+            self._send_body(p.encode_resend(*ranges))
 
     def _hand_on(self, event: p.Event, history: bool = False, update_members: bool = True) -> None:
         when = event.time_ms / 1000.0
@@ -503,6 +525,8 @@ class ChatClient:
                 self.events.put(ev.ConnectionLost())
             # While lost, probe with a backoff of silence: 1, 2, 4 ... up to the heartbeat interval.
             interval = min(self.heartbeat_interval, max(1.0, silent_for / 4)) if self._lost else self.heartbeat_interval
+            if self._buffered and now - self._last_resend_request >= 0.2:
+                self._ask_resend()  # a gap is still open and nothing new came to prompt a request
             ack_due = self._delivered != self._acked_sent and now - self._last_ack_at >= 0.05
             beat = ack_due or now - self._last_heartbeat >= interval
             if beat:

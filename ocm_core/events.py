@@ -40,7 +40,8 @@ class MembersChanged:
 
 @dataclass(frozen=True)
 class MessageSent:
-    """The server acknowledged one of our own messages and gave it room position `seq`."""
+    """The server acknowledged one of our own messages and gave it room position `seq`
+    (0 when the acknowledgement came with a later message's, whose own ack was lost)."""
 
     msg_id: int
     seq: int

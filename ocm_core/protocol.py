@@ -295,10 +295,15 @@ class Chat:
     floor: int
 
 
+MAX_RESEND_RANGES = 16
+
+
 @dataclass(frozen=True)
 class Resend:
-    first_seq: int
-    last_seq: int
+    """Ask for the room events in each (first_seq, last_seq) range, inclusive; the gaps a
+    client has, all in one request, so losses spread over a burst are repaired in one round."""
+
+    ranges: tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -360,8 +365,8 @@ def encode_chat(msg_id: int, text: str, floor: int | None = None) -> bytes:
     return _frame(FrameKind.CHAT, _U32x2.pack(msg_id, msg_id if floor is None else floor) + text.encode("utf-8"))
 
 
-def encode_resend(first_seq: int, last_seq: int) -> bytes:
-    return _frame(FrameKind.RESEND, _U32x2.pack(first_seq, last_seq))
+def encode_resend(*ranges: tuple[int, int]) -> bytes:
+    return _frame(FrameKind.RESEND, b"".join(_U32x2.pack(first, last) for first, last in ranges))
 
 
 def encode_leave() -> bytes:
@@ -426,10 +431,12 @@ def decode_body(body: bytes):
             raise ProtocolError("chat floor is above its own id")
         return Chat(msg_id, _utf8(rest[_U32x2.size :], "chat text"), floor)
     if kind is FrameKind.RESEND:
-        first, last = _fixed(rest, _U32x2, "resend")
-        if first > last:
+        if not rest or len(rest) % _U32x2.size or len(rest) > MAX_RESEND_RANGES * _U32x2.size:
+            raise ProtocolError(f"resend frame needs 1 to {MAX_RESEND_RANGES} ranges of 8 bytes, got {len(rest)} bytes")
+        ranges = tuple(_U32x2.iter_unpack(rest))
+        if any(first > last for first, last in ranges):
             raise ProtocolError("resend range runs backwards")
-        return Resend(first, last)
+        return Resend(ranges)
     if kind is FrameKind.LEAVE:
         if rest:
             raise ProtocolError("leave frame carries unexpected bytes")

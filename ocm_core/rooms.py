@@ -458,16 +458,24 @@ class RoomRegistry:
         return out
 
     def _resend(self, member: Member, frame: p.Resend) -> Outbound:
+        """Re-send the events asked for, at most RESEND_LIMIT of them in all."""
         room = member.room
-        first = max(frame.first_seq, 1)
-        last = min(frame.last_seq, room.seq, first + RESEND_LIMIT - 1)
-        if first > last:
-            return []
         oldest = room.events[0][0] if room.events else room.seq + 1
-        if first < oldest:
-            note = "some messages are no longer on the server; fetching the room again"
-            return [(member.address, self._frame(room, p.encode_error_frame(ErrorCode.RESYNC, note)))]
-        return [(member.address, body) for body in self._buffered(room, first, last)]
+        out: Outbound = []
+        budget = RESEND_LIMIT
+        for first, last in frame.ranges:
+            first = max(first, 1)
+            last = min(last, room.seq, first + budget - 1)
+            if first > last:
+                continue
+            if first < oldest:
+                note = "some messages are no longer on the server; fetching the room again"
+                return [(member.address, self._frame(room, p.encode_error_frame(ErrorCode.RESYNC, note)))]
+            out += [(member.address, body) for body in self._buffered(room, first, last)]
+            budget -= last - first + 1
+            if budget <= 0:
+                break
+        return out
 
     def _buffered(self, room: Room, first: int, last: int) -> list[bytes]:
         oldest = room.events[0][0]

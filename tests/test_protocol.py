@@ -112,7 +112,8 @@ def test_plain_text_body_is_a_chat_line_from_an_assignment_client():
     [
         p.Heartbeat(7),
         p.Chat(3, "こんにちは", 2),
-        p.Resend(4, 9),
+        p.Resend(((4, 9),)),
+        p.Resend(((4, 9), (12, 12), (20, 30))),
         p.Leave(),
         p.Event(12, 1_700_000_000_123, p.EventType.CHAT, "アリス", "hi"),
         p.Event(13, 5, p.EventType.JOINED, "bob"),
@@ -126,7 +127,7 @@ def test_frames_round_trip(frame):
     encoders = {
         p.Heartbeat: lambda f: p.encode_heartbeat(f.ack_seq),
         p.Chat: lambda f: p.encode_chat(f.msg_id, f.text, f.floor),
-        p.Resend: lambda f: p.encode_resend(f.first_seq, f.last_seq),
+        p.Resend: lambda f: p.encode_resend(*f.ranges),
         p.Leave: lambda f: p.encode_leave(),
         p.Event: p.encode_event,
         p.ChatAck: lambda f: p.encode_chat_ack(f.msg_id, f.seq),
@@ -156,6 +157,8 @@ def test_frame_bytes_are_as_documented():
         (b"\xff\x01\x02" + bytes.fromhex("0000000100000001"), "chat frame has no text"),
         (b"\xff\x01\x02" + bytes.fromhex("0000000100000002") + b"x", "floor is above its own id"),
         (b"\xff\x01\x03" + bytes.fromhex("0000000900000004"), "runs backwards"),
+        (b"\xff\x01\x03" + bytes.fromhex("00000009"), "1 to 16 ranges"),
+        (b"\xff\x01\x03" + bytes(8 * 17), "1 to 16 ranges"),
         (b"\xff\x01\x04x", "unexpected bytes"),
         (b"\xff\x01\x02" + bytes.fromhex("0000000100000001") + b"\xff", "not valid UTF-8"),
         (b"\xff\x01\x10" + bytes(14) + b"\x09\x00", "unknown event type"),
@@ -199,7 +202,7 @@ valid_samples = [
     p.encode_tcrp(p.Operation.JOIN, p.State.REQUEST, "雑談", p.encode_request(p.RoomRequest("アリス", "pw"))),
     p.encode_datagram(b"room", b"token", p.encode_chat(9, "hello")),
     p.encode_event(p.Event(1, 2, p.EventType.CHAT, "a", "b")),
-    p.encode_resend(1, 5),
+    p.encode_resend((1, 5), (7, 9)),
 ]
 
 

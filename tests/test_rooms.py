@@ -259,9 +259,11 @@ def test_resend_request_returns_buffered_events_or_asks_for_a_resync(clock):
     send(registry, bob, p.encode_heartbeat(1), BOB)
     for i in range(6):
         send(registry, host, p.encode_chat(i + 1, f"m{i}"), ALICE)
-    resent = frames_to(send(registry, bob, p.encode_resend(5, 6), BOB), BOB)
+    resent = frames_to(send(registry, bob, p.encode_resend((5, 6)), BOB), BOB)
     assert [(f.seq, f.text) for f in resent] == [(5, "m3"), (6, "m4")]
-    assert frames_to(send(registry, bob, p.encode_resend(1, 2), BOB), BOB)[0].code is ErrorCode.RESYNC
+    assert frames_to(send(registry, bob, p.encode_resend((1, 2)), BOB), BOB)[0].code is ErrorCode.RESYNC
+    several = frames_to(send(registry, bob, p.encode_resend((4, 4), (6, 7)), BOB), BOB)
+    assert [f.seq for f in several] == [4, 6, 7]
 
 
 def test_snapshot_gives_members_host_history_and_position(registry, lobby):
@@ -366,10 +368,10 @@ def test_resend_requests_are_rate_limited(clock):
     send(registry, bob, p.encode_heartbeat(1), BOB)
     for i in range(10):
         send(registry, host, p.encode_chat(i + 1, f"m{i}"), ALICE)
-    answered = sum(bool(send(registry, bob, p.encode_resend(2, 11), BOB)) for _ in range(50))
+    answered = sum(bool(send(registry, bob, p.encode_resend((2, 11)), BOB)) for _ in range(50))
     assert answered == 5 and registry.dropped["resend rate limited"] == 45
     clock.now += 1.0
-    assert len(send(registry, bob, p.encode_resend(2, 11), BOB)) == 10
+    assert len(send(registry, bob, p.encode_resend((2, 11)), BOB)) == 10
 
 
 def test_a_sustained_flood_is_told_once_not_at_every_refill(clock):

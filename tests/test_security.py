@@ -325,7 +325,7 @@ def test_ten_thousand_fuzzed_requests_and_datagrams_then_chat_works_and_memory_s
         tcp_weights = [20, 10, 20, 5, 10, 10, 0.5]
         bodies = [
             p.encode_heartbeat(0), p.encode_heartbeat(2**32 - 1), p.encode_chat(1, "hello"), p.encode_chat(2**32 - 1, "こんにちは"),
-            p.encode_resend(1, 64), p.encode_resend(0, 2**32 - 1), "plain text line".encode(),
+            p.encode_resend((1, 64)), p.encode_resend((0, 2**32 - 1), (5, 9)), "plain text line".encode(),
             p.encode_event(p.Event(1, 0, p.EventType.CHAT, "x", "y")), p.encode_chat_ack(1, 1), p.encode_status_frame(5),
             p.encode_error_frame(ErrorCode.RATE_LIMITED, "no"),
         ]
@@ -555,7 +555,7 @@ def test_a_valid_token_from_another_address_is_refused_logged_and_reaches_no_mem
 
     spoofer = udp_socket("127.0.0.2")
     forged = [p.encode_chat(9999, "sent with a stolen token"), "plain text with a stolen token".encode(), p.encode_heartbeat(0),
-              p.encode_resend(1, 10), p.encode_leave()]
+              p.encode_resend((1, 10)), p.encode_leave()]
     for body in forged:
         spoofer.sendto(p.encode_datagram(b"bound", guest._token, body), server.udp_address)
     wait_until(lambda: server.registry.dropped[refused] == before + len(forged), what="the forged datagrams to be refused")
