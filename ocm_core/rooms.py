@@ -38,7 +38,7 @@ RESEND_LIMIT = 64  # events one resend request may ask for
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
 TOMBSTONE_LIMIT = 10_000
 DROP_LOG_EVERY = 5.0  # seconds between log lines about one kind of refused datagram
-PRUNE_EVERY = 10.0  # seconds between trimming stored events to the buffer's length
+STATUS_QUIET = 1.0  # a heartbeat from a caught-up member is answered only after this much silence towards it
 
 # scrypt costs ~16 MiB and tens of milliseconds per guess: cheap for a person, slow for a guesser.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -84,6 +84,7 @@ class Member:
     held_since: float = 0.0
     resend_bucket: float = 0.0
     resend_at: float = 0.0
+    last_sent: float = float("-inf")  # when the room last sent this member an event or status
     bucket: float = 0.0
     bucket_at: float = 0.0
     told_rate_limited: bool = False
@@ -146,7 +147,6 @@ class RoomRegistry:
         self._hasher = hasher
         self.dropped: collections.Counter[str] = collections.Counter()
         self._store = store
-        self._next_prune = 0.0
         self._drop_log: dict[str, tuple[float, int]] = {}
         if store is not None:
             self._load(store)
@@ -295,43 +295,62 @@ class RoomRegistry:
     # --- UDP side -------------------------------------------------------------------
 
     def handle_datagram(self, datagram: p.Datagram, address: Address) -> Outbound:
-        with self._lock:
-            member = self._tokens.get(datagram.token)
-            if member is None:
-                return self._unknown_token(datagram, address)
-            if member.room.name != datagram.room:
-                return self.drop("token used for another room", address)
-            if address[0] != member.ip:
-                return self.drop("token used from another IP address", address)
-            try:
-                frame = p.decode_body(datagram.body)
-            except p.ProtocolError as exc:
-                return self.drop("bad frame", address, exc.reason)
-            if not isinstance(frame, _CLIENT_FRAMES):
-                return self.drop("server frame sent to the server", address, type(frame).__name__)
-            now = self._clock()
-            member.last_seen = now
-            if member.address != address:
-                if member.address is not None:
-                    log.info("%r in %r moved from %s to %s", member.name, member.room.name, member.address, address)
-                member.address = address
-                if self._store:
-                    self._store.move_member(member.token, address, isinstance(frame, p.PlainText))
-            if isinstance(frame, p.Heartbeat):
-                self._acknowledge(member, frame.ack_seq, now)
-                return [(address, self._frame(member.room, p.encode_status_frame(member.room.seq)))]
-            if isinstance(frame, p.Chat):
-                return self._chat(member, frame, now)
-            if isinstance(frame, p.PlainText):
-                member.plain_text = True
-                return self._plain_chat(member, frame.text, now)
-            if isinstance(frame, p.Resend):
-                if not self._take_resend_token(member, now):
-                    self.dropped["resend rate limited"] += 1  # each answer is many datagrams: no amplifier
-                    return []
-                return self._resend(member, frame)
-            goodbye = self._frame(member.room, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))
-            return self._remove(member, EventType.LEFT) + [(address, goodbye)]
+        return self.handle_datagrams([(datagram, address)])
+
+    def handle_datagrams(self, batch: list[tuple[p.Datagram, Address]]) -> Outbound:
+        """Handle datagrams that arrived together: one lock, one database transaction, and
+        nothing to send until it is committed."""
+        out: Outbound = []
+        with self._lock, (self._store.batch() if self._store else contextlib.nullcontext()):
+            for datagram, address in batch:
+                try:
+                    out += self._handle_one(datagram, address)
+                except Exception:  # a bug costs this datagram, never the others
+                    log.exception("error handling a datagram from %s", address)
+        return out
+
+    def _handle_one(self, datagram: p.Datagram, address: Address) -> Outbound:
+        member = self._tokens.get(datagram.token)
+        if member is None:
+            return self._unknown_token(datagram, address)
+        if member.room.name != datagram.room:
+            return self.drop("token used for another room", address)
+        if address[0] != member.ip:
+            return self.drop("token used from another IP address", address)
+        try:
+            frame = p.decode_body(datagram.body)
+        except p.ProtocolError as exc:
+            return self.drop("bad frame", address, exc.reason)
+        if not isinstance(frame, _CLIENT_FRAMES):
+            return self.drop("server frame sent to the server", address, type(frame).__name__)
+        now = self._clock()
+        member.last_seen = now
+        if member.address != address:
+            if member.address is not None:
+                log.info("%r in %r moved from %s to %s", member.name, member.room.name, member.address, address)
+            member.address = address
+            if self._store:
+                self._store.move_member(member.token, address, isinstance(frame, p.PlainText))
+        if isinstance(frame, p.Heartbeat):
+            self._acknowledge(member, frame.ack_seq, now)
+            # Acks come often under load; answer only a member that is behind (it learns
+            # the latest seq) or one that has heard nothing from us lately (liveness).
+            if frame.ack_seq >= member.room.seq and now - member.last_sent < STATUS_QUIET:
+                return []
+            member.last_sent = now
+            return [(address, self._frame(member.room, p.encode_status_frame(member.room.seq)))]
+        if isinstance(frame, p.Chat):
+            return self._chat(member, frame, now)
+        if isinstance(frame, p.PlainText):
+            member.plain_text = True
+            return self._plain_chat(member, frame.text, now)
+        if isinstance(frame, p.Resend):
+            if not self._take_resend_token(member, now):
+                self.dropped["resend rate limited"] += 1  # each answer is many datagrams: no amplifier
+                return []
+            return self._resend(member, frame)
+        goodbye = self._frame(member.room, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))
+        return self._remove(member, EventType.LEFT) + [(address, goodbye)]
 
     def _unknown_token(self, datagram: p.Datagram, address: Address) -> Outbound:
         tomb = self._tombstones.get(datagram.token)
@@ -495,7 +514,8 @@ class RoomRegistry:
         event = p.Event(room.seq + 1, int(self._wall_clock() * 1000), event_type, name, text)
         if self._store and event_type is not EventType.CLOSED:  # a closed room is deleted whole
             sender = skip.token if skip else None
-            self._store.add_event(StoredEvent(room.name, event.seq, event.time_ms, event_type, name, text, sender, msg_id))
+            stored = StoredEvent(room.name, event.seq, event.time_ms, event_type, name, text, sender, msg_id)
+            self._store.add_event(stored, forget_seq=event.seq - self.limits.event_buffer)
         room.seq = event.seq
         body = p.encode_event(event)
         room.events.append((event.seq, body))
@@ -517,6 +537,7 @@ class RoomRegistry:
             if other.acked_seq == room.seq - 1:
                 other.retransmit_interval = self.BASE_RETRANSMIT
                 other.retransmit_at = now + self.BASE_RETRANSMIT
+            other.last_sent = now
             out.append((other.address, datagram))
         return out
 
@@ -588,11 +609,6 @@ class RoomRegistry:
             forgiven = now - self.limits.password_lockout_max
             for ip in [ip for ip, (_, until) in self._password_failures.items() if until < forgiven]:
                 del self._password_failures[ip]
-            if self._store and now >= self._next_prune:
-                self._next_prune = now + PRUNE_EVERY
-                for room in self._rooms.values():
-                    if room.seq > self.limits.event_buffer:
-                        self._store.prune_events(room.name, room.seq - self.limits.event_buffer)
             return out
 
     def _load(self, store: RoomStore) -> None:
@@ -606,6 +622,7 @@ class RoomRegistry:
                 room.events.append((event.seq, body))
                 room.buffered_bytes += len(body)
             room.seq = store.last_seq(stored.name)
+            store.prune_events(room.name, room.seq - self.limits.event_buffer)
             self._rooms[room.name] = room
         for stored in store.members():
             room = self._rooms.get(stored.room)

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TCP_PORT = 9090
 DEFAULT_UDP_PORT = 9091
 TICK_SECONDS = 0.05
-UDP_RECEIVE_BUFFER = 1 << 20  # absorbs bursts while the relay thread is busy
+UDP_RECEIVE_BUFFER = 4 << 20  # absorbs bursts while the relay thread is busy (the kernel may cap it)
+BATCH_DATAGRAMS = 64  # datagrams already waiting are handled together, in one transaction
 
 
 @dataclass
@@ -255,16 +256,23 @@ class ChatServer:
                 continue
             if self._stopping.is_set():
                 break
-            self.stats["datagrams received"] += 1
+            arrived = [(data, address)]
+            while len(arrived) < BATCH_DATAGRAMS:
+                try:
+                    arrived.append(sock.recvfrom(p.MAX_DATAGRAM + 1, socket.MSG_DONTWAIT))
+                except OSError:  # nothing more waiting (or an error the next blocking read sees)
+                    break
+            self.stats["datagrams received"] += len(arrived)
+            batch = []
+            for data, address in arrived:
+                try:
+                    batch.append((p.decode_datagram(data), address))
+                except ProtocolError as exc:
+                    registry.drop("malformed datagram", address, exc.reason)
             try:
-                datagram = p.decode_datagram(data)
-            except ProtocolError as exc:
-                registry.drop("malformed datagram", address, exc.reason)
-                continue
-            try:
-                self._send_all(registry.handle_datagram(datagram, address))
-            except Exception:  # a bug must cost one datagram, never the relay
-                log.exception("error handling a datagram from %s", address)
+                self._send_all(registry.handle_datagrams(batch))
+            except Exception:  # a bug must cost these datagrams, never the relay
+                log.exception("error handling %d datagrams", len(batch))
 
     def _tick_loop(self) -> None:
         while not self._stopping.wait(TICK_SECONDS):

@@ -9,6 +9,7 @@ lock, so one connection serves every thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -102,11 +103,34 @@ class RoomStore:
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.path = path
+        self._in_batch = False
+
+    @contextlib.contextmanager
+    def batch(self):
+        """One transaction for every write inside: a burst of datagrams costs one commit."""
+        if self._in_batch:
+            yield
+            return
+        self._db.execute("BEGIN")
+        self._in_batch = True
+        try:
+            yield
+        except BaseException:
+            self._db.rollback()
+            raise
+        else:
+            self._db.commit()
+        finally:
+            self._in_batch = False
 
     def close(self) -> None:
         self._db.close()
 
     def _write(self, *statements: tuple[str, tuple]) -> None:
+        if self._in_batch:  # the batch's transaction covers it
+            for sql, args in statements:
+                self._db.execute(sql, args)
+            return
         with self._db:  # one transaction: all of it or none of it
             self._db.execute("BEGIN")
             for sql, args in statements:
@@ -123,8 +147,13 @@ class RoomStore:
     def add_member(self, member: StoredMember) -> None:
         self._write(_member_insert(member))
 
-    def add_event(self, event: StoredEvent) -> None:
-        self._write(_event_insert(event))
+    def add_event(self, event: StoredEvent, forget_seq: int = 0) -> None:
+        """Store an event and drop the one that just left the buffer (`forget_seq`), so the
+        table stays at the buffer's length without a bulk delete that would stall the relay."""
+        statements = [_event_insert(event)]
+        if forget_seq > 0:
+            statements.append(("DELETE FROM events WHERE room = ? AND seq = ?", (event.room, forget_seq)))
+        self._write(*statements)
 
     def remove_member(self, token: bytes) -> None:
         self._write(("DELETE FROM members WHERE token = ?", (token,)))
