@@ -67,12 +67,39 @@ class Limits:
 
 
 @dataclass
+class TokenBucket:
+    """`rate` tokens a second up to `burst`; each allowed act takes one."""
+
+    rate: float
+    burst: int
+    tokens: float
+    at: float
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
+        self.at = now
+
+    @property
+    def full(self) -> bool:
+        return self.tokens >= self.burst
+
+    def take(self, now: float) -> bool:
+        self.refill(now)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
 class Member:
     name: str
     token: bytes
     ip: str
     room: Room
     last_seen: float
+    chat_bucket: TokenBucket
+    resend_bucket: TokenBucket
     address: Address | None = None
     acked_seq: int = 0
     retransmit_at: float = 0.0
@@ -82,11 +109,7 @@ class Member:
     next_msg_id: int = 1  # the sender's next message in its own order
     held: dict[int, str] = field(default_factory=dict)
     held_since: float = 0.0
-    resend_bucket: float = 0.0
-    resend_at: float = 0.0
     last_sent: float = float("-inf")  # when the room last sent this member an event or status
-    bucket: float = 0.0
-    bucket_at: float = 0.0
     told_rate_limited: bool = False
 
     @property
@@ -99,7 +122,6 @@ class Room:
     name: str
     host: str
     name_bytes: bytes
-    created_at: float
     password_salt: bytes | None = None
     password_hash: bytes | None = None
     members: dict[str, Member] = field(default_factory=dict)
@@ -111,6 +133,13 @@ class Room:
     @property
     def locked(self) -> bool:
         return self.password_hash is not None
+
+    def buffer(self, seq: int, body: bytes, limits: Limits) -> None:
+        """Keep an event's bytes for resends and history, within both of the buffer's caps."""
+        self.events.append((seq, body))
+        self.buffered_bytes += len(body)
+        while len(self.events) > limits.event_buffer or self.buffered_bytes > limits.event_buffer_bytes:
+            self.buffered_bytes -= len(self.events.popleft()[1])
 
 
 def hash_password(password: str, salt: bytes | None = None) -> tuple[bytes, bytes]:
@@ -163,7 +192,7 @@ class RoomRegistry:
                 salt, digest = self._hasher(password, None)  # outside the lock: it is slow on purpose
         with self._lock:
             self._check_room_free(room)
-            new_room = Room(room, username, room.encode("utf-8"), self._clock(), salt, digest)
+            new_room = Room(room, username, room.encode("utf-8"), salt, digest)
             self._rooms[room] = new_room
             member = self._add_member(new_room, username, ip)
             if self._store:
@@ -259,13 +288,20 @@ class RoomRegistry:
         token = secrets.token_urlsafe(TOKEN_BYTES).encode("ascii")
         while token in self._tokens:  # 128 random bits: never in practice, but uniqueness is a promise
             token = secrets.token_urlsafe(TOKEN_BYTES).encode("ascii")
-        now = self._clock()
-        member = Member(username, token, ip, room, last_seen=now, acked_seq=room.seq)
-        member.bucket, member.bucket_at = float(self.limits.rate_burst), now
-        member.resend_bucket, member.resend_at = float(self.limits.resend_burst), now
+        member = self._new_member(room, username, token, ip)
         room.members[username] = member
         self._tokens[token] = member
         return member
+
+    def _new_member(self, room: Room, name: str, token: bytes, ip: str, **state) -> Member:
+        """A member with full buckets and a fresh timeout."""
+        now, limits = self._clock(), self.limits
+        return Member(
+            name, token, ip, room, last_seen=now, acked_seq=room.seq,
+            chat_bucket=TokenBucket(limits.rate_per_second, limits.rate_burst, float(limits.rate_burst), now),
+            resend_bucket=TokenBucket(limits.resend_per_second, limits.resend_burst, float(limits.resend_burst), now),
+            **state,
+        )
 
     def list_rooms(self) -> list[dict]:
         with self._lock:
@@ -345,7 +381,7 @@ class RoomRegistry:
             member.plain_text = True
             return self._plain_chat(member, frame.text, now)
         if isinstance(frame, p.Resend):
-            if not self._take_resend_token(member, now):
+            if not member.resend_bucket.take(now):
                 self.dropped["resend rate limited"] += 1  # each answer is many datagrams: no amplifier
                 return []
             return self._resend(member, frame)
@@ -388,24 +424,10 @@ class RoomRegistry:
             member.retransmit_at = now + self.BASE_RETRANSMIT
 
     def _take_token(self, member: Member, now: float) -> bool:
-        limits = self.limits
-        member.bucket = min(float(limits.rate_burst), member.bucket + (now - member.bucket_at) * limits.rate_per_second)
-        member.bucket_at = now
-        if member.bucket >= limits.rate_burst:
+        member.chat_bucket.refill(now)
+        if member.chat_bucket.full:
             member.told_rate_limited = False  # told again only after a full calm spell, not per refill
-        if member.bucket >= 1.0:
-            member.bucket -= 1.0
-            return True
-        return False
-
-    def _take_resend_token(self, member: Member, now: float) -> bool:
-        limits = self.limits
-        member.resend_bucket = min(float(limits.resend_burst), member.resend_bucket + (now - member.resend_at) * limits.resend_per_second)
-        member.resend_at = now
-        if member.resend_bucket >= 1.0:
-            member.resend_bucket -= 1.0
-            return True
-        return False
+        return member.chat_bucket.take(now)
 
     def _rate_limited(self, member: Member) -> Outbound:
         self.dropped["rate limited"] += 1
@@ -518,10 +540,7 @@ class RoomRegistry:
             self._store.add_event(stored, forget_seq=event.seq - self.limits.event_buffer)
         room.seq = event.seq
         body = p.encode_event(event)
-        room.events.append((event.seq, body))
-        room.buffered_bytes += len(body)
-        while len(room.events) > self.limits.event_buffer or room.buffered_bytes > self.limits.event_buffer_bytes:
-            room.buffered_bytes -= len(room.events.popleft()[1])
+        room.buffer(event.seq, body, self.limits)
         datagram = self._frame(room, body)
         plain = None
         now = self._clock()
@@ -571,11 +590,6 @@ class RoomRegistry:
         while len(self._tombstones) > TOMBSTONE_LIMIT:
             self._tombstones.popitem(last=False)
 
-    def leave(self, token: bytes) -> Outbound:
-        with self._lock:
-            member = self._tokens.get(token)
-            return self._remove(member, EventType.LEFT) if member else []
-
     def close_all(self, reason: str = "the server stopped") -> Outbound:
         with self._lock:
             out: Outbound = []
@@ -613,14 +627,12 @@ class RoomRegistry:
 
     def _load(self, store: RoomStore) -> None:
         """Take up rooms, members and recent events from a previous run."""
-        now = self._clock()
+        stored_events: dict[str, list] = {}
         for stored in store.rooms():
-            room = Room(stored.name, stored.host, stored.name.encode("utf-8"), now, stored.password_salt, stored.password_hash)
-            for e in store.events(stored.name, self.limits.event_buffer):
-                event = p.Event(e.seq, e.time_ms, EventType(e.type), e.name, e.text)
-                body = p.encode_event(event)
-                room.events.append((event.seq, body))
-                room.buffered_bytes += len(body)
+            room = Room(stored.name, stored.host, stored.name.encode("utf-8"), stored.password_salt, stored.password_hash)
+            stored_events[room.name] = store.events(stored.name, self.limits.event_buffer)
+            for e in stored_events[room.name]:
+                room.buffer(e.seq, p.encode_event(p.Event(e.seq, e.time_ms, EventType(e.type), e.name, e.text)), self.limits)
             room.seq = store.last_seq(stored.name)
             store.prune_events(room.name, room.seq - self.limits.event_buffer)
             self._rooms[room.name] = room
@@ -629,17 +641,15 @@ class RoomRegistry:
             if room is None:
                 continue
             # Everyone gets a fresh timeout: a member silent through the restart is removed later as usual.
-            member = Member(stored.name, stored.token, stored.ip, room, last_seen=now, address=stored.address,
-                            acked_seq=room.seq, plain_text=stored.plain_text)
-            member.bucket, member.bucket_at = float(self.limits.rate_burst), now
-            member.resend_bucket, member.resend_at = float(self.limits.resend_burst), now
+            member = self._new_member(room, stored.name, stored.token, stored.ip,
+                                      address=stored.address, plain_text=stored.plain_text)
             room.members[member.name] = member
             self._tokens[member.token] = member
         for room in list(self._rooms.values()):
             if room.host not in room.members:
                 self._close(room, "the host went away, so the room closed")
                 continue
-            for e in store.events(room.name, self.limits.event_buffer):
+            for e in stored_events[room.name]:
                 sender = self._tokens.get(e.sender_token) if e.sender_token else None
                 if sender is not None and e.msg_id is not None:
                     sender.seen_ids[e.msg_id] = e.seq

@@ -227,10 +227,6 @@ class ChatServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def serve_forever(self) -> None:
-        """Block until stop() is called from another thread or a signal handler."""
-        self._stopping.wait()
-
     # --- UDP --------------------------------------------------------------------------
 
     def _send_all(self, outbound) -> None:
