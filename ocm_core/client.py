@@ -417,7 +417,7 @@ class ChatClient:
             self.events.put(ev.ErrorEvent(frame.text[:1].upper() + frame.text[1:] + "."))
 
     def _drain(self) -> None:
-        """Hand on every event that is now contiguous; ask for the first gap if one is left."""
+        """Hand on every event that is now contiguous; ask for the gaps if any are left."""
         while True:
             next_seq = self._delivered + 1
             if next_seq in self._own_seqs:
@@ -441,12 +441,12 @@ class ChatClient:
         self._last_resend_request = now
         ranges, wanted, seq = [], 0, self._delivered + 1
         end = max(max(self._buffered, default=0), up_to)
-        while seq <= end and len(ranges) < p.MAX_RESEND_RANGES and wanted < 64:
+        while seq <= end and len(ranges) < p.MAX_RESEND_RANGES and wanted < p.MAX_RESEND_EVENTS:
             if seq in self._buffered or seq in self._own_seqs:
                 seq += 1
                 continue
             first = seq
-            while seq <= end and seq not in self._buffered and seq not in self._own_seqs and wanted < 64:
+            while seq <= end and seq not in self._buffered and seq not in self._own_seqs and wanted < p.MAX_RESEND_EVENTS:
                 seq += 1
                 wanted += 1
             ranges.append((first, seq - 1))

@@ -296,6 +296,7 @@ class Chat:
 
 
 MAX_RESEND_RANGES = 16
+MAX_RESEND_EVENTS = 64  # the most events one RESEND is answered with; clients ask for no more
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ SEEN_IDS_PER_MEMBER = 2048  # how many recent message ids a member's duplicates 
 HELD_PER_MEMBER = 256  # messages that arrived ahead of a lost one, waiting to keep the sender's order
 HOLD_SECONDS = 30.0  # longer than that, the missing one is given up (our clients raise their floor first)
 RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknowledged them
-RESEND_LIMIT = 64  # events one resend request may ask for
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
 TOMBSTONE_LIMIT = 10_000
 DROP_LOG_EVERY = 5.0  # seconds between log lines about one kind of refused datagram
@@ -499,11 +498,11 @@ class RoomRegistry:
         return out
 
     def _resend(self, member: Member, frame: p.Resend) -> Outbound:
-        """Re-send the events asked for, at most RESEND_LIMIT of them in all."""
+        """Re-send the events asked for, at most MAX_RESEND_EVENTS of them in all."""
         room = member.room
         oldest = room.events[0][0] if room.events else room.seq + 1
         out: Outbound = []
-        budget = RESEND_LIMIT
+        budget = p.MAX_RESEND_EVENTS
         for first, last in frame.ranges:
             first = max(first, 1)
             last = min(last, room.seq, first + budget - 1)
