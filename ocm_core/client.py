@@ -38,6 +38,7 @@ _STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
     Status.UNKNOWN_TOKEN: errors.NotConnected,
     Status.SERVER_ERROR: errors.ClientError,
     Status.BUSY: errors.ServerBusy,
+    Status.CANNOT_SAVE: errors.CannotSave,
 }
 
 

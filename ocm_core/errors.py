@@ -55,6 +55,10 @@ class ServerBusy(ServerFull):
     """Too many connections at this moment; the client has already retried for a while."""
 
 
+class CannotSave(ClientError):
+    """The server cannot write its database now (a full disk); nothing was done."""
+
+
 class RoomFull(ClientError):
     pass
 

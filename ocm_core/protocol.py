@@ -51,6 +51,7 @@ class Status(enum.IntEnum):
     UNKNOWN_TOKEN = 10
     SERVER_ERROR = 11
     BUSY = 12  # too many connections right now (in all, or from one address): retry shortly
+    CANNOT_SAVE = 13  # the server's database cannot be written (a full disk): nothing was done
 
 
 # --- TCRP -------------------------------------------------------------------------
@@ -278,6 +279,7 @@ class ErrorCode(enum.IntEnum):
     RATE_LIMITED = 2
     RESYNC = 3  # the events asked for are no longer buffered: fetch a snapshot (SYNC)
     TOO_LONG = 4
+    CANNOT_SAVE = 5  # the chat was not stored, so not relayed or acknowledged: keep it and send it again
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Callable
 
 from . import protocol as p
 from .protocol import ErrorCode, EventType, Status
-from .store import RoomStore, StoredEvent, StoredMember, StoredRoom
+from .store import RoomStore, StoredEvent, StoredMember, StoredRoom, StoreWriteError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room clo
 TOMBSTONE_LIMIT = 10_000
 DROP_LOG_EVERY = 5.0  # seconds between log lines about one kind of refused datagram
 STATUS_QUIET = 1.0  # a heartbeat from a caught-up member is answered only after this much silence towards it
+STORE_PROBE_SECONDS = 2.0  # while the database cannot be written, how often to see whether it can again
+CANNOT_SAVE_TELL_EVERY = 10.0  # a sender whose messages are refused is told again after this long
+CANNOT_SAVE_TEXT = "the server cannot save messages right now; yours will be sent when it can"
 
 # scrypt costs ~16 MiB and tens of milliseconds per guess: cheap for a person, slow for a guesser.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -110,6 +113,7 @@ class Member:
     held_since: float = 0.0
     last_sent: float = float("-inf")  # when the room last sent this member an event or status
     told_rate_limited: bool = False
+    told_cannot_save_at: float = float("-inf")
 
     @property
     def is_host(self) -> bool:
@@ -176,8 +180,65 @@ class RoomRegistry:
         self.dropped: collections.Counter[str] = collections.Counter()
         self._store = store
         self._drop_log: dict[str, tuple[float, int]] = {}
+        # While the database refuses writes, nothing that must be stored is done at all:
+        # messages are refused (their senders told), joins too, and no one times out.
+        self._store_failing = False
+        self._store_probe_at = 0.0
+        self._store_recovery_unconfirmed = False  # a probe passed; the next real commit says so in the log
         if store is not None:
             self._load(store)
+
+    # --- durability -------------------------------------------------------------------
+
+    def _durably(self, work: Callable[[], object]):
+        """Run `work` (under the lock) as one transaction. If the commit fails, the memory
+        is made to match the disk again, so nothing of it is ever sent, acknowledged or
+        numbered; StoreWriteError then tells the caller."""
+        if self._store is None:
+            return work()
+        if self._store_failing:
+            raise StoreWriteError(self._store.path, "still failing")
+        try:
+            with self._store.batch():
+                result = work()
+        except StoreWriteError as exc:
+            self._store_failed(exc)
+            raise
+        if self._store_recovery_unconfirmed:
+            self._store_recovery_unconfirmed = False
+            log.warning("the database %s can be written again; messages are accepted again", self._store.path)
+        return result
+
+    def _store_failed(self, exc: StoreWriteError, reload: bool = True) -> None:
+        if not self._store_recovery_unconfirmed:  # one line per outage, not one per batch or probe
+            log.warning(
+                "cannot write to the database %s (%s); new messages and joins are refused, and their "
+                "senders told, until writing works again (checked every %g s)",
+                exc.path, exc.reason, STORE_PROBE_SECONDS,
+            )
+        self._store_failing = True
+        self._store_probe_at = self._clock() + STORE_PROBE_SECONDS
+        if reload:  # whatever the failed transaction did in memory goes: the disk is the truth
+            self._rooms.clear()
+            self._tokens.clear()
+            self._load(self._store, reloading=True)
+
+    def _probe_store(self, now: float) -> None:
+        if not self._store_failing or now < self._store_probe_at:
+            return
+        if self._store.writable():
+            self._store_failing = False
+            self._store_recovery_unconfirmed = True
+        else:
+            self._store_probe_at = now + STORE_PROBE_SECONDS
+
+    def _cannot_save(self) -> RegistryError:
+        return RegistryError(Status.CANNOT_SAVE, "the server cannot save anything right now (its disk is full or failing); try again later")
+
+    @property
+    def saving_fails(self) -> bool:
+        """True while the database refuses writes."""
+        return self._store_failing
 
     # --- TCP side -------------------------------------------------------------------
 
@@ -191,20 +252,25 @@ class RoomRegistry:
                 salt, digest = self._hasher(password, None)  # outside the lock: it is slow on purpose
         with self._lock:
             self._check_room_free(room)
-            new_room = Room(room, username, room.encode("utf-8"), salt, digest)
-            self._rooms[room] = new_room
-            member = self._add_member(new_room, username, ip)
-            if self._store:
-                try:
+
+            def create() -> Member:
+                new_room = Room(room, username, room.encode("utf-8"), salt, digest)
+                self._rooms[room] = new_room
+                member = self._add_member(new_room, username, ip)
+                if self._store:
                     self._store.add_room(StoredRoom(room, username, salt, digest), _stored_member(member))
-                except Exception:
-                    self._rooms.pop(room)
-                    self._tokens.pop(member.token)
-                    raise
+                return member
+
+            try:
+                member = self._durably(create)
+            except StoreWriteError:
+                raise self._cannot_save() from None
             log.info("room %r created by %r from %s", room, username, ip)
             return member.token
 
     def _check_room_free(self, room: str) -> None:
+        if self._store_failing:
+            raise self._cannot_save()
         if room in self._rooms:
             raise RegistryError(Status.ROOM_EXISTS, f"room '{room}' already exists; pick another name or join it")
         if len(self._rooms) >= self.limits.max_rooms:
@@ -235,19 +301,23 @@ class RoomRegistry:
             self._check_password(ip, password, salt, expected)
         with self._lock:
             target = self._room_for_join(room, username)  # it may have closed while we hashed
-            member = self._add_member(target, username, ip)
-            if self._store:
-                try:
+
+            def join() -> tuple[Member, Outbound]:
+                member = self._add_member(target, username, ip)
+                if self._store:
                     self._store.add_member(_stored_member(member))
-                except Exception:
-                    target.members.pop(username)
-                    self._tokens.pop(member.token)
-                    raise
-            out = self._emit(target, EventType.JOINED, username)
+                return member, self._emit(target, EventType.JOINED, username)
+
+            try:
+                member, out = self._durably(join)
+            except StoreWriteError:
+                raise self._cannot_save() from None
             log.info("%r joined room %r from %s", username, room, ip)
             return member.token, out
 
     def _room_for_join(self, room: str, username: str) -> Room:
+        if self._store_failing:
+            raise self._cannot_save()
         target = self._rooms.get(room)
         if target is None:
             raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
@@ -335,13 +405,25 @@ class RoomRegistry:
     def handle_datagrams(self, batch: list[tuple[p.Datagram, Address]]) -> Outbound:
         """Handle datagrams that arrived together: one lock, one database transaction, and
         nothing to send until it is committed."""
+        with self._lock:
+            if self._store_failing:
+                return self._handle_batch(batch)
+            try:
+                return self._durably(lambda: self._handle_batch(batch))
+            except StoreWriteError:
+                # Nothing of the batch happened; handled again while failing, its messages
+                # are refused (their senders told) and everything else is answered.
+                return self._handle_batch(batch)
+
+    def _handle_batch(self, batch: list[tuple[p.Datagram, Address]]) -> Outbound:
         out: Outbound = []
-        with self._lock, (self._store.batch() if self._store else contextlib.nullcontext()):
-            for datagram, address in batch:
-                try:
-                    out += self._handle_one(datagram, address)
-                except Exception:  # a bug costs this datagram, never the others
-                    log.exception("error handling a datagram from %s", address)
+        for datagram, address in batch:
+            try:
+                out += self._handle_one(datagram, address)
+            except StoreWriteError:
+                raise  # the whole batch's transaction is gone: its answers must go too
+            except Exception:  # a bug costs this datagram, never the others
+                log.exception("error handling a datagram from %s", address)
         return out
 
     def _handle_one(self, datagram: p.Datagram, address: Address) -> Outbound:
@@ -364,7 +446,7 @@ class RoomRegistry:
             if member.address is not None:
                 log.info("%r in %r moved from %s to %s", member.name, member.room.name, member.address, address)
             member.address = address
-            if self._store:
+            if self._store and not self._store_failing:  # an address is a hint for after a restart: it may wait
                 self._store.move_member(member.token, address, isinstance(frame, p.PlainText))
         if isinstance(frame, p.Heartbeat):
             self._acknowledge(member, frame.ack_seq, now)
@@ -375,17 +457,32 @@ class RoomRegistry:
             member.last_sent = now
             return [(address, self._frame(member.room, p.encode_status_frame(member.room.seq)))]
         if isinstance(frame, p.Chat):
+            if self._store_failing and frame.msg_id not in member.seen_ids:
+                return self._refuse_unsaved(member, now)
             return self._chat(member, frame, now)
         if isinstance(frame, p.PlainText):
             member.plain_text = True
+            if self._store_failing:
+                return self._refuse_unsaved(member, now)
             return self._plain_chat(member, frame.text, now)
         if isinstance(frame, p.Resend):
             if not member.resend_bucket.take(now):
                 self.dropped["resend rate limited"] += 1  # each answer is many datagrams: no amplifier
                 return []
             return self._resend(member, frame)
+        if self._store_failing:
+            return self.drop("leave while the database fails", address)  # it times out once the disk is back
         goodbye = self._frame(member.room, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))
         return self._remove(member, EventType.LEFT) + [(address, goodbye)]
+
+    def _refuse_unsaved(self, member: Member, now: float) -> Outbound:
+        """A message that cannot be stored is not relayed or acknowledged; its sender keeps
+        it and sends it again, and is told why (not at every retransmission)."""
+        self.dropped["cannot save"] += 1
+        if member.plain_text or now - member.told_cannot_save_at < CANNOT_SAVE_TELL_EVERY:
+            return []
+        member.told_cannot_save_at = now
+        return [(member.address, self._frame(member.room, p.encode_error_frame(ErrorCode.CANNOT_SAVE, CANNOT_SAVE_TEXT)))]
 
     def _unknown_token(self, datagram: p.Datagram, address: Address) -> Outbound:
         tomb = self._tombstones.get(datagram.token)
@@ -591,20 +688,32 @@ class RoomRegistry:
 
     def close_all(self, reason: str = "the server stopped") -> Outbound:
         with self._lock:
-            out: Outbound = []
-            for room in list(self._rooms.values()):
-                out += self._close(room, reason)
-            return out
+            def close() -> Outbound:
+                out: Outbound = []
+                for room in list(self._rooms.values()):
+                    out += self._close(room, reason)
+                return out
+
+            try:
+                return self._durably(close)
+            except StoreWriteError:  # the rooms are told all the same; the disk keeps them for the next start
+                store, self._store = self._store, None
+                try:
+                    return close()
+                finally:
+                    self._store = store
 
     def tick(self) -> Outbound:
         """Time-driven work: drop silent members, re-send unacknowledged events."""
         with self._lock:
             now = self._clock()
+            self._probe_store(now)
             out: Outbound = []
-            deadline = now - self.member_timeout
-            for member in [m for m in self._tokens.values() if m.last_seen < deadline]:
-                if member.token in self._tokens:  # a closed room may have taken it already
-                    out += self._remove(member, EventType.TIMED_OUT)
+            try:
+                if not self._store_failing:  # removing someone is stored: it waits for the disk
+                    out += self._durably(lambda: self._time_out(now))
+            except StoreWriteError:
+                pass  # told in the log; the memory is back to what the disk holds
             for member in self._tokens.values():
                 room = member.room
                 if member.plain_text:
@@ -624,8 +733,17 @@ class RoomRegistry:
                 del self._password_failures[ip]
             return out
 
-    def _load(self, store: RoomStore) -> None:
-        """Take up rooms, members and recent events from a previous run."""
+    def _time_out(self, now: float) -> Outbound:
+        out: Outbound = []
+        deadline = now - self.member_timeout
+        for member in [m for m in self._tokens.values() if m.last_seen < deadline]:
+            if member.token in self._tokens:  # a closed room may have taken it already
+                out += self._remove(member, EventType.TIMED_OUT)
+        return out
+
+    def _load(self, store: RoomStore, reloading: bool = False) -> None:
+        """Take up rooms, members and recent events from a previous run (or, `reloading`,
+        from the last transaction that reached the disk, after one that did not)."""
         stored_events: dict[str, list] = {}
         for stored in store.rooms():
             room = Room(stored.name, stored.host, stored.name.encode("utf-8"), stored.password_salt, stored.password_hash)
@@ -633,7 +751,8 @@ class RoomRegistry:
             for e in stored_events[room.name]:
                 room.buffer(e.seq, p.encode_event(p.Event(e.seq, e.time_ms, EventType(e.type), e.name, e.text)), self.limits)
             room.seq = store.last_seq(stored.name)
-            store.prune_events(room.name, room.seq - self.limits.event_buffer)
+            if not reloading:
+                self._tidy(lambda: store.prune_events(room.name, room.seq - self.limits.event_buffer))
             self._rooms[room.name] = room
         for stored in store.members():
             room = self._rooms.get(stored.room)
@@ -646,14 +765,26 @@ class RoomRegistry:
             self._tokens[member.token] = member
         for room in list(self._rooms.values()):
             if room.host not in room.members:
-                self._close(room, "the host went away, so the room closed")
+                if not reloading:
+                    self._tidy(lambda: self._close(room, "the host went away, so the room closed"))
                 continue
             for e in stored_events[room.name]:
                 sender = self._tokens.get(e.sender_token) if e.sender_token else None
                 if sender is not None and e.msg_id is not None:
                     sender.seen_ids[e.msg_id] = e.seq
                     sender.next_msg_id = max(sender.next_msg_id, e.msg_id + 1)
-        log.info("took up %d rooms and %d members from %s", len(self._rooms), len(self._tokens), store.path)
+        if not reloading:
+            log.info("took up %d rooms and %d members from %s", len(self._rooms), len(self._tokens), store.path)
+
+    def _tidy(self, work: Callable[[], object]) -> None:
+        """Housekeeping at start-up: on a disk that is full it waits, and the server starts anyway."""
+        if self._store_failing:
+            return
+        try:
+            with self._store.batch():
+                work()
+        except StoreWriteError as exc:
+            self._store_failed(exc, reload=False)  # nothing was half done in memory
 
     # --- read-only views for servers, tests and benchmarks ------------------------------
 

@@ -20,6 +20,15 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
+
+class StoreWriteError(Exception):
+    """A write did not reach the disk (full, read-only, failing); nothing of its transaction stays."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"cannot write to {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
     name TEXT PRIMARY KEY,
@@ -101,7 +110,8 @@ class RoomStore:
         if version not in (0, SCHEMA_VERSION):
             raise RuntimeError(f"{path} was written by a newer version (schema {version}); use another --db file")
         self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if version != SCHEMA_VERSION:  # only a new file is written to here: a full disk must not stop a start
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.path = path
         self._in_batch = False
 
@@ -119,22 +129,48 @@ class RoomStore:
             self._db.rollback()
             raise
         else:
-            self._db.commit()
+            self._commit()
         finally:
             self._in_batch = False
+
+    def _commit(self) -> None:
+        try:
+            self._db.commit()
+        except sqlite3.Error as exc:
+            self._db.rollback()  # SQLite may have rolled back already; then this does nothing
+            raise StoreWriteError(self.path, str(exc)) from None
+
+    def writable(self) -> bool:
+        """Whether a one-page write reaches the disk now (after a StoreWriteError, to see it pass)."""
+        try:
+            self._write((f"PRAGMA user_version={SCHEMA_VERSION}", ()))
+        except StoreWriteError:
+            return False
+        return True
 
     def close(self) -> None:
         self._db.close()
 
     def _write(self, *statements: tuple[str, tuple]) -> None:
-        if self._in_batch:  # the batch's transaction covers it
-            for sql, args in statements:
-                self._db.execute(sql, args)
-            return
-        with self._db:  # one transaction: all of it or none of it
+        """Run `statements` in the open batch, or else as one transaction of their own.
+        A failure raises StoreWriteError: the caller's transaction is then gone whole."""
+        try:
+            if self._in_batch:  # the batch's transaction covers it
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+                return
             self._db.execute("BEGIN")
-            for sql, args in statements:
-                self._db.execute(sql, args)
+            try:
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+            except BaseException:
+                self._db.rollback()
+                raise
+        except sqlite3.IntegrityError:
+            raise  # a bug of ours, not the disk's
+        except sqlite3.Error as exc:
+            raise StoreWriteError(self.path, str(exc)) from None
+        self._commit()
 
     # --- writes ----------------------------------------------------------------------
 

@@ -1,0 +1,253 @@
+"""Nothing acknowledged is ever lost: a database that cannot be written (a full disk) and a
+damaged database file. Registry cases run on a fake clock with a store whose commits are
+made to fail; the real cases mount a tiny tmpfs under a server process and kill it with -9."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ocm_core import events as ev
+from ocm_core import protocol as p
+from ocm_core.client import ChatClient
+from ocm_core.protocol import ErrorCode, EventType, Status
+from ocm_core.rooms import STORE_PROBE_SECONDS, RegistryError, RoomRegistry
+from ocm_core.server import next_free_ports
+from ocm_core.store import RoomStore, StoreWriteError
+
+from support import EventLog, wait_until
+
+HOST, GUEST = ("10.0.0.1", 5001), ("10.0.0.2", 5002)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class BreakableStore(RoomStore):
+    """A real SQLite store whose commits fail while `full` is set, as they do on a full disk."""
+
+    full = False
+
+    def _commit(self) -> None:
+        if self.full:
+            self._db.rollback()
+            raise StoreWriteError(self.path, "database or disk is full")
+        super()._commit()
+
+
+def send(registry, token, body, address):
+    return registry.handle_datagram(p.Datagram("lobby", token, body), address)
+
+
+def frames_to(outbound, address):
+    return [p.decode_body(p.decode_datagram(data).body) for to, data in outbound if to == address]
+
+
+@pytest.fixture
+def room(tmp_path):
+    clock = FakeClock()
+    store = BreakableStore(tmp_path / "server.db")
+    registry = RoomRegistry(clock=clock, wall_clock=lambda: 1_700_000_000.0, store=store)
+    host = registry.create_room("lobby", "host", HOST[0])
+    guest, _ = registry.join_room("lobby", "guest", GUEST[0])
+    send(registry, host, p.encode_heartbeat(1), HOST)
+    send(registry, guest, p.encode_heartbeat(1), GUEST)
+    yield registry, store, clock, host, guest
+    store.close()
+
+
+def test_a_message_that_cannot_be_stored_is_neither_relayed_nor_acknowledged_and_its_sender_is_told(room, caplog):
+    registry, store, clock, host, guest = room
+    out = send(registry, guest, p.encode_chat(1, "stored"), GUEST)
+    assert frames_to(out, GUEST) == [p.ChatAck(1, 2)]
+    store.full = True
+    caplog.set_level(logging.WARNING, logger="ocm_core.rooms")  # the one line an operator must see: expected
+
+    out = send(registry, guest, p.encode_chat(2, "lost if acknowledged"), GUEST)
+    assert frames_to(out, HOST) == []
+    [told] = frames_to(out, GUEST)
+    assert told.code is ErrorCode.CANNOT_SAVE and "cannot save" in told.text
+    # More messages and a retransmission: still nothing relayed or acknowledged, and no more lines.
+    batch = [(p.Datagram("lobby", guest, p.encode_chat(i, f"m{i}", 2)), GUEST) for i in (2, 3, 4)]
+    assert registry.handle_datagrams(batch) == []
+    assert registry.snapshot(guest, GUEST[0], "lobby")["seq"] == 2  # the numbering did not move on
+    failures = [r for r in caplog.records if "cannot write" in r.getMessage()]
+    assert len(failures) == 1 and str(store.path) in failures[0].getMessage()
+    with pytest.raises(RegistryError) as caught:
+        registry.join_room("lobby", "late", "10.0.0.3")
+    assert caught.value.status is Status.CANNOT_SAVE
+
+    store.full = False  # space is back: the next probe sees it, with no one's help
+    clock.now += STORE_PROBE_SECONDS
+    registry.tick()
+    out = send(registry, guest, p.encode_chat(2, "lost if acknowledged", 2), GUEST)
+    assert frames_to(out, GUEST) == [p.ChatAck(2, 3)]
+    [event] = frames_to(out, HOST)
+    assert (event.seq, event.text) == (3, "lost if acknowledged")
+    assert len([r for r in caplog.records if "can be written again" in r.getMessage()]) == 1
+    assert len([r for r in caplog.records if "cannot write" in r.getMessage()]) == 1
+
+
+def test_a_batch_whose_commit_fails_leaves_memory_as_the_disk_has_it(room, tmp_path, caplog):
+    registry, store, clock, host, guest = room
+    caplog.set_level(logging.WARNING, logger="ocm_core.rooms")  # the outage line is expected
+    store.full = True
+    # The first datagram is handled while the store still seems fine: only the commit fails.
+    out = registry.handle_datagrams([(p.Datagram("lobby", guest, p.encode_chat(1, "one")), GUEST),
+                                     (p.Datagram("lobby", guest, p.encode_chat(2, "two")), GUEST)])
+    assert [type(f) for f in frames_to(out, GUEST)] == [p.ErrorFrame]
+    assert frames_to(out, HOST) == []
+    # A retransmission is not taken for a duplicate of a message that never reached the disk.
+    store.full = False
+    clock.now += STORE_PROBE_SECONDS
+    registry.tick()
+    out = send(registry, guest, p.encode_chat(1, "one"), GUEST)
+    assert frames_to(out, GUEST) == [p.ChatAck(1, 2)]
+    reopened = RoomRegistry(store=RoomStore(tmp_path / "server.db"))
+    assert reopened.snapshot(guest, GUEST[0], "lobby")["seq"] == 2
+    reopened._store.close()
+
+
+def test_members_are_not_timed_out_while_their_leaving_cannot_be_stored(room, caplog):
+    registry, store, clock, host, guest = room
+    caplog.set_level(logging.WARNING, logger="ocm_core.rooms")  # the outage line is expected
+    store.full = True
+    send(registry, guest, p.encode_chat(1, "x"), GUEST)  # finds out that the disk is full
+    clock.now += registry.member_timeout + 1
+    registry.tick()
+    assert registry.members("lobby") == ["guest", "host"]
+    store.full = False
+    clock.now += STORE_PROBE_SECONDS
+    registry.tick()  # the probe passes; the time-out is stored on the next tick
+    registry.tick()
+    assert registry.room_names() == []  # the host timed out too, so the room closed
+
+
+# --- the real thing: a full tmpfs under a server process, and kill -9 -------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of `disk` with a file of its own."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for size in (1 << 16, 4096, 512, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+class ServerProcess:
+    def __init__(self, db: Path, ports: tuple[int, int]):
+        self.db, self.ports = db, ports
+        self.proc: subprocess.Popen | None = None
+        self.output: list[str] = []
+
+    def start(self) -> None:
+        tcp, udp = self.ports
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ocm_core.server", "--host", "127.0.0.1", "--tcp-port", str(tcp),
+             "--udp-port", str(udp), "--db", str(self.db)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+        for line in self.proc.stdout:
+            self.output.append(line)
+            if "listening on" in line:
+                return
+        raise AssertionError("the server did not start: " + "".join(self.output))
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.output += self.proc.stdout.readlines()
+        self.proc.stdout.close()
+
+
+@pytest.mark.slow
+def test_full_disk_and_kill_9_lose_no_acknowledged_message_and_never_number_backwards(tiny_disk):
+    server = ServerProcess(tiny_disk / "server.db", next_free_ports("127.0.0.1", 21100, 21101))
+    server.start()
+    kwargs = dict(heartbeat_interval=0.3, lost_after=1.5, send_timeout=600.0)
+    clients: list[ChatClient] = []
+    try:
+        host = ChatClient("127.0.0.1", server.ports[0], **kwargs)
+        host.create_room("durable", "host")
+        guest = ChatClient("127.0.0.1", server.ports[0], **kwargs)
+        guest.join_room("durable", "guest")
+        clients += [host, guest]
+        host_log, guest_log = EventLog(host), EventLog(guest)
+        sent = {guest.send(f"before {i}"): f"before {i}" for i in range(20)}
+        guest_log.wait_type(ev.MessageSent, 20, timeout=10)
+
+        filler = fill(tiny_disk)
+        for i in range(150):
+            sent[guest.send(f"full {i:03d} " + "x" * 200)] = f"full {i:03d} " + "x" * 200
+        told = guest_log.wait_for(lambda s: [e for e in s if isinstance(e, ev.ErrorEvent) and "cannot save" in e.text],
+                                  timeout=10, what="the sender told that the server cannot save")
+        acked_before_kill = {e.msg_id for e in guest_log.of_type(ev.MessageSent)}
+        server.kill()  # while full
+        log_text = "".join(server.output)
+        assert log_text.count("cannot write to the database") == 1, log_text[-3000:]
+        assert "Traceback" not in log_text, log_text[-3000:]
+
+        server.start()  # still full: it must start and keep what it had
+        wait_until(lambda: "cannot save" in (probe_chat(server.ports[0]) or ""), 10, "a full server that says so")
+        server.kill()
+        filler.unlink()  # space is back
+        server.start()
+        guest_log.wait_type(ev.MessageSent, len(sent), timeout=90)  # every message, in the end
+        acked = {e.msg_id for e in guest_log.of_type(ev.MessageSent)}
+        assert acked_before_kill <= acked and len(acked) == len(sent)
+        texts = [m.text for m in host_log.wait_type(ev.ChatMessage, len(sent), timeout=30)]
+        assert texts == list(sent.values())  # every one, once, in order: none acknowledged and lost
+        seqs = [m.seq for m in host_log.of_type(ev.ChatMessage)]
+        assert seqs == sorted(set(seqs))  # the room's numbering never went back
+        assert told  # and the sender heard why its messages waited
+        print(f"\nacknowledged before kill -9 while full: {len(acked_before_kill)}, lost: 0 of {len(sent)}")
+    finally:
+        for client in clients:
+            client.leave()
+        if server.proc and server.proc.poll() is None:
+            server.kill()
+
+
+def probe_chat(tcp_port: int) -> str | None:
+    """Join a room over TCP; the refusal's sentence, or None when admitted."""
+    client = ChatClient("127.0.0.1", tcp_port, timeout=2)
+    try:
+        client.join_room("durable", f"probe-{uuid.uuid4().hex[:6]}")
+    except Exception as exc:  # noqa: BLE001 - the sentence is what is checked
+        return str(exc)
+    client.leave()
+    return None
