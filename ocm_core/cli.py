@@ -32,6 +32,7 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=f"messages a member may send in a burst (default {Limits.rate_burst})")
     parser.add_argument("--db", default=str(default_db_path()), help="SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)")
     parser.add_argument("--no-db", action="store_true", help="keep everything in memory; a restart closes every room")
+    parser.add_argument("--move-damaged-db", action="store_true", help="if the database file is damaged, rename it to FILE.damaged-DATE-TIME and start with no rooms")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="how much to log (default INFO)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -44,7 +45,7 @@ def server_main(argv: list[str] | None = None) -> int:
     server = ChatServer(
         args.host, args.tcp_port, args.udp_port, member_timeout=args.member_timeout, limits=limits,
         server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip),
-        db_path=None if args.no_db else args.db,
+        db_path=None if args.no_db else args.db, move_damaged_db=args.move_damaged_db,
     )
     try:
         server.start()

@@ -27,6 +27,15 @@ class PortInUse(OCMError, OSError):
         self.kind = kind
 
 
+class DatabaseDamaged(OCMError, OSError):
+    def __init__(self, path: str, reason: str):
+        super().__init__(
+            f"The database {path} is damaged ({reason}). Start with --move-damaged-db to move it aside and "
+            "begin with no rooms, or choose another file with --db."
+        )
+        self.path = path
+
+
 class ClientError(OCMError):
     """A request the server refused or could not answer."""
 

@@ -17,15 +17,16 @@ import logging
 import os
 import selectors
 import socket
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 
 from . import protocol as p
-from .errors import PortInUse, ProtocolError
+from .errors import DatabaseDamaged, PortInUse, ProtocolError
 from .protocol import Operation, State, Status
 from .rooms import Limits, RegistryError, RoomRegistry, hash_password
-from .store import RoomStore
+from .store import RoomStore, is_damage, move_aside
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,12 @@ class ChatServer:
         server_limits: ServerLimits | None = None,
         registry: RoomRegistry | None = None,
         db_path: str | os.PathLike | None = None,
+        move_damaged_db: bool = False,
     ):
-        """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory."""
+        """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory.
+        `move_damaged_db`: a damaged database file is moved aside and the server starts empty
+        (otherwise start() raises DatabaseDamaged)."""
+        self.move_damaged_db = move_damaged_db
         self.host = host
         self._requested = (tcp_port, udp_port)
         # Password hashing runs on one thread of its own: scrypt's 16 MiB working set then
@@ -146,6 +151,28 @@ class ChatServer:
             lock.close()
             raise OSError(f"another server is using {self.db_path}; stop it or choose another database file") from None
         self._db_lock = lock
+        try:
+            self._open_registry()
+        except BaseException:
+            self._db_lock.close()
+            self._db_lock = None
+            raise
+
+    def _open_registry(self) -> None:
+        try:
+            self._store = RoomStore(self.db_path)
+            self.registry = RoomRegistry(store=self._store, **self._registry_args)
+            return
+        except sqlite3.DatabaseError as exc:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            if not is_damage(exc):
+                raise OSError(f"cannot open the database {self.db_path}: {exc}") from None
+            if not self.move_damaged_db:
+                raise DatabaseDamaged(str(self.db_path), str(exc)) from None
+            moved = move_aside(self.db_path)
+            log.warning("the database %s was damaged (%s); moved it to %s and starting with no rooms", self.db_path, exc, moved)
         self._store = RoomStore(self.db_path)
         self.registry = RoomRegistry(store=self._store, **self._registry_args)
 

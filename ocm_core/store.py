@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,22 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file itself is broken (not merely busy or full)."""
+    return getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(exc)
+
+
+def move_aside(path: str | os.PathLike) -> Path:
+    """Rename a damaged database (with its WAL and shared-memory files) to PATH.damaged-STAMP."""
+    path = Path(path)
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.rename(Path(f"{target}{suffix}"))
+    return target
+
+
 def default_db_path() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "online-chat-messenger" / "server.db"
@@ -103,6 +120,15 @@ class RoomStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if path != ":memory:" and fresh:
             os.chmod(path, 0o600)  # it holds session tokens
+        try:
+            self._prepare(path)
+        except BaseException:
+            self._db.close()  # a damaged file: leave no connection open on it
+            raise
+        self.path = path
+        self._in_batch = False
+
+    def _prepare(self, path: str) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -112,8 +138,6 @@ class RoomStore:
         self._db.executescript(_SCHEMA)
         if version != SCHEMA_VERSION:  # only a new file is written to here: a full disk must not stop a start
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self.path = path
-        self._in_batch = False
 
     @contextlib.contextmanager
     def batch(self):

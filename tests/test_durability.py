@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,9 +19,10 @@ import pytest
 from ocm_core import events as ev
 from ocm_core import protocol as p
 from ocm_core.client import ChatClient
+from ocm_core.errors import DatabaseDamaged
 from ocm_core.protocol import ErrorCode, EventType, Status
 from ocm_core.rooms import STORE_PROBE_SECONDS, RegistryError, RoomRegistry
-from ocm_core.server import next_free_ports
+from ocm_core.server import ChatServer, next_free_ports
 from ocm_core.store import RoomStore, StoreWriteError
 
 from support import EventLog, wait_until
@@ -251,3 +253,63 @@ def probe_chat(tcp_port: int) -> str | None:
         return str(exc)
     client.leave()
     return None
+
+
+# --- a damaged database file ------------------------------------------------------------------
+
+
+def damaged_copy(tmp_path: Path) -> Path:
+    """A real database with rooms and messages, its pages past the first overwritten with junk."""
+    path = tmp_path / "real.db"
+    registry = RoomRegistry(store=RoomStore(path))
+    host = registry.create_room("lobby", "host", HOST[0])
+    send(registry, host, p.encode_heartbeat(0), HOST)
+    for i in range(300):
+        send(registry, host, p.encode_chat(i + 1, f"message {i} " + "y" * 100), HOST)
+    registry._store.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    rng = random.Random(12)
+    for start in range(page, len(data), page):
+        data[start:start + page] = rng.randbytes(page)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["random bytes", "overwritten pages"])
+def test_a_damaged_database_is_named_with_a_way_out_and_can_be_moved_aside(tmp_path, kind, caplog):
+    if kind == "random bytes":
+        db = tmp_path / "server.db"
+        db.write_bytes(random.Random(7).randbytes(50_000))
+    else:
+        db = damaged_copy(tmp_path)
+    before = db.read_bytes()
+    server = ChatServer("127.0.0.1", 0, 0, db_path=db)
+    with pytest.raises(DatabaseDamaged) as caught:
+        server.start()
+    sentence = str(caught.value)
+    assert str(db) in sentence and "damaged" in sentence and "--move-damaged-db" in sentence and "--db" in sentence
+    assert db.read_bytes() == before  # nothing is done to the file unasked
+    assert not server.running
+
+    caplog.set_level(logging.WARNING, logger="ocm_core.server")  # the move is reported: expected
+    server = ChatServer("127.0.0.1", 0, 0, db_path=db, move_damaged_db=True)
+    server.start()
+    try:
+        assert server.registry.room_names() == []
+        [moved] = [f for f in tmp_path.iterdir() if ".damaged-" in f.name and not f.name.endswith(("-wal", "-shm"))]
+        assert moved.read_bytes() == before
+        assert any(str(moved) in r.getMessage() for r in caplog.records)
+    finally:
+        server.stop()
+
+
+def test_ocm_server_says_the_database_is_damaged_without_a_traceback(tmp_path):
+    db = damaged_copy(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--db", str(db)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert f"The database {db} is damaged" in result.stderr and "--move-damaged-db" in result.stderr
