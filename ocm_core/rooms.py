@@ -62,6 +62,8 @@ class Limits:
     event_buffer_bytes: int = 1 << 20  # and at most this many bytes of them (100 full-size messages fit)
     resend_per_second: float = 10.0  # RESEND requests a member may make; each returns up to 64 events
     resend_burst: int = 20
+    reply_bytes_per_second: int = 256 << 10  # bytes of re-sent events a member may be sent
+    reply_bytes_burst: int = 1 << 20
     rate_per_second: float = 20.0  # chat datagrams per member, refilled continuously
     rate_burst: int = 50
     password_failures_free: int = 3  # wrong passwords from one address before we slow down
@@ -85,10 +87,10 @@ class TokenBucket:
     def full(self) -> bool:
         return self.tokens >= self.burst
 
-    def take(self, now: float) -> bool:
+    def take(self, now: float, amount: float = 1.0) -> bool:
         self.refill(now)
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= amount:
+            self.tokens -= amount
             return True
         return False
 
@@ -102,6 +104,7 @@ class Member:
     last_seen: float
     chat_bucket: TokenBucket
     resend_bucket: TokenBucket
+    reply_bytes: TokenBucket  # bytes of re-sent events, so no member address draws a flood
     address: Address | None = None
     acked_seq: int = 0
     retransmit_at: float = 0.0
@@ -114,6 +117,11 @@ class Member:
     last_sent: float = float("-inf")  # when the room last sent this member an event or status
     told_rate_limited: bool = False
     told_cannot_save_at: float = float("-inf")
+    # An address is proven once a heartbeat from it acknowledges more than was acknowledged
+    # when it became the member's: it received what we sent there. Until then an answer is
+    # at most one event, so a datagram with a forged source cannot aim a flood anywhere.
+    proven: bool = False
+    proof_floor: int = 0
 
     @property
     def is_host(self) -> bool:
@@ -369,6 +377,7 @@ class RoomRegistry:
             name, token, ip, room, last_seen=now, acked_seq=room.seq,
             chat_bucket=TokenBucket(limits.rate_per_second, limits.rate_burst, float(limits.rate_burst), now),
             resend_bucket=TokenBucket(limits.resend_per_second, limits.resend_burst, float(limits.resend_burst), now),
+            reply_bytes=TokenBucket(limits.reply_bytes_per_second, limits.reply_bytes_burst, float(limits.reply_bytes_burst), now),
             **state,
         )
 
@@ -446,6 +455,7 @@ class RoomRegistry:
             if member.address is not None:
                 log.info("%r in %r moved from %s to %s", member.name, member.room.name, member.address, address)
             member.address = address
+            member.proven, member.proof_floor = False, member.acked_seq
             if self._store and not self._store_failing:  # an address is a hint for after a restart: it may wait
                 self._store.move_member(member.token, address, isinstance(frame, p.PlainText))
         if isinstance(frame, p.Heartbeat):
@@ -469,7 +479,7 @@ class RoomRegistry:
             if not member.resend_bucket.take(now):
                 self.dropped["resend rate limited"] += 1  # each answer is many datagrams: no amplifier
                 return []
-            return self._resend(member, frame)
+            return self._resend(member, frame, now)
         if self._store_failing:
             return self.drop("leave while the database fails", address)  # it times out once the disk is back
         goodbye = self._frame(member.room, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))
@@ -514,6 +524,8 @@ class RoomRegistry:
 
     def _acknowledge(self, member: Member, ack_seq: int, now: float) -> None:
         ack_seq = min(ack_seq, member.room.seq)
+        if ack_seq > member.proof_floor:
+            member.proven = True
         if ack_seq > member.acked_seq:
             member.acked_seq = ack_seq
             member.retransmit_interval = self.BASE_RETRANSMIT
@@ -594,12 +606,13 @@ class RoomRegistry:
             member.held_since = now
         return out
 
-    def _resend(self, member: Member, frame: p.Resend) -> Outbound:
-        """Re-send the events asked for, at most MAX_RESEND_EVENTS of them in all."""
+    def _resend(self, member: Member, frame: p.Resend, now: float) -> Outbound:
+        """Re-send the events asked for, at most MAX_RESEND_EVENTS of them in all (one to an
+        address not yet proven)."""
         room = member.room
         oldest = room.events[0][0] if room.events else room.seq + 1
         out: Outbound = []
-        budget = p.MAX_RESEND_EVENTS
+        budget = p.MAX_RESEND_EVENTS if member.proven else 1
         for first, last in frame.ranges:
             first = max(first, 1)
             last = min(last, room.seq, first + budget - 1)
@@ -608,10 +621,23 @@ class RoomRegistry:
             if first < oldest:
                 note = "some messages are no longer on the server; fetching the room again"
                 return [(member.address, self._frame(room, p.encode_error_frame(ErrorCode.RESYNC, note)))]
-            out += [(member.address, body) for body in self._buffered(room, first, last)]
+            out += self._send_again(member, first, last, now)
             budget -= last - first + 1
             if budget <= 0:
                 break
+        return out
+
+    def _send_again(self, member: Member, first: int, last: int, now: float) -> Outbound:
+        """Buffered events `first`..`last` for `member`, within what its address has earned:
+        one event until it is proven, and no more bytes than its budget."""
+        if not member.proven:
+            last = first
+        out: Outbound = []
+        for body in self._buffered(member.room, first, last):
+            if not member.reply_bytes.take(now, len(body)):
+                self.dropped["reply byte budget"] += 1
+                break
+            out.append((member.address, body))
         return out
 
     def _buffered(self, room: Room, first: int, last: int) -> list[bytes]:
@@ -723,7 +749,7 @@ class RoomRegistry:
                     continue
                 first = max(member.acked_seq + 1, room.events[0][0])
                 last = min(room.seq, first + RETRANSMIT_WINDOW - 1)
-                out += [(member.address, body) for body in self._buffered(room, first, last)]
+                out += self._send_again(member, first, last, now)
                 member.retransmit_interval = min(self.MAX_RETRANSMIT, max(member.retransmit_interval, self.BASE_RETRANSMIT) * 2)
                 member.retransmit_at = now + member.retransmit_interval
             while self._tombstones and next(iter(self._tombstones.values()))[0] < now:
