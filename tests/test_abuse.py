@@ -6,17 +6,11 @@ from __future__ import annotations
 import pytest
 
 from ocm_core import protocol as p
-from ocm_core.rooms import Limits, RoomRegistry
+from ocm_core.rooms import RoomRegistry
+
+from support import FakeClock
 
 ALICE, EVE = ("10.0.0.1", 5001), ("10.0.0.66", 6001)
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def send(registry, token, body, address):

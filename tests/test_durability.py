@@ -25,17 +25,9 @@ from ocm_core.rooms import STORE_PROBE_SECONDS, RegistryError, RoomRegistry
 from ocm_core.server import ChatServer, next_free_ports
 from ocm_core.store import RoomStore, StoreWriteError
 
-from support import EventLog, wait_until
+from support import EventLog, FakeClock, wait_until
 
 HOST, GUEST = ("10.0.0.1", 5001), ("10.0.0.2", 5002)
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class BreakableStore(RoomStore):
