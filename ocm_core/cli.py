@@ -26,6 +26,7 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--udp-port", type=int, default=DEFAULT_UDP_PORT, help="UDP port for chat (default 9091; 0 picks a free one)")
     parser.add_argument("--member-timeout", type=float, default=30.0, help="seconds of silence before a member is removed (default 30)")
     parser.add_argument("--max-rooms", type=int, default=Limits.max_rooms, help=f"rooms this server holds at most (default {Limits.max_rooms})")
+    parser.add_argument("--max-rooms-per-address", type=int, default=Limits.max_rooms_per_address, help=f"rooms hosted from one address at once (default {Limits.max_rooms_per_address})")
     parser.add_argument("--max-members", type=int, default=Limits.max_members_per_room, help=f"members per room at most (default {Limits.max_members_per_room})")
     parser.add_argument("--max-connections-per-ip", type=int, default=ServerLimits.max_connections_per_ip, help=f"concurrent TCP connections from one address (default {ServerLimits.max_connections_per_ip})")
     parser.add_argument("--rate", type=float, default=Limits.rate_per_second, help=f"chat messages a member may send per second (default {Limits.rate_per_second:g})")
@@ -41,7 +42,7 @@ def _server_parser() -> argparse.ArgumentParser:
 def server_main(argv: list[str] | None = None) -> int:
     args = _server_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    limits = Limits(max_rooms=args.max_rooms, max_members_per_room=args.max_members, rate_per_second=args.rate, rate_burst=args.burst)
+    limits = Limits(max_rooms=args.max_rooms, max_rooms_per_address=args.max_rooms_per_address, max_members_per_room=args.max_members, rate_per_second=args.rate, rate_burst=args.burst)
     server = ChatServer(
         args.host, args.tcp_port, args.udp_port, member_timeout=args.member_timeout, limits=limits,
         server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip),

@@ -147,6 +147,11 @@ class ChatClient:
                     raise
                 time.sleep(pause * random.uniform(0.5, 1.5))
                 pause = min(pause * 2, 1.0)
+            except errors.TryAgainLater as exc:
+                wait = exc.seconds * random.uniform(0.8, 1.2)
+                if time.monotonic() + wait > deadline:
+                    raise
+                time.sleep(wait)
 
     def _request_once(self, operation: Operation, room: str, payload: bytes) -> bytes:
         where = f"{self.server_host}:{self.tcp_port}"
@@ -167,6 +172,9 @@ class ChatClient:
                 if header.state is not State.RESPONSE:
                     raise errors.ProtocolError("the server's first answer is not a status")
                 status, detail = p.decode_status(message.payload)
+                if status is Status.TRY_LATER:
+                    seconds = p.decode_retry_after(message.payload)
+                    raise errors.TryAgainLater(f"{detail[:1].upper() + detail[1:]}; try again in {seconds} s.", seconds)
                 if status is not Status.OK:
                     raise _STATUS_ERRORS.get(status, errors.ClientError)(detail[:1].upper() + detail[1:] + ".")
                 header, message = self._read_message(sock)

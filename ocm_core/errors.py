@@ -68,6 +68,14 @@ class CannotSave(ClientError):
     """The server cannot write its database now (a full disk); nothing was done."""
 
 
+class TryAgainLater(ClientError):
+    """The server asked us to wait `seconds` before trying again (it is busy checking passwords)."""
+
+    def __init__(self, message: str, seconds: int):
+        super().__init__(message)
+        self.seconds = seconds
+
+
 class RoomFull(ClientError):
     pass
 

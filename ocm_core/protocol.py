@@ -52,6 +52,7 @@ class Status(enum.IntEnum):
     SERVER_ERROR = 11
     BUSY = 12  # too many connections right now (in all, or from one address): retry shortly
     CANNOT_SAVE = 13  # the server's database cannot be written (a full disk): nothing was done
+    TRY_LATER = 14  # refused for now; two bytes after the code say in how many seconds to try again
 
 
 # --- TCRP -------------------------------------------------------------------------
@@ -185,9 +186,12 @@ def decode_request(payload: bytes) -> RoomRequest:
     return RoomRequest(username, password, text_field("token"))
 
 
-def encode_status(status: Status, detail: str = "") -> bytes:
-    """State-1 payload: one status byte, then an optional UTF-8 sentence."""
-    return bytes((int(status),)) + detail.encode("utf-8")
+def encode_status(status: Status, detail: str = "", retry_after: int = 1) -> bytes:
+    """State-1 payload: one status byte (for TRY_LATER, then the seconds as a u16), then an optional UTF-8 sentence."""
+    head = bytes((int(status),))
+    if status is Status.TRY_LATER:
+        head += min(max(retry_after, 1), 0xFFFF).to_bytes(2, "big")
+    return head + detail.encode("utf-8")
 
 
 def decode_status(payload: bytes) -> tuple[Status, str]:
@@ -197,7 +201,18 @@ def decode_status(payload: bytes) -> tuple[Status, str]:
         status = Status(payload[0])
     except ValueError:
         raise ProtocolError(f"unknown status code {payload[0]}") from None
-    return status, payload[1:].decode("utf-8", errors="replace")
+    start = 1
+    if status is Status.TRY_LATER:
+        if len(payload) < 3:
+            raise ProtocolError("a TRY_LATER answer needs its 2-byte seconds")
+        start = 3
+    return status, payload[start:].decode("utf-8", errors="replace")
+
+
+def decode_retry_after(payload: bytes) -> int:
+    """The seconds a TRY_LATER answer asks the client to wait."""
+    decode_status(payload)
+    return int.from_bytes(payload[1:3], "big")
 
 
 def encode_json(value: object) -> bytes:

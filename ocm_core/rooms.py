@@ -57,6 +57,7 @@ class RegistryError(Exception):
 @dataclass
 class Limits:
     max_rooms: int = 1000
+    max_rooms_per_address: int = 5  # rooms hosted from one IP address at once
     max_members_per_room: int = 200
     event_buffer: int = 2048  # recent events per room kept for resends and history
     event_buffer_bytes: int = 1 << 20  # and at most this many bytes of them (100 full-size messages fit)
@@ -255,11 +256,11 @@ class RoomRegistry:
         salt = digest = None
         if password:
             with self._lock:
-                self._check_room_free(room)  # before the slow hash, so refusals cost nothing
+                self._check_room_free(room, ip)  # before the slow hash, so refusals cost nothing
             with self._hash_slot(ip):
                 salt, digest = self._hasher(password, None)  # outside the lock: it is slow on purpose
         with self._lock:
-            self._check_room_free(room)
+            self._check_room_free(room, ip)
 
             def create() -> Member:
                 new_room = Room(room, username, room.encode("utf-8"), salt, digest)
@@ -276,13 +277,18 @@ class RoomRegistry:
             log.info("room %r created by %r from %s", room, username, ip)
             return member.token
 
-    def _check_room_free(self, room: str) -> None:
+    def _check_room_free(self, room: str, ip: str) -> None:
         if self._store_failing:
             raise self._cannot_save()
         if room in self._rooms:
             raise RegistryError(Status.ROOM_EXISTS, f"room '{room}' already exists; pick another name or join it")
         if len(self._rooms) >= self.limits.max_rooms:
             raise RegistryError(Status.SERVER_FULL, "this server has as many rooms as it allows; try again later")
+        cap = self.limits.max_rooms_per_address
+        if sum(1 for r in self._rooms.values() if r.members.get(r.host) and r.members[r.host].ip == ip) >= cap:
+            raise RegistryError(
+                Status.SERVER_FULL, f"your address already hosts {cap} rooms on this server, the most it allows; close one first"
+            )
 
     @contextlib.contextmanager
     def _hash_slot(self, ip: str):
@@ -380,6 +386,16 @@ class RoomRegistry:
             reply_bytes=TokenBucket(limits.reply_bytes_per_second, limits.reply_bytes_burst, float(limits.reply_bytes_burst), now),
             **state,
         )
+
+    def guessed_wrong(self, ip: str) -> bool:
+        """Whether `ip` gave a wrong room password lately (its count is not yet forgiven)."""
+        with self._lock:
+            return ip in self._password_failures
+
+    def is_locked(self, room: str) -> bool:
+        with self._lock:
+            target = self._rooms.get(room)
+            return target is not None and target.locked
 
     def list_rooms(self) -> list[dict]:
         with self._lock:

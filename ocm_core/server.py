@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from . import protocol as p
 from .errors import DatabaseDamaged, PortInUse, ProtocolError
+from .fairqueue import FairQueue, QueueFull
 from .protocol import Operation, State, Status
 from .rooms import Limits, RegistryError, RoomRegistry, hash_password
 from .store import RoomStore, is_damage, move_aside
@@ -105,6 +106,10 @@ class ChatServer:
         # lives in one thread's memory, not in every worker's, and a burst of locked
         # requests queues there instead of taking every worker.
         self._hashing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ocm-password")
+        # Requests that need a password hashed wait here, not in the TCP workers: a join
+        # that needs no hash never queues behind scrypt work, and rooms take turns.
+        self._password_queue = FairQueue()
+        self._password_ready = threading.Condition()
         self._registry_args = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password)
         self.registry = registry or (None if db_path else RoomRegistry(**self._registry_args))
         self.db_path = db_path
@@ -206,7 +211,9 @@ class ChatServer:
         self._wake_r, self._wake_w = socket.socketpair()
         self._workers = concurrent.futures.ThreadPoolExecutor(self.server_limits.workers, thread_name_prefix="ocm-tcp-worker")
         self._stopping.clear()
-        for name, target in (("ocm-tcp", self._tcp_loop), ("ocm-udp", self._udp_loop), ("ocm-tick", self._tick_loop)):
+        loops = (("ocm-tcp", self._tcp_loop), ("ocm-udp", self._udp_loop), ("ocm-tick", self._tick_loop),
+                 ("ocm-password-queue", self._password_loop))
+        for name, target in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -228,6 +235,8 @@ class ChatServer:
             except Exception:
                 log.exception("could not tell the rooms that the server stops")
         self._stopping.set()
+        with self._password_ready:
+            self._password_ready.notify_all()
         self._wake_w.send(b"x")
         try:  # wake the blocking recvfrom with a datagram of our own
             wake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -240,6 +249,11 @@ class ChatServer:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._workers.shutdown(wait=False, cancel_futures=True)
+        with self._password_ready:  # requests still queued for a password check get no answer
+            while (item := self._password_queue.pop()) is not None:
+                conn = item[1][0]
+                conn.sock.close()
+                self._release(conn.ip)
         for sock in (self._tcp, self._udp, self._wake_r, self._wake_w):
             sock.close()
         self._threads.clear()
@@ -405,15 +419,58 @@ class ChatServer:
             return
         selector.unregister(conn.sock)
         connections.pop(conn.sock, None)
+        if self._needs_hashing(message):
+            with self._password_ready:
+                # Addresses that guessed wrong lately queue apart from the rest, so the room's
+                # own members are not refused for the guessers' sake.
+                line = (message.room, self.registry.guessed_wrong(conn.ip))
+                try:
+                    self._password_queue.push(line, conn.ip, (conn, message))
+                except QueueFull as exc:
+                    self.stats["password checks refused"] += 1
+                    self._workers.submit(self._answer_and_close, conn.sock, message.operation, message.room,
+                                         Status.TRY_LATER, str(exc), conn.ip, None, exc.seconds)
+                    return
+                self._password_ready.notify()
+            return
         self._workers.submit(self._serve_request, conn, message)
 
-    def _serve_request(self, conn: _Connection, message: p.TcrpMessage) -> None:
+    def _needs_hashing(self, message: p.TcrpMessage) -> bool:
+        """A CREATE with a password, or a JOIN with one to a locked room: scrypt work."""
+        if message.operation not in (Operation.CREATE, Operation.JOIN):
+            return False
         try:
-            status, detail, completion = self._decide(conn.ip, message)
+            password = p.decode_request(message.payload).password
+        except ProtocolError:
+            return False  # answered BAD_REQUEST by a worker
+        return bool(password) and (message.operation is Operation.CREATE or self.registry.is_locked(message.room))
+
+    def _password_loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._password_ready:
+                item = self._password_queue.pop()
+                if item is None:
+                    self._password_ready.wait(0.5)
+                    continue
+            ip, (conn, message) = item
+            started = time.monotonic()
+            try:
+                status, detail, completion = self._decision(conn, message)
+            finally:  # before the answer: the client's next request must find its address free
+                with self._password_ready:
+                    self._password_queue.done(ip, time.monotonic() - started)
+            self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion)
+
+    def _serve_request(self, conn: _Connection, message: p.TcrpMessage) -> None:
+        status, detail, completion = self._decision(conn, message)
+        self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion)
+
+    def _decision(self, conn: _Connection, message: p.TcrpMessage) -> tuple[Status, str, bytes | None]:
+        try:
+            return self._decide(conn.ip, message)
         except Exception:
             log.exception("error answering a %s request from %s", message.operation.name, conn.ip)
-            status, detail, completion = Status.SERVER_ERROR, "the server hit an internal error; try again", None
-        self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion)
+            return Status.SERVER_ERROR, "the server hit an internal error; try again", None
 
     def _decide(self, ip: str, message: p.TcrpMessage) -> tuple[Status, str, bytes | None]:
         op, room = message.operation, message.room
@@ -441,11 +498,11 @@ class ChatServer:
         except RegistryError as exc:
             return exc.status, str(exc), None
 
-    def _answer_and_close(self, sock, operation, room, status, detail, ip=None, completion=None) -> None:
+    def _answer_and_close(self, sock, operation, room, status, detail, ip=None, completion=None, retry_after=1) -> None:
         try:
             sock.setblocking(True)
             sock.settimeout(5.0)
-            data = p.encode_tcrp(operation, State.RESPONSE, room, p.encode_status(status, detail))
+            data = p.encode_tcrp(operation, State.RESPONSE, room, p.encode_status(status, detail, retry_after))
             if status is Status.OK and completion is not None:
                 data += p.encode_tcrp(operation, State.COMPLETE, room, completion)
             sock.sendall(data)

@@ -3,12 +3,19 @@ cap and the fair password queue. Registry cases on a fake clock; the rest on rea
 
 from __future__ import annotations
 
+import collections
+import threading
+import time
+
 import pytest
 
+from ocm_core import errors
 from ocm_core import protocol as p
+from ocm_core.fairqueue import FairQueue, QueueFull
+from ocm_core.protocol import Operation, Status
 from ocm_core.rooms import RoomRegistry
 
-from support import FakeClock
+from support import FakeClock, wait_until
 
 ALICE, EVE = ("10.0.0.1", 5001), ("10.0.0.66", 6001)
 
@@ -68,3 +75,79 @@ def test_a_proven_member_is_held_to_its_reply_byte_budget(busy_room):
     clock.now += 1.0
     one_second = sum(reply_bytes(send(registry, eve, p.encode_resend((2, 65)), EVE), EVE) for _ in range(10))
     assert one_second <= limits.reply_bytes_per_second + p.MAX_DATAGRAM
+
+
+# --- password guesses from many addresses, a legitimate join timed meanwhile ----------------
+
+
+def test_guesses_from_120_addresses_do_not_hold_up_other_rooms_joins(server, make_client):
+    from test_security import request, tcrp  # raw TCRP from a chosen loopback source
+
+    port = server.tcp_address[1]
+    make_client().create_room("target", "owner", "the real one")
+    make_client().create_room("quiet", "owner2", "quiet secret")
+    make_client().create_room("open", "owner3")
+    stop = threading.Event()
+    outcomes: collections.Counter[str] = collections.Counter()
+    addresses = [f"127.0.3.{i + 1}" for i in range(120)]
+
+    def guess(mine: list[str]) -> None:
+        n = 0
+        while not stop.is_set():
+            source = mine[n % len(mine)]
+            n += 1
+            try:
+                status, _, _ = tcrp(port, Operation.JOIN, "target", request(f"g{n}", f"guess {n}"), source=source)
+                outcomes[status.name] += 1
+            except (OSError, AssertionError) as exc:
+                outcomes[type(exc).__name__] += 1
+
+    threads = [threading.Thread(target=guess, args=(addresses[i::12],), daemon=True) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(lambda: sum(outcomes.values()) > 100, 20, "the guessing to be under way")
+        timings = {}
+        for room, password in (("quiet", "quiet secret"), ("open", None)):
+            client = make_client(timeout=5.0)
+            started = time.monotonic()
+            client.join_room(room, f"legit-{room}", password)  # within the client's 5 s, or it raises
+            timings[room] = time.monotonic() - started
+        # The room under attack itself is contended: a member gets in, or is told when to try again.
+        started = time.monotonic()
+        try:
+            make_client(timeout=5.0).join_room("target", "legit-target", "the real one")
+            timings["target"] = time.monotonic() - started
+        except errors.TryAgainLater as exc:
+            assert exc.seconds >= 1 and f"try again in {exc.seconds} s" in str(exc)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+    print(f"\n{sum(outcomes.values())} guesses from {len(addresses)} addresses ({dict(outcomes)}); legit joins: "
+          + ", ".join(f"{room} {seconds * 1000:.0f} ms" for room, seconds in timings.items()))
+    assert outcomes["WRONG_PASSWORD"] > 0 and outcomes["TRY_LATER"] + outcomes["TOO_MANY_ATTEMPTS"] > 0
+
+
+def test_password_queue_is_bounded_fair_and_says_when_to_try_again():
+    status_payload = p.encode_status(Status.TRY_LATER, "many passwords for this room are being checked", 3)
+    assert p.decode_status(status_payload) == (Status.TRY_LATER, "many passwords for this room are being checked")
+    assert p.decode_retry_after(status_payload) == 3
+    queue = FairQueue(per_key=2, total=3)
+    queue.push("a", "10.0.0.1", 1)
+    with pytest.raises(QueueFull):
+        queue.push("b", "10.0.0.1", 2)  # one check per address at a time
+    queue.push("a", "10.0.0.2", 3)
+    with pytest.raises(QueueFull) as caught:
+        queue.push("a", "10.0.0.3", 4)  # the room's budget
+    assert caught.value.seconds >= 1
+    queue.push("b", "10.0.0.4", 5)  # another room still gets in, and goes second
+    assert [queue.pop()[1] for _ in range(3)] == [1, 5, 3]
+
+
+def test_one_address_hosts_at_most_a_handful_of_rooms(server, make_client):
+    cap = server.registry.limits.max_rooms_per_address
+    for i in range(cap):
+        make_client().create_room(f"mine {i}", "me")
+    with pytest.raises(errors.ServerFull, match=f"already hosts {cap} rooms"):
+        make_client().create_room("one too many", "me")

@@ -147,10 +147,12 @@ RSS_GROWTH_BOUND = 20 * 1024 * 1024
 
 _SERVER_PROCESS = r"""
 import json, logging, sys, threading
+from ocm_core.rooms import Limits
 from ocm_core.server import ChatServer
 
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-server = ChatServer("127.0.0.1", 0, 0)
+# The fuzz creates its rooms from one address, which the rooms-per-address cap would stop early.
+server = ChatServer("127.0.0.1", 0, 0, limits=Limits(max_rooms_per_address=10_000))
 server.start()
 print(json.dumps({"tcp": server.tcp_address[1], "udp": server.udp_address[1]}), flush=True)
 for line in sys.stdin:
