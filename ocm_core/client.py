@@ -16,6 +16,7 @@ import random
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from . import errors
@@ -24,6 +25,8 @@ from . import events as ev
 from .protocol import ErrorCode, EventType, Operation, State, Status
 
 log = logging.getLogger(__name__)
+
+ENTER_ATTEMPTS = 2  # a CREATE or JOIN whose answer did not come is asked once more, with the same request id
 
 _STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
     Status.ROOM_EXISTS: errors.RoomExists,
@@ -217,7 +220,16 @@ class ChatClient:
             p.check_name(username, "your name")
         except errors.ProtocolError as exc:
             raise errors.BadRequest(exc.reason[:1].upper() + exc.reason[1:] + ".") from None
-        token = self._request(operation, room, p.encode_request(p.RoomRequest(username, password or None)))
+        # One id for every attempt: if an answer was lost after the server admitted us, the
+        # retry gets the same token instead of "name taken".
+        payload = p.encode_request(p.RoomRequest(username, password or None, request_id=uuid.uuid4().hex))
+        for attempt in range(ENTER_ATTEMPTS):
+            try:
+                token = self._request(operation, room, payload)
+                break
+            except errors.ServerUnreachable:
+                if attempt == ENTER_ATTEMPTS - 1:
+                    raise
         if not token or len(token) > p.MAX_TOKEN_BYTES:
             raise errors.ProtocolError("the server sent an unusable token")
         self._token, self.room, self.username = token, room, username

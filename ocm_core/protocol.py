@@ -145,6 +145,10 @@ class RoomRequest:
     username: str
     password: str | None = None
     token: str | None = None  # SYNC names the session by its token
+    request_id: str | None = None  # the same for every retry of one CREATE or JOIN: a repeat gets the same answer
+
+
+MAX_REQUEST_ID_BYTES = 64
 
 
 def encode_request(request: RoomRequest) -> bytes:
@@ -153,6 +157,8 @@ def encode_request(request: RoomRequest) -> bytes:
         fields["password"] = request.password
     if request.token is not None:
         fields["token"] = request.token
+    if request.request_id is not None:
+        fields["request_id"] = request.request_id
     return json.dumps(fields, ensure_ascii=False).encode("utf-8")
 
 
@@ -183,7 +189,10 @@ def decode_request(payload: bytes) -> RoomRequest:
     password = text_field("password")
     if password is not None and len(password.encode("utf-8")) > 1024:
         raise ProtocolError("password is longer than 1024 bytes")
-    return RoomRequest(username, password, text_field("token"))
+    request_id = text_field("request_id")
+    if request_id is not None and not 0 < len(request_id.encode("utf-8")) <= MAX_REQUEST_ID_BYTES:
+        raise ProtocolError(f"request_id must be 1 to {MAX_REQUEST_ID_BYTES} bytes")
+    return RoomRequest(username, password, text_field("token"), request_id)
 
 
 def encode_status(status: Status, detail: str = "", retry_after: int = 1) -> bytes:

@@ -38,6 +38,8 @@ TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room clo
 TOMBSTONE_LIMIT = 10_000
 DROP_LOG_EVERY = 5.0  # seconds between log lines about one kind of refused datagram
 STATUS_QUIET = 1.0  # a heartbeat from a caught-up member is answered only after this much silence towards it
+REPEAT_SECONDS = 120.0  # a CREATE or JOIN repeated with its request id within this gets the first answer
+ADMIT_SECONDS = 10.0  # a member admitted by a request with an id, never heard from since, is dropped after this
 STORE_PROBE_SECONDS = 2.0  # while the database cannot be written, how often to see whether it can again
 CANNOT_SAVE_TELL_EVERY = 10.0  # a sender whose messages are refused is told again after this long
 CANNOT_SAVE_TEXT = "the server cannot save messages right now; yours will be sent when it can"
@@ -123,6 +125,9 @@ class Member:
     # at most one event, so a datagram with a forged source cannot aim a flood anywhere.
     proven: bool = False
     proof_floor: int = 0
+    # Set when the join carried a request id (our clients): if nothing (SYNC or UDP) comes
+    # from the member by then, its client gave up on the answer, and the name is freed.
+    admit_by: float | None = None
 
     @property
     def is_host(self) -> bool:
@@ -194,6 +199,7 @@ class RoomRegistry:
         self._store_failing = False
         self._store_probe_at = 0.0
         self._store_recovery_unconfirmed = False  # a probe passed; the next real commit says so in the log
+        self._answered: collections.OrderedDict[tuple, tuple[float, bytes]] = collections.OrderedDict()
         if store is not None:
             self._load(store)
 
@@ -251,8 +257,26 @@ class RoomRegistry:
 
     # --- TCP side -------------------------------------------------------------------
 
-    def create_room(self, room: str, username: str, ip: str, password: str | None = None) -> bytes:
-        """Create `room` with `username` as its host; return the host's token."""
+    def _repeat(self, key: tuple | None) -> bytes | None:
+        """The token a request with this id got before, if its member is still there."""
+        entry = self._answered.get(key) if key else None
+        return entry[1] if entry and entry[1] in self._tokens else None
+
+    def _remember(self, key: tuple | None, member: Member) -> None:
+        if key is None:
+            return
+        self._answered[key] = (self._clock() + REPEAT_SECONDS, member.token)
+        member.admit_by = self._clock() + min(ADMIT_SECONDS, self.member_timeout)
+        while len(self._answered) > TOMBSTONE_LIMIT:
+            self._answered.popitem(last=False)
+
+    def create_room(self, room: str, username: str, ip: str, password: str | None = None, request_id: str | None = None) -> bytes:
+        """Create `room` with `username` as its host; return the host's token. A repeat of a
+        request (the same `request_id` from the same address) gets the same token."""
+        key = ("create", ip, room, username, request_id) if request_id else None
+        with self._lock:
+            if token := self._repeat(key):
+                return token
         salt = digest = None
         if password:
             with self._lock:
@@ -274,6 +298,7 @@ class RoomRegistry:
                 member = self._durably(create)
             except StoreWriteError:
                 raise self._cannot_save() from None
+            self._remember(key, member)
             log.info("room %r created by %r from %s", room, username, ip)
             return member.token
 
@@ -304,9 +329,13 @@ class RoomRegistry:
             with self._lock:
                 self._hashing.discard(ip)
 
-    def join_room(self, room: str, username: str, ip: str, password: str | None = None) -> tuple[bytes, Outbound]:
-        """Add `username` to `room`; return its token and the notices to send."""
+    def join_room(self, room: str, username: str, ip: str, password: str | None = None, request_id: str | None = None) -> tuple[bytes, Outbound]:
+        """Add `username` to `room`; return its token and the notices to send. A repeat of a
+        request (the same `request_id` from the same address) gets the same token, and no notice."""
+        key = ("join", ip, room, username, request_id) if request_id else None
         with self._lock:
+            if token := self._repeat(key):
+                return token, []
             target = self._rooms.get(room)
             if target is None:
                 raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
@@ -326,6 +355,7 @@ class RoomRegistry:
                 member, out = self._durably(join)
             except StoreWriteError:
                 raise self._cannot_save() from None
+            self._remember(key, member)
             log.info("%r joined room %r from %s", username, room, ip)
             return member.token, out
 
@@ -412,6 +442,7 @@ class RoomRegistry:
                 raise RegistryError(Status.UNKNOWN_TOKEN, "this session is not known to the server; join again")
             room = member.room
             history = _history(room)
+            member.admit_by = None  # it has its token
             member.acked_seq = max(member.acked_seq, room.seq)
             return {
                 "room": room.name,
@@ -467,6 +498,7 @@ class RoomRegistry:
             return self.drop("server frame sent to the server", address, type(frame).__name__)
         now = self._clock()
         member.last_seen = now
+        member.admit_by = None
         if member.address != address:
             if member.address is not None:
                 log.info("%r in %r moved from %s to %s", member.name, member.room.name, member.address, address)
@@ -770,6 +802,8 @@ class RoomRegistry:
                 member.retransmit_at = now + member.retransmit_interval
             while self._tombstones and next(iter(self._tombstones.values()))[0] < now:
                 self._tombstones.popitem(last=False)
+            while self._answered and next(iter(self._answered.values()))[0] < now:
+                self._answered.popitem(last=False)
             forgiven = now - self.limits.password_lockout_max
             for ip in [ip for ip, (_, until) in self._password_failures.items() if until < forgiven]:
                 del self._password_failures[ip]
@@ -778,7 +812,8 @@ class RoomRegistry:
     def _time_out(self, now: float) -> Outbound:
         out: Outbound = []
         deadline = now - self.member_timeout
-        for member in [m for m in self._tokens.values() if m.last_seen < deadline]:
+        gone = [m for m in self._tokens.values() if m.last_seen < deadline or (m.admit_by is not None and m.admit_by < now)]
+        for member in gone:
             if member.token in self._tokens:  # a closed room may have taken it already
                 out += self._remove(member, EventType.TIMED_OUT)
         return out

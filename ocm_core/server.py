@@ -484,10 +484,10 @@ class ChatServer:
             if op in (Operation.CREATE, Operation.JOIN) and not request.username:
                 raise ProtocolError("username is empty")
             if op is Operation.CREATE:
-                token = self.registry.create_room(room, request.username, ip, request.password)
+                token = self.registry.create_room(room, request.username, ip, request.password, request.request_id)
                 return Status.OK, "", token
             if op is Operation.JOIN:
-                token, outbound = self.registry.join_room(room, request.username, ip, request.password)
+                token, outbound = self.registry.join_room(room, request.username, ip, request.password, request.request_id)
                 self._send_all(outbound)
                 return Status.OK, "", token
             snapshot = self.registry.snapshot((request.token or "").encode("ascii", "replace"), ip, room)

@@ -4,6 +4,7 @@ cap and the fair password queue. Registry cases on a fake clock; the rest on rea
 from __future__ import annotations
 
 import collections
+import socket
 import threading
 import time
 
@@ -13,7 +14,7 @@ from ocm_core import errors
 from ocm_core import protocol as p
 from ocm_core.fairqueue import FairQueue, QueueFull
 from ocm_core.protocol import Operation, Status
-from ocm_core.rooms import RoomRegistry
+from ocm_core.rooms import ADMIT_SECONDS, RegistryError, RoomRegistry
 
 from support import FakeClock, wait_until
 
@@ -151,3 +152,54 @@ def test_one_address_hosts_at_most_a_handful_of_rooms(server, make_client):
         make_client().create_room(f"mine {i}", "me")
     with pytest.raises(errors.ServerFull, match=f"already hosts {cap} rooms"):
         make_client().create_room("one too many", "me")
+
+
+# --- a join over a bad link leaves no ghost ---------------------------------------------------
+
+
+def test_a_repeated_join_gets_the_same_token_and_one_notice():
+    clock = FakeClock()
+    registry = RoomRegistry(clock=clock)
+    alice = registry.create_room("lobby", "alice", ALICE[0], request_id="c1")
+    assert registry.create_room("lobby", "alice", ALICE[0], request_id="c1") == alice  # not ROOM_EXISTS
+    send(registry, alice, p.encode_heartbeat(0), ALICE)
+    token, out = registry.join_room("lobby", "bob", "10.0.0.2", request_id="j1")
+    again, out_again = registry.join_room("lobby", "bob", "10.0.0.2", request_id="j1")
+    assert again == token and out_again == [] and len(out) == 1
+    with pytest.raises(RegistryError) as caught:  # another request (or address) for the name is refused as before
+        registry.join_room("lobby", "bob", "10.0.0.2", request_id="j2")
+    assert caught.value.status is Status.NAME_TAKEN
+
+
+def test_a_member_whose_client_never_got_its_token_is_dropped_and_the_name_freed():
+    clock = FakeClock()
+    registry = RoomRegistry(clock=clock, member_timeout=30.0)
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    send(registry, alice, p.encode_heartbeat(0), ALICE)
+    registry.join_room("lobby", "ghost", "10.0.0.2", request_id="lost answer")
+    registry.join_room("lobby", "plain", "10.0.0.3")  # the assignment's client: no id, the usual timeout
+    synced, _ = registry.join_room("lobby", "synced", "10.0.0.4", request_id="fine")
+    registry.snapshot(synced, "10.0.0.4", "lobby")
+    clock.now += ADMIT_SECONDS + 0.1
+    send(registry, alice, p.encode_heartbeat(0), ALICE)
+    registry.tick()
+    assert registry.members("lobby") == ["alice", "plain", "synced"]
+    registry.join_room("lobby", "ghost", "10.0.0.2", request_id="second try")  # the name is free again
+
+
+def test_a_join_whose_answer_is_lost_is_answered_again_with_the_same_token(server, make_client):
+    from test_security import connect, read_to_end, answer_of
+
+    make_client().create_room("lossy", "host")
+    port = server.tcp_address[1]
+    payload = p.encode_request(p.RoomRequest("traveller", request_id="retry-me"))
+    with connect(port, "127.0.0.1") as sock:  # the answer is never read: lost on the way
+        sock.sendall(p.encode_tcrp(Operation.JOIN, p.State.REQUEST, "lossy", payload))
+    wait_until(lambda: "traveller" in server.registry.members("lossy"), 5, "the first join")
+    with connect(port, "127.0.0.1") as sock:
+        sock.sendall(p.encode_tcrp(Operation.JOIN, p.State.REQUEST, "lossy", payload))
+        sock.shutdown(socket.SHUT_WR)
+        status, detail, token = answer_of(read_to_end(sock))
+    assert status is Status.OK, detail
+    assert server.registry.members("lossy") == ["host", "traveller"]
+    assert server.registry.snapshot(token, "127.0.0.1", "lossy")["members"] == ["host", "traveller"]
