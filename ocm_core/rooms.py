@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import protocol as p
+from .logutil import ThrottledLog
 from .protocol import ErrorCode, EventType, Status
 from .store import RoomStore, StoredEvent, StoredMember, StoredRoom, StoreWriteError
 
@@ -36,7 +37,7 @@ HOLD_SECONDS = 30.0  # longer than that, the missing one is given up (our client
 RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknowledged them
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
 TOMBSTONE_LIMIT = 10_000
-DROP_LOG_EVERY = 5.0  # seconds between log lines about one kind of refused datagram
+DROP_LOG_EVERY = 5.0  # seconds between log lines of one kind (a refused datagram, a member's moves)
 STATUS_QUIET = 1.0  # a heartbeat from a caught-up member is answered only after this much silence towards it
 REPEAT_SECONDS = 120.0  # a CREATE or JOIN repeated with its request id within this gets the first answer
 ADMIT_SECONDS = 10.0  # a member admitted by a request with an id, never heard from since, is dropped after this
@@ -83,8 +84,13 @@ class TokenBucket:
     at: float
 
     def refill(self, now: float) -> None:
-        self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
+        if self.tokens < self.burst:  # a credit granted above the burst is spent, not cut
+            self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
         self.at = now
+
+    def credit(self, tokens: float) -> None:
+        """Allow at least `tokens` at once, even above the burst."""
+        self.tokens = max(self.tokens, tokens)
 
     @property
     def full(self) -> bool:
@@ -193,7 +199,7 @@ class RoomRegistry:
         self._hasher = hasher
         self.dropped: collections.Counter[str] = collections.Counter()
         self._store = store
-        self._drop_log: dict[str, tuple[float, int]] = {}
+        self._quiet_log = ThrottledLog(log, DROP_LOG_EVERY, clock)
         # While the database refuses writes, nothing that must be stored is done at all:
         # messages are refused (their senders told), joins too, and no one times out.
         self._store_failing = False
@@ -497,11 +503,16 @@ class RoomRegistry:
         if not isinstance(frame, _CLIENT_FRAMES):
             return self.drop("server frame sent to the server", address, type(frame).__name__)
         now = self._clock()
+        if now - member.last_seen > 1.0:
+            # A sender cut off for a while delivers what it wrote meanwhile at once: that is
+            # its rate over the silence, not a flood (capped by what the server would hold).
+            member.chat_bucket.credit(min(HELD_PER_MEMBER, (now - member.last_seen) * self.limits.rate_per_second))
         member.last_seen = now
         member.admit_by = None
         if member.address != address:
             if member.address is not None:
-                log.info("%r in %r moved from %s to %s", member.name, member.room.name, member.address, address)
+                self._quiet_log.log(("moved", member.token), logging.INFO, "%r in %r moved from %s to %s",
+                                    member.name, member.room.name, member.address, address)
             member.address = address
             member.proven, member.proof_floor = False, member.acked_seq
             if self._store and not self._store_failing:  # an address is a hint for after a restart: it may wait
@@ -560,14 +571,8 @@ class RoomRegistry:
         (it keys the counters); `detail` says more in the log line."""
         with self._lock:
             self.dropped[reason] += 1
-            now = self._clock()
-            last_logged, unlogged = self._drop_log.get(reason, (-DROP_LOG_EVERY, 0))
-            if now - last_logged >= DROP_LOG_EVERY:
-                more = f" ({unlogged} more like it since the last report)" if unlogged else ""
-                log.info("dropped a datagram from %s: %s%s%s", address, reason, f" ({detail})" if detail else "", more)
-                self._drop_log[reason] = (now, 0)
-            else:
-                self._drop_log[reason] = (last_logged, unlogged + 1)
+            self._quiet_log.log(reason, logging.INFO, "dropped a datagram from %s: %s%s", address, reason,
+                                f" ({detail})" if detail else "")
             return []
 
     def _acknowledge(self, member: Member, ack_seq: int, now: float) -> None:
@@ -838,6 +843,7 @@ class RoomRegistry:
             # Everyone gets a fresh timeout: a member silent through the restart is removed later as usual.
             member = self._new_member(room, stored.name, stored.token, stored.ip,
                                       address=stored.address, plain_text=stored.plain_text)
+            member.chat_bucket.credit(HELD_PER_MEMBER)  # what its client kept while we were down
             room.members[member.name] = member
             self._tokens[member.token] = member
         for room in list(self._rooms.values()):

@@ -203,3 +203,41 @@ def test_a_join_whose_answer_is_lost_is_answered_again_with_the_same_token(serve
     assert status is Status.OK, detail
     assert server.registry.members("lossy") == ["host", "traveller"]
     assert server.registry.snapshot(token, "127.0.0.1", "lossy")["members"] == ["host", "traveller"]
+
+
+# --- the chat rate counts what was written, not a catch-up after a gap -------------------------
+
+
+def test_messages_written_during_a_gap_are_delivered_without_a_rate_warning():
+    clock = FakeClock()
+    registry = RoomRegistry(clock=clock)
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", "10.0.0.2")
+    send(registry, alice, p.encode_heartbeat(0), ALICE)
+    send(registry, bob, p.encode_heartbeat(0), ("10.0.0.2", 5002))
+    clock.now += 10.0  # bob wrote 10 a second into a dead link, then it came back
+    batch = [(p.Datagram("lobby", bob, p.encode_chat(i, f"m{i}", 1)), ("10.0.0.2", 5002)) for i in range(1, 101)]
+    out = registry.handle_datagrams(batch)
+    frames = [p.decode_body(p.decode_datagram(data).body) for to, data in out]
+    assert not [f for f in frames if isinstance(f, p.ErrorFrame)]
+    assert len([f for f in frames if isinstance(f, p.ChatAck)]) == 100
+    # A flood is still a flood: what goes past the credit for the gap is held back.
+    more = [(p.Datagram("lobby", bob, p.encode_chat(i, f"m{i}", 101)), ("10.0.0.2", 5002)) for i in range(101, 401)]
+    frames = [p.decode_body(p.decode_datagram(data).body) for to, data in registry.handle_datagrams(more)]
+    assert [f.code for f in frames if isinstance(f, p.ErrorFrame)] == [p.ErrorCode.RATE_LIMITED]
+
+
+def test_a_repeated_log_line_is_written_once_per_interval_with_a_count(caplog):
+    import logging
+
+    from ocm_core.logutil import ThrottledLog
+
+    clock = FakeClock()
+    throttled = ThrottledLog(logging.getLogger("ocm_core.test"), 5.0, clock)
+    caplog.set_level(logging.INFO, logger="ocm_core.test")
+    for i in range(2656):
+        clock.now += 20.0 / 2656
+        throttled.log("moved", logging.INFO, "%r moved from %s to %s", "bob", i, i + 1)
+    lines = [r.getMessage() for r in caplog.records]
+    assert 4 <= len(lines) <= 5
+    assert "more like it since the last report" in lines[-1]
