@@ -27,6 +27,12 @@ class PortInUse(OCMError, OSError):
         self.kind = kind
 
 
+class DatabaseInUse(OCMError, OSError):
+    def __init__(self, path: str):
+        super().__init__(f"another server is using {path}; stop it or choose another database file")
+        self.path = path
+
+
 class ClientError(OCMError):
     """A request the server refused or could not answer."""
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import errno
-import fcntl
 import logging
 import os
+import select
 import selectors
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,9 +37,22 @@ UDP_RECEIVE_BUFFER = 4 << 20  # absorbs bursts while the relay thread is busy (t
 BATCH_DATAGRAMS = 64  # datagrams already waiting are handled together, in one transaction
 
 
+def default_max_connections(platform: str = sys.platform) -> int:
+    """TCP connections read or answered at once. Windows' select(), the selector there,
+    takes at most 512 sockets, the listener and the wake-up socket among them."""
+    return 500 if platform == "win32" else 512
+
+
+def reuses_address(platform: str = sys.platform) -> bool:
+    """Whether the listener sets SO_REUSEADDR (to restart despite TIME_WAIT). Not on
+    Windows: there it lets a second server bind a port that one already listens on,
+    and Windows allows the restart without it."""
+    return platform != "win32"
+
+
 @dataclass
 class ServerLimits:
-    max_connections: int = 512  # TCP connections being read or answered at once
+    max_connections: int = field(default_factory=default_max_connections)
     max_connections_per_ip: int = 32
     request_timeout: float = 10.0  # a request must arrive whole within this
     workers: int = 8
@@ -56,8 +70,8 @@ class _Connection:
 def _bind(kind: int, host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, kind)
     try:
-        if kind == socket.SOCK_STREAM:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart despite TIME_WAIT
+        if kind == socket.SOCK_STREAM and reuses_address():
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
@@ -104,7 +118,6 @@ class ChatServer:
         self.registry = registry or (None if db_path else RoomRegistry(**self._registry_args))
         self.db_path = db_path
         self._store: RoomStore | None = None
-        self._db_lock = None
         self.server_limits = server_limits or ServerLimits()
         self._tcp: socket.socket | None = None
         self._udp: socket.socket | None = None
@@ -139,21 +152,14 @@ class ChatServer:
         return self._tcp is not None and not self._stopping.is_set()
 
     def _open_store(self) -> None:
-        lock = open(f"{self.db_path}.lock", "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # two servers on one file would trample each other
-        except OSError:
-            lock.close()
-            raise OSError(f"another server is using {self.db_path}; stop it or choose another database file") from None
-        self._db_lock = lock
+        # RoomStore holds the file's lock (DatabaseInUse for a second server on it).
         self._store = RoomStore(self.db_path)
         self.registry = RoomRegistry(store=self._store, **self._registry_args)
 
     def _close_store(self) -> None:
         if self._store is not None:
             self._store.close()
-            self._db_lock.close()
-            self._store = self._db_lock = None
+            self._store = None
 
     def start(self) -> None:
         tcp_port, udp_port = self._requested
@@ -253,10 +259,13 @@ class ChatServer:
             if self._stopping.is_set():
                 break
             arrived = [(data, address)]
-            while len(arrived) < BATCH_DATAGRAMS:
+            # Drain what is already waiting without blocking. A zero-wait select works on
+            # every OS (MSG_DONTWAIT is POSIX-only) and leaves the socket blocking for the
+            # threads that send on it.
+            while len(arrived) < BATCH_DATAGRAMS and select.select([sock], [], [], 0)[0]:
                 try:
-                    arrived.append(sock.recvfrom(p.MAX_DATAGRAM + 1, socket.MSG_DONTWAIT))
-                except OSError:  # nothing more waiting (or an error the next blocking read sees)
+                    arrived.append(sock.recvfrom(p.MAX_DATAGRAM + 1))
+                except OSError:  # e.g. Windows' report of an ICMP "port unreachable"; the next read goes on
                     break
             self.stats["datagrams received"] += len(arrived)
             batch = []
