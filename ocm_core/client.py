@@ -228,8 +228,8 @@ class ChatClient:
         self._joined_at = int(snapshot["seq"])
         self._apply_snapshot(snapshot, replay_from=0)
         self._last_heard = time.monotonic()
-        for name, target in (("ocm-client-recv", self._receive_loop), ("ocm-client-timer", self._timer_loop)):
-            thread = threading.Thread(target=target, name=name, daemon=True)
+        for name, loop in (("ocm-client-recv", self._receive_loop), ("ocm-client-timer", self._timer_loop)):
+            thread = threading.Thread(target=loop, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         # The first heartbeat registers our UDP address; until the server answers it, nothing
@@ -244,6 +244,7 @@ class ChatClient:
             log.warning("the server has not answered on UDP yet; going on, the timer keeps trying")
 
     def _sync(self) -> dict:
+        assert self.room is not None  # set by joining
         answer = self._request(Operation.SYNC, self.room, p.encode_request(p.RoomRequest("", token=self._token.decode("ascii"))))
         snapshot = p.decode_json_object(answer)
         for key, kind in (("seq", int), ("udp_port", int), ("host", str), ("members", list), ("history", list)):
@@ -263,7 +264,7 @@ class ChatClient:
             self._delivered = max(self._delivered, int(snapshot["seq"]))
             self._buffered = {s: e for s, e in self._buffered.items() if s > self._delivered}
             self._own_seqs = {s for s in self._own_seqs if s > self._delivered}
-            self.events.put(ev.MembersChanged(self.members, self.host_name))
+            self.events.put(ev.MembersChanged(self.members, self.host_name or ""))
             self._drain()
 
     # --- the session --------------------------------------------------------------------
@@ -342,6 +343,7 @@ class ChatClient:
         self._send_raw(p.encode_datagram(self._room_bytes, self._token, body))
 
     def _send_raw(self, datagram: bytes) -> None:
+        assert self._udp is not None  # set by joining
         try:
             self._udp.sendto(datagram, self._udp_address)
         except OSError as exc:  # e.g. ICMP "port unreachable" from a stopped server
@@ -350,6 +352,7 @@ class ChatClient:
     # --- receiving ----------------------------------------------------------------------
 
     def _receive_loop(self) -> None:
+        assert self._udp is not None  # set by joining
         while not self._stop.is_set():
             try:
                 data, source = self._udp.recvfrom(p.MAX_DATAGRAM + 1)
@@ -379,8 +382,8 @@ class ChatClient:
             if self._lost:
                 self._lost = False
                 self.events.put(ev.ConnectionRestored())
-                for pending in self._pending.values():
-                    pending.retry_at = 0.0  # send what waited at once
+                for waiting in self._pending.values():
+                    waiting.retry_at = 0.0  # send what waited at once
             if isinstance(frame, p.Event):
                 if frame.seq > self._delivered:
                     self._buffered[frame.seq] = frame
@@ -439,7 +442,8 @@ class ChatClient:
         if not force and now - self._last_resend_request <= 0.1:
             return
         self._last_resend_request = now
-        ranges, wanted, seq = [], 0, self._delivered + 1
+        ranges: list[tuple[int, int]] = []
+        wanted, seq = 0, self._delivered + 1
         end = max(max(self._buffered, default=0), up_to)
         while seq <= end and len(ranges) < p.MAX_RESEND_RANGES and wanted < p.MAX_RESEND_EVENTS:
             if seq in self._buffered or seq in self._own_seqs:
@@ -475,7 +479,7 @@ class ChatClient:
             else:
                 members.discard(event.name)
             self.members = tuple(sorted(members, key=str.casefold))
-            self.events.put(ev.MembersChanged(self.members, self.host_name))
+            self.events.put(ev.MembersChanged(self.members, self.host_name or ""))
 
     def _end(self, reason: str) -> None:
         """The room is gone for us: report it once and stop, without a leave."""

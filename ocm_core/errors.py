@@ -19,6 +19,8 @@ class ProtocolError(OCMError):
 
 
 class PortInUse(OCMError, OSError):
+    suggested: tuple[int, int] | None = None  # free (tcp, udp) ports, when whoever caught it found some
+
     def __init__(self, port: int, kind: str):
         super().__init__(
             f"{kind} port {port} is already in use; choose another port or stop the program using it."

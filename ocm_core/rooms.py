@@ -115,6 +115,12 @@ class Member:
     def is_host(self) -> bool:
         return self.room.host == self.name
 
+    @property
+    def sender(self) -> Address:
+        """The address of a member that has just sent us a datagram (so it is known)."""
+        assert self.address is not None
+        return self.address
+
 
 @dataclass
 class Room:
@@ -232,6 +238,7 @@ class RoomRegistry:
                 raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
             salt, expected = target.password_salt, target.password_hash
         if expected is not None:  # before any name check, so a locked room tells outsiders nothing
+            assert salt is not None  # stored with the hash
             self._check_password(ip, password, salt, expected)
         with self._lock:
             target = self._room_for_join(room, username)  # it may have closed while we hashed
@@ -435,7 +442,7 @@ class RoomRegistry:
         member.told_rate_limited = True
         log.warning("%r in %r is sending too fast; dropping the excess", member.name, member.room.name)
         note = f"you are sending faster than {self.limits.rate_per_second:g} messages a second; slow down"
-        return [(member.address, self._frame(member.room, p.encode_error_frame(ErrorCode.RATE_LIMITED, note)))]
+        return [(member.sender, self._frame(member.room, p.encode_error_frame(ErrorCode.RATE_LIMITED, note)))]
 
     def _relay_chat(self, member: Member, text: str, msg_id: int | None) -> Outbound:
         room = member.room
@@ -450,9 +457,9 @@ class RoomRegistry:
         return 2 + len(member.room.name_bytes) + p.EVENT_OVERHEAD + name + len(text.encode("utf-8")) > p.MAX_DATAGRAM
 
     def _refuse_too_long(self, member: Member) -> Outbound:
-        self.drop("chat too long to relay", member.address)
+        self.drop("chat too long to relay", member.sender)
         note = "that message is too long to relay with your name; shorten it"
-        return [(member.address, self._frame(member.room, p.encode_error_frame(ErrorCode.TOO_LONG, note)))]
+        return [(member.sender, self._frame(member.room, p.encode_error_frame(ErrorCode.TOO_LONG, note)))]
 
     def _plain_chat(self, member: Member, text: str, now: float) -> Outbound:
         if self._too_long(member, text):
@@ -466,7 +473,7 @@ class RoomRegistry:
         room = member.room
         if chat.msg_id in member.seen_ids:
             # A retransmit whose first copy got through: acknowledge again, relay nothing.
-            return [(member.address, self._frame(room, p.encode_chat_ack(chat.msg_id, member.seen_ids[chat.msg_id])))]
+            return [(member.sender, self._frame(room, p.encode_chat_ack(chat.msg_id, member.seen_ids[chat.msg_id])))]
         if chat.floor > member.next_msg_id:  # the sender gave up on the ones before: stop waiting for them
             member.next_msg_id = chat.floor
             member.held = {i: t for i, t in member.held.items() if i >= chat.floor}
@@ -492,7 +499,7 @@ class RoomRegistry:
             member.seen_ids[msg_id] = room.seq
             if len(member.seen_ids) > SEEN_IDS_PER_MEMBER:
                 member.seen_ids.popitem(last=False)
-            out.append((member.address, self._frame(room, p.encode_chat_ack(msg_id, room.seq))))
+            out.append((member.sender, self._frame(room, p.encode_chat_ack(msg_id, room.seq))))
             member.next_msg_id += 1
             member.held_since = now
         return out
@@ -510,8 +517,8 @@ class RoomRegistry:
                 continue
             if first < oldest:
                 note = "some messages are no longer on the server; fetching the room again"
-                return [(member.address, self._frame(room, p.encode_error_frame(ErrorCode.RESYNC, note)))]
-            out += [(member.address, body) for body in self._buffered(room, first, last)]
+                return [(member.sender, self._frame(room, p.encode_error_frame(ErrorCode.RESYNC, note)))]
+            out += [(member.sender, body) for body in self._buffered(room, first, last)]
             budget -= last - first + 1
             if budget <= 0:
                 break
@@ -635,14 +642,14 @@ class RoomRegistry:
             room.seq = store.last_seq(stored.name)
             store.prune_events(room.name, room.seq - self.limits.event_buffer)
             self._rooms[room.name] = room
-        for stored in store.members():
-            room = self._rooms.get(stored.room)
-            if room is None:
+        for kept in store.members():
+            owner = self._rooms.get(kept.room)
+            if owner is None:
                 continue
             # Everyone gets a fresh timeout: a member silent through the restart is removed later as usual.
-            member = self._new_member(room, stored.name, stored.token, stored.ip,
-                                      address=stored.address, plain_text=stored.plain_text)
-            room.members[member.name] = member
+            member = self._new_member(owner, kept.name, kept.token, kept.ip,
+                                      address=kept.address, plain_text=kept.plain_text)
+            owner.members[member.name] = member
             self._tokens[member.token] = member
         for room in list(self._rooms.values()):
             if room.host not in room.members:

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import protocol as p
 from .errors import PortInUse, ProtocolError
@@ -114,8 +115,8 @@ class ChatServer:
         # lives in one thread's memory, not in every worker's, and a burst of locked
         # requests queues there instead of taking every worker.
         self._hashing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ocm-password")
-        self._registry_args = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password)
-        self.registry = registry or (None if db_path else RoomRegistry(**self._registry_args))
+        self._registry_args: dict[str, Any] = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password)
+        self.registry: RoomRegistry | None = registry or (None if db_path else RoomRegistry(**self._registry_args))
         self.db_path = db_path
         self._store: RoomStore | None = None
         self.server_limits = server_limits or ServerLimits()
@@ -124,7 +125,8 @@ class ChatServer:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._workers: concurrent.futures.ThreadPoolExecutor | None = None
-        self._wake_r, self._wake_w = None, None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         self._open_by_ip: collections.Counter[str] = collections.Counter()
         self._open_total = 0
         self._open_lock = threading.Lock()
@@ -152,6 +154,7 @@ class ChatServer:
         return self._tcp is not None and not self._stopping.is_set()
 
     def _open_store(self) -> None:
+        assert self.db_path is not None
         # RoomStore holds the file's lock (DatabaseInUse for a second server on it).
         self._store = RoomStore(self.db_path)
         self.registry = RoomRegistry(store=self._store, **self._registry_args)
@@ -200,6 +203,9 @@ class ChatServer:
         """
         if self._tcp is None or self._stopping.is_set():
             return
+        # set by start():
+        assert self.registry is not None and self._udp is not None and self._workers is not None
+        assert self._wake_r is not None and self._wake_w is not None
         if close_rooms or self._store is None:
             try:
                 goodbyes = self.registry.close_all("the server stopped")
@@ -237,6 +243,7 @@ class ChatServer:
 
     def _send_all(self, outbound) -> None:
         sock = self._udp
+        assert sock is not None
         for address, data in outbound:
             try:
                 sock.sendto(data, address)
@@ -248,6 +255,7 @@ class ChatServer:
     def _udp_loop(self) -> None:
         sock = self._udp
         registry = self.registry
+        assert sock is not None and registry is not None
         while not self._stopping.is_set():
             try:
                 data, address = sock.recvfrom(p.MAX_DATAGRAM + 1)
@@ -280,6 +288,7 @@ class ChatServer:
                 log.exception("error handling %d datagrams", len(batch))
 
     def _tick_loop(self) -> None:
+        assert self.registry is not None
         while not self._stopping.wait(TICK_SECONDS):
             try:
                 self._send_all(self.registry.tick())
@@ -289,6 +298,7 @@ class ChatServer:
     # --- TCP --------------------------------------------------------------------------
 
     def _tcp_loop(self) -> None:
+        assert self._tcp is not None and self._wake_r is not None
         selector = selectors.DefaultSelector()
         selector.register(self._tcp, selectors.EVENT_READ, None)
         selector.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -314,6 +324,7 @@ class ChatServer:
 
     def _accept(self, selector, connections) -> None:
         limits = self.server_limits
+        assert self._tcp is not None
         while True:
             try:
                 sock, (ip, _port) = self._tcp.accept()
@@ -355,6 +366,7 @@ class ChatServer:
         self._release(conn.ip)
 
     def _read(self, selector, connections, conn: _Connection) -> None:
+        assert self._workers is not None
         try:
             chunk = conn.sock.recv(65536)
         except (BlockingIOError, InterruptedError):
@@ -399,6 +411,7 @@ class ChatServer:
 
     def _decide(self, ip: str, message: p.TcrpMessage) -> tuple[Status, str, bytes | None]:
         op, room = message.operation, message.room
+        assert self.registry is not None
         if op is Operation.LIST:
             rooms = self.registry.list_rooms()
             return Status.OK, "", p.encode_json({"rooms": rooms, "udp_port": self.udp_address[1]})

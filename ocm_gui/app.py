@@ -13,6 +13,7 @@ import logging
 import sys
 import tkinter as tk
 from pathlib import Path
+from typing import TypeVar
 
 from . import theme
 from .background import wait_for_background
@@ -21,6 +22,8 @@ from .chat import ChatWindow
 from .dialogs import Dialog, HostDialog, JoinDialog
 from .settings import Settings
 from .start import StartWindow
+
+D = TypeVar("D", bound=Dialog)
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +42,10 @@ def icon_files() -> list[Path]:
 def set_window_icon(root: tk.Tk) -> None:
     try:
         # Kept on the root: Tk forgets an image whose Python object is collected.
-        root.icon_images = [tk.PhotoImage(master=root, file=str(f)) for f in icon_files()]
-        if root.icon_images:
-            root.iconphoto(True, *root.icon_images)  # True: every later Toplevel gets it too
+        images = [tk.PhotoImage(master=root, file=str(f)) for f in icon_files()]
+        root.__dict__["icon_images"] = images
+        if images:
+            root.iconphoto(True, *images)  # True: every later Toplevel gets it too
     except tk.TclError as exc:
         log.info("no window icon: %s", exc)
 
@@ -71,9 +75,9 @@ class App:
             self.start.name_entry.focus_set()
 
     # -- dialogs
-    def _open_dialog(self, cls: type[Dialog], on_success) -> Dialog:
+    def _open_dialog(self, cls: type[D], on_success) -> D:
         existing = self.dialogs.get(cls)
-        if existing is not None and not existing.closed:
+        if isinstance(existing, cls) and not existing.closed:
             existing.win.lift()
             existing.first_field().focus_set()
             return existing
@@ -81,9 +85,12 @@ class App:
         if typed:
             self.settings.name = typed
         dialog = cls(self.root, backend=self.backend, settings=self.settings, on_success=on_success,
-                     on_close=lambda d: self.dialogs.pop(type(d), None))
+                     on_close=lambda d: self._forget_dialog(d))
         self.dialogs[cls] = dialog
         return dialog
+
+    def _forget_dialog(self, dialog: Dialog) -> None:
+        self.dialogs.pop(type(dialog), None)
 
     def open_host_dialog(self) -> HostDialog:
         return self._open_dialog(HostDialog, self._hosted)

@@ -102,7 +102,7 @@ class ChatWindow:
         self.win.protocol("WM_DELETE_WINDOW", self.leave)
         self.win.bind("<FocusIn>", self._focus_in, add="+")
         self.win.bind("<FocusOut>", self._focus_out, add="+")
-        self.win.bind("<Control-r>", lambda e: self.retry_failed(), add="+")
+        self.win.bind(theme.shortcut("r"), lambda e: self.retry_failed(), add="+")
         self.win.deiconify()
         self.input.focus_set()
         self._poll_id = self.win.after(1, self._poll)
@@ -235,7 +235,7 @@ class ChatWindow:
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
 
     # ------------------------------------------------------------------ helpers
-    def _later(self, ms: int, func: Callable[[], None]) -> None:
+    def _later(self, ms: int, func: Callable[[], object]) -> None:
         """after() that is cancelled when the window goes away."""
         after_id = None
 
@@ -523,7 +523,7 @@ class ChatWindow:
         if self.destroyed:
             return
         self.ticks += 1
-        batch = []
+        batch: list[object] = []
         try:
             while len(batch) < BATCH:
                 batch.append(self.client.events.get_nowait())

@@ -13,7 +13,7 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Callable
 
-from ocm_core.client import parse_address
+from ocm_core.client import RoomInfo, parse_address
 from ocm_core.errors import (
     ClientError,
     NameTaken,
@@ -312,7 +312,7 @@ class JoinDialog(Dialog):
 
     def build(self) -> None:
         s = self.settings
-        self.rooms: dict[str, object] = {}
+        self.rooms: dict[str, RoomInfo] = {}
         self._fetch_serial = 0
         ttk.Label(self.body, text="Join a room", style="Heading.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
