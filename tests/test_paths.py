@@ -23,6 +23,7 @@ def home(tmp_path, monkeypatch):
     for variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path))  # what Path.home() reads on Windows
     known = {
         "CSIDL_APPDATA": tmp_path / "AppData" / "Roaming",
         "CSIDL_LOCAL_APPDATA": tmp_path / "AppData" / "Local",

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
@@ -177,6 +176,7 @@ def test_the_lock_holds_across_processes(tmp_path):
 # --- the UDP drain -------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="counts on loopback delivering before sendto returns, as Linux does")
 @pytest.mark.parametrize("waiting", [30, BATCH_DATAGRAMS + 36])
 def test_datagrams_already_waiting_are_handled_together_in_batches_of_at_most_64(waiting):
     """While the relay is busy, datagrams queue in the socket; it then takes them in one go."""
