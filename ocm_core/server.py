@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass, field
 
 from . import protocol as p
-from .errors import PortInUse, ProtocolError
+from .errors import PortInUse, ProtocolError, RegistryError
 from .protocol import Operation, State, Status
-from .rooms import Limits, RegistryError, RoomRegistry, hash_password
+from .rooms import Limits, RoomRegistry, hash_password
 from .store import RoomStore
 
 log = logging.getLogger(__name__)
@@ -429,11 +429,3 @@ class ChatServer:
             sock.close()
             if ip is not None:
                 self._release(ip)
-
-
-if __name__ == "__main__":
-    import sys
-
-    from .cli import server_main
-
-    sys.exit(server_main())

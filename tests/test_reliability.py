@@ -122,7 +122,7 @@ def test_server_killed_and_restarted_from_its_database_loses_nothing(tmp_path):
 
     def start_server() -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ocm_core.server", "--host", "127.0.0.1", "--tcp-port", str(tcp_port),
+            [sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", str(tcp_port),
              "--udp-port", str(udp_port), "--db", str(db)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
