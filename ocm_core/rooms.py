@@ -431,6 +431,8 @@ class RoomRegistry:
 
     def _relay_chat(self, member: Member, text: str, msg_id: int | None) -> Outbound:
         room = member.room
+        # Not sent back to its sender only to save a datagram (its CHAT_ACK carries the seq);
+        # whether a line is shown as the member's own is the client session's one decision.
         out = self._emit(room, EventType.CHAT, member.name, text, skip=member, msg_id=msg_id)
         if member.acked_seq == room.seq - 1:
             member.acked_seq = room.seq  # its own message needs no delivery back

@@ -416,3 +416,46 @@ def test_lost_duplicated_and_reordered_events_are_all_delivered_once_in_order_af
                 for seq in range(first, last + 1):
                     delivered += [m.seq for m in of(session.receive(room[seq], now), ev.ChatMessage)]
     assert delivered == list(range(1, count + 1))
+
+
+# --- every kind of frame lost, duplicated or swapped with the next ----------------------------
+
+# The room as the server has it: ours are the messages at 2 and 4 (ids 1 and 2).
+ROOM_EVENTS = {1: event(1), 2: event(2, ME, "own 1"), 3: event(3, "eve", kind=EventType.JOINED),
+               4: event(4, ME, "own 2"), 5: event(5)}
+OWN_SEQ = {1: 2, 2: 4}
+SCRIPT = [ROOM_EVENTS[1], ack(1, 2), ROOM_EVENTS[3], ack(2, 4), ROOM_EVENTS[5], status(5),
+          error(ErrorCode.RATE_LIMITED, "slow down")]
+
+
+def _variants():
+    for i in range(len(SCRIPT)):
+        yield f"lose {i}", SCRIPT[:i] + SCRIPT[i + 1:]
+        yield f"duplicate {i}", SCRIPT[:i + 1] + SCRIPT[i:]
+        if i + 1 < len(SCRIPT):
+            yield f"swap {i}", SCRIPT[:i] + [SCRIPT[i + 1], SCRIPT[i]] + SCRIPT[i + 2:]
+
+
+@pytest.mark.parametrize("arriving", [v for _, v in _variants()], ids=[name for name, _ in _variants()])
+def test_any_frame_lost_duplicated_or_reordered_gives_the_same_room(arriving):
+    session = open_session()
+    for text in ("own 1", "own 2"):
+        session.send_chat(text, T0)
+    now, seen = T0, []
+    for data in arriving:
+        now += 0.01
+        seen += session.receive(data, now).events
+    for _ in range(100):  # the server's side of the repair: resent events, re-acks, its status
+        now += 0.1
+        for frame in frames(session.tick(now)) + frames(session.receive(status(5), now)):
+            if isinstance(frame, p.Resend):
+                for first, last in frame.ranges:
+                    for seq in range(first, last + 1):
+                        seen += session.receive(ROOM_EVENTS[seq], now).events
+            elif isinstance(frame, p.Chat):
+                seen += session.receive(ack(frame.msg_id, OWN_SEQ[frame.msg_id]), now).events
+    assert [(m.seq, m.text) for m in seen if isinstance(m, ev.ChatMessage)] == [(1, "m1"), (5, "m5")]
+    assert [(n.seq, n.kind) for n in seen if isinstance(n, ev.Notice)] == [(3, "joined")]
+    assert sorted(s.msg_id for s in seen if isinstance(s, ev.MessageSent)) == [1, 2]
+    assert not [e for e in seen if isinstance(e, (ev.MessageFailed, ev.RoomClosed))]
+    assert session.delivered == 5 and session.members == ("bob", "eve", ME)
