@@ -230,8 +230,9 @@ class ChatClient:
 
     @property
     def max_message_bytes(self) -> int:
-        room, name = len((self.room or "").encode("utf-8")), len((self.username or "").encode("utf-8"))
-        return p.max_chat_text_bytes(room, len(self._token), name)
+        if self._session is not None:
+            return self._session.max_message_bytes
+        return p.max_chat_text_bytes(0, 0, 0)  # before a room: the most any room allows
 
     @staticmethod
     def message_size(text: str) -> int:
