@@ -194,7 +194,7 @@ class ChatClient:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        # The first heartbeat (sent by the timer, again every 0.2 s until answered) registers
+        # The first heartbeat (sent above, then by the timer every 0.2 s until answered) registers
         # our UDP address; until the server answers it, nothing the room says can reach us.
         # Wait for that answer (briefly) so that a joined client is a reachable one.
         if not self._answered.wait(self.timeout):

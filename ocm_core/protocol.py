@@ -331,6 +331,9 @@ class PlainText:
 
 @dataclass(frozen=True)
 class Event:
+    """A room event as the wire carries it (EVENT frame, SYNC history). What a ChatClient
+    tells the app is a different thing: `ocm_core.events.AppEvent`."""
+
     seq: int
     time_ms: int
     event_type: EventType
