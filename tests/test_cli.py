@@ -133,3 +133,13 @@ def test_server_refuses_a_port_in_use_with_a_sentence(processes):
     second = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", port, "--udp-port", "0", "--no-db")
     assert second.finish() == 2
     second.expect(rf"TCP port {port} is already in use")
+
+
+def test_the_terminal_words_what_the_core_reports_as_codes():
+    from ocm_core import events as ev
+    from ocm_core.cli import describe
+
+    assert describe(ev.Notice(1, "timed_out", "eve", "", 0.0)) == "* eve stopped responding and was removed."
+    assert describe(ev.Notice(2, "joined", "たろう", "", 0.0)) == "* たろう joined the room."
+    assert describe(ev.ConnectionLost()) == "! Connection lost, reconnecting…"
+    assert describe(ev.ConnectionRestored()) == "! Connection restored."
