@@ -11,11 +11,29 @@ class OCMError(Exception):
 
 
 class ProtocolError(OCMError):
-    """Bytes that do not follow the wire format; `reason` says which rule broke."""
+    """Something that breaks the protocol; `reason` says which rule broke. Catch the
+    subclasses to tell whose fault it is (as h11 does)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class LocalProtocolError(ProtocolError):
+    """Our own side's mistake: an argument the wire cannot carry, or a call that does not
+    fit the session's state. Nothing was sent."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent bytes that do not follow the wire format (or the answer it owed us)."""
+
+
+class RegistryError(OCMError):
+    """A request the room registry refuses; `status` goes on the wire, str() to a person."""
+
+    def __init__(self, status, message: str):
+        super().__init__(message)
+        self.status = status
 
 
 class PortInUse(OCMError, OSError):

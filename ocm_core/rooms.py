@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import protocol as p
+from .errors import RegistryError
 from .protocol import ErrorCode, EventType, Status
 from .store import RoomStore, StoredEvent, StoredMember, StoredRoom
 
@@ -41,14 +42,6 @@ STATUS_QUIET = 1.0  # a heartbeat from a caught-up member is answered only after
 
 # scrypt costs ~16 MiB and tens of milliseconds per guess: cheap for a person, slow for a guesser.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-
-
-class RegistryError(Exception):
-    """A request the registry refuses; `status` goes on the wire, str() to a person."""
-
-    def __init__(self, status: Status, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -400,9 +393,8 @@ class RoomRegistry:
         # so requests with a spoofed source cannot be amplified at a victim.
         reason = tomb[1] if tomb else ""
         self.drop("unknown token", address)
-        answer = self._frame_bytes(datagram.room.encode("utf-8"), p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
-        request_size = 2 + len(datagram.room.encode("utf-8")) + len(datagram.token) + len(datagram.body)
-        if datagram.body[:1] != bytes((p.FRAME_MAGIC,)) or len(answer) > request_size:
+        answer = p.encode_datagram(datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
+        if datagram.body[:1] != bytes((p.FRAME_MAGIC,)) or len(answer) > p.datagram_size(datagram):
             return []
         return [(address, answer)]
 
@@ -446,6 +438,8 @@ class RoomRegistry:
 
     def _relay_chat(self, member: Member, text: str, msg_id: int | None) -> Outbound:
         room = member.room
+        # Not sent back to its sender only to save a datagram (its CHAT_ACK carries the seq);
+        # whether a line is shown as the member's own is the client session's one decision.
         out = self._emit(room, EventType.CHAT, member.name, text, skip=member, msg_id=msg_id)
         if member.acked_seq == room.seq - 1:
             member.acked_seq = room.seq  # its own message needs no delivery back
@@ -453,8 +447,8 @@ class RoomRegistry:
 
     def _too_long(self, member: Member, text: str) -> bool:
         """Would this chat, relayed with the sender's name, overflow a datagram?"""
-        name = len(member.name.encode("utf-8"))
-        return 2 + len(member.room.name_bytes) + p.EVENT_OVERHEAD + name + len(text.encode("utf-8")) > p.MAX_DATAGRAM
+        limit = p.max_relayed_text_bytes(len(member.room.name_bytes), len(member.name.encode("utf-8")))
+        return len(text.encode("utf-8")) > limit
 
     def _refuse_too_long(self, member: Member) -> Outbound:
         self.drop("chat too long to relay", member.sender)
@@ -531,11 +525,7 @@ class RoomRegistry:
     # --- room life --------------------------------------------------------------------
 
     def _frame(self, room: Room, body: bytes) -> bytes:
-        return self._frame_bytes(room.name_bytes, body)
-
-    @staticmethod
-    def _frame_bytes(room_bytes: bytes, body: bytes) -> bytes:
-        return bytes((len(room_bytes), 0)) + room_bytes + body
+        return p.encode_datagram(room.name_bytes, b"", body)  # the server's datagrams carry no token
 
     def _emit(self, room: Room, event_type: EventType, name: str, text: str = "", skip: Member | None = None, msg_id: int | None = None) -> Outbound:
         """Append an event to the room's stream (stored first) and address it to every member but `skip`."""

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import protocol as p
-from .errors import PortInUse, ProtocolError
+from .errors import PortInUse, ProtocolError, RegistryError
 from .protocol import Operation, State, Status
-from .rooms import Limits, RegistryError, RoomRegistry, hash_password
+from .rooms import Limits, RoomRegistry, hash_password
 from .store import RoomStore
 
 log = logging.getLogger(__name__)
@@ -451,11 +451,3 @@ class ChatServer:
             sock.close()
             if ip is not None:
                 self._release(ip)
-
-
-if __name__ == "__main__":
-    import sys
-
-    from .cli import server_main
-
-    sys.exit(server_main())
