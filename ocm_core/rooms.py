@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import protocol as p
+from .errors import RegistryError
 from .logutil import ThrottledLog
 from .protocol import ErrorCode, EventType, Status
 from .store import RoomStore, StoredEvent, StoredMember, StoredRoom, StoreWriteError
@@ -47,14 +48,6 @@ CANNOT_SAVE_TEXT = "the server cannot save messages right now; yours will be sen
 
 # scrypt costs ~16 MiB and tens of milliseconds per guess: cheap for a person, slow for a guesser.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-
-
-class RegistryError(Exception):
-    """A request the registry refuses; `status` goes on the wire, str() to a person."""
-
-    def __init__(self, status: Status, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -138,6 +131,12 @@ class Member:
     @property
     def is_host(self) -> bool:
         return self.room.host == self.name
+
+    @property
+    def sender(self) -> Address:
+        """The address of a member that has just sent us a datagram (so it is known)."""
+        assert self.address is not None
+        return self.address
 
 
 @dataclass
@@ -237,6 +236,7 @@ class RoomRegistry:
                 "senders told, until writing works again (checked every %g s)",
                 exc.path, exc.reason, STORE_PROBE_SECONDS,
             )
+        assert self._store is not None
         self._store_failing = True
         self._store_probe_at = self._clock() + STORE_PROBE_SECONDS
         if reload:  # whatever the failed transaction did in memory goes: the disk is the truth
@@ -245,7 +245,7 @@ class RoomRegistry:
             self._load(self._store, reloading=True)
 
     def _probe_store(self, now: float) -> None:
-        if not self._store_failing or now < self._store_probe_at:
+        if self._store is None or not self._store_failing or now < self._store_probe_at:
             return
         if self._store.writable():
             self._store_failing = False
@@ -347,6 +347,7 @@ class RoomRegistry:
                 raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
             salt, expected = target.password_salt, target.password_hash
         if expected is not None:  # before any name check, so a locked room tells outsiders nothing
+            assert salt is not None  # stored with the hash
             self._check_password(ip, password, salt, expected)
         with self._lock:
             target = self._room_for_join(room, username)  # it may have closed while we hashed
@@ -551,7 +552,7 @@ class RoomRegistry:
         if member.plain_text or now - member.told_cannot_save_at < CANNOT_SAVE_TELL_EVERY:
             return []
         member.told_cannot_save_at = now
-        return [(member.address, self._frame(member.room, p.encode_error_frame(ErrorCode.CANNOT_SAVE, CANNOT_SAVE_TEXT)))]
+        return [(member.sender, self._frame(member.room, p.encode_error_frame(ErrorCode.CANNOT_SAVE, CANNOT_SAVE_TEXT)))]
 
     def _unknown_token(self, datagram: p.Datagram, address: Address) -> Outbound:
         tomb = self._tombstones.get(datagram.token)
@@ -559,9 +560,8 @@ class RoomRegistry:
         # so requests with a spoofed source cannot be amplified at a victim.
         reason = tomb[1] if tomb else ""
         self.drop("unknown token", address)
-        answer = self._frame_bytes(datagram.room.encode("utf-8"), p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
-        request_size = 2 + len(datagram.room.encode("utf-8")) + len(datagram.token) + len(datagram.body)
-        if datagram.body[:1] != bytes((p.FRAME_MAGIC,)) or len(answer) > request_size:
+        answer = p.encode_datagram(datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
+        if datagram.body[:1] != bytes((p.FRAME_MAGIC,)) or len(answer) > p.datagram_size(datagram):
             return []
         return [(address, answer)]
 
@@ -597,10 +597,12 @@ class RoomRegistry:
         member.told_rate_limited = True
         log.warning("%r in %r is sending too fast; dropping the excess", member.name, member.room.name)
         note = f"you are sending faster than {self.limits.rate_per_second:g} messages a second; slow down"
-        return [(member.address, self._frame(member.room, p.encode_error_frame(ErrorCode.RATE_LIMITED, note)))]
+        return [(member.sender, self._frame(member.room, p.encode_error_frame(ErrorCode.RATE_LIMITED, note)))]
 
     def _relay_chat(self, member: Member, text: str, msg_id: int | None) -> Outbound:
         room = member.room
+        # Not sent back to its sender only to save a datagram (its CHAT_ACK carries the seq);
+        # whether a line is shown as the member's own is the client session's one decision.
         out = self._emit(room, EventType.CHAT, member.name, text, skip=member, msg_id=msg_id)
         if member.acked_seq == room.seq - 1:
             member.acked_seq = room.seq  # its own message needs no delivery back
@@ -608,13 +610,13 @@ class RoomRegistry:
 
     def _too_long(self, member: Member, text: str) -> bool:
         """Would this chat, relayed with the sender's name, overflow a datagram?"""
-        name = len(member.name.encode("utf-8"))
-        return 2 + len(member.room.name_bytes) + p.EVENT_OVERHEAD + name + len(text.encode("utf-8")) > p.MAX_DATAGRAM
+        limit = p.max_relayed_text_bytes(len(member.room.name_bytes), len(member.name.encode("utf-8")))
+        return len(text.encode("utf-8")) > limit
 
     def _refuse_too_long(self, member: Member) -> Outbound:
-        self.drop("chat too long to relay", member.address)
+        self.drop("chat too long to relay", member.sender)
         note = "that message is too long to relay with your name; shorten it"
-        return [(member.address, self._frame(member.room, p.encode_error_frame(ErrorCode.TOO_LONG, note)))]
+        return [(member.sender, self._frame(member.room, p.encode_error_frame(ErrorCode.TOO_LONG, note)))]
 
     def _plain_chat(self, member: Member, text: str, now: float) -> Outbound:
         if self._too_long(member, text):
@@ -628,7 +630,7 @@ class RoomRegistry:
         room = member.room
         if chat.msg_id in member.seen_ids:
             # A retransmit whose first copy got through: acknowledge again, relay nothing.
-            return [(member.address, self._frame(room, p.encode_chat_ack(chat.msg_id, member.seen_ids[chat.msg_id])))]
+            return [(member.sender, self._frame(room, p.encode_chat_ack(chat.msg_id, member.seen_ids[chat.msg_id])))]
         if chat.floor > member.next_msg_id:  # the sender gave up on the ones before: stop waiting for them
             member.next_msg_id = chat.floor
             member.held = {i: t for i, t in member.held.items() if i >= chat.floor}
@@ -654,7 +656,7 @@ class RoomRegistry:
             member.seen_ids[msg_id] = room.seq
             if len(member.seen_ids) > SEEN_IDS_PER_MEMBER:
                 member.seen_ids.popitem(last=False)
-            out.append((member.address, self._frame(room, p.encode_chat_ack(msg_id, room.seq))))
+            out.append((member.sender, self._frame(room, p.encode_chat_ack(msg_id, room.seq))))
             member.next_msg_id += 1
             member.held_since = now
         return out
@@ -673,7 +675,7 @@ class RoomRegistry:
                 continue
             if first < oldest:
                 note = "some messages are no longer on the server; fetching the room again"
-                return [(member.address, self._frame(room, p.encode_error_frame(ErrorCode.RESYNC, note)))]
+                return [(member.sender, self._frame(room, p.encode_error_frame(ErrorCode.RESYNC, note)))]
             out += self._send_again(member, first, last, now)
             budget -= last - first + 1
             if budget <= 0:
@@ -690,7 +692,7 @@ class RoomRegistry:
             if not member.reply_bytes.take(now, len(body)):
                 self.dropped["reply byte budget"] += 1
                 break
-            out.append((member.address, body))
+            out.append((member.sender, body))
         return out
 
     def _buffered(self, room: Room, first: int, last: int) -> list[bytes]:
@@ -700,11 +702,7 @@ class RoomRegistry:
     # --- room life --------------------------------------------------------------------
 
     def _frame(self, room: Room, body: bytes) -> bytes:
-        return self._frame_bytes(room.name_bytes, body)
-
-    @staticmethod
-    def _frame_bytes(room_bytes: bytes, body: bytes) -> bytes:
-        return bytes((len(room_bytes), 0)) + room_bytes + body
+        return p.encode_datagram(room.name_bytes, b"", body)  # the server's datagrams carry no token
 
     def _emit(self, room: Room, event_type: EventType, name: str, text: str = "", skip: Member | None = None, msg_id: int | None = None) -> Outbound:
         """Append an event to the room's stream (stored first) and address it to every member but `skip`."""
@@ -836,15 +834,15 @@ class RoomRegistry:
             if not reloading:
                 self._tidy(lambda: store.prune_events(room.name, room.seq - self.limits.event_buffer))
             self._rooms[room.name] = room
-        for stored in store.members():
-            room = self._rooms.get(stored.room)
-            if room is None:
+        for kept in store.members():
+            owner = self._rooms.get(kept.room)
+            if owner is None:
                 continue
             # Everyone gets a fresh timeout: a member silent through the restart is removed later as usual.
-            member = self._new_member(room, stored.name, stored.token, stored.ip,
-                                      address=stored.address, plain_text=stored.plain_text)
+            member = self._new_member(owner, kept.name, kept.token, kept.ip,
+                                      address=kept.address, plain_text=kept.plain_text)
             member.chat_bucket.credit(HELD_PER_MEMBER)  # what its client kept while we were down
-            room.members[member.name] = member
+            owner.members[member.name] = member
             self._tokens[member.token] = member
         for room in list(self._rooms.values()):
             if room.host not in room.members:
@@ -861,7 +859,7 @@ class RoomRegistry:
 
     def _tidy(self, work: Callable[[], object]) -> None:
         """Housekeeping at start-up: on a disk that is full it waits, and the server starts anyway."""
-        if self._store_failing:
+        if self._store is None or self._store_failing:
             return
         try:
             with self._store.batch():

@@ -110,6 +110,7 @@ def test_a_batch_whose_commit_fails_leaves_memory_as_the_disk_has_it(room, tmp_p
     registry.tick()
     out = send(registry, guest, p.encode_chat(1, "one"), GUEST)
     assert frames_to(out, GUEST) == [p.ChatAck(1, 2)]
+    store.close()  # one server per file: this one steps aside for the reopening
     reopened = RoomRegistry(store=RoomStore(tmp_path / "server.db"))
     assert reopened.snapshot(guest, GUEST[0], "lobby")["seq"] == 2
     reopened._store.close()
@@ -171,7 +172,7 @@ class ServerProcess:
     def start(self) -> None:
         tcp, udp = self.ports
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ocm_core.server", "--host", "127.0.0.1", "--tcp-port", str(tcp),
+            [sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", str(tcp),
              "--udp-port", str(udp), "--db", str(self.db)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
@@ -299,7 +300,7 @@ def test_a_damaged_database_is_named_with_a_way_out_and_can_be_moved_aside(tmp_p
 def test_ocm_server_says_the_database_is_damaged_without_a_traceback(tmp_path):
     db = damaged_copy(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--db", str(db)],
+        [sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--db", str(db)],
         capture_output=True, text=True, timeout=30,
     )
     assert result.returncode == 2
