@@ -39,7 +39,7 @@ RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknow
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
 TOMBSTONE_LIMIT = 10_000
 DROP_LOG_EVERY = 5.0  # seconds between log lines of one kind (a refused datagram, a member's moves)
-STATUS_QUIET = 1.0  # a heartbeat from a caught-up member is answered only after this much silence towards it
+STATUS_QUIET = 0.5  # a heartbeat from a caught-up member is answered only after this much silence towards it
 REPEAT_SECONDS = 120.0  # a CREATE or JOIN repeated with its request id within this gets the first answer
 ADMIT_SECONDS = 10.0  # a member admitted by a request with an id, never heard from since, is dropped after this
 STORE_PROBE_SECONDS = 2.0  # while the database cannot be written, how often to see whether it can again
@@ -522,7 +522,8 @@ class RoomRegistry:
             self._acknowledge(member, frame.ack_seq, now)
             # Acks come often under load; answer only a member that is behind (it learns
             # the latest seq) or one that has heard nothing from us lately (liveness).
-            if frame.ack_seq >= member.room.seq and now - member.last_sent < STATUS_QUIET:
+            # A member ahead of the room (our numbering went back) is always told, so it resynchronises.
+            if frame.ack_seq == member.room.seq and now - member.last_sent < STATUS_QUIET:
                 return []
             member.last_sent = now
             return [(address, self._frame(member.room, p.encode_status_frame(member.room.seq)))]

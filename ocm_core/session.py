@@ -39,6 +39,10 @@ JOIN_PROBE = 0.2  # heartbeats this often until the server first answers (it lea
 ACK_DELAY = 0.05  # acknowledgements are batched for this long
 GAP_RETRY = 0.2  # an open gap with nothing new arriving is asked for again this often
 RESEND_SPACING = 0.1  # at most one RESEND per this much time, unless the server prompts it
+# Silence longer than a heartbeat is first probed densely: on a lossy link one lost answer
+# is common, many in a row are not, so "connection lost" then means it (a server answers
+# a probe at most every 0.5 s: rooms.STATUS_QUIET).
+SILENCE_PROBE = 0.5
 
 
 class SessionState(enum.Enum):
@@ -89,7 +93,7 @@ class ClientSession:
         self.username = username
         self.heartbeat_interval = heartbeat_interval
         self.send_timeout = send_timeout
-        self.lost_after = lost_after if lost_after is not None else max(3.0, 2.5 * heartbeat_interval)
+        self.lost_after = lost_after if lost_after is not None else max(3.0, 3.0 * heartbeat_interval)
         self.give_up_after = give_up_after
         self.state = SessionState.JOINING
         self.host: str | None = None
@@ -209,13 +213,26 @@ class ClientSession:
         elif isinstance(frame, p.ChatAck):
             self._acknowledged(frame, out, now)
         elif isinstance(frame, p.StatusFrame):
-            if frame.latest_seq > self._delivered and not self._held:
+            if frame.latest_seq < self._delivered:
+                self._numbering_went_back(frame.latest_seq)
+            elif frame.latest_seq > self._delivered and not self._held:
                 self._ask_resend(out, now, force=True, up_to=frame.latest_seq)
         elif isinstance(frame, p.ErrorFrame):
             self._error(frame, out)
         else:
             log.debug("ignored a %s frame from the server", type(frame).__name__)
         return out
+
+    def _numbering_went_back(self, latest_seq: int) -> None:
+        """The server's room is behind what we delivered (it lost its database, or another
+        server took over): what it numbers next would look old to us and never be shown.
+        Take its numbering and fetch the room again."""
+        log.warning("the server's room position went back from %d to %d; fetching the room again", self._delivered, latest_seq)
+        self._delivered = latest_seq
+        self._held.clear()
+        self._own_seqs.clear()
+        self._acked_sent = -1
+        self._resync_wanted = True
 
     def _acknowledged(self, frame: p.ChatAck, out: Output, now: float) -> None:
         if self._pending.pop(frame.msg_id, None) is not None:
@@ -351,6 +368,8 @@ class ClientSession:
             interval = min(self.heartbeat_interval, max(1.0, silent_for / 4))
         elif self.state is SessionState.JOINING:
             interval = JOIN_PROBE
+        elif silent_for > self.heartbeat_interval + SILENCE_PROBE:
+            interval = SILENCE_PROBE  # an answer is overdue: ask again soon before calling it lost
         else:
             interval = self.heartbeat_interval
         if self._held and now - self._last_resend_request >= GAP_RETRY:
