@@ -104,6 +104,7 @@ EVENT_WORDS = {
     "timed_out": "{name} stopped responding and was removed.",
     "connection_lost": "Connection lost, reconnecting…",
     "connection_restored": "Connection restored.",
+    "resumed": "You were away; {missed} messages you missed are below.",
 }
 
 
@@ -129,6 +130,8 @@ def describe(event) -> str | None:
         return f"! {event.text or EVENT_WORDS['connection_lost']}"
     if isinstance(event, ev.ConnectionRestored):
         return f"! {event.text or EVENT_WORDS['connection_restored']}"
+    if isinstance(event, ev.Resumed):
+        return f"* {EVENT_WORDS['resumed'].format(missed=event.missed)}"
     if isinstance(event, ev.ErrorEvent):
         return f"! {event.text}"
     return None

@@ -393,8 +393,37 @@ class ChatClient:
                 self._send_all(datagrams)
                 if out.fetch_snapshot:
                     self._resync()
+                if out.resume:
+                    self._resume()
             except Exception:
                 log.exception("error in the client's timer")
+
+    def _resume(self) -> None:
+        """The server forgot us (we were away past its timeout): ask to come back into the
+        room as ourselves, with our token as the proof, and fetch what we missed."""
+        session = self._joined_session
+        payload = p.encode_request(p.RoomRequest(session.username, resume_token=self._token.decode("ascii")))
+        try:
+            token = self._request(Operation.JOIN, session.room, payload)
+            if token != self._token:
+                raise errors.RemoteProtocolError("the server took us back under another token")
+            snapshot = self._sync()
+        except errors.ServerUnreachable as exc:
+            log.warning("could not come back into the room yet: %s", exc)
+            with self._lock:
+                session.resume_later(time.monotonic())
+            return
+        except (errors.ClientError, errors.ProtocolError) as exc:
+            with self._lock:
+                datagrams = self._carry_out(session.resume_failed(str(exc).rstrip(".")))
+            self._send_all(datagrams)
+            return
+        with self._lock:
+            try:
+                datagrams = self._carry_out(session.resumed(snapshot, time.monotonic()))
+            except errors.LocalProtocolError:
+                return  # we left meanwhile
+        self._send_all(datagrams)
 
     def _resync(self) -> None:
         """The server no longer holds events we missed: fetch the room over TCP again."""

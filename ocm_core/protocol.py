@@ -151,6 +151,7 @@ class RoomRequest:
     password: str | None = None
     token: str | None = None  # SYNC names the session by its token
     request_id: str | None = None  # the same for every retry of one CREATE or JOIN: a repeat gets the same answer
+    resume_token: str | None = None  # JOIN: come back as the member that held this token (timed out lately)
 
 
 MAX_REQUEST_ID_BYTES = 64
@@ -164,6 +165,8 @@ def encode_request(request: RoomRequest) -> bytes:
         fields["token"] = request.token
     if request.request_id is not None:
         fields["request_id"] = request.request_id
+    if request.resume_token is not None:
+        fields["resume_token"] = request.resume_token
     return json.dumps(fields, ensure_ascii=False).encode("utf-8")
 
 
@@ -197,7 +200,7 @@ def decode_request(payload: bytes) -> RoomRequest:
     request_id = text_field("request_id")
     if request_id is not None and not 0 < len(request_id.encode("utf-8")) <= MAX_REQUEST_ID_BYTES:
         raise RemoteProtocolError(f"request_id must be 1 to {MAX_REQUEST_ID_BYTES} bytes")
-    return RoomRequest(username, password, text_field("token"), request_id)
+    return RoomRequest(username, password, text_field("token"), request_id, text_field("resume_token"))
 
 
 def encode_status(status: Status, detail: str = "", retry_after: int = 1) -> bytes:

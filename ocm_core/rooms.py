@@ -38,6 +38,8 @@ HOLD_SECONDS = 30.0  # longer than that, the missing one is given up (our client
 RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknowledged them
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
 TOMBSTONE_LIMIT = 10_000
+RESUME_SECONDS = 600.0  # a member that timed out (a laptop asleep) may come back with its old token this long
+AWAY_LIMIT = 1000  # members kept for resuming at most
 DROP_LOG_EVERY = 5.0  # seconds between log lines of one kind (a refused datagram, a member's moves)
 STATUS_QUIET = 0.5  # a heartbeat from a caught-up member is answered only after this much silence towards it
 REPEAT_SECONDS = 120.0  # a CREATE or JOIN repeated with its request id within this gets the first answer
@@ -205,6 +207,7 @@ class RoomRegistry:
         self._store_probe_at = 0.0
         self._store_recovery_unconfirmed = False  # a probe passed; the next real commit says so in the log
         self._answered: collections.OrderedDict[tuple, tuple[float, bytes]] = collections.OrderedDict()
+        self._away: collections.OrderedDict[bytes, tuple[float, Member]] = collections.OrderedDict()
         if store is not None:
             self._load(store)
 
@@ -364,6 +367,39 @@ class RoomRegistry:
                 raise self._cannot_save() from None
             self._remember(key, member)
             log.info("%r joined room %r from %s", username, room, ip)
+            return member.token, out
+
+    def resume(self, room: str, username: str, ip: str, old_token: bytes) -> tuple[bytes, Outbound]:
+        """Take back a member that timed out (its laptop slept) within RESUME_SECONDS: the old
+        token is the proof. It keeps that token and its place in the room's stream, so its
+        client fetches what it missed and sends what it kept."""
+        with self._lock:
+            entry = self._away.get(old_token)
+            if entry is None or entry[0] < self._clock():
+                tomb = self._tombstones.get(old_token)
+                reason = tomb[1] if tomb and tomb[1] != "you were away too long and were removed" else "you were away too long to come back"
+                raise RegistryError(Status.UNKNOWN_TOKEN, f"{reason}; join the room again")
+            member = entry[1]
+            target = self._room_for_join(room, username)
+            if target is not member.room or member.name != username:
+                raise RegistryError(Status.NO_SUCH_ROOM, f"room '{room}' closed while you were away")
+
+            def come_back() -> Outbound:
+                member.ip, member.last_seen, member.admit_by = ip, self._clock(), None
+                member.address, member.proven = None, False
+                target.members[username] = member
+                self._tokens[member.token] = member
+                if self._store:
+                    self._store.add_member(_stored_member(member))
+                return self._emit(target, EventType.JOINED, username)
+
+            try:
+                out = self._durably(come_back)
+            except StoreWriteError:
+                raise self._cannot_save() from None
+            del self._away[old_token]
+            self._tombstones.pop(old_token, None)
+            log.info("%r came back to room %r from %s", username, room, ip)
             return member.token, out
 
     def _room_for_join(self, room: str, username: str) -> Room:
@@ -562,6 +598,8 @@ class RoomRegistry:
         reason = tomb[1] if tomb else ""
         self.drop("unknown token", address)
         answer = p.encode_datagram(datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
+        if len(answer) > p.datagram_size(datagram):  # without the reason, then: the client still learns to come back or stop
+            answer = p.encode_datagram(datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, ""))
         if datagram.body[:1] != bytes((p.FRAME_MAGIC,)) or len(answer) > p.datagram_size(datagram):
             return []
         return [(address, answer)]
@@ -743,6 +781,10 @@ class RoomRegistry:
         self._bury(member.token, "you left the room" if why is EventType.LEFT else "you were away too long and were removed")
         verb = "left" if why is EventType.LEFT else "timed out of"
         log.info("%r %s room %r", member.name, verb, room.name)
+        if why is EventType.TIMED_OUT and not member.is_host:
+            self._away[member.token] = (self._clock() + RESUME_SECONDS, member)
+            while len(self._away) > AWAY_LIMIT:
+                self._away.popitem(last=False)
         if member.is_host:
             return self._close(room, "the host closed the room" if why is EventType.LEFT else "the host went away, so the room closed")
         return self._emit(room, why, member.name)
@@ -808,6 +850,8 @@ class RoomRegistry:
                 self._tombstones.popitem(last=False)
             while self._answered and next(iter(self._answered.values()))[0] < now:
                 self._answered.popitem(last=False)
+            while self._away and next(iter(self._away.values()))[0] < now:
+                self._away.popitem(last=False)
             forgiven = now - self.limits.password_lockout_max
             for ip in [ip for ip, (_, until) in self._password_failures.items() if until < forgiven]:
                 del self._password_failures[ip]

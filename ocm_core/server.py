@@ -502,6 +502,10 @@ class ChatServer:
             if op is Operation.CREATE:
                 token = self.registry.create_room(room, request.username, ip, request.password, request.request_id)
                 return Status.OK, "", token
+            if op is Operation.JOIN and request.resume_token:
+                token, outbound = self.registry.resume(room, request.username, ip, request.resume_token.encode("ascii", "replace"))
+                self._send_all(outbound)
+                return Status.OK, "", token
             if op is Operation.JOIN:
                 token, outbound = self.registry.join_room(room, request.username, ip, request.password, request.request_id)
                 self._send_all(outbound)

@@ -43,6 +43,7 @@ RESEND_SPACING = 0.1  # at most one RESEND per this much time, unless the server
 # is common, many in a row are not, so "connection lost" then means it (a server answers
 # a probe at most every 0.5 s: rooms.STATUS_QUIET).
 SILENCE_PROBE = 0.5
+RESUME_RETRY = 2.0  # a server unreachable for taking us back is asked again after this
 
 
 class SessionState(enum.Enum):
@@ -64,6 +65,7 @@ class Output:
     datagrams: list[bytes] = field(default_factory=list)
     events: list[ev.AppEvent] = field(default_factory=list)
     fetch_snapshot: bool = False
+    resume: bool = False  # ask to come back into the room with our token (JOIN with resume_token), then resumed()
 
 
 @dataclass
@@ -113,6 +115,9 @@ class ClientSession:
         self._last_heard = 0.0
         self._last_resend_request = float("-inf")
         self._resync_wanted = False
+        self._resume = ""  # "" | "wanted" | "asked": the server forgot us; coming back is being tried
+        self._resume_reason = ""
+        self._resume_at = float("-inf")
 
     # --- what the caller may ask ---------------------------------------------------------
 
@@ -151,6 +156,31 @@ class ClientSession:
         self._own_seqs = {s for s in self._own_seqs if s > self._delivered}
         out.events.append(ev.MembersChanged(self.members, self.host or ""))
         self._drain(out, now)
+        return out
+
+    def resumed(self, snapshot: p.RoomSnapshot, now: float) -> Output:
+        """The server took us back (same token): hand on what we missed, say how much, and
+        send what we kept at once."""
+        self._require("resume", *_LIVE)
+        self._resume = ""
+        out = self.apply_snapshot(snapshot, now)
+        missed = len([e for e in out.events if isinstance(e, ev.ChatMessage)])
+        out.events.insert(0, ev.Resumed(missed))  # said first: what we missed follows it
+        for pending in self._pending.values():
+            pending.retry_at = now
+        return out
+
+    def resume_later(self, now: float) -> None:
+        """The server could not be asked to take us back: ask again in a while."""
+        if self._resume == "asked":
+            self._resume, self._resume_at = "wanted", now + RESUME_RETRY
+
+    def resume_failed(self, reason: str) -> Output:
+        """The server would not take us back: the session is over, with its reason (or the
+        one it gave when it forgot us)."""
+        out = Output()
+        if self.state in _LIVE:
+            self._end(reason or self._resume_reason, out)
         return out
 
     def send_chat(self, text: str, now: float) -> tuple[int, bytes]:
@@ -251,8 +281,10 @@ class ClientSession:
         if frame.code is ErrorCode.UNKNOWN_TOKEN:
             if self.state is SessionState.CLOSING:
                 self.close()  # the server's answer to our LEAVE
-            else:
-                self._end(frame.text or "the server no longer knows this session (it may have restarted without its database); join again", out)
+            elif self._resume == "":
+                # Perhaps we were away too long (a laptop asleep): try to come back before giving up.
+                self._resume = "wanted"
+                self._resume_reason = frame.text or "the server no longer knows this session (it may have restarted without its database); join again"
         elif frame.code is ErrorCode.RESYNC:
             self._resync_wanted = True
         else:
@@ -347,6 +379,9 @@ class ClientSession:
         if self._resync_wanted:
             self._resync_wanted = False
             out.fetch_snapshot = True
+        if self._resume == "wanted" and now >= self._resume_at:
+            self._resume = "asked"
+            out.resume = True
         lost = self.state is SessionState.LOST
         for msg_id, pending in list(self._pending.items()):
             if now - pending.first_sent > self.send_timeout:

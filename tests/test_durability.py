@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -306,3 +307,98 @@ def test_ocm_server_says_the_database_is_damaged_without_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert f"The database {db} is damaged" in result.stderr and "--move-damaged-db" in result.stderr
+
+
+# --- a laptop that sleeps past the member timeout ---------------------------------------------
+
+
+def test_a_member_that_timed_out_comes_back_with_its_old_token_within_the_grace_period(room):
+    registry, store, clock, host, guest = room
+    send(registry, guest, p.encode_chat(1, "before"), GUEST)
+    clock.now += registry.member_timeout + 1
+    send(registry, host, p.encode_heartbeat(2), HOST)
+    out = registry.tick()
+    assert registry.members("lobby") == ["host"]
+    assert [f.event_type for f in frames_to(out, HOST)] == [EventType.TIMED_OUT]
+    with pytest.raises(RegistryError):  # a stranger cannot: the token is the proof
+        registry.resume("lobby", "guest", "10.9.9.9", b"not-the-token")
+    token, out = registry.resume("lobby", "guest", "10.0.0.77", guest)  # another network, same laptop
+    assert token == guest and registry.members("lobby") == ["guest", "host"]
+    assert [f.event_type for f in frames_to(out, HOST)] == [EventType.JOINED]
+    # It kept its message ids: a retransmission of what was relayed before is not relayed twice.
+    out = send(registry, guest, p.encode_chat(1, "before"), ("10.0.0.77", 5002))
+    assert frames_to(out, HOST) == [] and frames_to(out, ("10.0.0.77", 5002)) == [p.ChatAck(1, 2)]
+    clock.now += registry.member_timeout + 1
+    send(registry, host, p.encode_heartbeat(4), HOST)
+    registry.tick()  # away again ...
+    for _ in range(25):  # ... for longer than the grace period, while the host stays
+        clock.now += 25
+        send(registry, host, p.encode_heartbeat(4), HOST)
+        registry.tick()
+    with pytest.raises(RegistryError, match="away too long to come back"):  # past the grace period
+        registry.resume("lobby", "guest", "10.0.0.77", guest)
+
+
+@pytest.mark.slow
+def test_a_client_suspended_past_the_timeout_comes_back_by_itself(tmp_path):
+    """SIGSTOP a real client process for longer than the member timeout, then SIGCONT it."""
+    server = ChatServer("127.0.0.1", 0, 0, member_timeout=2.0)
+    server.start()
+    host = ChatClient("127.0.0.1", server.tcp_address[1], heartbeat_interval=0.5)
+    host.create_room("nap", "host")
+    host_log = EventLog(host)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SLEEPER, str(server.tcp_address[1])],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "joined"
+        child.stdin.write("send written before the nap\n")
+        child.stdin.flush()
+        host_log.wait_for(lambda s: [e for e in s if isinstance(e, ev.ChatMessage)], 5, "the first message")
+        child.send_signal(signal.SIGSTOP)
+        wait_until(lambda: server.registry.members("nap") == ["host"], 10, "the sleeper to time out")
+        for i in range(3):
+            host.send(f"while you slept {i}")
+        child.send_signal(signal.SIGCONT)
+        lines: list[str] = []
+        deadline = time.monotonic() + 20
+        while not any(line.startswith(("resumed", "closed")) for line in lines) and time.monotonic() < deadline:
+            lines.append(child.stdout.readline().strip())
+        assert "resumed 3" in lines, lines
+        wait_until(lambda: "sleeper" in server.registry.members("nap"), 5, "the sleeper back in the room")
+        more = [child.stdout.readline().strip() for _ in range(3)]
+        assert more == [f"chat while you slept {i}" for i in range(3)]  # below the notice
+        host.send("welcome back")
+        assert child.stdout.readline().strip() == "chat welcome back"  # and live again
+    finally:
+        host.leave()
+        child.kill()
+        child.wait()
+        server.stop()
+
+
+_SLEEPER = r"""
+import sys, threading
+from ocm_core.client import ChatClient
+from ocm_core import events as ev
+
+client = ChatClient("127.0.0.1", int(sys.argv[1]), heartbeat_interval=0.5)
+client.join_room("nap", "sleeper")
+print("joined", flush=True)
+
+def show():
+    while True:
+        event = client.events.get()
+        if isinstance(event, ev.Resumed):
+            print(f"resumed {event.missed}", flush=True)
+        elif isinstance(event, ev.ChatMessage):
+            print(f"chat {event.text}", flush=True)
+        elif isinstance(event, ev.RoomClosed):
+            print(f"closed {event.reason}", flush=True)
+
+threading.Thread(target=show, daemon=True).start()
+for line in sys.stdin:
+    if line.startswith("send "):
+        client.send(line[5:].rstrip("\n"))
+"""

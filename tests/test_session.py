@@ -334,9 +334,12 @@ def test_events_after_the_room_closed_in_the_same_burst_are_not_handed_on():
     assert texts(out) == ["m1"] and of(out, ev.RoomClosed) and session.delivered == 2
 
 
-def test_an_unknown_token_ends_the_session_unless_it_answers_our_leave():
+def test_an_unknown_token_asks_to_come_back_and_ends_the_session_if_refused_unless_it_answers_our_leave():
     session = open_session()
     out = session.receive(error(ErrorCode.UNKNOWN_TOKEN, "you were away too long and were removed"), T0)
+    assert out.events == [] and session.tick(T0 + 0.05).resume  # first, try to come back
+    assert not session.tick(T0 + 0.1).resume  # asked once
+    out = session.resume_failed("")
     assert out.events == [ev.RoomClosed("You were away too long and were removed.")]
     session = open_session()
     session.send_chat("bye all", T0)
@@ -345,6 +348,22 @@ def test_an_unknown_token_ends_the_session_unless_it_answers_our_leave():
     assert session.state is SessionState.CLOSING and session.tick(T0 + 0.4) == Output()
     out = session.receive(error(ErrorCode.UNKNOWN_TOKEN, "you left the room"), T0 + 0.5)
     assert out.events == [] and session.state is SessionState.CLOSED
+
+
+def test_a_member_back_from_sleep_gets_what_it_missed_and_sends_what_it_kept():
+    session = open_session(seq=2, send_timeout=10_000.0)
+    kept, _ = session.send_chat("written while asleep", T0 + 1)
+    session.receive(error(ErrorCode.UNKNOWN_TOKEN, "you were away too long and were removed"), T0 + 700)
+    assert session.tick(T0 + 700.05).resume
+    session.resume_later(T0 + 700.1)  # the server could not be reached: asked again later
+    assert not session.tick(T0 + 701).resume and session.tick(T0 + 702.2).resume
+    missed = [history_event(3, text="while you slept"), history_event(4, "eve", kind=EventType.TIMED_OUT),
+              history_event(5, text="still asleep?")]
+    out = session.resumed(snapshot(5, missed), T0 + 703)
+    assert out.events[0] == ev.Resumed(2)  # said before what was missed
+    assert [(m.text, m.history) for m in of(out, ev.ChatMessage)] == [("while you slept", False), ("still asleep?", False)]
+    resent = [f for f in frames(session.tick(T0 + 703.01)) if isinstance(f, p.Chat)]
+    assert resent == [p.Chat(kept, "written while asleep", kept)]
 
 
 def test_other_errors_from_the_server_reach_the_app_as_sentences():
