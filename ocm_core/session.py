@@ -164,6 +164,8 @@ class ClientSession:
         self._require("resume", *_LIVE)
         self._resume = ""
         out = self.apply_snapshot(snapshot, now)
+        # Our own timing out and coming back are not news to us.
+        out.events = [e for e in out.events if not (isinstance(e, ev.Notice) and e.name == self.username)]
         missed = len([e for e in out.events if isinstance(e, ev.ChatMessage)])
         out.events.insert(0, ev.Resumed(missed))  # said first: what we missed follows it
         for pending in self._pending.values():

@@ -357,10 +357,12 @@ def test_a_member_back_from_sleep_gets_what_it_missed_and_sends_what_it_kept():
     assert session.tick(T0 + 700.05).resume
     session.resume_later(T0 + 700.1)  # the server could not be reached: asked again later
     assert not session.tick(T0 + 701).resume and session.tick(T0 + 702.2).resume
-    missed = [history_event(3, text="while you slept"), history_event(4, "eve", kind=EventType.TIMED_OUT),
-              history_event(5, text="still asleep?")]
-    out = session.resumed(snapshot(5, missed), T0 + 703)
+    missed = [history_event(3, ME, kind=EventType.TIMED_OUT), history_event(4, text="while you slept"),
+              history_event(5, "eve", kind=EventType.TIMED_OUT), history_event(6, text="still asleep?"),
+              history_event(7, ME, kind=EventType.JOINED)]
+    out = session.resumed(snapshot(7, missed), T0 + 703)
     assert out.events[0] == ev.Resumed(2)  # said before what was missed
+    assert [n.name for n in of(out, ev.Notice)] == ["eve"]  # our own going and coming back are not news
     assert [(m.text, m.history) for m in of(out, ev.ChatMessage)] == [("while you slept", False), ("still asleep?", False)]
     resent = [f for f in frames(session.tick(T0 + 703.01)) if isinstance(f, p.Chat)]
     assert resent == [p.Chat(kept, "written while asleep", kept)]
