@@ -121,9 +121,9 @@ class Member:
     last_sent: float = float("-inf")  # when the room last sent this member an event or status
     told_rate_limited: bool = False
     told_cannot_save_at: float = float("-inf")
-    # An address is proven once a heartbeat from it acknowledges more than was acknowledged
-    # when it became the member's: it received what we sent there. Until then an answer is
-    # at most one event, so a datagram with a forged source cannot aim a flood anywhere.
+    # A member's first address is proven by its token; one it moves to, once a heartbeat from
+    # it acknowledges more than was acknowledged at the move: it received what we sent there.
+    # Until then an answer is at most one event, so a forged source cannot aim a flood anywhere.
     proven: bool = False
     proof_floor: int = 0
     # Set when the join carried a request id (our clients): if nothing (SYNC or UDP) comes
@@ -550,8 +550,10 @@ class RoomRegistry:
             if member.address is not None:
                 self._quiet_log.log(("moved", member.token), logging.INFO, "%r in %r moved from %s to %s",
                                     member.name, member.room.name, member.address, address)
+            # The first address comes with the token just handed over TCP: as good a proof as
+            # any. A move to another one must be proven (it may be a forged source).
+            member.proven, member.proof_floor = member.address is None, member.acked_seq
             member.address = address
-            member.proven, member.proof_floor = False, member.acked_seq
             if self._store and not self._store_failing:  # an address is a hint for after a restart: it may wait
                 self._store.move_member(member.token, address, isinstance(frame, p.PlainText))
         if isinstance(frame, p.Heartbeat):
@@ -616,8 +618,9 @@ class RoomRegistry:
 
     def _acknowledge(self, member: Member, ack_seq: int, now: float) -> None:
         ack_seq = min(ack_seq, member.room.seq)
-        if ack_seq > member.proof_floor:
+        if ack_seq > member.proof_floor and not member.proven:
             member.proven = True
+            member.retransmit_at = now  # what it still lacks may now go in bulk
         if ack_seq > member.acked_seq:
             member.acked_seq = ack_seq
             member.retransmit_interval = self.BASE_RETRANSMIT
@@ -887,6 +890,7 @@ class RoomRegistry:
             member = self._new_member(owner, kept.name, kept.token, kept.ip,
                                       address=kept.address, plain_text=kept.plain_text)
             member.chat_bucket.credit(HELD_PER_MEMBER)  # what its client kept while we were down
+            member.proven = True  # its address was its own before the restart
             owner.members[member.name] = member
             self._tokens[member.token] = member
         for room in list(self._rooms.values()):
