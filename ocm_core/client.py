@@ -9,11 +9,13 @@ with backoff. Neither thread touches anything but this object and the queue.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import logging
 import queue
 import random
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -21,7 +23,9 @@ from dataclasses import dataclass
 from . import errors
 from . import protocol as p
 from . import events as ev
+from .identity import KnownServers, fingerprint, public_key_of_certificate
 from .protocol import ErrorCode, EventType, Operation, State, Status
+from .secure import OpenFailed, PlainAnswer, SealedChannel, TlsClientStream, client_tls_context, key_proof
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,9 @@ _STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
     Status.UNKNOWN_TOKEN: errors.NotConnected,
     Status.SERVER_ERROR: errors.ClientError,
     Status.BUSY: errors.ServerBusy,
+    Status.ENCRYPTION_REQUIRED: errors.BadRequest,
 }
+RESYNC_CHECK_EVERY = 2.0  # seconds: an unsealed "unknown token" is checked over TLS at most this often
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,17 @@ class ChatClient:
         lost_after: float | None = None,
         give_up_after: float = 300.0,
         udp_address: tuple[str, int] | None = None,
+        known_servers: KnownServers | None = None,
+        trust_changed_identity: bool = False,
+        plain: bool = False,
     ):
         """`send_timeout`: a message not acknowledged by then is reported failed.
         `lost_after`: seconds of silence from the server before "connection lost".
         `give_up_after`: seconds of silence after which the session ends for good.
-        `udp_address`: send chat there instead of where the server says (a relay, a test proxy)."""
+        `udp_address`: send chat there instead of where the server says (a relay, a test proxy).
+        `known_servers`: the identities trusted so far (default: the user's file); a changed one
+        raises identity.IdentityChanged unless `trust_changed_identity` (the person confirmed).
+        `plain`: speak the unencrypted protocol (a server with --allow-plain; for comparisons)."""
         self.server_host = server_host
         self.tcp_port = tcp_port
         self.timeout = timeout
@@ -102,11 +114,20 @@ class ChatClient:
         self.lost_after = lost_after if lost_after is not None else max(3.0, 2.5 * heartbeat_interval)
         self.give_up_after = give_up_after
         self._udp_override = udp_address
+        self.known_servers = known_servers if known_servers is not None else KnownServers()
+        self.trust_changed_identity = trust_changed_identity
+        self.plain = plain
+        self.server_fingerprint: str | None = None  # set by the first request
+        self._channel: SealedChannel | None = None
+        self._proof: str | None = None
+        self._last_resync_check = float("-inf")
+        self.dropped = 0  # datagrams that did not open, or arrived plain to a sealed client
         self.events: queue.Queue = queue.Queue()
         self.room: str | None = None
         self.username: str | None = None
         self.host_name: str | None = None
         self.members: tuple[str, ...] = ()
+        self.plain_members: frozenset[str] = frozenset()  # members whose traffic is not encrypted
         self.closed = False
         self._token: bytes = b""
         self._room_bytes = b""
@@ -159,8 +180,9 @@ class ChatClient:
             ) from None
         with sock:
             try:
-                sock.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
-                header, message = self._read_message(sock)
+                stream = sock if self.plain else self._secure(sock, where)
+                stream.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
+                header, message = self._read_message(stream)
                 # The operation byte is not checked: a refusal sent before the request was read
                 # (BUSY, or a header too broken to parse) cannot echo it.
                 if header.state is not State.RESPONSE:
@@ -168,7 +190,7 @@ class ChatClient:
                 status, detail = p.decode_status(message.payload)
                 if status is not Status.OK:
                     raise _STATUS_ERRORS.get(status, errors.ClientError)(detail[:1].upper() + detail[1:] + ".")
-                header, message = self._read_message(sock)
+                header, message = self._read_message(stream)
                 if header.state is not State.COMPLETE:
                     raise errors.ProtocolError("the server did not complete the request")
                 return message.payload
@@ -177,7 +199,41 @@ class ChatClient:
             except (ConnectionError, OSError) as exc:
                 raise errors.ServerUnreachable(f"The connection to {where} broke ({exc}); try again.") from None
 
-    def _read_message(self, sock: socket.socket) -> tuple[p.TcrpHeader, p.TcrpMessage]:
+    def _secure(self, sock: socket.socket, where: str) -> TlsClientStream:
+        """TLS 1.3 on `sock`, the server's key checked against the one trusted for `where`."""
+        stream = TlsClientStream(sock, client_tls_context())
+        try:
+            certificate = stream.handshake()
+        except PlainAnswer as answer:
+            raise self._plain_refusal(sock, answer.data, where) from None
+        except ssl.SSLError as exc:
+            raise errors.ServerUnreachable(f"Could not set up encryption with {where} ({exc.reason or exc}); try again.") from None
+        try:
+            presented = fingerprint(public_key_of_certificate(certificate))
+        except ValueError as exc:
+            raise errors.ProtocolError(str(exc)) from None
+        self.known_servers.check(where, presented, accept_changed=self.trust_changed_identity)
+        self.server_fingerprint = presented
+        return stream
+
+    def _plain_refusal(self, sock: socket.socket, first: bytes, where: str) -> errors.ClientError:
+        """The error a plain answer to our TLS hello stands for. Unauthenticated, so it is only
+        ever a refusal: BUSY (sent before the server reads), or a server without encryption."""
+        try:
+            data = first + _read_exactly(sock, max(0, p.TCRP_HEADER_SIZE - len(first)))
+            header = p.decode_tcrp_header(data[: p.TCRP_HEADER_SIZE])
+            body = data[p.TCRP_HEADER_SIZE :]
+            body += _read_exactly(sock, min(header.body_size, 4096) - len(body)) if len(body) < min(header.body_size, 4096) else b""
+            status, detail = p.decode_status(body[header.room_name_size : header.body_size])
+        except (errors.ProtocolError, ConnectionError, OSError):
+            status, detail = Status.BAD_REQUEST, ""
+        if status is Status.BUSY:
+            return errors.ServerBusy(detail[:1].upper() + detail[1:] + ".")
+        return errors.ServerUnreachable(
+            f"The server at {where} does not speak encryption (it may be an older version); update it and try again."
+        )
+
+    def _read_message(self, sock) -> tuple[p.TcrpHeader, p.TcrpMessage]:
         header = p.decode_tcrp_header(_read_exactly(sock, p.TCRP_HEADER_SIZE))
         if header.payload_size > p.MAX_RESPONSE_PAYLOAD:
             raise errors.ProtocolError(f"the server announced an answer of {header.payload_size} bytes")
@@ -208,7 +264,13 @@ class ChatClient:
             p.check_name(username, "your name")
         except errors.ProtocolError as exc:
             raise errors.BadRequest(exc.reason[:1].upper() + exc.reason[1:] + ".") from None
-        token = self._request(operation, room, p.encode_request(p.RoomRequest(username, password or None)))
+        grant = self._request(operation, room, p.encode_request(p.RoomRequest(username, password or None)))
+        if self.plain:
+            token = grant
+        else:
+            token, key = p.decode_grant(grant)
+            self._channel = SealedChannel.for_client(key)
+            self._proof = base64.b64encode(key_proof(key)).decode("ascii")
         if not token or len(token) > p.MAX_TOKEN_BYTES:
             raise errors.ProtocolError("the server sent an unusable token")
         self._token, self.room, self.username = token, room, username
@@ -244,7 +306,8 @@ class ChatClient:
             log.warning("the server has not answered on UDP yet; going on, the timer keeps trying")
 
     def _sync(self) -> dict:
-        answer = self._request(Operation.SYNC, self.room, p.encode_request(p.RoomRequest("", token=self._token.decode("ascii"))))
+        request = p.RoomRequest("", token=self._token.decode("ascii"), proof=self._proof)
+        answer = self._request(Operation.SYNC, self.room, p.encode_request(request))
         snapshot = p.decode_json_object(answer)
         for key, kind in (("seq", int), ("udp_port", int), ("host", str), ("members", list), ("history", list)):
             if not isinstance(snapshot.get(key), kind):
@@ -257,6 +320,7 @@ class ChatClient:
         with self._lock:
             self.host_name = snapshot["host"]
             self.members = tuple(str(m) for m in snapshot["members"])
+            self.plain_members = frozenset(str(m) for m in snapshot.get("plain", ()))
             for event in history:
                 if event.seq > replay_from:
                     self._hand_on(event, history=replay_from == 0, update_members=False)
@@ -299,7 +363,13 @@ class ChatClient:
 
     def _chat_datagram(self, msg_id: int, text: str) -> bytes:
         floor = min(self._pending, default=msg_id)  # everything below is delivered or given up
-        return p.encode_datagram(self._room_bytes, self._token, p.encode_chat(msg_id, text, floor))
+        return self._datagram(p.encode_chat(msg_id, text, floor))
+
+    def _datagram(self, body: bytes) -> bytes:
+        """`body` with the assignment's header; sealed unless this client speaks plain."""
+        if self._channel is None:
+            return p.encode_datagram(self._room_bytes, self._token, body)
+        return self._channel.seal(p.datagram_header(self._room_bytes, self._token), body)
 
     def retry(self, msg_id: int) -> int:
         """Send a failed message again; returns its new message id."""
@@ -339,7 +409,7 @@ class ChatClient:
     # --- sending ------------------------------------------------------------------------
 
     def _send_body(self, body: bytes) -> None:
-        self._send_raw(p.encode_datagram(self._room_bytes, self._token, body))
+        self._send_raw(self._datagram(body))
 
     def _send_raw(self, datagram: bytes) -> None:
         try:
@@ -363,14 +433,46 @@ class ChatClient:
             if source[1] != self._udp_address[1]:
                 continue  # not from the server's chat port
             try:
-                frame = p.decode_body(p.decode_datagram(data).body)
+                body, sealed = self._open(data)
+                frame = p.decode_body(body)
             except errors.ProtocolError as exc:
                 log.warning("ignored a malformed datagram from the server: %s", exc.reason)
+                continue
+            except OpenFailed as exc:
+                self.dropped += 1
+                if self.dropped & (self.dropped - 1) == 0:  # the 1st, 2nd, 4th, 8th ...: a flood cannot flood the log
+                    log.warning("dropped %d datagrams that did not open as the server's: %s", self.dropped, exc.reason)
+                continue
+            if self._channel is not None and not sealed:
+                self._unsealed(frame)
                 continue
             try:
                 self._handle(frame)
             except Exception:
                 log.exception("error handling %s", type(frame).__name__)
+
+    def _open(self, data: bytes) -> tuple[bytes, bool]:
+        """(body, whether it was sealed) of a datagram from the server, opened if this client
+        is sealed; a plain body is passed on as it is and judged by `_unsealed`."""
+        datagram = p.decode_datagram(data)
+        if self._channel is None or not p.is_sealed(datagram.body):
+            return datagram.body, False
+        return self._channel.open(data[: len(data) - len(datagram.body)], datagram.body), True
+
+    def _unsealed(self, frame) -> None:
+        """A plain datagram to a sealed client: anyone could have sent it. Only the server's
+        "unknown token" is plain (it has no key for a token it forgot), so that one is a hint,
+        checked over TLS before anything ends; everything else is dropped."""
+        if not isinstance(frame, p.ErrorFrame) or frame.code is not ErrorCode.UNKNOWN_TOKEN:
+            self.dropped += 1
+            return
+        if self._leaving:
+            self._left.set()  # we are going anyway: at worst a forged one makes us go sooner
+            return
+        now = time.monotonic()
+        if now - self._last_resync_check >= RESYNC_CHECK_EVERY:
+            self._last_resync_check = now
+            self._resync_wanted = True
 
     def _handle(self, frame) -> None:
         self._heard_once.set()
@@ -503,6 +605,8 @@ class ChatClient:
             try:
                 snapshot = self._sync()
                 self._apply_snapshot(snapshot, replay_from=self._delivered)
+            except errors.NotConnected as exc:
+                self._end(str(exc).rstrip(".") or "the server no longer knows this session; join again")
             except errors.ClientError as exc:
                 log.warning("could not fetch the room again: %s", exc)
         with self._lock:
