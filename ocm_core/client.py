@@ -216,7 +216,7 @@ class ChatClient:
         self.server_fingerprint = presented
         return stream
 
-    def _plain_refusal(self, sock: socket.socket, first: bytes, where: str) -> errors.ClientError:
+    def _plain_refusal(self, sock: socket.socket, first: bytes, where: str) -> errors.OCMError:
         """The error a plain answer to our TLS hello stands for. Unauthenticated, so it is only
         ever a refusal: BUSY (sent before the server reads), or a server without encryption."""
         try:
@@ -225,7 +225,9 @@ class ChatClient:
             body = data[p.TCRP_HEADER_SIZE :]
             body += _read_exactly(sock, min(header.body_size, 4096) - len(body)) if len(body) < min(header.body_size, 4096) else b""
             status, detail = p.decode_status(body[header.room_name_size : header.body_size])
-        except (errors.ProtocolError, ConnectionError, OSError):
+        except errors.ProtocolError as exc:
+            return exc  # another program answered
+        except (ConnectionError, OSError):
             status, detail = Status.BAD_REQUEST, ""
         if status is Status.BUSY:
             return errors.ServerBusy(detail[:1].upper() + detail[1:] + ".")
@@ -327,7 +329,7 @@ class ChatClient:
             self._delivered = max(self._delivered, int(snapshot["seq"]))
             self._buffered = {s: e for s, e in self._buffered.items() if s > self._delivered}
             self._own_seqs = {s for s in self._own_seqs if s > self._delivered}
-            self.events.put(ev.MembersChanged(self.members, self.host_name))
+            self.events.put(ev.MembersChanged(self.members, self.host_name, self.plain_members))
             self._drain()
 
     # --- the session --------------------------------------------------------------------
@@ -574,10 +576,13 @@ class ChatClient:
             members = set(self.members)
             if kind == "joined":
                 members.add(event.name)
+                if event.text == p.JOINED_PLAIN:
+                    self.plain_members |= {event.name}
             else:
                 members.discard(event.name)
+                self.plain_members -= {event.name}
             self.members = tuple(sorted(members, key=str.casefold))
-            self.events.put(ev.MembersChanged(self.members, self.host_name))
+            self.events.put(ev.MembersChanged(self.members, self.host_name, self.plain_members))
 
     def _end(self, reason: str) -> None:
         """The room is gone for us: report it once and stop, without a leave."""

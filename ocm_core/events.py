@@ -36,6 +36,7 @@ class Notice:
 class MembersChanged:
     members: tuple[str, ...]
     host: str
+    plain: frozenset[str] = frozenset()  # members whose traffic crosses the network unencrypted
 
 
 @dataclass(frozen=True)

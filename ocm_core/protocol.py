@@ -387,6 +387,9 @@ class EventType(enum.IntEnum):
     CLOSED = 5
 
 
+JOINED_PLAIN = "plain"  # a JOINED event's text when the member's traffic is not encrypted
+
+
 class ErrorCode(enum.IntEnum):
     UNKNOWN_TOKEN = 1  # the token is not (or no longer) valid in this room
     RATE_LIMITED = 2

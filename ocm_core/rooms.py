@@ -258,7 +258,7 @@ class RoomRegistry:
                     target.members.pop(username)
                     self._tokens.pop(member.token)
                     raise
-            out = self._emit(target, EventType.JOINED, username)
+            out = self._emit(target, EventType.JOINED, username, p.JOINED_PLAIN if member.channel is None else "")
             log.info("%r joined room %r from %s", username, room, ip)
             return member.token, out
 
