@@ -351,6 +351,7 @@ class ChatServer:
                 self._answer_and_close(sock, Operation.CREATE, "", Status.BUSY, refuse)
                 continue
             sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a TLS flight, then the answer: no 40 ms wait between
             conn = _Connection(sock, ip, time.monotonic() + limits.request_timeout)
             connections[sock] = conn
             selector.register(sock, selectors.EVENT_READ, conn)

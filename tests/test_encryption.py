@@ -10,6 +10,7 @@ import socket
 import stat
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -339,3 +340,14 @@ def test_a_capture_of_a_locked_room_holds_no_words_names_password_or_keys(server
             assert form not in wire, f"the {what} crossed the wire readable"
     assert guest_key_proof not in wire and guest._proof.encode() not in wire
     assert key_proof(bytes(32)) not in wire
+
+
+def test_the_worked_example_in_protocol_md_is_what_the_code_makes():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    key, token = bytes(range(32)), b"Xq3v9dK2mP0aB7cR5tY1wQ"
+    up = SealedChannel.for_client(key).seal(p.datagram_header(b"lobby", token), p.encode_heartbeat(0))
+    down = SealedChannel.for_server(key, 3).seal(p.datagram_header(b"lobby", b""), p.encode_status_frame(0))
+    assert f"{up[-23:-16].hex()} {up[-16:].hex()}" in doc
+    assert f"{down[-23:-16].hex()} {down[-16:].hex()}" in doc
+    assert p.encode_grant(token, key).decode() in doc
+    assert base64.b64encode(key_proof(key)).decode() in doc
