@@ -126,7 +126,7 @@ class RelayProcess:
         python = Path(sys.executable)
         if kind == "ours":
             script = python.parent / "ocm-server"
-            command = [str(script)] if script.exists() else [sys.executable, "-m", "ocm_core.server"]
+            command = [str(script)] if script.exists() else [sys.executable, "-m", "ocm_core"]
             if SERVER_COMMAND:
                 command = list(SERVER_COMMAND)
             command += ["--host", HOST, "--tcp-port", "0", "--udp-port", "0", "--rate", FLOOD_RATE, "--burst", FLOOD_RATE,

@@ -102,20 +102,40 @@ def _clock(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch).strftime("%H:%M")
 
 
+# The words for what the core reports as codes, shared by this terminal client and the
+# GUI (which imports them): the core says who joined, the interfaces say it to a person.
+EVENT_WORDS = {
+    "joined": "{name} joined the room.",
+    "left": "{name} left the room.",
+    "timed_out": "{name} stopped responding and was removed.",
+    "connection_lost": "Connection lost, reconnecting…",
+    "connection_restored": "Connection restored.",
+}
+
+
+def notice_text(event: ev.Notice) -> str:
+    """A member's coming or going in words (a notice that carries its own text keeps it)."""
+    return event.text or EVENT_WORDS.get(event.kind, "{name}").format(name=event.name)
+
+
 def describe(event) -> str | None:
     """One line of terminal text for an event, or None for events a terminal need not show."""
     if isinstance(event, ev.ChatMessage):
         mark = " (earlier)" if event.history else ""
         return f"[{_clock(event.time)}] {event.sender}: {event.text}{mark}"
     if isinstance(event, ev.Notice):
-        return f"* {event.text}"
+        return f"* {notice_text(event)}"
     if isinstance(event, ev.MembersChanged):
         return "* in the room: " + ", ".join(m + (" (host)" if m == event.host else "") for m in event.members)
     if isinstance(event, ev.MessageFailed):
         return f"! not sent: {event.text!r} ({event.reason})"
     if isinstance(event, ev.RoomClosed):
         return f"* {event.reason}"
-    if isinstance(event, (ev.ConnectionLost, ev.ConnectionRestored, ev.ErrorEvent)):
+    if isinstance(event, ev.ConnectionLost):
+        return f"! {event.text or EVENT_WORDS['connection_lost']}"
+    if isinstance(event, ev.ConnectionRestored):
+        return f"! {event.text or EVENT_WORDS['connection_restored']}"
+    if isinstance(event, ev.ErrorEvent):
         return f"! {event.text}"
     return None
 

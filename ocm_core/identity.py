@@ -106,10 +106,10 @@ class ServerIdentity:
         elif (platform or sys.platform) != "win32" and path.stat().st_mode & 0o077:
             log.warning("%s was readable by others; making it private to this user", path)
             os.chmod(path, 0o600)
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, ed25519.Ed25519PrivateKey):
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(loaded, ed25519.Ed25519PrivateKey):
             raise ValueError(f"{path} does not hold an Ed25519 key; move it away and a new identity is made")
-        return cls(key, directory)
+        return cls(loaded, directory)
 
     def private_bytes(self) -> bytes:
         return self.private_key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import protocol as p
+from .errors import RegistryError
 from .protocol import ErrorCode, EventType, Status
 from .secure import MemberKeys, OpenFailed, SealedChannel
 from .store import RoomStore, StoredEvent, StoredMember, StoredRoom
@@ -51,14 +52,6 @@ class Wire(enum.IntEnum):
     PLAIN = 0  # our frames or bare text, unsealed: only on a server started with --allow-plain
     SEALED = 1  # our frames, sealed under the member's key
     KANARU = 2  # the kanaru dialect's own forms, unsealed
-
-
-class RegistryError(Exception):
-    """A request the registry refuses; `status` goes on the wire, str() to a person."""
-
-    def __init__(self, status: Status, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -126,6 +119,12 @@ class Member:
     @property
     def is_host(self) -> bool:
         return self.room.host == self.name
+
+    @property
+    def sender(self) -> Address:
+        """The address of a member that has just sent us a datagram (so it is known)."""
+        assert self.address is not None
+        return self.address
 
 
 @dataclass
@@ -247,6 +246,7 @@ class RoomRegistry:
                 raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
             salt, expected = target.password_salt, target.password_hash
         if expected is not None:  # before any name check, so a locked room tells outsiders nothing
+            assert salt is not None  # stored with the hash
             self._check_password(ip, password, salt, expected)
         with self._lock:
             target = self._room_for_join(room, username)  # it may have closed while we hashed
@@ -336,7 +336,7 @@ class RoomRegistry:
         A sealed member must show `proof` of its key: its token crosses the LAN readable."""
         with self._lock:
             member = self._tokens.get(token)
-            if member is not None and member.channel is not None:
+            if member is not None and member.channel is not None and self.member_keys is not None:
                 expected = self.member_keys.proof_for(token)
                 if proof is None or not hmac.compare_digest(proof, expected):
                     member = None
@@ -430,10 +430,9 @@ class RoomRegistry:
         # so requests with a spoofed source cannot be amplified at a victim.
         reason = tomb[1] if tomb else ""
         self.drop("unknown token", address)
-        answer = self._frame_bytes(datagram.room.encode("utf-8"), p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
-        request_size = 2 + len(datagram.room.encode("utf-8")) + len(datagram.token) + len(datagram.body)
+        answer = p.encode_datagram(datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
         # Only our clients read the answer (plain or sealed, they look for it), not bare-text ones.
-        if datagram.body[:1] not in (bytes((p.FRAME_MAGIC,)), p.SEALED_PREFIX) or len(answer) > request_size:
+        if datagram.body[:1] not in (bytes((p.FRAME_MAGIC,)), p.SEALED_PREFIX) or len(answer) > p.datagram_size(datagram):
             return []
         return [(address, answer)]
 
@@ -477,6 +476,8 @@ class RoomRegistry:
 
     def _relay_chat(self, member: Member, text: str, msg_id: int | None) -> Outbound:
         room = member.room
+        # Not sent back to its sender only to save a datagram (its CHAT_ACK carries the seq);
+        # whether a line is shown as the member's own is the client session's one decision.
         out = self._emit(room, EventType.CHAT, member.name, text, skip=member, msg_id=msg_id)
         if member.acked_seq == room.seq - 1:
             member.acked_seq = room.seq  # its own message needs no delivery back
@@ -484,12 +485,11 @@ class RoomRegistry:
 
     def _too_long(self, member: Member, text: str) -> bool:
         """Would this chat, relayed with the sender's name, overflow a datagram?"""
-        name = len(member.name.encode("utf-8"))
-        size = 2 + len(member.room.name_bytes) + p.SEAL_OVERHEAD + p.EVENT_OVERHEAD + name + len(text.encode("utf-8"))
-        return size > p.MAX_DATAGRAM
+        limit = p.max_relayed_text_bytes(len(member.room.name_bytes), len(member.name.encode("utf-8")))
+        return len(text.encode("utf-8")) > limit
 
     def _refuse_too_long(self, member: Member) -> Outbound:
-        self.drop("chat too long to relay", member.address)
+        self.drop("chat too long to relay", member.sender)
         note = "that message is too long to relay with your name; shorten it"
         return [] if member.kanaru else [self._to(member, p.encode_error_frame(ErrorCode.TOO_LONG, note))]
 
@@ -564,19 +564,15 @@ class RoomRegistry:
     # --- room life --------------------------------------------------------------------
 
     def _frame(self, room: Room, body: bytes) -> bytes:
-        return self._frame_bytes(room.name_bytes, body)
+        return p.encode_datagram(room.name_bytes, b"", body)  # the server's datagrams carry no token
 
     @staticmethod
     def _to(member: Member, body: bytes) -> tuple[Address, bytes]:
         """`body` for `member`, framed with its room's header and sealed if it is a sealed member."""
-        header = bytes((len(member.room.name_bytes), 0)) + member.room.name_bytes
+        header = p.datagram_header(member.room.name_bytes, b"")
         if member.channel is not None:
-            return member.address, member.channel.seal(header, body)
-        return member.address, header + body
-
-    @staticmethod
-    def _frame_bytes(room_bytes: bytes, body: bytes) -> bytes:
-        return bytes((len(room_bytes), 0)) + room_bytes + body
+            return member.sender, member.channel.seal(header, body)
+        return member.sender, header + body
 
     def _emit(self, room: Room, event_type: EventType, name: str, text: str = "", skip: Member | None = None, msg_id: int | None = None) -> Outbound:
         """Append an event to the room's stream (stored first) and address it to every member but `skip`."""
@@ -686,15 +682,15 @@ class RoomRegistry:
             room.seq = store.last_seq(stored.name)
             store.prune_events(room.name, room.seq - self.limits.event_buffer)
             self._rooms[room.name] = room
-        for stored in store.members():
-            room = self._rooms.get(stored.room)
-            if room is None:
+        for kept in store.members():
+            owner = self._rooms.get(kept.room)
+            if owner is None:
                 continue
             # Everyone gets a fresh timeout: a member silent through the restart is removed later as usual.
-            state = self._wire_state(stored.token, Wire(stored.wire))
-            state.setdefault("plain_text", stored.plain_text)
-            member = self._new_member(room, stored.name, stored.token, stored.ip, address=stored.address, **state)
-            room.members[member.name] = member
+            state = self._wire_state(kept.token, Wire(kept.wire))
+            state.setdefault("plain_text", kept.plain_text)
+            member = self._new_member(owner, kept.name, kept.token, kept.ip, address=kept.address, **state)
+            owner.members[member.name] = member
             self._tokens[member.token] = member
         for room in list(self._rooms.values()):
             if room.host not in room.members:

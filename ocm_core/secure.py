@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import protocol as p
-from .errors import ProtocolError
+from .errors import LocalProtocolError, ProtocolError
 from .identity import ServerIdentity
 
 MEMBER_KEY_BYTES = 32
@@ -142,7 +142,10 @@ class TlsClientStream:
             try:
                 self._tls.do_handshake()
                 self._flush()
-                return self._tls.getpeercert(binary_form=True)
+                certificate = self._tls.getpeercert(binary_form=True)
+                if certificate is None:
+                    raise ssl.SSLError("the server sent no certificate")
+                return certificate
             except ssl.SSLWantReadError:
                 self._flush()
             data = self.sock.recv(65536)
@@ -232,11 +235,11 @@ class SealedChannel:
         """The whole datagram: `header` (kept readable, authenticated) and `body` sealed."""
         counter = next(self._counter)
         if counter >= 1 << 64:
-            raise ProtocolError("this key has sealed all the datagrams it may; join again")
+            raise LocalProtocolError("this key has sealed all the datagrams it may; join again")
         nonce = self._prefix + counter.to_bytes(8, "big")
         data = header + p.SEALED_PREFIX + nonce + self._seal.encrypt(nonce, body, header)
         if len(data) > p.MAX_DATAGRAM:
-            raise ProtocolError(f"sealed datagram would be {len(data)} bytes; the most is {p.MAX_DATAGRAM}")
+            raise LocalProtocolError(f"sealed datagram would be {len(data)} bytes; the most is {p.MAX_DATAGRAM}")
         return data
 
     def open(self, header: bytes, sealed: bytes) -> bytes:

@@ -9,27 +9,28 @@ A tick thread drives time: member timeouts and re-sends of unacknowledged events
 
 from __future__ import annotations
 
+import base64
+import binascii
 import collections
 import concurrent.futures
 import errno
-import fcntl
 import logging
 import os
+import select
 import selectors
 import socket
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
-
-import base64
-import binascii
+from typing import Any
 
 from . import protocol as p
-from .errors import PortInUse, ProtocolError
+from .errors import PortInUse, ProtocolError, RegistryError
 from .identity import ServerIdentity
 from .protocol import Dialect, Operation, State, Status
-from .rooms import Limits, RegistryError, RoomRegistry, Wire, hash_password
+from .rooms import Limits, RoomRegistry, Wire, hash_password
 from .secure import MemberKeys, TlsServerSide, server_tls_context
 from .store import RoomStore
 
@@ -42,9 +43,22 @@ UDP_RECEIVE_BUFFER = 4 << 20  # absorbs bursts while the relay thread is busy (t
 BATCH_DATAGRAMS = 64  # datagrams already waiting are handled together, in one transaction
 
 
+def default_max_connections(platform: str = sys.platform) -> int:
+    """TCP connections read or answered at once. Windows' select(), the selector there,
+    takes at most 512 sockets, the listener and the wake-up socket among them."""
+    return 500 if platform == "win32" else 512
+
+
+def reuses_address(platform: str = sys.platform) -> bool:
+    """Whether the listener sets SO_REUSEADDR (to restart despite TIME_WAIT). Not on
+    Windows: there it lets a second server bind a port that one already listens on,
+    and Windows allows the restart without it."""
+    return platform != "win32"
+
+
 @dataclass
 class ServerLimits:
-    max_connections: int = 512  # TCP connections being read or answered at once
+    max_connections: int = field(default_factory=default_max_connections)
     max_connections_per_ip: int = 32
     request_timeout: float = 10.0  # a request must arrive whole within this
     workers: int = 8
@@ -64,8 +78,8 @@ class _Connection:
 def _bind(kind: int, host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, kind)
     try:
-        if kind == socket.SOCK_STREAM:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart despite TIME_WAIT
+        if kind == socket.SOCK_STREAM and reuses_address():
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
@@ -116,20 +130,21 @@ class ChatServer:
         # lives in one thread's memory, not in every worker's, and a burst of locked
         # requests queues there instead of taking every worker.
         self._hashing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ocm-password")
-        self._registry_args = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password, member_keys=member_keys)
-        self.registry = registry or (None if db_path else RoomRegistry(**self._registry_args))
+        self._registry_args: dict[str, Any] = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password,
+                                                   member_keys=member_keys)
+        self.registry: RoomRegistry | None = registry or (None if db_path else RoomRegistry(**self._registry_args))
         if self.registry is not None and self.registry.member_keys is None:
             self.registry.member_keys = member_keys
         self.db_path = db_path
         self._store: RoomStore | None = None
-        self._db_lock = None
         self.server_limits = server_limits or ServerLimits()
         self._tcp: socket.socket | None = None
         self._udp: socket.socket | None = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._workers: concurrent.futures.ThreadPoolExecutor | None = None
-        self._wake_r, self._wake_w = None, None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         self._open_by_ip: collections.Counter[str] = collections.Counter()
         self._open_total = 0
         self._open_lock = threading.Lock()
@@ -162,21 +177,15 @@ class ChatServer:
         return self._tcp is not None and not self._stopping.is_set()
 
     def _open_store(self) -> None:
-        lock = open(f"{self.db_path}.lock", "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # two servers on one file would trample each other
-        except OSError:
-            lock.close()
-            raise OSError(f"another server is using {self.db_path}; stop it or choose another database file") from None
-        self._db_lock = lock
+        assert self.db_path is not None
+        # RoomStore holds the file's lock (DatabaseInUse for a second server on it).
         self._store = RoomStore(self.db_path)
         self.registry = RoomRegistry(store=self._store, **self._registry_args)
 
     def _close_store(self) -> None:
         if self._store is not None:
             self._store.close()
-            self._db_lock.close()
-            self._store = self._db_lock = None
+            self._store = None
 
     def start(self) -> None:
         tcp_port, udp_port = self._requested
@@ -217,6 +226,9 @@ class ChatServer:
         """
         if self._tcp is None or self._stopping.is_set():
             return
+        # set by start():
+        assert self.registry is not None and self._udp is not None and self._workers is not None
+        assert self._wake_r is not None and self._wake_w is not None
         if close_rooms or self._store is None:
             try:
                 goodbyes = self.registry.close_all("the server stopped")
@@ -254,6 +266,7 @@ class ChatServer:
 
     def _send_all(self, outbound) -> None:
         sock = self._udp
+        assert sock is not None
         for address, data in outbound:
             try:
                 sock.sendto(data, address)
@@ -265,6 +278,7 @@ class ChatServer:
     def _udp_loop(self) -> None:
         sock = self._udp
         registry = self.registry
+        assert sock is not None and registry is not None
         while not self._stopping.is_set():
             try:
                 data, address = sock.recvfrom(p.MAX_DATAGRAM + 1)
@@ -276,10 +290,13 @@ class ChatServer:
             if self._stopping.is_set():
                 break
             arrived = [(data, address)]
-            while len(arrived) < BATCH_DATAGRAMS:
+            # Drain what is already waiting without blocking. A zero-wait select works on
+            # every OS (MSG_DONTWAIT is POSIX-only) and leaves the socket blocking for the
+            # threads that send on it.
+            while len(arrived) < BATCH_DATAGRAMS and select.select([sock], [], [], 0)[0]:
                 try:
-                    arrived.append(sock.recvfrom(p.MAX_DATAGRAM + 1, socket.MSG_DONTWAIT))
-                except OSError:  # nothing more waiting (or an error the next blocking read sees)
+                    arrived.append(sock.recvfrom(p.MAX_DATAGRAM + 1))
+                except OSError:  # e.g. Windows' report of an ICMP "port unreachable"; the next read goes on
                     break
             self.stats["datagrams received"] += len(arrived)
             batch = []
@@ -294,6 +311,7 @@ class ChatServer:
                 log.exception("error handling %d datagrams", len(batch))
 
     def _tick_loop(self) -> None:
+        assert self.registry is not None
         while not self._stopping.wait(TICK_SECONDS):
             try:
                 self._send_all(self.registry.tick())
@@ -303,6 +321,7 @@ class ChatServer:
     # --- TCP --------------------------------------------------------------------------
 
     def _tcp_loop(self) -> None:
+        assert self._tcp is not None and self._wake_r is not None
         selector = selectors.DefaultSelector()
         selector.register(self._tcp, selectors.EVENT_READ, None)
         selector.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -328,6 +347,7 @@ class ChatServer:
 
     def _accept(self, selector, connections) -> None:
         limits = self.server_limits
+        assert self._tcp is not None
         while True:
             try:
                 sock, (ip, _port) = self._tcp.accept()
@@ -370,6 +390,7 @@ class ChatServer:
         self._release(conn.ip)
 
     def _read(self, selector, connections, conn: _Connection) -> None:
+        assert self._workers is not None
         try:
             chunk = conn.sock.recv(65536)
         except (BlockingIOError, InterruptedError):
@@ -379,10 +400,10 @@ class ChatServer:
         if not chunk:
             self._finish(selector, connections, conn)  # the peer went away mid-request: nothing to do
             return
-        chunk = self._unwrap(selector, connections, conn, chunk)
-        if chunk is None:
+        request_bytes = self._unwrap(selector, connections, conn, chunk)
+        if request_bytes is None:
             return
-        conn.buffer += chunk
+        conn.buffer += request_bytes
         try:
             if conn.header is None and len(conn.buffer) >= p.TCRP_HEADER_SIZE:
                 conn.header = p.decode_tcrp_header(bytes(conn.buffer[: p.TCRP_HEADER_SIZE]))
@@ -464,6 +485,7 @@ class ChatServer:
 
     def _decide_admitted(self, ip: str, message: p.TcrpMessage, sealed: bool) -> tuple[Status, str, bytes | None]:
         op, room = message.operation, message.room
+        assert self.registry is not None
         if op is Operation.LIST:
             rooms = self.registry.list_rooms()
             return Status.OK, "", p.encode_json({"rooms": rooms, "udp_port": self.udp_address[1]})
@@ -493,6 +515,7 @@ class ChatServer:
     def _grant(self, token: bytes, wire: Wire) -> bytes:
         """The completion of a CREATE or JOIN, in the form its client reads."""
         if wire is Wire.SEALED:
+            assert self.registry is not None and self.registry.member_keys is not None  # set in __init__
             return p.encode_grant(token, self.registry.member_keys.key_for(token))
         return p.encode_kanaru_token(token) if wire is Wire.KANARU else token
 
@@ -527,11 +550,3 @@ def _proof(text: str | None) -> bytes | None:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
-
-
-if __name__ == "__main__":
-    import sys
-
-    from .cli import server_main
-
-    sys.exit(server_main())

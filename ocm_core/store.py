@@ -16,6 +16,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import paths
+from .errors import DatabaseInUse
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -52,8 +55,8 @@ CREATE TABLE IF NOT EXISTS events (
 
 
 def default_db_path() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "online-chat-messenger" / "server.db"
+    """The platform's data directory, or the file an earlier version left in ~/.local/share."""
+    return paths.existing_or_legacy(paths.data_dir() / "server.db", paths.legacy_data_dirs())
 
 
 @dataclass
@@ -93,9 +96,21 @@ class RoomStore:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             fresh = not Path(path).exists()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # timeout=0: a second server on this file fails at once instead of waiting 5 s.
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=0)
         if path != ":memory:" and fresh:
-            os.chmod(path, 0o600)  # it holds session tokens
+            os.chmod(path, 0o600)  # it holds session tokens (on Windows the profile's ACL guards it)
+        # One server per file, on every OS: SQLite's own lock, taken exclusive by the
+        # first write and held until close (the OS drops it if the process dies).
+        self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            if "locked" in str(exc):
+                raise DatabaseInUse(path) from None
+            raise
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")

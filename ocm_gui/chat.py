@@ -17,6 +17,7 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Callable
 
+from ocm_core.cli import EVENT_WORDS, notice_text
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
 from ocm_core.events import (
     ChatMessage,
@@ -43,8 +44,6 @@ SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
 # Kana, kanji, CJK punctuation, full-width forms, Hangul: text that wraps by character.
 _CJK = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
-_NOTICE_FALLBACK = {"joined": "{} joined the room.", "left": "{} left the room.",
-                    "timed_out": "{} stopped responding and was removed."}
 
 
 def _clock(epoch: float) -> str:
@@ -102,7 +101,7 @@ class ChatWindow:
         self.win.protocol("WM_DELETE_WINDOW", self.leave)
         self.win.bind("<FocusIn>", self._focus_in, add="+")
         self.win.bind("<FocusOut>", self._focus_out, add="+")
-        self.win.bind("<Control-r>", lambda e: self.retry_failed(), add="+")
+        self.win.bind(theme.shortcut("r"), lambda e: self.retry_failed(), add="+")
         self.win.deiconify()
         self.input.focus_set()
         self._poll_id = self.win.after(1, self._poll)
@@ -243,7 +242,7 @@ class ChatWindow:
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
 
     # ------------------------------------------------------------------ helpers
-    def _later(self, ms: int, func: Callable[[], None]) -> None:
+    def _later(self, ms: int, func: Callable[[], object]) -> None:
         """after() that is cancelled when the window goes away."""
         after_id = None
 
@@ -534,7 +533,7 @@ class ChatWindow:
         if self.destroyed:
             return
         self.ticks += 1
-        batch = []
+        batch: list[object] = []
         try:
             while len(batch) < BATCH:
                 batch.append(self.client.events.get_nowait())
@@ -565,7 +564,7 @@ class ChatWindow:
             elif isinstance(event, Notice):
                 if event.history and not self._history_shown:
                     pending.append(self._history_separator())
-                text = event.text or _NOTICE_FALLBACK.get(event.kind, "{}").format(event.name)
+                text = notice_text(event)
                 tags = ("notice", "history") if event.history else ("notice",)
                 pending.append(self._line_segments(f"{text}  ·  {_clock(event.time)}", tags))
             elif isinstance(event, MembersChanged):
@@ -583,12 +582,12 @@ class ChatWindow:
             elif isinstance(event, ConnectionLost):
                 self.connection_lost = True
                 if not self.room_closed:
-                    self._show_banner(event.text or "Connection lost, reconnecting…")
+                    self._show_banner(event.text or EVENT_WORDS["connection_lost"])
             elif isinstance(event, ConnectionRestored):
                 self.connection_lost = False
                 if not self.room_closed:
                     self.banner.grid_remove()
-                pending.append(self._line_segments(event.text or "Connection restored.", ("notice",)))
+                pending.append(self._line_segments(event.text or EVENT_WORDS["connection_restored"], ("notice",)))
             elif isinstance(event, ErrorEvent):
                 pending.append(self._line_segments(event.text, ("error",)))
             else:

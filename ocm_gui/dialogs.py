@@ -13,13 +13,14 @@ import tkinter as tk
 from tkinter import messagebox, ttk
 from typing import Callable
 
-from ocm_core.client import parse_address
+from ocm_core.client import RoomInfo, parse_address
 from ocm_core.errors import (
     ClientError,
     NameTaken,
     PasswordRequired,
     PortInUse,
     ProtocolError,
+    RemoteProtocolError,
     RoomExists,
     RoomNotFound,
     ServerUnreachable,
@@ -41,10 +42,13 @@ from .validation import (
 log = logging.getLogger(__name__)
 
 def _sentence(error: Exception) -> str:
-    """A client error is already a sentence; a protocol error means the wrong program answered."""
-    if isinstance(error, ProtocolError):
+    """A client error is already a sentence; a remote protocol error means the wrong program
+    answered; a local one means this app could not put what was typed on the wire."""
+    if isinstance(error, RemoteProtocolError):
         return (f"The program at that address is not an Online Chat Messenger server ({error.reason}); "
                 "check the address and port.")
+    if isinstance(error, ProtocolError):
+        return f"That request cannot be sent ({error.reason}); check what you typed."
     return str(error)
 
 
@@ -326,7 +330,7 @@ class JoinDialog(Dialog):
 
     def build(self) -> None:
         s = self.settings
-        self.rooms: dict[str, object] = {}
+        self.rooms: dict[str, RoomInfo] = {}
         self._fetch_serial = 0
         ttk.Label(self.body, text="Join a room", style="Heading.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
@@ -570,10 +574,10 @@ class JoinDialog(Dialog):
                 return self.show_error(str(error), self.name_entry)
             if isinstance(error, RoomNotFound):
                 return self.show_error(str(error), self.room_entry)
-            if isinstance(error, (ServerUnreachable, ProtocolError)):
+            if isinstance(error, (ServerUnreachable, RemoteProtocolError)):
                 return self.show_error(_sentence(error), self.address_entry)
-            if isinstance(error, ClientError):
-                return self.show_error(str(error))
+            if isinstance(error, (ClientError, ProtocolError)):
+                return self.show_error(_sentence(error))
             if error is not None:
                 return self.unexpected(error, "Joining the room")
             self.settings.update(name=name, server=address_text, room=room)

@@ -75,7 +75,7 @@ def processes():
 
 
 def test_server_and_two_terminal_clients_create_join_chat_and_host_leaves(processes):
-    server = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
+    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
     port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
     address = f"127.0.0.1:{port}"
 
@@ -113,7 +113,7 @@ def test_server_and_two_terminal_clients_create_join_chat_and_host_leaves(proces
 
 
 def test_chat_asks_for_what_the_flags_do_not_give(processes):
-    server = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
+    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
     port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
     host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "lobby", "--name", "host")
     host.expect("You are host")
@@ -128,15 +128,15 @@ def test_chat_asks_for_what_the_flags_do_not_give(processes):
 
 
 def test_server_refuses_a_port_in_use_with_a_sentence(processes):
-    first = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
+    first = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
     port = first.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
-    second = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", port, "--udp-port", "0", "--no-db")
+    second = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", port, "--udp-port", "0", "--no-db")
     assert second.finish() == 2
     second.expect(rf"TCP port {port} is already in use")
 
 
 def test_both_ends_print_the_same_identity_and_a_changed_one_needs_the_flag(processes, tmp_path):
-    first = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
+    first = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
     port = first.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
     shown = first.expect(r"Server identity: ([A-Z2-7-]{24})")[1]
     host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "a")
@@ -148,7 +148,7 @@ def test_both_ends_print_the_same_identity_and_a_changed_one_needs_the_flag(proc
 
     # The same port, another identity (another data directory): refused, then trusted on the flag.
     env_home = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "elsewhere"))
-    other = subprocess.Popen([sys.executable, "-m", "ocm_core.server", "--host", "127.0.0.1", "--tcp-port", port,
+    other = subprocess.Popen([sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", port,
                               "--udp-port", "0", "--no-db"], env=env_home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         refused = None
@@ -166,3 +166,11 @@ def test_both_ends_print_the_same_identity_and_a_changed_one_needs_the_flag(proc
     finally:
         other.terminate()
         other.wait(10)
+def test_the_terminal_words_what_the_core_reports_as_codes():
+    from ocm_core import events as ev
+    from ocm_core.cli import describe
+
+    assert describe(ev.Notice(1, "timed_out", "eve", "", 0.0)) == "* eve stopped responding and was removed."
+    assert describe(ev.Notice(2, "joined", "たろう", "", 0.0)) == "* たろう joined the room."
+    assert describe(ev.ConnectionLost()) == "! Connection lost, reconnecting…"
+    assert describe(ev.ConnectionRestored()) == "! Connection restored."

@@ -179,12 +179,12 @@ def test_a_sealed_member_needs_its_key_to_fetch_the_room_and_its_old_key_dies_wh
     host, guest = make_client(), make_client()
     host.create_room("keys", "host")
     guest.join_room("keys", "guest")
-    channel, token = guest._channel, guest._token
+    channel, token = guest._session._channel, guest._token  # its own channel: the counter runs on
     # SYNC with the token alone (as seen on the LAN) is refused; with the proof it works.
     bare = p.RoomRequest("", token=token.decode())
     with pytest.raises(errors.NotConnected):
         ChatClient("127.0.0.1", server.tcp_address[1])._request(Operation.SYNC, "keys", p.encode_request(bare))
-    assert guest._sync()["members"] == ["guest", "host"]
+    assert guest._sync().members == ("guest", "host")
     host_log = EventLog(host)
     guest.leave()
     host_log.wait_for(lambda s: any(isinstance(e, ev.Notice) and e.kind == "left" for e in s), what="the guest's leave")

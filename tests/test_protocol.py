@@ -239,3 +239,45 @@ def test_chat_datagram_encode_then_decode_gives_back_the_original(room, token, m
     datagram = p.decode_datagram(p.encode_datagram(room.encode(), token, body))
     assert (datagram.room, datagram.token) == (room, token)
     assert p.decode_body(datagram.body) == p.Chat(msg_id, text, msg_id)
+
+
+# --- whose fault: local and remote protocol errors --------------------------------------------
+
+
+def test_bad_bytes_from_a_peer_are_remote_errors_and_unencodable_values_local_ones():
+    from ocm_core.errors import LocalProtocolError, OCMError, RegistryError, RemoteProtocolError
+
+    for decode, data in ((p.decode_datagram, b"\x01"), (p.decode_body, b"\xff\x09\x01"),
+                         (p.decode_tcrp_header, b"short"), (p.decode_snapshot, b"[]")):
+        with pytest.raises(RemoteProtocolError):
+            decode(data)
+    with pytest.raises(LocalProtocolError, match="datagram would be 4097 bytes"):
+        p.encode_datagram(b"r", b"", b"x" * 4094)
+    with pytest.raises(LocalProtocolError, match="room name is 256 bytes"):
+        p.encode_tcrp(p.Operation.JOIN, p.State.REQUEST, "x" * 256)
+    with pytest.raises(LocalProtocolError, match="your name is empty"):
+        p.check_name("", "your name")
+    assert issubclass(RegistryError, OCMError) and not issubclass(RegistryError, ProtocolError)
+
+
+def test_snapshot_and_room_list_answers_decode_to_typed_values():
+    history = [p.event_to_json(p.Event(3, 5, p.EventType.CHAT, "アリス", "hi"))]
+    answer = p.encode_json({"room": "r", "seq": 3, "udp_port": 9091, "host": "アリス", "members": ["アリス"],
+                            "locked": False, "history": history})
+    assert p.decode_snapshot(answer) == p.RoomSnapshot(
+        3, 9091, "アリス", ("アリス",), (p.Event(3, 5, p.EventType.CHAT, "アリス", "hi", history=True),))
+    with pytest.raises(ProtocolError, match="lacks 'udp_port'"):
+        p.decode_snapshot(p.encode_json({"seq": 3, "host": "a", "members": [], "history": []}))
+    rooms = p.encode_json({"rooms": [{"name": "r", "members": 2, "locked": True, "host": "a"}]})
+    assert p.decode_room_list(rooms) == [p.RoomInfo("r", 2, True, "a")]
+    with pytest.raises(ProtocolError, match="malformed entry"):
+        p.decode_room_list(p.encode_json({"rooms": [{"name": "r"}]}))
+
+
+def test_sizes_the_server_works_out_come_from_the_codec():
+    datagram = p.decode_datagram(p.encode_datagram("部屋".encode(), b"tok", b"body"))
+    assert p.datagram_size(datagram) == 2 + 6 + 3 + 4
+    room, name = "部屋".encode(), "アリス".encode()
+    text = "x" * p.max_relayed_text_bytes(len(room), len(name))
+    relayed = p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, "アリス", text)))
+    assert len(relayed) + p.SEAL_OVERHEAD == p.MAX_DATAGRAM  # exactly full once sealed

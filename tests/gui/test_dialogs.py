@@ -7,8 +7,10 @@ import threading
 
 import pytest
 
-from gui_helpers import free_port, pump
+from gui_helpers import FakeBackend, free_port, pump
 from ocm_core.client import ChatClient
+from ocm_core.errors import LocalProtocolError, RemoteProtocolError
+from ocm_gui.app import App
 
 LONG_NAME = "名" * 86  # 258 bytes in UTF-8, 86 characters
 
@@ -257,3 +259,23 @@ def test_join_dialog_asks_before_trusting_a_server_whose_identity_changed(root, 
         dialog.refresh_button.invoke()
         pump(root, lambda: dialog.list_status.get().startswith("No rooms on this server"), what="the trusted server's list")
         assert len(asked) == 2 and dialog.trust_changed and dialog.error_text() == ""
+@pytest.mark.parametrize("error, expected, field", [
+    (RemoteProtocolError("unknown status code 200"),
+     "The program at that address is not an Online Chat Messenger server (unknown status code 200)", "address"),
+    (LocalProtocolError("room name is 300 bytes; the most is 255"),
+     "That request cannot be sent (room name is 300 bytes; the most is 255)", None),
+])
+def test_join_dialog_blames_the_server_only_for_its_own_protocol_errors(root, settings, error, expected, field):
+    app = App(root, settings=settings, backend=FakeBackend(join=error))
+    try:
+        dialog = app.open_join_dialog()
+        fill(dialog, name="Bob", address="192.0.2.7:9090", room="lobby")
+        submit(root, dialog)
+        assert dialog.error_text().startswith(expected)
+        assert app.backend.made == [("192.0.2.7", 9090)] and not dialog.closed
+        if field:
+            assert dialog.win.focus_get() is getattr(dialog, f"{field}_entry")
+        else:
+            assert "not an Online Chat Messenger server" not in dialog.error_text()
+    finally:
+        app.quit()
