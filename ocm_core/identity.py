@@ -26,33 +26,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
 
+from . import paths
 from .errors import ClientError
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "online-chat-messenger"
 IDENTITY_FILE = "server-identity.pem"
 BOOTS_FILE = "server-boots"
 KNOWN_SERVERS_FILE = "known-servers.json"
 FINGERPRINT_GROUPS = 5
 FINGERPRINT_GROUP_LETTERS = 4  # 5 x 4 base32 letters: 100 bits, short enough to read aloud
-
-
-# Until ocm_core.paths (platformdirs) is on main: the same places, with XDG_* winning.
-def data_dir(platform: str | None = None) -> Path:
-    return _user_dir("XDG_DATA_HOME", "LOCALAPPDATA", ".local/share", platform)
-
-
-def config_dir(platform: str | None = None) -> Path:
-    return _user_dir("XDG_CONFIG_HOME", "APPDATA", ".config", platform)
-
-
-def _user_dir(xdg: str, windows: str, fallback: str, platform: str | None) -> Path:
-    if os.environ.get(xdg, "").strip():
-        return Path(os.environ[xdg]) / APP_NAME
-    if (platform or sys.platform) == "win32" and os.environ.get(windows):
-        return Path(os.environ[windows]) / APP_NAME
-    return Path.home() / fallback / APP_NAME
 
 
 def fingerprint(public_key: bytes) -> str:
@@ -96,7 +79,7 @@ class ServerIdentity:
 
     @classmethod
     def load_or_create(cls, directory: str | os.PathLike | None = None, platform: str | None = None) -> ServerIdentity:
-        directory = Path(directory) if directory is not None else data_dir(platform)
+        directory = Path(directory) if directory is not None else paths.data_dir(platform)
         path = directory / IDENTITY_FILE
         if not path.exists():
             key = ed25519.Ed25519PrivateKey.generate()
@@ -171,7 +154,7 @@ class KnownServers:
     """The fingerprint first seen at each address (host:port), kept in a small JSON file."""
 
     def __init__(self, path: str | os.PathLike | None = None, platform: str | None = None):
-        self.path = Path(path) if path is not None else config_dir(platform) / KNOWN_SERVERS_FILE
+        self.path = Path(path) if path is not None else paths.config_dir(platform) / KNOWN_SERVERS_FILE
         self._platform = platform
         self._lock = threading.Lock()
 

@@ -18,7 +18,8 @@ from ocm_core import errors
 from ocm_core import events as ev
 from ocm_core import protocol as p
 from ocm_core.client import ChatClient
-from ocm_core.identity import IdentityChanged, KnownServers, ServerIdentity, data_dir, fingerprint
+from ocm_core import paths
+from ocm_core.identity import IdentityChanged, KnownServers, ServerIdentity, fingerprint
 from ocm_core.protocol import Operation, State, Status
 from ocm_core.secure import REPLAY_WINDOW, OpenFailed, SealedChannel, client_tls_context, key_proof
 from ocm_core.server import ChatServer
@@ -139,15 +140,20 @@ def test_the_identity_is_kept_private_and_stable(tmp_path):
 
 
 def test_on_windows_the_identity_lives_in_the_user_profile_without_mode_bits(tmp_path, monkeypatch):
-    monkeypatch.delenv("XDG_DATA_HOME")
-    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "Local"))
-    assert data_dir("win32") == tmp_path / "Local" / "online-chat-messenger"
+    import platformdirs.windows
+
+    for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(variable)
+    known = {"CSIDL_LOCAL_APPDATA": tmp_path / "Local", "CSIDL_APPDATA": tmp_path / "Roaming"}
+    monkeypatch.setattr(platformdirs.windows, "get_win_folder", lambda csidl: str(known[csidl]))
     chmods = []
     monkeypatch.setattr(os, "chmod", lambda *args: chmods.append(args))
-    identity = ServerIdentity.load_or_create(data_dir("win32"), platform="win32")
+    identity = ServerIdentity.load_or_create(platform="win32")
     assert (tmp_path / "Local" / "online-chat-messenger" / "server-identity.pem").is_file()
     identity.next_boot(platform="win32")
-    KnownServers(tmp_path / "known.json", platform="win32").check("h:1", identity.fingerprint)
+    trusted = KnownServers(platform="win32")
+    trusted.check("h:1", identity.fingerprint)
+    assert trusted.path == tmp_path / "Roaming" / "online-chat-messenger" / "known-servers.json"
     assert chmods == []  # no POSIX mode bits on that branch: the profile's access list protects it
 
 
@@ -351,3 +357,52 @@ def test_the_worked_example_in_protocol_md_is_what_the_code_makes():
     assert f"{down[-23:-16].hex()} {down[-16:].hex()}" in doc
     assert p.encode_grant(token, key).decode() in doc
     assert base64.b64encode(key_proof(key)).decode() in doc
+
+
+# --- the client's session, sealed (fake clock, no sockets) -----------------------------------
+
+
+class SealedSessionPair:
+    """A sealed ClientSession and the server's channel for it."""
+
+    def __init__(self):
+        from ocm_core.session import ClientSession
+
+        key = bytes(range(32))
+        self.server = SealedChannel.for_server(key, 1)
+        self.session = ClientSession("room", "me", b"tok", channel=SealedChannel.for_client(key))
+        self.session.apply_snapshot(p.RoomSnapshot(0, 9091, "bob", ("bob", "me"), (), ("bob",)), 1000.0)
+
+    def sealed(self, body: bytes) -> bytes:
+        return self.server.seal(p.datagram_header(b"room", b""), body)
+
+
+def test_the_sealed_session_seals_what_it_sends_and_opens_only_the_servers_datagrams():
+    pair = SealedSessionPair()
+    session = pair.session
+    assert session.plain == frozenset({"bob"})
+    msg_id, datagram = session.send_chat("secret words", 1000.0)
+    assert b"secret words" not in datagram
+    assert p.decode_body(open_datagram(pair.server, datagram)) == p.Chat(msg_id, "secret words", msg_id)
+    chat = pair.sealed(p.encode_event(p.Event(1, 1, p.EventType.CHAT, "bob", "hi")))
+    assert [e.text for e in session.receive(chat, 1000.1).events if isinstance(e, ev.ChatMessage)] == ["hi"]
+    assert session.receive(chat, 1000.2).events == [] and session.dropped == 1  # the replay
+    forged = p.encode_datagram(b"room", b"", p.encode_event(p.Event(2, 1, p.EventType.CHAT, "bob", "forged")))
+    assert session.receive(forged, 1000.3).events == [] and session.dropped == 2  # plain: anyone could send it
+    joined = pair.sealed(p.encode_event(p.Event(2, 1, p.EventType.JOINED, "old-client", p.JOINED_PLAIN)))
+    [members] = [e for e in session.receive(joined, 1000.4).events if isinstance(e, ev.MembersChanged)]
+    assert members.plain == frozenset({"bob", "old-client"})
+
+
+def test_a_plain_unknown_token_is_only_a_hint_checked_over_tls_at_most_every_two_seconds():
+    from ocm_core.session import SessionState
+
+    session = SealedSessionPair().session
+    hint = p.encode_datagram(b"room", b"", p.encode_error_frame(p.ErrorCode.UNKNOWN_TOKEN, "the host closed the room"))
+    first = session.receive(hint, 1000.0)
+    assert first.fetch_snapshot and first.events == [] and session.state is not SessionState.CLOSED
+    assert not session.receive(hint, 1001.0).fetch_snapshot  # a flood of them costs one check per 2 s
+    assert session.receive(hint, 1002.1).fetch_snapshot
+    closed = session.forgotten("The host closed the room.")  # what the TLS check answered
+    assert [e.reason for e in closed.events if isinstance(e, ev.RoomClosed)] == ["The host closed the room."]
+    assert session.state is SessionState.CLOSED
