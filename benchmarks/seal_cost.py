@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/seal_cost.py            # rooms of 10 and 100, sealed and plain
 
-The registry alone (no sockets, no threads, a memory store) relays CHAT datagrams from
-members of one room; every member acknowledges each event, as ChatClient does in bulk. The
-same work is timed with sealed members and with plain ones, alternating runs so that other
+The registry alone (no sockets, no threads, no store) relays CHAT datagrams from members of
+one room: each is opened once and sealed once per recipient (acknowledgements, which cost one
+open each, are left out). The same work is timed with sealed members and with plain ones, alternating runs so that other
 work on a shared machine touches both alike. CPU time of this process per delivery is what
 is reported: the relay's own cost, independent of the kernel's UDP path.
 """

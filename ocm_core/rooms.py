@@ -139,6 +139,10 @@ class Room:
     # (seq, encoded EVENT body): only the bytes are kept; history decodes them when asked
     events: collections.deque = field(default_factory=collections.deque)
     buffered_bytes: int = 0
+    header: bytes = b""  # the header of every datagram the server sends for this room
+
+    def __post_init__(self) -> None:
+        self.header = p.datagram_header(self.name_bytes, b"")
 
     @property
     def locked(self) -> bool:
@@ -569,7 +573,7 @@ class RoomRegistry:
     @staticmethod
     def _to(member: Member, body: bytes) -> tuple[Address, bytes]:
         """`body` for `member`, framed with its room's header and sealed if it is a sealed member."""
-        header = p.datagram_header(member.room.name_bytes, b"")
+        header = member.room.header
         if member.channel is not None:
             return member.sender, member.channel.seal(header, body)
         return member.sender, header + body
