@@ -55,7 +55,7 @@ class Status(enum.IntEnum):
     UNKNOWN_TOKEN = 10
     SERVER_ERROR = 11
     BUSY = 12  # too many connections right now (in all, or from one address): retry shortly
-    ENCRYPTION_REQUIRED = 13  # a plain request to a server that admits only TLS clients
+    ENCRYPTION_REQUIRED = 15  # a plain request to a server that admits only TLS clients (13, 14: issue 12)
 
 
 # --- telling TLS from a plain TCRP request by its first bytes -------------------------
