@@ -406,3 +406,39 @@ def test_a_plain_unknown_token_is_only_a_hint_checked_over_tls_at_most_every_two
     closed = session.forgotten("The host closed the room.")  # what the TLS check answered
     assert [e.reason for e in closed.events if isinstance(e, ev.RoomClosed)] == ["The host closed the room."]
     assert session.state is SessionState.CLOSED
+
+
+# --- stalled and broken TLS peers ----------------------------------------------------------------
+
+
+def test_stalled_and_garbled_tls_handshakes_hold_no_thread_and_others_are_served(tmp_path):
+    import ssl as ssl_module
+
+    from ocm_core.server import ServerLimits
+
+    incoming, outgoing = ssl_module.MemoryBIO(), ssl_module.MemoryBIO()
+    tls = client_tls_context().wrap_bio(incoming, outgoing)
+    with pytest.raises(ssl_module.SSLWantReadError):
+        tls.do_handshake()
+    hello = outgoing.read()
+    with ChatServer("127.0.0.1", 0, 0, server_limits=ServerLimits(request_timeout=1.0, max_connections_per_ip=256)) as server:
+        threads_before = threading.active_count()
+        stalled = []
+        for i in range(50):  # half a ClientHello, then nothing
+            sock = socket.create_connection(server.tcp_address, timeout=5)
+            sock.sendall(hello[: 10 + i])
+            stalled.append(sock)
+        garbled = socket.create_connection(server.tcp_address, timeout=5)
+        garbled.sendall(b"\x16\x03\x01\x00\x05" + b"\xff" * 5)  # a TLS record that is no handshake
+        wait_until(lambda: server.stats["tls failures"] == 1, what="the garbled handshake to be refused")
+        started = time.monotonic()
+        client = ChatClient("127.0.0.1", server.tcp_address[1])
+        client.create_room("busy", "host")  # served while 50 handshakes stall
+        assert time.monotonic() - started < 1.0
+        # At most the worker pool and the client's two threads came: not one per stalled peer.
+        assert threading.active_count() <= threads_before + server.server_limits.workers + 2
+        wait_until(lambda: server.stats["tcp timeouts"] == 50 and server._open_total == 0, timeout=5,
+                   what="the stalled handshakes to be cut off")
+        for sock in stalled + [garbled]:
+            sock.close()
+        client.leave()
