@@ -174,3 +174,23 @@ def test_the_terminal_words_what_the_core_reports_as_codes():
     assert describe(ev.Notice(2, "joined", "たろう", "", 0.0)) == "* たろう joined the room."
     assert describe(ev.ConnectionLost()) == "! Connection lost, reconnecting…"
     assert describe(ev.ConnectionRestored()) == "! Connection restored."
+
+
+def test_ocm_server_refuses_plain_clients_in_words_unless_started_with_allow_plain(processes):
+    import socket
+
+    def bare_create(port: str, room: str) -> int:
+        """The assignment's CREATE with a bare username, plain; returns the status byte."""
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as sock:
+            sock.sendall(bytes([len(room), 1, 0]) + (4).to_bytes(29, "big") + room.encode() + b"anna")
+            answer = sock.recv(4096)
+        return answer[32 + answer[0]]
+
+    for flags, expected in (((), 15), (("--allow-plain",), 0)):  # ENCRYPTION_REQUIRED, then OK
+        server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db", *flags)
+        port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
+        if flags:
+            server.expect(r"Clients without encryption are admitted")
+        assert bare_create(port, "plain") == expected
+        server.proc.send_signal(signal.SIGINT)
+        assert server.finish() == 0
