@@ -209,8 +209,12 @@ def test_full_disk_and_kill_9_lose_no_acknowledged_message_and_never_number_back
         filler = fill(tiny_disk)
         for i in range(150):
             sent[guest.send(f"full {i:03d} " + "x" * 200)] = f"full {i:03d} " + "x" * 200
-        told = guest_log.wait_for(lambda s: [e for e in s if isinstance(e, ev.ErrorEvent) and "cannot save" in e.text],
-                                  timeout=10, what="the sender told that the server cannot save")
+        try:
+            told = guest_log.wait_for(lambda s: [e for e in s if isinstance(e, ev.ErrorEvent) and "cannot save" in e.text],
+                                      timeout=10, what="the sender told that the server cannot save")
+        except AssertionError:
+            server.kill()
+            raise AssertionError("".join(server.output)[-4000:]) from None
         acked_before_kill = {e.msg_id for e in guest_log.of_type(ev.MessageSent)}
         server.kill()  # while full
         log_text = "".join(server.output)
@@ -322,7 +326,7 @@ def test_a_member_that_timed_out_comes_back_with_its_old_token_within_the_grace_
     assert [f.event_type for f in frames_to(out, HOST)] == [EventType.TIMED_OUT]
     with pytest.raises(RegistryError):  # a stranger cannot: the token is the proof
         registry.resume("lobby", "guest", "10.9.9.9", b"not-the-token")
-    token, out = registry.resume("lobby", "guest", "10.0.0.77", guest)  # another network, same laptop
+    token, out, _ = registry.resume("lobby", "guest", "10.0.0.77", guest)  # another network, same laptop
     assert token == guest and registry.members("lobby") == ["guest", "host"]
     assert [f.event_type for f in frames_to(out, HOST)] == [EventType.JOINED]
     # It kept its message ids: a retransmission of what was relayed before is not relayed twice.
