@@ -17,7 +17,7 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Callable
 
-from ocm_core.cli import EVENT_WORDS, notice_text
+from ocm_core.cli import event_words, notice_text
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
 from ocm_core.events import (
     ChatMessage,
@@ -30,9 +30,11 @@ from ocm_core.events import (
     Notice,
     RoomClosed,
 )
+from ocm_core.i18n import _, ngettext
 
 from . import theme
 from .background import fire_and_forget
+from .validation import chars_left, chars_over
 
 log = logging.getLogger(__name__)
 
@@ -117,26 +119,26 @@ class ChatWindow:
         header.columnconfigure(1, weight=1)
         self.room_label = ttk.Label(header, text=self.room, style="Heading.TLabel")
         self.room_label.grid(row=0, column=0, sticky="w")
-        role = "you host this room" if self.is_host else "you are a member"
+        role = _("you host this room") if self.is_host else _("you are a member")
         self.who_label = ttk.Label(header, text=f"  {self.username} · {role}", style="Muted.TLabel")
         self.who_label.grid(row=0, column=1, sticky="w")
         self.share_entry = None
         if self.share_address:
             share = ttk.Frame(header)
             share.grid(row=1, column=0, columnspan=2, sticky="w", pady=(6, 0))
-            ttk.Label(share, text="Others join with this address:").pack(side="left")
+            ttk.Label(share, text=_("Others join with this address:")).pack(side="left")
             self._share_var = tk.StringVar(value=self.share_address)
             self.share_entry = ttk.Entry(share, textvariable=self._share_var, width=len(self.share_address) + 2,
                                          state="readonly", font="OCMHeading")
             self.share_entry.pack(side="left", padx=(6, 6))
-            self.copy_button = ttk.Button(share, text="Copy", command=self.copy_address)
+            self.copy_button = ttk.Button(share, text=_("Copy"), command=self.copy_address)
             self.copy_button.pack(side="left")
 
         self.banner = ttk.Frame(win, style="Banner.TFrame", padding=(12, 6))
         self.banner.columnconfigure(0, weight=1)
         self.banner_label = ttk.Label(self.banner, style="Banner.TLabel")
         self.banner_label.grid(row=0, column=0, sticky="w")
-        self.back_button = ttk.Button(self.banner, text="Back to start", command=self.back_to_start)
+        self.back_button = ttk.Button(self.banner, text=_("Back to start"), command=self.back_to_start)
         self.banner.grid(row=1, column=0, sticky="ew")
         self.banner.grid_remove()
 
@@ -157,7 +159,7 @@ class ChatWindow:
         self.text.bind("<Configure>", self._on_resize, add="+")
         self.text.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
-        self.more_button = ttk.Button(left, text="New messages ↓", style="Link.TButton",
+        self.more_button = ttk.Button(left, text=_("New messages ↓"), style="Link.TButton",
                                       command=self.scroll_to_end, takefocus=0)
         self._configure_tags()
         body.add(left, weight=4)
@@ -165,7 +167,7 @@ class ChatWindow:
         right = ttk.Frame(body, padding=(10, 0, 0, 0))
         right.rowconfigure(1, weight=1)
         right.columnconfigure(0, weight=1)
-        self.members_label = ttk.Label(right, text="People", style="Muted.TLabel")
+        self.members_label = ttk.Label(right, text=_("People"), style="Muted.TLabel")
         self.members_label.grid(row=0, column=0, sticky="w", pady=(0, 4))
         self.members_list = tk.Listbox(right, activestyle="none", font="TkDefaultFont", width=18,
                                        background=theme.PANEL, foreground=theme.TEXT, relief="flat",
@@ -183,9 +185,9 @@ class ChatWindow:
                              highlightthickness=1, highlightbackground="#c9c6bf",
                              highlightcolor=theme.ACCENT, padx=6, pady=4, width=40)
         self.input.grid(row=0, column=0, rowspan=2, sticky="nsew")
-        self.send_button = ttk.Button(bottom, text="Send", style="Accent.TButton", command=self.send)
+        self.send_button = ttk.Button(bottom, text=_("Send"), style="Accent.TButton", command=self.send)
         self.send_button.grid(row=0, column=1, sticky="nsew", padx=(8, 0))
-        leave_text = "Close room" if self.is_host else "Leave"
+        leave_text = _("Close room") if self.is_host else _("Leave")
         self.leave_button = ttk.Button(bottom, text=leave_text, command=self.back_to_start)
         self.leave_button.grid(row=1, column=1, sticky="ew", padx=(8, 0), pady=(4, 0))
         foot = ttk.Frame(bottom)
@@ -256,7 +258,7 @@ class ChatWindow:
 
     def _show_hint(self, text: str | None = None, error: bool = False) -> None:
         if text is None:
-            text = "Enter sends · Shift+Enter adds a line"
+            text = _("Enter sends · Shift+Enter adds a line")
         self.hint.configure(text=text, style="Over.Small.TLabel" if error else "Small.TLabel")
 
     def _update_title(self) -> None:
@@ -324,12 +326,18 @@ class ChatWindow:
         return int(self.client.message_size(text))
 
     def _update_counter(self) -> None:
-        size = self.message_size(self.input_text().strip("\n"))
+        """Characters left, of the kind last typed (the limit itself is in bytes, as on the
+        wire); past the limit, how many characters to cut."""
+        text = self.input_text().strip("\n")
+        size = self.message_size(text)
         over = size > self.limit
-        label = f"{size:,} / {self.limit:,} bytes"
         if over:
-            label += " — too long"
-        self.counter.configure(text=label, style="Over.Small.TLabel" if over else "Small.TLabel")
+            count = chars_over(text, size - self.limit)
+            label = ngettext("{count:,} character too many", "{count:,} characters too many", count)
+        else:
+            count = chars_left(text, self.limit - size)
+            label = ngettext("{count:,} character left", "{count:,} characters left", count)
+        self.counter.configure(text=label.format(count=count), style="Over.Small.TLabel" if over else "Small.TLabel")
         self.over_limit = over
 
     def send(self) -> int | None:
@@ -341,16 +349,18 @@ class ChatWindow:
             return None
         size = self.message_size(text)
         if size > self.limit:
-            self._show_hint(f"Not sent: this message is {size:,} bytes and the limit is "
-                            f"{self.limit:,}; shorten it or split it in two.", error=True)
+            count = chars_over(text, size - self.limit)
+            self._show_hint(ngettext("Not sent: the message is {count:,} character too long; shorten it or split it in two.",
+                                     "Not sent: the message is {count:,} characters too long; shorten it or split it in two.",
+                                     count).format(count=count), error=True)
             return None
         try:
             msg_id = self.client.send(text)
         except MessageTooLong as exc:
-            self._show_hint(f"Not sent: {exc}", error=True)
+            self._show_hint(_("Not sent: {reason}").format(reason=exc), error=True)
             return None
         except (NotConnected, ClientError, OSError) as exc:
-            self._show_hint(f"Not sent: {exc}", error=True)
+            self._show_hint(_("Not sent: {reason}").format(reason=exc), error=True)
             return None
         self.input.delete("1.0", "end")
         self.input.edit_reset()
@@ -379,7 +389,7 @@ class ChatWindow:
         tag = f"st{self._serial}"
         self._status_tags[msg_id] = tag
         base = ("entry", "own")
-        status = ["  sending…", base + ("status", tag)]
+        status = ["  " + _("sending…"), base + ("status", tag)]
         return self._entry_segments(stamp, self.username, text, base, ("sender", "ownsender"), status)
 
     def _message_segments(self, msg: ChatMessage) -> tuple[list, int]:
@@ -397,7 +407,7 @@ class ChatWindow:
 
     def _history_separator(self) -> tuple[list, int]:
         self._history_shown = True
-        return self._line_segments("— earlier messages, before you joined —", ("separator",))
+        return self._line_segments(_("— earlier messages, before you joined —"), ("separator",))
 
     def _write(self, entries: list[tuple[list, int]], force_scroll: bool = False) -> None:
         """Append entries (segments, line count) in one insert, trim, and scroll if wanted."""
@@ -450,15 +460,15 @@ class ChatWindow:
         self._set_status(msg_id, "  ✓", ("entry", "own", "status"), keep=False)
 
     def _mark_failed(self, event: MessageFailed) -> None:
-        reason = event.reason or "no answer from the server"
-        tag = self._set_status(event.msg_id, f"  ✗ not delivered ({reason})",
+        reason = event.reason or _("no answer from the server")
+        tag = self._set_status(event.msg_id, "  " + _("✗ not delivered ({reason})").format(reason=reason),
                                ("entry", "own", "failed"), keep=True)
         if tag is None:
             return
         self._failed[tag] = event.msg_id
         start = self.text.tag_ranges(tag)[-1]
         self.text.configure(state="normal")
-        self.text.insert(start, " ", ("entry", "own", tag), "Retry", ("entry", "own", "retry", tag))
+        self.text.insert(start, " ", ("entry", "own", tag), _("Retry"), ("entry", "own", "retry", tag))
         self.text.configure(state="disabled")
 
     def status_text(self, msg_id: int) -> str | None:
@@ -485,10 +495,10 @@ class ChatWindow:
         try:
             new_id = self.client.retry(msg_id)
         except (ClientError, OSError) as exc:
-            self._show_hint(f"Could not retry: {exc}", error=True)
+            self._show_hint(_("Could not retry: {reason}").format(reason=exc), error=True)
             return None
         self._failed.pop(tag, None)
-        self._set_status(msg_id, "  sending…", ("entry", "own", "status"), keep=True)
+        self._set_status(msg_id, "  " + _("sending…"), ("entry", "own", "status"), keep=True)
         self._status_tags[new_id] = self._status_tags.pop(msg_id)
         return new_id
 
@@ -505,13 +515,13 @@ class ChatWindow:
         for index, name in enumerate(ordered):
             label = name
             if name == host:
-                label = f"★ {name} (host)"
+                label = "★ " + _("{name} (host)").format(name=name)
             if name == self.username:
-                label += " (you)"
+                label = _("{name} (you)").format(name=label)
             self.members_list.insert("end", label)
             if name == host:
                 self.members_list.itemconfigure(index, foreground=theme.ACCENT)
-        self.members_label.configure(text=f"People ({len(ordered)})")
+        self.members_label.configure(text=_("People ({count})").format(count=len(ordered)))
 
     def member_labels(self) -> list[str]:
         return list(self.members_list.get(0, "end"))
@@ -565,18 +575,18 @@ class ChatWindow:
                 flush()
                 self._mark_failed(event)
             elif isinstance(event, RoomClosed):
-                pending.append(self._line_segments(event.reason or "The host closed the room.", ("error",)))
+                pending.append(self._line_segments(event.reason or _("The host closed the room."), ("error",)))
                 flush()
                 self._room_closed(event.reason)
             elif isinstance(event, ConnectionLost):
                 self.connection_lost = True
                 if not self.room_closed:
-                    self._show_banner(event.text or EVENT_WORDS["connection_lost"])
+                    self._show_banner(event.text or event_words("connection_lost"))
             elif isinstance(event, ConnectionRestored):
                 self.connection_lost = False
                 if not self.room_closed:
                     self.banner.grid_remove()
-                pending.append(self._line_segments(event.text or EVENT_WORDS["connection_restored"], ("notice",)))
+                pending.append(self._line_segments(event.text or event_words("connection_restored"), ("notice",)))
             elif isinstance(event, ErrorEvent):
                 pending.append(self._line_segments(event.text, ("error",)))
             else:
@@ -599,11 +609,11 @@ class ChatWindow:
         if self.room_closed:
             return
         self.room_closed = True
-        self._show_banner(reason or "The host closed the room.", closed=True)
+        self._show_banner(reason or _("The host closed the room."), closed=True)
         self.input.configure(state="disabled", background="#efeeea")
         self.send_button.state(["disabled"])
-        self.leave_button.configure(text="Close window")
-        self._show_hint("The room is closed; you can no longer send messages.")
+        self.leave_button.configure(text=_("Close window"))
+        self._show_hint(_("The room is closed; you can no longer send messages."))
         self.back_button.focus_set()
         client = self.client
         fire_and_forget(client.leave, name="ocm-gui-leave")
@@ -620,8 +630,8 @@ class ChatWindow:
             return
         self.win.clipboard_clear()
         self.win.clipboard_append(self.share_address)
-        self.copy_button.configure(text="Copied ✓")
-        self._later(1500, lambda: self.copy_button.configure(text="Copy"))
+        self.copy_button.configure(text=_("Copied ✓"))
+        self._later(1500, lambda: self.copy_button.configure(text=_("Copy")))
 
     def back_to_start(self) -> None:
         if self._on_back is not None:

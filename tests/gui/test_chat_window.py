@@ -147,22 +147,39 @@ def test_enter_sends_and_shift_enter_adds_a_line(root, make_chat, fake_client):
     assert len(fake_client.sent) == 1
 
 
-def test_byte_counter_turns_red_past_the_limit_and_send_refuses(root, make_chat):
-    client = FakeClient(max_message_bytes=30)
+def test_counter_shows_characters_left_turns_red_past_the_limit_and_send_refuses(root, make_chat):
+    client = FakeClient(max_message_bytes=30)  # FakeClient counts a message's UTF-8 bytes
     chat = make_chat(client)
-    assert chat.counter.cget("text") == "0 / 30 bytes"
-    chat.input.insert("1.0", "日本語")  # 9 bytes
+    assert chat.counter.cget("text") == "30 characters left"
+    chat.input.insert("1.0", "日本語")  # 9 bytes: 21 left, room for 7 more of the kind just typed
     root.update()
-    assert chat.counter.cget("text") == "9 / 30 bytes"
+    assert chat.counter.cget("text") == "7 characters left"
     assert str(chat.counter.cget("style")) == "Small.TLabel"
-    chat.input.insert("end", "あ" * 8)  # 33 bytes
+    chat.input.insert("end", "ab")  # 11 bytes: 19 left, 19 more ASCII letters
     root.update()
-    assert chat.counter.cget("text") == "33 / 30 bytes — too long"
+    assert chat.counter.cget("text") == "19 characters left"
+    chat.input.delete("1.0", "end")
+    chat.input.insert("1.0", "あ" * 10)  # exactly 30 bytes: at the limit, still sendable
+    root.update()
+    assert chat.counter.cget("text") == "0 characters left"
+    assert str(chat.counter.cget("style")) == "Small.TLabel"
+    chat.input.insert("end", "x")  # 31 bytes: one character to cut
+    root.update()
+    assert chat.counter.cget("text") == "1 character too many"
+    chat.input.delete("1.0", "end")
+    chat.input.insert("1.0", "日本語" + "あ" * 8)  # 33 bytes: cutting one kana saves 3
+    root.update()
+    assert chat.counter.cget("text") == "1 character too many"
     assert str(chat.counter.cget("style")) == "Over.Small.TLabel"
     assert chat.send() is None
     assert client.sent == []
-    assert "33 bytes" in chat.hint.cget("text") and "limit is 30" in chat.hint.cget("text")
+    assert chat.hint.cget("text") == ("Not sent: the message is 1 character too long; "
+                                      "shorten it or split it in two.")
     assert chat.input_text() == "日本語" + "あ" * 8  # kept, so it can be shortened
+    chat.input.delete("end-3c", "end")  # two kana fewer: 27 bytes, fits
+    root.update()
+    assert chat.counter.cget("text") == "1 character left"
+    assert chat.send() is not None and client.sent
 
 
 def test_unread_count_in_title_while_unfocused(root, make_chat, fake_client):
