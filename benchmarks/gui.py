@@ -137,7 +137,8 @@ class Run:
         self.seq = 0
 
     def _last_line(self) -> str:
-        return self.window.text.get("end-2l linestart", "end-1c")
+        # without the zero-width break marks the window puts into Japanese runs
+        return self.window.text.get("end-2l linestart", "end-1c").replace("\u200b", "")
 
     def feed_and_wait(self, count: int, timeout: float) -> dict:
         """Put `count` messages on the queue, run the mainloop until the last one is drawn."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import logging
 import queue
-import re
 import time
 import tkinter as tk
 from tkinter import ttk
@@ -34,6 +33,7 @@ from ocm_core.i18n import _, ngettext
 
 from . import theme
 from .background import fire_and_forget
+from .linebreak import strip_breaks, with_break_opportunities
 from .validation import chars_left, chars_over
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,6 @@ POLL_MS = 40             # idle poll interval
 BATCH = 200              # events handled per tick at most; the rest wait for the next tick
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
 
-# Kana, kanji, CJK punctuation, full-width forms, Hangul: text that wraps by character.
-_CJK = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
 
@@ -157,6 +155,11 @@ class ChatWindow:
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<KeyRelease>", "<ButtonRelease-1>"):
             self.text.bind(sequence, self._user_scrolled, add="+")
         self.text.bind("<Configure>", self._on_resize, add="+")
+        # The scrollback holds zero-width break marks (ocm_gui/linebreak.py); what a person
+        # copies, or pastes with the middle button, is the text without them.
+        self.text.bind("<<Copy>>", self._copy)
+        for kind in ("STRING", "UTF8_STRING"):
+            self.text.selection_handle(self._selected_text, type=kind)
         self.text.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
         self.more_button = ttk.Button(left, text=_("New messages ↓"), style="Link.TButton",
@@ -213,7 +216,6 @@ class ChatWindow:
         t = self.text
         t.tag_configure("entry", lmargin1=4, lmargin2=26, rmargin=6, spacing1=3, spacing3=3)
         t.tag_configure("cont", lmargin1=26, spacing1=0)   # second and later lines of a message
-        t.tag_configure("cjk", wrap="char")                # Japanese has no spaces to break at
         t.tag_configure("time", foreground=theme.MUTED, font="OCMSmall")
         t.tag_configure("sender", font="OCMChatBold")
         for index, colour in enumerate(theme.SENDER_COLOURS):
@@ -247,6 +249,22 @@ class ChatWindow:
 
         after_id = self.win.after(ms, run)
         self._later_ids.add(after_id)
+
+    def _copy(self, event=None) -> str:
+        try:
+            selected = self.text.get("sel.first", "sel.last")
+        except tk.TclError:
+            return "break"  # nothing selected
+        self.win.clipboard_clear()
+        self.win.clipboard_append(strip_breaks(selected))
+        return "break"
+
+    def _selected_text(self, offset, length) -> str:
+        try:
+            selected = strip_breaks(self.text.get("sel.first", "sel.last"))
+        except tk.TclError:
+            return ""
+        return selected[int(offset):int(offset) + int(length)]
 
     def _focus_next(self, event) -> str:
         event.widget.tk_focusNext().focus_set()
@@ -375,8 +393,7 @@ class ChatWindow:
     def _entry_segments(stamp: float, sender: str, text: str, base: tuple, name_tags: tuple,
                         status: list | None = None) -> tuple[list, int]:
         """time  sender  text [status]; later lines of the text indented under the first."""
-        if _CJK.search(text) or _CJK.search(sender):
-            base = base + ("cjk",)
+        sender, text = with_break_opportunities(sender), with_break_opportunities(text)
         first, *rest = text.split("\n")
         segs = [f"{_clock(stamp)}  ", base + ("time",), sender, base + name_tags, "  " + first, base]
         for line in rest:
@@ -403,7 +420,7 @@ class ChatWindow:
 
     @staticmethod
     def _line_segments(text: str, tags: tuple) -> tuple[list, int]:
-        return [text + "\n", tags], text.count("\n") + 1
+        return [with_break_opportunities(text) + "\n", tags], text.count("\n") + 1
 
     def _history_separator(self) -> tuple[list, int]:
         self._history_shown = True
@@ -461,7 +478,7 @@ class ChatWindow:
 
     def _mark_failed(self, event: MessageFailed) -> None:
         reason = event.reason or _("no answer from the server")
-        tag = self._set_status(event.msg_id, "  " + _("✗ not delivered ({reason})").format(reason=reason),
+        tag = self._set_status(event.msg_id, "  " + with_break_opportunities(_("✗ not delivered ({reason})").format(reason=reason)),
                                ("entry", "own", "failed"), keep=True)
         if tag is None:
             return
@@ -477,7 +494,7 @@ class ChatWindow:
         if tag is None:
             return None
         ranges = self.text.tag_ranges(tag)
-        return self.text.get(ranges[0], ranges[-1]).strip() if ranges else None
+        return strip_breaks(self.text.get(ranges[0], ranges[-1])).strip() if ranges else None
 
     def _on_retry_click(self, event) -> str:
         index = self.text.index(f"@{event.x},{event.y}")
@@ -622,7 +639,8 @@ class ChatWindow:
         return str(self.input.cget("state")) == "normal" and not self.send_button.instate(["disabled"])
 
     def transcript(self) -> str:
-        return self.text.get("1.0", "end-1c")
+        """The scrollback as a person reads it (without the break marks)."""
+        return strip_breaks(self.text.get("1.0", "end-1c"))
 
     # ------------------------------------------------------------------ actions
     def copy_address(self) -> None:
