@@ -13,6 +13,7 @@ import logging
 import queue
 import time
 import tkinter as tk
+from tkinter import font as tkfont
 from tkinter import ttk
 from typing import Callable
 
@@ -33,7 +34,7 @@ from ocm_core.i18n import _, ngettext
 
 from . import theme
 from .background import fire_and_forget
-from .linebreak import strip_breaks, with_break_opportunities
+from .linebreak import BREAK_TAG, spaces_for_breaks, with_break_opportunities
 from .validation import chars_left, chars_over
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class ChatWindow:
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<KeyRelease>", "<ButtonRelease-1>"):
             self.text.bind(sequence, self._user_scrolled, add="+")
         self.text.bind("<Configure>", self._on_resize, add="+")
-        # The scrollback holds zero-width break marks (ocm_gui/linebreak.py); what a person
+        # The scrollback holds zero-width break spaces (ocm_gui/linebreak.py); what a person
         # copies, or pastes with the middle button, is the text without them.
         self.text.bind("<<Copy>>", self._copy)
         for kind in ("STRING", "UTF8_STRING"):
@@ -232,7 +233,9 @@ class ChatWindow:
                         spacing1=5, spacing3=5)
         t.tag_configure("separator", foreground=theme.MUTED, font="OCMSmall", justify="center",
                         spacing1=6, spacing3=6)
-        t.tag_configure("history", foreground="#8d9299")  # created last: wins over sender colours
+        t.tag_configure("history", foreground="#8d9299")  # created late: wins over sender colours
+        # Break spaces in Japanese runs (ocm_gui/linebreak.py): last, so their font wins.
+        t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
         t.tag_bind("retry", "<Button-1>", self._on_retry_click)
         t.tag_bind("retry", "<Enter>", lambda e: t.configure(cursor="hand2"))
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
@@ -251,20 +254,27 @@ class ChatWindow:
         self._later_ids.add(after_id)
 
     def _copy(self, event=None) -> str:
-        try:
-            selected = self.text.get("sel.first", "sel.last")
-        except tk.TclError:
+        if not self.text.tag_ranges("sel"):
             return "break"  # nothing selected
         self.win.clipboard_clear()
-        self.win.clipboard_append(strip_breaks(selected))
+        self.win.clipboard_append(self.plain_text("sel.first", "sel.last"))
         return "break"
 
     def _selected_text(self, offset, length) -> str:
-        try:
-            selected = strip_breaks(self.text.get("sel.first", "sel.last"))
-        except tk.TclError:
+        if not self.text.tag_ranges("sel"):
             return ""
-        return selected[int(offset):int(offset) + int(length)]
+        return self.plain_text("sel.first", "sel.last")[int(offset):int(offset) + int(length)]
+
+    def plain_text(self, start: str, end: str) -> str:
+        """The scrollback's text from start to end without the break spaces."""
+        inside = BREAK_TAG in self.text.tag_names(start)
+        pieces = []
+        for key, value, _index in self.text.dump(start, end, text=True, tag=True):
+            if key == "text" and not inside:
+                pieces.append(value)
+            elif value == BREAK_TAG:
+                inside = key == "tagon"
+        return "".join(pieces)
 
     def _focus_next(self, event) -> str:
         event.widget.tk_focusNext().focus_set()
@@ -436,8 +446,12 @@ class ChatWindow:
             flat.extend(segments)
             self._entry_lines.append(lines)
             self._line_total += lines
+        line, column = (int(part) for part in self.text.index("end-1c").split("."))
+        breaks = spaces_for_breaks(flat, line, column)
         self.text.configure(state="normal")
         self.text.insert("end-1c", *flat)
+        if breaks:
+            self.text.tag_add(BREAK_TAG, *breaks)
         self._trim()
         self.text.configure(state="disabled")
         if stick:
@@ -478,7 +492,7 @@ class ChatWindow:
 
     def _mark_failed(self, event: MessageFailed) -> None:
         reason = event.reason or _("no answer from the server")
-        tag = self._set_status(event.msg_id, "  " + with_break_opportunities(_("✗ not delivered ({reason})").format(reason=reason)),
+        tag = self._set_status(event.msg_id, "  " + _("✗ not delivered ({reason})").format(reason=reason),
                                ("entry", "own", "failed"), keep=True)
         if tag is None:
             return
@@ -494,7 +508,7 @@ class ChatWindow:
         if tag is None:
             return None
         ranges = self.text.tag_ranges(tag)
-        return strip_breaks(self.text.get(ranges[0], ranges[-1])).strip() if ranges else None
+        return self.plain_text(ranges[0], ranges[-1]).strip() if ranges else None
 
     def _on_retry_click(self, event) -> str:
         index = self.text.index(f"@{event.x},{event.y}")
@@ -640,7 +654,7 @@ class ChatWindow:
 
     def transcript(self) -> str:
         """The scrollback as a person reads it (without the break marks)."""
-        return strip_breaks(self.text.get("1.0", "end-1c"))
+        return self.plain_text("1.0", "end-1c")
 
     # ------------------------------------------------------------------ actions
     def copy_address(self) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from ocm_gui.linebreak import BREAK, NO_END, NO_START, has_cjk, strip_breaks, with_break_opportunities
+from ocm_gui.linebreak import (
+    BREAK,
+    NO_END,
+    NO_START,
+    has_cjk,
+    spaces_for_breaks,
+    strip_breaks,
+    with_break_opportunities,
+)
 
 
 def marked(text: str) -> str:
@@ -45,3 +53,20 @@ def test_kinsoku_holds_for_every_pair():
 def test_marks_already_in_the_text_are_not_doubled():
     once = with_break_opportunities("日本語")
     assert with_break_opportunities(once) == once
+
+
+def test_marks_become_spaces_at_the_right_indices():
+    flat = ["12:00  ", ("time",), with_break_opportunities("花子"), ("sender",),
+            "  " + with_break_opportunities("了解\nです"), ("entry",), "\n", ()]
+    ranges = spaces_for_breaks(flat, 3, 5)
+    text = "".join(flat[0::2])
+    assert BREAK not in text and text == "12:00  花 子  了 解\nで す\n"
+    # line 3 starts at column 5: "12:00  " is 7 columns, then 花 at 12, its break space at 13
+    assert ranges == ["3.13", "3.14", "3.18", "3.19", "4.1", "4.2"]
+    assert flat[1::2] == [("time",), ("sender",), ("entry",), ()]
+
+
+def test_text_without_marks_is_left_alone():
+    flat = ["plain\ntext", ("a",), " more", ()]
+    assert spaces_for_breaks(flat, 1, 0) == []
+    assert flat == ["plain\ntext", ("a",), " more", ()]

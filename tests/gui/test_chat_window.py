@@ -19,7 +19,7 @@ from ocm_core.events import (
 )
 from ocm_gui import chat as chat_module
 from ocm_gui.chat import ChatWindow
-from ocm_gui.linebreak import BREAK, NO_END, NO_START, strip_breaks
+from ocm_gui.linebreak import BREAK_TAG, NO_END, NO_START
 
 
 @pytest.fixture
@@ -38,8 +38,8 @@ def make_chat(root, settings):
 
 
 def find(chat: ChatWindow, needle: str) -> str:
-    """Where needle starts in the scrollback, skipping the zero-width break marks between its characters."""
-    pattern = (BREAK + "?").join(re.escape(ch) if not ch.isalnum() else ch for ch in needle)
+    """Where needle starts in the scrollback, skipping the zero-width break spaces between its characters."""
+    pattern = " ?".join(re.escape(ch) if not ch.isalnum() else ch for ch in needle)
     return chat.text.search(pattern, "1.0", "end", regexp=True)
 
 
@@ -252,14 +252,14 @@ def test_newest_line_stays_in_view_when_the_window_shrinks(root, make_chat, fake
 
 
 def display_lines(chat: ChatWindow) -> list[str]:
-    """The scrollback as drawn: one string per display line, break marks taken out."""
+    """The scrollback as drawn: one string per display line, break spaces taken out."""
     text, lines = chat.text, []
     index = text.index("1.0")
     while text.compare(index, "<", "end-1c"):
         following = text.index(f"{index} +1 display lines")
         if text.compare(following, "<=", index):
             following = text.index("end-1c")
-        lines.append(strip_breaks(text.get(index, following)).rstrip("\n"))
+        lines.append(chat.plain_text(index, following).rstrip("\n"))
         index = following
     return lines
 
@@ -296,7 +296,7 @@ def test_copying_from_the_scrollback_leaves_the_break_marks_out(root, make_chat,
     chat = make_chat(fake_client)
     put(fake_client, ChatMessage(1, "花子", "日本語のテキスト", time.time()))
     pump(root, lambda: "テキスト" in chat.transcript())
-    assert BREAK in chat.text.get("1.0", "end")
+    assert chat.text.tag_ranges(BREAK_TAG) and "日 本 語" in chat.text.get("1.0", "end")
     chat.text.tag_add("sel", find(chat, "日本語"), "1.end")
     chat.text.event_generate("<<Copy>>")
     assert root.clipboard_get() == "日本語のテキスト"
