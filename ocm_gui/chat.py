@@ -508,7 +508,7 @@ class ChatWindow:
         if tag is None:
             return None
         ranges = self.text.tag_ranges(tag)
-        return self.plain_text(ranges[0], ranges[-1]).strip() if ranges else None
+        return self.plain_text(str(ranges[0]), str(ranges[-1])).strip() if ranges else None
 
     def _on_retry_click(self, event) -> str:
         index = self.text.index(f"@{event.x},{event.y}")

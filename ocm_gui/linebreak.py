@@ -1,8 +1,8 @@
 """Where a line of mixed Japanese and English text may break, for Tk's word wrapping.
 
 Tk's Text wraps either by word or by character, per line: a message that mixes a Japanese
-run with English words needs both. Tk's word wrapping breaks only after an ASCII space
-(every font back end checks isspace() on bytes; U+200B is not one), so the chat view wraps
+run with English words needs both. Tk's word wrapping breaks only after ASCII white space
+(its X11 font code tests isspace() on code points below 256; U+200B is not one), so the chat view wraps
 by word and gets a real space at each break opportunity inside a Japanese run, tagged
 BREAK_TAG, whose one-pixel font draws it zero wide. An opportunity lies between two
 characters when either is CJK, except where the Japanese line-breaking rules (kinsoku)
