@@ -277,9 +277,9 @@ class ChatClient:
             raise errors.BadRequest(_("The message is empty."))
         size, limit = self.message_size(text), self.max_message_bytes
         if size > limit:
-            raise errors.MessageTooLong(size, limit)
+            raise errors.MessageTooLong(size, limit, text)
         return self._send_chat(lambda session, now: session.send_chat(text, now),
-                               errors.NotConnected("You are not in a room; join one first."))
+                               errors.NotConnected(_("You are not in a room; join one first.")))
 
     def retry(self, msg_id: int) -> int:
         """Send a failed message again; returns its new message id."""

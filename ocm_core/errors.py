@@ -6,7 +6,7 @@ language (ocm_core.i18n). ProtocolError reasons are for logs and developers: Eng
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import _, chars_over, ngettext
 
 
 class OCMError(Exception):
@@ -110,10 +110,17 @@ class NotConnected(ClientError):
 
 
 class MessageTooLong(ClientError):
-    def __init__(self, size: int, limit: int):
-        super().__init__(
-            _("This message is {size} bytes; a message in this room can be at most {limit} bytes. "
-              "Shorten it or split it in two.").format(size=size, limit=limit)
-        )
+    """`size` and `limit` in bytes, as the wire counts; told in characters when the text is known."""
+
+    def __init__(self, size: int, limit: int, text: str = ""):
+        if text:
+            count = chars_over(text, size - limit)
+            message = ngettext("This message is {count} character too long; shorten it or split it in two.",
+                               "This message is {count} characters too long; shorten it or split it in two.",
+                               count).format(count=count)
+        else:
+            message = _("This message is {size} bytes; a message in this room can be at most {limit} bytes. "
+                        "Shorten it or split it in two.").format(size=size, limit=limit)
+        super().__init__(message)
         self.size = size
         self.limit = limit

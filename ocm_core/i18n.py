@@ -130,6 +130,30 @@ def use_language(choice: str = "", environ: Mapping[str, str] | None = None) -> 
     return language
 
 
+
+# --- lengths as people count them: the wire counts UTF-8 bytes, a person characters ---
+
+
+def chars_over(text: str, excess_bytes: int) -> int:
+    """How many characters to cut from the end of text to save excess_bytes (0 if none)."""
+    cut = saved = 0
+    for ch in reversed(text):
+        if saved >= excess_bytes:
+            break
+        saved += len(ch.encode("utf-8"))
+        cut += 1
+    return cut
+
+
+def chars_left(text: str, room_bytes: int) -> int:
+    """How many more characters of the kind last typed fit in room_bytes: a person typing
+    Japanese sees what Japanese still fits (3 bytes each), one typing English what English does."""
+    if room_bytes <= 0:
+        return 0
+    last = text.rstrip()[-1:] or "a"
+    return room_bytes // len(last.encode("utf-8"))
+
+
 # argparse words its own usage lines and errors through its module's gettext; route them
 # through our catalog so `ocm-chat --help` is in one language. Its strings are listed here
 # for extraction (the msgids must match Python 3.11+'s argparse exactly).

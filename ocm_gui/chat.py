@@ -30,12 +30,11 @@ from ocm_core.events import (
     Notice,
     RoomClosed,
 )
-from ocm_core.i18n import _, ngettext
+from ocm_core.i18n import _, chars_left, chars_over, ngettext
 
 from . import theme
 from .background import fire_and_forget
 from .linebreak import BREAK_TAG, spaces_for_breaks, with_break_opportunities
-from .validation import chars_left, chars_over
 
 log = logging.getLogger(__name__)
 

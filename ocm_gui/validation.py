@@ -7,7 +7,7 @@ what a person is told is in characters (how many to cut, how many more fit).
 
 from __future__ import annotations
 
-from ocm_core.i18n import N_, _, ngettext
+from ocm_core.i18n import N_, _, chars_over, ngettext
 from ocm_core.protocol import MAX_NAME_BYTES
 
 DEFAULT_TCP_PORT = 9090
@@ -28,26 +28,6 @@ _BAD_PORT = {
 
 def utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
-
-
-def chars_over(text: str, excess_bytes: int) -> int:
-    """How many characters to cut from the end of text to save excess_bytes (0 if none)."""
-    cut = saved = 0
-    for ch in reversed(text):
-        if saved >= excess_bytes:
-            break
-        saved += utf8_len(ch)
-        cut += 1
-    return cut
-
-
-def chars_left(text: str, room_bytes: int) -> int:
-    """How many more characters of the kind last typed fit in room_bytes: a person typing
-    Japanese sees what Japanese still fits (3 bytes each), one typing English what English does."""
-    if room_bytes <= 0:
-        return 0
-    last = text.rstrip()[-1:] or "a"
-    return room_bytes // utf8_len(last)
 
 
 def _too_long(what: str, text: str, size: int, limit: int) -> ValueError:

@@ -21,6 +21,13 @@ extract() {
     sed -i.bak '/^"POT-Creation-Date:/d' "$POT" && rm -f "$POT.bak"
 }
 
+# Dates in the headers would change every catalog on every run (and clash in merges).
+drop_dates() {
+    for po in "$LOCALE"/*/LC_MESSAGES/ocm.po; do
+        sed -i.bak -e '/^"POT-Creation-Date:/d' -e '/^"PO-Revision-Date:/d' "$po" && rm -f "$po.bak"
+    done
+}
+
 compile() {
     "$PYBABEL" compile --statistics -D ocm -d "$LOCALE"
 }
@@ -32,6 +39,7 @@ case "${1:-all}" in
         extract
         "$PYBABEL" update -D ocm -i "$POT" -d "$LOCALE" --no-fuzzy-matching --ignore-obsolete
         "$(dirname "$PYBABEL")/python" scripts/fill_english.py "$LOCALE/en/LC_MESSAGES/ocm.po"
+        drop_dates
         compile
         ;;
     *) echo "usage: $0 [compile | init LANG]" >&2; exit 2 ;;

@@ -18,9 +18,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from ocm_core import cli, i18n
-from ocm_core.i18n import _, ngettext
+from ocm_core.i18n import _, chars_left, chars_over, ngettext
 from ocm_gui.settings import Settings
-from ocm_gui.validation import chars_left, chars_over
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}  # what scripts/update-translations.sh passes
