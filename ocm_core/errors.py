@@ -53,7 +53,7 @@ class PortInUse(OCMError, OSError):
 
 class DatabaseInUse(OCMError, OSError):
     def __init__(self, path: str):
-        super().__init__(_("Another server is using {path}; stop it or choose another database file.").format(path=path))
+        super().__init__(_("another server is using {path}; stop it or choose another database file").format(path=path))
         self.path = path
 
 
