@@ -178,9 +178,9 @@ def chat_main(argv: list[str] | None = None) -> int:
         print()
         return 130
     if client.is_host:
-        welcome = _("You are {name}, host of the room “{room}”. Type a message and press Enter; /quit leaves.")
+        welcome = _("You are {name}, host of room '{room}'. Type a message and press Enter; /quit leaves.")
     else:
-        welcome = _("You are {name}, in the room “{room}”. Type a message and press Enter; /quit leaves.")
+        welcome = _("You are {name}, in room '{room}'. Type a message and press Enter; /quit leaves.")
     print(welcome.format(name=name, room=room), flush=True)
     printer = threading.Thread(target=_print_events, args=(client,), daemon=True)
     printer.start()

@@ -94,7 +94,10 @@ def test_compiled_catalog_is_fresh(language):
     expected = gettext.GNUTranslations(buffer)
     with (i18n.LOCALE_DIR / language / "LC_MESSAGES" / f"{i18n.DOMAIN}.mo").open("rb") as fh:
         committed = gettext.GNUTranslations(fh)
-    assert committed._catalog == expected._catalog  # type: ignore[attr-defined]
+    # The header ("" entry) is left out: Babel fills in dates when it reads a .po without them.
+    assert {k: v for k, v in committed._catalog.items() if k != ""} == \
+        {k: v for k, v in expected._catalog.items() if k != ""}  # type: ignore[attr-defined]
+    assert [committed.ngettext("a", "b", n) for n in (1, 2)] == [expected.ngettext("a", "b", n) for n in (1, 2)]
 
 
 def test_the_one_file_build_collects_the_compiled_catalogs():
