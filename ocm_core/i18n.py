@@ -12,7 +12,7 @@ never concatenated pieces, so a translation can put them in its own order.
 
 The language is chosen once at start (``use_language``): a choice from the settings,
 else the system's (LANGUAGE, LC_ALL, LC_MESSAGES, LANG on Linux and macOS; the user's UI
-language on Windows), else English. ``_`` looks up the current catalog on every call,
+language on Windows, and macOS's language list when no variable is set), else English. ``_`` looks up the current catalog on every call,
 so a window built after a change speaks the new language. Catalogs are compiled
 (``.mo``, committed) by ``scripts/update-translations.sh`` with Babel; at run time only
 the standard library's gettext reads them, so the one-file build carries them as data.
@@ -97,13 +97,33 @@ def _windows_ui_langid() -> int | None:
     return None
 
 
+def macos_languages(defaults_output: str) -> list[str]:
+    """`defaults read -g AppleLanguages` output, e.g. '(\n    "ja-JP",\n    "en-JP"\n)' -> ['ja-JP', 'en-JP']."""
+    return [item.strip().strip('"') for item in defaults_output.strip().strip("()").split(",") if item.strip()]
+
+
+def _macos_preferred() -> str:
+    """The user's language list from macOS's settings: an app opened from the Finder gets no LANG."""
+    import subprocess
+
+    try:
+        return subprocess.run(["/usr/bin/defaults", "read", "-g", "AppleLanguages"], capture_output=True,
+                              text=True, timeout=2).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.info("cannot read the macOS language list: %s", exc)
+        return ""
+
+
 def system_languages(environ: Mapping[str, str] | None = None, platform: str | None = None) -> list[str]:
-    """What the system asks for. On Windows the environment rarely says; the UI language does."""
+    """What the system asks for. On Windows the environment rarely says; the UI language does.
+    On macOS a terminal sets LANG, the Finder does not; the user's language list does."""
     platform = sys.platform if platform is None else platform
     wanted = env_languages(environ)
     if platform == "win32" and not wanted:
         langid = _windows_ui_langid()
         wanted = windows_languages(langid) if langid is not None else []
+    elif platform == "darwin" and not wanted:
+        wanted = macos_languages(_macos_preferred())
     return wanted
 
 

@@ -124,7 +124,8 @@ def test_the_one_file_build_collects_the_compiled_catalogs():
     ({"LANGUAGE": "", "LC_ALL": "", "LANG": "ja_JP.eucJP"}, "ja"),
     ({"LANG": "ja-JP"}, "ja"),
 ])
-def test_language_from_the_environment(environ, expected):
+def test_language_from_the_environment(environ, expected, monkeypatch):
+    monkeypatch.setattr(i18n, "_macos_preferred", lambda: "")  # only the variables count here
     assert i18n.pick_language("", environ, platform="linux") == expected
     assert i18n.pick_language("", environ, platform="darwin") == expected
 
@@ -145,6 +146,17 @@ def test_windows_asks_for_the_user_interface_language(monkeypatch):
     assert i18n.pick_language("", {}, platform="linux") == "en"                 # only Windows asks
     monkeypatch.setattr(i18n, "_windows_ui_langid", lambda: None)
     assert i18n.pick_language("", {}, platform="win32") == "en"
+
+
+def test_macos_without_variables_asks_for_the_users_language_list(monkeypatch):
+    assert i18n.macos_languages('(\n    "ja-JP",\n    "en-JP"\n)\n') == ["ja-JP", "en-JP"]
+    assert i18n.macos_languages("") == []
+    monkeypatch.setattr(i18n, "_macos_preferred", lambda: '(\n    "fr-FR",\n    "ja-JP"\n)\n')
+    assert i18n.pick_language("", {}, platform="darwin") == "ja"
+    assert i18n.pick_language("", {"LANG": "en_US.UTF-8"}, platform="darwin") == "en"
+    assert i18n.pick_language("", {}, platform="linux") == "en"
+    monkeypatch.setattr(i18n, "_macos_preferred", lambda: "")
+    assert i18n.pick_language("", {}, platform="darwin") == "en"
 
 
 def test_reading_the_windows_language_on_another_platform_gives_nothing():
