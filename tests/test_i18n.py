@@ -3,6 +3,7 @@ asks, and lengths told in characters. The Japanese windows are checked in tests/
 
 from __future__ import annotations
 
+import ast
 import gettext
 import io
 import os
@@ -272,3 +273,50 @@ def test_characters_to_cut(text, excess, expected):
 ])
 def test_characters_left(text, room, expected):
     assert chars_left(text, room) == expected
+
+
+# --- no words left outside the catalog ------------------------------------------------------
+
+SHOWN_KEYWORDS = {"text", "help", "description", "epilog", "hint"}
+SHOWN_CALLS = {"print", "show_error", "_show_hint", "_show_banner", "set_busy", "title", "_say", "_ask",
+               "_line_segments", "set", "field"}
+ALLOWED_LITERALS = {"TCP", "UDP", "OK"}
+# The self-test's one-line verdict stays English: build scripts and CI logs read it.
+EXEMPT_PREFIXES = ("self-test ",)
+
+
+def _words_in(node) -> str:
+    """The literal words in a str constant or f-string, '' if none or if it is wrapped in _()."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value
+    elif isinstance(node, ast.JoinedStr):
+        text = "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+    else:
+        return ""
+    if text.strip() in ALLOWED_LITERALS or text.startswith(EXEMPT_PREFIXES):
+        return ""
+    return text if re.search(r"[A-Za-z]{3,}", text) else ""
+
+
+def unwrapped_texts(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        candidates = [k.value for k in node.keywords if k.arg in SHOWN_KEYWORDS]
+        if name in SHOWN_CALLS and node.args:
+            candidates.append(node.args[0])
+        for candidate in candidates:
+            words = _words_in(candidate)
+            if words:
+                found.append(f"{path.name}:{candidate.lineno}: {words!r}")
+    return found
+
+
+def test_every_shown_literal_goes_through_the_catalog():
+    """A label, button, help text, error line or printed line given as a bare literal is a
+    string nobody can translate: wrap it in _() (see the README's Languages section)."""
+    files = sorted((ROOT / "ocm_gui").glob("*.py")) + [ROOT / "ocm_core" / "cli.py"]
+    found = [hit for path in files if path.name != "selftest.py" for hit in unwrapped_texts(path)]
+    assert not found, "\n".join(found)
