@@ -14,6 +14,7 @@ from . import __version__, errors, i18n
 from . import events as ev
 from .client import ChatClient, parse_address
 from .i18n import N_, _
+from .identity import IdentityChanged
 from .netutil import lan_address
 from .rooms import Limits
 from .server import DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, ChatServer, ServerLimits
@@ -34,6 +35,8 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=_("messages a member may send in a burst (default {n})").format(n=Limits.rate_burst))
     parser.add_argument("--db", default=str(default_db_path()), help=_("SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)"))
     parser.add_argument("--no-db", action="store_true", help=_("keep everything in memory; a restart closes every room"))
+    parser.add_argument("--allow-plain", action="store_true", help=_("also admit clients without encryption (the assignment's own clients); "
+                                                                     "their messages, names and passwords cross the network readable"))
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=_("how much to log (default INFO)"))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help=_("show the version and exit"))
     return parser
@@ -47,7 +50,7 @@ def server_main(argv: list[str] | None = None) -> int:
     server = ChatServer(
         args.host, args.tcp_port, args.udp_port, member_timeout=args.member_timeout, limits=limits,
         server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip),
-        db_path=None if args.no_db else args.db,
+        db_path=None if args.no_db else args.db, allow_plain=args.allow_plain,
     )
     try:
         server.start()
@@ -63,6 +66,11 @@ def server_main(argv: list[str] | None = None) -> int:
         host=args.host, tcp=tcp_port, udp=udp_port), flush=True)
     print(_("Others join with the address {address}. Press Ctrl+C to stop.").format(
         address=f"{shown}:{tcp_port}"), flush=True)
+    print(_("Server identity: {fingerprint} (joiners see the same; compare it aloud)").format(
+        fingerprint=server.fingerprint), flush=True)
+    if args.allow_plain:
+        print(_("Clients without encryption are admitted (--allow-plain): what they send can be read on the network."),
+              flush=True)
     if args.no_db:
         print(_("Rooms are kept in memory only: stopping the server closes them."), flush=True)
     else:
@@ -86,6 +94,8 @@ def _chat_parser() -> argparse.ArgumentParser:
     group.add_argument("--join", metavar="ROOM", help=_("join this room"))
     parser.add_argument("--name", help=_("your name in the room (asked if missing)"))
     parser.add_argument("--password", help=_("the room's password (to lock a room you create, or to join a locked one)"))
+    parser.add_argument("--trust-changed-key", action="store_true",
+                        help=_("accept a server whose identity changed since last time (only when its host confirms it did)"))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help=_("show the version and exit"))
     return parser
 
@@ -151,7 +161,7 @@ def chat_main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
         host, port = parse_address(args.server or _ask(_("Server address"), "127.0.0.1:9090"))
-        client = ChatClient(host, port)
+        client = ChatClient(host, port, trust_changed_identity=args.trust_changed_key)
         room, create = args.create or args.join, bool(args.create)
         if room is None:
             create = _ask(_("Create a room or join one? (c/j)"), "j").lower().startswith("c")
@@ -171,6 +181,10 @@ def chat_main(argv: list[str] | None = None) -> int:
                     raise
                 print(exc)
                 password = _ask(_("Password"))
+    except IdentityChanged as exc:
+        print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
+        print(_("ocm-chat: if the host confirms the new identity, run again with --trust-changed-key."), file=sys.stderr)
+        return 1
     except (errors.ClientError, errors.ProtocolError, ValueError) as exc:
         print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
         return 1
@@ -182,6 +196,8 @@ def chat_main(argv: list[str] | None = None) -> int:
     else:
         welcome = _("You are {name}, in room '{room}'. Type a message and press Enter; /quit leaves.")
     print(welcome.format(name=name, room=room), flush=True)
+    print(_("Server identity: {fingerprint} (compare it aloud with the host's)").format(
+        fingerprint=client.server_fingerprint), flush=True)
     printer = threading.Thread(target=_print_events, args=(client,), daemon=True)
     printer.start()
     try:

@@ -96,7 +96,7 @@ class ChatWindow:
         except tk.TclError:
             self.win.geometry("760x520")
         self._build()
-        self._set_members(tuple(client.members), client.host_name)
+        self._set_members(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
         self._update_title()
         self._update_counter()
         self.win.protocol("WM_DELETE_WINDOW", self.leave)
@@ -132,6 +132,15 @@ class ChatWindow:
             self.share_entry.pack(side="left", padx=(6, 6))
             self.copy_button = ttk.Button(share, text=_("Copy"), command=self.copy_address)
             self.copy_button.pack(side="left")
+
+        fingerprint = getattr(self.client, "server_fingerprint", None)
+        self.fingerprint_label = None
+        if fingerprint:
+            self.fingerprint_label = ttk.Label(
+                header, style="Small.TLabel",
+                text="🔒 " + _("Server identity {fingerprint} · everyone in the room sees the same; compare it aloud").format(
+                    fingerprint=fingerprint))
+            self.fingerprint_label.grid(row=2, column=0, columnspan=2, sticky="w", pady=(4, 0))
 
         self.banner = ttk.Frame(win, style="Banner.TFrame", padding=(12, 6))
         self.banner.columnconfigure(0, weight=1)
@@ -538,7 +547,8 @@ class ChatWindow:
             self.retry(msg_id)
 
     # ------------------------------------------------------------------ members
-    def _set_members(self, members: tuple[str, ...], host: str | None) -> None:
+    def _set_members(self, members: tuple[str, ...], host: str | None, plain: frozenset[str] = frozenset()) -> None:
+        """`plain`: members whose client does not encrypt, marked with an open lock."""
         ordered = sorted(members, key=lambda name: (name != host, name.casefold()))
         self.members = tuple(ordered)
         self.host_name = host
@@ -549,6 +559,8 @@ class ChatWindow:
                 label = "★ " + _("{name} (host)").format(name=name)
             if name == self.username:
                 label = _("{name} (you)").format(name=label)
+            if name in plain:
+                label = "🔓 " + _("{name} (not encrypted)").format(name=label)
             self.members_list.insert("end", label)
             if name == host:
                 self.members_list.itemconfigure(index, foreground=theme.ACCENT)
@@ -598,7 +610,7 @@ class ChatWindow:
                 tags = ("notice", "history") if event.history else ("notice",)
                 pending.append(self._line_segments(f"{text}  ·  {_clock(event.time)}", tags))
             elif isinstance(event, MembersChanged):
-                self._set_members(tuple(event.members), event.host)
+                self._set_members(tuple(event.members), event.host, event.plain)
             elif isinstance(event, MessageSent):
                 flush()
                 self._mark_sent(event.msg_id)

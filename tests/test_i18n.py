@@ -280,6 +280,7 @@ def test_characters_left(text, room, expected):
 SHOWN_KEYWORDS = {"text", "help", "description", "epilog", "hint"}
 SHOWN_CALLS = {"print", "show_error", "_show_hint", "_show_banner", "set_busy", "title", "_say", "_ask",
                "_line_segments", "set", "field"}
+DIALOG_CALLS = {"askyesno", "askokcancel", "showinfo", "showwarning", "showerror"}  # every argument is shown
 ALLOWED_LITERALS = {"TCP", "UDP", "OK"}
 # The self-test's one-line verdict stays English: build scripts and CI logs read it.
 EXEMPT_PREFIXES = ("self-test ",)
@@ -307,6 +308,8 @@ def unwrapped_texts(path: Path) -> list[str]:
         candidates = [k.value for k in node.keywords if k.arg in SHOWN_KEYWORDS]
         if name in SHOWN_CALLS and node.args:
             candidates.append(node.args[0])
+        if name in DIALOG_CALLS:
+            candidates += node.args
         for candidate in candidates:
             words = _words_in(candidate)
             if words:
