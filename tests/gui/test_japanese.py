@@ -21,7 +21,8 @@ from ocm_gui.settings import Settings
 # Words that stay as they are in a Japanese interface: the product's name, names of
 # protocols and keys, and a language's own name in the language menu.
 ALLOWED = {"Online", "Chat", "Messenger", "TCP", "UDP", "OK", "Enter", "Shift", "English"}
-TYPED = {"Bob", "lobby"}  # what the test types or what other members are called
+FINGERPRINT = "KQFZ-PAMM-DXQT-WRNB"
+TYPED = {"Bob", "lobby", *FINGERPRINT.split("-")}  # what was typed, member names, the server's key
 
 
 def visible_texts(widget: tk.Misc) -> list[str]:
@@ -89,11 +90,12 @@ def test_no_english_left_in_any_window(root, japanese, settings):
     join.close()
 
     client = FakeClient(room="lobby", username="花子", host_name="Bob", members=("Bob", "花子"))
+    client.server_fingerprint = FINGERPRINT
     chat = app.open_chat(client, share_address="192.168.1.20:9090")
     now = time.time()
     for event in (ChatMessage(1, "Bob", "前の話です", now - 60, history=True),
                   Notice(2, "joined", "花子", "", now),
-                  MembersChanged(("Bob", "花子"), "Bob"),
+                  MembersChanged(("Bob", "花子"), "Bob", frozenset({"Bob"})),
                   ChatMessage(3, "Bob", "こんにちは", now)):
         client.events.put(event)
     chat.input.insert("1.0", "了解です")
@@ -106,7 +108,8 @@ def test_no_english_left_in_any_window(root, japanese, settings):
     words = english_words(chat.win)
     assert words == set(), f"chat window: {words}"
     assert "花子 さんが参加しました。" in chat.transcript()
-    assert chat.member_labels() == ["★ Bob（ホスト）", "花子（あなた）"]
+    assert chat.member_labels() == ["🔓 ★ Bob（ホスト）（暗号化なし）", "花子（あなた）"]
+    assert chat.fingerprint_label is not None and FINGERPRINT in chat.fingerprint_label.cget("text")
     app.quit()
 
 
