@@ -139,8 +139,9 @@ class ChatWindow:
         if fingerprint:
             self.fingerprint_label = ttk.Label(
                 header, style="Small.TLabel",
-                text="🔒 " + _("Server identity {fingerprint} · everyone in the room sees the same; compare it aloud").format(
-                    fingerprint=fingerprint))
+                # Words, not a lock emoji: Tk 8.6 draws characters beyond U+FFFF as empty boxes.
+                text=_("Encrypted · server identity {fingerprint} · everyone in the room sees the same; "
+                       "compare it aloud").format(fingerprint=fingerprint))
             self.fingerprint_label.grid(row=2, column=0, columnspan=2, sticky="w", pady=(4, 0))
 
         self.banner = ttk.Frame(win, style="Banner.TFrame", padding=(12, 6))
@@ -549,7 +550,7 @@ class ChatWindow:
 
     # ------------------------------------------------------------------ members
     def _set_members(self, members: tuple[str, ...], host: str | None, plain: frozenset[str] = frozenset()) -> None:
-        """`plain`: members whose client does not encrypt, marked with an open lock."""
+        """`plain`: members whose client does not encrypt, marked in words and an amber colour."""
         ordered = sorted(members, key=lambda name: (name != host, name.casefold()))
         self.members = tuple(ordered)
         self.host_name = host
@@ -561,9 +562,11 @@ class ChatWindow:
             if name == self.username:
                 label = _("{name} (you)").format(name=label)
             if name in plain:
-                label = "🔓 " + _("{name} (not encrypted)").format(name=label)
+                label = _("{name} (not encrypted)").format(name=label)  # words: Tk shows 🔓 as a box
             self.members_list.insert("end", label)
-            if name == host:
+            if name in plain:
+                self.members_list.itemconfigure(index, foreground=theme.WARN_FG)
+            elif name == host:
                 self.members_list.itemconfigure(index, foreground=theme.ACCENT)
         self.members_label.configure(text=_("People ({count})").format(count=len(ordered)))
 
