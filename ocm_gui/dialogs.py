@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import tkinter as tk
+import tkinter.font as tkfont
 from tkinter import messagebox, ttk
 from typing import Callable
 
@@ -30,6 +31,7 @@ from ocm_core.errors import (
 
 from ocm_core.identity import IdentityChanged
 
+from . import theme
 from .background import fire_and_forget, run_in_thread
 from .validation import (
     DEFAULT_TCP_PORT,
@@ -118,7 +120,7 @@ class Dialog:
         self.win.bind("<KP_Enter>", self._on_return)
         self.win.bind("<Escape>", lambda e: self.cancel())
         self.win.update_idletasks()
-        self.win.minsize(max(460, self.win.winfo_reqwidth()), self.win.winfo_reqheight())
+        self.win.minsize(max(theme.scaled(self.win, 460), self.win.winfo_reqwidth()), self.win.winfo_reqheight())
         self._place_over_master()
         self.win.deiconify()
         self.first_field().focus_set()
@@ -362,8 +364,12 @@ class JoinDialog(Dialog):
         frame.rowconfigure(0, weight=1)
         self.tree = ttk.Treeview(frame, columns=[c[0] for c in self.columns], show="headings",
                                  height=6, selectmode="browse")
+        heading_font = tkfont.nametofont(ttk.Style(self.win).lookup("Treeview.Heading", "font") or "TkHeadingFont",
+                                         root=self.win)
         for key, heading, width in self.columns:
             self.tree.heading(key, text=_(heading), anchor="w")
+            # Wide enough for its heading in this language at this screen's text size.
+            width = max(theme.scaled(self.win, width), heading_font.measure(_(heading)) + theme.scaled(self.win, 16))
             self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host"),
                              anchor="center" if key == "people" else "w")
         self.tree.tag_configure("locked", foreground="#7a5300")

@@ -165,7 +165,9 @@ def apply_theme(root: tk.Tk) -> str:
     style.configure("Closed.TFrame", background=CLOSED_BG)
     style.configure("Closed.TLabel", background=CLOSED_BG, foreground=ERROR)
     style.configure("Link.TButton", padding=(6, 1))
-    style.configure("Treeview", rowheight=26)
+    # A row as tall as its text: a fixed 26 pixels clips the text at a larger Tk scaling.
+    linespace = tkfont.nametofont("TkDefaultFont", root=root).metrics("linespace")
+    style.configure("Treeview", rowheight=max(26, linespace + 8))
     style.configure("Treeview.Heading", padding=(4, 3))
     root.__dict__["_ocm_theme_family"] = family
     return family

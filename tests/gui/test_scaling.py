@@ -7,6 +7,7 @@ languages at both scalings.
 from __future__ import annotations
 
 import tkinter.font as tkfont
+from tkinter import ttk
 
 import pytest
 
@@ -40,3 +41,15 @@ def test_the_language_box_shows_every_language_name_whole(scaled_app):
     room = int(box.cget("width")) * font.measure("0")
     for name in box.cget("values"):
         assert font.measure(name) < room, name
+
+
+def test_the_room_list_headings_fit_their_columns(scaled_app, root):
+    dialog = scaled_app.open_join_dialog()
+    root.update()
+    font = tkfont.nametofont(ttk.Style(root).lookup("Treeview.Heading", "font") or "TkHeadingFont", root=root)
+    for column in dialog.tree["columns"]:
+        heading = dialog.tree.heading(column, "text")
+        assert font.measure(heading) < int(dialog.tree.column(column, "width")), heading
+    row_height = int(ttk.Style(root).lookup("Treeview", "rowheight"))
+    assert row_height >= tkfont.nametofont("TkDefaultFont", root=root).metrics("linespace")
+    dialog.close()
