@@ -90,12 +90,13 @@ class ChatWindow:
 
         self.win = tk.Toplevel(master)
         self.win.withdraw()
-        self.win.minsize(560, 380)
-        size = getattr(settings, "chat_size", "") or "760x520"
+        self.win.minsize(*theme.window_size(self.win, 560, 380))
+        default_size = "{}x{}".format(*theme.window_size(self.win, 760, 520))
+        size = getattr(settings, "chat_size", "") or default_size
         try:
             self.win.geometry(size)
         except tk.TclError:
-            self.win.geometry("760x520")
+            self.win.geometry(default_size)
         self._build()
         self._set_members(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
         self._update_title()
@@ -143,6 +144,9 @@ class ChatWindow:
                 text=_("Encrypted · server identity {fingerprint} · everyone in the room sees the same; "
                        "compare it aloud").format(fingerprint=fingerprint))
             self.fingerprint_label.grid(row=2, column=0, columnspan=2, sticky="w", pady=(4, 0))
+            line = self.fingerprint_label
+            header.bind("<Configure>", lambda e: line.configure(wraplength=max(200, e.width - 24)),
+                        add="+")  # a narrow window or large text wraps the line instead of cutting it
 
         self.banner = ttk.Frame(win, style="Banner.TFrame", padding=(12, 6))
         self.banner.columnconfigure(0, weight=1)

@@ -103,6 +103,13 @@ def scaled(widget: tk.Misc, pixels: int) -> int:
     return round(pixels * ui_scale(widget))
 
 
+def window_size(widget: tk.Misc, width: int, height: int) -> tuple[int, int]:
+    """A window size drawn at 96 dpi as width x height, grown with the text but never past
+    nine tenths of the screen."""
+    return (min(scaled(widget, width), widget.winfo_screenwidth() * 9 // 10),
+            min(scaled(widget, height), widget.winfo_screenheight() * 9 // 10))
+
+
 def chars_to_fit(widget: tk.Misc, texts: Iterable[str], font: str = "TkTextFont") -> int:
     """A width in Tk's unit for entries and comboboxes (the width of "0") that shows each text whole."""
     measure = tkfont.nametofont(font, root=widget)

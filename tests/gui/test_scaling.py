@@ -11,6 +11,7 @@ from tkinter import ttk
 
 import pytest
 
+from gui_helpers import FakeClient
 from ocm_core import i18n
 from ocm_gui import theme
 from ocm_gui.app import App
@@ -53,3 +54,17 @@ def test_the_room_list_headings_fit_their_columns(scaled_app, root):
     row_height = int(ttk.Style(root).lookup("Treeview", "rowheight"))
     assert row_height >= tkfont.nametofont("TkDefaultFont", root=root).metrics("linespace")
     dialog.close()
+
+
+def test_the_chat_window_grows_with_the_text_and_wraps_the_identity_line(scaled_app, root):
+    client = FakeClient(room="lobby", username="花子", host_name="Bob", members=("Bob", "花子"))
+    client.server_fingerprint = FINGERPRINT
+    chat = scaled_app.open_chat(client, share_address="192.168.1.20:9090")
+    root.update()
+    expected = min(theme.scaled(root, 760), root.winfo_screenwidth() * 9 // 10)
+    assert abs(chat.win.winfo_width() - expected) <= 1
+    label = chat.fingerprint_label
+    assert label is not None
+    # The whole line is inside the window: wrapped to the header's width, not cut at its edge.
+    assert label.winfo_x() + label.winfo_reqwidth() <= label.master.winfo_width()
+    assert FINGERPRINT in label.cget("text")
