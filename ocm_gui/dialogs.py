@@ -575,7 +575,8 @@ class JoinDialog(Dialog):
                 return self._identity_changed(error, self.ok)
             if isinstance(error, PasswordRequired):
                 self.show_password()
-                return self.show_error(_("{error} Type the room's password and press Join.").format(error=error),
+                # One sentence: the server's "enter its password" and a hint to do so said it twice.
+                return self.show_error(_("This room is locked; type its password and press Join."),
                                        self.password_entry)
             if isinstance(error, WrongPassword):
                 self.show_password()
