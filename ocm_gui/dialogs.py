@@ -283,6 +283,9 @@ class HostDialog(Dialog):
             try:
                 tcp_port = server.tcp_address[1]
                 client = backend.make_client("127.0.0.1", tcp_port)
+                # The server on this port is the one just started here: its identity is ours
+                # even if an earlier server on this port (another key) was remembered.
+                client.trust_changed_identity = True
                 client.create_room(room, name, password)
                 share = format_address(backend.lan_address(), tcp_port)
             except BaseException:

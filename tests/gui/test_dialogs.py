@@ -92,6 +92,19 @@ def test_host_dialog_port_taken_offers_the_next_free_ports(root, app):
     assert chat.share_address.endswith(f":{new_tcp}")
 
 
+def test_hosting_trusts_its_own_server_even_if_another_key_was_remembered_at_that_port(root, app):
+    from ocm_core.identity import KnownServers
+
+    tcp = free_port(socket.SOCK_STREAM)
+    KnownServers().check(f"127.0.0.1:{tcp}", "AAAA-BBBB-CCCC-DDDD")  # an earlier server, another key
+    dialog = app.open_host_dialog()
+    fill(dialog, name="Alice", room="lobby", tcp=str(tcp), udp=str(free_port(socket.SOCK_DGRAM)))
+    submit(root, dialog, until=lambda: dialog.closed or bool(dialog.error_text()))
+    assert dialog.error_text() == "" and dialog.closed
+    server = app.chats[0].server
+    assert KnownServers().get(f"127.0.0.1:{tcp}") == server.fingerprint
+
+
 def test_escape_cancels_and_enter_submits(root, app):
     dialog = app.open_host_dialog()
     dialog.room_entry.focus_force()
