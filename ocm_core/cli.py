@@ -13,6 +13,7 @@ import threading
 from . import __version__, errors
 from . import events as ev
 from .client import ChatClient, parse_address
+from .discovery import Announcer, FoundRoom, find_rooms
 from .netutil import lan_address
 from .rooms import Limits
 from .server import DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, ChatServer, ServerLimits
@@ -32,6 +33,7 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=f"messages a member may send in a burst (default {Limits.rate_burst})")
     parser.add_argument("--db", default=str(default_db_path()), help="SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)")
     parser.add_argument("--no-db", action="store_true", help="keep everything in memory; a restart closes every room")
+    parser.add_argument("--no-announce", action="store_true", help="do not announce this server on the LAN (mDNS and broadcast answers); people then type its address")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="how much to log (default INFO)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -51,6 +53,10 @@ def server_main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"ocm-server: {exc}", file=sys.stderr)
         return 2
+    announcer = None
+    if not args.no_announce:
+        announcer = Announcer(server)
+        announcer.start()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -62,8 +68,12 @@ def server_main(argv: list[str] | None = None) -> int:
         print("Rooms are kept in memory only: stopping the server closes them.", flush=True)
     else:
         print(f"Rooms are kept in {args.db}: after a restart, members carry on.", flush=True)
+    if announcer is not None:
+        print(f"Announced on the LAN: people see its rooms under Join (UDP {announcer.scope.probe_port} and mDNS port 5353 must be open).", flush=True)
     while not stop.wait(0.5):
         pass
+    if announcer is not None:
+        announcer.stop()
     server.stop(close_rooms=args.no_db)
     if args.no_db:
         print("ocm-server stopped; every room was told it closed.", flush=True)
@@ -74,7 +84,9 @@ def server_main(argv: list[str] | None = None) -> int:
 
 def _chat_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocm-chat", description="Chat in an Online Chat Messenger room from a terminal.")
-    parser.add_argument("--server", help="server address, host[:port] (asked if missing)")
+    parser.add_argument("--server", help="server address, host[:port] (without it, rooms on the LAN are offered)")
+    parser.add_argument("--discover", action="store_true", help="list the rooms found on the LAN within a few seconds, then exit")
+    parser.add_argument("--discover-seconds", type=float, default=DISCOVER_SECONDS, help=argparse.SUPPRESS)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--create", metavar="ROOM", help="create this room and be its host")
     group.add_argument("--join", metavar="ROOM", help="join this room")
@@ -132,13 +144,64 @@ def describe(event) -> str | None:
     return None
 
 
+DISCOVER_SECONDS = 2.5
+
+
+def found_line(found: FoundRoom) -> str:
+    """One room found on the LAN, as `ocm-chat --discover` prints it."""
+    lock = "  locked" if found.locked else ""
+    people = f"{found.members} {'person' if found.members == 1 else 'people'}"
+    return f"{found.room}  ({people}, host {found.host}{lock})  at {found.server}"
+
+
+def _discover(seconds: float) -> int:
+    found = find_rooms(seconds)
+    for item in found:
+        print(found_line(item), flush=True)
+    if not found:
+        print(f"No rooms found on this network within {seconds:g} seconds. If someone hosts one, "
+              "their firewall may block UDP 9089 and mDNS (UDP 5353), or you are on different networks: "
+              "use --server with their address.", flush=True)
+    return 0
+
+
+def _offer_found(args) -> tuple[str, int, str | None]:
+    """Without --server: list what the LAN has and let the person pick a room or type an address."""
+    print("Looking for rooms on this network…", flush=True)
+    found = find_rooms(args.discover_seconds)
+    if not found:
+        print("No rooms found on this network.", flush=True)
+        host, port = parse_address(_ask("Server address", "127.0.0.1:9090"))
+        return host, port, None
+    for number, item in enumerate(found, 1):
+        print(f"{number}) {found_line(item)}", flush=True)
+    while True:
+        answer = _ask("Join which room (number), or type a server address", "1")
+        if answer.isdigit() and 1 <= int(answer) <= len(found):
+            chosen = found[int(answer) - 1]
+            return chosen.address, chosen.tcp_port, chosen.room
+        if answer.isdigit():
+            print(f"Pick a number from 1 to {len(found)}.", flush=True)
+            continue
+        host, port = parse_address(answer)
+        return host, port, None
+
+
 def chat_main(argv: list[str] | None = None) -> int:
     args = _chat_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if args.discover:
+        return _discover(args.discover_seconds)
     try:
-        host, port = parse_address(args.server or _ask("Server address", "127.0.0.1:9090"))
+        picked = None
+        if args.server:
+            host, port = parse_address(args.server)
+        elif args.create or args.join:
+            host, port = parse_address(_ask("Server address", "127.0.0.1:9090"))
+        else:
+            host, port, picked = _offer_found(args)
         client = ChatClient(host, port)
-        room, create = args.create or args.join, bool(args.create)
+        room, create = args.create or args.join or picked, bool(args.create)
         if room is None:
             create = _ask("Create a room or join one? (c/j)", "j").lower().startswith("c")
             if not create:
