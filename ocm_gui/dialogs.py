@@ -215,9 +215,17 @@ class HostDialog(Dialog):
         self.room_var, self.room_entry = self.field("Room name", s.room)
         self.password_var, self.password_entry = self.field(
             "Password", show="•", hint="Optional. Leave empty for a room anyone may join.")
-        ports = ttk.Frame(self.body)
-        ttk.Label(self.body, text="Ports").grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
-        ports.grid(row=self._row, column=1, sticky="w", pady=4)
+        self._fallback: tuple[int, int] | None = None  # ports offered after a clash: used, not saved
+        self.advanced_var = tk.BooleanVar(value=False)
+        self.advanced_button = ttk.Checkbutton(self.body, text="Advanced: ports", variable=self.advanced_var,
+                                               command=self._show_advanced)
+        self.advanced_button.grid(row=self._row, column=1, sticky="w", pady=(6, 2))
+        self._row += 1
+        self.advanced = ttk.Frame(self.body)
+        self._advanced_row = self._row
+        ports = ttk.Frame(self.advanced)
+        ttk.Label(self.advanced, text="Ports").grid(row=0, column=0, sticky="w", padx=(0, 12), pady=4)
+        ports.grid(row=0, column=1, sticky="w", pady=4)
         self.tcp_var = tk.StringVar(value=str(s.tcp_port))
         self.udp_var = tk.StringVar(value=str(s.udp_port))
         ttk.Label(ports, text="TCP").pack(side="left")
@@ -226,10 +234,25 @@ class HostDialog(Dialog):
         ttk.Label(ports, text="UDP").pack(side="left")
         self.udp_entry = ttk.Entry(ports, textvariable=self.udp_var, width=7)
         self.udp_entry.pack(side="left", padx=(4, 0))
+        ttk.Label(self.advanced, text="The defaults work; change them only if your network needs other ports. "
+                  "A room hosted while another is open uses the same server and ports.",
+                  style="Small.TLabel", wraplength=340, justify="left").grid(row=1, column=1, sticky="w")
         self._row += 1
-        ttk.Label(self.body, text="Others type this computer's address and the TCP port to join.",
+        ttk.Label(self.body, text="People on this network see the room under Join a room.",
                   style="Small.TLabel").grid(row=self._row, column=1, sticky="w")
         self._row += 1
+
+    def show_error(self, text: str, focus: tk.Widget | None = None) -> None:
+        if focus is not None and focus in (self.tcp_entry, self.udp_entry):
+            self.advanced_var.set(True)  # a port to fix is never hidden
+            self._show_advanced()
+        super().show_error(text, focus)
+
+    def _show_advanced(self) -> None:
+        if self.advanced_var.get():
+            self.advanced.grid(row=self._advanced_row, column=0, columnspan=2, sticky="w")
+        else:
+            self.advanced.grid_remove()
 
     def first_field(self) -> tk.Widget:
         return self.room_entry if self.name_var.get().strip() else self.name_entry
@@ -252,9 +275,8 @@ class HostDialog(Dialog):
         backend = self.backend
 
         def work():
-            server = backend.make_server(tcp, udp)
             try:
-                server.start()
+                server, _reused = backend.host_server(tcp, udp)
             except PortInUse as exc:
                 try:
                     exc.suggested = backend.next_free_ports(tcp, udp)
@@ -286,7 +308,8 @@ class HostDialog(Dialog):
                 return self.show_error(str(error), self.name_entry)
             if error is not None:
                 return self.unexpected(error, "Hosting the room")
-            self.settings.update(name=name, room=room, tcp_port=tcp, udp_port=udp)
+            ports = {} if (tcp, udp) == self._fallback else dict(tcp_port=tcp, udp_port=udp)
+            self.settings.update(name=name, room=room, **ports)
             self.succeed(*result)
 
         run_in_thread(self.master, work, done, name="ocm-gui-host")
@@ -303,6 +326,7 @@ class HostDialog(Dialog):
         self.use_ports_button.pack(side="left")
 
     def use_ports(self, tcp: int, udp: int) -> None:
+        self._fallback = (tcp, udp)
         self.tcp_var.set(str(tcp))
         self.udp_var.set(str(udp))
         self.show_error("")
