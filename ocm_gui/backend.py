@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,8 @@ class Backend:
     def __init__(self, announce: bool = True):
         self.announce = announce
         self._lock = threading.Lock()
-        self._server = None
-        self._announcer = None
+        self._server: Any = None
+        self._announcer: Any = None
         self._holds = 0
 
     def make_server(self, tcp_port: int, udp_port: int, host: str = "0.0.0.0"):

@@ -9,11 +9,13 @@ Cancel abandons it and cleans up whatever it made.
 from __future__ import annotations
 
 import logging
+import queue
 import tkinter as tk
 from tkinter import ttk
-from typing import Callable
+from typing import Any, Callable
 
 from ocm_core.client import RoomInfo, parse_address
+from ocm_core.discovery import FoundRoom
 from ocm_core.errors import (
     ClientError,
     NameTaken,
@@ -38,6 +40,8 @@ from .validation import (
 )
 
 log = logging.getLogger(__name__)
+
+RECENT_SERVERS = 8  # addresses offered under Connect by address
 
 def _sentence(error: Exception) -> str:
     """A client error is already a sentence; a remote protocol error means the wrong program
@@ -333,32 +337,70 @@ class HostDialog(Dialog):
         self.ok_button.focus_set()
 
 
+EMPTY_NETWORK_MS = 4000  # nothing found by then: say why that usually happens
+BROWSER_POLL_MS = 200
+
+NOTHING_FOUND = (
+    "No rooms found on this network yet. What usually causes it:\n"
+    "• The host's firewall blocks discovery. Open UDP 5353 (mDNS) and UDP 9089 for the app, and "
+    "TCP 9090 and UDP 9091 to chat. Windows: allow Online Chat Messenger when Windows Security asks, "
+    "on Private networks. macOS: System Settings › Network › Firewall › Options, allow it. "
+    "Linux: for example sudo ufw allow 5353,9089,9091/udp and sudo ufw allow 9090/tcp.\n"
+    "• You are on different networks (another subnet, a VPN, guest Wi-Fi).\n"
+    "• The Wi-Fi keeps its devices apart (client or AP isolation).\n"
+    "Ask the host for the address in their chat window and connect by address."
+)
+
+
 class JoinDialog(Dialog):
     title = "Join a room"
     ok_text = "Join"
-    columns = (("room", "Room", 180), ("people", "People", 64), ("host", "Host", 130), ("lock", "Lock", 80))
+    columns = (("room", "Room", 170), ("host", "Host", 110), ("people", "People", 60), ("lock", "Lock", 64),
+               ("server", "Server", 140))
 
     def build(self) -> None:
         s = self.settings
-        self.rooms: dict[str, RoomInfo] = {}
+        self.rooms: dict[str, RoomInfo] = {}  # by row id: a room name, or server/room for found ones
+        self.found: dict[str, FoundRoom] = {}  # row id -> a room found on the LAN, in "network" mode
         self._fetch_serial = 0
+        self._browser: Any = None
+        self._poll_id: str | None = None
+        self._empty_id: str | None = None
         ttk.Label(self.body, text="Join a room", style="Heading.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
         self._row += 1
         self.name_var, self.name_entry = self.field("Your name", s.name)
 
-        ttk.Label(self.body, text="Server").grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
-        line = ttk.Frame(self.body)
+        can_browse = hasattr(self.backend, "make_browser")
+        self.mode_var = tk.StringVar(value="network" if can_browse else "address")
+        modes = ttk.Frame(self.body)
+        modes.grid(row=self._row, column=0, columnspan=2, sticky="w", pady=(4, 2))
+        self.network_button = ttk.Radiobutton(modes, text="Rooms on this network", value="network",
+                                              variable=self.mode_var, command=self._mode_changed)
+        self.network_button.pack(side="left")
+        self.address_button = ttk.Radiobutton(modes, text="Connect by address", value="address",
+                                              variable=self.mode_var, command=self._mode_changed)
+        self.address_button.pack(side="left", padx=(16, 0))
+        if not can_browse:
+            self.network_button.state(["disabled"])
+        self._row += 1
+
+        self.address_label = ttk.Label(self.body, text="Server")
+        self.address_label.grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
+        self.address_line = line = ttk.Frame(self.body)
         line.grid(row=self._row, column=1, sticky="ew", pady=4)
         line.columnconfigure(0, weight=1)
         self.address_var = tk.StringVar(value=s.server)
-        self.address_entry = ttk.Entry(line, textvariable=self.address_var, width=24)
+        self.address_entry = ttk.Combobox(line, textvariable=self.address_var, width=24,
+                                          values=list(s.recent_servers))
         self.address_entry.grid(row=0, column=0, sticky="ew")
+        self.address_entry.bind("<<ComboboxSelected>>", lambda e: self.refresh())
         self.refresh_button = ttk.Button(line, text="Refresh rooms", command=self.refresh)
         self.refresh_button.grid(row=0, column=1, padx=(8, 0))
         self._row += 1
-        ttk.Label(self.body, text=f"The host's address, like 192.168.1.20:{DEFAULT_TCP_PORT}",
-                  style="Small.TLabel").grid(row=self._row, column=1, sticky="w", pady=(0, 6))
+        self.address_hint = ttk.Label(self.body, text=f"The host's address, like 192.168.1.20:{DEFAULT_TCP_PORT}",
+                                      style="Small.TLabel")
+        self.address_hint.grid(row=self._row, column=1, sticky="w", pady=(0, 6))
         self._row += 1
 
         frame = ttk.Frame(self.body)
@@ -370,7 +412,7 @@ class JoinDialog(Dialog):
                                  height=6, selectmode="browse")
         for key, heading, width in self.columns:
             self.tree.heading(key, text=heading, anchor="w")
-            self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host"),
+            self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host", "server"),
                              anchor="center" if key == "people" else "w")
         self.tree.tag_configure("locked", foreground="#7a5300")
         scroll = ttk.Scrollbar(frame, orient="vertical", command=self.tree.yview)
@@ -385,6 +427,15 @@ class JoinDialog(Dialog):
         ttk.Label(self.body, textvariable=self.list_status, style="Small.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 6))
         self._row += 1
+        self.help_frame = ttk.Frame(self.body)
+        self._help_row = self._row
+        self.help_label = ttk.Label(self.help_frame, text=NOTHING_FOUND, style="Small.TLabel", wraplength=460,
+                                    justify="left")
+        self.help_label.pack(anchor="w")
+        self.by_address_button = ttk.Button(self.help_frame, text="Connect by address",
+                                            command=lambda: self.set_mode("address"))
+        self.by_address_button.pack(anchor="w", pady=(6, 0))
+        self._row += 1
 
         self.room_var, self.room_entry = self.field(
             "Room", s.room, hint="Double-click a room above, or type its name.")
@@ -394,13 +445,93 @@ class JoinDialog(Dialog):
         self._password_row = self._row
         self._row += 1
         self.room_var.trace_add("write", lambda *a: self._sync_password_row())
-        if s.server:
-            self.master.after_idle(self._auto_refresh)
+        self._mode_changed()
+
+    # -- the two ways: rooms found on the LAN, or one server's rooms by its address
+    def set_mode(self, mode: str) -> None:
+        self.mode_var.set(mode)
+        self._mode_changed()
+
+    def _mode_changed(self, auto_refresh: bool = True) -> None:
+        network = self.mode_var.get() == "network"
+        for widget in (self.address_label, self.address_line, self.address_hint):
+            widget.grid() if not network else widget.grid_remove()
+        self.tree.delete(*self.tree.get_children())
+        self.rooms, self.found = {}, {}
+        self.help_frame.grid_remove()
+        if network:
+            self._start_browsing()
+        else:
+            self._stop_browsing()
+            self.list_status.set("Type the server's address, then Refresh rooms.")
+            if auto_refresh and self.address_var.get().strip():
+                self.master.after_idle(self._auto_refresh)
+
+    def _start_browsing(self) -> None:
+        if self._browser is None:
+            self._browser = self.backend.make_browser()
+            self._browser.start()
+        self.list_status.set("Looking for rooms on this network…")
+        self._poll_id = self.win.after(BROWSER_POLL_MS, self._poll_browser)
+        self._empty_id = self.win.after(EMPTY_NETWORK_MS, self._nothing_found)
+
+    def _stop_browsing(self) -> None:
+        for after_id in (self._poll_id, self._empty_id):
+            if after_id is not None:
+                self.win.after_cancel(after_id)
+        self._poll_id = self._empty_id = None
+        browser, self._browser = self._browser, None
+        if browser is not None:
+            fire_and_forget(browser.stop, name="ocm-gui-stop-browsing")
+
+    def _poll_browser(self) -> None:
+        """The browser's threads put whole lists on its queue; only this (Tk) thread shows them."""
+        self._poll_id = None
+        if self.closed or self._browser is None:
+            return
+        latest = None
+        while True:
+            try:
+                latest = self._browser.updates.get_nowait()
+            except queue.Empty:
+                break
+        if latest is not None:
+            self.fill_found(latest)
+        self._poll_id = self.win.after(BROWSER_POLL_MS, self._poll_browser)
+
+    def _nothing_found(self) -> None:
+        self._empty_id = None
+        if not self.closed and self.mode_var.get() == "network" and not self.found:
+            self.list_status.set("")
+            self.help_frame.grid(row=self._help_row, column=0, columnspan=2, sticky="ew", pady=(0, 8))
+
+    def fill_found(self, found) -> None:
+        selected = self.tree.selection()
+        self.tree.delete(*self.tree.get_children())
+        self.found = {f"{f.server}/{f.room}": f for f in found}
+        self.rooms = {iid: RoomInfo(f.room, f.members, f.locked, f.host) for iid, f in self.found.items()}
+        for iid, f in self.found.items():
+            self.tree.insert("", "end", iid=iid, values=(f.room, f.host, f.members, "locked" if f.locked else "", f.server),
+                             tags=("locked",) if f.locked else ())
+        if selected and selected[0] in self.found:
+            self.tree.selection_set(selected[0])
+        count = len(found)
+        if count:
+            self.help_frame.grid_remove()
+            self.list_status.set(f"{count} room{'s' if count != 1 else ''} on this network. Double-click one to join it.")
+        elif self._empty_id is None:
+            self._nothing_found()
+        self._sync_password_row()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop_browsing()
+        super().close()
 
     def first_field(self) -> tk.Widget:
         if not self.name_var.get().strip():
             return self.name_entry
-        if not self.address_var.get().strip():
+        if self.mode_var.get() == "address" and not self.address_var.get().strip():
             return self.address_entry
         return self.tree if self.tree.get_children() else self.room_entry
 
@@ -420,7 +551,11 @@ class JoinDialog(Dialog):
         return bool(self.password_entry.winfo_manager())
 
     def _sync_password_row(self) -> None:
-        info = self.rooms.get(self.room_var.get().strip())
+        typed = self.room_var.get().strip()
+        selected = self.tree.selection()
+        info = self.rooms.get(selected[0]) if selected and selected[0] in self.rooms else None
+        if info is None or info.name != typed:
+            info = next((r for r in self.rooms.values() if r.name == typed), None)
         if info is not None and info.locked:
             self.show_password()
         elif info is not None and self.password_shown():
@@ -434,6 +569,9 @@ class JoinDialog(Dialog):
     def refresh(self) -> None:
         if self.closed:
             return
+        if self.mode_var.get() != "address":
+            self.mode_var.set("address")
+            self._mode_changed(auto_refresh=False)
         try:
             host, port = parse_address(self.address_var.get())
         except ValueError as exc:
@@ -455,17 +593,22 @@ class JoinDialog(Dialog):
                     return self.show_error(_sentence(error), self.address_entry)
                 return self.unexpected(error, "Fetching the room list")
             self.fill_rooms(rooms)
-            self.settings.update(server=self.address_var.get().strip())
+            self._remember_server(self.address_var.get().strip())
 
         run_in_thread(self.master, lambda: backend.make_client(host, port).list_rooms(), done,
                       name="ocm-gui-list-rooms")
+
+    def _remember_server(self, address: str) -> None:
+        recent = [address] + [a for a in self.settings.recent_servers if a != address]
+        self.settings.update(server=address, recent_servers=recent[:RECENT_SERVERS])
+        self.address_entry.configure(values=self.settings.recent_servers)
 
     def fill_rooms(self, rooms) -> None:
         self.tree.delete(*self.tree.get_children())
         self.rooms = {r.name: r for r in rooms}
         for info in sorted(rooms, key=lambda r: r.name.casefold()):
             lock = "locked" if info.locked else ""
-            self.tree.insert("", "end", iid=info.name, values=(info.name, info.members, info.host, lock),
+            self.tree.insert("", "end", iid=info.name, values=(info.name, info.host, info.members, lock, ""),
                              tags=("locked",) if info.locked else ())
         if rooms:
             count = len(rooms)
@@ -492,6 +635,9 @@ class JoinDialog(Dialog):
     def _on_select(self, event=None) -> None:
         selected = self.tree.selection()
         if selected:
+            found = self.found.get(selected[0])
+            if found is not None:
+                self.address_var.set(found.server)
             self.room_var.set(self.tree.set(selected[0], "room"))
 
     def _on_tree_focus(self, event=None) -> None:
@@ -518,6 +664,12 @@ class JoinDialog(Dialog):
     def ok(self) -> None:
         if self.busy or self.closed:
             return
+        if self.mode_var.get() == "network":
+            try:
+                parse_address(self.address_var.get())
+            except ValueError:  # no room picked from the list: the address must be typed
+                self.mode_var.set("address")
+                self._mode_changed(auto_refresh=False)
         values = self.collect(
             (self.name_entry, lambda: clean_name(self.name_var.get(), "name")),
             (self.address_entry, lambda: parse_address(self.address_var.get())),
@@ -572,7 +724,8 @@ class JoinDialog(Dialog):
                 return self.show_error(_sentence(error))
             if error is not None:
                 return self.unexpected(error, "Joining the room")
-            self.settings.update(name=name, server=address_text, room=room)
+            self.settings.update(name=name, room=room)
+            self._remember_server(address_text)
             self.succeed(client)
 
         run_in_thread(self.master, work, done, name="ocm-gui-join")
