@@ -515,6 +515,8 @@ class JoinDialog(Dialog):
                              tags=("locked",) if f.locked else ())
         if selected and selected[0] in self.found:
             self.tree.selection_set(selected[0])
+        elif self.tree.get_children() and self.win.focus_get() is self.tree:
+            self._on_tree_focus()
         count = len(found)
         if count:
             self.help_frame.grid_remove()
@@ -531,7 +533,9 @@ class JoinDialog(Dialog):
     def first_field(self) -> tk.Widget:
         if not self.name_var.get().strip():
             return self.name_entry
-        if self.mode_var.get() == "address" and not self.address_var.get().strip():
+        if self.mode_var.get() == "network":
+            return self.tree  # the first room found is picked while the list has the keyboard
+        if not self.address_var.get().strip():
             return self.address_entry
         return self.tree if self.tree.get_children() else self.room_entry
 
@@ -665,9 +669,15 @@ class JoinDialog(Dialog):
         if self.busy or self.closed:
             return
         if self.mode_var.get() == "network":
+            typed = self.room_var.get().strip()
+            if not typed:
+                return self.show_error("Pick a room from the list, or connect by address.", self.tree)
+            servers = {f.server for f in self.found.values() if f.room == typed}
+            if len(servers) == 1:  # a found room's name typed by hand: its server
+                self.address_var.set(servers.pop())
             try:
                 parse_address(self.address_var.get())
-            except ValueError:  # no room picked from the list: the address must be typed
+            except ValueError:  # not a room found here: the address must be typed
                 self.mode_var.set("address")
                 self._mode_changed(auto_refresh=False)
         values = self.collect(
