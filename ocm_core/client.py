@@ -11,17 +11,21 @@ call into it holds `_lock`, and events are queued under that lock so they keep o
 
 from __future__ import annotations
 
+import base64
 import logging
 import queue
 import random
 import socket
+import ssl
 import threading
 import time
 from typing import Any
 
 from . import errors
 from . import protocol as p
+from .identity import KnownServers, fingerprint, public_key_of_certificate
 from .protocol import Operation, RoomInfo, State, Status
+from .secure import PlainAnswer, SealedChannel, TlsClientStream, client_tls_context, key_proof
 from .session import ClientSession, Output, SessionState
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,7 @@ _STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
     Status.UNKNOWN_TOKEN: errors.NotConnected,
     Status.SERVER_ERROR: errors.ClientError,
     Status.BUSY: errors.ServerBusy,
+    Status.ENCRYPTION_REQUIRED: errors.BadRequest,
 }
 
 
@@ -77,17 +82,29 @@ class ChatClient:
         lost_after: float | None = None,
         give_up_after: float = 300.0,
         udp_address: tuple[str, int] | None = None,
+        known_servers: KnownServers | None = None,
+        trust_changed_identity: bool = False,
+        plain: bool = False,
     ):
         """`send_timeout`: a message not acknowledged by then is reported failed.
         `lost_after`: seconds of silence from the server before "connection lost".
         `give_up_after`: seconds of silence after which the session ends for good.
-        `udp_address`: send chat there instead of where the server says (a relay, a test proxy)."""
+        `udp_address`: send chat there instead of where the server says (a relay, a test proxy).
+        `known_servers`: the identities trusted so far (default: the user's file); a changed one
+        raises identity.IdentityChanged unless `trust_changed_identity` (the person confirmed).
+        `plain`: speak the unencrypted protocol (a server with --allow-plain; for comparisons)."""
         self.server_host = server_host
         self.tcp_port = tcp_port
         self.timeout = timeout
         self._timing: dict[str, Any] = dict(heartbeat_interval=heartbeat_interval, send_timeout=send_timeout,
                             lost_after=lost_after, give_up_after=give_up_after)
         self._udp_override = udp_address
+        self.known_servers = known_servers if known_servers is not None else KnownServers()
+        self.trust_changed_identity = trust_changed_identity
+        self.plain = plain
+        self.server_fingerprint: str | None = None  # set by the first request
+        self._key: bytes | None = None  # the member's UDP key, from the grant
+        self._proof: str | None = None
         self.events: queue.Queue = queue.Queue()
         self.room: str | None = None
         self.username: str | None = None
@@ -127,8 +144,9 @@ class ChatClient:
             ) from None
         with sock:
             try:
-                sock.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
-                header, message = self._read_message(sock)
+                stream = sock if self.plain else self._secure(sock, where)
+                stream.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
+                header, message = self._read_message(stream)
                 # The operation byte is not checked: a refusal sent before the request was read
                 # (BUSY, or a header too broken to parse) cannot echo it.
                 if header.state is not State.RESPONSE:
@@ -136,7 +154,7 @@ class ChatClient:
                 status, detail = p.decode_status(message.payload)
                 if status is not Status.OK:
                     raise _STATUS_ERRORS.get(status, errors.ClientError)(detail[:1].upper() + detail[1:] + ".")
-                header, message = self._read_message(sock)
+                header, message = self._read_message(stream)
                 if header.state is not State.COMPLETE:
                     raise errors.RemoteProtocolError("the server did not complete the request")
                 return message.payload
@@ -145,7 +163,44 @@ class ChatClient:
             except (ConnectionError, OSError) as exc:
                 raise errors.ServerUnreachable(f"The connection to {where} broke ({exc}); try again.") from None
 
-    def _read_message(self, sock: socket.socket) -> tuple[p.TcrpHeader, p.TcrpMessage]:
+    def _secure(self, sock: socket.socket, where: str) -> TlsClientStream:
+        """TLS 1.3 on `sock`, the server's key checked against the one trusted for `where`."""
+        stream = TlsClientStream(sock, client_tls_context())
+        try:
+            certificate = stream.handshake()
+        except PlainAnswer as answer:
+            raise self._plain_refusal(sock, answer.data, where) from None
+        except ssl.SSLError as exc:
+            raise errors.ServerUnreachable(f"Could not set up encryption with {where} ({exc.reason or exc}); try again.") from None
+        try:
+            presented = fingerprint(public_key_of_certificate(certificate))
+        except ValueError as exc:
+            raise errors.RemoteProtocolError(str(exc)) from None
+        self.known_servers.check(where, presented, accept_changed=self.trust_changed_identity)
+        self.server_fingerprint = presented
+        return stream
+
+    def _plain_refusal(self, sock: socket.socket, first: bytes, where: str) -> errors.OCMError:
+        """The error a plain answer to our TLS hello stands for. Unauthenticated, so it is only
+        ever a refusal: BUSY (sent before the server reads), or a server without encryption."""
+        try:
+            data = first + _read_exactly(sock, max(0, p.TCRP_HEADER_SIZE - len(first)))
+            header = p.decode_tcrp_header(data[: p.TCRP_HEADER_SIZE])
+            body = data[p.TCRP_HEADER_SIZE :]
+            wanted = min(header.body_size, 4096)
+            body += _read_exactly(sock, wanted - len(body)) if len(body) < wanted else b""
+            status, detail = p.decode_status(body[header.room_name_size : header.body_size])
+        except errors.ProtocolError as exc:
+            return exc  # another program answered
+        except (ConnectionError, OSError):
+            status, detail = Status.BAD_REQUEST, ""
+        if status is Status.BUSY:
+            return errors.ServerBusy(detail[:1].upper() + detail[1:] + ".")
+        return errors.ServerUnreachable(
+            f"The server at {where} does not speak encryption (it may be an older version); update it and try again."
+        )
+
+    def _read_message(self, sock) -> tuple[p.TcrpHeader, p.TcrpMessage]:
         header = p.decode_tcrp_header(_read_exactly(sock, p.TCRP_HEADER_SIZE))
         if header.payload_size > p.MAX_RESPONSE_PAYLOAD:
             raise errors.RemoteProtocolError(f"the server announced an answer of {header.payload_size} bytes")
@@ -169,7 +224,12 @@ class ChatClient:
             p.check_name(username, "your name")
         except errors.ProtocolError as exc:
             raise errors.BadRequest(exc.reason[:1].upper() + exc.reason[1:] + ".") from None
-        token = self._request(operation, room, p.encode_request(p.RoomRequest(username, password or None)))
+        grant = self._request(operation, room, p.encode_request(p.RoomRequest(username, password or None)))
+        if self.plain:
+            token = grant
+        else:
+            token, self._key = p.decode_grant(grant)
+            self._proof = base64.b64encode(key_proof(self._key)).decode("ascii")
         if not token or len(token) > p.MAX_TOKEN_BYTES:
             raise errors.RemoteProtocolError("the server sent an unusable token")
         self._token, self.room, self.username = token, room, username
@@ -185,7 +245,8 @@ class ChatClient:
         udp.bind(("0.0.0.0", 0))
         udp.settimeout(0.2)
         self._udp = udp
-        session = ClientSession(room, username, token, **self._timing)
+        channel = SealedChannel.for_client(self._key) if self._key is not None else None
+        session = ClientSession(room, username, token, channel=channel, **self._timing)
         with self._lock:
             self._session = session
             now = time.monotonic()
@@ -203,7 +264,7 @@ class ChatClient:
 
     def _sync(self) -> p.RoomSnapshot:
         assert self.room is not None  # set by joining
-        request = p.RoomRequest("", token=self._token.decode("ascii"))
+        request = p.RoomRequest("", token=self._token.decode("ascii"), proof=self._proof)
         return p.decode_snapshot(self._request(Operation.SYNC, self.room, p.encode_request(request)))
 
     # --- the session --------------------------------------------------------------------
@@ -221,6 +282,11 @@ class ChatClient:
     @property
     def members(self) -> tuple[str, ...]:
         return self._session.members if self._session is not None else ()
+
+    @property
+    def plain_members(self) -> frozenset[str]:
+        """Members whose traffic is not encrypted (on a server started with --allow-plain)."""
+        return self._session.plain if self._session is not None else frozenset()
 
     @property
     def host_name(self) -> str | None:
@@ -379,6 +445,10 @@ class ChatClient:
         """The server no longer holds events we missed: fetch the room over TCP again."""
         try:
             snapshot = self._sync()
+        except errors.NotConnected as exc:  # asked over TLS: the server really forgot us
+            with self._lock:
+                self._carry_out(self._joined_session.forgotten(str(exc)))
+            return
         except (errors.ClientError, errors.ProtocolError) as exc:
             log.warning("could not fetch the room again: %s", exc)
             return
@@ -390,7 +460,7 @@ class ChatClient:
         self._send_all(datagrams)
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
+def _read_exactly(sock, size: int) -> bytes:
     chunks, remaining = [], size
     while remaining:
         chunk = sock.recv(min(remaining, 65536))

@@ -8,8 +8,10 @@ Two ways, because networks differ:
   the finder broadcasts a padded probe, each server answers with its rooms, never more
   bytes than the probe, at a limited rate (protocol.encode_probe / encode_answer).
 
-A finder then asks each server it found for its rooms with LIST over TCP, so the list
-is what a join would see; what the answer carried is shown until then. The byte
+A finder then asks each server it found for its rooms with LIST over TCP (TLS, the key
+checked against the fingerprint announced), and lists a server's rooms only once that
+answered: what is listed is what a join would reach. The probe answer's own room list
+serves finders that cannot make the TCP request. The byte
 layouts are in protocol.py and docs/protocol.md; docs/network.md says what a firewall
 must let through.
 """
@@ -30,6 +32,7 @@ from typing import Any, Callable
 
 from . import protocol as p
 from .errors import ClientError, ProtocolError
+from .identity import IdentityChanged, KnownServers
 from .protocol import RoomInfo, ServerAnnouncement
 from .rooms import TokenBucket
 
@@ -332,7 +335,6 @@ class _Server:
     heard: float = 0.0  # last broadcast answer (monotonic)
     next_list: float = 0.0
     listing: bool = False
-    listed: bool = False
     sources: set[str] = field(default_factory=set)
 
 
@@ -351,19 +353,20 @@ class RoomBrowser:
 
     Every change puts the whole new list (sorted FoundRooms) on `updates` and calls
     `on_change` with it, from the browser's own threads: a GUI drains the queue on its
-    own thread. `list_rooms(address, port)` asks a server for its rooms (ChatClient's
-    LIST by default; a test may pass its own).
+    own thread. `list_rooms(address, port, fingerprint)` asks a server for its rooms
+    (ChatClient's LIST over TLS by default, the key checked against the announced
+    fingerprint; a test may pass its own).
     """
 
     def __init__(self, scope: Scope | None = None, *, on_change: Callable[[list[FoundRoom]], None] | None = None,
-                 list_rooms: Callable[[str, int], list[RoomInfo]] | None = None):
+                 list_rooms: Callable[[str, int, str], list[RoomInfo]] | None = None):
         self.scope = scope or Scope.from_environment()
         self.updates: queue.Queue[list[FoundRoom]] = queue.Queue()
         self._on_change = on_change
         self._list_rooms = list_rooms or _list_over_tcp
         self._servers: dict[tuple[str, int], _Server] = {}
         self._lock = threading.Lock()
-        self._published: list[FoundRoom] | None = None
+        self._published: list[FoundRoom] = []  # nothing is told until something is found
         self._stop = threading.Event()
         self._resolve: queue.Queue[str] = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -447,8 +450,7 @@ class RoomBrowser:
             except Exception:
                 log.exception("a discovery listener failed")
 
-    def _found(self, address: str, announcement: ServerAnnouncement, *, rooms: tuple[RoomInfo, ...] | None,
-               mdns_name: str | None = None) -> None:
+    def _found(self, address: str, announcement: ServerAnnouncement, mdns_name: str | None = None) -> None:
         key = (address, announcement.tcp_port)
         with self._lock:
             server = self._servers.get(key)
@@ -464,8 +466,6 @@ class RoomBrowser:
             else:
                 server.heard = time.monotonic()
                 server.sources.add("broadcast")
-            if rooms is not None and not server.listed:
-                server.rooms = rooms  # shown until LIST answers
             self._publish()
 
     def _forget(self, key: tuple[str, int], why: str) -> None:
@@ -517,7 +517,7 @@ class RoomBrowser:
             return
         if answer.nonce != self._nonce:
             return
-        self._found(address, answer.announcement, rooms=None if answer.truncated else answer.rooms)
+        self._found(address, answer.announcement)
 
     # -- LIST over TCP, and forgetting the silent
     def _maintain(self) -> None:
@@ -539,13 +539,13 @@ class RoomBrowser:
     def _refresh(self, server: _Server) -> None:
         key = (server.address, server.tcp_port)
         try:
-            rooms = tuple(self._list_rooms(server.address, server.tcp_port))
+            rooms = tuple(self._list_rooms(server.address, server.tcp_port, server.announcement.fingerprint))
         except (ClientError, ProtocolError, OSError) as exc:
             if not self._stop.is_set():
                 self._forget(key, f"its room list did not come ({exc})")
             return
         with self._lock:
-            server.listing, server.listed = False, True
+            server.listing = False
             server.next_list = time.monotonic() + LIST_INTERVAL
             if self._servers.get(key) is server:
                 server.rooms = rooms
@@ -595,13 +595,32 @@ class RoomBrowser:
         except ProtocolError as exc:
             log.info("ignored the mDNS record %s: %s", name, exc.reason)
             return
-        self._found(_preferred_address(addresses, self._interfaces), announcement, rooms=None, mdns_name=name)
+        self._found(_preferred_address(addresses, self._interfaces), announcement, mdns_name=name)
 
 
-def _list_over_tcp(address: str, tcp_port: int) -> list[RoomInfo]:
+class _AnnouncedIdentity(KnownServers):
+    """For a finder's LIST: the server's key must be the one its announcement named (when it
+    named one), and nothing is written to the person's known servers: that happens when
+    they join."""
+
+    def __init__(self, expected: str):
+        super().__init__(os.devnull)
+        self.expected = expected
+
+    def get(self, address: str) -> str | None:
+        return self.expected or None
+
+    def check(self, address: str, presented: str, *, accept_changed: bool = False) -> bool:
+        if self.expected and presented != self.expected:
+            raise IdentityChanged(address, self.expected, presented)
+        return True
+
+
+def _list_over_tcp(address: str, tcp_port: int, fingerprint: str = "") -> list[RoomInfo]:
     from .client import ChatClient
 
-    return ChatClient(address, tcp_port, timeout=LIST_TIMEOUT).list_rooms()
+    client = ChatClient(address, tcp_port, timeout=LIST_TIMEOUT, known_servers=_AnnouncedIdentity(fingerprint))
+    return client.list_rooms()
 
 
 def find_rooms(timeout: float = 2.5, scope: Scope | None = None) -> list[FoundRoom]:

@@ -45,6 +45,7 @@ class Notice(AppEvent):
 class MembersChanged(AppEvent):
     members: tuple[str, ...]
     host: str
+    plain: frozenset[str] = frozenset()  # members whose traffic crosses the network unencrypted
 
 
 @dataclass(frozen=True)

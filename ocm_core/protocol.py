@@ -9,6 +9,8 @@ The byte layouts are written down in docs/protocol.md.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import json
 import struct
@@ -53,6 +55,30 @@ class Status(enum.IntEnum):
     UNKNOWN_TOKEN = 10
     SERVER_ERROR = 11
     BUSY = 12  # too many connections right now (in all, or from one address): retry shortly
+    ENCRYPTION_REQUIRED = 15  # a plain request to a server that admits only TLS clients (13, 14: issue 12)
+
+
+# --- telling TLS from a plain TCRP request by its first bytes -------------------------
+# A TLS connection opens with a handshake record: 0x16, then the record version 0x03 0x01
+# (0x03 0x03 from some clients). A plain TCRP request could begin 0x16 0x03 (a 22-byte room
+# name, operation 3) but its third byte is the state, 0 for a request, never 1 to 4: three
+# bytes settle it. 0x15 (an alert) may open a TLS answer, never a TCRP one with status.
+TLS_HANDSHAKE = 0x16
+TLS_ALERT = 0x15
+TLS_PREFIX_BYTES = 3
+
+
+def looks_like_tls(prefix: bytes) -> bool:
+    """Whether a connection that began with these TLS_PREFIX_BYTES bytes speaks TLS."""
+    if len(prefix) < TLS_PREFIX_BYTES:
+        raise ValueError(f"need {TLS_PREFIX_BYTES} bytes to tell TLS from TCRP")
+    return prefix[0] == TLS_HANDSHAKE and prefix[1] == 0x03 and 1 <= prefix[2] <= 4
+
+
+def is_tls_record_start(first: bytes) -> bool:
+    """Whether a server's first answer byte opens a TLS record (handshake or alert); a plain
+    TCRP answer begins with its room-name size, 0 for every refusal sent before reading."""
+    return bool(first) and first[0] in (TLS_HANDSHAKE, TLS_ALERT)
 
 
 # --- TCRP -------------------------------------------------------------------------
@@ -141,6 +167,14 @@ def check_name(name: str, what: str) -> bytes:
     return raw
 
 
+class Dialect(enum.Enum):
+    """How a client words its request, and so how it is answered."""
+
+    OURS = "ours"  # a JSON object; status byte and sentence; our UDP frames
+    BARE = "bare"  # the assignment's bare UTF-8 username; answered as OURS, chats in plain text
+    KANARU = "kanaru"  # a JSON string (kanaru1201/online-chat-messenger): JSON answers, its UDP forms
+
+
 @dataclass(frozen=True)
 class RoomRequest:
     """The payload of a CREATE or JOIN request."""
@@ -148,19 +182,21 @@ class RoomRequest:
     username: str
     password: str | None = None
     token: str | None = None  # SYNC names the session by its token
+    proof: str | None = None  # SYNC from a sealed member: secure.key_proof, base64
+    dialect: Dialect = Dialect.OURS
 
 
 def encode_request(request: RoomRequest) -> bytes:
     fields: dict[str, str] = {"username": request.username}
-    if request.password is not None:
-        fields["password"] = request.password
-    if request.token is not None:
-        fields["token"] = request.token
+    for key in ("password", "token", "proof"):
+        if getattr(request, key) is not None:
+            fields[key] = getattr(request, key)
     return json.dumps(fields, ensure_ascii=False).encode("utf-8")
 
 
 def decode_request(payload: bytes) -> RoomRequest:
-    """A JSON object, or (as the original assignment sends it) a bare UTF-8 username."""
+    """A JSON object; or, as the assignment's clients send it, a bare UTF-8 username or a
+    JSON string holding one (the kanaru dialect)."""
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
@@ -171,9 +207,16 @@ def decode_request(payload: bytes) -> RoomRequest:
             fields = json.loads(text)
         except (ValueError, RecursionError):
             raise RemoteProtocolError("request payload starts like JSON but is not valid JSON") from None
+    elif text.startswith('"'):
+        try:
+            name = json.loads(text)
+        except ValueError:
+            name = None  # a bare username that happens to begin with a quote
+        if isinstance(name, str):
+            return RoomRequest(decode_name(name.encode("utf-8"), "username"), dialect=Dialect.KANARU)
     if not isinstance(fields, dict):
         username = decode_name(payload.strip(b"\r\n"), "username")
-        return RoomRequest(username)
+        return RoomRequest(username, dialect=Dialect.BARE)
 
     def text_field(key: str) -> str | None:
         value = fields.get(key)
@@ -186,7 +229,52 @@ def decode_request(payload: bytes) -> RoomRequest:
     password = text_field("password")
     if password is not None and len(password.encode("utf-8")) > 1024:
         raise RemoteProtocolError("password is longer than 1024 bytes")
-    return RoomRequest(username, password, text_field("token"))
+    return RoomRequest(username, password, text_field("token"), text_field("proof"))
+
+
+def encode_grant(token: bytes, key: bytes) -> bytes:
+    """State-2 payload of CREATE/JOIN over TLS: the token and the member's UDP key."""
+    return encode_json({"token": token.decode("ascii"), "key": base64.b64encode(key).decode("ascii")})
+
+
+def decode_grant(payload: bytes) -> tuple[bytes, bytes]:
+    grant = decode_json_object(payload)
+    token, key = grant.get("token"), grant.get("key")
+    if not isinstance(token, str) or not isinstance(key, str):
+        raise RemoteProtocolError("the grant lacks its token or key")
+    try:
+        raw_key = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        raise RemoteProtocolError("the grant's key is not base64") from None
+    raw_token = token.encode("utf-8")
+    if not raw_token or len(raw_token) > MAX_TOKEN_BYTES or len(raw_key) != 32:
+        raise RemoteProtocolError("the grant's token or key has the wrong size")
+    return raw_token, raw_key
+
+
+# --- the kanaru dialect's TCP answers and UDP forms ------------------------------------
+KANARU_REGISTER = "__REGISTER__"
+KANARU_LEAVE = "__LEAVE__"
+KANARU_ROOM_CLOSED = b"__ROOM_CLOSED__"
+
+
+def encode_kanaru_status(success: bool, detail: str = "") -> bytes:
+    """State-1 payload for a kanaru client: JSON {"success": ...}, with our sentence as "error"."""
+    answer: dict[str, object] = {"success": success}
+    if detail:
+        answer["error"] = detail
+    return encode_json(answer)
+
+
+def encode_kanaru_token(token: bytes) -> bytes:
+    return encode_json({"token": token.decode("ascii")})
+
+
+def encode_kanaru_relay(sender: str, text: str) -> bytes:
+    """A relayed line as a kanaru client reads it: sender-name length (1 byte), name, text;
+    no room header."""
+    name = sender.encode("utf-8")[:MAX_NAME_BYTES]
+    return bytes((len(name),)) + name + text.encode("utf-8")
 
 
 def encode_status(status: Status, detail: str = "") -> bytes:
@@ -235,6 +323,9 @@ def encode_datagram(room_bytes: bytes, token: bytes, body: bytes) -> bytes:
     return data
 
 
+def datagram_header(room_bytes: bytes, token: bytes) -> bytes:
+    """The assignment's header: kept readable on a sealed datagram, and authenticated."""
+    return bytes((len(room_bytes), len(token))) + room_bytes + token
 def datagram_size(datagram: Datagram) -> int:
     """How many bytes `datagram` takes on the wire."""
     return 2 + len(datagram.room.encode("utf-8")) + len(datagram.token) + len(datagram.body)
@@ -261,6 +352,27 @@ def decode_datagram(data: bytes) -> Datagram:
 FRAME_MAGIC = 0xFF
 FRAME_VERSION = 1
 
+# A sealed body: SEALED_MAGIC (0xFE, also never in UTF-8), a 12-byte nonce, then the
+# AEAD ciphertext of one of the frames below with its 16-byte tag (see secure.py).
+SEALED_MAGIC = 0xFE
+SEALED_PREFIX = bytes((SEALED_MAGIC,))
+NONCE_SIZE = 12
+TAG_SIZE = 16
+SEAL_OVERHEAD = 1 + NONCE_SIZE + TAG_SIZE
+
+
+def is_sealed(body: bytes) -> bool:
+    return body[:1] == SEALED_PREFIX
+
+
+def split_sealed(body: bytes) -> tuple[bytes, bytes]:
+    """(nonce, ciphertext with tag) of a sealed body."""
+    if not is_sealed(body):
+        raise RemoteProtocolError("datagram is not sealed")
+    if len(body) < SEAL_OVERHEAD:
+        raise RemoteProtocolError("sealed datagram is shorter than its nonce and tag")
+    return body[1 : 1 + NONCE_SIZE], body[1 + NONCE_SIZE :]
+
 
 class FrameKind(enum.IntEnum):
     # client -> server
@@ -281,6 +393,9 @@ class EventType(enum.IntEnum):
     LEFT = 3
     TIMED_OUT = 4
     CLOSED = 5
+
+
+JOINED_PLAIN = "plain"  # a JOINED event's text when the member's traffic is not encrypted
 
 
 class ErrorCode(enum.IntEnum):
@@ -506,14 +621,14 @@ def event_from_json(value: object) -> Event:
 
 def max_relayed_text_bytes(room_bytes: int, name_bytes: int) -> int:
     """The longest chat text (UTF-8 bytes) that the server can relay to members in one
-    datagram, an EVENT frame that carries the sender's name (and no token)."""
-    return MAX_DATAGRAM - 2 - room_bytes - EVENT_OVERHEAD - name_bytes
+    datagram, an EVENT frame that carries the sender's name (and no token), sealed."""
+    return MAX_DATAGRAM - 2 - room_bytes - SEAL_OVERHEAD - EVENT_OVERHEAD - name_bytes
 
 
 def max_chat_text_bytes(room_bytes: int, token_bytes: int, name_bytes: int) -> int:
-    """The longest chat text (UTF-8 bytes) that fits in a datagram both ways:
+    """The longest chat text (UTF-8 bytes) that fits in a datagram both ways, sealed:
     client -> server carries the token, server -> members carries the sender's name."""
-    upstream = MAX_DATAGRAM - 2 - room_bytes - token_bytes - CHAT_OVERHEAD
+    upstream = MAX_DATAGRAM - 2 - room_bytes - token_bytes - SEAL_OVERHEAD - CHAT_OVERHEAD
     return min(upstream, max_relayed_text_bytes(room_bytes, name_bytes))
 
 
@@ -530,6 +645,7 @@ class RoomSnapshot:
     host: str
     members: tuple[str, ...]
     history: tuple[Event, ...]
+    plain: tuple[str, ...] = ()  # members whose traffic is not encrypted (--allow-plain)
 
 
 def decode_snapshot(payload: bytes) -> RoomSnapshot:
@@ -541,6 +657,7 @@ def decode_snapshot(payload: bytes) -> RoomSnapshot:
         answer["seq"], answer["udp_port"], answer["host"],
         tuple(str(m) for m in answer["members"]),
         tuple(event_from_json(item) for item in answer["history"]),
+        tuple(str(m) for m in answer.get("plain", ()) if isinstance(answer.get("plain"), list)),
     )
 
 

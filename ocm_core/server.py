@@ -9,6 +9,8 @@ A tick thread drives time: member timeouts and re-sends of unacknowledged events
 
 from __future__ import annotations
 
+import base64
+import binascii
 import collections
 import concurrent.futures
 import errno
@@ -17,6 +19,7 @@ import os
 import select
 import selectors
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -25,8 +28,10 @@ from typing import Any
 
 from . import protocol as p
 from .errors import PortInUse, ProtocolError, RegistryError
-from .protocol import Operation, State, Status
-from .rooms import Limits, RoomRegistry, hash_password
+from .identity import ServerIdentity
+from .protocol import Dialect, Operation, State, Status
+from .rooms import Limits, RoomRegistry, Wire, hash_password
+from .secure import MemberKeys, TlsServerSide, server_tls_context
 from .store import RoomStore
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,8 @@ class _Connection:
     deadline: float
     buffer: bytearray = field(default_factory=bytearray)
     header: p.TcrpHeader | None = None
+    mode: str = ""  # "" until the first bytes tell: "tls" or "plain"
+    tls: TlsServerSide | None = None
 
 
 def _bind(kind: int, host: str, port: int) -> socket.socket:
@@ -107,16 +114,27 @@ class ChatServer:
         server_limits: ServerLimits | None = None,
         registry: RoomRegistry | None = None,
         db_path: str | os.PathLike | None = None,
+        identity: ServerIdentity | None = None,
+        allow_plain: bool = False,
     ):
-        """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory."""
+        """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory.
+        `identity`: the server's long-lived key (default: the one in the user's data directory).
+        `allow_plain`: also admit clients that speak the assignment's protocol without encryption."""
         self.host = host
+        self.identity = identity or ServerIdentity.load_or_create()
+        self.allow_plain = allow_plain
+        self._tls_context = server_tls_context(self.identity)
+        member_keys = MemberKeys(self.identity, self.identity.next_boot())
         self._requested = (tcp_port, udp_port)
         # Password hashing runs on one thread of its own: scrypt's 16 MiB working set then
         # lives in one thread's memory, not in every worker's, and a burst of locked
         # requests queues there instead of taking every worker.
         self._hashing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ocm-password")
-        self._registry_args: dict[str, Any] = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password)
+        self._registry_args: dict[str, Any] = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password,
+                                                   member_keys=member_keys)
         self.registry: RoomRegistry | None = registry or (None if db_path else RoomRegistry(**self._registry_args))
+        if self.registry is not None and self.registry.member_keys is None:
+            self.registry.member_keys = member_keys
         self.db_path = db_path
         self._store: RoomStore | None = None
         self.server_limits = server_limits or ServerLimits()
@@ -148,6 +166,11 @@ class ChatServer:
         if self._udp is None:
             raise RuntimeError("server is not started")
         return self._udp.getsockname()
+
+    @property
+    def fingerprint(self) -> str:
+        """The identity's short form, for people to compare with what their clients show."""
+        return self.identity.fingerprint
 
     @property
     def running(self) -> bool:
@@ -348,6 +371,7 @@ class ChatServer:
                 self._answer_and_close(sock, Operation.CREATE, "", Status.BUSY, refuse)
                 continue
             sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a TLS flight, then the answer: no 40 ms wait between
             conn = _Connection(sock, ip, time.monotonic() + limits.request_timeout)
             connections[sock] = conn
             selector.register(sock, selectors.EVENT_READ, conn)
@@ -376,7 +400,10 @@ class ChatServer:
         if not chunk:
             self._finish(selector, connections, conn)  # the peer went away mid-request: nothing to do
             return
-        conn.buffer += chunk
+        request_bytes = self._unwrap(selector, connections, conn, chunk)
+        if request_bytes is None:
+            return
+        conn.buffer += request_bytes
         try:
             if conn.header is None and len(conn.buffer) >= p.TCRP_HEADER_SIZE:
                 conn.header = p.decode_tcrp_header(bytes(conn.buffer[: p.TCRP_HEADER_SIZE]))
@@ -395,21 +422,68 @@ class ChatServer:
             operation = conn.header.operation if conn.header else Operation.CREATE
             selector.unregister(conn.sock)
             connections.pop(conn.sock, None)
-            self._workers.submit(self._answer_and_close, conn.sock, operation, "", Status.BAD_REQUEST, exc.reason, conn.ip)
+            self._workers.submit(self._answer_and_close, conn.sock, operation, "", Status.BAD_REQUEST, exc.reason, conn.ip,
+                                 tls=conn.tls)
             return
         selector.unregister(conn.sock)
         connections.pop(conn.sock, None)
         self._workers.submit(self._serve_request, conn, message)
 
-    def _serve_request(self, conn: _Connection, message: p.TcrpMessage) -> None:
+    def _unwrap(self, selector, connections, conn: _Connection, chunk: bytes) -> bytes | None:
+        """The request bytes in `chunk`: as they are on a plain connection, decrypted on a TLS
+        one (whose handshake answers go out here). None when there is nothing to add yet."""
+        if not conn.mode:
+            conn.buffer += chunk
+            if len(conn.buffer) < p.TLS_PREFIX_BYTES:
+                return None
+            if not p.looks_like_tls(bytes(conn.buffer[: p.TLS_PREFIX_BYTES])):
+                conn.mode = "plain"
+                return b""
+            conn.mode, conn.tls = "tls", TlsServerSide(self._tls_context)
+            chunk = bytes(conn.buffer)
+            conn.buffer.clear()
+        if conn.tls is None:
+            return chunk
         try:
-            status, detail, completion = self._decide(conn.ip, message)
+            plain, reply = conn.tls.receive(chunk)
+            if reply:
+                conn.sock.sendall(reply)  # a handshake flight: far less than a socket buffer
+        except (ssl.SSLError, OSError) as exc:
+            self.stats["tls failures"] += 1
+            log.info("TLS handshake with %s failed: %s", conn.ip, exc)
+            self._finish(selector, connections, conn)
+            return None
+        return plain
+
+    def _serve_request(self, conn: _Connection, message: p.TcrpMessage) -> None:
+        dialect = Dialect.OURS
+        try:
+            status, detail, completion, dialect = self._decide(conn.ip, message, conn.tls is not None)
         except Exception:
             log.exception("error answering a %s request from %s", message.operation.name, conn.ip)
             status, detail, completion = Status.SERVER_ERROR, "the server hit an internal error; try again", None
-        self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion)
+        self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion,
+                               tls=conn.tls, dialect=dialect)
 
-    def _decide(self, ip: str, message: p.TcrpMessage) -> tuple[Status, str, bytes | None]:
+    PLAIN_REFUSED = ("this server admits only encrypted clients; use a current Online Chat Messenger, "
+                     "or ask the host to start the server with --allow-plain")
+
+    def _decide(self, ip: str, message: p.TcrpMessage, secure: bool) -> tuple[Status, str, bytes | None, Dialect]:
+        op, room = message.operation, message.room
+        dialect = Dialect.OURS
+        if op is not Operation.LIST:
+            try:
+                dialect = p.decode_request(message.payload).dialect
+            except ProtocolError:
+                pass  # answered below as a bad request
+        sealed = secure and dialect is Dialect.OURS
+        if not sealed and not self.allow_plain:
+            self.stats["plain refused"] += 1
+            log.info("refused a plain %s request from %s (start with --allow-plain to admit it)", op.name, ip)
+            return Status.ENCRYPTION_REQUIRED, self.PLAIN_REFUSED, None, dialect
+        return (*self._decide_admitted(ip, message, sealed), dialect)
+
+    def _decide_admitted(self, ip: str, message: p.TcrpMessage, sealed: bool) -> tuple[Status, str, bytes | None]:
         op, room = message.operation, message.room
         assert self.registry is not None
         if op is Operation.LIST:
@@ -421,14 +495,16 @@ class ChatServer:
             request = p.decode_request(message.payload)
             if op in (Operation.CREATE, Operation.JOIN) and not request.username:
                 raise ProtocolError("username is empty")
+            wire = Wire.SEALED if sealed else Wire.KANARU if request.dialect is Dialect.KANARU else Wire.PLAIN
             if op is Operation.CREATE:
-                token = self.registry.create_room(room, request.username, ip, request.password)
-                return Status.OK, "", token
+                token = self.registry.create_room(room, request.username, ip, request.password, wire=wire)
+                return Status.OK, "", self._grant(token, wire)
             if op is Operation.JOIN:
-                token, outbound = self.registry.join_room(room, request.username, ip, request.password)
+                token, outbound = self.registry.join_room(room, request.username, ip, request.password, wire=wire)
                 self._send_all(outbound)
-                return Status.OK, "", token
-            snapshot = self.registry.snapshot((request.token or "").encode("ascii", "replace"), ip, room)
+                return Status.OK, "", self._grant(token, wire)
+            token = (request.token or "").encode("ascii", "replace")
+            snapshot = self.registry.snapshot(token, ip, room, _proof(request.proof) if sealed else None)
             snapshot["udp_port"] = self.udp_address[1]
             return Status.OK, "", p.encode_json(snapshot)
         except ProtocolError as exc:
@@ -436,18 +512,41 @@ class ChatServer:
         except RegistryError as exc:
             return exc.status, str(exc), None
 
-    def _answer_and_close(self, sock, operation, room, status, detail, ip=None, completion=None) -> None:
+    def _grant(self, token: bytes, wire: Wire) -> bytes:
+        """The completion of a CREATE or JOIN, in the form its client reads."""
+        if wire is Wire.SEALED:
+            assert self.registry is not None and self.registry.member_keys is not None  # set in __init__
+            return p.encode_grant(token, self.registry.member_keys.key_for(token))
+        return p.encode_kanaru_token(token) if wire is Wire.KANARU else token
+
+    def _answer_and_close(self, sock, operation, room, status, detail, ip=None, completion=None, *,
+                          tls: TlsServerSide | None = None, dialect: Dialect = Dialect.OURS) -> None:
         try:
             sock.setblocking(True)
             sock.settimeout(5.0)
-            data = p.encode_tcrp(operation, State.RESPONSE, room, p.encode_status(status, detail))
+            if dialect is Dialect.KANARU:
+                answer = p.encode_kanaru_status(status is Status.OK, "" if status is Status.OK else detail)
+            else:
+                answer = p.encode_status(status, detail)
+            data = p.encode_tcrp(operation, State.RESPONSE, room, answer)
             if status is Status.OK and completion is not None:
                 data += p.encode_tcrp(operation, State.COMPLETE, room, completion)
+            if tls is not None:
+                data = tls.send(data) + tls.close()
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)
-        except OSError as exc:
+        except (OSError, ssl.SSLError) as exc:
             log.debug("could not answer %s: %s", ip, exc)
         finally:
             sock.close()
             if ip is not None:
                 self._release(ip)
+
+
+def _proof(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None

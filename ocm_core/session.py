@@ -30,6 +30,7 @@ from . import events as ev
 from . import protocol as p
 from .errors import LocalProtocolError
 from .protocol import ErrorCode, EventType
+from .secure import OpenFailed, SealedChannel
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ JOIN_PROBE = 0.2  # heartbeats this often until the server first answers (it lea
 ACK_DELAY = 0.05  # acknowledgements are batched for this long
 GAP_RETRY = 0.2  # an open gap with nothing new arriving is asked for again this often
 RESEND_SPACING = 0.1  # at most one RESEND per this much time, unless the server prompts it
+UNKNOWN_CHECK_EVERY = 2.0  # a plain "unknown token" is checked over TLS (a snapshot) at most this often
 
 
 class SessionState(enum.Enum):
@@ -81,8 +83,10 @@ class ClientSession:
         send_timeout: float = 60.0,
         lost_after: float | None = None,
         give_up_after: float = 300.0,
+        channel: SealedChannel | None = None,
     ):
-        """`send_timeout`: a message not acknowledged by then is reported failed.
+        """`channel`: seals what we send and opens what the server sends (None: plain).
+        `send_timeout`: a message not acknowledged by then is reported failed.
         `lost_after`: seconds of silence from the server before ConnectionLost.
         `give_up_after`: seconds of silence after which the session ends for good."""
         self.room = room
@@ -109,6 +113,10 @@ class ClientSession:
         self._last_heard = 0.0
         self._last_resend_request = float("-inf")
         self._resync_wanted = False
+        self._channel = channel
+        self._last_unknown_check = float("-inf")
+        self.plain: frozenset[str] = frozenset()  # members whose traffic is not encrypted
+        self.dropped = 0  # datagrams that did not open, or came plain to a sealed session
 
     # --- what the caller may ask ---------------------------------------------------------
 
@@ -137,7 +145,7 @@ class ClientSession:
         if first:
             self._joined_at = snapshot.seq
             self._last_heard = now
-        self.host, self.members = snapshot.host, snapshot.members
+        self.host, self.members, self.plain = snapshot.host, snapshot.members, frozenset(snapshot.plain)
         for event in snapshot.history:
             event = dataclasses.replace(event, history=first)
             if event.seq > self._delivered and self.state is not SessionState.CLOSED and not self._is_own(event.seq, event):
@@ -145,7 +153,7 @@ class ClientSession:
         self._delivered = max(self._delivered, snapshot.seq)
         self._held = {s: e for s, e in self._held.items() if s > self._delivered}
         self._own_seqs = {s for s in self._own_seqs if s > self._delivered}
-        out.events.append(ev.MembersChanged(self.members, self.host or ""))
+        out.events.append(ev.MembersChanged(self.members, self.host or "", self.plain))
         self._drain(out, now)
         return out
 
@@ -185,10 +193,51 @@ class ClientSession:
 
     # --- what arrived ---------------------------------------------------------------------
 
+    def forgotten(self, reason: str) -> Output:
+        """The server said over TLS that it no longer knows this session: it is over."""
+        out = Output()
+        if self.state in _LIVE:
+            self._end(reason.rstrip(".") or "the server no longer knows this session; join again", out)
+        return out
+
+    def _open(self, data: bytes) -> tuple[bytes, bool]:
+        """(body, whether it came sealed): opened under our key when this session seals."""
+        datagram = p.decode_datagram(data)
+        if self._channel is None or not p.is_sealed(datagram.body):
+            return datagram.body, False
+        return self._channel.open(data[: len(data) - len(datagram.body)], datagram.body), True
+
+    def _drop(self, reason: str) -> Output:
+        self.dropped += 1
+        if self.dropped & (self.dropped - 1) == 0:  # the 1st, 2nd, 4th, 8th ...: a flood cannot flood the log
+            log.warning("dropped %d datagrams not genuinely from the server (%s)", self.dropped, reason)
+        return Output()
+
+    def _unsealed(self, frame, now: float) -> Output:
+        """A plain datagram to a sealed session: anyone could have sent it. Only the server's
+        "unknown token" is plain (it has no key for a token it forgot), so that one is a hint,
+        checked over TLS (a snapshot fetch) before anything ends; anything else is dropped."""
+        if not isinstance(frame, p.ErrorFrame) or frame.code is not ErrorCode.UNKNOWN_TOKEN:
+            return self._drop("plain")
+        out = Output()
+        if self.state is SessionState.CLOSING:
+            self.close()  # we are leaving anyway: at worst a forged one makes us go sooner
+        elif self.state in _LIVE and now - self._last_unknown_check >= UNKNOWN_CHECK_EVERY:
+            self._last_unknown_check = now
+            out.fetch_snapshot = True
+        return out
+
     def receive(self, data: bytes, now: float) -> Output:
         """Handle one datagram from the server. Malformed bytes raise RemoteProtocolError
-        and change nothing; anything after CLOSED is ignored."""
-        frame = p.decode_body(p.decode_datagram(data).body)
+        and change nothing; one that does not open (forged, altered, replayed) is dropped
+        and counted; anything after CLOSED is ignored."""
+        try:
+            body, sealed = self._open(data)
+        except OpenFailed as exc:
+            return self._drop(exc.reason)
+        frame = p.decode_body(body)
+        if self._channel is not None and not sealed:
+            return self._unsealed(frame, now)
         out = Output()
         if self.state is SessionState.CLOSED:
             return out
@@ -307,10 +356,13 @@ class ClientSession:
             members = set(self.members)
             if kind == "joined":
                 members.add(event.name)
+                if event.text == p.JOINED_PLAIN:
+                    self.plain |= {event.name}
             else:
                 members.discard(event.name)
+                self.plain -= {event.name}
             self.members = tuple(sorted(members, key=str.casefold))
-            out.events.append(ev.MembersChanged(self.members, self.host or ""))
+            out.events.append(ev.MembersChanged(self.members, self.host or "", self.plain))
 
     def _end(self, reason: str, out: Output) -> None:
         """The room is gone for us: report it once; what still waited has failed."""
@@ -364,7 +416,9 @@ class ClientSession:
     # --- bytes -----------------------------------------------------------------------------
 
     def _datagram(self, body: bytes) -> bytes:
-        return p.encode_datagram(self._room_bytes, self._token, body)
+        if self._channel is None:
+            return p.encode_datagram(self._room_bytes, self._token, body)
+        return self._channel.seal(p.datagram_header(self._room_bytes, self._token), body)
 
     def _chat_datagram(self, msg_id: int, text: str) -> bytes:
         floor = min(self._pending, default=msg_id)  # everything below is delivered or given up

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS members (
     ip TEXT NOT NULL,
     udp_host TEXT,
     udp_port INTEGER,
-    plain_text INTEGER NOT NULL DEFAULT 0
+    plain_text INTEGER NOT NULL DEFAULT 0,
+    wire INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS events (
     room TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
@@ -74,6 +75,7 @@ class StoredMember:
     ip: str
     address: tuple[str, int] | None
     plain_text: bool
+    wire: int = 0  # rooms.Wire: plain, sealed or the kanaru dialect
 
 
 @dataclass
@@ -116,6 +118,9 @@ class RoomStore:
         if version not in (0, SCHEMA_VERSION):
             raise RuntimeError(f"{path} was written by a newer version (schema {version}); use another --db file")
         self._db.executescript(_SCHEMA)
+        columns = [row[1] for row in self._db.execute("PRAGMA table_info(members)")]
+        if "wire" not in columns:  # written before encryption: every member then was plain (0)
+            self._db.execute("ALTER TABLE members ADD COLUMN wire INTEGER NOT NULL DEFAULT 0")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.path = path
         self._in_batch = False
@@ -188,8 +193,8 @@ class RoomStore:
         return [StoredRoom(*row) for row in self._db.execute("SELECT name, host, password_salt, password_hash FROM rooms")]
 
     def members(self) -> list[StoredMember]:
-        rows = self._db.execute("SELECT token, room, name, ip, udp_host, udp_port, plain_text FROM members ORDER BY rowid")
-        return [StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt)) for t, r, n, ip, h, p, pt in rows]
+        rows = self._db.execute("SELECT token, room, name, ip, udp_host, udp_port, plain_text, wire FROM members ORDER BY rowid")
+        return [StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt), w) for t, r, n, ip, h, p, pt, w in rows]
 
     def events(self, room: str, limit: int) -> list[StoredEvent]:
         rows = self._db.execute(
@@ -205,8 +210,8 @@ class RoomStore:
 def _member_insert(member: StoredMember) -> tuple[str, tuple]:
     host, port = member.address or (None, None)
     return (
-        "INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (member.token, member.room, member.name, member.ip, host, port, int(member.plain_text)),
+        "INSERT INTO members (token, room, name, ip, udp_host, udp_port, plain_text, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (member.token, member.room, member.name, member.ip, host, port, int(member.plain_text), member.wire),
     )
 
 

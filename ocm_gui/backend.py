@@ -40,6 +40,10 @@ class HostedServer:
     def running(self) -> bool:
         return self.server.running
 
+    @property
+    def fingerprint(self) -> str:
+        return self.server.fingerprint
+
     def stop(self) -> None:
         if not self._released:
             self._released = True

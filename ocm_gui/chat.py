@@ -95,7 +95,7 @@ class ChatWindow:
         except tk.TclError:
             self.win.geometry("760x520")
         self._build()
-        self._set_members(tuple(client.members), client.host_name)
+        self._set_members(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
         self._update_title()
         self._update_counter()
         self.win.protocol("WM_DELETE_WINDOW", self.leave)
@@ -131,6 +131,14 @@ class ChatWindow:
             self.share_entry.pack(side="left", padx=(6, 6))
             self.copy_button = ttk.Button(share, text="Copy", command=self.copy_address)
             self.copy_button.pack(side="left")
+
+        fingerprint = getattr(self.client, "server_fingerprint", None)
+        self.fingerprint_label = None
+        if fingerprint:
+            self.fingerprint_label = ttk.Label(
+                header, style="Small.TLabel",
+                text=f"🔒 Server identity {fingerprint} · everyone in the room sees the same; compare it aloud")
+            self.fingerprint_label.grid(row=2, column=0, columnspan=2, sticky="w", pady=(4, 0))
 
         self.banner = ttk.Frame(win, style="Banner.TFrame", padding=(12, 6))
         self.banner.columnconfigure(0, weight=1)
@@ -497,7 +505,8 @@ class ChatWindow:
             self.retry(msg_id)
 
     # ------------------------------------------------------------------ members
-    def _set_members(self, members: tuple[str, ...], host: str | None) -> None:
+    def _set_members(self, members: tuple[str, ...], host: str | None, plain: frozenset[str] = frozenset()) -> None:
+        """`plain`: members whose client does not encrypt, marked with an open lock."""
         ordered = sorted(members, key=lambda name: (name != host, name.casefold()))
         self.members = tuple(ordered)
         self.host_name = host
@@ -508,6 +517,8 @@ class ChatWindow:
                 label = f"★ {name} (host)"
             if name == self.username:
                 label += " (you)"
+            if name in plain:
+                label = f"🔓 {label} (not encrypted)"
             self.members_list.insert("end", label)
             if name == host:
                 self.members_list.itemconfigure(index, foreground=theme.ACCENT)
@@ -557,7 +568,7 @@ class ChatWindow:
                 tags = ("notice", "history") if event.history else ("notice",)
                 pending.append(self._line_segments(f"{text}  ·  {_clock(event.time)}", tags))
             elif isinstance(event, MembersChanged):
-                self._set_members(tuple(event.members), event.host)
+                self._set_members(tuple(event.members), event.host, event.plain)
             elif isinstance(event, MessageSent):
                 flush()
                 self._mark_sent(event.msg_id)

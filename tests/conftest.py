@@ -12,6 +12,16 @@ from ocm_core.client import ChatClient
 from ocm_core.server import ChatServer
 
 
+@pytest.fixture(autouse=True)
+def private_user_dirs(tmp_path_factory, monkeypatch):
+    """Each test keeps server identities and trusted keys in directories of its own: a port
+    reused by another test's server must not look like a changed identity."""
+    base = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+    return base
+
+
 def _free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -29,6 +39,15 @@ os.environ[discovery.PORT_ENV] = str(_free_udp_port())
 @pytest.fixture
 def server():
     srv = ChatServer("127.0.0.1", 0, 0)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def plain_server():
+    """A server started as `ocm-server --allow-plain`: it also admits unencrypted clients."""
+    srv = ChatServer("127.0.0.1", 0, 0, allow_plain=True)
     srv.start()
     yield srv
     srv.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -151,7 +152,7 @@ def test_browser_finds_a_room_over_loopback_broadcast_and_drops_a_stopped_server
     try:
         with d.RoomBrowser(scope) as browser:
             rooms = wait_for(browser.updates, bool, 3.0)
-            assert rooms == [d.FoundRoom("127.0.0.1", server.tcp_address[1], "雑談", 1, True, "ゆき", "desk", "")]
+            assert rooms == [d.FoundRoom("127.0.0.1", server.tcp_address[1], "雑談", 1, True, "ゆき", "desk", server.fingerprint)]
             host.leave()
             wait_for(browser.updates, lambda r: r == [], 2 * d.LIST_INTERVAL + 2)
             server.stop()
@@ -179,3 +180,34 @@ def test_announcer_drops_garbage_and_answers_within_the_probe(server):
     finally:
         sock.close()
         announcer.stop()
+
+
+def test_a_server_whose_key_is_not_the_announced_one_is_not_listed(server):
+    """The finder's LIST checks the TLS key against the fingerprint in the announcement:
+    an answer naming another identity (forged, or a server in the middle) lists nothing."""
+    scope = d.Scope.from_environment()
+    host = ChatClient("127.0.0.1", server.tcp_address[1])
+    host.create_room("雑談", "ゆき")
+    announcer = d.Announcer(server, scope)
+    honest = announcer.announcement
+    announcer.announcement = lambda rooms: replace(honest(rooms), fingerprint="AAAA-BBBB-CCCC-DDDD-EEEE")
+    announcer.start()
+    try:
+        with d.RoomBrowser(scope) as browser:
+            # found by the probe, refused by LIST at once, found again by the next probe...:
+            # its rooms are never listed
+            deadline = time.monotonic() + d.PROBE_SCHEDULE[-1] + 0.5
+            while time.monotonic() < deadline:
+                assert browser.rooms() == []
+                time.sleep(0.02)
+            assert browser.updates.empty()
+    finally:
+        announcer.stop()
+        host.leave()
+
+
+def test_the_finder_does_not_pin_the_servers_it_lists(server, private_user_dirs):
+    from ocm_core.identity import KnownServers
+
+    assert d._list_over_tcp("127.0.0.1", server.tcp_address[1], server.fingerprint) == []
+    assert KnownServers().get(f"127.0.0.1:{server.tcp_address[1]}") is None

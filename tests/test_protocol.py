@@ -55,9 +55,16 @@ def test_request_payload_json_object():
 
 
 def test_request_payload_bare_username_as_the_assignment_sends_it():
-    assert p.decode_request("たろう".encode()) == p.RoomRequest("たろう")
-    assert p.decode_request(b"bob\n") == p.RoomRequest("bob")
-    assert p.decode_request(b'"quoted"') == p.RoomRequest('"quoted"')  # JSON, but not an object
+    assert p.decode_request("たろう".encode()) == p.RoomRequest("たろう", dialect=p.Dialect.BARE)
+    assert p.decode_request(b"bob\n") == p.RoomRequest("bob", dialect=p.Dialect.BARE)
+    assert p.decode_request(b'"quoted') == p.RoomRequest('"quoted', dialect=p.Dialect.BARE)  # not JSON after all
+
+
+def test_request_payload_json_string_is_the_kanaru_dialect():
+    assert p.decode_request(json.dumps("たろう").encode()) == p.RoomRequest("たろう", dialect=p.Dialect.KANARU)
+    assert p.decode_request(b'"\\u30bf"') == p.RoomRequest("\u30bf", dialect=p.Dialect.KANARU)
+    with pytest.raises(ProtocolError):
+        p.decode_request(b'""')  # an empty name is refused in every dialect
 
 
 @pytest.mark.parametrize(
@@ -176,9 +183,9 @@ def test_max_chat_text_fits_both_directions():
     text = "x" * limit
     up = p.encode_datagram(room, token, p.encode_chat(1, text))
     down = p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, "アリス", text)))
-    assert max(len(up), len(down)) == p.MAX_DATAGRAM
-    with pytest.raises(ProtocolError):
-        p.encode_datagram(room, token, p.encode_chat(1, text + "x"))
+    assert max(len(up), len(down)) == p.MAX_DATAGRAM - p.SEAL_OVERHEAD  # room left for the seal
+    longer = p.encode_datagram(room, token, p.encode_chat(1, text + "x"))
+    assert len(longer) + p.SEAL_OVERHEAD > p.MAX_DATAGRAM  # one byte more would not fit sealed
 
 
 # --- property tests: random and mutated bytes never crash a decoder -----------------------
@@ -273,4 +280,4 @@ def test_sizes_the_server_works_out_come_from_the_codec():
     room, name = "部屋".encode(), "アリス".encode()
     text = "x" * p.max_relayed_text_bytes(len(room), len(name))
     relayed = p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, "アリス", text)))
-    assert len(relayed) == p.MAX_DATAGRAM
+    assert len(relayed) + p.SEAL_OVERHEAD == p.MAX_DATAGRAM  # exactly full once sealed

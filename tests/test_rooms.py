@@ -151,7 +151,7 @@ def test_chat_too_long_to_relay_with_the_sender_name_is_refused_not_sent(registr
     host = registry.create_room("lobby", long_name, ALICE[0])
     bob, _ = registry.join_room("lobby", "bob", BOB[0])
     send(registry, bob, p.encode_heartbeat(1), BOB)
-    text = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - len(host) - p.CHAT_OVERHEAD)  # fits upstream only
+    text = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - len(host) - p.SEAL_OVERHEAD - p.CHAT_OVERHEAD)  # fits upstream only
     out = send(registry, host, p.encode_chat(1, text), ALICE)
     assert frames_to(out, BOB) == []
     assert frames_to(out, ALICE)[0].code is ErrorCode.TOO_LONG

@@ -247,6 +247,27 @@ def test_join_locked_room_asks_for_the_password(root, app, hosted):
     assert [chat.room for chat in app.chats] == ["secret"]
 
 
+def test_join_dialog_asks_before_trusting_a_server_whose_identity_changed(root, app, monkeypatch):
+    from ocm_core.identity import ServerIdentity
+    from ocm_core.server import ChatServer
+    from ocm_gui import dialogs
+
+    with ChatServer("127.0.0.1", 0, 0, identity=ServerIdentity.generate()) as first:
+        port = first.tcp_address[1]
+        ChatClient("127.0.0.1", port).list_rooms()  # the first visit: its identity is remembered
+    asked = []
+    with ChatServer("127.0.0.1", port, 0, identity=ServerIdentity.generate()) as other:
+        monkeypatch.setattr(dialogs, "ask_trust_changed", lambda parent, error: asked.append(error) or False)
+        dialog = app.open_join_dialog()
+        fill(dialog, name="Bob", address=f"127.0.0.1:{port}")
+        dialog.refresh_button.invoke()
+        pump(root, lambda: dialog.error_text(), what="the refusal")
+        assert "different identity" in dialog.error_text() and asked[0].presented == other.fingerprint
+        monkeypatch.setattr(dialogs, "ask_trust_changed", lambda parent, error: asked.append(error) or True)
+        dialog.show_error("")
+        dialog.refresh_button.invoke()
+        pump(root, lambda: dialog.list_status.get().startswith("No rooms on this server"), what="the trusted server's list")
+        assert len(asked) == 2 and dialog.trust_changed and dialog.error_text() == ""
 @pytest.mark.parametrize("error, expected, field", [
     (RemoteProtocolError("unknown status code 200"),
      "The program at that address is not an Online Chat Messenger server (unknown status code 200)", "address"),
