@@ -26,8 +26,15 @@ from netns import NamespaceLan
 pytestmark = pytest.mark.skipif(NamespaceLan.unavailable() is not None, reason=str(NamespaceLan.unavailable()))
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = {k: v for k, v in os.environ.items() if k not in (d.SCOPE_ENV, d.PORT_ENV)}  # the real settings, inside the namespaces
-ENV.update(PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8", PYTHONPATH=ROOT)
+
+
+def namespace_env() -> dict[str, str]:
+    """The test's environment (its private data and config directories, from conftest) with
+    discovery's real settings: inside the namespaces every interface is ours."""
+    env = {k: v for k, v in os.environ.items() if k not in (d.SCOPE_ENV, d.PORT_ENV)}
+    env.update(PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8", PYTHONPATH=ROOT)
+    return env
+
 FOUND_WITHIN = 3.0
 
 # Runs in a namespace: a RoomBrowser with the methods asked for, printing each update as a JSON line.
@@ -85,7 +92,7 @@ def lan():
         procs: list[subprocess.Popen] = []
 
         def start(index: int, *args: str) -> Lines:
-            proc = net.run(index, *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, cwd=ROOT)
+            proc = net.run(index, *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=namespace_env(), cwd=ROOT)
             procs.append(proc)
             return Lines(proc)
 
@@ -102,7 +109,7 @@ def lan():
 def host_server(lan, *rooms: str) -> Lines:
     server = lan.start(0, sys.executable, "-m", "ocm_core", "--no-db", "--member-timeout", "120")
     server.expect(lambda line: "Announced on the LAN" in line, 15)
-    made = lan.run_wait(0, sys.executable, "-c", CREATE_ROOMS, *rooms, env=ENV, cwd=ROOT)
+    made = lan.run_wait(0, sys.executable, "-c", CREATE_ROOMS, *rooms, env=namespace_env(), cwd=ROOT)
     assert made.returncode == 0, made.stderr
     return server
 
@@ -154,7 +161,7 @@ def test_with_multicast_dropped_the_broadcast_probe_still_finds_it(lan):
 def test_ocm_chat_discover_prints_one_line_per_room(lan):
     host_server(lan, "雑談", "Design review")
     started = time.monotonic()
-    result = lan.run_wait(1, sys.executable, "-c", "import sys; from ocm_core.cli import chat_main; sys.exit(chat_main(['--discover']))", env=ENV, cwd=ROOT)
+    result = lan.run_wait(1, sys.executable, "-c", "import sys; from ocm_core.cli import chat_main; sys.exit(chat_main(['--discover']))", env=namespace_env(), cwd=ROOT)
     took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
@@ -183,7 +190,7 @@ for size in map(int, sys.argv[2:]):
 
 def test_the_probe_answer_is_never_larger_than_the_probe(lan):
     host_server(lan, *[f"部屋 {i:02} " + "長い名前" * 6 for i in range(40)])
-    result = lan.run_wait(1, sys.executable, "-c", SEND_PROBES, "10.77.0.255", *map(str, PROBE_SIZES), env=ENV, cwd=ROOT)
+    result = lan.run_wait(1, sys.executable, "-c", SEND_PROBES, "10.77.0.255", *map(str, PROBE_SIZES), env=namespace_env(), cwd=ROOT)
     assert result.returncode == 0, result.stderr
     answers = {int(size): (int(length), ok == "True") for size, length, ok in (l.split() for l in result.stdout.split("\n") if l)}
     print("probe bytes -> answer bytes:", {size: length for size, (length, _) in answers.items()})
