@@ -51,6 +51,11 @@ def server_main(argv: list[str] | None = None) -> int:
         server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip),
         db_path=None if args.no_db else args.db, allow_plain=args.allow_plain,
     )
+    # Ctrl+C is caught from before the first log line on, so that a stop right after
+    # "listening" (a script, a test) still stops cleanly.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         server.start()
     except OSError as exc:
@@ -60,9 +65,6 @@ def server_main(argv: list[str] | None = None) -> int:
     if not args.no_announce:
         announcer = Announcer(server)
         announcer.start()
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     tcp_port, udp_port = server.tcp_address[1], server.udp_address[1]
     shown = lan_address() if args.host in ("0.0.0.0", "") else args.host
     print(f"ocm-server listening on TCP {args.host}:{tcp_port} and UDP {args.host}:{udp_port}", flush=True)
