@@ -211,3 +211,49 @@ def test_the_finder_does_not_pin_the_servers_it_lists(server, private_user_dirs)
 
     assert d._list_over_tcp("127.0.0.1", server.tcp_address[1], server.fingerprint) == []
     assert KnownServers().get(f"127.0.0.1:{server.tcp_address[1]}") is None
+
+
+class FakeZeroconf:
+    """Stands in for python-zeroconf's Zeroconf: records what the announcer asks, sends nothing."""
+
+    made: list[FakeZeroconf] = []
+
+    def __init__(self, **kwargs):
+        self.calls: list[tuple[str, dict]] = []
+        FakeZeroconf.made.append(self)
+
+    def register_service(self, info, allow_name_change=False):
+        self.calls.append(("register", dict(info.properties)))
+
+    def update_service(self, info):
+        self.calls.append(("update", dict(info.properties)))
+
+    def unregister_service(self, info):
+        self.calls.append(("unregister", {}))
+
+    def close(self):
+        self.calls.append(("close", {}))
+
+
+def test_the_mdns_record_is_registered_updated_as_rooms_change_and_withdrawn(server, monkeypatch):
+    import zeroconf
+
+    monkeypatch.setattr(zeroconf, "Zeroconf", FakeZeroconf)
+    FakeZeroconf.made.clear()
+    scope = d.Scope(mdns=True, broadcast=False, loopback_only=True)
+    announcer = d.Announcer(server, scope, machine="desk")
+    announcer.start()
+    (zc,) = FakeZeroconf.made
+    host = ChatClient("127.0.0.1", server.tcp_address[1])
+    try:
+        host.create_room("雑談", "ゆき", "pw")
+        deadline = time.monotonic() + 3 * d.ANNOUNCE_POLL_SECONDS
+        while len(zc.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        register, update = zc.calls[:2]
+        assert register == ("register", p.encode_txt(ServerAnnouncement(server.tcp_address[1], server.udp_address[1], 0, False, "desk", server.fingerprint)))
+        assert update[0] == "update" and update[1][b"rooms"] == b"1" and update[1][b"locked"] == b"1"
+    finally:
+        host.leave()
+        announcer.stop()
+    assert [c[0] for c in zc.calls[-2:]] == ["unregister", "close"]
