@@ -578,7 +578,10 @@ class RoomBrowser:
             try:
                 self._resolve_one(name)
             except Exception:
-                log.exception("could not resolve %s", name)
+                if self._stop.is_set():  # zeroconf closed under the request: nothing is lost
+                    log.debug("resolving %s ended by stop", name)
+                else:
+                    log.exception("could not resolve %s", name)
 
     def _resolve_one(self, name: str) -> None:
         from zeroconf import IPVersion
