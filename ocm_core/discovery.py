@@ -430,6 +430,11 @@ class RoomBrowser:
         with self._lock:
             return len(self._servers)
 
+    def servers(self) -> dict[str, set[str]]:
+        """Each server found ("address:port") and how: "mdns", "broadcast" or both."""
+        with self._lock:
+            return {f"{s.address}:{s.tcp_port}": set(s.sources) for s in self._servers.values()}
+
     def _current(self) -> list[FoundRoom]:
         found = [
             FoundRoom(s.address, s.tcp_port, r.name, r.members, r.locked, r.host, s.announcement.machine, s.announcement.fingerprint)

@@ -45,7 +45,11 @@ mdns, broadcast, seconds = sys.argv[1] == "1", sys.argv[2] == "1", float(sys.arg
 browser = d.RoomBrowser(d.Scope(mdns=mdns, broadcast=broadcast))
 browser.start()
 end = time.monotonic() + seconds
+servers = {}
 while time.monotonic() < end:
+    if browser.servers() != servers:
+        servers = browser.servers()
+        print(json.dumps({"servers": {k: sorted(v) for k, v in servers.items()}}), flush=True)
     try:
         rooms = browser.updates.get(timeout=0.1)
     except queue.Empty:
@@ -119,7 +123,7 @@ def finder(lan, mdns: bool, broadcast: bool, seconds: float) -> Lines:
 
 
 def found(line: str, room: str) -> bool:
-    return any(r[2] == room for r in json.loads(line)["rooms"])
+    return any(r[2] == room for r in json.loads(line).get("rooms", []))
 
 
 @pytest.mark.parametrize("mdns, broadcast", [(True, False), (False, True)], ids=["mdns", "broadcast"])
@@ -135,10 +139,22 @@ def test_a_room_in_one_namespace_is_found_from_another(lan, mdns, broadcast):
 def test_a_stopped_server_leaves_the_live_list(lan):
     server = host_server(lan, "雑談")
     live = finder(lan, True, True, 20)
-    live.expect(lambda l: found(l, "雑談"), 15)
+    updates: list[list] = []
+    both = [False]
+
+    def listed_and_found_both_ways(line: str) -> bool:
+        update = json.loads(line)
+        if "rooms" in update:
+            updates.append(update["rooms"])
+        else:
+            both[0] = update["servers"] == {f"{lan.address(0)}:9090": ["broadcast", "mdns"]}
+        return both[0] and bool(updates) and updates[-1] != []
+
+    live.expect(listed_and_found_both_ways, 15)
+    assert all(len(rooms) <= 1 for rooms in updates)  # one server, found twice, listed once
     stopped = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
-    live.expect(lambda l: json.loads(l)["rooms"] == [], 10)
+    live.expect(lambda l: json.loads(l).get("rooms") == [], 10)
     print(f"gone from the list {time.monotonic() - stopped:.2f} s after SIGTERM")
     assert server.proc.wait(10) == 0
 
