@@ -10,10 +10,11 @@ import signal
 import sys
 import threading
 
-from . import __version__, errors
+from . import __version__, errors, i18n
 from . import events as ev
 from .client import ChatClient, parse_address
 from .discovery import Announcer, FoundRoom, find_rooms
+from .i18n import N_, _, ngettext
 from .identity import IdentityChanged
 from .netutil import lan_address
 from .rooms import Limits
@@ -22,34 +23,38 @@ from .store import default_db_path
 
 
 def _server_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ocm-server", description="Run an Online Chat Messenger server without a screen.")
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
-    parser.add_argument("--tcp-port", type=int, default=DEFAULT_TCP_PORT, help="TCP port for creating and joining rooms (default 9090; 0 picks a free one)")
-    parser.add_argument("--udp-port", type=int, default=DEFAULT_UDP_PORT, help="UDP port for chat (default 9091; 0 picks a free one)")
-    parser.add_argument("--member-timeout", type=float, default=30.0, help="seconds of silence before a member is removed (default 30)")
-    parser.add_argument("--max-rooms", type=int, default=Limits.max_rooms, help=f"rooms this server holds at most (default {Limits.max_rooms})")
-    parser.add_argument("--max-members", type=int, default=Limits.max_members_per_room, help=f"members per room at most (default {Limits.max_members_per_room})")
-    parser.add_argument("--max-connections-per-ip", type=int, default=ServerLimits.max_connections_per_ip, help=f"concurrent TCP connections from one address (default {ServerLimits.max_connections_per_ip})")
-    parser.add_argument("--rate", type=float, default=Limits.rate_per_second, help=f"chat messages a member may send per second (default {Limits.rate_per_second:g})")
-    parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=f"messages a member may send in a burst (default {Limits.rate_burst})")
-    parser.add_argument("--db", default=str(default_db_path()), help="SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)")
-    parser.add_argument("--no-db", action="store_true", help="keep everything in memory; a restart closes every room")
-    parser.add_argument("--no-announce", action="store_true", help="do not announce this server on the LAN (mDNS and broadcast answers); people then type its address")
-    parser.add_argument("--allow-plain", action="store_true", help="also admit clients without encryption (the assignment's own clients); "
-                        "their messages, names and passwords cross the network readable")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="how much to log (default INFO)")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    i18n.translate_argparse()
+    parser = argparse.ArgumentParser(prog="ocm-server", description=_("Run an Online Chat Messenger server without a screen."))
+    parser.add_argument("--host", default="0.0.0.0", help=_("address to listen on (default: every interface)"))
+    parser.add_argument("--tcp-port", type=int, default=DEFAULT_TCP_PORT, help=_("TCP port for creating and joining rooms (default 9090; 0 picks a free one)"))
+    parser.add_argument("--udp-port", type=int, default=DEFAULT_UDP_PORT, help=_("UDP port for chat (default 9091; 0 picks a free one)"))
+    parser.add_argument("--member-timeout", type=float, default=30.0, help=_("seconds of silence before a member is removed (default 30)"))
+    parser.add_argument("--max-rooms", type=int, default=Limits.max_rooms, help=_("rooms this server holds at most (default {n})").format(n=Limits.max_rooms))
+    parser.add_argument("--max-rooms-per-address", type=int, default=Limits.max_rooms_per_address, help=_("rooms hosted from one address at once (default {n})").format(n=Limits.max_rooms_per_address))
+    parser.add_argument("--max-members", type=int, default=Limits.max_members_per_room, help=_("members per room at most (default {n})").format(n=Limits.max_members_per_room))
+    parser.add_argument("--max-connections-per-ip", type=int, default=ServerLimits.max_connections_per_ip, help=_("concurrent TCP connections from one address (default {n})").format(n=ServerLimits.max_connections_per_ip))
+    parser.add_argument("--rate", type=float, default=Limits.rate_per_second, help=_("chat messages a member may send per second (default {n:g})").format(n=Limits.rate_per_second))
+    parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=_("messages a member may send in a burst (default {n})").format(n=Limits.rate_burst))
+    parser.add_argument("--db", default=str(default_db_path()), help=_("SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)"))
+    parser.add_argument("--no-db", action="store_true", help=_("keep everything in memory; a restart closes every room"))
+    parser.add_argument("--move-damaged-db", action="store_true", help=_("if the database file is damaged, rename it to FILE.damaged-DATE-TIME and start with no rooms"))
+    parser.add_argument("--no-announce", action="store_true", help=_("do not announce this server on the LAN (mDNS and broadcast answers); people then type its address"))
+    parser.add_argument("--allow-plain", action="store_true", help=_("also admit clients without encryption (the assignment's own clients); "
+                                                                     "their messages, names and passwords cross the network readable"))
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=_("how much to log (default INFO)"))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help=_("show the version and exit"))
     return parser
 
 
 def server_main(argv: list[str] | None = None) -> int:
+    i18n.use_language()  # the terminal tools follow the environment (LANGUAGE, LC_ALL, ...)
     args = _server_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    limits = Limits(max_rooms=args.max_rooms, max_members_per_room=args.max_members, rate_per_second=args.rate, rate_burst=args.burst)
+    limits = Limits(max_rooms=args.max_rooms, max_rooms_per_address=args.max_rooms_per_address, max_members_per_room=args.max_members, rate_per_second=args.rate, rate_burst=args.burst)
     server = ChatServer(
         args.host, args.tcp_port, args.udp_port, member_timeout=args.member_timeout, limits=limits,
         server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip),
-        db_path=None if args.no_db else args.db, allow_plain=args.allow_plain,
+        db_path=None if args.no_db else args.db, move_damaged_db=args.move_damaged_db, allow_plain=args.allow_plain,
     )
     # Ctrl+C is caught from before the first log line on, so that a stop right after
     # "listening" (a script, a test) still stops cleanly.
@@ -59,7 +64,7 @@ def server_main(argv: list[str] | None = None) -> int:
     try:
         server.start()
     except OSError as exc:
-        print(f"ocm-server: {exc}", file=sys.stderr)
+        print(_("ocm-server: {error}").format(error=exc), file=sys.stderr)
         return 2
     announcer = None
     if not args.no_announce:
@@ -67,42 +72,48 @@ def server_main(argv: list[str] | None = None) -> int:
         announcer.start()
     tcp_port, udp_port = server.tcp_address[1], server.udp_address[1]
     shown = lan_address() if args.host in ("0.0.0.0", "") else args.host
-    print(f"ocm-server listening on TCP {args.host}:{tcp_port} and UDP {args.host}:{udp_port}", flush=True)
-    print(f"Others join with the address {shown}:{tcp_port}. Press Ctrl+C to stop.", flush=True)
-    print(f"Server identity: {server.fingerprint} (joiners see the same; compare it aloud)", flush=True)
+    print(_("ocm-server listening on TCP {host}:{tcp} and UDP {host}:{udp}").format(
+        host=args.host, tcp=tcp_port, udp=udp_port), flush=True)
+    print(_("Others join with the address {address}. Press Ctrl+C to stop.").format(
+        address=f"{shown}:{tcp_port}"), flush=True)
+    print(_("Server identity: {fingerprint} (joiners see the same; compare it aloud)").format(
+        fingerprint=server.fingerprint), flush=True)
     if args.allow_plain:
-        print("Clients without encryption are admitted (--allow-plain): what they send can be read on the network.", flush=True)
+        print(_("Clients without encryption are admitted (--allow-plain): what they send can be read on the network."),
+              flush=True)
     if args.no_db:
-        print("Rooms are kept in memory only: stopping the server closes them.", flush=True)
+        print(_("Rooms are kept in memory only: stopping the server closes them."), flush=True)
     else:
-        print(f"Rooms are kept in {args.db}: after a restart, members carry on.", flush=True)
+        print(_("Rooms are kept in {path}: after a restart, members carry on.").format(path=args.db), flush=True)
     if announcer is not None:
-        print(f"Announced on the LAN: people see its rooms under Join (UDP {announcer.scope.probe_port} and mDNS port 5353 must be open).", flush=True)
+        print(_("Announced on the LAN: people see its rooms under Join (UDP {probe_port} and mDNS port 5353 must be open).").format(
+            probe_port=announcer.scope.probe_port), flush=True)
     while not stop.wait(0.5):
         pass
     if announcer is not None:
         announcer.stop()
     server.stop(close_rooms=args.no_db)
     if args.no_db:
-        print("ocm-server stopped; every room was told it closed.", flush=True)
+        print(_("ocm-server stopped; every room was told it closed."), flush=True)
     else:
-        print("ocm-server stopped; rooms resume when it starts again with the same --db.", flush=True)
+        print(_("ocm-server stopped; rooms resume when it starts again with the same --db."), flush=True)
     return 0
 
 
 def _chat_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ocm-chat", description="Chat in an Online Chat Messenger room from a terminal.")
-    parser.add_argument("--server", help="server address, host[:port] (without it, rooms on the LAN are offered)")
-    parser.add_argument("--discover", action="store_true", help="list the rooms found on the LAN within a few seconds, then exit")
+    i18n.translate_argparse()
+    parser = argparse.ArgumentParser(prog="ocm-chat", description=_("Chat in an Online Chat Messenger room from a terminal."))
+    parser.add_argument("--server", help=_("server address, host[:port] (without it, rooms on the LAN are offered)"))
+    parser.add_argument("--discover", action="store_true", help=_("list the rooms found on the LAN within a few seconds, then exit"))
     parser.add_argument("--discover-seconds", type=float, default=DISCOVER_SECONDS, help=argparse.SUPPRESS)
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--create", metavar="ROOM", help="create this room and be its host")
-    group.add_argument("--join", metavar="ROOM", help="join this room")
-    parser.add_argument("--name", help="your name in the room (asked if missing)")
-    parser.add_argument("--password", help="the room's password (to lock a room you create, or to join a locked one)")
+    group.add_argument("--create", metavar="ROOM", help=_("create this room and be its host"))
+    group.add_argument("--join", metavar="ROOM", help=_("join this room"))
+    parser.add_argument("--name", help=_("your name in the room (asked if missing)"))
+    parser.add_argument("--password", help=_("the room's password (to lock a room you create, or to join a locked one)"))
     parser.add_argument("--trust-changed-key", action="store_true",
-                        help="accept a server whose identity changed since last time (only when its host confirms it did)")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+                        help=_("accept a server whose identity changed since last time (only when its host confirms it did)"))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help=_("show the version and exit"))
     return parser
 
 
@@ -118,37 +129,52 @@ def _clock(epoch: float) -> str:
 
 # The words for what the core reports as codes, shared by this terminal client and the
 # GUI (which imports them): the core says who joined, the interfaces say it to a person.
+# Marked with N_ (built at import, before a language is chosen): show them through _().
 EVENT_WORDS = {
-    "joined": "{name} joined the room.",
-    "left": "{name} left the room.",
-    "timed_out": "{name} stopped responding and was removed.",
-    "connection_lost": "Connection lost, reconnecting…",
-    "connection_restored": "Connection restored.",
+    "joined": N_("{name} joined the room."),
+    "left": N_("{name} left the room."),
+    "timed_out": N_("{name} stopped responding and was removed."),
+    "connection_lost": N_("Connection lost, reconnecting…"),
+    "connection_restored": N_("Connection restored."),
 }
+
+
+def event_words(kind: str) -> str:
+    """EVENT_WORDS[kind] in the person's language."""
+    return _(EVENT_WORDS[kind])
+
+
+def resumed_words(missed: int) -> str:
+    """What a person reads on coming back after the server had let them go (a laptop asleep)."""
+    return ngettext("You were away; {missed} message you missed is below.",
+                    "You were away; {missed} messages you missed are below.", missed).format(missed=missed)
 
 
 def notice_text(event: ev.Notice) -> str:
     """A member's coming or going in words (a notice that carries its own text keeps it)."""
-    return event.text or EVENT_WORDS.get(event.kind, "{name}").format(name=event.name)
+    return event.text or (_(EVENT_WORDS[event.kind]) if event.kind in EVENT_WORDS else "{name}").format(name=event.name)
 
 
 def describe(event) -> str | None:
     """One line of terminal text for an event, or None for events a terminal need not show."""
     if isinstance(event, ev.ChatMessage):
-        mark = " (earlier)" if event.history else ""
-        return f"[{_clock(event.time)}] {event.sender}: {event.text}{mark}"
+        line = f"[{_clock(event.time)}] {event.sender}: {event.text}"
+        return _("{line} (earlier)").format(line=line) if event.history else line
     if isinstance(event, ev.Notice):
         return f"* {notice_text(event)}"
     if isinstance(event, ev.MembersChanged):
-        return "* in the room: " + ", ".join(m + (" (host)" if m == event.host else "") for m in event.members)
+        names = [_("{name} (host)").format(name=m) if m == event.host else m for m in event.members]
+        return "* " + _("in the room: {names}").format(names=_(", ").join(names))
     if isinstance(event, ev.MessageFailed):
-        return f"! not sent: {event.text!r} ({event.reason})"
+        return "! " + _("not sent: {text} ({reason})").format(text=repr(event.text), reason=event.reason)
     if isinstance(event, ev.RoomClosed):
         return f"* {event.reason}"
     if isinstance(event, ev.ConnectionLost):
-        return f"! {event.text or EVENT_WORDS['connection_lost']}"
+        return f"! {event.text or event_words('connection_lost')}"
     if isinstance(event, ev.ConnectionRestored):
-        return f"! {event.text or EVENT_WORDS['connection_restored']}"
+        return f"! {event.text or event_words('connection_restored')}"
+    if isinstance(event, ev.Resumed):
+        return f"* {resumed_words(event.missed)}"
     if isinstance(event, ev.ErrorEvent):
         return f"! {event.text}"
     return None
@@ -159,9 +185,12 @@ DISCOVER_SECONDS = 2.5
 
 def found_line(found: FoundRoom) -> str:
     """One room found on the LAN, as `ocm-chat --discover` prints it."""
-    lock = "  locked" if found.locked else ""
-    people = f"{found.members} {'person' if found.members == 1 else 'people'}"
-    return f"{found.room}  ({people}, host {found.host}{lock})  at {found.server}"
+    people = ngettext("{count} person", "{count} people", found.members).format(count=found.members)
+    if found.locked:
+        line = _("{room}  ({people}, host {host}, locked)  at {server}")
+    else:
+        line = _("{room}  ({people}, host {host})  at {server}")
+    return line.format(room=found.room, people=people, host=found.host, server=found.server)
 
 
 def _discover(seconds: float) -> int:
@@ -169,35 +198,36 @@ def _discover(seconds: float) -> int:
     for item in found:
         print(found_line(item), flush=True)
     if not found:
-        print(f"No rooms found on this network within {seconds:g} seconds. If someone hosts one, "
-              "their firewall may block UDP 9089 and mDNS (UDP 5353), or you are on different networks: "
-              "use --server with their address.", flush=True)
+        print(_("No rooms found on this network within {seconds} seconds. If someone hosts one, their firewall "
+                "may block UDP 9089 and mDNS (UDP 5353), or you are on different networks: use --server with "
+                "their address.").format(seconds=f"{seconds:g}"), flush=True)
     return 0
 
 
 def _offer_found(args) -> tuple[str, int, str | None]:
     """Without --server: list what the LAN has and let the person pick a room or type an address."""
-    print("Looking for rooms on this network…", flush=True)
+    print(_("Looking for rooms on this network…"), flush=True)
     found = find_rooms(args.discover_seconds)
     if not found:
-        print("No rooms found on this network.", flush=True)
-        host, port = parse_address(_ask("Server address", "127.0.0.1:9090"))
+        print(_("No rooms found on this network."), flush=True)
+        host, port = parse_address(_ask(_("Server address"), "127.0.0.1:9090"))
         return host, port, None
     for number, item in enumerate(found, 1):
         print(f"{number}) {found_line(item)}", flush=True)
     while True:
-        answer = _ask("Join which room (number), or type a server address", "1")
+        answer = _ask(_("Join which room (number), or type a server address"), "1")
         if answer.isdigit() and 1 <= int(answer) <= len(found):
             chosen = found[int(answer) - 1]
             return chosen.address, chosen.tcp_port, chosen.room
         if answer.isdigit():
-            print(f"Pick a number from 1 to {len(found)}.", flush=True)
+            print(_("Pick a number from 1 to {count}.").format(count=len(found)), flush=True)
             continue
         host, port = parse_address(answer)
         return host, port, None
 
 
 def chat_main(argv: list[str] | None = None) -> int:
+    i18n.use_language()
     args = _chat_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     if args.discover:
@@ -207,18 +237,19 @@ def chat_main(argv: list[str] | None = None) -> int:
         if args.server:
             host, port = parse_address(args.server)
         elif args.create or args.join:
-            host, port = parse_address(_ask("Server address", "127.0.0.1:9090"))
+            host, port = parse_address(_ask(_("Server address"), "127.0.0.1:9090"))
         else:
             host, port, picked = _offer_found(args)
         client = ChatClient(host, port, trust_changed_identity=args.trust_changed_key)
         room, create = args.create or args.join or picked, bool(args.create)
         if room is None:
-            create = _ask("Create a room or join one? (c/j)", "j").lower().startswith("c")
+            create = _ask(_("Create a room or join one? (c/j)"), "j").lower().startswith("c")
             if not create:
                 rooms = client.list_rooms()
-                print("Rooms: " + (", ".join(r.name + (" (locked)" if r.locked else "") for r in rooms) or "none yet"))
-            room = _ask("Room name")
-        name = args.name or _ask("Your name")
+                names = [_("{room} (locked)").format(room=r.name) if r.locked else r.name for r in rooms]
+                print(_("Rooms: {rooms}").format(rooms=_(", ").join(names) or _("none yet")))
+            room = _ask(_("Room name"))
+        name = args.name or _ask(_("Your name"))
         password = args.password
         while True:
             try:
@@ -228,20 +259,24 @@ def chat_main(argv: list[str] | None = None) -> int:
                 if args.password is not None or not sys.stdin.isatty():
                     raise
                 print(exc)
-                password = _ask("Password")
+                password = _ask(_("Password"))
     except IdentityChanged as exc:
-        print(f"ocm-chat: {exc}", file=sys.stderr)
-        print("ocm-chat: if the host confirms the new identity, run again with --trust-changed-key.", file=sys.stderr)
+        print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
+        print(_("ocm-chat: if the host confirms the new identity, run again with --trust-changed-key."), file=sys.stderr)
         return 1
     except (errors.ClientError, errors.ProtocolError, ValueError) as exc:
-        print(f"ocm-chat: {exc}", file=sys.stderr)
+        print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
         return 1
     except (KeyboardInterrupt, EOFError):
         print()
         return 130
-    role = "host of" if client.is_host else "in"
-    print(f"You are {name}, {role} room '{room}'. Type a message and press Enter; /quit leaves.", flush=True)
-    print(f"Server identity: {client.server_fingerprint} (compare it aloud with the host's)", flush=True)
+    if client.is_host:
+        welcome = _("You are {name}, host of room '{room}'. Type a message and press Enter; /quit leaves.")
+    else:
+        welcome = _("You are {name}, in room '{room}'. Type a message and press Enter; /quit leaves.")
+    print(welcome.format(name=name, room=room), flush=True)
+    print(_("Server identity: {fingerprint} (compare it aloud with the host's)").format(
+        fingerprint=client.server_fingerprint), flush=True)
     printer = threading.Thread(target=_print_events, args=(client,), daemon=True)
     printer.start()
     try:
@@ -261,7 +296,7 @@ def chat_main(argv: list[str] | None = None) -> int:
     client.leave()
     printer.join(1.0)
     if not closed_by_room:
-        print("You left the room.", flush=True)
+        print(_("You left the room."), flush=True)
     return 0
 
 
@@ -277,4 +312,4 @@ def _print_events(client: ChatClient) -> None:
         if line:
             print(line, flush=True)
         if isinstance(event, ev.RoomClosed):
-            print("Press Enter to quit.", flush=True)
+            print(_("Press Enter to quit."), flush=True)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from . import events as ev
 from . import protocol as p
 from .errors import LocalProtocolError
+from .i18n import N_, _
 from .protocol import ErrorCode, EventType
 from .secure import OpenFailed, SealedChannel
 
@@ -40,6 +41,11 @@ JOIN_PROBE = 0.2  # heartbeats this often until the server first answers (it lea
 ACK_DELAY = 0.05  # acknowledgements are batched for this long
 GAP_RETRY = 0.2  # an open gap with nothing new arriving is asked for again this often
 RESEND_SPACING = 0.1  # at most one RESEND per this much time, unless the server prompts it
+# Silence longer than a heartbeat is first probed densely: on a lossy link one lost answer
+# is common, many in a row are not, so "connection lost" then means it (a server answers
+# a probe at most every 0.5 s: rooms.STATUS_QUIET).
+SILENCE_PROBE = 0.5
+RESUME_RETRY = 2.0  # a server unreachable for taking us back is asked again after this
 UNKNOWN_CHECK_EVERY = 2.0  # a plain "unknown token" is checked over TLS (a snapshot) at most this often
 
 
@@ -62,6 +68,7 @@ class Output:
     datagrams: list[bytes] = field(default_factory=list)
     events: list[ev.AppEvent] = field(default_factory=list)
     fetch_snapshot: bool = False
+    resume: bool = False  # ask to come back into the room with our token (JOIN with resume_token), then resumed()
 
 
 @dataclass
@@ -93,7 +100,7 @@ class ClientSession:
         self.username = username
         self.heartbeat_interval = heartbeat_interval
         self.send_timeout = send_timeout
-        self.lost_after = lost_after if lost_after is not None else max(3.0, 2.5 * heartbeat_interval)
+        self.lost_after = lost_after if lost_after is not None else max(3.0, 3.0 * heartbeat_interval)
         self.give_up_after = give_up_after
         self.state = SessionState.JOINING
         self.host: str | None = None
@@ -113,6 +120,9 @@ class ClientSession:
         self._last_heard = 0.0
         self._last_resend_request = float("-inf")
         self._resync_wanted = False
+        self._resume = ""  # "" | "wanted" | "asked": the server forgot us; coming back is being tried
+        self._resume_reason = ""
+        self._resume_at = float("-inf")
         self._channel = channel
         self._last_unknown_check = float("-inf")
         self.plain: frozenset[str] = frozenset()  # members whose traffic is not encrypted
@@ -157,6 +167,33 @@ class ClientSession:
         self._drain(out, now)
         return out
 
+    def resumed(self, snapshot: p.RoomSnapshot, now: float) -> Output:
+        """The server took us back (same token): hand on what we missed, say how much, and
+        send what we kept at once."""
+        self._require("resume", *_LIVE)
+        self._resume = ""
+        out = self.apply_snapshot(snapshot, now)
+        # Our own timing out and coming back are not news to us.
+        out.events = [e for e in out.events if not (isinstance(e, ev.Notice) and e.name == self.username)]
+        missed = len([e for e in out.events if isinstance(e, ev.ChatMessage)])
+        out.events.insert(0, ev.Resumed(missed))  # said first: what we missed follows it
+        for pending in self._pending.values():
+            pending.retry_at = now
+        return out
+
+    def resume_later(self, now: float) -> None:
+        """The server could not be asked to take us back: ask again in a while."""
+        if self._resume == "asked":
+            self._resume, self._resume_at = "wanted", now + RESUME_RETRY
+
+    def resume_failed(self, reason: str) -> Output:
+        """The server would not take us back: the session is over, with its reason (or the
+        one it gave when it forgot us)."""
+        out = Output()
+        if self.state in _LIVE:
+            self._end(_server_sentence(reason) if reason else self._resume_reason, out)
+        return out
+
     def send_chat(self, text: str, now: float) -> tuple[int, bytes]:
         """Queue `text` for the room; return its message id and the datagram to send now.
         Re-sends come from tick() until the server acknowledges it or it fails."""
@@ -194,11 +231,13 @@ class ClientSession:
     # --- what arrived ---------------------------------------------------------------------
 
     def forgotten(self, reason: str) -> Output:
-        """The server said over TLS that it no longer knows this session: it is over."""
-        out = Output()
-        if self.state in _LIVE:
-            self._end(reason.rstrip(".") or "the server no longer knows this session; join again", out)
-        return out
+        """The server said over TLS that it no longer knows this session: ask to come back
+        (we may have been away past its timeout); resume_failed() ends it if refused."""
+        if self.state in _LIVE and self._resume == "":  # else a try to come back is under way: it decides
+            self._resume = "wanted"
+            words = reason.rstrip(".")
+            self._resume_reason = _server_sentence(words) if words else _("The server no longer knows this session; join again.")
+        return Output()
 
     def _open(self, data: bytes) -> tuple[bytes, bool]:
         """(body, whether it came sealed): opened under our key when this session seals."""
@@ -258,13 +297,26 @@ class ClientSession:
         elif isinstance(frame, p.ChatAck):
             self._acknowledged(frame, out, now)
         elif isinstance(frame, p.StatusFrame):
-            if frame.latest_seq > self._delivered and not self._held:
+            if frame.latest_seq < self._delivered:
+                self._numbering_went_back(frame.latest_seq)
+            elif frame.latest_seq > self._delivered and not self._held:
                 self._ask_resend(out, now, force=True, up_to=frame.latest_seq)
         elif isinstance(frame, p.ErrorFrame):
             self._error(frame, out)
         else:
             log.debug("ignored a %s frame from the server", type(frame).__name__)
         return out
+
+    def _numbering_went_back(self, latest_seq: int) -> None:
+        """The server's room is behind what we delivered (it lost its database, or another
+        server took over): what it numbers next would look old to us and never be shown.
+        Take its numbering and fetch the room again."""
+        log.warning("the server's room position went back from %d to %d; fetching the room again", self._delivered, latest_seq)
+        self._delivered = latest_seq
+        self._held.clear()
+        self._own_seqs.clear()
+        self._acked_sent = -1
+        self._resync_wanted = True
 
     def _acknowledged(self, frame: p.ChatAck, out: Output, now: float) -> None:
         if self._pending.pop(frame.msg_id, None) is not None:
@@ -283,12 +335,15 @@ class ClientSession:
         if frame.code is ErrorCode.UNKNOWN_TOKEN:
             if self.state is SessionState.CLOSING:
                 self.close()  # the server's answer to our LEAVE
-            else:
-                self._end(frame.text or "the server no longer knows this session (it may have restarted without its database); join again", out)
+            elif self._resume == "":
+                # Perhaps we were away too long (a laptop asleep): try to come back before giving up.
+                self._resume = "wanted"
+                self._resume_reason = _server_sentence(frame.text) if frame.text else _(
+                    "The server no longer knows this session (it may have restarted without its database); join again.")
         elif frame.code is ErrorCode.RESYNC:
             self._resync_wanted = True
         else:
-            out.events.append(ev.ErrorEvent(_sentence(frame.text)))
+            out.events.append(ev.ErrorEvent(_server_sentence(frame.text)))
 
     # --- room order ----------------------------------------------------------------------
 
@@ -348,7 +403,7 @@ class ClientSession:
             return
         if event.event_type is EventType.CLOSED:
             if not event.history:
-                self._end(event.text or "the host closed the room", out)
+                self._end(_server_sentence(event.text) if event.text else _("The host closed the room."), out)
             return
         kind = _NOTICE_KINDS[event.event_type]
         out.events.append(ev.Notice(event.seq, kind, event.name, "", when, event.history))
@@ -364,12 +419,12 @@ class ClientSession:
             self.members = tuple(sorted(members, key=str.casefold))
             out.events.append(ev.MembersChanged(self.members, self.host or "", self.plain))
 
-    def _end(self, reason: str, out: Output) -> None:
+    def _end(self, sentence: str, out: Output) -> None:
         """The room is gone for us: report it once; what still waited has failed."""
         for msg_id, pending in self._pending.items():
-            out.events.append(ev.MessageFailed(msg_id, pending.text, "the room closed before it was delivered"))
+            out.events.append(ev.MessageFailed(msg_id, pending.text, _("the room closed before it was delivered")))
         self.close()
-        out.events.append(ev.RoomClosed(_sentence(reason)))
+        out.events.append(ev.RoomClosed(sentence))
 
     # --- time ------------------------------------------------------------------------------
 
@@ -382,19 +437,23 @@ class ClientSession:
         if self._resync_wanted:
             self._resync_wanted = False
             out.fetch_snapshot = True
+        if self._resume == "wanted" and now >= self._resume_at:
+            self._resume = "asked"
+            out.resume = True
         lost = self.state is SessionState.LOST
         for msg_id, pending in list(self._pending.items()):
             if now - pending.first_sent > self.send_timeout:
                 del self._pending[msg_id]
                 self._failed[msg_id] = pending.text
-                out.events.append(ev.MessageFailed(msg_id, pending.text, f"the server did not confirm it within {self.send_timeout:g} s"))
+                out.events.append(ev.MessageFailed(msg_id, pending.text, _("the server did not confirm it within {seconds:g} s").format(
+                    seconds=self.send_timeout)))
             elif now >= pending.retry_at and not lost:
                 out.datagrams.append(self._chat_datagram(msg_id, pending.text))
                 pending.interval = min(pending.interval * 2, MAX_RETRY)
                 pending.retry_at = now + pending.interval
         silent_for = now - self._last_heard
         if silent_for > self.give_up_after:
-            self._end(f"no answer from the server for {silent_for:.0f} s; the connection is lost", out)
+            self._end(_("No answer from the server for {seconds:.0f} s; the connection is lost.").format(seconds=silent_for), out)
             return out
         if not lost and silent_for > self.lost_after:
             self.state, lost = SessionState.LOST, True
@@ -403,6 +462,8 @@ class ClientSession:
             interval = min(self.heartbeat_interval, max(1.0, silent_for / 4))
         elif self.state is SessionState.JOINING:
             interval = JOIN_PROBE
+        elif silent_for > self.heartbeat_interval + SILENCE_PROBE:
+            interval = SILENCE_PROBE  # an answer is overdue: ask again soon before calling it lost
         else:
             interval = self.heartbeat_interval
         if self._held and now - self._last_resend_request >= GAP_RETRY:
@@ -428,6 +489,22 @@ class ClientSession:
 _NOTICE_KINDS = {EventType.JOINED: "joined", EventType.LEFT: "left", EventType.TIMED_OUT: "timed_out"}
 
 
-def _sentence(text: str) -> str:
-    """The server's lower-case reason as a sentence."""
-    return text[:1].upper() + text[1:] + "."
+# What our servers say when a room ends or a request fails, as the client shows them: a
+# known text is shown in the person's language, any other as the server wrote it.
+SERVER_SENTENCES = (
+    N_("The host closed the room."),
+    N_("The host went away, so the room closed."),
+    N_("The server stopped."),
+    N_("You left the room."),
+    N_("You were away too long and were removed."),
+    N_("The server is busy with too many connections; try again in a moment."),
+    N_("The server cannot save messages right now; yours will be sent when it can."),
+)
+
+
+def _server_sentence(text: str) -> str:
+    """The server's lower-case reason as a sentence, translated when it is one we know."""
+    sentence = text[:1].upper() + text[1:]
+    if not sentence.endswith((".", "。", "!", "?")):  # a sentence the client already worded ends itself
+        sentence += "."
+    return _(sentence)

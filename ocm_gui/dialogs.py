@@ -15,6 +15,7 @@ from tkinter import messagebox, ttk
 from typing import Any, Callable
 
 from ocm_core.client import RoomInfo, parse_address
+from ocm_core.i18n import N_, _, ngettext
 from ocm_core.discovery import FoundRoom
 from ocm_core.errors import (
     ClientError,
@@ -49,30 +50,31 @@ def _sentence(error: Exception) -> str:
     """A client error is already a sentence; a remote protocol error means the wrong program
     answered; a local one means this app could not put what was typed on the wire."""
     if isinstance(error, RemoteProtocolError):
-        return (f"The program at that address is not an Online Chat Messenger server ({error.reason}); "
-                "check the address and port.")
+        return _("The program at that address is not an Online Chat Messenger server ({reason}); "
+                 "check the address and port.").format(reason=error.reason)
     if isinstance(error, ProtocolError):
-        return f"That request cannot be sent ({error.reason}); check what you typed."
+        return _("That request cannot be sent ({reason}); check what you typed.").format(reason=error.reason)
     return str(error)
 
 
 def ask_trust_changed(parent: tk.Misc, error: IdentityChanged) -> bool:
     """Ask the person whether to trust a server whose identity changed; False unless they say so."""
     return bool(messagebox.askyesno(
-        "The server's identity changed",
-        f"The server at {error.address} shows a different identity than last time.\n\n"
-        f"Now:   {error.presented}\nBefore: {error.trusted}\n\n"
-        "This happens when the host reinstalled the app or uses another computer, but it is also what "
-        "someone pretending to be the server would cause. Ask the host to read out the identity shown "
-        "in their chat window. Trust the new identity?",
+        _("The server's identity changed"),
+        _("The server at {address} shows a different identity than last time.\n\n"
+          "Now:   {presented}\nBefore: {trusted}\n\n"
+          "This happens when the host reinstalled the app or uses another computer, but it is also what "
+          "someone pretending to be the server would cause. Ask the host to read out the identity shown "
+          "in their chat window. Trust the new identity?").format(
+            address=error.address, presented=error.presented, trusted=error.trusted),
         icon="warning", default="no", parent=parent))
 
 
 class Dialog:
     """A Toplevel with a form, an error line, a busy line and OK / Cancel."""
 
-    title = ""
-    ok_text = "OK"
+    title = ""        # N_()-marked: shown through _()
+    ok_text = N_("OK")
 
     def __init__(self, master: tk.Misc, *, backend, settings, on_success: Callable,
                  on_close: Callable[["Dialog"], None] | None = None):
@@ -86,7 +88,7 @@ class Dialog:
 
         self.win = tk.Toplevel(master)
         self.win.withdraw()
-        self.win.title(self.title)
+        self.win.title(_(self.title))
         self.win.transient(master.winfo_toplevel())
         self.win.protocol("WM_DELETE_WINDOW", self.cancel)
         self.win.columnconfigure(0, weight=1)
@@ -111,9 +113,9 @@ class Dialog:
         buttons.columnconfigure(0, weight=1)
         self.busy_var = tk.StringVar()
         ttk.Label(buttons, textvariable=self.busy_var, style="Muted.TLabel").grid(row=0, column=0, sticky="w")
-        self.ok_button = ttk.Button(buttons, text=self.ok_text, style="Accent.TButton", command=self.ok)
+        self.ok_button = ttk.Button(buttons, text=_(self.ok_text), style="Accent.TButton", command=self.ok)
         self.ok_button.grid(row=0, column=1, padx=(8, 0))
-        self.cancel_button = ttk.Button(buttons, text="Cancel", command=self.cancel)
+        self.cancel_button = ttk.Button(buttons, text=_("Cancel"), command=self.cancel)
         self.cancel_button.grid(row=0, column=2, padx=(8, 0))
 
         self.win.bind("<Return>", self._on_return)
@@ -217,32 +219,33 @@ class Dialog:
 
     def unexpected(self, error: BaseException, what: str) -> None:
         log.error("%s failed", what, exc_info=error)
-        self.show_error(f"{what} failed unexpectedly ({error}); try again, and report it if it keeps happening.")
+        self.show_error(_("{what} failed unexpectedly ({error}); try again, and report it if it keeps happening.").format(
+            what=what, error=error))
 
 
 class HostDialog(Dialog):
-    title = "Host a room"
-    ok_text = "Host room"
+    title = N_("Host a room")
+    ok_text = N_("Host room")
 
     def build(self) -> None:
         s = self.settings
-        ttk.Label(self.body, text="Host a room", style="Heading.TLabel").grid(
+        ttk.Label(self.body, text=_("Host a room"), style="Heading.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
         self._row += 1
-        self.name_var, self.name_entry = self.field("Your name", s.name)
-        self.room_var, self.room_entry = self.field("Room name", s.room)
+        self.name_var, self.name_entry = self.field(_("Your name"), s.name)
+        self.room_var, self.room_entry = self.field(_("Room name"), s.room)
         self.password_var, self.password_entry = self.field(
-            "Password", show="•", hint="Optional. Leave empty for a room anyone may join.")
+            _("Password"), show="•", hint=_("Optional. Leave empty for a room anyone may join."))
         self._fallback: tuple[int, int] | None = None  # ports offered after a clash: used, not saved
         self.advanced_var = tk.BooleanVar(value=False)
-        self.advanced_button = ttk.Checkbutton(self.body, text="Advanced: ports", variable=self.advanced_var,
+        self.advanced_button = ttk.Checkbutton(self.body, text=_("Advanced: ports"), variable=self.advanced_var,
                                                command=self._show_advanced)
         self.advanced_button.grid(row=self._row, column=1, sticky="w", pady=(6, 2))
         self._row += 1
         self.advanced = ttk.Frame(self.body)
         self._advanced_row = self._row
         ports = ttk.Frame(self.advanced)
-        ttk.Label(self.advanced, text="Ports").grid(row=0, column=0, sticky="w", padx=(0, 12), pady=4)
+        ttk.Label(self.advanced, text=_("Ports")).grid(row=0, column=0, sticky="w", padx=(0, 12), pady=4)
         ports.grid(row=0, column=1, sticky="w", pady=4)
         self.tcp_var = tk.StringVar(value=str(s.tcp_port))
         self.udp_var = tk.StringVar(value=str(s.udp_port))
@@ -252,11 +255,11 @@ class HostDialog(Dialog):
         ttk.Label(ports, text="UDP").pack(side="left")
         self.udp_entry = ttk.Entry(ports, textvariable=self.udp_var, width=7)
         self.udp_entry.pack(side="left", padx=(4, 0))
-        ttk.Label(self.advanced, text="The defaults work; change them only if your network needs other ports. "
-                  "A room hosted while another is open uses the same server and ports.",
+        ttk.Label(self.advanced, text=_("The defaults work; change them only if your network needs other ports. "
+                                        "A room hosted while another is open uses the same server and ports."),
                   style="Small.TLabel", wraplength=340, justify="left").grid(row=1, column=1, sticky="w")
         self._row += 1
-        ttk.Label(self.body, text="People on this network see the room under Join a room.",
+        ttk.Label(self.body, text=_("People on this network see the room under Join a room."),
                   style="Small.TLabel").grid(row=self._row, column=1, sticky="w")
         self._row += 1
 
@@ -282,14 +285,14 @@ class HostDialog(Dialog):
             (self.name_entry, lambda: clean_name(self.name_var.get(), "name")),
             (self.room_entry, lambda: clean_name(self.room_var.get(), "room name")),
             (self.password_entry, lambda: clean_password(self.password_var.get())),
-            (self.tcp_entry, lambda: parse_port(self.tcp_var.get(), "TCP port")),
-            (self.udp_entry, lambda: parse_port(self.udp_var.get(), "UDP port", DEFAULT_UDP_PORT)),
+            (self.tcp_entry, lambda: parse_port(self.tcp_var.get(), "TCP")),
+            (self.udp_entry, lambda: parse_port(self.udp_var.get(), "UDP", DEFAULT_UDP_PORT)),
         )
         if values is None:
             return
         name, room, password, tcp, udp = values
         self.show_error("")
-        self.set_busy(True, "Starting the server…")
+        self.set_busy(True, _("Starting the server…"))
         backend = self.backend
 
         def work():
@@ -314,7 +317,7 @@ class HostDialog(Dialog):
         def done(result, error) -> None:
             if self.closed:  # cancelled while starting: undo what was made
                 if result is not None:
-                    server, client, _ = result
+                    server, client, _share = result
                     fire_and_forget(lambda: (client.leave(), server.stop()), name="ocm-gui-undo-host")
                 return
             self.set_busy(False)
@@ -325,7 +328,7 @@ class HostDialog(Dialog):
             if isinstance(error, ClientError):
                 return self.show_error(str(error), self.name_entry)
             if error is not None:
-                return self.unexpected(error, "Hosting the room")
+                return self.unexpected(error, _("Hosting the room"))
             ports = {} if (tcp, udp) == self._fallback else dict(tcp_port=tcp, udp_port=udp)
             self.settings.update(name=name, room=room, **ports)
             self.succeed(*result)
@@ -338,8 +341,9 @@ class HostDialog(Dialog):
         if not suggested:
             return self.show_error(str(error), field)
         tcp, udp = suggested
-        self.show_error(f"{error} The next free ports are TCP {tcp} and UDP {udp}.", field)
-        self.use_ports_button = ttk.Button(self.error_actions, text=f"Use ports {tcp} and {udp}",
+        self.show_error(_("{error} The next free ports are TCP {tcp} and UDP {udp}.").format(error=error, tcp=tcp, udp=udp),
+                        field)
+        self.use_ports_button = ttk.Button(self.error_actions, text=_("Use ports {tcp} and {udp}").format(tcp=tcp, udp=udp),
                                            command=lambda: self.use_ports(tcp, udp))
         self.use_ports_button.pack(side="left")
 
@@ -351,26 +355,33 @@ class HostDialog(Dialog):
         self.ok_button.focus_set()
 
 
+ON_NETWORK, BY_ADDRESS = "network", "address"  # the Join dialog's two ways to find a room
 EMPTY_NETWORK_MS = 4000  # nothing found by then: say why that usually happens
 BROWSER_POLL_MS = 200
 
-NOTHING_FOUND = (
-    "No rooms found on this network yet. What usually causes it:\n"
-    "• The host's firewall blocks discovery. Open UDP 5353 (mDNS) and UDP 9089 for the app, and "
-    "TCP 9090 and UDP 9091 to chat. Windows: allow Online Chat Messenger when Windows Security asks, "
-    "on Private networks. macOS: System Settings › Network › Firewall › Options, allow it. "
-    "Linux: for example sudo ufw allow 5353,9089,9091/udp and sudo ufw allow 9090/tcp.\n"
-    "• You are on different networks (another subnet, a VPN, guest Wi-Fi).\n"
-    "• The Wi-Fi keeps its devices apart (client or AP isolation).\n"
-    "Ask the host for the address in their chat window and connect by address."
-)
+def nothing_found_text() -> str:
+    """What the Join dialog says when no room is found: the usual causes, and what to do."""
+    lines = [
+        _("No rooms found on this network yet. What usually causes it:"),
+        "• " + " ".join((
+            _("The host's firewall blocks discovery. Open UDP 5353 (mDNS) and UDP 9089 for the app, "
+              "and TCP 9090 and UDP 9091 to chat."),
+            _("Windows: allow Online Chat Messenger when Windows Security asks, on Private networks."),
+            _("macOS: System Settings › Network › Firewall › Options, allow it."),
+            _("Linux: for example sudo ufw allow 5353,9089,9091/udp and sudo ufw allow 9090/tcp."),
+        )),
+        "• " + _("You are on different networks (another subnet, a VPN, guest Wi-Fi)."),
+        "• " + _("The Wi-Fi keeps its devices apart (client or AP isolation)."),
+        _("Ask the host for the address in their chat window and connect by address."),
+    ]
+    return "\n".join(lines)
 
 
 class JoinDialog(Dialog):
-    title = "Join a room"
-    ok_text = "Join"
-    columns = (("room", "Room", 170), ("host", "Host", 110), ("people", "People", 60), ("lock", "Lock", 64),
-               ("server", "Server", 140))
+    title = N_("Join a room")
+    ok_text = N_("Join")
+    columns = (("room", N_("Room"), 170), ("host", N_("Host"), 110), ("people", N_("People"), 76), ("lock", N_("Lock"), 64),
+               ("server", N_("Server"), 140))
 
     def build(self) -> None:
         s = self.settings
@@ -380,26 +391,26 @@ class JoinDialog(Dialog):
         self._browser: Any = None
         self._poll_id: str | None = None
         self._empty_id: str | None = None
-        ttk.Label(self.body, text="Join a room", style="Heading.TLabel").grid(
+        ttk.Label(self.body, text=_("Join a room"), style="Heading.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
         self._row += 1
-        self.name_var, self.name_entry = self.field("Your name", s.name)
+        self.name_var, self.name_entry = self.field(_("Your name"), s.name)
 
         can_browse = hasattr(self.backend, "make_browser")
-        self.mode_var = tk.StringVar(value="network" if can_browse else "address")
+        self.mode_var = tk.StringVar(value=ON_NETWORK if can_browse else BY_ADDRESS)
         modes = ttk.Frame(self.body)
         modes.grid(row=self._row, column=0, columnspan=2, sticky="w", pady=(4, 2))
-        self.network_button = ttk.Radiobutton(modes, text="Rooms on this network", value="network",
+        self.network_button = ttk.Radiobutton(modes, text=_("Rooms on this network"), value=ON_NETWORK,
                                               variable=self.mode_var, command=self._mode_changed)
         self.network_button.pack(side="left")
-        self.address_button = ttk.Radiobutton(modes, text="Connect by address", value="address",
+        self.address_button = ttk.Radiobutton(modes, text=_("Connect by address"), value=BY_ADDRESS,
                                               variable=self.mode_var, command=self._mode_changed)
         self.address_button.pack(side="left", padx=(16, 0))
         if not can_browse:
             self.network_button.state(["disabled"])
         self._row += 1
 
-        self.address_label = ttk.Label(self.body, text="Server")
+        self.address_label = ttk.Label(self.body, text=_("Server"))
         self.address_label.grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
         self.address_line = line = ttk.Frame(self.body)
         line.grid(row=self._row, column=1, sticky="ew", pady=4)
@@ -409,10 +420,11 @@ class JoinDialog(Dialog):
                                           values=list(s.recent_servers))
         self.address_entry.grid(row=0, column=0, sticky="ew")
         self.address_entry.bind("<<ComboboxSelected>>", lambda e: self.refresh())
-        self.refresh_button = ttk.Button(line, text="Refresh rooms", command=self.refresh)
+        self.refresh_button = ttk.Button(line, text=_("Refresh rooms"), command=self.refresh)
         self.refresh_button.grid(row=0, column=1, padx=(8, 0))
         self._row += 1
-        self.address_hint = ttk.Label(self.body, text=f"The host's address, like 192.168.1.20:{DEFAULT_TCP_PORT}",
+        self.address_hint = ttk.Label(self.body, text=_("The host's address, like {example}").format(
+                                          example=f"192.168.1.20:{DEFAULT_TCP_PORT}"),
                                       style="Small.TLabel")
         self.address_hint.grid(row=self._row, column=1, sticky="w", pady=(0, 6))
         self._row += 1
@@ -425,7 +437,7 @@ class JoinDialog(Dialog):
         self.tree = ttk.Treeview(frame, columns=[c[0] for c in self.columns], show="headings",
                                  height=6, selectmode="browse")
         for key, heading, width in self.columns:
-            self.tree.heading(key, text=heading, anchor="w")
+            self.tree.heading(key, text=_(heading), anchor="w")
             self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host", "server"),
                              anchor="center" if key == "people" else "w")
         self.tree.tag_configure("locked", foreground="#7a5300")
@@ -437,23 +449,23 @@ class JoinDialog(Dialog):
         self.tree.bind("<Double-1>", self._on_double_click)
         self.tree.bind("<FocusIn>", self._on_tree_focus, add="+")
         self._row += 1
-        self.list_status = tk.StringVar(value="Type the server's address, then Refresh rooms.")
+        self.list_status = tk.StringVar(value=_("Type the server's address, then Refresh rooms."))
         ttk.Label(self.body, textvariable=self.list_status, style="Small.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 6))
         self._row += 1
         self.help_frame = ttk.Frame(self.body)
         self._help_row = self._row
-        self.help_label = ttk.Label(self.help_frame, text=NOTHING_FOUND, style="Small.TLabel", wraplength=460,
+        self.help_label = ttk.Label(self.help_frame, text=nothing_found_text(), style="Small.TLabel", wraplength=460,
                                     justify="left")
         self.help_label.pack(anchor="w")
-        self.by_address_button = ttk.Button(self.help_frame, text="Connect by address",
-                                            command=lambda: self.set_mode("address"))
+        self.by_address_button = ttk.Button(self.help_frame, text=_("Connect by address"),
+                                            command=lambda: self.set_mode(BY_ADDRESS))
         self.by_address_button.pack(anchor="w", pady=(6, 0))
         self._row += 1
 
         self.room_var, self.room_entry = self.field(
-            "Room", s.room, hint="Double-click a room above, or type its name.")
-        self.password_label = ttk.Label(self.body, text="Password")
+            _("Room"), s.room, hint=_("Double-click a room above, or type its name."))
+        self.password_label = ttk.Label(self.body, text=_("Password"))
         self.password_var = tk.StringVar()
         self.password_entry = ttk.Entry(self.body, textvariable=self.password_var, show="•", width=30)
         self._password_row = self._row
@@ -467,7 +479,7 @@ class JoinDialog(Dialog):
         self._mode_changed()
 
     def _mode_changed(self, auto_refresh: bool = True) -> None:
-        network = self.mode_var.get() == "network"
+        network = self.mode_var.get() == ON_NETWORK
         for widget in (self.address_label, self.address_line, self.address_hint):
             widget.grid() if not network else widget.grid_remove()
         self.tree.delete(*self.tree.get_children())
@@ -477,7 +489,7 @@ class JoinDialog(Dialog):
             self._start_browsing()
         else:
             self._stop_browsing()
-            self.list_status.set("Type the server's address, then Refresh rooms.")
+            self.list_status.set(_("Type the server's address, then Refresh rooms."))
             if auto_refresh and self.address_var.get().strip():
                 self.master.after_idle(self._auto_refresh)
 
@@ -485,7 +497,7 @@ class JoinDialog(Dialog):
         if self._browser is None:
             self._browser = self.backend.make_browser()
             self._browser.start()
-        self.list_status.set("Looking for rooms on this network…")
+        self.list_status.set(_("Looking for rooms on this network…"))
         self._poll_id = self.win.after(BROWSER_POLL_MS, self._poll_browser)
         self._empty_id = self.win.after(EMPTY_NETWORK_MS, self._nothing_found)
 
@@ -515,7 +527,7 @@ class JoinDialog(Dialog):
 
     def _nothing_found(self) -> None:
         self._empty_id = None
-        if not self.closed and self.mode_var.get() == "network" and not self.found:
+        if not self.closed and self.mode_var.get() == ON_NETWORK and not self.found:
             self.list_status.set("")
             self.help_frame.grid(row=self._help_row, column=0, columnspan=2, sticky="ew", pady=(0, 8))
 
@@ -525,7 +537,7 @@ class JoinDialog(Dialog):
         self.found = {f"{f.server}/{f.room}": f for f in found}
         self.rooms = {iid: RoomInfo(f.room, f.members, f.locked, f.host) for iid, f in self.found.items()}
         for iid, f in self.found.items():
-            self.tree.insert("", "end", iid=iid, values=(f.room, f.host, f.members, "locked" if f.locked else "", f.server),
+            self.tree.insert("", "end", iid=iid, values=(f.room, f.host, f.members, _("locked") if f.locked else "", f.server),
                              tags=("locked",) if f.locked else ())
         if selected and selected[0] in self.found:
             self.tree.selection_set(selected[0])
@@ -534,7 +546,8 @@ class JoinDialog(Dialog):
         count = len(found)
         if count:
             self.help_frame.grid_remove()
-            self.list_status.set(f"{count} room{'s' if count != 1 else ''} on this network. Double-click one to join it.")
+            self.list_status.set(ngettext("{count} room on this network. Double-click it to join.",
+                                          "{count} rooms on this network. Double-click one to join it.", count).format(count=count))
         elif self._empty_id is None:
             self._nothing_found()
         self._sync_password_row()
@@ -547,7 +560,7 @@ class JoinDialog(Dialog):
     def first_field(self) -> tk.Widget:
         if not self.name_var.get().strip():
             return self.name_entry
-        if self.mode_var.get() == "network":
+        if self.mode_var.get() == ON_NETWORK:
             return self.tree  # the first room found is picked while the list has the keyboard
         if not self.address_var.get().strip():
             return self.address_entry
@@ -587,8 +600,8 @@ class JoinDialog(Dialog):
     def refresh(self) -> None:
         if self.closed:
             return
-        if self.mode_var.get() != "address":
-            self.mode_var.set("address")
+        if self.mode_var.get() != BY_ADDRESS:
+            self.mode_var.set(BY_ADDRESS)
             self._mode_changed(auto_refresh=False)
         try:
             host, port = parse_address(self.address_var.get())
@@ -597,7 +610,7 @@ class JoinDialog(Dialog):
         self.show_error("")
         self._fetch_serial += 1
         serial = self._fetch_serial
-        self.list_status.set(f"Asking {format_address(host, port)} for its rooms…")
+        self.list_status.set(_("Asking {address} for its rooms…").format(address=format_address(host, port)))
         self.refresh_button.state(["disabled"])
         backend = self.backend
 
@@ -606,12 +619,12 @@ class JoinDialog(Dialog):
                 return
             self.refresh_button.state(["!disabled"])
             if error is not None:
-                self.list_status.set("No room list.")
+                self.list_status.set(_("No room list."))
                 if isinstance(error, IdentityChanged):
                     return self._identity_changed(error, self.refresh)
                 if isinstance(error, (ClientError, ProtocolError)):
                     return self.show_error(_sentence(error), self.address_entry)
-                return self.unexpected(error, "Fetching the room list")
+                return self.unexpected(error, _("Fetching the room list"))
             self.fill_rooms(rooms)
             self._remember_server(self.address_var.get().strip())
 
@@ -631,18 +644,19 @@ class JoinDialog(Dialog):
         self.tree.delete(*self.tree.get_children())
         self.rooms = {r.name: r for r in rooms}
         for info in sorted(rooms, key=lambda r: r.name.casefold()):
-            lock = "locked" if info.locked else ""
+            lock = _("locked") if info.locked else ""
             self.tree.insert("", "end", iid=info.name, values=(info.name, info.host, info.members, lock, ""),
                              tags=("locked",) if info.locked else ())
         if rooms:
             count = len(rooms)
-            self.list_status.set(f"{count} room{'s' if count != 1 else ''}. Double-click one to join it.")
+            self.list_status.set(ngettext("{count} room. Double-click it to join.",
+                                          "{count} rooms. Double-click one to join it.", count).format(count=count))
             typed = self.room_var.get().strip()
             if typed in self.rooms:
                 self.tree.selection_set(typed)
                 self.tree.see(typed)
         else:
-            self.list_status.set("No rooms on this server yet; ask the host to create one, or type a name.")
+            self.list_status.set(_("No rooms on this server yet; ask the host to create one, or type a name."))
         self._sync_password_row()
 
     def room_names(self) -> list[str]:
@@ -679,7 +693,7 @@ class JoinDialog(Dialog):
         info = self.rooms.get(row)
         if info is not None and info.locked and not self.password_var.get():
             self.show_password(focus=True)
-            self.show_error("This room is locked; type its password and press Join.")
+            self.show_error(_("This room is locked; type its password and press Join."))
         else:
             self.ok()
         return "break"
@@ -697,17 +711,17 @@ class JoinDialog(Dialog):
     def ok(self) -> None:
         if self.busy or self.closed:
             return
-        if self.mode_var.get() == "network":
+        if self.mode_var.get() == ON_NETWORK:
             typed = self.room_var.get().strip()
             if not typed:
-                return self.show_error("Pick a room from the list, or connect by address.", self.tree)
+                return self.show_error(_("Pick a room from the list, or connect by address."), self.tree)
             servers = {f.server for f in self.found.values() if f.room == typed}
             if len(servers) == 1:  # a found room's name typed by hand: its server
                 self.address_var.set(servers.pop())
             try:
                 parse_address(self.address_var.get())
             except ValueError:  # not a room found here: the address must be typed
-                self.mode_var.set("address")
+                self.mode_var.set(BY_ADDRESS)
                 self._mode_changed(auto_refresh=False)
         values = self.collect(
             (self.name_entry, lambda: clean_name(self.name_var.get(), "name")),
@@ -719,7 +733,7 @@ class JoinDialog(Dialog):
         if not self.room_var.get().strip():
             if not self.tree.get_children():
                 self.refresh()
-            return self.show_error("Pick a room from the list or type its name.",
+            return self.show_error(_("Pick a room from the list or type its name."),
                                    self.tree if self.tree.get_children() else self.room_entry)
         values = self.collect(
             (self.room_entry, lambda: clean_name(self.room_var.get(), "room name")),
@@ -730,7 +744,7 @@ class JoinDialog(Dialog):
             return
         room, password = values
         self.show_error("")
-        self.set_busy(True, f"Joining {room}…")
+        self.set_busy(True, _("Joining {room}…").format(room=room))
         backend = self.backend
         address_text = self.address_var.get().strip()
 
@@ -750,7 +764,7 @@ class JoinDialog(Dialog):
                 return self._identity_changed(error, self.ok)
             if isinstance(error, PasswordRequired):
                 self.show_password()
-                return self.show_error(f"{error} Type the room's password and press Join.",
+                return self.show_error(_("{error} Type the room's password and press Join.").format(error=error),
                                        self.password_entry)
             if isinstance(error, WrongPassword):
                 self.show_password()
@@ -765,7 +779,7 @@ class JoinDialog(Dialog):
             if isinstance(error, (ClientError, ProtocolError)):
                 return self.show_error(_sentence(error))
             if error is not None:
-                return self.unexpected(error, "Joining the room")
+                return self.unexpected(error, _("Joining the room"))
             self.settings.update(name=name, room=room)
             self._remember_server(address_text)
             self.succeed(client)

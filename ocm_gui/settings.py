@@ -1,4 +1,4 @@
-"""Settings kept between runs: last name, last server, ports, window sizes.
+"""Settings kept between runs: last name, last server, ports, window sizes, language.
 
 Stored as JSON in the user's config directory (`ocm_core.paths.config_dir`: the
 platform's usual place, or ``$XDG_CONFIG_HOME`` when set), written atomically
@@ -35,9 +35,10 @@ class Settings:
     udp_port: int = 9091
     chat_size: str = "760x520"
     recent_servers: list[str] = field(default_factory=list)  # newest first
+    language: str = ""  # "" follows the system; else a code from ocm_core.i18n.LANGUAGES
     path: Path | None = None
 
-    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size", "recent_servers")
+    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size", "recent_servers", "language")
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
