@@ -65,3 +65,22 @@ def test_an_empty_network_is_explained_and_offers_connect_by_address(root, app, 
     root.update()
     assert dialog.mode_var.get() == "address" and dialog.address_entry.winfo_ismapped()
     assert not dialog.help_frame.winfo_ismapped()
+
+
+def test_the_list_follows_rooms_and_servers_as_they_go(root, app):
+    from ocm_core import discovery
+
+    other_app = Backend()
+    hold, _ = other_app.host_server(0, 0)
+    host = ChatClient("127.0.0.1", hold.tcp_address[1])
+    try:
+        host.create_room(ROOM, HOST)
+        dialog = app.open_join_dialog()
+        pump(root, lambda: dialog.room_names() == [ROOM], timeout=5, what="the room listed")
+        host.leave()  # the host closes the room; the other app's server stops with its last room
+        hold.stop()
+        pump(root, lambda: dialog.room_names() == [], timeout=discovery.LIST_INTERVAL + 3, what="the room gone")
+        assert not hold.running
+    finally:
+        host.leave()
+        hold.stop()
