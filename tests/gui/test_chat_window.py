@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gui_helpers import FakeClient, pump
+from gui_helpers import FakeClient, pump, pump_for
 from ocm_core.events import (
     ChatMessage,
     ConnectionLost,
@@ -266,6 +266,7 @@ def test_room_closed_disables_input_and_offers_back_to_start(root, make_chat, fa
     backs = []
     client = FakeClient(username="Bob", host_name="Alice", members=("Alice", "Bob"))
     chat = make_chat(client, on_back=backs.append)
+    chat.input.insert("1.0", "typed before the host left")  # a real message: only the guard can stop it
     put(client, RoomClosed("The host closed the room."))
     pump(root, lambda: chat.room_closed)
     root.update()
@@ -275,7 +276,10 @@ def test_room_closed_disables_input_and_offers_back_to_start(root, make_chat, fa
     assert chat.leave_button.cget("text") == "Close window"
     assert "error" in tags_at_text(chat, "The host closed the room.")
     chat.input.event_generate("<Return>")
+    root.update()
     assert chat.send() is None
+    assert client.sent == []
+    assert chat.input_text() == "typed before the host left"
     chat.back_button.invoke()
     assert backs == [chat]
     assert chat.destroyed and not chat.win.winfo_exists()
@@ -292,11 +296,12 @@ def test_leave_cancels_the_poll_and_leaves(root, make_chat, fake_client):
     assert poll_id not in root.tk.call("after", "info")
     pump(root, lambda: fake_client.left)
     assert not chat.win.winfo_exists()
-    # events after closing are never handled
+    # events after closing are never handled, however long the loop runs (many poll intervals)
     ticks = chat.ticks
     fake_client.events.put(ChatMessage(1, "Bob", "late", time.time()))
-    root.update()
+    pump_for(root, 10 * chat_module.POLL_MS / 1000)
     assert chat.ticks == ticks
+    assert fake_client.events.qsize() == 1  # still queued: nothing drained it
 
 
 def test_host_window_shows_the_share_address_and_copies_it(root, make_chat, fake_client):
