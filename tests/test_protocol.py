@@ -181,6 +181,98 @@ def test_max_chat_text_fits_both_directions():
         p.encode_datagram(room, token, p.encode_chat(1, text + "x"))
 
 
+# --- exactly at every limit: one byte under, at and over -----------------------------------
+
+
+@pytest.mark.parametrize("size", [p.MAX_DATAGRAM - 1, p.MAX_DATAGRAM])
+def test_datagram_up_to_exactly_4096_bytes_decodes(size):
+    data = bytes([4, 3]) + b"room" + b"tok" + p.encode_chat(1, "x" * (size - 9 - p.CHAT_OVERHEAD))
+    assert len(data) == size
+    datagram = p.decode_datagram(data)
+    assert p.decode_body(datagram.body) == p.Chat(1, "x" * (size - 9 - p.CHAT_OVERHEAD), 1)
+    assert p.encode_datagram(b"room", b"tok", datagram.body) == data
+
+
+def test_datagram_one_byte_over_4096_is_refused_both_ways():
+    body = b"x" * (p.MAX_DATAGRAM + 1 - 9)
+    with pytest.raises(ProtocolError, match="4097 bytes; the most is 4096"):
+        p.encode_datagram(b"room", b"tok", body)
+    with pytest.raises(ProtocolError, match="4097 bytes; the most is 4096"):
+        p.decode_datagram(bytes([4, 3]) + b"room" + b"tok" + body)
+
+
+# 255 bytes three ways: ASCII, three-byte kana (85 x 3) and a mix that ends on a four-byte emoji
+NAMES_OF_255_BYTES = ["n" * 255, "あ" * 85, "a" * 251 + "😀"]
+
+
+@pytest.mark.parametrize("name", NAMES_OF_255_BYTES)
+def test_names_of_exactly_255_bytes_pass_everywhere(name):
+    assert len(name.encode()) == 255
+    assert p.check_name(name, "room name") == name.encode()
+    assert p.decode_tcrp(p.encode_tcrp(p.Operation.CREATE, p.State.REQUEST, name, b"x")).room == name
+    assert p.decode_datagram(p.encode_datagram(name.encode(), b"t" * 255, b"hi")) == p.Datagram(name, b"t" * 255, b"hi")
+    assert p.decode_request(p.encode_request(p.RoomRequest(name))) == p.RoomRequest(name)
+    assert p.decode_request(name.encode()) == p.RoomRequest(name)
+
+
+@pytest.mark.parametrize("name", ["n" * 256, "あ" * 85 + "a", "a" * 252 + "😀"])
+def test_names_of_256_bytes_are_refused_everywhere(name):
+    assert len(name.encode()) == 256
+    with pytest.raises(ProtocolError, match="256 bytes; the most is 255"):
+        p.check_name(name, "room name")
+    with pytest.raises(ProtocolError, match="256 bytes"):
+        p.encode_tcrp(p.Operation.CREATE, p.State.REQUEST, name)
+    with pytest.raises(ProtocolError, match="256 bytes"):
+        p.decode_request(p.encode_request(p.RoomRequest(name)))
+    with pytest.raises(ProtocolError, match="256 bytes"):
+        p.decode_name(name.encode(), "username")
+
+
+def test_password_of_1024_bytes_is_accepted_and_1025_refused():
+    at = p.decode_request(p.encode_request(p.RoomRequest("bob", "ぱ" * 341 + "x")))
+    assert len(at.password.encode()) == 1024
+    with pytest.raises(ProtocolError, match="longer than 1024 bytes"):
+        p.decode_request(p.encode_request(p.RoomRequest("bob", "ぱ" * 341 + "xy")))
+
+
+def test_resend_carries_up_to_16_ranges():
+    ranges = tuple((i, i + 1) for i in range(1, 33, 2))
+    assert len(ranges) == p.MAX_RESEND_RANGES
+    assert p.decode_body(p.encode_resend(*ranges)) == p.Resend(ranges)
+    with pytest.raises(ProtocolError, match="1 to 16 ranges"):
+        p.decode_body(p.encode_resend(*ranges, (40, 41)))
+
+
+@pytest.mark.parametrize("name_bytes, binding", [(14, "upstream"), (15, "both"), (16, "downstream"), (255, "downstream")])
+def test_the_longest_chat_fills_a_datagram_exactly_in_the_binding_direction(name_bytes, binding):
+    """Upstream carries the 22-byte token and CHAT_OVERHEAD, downstream the name and EVENT_OVERHEAD:
+    which one is full depends on the name, and the longest text fills that one to the byte."""
+    room, token, name = b"lobby", b"t" * 22, "n" * name_bytes
+    limit = p.max_chat_text_bytes(len(room), len(token), name_bytes)
+    up = len(p.encode_datagram(room, token, p.encode_chat(1, "x" * limit)))
+    down = len(p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, name, "x" * limit))))
+    assert {"upstream": up, "downstream": down, "both": min(up, down)}[binding] == p.MAX_DATAGRAM
+    assert max(up, down) == p.MAX_DATAGRAM and (binding != "both" or up == down)
+
+
+def test_fixed_frames_refuse_one_byte_more_or_less():
+    for body in (p.encode_heartbeat(1), p.encode_chat_ack(1, 2), p.encode_status_frame(3)):
+        assert p.decode_body(body)  # exactly the size
+        with pytest.raises(ProtocolError, match="frame needs"):
+            p.decode_body(body + b"\x00")
+        with pytest.raises(ProtocolError, match="frame needs"):
+            p.decode_body(body[:-1])
+
+
+def test_event_name_length_is_exact():
+    body = p.encode_event(p.Event(1, 2, p.EventType.JOINED, "abc"))
+    assert p.decode_body(body).name == "abc"
+    with pytest.raises(ProtocolError, match="shorter than its name"):
+        p.decode_body(body[:-1])
+    with pytest.raises(ProtocolError, match="shorter than its fixed fields"):
+        p.decode_body(body[: 3 + 14])
+
+
 # --- property tests: random and mutated bytes never crash a decoder -----------------------
 
 
@@ -193,7 +285,7 @@ def _decode_all(data: bytes) -> None:
 
 
 @settings(max_examples=400)
-@given(st.binary(max_size=600))
+@given(st.one_of(st.binary(max_size=600), st.binary(min_size=p.MAX_DATAGRAM - 2, max_size=p.MAX_DATAGRAM + 2)))
 def test_random_bytes_give_a_message_or_a_protocol_error(data):
     _decode_all(data)
 
@@ -216,9 +308,18 @@ def test_mutated_messages_give_a_message_or_a_protocol_error(sample, flips, cut)
     _decode_all(bytes(data[: cut or None]))
 
 
-names = st.text(st.characters(min_codepoint=0x20, blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(
-    lambda s: s.strip() and "\x7f" not in s and len(s.encode()) <= 255
+def _at_most_bytes(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes, on a character boundary."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
+# Up to 255 characters cut to 255 bytes: long names reach the one-byte length limit exactly.
+names = (
+    st.text(st.characters(min_codepoint=0x20, blacklist_categories=("Cs",)), min_size=1, max_size=255)
+    .map(lambda s: _at_most_bytes(s, p.MAX_NAME_BYTES))
+    .filter(lambda s: s.strip() and "\x7f" not in s)
 )
+any_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=p.MAX_DATAGRAM)
 
 
 @given(names, st.sampled_from(list(p.Operation)), st.binary(max_size=300))
@@ -226,9 +327,37 @@ def test_tcrp_encode_then_decode_gives_back_the_original(room, operation, payloa
     assert p.decode_tcrp(p.encode_tcrp(operation, p.State.REQUEST, room, payload)) == p.TcrpMessage(operation, p.State.REQUEST, room, payload)
 
 
-@given(names, st.binary(min_size=1, max_size=255), st.integers(0, 2**32 - 1), st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=200))
-def test_chat_datagram_encode_then_decode_gives_back_the_original(room, token, msg_id, text):
+@given(names, st.binary(min_size=1, max_size=255), st.integers(0, 2**32 - 1), any_text, st.booleans())
+def test_chat_datagram_encode_then_decode_gives_back_the_original(room, token, msg_id, text, fill):
+    room_bytes = room.encode()
+    room_left = p.MAX_DATAGRAM - 2 - len(room_bytes) - len(token) - p.CHAT_OVERHEAD
+    text = _at_most_bytes(text, room_left)
+    if fill:  # pad to exactly the datagram limit
+        text += "x" * (room_left - len(text.encode()))
+    if not text:
+        return
     body = p.encode_chat(msg_id, text)
-    datagram = p.decode_datagram(p.encode_datagram(room.encode(), token, body))
+    data = p.encode_datagram(room_bytes, token, body)
+    assert len(data) <= p.MAX_DATAGRAM and (not fill or len(data) == p.MAX_DATAGRAM)
+    datagram = p.decode_datagram(data)
     assert (datagram.room, datagram.token) == (room, token)
     assert p.decode_body(datagram.body) == p.Chat(msg_id, text, msg_id)
+    if fill:
+        with pytest.raises(ProtocolError, match="4097 bytes"):
+            p.encode_datagram(room_bytes, token, body + b"x")
+
+
+@given(names, any_text, st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1), st.sampled_from(list(p.EventType)), st.booleans())
+def test_event_encode_then_decode_gives_back_the_original(name, text, seq, time_ms, event_type, history):
+    event = p.Event(seq, time_ms, event_type, name, text, history)
+    assert p.decode_body(p.encode_event(event)) == event
+
+
+@given(names, st.text(max_size=1100))
+def test_request_encode_then_decode_keeps_username_and_password(username, password):
+    payload = p.encode_request(p.RoomRequest(username, password))
+    if len(password.encode()) > 1024:
+        with pytest.raises(ProtocolError, match="longer than 1024 bytes"):
+            p.decode_request(payload)
+    else:
+        assert p.decode_request(payload) == p.RoomRequest(username, password)

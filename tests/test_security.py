@@ -397,6 +397,24 @@ def _chat_session(port: int, room: str) -> float:
         host.leave()
 
 
+@pytest.mark.parametrize("padding", [0, 1], ids=["at-the-cap", "one-over"])
+def test_the_request_payload_cap_holds_to_the_byte(server, padding):
+    """A request payload of exactly MAX_REQUEST_PAYLOAD bytes is served; a header that claims
+    one byte more is refused at once, before the server waits for (or reads) the body."""
+    base = p.encode_json({"username": "cap", "pad": ""})
+    payload = p.encode_json({"username": "cap", "pad": "x" * (p.MAX_REQUEST_PAYLOAD - len(base) + padding)})
+    assert len(payload) == p.MAX_REQUEST_PAYLOAD + padding
+    if not padding:
+        assert tcrp(server.tcp_address[1], Operation.CREATE, "cap room", payload)[0] is Status.OK
+        assert server.registry.members("cap room") == ["cap"]
+        return
+    with connect(server.tcp_address[1]) as sock:
+        sock.sendall(p.encode_tcrp(Operation.CREATE, State.REQUEST, "cap room", payload)[: p.TCRP_HEADER_SIZE])
+        status, detail, _ = answer_of(read_to_end(sock))  # the body never comes: only the cap can answer
+    assert status is Status.BAD_REQUEST and f"over the {p.MAX_REQUEST_PAYLOAD}-byte limit" in detail
+    assert server.registry.room_names() == []
+
+
 # --- 2. stalled and vanishing peers, and the connection caps --------------------------------
 
 
