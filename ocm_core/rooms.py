@@ -451,6 +451,8 @@ class RoomRegistry:
 
     def _refuse_too_long(self, member: Member) -> Outbound:
         self.drop("chat too long to relay", member.address)
+        if member.plain_text:
+            return []  # it would show our binary error frame as garbage
         note = "that message is too long to relay with your name; shorten it"
         return [(member.address, self._frame(member.room, p.encode_error_frame(ErrorCode.TOO_LONG, note)))]
 

@@ -409,3 +409,205 @@ def _status_of(action):
     except RegistryError as exc:
         return exc.status
     return Status.OK
+
+
+# --- exactly at the relay limit ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra, relayed", [(-1, True), (0, True), (1, False)], ids=["4095", "4096", "4097"])
+def test_a_chat_is_relayed_up_to_a_4096_byte_datagram_and_refused_past_it(registry, extra, relayed):
+    """The relayed event carries the sender's 100-byte name, so it, not the upstream chat, is the limit."""
+    sender = "n" * 100
+    host = registry.create_room("lobby", sender, ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    text = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - p.EVENT_OVERHEAD - len(sender) + extra)
+    out = send(registry, host, p.encode_chat(1, text), ALICE)
+    to_bob = [data for to, data in out if to == BOB]
+    if relayed:
+        assert [len(data) for data in to_bob] == [p.MAX_DATAGRAM + extra]
+        assert p.decode_body(p.decode_datagram(to_bob[0]).body).text == text
+        assert frames_to(out, ALICE) == [p.ChatAck(1, 2)]
+    else:
+        assert to_bob == []
+        assert [f.code for f in frames_to(out, ALICE)] == [ErrorCode.TOO_LONG]
+        assert registry.dropped["chat too long to relay"] == 1
+
+
+def test_a_plain_text_chat_is_held_to_the_same_relay_limit(registry):
+    host = registry.create_room("lobby", "n" * 100, ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    fits = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - p.EVENT_OVERHEAD - 100)
+    assert [len(d) for to, d in send(registry, host, fits.encode(), ALICE) if to == BOB] == [p.MAX_DATAGRAM]
+    assert send(registry, host, (fits + "x").encode(), ALICE) == []  # refused: a plain client reads no error frame
+    assert registry.dropped["chat too long to relay"] == 1
+
+
+def test_a_too_long_chat_that_arrives_early_does_not_block_the_ones_after_it(registry, lobby):
+    too_long = "x" * p.MAX_DATAGRAM
+    out = send(registry, lobby["bob"], p.encode_chat(1, too_long), BOB)
+    assert [f.code for f in frames_to(out, BOB)] == [ErrorCode.TOO_LONG]
+    out = send(registry, lobby["bob"], p.encode_chat(2, "next", 2), BOB)
+    assert [f.text for f in frames_to(out, ALICE)] == ["next"]
+    assert send(registry, lobby["bob"], p.encode_chat(1, too_long), BOB) == []  # its retransmit is ignored
+
+
+# --- timers, with the fake clock ------------------------------------------------------------
+
+
+def test_a_missing_message_is_waited_for_30_s_and_then_given_up(registry, lobby, clock):
+    """A sender that never raises its floor: the server waits HOLD_SECONDS for the lost one, not a moment more."""
+    send(registry, lobby["bob"], p.encode_chat(1, "one", 1), BOB)
+    started = clock.now
+    assert frames_to(send(registry, lobby["bob"], p.encode_chat(3, "three", 2), BOB), ALICE) == []
+    clock.now = started + 30.0
+    assert frames_to(send(registry, lobby["bob"], p.encode_chat(4, "four", 2), BOB), ALICE) == []  # still waiting
+    clock.now = started + 30.001
+    out = send(registry, lobby["bob"], p.encode_chat(5, "five", 2), BOB)
+    assert [f.text for f in frames_to(out, ALICE)] == ["three", "four", "five"]
+    assert [a.msg_id for a in frames_to(out, BOB)] == [3, 4, 5]
+    assert send(registry, lobby["bob"], p.encode_chat(2, "two, too late", 2), BOB) == []
+
+
+def test_the_hold_back_clock_starts_again_after_each_relay(registry, lobby, clock):
+    send(registry, lobby["bob"], p.encode_chat(1, "one", 1), BOB)
+    clock.now += 100  # a long quiet spell with nothing held
+    assert frames_to(send(registry, lobby["bob"], p.encode_chat(3, "three", 2), BOB), ALICE) == []
+    clock.now += 29
+    assert frames_to(send(registry, lobby["bob"], p.encode_chat(4, "four", 2), BOB), ALICE) == []  # 29 s held: waits
+
+
+def test_a_retransmit_after_other_events_is_acknowledged_with_its_own_sequence_number(registry, lobby):
+    send(registry, lobby["bob"], p.encode_chat(1, "mine"), BOB)  # seq 3
+    send(registry, lobby["alice"], p.encode_chat(1, "hers"), ALICE)  # seq 4
+    registry.join_room("lobby", "dave", "10.0.0.4")  # seq 5
+    again = send(registry, lobby["bob"], p.encode_chat(1, "mine"), BOB)
+    assert again == [(BOB, again[0][1])]  # to the sender only: relayed once, never twice
+    assert frames_to(again, BOB) == [p.ChatAck(1, 3)]
+
+
+def test_a_retransmit_of_a_held_message_is_not_acknowledged_before_it_is_relayed(registry, lobby):
+    send(registry, lobby["bob"], p.encode_chat(2, "second", 1), BOB)
+    assert send(registry, lobby["bob"], p.encode_chat(2, "second", 1), BOB) == []
+    out = send(registry, lobby["bob"], p.encode_chat(1, "first", 1), BOB)
+    assert [f.text for f in frames_to(out, ALICE)] == ["first", "second"]
+
+
+def test_a_retired_token_is_told_why_only_when_the_answer_is_no_larger_than_the_request(registry, lobby, clock):
+    """Retire carol's token for real (timed out), then probe the amplification guard at its edge."""
+    clock.now += 31
+    for name, address in (("alice", ALICE), ("bob", BOB)):
+        send(registry, lobby[name], p.encode_heartbeat(3), address)
+    registry.tick()
+    assert registry.members("lobby") == ["alice", "bob"]
+    reason = "you were away too long and were removed"
+    answer = p.encode_datagram(b"lobby", b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
+    head = 2 + len("lobby") + len(lobby["carol"])
+
+    def probe(body: bytes):
+        return registry.handle_datagram(p.Datagram("lobby", lobby["carol"], body), CAROL)
+
+    same_size = bytes([p.FRAME_MAGIC]) + b"\0" * (len(answer) - head - 1)
+    assert probe(same_size) == [(CAROL, answer)]  # as large as the request: answered
+    assert probe(same_size[:-1]) == []  # one byte smaller: the answer would amplify
+    assert probe(p.encode_heartbeat(3)) == []  # a real heartbeat is smaller than this answer
+    assert probe(b"p" * len(same_size)) == []  # plain text: an assignment client reads no error frame
+    assert frames_to(probe(p.encode_chat(9, "x" * 40)), CAROL) == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, reason)]
+
+
+def test_a_retired_token_is_told_why_for_ten_minutes_then_only_that_it_is_unknown(registry, lobby, clock):
+    send(registry, lobby["bob"], p.encode_leave(), BOB)
+    chat = p.encode_chat(9, "x" * 40)
+    clock.now += 600
+    registry.tick()
+    assert frames_to(send(registry, lobby["bob"], chat, BOB), BOB) == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "you left the room")]
+    clock.now += 0.001
+    registry.tick()
+    assert frames_to(send(registry, lobby["bob"], chat, BOB), BOB) == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "")]
+
+
+def test_a_member_is_removed_only_once_silent_for_longer_than_the_timeout(registry, lobby, clock):
+    start = clock.now
+    send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE)
+    send(registry, lobby["bob"], p.encode_heartbeat(2), BOB)
+    clock.now = start + 30.0
+    send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE)
+    send(registry, lobby["bob"], p.encode_heartbeat(2), BOB)
+    assert frames_to(registry.tick(), ALICE) == []  # carol: silent exactly 30 s, still a member
+    assert registry.members("lobby") == ["alice", "bob", "carol"]
+    clock.now = start + 30.001
+    [event] = frames_to(registry.tick(), ALICE)
+    assert (event.event_type, event.name) == (EventType.TIMED_OUT, "carol")
+    assert registry.members("lobby") == ["alice", "bob"]
+
+
+def test_any_valid_datagram_keeps_a_member_alive_but_a_refused_one_does_not(registry, lobby, clock):
+    for _ in range(3):
+        clock.now += 20
+        send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE)
+        send(registry, lobby["bob"], p.encode_resend((1, 1)), BOB)  # any client frame counts
+        send(registry, lobby["carol"], b"\xff\x01\x7f", CAROL)  # a bad frame does not
+        registry.tick()
+    assert registry.members("lobby") == ["alice", "bob"]
+
+
+def test_server_resends_back_off_from_a_quarter_second_to_two_seconds(registry, lobby, clock):
+    send(registry, lobby["bob"], p.encode_chat(1, "m1"), BOB)
+    start, resent_at = clock.now, []
+    while clock.now < start + 8:
+        clock.now += 0.125  # exact in binary, so the schedule is exact too
+        if frames_to(registry.tick(), ALICE):
+            resent_at.append(clock.now - start)
+    assert resent_at == [0.25, 0.75, 1.75, 3.75, 5.75, 7.75]
+
+
+def test_an_acknowledgement_restarts_the_backoff_and_a_new_event_does_not_postpone_a_due_resend(registry, lobby, clock):
+    send(registry, lobby["bob"], p.encode_chat(1, "m1"), BOB)  # seq 3
+    clock.now += 0.25
+    assert [f.seq for f in frames_to(registry.tick(), ALICE)] == [3]  # next resend in 0.5 s
+    clock.now += 0.25
+    send(registry, lobby["bob"], p.encode_chat(2, "m2"), BOB)  # seq 4, while 3 is unacknowledged
+    clock.now += 0.25
+    assert [f.seq for f in frames_to(registry.tick(), ALICE)] == [3, 4]  # on the old schedule
+    send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)  # progress: back to 0.25 s
+    clock.now += 0.25
+    assert [f.seq for f in frames_to(registry.tick(), ALICE)] == [4]
+    send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)  # no progress: the backoff goes on
+    clock.now += 0.25
+    assert frames_to(registry.tick(), ALICE) == []
+
+
+def test_a_resend_round_sends_at_most_32_events_from_the_first_unacknowledged(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=1e6, rate_burst=10**6))
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    for i in range(40):
+        send(registry, host, p.encode_chat(i + 1, f"m{i}"), ALICE)  # seqs 2..41
+    send(registry, bob, p.encode_heartbeat(5), BOB)
+    clock.now += 0.25
+    assert [f.seq for f in frames_to(registry.tick(), BOB)] == list(range(6, 38))
+
+
+def test_a_heartbeat_from_a_caught_up_member_is_answered_after_a_second_of_silence(registry, lobby, clock):
+    send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE)  # answered by the lobby fixture's round
+    clock.now += 1.0
+    assert frames_to(send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE), ALICE) == [p.StatusFrame(2)]
+    clock.now += 0.999
+    assert send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE) == []
+    assert frames_to(send(registry, lobby["alice"], p.encode_heartbeat(1), ALICE), ALICE) == [p.StatusFrame(2)]  # behind: at once
+
+
+def test_a_wrong_password_lockout_doubles_and_ends_to_the_second(registry, clock):
+    registry.create_room("secret", "alice", "10.0.0.1", password="right")
+    for _ in range(3):
+        assert _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "wrong")) is Status.WRONG_PASSWORD
+    # the third failure started a 1 s lockout, the fourth will start 2 s
+    assert _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "right")) is Status.TOO_MANY_ATTEMPTS
+    clock.now += 1.0
+    assert _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "wrong")) is Status.WRONG_PASSWORD
+    clock.now += 1.999
+    assert _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "right")) is Status.TOO_MANY_ATTEMPTS
+    clock.now += 0.001
+    assert _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "right")) is Status.OK
