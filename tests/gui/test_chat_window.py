@@ -165,6 +165,27 @@ def test_byte_counter_turns_red_past_the_limit_and_send_refuses(root, make_chat)
     assert chat.input_text() == "日本語" + "あ" * 8  # kept, so it can be shortened
 
 
+@pytest.mark.parametrize("size", [29, 30, 31])
+def test_byte_counter_and_send_one_under_at_and_one_over_the_limit(root, make_chat, size):
+    client = FakeClient(max_message_bytes=30)
+    chat = make_chat(client)
+    text = "あ" * 9 + "x" * (size - 27)  # counted in UTF-8 bytes, not characters
+    chat.input.insert("1.0", text)
+    root.update()
+    over = size > 30
+    assert chat.counter.cget("text") == f"{size} / 30 bytes" + (" — too long" if over else "")
+    assert str(chat.counter.cget("style")) == ("Over.Small.TLabel" if over else "Small.TLabel")
+    assert chat.over_limit is over
+    msg_id = chat.send()
+    if over:
+        assert msg_id is None and client.sent == []
+        assert f"{size} bytes" in chat.hint.cget("text")
+        assert chat.input_text() == text
+    else:
+        assert client.sent == [(msg_id, text)]
+        assert chat.input_text() == ""
+
+
 def test_unread_count_in_title_while_unfocused(root, make_chat, fake_client):
     chat = make_chat(fake_client)
     chat.win.event_generate("<FocusOut>")
