@@ -273,6 +273,129 @@ def test_event_name_length_is_exact():
         p.decode_body(body[: 3 + 14])
 
 
+# --- every refusal says exactly why (the reason reaches logs and BAD_REQUEST answers) -------
+
+EVENT_HEAD = bytes.fromhex("ff0110 00000001 0000000000000002 00 02")
+
+
+@pytest.mark.parametrize(
+    "decode, data, reason",
+    [
+        (p.decode_tcrp_header, bytes(31), "a TCRP header is 32 bytes, got 31"),
+        (p.decode_tcrp, bytes([4, 1, 0]) + (3).to_bytes(29, "big") + b"room", "expected 7 bytes after the header, got 4"),
+        (p.decode_status, b"", "status answer is empty"),
+        (p.decode_datagram, b"\x04", "datagram is shorter than its 2-byte header"),
+        (p.decode_datagram, bytes([0, 0]), "room name is empty"),
+        (p.decode_datagram, bytes([4, 2]) + b"roomt", "datagram is shorter than the room name and token its header announces"),
+        (p.decode_request, b"\xc3\x28", "request payload is not valid UTF-8"),
+        (p.decode_request, b'{"username"', "request payload starts like JSON but is not valid JSON"),
+        (p.decode_request, b'{"username": "a", "token": 5}', "'token' must be a string"),
+        (p.decode_request, b'{"password": "pw"}', "username is empty"),
+        (p.decode_request, b" \n", "username must be visible text without control characters"),
+        (p.decode_request, b"a\x7fb", "username must be visible text without control characters"),
+        (p.decode_body, b"", "datagram has no message"),
+        (p.decode_body, b"\xc3\x28", "message is not valid UTF-8"),
+        (p.decode_body, b"\xff\x01", "frame is shorter than its 3-byte head"),
+        (p.decode_body, b"\xff\x02\x01", "frame version 2 is not supported (this side speaks 1)"),
+        (p.decode_body, b"\xff\x01\x7f", "unknown frame kind 0x7f"),
+        (p.decode_body, b"\xff\x01\x01\x00", "heartbeat frame needs 4 bytes after its kind, got 1"),
+        (p.decode_body, b"\xff\x01\x02" + bytes(8), "chat frame has no text"),
+        (p.decode_body, b"\xff\x01\x02" + bytes.fromhex("0000000100000002") + b"x", "chat floor is above its own id"),
+        (p.decode_body, b"\xff\x01\x02" + bytes(8) + b"\xff", "chat text is not valid UTF-8"),
+        (p.decode_body, b"\xff\x01\x03" + bytes.fromhex("0000000900000004"), "resend range runs backwards"),
+        (p.decode_body, b"\xff\x01\x03", "resend frame needs 1 to 16 ranges of 8 bytes, got 0 bytes"),
+        (p.decode_body, b"\xff\x01\x04x", "leave frame carries unexpected bytes"),
+        (p.decode_body, EVENT_HEAD[:-1], "event frame is shorter than its fixed fields"),
+        (p.decode_body, EVENT_HEAD[:-1] + b"\x09\x00", "unknown event type 9"),
+        (p.decode_body, EVENT_HEAD + b"\x02a", "event frame is shorter than its name"),
+        (p.decode_body, EVENT_HEAD + b"\x01\xff", "event name is not valid UTF-8"),
+        (p.decode_body, EVENT_HEAD + b"\x01a\xff", "event text is not valid UTF-8"),
+        (p.decode_body, b"\xff\x01\x11" + bytes(7), "chat ack frame needs 8 bytes after its kind, got 7"),
+        (p.decode_body, b"\xff\x01\x12" + bytes(5), "status frame needs 4 bytes after its kind, got 5"),
+        (p.decode_body, b"\xff\x01\x13", "error frame has no code"),
+        (p.decode_body, b"\xff\x01\x13\x63", "unknown error code 99"),
+        (p.decode_body, b"\xff\x01\x13\x01\xff", "error text is not valid UTF-8"),
+        (p.decode_json_object, b"\xff", "answer is not a UTF-8 JSON object"),
+        (p.decode_json_object, b"[1]", "answer is not a JSON object"),
+        (p.event_from_json, [], "history entry is not an object"),
+        (p.event_from_json, {"seq": 1, "time_ms": 2, "type": 1}, "history entry is missing a field or has a bad one"),
+        (p.event_from_json, {"seq": 1, "time_ms": 2, "type": 9, "name": "a"}, "history entry is missing a field or has a bad one"),
+        (p.event_from_json, {"seq": "x", "time_ms": 2, "type": 1, "name": "a"}, "history entry is missing a field or has a bad one"),
+        (p.event_from_json, {"seq": None, "time_ms": 2, "type": 1, "name": "a"}, "history entry is missing a field or has a bad one"),
+    ],
+)
+def test_each_refusal_gives_its_exact_reason(decode, data, reason):
+    with pytest.raises(ProtocolError) as caught:
+        decode(data)
+    assert caught.value.reason == reason and str(caught.value) == reason
+
+
+def test_the_payload_size_is_read_from_all_29_big_endian_bytes():
+    header = p.decode_tcrp_header(bytes([4, 2, 0]) + b"\x01" + bytes(27) + b"\x02")
+    assert (header.room_name_size, header.operation, header.state) == (4, p.Operation.JOIN, p.State.REQUEST)
+    assert header.payload_size == 2**224 + 2 and header.body_size == 2**224 + 6
+    assert p.encode_tcrp(1, 0, "r", b"x" * 258)[3:32] == (258).to_bytes(29, "big")
+
+
+def test_an_empty_room_name_is_allowed_only_where_asked():
+    data = p.encode_tcrp(p.Operation.LIST, p.State.REQUEST, "", b"")
+    assert p.decode_tcrp(data, allow_empty_room=True) == p.TcrpMessage(p.Operation.LIST, p.State.REQUEST, "", b"")
+    with pytest.raises(ProtocolError, match="room name is empty"):
+        p.decode_tcrp(data)
+
+
+def test_request_payload_bytes_are_utf8_json_with_only_the_fields_given():
+    assert p.encode_request(p.RoomRequest("アリス")) == '{"username": "アリス"}'.encode()
+    assert p.encode_request(p.RoomRequest("", token="tok")) == b'{"username": "", "token": "tok"}'
+    assert p.encode_request(p.RoomRequest("a", "pw", "t")) == b'{"username": "a", "password": "pw", "token": "t"}'
+
+
+def test_request_payload_details():
+    assert p.decode_request(b' \t{"username": "bob"}') == p.RoomRequest("bob")  # JSON after blanks
+    assert p.decode_request(b"bob\r\n") == p.RoomRequest("bob")  # a line as a terminal sends it
+    assert p.decode_request(b"\r\nbob") == p.RoomRequest("bob")
+    assert p.decode_request(b'{"token": "tok"}') == p.RoomRequest("", None, "tok")  # SYNC needs no name
+    assert p.decode_request(b'{"username": "a", "token": "tok"}').token == "tok"
+    assert p.decode_request(b'{"username": "a", "password": null}') == p.RoomRequest("a")
+    assert p.decode_request(b"123") == p.RoomRequest("123")  # JSON, but not an object: a bare name
+    with pytest.raises(ProtocolError, match="username is empty"):
+        p.decode_request(b'{"username": ""}')
+
+
+def test_status_detail_is_utf8_and_survives_bad_bytes():
+    assert p.encode_status(p.Status.ROOM_FULL, "部屋") == b"\x06" + "部屋".encode()
+    assert p.decode_status(b"\x00") == (p.Status.OK, "")
+    assert p.decode_status(b"\x06" + "部屋".encode() + b"\xff") == (p.Status.ROOM_FULL, "部屋\ufffd")
+
+
+def test_json_answers_are_compact_utf8_and_history_entries_round_trip():
+    assert p.encode_json({"room": "部屋", "n": [1, 2]}) == '{"room":"部屋","n":[1,2]}'.encode()
+    assert p.decode_json_object('{"room": "部屋"}'.encode()) == {"room": "部屋"}
+    event = p.Event(7, 1_700_000_000_123, p.EventType.CLOSED, "アリス", "bye")
+    entry = p.event_to_json(event)
+    assert entry == {"seq": 7, "time_ms": 1_700_000_000_123, "type": 5, "name": "アリス", "text": "bye"}
+    assert p.event_from_json(entry) == p.Event(7, 1_700_000_000_123, p.EventType.CLOSED, "アリス", "bye", history=True)
+    assert p.event_from_json({"seq": "3", "time_ms": 4, "type": "2", "name": "b"}) == p.Event(3, 4, p.EventType.JOINED, "b", "", True)
+
+
+def test_check_name_returns_the_utf8_bytes_and_names_the_field():
+    assert p.check_name("部屋", "room name") == "部屋".encode()
+    with pytest.raises(ProtocolError) as caught:
+        p.check_name("", "your name")
+    assert caught.value.reason == "your name is empty"
+    with pytest.raises(ProtocolError, match="^room name must be visible text"):
+        p.check_name("a\tb", "room name")
+
+
+def test_frames_carry_their_fields_in_order():
+    assert p.encode_chat(3, "é") == bytes.fromhex("ff0102 00000003 00000003") + "é".encode()
+    assert p.encode_event(p.Event(1, 2, p.EventType.CHAT, "é", "ü", history=True)) == bytes.fromhex(
+        "ff0110 00000001 0000000000000002 01 01 02") + "é".encode() + "ü".encode()
+    assert p.encode_error_frame(p.ErrorCode.TOO_LONG, "é") == b"\xff\x01\x13\x04" + "é".encode()
+    assert p.encode_datagram("é".encode(), b"t", b"x") == b"\x02\x01" + "é".encode() + b"tx"
+    assert p.decode_body(p.encode_event(p.Event(1, 2, p.EventType.CHAT, "é", "ü", history=False))).history is False
+
+
 # --- property tests: random and mutated bytes never crash a decoder -----------------------
 
 
