@@ -99,7 +99,8 @@ def isolated_user_dirs(tmp_path_factory):
         yield root
     changes = describe_changes(before, snapshot_app_dirs(bases))
     if changes:
-        pytest.fail("the tests changed the real user's files:\n  " + "\n  ".join(changes[:20]), pytrace=False)
+        pytest.fail("the real user's app files changed while the tests ran (by a test, or by another program"
+                    " of this user at the same time):\n  " + "\n  ".join(changes[:20]), pytrace=False)
 
 
 # --- a swallowed error fails the test ----------------------------------------------------
