@@ -940,3 +940,37 @@ def test_messages_held_beyond_the_cap_are_not_kept(clock):
     assert len(member.held) == HELD_PER_MEMBER and HELD_PER_MEMBER + 2 not in member.held
     out = send(registry, host, p.encode_chat(1, "m1", 1), ALICE)
     assert [a.msg_id for a in frames_to(out, ALICE)] == list(range(1, HELD_PER_MEMBER + 2))
+
+
+def test_a_too_long_chat_ahead_of_a_missing_one_is_consumed_only_in_its_turn(registry, lobby):
+    too_long = "x" * p.MAX_DATAGRAM
+    assert [f.code for f in frames_to(send(registry, lobby["bob"], p.encode_chat(2, too_long, 1), BOB), BOB)] == [ErrorCode.TOO_LONG]
+    assert [f.text for f in frames_to(send(registry, lobby["bob"], p.encode_chat(1, "one", 1), BOB), ALICE)] == ["one"]
+    send(registry, lobby["bob"], p.encode_chat(2, too_long, 2), BOB)  # its retransmit, now in turn: consumed
+    assert [f.text for f in frames_to(send(registry, lobby["bob"], p.encode_chat(3, "three", 3), BOB), ALICE)] == ["three"]
+
+
+def test_members_who_left_or_timed_out_stay_gone_after_a_restart_and_moves_are_kept(tmp_path, clock):
+    from ocm_core.store import RoomStore
+
+    store = RoomStore(tmp_path / "server.db")
+    first = RoomRegistry(clock=clock, store=store)
+    host = first.create_room("lobby", "alice", ALICE[0])
+    bob, _ = first.join_room("lobby", "bob", BOB[0])
+    carol, _ = first.join_room("lobby", "carol", CAROL[0])
+    dave, _ = first.join_room("lobby", "dave", "10.0.0.4")
+    send(first, host, p.encode_heartbeat(0), (ALICE[0], 7001))
+    send(first, host, p.encode_heartbeat(0), (ALICE[0], 7002))  # moved again
+    send(first, bob, p.encode_leave(), BOB)
+    clock.now += 20
+    for token, address in ((host, (ALICE[0], 7002)), (dave, ("10.0.0.4", 4))):
+        send(first, token, p.encode_heartbeat(0), address)
+    clock.now += 11
+    first.tick()  # carol timed out
+    store.close()
+    store = RoomStore(tmp_path / "server.db")
+    again = RoomRegistry(clock=clock, store=store)
+    assert again.members("lobby") == ["alice", "dave"]
+    out = send(again, dave, p.encode_chat(1, "hi"), ("10.0.0.4", 4))
+    assert [to for to, _ in out if to != ("10.0.0.4", 4)] == [(ALICE[0], 7002)]
+    store.close()
