@@ -54,9 +54,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from ocm_core import protocol as p  # noqa: E402
+from ocm_core.secure import OpenFailed, SealedChannel, TlsClientStream, client_tls_context  # noqa: E402
 
 HOST = "127.0.0.1"
 SERVER_COMMAND: list[str] = []  # --server-command: run this instead of ocm-server (for trying a change)
+PLAIN = False  # --plain: members speak the unencrypted protocol to a server with --allow-plain
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FLOOD_RATE = "1000000"  # --rate and --burst for our server: the flood limit never bites
 MEMBER_RCVBUF = 1 << 20  # one process reads for every member; give each socket room for a hiccup
@@ -124,7 +126,7 @@ class RelayProcess:
         python = Path(sys.executable)
         if kind == "ours":
             script = python.parent / "ocm-server"
-            command = [str(script)] if script.exists() else [sys.executable, "-m", "ocm_core.server"]
+            command = [str(script)] if script.exists() else [sys.executable, "-m", "ocm_core"]
             if SERVER_COMMAND:
                 command = list(SERVER_COMMAND)
             command += ["--host", HOST, "--tcp-port", "0", "--udp-port", "0", "--rate", FLOOD_RATE, "--burst", FLOOD_RATE,
@@ -132,14 +134,16 @@ class RelayProcess:
             # The shipped default keeps rooms in SQLite; the benchmark's file is a fresh one in a temporary
             # directory (never the user's own database), or none at all with store="memory".
             command += ["--no-db"] if store == "memory" else ["--db", str(Path(self.logdir) / "bench.db")]
+            command += ["--allow-plain"] if PLAIN else []
             command += extra_args or []
         else:
             command = [sys.executable, str(Path(__file__).with_name("baseline_relay.py")), "--host", HOST, "--port", "0",
                        "--lifetime", str(lifetime)]
         self.command = command
         self._log = open(self.log_path, "w")
+        env = dict(os.environ, XDG_DATA_HOME=self.logdir)  # a throwaway identity, never the user's
         self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=ROOT, preexec_fn=_die_with_parent)
+                                     cwd=ROOT, preexec_fn=_die_with_parent, env=env)
         self.pid = self.proc.pid
         self.tcp_port: int | None = None
         self.udp_port = 0
@@ -187,7 +191,7 @@ class RelayProcess:
 # --- TCRP, as ChatClient speaks it -----------------------------------------------------------
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
+def _read_exactly(sock, size: int) -> bytes:
     chunks, left = [], size
     while left:
         chunk = sock.recv(left)
@@ -198,18 +202,24 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def tcrp_enter(tcp_port: int, operation: p.Operation, room: str, username: str) -> bytes:
-    """Create or join `room` as `username`; return the token. A BUSY answer is retried."""
+def tcrp_enter(tcp_port: int, operation: p.Operation, room: str, username: str) -> tuple[bytes, bytes | None]:
+    """Create or join `room` as `username` (in TLS unless --plain); return the token and the
+    member's UDP key (None when plain). A BUSY answer is retried."""
     payload = p.encode_request(p.RoomRequest(username))
     for attempt in range(50):
-        with socket.create_connection((HOST, tcp_port), timeout=10) as sock:
+        with socket.create_connection((HOST, tcp_port), timeout=10) as raw:
+            sock = raw
+            if not PLAIN:
+                sock = TlsClientStream(raw, client_tls_context())
+                sock.handshake()  # the benchmark trusts the server it started: no pinning
             sock.sendall(p.encode_tcrp(operation, p.State.REQUEST, room, payload))
             header = p.decode_tcrp_header(_read_exactly(sock, p.TCRP_HEADER_SIZE))
             body = _read_exactly(sock, header.body_size)
             status, detail = p.decode_status(body[header.room_name_size :])
             if status is p.Status.OK:
                 header = p.decode_tcrp_header(_read_exactly(sock, p.TCRP_HEADER_SIZE))
-                return _read_exactly(sock, header.body_size)[header.room_name_size :]
+                grant = _read_exactly(sock, header.body_size)[header.room_name_size :]
+                return (grant, None) if PLAIN else p.decode_grant(grant)
         if getattr(p.Status, "BUSY", None) is not None and status is p.Status.BUSY:
             time.sleep(0.02 * (attempt + 1))
             continue
@@ -234,15 +244,19 @@ def check_wire() -> None:
 
 
 class Member:
-    __slots__ = ("index", "room", "slot", "sock", "prefix", "max_seq", "dirty", "last_beat", "got", "next_id")
+    __slots__ = ("index", "room", "slot", "sock", "prefix", "max_seq", "dirty", "last_beat", "got", "next_id", "channel")
 
-    def __init__(self, index: int, room: int, slot: int, sock: socket.socket, prefix: bytes):
+    def __init__(self, index: int, room: int, slot: int, sock: socket.socket, prefix: bytes, key: bytes | None = None):
         self.index, self.room, self.slot, self.sock, self.prefix = index, room, slot, sock, prefix
+        self.channel = SealedChannel.for_client(key) if key is not None else None
         self.next_id = 1  # message ids run 1, 2, 3 ... per sender: the server relays them in that order
         self.max_seq = 0  # the highest room sequence number seen (events and acks of our own)
         self.dirty = False  # max_seq moved since the last acknowledgement
         self.last_beat = 0.0
         self.got: set[int] = set()  # message numbers received in this step
+
+    def datagram(self, body: bytes) -> bytes:
+        return self.channel.seal(self.prefix, body) if self.channel is not None else self.prefix + body
 
 
 @dataclass
@@ -354,18 +368,18 @@ class Fleet:
                 name = f"m{j:03d}"
                 if self.ours:
                     op = p.Operation.CREATE if j == 0 else p.Operation.JOIN
-                    token = tcrp_enter(self.relay.tcp_port, op, room_name, name)
+                    token, key = tcrp_enter(self.relay.tcp_port, op, room_name, name)
                 else:
-                    token = ("%022d" % random.getrandbits(64)).encode()
+                    token, key = ("%022d" % random.getrandbits(64)).encode(), None
                 prefix = bytes((len(room_bytes), len(token))) + room_bytes + token
-                member = Member(len(self.members), r, j, self._socket(), prefix)
+                member = Member(len(self.members), r, j, self._socket(), prefix, key)
                 self.selector.register(member.sock, selectors.EVENT_READ, member)
                 self.member_ports.append(member.sock.getsockname()[1])
                 self.members.append(member)
                 members.append(member)
                 # The first datagram tells the relay our address: a heartbeat for ours, the
                 # same bytes for the baseline (which relays them, and members ignore them).
-                member.sock.send(prefix + p.encode_heartbeat(0))
+                member.sock.send(member.datagram(p.encode_heartbeat(0)))
                 now = time.monotonic()
                 member.last_beat = now
                 if self.ours:
@@ -397,6 +411,11 @@ class Fleet:
             now_ns = time.monotonic_ns()
             if ours:
                 off = 2 + data[0] + data[1]
+                if member.channel is not None:
+                    try:
+                        data = data[:off] + member.channel.open(data[:off], data[off:])
+                    except OpenFailed:
+                        continue
                 if len(data) < off + 3 or data[off] != 0xFF:
                     continue
                 kind = data[off + 2]
@@ -452,7 +471,7 @@ class Fleet:
             for member in self._dirty:
                 member.dirty = False
                 member.last_beat = now
-                member.sock.send(member.prefix + p.encode_heartbeat(member.max_seq))
+                member.sock.send(member.datagram(p.encode_heartbeat(member.max_seq)))
             if self.step is not None:
                 self.step.control_sent += len(self._dirty)
             self._dirty.clear()
@@ -466,7 +485,7 @@ class Fleet:
                 heapq.heappush(beats, (member.last_beat + HEARTBEAT_EVERY, index))
                 continue
             member.last_beat = now
-            member.sock.send(member.prefix + p.encode_heartbeat(member.max_seq))
+            member.sock.send(member.datagram(p.encode_heartbeat(member.max_seq)))
             if self.step is not None:
                 self.step.control_sent += 1
             heapq.heappush(beats, (now + HEARTBEAT_EVERY, index))
@@ -514,8 +533,8 @@ class Fleet:
                 msg_id = member.next_id
                 member.next_id = msg_id + 1
                 # CHAT: id, then the floor (the lowest id still wanted: this one, nothing older waits)
-                data = (member.prefix + chat_head + pack_ids(msg_id, msg_id) + TEXT_HEAD
-                        + b"#%09d@%019d" % (k, time.monotonic_ns()))
+                data = member.datagram(chat_head + pack_ids(msg_id, msg_id) + TEXT_HEAD
+                                       + b"#%09d@%019d" % (k, time.monotonic_ns()))
                 try:
                     member.sock.send(data)
                 except (BlockingIOError, ConnectionRefusedError):
@@ -649,12 +668,14 @@ def client_queue_latency(rate: float, seconds: float, store: str = "file", extra
     """1 sender and 9 receivers as real ChatClients (2 threads each, all in this process)."""
     from ocm_core.client import ChatClient
     from ocm_core.events import ChatMessage
+    from ocm_core.identity import KnownServers
 
     server = RelayProcess("ours", extra_args, store=store)
     clients: list[ChatClient] = []
+    known = KnownServers(Path(server.logdir) / "known-servers.json")  # never the user's own list
     try:
         for j in range(10):
-            client = ChatClient(HOST, server.tcp_port)
+            client = ChatClient(HOST, server.tcp_port, plain=PLAIN, known_servers=known)
             client.events = StampedQueue()
             if j == 0:
                 client.create_room("bench-clients", f"m{j:03d}")
@@ -809,7 +830,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="our server keeps rooms in a fresh SQLite file (file, the shipped default) or in memory (--no-db)")
     parser.add_argument("--only", choices=["idle", "sweep", "latency", "clients"], action="append",
                         help="run only these parts (repeat); default all")
+    parser.add_argument("--plain", action="store_true",
+                        help="members speak the unencrypted protocol (the server gets --allow-plain), to weigh what encryption costs")
     args = parser.parse_args(argv)
+    global PLAIN
+    PLAIN = args.plain
     check_wire()
     if args.server_command:
         SERVER_COMMAND[:] = shlex.split(args.server_command)
@@ -822,10 +847,11 @@ def main(argv: list[str] | None = None) -> int:
     idle_window = 20.0 if quick else 30.0
     latency_seconds = 2.0 if quick else 11.0  # the full run's window takes in one 10 s database prune
     started = time.monotonic()
-    results: dict = {"machine": machine(), "quick": quick, "loads": {}, "server_args": args.server_arg}
+    results: dict = {"machine": machine(), "quick": quick, "loads": {}, "server_args": args.server_arg,
+                     "encrypted": not PLAIN}
     out_dir = Path(tempfile.mkdtemp(prefix="ocm-bench-"))
 
-    log(f"relay benchmark{' (quick)' if quick else ''}: {results['machine']['summary']}")
+    log(f"relay benchmark{' (quick)' if quick else ''}, {'plain' if PLAIN else 'encrypted'}: {results['machine']['summary']}")
     if args.wait_quiet:
         busy = wait_for_quiet(args.wait_quiet)
         log(f"other work on the machine before the start: {busy:.2f} cores busy")

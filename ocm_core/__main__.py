@@ -1,3 +1,5 @@
+"""`python -m ocm_core`: the headless server (the same as `ocm-server`)."""
+
 import sys
 
 from .cli import server_main

@@ -13,6 +13,7 @@ import threading
 from . import __version__, errors
 from . import events as ev
 from .client import ChatClient, parse_address
+from .identity import IdentityChanged
 from .netutil import lan_address
 from .rooms import Limits
 from .server import DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, ChatServer, ServerLimits
@@ -32,6 +33,8 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=f"messages a member may send in a burst (default {Limits.rate_burst})")
     parser.add_argument("--db", default=str(default_db_path()), help="SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)")
     parser.add_argument("--no-db", action="store_true", help="keep everything in memory; a restart closes every room")
+    parser.add_argument("--allow-plain", action="store_true", help="also admit clients without encryption (the assignment's own clients); "
+                        "their messages, names and passwords cross the network readable")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="how much to log (default INFO)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -44,7 +47,7 @@ def server_main(argv: list[str] | None = None) -> int:
     server = ChatServer(
         args.host, args.tcp_port, args.udp_port, member_timeout=args.member_timeout, limits=limits,
         server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip),
-        db_path=None if args.no_db else args.db,
+        db_path=None if args.no_db else args.db, allow_plain=args.allow_plain,
     )
     try:
         server.start()
@@ -58,6 +61,9 @@ def server_main(argv: list[str] | None = None) -> int:
     shown = lan_address() if args.host in ("0.0.0.0", "") else args.host
     print(f"ocm-server listening on TCP {args.host}:{tcp_port} and UDP {args.host}:{udp_port}", flush=True)
     print(f"Others join with the address {shown}:{tcp_port}. Press Ctrl+C to stop.", flush=True)
+    print(f"Server identity: {server.fingerprint} (joiners see the same; compare it aloud)", flush=True)
+    if args.allow_plain:
+        print("Clients without encryption are admitted (--allow-plain): what they send can be read on the network.", flush=True)
     if args.no_db:
         print("Rooms are kept in memory only: stopping the server closes them.", flush=True)
     else:
@@ -80,6 +86,8 @@ def _chat_parser() -> argparse.ArgumentParser:
     group.add_argument("--join", metavar="ROOM", help="join this room")
     parser.add_argument("--name", help="your name in the room (asked if missing)")
     parser.add_argument("--password", help="the room's password (to lock a room you create, or to join a locked one)")
+    parser.add_argument("--trust-changed-key", action="store_true",
+                        help="accept a server whose identity changed since last time (only when its host confirms it did)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -94,20 +102,40 @@ def _clock(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch).strftime("%H:%M")
 
 
+# The words for what the core reports as codes, shared by this terminal client and the
+# GUI (which imports them): the core says who joined, the interfaces say it to a person.
+EVENT_WORDS = {
+    "joined": "{name} joined the room.",
+    "left": "{name} left the room.",
+    "timed_out": "{name} stopped responding and was removed.",
+    "connection_lost": "Connection lost, reconnecting…",
+    "connection_restored": "Connection restored.",
+}
+
+
+def notice_text(event: ev.Notice) -> str:
+    """A member's coming or going in words (a notice that carries its own text keeps it)."""
+    return event.text or EVENT_WORDS.get(event.kind, "{name}").format(name=event.name)
+
+
 def describe(event) -> str | None:
     """One line of terminal text for an event, or None for events a terminal need not show."""
     if isinstance(event, ev.ChatMessage):
         mark = " (earlier)" if event.history else ""
         return f"[{_clock(event.time)}] {event.sender}: {event.text}{mark}"
     if isinstance(event, ev.Notice):
-        return f"* {event.text}"
+        return f"* {notice_text(event)}"
     if isinstance(event, ev.MembersChanged):
         return "* in the room: " + ", ".join(m + (" (host)" if m == event.host else "") for m in event.members)
     if isinstance(event, ev.MessageFailed):
         return f"! not sent: {event.text!r} ({event.reason})"
     if isinstance(event, ev.RoomClosed):
         return f"* {event.reason}"
-    if isinstance(event, (ev.ConnectionLost, ev.ConnectionRestored, ev.ErrorEvent)):
+    if isinstance(event, ev.ConnectionLost):
+        return f"! {event.text or EVENT_WORDS['connection_lost']}"
+    if isinstance(event, ev.ConnectionRestored):
+        return f"! {event.text or EVENT_WORDS['connection_restored']}"
+    if isinstance(event, ev.ErrorEvent):
         return f"! {event.text}"
     return None
 
@@ -117,7 +145,7 @@ def chat_main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
         host, port = parse_address(args.server or _ask("Server address", "127.0.0.1:9090"))
-        client = ChatClient(host, port)
+        client = ChatClient(host, port, trust_changed_identity=args.trust_changed_key)
         room, create = args.create or args.join, bool(args.create)
         if room is None:
             create = _ask("Create a room or join one? (c/j)", "j").lower().startswith("c")
@@ -136,6 +164,10 @@ def chat_main(argv: list[str] | None = None) -> int:
                     raise
                 print(exc)
                 password = _ask("Password")
+    except IdentityChanged as exc:
+        print(f"ocm-chat: {exc}", file=sys.stderr)
+        print("ocm-chat: if the host confirms the new identity, run again with --trust-changed-key.", file=sys.stderr)
+        return 1
     except (errors.ClientError, errors.ProtocolError, ValueError) as exc:
         print(f"ocm-chat: {exc}", file=sys.stderr)
         return 1
@@ -144,6 +176,7 @@ def chat_main(argv: list[str] | None = None) -> int:
         return 130
     role = "host of" if client.is_host else "in"
     print(f"You are {name}, {role} room '{room}'. Type a message and press Enter; /quit leaves.", flush=True)
+    print(f"Server identity: {client.server_fingerprint} (compare it aloud with the host's)", flush=True)
     printer = threading.Thread(target=_print_events, args=(client,), daemon=True)
     printer.start()
     try:

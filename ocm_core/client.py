@@ -1,27 +1,32 @@
 """ChatClient: create, join and list rooms over TCP, then chat over UDP.
 
-After a successful create or join, two daemon threads run the session: the receive
-thread decodes datagrams and puts typed events (ocm_core.events) on `events`, a
-queue.Queue that a GUI or terminal loop drains; the timer thread sends heartbeats
-(which double as cumulative acknowledgements) and re-sends unacknowledged messages
-with backoff. Neither thread touches anything but this object and the queue.
+The client is the I/O shell around a `ClientSession` (ocm_core.session), which makes
+every decision: ordering, acknowledgements, re-sends, lost connections. After a
+successful create or join, two daemon threads drive it: the receive thread hands the
+session each datagram, the timer thread calls its tick(); both send the datagrams it
+returns and put the typed events (ocm_core.events) it returns on `events`, a
+queue.Queue that a GUI or terminal loop drains. The session is not thread-safe: every
+call into it holds `_lock`, and events are queued under that lock so they keep order.
 """
 
 from __future__ import annotations
 
-import itertools
+import base64
 import logging
 import queue
 import random
 import socket
+import ssl
 import threading
 import time
-from dataclasses import dataclass
+from typing import Any
 
 from . import errors
 from . import protocol as p
-from . import events as ev
-from .protocol import ErrorCode, EventType, Operation, State, Status
+from .identity import KnownServers, fingerprint, public_key_of_certificate
+from .protocol import Operation, RoomInfo, State, Status
+from .secure import PlainAnswer, SealedChannel, TlsClientStream, client_tls_context, key_proof
+from .session import ClientSession, Output, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +43,11 @@ _STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
     Status.UNKNOWN_TOKEN: errors.NotConnected,
     Status.SERVER_ERROR: errors.ClientError,
     Status.BUSY: errors.ServerBusy,
+    Status.ENCRYPTION_REQUIRED: errors.BadRequest,
 }
 
 
-@dataclass(frozen=True)
-class RoomInfo:
-    name: str
-    members: int
-    locked: bool
-    host: str
-
-
-@dataclass
-class _Pending:
-    text: str
-    first_sent: float
-    retry_at: float
-    interval: float
+__all__ = ["ChatClient", "RoomInfo", "parse_address"]
 
 
 def parse_address(text: str, default_port: int = 9090) -> tuple[str, int]:
@@ -89,48 +82,40 @@ class ChatClient:
         lost_after: float | None = None,
         give_up_after: float = 300.0,
         udp_address: tuple[str, int] | None = None,
+        known_servers: KnownServers | None = None,
+        trust_changed_identity: bool = False,
+        plain: bool = False,
     ):
         """`send_timeout`: a message not acknowledged by then is reported failed.
         `lost_after`: seconds of silence from the server before "connection lost".
         `give_up_after`: seconds of silence after which the session ends for good.
-        `udp_address`: send chat there instead of where the server says (a relay, a test proxy)."""
+        `udp_address`: send chat there instead of where the server says (a relay, a test proxy).
+        `known_servers`: the identities trusted so far (default: the user's file); a changed one
+        raises identity.IdentityChanged unless `trust_changed_identity` (the person confirmed).
+        `plain`: speak the unencrypted protocol (a server with --allow-plain; for comparisons)."""
         self.server_host = server_host
         self.tcp_port = tcp_port
         self.timeout = timeout
-        self.heartbeat_interval = heartbeat_interval
-        self.send_timeout = send_timeout
-        self.lost_after = lost_after if lost_after is not None else max(3.0, 2.5 * heartbeat_interval)
-        self.give_up_after = give_up_after
+        self._timing: dict[str, Any] = dict(heartbeat_interval=heartbeat_interval, send_timeout=send_timeout,
+                            lost_after=lost_after, give_up_after=give_up_after)
         self._udp_override = udp_address
+        self.known_servers = known_servers if known_servers is not None else KnownServers()
+        self.trust_changed_identity = trust_changed_identity
+        self.plain = plain
+        self.server_fingerprint: str | None = None  # set by the first request
+        self._key: bytes | None = None  # the member's UDP key, from the grant
+        self._proof: str | None = None
         self.events: queue.Queue = queue.Queue()
         self.room: str | None = None
         self.username: str | None = None
-        self.host_name: str | None = None
-        self.members: tuple[str, ...] = ()
-        self.closed = False
+        self._session: ClientSession | None = None
+        self._shut = False
         self._token: bytes = b""
-        self._room_bytes = b""
         self._udp: socket.socket | None = None
         self._lock = threading.RLock()
-        self._stop = threading.Event()
+        self._answered = threading.Event()  # the server has answered on UDP (the session is past JOINING)
+        self._stop = threading.Event()  # set when the session is over: the threads end
         self._threads: list[threading.Thread] = []
-        self._msg_ids = itertools.count(1)
-        self._pending: dict[int, _Pending] = {}
-        self._failed: dict[int, str] = {}
-        self._delivered = 0  # every room event up to here has been handed on
-        self._buffered: dict[int, p.Event] = {}
-        self._own_seqs: set[int] = set()
-        self._acked_sent = -1
-        self._last_ack_at = 0.0
-        self._last_heartbeat = 0.0
-        self._last_heard = 0.0
-        self._last_resend_request = 0.0
-        self._lost = False
-        self._left = threading.Event()
-        self._heard_once = threading.Event()
-        self._resync_wanted = False
-        self._leaving = False
-        self._joined_at = 0  # room position when we joined: later lines under our name are ours
 
     # --- TCP requests -------------------------------------------------------------------
 
@@ -159,40 +144,71 @@ class ChatClient:
             ) from None
         with sock:
             try:
-                sock.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
-                header, message = self._read_message(sock)
+                stream = sock if self.plain else self._secure(sock, where)
+                stream.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
+                header, message = self._read_message(stream)
                 # The operation byte is not checked: a refusal sent before the request was read
                 # (BUSY, or a header too broken to parse) cannot echo it.
                 if header.state is not State.RESPONSE:
-                    raise errors.ProtocolError("the server's first answer is not a status")
+                    raise errors.RemoteProtocolError("the server's first answer is not a status")
                 status, detail = p.decode_status(message.payload)
                 if status is not Status.OK:
                     raise _STATUS_ERRORS.get(status, errors.ClientError)(detail[:1].upper() + detail[1:] + ".")
-                header, message = self._read_message(sock)
+                header, message = self._read_message(stream)
                 if header.state is not State.COMPLETE:
-                    raise errors.ProtocolError("the server did not complete the request")
+                    raise errors.RemoteProtocolError("the server did not complete the request")
                 return message.payload
             except socket.timeout:
                 raise errors.ServerUnreachable(f"The server at {where} did not answer in {self.timeout:g} s; try again.") from None
             except (ConnectionError, OSError) as exc:
                 raise errors.ServerUnreachable(f"The connection to {where} broke ({exc}); try again.") from None
 
-    def _read_message(self, sock: socket.socket) -> tuple[p.TcrpHeader, p.TcrpMessage]:
+    def _secure(self, sock: socket.socket, where: str) -> TlsClientStream:
+        """TLS 1.3 on `sock`, the server's key checked against the one trusted for `where`."""
+        stream = TlsClientStream(sock, client_tls_context())
+        try:
+            certificate = stream.handshake()
+        except PlainAnswer as answer:
+            raise self._plain_refusal(sock, answer.data, where) from None
+        except ssl.SSLError as exc:
+            raise errors.ServerUnreachable(f"Could not set up encryption with {where} ({exc.reason or exc}); try again.") from None
+        try:
+            presented = fingerprint(public_key_of_certificate(certificate))
+        except ValueError as exc:
+            raise errors.RemoteProtocolError(str(exc)) from None
+        self.known_servers.check(where, presented, accept_changed=self.trust_changed_identity)
+        self.server_fingerprint = presented
+        return stream
+
+    def _plain_refusal(self, sock: socket.socket, first: bytes, where: str) -> errors.OCMError:
+        """The error a plain answer to our TLS hello stands for. Unauthenticated, so it is only
+        ever a refusal: BUSY (sent before the server reads), or a server without encryption."""
+        try:
+            data = first + _read_exactly(sock, max(0, p.TCRP_HEADER_SIZE - len(first)))
+            header = p.decode_tcrp_header(data[: p.TCRP_HEADER_SIZE])
+            body = data[p.TCRP_HEADER_SIZE :]
+            wanted = min(header.body_size, 4096)
+            body += _read_exactly(sock, wanted - len(body)) if len(body) < wanted else b""
+            status, detail = p.decode_status(body[header.room_name_size : header.body_size])
+        except errors.ProtocolError as exc:
+            return exc  # another program answered
+        except (ConnectionError, OSError):
+            status, detail = Status.BAD_REQUEST, ""
+        if status is Status.BUSY:
+            return errors.ServerBusy(detail[:1].upper() + detail[1:] + ".")
+        return errors.ServerUnreachable(
+            f"The server at {where} does not speak encryption (it may be an older version); update it and try again."
+        )
+
+    def _read_message(self, sock) -> tuple[p.TcrpHeader, p.TcrpMessage]:
         header = p.decode_tcrp_header(_read_exactly(sock, p.TCRP_HEADER_SIZE))
         if header.payload_size > p.MAX_RESPONSE_PAYLOAD:
-            raise errors.ProtocolError(f"the server announced an answer of {header.payload_size} bytes")
+            raise errors.RemoteProtocolError(f"the server announced an answer of {header.payload_size} bytes")
         body = _read_exactly(sock, header.body_size)
         return header, p.decode_tcrp_body(header, body, allow_empty_room=True)
 
     def list_rooms(self) -> list[RoomInfo]:
-        answer = p.decode_json_object(self._request(Operation.LIST, "", b""))
-        rooms = answer.get("rooms")
-        if not isinstance(rooms, list):
-            raise errors.ProtocolError("the room list is missing from the answer")
-        try:
-            return [RoomInfo(str(r["name"]), int(r["members"]), bool(r["locked"]), str(r["host"])) for r in rooms]
-        except (KeyError, TypeError, ValueError):
-            raise errors.ProtocolError("the room list has a malformed entry") from None
+        return p.decode_room_list(self._request(Operation.LIST, "", b""))
 
     def create_room(self, room: str, username: str, password: str | None = None) -> None:
         self._enter(Operation.CREATE, room, username, password)
@@ -201,72 +217,80 @@ class ChatClient:
         self._enter(Operation.JOIN, room, username, password)
 
     def _enter(self, operation: Operation, room: str, username: str, password: str | None) -> None:
-        if self._udp is not None:
+        if self._session is not None:
             raise errors.ClientError("This client is already in a room; use a new ChatClient for another.")
         try:
             p.check_name(room, "room name")
             p.check_name(username, "your name")
         except errors.ProtocolError as exc:
             raise errors.BadRequest(exc.reason[:1].upper() + exc.reason[1:] + ".") from None
-        token = self._request(operation, room, p.encode_request(p.RoomRequest(username, password or None)))
+        grant = self._request(operation, room, p.encode_request(p.RoomRequest(username, password or None)))
+        if self.plain:
+            token = grant
+        else:
+            token, self._key = p.decode_grant(grant)
+            self._proof = base64.b64encode(key_proof(self._key)).decode("ascii")
         if not token or len(token) > p.MAX_TOKEN_BYTES:
-            raise errors.ProtocolError("the server sent an unusable token")
+            raise errors.RemoteProtocolError("the server sent an unusable token")
         self._token, self.room, self.username = token, room, username
-        self._room_bytes = room.encode("utf-8")
         snapshot = self._sync()
-        target = self._udp_override or (self.server_host, int(snapshot["udp_port"]))
+        chat_target = self._udp_override or (self.server_host, snapshot.udp_port)
         try:
-            self._udp_address = socket.getaddrinfo(*target, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
+            self._udp_address = socket.getaddrinfo(*chat_target, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
         except OSError as exc:
-            raise errors.ServerUnreachable(f"Cannot find the server's chat address {target[0]}: {exc}.") from None
+            raise errors.ServerUnreachable(f"Cannot find the server's chat address {chat_target[0]}: {exc}.") from None
         # Not connect()ed: a server listening on every interface may answer from another
         # of its addresses; we take datagrams from the server's chat port instead.
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.bind(("0.0.0.0", 0))
         udp.settimeout(0.2)
         self._udp = udp
-        self._joined_at = int(snapshot["seq"])
-        self._apply_snapshot(snapshot, replay_from=0)
-        self._last_heard = time.monotonic()
+        channel = SealedChannel.for_client(self._key) if self._key is not None else None
+        session = ClientSession(room, username, token, channel=channel, **self._timing)
+        with self._lock:
+            self._session = session
+            now = time.monotonic()
+            datagrams = self._carry_out(session.apply_snapshot(snapshot, now)) + self._carry_out(session.tick(now))
+        self._send_all(datagrams)
         for name, target in (("ocm-client-recv", self._receive_loop), ("ocm-client-timer", self._timer_loop)):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        # The first heartbeat registers our UDP address; until the server answers it, nothing
-        # the room says can reach us. Wait for that answer (briefly) so that a joined client is
-        # a reachable one; a lost answer is asked for again.
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            self._send_body(p.encode_heartbeat(self._delivered))
-            if self._heard_once.wait(0.2):
-                break
-        else:
+        # The first heartbeat (sent above, then by the timer every 0.2 s until answered) registers
+        # our UDP address; until the server answers it, nothing the room says can reach us.
+        # Wait for that answer (briefly) so that a joined client is a reachable one.
+        if not self._answered.wait(self.timeout):
             log.warning("the server has not answered on UDP yet; going on, the timer keeps trying")
 
-    def _sync(self) -> dict:
-        answer = self._request(Operation.SYNC, self.room, p.encode_request(p.RoomRequest("", token=self._token.decode("ascii"))))
-        snapshot = p.decode_json_object(answer)
-        for key, kind in (("seq", int), ("udp_port", int), ("host", str), ("members", list), ("history", list)):
-            if not isinstance(snapshot.get(key), kind):
-                raise errors.ProtocolError(f"the room snapshot lacks '{key}'")
-        return snapshot
-
-    def _apply_snapshot(self, snapshot: dict, replay_from: int) -> None:
-        """Take members and the event position from a snapshot; show its history after `replay_from`."""
-        history = [p.event_from_json(item) for item in snapshot["history"]]
-        with self._lock:
-            self.host_name = snapshot["host"]
-            self.members = tuple(str(m) for m in snapshot["members"])
-            for event in history:
-                if event.seq > replay_from:
-                    self._hand_on(event, history=replay_from == 0, update_members=False)
-            self._delivered = max(self._delivered, int(snapshot["seq"]))
-            self._buffered = {s: e for s, e in self._buffered.items() if s > self._delivered}
-            self._own_seqs = {s for s in self._own_seqs if s > self._delivered}
-            self.events.put(ev.MembersChanged(self.members, self.host_name))
-            self._drain()
+    def _sync(self) -> p.RoomSnapshot:
+        assert self.room is not None  # set by joining
+        request = p.RoomRequest("", token=self._token.decode("ascii"), proof=self._proof)
+        return p.decode_snapshot(self._request(Operation.SYNC, self.room, p.encode_request(request)))
 
     # --- the session --------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once the room is over for this client: left, closed by its host, or given up."""
+        return self._shut or (self._session is not None and self._session.state is SessionState.CLOSED)
+
+    @property
+    def state(self) -> SessionState | None:
+        """The session's state, or None before a room is entered."""
+        return self._session.state if self._session is not None else None
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return self._session.members if self._session is not None else ()
+
+    @property
+    def plain_members(self) -> frozenset[str]:
+        """Members whose traffic is not encrypted (on a server started with --allow-plain)."""
+        return self._session.plain if self._session is not None else frozenset()
+
+    @property
+    def host_name(self) -> str | None:
+        return self._session.host if self._session is not None else None
 
     @property
     def is_host(self) -> bool:
@@ -274,7 +298,9 @@ class ChatClient:
 
     @property
     def max_message_bytes(self) -> int:
-        return p.max_chat_text_bytes(len(self._room_bytes), len(self._token), len((self.username or "").encode("utf-8")))
+        if self._session is not None:
+            return self._session.max_message_bytes
+        return p.max_chat_text_bytes(0, 0, 0)  # before a room: the most any room allows
 
     @staticmethod
     def message_size(text: str) -> int:
@@ -282,47 +308,56 @@ class ChatClient:
 
     def send(self, text: str) -> int:
         """Send `text` to the room; returns its message id. MessageSent or MessageFailed follows."""
-        if self._udp is None or self.closed:
-            raise errors.NotConnected("You are not in a room; join one first.")
+        self._live_session()
         if not text.strip():
             raise errors.BadRequest("The message is empty.")
         size, limit = self.message_size(text), self.max_message_bytes
         if size > limit:
             raise errors.MessageTooLong(size, limit)
-        with self._lock:
-            msg_id = next(self._msg_ids)
-            now = time.monotonic()
-            self._pending[msg_id] = _Pending(text, now, now + 0.3, 0.3)
-            datagram = self._chat_datagram(msg_id, text)
-        self._send_raw(datagram)
-        return msg_id
-
-    def _chat_datagram(self, msg_id: int, text: str) -> bytes:
-        floor = min(self._pending, default=msg_id)  # everything below is delivered or given up
-        return p.encode_datagram(self._room_bytes, self._token, p.encode_chat(msg_id, text, floor))
+        return self._send_chat(lambda session, now: session.send_chat(text, now),
+                               errors.NotConnected("You are not in a room; join one first."))
 
     def retry(self, msg_id: int) -> int:
         """Send a failed message again; returns its new message id."""
+        return self._send_chat(lambda session, now: session.retry(msg_id, now),
+                               errors.ClientError("That message is not waiting for a retry."))
+
+    def _send_chat(self, make, refusal: errors.ClientError) -> int:
+        """Have the session make a chat datagram (`make(session, now)`), send it, return its id;
+        `refusal` is raised if the session refuses."""
+        session = self._live_session()
         with self._lock:
-            text = self._failed.pop(msg_id, None)
-        if text is None:
-            raise errors.ClientError("That message is not waiting for a retry.")
-        return self.send(text)
+            try:
+                msg_id, datagram = make(session, time.monotonic())
+            except errors.LocalProtocolError:
+                raise refusal from None
+        self._send_raw(datagram)
+        return msg_id
+
+    def _live_session(self) -> ClientSession:
+        if self._session is None or self.closed:
+            raise errors.NotConnected("You are not in a room; join one first.")
+        return self._session
 
     def leave(self) -> None:
         """Tell the server we leave (the host's leaving closes the room) and stop the threads."""
-        if self._udp is None or self.closed:
-            self._shutdown()
-            return
-        self._leaving = True
-        for _ in range(3):  # the server answers a leave; a lost one is sent again
-            self._send_body(p.encode_leave())
-            if self._left.wait(0.3):
-                break
+        session = self._session
+        if session is not None and not self.closed:
+            for _ in range(3):  # the server answers a leave; a lost one is sent again
+                with self._lock:
+                    try:
+                        out = session.leave(time.monotonic())
+                    except errors.LocalProtocolError:
+                        break  # the room closed meanwhile
+                self._send_all(out.datagrams)
+                if self._stop.wait(0.3):
+                    break
+            with self._lock:
+                session.close()
         self._shutdown()
 
     def _shutdown(self) -> None:
-        self.closed = True
+        self._shut = True
         self._stop.set()
         for thread in self._threads:
             if thread is not threading.current_thread():
@@ -336,20 +371,41 @@ class ChatClient:
     def __exit__(self, *exc) -> None:
         self.leave()
 
+    @property
+    def _joined_session(self) -> ClientSession:
+        """The session, for code that only runs once the client has joined."""
+        assert self._session is not None
+        return self._session
+
+    def _carry_out(self, out: Output) -> list[bytes]:
+        """Queue the session's events (the caller holds `_lock`, which keeps their order)
+        and note what its state now means for the threads; return the datagrams to send."""
+        for event in out.events:
+            self.events.put(event)
+        state = self._joined_session.state
+        if state is not SessionState.JOINING:
+            self._answered.set()
+        if state is SessionState.CLOSED:
+            self._stop.set()
+        return out.datagrams
+
     # --- sending ------------------------------------------------------------------------
 
-    def _send_body(self, body: bytes) -> None:
-        self._send_raw(p.encode_datagram(self._room_bytes, self._token, body))
+    def _send_all(self, datagrams: list[bytes]) -> None:
+        for datagram in datagrams:
+            self._send_raw(datagram)
 
     def _send_raw(self, datagram: bytes) -> None:
+        assert self._udp is not None  # set by joining
         try:
             self._udp.sendto(datagram, self._udp_address)
         except OSError as exc:  # e.g. ICMP "port unreachable" from a stopped server
             log.debug("UDP send failed: %s", exc)
 
-    # --- receiving ----------------------------------------------------------------------
+    # --- the two threads ----------------------------------------------------------------
 
     def _receive_loop(self) -> None:
+        assert self._udp is not None  # set by joining
         while not self._stop.is_set():
             try:
                 data, source = self._udp.recvfrom(p.MAX_DATAGRAM + 1)
@@ -363,182 +419,48 @@ class ChatClient:
             if source[1] != self._udp_address[1]:
                 continue  # not from the server's chat port
             try:
-                frame = p.decode_body(p.decode_datagram(data).body)
+                with self._lock:
+                    datagrams = self._carry_out(self._joined_session.receive(data, time.monotonic()))
             except errors.ProtocolError as exc:
                 log.warning("ignored a malformed datagram from the server: %s", exc.reason)
                 continue
-            try:
-                self._handle(frame)
             except Exception:
-                log.exception("error handling %s", type(frame).__name__)
-
-    def _handle(self, frame) -> None:
-        self._heard_once.set()
-        with self._lock:
-            self._last_heard = time.monotonic()
-            if self._lost:
-                self._lost = False
-                self.events.put(ev.ConnectionRestored())
-                for pending in self._pending.values():
-                    pending.retry_at = 0.0  # send what waited at once
-            if isinstance(frame, p.Event):
-                if frame.seq > self._delivered:
-                    self._buffered[frame.seq] = frame
-                    self._drain()
-                else:
-                    self._acked_sent = -1  # a re-send of what we have: our last ack was lost, repeat it
-            elif isinstance(frame, p.ChatAck):
-                pending = self._pending.pop(frame.msg_id, None)
-                if pending is not None:
-                    # The server relays our messages in id order, so this ack also says that every
-                    # older one still waiting went out: its own ack was lost. Its room position
-                    # arrives with the stream (seq 0 until then).
-                    for older in sorted(i for i in self._pending if i < frame.msg_id):
-                        del self._pending[older]
-                        self.events.put(ev.MessageSent(older, 0))
-                    self.events.put(ev.MessageSent(frame.msg_id, frame.seq))
-                if frame.seq > self._delivered:
-                    self._own_seqs.add(frame.seq)
-                    self._drain()
-            elif isinstance(frame, p.StatusFrame):
-                if frame.latest_seq > self._delivered and not self._buffered:
-                    self._ask_resend(force=True, up_to=frame.latest_seq)
-            elif isinstance(frame, p.ErrorFrame):
-                self._handle_error(frame)
-
-    def _handle_error(self, frame: p.ErrorFrame) -> None:
-        if frame.code is ErrorCode.UNKNOWN_TOKEN:
-            self._left.set()
-            if not self._leaving and not self.closed:
-                self._end(frame.text or "the server no longer knows this session (it may have restarted without its database); join again")
-        elif frame.code is ErrorCode.RESYNC:
-            self._resync_wanted = True
-        else:
-            self.events.put(ev.ErrorEvent(frame.text[:1].upper() + frame.text[1:] + "."))
-
-    def _drain(self) -> None:
-        """Hand on every event that is now contiguous; ask for the gaps if any are left."""
-        while True:
-            next_seq = self._delivered + 1
-            if next_seq in self._own_seqs:
-                self._own_seqs.discard(next_seq)
-                self._buffered.pop(next_seq, None)
-            elif next_seq in self._buffered:
-                self._hand_on(self._buffered.pop(next_seq))
-            else:
-                break
-            self._delivered = next_seq
-            if self._stop.is_set():
-                return
-        if self._buffered:
-            self._ask_resend()
-
-    def _ask_resend(self, force: bool = False, up_to: int = 0) -> None:
-        """Ask for every gap below the highest event held (or up to `up_to`), in one request."""
-        now = time.monotonic()
-        if not force and now - self._last_resend_request <= 0.1:
-            return
-        self._last_resend_request = now
-        ranges, wanted, seq = [], 0, self._delivered + 1
-        end = max(max(self._buffered, default=0), up_to)
-        while seq <= end and len(ranges) < p.MAX_RESEND_RANGES and wanted < p.MAX_RESEND_EVENTS:
-            if seq in self._buffered or seq in self._own_seqs:
-                seq += 1
+                log.exception("error handling a datagram from the server")
                 continue
-            first = seq
-            while seq <= end and seq not in self._buffered and seq not in self._own_seqs and wanted < p.MAX_RESEND_EVENTS:
-                seq += 1
-                wanted += 1
-            ranges.append((first, seq - 1))
-        if ranges:
-            self._send_body(p.encode_resend(*ranges))
-
-    def _hand_on(self, event: p.Event, history: bool = False, update_members: bool = True) -> None:
-        when = event.time_ms / 1000.0
-        if event.event_type is EventType.CHAT:
-            # Names are unique within a room, so a live message under our name is ours: we showed it
-            # when we sent it. History may hold an earlier member's lines under the same name.
-            if history or event.name != self.username or event.seq <= self._joined_at:
-                self.events.put(ev.ChatMessage(event.seq, event.name, event.text, when, history))
-            return
-        if event.event_type is EventType.CLOSED:
-            if not history:
-                self._end(event.text or "the host closed the room")
-            return
-        kind = {EventType.JOINED: "joined", EventType.LEFT: "left", EventType.TIMED_OUT: "timed_out"}[event.event_type]
-        words = {"joined": "joined the room", "left": "left the room", "timed_out": "was away too long and was removed"}
-        self.events.put(ev.Notice(event.seq, kind, event.name, f"{event.name} {words[kind]}", when, history))
-        if update_members:
-            members = set(self.members)
-            if kind == "joined":
-                members.add(event.name)
-            else:
-                members.discard(event.name)
-            self.members = tuple(sorted(members, key=str.casefold))
-            self.events.put(ev.MembersChanged(self.members, self.host_name))
-
-    def _end(self, reason: str) -> None:
-        """The room is gone for us: report it once and stop, without a leave."""
-        if self.closed:
-            return
-        self.closed = True
-        self._stop.set()
-        for msg_id, pending in self._pending.items():
-            self.events.put(ev.MessageFailed(msg_id, pending.text, "the room closed before it was delivered"))
-        self._pending.clear()
-        self.events.put(ev.RoomClosed(reason[:1].upper() + reason[1:] + "."))
-
-    # --- time-driven work -----------------------------------------------------------------
+            self._send_all(datagrams)
 
     def _timer_loop(self) -> None:
         while not self._stop.wait(0.05):
             try:
-                self._on_timer(time.monotonic())
+                with self._lock:
+                    out = self._joined_session.tick(time.monotonic())
+                    datagrams = self._carry_out(out)
+                self._send_all(datagrams)
+                if out.fetch_snapshot:
+                    self._resync()
             except Exception:
                 log.exception("error in the client's timer")
 
-    def _on_timer(self, now: float) -> None:
-        if self._resync_wanted:
-            self._resync_wanted = False
-            try:
-                snapshot = self._sync()
-                self._apply_snapshot(snapshot, replay_from=self._delivered)
-            except errors.ClientError as exc:
-                log.warning("could not fetch the room again: %s", exc)
+    def _resync(self) -> None:
+        """The server no longer holds events we missed: fetch the room over TCP again."""
+        try:
+            snapshot = self._sync()
+        except errors.NotConnected as exc:  # asked over TLS: the server really forgot us
+            with self._lock:
+                self._carry_out(self._joined_session.forgotten(str(exc)))
+            return
+        except (errors.ClientError, errors.ProtocolError) as exc:
+            log.warning("could not fetch the room again: %s", exc)
+            return
         with self._lock:
-            resend = []
-            for msg_id, pending in list(self._pending.items()):
-                if now - pending.first_sent > self.send_timeout:
-                    del self._pending[msg_id]
-                    self._failed[msg_id] = pending.text
-                    self.events.put(ev.MessageFailed(msg_id, pending.text, f"the server did not confirm it within {self.send_timeout:g} s"))
-                elif now >= pending.retry_at and not self._lost:
-                    resend.append(self._chat_datagram(msg_id, pending.text))
-                    pending.interval = min(pending.interval * 2, 2.0)
-                    pending.retry_at = now + pending.interval
-            silent_for = now - self._last_heard
-            if silent_for > self.give_up_after:
-                self._end(f"no answer from the server for {silent_for:.0f} s; the connection is lost")
-                return
-            if not self._lost and silent_for > self.lost_after:
-                self._lost = True
-                self.events.put(ev.ConnectionLost())
-            # While lost, probe with a backoff of silence: 1, 2, 4 ... up to the heartbeat interval.
-            interval = min(self.heartbeat_interval, max(1.0, silent_for / 4)) if self._lost else self.heartbeat_interval
-            if self._buffered and now - self._last_resend_request >= 0.2:
-                self._ask_resend()  # a gap is still open and nothing new came to prompt a request
-            ack_due = self._delivered != self._acked_sent and now - self._last_ack_at >= 0.05
-            beat = ack_due or now - self._last_heartbeat >= interval
-            if beat:
-                self._acked_sent, self._last_ack_at, self._last_heartbeat = self._delivered, now, now
-                delivered = self._delivered
-        for datagram in resend:
-            self._send_raw(datagram)
-        if beat:
-            self._send_body(p.encode_heartbeat(delivered))
+            try:
+                datagrams = self._carry_out(self._joined_session.apply_snapshot(snapshot, time.monotonic()))
+            except errors.LocalProtocolError:
+                return  # we left, or the room closed, while the snapshot was on its way
+        self._send_all(datagrams)
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
+def _read_exactly(sock, size: int) -> bytes:
     chunks, remaining = [], size
     while remaining:
         chunk = sock.recv(min(remaining, 65536))

@@ -11,20 +11,46 @@ class OCMError(Exception):
 
 
 class ProtocolError(OCMError):
-    """Bytes that do not follow the wire format; `reason` says which rule broke."""
+    """Something that breaks the protocol; `reason` says which rule broke. Catch the
+    subclasses to tell whose fault it is (as h11 does)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
 
 
+class LocalProtocolError(ProtocolError):
+    """Our own side's mistake: an argument the wire cannot carry, or a call that does not
+    fit the session's state. Nothing was sent."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent bytes that do not follow the wire format (or the answer it owed us)."""
+
+
+class RegistryError(OCMError):
+    """A request the room registry refuses; `status` goes on the wire, str() to a person."""
+
+    def __init__(self, status, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 class PortInUse(OCMError, OSError):
+    suggested: tuple[int, int] | None = None  # free (tcp, udp) ports, when whoever caught it found some
+
     def __init__(self, port: int, kind: str):
         super().__init__(
             f"{kind} port {port} is already in use; choose another port or stop the program using it."
         )
         self.port = port
         self.kind = kind
+
+
+class DatabaseInUse(OCMError, OSError):
+    def __init__(self, path: str):
+        super().__init__(f"another server is using {path}; stop it or choose another database file")
+        self.path = path
 
 
 class ClientError(OCMError):

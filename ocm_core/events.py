@@ -1,7 +1,10 @@
 """Typed events that a ChatClient puts on its queue for a GUI or terminal loop.
 
-They are plain frozen dataclasses so that a consumer can match on the type and
-never needs to touch the client's sockets or threads.
+They are plain frozen dataclasses, all AppEvents, so that a consumer can match on the
+type and never needs to touch the client's sockets or threads. (A room event on the
+wire is `protocol.Event`; these are what the app is told.) The core gives codes and
+data, not sentences of its own: the GUI and CLI word notices and connection changes
+(one table, `ocm_core.cli.EVENT_WORDS`). Reasons the server sends are passed on as is.
 """
 
 from __future__ import annotations
@@ -10,7 +13,12 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class ChatMessage:
+class AppEvent:
+    """Base of everything a ChatClient puts on its event queue."""
+
+
+@dataclass(frozen=True)
+class ChatMessage(AppEvent):
     """Another member's message, in room order. `time` is the server's epoch seconds."""
 
     seq: int
@@ -21,8 +29,9 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
-class Notice:
-    """A system notice: kind is 'joined', 'left' or 'timed_out'."""
+class Notice(AppEvent):
+    """A member came or went: kind is 'joined', 'left' or 'timed_out'. `text` is empty
+    from the client (the UI words it from `kind` and `name`)."""
 
     seq: int
     kind: str
@@ -33,13 +42,14 @@ class Notice:
 
 
 @dataclass(frozen=True)
-class MembersChanged:
+class MembersChanged(AppEvent):
     members: tuple[str, ...]
     host: str
+    plain: frozenset[str] = frozenset()  # members whose traffic crosses the network unencrypted
 
 
 @dataclass(frozen=True)
-class MessageSent:
+class MessageSent(AppEvent):
     """The server acknowledged one of our own messages and gave it room position `seq`
     (0 when the acknowledgement came with a later message's, whose own ack was lost)."""
 
@@ -48,7 +58,7 @@ class MessageSent:
 
 
 @dataclass(frozen=True)
-class MessageFailed:
+class MessageFailed(AppEvent):
     """One of our own messages was never acknowledged; `retry(msg_id)` sends it again."""
 
     msg_id: int
@@ -57,33 +67,23 @@ class MessageFailed:
 
 
 @dataclass(frozen=True)
-class RoomClosed:
+class RoomClosed(AppEvent):
     reason: str
 
 
 @dataclass(frozen=True)
-class ConnectionLost:
-    text: str = "Connection lost, reconnecting…"
+class ConnectionLost(AppEvent):
+    """The server has been silent for a while; the client keeps probing."""
+
+    text: str = ""
 
 
 @dataclass(frozen=True)
-class ConnectionRestored:
-    text: str = "Connection restored."
+class ConnectionRestored(AppEvent):
+    text: str = ""
 
 
 @dataclass(frozen=True)
-class ErrorEvent:
+class ErrorEvent(AppEvent):
     text: str
 
-
-Event = (
-    ChatMessage
-    | Notice
-    | MembersChanged
-    | MessageSent
-    | MessageFailed
-    | RoomClosed
-    | ConnectionLost
-    | ConnectionRestored
-    | ErrorEvent
-)

@@ -1,18 +1,22 @@
 """Sans-IO codecs for the two wire formats: TCRP over TCP and chat datagrams over UDP.
 
 Bytes in, typed values out (and back). Nothing here opens a socket, starts a
-thread or reads a clock; every malformed input raises ProtocolError with a reason.
+thread or reads a clock; every malformed input raises RemoteProtocolError with a
+reason, and a value that cannot be encoded raises LocalProtocolError (both are
+ProtocolErrors).
 The byte layouts are written down in docs/protocol.md.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import json
 import struct
 from dataclasses import dataclass
 
-from .errors import ProtocolError
+from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 
 # --- limits (UTF-8 bytes, because that is what the wire counts) ---------------------
 TCRP_HEADER_SIZE = 32
@@ -51,6 +55,30 @@ class Status(enum.IntEnum):
     UNKNOWN_TOKEN = 10
     SERVER_ERROR = 11
     BUSY = 12  # too many connections right now (in all, or from one address): retry shortly
+    ENCRYPTION_REQUIRED = 15  # a plain request to a server that admits only TLS clients (13, 14: issue 12)
+
+
+# --- telling TLS from a plain TCRP request by its first bytes -------------------------
+# A TLS connection opens with a handshake record: 0x16, then the record version 0x03 0x01
+# (0x03 0x03 from some clients). A plain TCRP request could begin 0x16 0x03 (a 22-byte room
+# name, operation 3) but its third byte is the state, 0 for a request, never 1 to 4: three
+# bytes settle it. 0x15 (an alert) may open a TLS answer, never a TCRP one with status.
+TLS_HANDSHAKE = 0x16
+TLS_ALERT = 0x15
+TLS_PREFIX_BYTES = 3
+
+
+def looks_like_tls(prefix: bytes) -> bool:
+    """Whether a connection that began with these TLS_PREFIX_BYTES bytes speaks TLS."""
+    if len(prefix) < TLS_PREFIX_BYTES:
+        raise ValueError(f"need {TLS_PREFIX_BYTES} bytes to tell TLS from TCRP")
+    return prefix[0] == TLS_HANDSHAKE and prefix[1] == 0x03 and 1 <= prefix[2] <= 4
+
+
+def is_tls_record_start(first: bytes) -> bool:
+    """Whether a server's first answer byte opens a TLS record (handshake or alert); a plain
+    TCRP answer begins with its room-name size, 0 for every refusal sent before reading."""
+    return bool(first) and first[0] in (TLS_HANDSHAKE, TLS_ALERT)
 
 
 # --- TCRP -------------------------------------------------------------------------
@@ -79,7 +107,7 @@ class TcrpMessage:
 def encode_tcrp(operation: int, state: int, room: str, payload: bytes = b"") -> bytes:
     room_bytes = room.encode("utf-8")
     if len(room_bytes) > MAX_NAME_BYTES:
-        raise ProtocolError(f"room name is {len(room_bytes)} bytes; the most is {MAX_NAME_BYTES}")
+        raise LocalProtocolError(f"room name is {len(room_bytes)} bytes; the most is {MAX_NAME_BYTES}")
     header = bytes((len(room_bytes), int(operation), int(state))) + len(payload).to_bytes(
         PAYLOAD_SIZE_BYTES, "big"
     )
@@ -88,21 +116,21 @@ def encode_tcrp(operation: int, state: int, room: str, payload: bytes = b"") -> 
 
 def decode_tcrp_header(data: bytes) -> TcrpHeader:
     if len(data) != TCRP_HEADER_SIZE:
-        raise ProtocolError(f"a TCRP header is {TCRP_HEADER_SIZE} bytes, got {len(data)}")
+        raise RemoteProtocolError(f"a TCRP header is {TCRP_HEADER_SIZE} bytes, got {len(data)}")
     try:
         operation = Operation(data[1])
     except ValueError:
-        raise ProtocolError(f"unknown operation {data[1]}") from None
+        raise RemoteProtocolError(f"unknown operation {data[1]}") from None
     try:
         state = State(data[2])
     except ValueError:
-        raise ProtocolError(f"unknown state {data[2]}") from None
+        raise RemoteProtocolError(f"unknown state {data[2]}") from None
     return TcrpHeader(data[0], operation, state, int.from_bytes(data[3:], "big"))
 
 
 def decode_tcrp_body(header: TcrpHeader, body: bytes, *, allow_empty_room: bool = False) -> TcrpMessage:
     if len(body) != header.body_size:
-        raise ProtocolError(f"expected {header.body_size} bytes after the header, got {len(body)}")
+        raise RemoteProtocolError(f"expected {header.body_size} bytes after the header, got {len(body)}")
     room = decode_name(body[: header.room_name_size], "room name", allow_empty=allow_empty_room)
     return TcrpMessage(header.operation, header.state, room, body[header.room_name_size :])
 
@@ -110,30 +138,41 @@ def decode_tcrp_body(header: TcrpHeader, body: bytes, *, allow_empty_room: bool 
 def decode_tcrp(data: bytes, *, allow_empty_room: bool = False) -> TcrpMessage:
     """Decode one whole TCRP message (header and body) from `data`."""
     if len(data) < TCRP_HEADER_SIZE:
-        raise ProtocolError(f"a TCRP message needs a {TCRP_HEADER_SIZE}-byte header, got {len(data)} bytes")
+        raise RemoteProtocolError(f"a TCRP message needs a {TCRP_HEADER_SIZE}-byte header, got {len(data)} bytes")
     header = decode_tcrp_header(data[:TCRP_HEADER_SIZE])
     return decode_tcrp_body(header, data[TCRP_HEADER_SIZE:], allow_empty_room=allow_empty_room)
 
 
 def decode_name(raw: bytes, what: str, *, allow_empty: bool = False) -> str:
     if not raw and not allow_empty:
-        raise ProtocolError(f"{what} is empty")
+        raise RemoteProtocolError(f"{what} is empty")
     if len(raw) > MAX_NAME_BYTES:
-        raise ProtocolError(f"{what} is {len(raw)} bytes; the most is {MAX_NAME_BYTES}")
+        raise RemoteProtocolError(f"{what} is {len(raw)} bytes; the most is {MAX_NAME_BYTES}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError(f"{what} is not valid UTF-8") from None
+        raise RemoteProtocolError(f"{what} is not valid UTF-8") from None
     if raw and (not text.strip() or any(ch < " " or ch == "\x7f" for ch in text)):
-        raise ProtocolError(f"{what} must be visible text without control characters")
+        raise RemoteProtocolError(f"{what} must be visible text without control characters")
     return text
 
 
 def check_name(name: str, what: str) -> bytes:
-    """Validate a name a person typed; return its UTF-8 bytes or raise ProtocolError."""
+    """Validate a name a person typed; return its UTF-8 bytes or raise LocalProtocolError."""
     raw = name.encode("utf-8")
-    decode_name(raw, what)
+    try:
+        decode_name(raw, what)
+    except RemoteProtocolError as exc:
+        raise LocalProtocolError(exc.reason) from None
     return raw
+
+
+class Dialect(enum.Enum):
+    """How a client words its request, and so how it is answered."""
+
+    OURS = "ours"  # a JSON object; status byte and sentence; our UDP frames
+    BARE = "bare"  # the assignment's bare UTF-8 username; answered as OURS, chats in plain text
+    KANARU = "kanaru"  # a JSON string (kanaru1201/online-chat-messenger): JSON answers, its UDP forms
 
 
 @dataclass(frozen=True)
@@ -143,45 +182,99 @@ class RoomRequest:
     username: str
     password: str | None = None
     token: str | None = None  # SYNC names the session by its token
+    proof: str | None = None  # SYNC from a sealed member: secure.key_proof, base64
+    dialect: Dialect = Dialect.OURS
 
 
 def encode_request(request: RoomRequest) -> bytes:
     fields: dict[str, str] = {"username": request.username}
-    if request.password is not None:
-        fields["password"] = request.password
-    if request.token is not None:
-        fields["token"] = request.token
+    for key in ("password", "token", "proof"):
+        if getattr(request, key) is not None:
+            fields[key] = getattr(request, key)
     return json.dumps(fields, ensure_ascii=False).encode("utf-8")
 
 
 def decode_request(payload: bytes) -> RoomRequest:
-    """A JSON object, or (as the original assignment sends it) a bare UTF-8 username."""
+    """A JSON object; or, as the assignment's clients send it, a bare UTF-8 username or a
+    JSON string holding one (the kanaru dialect)."""
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError("request payload is not valid UTF-8") from None
+        raise RemoteProtocolError("request payload is not valid UTF-8") from None
     fields = None
     if text.lstrip().startswith("{"):
         try:
             fields = json.loads(text)
         except (ValueError, RecursionError):
-            raise ProtocolError("request payload starts like JSON but is not valid JSON") from None
+            raise RemoteProtocolError("request payload starts like JSON but is not valid JSON") from None
+    elif text.startswith('"'):
+        try:
+            name = json.loads(text)
+        except ValueError:
+            name = None  # a bare username that happens to begin with a quote
+        if isinstance(name, str):
+            return RoomRequest(decode_name(name.encode("utf-8"), "username"), dialect=Dialect.KANARU)
     if not isinstance(fields, dict):
         username = decode_name(payload.strip(b"\r\n"), "username")
-        return RoomRequest(username)
+        return RoomRequest(username, dialect=Dialect.BARE)
 
     def text_field(key: str) -> str | None:
         value = fields.get(key)
         if value is not None and not isinstance(value, str):
-            raise ProtocolError(f"'{key}' must be a string")
+            raise RemoteProtocolError(f"'{key}' must be a string")
         return value
 
     username = text_field("username") or ""
     decode_name(username.encode("utf-8"), "username", allow_empty="token" in fields)
     password = text_field("password")
     if password is not None and len(password.encode("utf-8")) > 1024:
-        raise ProtocolError("password is longer than 1024 bytes")
-    return RoomRequest(username, password, text_field("token"))
+        raise RemoteProtocolError("password is longer than 1024 bytes")
+    return RoomRequest(username, password, text_field("token"), text_field("proof"))
+
+
+def encode_grant(token: bytes, key: bytes) -> bytes:
+    """State-2 payload of CREATE/JOIN over TLS: the token and the member's UDP key."""
+    return encode_json({"token": token.decode("ascii"), "key": base64.b64encode(key).decode("ascii")})
+
+
+def decode_grant(payload: bytes) -> tuple[bytes, bytes]:
+    grant = decode_json_object(payload)
+    token, key = grant.get("token"), grant.get("key")
+    if not isinstance(token, str) or not isinstance(key, str):
+        raise RemoteProtocolError("the grant lacks its token or key")
+    try:
+        raw_key = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        raise RemoteProtocolError("the grant's key is not base64") from None
+    raw_token = token.encode("utf-8")
+    if not raw_token or len(raw_token) > MAX_TOKEN_BYTES or len(raw_key) != 32:
+        raise RemoteProtocolError("the grant's token or key has the wrong size")
+    return raw_token, raw_key
+
+
+# --- the kanaru dialect's TCP answers and UDP forms ------------------------------------
+KANARU_REGISTER = "__REGISTER__"
+KANARU_LEAVE = "__LEAVE__"
+KANARU_ROOM_CLOSED = b"__ROOM_CLOSED__"
+
+
+def encode_kanaru_status(success: bool, detail: str = "") -> bytes:
+    """State-1 payload for a kanaru client: JSON {"success": ...}, with our sentence as "error"."""
+    answer: dict[str, object] = {"success": success}
+    if detail:
+        answer["error"] = detail
+    return encode_json(answer)
+
+
+def encode_kanaru_token(token: bytes) -> bytes:
+    return encode_json({"token": token.decode("ascii")})
+
+
+def encode_kanaru_relay(sender: str, text: str) -> bytes:
+    """A relayed line as a kanaru client reads it: sender-name length (1 byte), name, text;
+    no room header."""
+    name = sender.encode("utf-8")[:MAX_NAME_BYTES]
+    return bytes((len(name),)) + name + text.encode("utf-8")
 
 
 def encode_status(status: Status, detail: str = "") -> bytes:
@@ -191,11 +284,11 @@ def encode_status(status: Status, detail: str = "") -> bytes:
 
 def decode_status(payload: bytes) -> tuple[Status, str]:
     if not payload:
-        raise ProtocolError("status answer is empty")
+        raise RemoteProtocolError("status answer is empty")
     try:
         status = Status(payload[0])
     except ValueError:
-        raise ProtocolError(f"unknown status code {payload[0]}") from None
+        raise RemoteProtocolError(f"unknown status code {payload[0]}") from None
     return status, payload[1:].decode("utf-8", errors="replace")
 
 
@@ -207,9 +300,9 @@ def decode_json_object(payload: bytes) -> dict:
     try:
         value = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ProtocolError("answer is not a UTF-8 JSON object") from None
+        raise RemoteProtocolError("answer is not a UTF-8 JSON object") from None
     if not isinstance(value, dict):
-        raise ProtocolError("answer is not a JSON object")
+        raise RemoteProtocolError("answer is not a JSON object")
     return value
 
 
@@ -226,19 +319,27 @@ class Datagram:
 def encode_datagram(room_bytes: bytes, token: bytes, body: bytes) -> bytes:
     data = bytes((len(room_bytes), len(token))) + room_bytes + token + body
     if len(data) > MAX_DATAGRAM:
-        raise ProtocolError(f"datagram would be {len(data)} bytes; the most is {MAX_DATAGRAM}")
+        raise LocalProtocolError(f"datagram would be {len(data)} bytes; the most is {MAX_DATAGRAM}")
     return data
+
+
+def datagram_header(room_bytes: bytes, token: bytes) -> bytes:
+    """The assignment's header: kept readable on a sealed datagram, and authenticated."""
+    return bytes((len(room_bytes), len(token))) + room_bytes + token
+def datagram_size(datagram: Datagram) -> int:
+    """How many bytes `datagram` takes on the wire."""
+    return 2 + len(datagram.room.encode("utf-8")) + len(datagram.token) + len(datagram.body)
 
 
 def decode_datagram(data: bytes) -> Datagram:
     if len(data) > MAX_DATAGRAM:
-        raise ProtocolError(f"datagram is {len(data)} bytes; the most is {MAX_DATAGRAM}")
+        raise RemoteProtocolError(f"datagram is {len(data)} bytes; the most is {MAX_DATAGRAM}")
     if len(data) < 2:
-        raise ProtocolError("datagram is shorter than its 2-byte header")
+        raise RemoteProtocolError("datagram is shorter than its 2-byte header")
     room_size, token_size = data[0], data[1]
     end = 2 + room_size + token_size
     if len(data) < end:
-        raise ProtocolError("datagram is shorter than the room name and token its header announces")
+        raise RemoteProtocolError("datagram is shorter than the room name and token its header announces")
     room = decode_name(data[2 : 2 + room_size], "room name")
     return Datagram(room, data[2 + room_size : end], data[end:])
 
@@ -250,6 +351,27 @@ def decode_datagram(data: bytes) -> Datagram:
 
 FRAME_MAGIC = 0xFF
 FRAME_VERSION = 1
+
+# A sealed body: SEALED_MAGIC (0xFE, also never in UTF-8), a 12-byte nonce, then the
+# AEAD ciphertext of one of the frames below with its 16-byte tag (see secure.py).
+SEALED_MAGIC = 0xFE
+SEALED_PREFIX = bytes((SEALED_MAGIC,))
+NONCE_SIZE = 12
+TAG_SIZE = 16
+SEAL_OVERHEAD = 1 + NONCE_SIZE + TAG_SIZE
+
+
+def is_sealed(body: bytes) -> bool:
+    return body[:1] == SEALED_PREFIX
+
+
+def split_sealed(body: bytes) -> tuple[bytes, bytes]:
+    """(nonce, ciphertext with tag) of a sealed body."""
+    if not is_sealed(body):
+        raise RemoteProtocolError("datagram is not sealed")
+    if len(body) < SEAL_OVERHEAD:
+        raise RemoteProtocolError("sealed datagram is shorter than its nonce and tag")
+    return body[1 : 1 + NONCE_SIZE], body[1 + NONCE_SIZE :]
 
 
 class FrameKind(enum.IntEnum):
@@ -271,6 +393,9 @@ class EventType(enum.IntEnum):
     LEFT = 3
     TIMED_OUT = 4
     CLOSED = 5
+
+
+JOINED_PLAIN = "plain"  # a JOINED event's text when the member's traffic is not encrypted
 
 
 class ErrorCode(enum.IntEnum):
@@ -321,6 +446,9 @@ class PlainText:
 
 @dataclass(frozen=True)
 class Event:
+    """A room event as the wire carries it (EVENT frame, SYNC history). What a ChatClient
+    tells the app is a different thing: `ocm_core.events.AppEvent`."""
+
     seq: int
     time_ms: int
     event_type: EventType
@@ -398,61 +526,61 @@ def _utf8(raw: bytes, what: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError(f"{what} is not valid UTF-8") from None
+        raise RemoteProtocolError(f"{what} is not valid UTF-8") from None
 
 
 def _fixed(rest: bytes, layout: struct.Struct, kind: str) -> tuple:
     if len(rest) != layout.size:
-        raise ProtocolError(f"{kind} frame needs {layout.size} bytes after its kind, got {len(rest)}")
+        raise RemoteProtocolError(f"{kind} frame needs {layout.size} bytes after its kind, got {len(rest)}")
     return layout.unpack(rest)
 
 
 def decode_body(body: bytes):
     """Decode the body of a datagram into one of the frame types above (or PlainText)."""
     if not body:
-        raise ProtocolError("datagram has no message")
+        raise RemoteProtocolError("datagram has no message")
     if body[0] != FRAME_MAGIC:
         return PlainText(_utf8(body, "message"))
     if len(body) < 3:
-        raise ProtocolError("frame is shorter than its 3-byte head")
+        raise RemoteProtocolError("frame is shorter than its 3-byte head")
     if body[1] != FRAME_VERSION:
-        raise ProtocolError(f"frame version {body[1]} is not supported (this side speaks {FRAME_VERSION})")
+        raise RemoteProtocolError(f"frame version {body[1]} is not supported (this side speaks {FRAME_VERSION})")
     try:
         kind = FrameKind(body[2])
     except ValueError:
-        raise ProtocolError(f"unknown frame kind {body[2]:#04x}") from None
+        raise RemoteProtocolError(f"unknown frame kind {body[2]:#04x}") from None
     rest = body[3:]
     if kind is FrameKind.HEARTBEAT:
         return Heartbeat(*_fixed(rest, _U32, "heartbeat"))
     if kind is FrameKind.CHAT:
         if len(rest) < _U32x2.size + 1:
-            raise ProtocolError("chat frame has no text")
+            raise RemoteProtocolError("chat frame has no text")
         msg_id, floor = _U32x2.unpack_from(rest)
         if floor > msg_id:
-            raise ProtocolError("chat floor is above its own id")
+            raise RemoteProtocolError("chat floor is above its own id")
         return Chat(msg_id, _utf8(rest[_U32x2.size :], "chat text"), floor)
     if kind is FrameKind.RESEND:
         if not rest or len(rest) % _U32x2.size or len(rest) > MAX_RESEND_RANGES * _U32x2.size:
-            raise ProtocolError(f"resend frame needs 1 to {MAX_RESEND_RANGES} ranges of 8 bytes, got {len(rest)} bytes")
+            raise RemoteProtocolError(f"resend frame needs 1 to {MAX_RESEND_RANGES} ranges of 8 bytes, got {len(rest)} bytes")
         ranges = tuple(_U32x2.iter_unpack(rest))
         if any(first > last for first, last in ranges):
-            raise ProtocolError("resend range runs backwards")
+            raise RemoteProtocolError("resend range runs backwards")
         return Resend(ranges)
     if kind is FrameKind.LEAVE:
         if rest:
-            raise ProtocolError("leave frame carries unexpected bytes")
+            raise RemoteProtocolError("leave frame carries unexpected bytes")
         return Leave()
     if kind is FrameKind.EVENT:
         if len(rest) < _EVENT_HEAD.size:
-            raise ProtocolError("event frame is shorter than its fixed fields")
+            raise RemoteProtocolError("event frame is shorter than its fixed fields")
         seq, time_ms, flags, etype, name_len = _EVENT_HEAD.unpack_from(rest)
         try:
             event_type = EventType(etype)
         except ValueError:
-            raise ProtocolError(f"unknown event type {etype}") from None
+            raise RemoteProtocolError(f"unknown event type {etype}") from None
         start = _EVENT_HEAD.size
         if len(rest) < start + name_len:
-            raise ProtocolError("event frame is shorter than its name")
+            raise RemoteProtocolError("event frame is shorter than its name")
         name = _utf8(rest[start : start + name_len], "event name")
         text = _utf8(rest[start + name_len :], "event text")
         return Event(seq, time_ms, event_type, name, text, bool(flags & _HISTORY_FLAG))
@@ -462,11 +590,11 @@ def decode_body(body: bytes):
         return StatusFrame(*_fixed(rest, _U32, "status"))
     # ERROR
     if not rest:
-        raise ProtocolError("error frame has no code")
+        raise RemoteProtocolError("error frame has no code")
     try:
         code = ErrorCode(rest[0])
     except ValueError:
-        raise ProtocolError(f"unknown error code {rest[0]}") from None
+        raise RemoteProtocolError(f"unknown error code {rest[0]}") from None
     return ErrorFrame(code, _utf8(rest[1:], "error text"))
 
 
@@ -477,7 +605,7 @@ def event_to_json(event: Event) -> dict:
 
 def event_from_json(value: object) -> Event:
     if not isinstance(value, dict):
-        raise ProtocolError("history entry is not an object")
+        raise RemoteProtocolError("history entry is not an object")
     try:
         return Event(
             int(value["seq"]),
@@ -488,12 +616,64 @@ def event_from_json(value: object) -> Event:
             history=True,
         )
     except (KeyError, TypeError, ValueError):
-        raise ProtocolError("history entry is missing a field or has a bad one") from None
+        raise RemoteProtocolError("history entry is missing a field or has a bad one") from None
+
+
+def max_relayed_text_bytes(room_bytes: int, name_bytes: int) -> int:
+    """The longest chat text (UTF-8 bytes) that the server can relay to members in one
+    datagram, an EVENT frame that carries the sender's name (and no token), sealed."""
+    return MAX_DATAGRAM - 2 - room_bytes - SEAL_OVERHEAD - EVENT_OVERHEAD - name_bytes
 
 
 def max_chat_text_bytes(room_bytes: int, token_bytes: int, name_bytes: int) -> int:
-    """The longest chat text (UTF-8 bytes) that fits in a datagram both ways:
+    """The longest chat text (UTF-8 bytes) that fits in a datagram both ways, sealed:
     client -> server carries the token, server -> members carries the sender's name."""
-    upstream = MAX_DATAGRAM - 2 - room_bytes - token_bytes - CHAT_OVERHEAD
-    downstream = MAX_DATAGRAM - 2 - room_bytes - EVENT_OVERHEAD - name_bytes
-    return min(upstream, downstream)
+    upstream = MAX_DATAGRAM - 2 - room_bytes - token_bytes - SEAL_OVERHEAD - CHAT_OVERHEAD
+    return min(upstream, max_relayed_text_bytes(room_bytes, name_bytes))
+
+
+# --- the SYNC answer and the room list (JSON over TCRP) ------------------------------
+
+
+@dataclass(frozen=True)
+class RoomSnapshot:
+    """What a member needs to start (or start again): the room's latest event position,
+    the chat port, the host, the members and recent history (each event marked history)."""
+
+    seq: int
+    udp_port: int
+    host: str
+    members: tuple[str, ...]
+    history: tuple[Event, ...]
+    plain: tuple[str, ...] = ()  # members whose traffic is not encrypted (--allow-plain)
+
+
+def decode_snapshot(payload: bytes) -> RoomSnapshot:
+    answer = decode_json_object(payload)
+    for key, kind in (("seq", int), ("udp_port", int), ("host", str), ("members", list), ("history", list)):
+        if not isinstance(answer.get(key), kind):
+            raise RemoteProtocolError(f"the room snapshot lacks '{key}'")
+    return RoomSnapshot(
+        answer["seq"], answer["udp_port"], answer["host"],
+        tuple(str(m) for m in answer["members"]),
+        tuple(event_from_json(item) for item in answer["history"]),
+        tuple(str(m) for m in answer.get("plain", ()) if isinstance(answer.get("plain"), list)),
+    )
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    name: str
+    members: int
+    locked: bool
+    host: str
+
+
+def decode_room_list(payload: bytes) -> list[RoomInfo]:
+    rooms = decode_json_object(payload).get("rooms")
+    if not isinstance(rooms, list):
+        raise RemoteProtocolError("the room list is missing from the answer")
+    try:
+        return [RoomInfo(str(r["name"]), int(r["members"]), bool(r["locked"]), str(r["host"])) for r in rooms]
+    except (KeyError, TypeError, ValueError):
+        raise RemoteProtocolError("the room list has a malformed entry") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import enum
 import hashlib
 import hmac
 import logging
@@ -20,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import protocol as p
+from .errors import RegistryError
 from .protocol import ErrorCode, EventType, Status
+from .secure import MemberKeys, OpenFailed, SealedChannel
 from .store import RoomStore, StoredEvent, StoredMember, StoredRoom
 
 log = logging.getLogger(__name__)
@@ -43,12 +46,12 @@ STATUS_QUIET = 1.0  # a heartbeat from a caught-up member is answered only after
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
 
-class RegistryError(Exception):
-    """A request the registry refuses; `status` goes on the wire, str() to a person."""
+class Wire(enum.IntEnum):
+    """How a member's datagrams travel (stored with it, so a restart keeps it)."""
 
-    def __init__(self, status: Status, message: str):
-        super().__init__(message)
-        self.status = status
+    PLAIN = 0  # our frames or bare text, unsealed: only on a server started with --allow-plain
+    SEALED = 1  # our frames, sealed under the member's key
+    KANARU = 2  # the kanaru dialect's own forms, unsealed
 
 
 @dataclass
@@ -104,6 +107,8 @@ class Member:
     retransmit_at: float = 0.0
     retransmit_interval: float = 0.0
     plain_text: bool = False  # speaks only the assignment's bare-text framing
+    channel: SealedChannel | None = None  # seals and opens its datagrams; None: a plain member
+    kanaru: bool = False  # the kanaru dialect: its own UDP forms (see protocol.py)
     seen_ids: collections.OrderedDict = field(default_factory=collections.OrderedDict)
     next_msg_id: int = 1  # the sender's next message in its own order
     held: dict[int, str] = field(default_factory=dict)
@@ -114,6 +119,12 @@ class Member:
     @property
     def is_host(self) -> bool:
         return self.room.host == self.name
+
+    @property
+    def sender(self) -> Address:
+        """The address of a member that has just sent us a datagram (so it is known)."""
+        assert self.address is not None
+        return self.address
 
 
 @dataclass
@@ -128,6 +139,10 @@ class Room:
     # (seq, encoded EVENT body): only the bytes are kept; history decodes them when asked
     events: collections.deque = field(default_factory=collections.deque)
     buffered_bytes: int = 0
+    header: bytes = b""  # the header of every datagram the server sends for this room
+
+    def __post_init__(self) -> None:
+        self.header = p.datagram_header(self.name_bytes, b"")
 
     @property
     def locked(self) -> bool:
@@ -160,8 +175,10 @@ class RoomRegistry:
         wall_clock: Callable[[], float] = time.time,
         store: RoomStore | None = None,
         hasher: Callable[[str, bytes | None], tuple[bytes, bytes]] = hash_password,
+        member_keys: MemberKeys | None = None,
     ):
-        """`hasher` derives (salt, digest) from a password; a server may run it on a thread of its own."""
+        """`hasher` derives (salt, digest) from a password; a server may run it on a thread of its own.
+        `member_keys` derives sealed members' keys; without it every member is plain."""
         self.member_timeout = member_timeout
         self.limits = limits or Limits()
         self._clock = clock
@@ -173,6 +190,7 @@ class RoomRegistry:
         self._password_failures: dict[str, tuple[int, float]] = {}
         self._hashing: set[str] = set()
         self._hasher = hasher
+        self.member_keys = member_keys
         self.dropped: collections.Counter[str] = collections.Counter()
         self._store = store
         self._drop_log: dict[str, tuple[float, int]] = {}
@@ -181,7 +199,7 @@ class RoomRegistry:
 
     # --- TCP side -------------------------------------------------------------------
 
-    def create_room(self, room: str, username: str, ip: str, password: str | None = None) -> bytes:
+    def create_room(self, room: str, username: str, ip: str, password: str | None = None, *, wire: Wire = Wire.PLAIN) -> bytes:
         """Create `room` with `username` as its host; return the host's token."""
         salt = digest = None
         if password:
@@ -193,7 +211,7 @@ class RoomRegistry:
             self._check_room_free(room)
             new_room = Room(room, username, room.encode("utf-8"), salt, digest)
             self._rooms[room] = new_room
-            member = self._add_member(new_room, username, ip)
+            member = self._add_member(new_room, username, ip, wire)
             if self._store:
                 try:
                     self._store.add_room(StoredRoom(room, username, salt, digest), _stored_member(member))
@@ -224,7 +242,7 @@ class RoomRegistry:
             with self._lock:
                 self._hashing.discard(ip)
 
-    def join_room(self, room: str, username: str, ip: str, password: str | None = None) -> tuple[bytes, Outbound]:
+    def join_room(self, room: str, username: str, ip: str, password: str | None = None, *, wire: Wire = Wire.PLAIN) -> tuple[bytes, Outbound]:
         """Add `username` to `room`; return its token and the notices to send."""
         with self._lock:
             target = self._rooms.get(room)
@@ -232,10 +250,11 @@ class RoomRegistry:
                 raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
             salt, expected = target.password_salt, target.password_hash
         if expected is not None:  # before any name check, so a locked room tells outsiders nothing
+            assert salt is not None  # stored with the hash
             self._check_password(ip, password, salt, expected)
         with self._lock:
             target = self._room_for_join(room, username)  # it may have closed while we hashed
-            member = self._add_member(target, username, ip)
+            member = self._add_member(target, username, ip, wire)
             if self._store:
                 try:
                     self._store.add_member(_stored_member(member))
@@ -243,7 +262,7 @@ class RoomRegistry:
                     target.members.pop(username)
                     self._tokens.pop(member.token)
                     raise
-            out = self._emit(target, EventType.JOINED, username)
+            out = self._emit(target, EventType.JOINED, username, p.JOINED_PLAIN if member.channel is None else "")
             log.info("%r joined room %r from %s", username, room, ip)
             return member.token, out
 
@@ -283,14 +302,21 @@ class RoomRegistry:
         log.warning("wrong room password from %s (%d in a row)", ip, failures)
         raise RegistryError(Status.WRONG_PASSWORD, "wrong password for this room; check it and try again")
 
-    def _add_member(self, room: Room, username: str, ip: str) -> Member:
+    def _add_member(self, room: Room, username: str, ip: str, wire: Wire) -> Member:
         token = secrets.token_urlsafe(TOKEN_BYTES).encode("ascii")
         while token in self._tokens:  # 128 random bits: never in practice, but uniqueness is a promise
             token = secrets.token_urlsafe(TOKEN_BYTES).encode("ascii")
-        member = self._new_member(room, username, token, ip)
+        member = self._new_member(room, username, token, ip, **self._wire_state(token, wire))
         room.members[username] = member
         self._tokens[token] = member
         return member
+
+    def _wire_state(self, token: bytes, wire: Wire) -> dict:
+        if wire is Wire.SEALED:
+            if self.member_keys is None:
+                raise RuntimeError("a sealed member needs a registry with member_keys")
+            return {"channel": self.member_keys.channel_for(token)}
+        return {"kanaru": True, "plain_text": True} if wire is Wire.KANARU else {}
 
     def _new_member(self, room: Room, name: str, token: bytes, ip: str, **state) -> Member:
         """A member with full buckets and a fresh timeout."""
@@ -309,12 +335,18 @@ class RoomRegistry:
                 for r in sorted(self._rooms.values(), key=lambda r: r.name.casefold())
             ]
 
-    def snapshot(self, token: bytes, ip: str, room_name: str) -> dict:
-        """What a member needs to start: members, host, history and the current sequence number."""
+    def snapshot(self, token: bytes, ip: str, room_name: str, proof: bytes | None = None) -> dict:
+        """What a member needs to start: members, host, history and the current sequence number.
+        A sealed member must show `proof` of its key: its token crosses the LAN readable."""
         with self._lock:
             member = self._tokens.get(token)
+            if member is not None and member.channel is not None and self.member_keys is not None:
+                expected = self.member_keys.proof_for(token)
+                if proof is None or not hmac.compare_digest(proof, expected):
+                    member = None
             if member is None or member.ip != ip or member.room.name != room_name:
-                raise RegistryError(Status.UNKNOWN_TOKEN, "this session is not known to the server; join again")
+                tomb = self._tombstones.get(token)
+                raise RegistryError(Status.UNKNOWN_TOKEN, tomb[1] if tomb else "this session is not known to the server; join again")
             room = member.room
             history = _history(room)
             member.acked_seq = max(member.acked_seq, room.seq)
@@ -323,6 +355,7 @@ class RoomRegistry:
                 "seq": room.seq,
                 "host": room.host,
                 "members": sorted(room.members, key=str.casefold),
+                "plain": sorted((m.name for m in room.members.values() if m.channel is None), key=str.casefold),
                 "locked": room.locked,
                 "history": [p.event_to_json(e) for e in history],
             }
@@ -352,8 +385,14 @@ class RoomRegistry:
             return self.drop("token used for another room", address)
         if address[0] != member.ip:
             return self.drop("token used from another IP address", address)
+        body = datagram.body
+        if member.channel is not None:
+            try:
+                body = member.channel.open(p.datagram_header(member.room.name_bytes, member.token), body)
+            except OpenFailed as exc:
+                return self.drop("datagram does not open", address, exc.reason)
         try:
-            frame = p.decode_body(datagram.body)
+            frame = _kanaru_frame(body) if member.kanaru else p.decode_body(body)
         except p.ProtocolError as exc:
             return self.drop("bad frame", address, exc.reason)
         if not isinstance(frame, _CLIENT_FRAMES):
@@ -367,13 +406,15 @@ class RoomRegistry:
             if self._store:
                 self._store.move_member(member.token, address, isinstance(frame, p.PlainText))
         if isinstance(frame, p.Heartbeat):
+            if member.kanaru:
+                return []  # its __REGISTER__: the address is noted, nothing to answer
             self._acknowledge(member, frame.ack_seq, now)
             # Acks come often under load; answer only a member that is behind (it learns
             # the latest seq) or one that has heard nothing from us lately (liveness).
             if frame.ack_seq >= member.room.seq and now - member.last_sent < STATUS_QUIET:
                 return []
             member.last_sent = now
-            return [(address, self._frame(member.room, p.encode_status_frame(member.room.seq)))]
+            return [self._to(member, p.encode_status_frame(member.room.seq))]
         if isinstance(frame, p.Chat):
             return self._chat(member, frame, now)
         if isinstance(frame, p.PlainText):
@@ -384,8 +425,8 @@ class RoomRegistry:
                 self.dropped["resend rate limited"] += 1  # each answer is many datagrams: no amplifier
                 return []
             return self._resend(member, frame)
-        goodbye = self._frame(member.room, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))
-        return self._remove(member, EventType.LEFT) + [(address, goodbye)]
+        goodbye = [] if member.kanaru else [self._to(member, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))]
+        return self._remove(member, EventType.LEFT) + goodbye
 
     def _unknown_token(self, datagram: p.Datagram, address: Address) -> Outbound:
         tomb = self._tombstones.get(datagram.token)
@@ -393,9 +434,9 @@ class RoomRegistry:
         # so requests with a spoofed source cannot be amplified at a victim.
         reason = tomb[1] if tomb else ""
         self.drop("unknown token", address)
-        answer = self._frame_bytes(datagram.room.encode("utf-8"), p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
-        request_size = 2 + len(datagram.room.encode("utf-8")) + len(datagram.token) + len(datagram.body)
-        if datagram.body[:1] != bytes((p.FRAME_MAGIC,)) or len(answer) > request_size:
+        answer = p.encode_datagram(datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
+        # Only our clients read the answer (plain or sealed, they look for it), not bare-text ones.
+        if datagram.body[:1] not in (bytes((p.FRAME_MAGIC,)), p.SEALED_PREFIX) or len(answer) > p.datagram_size(datagram):
             return []
         return [(address, answer)]
 
@@ -435,10 +476,12 @@ class RoomRegistry:
         member.told_rate_limited = True
         log.warning("%r in %r is sending too fast; dropping the excess", member.name, member.room.name)
         note = f"you are sending faster than {self.limits.rate_per_second:g} messages a second; slow down"
-        return [(member.address, self._frame(member.room, p.encode_error_frame(ErrorCode.RATE_LIMITED, note)))]
+        return [self._to(member, p.encode_error_frame(ErrorCode.RATE_LIMITED, note))]
 
     def _relay_chat(self, member: Member, text: str, msg_id: int | None) -> Outbound:
         room = member.room
+        # Not sent back to its sender only to save a datagram (its CHAT_ACK carries the seq);
+        # whether a line is shown as the member's own is the client session's one decision.
         out = self._emit(room, EventType.CHAT, member.name, text, skip=member, msg_id=msg_id)
         if member.acked_seq == room.seq - 1:
             member.acked_seq = room.seq  # its own message needs no delivery back
@@ -446,15 +489,14 @@ class RoomRegistry:
 
     def _too_long(self, member: Member, text: str) -> bool:
         """Would this chat, relayed with the sender's name, overflow a datagram?"""
-        name = len(member.name.encode("utf-8"))
-        return 2 + len(member.room.name_bytes) + p.EVENT_OVERHEAD + name + len(text.encode("utf-8")) > p.MAX_DATAGRAM
+        limit = p.max_relayed_text_bytes(len(member.room.name_bytes), len(member.name.encode("utf-8")))
+        return len(text.encode("utf-8")) > limit
 
     def _refuse_too_long(self, member: Member) -> Outbound:
-        self.drop("chat too long to relay", member.address)
-        if member.plain_text:
-            return []  # it would show our binary error frame as garbage
+        self.drop("chat too long to relay", member.sender)
         note = "that message is too long to relay with your name; shorten it"
-        return [(member.address, self._frame(member.room, p.encode_error_frame(ErrorCode.TOO_LONG, note)))]
+        # A plain-text client (bare or kanaru) would show our binary error frame as garbage.
+        return [] if member.plain_text else [self._to(member, p.encode_error_frame(ErrorCode.TOO_LONG, note))]
 
     def _plain_chat(self, member: Member, text: str, now: float) -> Outbound:
         if self._too_long(member, text):
@@ -468,7 +510,7 @@ class RoomRegistry:
         room = member.room
         if chat.msg_id in member.seen_ids:
             # A retransmit whose first copy got through: acknowledge again, relay nothing.
-            return [(member.address, self._frame(room, p.encode_chat_ack(chat.msg_id, member.seen_ids[chat.msg_id])))]
+            return [self._to(member, p.encode_chat_ack(chat.msg_id, member.seen_ids[chat.msg_id]))]
         if chat.floor > member.next_msg_id:  # the sender gave up on the ones before: stop waiting for them
             member.next_msg_id = chat.floor
             member.held = {i: t for i, t in member.held.items() if i >= chat.floor}
@@ -494,7 +536,7 @@ class RoomRegistry:
             member.seen_ids[msg_id] = room.seq
             if len(member.seen_ids) > SEEN_IDS_PER_MEMBER:
                 member.seen_ids.popitem(last=False)
-            out.append((member.address, self._frame(room, p.encode_chat_ack(msg_id, room.seq))))
+            out.append(self._to(member, p.encode_chat_ack(msg_id, room.seq)))
             member.next_msg_id += 1
             member.held_since = now
         return out
@@ -512,25 +554,30 @@ class RoomRegistry:
                 continue
             if first < oldest:
                 note = "some messages are no longer on the server; fetching the room again"
-                return [(member.address, self._frame(room, p.encode_error_frame(ErrorCode.RESYNC, note)))]
-            out += [(member.address, body) for body in self._buffered(room, first, last)]
+                return [self._to(member, p.encode_error_frame(ErrorCode.RESYNC, note))]
+            out += self._buffered(member, first, last)
             budget -= last - first + 1
             if budget <= 0:
                 break
         return out
 
-    def _buffered(self, room: Room, first: int, last: int) -> list[bytes]:
-        oldest = room.events[0][0]
-        return [self._frame(room, room.events[i][1]) for i in range(first - oldest, last - oldest + 1)]
+    def _buffered(self, member: Member, first: int, last: int) -> Outbound:
+        events = member.room.events
+        oldest = events[0][0]
+        return [self._to(member, events[i][1]) for i in range(first - oldest, last - oldest + 1)]
 
     # --- room life --------------------------------------------------------------------
 
     def _frame(self, room: Room, body: bytes) -> bytes:
-        return self._frame_bytes(room.name_bytes, body)
+        return p.encode_datagram(room.name_bytes, b"", body)  # the server's datagrams carry no token
 
     @staticmethod
-    def _frame_bytes(room_bytes: bytes, body: bytes) -> bytes:
-        return bytes((len(room_bytes), 0)) + room_bytes + body
+    def _to(member: Member, body: bytes) -> tuple[Address, bytes]:
+        """`body` for `member`, framed with its room's header and sealed if it is a sealed member."""
+        header = member.room.header
+        if member.channel is not None:
+            return member.sender, member.channel.seal(header, body)
+        return member.sender, header + body
 
     def _emit(self, room: Room, event_type: EventType, name: str, text: str = "", skip: Member | None = None, msg_id: int | None = None) -> Outbound:
         """Append an event to the room's stream (stored first) and address it to every member but `skip`."""
@@ -542,12 +589,15 @@ class RoomRegistry:
         room.seq = event.seq
         body = p.encode_event(event)
         room.buffer(event.seq, body, self.limits)
-        datagram = self._frame(room, body)
         plain = None
         now = self._clock()
         out: Outbound = []
         for other in room.members.values():
             if other is skip or other.address is None:
+                continue
+            if other.kanaru:
+                out.append((other.address, _kanaru_text(event)))
+                other.acked_seq = room.seq
                 continue
             if other.plain_text:
                 plain = plain or self._frame(room, _plain_text(event).encode("utf-8"))
@@ -558,7 +608,7 @@ class RoomRegistry:
                 other.retransmit_interval = self.BASE_RETRANSMIT
                 other.retransmit_at = now + self.BASE_RETRANSMIT
             other.last_sent = now
-            out.append((other.address, datagram))
+            out.append(self._to(other, body))
         return out
 
     def _remove(self, member: Member, why: EventType) -> Outbound:
@@ -616,7 +666,7 @@ class RoomRegistry:
                     continue
                 first = max(member.acked_seq + 1, room.events[0][0])
                 last = min(room.seq, first + RETRANSMIT_WINDOW - 1)
-                out += [(member.address, body) for body in self._buffered(room, first, last)]
+                out += self._buffered(member, first, last)
                 member.retransmit_interval = min(self.MAX_RETRANSMIT, max(member.retransmit_interval, self.BASE_RETRANSMIT) * 2)
                 member.retransmit_at = now + member.retransmit_interval
             while self._tombstones and next(iter(self._tombstones.values()))[0] < now:
@@ -637,14 +687,15 @@ class RoomRegistry:
             room.seq = store.last_seq(stored.name)
             store.prune_events(room.name, room.seq - self.limits.event_buffer)
             self._rooms[room.name] = room
-        for stored in store.members():
-            room = self._rooms.get(stored.room)
-            if room is None:
+        for kept in store.members():
+            owner = self._rooms.get(kept.room)
+            if owner is None:
                 continue
             # Everyone gets a fresh timeout: a member silent through the restart is removed later as usual.
-            member = self._new_member(room, stored.name, stored.token, stored.ip,
-                                      address=stored.address, plain_text=stored.plain_text)
-            room.members[member.name] = member
+            state = self._wire_state(kept.token, Wire(kept.wire))
+            state.setdefault("plain_text", kept.plain_text)
+            member = self._new_member(owner, kept.name, kept.token, kept.ip, address=kept.address, **state)
+            owner.members[member.name] = member
             self._tokens[member.token] = member
         for room in list(self._rooms.values()):
             if room.host not in room.members:
@@ -683,8 +734,39 @@ def _plain_text(event: p.Event) -> str:
     return f"* {event.name} {verb}"
 
 
+def _kanaru_text(event: p.Event) -> bytes:
+    """An event as the kanaru client reads it: a line with its sender, or the bare close word."""
+    if event.event_type is EventType.CLOSED:
+        return p.KANARU_ROOM_CLOSED
+    if event.event_type is EventType.CHAT:
+        return p.encode_kanaru_relay(event.name, event.text)
+    return p.encode_kanaru_relay("*", _plain_text(event).removeprefix("* "))
+
+
+def _kanaru_frame(body: bytes):
+    """What a kanaru client's datagram means in our frames: register, leave, or a chat line."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise p.ProtocolError("message is not valid UTF-8") from None
+    if not text:
+        raise p.ProtocolError("datagram has no message")
+    if text == p.KANARU_REGISTER:
+        return p.Heartbeat(0)
+    if text == p.KANARU_LEAVE:
+        return p.Leave()
+    return p.PlainText(text)
+
+
+def _wire_of(member: Member) -> Wire:
+    if member.channel is not None:
+        return Wire.SEALED
+    return Wire.KANARU if member.kanaru else Wire.PLAIN
+
+
 def _stored_member(member: Member) -> StoredMember:
-    return StoredMember(member.token, member.room.name, member.name, member.ip, member.address, member.plain_text)
+    return StoredMember(member.token, member.room.name, member.name, member.ip, member.address, member.plain_text,
+                        int(_wire_of(member)))
 
 
 _CLIENT_FRAMES = (p.Heartbeat, p.Chat, p.PlainText, p.Resend, p.Leave)

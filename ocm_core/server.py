@@ -9,22 +9,29 @@ A tick thread drives time: member timeouts and re-sends of unacknowledged events
 
 from __future__ import annotations
 
+import base64
+import binascii
 import collections
 import concurrent.futures
 import errno
-import fcntl
 import logging
 import os
+import select
 import selectors
 import socket
+import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import protocol as p
-from .errors import PortInUse, ProtocolError
-from .protocol import Operation, State, Status
-from .rooms import Limits, RegistryError, RoomRegistry, hash_password
+from .errors import PortInUse, ProtocolError, RegistryError
+from .identity import ServerIdentity
+from .protocol import Dialect, Operation, State, Status
+from .rooms import Limits, RoomRegistry, Wire, hash_password
+from .secure import MemberKeys, TlsServerSide, server_tls_context
 from .store import RoomStore
 
 log = logging.getLogger(__name__)
@@ -36,9 +43,22 @@ UDP_RECEIVE_BUFFER = 4 << 20  # absorbs bursts while the relay thread is busy (t
 BATCH_DATAGRAMS = 64  # datagrams already waiting are handled together, in one transaction
 
 
+def default_max_connections(platform: str = sys.platform) -> int:
+    """TCP connections read or answered at once. Windows' select(), the selector there,
+    takes at most 512 sockets, the listener and the wake-up socket among them."""
+    return 500 if platform == "win32" else 512
+
+
+def reuses_address(platform: str = sys.platform) -> bool:
+    """Whether the listener sets SO_REUSEADDR (to restart despite TIME_WAIT). Not on
+    Windows: there it lets a second server bind a port that one already listens on,
+    and Windows allows the restart without it."""
+    return platform != "win32"
+
+
 @dataclass
 class ServerLimits:
-    max_connections: int = 512  # TCP connections being read or answered at once
+    max_connections: int = field(default_factory=default_max_connections)
     max_connections_per_ip: int = 32
     request_timeout: float = 10.0  # a request must arrive whole within this
     workers: int = 8
@@ -51,13 +71,15 @@ class _Connection:
     deadline: float
     buffer: bytearray = field(default_factory=bytearray)
     header: p.TcrpHeader | None = None
+    mode: str = ""  # "" until the first bytes tell: "tls" or "plain"
+    tls: TlsServerSide | None = None
 
 
 def _bind(kind: int, host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, kind)
     try:
-        if kind == socket.SOCK_STREAM:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart despite TIME_WAIT
+        if kind == socket.SOCK_STREAM and reuses_address():
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
@@ -92,26 +114,37 @@ class ChatServer:
         server_limits: ServerLimits | None = None,
         registry: RoomRegistry | None = None,
         db_path: str | os.PathLike | None = None,
+        identity: ServerIdentity | None = None,
+        allow_plain: bool = False,
     ):
-        """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory."""
+        """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory.
+        `identity`: the server's long-lived key (default: the one in the user's data directory).
+        `allow_plain`: also admit clients that speak the assignment's protocol without encryption."""
         self.host = host
+        self.identity = identity or ServerIdentity.load_or_create()
+        self.allow_plain = allow_plain
+        self._tls_context = server_tls_context(self.identity)
+        member_keys = MemberKeys(self.identity, self.identity.next_boot())
         self._requested = (tcp_port, udp_port)
         # Password hashing runs on one thread of its own: scrypt's 16 MiB working set then
         # lives in one thread's memory, not in every worker's, and a burst of locked
         # requests queues there instead of taking every worker.
         self._hashing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ocm-password")
-        self._registry_args = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password)
-        self.registry = registry or (None if db_path else RoomRegistry(**self._registry_args))
+        self._registry_args: dict[str, Any] = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password,
+                                                   member_keys=member_keys)
+        self.registry: RoomRegistry | None = registry or (None if db_path else RoomRegistry(**self._registry_args))
+        if self.registry is not None and self.registry.member_keys is None:
+            self.registry.member_keys = member_keys
         self.db_path = db_path
         self._store: RoomStore | None = None
-        self._db_lock = None
         self.server_limits = server_limits or ServerLimits()
         self._tcp: socket.socket | None = None
         self._udp: socket.socket | None = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._workers: concurrent.futures.ThreadPoolExecutor | None = None
-        self._wake_r, self._wake_w = None, None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         self._open_by_ip: collections.Counter[str] = collections.Counter()
         self._open_total = 0
         self._open_lock = threading.Lock()
@@ -135,25 +168,24 @@ class ChatServer:
         return self._udp.getsockname()
 
     @property
+    def fingerprint(self) -> str:
+        """The identity's short form, for people to compare with what their clients show."""
+        return self.identity.fingerprint
+
+    @property
     def running(self) -> bool:
         return self._tcp is not None and not self._stopping.is_set()
 
     def _open_store(self) -> None:
-        lock = open(f"{self.db_path}.lock", "w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # two servers on one file would trample each other
-        except OSError:
-            lock.close()
-            raise OSError(f"another server is using {self.db_path}; stop it or choose another database file") from None
-        self._db_lock = lock
+        assert self.db_path is not None
+        # RoomStore holds the file's lock (DatabaseInUse for a second server on it).
         self._store = RoomStore(self.db_path)
         self.registry = RoomRegistry(store=self._store, **self._registry_args)
 
     def _close_store(self) -> None:
         if self._store is not None:
             self._store.close()
-            self._db_lock.close()
-            self._store = self._db_lock = None
+            self._store = None
 
     def start(self) -> None:
         tcp_port, udp_port = self._requested
@@ -194,6 +226,9 @@ class ChatServer:
         """
         if self._tcp is None or self._stopping.is_set():
             return
+        # set by start():
+        assert self.registry is not None and self._udp is not None and self._workers is not None
+        assert self._wake_r is not None and self._wake_w is not None
         if close_rooms or self._store is None:
             try:
                 goodbyes = self.registry.close_all("the server stopped")
@@ -231,6 +266,7 @@ class ChatServer:
 
     def _send_all(self, outbound) -> None:
         sock = self._udp
+        assert sock is not None
         for address, data in outbound:
             try:
                 sock.sendto(data, address)
@@ -242,6 +278,7 @@ class ChatServer:
     def _udp_loop(self) -> None:
         sock = self._udp
         registry = self.registry
+        assert sock is not None and registry is not None
         while not self._stopping.is_set():
             try:
                 data, address = sock.recvfrom(p.MAX_DATAGRAM + 1)
@@ -253,10 +290,13 @@ class ChatServer:
             if self._stopping.is_set():
                 break
             arrived = [(data, address)]
-            while len(arrived) < BATCH_DATAGRAMS:
+            # Drain what is already waiting without blocking. A zero-wait select works on
+            # every OS (MSG_DONTWAIT is POSIX-only) and leaves the socket blocking for the
+            # threads that send on it.
+            while len(arrived) < BATCH_DATAGRAMS and select.select([sock], [], [], 0)[0]:
                 try:
-                    arrived.append(sock.recvfrom(p.MAX_DATAGRAM + 1, socket.MSG_DONTWAIT))
-                except OSError:  # nothing more waiting (or an error the next blocking read sees)
+                    arrived.append(sock.recvfrom(p.MAX_DATAGRAM + 1))
+                except OSError:  # e.g. Windows' report of an ICMP "port unreachable"; the next read goes on
                     break
             self.stats["datagrams received"] += len(arrived)
             batch = []
@@ -271,6 +311,7 @@ class ChatServer:
                 log.exception("error handling %d datagrams", len(batch))
 
     def _tick_loop(self) -> None:
+        assert self.registry is not None
         while not self._stopping.wait(TICK_SECONDS):
             try:
                 self._send_all(self.registry.tick())
@@ -280,6 +321,7 @@ class ChatServer:
     # --- TCP --------------------------------------------------------------------------
 
     def _tcp_loop(self) -> None:
+        assert self._tcp is not None and self._wake_r is not None
         selector = selectors.DefaultSelector()
         selector.register(self._tcp, selectors.EVENT_READ, None)
         selector.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -305,6 +347,7 @@ class ChatServer:
 
     def _accept(self, selector, connections) -> None:
         limits = self.server_limits
+        assert self._tcp is not None
         while True:
             try:
                 sock, (ip, _port) = self._tcp.accept()
@@ -328,6 +371,7 @@ class ChatServer:
                 self._answer_and_close(sock, Operation.CREATE, "", Status.BUSY, refuse)
                 continue
             sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a TLS flight, then the answer: no 40 ms wait between
             conn = _Connection(sock, ip, time.monotonic() + limits.request_timeout)
             connections[sock] = conn
             selector.register(sock, selectors.EVENT_READ, conn)
@@ -346,6 +390,7 @@ class ChatServer:
         self._release(conn.ip)
 
     def _read(self, selector, connections, conn: _Connection) -> None:
+        assert self._workers is not None
         try:
             chunk = conn.sock.recv(65536)
         except (BlockingIOError, InterruptedError):
@@ -355,7 +400,10 @@ class ChatServer:
         if not chunk:
             self._finish(selector, connections, conn)  # the peer went away mid-request: nothing to do
             return
-        conn.buffer += chunk
+        request_bytes = self._unwrap(selector, connections, conn, chunk)
+        if request_bytes is None:
+            return
+        conn.buffer += request_bytes
         try:
             if conn.header is None and len(conn.buffer) >= p.TCRP_HEADER_SIZE:
                 conn.header = p.decode_tcrp_header(bytes(conn.buffer[: p.TCRP_HEADER_SIZE]))
@@ -374,22 +422,70 @@ class ChatServer:
             operation = conn.header.operation if conn.header else Operation.CREATE
             selector.unregister(conn.sock)
             connections.pop(conn.sock, None)
-            self._workers.submit(self._answer_and_close, conn.sock, operation, "", Status.BAD_REQUEST, exc.reason, conn.ip)
+            self._workers.submit(self._answer_and_close, conn.sock, operation, "", Status.BAD_REQUEST, exc.reason, conn.ip,
+                                 tls=conn.tls)
             return
         selector.unregister(conn.sock)
         connections.pop(conn.sock, None)
         self._workers.submit(self._serve_request, conn, message)
 
-    def _serve_request(self, conn: _Connection, message: p.TcrpMessage) -> None:
+    def _unwrap(self, selector, connections, conn: _Connection, chunk: bytes) -> bytes | None:
+        """The request bytes in `chunk`: as they are on a plain connection, decrypted on a TLS
+        one (whose handshake answers go out here). None when there is nothing to add yet."""
+        if not conn.mode:
+            conn.buffer += chunk
+            if len(conn.buffer) < p.TLS_PREFIX_BYTES:
+                return None
+            if not p.looks_like_tls(bytes(conn.buffer[: p.TLS_PREFIX_BYTES])):
+                conn.mode = "plain"
+                return b""
+            conn.mode, conn.tls = "tls", TlsServerSide(self._tls_context)
+            chunk = bytes(conn.buffer)
+            conn.buffer.clear()
+        if conn.tls is None:
+            return chunk
         try:
-            status, detail, completion = self._decide(conn.ip, message)
+            plain, reply = conn.tls.receive(chunk)
+            if reply:
+                conn.sock.sendall(reply)  # a handshake flight: far less than a socket buffer
+        except (ssl.SSLError, OSError) as exc:
+            self.stats["tls failures"] += 1
+            log.info("TLS handshake with %s failed: %s", conn.ip, exc)
+            self._finish(selector, connections, conn)
+            return None
+        return plain
+
+    def _serve_request(self, conn: _Connection, message: p.TcrpMessage) -> None:
+        dialect = Dialect.OURS
+        try:
+            status, detail, completion, dialect = self._decide(conn.ip, message, conn.tls is not None)
         except Exception:
             log.exception("error answering a %s request from %s", message.operation.name, conn.ip)
             status, detail, completion = Status.SERVER_ERROR, "the server hit an internal error; try again", None
-        self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion)
+        self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion,
+                               tls=conn.tls, dialect=dialect)
 
-    def _decide(self, ip: str, message: p.TcrpMessage) -> tuple[Status, str, bytes | None]:
+    PLAIN_REFUSED = ("this server admits only encrypted clients; use a current Online Chat Messenger, "
+                     "or ask the host to start the server with --allow-plain")
+
+    def _decide(self, ip: str, message: p.TcrpMessage, secure: bool) -> tuple[Status, str, bytes | None, Dialect]:
         op, room = message.operation, message.room
+        dialect = Dialect.OURS
+        if op is not Operation.LIST:
+            try:
+                dialect = p.decode_request(message.payload).dialect
+            except ProtocolError:
+                pass  # answered below as a bad request
+        sealed = secure and dialect is Dialect.OURS
+        if not sealed and not self.allow_plain:
+            self.stats["plain refused"] += 1
+            log.info("refused a plain %s request from %s (start with --allow-plain to admit it)", op.name, ip)
+            return Status.ENCRYPTION_REQUIRED, self.PLAIN_REFUSED, None, dialect
+        return (*self._decide_admitted(ip, message, sealed), dialect)
+
+    def _decide_admitted(self, ip: str, message: p.TcrpMessage, sealed: bool) -> tuple[Status, str, bytes | None]:
+        op, room = message.operation, message.room
+        assert self.registry is not None
         if op is Operation.LIST:
             rooms = self.registry.list_rooms()
             return Status.OK, "", p.encode_json({"rooms": rooms, "udp_port": self.udp_address[1]})
@@ -399,14 +495,16 @@ class ChatServer:
             request = p.decode_request(message.payload)
             if op in (Operation.CREATE, Operation.JOIN) and not request.username:
                 raise ProtocolError("username is empty")
+            wire = Wire.SEALED if sealed else Wire.KANARU if request.dialect is Dialect.KANARU else Wire.PLAIN
             if op is Operation.CREATE:
-                token = self.registry.create_room(room, request.username, ip, request.password)
-                return Status.OK, "", token
+                token = self.registry.create_room(room, request.username, ip, request.password, wire=wire)
+                return Status.OK, "", self._grant(token, wire)
             if op is Operation.JOIN:
-                token, outbound = self.registry.join_room(room, request.username, ip, request.password)
+                token, outbound = self.registry.join_room(room, request.username, ip, request.password, wire=wire)
                 self._send_all(outbound)
-                return Status.OK, "", token
-            snapshot = self.registry.snapshot((request.token or "").encode("ascii", "replace"), ip, room)
+                return Status.OK, "", self._grant(token, wire)
+            token = (request.token or "").encode("ascii", "replace")
+            snapshot = self.registry.snapshot(token, ip, room, _proof(request.proof) if sealed else None)
             snapshot["udp_port"] = self.udp_address[1]
             return Status.OK, "", p.encode_json(snapshot)
         except ProtocolError as exc:
@@ -414,16 +512,30 @@ class ChatServer:
         except RegistryError as exc:
             return exc.status, str(exc), None
 
-    def _answer_and_close(self, sock, operation, room, status, detail, ip=None, completion=None) -> None:
+    def _grant(self, token: bytes, wire: Wire) -> bytes:
+        """The completion of a CREATE or JOIN, in the form its client reads."""
+        if wire is Wire.SEALED:
+            assert self.registry is not None and self.registry.member_keys is not None  # set in __init__
+            return p.encode_grant(token, self.registry.member_keys.key_for(token))
+        return p.encode_kanaru_token(token) if wire is Wire.KANARU else token
+
+    def _answer_and_close(self, sock, operation, room, status, detail, ip=None, completion=None, *,
+                          tls: TlsServerSide | None = None, dialect: Dialect = Dialect.OURS) -> None:
         try:
             sock.setblocking(True)
             sock.settimeout(5.0)
-            data = p.encode_tcrp(operation, State.RESPONSE, room, p.encode_status(status, detail))
+            if dialect is Dialect.KANARU:
+                answer = p.encode_kanaru_status(status is Status.OK, "" if status is Status.OK else detail)
+            else:
+                answer = p.encode_status(status, detail)
+            data = p.encode_tcrp(operation, State.RESPONSE, room, answer)
             if status is Status.OK and completion is not None:
                 data += p.encode_tcrp(operation, State.COMPLETE, room, completion)
+            if tls is not None:
+                data = tls.send(data) + tls.close()
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)
-        except OSError as exc:
+        except (OSError, ssl.SSLError) as exc:
             log.debug("could not answer %s: %s", ip, exc)
         finally:
             sock.close()
@@ -431,9 +543,10 @@ class ChatServer:
                 self._release(ip)
 
 
-if __name__ == "__main__":
-    import sys
-
-    from .cli import server_main
-
-    sys.exit(server_main())
+def _proof(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None

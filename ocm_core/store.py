@@ -16,6 +16,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import paths
+from .errors import DatabaseInUse
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -34,7 +37,8 @@ CREATE TABLE IF NOT EXISTS members (
     ip TEXT NOT NULL,
     udp_host TEXT,
     udp_port INTEGER,
-    plain_text INTEGER NOT NULL DEFAULT 0
+    plain_text INTEGER NOT NULL DEFAULT 0,
+    wire INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS events (
     room TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
@@ -51,8 +55,8 @@ CREATE TABLE IF NOT EXISTS events (
 
 
 def default_db_path() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "online-chat-messenger" / "server.db"
+    """The platform's data directory, or the file an earlier version left in ~/.local/share."""
+    return paths.existing_or_legacy(paths.data_dir() / "server.db", paths.legacy_data_dirs())
 
 
 @dataclass
@@ -71,6 +75,7 @@ class StoredMember:
     ip: str
     address: tuple[str, int] | None
     plain_text: bool
+    wire: int = 0  # rooms.Wire: plain, sealed or the kanaru dialect
 
 
 @dataclass
@@ -91,9 +96,21 @@ class RoomStore:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             fresh = not Path(path).exists()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # timeout=0: a second server on this file fails at once instead of waiting 5 s.
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=0)
         if path != ":memory:" and fresh:
-            os.chmod(path, 0o600)  # it holds session tokens
+            os.chmod(path, 0o600)  # it holds session tokens (on Windows the profile's ACL guards it)
+        # One server per file, on every OS: SQLite's own lock, taken exclusive by the
+        # first write and held until close (the OS drops it if the process dies).
+        self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            if "locked" in str(exc):
+                raise DatabaseInUse(path) from None
+            raise
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -101,6 +118,9 @@ class RoomStore:
         if version not in (0, SCHEMA_VERSION):
             raise RuntimeError(f"{path} was written by a newer version (schema {version}); use another --db file")
         self._db.executescript(_SCHEMA)
+        columns = [row[1] for row in self._db.execute("PRAGMA table_info(members)")]
+        if "wire" not in columns:  # written before encryption: every member then was plain (0)
+            self._db.execute("ALTER TABLE members ADD COLUMN wire INTEGER NOT NULL DEFAULT 0")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.path = path
         self._in_batch = False
@@ -173,8 +193,8 @@ class RoomStore:
         return [StoredRoom(*row) for row in self._db.execute("SELECT name, host, password_salt, password_hash FROM rooms")]
 
     def members(self) -> list[StoredMember]:
-        rows = self._db.execute("SELECT token, room, name, ip, udp_host, udp_port, plain_text FROM members ORDER BY rowid")
-        return [StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt)) for t, r, n, ip, h, p, pt in rows]
+        rows = self._db.execute("SELECT token, room, name, ip, udp_host, udp_port, plain_text, wire FROM members ORDER BY rowid")
+        return [StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt), w) for t, r, n, ip, h, p, pt, w in rows]
 
     def events(self, room: str, limit: int) -> list[StoredEvent]:
         rows = self._db.execute(
@@ -190,8 +210,8 @@ class RoomStore:
 def _member_insert(member: StoredMember) -> tuple[str, tuple]:
     host, port = member.address or (None, None)
     return (
-        "INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (member.token, member.room, member.name, member.ip, host, port, int(member.plain_text)),
+        "INSERT INTO members (token, room, name, ip, udp_host, udp_port, plain_text, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (member.token, member.room, member.name, member.ip, host, port, int(member.plain_text), member.wire),
     )
 
 

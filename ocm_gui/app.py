@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import sys
 import tkinter as tk
 from pathlib import Path
+from tkinter import ttk
+from typing import TypeVar
+
+from ocm_core import paths
 
 from . import theme
 from .background import wait_for_background
@@ -22,10 +27,18 @@ from .dialogs import Dialog, HostDialog, JoinDialog
 from .settings import Settings
 from .start import StartWindow
 
+D = TypeVar("D", bound=Dialog)
+
 log = logging.getLogger(__name__)
 
 APP_TITLE = "Online Chat Messenger"
 ICON_SIZES = (256, 48)
+LOG_FILE_NAME = "app.log"
+
+
+def log_file_path() -> Path:
+    """The app's log file, in the platform's log directory (the windowed build has no console)."""
+    return paths.log_dir() / LOG_FILE_NAME
 
 
 def icon_files() -> list[Path]:
@@ -39,9 +52,10 @@ def icon_files() -> list[Path]:
 def set_window_icon(root: tk.Tk) -> None:
     try:
         # Kept on the root: Tk forgets an image whose Python object is collected.
-        root.icon_images = [tk.PhotoImage(master=root, file=str(f)) for f in icon_files()]
-        if root.icon_images:
-            root.iconphoto(True, *root.icon_images)  # True: every later Toplevel gets it too
+        images = [tk.PhotoImage(master=root, file=str(f)) for f in icon_files()]
+        root.__dict__["icon_images"] = images
+        if images:
+            root.iconphoto(True, *images)  # True: every later Toplevel gets it too
     except tk.TclError as exc:
         log.info("no window icon: %s", exc)
 
@@ -54,6 +68,7 @@ class App:
         self.chats: list[ChatWindow] = []
         self.dialogs: dict[type, Dialog] = {}
         self.closing = False
+        self.problem: tk.Toplevel | None = None  # the window that reports a failed callback
 
         theme.apply_theme(root)
         set_window_icon(root)
@@ -71,9 +86,9 @@ class App:
             self.start.name_entry.focus_set()
 
     # -- dialogs
-    def _open_dialog(self, cls: type[Dialog], on_success) -> Dialog:
+    def _open_dialog(self, cls: type[D], on_success) -> D:
         existing = self.dialogs.get(cls)
-        if existing is not None and not existing.closed:
+        if isinstance(existing, cls) and not existing.closed:
             existing.win.lift()
             existing.first_field().focus_set()
             return existing
@@ -81,9 +96,12 @@ class App:
         if typed:
             self.settings.name = typed
         dialog = cls(self.root, backend=self.backend, settings=self.settings, on_success=on_success,
-                     on_close=lambda d: self.dialogs.pop(type(d), None))
+                     on_close=lambda d: self._forget_dialog(d))
         self.dialogs[cls] = dialog
         return dialog
+
+    def _forget_dialog(self, dialog: Dialog) -> None:
+        self.dialogs.pop(type(dialog), None)
 
     def open_host_dialog(self) -> HostDialog:
         return self._open_dialog(HostDialog, self._hosted)
@@ -131,6 +149,34 @@ class App:
         else:
             self.quit()
 
+    # -- a callback that raised
+    def report_callback_exception(self, exc_type, value, tb) -> None:
+        """Tk calls this for an exception in any callback (set on the root by run_app): log it
+        with its traceback and tell the person in a small window, never silently."""
+        log.error("a window action failed", exc_info=(exc_type, value, tb))
+        if self.closing:
+            return
+        try:
+            self._show_problem(f"Something went wrong: {exc_type.__name__}: {value}\n"
+                               f"The details are in {log_file_path()}. You can go on; if it happens "
+                               "again, restart the app.")
+        except tk.TclError:
+            pass  # the windows are going away; the log has it
+
+    def _show_problem(self, text: str) -> None:
+        if self.problem is not None and self.problem.winfo_exists():
+            self.problem.destroy()
+        self.problem = win = tk.Toplevel(self.root)
+        win.title(APP_TITLE)
+        win.resizable(False, False)
+        self.problem_label = ttk.Label(win, text=text, wraplength=420, justify="left")
+        self.problem_label.grid(row=0, column=0, padx=16, pady=(16, 8), sticky="w")
+        button = ttk.Button(win, text="OK", command=win.destroy)
+        button.grid(row=1, column=0, padx=16, pady=(0, 16), sticky="e")
+        button.focus_set()
+        win.bind("<Return>", lambda _e: win.destroy())
+        win.bind("<Escape>", lambda _e: win.destroy())
+
     def quit(self) -> None:
         if self.closing:
             return
@@ -150,11 +196,36 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _open_log_file() -> logging.Handler | None:
+    """Warnings and errors also go to the app's log file; None if it cannot be written."""
+    path = log_file_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=1 << 20, backupCount=1, encoding="utf-8")
+    except OSError as exc:
+        log.warning("no log file at %s: %s", path, exc)
+        return None
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    return handler
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Open the start window, run until the last window closes, return the exit code."""
     args = _parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    log_file = _open_log_file()
+    try:
+        return _run(args)
+    finally:
+        if log_file is not None:
+            logging.getLogger().removeHandler(log_file)
+            log_file.close()
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         root = tk.Tk(className="OnlineChatMessenger")
     except tk.TclError as exc:
@@ -163,6 +234,7 @@ def run_app(argv: list[str] | None = None) -> int:
                          "run ocm-chat for the terminal version.\n")
         return 1
     app = App(root, settings=Settings.load(args.settings))
+    root.report_callback_exception = app.report_callback_exception
     try:
         root.mainloop()
     except KeyboardInterrupt:

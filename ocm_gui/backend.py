@@ -1,7 +1,10 @@
-"""The one place the GUI reaches into ``ocm_core`` to make servers and clients.
+"""What the dialogs make from the core: servers, clients, free ports, the LAN address.
 
-Windows receive a ``Backend`` so tests can hand them a fake one; the real one
-imports the core lazily.
+The dialogs receive a ``Backend`` instead of constructing these themselves, so that a
+test can hand them a fake one (tests/gui/gui_helpers.py's FakeBackend) and exercise
+the dialogs without sockets. It is not the GUI's only import from ``ocm_core``: the
+windows also use the core's errors, events and words (``ocm_core.cli.EVENT_WORDS``)
+directly, which are plain values, not things that do I/O.
 """
 
 from __future__ import annotations

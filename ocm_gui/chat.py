@@ -17,6 +17,7 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Callable
 
+from ocm_core.cli import EVENT_WORDS, notice_text
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
 from ocm_core.events import (
     ChatMessage,
@@ -43,8 +44,6 @@ SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
 # Kana, kanji, CJK punctuation, full-width forms, Hangul: text that wraps by character.
 _CJK = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
-_NOTICE_FALLBACK = {"joined": "{} joined the room.", "left": "{} left the room.",
-                    "timed_out": "{} stopped responding and was removed."}
 
 
 def _clock(epoch: float) -> str:
@@ -96,13 +95,13 @@ class ChatWindow:
         except tk.TclError:
             self.win.geometry("760x520")
         self._build()
-        self._set_members(tuple(client.members), client.host_name)
+        self._set_members(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
         self._update_title()
         self._update_counter()
         self.win.protocol("WM_DELETE_WINDOW", self.leave)
         self.win.bind("<FocusIn>", self._focus_in, add="+")
         self.win.bind("<FocusOut>", self._focus_out, add="+")
-        self.win.bind("<Control-r>", lambda e: self.retry_failed(), add="+")
+        self.win.bind(theme.shortcut("r"), lambda e: self.retry_failed(), add="+")
         self.win.deiconify()
         self.input.focus_set()
         self._poll_id = self.win.after(1, self._poll)
@@ -132,6 +131,14 @@ class ChatWindow:
             self.share_entry.pack(side="left", padx=(6, 6))
             self.copy_button = ttk.Button(share, text="Copy", command=self.copy_address)
             self.copy_button.pack(side="left")
+
+        fingerprint = getattr(self.client, "server_fingerprint", None)
+        self.fingerprint_label = None
+        if fingerprint:
+            self.fingerprint_label = ttk.Label(
+                header, style="Small.TLabel",
+                text=f"🔒 Server identity {fingerprint} · everyone in the room sees the same; compare it aloud")
+            self.fingerprint_label.grid(row=2, column=0, columnspan=2, sticky="w", pady=(4, 0))
 
         self.banner = ttk.Frame(win, style="Banner.TFrame", padding=(12, 6))
         self.banner.columnconfigure(0, weight=1)
@@ -235,7 +242,7 @@ class ChatWindow:
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
 
     # ------------------------------------------------------------------ helpers
-    def _later(self, ms: int, func: Callable[[], None]) -> None:
+    def _later(self, ms: int, func: Callable[[], object]) -> None:
         """after() that is cancelled when the window goes away."""
         after_id = None
 
@@ -498,7 +505,8 @@ class ChatWindow:
             self.retry(msg_id)
 
     # ------------------------------------------------------------------ members
-    def _set_members(self, members: tuple[str, ...], host: str | None) -> None:
+    def _set_members(self, members: tuple[str, ...], host: str | None, plain: frozenset[str] = frozenset()) -> None:
+        """`plain`: members whose client does not encrypt, marked with an open lock."""
         ordered = sorted(members, key=lambda name: (name != host, name.casefold()))
         self.members = tuple(ordered)
         self.host_name = host
@@ -509,6 +517,8 @@ class ChatWindow:
                 label = f"★ {name} (host)"
             if name == self.username:
                 label += " (you)"
+            if name in plain:
+                label = f"🔓 {label} (not encrypted)"
             self.members_list.insert("end", label)
             if name == host:
                 self.members_list.itemconfigure(index, foreground=theme.ACCENT)
@@ -523,7 +533,7 @@ class ChatWindow:
         if self.destroyed:
             return
         self.ticks += 1
-        batch = []
+        batch: list[object] = []
         try:
             while len(batch) < BATCH:
                 batch.append(self.client.events.get_nowait())
@@ -554,11 +564,11 @@ class ChatWindow:
             elif isinstance(event, Notice):
                 if event.history and not self._history_shown:
                     pending.append(self._history_separator())
-                text = event.text or _NOTICE_FALLBACK.get(event.kind, "{}").format(event.name)
+                text = notice_text(event)
                 tags = ("notice", "history") if event.history else ("notice",)
                 pending.append(self._line_segments(f"{text}  ·  {_clock(event.time)}", tags))
             elif isinstance(event, MembersChanged):
-                self._set_members(tuple(event.members), event.host)
+                self._set_members(tuple(event.members), event.host, event.plain)
             elif isinstance(event, MessageSent):
                 flush()
                 self._mark_sent(event.msg_id)
@@ -572,12 +582,12 @@ class ChatWindow:
             elif isinstance(event, ConnectionLost):
                 self.connection_lost = True
                 if not self.room_closed:
-                    self._show_banner(event.text or "Connection lost, reconnecting…")
+                    self._show_banner(event.text or EVENT_WORDS["connection_lost"])
             elif isinstance(event, ConnectionRestored):
                 self.connection_lost = False
                 if not self.room_closed:
                     self.banner.grid_remove()
-                pending.append(self._line_segments(event.text or "Connection restored.", ("notice",)))
+                pending.append(self._line_segments(event.text or EVENT_WORDS["connection_restored"], ("notice",)))
             elif isinstance(event, ErrorEvent):
                 pending.append(self._line_segments(event.text, ("error",)))
             else:

@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import logging
 import tkinter as tk
-from tkinter import ttk
+from tkinter import messagebox, ttk
 from typing import Callable
 
-from ocm_core.client import parse_address
+from ocm_core.client import RoomInfo, parse_address
 from ocm_core.errors import (
     ClientError,
     NameTaken,
     PasswordRequired,
     PortInUse,
     ProtocolError,
+    RemoteProtocolError,
     RoomExists,
     RoomNotFound,
     ServerUnreachable,
     WrongPassword,
 )
+
+from ocm_core.identity import IdentityChanged
 
 from .background import fire_and_forget, run_in_thread
 from .validation import (
@@ -39,11 +42,26 @@ from .validation import (
 log = logging.getLogger(__name__)
 
 def _sentence(error: Exception) -> str:
-    """A client error is already a sentence; a protocol error means the wrong program answered."""
-    if isinstance(error, ProtocolError):
+    """A client error is already a sentence; a remote protocol error means the wrong program
+    answered; a local one means this app could not put what was typed on the wire."""
+    if isinstance(error, RemoteProtocolError):
         return (f"The program at that address is not an Online Chat Messenger server ({error.reason}); "
                 "check the address and port.")
+    if isinstance(error, ProtocolError):
+        return f"That request cannot be sent ({error.reason}); check what you typed."
     return str(error)
+
+
+def ask_trust_changed(parent: tk.Misc, error: IdentityChanged) -> bool:
+    """Ask the person whether to trust a server whose identity changed; False unless they say so."""
+    return bool(messagebox.askyesno(
+        "The server's identity changed",
+        f"The server at {error.address} shows a different identity than last time.\n\n"
+        f"Now:   {error.presented}\nBefore: {error.trusted}\n\n"
+        "This happens when the host reinstalled the app or uses another computer, but it is also what "
+        "someone pretending to be the server would cause. Ask the host to read out the identity shown "
+        "in their chat window. Trust the new identity?",
+        icon="warning", default="no", parent=parent))
 
 
 class Dialog:
@@ -312,7 +330,7 @@ class JoinDialog(Dialog):
 
     def build(self) -> None:
         s = self.settings
-        self.rooms: dict[str, object] = {}
+        self.rooms: dict[str, RoomInfo] = {}
         self._fetch_serial = 0
         ttk.Label(self.body, text="Join a room", style="Heading.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
@@ -423,14 +441,20 @@ class JoinDialog(Dialog):
             self.refresh_button.state(["!disabled"])
             if error is not None:
                 self.list_status.set("No room list.")
+                if isinstance(error, IdentityChanged):
+                    return self._identity_changed(error, self.refresh)
                 if isinstance(error, (ClientError, ProtocolError)):
                     return self.show_error(_sentence(error), self.address_entry)
                 return self.unexpected(error, "Fetching the room list")
             self.fill_rooms(rooms)
             self.settings.update(server=self.address_var.get().strip())
 
-        run_in_thread(self.master, lambda: backend.make_client(host, port).list_rooms(), done,
-                      name="ocm-gui-list-rooms")
+        def work():
+            client = backend.make_client(host, port)
+            client.trust_changed_identity = self.trust_changed
+            return client.list_rooms()
+
+        run_in_thread(self.master, work, done, name="ocm-gui-list-rooms")
 
     def fill_rooms(self, rooms) -> None:
         self.tree.delete(*self.tree.get_children())
@@ -486,6 +510,15 @@ class JoinDialog(Dialog):
             self.ok()
         return "break"
 
+    # -- a server whose identity changed
+    trust_changed = False  # set once the person confirmed a changed identity in this dialog
+
+    def _identity_changed(self, error: IdentityChanged, retry: Callable[[], None]) -> None:
+        if not self.trust_changed and ask_trust_changed(self.win, error):
+            self.trust_changed = True
+            return retry()
+        self.show_error(str(error), self.address_entry)
+
     # -- joining
     def ok(self) -> None:
         if self.busy or self.closed:
@@ -517,6 +550,7 @@ class JoinDialog(Dialog):
 
         def work():
             client = backend.make_client(host, port)
+            client.trust_changed_identity = self.trust_changed
             client.join_room(room, name, password)
             return client
 
@@ -526,6 +560,8 @@ class JoinDialog(Dialog):
                     fire_and_forget(client.leave, name="ocm-gui-undo-join")
                 return
             self.set_busy(False)
+            if isinstance(error, IdentityChanged):
+                return self._identity_changed(error, self.ok)
             if isinstance(error, PasswordRequired):
                 self.show_password()
                 return self.show_error(f"{error} Type the room's password and press Join.",
@@ -538,10 +574,10 @@ class JoinDialog(Dialog):
                 return self.show_error(str(error), self.name_entry)
             if isinstance(error, RoomNotFound):
                 return self.show_error(str(error), self.room_entry)
-            if isinstance(error, (ServerUnreachable, ProtocolError)):
+            if isinstance(error, (ServerUnreachable, RemoteProtocolError)):
                 return self.show_error(_sentence(error), self.address_entry)
-            if isinstance(error, ClientError):
-                return self.show_error(str(error))
+            if isinstance(error, (ClientError, ProtocolError)):
+                return self.show_error(_sentence(error))
             if error is not None:
                 return self.unexpected(error, "Joining the room")
             self.settings.update(name=name, server=address_text, room=room)

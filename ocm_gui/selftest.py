@@ -76,7 +76,7 @@ def check_imports() -> int:
 
 def _wait_for(events: queue.Queue, want: Callable[[object], bool], deadline: float, what: str) -> object:
     """Takes events off a client's queue until one satisfies `want` or the deadline passes."""
-    seen = []
+    seen: list[object] = []
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

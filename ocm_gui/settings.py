@@ -1,9 +1,9 @@
 """Settings kept between runs: last name, last server, ports, window sizes.
 
-Stored as JSON in the user's config directory (``$XDG_CONFIG_HOME`` when set,
-else the platform's usual place), written atomically (temporary file in the
-same directory, then ``os.replace``). A missing or corrupt file gives the
-defaults and a log line, never an exception.
+Stored as JSON in the user's config directory (`ocm_core.paths.config_dir`: the
+platform's usual place, or ``$XDG_CONFIG_HOME`` when set), written atomically
+(temporary file in the same directory, then ``os.replace``). A missing or corrupt
+file gives the defaults and a log line, never an exception.
 """
 
 from __future__ import annotations
@@ -11,33 +11,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from ocm_core import paths
+
 log = logging.getLogger(__name__)
 
-APP_DIR_NAME = "online-chat-messenger"
 FILE_NAME = "settings.json"
 
 
-def config_dir() -> Path:
-    """Where the settings live; ``XDG_CONFIG_HOME`` wins on every platform."""
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    if xdg:
-        return Path(xdg) / APP_DIR_NAME
-    if sys.platform == "win32":
-        base = os.environ.get("APPDATA")
-        if base:
-            return Path(base) / APP_DIR_NAME
-    elif sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / APP_DIR_NAME
-    return Path.home() / ".config" / APP_DIR_NAME
-
-
 def default_path() -> Path:
-    return config_dir() / FILE_NAME
+    return paths.config_dir() / FILE_NAME
 
 
 @dataclass

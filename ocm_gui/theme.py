@@ -1,29 +1,32 @@
-"""The look: ttk 'clam' theme, a font family that shows Japanese, named fonts and colours."""
+"""The look: a ttk theme and a font family that shows Japanese, chosen per platform;
+named fonts, colours, and the modifier key of shortcuts.
+
+The choices are pure functions of the platform (and of what is installed), so every
+platform's branch is tested on any machine.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 import zlib
+from typing import Iterable
 import tkinter as tk
 import tkinter.font as tkfont
 from tkinter import ttk
 
 log = logging.getLogger(__name__)
 
-# First family present wins; all of these draw kana and kanji.
-CJK_FAMILIES = (
-    "Noto Sans CJK JP",
-    "Noto Sans JP",
-    "Source Han Sans JP",
-    "IPAexGothic",
-    "IPAGothic",
-    "TakaoPGothic",
-    "Yu Gothic UI",
-    "Meiryo UI",
-    "Meiryo",
-    "Hiragino Sans",
-    "Hiragino Kaku Gothic ProN",
-)
+# Families that draw kana and kanji, each platform's own first (what its desktop uses);
+# the first installed one wins, so a font installed by hand still counts elsewhere.
+CJK_FAMILIES = {
+    "win32": ("Yu Gothic UI", "Meiryo UI", "Meiryo", "MS UI Gothic"),
+    "darwin": ("Hiragino Sans", "Hiragino Kaku Gothic ProN", "Hiragino Kaku Gothic Pro"),
+    "linux": ("Noto Sans CJK JP", "Noto Sans JP", "Source Han Sans JP", "IPAexGothic", "IPAGothic", "TakaoPGothic"),
+}
+# The ttk theme that looks native: Windows' own widgets, macOS' own, and on Linux
+# (whose Tk has no native theme) the clam theme that our colours are made for.
+THEMES = {"win32": ("vista", "xpnative", "winnative"), "darwin": ("aqua",), "linux": ("clam",)}
 
 BG = "#f3f2ef"
 PANEL = "#ffffff"
@@ -41,11 +44,35 @@ CLOSED_BG = "#fde8e6"
 SENDER_COLOURS = ("#8a3ffc", "#007d79", "#b28600", "#d12771", "#198038", "#ba4e00", "#6f32be")
 
 
+def platform_key(platform: str = sys.platform) -> str:
+    """'win32', 'darwin' or 'linux' (any other Unix desktop runs X11 like Linux)."""
+    return platform if platform in ("win32", "darwin") else "linux"
+
+
+def choose_family(available: Iterable[str], platform: str = sys.platform) -> str | None:
+    """The Japanese-capable family to use among those installed, or None if none is."""
+    own = platform_key(platform)
+    installed = set(available)
+    ordered = CJK_FAMILIES[own] + tuple(f for key, families in CJK_FAMILIES.items() if key != own for f in families)
+    return next((family for family in ordered if family in installed), None)
+
+
+def choose_theme(available: Iterable[str], platform: str = sys.platform) -> str | None:
+    """The platform's native ttk theme if this Tk has it, else clam, else None (keep Tk's)."""
+    themes = set(available)
+    return next((t for t in THEMES[platform_key(platform)] + ("clam",) if t in themes), None)
+
+
+def shortcut(key: str, platform: str = sys.platform) -> str:
+    """The event sequence of a shortcut: Command+key on macOS, Control+key elsewhere."""
+    modifier = "Command" if platform_key(platform) == "darwin" else "Control"
+    return f"<{modifier}-{key}>"
+
+
 def pick_family(root: tk.Misc) -> str:
-    available = set(tkfont.families(root))
-    for family in CJK_FAMILIES:
-        if family in available:
-            return family
+    family = choose_family(tkfont.families(root))
+    if family is not None:
+        return family
     log.info("no Japanese-capable font found; using TkDefaultFont's family")
     return tkfont.nametofont("TkDefaultFont", root=root).actual("family")
 
@@ -63,8 +90,9 @@ def _named_font(root: tk.Misc, name: str, **options) -> tkfont.Font:
 
 def apply_theme(root: tk.Tk) -> str:
     """Set the theme and fonts for every window of this Tk interpreter; returns the family."""
-    if getattr(root, "_ocm_theme_family", None):
-        return root._ocm_theme_family
+    done = root.__dict__.get("_ocm_theme_family")
+    if done:
+        return done
     family = pick_family(root)
     for name in ("TkDefaultFont", "TkTextFont", "TkMenuFont", "TkHeadingFont", "TkCaptionFont",
                  "TkTooltipFont", "TkSmallCaptionFont", "TkIconFont"):
@@ -81,10 +109,11 @@ def apply_theme(root: tk.Tk) -> str:
     _named_font(root, "OCMNotice", family=family, size=10, slant="italic")
 
     style = ttk.Style(root)
-    try:
-        style.theme_use("clam")
-    except tk.TclError:  # pragma: no cover - clam ships with every Tk 8.5+
-        log.warning("ttk theme 'clam' missing; keeping %s", style.theme_use())
+    chosen = choose_theme(style.theme_names())
+    if chosen is None:
+        log.warning("no ttk theme of ours is available; keeping %s", style.theme_use())
+    else:
+        style.theme_use(chosen)
     root.configure(background=BG)
     root.option_add("*Toplevel.background", BG)
     style.configure(".", background=BG, foreground=TEXT)
@@ -101,11 +130,14 @@ def apply_theme(root: tk.Tk) -> str:
     style.configure("Error.TLabel", foreground=ERROR)
     style.configure("Over.Small.TLabel", foreground=ERROR, font="OCMSmall")
     style.configure("Big.TButton", font="OCMBig", padding=(24, 18))
-    style.configure("Accent.TButton", foreground="#ffffff", background=ACCENT, bordercolor=ACCENT,
-                    lightcolor=ACCENT, darkcolor=ACCENT)
-    style.map("Accent.TButton",
-              background=[("disabled", "#9db6d6"), ("pressed", "#24589a"), ("active", "#3a7bc8")],
-              lightcolor=[("active", "#3a7bc8")], darkcolor=[("active", "#3a7bc8")])
+    if chosen == "clam":
+        style.configure("Accent.TButton", foreground="#ffffff", background=ACCENT, bordercolor=ACCENT,
+                        lightcolor=ACCENT, darkcolor=ACCENT)
+        style.map("Accent.TButton",
+                  background=[("disabled", "#9db6d6"), ("pressed", "#24589a"), ("active", "#3a7bc8")],
+                  lightcolor=[("active", "#3a7bc8")], darkcolor=[("active", "#3a7bc8")])
+    else:  # native buttons draw their own face: white text would vanish on it
+        style.configure("Accent.TButton", font="OCMChatBold")
     style.configure("Banner.TFrame", background=WARN_BG)
     style.configure("Banner.TLabel", background=WARN_BG, foreground=WARN_FG)
     style.configure("Closed.TFrame", background=CLOSED_BG)
@@ -113,7 +145,7 @@ def apply_theme(root: tk.Tk) -> str:
     style.configure("Link.TButton", padding=(6, 1))
     style.configure("Treeview", rowheight=26)
     style.configure("Treeview.Heading", padding=(4, 3))
-    root._ocm_theme_family = family
+    root.__dict__["_ocm_theme_family"] = family
     return family
 
 

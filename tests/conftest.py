@@ -165,9 +165,28 @@ def pytest_configure(config):
 # --- a real server -----------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def private_user_dirs(tmp_path_factory, monkeypatch):
+    """Each test keeps server identities and trusted keys in directories of its own: a port
+    reused by another test's server must not look like a changed identity."""
+    base = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+    return base
+
+
 @pytest.fixture
 def server():
     srv = ChatServer("127.0.0.1", 0, 0)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def plain_server():
+    """A server started as `ocm-server --allow-plain`: it also admits unencrypted clients."""
+    srv = ChatServer("127.0.0.1", 0, 0, allow_plain=True)
     srv.start()
     yield srv
     srv.stop()

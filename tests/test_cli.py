@@ -75,7 +75,7 @@ def processes():
 
 
 def test_server_and_two_terminal_clients_create_join_chat_and_host_leaves(processes):
-    server = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
+    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
     port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
     address = f"127.0.0.1:{port}"
 
@@ -113,7 +113,7 @@ def test_server_and_two_terminal_clients_create_join_chat_and_host_leaves(proces
 
 
 def test_chat_asks_for_what_the_flags_do_not_give(processes):
-    server = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
+    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
     port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
     host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "lobby", "--name", "host")
     host.expect("You are host")
@@ -128,8 +128,69 @@ def test_chat_asks_for_what_the_flags_do_not_give(processes):
 
 
 def test_server_refuses_a_port_in_use_with_a_sentence(processes):
-    first = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
+    first = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
     port = first.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
-    second = processes("ocm_core.server", "--host", "127.0.0.1", "--tcp-port", port, "--udp-port", "0", "--no-db")
+    second = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", port, "--udp-port", "0", "--no-db")
     assert second.finish() == 2
     second.expect(rf"TCP port {port} is already in use")
+
+
+def test_both_ends_print_the_same_identity_and_a_changed_one_needs_the_flag(processes, tmp_path):
+    first = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
+    port = first.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
+    shown = first.expect(r"Server identity: ([A-Z2-7-]{24})")[1]
+    host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "a")
+    host.expect(rf"Server identity: {shown} ")
+    host.type("/quit")
+    assert host.finish() == 0
+    first.proc.send_signal(signal.SIGINT)
+    assert first.finish() == 0
+
+    # The same port, another identity (another data directory): refused, then trusted on the flag.
+    env_home = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "elsewhere"))
+    other = subprocess.Popen([sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", port,
+                              "--udp-port", "0", "--no-db"], env=env_home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        refused = None
+        deadline = time.monotonic() + 10
+        while refused is None or "Could not reach" in refused:
+            assert time.monotonic() < deadline, refused
+            run = subprocess.run([sys.executable, "-m", "ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "r",
+                                  "--name", "a"], input="", capture_output=True, text=True, timeout=10)
+            refused = run.stderr
+        assert run.returncode == 1 and "different identity" in refused and "--trust-changed-key" in refused
+        trusted = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "a", "--trust-changed-key")
+        trusted.expect(r"You are a, host of room 'r'")
+        trusted.type("/quit")
+        assert trusted.finish() == 0
+    finally:
+        other.terminate()
+        other.wait(10)
+def test_the_terminal_words_what_the_core_reports_as_codes():
+    from ocm_core import events as ev
+    from ocm_core.cli import describe
+
+    assert describe(ev.Notice(1, "timed_out", "eve", "", 0.0)) == "* eve stopped responding and was removed."
+    assert describe(ev.Notice(2, "joined", "たろう", "", 0.0)) == "* たろう joined the room."
+    assert describe(ev.ConnectionLost()) == "! Connection lost, reconnecting…"
+    assert describe(ev.ConnectionRestored()) == "! Connection restored."
+
+
+def test_ocm_server_refuses_plain_clients_in_words_unless_started_with_allow_plain(processes):
+    import socket
+
+    def bare_create(port: str, room: str) -> int:
+        """The assignment's CREATE with a bare username, plain; returns the status byte."""
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as sock:
+            sock.sendall(bytes([len(room), 1, 0]) + (4).to_bytes(29, "big") + room.encode() + b"anna")
+            answer = sock.recv(4096)
+        return answer[32 + answer[0]]
+
+    for flags, expected in (((), 15), (("--allow-plain",), 0)):  # ENCRYPTION_REQUIRED, then OK
+        server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db", *flags)
+        port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
+        if flags:
+            server.expect(r"Clients without encryption are admitted")
+        assert bare_create(port, "plain") == expected
+        server.proc.send_signal(signal.SIGINT)
+        assert server.finish() == 0

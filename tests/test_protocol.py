@@ -55,9 +55,16 @@ def test_request_payload_json_object():
 
 
 def test_request_payload_bare_username_as_the_assignment_sends_it():
-    assert p.decode_request("たろう".encode()) == p.RoomRequest("たろう")
-    assert p.decode_request(b"bob\n") == p.RoomRequest("bob")
-    assert p.decode_request(b'"quoted"') == p.RoomRequest('"quoted"')  # JSON, but not an object
+    assert p.decode_request("たろう".encode()) == p.RoomRequest("たろう", dialect=p.Dialect.BARE)
+    assert p.decode_request(b"bob\n") == p.RoomRequest("bob", dialect=p.Dialect.BARE)
+    assert p.decode_request(b'"quoted') == p.RoomRequest('"quoted', dialect=p.Dialect.BARE)  # not JSON after all
+
+
+def test_request_payload_json_string_is_the_kanaru_dialect():
+    assert p.decode_request(json.dumps("たろう").encode()) == p.RoomRequest("たろう", dialect=p.Dialect.KANARU)
+    assert p.decode_request(b'"\\u30bf"') == p.RoomRequest("\u30bf", dialect=p.Dialect.KANARU)
+    with pytest.raises(ProtocolError):
+        p.decode_request(b'""')  # an empty name is refused in every dialect
 
 
 @pytest.mark.parametrize(
@@ -176,9 +183,9 @@ def test_max_chat_text_fits_both_directions():
     text = "x" * limit
     up = p.encode_datagram(room, token, p.encode_chat(1, text))
     down = p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, "アリス", text)))
-    assert max(len(up), len(down)) == p.MAX_DATAGRAM
-    with pytest.raises(ProtocolError):
-        p.encode_datagram(room, token, p.encode_chat(1, text + "x"))
+    assert max(len(up), len(down)) == p.MAX_DATAGRAM - p.SEAL_OVERHEAD  # room left for the seal
+    longer = p.encode_datagram(room, token, p.encode_chat(1, text + "x"))
+    assert len(longer) + p.SEAL_OVERHEAD > p.MAX_DATAGRAM  # one byte more would not fit sealed
 
 
 # --- exactly at every limit: one byte under, at and over -----------------------------------
@@ -212,7 +219,7 @@ def test_names_of_exactly_255_bytes_pass_everywhere(name):
     assert p.decode_tcrp(p.encode_tcrp(p.Operation.CREATE, p.State.REQUEST, name, b"x")).room == name
     assert p.decode_datagram(p.encode_datagram(name.encode(), b"t" * 255, b"hi")) == p.Datagram(name, b"t" * 255, b"hi")
     assert p.decode_request(p.encode_request(p.RoomRequest(name))) == p.RoomRequest(name)
-    assert p.decode_request(name.encode()) == p.RoomRequest(name)
+    assert p.decode_request(name.encode()).username == name
 
 
 @pytest.mark.parametrize("name", ["n" * 256, "あ" * 85 + "a", "a" * 252 + "😀"])
@@ -245,12 +252,12 @@ def test_resend_carries_up_to_16_ranges():
 
 @pytest.mark.parametrize("name_bytes, binding", [(14, "upstream"), (15, "both"), (16, "downstream"), (255, "downstream")])
 def test_the_longest_chat_fills_a_datagram_exactly_in_the_binding_direction(name_bytes, binding):
-    """Upstream carries the 22-byte token and CHAT_OVERHEAD, downstream the name and EVENT_OVERHEAD:
+    """Sealed both ways; upstream carries the 22-byte token and CHAT_OVERHEAD, downstream the name and EVENT_OVERHEAD:
     which one is full depends on the name, and the longest text fills that one to the byte."""
     room, token, name = b"lobby", b"t" * 22, "n" * name_bytes
     limit = p.max_chat_text_bytes(len(room), len(token), name_bytes)
-    up = len(p.encode_datagram(room, token, p.encode_chat(1, "x" * limit)))
-    down = len(p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, name, "x" * limit))))
+    up = len(p.encode_datagram(room, token, p.encode_chat(1, "x" * limit))) + p.SEAL_OVERHEAD
+    down = len(p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, name, "x" * limit)))) + p.SEAL_OVERHEAD
     assert {"upstream": up, "downstream": down, "both": min(up, down)}[binding] == p.MAX_DATAGRAM
     assert max(up, down) == p.MAX_DATAGRAM and (binding != "both" or up == down)
 
@@ -352,12 +359,12 @@ def test_request_payload_bytes_are_utf8_json_with_only_the_fields_given():
 
 def test_request_payload_details():
     assert p.decode_request(b' \t{"username": "bob"}') == p.RoomRequest("bob")  # JSON after blanks
-    assert p.decode_request(b"bob\r\n") == p.RoomRequest("bob")  # a line as a terminal sends it
-    assert p.decode_request(b"\r\nbob") == p.RoomRequest("bob")
+    assert p.decode_request(b"bob\r\n").username == "bob"  # a line as a terminal sends it
+    assert p.decode_request(b"\r\nbob").username == "bob"
     assert p.decode_request(b'{"token": "tok"}') == p.RoomRequest("", None, "tok")  # SYNC needs no name
     assert p.decode_request(b'{"username": "a", "token": "tok"}').token == "tok"
     assert p.decode_request(b'{"username": "a", "password": null}') == p.RoomRequest("a")
-    assert p.decode_request(b"123") == p.RoomRequest("123")  # JSON, but not an object: a bare name
+    assert p.decode_request(b"123").username == "123"  # JSON, but not an object: a bare name
     with pytest.raises(ProtocolError, match="username is empty"):
         p.decode_request(b'{"username": ""}')
 
@@ -484,3 +491,46 @@ def test_request_encode_then_decode_keeps_username_and_password(username, passwo
             p.decode_request(payload)
     else:
         assert p.decode_request(payload) == p.RoomRequest(username, password)
+
+
+
+# --- whose fault: local and remote protocol errors --------------------------------------------
+
+
+def test_bad_bytes_from_a_peer_are_remote_errors_and_unencodable_values_local_ones():
+    from ocm_core.errors import LocalProtocolError, OCMError, RegistryError, RemoteProtocolError
+
+    for decode, data in ((p.decode_datagram, b"\x01"), (p.decode_body, b"\xff\x09\x01"),
+                         (p.decode_tcrp_header, b"short"), (p.decode_snapshot, b"[]")):
+        with pytest.raises(RemoteProtocolError):
+            decode(data)
+    with pytest.raises(LocalProtocolError, match="datagram would be 4097 bytes"):
+        p.encode_datagram(b"r", b"", b"x" * 4094)
+    with pytest.raises(LocalProtocolError, match="room name is 256 bytes"):
+        p.encode_tcrp(p.Operation.JOIN, p.State.REQUEST, "x" * 256)
+    with pytest.raises(LocalProtocolError, match="your name is empty"):
+        p.check_name("", "your name")
+    assert issubclass(RegistryError, OCMError) and not issubclass(RegistryError, ProtocolError)
+
+
+def test_snapshot_and_room_list_answers_decode_to_typed_values():
+    history = [p.event_to_json(p.Event(3, 5, p.EventType.CHAT, "アリス", "hi"))]
+    answer = p.encode_json({"room": "r", "seq": 3, "udp_port": 9091, "host": "アリス", "members": ["アリス"],
+                            "locked": False, "history": history})
+    assert p.decode_snapshot(answer) == p.RoomSnapshot(
+        3, 9091, "アリス", ("アリス",), (p.Event(3, 5, p.EventType.CHAT, "アリス", "hi", history=True),))
+    with pytest.raises(ProtocolError, match="lacks 'udp_port'"):
+        p.decode_snapshot(p.encode_json({"seq": 3, "host": "a", "members": [], "history": []}))
+    rooms = p.encode_json({"rooms": [{"name": "r", "members": 2, "locked": True, "host": "a"}]})
+    assert p.decode_room_list(rooms) == [p.RoomInfo("r", 2, True, "a")]
+    with pytest.raises(ProtocolError, match="malformed entry"):
+        p.decode_room_list(p.encode_json({"rooms": [{"name": "r"}]}))
+
+
+def test_sizes_the_server_works_out_come_from_the_codec():
+    datagram = p.decode_datagram(p.encode_datagram("部屋".encode(), b"tok", b"body"))
+    assert p.datagram_size(datagram) == 2 + 6 + 3 + 4
+    room, name = "部屋".encode(), "アリス".encode()
+    text = "x" * p.max_relayed_text_bytes(len(room), len(name))
+    relayed = p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, "アリス", text)))
+    assert len(relayed) + p.SEAL_OVERHEAD == p.MAX_DATAGRAM  # exactly full once sealed

@@ -151,7 +151,7 @@ def test_chat_too_long_to_relay_with_the_sender_name_is_refused_not_sent(registr
     host = registry.create_room("lobby", long_name, ALICE[0])
     bob, _ = registry.join_room("lobby", "bob", BOB[0])
     send(registry, bob, p.encode_heartbeat(1), BOB)
-    text = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - len(host) - p.CHAT_OVERHEAD)  # fits upstream only
+    text = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - len(host) - p.SEAL_OVERHEAD - p.CHAT_OVERHEAD)  # fits upstream only
     out = send(registry, host, p.encode_chat(1, text), ALICE)
     assert frames_to(out, BOB) == []
     assert frames_to(out, ALICE)[0].code is ErrorCode.TOO_LONG
@@ -416,16 +416,18 @@ def _status_of(action):
 
 @pytest.mark.parametrize("extra, relayed", [(-1, True), (0, True), (1, False)], ids=["4095", "4096", "4097"])
 def test_a_chat_is_relayed_up_to_a_4096_byte_datagram_and_refused_past_it(registry, extra, relayed):
-    """The relayed event carries the sender's 100-byte name, so it, not the upstream chat, is the limit."""
+    """The relayed event carries the sender's 100-byte name, so it, not the upstream chat, is the limit.
+    These members are unsealed: a sealed copy is SEAL_OVERHEAD longer, so the longest is exactly 4,096."""
     sender = "n" * 100
     host = registry.create_room("lobby", sender, ALICE[0])
     bob, _ = registry.join_room("lobby", "bob", BOB[0])
     send(registry, bob, p.encode_heartbeat(1), BOB)
-    text = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - p.EVENT_OVERHEAD - len(sender) + extra)
+    text = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - p.SEAL_OVERHEAD - p.EVENT_OVERHEAD - len(sender) + extra)
+    assert len(text) == p.max_relayed_text_bytes(len("lobby"), len(sender)) + extra
     out = send(registry, host, p.encode_chat(1, text), ALICE)
     to_bob = [data for to, data in out if to == BOB]
     if relayed:
-        assert [len(data) for data in to_bob] == [p.MAX_DATAGRAM + extra]
+        assert [len(data) + p.SEAL_OVERHEAD for data in to_bob] == [p.MAX_DATAGRAM + extra]
         assert p.decode_body(p.decode_datagram(to_bob[0]).body).text == text
         assert frames_to(out, ALICE) == [p.ChatAck(1, 2)]
     else:
@@ -438,8 +440,8 @@ def test_a_plain_text_chat_is_held_to_the_same_relay_limit(registry):
     host = registry.create_room("lobby", "n" * 100, ALICE[0])
     bob, _ = registry.join_room("lobby", "bob", BOB[0])
     send(registry, bob, p.encode_heartbeat(1), BOB)
-    fits = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - p.EVENT_OVERHEAD - 100)
-    assert [len(d) for to, d in send(registry, host, fits.encode(), ALICE) if to == BOB] == [p.MAX_DATAGRAM]
+    fits = "x" * p.max_relayed_text_bytes(len("lobby"), 100)
+    assert [len(d) + p.SEAL_OVERHEAD for to, d in send(registry, host, fits.encode(), ALICE) if to == BOB] == [p.MAX_DATAGRAM]
     assert send(registry, host, (fits + "x").encode(), ALICE) == []  # refused: a plain client reads no error frame
     assert registry.dropped["chat too long to relay"] == 1
 
@@ -646,10 +648,11 @@ def test_a_registry_over_the_same_store_takes_up_rooms_members_events_and_duplic
     assert again.list_rooms() == [{"name": "lobby", "members": 3, "locked": True, "host": "alice"}]
     assert again.snapshot(bob, BOB[0], "lobby")["seq"] == 5
     history = again.snapshot(host, ALICE[0], "lobby")["history"]
-    assert [(h["seq"], h["type"], h["name"], h["text"], h["time_ms"]) for h in history] == [
-        (1, EventType.JOINED, "bob", "", 1_700_000_000_500), (2, EventType.JOINED, "carol", "", 1_700_000_000_500),
-        (3, EventType.CHAT, "carol", "plain line", 1_700_000_000_500), (4, EventType.CHAT, "bob", "one", 1_700_000_000_500),
-        (5, EventType.CHAT, "bob", "two", 1_700_000_000_500)]
+    assert [(h["seq"], h["type"], h["name"], h["time_ms"]) for h in history] == [
+        (1, EventType.JOINED, "bob", 1_700_000_000_500), (2, EventType.JOINED, "carol", 1_700_000_000_500),
+        (3, EventType.CHAT, "carol", 1_700_000_000_500), (4, EventType.CHAT, "bob", 1_700_000_000_500),
+        (5, EventType.CHAT, "bob", 1_700_000_000_500)]
+    assert [h["text"] for h in history if h["type"] == EventType.CHAT] == ["plain line", "one", "two"]
     assert _status_of(lambda: again.join_room("lobby", "eve", "10.0.0.5", "wrong")) is Status.WRONG_PASSWORD
     # bob's ids are remembered: a retransmit is re-acked, not relayed; his next id flows
     assert frames_to(send(again, bob, p.encode_chat(2, "two"), (BOB[0], 7000)), (BOB[0], 7000)) == [p.ChatAck(2, 5)]
@@ -674,7 +677,7 @@ def test_a_room_whose_host_was_removed_before_a_restart_closes_on_take_up(tmp_pa
     assert again.room_names() == [] and again.member_count() == 0
     assert frames_to(send(again, bob, p.encode_chat(1, "x" * 60), BOB), BOB) == [
         p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "the host went away, so the room closed")]
-    assert RoomStore(tmp_path / "server.db").rooms() == []
+    assert store.rooms() == []
     store.close()
 
 
@@ -785,8 +788,8 @@ def test_rooms_are_listed_by_name_ignoring_case_and_snapshots_list_members_the_s
     ]
     token = registry._rooms["beta"].members["Bob"].token
     snap = registry.snapshot(token, "10.0.0.3", "beta")
-    assert snap == {"room": "beta", "seq": 2, "host": "Zed", "members": ["amy", "Bob", "Zed"], "locked": False,
-                    "history": snap["history"]}
+    assert {key: snap[key] for key in ("room", "seq", "host", "members", "locked")} == {
+        "room": "beta", "seq": 2, "host": "Zed", "members": ["amy", "Bob", "Zed"], "locked": False}
     assert registry.members("beta") == ["Bob", "Zed", "amy"]  # the plain view sorts by code point
 
 

@@ -34,6 +34,7 @@ from ocm_core import protocol as p
 from ocm_core.client import ChatClient
 from ocm_core.protocol import ErrorCode, Operation, State, Status
 from ocm_core.rooms import Limits, RoomRegistry, hash_password
+from ocm_core.secure import SealedChannel, TlsClientStream, client_tls_context
 from ocm_core.server import ChatServer, ServerLimits
 
 from support import EventLog, wait_until
@@ -107,6 +108,36 @@ def tcrp(port: int, operation: Operation, room: str, payload: bytes = b"", *, so
         return answer_of(read_to_end(sock))
 
 
+def tls_tcrp(port: int, operation: Operation, room: str, payload: bytes = b"", *, source: str = "127.0.0.1") -> tuple[Status, str, bytes | None]:
+    """As `tcrp`, over TLS 1.3 as our clients speak it (the server's key is not checked here)."""
+    with connect(port, source) as sock:
+        stream = TlsClientStream(sock, client_tls_context())
+        stream.handshake()
+        stream.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
+        data = b""
+        while chunk := stream.recv(65536):
+            data += chunk
+        return answer_of(data)
+
+
+class SealedMember:
+    """A member made by hand over TLS, sealing and opening its own datagrams."""
+
+    def __init__(self, port: int, operation: Operation, room: str, name: str, source: str = "127.0.0.1"):
+        status, detail, grant = tls_tcrp(port, operation, room, request(name), source=source)
+        assert status is Status.OK, detail
+        self.token, key = p.decode_grant(grant)
+        self.header = p.datagram_header(room.encode(), self.token)
+        self.channel = SealedChannel.for_client(key)
+
+    def datagram(self, body: bytes) -> bytes:
+        return self.channel.seal(self.header, body)
+
+    def frame(self, data: bytes):
+        datagram = p.decode_datagram(data)
+        return p.decode_body(self.channel.open(data[: len(data) - len(datagram.body)], datagram.body))
+
+
 def request(username: str = "", password: str | None = None, token: bytes | None = None) -> bytes:
     return p.encode_request(p.RoomRequest(username, password, token.decode("ascii") if token else None))
 
@@ -150,7 +181,7 @@ import json, logging, sys, threading
 from ocm_core.server import ChatServer
 
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-server = ChatServer("127.0.0.1", 0, 0)
+server = ChatServer("127.0.0.1", 0, 0, allow_plain=True)  # the fuzz speaks plain TCRP, the widest parser
 server.start()
 print(json.dumps({"tcp": server.tcp_address[1], "udp": server.udp_address[1]}), flush=True)
 for line in sys.stdin:
@@ -398,9 +429,10 @@ def _chat_session(port: int, room: str) -> float:
 
 
 @pytest.mark.parametrize("padding", [0, 1], ids=["at-the-cap", "one-over"])
-def test_the_request_payload_cap_holds_to_the_byte(server, padding):
+def test_the_request_payload_cap_holds_to_the_byte(plain_server, padding):
     """A request payload of exactly MAX_REQUEST_PAYLOAD bytes is served; a header that claims
     one byte more is refused at once, before the server waits for (or reads) the body."""
+    server = plain_server  # the request travels in plain TCRP, so the byte count is ours to set
     base = p.encode_json({"username": "cap", "pad": ""})
     payload = p.encode_json({"username": "cap", "pad": "x" * (p.MAX_REQUEST_PAYLOAD - len(base) + padding)})
     assert len(payload) == p.MAX_REQUEST_PAYLOAD + padding
@@ -589,7 +621,7 @@ def test_a_valid_token_from_another_address_is_refused_logged_and_reaches_no_mem
     assert logged and all("127.0.0.2" in r.getMessage() and r.levelno >= logging.INFO for r in logged)
 
     # Over TCP too: the token does not fetch the room from another address.
-    status, detail, _ = tcrp(server.tcp_address[1], Operation.SYNC, "bound", request(token=guest._token), source="127.0.0.2")
+    status, detail, _ = tls_tcrp(server.tcp_address[1], Operation.SYNC, "bound", request(token=guest._token), source="127.0.0.2")
     assert status is Status.UNKNOWN_TOKEN and detail == "this session is not known to the server; join again"
 
 
@@ -624,7 +656,7 @@ def test_tokens_of_a_closed_room_stop_working_at_once(server, make_client):
             assert reply == p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, reason), who
     assert server.registry.dropped["unknown token"] == before + 2
     for token in tokens.values():
-        status, _, _ = tcrp(server.tcp_address[1], Operation.SYNC, "closing", request(token=token))
+        status, _, _ = tls_tcrp(server.tcp_address[1], Operation.SYNC, "closing", request(token=token))
         assert status is Status.UNKNOWN_TOKEN
     assert server.registry.member_count() == 0
 
@@ -667,7 +699,7 @@ def test_repeated_wrong_passwords_from_one_address_are_slowed_down(server, make_
         make_client().join_room("vault", "right-but-early", password)
     refused_in = time.monotonic() - started
     # The pause is per address: another host with the right password gets in meanwhile.
-    status, detail, _ = tcrp(server.tcp_address[1], Operation.JOIN, "vault", request("elsewhere", password), source="127.0.0.2")
+    status, detail, _ = tls_tcrp(server.tcp_address[1], Operation.JOIN, "vault", request("elsewhere", password), source="127.0.0.2")
     assert status is Status.OK, detail
     while True:
         try:
@@ -760,17 +792,16 @@ def test_a_flood_of_10000_datagrams_does_not_stop_another_members_messages(serve
     host, talker = make_client(), make_client()
     host.create_room("flood", "host")
     talker.join_room("flood", "talker")
-    status, detail, token = tcrp(server.tcp_address[1], Operation.JOIN, "flood", request("flooder"))
-    assert status is Status.OK, detail
+    member = SealedMember(server.tcp_address[1], Operation.JOIN, "flood", "flooder")
     flooder = udp_socket()
     flooder.connect(server.udp_address)
-    flooder.send(p.encode_datagram(b"flood", token, p.encode_heartbeat(0)))
-    frames = [p.decode_body(p.decode_datagram(flooder.recv(p.MAX_DATAGRAM)).body)]
+    flooder.send(member.datagram(p.encode_heartbeat(0)))
+    frames = [member.frame(flooder.recv(p.MAX_DATAGRAM))]
     assert isinstance(frames[0], p.StatusFrame)
     host_log, talker_log = EventLog(host), EventLog(talker)
     host_log.wait_for(lambda s: any(isinstance(e, ev.Notice) and e.name == "flooder" for e in s), what="the flooder's join")
 
-    flood = [p.encode_datagram(b"flood", token, p.encode_chat(i + 1, f"flood {i}")) for i in range(10_000)]
+    flood = [member.datagram(p.encode_chat(i + 1, f"flood {i}")) for i in range(10_000)]
     sent = [0]
 
     def run_flood():
@@ -793,9 +824,9 @@ def test_a_flood_of_10000_datagrams_does_not_stop_another_members_messages(serve
     deadline = time.monotonic() + 10
     while True:
         assert time.monotonic() < deadline, "no answer to a heartbeat after the flood"
-        flooder.send(p.encode_datagram(b"flood", token, p.encode_heartbeat(0)))
+        flooder.send(member.datagram(p.encode_heartbeat(0)))
         try:
-            while not isinstance(frame := p.decode_body(p.decode_datagram(flooder.recv(p.MAX_DATAGRAM)).body), p.StatusFrame):
+            while not isinstance(frame := member.frame(flooder.recv(p.MAX_DATAGRAM)), p.StatusFrame):
                 frames.append(frame)
             break
         except TimeoutError:

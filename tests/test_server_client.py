@@ -73,7 +73,7 @@ def test_message_over_the_datagram_limit_is_refused_with_its_size(make_client):
 
 @pytest.mark.parametrize("sender", ["al", "n" * 100], ids=["full-upstream", "full-downstream"])
 def test_the_longest_message_makes_a_4096_byte_datagram_and_is_relayed_whole(make_client, sender):
-    """With a short name the sender's CHAT is the full datagram, with a long one the relayed EVENT."""
+    """Sealed, with a short name the sender's CHAT is the full datagram, with a long one the relayed EVENT."""
     alice, bob = make_client(), make_client()
     alice.create_room("room", sender)
     bob.join_room("room", "bob")
@@ -81,8 +81,8 @@ def test_the_longest_message_makes_a_4096_byte_datagram_and_is_relayed_whole(mak
     limit = alice.max_message_bytes
     text = "あ" * (limit // 3) + "x" * (limit % 3)
     assert len(text.encode()) == limit
-    up = len(p.encode_datagram(b"room", alice._token, p.encode_chat(1, text)))
-    down = len(p.encode_datagram(b"room", b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, sender, text))))
+    up = len(p.encode_datagram(b"room", alice._token, p.encode_chat(1, text))) + p.SEAL_OVERHEAD
+    down = len(p.encode_datagram(b"room", b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, sender, text)))) + p.SEAL_OVERHEAD
     assert max(up, down) == p.MAX_DATAGRAM
     alice.send(text)
     [message] = bob_log.wait_type(ev.ChatMessage)
@@ -219,7 +219,14 @@ def _assignment_request(port: int, operation: int, room: str, username: str) -> 
     return status, token
 
 
-def test_an_assignment_client_with_bare_usernames_creates_joins_and_chats(server):
+def test_an_assignment_client_is_refused_in_words_by_a_server_without_allow_plain(server):
+    status, token = _assignment_request(server.tcp_address[1], 1, "classic", "ホスト")
+    assert (status, token) == (p.Status.ENCRYPTION_REQUIRED, b"")
+    assert server.registry.room_names() == []
+
+
+def test_an_assignment_client_with_bare_usernames_creates_joins_and_chats(plain_server):
+    server = plain_server
     port, udp_port = server.tcp_address[1], server.udp_address[1]
     status, host_token = _assignment_request(port, 1, "classic", "ホスト")
     assert status == 0 and len(host_token) >= 22
@@ -270,8 +277,9 @@ def test_oversize_payload_claim_gets_bad_request_without_reading_it(server):
         (bytes([4, 1, 0]) + (2).to_bytes(29, "big") + b"room\xff\xfe", "not valid UTF-8"),
     ],
 )
-def test_malformed_requests_get_a_bad_request_status(server, garbage, words):
-    answer = p.decode_tcrp(_raw_tcp(server.tcp_address[1], garbage), allow_empty_room=True)
+def test_malformed_requests_get_a_bad_request_status(plain_server, garbage, words):
+    # A plain server reads the payload; without --allow-plain its refusal comes first.
+    answer = p.decode_tcrp(_raw_tcp(plain_server.tcp_address[1], garbage), allow_empty_room=True)
     status, detail = p.decode_status(answer.payload)
     assert status is p.Status.BAD_REQUEST and words in detail
 
@@ -316,7 +324,7 @@ def test_malformed_and_forged_datagrams_are_dropped_and_chat_goes_on(make_client
     guest_log = EventLog(guest)
     assert [m.text for m in guest_log.wait_type(ev.ChatMessage)] == ["after the junk"]
     assert server.registry.dropped["unknown token"] == 1
-    assert set(server.registry.dropped) == {"malformed datagram", "unknown token", "bad frame"}  # fixed categories: junk cannot grow them
+    assert set(server.registry.dropped) == {"malformed datagram", "unknown token", "datagram does not open"}  # fixed categories: junk cannot grow them
 
 
 def test_history_from_an_earlier_member_with_my_name_is_shown(make_client):

@@ -108,3 +108,39 @@ class FakeClient:
     def leave(self) -> None:
         self.left = True
         self.closed = True
+
+
+class FakeBackend:
+    """Stands in for ocm_gui.backend.Backend: every client it makes answers join_room and
+    list_rooms with `join` and `rooms` (an exception is raised), without a socket."""
+
+    def __init__(self, join=None, rooms=()):
+        self.join = join
+        self.rooms = rooms
+        self.made: list[tuple[str, int]] = []
+
+    def make_client(self, host: str, tcp_port: int):
+        self.made.append((host, tcp_port))
+        backend = self
+
+        class Client(FakeClient):
+            def join_room(self, room, username, password=None):
+                if isinstance(backend.join, BaseException):
+                    raise backend.join
+                self.room, self.username = room, username
+
+            def list_rooms(self):
+                if isinstance(backend.rooms, BaseException):
+                    raise backend.rooms
+                return list(backend.rooms)
+
+        return Client()
+
+    def make_server(self, tcp_port: int, udp_port: int, host: str = "0.0.0.0"):
+        raise AssertionError("this fake backend hosts nothing")
+
+    def next_free_ports(self, tcp_port: int, udp_port: int, host: str = "0.0.0.0") -> tuple[int, int]:
+        return tcp_port, udp_port
+
+    def lan_address(self) -> str:
+        return "192.0.2.1"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
+import tkinter as tk
 
 from gui_helpers import FakeClient, pump
 from ocm_core.events import ChatMessage
@@ -114,3 +116,37 @@ def test_windows_carry_the_app_icon(app):
 
     assert [f.name for f in icon_files()] == ["online-chat-messenger-256.png", "online-chat-messenger-48.png"]
     assert [(image.width(), image.height()) for image in app.root.icon_images] == [(256, 256), (48, 48)]
+
+
+def test_an_exception_in_a_callback_is_logged_and_shown_not_lost(root, app, caplog):
+    root.report_callback_exception = app.report_callback_exception  # as run_app sets it
+
+    def broken() -> None:
+        raise RuntimeError("a bug in a button")
+
+    button = tk.Button(root, command=broken)
+    with caplog.at_level(logging.ERROR, logger="ocm_gui.app"):
+        button.invoke()
+        pump(root, lambda: app.problem is not None and app.problem.winfo_exists(), what="the problem window")
+    [record] = [r for r in caplog.records if r.name == "ocm_gui.app" and r.levelno == logging.ERROR]
+    assert record.exc_info[0] is RuntimeError and "a bug in a button" in caplog.text
+    shown = app.problem_label.cget("text")
+    assert shown.startswith("Something went wrong: RuntimeError: a bug in a button") and "app.log" in shown
+
+
+def test_run_app_logs_warnings_to_the_app_log_file_and_traps_callback_errors(config_home, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    seen = {}
+
+    class LoggingApp(app_module.App):
+        def __init__(self, root, **kwargs):
+            super().__init__(root, **kwargs)
+            logging.getLogger("ocm_gui.test").warning("written to the file")
+            root.after(50, lambda: seen.setdefault("trap", root.report_callback_exception) and self.close_start())
+
+    monkeypatch.setattr(app_module, "App", LoggingApp)
+    assert app_module.run_app([]) == 0
+    assert seen["trap"].__func__ is app_module.App.report_callback_exception
+    text = app_module.log_file_path().read_text(encoding="utf-8")
+    assert "WARNING ocm_gui.test: written to the file" in text
+    assert app_module.log_file_path() == tmp_path / "state" / "online-chat-messenger" / "log" / "app.log"

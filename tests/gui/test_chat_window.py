@@ -70,6 +70,9 @@ def test_messages_show_time_sender_text_and_members_mark_the_host(root, make_cha
     pump(root, lambda: len(chat.member_labels()) == 3)
     assert chat.member_labels() == ["★ アリス (host)", "Bob (you)", "Carol"]
     assert chat.members_label.cget("text") == "People (3)"
+    put(client, MembersChanged(("アリス", "Bob", "Carol"), "アリス", frozenset({"Carol"})))
+    pump(root, lambda: "Carol" not in chat.member_labels())
+    assert chat.member_labels() == ["★ アリス (host)", "Bob (you)", "🔓 Carol (not encrypted)"]
 
 
 def test_notices_and_history_have_their_own_style(root, make_chat, fake_client):

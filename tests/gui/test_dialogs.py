@@ -7,8 +7,10 @@ import threading
 
 import pytest
 
-from gui_helpers import free_port, pump
+from gui_helpers import FakeBackend, free_port, pump
 from ocm_core.client import ChatClient
+from ocm_core.errors import LocalProtocolError, RemoteProtocolError
+from ocm_gui.app import App
 
 LONG_NAME = "名" * 86  # 258 bytes in UTF-8, 86 characters
 
@@ -234,3 +236,46 @@ def test_join_locked_room_asks_for_the_password(root, app, hosted):
     dialog.password_var.set("open sesame")
     submit(root, dialog, until=lambda: dialog.closed)
     assert [chat.room for chat in app.chats] == ["secret"]
+
+
+def test_join_dialog_asks_before_trusting_a_server_whose_identity_changed(root, app, monkeypatch):
+    from ocm_core.identity import ServerIdentity
+    from ocm_core.server import ChatServer
+    from ocm_gui import dialogs
+
+    with ChatServer("127.0.0.1", 0, 0, identity=ServerIdentity.generate()) as first:
+        port = first.tcp_address[1]
+        ChatClient("127.0.0.1", port).list_rooms()  # the first visit: its identity is remembered
+    asked = []
+    with ChatServer("127.0.0.1", port, 0, identity=ServerIdentity.generate()) as other:
+        monkeypatch.setattr(dialogs, "ask_trust_changed", lambda parent, error: asked.append(error) or False)
+        dialog = app.open_join_dialog()
+        fill(dialog, name="Bob", address=f"127.0.0.1:{port}")
+        dialog.refresh_button.invoke()
+        pump(root, lambda: dialog.error_text(), what="the refusal")
+        assert "different identity" in dialog.error_text() and asked[0].presented == other.fingerprint
+        monkeypatch.setattr(dialogs, "ask_trust_changed", lambda parent, error: asked.append(error) or True)
+        dialog.show_error("")
+        dialog.refresh_button.invoke()
+        pump(root, lambda: dialog.list_status.get().startswith("No rooms on this server"), what="the trusted server's list")
+        assert len(asked) == 2 and dialog.trust_changed and dialog.error_text() == ""
+@pytest.mark.parametrize("error, expected, field", [
+    (RemoteProtocolError("unknown status code 200"),
+     "The program at that address is not an Online Chat Messenger server (unknown status code 200)", "address"),
+    (LocalProtocolError("room name is 300 bytes; the most is 255"),
+     "That request cannot be sent (room name is 300 bytes; the most is 255)", None),
+])
+def test_join_dialog_blames_the_server_only_for_its_own_protocol_errors(root, settings, error, expected, field):
+    app = App(root, settings=settings, backend=FakeBackend(join=error))
+    try:
+        dialog = app.open_join_dialog()
+        fill(dialog, name="Bob", address="192.0.2.7:9090", room="lobby")
+        submit(root, dialog)
+        assert dialog.error_text().startswith(expected)
+        assert app.backend.made == [("192.0.2.7", 9090)] and not dialog.closed
+        if field:
+            assert dialog.win.focus_get() is getattr(dialog, f"{field}_entry")
+        else:
+            assert "not an Online Chat Messenger server" not in dialog.error_text()
+    finally:
+        app.quit()

@@ -70,6 +70,10 @@ def test_host_and_join_chat_both_ways_then_host_closes_the_room(root, app):
          what="member's members")
     pump(root, lambda: f"{MEMBER} joined the room" in host_chat.transcript(), what="the join notice")
 
+    # --- both windows show the bundled server's identity, the same, for the two to compare aloud
+    for chat in (host_chat, member_chat):
+        assert host_chat.server.fingerprint in chat.fingerprint_label.cget("text")
+
     # --- messages both ways, shown in both windows; own ones confirmed
     type_and_press_enter(root, host_chat, "ようこそ、ボブさん！")
     pump(root, lambda: "ようこそ、ボブさん！" in member_chat.transcript(), what="host's message at member")

@@ -1,0 +1,461 @@
+"""ClientSession with a fake clock and no sockets: bytes and times in, datagrams and events out."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ocm_core import events as ev
+from ocm_core import protocol as p
+from ocm_core.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from ocm_core.protocol import ErrorCode, EventType
+from ocm_core.session import ClientSession, Output, SessionState
+
+ROOM, ME, TOKEN = "room", "me", b"token-of-me"
+T0 = 1000.0  # a monotonic clock rarely starts at zero; nothing here may assume it does
+
+
+def from_server(body: bytes) -> bytes:
+    return p.encode_datagram(ROOM.encode(), b"", body)
+
+
+def event(seq: int, name: str = "bob", text: str = "", kind: EventType = EventType.CHAT) -> bytes:
+    return from_server(p.encode_event(p.Event(seq, seq * 1000, kind, name, text or f"m{seq}")))
+
+
+def ack(msg_id: int, seq: int) -> bytes:
+    return from_server(p.encode_chat_ack(msg_id, seq))
+
+
+def status(latest: int) -> bytes:
+    return from_server(p.encode_status_frame(latest))
+
+
+def error(code: ErrorCode, text: str = "") -> bytes:
+    return from_server(p.encode_error_frame(code, text))
+
+
+def frames(out: Output) -> list:
+    """The session's datagrams as frames, after checking that each is addressed as ours."""
+    decoded = []
+    for data in out.datagrams:
+        datagram = p.decode_datagram(data)
+        assert (datagram.room, datagram.token) == (ROOM, TOKEN)
+        decoded.append(p.decode_body(datagram.body))
+    return decoded
+
+
+def of(out: Output, kind) -> list:
+    return [e for e in out.events if isinstance(e, kind)]
+
+
+def texts(out: Output) -> list[str]:
+    return [m.text for m in of(out, ev.ChatMessage)]
+
+
+def snapshot(seq: int = 0, history=(), members=("bob", ME), host: str = "bob") -> p.RoomSnapshot:
+    return p.RoomSnapshot(seq, 9091, host, tuple(members), tuple(history))
+
+
+def history_event(seq: int, name: str = "bob", text: str = "", kind: EventType = EventType.CHAT) -> p.Event:
+    return p.Event(seq, seq * 1000, kind, name, text or f"m{seq}", history=True)
+
+
+def open_session(seq: int = 0, **timing) -> ClientSession:
+    """A session past its first snapshot and its first answer from the server."""
+    session = ClientSession(ROOM, ME, TOKEN, **timing)
+    session.apply_snapshot(snapshot(seq), T0)
+    session.receive(status(seq), T0)
+    assert session.state is SessionState.OPEN
+    return session
+
+
+def run(session: ClientSession, start: float, end: float, step: float = 0.01) -> list[tuple[float, Output]]:
+    """Tick from `start` to `end`; the outputs that did something, with their times."""
+    done, steps = [], round((end - start) / step)
+    for i in range(steps + 1):
+        now = start + i * step
+        out = session.tick(now)
+        if out.datagrams or out.events or out.fetch_snapshot:
+            done.append((now, out))
+    return done
+
+
+# --- joining --------------------------------------------------------------------------------
+
+
+def test_the_first_snapshot_shows_history_as_history_and_probes_until_the_server_answers():
+    session = ClientSession(ROOM, ME, TOKEN)
+    assert session.tick(T0).datagrams == []  # nothing to say before the snapshot
+    out = session.apply_snapshot(snapshot(3, [history_event(1, ME, "mine, earlier"),
+                                              history_event(2, "eve", kind=EventType.JOINED),
+                                              history_event(3, text="hi")]), T0)
+    assert [(m.sender, m.text, m.history) for m in of(out, ev.ChatMessage)] == [(ME, "mine, earlier", True), ("bob", "hi", True)]
+    assert [(n.kind, n.name, n.history) for n in of(out, ev.Notice)] == [("joined", "eve", True)]
+    assert of(out, ev.MembersChanged) == [ev.MembersChanged(("bob", ME), "bob")]
+    probes = [t for t, out in run(session, T0, T0 + 1) if frames(out) == [p.Heartbeat(3)]]
+    assert len(probes) == 5 and probes[1] - probes[0] == pytest.approx(0.2)
+    assert session.state is SessionState.JOINING
+    session.receive(status(3), T0 + 1)
+    assert session.state is SessionState.OPEN
+    beats = [t for t, out in run(session, T0 + 1, T0 + 10)]
+    assert beats[1] - beats[0] == pytest.approx(3.0)  # the heartbeat interval once answered
+
+
+# --- room events: order, duplicates, gaps ---------------------------------------------------
+
+
+def test_events_in_order_are_handed_on_and_acknowledged_cumulatively():
+    session = open_session()
+    delivered = []
+    for seq in (1, 2, 3):
+        delivered += texts(session.receive(event(seq), T0 + 0.001 * seq))
+    assert delivered == ["m1", "m2", "m3"]
+    [(_, out)] = run(session, T0 + 0.1, T0 + 0.2)
+    assert frames(out) == [p.Heartbeat(3)]  # one acknowledgement for all three
+
+
+def test_a_duplicate_event_is_not_handed_on_again_and_the_ack_is_repeated():
+    session = open_session()
+    session.receive(event(1), T0)
+    session.tick(T0 + 0.1)
+    assert session.tick(T0 + 0.2).datagrams == []
+    out = session.receive(event(1), T0 + 0.3)
+    assert out.events == [] and out.datagrams == []
+    assert frames(session.tick(T0 + 0.4)) == [p.Heartbeat(1)]  # our ack was lost, so it is sent again
+
+
+def test_a_gap_holds_later_events_back_and_asks_for_the_missing_one():
+    session = open_session()
+    out = session.receive(event(3), T0)
+    assert texts(out) == [] and frames(out) == [p.Resend(((1, 2),))]
+    assert texts(session.receive(event(2), T0 + 0.01)) == []
+    assert texts(session.receive(event(1), T0 + 0.02)) == ["m1", "m2", "m3"]
+    assert session.delivered == 3
+
+
+def test_one_resend_asks_for_every_gap_and_no_more_than_the_server_answers():
+    session = open_session()
+    for seq in (3, 5, 9):
+        session.receive(event(seq), T0)
+    [(_, out)] = run(session, T0 + 0.2, T0 + 0.21)
+    resend, _ack = frames(out)
+    assert resend == p.Resend(((1, 2), (4, 4), (6, 8)))
+    session = open_session()
+    session.receive(event(500), T0)
+    [(_, out)] = run(session, T0 + 0.2, T0 + 0.21)
+    resend, _ = frames(out)
+    assert sum(last - first + 1 for first, last in resend.ranges) == p.MAX_RESEND_EVENTS
+
+
+def test_an_open_gap_is_asked_for_again_while_nothing_new_arrives():
+    session = open_session()
+    session.receive(event(2), T0)
+    asks = [t for t, out in run(session, T0, T0 + 1) if any(isinstance(f, p.Resend) for f in frames(out))]
+    assert len(asks) >= 4 and all(b - a >= 0.2 - 1e-9 for a, b in zip(asks, asks[1:]))
+
+
+def test_a_status_that_is_ahead_asks_for_what_we_missed_at_once():
+    session = open_session()
+    out = session.receive(status(4), T0)
+    assert frames(out) == [p.Resend(((1, 4),))]
+    assert session.receive(status(0), T0 + 0.01).datagrams == []  # behind or level: nothing to ask
+
+
+def test_notices_keep_the_member_list_and_carry_codes_not_words():
+    session = open_session()
+    out = session.receive(event(1, "eve", kind=EventType.JOINED), T0)
+    assert of(out, ev.Notice) == [ev.Notice(1, "joined", "eve", "", 1.0, False)]
+    assert of(out, ev.MembersChanged) == [ev.MembersChanged(("bob", "eve", ME), "bob")]
+    out = session.receive(event(2, "bob", kind=EventType.TIMED_OUT), T0)
+    assert [n.kind for n in of(out, ev.Notice)] == ["timed_out"] and session.members == ("eve", ME)
+
+
+# --- our own messages ---------------------------------------------------------------------------
+
+
+def test_an_acknowledged_message_fills_its_place_in_the_room_order_without_being_shown():
+    session = open_session()
+    msg_id, datagram = session.send_chat("hello", T0)
+    assert p.decode_body(p.decode_datagram(datagram).body) == p.Chat(msg_id, "hello", msg_id)
+    out = session.receive(ack(msg_id, 2), T0 + 0.01)
+    assert of(out, ev.MessageSent) == [ev.MessageSent(msg_id, 2)]
+    assert texts(session.receive(event(1), T0 + 0.02)) == ["m1"]
+    assert session.delivered == 2  # seq 2 was ours: no gap, nothing to ask
+    assert texts(session.receive(event(2, ME, "hello"), T0 + 0.03)) == []  # a re-send of it is not shown
+    assert of(session.receive(ack(msg_id, 2), T0 + 0.04), ev.MessageSent) == []  # a duplicate ack
+
+
+def test_a_live_message_under_our_name_is_ours_even_when_its_ack_was_lost():
+    session = open_session(seq=5)
+    session.send_chat("mine", T0)
+    assert texts(session.receive(event(6, ME, "mine"), T0)) == []
+    assert session.delivered == 6
+
+
+def test_one_ack_confirms_every_older_message_whose_own_ack_was_lost():
+    session = open_session()
+    ids = [session.send_chat(f"t{i}", T0)[0] for i in range(3)]
+    out = session.receive(ack(ids[2], 3), T0 + 0.01)
+    assert of(out, ev.MessageSent) == [ev.MessageSent(ids[0], 0), ev.MessageSent(ids[1], 0), ev.MessageSent(ids[2], 3)]
+    assert [t for t, out in run(session, T0, T0 + 5) if any(isinstance(f, p.Chat) for f in frames(out))] == []
+
+
+def test_an_unacknowledged_message_is_sent_again_with_backoff_then_reported_failed():
+    session = open_session(send_timeout=10.0, heartbeat_interval=100.0, lost_after=1000.0)
+    session.receive(status(0), T0)
+    msg_id, _ = session.send_chat("anyone?", T0)
+    resent, failed = [], []
+    for t, out in run(session, T0, T0 + 12):
+        resent += [t - T0 for f in frames(out) if isinstance(f, p.Chat)]
+        failed += of(out, ev.MessageFailed)
+    assert resent == pytest.approx([0.3, 0.9, 2.1, 4.1, 6.1, 8.1], abs=0.011)  # 0.3 s doubling to 2 s
+    assert failed == [ev.MessageFailed(msg_id, "anyone?", "the server did not confirm it within 10 s")]
+    new_id, datagram = session.retry(msg_id, T0 + 12)
+    assert new_id != msg_id and p.decode_body(p.decode_datagram(datagram).body).text == "anyone?"
+    with pytest.raises(LocalProtocolError, match="not waiting for a retry"):
+        session.retry(msg_id, T0 + 12)
+
+
+def test_a_resent_message_says_which_older_ones_are_given_up():
+    session = open_session(send_timeout=1.0, lost_after=1000.0)
+    first, _ = session.send_chat("lost", T0)
+    run(session, T0, T0 + 1.1)  # the first fails
+    second, _ = session.send_chat("next", T0 + 1.1)
+    third, datagram = session.send_chat("and next", T0 + 1.2)
+    assert p.decode_body(p.decode_datagram(datagram).body).floor == second > first
+
+
+def test_a_message_too_long_for_a_datagram_is_refused_locally_and_not_kept():
+    session = open_session()
+    with pytest.raises(LocalProtocolError, match="datagram would be"):
+        session.send_chat("x" * 5000, T0)
+    assert [t for t, out in run(session, T0, T0 + 1) if any(isinstance(f, p.Chat) for f in frames(out))] == []
+
+
+# --- lost and restored ------------------------------------------------------------------------
+
+
+def test_silence_reports_the_connection_lost_probes_with_backoff_and_an_answer_restores_it():
+    session = open_session(heartbeat_interval=3.0, lost_after=7.5, send_timeout=1000.0)
+    msg_id, _ = session.send_chat("while dark", T0 + 5)
+    lost_at, probes, resent_while_lost = None, [], []
+    for t, out in run(session, T0, T0 + 40, step=0.05):
+        if of(out, ev.ConnectionLost):
+            lost_at = t
+        if lost_at is not None and t > lost_at:
+            probes += [t for f in frames(out) if isinstance(f, p.Heartbeat)]
+            resent_while_lost += [f for f in frames(out) if isinstance(f, p.Chat)]
+    assert lost_at == pytest.approx(T0 + 7.55, abs=0.06) and session.state is SessionState.LOST
+    gaps = [b - a for a, b in zip(probes, probes[1:])]
+    # The probe interval is a quarter of the silence so far, capped at the heartbeat interval.
+    assert 2.0 < gaps[0] < 2.9 and gaps == sorted(gaps) and max(gaps) == pytest.approx(3.0, abs=0.06)
+    assert resent_while_lost == []  # no point sending into the dark; probes find the way back
+    out = session.receive(status(0), T0 + 40)
+    assert of(out, ev.ConnectionRestored) == [ev.ConnectionRestored()] and session.state is SessionState.OPEN
+    assert [f for f in frames(session.tick(T0 + 40.01)) if isinstance(f, p.Chat)] == [p.Chat(msg_id, "while dark", msg_id)]
+
+
+def test_silence_past_give_up_after_ends_the_session_and_fails_what_waited():
+    session = open_session(lost_after=1.0, give_up_after=5.0, send_timeout=1000.0)
+    msg_id, _ = session.send_chat("never", T0)
+    outs = [out for _, out in run(session, T0, T0 + 6, step=0.05)]
+    events = [e for out in outs for e in out.events]
+    assert [type(e) for e in events] == [ev.ConnectionLost, ev.MessageFailed, ev.RoomClosed]
+    assert events[1].msg_id == msg_id and "No answer from the server for 5 s" in events[2].reason
+    assert session.state is SessionState.CLOSED and session.tick(T0 + 7) == Output()
+
+
+# --- the room's end and leaving ---------------------------------------------------------------
+
+
+def test_room_closed_while_a_message_is_being_resent_fails_it_and_stops_everything():
+    session = open_session()
+    msg_id, _ = session.send_chat("too late", T0)
+    run(session, T0, T0 + 1)  # being re-sent
+    out = session.receive(event(1, "bob", "the host closed the room", EventType.CLOSED), T0 + 1)
+    assert out.events == [ev.MessageFailed(msg_id, "too late", "the room closed before it was delivered"),
+                          ev.RoomClosed("The host closed the room.")]
+    assert session.state is SessionState.CLOSED
+    assert session.tick(T0 + 2) == Output() and session.receive(event(2), T0 + 2) == Output()
+    with pytest.raises(LocalProtocolError, match="while the session is closed"):
+        session.send_chat("hello?", T0 + 2)
+    with pytest.raises(LocalProtocolError):
+        session.leave(T0 + 2)
+
+
+def test_events_after_the_room_closed_in_the_same_burst_are_not_handed_on():
+    session = open_session()
+    session.receive(event(3), T0)
+    session.receive(event(2, "bob", "", EventType.CLOSED), T0)
+    out = session.receive(event(1), T0)
+    assert texts(out) == ["m1"] and of(out, ev.RoomClosed) and session.delivered == 2
+
+
+def test_an_unknown_token_ends_the_session_unless_it_answers_our_leave():
+    session = open_session()
+    out = session.receive(error(ErrorCode.UNKNOWN_TOKEN, "you were away too long and were removed"), T0)
+    assert out.events == [ev.RoomClosed("You were away too long and were removed.")]
+    session = open_session()
+    session.send_chat("bye all", T0)
+    assert frames(session.leave(T0)) == [p.Leave()]
+    assert frames(session.leave(T0 + 0.3)) == [p.Leave()]  # asked again: the first was lost
+    assert session.state is SessionState.CLOSING and session.tick(T0 + 0.4) == Output()
+    out = session.receive(error(ErrorCode.UNKNOWN_TOKEN, "you left the room"), T0 + 0.5)
+    assert out.events == [] and session.state is SessionState.CLOSED
+
+
+def test_other_errors_from_the_server_reach_the_app_as_sentences():
+    session = open_session()
+    out = session.receive(error(ErrorCode.RATE_LIMITED, "slow down"), T0)
+    assert out.events == [ev.ErrorEvent("Slow down.")]
+
+
+# --- RESYNC: history arriving after live messages ----------------------------------------------
+
+
+def test_resync_fetches_a_snapshot_that_fills_the_gap_once_after_the_live_messages():
+    session = open_session()
+    session.send_chat("mine", T0)
+    for seq in (1, 2):
+        session.receive(event(seq), T0)
+    session.receive(event(7), T0)  # 3..6 missing, and the server no longer has them
+    session.receive(error(ErrorCode.RESYNC, "fetch again"), T0)
+    outs = [out for _, out in run(session, T0, T0 + 0.5)]
+    assert sum(out.fetch_snapshot for out in outs) == 1
+    history = [history_event(s) for s in (1, 2, 3)] + [history_event(4, ME, "mine"),
+                                                        history_event(5, "eve", kind=EventType.LEFT), history_event(6)]
+    out = session.apply_snapshot(snapshot(6, history, members=("bob", ME)), T0 + 0.5)
+    assert [(m.seq, m.history) for m in of(out, ev.ChatMessage)] == [(3, False), (6, False), (7, False)]
+    assert [n.kind for n in of(out, ev.Notice)] == ["left"] and session.delivered == 7
+
+
+# --- state errors --------------------------------------------------------------------------
+
+
+def test_calls_that_do_not_fit_the_state_are_refused_with_a_local_error():
+    session = ClientSession(ROOM, ME, TOKEN)
+    with pytest.raises(LocalProtocolError, match="before the room's snapshot"):
+        session.send_chat("too early", T0)
+    session.apply_snapshot(snapshot(), T0)
+    session.leave(T0)
+    for call in (lambda: session.send_chat("x", T0), lambda: session.apply_snapshot(snapshot(), T0)):
+        with pytest.raises(LocalProtocolError, match="while the session is closing"):
+            call()
+    session.close()
+    with pytest.raises(LocalProtocolError, match="cannot leave while the session is closed"):
+        session.leave(T0)
+
+
+def test_malformed_bytes_raise_a_remote_error_and_change_nothing():
+    session = open_session()
+    session.receive(event(2), T0)
+    for junk in (b"", b"\x04\x00roo", from_server(b"\xff\x01\x99"), from_server(b"\xff\x01\x10short")):
+        with pytest.raises(RemoteProtocolError):
+            session.receive(junk, T0)
+    assert session.delivered == 0 and texts(session.receive(event(1), T0)) == ["m1", "m2"]
+
+
+# --- property tests --------------------------------------------------------------------------
+
+
+def _frame_strategy(top: int):
+    seqs = st.integers(1, top)
+    return st.one_of(
+        st.builds(lambda s, k: event(s, kind=k, name="bob" if k is not EventType.JOINED else f"n{s}"),
+                  seqs, st.sampled_from([EventType.CHAT, EventType.CHAT, EventType.JOINED, EventType.LEFT])),
+        st.builds(lambda s: event(s, ME, "mine"), seqs),
+        st.builds(ack, st.integers(1, 6), seqs),
+        st.builds(status, st.integers(0, top)),
+        st.builds(lambda c: error(c, "x"), st.sampled_from([ErrorCode.RATE_LIMITED, ErrorCode.RESYNC, ErrorCode.TOO_LONG])),
+        st.binary(max_size=40).map(from_server),
+        st.binary(max_size=40),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_frame_strategy(30), st.floats(0, 0.5), st.booleans()), max_size=60),
+       st.integers(0, 4))
+def test_any_sequence_of_frames_raises_only_protocol_errors_and_never_repeats_or_reorders(steps, sends):
+    session = open_session(lost_after=2.0)
+    for i in range(sends):
+        session.send_chat(f"s{i}", T0)
+    now, handed_on = T0, []
+    for data, wait, tick in steps:
+        now += wait
+        try:
+            out = session.receive(data, now)
+        except ProtocolError:
+            continue
+        if tick:
+            out.events += session.tick(now).events
+        handed_on += [e.seq for e in out.events if isinstance(e, (ev.ChatMessage, ev.Notice))]
+        assert session.delivered >= (handed_on[-1] if handed_on else 0)
+    assert handed_on == sorted(set(handed_on))  # once each, in room order
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 40), st.randoms(use_true_random=False))
+def test_lost_duplicated_and_reordered_events_are_all_delivered_once_in_order_after_repair(count, rnd):
+    session = open_session()
+    room = {seq: event(seq) for seq in range(1, count + 1)}
+    arriving = [s for s in room if rnd.random() > 0.3] + [s for s in room if rnd.random() < 0.2]
+    rnd.shuffle(arriving)
+    now, delivered = T0, []
+    for seq in arriving:
+        now += 0.01
+        delivered += [m.seq for m in of(session.receive(room[seq], now), ev.ChatMessage)]
+    for _ in range(200):  # the repair rounds: the server answers every request, its status says how far the room is
+        if session.delivered == count:
+            break
+        now += 0.05
+        requests = frames(session.tick(now)) + frames(session.receive(status(count), now))
+        for resend in (f for f in requests if isinstance(f, p.Resend)):
+            for first, last in resend.ranges:
+                for seq in range(first, last + 1):
+                    delivered += [m.seq for m in of(session.receive(room[seq], now), ev.ChatMessage)]
+    assert delivered == list(range(1, count + 1))
+
+
+# --- every kind of frame lost, duplicated or swapped with the next ----------------------------
+
+# The room as the server has it: ours are the messages at 2 and 4 (ids 1 and 2).
+ROOM_EVENTS = {1: event(1), 2: event(2, ME, "own 1"), 3: event(3, "eve", kind=EventType.JOINED),
+               4: event(4, ME, "own 2"), 5: event(5)}
+OWN_SEQ = {1: 2, 2: 4}
+SCRIPT = [ROOM_EVENTS[1], ack(1, 2), ROOM_EVENTS[3], ack(2, 4), ROOM_EVENTS[5], status(5),
+          error(ErrorCode.RATE_LIMITED, "slow down")]
+
+
+def _variants():
+    for i in range(len(SCRIPT)):
+        yield f"lose {i}", SCRIPT[:i] + SCRIPT[i + 1:]
+        yield f"duplicate {i}", SCRIPT[:i + 1] + SCRIPT[i:]
+        if i + 1 < len(SCRIPT):
+            yield f"swap {i}", SCRIPT[:i] + [SCRIPT[i + 1], SCRIPT[i]] + SCRIPT[i + 2:]
+
+
+@pytest.mark.parametrize("arriving", [v for _, v in _variants()], ids=[name for name, _ in _variants()])
+def test_any_frame_lost_duplicated_or_reordered_gives_the_same_room(arriving):
+    session = open_session()
+    for text in ("own 1", "own 2"):
+        session.send_chat(text, T0)
+    now, seen = T0, []
+    for data in arriving:
+        now += 0.01
+        seen += session.receive(data, now).events
+    for _ in range(100):  # the server's side of the repair: resent events, re-acks, its status
+        now += 0.1
+        for frame in frames(session.tick(now)) + frames(session.receive(status(5), now)):
+            if isinstance(frame, p.Resend):
+                for first, last in frame.ranges:
+                    for seq in range(first, last + 1):
+                        seen += session.receive(ROOM_EVENTS[seq], now).events
+            elif isinstance(frame, p.Chat):
+                seen += session.receive(ack(frame.msg_id, OWN_SEQ[frame.msg_id]), now).events
+    assert [(m.seq, m.text) for m in seen if isinstance(m, ev.ChatMessage)] == [(1, "m1"), (5, "m5")]
+    assert [(n.seq, n.kind) for n in seen if isinstance(n, ev.Notice)] == [(3, "joined")]
+    assert sorted(s.msg_id for s in seen if isinstance(s, ev.MessageSent)) == [1, 2]
+    assert not [e for e in seen if isinstance(e, (ev.MessageFailed, ev.RoomClosed))]
+    assert session.delivered == 5 and session.members == ("bob", "eve", ME)
