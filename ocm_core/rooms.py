@@ -246,6 +246,9 @@ class RoomRegistry:
         except StoreWriteError as exc:
             self._store_failed(exc)
             raise
+        except Exception:
+            self._reload_from_store()  # rolled back on disk: memory must not keep half of it either
+            raise
         if self._store_recovery_unconfirmed:
             self._store_recovery_unconfirmed = False
             log.warning("the database %s can be written again; messages are accepted again", self._store.path)
@@ -262,15 +265,20 @@ class RoomRegistry:
         self._store_failing = True
         self._store_probe_at = self._clock() + STORE_PROBE_SECONDS
         if reload:  # whatever the failed transaction did in memory goes: the disk is the truth
-            # ... but a member's sealing channel is not on disk and must go on: a new one would
-            # count its nonces from 1 again under the same key and epoch.
-            channels = {token: member.channel for token, member in self._tokens.items()}
-            self._rooms.clear()
-            self._tokens.clear()
-            self._load(self._store, reloading=True)
-            for token, member in self._tokens.items():
-                if channels.get(token) is not None:
-                    member.channel = channels[token]
+            self._reload_from_store()
+
+    def _reload_from_store(self) -> None:
+        """Make memory match the disk again after a transaction that did not commit."""
+        assert self._store is not None
+        # A member's sealing channel is not on disk and must go on: a new one would count
+        # its nonces from 1 again under the same key and epoch.
+        channels = {token: member.channel for token, member in self._tokens.items()}
+        self._rooms.clear()
+        self._tokens.clear()
+        self._load(self._store, reloading=True)
+        for token, member in self._tokens.items():
+            if channels.get(token) is not None:
+                member.channel = channels[token]
 
     def _probe_store(self, now: float) -> None:
         if self._store is None or not self._store_failing or now < self._store_probe_at:
@@ -709,7 +717,8 @@ class RoomRegistry:
     def _refuse_too_long(self, member: Member) -> Outbound:
         self.drop("chat too long to relay", member.sender)
         note = "that message is too long to relay with your name; shorten it"
-        return [] if member.kanaru else [self._to(member, p.encode_error_frame(ErrorCode.TOO_LONG, note))]
+        # A plain-text client (bare or kanaru) would show our binary error frame as garbage.
+        return [] if member.plain_text else [self._to(member, p.encode_error_frame(ErrorCode.TOO_LONG, note))]
 
     def _plain_chat(self, member: Member, text: str, now: float) -> Outbound:
         if self._too_long(member, text):
