@@ -9,6 +9,8 @@ import queue
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 
 from . import __version__, errors
 from . import events as ev
@@ -17,7 +19,11 @@ from .identity import IdentityChanged
 from .netutil import lan_address
 from .rooms import Limits
 from .server import DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, ChatServer, ServerLimits
+from .filestore import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORAGE_BYTES
+from .paths import downloads_dir
 from .store import default_db_path
+
+MIB = 1024 * 1024
 
 
 def _server_parser() -> argparse.ArgumentParser:
@@ -33,6 +39,11 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=f"messages a member may send in a burst (default {Limits.rate_burst})")
     parser.add_argument("--db", default=str(default_db_path()), help="SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)")
     parser.add_argument("--no-db", action="store_true", help="keep everything in memory; a restart closes every room")
+    parser.add_argument("--max-file-mib", type=float, default=DEFAULT_MAX_FILE_BYTES / MIB,
+                        help=f"largest file members may share, in MiB (default {DEFAULT_MAX_FILE_BYTES // MIB})")
+    parser.add_argument("--max-storage-mib", type=float, default=DEFAULT_MAX_STORAGE_BYTES / MIB,
+                        help=f"most the shared files of all rooms may take on disk, in MiB (default {DEFAULT_MAX_STORAGE_BYTES // MIB})")
+    parser.add_argument("--files-dir", help="where shared files are kept (default: 'files' beside the database, or a temporary folder with --no-db)")
     parser.add_argument("--allow-plain", action="store_true", help="also admit clients without encryption (the assignment's own clients); "
                         "their messages, names and passwords cross the network readable")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="how much to log (default INFO)")
@@ -46,8 +57,9 @@ def server_main(argv: list[str] | None = None) -> int:
     limits = Limits(max_rooms=args.max_rooms, max_members_per_room=args.max_members, rate_per_second=args.rate, rate_burst=args.burst)
     server = ChatServer(
         args.host, args.tcp_port, args.udp_port, member_timeout=args.member_timeout, limits=limits,
-        server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip),
-        db_path=None if args.no_db else args.db, allow_plain=args.allow_plain,
+        server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip,
+                                   max_file_bytes=int(args.max_file_mib * MIB), max_storage_bytes=int(args.max_storage_mib * MIB)),
+        db_path=None if args.no_db else args.db, allow_plain=args.allow_plain, files_dir=args.files_dir,
     )
     try:
         server.start()
@@ -125,6 +137,9 @@ def describe(event) -> str | None:
         return f"[{_clock(event.time)}] {event.sender}: {event.text}{mark}"
     if isinstance(event, ev.Notice):
         return f"* {notice_text(event)}"
+    if isinstance(event, ev.FileShared):
+        mark = " (earlier)" if event.history else ""
+        return f"[{_clock(event.time)}] {event.sender} shared {event.name} ({size_text(event.size)}){mark}: /get {event.file_id}"
     if isinstance(event, ev.MembersChanged):
         return "* in the room: " + ", ".join(m + (" (host)" if m == event.host else "") for m in event.members)
     if isinstance(event, ev.MessageFailed):
@@ -138,6 +153,79 @@ def describe(event) -> str | None:
     if isinstance(event, ev.ErrorEvent):
         return f"! {event.text}"
     return None
+
+
+def size_text(size: int) -> str:
+    """A file's size as a person reads it: 980 bytes, 12.3 KB, 4.5 MB, 1.2 GB."""
+    if size < 1000:
+        return f"{size} bytes"
+    amount, unit = size / 1000, "KB"
+    for bigger in ("MB", "GB"):
+        if amount < 1000:
+            break
+        amount, unit = amount / 1000, bigger
+    return f"{amount:.1f} {unit}"
+
+
+class ProgressPrinter:
+    """Progress lines for a terminal: one each 10% (and at the end), with the speed."""
+
+    def __init__(self, what: str, clock=time.monotonic):
+        self.what = what
+        self._clock = clock
+        self._started = clock()
+        self._next = 0
+
+    def __call__(self, done: int, total: int) -> bool:
+        percent = 100 if total == 0 else done * 100 // total
+        if percent >= self._next:
+            elapsed = max(self._clock() - self._started, 1e-6)
+            print(f"  {self.what}: {percent}% of {size_text(total)} ({size_text(int(done / elapsed))}/s)", flush=True)
+            self._next = percent // 10 * 10 + 10
+        return True
+
+
+FILE_HELP = "/send PATH shares a file, /files lists the room's files, /get ID [FOLDER] saves one (to Downloads by default)."
+
+
+def file_command(client: ChatClient, text: str) -> str | None:
+    """Run a file command (/send, /get, /files) on a thread of its own, so chat goes on;
+    return a line to print at once, or None if `text` is not a file command."""
+    command, _, rest = text.strip().partition(" ")
+    rest = rest.strip()
+    if command == "/files":
+        files = client.list_files()
+        if not files:
+            return "* No files shared in this room yet."
+        return "\n".join(f"* {f.file_id}  {f.name} ({size_text(f.size)}) from {f.sender or '?'}" for f in files)
+    if command == "/send" and rest:
+        path = rest.strip('"')
+        _in_background(lambda: f"* Shared {path} (id {client.send_file(path, ProgressPrinter('sending ' + path))}).")
+        return f"* Sending {path}…"
+    if command == "/get" and rest:
+        file_id, _, folder = rest.partition(" ")
+        target = folder.strip().strip('"') or str(downloads_dir())
+        _in_background(lambda: f"* Saved {client.download(file_id, _folder(target), ProgressPrinter('receiving ' + file_id))}.")
+        return f"* Fetching {file_id} into {target}…"
+    if command in ("/send", "/get"):
+        return f"! {FILE_HELP}"
+    return None
+
+
+def _folder(path: str) -> Path:
+    folder = Path(path).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _in_background(action) -> None:
+    def run() -> None:
+        try:
+            print(action(), flush=True)
+        except (errors.ClientError, errors.ProtocolError, OSError) as exc:
+            print(f"! {exc}", flush=True)
+
+    threading.Thread(target=run, daemon=True).start()
 
 
 def chat_main(argv: list[str] | None = None) -> int:
@@ -176,6 +264,7 @@ def chat_main(argv: list[str] | None = None) -> int:
         return 130
     role = "host of" if client.is_host else "in"
     print(f"You are {name}, {role} room '{room}'. Type a message and press Enter; /quit leaves.", flush=True)
+    print(FILE_HELP, flush=True)
     print(f"Server identity: {client.server_fingerprint} (compare it aloud with the host's)", flush=True)
     printer = threading.Thread(target=_print_events, args=(client,), daemon=True)
     printer.start()
@@ -187,6 +276,10 @@ def chat_main(argv: list[str] | None = None) -> int:
             if not text.strip():
                 continue
             try:
+                line = file_command(client, text)
+                if line is not None:
+                    print(line, flush=True)
+                    continue
                 client.send(text)
             except errors.ClientError as exc:
                 print(f"! {exc}", flush=True)
