@@ -54,13 +54,14 @@ class TransferStream:
             data = self.sock.recv(CHUNK)
             if not data:
                 return b""
-            if self.tls is None:
-                self._pending += data
-                continue
-            plain, reply = self.tls.receive(data)
-            if reply:
-                self.sock.sendall(reply)
-            self._pending += plain
+            if self.tls is not None:
+                data, reply = self.tls.receive(data)
+                if reply:
+                    self.sock.sendall(reply)
+            if 0 < len(data) <= limit:  # the usual case: hand it on without copying it again
+                self.received += len(data)
+                return data
+            self._pending += data
         if len(self._pending) <= limit:
             data, self._pending = bytes(self._pending), bytearray()
         else:
