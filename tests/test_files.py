@@ -395,3 +395,49 @@ def test_the_file_store_reserves_space_for_uploads_in_progress(tmp_path):
     store.abort(first)
     assert store.used_bytes == 0
     store.begin("r", "a", "y", 60, "")
+
+
+def test_file_requests_and_events_round_trip_and_bad_ones_are_refused_with_a_reason():
+    upload = p.FileRequest("tok", "cHJvb2Y=", "a.png", 10, "image/png")
+    assert p.decode_file_request(p.Operation.UPLOAD, p.encode_file_request(upload)) == upload
+    download = p.FileRequest("tok", None, file_id="0123456789abcdef")
+    assert p.decode_file_request(p.Operation.DOWNLOAD, p.encode_file_request(download)) == download
+    for operation, payload, reason in [
+        (p.Operation.UPLOAD, b'{"token": "t", "name": "a", "size": -1}', "size"),
+        (p.Operation.UPLOAD, b'{"token": "t", "name": "a", "size": true}', "size"),
+        (p.Operation.UPLOAD, b'{"token": "t", "name": "", "size": 1}', "name"),
+        (p.Operation.UPLOAD, b'{"token": "t", "name": "a", "size": 1, "mime": "\xc3\xa9"}', "type"),
+        (p.Operation.DOWNLOAD, b'{"token": "t", "file_id": "../../etc"}', "file id"),
+        (p.Operation.FILES, b'{"proof": "x"}', "token"),
+        (p.Operation.FILES, b'[1]', "JSON object"),
+    ]:
+        with pytest.raises(errors.RemoteProtocolError, match=reason):
+            p.decode_file_request(operation, payload)
+    info = p.FileInfo("0123456789abcdef", "写真.jpg", 12345, "image/jpeg")
+    event = p.Event(7, 1000, p.EventType.FILE, "アリス", p.encode_file_event_text(info))
+    decoded = p.decode_body(p.encode_event(event))
+    assert p.decode_file_event(decoded) == p.FileInfo("0123456789abcdef", "写真.jpg", 12345, "image/jpeg", "アリス")
+    with pytest.raises(errors.RemoteProtocolError):
+        p.decode_file_event(p.Event(7, 1000, p.EventType.FILE, "a", "not json"))
+
+
+def test_a_stalled_download_is_cut_off_at_the_idle_timeout(tmp_path):
+    srv = ChatServer("127.0.0.1", 0, 0, server_limits=ServerLimits(transfer_idle_timeout=1.0))
+    srv.start()
+    try:
+        alice = ChatClient("127.0.0.1", srv.tcp_address[1])
+        alice.create_room("r", "alice")
+        file_id = alice.send_file(make_file(tmp_path, "big.bin", 24 * 1024 * 1024))
+        sock, where = alice._connect()
+        stream = alice._secure(sock, where)
+        token, proof = alice._file_auth()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        stream.sendall(p.encode_tcrp(p.Operation.DOWNLOAD, p.State.REQUEST, "r",
+                                     p.encode_file_request(p.FileRequest(token, proof, file_id=file_id))))
+        # ...and never read: the server's sends fill the socket buffers and stall.
+        wait_until(lambda: srv.stats["transfers stalled"] == 1 and srv._transfers.running == 0, timeout=10,
+                   what="the stalled download cut off and its slot freed")
+        sock.close()
+        alice.leave()
+    finally:
+        srv.stop()
