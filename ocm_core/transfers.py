@@ -104,6 +104,7 @@ class FileTransfers:
         self._pool = concurrent.futures.ThreadPoolExecutor(slots, thread_name_prefix="ocm-transfer")
         self._lock = threading.Lock()
         self.running = 0
+        self._active: set[socket.socket] = set()
         self.stats = stats if stats is not None else {}
 
     def try_start(self, sock: socket.socket, tls: TlsServerSide | None, message: p.TcrpMessage, pending: bytes,
@@ -117,11 +118,21 @@ class FileTransfers:
         return True
 
     def shutdown(self) -> None:
+        """The server stops: end every transfer now (each cleans up as for a cut connection)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            active = list(self._active)
+        for sock in active:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _run(self, sock, tls, message: p.TcrpMessage, pending: bytes, ip: str, done: Callable[[], None]) -> None:
         stream = TransferStream(sock, tls, pending, self.idle_timeout)
         started = time.monotonic()
+        with self._lock:
+            self._active.add(sock)
         try:
             if message.operation is Operation.UPLOAD:
                 self._upload(stream, message, ip)
@@ -136,9 +147,10 @@ class FileTransfers:
         except Exception:
             log.exception("error in a %s from %s", message.operation.name, ip)
         finally:
-            stream.close()
             with self._lock:
+                self._active.discard(sock)
                 self.running -= 1
+            stream.close()
             done()
             log.debug("%s from %s: %d bytes in %.2f s", message.operation.name, ip, stream.received, time.monotonic() - started)
 

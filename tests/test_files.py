@@ -441,3 +441,17 @@ def test_a_stalled_download_is_cut_off_at_the_idle_timeout(tmp_path):
         alice.leave()
     finally:
         srv.stop()
+
+
+def test_stopping_the_server_ends_its_transfers_at_once(tmp_path):
+    srv = ChatServer("127.0.0.1", 0, 0)
+    srv.start()
+    alice = ChatClient("127.0.0.1", srv.tcp_address[1])
+    alice.create_room("r", "alice")
+    sock, _ = raw_upload(srv, alice, "slow.bin", 10_000, b"x" * 100)
+    wait_until(lambda: srv._transfers.running == 1, what="the upload running")
+    transfers = srv._transfers
+    srv.stop()
+    wait_until(lambda: transfers.running == 0, timeout=2, what="the transfer ended by the stop")
+    sock.close()
+    alice._shutdown()
