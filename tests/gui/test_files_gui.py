@@ -127,3 +127,19 @@ def test_share_asks_for_a_file_and_a_closed_room_disables_it(root, room, tmp_pat
     pump(root, lambda: bob_chat.room_closed, what="the room closed")
     assert bob_chat.files.share_button.instate(["disabled"])
     assert bob_chat.files.share() is None
+
+
+def test_a_late_joiner_sees_an_earlier_picture_under_the_history_line(root, room, tmp_path):
+    alice_chat, _ = room
+    alice_chat.files.share(picture(tmp_path / "earlier.png", (100, 60)))
+    pump(root, lambda: alice_chat.files.lines, what="the file shared")
+    late = ChatClient("127.0.0.1", alice_chat.client.tcp_port)
+    late.join_room("写真", "carol")
+    window = ChatWindow(root, late, files_dir=tmp_path / "saved-carol")
+    try:
+        line = pump(root, lambda: next((x for x in window.files.lines.values() if x.picture is not None), None),
+                    what="the earlier picture in the late joiner's window")
+        assert line.event.history and line.event.name == "earlier.png"
+        assert "earlier messages, before you joined" in window.transcript()
+    finally:
+        window.leave()
