@@ -36,6 +36,19 @@ def peak_rss_mib() -> float:
     return peak / (MIB if sys.platform == "darwin" else 1024)
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def process_peak_mib(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -91,9 +104,9 @@ def sender(port: int, path: str) -> None:
     client.create_room("bench", "sender")
     print("ready", flush=True)
     sys.stdin.readline()  # "go"
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     client.send_file(path)
-    print(json.dumps({"upload_s": time.perf_counter() - started, "rss_mib": peak_rss_mib()}), flush=True)
+    print(json.dumps({"upload_s": time.perf_counter() - started, "rss_mib": peak_rss_mib(), "cpu_s": cpu_seconds() - cpu}), flush=True)
     sys.stdin.readline()  # "quit"
     client.leave()
 
@@ -107,9 +120,10 @@ def receiver(port: int, folder: str) -> None:
     print("ready", flush=True)
     while not isinstance(event := client.events.get(timeout=600), ev.FileShared):
         pass
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     saved = client.download(event.file_id, folder)
-    print(json.dumps({"download_s": time.perf_counter() - started, "rss_mib": peak_rss_mib(), "path": str(saved)}), flush=True)
+    print(json.dumps({"download_s": time.perf_counter() - started, "rss_mib": peak_rss_mib(), "cpu_s": cpu_seconds() - cpu,
+                      "path": str(saved)}), flush=True)
     client.leave()
 
 
@@ -132,6 +146,7 @@ def through_server(source: Path, folder: Path) -> dict:
         receive = child("receive", str(port), str(folder))
         assert receive.stdout
         assert receive.stdout.readline().strip() == "ready"
+        server_cpu = process_cpu_seconds(server.pid)
         started = time.perf_counter()
         send.stdin.write("go\n")
         send.stdin.flush()
@@ -139,13 +154,16 @@ def through_server(source: Path, folder: Path) -> dict:
         total = time.perf_counter() - started
         sent = json.loads(send.stdout.readline())
         server_peak = process_peak_mib(server.pid)
+        server_cpu_after = process_cpu_seconds(server.pid)
         send.stdin.write("quit\n")
         send.stdin.flush()
         send.wait(10)
         receive.wait(10)
         same = Path(got["path"]).stat().st_size == size
         return {"total_s": total, "upload_s": sent["upload_s"], "download_s": got["download_s"], "server_mib": server_peak,
-                "sender_mib": sent["rss_mib"], "receiver_mib": got["rss_mib"], "whole": same}
+                "sender_mib": sent["rss_mib"], "receiver_mib": got["rss_mib"], "whole": same,
+                "cpu_s": {"server": None if server_cpu is None or server_cpu_after is None else server_cpu_after - server_cpu,
+                          "sender": sent["cpu_s"], "receiver": got["cpu_s"]}}
     finally:
         for proc in (send, receive, server):
             if proc is not None and proc.poll() is None:
@@ -168,7 +186,9 @@ def main() -> None:
         for mib in options.sizes:
             source = Path(scratch) / f"source-{mib}.bin"
             make_file(source, mib * MIB)
+            before = cpu_seconds()
             plain = plain_copy(source, Path(scratch) / "plain-copy.bin")
+            plain_cpu = cpu_seconds() - before
             folder = Path(scratch) / f"received-{mib}"
             folder.mkdir()
             run = through_server(source, folder)
@@ -179,6 +199,9 @@ def main() -> None:
                   f"upload {up:4.0f} MB/s ({up / plain_rate:.2f}), download {down:4.0f} MB/s ({down / plain_rate:.2f}); "
                   f"peak RSS server {run['server_mib'] or float('nan'):.0f} MiB, sender {run['sender_mib']:.0f} MiB, "
                   f"receiver {run['receiver_mib']:.0f} MiB; arrived whole: {run['whole']}", flush=True)
+            cpu = {name: (f"{seconds / mib * 100:.2f} s" if seconds is not None else "n/a") for name, seconds in run["cpu_s"].items()}
+            print(f"      CPU per 100 MiB: server {cpu['server']}, sender {cpu['sender']}, receiver {cpu['receiver']}; "
+                  f"plain copy {plain_cpu / mib * 100:.2f} s", flush=True)
             for leftover in (source, Path(scratch) / "plain-copy.bin"):
                 leftover.unlink()
 
