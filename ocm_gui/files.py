@@ -45,6 +45,7 @@ PICTURE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 PICTURE_MAX_BYTES = 10 * 1000 * 1000
 THUMBNAIL = (280, 200)
 REPORT_EVERY = 0.1  # seconds between a transfer's progress reports
+PICTURES_AT_ONCE = 2  # a history full of pictures is fetched two at a time, leaving the server's slots to others
 
 
 @dataclass
@@ -86,6 +87,7 @@ class FilePanel:
         self._save_dir = save_dir
         self._keys = itertools.count(1)
         self._cache: Path | None = None
+        self._picture_slots = threading.Semaphore(PICTURES_AT_ONCE)
         self._closed = False
         self._build()
 
@@ -188,11 +190,14 @@ class FilePanel:
 
     def _fetch_picture(self, line: FileLine) -> None:
         file_id, target = line.event.file_id, self._cache_dir() / line.event.file_id
-        client, reports = self.client, self.reports
+        client, reports, slots = self.client, self.reports, self._picture_slots
 
         def work() -> None:
             try:
-                path = client.download(file_id, target)
+                with slots:
+                    if self._closed:
+                        return
+                    path = client.download(file_id, target)
                 thumbnail = _thumbnail(path)
             except (ClientError, ProtocolError, OSError) as exc:
                 reports.put(("not_picture", file_id, f"could not fetch: {exc}"))
