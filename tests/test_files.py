@@ -4,6 +4,7 @@ connections, caps, a full disk, hostile names, history for late joiners, clean-u
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -14,6 +15,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ocm_core import client_files, errors
 from ocm_core import events as ev
@@ -455,3 +458,29 @@ def test_stopping_the_server_ends_its_transfers_at_once(tmp_path):
     wait_until(lambda: transfers.running == 0, timeout=2, what="the transfer ended by the stop")
     sock.close()
     alice._shutdown()
+
+
+@given(st.sampled_from([p.Operation.UPLOAD, p.Operation.DOWNLOAD, p.Operation.FILES]),
+       st.one_of(st.binary(max_size=300),
+                 st.dictionaries(st.sampled_from(["token", "proof", "name", "size", "mime", "file_id", "x"]),
+                                 st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=300), st.lists(st.integers())),
+                                 max_size=7).map(lambda d: json.dumps(d).encode())))
+@settings(max_examples=300, deadline=None)
+def test_random_file_requests_decode_or_raise_a_protocol_error(operation, payload):
+    try:
+        request = p.decode_file_request(operation, payload)
+    except errors.ProtocolError:
+        return
+    assert request.token and (operation is not p.Operation.DOWNLOAD or p.is_file_id(request.file_id))
+    if operation is p.Operation.UPLOAD:
+        assert request.size >= 0 and request.name and safe_name(request.name)
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=500, deadline=None)
+def test_any_name_becomes_one_safe_on_every_system(name):
+    safe = safe_name(name)
+    assert safe and safe not in (".", "..") and len(safe.encode("utf-8")) <= 255
+    assert not set('/\\<>:"|?*') & set(safe) and all(ch >= " " and ch != "\x7f" for ch in safe)
+    assert safe == safe.strip(". ") and safe.partition(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT1"}
+    assert safe_name(safe) == safe  # making a safe name safe again changes nothing
