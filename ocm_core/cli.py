@@ -33,6 +33,7 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--udp-port", type=int, default=DEFAULT_UDP_PORT, help="UDP port for chat (default 9091; 0 picks a free one)")
     parser.add_argument("--member-timeout", type=float, default=30.0, help="seconds of silence before a member is removed (default 30)")
     parser.add_argument("--max-rooms", type=int, default=Limits.max_rooms, help=f"rooms this server holds at most (default {Limits.max_rooms})")
+    parser.add_argument("--max-rooms-per-address", type=int, default=Limits.max_rooms_per_address, help=f"rooms hosted from one address at once (default {Limits.max_rooms_per_address})")
     parser.add_argument("--max-members", type=int, default=Limits.max_members_per_room, help=f"members per room at most (default {Limits.max_members_per_room})")
     parser.add_argument("--max-connections-per-ip", type=int, default=ServerLimits.max_connections_per_ip, help=f"concurrent TCP connections from one address (default {ServerLimits.max_connections_per_ip})")
     parser.add_argument("--rate", type=float, default=Limits.rate_per_second, help=f"chat messages a member may send per second (default {Limits.rate_per_second:g})")
@@ -44,6 +45,7 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-storage-mib", type=float, default=DEFAULT_MAX_STORAGE_BYTES / MIB,
                         help=f"most the shared files of all rooms may take on disk, in MiB (default {DEFAULT_MAX_STORAGE_BYTES // MIB})")
     parser.add_argument("--files-dir", help="where shared files are kept (default: 'files' beside the database, or a temporary folder with --no-db)")
+    parser.add_argument("--move-damaged-db", action="store_true", help="if the database file is damaged, rename it to FILE.damaged-DATE-TIME and start with no rooms")
     parser.add_argument("--allow-plain", action="store_true", help="also admit clients without encryption (the assignment's own clients); "
                         "their messages, names and passwords cross the network readable")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="how much to log (default INFO)")
@@ -54,12 +56,13 @@ def _server_parser() -> argparse.ArgumentParser:
 def server_main(argv: list[str] | None = None) -> int:
     args = _server_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    limits = Limits(max_rooms=args.max_rooms, max_members_per_room=args.max_members, rate_per_second=args.rate, rate_burst=args.burst)
+    limits = Limits(max_rooms=args.max_rooms, max_rooms_per_address=args.max_rooms_per_address, max_members_per_room=args.max_members, rate_per_second=args.rate, rate_burst=args.burst)
     server = ChatServer(
         args.host, args.tcp_port, args.udp_port, member_timeout=args.member_timeout, limits=limits,
         server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip,
                                    max_file_bytes=int(args.max_file_mib * MIB), max_storage_bytes=int(args.max_storage_mib * MIB)),
-        db_path=None if args.no_db else args.db, allow_plain=args.allow_plain, files_dir=args.files_dir,
+        db_path=None if args.no_db else args.db, move_damaged_db=args.move_damaged_db, allow_plain=args.allow_plain,
+        files_dir=args.files_dir,
     )
     try:
         server.start()
@@ -122,6 +125,7 @@ EVENT_WORDS = {
     "timed_out": "{name} stopped responding and was removed.",
     "connection_lost": "Connection lost, reconnecting…",
     "connection_restored": "Connection restored.",
+    "resumed": "You were away; {missed} messages you missed are below.",
 }
 
 
@@ -150,6 +154,8 @@ def describe(event) -> str | None:
         return f"! {event.text or EVENT_WORDS['connection_lost']}"
     if isinstance(event, ev.ConnectionRestored):
         return f"! {event.text or EVENT_WORDS['connection_restored']}"
+    if isinstance(event, ev.Resumed):
+        return f"* {EVENT_WORDS['resumed'].format(missed=event.missed)}"
     if isinstance(event, ev.ErrorEvent):
         return f"! {event.text}"
     return None

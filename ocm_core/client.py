@@ -21,6 +21,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
+import uuid
 from typing import Any
 
 from . import client_files, errors
@@ -32,6 +33,8 @@ from .session import ClientSession, Output, SessionState
 from .client_files import Progress
 
 log = logging.getLogger(__name__)
+
+ENTER_ATTEMPTS = 2  # a CREATE or JOIN whose answer did not come is asked once more, with the same request id
 
 _STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
     Status.ROOM_EXISTS: errors.RoomExists,
@@ -46,6 +49,7 @@ _STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
     Status.UNKNOWN_TOKEN: errors.NotConnected,
     Status.SERVER_ERROR: errors.ClientError,
     Status.BUSY: errors.ServerBusy,
+    Status.CANNOT_SAVE: errors.CannotSave,
     Status.ENCRYPTION_REQUIRED: errors.BadRequest,
     Status.FILE_TOO_LARGE: errors.FileTooLarge,
     Status.STORAGE_FULL: errors.StorageFull,
@@ -123,6 +127,7 @@ class ChatClient:
         self._answered = threading.Event()  # the server has answered on UDP (the session is past JOINING)
         self._stop = threading.Event()  # set when the session is over: the threads end
         self._threads: list[threading.Thread] = []
+        self._snapshot_wanted = False  # a datagram asked for a snapshot (SYNC over TLS)
 
     # --- TCP requests -------------------------------------------------------------------
 
@@ -138,6 +143,11 @@ class ChatClient:
                     raise
                 time.sleep(pause * random.uniform(0.5, 1.5))
                 pause = min(pause * 2, 1.0)
+            except errors.TryAgainLater as exc:
+                wait = exc.seconds * random.uniform(0.8, 1.2)
+                if time.monotonic() + wait > deadline:
+                    raise
+                time.sleep(wait)
 
     def _connect(self) -> tuple[socket.socket, str]:
         """A TCP connection to the server, and its address as a person reads it."""
@@ -159,6 +169,9 @@ class ChatClient:
         if header.state is not State.RESPONSE:
             raise errors.RemoteProtocolError("the server's first answer is not a status")
         status, detail = p.decode_status(message.payload)
+        if status is Status.TRY_LATER:
+            seconds = p.decode_retry_after(message.payload)
+            raise errors.TryAgainLater(f"{detail[:1].upper() + detail[1:]}; try again in {seconds} s.", seconds)
         if status is not Status.OK:
             raise _STATUS_ERRORS.get(status, errors.ClientError)(detail[:1].upper() + detail[1:] + ".")
 
@@ -239,7 +252,16 @@ class ChatClient:
             p.check_name(username, "your name")
         except errors.ProtocolError as exc:
             raise errors.BadRequest(exc.reason[:1].upper() + exc.reason[1:] + ".") from None
-        grant = self._request(operation, room, p.encode_request(p.RoomRequest(username, password or None)))
+        # One id for every attempt: if an answer was lost after the server admitted us, the
+        # retry gets the same token instead of "name taken".
+        payload = p.encode_request(p.RoomRequest(username, password or None, request_id=uuid.uuid4().hex))
+        for attempt in range(ENTER_ATTEMPTS):
+            try:
+                grant = self._request(operation, room, payload)
+                break
+            except errors.ServerUnreachable:
+                if attempt == ENTER_ATTEMPTS - 1:
+                    raise
         if self.plain:
             token = grant
         else:
@@ -460,7 +482,10 @@ class ChatClient:
                 continue  # not from the server's chat port
             try:
                 with self._lock:
-                    datagrams = self._carry_out(self._joined_session.receive(data, time.monotonic()))
+                    out = self._joined_session.receive(data, time.monotonic())
+                    datagrams = self._carry_out(out)
+                if out.fetch_snapshot:
+                    self._snapshot_wanted = True  # fetched by the timer thread: this one keeps receiving
             except errors.ProtocolError as exc:
                 log.warning("ignored a malformed datagram from the server: %s", exc.reason)
                 continue
@@ -476,10 +501,41 @@ class ChatClient:
                     out = self._joined_session.tick(time.monotonic())
                     datagrams = self._carry_out(out)
                 self._send_all(datagrams)
-                if out.fetch_snapshot:
+                if out.fetch_snapshot or self._snapshot_wanted:
+                    self._snapshot_wanted = False
                     self._resync()
+                if out.resume:
+                    self._resume()
             except Exception:
                 log.exception("error in the client's timer")
+
+    def _resume(self) -> None:
+        """The server forgot us (we were away past its timeout): ask to come back into the
+        room as ourselves, with our token as the proof, and fetch what we missed."""
+        session = self._joined_session
+        payload = p.encode_request(p.RoomRequest(session.username, resume_token=self._token.decode("ascii")))
+        try:
+            grant = self._request(Operation.JOIN, session.room, payload)
+            token = grant if self.plain else p.decode_grant(grant)[0]
+            if token != self._token:
+                raise errors.RemoteProtocolError("the server took us back under another token")
+            snapshot = self._sync()
+        except errors.ServerUnreachable as exc:
+            log.warning("could not come back into the room yet: %s", exc)
+            with self._lock:
+                session.resume_later(time.monotonic())
+            return
+        except (errors.ClientError, errors.ProtocolError) as exc:
+            with self._lock:
+                datagrams = self._carry_out(session.resume_failed(str(exc).rstrip(".")))
+            self._send_all(datagrams)
+            return
+        with self._lock:
+            try:
+                datagrams = self._carry_out(session.resumed(snapshot, time.monotonic()))
+            except errors.LocalProtocolError:
+                return  # we left meanwhile
+        self._send_all(datagrams)
 
     def _resync(self) -> None:
         """The server no longer holds events we missed: fetch the room over TCP again."""

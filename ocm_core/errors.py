@@ -47,6 +47,15 @@ class PortInUse(OCMError, OSError):
         self.kind = kind
 
 
+class DatabaseDamaged(OCMError, OSError):
+    def __init__(self, path: str, reason: str):
+        super().__init__(
+            f"The database {path} is damaged ({reason}). Start with --move-damaged-db to move it aside and "
+            "begin with no rooms, or choose another file with --db."
+        )
+        self.path = path
+
+
 class DatabaseInUse(OCMError, OSError):
     def __init__(self, path: str):
         super().__init__(f"another server is using {path}; stop it or choose another database file")
@@ -79,6 +88,18 @@ class ServerFull(ClientError):
 
 class ServerBusy(ServerFull):
     """Too many connections at this moment; the client has already retried for a while."""
+
+
+class CannotSave(ClientError):
+    """The server cannot write its database now (a full disk); nothing was done."""
+
+
+class TryAgainLater(ClientError):
+    """The server asked us to wait `seconds` before trying again (it is busy checking passwords)."""
+
+    def __init__(self, message: str, seconds: int):
+        super().__init__(message)
+        self.seconds = seconds
 
 
 class RoomFull(ClientError):

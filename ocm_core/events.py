@@ -98,6 +98,14 @@ class ConnectionRestored(AppEvent):
 
 
 @dataclass(frozen=True)
+class Resumed(AppEvent):
+    """We were away past the server's timeout and came back into the room by ourselves;
+    the `missed` messages we missed follow this event."""
+
+    missed: int
+
+
+@dataclass(frozen=True)
 class ErrorEvent(AppEvent):
     text: str
 

@@ -58,6 +58,8 @@ class Status(enum.IntEnum):
     UNKNOWN_TOKEN = 10
     SERVER_ERROR = 11
     BUSY = 12  # too many connections right now (in all, or from one address): retry shortly
+    CANNOT_SAVE = 13  # the server's database cannot be written (a full disk): nothing was done
+    TRY_LATER = 14  # refused for now; two bytes after the code say in how many seconds to try again
     ENCRYPTION_REQUIRED = 15  # a plain request to a server that admits only TLS clients (13, 14: issue 12)
     FILE_TOO_LARGE = 16  # over the server's per-file cap: refused before any byte is sent
     STORAGE_FULL = 17  # over the server's storage cap, or its disk is full
@@ -191,11 +193,16 @@ class RoomRequest:
     token: str | None = None  # SYNC names the session by its token
     proof: str | None = None  # SYNC from a sealed member: secure.key_proof, base64
     dialect: Dialect = Dialect.OURS
+    request_id: str | None = None  # the same for every retry of one CREATE or JOIN: a repeat gets the same answer
+    resume_token: str | None = None  # JOIN: come back as the member that held this token (timed out lately)
+
+
+MAX_REQUEST_ID_BYTES = 64
 
 
 def encode_request(request: RoomRequest) -> bytes:
     fields: dict[str, str] = {"username": request.username}
-    for key in ("password", "token", "proof"):
+    for key in ("password", "token", "proof", "request_id", "resume_token"):
         if getattr(request, key) is not None:
             fields[key] = getattr(request, key)
     return json.dumps(fields, ensure_ascii=False).encode("utf-8")
@@ -236,7 +243,11 @@ def decode_request(payload: bytes) -> RoomRequest:
     password = text_field("password")
     if password is not None and len(password.encode("utf-8")) > 1024:
         raise RemoteProtocolError("password is longer than 1024 bytes")
-    return RoomRequest(username, password, text_field("token"), text_field("proof"))
+    request_id = text_field("request_id")
+    if request_id is not None and not 0 < len(request_id.encode("utf-8")) <= MAX_REQUEST_ID_BYTES:
+        raise RemoteProtocolError(f"request_id must be 1 to {MAX_REQUEST_ID_BYTES} bytes")
+    return RoomRequest(username, password, text_field("token"), text_field("proof"),
+                       request_id=request_id, resume_token=text_field("resume_token"))
 
 
 def decode_proof(text: str | None) -> bytes | None:
@@ -294,9 +305,12 @@ def encode_kanaru_relay(sender: str, text: str) -> bytes:
     return bytes((len(name),)) + name + text.encode("utf-8")
 
 
-def encode_status(status: Status, detail: str = "") -> bytes:
-    """State-1 payload: one status byte, then an optional UTF-8 sentence."""
-    return bytes((int(status),)) + detail.encode("utf-8")
+def encode_status(status: Status, detail: str = "", retry_after: int = 1) -> bytes:
+    """State-1 payload: one status byte (for TRY_LATER, then the seconds as a u16), then an optional UTF-8 sentence."""
+    head = bytes((int(status),))
+    if status is Status.TRY_LATER:
+        head += min(max(retry_after, 1), 0xFFFF).to_bytes(2, "big")
+    return head + detail.encode("utf-8")
 
 
 def decode_status(payload: bytes) -> tuple[Status, str]:
@@ -306,7 +320,18 @@ def decode_status(payload: bytes) -> tuple[Status, str]:
         status = Status(payload[0])
     except ValueError:
         raise RemoteProtocolError(f"unknown status code {payload[0]}") from None
-    return status, payload[1:].decode("utf-8", errors="replace")
+    start = 1
+    if status is Status.TRY_LATER:
+        if len(payload) < 3:
+            raise RemoteProtocolError("a TRY_LATER answer needs its 2-byte seconds")
+        start = 3
+    return status, payload[start:].decode("utf-8", errors="replace")
+
+
+def decode_retry_after(payload: bytes) -> int:
+    """The seconds a TRY_LATER answer asks the client to wait."""
+    decode_status(payload)
+    return int.from_bytes(payload[1:3], "big")
 
 
 def encode_json(value: object) -> bytes:
@@ -421,6 +446,7 @@ class ErrorCode(enum.IntEnum):
     RATE_LIMITED = 2
     RESYNC = 3  # the events asked for are no longer buffered: fetch a snapshot (SYNC)
     TOO_LONG = 4
+    CANNOT_SAVE = 5  # the chat was not stored, so not relayed or acknowledged: keep it and send it again
 
 
 @dataclass(frozen=True)

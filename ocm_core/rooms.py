@@ -22,9 +22,10 @@ from typing import Callable
 
 from . import protocol as p
 from .errors import RegistryError
+from .logutil import ThrottledLog
 from .protocol import ErrorCode, EventType, Status
 from .secure import MemberKeys, OpenFailed, SealedChannel
-from .store import RoomStore, StoredEvent, StoredMember, StoredRoom
+from .store import RoomStore, StoredEvent, StoredMember, StoredRoom, StoreWriteError
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,15 @@ HOLD_SECONDS = 30.0  # longer than that, the missing one is given up (our client
 RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknowledged them
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
 TOMBSTONE_LIMIT = 10_000
-DROP_LOG_EVERY = 5.0  # seconds between log lines about one kind of refused datagram
-STATUS_QUIET = 1.0  # a heartbeat from a caught-up member is answered only after this much silence towards it
+RESUME_SECONDS = 600.0  # a member that timed out (a laptop asleep) may come back with its old token this long
+AWAY_LIMIT = 1000  # members kept for resuming at most
+DROP_LOG_EVERY = 5.0  # seconds between log lines of one kind (a refused datagram, a member's moves)
+STATUS_QUIET = 0.5  # a heartbeat from a caught-up member is answered only after this much silence towards it
+REPEAT_SECONDS = 120.0  # a CREATE or JOIN repeated with its request id within this gets the first answer
+ADMIT_SECONDS = 10.0  # a member admitted by a request with an id, never heard from since, is dropped after this
+STORE_PROBE_SECONDS = 2.0  # while the database cannot be written, how often to see whether it can again
+CANNOT_SAVE_TELL_EVERY = 10.0  # a sender whose messages are refused is told again after this long
+CANNOT_SAVE_TEXT = "the server cannot save messages right now; yours will be sent when it can"
 
 # scrypt costs ~16 MiB and tens of milliseconds per guess: cheap for a person, slow for a guesser.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -57,11 +65,14 @@ class Wire(enum.IntEnum):
 @dataclass
 class Limits:
     max_rooms: int = 1000
+    max_rooms_per_address: int = 5  # rooms hosted from one IP address at once
     max_members_per_room: int = 200
     event_buffer: int = 2048  # recent events per room kept for resends and history
     event_buffer_bytes: int = 1 << 20  # and at most this many bytes of them (100 full-size messages fit)
     resend_per_second: float = 10.0  # RESEND requests a member may make; each returns up to 64 events
     resend_burst: int = 20
+    reply_bytes_per_second: int = 256 << 10  # bytes of re-sent events a member may be sent
+    reply_bytes_burst: int = 1 << 20
     rate_per_second: float = 20.0  # chat datagrams per member, refilled continuously
     rate_burst: int = 50
     password_failures_free: int = 3  # wrong passwords from one address before we slow down
@@ -78,17 +89,22 @@ class TokenBucket:
     at: float
 
     def refill(self, now: float) -> None:
-        self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
+        if self.tokens < self.burst:  # a credit granted above the burst is spent, not cut
+            self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
         self.at = now
+
+    def credit(self, tokens: float) -> None:
+        """Allow at least `tokens` at once, even above the burst."""
+        self.tokens = max(self.tokens, tokens)
 
     @property
     def full(self) -> bool:
         return self.tokens >= self.burst
 
-    def take(self, now: float) -> bool:
+    def take(self, now: float, amount: float = 1.0) -> bool:
         self.refill(now)
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= amount:
+            self.tokens -= amount
             return True
         return False
 
@@ -102,6 +118,7 @@ class Member:
     last_seen: float
     chat_bucket: TokenBucket
     resend_bucket: TokenBucket
+    reply_bytes: TokenBucket  # bytes of re-sent events, so no member address draws a flood
     address: Address | None = None
     acked_seq: int = 0
     retransmit_at: float = 0.0
@@ -115,6 +132,15 @@ class Member:
     held_since: float = 0.0
     last_sent: float = float("-inf")  # when the room last sent this member an event or status
     told_rate_limited: bool = False
+    told_cannot_save_at: float = float("-inf")
+    # A member's first address is proven by its token; one it moves to, once a heartbeat from
+    # it acknowledges more than was acknowledged at the move: it received what we sent there.
+    # Until then an answer is at most one event, so a forged source cannot aim a flood anywhere.
+    proven: bool = False
+    proof_floor: int = 0
+    # Set when the join carried a request id (our clients): if nothing (SYNC or UDP) comes
+    # from the member by then, its client gave up on the answer, and the name is freed.
+    admit_by: float | None = None
 
     @property
     def is_host(self) -> bool:
@@ -193,41 +219,137 @@ class RoomRegistry:
         self.member_keys = member_keys
         self.dropped: collections.Counter[str] = collections.Counter()
         self._store = store
-        self._drop_log: dict[str, tuple[float, int]] = {}
+        self._quiet_log = ThrottledLog(log, DROP_LOG_EVERY, clock)
+        # While the database refuses writes, nothing that must be stored is done at all:
+        # messages are refused (their senders told), joins too, and no one times out.
+        self._store_failing = False
+        self._store_probe_at = 0.0
+        self._store_recovery_unconfirmed = False  # a probe passed; the next real commit says so in the log
+        self._answered: collections.OrderedDict[tuple, tuple[float, bytes]] = collections.OrderedDict()
+        self._away: collections.OrderedDict[bytes, tuple[float, Member]] = collections.OrderedDict()
         self.room_closed_hooks: list[Callable[[str], None]] = []  # called with a closed room's name, under the lock
         if store is not None:
             self._load(store)
 
+    # --- durability -------------------------------------------------------------------
+
+    def _durably(self, work: Callable[[], object]):
+        """Run `work` (under the lock) as one transaction. If the commit fails, the memory
+        is made to match the disk again, so nothing of it is ever sent, acknowledged or
+        numbered; StoreWriteError then tells the caller."""
+        if self._store is None:
+            return work()
+        if self._store_failing:
+            raise StoreWriteError(self._store.path, "still failing")
+        try:
+            with self._store.batch():
+                result = work()
+        except StoreWriteError as exc:
+            self._store_failed(exc)
+            raise
+        if self._store_recovery_unconfirmed:
+            self._store_recovery_unconfirmed = False
+            log.warning("the database %s can be written again; messages are accepted again", self._store.path)
+        return result
+
+    def _store_failed(self, exc: StoreWriteError, reload: bool = True) -> None:
+        if not self._store_recovery_unconfirmed:  # one line per outage, not one per batch or probe
+            log.warning(
+                "cannot write to the database %s (%s); new messages and joins are refused, and their "
+                "senders told, until writing works again (checked every %g s)",
+                exc.path, exc.reason, STORE_PROBE_SECONDS,
+            )
+        assert self._store is not None
+        self._store_failing = True
+        self._store_probe_at = self._clock() + STORE_PROBE_SECONDS
+        if reload:  # whatever the failed transaction did in memory goes: the disk is the truth
+            # ... but a member's sealing channel is not on disk and must go on: a new one would
+            # count its nonces from 1 again under the same key and epoch.
+            channels = {token: member.channel for token, member in self._tokens.items()}
+            self._rooms.clear()
+            self._tokens.clear()
+            self._load(self._store, reloading=True)
+            for token, member in self._tokens.items():
+                if channels.get(token) is not None:
+                    member.channel = channels[token]
+
+    def _probe_store(self, now: float) -> None:
+        if self._store is None or not self._store_failing or now < self._store_probe_at:
+            return
+        if self._store.writable():
+            self._store_failing = False
+            self._store_recovery_unconfirmed = True
+        else:
+            self._store_probe_at = now + STORE_PROBE_SECONDS
+
+    def _cannot_save(self) -> RegistryError:
+        return RegistryError(Status.CANNOT_SAVE, "the server cannot save anything right now (its disk is full or failing); try again later")
+
+    @property
+    def saving_fails(self) -> bool:
+        """True while the database refuses writes."""
+        return self._store_failing
+
     # --- TCP side -------------------------------------------------------------------
 
-    def create_room(self, room: str, username: str, ip: str, password: str | None = None, *, wire: Wire = Wire.PLAIN) -> bytes:
-        """Create `room` with `username` as its host; return the host's token."""
+    def _repeat(self, key: tuple | None) -> bytes | None:
+        """The token a request with this id got before, if its member is still there."""
+        entry = self._answered.get(key) if key else None
+        return entry[1] if entry and entry[1] in self._tokens else None
+
+    def _remember(self, key: tuple | None, member: Member) -> None:
+        if key is None:
+            return
+        self._answered[key] = (self._clock() + REPEAT_SECONDS, member.token)
+        member.admit_by = self._clock() + min(ADMIT_SECONDS, self.member_timeout)
+        while len(self._answered) > TOMBSTONE_LIMIT:
+            self._answered.popitem(last=False)
+
+    def create_room(self, room: str, username: str, ip: str, password: str | None = None, *, wire: Wire = Wire.PLAIN,
+                    request_id: str | None = None) -> bytes:
+        """Create `room` with `username` as its host; return the host's token. A repeat of a
+        request (the same `request_id` from the same address) gets the same token."""
+        key = ("create", ip, room, username, request_id) if request_id else None
+        with self._lock:
+            if token := self._repeat(key):
+                return token
         salt = digest = None
         if password:
             with self._lock:
-                self._check_room_free(room)  # before the slow hash, so refusals cost nothing
+                self._check_room_free(room, ip)  # before the slow hash, so refusals cost nothing
             with self._hash_slot(ip):
                 salt, digest = self._hasher(password, None)  # outside the lock: it is slow on purpose
         with self._lock:
-            self._check_room_free(room)
-            new_room = Room(room, username, room.encode("utf-8"), salt, digest)
-            self._rooms[room] = new_room
-            member = self._add_member(new_room, username, ip, wire)
-            if self._store:
-                try:
+            self._check_room_free(room, ip)
+
+            def create() -> Member:
+                new_room = Room(room, username, room.encode("utf-8"), salt, digest)
+                self._rooms[room] = new_room
+                member = self._add_member(new_room, username, ip, wire)
+                if self._store:
                     self._store.add_room(StoredRoom(room, username, salt, digest), _stored_member(member))
-                except Exception:
-                    self._rooms.pop(room)
-                    self._tokens.pop(member.token)
-                    raise
+                return member
+
+            try:
+                member = self._durably(create)
+            except StoreWriteError:
+                raise self._cannot_save() from None
+            self._remember(key, member)
             log.info("room %r created by %r from %s", room, username, ip)
             return member.token
 
-    def _check_room_free(self, room: str) -> None:
+    def _check_room_free(self, room: str, ip: str) -> None:
+        if self._store_failing:
+            raise self._cannot_save()
         if room in self._rooms:
             raise RegistryError(Status.ROOM_EXISTS, f"room '{room}' already exists; pick another name or join it")
         if len(self._rooms) >= self.limits.max_rooms:
             raise RegistryError(Status.SERVER_FULL, "this server has as many rooms as it allows; try again later")
+        cap = self.limits.max_rooms_per_address
+        if sum(1 for r in self._rooms.values() if r.members.get(r.host) and r.members[r.host].ip == ip) >= cap:
+            raise RegistryError(
+                Status.SERVER_FULL, f"your address already hosts {cap} rooms on this server, the most it allows; close one first"
+            )
 
     @contextlib.contextmanager
     def _hash_slot(self, ip: str):
@@ -243,9 +365,14 @@ class RoomRegistry:
             with self._lock:
                 self._hashing.discard(ip)
 
-    def join_room(self, room: str, username: str, ip: str, password: str | None = None, *, wire: Wire = Wire.PLAIN) -> tuple[bytes, Outbound]:
-        """Add `username` to `room`; return its token and the notices to send."""
+    def join_room(self, room: str, username: str, ip: str, password: str | None = None, *, wire: Wire = Wire.PLAIN,
+                  request_id: str | None = None) -> tuple[bytes, Outbound]:
+        """Add `username` to `room`; return its token and the notices to send. A repeat of a
+        request (the same `request_id` from the same address) gets the same token, and no notice."""
+        key = ("join", ip, room, username, request_id) if request_id else None
         with self._lock:
+            if token := self._repeat(key):
+                return token, []
             target = self._rooms.get(room)
             if target is None:
                 raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
@@ -255,19 +382,58 @@ class RoomRegistry:
             self._check_password(ip, password, salt, expected)
         with self._lock:
             target = self._room_for_join(room, username)  # it may have closed while we hashed
-            member = self._add_member(target, username, ip, wire)
-            if self._store:
-                try:
+
+            def join() -> tuple[Member, Outbound]:
+                member = self._add_member(target, username, ip, wire)
+                if self._store:
                     self._store.add_member(_stored_member(member))
-                except Exception:
-                    target.members.pop(username)
-                    self._tokens.pop(member.token)
-                    raise
-            out = self._emit(target, EventType.JOINED, username, p.JOINED_PLAIN if member.channel is None else "")
+                return member, self._emit(target, EventType.JOINED, username, p.JOINED_PLAIN if member.channel is None else "")
+
+            try:
+                member, out = self._durably(join)
+            except StoreWriteError:
+                raise self._cannot_save() from None
+            self._remember(key, member)
             log.info("%r joined room %r from %s", username, room, ip)
             return member.token, out
 
+    def resume(self, room: str, username: str, ip: str, old_token: bytes) -> tuple[bytes, Outbound, Wire]:
+        """Take back a member that timed out (its laptop slept) within RESUME_SECONDS: the old
+        token is the proof. It keeps that token and its place in the room's stream, so its
+        client fetches what it missed and sends what it kept."""
+        with self._lock:
+            entry = self._away.get(old_token)
+            if entry is None or entry[0] < self._clock():
+                tomb = self._tombstones.get(old_token)
+                reason = tomb[1] if tomb and tomb[1] != "you were away too long and were removed" else "you were away too long to come back"
+                raise RegistryError(Status.UNKNOWN_TOKEN, f"{reason}; join the room again")
+            member = entry[1]
+            target = self._room_for_join(room, username)
+            if target is not member.room or member.name != username:
+                raise RegistryError(Status.NO_SUCH_ROOM, f"room '{room}' closed while you were away")
+
+            def come_back() -> Outbound:
+                member.ip, member.last_seen, member.admit_by = ip, self._clock(), None
+                member.address, member.proven = None, False
+                target.members[username] = member
+                self._tokens[member.token] = member
+                if self._store:
+                    self._store.add_member(_stored_member(member))
+                return self._emit(target, EventType.JOINED, username, p.JOINED_PLAIN if member.channel is None else "")
+
+            try:
+                out = self._durably(come_back)
+            except StoreWriteError:
+                raise self._cannot_save() from None
+            del self._away[old_token]
+            self._tombstones.pop(old_token, None)
+            log.info("%r came back to room %r from %s", username, room, ip)
+            wire = Wire.SEALED if member.channel is not None else Wire.KANARU if member.kanaru else Wire.PLAIN
+            return member.token, out, wire
+
     def _room_for_join(self, room: str, username: str) -> Room:
+        if self._store_failing:
+            raise self._cannot_save()
         target = self._rooms.get(room)
         if target is None:
             raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
@@ -326,8 +492,19 @@ class RoomRegistry:
             name, token, ip, room, last_seen=now, acked_seq=room.seq,
             chat_bucket=TokenBucket(limits.rate_per_second, limits.rate_burst, float(limits.rate_burst), now),
             resend_bucket=TokenBucket(limits.resend_per_second, limits.resend_burst, float(limits.resend_burst), now),
+            reply_bytes=TokenBucket(limits.reply_bytes_per_second, limits.reply_bytes_burst, float(limits.reply_bytes_burst), now),
             **state,
         )
+
+    def guessed_wrong(self, ip: str) -> bool:
+        """Whether `ip` gave a wrong room password lately (its count is not yet forgiven)."""
+        with self._lock:
+            return ip in self._password_failures
+
+    def is_locked(self, room: str) -> bool:
+        with self._lock:
+            target = self._rooms.get(room)
+            return target is not None and target.locked
 
     def list_rooms(self) -> list[dict]:
         with self._lock:
@@ -343,6 +520,7 @@ class RoomRegistry:
             member = self._authenticate(token, ip, room_name, proof)
             room = member.room
             history = _history(room)
+            member.admit_by = None  # it has its token
             member.acked_seq = max(member.acked_seq, room.seq)
             return {
                 "room": room.name,
@@ -383,7 +561,12 @@ class RoomRegistry:
             member = self._tokens.get(token)
             if member is None:
                 raise RegistryError(Status.UNKNOWN_TOKEN, "you are no longer in the room; the file was not shared")
-            return self._emit(member.room, EventType.FILE, member.name, p.encode_file_event_text(info))
+            if self._store_failing:
+                raise self._cannot_save()
+            try:
+                return self._durably(lambda: self._emit(member.room, EventType.FILE, member.name, p.encode_file_event_text(info)))
+            except StoreWriteError:
+                raise self._cannot_save() from None
 
     # --- UDP side -------------------------------------------------------------------
 
@@ -393,13 +576,25 @@ class RoomRegistry:
     def handle_datagrams(self, batch: list[tuple[p.Datagram, Address]]) -> Outbound:
         """Handle datagrams that arrived together: one lock, one database transaction, and
         nothing to send until it is committed."""
+        with self._lock:
+            if self._store_failing:
+                return self._handle_batch(batch)
+            try:
+                return self._durably(lambda: self._handle_batch(batch))
+            except StoreWriteError:
+                # Nothing of the batch happened; handled again while failing, its messages
+                # are refused (their senders told) and everything else is answered.
+                return self._handle_batch(batch)
+
+    def _handle_batch(self, batch: list[tuple[p.Datagram, Address]]) -> Outbound:
         out: Outbound = []
-        with self._lock, (self._store.batch() if self._store else contextlib.nullcontext()):
-            for datagram, address in batch:
-                try:
-                    out += self._handle_one(datagram, address)
-                except Exception:  # a bug costs this datagram, never the others
-                    log.exception("error handling a datagram from %s", address)
+        for datagram, address in batch:
+            try:
+                out += self._handle_one(datagram, address)
+            except StoreWriteError:
+                raise  # the whole batch's transaction is gone: its answers must go too
+            except Exception:  # a bug costs this datagram, never the others
+                log.exception("error handling a datagram from %s", address)
         return out
 
     def _handle_one(self, datagram: p.Datagram, address: Address) -> Outbound:
@@ -423,12 +618,21 @@ class RoomRegistry:
         if not isinstance(frame, _CLIENT_FRAMES):
             return self.drop("server frame sent to the server", address, type(frame).__name__)
         now = self._clock()
+        if now - member.last_seen > 1.0:
+            # A sender cut off for a while delivers what it wrote meanwhile at once: that is
+            # its rate over the silence, not a flood (capped by what the server would hold).
+            member.chat_bucket.credit(min(HELD_PER_MEMBER, (now - member.last_seen) * self.limits.rate_per_second))
         member.last_seen = now
+        member.admit_by = None
         if member.address != address:
             if member.address is not None:
-                log.info("%r in %r moved from %s to %s", member.name, member.room.name, member.address, address)
+                self._quiet_log.log(("moved", member.token), logging.INFO, "%r in %r moved from %s to %s",
+                                    member.name, member.room.name, member.address, address)
+            # The first address comes with the token just handed over TCP: as good a proof as
+            # any. A move to another one must be proven (it may be a forged source).
+            member.proven, member.proof_floor = member.address is None, member.acked_seq
             member.address = address
-            if self._store:
+            if self._store and not self._store_failing:  # an address is a hint for after a restart: it may wait
                 self._store.move_member(member.token, address, isinstance(frame, p.PlainText))
         if isinstance(frame, p.Heartbeat):
             if member.kanaru:
@@ -436,22 +640,38 @@ class RoomRegistry:
             self._acknowledge(member, frame.ack_seq, now)
             # Acks come often under load; answer only a member that is behind (it learns
             # the latest seq) or one that has heard nothing from us lately (liveness).
-            if frame.ack_seq >= member.room.seq and now - member.last_sent < STATUS_QUIET:
+            # A member ahead of the room (our numbering went back) is always told, so it resynchronises.
+            if frame.ack_seq == member.room.seq and now - member.last_sent < STATUS_QUIET:
                 return []
             member.last_sent = now
             return [self._to(member, p.encode_status_frame(member.room.seq))]
         if isinstance(frame, p.Chat):
+            if self._store_failing and frame.msg_id not in member.seen_ids:
+                return self._refuse_unsaved(member, now)
             return self._chat(member, frame, now)
         if isinstance(frame, p.PlainText):
             member.plain_text = True
+            if self._store_failing:
+                return self._refuse_unsaved(member, now)
             return self._plain_chat(member, frame.text, now)
         if isinstance(frame, p.Resend):
             if not member.resend_bucket.take(now):
                 self.dropped["resend rate limited"] += 1  # each answer is many datagrams: no amplifier
                 return []
-            return self._resend(member, frame)
+            return self._resend(member, frame, now)
+        if self._store_failing:
+            return self.drop("leave while the database fails", address)  # it times out once the disk is back
         goodbye = [] if member.kanaru else [self._to(member, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))]
         return self._remove(member, EventType.LEFT) + goodbye
+
+    def _refuse_unsaved(self, member: Member, now: float) -> Outbound:
+        """A message that cannot be stored is not relayed or acknowledged; its sender keeps
+        it and sends it again, and is told why (not at every retransmission)."""
+        self.dropped["cannot save"] += 1
+        if member.plain_text or now - member.told_cannot_save_at < CANNOT_SAVE_TELL_EVERY:
+            return []
+        member.told_cannot_save_at = now
+        return [self._to(member, p.encode_error_frame(ErrorCode.CANNOT_SAVE, CANNOT_SAVE_TEXT))]
 
     def _unknown_token(self, datagram: p.Datagram, address: Address) -> Outbound:
         tomb = self._tombstones.get(datagram.token)
@@ -460,6 +680,8 @@ class RoomRegistry:
         reason = tomb[1] if tomb else ""
         self.drop("unknown token", address)
         answer = p.encode_datagram(datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
+        if len(answer) > p.datagram_size(datagram):  # without the reason, then: the client still learns to come back or stop
+            answer = p.encode_datagram(datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, ""))
         # Only our clients read the answer (plain or sealed, they look for it), not bare-text ones.
         if datagram.body[:1] not in (bytes((p.FRAME_MAGIC,)), p.SEALED_PREFIX) or len(answer) > p.datagram_size(datagram):
             return []
@@ -471,18 +693,15 @@ class RoomRegistry:
         (it keys the counters); `detail` says more in the log line."""
         with self._lock:
             self.dropped[reason] += 1
-            now = self._clock()
-            last_logged, unlogged = self._drop_log.get(reason, (-DROP_LOG_EVERY, 0))
-            if now - last_logged >= DROP_LOG_EVERY:
-                more = f" ({unlogged} more like it since the last report)" if unlogged else ""
-                log.info("dropped a datagram from %s: %s%s%s", address, reason, f" ({detail})" if detail else "", more)
-                self._drop_log[reason] = (now, 0)
-            else:
-                self._drop_log[reason] = (last_logged, unlogged + 1)
+            self._quiet_log.log(reason, logging.INFO, "dropped a datagram from %s: %s%s", address, reason,
+                                f" ({detail})" if detail else "")
             return []
 
     def _acknowledge(self, member: Member, ack_seq: int, now: float) -> None:
         ack_seq = min(ack_seq, member.room.seq)
+        if ack_seq > member.proof_floor and not member.proven:
+            member.proven = True
+            member.retransmit_at = now  # what it still lacks may now go in bulk
         if ack_seq > member.acked_seq:
             member.acked_seq = ack_seq
             member.retransmit_interval = self.BASE_RETRANSMIT
@@ -565,12 +784,13 @@ class RoomRegistry:
             member.held_since = now
         return out
 
-    def _resend(self, member: Member, frame: p.Resend) -> Outbound:
-        """Re-send the events asked for, at most MAX_RESEND_EVENTS of them in all."""
+    def _resend(self, member: Member, frame: p.Resend, now: float) -> Outbound:
+        """Re-send the events asked for, at most MAX_RESEND_EVENTS of them in all (one to an
+        address not yet proven)."""
         room = member.room
         oldest = room.events[0][0] if room.events else room.seq + 1
         out: Outbound = []
-        budget = p.MAX_RESEND_EVENTS
+        budget = p.MAX_RESEND_EVENTS if member.proven else 1
         for first, last in frame.ranges:
             first = max(first, 1)
             last = min(last, room.seq, first + budget - 1)
@@ -579,10 +799,23 @@ class RoomRegistry:
             if first < oldest:
                 note = "some messages are no longer on the server; fetching the room again"
                 return [self._to(member, p.encode_error_frame(ErrorCode.RESYNC, note))]
-            out += self._buffered(member, first, last)
+            out += self._send_again(member, first, last, now)
             budget -= last - first + 1
             if budget <= 0:
                 break
+        return out
+
+    def _send_again(self, member: Member, first: int, last: int, now: float) -> Outbound:
+        """Buffered events `first`..`last` for `member`, within what its address has earned:
+        one event until it is proven, and no more bytes than its budget."""
+        if not member.proven:
+            last = first
+        out: Outbound = []
+        for to, data in self._buffered(member, first, last):
+            if not member.reply_bytes.take(now, len(data)):
+                self.dropped["reply byte budget"] += 1
+                break
+            out.append((to, data))
         return out
 
     def _buffered(self, member: Member, first: int, last: int) -> Outbound:
@@ -644,6 +877,10 @@ class RoomRegistry:
         self._bury(member.token, "you left the room" if why is EventType.LEFT else "you were away too long and were removed")
         verb = "left" if why is EventType.LEFT else "timed out of"
         log.info("%r %s room %r", member.name, verb, room.name)
+        if why is EventType.TIMED_OUT and not member.is_host:
+            self._away[member.token] = (self._clock() + RESUME_SECONDS, member)
+            while len(self._away) > AWAY_LIMIT:
+                self._away.popitem(last=False)
         if member.is_host:
             return self._close(room, "the host closed the room" if why is EventType.LEFT else "the host went away, so the room closed")
         return self._emit(room, why, member.name)
@@ -672,20 +909,32 @@ class RoomRegistry:
 
     def close_all(self, reason: str = "the server stopped") -> Outbound:
         with self._lock:
-            out: Outbound = []
-            for room in list(self._rooms.values()):
-                out += self._close(room, reason)
-            return out
+            def close() -> Outbound:
+                out: Outbound = []
+                for room in list(self._rooms.values()):
+                    out += self._close(room, reason)
+                return out
+
+            try:
+                return self._durably(close)
+            except StoreWriteError:  # the rooms are told all the same; the disk keeps them for the next start
+                store, self._store = self._store, None
+                try:
+                    return close()
+                finally:
+                    self._store = store
 
     def tick(self) -> Outbound:
         """Time-driven work: drop silent members, re-send unacknowledged events."""
         with self._lock:
             now = self._clock()
+            self._probe_store(now)
             out: Outbound = []
-            deadline = now - self.member_timeout
-            for member in [m for m in self._tokens.values() if m.last_seen < deadline]:
-                if member.token in self._tokens:  # a closed room may have taken it already
-                    out += self._remove(member, EventType.TIMED_OUT)
+            try:
+                if not self._store_failing:  # removing someone is stored: it waits for the disk
+                    out += self._durably(lambda: self._time_out(now))
+            except StoreWriteError:
+                pass  # told in the log; the memory is back to what the disk holds
             for member in self._tokens.values():
                 room = member.room
                 if member.plain_text:
@@ -695,18 +944,32 @@ class RoomRegistry:
                     continue
                 first = max(member.acked_seq + 1, room.events[0][0])
                 last = min(room.seq, first + RETRANSMIT_WINDOW - 1)
-                out += self._buffered(member, first, last)
+                out += self._send_again(member, first, last, now)
                 member.retransmit_interval = min(self.MAX_RETRANSMIT, max(member.retransmit_interval, self.BASE_RETRANSMIT) * 2)
                 member.retransmit_at = now + member.retransmit_interval
             while self._tombstones and next(iter(self._tombstones.values()))[0] < now:
                 self._tombstones.popitem(last=False)
+            while self._answered and next(iter(self._answered.values()))[0] < now:
+                self._answered.popitem(last=False)
+            while self._away and next(iter(self._away.values()))[0] < now:
+                self._away.popitem(last=False)
             forgiven = now - self.limits.password_lockout_max
             for ip in [ip for ip, (_, until) in self._password_failures.items() if until < forgiven]:
                 del self._password_failures[ip]
             return out
 
-    def _load(self, store: RoomStore) -> None:
-        """Take up rooms, members and recent events from a previous run."""
+    def _time_out(self, now: float) -> Outbound:
+        out: Outbound = []
+        deadline = now - self.member_timeout
+        gone = [m for m in self._tokens.values() if m.last_seen < deadline or (m.admit_by is not None and m.admit_by < now)]
+        for member in gone:
+            if member.token in self._tokens:  # a closed room may have taken it already
+                out += self._remove(member, EventType.TIMED_OUT)
+        return out
+
+    def _load(self, store: RoomStore, reloading: bool = False) -> None:
+        """Take up rooms, members and recent events from a previous run (or, `reloading`,
+        from the last transaction that reached the disk, after one that did not)."""
         stored_events: dict[str, list] = {}
         for stored in store.rooms():
             room = Room(stored.name, stored.host, stored.name.encode("utf-8"), stored.password_salt, stored.password_hash)
@@ -714,7 +977,8 @@ class RoomRegistry:
             for e in stored_events[room.name]:
                 room.buffer(e.seq, p.encode_event(p.Event(e.seq, e.time_ms, EventType(e.type), e.name, e.text)), self.limits)
             room.seq = store.last_seq(stored.name)
-            store.prune_events(room.name, room.seq - self.limits.event_buffer)
+            if not reloading:
+                self._tidy(lambda: store.prune_events(room.name, room.seq - self.limits.event_buffer))
             self._rooms[room.name] = room
         for kept in store.members():
             owner = self._rooms.get(kept.room)
@@ -724,18 +988,32 @@ class RoomRegistry:
             state = self._wire_state(kept.token, Wire(kept.wire))
             state.setdefault("plain_text", kept.plain_text)
             member = self._new_member(owner, kept.name, kept.token, kept.ip, address=kept.address, **state)
+            member.chat_bucket.credit(HELD_PER_MEMBER)  # what its client kept while we were down
+            member.proven = True  # its address was its own before the restart
             owner.members[member.name] = member
             self._tokens[member.token] = member
         for room in list(self._rooms.values()):
             if room.host not in room.members:
-                self._close(room, "the host went away, so the room closed")
+                if not reloading:
+                    self._tidy(lambda: self._close(room, "the host went away, so the room closed"))
                 continue
             for e in stored_events[room.name]:
                 sender = self._tokens.get(e.sender_token) if e.sender_token else None
                 if sender is not None and e.msg_id is not None:
                     sender.seen_ids[e.msg_id] = e.seq
                     sender.next_msg_id = max(sender.next_msg_id, e.msg_id + 1)
-        log.info("took up %d rooms and %d members from %s", len(self._rooms), len(self._tokens), store.path)
+        if not reloading:
+            log.info("took up %d rooms and %d members from %s", len(self._rooms), len(self._tokens), store.path)
+
+    def _tidy(self, work: Callable[[], object]) -> None:
+        """Housekeeping at start-up: on a disk that is full it waits, and the server starts anyway."""
+        if self._store is None or self._store_failing:
+            return
+        try:
+            with self._store.batch():
+                work()
+        except StoreWriteError as exc:
+            self._store_failed(exc, reload=False)  # nothing was half done in memory
 
     # --- read-only views for servers, tests and benchmarks ------------------------------
 

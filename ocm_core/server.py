@@ -18,6 +18,7 @@ import select
 import selectors
 import socket
 import shutil
+import sqlite3
 import ssl
 import sys
 import tempfile
@@ -27,14 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import protocol as p
-from .errors import PortInUse, ProtocolError, RegistryError
+from .errors import DatabaseDamaged, PortInUse, ProtocolError, RegistryError
+from .fairqueue import FairQueue, QueueFull
 from .identity import ServerIdentity
 from .protocol import Dialect, Operation, State, Status
 from .rooms import Limits, RoomRegistry, Wire, hash_password
 from .secure import MemberKeys, TlsServerSide, server_tls_context
 from .filestore import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORAGE_BYTES, FileStore
-from .store import RoomStore
 from .transfers import FileTransfers
+from .store import RoomStore, is_damage, move_aside
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +125,16 @@ class ChatServer:
         identity: ServerIdentity | None = None,
         allow_plain: bool = False,
         files_dir: str | os.PathLike | None = None,
+        move_damaged_db: bool = False,
     ):
         """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory.
         `identity`: the server's long-lived key (default: the one in the user's data directory).
         `allow_plain`: also admit clients that speak the assignment's protocol without encryption.
         `files_dir`: where shared files are kept (default: `files` beside the database, or a
-        temporary directory, removed at stop, for a server without one)."""
+        temporary directory, removed at stop, for a server without one).
+        `move_damaged_db`: a damaged database file is moved aside and the server starts empty
+        (otherwise start() raises DatabaseDamaged)."""
+        self.move_damaged_db = move_damaged_db
         self.host = host
         self.identity = identity or ServerIdentity.load_or_create()
         self.allow_plain = allow_plain
@@ -139,6 +145,10 @@ class ChatServer:
         # lives in one thread's memory, not in every worker's, and a burst of locked
         # requests queues there instead of taking every worker.
         self._hashing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ocm-password")
+        # Requests that need a password hashed wait here, not in the TCP workers: a join
+        # that needs no hash never queues behind scrypt work, and rooms take turns.
+        self._password_queue = FairQueue()
+        self._password_ready = threading.Condition()
         self._registry_args: dict[str, Any] = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password,
                                                    member_keys=member_keys)
         self.registry: RoomRegistry | None = registry or (None if db_path else RoomRegistry(**self._registry_args))
@@ -192,6 +202,20 @@ class ChatServer:
     def _open_store(self) -> None:
         assert self.db_path is not None
         # RoomStore holds the file's lock (DatabaseInUse for a second server on it).
+        try:
+            self._store = RoomStore(self.db_path)
+            self.registry = RoomRegistry(store=self._store, **self._registry_args)
+            return
+        except sqlite3.DatabaseError as exc:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            if not is_damage(exc):
+                raise OSError(f"cannot open the database {self.db_path}: {exc}") from None
+            if not self.move_damaged_db:
+                raise DatabaseDamaged(str(self.db_path), str(exc)) from None
+            moved = move_aside(self.db_path)
+            log.warning("the database %s was damaged (%s); moved it to %s and starting with no rooms", self.db_path, exc, moved)
         self._store = RoomStore(self.db_path)
         self.registry = RoomRegistry(store=self._store, **self._registry_args)
 
@@ -225,7 +249,9 @@ class ChatServer:
         self._workers = concurrent.futures.ThreadPoolExecutor(self.server_limits.workers, thread_name_prefix="ocm-tcp-worker")
         self._start_files()
         self._stopping.clear()
-        for name, target in (("ocm-tcp", self._tcp_loop), ("ocm-udp", self._udp_loop), ("ocm-tick", self._tick_loop)):
+        loops = (("ocm-tcp", self._tcp_loop), ("ocm-udp", self._udp_loop), ("ocm-tick", self._tick_loop),
+                 ("ocm-password-queue", self._password_loop))
+        for name, target in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -265,6 +291,8 @@ class ChatServer:
             except Exception:
                 log.exception("could not tell the rooms that the server stops")
         self._stopping.set()
+        with self._password_ready:
+            self._password_ready.notify_all()
         self._wake_w.send(b"x")
         try:  # wake the blocking recvfrom with a datagram of our own
             wake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -284,6 +312,11 @@ class ChatServer:
         if self._files_temporary is not None:
             shutil.rmtree(self._files_temporary, ignore_errors=True)  # a transfer still open may keep a file: it goes with the OS's temp clean-up
             self._files_temporary = None
+        with self._password_ready:  # requests still queued for a password check get no answer
+            while (item := self._password_queue.pop()) is not None:
+                conn = item[1][0]
+                conn.sock.close()
+                self._release(conn.ip)
         for sock in (self._tcp, self._udp, self._wake_r, self._wake_w):
             sock.close()
         self._threads.clear()
@@ -466,7 +499,50 @@ class ChatServer:
         if message.operation in (Operation.UPLOAD, Operation.DOWNLOAD):
             self._hand_to_transfers(conn, message)
             return
+        if self._needs_hashing(message):
+            assert self.registry is not None
+            with self._password_ready:
+                # Addresses that guessed wrong lately queue apart from the rest, so the room's
+                # own members are not refused for the guessers' sake.
+                line = (message.room, self.registry.guessed_wrong(conn.ip))
+                try:
+                    self._password_queue.push(line, conn.ip, (conn, message))
+                except QueueFull as exc:
+                    self.stats["password checks refused"] += 1
+                    self._workers.submit(self._answer_and_close, conn.sock, message.operation, message.room,
+                                         Status.TRY_LATER, str(exc), conn.ip, None, tls=conn.tls, retry_after=exc.seconds)
+                    return
+                self._password_ready.notify()
+            return
         self._workers.submit(self._serve_request, conn, message)
+
+    def _needs_hashing(self, message: p.TcrpMessage) -> bool:
+        """A CREATE with a password, or a JOIN with one to a locked room: scrypt work."""
+        assert self.registry is not None
+        if message.operation not in (Operation.CREATE, Operation.JOIN):
+            return False
+        try:
+            password = p.decode_request(message.payload).password
+        except ProtocolError:
+            return False  # answered BAD_REQUEST by a worker
+        return bool(password) and (message.operation is Operation.CREATE or self.registry.is_locked(message.room))
+
+    def _password_loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._password_ready:
+                item = self._password_queue.pop()
+                if item is None:
+                    self._password_ready.wait(0.5)
+                    continue
+            ip, (conn, message) = item
+            started = time.monotonic()
+            try:
+                status, detail, completion, dialect = self._decision(conn, message)
+            finally:  # before the answer: the client's next request must find its address free
+                with self._password_ready:
+                    self._password_queue.done(ip, time.monotonic() - started)
+            self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion,
+                                   tls=conn.tls, dialect=dialect)
 
     BUSY_TRANSFERS = "the server is busy with other file transfers; try again in a moment"
 
@@ -513,14 +589,16 @@ class ChatServer:
         return plain
 
     def _serve_request(self, conn: _Connection, message: p.TcrpMessage) -> None:
-        dialect = Dialect.OURS
-        try:
-            status, detail, completion, dialect = self._decide(conn.ip, message, conn.tls is not None)
-        except Exception:
-            log.exception("error answering a %s request from %s", message.operation.name, conn.ip)
-            status, detail, completion = Status.SERVER_ERROR, "the server hit an internal error; try again", None
+        status, detail, completion, dialect = self._decision(conn, message)
         self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion,
                                tls=conn.tls, dialect=dialect)
+
+    def _decision(self, conn: _Connection, message: p.TcrpMessage) -> tuple[Status, str, bytes | None, Dialect]:
+        try:
+            return self._decide(conn.ip, message, conn.tls is not None)
+        except Exception:
+            log.exception("error answering a %s request from %s", message.operation.name, conn.ip)
+            return Status.SERVER_ERROR, "the server hit an internal error; try again", None, Dialect.OURS
 
     PLAIN_REFUSED = ("this server admits only encrypted clients; use a current Online Chat Messenger, "
                      "or ask the host to start the server with --allow-plain")
@@ -560,10 +638,17 @@ class ChatServer:
                 raise ProtocolError("username is empty")
             wire = Wire.SEALED if sealed else Wire.KANARU if request.dialect is Dialect.KANARU else Wire.PLAIN
             if op is Operation.CREATE:
-                token = self.registry.create_room(room, request.username, ip, request.password, wire=wire)
+                token = self.registry.create_room(room, request.username, ip, request.password, wire=wire,
+                                                  request_id=request.request_id)
+                return Status.OK, "", self._grant(token, wire)
+            if op is Operation.JOIN and request.resume_token:
+                token, outbound, wire = self.registry.resume(room, request.username, ip,
+                                                             request.resume_token.encode("ascii", "replace"))
+                self._send_all(outbound)
                 return Status.OK, "", self._grant(token, wire)
             if op is Operation.JOIN:
-                token, outbound = self.registry.join_room(room, request.username, ip, request.password, wire=wire)
+                token, outbound = self.registry.join_room(room, request.username, ip, request.password, wire=wire,
+                                                          request_id=request.request_id)
                 self._send_all(outbound)
                 return Status.OK, "", self._grant(token, wire)
             token = (request.token or "").encode("ascii", "replace")
@@ -583,14 +668,14 @@ class ChatServer:
         return p.encode_kanaru_token(token) if wire is Wire.KANARU else token
 
     def _answer_and_close(self, sock, operation, room, status, detail, ip=None, completion=None, *,
-                          tls: TlsServerSide | None = None, dialect: Dialect = Dialect.OURS) -> None:
+                          tls: TlsServerSide | None = None, dialect: Dialect = Dialect.OURS, retry_after: int = 1) -> None:
         try:
             sock.setblocking(True)
             sock.settimeout(5.0)
             if dialect is Dialect.KANARU:
                 answer = p.encode_kanaru_status(status is Status.OK, "" if status is Status.OK else detail)
             else:
-                answer = p.encode_status(status, detail)
+                answer = p.encode_status(status, detail, retry_after)
             data = p.encode_tcrp(operation, State.RESPONSE, room, answer)
             if status is Status.OK and completion is not None:
                 data += p.encode_tcrp(operation, State.COMPLETE, room, completion)

@@ -40,6 +40,11 @@ JOIN_PROBE = 0.2  # heartbeats this often until the server first answers (it lea
 ACK_DELAY = 0.05  # acknowledgements are batched for this long
 GAP_RETRY = 0.2  # an open gap with nothing new arriving is asked for again this often
 RESEND_SPACING = 0.1  # at most one RESEND per this much time, unless the server prompts it
+# Silence longer than a heartbeat is first probed densely: on a lossy link one lost answer
+# is common, many in a row are not, so "connection lost" then means it (a server answers
+# a probe at most every 0.5 s: rooms.STATUS_QUIET).
+SILENCE_PROBE = 0.5
+RESUME_RETRY = 2.0  # a server unreachable for taking us back is asked again after this
 UNKNOWN_CHECK_EVERY = 2.0  # a plain "unknown token" is checked over TLS (a snapshot) at most this often
 
 
@@ -62,6 +67,7 @@ class Output:
     datagrams: list[bytes] = field(default_factory=list)
     events: list[ev.AppEvent] = field(default_factory=list)
     fetch_snapshot: bool = False
+    resume: bool = False  # ask to come back into the room with our token (JOIN with resume_token), then resumed()
 
 
 @dataclass
@@ -93,7 +99,7 @@ class ClientSession:
         self.username = username
         self.heartbeat_interval = heartbeat_interval
         self.send_timeout = send_timeout
-        self.lost_after = lost_after if lost_after is not None else max(3.0, 2.5 * heartbeat_interval)
+        self.lost_after = lost_after if lost_after is not None else max(3.0, 3.0 * heartbeat_interval)
         self.give_up_after = give_up_after
         self.state = SessionState.JOINING
         self.host: str | None = None
@@ -113,6 +119,9 @@ class ClientSession:
         self._last_heard = 0.0
         self._last_resend_request = float("-inf")
         self._resync_wanted = False
+        self._resume = ""  # "" | "wanted" | "asked": the server forgot us; coming back is being tried
+        self._resume_reason = ""
+        self._resume_at = float("-inf")
         self._channel = channel
         self._last_unknown_check = float("-inf")
         self.plain: frozenset[str] = frozenset()  # members whose traffic is not encrypted
@@ -157,6 +166,33 @@ class ClientSession:
         self._drain(out, now)
         return out
 
+    def resumed(self, snapshot: p.RoomSnapshot, now: float) -> Output:
+        """The server took us back (same token): hand on what we missed, say how much, and
+        send what we kept at once."""
+        self._require("resume", *_LIVE)
+        self._resume = ""
+        out = self.apply_snapshot(snapshot, now)
+        # Our own timing out and coming back are not news to us.
+        out.events = [e for e in out.events if not (isinstance(e, ev.Notice) and e.name == self.username)]
+        missed = len([e for e in out.events if isinstance(e, ev.ChatMessage)])
+        out.events.insert(0, ev.Resumed(missed))  # said first: what we missed follows it
+        for pending in self._pending.values():
+            pending.retry_at = now
+        return out
+
+    def resume_later(self, now: float) -> None:
+        """The server could not be asked to take us back: ask again in a while."""
+        if self._resume == "asked":
+            self._resume, self._resume_at = "wanted", now + RESUME_RETRY
+
+    def resume_failed(self, reason: str) -> Output:
+        """The server would not take us back: the session is over, with its reason (or the
+        one it gave when it forgot us)."""
+        out = Output()
+        if self.state in _LIVE:
+            self._end(reason or self._resume_reason, out)
+        return out
+
     def send_chat(self, text: str, now: float) -> tuple[int, bytes]:
         """Queue `text` for the room; return its message id and the datagram to send now.
         Re-sends come from tick() until the server acknowledges it or it fails."""
@@ -194,11 +230,12 @@ class ClientSession:
     # --- what arrived ---------------------------------------------------------------------
 
     def forgotten(self, reason: str) -> Output:
-        """The server said over TLS that it no longer knows this session: it is over."""
-        out = Output()
-        if self.state in _LIVE:
-            self._end(reason.rstrip(".") or "the server no longer knows this session; join again", out)
-        return out
+        """The server said over TLS that it no longer knows this session: ask to come back
+        (we may have been away past its timeout); resume_failed() ends it if refused."""
+        if self.state in _LIVE and self._resume == "":  # else a try to come back is under way: it decides
+            self._resume = "wanted"
+            self._resume_reason = reason.rstrip(".") or "the server no longer knows this session; join again"
+        return Output()
 
     def _open(self, data: bytes) -> tuple[bytes, bool]:
         """(body, whether it came sealed): opened under our key when this session seals."""
@@ -258,13 +295,26 @@ class ClientSession:
         elif isinstance(frame, p.ChatAck):
             self._acknowledged(frame, out, now)
         elif isinstance(frame, p.StatusFrame):
-            if frame.latest_seq > self._delivered and not self._held:
+            if frame.latest_seq < self._delivered:
+                self._numbering_went_back(frame.latest_seq)
+            elif frame.latest_seq > self._delivered and not self._held:
                 self._ask_resend(out, now, force=True, up_to=frame.latest_seq)
         elif isinstance(frame, p.ErrorFrame):
             self._error(frame, out)
         else:
             log.debug("ignored a %s frame from the server", type(frame).__name__)
         return out
+
+    def _numbering_went_back(self, latest_seq: int) -> None:
+        """The server's room is behind what we delivered (it lost its database, or another
+        server took over): what it numbers next would look old to us and never be shown.
+        Take its numbering and fetch the room again."""
+        log.warning("the server's room position went back from %d to %d; fetching the room again", self._delivered, latest_seq)
+        self._delivered = latest_seq
+        self._held.clear()
+        self._own_seqs.clear()
+        self._acked_sent = -1
+        self._resync_wanted = True
 
     def _acknowledged(self, frame: p.ChatAck, out: Output, now: float) -> None:
         if self._pending.pop(frame.msg_id, None) is not None:
@@ -283,8 +333,10 @@ class ClientSession:
         if frame.code is ErrorCode.UNKNOWN_TOKEN:
             if self.state is SessionState.CLOSING:
                 self.close()  # the server's answer to our LEAVE
-            else:
-                self._end(frame.text or "the server no longer knows this session (it may have restarted without its database); join again", out)
+            elif self._resume == "":
+                # Perhaps we were away too long (a laptop asleep): try to come back before giving up.
+                self._resume = "wanted"
+                self._resume_reason = frame.text or "the server no longer knows this session (it may have restarted without its database); join again"
         elif frame.code is ErrorCode.RESYNC:
             self._resync_wanted = True
         else:
@@ -390,6 +442,9 @@ class ClientSession:
         if self._resync_wanted:
             self._resync_wanted = False
             out.fetch_snapshot = True
+        if self._resume == "wanted" and now >= self._resume_at:
+            self._resume = "asked"
+            out.resume = True
         lost = self.state is SessionState.LOST
         for msg_id, pending in list(self._pending.items()):
             if now - pending.first_sent > self.send_timeout:
@@ -411,6 +466,8 @@ class ClientSession:
             interval = min(self.heartbeat_interval, max(1.0, silent_for / 4))
         elif self.state is SessionState.JOINING:
             interval = JOIN_PROBE
+        elif silent_for > self.heartbeat_interval + SILENCE_PROBE:
+            interval = SILENCE_PROBE  # an answer is overdue: ask again soon before calling it lost
         else:
             interval = self.heartbeat_interval
         if self._held and now - self._last_resend_request >= GAP_RETRY:

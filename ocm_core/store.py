@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,15 @@ from .errors import DatabaseInUse
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+
+class StoreWriteError(Exception):
+    """A write did not reach the disk (full, read-only, failing); nothing of its transaction stays."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"cannot write to {path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
@@ -52,6 +62,22 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (room, seq)
 );
 """
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file itself is broken (not merely busy or full)."""
+    return getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(exc)
+
+
+def move_aside(path: str | os.PathLike) -> Path:
+    """Rename a damaged database (with its WAL and shared-memory files) to PATH.damaged-STAMP."""
+    path = Path(path)
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.rename(Path(f"{target}{suffix}"))
+    return target
 
 
 def default_db_path() -> Path:
@@ -100,6 +126,15 @@ class RoomStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=0)
         if path != ":memory:" and fresh:
             os.chmod(path, 0o600)  # it holds session tokens (on Windows the profile's ACL guards it)
+        try:
+            self._prepare(path)
+        except BaseException:
+            self._db.close()  # in use, damaged, or newer: leave no connection open on it
+            raise
+        self.path = path
+        self._in_batch = False
+
+    def _prepare(self, path: str) -> None:
         # One server per file, on every OS: SQLite's own lock, taken exclusive by the
         # first write and held until close (the OS drops it if the process dies).
         self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -107,7 +142,6 @@ class RoomStore:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            self._db.close()
             if "locked" in str(exc):
                 raise DatabaseInUse(path) from None
             raise
@@ -121,9 +155,8 @@ class RoomStore:
         columns = [row[1] for row in self._db.execute("PRAGMA table_info(members)")]
         if "wire" not in columns:  # written before encryption: every member then was plain (0)
             self._db.execute("ALTER TABLE members ADD COLUMN wire INTEGER NOT NULL DEFAULT 0")
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self.path = path
-        self._in_batch = False
+        if version != SCHEMA_VERSION:  # only a new file is written to here: a full disk must not stop a start
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextlib.contextmanager
     def batch(self):
@@ -139,22 +172,48 @@ class RoomStore:
             self._db.rollback()
             raise
         else:
-            self._db.commit()
+            self._commit()
         finally:
             self._in_batch = False
+
+    def _commit(self) -> None:
+        try:
+            self._db.commit()
+        except sqlite3.Error as exc:
+            self._db.rollback()  # SQLite may have rolled back already; then this does nothing
+            raise StoreWriteError(self.path, str(exc)) from None
+
+    def writable(self) -> bool:
+        """Whether a one-page write reaches the disk now (after a StoreWriteError, to see it pass)."""
+        try:
+            self._write((f"PRAGMA user_version={SCHEMA_VERSION}", ()))
+        except StoreWriteError:
+            return False
+        return True
 
     def close(self) -> None:
         self._db.close()
 
     def _write(self, *statements: tuple[str, tuple]) -> None:
-        if self._in_batch:  # the batch's transaction covers it
-            for sql, args in statements:
-                self._db.execute(sql, args)
-            return
-        with self._db:  # one transaction: all of it or none of it
+        """Run `statements` in the open batch, or else as one transaction of their own.
+        A failure raises StoreWriteError: the caller's transaction is then gone whole."""
+        try:
+            if self._in_batch:  # the batch's transaction covers it
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+                return
             self._db.execute("BEGIN")
-            for sql, args in statements:
-                self._db.execute(sql, args)
+            try:
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+            except BaseException:
+                self._db.rollback()
+                raise
+        except sqlite3.IntegrityError:
+            raise  # a bug of ours, not the disk's
+        except sqlite3.Error as exc:
+            raise StoreWriteError(self.path, str(exc)) from None
+        self._commit()
 
     # --- writes ----------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from ocm_core.events import (
     MessageFailed,
     MessageSent,
     Notice,
+    Resumed,
     RoomClosed,
 )
 
@@ -623,6 +624,8 @@ class ChatWindow:
                 if not self.room_closed:
                     self.banner.grid_remove()
                 pending.append(self._line_segments(event.text or EVENT_WORDS["connection_restored"], ("notice",)))
+            elif isinstance(event, Resumed):
+                pending.append(self._line_segments(EVENT_WORDS["resumed"].format(missed=event.missed), ("notice",)))
             elif isinstance(event, ErrorEvent):
                 pending.append(self._line_segments(event.text, ("error",)))
             else:

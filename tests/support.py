@@ -49,3 +49,13 @@ def wait_until(condition, timeout: float = 5.0, what: str = "condition"):
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.01)
     return result
+
+
+class FakeClock:
+    """A clock that moves only when a test moves it (`clock.now += seconds`)."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

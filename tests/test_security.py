@@ -178,10 +178,13 @@ RSS_GROWTH_BOUND = 20 * 1024 * 1024
 
 _SERVER_PROCESS = r"""
 import json, logging, sys, threading
+from ocm_core.rooms import Limits
 from ocm_core.server import ChatServer
 
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-server = ChatServer("127.0.0.1", 0, 0, allow_plain=True)  # the fuzz speaks plain TCRP, the widest parser
+# The fuzz creates its rooms from one address, which the rooms-per-address cap would stop early;
+# it speaks plain TCRP, the widest parser.
+server = ChatServer("127.0.0.1", 0, 0, allow_plain=True, limits=Limits(max_rooms_per_address=10_000))
 server.start()
 print(json.dumps({"tcp": server.tcp_address[1], "udp": server.udp_address[1]}), flush=True)
 for line in sys.stdin:

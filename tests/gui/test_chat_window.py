@@ -14,6 +14,7 @@ from ocm_core.events import (
     MembersChanged,
     MessageSent,
     Notice,
+    Resumed,
     RoomClosed,
 )
 from ocm_gui import chat as chat_module
@@ -263,6 +264,16 @@ def test_connection_lost_banner_and_restore(root, make_chat, fake_client):
     put(fake_client, ConnectionRestored())
     pump(root, lambda: not chat.banner.winfo_ismapped())
     assert "Connection restored." in chat.transcript()
+
+
+def test_coming_back_from_sleep_says_how_many_messages_were_missed_above_them(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    put(fake_client, ConnectionLost(), Resumed(2), ChatMessage(7, "Bob", "while you slept", time.time()),
+        ChatMessage(8, "Bob", "still there?", time.time()), ConnectionRestored())
+    pump(root, lambda: "still there?" in chat.transcript())
+    text = chat.transcript()
+    assert "You were away; 2 messages you missed are below." in text
+    assert text.index("You were away") < text.index("while you slept")
 
 
 def test_room_closed_disables_input_and_offers_back_to_start(root, make_chat, fake_client):
