@@ -137,7 +137,11 @@ class Run:
         self.seq = 0
 
     def _last_line(self) -> str:
-        return self.window.text.get("end-2l linestart", "end-1c")
+        # as a person reads it: without the zero-width break spaces in Japanese runs
+        plain = getattr(self.window, "plain_text", None)
+        if plain is None:
+            return self.window.text.get("end-2l linestart", "end-1c")
+        return plain("end-2l linestart", "end-1c")
 
     def feed_and_wait(self, count: int, timeout: float) -> dict:
         """Put `count` messages on the queue, run the mainloop until the last one is drawn."""

@@ -12,9 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-from . import __version__, errors
+from . import __version__, errors, i18n
 from . import events as ev
 from .client import ChatClient, parse_address
+from .i18n import N_, _, ngettext
 from .identity import IdentityChanged
 from .netutil import lan_address
 from .rooms import Limits
@@ -27,33 +28,35 @@ MIB = 1024 * 1024
 
 
 def _server_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ocm-server", description="Run an Online Chat Messenger server without a screen.")
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
-    parser.add_argument("--tcp-port", type=int, default=DEFAULT_TCP_PORT, help="TCP port for creating and joining rooms (default 9090; 0 picks a free one)")
-    parser.add_argument("--udp-port", type=int, default=DEFAULT_UDP_PORT, help="UDP port for chat (default 9091; 0 picks a free one)")
-    parser.add_argument("--member-timeout", type=float, default=30.0, help="seconds of silence before a member is removed (default 30)")
-    parser.add_argument("--max-rooms", type=int, default=Limits.max_rooms, help=f"rooms this server holds at most (default {Limits.max_rooms})")
-    parser.add_argument("--max-rooms-per-address", type=int, default=Limits.max_rooms_per_address, help=f"rooms hosted from one address at once (default {Limits.max_rooms_per_address})")
-    parser.add_argument("--max-members", type=int, default=Limits.max_members_per_room, help=f"members per room at most (default {Limits.max_members_per_room})")
-    parser.add_argument("--max-connections-per-ip", type=int, default=ServerLimits.max_connections_per_ip, help=f"concurrent TCP connections from one address (default {ServerLimits.max_connections_per_ip})")
-    parser.add_argument("--rate", type=float, default=Limits.rate_per_second, help=f"chat messages a member may send per second (default {Limits.rate_per_second:g})")
-    parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=f"messages a member may send in a burst (default {Limits.rate_burst})")
-    parser.add_argument("--db", default=str(default_db_path()), help="SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)")
-    parser.add_argument("--no-db", action="store_true", help="keep everything in memory; a restart closes every room")
+    i18n.translate_argparse()
+    parser = argparse.ArgumentParser(prog="ocm-server", description=_("Run an Online Chat Messenger server without a screen."))
+    parser.add_argument("--host", default="0.0.0.0", help=_("address to listen on (default: every interface)"))
+    parser.add_argument("--tcp-port", type=int, default=DEFAULT_TCP_PORT, help=_("TCP port for creating and joining rooms (default 9090; 0 picks a free one)"))
+    parser.add_argument("--udp-port", type=int, default=DEFAULT_UDP_PORT, help=_("UDP port for chat (default 9091; 0 picks a free one)"))
+    parser.add_argument("--member-timeout", type=float, default=30.0, help=_("seconds of silence before a member is removed (default 30)"))
+    parser.add_argument("--max-rooms", type=int, default=Limits.max_rooms, help=_("rooms this server holds at most (default {n})").format(n=Limits.max_rooms))
+    parser.add_argument("--max-rooms-per-address", type=int, default=Limits.max_rooms_per_address, help=_("rooms hosted from one address at once (default {n})").format(n=Limits.max_rooms_per_address))
+    parser.add_argument("--max-members", type=int, default=Limits.max_members_per_room, help=_("members per room at most (default {n})").format(n=Limits.max_members_per_room))
+    parser.add_argument("--max-connections-per-ip", type=int, default=ServerLimits.max_connections_per_ip, help=_("concurrent TCP connections from one address (default {n})").format(n=ServerLimits.max_connections_per_ip))
+    parser.add_argument("--rate", type=float, default=Limits.rate_per_second, help=_("chat messages a member may send per second (default {n:g})").format(n=Limits.rate_per_second))
+    parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=_("messages a member may send in a burst (default {n})").format(n=Limits.rate_burst))
+    parser.add_argument("--db", default=str(default_db_path()), help=_("SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)"))
+    parser.add_argument("--no-db", action="store_true", help=_("keep everything in memory; a restart closes every room"))
     parser.add_argument("--max-file-mib", type=float, default=DEFAULT_MAX_FILE_BYTES / MIB,
-                        help=f"largest file members may share, in MiB (default {DEFAULT_MAX_FILE_BYTES // MIB})")
+                        help=_("largest file members may share, in MiB (default {n})").format(n=DEFAULT_MAX_FILE_BYTES // MIB))
     parser.add_argument("--max-storage-mib", type=float, default=DEFAULT_MAX_STORAGE_BYTES / MIB,
-                        help=f"most the shared files of all rooms may take on disk, in MiB (default {DEFAULT_MAX_STORAGE_BYTES // MIB})")
-    parser.add_argument("--files-dir", help="where shared files are kept (default: 'files' beside the database, or a temporary folder with --no-db)")
-    parser.add_argument("--move-damaged-db", action="store_true", help="if the database file is damaged, rename it to FILE.damaged-DATE-TIME and start with no rooms")
-    parser.add_argument("--allow-plain", action="store_true", help="also admit clients without encryption (the assignment's own clients); "
-                        "their messages, names and passwords cross the network readable")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="how much to log (default INFO)")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+                        help=_("most the shared files of all rooms may take on disk, in MiB (default {n})").format(n=DEFAULT_MAX_STORAGE_BYTES // MIB))
+    parser.add_argument("--files-dir", help=_("where shared files are kept (default: 'files' beside the database, or a temporary folder with --no-db)"))
+    parser.add_argument("--move-damaged-db", action="store_true", help=_("if the database file is damaged, rename it to FILE.damaged-DATE-TIME and start with no rooms"))
+    parser.add_argument("--allow-plain", action="store_true", help=_("also admit clients without encryption (the assignment's own clients); "
+                                                                     "their messages, names and passwords cross the network readable"))
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=_("how much to log (default INFO)"))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help=_("show the version and exit"))
     return parser
 
 
 def server_main(argv: list[str] | None = None) -> int:
+    i18n.use_language()  # the terminal tools follow the environment (LANGUAGE, LC_ALL, ...)
     args = _server_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     limits = Limits(max_rooms=args.max_rooms, max_rooms_per_address=args.max_rooms_per_address, max_members_per_room=args.max_members, rate_per_second=args.rate, rate_burst=args.burst)
@@ -67,43 +70,48 @@ def server_main(argv: list[str] | None = None) -> int:
     try:
         server.start()
     except OSError as exc:
-        print(f"ocm-server: {exc}", file=sys.stderr)
+        print(_("ocm-server: {error}").format(error=exc), file=sys.stderr)
         return 2
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     tcp_port, udp_port = server.tcp_address[1], server.udp_address[1]
     shown = lan_address() if args.host in ("0.0.0.0", "") else args.host
-    print(f"ocm-server listening on TCP {args.host}:{tcp_port} and UDP {args.host}:{udp_port}", flush=True)
-    print(f"Others join with the address {shown}:{tcp_port}. Press Ctrl+C to stop.", flush=True)
-    print(f"Server identity: {server.fingerprint} (joiners see the same; compare it aloud)", flush=True)
+    print(_("ocm-server listening on TCP {host}:{tcp} and UDP {host}:{udp}").format(
+        host=args.host, tcp=tcp_port, udp=udp_port), flush=True)
+    print(_("Others join with the address {address}. Press Ctrl+C to stop.").format(
+        address=f"{shown}:{tcp_port}"), flush=True)
+    print(_("Server identity: {fingerprint} (joiners see the same; compare it aloud)").format(
+        fingerprint=server.fingerprint), flush=True)
     if args.allow_plain:
-        print("Clients without encryption are admitted (--allow-plain): what they send can be read on the network.", flush=True)
+        print(_("Clients without encryption are admitted (--allow-plain): what they send can be read on the network."),
+              flush=True)
     if args.no_db:
-        print("Rooms are kept in memory only: stopping the server closes them.", flush=True)
+        print(_("Rooms are kept in memory only: stopping the server closes them."), flush=True)
     else:
-        print(f"Rooms are kept in {args.db}: after a restart, members carry on.", flush=True)
+        print(_("Rooms are kept in {path}: after a restart, members carry on.").format(path=args.db), flush=True)
     while not stop.wait(0.5):
         pass
     server.stop(close_rooms=args.no_db)
     if args.no_db:
-        print("ocm-server stopped; every room was told it closed.", flush=True)
+        print(_("ocm-server stopped; every room was told it closed."), flush=True)
     else:
-        print("ocm-server stopped; rooms resume when it starts again with the same --db.", flush=True)
+        print(_("ocm-server stopped; rooms resume when it starts again with the same --db."), flush=True)
     return 0
 
 
 def _chat_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ocm-chat", description="Chat in an Online Chat Messenger room from a terminal.")
-    parser.add_argument("--server", help="server address, host[:port] (asked if missing)")
+    i18n.translate_argparse()
+    parser = argparse.ArgumentParser(prog="ocm-chat", description=_("Chat in an Online Chat Messenger room from a terminal."))
+    parser.add_argument("--server", help=_("server address, host[:port] (asked if missing)"))
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--create", metavar="ROOM", help="create this room and be its host")
-    group.add_argument("--join", metavar="ROOM", help="join this room")
-    parser.add_argument("--name", help="your name in the room (asked if missing)")
-    parser.add_argument("--password", help="the room's password (to lock a room you create, or to join a locked one)")
+    group.add_argument("--create", metavar="ROOM", help=_("create this room and be its host"))
+    group.add_argument("--join", metavar="ROOM", help=_("join this room"))
+    parser.add_argument("--name", help=_("your name in the room (asked if missing)"))
+    parser.add_argument("--password", help=_("the room's password (to lock a room you create, or to join a locked one)"))
     parser.add_argument("--trust-changed-key", action="store_true",
-                        help="accept a server whose identity changed since last time (only when its host confirms it did)")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+                        help=_("accept a server whose identity changed since last time (only when its host confirms it did)"))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help=_("show the version and exit"))
     return parser
 
 
@@ -119,43 +127,56 @@ def _clock(epoch: float) -> str:
 
 # The words for what the core reports as codes, shared by this terminal client and the
 # GUI (which imports them): the core says who joined, the interfaces say it to a person.
+# Marked with N_ (built at import, before a language is chosen): show them through _().
 EVENT_WORDS = {
-    "joined": "{name} joined the room.",
-    "left": "{name} left the room.",
-    "timed_out": "{name} stopped responding and was removed.",
-    "connection_lost": "Connection lost, reconnecting…",
-    "connection_restored": "Connection restored.",
-    "resumed": "You were away; {missed} messages you missed are below.",
+    "joined": N_("{name} joined the room."),
+    "left": N_("{name} left the room."),
+    "timed_out": N_("{name} stopped responding and was removed."),
+    "connection_lost": N_("Connection lost, reconnecting…"),
+    "connection_restored": N_("Connection restored."),
 }
+
+
+def event_words(kind: str) -> str:
+    """EVENT_WORDS[kind] in the person's language."""
+    return _(EVENT_WORDS[kind])
+
+
+def resumed_words(missed: int) -> str:
+    """What a person reads on coming back after the server had let them go (a laptop asleep)."""
+    return ngettext("You were away; {missed} message you missed is below.",
+                    "You were away; {missed} messages you missed are below.", missed).format(missed=missed)
 
 
 def notice_text(event: ev.Notice) -> str:
     """A member's coming or going in words (a notice that carries its own text keeps it)."""
-    return event.text or EVENT_WORDS.get(event.kind, "{name}").format(name=event.name)
+    return event.text or (_(EVENT_WORDS[event.kind]) if event.kind in EVENT_WORDS else "{name}").format(name=event.name)
 
 
 def describe(event) -> str | None:
     """One line of terminal text for an event, or None for events a terminal need not show."""
     if isinstance(event, ev.ChatMessage):
-        mark = " (earlier)" if event.history else ""
-        return f"[{_clock(event.time)}] {event.sender}: {event.text}{mark}"
+        line = f"[{_clock(event.time)}] {event.sender}: {event.text}"
+        return _("{line} (earlier)").format(line=line) if event.history else line
     if isinstance(event, ev.Notice):
         return f"* {notice_text(event)}"
     if isinstance(event, ev.FileShared):
-        mark = " (earlier)" if event.history else ""
-        return f"[{_clock(event.time)}] {event.sender} shared {event.name} ({size_text(event.size)}){mark}: /get {event.file_id}"
+        line = f"[{_clock(event.time)}] " + _("{sender} shared {name} ({size}): /get {id}").format(
+            sender=event.sender, name=event.name, size=size_text(event.size), id=event.file_id)
+        return _("{line} (earlier)").format(line=line) if event.history else line
     if isinstance(event, ev.MembersChanged):
-        return "* in the room: " + ", ".join(m + (" (host)" if m == event.host else "") for m in event.members)
+        names = [_("{name} (host)").format(name=m) if m == event.host else m for m in event.members]
+        return "* " + _("in the room: {names}").format(names=_(", ").join(names))
     if isinstance(event, ev.MessageFailed):
-        return f"! not sent: {event.text!r} ({event.reason})"
+        return "! " + _("not sent: {text} ({reason})").format(text=repr(event.text), reason=event.reason)
     if isinstance(event, ev.RoomClosed):
         return f"* {event.reason}"
     if isinstance(event, ev.ConnectionLost):
-        return f"! {event.text or EVENT_WORDS['connection_lost']}"
+        return f"! {event.text or event_words('connection_lost')}"
     if isinstance(event, ev.ConnectionRestored):
-        return f"! {event.text or EVENT_WORDS['connection_restored']}"
+        return f"! {event.text or event_words('connection_restored')}"
     if isinstance(event, ev.Resumed):
-        return f"* {EVENT_WORDS['resumed'].format(missed=event.missed)}"
+        return f"* {resumed_words(event.missed)}"
     if isinstance(event, ev.ErrorEvent):
         return f"! {event.text}"
     return None
@@ -164,7 +185,7 @@ def describe(event) -> str | None:
 def size_text(size: int) -> str:
     """A file's size as a person reads it: 980 bytes, 12.3 KB, 4.5 MB, 1.2 GB."""
     if size < 1000:
-        return f"{size} bytes"
+        return ngettext("{n} byte", "{n} bytes", size).format(n=size)
     amount, unit = size / 1000, "KB"
     for bigger in ("MB", "GB"):
         if amount < 1000:
@@ -186,35 +207,40 @@ class ProgressPrinter:
         percent = 100 if total == 0 else done * 100 // total
         if percent >= self._next:
             elapsed = max(self._clock() - self._started, 1e-6)
-            print(f"  {self.what}: {percent}% of {size_text(total)} ({size_text(int(done / elapsed))}/s)", flush=True)
+            print("  " + _("{what}: {share} of {size} ({speed}/s)").format(
+                what=self.what, share=f"{percent}%", size=size_text(total), speed=size_text(int(done / elapsed))), flush=True)
             self._next = percent // 10 * 10 + 10
         return True
 
 
-FILE_HELP = "/send PATH shares a file, /files lists the room's files, /get ID [FOLDER] saves one (to Downloads by default)."
+def file_help() -> str:
+    return _("/send PATH shares a file, /files lists the room's files, /get ID [FOLDER] saves one (to Downloads by default).")
 
 
 def file_command(client: ChatClient, text: str) -> str | None:
     """Run a file command (/send, /get, /files) on a thread of its own, so chat goes on;
     return a line to print at once, or None if `text` is not a file command."""
-    command, _, rest = text.strip().partition(" ")
+    command, _space, rest = text.strip().partition(" ")
     rest = rest.strip()
     if command == "/files":
         files = client.list_files()
         if not files:
-            return "* No files shared in this room yet."
-        return "\n".join(f"* {f.file_id}  {f.name} ({size_text(f.size)}) from {f.sender or '?'}" for f in files)
+            return "* " + _("No files shared in this room yet.")
+        return "\n".join("* " + _("{id}  {name} ({size}) from {sender}").format(
+            id=f.file_id, name=f.name, size=size_text(f.size), sender=f.sender or "?") for f in files)
     if command == "/send" and rest:
         path = rest.strip('"')
-        _in_background(lambda: f"* Shared {path} (id {client.send_file(path, ProgressPrinter('sending ' + path))}).")
-        return f"* Sending {path}…"
+        _in_background(lambda: "* " + _("Shared {path} (id {id}).").format(
+            path=path, id=client.send_file(path, ProgressPrinter(_("sending {path}").format(path=path)))))
+        return "* " + _("Sending {path}…").format(path=path)
     if command == "/get" and rest:
-        file_id, _, folder = rest.partition(" ")
+        file_id, _space, folder = rest.partition(" ")
         target = folder.strip().strip('"') or str(downloads_dir())
-        _in_background(lambda: f"* Saved {client.download(file_id, _folder(target), ProgressPrinter('receiving ' + file_id))}.")
-        return f"* Fetching {file_id} into {target}…"
+        _in_background(lambda: "* " + _("Saved {path}.").format(
+            path=client.download(file_id, _folder(target), ProgressPrinter(_("receiving {id}").format(id=file_id)))))
+        return "* " + _("Fetching {id} into {folder}…").format(id=file_id, folder=target)
     if command in ("/send", "/get"):
-        return f"! {FILE_HELP}"
+        return "! " + file_help()
     return None
 
 
@@ -235,19 +261,21 @@ def _in_background(action) -> None:
 
 
 def chat_main(argv: list[str] | None = None) -> int:
+    i18n.use_language()
     args = _chat_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        host, port = parse_address(args.server or _ask("Server address", "127.0.0.1:9090"))
+        host, port = parse_address(args.server or _ask(_("Server address"), "127.0.0.1:9090"))
         client = ChatClient(host, port, trust_changed_identity=args.trust_changed_key)
         room, create = args.create or args.join, bool(args.create)
         if room is None:
-            create = _ask("Create a room or join one? (c/j)", "j").lower().startswith("c")
+            create = _ask(_("Create a room or join one? (c/j)"), "j").lower().startswith("c")
             if not create:
                 rooms = client.list_rooms()
-                print("Rooms: " + (", ".join(r.name + (" (locked)" if r.locked else "") for r in rooms) or "none yet"))
-            room = _ask("Room name")
-        name = args.name or _ask("Your name")
+                names = [_("{room} (locked)").format(room=r.name) if r.locked else r.name for r in rooms]
+                print(_("Rooms: {rooms}").format(rooms=_(", ").join(names) or _("none yet")))
+            room = _ask(_("Room name"))
+        name = args.name or _ask(_("Your name"))
         password = args.password
         while True:
             try:
@@ -257,21 +285,25 @@ def chat_main(argv: list[str] | None = None) -> int:
                 if args.password is not None or not sys.stdin.isatty():
                     raise
                 print(exc)
-                password = _ask("Password")
+                password = _ask(_("Password"))
     except IdentityChanged as exc:
-        print(f"ocm-chat: {exc}", file=sys.stderr)
-        print("ocm-chat: if the host confirms the new identity, run again with --trust-changed-key.", file=sys.stderr)
+        print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
+        print(_("ocm-chat: if the host confirms the new identity, run again with --trust-changed-key."), file=sys.stderr)
         return 1
     except (errors.ClientError, errors.ProtocolError, ValueError) as exc:
-        print(f"ocm-chat: {exc}", file=sys.stderr)
+        print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
         return 1
     except (KeyboardInterrupt, EOFError):
         print()
         return 130
-    role = "host of" if client.is_host else "in"
-    print(f"You are {name}, {role} room '{room}'. Type a message and press Enter; /quit leaves.", flush=True)
-    print(FILE_HELP, flush=True)
-    print(f"Server identity: {client.server_fingerprint} (compare it aloud with the host's)", flush=True)
+    if client.is_host:
+        welcome = _("You are {name}, host of room '{room}'. Type a message and press Enter; /quit leaves.")
+    else:
+        welcome = _("You are {name}, in room '{room}'. Type a message and press Enter; /quit leaves.")
+    print(welcome.format(name=name, room=room), flush=True)
+    print(file_help(), flush=True)
+    print(_("Server identity: {fingerprint} (compare it aloud with the host's)").format(
+        fingerprint=client.server_fingerprint), flush=True)
     printer = threading.Thread(target=_print_events, args=(client,), daemon=True)
     printer.start()
     try:
@@ -295,7 +327,7 @@ def chat_main(argv: list[str] | None = None) -> int:
     client.leave()
     printer.join(1.0)
     if not closed_by_room:
-        print("You left the room.", flush=True)
+        print(_("You left the room."), flush=True)
     return 0
 
 
@@ -311,4 +343,4 @@ def _print_events(client: ChatClient) -> None:
         if line:
             print(line, flush=True)
         if isinstance(event, ev.RoomClosed):
-            print("Press Enter to quit.", flush=True)
+            print(_("Press Enter to quit."), flush=True)

@@ -26,6 +26,7 @@ from typing import Any
 
 from . import client_files, errors
 from . import protocol as p
+from .i18n import SOURCE_LANGUAGE, N_, _, current_language
 from .identity import KnownServers, fingerprint, public_key_of_certificate
 from .protocol import Operation, RoomInfo, State, Status
 from .secure import PlainAnswer, SealedChannel, TlsClientStream, client_tls_context, key_proof
@@ -57,6 +58,39 @@ _STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
     Status.TRANSFER_FAILED: errors.TransferFailed,
 }
 
+# The server words its refusals in English; a person reading another language gets the
+# client's own sentence for the status code instead (the server's text carries detail,
+# such as seconds to wait, that these leave out).
+_STATUS_WORDS: dict[Status, str] = {
+    Status.ROOM_EXISTS: N_("A room named “{room}” already exists; pick another name or join it."),
+    Status.NO_SUCH_ROOM: N_("There is no room named “{room}” on this server; check the name."),
+    Status.NAME_TAKEN: N_("The name “{name}” is already taken in this room; pick another."),
+    Status.SERVER_FULL: N_("This server has as many rooms as it allows; try again later."),
+    Status.ROOM_FULL: N_("The room “{room}” is full; try again later."),
+    Status.PASSWORD_REQUIRED: N_("This room is locked; enter its password."),
+    Status.WRONG_PASSWORD: N_("Wrong password for this room; check it and try again."),
+    Status.TOO_MANY_ATTEMPTS: N_("Too many wrong passwords; wait a little and try again."),
+    Status.UNKNOWN_TOKEN: N_("The server no longer knows this session; join again."),
+    Status.BUSY: N_("The server is busy right now; try again in a moment."),
+    Status.CANNOT_SAVE: N_("The server cannot save anything right now (its disk is full or failing); try again later."),
+    Status.TRY_LATER: N_("The server is busy checking passwords; try again in {seconds} s."),
+    Status.ENCRYPTION_REQUIRED: N_("This server admits only encrypted clients; use a current Online Chat Messenger, "
+                                   "or ask the host to start the server with --allow-plain."),
+    Status.FILE_TOO_LARGE: N_("The file is larger than this server accepts; choose a smaller one."),
+    Status.STORAGE_FULL: N_("The server has no room for this file now (its storage or disk is full); the room goes on."),
+    Status.NO_SUCH_FILE: N_("That file is not shared in this room (its room may have closed)."),
+    Status.TRANSFER_FAILED: N_("The file arrived damaged at the server (its checksum did not match); send it again."),
+}
+
+
+def refusal_text(status: Status, detail: str, room: str = "", name: str = "", seconds: int = 0) -> str:
+    """The sentence for a server's refusal, in the person's language."""
+    words = _STATUS_WORDS.get(status)
+    if words is None or current_language() == SOURCE_LANGUAGE:
+        wait = f"; try again in {seconds} s" if status is Status.TRY_LATER else ""
+        return detail[:1].upper() + detail[1:] + wait + "."
+    return _(words).format(room=room, name=name, seconds=seconds)
+
 
 __all__ = ["ChatClient", "RoomInfo", "parse_address"]
 
@@ -65,19 +99,19 @@ def parse_address(text: str, default_port: int = 9090) -> tuple[str, int]:
     """'host', 'host:port' or '[v6]:port' as a person types it; ValueError with a sentence if not."""
     text = text.strip()
     if not text:
-        raise ValueError("Enter the server's address, such as 192.168.1.20 or 192.168.1.20:9090.")
+        raise ValueError(_("Enter the server's address, such as 192.168.1.20 or 192.168.1.20:9090."))
     host, port_text = text, ""
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
+        host, _sep, rest = text[1:].partition("]")
         port_text = rest.removeprefix(":")
     elif text.count(":") == 1:
         host, port_text = text.split(":")
     if not host or any(ch.isspace() for ch in host):
-        raise ValueError(f"'{text}' is not a server address; type it like 192.168.1.20:9090.")
+        raise ValueError(_("'{text}' is not a server address; type it like 192.168.1.20:9090.").format(text=text))
     if not port_text:
         return host, default_port
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"'{port_text}' is not a port number; use a number from 1 to 65535.")
+        raise ValueError(_("'{port}' is not a port number; use a number from 1 to 65535.").format(port=port_text))
     return host, int(port_text)
 
 
@@ -131,13 +165,13 @@ class ChatClient:
 
     # --- TCP requests -------------------------------------------------------------------
 
-    def _request(self, operation: Operation, room: str, payload: bytes) -> bytes:
+    def _request(self, operation: Operation, room: str, payload: bytes, name: str = "") -> bytes:
         """One TCRP request; a busy server is asked again with jittered backoff until `timeout`."""
         deadline = time.monotonic() + self.timeout
         pause = 0.05
         while True:
             try:
-                return self._request_once(operation, room, payload)
+                return self._request_once(operation, room, payload, name)
             except errors.ServerBusy:
                 if time.monotonic() + pause > deadline:
                     raise
@@ -155,15 +189,17 @@ class ChatClient:
         try:
             return socket.create_connection((self.server_host, self.tcp_port), timeout=self.timeout), where
         except socket.gaierror:
-            raise errors.ServerUnreachable(f"Cannot find a computer named '{self.server_host}'; check the address.") from None
+            raise errors.ServerUnreachable(_("Cannot find a computer named '{host}'; check the address.").format(
+                host=self.server_host)) from None
         except OSError as exc:
             raise errors.ServerUnreachable(
-                f"Could not reach a server at {where} ({exc.strerror or exc}); check the address and that the room's host is running."
+                _("Could not reach a server at {address} ({error}); check the address and that the room's host "
+                  "is running.").format(address=where, error=exc.strerror or exc)
             ) from None
 
     @staticmethod
-    def _check_status(header: p.TcrpHeader, message: p.TcrpMessage) -> None:
-        """Raise the typed error for a status answer that is not OK."""
+    def _check_status(header: p.TcrpHeader, message: p.TcrpMessage, room: str = "", name: str = "") -> None:
+        """Raise the typed error for a status answer that is not OK, worded for a person."""
         # The operation byte is not checked: a refusal sent before the request was read
         # (BUSY, or a header too broken to parse) cannot echo it.
         if header.state is not State.RESPONSE:
@@ -171,25 +207,27 @@ class ChatClient:
         status, detail = p.decode_status(message.payload)
         if status is Status.TRY_LATER:
             seconds = p.decode_retry_after(message.payload)
-            raise errors.TryAgainLater(f"{detail[:1].upper() + detail[1:]}; try again in {seconds} s.", seconds)
+            raise errors.TryAgainLater(refusal_text(status, detail, seconds=seconds), seconds)
         if status is not Status.OK:
-            raise _STATUS_ERRORS.get(status, errors.ClientError)(detail[:1].upper() + detail[1:] + ".")
+            raise _STATUS_ERRORS.get(status, errors.ClientError)(refusal_text(status, detail, room, name))
 
-    def _request_once(self, operation: Operation, room: str, payload: bytes) -> bytes:
+    def _request_once(self, operation: Operation, room: str, payload: bytes, name: str = "") -> bytes:
         sock, where = self._connect()
         with sock:
             try:
                 stream = sock if self.plain else self._secure(sock, where)
                 stream.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
-                self._check_status(*self._read_message(stream))
+                self._check_status(*self._read_message(stream), room, name)
                 header, message = self._read_message(stream)
                 if header.state is not State.COMPLETE:
                     raise errors.RemoteProtocolError("the server did not complete the request")
                 return message.payload
             except socket.timeout:
-                raise errors.ServerUnreachable(f"The server at {where} did not answer in {self.timeout:g} s; try again.") from None
+                raise errors.ServerUnreachable(_("The server at {address} did not answer in {seconds:g} s; try again.").format(
+                    address=where, seconds=self.timeout)) from None
             except (ConnectionError, OSError) as exc:
-                raise errors.ServerUnreachable(f"The connection to {where} broke ({exc}); try again.") from None
+                raise errors.ServerUnreachable(_("The connection to {address} broke ({error}); try again.").format(
+                    address=where, error=exc)) from None
 
     def _secure(self, sock: socket.socket, where: str) -> TlsClientStream:
         """TLS 1.3 on `sock`, the server's key checked against the one trusted for `where`."""
@@ -199,7 +237,8 @@ class ChatClient:
         except PlainAnswer as answer:
             raise self._plain_refusal(sock, answer.data, where) from None
         except ssl.SSLError as exc:
-            raise errors.ServerUnreachable(f"Could not set up encryption with {where} ({exc.reason or exc}); try again.") from None
+            raise errors.ServerUnreachable(_("Could not set up encryption with {address} ({error}); try again.").format(
+                address=where, error=exc.reason or exc)) from None
         try:
             presented = fingerprint(public_key_of_certificate(certificate))
         except ValueError as exc:
@@ -223,9 +262,10 @@ class ChatClient:
         except (ConnectionError, OSError):
             status, detail = Status.BAD_REQUEST, ""
         if status is Status.BUSY:
-            return errors.ServerBusy(detail[:1].upper() + detail[1:] + ".")
+            return errors.ServerBusy(refusal_text(status, detail))
         return errors.ServerUnreachable(
-            f"The server at {where} does not speak encryption (it may be an older version); update it and try again."
+            _("The server at {address} does not speak encryption (it may be an older version); update it and try again.").format(
+                address=where)
         )
 
     def _read_message(self, sock) -> tuple[p.TcrpHeader, p.TcrpMessage]:
@@ -246,7 +286,7 @@ class ChatClient:
 
     def _enter(self, operation: Operation, room: str, username: str, password: str | None) -> None:
         if self._session is not None:
-            raise errors.ClientError("This client is already in a room; use a new ChatClient for another.")
+            raise errors.ClientError(_("This client is already in a room; use a new ChatClient for another."))
         try:
             p.check_name(room, "room name")
             p.check_name(username, "your name")
@@ -257,7 +297,7 @@ class ChatClient:
         payload = p.encode_request(p.RoomRequest(username, password or None, request_id=uuid.uuid4().hex))
         for attempt in range(ENTER_ATTEMPTS):
             try:
-                grant = self._request(operation, room, payload)
+                grant = self._request(operation, room, payload, username)
                 break
             except errors.ServerUnreachable:
                 if attempt == ENTER_ATTEMPTS - 1:
@@ -275,7 +315,8 @@ class ChatClient:
         try:
             self._udp_address = socket.getaddrinfo(*chat_target, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
         except OSError as exc:
-            raise errors.ServerUnreachable(f"Cannot find the server's chat address {chat_target[0]}: {exc}.") from None
+            raise errors.ServerUnreachable(_("Cannot find the server's chat address {host}: {error}.").format(
+                host=chat_target[0], error=exc)) from None
         # Not connect()ed: a server listening on every interface may answer from another
         # of its addresses; we take datagrams from the server's chat port instead.
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -303,7 +344,7 @@ class ChatClient:
         """The token and key proof that file requests carry (refused for a plain client)."""
         self._live_session()
         if self._proof is None:
-            raise errors.BadRequest("Files are shared only over encryption, and this client joined without it.")
+            raise errors.BadRequest(_("Files are shared only over encryption, and this client joined without it."))
         return self._token.decode("ascii"), self._proof
 
     def send_file(self, path: str | os.PathLike, progress: Progress | None = None) -> str:
@@ -372,17 +413,17 @@ class ChatClient:
         """Send `text` to the room; returns its message id. MessageSent or MessageFailed follows."""
         self._live_session()
         if not text.strip():
-            raise errors.BadRequest("The message is empty.")
+            raise errors.BadRequest(_("The message is empty."))
         size, limit = self.message_size(text), self.max_message_bytes
         if size > limit:
-            raise errors.MessageTooLong(size, limit)
+            raise errors.MessageTooLong(size, limit, text)
         return self._send_chat(lambda session, now: session.send_chat(text, now),
-                               errors.NotConnected("You are not in a room; join one first."))
+                               errors.NotConnected(_("You are not in a room; join one first.")))
 
     def retry(self, msg_id: int) -> int:
         """Send a failed message again; returns its new message id."""
         return self._send_chat(lambda session, now: session.retry(msg_id, now),
-                               errors.ClientError("That message is not waiting for a retry."))
+                               errors.ClientError(_("That message is not waiting for a retry.")))
 
     def _send_chat(self, make, refusal: errors.ClientError) -> int:
         """Have the session make a chat datagram (`make(session, now)`), send it, return its id;
@@ -398,14 +439,14 @@ class ChatClient:
 
     def _live_session(self) -> ClientSession:
         if self._session is None or self.closed:
-            raise errors.NotConnected("You are not in a room; join one first.")
+            raise errors.NotConnected(_("You are not in a room; join one first."))
         return self._session
 
     def leave(self) -> None:
         """Tell the server we leave (the host's leaving closes the room) and stop the threads."""
         session = self._session
         if session is not None and not self.closed:
-            for _ in range(3):  # the server answers a leave; a lost one is sent again
+            for _attempt in range(3):  # the server answers a leave; a lost one is sent again
                 with self._lock:
                     try:
                         out = session.leave(time.monotonic())
@@ -527,7 +568,7 @@ class ChatClient:
             return
         except (errors.ClientError, errors.ProtocolError) as exc:
             with self._lock:
-                datagrams = self._carry_out(session.resume_failed(str(exc).rstrip(".")))
+                datagrams = self._carry_out(session.resume_failed(str(exc)))
             self._send_all(datagrams)
             return
         with self._lock:

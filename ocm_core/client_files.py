@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 
 from . import errors
 from . import protocol as p
+from .i18n import _
 from .filenames import claim_unique
 from .protocol import Operation, State
 
@@ -40,7 +41,7 @@ def guess_mime(name: str) -> str:
 
 def _report(progress: Progress | None, done: int, total: int) -> None:
     if progress is not None and progress(done, total) is False:
-        raise errors.TransferCancelled("The transfer was cancelled.")
+        raise errors.TransferCancelled(_("The transfer was cancelled."))
 
 
 def _open(client: ChatClient, operation: Operation, payload: bytes) -> tuple[socket.socket, TlsClientStream]:
@@ -64,10 +65,10 @@ def _open(client: ChatClient, operation: Operation, payload: bytes) -> tuple[soc
             pause = min(pause * 2, 2.0)
         except socket.timeout:
             sock.close()
-            raise errors.TransferFailed(f"The server at {where} did not answer; try again.") from None
+            raise errors.TransferFailed(_("The server at {address} did not answer; try again.").format(address=where)) from None
         except (ConnectionError, OSError, ssl.SSLError) as exc:
             sock.close()
-            raise errors.TransferFailed(f"The connection to {where} broke ({exc}); try again.") from None
+            raise errors.TransferFailed(_("The connection to {address} broke ({error}); try again.").format(address=where, error=exc)) from None
         except BaseException:
             sock.close()
             raise
@@ -79,7 +80,7 @@ def upload(client: ChatClient, path: Path, progress: Progress | None) -> str:
         source = open(path, "rb")
         size = os.fstat(source.fileno()).st_size
     except OSError as exc:
-        raise errors.BadRequest(f"Cannot read {path} ({exc.strerror or exc}); choose another file.") from None
+        raise errors.BadRequest(_("Cannot read {path} ({error}); choose another file.").format(path=path, error=exc.strerror or exc)) from None
     request = p.FileRequest(token, proof, path.name, size, guess_mime(path.name))
     with source:
         sock, stream = _open(client, Operation.UPLOAD, p.encode_file_request(request))
@@ -88,10 +89,10 @@ def upload(client: ChatClient, path: Path, progress: Progress | None) -> str:
                 _send(stream, source, size, progress)
                 header, message = client._read_message(stream)
             except socket.timeout:
-                raise errors.TransferFailed("The server stopped taking the file; it was not shared. Try again.") from None
+                raise errors.TransferFailed(_("The server stopped taking the file; it was not shared. Try again.")) from None
             except (ConnectionError, OSError, ssl.SSLError) as exc:
                 _raise_answer_if_any(client, stream)  # the server may have refused midway (a full disk) and said why
-                raise errors.TransferFailed(f"The connection broke while sending ({exc}); the file was not shared.") from None
+                raise errors.TransferFailed(_("The connection broke while sending ({error}); the file was not shared.").format(error=exc)) from None
             if header.state is State.RESPONSE:
                 client._check_status(header, message)
             if header.state is not State.COMPLETE:
@@ -109,7 +110,7 @@ def _send(stream: TlsClientStream, source, size: int, progress: Progress | None)
     while sent < size:
         data = source.read(min(CHUNK, size - sent))
         if not data:
-            raise errors.TransferFailed("The file got shorter while it was being sent; it was not shared.")
+            raise errors.TransferFailed(_("The file got shorter while it was being sent; it was not shared."))
         digest.update(data)
         stream.sendall(data)
         sent += len(data)
@@ -128,13 +129,13 @@ def _raise_answer_if_any(client: ChatClient, stream: TlsClientStream) -> None:
 def download(client: ChatClient, file_id: str, destination: Path, progress: Progress | None) -> Path:
     token, proof = client._file_auth()
     if not p.is_file_id(file_id):
-        raise errors.NoSuchFile(f"'{file_id}' is not a file id; /files lists the room's files.")
+        raise errors.NoSuchFile(_("'{id}' is not a file id; /files lists the room's files.").format(id=file_id))
     sock, stream = _open(client, Operation.DOWNLOAD, p.encode_file_request(p.FileRequest(token, proof, file_id=file_id)))
     with sock:
         try:
             header, message = client._read_message(stream)
         except (ConnectionError, OSError, ssl.SSLError) as exc:
-            raise errors.TransferFailed(f"The connection broke before the file came ({exc}); try again.") from None
+            raise errors.TransferFailed(_("The connection broke before the file came ({error}); try again.").format(error=exc)) from None
         if header.state is not State.COMPLETE:
             raise errors.RemoteProtocolError("the server did not describe the file")
         info = p.file_from_json(p.decode_json_object(message.payload))
@@ -146,23 +147,23 @@ def download(client: ChatClient, file_id: str, destination: Path, progress: Prog
                 final, partial = destination, destination.with_name(destination.name + ".part")
                 sink = open(partial, "wb")
         except OSError as exc:
-            raise errors.BadRequest(f"Cannot write in {destination} ({exc.strerror or exc}); choose another folder.") from None
+            raise errors.BadRequest(_("Cannot write in {folder} ({error}); choose another folder.").format(folder=destination, error=exc.strerror or exc)) from None
         finished = False
         try:
             with sink:
                 digest = _receive(stream, sink, info.size, progress)
             if info.sha256 and digest != info.sha256:
-                raise errors.TransferFailed("The file arrived damaged (its checksum does not match); download it again.")
+                raise errors.TransferFailed(_("The file arrived damaged (its checksum does not match); download it again."))
             if partial != final:
                 os.replace(partial, final)
             finished = True
             return final
         except socket.timeout:
-            raise errors.TransferFailed("The server stopped sending the file; download it again.") from None
+            raise errors.TransferFailed(_("The server stopped sending the file; download it again.")) from None
         except (ConnectionError, ssl.SSLError) as exc:
-            raise errors.TransferFailed(f"The connection broke during the download ({exc}); download it again.") from None
+            raise errors.TransferFailed(_("The connection broke during the download ({error}); download it again.").format(error=exc)) from None
         except OSError as exc:
-            raise errors.TransferFailed(f"Could not save the file ({exc.strerror or exc}); check the folder and its free space.") from None
+            raise errors.TransferFailed(_("Could not save the file ({error}); check the folder and its free space.").format(error=exc.strerror or exc)) from None
         finally:
             if not finished:
                 partial.unlink(missing_ok=True)

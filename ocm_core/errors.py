@@ -1,9 +1,12 @@
 """The error hierarchy shared by the protocol, the client and the server.
 
-Every message here is written for a person: what happened and what to do.
+Every message here is written for a person: what happened and what to do, in the person's
+language (ocm_core.i18n). ProtocolError reasons are for logs and developers: English.
 """
 
 from __future__ import annotations
+
+from .i18n import _, chars_over, ngettext
 
 
 class OCMError(Exception):
@@ -41,7 +44,8 @@ class PortInUse(OCMError, OSError):
 
     def __init__(self, port: int, kind: str):
         super().__init__(
-            f"{kind} port {port} is already in use; choose another port or stop the program using it."
+            _("{kind} port {port} is already in use; choose another port or stop the program using it.").format(
+                kind=kind, port=port)
         )
         self.port = port
         self.kind = kind
@@ -58,7 +62,7 @@ class DatabaseDamaged(OCMError, OSError):
 
 class DatabaseInUse(OCMError, OSError):
     def __init__(self, path: str):
-        super().__init__(f"another server is using {path}; stop it or choose another database file")
+        super().__init__(_("another server is using {path}; stop it or choose another database file").format(path=path))
         self.path = path
 
 
@@ -127,11 +131,18 @@ class NotConnected(ClientError):
 
 
 class MessageTooLong(ClientError):
-    def __init__(self, size: int, limit: int):
-        super().__init__(
-            f"This message is {size} bytes; a message in this room can be at most {limit} bytes. "
-            "Shorten it or split it in two."
-        )
+    """`size` and `limit` in bytes, as the wire counts; told in characters when the text is known."""
+
+    def __init__(self, size: int, limit: int, text: str = ""):
+        if text:
+            count = chars_over(text, size - limit)
+            message = ngettext("This message is {count} character too long; shorten it or split it in two.",
+                               "This message is {count} characters too long; shorten it or split it in two.",
+                               count).format(count=count)
+        else:
+            message = _("This message is {size} bytes; a message in this room can be at most {limit} bytes. "
+                        "Shorten it or split it in two.").format(size=size, limit=limit)
+        super().__init__(message)
         self.size = size
         self.limit = limit
 

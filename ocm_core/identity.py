@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 
 from . import paths
 from .errors import ClientError
+from .i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,9 @@ class IdentityChanged(ClientError):
 
     def __init__(self, address: str, trusted: str, presented: str):
         super().__init__(
-            f"The server at {address} has a different identity than last time ({presented}, was {trusted}). "
-            "Someone may be pretending to be it; if its host says it changed, confirm to trust the new one."
+            _("The server at {address} has a different identity than last time ({presented}, was {trusted}). "
+              "Someone may be pretending to be it; if its host says it changed, confirm to trust the new one.").format(
+                address=address, presented=presented, trusted=trusted)
         )
         self.address = address
         self.trusted = trusted

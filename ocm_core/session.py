@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from . import events as ev
 from . import protocol as p
 from .errors import LocalProtocolError, ProtocolError
+from .i18n import N_, _
 from .protocol import ErrorCode, EventType
 from .secure import OpenFailed, SealedChannel
 
@@ -190,7 +191,7 @@ class ClientSession:
         one it gave when it forgot us)."""
         out = Output()
         if self.state in _LIVE:
-            self._end(reason or self._resume_reason, out)
+            self._end(_server_sentence(reason) if reason else self._resume_reason, out)
         return out
 
     def send_chat(self, text: str, now: float) -> tuple[int, bytes]:
@@ -234,7 +235,8 @@ class ClientSession:
         (we may have been away past its timeout); resume_failed() ends it if refused."""
         if self.state in _LIVE and self._resume == "":  # else a try to come back is under way: it decides
             self._resume = "wanted"
-            self._resume_reason = reason.rstrip(".") or "the server no longer knows this session; join again"
+            words = reason.rstrip(".")
+            self._resume_reason = _server_sentence(words) if words else _("The server no longer knows this session; join again.")
         return Output()
 
     def _open(self, data: bytes) -> tuple[bytes, bool]:
@@ -336,11 +338,12 @@ class ClientSession:
             elif self._resume == "":
                 # Perhaps we were away too long (a laptop asleep): try to come back before giving up.
                 self._resume = "wanted"
-                self._resume_reason = frame.text or "the server no longer knows this session (it may have restarted without its database); join again"
+                self._resume_reason = _server_sentence(frame.text) if frame.text else _(
+                    "The server no longer knows this session (it may have restarted without its database); join again.")
         elif frame.code is ErrorCode.RESYNC:
             self._resync_wanted = True
         else:
-            out.events.append(ev.ErrorEvent(_sentence(frame.text)))
+            out.events.append(ev.ErrorEvent(_server_sentence(frame.text)))
 
     # --- room order ----------------------------------------------------------------------
 
@@ -408,7 +411,7 @@ class ClientSession:
             return
         if event.event_type is EventType.CLOSED:
             if not event.history:
-                self._end(event.text or "the host closed the room", out)
+                self._end(_server_sentence(event.text) if event.text else _("The host closed the room."), out)
             return
         kind = _NOTICE_KINDS[event.event_type]
         out.events.append(ev.Notice(event.seq, kind, event.name, "", when, event.history))
@@ -424,12 +427,12 @@ class ClientSession:
             self.members = tuple(sorted(members, key=str.casefold))
             out.events.append(ev.MembersChanged(self.members, self.host or "", self.plain))
 
-    def _end(self, reason: str, out: Output) -> None:
+    def _end(self, sentence: str, out: Output) -> None:
         """The room is gone for us: report it once; what still waited has failed."""
         for msg_id, pending in self._pending.items():
-            out.events.append(ev.MessageFailed(msg_id, pending.text, "the room closed before it was delivered"))
+            out.events.append(ev.MessageFailed(msg_id, pending.text, _("the room closed before it was delivered")))
         self.close()
-        out.events.append(ev.RoomClosed(_sentence(reason)))
+        out.events.append(ev.RoomClosed(sentence))
 
     # --- time ------------------------------------------------------------------------------
 
@@ -450,14 +453,15 @@ class ClientSession:
             if now - pending.first_sent > self.send_timeout:
                 del self._pending[msg_id]
                 self._failed[msg_id] = pending.text
-                out.events.append(ev.MessageFailed(msg_id, pending.text, f"the server did not confirm it within {self.send_timeout:g} s"))
+                out.events.append(ev.MessageFailed(msg_id, pending.text, _("the server did not confirm it within {seconds:g} s").format(
+                    seconds=self.send_timeout)))
             elif now >= pending.retry_at and not lost:
                 out.datagrams.append(self._chat_datagram(msg_id, pending.text))
                 pending.interval = min(pending.interval * 2, MAX_RETRY)
                 pending.retry_at = now + pending.interval
         silent_for = now - self._last_heard
         if silent_for > self.give_up_after:
-            self._end(f"no answer from the server for {silent_for:.0f} s; the connection is lost", out)
+            self._end(_("No answer from the server for {seconds:.0f} s; the connection is lost.").format(seconds=silent_for), out)
             return out
         if not lost and silent_for > self.lost_after:
             self.state, lost = SessionState.LOST, True
@@ -493,6 +497,22 @@ class ClientSession:
 _NOTICE_KINDS = {EventType.JOINED: "joined", EventType.LEFT: "left", EventType.TIMED_OUT: "timed_out"}
 
 
-def _sentence(text: str) -> str:
-    """The server's lower-case reason as a sentence."""
-    return text[:1].upper() + text[1:] + "."
+# What our servers say when a room ends or a request fails, as the client shows them: a
+# known text is shown in the person's language, any other as the server wrote it.
+SERVER_SENTENCES = (
+    N_("The host closed the room."),
+    N_("The host went away, so the room closed."),
+    N_("The server stopped."),
+    N_("You left the room."),
+    N_("You were away too long and were removed."),
+    N_("The server is busy with too many connections; try again in a moment."),
+    N_("The server cannot save messages right now; yours will be sent when it can."),
+)
+
+
+def _server_sentence(text: str) -> str:
+    """The server's lower-case reason as a sentence, translated when it is one we know."""
+    sentence = text[:1].upper() + text[1:]
+    if not sentence.endswith((".", "。", "!", "?")):  # a sentence the client already worded ends itself
+        sentence += "."
+    return _(sentence)

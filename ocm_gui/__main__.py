@@ -61,20 +61,23 @@ def _version() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from ocm_core.i18n import _, translate_argparse
+
+    translate_argparse()
     parser = argparse.ArgumentParser(
         allow_abbrev=False,
         prog="OnlineChatMessenger" if getattr(sys, "frozen", False) else "ocm",
-        description=f"{APP_NAME}: host a chat room on your LAN or join one. "
-        "Without options it opens the start window.",
-        epilog="Without --version or --self-test, other options go to the app (--settings FILE). "
-        "--server [ARGS...] runs the headless server instead; everything after --server goes to it "
-        "(see --server --help).",
+        description=_("{app}: host a chat room on your LAN or join one. "
+                      "Without options it opens the start window.").format(app=APP_NAME),
+        epilog=_("Without --version or --self-test, other options go to the app (--settings FILE). "
+                 "--server [ARGS...] runs the headless server instead; everything after --server goes to it "
+                 "(see --server --help)."),
     )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--version", action="store_true", help=_("print the version and exit"))
     parser.add_argument(
         "--self-test",
         action="store_true",
-        help="host a room on free ports, join it, relay one message and exit 0 if that worked (no screen needed)",
+        help=_("host a room on free ports, join it, relay one message and exit 0 if that worked (no screen needed)"),
     )
     parser.add_argument(
         "--self-test-timeout", type=float, default=10.0, metavar="SECONDS", help=argparse.SUPPRESS
@@ -84,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("OCM_LOG_LEVEL", "WARNING"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         type=str.upper,
-        help="how much the app logs to standard error (default: WARNING)",
+        help=_("how much the app logs to standard error (default: WARNING)"),
     )
     return parser
 
@@ -108,13 +111,16 @@ def _self_test(timeout: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     _attach_console()
+    from ocm_core.i18n import _, use_language
+
+    use_language()  # the environment's; the app applies the settings' choice when it starts
     args_in = list(sys.argv[1:] if argv is None else argv)
 
     if "--server" in args_in:
         before = args_in[: args_in.index("--server")]
         if before:
-            _say("--server must come first: everything after it goes to the server, "
-                 "as in --server --tcp-port 9090 --udp-port 9091.", error=True)
+            _say(_("--server must come first: everything after it goes to the server, "
+               "as in --server --tcp-port 9090 --udp-port 9091."), error=True)
             return 2
         from ocm_core.cli import server_main
 
@@ -122,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args, rest = _parser().parse_known_args(args_in)
     if rest and (args.version or args.self_test):
-        _parser().error(f"unrecognized arguments: {' '.join(rest)}")
+        _parser().error(_("unrecognized arguments: %s") % " ".join(rest))
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     if args.version:
         _say(f"{APP_NAME} {_version()}")

@@ -17,7 +17,8 @@ from pathlib import Path
 from tkinter import ttk
 from typing import TypeVar
 
-from ocm_core import paths
+from ocm_core import i18n, paths
+from ocm_core.i18n import _
 
 from . import theme
 from .background import wait_for_background
@@ -76,14 +77,29 @@ class App:
         root.minsize(480, 320)
         root.columnconfigure(0, weight=1)
         root.rowconfigure(0, weight=1)
-        self.start = StartWindow(root, name=self.settings.name,
-                                 on_host=self.open_host_dialog, on_join=self.open_join_dialog)
-        self.start.grid(row=0, column=0, sticky="nsew")
+        self.start = self._make_start(self.settings.name)
         root.protocol("WM_DELETE_WINDOW", self.close_start)
         if self.settings.name:
             self.start.host_button.focus_set()
         else:
             self.start.name_entry.focus_set()
+
+    def _make_start(self, name: str) -> StartWindow:
+        start = StartWindow(self.root, name=name, on_host=self.open_host_dialog, on_join=self.open_join_dialog,
+                            language=self.settings.language, on_language=self.set_language)
+        start.grid(row=0, column=0, sticky="nsew")
+        return start
+
+    def set_language(self, choice: str) -> None:
+        """Speak another language ("" = the system's) from now on: the start window is built
+        again at once; dialogs and chats opened later follow, open ones keep theirs."""
+        self.settings.update(language=choice)
+        i18n.use_language(choice)
+        typed = self.start.name_var.get()
+        self.start.destroy()
+        self.start = self._make_start(typed)
+        self.start.set_open_chats(len(self.chats))
+        self.start.language_box.focus_set()
 
     # -- dialogs
     def _open_dialog(self, cls: type[D], on_success) -> D:
@@ -157,9 +173,9 @@ class App:
         if self.closing:
             return
         try:
-            self._show_problem(f"Something went wrong: {exc_type.__name__}: {value}\n"
-                               f"The details are in {log_file_path()}. You can go on; if it happens "
-                               "again, restart the app.")
+            self._show_problem(_("Something went wrong: {error}\nThe details are in {path}. You can go on; "
+                                 "if it happens again, restart the app.").format(
+                error=f"{exc_type.__name__}: {value}", path=log_file_path()))
         except tk.TclError:
             pass  # the windows are going away; the log has it
 
@@ -171,7 +187,7 @@ class App:
         win.resizable(False, False)
         self.problem_label = ttk.Label(win, text=text, wraplength=420, justify="left")
         self.problem_label.grid(row=0, column=0, padx=16, pady=(16, 8), sticky="w")
-        button = ttk.Button(win, text="OK", command=win.destroy)
+        button = ttk.Button(win, text=_("OK"), command=win.destroy)
         button.grid(row=1, column=0, padx=16, pady=(0, 16), sticky="e")
         button.focus_set()
         win.bind("<Return>", lambda _e: win.destroy())
@@ -189,10 +205,11 @@ class App:
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="ocm", description="Online Chat Messenger desktop app.")
-    parser.add_argument("--settings", type=Path, help="settings file to use instead of the usual one")
+    i18n.translate_argparse()
+    parser = argparse.ArgumentParser(prog="ocm", description=_("Online Chat Messenger desktop app."))
+    parser.add_argument("--settings", type=Path, help=_("settings file to use instead of the usual one"))
     parser.add_argument("--log-level", default="WARNING",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="how much to log to stderr")
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=_("how much to log to stderr"))
     return parser.parse_args(argv)
 
 
@@ -230,10 +247,12 @@ def _run(args: argparse.Namespace) -> int:
         root = tk.Tk(className="OnlineChatMessenger")
     except tk.TclError as exc:
         log.error("cannot open a window: %s", exc)
-        sys.stderr.write(f"Online Chat Messenger needs a graphical display ({exc}); "
-                         "run ocm-chat for the terminal version.\n")
+        sys.stderr.write(_("Online Chat Messenger needs a graphical display ({error}); "
+                           "run ocm-chat for the terminal version.").format(error=exc) + "\n")
         return 1
-    app = App(root, settings=Settings.load(args.settings))
+    settings = Settings.load(args.settings)
+    i18n.use_language(settings.language)
+    app = App(root, settings=settings)
     root.report_callback_exception = app.report_callback_exception
     try:
         root.mainloop()

@@ -11,13 +11,13 @@ from __future__ import annotations
 import collections
 import logging
 import queue
-import re
 import time
 import tkinter as tk
+from tkinter import font as tkfont
 from tkinter import ttk
 from typing import Callable
 
-from ocm_core.cli import EVENT_WORDS, notice_text
+from ocm_core.cli import event_words, notice_text, resumed_words
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
 from ocm_core.events import (
     ChatMessage,
@@ -32,20 +32,21 @@ from ocm_core.events import (
     Resumed,
     RoomClosed,
 )
+from ocm_core.i18n import _, chars_left, chars_over, ngettext
 
 from . import theme
 from .background import fire_and_forget
 from .files import FilePanel
+from .linebreak import BREAK_TAG, spaces_for_breaks, with_break_opportunities
 
 log = logging.getLogger(__name__)
 
 APP_TITLE = "Online Chat Messenger"
 POLL_MS = 40             # idle poll interval
-BATCH = 200              # events handled per tick at most; the rest wait for the next tick
+BATCH = 100              # events handled per tick at most (tagging Japanese break spaces makes
+                         # an event dearer; 100 keeps a tick under 100 ms, docs/performance.md)
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
 
-# Kana, kanji, CJK punctuation, full-width forms, Hangul: text that wraps by character.
-_CJK = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
 
@@ -122,19 +123,19 @@ class ChatWindow:
         header.columnconfigure(1, weight=1)
         self.room_label = ttk.Label(header, text=self.room, style="Heading.TLabel")
         self.room_label.grid(row=0, column=0, sticky="w")
-        role = "you host this room" if self.is_host else "you are a member"
+        role = _("you host this room") if self.is_host else _("you are a member")
         self.who_label = ttk.Label(header, text=f"  {self.username} · {role}", style="Muted.TLabel")
         self.who_label.grid(row=0, column=1, sticky="w")
         self.share_entry = None
         if self.share_address:
             share = ttk.Frame(header)
             share.grid(row=1, column=0, columnspan=2, sticky="w", pady=(6, 0))
-            ttk.Label(share, text="Others join with this address:").pack(side="left")
+            ttk.Label(share, text=_("Others join with this address:")).pack(side="left")
             self._share_var = tk.StringVar(value=self.share_address)
             self.share_entry = ttk.Entry(share, textvariable=self._share_var, width=len(self.share_address) + 2,
                                          state="readonly", font="OCMHeading")
             self.share_entry.pack(side="left", padx=(6, 6))
-            self.copy_button = ttk.Button(share, text="Copy", command=self.copy_address)
+            self.copy_button = ttk.Button(share, text=_("Copy"), command=self.copy_address)
             self.copy_button.pack(side="left")
 
         fingerprint = getattr(self.client, "server_fingerprint", None)
@@ -142,14 +143,15 @@ class ChatWindow:
         if fingerprint:
             self.fingerprint_label = ttk.Label(
                 header, style="Small.TLabel",
-                text=f"🔒 Server identity {fingerprint} · everyone in the room sees the same; compare it aloud")
+                text="🔒 " + _("Server identity {fingerprint} · everyone in the room sees the same; compare it aloud").format(
+                    fingerprint=fingerprint))
             self.fingerprint_label.grid(row=2, column=0, columnspan=2, sticky="w", pady=(4, 0))
 
         self.banner = ttk.Frame(win, style="Banner.TFrame", padding=(12, 6))
         self.banner.columnconfigure(0, weight=1)
         self.banner_label = ttk.Label(self.banner, style="Banner.TLabel")
         self.banner_label.grid(row=0, column=0, sticky="w")
-        self.back_button = ttk.Button(self.banner, text="Back to start", command=self.back_to_start)
+        self.back_button = ttk.Button(self.banner, text=_("Back to start"), command=self.back_to_start)
         self.banner.grid(row=1, column=0, sticky="ew")
         self.banner.grid_remove()
 
@@ -168,9 +170,14 @@ class ChatWindow:
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<KeyRelease>", "<ButtonRelease-1>"):
             self.text.bind(sequence, self._user_scrolled, add="+")
         self.text.bind("<Configure>", self._on_resize, add="+")
+        # The scrollback holds zero-width break spaces (ocm_gui/linebreak.py); what a person
+        # copies, or pastes with the middle button, is the text without them.
+        self.text.bind("<<Copy>>", self._copy)
+        for kind in ("STRING", "UTF8_STRING"):
+            self.text.selection_handle(self._selected_text, type=kind)
         self.text.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
-        self.more_button = ttk.Button(left, text="New messages ↓", style="Link.TButton",
+        self.more_button = ttk.Button(left, text=_("New messages ↓"), style="Link.TButton",
                                       command=self.scroll_to_end, takefocus=0)
         self._configure_tags()
         body.add(left, weight=4)
@@ -178,7 +185,7 @@ class ChatWindow:
         right = ttk.Frame(body, padding=(10, 0, 0, 0))
         right.rowconfigure(1, weight=1)
         right.columnconfigure(0, weight=1)
-        self.members_label = ttk.Label(right, text="People", style="Muted.TLabel")
+        self.members_label = ttk.Label(right, text=_("People"), style="Muted.TLabel")
         self.members_label.grid(row=0, column=0, sticky="w", pady=(0, 4))
         self.members_list = tk.Listbox(right, activestyle="none", font="TkDefaultFont", width=18,
                                        background=theme.PANEL, foreground=theme.TEXT, relief="flat",
@@ -196,9 +203,9 @@ class ChatWindow:
                              highlightthickness=1, highlightbackground="#c9c6bf",
                              highlightcolor=theme.ACCENT, padx=6, pady=4, width=40)
         self.input.grid(row=0, column=0, rowspan=2, sticky="nsew")
-        self.send_button = ttk.Button(bottom, text="Send", style="Accent.TButton", command=self.send)
+        self.send_button = ttk.Button(bottom, text=_("Send"), style="Accent.TButton", command=self.send)
         self.send_button.grid(row=0, column=1, sticky="nsew", padx=(8, 0))
-        leave_text = "Close room" if self.is_host else "Leave"
+        leave_text = _("Close room") if self.is_host else _("Leave")
         self.leave_button = ttk.Button(bottom, text=leave_text, command=self.back_to_start)
         self.leave_button.grid(row=1, column=1, sticky="ew", padx=(8, 0), pady=(4, 0))
         foot = ttk.Frame(bottom)
@@ -224,7 +231,6 @@ class ChatWindow:
         t = self.text
         t.tag_configure("entry", lmargin1=4, lmargin2=26, rmargin=6, spacing1=3, spacing3=3)
         t.tag_configure("cont", lmargin1=26, spacing1=0)   # second and later lines of a message
-        t.tag_configure("cjk", wrap="char")                # Japanese has no spaces to break at
         t.tag_configure("time", foreground=theme.MUTED, font="OCMSmall")
         t.tag_configure("sender", font="OCMChatBold")
         for index, colour in enumerate(theme.SENDER_COLOURS):
@@ -241,7 +247,9 @@ class ChatWindow:
                         spacing1=5, spacing3=5)
         t.tag_configure("separator", foreground=theme.MUTED, font="OCMSmall", justify="center",
                         spacing1=6, spacing3=6)
-        t.tag_configure("history", foreground="#8d9299")  # created last: wins over sender colours
+        t.tag_configure("history", foreground="#8d9299")  # created late: wins over sender colours
+        # Break spaces in Japanese runs (ocm_gui/linebreak.py): last, so their font wins.
+        t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
         t.tag_bind("retry", "<Button-1>", self._on_retry_click)
         t.tag_bind("retry", "<Enter>", lambda e: t.configure(cursor="hand2"))
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
@@ -259,6 +267,29 @@ class ChatWindow:
         after_id = self.win.after(ms, run)
         self._later_ids.add(after_id)
 
+    def _copy(self, event=None) -> str:
+        if not self.text.tag_ranges("sel"):
+            return "break"  # nothing selected
+        self.win.clipboard_clear()
+        self.win.clipboard_append(self.plain_text("sel.first", "sel.last"))
+        return "break"
+
+    def _selected_text(self, offset, length) -> str:
+        if not self.text.tag_ranges("sel"):
+            return ""
+        return self.plain_text("sel.first", "sel.last")[int(offset):int(offset) + int(length)]
+
+    def plain_text(self, start: str, end: str) -> str:
+        """The scrollback's text from start to end without the break spaces."""
+        inside = BREAK_TAG in self.text.tag_names(start)
+        pieces = []
+        for key, value, _index in self.text.dump(start, end, text=True, tag=True):
+            if key == "text" and not inside:
+                pieces.append(value)
+            elif value == BREAK_TAG:
+                inside = key == "tagon"
+        return "".join(pieces)
+
     def _focus_next(self, event) -> str:
         event.widget.tk_focusNext().focus_set()
         return "break"
@@ -269,7 +300,7 @@ class ChatWindow:
 
     def _show_hint(self, text: str | None = None, error: bool = False) -> None:
         if text is None:
-            text = "Enter sends · Shift+Enter adds a line"
+            text = _("Enter sends · Shift+Enter adds a line")
         self.hint.configure(text=text, style="Over.Small.TLabel" if error else "Small.TLabel")
 
     def _update_title(self) -> None:
@@ -337,12 +368,18 @@ class ChatWindow:
         return int(self.client.message_size(text))
 
     def _update_counter(self) -> None:
-        size = self.message_size(self.input_text().strip("\n"))
+        """Characters left, of the kind last typed (the limit itself is in bytes, as on the
+        wire); past the limit, how many characters to cut."""
+        text = self.input_text().strip("\n")
+        size = self.message_size(text)
         over = size > self.limit
-        label = f"{size:,} / {self.limit:,} bytes"
         if over:
-            label += " — too long"
-        self.counter.configure(text=label, style="Over.Small.TLabel" if over else "Small.TLabel")
+            count = chars_over(text, size - self.limit)
+            label = ngettext("{count:,} character too many", "{count:,} characters too many", count)
+        else:
+            count = chars_left(text, self.limit - size)
+            label = ngettext("{count:,} character left", "{count:,} characters left", count)
+        self.counter.configure(text=label.format(count=count), style="Over.Small.TLabel" if over else "Small.TLabel")
         self.over_limit = over
 
     def send(self) -> int | None:
@@ -354,16 +391,18 @@ class ChatWindow:
             return None
         size = self.message_size(text)
         if size > self.limit:
-            self._show_hint(f"Not sent: this message is {size:,} bytes and the limit is "
-                            f"{self.limit:,}; shorten it or split it in two.", error=True)
+            count = chars_over(text, size - self.limit)
+            self._show_hint(ngettext("Not sent: the message is {count:,} character too long; shorten it or split it in two.",
+                                     "Not sent: the message is {count:,} characters too long; shorten it or split it in two.",
+                                     count).format(count=count), error=True)
             return None
         try:
             msg_id = self.client.send(text)
         except MessageTooLong as exc:
-            self._show_hint(f"Not sent: {exc}", error=True)
+            self._show_hint(_("Not sent: {reason}").format(reason=exc), error=True)
             return None
         except (NotConnected, ClientError, OSError) as exc:
-            self._show_hint(f"Not sent: {exc}", error=True)
+            self._show_hint(_("Not sent: {reason}").format(reason=exc), error=True)
             return None
         self.input.delete("1.0", "end")
         self.input.edit_reset()
@@ -378,8 +417,7 @@ class ChatWindow:
     def _entry_segments(stamp: float, sender: str, text: str, base: tuple, name_tags: tuple,
                         status: list | None = None) -> tuple[list, int]:
         """time  sender  text [status]; later lines of the text indented under the first."""
-        if _CJK.search(text) or _CJK.search(sender):
-            base = base + ("cjk",)
+        sender, text = with_break_opportunities(sender), with_break_opportunities(text)
         first, *rest = text.split("\n")
         segs = [f"{_clock(stamp)}  ", base + ("time",), sender, base + name_tags, "  " + first, base]
         for line in rest:
@@ -392,7 +430,7 @@ class ChatWindow:
         tag = f"st{self._serial}"
         self._status_tags[msg_id] = tag
         base = ("entry", "own")
-        status = ["  sending…", base + ("status", tag)]
+        status = ["  " + _("sending…"), base + ("status", tag)]
         return self._entry_segments(stamp, self.username, text, base, ("sender", "ownsender"), status)
 
     def _message_segments(self, msg: ChatMessage) -> tuple[list, int]:
@@ -406,11 +444,11 @@ class ChatWindow:
 
     @staticmethod
     def _line_segments(text: str, tags: tuple) -> tuple[list, int]:
-        return [text + "\n", tags], text.count("\n") + 1
+        return [with_break_opportunities(text) + "\n", tags], text.count("\n") + 1
 
     def _history_separator(self) -> tuple[list, int]:
         self._history_shown = True
-        return self._line_segments("— earlier messages, before you joined —", ("separator",))
+        return self._line_segments(_("— earlier messages, before you joined —"), ("separator",))
 
     def _write(self, entries: list[tuple[list, int]], force_scroll: bool = False) -> None:
         """Append entries (segments, line count) in one insert, trim, and scroll if wanted."""
@@ -422,8 +460,12 @@ class ChatWindow:
             flat.extend(segments)
             self._entry_lines.append(lines)
             self._line_total += lines
+        line, column = (int(part) for part in self.text.index("end-1c").split("."))
+        breaks = spaces_for_breaks(flat, line, column)
         self.text.configure(state="normal")
         self.text.insert("end-1c", *flat)
+        if breaks:
+            self.text.tag_add(BREAK_TAG, *breaks)
         self._trim()
         self.text.configure(state="disabled")
         if stick:
@@ -488,15 +530,15 @@ class ChatWindow:
         self._set_status(msg_id, "  ✓", ("entry", "own", "status"), keep=False)
 
     def _mark_failed(self, event: MessageFailed) -> None:
-        reason = event.reason or "no answer from the server"
-        tag = self._set_status(event.msg_id, f"  ✗ not delivered ({reason})",
+        reason = event.reason or _("no answer from the server")
+        tag = self._set_status(event.msg_id, "  " + _("✗ not delivered ({reason})").format(reason=reason),
                                ("entry", "own", "failed"), keep=True)
         if tag is None:
             return
         self._failed[tag] = event.msg_id
         start = self.text.tag_ranges(tag)[-1]
         self.text.configure(state="normal")
-        self.text.insert(start, " ", ("entry", "own", tag), "Retry", ("entry", "own", "retry", tag))
+        self.text.insert(start, " ", ("entry", "own", tag), _("Retry"), ("entry", "own", "retry", tag))
         self.text.configure(state="disabled")
 
     def status_text(self, msg_id: int) -> str | None:
@@ -505,7 +547,7 @@ class ChatWindow:
         if tag is None:
             return None
         ranges = self.text.tag_ranges(tag)
-        return self.text.get(ranges[0], ranges[-1]).strip() if ranges else None
+        return self.plain_text(str(ranges[0]), str(ranges[-1])).strip() if ranges else None
 
     def _on_retry_click(self, event) -> str:
         index = self.text.index(f"@{event.x},{event.y}")
@@ -523,10 +565,10 @@ class ChatWindow:
         try:
             new_id = self.client.retry(msg_id)
         except (ClientError, OSError) as exc:
-            self._show_hint(f"Could not retry: {exc}", error=True)
+            self._show_hint(_("Could not retry: {reason}").format(reason=exc), error=True)
             return None
         self._failed.pop(tag, None)
-        self._set_status(msg_id, "  sending…", ("entry", "own", "status"), keep=True)
+        self._set_status(msg_id, "  " + _("sending…"), ("entry", "own", "status"), keep=True)
         self._status_tags[new_id] = self._status_tags.pop(msg_id)
         return new_id
 
@@ -544,15 +586,15 @@ class ChatWindow:
         for index, name in enumerate(ordered):
             label = name
             if name == host:
-                label = f"★ {name} (host)"
+                label = "★ " + _("{name} (host)").format(name=name)
             if name == self.username:
-                label += " (you)"
+                label = _("{name} (you)").format(name=label)
             if name in plain:
-                label = f"🔓 {label} (not encrypted)"
+                label = "🔓 " + _("{name} (not encrypted)").format(name=label)
             self.members_list.insert("end", label)
             if name == host:
                 self.members_list.itemconfigure(index, foreground=theme.ACCENT)
-        self.members_label.configure(text=f"People ({len(ordered)})")
+        self.members_label.configure(text=_("People ({count})").format(count=len(ordered)))
 
     def member_labels(self) -> list[str]:
         return list(self.members_list.get(0, "end"))
@@ -612,20 +654,20 @@ class ChatWindow:
                 flush()
                 self._mark_failed(event)
             elif isinstance(event, RoomClosed):
-                pending.append(self._line_segments(event.reason or "The host closed the room.", ("error",)))
+                pending.append(self._line_segments(event.reason or _("The host closed the room."), ("error",)))
                 flush()
                 self._room_closed(event.reason)
             elif isinstance(event, ConnectionLost):
                 self.connection_lost = True
                 if not self.room_closed:
-                    self._show_banner(event.text or EVENT_WORDS["connection_lost"])
+                    self._show_banner(event.text or event_words("connection_lost"))
             elif isinstance(event, ConnectionRestored):
                 self.connection_lost = False
                 if not self.room_closed:
                     self.banner.grid_remove()
-                pending.append(self._line_segments(event.text or EVENT_WORDS["connection_restored"], ("notice",)))
+                pending.append(self._line_segments(event.text or event_words("connection_restored"), ("notice",)))
             elif isinstance(event, Resumed):
-                pending.append(self._line_segments(EVENT_WORDS["resumed"].format(missed=event.missed), ("notice",)))
+                pending.append(self._line_segments(resumed_words(event.missed), ("notice",)))
             elif isinstance(event, ErrorEvent):
                 pending.append(self._line_segments(event.text, ("error",)))
             else:
@@ -648,11 +690,11 @@ class ChatWindow:
         if self.room_closed:
             return
         self.room_closed = True
-        self._show_banner(reason or "The host closed the room.", closed=True)
+        self._show_banner(reason or _("The host closed the room."), closed=True)
         self.input.configure(state="disabled", background="#efeeea")
         self.send_button.state(["disabled"])
-        self.leave_button.configure(text="Close window")
-        self._show_hint("The room is closed; you can no longer send messages.")
+        self.leave_button.configure(text=_("Close window"))
+        self._show_hint(_("The room is closed; you can no longer send messages."))
         self.files.room_closed()
         self.back_button.focus_set()
         client = self.client
@@ -662,7 +704,8 @@ class ChatWindow:
         return str(self.input.cget("state")) == "normal" and not self.send_button.instate(["disabled"])
 
     def transcript(self) -> str:
-        return self.text.get("1.0", "end-1c")
+        """The scrollback as a person reads it (without the break marks)."""
+        return self.plain_text("1.0", "end-1c")
 
     # ------------------------------------------------------------------ actions
     def copy_address(self) -> None:
@@ -670,8 +713,8 @@ class ChatWindow:
             return
         self.win.clipboard_clear()
         self.win.clipboard_append(self.share_address)
-        self.copy_button.configure(text="Copied ✓")
-        self._later(1500, lambda: self.copy_button.configure(text="Copy"))
+        self.copy_button.configure(text=_("Copied ✓"))
+        self._later(1500, lambda: self.copy_button.configure(text=_("Copy")))
 
     def back_to_start(self) -> None:
         if self._on_back is not None:

@@ -14,6 +14,7 @@ from tkinter import messagebox, ttk
 from typing import Callable
 
 from ocm_core.client import RoomInfo, parse_address
+from ocm_core.i18n import N_, _, ngettext
 from ocm_core.errors import (
     ClientError,
     NameTaken,
@@ -45,30 +46,31 @@ def _sentence(error: Exception) -> str:
     """A client error is already a sentence; a remote protocol error means the wrong program
     answered; a local one means this app could not put what was typed on the wire."""
     if isinstance(error, RemoteProtocolError):
-        return (f"The program at that address is not an Online Chat Messenger server ({error.reason}); "
-                "check the address and port.")
+        return _("The program at that address is not an Online Chat Messenger server ({reason}); "
+                 "check the address and port.").format(reason=error.reason)
     if isinstance(error, ProtocolError):
-        return f"That request cannot be sent ({error.reason}); check what you typed."
+        return _("That request cannot be sent ({reason}); check what you typed.").format(reason=error.reason)
     return str(error)
 
 
 def ask_trust_changed(parent: tk.Misc, error: IdentityChanged) -> bool:
     """Ask the person whether to trust a server whose identity changed; False unless they say so."""
     return bool(messagebox.askyesno(
-        "The server's identity changed",
-        f"The server at {error.address} shows a different identity than last time.\n\n"
-        f"Now:   {error.presented}\nBefore: {error.trusted}\n\n"
-        "This happens when the host reinstalled the app or uses another computer, but it is also what "
-        "someone pretending to be the server would cause. Ask the host to read out the identity shown "
-        "in their chat window. Trust the new identity?",
+        _("The server's identity changed"),
+        _("The server at {address} shows a different identity than last time.\n\n"
+          "Now:   {presented}\nBefore: {trusted}\n\n"
+          "This happens when the host reinstalled the app or uses another computer, but it is also what "
+          "someone pretending to be the server would cause. Ask the host to read out the identity shown "
+          "in their chat window. Trust the new identity?").format(
+            address=error.address, presented=error.presented, trusted=error.trusted),
         icon="warning", default="no", parent=parent))
 
 
 class Dialog:
     """A Toplevel with a form, an error line, a busy line and OK / Cancel."""
 
-    title = ""
-    ok_text = "OK"
+    title = ""        # N_()-marked: shown through _()
+    ok_text = N_("OK")
 
     def __init__(self, master: tk.Misc, *, backend, settings, on_success: Callable,
                  on_close: Callable[["Dialog"], None] | None = None):
@@ -82,7 +84,7 @@ class Dialog:
 
         self.win = tk.Toplevel(master)
         self.win.withdraw()
-        self.win.title(self.title)
+        self.win.title(_(self.title))
         self.win.transient(master.winfo_toplevel())
         self.win.protocol("WM_DELETE_WINDOW", self.cancel)
         self.win.columnconfigure(0, weight=1)
@@ -107,9 +109,9 @@ class Dialog:
         buttons.columnconfigure(0, weight=1)
         self.busy_var = tk.StringVar()
         ttk.Label(buttons, textvariable=self.busy_var, style="Muted.TLabel").grid(row=0, column=0, sticky="w")
-        self.ok_button = ttk.Button(buttons, text=self.ok_text, style="Accent.TButton", command=self.ok)
+        self.ok_button = ttk.Button(buttons, text=_(self.ok_text), style="Accent.TButton", command=self.ok)
         self.ok_button.grid(row=0, column=1, padx=(8, 0))
-        self.cancel_button = ttk.Button(buttons, text="Cancel", command=self.cancel)
+        self.cancel_button = ttk.Button(buttons, text=_("Cancel"), command=self.cancel)
         self.cancel_button.grid(row=0, column=2, padx=(8, 0))
 
         self.win.bind("<Return>", self._on_return)
@@ -213,24 +215,25 @@ class Dialog:
 
     def unexpected(self, error: BaseException, what: str) -> None:
         log.error("%s failed", what, exc_info=error)
-        self.show_error(f"{what} failed unexpectedly ({error}); try again, and report it if it keeps happening.")
+        self.show_error(_("{what} failed unexpectedly ({error}); try again, and report it if it keeps happening.").format(
+            what=what, error=error))
 
 
 class HostDialog(Dialog):
-    title = "Host a room"
-    ok_text = "Host room"
+    title = N_("Host a room")
+    ok_text = N_("Host room")
 
     def build(self) -> None:
         s = self.settings
-        ttk.Label(self.body, text="Host a room", style="Heading.TLabel").grid(
+        ttk.Label(self.body, text=_("Host a room"), style="Heading.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
         self._row += 1
-        self.name_var, self.name_entry = self.field("Your name", s.name)
-        self.room_var, self.room_entry = self.field("Room name", s.room)
+        self.name_var, self.name_entry = self.field(_("Your name"), s.name)
+        self.room_var, self.room_entry = self.field(_("Room name"), s.room)
         self.password_var, self.password_entry = self.field(
-            "Password", show="•", hint="Optional. Leave empty for a room anyone may join.")
+            _("Password"), show="•", hint=_("Optional. Leave empty for a room anyone may join."))
         ports = ttk.Frame(self.body)
-        ttk.Label(self.body, text="Ports").grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
+        ttk.Label(self.body, text=_("Ports")).grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
         ports.grid(row=self._row, column=1, sticky="w", pady=4)
         self.tcp_var = tk.StringVar(value=str(s.tcp_port))
         self.udp_var = tk.StringVar(value=str(s.udp_port))
@@ -241,7 +244,7 @@ class HostDialog(Dialog):
         self.udp_entry = ttk.Entry(ports, textvariable=self.udp_var, width=7)
         self.udp_entry.pack(side="left", padx=(4, 0))
         self._row += 1
-        ttk.Label(self.body, text="Others type this computer's address and the TCP port to join.",
+        ttk.Label(self.body, text=_("Others type this computer's address and the TCP port to join."),
                   style="Small.TLabel").grid(row=self._row, column=1, sticky="w")
         self._row += 1
 
@@ -255,14 +258,14 @@ class HostDialog(Dialog):
             (self.name_entry, lambda: clean_name(self.name_var.get(), "name")),
             (self.room_entry, lambda: clean_name(self.room_var.get(), "room name")),
             (self.password_entry, lambda: clean_password(self.password_var.get())),
-            (self.tcp_entry, lambda: parse_port(self.tcp_var.get(), "TCP port")),
-            (self.udp_entry, lambda: parse_port(self.udp_var.get(), "UDP port", DEFAULT_UDP_PORT)),
+            (self.tcp_entry, lambda: parse_port(self.tcp_var.get(), "TCP")),
+            (self.udp_entry, lambda: parse_port(self.udp_var.get(), "UDP", DEFAULT_UDP_PORT)),
         )
         if values is None:
             return
         name, room, password, tcp, udp = values
         self.show_error("")
-        self.set_busy(True, "Starting the server…")
+        self.set_busy(True, _("Starting the server…"))
         backend = self.backend
 
         def work():
@@ -288,7 +291,7 @@ class HostDialog(Dialog):
         def done(result, error) -> None:
             if self.closed:  # cancelled while starting: undo what was made
                 if result is not None:
-                    server, client, _ = result
+                    server, client, _share = result
                     fire_and_forget(lambda: (client.leave(), server.stop()), name="ocm-gui-undo-host")
                 return
             self.set_busy(False)
@@ -299,7 +302,7 @@ class HostDialog(Dialog):
             if isinstance(error, ClientError):
                 return self.show_error(str(error), self.name_entry)
             if error is not None:
-                return self.unexpected(error, "Hosting the room")
+                return self.unexpected(error, _("Hosting the room"))
             self.settings.update(name=name, room=room, tcp_port=tcp, udp_port=udp)
             self.succeed(*result)
 
@@ -311,8 +314,9 @@ class HostDialog(Dialog):
         if not suggested:
             return self.show_error(str(error), field)
         tcp, udp = suggested
-        self.show_error(f"{error} The next free ports are TCP {tcp} and UDP {udp}.", field)
-        self.use_ports_button = ttk.Button(self.error_actions, text=f"Use ports {tcp} and {udp}",
+        self.show_error(_("{error} The next free ports are TCP {tcp} and UDP {udp}.").format(error=error, tcp=tcp, udp=udp),
+                        field)
+        self.use_ports_button = ttk.Button(self.error_actions, text=_("Use ports {tcp} and {udp}").format(tcp=tcp, udp=udp),
                                            command=lambda: self.use_ports(tcp, udp))
         self.use_ports_button.pack(side="left")
 
@@ -324,30 +328,30 @@ class HostDialog(Dialog):
 
 
 class JoinDialog(Dialog):
-    title = "Join a room"
-    ok_text = "Join"
-    columns = (("room", "Room", 180), ("people", "People", 64), ("host", "Host", 130), ("lock", "Lock", 80))
+    title = N_("Join a room")
+    ok_text = N_("Join")
+    columns = (("room", N_("Room"), 180), ("people", N_("People"), 64), ("host", N_("Host"), 130), ("lock", N_("Lock"), 80))
 
     def build(self) -> None:
         s = self.settings
         self.rooms: dict[str, RoomInfo] = {}
         self._fetch_serial = 0
-        ttk.Label(self.body, text="Join a room", style="Heading.TLabel").grid(
+        ttk.Label(self.body, text=_("Join a room"), style="Heading.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
         self._row += 1
-        self.name_var, self.name_entry = self.field("Your name", s.name)
+        self.name_var, self.name_entry = self.field(_("Your name"), s.name)
 
-        ttk.Label(self.body, text="Server").grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
+        ttk.Label(self.body, text=_("Server")).grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
         line = ttk.Frame(self.body)
         line.grid(row=self._row, column=1, sticky="ew", pady=4)
         line.columnconfigure(0, weight=1)
         self.address_var = tk.StringVar(value=s.server)
         self.address_entry = ttk.Entry(line, textvariable=self.address_var, width=24)
         self.address_entry.grid(row=0, column=0, sticky="ew")
-        self.refresh_button = ttk.Button(line, text="Refresh rooms", command=self.refresh)
+        self.refresh_button = ttk.Button(line, text=_("Refresh rooms"), command=self.refresh)
         self.refresh_button.grid(row=0, column=1, padx=(8, 0))
         self._row += 1
-        ttk.Label(self.body, text=f"The host's address, like 192.168.1.20:{DEFAULT_TCP_PORT}",
+        ttk.Label(self.body, text=_("The host's address, like {example}").format(example=f"192.168.1.20:{DEFAULT_TCP_PORT}"),
                   style="Small.TLabel").grid(row=self._row, column=1, sticky="w", pady=(0, 6))
         self._row += 1
 
@@ -359,7 +363,7 @@ class JoinDialog(Dialog):
         self.tree = ttk.Treeview(frame, columns=[c[0] for c in self.columns], show="headings",
                                  height=6, selectmode="browse")
         for key, heading, width in self.columns:
-            self.tree.heading(key, text=heading, anchor="w")
+            self.tree.heading(key, text=_(heading), anchor="w")
             self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host"),
                              anchor="center" if key == "people" else "w")
         self.tree.tag_configure("locked", foreground="#7a5300")
@@ -371,14 +375,14 @@ class JoinDialog(Dialog):
         self.tree.bind("<Double-1>", self._on_double_click)
         self.tree.bind("<FocusIn>", self._on_tree_focus, add="+")
         self._row += 1
-        self.list_status = tk.StringVar(value="Type the server's address, then Refresh rooms.")
+        self.list_status = tk.StringVar(value=_("Type the server's address, then Refresh rooms."))
         ttk.Label(self.body, textvariable=self.list_status, style="Small.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 6))
         self._row += 1
 
         self.room_var, self.room_entry = self.field(
-            "Room", s.room, hint="Double-click a room above, or type its name.")
-        self.password_label = ttk.Label(self.body, text="Password")
+            _("Room"), s.room, hint=_("Double-click a room above, or type its name."))
+        self.password_label = ttk.Label(self.body, text=_("Password"))
         self.password_var = tk.StringVar()
         self.password_entry = ttk.Entry(self.body, textvariable=self.password_var, show="•", width=30)
         self._password_row = self._row
@@ -431,7 +435,7 @@ class JoinDialog(Dialog):
         self.show_error("")
         self._fetch_serial += 1
         serial = self._fetch_serial
-        self.list_status.set(f"Asking {format_address(host, port)} for its rooms…")
+        self.list_status.set(_("Asking {address} for its rooms…").format(address=format_address(host, port)))
         self.refresh_button.state(["disabled"])
         backend = self.backend
 
@@ -440,12 +444,12 @@ class JoinDialog(Dialog):
                 return
             self.refresh_button.state(["!disabled"])
             if error is not None:
-                self.list_status.set("No room list.")
+                self.list_status.set(_("No room list."))
                 if isinstance(error, IdentityChanged):
                     return self._identity_changed(error, self.refresh)
                 if isinstance(error, (ClientError, ProtocolError)):
                     return self.show_error(_sentence(error), self.address_entry)
-                return self.unexpected(error, "Fetching the room list")
+                return self.unexpected(error, _("Fetching the room list"))
             self.fill_rooms(rooms)
             self.settings.update(server=self.address_var.get().strip())
 
@@ -460,18 +464,19 @@ class JoinDialog(Dialog):
         self.tree.delete(*self.tree.get_children())
         self.rooms = {r.name: r for r in rooms}
         for info in sorted(rooms, key=lambda r: r.name.casefold()):
-            lock = "locked" if info.locked else ""
+            lock = _("locked") if info.locked else ""
             self.tree.insert("", "end", iid=info.name, values=(info.name, info.members, info.host, lock),
                              tags=("locked",) if info.locked else ())
         if rooms:
             count = len(rooms)
-            self.list_status.set(f"{count} room{'s' if count != 1 else ''}. Double-click one to join it.")
+            self.list_status.set(ngettext("{count} room. Double-click it to join.",
+                                          "{count} rooms. Double-click one to join it.", count).format(count=count))
             typed = self.room_var.get().strip()
             if typed in self.rooms:
                 self.tree.selection_set(typed)
                 self.tree.see(typed)
         else:
-            self.list_status.set("No rooms on this server yet; ask the host to create one, or type a name.")
+            self.list_status.set(_("No rooms on this server yet; ask the host to create one, or type a name."))
         self._sync_password_row()
 
     def room_names(self) -> list[str]:
@@ -505,7 +510,7 @@ class JoinDialog(Dialog):
         info = self.rooms.get(row)
         if info is not None and info.locked and not self.password_var.get():
             self.show_password(focus=True)
-            self.show_error("This room is locked; type its password and press Join.")
+            self.show_error(_("This room is locked; type its password and press Join."))
         else:
             self.ok()
         return "break"
@@ -533,7 +538,7 @@ class JoinDialog(Dialog):
         if not self.room_var.get().strip():
             if not self.tree.get_children():
                 self.refresh()
-            return self.show_error("Pick a room from the list or type its name.",
+            return self.show_error(_("Pick a room from the list or type its name."),
                                    self.tree if self.tree.get_children() else self.room_entry)
         values = self.collect(
             (self.room_entry, lambda: clean_name(self.room_var.get(), "room name")),
@@ -544,7 +549,7 @@ class JoinDialog(Dialog):
             return
         room, password = values
         self.show_error("")
-        self.set_busy(True, f"Joining {room}…")
+        self.set_busy(True, _("Joining {room}…").format(room=room))
         backend = self.backend
         address_text = self.address_var.get().strip()
 
@@ -564,7 +569,7 @@ class JoinDialog(Dialog):
                 return self._identity_changed(error, self.ok)
             if isinstance(error, PasswordRequired):
                 self.show_password()
-                return self.show_error(f"{error} Type the room's password and press Join.",
+                return self.show_error(_("{error} Type the room's password and press Join.").format(error=error),
                                        self.password_entry)
             if isinstance(error, WrongPassword):
                 self.show_password()
@@ -579,7 +584,7 @@ class JoinDialog(Dialog):
             if isinstance(error, (ClientError, ProtocolError)):
                 return self.show_error(_sentence(error))
             if error is not None:
-                return self.unexpected(error, "Joining the room")
+                return self.unexpected(error, _("Joining the room"))
             self.settings.update(name=name, server=address_text, room=room)
             self.succeed(client)
 

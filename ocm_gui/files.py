@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ocm_core.cli import size_text
 from ocm_core.errors import ClientError, ProtocolError, TransferCancelled
 from ocm_core.events import FileShared
+from ocm_core.i18n import _
 from ocm_core.paths import downloads_dir
 
 from . import theme
@@ -97,13 +98,13 @@ class FilePanel:
 
     def _build(self) -> None:
         win = self.window.win
-        self.share_button = ttk.Button(self.window.header, text="Share a file…", command=self.share)
+        self.share_button = ttk.Button(self.window.header, text=_("Share a file…"), command=self.share)
         self.share_button.grid(row=0, column=2, sticky="e")
         self.menu = tk.Menu(win)
         file_menu = tk.Menu(self.menu, tearoff=0)
-        file_menu.add_command(label="Share a file…", command=self.share, accelerator=theme.shortcut("o").strip("<>"))
-        file_menu.add_command(label="Save the last file as…", command=self.save_last_as)
-        self.menu.add_cascade(label="File", menu=file_menu)
+        file_menu.add_command(label=_("Share a file…"), command=self.share, accelerator=theme.shortcut("o").strip("<>"))
+        file_menu.add_command(label=_("Save the last file as…"), command=self.save_last_as)
+        self.menu.add_cascade(label=_("File"), menu=file_menu)
         self.file_menu = file_menu
         win.configure(menu=self.menu)
         win.bind(theme.shortcut("o"), lambda e: self.share(), add="+")
@@ -118,11 +119,11 @@ class FilePanel:
         if self._closed or self.window.room_closed:
             return None
         if path is None:
-            path = self._ask_open(parent=self.window.win, title="Share a file with the room")
+            path = self._ask_open(parent=self.window.win, title=_("Share a file with the room"))
             if not path:
                 return None
         path = Path(path)
-        transfer = self._add_transfer(f"Sending {path.name}")
+        transfer = self._add_transfer(_("Sending {name}").format(name=path.name))
         self._run(transfer, lambda progress: self.client.send_file(path, progress=progress), "sent")
         return transfer.key
 
@@ -133,9 +134,9 @@ class FilePanel:
         picture is fetched at once and shown inline."""
         text = self.window.text
         frame = tk.Frame(text, background=theme.PANEL, highlightthickness=1, highlightbackground="#d6d3cc", padx=6, pady=4)
-        who = "You" if event.sender == self.window.username else event.sender
         stamp = time.strftime("%H:%M", time.localtime(event.time))
-        tk.Label(frame, text=f"{who} shared a file · {stamp}", background=theme.PANEL, foreground=theme.MUTED,
+        tk.Label(frame, text=(_("You shared a file · {time}") if event.sender == self.window.username
+                           else _("{sender} shared a file · {time}")).format(sender=event.sender, time=stamp), background=theme.PANEL, foreground=theme.MUTED,
                  font="OCMSmall").grid(row=0, column=0, columnspan=3, sticky="w")
         tk.Label(frame, text=event.name, background=theme.PANEL, foreground=theme.TEXT,
                  font="OCMChatBold").grid(row=1, column=0, sticky="w")
@@ -143,8 +144,8 @@ class FilePanel:
                  font="OCMSmall").grid(row=1, column=1, sticky="w", padx=(0, 8))
         buttons = tk.Frame(frame, background=theme.PANEL)
         buttons.grid(row=1, column=2, sticky="e")
-        ttk.Button(buttons, text="Save", command=lambda: self.save(event.file_id)).pack(side="left")
-        ttk.Button(buttons, text="Save as…", command=lambda: self.save_as(event.file_id)).pack(side="left", padx=(4, 0))
+        ttk.Button(buttons, text=_("Save"), command=lambda: self.save(event.file_id)).pack(side="left")
+        ttk.Button(buttons, text=_("Save as…"), command=lambda: self.save_as(event.file_id)).pack(side="left", padx=(4, 0))
         line = FileLine(event, frame)
         self.lines[event.file_id] = line
         self.window.append_widget(frame, history=event.history)
@@ -157,7 +158,7 @@ class FilePanel:
         if line is None or self._closed:
             return None
         folder = self.save_dir if destination is None else None
-        transfer = self._add_transfer(f"Saving {line.event.name}")
+        transfer = self._add_transfer(_("Saving {name}").format(name=line.event.name))
 
         def work(progress):
             if folder is not None:
@@ -171,13 +172,13 @@ class FilePanel:
         line = self.lines.get(file_id)
         if line is None:
             return None
-        chosen = self._ask_save(parent=self.window.win, title="Save the file as", initialdir=str(self.save_dir),
+        chosen = self._ask_save(parent=self.window.win, title=_("Save the file as"), initialdir=str(self.save_dir),
                                 initialfile=line.event.name)
         return self.save(file_id, Path(chosen)) if chosen else None
 
     def save_last_as(self) -> int | None:
         if not self.lines:
-            self.window.show_line("No file has been shared in this room yet.", ("notice",))
+            self.window.show_line(_("No file has been shared in this room yet."), ("notice",))
             return None
         return self.save_as(list(self.lines)[-1])
 
@@ -256,9 +257,9 @@ class FilePanel:
         transfer.row.grid(row=transfer.key, column=0, sticky="w")
         transfer.bar = ttk.Progressbar(self.area, maximum=1.0, mode="determinate")
         transfer.bar.grid(row=transfer.key, column=1, sticky="ew", padx=6)
-        transfer.speed = ttk.Label(self.area, text="starting…", style="Small.TLabel", width=18)
+        transfer.speed = ttk.Label(self.area, text=_("starting…"), style="Small.TLabel", width=18)
         transfer.speed.grid(row=transfer.key, column=2, sticky="e")
-        transfer.button = ttk.Button(self.area, text="Cancel", command=lambda: self.cancel(transfer.key))
+        transfer.button = ttk.Button(self.area, text=_("Cancel"), command=lambda: self.cancel(transfer.key))
         transfer.button.grid(row=transfer.key, column=3, padx=(6, 0))
         self.transfers[transfer.key] = transfer
         return transfer
@@ -288,7 +289,7 @@ class FilePanel:
         transfer = self.transfers.get(key)
         if transfer is not None:
             transfer.cancel.set()
-            transfer.speed.configure(text="cancelling…")
+            transfer.speed.configure(text=_("cancelling…"))
 
     def _end_transfer(self, key: int) -> Transfer | None:
         transfer = self.transfers.pop(key, None)
@@ -299,7 +300,7 @@ class FilePanel:
 
     def drain(self, limit: int = 100) -> None:
         """Apply the workers' reports (on the Tk thread, from the window's poll)."""
-        for _ in range(limit):
+        for _turn in range(limit):
             try:
                 report = self.reports.get_nowait()
             except queue.Empty:
@@ -312,14 +313,14 @@ class FilePanel:
                 verb, result = report[2], report[3]
                 if verb == "saved":
                     self.saved.append(result)
-                    self.window.show_line(f"Saved {result}", ("notice",))
+                    self.window.show_line(_("Saved {path}").format(path=result), ("notice",))
                 elif transfer is not None:
                     log.info("%s: done", transfer.title)
             elif kind == "failed":
                 transfer = self._end_transfer(key)
                 if transfer is not None:
-                    what = "cancelled" if report[2] is None else report[2]
-                    self.window.show_line(f"{transfer.title}: {what}", ("notice",) if report[2] is None else ("error",))
+                    what = _("cancelled") if report[2] is None else report[2]
+                    self.window.show_line(_("{transfer}: {outcome}").format(transfer=transfer.title, outcome=what), ("notice",) if report[2] is None else ("error",))
             elif kind == "picture":
                 self._show_picture(key, report[2], report[3])
             elif kind == "not_picture":
@@ -333,7 +334,8 @@ class FilePanel:
             return
         transfer.bar.configure(value=1.0 if total == 0 else done / total)
         elapsed = max(time.monotonic() - transfer.started, 1e-3)
-        transfer.speed.configure(text=f"{size_text(int(done / elapsed))}/s · {100 if total == 0 else done * 100 // total}%")
+        transfer.speed.configure(text=_("{speed}/s · {percent}%").format(
+            speed=size_text(int(done / elapsed)), percent=100 if total == 0 else done * 100 // total))
 
     def room_closed(self) -> None:
         self.share_button.state(["disabled"])

@@ -1,4 +1,4 @@
-"""Settings kept between runs: last name, last server, ports, window sizes.
+"""Settings kept between runs: last name, last server, ports, window sizes, language.
 
 Stored as JSON in the user's config directory (`ocm_core.paths.config_dir`: the
 platform's usual place, or ``$XDG_CONFIG_HOME`` when set), written atomically
@@ -34,9 +34,10 @@ class Settings:
     tcp_port: int = 9090
     udp_port: int = 9091
     chat_size: str = "760x520"
+    language: str = ""  # "" follows the system; else a code from ocm_core.i18n.LANGUAGES
     path: Path | None = None
 
-    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size")
+    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size", "language")
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":

@@ -1,43 +1,61 @@
-"""The start window: the app's name, your name, and two big buttons."""
+"""The start window: the app's name, your name, two big buttons, and the language."""
 
 from __future__ import annotations
 
 import tkinter as tk
 from tkinter import ttk
 
+from ocm_core.i18n import LANGUAGES, _, ngettext
+
+APP_NAME = "Online Chat Messenger"  # the product's name, the same in every language
+
 
 class StartWindow(ttk.Frame):
-    def __init__(self, master: tk.Misc, *, name: str, on_host, on_join):
-        super().__init__(master, padding=(36, 28, 36, 28))
+    def __init__(self, master: tk.Misc, *, name: str, on_host, on_join, language: str = "", on_language=None):
+        super().__init__(master, padding=(36, 28, 36, 20))
         self.columnconfigure(0, weight=1, uniform="choice")
         self.columnconfigure(1, weight=1, uniform="choice")
 
-        ttk.Label(self, text="Online Chat Messenger", style="Title.TLabel").grid(
+        ttk.Label(self, text=APP_NAME, style="Title.TLabel").grid(
             row=0, column=0, columnspan=2, sticky="w")
-        ttk.Label(self, text="Talk with people on your network: host a room, or join one someone else hosts.",
+        ttk.Label(self, text=_("Talk with people on your network: host a room, or join one someone else hosts."),
                   style="Muted.TLabel", wraplength=460, justify="left").grid(
             row=1, column=0, columnspan=2, sticky="w", pady=(4, 20))
 
         name_row = ttk.Frame(self)
         name_row.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(0, 22))
         name_row.columnconfigure(1, weight=1)
-        ttk.Label(name_row, text="Your name").grid(row=0, column=0, sticky="w", padx=(0, 12))
+        ttk.Label(name_row, text=_("Your name")).grid(row=0, column=0, sticky="w", padx=(0, 12))
         self.name_var = tk.StringVar(value=name)
         self.name_entry = ttk.Entry(name_row, textvariable=self.name_var, width=28)
         self.name_entry.grid(row=0, column=1, sticky="ew")
 
-        self.host_button = ttk.Button(self, text="Host a room", style="Big.TButton", command=on_host)
+        self.host_button = ttk.Button(self, text=_("Host a room"), style="Big.TButton", command=on_host)
         self.host_button.grid(row=3, column=0, sticky="nsew", padx=(0, 8))
-        self.join_button = ttk.Button(self, text="Join a room", style="Big.TButton", command=on_join)
+        self.join_button = ttk.Button(self, text=_("Join a room"), style="Big.TButton", command=on_join)
         self.join_button.grid(row=3, column=1, sticky="nsew", padx=(8, 0))
-        ttk.Label(self, text="Start a room on this computer", style="Small.TLabel").grid(
+        ttk.Label(self, text=_("Start a room on this computer"), style="Small.TLabel").grid(
             row=4, column=0, pady=(6, 0))
-        ttk.Label(self, text="Enter a room on another computer", style="Small.TLabel").grid(
+        ttk.Label(self, text=_("Enter a room on another computer"), style="Small.TLabel").grid(
             row=4, column=1, pady=(6, 0))
 
         self.status_var = tk.StringVar()
         ttk.Label(self, textvariable=self.status_var, style="Muted.TLabel").grid(
             row=5, column=0, columnspan=2, sticky="w", pady=(18, 0))
+
+        # The language: "" follows the system; a change applies to windows opened after it.
+        self.language_codes = ["", *LANGUAGES]
+        self.language_names = [_("System language"), *LANGUAGES.values()]
+        lang_row = ttk.Frame(self)
+        lang_row.grid(row=6, column=0, columnspan=2, sticky="e", pady=(10, 0))
+        ttk.Label(lang_row, text=_("Language"), style="Small.TLabel").pack(side="left", padx=(0, 6))
+        self.language_var = tk.StringVar(value=self.language_names[self.language_codes.index(language)]
+                                         if language in self.language_codes else self.language_names[0])
+        self.language_box = ttk.Combobox(lang_row, textvariable=self.language_var, values=self.language_names,
+                                         state="readonly", width=14)
+        self.language_box.pack(side="left")
+        if on_language is not None:
+            self.language_box.bind("<<ComboboxSelected>>", lambda e: on_language(self.language))
 
         for button in (self.host_button, self.join_button):
             button.bind("<Return>", lambda e: e.widget.invoke())
@@ -47,8 +65,14 @@ class StartWindow(ttk.Frame):
     def name(self) -> str:
         return self.name_var.get().strip()
 
+    @property
+    def language(self) -> str:
+        """The chosen language code, "" for the system's."""
+        shown = self.language_var.get()
+        return self.language_codes[self.language_names.index(shown)] if shown in self.language_names else ""
+
     def set_open_chats(self, count: int) -> None:
         if count:
-            self.status_var.set(f"{count} chat window{'s' if count != 1 else ''} open.")
+            self.status_var.set(ngettext("{count} chat window open.", "{count} chat windows open.", count).format(count=count))
         else:
             self.status_var.set("")

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from ocm_core import i18n
 from ocm_core.client import ChatClient
 from ocm_core.server import ChatServer
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Tests read the source language unless they choose another (tests/test_i18n.py does),
+    whatever the machine's LANG says; the language is put back after each test."""
+    i18n.use_language("en")
+    yield
+    i18n.use_language("en")
 
 
 @pytest.fixture(autouse=True)

@@ -306,6 +306,15 @@ def test_frozen_headless_server(frozen_app):
 
 
 @pytest.mark.slow
+def test_frozen_app_carries_the_catalogs_and_speaks_japanese(frozen_app):
+    env = {**os.environ, "LANG": "ja_JP.UTF-8", "LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": ""}
+    result = run([str(frozen_app), "--server", "--help"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("使い方: ocm-server"), result.stdout
+    assert "画面なしで Online Chat Messenger のサーバーを動かします。" in result.stdout
+
+
+@pytest.mark.slow
 def test_frozen_app_opens_start_window_and_closes(frozen_app):
     if not os.environ.get("DISPLAY"):
         pytest.skip("no DISPLAY: pytest-xvfb was disabled and there is no screen")

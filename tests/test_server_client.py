@@ -68,7 +68,13 @@ def test_message_over_the_datagram_limit_is_refused_with_its_size(make_client):
     with pytest.raises(errors.MessageTooLong) as caught:
         client.send("a" * (limit + 1))
     assert (caught.value.size, caught.value.limit) == (limit + 1, limit)
-    assert f"at most {limit} bytes" in str(caught.value)
+    assert str(caught.value) == "This message is 1 character too long; shorten it or split it in two."
+    client.send("a" * limit)  # exactly the limit: sent
+    kana = "あ" * (limit // 3 + 1)  # one kana over (or less): cut one character
+    with pytest.raises(errors.MessageTooLong, match="^This message is 1 character too long"):
+        client.send(kana)
+    with pytest.raises(errors.MessageTooLong, match="^This message is 101 characters too long"):
+        client.send("a" * (limit + 101))
 
 
 def test_host_leaving_closes_the_room_for_everyone(make_client, server):

@@ -88,7 +88,10 @@ class FakeClient:
 
         text = dict(self.sent)[msg_id]
         self.failed[msg_id] = text
-        self.events.put(MessageFailed(msg_id, text, "the server did not confirm it within 20 s"))
+        from ocm_core.i18n import _
+
+        reason = _("the server did not confirm it within {seconds:g} s").format(seconds=20)  # as the session says it
+        self.events.put(MessageFailed(msg_id, text, reason))
 
     def retry(self, msg_id: int) -> int:
         if msg_id not in self.failed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -19,6 +20,7 @@ from ocm_core.events import (
 )
 from ocm_gui import chat as chat_module
 from ocm_gui.chat import ChatWindow
+from ocm_gui.linebreak import BREAK_TAG, NO_END, NO_START
 
 
 @pytest.fixture
@@ -36,8 +38,14 @@ def make_chat(root, settings):
         window.leave()
 
 
+def find(chat: ChatWindow, needle: str) -> str:
+    """Where needle starts in the scrollback, skipping the zero-width break spaces between its characters."""
+    pattern = " ?".join(re.escape(ch) if not ch.isalnum() else ch for ch in needle)
+    return chat.text.search(pattern, "1.0", "end", regexp=True)
+
+
 def tags_at_text(chat: ChatWindow, needle: str) -> tuple[str, ...]:
-    index = chat.text.search(needle, "1.0", "end")
+    index = find(chat, needle)
     assert index, f"{needle!r} is not in the scrollback"
     return chat.text.tag_names(index)
 
@@ -111,7 +119,7 @@ def test_own_message_goes_pending_sent_and_failed_with_retry(root, make_chat, fa
     fake_client.fail(second)
     pump(root, lambda: "not delivered" in (chat.status_text(second) or ""))
     assert chat.status_text(second).endswith("Retry")
-    retry_index = chat.text.search("Retry", "1.0", "end")
+    retry_index = find(chat, "Retry")
     assert "retry" in chat.text.tag_names(retry_index)
 
     # a click on Retry sends it again under a new id and shows it as pending
@@ -151,22 +159,39 @@ def test_enter_sends_and_shift_enter_adds_a_line(root, make_chat, fake_client):
     assert len(fake_client.sent) == 1
 
 
-def test_byte_counter_turns_red_past_the_limit_and_send_refuses(root, make_chat):
-    client = FakeClient(max_message_bytes=30)
+def test_counter_shows_characters_left_turns_red_past_the_limit_and_send_refuses(root, make_chat):
+    client = FakeClient(max_message_bytes=30)  # FakeClient counts a message's UTF-8 bytes
     chat = make_chat(client)
-    assert chat.counter.cget("text") == "0 / 30 bytes"
-    chat.input.insert("1.0", "日本語")  # 9 bytes
+    assert chat.counter.cget("text") == "30 characters left"
+    chat.input.insert("1.0", "日本語")  # 9 bytes: 21 left, room for 7 more of the kind just typed
     root.update()
-    assert chat.counter.cget("text") == "9 / 30 bytes"
+    assert chat.counter.cget("text") == "7 characters left"
     assert str(chat.counter.cget("style")) == "Small.TLabel"
-    chat.input.insert("end", "あ" * 8)  # 33 bytes
+    chat.input.insert("end", "ab")  # 11 bytes: 19 left, 19 more ASCII letters
     root.update()
-    assert chat.counter.cget("text") == "33 / 30 bytes — too long"
+    assert chat.counter.cget("text") == "19 characters left"
+    chat.input.delete("1.0", "end")
+    chat.input.insert("1.0", "あ" * 10)  # exactly 30 bytes: at the limit, still sendable
+    root.update()
+    assert chat.counter.cget("text") == "0 characters left"
+    assert str(chat.counter.cget("style")) == "Small.TLabel"
+    chat.input.insert("end", "x")  # 31 bytes: one character to cut
+    root.update()
+    assert chat.counter.cget("text") == "1 character too many"
+    chat.input.delete("1.0", "end")
+    chat.input.insert("1.0", "日本語" + "あ" * 8)  # 33 bytes: cutting one kana saves 3
+    root.update()
+    assert chat.counter.cget("text") == "1 character too many"
     assert str(chat.counter.cget("style")) == "Over.Small.TLabel"
     assert chat.send() is None
     assert client.sent == []
-    assert "33 bytes" in chat.hint.cget("text") and "limit is 30" in chat.hint.cget("text")
+    assert chat.hint.cget("text") == ("Not sent: the message is 1 character too long; "
+                                      "shorten it or split it in two.")
     assert chat.input_text() == "日本語" + "あ" * 8  # kept, so it can be shortened
+    chat.input.delete("end-3c", "end")  # two kana fewer: 27 bytes, fits
+    root.update()
+    assert chat.counter.cget("text") == "1 character left"
+    assert chat.send() is not None and client.sent
 
 
 def test_unread_count_in_title_while_unfocused(root, make_chat, fake_client):
@@ -213,7 +238,7 @@ def test_newest_line_stays_in_view_when_a_banner_shrinks_the_scrollback(root, ma
     put(fake_client, RoomClosed("The host closed the room."))
     pump(root, lambda: chat.room_closed and chat.banner.winfo_ismapped())
     root.update()
-    notice = chat.text.search("The host closed the room.", "1.0", "end")
+    notice = find(chat, "The host closed the room.")
     assert fully_visible(chat, notice)
 
 
@@ -230,18 +255,56 @@ def test_newest_line_stays_in_view_when_the_window_shrinks(root, make_chat, fake
     assert fully_visible(chat, "end-2c")
 
 
-def test_long_japanese_text_wraps_by_character_and_later_lines_are_indented(root, make_chat, fake_client):
+def display_lines(chat: ChatWindow) -> list[str]:
+    """The scrollback as drawn: one string per display line, break spaces taken out."""
+    text, lines = chat.text, []
+    index = text.index("1.0")
+    while text.compare(index, "<", "end-1c"):
+        following = text.index(f"{index} +1 display lines")
+        if text.compare(following, "<=", index):
+            following = text.index("end-1c")
+        lines.append(chat.plain_text(index, following).rstrip("\n"))
+        index = following
+    return lines
+
+
+MIXED = ("「来週の meeting は Tuesday です。」と、ちょっと待って（確認します）。"
+         "Please review the attached document before then, ありがとうございます。" * 3)
+
+
+@pytest.mark.parametrize("size", ["560x520", "760x520", "1200x520"])
+def test_mixed_text_wraps_japanese_by_character_keeps_words_and_kinsoku(root, make_chat, fake_client, size):
     chat = make_chat(fake_client)
-    put(fake_client, ChatMessage(1, "Bob", "日本語" * 60 + "\nsecond line", time.time()),
+    chat.win.geometry(size)
+    put(fake_client, ChatMessage(1, "花子", MIXED + "\nsecond line", time.time()),
         ChatMessage(2, "Bob", "plain English words", time.time()))
     pump(root, lambda: "plain English" in chat.transcript())
-    assert "cjk" in tags_at_text(chat, "日本語")
-    assert "cjk" not in tags_at_text(chat, "plain English")
-    assert "cont" in tags_at_text(chat, "second line")
     root.update()
-    # char wrapping fills the first display line instead of moving the whole run below the name
-    first_text = chat.text.search("日", "1.0", "end")
-    assert chat.text.dlineinfo(first_text) == chat.text.dlineinfo("1.0")
+    lines = display_lines(chat)
+    message = [line for line in lines if line.strip()][:-2]  # the mixed message's display lines
+    assert len(message) >= 3, lines  # it wrapped
+    for line in message[1:]:
+        assert line.strip()[0] not in NO_START, f"a line starts with {line.strip()[0]!r}: {lines}"
+    for line in message[:-1]:
+        assert line.rstrip()[-1] not in NO_END, f"a line ends with {line.rstrip()[-1]!r}: {lines}"
+    drawn = " ".join(message)
+    for word in re.findall(r"[A-Za-z]+", MIXED):
+        assert re.search(rf"(?<![A-Za-z]){word}(?![A-Za-z])", drawn), f"{word!r} was broken: {lines}"
+    # the text starts beside the name, not moved whole to the next line
+    assert chat.text.index(f"{find(chat, '「来週')} display linestart") == "1.0"
+    assert "cont" in tags_at_text(chat, "second line")
+    assert chat.transcript().splitlines()[0].endswith("花子  " + MIXED)
+
+
+def test_copying_from_the_scrollback_leaves_the_break_marks_out(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    put(fake_client, ChatMessage(1, "花子", "日本語のテキスト", time.time()))
+    pump(root, lambda: "テキスト" in chat.transcript())
+    assert chat.text.tag_ranges(BREAK_TAG) and "日 本 語" in chat.text.get("1.0", "end")
+    chat.text.tag_add("sel", find(chat, "日本語"), "1.end")
+    chat.text.event_generate("<<Copy>>")
+    assert root.clipboard_get() == "日本語のテキスト"
+    assert root.selection_get() == "日本語のテキスト"  # the X selection (middle-button paste) too
 
 
 def test_scrollback_keeps_the_newest_lines(root, make_chat, fake_client, monkeypatch):

@@ -43,9 +43,9 @@ def submit(root, dialog, until=None):
 @pytest.mark.parametrize("field, value, expected", [
     ("name", "", "Type a name."),
     ("name", "   ", "Type a name."),
-    ("name", LONG_NAME, "The name is 258 bytes in UTF-8 but at most 255 fit; shorten it."),
+    ("name", LONG_NAME, "The name is too long; remove 1 character."),  # 258 bytes: one 3-byte character
     ("room", "", "Type a room name."),
-    ("room", LONG_NAME, "The room name is 258 bytes in UTF-8 but at most 255 fit; shorten it."),
+    ("room", LONG_NAME, "The room name is too long; remove 1 character."),
     ("tcp", "90x", "The TCP port must be a number from 1 to 65535, for example 9090."),
     ("udp", "70000", "The UDP port must be a number from 1 to 65535, for example 9091."),
 ])
@@ -130,7 +130,7 @@ def test_join_dialog_name_checks(root, app):
     fill(dialog, name=LONG_NAME, address="127.0.0.1:9", room="lobby")
     dialog.ok_button.invoke()
     root.update()
-    assert dialog.error_text() == "The name is 258 bytes in UTF-8 but at most 255 fit; shorten it."
+    assert dialog.error_text() == "The name is too long; remove 1 character."
     fill(dialog, name="Bob", room="a\tb")
     dialog.ok_button.invoke()
     root.update()

@@ -1,0 +1,91 @@
+"""Where a line of mixed Japanese and English text may break, for Tk's word wrapping.
+
+Tk's Text wraps either by word or by character, per line: a message that mixes a Japanese
+run with English words needs both. Tk's word wrapping breaks only after ASCII white space
+(its X11 font code tests isspace() on code points below 256; U+200B is not one), so the chat view wraps
+by word and gets a real space at each break opportunity inside a Japanese run, tagged
+BREAK_TAG, whose one-pixel font draws it zero wide. An opportunity lies between two
+characters when either is CJK, except where the Japanese line-breaking rules (kinsoku)
+forbid it: closing punctuation (。、」）), small kana and the prolonged sound mark never
+start a line; opening brackets (「（) never end one. Latin words are never broken (unless
+one alone is wider than the view). The chat view leaves the tagged spaces out of what is
+copied and of its transcript.
+
+`with_break_opportunities` marks the opportunities with U+200B (a pure function, tested
+on its own); `spaces_for_breaks` turns the marks in a batch into spaces and says where they
+are, so the chat view tags them all in one call.
+"""
+
+from __future__ import annotations
+
+import re
+
+BREAK = "\u200b"
+BREAK_TAG = "brk"  # configured by the chat view: a font one pixel high
+
+# Kana, kanji, CJK punctuation and symbols, full-width forms, Hangul.
+CJK = "\u2e80-\u2fff\u3000-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+# Never at the start of a line: closing brackets and quotes, stops and commas, the middle
+# dot, iteration marks, the prolonged sound mark, small kana, and their half- and
+# full-width and Latin counterparts.
+NO_START = (
+    "、。，．・：；？！゛゜ヽヾゝゞ々〻ー‐゠〜～…‥"
+    "」』）］｝〕〉》】〙〗〟’”»›"
+    "ぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ"
+    "ｧｨｩｪｫｯｬｭｮｰ｡､｣"
+    ",.!?:;)]}%"
+)
+# Never at the end of a line: opening brackets and quotes.
+NO_END = "「『（［｛〔〈《【〘〖〝‘“«‹([{｢"
+
+_cjk = f"[{CJK}]"
+_no_start = "[" + re.escape(NO_START) + r"\s]"
+_no_end = "[" + re.escape(NO_END) + r"\s]"
+# A position between a and b where a break may go: one of them is CJK, a may end a line,
+# b may start one.
+_OPPORTUNITY = re.compile(
+    f"(?<={_cjk})(?<!{_no_end})(?!{_no_start})(?=.)"
+    f"|(?<=.)(?<!{_no_end})(?={_cjk})(?!{_no_start})",
+    re.DOTALL,
+)
+_HAS_CJK = re.compile(_cjk)
+
+
+def has_cjk(text: str) -> bool:
+    return _HAS_CJK.search(text) is not None
+
+
+def with_break_opportunities(text: str) -> str:
+    """text with a zero-width space wherever a line may break inside or beside a CJK run."""
+    if not _HAS_CJK.search(text):
+        return text  # the common English line: no work
+    return _OPPORTUNITY.sub(BREAK, text.replace(BREAK, ""))
+
+
+def strip_breaks(text: str) -> str:
+    return text.replace(BREAK, "")
+
+
+def spaces_for_breaks(flat: list, line: int, column: int) -> list[str]:
+    """Turn the marks in Text.insert arguments (text, tags, text, tags, ...) into spaces, in
+    place, for text inserted at line.column; returns the "line.col" start and end of each
+    space, for one `tag add BREAK_TAG` call (one call costs a fifth of a tag per piece)."""
+    ranges: list[str] = []
+    for position in range(0, len(flat), 2):
+        text = flat[position]
+        if BREAK in text:
+            for ch in text:
+                if ch == BREAK:
+                    ranges += [f"{line}.{column}", f"{line}.{column + 1}"]
+                if ch == "\n":
+                    line, column = line + 1, 0
+                else:
+                    column += 1
+            flat[position] = text.replace(BREAK, " ")
+        else:
+            newlines = text.count("\n")
+            if newlines:
+                line, column = line + newlines, len(text) - text.rindex("\n") - 1
+            else:
+                column += len(text)
+    return ranges

@@ -1,0 +1,72 @@
+"""Break opportunities for mixed Japanese and English text (ocm_gui/linebreak.py), without Tk.
+tests/gui/test_chat_window.py checks the lines Tk actually draws, at three widths."""
+
+from __future__ import annotations
+
+import pytest
+
+from ocm_gui.linebreak import (
+    BREAK,
+    NO_END,
+    NO_START,
+    has_cjk,
+    spaces_for_breaks,
+    strip_breaks,
+    with_break_opportunities,
+)
+
+
+def marked(text: str) -> str:
+    return with_break_opportunities(text).replace(BREAK, "|")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("plain English stays as it is", "plain English stays as it is"),
+    ("日本語です", "日|本|語|で|す"),
+    ("日本語です。", "日|本|語|で|す。"),                 # 。 never starts a line
+    ("「これ」は", "「こ|れ」|は"),                       # 「 never ends one, 」 never starts one
+    ("ちょっと", "ちょっ|と"),                            # small kana stay with what precedes them
+    ("コーヒー", "コー|ヒー"),                            # so does the prolonged sound mark
+    ("Hello 世界 wraps", "Hello 世|界 wraps"),            # a space is a break already
+    ("Python3を使う", "Python3|を|使|う"),                # a Latin word is one piece
+    ("meetingは", "meeting|は"),
+    ("（笑）", "（笑）"),
+    ("はい、OK", "は|い、|OK"),
+    ("待って…", "待っ|て…"),
+    ("二行\n目", "二|行\n目"),                            # no mark beside a line break
+])
+def test_break_opportunities(text, expected):
+    assert marked(text) == expected
+    assert strip_breaks(with_break_opportunities(text)) == text
+
+
+def test_kinsoku_holds_for_every_pair():
+    sample = "あ漢カ「」（）。、・ーっャ!?,.a1 " + NO_START + NO_END
+    for a in sample:
+        for b in sample:
+            result = with_break_opportunities(a + b)
+            if BREAK in result:
+                assert b not in NO_START and a not in NO_END and not a.isspace() and not b.isspace(), (a, b)
+                assert has_cjk(a + b), (a, b)
+
+
+def test_marks_already_in_the_text_are_not_doubled():
+    once = with_break_opportunities("日本語")
+    assert with_break_opportunities(once) == once
+
+
+def test_marks_become_spaces_at_the_right_indices():
+    flat = ["12:00  ", ("time",), with_break_opportunities("花子"), ("sender",),
+            "  " + with_break_opportunities("了解\nです"), ("entry",), "\n", ()]
+    ranges = spaces_for_breaks(flat, 3, 5)
+    text = "".join(flat[0::2])
+    assert BREAK not in text and text == "12:00  花 子  了 解\nで す\n"
+    # line 3 starts at column 5: "12:00  " is 7 columns, then 花 at 12, its break space at 13
+    assert ranges == ["3.13", "3.14", "3.18", "3.19", "4.1", "4.2"]
+    assert flat[1::2] == [("time",), ("sender",), ("entry",), ()]
+
+
+def test_text_without_marks_is_left_alone():
+    flat = ["plain\ntext", ("a",), " more", ()]
+    assert spaces_for_breaks(flat, 1, 0) == []
+    assert flat == ["plain\ntext", ("a",), " more", ()]
