@@ -9,6 +9,8 @@ import queue
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 
 from . import __version__, errors, i18n
 from . import events as ev
@@ -19,7 +21,11 @@ from .identity import IdentityChanged
 from .netutil import lan_address
 from .rooms import Limits
 from .server import DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, ChatServer, ServerLimits
+from .filestore import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORAGE_BYTES
+from .paths import downloads_dir
 from .store import default_db_path
+
+MIB = 1024 * 1024
 
 
 def _server_parser() -> argparse.ArgumentParser:
@@ -37,6 +43,11 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=_("messages a member may send in a burst (default {n})").format(n=Limits.rate_burst))
     parser.add_argument("--db", default=str(default_db_path()), help=_("SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)"))
     parser.add_argument("--no-db", action="store_true", help=_("keep everything in memory; a restart closes every room"))
+    parser.add_argument("--max-file-mib", type=float, default=DEFAULT_MAX_FILE_BYTES / MIB,
+                        help=_("largest file members may share, in MiB (default {n})").format(n=DEFAULT_MAX_FILE_BYTES // MIB))
+    parser.add_argument("--max-storage-mib", type=float, default=DEFAULT_MAX_STORAGE_BYTES / MIB,
+                        help=_("most the shared files of all rooms may take on disk, in MiB (default {n})").format(n=DEFAULT_MAX_STORAGE_BYTES // MIB))
+    parser.add_argument("--files-dir", help=_("where shared files are kept (default: 'files' beside the database, or a temporary folder with --no-db)"))
     parser.add_argument("--move-damaged-db", action="store_true", help=_("if the database file is damaged, rename it to FILE.damaged-DATE-TIME and start with no rooms"))
     parser.add_argument("--no-announce", action="store_true", help=_("do not announce this server on the LAN (mDNS and broadcast answers); people then type its address"))
     parser.add_argument("--allow-plain", action="store_true", help=_("also admit clients without encryption (the assignment's own clients); "
@@ -53,8 +64,10 @@ def server_main(argv: list[str] | None = None) -> int:
     limits = Limits(max_rooms=args.max_rooms, max_rooms_per_address=args.max_rooms_per_address, max_members_per_room=args.max_members, rate_per_second=args.rate, rate_burst=args.burst)
     server = ChatServer(
         args.host, args.tcp_port, args.udp_port, member_timeout=args.member_timeout, limits=limits,
-        server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip),
+        server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip,
+                                   max_file_bytes=int(args.max_file_mib * MIB), max_storage_bytes=int(args.max_storage_mib * MIB)),
         db_path=None if args.no_db else args.db, move_damaged_db=args.move_damaged_db, allow_plain=args.allow_plain,
+        files_dir=args.files_dir,
     )
     # Ctrl+C is caught from before the first log line on, so that a stop right after
     # "listening" (a script, a test) still stops cleanly.
@@ -162,6 +175,10 @@ def describe(event) -> str | None:
         return _("{line} (earlier)").format(line=line) if event.history else line
     if isinstance(event, ev.Notice):
         return f"* {notice_text(event)}"
+    if isinstance(event, ev.FileShared):
+        line = f"[{_clock(event.time)}] " + _("{sender} shared {name} ({size}): /get {id}").format(
+            sender=event.sender, name=event.name, size=size_text(event.size), id=event.file_id)
+        return _("{line} (earlier)").format(line=line) if event.history else line
     if isinstance(event, ev.MembersChanged):
         names = [_("{name} (host)").format(name=m) if m == event.host else m for m in event.members]
         return "* " + _("in the room: {names}").format(names=_(", ").join(names))
@@ -224,6 +241,82 @@ def _offer_found(args) -> tuple[str, int, str | None]:
             continue
         host, port = parse_address(answer)
         return host, port, None
+def size_text(size: int) -> str:
+    """A file's size as a person reads it: 980 bytes, 12.3 KB, 4.5 MB, 1.2 GB."""
+    if size < 1000:
+        return ngettext("{n} byte", "{n} bytes", size).format(n=size)
+    amount, unit = size / 1000, "KB"
+    for bigger in ("MB", "GB"):
+        if amount < 1000:
+            break
+        amount, unit = amount / 1000, bigger
+    return f"{amount:.1f} {unit}"
+
+
+class ProgressPrinter:
+    """Progress lines for a terminal: one each 10% (and at the end), with the speed."""
+
+    def __init__(self, what: str, clock=time.monotonic):
+        self.what = what
+        self._clock = clock
+        self._started = clock()
+        self._next = 0
+
+    def __call__(self, done: int, total: int) -> bool:
+        percent = 100 if total == 0 else done * 100 // total
+        if percent >= self._next:
+            elapsed = max(self._clock() - self._started, 1e-6)
+            print("  " + _("{what}: {share} of {size} ({speed}/s)").format(
+                what=self.what, share=f"{percent}%", size=size_text(total), speed=size_text(int(done / elapsed))), flush=True)
+            self._next = percent // 10 * 10 + 10
+        return True
+
+
+def file_help() -> str:
+    return _("/send PATH shares a file, /files lists the room's files, /get ID [FOLDER] saves one (to Downloads by default).")
+
+
+def file_command(client: ChatClient, text: str) -> str | None:
+    """Run a file command (/send, /get, /files) on a thread of its own, so chat goes on;
+    return a line to print at once, or None if `text` is not a file command."""
+    command, _space, rest = text.strip().partition(" ")
+    rest = rest.strip()
+    if command == "/files":
+        files = client.list_files()
+        if not files:
+            return "* " + _("No files shared in this room yet.")
+        return "\n".join("* " + _("{id}  {name} ({size}) from {sender}").format(
+            id=f.file_id, name=f.name, size=size_text(f.size), sender=f.sender or "?") for f in files)
+    if command == "/send" and rest:
+        path = rest.strip('"')
+        _in_background(lambda: "* " + _("Shared {path} (id {id}).").format(
+            path=path, id=client.send_file(path, ProgressPrinter(_("sending {path}").format(path=path)))))
+        return "* " + _("Sending {path}…").format(path=path)
+    if command == "/get" and rest:
+        file_id, _space, folder = rest.partition(" ")
+        target = folder.strip().strip('"') or str(downloads_dir())
+        _in_background(lambda: "* " + _("Saved {path}.").format(
+            path=client.download(file_id, _folder(target), ProgressPrinter(_("receiving {id}").format(id=file_id)))))
+        return "* " + _("Fetching {id} into {folder}…").format(id=file_id, folder=target)
+    if command in ("/send", "/get"):
+        return "! " + file_help()
+    return None
+
+
+def _folder(path: str) -> Path:
+    folder = Path(path).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _in_background(action) -> None:
+    def run() -> None:
+        try:
+            print(action(), flush=True)
+        except (errors.ClientError, errors.ProtocolError, OSError) as exc:
+            print(f"! {exc}", flush=True)
+
+    threading.Thread(target=run, daemon=True).start()
 
 
 def chat_main(argv: list[str] | None = None) -> int:
@@ -275,6 +368,7 @@ def chat_main(argv: list[str] | None = None) -> int:
     else:
         welcome = _("You are {name}, in room '{room}'. Type a message and press Enter; /quit leaves.")
     print(welcome.format(name=name, room=room), flush=True)
+    print(file_help(), flush=True)
     print(_("Server identity: {fingerprint} (compare it aloud with the host's)").format(
         fingerprint=client.server_fingerprint), flush=True)
     printer = threading.Thread(target=_print_events, args=(client,), daemon=True)
@@ -287,6 +381,10 @@ def chat_main(argv: list[str] | None = None) -> int:
             if not text.strip():
                 continue
             try:
+                line = file_command(client, text)
+                if line is not None:
+                    print(line, flush=True)
+                    continue
                 client.send(text)
             except errors.ClientError as exc:
                 print(f"! {exc}", flush=True)

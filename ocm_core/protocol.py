@@ -33,6 +33,9 @@ class Operation(enum.IntEnum):
     JOIN = 2
     LIST = 3  # ours: list the rooms on a server
     SYNC = 4  # ours: members, history and the UDP port for a token
+    UPLOAD = 5  # ours: share a file with the room; its bytes follow the server's OK
+    DOWNLOAD = 6  # ours: fetch a shared file; its bytes follow the completion
+    FILES = 7  # ours: the room's shared files
 
 
 class State(enum.IntEnum):
@@ -58,6 +61,10 @@ class Status(enum.IntEnum):
     CANNOT_SAVE = 13  # the server's database cannot be written (a full disk): nothing was done
     TRY_LATER = 14  # refused for now; two bytes after the code say in how many seconds to try again
     ENCRYPTION_REQUIRED = 15  # a plain request to a server that admits only TLS clients (13, 14: issue 12)
+    FILE_TOO_LARGE = 16  # over the server's per-file cap: refused before any byte is sent
+    STORAGE_FULL = 17  # over the server's storage cap, or its disk is full
+    NO_SUCH_FILE = 18  # not a file of this room (or the room deleted it)
+    TRANSFER_FAILED = 19  # the bytes did not arrive whole or their SHA-256 does not match
 
 
 # --- telling TLS from a plain TCRP request by its first bytes -------------------------
@@ -243,6 +250,16 @@ def decode_request(payload: bytes) -> RoomRequest:
                        request_id=request_id, resume_token=text_field("resume_token"))
 
 
+def decode_proof(text: str | None) -> bytes | None:
+    """A request's key proof (base64) as bytes; None when absent or not base64 (it then fails the check)."""
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def encode_grant(token: bytes, key: bytes) -> bytes:
     """State-2 payload of CREATE/JOIN over TLS: the token and the member's UDP key."""
     return encode_json({"token": token.decode("ascii"), "key": base64.b64encode(key).decode("ascii")})
@@ -418,6 +435,7 @@ class EventType(enum.IntEnum):
     LEFT = 3
     TIMED_OUT = 4
     CLOSED = 5
+    FILE = 6  # a member shared a file: name is the sender, text the FileInfo as JSON
 
 
 JOINED_PLAIN = "plain"  # a JOINED event's text when the member's traffic is not encrypted
@@ -656,6 +674,119 @@ def max_chat_text_bytes(room_bytes: int, token_bytes: int, name_bytes: int) -> i
     client -> server carries the token, server -> members carries the sender's name."""
     upstream = MAX_DATAGRAM - 2 - room_bytes - token_bytes - SEAL_OVERHEAD - CHAT_OVERHEAD
     return min(upstream, max_relayed_text_bytes(room_bytes, name_bytes))
+
+
+# --- files (UPLOAD, DOWNLOAD, FILES over TCRP; the FILE event) ---------------------------
+# The requests are JSON like a SYNC's: the member's token and key proof, plus what the
+# operation needs. The file's bytes travel raw inside the TLS stream, outside any TCRP
+# message: after the server's OK for an UPLOAD (then the 32-byte SHA-256 of what was
+# sent), after the completion for a DOWNLOAD. docs/protocol.md has the byte tables.
+FILE_DIGEST_SIZE = 32
+FILE_ID_BYTES = 16  # hex characters of a file id
+MAX_FILE_NAME_BYTES = 255
+MAX_MIME_BYTES = 100
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A shared file as the room knows it."""
+
+    file_id: str
+    name: str
+    size: int
+    mime: str
+    sender: str = ""
+    sha256: str = ""  # hex; in a DOWNLOAD's completion, so the client can check what arrives
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    """The payload of UPLOAD (name, size, mime), DOWNLOAD (file_id) and FILES (neither)."""
+
+    token: str
+    proof: str | None = None
+    name: str = ""
+    size: int = 0
+    mime: str = ""
+    file_id: str = ""
+
+
+def is_file_id(text: str) -> bool:
+    return len(text) == FILE_ID_BYTES and all(ch in "0123456789abcdef" for ch in text)
+
+
+def encode_file_request(request: FileRequest) -> bytes:
+    fields: dict[str, object] = {"token": request.token}
+    if request.proof is not None:
+        fields["proof"] = request.proof
+    if request.name:
+        fields.update(name=request.name, size=request.size, mime=request.mime)
+    if request.file_id:
+        fields["file_id"] = request.file_id
+    return encode_json(fields)
+
+
+def decode_file_request(operation: Operation, payload: bytes) -> FileRequest:
+    fields = decode_json_object(payload)
+    token, proof = fields.get("token"), fields.get("proof")
+    if not isinstance(token, str) or not token or (proof is not None and not isinstance(proof, str)):
+        raise RemoteProtocolError("a file request needs the member's token (and key proof) as strings")
+    if operation is Operation.UPLOAD:
+        name, size, mime = fields.get("name"), fields.get("size"), fields.get("mime", "")
+        if not isinstance(name, str) or not name or len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES:
+            raise RemoteProtocolError(f"a file name must be 1 to {MAX_FILE_NAME_BYTES} bytes of text")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise RemoteProtocolError("a file size must be a whole number of bytes, 0 or more")
+        if not isinstance(mime, str) or len(mime) > MAX_MIME_BYTES or not mime.isascii():
+            raise RemoteProtocolError(f"a file type must be ASCII, at most {MAX_MIME_BYTES} characters")
+        return FileRequest(token, proof, name, size, mime)
+    if operation is Operation.DOWNLOAD:
+        file_id = fields.get("file_id")
+        if not isinstance(file_id, str) or not is_file_id(file_id):
+            raise RemoteProtocolError("a download names a file id of 16 hex characters")
+        return FileRequest(token, proof, file_id=file_id)
+    return FileRequest(token, proof)
+
+
+def file_to_json(info: FileInfo) -> dict:
+    fields: dict[str, object] = {"id": info.file_id, "name": info.name, "size": info.size, "mime": info.mime}
+    if info.sender:
+        fields["sender"] = info.sender
+    if info.sha256:
+        fields["sha256"] = info.sha256
+    return fields
+
+
+def file_from_json(value: object, sender: str = "") -> FileInfo:
+    if not isinstance(value, dict):
+        raise RemoteProtocolError("a file entry is not an object")
+    file_id, name, size, mime = value.get("id"), value.get("name"), value.get("size"), value.get("mime", "")
+    sha = value.get("sha256", "")
+    if not isinstance(file_id, str) or not is_file_id(file_id) or not isinstance(name, str) or not name:
+        raise RemoteProtocolError("a file entry lacks its id or name")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0 or not isinstance(mime, str) or not isinstance(sha, str):
+        raise RemoteProtocolError("a file entry has a bad size, type or checksum")
+    return FileInfo(file_id, name, size, mime, str(value.get("sender", sender)), sha)
+
+
+def encode_file_event_text(info: FileInfo) -> str:
+    """A FILE event's text (its name field is the sender)."""
+    return encode_json(file_to_json(FileInfo(info.file_id, info.name, info.size, info.mime))).decode("utf-8")
+
+
+def decode_file_event(event: Event) -> FileInfo:
+    try:
+        value = json.loads(event.text)
+    except ValueError:
+        raise RemoteProtocolError("a FILE event's text is not JSON") from None
+    return file_from_json(value, sender=event.name)
+
+
+def decode_file_list(payload: bytes) -> list[FileInfo]:
+    files = decode_json_object(payload).get("files")
+    if not isinstance(files, list):
+        raise RemoteProtocolError("the file list is missing from the answer")
+    return [file_from_json(item) for item in files]
 
 
 # --- the SYNC answer and the room list (JSON over TCRP) ------------------------------

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from . import events as ev
 from . import protocol as p
-from .errors import LocalProtocolError
+from .errors import LocalProtocolError, ProtocolError
 from .i18n import N_, _
 from .protocol import ErrorCode, EventType
 from .secure import OpenFailed, SealedChannel
@@ -400,6 +400,14 @@ class ClientSession:
         when = event.time_ms / 1000.0
         if event.event_type is EventType.CHAT:
             out.events.append(ev.ChatMessage(event.seq, event.name, event.text, when, event.history))
+            return
+        if event.event_type is EventType.FILE:
+            try:
+                info = p.decode_file_event(event)
+            except ProtocolError as exc:
+                log.warning("ignored a malformed file event: %s", exc.reason)
+                return
+            out.events.append(ev.FileShared(event.seq, info.file_id, info.name, info.size, info.sender, info.mime, when, event.history))
             return
         if event.event_type is EventType.CLOSED:
             if not event.history:

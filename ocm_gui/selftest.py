@@ -53,6 +53,25 @@ def check_tcl() -> str:
     return level
 
 
+def check_pictures() -> int:
+    """Encodes and decodes a small picture in each type shown inline (PNG, JPEG, GIF, WebP):
+    a build that lost one of Pillow's codecs would show those pictures as plain files."""
+    import io
+
+    with _step("importing Pillow"):
+        from PIL import Image, ImageTk  # noqa: F401  (ImageTk: the thumbnails' bridge to Tk)
+    kinds = ("PNG", "JPEG", "GIF", "WEBP")
+    for kind in kinds:
+        with _step(f"decoding a {kind} picture"):
+            data = io.BytesIO()
+            Image.new("RGB", (8, 8), (200, 80, 40)).save(data, kind)
+            with Image.open(io.BytesIO(data.getvalue())) as image:
+                image.load()
+                image.thumbnail((4, 4))
+    log.info("Pillow decodes %s", ", ".join(kinds))
+    return len(kinds)
+
+
 def check_imports() -> int:
     """Imports every module of the app and the core; returns how many.
 
@@ -183,5 +202,6 @@ def run(timeout: float = 10.0) -> str:
     """Runs every check; returns a one-line summary or raises SelfTestFailed."""
     modules = check_imports()
     tcl = check_tcl()
+    pictures = check_pictures()
     chat = check_chat(timeout)
-    return f"{chat}; {modules} modules import; Tcl {tcl} starts"
+    return f"{chat}; {modules} modules import; Tcl {tcl} starts; {pictures} picture types decode"

@@ -87,20 +87,27 @@ def wait_for_server(port: int, proc: subprocess.Popen, deadline_s: float = 30.0)
             time.sleep(0.1)
 
 
-def check_headless_server(cmd: list[str]) -> None:
-    """Starts `cmd --server` on free ports, creates a room in it, stops it with Ctrl+C."""
+def check_headless_server(cmd: list[str], db: Path) -> None:
+    """Starts `cmd --server` on free ports with a fresh `db`, creates a room in it, stops it with Ctrl+C."""
     tcp_port, udp_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
-    proc = start_program([*cmd, "--server", "--host", "127.0.0.1", "--tcp-port", str(tcp_port), "--udp-port", str(udp_port)])
+    proc = start_program([*cmd, "--server", "--host", "127.0.0.1", "--tcp-port", str(tcp_port),
+                          "--udp-port", str(udp_port), "--db", str(db)])
+    client = None
     try:
         wait_for_server(tcp_port, proc)
         client = ChatClient("127.0.0.1", tcp_port, timeout=5.0)
         client.create_room("frozen server check", "host")
-        assert [room.name for room in ChatClient("127.0.0.1", tcp_port).list_rooms()] == ["frozen server check"]
+        listed = {room.name: room for room in ChatClient("127.0.0.1", tcp_port).list_rooms()}
+        assert "frozen server check" in listed and listed["frozen server check"].members == 1, listed
         client.leave()
+        client = None
         proc.send_signal(signal.SIGINT)  # what Ctrl+C in the terminal does
         out, err = proc.communicate(timeout=15)
         assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"
+        assert db.is_file(), "the server kept its rooms somewhere other than --db"
     finally:
+        if client is not None:
+            client.leave()
         kill_all(proc)
 
 
@@ -208,8 +215,8 @@ def test_server_flag_must_come_first(capsys):
     assert "--server must come first" in capsys.readouterr().err
 
 
-def test_headless_server_unfrozen():
-    check_headless_server(UNFROZEN)
+def test_headless_server_unfrozen(tmp_path):
+    check_headless_server(UNFROZEN, tmp_path / "server.db")
 
 
 # --- the Linux desktop entry, installed for one user -------------------------------------
@@ -304,8 +311,8 @@ def test_frozen_self_test(frozen_app):
 
 
 @pytest.mark.slow
-def test_frozen_headless_server(frozen_app):
-    check_headless_server([str(frozen_app)])
+def test_frozen_headless_server(frozen_app, tmp_path):
+    check_headless_server([str(frozen_app)], tmp_path / "server.db")
 
 
 @pytest.mark.slow
@@ -371,18 +378,28 @@ def xdotool(*args: str) -> None:
     subprocess.run(["xdotool", *args], check=True, timeout=15, capture_output=True)
 
 
-def wait_for_new_window(pattern: str, before: set[str], proc: subprocess.Popen, timeout: float = 30.0) -> str:
+def watch_windows(pattern: str, proc: subprocess.Popen, found, what: str, timeout: float) -> str:
+    """Polls the windows matching `pattern` until `found(windows)` gives a value; fails if the
+    app exits first or the deadline passes."""
     deadline = time.monotonic() + timeout
-    while True:
-        new = visible_windows(pattern) - before
-        if new:
-            return min(new, key=int)
+    while not (value := found(visible_windows(pattern))):
         if proc.poll() is not None:
             out, err = proc.communicate(timeout=15)
-            pytest.fail(f"the app exited with {proc.returncode} while waiting for {pattern!r}:\n{out}\n{err}")
+            pytest.fail(f"the app exited with {proc.returncode} while waiting for {what}:\n{out}\n{err}")
         if time.monotonic() > deadline:
-            pytest.fail(f"no window matching {pattern!r} within {timeout:.0f} s")
+            pytest.fail(f"no {what} within {timeout:.0f} s")
         time.sleep(0.05)
+    return value
+
+
+def wait_for_new_window(pattern: str, before: set[str], proc: subprocess.Popen, timeout: float = 30.0) -> str:
+    return watch_windows(pattern, proc, lambda shown: min(shown - before, key=int, default=None),
+                         f"new window matching {pattern!r}", timeout)
+
+
+def wait_for_window_gone(window: str, pattern: str, proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Waits until `window` is no longer shown after its close button was pressed."""
+    watch_windows(pattern, proc, lambda shown: window not in shown, f"closing of window {window} ({pattern!r})", timeout)
 
 
 def keyboard(window: str, *steps: str) -> None:
@@ -473,9 +490,7 @@ def test_frozen_app_two_copies_host_join_and_chat(frozen_app, tmp_path):
         # Close Bob's chat, then his start window; then Alice's: both copies exit cleanly.
         for proc, chat, start in ((bob, bob_chat, bob_start), (alice, alice_chat, alice_start)):
             press_close_button(int(chat))
-            deadline = time.monotonic() + 10
-            while chat in visible_windows(chat_title) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_for_window_gone(chat, chat_title, proc)
             press_close_button(int(start))
             out, err = proc.communicate(timeout=15)
             assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"

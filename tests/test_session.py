@@ -521,3 +521,21 @@ def test_any_frame_lost_duplicated_or_reordered_gives_the_same_room(arriving):
     assert sorted(s.msg_id for s in seen if isinstance(s, ev.MessageSent)) == [1, 2]
     assert not [e for e in seen if isinstance(e, (ev.MessageFailed, ev.RoomClosed))]
     assert session.delivered == 5 and session.members == ("bob", "eve", ME)
+
+
+def test_a_file_event_becomes_file_shared_in_room_order_and_a_malformed_one_is_skipped():
+    session = open_session()
+    info = p.FileInfo("0123456789abcdef", "plan.pdf", 2048, "application/pdf")
+    text = p.encode_file_event_text(info)
+    out = session.receive(event(2, "bob", text, EventType.FILE), T0 + 1)
+    assert of(out, ev.FileShared) == []  # held until event 1 arrives
+    out = session.receive(event(1, "bob", "hello"), T0 + 1.1)
+    assert texts(out) == ["hello"]
+    assert of(out, ev.FileShared) == [ev.FileShared(2, "0123456789abcdef", "plan.pdf", 2048, "bob", "application/pdf", 2.0)]
+    out = session.receive(event(3, "bob", "{not json", EventType.FILE), T0 + 1.2)
+    assert out.events == []
+    out = session.receive(event(4, "bob", "after"), T0 + 1.3)
+    assert texts(out) == ["after"]  # the bad event took its place in the order and held nothing up
+    restored = ClientSession(ROOM, ME, TOKEN)
+    out = restored.apply_snapshot(snapshot(2, history=[history_event(2, "bob", text, EventType.FILE)]), T0)
+    assert [e.history for e in of(out, ev.FileShared)] == [True]
