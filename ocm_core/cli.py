@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__, errors, i18n
 from . import events as ev
 from .client import ChatClient, parse_address
+from .discovery import Announcer, FoundRoom, find_rooms
 from .i18n import N_, _, ngettext
 from .identity import IdentityChanged
 from .netutil import lan_address
@@ -48,6 +49,7 @@ def _server_parser() -> argparse.ArgumentParser:
                         help=_("most the shared files of all rooms may take on disk, in MiB (default {n})").format(n=DEFAULT_MAX_STORAGE_BYTES // MIB))
     parser.add_argument("--files-dir", help=_("where shared files are kept (default: 'files' beside the database, or a temporary folder with --no-db)"))
     parser.add_argument("--move-damaged-db", action="store_true", help=_("if the database file is damaged, rename it to FILE.damaged-DATE-TIME and start with no rooms"))
+    parser.add_argument("--no-announce", action="store_true", help=_("do not announce this server on the LAN (mDNS and broadcast answers); people then type its address"))
     parser.add_argument("--allow-plain", action="store_true", help=_("also admit clients without encryption (the assignment's own clients); "
                                                                      "their messages, names and passwords cross the network readable"))
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=_("how much to log (default INFO)"))
@@ -67,14 +69,20 @@ def server_main(argv: list[str] | None = None) -> int:
         db_path=None if args.no_db else args.db, move_damaged_db=args.move_damaged_db, allow_plain=args.allow_plain,
         files_dir=args.files_dir,
     )
+    # Ctrl+C is caught from before the first log line on, so that a stop right after
+    # "listening" (a script, a test) still stops cleanly.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         server.start()
     except OSError as exc:
         print(_("ocm-server: {error}").format(error=exc), file=sys.stderr)
         return 2
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    announcer = None
+    if not args.no_announce:
+        announcer = Announcer(server)
+        announcer.start()
     tcp_port, udp_port = server.tcp_address[1], server.udp_address[1]
     shown = lan_address() if args.host in ("0.0.0.0", "") else args.host
     print(_("ocm-server listening on TCP {host}:{tcp} and UDP {host}:{udp}").format(
@@ -90,8 +98,13 @@ def server_main(argv: list[str] | None = None) -> int:
         print(_("Rooms are kept in memory only: stopping the server closes them."), flush=True)
     else:
         print(_("Rooms are kept in {path}: after a restart, members carry on.").format(path=args.db), flush=True)
+    if announcer is not None:
+        print(_("Announced on the LAN: people see its rooms under Join (UDP {probe_port} and mDNS port 5353 must be open).").format(
+            probe_port=announcer.scope.probe_port), flush=True)
     while not stop.wait(0.5):
         pass
+    if announcer is not None:
+        announcer.stop()
     server.stop(close_rooms=args.no_db)
     if args.no_db:
         print(_("ocm-server stopped; every room was told it closed."), flush=True)
@@ -103,7 +116,9 @@ def server_main(argv: list[str] | None = None) -> int:
 def _chat_parser() -> argparse.ArgumentParser:
     i18n.translate_argparse()
     parser = argparse.ArgumentParser(prog="ocm-chat", description=_("Chat in an Online Chat Messenger room from a terminal."))
-    parser.add_argument("--server", help=_("server address, host[:port] (asked if missing)"))
+    parser.add_argument("--server", help=_("server address, host[:port] (without it, rooms on the LAN are offered)"))
+    parser.add_argument("--discover", action="store_true", help=_("list the rooms found on the LAN within a few seconds, then exit"))
+    parser.add_argument("--discover-seconds", type=float, default=DISCOVER_SECONDS, help=argparse.SUPPRESS)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--create", metavar="ROOM", help=_("create this room and be its host"))
     group.add_argument("--join", metavar="ROOM", help=_("join this room"))
@@ -182,6 +197,50 @@ def describe(event) -> str | None:
     return None
 
 
+DISCOVER_SECONDS = 2.5
+
+
+def found_line(found: FoundRoom) -> str:
+    """One room found on the LAN, as `ocm-chat --discover` prints it."""
+    people = ngettext("{count} person", "{count} people", found.members).format(count=found.members)
+    if found.locked:
+        line = _("{room}  ({people}, host {host}, locked)  at {server}")
+    else:
+        line = _("{room}  ({people}, host {host})  at {server}")
+    return line.format(room=found.room, people=people, host=found.host, server=found.server)
+
+
+def _discover(seconds: float) -> int:
+    found = find_rooms(seconds)
+    for item in found:
+        print(found_line(item), flush=True)
+    if not found:
+        print(_("No rooms found on this network within {seconds} seconds. If someone hosts one, their firewall "
+                "may block UDP 9089 and mDNS (UDP 5353), or you are on different networks: use --server with "
+                "their address.").format(seconds=f"{seconds:g}"), flush=True)
+    return 0
+
+
+def _offer_found(args) -> tuple[str, int, str | None]:
+    """Without --server: list what the LAN has and let the person pick a room or type an address."""
+    print(_("Looking for rooms on this network…"), flush=True)
+    found = find_rooms(args.discover_seconds)
+    if not found:
+        print(_("No rooms found on this network."), flush=True)
+        host, port = parse_address(_ask(_("Server address"), "127.0.0.1:9090"))
+        return host, port, None
+    for number, item in enumerate(found, 1):
+        print(f"{number}) {found_line(item)}", flush=True)
+    while True:
+        answer = _ask(_("Join which room (number), or type a server address"), "1")
+        if answer.isdigit() and 1 <= int(answer) <= len(found):
+            chosen = found[int(answer) - 1]
+            return chosen.address, chosen.tcp_port, chosen.room
+        if answer.isdigit():
+            print(_("Pick a number from 1 to {count}.").format(count=len(found)), flush=True)
+            continue
+        host, port = parse_address(answer)
+        return host, port, None
 def size_text(size: int) -> str:
     """A file's size as a person reads it: 980 bytes, 12.3 KB, 4.5 MB, 1.2 GB."""
     if size < 1000:
@@ -264,10 +323,18 @@ def chat_main(argv: list[str] | None = None) -> int:
     i18n.use_language()
     args = _chat_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if args.discover:
+        return _discover(args.discover_seconds)
     try:
-        host, port = parse_address(args.server or _ask(_("Server address"), "127.0.0.1:9090"))
+        picked = None
+        if args.server:
+            host, port = parse_address(args.server)
+        elif args.create or args.join:
+            host, port = parse_address(_ask(_("Server address"), "127.0.0.1:9090"))
+        else:
+            host, port, picked = _offer_found(args)
         client = ChatClient(host, port, trust_changed_identity=args.trust_changed_key)
-        room, create = args.create or args.join, bool(args.create)
+        room, create = args.create or args.join or picked, bool(args.create)
         if room is None:
             create = _ask(_("Create a room or join one? (c/j)"), "j").lower().startswith("c")
             if not create:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
 
-from ocm_core import i18n
+from ocm_core import discovery, i18n
 from ocm_core.client import ChatClient
 from ocm_core.server import ChatServer
 
@@ -185,6 +186,20 @@ def private_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     return base
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# No test announces or probes on a real network: discovery stays on loopback (no mDNS,
+# broadcast to 127.255.255.255), on a probe port of this run's own so that parallel runs
+# do not hear each other. Set here, so CLI subprocesses inherit it; tests/test_lan.py
+# gives its namespaced processes the real settings.
+os.environ[discovery.SCOPE_ENV] = "loopback"
+os.environ[discovery.PORT_ENV] = str(_free_udp_port())
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from __future__ import annotations
 import configparser
 import ctypes
 import ctypes.util
+import json
 import os
 import shutil
 import signal
@@ -180,6 +181,7 @@ def test_self_test_unfrozen():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("self-test passed: relayed a message"), result.stdout
+    assert "found the room by probe (_ocm._tcp.local.)" in lines[0]  # zeroconf is in the build
 
 
 def test_self_test_failure_is_one_line_and_exit_1(monkeypatch, capsys):
@@ -304,6 +306,7 @@ def test_frozen_self_test(frozen_app):
     assert result.returncode == 0, f"stdout: {result.stdout}\nstderr: {result.stderr}"
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("self-test passed: relayed a message"), result.stdout
+    assert "found the room by probe (_ocm._tcp.local.)" in lines[0]  # zeroconf is in the build
     assert "Tcl 8.6" in lines[0]
 
 
@@ -422,9 +425,13 @@ def test_frozen_app_two_copies_host_join_and_chat(frozen_app, tmp_path):
     tcp, udp = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
     procs: list[subprocess.Popen] = []
 
-    def launch(person: str) -> tuple[subprocess.Popen, str]:
+    def launch(person: str, ports: tuple[int, int] | None = None) -> tuple[subprocess.Popen, str]:
         home = tmp_path / person
         home.mkdir()
+        if ports is not None:
+            settings = home / ".config" / "online-chat-messenger" / "settings.json"
+            settings.parent.mkdir(parents=True)
+            settings.write_text(json.dumps({"tcp_port": ports[0], "udp_port": ports[1]}), encoding="utf-8")
         env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
         before = visible_windows(start_title)
         proc = start_program([str(frozen_app)], env=env)
@@ -433,25 +440,37 @@ def test_frozen_app_two_copies_host_join_and_chat(frozen_app, tmp_path):
 
     carol = None
     try:
-        # Alice hosts "lobby" on free ports: her name, Tab to Host a room, Enter; the
-        # dialog starts at the room name; Tab past the password to the two ports.
-        alice, alice_start = launch("alice")
+        # Alice hosts "lobby" on free ports (her settings hold them: the ports sit under
+        # Advanced, where the defaults usually do): her name, Tab to Host a room, Enter;
+        # the dialog starts at the room name: type it, Enter.
+        alice, alice_start = launch("alice", ports=(tcp, udp))
         keyboard(alice_start, "Alice", "Tab", "Return")
         host_dialog = wait_for_new_window("^Host a room$", set(), alice)
         chats_before = visible_windows(chat_title)
-        keyboard(host_dialog, "lobby", "Tab", "Tab", str(tcp), "Tab", str(udp), "Return")
+        keyboard(host_dialog, "lobby", "Return")
         alice_chat = wait_for_new_window(chat_title, chats_before, alice)
 
         carol = ChatClient("127.0.0.1", tcp, timeout=5.0)
         carol.join_room("lobby", "Carol")
 
-        # Bob joins from a second copy: his name, Tab Tab to Join a room, Enter; he types
-        # the address and Enter, the dialog asks for the room, he types it and Enter.
+        # Bob joins from a second copy: his name, Tab Tab to Join a room, Enter. The dialog
+        # opens on the rooms found on the network (the suite keeps discovery on loopback),
+        # with the keyboard on the list, which picks the first room found: Enter joins it.
+        # An Enter before the room is listed only says "pick a room"; so press until in.
         bob, bob_start = launch("bob")
         keyboard(bob_start, "Bob", "Tab", "Tab", "Return")
         join_dialog = wait_for_new_window("^Join a room$", set(), bob)
-        keyboard(join_dialog, f"127.0.0.1:{tcp}", "Return", "lobby", "Return")
-        bob_chat = wait_for_new_window(chat_title, chats_before | {alice_chat}, bob)
+        deadline = time.monotonic() + 15
+        while not (bob_chats := visible_windows(chat_title) - chats_before - {alice_chat}):
+            assert time.monotonic() < deadline, "Bob's Join dialog did not join the room found"
+            try:
+                keyboard(join_dialog, "Return")
+            except subprocess.CalledProcessError:
+                pass  # the dialog closed between the look and the key: the join is under way
+            wait_until_deadline = time.monotonic() + 1.0
+            while time.monotonic() < wait_until_deadline and not (visible_windows(chat_title) - chats_before - {alice_chat}):
+                time.sleep(0.05)
+        bob_chat = min(bob_chats, key=int)
 
         keyboard(alice_chat, "hello from Alice, こんにちは", "Return")
         keyboard(bob_chat, "hi Alice, Bob here", "Return")
