@@ -9,16 +9,23 @@ import queue
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 
 from . import __version__, errors, i18n
 from . import events as ev
 from .client import ChatClient, parse_address
+from .discovery import Announcer, FoundRoom, find_rooms
 from .i18n import N_, _, ngettext
 from .identity import IdentityChanged
 from .netutil import lan_address
 from .rooms import Limits
 from .server import DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, ChatServer, ServerLimits
+from .filestore import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORAGE_BYTES
+from .paths import downloads_dir
 from .store import default_db_path
+
+MIB = 1024 * 1024
 
 
 def _server_parser() -> argparse.ArgumentParser:
@@ -36,7 +43,13 @@ def _server_parser() -> argparse.ArgumentParser:
     parser.add_argument("--burst", type=int, default=Limits.rate_burst, help=_("messages a member may send in a burst (default {n})").format(n=Limits.rate_burst))
     parser.add_argument("--db", default=str(default_db_path()), help=_("SQLite file that keeps rooms, members and messages across restarts (default: %(default)s)"))
     parser.add_argument("--no-db", action="store_true", help=_("keep everything in memory; a restart closes every room"))
+    parser.add_argument("--max-file-mib", type=float, default=DEFAULT_MAX_FILE_BYTES / MIB,
+                        help=_("largest file members may share, in MiB (default {n})").format(n=DEFAULT_MAX_FILE_BYTES // MIB))
+    parser.add_argument("--max-storage-mib", type=float, default=DEFAULT_MAX_STORAGE_BYTES / MIB,
+                        help=_("most the shared files of all rooms may take on disk, in MiB (default {n})").format(n=DEFAULT_MAX_STORAGE_BYTES // MIB))
+    parser.add_argument("--files-dir", help=_("where shared files are kept (default: 'files' beside the database, or a temporary folder with --no-db)"))
     parser.add_argument("--move-damaged-db", action="store_true", help=_("if the database file is damaged, rename it to FILE.damaged-DATE-TIME and start with no rooms"))
+    parser.add_argument("--no-announce", action="store_true", help=_("do not announce this server on the LAN (mDNS and broadcast answers); people then type its address"))
     parser.add_argument("--allow-plain", action="store_true", help=_("also admit clients without encryption (the assignment's own clients); "
                                                                      "their messages, names and passwords cross the network readable"))
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=_("how much to log (default INFO)"))
@@ -51,17 +64,25 @@ def server_main(argv: list[str] | None = None) -> int:
     limits = Limits(max_rooms=args.max_rooms, max_rooms_per_address=args.max_rooms_per_address, max_members_per_room=args.max_members, rate_per_second=args.rate, rate_burst=args.burst)
     server = ChatServer(
         args.host, args.tcp_port, args.udp_port, member_timeout=args.member_timeout, limits=limits,
-        server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip),
+        server_limits=ServerLimits(max_connections_per_ip=args.max_connections_per_ip,
+                                   max_file_bytes=int(args.max_file_mib * MIB), max_storage_bytes=int(args.max_storage_mib * MIB)),
         db_path=None if args.no_db else args.db, move_damaged_db=args.move_damaged_db, allow_plain=args.allow_plain,
+        files_dir=args.files_dir,
     )
+    # Ctrl+C is caught from before the first log line on, so that a stop right after
+    # "listening" (a script, a test) still stops cleanly.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         server.start()
     except OSError as exc:
         print(_("ocm-server: {error}").format(error=exc), file=sys.stderr)
         return 2
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    announcer = None
+    if not args.no_announce:
+        announcer = Announcer(server)
+        announcer.start()
     tcp_port, udp_port = server.tcp_address[1], server.udp_address[1]
     shown = lan_address() if args.host in ("0.0.0.0", "") else args.host
     print(_("ocm-server listening on TCP {host}:{tcp} and UDP {host}:{udp}").format(
@@ -77,8 +98,13 @@ def server_main(argv: list[str] | None = None) -> int:
         print(_("Rooms are kept in memory only: stopping the server closes them."), flush=True)
     else:
         print(_("Rooms are kept in {path}: after a restart, members carry on.").format(path=args.db), flush=True)
+    if announcer is not None:
+        print(_("Announced on the LAN: people see its rooms under Join (UDP {probe_port} and mDNS port 5353 must be open).").format(
+            probe_port=announcer.scope.probe_port), flush=True)
     while not stop.wait(0.5):
         pass
+    if announcer is not None:
+        announcer.stop()
     server.stop(close_rooms=args.no_db)
     if args.no_db:
         print(_("ocm-server stopped; every room was told it closed."), flush=True)
@@ -90,7 +116,9 @@ def server_main(argv: list[str] | None = None) -> int:
 def _chat_parser() -> argparse.ArgumentParser:
     i18n.translate_argparse()
     parser = argparse.ArgumentParser(prog="ocm-chat", description=_("Chat in an Online Chat Messenger room from a terminal."))
-    parser.add_argument("--server", help=_("server address, host[:port] (asked if missing)"))
+    parser.add_argument("--server", help=_("server address, host[:port] (without it, rooms on the LAN are offered)"))
+    parser.add_argument("--discover", action="store_true", help=_("list the rooms found on the LAN within a few seconds, then exit"))
+    parser.add_argument("--discover-seconds", type=float, default=DISCOVER_SECONDS, help=argparse.SUPPRESS)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--create", metavar="ROOM", help=_("create this room and be its host"))
     group.add_argument("--join", metavar="ROOM", help=_("join this room"))
@@ -147,6 +175,10 @@ def describe(event) -> str | None:
         return _("{line} (earlier)").format(line=line) if event.history else line
     if isinstance(event, ev.Notice):
         return f"* {notice_text(event)}"
+    if isinstance(event, ev.FileShared):
+        line = f"[{_clock(event.time)}] " + _("{sender} shared {name} ({size}): /get {id}").format(
+            sender=event.sender, name=event.name, size=size_text(event.size), id=event.file_id)
+        return _("{line} (earlier)").format(line=line) if event.history else line
     if isinstance(event, ev.MembersChanged):
         names = [_("{name} (host)").format(name=m) if m == event.host else m for m in event.members]
         return "* " + _("in the room: {names}").format(names=_(", ").join(names))
@@ -165,14 +197,144 @@ def describe(event) -> str | None:
     return None
 
 
+DISCOVER_SECONDS = 2.5
+
+
+def found_line(found: FoundRoom) -> str:
+    """One room found on the LAN, as `ocm-chat --discover` prints it."""
+    people = ngettext("{count} person", "{count} people", found.members).format(count=found.members)
+    if found.locked:
+        line = _("{room}  ({people}, host {host}, locked)  at {server}")
+    else:
+        line = _("{room}  ({people}, host {host})  at {server}")
+    return line.format(room=found.room, people=people, host=found.host, server=found.server)
+
+
+def _discover(seconds: float) -> int:
+    found = find_rooms(seconds)
+    for item in found:
+        print(found_line(item), flush=True)
+    if not found:
+        print(_("No rooms found on this network within {seconds} seconds. If someone hosts one, their firewall "
+                "may block UDP 9089 and mDNS (UDP 5353), or you are on different networks: use --server with "
+                "their address.").format(seconds=f"{seconds:g}"), flush=True)
+    return 0
+
+
+def _offer_found(args) -> tuple[str, int, str | None]:
+    """Without --server: list what the LAN has and let the person pick a room or type an address."""
+    print(_("Looking for rooms on this network…"), flush=True)
+    found = find_rooms(args.discover_seconds)
+    if not found:
+        print(_("No rooms found on this network."), flush=True)
+        host, port = parse_address(_ask(_("Server address"), "127.0.0.1:9090"))
+        return host, port, None
+    for number, item in enumerate(found, 1):
+        print(f"{number}) {found_line(item)}", flush=True)
+    while True:
+        answer = _ask(_("Join which room (number), or type a server address"), "1")
+        if answer.isdigit() and 1 <= int(answer) <= len(found):
+            chosen = found[int(answer) - 1]
+            return chosen.address, chosen.tcp_port, chosen.room
+        if answer.isdigit():
+            print(_("Pick a number from 1 to {count}.").format(count=len(found)), flush=True)
+            continue
+        host, port = parse_address(answer)
+        return host, port, None
+def size_text(size: int) -> str:
+    """A file's size as a person reads it: 980 bytes, 12.3 KB, 4.5 MB, 1.2 GB."""
+    if size < 1000:
+        return ngettext("{n} byte", "{n} bytes", size).format(n=size)
+    amount, unit = size / 1000, "KB"
+    for bigger in ("MB", "GB"):
+        if amount < 1000:
+            break
+        amount, unit = amount / 1000, bigger
+    return f"{amount:.1f} {unit}"
+
+
+class ProgressPrinter:
+    """Progress lines for a terminal: one each 10% (and at the end), with the speed."""
+
+    def __init__(self, what: str, clock=time.monotonic):
+        self.what = what
+        self._clock = clock
+        self._started = clock()
+        self._next = 0
+
+    def __call__(self, done: int, total: int) -> bool:
+        percent = 100 if total == 0 else done * 100 // total
+        if percent >= self._next:
+            elapsed = max(self._clock() - self._started, 1e-6)
+            print("  " + _("{what}: {share} of {size} ({speed}/s)").format(
+                what=self.what, share=f"{percent}%", size=size_text(total), speed=size_text(int(done / elapsed))), flush=True)
+            self._next = percent // 10 * 10 + 10
+        return True
+
+
+def file_help() -> str:
+    return _("/send PATH shares a file, /files lists the room's files, /get ID [FOLDER] saves one (to Downloads by default).")
+
+
+def file_command(client: ChatClient, text: str) -> str | None:
+    """Run a file command (/send, /get, /files) on a thread of its own, so chat goes on;
+    return a line to print at once, or None if `text` is not a file command."""
+    command, _space, rest = text.strip().partition(" ")
+    rest = rest.strip()
+    if command == "/files":
+        files = client.list_files()
+        if not files:
+            return "* " + _("No files shared in this room yet.")
+        return "\n".join("* " + _("{id}  {name} ({size}) from {sender}").format(
+            id=f.file_id, name=f.name, size=size_text(f.size), sender=f.sender or "?") for f in files)
+    if command == "/send" and rest:
+        path = rest.strip('"')
+        _in_background(lambda: "* " + _("Shared {path} (id {id}).").format(
+            path=path, id=client.send_file(path, ProgressPrinter(_("sending {path}").format(path=path)))))
+        return "* " + _("Sending {path}…").format(path=path)
+    if command == "/get" and rest:
+        file_id, _space, folder = rest.partition(" ")
+        target = folder.strip().strip('"') or str(downloads_dir())
+        _in_background(lambda: "* " + _("Saved {path}.").format(
+            path=client.download(file_id, _folder(target), ProgressPrinter(_("receiving {id}").format(id=file_id)))))
+        return "* " + _("Fetching {id} into {folder}…").format(id=file_id, folder=target)
+    if command in ("/send", "/get"):
+        return "! " + file_help()
+    return None
+
+
+def _folder(path: str) -> Path:
+    folder = Path(path).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _in_background(action) -> None:
+    def run() -> None:
+        try:
+            print(action(), flush=True)
+        except (errors.ClientError, errors.ProtocolError, OSError) as exc:
+            print(f"! {exc}", flush=True)
+
+    threading.Thread(target=run, daemon=True).start()
+
+
 def chat_main(argv: list[str] | None = None) -> int:
     i18n.use_language()
     args = _chat_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if args.discover:
+        return _discover(args.discover_seconds)
     try:
-        host, port = parse_address(args.server or _ask(_("Server address"), "127.0.0.1:9090"))
+        picked = None
+        if args.server:
+            host, port = parse_address(args.server)
+        elif args.create or args.join:
+            host, port = parse_address(_ask(_("Server address"), "127.0.0.1:9090"))
+        else:
+            host, port, picked = _offer_found(args)
         client = ChatClient(host, port, trust_changed_identity=args.trust_changed_key)
-        room, create = args.create or args.join, bool(args.create)
+        room, create = args.create or args.join or picked, bool(args.create)
         if room is None:
             create = _ask(_("Create a room or join one? (c/j)"), "j").lower().startswith("c")
             if not create:
@@ -206,6 +368,7 @@ def chat_main(argv: list[str] | None = None) -> int:
     else:
         welcome = _("You are {name}, in room '{room}'. Type a message and press Enter; /quit leaves.")
     print(welcome.format(name=name, room=room), flush=True)
+    print(file_help(), flush=True)
     print(_("Server identity: {fingerprint} (compare it aloud with the host's)").format(
         fingerprint=client.server_fingerprint), flush=True)
     printer = threading.Thread(target=_print_events, args=(client,), daemon=True)
@@ -218,6 +381,10 @@ def chat_main(argv: list[str] | None = None) -> int:
             if not text.strip():
                 continue
             try:
+                line = file_command(client, text)
+                if line is not None:
+                    print(line, flush=True)
+                    continue
                 client.send(text)
             except errors.ClientError as exc:
                 print(f"! {exc}", flush=True)

@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import queue
 import random
 import socket
 import ssl
 import threading
 import time
+from pathlib import Path
 import uuid
 from typing import Any
 
-from . import errors
+from . import client_files, errors
 from . import protocol as p
 from .i18n import SOURCE_LANGUAGE, N_, _, current_language
 from .identity import KnownServers, fingerprint, public_key_of_certificate
 from .protocol import Operation, RoomInfo, State, Status
 from .secure import PlainAnswer, SealedChannel, TlsClientStream, client_tls_context, key_proof
 from .session import ClientSession, Output, SessionState
+from .client_files import Progress
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,10 @@ _STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
     Status.BUSY: errors.ServerBusy,
     Status.CANNOT_SAVE: errors.CannotSave,
     Status.ENCRYPTION_REQUIRED: errors.BadRequest,
+    Status.FILE_TOO_LARGE: errors.FileTooLarge,
+    Status.STORAGE_FULL: errors.StorageFull,
+    Status.NO_SUCH_FILE: errors.NoSuchFile,
+    Status.TRANSFER_FAILED: errors.TransferFailed,
 }
 
 # The server words its refusals in English; a person reading another language gets the
@@ -69,6 +76,10 @@ _STATUS_WORDS: dict[Status, str] = {
     Status.TRY_LATER: N_("The server is busy checking passwords; try again in {seconds} s."),
     Status.ENCRYPTION_REQUIRED: N_("This server admits only encrypted clients; use a current Online Chat Messenger, "
                                    "or ask the host to start the server with --allow-plain."),
+    Status.FILE_TOO_LARGE: N_("The file is larger than this server accepts; choose a smaller one."),
+    Status.STORAGE_FULL: N_("The server has no room for this file now (its storage or disk is full); the room goes on."),
+    Status.NO_SUCH_FILE: N_("That file is not shared in this room (its room may have closed)."),
+    Status.TRANSFER_FAILED: N_("The file arrived damaged at the server (its checksum did not match); send it again."),
 }
 
 
@@ -172,10 +183,11 @@ class ChatClient:
                     raise
                 time.sleep(wait)
 
-    def _request_once(self, operation: Operation, room: str, payload: bytes, name: str = "") -> bytes:
+    def _connect(self) -> tuple[socket.socket, str]:
+        """A TCP connection to the server, and its address as a person reads it."""
         where = f"{self.server_host}:{self.tcp_port}"
         try:
-            sock = socket.create_connection((self.server_host, self.tcp_port), timeout=self.timeout)
+            return socket.create_connection((self.server_host, self.tcp_port), timeout=self.timeout), where
         except socket.gaierror:
             raise errors.ServerUnreachable(_("Cannot find a computer named '{host}'; check the address.").format(
                 host=self.server_host)) from None
@@ -184,21 +196,28 @@ class ChatClient:
                 _("Could not reach a server at {address} ({error}); check the address and that the room's host "
                   "is running.").format(address=where, error=exc.strerror or exc)
             ) from None
+
+    @staticmethod
+    def _check_status(header: p.TcrpHeader, message: p.TcrpMessage, room: str = "", name: str = "") -> None:
+        """Raise the typed error for a status answer that is not OK, worded for a person."""
+        # The operation byte is not checked: a refusal sent before the request was read
+        # (BUSY, or a header too broken to parse) cannot echo it.
+        if header.state is not State.RESPONSE:
+            raise errors.RemoteProtocolError("the server's first answer is not a status")
+        status, detail = p.decode_status(message.payload)
+        if status is Status.TRY_LATER:
+            seconds = p.decode_retry_after(message.payload)
+            raise errors.TryAgainLater(refusal_text(status, detail, seconds=seconds), seconds)
+        if status is not Status.OK:
+            raise _STATUS_ERRORS.get(status, errors.ClientError)(refusal_text(status, detail, room, name))
+
+    def _request_once(self, operation: Operation, room: str, payload: bytes, name: str = "") -> bytes:
+        sock, where = self._connect()
         with sock:
             try:
                 stream = sock if self.plain else self._secure(sock, where)
                 stream.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
-                header, message = self._read_message(stream)
-                # The operation byte is not checked: a refusal sent before the request was read
-                # (BUSY, or a header too broken to parse) cannot echo it.
-                if header.state is not State.RESPONSE:
-                    raise errors.RemoteProtocolError("the server's first answer is not a status")
-                status, detail = p.decode_status(message.payload)
-                if status is Status.TRY_LATER:
-                    seconds = p.decode_retry_after(message.payload)
-                    raise errors.TryAgainLater(refusal_text(status, detail, seconds=seconds), seconds)
-                if status is not Status.OK:
-                    raise _STATUS_ERRORS.get(status, errors.ClientError)(refusal_text(status, detail, room, name))
+                self._check_status(*self._read_message(stream), room, name)
                 header, message = self._read_message(stream)
                 if header.state is not State.COMPLETE:
                     raise errors.RemoteProtocolError("the server did not complete the request")
@@ -320,6 +339,31 @@ class ChatClient:
         # Wait for that answer (briefly) so that a joined client is a reachable one.
         if not self._answered.wait(self.timeout):
             log.warning("the server has not answered on UDP yet; going on, the timer keeps trying")
+
+    def _file_auth(self) -> tuple[str, str | None]:
+        """The token and key proof that file requests carry (refused for a plain client)."""
+        self._live_session()
+        if self._proof is None:
+            raise errors.BadRequest(_("Files are shared only over encryption, and this client joined without it."))
+        return self._token.decode("ascii"), self._proof
+
+    def send_file(self, path: str | os.PathLike, progress: Progress | None = None) -> str:
+        """Share the file at `path` with the room; return its file id once the server has it
+        whole and checked. FileShared follows on the queue, as for every member.
+        `progress(done, total)` is called as bytes go; returning False cancels (TransferCancelled)."""
+        return client_files.upload(self, Path(path), progress)
+
+    def download(self, file_id: str, destination: str | os.PathLike, progress: Progress | None = None) -> Path:
+        """Fetch a shared file into `destination`: a folder (the file keeps its name, made
+        unique there: "name (1).ext") or a file path (replaced once the file is whole).
+        Returns where it was saved; a transfer that fails or is cancelled leaves nothing."""
+        return client_files.download(self, file_id, Path(destination), progress)
+
+    def list_files(self) -> list[p.FileInfo]:
+        """The files shared in the room while it exists."""
+        token, proof = self._file_auth()
+        assert self.room is not None
+        return p.decode_file_list(self._request(Operation.FILES, self.room, p.encode_file_request(p.FileRequest(token, proof))))
 
     def _sync(self) -> p.RoomSnapshot:
         assert self.room is not None  # set by joining

@@ -145,3 +145,23 @@ class MessageTooLong(ClientError):
         super().__init__(message)
         self.size = size
         self.limit = limit
+
+
+class FileTooLarge(ClientError):
+    """A file over the server's per-file cap; refused before any byte was sent."""
+
+
+class StorageFull(ClientError):
+    """The server's storage cap is reached or its disk is full."""
+
+
+class NoSuchFile(ClientError):
+    """Not a file of this room (any more)."""
+
+
+class TransferFailed(ClientError):
+    """A file did not arrive whole, or its checksum did not match."""
+
+
+class TransferCancelled(ClientError):
+    """The transfer was cancelled by this side (its progress callback returned False)."""

@@ -42,6 +42,20 @@ class Notice(AppEvent):
 
 
 @dataclass(frozen=True)
+class FileShared(AppEvent):
+    """A member (perhaps this client) shared a file; `ChatClient.download(file_id, ...)` fetches it."""
+
+    seq: int
+    file_id: str
+    name: str
+    size: int
+    sender: str
+    mime: str
+    time: float
+    history: bool = False
+
+
+@dataclass(frozen=True)
 class MembersChanged(AppEvent):
     members: tuple[str, ...]
     host: str

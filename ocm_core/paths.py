@@ -1,4 +1,4 @@
-"""Where the app keeps its files: settings, the server's database, logs.
+"""Where the app keeps its files: settings, the server's database, logs, saved downloads.
 
 platformdirs gives each platform's usual place: XDG on Linux; on Windows %APPDATA%
 for settings (they roam with the profile) and %LOCALAPPDATA% for data and logs; on
@@ -61,6 +61,11 @@ def log_dir(platform: str | None = None) -> Path:
     if state is not None:
         return state / "log"
     return Path(_platform_dirs(platform or sys.platform).user_log_dir)
+
+
+def downloads_dir(platform: str | None = None) -> Path:
+    """The user's Downloads folder, where saved files go unless a person picks another."""
+    return Path(_platform_dirs(platform or sys.platform).user_downloads_dir)
 
 
 def legacy_data_dirs() -> list[Path]:

@@ -33,6 +33,9 @@ class Operation(enum.IntEnum):
     JOIN = 2
     LIST = 3  # ours: list the rooms on a server
     SYNC = 4  # ours: members, history and the UDP port for a token
+    UPLOAD = 5  # ours: share a file with the room; its bytes follow the server's OK
+    DOWNLOAD = 6  # ours: fetch a shared file; its bytes follow the completion
+    FILES = 7  # ours: the room's shared files
 
 
 class State(enum.IntEnum):
@@ -58,6 +61,10 @@ class Status(enum.IntEnum):
     CANNOT_SAVE = 13  # the server's database cannot be written (a full disk): nothing was done
     TRY_LATER = 14  # refused for now; two bytes after the code say in how many seconds to try again
     ENCRYPTION_REQUIRED = 15  # a plain request to a server that admits only TLS clients (13, 14: issue 12)
+    FILE_TOO_LARGE = 16  # over the server's per-file cap: refused before any byte is sent
+    STORAGE_FULL = 17  # over the server's storage cap, or its disk is full
+    NO_SUCH_FILE = 18  # not a file of this room (or the room deleted it)
+    TRANSFER_FAILED = 19  # the bytes did not arrive whole or their SHA-256 does not match
 
 
 # --- telling TLS from a plain TCRP request by its first bytes -------------------------
@@ -243,6 +250,16 @@ def decode_request(payload: bytes) -> RoomRequest:
                        request_id=request_id, resume_token=text_field("resume_token"))
 
 
+def decode_proof(text: str | None) -> bytes | None:
+    """A request's key proof (base64) as bytes; None when absent or not base64 (it then fails the check)."""
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def encode_grant(token: bytes, key: bytes) -> bytes:
     """State-2 payload of CREATE/JOIN over TLS: the token and the member's UDP key."""
     return encode_json({"token": token.decode("ascii"), "key": base64.b64encode(key).decode("ascii")})
@@ -418,6 +435,7 @@ class EventType(enum.IntEnum):
     LEFT = 3
     TIMED_OUT = 4
     CLOSED = 5
+    FILE = 6  # a member shared a file: name is the sender, text the FileInfo as JSON
 
 
 JOINED_PLAIN = "plain"  # a JOINED event's text when the member's traffic is not encrypted
@@ -658,6 +676,119 @@ def max_chat_text_bytes(room_bytes: int, token_bytes: int, name_bytes: int) -> i
     return min(upstream, max_relayed_text_bytes(room_bytes, name_bytes))
 
 
+# --- files (UPLOAD, DOWNLOAD, FILES over TCRP; the FILE event) ---------------------------
+# The requests are JSON like a SYNC's: the member's token and key proof, plus what the
+# operation needs. The file's bytes travel raw inside the TLS stream, outside any TCRP
+# message: after the server's OK for an UPLOAD (then the 32-byte SHA-256 of what was
+# sent), after the completion for a DOWNLOAD. docs/protocol.md has the byte tables.
+FILE_DIGEST_SIZE = 32
+FILE_ID_BYTES = 16  # hex characters of a file id
+MAX_FILE_NAME_BYTES = 255
+MAX_MIME_BYTES = 100
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A shared file as the room knows it."""
+
+    file_id: str
+    name: str
+    size: int
+    mime: str
+    sender: str = ""
+    sha256: str = ""  # hex; in a DOWNLOAD's completion, so the client can check what arrives
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    """The payload of UPLOAD (name, size, mime), DOWNLOAD (file_id) and FILES (neither)."""
+
+    token: str
+    proof: str | None = None
+    name: str = ""
+    size: int = 0
+    mime: str = ""
+    file_id: str = ""
+
+
+def is_file_id(text: str) -> bool:
+    return len(text) == FILE_ID_BYTES and all(ch in "0123456789abcdef" for ch in text)
+
+
+def encode_file_request(request: FileRequest) -> bytes:
+    fields: dict[str, object] = {"token": request.token}
+    if request.proof is not None:
+        fields["proof"] = request.proof
+    if request.name:
+        fields.update(name=request.name, size=request.size, mime=request.mime)
+    if request.file_id:
+        fields["file_id"] = request.file_id
+    return encode_json(fields)
+
+
+def decode_file_request(operation: Operation, payload: bytes) -> FileRequest:
+    fields = decode_json_object(payload)
+    token, proof = fields.get("token"), fields.get("proof")
+    if not isinstance(token, str) or not token or (proof is not None and not isinstance(proof, str)):
+        raise RemoteProtocolError("a file request needs the member's token (and key proof) as strings")
+    if operation is Operation.UPLOAD:
+        name, size, mime = fields.get("name"), fields.get("size"), fields.get("mime", "")
+        if not isinstance(name, str) or not name or len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES:
+            raise RemoteProtocolError(f"a file name must be 1 to {MAX_FILE_NAME_BYTES} bytes of text")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise RemoteProtocolError("a file size must be a whole number of bytes, 0 or more")
+        if not isinstance(mime, str) or len(mime) > MAX_MIME_BYTES or not mime.isascii():
+            raise RemoteProtocolError(f"a file type must be ASCII, at most {MAX_MIME_BYTES} characters")
+        return FileRequest(token, proof, name, size, mime)
+    if operation is Operation.DOWNLOAD:
+        file_id = fields.get("file_id")
+        if not isinstance(file_id, str) or not is_file_id(file_id):
+            raise RemoteProtocolError("a download names a file id of 16 hex characters")
+        return FileRequest(token, proof, file_id=file_id)
+    return FileRequest(token, proof)
+
+
+def file_to_json(info: FileInfo) -> dict:
+    fields: dict[str, object] = {"id": info.file_id, "name": info.name, "size": info.size, "mime": info.mime}
+    if info.sender:
+        fields["sender"] = info.sender
+    if info.sha256:
+        fields["sha256"] = info.sha256
+    return fields
+
+
+def file_from_json(value: object, sender: str = "") -> FileInfo:
+    if not isinstance(value, dict):
+        raise RemoteProtocolError("a file entry is not an object")
+    file_id, name, size, mime = value.get("id"), value.get("name"), value.get("size"), value.get("mime", "")
+    sha = value.get("sha256", "")
+    if not isinstance(file_id, str) or not is_file_id(file_id) or not isinstance(name, str) or not name:
+        raise RemoteProtocolError("a file entry lacks its id or name")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0 or not isinstance(mime, str) or not isinstance(sha, str):
+        raise RemoteProtocolError("a file entry has a bad size, type or checksum")
+    return FileInfo(file_id, name, size, mime, str(value.get("sender", sender)), sha)
+
+
+def encode_file_event_text(info: FileInfo) -> str:
+    """A FILE event's text (its name field is the sender)."""
+    return encode_json(file_to_json(FileInfo(info.file_id, info.name, info.size, info.mime))).decode("utf-8")
+
+
+def decode_file_event(event: Event) -> FileInfo:
+    try:
+        value = json.loads(event.text)
+    except ValueError:
+        raise RemoteProtocolError("a FILE event's text is not JSON") from None
+    return file_from_json(value, sender=event.name)
+
+
+def decode_file_list(payload: bytes) -> list[FileInfo]:
+    files = decode_json_object(payload).get("files")
+    if not isinstance(files, list):
+        raise RemoteProtocolError("the file list is missing from the answer")
+    return [file_from_json(item) for item in files]
+
+
 # --- the SYNC answer and the room list (JSON over TCRP) ------------------------------
 
 
@@ -703,3 +834,222 @@ def decode_room_list(payload: bytes) -> list[RoomInfo]:
         return [RoomInfo(str(r["name"]), int(r["members"]), bool(r["locked"]), str(r["host"])) for r in rooms]
     except (KeyError, TypeError, ValueError):
         raise RemoteProtocolError("the room list has a malformed entry") from None
+
+
+# --- discovery: the DNS-SD TXT record and the broadcast probe and answer ---------------
+# docs/protocol.md ("Finding servers on the LAN") has the layouts.
+
+DISCOVERY_VERSION = 1
+MDNS_SERVICE_TYPE = "_ocm._tcp.local."
+DISCOVERY_PORT = 9089  # UDP, fixed: below the 9090/9091 pairs that next_free_ports walks upward
+PROBE_MAGIC = b"OCMd"
+PROBE_SIZE = 1024  # what a finder sends: padded, so that an answer of this size is no amplification
+MIN_PROBE_SIZE = 64  # a smaller probe is not answered: no useful answer fits
+MAX_PROBE_SIZE = 1400  # a datagram that stays one Ethernet frame
+MAX_TXT_VALUE = 255  # one DNS character-string
+MAX_FINGERPRINT_BYTES = 64
+
+
+class DiscoveryKind(enum.IntEnum):
+    PROBE = 1
+    ANSWER = 2
+
+
+@dataclass(frozen=True)
+class ServerAnnouncement:
+    """What a server says about itself when found: its ports, a summary of its rooms,
+    the computer's name and (once the server has an identity) its fingerprint."""
+
+    tcp_port: int
+    udp_port: int
+    rooms: int
+    any_locked: bool
+    machine: str = ""
+    fingerprint: str = ""
+    version: int = DISCOVERY_VERSION
+
+
+def _port(value: int, what: str) -> int:
+    if not 0 < value < 65536:
+        raise RemoteProtocolError(f"{what} {value} is not a port number")
+    return value
+
+
+def encode_txt(announcement: ServerAnnouncement) -> dict[bytes, bytes]:
+    """The TXT record's properties (the TCP port is the SRV record's, not repeated here)."""
+    values = {
+        b"v": str(announcement.version).encode(),
+        b"udp": str(announcement.udp_port).encode(),
+        b"rooms": str(announcement.rooms).encode(),
+        b"locked": b"1" if announcement.any_locked else b"0",
+        b"host": announcement.machine.encode("utf-8"),
+    }
+    if announcement.fingerprint:
+        values[b"fp"] = announcement.fingerprint.encode("utf-8")
+    for key, value in values.items():
+        if len(key) + 1 + len(value) > MAX_TXT_VALUE:
+            raise LocalProtocolError(f"the TXT entry {key.decode()} is {len(value)} bytes; the most is {MAX_TXT_VALUE - len(key) - 1}")
+    return values
+
+
+def decode_txt(properties: dict[bytes, bytes | None], tcp_port: int) -> ServerAnnouncement:
+    """Properties as python-zeroconf hands them over (a key without '=' has the value None)."""
+
+    def text(key: bytes, required: bool = True) -> str:
+        value = properties.get(key)
+        if value is None:
+            if required:
+                raise RemoteProtocolError(f"the TXT record lacks '{key.decode()}'")
+            return ""
+        if len(value) > MAX_TXT_VALUE:
+            raise RemoteProtocolError(f"the TXT entry '{key.decode()}' is {len(value)} bytes")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RemoteProtocolError(f"the TXT entry '{key.decode()}' is not UTF-8") from None
+
+    def number(key: bytes, top: int) -> int:
+        raw = text(key)
+        if not raw.isascii() or not raw.isdigit() or int(raw) > top:
+            raise RemoteProtocolError(f"the TXT entry '{key.decode()}' is not a number up to {top}: {raw!r}")
+        return int(raw)
+
+    version = number(b"v", 255)
+    if version != DISCOVERY_VERSION:
+        raise RemoteProtocolError(f"discovery version {version} is not {DISCOVERY_VERSION}")
+    locked = text(b"locked")
+    if locked not in ("0", "1"):
+        raise RemoteProtocolError(f"the TXT entry 'locked' is {locked!r}, not 0 or 1")
+    machine = text(b"host", required=False)
+    fingerprint = text(b"fp", required=False)
+    if len(fingerprint.encode()) > MAX_FINGERPRINT_BYTES:
+        raise RemoteProtocolError("the fingerprint is too long")
+    return ServerAnnouncement(
+        _port(tcp_port, "TCP port"), _port(number(b"udp", 65535), "UDP port"), number(b"rooms", 65535),
+        locked == "1", machine, fingerprint, version,
+    )
+
+
+# probe:  magic(4) version(1) kind(1) nonce(8) padding
+# answer: magic(4) version(1) kind(1) nonce(8) tcp(2) udp(2) flags(1) room count(2)
+#         then machine, fingerprint (each: length(1), UTF-8), then rooms that fit
+_DISCOVERY_HEAD = struct.Struct("!4sBB8s")
+_ANSWER_FIXED = struct.Struct("!HHBH")
+_ROOM_FIXED = struct.Struct("!HB")  # members, flags
+ANSWER_TRUNCATED = 0x01  # not every room fitted: ask the server with LIST
+ANSWER_ANY_LOCKED = 0x02
+ROOM_LOCKED = 0x01
+
+
+@dataclass(frozen=True)
+class Probe:
+    nonce: bytes  # 8 bytes; the answer repeats it, so a finder ignores answers it did not ask for
+    size: int  # the datagram's length: the most an answer to it may be
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    nonce: bytes
+    announcement: ServerAnnouncement
+    rooms: tuple[RoomInfo, ...]
+    truncated: bool
+
+
+def encode_probe(nonce: bytes, size: int = PROBE_SIZE) -> bytes:
+    if len(nonce) != 8:
+        raise LocalProtocolError("a probe's nonce is 8 bytes")
+    if not MIN_PROBE_SIZE <= size <= MAX_PROBE_SIZE:
+        raise LocalProtocolError(f"a probe is {MIN_PROBE_SIZE} to {MAX_PROBE_SIZE} bytes")
+    head = _DISCOVERY_HEAD.pack(PROBE_MAGIC, DISCOVERY_VERSION, DiscoveryKind.PROBE, nonce)
+    return head + bytes(size - len(head))
+
+
+def _discovery_head(data: bytes, kind: DiscoveryKind) -> bytes:
+    if len(data) < _DISCOVERY_HEAD.size:
+        raise RemoteProtocolError(f"a discovery datagram is at least {_DISCOVERY_HEAD.size} bytes, got {len(data)}")
+    if len(data) > MAX_PROBE_SIZE:
+        raise RemoteProtocolError(f"a discovery datagram is at most {MAX_PROBE_SIZE} bytes, got {len(data)}")
+    magic, version, got, nonce = _DISCOVERY_HEAD.unpack_from(data)
+    if magic != PROBE_MAGIC:
+        raise RemoteProtocolError("not an Online Chat Messenger discovery datagram")
+    if version != DISCOVERY_VERSION:
+        raise RemoteProtocolError(f"discovery version {version} is not {DISCOVERY_VERSION}")
+    if got != kind:
+        raise RemoteProtocolError(f"expected discovery kind {int(kind)}, got {got}")
+    return nonce
+
+
+def decode_probe(data: bytes) -> Probe:
+    nonce = _discovery_head(data, DiscoveryKind.PROBE)
+    if len(data) < MIN_PROBE_SIZE:
+        raise RemoteProtocolError(f"a probe is at least {MIN_PROBE_SIZE} bytes, got {len(data)}")
+    return Probe(nonce, len(data))
+
+
+def _short_text(text: str, what: str) -> bytes:
+    raw = text.encode("utf-8")
+    if len(raw) > MAX_NAME_BYTES:
+        raise LocalProtocolError(f"{what} is {len(raw)} bytes; the most is {MAX_NAME_BYTES}")
+    return bytes((len(raw),)) + raw
+
+
+def encode_answer(probe: Probe, announcement: ServerAnnouncement, rooms: list[RoomInfo] | tuple[RoomInfo, ...]) -> bytes:
+    """The answer to `probe`: never longer than the probe. Rooms that do not fit are left
+    out and the answer says so (the finder then asks the server's LIST over TCP)."""
+    flags = ANSWER_ANY_LOCKED if announcement.any_locked else 0
+    head = _DISCOVERY_HEAD.pack(PROBE_MAGIC, DISCOVERY_VERSION, DiscoveryKind.ANSWER, probe.nonce)
+    tail = _short_text(announcement.machine, "the computer's name") + _short_text(announcement.fingerprint, "the fingerprint")
+    fixed_size = len(head) + _ANSWER_FIXED.size + len(tail)
+    if fixed_size > probe.size:
+        raise LocalProtocolError(f"no answer fits in a {probe.size}-byte probe")
+    entries: list[bytes] = []
+    room_bytes = 0
+    for info in rooms:
+        entry = (_short_text(info.name, "a room name") + _ROOM_FIXED.pack(min(info.members, 65535), ROOM_LOCKED if info.locked else 0)
+                 + _short_text(info.host, "a host's name"))
+        if fixed_size + room_bytes + len(entry) > probe.size:
+            break
+        entries.append(entry)
+        room_bytes += len(entry)
+    if len(entries) < len(rooms):
+        flags |= ANSWER_TRUNCATED
+    fixed = _ANSWER_FIXED.pack(announcement.tcp_port, announcement.udp_port, flags, len(entries))
+    return head + fixed + tail + b"".join(entries)
+
+
+class _Reader:
+    def __init__(self, data: bytes, offset: int):
+        self.data, self.offset = data, offset
+
+    def take(self, size: int, what: str) -> bytes:
+        if self.offset + size > len(self.data):
+            raise RemoteProtocolError(f"the answer ends inside {what}")
+        chunk = self.data[self.offset : self.offset + size]
+        self.offset += size
+        return chunk
+
+    def short_text(self, what: str, allow_empty: bool = True) -> str:
+        raw = self.take(self.take(1, what)[0], what)
+        return decode_name(raw, what, allow_empty=allow_empty)
+
+
+def decode_answer(data: bytes) -> ProbeAnswer:
+    nonce = _discovery_head(data, DiscoveryKind.ANSWER)
+    reader = _Reader(data, _DISCOVERY_HEAD.size)
+    tcp, udp, flags, count = _ANSWER_FIXED.unpack(reader.take(_ANSWER_FIXED.size, "the ports"))
+    machine = reader.short_text("the computer's name")
+    fingerprint = reader.short_text("the fingerprint")
+    if len(fingerprint.encode()) > MAX_FINGERPRINT_BYTES:
+        raise RemoteProtocolError("the fingerprint is too long")
+    rooms = []
+    for _ in range(count):
+        name = reader.short_text("a room name", allow_empty=False)
+        members, room_flags = _ROOM_FIXED.unpack(reader.take(_ROOM_FIXED.size, "a room's entry"))
+        host = reader.short_text("a host's name")
+        rooms.append(RoomInfo(name, members, bool(room_flags & ROOM_LOCKED), host))
+    if reader.offset != len(data):
+        raise RemoteProtocolError(f"{len(data) - reader.offset} bytes after the last room")
+    announcement = ServerAnnouncement(
+        _port(tcp, "TCP port"), _port(udp, "UDP port"), len(rooms), bool(flags & ANSWER_ANY_LOCKED), machine, fingerprint,
+    )
+    return ProbeAnswer(nonce, announcement, tuple(rooms), bool(flags & ANSWER_TRUNCATED))

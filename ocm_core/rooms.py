@@ -227,6 +227,7 @@ class RoomRegistry:
         self._store_recovery_unconfirmed = False  # a probe passed; the next real commit says so in the log
         self._answered: collections.OrderedDict[tuple, tuple[float, bytes]] = collections.OrderedDict()
         self._away: collections.OrderedDict[bytes, tuple[float, Member]] = collections.OrderedDict()
+        self.room_closed_hooks: list[Callable[[str], None]] = []  # called with a closed room's name, under the lock
         if store is not None:
             self._load(store)
 
@@ -246,6 +247,9 @@ class RoomRegistry:
         except StoreWriteError as exc:
             self._store_failed(exc)
             raise
+        except Exception:
+            self._reload_from_store()  # rolled back on disk: memory must not keep half of it either
+            raise
         if self._store_recovery_unconfirmed:
             self._store_recovery_unconfirmed = False
             log.warning("the database %s can be written again; messages are accepted again", self._store.path)
@@ -262,15 +266,20 @@ class RoomRegistry:
         self._store_failing = True
         self._store_probe_at = self._clock() + STORE_PROBE_SECONDS
         if reload:  # whatever the failed transaction did in memory goes: the disk is the truth
-            # ... but a member's sealing channel is not on disk and must go on: a new one would
-            # count its nonces from 1 again under the same key and epoch.
-            channels = {token: member.channel for token, member in self._tokens.items()}
-            self._rooms.clear()
-            self._tokens.clear()
-            self._load(self._store, reloading=True)
-            for token, member in self._tokens.items():
-                if channels.get(token) is not None:
-                    member.channel = channels[token]
+            self._reload_from_store()
+
+    def _reload_from_store(self) -> None:
+        """Make memory match the disk again after a transaction that did not commit."""
+        assert self._store is not None
+        # A member's sealing channel is not on disk and must go on: a new one would count
+        # its nonces from 1 again under the same key and epoch.
+        channels = {token: member.channel for token, member in self._tokens.items()}
+        self._rooms.clear()
+        self._tokens.clear()
+        self._load(self._store, reloading=True)
+        for token, member in self._tokens.items():
+            if channels.get(token) is not None:
+                member.channel = channels[token]
 
     def _probe_store(self, now: float) -> None:
         if self._store is None or not self._store_failing or now < self._store_probe_at:
@@ -516,14 +525,7 @@ class RoomRegistry:
         """What a member needs to start: members, host, history and the current sequence number.
         A sealed member must show `proof` of its key: its token crosses the LAN readable."""
         with self._lock:
-            member = self._tokens.get(token)
-            if member is not None and member.channel is not None and self.member_keys is not None:
-                expected = self.member_keys.proof_for(token)
-                if proof is None or not hmac.compare_digest(proof, expected):
-                    member = None
-            if member is None or member.ip != ip or member.room.name != room_name:
-                tomb = self._tombstones.get(token)
-                raise RegistryError(Status.UNKNOWN_TOKEN, tomb[1] if tomb else "this session is not known to the server; join again")
+            member = self._authenticate(token, ip, room_name, proof)
             room = member.room
             history = _history(room)
             member.admit_by = None  # it has its token
@@ -537,6 +539,42 @@ class RoomRegistry:
                 "locked": room.locked,
                 "history": [p.event_to_json(e) for e in history],
             }
+
+    def _authenticate(self, token: bytes, ip: str, room_name: str, proof: bytes | None) -> Member:
+        """The member that `token` names, if it asks from its own address about its own room
+        (and, sealed, shows its key proof); RegistryError UNKNOWN_TOKEN otherwise."""
+        member = self._tokens.get(token)
+        if member is not None and member.channel is not None and self.member_keys is not None:
+            expected = self.member_keys.proof_for(token)
+            if proof is None or not hmac.compare_digest(proof, expected):
+                member = None
+        if member is None or member.ip != ip or member.room.name != room_name:
+            tomb = self._tombstones.get(token)
+            raise RegistryError(Status.UNKNOWN_TOKEN, tomb[1] if tomb else "this session is not known to the server; join again")
+        return member
+
+    def file_member(self, token: bytes, ip: str, room_name: str, proof: bytes | None) -> str:
+        """The name of the sealed member that may share or fetch `room_name`'s files with this
+        token and proof. Plain members cannot: files travel only under encryption."""
+        with self._lock:
+            member = self._authenticate(token, ip, room_name, proof)
+            if member.channel is None:
+                raise RegistryError(Status.ENCRYPTION_REQUIRED, "files are shared only over encryption; use a current client")
+            return member.name
+
+    def share_file(self, token: bytes, info: p.FileInfo) -> Outbound:
+        """Tell the room (the sender too) that its member shared a file: a FILE event, kept in
+        history like a chat line. RegistryError if the member is gone meanwhile."""
+        with self._lock:
+            member = self._tokens.get(token)
+            if member is None:
+                raise RegistryError(Status.UNKNOWN_TOKEN, "you are no longer in the room; the file was not shared")
+            if self._store_failing:
+                raise self._cannot_save()
+            try:
+                return self._durably(lambda: self._emit(member.room, EventType.FILE, member.name, p.encode_file_event_text(info)))
+            except StoreWriteError:
+                raise self._cannot_save() from None
 
     # --- UDP side -------------------------------------------------------------------
 
@@ -709,7 +747,8 @@ class RoomRegistry:
     def _refuse_too_long(self, member: Member) -> Outbound:
         self.drop("chat too long to relay", member.sender)
         note = "that message is too long to relay with your name; shorten it"
-        return [] if member.kanaru else [self._to(member, p.encode_error_frame(ErrorCode.TOO_LONG, note))]
+        # A plain-text client (bare or kanaru) would show our binary error frame as garbage.
+        return [] if member.plain_text else [self._to(member, p.encode_error_frame(ErrorCode.TOO_LONG, note))]
 
     def _plain_chat(self, member: Member, text: str, now: float) -> Outbound:
         if self._too_long(member, text):
@@ -864,6 +903,11 @@ class RoomRegistry:
         self._rooms.pop(room.name, None)
         if self._store:
             self._store.remove_room(room.name)
+        for hook in self.room_closed_hooks:
+            try:
+                hook(room.name)
+            except Exception:
+                log.exception("error cleaning up after room %r", room.name)
         log.info("room %r closed: %s", room.name, reason)
         return out
 
@@ -1002,6 +1046,12 @@ def _plain_text(event: p.Event) -> str:
         return f"{event.name}: {event.text}"
     if event.event_type is EventType.CLOSED:
         return f"* {event.text}"
+    if event.event_type is EventType.FILE:
+        try:
+            info = p.decode_file_event(event)
+        except p.ProtocolError:
+            return f"* {event.name} shared a file"
+        return f"* {event.name} shared a file: {info.name} ({info.size} bytes)"
     verb = {EventType.JOINED: "joined", EventType.LEFT: "left", EventType.TIMED_OUT: "timed out"}[event.event_type]
     return f"* {event.name} {verb}"
 

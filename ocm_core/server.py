@@ -9,8 +9,6 @@ A tick thread drives time: member timeouts and re-sends of unacknowledged events
 
 from __future__ import annotations
 
-import base64
-import binascii
 import collections
 import concurrent.futures
 import errno
@@ -19,9 +17,11 @@ import os
 import select
 import selectors
 import socket
+import shutil
 import sqlite3
 import ssl
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +34,8 @@ from .identity import ServerIdentity
 from .protocol import Dialect, Operation, State, Status
 from .rooms import Limits, RoomRegistry, Wire, hash_password
 from .secure import MemberKeys, TlsServerSide, server_tls_context
+from .filestore import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORAGE_BYTES, FileStore
+from .transfers import FileTransfers
 from .store import RoomStore, is_damage, move_aside
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,10 @@ class ServerLimits:
     max_connections_per_ip: int = 32
     request_timeout: float = 10.0  # a request must arrive whole within this
     workers: int = 8
+    transfers: int = 8  # file uploads and downloads at once; one more is answered BUSY (the client retries)
+    transfer_idle_timeout: float = 30.0  # a transfer that moves no byte for this long is cut off
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_storage_bytes: int = DEFAULT_MAX_STORAGE_BYTES
 
 
 @dataclass
@@ -118,11 +124,14 @@ class ChatServer:
         db_path: str | os.PathLike | None = None,
         identity: ServerIdentity | None = None,
         allow_plain: bool = False,
+        files_dir: str | os.PathLike | None = None,
         move_damaged_db: bool = False,
     ):
         """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory.
         `identity`: the server's long-lived key (default: the one in the user's data directory).
         `allow_plain`: also admit clients that speak the assignment's protocol without encryption.
+        `files_dir`: where shared files are kept (default: `files` beside the database, or a
+        temporary directory, removed at stop, for a server without one).
         `move_damaged_db`: a damaged database file is moved aside and the server starts empty
         (otherwise start() raises DatabaseDamaged)."""
         self.move_damaged_db = move_damaged_db
@@ -159,6 +168,10 @@ class ChatServer:
         self._open_total = 0
         self._open_lock = threading.Lock()
         self.stats: collections.Counter[str] = collections.Counter()
+        self._files_dir = files_dir
+        self._files_temporary: str | None = None
+        self.files: FileStore | None = None
+        self._transfers: FileTransfers | None = None
 
     def _hash_password(self, password: str, salt: bytes | None) -> tuple[bytes, bytes]:
         return self._hashing.submit(hash_password, password, salt).result()
@@ -234,6 +247,7 @@ class ChatServer:
         self._tcp.setblocking(False)
         self._wake_r, self._wake_w = socket.socketpair()
         self._workers = concurrent.futures.ThreadPoolExecutor(self.server_limits.workers, thread_name_prefix="ocm-tcp-worker")
+        self._start_files()
         self._stopping.clear()
         loops = (("ocm-tcp", self._tcp_loop), ("ocm-udp", self._udp_loop), ("ocm-tick", self._tick_loop),
                  ("ocm-password-queue", self._password_loop))
@@ -242,6 +256,21 @@ class ChatServer:
             thread.start()
             self._threads.append(thread)
         log.info("listening on TCP %s:%d and UDP %s:%d", *self.tcp_address, *self.udp_address)
+
+    def _start_files(self) -> None:
+        assert self.registry is not None
+        limits = self.server_limits
+        if self._files_dir is not None:
+            root = str(self._files_dir)
+        elif self.db_path:
+            root = os.path.join(os.path.dirname(os.path.abspath(self.db_path)), "files")
+        else:
+            root = self._files_temporary = tempfile.mkdtemp(prefix="ocm-files-")
+        self.files = FileStore(root, limits.max_file_bytes, limits.max_storage_bytes)
+        self.files.take_up(set(self.registry.room_names()))  # rooms that no longer exist lose their files
+        self.registry.room_closed_hooks.append(self.files.delete_room)
+        self._transfers = FileTransfers(self.registry, self.files, self._send_all, slots=limits.transfers,
+                                        idle_timeout=limits.transfer_idle_timeout, stats=self.stats)
 
     def stop(self, close_rooms: bool = True) -> None:
         """Stop the threads and free both ports (within a second).
@@ -276,6 +305,13 @@ class ChatServer:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._workers.shutdown(wait=False, cancel_futures=True)
+        if self._transfers is not None:
+            self._transfers.shutdown()
+        if self.files is not None:
+            self.registry.room_closed_hooks.remove(self.files.delete_room)
+        if self._files_temporary is not None:
+            shutil.rmtree(self._files_temporary, ignore_errors=True)  # a transfer still open may keep a file: it goes with the OS's temp clean-up
+            self._files_temporary = None
         with self._password_ready:  # requests still queued for a password check get no answer
             while (item := self._password_queue.pop()) is not None:
                 conn = item[1][0]
@@ -460,6 +496,9 @@ class ChatServer:
             return
         selector.unregister(conn.sock)
         connections.pop(conn.sock, None)
+        if message.operation in (Operation.UPLOAD, Operation.DOWNLOAD):
+            self._hand_to_transfers(conn, message)
+            return
         if self._needs_hashing(message):
             assert self.registry is not None
             with self._password_ready:
@@ -504,6 +543,24 @@ class ChatServer:
                     self._password_queue.done(ip, time.monotonic() - started)
             self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion,
                                    tls=conn.tls, dialect=dialect)
+
+    BUSY_TRANSFERS = "the server is busy with other file transfers; try again in a moment"
+
+    def _hand_to_transfers(self, conn: _Connection, message: p.TcrpMessage) -> None:
+        """A file's bytes follow this request: move the connection off the selector to a
+        transfer slot, or answer at once (plain, or every slot busy)."""
+        assert self._workers is not None and self._transfers is not None and conn.header is not None
+        refusal = None
+        if conn.tls is None:
+            self.stats["plain refused"] += 1
+            refusal = (Status.ENCRYPTION_REQUIRED, "files are shared only over encryption; use a current Online Chat Messenger")
+        else:
+            pending = bytes(conn.buffer[p.TCRP_HEADER_SIZE + conn.header.body_size :])
+            if self._transfers.try_start(conn.sock, conn.tls, message, pending, conn.ip, lambda: self._release(conn.ip)):
+                return
+            self.stats["transfers busy"] += 1
+            refusal = (Status.BUSY, self.BUSY_TRANSFERS)
+        self._workers.submit(self._answer_and_close, conn.sock, message.operation, message.room, *refusal, conn.ip, tls=conn.tls)
 
     def _unwrap(self, selector, connections, conn: _Connection, chunk: bytes) -> bytes | None:
         """The request bytes in `chunk`: as they are on a plain connection, decrypted on a TLS
@@ -570,6 +627,12 @@ class ChatServer:
         if not room:
             return Status.BAD_REQUEST, "room name is empty", None
         try:
+            if op is Operation.FILES:
+                assert self.files is not None  # set by start()
+                files_request = p.decode_file_request(op, message.payload)
+                self.registry.file_member(files_request.token.encode("ascii", "replace"), ip, room,
+                                          p.decode_proof(files_request.proof))
+                return Status.OK, "", p.encode_json({"files": [p.file_to_json(info) for info in self.files.files(room)]})
             request = p.decode_request(message.payload)
             if op in (Operation.CREATE, Operation.JOIN) and not request.username:
                 raise ProtocolError("username is empty")
@@ -589,7 +652,7 @@ class ChatServer:
                 self._send_all(outbound)
                 return Status.OK, "", self._grant(token, wire)
             token = (request.token or "").encode("ascii", "replace")
-            snapshot = self.registry.snapshot(token, ip, room, _proof(request.proof) if sealed else None)
+            snapshot = self.registry.snapshot(token, ip, room, p.decode_proof(request.proof) if sealed else None)
             snapshot["udp_port"] = self.udp_address[1]
             return Status.OK, "", p.encode_json(snapshot)
         except ProtocolError as exc:
@@ -627,11 +690,3 @@ class ChatServer:
             if ip is not None:
                 self._release(ip)
 
-
-def _proof(text: str | None) -> bytes | None:
-    if text is None:
-        return None
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None

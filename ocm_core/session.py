@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from . import events as ev
 from . import protocol as p
-from .errors import LocalProtocolError
+from .errors import LocalProtocolError, ProtocolError
 from .i18n import N_, _
 from .protocol import ErrorCode, EventType
 from .secure import OpenFailed, SealedChannel
@@ -156,6 +156,8 @@ class ClientSession:
             self._joined_at = snapshot.seq
             self._last_heard = now
         self.host, self.members, self.plain = snapshot.host, snapshot.members, frozenset(snapshot.plain)
+        if not first and snapshot.seq < self._delivered:  # the server's own word over TLS, never a stale datagram
+            self._numbering_went_back(snapshot.seq)
         for event in snapshot.history:
             event = dataclasses.replace(event, history=first)
             if event.seq > self._delivered and self.state is not SessionState.CLOSED and not self._is_own(event.seq, event):
@@ -298,7 +300,9 @@ class ClientSession:
             self._acknowledged(frame, out, now)
         elif isinstance(frame, p.StatusFrame):
             if frame.latest_seq < self._delivered:
-                self._numbering_went_back(frame.latest_seq)
+                # Perhaps the server's numbering went back (a database lost), perhaps this is
+                # an old STATUS overtaken by newer events: only a fresh snapshot can tell.
+                self._resync_wanted = True
             elif frame.latest_seq > self._delivered and not self._held:
                 self._ask_resend(out, now, force=True, up_to=frame.latest_seq)
         elif isinstance(frame, p.ErrorFrame):
@@ -310,13 +314,12 @@ class ClientSession:
     def _numbering_went_back(self, latest_seq: int) -> None:
         """The server's room is behind what we delivered (it lost its database, or another
         server took over): what it numbers next would look old to us and never be shown.
-        Take its numbering and fetch the room again."""
-        log.warning("the server's room position went back from %d to %d; fetching the room again", self._delivered, latest_seq)
+        Take its numbering."""
+        log.warning("the server's room position went back from %d to %d; following its numbering", self._delivered, latest_seq)
         self._delivered = latest_seq
         self._held.clear()
         self._own_seqs.clear()
         self._acked_sent = -1
-        self._resync_wanted = True
 
     def _acknowledged(self, frame: p.ChatAck, out: Output, now: float) -> None:
         if self._pending.pop(frame.msg_id, None) is not None:
@@ -400,6 +403,14 @@ class ClientSession:
         when = event.time_ms / 1000.0
         if event.event_type is EventType.CHAT:
             out.events.append(ev.ChatMessage(event.seq, event.name, event.text, when, event.history))
+            return
+        if event.event_type is EventType.FILE:
+            try:
+                info = p.decode_file_event(event)
+            except ProtocolError as exc:
+                log.warning("ignored a malformed file event: %s", exc.reason)
+                return
+            out.events.append(ev.FileShared(event.seq, info.file_id, info.name, info.size, info.sender, info.mime, when, event.history))
             return
         if event.event_type is EventType.CLOSED:
             if not event.history:

@@ -24,6 +24,7 @@ from ocm_core.events import (
     ConnectionLost,
     ConnectionRestored,
     ErrorEvent,
+    FileShared,
     MembersChanged,
     MessageFailed,
     MessageSent,
@@ -35,6 +36,7 @@ from ocm_core.i18n import _, chars_left, chars_over, ngettext
 
 from . import theme
 from .background import fire_and_forget
+from .files import FilePanel
 from .linebreak import BREAK_TAG, spaces_for_breaks, with_break_opportunities
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,8 @@ class ChatWindow:
 
     def __init__(self, master: tk.Misc, client, *, server=None, share_address: str | None = None,
                  settings=None, on_close: Callable[["ChatWindow"], None] | None = None,
-                 on_back: Callable[["ChatWindow"], None] | None = None):
+                 on_back: Callable[["ChatWindow"], None] | None = None, files_dir=None):
+        """`files_dir`: where Save puts files (default: the user's Downloads folder)."""
         self.client = client
         self.server = server
         self.settings = settings
@@ -98,6 +101,7 @@ class ChatWindow:
         except tk.TclError:
             self.win.geometry(default_size)
         self._build()
+        self.files = FilePanel(self, save_dir=files_dir)
         self._set_members(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
         self._update_title()
         self._update_counter()
@@ -115,7 +119,7 @@ class ChatWindow:
         win.columnconfigure(0, weight=1)
         win.rowconfigure(2, weight=1)
 
-        header = ttk.Frame(win, padding=(12, 10, 12, 6))
+        header = self.header = ttk.Frame(win, padding=(12, 10, 12, 6))
         header.grid(row=0, column=0, sticky="ew")
         header.columnconfigure(1, weight=1)
         self.room_label = ttk.Label(header, text=self.room, style="Heading.TLabel")
@@ -474,6 +478,31 @@ class ChatWindow:
         else:
             self.more_button.place(relx=1.0, rely=1.0, x=-24, y=-10, anchor="se")
 
+    def show_line(self, text: str, tags: tuple) -> None:
+        """One line of its own in the scrollback (a notice, an error)."""
+        self._write([self._line_segments(text, tags)])
+
+    def append_widget(self, widget: tk.Widget, history: bool = False) -> None:
+        """Put a widget (a shared file's line) at the end of the scrollback, on a line of its own."""
+        if history and not self._history_shown:
+            self._write([self._history_separator()])
+        stick = self.following
+        self.text.configure(state="normal")
+        self.text.window_create("end-1c", window=widget, padx=22, pady=3)
+        self.text.insert("end-1c", "\n", ("entry",))
+        self._entry_lines.append(1)
+        self._line_total += 1
+        self._trim()
+        self.text.configure(state="disabled")
+        if stick:
+            self.scroll_to_end()
+
+    def widget_grew(self) -> None:
+        """An embedded widget got taller (a picture arrived): keep the end in view if we follow it."""
+        if self.following:
+            self.win.update_idletasks()
+            self.scroll_to_end()
+
     def _trim(self) -> None:
         drop = 0
         while self._line_total > SCROLLBACK_LINES and self._entry_lines:
@@ -592,6 +621,7 @@ class ChatWindow:
         try:
             if batch:
                 self.handle_events(batch)
+            self.files.drain()
         finally:
             if not self.destroyed:
                 self._poll_id = self.win.after(1 if len(batch) == BATCH else POLL_MS, self._poll)
@@ -617,6 +647,11 @@ class ChatWindow:
                 text = notice_text(event)
                 tags = ("notice", "history") if event.history else ("notice",)
                 pending.append(self._line_segments(f"{text}  ·  {_clock(event.time)}", tags))
+            elif isinstance(event, FileShared):
+                flush()
+                self.files.show_file(event)
+                if not event.history:
+                    new_messages += 1
             elif isinstance(event, MembersChanged):
                 self._set_members(tuple(event.members), event.host, event.plain)
             elif isinstance(event, MessageSent):
@@ -667,6 +702,7 @@ class ChatWindow:
         self.send_button.state(["disabled"])
         self.leave_button.configure(text=_("Close window"))
         self._show_hint(_("The room is closed; you can no longer send messages."))
+        self.files.room_closed()
         self.back_button.focus_set()
         client = self.client
         fire_and_forget(client.leave, name="ocm-gui-leave")
@@ -710,6 +746,7 @@ class ChatWindow:
         for after_id in list(self._later_ids):
             self.win.after_cancel(after_id)
         self._later_ids.clear()
+        self.files.close()
         client, server = self.client, self.server
 
         def shut_down() -> None:

@@ -9,13 +9,15 @@ Cancel abandons it and cleans up whatever it made.
 from __future__ import annotations
 
 import logging
+import queue
 import tkinter as tk
 import tkinter.font as tkfont
 from tkinter import messagebox, ttk
-from typing import Callable
+from typing import Any, Callable
 
 from ocm_core.client import RoomInfo, parse_address
 from ocm_core.i18n import N_, _, ngettext
+from ocm_core.discovery import FoundRoom
 from ocm_core.errors import (
     ClientError,
     NameTaken,
@@ -43,6 +45,8 @@ from .validation import (
 )
 
 log = logging.getLogger(__name__)
+
+RECENT_SERVERS = 8  # addresses offered under Connect by address
 
 def _sentence(error: Exception) -> str:
     """A client error is already a sentence; a remote protocol error means the wrong program
@@ -234,9 +238,17 @@ class HostDialog(Dialog):
         self.room_var, self.room_entry = self.field(_("Room name"), s.room)
         self.password_var, self.password_entry = self.field(
             _("Password"), show="•", hint=_("Optional. Leave empty for a room anyone may join."))
-        ports = ttk.Frame(self.body)
-        ttk.Label(self.body, text=_("Ports")).grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
-        ports.grid(row=self._row, column=1, sticky="w", pady=4)
+        self._fallback: tuple[int, int] | None = None  # ports offered after a clash: used, not saved
+        self.advanced_var = tk.BooleanVar(value=False)
+        self.advanced_button = ttk.Checkbutton(self.body, text=_("Advanced: ports"), variable=self.advanced_var,
+                                               command=self._show_advanced)
+        self.advanced_button.grid(row=self._row, column=1, sticky="w", pady=(6, 2))
+        self._row += 1
+        self.advanced = ttk.Frame(self.body)
+        self._advanced_row = self._row
+        ports = ttk.Frame(self.advanced)
+        ttk.Label(self.advanced, text=_("Ports")).grid(row=0, column=0, sticky="w", padx=(0, 12), pady=4)
+        ports.grid(row=0, column=1, sticky="w", pady=4)
         self.tcp_var = tk.StringVar(value=str(s.tcp_port))
         self.udp_var = tk.StringVar(value=str(s.udp_port))
         ttk.Label(ports, text="TCP").pack(side="left")
@@ -245,10 +257,25 @@ class HostDialog(Dialog):
         ttk.Label(ports, text="UDP").pack(side="left")
         self.udp_entry = ttk.Entry(ports, textvariable=self.udp_var, width=7)
         self.udp_entry.pack(side="left", padx=(4, 0))
+        ttk.Label(self.advanced, text=_("The defaults work; change them only if your network needs other ports. "
+                                        "A room hosted while another is open uses the same server and ports."),
+                  style="Small.TLabel", wraplength=340, justify="left").grid(row=1, column=1, sticky="w")
         self._row += 1
-        ttk.Label(self.body, text=_("Others type this computer's address and the TCP port to join."),
+        ttk.Label(self.body, text=_("People on this network see the room under Join a room."),
                   style="Small.TLabel").grid(row=self._row, column=1, sticky="w")
         self._row += 1
+
+    def show_error(self, text: str, focus: tk.Widget | None = None) -> None:
+        if focus is not None and focus in (self.tcp_entry, self.udp_entry):
+            self.advanced_var.set(True)  # a port to fix is never hidden
+            self._show_advanced()
+        super().show_error(text, focus)
+
+    def _show_advanced(self) -> None:
+        if self.advanced_var.get():
+            self.advanced.grid(row=self._advanced_row, column=0, columnspan=2, sticky="w")
+        else:
+            self.advanced.grid_remove()
 
     def first_field(self) -> tk.Widget:
         return self.room_entry if self.name_var.get().strip() else self.name_entry
@@ -271,9 +298,8 @@ class HostDialog(Dialog):
         backend = self.backend
 
         def work():
-            server = backend.make_server(tcp, udp)
             try:
-                server.start()
+                server, _reused = backend.host_server(tcp, udp)
             except PortInUse as exc:
                 try:
                     exc.suggested = backend.next_free_ports(tcp, udp)
@@ -308,7 +334,8 @@ class HostDialog(Dialog):
                 return self.show_error(str(error), self.name_entry)
             if error is not None:
                 return self.unexpected(error, _("Hosting the room"))
-            self.settings.update(name=name, room=room, tcp_port=tcp, udp_port=udp)
+            ports = {} if (tcp, udp) == self._fallback else dict(tcp_port=tcp, udp_port=udp)
+            self.settings.update(name=name, room=room, **ports)
             self.succeed(*result)
 
         run_in_thread(self.master, work, done, name="ocm-gui-host")
@@ -326,38 +353,85 @@ class HostDialog(Dialog):
         self.use_ports_button.pack(side="left")
 
     def use_ports(self, tcp: int, udp: int) -> None:
+        self._fallback = (tcp, udp)
         self.tcp_var.set(str(tcp))
         self.udp_var.set(str(udp))
         self.show_error("")
         self.ok_button.focus_set()
 
 
+ON_NETWORK, BY_ADDRESS = "network", "address"  # the Join dialog's two ways to find a room
+EMPTY_NETWORK_MS = 4000  # nothing found by then: say why that usually happens
+BROWSER_POLL_MS = 200
+
+def nothing_found_text() -> str:
+    """What the Join dialog says when no room is found: the usual causes, and what to do."""
+    lines = [
+        _("No rooms found on this network yet. What usually causes it:"),
+        "• " + " ".join((
+            _("The host's firewall blocks discovery. Open UDP 5353 (mDNS) and UDP 9089 for the app, "
+              "and TCP 9090 and UDP 9091 to chat."),
+            _("Windows: allow Online Chat Messenger when Windows Security asks, on Private networks."),
+            _("macOS: System Settings › Network › Firewall › Options, allow it."),
+            _("Linux: for example sudo ufw allow 5353,9089,9091/udp and sudo ufw allow 9090/tcp."),
+        )),
+        "• " + _("You are on different networks (another subnet, a VPN, guest Wi-Fi)."),
+        "• " + _("The Wi-Fi keeps its devices apart (client or AP isolation)."),
+        _("Ask the host for the address in their chat window and connect by address."),
+    ]
+    return "\n".join(lines)
+
+
 class JoinDialog(Dialog):
     title = N_("Join a room")
     ok_text = N_("Join")
-    columns = (("room", N_("Room"), 180), ("people", N_("People"), 64), ("host", N_("Host"), 130), ("lock", N_("Lock"), 80))
+    columns = (("room", N_("Room"), 170), ("host", N_("Host"), 110), ("people", N_("People"), 76), ("lock", N_("Lock"), 64),
+               ("server", N_("Server"), 140))
 
     def build(self) -> None:
         s = self.settings
-        self.rooms: dict[str, RoomInfo] = {}
+        self.rooms: dict[str, RoomInfo] = {}  # by row id: a room name, or server/room for found ones
+        self.found: dict[str, FoundRoom] = {}  # row id -> a room found on the LAN, in "network" mode
         self._fetch_serial = 0
+        self._browser: Any = None
+        self._poll_id: str | None = None
+        self._empty_id: str | None = None
         ttk.Label(self.body, text=_("Join a room"), style="Heading.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
         self._row += 1
         self.name_var, self.name_entry = self.field(_("Your name"), s.name)
 
-        ttk.Label(self.body, text=_("Server")).grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
-        line = ttk.Frame(self.body)
+        can_browse = hasattr(self.backend, "make_browser")
+        self.mode_var = tk.StringVar(value=ON_NETWORK if can_browse else BY_ADDRESS)
+        modes = ttk.Frame(self.body)
+        modes.grid(row=self._row, column=0, columnspan=2, sticky="w", pady=(4, 2))
+        self.network_button = ttk.Radiobutton(modes, text=_("Rooms on this network"), value=ON_NETWORK,
+                                              variable=self.mode_var, command=self._mode_changed)
+        self.network_button.pack(side="left")
+        self.address_button = ttk.Radiobutton(modes, text=_("Connect by address"), value=BY_ADDRESS,
+                                              variable=self.mode_var, command=self._mode_changed)
+        self.address_button.pack(side="left", padx=(16, 0))
+        if not can_browse:
+            self.network_button.state(["disabled"])
+        self._row += 1
+
+        self.address_label = ttk.Label(self.body, text=_("Server"))
+        self.address_label.grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
+        self.address_line = line = ttk.Frame(self.body)
         line.grid(row=self._row, column=1, sticky="ew", pady=4)
         line.columnconfigure(0, weight=1)
         self.address_var = tk.StringVar(value=s.server)
-        self.address_entry = ttk.Entry(line, textvariable=self.address_var, width=24)
+        self.address_entry = ttk.Combobox(line, textvariable=self.address_var, width=24,
+                                          values=list(s.recent_servers))
         self.address_entry.grid(row=0, column=0, sticky="ew")
+        self.address_entry.bind("<<ComboboxSelected>>", lambda e: self.refresh())
         self.refresh_button = ttk.Button(line, text=_("Refresh rooms"), command=self.refresh)
         self.refresh_button.grid(row=0, column=1, padx=(8, 0))
         self._row += 1
-        ttk.Label(self.body, text=_("The host's address, like {example}").format(example=f"192.168.1.20:{DEFAULT_TCP_PORT}"),
-                  style="Small.TLabel").grid(row=self._row, column=1, sticky="w", pady=(0, 6))
+        self.address_hint = ttk.Label(self.body, text=_("The host's address, like {example}").format(
+                                          example=f"192.168.1.20:{DEFAULT_TCP_PORT}"),
+                                      style="Small.TLabel")
+        self.address_hint.grid(row=self._row, column=1, sticky="w", pady=(0, 6))
         self._row += 1
 
         frame = ttk.Frame(self.body)
@@ -373,7 +447,7 @@ class JoinDialog(Dialog):
             self.tree.heading(key, text=_(heading), anchor="w")
             # Wide enough for its heading in this language at this screen's text size.
             width = max(theme.scaled(self.win, width), heading_font.measure(_(heading)) + theme.scaled(self.win, 16))
-            self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host"),
+            self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host", "server"),
                              anchor="center" if key == "people" else "w")
         self.tree.tag_configure("locked", foreground="#7a5300")
         scroll = ttk.Scrollbar(frame, orient="vertical", command=self.tree.yview)
@@ -388,6 +462,15 @@ class JoinDialog(Dialog):
         ttk.Label(self.body, textvariable=self.list_status, style="Small.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 6))
         self._row += 1
+        self.help_frame = ttk.Frame(self.body)
+        self._help_row = self._row
+        self.help_label = ttk.Label(self.help_frame, text=nothing_found_text(), style="Small.TLabel", wraplength=460,
+                                    justify="left")
+        self.help_label.pack(anchor="w")
+        self.by_address_button = ttk.Button(self.help_frame, text=_("Connect by address"),
+                                            command=lambda: self.set_mode(BY_ADDRESS))
+        self.by_address_button.pack(anchor="w", pady=(6, 0))
+        self._row += 1
 
         self.room_var, self.room_entry = self.field(
             _("Room"), s.room, hint=_("Double-click a room above, or type its name."))
@@ -397,12 +480,97 @@ class JoinDialog(Dialog):
         self._password_row = self._row
         self._row += 1
         self.room_var.trace_add("write", lambda *a: self._sync_password_row())
-        if s.server:
-            self.master.after_idle(self._auto_refresh)
+        self._mode_changed()
+
+    # -- the two ways: rooms found on the LAN, or one server's rooms by its address
+    def set_mode(self, mode: str) -> None:
+        self.mode_var.set(mode)
+        self._mode_changed()
+
+    def _mode_changed(self, auto_refresh: bool = True) -> None:
+        network = self.mode_var.get() == ON_NETWORK
+        for widget in (self.address_label, self.address_line, self.address_hint):
+            widget.grid() if not network else widget.grid_remove()
+        self.tree.delete(*self.tree.get_children())
+        self.rooms, self.found = {}, {}
+        self.help_frame.grid_remove()
+        if network:
+            self._start_browsing()
+        else:
+            self._stop_browsing()
+            self.list_status.set(_("Type the server's address, then Refresh rooms."))
+            if auto_refresh and self.address_var.get().strip():
+                self.master.after_idle(self._auto_refresh)
+
+    def _start_browsing(self) -> None:
+        if self._browser is None:
+            self._browser = self.backend.make_browser()
+            self._browser.start()
+        self.list_status.set(_("Looking for rooms on this network…"))
+        self._poll_id = self.win.after(BROWSER_POLL_MS, self._poll_browser)
+        self._empty_id = self.win.after(EMPTY_NETWORK_MS, self._nothing_found)
+
+    def _stop_browsing(self) -> None:
+        for after_id in (self._poll_id, self._empty_id):
+            if after_id is not None:
+                self.win.after_cancel(after_id)
+        self._poll_id = self._empty_id = None
+        browser, self._browser = self._browser, None
+        if browser is not None:
+            fire_and_forget(browser.stop, name="ocm-gui-stop-browsing")
+
+    def _poll_browser(self) -> None:
+        """The browser's threads put whole lists on its queue; only this (Tk) thread shows them."""
+        self._poll_id = None
+        if self.closed or self._browser is None:
+            return
+        latest = None
+        while True:
+            try:
+                latest = self._browser.updates.get_nowait()
+            except queue.Empty:
+                break
+        if latest is not None:
+            self.fill_found(latest)
+        self._poll_id = self.win.after(BROWSER_POLL_MS, self._poll_browser)
+
+    def _nothing_found(self) -> None:
+        self._empty_id = None
+        if not self.closed and self.mode_var.get() == ON_NETWORK and not self.found:
+            self.list_status.set("")
+            self.help_frame.grid(row=self._help_row, column=0, columnspan=2, sticky="ew", pady=(0, 8))
+
+    def fill_found(self, found) -> None:
+        selected = self.tree.selection()
+        self.tree.delete(*self.tree.get_children())
+        self.found = {f"{f.server}/{f.room}": f for f in found}
+        self.rooms = {iid: RoomInfo(f.room, f.members, f.locked, f.host) for iid, f in self.found.items()}
+        for iid, f in self.found.items():
+            self.tree.insert("", "end", iid=iid, values=(f.room, f.host, f.members, _("locked") if f.locked else "", f.server),
+                             tags=("locked",) if f.locked else ())
+        if selected and selected[0] in self.found:
+            self.tree.selection_set(selected[0])
+        elif self.tree.get_children() and self.win.focus_get() is self.tree:
+            self._on_tree_focus()
+        count = len(found)
+        if count:
+            self.help_frame.grid_remove()
+            self.list_status.set(ngettext("{count} room on this network. Double-click it to join.",
+                                          "{count} rooms on this network. Double-click one to join it.", count).format(count=count))
+        elif self._empty_id is None:
+            self._nothing_found()
+        self._sync_password_row()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop_browsing()
+        super().close()
 
     def first_field(self) -> tk.Widget:
         if not self.name_var.get().strip():
             return self.name_entry
+        if self.mode_var.get() == ON_NETWORK:
+            return self.tree  # the first room found is picked while the list has the keyboard
         if not self.address_var.get().strip():
             return self.address_entry
         return self.tree if self.tree.get_children() else self.room_entry
@@ -423,7 +591,11 @@ class JoinDialog(Dialog):
         return bool(self.password_entry.winfo_manager())
 
     def _sync_password_row(self) -> None:
-        info = self.rooms.get(self.room_var.get().strip())
+        typed = self.room_var.get().strip()
+        selected = self.tree.selection()
+        info = self.rooms.get(selected[0]) if selected and selected[0] in self.rooms else None
+        if info is None or info.name != typed:
+            info = next((r for r in self.rooms.values() if r.name == typed), None)
         if info is not None and info.locked:
             self.show_password()
         elif info is not None and self.password_shown():
@@ -437,6 +609,9 @@ class JoinDialog(Dialog):
     def refresh(self) -> None:
         if self.closed:
             return
+        if self.mode_var.get() != BY_ADDRESS:
+            self.mode_var.set(BY_ADDRESS)
+            self._mode_changed(auto_refresh=False)
         try:
             host, port = parse_address(self.address_var.get())
         except ValueError as exc:
@@ -460,7 +635,7 @@ class JoinDialog(Dialog):
                     return self.show_error(_sentence(error), self.address_entry)
                 return self.unexpected(error, _("Fetching the room list"))
             self.fill_rooms(rooms)
-            self.settings.update(server=self.address_var.get().strip())
+            self._remember_server(self.address_var.get().strip())
 
         def work():
             client = backend.make_client(host, port)
@@ -469,12 +644,17 @@ class JoinDialog(Dialog):
 
         run_in_thread(self.master, work, done, name="ocm-gui-list-rooms")
 
+    def _remember_server(self, address: str) -> None:
+        recent = [address] + [a for a in self.settings.recent_servers if a != address]
+        self.settings.update(server=address, recent_servers=recent[:RECENT_SERVERS])
+        self.address_entry.configure(values=self.settings.recent_servers)
+
     def fill_rooms(self, rooms) -> None:
         self.tree.delete(*self.tree.get_children())
         self.rooms = {r.name: r for r in rooms}
         for info in sorted(rooms, key=lambda r: r.name.casefold()):
             lock = _("locked") if info.locked else ""
-            self.tree.insert("", "end", iid=info.name, values=(info.name, info.members, info.host, lock),
+            self.tree.insert("", "end", iid=info.name, values=(info.name, info.host, info.members, lock, ""),
                              tags=("locked",) if info.locked else ())
         if rooms:
             count = len(rooms)
@@ -502,6 +682,9 @@ class JoinDialog(Dialog):
     def _on_select(self, event=None) -> None:
         selected = self.tree.selection()
         if selected:
+            found = self.found.get(selected[0])
+            if found is not None:
+                self.address_var.set(found.server)
             self.room_var.set(self.tree.set(selected[0], "room"))
 
     def _on_tree_focus(self, event=None) -> None:
@@ -537,6 +720,18 @@ class JoinDialog(Dialog):
     def ok(self) -> None:
         if self.busy or self.closed:
             return
+        if self.mode_var.get() == ON_NETWORK:
+            typed = self.room_var.get().strip()
+            if not typed:
+                return self.show_error(_("Pick a room from the list, or connect by address."), self.tree)
+            servers = {f.server for f in self.found.values() if f.room == typed}
+            if len(servers) == 1:  # a found room's name typed by hand: its server
+                self.address_var.set(servers.pop())
+            try:
+                parse_address(self.address_var.get())
+            except ValueError:  # not a room found here: the address must be typed
+                self.mode_var.set(BY_ADDRESS)
+                self._mode_changed(auto_refresh=False)
         values = self.collect(
             (self.name_entry, lambda: clean_name(self.name_var.get(), "name")),
             (self.address_entry, lambda: parse_address(self.address_var.get())),
@@ -595,7 +790,8 @@ class JoinDialog(Dialog):
                 return self.show_error(_sentence(error))
             if error is not None:
                 return self.unexpected(error, _("Joining the room"))
-            self.settings.update(name=name, server=address_text, room=room)
+            self.settings.update(name=name, room=room)
+            self._remember_server(address_text)
             self.succeed(client)
 
         run_in_thread(self.master, work, done, name="ocm-gui-join")

@@ -53,6 +53,25 @@ def check_tcl() -> str:
     return level
 
 
+def check_pictures() -> int:
+    """Encodes and decodes a small picture in each type shown inline (PNG, JPEG, GIF, WebP):
+    a build that lost one of Pillow's codecs would show those pictures as plain files."""
+    import io
+
+    with _step("importing Pillow"):
+        from PIL import Image, ImageTk  # noqa: F401  (ImageTk: the thumbnails' bridge to Tk)
+    kinds = ("PNG", "JPEG", "GIF", "WEBP")
+    for kind in kinds:
+        with _step(f"decoding a {kind} picture"):
+            data = io.BytesIO()
+            Image.new("RGB", (8, 8), (200, 80, 40)).save(data, kind)
+            with Image.open(io.BytesIO(data.getvalue())) as image:
+                image.load()
+                image.thumbnail((4, 4))
+    log.info("Pillow decodes %s", ", ".join(kinds))
+    return len(kinds)
+
+
 def check_imports() -> int:
     """Imports every module of the app and the core; returns how many.
 
@@ -134,8 +153,11 @@ def check_chat(timeout: float = 10.0) -> str:
             deadline,
             "the server to acknowledge the message",
         )
+        with _step("finding the room on loopback"):
+            found = check_discovery(server, deadline)
         elapsed = time.monotonic() - started
-        return f"relayed a message between two clients via 127.0.0.1 tcp {tcp_port} udp {udp_port} in {elapsed:.2f} s"
+        return (f"relayed a message between two clients via 127.0.0.1 tcp {tcp_port} udp {udp_port} "
+                f"and found the room by probe ({found}) in {elapsed:.2f} s")
     finally:
         for client in reversed(clients):
             try:
@@ -148,9 +170,38 @@ def check_chat(timeout: float = 10.0) -> str:
             log.warning("stopping the server failed during self-test clean-up", exc_info=True)
 
 
+def check_discovery(server, deadline: float) -> str:
+    """Builds the server's mDNS record (python-zeroconf, which a build can lose) and finds
+    its room with the broadcast probe, kept on loopback: the self-test sends nothing
+    onto a real network."""
+    import socket
+
+    from ocm_core import discovery
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spare:
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]
+    scope = discovery.Scope(mdns=False, loopback_only=True, probe_port=port)
+    announcer = discovery.Announcer(server, scope)
+    record = announcer._service_info(announcer.announcement([]))
+    announcer.start()
+    try:
+        with discovery.RoomBrowser(scope) as browser:
+            while True:
+                rooms = [f.room for f in browser.rooms()]
+                if ROOM in rooms:
+                    return record.type
+                if time.monotonic() > deadline:
+                    raise SelfTestFailed(f"the room was not found by the probe (found {rooms})")
+                time.sleep(0.05)
+    finally:
+        announcer.stop()
+
+
 def run(timeout: float = 10.0) -> str:
     """Runs every check; returns a one-line summary or raises SelfTestFailed."""
     modules = check_imports()
     tcl = check_tcl()
+    pictures = check_pictures()
     chat = check_chat(timeout)
-    return f"{chat}; {modules} modules import; Tcl {tcl} starts"
+    return f"{chat}; {modules} modules import; Tcl {tcl} starts; {pictures} picture types decode"

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ocm_core import paths
@@ -34,10 +34,11 @@ class Settings:
     tcp_port: int = 9090
     udp_port: int = 9091
     chat_size: str = ""  # "WxH" as last left; "" is a default size grown with the screen's text size
+    recent_servers: list[str] = field(default_factory=list)  # newest first
     language: str = ""  # "" follows the system; else a code from ocm_core.i18n.LANGUAGES
     path: Path | None = None
 
-    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size", "language")
+    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size", "recent_servers", "language")
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
@@ -62,7 +63,9 @@ class Settings:
             if key not in data:
                 continue
             value = data[key]
-            expected = int if types[key] in ("int", int) else str
+            expected = {"int": int, "list[str]": list}.get(str(types[key]), str)
+            if expected is list and isinstance(value, list) and not all(isinstance(v, str) for v in value):
+                expected = type(None)  # a list, but not of addresses: ignored below
             if type(value) is not expected:
                 log.warning("ignoring setting %r in %s: expected %s", key, path, expected.__name__)
                 continue

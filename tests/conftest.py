@@ -1,12 +1,172 @@
-"""Shared fixtures: a real ChatServer on 127.0.0.1 with free ports, and event waiting with deadlines."""
+"""Shared fixtures: the user's own files kept out of reach, swallowed errors made loud,
+a real ChatServer on 127.0.0.1 with free ports.
+
+Two autouse fixtures guard every test (docs/testing.md says more):
+- `isolated_user_dirs` (once per session) points HOME and every data, config, cache and
+  state directory at a temporary one, and fails the run if anything under the real
+  user's app directories changed meanwhile;
+- `no_error_logs` (per test) fails a test in which a logger under ocm_core or ocm_gui
+  logged at ERROR or above, unless the test is marked `expect_error_log`.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import socket
+from pathlib import Path
+
 import pytest
 
-from ocm_core import i18n
+from ocm_core import discovery, i18n
 from ocm_core.client import ChatClient
 from ocm_core.server import ChatServer
+
+# --- no test touches the user's files ---------------------------------------------------
+
+# The variables that decide where the app (and platformdirs) put files, on each platform.
+USER_DIR_VARIABLES = {
+    "HOME": "home",
+    "USERPROFILE": "home",  # Path.home() on Windows
+    "XDG_DATA_HOME": "home/.local/share",
+    "XDG_CONFIG_HOME": "home/.config",
+    "XDG_CACHE_HOME": "home/.cache",
+    "XDG_STATE_HOME": "home/.local/state",
+    "APPDATA": "home/AppData/Roaming",
+    "LOCALAPPDATA": "home/AppData/Local",
+}
+
+
+def _app_dir_name(name: str) -> bool:
+    """Whether a directory entry looks like ours ("online-chat-messenger", "OnlineChatMessenger")."""
+    return "onlinechatmessenger" in re.sub(r"[^a-z]", "", name.lower())
+
+
+def real_user_bases(environ: os._Environ | dict[str, str] = os.environ) -> list[Path]:
+    """The directories under which the app might keep files for the real user, on any platform."""
+    home = Path(environ.get("HOME") or environ.get("USERPROFILE") or Path.home())
+    bases = [
+        Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share"),
+        Path(environ.get("XDG_CONFIG_HOME") or home / ".config"),
+        Path(environ.get("XDG_CACHE_HOME") or home / ".cache"),
+        Path(environ.get("XDG_STATE_HOME") or home / ".local" / "state"),
+        home / "Library" / "Application Support",
+        home / "Library" / "Caches",
+        home / "Library" / "Logs",
+        home / "Library" / "Preferences",
+        home,
+    ]
+    bases += [Path(environ[key]) for key in ("APPDATA", "LOCALAPPDATA") if environ.get(key)]
+    return list(dict.fromkeys(bases))
+
+
+def snapshot_app_dirs(bases: list[Path]) -> dict[str, tuple[int, int]]:
+    """Every file and directory under our app's directories in `bases`: path -> (size, mtime)."""
+    seen: dict[str, tuple[int, int]] = {}
+    for base in bases:
+        try:
+            entries = [entry for entry in base.iterdir() if _app_dir_name(entry.name)]
+        except OSError:
+            continue
+        for entry in entries:
+            for path in [entry, *(entry.rglob("*") if entry.is_dir() else [])]:
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue
+                seen[str(path)] = (stat.st_size if path.is_file() else 0, stat.st_mtime_ns)
+    return seen
+
+
+def describe_changes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
+    changes = [f"created {path}" for path in sorted(after.keys() - before.keys())]
+    changes += [f"deleted {path}" for path in sorted(before.keys() - after.keys())]
+    changes += [f"modified {path}" for path in sorted(before.keys() & after.keys()) if before[path] != after[path]]
+    return changes
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_user_dirs(tmp_path_factory):
+    """HOME and the app's data/config/cache/state directories in a temporary directory for the
+    whole session (subprocesses inherit it); fails the run if the real ones changed."""
+    bases = real_user_bases()
+    before = snapshot_app_dirs(bases)
+    root = tmp_path_factory.mktemp("user")
+    with pytest.MonkeyPatch.context() as patch:
+        for variable, relative in USER_DIR_VARIABLES.items():
+            path = root / relative
+            path.mkdir(parents=True, exist_ok=True)
+            patch.setenv(variable, str(path))
+        yield root
+    if "MUTANT_UNDER_TEST" in os.environ:
+        return  # under mutmut a concurrent write would "kill" a mutant; the directories stay redirected
+    changes = describe_changes(before, snapshot_app_dirs(bases))
+    if changes:
+        pytest.fail("the real user's app files changed while the tests ran (by a test, or by another program"
+                    " of this user at the same time):\n  " + "\n  ".join(changes[:20]), pytrace=False)
+
+
+# --- a swallowed error fails the test ----------------------------------------------------
+
+WATCHED_LOGGERS = ("ocm_core", "ocm_gui")
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _describe(record: logging.LogRecord) -> str:
+    text = f"{record.levelname} {record.name}: {record.getMessage()}"
+    if record.exc_info:
+        text += "\n" + logging.Formatter().formatException(record.exc_info)
+    return text
+
+
+@pytest.fixture(autouse=True)
+def no_error_logs(request):
+    """Fails the test if ocm_core or ocm_gui logged at ERROR or above while it ran (set up first,
+    torn down last, so servers stopping in other fixtures are watched too).
+
+    A test that provokes such a log on purpose says so: `@pytest.mark.expect_error_log(pattern)`
+    requires at least one, and every one, to match `pattern` (a regular expression searched in
+    the message).
+    """
+    handler = _ErrorRecords()
+    loggers = [logging.getLogger(name) for name in WATCHED_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    expected = request.node.get_closest_marker("expect_error_log")
+    records = list(handler.records)
+    if expected is None:
+        if records:
+            pytest.fail("logged at ERROR during the test:\n" + "\n".join(map(_describe, records)), pytrace=False)
+        return
+    pattern = expected.args[0] if expected.args else ""
+    unexpected = [r for r in records if not re.search(pattern, r.getMessage())]
+    if unexpected:
+        pytest.fail(f"logged at ERROR, not matching {pattern!r}:\n" + "\n".join(map(_describe, unexpected)), pytrace=False)
+    if not records:
+        pytest.fail(f"the test expected an ERROR log matching {pattern!r}, and none came", pytrace=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "expect_error_log(pattern): the test provokes an ERROR log under ocm_core/ocm_gui matching pattern"
+    )
+
+
+# --- a real server -----------------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +186,20 @@ def private_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
     return base
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# No test announces or probes on a real network: discovery stays on loopback (no mDNS,
+# broadcast to 127.255.255.255), on a probe port of this run's own so that parallel runs
+# do not hear each other. Set here, so CLI subprocesses inherit it; tests/test_lan.py
+# gives its namespaced processes the real settings.
+os.environ[discovery.SCOPE_ENV] = "loopback"
+os.environ[discovery.PORT_ENV] = str(_free_udp_port())
 
 
 @pytest.fixture

@@ -45,6 +45,11 @@ class FaultProxy:
     def address(self) -> tuple[str, int]:
         return self._listen.getsockname()
 
+    @property
+    def pending(self) -> int:
+        """Datagrams received and not yet passed on (delayed copies included)."""
+        return len(self._queue)
+
     def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self

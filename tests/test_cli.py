@@ -127,6 +127,36 @@ def test_chat_asks_for_what_the_flags_do_not_give(processes):
     host.expect(r"\* guest left the room")
 
 
+def test_chat_without_a_server_offers_the_rooms_found_and_discover_lists_them(processes):
+    # the suite keeps discovery on loopback (tests/conftest.py): the server announces there
+    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
+    port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
+    server.expect(r"Announced on the LAN")
+    host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "読書会", "--name", "さくら")
+    host.expect("You are さくら")
+    found = processes("ocm_core.chat", "--discover")
+    found.expect(rf"^読書会  \(1 person, host さくら\)  at 127\.0\.0\.1:{port}$")
+    assert found.finish() == 0
+    guest = processes("ocm_core.chat", "--name", "guest")
+    number = guest.expect(rf"^(\d+)\) 読書会  \(1 person, host さくら\)  at 127\.0\.0\.1:{port}$")[1]
+    guest.type(number)
+    guest.expect(r"You are guest, in room '読書会'")
+    host.expect(r"\* guest joined the room")
+    guest.type("/quit")
+    assert guest.finish() == 0
+
+
+def test_server_without_announce_is_not_found(processes):
+    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db", "--no-announce")
+    port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
+    host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "hidden", "--name", "h")
+    host.expect("You are h")
+    found = subprocess.run([sys.executable, "-m", "ocm_core.chat", "--discover"], capture_output=True, text=True,
+                           encoding="utf-8", timeout=30, env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+    assert found.returncode == 0 and found.stdout
+    assert f"127.0.0.1:{port}" not in found.stdout  # rooms of other tests' servers may show; not this one
+
+
 def test_server_refuses_a_port_in_use_with_a_sentence(processes):
     first = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
     port = first.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
@@ -194,3 +224,34 @@ def test_ocm_server_refuses_plain_clients_in_words_unless_started_with_allow_pla
         assert bare_create(port, "plain") == expected
         server.proc.send_signal(signal.SIGINT)
         assert server.finish() == 0
+
+
+def test_terminal_clients_share_a_file_with_progress_and_list_it_while_chatting(processes, tmp_path):
+    source = tmp_path / "写真 1.bin"
+    source.write_bytes(os.urandom(3_000_000))
+    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db",
+                       "--max-file-mib", "5")
+    port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
+    host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "alice")
+    host.expect(r"/send PATH shares a file")
+    guest = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--join", "r", "--name", "bob")
+    host.expect(r"bob joined")
+    host.type(f"/send {source}")
+    host.expect(r"sending .*: 100% of 3\.0 MB \(.*/s\)")
+    file_id = host.expect(r"\* Shared .* \(id ([0-9a-f]{16})\)")[1]
+    guest.expect(rf"alice shared 写真 1\.bin \(3\.0 MB\): /get {file_id}")
+    guest.type("/files")
+    guest.expect(rf"\* {file_id}  写真 1\.bin \(3\.0 MB\) from alice")
+    out = tmp_path / "out"
+    guest.type(f"/get {file_id} {out}")
+    guest.expect(r"receiving .*: 100%")
+    guest.expect(r"\* Saved .*写真 1\.bin\.")
+    assert (out / "写真 1.bin").read_bytes() == source.read_bytes()
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (6 * 1024 * 1024))
+    host.type(f"/send {big}")
+    host.expect(r"! The file is 6\.0 MiB; this server takes files of at most 5\.0 MiB\.")
+    guest.type("/get")
+    guest.expect(r"! /send PATH shares a file")
+    host.type("/quit")
+    assert host.finish() == 0

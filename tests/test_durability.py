@@ -406,3 +406,19 @@ for line in sys.stdin:
     if line.startswith("send "):
         client.send(line[5:].rstrip("\n"))
 """
+
+
+def test_a_file_whose_event_cannot_be_stored_is_not_announced(room, caplog):
+    registry, store, clock, host, guest = room
+    info = p.FileInfo("0123456789abcdef", "a.txt", 3, "text/plain")
+    out = registry.share_file(guest, info)
+    assert [f.event_type for f in frames_to(out, HOST) + frames_to(out, GUEST)] == [p.EventType.FILE] * 2
+    store.full = True
+    caplog.set_level(logging.WARNING, logger="ocm_core.rooms")  # the outage's one line: expected
+    with pytest.raises(RegistryError) as caught:
+        registry.share_file(guest, info)
+    assert caught.value.status is Status.CANNOT_SAVE
+    with pytest.raises(RegistryError) as caught:  # and again while the outage lasts, without trying the disk
+        registry.share_file(host, info)
+    assert caught.value.status is Status.CANNOT_SAVE
+    assert registry.snapshot(guest, GUEST[0], "lobby")["seq"] == 2  # the guest joined (1), the first file (2); nothing after

@@ -12,6 +12,7 @@ from __future__ import annotations
 import configparser
 import ctypes
 import ctypes.util
+import json
 import os
 import shutil
 import signal
@@ -86,20 +87,27 @@ def wait_for_server(port: int, proc: subprocess.Popen, deadline_s: float = 30.0)
             time.sleep(0.1)
 
 
-def check_headless_server(cmd: list[str]) -> None:
-    """Starts `cmd --server` on free ports, creates a room in it, stops it with Ctrl+C."""
+def check_headless_server(cmd: list[str], db: Path) -> None:
+    """Starts `cmd --server` on free ports with a fresh `db`, creates a room in it, stops it with Ctrl+C."""
     tcp_port, udp_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
-    proc = start_program([*cmd, "--server", "--host", "127.0.0.1", "--tcp-port", str(tcp_port), "--udp-port", str(udp_port)])
+    proc = start_program([*cmd, "--server", "--host", "127.0.0.1", "--tcp-port", str(tcp_port),
+                          "--udp-port", str(udp_port), "--db", str(db)])
+    client = None
     try:
         wait_for_server(tcp_port, proc)
         client = ChatClient("127.0.0.1", tcp_port, timeout=5.0)
         client.create_room("frozen server check", "host")
-        assert [room.name for room in ChatClient("127.0.0.1", tcp_port).list_rooms()] == ["frozen server check"]
+        listed = {room.name: room for room in ChatClient("127.0.0.1", tcp_port).list_rooms()}
+        assert "frozen server check" in listed and listed["frozen server check"].members == 1, listed
         client.leave()
+        client = None
         proc.send_signal(signal.SIGINT)  # what Ctrl+C in the terminal does
         out, err = proc.communicate(timeout=15)
         assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"
+        assert db.is_file(), "the server kept its rooms somewhere other than --db"
     finally:
+        if client is not None:
+            client.leave()
         kill_all(proc)
 
 
@@ -173,6 +181,7 @@ def test_self_test_unfrozen():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("self-test passed: relayed a message"), result.stdout
+    assert "found the room by probe (_ocm._tcp.local.)" in lines[0]  # zeroconf is in the build
 
 
 def test_self_test_failure_is_one_line_and_exit_1(monkeypatch, capsys):
@@ -206,8 +215,8 @@ def test_server_flag_must_come_first(capsys):
     assert "--server must come first" in capsys.readouterr().err
 
 
-def test_headless_server_unfrozen():
-    check_headless_server(UNFROZEN)
+def test_headless_server_unfrozen(tmp_path):
+    check_headless_server(UNFROZEN, tmp_path / "server.db")
 
 
 # --- the Linux desktop entry, installed for one user -------------------------------------
@@ -297,12 +306,13 @@ def test_frozen_self_test(frozen_app):
     assert result.returncode == 0, f"stdout: {result.stdout}\nstderr: {result.stderr}"
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("self-test passed: relayed a message"), result.stdout
+    assert "found the room by probe (_ocm._tcp.local.)" in lines[0]  # zeroconf is in the build
     assert "Tcl 8.6" in lines[0]
 
 
 @pytest.mark.slow
-def test_frozen_headless_server(frozen_app):
-    check_headless_server([str(frozen_app)])
+def test_frozen_headless_server(frozen_app, tmp_path):
+    check_headless_server([str(frozen_app)], tmp_path / "server.db")
 
 
 @pytest.mark.slow
@@ -368,18 +378,28 @@ def xdotool(*args: str) -> None:
     subprocess.run(["xdotool", *args], check=True, timeout=15, capture_output=True)
 
 
-def wait_for_new_window(pattern: str, before: set[str], proc: subprocess.Popen, timeout: float = 30.0) -> str:
+def watch_windows(pattern: str, proc: subprocess.Popen, found, what: str, timeout: float) -> str:
+    """Polls the windows matching `pattern` until `found(windows)` gives a value; fails if the
+    app exits first or the deadline passes."""
     deadline = time.monotonic() + timeout
-    while True:
-        new = visible_windows(pattern) - before
-        if new:
-            return min(new, key=int)
+    while not (value := found(visible_windows(pattern))):
         if proc.poll() is not None:
             out, err = proc.communicate(timeout=15)
-            pytest.fail(f"the app exited with {proc.returncode} while waiting for {pattern!r}:\n{out}\n{err}")
+            pytest.fail(f"the app exited with {proc.returncode} while waiting for {what}:\n{out}\n{err}")
         if time.monotonic() > deadline:
-            pytest.fail(f"no window matching {pattern!r} within {timeout:.0f} s")
+            pytest.fail(f"no {what} within {timeout:.0f} s")
         time.sleep(0.05)
+    return value
+
+
+def wait_for_new_window(pattern: str, before: set[str], proc: subprocess.Popen, timeout: float = 30.0) -> str:
+    return watch_windows(pattern, proc, lambda shown: min(shown - before, key=int, default=None),
+                         f"new window matching {pattern!r}", timeout)
+
+
+def wait_for_window_gone(window: str, pattern: str, proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Waits until `window` is no longer shown after its close button was pressed."""
+    watch_windows(pattern, proc, lambda shown: window not in shown, f"closing of window {window} ({pattern!r})", timeout)
 
 
 def keyboard(window: str, *steps: str) -> None:
@@ -405,9 +425,13 @@ def test_frozen_app_two_copies_host_join_and_chat(frozen_app, tmp_path):
     tcp, udp = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
     procs: list[subprocess.Popen] = []
 
-    def launch(person: str) -> tuple[subprocess.Popen, str]:
+    def launch(person: str, ports: tuple[int, int] | None = None) -> tuple[subprocess.Popen, str]:
         home = tmp_path / person
         home.mkdir()
+        if ports is not None:
+            settings = home / ".config" / "online-chat-messenger" / "settings.json"
+            settings.parent.mkdir(parents=True)
+            settings.write_text(json.dumps({"tcp_port": ports[0], "udp_port": ports[1]}), encoding="utf-8")
         env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
         before = visible_windows(start_title)
         proc = start_program([str(frozen_app)], env=env)
@@ -416,25 +440,37 @@ def test_frozen_app_two_copies_host_join_and_chat(frozen_app, tmp_path):
 
     carol = None
     try:
-        # Alice hosts "lobby" on free ports: her name, Tab to Host a room, Enter; the
-        # dialog starts at the room name; Tab past the password to the two ports.
-        alice, alice_start = launch("alice")
+        # Alice hosts "lobby" on free ports (her settings hold them: the ports sit under
+        # Advanced, where the defaults usually do): her name, Tab to Host a room, Enter;
+        # the dialog starts at the room name: type it, Enter.
+        alice, alice_start = launch("alice", ports=(tcp, udp))
         keyboard(alice_start, "Alice", "Tab", "Return")
         host_dialog = wait_for_new_window("^Host a room$", set(), alice)
         chats_before = visible_windows(chat_title)
-        keyboard(host_dialog, "lobby", "Tab", "Tab", str(tcp), "Tab", str(udp), "Return")
+        keyboard(host_dialog, "lobby", "Return")
         alice_chat = wait_for_new_window(chat_title, chats_before, alice)
 
         carol = ChatClient("127.0.0.1", tcp, timeout=5.0)
         carol.join_room("lobby", "Carol")
 
-        # Bob joins from a second copy: his name, Tab Tab to Join a room, Enter; he types
-        # the address and Enter, the dialog asks for the room, he types it and Enter.
+        # Bob joins from a second copy: his name, Tab Tab to Join a room, Enter. The dialog
+        # opens on the rooms found on the network (the suite keeps discovery on loopback),
+        # with the keyboard on the list, which picks the first room found: Enter joins it.
+        # An Enter before the room is listed only says "pick a room"; so press until in.
         bob, bob_start = launch("bob")
         keyboard(bob_start, "Bob", "Tab", "Tab", "Return")
         join_dialog = wait_for_new_window("^Join a room$", set(), bob)
-        keyboard(join_dialog, f"127.0.0.1:{tcp}", "Return", "lobby", "Return")
-        bob_chat = wait_for_new_window(chat_title, chats_before | {alice_chat}, bob)
+        deadline = time.monotonic() + 15
+        while not (bob_chats := visible_windows(chat_title) - chats_before - {alice_chat}):
+            assert time.monotonic() < deadline, "Bob's Join dialog did not join the room found"
+            try:
+                keyboard(join_dialog, "Return")
+            except subprocess.CalledProcessError:
+                pass  # the dialog closed between the look and the key: the join is under way
+            wait_until_deadline = time.monotonic() + 1.0
+            while time.monotonic() < wait_until_deadline and not (visible_windows(chat_title) - chats_before - {alice_chat}):
+                time.sleep(0.05)
+        bob_chat = min(bob_chats, key=int)
 
         keyboard(alice_chat, "hello from Alice, こんにちは", "Return")
         keyboard(bob_chat, "hi Alice, Bob here", "Return")
@@ -454,9 +490,7 @@ def test_frozen_app_two_copies_host_join_and_chat(frozen_app, tmp_path):
         # Close Bob's chat, then his start window; then Alice's: both copies exit cleanly.
         for proc, chat, start in ((bob, bob_chat, bob_start), (alice, alice_chat, alice_start)):
             press_close_button(int(chat))
-            deadline = time.monotonic() + 10
-            while chat in visible_windows(chat_title) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_for_window_gone(chat, chat_title, proc)
             press_close_button(int(start))
             out, err = proc.communicate(timeout=15)
             assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"

@@ -27,6 +27,7 @@ def home(tmp_path, monkeypatch):
     known = {
         "CSIDL_APPDATA": tmp_path / "AppData" / "Roaming",
         "CSIDL_LOCAL_APPDATA": tmp_path / "AppData" / "Local",
+        "CSIDL_DOWNLOADS": tmp_path / "Downloads",
     }
     monkeypatch.setattr(platformdirs.windows, "get_win_folder", lambda csidl: str(known[csidl]))
     return tmp_path
@@ -91,3 +92,9 @@ def test_settings_follow_the_config_dir(home, monkeypatch):
     assert default_path() == home / "cfg" / APP / "settings.json"
     monkeypatch.delenv("XDG_CONFIG_HOME")
     assert default_path() == Path(paths.config_dir()) / "settings.json"
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin", "win32"])
+def test_downloads_go_to_the_users_downloads_folder(home, platform, monkeypatch):
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    assert paths.downloads_dir(platform) == home / "Downloads"

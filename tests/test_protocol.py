@@ -188,6 +188,221 @@ def test_max_chat_text_fits_both_directions():
     assert len(longer) + p.SEAL_OVERHEAD > p.MAX_DATAGRAM  # one byte more would not fit sealed
 
 
+# --- exactly at every limit: one byte under, at and over -----------------------------------
+
+
+@pytest.mark.parametrize("size", [p.MAX_DATAGRAM - 1, p.MAX_DATAGRAM])
+def test_datagram_up_to_exactly_4096_bytes_decodes(size):
+    data = bytes([4, 3]) + b"room" + b"tok" + p.encode_chat(1, "x" * (size - 9 - p.CHAT_OVERHEAD))
+    assert len(data) == size
+    datagram = p.decode_datagram(data)
+    assert p.decode_body(datagram.body) == p.Chat(1, "x" * (size - 9 - p.CHAT_OVERHEAD), 1)
+    assert p.encode_datagram(b"room", b"tok", datagram.body) == data
+
+
+def test_datagram_one_byte_over_4096_is_refused_both_ways():
+    body = b"x" * (p.MAX_DATAGRAM + 1 - 9)
+    with pytest.raises(ProtocolError, match="4097 bytes; the most is 4096"):
+        p.encode_datagram(b"room", b"tok", body)
+    with pytest.raises(ProtocolError, match="4097 bytes; the most is 4096"):
+        p.decode_datagram(bytes([4, 3]) + b"room" + b"tok" + body)
+
+
+# 255 bytes three ways: ASCII, three-byte kana (85 x 3) and a mix that ends on a four-byte emoji
+NAMES_OF_255_BYTES = ["n" * 255, "あ" * 85, "a" * 251 + "😀"]
+
+
+@pytest.mark.parametrize("name", NAMES_OF_255_BYTES)
+def test_names_of_exactly_255_bytes_pass_everywhere(name):
+    assert len(name.encode()) == 255
+    assert p.check_name(name, "room name") == name.encode()
+    assert p.decode_tcrp(p.encode_tcrp(p.Operation.CREATE, p.State.REQUEST, name, b"x")).room == name
+    assert p.decode_datagram(p.encode_datagram(name.encode(), b"t" * 255, b"hi")) == p.Datagram(name, b"t" * 255, b"hi")
+    assert p.decode_request(p.encode_request(p.RoomRequest(name))) == p.RoomRequest(name)
+    assert p.decode_request(name.encode()).username == name
+
+
+@pytest.mark.parametrize("name", ["n" * 256, "あ" * 85 + "a", "a" * 252 + "😀"])
+def test_names_of_256_bytes_are_refused_everywhere(name):
+    assert len(name.encode()) == 256
+    with pytest.raises(ProtocolError, match="256 bytes; the most is 255"):
+        p.check_name(name, "room name")
+    with pytest.raises(ProtocolError, match="256 bytes"):
+        p.encode_tcrp(p.Operation.CREATE, p.State.REQUEST, name)
+    with pytest.raises(ProtocolError, match="256 bytes"):
+        p.decode_request(p.encode_request(p.RoomRequest(name)))
+    with pytest.raises(ProtocolError, match="256 bytes"):
+        p.decode_name(name.encode(), "username")
+
+
+def test_password_of_1024_bytes_is_accepted_and_1025_refused():
+    at = p.decode_request(p.encode_request(p.RoomRequest("bob", "ぱ" * 341 + "x")))
+    assert len(at.password.encode()) == 1024
+    with pytest.raises(ProtocolError, match="longer than 1024 bytes"):
+        p.decode_request(p.encode_request(p.RoomRequest("bob", "ぱ" * 341 + "xy")))
+
+
+def test_resend_carries_up_to_16_ranges():
+    ranges = tuple((i, i + 1) for i in range(1, 33, 2))
+    assert len(ranges) == p.MAX_RESEND_RANGES
+    assert p.decode_body(p.encode_resend(*ranges)) == p.Resend(ranges)
+    with pytest.raises(ProtocolError, match="1 to 16 ranges"):
+        p.decode_body(p.encode_resend(*ranges, (40, 41)))
+
+
+@pytest.mark.parametrize("name_bytes, binding", [(14, "upstream"), (15, "both"), (16, "downstream"), (255, "downstream")])
+def test_the_longest_chat_fills_a_datagram_exactly_in_the_binding_direction(name_bytes, binding):
+    """Sealed both ways; upstream carries the 22-byte token and CHAT_OVERHEAD, downstream the name and EVENT_OVERHEAD:
+    which one is full depends on the name, and the longest text fills that one to the byte."""
+    room, token, name = b"lobby", b"t" * 22, "n" * name_bytes
+    limit = p.max_chat_text_bytes(len(room), len(token), name_bytes)
+    up = len(p.encode_datagram(room, token, p.encode_chat(1, "x" * limit))) + p.SEAL_OVERHEAD
+    down = len(p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, name, "x" * limit)))) + p.SEAL_OVERHEAD
+    assert {"upstream": up, "downstream": down, "both": min(up, down)}[binding] == p.MAX_DATAGRAM
+    assert max(up, down) == p.MAX_DATAGRAM and (binding != "both" or up == down)
+
+
+def test_fixed_frames_refuse_one_byte_more_or_less():
+    for body in (p.encode_heartbeat(1), p.encode_chat_ack(1, 2), p.encode_status_frame(3)):
+        assert p.decode_body(body)  # exactly the size
+        with pytest.raises(ProtocolError, match="frame needs"):
+            p.decode_body(body + b"\x00")
+        with pytest.raises(ProtocolError, match="frame needs"):
+            p.decode_body(body[:-1])
+
+
+def test_event_name_length_is_exact():
+    body = p.encode_event(p.Event(1, 2, p.EventType.JOINED, "abc"))
+    assert p.decode_body(body).name == "abc"
+    with pytest.raises(ProtocolError, match="shorter than its name"):
+        p.decode_body(body[:-1])
+    with pytest.raises(ProtocolError, match="shorter than its fixed fields"):
+        p.decode_body(body[: 3 + 14])
+
+
+# --- every refusal says exactly why (the reason reaches logs and BAD_REQUEST answers) -------
+
+EVENT_HEAD = bytes.fromhex("ff0110 00000001 0000000000000002 00 02")
+
+
+@pytest.mark.parametrize(
+    "decode, data, reason",
+    [
+        (p.decode_tcrp_header, bytes(31), "a TCRP header is 32 bytes, got 31"),
+        (p.decode_tcrp, bytes([4, 1, 0]) + (3).to_bytes(29, "big") + b"room", "expected 7 bytes after the header, got 4"),
+        (p.decode_status, b"", "status answer is empty"),
+        (p.decode_datagram, b"\x04", "datagram is shorter than its 2-byte header"),
+        (p.decode_datagram, bytes([0, 0]), "room name is empty"),
+        (p.decode_datagram, bytes([4, 2]) + b"roomt", "datagram is shorter than the room name and token its header announces"),
+        (p.decode_request, b"\xc3\x28", "request payload is not valid UTF-8"),
+        (p.decode_request, b'{"username"', "request payload starts like JSON but is not valid JSON"),
+        (p.decode_request, b'{"username": "a", "token": 5}', "'token' must be a string"),
+        (p.decode_request, b'{"password": "pw"}', "username is empty"),
+        (p.decode_request, b" \n", "username must be visible text without control characters"),
+        (p.decode_request, b"a\x7fb", "username must be visible text without control characters"),
+        (p.decode_body, b"", "datagram has no message"),
+        (p.decode_body, b"\xc3\x28", "message is not valid UTF-8"),
+        (p.decode_body, b"\xff\x01", "frame is shorter than its 3-byte head"),
+        (p.decode_body, b"\xff\x02\x01", "frame version 2 is not supported (this side speaks 1)"),
+        (p.decode_body, b"\xff\x01\x7f", "unknown frame kind 0x7f"),
+        (p.decode_body, b"\xff\x01\x01\x00", "heartbeat frame needs 4 bytes after its kind, got 1"),
+        (p.decode_body, b"\xff\x01\x02" + bytes(8), "chat frame has no text"),
+        (p.decode_body, b"\xff\x01\x02" + bytes.fromhex("0000000100000002") + b"x", "chat floor is above its own id"),
+        (p.decode_body, b"\xff\x01\x02" + bytes(8) + b"\xff", "chat text is not valid UTF-8"),
+        (p.decode_body, b"\xff\x01\x03" + bytes.fromhex("0000000900000004"), "resend range runs backwards"),
+        (p.decode_body, b"\xff\x01\x03", "resend frame needs 1 to 16 ranges of 8 bytes, got 0 bytes"),
+        (p.decode_body, b"\xff\x01\x04x", "leave frame carries unexpected bytes"),
+        (p.decode_body, EVENT_HEAD[:-1], "event frame is shorter than its fixed fields"),
+        (p.decode_body, EVENT_HEAD[:-1] + b"\x09\x00", "unknown event type 9"),
+        (p.decode_body, EVENT_HEAD + b"\x02a", "event frame is shorter than its name"),
+        (p.decode_body, EVENT_HEAD + b"\x01\xff", "event name is not valid UTF-8"),
+        (p.decode_body, EVENT_HEAD + b"\x01a\xff", "event text is not valid UTF-8"),
+        (p.decode_body, b"\xff\x01\x11" + bytes(7), "chat ack frame needs 8 bytes after its kind, got 7"),
+        (p.decode_body, b"\xff\x01\x12" + bytes(5), "status frame needs 4 bytes after its kind, got 5"),
+        (p.decode_body, b"\xff\x01\x13", "error frame has no code"),
+        (p.decode_body, b"\xff\x01\x13\x63", "unknown error code 99"),
+        (p.decode_body, b"\xff\x01\x13\x01\xff", "error text is not valid UTF-8"),
+        (p.decode_json_object, b"\xff", "answer is not a UTF-8 JSON object"),
+        (p.decode_json_object, b"[1]", "answer is not a JSON object"),
+        (p.event_from_json, [], "history entry is not an object"),
+        (p.event_from_json, {"seq": 1, "time_ms": 2, "type": 1}, "history entry is missing a field or has a bad one"),
+        (p.event_from_json, {"seq": 1, "time_ms": 2, "type": 9, "name": "a"}, "history entry is missing a field or has a bad one"),
+        (p.event_from_json, {"seq": "x", "time_ms": 2, "type": 1, "name": "a"}, "history entry is missing a field or has a bad one"),
+        (p.event_from_json, {"seq": None, "time_ms": 2, "type": 1, "name": "a"}, "history entry is missing a field or has a bad one"),
+    ],
+)
+def test_each_refusal_gives_its_exact_reason(decode, data, reason):
+    with pytest.raises(ProtocolError) as caught:
+        decode(data)
+    assert caught.value.reason == reason and str(caught.value) == reason
+
+
+def test_the_payload_size_is_read_from_all_29_big_endian_bytes():
+    header = p.decode_tcrp_header(bytes([4, 2, 0]) + b"\x01" + bytes(27) + b"\x02")
+    assert (header.room_name_size, header.operation, header.state) == (4, p.Operation.JOIN, p.State.REQUEST)
+    assert header.payload_size == 2**224 + 2 and header.body_size == 2**224 + 6
+    assert p.encode_tcrp(1, 0, "r", b"x" * 258)[3:32] == (258).to_bytes(29, "big")
+
+
+def test_an_empty_room_name_is_allowed_only_where_asked():
+    data = p.encode_tcrp(p.Operation.LIST, p.State.REQUEST, "", b"")
+    assert p.decode_tcrp(data, allow_empty_room=True) == p.TcrpMessage(p.Operation.LIST, p.State.REQUEST, "", b"")
+    with pytest.raises(ProtocolError, match="room name is empty"):
+        p.decode_tcrp(data)
+
+
+def test_request_payload_bytes_are_utf8_json_with_only_the_fields_given():
+    assert p.encode_request(p.RoomRequest("アリス")) == '{"username": "アリス"}'.encode()
+    assert p.encode_request(p.RoomRequest("", token="tok")) == b'{"username": "", "token": "tok"}'
+    assert p.encode_request(p.RoomRequest("a", "pw", "t")) == b'{"username": "a", "password": "pw", "token": "t"}'
+
+
+def test_request_payload_details():
+    assert p.decode_request(b' \t{"username": "bob"}') == p.RoomRequest("bob")  # JSON after blanks
+    assert p.decode_request(b"bob\r\n").username == "bob"  # a line as a terminal sends it
+    assert p.decode_request(b"\r\nbob").username == "bob"
+    assert p.decode_request(b'{"token": "tok"}') == p.RoomRequest("", None, "tok")  # SYNC needs no name
+    assert p.decode_request(b'{"username": "a", "token": "tok"}').token == "tok"
+    assert p.decode_request(b'{"username": "a", "password": null}') == p.RoomRequest("a")
+    assert p.decode_request(b"123").username == "123"  # JSON, but not an object: a bare name
+    with pytest.raises(ProtocolError, match="username is empty"):
+        p.decode_request(b'{"username": ""}')
+
+
+def test_status_detail_is_utf8_and_survives_bad_bytes():
+    assert p.encode_status(p.Status.ROOM_FULL, "部屋") == b"\x06" + "部屋".encode()
+    assert p.decode_status(b"\x00") == (p.Status.OK, "")
+    assert p.decode_status(b"\x06" + "部屋".encode() + b"\xff") == (p.Status.ROOM_FULL, "部屋\ufffd")
+
+
+def test_json_answers_are_compact_utf8_and_history_entries_round_trip():
+    assert p.encode_json({"room": "部屋", "n": [1, 2]}) == '{"room":"部屋","n":[1,2]}'.encode()
+    assert p.decode_json_object('{"room": "部屋"}'.encode()) == {"room": "部屋"}
+    event = p.Event(7, 1_700_000_000_123, p.EventType.CLOSED, "アリス", "bye")
+    entry = p.event_to_json(event)
+    assert entry == {"seq": 7, "time_ms": 1_700_000_000_123, "type": 5, "name": "アリス", "text": "bye"}
+    assert p.event_from_json(entry) == p.Event(7, 1_700_000_000_123, p.EventType.CLOSED, "アリス", "bye", history=True)
+    assert p.event_from_json({"seq": "3", "time_ms": 4, "type": "2", "name": "b"}) == p.Event(3, 4, p.EventType.JOINED, "b", "", True)
+
+
+def test_check_name_returns_the_utf8_bytes_and_names_the_field():
+    assert p.check_name("部屋", "room name") == "部屋".encode()
+    with pytest.raises(ProtocolError) as caught:
+        p.check_name("", "your name")
+    assert caught.value.reason == "your name is empty"
+    with pytest.raises(ProtocolError, match="^room name must be visible text"):
+        p.check_name("a\tb", "room name")
+
+
+def test_frames_carry_their_fields_in_order():
+    assert p.encode_chat(3, "é") == bytes.fromhex("ff0102 00000003 00000003") + "é".encode()
+    assert p.encode_event(p.Event(1, 2, p.EventType.CHAT, "é", "ü", history=True)) == bytes.fromhex(
+        "ff0110 00000001 0000000000000002 01 01 02") + "é".encode() + "ü".encode()
+    assert p.encode_error_frame(p.ErrorCode.TOO_LONG, "é") == b"\xff\x01\x13\x04" + "é".encode()
+    assert p.encode_datagram("é".encode(), b"t", b"x") == b"\x02\x01" + "é".encode() + b"tx"
+    assert p.decode_body(p.encode_event(p.Event(1, 2, p.EventType.CHAT, "é", "ü", history=False))).history is False
+
+
 # --- property tests: random and mutated bytes never crash a decoder -----------------------
 
 
@@ -200,7 +415,7 @@ def _decode_all(data: bytes) -> None:
 
 
 @settings(max_examples=400)
-@given(st.binary(max_size=600))
+@given(st.one_of(st.binary(max_size=600), st.binary(min_size=p.MAX_DATAGRAM - 2, max_size=p.MAX_DATAGRAM + 2)))
 def test_random_bytes_give_a_message_or_a_protocol_error(data):
     _decode_all(data)
 
@@ -223,9 +438,18 @@ def test_mutated_messages_give_a_message_or_a_protocol_error(sample, flips, cut)
     _decode_all(bytes(data[: cut or None]))
 
 
-names = st.text(st.characters(min_codepoint=0x20, blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(
-    lambda s: s.strip() and "\x7f" not in s and len(s.encode()) <= 255
+def _at_most_bytes(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes, on a character boundary."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
+# Up to 255 characters cut to 255 bytes: long names reach the one-byte length limit exactly.
+names = (
+    st.text(st.characters(min_codepoint=0x20, blacklist_categories=("Cs",)), min_size=1, max_size=255)
+    .map(lambda s: _at_most_bytes(s, p.MAX_NAME_BYTES))
+    .filter(lambda s: s.strip() and "\x7f" not in s)
 )
+any_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=p.MAX_DATAGRAM)
 
 
 @given(names, st.sampled_from(list(p.Operation)), st.binary(max_size=300))
@@ -233,12 +457,41 @@ def test_tcrp_encode_then_decode_gives_back_the_original(room, operation, payloa
     assert p.decode_tcrp(p.encode_tcrp(operation, p.State.REQUEST, room, payload)) == p.TcrpMessage(operation, p.State.REQUEST, room, payload)
 
 
-@given(names, st.binary(min_size=1, max_size=255), st.integers(0, 2**32 - 1), st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=200))
-def test_chat_datagram_encode_then_decode_gives_back_the_original(room, token, msg_id, text):
+@given(names, st.binary(min_size=1, max_size=255), st.integers(0, 2**32 - 1), any_text, st.booleans())
+def test_chat_datagram_encode_then_decode_gives_back_the_original(room, token, msg_id, text, fill):
+    room_bytes = room.encode()
+    room_left = p.MAX_DATAGRAM - 2 - len(room_bytes) - len(token) - p.CHAT_OVERHEAD
+    text = _at_most_bytes(text, room_left)
+    if fill:  # pad to exactly the datagram limit
+        text += "x" * (room_left - len(text.encode()))
+    if not text:
+        return
     body = p.encode_chat(msg_id, text)
-    datagram = p.decode_datagram(p.encode_datagram(room.encode(), token, body))
+    data = p.encode_datagram(room_bytes, token, body)
+    assert len(data) <= p.MAX_DATAGRAM and (not fill or len(data) == p.MAX_DATAGRAM)
+    datagram = p.decode_datagram(data)
     assert (datagram.room, datagram.token) == (room, token)
     assert p.decode_body(datagram.body) == p.Chat(msg_id, text, msg_id)
+    if fill:
+        with pytest.raises(ProtocolError, match="4097 bytes"):
+            p.encode_datagram(room_bytes, token, body + b"x")
+
+
+@given(names, any_text, st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1), st.sampled_from(list(p.EventType)), st.booleans())
+def test_event_encode_then_decode_gives_back_the_original(name, text, seq, time_ms, event_type, history):
+    event = p.Event(seq, time_ms, event_type, name, text, history)
+    assert p.decode_body(p.encode_event(event)) == event
+
+
+@given(names, st.text(max_size=1100))
+def test_request_encode_then_decode_keeps_username_and_password(username, password):
+    payload = p.encode_request(p.RoomRequest(username, password))
+    if len(password.encode()) > 1024:
+        with pytest.raises(ProtocolError, match="longer than 1024 bytes"):
+            p.decode_request(payload)
+    else:
+        assert p.decode_request(payload) == p.RoomRequest(username, password)
+
 
 
 # --- whose fault: local and remote protocol errors --------------------------------------------

@@ -54,7 +54,10 @@ def test_three_clients_through_a_lossy_proxy_get_everything_once_and_in_room_ord
             for log in logs:
                 log.wait_type(ev.ChatMessage, 2 * MESSAGES_EACH, timeout=90)
                 log.wait_type(ev.MessageSent, MESSAGES_EACH, timeout=90)
-            time.sleep(0.5)  # let any stray duplicate arrive before counting
+            # Before counting, every stray duplicate must have arrived: the proxy holds none
+            # back and the server re-sends nothing (every member acknowledged every event).
+            wait_until(lambda: proxy.pending == 0 and _all_acknowledged(server), timeout=10,
+                       what="the proxy drained and every member acknowledged the room")
             orders = []
             for log in logs:
                 log.pump()
@@ -77,6 +80,11 @@ def test_three_clients_through_a_lossy_proxy_get_everything_once_and_in_room_ord
                   f"{proxy.counts['dropped']} dropped, {proxy.counts['duplicated']} duplicated")
             for client in clients:
                 client.leave()
+
+
+def _all_acknowledged(server: ChatServer) -> bool:
+    with server.registry._lock:
+        return all(m.acked_seq >= m.room.seq for m in server.registry._tokens.values())
 
 
 def test_message_is_reported_failed_when_the_server_never_answers(make_client):

@@ -409,3 +409,573 @@ def _status_of(action):
     except RegistryError as exc:
         return exc.status
     return Status.OK
+
+
+# --- exactly at the relay limit ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra, relayed", [(-1, True), (0, True), (1, False)], ids=["4095", "4096", "4097"])
+def test_a_chat_is_relayed_up_to_a_4096_byte_datagram_and_refused_past_it(registry, extra, relayed):
+    """The relayed event carries the sender's 100-byte name, so it, not the upstream chat, is the limit.
+    These members are unsealed: a sealed copy is SEAL_OVERHEAD longer, so the longest is exactly 4,096."""
+    sender = "n" * 100
+    host = registry.create_room("lobby", sender, ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    text = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - p.SEAL_OVERHEAD - p.EVENT_OVERHEAD - len(sender) + extra)
+    assert len(text) == p.max_relayed_text_bytes(len("lobby"), len(sender)) + extra
+    out = send(registry, host, p.encode_chat(1, text), ALICE)
+    to_bob = [data for to, data in out if to == BOB]
+    if relayed:
+        assert [len(data) + p.SEAL_OVERHEAD for data in to_bob] == [p.MAX_DATAGRAM + extra]
+        assert p.decode_body(p.decode_datagram(to_bob[0]).body).text == text
+        assert frames_to(out, ALICE) == [p.ChatAck(1, 2)]
+    else:
+        assert to_bob == []
+        assert [f.code for f in frames_to(out, ALICE)] == [ErrorCode.TOO_LONG]
+        assert registry.dropped["chat too long to relay"] == 1
+
+
+def test_a_plain_text_chat_is_held_to_the_same_relay_limit(registry):
+    host = registry.create_room("lobby", "n" * 100, ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    fits = "x" * p.max_relayed_text_bytes(len("lobby"), 100)
+    assert [len(d) + p.SEAL_OVERHEAD for to, d in send(registry, host, fits.encode(), ALICE) if to == BOB] == [p.MAX_DATAGRAM]
+    assert send(registry, host, (fits + "x").encode(), ALICE) == []  # refused: a plain client reads no error frame
+    assert registry.dropped["chat too long to relay"] == 1
+
+
+def test_a_too_long_chat_that_arrives_early_does_not_block_the_ones_after_it(registry, lobby):
+    too_long = "x" * p.MAX_DATAGRAM
+    out = send(registry, lobby["bob"], p.encode_chat(1, too_long), BOB)
+    assert [f.code for f in frames_to(out, BOB)] == [ErrorCode.TOO_LONG]
+    out = send(registry, lobby["bob"], p.encode_chat(2, "next", 2), BOB)
+    assert [f.text for f in frames_to(out, ALICE)] == ["next"]
+    assert send(registry, lobby["bob"], p.encode_chat(1, too_long), BOB) == []  # its retransmit is ignored
+
+
+# --- timers, with the fake clock ------------------------------------------------------------
+
+
+def test_a_missing_message_is_waited_for_30_s_and_then_given_up(registry, lobby, clock):
+    """A sender that never raises its floor: the server waits HOLD_SECONDS for the lost one, not a moment more."""
+    send(registry, lobby["bob"], p.encode_chat(1, "one", 1), BOB)
+    started = clock.now
+    assert frames_to(send(registry, lobby["bob"], p.encode_chat(3, "three", 2), BOB), ALICE) == []
+    clock.now = started + 30.0
+    assert frames_to(send(registry, lobby["bob"], p.encode_chat(4, "four", 2), BOB), ALICE) == []  # still waiting
+    clock.now = started + 30.001
+    out = send(registry, lobby["bob"], p.encode_chat(5, "five", 2), BOB)
+    assert [f.text for f in frames_to(out, ALICE)] == ["three", "four", "five"]
+    assert [a.msg_id for a in frames_to(out, BOB)] == [3, 4, 5]
+    assert send(registry, lobby["bob"], p.encode_chat(2, "two, too late", 2), BOB) == []
+
+
+def test_the_hold_back_clock_starts_again_after_each_relay(registry, lobby, clock):
+    send(registry, lobby["bob"], p.encode_chat(1, "one", 1), BOB)
+    clock.now += 100  # a long quiet spell with nothing held
+    assert frames_to(send(registry, lobby["bob"], p.encode_chat(3, "three", 2), BOB), ALICE) == []
+    clock.now += 29
+    assert frames_to(send(registry, lobby["bob"], p.encode_chat(4, "four", 2), BOB), ALICE) == []  # 29 s held: waits
+
+
+def test_a_retransmit_after_other_events_is_acknowledged_with_its_own_sequence_number(registry, lobby):
+    send(registry, lobby["bob"], p.encode_chat(1, "mine"), BOB)  # seq 3
+    send(registry, lobby["alice"], p.encode_chat(1, "hers"), ALICE)  # seq 4
+    registry.join_room("lobby", "dave", "10.0.0.4")  # seq 5
+    again = send(registry, lobby["bob"], p.encode_chat(1, "mine"), BOB)
+    assert again == [(BOB, again[0][1])]  # to the sender only: relayed once, never twice
+    assert frames_to(again, BOB) == [p.ChatAck(1, 3)]
+
+
+def test_a_retransmit_of_a_held_message_is_not_acknowledged_before_it_is_relayed(registry, lobby):
+    send(registry, lobby["bob"], p.encode_chat(2, "second", 1), BOB)
+    assert send(registry, lobby["bob"], p.encode_chat(2, "second", 1), BOB) == []
+    out = send(registry, lobby["bob"], p.encode_chat(1, "first", 1), BOB)
+    assert [f.text for f in frames_to(out, ALICE)] == ["first", "second"]
+
+
+def test_a_retired_token_is_told_why_only_when_the_answer_is_no_larger_than_the_request(registry, lobby, clock):
+    """Retire carol's token for real (timed out), then probe the amplification guard at its edge."""
+    clock.now += 31
+    for name, address in (("alice", ALICE), ("bob", BOB)):
+        send(registry, lobby[name], p.encode_heartbeat(3), address)
+    registry.tick()
+    assert registry.members("lobby") == ["alice", "bob"]
+    reason = "you were away too long and were removed"
+    answer = p.encode_datagram(b"lobby", b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
+    head = 2 + len("lobby") + len(lobby["carol"])
+
+    def probe(body: bytes):
+        return registry.handle_datagram(p.Datagram("lobby", lobby["carol"], body), CAROL)
+
+    same_size = bytes([p.FRAME_MAGIC]) + b"\0" * (len(answer) - head - 1)
+    assert probe(same_size) == [(CAROL, answer)]  # as large as the request: answered
+    bare = p.encode_datagram(b"lobby", b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, ""))
+    assert len(bare) < head + len(p.encode_heartbeat(3))
+    assert probe(same_size[:-1]) == [(CAROL, bare)]  # one byte smaller: the reason would amplify, so it is left out
+    assert probe(p.encode_heartbeat(3)) == [(CAROL, bare)]  # a real heartbeat: told only to come back or stop
+    assert probe(b"p" * len(same_size)) == []  # plain text: an assignment client reads no error frame
+    assert frames_to(probe(p.encode_chat(9, "x" * 40)), CAROL) == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, reason)]
+
+
+def test_a_retired_token_is_told_why_for_ten_minutes_then_only_that_it_is_unknown(registry, lobby, clock):
+    send(registry, lobby["bob"], p.encode_leave(), BOB)
+    chat = p.encode_chat(9, "x" * 40)
+    clock.now += 600
+    registry.tick()
+    assert frames_to(send(registry, lobby["bob"], chat, BOB), BOB) == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "you left the room")]
+    clock.now += 0.001
+    registry.tick()
+    assert frames_to(send(registry, lobby["bob"], chat, BOB), BOB) == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "")]
+
+
+def test_a_member_is_removed_only_once_silent_for_longer_than_the_timeout(registry, lobby, clock):
+    start = clock.now
+    send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE)
+    send(registry, lobby["bob"], p.encode_heartbeat(2), BOB)
+    clock.now = start + 30.0
+    send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE)
+    send(registry, lobby["bob"], p.encode_heartbeat(2), BOB)
+    assert frames_to(registry.tick(), ALICE) == []  # carol: silent exactly 30 s, still a member
+    assert registry.members("lobby") == ["alice", "bob", "carol"]
+    clock.now = start + 30.001
+    [event] = frames_to(registry.tick(), ALICE)
+    assert (event.event_type, event.name) == (EventType.TIMED_OUT, "carol")
+    assert registry.members("lobby") == ["alice", "bob"]
+
+
+def test_any_valid_datagram_keeps_a_member_alive_but_a_refused_one_does_not(registry, lobby, clock):
+    for _ in range(3):
+        clock.now += 20
+        send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE)
+        send(registry, lobby["bob"], p.encode_resend((1, 1)), BOB)  # any client frame counts
+        send(registry, lobby["carol"], b"\xff\x01\x7f", CAROL)  # a bad frame does not
+        registry.tick()
+    assert registry.members("lobby") == ["alice", "bob"]
+
+
+def test_server_resends_back_off_from_a_quarter_second_to_two_seconds(registry, lobby, clock):
+    send(registry, lobby["bob"], p.encode_chat(1, "m1"), BOB)
+    start, resent_at = clock.now, []
+    while clock.now < start + 8:
+        clock.now += 0.125  # exact in binary, so the schedule is exact too
+        if frames_to(registry.tick(), ALICE):
+            resent_at.append(clock.now - start)
+    assert resent_at == [0.25, 0.75, 1.75, 3.75, 5.75, 7.75]
+
+
+def test_an_acknowledgement_restarts_the_backoff_and_a_new_event_does_not_postpone_a_due_resend(registry, lobby, clock):
+    send(registry, lobby["bob"], p.encode_chat(1, "m1"), BOB)  # seq 3
+    clock.now += 0.25
+    assert [f.seq for f in frames_to(registry.tick(), ALICE)] == [3]  # next resend in 0.5 s
+    clock.now += 0.25
+    send(registry, lobby["bob"], p.encode_chat(2, "m2"), BOB)  # seq 4, while 3 is unacknowledged
+    clock.now += 0.25
+    assert [f.seq for f in frames_to(registry.tick(), ALICE)] == [3, 4]  # on the old schedule
+    send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)  # progress: back to 0.25 s
+    clock.now += 0.25
+    assert [f.seq for f in frames_to(registry.tick(), ALICE)] == [4]
+    send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)  # no progress: the backoff goes on
+    clock.now += 0.25
+    assert frames_to(registry.tick(), ALICE) == []
+
+
+def _alice_chatted_to_bob(clock, chats: int) -> tuple[RoomRegistry, bytes]:
+    """A registry without rate limits where alice sent `chats` messages (seqs 2..) to bob; bob's token."""
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=1e6, rate_burst=10**6))
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    for i in range(chats):
+        send(registry, host, p.encode_chat(i + 1, f"m{i}"), ALICE)
+    return registry, bob
+
+
+def test_a_resend_round_sends_at_most_32_events_from_the_first_unacknowledged(clock):
+    registry, bob = _alice_chatted_to_bob(clock, 40)  # seqs 2..41
+    send(registry, bob, p.encode_heartbeat(5), BOB)
+    clock.now += 0.25
+    assert [f.seq for f in frames_to(registry.tick(), BOB)] == list(range(6, 38))
+
+
+def test_a_heartbeat_from_a_caught_up_member_is_answered_after_half_a_second_of_silence(registry, lobby, clock):
+    send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE)  # answered by the lobby fixture's round
+    clock.now += 0.5
+    assert frames_to(send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE), ALICE) == [p.StatusFrame(2)]
+    clock.now += 0.499
+    assert send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE) == []
+    assert frames_to(send(registry, lobby["alice"], p.encode_heartbeat(1), ALICE), ALICE) == [p.StatusFrame(2)]  # behind: at once
+
+
+def test_a_wrong_password_lockout_doubles_and_ends_to_the_second(registry, clock):
+    registry.create_room("secret", "alice", "10.0.0.1", password="right")
+    for _ in range(3):
+        assert _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "wrong")) is Status.WRONG_PASSWORD
+    # the third failure started a 1 s lockout, the fourth will start 2 s
+    assert _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "right")) is Status.TOO_MANY_ATTEMPTS
+    clock.now += 1.0
+    assert _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "wrong")) is Status.WRONG_PASSWORD
+    clock.now += 1.999
+    assert _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "right")) is Status.TOO_MANY_ATTEMPTS
+    clock.now += 0.001
+    assert _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "right")) is Status.OK
+
+
+# --- a registry over a store: what a restart takes up -------------------------------------------
+
+
+def test_a_registry_over_the_same_store_takes_up_rooms_members_events_and_duplicates(tmp_path, clock):
+    from ocm_core.store import RoomStore
+
+    wall = lambda: 1_700_000_000.5  # noqa: E731
+    store = RoomStore(tmp_path / "server.db")
+    first = RoomRegistry(clock=clock, wall_clock=wall, store=store)
+    host = first.create_room("lobby", "alice", ALICE[0], password="pw")
+    bob, _ = first.join_room("lobby", "bob", BOB[0], password="pw")
+    carol, _ = first.join_room("lobby", "carol", CAROL[0], password="pw")
+    send(first, host, p.encode_heartbeat(0), ALICE)
+    send(first, carol, "plain line".encode(), CAROL)  # carol speaks plain text from here on
+    send(first, bob, p.encode_chat(1, "one"), BOB)
+    send(first, bob, p.encode_heartbeat(0), (BOB[0], 7000))  # bob moved to another port
+    send(first, bob, p.encode_chat(2, "two"), (BOB[0], 7000))
+    first.create_room("other", "dave", "10.0.0.4")
+    dave_gone = first._rooms["other"].members["dave"].token
+    send(first, dave_gone, p.encode_leave(), ("10.0.0.4", 1), room="other")  # its host left: the room is gone for good
+    store.close()
+
+    store = RoomStore(tmp_path / "server.db")
+    again = RoomRegistry(clock=clock, wall_clock=wall, store=store)
+    assert again.list_rooms() == [{"name": "lobby", "members": 3, "locked": True, "host": "alice"}]
+    assert again.snapshot(bob, BOB[0], "lobby")["seq"] == 5
+    history = again.snapshot(host, ALICE[0], "lobby")["history"]
+    assert [(h["seq"], h["type"], h["name"], h["time_ms"]) for h in history] == [
+        (1, EventType.JOINED, "bob", 1_700_000_000_500), (2, EventType.JOINED, "carol", 1_700_000_000_500),
+        (3, EventType.CHAT, "carol", 1_700_000_000_500), (4, EventType.CHAT, "bob", 1_700_000_000_500),
+        (5, EventType.CHAT, "bob", 1_700_000_000_500)]
+    assert [h["text"] for h in history if h["type"] == EventType.CHAT] == ["plain line", "one", "two"]
+    assert _status_of(lambda: again.join_room("lobby", "eve", "10.0.0.5", "wrong")) is Status.WRONG_PASSWORD
+    # bob's ids are remembered: a retransmit is re-acked, not relayed; his next id flows
+    assert frames_to(send(again, bob, p.encode_chat(2, "two"), (BOB[0], 7000)), (BOB[0], 7000)) == [p.ChatAck(2, 5)]
+    out = send(again, bob, p.encode_chat(3, "three"), (BOB[0], 7000))
+    assert frames_to(out, ALICE)[0].text == "three"  # alice's address was taken up
+    assert frames_to(out, CAROL) == [p.PlainText("bob: three")]  # and carol's plain-text mode
+    assert frames_to(send(again, dave_gone, p.encode_chat(1, "x" * 60), ("10.0.0.4", 1), room="other"), ("10.0.0.4", 1))[0].text == ""
+    store.close()
+
+
+def test_a_room_whose_host_was_removed_before_a_restart_closes_on_take_up(tmp_path, clock):
+    from ocm_core.store import RoomStore
+
+    store = RoomStore(tmp_path / "server.db")
+    first = RoomRegistry(clock=clock, store=store)
+    host = first.create_room("lobby", "alice", ALICE[0])
+    bob, _ = first.join_room("lobby", "bob", BOB[0])
+    store.remove_member(host)  # as if the host's removal was the last thing written
+    store.close()
+    store = RoomStore(tmp_path / "server.db")
+    again = RoomRegistry(clock=clock, store=store)
+    assert again.room_names() == [] and again.member_count() == 0
+    assert frames_to(send(again, bob, p.encode_chat(1, "x" * 60), BOB), BOB) == [
+        p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "the host went away, so the room closed")]
+    assert store.rooms() == []
+    store.close()
+
+
+@pytest.mark.parametrize("failing", ["add_room", "add_member"])
+def test_a_store_that_fails_leaves_no_half_made_room_or_member(tmp_path, clock, failing):
+    from ocm_core.store import RoomStore
+
+    store = RoomStore(tmp_path / "server.db")
+    registry = RoomRegistry(clock=clock, store=store)
+    if failing == "add_member":
+        registry.create_room("lobby", "alice", ALICE[0])
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    setattr(store, failing, broken)
+    with pytest.raises(OSError):
+        if failing == "add_room":
+            registry.create_room("lobby", "alice", ALICE[0])
+        else:
+            registry.join_room("lobby", "bob", BOB[0])
+    assert registry.member_count() == (0 if failing == "add_room" else 1)
+    assert registry.room_names() == ([] if failing == "add_room" else ["lobby"])
+    assert registry.members("lobby") == ([] if failing == "add_room" else ["alice"])
+    store.close()
+
+
+def test_close_all_tells_every_member_of_every_room(registry, lobby):
+    registry.create_room("other", "dave", "10.0.0.4")
+    dave = registry._rooms["other"].members["dave"].token
+    send(registry, dave, p.encode_heartbeat(0), ("10.0.0.4", 4), room="other")
+    out = registry.close_all("the server stopped")
+    for address in (ALICE, BOB, CAROL, ("10.0.0.4", 4)):
+        [closed] = frames_to(out, address)
+        assert (closed.event_type, closed.text) == (EventType.CLOSED, "the server stopped")
+    assert registry.room_names() == [] and registry.member_count() == 0
+    assert frames_to(send(registry, lobby["bob"], p.encode_chat(1, "x" * 60), BOB), BOB)[0].text == "the server stopped"
+
+
+# --- what the registry says, and to whom ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "action, status, sentence",
+    [
+        (lambda r: r.join_room("nope", "x", "1.1.1.1"), Status.NO_SUCH_ROOM, "there is no room 'nope' on this server; check the name"),
+        (lambda r: r.join_room("lobby", "alice", "1.1.1.1"), Status.NAME_TAKEN, "the name 'alice' is taken in room 'lobby'; pick another"),
+        (lambda r: r.create_room("lobby", "x", "1.1.1.1"), Status.ROOM_EXISTS, "room 'lobby' already exists; pick another name or join it"),
+        (lambda r: r.snapshot(b"nope", "1.1.1.1", "lobby"), Status.UNKNOWN_TOKEN, "this session is not known to the server; join again"),
+        (lambda r: r.join_room("locked", "x", "1.1.1.1"), Status.PASSWORD_REQUIRED, "this room is locked; enter its password"),
+        (lambda r: r.join_room("locked", "x", "1.1.1.1", "no"), Status.WRONG_PASSWORD, "wrong password for this room; check it and try again"),
+    ],
+)
+def test_each_refusal_has_its_status_and_exact_sentence(clock, action, status, sentence):
+    registry = RoomRegistry(clock=clock)
+    registry.create_room("lobby", "alice", "10.0.0.1")
+    registry.create_room("locked", "bob", "10.0.0.2", password="pw")
+    with pytest.raises(RegistryError) as caught:
+        action(registry)
+    assert (caught.value.status, str(caught.value)) == (status, sentence)
+
+
+def test_caps_and_lockouts_say_how_many_and_how_long(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(max_rooms=1, max_members_per_room=1))
+    registry.create_room("a", "host", "1.1.1.1", password="pw")
+    with pytest.raises(RegistryError, match="^this server has as many rooms as it allows; try again later$"):
+        registry.create_room("b", "host", "1.1.1.1")
+    registry.limits.max_members_per_room = 2
+    registry.join_room("a", "second", "1.1.1.2", "pw")
+    with pytest.raises(RegistryError, match=r"^room 'a' is full \(2 members\)$"):
+        registry.join_room("a", "third", "1.1.1.3", "pw")
+    for _ in range(3):
+        _status_of(lambda: registry.join_room("a", "x", "1.1.1.9", "wrong"))
+    clock.now += 1  # the third failure locked for 1 s, the fourth locks for 2 s
+    assert _status_of(lambda: registry.join_room("a", "x", "1.1.1.9", "wrong")) is Status.WRONG_PASSWORD
+    clock.now += 0.4
+    with pytest.raises(RegistryError, match="^too many wrong passwords; wait 2 s and try again$"):
+        registry.join_room("a", "x", "1.1.1.9", "pw")
+
+
+def test_a_right_password_forgives_earlier_mistakes_and_a_quiet_minute_does_too(registry, clock):
+    registry.create_room("secret", "alice", "10.0.0.1", password="right")
+    for _ in range(2):
+        _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "wrong"))
+    assert registry.join_room("secret", "bob", "10.0.0.2", "right")[0]
+    assert "10.0.0.2" not in registry._password_failures
+    for _ in range(3):  # three more wrong ones: a fourth would lock
+        _status_of(lambda: registry.join_room("secret", "carol", "10.0.0.2", "wrong"))
+    clock.now += 1 + 60.001  # past the lockout and a quiet minute
+    assert _status_of(lambda: registry.join_room("secret", "carol", "10.0.0.2", "wrong")) is Status.WRONG_PASSWORD
+    assert registry._password_failures["10.0.0.2"][0] == 1  # counted from scratch
+    registry.tick()
+    clock.now += 61
+    registry.tick()
+    assert registry._password_failures == {}  # the maintenance tick forgets them too
+
+
+def test_rooms_are_listed_by_name_ignoring_case_and_snapshots_list_members_the_same_way(clock):
+    registry = RoomRegistry(clock=clock)
+    for room in ("beta", "Alpha", "gamma"):
+        registry.create_room(room, "Zed", "10.0.0.1")
+    registry.join_room("beta", "amy", "10.0.0.2")
+    registry.join_room("beta", "Bob", "10.0.0.3")
+    assert registry.list_rooms() == [
+        {"name": "Alpha", "members": 1, "locked": False, "host": "Zed"},
+        {"name": "beta", "members": 3, "locked": False, "host": "Zed"},
+        {"name": "gamma", "members": 1, "locked": False, "host": "Zed"},
+    ]
+    token = registry._rooms["beta"].members["Bob"].token
+    snap = registry.snapshot(token, "10.0.0.3", "beta")
+    assert {key: snap[key] for key in ("room", "seq", "host", "members", "locked")} == {
+        "room": "beta", "seq": 2, "host": "Zed", "members": ["amy", "Bob", "Zed"], "locked": False}
+    assert registry.members("beta") == ["Bob", "Zed", "amy"]  # the plain view sorts by code point
+
+
+def test_a_snapshot_counts_as_delivery_so_nothing_before_it_is_resent(registry, lobby, clock):
+    send(registry, lobby["alice"], p.encode_chat(1, "m1"), ALICE)
+    registry.snapshot(lobby["bob"], BOB[0], "lobby")
+    clock.now += 0.25
+    out = registry.tick()
+    assert frames_to(out, BOB) == []
+    assert [f.seq for f in frames_to(out, CAROL)] == [3]
+
+
+def test_a_batch_is_handled_in_full_and_one_crashing_datagram_costs_only_itself(registry, lobby, monkeypatch):
+    out = registry.handle_datagrams([
+        (p.Datagram("lobby", lobby["bob"], p.encode_chat(1, "one")), BOB),
+        (p.Datagram("lobby", lobby["bob"], p.encode_chat(2, "two")), BOB),
+    ])
+    assert [f.text for f in frames_to(out, ALICE)] == ["one", "two"]
+
+
+@pytest.mark.expect_error_log("^error handling a datagram from")
+def test_a_crash_while_handling_one_datagram_is_logged_and_the_rest_of_the_batch_goes_on(registry, lobby, monkeypatch):
+    real = registry._chat
+
+    def crash_on_boom(member, chat, now):
+        if chat.text == "boom":
+            raise RuntimeError("a bug")
+        return real(member, chat, now)
+
+    monkeypatch.setattr(registry, "_chat", crash_on_boom)
+    out = registry.handle_datagrams([
+        (p.Datagram("lobby", lobby["bob"], p.encode_chat(1, "before")), BOB),
+        (p.Datagram("lobby", lobby["bob"], p.encode_chat(2, "boom")), BOB),
+        (p.Datagram("lobby", lobby["carol"], p.encode_chat(1, "after")), CAROL),
+    ])
+    assert [f.text for f in frames_to(out, ALICE)] == ["before", "after"]
+
+
+def test_refused_datagrams_are_logged_once_per_reason_every_five_seconds_with_a_count(registry, lobby, clock, caplog):
+    caplog.set_level("INFO", logger="ocm_core.rooms")
+    far = ("10.9.9.9", 1)
+    for _ in range(3):
+        send(registry, lobby["bob"], p.encode_chat(1, "x"), far)
+    send(registry, lobby["bob"], b"\xff\x01\x7f", BOB)
+    clock.now += 4.999
+    send(registry, lobby["bob"], p.encode_chat(1, "x"), far)
+    clock.now += 0.001
+    send(registry, lobby["bob"], p.encode_chat(1, "x"), far)
+    send(registry, lobby["bob"], p.encode_chat(1, "x"), far)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("dropped")]
+    assert lines == [
+        "dropped a datagram from ('10.9.9.9', 1): token used from another IP address",
+        "dropped a datagram from ('10.0.0.2', 5002): bad frame (unknown frame kind 0x7f)",
+        "dropped a datagram from ('10.9.9.9', 1): token used from another IP address (3 more like it since the last report)",
+    ]
+    assert registry.dropped["token used from another IP address"] == 6 and registry.dropped["bad frame"] == 1
+
+
+def test_a_resend_answers_at_most_64_events_across_its_ranges(clock):
+    registry, bob = _alice_chatted_to_bob(clock, 99)  # seqs 2..100
+
+    def seqs(*ranges):
+        return [f.seq for f in frames_to(send(registry, bob, p.encode_resend(*ranges), BOB), BOB)]
+    assert seqs((1, 100)) == list(range(1, 65))
+    assert seqs((10, 10), (20, 29), (30, 200)) == [10, *range(20, 30), *range(30, 83)]
+    assert seqs((0, 2)) == [1, 2]  # there is no event 0
+    assert seqs((101, 200), (5, 6)) == [5, 6]  # past the end: nothing, and the next range still answered
+    assert seqs((40, 60), (61, 103)) == list(range(40, 101))
+    assert seqs(*[(i, i) for i in range(1, 17)]) == list(range(1, 17))
+
+
+def test_a_resend_before_any_event_asks_for_nothing(clock):
+    registry = RoomRegistry(clock=clock)
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    send(registry, host, p.encode_heartbeat(0), ALICE)
+    assert send(registry, host, p.encode_resend((1, 5)), ALICE) == []
+
+
+def test_a_resend_of_events_no_longer_buffered_asks_for_a_resync_in_words(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(event_buffer=2))
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    for i in range(4):
+        send(registry, host, p.encode_chat(i + 1, f"m{i}"), ALICE)
+    assert frames_to(send(registry, host, p.encode_resend((2, 4)), ALICE), ALICE) == [
+        p.ErrorFrame(ErrorCode.RESYNC, "some messages are no longer on the server; fetching the room again")]
+
+
+def test_the_sender_of_a_chat_counts_it_delivered_only_when_it_was_caught_up(registry, lobby, clock):
+    registry.join_room("lobby", "dave", "10.0.0.4")  # seq 3: bob has not acknowledged it
+    send(registry, lobby["bob"], p.encode_chat(1, "mine"), BOB)  # seq 4
+    clock.now += 0.25
+    assert [f.seq for f in frames_to(registry.tick(), BOB)] == [3, 4]  # behind, so its own 4 comes back too
+    send(registry, lobby["bob"], p.encode_heartbeat(3), BOB)
+    send(registry, lobby["alice"], p.encode_heartbeat(4), ALICE)
+    send(registry, lobby["alice"], p.encode_chat(1, "hers"), ALICE)  # seq 5: alice was caught up
+    clock.now += 5
+    assert frames_to(registry.tick(), ALICE) == []
+
+
+def test_rate_limit_warning_is_worded_counted_and_not_sent_to_plain_text_clients(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=2, rate_burst=1))
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    plain, _ = registry.join_room("lobby", "carol", CAROL[0])
+    send(registry, host, p.encode_chat(1, "a"), ALICE)
+    assert frames_to(send(registry, host, p.encode_chat(2, "b"), ALICE), ALICE) == [
+        p.ErrorFrame(ErrorCode.RATE_LIMITED, "you are sending faster than 2 messages a second; slow down")]
+    send(registry, plain, b"one", CAROL)
+    assert send(registry, plain, b"two", CAROL) == []
+    assert registry.dropped["rate limited"] == 2
+    clock.now += 0.5  # a full bucket again: the next flood is told again
+    send(registry, host, p.encode_chat(2, "b"), ALICE)
+    assert frames_to(send(registry, host, p.encode_chat(3, "c"), ALICE), ALICE)[0].code is ErrorCode.RATE_LIMITED
+
+
+def test_the_too_long_refusal_is_worded(registry, lobby):
+    out = send(registry, lobby["bob"], p.encode_chat(1, "x" * p.MAX_DATAGRAM), BOB)
+    assert frames_to(out, BOB) == [p.ErrorFrame(ErrorCode.TOO_LONG, "that message is too long to relay with your name; shorten it")]
+
+
+def test_plain_text_clients_read_every_kind_of_event(registry, lobby):
+    send(registry, lobby["carol"], b"hi", CAROL)
+    out = registry.join_room("lobby", "dave", "10.0.0.4")[1]
+    out += send(registry, lobby["bob"], p.encode_leave(), BOB)
+    dave = registry._rooms["lobby"].members["dave"]
+    dave.last_seen -= 100
+    out += registry.tick()
+    out += send(registry, lobby["alice"], p.encode_leave(), ALICE)
+    assert frames_to(out, CAROL) == [p.PlainText("* dave joined"), p.PlainText("* bob left"),
+                                     p.PlainText("* dave timed out"), p.PlainText("* the host closed the room")]
+
+
+def test_the_oldest_remembered_ids_are_forgotten_first(clock):
+    from ocm_core.rooms import SEEN_IDS_PER_MEMBER
+
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=1e6, rate_burst=10**6))
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    for i in range(1, SEEN_IDS_PER_MEMBER + 2):
+        send(registry, host, p.encode_chat(i, "m"), ALICE)
+    seen = registry._rooms["lobby"].members["alice"].seen_ids
+    assert len(seen) == SEEN_IDS_PER_MEMBER and 1 not in seen and 2 in seen and SEEN_IDS_PER_MEMBER + 1 in seen
+
+
+def test_messages_held_beyond_the_cap_are_not_kept(clock):
+    from ocm_core.rooms import HELD_PER_MEMBER
+
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=1e6, rate_burst=10**6))
+    host = registry.create_room("lobby", "alice", ALICE[0])
+    for i in range(2, HELD_PER_MEMBER + 3):  # id 1 is lost; one more than the cap arrives after it
+        send(registry, host, p.encode_chat(i, f"m{i}", 1), ALICE)
+    member = registry._rooms["lobby"].members["alice"]
+    assert len(member.held) == HELD_PER_MEMBER and HELD_PER_MEMBER + 2 not in member.held
+    out = send(registry, host, p.encode_chat(1, "m1", 1), ALICE)
+    assert [a.msg_id for a in frames_to(out, ALICE)] == list(range(1, HELD_PER_MEMBER + 2))
+
+
+def test_a_too_long_chat_ahead_of_a_missing_one_is_consumed_only_in_its_turn(registry, lobby):
+    too_long = "x" * p.MAX_DATAGRAM
+    assert [f.code for f in frames_to(send(registry, lobby["bob"], p.encode_chat(2, too_long, 1), BOB), BOB)] == [ErrorCode.TOO_LONG]
+    assert [f.text for f in frames_to(send(registry, lobby["bob"], p.encode_chat(1, "one", 1), BOB), ALICE)] == ["one"]
+    send(registry, lobby["bob"], p.encode_chat(2, too_long, 2), BOB)  # its retransmit, now in turn: consumed
+    assert [f.text for f in frames_to(send(registry, lobby["bob"], p.encode_chat(3, "three", 3), BOB), ALICE)] == ["three"]
+
+
+def test_members_who_left_or_timed_out_stay_gone_after_a_restart_and_moves_are_kept(tmp_path, clock):
+    from ocm_core.store import RoomStore
+
+    store = RoomStore(tmp_path / "server.db")
+    first = RoomRegistry(clock=clock, store=store)
+    host = first.create_room("lobby", "alice", ALICE[0])
+    bob, _ = first.join_room("lobby", "bob", BOB[0])
+    carol, _ = first.join_room("lobby", "carol", CAROL[0])
+    dave, _ = first.join_room("lobby", "dave", "10.0.0.4")
+    send(first, host, p.encode_heartbeat(0), (ALICE[0], 7001))
+    send(first, host, p.encode_heartbeat(0), (ALICE[0], 7002))  # moved again
+    send(first, bob, p.encode_leave(), BOB)
+    clock.now += 20
+    for token, address in ((host, (ALICE[0], 7002)), (dave, ("10.0.0.4", 4))):
+        send(first, token, p.encode_heartbeat(0), address)
+    clock.now += 11
+    first.tick()  # carol timed out
+    store.close()
+    store = RoomStore(tmp_path / "server.db")
+    again = RoomRegistry(clock=clock, store=store)
+    assert again.members("lobby") == ["alice", "dave"]
+    out = send(again, dave, p.encode_chat(1, "hi"), ("10.0.0.4", 4))
+    assert [to for to, _ in out if to != ("10.0.0.4", 4)] == [(ALICE[0], 7002)]
+    store.close()

@@ -431,6 +431,25 @@ def _chat_session(port: int, room: str) -> float:
         host.leave()
 
 
+@pytest.mark.parametrize("padding", [0, 1], ids=["at-the-cap", "one-over"])
+def test_the_request_payload_cap_holds_to_the_byte(plain_server, padding):
+    """A request payload of exactly MAX_REQUEST_PAYLOAD bytes is served; a header that claims
+    one byte more is refused at once, before the server waits for (or reads) the body."""
+    server = plain_server  # the request travels in plain TCRP, so the byte count is ours to set
+    base = p.encode_json({"username": "cap", "pad": ""})
+    payload = p.encode_json({"username": "cap", "pad": "x" * (p.MAX_REQUEST_PAYLOAD - len(base) + padding)})
+    assert len(payload) == p.MAX_REQUEST_PAYLOAD + padding
+    if not padding:
+        assert tcrp(server.tcp_address[1], Operation.CREATE, "cap room", payload)[0] is Status.OK
+        assert server.registry.members("cap room") == ["cap"]
+        return
+    with connect(server.tcp_address[1]) as sock:
+        sock.sendall(p.encode_tcrp(Operation.CREATE, State.REQUEST, "cap room", payload)[: p.TCRP_HEADER_SIZE])
+        status, detail, _ = answer_of(read_to_end(sock))  # the body never comes: only the cap can answer
+    assert status is Status.BAD_REQUEST and f"over the {p.MAX_REQUEST_PAYLOAD}-byte limit" in detail
+    assert server.registry.room_names() == []
+
+
 # --- 2. stalled and vanishing peers, and the connection caps --------------------------------
 
 
@@ -633,12 +652,11 @@ def test_tokens_of_a_closed_room_stop_working_at_once(server, make_client):
     before = server.registry.dropped["unknown token"]
     with udp_socket() as probe:
         probe.connect(server.udp_address)
-        for token in tokens.values():
-            probe.send(p.encode_datagram(b"closing", token, p.encode_chat(1, "still here?")))
+        # Each token is told its own story: the host left, the guest's room was closed.
+        for who, reason in (("host", "you left the room"), ("guest", "the host closed the room")):
+            probe.send(p.encode_datagram(b"closing", tokens[who], p.encode_chat(1, "still here?")))
             reply = p.decode_body(p.decode_datagram(probe.recv(p.MAX_DATAGRAM)).body)
-            assert reply == p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "the host closed the room") or reply == p.ErrorFrame(
-                ErrorCode.UNKNOWN_TOKEN, "you left the room"
-            )
+            assert reply == p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, reason), who
     assert server.registry.dropped["unknown token"] == before + 2
     for token in tokens.values():
         status, _, _ = tls_tcrp(server.tcp_address[1], Operation.SYNC, "closing", request(token=token))

@@ -77,6 +77,26 @@ def test_message_over_the_datagram_limit_is_refused_with_its_size(make_client):
         client.send("a" * (limit + 101))
 
 
+@pytest.mark.parametrize("sender", ["al", "n" * 100], ids=["full-upstream", "full-downstream"])
+def test_the_longest_message_makes_a_4096_byte_datagram_and_is_relayed_whole(make_client, sender):
+    """Sealed, with a short name the sender's CHAT is the full datagram, with a long one the relayed EVENT."""
+    alice, bob = make_client(), make_client()
+    alice.create_room("room", sender)
+    bob.join_room("room", "bob")
+    bob_log = EventLog(bob)
+    limit = alice.max_message_bytes
+    text = "あ" * (limit // 3) + "x" * (limit % 3)
+    assert len(text.encode()) == limit
+    up = len(p.encode_datagram(b"room", alice._token, p.encode_chat(1, text))) + p.SEAL_OVERHEAD
+    down = len(p.encode_datagram(b"room", b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, sender, text)))) + p.SEAL_OVERHEAD
+    assert max(up, down) == p.MAX_DATAGRAM
+    alice.send(text)
+    [message] = bob_log.wait_type(ev.ChatMessage)
+    assert (message.sender, message.text) == (sender, text)
+    with pytest.raises(errors.MessageTooLong):
+        alice.send(text + "x")
+
+
 def test_host_leaving_closes_the_room_for_everyone(make_client, server):
     host, guest = make_client(), make_client()
     host.create_room("room", "host")

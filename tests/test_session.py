@@ -290,12 +290,25 @@ def test_a_server_whose_numbering_went_back_is_followed_not_ignored():
     for seq in range(1, 151):
         session.receive(event(seq), T0)
     assert session.delivered == 150
-    session.receive(status(8), T0 + 1)  # the server lost messages 9 to 150 (a database gone)
-    assert session.delivered == 8
+    session.receive(status(8), T0 + 1)  # the server lost messages 9 to 150 (a database gone) ...
+    assert session.delivered == 150  # ... or this STATUS is old and was overtaken: not enough to go back on
     out = session.tick(T0 + 1.01)
-    assert out.fetch_snapshot  # fetch the room again, from the server's own numbering
+    assert out.fetch_snapshot  # ask the server over TLS
+    session.apply_snapshot(snapshot(8), T0 + 1.5)  # its own word: the room is at 8
+    assert session.delivered == 8
     out = session.receive(event(9, text="after the reset"), T0 + 2)
     assert texts(out) == ["after the reset"]
+
+
+def test_a_stale_status_overtaken_by_newer_events_changes_nothing_but_a_check():
+    session = open_session(seq=0)
+    for seq in range(1, 6):
+        session.receive(event(seq), T0)
+    session.receive(status(3), T0 + 0.1)  # sent before events 4 and 5, arrived after them
+    assert session.tick(T0 + 0.2).fetch_snapshot
+    assert texts(session.apply_snapshot(snapshot(5, history=[history_event(s) for s in range(1, 6)]), T0 + 0.3)) == []
+    assert session.delivered == 5
+    assert texts(session.receive(event(4), T0 + 0.4)) == []  # a late re-send is still not shown twice
 
 
 def test_silence_past_give_up_after_ends_the_session_and_fails_what_waited():
@@ -521,3 +534,21 @@ def test_any_frame_lost_duplicated_or_reordered_gives_the_same_room(arriving):
     assert sorted(s.msg_id for s in seen if isinstance(s, ev.MessageSent)) == [1, 2]
     assert not [e for e in seen if isinstance(e, (ev.MessageFailed, ev.RoomClosed))]
     assert session.delivered == 5 and session.members == ("bob", "eve", ME)
+
+
+def test_a_file_event_becomes_file_shared_in_room_order_and_a_malformed_one_is_skipped():
+    session = open_session()
+    info = p.FileInfo("0123456789abcdef", "plan.pdf", 2048, "application/pdf")
+    text = p.encode_file_event_text(info)
+    out = session.receive(event(2, "bob", text, EventType.FILE), T0 + 1)
+    assert of(out, ev.FileShared) == []  # held until event 1 arrives
+    out = session.receive(event(1, "bob", "hello"), T0 + 1.1)
+    assert texts(out) == ["hello"]
+    assert of(out, ev.FileShared) == [ev.FileShared(2, "0123456789abcdef", "plan.pdf", 2048, "bob", "application/pdf", 2.0)]
+    out = session.receive(event(3, "bob", "{not json", EventType.FILE), T0 + 1.2)
+    assert out.events == []
+    out = session.receive(event(4, "bob", "after"), T0 + 1.3)
+    assert texts(out) == ["after"]  # the bad event took its place in the order and held nothing up
+    restored = ClientSession(ROOM, ME, TOKEN)
+    out = restored.apply_snapshot(snapshot(2, history=[history_event(2, "bob", text, EventType.FILE)]), T0)
+    assert [e.history for e in of(out, ev.FileShared)] == [True]

@@ -7,7 +7,8 @@ imported, the names it lacks are deleted from os, socket, signal and select, and
 selector is select() (Windows' only one). Modules that pick a platform branch when
 imported keep their Linux branch: the stdlib's (subprocess, os.path) and platformdirs,
 imported here first (on Windows it loads its Windows module, which tests/test_paths.py
-covers). This checks our code, not a whole Windows. tests/test_portability.py runs it.
+covers), and ifaddr, which python-zeroconf uses (its import picks ifaddr._win32 there,
+ifaddr._posix here; the POSIX branch needs os.uname). This checks our code, not a whole Windows. tests/test_portability.py runs it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class BlockPosixOnly(importlib.abc.MetaPathFinder):
 
 def take_away() -> None:
     import platformdirs  # noqa: F401  (its Linux branch needs os.getuid; see above)
+    import ifaddr  # noqa: F401  (its POSIX branch needs os.uname; see above)
 
     sys.meta_path.insert(0, BlockPosixOnly())
     for name in POSIX_ONLY_MODULES:

@@ -32,6 +32,16 @@ def pump(root: tk.Misc, until, timeout: float = 10.0, what: str | None = None):
         time.sleep(0.002)  # let worker threads run; the deadline, not this, decides
 
 
+def pump_for(root: tk.Misc, seconds: float) -> None:
+    """Run the Tk event loop for ``seconds`` (many poll intervals), for checks that
+    something never happens; fails at once if a Tk callback raised."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        root.update()
+        _raise_callback_errors(root)
+        time.sleep(0.002)
+
+
 def _raise_callback_errors(root: tk.Misc) -> None:
     errors = getattr(root._root(), "callback_errors", [])
     if errors:

@@ -6,6 +6,8 @@ import logging
 import time
 import tkinter as tk
 
+import pytest
+
 from gui_helpers import FakeClient, pump
 from ocm_core.events import ChatMessage
 from ocm_gui import app as app_module
@@ -118,6 +120,7 @@ def test_windows_carry_the_app_icon(app):
     assert [(image.width(), image.height()) for image in app.root.icon_images] == [(256, 256), (48, 48)]
 
 
+@pytest.mark.expect_error_log("^a window action failed$")
 def test_an_exception_in_a_callback_is_logged_and_shown_not_lost(root, app, caplog):
     root.report_callback_exception = app.report_callback_exception  # as run_app sets it
 

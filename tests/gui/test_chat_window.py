@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gui_helpers import FakeClient, pump
+from gui_helpers import FakeClient, pump, pump_for
 from ocm_core.events import (
     ChatMessage,
     ConnectionLost,
@@ -197,6 +197,29 @@ def test_counter_shows_characters_left_turns_red_past_the_limit_and_send_refuses
     assert chat.send() is not None and client.sent
 
 
+@pytest.mark.parametrize("size", [29, 30, 31])
+def test_byte_counter_and_send_one_under_at_and_one_over_the_limit(root, make_chat, size):
+    client = FakeClient(max_message_bytes=30)
+    chat = make_chat(client)
+    text = "あ" * 9 + "x" * (size - 27)  # counted in UTF-8 bytes, not characters
+    chat.input.insert("1.0", text)
+    root.update()
+    over = size > 30
+    # Bytes underneath, characters on screen: 1 "x" left at 29 bytes, none at 30, 1 too many at 31.
+    expected = {29: "1 character left", 30: "0 characters left", 31: "1 character too many"}[size]
+    assert chat.counter.cget("text") == expected
+    assert str(chat.counter.cget("style")) == ("Over.Small.TLabel" if over else "Small.TLabel")
+    assert chat.over_limit is over
+    msg_id = chat.send()
+    if over:
+        assert msg_id is None and client.sent == []
+        assert "the message is 1 character too long" in chat.hint.cget("text")
+        assert chat.input_text() == text
+    else:
+        assert client.sent == [(msg_id, text)]
+        assert chat.input_text() == ""
+
+
 def test_unread_count_in_title_while_unfocused(root, make_chat, fake_client):
     chat = make_chat(fake_client)
     chat.win.event_generate("<FocusOut>")
@@ -346,6 +369,7 @@ def test_room_closed_disables_input_and_offers_back_to_start(root, make_chat, fa
     backs = []
     client = FakeClient(username="Bob", host_name="Alice", members=("Alice", "Bob"))
     chat = make_chat(client, on_back=backs.append)
+    chat.input.insert("1.0", "typed before the host left")  # a real message: only the guard can stop it
     put(client, RoomClosed("The host closed the room."))
     pump(root, lambda: chat.room_closed)
     root.update()
@@ -355,7 +379,10 @@ def test_room_closed_disables_input_and_offers_back_to_start(root, make_chat, fa
     assert chat.leave_button.cget("text") == "Close window"
     assert "error" in tags_at_text(chat, "The host closed the room.")
     chat.input.event_generate("<Return>")
+    root.update()
     assert chat.send() is None
+    assert client.sent == []
+    assert chat.input_text() == "typed before the host left"
     chat.back_button.invoke()
     assert backs == [chat]
     assert chat.destroyed and not chat.win.winfo_exists()
@@ -372,11 +399,12 @@ def test_leave_cancels_the_poll_and_leaves(root, make_chat, fake_client):
     assert poll_id not in root.tk.call("after", "info")
     pump(root, lambda: fake_client.left)
     assert not chat.win.winfo_exists()
-    # events after closing are never handled
+    # events after closing are never handled, however long the loop runs (many poll intervals)
     ticks = chat.ticks
     fake_client.events.put(ChatMessage(1, "Bob", "late", time.time()))
-    root.update()
+    pump_for(root, 10 * chat_module.POLL_MS / 1000)
     assert chat.ticks == ticks
+    assert fake_client.events.qsize() == 1  # still queued: nothing drained it
 
 
 def test_host_window_shows_the_share_address_and_copies_it(root, make_chat, fake_client):

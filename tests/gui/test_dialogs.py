@@ -81,7 +81,8 @@ def test_host_dialog_port_taken_offers_the_next_free_ports(root, app):
         assert f"TCP port {taken} is already in use" in dialog.error_text()
         assert "The next free ports are TCP" in dialog.error_text()
         assert not dialog.closed and app.chats == []
-        assert dialog.win.focus_get() is dialog.tcp_entry
+        assert dialog.win.focus_get() is dialog.tcp_entry and dialog.advanced.winfo_ismapped()
+        saved = (app.settings.tcp_port, app.settings.udp_port)
         dialog.use_ports_button.invoke()
         new_tcp = int(dialog.tcp_var.get())
         assert new_tcp != taken
@@ -90,6 +91,14 @@ def test_host_dialog_port_taken_offers_the_next_free_ports(root, app):
     chat = app.chats[0]
     assert chat.server.tcp_address[1] == new_tcp
     assert chat.share_address.endswith(f":{new_tcp}")
+    assert (app.settings.tcp_port, app.settings.udp_port) == saved  # a fallback is not the new default
+    # a second room from the same app uses the running server instead of clashing with it
+    second = app.open_host_dialog()
+    fill(second, name="Alice", room="second room", tcp=str(new_tcp), udp=dialog.udp_var.get())
+    submit(root, second, until=lambda: second.closed)
+    assert len(app.chats) == 2 and app.chats[1].server.tcp_address == chat.server.tcp_address
+    app.chats[0].leave_button.invoke()
+    assert app.chats[0].server.running  # the other hosted room still uses it
 
 
 def test_hosting_trusts_its_own_server_even_if_another_key_was_remembered_at_that_port(root, app):

@@ -20,7 +20,9 @@ from ocm_gui.settings import Settings
 
 # Words that stay as they are in a Japanese interface: the product's name, names of
 # protocols and keys, and a language's own name in the language menu.
-ALLOWED = {"Online", "Chat", "Messenger", "TCP", "UDP", "OK", "Enter", "Shift", "English"}
+ALLOWED = {"Online", "Chat", "Messenger", "TCP", "UDP", "OK", "Enter", "Shift", "English",
+           # the Join dialog's firewall advice: names of systems and networks, and a command to type
+           "Windows", "macOS", "Linux", "mDNS", "VPN", "Wi", "Fi", "AP", "sudo", "ufw", "allow", "udp", "tcp"}
 FINGERPRINT = "KQFZ-PAMM-DXQT-WRNB"
 TYPED = {"Bob", "lobby", *FINGERPRINT.split("-")}  # what was typed, member names, the server's key
 

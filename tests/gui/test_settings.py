@@ -65,3 +65,12 @@ def test_a_failed_write_leaves_the_old_file_whole(config_home, monkeypatch, capl
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]
     assert any("could not save settings" in record.getMessage() for record in caplog.records)
+
+
+def test_recent_servers_round_trip_and_a_bad_list_is_skipped(config_home, caplog):
+    Settings.load().update(recent_servers=["192.168.1.20:9090", "10.0.0.5:9092"])
+    assert Settings.load().recent_servers == ["192.168.1.20:9090", "10.0.0.5:9092"]
+    default_path().write_text(json.dumps({"recent_servers": ["a:1", 7]}), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="ocm_gui.settings"):
+        assert Settings.load().recent_servers == []
+    assert any("recent_servers" in record.getMessage() for record in caplog.records)

@@ -1,0 +1,486 @@
+"""Files shared with a room: round trips with checksums, concurrency, cancelling, cut
+connections, caps, a full disk, hostile names, history for late joiners, clean-up."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ocm_core import client_files, errors
+from ocm_core import events as ev
+from ocm_core import protocol as p
+from ocm_core.client import ChatClient
+from ocm_core.filenames import claim_unique, safe_name
+from ocm_core.filestore import FileStore
+from ocm_core.server import ChatServer, ServerLimits
+from ocm_core.transfers import CHUNK
+from tests.support import EventLog, wait_until
+
+
+def make_file(directory: Path, name: str, size: int, seed: int = 1) -> Path:
+    path = directory / name
+    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB, different per seed
+    with open(path, "wb") as out:
+        left = size
+        while left:
+            out.write(block[: min(left, len(block))])
+            left -= min(left, len(block))
+    return path
+
+
+def digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def room_of_two(make_client, room: str = "files"):
+    alice, bob = make_client(), make_client()
+    alice.create_room(room, "alice")
+    bob.join_room(room, "bob")
+    return alice, bob
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, CHUNK, CHUNK + 1, 3 * CHUNK, 5 * 1024 * 1024 + 17])
+def test_a_file_of_any_size_crosses_byte_for_byte_and_the_room_is_told(server, make_client, tmp_path, size):
+    alice, bob = room_of_two(make_client)
+    source = make_file(tmp_path, "data.bin", size)
+    seen: list[tuple[int, int]] = []
+    file_id = alice.send_file(source, progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, size) and seen[-1] == (size, size)
+    shared = EventLog(bob).wait_type(ev.FileShared)[0]
+    assert (shared.file_id, shared.name, shared.size, shared.sender, shared.mime) == (
+        file_id, "data.bin", size, "alice", "application/octet-stream")
+    assert EventLog(alice).wait_type(ev.FileShared)[0].file_id == file_id  # the sender sees its own line too
+    out = tmp_path / "out"
+    out.mkdir()
+    saved = bob.download(file_id, out)
+    assert saved == out / "data.bin" and digest(saved) == digest(source)
+    assert [f.file_id for f in bob.list_files()] == [file_id]
+
+
+def test_downloads_into_a_folder_never_overwrite_and_a_path_is_used_as_given(server, make_client, tmp_path):
+    alice, bob = room_of_two(make_client)
+    file_id = alice.send_file(make_file(tmp_path, "report.pdf", 5000))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.pdf").write_bytes(b"mine")
+    assert bob.download(file_id, out) == out / "report (1).pdf"
+    assert bob.download(file_id, out) == out / "report (2).pdf"
+    assert (out / "report.pdf").read_bytes() == b"mine"
+    chosen = bob.download(file_id, tmp_path / "chosen name.pdf")
+    assert chosen == tmp_path / "chosen name.pdf" and chosen.stat().st_size == 5000
+    assert sorted(x.name for x in out.iterdir()) == ["report (1).pdf", "report (2).pdf", "report.pdf"]
+
+
+def test_two_uploads_and_three_downloads_at_once_while_chat_goes_on(server, make_client, tmp_path):
+    alice, bob = room_of_two(make_client)
+    carol = make_client()
+    carol.join_room("files", "carol")
+    first = alice.send_file(make_file(tmp_path, "first.bin", 2 * 1024 * 1024, seed=1))
+    sources = {name: make_file(tmp_path, name, 3 * 1024 * 1024 + n, seed=n) for n, name in enumerate(("a.bin", "b.bin"), 2)}
+    results: dict[str, object] = {}
+
+    def run(key, action):
+        try:
+            results[key] = action()
+        except Exception as exc:  # reported by the assert below
+            results[key] = exc
+
+    outs = []
+    for n in range(3):
+        outs.append(tmp_path / f"out{n}")
+        outs[-1].mkdir()
+    jobs = [threading.Thread(target=run, args=("up a", lambda: alice.send_file(sources["a.bin"]))),
+            threading.Thread(target=run, args=("up b", lambda: bob.send_file(sources["b.bin"])))]
+    jobs += [threading.Thread(target=run, args=(f"down {n}", lambda n=n: (bob, carol, alice)[n].download(first, outs[n])))
+             for n in range(3)]
+    for job in jobs:
+        job.start()
+    carol.send("still chatting")
+    EventLog(bob).wait_for(lambda seen: any(isinstance(e, ev.ChatMessage) and e.text == "still chatting" for e in seen))
+    for job in jobs:
+        job.join(30)
+    assert not [r for r in results.values() if isinstance(r, Exception)], results
+    assert all(digest(results[f"down {n}"]) == digest(tmp_path / "first.bin") for n in range(3))  # type: ignore[arg-type]
+    by_id = {f.file_id: f for f in carol.list_files()}
+    assert {by_id[results["up a"]].name, by_id[results["up b"]].name} == {"a.bin", "b.bin"}  # type: ignore[index]
+    fetched = carol.download(results["up b"], outs[0])  # type: ignore[arg-type]
+    assert digest(fetched) == digest(sources["b.bin"])
+
+
+def test_a_late_joiner_sees_shared_files_in_the_history(server, make_client, tmp_path):
+    alice, _bob = room_of_two(make_client)
+    file_id = alice.send_file(make_file(tmp_path, "notes.txt", 10))
+    late = make_client()
+    late.join_room("files", "late")
+    shared = EventLog(late).wait_type(ev.FileShared)[0]
+    assert shared.history and shared.file_id == file_id and shared.mime == "text/plain" and shared.sender == "alice"
+
+
+def test_cancelling_an_upload_midway_shares_nothing_and_frees_its_space(server, make_client, tmp_path):
+    alice, bob = room_of_two(make_client)
+    source = make_file(tmp_path, "big.bin", 8 * CHUNK)
+    with pytest.raises(errors.TransferCancelled):
+        alice.send_file(source, progress=lambda done, total: done < 3 * CHUNK)
+    wait_until(lambda: server.stats["transfers cut"] == 1 and server.files.used_bytes == 0, what="the upload discarded")
+    assert bob.list_files() == []
+    assert [p_ for p_ in Path(server.files.root).rglob("*") if p_.is_file()] == []
+    assert not EventLog(bob).of_type(ev.FileShared)
+
+
+def test_cancelling_a_download_midway_leaves_no_file_and_the_server_carries_on(server, make_client, tmp_path):
+    alice, bob = room_of_two(make_client)
+    file_id = alice.send_file(make_file(tmp_path, "big.bin", 40 * CHUNK))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(errors.TransferCancelled):
+        bob.download(file_id, out, progress=lambda done, total: done < 2 * CHUNK)
+    assert list(out.iterdir()) == []
+    with pytest.raises(errors.TransferCancelled):
+        bob.download(file_id, out / "named.bin", progress=lambda done, total: done < 2 * CHUNK)
+    assert list(out.iterdir()) == []
+    wait_until(lambda: server._transfers.running == 0, what="the server's transfers ended")
+    assert digest(bob.download(file_id, out)) == digest(tmp_path / "big.bin")
+
+
+def raw_upload(server: ChatServer, client: ChatClient, name: str, size: int, send: bytes):
+    """An UPLOAD by hand: request, OK, then only `send` of the file's bytes."""
+    sock, where = client._connect()
+    stream = client._secure(sock, where)
+    token, proof = client._file_auth()
+    stream.sendall(p.encode_tcrp(p.Operation.UPLOAD, p.State.REQUEST, client.room,
+                                 p.encode_file_request(p.FileRequest(token, proof, name, size, "application/octet-stream"))))
+    client._check_status(*client._read_message(stream))
+    stream.sendall(send)
+    return sock, stream
+
+
+def test_an_upload_cut_off_halfway_is_discarded(server, make_client, tmp_path):
+    alice, bob = room_of_two(make_client)
+    sock, _ = raw_upload(server, alice, "half.bin", 1_000_000, os.urandom(400_000))
+    wait_until(lambda: server.files.used_bytes == 1_000_000, what="space reserved")
+    sock.close()
+    wait_until(lambda: server.files.used_bytes == 0 and server.stats["transfers cut"] == 1, what="the cut upload discarded")
+    assert [x for x in Path(server.files.root).rglob("*") if x.is_file()] == []
+    assert bob.list_files() == []
+
+
+def test_a_stalled_upload_is_cut_off_and_holds_up_neither_chat_nor_other_transfers(make_client, tmp_path):
+    srv = ChatServer("127.0.0.1", 0, 0, server_limits=ServerLimits(transfer_idle_timeout=1.0, transfers=2))
+    srv.start()
+    try:
+        alice, bob = [ChatClient("127.0.0.1", srv.tcp_address[1]) for _ in range(2)]
+        alice.create_room("r", "alice")
+        bob.join_room("r", "bob")
+        stalled, _ = raw_upload(srv, alice, "stall.bin", 10_000, b"x" * 10)
+        started = time.monotonic()
+        file_id = bob.send_file(make_file(tmp_path, "ok.bin", 100_000))  # the other slot
+        bob.send("hello")
+        EventLog(alice).wait_for(lambda seen: any(isinstance(e, ev.ChatMessage) for e in seen))
+        assert time.monotonic() - started < 1.0
+        wait_until(lambda: srv.stats["transfers stalled"] == 1, timeout=5, what="the stalled upload cut off")
+        assert srv.files.used_bytes == 100_000 and [f.file_id for f in alice.list_files()] == [file_id]
+        stalled.close()
+        for client in (alice, bob):
+            client.leave()
+    finally:
+        srv.stop()
+
+
+def test_a_busy_server_makes_a_third_transfer_wait_and_retry(make_client, tmp_path):
+    srv = ChatServer("127.0.0.1", 0, 0, server_limits=ServerLimits(transfers=1, transfer_idle_timeout=2.0))
+    srv.start()
+    try:
+        alice = ChatClient("127.0.0.1", srv.tcp_address[1])
+        alice.create_room("r", "alice")
+        holder, _ = raw_upload(srv, alice, "hold.bin", 100, b"")
+        threading.Timer(0.5, holder.close).start()
+        file_id = alice.send_file(make_file(tmp_path, "later.bin", 1000))  # BUSY, then retried once the slot frees
+        assert srv.stats["transfers busy"] >= 1 and p.is_file_id(file_id)
+        alice.leave()
+    finally:
+        srv.stop()
+
+
+def test_over_a_cap_is_refused_before_any_byte_is_sent(make_client, tmp_path):
+    limits = ServerLimits(max_file_bytes=1000, max_storage_bytes=1500)
+    srv = ChatServer("127.0.0.1", 0, 0, server_limits=limits)
+    srv.start()
+    try:
+        alice = ChatClient("127.0.0.1", srv.tcp_address[1])
+        alice.create_room("r", "alice")
+        sent: list[int] = []
+        with pytest.raises(errors.FileTooLarge, match="at most 1000 bytes"):
+            alice.send_file(make_file(tmp_path, "big.bin", 1001), progress=lambda d, t: sent.append(d))
+        assert sent == []
+        alice.send_file(make_file(tmp_path, "a.bin", 1000))
+        with pytest.raises(errors.StorageFull, match="storage"):
+            alice.send_file(make_file(tmp_path, "b.bin", 501), progress=lambda d, t: sent.append(d))
+        assert sent == []
+        alice.send_file(make_file(tmp_path, "c.bin", 500))
+        alice.leave()
+        wait_until(lambda: srv.files.used_bytes == 0, what="the closed room's files deleted")
+    finally:
+        srv.stop()
+
+
+def test_another_rooms_file_a_stale_token_and_a_sniffed_token_without_its_key_are_refused(server, make_client, tmp_path):
+    alice, bob = room_of_two(make_client)
+    file_id = alice.send_file(make_file(tmp_path, "secret.txt", 100))
+    other = make_client()
+    other.create_room("other", "eve")
+    with pytest.raises(errors.NoSuchFile):
+        other.download(file_id, tmp_path)
+    # The token alone, as a sniffer on the LAN sees it in datagrams, with a wrong proof:
+    thief = make_client()
+    thief.room, thief._token, thief._proof = "files", bob._token, "AAAA"
+    thief._session = bob._session
+    with pytest.raises(errors.NotConnected):
+        thief.download(file_id, tmp_path)
+    bob.leave()
+    thief._proof = bob._proof  # even with the proof: the token died when bob left
+    thief._shut = False
+    with pytest.raises(errors.NotConnected):
+        client_files.download(thief, file_id, tmp_path, None)
+    assert [x.name for x in tmp_path.iterdir() if x.is_file()] == ["secret.txt"]
+
+
+def test_a_plain_client_cannot_share_files(plain_server, tmp_path):
+    client = ChatClient("127.0.0.1", plain_server.tcp_address[1], plain=True)
+    client.create_room("r", "old")
+    with pytest.raises(errors.BadRequest, match="encryption"):
+        client.send_file(make_file(tmp_path, "x.bin", 10))
+    client.leave()
+
+
+def test_hostile_names_are_made_safe():
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name("..\\..\\Windows\\system.ini") == "system.ini"
+    assert safe_name("..") == "file" and safe_name("") == "file" and safe_name(" . ") == "file"
+    assert safe_name("CON") == "_CON" and safe_name("nul.txt") == "_nul.txt" and safe_name("com1.tar.gz") == "_com1.tar.gz"
+    assert safe_name("LPT9") == "_LPT9" and safe_name("CONSOLE.txt") == "CONSOLE.txt"
+    assert safe_name("a\x00b\x1fc\u202e.txt") == "a_b_c_.txt"
+    assert safe_name('what?<>:"|*.txt') == "what_______.txt"
+    assert safe_name(".bashrc") == "bashrc" and safe_name("trailing. ") == "trailing"
+    long = safe_name("日本" * 200 + ".png")
+    assert long.endswith(".png") and len(long.encode("utf-8")) <= 255
+    assert safe_name("写真 2024.jpg") == "写真 2024.jpg"
+
+
+def test_a_hostile_name_arrives_safe_on_both_sides(server, make_client, tmp_path):
+    alice, bob = room_of_two(make_client)
+    sock, stream = raw_upload(server, alice, "../../CON", 3, b"abc" + hashlib.sha256(b"abc").digest())
+    header, _ = alice._read_message(stream)
+    sock.close()
+    assert header.state is p.State.COMPLETE
+    shared = EventLog(bob).wait_type(ev.FileShared)[0]
+    assert shared.name == "_CON"
+    out = tmp_path / "out"
+    out.mkdir()
+    assert bob.download(shared.file_id, out) == out / "_CON"
+    stored = [x for x in Path(server.files.root).rglob("*") if x.is_file()]
+    assert all(x.parent.parent == Path(server.files.root) for x in stored)
+
+
+def test_claim_unique_counts_up(tmp_path):
+    names = []
+    for _ in range(3):
+        path, handle = claim_unique(tmp_path, "a.txt")
+        handle.close()
+        names.append(path.name)
+    assert names == ["a.txt", "a (1).txt", "a (2).txt"]
+
+
+def test_a_corrupted_upload_is_refused_by_its_checksum(server, make_client):
+    alice, bob = room_of_two(make_client)
+    sock, _ = raw_upload(server, alice, "x.bin", 3, b"abc" + hashlib.sha256(b"abd").digest())
+    wait_until(lambda: server.stats["uploads corrupt"] == 1, what="the checksum refused")
+    sock.close()
+    assert server.files.used_bytes == 0 and bob.list_files() == []
+
+
+def test_a_closed_rooms_files_are_deleted_and_start_up_clears_rooms_that_are_gone(tmp_path):
+    db = tmp_path / "db" / "rooms.sqlite"
+    srv = ChatServer("127.0.0.1", 0, 0, db_path=db)
+    srv.start()
+    try:
+        host, other = ChatClient("127.0.0.1", srv.tcp_address[1]), ChatClient("127.0.0.1", srv.tcp_address[1])
+        host.create_room("kept", "host")
+        other.create_room("closed", "other")
+        host.send_file(make_file(tmp_path, "keep.bin", 100))
+        other.send_file(make_file(tmp_path, "gone.bin", 200))
+        other.leave()
+        wait_until(lambda: srv.files.used_bytes == 100, what="the closed room's file deleted")
+    finally:
+        srv.stop(close_rooms=False)
+    stray = db.parent / "files" / "0123456789abcdef0123456789abcdef"
+    stray.mkdir()
+    (stray / "0123456789abcdef").write_bytes(b"orphan")
+    srv = ChatServer("127.0.0.1", 0, 0, db_path=db)
+    srv.start()
+    try:
+        assert not stray.exists()
+        assert [f.name for f in srv.files.files("kept")] == ["keep.bin"]
+    finally:
+        srv.stop()
+    assert [x for x in (db.parent / "files").rglob("*") if x.is_file()] == []
+    host._shutdown()
+
+
+def test_an_in_memory_servers_files_live_in_a_temporary_directory_removed_at_stop(tmp_path):
+    srv = ChatServer("127.0.0.1", 0, 0)
+    srv.start()
+    root = Path(srv.files.root)
+    client = ChatClient("127.0.0.1", srv.tcp_address[1])
+    client.create_room("r", "a")
+    client.send_file(make_file(tmp_path, "x.bin", 10))
+    srv.stop()
+    client._shutdown()
+    assert not root.exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if shutil.which("mount") is None or (hasattr(os, "geteuid") and os.geteuid() != 0):
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", f"ocm-test-{uuid.uuid4().hex[:8]}", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"could not mount a tmpfs: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_refuses_the_file_with_a_sentence_and_the_room_keeps_chatting(tiny_disk, tmp_path):
+    srv = ChatServer("127.0.0.1", 0, 0, files_dir=tiny_disk / "files")
+    srv.start()
+    try:
+        alice, bob = ChatClient("127.0.0.1", srv.tcp_address[1]), ChatClient("127.0.0.1", srv.tcp_address[1])
+        alice.create_room("r", "alice")
+        bob.join_room("r", "bob")
+        with pytest.raises(errors.StorageFull, match="disk is full"):
+            alice.send_file(make_file(tmp_path, "big.bin", 3 * 1024 * 1024))
+        assert [x for x in tiny_disk.rglob("*") if x.is_file()] == []
+        assert srv.files.used_bytes == 0
+        alice.send("the room goes on")
+        EventLog(bob).wait_for(lambda seen: any(isinstance(e, ev.ChatMessage) and e.text == "the room goes on" for e in seen))
+        small = alice.send_file(make_file(tmp_path, "small.bin", 1000))
+        assert [f.file_id for f in bob.list_files()] == [small]
+        for client in (alice, bob):
+            client.leave()
+    finally:
+        srv.stop()
+
+
+def test_the_file_store_reserves_space_for_uploads_in_progress(tmp_path):
+    store = FileStore(tmp_path, max_file_bytes=100, max_storage_bytes=150)
+    store.take_up(set())
+    first = store.begin("r", "a", "x", 100, "")
+    with pytest.raises(Exception, match="full"):
+        store.begin("r", "a", "y", 60, "")
+    store.abort(first)
+    assert store.used_bytes == 0
+    store.begin("r", "a", "y", 60, "")
+
+
+def test_file_requests_and_events_round_trip_and_bad_ones_are_refused_with_a_reason():
+    upload = p.FileRequest("tok", "cHJvb2Y=", "a.png", 10, "image/png")
+    assert p.decode_file_request(p.Operation.UPLOAD, p.encode_file_request(upload)) == upload
+    download = p.FileRequest("tok", None, file_id="0123456789abcdef")
+    assert p.decode_file_request(p.Operation.DOWNLOAD, p.encode_file_request(download)) == download
+    for operation, payload, reason in [
+        (p.Operation.UPLOAD, b'{"token": "t", "name": "a", "size": -1}', "size"),
+        (p.Operation.UPLOAD, b'{"token": "t", "name": "a", "size": true}', "size"),
+        (p.Operation.UPLOAD, b'{"token": "t", "name": "", "size": 1}', "name"),
+        (p.Operation.UPLOAD, b'{"token": "t", "name": "a", "size": 1, "mime": "\xc3\xa9"}', "type"),
+        (p.Operation.DOWNLOAD, b'{"token": "t", "file_id": "../../etc"}', "file id"),
+        (p.Operation.FILES, b'{"proof": "x"}', "token"),
+        (p.Operation.FILES, b'[1]', "JSON object"),
+    ]:
+        with pytest.raises(errors.RemoteProtocolError, match=reason):
+            p.decode_file_request(operation, payload)
+    info = p.FileInfo("0123456789abcdef", "写真.jpg", 12345, "image/jpeg")
+    event = p.Event(7, 1000, p.EventType.FILE, "アリス", p.encode_file_event_text(info))
+    decoded = p.decode_body(p.encode_event(event))
+    assert p.decode_file_event(decoded) == p.FileInfo("0123456789abcdef", "写真.jpg", 12345, "image/jpeg", "アリス")
+    with pytest.raises(errors.RemoteProtocolError):
+        p.decode_file_event(p.Event(7, 1000, p.EventType.FILE, "a", "not json"))
+
+
+def test_a_stalled_download_is_cut_off_at_the_idle_timeout(tmp_path):
+    srv = ChatServer("127.0.0.1", 0, 0, server_limits=ServerLimits(transfer_idle_timeout=1.0))
+    srv.start()
+    try:
+        alice = ChatClient("127.0.0.1", srv.tcp_address[1])
+        alice.create_room("r", "alice")
+        file_id = alice.send_file(make_file(tmp_path, "big.bin", 24 * 1024 * 1024))
+        sock, where = alice._connect()
+        stream = alice._secure(sock, where)
+        token, proof = alice._file_auth()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        stream.sendall(p.encode_tcrp(p.Operation.DOWNLOAD, p.State.REQUEST, "r",
+                                     p.encode_file_request(p.FileRequest(token, proof, file_id=file_id))))
+        # ...and never read: the server's sends fill the socket buffers and stall.
+        wait_until(lambda: srv.stats["transfers stalled"] == 1 and srv._transfers.running == 0, timeout=10,
+                   what="the stalled download cut off and its slot freed")
+        sock.close()
+        alice.leave()
+    finally:
+        srv.stop()
+
+
+def test_stopping_the_server_ends_its_transfers_at_once(tmp_path):
+    srv = ChatServer("127.0.0.1", 0, 0)
+    srv.start()
+    alice = ChatClient("127.0.0.1", srv.tcp_address[1])
+    alice.create_room("r", "alice")
+    sock, _ = raw_upload(srv, alice, "slow.bin", 10_000, b"x" * 100)
+    wait_until(lambda: srv._transfers.running == 1, what="the upload running")
+    transfers = srv._transfers
+    srv.stop()
+    wait_until(lambda: transfers.running == 0, timeout=2, what="the transfer ended by the stop")
+    sock.close()
+    alice._shutdown()
+
+
+@given(st.sampled_from([p.Operation.UPLOAD, p.Operation.DOWNLOAD, p.Operation.FILES]),
+       st.one_of(st.binary(max_size=300),
+                 st.dictionaries(st.sampled_from(["token", "proof", "name", "size", "mime", "file_id", "x"]),
+                                 st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=300), st.lists(st.integers())),
+                                 max_size=7).map(lambda d: json.dumps(d).encode())))
+@settings(max_examples=300, deadline=None)
+def test_random_file_requests_decode_or_raise_a_protocol_error(operation, payload):
+    try:
+        request = p.decode_file_request(operation, payload)
+    except errors.ProtocolError:
+        return
+    assert request.token and (operation is not p.Operation.DOWNLOAD or p.is_file_id(request.file_id))
+    if operation is p.Operation.UPLOAD:
+        assert request.size >= 0 and request.name and safe_name(request.name)
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=500, deadline=None)
+def test_any_name_becomes_one_safe_on_every_system(name):
+    safe = safe_name(name)
+    assert safe and safe not in (".", "..") and len(safe.encode("utf-8")) <= 255
+    assert not set('/\\<>:"|?*') & set(safe) and all(ch >= " " and ch != "\x7f" for ch in safe)
+    assert safe == safe.strip(". ") and safe.partition(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT1"}
+    assert safe_name(safe) == safe  # making a safe name safe again changes nothing
