@@ -147,7 +147,7 @@ class ChatWindow:
                 # Words, not a lock emoji: Tk 8.6 draws characters beyond U+FFFF as empty boxes.
                 text=_("Encrypted · server identity {fingerprint} · everyone in the room sees the same; "
                        "compare it aloud").format(fingerprint=fingerprint))
-            self.fingerprint_label.grid(row=2, column=0, columnspan=2, sticky="w", pady=(4, 0))
+            self.fingerprint_label.grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))  # under the file button too
             line = self.fingerprint_label
             header.bind("<Configure>", lambda e: line.configure(wraplength=max(200, e.width - 24)),
                         add="+")  # a narrow window or large text wraps the line instead of cutting it

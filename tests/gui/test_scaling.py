@@ -67,4 +67,5 @@ def test_the_chat_window_grows_with_the_text_and_wraps_the_identity_line(scaled_
     assert label is not None
     # The whole line is inside the window: wrapped to the header's width, not cut at its edge.
     assert label.winfo_x() + label.winfo_reqwidth() <= label.master.winfo_width()
+    assert label.winfo_width() >= label.winfo_reqwidth()  # its grid cell gives it all it asks for
     assert FINGERPRINT in label.cget("text")
