@@ -93,12 +93,13 @@ class ChatWindow:
 
         self.win = tk.Toplevel(master)
         self.win.withdraw()
-        self.win.minsize(560, 380)
-        size = getattr(settings, "chat_size", "") or "760x520"
+        self.win.minsize(*theme.window_size(self.win, 560, 380))
+        default_size = "{}x{}".format(*theme.window_size(self.win, 760, 520))
+        size = getattr(settings, "chat_size", "") or default_size
         try:
             self.win.geometry(size)
         except tk.TclError:
-            self.win.geometry("760x520")
+            self.win.geometry(default_size)
         self._build()
         self.files = FilePanel(self, save_dir=files_dir)
         self._set_members(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
@@ -143,9 +144,13 @@ class ChatWindow:
         if fingerprint:
             self.fingerprint_label = ttk.Label(
                 header, style="Small.TLabel",
-                text="🔒 " + _("Server identity {fingerprint} · everyone in the room sees the same; compare it aloud").format(
-                    fingerprint=fingerprint))
-            self.fingerprint_label.grid(row=2, column=0, columnspan=2, sticky="w", pady=(4, 0))
+                # Words, not a lock emoji: Tk 8.6 draws characters beyond U+FFFF as empty boxes.
+                text=_("Encrypted · server identity {fingerprint} · everyone in the room sees the same; "
+                       "compare it aloud").format(fingerprint=fingerprint))
+            self.fingerprint_label.grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))  # under the file button too
+            line = self.fingerprint_label
+            header.bind("<Configure>", lambda e: line.configure(wraplength=max(200, e.width - 24)),
+                        add="+")  # a narrow window or large text wraps the line instead of cutting it
 
         self.banner = ttk.Frame(win, style="Banner.TFrame", padding=(12, 6))
         self.banner.columnconfigure(0, weight=1)
@@ -578,7 +583,7 @@ class ChatWindow:
 
     # ------------------------------------------------------------------ members
     def _set_members(self, members: tuple[str, ...], host: str | None, plain: frozenset[str] = frozenset()) -> None:
-        """`plain`: members whose client does not encrypt, marked with an open lock."""
+        """`plain`: members whose client does not encrypt, marked in words and an amber colour."""
         ordered = sorted(members, key=lambda name: (name != host, name.casefold()))
         self.members = tuple(ordered)
         self.host_name = host
@@ -590,9 +595,11 @@ class ChatWindow:
             if name == self.username:
                 label = _("{name} (you)").format(name=label)
             if name in plain:
-                label = "🔓 " + _("{name} (not encrypted)").format(name=label)
+                label = _("{name} (not encrypted)").format(name=label)  # words: Tk shows 🔓 as a box
             self.members_list.insert("end", label)
-            if name == host:
+            if name in plain:
+                self.members_list.itemconfigure(index, foreground=theme.WARN_FG)
+            elif name == host:
                 self.members_list.itemconfigure(index, foreground=theme.ACCENT)
         self.members_label.configure(text=_("People ({count})").format(count=len(ordered)))
 

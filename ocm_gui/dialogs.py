@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import tkinter as tk
+import tkinter.font as tkfont
 from tkinter import messagebox, ttk
 from typing import Any, Callable
 
@@ -32,6 +33,7 @@ from ocm_core.errors import (
 
 from ocm_core.identity import IdentityChanged
 
+from . import theme
 from .background import fire_and_forget, run_in_thread
 from .validation import (
     DEFAULT_TCP_PORT,
@@ -122,7 +124,7 @@ class Dialog:
         self.win.bind("<KP_Enter>", self._on_return)
         self.win.bind("<Escape>", lambda e: self.cancel())
         self.win.update_idletasks()
-        self.win.minsize(max(460, self.win.winfo_reqwidth()), self.win.winfo_reqheight())
+        self.win.minsize(max(theme.scaled(self.win, 460), self.win.winfo_reqwidth()), self.win.winfo_reqheight())
         self._place_over_master()
         self.win.deiconify()
         self.first_field().focus_set()
@@ -307,6 +309,9 @@ class HostDialog(Dialog):
             try:
                 tcp_port = server.tcp_address[1]
                 client = backend.make_client("127.0.0.1", tcp_port)
+                # The server on this port is the one just started here: its identity is ours
+                # even if an earlier server on this port (another key) was remembered.
+                client.trust_changed_identity = True
                 client.create_room(room, name, password)
                 share = format_address(backend.lan_address(), tcp_port)
             except BaseException:
@@ -436,8 +441,12 @@ class JoinDialog(Dialog):
         frame.rowconfigure(0, weight=1)
         self.tree = ttk.Treeview(frame, columns=[c[0] for c in self.columns], show="headings",
                                  height=6, selectmode="browse")
+        heading_font = tkfont.nametofont(ttk.Style(self.win).lookup("Treeview.Heading", "font") or "TkHeadingFont",
+                                         root=self.win)
         for key, heading, width in self.columns:
             self.tree.heading(key, text=_(heading), anchor="w")
+            # Wide enough for its heading in this language at this screen's text size.
+            width = max(theme.scaled(self.win, width), heading_font.measure(_(heading)) + theme.scaled(self.win, 16))
             self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host", "server"),
                              anchor="center" if key == "people" else "w")
         self.tree.tag_configure("locked", foreground="#7a5300")
@@ -764,7 +773,8 @@ class JoinDialog(Dialog):
                 return self._identity_changed(error, self.ok)
             if isinstance(error, PasswordRequired):
                 self.show_password()
-                return self.show_error(_("{error} Type the room's password and press Join.").format(error=error),
+                # One sentence: the server's "enter its password" and a hint to do so said it twice.
+                return self.show_error(_("This room is locked; type its password and press Join."),
                                        self.password_entry)
             if isinstance(error, WrongPassword):
                 self.show_password()

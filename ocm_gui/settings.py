@@ -33,7 +33,7 @@ class Settings:
     room: str = ""
     tcp_port: int = 9090
     udp_port: int = 9091
-    chat_size: str = "760x520"
+    chat_size: str = ""  # "WxH" as last left; "" is a default size grown with the screen's text size
     recent_servers: list[str] = field(default_factory=list)  # newest first
     language: str = ""  # "" follows the system; else a code from ocm_core.i18n.LANGUAGES
     path: Path | None = None

@@ -7,6 +7,8 @@ from tkinter import ttk
 
 from ocm_core.i18n import LANGUAGES, _, ngettext
 
+from . import theme
+
 APP_NAME = "Online Chat Messenger"  # the product's name, the same in every language
 
 
@@ -19,7 +21,7 @@ class StartWindow(ttk.Frame):
         ttk.Label(self, text=APP_NAME, style="Title.TLabel").grid(
             row=0, column=0, columnspan=2, sticky="w")
         ttk.Label(self, text=_("Talk with people on your network: host a room, or join one someone else hosts."),
-                  style="Muted.TLabel", wraplength=460, justify="left").grid(
+                  style="Muted.TLabel", wraplength=theme.scaled(master, 460), justify="left").grid(
             row=1, column=0, columnspan=2, sticky="w", pady=(4, 20))
 
         name_row = ttk.Frame(self)
@@ -52,7 +54,7 @@ class StartWindow(ttk.Frame):
         self.language_var = tk.StringVar(value=self.language_names[self.language_codes.index(language)]
                                          if language in self.language_codes else self.language_names[0])
         self.language_box = ttk.Combobox(lang_row, textvariable=self.language_var, values=self.language_names,
-                                         state="readonly", width=14)
+                                         state="readonly", width=theme.chars_to_fit(self, self.language_names))
         self.language_box.pack(side="left")
         if on_language is not None:
             self.language_box.bind("<<ComboboxSelected>>", lambda e: on_language(self.language))

@@ -88,6 +88,35 @@ def _named_font(root: tk.Misc, name: str, **options) -> tkfont.Font:
     return font
 
 
+# The pixels per point our fixed pixel sizes (window sizes, wrap widths, columns) were drawn
+# for: 96 dpi. Text grows with Tk's scaling (a high-dpi screen, `tk scaling 2`); they follow.
+BASE_SCALING = 96 / 72
+
+
+def ui_scale(widget: tk.Misc) -> float:
+    """How much larger than at 96 dpi this screen draws text; never below 1."""
+    return max(1.0, float(widget.tk.call("tk", "scaling")) / BASE_SCALING)
+
+
+def scaled(widget: tk.Misc, pixels: int) -> int:
+    """A pixel size drawn for 96 dpi, grown with the text on this screen."""
+    return round(pixels * ui_scale(widget))
+
+
+def window_size(widget: tk.Misc, width: int, height: int) -> tuple[int, int]:
+    """A window size drawn at 96 dpi as width x height, grown with the text but never past
+    nine tenths of the screen."""
+    return (min(scaled(widget, width), widget.winfo_screenwidth() * 9 // 10),
+            min(scaled(widget, height), widget.winfo_screenheight() * 9 // 10))
+
+
+def chars_to_fit(widget: tk.Misc, texts: Iterable[str], font: str = "TkTextFont") -> int:
+    """A width in Tk's unit for entries and comboboxes (the width of "0") that shows each text whole."""
+    measure = tkfont.nametofont(font, root=widget)
+    zero = max(1, measure.measure("0"))
+    return max((-(-measure.measure(text) // zero) for text in texts), default=0) + 1
+
+
 def apply_theme(root: tk.Tk) -> str:
     """Set the theme and fonts for every window of this Tk interpreter; returns the family."""
     done = root.__dict__.get("_ocm_theme_family")
@@ -143,7 +172,9 @@ def apply_theme(root: tk.Tk) -> str:
     style.configure("Closed.TFrame", background=CLOSED_BG)
     style.configure("Closed.TLabel", background=CLOSED_BG, foreground=ERROR)
     style.configure("Link.TButton", padding=(6, 1))
-    style.configure("Treeview", rowheight=26)
+    # A row as tall as its text: a fixed 26 pixels clips the text at a larger Tk scaling.
+    linespace = tkfont.nametofont("TkDefaultFont", root=root).metrics("linespace")
+    style.configure("Treeview", rowheight=max(26, linespace + 8))
     style.configure("Treeview.Heading", padding=(4, 3))
     root.__dict__["_ocm_theme_family"] = family
     return family

@@ -101,6 +101,19 @@ def test_host_dialog_port_taken_offers_the_next_free_ports(root, app):
     assert app.chats[0].server.running  # the other hosted room still uses it
 
 
+def test_hosting_trusts_its_own_server_even_if_another_key_was_remembered_at_that_port(root, app):
+    from ocm_core.identity import KnownServers
+
+    tcp = free_port(socket.SOCK_STREAM)
+    KnownServers().check(f"127.0.0.1:{tcp}", "AAAA-BBBB-CCCC-DDDD")  # an earlier server, another key
+    dialog = app.open_host_dialog()
+    fill(dialog, name="Alice", room="lobby", tcp=str(tcp), udp=str(free_port(socket.SOCK_DGRAM)))
+    submit(root, dialog, until=lambda: dialog.closed or bool(dialog.error_text()))
+    assert dialog.error_text() == "" and dialog.closed
+    server = app.chats[0].server
+    assert KnownServers().get(f"127.0.0.1:{tcp}") == server.fingerprint
+
+
 def test_escape_cancels_and_enter_submits(root, app):
     dialog = app.open_host_dialog()
     dialog.room_entry.focus_force()
@@ -232,7 +245,7 @@ def test_join_locked_room_asks_for_the_password(root, app, hosted):
     dialog = app.open_join_dialog()
     fill(dialog, name="Bob", address=f"127.0.0.1:{hosted}", room="secret")
     submit(root, dialog)  # the list was never fetched, so the server has to ask
-    assert "password" in dialog.error_text().lower()
+    assert dialog.error_text() == "This room is locked; type its password and press Join."  # said once
     assert dialog.password_shown()
     assert dialog.win.focus_get() is dialog.password_entry
 
