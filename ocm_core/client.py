@@ -27,7 +27,7 @@ from typing import Any
 from . import client_files, errors
 from . import protocol as p
 from .i18n import SOURCE_LANGUAGE, N_, _, current_language
-from .identity import KnownServers, fingerprint, public_key_of_certificate
+from .identity import IdentityChanged, KnownServers, fingerprint, public_key_of_certificate
 from .protocol import Operation, RoomInfo, State, Status
 from .secure import PlainAnswer, SealedChannel, TlsClientStream, client_tls_context, key_proof
 from .session import ClientSession, Output, SessionState
@@ -146,6 +146,9 @@ class ChatClient:
         self._udp_override = udp_address
         self.known_servers = known_servers if known_servers is not None else KnownServers()
         self.trust_changed_identity = trust_changed_identity
+        # The one identity to accept whatever was remembered: set by the app when it talks to
+        # the server it started itself, whose key it knows first-hand.
+        self.own_server_identity: str | None = None
         self.plain = plain
         self.server_fingerprint: str | None = None  # set by the first request
         self._key: bytes | None = None  # the member's UDP key, from the grant
@@ -243,7 +246,10 @@ class ChatClient:
             presented = fingerprint(public_key_of_certificate(certificate))
         except ValueError as exc:
             raise errors.RemoteProtocolError(str(exc)) from None
-        self.known_servers.check(where, presented, accept_changed=self.trust_changed_identity)
+        if self.own_server_identity is not None and presented != self.own_server_identity:
+            raise IdentityChanged(where, self.own_server_identity, presented)  # not our server at all
+        self.known_servers.check(where, presented,
+                                 accept_changed=self.trust_changed_identity or presented == self.own_server_identity)
         self.server_fingerprint = presented
         return stream
 

@@ -309,9 +309,10 @@ class HostDialog(Dialog):
             try:
                 tcp_port = server.tcp_address[1]
                 client = backend.make_client("127.0.0.1", tcp_port)
-                # The server on this port is the one just started here: its identity is ours
-                # even if an earlier server on this port (another key) was remembered.
-                client.trust_changed_identity = True
+                # The server on this port is the one just started here: its key is known
+                # first-hand, so it is trusted even if another key was remembered for the port,
+                # and any other key (another program on 127.0.0.1) is refused.
+                client.own_server_identity = server.fingerprint
                 client.create_room(room, name, password)
                 share = format_address(backend.lan_address(), tcp_port)
             except BaseException:

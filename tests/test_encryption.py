@@ -178,6 +178,22 @@ def test_a_changed_server_identity_is_refused_then_trusted_on_confirmation(tmp_p
         confirmed.leave()
 
 
+def test_the_apps_own_server_is_trusted_over_a_remembered_key_and_nothing_else_is(tmp_path):
+    known = KnownServers(tmp_path / "known.json")
+    with ChatServer("127.0.0.1", 0, 0, identity=ServerIdentity.generate()) as own:
+        where = f"127.0.0.1:{own.tcp_address[1]}"
+        known.check(where, "AAAA-BBBB-CCCC-DDDD-EEEE")  # an earlier server on this port
+        stranger = ChatClient("127.0.0.1", own.tcp_address[1], known_servers=known)
+        stranger.own_server_identity = ServerIdentity.generate().fingerprint  # not the key listening here
+        with pytest.raises(IdentityChanged):
+            stranger.list_rooms()
+        assert known.get(where) == "AAAA-BBBB-CCCC-DDDD-EEEE"
+        host = ChatClient("127.0.0.1", own.tcp_address[1], known_servers=known)
+        host.own_server_identity = own.fingerprint
+        assert host.list_rooms() == []
+        assert known.get(where) == own.fingerprint
+
+
 # --- the server's side of sealing --------------------------------------------------------------
 
 
