@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -534,3 +535,118 @@ def test_sizes_the_server_works_out_come_from_the_codec():
     text = "x" * p.max_relayed_text_bytes(len(room), len(name))
     relayed = p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, "アリス", text)))
     assert len(relayed) + p.SEAL_OVERHEAD == p.MAX_DATAGRAM  # exactly full once sealed
+
+
+# --- the encryption layer's codecs: TLS detection, sealed bodies, grants ----------------
+
+
+@pytest.mark.parametrize("prefix, tls", [
+    (bytes([0x16, 0x03, 0x01]), True),   # the usual ClientHello record version
+    (bytes([0x16, 0x03, 0x03]), True),
+    (bytes([0x16, 0x03, 0x04]), True),   # the highest record minor version accepted
+    (bytes([0x16, 0x03, 0x00]), False),  # a 22-byte room name, operation 3, state 0: TCRP
+    (bytes([0x16, 0x03, 0x05]), False),
+    (bytes([0x16, 0x02, 0x01]), False),
+    (bytes([0x15, 0x03, 0x01]), False),  # an alert never opens a client's connection
+    (bytes([0x17, 0x03, 0x01]), False),
+    (bytes([0x16, 0x03, 0x01, 0x00]), True),  # only the first three bytes count
+])
+def test_tls_is_told_from_tcrp_by_three_bytes(prefix, tls):
+    assert p.looks_like_tls(prefix) is tls
+
+
+def test_tls_detection_needs_all_three_bytes():
+    with pytest.raises(ValueError, match="need 3 bytes"):
+        p.looks_like_tls(bytes([0x16, 0x03]))
+    assert p.TLS_PREFIX_BYTES == 3
+
+
+@pytest.mark.parametrize("first, tls", [
+    (b"\x16", True), (b"\x15", True), (b"\x15\x03", True),
+    (b"\x00", False), (b"\x14", False), (b"\x17", False), (b"", False),
+])
+def test_a_servers_first_byte_tells_a_tls_record_from_a_tcrp_answer(first, tls):
+    assert p.is_tls_record_start(first) is tls
+
+
+def test_a_sealed_body_splits_into_nonce_and_ciphertext_with_tag():
+    nonce, sealed = bytes(range(12)), b"c" * 5 + b"t" * 16
+    body = b"\xfe" + nonce + sealed
+    assert p.is_sealed(body) and p.SEAL_OVERHEAD == 29
+    assert p.split_sealed(body) == (nonce, sealed)
+    # exactly the overhead: an empty ciphertext, just the tag
+    assert p.split_sealed(b"\xfe" + nonce + b"t" * 16) == (nonce, b"t" * 16)
+    with pytest.raises(ProtocolError, match="shorter than its nonce and tag"):
+        p.split_sealed(b"\xfe" + nonce + b"t" * 15)
+    with pytest.raises(ProtocolError, match="not sealed"):
+        p.split_sealed(b"\xff" + nonce + b"t" * 16)
+    assert not p.is_sealed(b"") and not p.is_sealed(b"hello")
+
+
+def test_a_grant_round_trips_and_a_bad_one_is_refused():
+    from ocm_core.errors import RemoteProtocolError
+
+    key = bytes(range(32))
+    payload = p.encode_grant(b"tok", key)
+    assert json.loads(payload) == {"token": "tok", "key": base64.b64encode(key).decode()}
+    assert p.decode_grant(payload) == (b"tok", key)
+    assert p.decode_grant(p.encode_grant(b"t" * 255, key)) == (b"t" * 255, key)
+    b64 = base64.b64encode(key).decode()
+    for bad, reason in (
+        ({"key": b64}, "lacks its token or key"),
+        ({"token": "tok"}, "lacks its token or key"),
+        ({"token": 5, "key": b64}, "lacks its token or key"),
+        ({"token": "tok", "key": 5}, "lacks its token or key"),
+        ({"token": "tok", "key": "!!"}, "not base64"),
+        ({"token": "", "key": b64}, "wrong size"),
+        ({"token": "t" * 256, "key": b64}, "wrong size"),
+        ({"token": "tok", "key": base64.b64encode(bytes(31)).decode()}, "wrong size"),
+        ({"token": "tok", "key": base64.b64encode(bytes(33)).decode()}, "wrong size"),
+    ):
+        with pytest.raises(RemoteProtocolError, match=reason):
+            p.decode_grant(p.encode_json(bad))
+
+
+def test_a_key_proof_is_base64_or_none():
+    assert p.decode_proof(None) is None
+    assert p.decode_proof(base64.b64encode(b"\x00proof").decode()) == b"\x00proof"
+    assert p.decode_proof("not base64!") is None
+    assert p.decode_proof("YQ") is None  # unpadded: refused, not guessed
+
+
+def test_kanaru_dialect_answers_and_relay_form():
+    assert json.loads(p.encode_kanaru_status(True)) == {"success": True}
+    assert json.loads(p.encode_kanaru_status(False, "room is full")) == {"success": False, "error": "room is full"}
+    assert p.encode_kanaru_status(True) == b'{"success":true}'
+    assert p.encode_kanaru_token(b"abc") == b'{"token":"abc"}'
+    assert p.encode_kanaru_relay("アリス", "やあ") == bytes([9]) + "アリス".encode() + "やあ".encode()
+    long_name = "x" * 300  # cut to what its one length byte can say
+    assert p.encode_kanaru_relay(long_name, "t") == bytes([255]) + b"x" * 255 + b"t"
+    assert p.encode_kanaru_relay("", "") == b"\x00"
+    assert (p.KANARU_REGISTER, p.KANARU_LEAVE, p.KANARU_ROOM_CLOSED) == (
+        "__REGISTER__", "__LEAVE__", b"__ROOM_CLOSED__")
+
+
+def test_try_later_status_carries_its_seconds_clamped_to_a_u16():
+    assert p.encode_status(p.Status.TRY_LATER, "busy", 7)[:3] == bytes([int(p.Status.TRY_LATER), 0, 7])
+    assert p.decode_retry_after(p.encode_status(p.Status.TRY_LATER, retry_after=0)) == 1
+    assert p.decode_retry_after(p.encode_status(p.Status.TRY_LATER, retry_after=70000)) == 0xFFFF
+    assert p.decode_status(p.encode_status(p.Status.TRY_LATER, "busy", 7)) == (p.Status.TRY_LATER, "busy")
+    with pytest.raises(ProtocolError, match="2-byte seconds"):
+        p.decode_status(bytes([int(p.Status.TRY_LATER), 0]))
+    with pytest.raises(ProtocolError, match="empty"):
+        p.decode_status(b"")
+    with pytest.raises(ProtocolError, match="unknown status code 250"):
+        p.decode_status(bytes([250]))
+
+
+def test_snapshot_plain_members_are_read_only_from_a_list():
+    base = {"seq": 1, "udp_port": 9091, "host": "a", "members": ["a", "b"], "history": []}
+    assert p.decode_snapshot(p.encode_json({**base, "plain": ["b"]})).plain == ("b",)
+    assert p.decode_snapshot(p.encode_json({**base, "plain": "b"})).plain == ()
+    assert p.decode_snapshot(p.encode_json(base)).plain == ()
+    for key in ("seq", "host", "members", "history"):
+        with pytest.raises(ProtocolError, match=f"lacks '{key}'"):
+            p.decode_snapshot(p.encode_json({k: v for k, v in base.items() if k != key}))
+    with pytest.raises(ProtocolError, match="room list is missing"):
+        p.decode_room_list(p.encode_json({"rooms": {}}))

@@ -979,3 +979,67 @@ def test_members_who_left_or_timed_out_stay_gone_after_a_restart_and_moves_are_k
     out = send(again, dave, p.encode_chat(1, "hi"), ("10.0.0.4", 4))
     assert [to for to, _ in out if to != ("10.0.0.4", 4)] == [(ALICE[0], 7002)]
     store.close()
+
+
+# --- the kanaru dialect's UDP forms, decided by the registry ---------------------------
+
+
+@pytest.fixture
+def kanaru_lobby(registry):
+    """alice (ours) hosts 'lobby'; dave joins speaking the kanaru dialect and registers."""
+    from ocm_core.rooms import Wire
+
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    send(registry, alice, p.encode_heartbeat(1), ALICE)
+    dave, _ = registry.join_room("lobby", "dave", BOB[0], wire=Wire.KANARU)
+    assert send(registry, dave, p.KANARU_REGISTER.encode(), BOB) == []  # noted, nothing to answer
+    return {"alice": alice, "dave": dave}
+
+
+def test_a_kanaru_member_reads_lines_with_their_sender_and_notices_from_star(registry, kanaru_lobby):
+    out = send(registry, kanaru_lobby["alice"], p.encode_chat(1, "やあ"), ALICE)
+    assert (BOB, p.encode_kanaru_relay("alice", "やあ")) in out  # no room header, no frame
+    out = send(registry, kanaru_lobby["dave"], "こんにちは".encode(), BOB)
+    [event] = frames_to(out, ALICE)
+    assert (event.event_type, event.name, event.text) == (EventType.CHAT, "dave", "こんにちは")
+    assert not [data for to, data in out if to == BOB]  # its own line is not sent back
+    _, out = registry.join_room("lobby", "carol", CAROL[0])
+    assert (BOB, p.encode_kanaru_relay("*", "carol joined")) in out
+    assert registry.members("lobby") == ["alice", "carol", "dave"]
+
+
+def test_a_kanaru_member_leaves_with_its_word_and_gets_no_binary_goodbye(registry, kanaru_lobby):
+    out = send(registry, kanaru_lobby["dave"], p.KANARU_LEAVE.encode(), BOB)
+    assert not [data for to, data in out if to == BOB]
+    [event] = frames_to(out, ALICE)
+    assert (event.event_type, event.name) == (EventType.LEFT, "dave")
+    assert registry.members("lobby") == ["alice"]
+
+
+def test_a_kanaru_member_learns_the_room_closed_by_the_bare_word(registry, kanaru_lobby):
+    out = send(registry, kanaru_lobby["alice"], p.encode_leave(), ALICE)
+    assert (BOB, p.KANARU_ROOM_CLOSED) in out
+    assert "lobby" not in registry.room_names()
+
+
+@pytest.mark.parametrize("body, reason", [(b"", "bad frame"), (b"\xff\xfe", "bad frame")])
+def test_a_kanaru_datagram_that_says_nothing_is_dropped_and_counted(registry, kanaru_lobby, body, reason):
+    assert send(registry, kanaru_lobby["dave"], body, BOB) == []
+    assert registry.dropped[reason] == 1
+    assert registry.members("lobby") == ["alice", "dave"]
+
+
+def test_kanaru_forms_decode_to_our_frames():
+    from ocm_core.rooms import _kanaru_frame, _kanaru_text
+
+    assert _kanaru_frame(b"__REGISTER__") == p.Heartbeat(0)
+    assert _kanaru_frame(b"__LEAVE__") == p.Leave()
+    assert _kanaru_frame("__REGISTER__ ".encode()) == p.PlainText("__REGISTER__ ")
+    with pytest.raises(p.ProtocolError, match="no message"):
+        _kanaru_frame(b"")
+    with pytest.raises(p.ProtocolError, match="not valid UTF-8"):
+        _kanaru_frame(b"\xff")
+    assert _kanaru_text(p.Event(1, 0, EventType.CLOSED, "alice", "bye")) == b"__ROOM_CLOSED__"
+    assert _kanaru_text(p.Event(1, 0, EventType.CHAT, "alice", "hi")) == b"\x05alicehi"
+    assert _kanaru_text(p.Event(1, 0, EventType.LEFT, "bob", "")) == b"\x01*bob left"
+    assert _kanaru_text(p.Event(1, 0, EventType.TIMED_OUT, "bob", "")) == b"\x01*bob timed out"
