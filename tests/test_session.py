@@ -552,3 +552,102 @@ def test_a_file_event_becomes_file_shared_in_room_order_and_a_malformed_one_is_s
     restored = ClientSession(ROOM, ME, TOKEN)
     out = restored.apply_snapshot(snapshot(2, history=[history_event(2, "bob", text, EventType.FILE)]), T0)
     assert [e.history for e in of(out, ev.FileShared)] == [True]
+
+
+# --- a sealed session: what a forger can and cannot do -----------------------------------------
+
+KEY = bytes(range(32))
+
+
+def sealed_pair(seq: int = 0):
+    """A sealed session past its first snapshot and answer, and the server's side of its channel."""
+    from ocm_core.secure import SealedChannel
+
+    server = SealedChannel.for_server(KEY, epoch=1)
+    session = ClientSession(ROOM, ME, TOKEN, channel=SealedChannel.for_client(KEY))
+    session.apply_snapshot(snapshot(seq), T0)
+    session.receive(sealed(server, p.encode_status_frame(seq)), T0)
+    assert session.state is SessionState.OPEN
+    return session, server
+
+
+def sealed(server, body: bytes) -> bytes:
+    return server.seal(p.datagram_header(ROOM.encode(), b""), body)
+
+
+def opened(server, data: bytes) -> bytes:
+    datagram = p.decode_datagram(data)
+    assert (datagram.room, datagram.token) == (ROOM, TOKEN)
+    return server.open(data[: len(data) - len(datagram.body)], datagram.body)
+
+
+def test_a_sealed_session_seals_what_it_sends_and_opens_what_the_server_sealed():
+    session, server = sealed_pair()
+    msg_id, data = session.send_chat("secret", T0)
+    assert b"secret" not in data
+    assert p.decode_body(opened(server, data)) == p.Chat(msg_id, "secret", msg_id)
+    out = session.receive(sealed(server, p.encode_event(p.Event(1, 1000, EventType.CHAT, "bob", "hi"))), T0 + 0.1)
+    assert texts(out) == ["hi"] and session.dropped == 0
+    [heartbeat] = session.tick(T0 + 0.2).datagrams
+    assert p.decode_body(opened(server, heartbeat)) == p.Heartbeat(1)
+
+
+def test_plain_or_forged_datagrams_to_a_sealed_session_are_dropped_and_counted():
+    from ocm_core.secure import SealedChannel
+
+    session, server = sealed_pair()
+    forger = SealedChannel.for_server(bytes(32), epoch=1)
+    for number, data in enumerate((event(1), sealed(forger, p.encode_event(p.Event(1, 1, EventType.CHAT, "bob", "x"))),
+                                   error(ErrorCode.RESYNC), error(ErrorCode.TOO_LONG, "too long")), start=1):
+        assert session.receive(data, T0 + 1) == Output()
+        assert session.dropped == number
+    genuine = sealed(server, p.encode_event(p.Event(1, 1000, EventType.CHAT, "bob", "hi")))
+    assert texts(session.receive(genuine, T0 + 1)) == ["hi"]
+    assert session.receive(genuine, T0 + 1.1) == Output() and session.dropped == 5  # a replay
+    assert session.state is SessionState.OPEN and session.delivered == 1
+
+
+def test_a_plain_unknown_token_to_a_sealed_session_is_checked_over_tls_at_most_every_two_seconds():
+    session, server = sealed_pair()
+    assert session.receive(error(ErrorCode.UNKNOWN_TOKEN), T0 + 1).fetch_snapshot
+    assert not session.receive(error(ErrorCode.UNKNOWN_TOKEN), T0 + 2.9).fetch_snapshot
+    assert session.receive(error(ErrorCode.UNKNOWN_TOKEN), T0 + 3.0).fetch_snapshot
+    assert session.state is SessionState.OPEN and session.dropped == 0  # a hint, not an end
+    session.leave(T0 + 4)
+    assert session.receive(error(ErrorCode.UNKNOWN_TOKEN), T0 + 4.1) == Output()
+    assert session.state is SessionState.CLOSED
+
+
+def test_a_session_the_server_forgot_tries_to_come_back_and_ends_with_the_servers_reason():
+    session = open_session()
+    assert session.forgotten("you were away too long and were removed.") == Output()
+    session.forgotten("something else")  # a try is under way: the first reason stands
+    assert session.tick(T0 + 0.05).resume
+    session.resume_later(T0 + 0.1)
+    assert not session.tick(T0 + 2.05).resume and session.tick(T0 + 2.1).resume
+    assert session.resume_failed("").events == [ev.RoomClosed("You were away too long and were removed.")]
+    assert session.state is SessionState.CLOSED and session.resume_failed("again").events == []
+    session = open_session()
+    session.forgotten("")
+    session.tick(T0 + 0.05)
+    assert session.resume_failed("the room is gone").events == [ev.RoomClosed("The room is gone.")]
+
+
+def test_server_sentences_get_a_capital_and_one_full_stop():
+    from ocm_core.session import _server_sentence
+
+    assert _server_sentence("the server stopped") == "The server stopped."
+    for kept in ("Done.", "Really?", "Stop!", "閉じました。"):
+        assert _server_sentence(kept) == kept
+    assert _server_sentence("x") == "X."
+
+
+def test_the_message_limit_is_what_fits_one_sealed_datagram_with_our_room_token_and_name():
+    assert ClientSession("部屋", "アリス", TOKEN).max_message_bytes == p.max_chat_text_bytes(
+        len("部屋".encode()), len(TOKEN), len("アリス".encode()))
+    session, _server = sealed_pair()
+    limit = session.max_message_bytes
+    _, data = session.send_chat("x" * limit, T0)
+    assert len(data) == p.MAX_DATAGRAM  # exactly full, not a byte to spare
+    with pytest.raises(LocalProtocolError, match="4097 bytes"):
+        session.send_chat("x" * (limit + 1), T0)
