@@ -628,7 +628,12 @@ def test_kanaru_dialect_answers_and_relay_form():
 
 
 def test_try_later_status_carries_its_seconds_clamped_to_a_u16():
-    assert p.encode_status(p.Status.TRY_LATER, "busy", 7)[:3] == bytes([int(p.Status.TRY_LATER), 0, 7])
+    assert p.encode_status(p.Status.TRY_LATER, "busy", 7) == bytes([int(p.Status.TRY_LATER), 0, 7]) + b"busy"
+    assert p.encode_status(p.Status.TRY_LATER, "", 258) == bytes([int(p.Status.TRY_LATER), 1, 2])
+    assert p.encode_status(p.Status.TRY_LATER) == bytes([int(p.Status.TRY_LATER), 0, 1])  # at least a second
+    assert p.encode_status(p.Status.OK) == b"\x00"  # no seconds, no sentence
+    assert p.encode_status(p.Status.ROOM_FULL, "部屋") == b"\x06" + "部屋".encode()
+    assert p.decode_status(b"\x06" + "部屋".encode()) == (p.Status.ROOM_FULL, "部屋")
     assert p.decode_retry_after(p.encode_status(p.Status.TRY_LATER, retry_after=0)) == 1
     assert p.decode_retry_after(p.encode_status(p.Status.TRY_LATER, retry_after=70000)) == 0xFFFF
     assert p.decode_status(p.encode_status(p.Status.TRY_LATER, "busy", 7)) == (p.Status.TRY_LATER, "busy")

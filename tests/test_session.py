@@ -651,3 +651,25 @@ def test_the_message_limit_is_what_fits_one_sealed_datagram_with_our_room_token_
     assert len(data) == p.MAX_DATAGRAM  # exactly full, not a byte to spare
     with pytest.raises(LocalProtocolError, match="4097 bytes"):
         session.send_chat("x" * (limit + 1), T0)
+
+
+def test_resume_and_retry_name_themselves_when_refused_and_a_resumed_session_can_be_forgotten_again():
+    session = open_session(seq=3)
+    session.receive(error(ErrorCode.UNKNOWN_TOKEN, "you were away too long and were removed"), T0 + 1)
+    assert session.tick(T0 + 1.05).resume
+    session.resumed(snapshot(3), T0 + 2)
+    session.receive(error(ErrorCode.UNKNOWN_TOKEN, "you were away too long and were removed"), T0 + 3)
+    assert session.tick(T0 + 3.05).resume  # the earlier try is over: a new one starts
+    session.close()
+    with pytest.raises(LocalProtocolError, match="cannot resume while the session is closed"):
+        session.resumed(snapshot(3), T0 + 4)
+    with pytest.raises(LocalProtocolError, match="cannot retry a message while the session is closed"):
+        session.retry(1, T0 + 4)
+
+
+def test_after_the_numbering_went_back_to_one_the_new_position_is_acknowledged_at_once():
+    session = open_session(seq=5)
+    session.tick(T0 + 0.1)  # acknowledges 5
+    session.apply_snapshot(snapshot(1), T0 + 0.2)
+    assert session.delivered == 1
+    assert frames(session.tick(T0 + 0.3)) == [p.Heartbeat(1)]  # well before the next heartbeat is due
