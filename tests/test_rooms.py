@@ -1043,3 +1043,42 @@ def test_kanaru_forms_decode_to_our_frames():
     assert _kanaru_text(p.Event(1, 0, EventType.CHAT, "alice", "hi")) == b"\x05alicehi"
     assert _kanaru_text(p.Event(1, 0, EventType.LEFT, "bob", "")) == b"\x01*bob left"
     assert _kanaru_text(p.Event(1, 0, EventType.TIMED_OUT, "bob", "")) == b"\x01*bob timed out"
+
+
+# --- what a re-send may cost, and who may read a room's snapshot --------------------------
+
+
+@pytest.mark.parametrize("fits", [2, 3])
+def test_a_resend_answer_stops_at_the_members_reply_byte_budget_exactly(clock, fits):
+    # every event re-sent here has this size: same name, same time, texts of one length
+    size = len(p.encode_datagram(b"lobby", b"", p.encode_event(p.Event(9, 1_700_000_000_000, EventType.CHAT, "alice", "m1"))))
+    registry = RoomRegistry(clock=clock, wall_clock=lambda: 1_700_000_000.0,
+                            limits=Limits(reply_bytes_burst=fits * size + size - 1, reply_bytes_per_second=1))
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, alice, p.encode_heartbeat(0), ALICE)
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    for i in range(1, 6):
+        send(registry, alice, p.encode_chat(i, f"m{i}"), ALICE)
+    answer = frames_to(send(registry, bob, p.encode_resend((2, 6)), BOB), BOB)
+    assert [e.seq for e in answer] == list(range(2, 2 + fits))
+    assert registry.dropped["reply byte budget"] == 1
+
+
+def test_a_sealed_members_snapshot_needs_its_key_proof(clock, tmp_path):
+    from ocm_core.rooms import Wire
+    from ocm_core.secure import MemberKeys, ServerIdentity
+
+    keys = MemberKeys(ServerIdentity.load_or_create(tmp_path), epoch=1)
+    registry = RoomRegistry(clock=clock, member_keys=keys)
+    token = registry.create_room("lobby", "alice", ALICE[0], wire=Wire.SEALED)
+    plain, _ = registry.join_room("lobby", "bob", BOB[0])
+    assert registry.snapshot(token, ALICE[0], "lobby", keys.proof_for(token))["plain"] == ["bob"]
+    for proof in (None, b"", keys.proof_for(plain), keys.proof_for(token)[:-1]):
+        with pytest.raises(RegistryError, match="not known to the server") as caught:
+            registry.snapshot(token, ALICE[0], "lobby", proof)
+        assert caught.value.status is Status.UNKNOWN_TOKEN
+    assert registry.snapshot(plain, BOB[0], "lobby")["members"] == ["alice", "bob"]  # a plain one shows none
+    with pytest.raises(RegistryError, match="files are shared only over encryption"):
+        registry.file_member(plain, BOB[0], "lobby", None)
+    assert registry.file_member(token, ALICE[0], "lobby", keys.proof_for(token)) == "alice"
