@@ -1082,3 +1082,31 @@ def test_a_sealed_members_snapshot_needs_its_key_proof(clock, tmp_path):
     with pytest.raises(RegistryError, match="files are shared only over encryption"):
         registry.file_member(plain, BOB[0], "lobby", None)
     assert registry.file_member(token, ALICE[0], "lobby", keys.proof_for(token)) == "alice"
+
+
+def test_a_restart_takes_up_only_the_buffer_and_trusts_the_members_stored_addresses(tmp_path, clock):
+    from ocm_core.store import RoomStore
+
+    limits = Limits(event_buffer=3)
+    store = RoomStore(tmp_path / "server.db")
+    first = RoomRegistry(clock=clock, store=store, limits=limits)
+    alice = first.create_room("lobby", "alice", ALICE[0])
+    bob, _ = first.join_room("lobby", "bob", BOB[0])  # event 1
+    send(first, alice, p.encode_heartbeat(0), ALICE)
+    send(first, bob, p.encode_heartbeat(1), BOB)
+    for i in range(1, 6):  # events 2 to 6
+        send(first, alice, p.encode_chat(i, f"m{i}"), ALICE)
+    store.close()
+
+    store = RoomStore(tmp_path / "server.db")
+    again = RoomRegistry(clock=clock, store=store, limits=limits)
+    assert [e.seq for e in store.events("lobby", 100)] == [4, 5, 6]  # the older ones pruned at take-up
+    assert [e["seq"] for e in again.snapshot(bob, BOB[0], "lobby")["history"]] == [4, 5, 6]
+    assert frames_to(send(again, bob, p.encode_resend((1, 6)), BOB), BOB)[0].code is ErrorCode.RESYNC
+    # bob's stored address counts as proven: all three come back at once, not one
+    assert [e.seq for e in frames_to(send(again, bob, p.encode_resend((4, 6)), BOB), BOB)] == [4, 5, 6]
+    # alice's ids go on from where they were, and her retransmit of 5 is re-acked, not relayed
+    assert frames_to(send(again, alice, p.encode_chat(5, "m5"), ALICE), ALICE) == [p.ChatAck(5, 6)]
+    out = send(again, alice, p.encode_chat(6, "m6"), ALICE)
+    assert [e.text for e in frames_to(out, BOB)] == ["m6"]
+    store.close()
