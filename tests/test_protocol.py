@@ -655,3 +655,104 @@ def test_snapshot_plain_members_are_read_only_from_a_list():
             p.decode_snapshot(p.encode_json({k: v for k, v in base.items() if k != key}))
     with pytest.raises(ProtocolError, match="room list is missing"):
         p.decode_room_list(p.encode_json({"rooms": {}}))
+
+
+# --- file entries and the discovery codecs at their edges --------------------------------
+
+FILE_ID = "0123456789abcdef"
+
+
+def test_a_file_entry_keeps_its_sender_and_checksum_and_defaults_them():
+    entry = {"id": FILE_ID, "name": "a.txt", "size": 0}
+    assert p.file_from_json(entry) == p.FileInfo(FILE_ID, "a.txt", 0, "", "", "")  # an empty file is a file
+    assert p.file_from_json(entry, sender="アリス").sender == "アリス"
+    full = p.FileInfo(FILE_ID, "a.txt", 5, "text/plain", "bob", "ab" * 32)
+    assert p.file_to_json(full) == {"id": FILE_ID, "name": "a.txt", "size": 5, "mime": "text/plain",
+                                    "sender": "bob", "sha256": "ab" * 32}
+    assert p.file_from_json(p.file_to_json(full), sender="not bob") == full
+    assert p.file_to_json(p.FileInfo(FILE_ID, "a", 1, "")) == {"id": FILE_ID, "name": "a", "size": 1, "mime": ""}
+    for bad, reason in (
+        ([entry], "not an object"),
+        ({**entry, "id": FILE_ID.upper()}, "lacks its id or name"),
+        ({**entry, "id": FILE_ID[:-1]}, "lacks its id or name"),
+        ({**entry, "id": 5}, "lacks its id or name"),
+        ({**entry, "name": ""}, "lacks its id or name"),
+        ({**entry, "name": 5}, "lacks its id or name"),
+        ({**entry, "size": -1}, "bad size, type or checksum"),
+        ({**entry, "size": True}, "bad size, type or checksum"),
+        ({**entry, "size": "5"}, "bad size, type or checksum"),
+        ({**entry, "mime": None}, "bad size, type or checksum"),
+        ({**entry, "sha256": 5}, "bad size, type or checksum"),
+    ):
+        with pytest.raises(ProtocolError, match=reason):
+            p.file_from_json(bad)
+
+
+TXT = {b"v": b"1", b"udp": b"9091", b"rooms": b"2", b"locked": b"0"}
+
+
+def test_a_txt_record_at_its_edges():
+    assert p.decode_txt(TXT, 9090) == p.ServerAnnouncement(9090, 9091, 2, False, "", "")  # host and fp optional
+    assert p.decode_txt({**TXT, b"udp": b"65535", b"rooms": b"65535"}, 65535).udp_port == 65535
+    assert p.decode_txt({**TXT, b"host": "机".encode() * 85}, 9090).machine == "机" * 85  # 255 bytes
+    assert p.decode_txt({**TXT, b"fp": b"f" * 64}, 9090).fingerprint == "f" * 64
+    for change, reason in (
+        ({b"udp": b"65536"}, "'udp' is not a number up to 65535"),
+        ({b"rooms": b"65536"}, "'rooms' is not a number up to 65535"),
+        ({b"udp": b"0"}, "UDP port 0 is not a port number"),
+        ({b"v": b"256"}, "'v' is not a number up to 255"),
+        ({b"v": b"255"}, "discovery version 255 is not 1"),
+        ({b"locked": b"2"}, "'locked' is '2', not 0 or 1"),
+        ({b"locked": None}, "lacks 'locked'"),
+        ({b"host": b"x" * 256}, "'host' is 256 bytes"),
+        ({b"fp": b"f" * 65}, "fingerprint is too long"),
+        ({b"host": b"\xff"}, "'host' is not UTF-8"),
+    ):
+        with pytest.raises(ProtocolError, match=reason):
+            p.decode_txt({**TXT, **change}, 9090)
+    with pytest.raises(ProtocolError, match="TCP port 0 is not a port number"):
+        p.decode_txt(TXT, 0)
+    too_long = p.ServerAnnouncement(9090, 9091, 0, False, "x" * 251)  # "host=" and 251 bytes: 256
+    with pytest.raises(ProtocolError, match="TXT entry host is 251 bytes; the most is 250"):
+        p.encode_txt(too_long)
+    assert p.encode_txt(p.ServerAnnouncement(9090, 9091, 0, False, "x" * 250))[b"host"] == b"x" * 250
+
+
+def test_a_probe_answer_at_its_edges():
+    probe = p.Probe(b"12345678", 64)
+    server = p.ServerAnnouncement(9090, 9091, 0, False, "pc", "")
+    answer = p.encode_answer(probe, server, [])
+    assert answer[:14] == b"OCMd\x01\x02" + b"12345678"
+    assert answer[14:21] == bytes([0x23, 0x82, 0x23, 0x83, 0, 0, 0])  # ports, no flags, no rooms
+    decoded = p.decode_answer(answer)
+    assert decoded == p.ProbeAnswer(b"12345678", server, (), False)
+    room = p.RoomInfo("r", 70000, True, "h")  # members beyond a u16 are said as 65535
+    entry_size = 1 + 1 + 3 + 1 + 1
+    fits = p.Probe(b"12345678", len(answer) + entry_size)
+    full = p.encode_answer(fits, p.ServerAnnouncement(9090, 9091, 1, True, "pc", ""), [room])
+    assert len(full) == fits.size and full[18] == p.ANSWER_ANY_LOCKED  # exactly full, nothing left out
+    got = p.decode_answer(full)
+    assert got.rooms == (p.RoomInfo("r", 65535, True, "h"),) and got.announcement.any_locked and not got.truncated
+    short = p.encode_answer(p.Probe(b"12345678", fits.size - 1), server, [room])
+    assert p.decode_answer(short).truncated and p.decode_answer(short).rooms == ()
+    assert short[18] == p.ANSWER_TRUNCATED
+    with pytest.raises(ProtocolError, match="no answer fits in a 20-byte probe"):
+        p.encode_answer(p.Probe(b"12345678", 20), server, [])
+    with pytest.raises(ProtocolError, match="the computer's name is 256 bytes"):
+        p.encode_answer(probe, p.ServerAnnouncement(9090, 9091, 0, False, "x" * 256), [])
+    with pytest.raises(ProtocolError, match="a room name is 256 bytes"):
+        p.encode_answer(probe, server, [p.RoomInfo("x" * 256, 1, False, "h")])
+    for data, reason in (
+        (answer + b"zz", "2 bytes after the last room"),
+        (answer[:16], "the answer ends inside the ports"),
+        (answer[:21] + b"\x05pc", "ends inside the computer's name"),
+        (answer[:-1], "ends inside the fingerprint"),
+        (answer[:19] + b"\x00\x01" + answer[21:] + b"\x00", "a room name is empty"),
+        (answer[:19] + b"\x00\x01" + answer[21:] + b"\x01r\x00", "ends inside a room's entry"),
+        (answer[:19] + b"\x00\x01" + answer[21:] + b"\x01r\x00\x01\x00\x05h", "ends inside a host's name"),
+        (answer[:24] + b"\x41" + b"f" * 65, "fingerprint is too long"),
+        (answer[:14] + b"\x00\x00" + answer[16:], "TCP port 0"),
+        (answer[:16] + b"\x00\x00" + answer[18:], "UDP port 0"),
+    ):
+        with pytest.raises(ProtocolError, match=reason):
+            p.decode_answer(data)
