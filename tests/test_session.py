@@ -673,3 +673,24 @@ def test_after_the_numbering_went_back_to_one_the_new_position_is_acknowledged_a
     session.apply_snapshot(snapshot(1), T0 + 0.2)
     assert session.delivered == 1
     assert frames(session.tick(T0 + 0.3)) == [p.Heartbeat(1)]  # well before the next heartbeat is due
+
+
+def test_the_reason_a_forgotten_session_ends_with_is_one_sentence():
+    session = open_session()
+    session.forgotten("the room is gone...")
+    session.tick(T0 + 0.05)
+    assert session.resume_failed("").events == [ev.RoomClosed("The room is gone.")]
+    session = open_session()
+    session.forgotten("")
+    session.tick(T0 + 0.05)
+    assert session.resume_failed("").events == [ev.RoomClosed("The server no longer knows this session; join again.")]
+
+
+def test_dropped_datagrams_are_logged_at_the_1st_2nd_4th_8th_only(caplog):
+    session, _server = sealed_pair()
+    with caplog.at_level("WARNING", logger="ocm_core.session"):
+        for _ in range(9):
+            session.receive(event(1), T0 + 1)
+    logged = [r.getMessage() for r in caplog.records if r.name == "ocm_core.session"]
+    assert logged == [f"dropped {n} datagrams not genuinely from the server (plain)" for n in (1, 2, 4, 8)]
+    assert session.dropped == 9
