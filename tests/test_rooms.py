@@ -1110,3 +1110,68 @@ def test_a_restart_takes_up_only_the_buffer_and_trusts_the_members_stored_addres
     out = send(again, alice, p.encode_chat(6, "m6"), ALICE)
     assert [e.text for e in frames_to(out, BOB)] == ["m6"]
     store.close()
+
+
+# --- coming back after a time-out, and sharing a file ------------------------------------
+
+
+def test_a_timed_out_member_comes_back_with_its_token_within_the_resume_window(registry, clock, lobby):
+    from ocm_core.rooms import RESUME_SECONDS, Wire
+
+    clock.now += 20
+    send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)
+    send(registry, lobby["carol"], p.encode_heartbeat(3), CAROL)
+    clock.now += 11  # bob silent for 31 s of a 30 s timeout
+    out = registry.tick()
+    [notice] = frames_to(out, ALICE)
+    assert (notice.event_type, notice.name) == (EventType.TIMED_OUT, "bob")
+    assert registry.members("lobby") == ["alice", "carol"]
+    clock.now += RESUME_SECONDS  # exactly at the end of the window: still welcome
+    token, out, wire = registry.resume("lobby", "bob", "10.0.0.9", lobby["bob"])
+    assert (token, wire) == (lobby["bob"], Wire.PLAIN)
+    [joined] = frames_to(out, ALICE)
+    assert (joined.event_type, joined.name, joined.text) == (EventType.JOINED, "bob", p.JOINED_PLAIN)
+    assert registry.members("lobby") == ["alice", "bob", "carol"]
+    assert registry.snapshot(token, "10.0.0.9", "lobby")["seq"] == joined.seq  # bound to its new address
+    with pytest.raises(RegistryError, match="join the room again") as caught:  # once only
+        registry.resume("lobby", "bob", "10.0.0.9", lobby["bob"])
+    assert caught.value.status is Status.UNKNOWN_TOKEN
+    # like a fresh join, the first address after coming back is taken as its own
+    send(registry, token, p.encode_heartbeat(0), ("10.0.0.9", 6000))
+    resent = frames_to(send(registry, token, p.encode_resend((1, 5)), ("10.0.0.9", 6000)), ("10.0.0.9", 6000))
+    assert [e.seq for e in resent] == [1, 2, 3, 4]
+
+
+def test_coming_back_too_late_into_a_closed_room_or_under_another_name_is_refused(registry, clock, lobby):
+    from ocm_core.rooms import RESUME_SECONDS
+
+    clock.now += 31
+    send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)
+    registry.tick()  # bob and carol time out
+    with pytest.raises(RegistryError, match="'bob' is taken|closed while you were away") as caught:
+        registry.resume("lobby", "carol", BOB[0], lobby["bob"])
+    assert caught.value.status is Status.NO_SUCH_ROOM
+    clock.now += RESUME_SECONDS + 0.001
+    with pytest.raises(RegistryError, match="^you were away too long to come back; join the room again$"):
+        registry.resume("lobby", "carol", CAROL[0], lobby["carol"])
+    with pytest.raises(RegistryError, match="^this session is not known|join the room again$"):
+        registry.resume("lobby", "x", CAROL[0], b"never a token")
+
+
+def test_a_left_member_cannot_resume_and_is_told_why(registry, lobby):
+    send(registry, lobby["bob"], p.encode_leave(), BOB)
+    with pytest.raises(RegistryError, match="^you left the room; join the room again$"):
+        registry.resume("lobby", "bob", BOB[0], lobby["bob"])
+
+
+def test_a_shared_file_is_a_file_event_for_everyone_the_sender_too(registry, lobby):
+    info = p.FileInfo("0123456789abcdef", "写真.jpg", 12, "image/jpeg")
+    out = registry.share_file(lobby["bob"], info)
+    for address in (ALICE, BOB, CAROL):
+        [event] = frames_to(out, address)
+        assert (event.event_type, event.name) == (EventType.FILE, "bob")
+        assert p.decode_file_event(event) == p.FileInfo("0123456789abcdef", "写真.jpg", 12, "image/jpeg", "bob")
+    send(registry, lobby["bob"], p.encode_leave(), BOB)
+    with pytest.raises(RegistryError, match="no longer in the room; the file was not shared") as caught:
+        registry.share_file(lobby["bob"], info)
+    assert caught.value.status is Status.UNKNOWN_TOKEN
