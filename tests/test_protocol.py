@@ -756,3 +756,49 @@ def test_a_probe_answer_at_its_edges():
     ):
         with pytest.raises(ProtocolError, match=reason):
             p.decode_answer(data)
+
+
+def test_file_requests_at_their_limits():
+    def upload(**fields):
+        return p.decode_file_request(p.Operation.UPLOAD, p.encode_json({"token": "t", "proof": "pr", **fields}))
+
+    assert upload(name="名" * 85, size=0) == p.FileRequest("t", "pr", "名" * 85, 0, "")  # 255 bytes, empty, no type
+    assert upload(name="a", size=1, mime="x" * 100).mime == "x" * 100
+    for fields, reason in (({"name": "a" * 256, "size": 1}, "file name must be 1 to 255 bytes"),
+                           ({"name": "a", "size": 1, "mime": "x" * 101}, "file type must be ASCII, at most 100"),
+                           ({"name": "a", "size": 1, "mime": "é"}, "file type must be ASCII"),
+                           ({"name": "a", "size": -1}, "whole number of bytes, 0 or more")):
+        with pytest.raises(ProtocolError, match=reason):
+            upload(**fields)
+    download = p.encode_json({"token": "t", "proof": "pr", "file_id": FILE_ID})
+    assert p.decode_file_request(p.Operation.DOWNLOAD, download) == p.FileRequest("t", "pr", file_id=FILE_ID)
+    assert p.decode_file_request(p.Operation.FILES, download) == p.FileRequest("t", "pr")
+    with pytest.raises(ProtocolError, match="a download names a file id of 16 hex characters"):
+        p.decode_file_request(p.Operation.DOWNLOAD, p.encode_json({"token": "t", "file_id": "g" * 16}))
+    with pytest.raises(ProtocolError, match="needs the member's token"):
+        p.decode_file_request(p.Operation.FILES, p.encode_json({"token": "t", "proof": 5}))
+
+
+def test_probes_at_their_sizes():
+    for size in (p.MIN_PROBE_SIZE, p.MAX_PROBE_SIZE):
+        data = p.encode_probe(b"12345678", size)
+        assert len(data) == size and p.decode_probe(data) == p.Probe(b"12345678", size)
+    for size in (p.MIN_PROBE_SIZE - 1, p.MAX_PROBE_SIZE + 1):
+        with pytest.raises(ProtocolError, match="a probe is 64 to 1400 bytes"):
+            p.encode_probe(b"12345678", size)
+    with pytest.raises(ProtocolError, match="a probe's nonce is 8 bytes"):
+        p.encode_probe(b"1234567")
+    head = p.encode_probe(b"12345678")[:14]
+    with pytest.raises(ProtocolError, match="a probe is at least 64 bytes, got 14"):
+        p.decode_probe(head)  # exactly the head is read as one, then found too short
+    with pytest.raises(ProtocolError, match="at least 14 bytes, got 13"):
+        p.decode_probe(head[:13])
+    with pytest.raises(ProtocolError, match="at most 1400 bytes, got 1401"):
+        p.decode_probe(head + bytes(1387))
+    with pytest.raises(ProtocolError, match="not an Online Chat Messenger discovery datagram"):
+        p.decode_probe(b"OCMe" + head[4:] + bytes(50))
+
+
+def test_retry_after_is_read_from_its_two_bytes_only():
+    assert p.decode_retry_after(p.encode_status(p.Status.TRY_LATER, "busy", 7)) == 7
+    assert p.decode_proof("YQ==") == b"a" and p.decode_proof("YQ==\n") is None  # strict base64
