@@ -1175,3 +1175,52 @@ def test_a_shared_file_is_a_file_event_for_everyone_the_sender_too(registry, lob
     with pytest.raises(RegistryError, match="no longer in the room; the file was not shared") as caught:
         registry.share_file(lobby["bob"], info)
     assert caught.value.status is Status.UNKNOWN_TOKEN
+
+
+def test_while_the_disk_fails_chats_are_refused_counted_and_told_then_taken_again(tmp_path, clock):
+    from ocm_core.rooms import CANNOT_SAVE_TELL_EVERY, CANNOT_SAVE_TEXT, STORE_PROBE_SECONDS
+    from ocm_core.store import RoomStore, StoreWriteError
+
+    store = RoomStore(tmp_path / "server.db")
+    registry = RoomRegistry(clock=clock, store=store)
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, alice, p.encode_heartbeat(1), ALICE)
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    real_add_event, disk = store.add_event, {"full": True}
+
+    def add_event(*args, **kwargs):
+        if disk["full"]:
+            raise StoreWriteError(str(store.path), "disk full")
+        return real_add_event(*args, **kwargs)
+
+    store.add_event = add_event
+    store.writable = lambda: not disk["full"]
+    out = send(registry, alice, p.encode_chat(1, "lost?"), ALICE)  # the failing write: not relayed, told
+    assert frames_to(out, ALICE) == [p.ErrorFrame(ErrorCode.CANNOT_SAVE, CANNOT_SAVE_TEXT)] and not frames_to(out, BOB)
+    assert registry.saving_fails and registry.room_names() == ["lobby"]
+    clock.now += CANNOT_SAVE_TELL_EVERY - 0.001
+    assert send(registry, alice, p.encode_chat(1, "lost?"), ALICE) == []  # told once a while, not per retry
+    clock.now += 0.001
+    assert frames_to(send(registry, alice, p.encode_chat(1, "lost?"), ALICE), ALICE)[0].code is ErrorCode.CANNOT_SAVE
+    assert registry.dropped["cannot save"] == 3
+    with pytest.raises(RegistryError, match="cannot save anything right now") as caught:
+        registry.join_room("lobby", "carol", CAROL[0])
+    assert caught.value.status is Status.CANNOT_SAVE
+    with pytest.raises(RegistryError, match="cannot save anything right now"):
+        registry.share_file(bob, p.FileInfo(FILE_ID_FOR_TESTS, "a", 1, ""))
+    registry.tick()  # probes the disk: still full; the next probe is STORE_PROBE_SECONDS later
+    disk["full"] = False
+    clock.now += STORE_PROBE_SECONDS - 0.001
+    registry.tick()
+    assert registry.saving_fails
+    clock.now += 0.001
+    registry.tick()
+    assert not registry.saving_fails
+    out = send(registry, alice, p.encode_chat(1, "lost?"), ALICE)
+    assert [e.text for e in frames_to(out, BOB)] == ["lost?"]
+    assert [e.text for e in store.events("lobby", 10) if e.type == EventType.CHAT] == ["lost?"]
+    store.close()
+
+
+FILE_ID_FOR_TESTS = "0123456789abcdef"
