@@ -1224,3 +1224,40 @@ def test_while_the_disk_fails_chats_are_refused_counted_and_told_then_taken_agai
 
 
 FILE_ID_FOR_TESTS = "0123456789abcdef"
+
+
+def test_a_buried_token_is_told_why_for_exactly_the_tombstone_time(registry, clock, lobby):
+    from ocm_core.rooms import TOMBSTONE_SECONDS
+
+    send(registry, lobby["bob"], p.encode_leave(), BOB)
+
+    def answer():
+        return frames_to(send(registry, lobby["bob"], p.encode_chat(9, "x" * 60), BOB), BOB)
+
+    clock.now += TOMBSTONE_SECONDS
+    registry.tick()
+    assert answer() == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "you left the room")]
+    clock.now += 0.001
+    registry.tick()
+    assert answer() == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "")]
+    assert registry.dropped["unknown token"] == 2
+
+
+def test_a_repeated_request_gets_the_same_token_only_while_it_is_remembered(registry, clock):
+    from ocm_core.rooms import REPEAT_SECONDS
+
+    token = registry.create_room("lobby", "alice", ALICE[0], request_id="r1")
+    send(registry, token, p.encode_heartbeat(0), ALICE)
+    bob, _ = registry.join_room("lobby", "bob", BOB[0], request_id="j1")
+    assert registry.join_room("lobby", "bob", BOB[0], request_id="j1") == (bob, [])
+    assert registry.create_room("lobby", "alice", ALICE[0], request_id="r1") == token
+    send(registry, bob, p.encode_heartbeat(0), BOB)
+    clock.now += REPEAT_SECONDS
+    send(registry, token, p.encode_heartbeat(0), ALICE)
+    send(registry, bob, p.encode_heartbeat(0), BOB)
+    registry.tick()
+    assert registry.join_room("lobby", "bob", BOB[0], request_id="j1") == (bob, [])  # at the edge: still the same
+    clock.now += 0.001
+    registry.tick()
+    with pytest.raises(RegistryError, match="'bob' is taken"):
+        registry.join_room("lobby", "bob", BOB[0], request_id="j1")
