@@ -694,3 +694,49 @@ def test_dropped_datagrams_are_logged_at_the_1st_2nd_4th_8th_only(caplog):
     logged = [r.getMessage() for r in caplog.records if r.name == "ocm_core.session"]
     assert logged == [f"dropped {n} datagrams not genuinely from the server (plain)" for n in (1, 2, 4, 8)]
     assert session.dropped == 9
+
+
+# --- the defaults and every timer exactly at its edge ----------------------------------------------
+
+
+def test_the_timing_defaults():
+    session = ClientSession(ROOM, ME, TOKEN)
+    assert (session.room, session.send_timeout, session.give_up_after, session.lost_after) == (ROOM, 60.0, 300.0, 9.0)
+    assert ClientSession(ROOM, ME, TOKEN, heartbeat_interval=0.5).lost_after == 3.0  # never under 3 s
+    assert (session.host, session.members, session.plain, session.dropped) == (None, (), frozenset(), 0)
+
+
+def test_a_message_fails_just_after_send_timeout_not_at_it():
+    session = open_session(send_timeout=10.0, lost_after=100.0)
+    msg_id, _ = session.send_chat("hi", T0)
+    assert not of(session.tick(T0 + 10.0), ev.MessageFailed)
+    assert [f.msg_id for f in of(session.tick(T0 + 10.001), ev.MessageFailed)] == [msg_id]
+
+
+def test_the_connection_is_lost_just_after_lost_after_and_given_up_just_after_give_up_after():
+    session = open_session(give_up_after=100.0)
+    assert not of(session.tick(T0 + 9.0), ev.ConnectionLost)
+    assert of(session.tick(T0 + 9.001), ev.ConnectionLost) and session.state is SessionState.LOST
+    assert not of(session.tick(T0 + 100.0), ev.RoomClosed)
+    assert of(session.tick(T0 + 100.001), ev.RoomClosed) and session.state is SessionState.CLOSED
+
+
+def test_notices_keep_members_in_casefold_order_and_the_plain_set():
+    session = open_session()
+    out = session.receive(event(1, "Zed", text=p.JOINED_PLAIN, kind=EventType.JOINED), T0)
+    out2 = session.receive(event(2, "amy", text="", kind=EventType.JOINED), T0)
+    assert session.members == ("amy", "bob", "me", "Zed")
+    assert of(out, ev.MembersChanged) == [ev.MembersChanged(("bob", "me", "Zed"), "bob", frozenset({"Zed"}))]
+    assert of(out2, ev.MembersChanged)[0].plain == frozenset({"Zed"})
+    out = session.receive(event(3, "Zed", kind=EventType.LEFT), T0)
+    assert of(out, ev.MembersChanged) == [ev.MembersChanged(("amy", "bob", "me"), "bob", frozenset())]
+    [chat] = of(session.receive(event(4, "amy", text="hi"), T0), ev.ChatMessage)
+    assert chat.time == 4.0  # the event's milliseconds as seconds
+
+
+def test_a_snapshot_at_the_position_already_delivered_changes_nothing():
+    session = open_session(seq=3)
+    session.tick(T0 + 0.1)  # acknowledges 3
+    out = session.apply_snapshot(snapshot(3), T0 + 0.2)
+    assert of(out, ev.MembersChanged) == [ev.MembersChanged(("bob", ME), "bob", frozenset())]
+    assert session.tick(T0 + 0.3).datagrams == []  # nothing to acknowledge again
