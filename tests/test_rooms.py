@@ -1261,3 +1261,39 @@ def test_a_repeated_request_gets_the_same_token_only_while_it_is_remembered(regi
     registry.tick()
     with pytest.raises(RegistryError, match="'bob' is taken"):
         registry.join_room("lobby", "bob", BOB[0], request_id="j1")
+
+
+def test_a_sealed_members_datagrams_open_under_its_key_and_anything_else_is_dropped(clock, tmp_path):
+    from ocm_core.rooms import Wire
+    from ocm_core.secure import MemberKeys, SealedChannel, ServerIdentity
+
+    keys = MemberKeys(ServerIdentity.load_or_create(tmp_path), epoch=1)
+    registry = RoomRegistry(clock=clock, member_keys=keys)
+    alice = registry.create_room("lobby", "alice", ALICE[0], wire=Wire.SEALED)
+    client = SealedChannel.for_client(keys.key_for(alice))
+    header = p.datagram_header(b"lobby", alice)
+
+    def sealed(body):
+        return registry.handle_datagram(p.decode_datagram(client.seal(header, body)), ALICE)
+
+    def opened(data):
+        datagram = p.decode_datagram(data)
+        return p.decode_body(client.open(data[: len(data) - len(datagram.body)], datagram.body))
+
+    [(to, data)] = sealed(p.encode_heartbeat(0))  # opened, and answered sealed
+    assert to == ALICE and opened(data) == p.StatusFrame(0)
+    bob, out = registry.join_room("lobby", "bob", BOB[0], wire=Wire.SEALED)
+    [(to, data)] = out
+    joined = opened(data)
+    assert (to, joined.event_type, joined.name, joined.text) == (ALICE, EventType.JOINED, "bob", "")  # not "plain"
+    assert send(registry, alice, p.encode_chat(1, "in the clear"), ALICE) == []
+    assert registry.dropped["datagram does not open"] == 1
+    other = SealedChannel.for_client(keys.key_for(bob))  # bob's key, alice's token
+    assert registry.handle_datagram(p.decode_datagram(other.seal(header, p.encode_heartbeat(0))), ALICE) == []
+    assert registry.dropped["datagram does not open"] == 2
+    assert send(registry, alice, p.encode_heartbeat(0), ALICE, room="other") == []
+    assert registry.dropped["token used for another room"] == 1
+    assert send(registry, alice, p.encode_heartbeat(0), BOB) == []
+    assert registry.dropped["token used from another IP address"] == 1
+    assert sealed(p.encode_status_frame(1)) == []
+    assert registry.dropped["server frame sent to the server"] == 1
