@@ -802,3 +802,17 @@ def test_probes_at_their_sizes():
 def test_retry_after_is_read_from_its_two_bytes_only():
     assert p.decode_retry_after(p.encode_status(p.Status.TRY_LATER, "busy", 7)) == 7
     assert p.decode_proof("YQ==") == b"a" and p.decode_proof("YQ==\n") is None  # strict base64
+
+
+def test_every_request_field_round_trips_and_the_request_id_has_its_bounds():
+    full = p.RoomRequest("アリス", "pw", "tok", "cHJvb2Y=", request_id="r" * 64, resume_token="old")
+    assert p.decode_request(p.encode_request(full)) == full
+    assert p.decode_request(p.encode_request(p.RoomRequest("a", request_id="r"))).request_id == "r"
+    for request_id in ("", "r" * 65):
+        with pytest.raises(ProtocolError, match="request_id must be 1 to 64 bytes"):
+            p.decode_request(p.encode_json({"username": "a", "request_id": request_id}))
+    assert p.decode_request(p.encode_json({"username": "a", "password": "p" * 1024})).password == "p" * 1024
+    with pytest.raises(ProtocolError, match="password is longer than 1024 bytes"):
+        p.decode_request(p.encode_json({"username": "a", "password": "p" * 1025}))
+    assert p.decode_request(b"XXbob\r\n") == p.RoomRequest("XXbob", dialect=p.Dialect.BARE)
+    assert p.decode_request(p.encode_json({"token": "tok"})) == p.RoomRequest("", token="tok")  # SYNC: no name
