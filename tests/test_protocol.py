@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -534,3 +535,284 @@ def test_sizes_the_server_works_out_come_from_the_codec():
     text = "x" * p.max_relayed_text_bytes(len(room), len(name))
     relayed = p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, "アリス", text)))
     assert len(relayed) + p.SEAL_OVERHEAD == p.MAX_DATAGRAM  # exactly full once sealed
+
+
+# --- the encryption layer's codecs: TLS detection, sealed bodies, grants ----------------
+
+
+@pytest.mark.parametrize("prefix, tls", [
+    (bytes([0x16, 0x03, 0x01]), True),   # the usual ClientHello record version
+    (bytes([0x16, 0x03, 0x03]), True),
+    (bytes([0x16, 0x03, 0x04]), True),   # the highest record minor version accepted
+    (bytes([0x16, 0x03, 0x00]), False),  # a 22-byte room name, operation 3, state 0: TCRP
+    (bytes([0x16, 0x03, 0x05]), False),
+    (bytes([0x16, 0x02, 0x01]), False),
+    (bytes([0x15, 0x03, 0x01]), False),  # an alert never opens a client's connection
+    (bytes([0x17, 0x03, 0x01]), False),
+    (bytes([0x16, 0x03, 0x01, 0x00]), True),  # only the first three bytes count
+])
+def test_tls_is_told_from_tcrp_by_three_bytes(prefix, tls):
+    assert p.looks_like_tls(prefix) is tls
+
+
+def test_tls_detection_needs_all_three_bytes():
+    with pytest.raises(ValueError, match="need 3 bytes"):
+        p.looks_like_tls(bytes([0x16, 0x03]))
+    assert p.TLS_PREFIX_BYTES == 3
+
+
+@pytest.mark.parametrize("first, tls", [
+    (b"\x16", True), (b"\x15", True), (b"\x15\x03", True),
+    (b"\x00", False), (b"\x14", False), (b"\x17", False), (b"", False),
+])
+def test_a_servers_first_byte_tells_a_tls_record_from_a_tcrp_answer(first, tls):
+    assert p.is_tls_record_start(first) is tls
+
+
+def test_a_sealed_body_splits_into_nonce_and_ciphertext_with_tag():
+    nonce, sealed = bytes(range(12)), b"c" * 5 + b"t" * 16
+    body = b"\xfe" + nonce + sealed
+    assert p.is_sealed(body) and p.SEAL_OVERHEAD == 29
+    assert p.split_sealed(body) == (nonce, sealed)
+    # exactly the overhead: an empty ciphertext, just the tag
+    assert p.split_sealed(b"\xfe" + nonce + b"t" * 16) == (nonce, b"t" * 16)
+    with pytest.raises(ProtocolError, match="shorter than its nonce and tag"):
+        p.split_sealed(b"\xfe" + nonce + b"t" * 15)
+    with pytest.raises(ProtocolError, match="not sealed"):
+        p.split_sealed(b"\xff" + nonce + b"t" * 16)
+    assert not p.is_sealed(b"") and not p.is_sealed(b"hello")
+
+
+def test_a_grant_round_trips_and_a_bad_one_is_refused():
+    from ocm_core.errors import RemoteProtocolError
+
+    key = bytes(range(32))
+    payload = p.encode_grant(b"tok", key)
+    assert json.loads(payload) == {"token": "tok", "key": base64.b64encode(key).decode()}
+    assert p.decode_grant(payload) == (b"tok", key)
+    assert p.decode_grant(p.encode_grant(b"t" * 255, key)) == (b"t" * 255, key)
+    b64 = base64.b64encode(key).decode()
+    for bad, reason in (
+        ({"key": b64}, "lacks its token or key"),
+        ({"token": "tok"}, "lacks its token or key"),
+        ({"token": 5, "key": b64}, "lacks its token or key"),
+        ({"token": "tok", "key": 5}, "lacks its token or key"),
+        ({"token": "tok", "key": "!!"}, "not base64"),
+        ({"token": "", "key": b64}, "wrong size"),
+        ({"token": "t" * 256, "key": b64}, "wrong size"),
+        ({"token": "tok", "key": base64.b64encode(bytes(31)).decode()}, "wrong size"),
+        ({"token": "tok", "key": base64.b64encode(bytes(33)).decode()}, "wrong size"),
+    ):
+        with pytest.raises(RemoteProtocolError, match=reason):
+            p.decode_grant(p.encode_json(bad))
+
+
+def test_a_key_proof_is_base64_or_none():
+    assert p.decode_proof(None) is None
+    assert p.decode_proof(base64.b64encode(b"\x00proof").decode()) == b"\x00proof"
+    assert p.decode_proof("not base64!") is None
+    assert p.decode_proof("YQ") is None  # unpadded: refused, not guessed
+
+
+def test_kanaru_dialect_answers_and_relay_form():
+    assert json.loads(p.encode_kanaru_status(True)) == {"success": True}
+    assert json.loads(p.encode_kanaru_status(False, "room is full")) == {"success": False, "error": "room is full"}
+    assert p.encode_kanaru_status(True) == b'{"success":true}'
+    assert p.encode_kanaru_token(b"abc") == b'{"token":"abc"}'
+    assert p.encode_kanaru_relay("アリス", "やあ") == bytes([9]) + "アリス".encode() + "やあ".encode()
+    long_name = "x" * 300  # cut to what its one length byte can say
+    assert p.encode_kanaru_relay(long_name, "t") == bytes([255]) + b"x" * 255 + b"t"
+    assert p.encode_kanaru_relay("", "") == b"\x00"
+    assert (p.KANARU_REGISTER, p.KANARU_LEAVE, p.KANARU_ROOM_CLOSED) == (
+        "__REGISTER__", "__LEAVE__", b"__ROOM_CLOSED__")
+
+
+def test_try_later_status_carries_its_seconds_clamped_to_a_u16():
+    assert p.encode_status(p.Status.TRY_LATER, "busy", 7) == bytes([int(p.Status.TRY_LATER), 0, 7]) + b"busy"
+    assert p.encode_status(p.Status.TRY_LATER, "", 258) == bytes([int(p.Status.TRY_LATER), 1, 2])
+    assert p.encode_status(p.Status.TRY_LATER) == bytes([int(p.Status.TRY_LATER), 0, 1])  # at least a second
+    assert p.encode_status(p.Status.OK) == b"\x00"  # no seconds, no sentence
+    assert p.encode_status(p.Status.ROOM_FULL, "部屋") == b"\x06" + "部屋".encode()
+    assert p.decode_status(b"\x06" + "部屋".encode()) == (p.Status.ROOM_FULL, "部屋")
+    assert p.decode_retry_after(p.encode_status(p.Status.TRY_LATER, retry_after=0)) == 1
+    assert p.decode_retry_after(p.encode_status(p.Status.TRY_LATER, retry_after=70000)) == 0xFFFF
+    assert p.decode_status(p.encode_status(p.Status.TRY_LATER, "busy", 7)) == (p.Status.TRY_LATER, "busy")
+    with pytest.raises(ProtocolError, match="2-byte seconds"):
+        p.decode_status(bytes([int(p.Status.TRY_LATER), 0]))
+    with pytest.raises(ProtocolError, match="empty"):
+        p.decode_status(b"")
+    with pytest.raises(ProtocolError, match="unknown status code 250"):
+        p.decode_status(bytes([250]))
+
+
+def test_snapshot_plain_members_are_read_only_from_a_list():
+    base = {"seq": 1, "udp_port": 9091, "host": "a", "members": ["a", "b"], "history": []}
+    assert p.decode_snapshot(p.encode_json({**base, "plain": ["b"]})).plain == ("b",)
+    assert p.decode_snapshot(p.encode_json({**base, "plain": "b"})).plain == ()
+    assert p.decode_snapshot(p.encode_json(base)).plain == ()
+    for key in ("seq", "host", "members", "history"):
+        with pytest.raises(ProtocolError, match=f"lacks '{key}'"):
+            p.decode_snapshot(p.encode_json({k: v for k, v in base.items() if k != key}))
+    with pytest.raises(ProtocolError, match="room list is missing"):
+        p.decode_room_list(p.encode_json({"rooms": {}}))
+
+
+# --- file entries and the discovery codecs at their edges --------------------------------
+
+FILE_ID = "0123456789abcdef"
+
+
+def test_a_file_entry_keeps_its_sender_and_checksum_and_defaults_them():
+    entry = {"id": FILE_ID, "name": "a.txt", "size": 0}
+    assert p.file_from_json(entry) == p.FileInfo(FILE_ID, "a.txt", 0, "", "", "")  # an empty file is a file
+    assert p.file_from_json(entry, sender="アリス").sender == "アリス"
+    full = p.FileInfo(FILE_ID, "a.txt", 5, "text/plain", "bob", "ab" * 32)
+    assert p.file_to_json(full) == {"id": FILE_ID, "name": "a.txt", "size": 5, "mime": "text/plain",
+                                    "sender": "bob", "sha256": "ab" * 32}
+    assert p.file_from_json(p.file_to_json(full), sender="not bob") == full
+    assert p.file_to_json(p.FileInfo(FILE_ID, "a", 1, "")) == {"id": FILE_ID, "name": "a", "size": 1, "mime": ""}
+    for bad, reason in (
+        ([entry], "not an object"),
+        ({**entry, "id": FILE_ID.upper()}, "lacks its id or name"),
+        ({**entry, "id": FILE_ID[:-1]}, "lacks its id or name"),
+        ({**entry, "id": 5}, "lacks its id or name"),
+        ({**entry, "name": ""}, "lacks its id or name"),
+        ({**entry, "name": 5}, "lacks its id or name"),
+        ({**entry, "size": -1}, "bad size, type or checksum"),
+        ({**entry, "size": True}, "bad size, type or checksum"),
+        ({**entry, "size": "5"}, "bad size, type or checksum"),
+        ({**entry, "mime": None}, "bad size, type or checksum"),
+        ({**entry, "sha256": 5}, "bad size, type or checksum"),
+    ):
+        with pytest.raises(ProtocolError, match=reason):
+            p.file_from_json(bad)
+
+
+TXT = {b"v": b"1", b"udp": b"9091", b"rooms": b"2", b"locked": b"0"}
+
+
+def test_a_txt_record_at_its_edges():
+    assert p.decode_txt(TXT, 9090) == p.ServerAnnouncement(9090, 9091, 2, False, "", "")  # host and fp optional
+    assert p.decode_txt({**TXT, b"udp": b"65535", b"rooms": b"65535"}, 65535).udp_port == 65535
+    assert p.decode_txt({**TXT, b"host": "机".encode() * 85}, 9090).machine == "机" * 85  # 255 bytes
+    assert p.decode_txt({**TXT, b"fp": b"f" * 64}, 9090).fingerprint == "f" * 64
+    for change, reason in (
+        ({b"udp": b"65536"}, "'udp' is not a number up to 65535"),
+        ({b"rooms": b"65536"}, "'rooms' is not a number up to 65535"),
+        ({b"udp": b"0"}, "UDP port 0 is not a port number"),
+        ({b"v": b"256"}, "'v' is not a number up to 255"),
+        ({b"v": b"255"}, "discovery version 255 is not 1"),
+        ({b"locked": b"2"}, "'locked' is '2', not 0 or 1"),
+        ({b"locked": None}, "lacks 'locked'"),
+        ({b"host": b"x" * 256}, "'host' is 256 bytes"),
+        ({b"fp": b"f" * 65}, "fingerprint is too long"),
+        ({b"host": b"\xff"}, "'host' is not UTF-8"),
+    ):
+        with pytest.raises(ProtocolError, match=reason):
+            p.decode_txt({**TXT, **change}, 9090)
+    with pytest.raises(ProtocolError, match="TCP port 0 is not a port number"):
+        p.decode_txt(TXT, 0)
+    too_long = p.ServerAnnouncement(9090, 9091, 0, False, "x" * 251)  # "host=" and 251 bytes: 256
+    with pytest.raises(ProtocolError, match="TXT entry host is 251 bytes; the most is 250"):
+        p.encode_txt(too_long)
+    assert p.encode_txt(p.ServerAnnouncement(9090, 9091, 0, False, "x" * 250))[b"host"] == b"x" * 250
+
+
+def test_a_probe_answer_at_its_edges():
+    probe = p.Probe(b"12345678", 64)
+    server = p.ServerAnnouncement(9090, 9091, 0, False, "pc", "")
+    answer = p.encode_answer(probe, server, [])
+    assert answer[:14] == b"OCMd\x01\x02" + b"12345678"
+    assert answer[14:21] == bytes([0x23, 0x82, 0x23, 0x83, 0, 0, 0])  # ports, no flags, no rooms
+    decoded = p.decode_answer(answer)
+    assert decoded == p.ProbeAnswer(b"12345678", server, (), False)
+    room = p.RoomInfo("r", 70000, True, "h")  # members beyond a u16 are said as 65535
+    entry_size = 1 + 1 + 3 + 1 + 1
+    fits = p.Probe(b"12345678", len(answer) + entry_size)
+    full = p.encode_answer(fits, p.ServerAnnouncement(9090, 9091, 1, True, "pc", ""), [room])
+    assert len(full) == fits.size and full[18] == p.ANSWER_ANY_LOCKED  # exactly full, nothing left out
+    got = p.decode_answer(full)
+    assert got.rooms == (p.RoomInfo("r", 65535, True, "h"),) and got.announcement.any_locked and not got.truncated
+    short = p.encode_answer(p.Probe(b"12345678", fits.size - 1), server, [room])
+    assert p.decode_answer(short).truncated and p.decode_answer(short).rooms == ()
+    assert short[18] == p.ANSWER_TRUNCATED
+    with pytest.raises(ProtocolError, match="no answer fits in a 20-byte probe"):
+        p.encode_answer(p.Probe(b"12345678", 20), server, [])
+    with pytest.raises(ProtocolError, match="the computer's name is 256 bytes"):
+        p.encode_answer(probe, p.ServerAnnouncement(9090, 9091, 0, False, "x" * 256), [])
+    with pytest.raises(ProtocolError, match="a room name is 256 bytes"):
+        p.encode_answer(probe, server, [p.RoomInfo("x" * 256, 1, False, "h")])
+    for data, reason in (
+        (answer + b"zz", "2 bytes after the last room"),
+        (answer[:16], "the answer ends inside the ports"),
+        (answer[:21] + b"\x05pc", "ends inside the computer's name"),
+        (answer[:-1], "ends inside the fingerprint"),
+        (answer[:19] + b"\x00\x01" + answer[21:] + b"\x00", "a room name is empty"),
+        (answer[:19] + b"\x00\x01" + answer[21:] + b"\x01r\x00", "ends inside a room's entry"),
+        (answer[:19] + b"\x00\x01" + answer[21:] + b"\x01r\x00\x01\x00\x05h", "ends inside a host's name"),
+        (answer[:24] + b"\x41" + b"f" * 65, "fingerprint is too long"),
+        (answer[:14] + b"\x00\x00" + answer[16:], "TCP port 0"),
+        (answer[:16] + b"\x00\x00" + answer[18:], "UDP port 0"),
+    ):
+        with pytest.raises(ProtocolError, match=reason):
+            p.decode_answer(data)
+
+
+def test_file_requests_at_their_limits():
+    def upload(**fields):
+        return p.decode_file_request(p.Operation.UPLOAD, p.encode_json({"token": "t", "proof": "pr", **fields}))
+
+    assert upload(name="名" * 85, size=0) == p.FileRequest("t", "pr", "名" * 85, 0, "")  # 255 bytes, empty, no type
+    assert upload(name="a", size=1, mime="x" * 100).mime == "x" * 100
+    for fields, reason in (({"name": "a" * 256, "size": 1}, "file name must be 1 to 255 bytes"),
+                           ({"name": "a", "size": 1, "mime": "x" * 101}, "file type must be ASCII, at most 100"),
+                           ({"name": "a", "size": 1, "mime": "é"}, "file type must be ASCII"),
+                           ({"name": "a", "size": -1}, "whole number of bytes, 0 or more")):
+        with pytest.raises(ProtocolError, match=reason):
+            upload(**fields)
+    download = p.encode_json({"token": "t", "proof": "pr", "file_id": FILE_ID})
+    assert p.decode_file_request(p.Operation.DOWNLOAD, download) == p.FileRequest("t", "pr", file_id=FILE_ID)
+    assert p.decode_file_request(p.Operation.FILES, download) == p.FileRequest("t", "pr")
+    with pytest.raises(ProtocolError, match="a download names a file id of 16 hex characters"):
+        p.decode_file_request(p.Operation.DOWNLOAD, p.encode_json({"token": "t", "file_id": "g" * 16}))
+    with pytest.raises(ProtocolError, match="needs the member's token"):
+        p.decode_file_request(p.Operation.FILES, p.encode_json({"token": "t", "proof": 5}))
+
+
+def test_probes_at_their_sizes():
+    for size in (p.MIN_PROBE_SIZE, p.MAX_PROBE_SIZE):
+        data = p.encode_probe(b"12345678", size)
+        assert len(data) == size and p.decode_probe(data) == p.Probe(b"12345678", size)
+    for size in (p.MIN_PROBE_SIZE - 1, p.MAX_PROBE_SIZE + 1):
+        with pytest.raises(ProtocolError, match="a probe is 64 to 1400 bytes"):
+            p.encode_probe(b"12345678", size)
+    with pytest.raises(ProtocolError, match="a probe's nonce is 8 bytes"):
+        p.encode_probe(b"1234567")
+    head = p.encode_probe(b"12345678")[:14]
+    with pytest.raises(ProtocolError, match="a probe is at least 64 bytes, got 14"):
+        p.decode_probe(head)  # exactly the head is read as one, then found too short
+    with pytest.raises(ProtocolError, match="at least 14 bytes, got 13"):
+        p.decode_probe(head[:13])
+    with pytest.raises(ProtocolError, match="at most 1400 bytes, got 1401"):
+        p.decode_probe(head + bytes(1387))
+    with pytest.raises(ProtocolError, match="not an Online Chat Messenger discovery datagram"):
+        p.decode_probe(b"OCMe" + head[4:] + bytes(50))
+
+
+def test_retry_after_is_read_from_its_two_bytes_only():
+    assert p.decode_retry_after(p.encode_status(p.Status.TRY_LATER, "busy", 7)) == 7
+    assert p.decode_proof("YQ==") == b"a" and p.decode_proof("YQ==\n") is None  # strict base64
+
+
+def test_every_request_field_round_trips_and_the_request_id_has_its_bounds():
+    full = p.RoomRequest("アリス", "pw", "tok", "cHJvb2Y=", request_id="r" * 64, resume_token="old")
+    assert p.decode_request(p.encode_request(full)) == full
+    assert p.decode_request(p.encode_request(p.RoomRequest("a", request_id="r"))).request_id == "r"
+    for request_id in ("", "r" * 65):
+        with pytest.raises(ProtocolError, match="request_id must be 1 to 64 bytes"):
+            p.decode_request(p.encode_json({"username": "a", "request_id": request_id}))
+    assert p.decode_request(p.encode_json({"username": "a", "password": "p" * 1024})).password == "p" * 1024
+    with pytest.raises(ProtocolError, match="password is longer than 1024 bytes"):
+        p.decode_request(p.encode_json({"username": "a", "password": "p" * 1025}))
+    assert p.decode_request(b"XXbob\r\n") == p.RoomRequest("XXbob", dialect=p.Dialect.BARE)
+    assert p.decode_request(p.encode_json({"token": "tok"})) == p.RoomRequest("", token="tok")  # SYNC: no name

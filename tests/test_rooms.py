@@ -979,3 +979,321 @@ def test_members_who_left_or_timed_out_stay_gone_after_a_restart_and_moves_are_k
     out = send(again, dave, p.encode_chat(1, "hi"), ("10.0.0.4", 4))
     assert [to for to, _ in out if to != ("10.0.0.4", 4)] == [(ALICE[0], 7002)]
     store.close()
+
+
+# --- the kanaru dialect's UDP forms, decided by the registry ---------------------------
+
+
+@pytest.fixture
+def kanaru_lobby(registry):
+    """alice (ours) hosts 'lobby'; dave joins speaking the kanaru dialect and registers."""
+    from ocm_core.rooms import Wire
+
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    send(registry, alice, p.encode_heartbeat(1), ALICE)
+    dave, _ = registry.join_room("lobby", "dave", BOB[0], wire=Wire.KANARU)
+    assert send(registry, dave, p.KANARU_REGISTER.encode(), BOB) == []  # noted, nothing to answer
+    return {"alice": alice, "dave": dave}
+
+
+def test_a_kanaru_member_reads_lines_with_their_sender_and_notices_from_star(registry, kanaru_lobby):
+    out = send(registry, kanaru_lobby["alice"], p.encode_chat(1, "やあ"), ALICE)
+    assert (BOB, p.encode_kanaru_relay("alice", "やあ")) in out  # no room header, no frame
+    out = send(registry, kanaru_lobby["dave"], "こんにちは".encode(), BOB)
+    [event] = frames_to(out, ALICE)
+    assert (event.event_type, event.name, event.text) == (EventType.CHAT, "dave", "こんにちは")
+    assert not [data for to, data in out if to == BOB]  # its own line is not sent back
+    _, out = registry.join_room("lobby", "carol", CAROL[0])
+    assert (BOB, p.encode_kanaru_relay("*", "carol joined")) in out
+    assert registry.members("lobby") == ["alice", "carol", "dave"]
+
+
+def test_a_kanaru_member_leaves_with_its_word_and_gets_no_binary_goodbye(registry, kanaru_lobby):
+    out = send(registry, kanaru_lobby["dave"], p.KANARU_LEAVE.encode(), BOB)
+    assert not [data for to, data in out if to == BOB]
+    [event] = frames_to(out, ALICE)
+    assert (event.event_type, event.name) == (EventType.LEFT, "dave")
+    assert registry.members("lobby") == ["alice"]
+
+
+def test_a_kanaru_member_learns_the_room_closed_by_the_bare_word(registry, kanaru_lobby):
+    out = send(registry, kanaru_lobby["alice"], p.encode_leave(), ALICE)
+    assert (BOB, p.KANARU_ROOM_CLOSED) in out
+    assert "lobby" not in registry.room_names()
+
+
+@pytest.mark.parametrize("body, reason", [(b"", "bad frame"), (b"\xff\xfe", "bad frame")])
+def test_a_kanaru_datagram_that_says_nothing_is_dropped_and_counted(registry, kanaru_lobby, body, reason):
+    assert send(registry, kanaru_lobby["dave"], body, BOB) == []
+    assert registry.dropped[reason] == 1
+    assert registry.members("lobby") == ["alice", "dave"]
+
+
+def test_kanaru_forms_decode_to_our_frames():
+    from ocm_core.rooms import _kanaru_frame, _kanaru_text
+
+    assert _kanaru_frame(b"__REGISTER__") == p.Heartbeat(0)
+    assert _kanaru_frame(b"__LEAVE__") == p.Leave()
+    assert _kanaru_frame("__REGISTER__ ".encode()) == p.PlainText("__REGISTER__ ")
+    with pytest.raises(p.ProtocolError, match="no message"):
+        _kanaru_frame(b"")
+    with pytest.raises(p.ProtocolError, match="not valid UTF-8"):
+        _kanaru_frame(b"\xff")
+    assert _kanaru_text(p.Event(1, 0, EventType.CLOSED, "alice", "bye")) == b"__ROOM_CLOSED__"
+    assert _kanaru_text(p.Event(1, 0, EventType.CHAT, "alice", "hi")) == b"\x05alicehi"
+    assert _kanaru_text(p.Event(1, 0, EventType.LEFT, "bob", "")) == b"\x01*bob left"
+    assert _kanaru_text(p.Event(1, 0, EventType.TIMED_OUT, "bob", "")) == b"\x01*bob timed out"
+
+
+# --- what a re-send may cost, and who may read a room's snapshot --------------------------
+
+
+@pytest.mark.parametrize("fits", [2, 3])
+def test_a_resend_answer_stops_at_the_members_reply_byte_budget_exactly(clock, fits):
+    # every event re-sent here has this size: same name, same time, texts of one length
+    size = len(p.encode_datagram(b"lobby", b"", p.encode_event(p.Event(9, 1_700_000_000_000, EventType.CHAT, "alice", "m1"))))
+    registry = RoomRegistry(clock=clock, wall_clock=lambda: 1_700_000_000.0,
+                            limits=Limits(reply_bytes_burst=fits * size + size - 1, reply_bytes_per_second=1))
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, alice, p.encode_heartbeat(0), ALICE)
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    for i in range(1, 6):
+        send(registry, alice, p.encode_chat(i, f"m{i}"), ALICE)
+    answer = frames_to(send(registry, bob, p.encode_resend((2, 6)), BOB), BOB)
+    assert [e.seq for e in answer] == list(range(2, 2 + fits))
+    assert registry.dropped["reply byte budget"] == 1
+
+
+def test_a_sealed_members_snapshot_needs_its_key_proof(clock, tmp_path):
+    from ocm_core.rooms import Wire
+    from ocm_core.secure import MemberKeys, ServerIdentity
+
+    keys = MemberKeys(ServerIdentity.load_or_create(tmp_path), epoch=1)
+    registry = RoomRegistry(clock=clock, member_keys=keys)
+    token = registry.create_room("lobby", "alice", ALICE[0], wire=Wire.SEALED)
+    plain, _ = registry.join_room("lobby", "bob", BOB[0])
+    assert registry.snapshot(token, ALICE[0], "lobby", keys.proof_for(token))["plain"] == ["bob"]
+    for proof in (None, b"", keys.proof_for(plain), keys.proof_for(token)[:-1]):
+        with pytest.raises(RegistryError, match="not known to the server") as caught:
+            registry.snapshot(token, ALICE[0], "lobby", proof)
+        assert caught.value.status is Status.UNKNOWN_TOKEN
+    assert registry.snapshot(plain, BOB[0], "lobby")["members"] == ["alice", "bob"]  # a plain one shows none
+    with pytest.raises(RegistryError, match="files are shared only over encryption"):
+        registry.file_member(plain, BOB[0], "lobby", None)
+    assert registry.file_member(token, ALICE[0], "lobby", keys.proof_for(token)) == "alice"
+
+
+def test_a_restart_takes_up_only_the_buffer_and_trusts_the_members_stored_addresses(tmp_path, clock):
+    from ocm_core.store import RoomStore
+
+    limits = Limits(event_buffer=3)
+    store = RoomStore(tmp_path / "server.db")
+    first = RoomRegistry(clock=clock, store=store, limits=limits)
+    alice = first.create_room("lobby", "alice", ALICE[0])
+    bob, _ = first.join_room("lobby", "bob", BOB[0])  # event 1
+    send(first, alice, p.encode_heartbeat(0), ALICE)
+    send(first, bob, p.encode_heartbeat(1), BOB)
+    for i in range(1, 6):  # events 2 to 6
+        send(first, alice, p.encode_chat(i, f"m{i}"), ALICE)
+    store.close()
+
+    store = RoomStore(tmp_path / "server.db")
+    again = RoomRegistry(clock=clock, store=store, limits=limits)
+    assert [e.seq for e in store.events("lobby", 100)] == [4, 5, 6]  # the older ones pruned at take-up
+    assert [e["seq"] for e in again.snapshot(bob, BOB[0], "lobby")["history"]] == [4, 5, 6]
+    assert frames_to(send(again, bob, p.encode_resend((1, 6)), BOB), BOB)[0].code is ErrorCode.RESYNC
+    # bob's stored address counts as proven: all three come back at once, not one
+    assert [e.seq for e in frames_to(send(again, bob, p.encode_resend((4, 6)), BOB), BOB)] == [4, 5, 6]
+    # alice's ids go on from where they were, and her retransmit of 5 is re-acked, not relayed
+    assert frames_to(send(again, alice, p.encode_chat(5, "m5"), ALICE), ALICE) == [p.ChatAck(5, 6)]
+    out = send(again, alice, p.encode_chat(6, "m6"), ALICE)
+    assert [e.text for e in frames_to(out, BOB)] == ["m6"]
+    store.close()
+
+
+# --- coming back after a time-out, and sharing a file ------------------------------------
+
+
+def test_a_timed_out_member_comes_back_with_its_token_within_the_resume_window(registry, clock, lobby):
+    from ocm_core.rooms import RESUME_SECONDS, Wire
+
+    clock.now += 20
+    send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)
+    send(registry, lobby["carol"], p.encode_heartbeat(3), CAROL)
+    clock.now += 11  # bob silent for 31 s of a 30 s timeout
+    out = registry.tick()
+    [notice] = frames_to(out, ALICE)
+    assert (notice.event_type, notice.name) == (EventType.TIMED_OUT, "bob")
+    assert registry.members("lobby") == ["alice", "carol"]
+    clock.now += RESUME_SECONDS  # exactly at the end of the window: still welcome
+    token, out, wire = registry.resume("lobby", "bob", "10.0.0.9", lobby["bob"])
+    assert (token, wire) == (lobby["bob"], Wire.PLAIN)
+    [joined] = frames_to(out, ALICE)
+    assert (joined.event_type, joined.name, joined.text) == (EventType.JOINED, "bob", p.JOINED_PLAIN)
+    assert registry.members("lobby") == ["alice", "bob", "carol"]
+    assert registry.snapshot(token, "10.0.0.9", "lobby")["seq"] == joined.seq  # bound to its new address
+    with pytest.raises(RegistryError, match="join the room again") as caught:  # once only
+        registry.resume("lobby", "bob", "10.0.0.9", lobby["bob"])
+    assert caught.value.status is Status.UNKNOWN_TOKEN
+    # like a fresh join, the first address after coming back is taken as its own
+    send(registry, token, p.encode_heartbeat(0), ("10.0.0.9", 6000))
+    resent = frames_to(send(registry, token, p.encode_resend((1, 5)), ("10.0.0.9", 6000)), ("10.0.0.9", 6000))
+    assert [e.seq for e in resent] == [1, 2, 3, 4]
+
+
+def test_coming_back_too_late_into_a_closed_room_or_under_another_name_is_refused(registry, clock, lobby):
+    from ocm_core.rooms import RESUME_SECONDS
+
+    clock.now += 31
+    send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)
+    registry.tick()  # bob and carol time out
+    with pytest.raises(RegistryError, match="'bob' is taken|closed while you were away") as caught:
+        registry.resume("lobby", "carol", BOB[0], lobby["bob"])
+    assert caught.value.status is Status.NO_SUCH_ROOM
+    clock.now += RESUME_SECONDS + 0.001
+    with pytest.raises(RegistryError, match="^you were away too long to come back; join the room again$"):
+        registry.resume("lobby", "carol", CAROL[0], lobby["carol"])
+    with pytest.raises(RegistryError, match="^this session is not known|join the room again$"):
+        registry.resume("lobby", "x", CAROL[0], b"never a token")
+
+
+def test_a_left_member_cannot_resume_and_is_told_why(registry, lobby):
+    send(registry, lobby["bob"], p.encode_leave(), BOB)
+    with pytest.raises(RegistryError, match="^you left the room; join the room again$"):
+        registry.resume("lobby", "bob", BOB[0], lobby["bob"])
+
+
+def test_a_shared_file_is_a_file_event_for_everyone_the_sender_too(registry, lobby):
+    info = p.FileInfo("0123456789abcdef", "写真.jpg", 12, "image/jpeg")
+    out = registry.share_file(lobby["bob"], info)
+    for address in (ALICE, BOB, CAROL):
+        [event] = frames_to(out, address)
+        assert (event.event_type, event.name) == (EventType.FILE, "bob")
+        assert p.decode_file_event(event) == p.FileInfo("0123456789abcdef", "写真.jpg", 12, "image/jpeg", "bob")
+    send(registry, lobby["bob"], p.encode_leave(), BOB)
+    with pytest.raises(RegistryError, match="no longer in the room; the file was not shared") as caught:
+        registry.share_file(lobby["bob"], info)
+    assert caught.value.status is Status.UNKNOWN_TOKEN
+
+
+def test_while_the_disk_fails_chats_are_refused_counted_and_told_then_taken_again(tmp_path, clock):
+    from ocm_core.rooms import CANNOT_SAVE_TELL_EVERY, CANNOT_SAVE_TEXT, STORE_PROBE_SECONDS
+    from ocm_core.store import RoomStore, StoreWriteError
+
+    store = RoomStore(tmp_path / "server.db")
+    registry = RoomRegistry(clock=clock, store=store)
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, alice, p.encode_heartbeat(1), ALICE)
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    real_add_event, disk = store.add_event, {"full": True}
+
+    def add_event(*args, **kwargs):
+        if disk["full"]:
+            raise StoreWriteError(str(store.path), "disk full")
+        return real_add_event(*args, **kwargs)
+
+    store.add_event = add_event
+    store.writable = lambda: not disk["full"]
+    out = send(registry, alice, p.encode_chat(1, "lost?"), ALICE)  # the failing write: not relayed, told
+    assert frames_to(out, ALICE) == [p.ErrorFrame(ErrorCode.CANNOT_SAVE, CANNOT_SAVE_TEXT)] and not frames_to(out, BOB)
+    assert registry.saving_fails and registry.room_names() == ["lobby"]
+    clock.now += CANNOT_SAVE_TELL_EVERY - 0.001
+    assert send(registry, alice, p.encode_chat(1, "lost?"), ALICE) == []  # told once a while, not per retry
+    clock.now += 0.001
+    assert frames_to(send(registry, alice, p.encode_chat(1, "lost?"), ALICE), ALICE)[0].code is ErrorCode.CANNOT_SAVE
+    assert registry.dropped["cannot save"] == 3
+    with pytest.raises(RegistryError, match="cannot save anything right now") as caught:
+        registry.join_room("lobby", "carol", CAROL[0])
+    assert caught.value.status is Status.CANNOT_SAVE
+    with pytest.raises(RegistryError, match="cannot save anything right now"):
+        registry.share_file(bob, p.FileInfo(FILE_ID_FOR_TESTS, "a", 1, ""))
+    registry.tick()  # probes the disk: still full; the next probe is STORE_PROBE_SECONDS later
+    disk["full"] = False
+    clock.now += STORE_PROBE_SECONDS - 0.001
+    registry.tick()
+    assert registry.saving_fails
+    clock.now += 0.001
+    registry.tick()
+    assert not registry.saving_fails
+    out = send(registry, alice, p.encode_chat(1, "lost?"), ALICE)
+    assert [e.text for e in frames_to(out, BOB)] == ["lost?"]
+    assert [e.text for e in store.events("lobby", 10) if e.type == EventType.CHAT] == ["lost?"]
+    store.close()
+
+
+FILE_ID_FOR_TESTS = "0123456789abcdef"
+
+
+def test_a_buried_token_is_told_why_for_exactly_the_tombstone_time(registry, clock, lobby):
+    from ocm_core.rooms import TOMBSTONE_SECONDS
+
+    send(registry, lobby["bob"], p.encode_leave(), BOB)
+
+    def answer():
+        return frames_to(send(registry, lobby["bob"], p.encode_chat(9, "x" * 60), BOB), BOB)
+
+    clock.now += TOMBSTONE_SECONDS
+    registry.tick()
+    assert answer() == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "you left the room")]
+    clock.now += 0.001
+    registry.tick()
+    assert answer() == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "")]
+    assert registry.dropped["unknown token"] == 2
+
+
+def test_a_repeated_request_gets_the_same_token_only_while_it_is_remembered(registry, clock):
+    from ocm_core.rooms import REPEAT_SECONDS
+
+    token = registry.create_room("lobby", "alice", ALICE[0], request_id="r1")
+    send(registry, token, p.encode_heartbeat(0), ALICE)
+    bob, _ = registry.join_room("lobby", "bob", BOB[0], request_id="j1")
+    assert registry.join_room("lobby", "bob", BOB[0], request_id="j1") == (bob, [])
+    assert registry.create_room("lobby", "alice", ALICE[0], request_id="r1") == token
+    send(registry, bob, p.encode_heartbeat(0), BOB)
+    clock.now += REPEAT_SECONDS
+    send(registry, token, p.encode_heartbeat(0), ALICE)
+    send(registry, bob, p.encode_heartbeat(0), BOB)
+    registry.tick()
+    assert registry.join_room("lobby", "bob", BOB[0], request_id="j1") == (bob, [])  # at the edge: still the same
+    clock.now += 0.001
+    registry.tick()
+    with pytest.raises(RegistryError, match="'bob' is taken"):
+        registry.join_room("lobby", "bob", BOB[0], request_id="j1")
+
+
+def test_a_sealed_members_datagrams_open_under_its_key_and_anything_else_is_dropped(clock, tmp_path):
+    from ocm_core.rooms import Wire
+    from ocm_core.secure import MemberKeys, SealedChannel, ServerIdentity
+
+    keys = MemberKeys(ServerIdentity.load_or_create(tmp_path), epoch=1)
+    registry = RoomRegistry(clock=clock, member_keys=keys)
+    alice = registry.create_room("lobby", "alice", ALICE[0], wire=Wire.SEALED)
+    client = SealedChannel.for_client(keys.key_for(alice))
+    header = p.datagram_header(b"lobby", alice)
+
+    def sealed(body):
+        return registry.handle_datagram(p.decode_datagram(client.seal(header, body)), ALICE)
+
+    def opened(data):
+        datagram = p.decode_datagram(data)
+        return p.decode_body(client.open(data[: len(data) - len(datagram.body)], datagram.body))
+
+    [(to, data)] = sealed(p.encode_heartbeat(0))  # opened, and answered sealed
+    assert to == ALICE and opened(data) == p.StatusFrame(0)
+    bob, out = registry.join_room("lobby", "bob", BOB[0], wire=Wire.SEALED)
+    [(to, data)] = out
+    joined = opened(data)
+    assert (to, joined.event_type, joined.name, joined.text) == (ALICE, EventType.JOINED, "bob", "")  # not "plain"
+    assert send(registry, alice, p.encode_chat(1, "in the clear"), ALICE) == []
+    assert registry.dropped["datagram does not open"] == 1
+    other = SealedChannel.for_client(keys.key_for(bob))  # bob's key, alice's token
+    assert registry.handle_datagram(p.decode_datagram(other.seal(header, p.encode_heartbeat(0))), ALICE) == []
+    assert registry.dropped["datagram does not open"] == 2
+    assert send(registry, alice, p.encode_heartbeat(0), ALICE, room="other") == []
+    assert registry.dropped["token used for another room"] == 1
+    assert send(registry, alice, p.encode_heartbeat(0), BOB) == []
+    assert registry.dropped["token used from another IP address"] == 1
+    assert sealed(p.encode_status_frame(1)) == []
+    assert registry.dropped["server frame sent to the server"] == 1

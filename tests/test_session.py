@@ -552,3 +552,191 @@ def test_a_file_event_becomes_file_shared_in_room_order_and_a_malformed_one_is_s
     restored = ClientSession(ROOM, ME, TOKEN)
     out = restored.apply_snapshot(snapshot(2, history=[history_event(2, "bob", text, EventType.FILE)]), T0)
     assert [e.history for e in of(out, ev.FileShared)] == [True]
+
+
+# --- a sealed session: what a forger can and cannot do -----------------------------------------
+
+KEY = bytes(range(32))
+
+
+def sealed_pair(seq: int = 0):
+    """A sealed session past its first snapshot and answer, and the server's side of its channel."""
+    from ocm_core.secure import SealedChannel
+
+    server = SealedChannel.for_server(KEY, epoch=1)
+    session = ClientSession(ROOM, ME, TOKEN, channel=SealedChannel.for_client(KEY))
+    session.apply_snapshot(snapshot(seq), T0)
+    session.receive(sealed(server, p.encode_status_frame(seq)), T0)
+    assert session.state is SessionState.OPEN
+    return session, server
+
+
+def sealed(server, body: bytes) -> bytes:
+    return server.seal(p.datagram_header(ROOM.encode(), b""), body)
+
+
+def opened(server, data: bytes) -> bytes:
+    datagram = p.decode_datagram(data)
+    assert (datagram.room, datagram.token) == (ROOM, TOKEN)
+    return server.open(data[: len(data) - len(datagram.body)], datagram.body)
+
+
+def test_a_sealed_session_seals_what_it_sends_and_opens_what_the_server_sealed():
+    session, server = sealed_pair()
+    msg_id, data = session.send_chat("secret", T0)
+    assert b"secret" not in data
+    assert p.decode_body(opened(server, data)) == p.Chat(msg_id, "secret", msg_id)
+    out = session.receive(sealed(server, p.encode_event(p.Event(1, 1000, EventType.CHAT, "bob", "hi"))), T0 + 0.1)
+    assert texts(out) == ["hi"] and session.dropped == 0
+    [heartbeat] = session.tick(T0 + 0.2).datagrams
+    assert p.decode_body(opened(server, heartbeat)) == p.Heartbeat(1)
+
+
+def test_plain_or_forged_datagrams_to_a_sealed_session_are_dropped_and_counted():
+    from ocm_core.secure import SealedChannel
+
+    session, server = sealed_pair()
+    forger = SealedChannel.for_server(bytes(32), epoch=1)
+    for number, data in enumerate((event(1), sealed(forger, p.encode_event(p.Event(1, 1, EventType.CHAT, "bob", "x"))),
+                                   error(ErrorCode.RESYNC), error(ErrorCode.TOO_LONG, "too long")), start=1):
+        assert session.receive(data, T0 + 1) == Output()
+        assert session.dropped == number
+    genuine = sealed(server, p.encode_event(p.Event(1, 1000, EventType.CHAT, "bob", "hi")))
+    assert texts(session.receive(genuine, T0 + 1)) == ["hi"]
+    assert session.receive(genuine, T0 + 1.1) == Output() and session.dropped == 5  # a replay
+    assert session.state is SessionState.OPEN and session.delivered == 1
+
+
+def test_a_plain_unknown_token_to_a_sealed_session_is_checked_over_tls_at_most_every_two_seconds():
+    session, server = sealed_pair()
+    assert session.receive(error(ErrorCode.UNKNOWN_TOKEN), T0 + 1).fetch_snapshot
+    assert not session.receive(error(ErrorCode.UNKNOWN_TOKEN), T0 + 2.9).fetch_snapshot
+    assert session.receive(error(ErrorCode.UNKNOWN_TOKEN), T0 + 3.0).fetch_snapshot
+    assert session.state is SessionState.OPEN and session.dropped == 0  # a hint, not an end
+    session.leave(T0 + 4)
+    assert session.receive(error(ErrorCode.UNKNOWN_TOKEN), T0 + 4.1) == Output()
+    assert session.state is SessionState.CLOSED
+
+
+def test_a_session_the_server_forgot_tries_to_come_back_and_ends_with_the_servers_reason():
+    session = open_session()
+    assert session.forgotten("you were away too long and were removed.") == Output()
+    session.forgotten("something else")  # a try is under way: the first reason stands
+    assert session.tick(T0 + 0.05).resume
+    session.resume_later(T0 + 0.1)
+    assert not session.tick(T0 + 2.05).resume and session.tick(T0 + 2.1).resume
+    assert session.resume_failed("").events == [ev.RoomClosed("You were away too long and were removed.")]
+    assert session.state is SessionState.CLOSED and session.resume_failed("again").events == []
+    session = open_session()
+    session.forgotten("")
+    session.tick(T0 + 0.05)
+    assert session.resume_failed("the room is gone").events == [ev.RoomClosed("The room is gone.")]
+
+
+def test_server_sentences_get_a_capital_and_one_full_stop():
+    from ocm_core.session import _server_sentence
+
+    assert _server_sentence("the server stopped") == "The server stopped."
+    for kept in ("Done.", "Really?", "Stop!", "閉じました。"):
+        assert _server_sentence(kept) == kept
+    assert _server_sentence("x") == "X."
+
+
+def test_the_message_limit_is_what_fits_one_sealed_datagram_with_our_room_token_and_name():
+    assert ClientSession("部屋", "アリス", TOKEN).max_message_bytes == p.max_chat_text_bytes(
+        len("部屋".encode()), len(TOKEN), len("アリス".encode()))
+    session, _server = sealed_pair()
+    limit = session.max_message_bytes
+    _, data = session.send_chat("x" * limit, T0)
+    assert len(data) == p.MAX_DATAGRAM  # exactly full, not a byte to spare
+    with pytest.raises(LocalProtocolError, match="4097 bytes"):
+        session.send_chat("x" * (limit + 1), T0)
+
+
+def test_resume_and_retry_name_themselves_when_refused_and_a_resumed_session_can_be_forgotten_again():
+    session = open_session(seq=3)
+    session.receive(error(ErrorCode.UNKNOWN_TOKEN, "you were away too long and were removed"), T0 + 1)
+    assert session.tick(T0 + 1.05).resume
+    session.resumed(snapshot(3), T0 + 2)
+    session.receive(error(ErrorCode.UNKNOWN_TOKEN, "you were away too long and were removed"), T0 + 3)
+    assert session.tick(T0 + 3.05).resume  # the earlier try is over: a new one starts
+    session.close()
+    with pytest.raises(LocalProtocolError, match="cannot resume while the session is closed"):
+        session.resumed(snapshot(3), T0 + 4)
+    with pytest.raises(LocalProtocolError, match="cannot retry a message while the session is closed"):
+        session.retry(1, T0 + 4)
+
+
+def test_after_the_numbering_went_back_to_one_the_new_position_is_acknowledged_at_once():
+    session = open_session(seq=5)
+    session.tick(T0 + 0.1)  # acknowledges 5
+    session.apply_snapshot(snapshot(1), T0 + 0.2)
+    assert session.delivered == 1
+    assert frames(session.tick(T0 + 0.3)) == [p.Heartbeat(1)]  # well before the next heartbeat is due
+
+
+def test_the_reason_a_forgotten_session_ends_with_is_one_sentence():
+    session = open_session()
+    session.forgotten("the room is gone...")
+    session.tick(T0 + 0.05)
+    assert session.resume_failed("").events == [ev.RoomClosed("The room is gone.")]
+    session = open_session()
+    session.forgotten("")
+    session.tick(T0 + 0.05)
+    assert session.resume_failed("").events == [ev.RoomClosed("The server no longer knows this session; join again.")]
+
+
+def test_dropped_datagrams_are_logged_at_the_1st_2nd_4th_8th_only(caplog):
+    session, _server = sealed_pair()
+    with caplog.at_level("WARNING", logger="ocm_core.session"):
+        for _ in range(9):
+            session.receive(event(1), T0 + 1)
+    logged = [r.getMessage() for r in caplog.records if r.name == "ocm_core.session"]
+    assert logged == [f"dropped {n} datagrams not genuinely from the server (plain)" for n in (1, 2, 4, 8)]
+    assert session.dropped == 9
+
+
+# --- the defaults and every timer exactly at its edge ----------------------------------------------
+
+
+def test_the_timing_defaults():
+    session = ClientSession(ROOM, ME, TOKEN)
+    assert (session.room, session.send_timeout, session.give_up_after, session.lost_after) == (ROOM, 60.0, 300.0, 9.0)
+    assert ClientSession(ROOM, ME, TOKEN, heartbeat_interval=0.5).lost_after == 3.0  # never under 3 s
+    assert (session.host, session.members, session.plain, session.dropped) == (None, (), frozenset(), 0)
+
+
+def test_a_message_fails_just_after_send_timeout_not_at_it():
+    session = open_session(send_timeout=10.0, lost_after=100.0)
+    msg_id, _ = session.send_chat("hi", T0)
+    assert not of(session.tick(T0 + 10.0), ev.MessageFailed)
+    assert [f.msg_id for f in of(session.tick(T0 + 10.001), ev.MessageFailed)] == [msg_id]
+
+
+def test_the_connection_is_lost_just_after_lost_after_and_given_up_just_after_give_up_after():
+    session = open_session(give_up_after=100.0)
+    assert not of(session.tick(T0 + 9.0), ev.ConnectionLost)
+    assert of(session.tick(T0 + 9.001), ev.ConnectionLost) and session.state is SessionState.LOST
+    assert not of(session.tick(T0 + 100.0), ev.RoomClosed)
+    assert of(session.tick(T0 + 100.001), ev.RoomClosed) and session.state is SessionState.CLOSED
+
+
+def test_notices_keep_members_in_casefold_order_and_the_plain_set():
+    session = open_session()
+    out = session.receive(event(1, "Zed", text=p.JOINED_PLAIN, kind=EventType.JOINED), T0)
+    out2 = session.receive(event(2, "amy", text="", kind=EventType.JOINED), T0)
+    assert session.members == ("amy", "bob", "me", "Zed")
+    assert of(out, ev.MembersChanged) == [ev.MembersChanged(("bob", "me", "Zed"), "bob", frozenset({"Zed"}))]
+    assert of(out2, ev.MembersChanged)[0].plain == frozenset({"Zed"})
+    out = session.receive(event(3, "Zed", kind=EventType.LEFT), T0)
+    assert of(out, ev.MembersChanged) == [ev.MembersChanged(("amy", "bob", "me"), "bob", frozenset())]
+    [chat] = of(session.receive(event(4, "amy", text="hi"), T0), ev.ChatMessage)
+    assert chat.time == 4.0  # the event's milliseconds as seconds
+
+
+def test_a_snapshot_at_the_position_already_delivered_changes_nothing():
+    session = open_session(seq=3)
+    session.tick(T0 + 0.1)  # acknowledges 3
+    out = session.apply_snapshot(snapshot(3), T0 + 0.2)
+    assert of(out, ev.MembersChanged) == [ev.MembersChanged(("bob", ME), "bob", frozenset())]
+    assert session.tick(T0 + 0.3).datagrams == []  # nothing to acknowledge again
