@@ -26,7 +26,7 @@ from typing import Any
 
 from . import client_files, errors
 from . import protocol as p
-from .i18n import SOURCE_LANGUAGE, N_, _, current_language
+from .i18n import SOURCE_LANGUAGE, N_, _, as_sentence, current_language
 from .identity import IdentityChanged, KnownServers, fingerprint, public_key_of_certificate
 from .protocol import Operation, RoomInfo, State, Status
 from .secure import PlainAnswer, SealedChannel, TlsClientStream, client_tls_context, key_proof
@@ -88,7 +88,7 @@ def refusal_text(status: Status, detail: str, room: str = "", name: str = "", se
     words = _STATUS_WORDS.get(status)
     if words is None or current_language() == SOURCE_LANGUAGE:
         wait = f"; try again in {seconds} s" if status is Status.TRY_LATER else ""
-        return detail[:1].upper() + detail[1:] + wait + "."
+        return as_sentence(detail + wait)
     return _(words).format(room=room, name=name, seconds=seconds)
 
 
@@ -297,7 +297,7 @@ class ChatClient:
             p.check_name(room, "room name")
             p.check_name(username, "your name")
         except errors.ProtocolError as exc:
-            raise errors.BadRequest(exc.reason[:1].upper() + exc.reason[1:] + ".") from None
+            raise errors.BadRequest(as_sentence(exc.reason)) from None
         # One id for every attempt: if an answer was lost after the server admitted us, the
         # retry gets the same token instead of "name taken".
         payload = p.encode_request(p.RoomRequest(username, password or None, request_id=uuid.uuid4().hex))

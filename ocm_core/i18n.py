@@ -154,6 +154,13 @@ def use_language(choice: str = "", environ: Mapping[str, str] | None = None) -> 
 # --- lengths as people count them: the wire counts UTF-8 bytes, a person characters ---
 
 
+def as_sentence(reason: str) -> str:
+    """A lower-case reason (a server's, a codec's) as a sentence: capitalised, and ended
+    with a full stop unless it already ends one."""
+    sentence = reason[:1].upper() + reason[1:]
+    return sentence if sentence.endswith((".", "。", "!", "?")) else sentence + "."
+
+
 def chars_over(text: str, excess_bytes: int) -> int:
     """How many characters to cut from the end of text to save excess_bytes (0 if none)."""
     cut = saved = 0

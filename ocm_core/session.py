@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from . import events as ev
 from . import protocol as p
 from .errors import LocalProtocolError, ProtocolError
-from .i18n import N_, _
+from .i18n import N_, _, as_sentence
 from .protocol import ErrorCode, EventType
 from .secure import OpenFailed, SealedChannel
 
@@ -515,7 +515,4 @@ SERVER_SENTENCES = (
 
 def _server_sentence(text: str) -> str:
     """The server's lower-case reason as a sentence, translated when it is one we know."""
-    sentence = text[:1].upper() + text[1:]
-    if not sentence.endswith((".", "。", "!", "?")):  # a sentence the client already worded ends itself
-        sentence += "."
-    return _(sentence)
+    return _(as_sentence(text))
