@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         window = ChatWindow(root, client)
         root.update()
         rss_window = rss_mib()
-        cap = getattr(chat_module, "SCROLLBACK_LINES", None)
+        cap = getattr(chat_module, "SCROLLBACK_LINES", None) or getattr(sys.modules.get("ocm_gui.scrollback"), "SCROLLBACK_LINES", None)
         print(f"Tk {results['tk']}, font family {family!r}; window batch {getattr(chat_module, 'BATCH', '?')} events per poll, "
               f"idle poll every {getattr(chat_module, 'POLL_MS', '?')} ms; scrollback cap {cap} lines", flush=True)
         print(f"resident memory: {rss_start:.1f} MiB before Tk, {rss_window:.1f} MiB with the window open", flush=True)

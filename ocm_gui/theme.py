@@ -39,6 +39,8 @@ NOTICE = "#6a6f76"
 ERROR = "#b3261e"
 WARN_BG = "#fff4d6"
 WARN_FG = "#7a5300"
+BORDER = "#c9c6bf"      # the thin frame around text areas and lists
+DISABLED_BG = "#efeeea"  # an input that takes no more text
 CLOSED_BG = "#fde8e6"
 # No blue: blue is for your own name and the host mark.
 SENDER_COLOURS = ("#8a3ffc", "#007d79", "#b28600", "#d12771", "#198038", "#ba4e00", "#6f32be")

@@ -19,6 +19,7 @@ from ocm_core.events import (
     RoomClosed,
 )
 from ocm_gui import chat as chat_module
+from ocm_gui import scrollback as scrollback_module
 from ocm_gui import theme
 from ocm_gui.chat import ChatWindow
 from ocm_gui.linebreak import BREAK_TAG, NO_END, NO_START
@@ -334,7 +335,7 @@ def test_copying_from_the_scrollback_leaves_the_break_marks_out(root, make_chat,
 
 
 def test_scrollback_keeps_the_newest_lines(root, make_chat, fake_client, monkeypatch):
-    monkeypatch.setattr(chat_module, "SCROLLBACK_LINES", 50)
+    monkeypatch.setattr(scrollback_module, "SCROLLBACK_LINES", 50)
     chat = make_chat(fake_client)
     put(fake_client, ChatMessage(1, "Bob", "two\nlines", time.time()))
     put(fake_client, *(ChatMessage(i, "Bob", f"m{i}", time.time()) for i in range(2, 121)))

@@ -1,0 +1,47 @@
+"""The input's counter and refusal words at the room's byte limit (no screen needed).
+
+`counter_state` decides what the counter says and when it turns red; these tests pin it
+one byte under, at and one over the limit, for one-byte and three-byte characters.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ocm_gui.composer import counter_state, too_long_text
+
+
+def utf8(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+@pytest.mark.parametrize("limit", [1, 100, 4000])
+def test_one_under_at_and_one_over_the_limit(limit):
+    under, at, over = "a" * (limit - 1), "a" * limit, "a" * (limit + 1)
+    assert counter_state(under, utf8(under), limit) == (("1 character left", False))
+    assert counter_state(at, utf8(at), limit) == ("0 characters left", False)
+    assert counter_state(over, utf8(over), limit) == ("1 character too many", True)
+
+
+def test_counts_are_in_characters_of_the_kind_last_typed():
+    limit = 30
+    text = "日本語"                          # 9 bytes: 21 left, 7 three-byte characters
+    assert counter_state(text, utf8(text), limit) == ("7 characters left", False)
+    text = "日" * 10 + "x"                   # 31 bytes: one ASCII character too many
+    assert counter_state(text, utf8(text), limit) == ("1 character too many", True)
+    text = "x" + "日" * 10                   # 31 bytes: one Japanese character must go
+    assert counter_state(text, utf8(text), limit) == ("1 character too many", True)
+    text = "日" * 11                         # 33 bytes
+    assert counter_state(text, utf8(text), limit) == ("1 character too many", True)
+
+
+def test_thousands_are_grouped_and_the_empty_input_has_the_whole_limit():
+    assert counter_state("", 0, 4000) == ("4,000 characters left", False)
+    assert counter_state("", 0, 1) == ("1 character left", False)
+
+
+def test_refusal_says_how_many_characters_to_cut():
+    text = "a" * 12
+    assert too_long_text(text, 12, 10) == (
+        "Not sent: the message is 2 characters too long; shorten it or split it in two.")
+    assert too_long_text(text, 12, 11).startswith("Not sent: the message is 1 character too long;")
