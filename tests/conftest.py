@@ -98,6 +98,11 @@ def isolated_user_dirs(tmp_path_factory):
             path = root / relative
             path.mkdir(parents=True, exist_ok=True)
             patch.setenv(variable, str(path))
+        # Servers the tests kill with SIGKILL cannot remove their temporary file folders;
+        # pointed here, those folders go with pytest's own temporary directory.
+        scratch = root / "tmp"
+        scratch.mkdir()
+        patch.setenv("TMPDIR", str(scratch))
         yield root
     if "MUTANT_UNDER_TEST" in os.environ:
         return  # under mutmut a concurrent write would "kill" a mutant; the directories stay redirected
