@@ -166,8 +166,11 @@ def test_fifty_parallel_joins_get_distinct_tokens_and_see_each_other(make_client
     assert failures == []
     everyone = [host] + clients
     assert len({c._token for c in everyone}) == 50
-    for client in everyone:  # each member's list holds the other 49
-        wait_until(lambda: len(client.members) == 50, timeout=10, what=f"{client.username} to see 50 members")
+    # Each member's list holds the other 49. 2,500 member-list datagrams in a burst can
+    # overflow a socket buffer on a loaded machine; the lost ones come back by the
+    # acknowledgement/heartbeat repair (seconds), so the bound is generous, not the speed.
+    for client in everyone:
+        wait_until(lambda: len(client.members) == 50, timeout=30, what=f"{client.username} to see 50 members")
     assert server.registry.members("big") == sorted(c.username for c in everyone)
 
 
