@@ -155,6 +155,7 @@ class Shot:
         self.lang, self.scale, self.work, self.display = lang, scale, work, display
         self.room = ROOM[lang]
         self.errors: list[str] = []
+        self.notes: list[str] = []  # what looks wrong in the app itself, printed with the picture
         self._cleanup: list[Callable[[], object]] = []
         i18n.use_language(lang)
         self.root = tk.Tk(className="OnlineChatMessenger")
@@ -252,6 +253,13 @@ class Shot:
             previous = geometry
             time.sleep(0.05)
         x, y, width, height = geometry
+        screen = (win.winfo_screenwidth(), win.winfo_screenheight())
+        if x < 0 or y < 0 or x + width > screen[0] or y + height > screen[1]:
+            raise RuntimeError(f"the window ({width}x{height}+{x}+{y}) does not fit the screen {screen}")
+        # The app's own fault, not the picture's: say so, and take the picture as a person sees it.
+        if win.winfo_width() < win.winfo_reqwidth() or win.winfo_height() < win.winfo_reqheight():
+            self.notes.append(f"window {win.winfo_width()}x{win.winfo_height()} is smaller than its content "
+                              f"asks for ({win.winfo_reqwidth()}x{win.winfo_reqheight()}): something is cut off")
         image = ImageGrab.grab(bbox=(x, y, x + width, y + height), xdisplay=self.display)
         image.save(path, optimize=True)
         return width, height
@@ -632,6 +640,8 @@ def main(argv: list[str] | None = None) -> int:
                             width, height = shot.grab(window, args.out / name)
                             made.append(name)
                             print(f"{name:34} {width}x{height}  {time.monotonic() - t0:4.1f} s", flush=True)
+                            for note in shot.notes:
+                                print(f"{'':34} note: {note}", flush=True)
                         except Skip as why:
                             skipped.append(name)
                             print(f"{name:34} skipped: {why}", flush=True)
