@@ -9,6 +9,8 @@ need_apt=()
 command -v Xvfb >/dev/null 2>&1 || need_apt+=(xvfb)
 command -v xdotool >/dev/null 2>&1 || need_apt+=(xdotool)
 command -v xwininfo >/dev/null 2>&1 || need_apt+=(x11-utils)
+# scripts/screenshots.py runs the windows under a window manager, for their title bars
+command -v openbox >/dev/null 2>&1 || need_apt+=(openbox)
 # the discovery tests drop multicast inside a network namespace with an iptables rule
 command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
 # grep without -q: with pipefail, an early exit of grep would fail fc-list with SIGPIPE
