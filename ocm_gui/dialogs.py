@@ -77,6 +77,7 @@ class Dialog:
 
     title = ""        # N_()-marked: shown through _()
     ok_text = N_("OK")
+    name_var: tk.StringVar  # every dialog asks for the person's name (made in build())
 
     def __init__(self, master: tk.Misc, *, backend, settings, on_success: Callable,
                  on_close: Callable[["Dialog"], None] | None = None):
