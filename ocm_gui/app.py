@@ -20,7 +20,7 @@ from typing import TypeVar
 from ocm_core import i18n, paths
 from ocm_core.i18n import _
 
-from . import theme
+from . import emoji, theme
 from .background import wait_for_background
 from .backend import Backend
 from .chat import ChatWindow
@@ -253,6 +253,7 @@ def run_app(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    emoji.guard_colour_fonts(paths.data_dir())  # before Tk loads any font
     try:
         root = tk.Tk(className="OnlineChatMessenger")
     except tk.TclError as exc:
