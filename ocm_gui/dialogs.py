@@ -35,6 +35,7 @@ from ocm_core.identity import IdentityChanged
 
 from . import theme
 from .background import fire_and_forget, run_in_thread
+from .emoji import for_tk
 from .validation import (
     DEFAULT_TCP_PORT,
     DEFAULT_UDP_PORT,
@@ -388,6 +389,17 @@ class HostDialog(Dialog):
         self.ok_button.focus_set()
 
 
+def joinable(room: str) -> bool:
+    """Whether a room name a server listed could be sent back in a join: JSON can carry a
+    lone surrogate, which neither UTF-8 nor Tk can. Such a room is left off, and logged."""
+    try:
+        room.encode("utf-8")
+    except UnicodeEncodeError:
+        log.warning("a server listed a room whose name is not text (%r); left off the list", room)
+        return False
+    return True
+
+
 def same_server(first: str, second: str) -> bool:
     """Whether two typed addresses name one server (192.0.2.1 is 192.0.2.1:9090)."""
     try:
@@ -609,6 +621,7 @@ class JoinDialog(Dialog):
             self.help_frame.grid(row=self._help_row, column=0, columnspan=2, sticky="ew", pady=(0, 8))
 
     def fill_found(self, found) -> None:
+        found = [f for f in found if joinable(f.room)]
         selected = self.tree.selection()
         self.tree.delete(*self.tree.get_children())
         listed = {f"{f.server}/{f.room}": f for f in found}
@@ -617,7 +630,7 @@ class JoinDialog(Dialog):
         found = list(self.found.values())
         self.rooms = {iid: RoomInfo(f.room, f.members, f.locked, f.host) for iid, f in self.found.items()}
         for iid, f in self.found.items():
-            self.tree.insert("", "end", iid=iid, values=(f.room, f.host, f.members, _("locked") if f.locked else "", f.server),
+            self.tree.insert("", "end", iid=iid, values=(f.room, for_tk(f.host), f.members, _("locked") if f.locked else "", f.server),
                              tags=("locked",) if f.locked else ())
         if selected and selected[0] in self.found:
             self.tree.selection_set(selected[0])
@@ -720,11 +733,12 @@ class JoinDialog(Dialog):
         self.address_entry.configure(values=self.settings.recent_servers)
 
     def fill_rooms(self, rooms) -> None:
+        rooms = [r for r in rooms if joinable(r.name)]
         self.tree.delete(*self.tree.get_children())
         self.rooms = {r.name: r for r in rooms}
         for info in sorted(rooms, key=lambda r: r.name.casefold()):
             lock = _("locked") if info.locked else ""
-            self.tree.insert("", "end", iid=info.name, values=(info.name, info.host, info.members, lock, ""),
+            self.tree.insert("", "end", iid=info.name, values=(info.name, for_tk(info.host), info.members, lock, ""),
                              tags=("locked",) if info.locked else ())
         if rooms:
             self._show_count()

@@ -298,3 +298,15 @@ def test_a_locked_room_is_marked_in_the_warning_colour(root, make_app):
     listed(root, dialog)
     assert "locked" in dialog.tree.item("quiz", "tags")
     assert str(dialog.tree.tag_configure("locked", "foreground")) == theme.WARN_FG
+
+
+def test_a_room_listed_with_a_lone_surrogate_is_left_off_and_a_host_name_shown_mended(root, make_app, caplog):
+    """JSON can carry "\\ud800", which no join can send back and Tk refuses: a misbehaving
+    server's list must not break the dialog."""
+    rooms = [RoomInfo("bad\ud800", 1, False, "Eve"), RoomInfo("lobby", 1, False, "Al\udc00ice")]
+    app = make_app(FakeBackend(rooms=rooms))
+    dialog = app.open_join_dialog()
+    listed(root, dialog)
+    assert dialog.room_names() == ["lobby"]
+    assert dialog.tree.set("lobby", "host") == "Al\ufffdice"
+    assert "not text" in caplog.text
