@@ -235,6 +235,15 @@ def configure_emoji_tag(text: tk.Text, size: int | None = None) -> str | None:
     return family
 
 
+def retag_emoji(text: tk.Text) -> None:
+    """Tag the emoji of a short editable Text (the input) anew, all of it: typing next to an
+    emoji would otherwise take its font, and a pasted emoji would not."""
+    ranges = emoji_ranges([text.get("1.0", "end-1c"), ()], 1, 0)
+    text.tag_remove(EMOJI_TAG, "1.0", "end")
+    if ranges:
+        text.tag_add(EMOJI_TAG, *ranges)
+
+
 def emoji_family(widget: tk.Misc) -> str | None:
     root = widget._root()  # type: ignore[attr-defined]
     if "_ocm_emoji_family" not in root.__dict__:

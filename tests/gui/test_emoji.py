@@ -155,13 +155,30 @@ def test_the_chat_view_draws_emoji_in_the_colour_font(root, make_chat):
     chat = make_chat(client)
     client.events.put(ChatMessage(1, "Alice", "party 🎉 tonight ❤\ufe0f 日本😀語", time.time()))
     pump(root, lambda: "tonight" in chat.transcript(), what="the message")
-    ranges = chat.text.tag_ranges(EMOJI_TAG)
-    assert [chat.text.get(a, b) for a, b in zip(ranges[::2], ranges[1::2])] == ["🎉", "❤\ufe0f", "😀"]
+    assert emoji_text(chat.text) == ["🎉", "❤\ufe0f", "😀"]
     font = tkfont.nametofont(chat.text.tag_cget(EMOJI_TAG, "font"), root=root)
     assert font.actual("family") == "Noto Color Emoji"
     assert font.cget("size") == tkfont.nametofont("OCMChat", root=root).cget("size")
     breaks = chat.text.tag_ranges(BREAK_TAG)
     assert all(chat.text.get(a, b) == " " for a, b in zip(breaks[::2], breaks[1::2]))
+
+
+def test_emoji_typed_in_the_input_are_tagged_and_text_typed_beside_them_is_not(root, make_chat):
+    chat = make_chat(FakeClient())
+    chat.input.insert("1.0", "hi 😀 ok")
+    root.update()
+    assert emoji_text(chat.input) == ["😀"]
+    chat.input.insert("1.5", "x")  # typed right after the emoji: Tk would give it the emoji's tag
+    root.update()
+    assert emoji_text(chat.input) == ["😀"] and chat.input.get("1.0", "end-1c") == "hi 😀x ok"
+    chat.input.delete("1.0", "end")
+    root.update()
+    assert emoji_text(chat.input) == []
+
+
+def emoji_text(text: tk.Text) -> list[str]:
+    ranges = text.tag_ranges(EMOJI_TAG)
+    return [text.get(a, b) for a, b in zip(ranges[::2], ranges[1::2])]
 
 
 def test_without_an_emoji_font_the_tag_changes_nothing_and_the_chat_works(root, make_chat):
@@ -237,3 +254,19 @@ def test_the_codec_never_hands_the_window_a_lone_surrogate():
     assert p.decode_body(frame).text == "QQQ"
     with pytest.raises(RemoteProtocolError, match="not valid UTF-8"):
         p.decode_body(frame.replace(b"QQQ", b"\xed\xa0\x80"))
+
+
+@pytest.mark.expect_error_log("^cannot open a window")
+def test_run_app_guards_the_fonts_before_tk_loads_any(monkeypatch, config_home):
+    from ocm_gui import app as app_module
+
+    order = []
+    monkeypatch.setattr(emoji, "guard_colour_fonts", lambda cache_dir: order.append("guard"))
+
+    def no_display(*args, **kwargs):
+        order.append("tk")
+        raise tk.TclError("no display name")
+
+    monkeypatch.setattr(app_module.tk, "Tk", no_display)
+    assert app_module.run_app([]) == 1
+    assert order == ["guard", "tk"]
