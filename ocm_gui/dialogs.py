@@ -775,6 +775,7 @@ class JoinDialog(Dialog):
         if self.tree.exists(iid):
             self.tree.delete(iid)
             self._show_count()
+            self.hide_password()  # a lock of a room that is gone
 
     def room_names(self) -> list[str]:
         return [self.tree.set(iid, "room") for iid in self.tree.get_children()]

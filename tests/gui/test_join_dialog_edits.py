@@ -16,8 +16,8 @@ from ocm_gui import theme
 from ocm_gui.app import App
 from ocm_gui.dialogs import same_server
 
-ROOMS = [RoomInfo("lobby", 2, False, "Alice"), RoomInfo("quiz", 1, True, "Carol"), RoomInfo("gone", 1, False, "Dan")]
-GONE = RoomNotFound("No room named 'gone' on this server; check the name or pick one from the list.")
+ROOMS = [RoomInfo("lobby", 2, False, "Alice"), RoomInfo("quiz", 1, True, "Carol"), RoomInfo("gone", 1, True, "Dan")]
+GONE = RoomNotFound("There is no room named “gone” on this server; check the name.")  # as the client says it
 
 
 class FakeBrowser:
@@ -132,10 +132,11 @@ def test_a_room_found_closed_by_a_join_leaves_the_listed_rooms(root, make_app):
     listed(root, dialog)
     assert dialog.room_names() == ["gone", "lobby", "quiz"]
     dialog.pick("gone")
+    assert dialog.password_shown()  # it was locked
     app.backend.join = GONE
     join(root, dialog)
     assert dialog.error_text() == str(GONE)
-    assert dialog.room_names() == ["lobby", "quiz"]
+    assert dialog.room_names() == ["lobby", "quiz"] and not dialog.password_shown()
     assert dialog.list_status.get() == "2 rooms. Double-click one to join it."
     assert dialog.win.focus_get() is dialog.room_entry and not dialog.closed
 
