@@ -26,7 +26,7 @@ import sys
 import tkinter as tk
 import tkinter.font as tkfont
 from pathlib import Path
-from typing import Iterable, MutableMapping
+from typing import Callable, Iterable, MutableMapping
 
 from .theme import platform_key
 
@@ -204,16 +204,17 @@ def _xml_text(text: str) -> str:
 
 
 def guard_colour_fonts(cache_dir: Path, environ: MutableMapping[str, str] = os.environ,
-                       platform: str = sys.platform, version: int | None | str = "ask") -> bool:
-    """Before Tk starts: on X11 with a libXft too old for colour glyphs, point fontconfig
-    at a configuration without colour fonts (FONTCONFIG_FILE). True if it did."""
+                       platform: str = sys.platform, xft: Callable[[], int | None] = xft_version) -> bool:
+    """Before Tk starts: on X11 with a libXft too old for colour glyphs (xft() is its
+    version), point fontconfig at a configuration without colour fonts (FONTCONFIG_FILE).
+    True if it did."""
     if platform_key(platform) != "linux":
         return False
-    if version == "ask":
-        version = xft_version()
-    if version is None or xft_draws_colour(version):  # type: ignore[arg-type]
+    version = xft()
+    if version is None or xft_draws_colour(version):
         return False  # unknown: no Xft found, so nothing draws with it
-    include = environ.get("FONTCONFIG_FILE") or os.path.join(environ.get("FONTCONFIG_PATH", "/etc/fonts"), "fonts.conf")
+    include = environ.get("FONTCONFIG_FILE") or os.path.join(
+        environ.get("FONTCONFIG_PATH", "/etc/fonts").split(os.pathsep)[0], "fonts.conf")
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         path = cache_dir / "fonts-without-colour.conf"

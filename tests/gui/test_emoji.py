@@ -116,14 +116,14 @@ def test_the_libxft_tk_draws_with_is_found():
 def test_guard_leaves_fontconfig_alone_where_colour_can_be_drawn(tmp_path):
     for platform, version in (("win32", 20304), ("darwin", 20304), ("linux", 20306), ("linux", None)):
         environ: dict[str, str] = {}
-        assert not emoji.guard_colour_fonts(tmp_path, environ, platform, version)
+        assert not emoji.guard_colour_fonts(tmp_path, environ, platform, lambda: version)
         assert environ == {}
     assert list(tmp_path.iterdir()) == []
 
 
 def test_guard_hides_colour_fonts_from_an_old_libxft(tmp_path):
     environ = {"FONTCONFIG_FILE": "/etc/fonts/<mine>&.conf"}
-    assert emoji.guard_colour_fonts(tmp_path / "data", environ, "linux", 20304)
+    assert emoji.guard_colour_fonts(tmp_path / "data", environ, "linux", lambda: 20304)
     conf = environ["FONTCONFIG_FILE"]
     text = open(conf, encoding="utf-8").read()
     assert "<include ignore_missing=\"yes\">/etc/fonts/&lt;mine&gt;&amp;.conf</include>" in text
@@ -137,7 +137,7 @@ def test_with_the_guard_tk_sees_no_colour_font(tmp_path):
     script = (
         "import os, pathlib, tkinter as tk, tkinter.font as tkfont\n"
         "from ocm_gui import emoji\n"
-        f"emoji.guard_colour_fonts(pathlib.Path({str(tmp_path)!r}), os.environ, 'linux', 20304)\n"
+        f"emoji.guard_colour_fonts(pathlib.Path({str(tmp_path)!r}), os.environ, 'linux', lambda: 20304)\n"
         "root = tk.Tk()\n"
         "print('Noto Color Emoji' in tkfont.families(root), emoji.emoji_family(root))\n"
         "root.destroy()\n"
