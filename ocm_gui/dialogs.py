@@ -740,14 +740,11 @@ class JoinDialog(Dialog):
             lock = _("locked") if info.locked else ""
             self.tree.insert("", "end", iid=info.name, values=(info.name, for_tk(info.host), info.members, lock, ""),
                              tags=("locked",) if info.locked else ())
-        if rooms:
-            self._show_count()
-            typed = self.room_var.get().strip()
-            if typed in self.rooms:
-                self.tree.selection_set(typed)
-                self.tree.see(typed)
-        else:
-            self.list_status.set(_("No rooms on this server yet; ask the host to create one, or type a name."))
+        self._show_count()
+        typed = self.room_var.get().strip()
+        if typed in self.rooms:
+            self.tree.selection_set(typed)
+            self.tree.see(typed)
         self._sync_password_row()
 
     def _show_count(self) -> None:
