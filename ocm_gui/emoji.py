@@ -6,9 +6,10 @@ as its parts side by side; what it can do is draw each part in an emoji font. Th
 tags the emoji runs of what it inserts with EMOJI_TAG (`emoji_ranges`, like the break spaces
 of linebreak.py) and `configure_emoji_tag` gives that tag the emoji font chosen here:
 
-- Linux (Xft): Noto Color Emoji in colour when libXft is 2.3.5 or newer; older libXft sends
-  colour glyphs the X server refuses (BadLength), which ends a Tk app, so `guard_colour_fonts`
-  hides colour fonts from fontconfig before Tk starts and a monochrome font draws them.
+- Linux (Xft): Noto Color Emoji in colour when libXft is 2.3.5 or newer; an older libXft sends
+  colour glyphs the X server refuses (BadLength, which is reported to end Tk apps; not seen
+  here, with libXft 2.3.6), so `guard_colour_fonts` hides colour fonts from fontconfig before
+  Tk starts and a monochrome font draws them.
 - Windows (GDI): Segoe UI Emoji, drawn in one colour.
 - macOS (Core Text): Apple Color Emoji, in colour.
 
@@ -31,6 +32,7 @@ from typing import Callable, Iterable, MutableMapping
 from .theme import platform_key
 
 log = logging.getLogger(__name__)
+
 
 def _astral_units() -> int:
     """How many index places Tcl counts for one character beyond U+FFFF: 2 in Tcl 8.6
