@@ -797,8 +797,6 @@ class JoinDialog(Dialog):
     def _on_tree_focus(self, event=None) -> None:
         """Tabbing into the list with nothing picked yet puts the keyboard on its first room."""
         rows = self.tree.get_children()
-        if self._error_about is self.tree:
-            return  # sent here by "pick a room": picking one is the person's move, and it clears that
         if rows and not self.tree.selection() and not self.room_var.get().strip():
             self.pick(rows[0])
 
