@@ -36,6 +36,7 @@ from ocm_core.paths import downloads_dir
 
 from . import theme
 from .background import fire_and_forget
+from .tooltip import ElidedLabel
 
 if TYPE_CHECKING:
     from .chat import ChatWindow
@@ -73,6 +74,8 @@ class FileLine:
     photo: Any = None  # keeps the PhotoImage alive
     cached: Path | None = None
     plain_reason: str = ""  # why a picture is shown as a plain file
+    name: Any = None  # the file name's ElidedLabel
+    rest: tuple = ()  # what shares the name's row: the size and the buttons
 
 
 class FilePanel:
@@ -108,6 +111,7 @@ class FilePanel:
         self.file_menu = file_menu
         win.configure(menu=self.menu)
         win.bind(theme.shortcut("o"), lambda e: self.share(), add="+")
+        self.window.text.bind("<Configure>", lambda e: self._fit_cards(), add="+")
         self.area = ttk.Frame(win, padding=(12, 0, 12, 6))
         self.area.grid(row=4, column=0, sticky="ew")
         self.area.columnconfigure(1, weight=1)
@@ -133,24 +137,52 @@ class FilePanel:
         """A file line in the scrollback: sender, name, size, Save and Save as…; a small
         picture is fetched at once and shown inline."""
         text = self.window.text
-        frame = tk.Frame(text, background=theme.PANEL, highlightthickness=1, highlightbackground="#d6d3cc", padx=6, pady=4)
+        frame = tk.Frame(text, background=theme.PANEL, highlightthickness=1, highlightbackground="#d6d3cc",
+                         padx=theme.scaled(text, 6), pady=theme.scaled(text, 4))
         stamp = time.strftime("%H:%M", time.localtime(event.time))
         tk.Label(frame, text=(_("You shared a file · {time}") if event.sender == self.window.username
                            else _("{sender} shared a file · {time}")).format(sender=event.sender, time=stamp), background=theme.PANEL, foreground=theme.MUTED,
                  font="OCMSmall").grid(row=0, column=0, columnspan=3, sticky="w")
-        tk.Label(frame, text=event.name, background=theme.PANEL, foreground=theme.TEXT,
-                 font="OCMChatBold").grid(row=1, column=0, sticky="w")
-        tk.Label(frame, text=f"  {size_text(event.size)}", background=theme.PANEL, foreground=theme.MUTED,
-                 font="OCMSmall").grid(row=1, column=1, sticky="w", padx=(0, 8))
+        name = tk.Label(frame, background=theme.PANEL, foreground=theme.TEXT, font="OCMChatBold")
+        name.grid(row=1, column=0, sticky="w")
+        size = tk.Label(frame, text=f"  {size_text(event.size)}", background=theme.PANEL, foreground=theme.MUTED,
+                        font="OCMSmall")
+        size.grid(row=1, column=1, sticky="w", padx=(0, theme.scaled(text, 8)))
         buttons = tk.Frame(frame, background=theme.PANEL)
         buttons.grid(row=1, column=2, sticky="e")
-        ttk.Button(buttons, text=_("Save"), command=lambda: self.save(event.file_id)).pack(side="left")
-        ttk.Button(buttons, text=_("Save as…"), command=lambda: self.save_as(event.file_id)).pack(side="left", padx=(4, 0))
-        line = FileLine(event, frame)
+        ttk.Button(buttons, text=_("Save"), style="Compact.TButton",
+                   command=lambda: self.save(event.file_id)).pack(side="left")
+        ttk.Button(buttons, text=_("Save as…"), style="Compact.TButton",
+                   command=lambda: self.save_as(event.file_id)).pack(side="left", padx=(theme.scaled(text, 4), 0))
+        line = FileLine(event, frame, name=ElidedLabel(name, event.name, "OCMChatBold"), rest=(size, buttons))
         self.lines[event.file_id] = line
         self.window.append_widget(frame, history=event.history)
+        self._fit_card(line)
         if event.mime in PICTURE_TYPES and event.size <= PICTURE_MAX_BYTES:
             self._fetch_picture(line)
+
+    def _card_room(self, frame: tk.Widget) -> int:
+        """How wide a card may be: the scrollback's width less its margins and the card's."""
+        text = self.window.text
+        width = text.winfo_width() if text.winfo_width() > 1 else text.winfo_reqwidth()
+        try:
+            around = int(text.window_cget(frame, "padx"))
+        except tk.TclError:  # not in the scrollback yet
+            around = theme.scaled(text, 22)
+        inside = int(text.cget("padx")) + int(text.cget("highlightthickness")) + int(text.cget("borderwidth"))
+        return width - 2 * (inside + around) - theme.scaled(text, 4)
+
+    def _fit_card(self, line: FileLine) -> None:
+        """Cut a long file name short ("…", whole in a tooltip) so Save as… stays in sight."""
+        frame = line.frame
+        others = sum(widget.winfo_reqwidth() for widget in line.rest) + theme.scaled(frame, 8)
+        chrome = 2 * (int(frame.cget("padx")) + int(frame.cget("highlightthickness")))
+        line.name.fit(self._card_room(frame) - others - chrome)
+
+    def _fit_cards(self) -> None:
+        for line in self.lines.values():
+            if line.frame.winfo_exists():
+                self._fit_card(line)
 
     def save(self, file_id: str, destination: Path | None = None) -> int | None:
         """Download into the Downloads folder (or `destination`); never overwrites there."""
