@@ -115,7 +115,9 @@ class Composer:
 
     # ------------------------------------------------------------------ the menu
     def _build_menu(self) -> tk.Menu:
-        menu = tk.Menu(self.input, tearoff=0)
+        menu = tk.Menu(self.input, tearoff=0, background=theme.PANEL, foreground=theme.TEXT,
+                       activebackground=theme.OWN_BG, activeforeground=theme.TEXT, disabledforeground=theme.MUTED,
+                       activeborderwidth=0, relief="solid", borderwidth=1)
         self._menu_index: dict[str, int] = {}
 
         def add(label: str, command: Callable[[], object]) -> None:

@@ -121,3 +121,13 @@ def test_the_copy_button_keeps_its_width_when_it_says_copied(scaled_app, root):
     assert chat.copy_button.winfo_width() == before
     font = tkfont.nametofont("TkDefaultFont", root=root)
     assert chat.copy_button.winfo_reqwidth() > font.measure(str(chat.copy_button.cget("text")))
+
+
+def test_check_and_radio_marks_grow_with_the_scaling(scaled_app, root):
+    if ttk.Style(root).theme_use() != "clam":
+        pytest.skip("the other themes draw their own marks")
+    font = tkfont.nametofont("TkDefaultFont", root=root)
+    for kind in (ttk.Checkbutton, ttk.Radiobutton):
+        button = kind(root, text="x")
+        assert button.winfo_reqwidth() - font.measure("x") >= theme.scaled(root, 12 + 6), kind
+        button.destroy()
