@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 PICTURE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 PICTURE_MAX_BYTES = 10 * 1000 * 1000
-THUMBNAIL = (280, 200)
+THUMBNAIL = (280, 200)  # at 96 dpi; grown with the text (theme.scaled)
 REPORT_EVERY = 0.1  # seconds between a transfer's progress reports
 PICTURES_AT_ONCE = 2  # a history full of pictures is fetched two at a time, leaving the server's slots to others
 
@@ -224,6 +224,7 @@ class FilePanel:
     def _fetch_picture(self, line: FileLine) -> None:
         file_id, target = line.event.file_id, self._cache_dir() / line.event.file_id
         client, reports, slots = self.client, self.reports, self._picture_slots
+        box = (theme.scaled(line.frame, THUMBNAIL[0]), theme.scaled(line.frame, THUMBNAIL[1]))  # on the Tk thread
 
         def work() -> None:
             try:
@@ -231,7 +232,7 @@ class FilePanel:
                     if self._closed:
                         return
                     path = client.download(file_id, target)
-                thumbnail = _thumbnail(path)
+                thumbnail = _thumbnail(path, box)
             except (ClientError, ProtocolError, OSError) as exc:
                 reports.put(("not_picture", file_id, f"could not fetch: {exc}"))
                 return
@@ -382,13 +383,13 @@ class FilePanel:
             shutil.rmtree(self._cache, ignore_errors=True)
 
 
-def _thumbnail(path: Path):
-    """A decoded, scaled copy of the picture at `path` (off the Tk thread); raises if it
+def _thumbnail(path: Path, box: tuple[int, int] = THUMBNAIL):
+    """A decoded copy of the picture at `path` scaled to fit `box` (off the Tk thread); raises if it
     does not decode. The whole picture is decoded: a truncated one fails here, not later."""
     from PIL import Image
 
     with Image.open(path) as image:
         image.load()
         picture = image.convert("RGBA") if image.mode not in ("RGB", "RGBA") else image.copy()
-    picture.thumbnail(THUMBNAIL)
+    picture.thumbnail(box)
     return picture

@@ -147,10 +147,6 @@ class ElidedLabel:
         if shown != str(self.label.cget("text")):
             self.label.configure(text=shown)
 
-    def set(self, full: str) -> None:
-        self.full = full
-        self.label.configure(text=full)
-
 
 class ListboxTooltip:
     """The whole label of the list box row under the pointer, for rows shown cut short.

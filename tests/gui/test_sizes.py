@@ -131,3 +131,29 @@ def test_check_and_radio_marks_grow_with_the_scaling(scaled_app, root):
         button = kind(root, text="x")
         assert button.winfo_reqwidth() - font.measure("x") >= theme.scaled(root, 12 + 6), kind
         button.destroy()
+
+
+def test_pictures_inline_grow_with_the_scaling(root, settings, tmp_path):
+    from PIL import Image
+
+    from ocm_gui.app import App
+    from ocm_gui.files import THUMBNAIL
+
+    source = tmp_path / "wide.png"
+    Image.new("RGB", (1200, 600), (200, 120, 40)).save(source)
+
+    class PictureClient(FakeClient):
+        def download(self, file_id, destination, progress=None):
+            destination.write_bytes(source.read_bytes())
+            return destination
+
+    root.tk.call("tk", "scaling", theme.BASE_SCALING * 2)
+    app = App(root, settings=settings)
+    client = PictureClient(room="lobby", username="Bob", host_name="Alice", members=("Alice", "Bob"))
+    chat = app.open_chat(client)
+    client.events.put(FileShared(seq=1, file_id="p1", name="wide.png", size=source.stat().st_size,
+                                 sender="Alice", mime="image/png", time=time.time()))
+    line = pump(root, lambda: next((x for x in chat.files.lines.values() if x.picture is not None), None),
+                what="the picture inline")
+    assert (line.photo.width(), line.photo.height()) == (2 * THUMBNAIL[0], THUMBNAIL[0])  # 560 x 280, not 280 x 140
+    app.quit()
