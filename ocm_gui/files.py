@@ -47,6 +47,7 @@ PICTURE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 PICTURE_MAX_BYTES = 10 * 1000 * 1000
 THUMBNAIL = (280, 200)  # at 96 dpi; grown with the text (theme.scaled)
 REPORT_EVERY = 0.1  # seconds between a transfer's progress reports
+STACK_BELOW = 140  # a file name given less than this (96-dpi pixels) beside the buttons gets them below it
 PICTURES_AT_ONCE = 2  # a history full of pictures is fetched two at a time, leaving the server's slots to others
 
 
@@ -112,7 +113,7 @@ class FilePanel:
         win.configure(menu=self.menu)
         win.bind(theme.shortcut("o"), lambda e: self.share(), add="+")
         self.window.text.bind("<Configure>", lambda e: self._fit_cards(), add="+")
-        self.area = ttk.Frame(win, padding=(12, 0, 12, 6))
+        self.area = ttk.Frame(win, padding=theme.pad(win, 12, 0, 12, 6))
         self.area.grid(row=4, column=0, sticky="ew")
         self.area.columnconfigure(1, weight=1)
 
@@ -173,11 +174,20 @@ class FilePanel:
         return width - 2 * (inside + around) - theme.scaled(text, 4)
 
     def _fit_card(self, line: FileLine) -> None:
-        """Cut a long file name short ("…", whole in a tooltip) so Save as… stays in sight."""
+        """Cut a long file name short ("…", whole in a tooltip) so Save as… stays in sight; in a
+        narrow scrollback the buttons go under the name rather than leave it a few letters."""
         frame = line.frame
-        others = sum(widget.winfo_reqwidth() for widget in line.rest) + theme.scaled(frame, 8)
-        chrome = 2 * (int(frame.cget("padx")) + int(frame.cget("highlightthickness")))
-        line.name.fit(self._card_room(frame) - others - chrome)
+        size, buttons = line.rest
+        gap = theme.scaled(frame, 8)
+        room = self._card_room(frame) - 2 * (int(frame.cget("padx")) + int(frame.cget("highlightthickness")))
+        beside = room - size.winfo_reqwidth() - buttons.winfo_reqwidth() - gap
+        stacked = beside < min(line.name.natural_width(), theme.scaled(frame, STACK_BELOW))
+        if stacked != (int(buttons.grid_info().get("row", 1)) == 2):
+            if stacked:
+                buttons.grid(row=2, column=0, columnspan=3, sticky="w", pady=(theme.scaled(frame, 4), 0))
+            else:
+                buttons.grid(row=1, column=2, columnspan=1, sticky="e", pady=0)
+        line.name.fit(room - size.winfo_reqwidth() - gap if stacked else beside)
 
     def _fit_cards(self) -> None:
         for line in self.lines.values():
@@ -252,7 +262,7 @@ class FilePanel:
         line.photo = ImageTk.PhotoImage(thumbnail, master=line.frame)
         line.cached = path
         line.picture = tk.Label(line.frame, image=line.photo, cursor="hand2", background=theme.PANEL, borderwidth=0)
-        line.picture.grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))
+        line.picture.grid(row=3, column=0, columnspan=3, sticky="w", pady=(theme.scaled(line.frame, 4), 0))
         line.picture.bind("<Button-1>", lambda e: self.open_picture(file_id))
         self.window.widget_grew()
 

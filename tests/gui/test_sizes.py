@@ -88,6 +88,9 @@ def test_the_chat_window_at_its_minimum_size(scaled_app, root, host):
     card = chat.files.lines["f1"]
     assert card.frame.winfo_x() + card.frame.winfo_width() <= chat.text.winfo_width()
     assert card.name.elided or card.frame.winfo_width() < chat.text.winfo_width()
+    # ... but never to a few letters: in a narrow scrollback the buttons go below it.
+    shown = card.name.font.measure(str(card.name.label.cget("text")))
+    assert shown >= min(card.name.natural_width(), theme.scaled(root, 100))
     # Long names end in "…"; the whole one waits in the tooltip.
     assert chat.room_name.elided and str(chat.room_label.cget("text")).endswith("…")
     assert chat.room_name.tooltip.current_text() == LONG_ROOM
@@ -157,3 +160,14 @@ def test_pictures_inline_grow_with_the_scaling(root, settings, tmp_path):
                 what="the picture inline")
     assert (line.photo.width(), line.photo.height()) == (2 * THUMBNAIL[0], THUMBNAIL[0])  # 560 x 280, not 280 x 140
     app.quit()
+
+
+def test_a_file_cards_buttons_go_below_the_name_when_narrow_and_back_beside_it_when_wide(scaled_app, root):
+    chat = chat_with_a_file(scaled_app, root, host=False)
+    card = chat.files.lines["f1"]
+    buttons = card.rest[1]
+    chat.win.geometry(f"{theme.scaled(root, 560)}x{theme.scaled(root, 400)}")
+    pump(root, lambda: int(buttons.grid_info()["row"]) == 2, what="the buttons under the name")
+    chat.win.geometry(f"{theme.scaled(root, 900)}x{theme.scaled(root, 400)}")
+    pump(root, lambda: int(buttons.grid_info()["row"]) == 1, what="the buttons beside the name")
+    assert not card.name.elided
