@@ -234,7 +234,7 @@ class Composer:
         self.input.configure(state="disabled", background=theme.DISABLED_BG)
         self.send_button.state(["disabled"])
         self.leave_button.configure(text=leave_text)
-        self.tips.configure(text="")
+        self.foot.grid_remove()  # key tips and "N characters left" mean nothing now
         self.show_hint(hint)
 
     def enabled(self) -> bool:

@@ -109,6 +109,7 @@ def test_a_closed_room_line_stays(root, composer):
     composer.disable("The room is closed.", "Close window")
     root.update()
     assert composer.hint.winfo_ismapped() and str(composer.hint.cget("text")) == "The room is closed."
+    assert not composer.counter.winfo_ismapped() and not composer.tips.winfo_ismapped()
 
 
 def entry_states(composer) -> dict[str, str]:
