@@ -74,7 +74,6 @@ class App:
         theme.apply_theme(root)
         set_window_icon(root)
         root.title(APP_TITLE)
-        root.minsize(480, 320)
         root.columnconfigure(0, weight=1)
         root.rowconfigure(0, weight=1)
         self.start = self._make_start(self.settings.name)
@@ -88,6 +87,11 @@ class App:
         start = StartWindow(self.root, name=name, on_host=self.open_host_dialog, on_join=self.open_join_dialog,
                             language=self.settings.language, on_language=self.set_language)
         start.grid(row=0, column=0, sticky="nsew")
+        # Never smaller than what it asks for: at a large Tk scaling or in a wordier language
+        # a fixed minimum cut the buttons' captions.
+        self.root.update_idletasks()
+        least_width, least_height = theme.window_size(self.root, 480, 320)
+        self.root.minsize(max(least_width, start.winfo_reqwidth()), max(least_height, start.winfo_reqheight()))
         return start
 
     def set_language(self, choice: str) -> None:
