@@ -42,8 +42,9 @@ WARN_FG = "#7a5300"
 BORDER = "#c9c6bf"      # the thin frame around text areas and lists
 DISABLED_BG = "#efeeea"  # an input that takes no more text
 CLOSED_BG = "#fde8e6"
-# No blue: blue is for your own name and the host mark.
-SENDER_COLOURS = ("#8a3ffc", "#007d79", "#b28600", "#d12771", "#198038", "#ba4e00", "#6f32be")
+# No blue: blue is for your own name and the host mark. Each reads at 4.6:1 or more on PANEL
+# and OWN_BG, and any two differ by a CIEDE2000 of 26 or more (tests/test_colours.py).
+SENDER_COLOURS = ("#762e0a", "#8f2eff", "#007d32", "#0a6f76", "#d41152", "#631d59", "#806b17")
 
 
 def platform_key(platform: str = sys.platform) -> str:
