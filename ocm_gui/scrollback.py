@@ -4,40 +4,63 @@ Entries go in as (segments, line count): `segments` alternate text and tag tuple
 whole batch is one `Text.insert`. The oldest whole entries are dropped past
 `SCROLLBACK_LINES`. The view follows the newest line unless the person scrolled up;
 only their own actions change that. An own message carries a status ("sending…", ✓,
-"✗ not delivered · Retry") under a tag of its own so it can be changed in place.
+"✗ not delivered · Retry") under a tag of its own so it can be changed in place; the
+status is tagged MARK_TAG too, and copies leave it out.
+
+Entries are built in order, so the scrollback decides as it builds them: a message from the
+sender of the one before, within minutes, goes under its name and time; a date line comes
+before the first entry of each day; a "New messages" line before the first message that
+arrived while the window was in the background. Links are underlined and open in the
+browser on a click; a right-click menu copies. The decisions are pure functions in
+ocm_gui/chatlines.py.
 """
 
 from __future__ import annotations
 
 import collections
+import logging
+import sys
 import time
 import tkinter as tk
+import webbrowser
 from tkinter import font as tkfont
 from tkinter import ttk
-from typing import Callable
+from typing import Callable, Literal
 
 from ocm_core.events import ChatMessage
 from ocm_core.i18n import _
 
 from . import theme
+from .chatlines import (clock_text, continues_group, day_label, day_of, find_links, link_target, menu_buttons,
+                        menu_keys)
 from .linebreak import BREAK_TAG, spaces_for_breaks, with_break_opportunities
 
+log = logging.getLogger(__name__)
+
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
+MARK_TAG = "mark"        # delivery marks: shown, never copied
+LINK_TAG = "link"
+UNREAD_TAG = "unread"
 
 Entry = tuple[list, int]  # (segments for Text.insert, lines they take)
-
-
-def clock_text(epoch: float, now: float | None = None) -> str:
-    """HH:MM today, MM-DD HH:MM on another day."""
-    stamp = time.localtime(epoch)
-    today = time.localtime(time.time() if now is None else now)
-    if stamp[:3] == today[:3]:
-        return time.strftime("%H:%M", stamp)
-    return time.strftime("%m-%d %H:%M", stamp)
-
+MenuState = Literal["normal", "disabled"]
 
 def line_entry(text: str, tags: tuple) -> Entry:
     return [with_break_opportunities(text) + "\n", tags], text.count("\n") + 1
+
+
+def text_segments(text: str, tags: tuple) -> list:
+    """text (break marks in) as Text.insert segments, each link its own piece tagged LINK_TAG."""
+    segments: list = []
+    position = 0
+    for start, end in find_links(text):
+        if start > position:
+            segments += [text[position:start], tags]
+        segments += [text[start:end], tags + (LINK_TAG,)]
+        position = end
+    if position < len(text) or not segments:
+        segments += [text[position:], tags]
+    return segments
 
 
 class Scrollback:
@@ -45,10 +68,18 @@ class Scrollback:
     `on_retry(msg_id)` is called when the person clicks a failed message's Retry."""
 
     def __init__(self, master: tk.Misc, *, username: str, later: Callable[[int, Callable[[], object]], None],
-                 on_retry: Callable[[int], object]):
+                 on_retry: Callable[[int], object], open_url: Callable[[str], object] = webbrowser.open,
+                 now: Callable[[], float] = time.time):
+        """`open_url(address)` opens a clicked link (the browser; tests put a recorder there);
+        `now()` tells the date lines which day is today."""
         self.username = username
         self._later = later
         self._on_retry = on_retry
+        self.open_url = open_url
+        self._now = now
+        self._group: tuple[str, float, bool] | None = None  # (sender, time, history) a next message may join
+        self._day: tuple[int, int, int] | None = None        # the day of the last dated entry
+        self._unread_next = False                            # the next new message gets the unread line
         self.following = True               # keep the newest line in view
         self.history_shown = False
         self.retry_enabled = True
@@ -79,6 +110,15 @@ class Scrollback:
         self.scrollbar.grid(row=0, column=1, sticky="ns")
         self.more_button = ttk.Button(frame, text=_("New messages ↓"), style="Link.TButton",
                                       command=self.scroll_to_end, takefocus=0)
+        self.menu = tk.Menu(self.text, tearoff=0)
+        for sequence in menu_buttons(sys.platform):
+            self.text.bind(sequence, self._menu_from_mouse, add="+")
+        for sequence in menu_keys(sys.platform):
+            try:
+                self.text.bind(sequence, self._menu_from_keyboard, add="+")
+            except tk.TclError:  # this Tk does not know the key's name
+                log.debug("no key %s on this system", sequence)
+        self.text.bind(theme.shortcut("a"), self.select_all)
         self._configure_tags()
 
     def _configure_tags(self) -> None:
@@ -102,35 +142,113 @@ class Scrollback:
         t.tag_configure("separator", foreground=theme.MUTED, font="OCMSmall", justify="center",
                         spacing1=6, spacing3=6)
         t.tag_configure("history", foreground="#8d9299")  # created late: wins over sender colours
+        t.tag_configure("grouped", lmargin1=26, spacing1=1)  # a message under the name of the one before
+        t.tag_configure("dateline", foreground=theme.MUTED, font="OCMSmall", justify="center",
+                        spacing1=8, spacing3=4)
+        t.tag_configure(UNREAD_TAG, foreground=theme.ERROR, font="OCMSmall", justify="center",
+                        spacing1=6, spacing3=4)
+        t.tag_configure(LINK_TAG, foreground=theme.ACCENT, underline=True)  # after "history": a link stays a link
         # Break spaces in Japanese runs (ocm_gui/linebreak.py): last, so their font wins.
         t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
         t.tag_bind("retry", "<Button-1>", self._on_retry_click)
         t.tag_bind("retry", "<Enter>", lambda e: t.configure(cursor="hand2" if self.retry_enabled else "arrow"))
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
+        t.tag_bind(LINK_TAG, "<Enter>", lambda e: t.configure(cursor="hand2"))
+        t.tag_bind(LINK_TAG, "<Leave>", lambda e: t.configure(cursor="arrow"))
+        t.tag_bind(LINK_TAG, "<ButtonRelease-1>", self._on_link_click)
 
     # ------------------------------------------------------------------ copying
     def _copy(self, event=None) -> str:
         if not self.text.tag_ranges("sel"):
             return "break"  # nothing selected
-        self.text.clipboard_clear()
-        self.text.clipboard_append(self.plain_text("sel.first", "sel.last"))
+        self._to_clipboard(self.plain_text("sel.first", "sel.last", marks=False))
         return "break"
+
+    def _to_clipboard(self, text: str) -> None:
+        self.text.clipboard_clear()
+        self.text.clipboard_append(text)
 
     def _selected_text(self, offset, length) -> str:
         if not self.text.tag_ranges("sel"):
             return ""
-        return self.plain_text("sel.first", "sel.last")[int(offset):int(offset) + int(length)]
+        return self.plain_text("sel.first", "sel.last", marks=False)[int(offset):int(offset) + int(length)]
 
-    def plain_text(self, start: str, end: str) -> str:
-        """The text from start to end without the break spaces."""
-        inside = BREAK_TAG in self.text.tag_names(start)
+    def plain_text(self, start: str, end: str, marks: bool = True) -> str:
+        """The text from start to end without the break spaces (and, with marks=False, without
+        the delivery marks of one's own messages: what a copy holds)."""
+        hidden = {BREAK_TAG} if marks else {BREAK_TAG, MARK_TAG}
+        inside = hidden & set(self.text.tag_names(start))
         pieces = []
         for key, value, _index in self.text.dump(start, end, text=True, tag=True):
-            if key == "text" and not inside:
-                pieces.append(value)
-            elif value == BREAK_TAG:
-                inside = key == "tagon"
+            if key == "text":
+                if not inside:
+                    pieces.append(value)
+            elif value in hidden:
+                if key == "tagon":
+                    inside.add(value)
+                else:
+                    inside.discard(value)
         return "".join(pieces)
+
+    def select_all(self, event=None) -> str:
+        self.text.tag_add("sel", "1.0", "end-1c")
+        return "break"
+
+    # ------------------------------------------------------------------ links
+    def link_at(self, index: str) -> str | None:
+        """The address the link at `index` opens, or None when there is no link there."""
+        if LINK_TAG not in self.text.tag_names(index):
+            return None
+        found = self.text.tag_prevrange(LINK_TAG, f"{index}+1c")
+        return link_target(self.plain_text(str(found[0]), str(found[1]))) if found else None
+
+    def open_link(self, address: str) -> bool:
+        """Hand an http(s) address to the browser; anything else is refused (and logged)."""
+        target = link_target(address)
+        if target is None:
+            log.warning("not opening %r: only http and https links open", address[:80])
+            return False
+        try:
+            self.open_url(target)
+        except Exception:  # the browser is the system's: its failure must not end the window
+            log.exception("could not open %s in the browser", target)
+            return False
+        return True
+
+    def _on_link_click(self, event) -> None:
+        if self.text.tag_ranges("sel"):
+            return  # the press started a selection: the person is copying, not following
+        target = self.link_at(f"@{event.x},{event.y}")
+        if target is not None:
+            self.open_link(target)
+
+    # ------------------------------------------------------------------ context menu
+    def menu_items(self, index: str) -> list[tuple[str, MenuState, Callable[[], object]]]:
+        """The menu at `index`: (label, "normal" or "disabled", action) for each entry."""
+        has_selection = bool(self.text.tag_ranges("sel"))
+        items: list[tuple[str, MenuState, Callable[[], object]]] = [
+            (_("Copy"), "normal" if has_selection else "disabled", self._copy)]
+        link = self.link_at(index)
+        if link is not None:
+            items.append((_("Copy link"), "normal", lambda: self._to_clipboard(link)))
+        items.append((_("Select all"), "normal", self.select_all))
+        return items
+
+    def post_menu(self, index: str, x_root: int, y_root: int) -> None:
+        self.menu.delete(0, "end")
+        for label, state, action in self.menu_items(index):
+            self.menu.add_command(label=label, state=state, command=action)
+        self.menu.tk_popup(x_root, y_root)
+
+    def _menu_from_mouse(self, event) -> str:
+        self.post_menu(f"@{event.x},{event.y}", event.x_root, event.y_root)
+        return "break"
+
+    def _menu_from_keyboard(self, event=None) -> str:
+        bbox = self.text.bbox("insert")
+        x, y = (bbox[0], bbox[1] + bbox[3]) if bbox else (self.text.winfo_width() // 3, 20)
+        self.post_menu("insert", self.text.winfo_rootx() + x, self.text.winfo_rooty() + y)
+        return "break"
 
     def transcript(self) -> str:
         return self.plain_text("1.0", "end-1c")
@@ -167,17 +285,33 @@ class Scrollback:
         self.more_button.place_forget()
 
     # ------------------------------------------------------------------ entries
-    @staticmethod
-    def _entry_segments(stamp: float, sender: str, text: str, base: tuple, name_tags: tuple,
-                        status: list | None = None) -> Entry:
-        """time  sender  text [status]; later lines of the text indented under the first."""
-        sender, text = with_break_opportunities(sender), with_break_opportunities(text)
-        first, *rest = text.split("\n")
-        segs = [f"{clock_text(stamp)}  ", base + ("time",), sender, base + name_tags, "  " + first, base]
+    def _entry_segments(self, stamp: float, sender: str, text: str, base: tuple, name_tags: tuple,
+                        status: list | None = None, history: bool = False) -> Entry:
+        """[date line] time  sender  text [status]; later lines of the text indented under the
+        first. A message that joins the group before it is its text alone, indented the same."""
+        date = self._date_segments(stamp)
+        grouped = continues_group(self._group[:2] if self._group and self._group[2] == history else None,
+                                  sender, stamp)
+        self._group = (sender, stamp, history)
+        first, *rest = with_break_opportunities(text).split("\n")
+        if grouped:
+            segs = text_segments(first, base + ("grouped",))
+        else:
+            segs = [f"{clock_text(stamp)}  ", base + ("time",), with_break_opportunities(sender), base + name_tags,
+                    "  ", base] + text_segments(first, base)
         for line in rest:
-            segs += ["\n" + line, base + ("cont",)]
+            segs += ["\n", base + ("cont",)] + text_segments(line, base + ("cont",))
         segs += (status or []) + ["\n", base]
-        return segs, len(rest) + 1
+        return date[0] + segs, date[1] + len(rest) + 1
+
+    def _date_segments(self, stamp: float) -> Entry:
+        """The date line to put before an entry of `stamp`'s day, if the day changed."""
+        day = day_of(stamp)
+        if day == self._day:
+            return [], 0
+        self._day = day
+        self._group = None
+        return line_entry(day_label(stamp, self._now()), ("dateline",))
 
     def own_entry(self, msg_id: int, text: str, stamp: float) -> Entry:
         """An own message just sent, its status 'sending…' until the server confirms it."""
@@ -185,7 +319,7 @@ class Scrollback:
         tag = f"st{self._serial}"
         self._status_tags[msg_id] = tag
         base = ("entry", "own")
-        status = ["  " + _("sending…"), base + ("status", tag)]
+        status = ["  " + _("sending…"), base + ("status", MARK_TAG, tag)]
         return self._entry_segments(stamp, self.username, text, base, ("sender", "ownsender"), status)
 
     def message_entry(self, msg: ChatMessage) -> Entry:
@@ -195,11 +329,62 @@ class Scrollback:
         else:
             colour = theme.SENDER_COLOURS.index(theme.sender_colour(msg.sender))
             base, name_tags = ("entry",) + extra, ("sender", f"c{colour}")
-        return self._entry_segments(msg.time, msg.sender, msg.text, base, name_tags)
+        return self._entry_segments(msg.time, msg.sender, msg.text, base, name_tags, history=msg.history)
+
+    def line_entry(self, text: str, tags: tuple) -> Entry:
+        """A line of its own (a notice, an error, a separator): the next message starts a group."""
+        self._group = None
+        return line_entry(text, tags)
+
+    def notice_entry(self, text: str, stamp: float, history: bool) -> Entry:
+        """Someone came or went: 'text  ·  HH:MM', after a date line if the day changed."""
+        date = self._date_segments(stamp)
+        segments, lines = self.line_entry(f"{text}  ·  {clock_text(stamp)}", ("notice", "history") if history else ("notice",))
+        return date[0] + segments, date[1] + lines
+
+    def day_entries(self, stamp: float) -> list[Entry]:
+        """A date line, if an entry of `stamp`'s day needs one (for a file card, put in on its own)."""
+        date = self._date_segments(stamp)
+        return [date] if date[1] else []
 
     def history_separator(self) -> Entry:
         self.history_shown = True
-        return line_entry(_("— earlier messages, before you joined —"), ("separator",))
+        return self.line_entry(_("— earlier messages, before you joined —"), ("separator",))
+
+    # ------------------------------------------------------------------ the unread line
+    def away(self) -> None:
+        """The window went to the background: the next new message gets the unread line."""
+        self._unread_next = True
+
+    def back(self) -> None:
+        """The window is in front again: messages from now on are seen as they come."""
+        self._unread_next = False
+
+    def unread_entries(self) -> list[Entry]:
+        """[the unread line] before the first new message since the window went to the
+        background, moved from wherever it was (there is only one); [] otherwise."""
+        if not self._unread_next:
+            return []
+        self._unread_next = False
+        self.clear_unread()
+        return [self.line_entry(_("— New messages —"), (UNREAD_TAG,))]
+
+    def clear_unread(self) -> None:
+        """Take the unread line away (the person sent a message: they have read up to here)."""
+        ranges = self.text.tag_ranges(UNREAD_TAG)
+        if not ranges:
+            return
+        line = int(str(ranges[0]).split(".")[0])
+        first = 1
+        for position, lines in enumerate(self._entry_lines):  # which entry is it, for the trim count
+            if first == line:
+                del self._entry_lines[position]
+                self._line_total -= lines
+                break
+            first += lines
+        self.text.configure(state="normal")
+        self.text.delete(f"{line}.0", f"{line + 1}.0")
+        self.text.configure(state="disabled")
 
     def write(self, entries: list[Entry], force_scroll: bool = False) -> None:
         """Append entries in one insert, trim, and scroll if wanted."""
@@ -228,6 +413,7 @@ class Scrollback:
         """Put a widget (a shared file's card) at the end, on a line of its own."""
         if history and not self.history_shown:
             self.write([self.history_separator()])
+        self._group = None
         stick = self.following
         self.text.configure(state="normal")
         self.text.window_create("end-1c", window=widget, padx=22, pady=3)
@@ -275,24 +461,24 @@ class Scrollback:
         return tag
 
     def mark_sent(self, msg_id: int) -> None:
-        self._set_status(msg_id, "  ✓", ("entry", "own", "status"), keep=False)
+        self._set_status(msg_id, "  ✓", ("entry", "own", "status", MARK_TAG), keep=False)
 
     def mark_failed(self, msg_id: int, reason: str) -> None:
         tag = self._set_status(msg_id, "  " + _("✗ not delivered ({reason})").format(reason=reason),
-                               ("entry", "own", "failed"), keep=True)
+                               ("entry", "own", "failed", MARK_TAG), keep=True)
         if tag is None:
             return
         self._failed[tag] = msg_id
         start = self.text.tag_ranges(tag)[-1]
         self.text.configure(state="normal")
-        self.text.insert(start, " ", ("entry", "own", tag), _("Retry"), ("entry", "own", "retry", tag))
+        self.text.insert(start, " ", ("entry", "own", MARK_TAG, tag), _("Retry"), ("entry", "own", "retry", MARK_TAG, tag))
         self.text.configure(state="disabled")
 
     def mark_sending(self, msg_id: int, new_id: int) -> None:
         """A failed message sent again under `new_id`: back to 'sending…'."""
         tag = self._status_tags[msg_id]
         self._failed.pop(tag, None)
-        self._set_status(msg_id, "  " + _("sending…"), ("entry", "own", "status"), keep=True)
+        self._set_status(msg_id, "  " + _("sending…"), ("entry", "own", "status", MARK_TAG), keep=True)
         self._status_tags[new_id] = self._status_tags.pop(msg_id)
 
     def is_tracked(self, msg_id: int) -> bool:
