@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Iterable
+import zlib
+from typing import Collection, Iterable
 from urllib.parse import urlsplit
 
 from ocm_core.i18n import N_, _, ngettext
@@ -63,6 +64,14 @@ def link_target(link: str) -> str | None:
     if any(ord(ch) <= 32 or ord(ch) == 127 for ch in link):
         return None
     return link
+
+
+def pick_colour(name: str, taken: Collection[int], count: int) -> int:
+    """A sender's colour, 0 to count - 1: the one their name hashes to, unless another sender
+    in this window has it already, then the next free one; the same names seen in the same
+    order get the same colours, and the first `count` senders all differ."""
+    own = zlib.crc32(name.encode("utf-8")) % count
+    return next((i % count for i in range(own, own + count) if i % count not in taken), own)
 
 
 def continues_group(previous: tuple[str, float] | None, sender: str, stamp: float) -> bool:

@@ -5,45 +5,38 @@ whole batch is one `Text.insert`. The oldest whole entries are dropped past
 `SCROLLBACK_LINES`. The view follows the newest line unless the person scrolled up;
 only their own actions change that. An own message carries a status ("sending…", ✓,
 "✗ not delivered · Retry") under a tag of its own so it can be changed in place; the
-status is tagged MARK_TAG too, and copies leave it out.
+status is tagged MARK_TAG too, and copies leave it out (ocm_gui/textactions.py).
 
 Entries are built in order, so the scrollback decides as it builds them: a message from the
 sender of the one before, within minutes, goes under its name and time; a date line comes
 before the first entry of each day; a "New messages" line before the first message that
-arrived while the window was in the background. Links are underlined and open in the
-browser on a click; a right-click menu copies. The decisions are pure functions in
-ocm_gui/chatlines.py.
+arrived while the window was in the background. Links are tagged LINK_TAG; what a click on
+one or the right button does is in ocm_gui/textactions.py. The decisions are pure functions
+in ocm_gui/chatlines.py.
 """
 
 from __future__ import annotations
 
 import collections
-import logging
-import sys
 import time
 import tkinter as tk
 import webbrowser
 from tkinter import font as tkfont
 from tkinter import ttk
-from typing import Callable, Literal
+from typing import Callable
 
 from ocm_core.events import ChatMessage
 from ocm_core.i18n import _
 
 from . import theme
-from .chatlines import (clock_text, continues_group, day_label, day_of, find_links, link_target, menu_buttons,
-                        menu_keys)
+from .chatlines import clock_text, continues_group, day_label, day_of, find_links, pick_colour
 from .linebreak import BREAK_TAG, spaces_for_breaks, with_break_opportunities
-
-log = logging.getLogger(__name__)
+from .textactions import LINK_TAG, MARK_TAG, TextActions
 
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
-MARK_TAG = "mark"        # delivery marks: shown, never copied
-LINK_TAG = "link"
 UNREAD_TAG = "unread"
 
 Entry = tuple[list, int]  # (segments for Text.insert, lines they take)
-MenuState = Literal["normal", "disabled"]
 
 def line_entry(text: str, tags: tuple) -> Entry:
     return [with_break_opportunities(text) + "\n", tags], text.count("\n") + 1
@@ -75,11 +68,11 @@ class Scrollback:
         self.username = username
         self._later = later
         self._on_retry = on_retry
-        self.open_url = open_url
         self._now = now
         self._group: tuple[str, float, bool] | None = None  # (sender, time, history) a next message may join
         self._day: tuple[int, int, int] | None = None        # the day of the last dated entry
         self._unread_next = False                            # the next new message gets the unread line
+        self._colours: dict[str, int] = {}                   # sender -> index in theme.SENDER_COLOURS
         self.following = True               # keep the newest line in view
         self.history_shown = False
         self.retry_enabled = True
@@ -101,25 +94,12 @@ class Scrollback:
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<KeyRelease>", "<ButtonRelease-1>"):
             self.text.bind(sequence, self._user_scrolled, add="+")
         self.text.bind("<Configure>", self._on_resize, add="+")
-        # The scrollback holds zero-width break spaces (ocm_gui/linebreak.py); what a person
-        # copies, or pastes with the middle button, is the text without them.
-        self.text.bind("<<Copy>>", self._copy)
-        for kind in ("STRING", "UTF8_STRING"):
-            self.text.selection_handle(self._selected_text, type=kind)
         self.text.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
         self.more_button = ttk.Button(frame, text=_("New messages ↓"), style="Link.TButton",
                                       command=self.scroll_to_end, takefocus=0)
-        self.menu = tk.Menu(self.text, tearoff=0)
-        for sequence in menu_buttons(sys.platform):
-            self.text.bind(sequence, self._menu_from_mouse, add="+")
-        for sequence in menu_keys(sys.platform):
-            try:
-                self.text.bind(sequence, self._menu_from_keyboard, add="+")
-            except tk.TclError:  # this Tk does not know the key's name
-                log.debug("no key %s on this system", sequence)
-        self.text.bind(theme.shortcut("a"), self.select_all)
         self._configure_tags()
+        self.actions = TextActions(self.text, open_url=open_url)  # after the tags: its link tag wins
 
     def _configure_tags(self) -> None:
         t = self.text
@@ -147,108 +127,14 @@ class Scrollback:
                         spacing1=8, spacing3=4)
         t.tag_configure(UNREAD_TAG, foreground=theme.ERROR, font="OCMSmall", justify="center",
                         spacing1=6, spacing3=4)
-        t.tag_configure(LINK_TAG, foreground=theme.ACCENT, underline=True)  # after "history": a link stays a link
         # Break spaces in Japanese runs (ocm_gui/linebreak.py): last, so their font wins.
         t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
         t.tag_bind("retry", "<Button-1>", self._on_retry_click)
         t.tag_bind("retry", "<Enter>", lambda e: t.configure(cursor="hand2" if self.retry_enabled else "arrow"))
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
-        t.tag_bind(LINK_TAG, "<Enter>", lambda e: t.configure(cursor="hand2"))
-        t.tag_bind(LINK_TAG, "<Leave>", lambda e: t.configure(cursor="arrow"))
-        t.tag_bind(LINK_TAG, "<ButtonRelease-1>", self._on_link_click)
-
-    # ------------------------------------------------------------------ copying
-    def _copy(self, event=None) -> str:
-        if not self.text.tag_ranges("sel"):
-            return "break"  # nothing selected
-        self._to_clipboard(self.plain_text("sel.first", "sel.last", marks=False))
-        return "break"
-
-    def _to_clipboard(self, text: str) -> None:
-        self.text.clipboard_clear()
-        self.text.clipboard_append(text)
-
-    def _selected_text(self, offset, length) -> str:
-        if not self.text.tag_ranges("sel"):
-            return ""
-        return self.plain_text("sel.first", "sel.last", marks=False)[int(offset):int(offset) + int(length)]
 
     def plain_text(self, start: str, end: str, marks: bool = True) -> str:
-        """The text from start to end without the break spaces (and, with marks=False, without
-        the delivery marks of one's own messages: what a copy holds)."""
-        hidden = {BREAK_TAG} if marks else {BREAK_TAG, MARK_TAG}
-        inside = hidden & set(self.text.tag_names(start))
-        pieces = []
-        for key, value, _index in self.text.dump(start, end, text=True, tag=True):
-            if key == "text":
-                if not inside:
-                    pieces.append(value)
-            elif value in hidden:
-                if key == "tagon":
-                    inside.add(value)
-                else:
-                    inside.discard(value)
-        return "".join(pieces)
-
-    def select_all(self, event=None) -> str:
-        self.text.tag_add("sel", "1.0", "end-1c")
-        return "break"
-
-    # ------------------------------------------------------------------ links
-    def link_at(self, index: str) -> str | None:
-        """The address the link at `index` opens, or None when there is no link there."""
-        if LINK_TAG not in self.text.tag_names(index):
-            return None
-        found = self.text.tag_prevrange(LINK_TAG, f"{index}+1c")
-        return link_target(self.plain_text(str(found[0]), str(found[1]))) if found else None
-
-    def open_link(self, address: str) -> bool:
-        """Hand an http(s) address to the browser; anything else is refused (and logged)."""
-        target = link_target(address)
-        if target is None:
-            log.warning("not opening %r: only http and https links open", address[:80])
-            return False
-        try:
-            self.open_url(target)
-        except Exception:  # the browser is the system's: its failure must not end the window
-            log.exception("could not open %s in the browser", target)
-            return False
-        return True
-
-    def _on_link_click(self, event) -> None:
-        if self.text.tag_ranges("sel"):
-            return  # the press started a selection: the person is copying, not following
-        target = self.link_at(f"@{event.x},{event.y}")
-        if target is not None:
-            self.open_link(target)
-
-    # ------------------------------------------------------------------ context menu
-    def menu_items(self, index: str) -> list[tuple[str, MenuState, Callable[[], object]]]:
-        """The menu at `index`: (label, "normal" or "disabled", action) for each entry."""
-        has_selection = bool(self.text.tag_ranges("sel"))
-        items: list[tuple[str, MenuState, Callable[[], object]]] = [
-            (_("Copy"), "normal" if has_selection else "disabled", self._copy)]
-        link = self.link_at(index)
-        if link is not None:
-            items.append((_("Copy link"), "normal", lambda: self._to_clipboard(link)))
-        items.append((_("Select all"), "normal", self.select_all))
-        return items
-
-    def post_menu(self, index: str, x_root: int, y_root: int) -> None:
-        self.menu.delete(0, "end")
-        for label, state, action in self.menu_items(index):
-            self.menu.add_command(label=label, state=state, command=action)
-        self.menu.tk_popup(x_root, y_root)
-
-    def _menu_from_mouse(self, event) -> str:
-        self.post_menu(f"@{event.x},{event.y}", event.x_root, event.y_root)
-        return "break"
-
-    def _menu_from_keyboard(self, event=None) -> str:
-        bbox = self.text.bbox("insert")
-        x, y = (bbox[0], bbox[1] + bbox[3]) if bbox else (self.text.winfo_width() // 3, 20)
-        self.post_menu("insert", self.text.winfo_rootx() + x, self.text.winfo_rooty() + y)
-        return "break"
+        return self.actions.plain_text(start, end, marks)
 
     def transcript(self) -> str:
         return self.plain_text("1.0", "end-1c")
@@ -327,9 +213,14 @@ class Scrollback:
         if msg.sender == self.username:
             base, name_tags = ("entry", "own") + extra, ("sender", "ownsender")
         else:
-            colour = theme.SENDER_COLOURS.index(theme.sender_colour(msg.sender))
-            base, name_tags = ("entry",) + extra, ("sender", f"c{colour}")
+            base, name_tags = ("entry",) + extra, ("sender", f"c{self.colour_of(msg.sender)}")
         return self._entry_segments(msg.time, msg.sender, msg.text, base, name_tags, history=msg.history)
+
+    def colour_of(self, sender: str) -> int:
+        """The sender's colour (an index in theme.SENDER_COLOURS), told apart from the others here."""
+        if sender not in self._colours:
+            self._colours[sender] = pick_colour(sender, set(self._colours.values()), len(theme.SENDER_COLOURS))
+        return self._colours[sender]
 
     def line_entry(self, text: str, tags: tuple) -> Entry:
         """A line of its own (a notice, an error, a separator): the next message starts a group."""

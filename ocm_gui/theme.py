@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import zlib
 from typing import Iterable
 import tkinter as tk
 import tkinter.font as tkfont
@@ -181,8 +180,3 @@ def apply_theme(root: tk.Tk) -> str:
     style.configure("Treeview.Heading", padding=(4, 3))
     root.__dict__["_ocm_theme_family"] = family
     return family
-
-
-def sender_colour(name: str) -> str:
-    """A stable colour per sender name, so people can be told apart at a glance."""
-    return SENDER_COLOURS[zlib.crc32(name.encode("utf-8")) % len(SENDER_COLOURS)]

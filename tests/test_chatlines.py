@@ -18,6 +18,7 @@ from ocm_gui.chatlines import (
     menu_keys,
     names_text,
     opening_line,
+    pick_colour,
 )
 
 
@@ -118,7 +119,7 @@ def test_opening_line_tells_the_host_to_share_and_a_member_who_is_here():
     use_language("ja")
     try:
         assert opening_line("お茶会", is_host=False, you="me", members=["花子", "me"], address=None) == (
-            "「お茶会」に参加しました。いまいる人: 花子")
+            "「お茶会」に参加しました。いまいるのは 花子 です。")
         assert opening_line("お茶会", is_host=True, you="A", members=["A"], address="10.0.0.2:9090") == (
             "「お茶会」をホストしています。ほかの人はアドレス 10.0.0.2:9090 で参加できます。みんなに伝えてください。")
     finally:
@@ -132,3 +133,19 @@ def test_context_menu_buttons_per_platform():
     assert menu_keys("linux") == ("<Shift-F10>", "<Menu>")
     assert menu_keys("win32") == ("<Shift-F10>", "<App>")
     assert menu_keys("darwin") == ("<Shift-F10>",)
+
+
+def test_senders_in_one_window_get_different_colours_while_there_are_enough():
+    import zlib
+
+    count = 7
+    names = ["Bob", "Eve"] + [f"user{i}" for i in range(40)]
+    own = {name: zlib.crc32(name.encode()) % count for name in names}
+    clash = next(b for b in names[1:] if own[b] == own["Bob"])  # two names that hash alike
+    taken: dict[str, int] = {}
+    for name in ["Bob", clash] + [n for n in names if n not in ("Bob", clash)][:count - 2]:
+        taken[name] = pick_colour(name, set(taken.values()), count)
+    assert taken["Bob"] == own["Bob"]           # the first keeps the colour its name hashes to
+    assert taken[clash] == (own["Bob"] + 1) % count  # the next free one
+    assert sorted(taken.values()) == list(range(count))  # seven senders, seven colours
+    assert pick_colour("late", set(range(count)), count) == zlib.crc32(b"late") % count  # all taken: its own

@@ -25,7 +25,7 @@ def make_chat(root, settings):
 
     def make(client=None, **kwargs):
         window = ChatWindow(root, client or FakeClient(), settings=settings, **kwargs)
-        window.scrollback.open_url = opened.append  # never a real browser
+        window.scrollback.actions.open_url = opened.append  # never a real browser
         windows.append(window)
         root.update()
         return window
@@ -96,14 +96,14 @@ def test_links_are_underlined_open_on_click_and_only_http(root, make_chat, fake_
     assert len(make_chat.opened) == 2
     chat.text.tag_remove("sel", "1.0", "end")
     # Anything but http(s) never reaches the browser, even if asked directly.
-    assert not chat.scrollback.open_link("javascript:alert(1)")
-    assert not chat.scrollback.open_link("file:///etc/passwd")
+    assert not chat.scrollback.actions.open_link("javascript:alert(1)")
+    assert not chat.scrollback.actions.open_link("file:///etc/passwd")
     assert make_chat.opened == ["https://example.com/a?b=1", "https://www.example.org"]
 
 
 # ------------------------------------------------------------------ the context menu and copies
 def menu_entries(chat) -> list[tuple[str, str]]:
-    menu = chat.scrollback.menu
+    menu = chat.scrollback.actions.menu
     return [(menu.entrycget(i, "label"), str(menu.entrycget(i, "state"))) for i in range(menu.index("end") + 1)]
 
 
@@ -114,8 +114,8 @@ def right_click(chat, index: str) -> None:
 
 
 def close_menu(chat) -> None:
-    chat.scrollback.menu.unpost()
-    chat.scrollback.menu.grab_release()
+    chat.scrollback.actions.menu.unpost()
+    chat.scrollback.actions.menu.grab_release()
 
 
 def test_right_click_menu_copies_text_and_links_and_selects_all(root, make_chat, fake_client):
@@ -125,7 +125,7 @@ def test_right_click_menu_copies_text_and_links_and_selects_all(root, make_chat,
     right_click(chat, f"{link}+2c")
     try:
         assert menu_entries(chat) == [("Copy", "disabled"), ("Copy link", "normal"), ("Select all", "normal")]
-        chat.scrollback.menu.invoke(1)
+        chat.scrollback.actions.menu.invoke(1)
         assert root.clipboard_get() == "https://www.example.org/x"
     finally:
         close_menu(chat)
@@ -134,14 +134,14 @@ def test_right_click_menu_copies_text_and_links_and_selects_all(root, make_chat,
     right_click(chat, more)  # not over a link: no Copy link
     try:
         assert [label for label, _state in menu_entries(chat)] == ["Copy", "Select all"]
-        chat.scrollback.menu.invoke(1)  # Select all
+        chat.scrollback.actions.menu.invoke(1)  # Select all
     finally:
         close_menu(chat)
     assert chat.text.get("sel.first", "sel.last") == chat.text.get("1.0", "end-1c")
     right_click(chat, more)
     try:
         assert menu_entries(chat)[0] == ("Copy", "normal")
-        chat.scrollback.menu.invoke(0)
+        chat.scrollback.actions.menu.invoke(0)
     finally:
         close_menu(chat)
     assert "Bob  look: www.example.org/x and more" in root.clipboard_get()
@@ -151,7 +151,7 @@ def test_right_click_menu_copies_text_and_links_and_selects_all(root, make_chat,
     chat.text.event_generate("<Shift-F10>")  # the keyboard opens it too
     try:
         assert menu_entries(chat)[0] == ("Copy", "disabled")
-        assert chat.scrollback.menu.winfo_ismapped()
+        assert chat.scrollback.actions.menu.winfo_ismapped()
     finally:
         close_menu(chat)
 
@@ -166,7 +166,7 @@ def test_copies_leave_out_delivery_marks(root, make_chat, fake_client):
     pump(root, lambda: "Retry" in chat.transcript() and "✓" in chat.transcript())
     shown = chat.transcript()
     assert "first  ✓" in shown and "not delivered" in shown and "third  sending…" in shown
-    chat.scrollback.select_all()
+    chat.scrollback.actions.select_all()
     chat.text.event_generate("<<Copy>>")
     copied = root.clipboard_get()
     assert "first" in copied and "second" in copied and "third" in copied
