@@ -37,10 +37,10 @@ from ocm_core.i18n import _
 from . import theme
 from .background import fire_and_forget
 from .banners import Banner
+from .chatlines import opening_line
 from .composer import Composer, too_long_text
 from .files import FilePanel
 from .members import MemberList
-from .chatlines import opening_line
 from .scrollback import Entry, Scrollback
 
 log = logging.getLogger(__name__)

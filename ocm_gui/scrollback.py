@@ -38,6 +38,7 @@ UNREAD_TAG = "unread"
 
 Entry = tuple[list, int]  # (segments for Text.insert, lines they take)
 
+
 def line_entry(text: str, tags: tuple) -> Entry:
     return [with_break_opportunities(text) + "\n", tags], text.count("\n") + 1
 
