@@ -72,6 +72,7 @@ class Scrollback:
         self._now = now
         self._group: tuple[str, float, bool] | None = None  # (sender, time, history) a next message may join
         self._day: tuple[int, int, int] | None = None        # the day of the last dated entry
+        self._relative_days: list[tuple[str, float]] = []    # (tag, time) of date lines saying Today or Yesterday
         self._unread_next = False                            # the next new message gets the unread line
         self._colours: dict[str, int] = {}                   # sender -> index in theme.SENDER_COLOURS
         self.following = True               # keep the newest line in view
@@ -198,7 +199,32 @@ class Scrollback:
             return [], 0
         self._day = day
         self._group = None
-        return line_entry(day_label(stamp, self._now()), ("dateline",))
+        now = self._now()
+        self._relabel_days(now)
+        label = day_label(stamp, now)
+        self._serial += 1
+        tag = f"day{self._serial}"
+        if label in (_("Today"), _("Yesterday")):
+            self._relative_days.append((tag, stamp))
+        return line_entry(label, ("dateline", tag))
+
+    def _relabel_days(self, now: float) -> None:
+        """A window open past midnight: yesterday's 'Today' line now says 'Yesterday', and so on."""
+        kept = []
+        for tag, stamp in self._relative_days:
+            found = self.text.tag_ranges(tag)
+            if not found:
+                continue  # trimmed away
+            label = day_label(stamp, now)
+            start, end = str(found[0]), f"{found[-1]}-1c"  # the label, not its newline
+            if self.plain_text(start, end) != label:
+                self.text.configure(state="normal")
+                self.text.delete(start, end)
+                self.text.insert(start, label, ("dateline", tag))
+                self.text.configure(state="disabled")
+            if label in (_("Today"), _("Yesterday")):
+                kept.append((tag, stamp))
+        self._relative_days = kept
 
     def own_entry(self, msg_id: int, text: str, stamp: float) -> Entry:
         """An own message just sent, its status 'sending…' until the server confirms it."""

@@ -317,3 +317,23 @@ def test_own_join_is_not_under_earlier_messages(root, make_chat, server):  # ser
     assert "history" not in carol_chat.text.tag_names(carol_chat.text.search("carol joined", "1.0"))
     for client in (alice, bob, carol):
         client.leave()
+
+
+def test_date_lines_are_relabelled_when_a_window_stays_open_past_midnight(root):
+    from ocm_gui.scrollback import Scrollback
+
+    theme.apply_theme(root)
+    evening = time.mktime((2026, 11, 23, 23, 50, 0, 0, 0, -1))
+    clock = [evening]
+    scrollback = Scrollback(root, username="me", later=lambda ms, f: root.after(ms, f), on_retry=lambda msg_id: None,
+                            now=lambda: clock[0])
+    scrollback.frame.pack()
+    scrollback.write([scrollback.message_entry(ChatMessage(1, "Bob", "late", evening))])
+    assert scrollback.transcript().splitlines()[0] == "Today"
+    clock[0] = evening + 20 * 60  # 00:10 the next day
+    scrollback.write([scrollback.message_entry(ChatMessage(2, "Bob", "after midnight", clock[0]))])
+    assert scrollback.transcript().splitlines() == ["Yesterday", "23:50  Bob  late", "Today", "00:10  Bob  after midnight"]
+    clock[0] += DAY
+    scrollback.write([scrollback.message_entry(ChatMessage(3, "Bob", "a day on", clock[0]))])
+    assert scrollback.transcript().splitlines()[::2] == [
+        "Monday, 23 November 2026", "Yesterday", "Today"]
