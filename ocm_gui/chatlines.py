@@ -75,8 +75,8 @@ def pick_colour(name: str, taken: Collection[int], count: int) -> int:
 
 
 def continues_group(previous: tuple[str, float] | None, sender: str, stamp: float) -> bool:
-    """Does a message by `sender` at `stamp` go under the name and time of the one before,
-    `previous` = (its sender, its time)? Only within GROUP_SECONDS on the same day."""
+    """Does a message by `sender` at `stamp` go under the name and time of the group before,
+    `previous` = (its sender, the time it shows)? Only within GROUP_SECONDS on the same day."""
     if previous is None:
         return False
     last_sender, last_stamp = previous

@@ -23,7 +23,7 @@ import tkinter as tk
 import webbrowser
 from tkinter import font as tkfont
 from tkinter import ttk
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from ocm_core.events import ChatMessage
 from ocm_core.i18n import _
@@ -36,11 +36,18 @@ from .textactions import LINK_TAG, MARK_TAG, TextActions
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
 UNREAD_TAG = "unread"
 
-Entry = tuple[list, int]  # (segments for Text.insert, lines they take)
+class Entry(NamedTuple):
+    """What one entry puts in: segments for Text.insert, the lines they take, and, for a
+    message under the name of the one before, its own time and name (`head`), put in front
+    of it should the trim take the group's first message away."""
+
+    segments: list
+    lines: int
+    head: list | None = None
 
 
 def line_entry(text: str, tags: tuple) -> Entry:
-    return [with_break_opportunities(text) + "\n", tags], text.count("\n") + 1
+    return Entry([with_break_opportunities(text) + "\n", tags], text.count("\n") + 1)
 
 
 def text_segments(text: str, tags: tuple) -> list:
@@ -79,6 +86,7 @@ class Scrollback:
         self.history_shown = False
         self.retry_enabled = True
         self._entry_lines: collections.deque[int] = collections.deque()
+        self._entry_heads: collections.deque[list | None] = collections.deque()  # Entry.head of each
         self._line_total = 0
         self._status_tags: dict[int, str] = {}   # msg_id -> tag over its status text
         self._failed: dict[str, int] = {}        # status tag -> msg_id, for messages to retry
@@ -178,25 +186,28 @@ class Scrollback:
         """[date line] time  sender  text [status]; later lines of the text indented under the
         first. A message that joins the group before it is its text alone, indented the same."""
         date = self._date_segments(stamp)
+        # Measured from the group's first message: the one time shown is never more than
+        # GROUP_SECONDS off any message under it.
         grouped = continues_group(self._group[:2] if self._group and self._group[2] == history else None,
                                   sender, stamp)
-        self._group = (sender, stamp, history)
+        self._group = (sender, self._group[1] if grouped and self._group else stamp, history)
+        head = [f"{clock_text(stamp)}  ", base + ("time",), with_break_opportunities(sender), base + name_tags,
+                "  ", base]
         first, *rest = with_break_opportunities(text).split("\n")
         if grouped:
             segs = text_segments(first, base + ("grouped",))
         else:
-            segs = [f"{clock_text(stamp)}  ", base + ("time",), with_break_opportunities(sender), base + name_tags,
-                    "  ", base] + text_segments(first, base)
+            segs = head + text_segments(first, base)
         for line in rest:
             segs += ["\n", base + ("cont",)] + text_segments(line, base + ("cont",))
         segs += (status or []) + ["\n", base]
-        return date[0] + segs, date[1] + len(rest) + 1
+        return Entry(date.segments + segs, date.lines + len(rest) + 1, head if grouped else None)
 
     def _date_segments(self, stamp: float) -> Entry:
         """The date line to put before an entry of `stamp`'s day, if the day changed."""
         day = day_of(stamp)
         if day == self._day:
-            return [], 0
+            return Entry([], 0)
         self._day = day
         self._group = None
         now = self._now()
@@ -257,13 +268,13 @@ class Scrollback:
     def notice_entry(self, text: str, stamp: float, history: bool) -> Entry:
         """Someone came or went: 'text  ·  HH:MM', after a date line if the day changed."""
         date = self._date_segments(stamp)
-        segments, lines = self.line_entry(f"{text}  ·  {clock_text(stamp)}", ("notice", "history") if history else ("notice",))
-        return date[0] + segments, date[1] + lines
+        line = self.line_entry(f"{text}  ·  {clock_text(stamp)}", ("notice", "history") if history else ("notice",))
+        return Entry(date.segments + line.segments, date.lines + line.lines)
 
     def day_entries(self, stamp: float) -> list[Entry]:
         """A date line, if an entry of `stamp`'s day needs one (for a file card, put in on its own)."""
         date = self._date_segments(stamp)
-        return [date] if date[1] else []
+        return [date] if date.lines else []
 
     def history_separator(self) -> Entry:
         self.history_shown = True
@@ -297,6 +308,7 @@ class Scrollback:
         for position, lines in enumerate(self._entry_lines):  # which entry is it, for the trim count
             if first == line:
                 del self._entry_lines[position]
+                del self._entry_heads[position]
                 self._line_total -= lines
                 break
             first += lines
@@ -310,9 +322,10 @@ class Scrollback:
             return
         stick = force_scroll or self.following
         flat: list = []
-        for segments, lines in entries:
+        for segments, lines, head in entries:
             flat.extend(segments)
             self._entry_lines.append(lines)
+            self._entry_heads.append(head)
             self._line_total += lines
         line, column = (int(part) for part in self.text.index("end-1c").split("."))
         breaks = spaces_for_breaks(flat, line, column)
@@ -337,6 +350,7 @@ class Scrollback:
         self.text.window_create("end-1c", window=widget, padx=22, pady=3)
         self.text.insert("end-1c", "\n", ("entry",))
         self._entry_lines.append(1)
+        self._entry_heads.append(None)
         self._line_total += 1
         self._trim()
         self.text.configure(state="disabled")
@@ -353,10 +367,23 @@ class Scrollback:
         drop = 0
         while self._line_total > SCROLLBACK_LINES and self._entry_lines:
             lines = self._entry_lines.popleft()
+            self._entry_heads.popleft()
             self._line_total -= lines
             drop += lines
         if drop:
             self.text.delete("1.0", f"{drop + 1}.0")
+            if self._entry_heads and self._entry_heads[0] is not None:
+                self._put_head_back()
+
+    def _put_head_back(self) -> None:
+        """The first message left was under the name of one now trimmed away: give it its own."""
+        head = list(self._entry_heads[0] or [])
+        self._entry_heads[0] = None
+        self.text.tag_remove("grouped", "1.0", "1.end")
+        breaks = spaces_for_breaks(head, 1, 0)
+        self.text.insert("1.0", *head)
+        if breaks:
+            self.text.tag_add(BREAK_TAG, *breaks)
 
     # ------------------------------------------------------------------ own messages' status
     def _set_status(self, msg_id: int, text: str, tags: tuple, keep: bool) -> str | None:

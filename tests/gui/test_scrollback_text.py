@@ -337,3 +337,35 @@ def test_date_lines_are_relabelled_when_a_window_stays_open_past_midnight(root):
     scrollback.write([scrollback.message_entry(ChatMessage(3, "Bob", "a day on", clock[0]))])
     assert scrollback.transcript().splitlines()[::2] == [
         "Monday, 23 November 2026", "Yesterday", "Today"]
+
+
+def test_a_trimmed_group_keeps_a_name_over_what_is_left(root, make_chat, fake_client, monkeypatch):
+    from ocm_gui import scrollback as scrollback_module
+
+    monkeypatch.setattr(scrollback_module, "SCROLLBACK_LINES", 6)
+    chat = make_chat(fake_client)
+    now = time.time()
+    hhmm = time.strftime("%H:%M", time.localtime(now))
+    put_and_wait(root, chat, *(ChatMessage(i, "花子", f"m{i} です", now) for i in range(1, 5)), until="m4")
+    put_and_wait(root, chat, ChatMessage(5, "Carol", "c5", now), until="c5")
+    assert lines_of(chat) == ["Today", f"{hhmm}  花子  m1 です", "m2 です", "m3 です", "m4 です", f"{hhmm}  Carol  c5"]
+    # One line over: the group's first message (with the date line that came in with it) goes,
+    # and the next one gets the name and time back.
+    put_and_wait(root, chat, ChatMessage(6, "Carol", "c6", now), until="c6")
+    assert lines_of(chat) == [f"{hhmm}  花子  m2 です", "m3 です", "m4 です", f"{hhmm}  Carol  c5", "c6"]
+    assert "grouped" not in chat.text.tag_names("1.0 lineend -1c") and "sender" in chat.text.tag_names("1.8")
+    assert chat.scrollback._line_total == len(lines_of(chat)) == 5
+
+
+def test_a_group_lasts_five_minutes_from_its_first_message(root, make_chat, fake_client):
+    chat = make_chat(fake_client)
+    start = time.time() - 900
+    if time.localtime(start)[:3] != time.localtime()[:3]:
+        start = time.time()
+    put_and_wait(root, chat, *(ChatMessage(i, "Bob", f"every four minutes {i}", start + 240 * i) for i in range(3)),
+                 until="minutes 2")
+    # Each is 4 minutes after the one before, but the third is 8 after the first: the one time
+    # shown over a group is never more than 5 minutes off a message under it.
+    assert lines_of(chat)[2:] == [f"{time.strftime('%H:%M', time.localtime(start))}  Bob  every four minutes 0",
+                                  "every four minutes 1",
+                                  f"{time.strftime('%H:%M', time.localtime(start + 480))}  Bob  every four minutes 2"]
