@@ -30,6 +30,7 @@ from ocm_core.i18n import _
 
 from . import theme
 from .chatlines import clock_text, continues_group, day_label, day_of, find_links, pick_colour
+from .emoji import EMOJI_TAG, configure_emoji_tag, emoji_ranges, for_tk
 from .linebreak import BREAK_TAG, spaces_for_breaks, with_break_opportunities
 from .textactions import LINK_TAG, MARK_TAG, TextActions
 
@@ -139,6 +140,7 @@ class Scrollback:
                         spacing1=6, spacing3=4)
         # Break spaces in Japanese runs (ocm_gui/linebreak.py): last, so their font wins.
         t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
+        configure_emoji_tag(t)  # emoji runs in the emoji font (ocm_gui/emoji.py)
         t.tag_bind("retry", "<Button-1>", self._on_retry_click)
         t.tag_bind("retry", "<Enter>", lambda e: t.configure(cursor="hand2" if self.retry_enabled else "arrow"))
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
@@ -327,12 +329,16 @@ class Scrollback:
             self._entry_lines.append(lines)
             self._entry_heads.append(head)
             self._line_total += lines
+        flat[0::2] = map(for_tk, flat[0::2])  # a remote NUL or lone surrogate must not derail the insert
         line, column = (int(part) for part in self.text.index("end-1c").split("."))
         breaks = spaces_for_breaks(flat, line, column)
+        emoji = emoji_ranges(flat, line, column)
         self.text.configure(state="normal")
         self.text.insert("end-1c", *flat)
         if breaks:
             self.text.tag_add(BREAK_TAG, *breaks)
+        if emoji:
+            self.text.tag_add(EMOJI_TAG, *emoji)
         self._trim()
         self.text.configure(state="disabled")
         if stick:
@@ -380,10 +386,14 @@ class Scrollback:
         head = list(self._entry_heads[0] or [])
         self._entry_heads[0] = None
         self.text.tag_remove("grouped", "1.0", "1.end")
+        head[0::2] = map(for_tk, head[0::2])
         breaks = spaces_for_breaks(head, 1, 0)
+        emoji = emoji_ranges(head, 1, 0)
         self.text.insert("1.0", *head)
         if breaks:
             self.text.tag_add(BREAK_TAG, *breaks)
+        if emoji:
+            self.text.tag_add(EMOJI_TAG, *emoji)
 
     # ------------------------------------------------------------------ own messages' status
     def _set_status(self, msg_id: int, text: str, tags: tuple, keep: bool) -> str | None:
