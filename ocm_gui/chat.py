@@ -37,11 +37,12 @@ from ocm_core.i18n import _
 from . import theme
 from .background import fire_and_forget
 from .banners import Banner
+from .chatlines import opening_line
 from .composer import Composer, too_long_text
 from .files import FilePanel
 from .members import MemberList
+from .scrollback import Entry, Scrollback
 from .tooltip import ElidedLabel
-from .scrollback import Entry, Scrollback, clock_text, line_entry
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ class ChatWindow:
         self._set_min_size()
         self.people.set(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
         self._update_title()
+        self.show_line(opening_line(self.room, is_host=self.is_host, you=self.username, members=client.members,
+                                    address=share_address), ("notice",))
         self.win.protocol("WM_DELETE_WINDOW", self.leave)
         self.win.bind("<FocusIn>", self._focus_in, add="+")
         self.win.bind("<FocusOut>", self._focus_out, add="+")
@@ -266,7 +269,7 @@ class ChatWindow:
 
     def show_line(self, text: str, tags: tuple) -> None:
         """One line of its own in the scrollback (a notice, an error)."""
-        self.scrollback.write([line_entry(text, tags)])
+        self.scrollback.write([self.scrollback.line_entry(text, tags)])
 
     def append_widget(self, widget: tk.Widget, history: bool = False) -> None:
         self.scrollback.append_widget(widget, history)
@@ -290,12 +293,14 @@ class ChatWindow:
     # ------------------------------------------------------------------ focus / unread
     def _focus_in(self, event=None) -> None:
         self.focused = True
+        self.scrollback.back()
         if self.unread:
             self.unread = 0
             self._update_title()
 
     def _focus_out(self, event=None) -> None:
         self.focused = False
+        self.scrollback.away()
 
     # ------------------------------------------------------------------ sending
     def message_size(self, text: str) -> int:
@@ -318,6 +323,7 @@ class ChatWindow:
             self.composer.show_hint(_("Not sent: {reason}").format(reason=exc), error=True)
             return None
         self.composer.clear()
+        self.scrollback.clear_unread()  # they answered: they have read up to here
         self.scrollback.write([self.scrollback.own_entry(msg_id, text, time.time())], force_scroll=True)
         return msg_id
 
@@ -359,6 +365,7 @@ class ChatWindow:
 
     def handle_events(self, events: list) -> None:
         scrollback = self.scrollback
+        line_entry = scrollback.line_entry
         pending: list[Entry] = []
         new_messages = 0
 
@@ -370,16 +377,20 @@ class ChatWindow:
             if isinstance(event, ChatMessage):
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
-                pending.append(scrollback.message_entry(event))
                 if not event.history:
+                    pending.extend(scrollback.unread_entries())
                     new_messages += 1
+                pending.append(scrollback.message_entry(event))
             elif isinstance(event, Notice):
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
-                text = notice_text(event)
-                tags = ("notice", "history") if event.history else ("notice",)
-                pending.append(line_entry(f"{text}  ·  {clock_text(event.time)}", tags))
+                pending.append(scrollback.notice_entry(notice_text(event), event.time, event.history))
             elif isinstance(event, FileShared):
+                if event.history and not scrollback.history_shown:
+                    pending.append(scrollback.history_separator())
+                if not event.history and event.sender != self.username:
+                    pending.extend(scrollback.unread_entries())
+                pending.extend(scrollback.day_entries(event.time))
                 flush()
                 self.files.show_file(event)
                 if not event.history:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import zlib
 from typing import Iterable, overload
 import tkinter as tk
 import tkinter.font as tkfont
@@ -43,8 +42,9 @@ WARN_FG = "#7a5300"
 BORDER = "#c9c6bf"      # the thin frame around text areas and lists
 DISABLED_BG = "#efeeea"  # an input that takes no more text
 CLOSED_BG = "#fde8e6"
-# No blue: blue is for your own name and the host mark.
-SENDER_COLOURS = ("#8a3ffc", "#007d79", "#b28600", "#d12771", "#198038", "#ba4e00", "#6f32be")
+# No blue: blue is for your own name and the host mark. Each reads at 4.6:1 or more on PANEL
+# and OWN_BG, and any two differ by a CIEDE2000 of 26 or more (tests/test_colours.py).
+SENDER_COLOURS = ("#762e0a", "#8f2eff", "#007d32", "#0a6f76", "#d41152", "#631d59", "#806b17")
 
 
 def platform_key(platform: str = sys.platform) -> str:
@@ -212,8 +212,3 @@ def apply_theme(root: tk.Tk) -> str:
     style.configure("Treeview.Heading", padding=pad(root, 4, 3))
     root.__dict__["_ocm_theme_family"] = family
     return family
-
-
-def sender_colour(name: str) -> str:
-    """A stable colour per sender name, so people can be told apart at a glance."""
-    return SENDER_COLOURS[zlib.crc32(name.encode("utf-8")) % len(SENDER_COLOURS)]
