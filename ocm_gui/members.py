@@ -55,5 +55,14 @@ class MemberList:
                 self.listbox.itemconfigure(index, foreground=theme.ACCENT)
         self.heading.configure(text=_("People ({count})").format(count=len(ordered)))
 
+    def show_ended(self, heading: str, line: str) -> None:
+        """The room is over for us (closed, or the session gone): nobody is listed as here;
+        `line` says why, greyed, where the names were."""
+        self.members = ()
+        self.listbox.delete(0, "end")
+        self.listbox.insert("end", line)
+        self.listbox.itemconfigure(0, foreground=theme.MUTED)
+        self.heading.configure(text=heading)
+
     def labels(self) -> list[str]:
         return list(self.listbox.get(0, "end"))
