@@ -16,6 +16,7 @@ from . import theme
 
 BUTTON_GAP = 8  # pixels at 96 dpi between the text and each button
 PAD_X, PAD_Y = 12, 6  # pixels at 96 dpi around the banner's content
+MIN_TEXT_WIDTH = 200  # pixels at 96 dpi the text needs beside the buttons; else they go under it
 
 
 class Banner:
@@ -47,6 +48,8 @@ class Banner:
         for column, (label, command) in enumerate(actions, start=1):
             button = ttk.Button(self.frame, text=label, command=command)
             button.grid(row=0, column=column, sticky="e", padx=(gap, 0))
+            # A new button's size is known once it is laid out: wrap again then.
+            button.bind("<Configure>", lambda e: self._wrap(self.frame.winfo_width()), add="+")
             self.buttons.append(button)
         self.frame.grid()
         self.visible = True
@@ -62,13 +65,18 @@ class Banner:
             button.state(["!disabled"] if enabled else ["disabled"])
 
     def _wrap(self, width: int) -> None:
-        """Give the text the frame's width less its padding and the buttons."""
+        """Give the text the frame's width less its padding and the buttons; where that
+        leaves too little (a narrow screen at large scaling), the buttons go under the text."""
         if width <= 1:  # not laid out yet
             return
         gap = theme.scaled(self.frame, BUTTON_GAP)
         taken = sum(button.winfo_reqwidth() + gap for button in self.buttons)
         padding = 2 * theme.scaled(self.frame, PAD_X)
-        self.label.configure(wraplength=max(theme.scaled(self.frame, 120), width - taken - padding))
+        beside = width - taken - padding >= theme.scaled(self.frame, MIN_TEXT_WIDTH)
+        for button in self.buttons:
+            button.grid_configure(row=0 if beside else 1, pady=(0 if beside else theme.scaled(self.frame, PAD_Y), 0))
+        self.label.grid_configure(columnspan=1 if beside else len(self.buttons) + 1)
+        self.label.configure(wraplength=max(1, width - padding - (taken if beside else 0)))
 
     def hide(self) -> None:
         self.frame.grid_remove()

@@ -368,7 +368,7 @@ class ChatWindow:
             elif isinstance(event, HostNotAnswering):
                 self.lost.not_answering(event)
             elif isinstance(event, SessionGone):
-                pending.append(line_entry(f"{event_words('session_gone')} {event.reason}", ("error",)))
+                pending.append(line_entry(event.reason or event_words("session_gone"), ("error",)))
                 flush()
                 self.lost.session_gone(event)
             elif isinstance(event, ConnectionLost):

@@ -40,12 +40,21 @@ class MemberList:
                                   highlightcolor=theme.ACCENT, selectbackground=theme.OWN_BG,
                                   selectforeground=theme.TEXT, takefocus=0)
         self.listbox.grid(row=1, column=0, sticky="nsew")
+        # Said in place of the list once the room is over for us; wraps, as the heading does.
+        self.ended = ttk.Label(self.frame, style="Muted.TLabel", justify="left", anchor="nw")
+        self.frame.bind("<Configure>", self._wrap, add="+")
+
+    def _wrap(self, event) -> None:
+        for label in (self.heading, self.ended):
+            label.configure(wraplength=max(40, event.width - 12))
 
     def set(self, members: tuple[str, ...], host: str | None, plain: frozenset[str] = frozenset()) -> None:
         """`plain`: members whose client does not encrypt, marked in words and an amber colour."""
         ordered = sorted(members, key=lambda name: (name != host, name.casefold()))
         self.members = tuple(ordered)
         self.host_name = host
+        self.ended.grid_remove()
+        self.listbox.grid()
         self.listbox.delete(0, "end")
         for index, name in enumerate(ordered):
             self.listbox.insert("end", member_label(name, host=host, you=self.you, plain=plain))
@@ -60,9 +69,14 @@ class MemberList:
         `line` says why, greyed, where the names were."""
         self.members = ()
         self.listbox.delete(0, "end")
-        self.listbox.insert("end", line)
-        self.listbox.itemconfigure(0, foreground=theme.MUTED)
+        self.listbox.grid_remove()
+        self.ended.configure(text=line)
+        self.ended.grid(row=1, column=0, sticky="nsew")
         self.heading.configure(text=heading)
+
+    def ended_text(self) -> str:
+        """What stands where the names were ("" while the room goes on)."""
+        return str(self.ended.cget("text")) if self.ended.winfo_manager() else ""
 
     def labels(self) -> list[str]:
         return list(self.listbox.get(0, "end"))

@@ -65,14 +65,16 @@ def handle(root, chat: ChatWindow, *events) -> None:
 
 
 def text_fits(root, chat: ChatWindow) -> None:
-    """The banner's words are all shown: wrapped, left of every button, none cut off below."""
+    """The banner's words are all shown: wrapped, beside or above every button (never
+    under one), none cut off below or on the right."""
     root.update()
     label = chat.banner_label
     assert label.winfo_height() >= label.winfo_reqheight()
-    right = label.winfo_x() + label.winfo_reqwidth()
+    right, bottom = label.winfo_x() + label.winfo_reqwidth(), label.winfo_y() + label.winfo_height()
     for button in chat.banners.buttons:
-        assert right <= button.winfo_x(), (chat.banner_label.cget("text"), chat.banners.button_labels())
+        assert right <= button.winfo_x() or bottom <= button.winfo_y(), label.cget("text")
         assert button.winfo_x() + button.winfo_width() <= chat.banner.winfo_width()
+    assert right <= chat.banner.winfo_width()
 
 
 # --- the host is not answering ------------------------------------------------------------------
@@ -116,6 +118,10 @@ def test_banner_words_wrap_and_are_never_cut_off_by_buttons_at_the_narrowest_win
         assert chat.banner_label.winfo_height() > chat.banners.buttons[0].winfo_height() or language == "ja" and scaling == 1.0
         handle(root, chat, GONE)
         text_fits(root, chat)
+        people = chat.people
+        for label in (people.heading, people.ended):  # the People list's words wrap too
+            assert label.winfo_x() + label.winfo_reqwidth() <= people.frame.winfo_width(), label.cget("text")
+            assert label.winfo_height() >= label.winfo_reqheight()
         chat.lost.backend = FakeBackend(join=RoomNotFound(
             i18n._("There is no room named “{room}” on this server; check the name.").format(room="lobby")))
         chat.banners.button(i18n._("Rejoin")).invoke()
@@ -138,9 +144,9 @@ def test_session_gone_offers_rejoin_and_the_window_goes_on_with_the_new_client(r
     handle(root, chat, MessageFailed(lost_id, "lost words", "the server no longer knew this session"), GONE)
     assert chat.banners.text() == "The server no longer knows this session."
     assert chat.banners.closed and chat.banners.button_labels() == ["Rejoin", "Back to start"]
-    assert "The server no longer knows this session. You were away too long to come back" in chat.transcript()
+    assert "You were away too long to come back; join the room again." in chat.transcript()
     assert not chat.input_enabled() and chat.members_label.cget("text") == "People — not connected"
-    assert chat.member_labels() == ["You are no longer in the room"]
+    assert chat.member_labels() == [] and chat.people.ended_text() == "You are no longer in the room"
     pump(root, lambda: old.left, what="the old client shut down")
 
     chat.banners.button("Rejoin").invoke()
@@ -150,6 +156,7 @@ def test_session_gone_offers_rejoin_and_the_window_goes_on_with_the_new_client(r
     assert backend.made == [("192.0.2.7", 9090)] and (chat.client.room, chat.client.username) == ("lobby", "Bob")
     assert not chat.banners.visible and chat.input_enabled() and not chat.room_closed
     assert chat.members_label.cget("text") == "People (1)"  # what the new client knows
+    assert chat.people.ended_text() == "" and chat.members_list.winfo_ismapped()
     assert "You joined “lobby” again as Bob." in chat.transcript()
     assert "Retry" not in chat.transcript().split("lost words")[1]  # the old session's id means nothing now
     # The new client's history: what we saw is not shown twice; what we missed is, as live.
@@ -203,8 +210,8 @@ def test_a_closed_room_lists_nobody_and_says_it_is_closed(root, make_chat):
     assert chat.member_labels() == ["★ Alice (host)", "Bob (you)"]
     handle(root, chat, RoomClosed("The host closed the room."))
     assert chat.members_label.cget("text") == "People — room closed"
-    assert chat.member_labels() == ["The room is closed"] and chat.members == ()
-    assert str(chat.members_list.itemcget(0, "foreground")) == theme.MUTED
+    assert chat.member_labels() == [] and chat.members == () and chat.people.ended_text() == "The room is closed"
+    assert not chat.members_list.winfo_ismapped() and chat.people.ended.winfo_ismapped()
     handle(root, chat, HostNotAnswering(39))  # late news about a room already closed changes nothing
     assert chat.banners.text() == "The host closed the room."
 
