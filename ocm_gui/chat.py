@@ -379,6 +379,7 @@ class ChatWindow:
                 self.connection_lost = False
                 if not self.room_closed:
                     self.banners.hide()
+                    self.people.host_not_answering(False)
                 pending.append(line_entry(event.text or event_words("connection_restored"), ("notice",)))
             elif isinstance(event, Resumed):
                 pending.append(line_entry(resumed_words(event.missed), ("notice",)))

@@ -39,6 +39,7 @@ class LostHost:
         window = self.window
         if window.room_closed:
             return
+        window.people.host_not_answering(True)
         window.banners.show(host_not_answering_text(event, window.room),
                             actions=((_("Leave"), window.back_to_start), (_("Keep waiting"), self.keep_waiting)))
 

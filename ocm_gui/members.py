@@ -29,6 +29,7 @@ class MemberList:
         self.you = you
         self.members: tuple[str, ...] = ()
         self.host_name: str | None = None
+        self._shown: tuple = ((), None, frozenset())  # the last set()'s arguments
         self.frame = ttk.Frame(master, padding=(10, 0, 0, 0))
         self.frame.rowconfigure(1, weight=1)
         self.frame.columnconfigure(0, weight=1)
@@ -50,6 +51,7 @@ class MemberList:
 
     def set(self, members: tuple[str, ...], host: str | None, plain: frozenset[str] = frozenset()) -> None:
         """`plain`: members whose client does not encrypt, marked in words and an amber colour."""
+        self._shown = (members, host, plain)
         ordered = sorted(members, key=lambda name: (name != host, name.casefold()))
         self.members = tuple(ordered)
         self.host_name = host
@@ -63,6 +65,18 @@ class MemberList:
             elif name == host:
                 self.listbox.itemconfigure(index, foreground=theme.ACCENT)
         self.heading.configure(text=_("People ({count})").format(count=len(ordered)))
+
+    def host_not_answering(self, silent: bool) -> None:
+        """Mark the host as not answering (greyed, in words), or show it as usual again."""
+        if self.host_name not in self.members:
+            return
+        self.set(*self._shown)
+        if silent:
+            index = self.members.index(self.host_name)
+            label = _("{name} (not answering)").format(name=self.listbox.get(index))
+            self.listbox.delete(index)
+            self.listbox.insert(index, label)
+            self.listbox.itemconfigure(index, foreground=theme.MUTED)
 
     def show_ended(self, heading: str, line: str) -> None:
         """The room is over for us (closed, or the session gone): nobody is listed as here;

@@ -86,6 +86,8 @@ def test_not_answering_says_so_plainly_and_keep_waiting_hides_the_question(root,
     assert chat.banners.text() == "Connection lost, reconnecting…" and chat.banners.button_labels() == []
     handle(root, chat, HostNotAnswering(39))
     assert chat.banners.text() == NOT_ANSWERING and chat.banners.button_labels() == ["Leave", "Keep waiting"]
+    assert chat.member_labels() == ["★ Alice (host) (not answering)", "Bob (you)"]
+    assert str(chat.members_list.itemcget(0, "foreground")) == theme.MUTED
     chat.banners.button("Keep waiting").invoke()
     assert chat.client.waits == 1  # the client asks again after another period
     assert chat.banners.text() == "Connection lost, reconnecting…" and chat.banners.button_labels() == []
@@ -93,6 +95,7 @@ def test_not_answering_says_so_plainly_and_keep_waiting_hides_the_question(root,
     assert "(69 s)" in chat.banners.text()
     handle(root, chat, ConnectionRestored())
     assert not chat.banners.visible and "Connection restored." in chat.transcript()
+    assert chat.member_labels() == ["★ Alice (host)", "Bob (you)"]
     assert chat.input_enabled()
 
 
