@@ -429,7 +429,8 @@ def _print_events(client: ChatClient) -> None:
             if client.closed:
                 return
             continue
-        line = describe(event, room=client.room or "", server=f"{client.server_host}:{client.tcp_port}")
+        host = f"[{client.server_host}]" if ":" in client.server_host else client.server_host  # as parse_address reads it
+        line = describe(event, room=client.room or "", server=f"{host}:{client.tcp_port}")
         if line:
             print(line, flush=True)
         if isinstance(event, (ev.RoomClosed, ev.SessionGone)):
