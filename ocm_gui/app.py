@@ -20,7 +20,7 @@ from typing import TypeVar
 from ocm_core import i18n, paths
 from ocm_core.i18n import _
 
-from . import theme
+from . import emoji, theme
 from .background import wait_for_background
 from .backend import Backend
 from .chat import ChatWindow
@@ -108,9 +108,7 @@ class App:
             existing.win.lift()
             existing.first_field().focus_set()
             return existing
-        typed = self.start.name
-        if typed:
-            self.settings.name = typed
+        self.settings.name = self.start.name  # the dialog starts from what the start window shows
         dialog = cls(self.root, backend=self.backend, settings=self.settings, on_success=on_success,
                      on_close=lambda d: self._forget_dialog(d))
         self.dialogs[cls] = dialog
@@ -118,6 +116,18 @@ class App:
 
     def _forget_dialog(self, dialog: Dialog) -> None:
         self.dialogs.pop(type(dialog), None)
+        if dialog.cancelled and not self.closing:
+            self._keep_typed(dialog.typed())
+
+    def _keep_typed(self, kept: dict[str, str]) -> None:
+        """A cancelled dialog loses nothing typed: its name goes back to the start window and
+        the rest waits in memory for the next dialog (saved with the next host or join)."""
+        name = kept.pop("name", "")
+        if name:
+            self.start.name_var.set(name)
+            self.settings.name = name
+        for key, value in kept.items():
+            setattr(self.settings, key, value)
 
     def open_host_dialog(self) -> HostDialog:
         return self._open_dialog(HostDialog, self._hosted)
@@ -244,6 +254,7 @@ def run_app(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    emoji.guard_colour_fonts(paths.data_dir())  # before Tk loads any font
     try:
         root = tk.Tk(className="OnlineChatMessenger")
     except tk.TclError as exc:

@@ -13,6 +13,7 @@ from typing import Callable
 from ocm_core.i18n import _, chars_left, chars_over, ngettext
 
 from . import theme
+from .emoji import configure_emoji_tag, retag_emoji
 
 
 def counter_state(text: str, size: int, limit: int) -> tuple[str, bool]:
@@ -53,6 +54,7 @@ class Composer:
                              highlightthickness=1, highlightbackground=theme.BORDER,
                              highlightcolor=theme.ACCENT, padx=6, pady=4, width=40)
         self.input.grid(row=0, column=0, rowspan=2, sticky="nsew")
+        configure_emoji_tag(self.input)
         self.send_button = ttk.Button(frame, text=_("Send"), style="Accent.TButton", command=on_send)
         self.send_button.grid(row=0, column=1, sticky="nsew", padx=(8, 0))
         self.leave_button = ttk.Button(frame, text=leave_text, command=on_leave)
@@ -87,6 +89,7 @@ class Composer:
 
     def _on_modified(self, event=None) -> None:
         self.input.edit_modified(False)
+        retag_emoji(self.input)
         self.update_counter()
 
     def text(self) -> str:

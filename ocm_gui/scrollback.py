@@ -20,6 +20,7 @@ from ocm_core.events import ChatMessage
 from ocm_core.i18n import _
 
 from . import theme
+from .emoji import EMOJI_TAG, configure_emoji_tag, emoji_ranges, for_tk
 from .linebreak import BREAK_TAG, spaces_for_breaks, with_break_opportunities
 
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
@@ -104,6 +105,7 @@ class Scrollback:
         t.tag_configure("history", foreground="#8d9299")  # created late: wins over sender colours
         # Break spaces in Japanese runs (ocm_gui/linebreak.py): last, so their font wins.
         t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
+        configure_emoji_tag(t)  # emoji runs in the emoji font (ocm_gui/emoji.py)
         t.tag_bind("retry", "<Button-1>", self._on_retry_click)
         t.tag_bind("retry", "<Enter>", lambda e: t.configure(cursor="hand2" if self.retry_enabled else "arrow"))
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
@@ -211,12 +213,16 @@ class Scrollback:
             flat.extend(segments)
             self._entry_lines.append(lines)
             self._line_total += lines
+        flat[0::2] = map(for_tk, flat[0::2])  # a remote NUL or lone surrogate must not derail the insert
         line, column = (int(part) for part in self.text.index("end-1c").split("."))
         breaks = spaces_for_breaks(flat, line, column)
+        emoji = emoji_ranges(flat, line, column)
         self.text.configure(state="normal")
         self.text.insert("end-1c", *flat)
         if breaks:
             self.text.tag_add(BREAK_TAG, *breaks)
+        if emoji:
+            self.text.tag_add(EMOJI_TAG, *emoji)
         self._trim()
         self.text.configure(state="disabled")
         if stick:
