@@ -73,7 +73,8 @@ class MemberList:
         self.set(*self._shown)
         if silent:
             index = self.members.index(self.host_name)
-            label = _("{name} (not answering)").format(name=self.listbox.get(index))
+            # In place of "(host)": the star still says who it is, and the line stays short.
+            label = "★ " + _("{name} (not answering)").format(name=self.host_name)
             self.listbox.delete(index)
             self.listbox.insert(index, label)
             self.listbox.itemconfigure(index, foreground=theme.MUTED)

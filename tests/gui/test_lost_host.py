@@ -86,7 +86,7 @@ def test_not_answering_says_so_plainly_and_keep_waiting_hides_the_question(root,
     assert chat.banners.text() == "Connection lost, reconnecting…" and chat.banners.button_labels() == []
     handle(root, chat, HostNotAnswering(39))
     assert chat.banners.text() == NOT_ANSWERING and chat.banners.button_labels() == ["Leave", "Keep waiting"]
-    assert chat.member_labels() == ["★ Alice (host) (not answering)", "Bob (you)"]
+    assert chat.member_labels() == ["★ Alice (not answering)", "Bob (you)"]
     assert str(chat.members_list.itemcget(0, "foreground")) == theme.MUTED
     chat.banners.button("Keep waiting").invoke()
     assert chat.client.waits == 1  # the client asks again after another period
