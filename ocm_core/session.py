@@ -113,7 +113,7 @@ class ClientSession:
         self.lost_after = lost_after if lost_after is not None else max(3.0, 3.0 * heartbeat_interval)
         self.give_up_after = give_up_after
         self.not_answering_after = not_answering_after
-        self._not_answering_at = float("inf")  # when LOST brings HostNotAnswering; inf: not armed
+        self._not_answering_at = float("inf")  # when LOST brings HostNotAnswering (armed on entering LOST)
         self.state = SessionState.JOINING
         self.host: str | None = None
         self.members: tuple[str, ...] = ()
@@ -217,10 +217,9 @@ class ClientSession:
 
     def keep_waiting(self, now: float) -> None:
         """The person chose to wait for the host: the next HostNotAnswering comes
-        `not_answering_after` seconds from now. Outside LOST (the connection came back
-        meanwhile) there is nothing to wait for, and nothing changes."""
-        if self.state is SessionState.LOST:
-            self._not_answering_at = now + self.not_answering_after
+        `not_answering_after` seconds from now, if the connection is still lost then
+        (a new loss starts its own count)."""
+        self._not_answering_at = now + self.not_answering_after
 
     def send_chat(self, text: str, now: float) -> tuple[int, bytes]:
         """Queue `text` for the room; return its message id and the datagram to send now.
@@ -313,7 +312,6 @@ class ClientSession:
             self.state = SessionState.OPEN
         elif self.state is SessionState.LOST:
             self.state = SessionState.OPEN
-            self._not_answering_at = float("inf")
             out.events.append(ev.ConnectionRestored())
             for pending in self._pending.values():
                 pending.retry_at = now  # send what waited at the next tick
