@@ -30,7 +30,7 @@ from .i18n import SOURCE_LANGUAGE, N_, _, as_sentence, current_language
 from .identity import IdentityChanged, KnownServers, fingerprint, public_key_of_certificate
 from .protocol import Operation, RoomInfo, State, Status
 from .secure import PlainAnswer, SealedChannel, TlsClientStream, client_tls_context, key_proof
-from .session import ClientSession, Output, SessionState
+from .session import HOST_NOT_ANSWERING_AFTER, ClientSession, Output, SessionState
 from .client_files import Progress
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ class ChatClient:
         send_timeout: float = 60.0,
         lost_after: float | None = None,
         give_up_after: float = 300.0,
+        not_answering_after: float = HOST_NOT_ANSWERING_AFTER,
         udp_address: tuple[str, int] | None = None,
         known_servers: KnownServers | None = None,
         trust_changed_identity: bool = False,
@@ -134,6 +135,7 @@ class ChatClient:
         """`send_timeout`: a message not acknowledged by then is reported failed.
         `lost_after`: seconds of silence from the server before "connection lost".
         `give_up_after`: seconds of silence after which the session ends for good.
+        `not_answering_after`: seconds of a lost connection before HostNotAnswering.
         `udp_address`: send chat there instead of where the server says (a relay, a test proxy).
         `known_servers`: the identities trusted so far (default: the user's file); a changed one
         raises identity.IdentityChanged unless `trust_changed_identity` (the person confirmed).
@@ -142,7 +144,8 @@ class ChatClient:
         self.tcp_port = tcp_port
         self.timeout = timeout
         self._timing: dict[str, Any] = dict(heartbeat_interval=heartbeat_interval, send_timeout=send_timeout,
-                            lost_after=lost_after, give_up_after=give_up_after)
+                            lost_after=lost_after, give_up_after=give_up_after,
+                                            not_answering_after=not_answering_after)
         self._udp_override = udp_address
         self.known_servers = known_servers if known_servers is not None else KnownServers()
         self.trust_changed_identity = trust_changed_identity
@@ -443,6 +446,13 @@ class ChatClient:
         self._send_raw(datagram)
         return msg_id
 
+    def keep_waiting(self) -> None:
+        """After HostNotAnswering: wait on; the next one comes after as long again."""
+        session = self._session
+        if session is not None:
+            with self._lock:
+                session.keep_waiting(time.monotonic())
+
     def _live_session(self) -> ClientSession:
         if self._session is None or self.closed:
             raise errors.NotConnected(_("You are not in a room; join one first."))
@@ -574,7 +584,7 @@ class ChatClient:
             return
         except (errors.ClientError, errors.ProtocolError) as exc:
             with self._lock:
-                datagrams = self._carry_out(session.resume_failed(str(exc)))
+                datagrams = self._carry_out(session.resume_failed(str(exc), room_gone=isinstance(exc, errors.RoomNotFound)))
             self._send_all(datagrams)
             return
         with self._lock:

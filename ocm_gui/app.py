@@ -149,7 +149,8 @@ class App:
     def open_chat(self, client, server=None, share_address: str | None = None) -> ChatWindow:
         self.start.name_var.set(client.username)
         chat = ChatWindow(self.root, client, server=server, share_address=share_address,
-                          settings=self.settings, on_close=self._chat_closed, on_back=self._back_to_start)
+                          settings=self.settings, on_close=self._chat_closed, on_back=self._back_to_start,
+                          backend=self.backend)
         self.chats.append(chat)
         self.start.set_open_chats(len(self.chats))
         return chat

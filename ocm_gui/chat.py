@@ -10,6 +10,7 @@ cancelled on close.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import time
@@ -25,21 +26,26 @@ from ocm_core.events import (
     ConnectionRestored,
     ErrorEvent,
     FileShared,
+    HostNotAnswering,
     MembersChanged,
     MessageFailed,
     MessageSent,
     Notice,
     Resumed,
     RoomClosed,
+    SessionGone,
 )
-from ocm_core.i18n import _
+from ocm_core.i18n import _, ngettext
 
 from . import theme
 from .background import fire_and_forget
+from .backend import Backend
 from .banners import Banner
 from .chatlines import opening_line
 from .composer import Composer, too_long_text
+from .confirm import Confirm
 from .files import FilePanel
+from .lost import LostHost
 from .members import MemberList
 from .scrollback import Entry, Scrollback
 from .tooltip import ElidedLabel
@@ -68,8 +74,9 @@ class ChatWindow:
 
     def __init__(self, master: tk.Misc, client, *, server=None, share_address: str | None = None,
                  settings=None, on_close: Callable[["ChatWindow"], None] | None = None,
-                 on_back: Callable[["ChatWindow"], None] | None = None, files_dir=None):
-        """`files_dir`: where Save puts files (default: the user's Downloads folder)."""
+                 on_back: Callable[["ChatWindow"], None] | None = None, files_dir=None, backend=None):
+        """`files_dir`: where Save puts files (default: the user's Downloads folder).
+        `backend`: makes the client that Rejoin joins with (default: the app's usual one)."""
         self.client = client
         self.server = server
         self.settings = settings
@@ -89,6 +96,10 @@ class ChatWindow:
         self.ticks = 0                      # poll ticks so far, for tests and diagnostics
         self._poll_id: str | None = None
         self._later_ids: set[str] = set()
+        self.lost = LostHost(self, backend if backend is not None else Backend(announce=False))
+        self.confirm: Confirm | None = None  # the question before closing a room others are in
+        self._seen_until = 0.0      # the newest room event shown (server time), to skip it when it
+        self._replay_until: float | None = None  # comes again in a Rejoin's history
 
         self.win = tk.Toplevel(master)
         self.win.withdraw()
@@ -105,7 +116,7 @@ class ChatWindow:
         self._update_title()
         self.show_line(opening_line(self.room, is_host=self.is_host, you=self.username, members=client.members,
                                     address=share_address), ("notice",))
-        self.win.protocol("WM_DELETE_WINDOW", self.leave)
+        self.win.protocol("WM_DELETE_WINDOW", lambda: self.ask_before(self.leave))
         self.win.bind("<FocusIn>", self._focus_in, add="+")
         self.win.bind("<FocusOut>", self._focus_out, add="+")
         self.win.bind(theme.shortcut("r"), lambda e: self.retry_failed(), add="+")
@@ -129,8 +140,8 @@ class ChatWindow:
         body.add(self.people.frame, weight=1)
 
         self.composer = Composer(win, limit=self.limit, measure=self.message_size, on_send=self.send,
-                                 on_leave=self.back_to_start,
-                                 leave_text=_("Close room") if self.is_host else _("Leave"))
+                                 on_leave=lambda: self.ask_before(self.back_to_start),
+                                 leave_text=self._leave_text())
         self.composer.frame.grid(row=3, column=0, sticky="ew")
 
         # The parts' widgets, by the names tests and the file panel use.
@@ -374,6 +385,8 @@ class ChatWindow:
             pending.clear()
 
         for event in events:
+            if self._already_shown(event):
+                continue
             if isinstance(event, ChatMessage):
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
@@ -407,6 +420,12 @@ class ChatWindow:
                 pending.append(line_entry(event.reason or _("The host closed the room."), ("error",)))
                 flush()
                 self._room_closed(event.reason)
+            elif isinstance(event, HostNotAnswering):
+                self.lost.not_answering(event)
+            elif isinstance(event, SessionGone):
+                pending.append(line_entry(event.reason or event_words("session_gone"), ("error",)))
+                flush()
+                self.lost.session_gone(event)
             elif isinstance(event, ConnectionLost):
                 self.connection_lost = True
                 if not self.room_closed:
@@ -415,6 +434,7 @@ class ChatWindow:
                 self.connection_lost = False
                 if not self.room_closed:
                     self.banners.hide()
+                    self.people.host_not_answering(False)
                 pending.append(line_entry(event.text or event_words("connection_restored"), ("notice",)))
             elif isinstance(event, Resumed):
                 pending.append(line_entry(resumed_words(event.missed), ("notice",)))
@@ -427,18 +447,82 @@ class ChatWindow:
             self.unread += new_messages
             self._update_title()
 
+    def _already_shown(self, event) -> bool:
+        """Note the newest room event; after a Rejoin, skip its history up to what we showed
+        before (the rest is what we missed, shown as live)."""
+        when = getattr(event, "time", None)
+        if when is None:
+            return False
+        if self._replay_until is not None and event.history:
+            if when <= self._replay_until or (isinstance(event, Notice) and event.name == self.username):
+                return True  # shown before, or our own coming back, which adopt() says in words
+            event = dataclasses.replace(event, history=False)
+        self._seen_until = max(self._seen_until, when)
+        return False
+
     def _room_closed(self, reason: str) -> None:
         if self.room_closed:
             return
-        self.room_closed = True
+        self.end_room(hint=_("The room is closed; you can no longer send messages."),
+                      people_heading=_("People — room closed"), people_line=_("The room is closed"))
         self.banners.show(reason or _("The host closed the room."), closed=True,
                           actions=((_("Back to start"), self.back_to_start),))
         self.back_button = self.banners.buttons[0]
-        self.composer.disable(_("The room is closed; you can no longer send messages."), _("Close window"))
+        self.back_button.focus_set()
+
+    def end_room(self, *, hint: str, people_heading: str, people_line: str) -> None:
+        """The room is over for this client: nothing more is sent, the People list says why."""
+        self.room_closed = True
+        if self.confirm is not None:
+            self.confirm.close()  # nothing left to close for everyone
+            self.confirm = None
+        self.composer.disable(hint, _("Close window"))
         self.scrollback.disable_retry()
         self.files.room_closed()
-        self.back_button.focus_set()
+        self.people.show_ended(people_heading, people_line)
         fire_and_forget(self.client.leave, name="ocm-gui-leave")
+
+    def adopt(self, client) -> None:
+        """Go on in this window with `client`, which joined the same room again (Rejoin)."""
+        self.client = client
+        self.is_host = bool(client.is_host)
+        self.room_closed = self.connection_lost = False
+        self.limit = self.composer.limit = int(client.max_message_bytes)
+        self._replay_until = self._seen_until
+        self.composer.enable(self._leave_text())
+        self.scrollback.new_session()
+        self.files.room_reopened(client)
+        self.people.set(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
+        self.banners.hide()
+        self.show_line(_("You joined “{room}” again as {name}.").format(room=self.room, name=self.username), ("notice",))
+        self.input.focus_set()
+
+    def _leave_text(self) -> str:
+        return _("Close room") if self.is_host else _("Leave")
+
+    def others(self) -> int:
+        """How many people besides us are in the room."""
+        return len([name for name in self.people.members if name != self.username])
+
+    def ask_before(self, action: Callable[[], None]) -> None:
+        """Closing a room others are in asks first; anything else goes ahead at once."""
+        others = self.others()
+        if not self.is_host or self.room_closed or self.destroyed or not others:
+            action()
+            return
+        if self.confirm is not None:
+            self.confirm.win.lift()
+            return
+
+        def answered(yes: bool) -> None:
+            self.confirm = None
+            if yes and not self.destroyed:
+                action()
+
+        self.confirm = Confirm(
+            self.win, title=_("Close the room?"), yes=_("Close room"), cancel=_("Cancel"), on_answer=answered,
+            question=ngettext("{count} other person is here: close the room for everyone?",
+                              "{count} other people are here: close the room for everyone?", others).format(count=others))
 
     # ------------------------------------------------------------------ actions
     def copy_address(self) -> None:
@@ -459,6 +543,9 @@ class ChatWindow:
         if self.destroyed:
             return
         self.destroyed = True
+        if self.confirm is not None:
+            self.confirm.close()
+            self.confirm = None
         if self.settings is not None:
             try:
                 size = f"{self.win.winfo_width()}x{self.win.winfo_height()}"

@@ -31,6 +31,7 @@ class MemberList:
         self.members: tuple[str, ...] = ()
         self.host_name: str | None = None
         self.full_labels: list[str] = []  # each row's whole label; the list shows them cut to its width
+        self._shown: tuple = ((), None, frozenset())  # the last set()'s arguments
         self.frame = ttk.Frame(master, padding=theme.pad(master, 10, 0, 0, 0))
         self.frame.rowconfigure(1, weight=1)
         self.frame.columnconfigure(0, weight=1)
@@ -44,12 +45,22 @@ class MemberList:
         self.listbox.grid(row=1, column=0, sticky="nsew")
         self.tooltip = ListboxTooltip(self.listbox, lambda row: self.full_labels[row])
         self.listbox.bind("<Configure>", lambda e: self.fit(), add="+")
+        # Said in place of the list once the room is over for us; wraps, as the heading does.
+        self.ended = ttk.Label(self.frame, style="Muted.TLabel", justify="left", anchor="nw")
+        self.frame.bind("<Configure>", self._wrap, add="+")
+
+    def _wrap(self, event) -> None:
+        for label in (self.heading, self.ended):
+            label.configure(wraplength=max(40, event.width - theme.scaled(self.frame, 12)))
 
     def set(self, members: tuple[str, ...], host: str | None, plain: frozenset[str] = frozenset()) -> None:
         """`plain`: members whose client does not encrypt, marked in words and an amber colour."""
+        self._shown = (members, host, plain)
         ordered = sorted(members, key=lambda name: (name != host, name.casefold()))
         self.members = tuple(ordered)
         self.host_name = host
+        self.ended.grid_remove()
+        self.listbox.grid()
         self.listbox.delete(0, "end")
         self.full_labels = [member_label(name, host=host, you=self.you, plain=plain) for name in ordered]
         for index, name in enumerate(ordered):
@@ -75,6 +86,36 @@ class MemberList:
                 box.insert(index, shown)
                 if colour:
                     box.itemconfigure(index, foreground=colour)
+
+    def host_not_answering(self, silent: bool) -> None:
+        """Mark the host as not answering (greyed, in words), or show it as usual again."""
+        if self.host_name not in self.members:
+            return
+        self.set(*self._shown)
+        if silent:
+            index = self.members.index(self.host_name)
+            # In place of "(host)": the star still says who it is, and the line stays short.
+            label = "★ " + _("{name} (not answering)").format(name=self.host_name)
+            self.full_labels[index] = label
+            self.listbox.delete(index)
+            self.listbox.insert(index, label)
+            self.listbox.itemconfigure(index, foreground=theme.MUTED)
+            self.fit()
+
+    def show_ended(self, heading: str, line: str) -> None:
+        """The room is over for us (closed, or the session gone): nobody is listed as here;
+        `line` says why, greyed, where the names were."""
+        self.members = ()
+        self.full_labels = []
+        self.listbox.delete(0, "end")
+        self.listbox.grid_remove()
+        self.ended.configure(text=line)
+        self.ended.grid(row=1, column=0, sticky="nsew")
+        self.heading.configure(text=heading)
+
+    def ended_text(self) -> str:
+        """What stands where the names were ("" while the room goes on)."""
+        return str(self.ended.cget("text")) if self.ended.winfo_manager() else ""
 
     def labels(self) -> list[str]:
         """Each row's whole label (what the list shows may be cut short to its width)."""

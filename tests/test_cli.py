@@ -204,6 +204,15 @@ def test_the_terminal_words_what_the_core_reports_as_codes():
     assert describe(ev.Notice(2, "joined", "たろう", "", 0.0)) == "* たろう joined the room."
     assert describe(ev.ConnectionLost()) == "! Connection lost, reconnecting…"
     assert describe(ev.ConnectionRestored()) == "! Connection restored."
+    assert describe(ev.HostNotAnswering(39), room="lobby") == (
+        "! lobby's host is not answering (39 s). They may have closed the app or left the network. "
+        "Type /quit to leave, or keep waiting.")
+    gone = ev.SessionGone("休憩室", "Bob Lee", "You were away too long to come back; join the room again.")
+    assert describe(gone, room="休憩室", server="192.0.2.1:9090").splitlines() == [
+        "* The server no longer knows this session. You were away too long to come back; join the room again.",
+        "* To join “休憩室” again as Bob Lee, run: ocm-chat --server 192.0.2.1:9090 --join '休憩室' --name 'Bob Lee'"
+        if sys.platform != "win32" else
+        "* To join “休憩室” again as Bob Lee, run: ocm-chat --server 192.0.2.1:9090 --join 休憩室 --name \"Bob Lee\""]
 
 
 def test_ocm_server_refuses_plain_clients_in_words_unless_started_with_allow_plain(processes):

@@ -343,6 +343,14 @@ def test_a_member_that_timed_out_comes_back_with_its_old_token_within_the_grace_
         registry.resume("lobby", "guest", "10.0.0.77", guest)
 
 
+def test_a_member_whose_room_closed_is_told_the_room_is_gone_not_to_join_again(room):
+    registry, store, clock, host, guest = room
+    send(registry, host, p.encode_leave(), HOST)  # the host closes the room while the guest's network is dark
+    with pytest.raises(RegistryError, match="the host closed the room") as refused:
+        registry.resume("lobby", "guest", "10.0.0.77", guest)
+    assert refused.value.status is Status.NO_SUCH_ROOM  # the client then says "room closed", not "rejoin"
+
+
 @pytest.mark.slow
 def test_a_client_suspended_past_the_timeout_comes_back_by_itself(tmp_path):
     """SIGSTOP a real client process for longer than the member timeout, then SIGCONT it."""
