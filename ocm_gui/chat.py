@@ -1,6 +1,6 @@
 """The chat window: a header, a banner, the scrollback, the People list and the input.
 
-Each part is its own module (`scrollback`, `members`, `composer`, `banners`); this one
+Each part is its own module (`header`, `scrollback`, `members`, `composer`, `banners`, `lost`); this one
 puts them together and turns the client's events into what they show. All events come
 from ``client.events`` (a ``queue.Queue`` filled by the client's receive thread). The
 window drains it on the Tk thread with ``after()``, at most ``BATCH`` events per tick,
@@ -45,10 +45,10 @@ from .chatlines import opening_line
 from .composer import Composer, too_long_text
 from .confirm import Confirm
 from .files import FilePanel
+from .header import ChatHeader
 from .lost import LostHost
 from .members import MemberList
 from .scrollback import Entry, Scrollback
-from .tooltip import ElidedLabel
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +56,6 @@ APP_TITLE = "Online Chat Messenger"
 POLL_MS = 40             # idle poll interval
 BATCH = 100              # events handled per tick at most (tagging Japanese break spaces makes
                          # an event dearer; 100 keeps a tick under 100 ms, docs/performance.md)
-
-
-def share_row(room: int, first: int, second: int, least_share: float = 1 / 3) -> tuple[int, int]:
-    """Widths for two texts that want `first` and `second` pixels in a row `room` wide: both
-    whole if they fit, else the first gets what the second leaves, and the second keeps at
-    least `least_share` of the row (less if it needs less)."""
-    room = max(0, room)
-    if first + second <= room:
-        return first, second
-    second_width = max(min(second, int(room * least_share)), room - first)
-    return room - second_width, second_width
 
 
 class ChatWindow:
@@ -111,6 +100,7 @@ class ChatWindow:
             self.win.geometry(default_size)
         self._build()
         self.files = FilePanel(self, save_dir=files_dir)
+        self.heading.right_widget = self.files.share_button
         self._set_min_size()
         self.people.set(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
         self._update_title()
@@ -162,43 +152,17 @@ class ChatWindow:
             widget.bind("<ISO_Left_Tab>", self._focus_prev)
 
     def _build_header(self) -> None:
-        header = self.header = ttk.Frame(self.win, padding=theme.pad(self.win, 12, 10, 12, 6))
-        header.grid(row=0, column=0, sticky="ew")
-        header.columnconfigure(1, weight=1)
-        self.room_label = ttk.Label(header, style="Heading.TLabel")
-        self.room_label.grid(row=0, column=0, sticky="w")
-        role = _("you host this room") if self.is_host else _("you are a member")
-        self.who_label = ttk.Label(header, style="Muted.TLabel")
-        self.who_label.grid(row=0, column=1, sticky="w", padx=(theme.scaled(self.win, 10), 0))
-        # Long names end in "…" with the whole name in a tooltip (fitted in _fit_header).
-        self.room_name = ElidedLabel(self.room_label, self.room, "OCMHeading")
-        self.who_name = ElidedLabel(self.who_label, f"{self.username} · {role}", "TkDefaultFont")
-        header.bind("<Configure>", lambda e: self._fit_header(), add="+")
-        self.share_entry = None
-        if self.share_address:
-            share = ttk.Frame(header)
-            share.grid(row=1, column=0, columnspan=3, sticky="w", pady=(theme.scaled(self.win, 6), 0))
-            ttk.Label(share, text=_("Others join with this address:")).pack(side="left")
-            self._share_var = tk.StringVar(value=self.share_address)
-            self.share_entry = ttk.Entry(share, textvariable=self._share_var, state="readonly", font="OCMHeading",
-                                         width=theme.chars_to_fit(header, [self.share_address], font="OCMHeading"))
-            self.share_entry.pack(side="left", padx=theme.pad(self.win, 6, 6))
-            # As wide as its longer word, so "Copied ✓" does not move anything.
-            self.copy_button = ttk.Button(share, text=_("Copy"), command=self.copy_address,
-                                          width=theme.chars_to_fit(header, [_("Copy"), _("Copied ✓")],
-                                                                   font="TkDefaultFont"))
-            self.copy_button.pack(side="left")
-
-        fingerprint = getattr(self.client, "server_fingerprint", None)
-        self.fingerprint_label = None
-        if fingerprint:
-            self.fingerprint_label = ttk.Label(
-                header, style="Small.TLabel",
-                # Words, not a lock emoji: Tk 8.6 draws characters beyond U+FFFF as empty boxes.
-                text=_("Encrypted · server identity {fingerprint} · everyone in the room sees the same; "
-                       "compare it aloud").format(fingerprint=fingerprint))
-            self.fingerprint_label.grid(row=2, column=0, columnspan=3, sticky="w",
-                                        pady=(theme.scaled(self.win, 4), 0))  # under the file button too
+        self.heading = ChatHeader(self.win, room=self.room, username=self.username, is_host=self.is_host,
+                                  share_address=self.share_address,
+                                  fingerprint=getattr(self.client, "server_fingerprint", None), later=self._later)
+        self.heading.frame.grid(row=0, column=0, sticky="ew")
+        # The header's widgets, by the names tests and the file panel use.
+        self.header = self.heading.frame
+        self.room_label, self.who_label = self.heading.room_label, self.heading.who_label
+        self.room_name, self.who_name = self.heading.room_name, self.heading.who_name
+        self.share_entry = self.heading.share_entry
+        self.copy_button = getattr(self.heading, "copy_button", None)
+        self.fingerprint_label = self.heading.fingerprint_label
 
     def _set_min_size(self) -> None:
         """The smallest window that still shows every button and the address whole: 560 x 380
@@ -208,24 +172,8 @@ class ChatWindow:
         margin = theme.scaled(self.win, 24)
         needs = [self.files.share_button.winfo_reqwidth() + theme.scaled(self.win, 160),
                  self.send_button.winfo_reqwidth() + theme.scaled(self.win, 240)]
-        if self.share_entry is not None:
-            needs.append(self.share_entry.master.winfo_reqwidth())
+        needs.append(self.heading.share_width())
         self.win.minsize(min(max(width, max(needs) + margin), self.win.winfo_screenwidth() * 9 // 10), height)
-
-    def _fit_header(self) -> None:
-        """Share the header's first row between the room name and "NAME · role" (the room
-        first, but the person's own name keeps at least a third), and wrap the fingerprint
-        line to the header's width: a narrow window or large text cuts nothing."""
-        header = self.header
-        padding = theme.scaled(self.win, 24)
-        if self.fingerprint_label is not None:
-            self.fingerprint_label.configure(wraplength=max(theme.scaled(self.win, 200), header.winfo_width() - padding))
-        share_button = getattr(getattr(self, "files", None), "share_button", None)
-        taken = share_button.winfo_reqwidth() if share_button is not None else 0
-        room = header.winfo_width() - padding - taken - theme.scaled(self.win, 10 + 12)
-        room_width, who_width = share_row(room, self.room_name.natural_width(), self.who_name.natural_width())
-        self.room_name.fit(room_width)
-        self.who_name.fit(who_width)
 
     # ------------------------------------------------------------------ helpers
     def _later(self, ms: int, func: Callable[[], object]) -> None:
@@ -526,12 +474,7 @@ class ChatWindow:
 
     # ------------------------------------------------------------------ actions
     def copy_address(self) -> None:
-        if not self.share_address:
-            return
-        self.win.clipboard_clear()
-        self.win.clipboard_append(self.share_address)
-        self.copy_button.configure(text=_("Copied ✓"))
-        self._later(1500, lambda: self.copy_button.configure(text=_("Copy")))
+        self.heading.copy_address()
 
     def back_to_start(self) -> None:
         if self._on_back is not None:

@@ -86,3 +86,27 @@ def test_composer_counts_clears_and_disables(root):
     assert not composer.enabled() and str(composer.leave_button.cget("text")) == "Close window"
     assert str(composer.hint.cget("text")) == "closed"
     assert isinstance(composer.input, tk.Text)
+
+
+def test_header_shows_room_role_address_and_identity_and_copies_the_address(root):
+    from ocm_gui.header import ChatHeader
+
+    scheduled = []
+    header = ChatHeader(root, room="lobby", username="Ann", is_host=True, share_address="192.0.2.5:9090",
+                        fingerprint="ABCD-EFGH", later=lambda ms, func: scheduled.append((ms, func)))
+    header.frame.pack(fill="x")
+    root.update()
+    assert str(header.room_label.cget("text")) == "lobby"
+    assert str(header.who_label.cget("text")) == "Ann · you host this room"
+    assert header.share_entry is not None and header.share_entry.get() == "192.0.2.5:9090"
+    assert header.share_width() > 0
+    assert "ABCD-EFGH" in str(header.fingerprint_label.cget("text"))
+    header.copy_button.invoke()
+    assert root.clipboard_get() == "192.0.2.5:9090" and str(header.copy_button.cget("text")) == "Copied ✓"
+    (delay, restore), = scheduled
+    restore()
+    assert delay == 1500 and str(header.copy_button.cget("text")) == "Copy"
+    member = ChatHeader(root, room="lobby", username="Bob", is_host=False, share_address=None,
+                        fingerprint=None, later=lambda ms, func: None)
+    assert member.share_entry is None and member.fingerprint_label is None and member.share_width() == 0
+    assert str(member.who_label.cget("text")) == "Bob · you are a member"
