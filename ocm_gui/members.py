@@ -7,20 +7,33 @@ from tkinter import ttk
 
 from ocm_core.i18n import _
 
+from typing import Callable
+
 from . import theme
 from .tooltip import ListboxTooltip, ellipsize
 
 
-def member_label(name: str, *, host: str | None, you: str, plain: frozenset[str]) -> str:
-    """How one member reads in the list; marks in words (Tk shows 🔓 and the like as boxes)."""
-    label = name
+def member_label(name: str, *, host: str | None, you: str, plain: frozenset[str], shown: str | None = None) -> str:
+    """How one member reads in the list; marks in words (Tk shows 🔓 and the like as boxes).
+    `shown`: the name as it fits (cut with "…"), the marks around it kept whole."""
+    label = name if shown is None else shown
     if name == host:
-        label = "★ " + _("{name} (host)").format(name=name)
+        label = "★ " + _("{name} (host)").format(name=label)
     if name == you:
         label = _("{name} (you)").format(name=label)
     if name in plain:
         label = _("{name} (not encrypted)").format(name=label)
     return label
+
+
+def fit_label(name: str, label_for: Callable[[str], str], width: int, measure: Callable[[str], int]) -> str:
+    """`label_for(name)` if it fits in `width`; else the name is cut with "…" and the marks
+    ("(you)", "(host)") stay whole, so a person still finds themselves in a narrow list."""
+    whole = label_for(name)
+    if measure(whole) <= width:
+        return whole
+    short = ellipsize(name, width - measure(label_for("")), measure)
+    return label_for(short) if short else ellipsize(whole, width, measure)
 
 
 class MemberList:
@@ -31,6 +44,7 @@ class MemberList:
         self.members: tuple[str, ...] = ()
         self.host_name: str | None = None
         self.full_labels: list[str] = []  # each row's whole label; the list shows them cut to its width
+        self._label_for: list[Callable[[str], str]] = []  # per row: the label around a (cut) name
         self._shown: tuple = ((), None, frozenset())  # the last set()'s arguments
         self.frame = ttk.Frame(master, padding=theme.pad(master, 10, 0, 0, 0))
         self.frame.rowconfigure(1, weight=1)
@@ -62,13 +76,17 @@ class MemberList:
         self.ended.grid_remove()
         self.listbox.grid()
         self.listbox.delete(0, "end")
-        self.full_labels = [member_label(name, host=host, you=self.you, plain=plain) for name in ordered]
+        self._label_for = [lambda shown, name=name: member_label(name, host=host, you=self.you, plain=plain,
+                                                                   shown=shown)
+                           for name in ordered]
+        self.full_labels = [label_for(name) for label_for, name in zip(self._label_for, ordered)]
         for index, name in enumerate(ordered):
             self.listbox.insert("end", self.full_labels[index])
+            # Blue is "you" everywhere (your name in the scrollback too); the star marks the host.
             if name in plain:
                 self.listbox.itemconfigure(index, foreground=theme.WARN_FG)
-            elif name == host:
-                self.listbox.itemconfigure(index, foreground=theme.ACCENT)
+            elif name == self.you:
+                self.listbox.itemconfigure(index, foreground=theme.OWN_FG)
         self.heading.configure(text=_("People ({count})").format(count=len(ordered)))
         self.fit()
 
@@ -78,8 +96,8 @@ class MemberList:
         width = box.winfo_width() if box.winfo_width() > 1 else box.winfo_reqwidth()
         room = width - 2 * (int(box.cget("highlightthickness")) + int(box.cget("borderwidth"))) - theme.scaled(box, 6)
         font = theme.named_font(box, str(box.cget("font")))
-        for index, full in enumerate(self.full_labels):
-            shown = ellipsize(full, room, font.measure)
+        for index, (name, label_for) in enumerate(zip(self.members, self._label_for)):
+            shown = fit_label(name, label_for, room, font.measure)
             if shown != box.get(index):
                 colour = box.itemcget(index, "foreground")
                 box.delete(index)
@@ -95,8 +113,8 @@ class MemberList:
         if silent:
             index = self.members.index(self.host_name)
             # In place of "(host)": the star still says who it is, and the line stays short.
-            label = "★ " + _("{name} (not answering)").format(name=self.host_name)
-            self.full_labels[index] = label
+            self._label_for[index] = lambda shown: "★ " + _("{name} (not answering)").format(name=shown)
+            label = self.full_labels[index] = self._label_for[index](self.host_name)
             self.listbox.delete(index)
             self.listbox.insert(index, label)
             self.listbox.itemconfigure(index, foreground=theme.MUTED)
@@ -106,7 +124,7 @@ class MemberList:
         """The room is over for us (closed, or the session gone): nobody is listed as here;
         `line` says why, greyed, where the names were."""
         self.members = ()
-        self.full_labels = []
+        self.full_labels, self._label_for = [], []
         self.listbox.delete(0, "end")
         self.listbox.grid_remove()
         self.ended.configure(text=line)

@@ -110,3 +110,24 @@ def test_header_shows_room_role_address_and_identity_and_copies_the_address(root
                         fingerprint=None, later=lambda ms, func: None)
     assert member.share_entry is None and member.fingerprint_label is None and member.share_width() == 0
     assert str(member.who_label.cget("text")) == "Bob · you are a member"
+
+
+def test_a_cut_name_keeps_its_marks_and_blue_means_you(root):
+    from ocm_gui import theme
+    from ocm_gui.members import fit_label
+
+    def label_for(shown):
+        return member_label("Dave with a rather long display name", host=None, you="Dave with a rather long display name",
+                            plain=frozenset(), shown=shown)
+
+    measure = len  # one unit per character
+    assert fit_label("Dave with a rather long display name", label_for, 100, measure) == label_for(
+        "Dave with a rather long display name")
+    cut = fit_label("Dave with a rather long display name", label_for, 20, measure)
+    assert cut.endswith("… (you)") and len(cut) <= 20 and cut.startswith("Dave with")
+    assert fit_label("Dave", lambda shown: f"{shown} (you)", 3, measure) == "Da…"  # not even the mark fits: cut it all
+
+    people = MemberList(root, you="carol")
+    people.set(("dave", "carol", "erin"), host="dave", plain=frozenset({"erin"}))
+    colours = [str(people.listbox.itemcget(row, "foreground")) for row in range(3)]
+    assert colours == ["", theme.OWN_FG, theme.WARN_FG]  # the host: default colour, the star says it
