@@ -343,6 +343,8 @@ class ChatWindow:
                     new_messages += 1
                 pending.append(scrollback.message_entry(event))
             elif isinstance(event, Notice):
+                if event.kind == "joined" and event.name == self.username and not event.history:
+                    continue  # the window's opening line already says that you joined
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
                 pending.append(scrollback.notice_entry(notice_text(event), event.time, event.history))
