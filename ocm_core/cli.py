@@ -220,6 +220,39 @@ def describe(event, *, room: str = "", server: str = "") -> str | None:
     return None
 
 
+class SentEcho:
+    """The terminal's confirmation of one's own lines: when the server acknowledges a message,
+    it is printed back as "[HH:MM] NAME: text ✓". The acknowledgement (printer thread) may come
+    before `send()` returns its id (input thread); either order gives the line once."""
+
+    def __init__(self, name: str, clock=time.time):
+        self.name = name
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._texts: dict[int, str] = {}
+        self._early: set[int] = set()  # acknowledged before their text was recorded
+
+    def _line(self, text: str) -> str:
+        return f"[{_clock(self._clock())}] {self.name}: {text} ✓"
+
+    def sent(self, msg_id: int, text: str) -> str | None:
+        """Record a sent message; its line if the acknowledgement came first."""
+        with self._lock:
+            if msg_id in self._early:
+                self._early.discard(msg_id)
+                return self._line(text)
+            self._texts[msg_id] = text
+            return None
+
+    def acknowledged(self, msg_id: int) -> str | None:
+        with self._lock:
+            text = self._texts.pop(msg_id, None)
+            if text is None:
+                self._early.add(msg_id)
+                return None
+            return self._line(text)
+
+
 DISCOVER_SECONDS = 2.5
 
 
@@ -394,7 +427,8 @@ def chat_main(argv: list[str] | None = None) -> int:
     print(file_help(), flush=True)
     print(_("Server identity: {fingerprint} (compare it aloud with the host's)").format(
         fingerprint=client.server_fingerprint), flush=True)
-    printer = threading.Thread(target=_print_events, args=(client,), daemon=True)
+    echo = SentEcho(name)
+    printer = threading.Thread(target=_print_events, args=(client, echo), daemon=True)
     printer.start()
     try:
         for line in sys.stdin:
@@ -408,7 +442,9 @@ def chat_main(argv: list[str] | None = None) -> int:
                 if line is not None:
                     print(line, flush=True)
                     continue
-                client.send(text)
+                confirmed = echo.sent(client.send(text), text)
+                if confirmed is not None:
+                    print(confirmed, flush=True)
             except errors.ClientError as exc:
                 print(f"! {exc}", flush=True)
     except KeyboardInterrupt:
@@ -421,7 +457,7 @@ def chat_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_events(client: ChatClient) -> None:
+def _print_events(client: ChatClient, echo: SentEcho) -> None:
     while True:
         try:
             event = client.events.get(timeout=0.2)
@@ -430,7 +466,10 @@ def _print_events(client: ChatClient) -> None:
                 return
             continue
         host = f"[{client.server_host}]" if ":" in client.server_host else client.server_host  # as parse_address reads it
-        line = describe(event, room=client.room or "", server=f"{host}:{client.tcp_port}")
+        if isinstance(event, ev.MessageSent):
+            line = echo.acknowledged(event.msg_id)
+        else:
+            line = describe(event, room=client.room or "", server=f"{host}:{client.tcp_port}")
         if line:
             print(line, flush=True)
         if isinstance(event, (ev.RoomClosed, ev.SessionGone)):

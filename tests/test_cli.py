@@ -97,8 +97,10 @@ def test_server_and_two_terminal_clients_create_join_chat_and_host_leaves(proces
 
     host.type("ようこそ!")
     guest.expect(r"\[\d\d:\d\d\] アリス: ようこそ!")
+    host.expect(r"\[\d\d:\d\d\] アリス: ようこそ! ✓")  # the server has it: one's own line confirmed
     guest.type("ありがとう")
     host.expect(r"\[\d\d:\d\d\] たろう: ありがとう")
+    guest.expect(r"\[\d\d:\d\d\] たろう: ありがとう ✓")
 
     host.type("/quit")
     assert host.finish() == 0
@@ -264,3 +266,17 @@ def test_terminal_clients_share_a_file_with_progress_and_list_it_while_chatting(
     guest.expect(r"! /send PATH shares a file")
     host.type("/quit")
     assert host.finish() == 0
+
+
+def test_own_lines_are_confirmed_once_whichever_comes_first_the_id_or_the_acknowledgement():
+    from ocm_core.cli import SentEcho
+
+    noon = time.mktime((2026, 11, 25, 12, 5, 0, 0, 0, -1))
+    echo = SentEcho("ann", clock=lambda: noon)
+    assert echo.sent(1, "first") is None
+    assert echo.acknowledged(1) == "[12:05] ann: first ✓"
+    assert echo.acknowledged(1) is None  # a repeated acknowledgement prints nothing
+    assert echo.acknowledged(2) is None  # came before send() returned its id ...
+    assert echo.sent(2, "second") == "[12:05] ann: second ✓"  # ... so sending prints it
+    assert echo.sent(3, "third") is None and echo.acknowledged(4) is None
+    assert echo.acknowledged(3) == "[12:05] ann: third ✓"
