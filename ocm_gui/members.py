@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tkinter as tk
 from tkinter import ttk
 
@@ -34,6 +35,11 @@ def fit_label(name: str, label_for: Callable[[str], str], width: int, measure: C
         return whole
     short = ellipsize(name, width - measure(label_for("")), measure)
     return label_for(short) if short else ellipsize(whole, width, measure)
+
+
+def not_answering_label(shown: str) -> str:
+    # In place of "(host)": the star still says who it is, and the line stays short.
+    return "★ " + _("{name} (not answering)").format(name=shown)
 
 
 class MemberList:
@@ -76,9 +82,7 @@ class MemberList:
         self.ended.grid_remove()
         self.listbox.grid()
         self.listbox.delete(0, "end")
-        self._label_for = [lambda shown, name=name: member_label(name, host=host, you=self.you, plain=plain,
-                                                                   shown=shown)
-                           for name in ordered]
+        self._label_for = [functools.partial(self._member_label, name, host, plain) for name in ordered]
         self.full_labels = [label_for(name) for label_for, name in zip(self._label_for, ordered)]
         for index, name in enumerate(ordered):
             self.listbox.insert("end", self.full_labels[index])
@@ -89,6 +93,9 @@ class MemberList:
                 self.listbox.itemconfigure(index, foreground=theme.OWN_FG)
         self.heading.configure(text=_("People ({count})").format(count=len(ordered)))
         self.fit()
+
+    def _member_label(self, name: str, host: str | None, plain: frozenset[str], shown: str) -> str:
+        return member_label(name, host=host, you=self.you, plain=plain, shown=shown)
 
     def fit(self) -> None:
         """Cut labels wider than the list to end in "…" (the tooltip has the whole one)."""
@@ -112,8 +119,7 @@ class MemberList:
         self.set(*self._shown)
         if silent:
             index = self.members.index(self.host_name)
-            # In place of "(host)": the star still says who it is, and the line stays short.
-            self._label_for[index] = lambda shown: "★ " + _("{name} (not answering)").format(name=shown)
+            self._label_for[index] = not_answering_label
             label = self.full_labels[index] = self._label_for[index](self.host_name)
             self.listbox.delete(index)
             self.listbox.insert(index, label)
