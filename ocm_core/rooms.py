@@ -417,7 +417,12 @@ class RoomRegistry:
                 tomb = self._tombstones.get(old_token)
                 if tomb and tomb[1] not in _MEMBER_ENDS:  # its room closed: there is nothing to come back to
                     raise RegistryError(Status.NO_SUCH_ROOM, tomb[1])
-                reason = tomb[1] if tomb and tomb[1] != "you were away too long and were removed" else "you were away too long to come back"
+                if tomb is None:  # forgotten long ago, or never known here: a restarted server
+                    reason = "you were away a long time, or the server restarted"
+                elif tomb[1] == "you were away too long and were removed":
+                    reason = "you were away too long to come back"
+                else:
+                    reason = tomb[1]
                 raise RegistryError(Status.UNKNOWN_TOKEN, f"{reason}; join the room again")
             member = entry[1]
             target = self._room_for_join(room, username)

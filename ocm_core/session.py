@@ -544,6 +544,9 @@ SERVER_SENTENCES = (
     N_("The server stopped."),
     N_("You left the room."),
     N_("You were away too long and were removed."),
+    N_("You were away too long to come back; join the room again."),
+    N_("You were away a long time, or the server restarted; join the room again."),
+    N_("You left the room; join the room again."),
     N_("The server is busy with too many connections; try again in a moment."),
     N_("The server cannot save messages right now; yours will be sent when it can."),
 )

@@ -339,7 +339,7 @@ def test_a_member_that_timed_out_comes_back_with_its_old_token_within_the_grace_
         clock.now += 25
         send(registry, host, p.encode_heartbeat(4), HOST)
         registry.tick()
-    with pytest.raises(RegistryError, match="away too long to come back"):  # past the grace period
+    with pytest.raises(RegistryError, match="you were away a long time, or the server restarted; join the room again"):  # past the grace period
         registry.resume("lobby", "guest", "10.0.0.77", guest)
 
 
