@@ -203,9 +203,11 @@ def apply_theme(root: tk.Tk) -> str:
     style.configure("Compact.TButton", padding=pad(root, 8, 3), width=-4)
     style.configure("TEntry", padding=scaled(root, 4))
     style.configure("TCombobox", padding=pad(root, 4, 2))
-    if chosen == "clam":  # clam draws its check and radio marks 10 pixels wide at any scaling
+    if chosen == "clam":  # clam draws its marks, scroll bars and drop-down arrows in fixed pixels
         for kind in ("TCheckbutton", "TRadiobutton"):
             style.configure(kind, indicatorsize=scaled(root, 12), indicatormargin=pad(root, 1, 1, 6, 1))
+        style.configure("TScrollbar", arrowsize=scaled(root, 14))
+        style.configure("TCombobox", arrowsize=scaled(root, 14))
     style.configure("Title.TLabel", font="OCMTitle")
     style.configure("Heading.TLabel", font="OCMHeading")
     style.configure("Muted.TLabel", foreground=MUTED)
