@@ -159,6 +159,7 @@ class ChatClient:
         self.events: queue.Queue = queue.Queue()
         self.room: str | None = None
         self.username: str | None = None
+        self.locked = False  # the room was entered with a password (created with one, or joined)
         self._session: ClientSession | None = None
         self._shut = False
         self._token: bytes = b""
@@ -319,6 +320,7 @@ class ChatClient:
         if not token or len(token) > p.MAX_TOKEN_BYTES:
             raise errors.RemoteProtocolError("the server sent an unusable token")
         self._token, self.room, self.username = token, room, username
+        self.locked = bool(password)
         snapshot = self._sync()
         chat_target = self._udp_override or (self.server_host, snapshot.udp_port)
         try:

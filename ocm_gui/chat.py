@@ -154,7 +154,8 @@ class ChatWindow:
     def _build_header(self) -> None:
         self.heading = ChatHeader(self.win, room=self.room, username=self.username, is_host=self.is_host,
                                   share_address=self.share_address,
-                                  fingerprint=getattr(self.client, "server_fingerprint", None), later=self._later)
+                                  fingerprint=getattr(self.client, "server_fingerprint", None), later=self._later,
+                                  locked=bool(getattr(self.client, "locked", False)))
         self.heading.frame.grid(row=0, column=0, sticky="ew")
         # The header's widgets, by the names tests and the file panel use.
         self.header = self.heading.frame

@@ -29,7 +29,7 @@ class ChatHeader:
     """`later(ms, func)`: after() cancelled with the window (the Copy button's "Copied ✓")."""
 
     def __init__(self, win: tk.Misc, *, room: str, username: str, is_host: bool, share_address: str | None,
-                 fingerprint: str | None, later: Callable[[int, Callable[[], object]], None]):
+                 fingerprint: str | None, later: Callable[[int, Callable[[], object]], None], locked: bool = False):
         self.win = win
         self.share_address = share_address
         self._later = later
@@ -39,6 +39,8 @@ class ChatHeader:
         self.room_label = ttk.Label(frame, style="Heading.TLabel")
         self.room_label.grid(row=0, column=0, sticky="w")
         role = _("you host this room") if is_host else _("you are a member")
+        if locked:  # a host who set a password is reminded that newcomers need it
+            role = _("{role} · locked with a password").format(role=role)
         self.who_label = ttk.Label(frame, style="Muted.TLabel")
         self.who_label.grid(row=0, column=1, sticky="w", padx=(theme.scaled(win, 10), 0))
         self.room_name = ElidedLabel(self.room_label, room, "OCMHeading")

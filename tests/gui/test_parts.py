@@ -110,6 +110,9 @@ def test_header_shows_room_role_address_and_identity_and_copies_the_address(root
                         fingerprint=None, later=lambda ms, func: None)
     assert member.share_entry is None and member.fingerprint_label is None and member.share_width() == 0
     assert str(member.who_label.cget("text")) == "Bob · you are a member"
+    locked = ChatHeader(root, room="club", username="Cy", is_host=True, share_address=None, fingerprint=None,
+                        later=lambda ms, func: None, locked=True)
+    assert str(locked.who_label.cget("text")) == "Cy · you host this room · locked with a password"
 
 
 def test_a_cut_name_keeps_its_marks_and_blue_means_you(root):
