@@ -36,6 +36,7 @@ from ocm_core.identity import IdentityChanged
 from . import theme
 from .background import fire_and_forget, run_in_thread
 from .emoji import for_tk
+from .labelwrap import show_wrapped
 from .validation import (
     DEFAULT_TCP_PORT,
     DEFAULT_UDP_PORT,
@@ -123,6 +124,7 @@ class Dialog:
         # so the buttons below do not jump when an error appears.
         self.error_label.grid(row=1, column=0, sticky="ew")
         self.error_label.bind("<Configure>", lambda e: e.widget.configure(wraplength=max(240, e.width - 36)))
+        show_wrapped(self.error_label, self.error_var)  # Japanese lines broken where kinsoku allows
         self.error_actions = ttk.Frame(self.win, padding=(18, 4, 18, 0))
         self.error_actions.grid(row=2, column=0, sticky="w")
 

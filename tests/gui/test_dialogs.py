@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import tkinter as tk
+import tkinter.font as tkfont
 
 import pytest
 
@@ -14,6 +15,7 @@ from ocm_core.errors import LocalProtocolError, RemoteProtocolError
 from ocm_core.protocol import RoomInfo
 from ocm_gui import theme
 from ocm_gui.app import App
+from ocm_gui.linebreak import NO_START
 
 LONG_NAME = "名" * 86  # 258 bytes in UTF-8, 86 characters
 
@@ -375,3 +377,21 @@ def test_ctrl_a_selects_all_in_every_kind_of_entry(root, settings, which):
     assert dialog.name_var.get() == "x"  # typing replaces what Ctrl+A selected
     app.quit()
 
+
+def test_a_japanese_error_line_never_starts_with_a_full_stop(root, app):
+    dialog = app.open_host_dialog()
+    pump(root, lambda: dialog.error_label.winfo_ismapped(), what="the dialog on screen")
+    width = dialog.error_label.winfo_pixels(dialog.error_label.cget("wraplength"))
+    font = tkfont.nametofont("TkDefaultFont")
+    # Exactly as many kana as fit, then a full stop: a Label breaks before the 。
+    fit = width // font.measure("あ")
+    text = "あ" * fit + "。" + "もう一度試してください。"
+    dialog.show_error(text)
+    root.update()
+    shown = dialog.error_label.cget("text")
+    assert dialog.error_text() == text  # the sentence itself is unchanged
+    lines = str(shown).split("\n")
+    assert "".join(lines) == text
+    assert len(lines) == 2 and lines[1].startswith("あ。")
+    assert all(font.measure(line) <= width for line in lines), lines
+    assert not any(line[0] in NO_START for line in lines[1:])
