@@ -26,6 +26,8 @@ def show_wrapped(label: ttk.Label, source: tk.StringVar) -> None:
     shown = tk.StringVar(master=label)
 
     def update(*_args) -> None:
+        if not label.winfo_exists():
+            return  # source set after its window closed
         width = label.winfo_pixels(str(label.cget("wraplength")) or "0")
         font = label_font(label)
         shown.set(wrap_to_width(source.get(), lambda text: int(label.tk.call("font", "measure", font, text)), width))
