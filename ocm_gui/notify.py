@@ -353,6 +353,12 @@ class NotificationService:
         try:
             loop.run_forever()
         finally:
+            # a call still waiting on a service that never answered: cancelled, not left pending
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
             loop.close()
 
     async def _ready(self) -> bool:
@@ -430,6 +436,10 @@ class NotificationService:
             log.debug("could not withdraw notification %s: %s", identifier, exc)
 
     async def _shutdown(self) -> None:
+        # sends and withdrawals asked for before close() finish first, on a live connection
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        if others:
+            await asyncio.wait(others, timeout=CLOSE_TIMEOUT / 2)
         if self.available and self._notifier is not None:
             try:
                 await asyncio.wait_for(self._notifier.clear_all(), CALL_TIMEOUT)

@@ -339,3 +339,52 @@ def test_notification_settings_persist_and_bad_values_are_ignored(tmp_path):
     path.write_text('{"notify_desktop": "no", "notify_flash": 0, "notify_sound": false}', encoding="utf-8")
     odd = Settings.load(path)
     assert (odd.notify_desktop, odd.notify_flash, odd.notify_sound) == (True, True, False)
+
+
+def test_close_lets_a_withdrawal_finish_before_it_disconnects():
+    class Bus:
+        def __init__(self, notifier):
+            self.notifier = notifier
+            self.seen_at_disconnect: list[str] | None = None
+
+        def disconnect(self):
+            self.seen_at_disconnect = list(self.notifier.cleared)
+
+    class Slow(Recording):
+        def __init__(self, *args):
+            super().__init__()
+            self._backend = type("Backend", (), {"bus": Bus(self)})()
+
+        async def clear(self, identifier):
+            await asyncio.sleep(0.2)  # a service that takes its time
+            self.cleared.append(identifier)
+
+    notifier = Slow()
+    service = NotificationService(factory=lambda *a: notifier)
+    shown = service.send(1, Alert("t", "b"), sound=False)
+    wait_for(lambda: service.delivered == 1)
+    service.withdraw(shown)  # as a closing window does, just before the app's close()
+    service.close()
+    assert notifier._backend.bus.seen_at_disconnect == [shown, "*"]
+    assert not service._thread.is_alive()
+
+
+def test_a_call_still_hanging_at_close_is_cancelled_not_left_pending(monkeypatch):
+    monkeypatch.setattr(notify, "CLOSE_TIMEOUT", 0.4)
+    cancelled = []
+
+    class Stuck(Recording):
+        async def clear(self, identifier):
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                cancelled.append(identifier)
+                raise
+
+    notifier = Stuck()
+    service = NotificationService(factory=lambda *a: notifier)
+    shown = service.send(1, Alert("t", "b"), sound=False)
+    wait_for(lambda: service.delivered == 1)
+    service.withdraw(shown)
+    service.close(timeout=1.0)
+    assert cancelled == [shown] and not service._thread.is_alive()
