@@ -589,7 +589,7 @@ class ChatAlerts:
 
     def arrived(self, events: list) -> None:
         """Called by the chat window with each batch of events it handled."""
-        if self.chat.focused or self.chat.destroyed:
+        if self.chat.destroyed or self.in_front():
             return
         items = incoming(events, self.chat.username)
         if not items:
@@ -597,6 +597,19 @@ class ChatAlerts:
         if self.owner.flash.get() and not self.urgent:
             self.urgent = self.owner.urgency.set(self.chat.win, True)
         self._show(self.gate.arrived(items, self.owner.clock()))
+
+    def in_front(self) -> bool:
+        """Whether the person is looking: the window thinks it has the focus and Tk agrees.
+        (A window that opened while the focus stayed elsewhere, as without a window manager or
+        under focus-stealing prevention, never saw a FocusIn, yet starts out "focused".)"""
+        if not self.chat.focused:
+            return False
+        try:
+            holder = str(self.chat.win.tk.call("focus", "-displayof", self.chat.win))
+        except tk.TclError:
+            return False
+        name = str(self.chat.win)
+        return holder == name or holder.startswith(name + ".")
 
     def _show(self, alert: Alert | None) -> None:
         if alert is not None:

@@ -499,3 +499,51 @@ def test_frozen_app_two_copies_host_join_and_chat(frozen_app, tmp_path):
             carol.leave()
         for proc in procs:
             kill_all(proc)
+
+
+@pytest.mark.slow
+def test_frozen_app_raises_a_desktop_notification(frozen_app, tmp_path):
+    """The one-file app's notification path (desktop-notifier, dbus-fast's compiled parts)
+    against dunst: Alice hosts, looks at her start window, Carol's message shows on dunst,
+    and a click on it gives Alice's chat window the keyboard focus."""
+    from notification_daemon import missing_tools, running_daemon, wait
+
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("no DISPLAY: pytest-xvfb was disabled and there is no screen")
+    if missing_tools():
+        pytest.fail(f"missing {', '.join(missing_tools())}: run scripts/setup.sh")
+    start_title, chat_title = "^Online Chat Messenger$", "^lobby .* Online Chat Messenger$"
+    tcp, udp = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
+    home = tmp_path / "alice"
+    settings = home / ".config" / "online-chat-messenger" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"tcp_port": tcp, "udp_port": udp}), encoding="utf-8")
+    carol = proc = None
+    with running_daemon() as daemon:
+        try:
+            env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                       DBUS_SESSION_BUS_ADDRESS=daemon.address)
+            before = visible_windows(start_title)
+            proc = start_program([str(frozen_app)], env=env)
+            start = wait_for_new_window(start_title, before, proc)
+            keyboard(start, "Alice", "Tab", "Return")
+            host_dialog = wait_for_new_window("^Host a room$", set(), proc)
+            keyboard(host_dialog, "lobby", "Return")
+            chat = wait_for_new_window(chat_title, set(), proc)
+            xdotool("windowfocus", "--sync", start)  # Alice looks at another window
+
+            carol = ChatClient("127.0.0.1", tcp, timeout=5.0)
+            carol.join_room("lobby", "Carol")
+            carol.send("are you there?")
+            wait(lambda: daemon.displayed() == 1, timeout=15, what="the frozen app's notification")
+            daemon.click()
+            focused = lambda: subprocess.run(["xdotool", "getwindowfocus"], capture_output=True, text=True,
+                                             timeout=10).stdout.strip()
+            wait(lambda: focused() == chat, timeout=15, what="the chat window to take the focus")
+            shown = daemon.history()[0]
+            assert (shown["summary"], shown["body"]) == ("Carol in lobby", "are you there?")
+        finally:
+            if carol is not None:
+                carol.leave()
+            if proc is not None:
+                kill_all(proc)

@@ -1,7 +1,7 @@
 """Notifications from real chat windows (ocm_gui/notify.py).
 
-The first tests run against a real notification daemon: each starts a private D-Bus
-session bus (no service activation, so nothing else starts on it) and Debian's `dunst`
+The first tests run against a real notification daemon (tests/notification_daemon.py):
+each starts a private D-Bus session bus (no service activation, so nothing else starts on it) and Debian's `dunst`
 on the virtual screen, points DBUS_SESSION_BUS_ADDRESS at the bus, and reads what dunst
 shows with `dunstctl`; a click is a real pointer click on dunst's window. The rest use a
 recording stand-in for the service, and the conftest's missing bus for the quiet fallback.
@@ -11,154 +11,30 @@ from __future__ import annotations
 
 import gc
 import html
-import json
 import logging
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
 from gui_helpers import FakeClient, pump, pump_for
+from notification_daemon import missing_tools, running_daemon
 from ocm_core.events import ChatMessage, FileShared
 from ocm_gui.chat import ChatWindow
 from ocm_gui.notify import Notifications
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11, D-Bus and dunst are Linux's")
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
-
-# A left click runs the notification's default action (as on most desktops); notifications
-# stay until clicked or withdrawn, so a slow machine cannot let one expire mid-test.
-DUNSTRC = """[global]
-    mouse_left_click = do_action, close_current
-    markup = full
-[urgency_low]
-    timeout = 0
-[urgency_normal]
-    timeout = 0
-[urgency_critical]
-    timeout = 0
-"""
-
-
-def wait(condition, timeout=10.0, what="a condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-
-
-class Daemon:
-    """dunst on a private session bus, and what it shows."""
-
-    def __init__(self, address: str, env: dict[str, str]):
-        self.address = address
-        self.env = env
-
-    def ctl(self, *args: str) -> str:
-        done = subprocess.run(["dunstctl", *args], env=self.env, capture_output=True, text=True, timeout=10)
-        if done.returncode != 0:
-            raise RuntimeError(f"dunstctl {' '.join(args)} failed: {done.stderr.strip()}")
-        return done.stdout.strip()
-
-    def displayed(self) -> int:
-        return int(self.ctl("count", "displayed"))
-
-    def history(self) -> list[dict[str, str]]:
-        """Closed notifications, newest first: summary, body, appname."""
-        entries = json.loads(self.ctl("history"))["data"][0]
-        return [{key: entry[key]["data"] for key in ("summary", "body", "appname")} for entry in entries]
-
-    def window(self) -> str:
-        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--class", "Dunst"], env=self.env,
-                               capture_output=True, text=True, timeout=10)
-        return found.stdout.split()[0] if found.stdout.split() else ""
-
-    def click(self) -> None:
-        window = wait(self.window, what="dunst's window")
-        self.xdotool("mousemove", "--window", window, "10", "10", "click", "1")
-        self.pointer_aside()
-
-    def pointer_aside(self) -> None:
-        """The pointer to the screen's bottom-right corner, over no window: with no window
-        manager, a window that appears under the pointer can take the keyboard focus."""
-        width, height = self.xdotool("getdisplaygeometry").split()
-        self.xdotool("mousemove", str(int(width) - 1), str(int(height) - 1))
-
-    def xdotool(self, *args: str) -> str:
-        return subprocess.run(["xdotool", *args], env=self.env, check=True, capture_output=True, text=True,
-                              timeout=10).stdout
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
 
 @pytest.fixture
 def daemon(monkeypatch):
-    missing = [tool for tool in ("dbus-daemon", "dunst", "dunstctl", "xdotool", "xprop") if not shutil.which(tool)]
+    missing = missing_tools()
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: run scripts/setup.sh")
-    # A short directory of its own: a unix socket path must stay under 108 bytes.
-    folder = Path(tempfile.mkdtemp(prefix="ocm-bus-"))
-    socket_path = folder / "bus"
-    config = folder / "bus.conf"
-    config.write_text(BUS_CONFIG.format(socket=socket_path), encoding="utf-8")
-    (folder / "dunstrc").write_text(DUNSTRC, encoding="utf-8")
-    address = f"unix:path={socket_path}"
-    env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=address)
-    processes: list[subprocess.Popen] = []
-    log = (folder / "dunst.log").open("w")
-    try:
-        processes.append(subprocess.Popen(["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile"],
-                                          stdout=subprocess.DEVNULL, stderr=log))
-        wait(socket_path.exists, what="the session bus")
-        processes.append(subprocess.Popen(["dunst", "-conf", str(folder / "dunstrc")], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=log))
-        found = Daemon(address, env)
-
-        def answers() -> bool:
-            try:
-                return found.displayed() == 0
-            except RuntimeError:
-                return False
-
-        wait(answers, what="dunst on the bus")
-        found.pointer_aside()
-        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+    with running_daemon() as found:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", found.address)
         yield found
-    finally:
-        for process in reversed(processes):
-            _stop(process)
-        log.close()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def urgent(app_or_owner, win) -> bool:
@@ -338,6 +214,8 @@ def unfocus(root, chat):
 def test_nothing_for_own_messages_history_or_a_focused_window(root, watched):
     owner, service, make = watched
     chat = make()
+    chat.input.focus_force()
+    pump(root, chat.alerts.in_front, what="the window to have the focus")
     chat.client.events.put(message("in front"))
     pump(root, lambda: "in front" in chat.transcript())
     unfocus(root, chat)
@@ -351,6 +229,22 @@ def test_nothing_for_own_messages_history_or_a_focused_window(root, watched):
     chat.client.events.put(FileShared(6, "h", "notes.txt", 3, "Bob", "text/plain", time.time()))
     pump(root, lambda: service.sent, what="a notification for Bob's file")
     assert service.sent[0][1].title == "Bob in lobby" and "notes.txt" in service.sent[0][1].body
+
+
+def test_a_window_that_never_had_the_focus_is_not_in_front(root, watched):
+    owner, service, make = watched
+    # the keyboard is in another program while the chat window opens (here: the screen's root)
+    screen = subprocess.run(["xwininfo", "-root"], capture_output=True, text=True, check=True, timeout=10).stdout
+    screen_id = screen.split("Window id:")[1].split()[0]
+    subprocess.run(["xdotool", "windowfocus", "--sync", screen_id], check=True, timeout=10)
+    pump(root, lambda: root.focus_get() is None, what="the app to lose the focus")
+    chat = make()
+    pump_for(root, 0.2)
+    assert chat.focused  # what the window believes: it has had no FocusOut
+    assert not chat.alerts.in_front()
+    chat.client.events.put(message("are you there?"))
+    pump(root, lambda: service.sent, what="a notification")
+    assert service.sent[0][1].body == "are you there?"
 
 
 def test_each_setting_turns_its_part_off(root, watched, settings):
