@@ -111,6 +111,14 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 
+def focus_another_program() -> None:
+    """Give the keyboard focus to the screen's root window, as a person switching to another
+    program does (the app then has no focus at all, so nothing in it can take it back)."""
+    screen = subprocess.run(["xwininfo", "-root"], capture_output=True, text=True, check=True, timeout=10).stdout
+    root_id = screen.split("Window id:")[1].split()[0]
+    subprocess.run(["xdotool", "windowfocus", "--sync", root_id], check=True, timeout=10)
+
+
 def missing_tools() -> list[str]:
     return [tool for tool in TOOLS if not shutil.which(tool)]
 

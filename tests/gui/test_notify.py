@@ -19,7 +19,7 @@ import time
 import pytest
 
 from gui_helpers import FakeClient, pump, pump_for
-from notification_daemon import missing_tools, running_daemon
+from notification_daemon import focus_another_program, missing_tools, running_daemon
 from ocm_core.events import ChatMessage, FileShared
 from ocm_gui.chat import ChatWindow
 from ocm_gui.notify import Notifications
@@ -233,10 +233,7 @@ def test_nothing_for_own_messages_history_or_a_focused_window(root, watched):
 
 def test_a_window_that_never_had_the_focus_is_not_in_front(root, watched):
     owner, service, make = watched
-    # the keyboard is in another program while the chat window opens (here: the screen's root)
-    screen = subprocess.run(["xwininfo", "-root"], capture_output=True, text=True, check=True, timeout=10).stdout
-    screen_id = screen.split("Window id:")[1].split()[0]
-    subprocess.run(["xdotool", "windowfocus", "--sync", screen_id], check=True, timeout=10)
+    focus_another_program()  # the keyboard is elsewhere while the chat window opens
     pump(root, lambda: root.focus_get() is None, what="the app to lose the focus")
     chat = make()
     pump_for(root, 0.2)
