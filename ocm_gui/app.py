@@ -26,6 +26,7 @@ from .background import wait_for_background
 from .backend import Backend
 from .chat import ChatWindow
 from .dialogs import Dialog, HostDialog, JoinDialog
+from .notify import Notifications
 from .settings import Settings
 from .start import StartWindow
 
@@ -71,6 +72,7 @@ class App:
         self.dialogs: dict[type, Dialog] = {}
         self.closing = False
         self.problem: tk.Toplevel | None = None  # the window that reports a failed callback
+        self.notifications = Notifications(root, self.settings)
 
         theme.apply_theme(root)
         set_window_icon(root)
@@ -152,6 +154,7 @@ class App:
         chat = ChatWindow(self.root, client, server=server, share_address=share_address,
                           settings=self.settings, on_close=self._chat_closed, on_back=self._back_to_start,
                           backend=self.backend)
+        chat.alerts = self.notifications.watch(chat)
         self.chats.append(chat)
         self.start.set_open_chats(len(self.chats))
         return chat
@@ -217,6 +220,7 @@ class App:
             chat.leave()
         for dialog in list(self.dialogs.values()):
             dialog.close()
+        self.notifications.close()
         self.root.destroy()
 
 

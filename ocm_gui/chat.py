@@ -16,7 +16,7 @@ import queue
 import time
 import tkinter as tk
 from tkinter import ttk
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ocm_core.cli import event_words, notice_text, resumed_words
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
@@ -49,6 +49,9 @@ from .header import ChatHeader
 from .lost import LostHost
 from .members import MemberList
 from .scrollback import Entry, Scrollback
+
+if TYPE_CHECKING:
+    from .notify import ChatAlerts
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,7 @@ class ChatWindow:
         self.confirm: Confirm | None = None  # the question before closing a room others are in
         self._seen_until = 0.0      # the newest room event shown (server time), to skip it when it
         self._replay_until: float | None = None  # comes again in a Rejoin's history
+        self.alerts: ChatAlerts | None = None  # the app's ocm_gui.notify.ChatAlerts: notifications, urgency
 
         self.win = tk.Toplevel(master)
         self.win.withdraw()
@@ -394,6 +398,8 @@ class ChatWindow:
             else:
                 log.debug("ignoring unknown event %r", event)
         flush()
+        if self.alerts is not None:
+            self.alerts.arrived(events)
         if new_messages and not self.focused:
             self.unread += new_messages
             self._update_title()
