@@ -11,12 +11,14 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Callable
 
+from . import theme
+
 
 class Banner:
     """One line of text with optional action buttons; hidden until `show`."""
 
     def __init__(self, master: tk.Misc, *, row: int):
-        self.frame = ttk.Frame(master, style="Banner.TFrame", padding=(12, 6))
+        self.frame = ttk.Frame(master, style="Banner.TFrame", padding=theme.pad(master, 12, 6))
         self.frame.columnconfigure(0, weight=1)
         self.label = ttk.Label(self.frame, style="Banner.TLabel")
         self.label.grid(row=0, column=0, sticky="w")
@@ -37,7 +39,7 @@ class Banner:
         self.buttons = []
         for column, (label, command) in enumerate(actions, start=1):
             button = ttk.Button(self.frame, text=label, command=command)
-            button.grid(row=0, column=column, sticky="e", padx=(8, 0))
+            button.grid(row=0, column=column, sticky="e", padx=(theme.scaled(self.frame, 8), 0))
             self.buttons.append(button)
         self.frame.grid()
         self.visible = True
