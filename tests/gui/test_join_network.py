@@ -57,7 +57,7 @@ def test_an_empty_network_is_explained_and_offers_connect_by_address(root, app, 
     monkeypatch.setattr(dialogs, "EMPTY_NETWORK_MS", 300)
     dialog = app.open_join_dialog()
     pump(root, lambda: dialog.help_frame.winfo_ismapped(), timeout=5, what="the explanation")
-    text = dialog.help_label.cget("text")
+    text = dialog.help_text.plain()
     for words in ("UDP 5353", "UDP 9089", "TCP 9090", "Windows", "macOS", "Linux", "different networks", "isolation"):
         assert words in text
     assert not dialog.address_entry.winfo_ismapped()

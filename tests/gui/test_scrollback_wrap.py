@@ -15,6 +15,7 @@ from ocm_core.events import ChatMessage
 from ocm_gui import theme
 from ocm_gui.banners import Banner
 from ocm_gui.scrollback import Scrollback
+from ocm_gui.wrapped import display_lines
 
 MESSAGE = "了解です。午後の予定は www.example.com/agenda にあります"
 
@@ -33,14 +34,7 @@ def make(root: tk.Misc, username: str) -> Scrollback:
 
 
 def shown_lines(scrollback: Scrollback) -> list[str]:
-    """The display lines as drawn, break spaces left out, other spaces kept."""
-    text, rows, index = scrollback.text, {}, "1.0"
-    while text.compare(index, "<", "end-1c"):
-        line = text.dlineinfo(index)
-        if line is not None and text.get(index) != "\n" and "brk" not in text.tag_names(index):
-            rows.setdefault(line[1], []).append(text.get(index))
-        index = text.index(f"{index} +1c")
-    return ["".join(chars).strip() for _y, chars in sorted(rows.items())]
+    return display_lines(scrollback.text)
 
 
 def widths(root: tk.Misc, scrollback: Scrollback, start: int, stop: int, step: int = 3):
