@@ -282,9 +282,10 @@ class Scrollback:
         return line_entry(text, tags)
 
     def notice_entry(self, text: str, stamp: float, history: bool) -> Entry:
-        """Someone came or went: 'text  ·  HH:MM', after a date line if the day changed."""
+        """Someone came or went: 'text  ·  HH:MM', after a date line if the day changed. The
+        sentence's full stop goes: a stop and then a dot ("joined.  ·", "参加しました。 ・") is a stutter."""
         date = self._date_segments(stamp)
-        line = self.line_entry(f"{text}  ·  {clock_text(stamp)}", ("notice", "history") if history else ("notice",))
+        line = self.line_entry(f"{text.rstrip('.。')}  ·  {clock_text(stamp)}", ("notice", "history") if history else ("notice",))
         return Entry(date.segments + line.segments, date.lines + line.lines)
 
     def day_entries(self, stamp: float) -> list[Entry]:

@@ -51,9 +51,8 @@ class WrappedText:
     def fit(self) -> None:
         """Be as tall as the text is at this width (Tk counts its height in lines of the font)."""
         self.text.update_idletasks()
-        pixels = self.text.count("1.0", "end", "ypixels")
-        pixels = pixels[0] if isinstance(pixels, tuple) else pixels
-        lines = max(1, math.ceil((pixels or 0) / max(1, self.font.metrics("linespace"))))
+        pixels = int(self.text.tk.call(str(self.text), "count", "-ypixels", "1.0", "end"))
+        lines = max(1, math.ceil(pixels / max(1, self.font.metrics("linespace"))))
         if lines != self._height:
             self._height = lines
             self.text.configure(height=lines)
@@ -66,7 +65,7 @@ class WrappedText:
         pieces, position = [], "1.0"
         for start, end in zip(ranges[0::2], ranges[1::2]):
             pieces.append(self.text.get(position, start))
-            position = end
+            position = str(end)
         pieces.append(self.text.get(position, "end-1c"))
         return strip_breaks("".join(pieces))
 

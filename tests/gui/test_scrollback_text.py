@@ -196,7 +196,7 @@ def test_messages_from_one_sender_within_minutes_share_one_name_and_time(root, m
     assert body[:4] == [f"{hhmm}  Bob  one", "two", "and a second line",
                         f"{time.strftime('%H:%M', time.localtime(start + 70))}  Carol  three"]
     assert body[4].endswith("Bob  four")
-    assert body[5].startswith("Dave joined the room.")
+    assert body[5].startswith("Dave joined the room  ·  ")
     assert body[6].endswith("Bob  five") and body[7].endswith("Bob  six, much later")
     two = chat.text.search("two", "1.0")
     assert "grouped" in chat.text.tag_names(two)
@@ -244,7 +244,7 @@ def test_date_lines_when_the_day_changes_history_included(root, make_chat, fake_
         f"{time.strftime('%H:%M', time.localtime(noon - 3 * DAY))}  Bob  long ago",
         "same day",
         "Yesterday",
-        f"Carol joined the room.  ·  {time.strftime('%H:%M', time.localtime(noon - DAY))}",
+        f"Carol joined the room  ·  {time.strftime('%H:%M', time.localtime(noon - DAY))}",
         "Today",
         f"{time.strftime('%H:%M', time.localtime(now))}  Bob  today",
     ]
@@ -299,7 +299,7 @@ def test_own_join_is_not_under_earlier_messages(root, make_chat, server):  # ser
     alice.create_room("lobby", "alice")
     bob.join_room("lobby", "bob")            # an empty room but for its host: nothing earlier to show
     bob_chat = make_chat(bob)
-    pump(root, lambda: "bob joined the room." in bob_chat.transcript(), what="bob's own join")
+    pump(root, lambda: "bob joined the room  ·  " in bob_chat.transcript(), what="bob's own join")
     assert "earlier messages" not in bob_chat.transcript()
     assert "history" not in bob_chat.text.tag_names(bob_chat.text.search("bob joined", "1.0"))
 
@@ -307,10 +307,10 @@ def test_own_join_is_not_under_earlier_messages(root, make_chat, server):  # ser
     pump(root, lambda: "said before carol" in bob_chat.transcript(), what="alice's message at bob")
     carol.join_room("lobby", "carol")
     carol_chat = make_chat(carol)
-    pump(root, lambda: "carol joined the room." in carol_chat.transcript(), what="carol's own join")
+    pump(root, lambda: "carol joined the room  ·  " in carol_chat.transcript(), what="carol's own join")
     lines = carol_chat.transcript().splitlines()
     separator = lines.index("— earlier messages, before you joined —")
-    join = next(i for i, line in enumerate(lines) if line.startswith("carol joined the room."))
+    join = next(i for i, line in enumerate(lines) if line.startswith("carol joined the room  ·  "))
     said = next(i for i, line in enumerate(lines) if "said before carol came" in line)
     assert separator < said < join
     assert "history" in carol_chat.text.tag_names(carol_chat.text.search("said before", "1.0"))

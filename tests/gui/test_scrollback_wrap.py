@@ -29,11 +29,14 @@ def japanese():
 
 def make(root: tk.Misc, username: str) -> Scrollback:
     scrollback = Scrollback(root, username=username, later=lambda ms, f: root.after(ms, f), on_retry=lambda i: None)
+    scrollback.text.configure(height=12)  # every line in view: only those have a place to read
     scrollback.frame.pack(fill="x")
     return scrollback
 
 
 def shown_lines(scrollback: Scrollback) -> list[str]:
+    scrollback.text.yview_moveto(0.0)
+    scrollback.text.update_idletasks()
     return display_lines(scrollback.text)
 
 
@@ -45,6 +48,7 @@ def widths(root: tk.Misc, scrollback: Scrollback, start: int, stop: int, step: i
 
 
 def test_the_check_mark_never_takes_the_last_character_of_the_text_with_it(root, japanese):
+    root.tk.call("tk", "scaling", theme.BASE_SCALING)  # the widths below are for 96 dpi
     theme.apply_theme(root)
     own, other = make(root, "Alice"), make(root, "Zed")
     own.write([own.own_entry(1, MESSAGE, time.time())])
@@ -67,6 +71,7 @@ def test_the_check_mark_never_takes_the_last_character_of_the_text_with_it(root,
 def test_a_failed_status_keeps_its_number_with_its_unit_and_its_mark_with_its_word(root, language):
     i18n.use_language(language)
     try:
+        root.tk.call("tk", "scaling", theme.BASE_SCALING)
         theme.apply_theme(root)
         own = make(root, "Alice")
         own.write([own.own_entry(1, "15時に一緒に確認しませんか？", time.time())])
@@ -93,3 +98,11 @@ def test_the_scrollbacks_margins_and_the_banners_padding_grow_with_the_scaling(r
     assert int(text.window_cget(card, "padx")) == 44
     banner = Banner(tk.Frame(root), row=0)
     assert [int(str(v)) for v in root.tk.splitlist(banner.frame.cget("padding"))] == [24, 12]
+
+
+def test_a_join_notice_has_no_full_stop_before_its_time(root, japanese):
+    scrollback = make(root, "Alice")
+    now = time.time()
+    scrollback.write([scrollback.notice_entry(i18n._("{name} joined the room.").format(name="Bob"), now, False)])
+    line = scrollback.transcript().splitlines()[-1]
+    assert line.startswith("Bob さんが参加しました  ·  ") and "。" not in line
