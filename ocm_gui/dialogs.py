@@ -503,7 +503,8 @@ class JoinDialog(Dialog):
         heading_font = tkfont.nametofont(ttk.Style(self.win).lookup("Treeview.Heading", "font") or "TkHeadingFont",
                                          root=self.win)
         for key, heading, width in self.columns:
-            self.tree.heading(key, text=_(heading), anchor="w")
+            # The People count is centred under its heading; the words are left-aligned under theirs.
+            self.tree.heading(key, text=_(heading), anchor="center" if key == "people" else "w")
             # Wide enough for its heading in this language at this screen's text size.
             width = max(theme.scaled(self.win, width), heading_font.measure(_(heading)) + theme.scaled(self.win, 16))
             self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host", "server"),

@@ -59,3 +59,11 @@ def test_the_dialogs_paddings_grow_with_the_scaling(help_shown, root):
     padding = [int(str(v)) for v in root.tk.splitlist(help_shown.body.cget("padding"))]
     assert padding == [theme.scaled(root, v) for v in (18, 16, 18, 8)]
     assert int(str(help_shown.ok_button.grid_info()["padx"][0])) == theme.scaled(root, 8)
+
+
+def test_the_people_count_sits_under_its_heading(scaled_app, root):
+    dialog = scaled_app.open_join_dialog()
+    root.update()
+    assert str(dialog.tree.heading("people", "anchor")) == str(dialog.tree.column("people", "anchor")) == "center"
+    assert str(dialog.tree.heading("room", "anchor")) == str(dialog.tree.column("room", "anchor")) == "w"
+    dialog.close()
