@@ -519,8 +519,8 @@ class JoinDialog(Dialog):
         self.tree.bind("<FocusIn>", self._on_tree_focus, add="+")
         self._row += 1
         self.list_status = tk.StringVar(value=_("Type the server's address, then Refresh rooms."))
-        ttk.Label(self.body, textvariable=self.list_status, style="Small.TLabel").grid(
-            row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(0, 6))
+        self.list_status_label = ttk.Label(self.body, textvariable=self.list_status, style="Small.TLabel")
+        self.list_status_label.grid(row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(0, 6))
         self._row += 1
         self.help_frame = ttk.Frame(self.body)
         self._help_row = self._row
@@ -580,7 +580,7 @@ class JoinDialog(Dialog):
             widget.grid() if not network else widget.grid_remove()
         self.tree.delete(*self.tree.get_children())
         self.rooms, self.found = {}, {}
-        self.help_frame.grid_remove()
+        self._hide_help()
         if network:
             self._start_browsing()
         else:
@@ -624,8 +624,14 @@ class JoinDialog(Dialog):
     def _nothing_found(self) -> None:
         self._empty_id = None
         if not self.closed and self.mode_var.get() == ON_NETWORK and not self.found:
+            # The help takes the status line's place: an empty line above it is a gap.
             self.list_status.set("")
+            self.list_status_label.grid_remove()
             self.help_frame.grid(row=self._help_row, column=0, columnspan=2, sticky="ew", pady=self.px(0, 8))
+
+    def _hide_help(self) -> None:
+        self.help_frame.grid_remove()
+        self.list_status_label.grid()
 
     def fill_found(self, found) -> None:
         found = [f for f in found if joinable(f.room)]
@@ -644,7 +650,7 @@ class JoinDialog(Dialog):
         elif self.tree.get_children() and self.win.focus_get() is self.tree:
             self._on_tree_focus()
         if found:
-            self.help_frame.grid_remove()
+            self._hide_help()
             self._show_count()
         elif self._empty_id is None:
             self._nothing_found()
