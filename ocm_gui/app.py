@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import sys
 import tkinter as tk
 from pathlib import Path
@@ -149,7 +150,8 @@ class App:
     def open_chat(self, client, server=None, share_address: str | None = None) -> ChatWindow:
         self.start.name_var.set(client.username)
         chat = ChatWindow(self.root, client, server=server, share_address=share_address,
-                          settings=self.settings, on_close=self._chat_closed, on_back=self._back_to_start)
+                          settings=self.settings, on_close=self._chat_closed, on_back=self._back_to_start,
+                          backend=self.backend)
         self.chats.append(chat)
         self.start.set_open_chats(len(self.chats))
         return chat
@@ -224,7 +226,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--settings", type=Path, help=_("settings file to use instead of the usual one"))
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=_("how much to log to stderr"))
+    parser.add_argument("--scale", type=float, default=_scale_from_environment(), metavar="FACTOR",
+                        help=_("draw text and windows FACTOR times their usual size, e.g. 2 on a screen "
+                               "that reports the wrong dpi (default: the screen's own; also OCM_SCALE)"))
     return parser.parse_args(argv)
+
+
+def _scale_from_environment() -> float | None:
+    value = os.environ.get("OCM_SCALE", "")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        log.warning("ignoring OCM_SCALE=%r: not a number", value)
+        return None
 
 
 def _open_log_file() -> logging.Handler | None:
@@ -258,6 +272,7 @@ def run_app(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     emoji.guard_colour_fonts(paths.data_dir())  # before Tk loads any font
+    theme.declare_dpi_awareness()
     try:
         root = tk.Tk(className="OnlineChatMessenger")
     except tk.TclError as exc:
@@ -265,6 +280,8 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(_("Online Chat Messenger needs a graphical display ({error}); "
                            "run ocm-chat for the terminal version.").format(error=exc) + "\n")
         return 1
+    if args.scale is not None:
+        theme.set_scale(root, args.scale)
     settings = Settings.load(args.settings)
     i18n.use_language(settings.language)
     app = App(root, settings=settings)

@@ -384,6 +384,12 @@ class FilePanel:
         self.share_button.state(["disabled"])
         self.file_menu.entryconfigure(0, state="disabled")
 
+    def room_reopened(self, client) -> None:
+        """Joined the room again with `client` (Rejoin): sharing and saving go through it."""
+        self.client = client
+        self.share_button.state(["!disabled"])
+        self.file_menu.entryconfigure(0, state="normal")
+
     def close(self) -> None:
         """The window goes away: cancel every transfer; the picture cache goes with it."""
         self._closed = True

@@ -138,8 +138,8 @@ class Scrollback:
         t.tag_configure("ownsender", foreground=theme.OWN_FG)
         t.tag_configure("status", foreground=theme.MUTED, font="OCMSmall")
         t.tag_configure("failed", foreground=theme.ERROR, font="OCMSmall")
-        t.tag_configure("retry", foreground=theme.ACCENT, font="OCMSmall", underline=True,
-                        relief="raised", borderwidth=max(1, px(1)), background="#f7f7f5")
+        t.tag_configure("retry", font="OCMSmall")
+        self._retry_look()
         t.tag_configure("notice", foreground=theme.NOTICE, font="OCMNotice", justify="center",
                         spacing1=px(5), spacing3=px(5))
         t.tag_configure("error", foreground=theme.ERROR, font="OCMNotice", justify="center",
@@ -481,6 +481,26 @@ class Scrollback:
                 self._on_retry(self._failed[tag])
                 break
         return "break"
+
+    def _retry_look(self) -> None:
+        self.text.tag_configure("retry", foreground=theme.ACCENT, underline=True, relief="raised",
+                                borderwidth=max(1, theme.scaled(self.text, 1)), background="#f7f7f5")
+
+    def new_session(self) -> None:
+        """Joined the room again (Rejoin): our earlier messages keep their words and marks,
+        but their ids were the old session's, so they are no longer tracked nor retried;
+        Retry works again for what is sent from now on."""
+        ranges = self.text.tag_ranges("retry")
+        self.text.configure(state="normal")
+        for start, end in reversed(list(zip(ranges[::2], ranges[1::2]))):
+            self.text.delete(start, end)
+        self.text.configure(state="disabled")
+        for tag in self._status_tags.values():
+            self.text.tag_delete(tag)
+        self._status_tags.clear()
+        self._failed.clear()
+        self.retry_enabled = True
+        self._retry_look()
 
     def disable_retry(self) -> None:
         """The room is closed: Retry links stay as words but look and act disabled."""
