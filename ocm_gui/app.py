@@ -111,7 +111,7 @@ class App:
         existing = self.dialogs.get(cls)
         if isinstance(existing, cls) and not existing.closed:
             existing.win.lift()
-            existing.first_field().focus_set()
+            existing.focus_first_field()
             return existing
         self.settings.name = self.start.name  # the dialog starts from what the start window shows
         dialog = cls(self.root, backend=self.backend, settings=self.settings, on_success=on_success,

@@ -1,4 +1,4 @@
-"""Settings kept between runs: last name, last server, ports, window sizes, language.
+"""Settings kept between runs: last name, last server, ports, window sizes, language, share folder.
 
 Stored as JSON in the user's config directory (`ocm_core.paths.config_dir`: the
 platform's usual place, or ``$XDG_CONFIG_HOME`` when set), written atomically
@@ -36,9 +36,11 @@ class Settings:
     chat_size: str = ""  # "WxH" as last left; "" is a default size grown with the screen's text size
     recent_servers: list[str] = field(default_factory=list)  # newest first
     language: str = ""  # "" follows the system; else a code from ocm_core.i18n.LANGUAGES
+    share_dir: str = ""  # the folder "Share a file…" last picked from; "" is the home folder
     path: Path | None = None
 
-    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size", "recent_servers", "language")
+    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size", "recent_servers", "language",
+                  "share_dir")
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":

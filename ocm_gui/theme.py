@@ -72,6 +72,26 @@ def shortcut(key: str, platform: str = sys.platform) -> str:
     return f"<{modifier}-{key}>"
 
 
+# Entry classes whose Ctrl+A (Cmd+A) selects all: Tk's own binding moves to the line start.
+ENTRY_CLASSES = ("TEntry", "TCombobox", "TSpinbox", "Entry", "Spinbox")
+
+
+def select_all_in_entry(event: tk.Event) -> str:
+    entry = event.widget
+    if isinstance(entry, (tk.Entry, ttk.Entry, tk.Spinbox)):  # ttk.Combobox and ttk.Spinbox are ttk.Entry
+        end = len(entry.get())
+        entry.selection_range(0, end)
+        entry.icursor(end)
+    return "break"
+
+
+def bind_select_all(root: tk.Misc) -> None:
+    """Ctrl+A (Cmd+A on macOS) selects all in every entry of the app, bound once per class."""
+    for cls in ENTRY_CLASSES:
+        for key in ("a", "A"):  # "A": with Caps Lock on
+            root.bind_class(cls, shortcut(key), select_all_in_entry)
+
+
 def pick_family(root: tk.Misc) -> str:
     family = choose_family(tkfont.families(root))
     if family is not None:
@@ -169,6 +189,7 @@ def apply_theme(root: tk.Tk) -> str:
     if done:
         return done
     family = pick_family(root)
+    bind_select_all(root)
     for name in ("TkDefaultFont", "TkTextFont", "TkMenuFont", "TkHeadingFont", "TkCaptionFont",
                  "TkTooltipFont", "TkSmallCaptionFont", "TkIconFont"):
         if name in tkfont.names(root):
