@@ -45,6 +45,7 @@ from .validation import (
     format_address,
     parse_port,
 )
+from .wrapped import WrappedText
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class Dialog:
         self.win.protocol("WM_DELETE_WINDOW", self.cancel)
         self.win.columnconfigure(0, weight=1)
         self.win.rowconfigure(0, weight=1)
-        self.body = ttk.Frame(self.win, padding=(18, 16, 18, 8))
+        self.body = ttk.Frame(self.win, padding=self.px(18, 16, 18, 8))
         self.body.grid(row=0, column=0, sticky="nsew")
         self.body.columnconfigure(1, weight=1)
         self._row = 0
@@ -119,24 +120,25 @@ class Dialog:
 
         self.error_var = tk.StringVar()
         self.error_label = ttk.Label(self.win, textvariable=self.error_var, style="Error.TLabel",
-                                     wraplength=420, justify="left", padding=(18, 0, 18, 0))
+                                     wraplength=self.px(420), justify="left", padding=self.px(18, 0, 18, 0))
         # Always in the grid, empty until an error: an empty label keeps one line's height,
         # so the buttons below do not jump when an error appears.
         self.error_label.grid(row=1, column=0, sticky="ew")
-        self.error_label.bind("<Configure>", lambda e: e.widget.configure(wraplength=max(240, e.width - 36)))
+        self.error_label.bind("<Configure>", lambda e: e.widget.configure(
+            wraplength=max(self.px(240), e.width - self.px(36))))
         show_wrapped(self.error_label, self.error_var)  # Japanese lines broken where kinsoku allows
-        self.error_actions = ttk.Frame(self.win, padding=(18, 4, 18, 0))
+        self.error_actions = ttk.Frame(self.win, padding=self.px(18, 4, 18, 0))
         self.error_actions.grid(row=2, column=0, sticky="w")
 
-        buttons = ttk.Frame(self.win, padding=(18, 10, 18, 16))
+        buttons = ttk.Frame(self.win, padding=self.px(18, 10, 18, 16))
         buttons.grid(row=3, column=0, sticky="ew")
         buttons.columnconfigure(0, weight=1)
         self.busy_var = tk.StringVar()
         ttk.Label(buttons, textvariable=self.busy_var, style="Muted.TLabel").grid(row=0, column=0, sticky="w")
         self.ok_button = ttk.Button(buttons, text=_(self.ok_text), style="Accent.TButton", command=self.ok)
-        self.ok_button.grid(row=0, column=1, padx=(8, 0))
+        self.ok_button.grid(row=0, column=1, padx=self.px(8, 0))
         self.cancel_button = ttk.Button(buttons, text=_("Cancel"), command=self.cancel)
-        self.cancel_button.grid(row=0, column=2, padx=(8, 0))
+        self.cancel_button.grid(row=0, column=2, padx=self.px(8, 0))
 
         self.win.bind("<Return>", self._on_return)
         self.win.bind("<KP_Enter>", self._on_return)
@@ -146,6 +148,11 @@ class Dialog:
         self._place_over_master()
         self.win.deiconify()
         self.focus_first_field()
+
+    def px(self, *pixels: int) -> Any:
+        """Pixels drawn for 96 dpi, grown with the text: one number, or a padding's tuple."""
+        grown = tuple(theme.scaled(self.master, value) for value in pixels)
+        return grown[0] if len(grown) == 1 else grown
 
     # -- to override
     def build(self) -> None:
@@ -164,14 +171,14 @@ class Dialog:
     def field(self, label: str, value: str = "", *, show: str | None = None, width: int = 30,
               hint: str | None = None) -> tuple[tk.StringVar, ttk.Entry]:
         var = tk.StringVar(value=value)
-        ttk.Label(self.body, text=label).grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
+        ttk.Label(self.body, text=label).grid(row=self._row, column=0, sticky="w", padx=self.px(0, 12), pady=self.px(4))
         entry = ttk.Entry(self.body, textvariable=var, width=width, show=show or "")
-        entry.grid(row=self._row, column=1, sticky="ew", pady=4)
+        entry.grid(row=self._row, column=1, sticky="ew", pady=self.px(4))
         self._row += 1
         self.watch(var, entry)
         if hint:
             ttk.Label(self.body, text=hint, style="Small.TLabel").grid(
-                row=self._row, column=1, sticky="w", pady=(0, 4))
+                row=self._row, column=1, sticky="w", pady=self.px(0, 4))
             self._row += 1
         return var, entry
 
@@ -268,7 +275,7 @@ class HostDialog(Dialog):
     def build(self) -> None:
         s = self.settings
         ttk.Label(self.body, text=_("Host a room"), style="Heading.TLabel").grid(
-            row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
+            row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(0, 10))
         self._row += 1
         self.name_var, self.name_entry = self.field(_("Your name"), s.name)
         self.room_var, self.room_entry = self.field(_("Room name"), s.room)
@@ -278,26 +285,27 @@ class HostDialog(Dialog):
         self.advanced_var = tk.BooleanVar(value=False)
         self.advanced_button = ttk.Checkbutton(self.body, text=_("Advanced: ports"), variable=self.advanced_var,
                                                command=self._show_advanced)
-        self.advanced_button.grid(row=self._row, column=1, sticky="w", pady=(6, 2))
+        self.advanced_button.grid(row=self._row, column=1, sticky="w", pady=self.px(6, 2))
         self._row += 1
         self.advanced = ttk.Frame(self.body)
         self._advanced_row = self._row
         ports = ttk.Frame(self.advanced)
-        ttk.Label(self.advanced, text=_("Ports")).grid(row=0, column=0, sticky="w", padx=(0, 12), pady=4)
-        ports.grid(row=0, column=1, sticky="w", pady=4)
+        ttk.Label(self.advanced, text=_("Ports")).grid(row=0, column=0, sticky="w", padx=self.px(0, 12),
+                                                       pady=self.px(4))
+        ports.grid(row=0, column=1, sticky="w", pady=self.px(4))
         self.tcp_var = tk.StringVar(value=str(s.tcp_port))
         self.udp_var = tk.StringVar(value=str(s.udp_port))
         ttk.Label(ports, text="TCP").pack(side="left")
         self.tcp_entry = ttk.Entry(ports, textvariable=self.tcp_var, width=7)
-        self.tcp_entry.pack(side="left", padx=(4, 12))
+        self.tcp_entry.pack(side="left", padx=self.px(4, 12))
         ttk.Label(ports, text="UDP").pack(side="left")
         self.udp_entry = ttk.Entry(ports, textvariable=self.udp_var, width=7)
-        self.udp_entry.pack(side="left", padx=(4, 0))
+        self.udp_entry.pack(side="left", padx=self.px(4, 0))
         self.watch(self.tcp_var, self.tcp_entry)
         self.watch(self.udp_var, self.udp_entry)
         ttk.Label(self.advanced, text=_("The defaults work; change them only if your network needs other ports. "
                                         "A room hosted while another is open uses the same server and ports."),
-                  style="Small.TLabel", wraplength=340, justify="left").grid(row=1, column=1, sticky="w")
+                  style="Small.TLabel", wraplength=self.px(340), justify="left").grid(row=1, column=1, sticky="w")
         self._row += 1
         ttk.Label(self.body, text=_("People on this network see the room under Join a room."),
                   style="Small.TLabel").grid(row=self._row, column=1, sticky="w")
@@ -422,22 +430,20 @@ ON_NETWORK, BY_ADDRESS = "network", "address"  # the Join dialog's two ways to f
 EMPTY_NETWORK_MS = 4000  # nothing found by then: say why that usually happens
 BROWSER_POLL_MS = 200
 
-def nothing_found_text() -> str:
-    """What the Join dialog says when no room is found: the usual causes, and what to do."""
-    lines = [
-        _("No rooms found on this network yet. What usually causes it:"),
-        "• " + " ".join((
-            _("The host's firewall blocks discovery. Open UDP 5353 (mDNS) and UDP 9089 for the app, "
-              "and TCP 9090 and UDP 9091 to chat."),
-            _("Windows: allow Online Chat Messenger when Windows Security asks, on Private networks."),
-            _("macOS: System Settings › Network › Firewall › Options, allow it."),
-            _("Linux: for example sudo ufw allow 5353,9089,9091/udp and sudo ufw allow 9090/tcp."),
-        )),
-        "• " + _("You are on different networks (another subnet, a VPN, guest Wi-Fi)."),
-        "• " + _("The Wi-Fi keeps its devices apart (client or AP isolation)."),
-        _("Ask the host for the address in their chat window and connect by address."),
+def nothing_found_items() -> list[tuple[int, str]]:
+    """What the Join dialog says when no room is found, the usual causes and what to do, as
+    (level, text) for ocm_gui/wrapped.py: 0 a paragraph, 1 a cause, 2 a step under it."""
+    return [
+        (0, _("No rooms found on this network yet. What usually causes it:")),
+        (1, _("The host's firewall blocks discovery. Open UDP 5353 (mDNS) and UDP 9089 for the app, "
+              "and TCP 9090 and UDP 9091 to chat.")),
+        (2, _("Windows: allow Online Chat Messenger when Windows Security asks, on Private networks.")),
+        (2, _("macOS: System Settings › Network › Firewall › Options, allow it.")),
+        (2, _("Linux: for example sudo ufw allow 5353,9089,9091/udp and sudo ufw allow 9090/tcp.")),
+        (1, _("You are on different networks (another subnet, a VPN, guest Wi-Fi).")),
+        (1, _("The Wi-Fi keeps its devices apart (client or AP isolation).")),
+        (0, _("Ask the host for the address in their chat window and connect by address.")),
     ]
-    return "\n".join(lines)
 
 
 class JoinDialog(Dialog):
@@ -457,28 +463,28 @@ class JoinDialog(Dialog):
         self._poll_id: str | None = None
         self._empty_id: str | None = None
         ttk.Label(self.body, text=_("Join a room"), style="Heading.TLabel").grid(
-            row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 10))
+            row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(0, 10))
         self._row += 1
         self.name_var, self.name_entry = self.field(_("Your name"), s.name)
 
         can_browse = hasattr(self.backend, "make_browser")
         self.mode_var = tk.StringVar(value=ON_NETWORK if can_browse else BY_ADDRESS)
         modes = ttk.Frame(self.body)
-        modes.grid(row=self._row, column=0, columnspan=2, sticky="w", pady=(4, 2))
+        modes.grid(row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(4, 2))
         self.network_button = ttk.Radiobutton(modes, text=_("Rooms on this network"), value=ON_NETWORK,
                                               variable=self.mode_var, command=self._mode_changed)
         self.network_button.pack(side="left")
         self.address_button = ttk.Radiobutton(modes, text=_("Connect by address"), value=BY_ADDRESS,
                                               variable=self.mode_var, command=self._mode_changed)
-        self.address_button.pack(side="left", padx=(16, 0))
+        self.address_button.pack(side="left", padx=self.px(16, 0))
         if not can_browse:
             self.network_button.state(["disabled"])
         self._row += 1
 
         self.address_label = ttk.Label(self.body, text=_("Server"))
-        self.address_label.grid(row=self._row, column=0, sticky="w", padx=(0, 12), pady=4)
+        self.address_label.grid(row=self._row, column=0, sticky="w", padx=self.px(0, 12), pady=self.px(4))
         self.address_line = line = ttk.Frame(self.body)
-        line.grid(row=self._row, column=1, sticky="ew", pady=4)
+        line.grid(row=self._row, column=1, sticky="ew", pady=self.px(4))
         line.columnconfigure(0, weight=1)
         self.address_var = tk.StringVar(value=s.server)
         self.address_entry = ttk.Combobox(line, textvariable=self.address_var, width=24,
@@ -489,16 +495,16 @@ class JoinDialog(Dialog):
         self.address_entry.bind("<Return>", self._on_address_return)
         self.address_entry.bind("<KP_Enter>", self._on_address_return)
         self.refresh_button = ttk.Button(line, text=_("Refresh rooms"), command=self.refresh)
-        self.refresh_button.grid(row=0, column=1, padx=(8, 0))
+        self.refresh_button.grid(row=0, column=1, padx=self.px(8, 0))
         self._row += 1
         self.address_hint = ttk.Label(self.body, text=_("The host's address, like {example}").format(
                                           example=f"192.168.1.20:{DEFAULT_TCP_PORT}"),
                                       style="Small.TLabel")
-        self.address_hint.grid(row=self._row, column=1, sticky="w", pady=(0, 6))
+        self.address_hint.grid(row=self._row, column=1, sticky="w", pady=self.px(0, 6))
         self._row += 1
 
         frame = ttk.Frame(self.body)
-        frame.grid(row=self._row, column=0, columnspan=2, sticky="nsew", pady=(4, 2))
+        frame.grid(row=self._row, column=0, columnspan=2, sticky="nsew", pady=self.px(4, 2))
         self.body.rowconfigure(self._row, weight=1)
         frame.columnconfigure(0, weight=1)
         frame.rowconfigure(0, weight=1)
@@ -507,7 +513,8 @@ class JoinDialog(Dialog):
         heading_font = tkfont.nametofont(ttk.Style(self.win).lookup("Treeview.Heading", "font") or "TkHeadingFont",
                                          root=self.win)
         for key, heading, width in self.columns:
-            self.tree.heading(key, text=_(heading), anchor="w")
+            # The People count is centred under its heading; the words are left-aligned under theirs.
+            self.tree.heading(key, text=_(heading), anchor="center" if key == "people" else "w")
             # Wide enough for its heading in this language at this screen's text size.
             width = max(theme.scaled(self.win, width), heading_font.measure(_(heading)) + theme.scaled(self.win, 16))
             self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host", "server"),
@@ -522,17 +529,17 @@ class JoinDialog(Dialog):
         self.tree.bind("<FocusIn>", self._on_tree_focus, add="+")
         self._row += 1
         self.list_status = tk.StringVar(value=_("Type the server's address, then Refresh rooms."))
-        ttk.Label(self.body, textvariable=self.list_status, style="Small.TLabel").grid(
-            row=self._row, column=0, columnspan=2, sticky="w", pady=(0, 6))
+        self.list_status_label = ttk.Label(self.body, textvariable=self.list_status, style="Small.TLabel")
+        self.list_status_label.grid(row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(0, 6))
         self._row += 1
         self.help_frame = ttk.Frame(self.body)
         self._help_row = self._row
-        self.help_label = ttk.Label(self.help_frame, text=nothing_found_text(), style="Small.TLabel", wraplength=460,
-                                    justify="left")
-        self.help_label.pack(anchor="w")
+        # Wraps to the dialog's width, Japanese where it may break, bullets hanging.
+        self.help_text = WrappedText(self.help_frame, nothing_found_items())
+        self.help_text.text.pack(fill="x")
         self.by_address_button = ttk.Button(self.help_frame, text=_("Connect by address"),
                                             command=lambda: self.set_mode(BY_ADDRESS))
-        self.by_address_button.pack(anchor="w", pady=(6, 0))
+        self.by_address_button.pack(anchor="w", pady=self.px(6, 0))
         self._row += 1
 
         self.room_var, self.room_entry = self.field(
@@ -588,7 +595,7 @@ class JoinDialog(Dialog):
             widget.grid() if not network else widget.grid_remove()
         self.tree.delete(*self.tree.get_children())
         self.rooms, self.found = {}, {}
-        self.help_frame.grid_remove()
+        self._hide_help()
         if network:
             self._start_browsing()
         else:
@@ -632,8 +639,14 @@ class JoinDialog(Dialog):
     def _nothing_found(self) -> None:
         self._empty_id = None
         if not self.closed and self.mode_var.get() == ON_NETWORK and not self.found:
+            # The help takes the status line's place: an empty line above it is a gap.
             self.list_status.set("")
-            self.help_frame.grid(row=self._help_row, column=0, columnspan=2, sticky="ew", pady=(0, 8))
+            self.list_status_label.grid_remove()
+            self.help_frame.grid(row=self._help_row, column=0, columnspan=2, sticky="ew", pady=self.px(0, 8))
+
+    def _hide_help(self) -> None:
+        self.help_frame.grid_remove()
+        self.list_status_label.grid()
 
     def fill_found(self, found) -> None:
         found = [f for f in found if joinable(f.room)]
@@ -653,7 +666,7 @@ class JoinDialog(Dialog):
         if self.tree.get_children() and self.win.focus_get() is self.tree:
             self._on_tree_focus()
         if found:
-            self.help_frame.grid_remove()
+            self._hide_help()
             self._show_count()
         elif self._empty_id is None:
             self._nothing_found()
@@ -675,8 +688,8 @@ class JoinDialog(Dialog):
 
     # -- password row: shown for a room the list says is locked, or after the server asked
     def show_password(self, focus: bool = False) -> None:
-        self.password_label.grid(row=self._password_row, column=0, sticky="w", padx=(0, 12), pady=4)
-        self.password_entry.grid(row=self._password_row, column=1, sticky="ew", pady=4)
+        self.password_label.grid(row=self._password_row, column=0, sticky="w", padx=self.px(0, 12), pady=self.px(4))
+        self.password_entry.grid(row=self._password_row, column=1, sticky="ew", pady=self.px(4))
         if focus:
             self.password_entry.focus_set()
 

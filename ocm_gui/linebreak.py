@@ -2,20 +2,22 @@
 
 Tk's Text wraps either by word or by character, per line: a message that mixes a Japanese
 run with English words needs both. Tk's word wrapping breaks only after ASCII white space
-(its X11 font code tests isspace() on code points below 256; U+200B is not one), so the chat view wraps
-by word and gets a real space at each break opportunity inside a Japanese run, tagged
-BREAK_TAG, whose one-pixel font draws it zero wide. An opportunity lies between two
-characters when either is CJK, except where the Japanese line-breaking rules (kinsoku)
+(its X11 font code tests isspace() on code points below 256; U+200B is not one), so the
+chat view wraps by word and gets a real space at each break opportunity inside a Japanese
+run, tagged BREAK_TAG, whose one-pixel font draws it zero wide. An opportunity lies between
+two characters when either is CJK, except where the Japanese line-breaking rules (kinsoku)
 forbid it: closing punctuation (。、」）), small kana and the prolonged sound mark never
-start a line; opening brackets (「（) never end one. Latin words are never broken (unless
-one alone is wider than the view). The chat view leaves the tagged spaces out of what is
-copied and of its transcript.
+start a line; opening brackets (「（) never end one; a number keeps its unit (60秒, 15時,
+６０秒); a paragraph's last line holds two characters at least. Latin words are never
+broken (unless one alone is wider than the view). The chat view leaves the tagged spaces
+out of what is copied and of its transcript.
 
 `with_break_opportunities` marks the opportunities with U+200B (a pure function, tested
-on its own); `spaces_for_breaks` turns the marks in a batch into spaces and says where they
-are, so the chat view tags them all in one call. A Label has no such trick (it wraps CJK
-text anywhere): `wrap_to_width` breaks its text into lines by the same rules beforehand
-(ocm_gui/labelwrap.py puts it on a label).
+on its own); `glued` keeps a phrase of our own whole where it has a space Tk would break
+at (a number and its unit, a status mark and its word); `spaces_for_breaks` turns the
+marks in a batch into spaces and says where they are, so the chat view tags them all in
+one call. A Label has no such trick (it wraps CJK text anywhere): `wrap_to_width` breaks
+its text into lines by the same rules beforehand (ocm_gui/labelwrap.py puts it on a label).
 """
 
 from __future__ import annotations
@@ -43,16 +45,29 @@ NO_START = (
 # Never at the end of a line: opening brackets and quotes.
 NO_END = "「『（［｛〔〈《【〘〖〝‘“«‹([{｢"
 
+# Digits, and what may follow a number as its unit or counter (kanji, katakana): no break
+# between them, with or without a no-break space.
+DIGITS = "0-9\uff10-\uff19"
+UNITS = "\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+NBSP = "\u00a0"
+
 _cjk = f"[{CJK}]"
 _no_start = "[" + re.escape(NO_START) + r"\s]"
 _no_end = "[" + re.escape(NO_END) + r"\s]"
 # A position between a and b where a break may go: one of them is CJK, a may end a line,
 # b may start one.
+_number_unit = f"(?!(?<=[{DIGITS}])[{DIGITS}{UNITS}])(?!(?<=[{DIGITS}]{NBSP})[{UNITS}])"
+# The last line of a paragraph never holds one character alone (a lone "す", or "す ✓"
+# with an own message's mark): no break before a line's last character.
+_not_last = r"(?![^\n](?:\n|\Z))"
 _OPPORTUNITY = re.compile(
-    f"(?<={_cjk})(?<!{_no_end})(?!{_no_start})(?=.)"
-    f"|(?<=.)(?<!{_no_end})(?={_cjk})(?!{_no_start})",
+    f"(?<={_cjk})(?<!{_no_end})(?!{_no_start})(?=.){_number_unit}{_not_last}"
+    f"|(?<=.)(?<!{_no_end})(?={_cjk})(?!{_no_start}){_number_unit}{_not_last}",
     re.DOTALL,
 )
+# Spaces in our own phrases that Tk must not break at: between a number and the word after
+# it ("60 s", "60 秒") and after a status mark ("✗ not delivered").
+_GLUE = re.compile(f"(?<=[{DIGITS}]) (?=[^\\W\\d_])|(?<=[✓✗]) ")
 _HAS_CJK = re.compile(_cjk)
 
 
@@ -65,6 +80,14 @@ def with_break_opportunities(text: str) -> str:
     if not _HAS_CJK.search(text):
         return text  # the common English line: no work
     return _OPPORTUNITY.sub(BREAK, text.replace(BREAK, ""))
+
+
+
+
+def glued(text: str) -> str:
+    """text with a no-break space (which Tk's word wrapping never breaks at) for each space
+    that would split a number from its unit or a mark from its word."""
+    return _GLUE.sub(NBSP, text)
 
 
 _PIECE_END = re.compile(rf"(?<=\s)(?!\s)|{BREAK}")  # after a run of spaces, or at a mark

@@ -18,6 +18,7 @@ in ocm_gui/chatlines.py.
 from __future__ import annotations
 
 import collections
+import functools
 import time
 import tkinter as tk
 import webbrowser
@@ -31,7 +32,7 @@ from ocm_core.i18n import _
 from . import theme
 from .chatlines import clock_text, continues_group, day_label, day_of, find_links, pick_colour
 from .emoji import EMOJI_TAG, configure_emoji_tag, emoji_ranges, for_tk
-from .linebreak import BREAK_TAG, spaces_for_breaks, with_break_opportunities
+from .linebreak import BREAK_TAG, NBSP, glued, spaces_for_breaks, with_break_opportunities
 from .textactions import LINK_TAG, MARK_TAG, TextActions
 from .wheel import button_lines, wheel_lines
 
@@ -64,6 +65,17 @@ def text_segments(text: str, tags: tuple) -> list:
     if position < len(text) or not segments:
         segments += [text[position:], tags]
     return segments
+
+
+def status_segments(text: str, tags: tuple, tag: str | None) -> list:
+    """Insert arguments for an own message's status after its text: two spaces, then the
+    status, both under `tag` (what a later status replaces). The spaces carry no status
+    font, so Tk sees them as a break of their own: a status too long for the line moves
+    down alone (Tk wraps a run that starts with spaces with the word before it). Inside
+    the status, a number keeps its unit and Japanese breaks where it may."""
+    own = tuple(t for t in tags if t in ("entry", "own", MARK_TAG))
+    extra = (tag,) if tag else ()
+    return ["  ", own + extra, with_break_opportunities(glued(text)), tags + extra]
 
 
 class Scrollback:
@@ -99,7 +111,8 @@ class Scrollback:
         frame.columnconfigure(0, weight=1)
         self.text = tk.Text(frame, wrap="word", state="disabled", font="OCMChat", background=theme.PANEL,
                             foreground=theme.TEXT, relief="flat", borderwidth=0, highlightthickness=1,
-                            highlightbackground=theme.BORDER, highlightcolor=theme.ACCENT, padx=6, pady=6,
+                            highlightbackground=theme.BORDER, highlightcolor=theme.ACCENT,
+                            padx=theme.scaled(master, 6), pady=theme.scaled(master, 6),
                             cursor="arrow", width=40, height=10, takefocus=1)
         self.scrollbar = ttk.Scrollbar(frame, orient="vertical", command=self._on_scrollbar)
         self.text.configure(yscrollcommand=self._on_scroll)
@@ -120,8 +133,9 @@ class Scrollback:
 
     def _configure_tags(self) -> None:
         t = self.text
-        t.tag_configure("entry", lmargin1=4, lmargin2=26, rmargin=6, spacing1=3, spacing3=3)
-        t.tag_configure("cont", lmargin1=26, spacing1=0)   # second and later lines of a message
+        px = functools.partial(theme.scaled, t)  # margins and spacings grow with the text
+        t.tag_configure("entry", lmargin1=px(4), lmargin2=px(26), rmargin=px(6), spacing1=px(3), spacing3=px(3))
+        t.tag_configure("cont", lmargin1=px(26), spacing1=0)   # second and later lines of a message
         t.tag_configure("time", foreground=theme.MUTED, font="OCMSmall")
         t.tag_configure("sender", font="OCMChatBold")
         for index, colour in enumerate(theme.SENDER_COLOURS):
@@ -133,17 +147,17 @@ class Scrollback:
         t.tag_configure("retry", font="OCMSmall")
         self._retry_look()
         t.tag_configure("notice", foreground=theme.NOTICE, font="OCMNotice", justify="center",
-                        spacing1=5, spacing3=5)
+                        spacing1=px(5), spacing3=px(5))
         t.tag_configure("error", foreground=theme.ERROR, font="OCMNotice", justify="center",
-                        spacing1=5, spacing3=5)
+                        spacing1=px(5), spacing3=px(5))
         t.tag_configure("separator", foreground=theme.MUTED, font="OCMSmall", justify="center",
-                        spacing1=6, spacing3=6)
+                        spacing1=px(6), spacing3=px(6))
         t.tag_configure("history", foreground="#8d9299")  # created late: wins over sender colours
-        t.tag_configure("grouped", lmargin1=26, spacing1=1)  # a message under the name of the one before
+        t.tag_configure("grouped", lmargin1=px(26), spacing1=px(1))  # a message under the name of the one before
         t.tag_configure("dateline", foreground=theme.MUTED, font="OCMSmall", justify="center",
-                        spacing1=8, spacing3=4)
+                        spacing1=px(8), spacing3=px(4))
         t.tag_configure(UNREAD_TAG, foreground=theme.ERROR, font="OCMSmall", justify="center",
-                        spacing1=6, spacing3=4)
+                        spacing1=px(6), spacing3=px(4))
         # Break spaces in Japanese runs (ocm_gui/linebreak.py): last, so their font wins.
         t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
         configure_emoji_tag(t)  # emoji runs in the emoji font (ocm_gui/emoji.py)
@@ -267,7 +281,7 @@ class Scrollback:
         tag = f"st{self._serial}"
         self._status_tags[msg_id] = tag
         base = ("entry", "own")
-        status = ["  " + _("sending…"), base + ("status", MARK_TAG, tag)]
+        status = status_segments(_("sending…"), base + ("status", MARK_TAG), tag)
         return self._entry_segments(stamp, self.username, text, base, ("sender", "ownsender"), status)
 
     def message_entry(self, msg: ChatMessage) -> Entry:
@@ -290,9 +304,10 @@ class Scrollback:
         return line_entry(text, tags)
 
     def notice_entry(self, text: str, stamp: float, history: bool) -> Entry:
-        """Someone came or went: 'text  ·  HH:MM', after a date line if the day changed."""
+        """Someone came or went: 'text  ·  HH:MM', after a date line if the day changed. The
+        sentence's full stop goes: a stop and then a dot ("joined.  ·", "参加しました。 ・") is a stutter."""
         date = self._date_segments(stamp)
-        line = self.line_entry(f"{text}  ·  {clock_text(stamp)}", ("notice", "history") if history else ("notice",))
+        line = self.line_entry(f"{text.rstrip('.。')}  ·  {clock_text(stamp)}", ("notice", "history") if history else ("notice",))
         return Entry(date.segments + line.segments, date.lines + line.lines)
 
     def day_entries(self, stamp: float) -> list[Entry]:
@@ -366,7 +381,8 @@ class Scrollback:
         if stick:
             self.scroll_to_end()
         else:
-            self.more_button.place(relx=1.0, rely=1.0, x=-24, y=-10, anchor="se")
+            self.more_button.place(relx=1.0, rely=1.0, x=-theme.scaled(self.text, 24), y=-theme.scaled(self.text, 10),
+                                   anchor="se")
 
     def append_widget(self, widget: tk.Widget, history: bool = False) -> None:
         """Put a widget (a shared file's card) at the end, on a line of its own."""
@@ -375,7 +391,8 @@ class Scrollback:
         self._group = None
         stick = self.following
         self.text.configure(state="normal")
-        self.text.window_create("end-1c", window=widget, padx=22, pady=3)
+        self.text.window_create("end-1c", window=widget, padx=theme.scaled(self.text, 22),
+                                pady=theme.scaled(self.text, 3))
         self._wheel_scrolls_text(widget)
         self.text.insert("end-1c", "\n", ("entry",))
         self._entry_lines.append(1)
@@ -432,19 +449,24 @@ class Scrollback:
             self.text.tag_delete(tag)
             return None
         start, end = ranges[0], ranges[-1]
+        segments = status_segments(text, tags, tag if keep else None)
+        line, column = (int(part) for part in self.text.index(start).split("."))
+        breaks = spaces_for_breaks(segments, line, column)
         self.text.configure(state="normal")
         self.text.delete(start, end)
-        self.text.insert(start, text, tags + (tag,) if keep else tags)
+        self.text.insert(start, *segments)
+        if breaks:
+            self.text.tag_add(BREAK_TAG, *breaks)
         self.text.configure(state="disabled")
         if not keep:
             self.text.tag_delete(tag)
         return tag
 
     def mark_sent(self, msg_id: int) -> None:
-        self._set_status(msg_id, "  ✓", ("entry", "own", "status", MARK_TAG), keep=False)
+        self._set_status(msg_id, "✓", ("entry", "own", "status", MARK_TAG), keep=False)
 
     def mark_failed(self, msg_id: int, reason: str) -> None:
-        tag = self._set_status(msg_id, "  " + _("✗ not delivered ({reason})").format(reason=reason),
+        tag = self._set_status(msg_id, _("✗ not delivered ({reason})").format(reason=reason),
                                ("entry", "own", "failed", MARK_TAG), keep=True)
         if tag is None:
             return
@@ -458,7 +480,7 @@ class Scrollback:
         """A failed message sent again under `new_id`: back to 'sending…'."""
         tag = self._status_tags[msg_id]
         self._failed.pop(tag, None)
-        self._set_status(msg_id, "  " + _("sending…"), ("entry", "own", "status", MARK_TAG), keep=True)
+        self._set_status(msg_id, _("sending…"), ("entry", "own", "status", MARK_TAG), keep=True)
         self._status_tags[new_id] = self._status_tags.pop(msg_id)
 
     def is_tracked(self, msg_id: int) -> bool:
@@ -473,7 +495,7 @@ class Scrollback:
         if tag is None:
             return None
         ranges = self.text.tag_ranges(tag)
-        return self.plain_text(str(ranges[0]), str(ranges[-1])).strip() if ranges else None
+        return self.plain_text(str(ranges[0]), str(ranges[-1])).replace(NBSP, " ").strip() if ranges else None
 
     def _on_retry_click(self, event) -> str:
         if not self.retry_enabled:
@@ -486,8 +508,8 @@ class Scrollback:
         return "break"
 
     def _retry_look(self) -> None:
-        self.text.tag_configure("retry", foreground=theme.ACCENT, underline=True, relief="raised", borderwidth=1,
-                                background="#f7f7f5")
+        self.text.tag_configure("retry", foreground=theme.ACCENT, underline=True, relief="raised",
+                                borderwidth=max(1, theme.scaled(self.text, 1)), background="#f7f7f5")
 
     def new_session(self) -> None:
         """Joined the room again (Rejoin): our earlier messages keep their words and marks,

@@ -21,9 +21,12 @@ class StartWindow(ttk.Frame):
 
         ttk.Label(self, text=APP_NAME, style="Title.TLabel").grid(
             row=0, column=0, columnspan=2, sticky="w")
-        ttk.Label(self, text=_("Talk with people on your network: host a room, or join one someone else hosts."),
-                  style="Muted.TLabel", wraplength=theme.scaled(master, 460), justify="left").grid(
-            row=1, column=0, columnspan=2, sticky="w", pady=theme.pad(master, 4, 20))
+        self.intro = ttk.Label(self, text=_("Talk with people on your network: host a room, or join one someone else "
+                                            "hosts."), style="Muted.TLabel", wraplength=theme.scaled(master, 460),
+                               justify="left")
+        self.intro.grid(row=1, column=0, columnspan=2, sticky="ew", pady=theme.pad(master, 4, 20))
+        # Wrapped to the window's width, not a fixed one that leaves a last word alone on a wide window.
+        self.intro.bind("<Configure>", lambda e: e.widget.configure(wraplength=max(theme.scaled(self, 200), e.width)))
 
         name_row = ttk.Frame(self)
         name_row.grid(row=2, column=0, columnspan=2, sticky="ew", pady=theme.pad(master, 0, 22))

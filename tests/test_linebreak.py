@@ -9,6 +9,7 @@ from ocm_gui.linebreak import (
     BREAK,
     NO_END,
     NO_START,
+    glued,
     has_cjk,
     spaces_for_breaks,
     strip_breaks,
@@ -23,18 +24,23 @@ def marked(text: str) -> str:
 
 @pytest.mark.parametrize("text, expected", [
     ("plain English stays as it is", "plain English stays as it is"),
-    ("日本語です", "日|本|語|で|す"),
+    ("日本語です", "日|本|語|です"),                      # the last line is never one character alone
     ("日本語です。", "日|本|語|で|す。"),                 # 。 never starts a line
-    ("「これ」は", "「こ|れ」|は"),                       # 「 never ends one, 」 never starts one
-    ("ちょっと", "ちょっ|と"),                            # small kana stay with what precedes them
-    ("コーヒー", "コー|ヒー"),                            # so does the prolonged sound mark
+    ("「これ」は何", "「こ|れ」|は何"),                   # 「 never ends one, 」 never starts one
+    ("ちょっと待って", "ちょっ|と|待って"),              # small kana stay with what precedes them
+    ("コーヒーです", "コー|ヒー|です"),                   # so does the prolonged sound mark
     ("Hello 世界 wraps", "Hello 世|界 wraps"),            # a space is a break already
-    ("Python3を使う", "Python3|を|使|う"),                # a Latin word is one piece
-    ("meetingは", "meeting|は"),
+    ("Python3を使うよ", "Python3|を|使|うよ"),            # a Latin word is one piece
+    ("meetingは", "meetingは"),
+    ("meetingはい", "meeting|はい"),
     ("（笑）", "（笑）"),
     ("はい、OK", "は|い、|OK"),
     ("待って…", "待っ|て…"),
-    ("二行\n目", "二|行\n目"),                            # no mark beside a line break
+    ("二行\n目です", "二行\n目|です"),                    # no mark beside a line break
+    ("60秒以内", "60秒|以内"),                           # a number keeps its unit
+    ("１５時です", "１５時|です"),
+    ("60\u00a0秒です", "60\u00a0秒|です"),
+    ("お願いします🙏", "お|願|い|し|ま|す🙏"),             # nor an emoji alone on the last line
 ])
 def test_break_opportunities(text, expected):
     assert marked(text) == expected
@@ -51,14 +57,25 @@ def test_kinsoku_holds_for_every_pair():
                 assert has_cjk(a + b), (a, b)
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("within 60 s", "within 60\u00a0s"),
+    ("（60 秒以内に）", "（60\u00a0秒以内に）"),
+    ("✗ not delivered (timeout)", "✗\u00a0not delivered (timeout)"),
+    ("✗ 未配信", "✗\u00a0未配信"),
+    ("room 3, then 4 ", "room 3, then 4 "),  # a number before punctuation or at the end: as it was
+])
+def test_glued_keeps_a_number_with_its_unit_and_a_mark_with_its_word(text, expected):
+    assert glued(text) == expected
+
+
 def test_marks_already_in_the_text_are_not_doubled():
     once = with_break_opportunities("日本語")
     assert with_break_opportunities(once) == once
 
 
 def test_marks_become_spaces_at_the_right_indices():
-    flat = ["12:00  ", ("time",), with_break_opportunities("花子"), ("sender",),
-            "  " + with_break_opportunities("了解\nです"), ("entry",), "\n", ()]
+    flat = ["12:00  ", ("time",), f"花{BREAK}子", ("sender",),
+            f"  了{BREAK}解\nで{BREAK}す", ("entry",), "\n", ()]
     ranges = spaces_for_breaks(flat, 3, 5)
     text = "".join(flat[0::2])
     assert BREAK not in text and text == "12:00  花 子  了 解\nで す\n"
@@ -78,7 +95,7 @@ def test_text_without_marks_is_left_alone():
 @pytest.mark.parametrize("text, width, expected", [
     ("あいうえお。かきく", 5, "あいうえ\nお。かきく"),     # 。 goes down with the kana before it
     ("あいうえ「かき」く", 5, "あいうえ\n「かき」く"),       # 「 does not end a line
-    ("ちょっとまって", 3, "ちょっ\nとまっ\nて"),           # small kana stay with what precedes them
+    ("ちょっとまって", 3, "ちょっ\nと\nまって"),           # small kana stay with what precedes them; no lone last one
     ("名前 Alice は長い", 7, "名前\nAlice は\n長い"),       # Latin words stay whole; a space at a break goes
     ("一行目\n二行目", 10, "一行目\n二行目"),               # the text's own newlines stay
     ("plain English is left to Tk", 5, "plain English is left to Tk"),

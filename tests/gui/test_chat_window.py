@@ -101,7 +101,7 @@ def test_notices_and_history_have_their_own_style(root, make_chat, fake_client):
     assert "history" in tags_at_text(chat, "an old message")
     assert "notice" in tags_at_text(chat, "Bob joined the room")
     assert "history" not in tags_at_text(chat, "Bob joined the room")
-    assert "Eve stopped responding and was removed." in chat.transcript()
+    assert "Eve stopped responding and was removed  ·  " in chat.transcript()
 
 
 def test_own_message_goes_pending_sent_and_failed_with_retry(root, make_chat, fake_client):

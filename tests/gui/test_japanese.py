@@ -114,7 +114,7 @@ def test_no_english_left_in_any_window(root, japanese, settings):
     assert chat.counter.cget("text").endswith("文字オーバー")
     words = english_words(chat.win)
     assert words == set(), f"chat window: {words}"
-    assert "次郎 さんが参加しました。" in chat.transcript()
+    assert "次郎 さんが参加しました  ·  " in chat.transcript()
     assert chat.member_labels() == ["★ Bob（ホスト）（暗号化なし）", "花子（あなた）"]
     assert chat.fingerprint_label is not None and FINGERPRINT in chat.fingerprint_label.cget("text")
     assert beyond_bmp(chat.win) == set(), "Tk 8.6 draws these as empty boxes"

@@ -57,14 +57,15 @@ def test_an_empty_network_is_explained_and_offers_connect_by_address(root, app, 
     monkeypatch.setattr(dialogs, "EMPTY_NETWORK_MS", 300)
     dialog = app.open_join_dialog()
     pump(root, lambda: dialog.help_frame.winfo_ismapped(), timeout=5, what="the explanation")
-    text = dialog.help_label.cget("text")
+    text = dialog.help_text.plain()
     for words in ("UDP 5353", "UDP 9089", "TCP 9090", "Windows", "macOS", "Linux", "different networks", "isolation"):
         assert words in text
     assert not dialog.address_entry.winfo_ismapped()
+    assert not dialog.list_status_label.winfo_ismapped()  # no empty status line above the help
     dialog.by_address_button.invoke()
     root.update()
     assert dialog.mode_var.get() == "address" and dialog.address_entry.winfo_ismapped()
-    assert not dialog.help_frame.winfo_ismapped()
+    assert not dialog.help_frame.winfo_ismapped() and dialog.list_status_label.winfo_ismapped()
 
 
 def test_the_list_follows_rooms_and_servers_as_they_go(root, app):

@@ -196,7 +196,7 @@ def test_messages_from_one_sender_within_minutes_share_one_name_and_time(root, m
     assert body[:4] == [f"{hhmm}  Bob  one", "two", "and a second line",
                         f"{time.strftime('%H:%M', time.localtime(start + 70))}  Carol  three"]
     assert body[4].endswith("Bob  four")
-    assert body[5].startswith("Dave joined the room.")
+    assert body[5].startswith("Dave joined the room  ·  ")
     assert body[6].endswith("Bob  five") and body[7].endswith("Bob  six, much later")
     two = chat.text.search("two", "1.0")
     assert "grouped" in chat.text.tag_names(two)
@@ -244,7 +244,7 @@ def test_date_lines_when_the_day_changes_history_included(root, make_chat, fake_
         f"{time.strftime('%H:%M', time.localtime(noon - 3 * DAY))}  Bob  long ago",
         "same day",
         "Yesterday",
-        f"Carol joined the room.  ·  {time.strftime('%H:%M', time.localtime(noon - DAY))}",
+        f"Carol joined the room  ·  {time.strftime('%H:%M', time.localtime(noon - DAY))}",
         "Today",
         f"{time.strftime('%H:%M', time.localtime(now))}  Bob  today",
     ]
@@ -310,7 +310,7 @@ def test_own_join_is_not_under_earlier_messages(root, make_chat, server):  # ser
     pump(root, lambda: "said before carol" in bob_chat.transcript(), what="alice's message at bob")
     carol.join_room("lobby", "carol")
     carol_chat = make_chat(carol)
-    pump(root, lambda: "carol joined the room." in bob_chat.transcript(), what="carol's join at bob")
+    pump(root, lambda: "carol joined the room  ·  " in bob_chat.transcript(), what="carol's join at bob")
     alice.send("welcome carol")
     pump(root, lambda: "welcome carol" in carol_chat.transcript(), what="a live message at carol")
     lines = carol_chat.transcript().splitlines()
