@@ -15,6 +15,7 @@ import logging
 import queue
 import time
 import tkinter as tk
+from tkinter import font as tkfont
 from tkinter import ttk
 from typing import TYPE_CHECKING, Callable
 
@@ -178,7 +179,13 @@ class ChatWindow:
         needs = [self.files.share_button.winfo_reqwidth() + theme.scaled(self.win, 160),
                  self.send_button.winfo_reqwidth() + theme.scaled(self.win, 240)]
         needs.append(self.heading.share_width())
-        self.win.minsize(min(max(width, max(needs) + margin), self.win.winfo_screenwidth() * 9 // 10), height)
+        # Tall enough for the header, the input and a few lines of conversation between them:
+        # at scaling 2 the header alone took most of a 760-pixel window.
+        lines = tkfont.nametofont("OCMChat", root=self.win).metrics("linespace") if "OCMChat" in tkfont.names(
+            self.win) else theme.scaled(self.win, 18)
+        content = self.header.winfo_reqheight() + self.composer.frame.winfo_reqheight() + 5 * lines
+        self.win.minsize(min(max(width, max(needs) + margin), self.win.winfo_screenwidth() * 9 // 10),
+                         min(max(height, content), self.win.winfo_screenheight() * 9 // 10))
 
     # ------------------------------------------------------------------ helpers
     def _later(self, ms: int, func: Callable[[], object]) -> None:

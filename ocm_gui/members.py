@@ -18,9 +18,11 @@ def member_label(name: str, *, host: str | None, you: str, plain: frozenset[str]
     """How one member reads in the list; marks in words (Tk shows 🔓 and the like as boxes).
     `shown`: the name as it fits (cut with "…"), the marks around it kept whole."""
     label = name if shown is None else shown
-    if name == host:
+    if name == host and name == you:  # one mark for both keeps the line short (a narrow list, Japanese)
+        label = "★ " + _("{name} (host, you)").format(name=label)
+    elif name == host:
         label = "★ " + _("{name} (host)").format(name=label)
-    if name == you:
+    elif name == you:
         label = _("{name} (you)").format(name=label)
     if name in plain:
         label = _("{name} (not encrypted)").format(name=label)

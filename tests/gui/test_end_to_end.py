@@ -43,7 +43,7 @@ def test_host_and_join_chat_both_ways_then_host_closes_the_room(root, app):
     assert host_chat.is_host and host_chat.server is not None
     port = host_chat.server.tcp_address[1]
     assert host_chat.share_address.endswith(f":{port}")
-    assert host_chat.member_labels() == [f"★ {HOST} (host) (you)"]
+    assert host_chat.member_labels() == [f"★ {HOST} (host, you)"]
     assert host_chat.win.title() == f"{ROOM} — Online Chat Messenger"
 
     # --- a second person joins through the Join dialog, picking the room from the list
@@ -65,7 +65,7 @@ def test_host_and_join_chat_both_ways_then_host_closes_the_room(root, app):
     assert app.settings.server == f"127.0.0.1:{port}"
 
     # --- both member lists show both people, host marked
-    pump(root, lambda: host_chat.member_labels() == [f"★ {HOST} (host) (you)", MEMBER], what="host's members")
+    pump(root, lambda: host_chat.member_labels() == [f"★ {HOST} (host, you)", MEMBER], what="host's members")
     pump(root, lambda: member_chat.member_labels() == [f"★ {HOST} (host)", f"{MEMBER} (you)"],
          what="member's members")
     pump(root, lambda: f"{MEMBER} joined the room" in host_chat.transcript(), what="the join notice")

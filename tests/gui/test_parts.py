@@ -40,7 +40,7 @@ def test_member_list_puts_the_host_first_and_marks_you_and_plain_clients(root):
     assert str(people.heading.cget("text")) == "People (4)"
     people.set(("carol",), host=None)
     assert people.labels() == ["carol (you)"] and str(people.heading.cget("text")) == "People (1)"
-    assert member_label("x", host="x", you="x", plain=frozenset({"x"})) == "★ x (host) (you) (not encrypted)"
+    assert member_label("x", host="x", you="x", plain=frozenset({"x"})) == "★ x (host, you) (not encrypted)"
 
 
 def test_scrollback_status_marks_and_retry(root):
