@@ -218,6 +218,7 @@ class FilePanel:
         self.lines[event.file_id] = line
         self.window.append_widget(frame, history=event.history)
         self._fit_card(line)
+        frame.bind("<Map>", lambda e: self._fit_card(line), add="+")  # again where it really is
         if event.mime in PICTURE_TYPES and event.size <= PICTURE_MAX_BYTES:
             self._fetch_picture(line)
 
@@ -230,6 +231,8 @@ class FilePanel:
         except tk.TclError:  # not in the scrollback yet
             around = theme.scaled(text, 22)
         inside = int(text.cget("padx")) + int(text.cget("highlightthickness")) + int(text.cget("borderwidth"))
+        if frame.winfo_ismapped():  # where it really starts: line margins move it too
+            return width - frame.winfo_x() - inside - around - theme.scaled(text, 4)
         return width - 2 * (inside + around) - theme.scaled(text, 4)
 
     def _fit_card(self, line: FileLine) -> None:
