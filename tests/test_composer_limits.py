@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocm_gui.composer import counter_state, too_long_text
+from ocm_gui.composer import counter_state, default_hint, too_long_text
 
 
 def utf8(text: str) -> int:
@@ -45,3 +45,20 @@ def test_refusal_says_how_many_characters_to_cut():
     assert too_long_text(text, 12, 10) == (
         "Not sent: the message is 2 characters too long; shorten it or split it in two.")
     assert too_long_text(text, 12, 11).startswith("Not sent: the message is 1 character too long;")
+
+
+def test_a_build_without_catalogs_says_the_same_in_its_source_english(monkeypatch):
+    import gettext
+
+    from ocm_core import i18n
+
+    monkeypatch.setattr(i18n, "_translation", gettext.NullTranslations())  # as use_language() falls back
+    assert counter_state("a" * 8, 8, 10) == ("2 characters left", False)
+    assert counter_state("a" * 9, 9, 10) == ("1 character left", False)
+    assert counter_state("a" * 13, 13, 10) == ("3 characters too many", True)
+    assert counter_state("a" * 11, 11, 10) == ("1 character too many", True)
+    assert too_long_text("a" * 12, 12, 10) == (
+        "Not sent: the message is 2 characters too long; shorten it or split it in two.")
+    assert too_long_text("a" * 11, 11, 10) == (
+        "Not sent: the message is 1 character too long; shorten it or split it in two.")
+    assert default_hint() == "Enter sends · Shift+Enter adds a line"
