@@ -218,7 +218,7 @@ def decode_request(payload: bytes) -> RoomRequest:
     fields = None
     if text.lstrip().startswith("{"):
         try:
-            fields = json.loads(text)
+            fields = loads_json(text)
         except (ValueError, RecursionError):
             raise RemoteProtocolError("request payload starts like JSON but is not valid JSON") from None
     elif text.startswith('"'):
@@ -226,6 +226,8 @@ def decode_request(payload: bytes) -> RoomRequest:
             name = json.loads(text)
         except ValueError:
             name = None  # a bare username that happens to begin with a quote
+        if isinstance(name, str) and not is_unicode_text(name):
+            raise RemoteProtocolError("username holds a lone surrogate")
         if isinstance(name, str):
             return RoomRequest(decode_name(name.encode("utf-8"), "username"), dialect=Dialect.KANARU)
     if not isinstance(fields, dict):
@@ -338,9 +340,27 @@ def encode_json(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def loads_json(text: str) -> object:
+    """json.loads that also refuses a lone surrogate (JSON's "\\ud800" escape is valid JSON
+    but no Unicode text: it cannot be encoded, shown or stored); ValueError for all of it."""
+    value = json.loads(text)
+    if not is_unicode_text(json.dumps(value, ensure_ascii=False)):
+        raise ValueError("a string holds a lone surrogate")
+    return value
+
+
+def is_unicode_text(text: str) -> bool:
+    """False for a str holding a lone surrogate, which no UTF-8 encoder or Tk takes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def decode_json_object(payload: bytes) -> dict:
     try:
-        value = json.loads(payload.decode("utf-8"))
+        value = loads_json(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise RemoteProtocolError("answer is not a UTF-8 JSON object") from None
     if not isinstance(value, dict):
@@ -776,8 +796,8 @@ def encode_file_event_text(info: FileInfo) -> str:
 
 def decode_file_event(event: Event) -> FileInfo:
     try:
-        value = json.loads(event.text)
-    except ValueError:
+        value = loads_json(event.text)
+    except (ValueError, RecursionError):
         raise RemoteProtocolError("a FILE event's text is not JSON") from None
     return file_from_json(value, sender=event.name)
 

@@ -158,8 +158,12 @@ class ClientSession:
         self.host, self.members, self.plain = snapshot.host, snapshot.members, frozenset(snapshot.plain)
         if not first and snapshot.seq < self._delivered:  # the server's own word over TLS, never a stale datagram
             self._numbering_went_back(snapshot.seq)
+        # Our own join is in the history the server sends: it and what came after it are news
+        # to us, not "earlier messages".
+        own_join = max((e.seq for e in snapshot.history
+                        if e.event_type is EventType.JOINED and e.name == self.username), default=None)
         for event in snapshot.history:
-            event = dataclasses.replace(event, history=first)
+            event = dataclasses.replace(event, history=first and (own_join is None or event.seq < own_join))
             if event.seq > self._delivered and self.state is not SessionState.CLOSED and not self._is_own(event.seq, event):
                 self._hand_on(event, out, update_members=False)
         self._delivered = max(self._delivered, snapshot.seq)

@@ -20,7 +20,7 @@ from typing import TypeVar
 from ocm_core import i18n, paths
 from ocm_core.i18n import _
 
-from . import theme
+from . import emoji, theme
 from .background import wait_for_background
 from .backend import Backend
 from .chat import ChatWindow
@@ -74,7 +74,6 @@ class App:
         theme.apply_theme(root)
         set_window_icon(root)
         root.title(APP_TITLE)
-        root.minsize(480, 320)
         root.columnconfigure(0, weight=1)
         root.rowconfigure(0, weight=1)
         self.start = self._make_start(self.settings.name)
@@ -88,6 +87,11 @@ class App:
         start = StartWindow(self.root, name=name, on_host=self.open_host_dialog, on_join=self.open_join_dialog,
                             language=self.settings.language, on_language=self.set_language)
         start.grid(row=0, column=0, sticky="nsew")
+        # Never smaller than what it asks for: at a large Tk scaling or in a wordier language
+        # a fixed minimum cut the buttons' captions.
+        self.root.update_idletasks()
+        least_width, least_height = theme.window_size(self.root, 480, 320)
+        self.root.minsize(max(least_width, start.winfo_reqwidth()), max(least_height, start.winfo_reqheight()))
         return start
 
     def set_language(self, choice: str) -> None:
@@ -108,9 +112,7 @@ class App:
             existing.win.lift()
             existing.first_field().focus_set()
             return existing
-        typed = self.start.name
-        if typed:
-            self.settings.name = typed
+        self.settings.name = self.start.name  # the dialog starts from what the start window shows
         dialog = cls(self.root, backend=self.backend, settings=self.settings, on_success=on_success,
                      on_close=lambda d: self._forget_dialog(d))
         self.dialogs[cls] = dialog
@@ -118,6 +120,18 @@ class App:
 
     def _forget_dialog(self, dialog: Dialog) -> None:
         self.dialogs.pop(type(dialog), None)
+        if dialog.cancelled and not self.closing:
+            self._keep_typed(dialog.typed())
+
+    def _keep_typed(self, kept: dict[str, str]) -> None:
+        """A cancelled dialog loses nothing typed: its name goes back to the start window and
+        the rest waits in memory for the next dialog (saved with the next host or join)."""
+        name = kept.pop("name", "")
+        if name:
+            self.start.name_var.set(name)
+            self.settings.name = name
+        for key, value in kept.items():
+            setattr(self.settings, key, value)
 
     def open_host_dialog(self) -> HostDialog:
         return self._open_dialog(HostDialog, self._hosted)
@@ -243,6 +257,7 @@ def run_app(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    emoji.guard_colour_fonts(paths.data_dir())  # before Tk loads any font
     try:
         root = tk.Tk(className="OnlineChatMessenger")
     except tk.TclError as exc:

@@ -37,10 +37,12 @@ from ocm_core.i18n import _
 from . import theme
 from .background import fire_and_forget
 from .banners import Banner
+from .chatlines import opening_line
 from .composer import Composer, too_long_text
 from .files import FilePanel
 from .members import MemberList
-from .scrollback import Entry, Scrollback, clock_text, line_entry
+from .scrollback import Entry, Scrollback
+from .tooltip import ElidedLabel
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,17 @@ APP_TITLE = "Online Chat Messenger"
 POLL_MS = 40             # idle poll interval
 BATCH = 100              # events handled per tick at most (tagging Japanese break spaces makes
                          # an event dearer; 100 keeps a tick under 100 ms, docs/performance.md)
+
+
+def share_row(room: int, first: int, second: int, least_share: float = 1 / 3) -> tuple[int, int]:
+    """Widths for two texts that want `first` and `second` pixels in a row `room` wide: both
+    whole if they fit, else the first gets what the second leaves, and the second keeps at
+    least `least_share` of the row (less if it needs less)."""
+    room = max(0, room)
+    if first + second <= room:
+        return first, second
+    second_width = max(min(second, int(room * least_share)), room - first)
+    return room - second_width, second_width
 
 
 class ChatWindow:
@@ -79,7 +92,6 @@ class ChatWindow:
 
         self.win = tk.Toplevel(master)
         self.win.withdraw()
-        self.win.minsize(*theme.window_size(self.win, 560, 380))
         default_size = "{}x{}".format(*theme.window_size(self.win, 760, 520))
         size = getattr(settings, "chat_size", "") or default_size
         try:
@@ -88,8 +100,11 @@ class ChatWindow:
             self.win.geometry(default_size)
         self._build()
         self.files = FilePanel(self, save_dir=files_dir)
+        self._set_min_size()
         self.people.set(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
         self._update_title()
+        self.show_line(opening_line(self.room, is_host=self.is_host, you=self.username, members=client.members,
+                                    address=share_address), ("notice",))
         self.win.protocol("WM_DELETE_WINDOW", self.leave)
         self.win.bind("<FocusIn>", self._focus_in, add="+")
         self.win.bind("<FocusOut>", self._focus_out, add="+")
@@ -136,24 +151,31 @@ class ChatWindow:
             widget.bind("<ISO_Left_Tab>", self._focus_prev)
 
     def _build_header(self) -> None:
-        header = self.header = ttk.Frame(self.win, padding=(12, 10, 12, 6))
+        header = self.header = ttk.Frame(self.win, padding=theme.pad(self.win, 12, 10, 12, 6))
         header.grid(row=0, column=0, sticky="ew")
         header.columnconfigure(1, weight=1)
-        self.room_label = ttk.Label(header, text=self.room, style="Heading.TLabel")
+        self.room_label = ttk.Label(header, style="Heading.TLabel")
         self.room_label.grid(row=0, column=0, sticky="w")
         role = _("you host this room") if self.is_host else _("you are a member")
-        self.who_label = ttk.Label(header, text=f"  {self.username} · {role}", style="Muted.TLabel")
-        self.who_label.grid(row=0, column=1, sticky="w")
+        self.who_label = ttk.Label(header, style="Muted.TLabel")
+        self.who_label.grid(row=0, column=1, sticky="w", padx=(theme.scaled(self.win, 10), 0))
+        # Long names end in "…" with the whole name in a tooltip (fitted in _fit_header).
+        self.room_name = ElidedLabel(self.room_label, self.room, "OCMHeading")
+        self.who_name = ElidedLabel(self.who_label, f"{self.username} · {role}", "TkDefaultFont")
+        header.bind("<Configure>", lambda e: self._fit_header(), add="+")
         self.share_entry = None
         if self.share_address:
             share = ttk.Frame(header)
-            share.grid(row=1, column=0, columnspan=2, sticky="w", pady=(6, 0))
+            share.grid(row=1, column=0, columnspan=3, sticky="w", pady=(theme.scaled(self.win, 6), 0))
             ttk.Label(share, text=_("Others join with this address:")).pack(side="left")
             self._share_var = tk.StringVar(value=self.share_address)
-            self.share_entry = ttk.Entry(share, textvariable=self._share_var, width=len(self.share_address) + 2,
-                                         state="readonly", font="OCMHeading")
-            self.share_entry.pack(side="left", padx=(6, 6))
-            self.copy_button = ttk.Button(share, text=_("Copy"), command=self.copy_address)
+            self.share_entry = ttk.Entry(share, textvariable=self._share_var, state="readonly", font="OCMHeading",
+                                         width=theme.chars_to_fit(header, [self.share_address], font="OCMHeading"))
+            self.share_entry.pack(side="left", padx=theme.pad(self.win, 6, 6))
+            # As wide as its longer word, so "Copied ✓" does not move anything.
+            self.copy_button = ttk.Button(share, text=_("Copy"), command=self.copy_address,
+                                          width=theme.chars_to_fit(header, [_("Copy"), _("Copied ✓")],
+                                                                   font="TkDefaultFont"))
             self.copy_button.pack(side="left")
 
         fingerprint = getattr(self.client, "server_fingerprint", None)
@@ -164,10 +186,35 @@ class ChatWindow:
                 # Words, not a lock emoji: Tk 8.6 draws characters beyond U+FFFF as empty boxes.
                 text=_("Encrypted · server identity {fingerprint} · everyone in the room sees the same; "
                        "compare it aloud").format(fingerprint=fingerprint))
-            self.fingerprint_label.grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))  # under the file button too
-            line = self.fingerprint_label
-            header.bind("<Configure>", lambda e: line.configure(wraplength=max(200, e.width - 24)),
-                        add="+")  # a narrow window or large text wraps the line instead of cutting it
+            self.fingerprint_label.grid(row=2, column=0, columnspan=3, sticky="w",
+                                        pady=(theme.scaled(self.win, 4), 0))  # under the file button too
+
+    def _set_min_size(self) -> None:
+        """The smallest window that still shows every button and the address whole: 560 x 380
+        at 96 dpi, grown with the text, or wider where a language's words need it."""
+        self.win.update_idletasks()
+        width, height = theme.window_size(self.win, 560, 380)
+        margin = theme.scaled(self.win, 24)
+        needs = [self.files.share_button.winfo_reqwidth() + theme.scaled(self.win, 160),
+                 self.send_button.winfo_reqwidth() + theme.scaled(self.win, 240)]
+        if self.share_entry is not None:
+            needs.append(self.share_entry.master.winfo_reqwidth())
+        self.win.minsize(min(max(width, max(needs) + margin), self.win.winfo_screenwidth() * 9 // 10), height)
+
+    def _fit_header(self) -> None:
+        """Share the header's first row between the room name and "NAME · role" (the room
+        first, but the person's own name keeps at least a third), and wrap the fingerprint
+        line to the header's width: a narrow window or large text cuts nothing."""
+        header = self.header
+        padding = theme.scaled(self.win, 24)
+        if self.fingerprint_label is not None:
+            self.fingerprint_label.configure(wraplength=max(theme.scaled(self.win, 200), header.winfo_width() - padding))
+        share_button = getattr(getattr(self, "files", None), "share_button", None)
+        taken = share_button.winfo_reqwidth() if share_button is not None else 0
+        room = header.winfo_width() - padding - taken - theme.scaled(self.win, 10 + 12)
+        room_width, who_width = share_row(room, self.room_name.natural_width(), self.who_name.natural_width())
+        self.room_name.fit(room_width)
+        self.who_name.fit(who_width)
 
     # ------------------------------------------------------------------ helpers
     def _later(self, ms: int, func: Callable[[], object]) -> None:
@@ -222,7 +269,7 @@ class ChatWindow:
 
     def show_line(self, text: str, tags: tuple) -> None:
         """One line of its own in the scrollback (a notice, an error)."""
-        self.scrollback.write([line_entry(text, tags)])
+        self.scrollback.write([self.scrollback.line_entry(text, tags)])
 
     def append_widget(self, widget: tk.Widget, history: bool = False) -> None:
         self.scrollback.append_widget(widget, history)
@@ -246,12 +293,14 @@ class ChatWindow:
     # ------------------------------------------------------------------ focus / unread
     def _focus_in(self, event=None) -> None:
         self.focused = True
+        self.scrollback.back()
         if self.unread:
             self.unread = 0
             self._update_title()
 
     def _focus_out(self, event=None) -> None:
         self.focused = False
+        self.scrollback.away()
 
     # ------------------------------------------------------------------ sending
     def message_size(self, text: str) -> int:
@@ -274,6 +323,7 @@ class ChatWindow:
             self.composer.show_hint(_("Not sent: {reason}").format(reason=exc), error=True)
             return None
         self.composer.clear()
+        self.scrollback.clear_unread()  # they answered: they have read up to here
         self.scrollback.write([self.scrollback.own_entry(msg_id, text, time.time())], force_scroll=True)
         return msg_id
 
@@ -315,6 +365,7 @@ class ChatWindow:
 
     def handle_events(self, events: list) -> None:
         scrollback = self.scrollback
+        line_entry = scrollback.line_entry
         pending: list[Entry] = []
         new_messages = 0
 
@@ -326,16 +377,20 @@ class ChatWindow:
             if isinstance(event, ChatMessage):
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
-                pending.append(scrollback.message_entry(event))
                 if not event.history:
+                    pending.extend(scrollback.unread_entries())
                     new_messages += 1
+                pending.append(scrollback.message_entry(event))
             elif isinstance(event, Notice):
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
-                text = notice_text(event)
-                tags = ("notice", "history") if event.history else ("notice",)
-                pending.append(line_entry(f"{text}  ·  {clock_text(event.time)}", tags))
+                pending.append(scrollback.notice_entry(notice_text(event), event.time, event.history))
             elif isinstance(event, FileShared):
+                if event.history and not scrollback.history_shown:
+                    pending.append(scrollback.history_separator())
+                if not event.history and event.sender != self.username:
+                    pending.extend(scrollback.unread_entries())
+                pending.extend(scrollback.day_entries(event.time))
                 flush()
                 self.files.show_file(event)
                 if not event.history:

@@ -35,6 +35,7 @@ from ocm_core.identity import IdentityChanged
 
 from . import theme
 from .background import fire_and_forget, run_in_thread
+from .emoji import for_tk
 from .validation import (
     DEFAULT_TCP_PORT,
     DEFAULT_UDP_PORT,
@@ -77,6 +78,7 @@ class Dialog:
 
     title = ""        # N_()-marked: shown through _()
     ok_text = N_("OK")
+    name_var: tk.StringVar  # every dialog asks for the person's name (made in build())
 
     def __init__(self, master: tk.Misc, *, backend, settings, on_success: Callable,
                  on_close: Callable[["Dialog"], None] | None = None):
@@ -87,6 +89,11 @@ class Dialog:
         self._on_close = on_close
         self.busy = False
         self.closed = False
+        self.cancelled = False
+        # The error line is about one field (or, None, the whole form); it goes away when
+        # what it was about changes: these are the variables behind each field.
+        self._error_about: tk.Widget | None = None
+        self._watched: dict[tk.Widget, tk.Variable] = {}
 
         self.win = tk.Toplevel(master)
         self.win.withdraw()
@@ -104,8 +111,9 @@ class Dialog:
         self.error_var = tk.StringVar()
         self.error_label = ttk.Label(self.win, textvariable=self.error_var, style="Error.TLabel",
                                      wraplength=420, justify="left", padding=(18, 0, 18, 0))
+        # Always in the grid, empty until an error: an empty label keeps one line's height,
+        # so the buttons below do not jump when an error appears.
         self.error_label.grid(row=1, column=0, sticky="ew")
-        self.error_label.grid_remove()  # shown with the first error
         self.error_label.bind("<Configure>", lambda e: e.widget.configure(wraplength=max(240, e.width - 36)))
         self.error_actions = ttk.Frame(self.win, padding=(18, 4, 18, 0))
         self.error_actions.grid(row=2, column=0, sticky="w")
@@ -147,11 +155,25 @@ class Dialog:
         entry = ttk.Entry(self.body, textvariable=var, width=width, show=show or "")
         entry.grid(row=self._row, column=1, sticky="ew", pady=4)
         self._row += 1
+        self.watch(var, entry)
         if hint:
             ttk.Label(self.body, text=hint, style="Small.TLabel").grid(
                 row=self._row, column=1, sticky="w", pady=(0, 4))
             self._row += 1
         return var, entry
+
+    def watch(self, var: tk.Variable, *widgets: tk.Widget) -> None:
+        """An error shown at one of these widgets goes away once var changes."""
+        for widget in widgets:
+            self._watched[widget] = var
+        var.trace_add("write", lambda *args: self._field_changed(var))
+
+    def _field_changed(self, var: tk.Variable) -> None:
+        if self.closed or not self.error_var.get():
+            return
+        about = self._error_about
+        if about is None or self._watched.get(about) is var:
+            self.show_error("")
 
     def _place_over_master(self) -> None:
         top = self.master.winfo_toplevel()
@@ -171,11 +193,9 @@ class Dialog:
 
     # -- state
     def show_error(self, text: str, focus: tk.Widget | None = None) -> None:
+        """Show one sentence about the field focus (None: about the whole form); "" clears it."""
         self.error_var.set(text)
-        if text:
-            self.error_label.grid()
-        else:
-            self.error_label.grid_remove()
+        self._error_about = focus if text else None
         for child in self.error_actions.winfo_children():
             child.destroy()
         if focus is not None:
@@ -213,7 +233,13 @@ class Dialog:
             self._on_close(self)
 
     def cancel(self) -> None:
+        self.cancelled = True
         self.close()
+
+    def typed(self) -> dict[str, str]:
+        """What the person typed that is worth keeping when the dialog is cancelled, by
+        setting name (never a password)."""
+        return {"name": self.name_var.get().strip()}
 
     def succeed(self, *result) -> None:
         self.close()
@@ -257,6 +283,8 @@ class HostDialog(Dialog):
         ttk.Label(ports, text="UDP").pack(side="left")
         self.udp_entry = ttk.Entry(ports, textvariable=self.udp_var, width=7)
         self.udp_entry.pack(side="left", padx=(4, 0))
+        self.watch(self.tcp_var, self.tcp_entry)
+        self.watch(self.udp_var, self.udp_entry)
         ttk.Label(self.advanced, text=_("The defaults work; change them only if your network needs other ports. "
                                         "A room hosted while another is open uses the same server and ports."),
                   style="Small.TLabel", wraplength=340, justify="left").grid(row=1, column=1, sticky="w")
@@ -361,6 +389,25 @@ class HostDialog(Dialog):
         self.ok_button.focus_set()
 
 
+def joinable(room: str) -> bool:
+    """Whether a room name a server listed could be sent back in a join: JSON can carry a
+    lone surrogate, which neither UTF-8 nor Tk can. Such a room is left off, and logged."""
+    try:
+        room.encode("utf-8")
+    except UnicodeEncodeError:
+        log.warning("a server listed a room whose name is not text (%r); left off the list", room)
+        return False
+    return True
+
+
+def same_server(first: str, second: str) -> bool:
+    """Whether two typed addresses name one server (192.0.2.1 is 192.0.2.1:9090)."""
+    try:
+        return parse_address(first) == parse_address(second)
+    except ValueError:
+        return first.strip() == second.strip()
+
+
 ON_NETWORK, BY_ADDRESS = "network", "address"  # the Join dialog's two ways to find a room
 EMPTY_NETWORK_MS = 4000  # nothing found by then: say why that usually happens
 BROWSER_POLL_MS = 200
@@ -394,6 +441,8 @@ class JoinDialog(Dialog):
         self.rooms: dict[str, RoomInfo] = {}  # by row id: a room name, or server/room for found ones
         self.found: dict[str, FoundRoom] = {}  # row id -> a room found on the LAN, in "network" mode
         self._fetch_serial = 0
+        self._listed_from = ""  # the address whose rooms the list shows, in "address" mode
+        self._gone: set[str] = set()  # row ids a join found closed: kept off the list while it lists them
         self._browser: Any = None
         self._poll_id: str | None = None
         self._empty_id: str | None = None
@@ -426,6 +475,9 @@ class JoinDialog(Dialog):
                                           values=list(s.recent_servers))
         self.address_entry.grid(row=0, column=0, sticky="ew")
         self.address_entry.bind("<<ComboboxSelected>>", lambda e: self.refresh())
+        # Enter here means "show me this server's rooms", not Join with no room picked yet.
+        self.address_entry.bind("<Return>", self._on_address_return)
+        self.address_entry.bind("<KP_Enter>", self._on_address_return)
         self.refresh_button = ttk.Button(line, text=_("Refresh rooms"), command=self.refresh)
         self.refresh_button.grid(row=0, column=1, padx=(8, 0))
         self._row += 1
@@ -450,7 +502,7 @@ class JoinDialog(Dialog):
             width = max(theme.scaled(self.win, width), heading_font.measure(_(heading)) + theme.scaled(self.win, 16))
             self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host", "server"),
                              anchor="center" if key == "people" else "w")
-        self.tree.tag_configure("locked", foreground="#7a5300")
+        self.tree.tag_configure("locked", foreground=theme.WARN_FG)
         scroll = ttk.Scrollbar(frame, orient="vertical", command=self.tree.yview)
         self.tree.configure(yscrollcommand=scroll.set)
         self.tree.grid(row=0, column=0, sticky="nsew")
@@ -480,8 +532,35 @@ class JoinDialog(Dialog):
         self.password_entry = ttk.Entry(self.body, textvariable=self.password_var, show="•", width=30)
         self._password_row = self._row
         self._row += 1
-        self.room_var.trace_add("write", lambda *a: self._sync_password_row())
+        self.watch(self.address_var, self.address_entry)
+        self.watch(self.room_var, self.tree)
+        self.watch(self.password_var, self.password_entry)
+        # The server the room field belongs to: a room typed or picked for one server is
+        # cleared when the address moves to another ("" : typed before any address).
+        self._room_server = s.server if s.room else ""
+        self.room_var.trace_add("write", lambda *a: self._room_changed())
+        self.address_var.trace_add("write", lambda *a: self._address_changed())
         self._mode_changed()
+
+    def _room_changed(self) -> None:
+        self._room_server = self.address_var.get().strip()
+        self._sync_password_row()
+
+    def _address_changed(self) -> None:
+        if self.room_var.get() and self._room_server and not same_server(self._room_server, self.address_var.get()):
+            self.room_var.set("")
+            self.tree.selection_remove(*self.tree.selection())
+
+    def _on_address_return(self, event=None) -> str:
+        self.refresh()
+        return "break"
+
+    def typed(self) -> dict[str, str]:
+        kept = super().typed()
+        address = self.address_var.get().strip()
+        if address:
+            kept["server"] = address
+        return kept
 
     # -- the two ways: rooms found on the LAN, or one server's rooms by its address
     def set_mode(self, mode: str) -> None:
@@ -542,22 +621,24 @@ class JoinDialog(Dialog):
             self.help_frame.grid(row=self._help_row, column=0, columnspan=2, sticky="ew", pady=(0, 8))
 
     def fill_found(self, found) -> None:
+        found = [f for f in found if joinable(f.room)]
         selected = self.tree.selection()
         self.tree.delete(*self.tree.get_children())
-        self.found = {f"{f.server}/{f.room}": f for f in found}
+        listed = {f"{f.server}/{f.room}": f for f in found}
+        self._gone &= set(listed)  # once the network stops listing it, a room of that name is new
+        self.found = {iid: f for iid, f in listed.items() if iid not in self._gone}
+        found = list(self.found.values())
         self.rooms = {iid: RoomInfo(f.room, f.members, f.locked, f.host) for iid, f in self.found.items()}
         for iid, f in self.found.items():
-            self.tree.insert("", "end", iid=iid, values=(f.room, f.host, f.members, _("locked") if f.locked else "", f.server),
+            self.tree.insert("", "end", iid=iid, values=(f.room, for_tk(f.host), f.members, _("locked") if f.locked else "", f.server),
                              tags=("locked",) if f.locked else ())
         if selected and selected[0] in self.found:
             self.tree.selection_set(selected[0])
         elif self.tree.get_children() and self.win.focus_get() is self.tree:
             self._on_tree_focus()
-        count = len(found)
-        if count:
+        if found:
             self.help_frame.grid_remove()
-            self.list_status.set(ngettext("{count} room on this network. Double-click it to join.",
-                                          "{count} rooms on this network. Double-click one to join it.", count).format(count=count))
+            self._show_count()
         elif self._empty_id is None:
             self._nothing_found()
         self._sync_password_row()
@@ -636,6 +717,7 @@ class JoinDialog(Dialog):
                     return self.show_error(_sentence(error), self.address_entry)
                 return self.unexpected(error, _("Fetching the room list"))
             self.fill_rooms(rooms)
+            self._listed_from = format_address(host, port)
             self._remember_server(self.address_var.get().strip())
 
         def work():
@@ -651,23 +733,46 @@ class JoinDialog(Dialog):
         self.address_entry.configure(values=self.settings.recent_servers)
 
     def fill_rooms(self, rooms) -> None:
+        rooms = [r for r in rooms if joinable(r.name)]
         self.tree.delete(*self.tree.get_children())
         self.rooms = {r.name: r for r in rooms}
         for info in sorted(rooms, key=lambda r: r.name.casefold()):
             lock = _("locked") if info.locked else ""
-            self.tree.insert("", "end", iid=info.name, values=(info.name, info.host, info.members, lock, ""),
+            self.tree.insert("", "end", iid=info.name, values=(info.name, for_tk(info.host), info.members, lock, ""),
                              tags=("locked",) if info.locked else ())
-        if rooms:
-            count = len(rooms)
-            self.list_status.set(ngettext("{count} room. Double-click it to join.",
-                                          "{count} rooms. Double-click one to join it.", count).format(count=count))
-            typed = self.room_var.get().strip()
-            if typed in self.rooms:
-                self.tree.selection_set(typed)
-                self.tree.see(typed)
-        else:
-            self.list_status.set(_("No rooms on this server yet; ask the host to create one, or type a name."))
+        self._show_count()
+        typed = self.room_var.get().strip()
+        if typed in self.rooms:
+            self.tree.selection_set(typed)
+            self.tree.see(typed)
         self._sync_password_row()
+
+    def _show_count(self) -> None:
+        count = len(self.tree.get_children())
+        if self.mode_var.get() == ON_NETWORK:
+            text = ngettext("{count} room on this network. Double-click it to join.",
+                            "{count} rooms on this network. Double-click one to join it.", count)
+        elif count:
+            text = ngettext("{count} room. Double-click it to join.", "{count} rooms. Double-click one to join it.", count)
+        else:
+            text = _("No rooms on this server yet; ask the host to create one, or type a name.")
+        self.list_status.set(text.format(count=count))
+
+    def _drop_closed_room(self, address: str, room: str) -> None:
+        """A join found the room gone: take it off the list that still showed it."""
+        if self.mode_var.get() == ON_NETWORK:
+            iid = f"{address}/{room}"
+            self._gone.add(iid)
+            self.found.pop(iid, None)
+        elif same_server(self._listed_from, address):
+            iid = room
+        else:
+            return  # the list shows another server's rooms
+        self.rooms.pop(iid, None)
+        if self.tree.exists(iid):
+            self.tree.delete(iid)
+            self._show_count()
+            self.hide_password()  # a lock of a room that is gone
 
     def room_names(self) -> list[str]:
         return [self.tree.set(iid, "room") for iid in self.tree.get_children()]
@@ -685,6 +790,7 @@ class JoinDialog(Dialog):
         if selected:
             found = self.found.get(selected[0])
             if found is not None:
+                self._room_server = found.server  # the room field is about to follow the address
                 self.address_var.set(found.server)
             self.room_var.set(self.tree.set(selected[0], "room"))
 
@@ -703,7 +809,7 @@ class JoinDialog(Dialog):
         info = self.rooms.get(row)
         if info is not None and info.locked and not self.password_var.get():
             self.show_password(focus=True)
-            self.show_error(_("This room is locked; type its password and press Join."))
+            self.show_error(_("This room is locked; type its password and press Join."), self.password_entry)
         else:
             self.ok()
         return "break"
@@ -727,7 +833,8 @@ class JoinDialog(Dialog):
                 return self.show_error(_("Pick a room from the list, or connect by address."), self.tree)
             servers = {f.server for f in self.found.values() if f.room == typed}
             if len(servers) == 1:  # a found room's name typed by hand: its server
-                self.address_var.set(servers.pop())
+                self._room_server = server = servers.pop()
+                self.address_var.set(server)
             try:
                 parse_address(self.address_var.get())
             except ValueError:  # not a room found here: the address must be typed
@@ -784,6 +891,7 @@ class JoinDialog(Dialog):
             if isinstance(error, NameTaken):
                 return self.show_error(str(error), self.name_entry)
             if isinstance(error, RoomNotFound):
+                self._drop_closed_room(address_text, room)
                 return self.show_error(str(error), self.room_entry)
             if isinstance(error, (ServerUnreachable, RemoteProtocolError)):
                 return self.show_error(_sentence(error), self.address_entry)

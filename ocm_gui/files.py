@@ -36,6 +36,7 @@ from ocm_core.paths import downloads_dir
 
 from . import theme
 from .background import fire_and_forget
+from .tooltip import ElidedLabel
 
 if TYPE_CHECKING:
     from .chat import ChatWindow
@@ -44,8 +45,9 @@ log = logging.getLogger(__name__)
 
 PICTURE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 PICTURE_MAX_BYTES = 10 * 1000 * 1000
-THUMBNAIL = (280, 200)
+THUMBNAIL = (280, 200)  # at 96 dpi; grown with the text (theme.scaled)
 REPORT_EVERY = 0.1  # seconds between a transfer's progress reports
+STACK_BELOW = 140  # a file name given less than this (96-dpi pixels) beside the buttons gets them below it
 PICTURES_AT_ONCE = 2  # a history full of pictures is fetched two at a time, leaving the server's slots to others
 
 
@@ -73,6 +75,8 @@ class FileLine:
     photo: Any = None  # keeps the PhotoImage alive
     cached: Path | None = None
     plain_reason: str = ""  # why a picture is shown as a plain file
+    name: Any = None  # the file name's ElidedLabel
+    rest: tuple = ()  # what shares the name's row: the size and the buttons
 
 
 class FilePanel:
@@ -108,7 +112,8 @@ class FilePanel:
         self.file_menu = file_menu
         win.configure(menu=self.menu)
         win.bind(theme.shortcut("o"), lambda e: self.share(), add="+")
-        self.area = ttk.Frame(win, padding=(12, 0, 12, 6))
+        self.window.text.bind("<Configure>", lambda e: self._fit_cards(), add="+")
+        self.area = ttk.Frame(win, padding=theme.pad(win, 12, 0, 12, 6))
         self.area.grid(row=4, column=0, sticky="ew")
         self.area.columnconfigure(1, weight=1)
 
@@ -133,24 +138,61 @@ class FilePanel:
         """A file line in the scrollback: sender, name, size, Save and Save as…; a small
         picture is fetched at once and shown inline."""
         text = self.window.text
-        frame = tk.Frame(text, background=theme.PANEL, highlightthickness=1, highlightbackground="#d6d3cc", padx=6, pady=4)
+        frame = tk.Frame(text, background=theme.PANEL, highlightthickness=1, highlightbackground="#d6d3cc",
+                         padx=theme.scaled(text, 6), pady=theme.scaled(text, 4))
         stamp = time.strftime("%H:%M", time.localtime(event.time))
         tk.Label(frame, text=(_("You shared a file · {time}") if event.sender == self.window.username
                            else _("{sender} shared a file · {time}")).format(sender=event.sender, time=stamp), background=theme.PANEL, foreground=theme.MUTED,
                  font="OCMSmall").grid(row=0, column=0, columnspan=3, sticky="w")
-        tk.Label(frame, text=event.name, background=theme.PANEL, foreground=theme.TEXT,
-                 font="OCMChatBold").grid(row=1, column=0, sticky="w")
-        tk.Label(frame, text=f"  {size_text(event.size)}", background=theme.PANEL, foreground=theme.MUTED,
-                 font="OCMSmall").grid(row=1, column=1, sticky="w", padx=(0, 8))
+        name = tk.Label(frame, background=theme.PANEL, foreground=theme.TEXT, font="OCMChatBold")
+        name.grid(row=1, column=0, sticky="w")
+        size = tk.Label(frame, text=f"  {size_text(event.size)}", background=theme.PANEL, foreground=theme.MUTED,
+                        font="OCMSmall")
+        size.grid(row=1, column=1, sticky="w", padx=(0, theme.scaled(text, 8)))
         buttons = tk.Frame(frame, background=theme.PANEL)
         buttons.grid(row=1, column=2, sticky="e")
-        ttk.Button(buttons, text=_("Save"), command=lambda: self.save(event.file_id)).pack(side="left")
-        ttk.Button(buttons, text=_("Save as…"), command=lambda: self.save_as(event.file_id)).pack(side="left", padx=(4, 0))
-        line = FileLine(event, frame)
+        ttk.Button(buttons, text=_("Save"), style="Compact.TButton",
+                   command=lambda: self.save(event.file_id)).pack(side="left")
+        ttk.Button(buttons, text=_("Save as…"), style="Compact.TButton",
+                   command=lambda: self.save_as(event.file_id)).pack(side="left", padx=(theme.scaled(text, 4), 0))
+        line = FileLine(event, frame, name=ElidedLabel(name, event.name, "OCMChatBold"), rest=(size, buttons))
         self.lines[event.file_id] = line
         self.window.append_widget(frame, history=event.history)
+        self._fit_card(line)
         if event.mime in PICTURE_TYPES and event.size <= PICTURE_MAX_BYTES:
             self._fetch_picture(line)
+
+    def _card_room(self, frame: tk.Widget) -> int:
+        """How wide a card may be: the scrollback's width less its margins and the card's."""
+        text = self.window.text
+        width = text.winfo_width() if text.winfo_width() > 1 else text.winfo_reqwidth()
+        try:
+            around = int(text.window_cget(frame, "padx"))
+        except tk.TclError:  # not in the scrollback yet
+            around = theme.scaled(text, 22)
+        inside = int(text.cget("padx")) + int(text.cget("highlightthickness")) + int(text.cget("borderwidth"))
+        return width - 2 * (inside + around) - theme.scaled(text, 4)
+
+    def _fit_card(self, line: FileLine) -> None:
+        """Cut a long file name short ("…", whole in a tooltip) so Save as… stays in sight; in a
+        narrow scrollback the buttons go under the name rather than leave it a few letters."""
+        frame = line.frame
+        size, buttons = line.rest
+        gap = theme.scaled(frame, 8)
+        room = self._card_room(frame) - 2 * (int(frame.cget("padx")) + int(frame.cget("highlightthickness")))
+        beside = room - size.winfo_reqwidth() - buttons.winfo_reqwidth() - gap
+        stacked = beside < min(line.name.natural_width(), theme.scaled(frame, STACK_BELOW))
+        if stacked != (int(buttons.grid_info().get("row", 1)) == 2):
+            if stacked:
+                buttons.grid(row=2, column=0, columnspan=3, sticky="w", pady=(theme.scaled(frame, 4), 0))
+            else:
+                buttons.grid(row=1, column=2, columnspan=1, sticky="e", pady=0)
+        line.name.fit(room - size.winfo_reqwidth() - gap if stacked else beside)
+
+    def _fit_cards(self) -> None:
+        for line in self.lines.values():
+            if line.frame.winfo_exists():
+                self._fit_card(line)
 
     def save(self, file_id: str, destination: Path | None = None) -> int | None:
         """Download into the Downloads folder (or `destination`); never overwrites there."""
@@ -192,6 +234,7 @@ class FilePanel:
     def _fetch_picture(self, line: FileLine) -> None:
         file_id, target = line.event.file_id, self._cache_dir() / line.event.file_id
         client, reports, slots = self.client, self.reports, self._picture_slots
+        box = (theme.scaled(line.frame, THUMBNAIL[0]), theme.scaled(line.frame, THUMBNAIL[1]))  # on the Tk thread
 
         def work() -> None:
             try:
@@ -199,7 +242,7 @@ class FilePanel:
                     if self._closed:
                         return
                     path = client.download(file_id, target)
-                thumbnail = _thumbnail(path)
+                thumbnail = _thumbnail(path, box)
             except (ClientError, ProtocolError, OSError) as exc:
                 reports.put(("not_picture", file_id, f"could not fetch: {exc}"))
                 return
@@ -219,7 +262,7 @@ class FilePanel:
         line.photo = ImageTk.PhotoImage(thumbnail, master=line.frame)
         line.cached = path
         line.picture = tk.Label(line.frame, image=line.photo, cursor="hand2", background=theme.PANEL, borderwidth=0)
-        line.picture.grid(row=2, column=0, columnspan=3, sticky="w", pady=(4, 0))
+        line.picture.grid(row=3, column=0, columnspan=3, sticky="w", pady=(theme.scaled(line.frame, 4), 0))
         line.picture.bind("<Button-1>", lambda e: self.open_picture(file_id))
         self.window.widget_grew()
 
@@ -350,13 +393,13 @@ class FilePanel:
             shutil.rmtree(self._cache, ignore_errors=True)
 
 
-def _thumbnail(path: Path):
-    """A decoded, scaled copy of the picture at `path` (off the Tk thread); raises if it
+def _thumbnail(path: Path, box: tuple[int, int] = THUMBNAIL):
+    """A decoded copy of the picture at `path` scaled to fit `box` (off the Tk thread); raises if it
     does not decode. The whole picture is decoded: a truncated one fails here, not later."""
     from PIL import Image
 
     with Image.open(path) as image:
         image.load()
         picture = image.convert("RGBA") if image.mode not in ("RGB", "RGBA") else image.copy()
-    picture.thumbnail(THUMBNAIL)
+    picture.thumbnail(box)
     return picture

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from .emoji import ASTRAL_UNITS, tk_length
+
 BREAK = "\u200b"
 BREAK_TAG = "brk"  # configured by the chat view: a font one pixel high
 
@@ -66,10 +68,11 @@ def strip_breaks(text: str) -> str:
     return text.replace(BREAK, "")
 
 
-def spaces_for_breaks(flat: list, line: int, column: int) -> list[str]:
+def spaces_for_breaks(flat: list, line: int, column: int, astral_units: int = ASTRAL_UNITS) -> list[str]:
     """Turn the marks in Text.insert arguments (text, tags, text, tags, ...) into spaces, in
     place, for text inserted at line.column; returns the "line.col" start and end of each
-    space, for one `tag add BREAK_TAG` call (one call costs a fifth of a tag per piece)."""
+    space, for one `tag add BREAK_TAG` call (one call costs a fifth of a tag per piece).
+    Columns are Tk's: an emoji beyond U+FFFF takes astral_units places in Tk 8.6."""
     ranges: list[str] = []
     for position in range(0, len(flat), 2):
         text = flat[position]
@@ -80,12 +83,12 @@ def spaces_for_breaks(flat: list, line: int, column: int) -> list[str]:
                 if ch == "\n":
                     line, column = line + 1, 0
                 else:
-                    column += 1
+                    column += astral_units if ch > "\uffff" else 1
             flat[position] = text.replace(BREAK, " ")
         else:
             newlines = text.count("\n")
             if newlines:
-                line, column = line + newlines, len(text) - text.rindex("\n") - 1
+                line, column = line + newlines, tk_length(text[text.rindex("\n") + 1:], astral_units)
             else:
-                column += len(text)
+                column += tk_length(text, astral_units)
     return ranges

@@ -4,7 +4,15 @@ Entries go in as (segments, line count): `segments` alternate text and tag tuple
 whole batch is one `Text.insert`. The oldest whole entries are dropped past
 `SCROLLBACK_LINES`. The view follows the newest line unless the person scrolled up;
 only their own actions change that. An own message carries a status ("sending…", ✓,
-"✗ not delivered · Retry") under a tag of its own so it can be changed in place.
+"✗ not delivered · Retry") under a tag of its own so it can be changed in place; the
+status is tagged MARK_TAG too, and copies leave it out (ocm_gui/textactions.py).
+
+Entries are built in order, so the scrollback decides as it builds them: a message from the
+sender of the one before, within minutes, goes under its name and time; a date line comes
+before the first entry of each day; a "New messages" line before the first message that
+arrived while the window was in the background. Links are tagged LINK_TAG; what a click on
+one or the right button does is in ocm_gui/textactions.py. The decisions are pure functions
+in ocm_gui/chatlines.py.
 """
 
 from __future__ import annotations
@@ -12,32 +20,49 @@ from __future__ import annotations
 import collections
 import time
 import tkinter as tk
+import webbrowser
 from tkinter import font as tkfont
 from tkinter import ttk
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from ocm_core.events import ChatMessage
 from ocm_core.i18n import _
 
 from . import theme
+from .chatlines import clock_text, continues_group, day_label, day_of, find_links, pick_colour
+from .emoji import EMOJI_TAG, configure_emoji_tag, emoji_ranges, for_tk
 from .linebreak import BREAK_TAG, spaces_for_breaks, with_break_opportunities
+from .textactions import LINK_TAG, MARK_TAG, TextActions
 
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
+UNREAD_TAG = "unread"
 
-Entry = tuple[list, int]  # (segments for Text.insert, lines they take)
+class Entry(NamedTuple):
+    """What one entry puts in: segments for Text.insert, the lines they take, and, for a
+    message under the name of the one before, its own time and name (`head`), put in front
+    of it should the trim take the group's first message away."""
 
-
-def clock_text(epoch: float, now: float | None = None) -> str:
-    """HH:MM today, MM-DD HH:MM on another day."""
-    stamp = time.localtime(epoch)
-    today = time.localtime(time.time() if now is None else now)
-    if stamp[:3] == today[:3]:
-        return time.strftime("%H:%M", stamp)
-    return time.strftime("%m-%d %H:%M", stamp)
+    segments: list
+    lines: int
+    head: list | None = None
 
 
 def line_entry(text: str, tags: tuple) -> Entry:
-    return [with_break_opportunities(text) + "\n", tags], text.count("\n") + 1
+    return Entry([with_break_opportunities(text) + "\n", tags], text.count("\n") + 1)
+
+
+def text_segments(text: str, tags: tuple) -> list:
+    """text (break marks in) as Text.insert segments, each link its own piece tagged LINK_TAG."""
+    segments: list = []
+    position = 0
+    for start, end in find_links(text):
+        if start > position:
+            segments += [text[position:start], tags]
+        segments += [text[start:end], tags + (LINK_TAG,)]
+        position = end
+    if position < len(text) or not segments:
+        segments += [text[position:], tags]
+    return segments
 
 
 class Scrollback:
@@ -45,14 +70,24 @@ class Scrollback:
     `on_retry(msg_id)` is called when the person clicks a failed message's Retry."""
 
     def __init__(self, master: tk.Misc, *, username: str, later: Callable[[int, Callable[[], object]], None],
-                 on_retry: Callable[[int], object]):
+                 on_retry: Callable[[int], object], open_url: Callable[[str], object] = webbrowser.open,
+                 now: Callable[[], float] = time.time):
+        """`open_url(address)` opens a clicked link (the browser; tests put a recorder there);
+        `now()` tells the date lines which day is today."""
         self.username = username
         self._later = later
         self._on_retry = on_retry
+        self._now = now
+        self._group: tuple[str, float, bool] | None = None  # (sender, time, history) a next message may join
+        self._day: tuple[int, int, int] | None = None        # the day of the last dated entry
+        self._relative_days: list[tuple[str, float]] = []    # (tag, time) of date lines saying Today or Yesterday
+        self._unread_next = False                            # the next new message gets the unread line
+        self._colours: dict[str, int] = {}                   # sender -> index in theme.SENDER_COLOURS
         self.following = True               # keep the newest line in view
         self.history_shown = False
         self.retry_enabled = True
         self._entry_lines: collections.deque[int] = collections.deque()
+        self._entry_heads: collections.deque[list | None] = collections.deque()  # Entry.head of each
         self._line_total = 0
         self._status_tags: dict[int, str] = {}   # msg_id -> tag over its status text
         self._failed: dict[str, int] = {}        # status tag -> msg_id, for messages to retry
@@ -70,16 +105,12 @@ class Scrollback:
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<KeyRelease>", "<ButtonRelease-1>"):
             self.text.bind(sequence, self._user_scrolled, add="+")
         self.text.bind("<Configure>", self._on_resize, add="+")
-        # The scrollback holds zero-width break spaces (ocm_gui/linebreak.py); what a person
-        # copies, or pastes with the middle button, is the text without them.
-        self.text.bind("<<Copy>>", self._copy)
-        for kind in ("STRING", "UTF8_STRING"):
-            self.text.selection_handle(self._selected_text, type=kind)
         self.text.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
         self.more_button = ttk.Button(frame, text=_("New messages ↓"), style="Link.TButton",
                                       command=self.scroll_to_end, takefocus=0)
         self._configure_tags()
+        self.actions = TextActions(self.text, open_url=open_url)  # after the tags: its link tag wins
 
     def _configure_tags(self) -> None:
         t = self.text
@@ -102,35 +133,20 @@ class Scrollback:
         t.tag_configure("separator", foreground=theme.MUTED, font="OCMSmall", justify="center",
                         spacing1=6, spacing3=6)
         t.tag_configure("history", foreground="#8d9299")  # created late: wins over sender colours
+        t.tag_configure("grouped", lmargin1=26, spacing1=1)  # a message under the name of the one before
+        t.tag_configure("dateline", foreground=theme.MUTED, font="OCMSmall", justify="center",
+                        spacing1=8, spacing3=4)
+        t.tag_configure(UNREAD_TAG, foreground=theme.ERROR, font="OCMSmall", justify="center",
+                        spacing1=6, spacing3=4)
         # Break spaces in Japanese runs (ocm_gui/linebreak.py): last, so their font wins.
         t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
+        configure_emoji_tag(t)  # emoji runs in the emoji font (ocm_gui/emoji.py)
         t.tag_bind("retry", "<Button-1>", self._on_retry_click)
         t.tag_bind("retry", "<Enter>", lambda e: t.configure(cursor="hand2" if self.retry_enabled else "arrow"))
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
 
-    # ------------------------------------------------------------------ copying
-    def _copy(self, event=None) -> str:
-        if not self.text.tag_ranges("sel"):
-            return "break"  # nothing selected
-        self.text.clipboard_clear()
-        self.text.clipboard_append(self.plain_text("sel.first", "sel.last"))
-        return "break"
-
-    def _selected_text(self, offset, length) -> str:
-        if not self.text.tag_ranges("sel"):
-            return ""
-        return self.plain_text("sel.first", "sel.last")[int(offset):int(offset) + int(length)]
-
-    def plain_text(self, start: str, end: str) -> str:
-        """The text from start to end without the break spaces."""
-        inside = BREAK_TAG in self.text.tag_names(start)
-        pieces = []
-        for key, value, _index in self.text.dump(start, end, text=True, tag=True):
-            if key == "text" and not inside:
-                pieces.append(value)
-            elif value == BREAK_TAG:
-                inside = key == "tagon"
-        return "".join(pieces)
+    def plain_text(self, start: str, end: str, marks: bool = True) -> str:
+        return self.actions.plain_text(start, end, marks)
 
     def transcript(self) -> str:
         return self.plain_text("1.0", "end-1c")
@@ -167,17 +183,61 @@ class Scrollback:
         self.more_button.place_forget()
 
     # ------------------------------------------------------------------ entries
-    @staticmethod
-    def _entry_segments(stamp: float, sender: str, text: str, base: tuple, name_tags: tuple,
-                        status: list | None = None) -> Entry:
-        """time  sender  text [status]; later lines of the text indented under the first."""
-        sender, text = with_break_opportunities(sender), with_break_opportunities(text)
-        first, *rest = text.split("\n")
-        segs = [f"{clock_text(stamp)}  ", base + ("time",), sender, base + name_tags, "  " + first, base]
+    def _entry_segments(self, stamp: float, sender: str, text: str, base: tuple, name_tags: tuple,
+                        status: list | None = None, history: bool = False) -> Entry:
+        """[date line] time  sender  text [status]; later lines of the text indented under the
+        first. A message that joins the group before it is its text alone, indented the same."""
+        date = self._date_segments(stamp)
+        # Measured from the group's first message: the one time shown is never more than
+        # GROUP_SECONDS off any message under it.
+        grouped = continues_group(self._group[:2] if self._group and self._group[2] == history else None,
+                                  sender, stamp)
+        self._group = (sender, self._group[1] if grouped and self._group else stamp, history)
+        head = [f"{clock_text(stamp)}  ", base + ("time",), with_break_opportunities(sender), base + name_tags,
+                "  ", base]
+        first, *rest = with_break_opportunities(text).split("\n")
+        if grouped:
+            segs = text_segments(first, base + ("grouped",))
+        else:
+            segs = head + text_segments(first, base)
         for line in rest:
-            segs += ["\n" + line, base + ("cont",)]
+            segs += ["\n", base + ("cont",)] + text_segments(line, base + ("cont",))
         segs += (status or []) + ["\n", base]
-        return segs, len(rest) + 1
+        return Entry(date.segments + segs, date.lines + len(rest) + 1, head if grouped else None)
+
+    def _date_segments(self, stamp: float) -> Entry:
+        """The date line to put before an entry of `stamp`'s day, if the day changed."""
+        day = day_of(stamp)
+        if day == self._day:
+            return Entry([], 0)
+        self._day = day
+        self._group = None
+        now = self._now()
+        self._relabel_days(now)
+        label = day_label(stamp, now)
+        self._serial += 1
+        tag = f"day{self._serial}"
+        if label in (_("Today"), _("Yesterday")):
+            self._relative_days.append((tag, stamp))
+        return line_entry(label, ("dateline", tag))
+
+    def _relabel_days(self, now: float) -> None:
+        """A window open past midnight: yesterday's 'Today' line now says 'Yesterday', and so on."""
+        kept = []
+        for tag, stamp in self._relative_days:
+            found = self.text.tag_ranges(tag)
+            if not found:
+                continue  # trimmed away
+            label = day_label(stamp, now)
+            start, end = str(found[0]), f"{found[-1]}-1c"  # the label, not its newline
+            if self.plain_text(start, end) != label:
+                self.text.configure(state="normal")
+                self.text.delete(start, end)
+                self.text.insert(start, label, ("dateline", tag))
+                self.text.configure(state="disabled")
+            if label in (_("Today"), _("Yesterday")):
+                kept.append((tag, stamp))
+        self._relative_days = kept
 
     def own_entry(self, msg_id: int, text: str, stamp: float) -> Entry:
         """An own message just sent, its status 'sending…' until the server confirms it."""
@@ -185,7 +245,7 @@ class Scrollback:
         tag = f"st{self._serial}"
         self._status_tags[msg_id] = tag
         base = ("entry", "own")
-        status = ["  " + _("sending…"), base + ("status", tag)]
+        status = ["  " + _("sending…"), base + ("status", MARK_TAG, tag)]
         return self._entry_segments(stamp, self.username, text, base, ("sender", "ownsender"), status)
 
     def message_entry(self, msg: ChatMessage) -> Entry:
@@ -193,13 +253,70 @@ class Scrollback:
         if msg.sender == self.username:
             base, name_tags = ("entry", "own") + extra, ("sender", "ownsender")
         else:
-            colour = theme.SENDER_COLOURS.index(theme.sender_colour(msg.sender))
-            base, name_tags = ("entry",) + extra, ("sender", f"c{colour}")
-        return self._entry_segments(msg.time, msg.sender, msg.text, base, name_tags)
+            base, name_tags = ("entry",) + extra, ("sender", f"c{self.colour_of(msg.sender)}")
+        return self._entry_segments(msg.time, msg.sender, msg.text, base, name_tags, history=msg.history)
+
+    def colour_of(self, sender: str) -> int:
+        """The sender's colour (an index in theme.SENDER_COLOURS), told apart from the others here."""
+        if sender not in self._colours:
+            self._colours[sender] = pick_colour(sender, set(self._colours.values()), len(theme.SENDER_COLOURS))
+        return self._colours[sender]
+
+    def line_entry(self, text: str, tags: tuple) -> Entry:
+        """A line of its own (a notice, an error, a separator): the next message starts a group."""
+        self._group = None
+        return line_entry(text, tags)
+
+    def notice_entry(self, text: str, stamp: float, history: bool) -> Entry:
+        """Someone came or went: 'text  ·  HH:MM', after a date line if the day changed."""
+        date = self._date_segments(stamp)
+        line = self.line_entry(f"{text}  ·  {clock_text(stamp)}", ("notice", "history") if history else ("notice",))
+        return Entry(date.segments + line.segments, date.lines + line.lines)
+
+    def day_entries(self, stamp: float) -> list[Entry]:
+        """A date line, if an entry of `stamp`'s day needs one (for a file card, put in on its own)."""
+        date = self._date_segments(stamp)
+        return [date] if date.lines else []
 
     def history_separator(self) -> Entry:
         self.history_shown = True
-        return line_entry(_("— earlier messages, before you joined —"), ("separator",))
+        return self.line_entry(_("— earlier messages, before you joined —"), ("separator",))
+
+    # ------------------------------------------------------------------ the unread line
+    def away(self) -> None:
+        """The window went to the background: the next new message gets the unread line."""
+        self._unread_next = True
+
+    def back(self) -> None:
+        """The window is in front again: messages from now on are seen as they come."""
+        self._unread_next = False
+
+    def unread_entries(self) -> list[Entry]:
+        """[the unread line] before the first new message since the window went to the
+        background, moved from wherever it was (there is only one); [] otherwise."""
+        if not self._unread_next:
+            return []
+        self._unread_next = False
+        self.clear_unread()
+        return [self.line_entry(_("— New messages —"), (UNREAD_TAG,))]
+
+    def clear_unread(self) -> None:
+        """Take the unread line away (the person sent a message: they have read up to here)."""
+        ranges = self.text.tag_ranges(UNREAD_TAG)
+        if not ranges:
+            return
+        line = int(str(ranges[0]).split(".")[0])
+        first = 1
+        for position, lines in enumerate(self._entry_lines):  # which entry is it, for the trim count
+            if first == line:
+                del self._entry_lines[position]
+                del self._entry_heads[position]
+                self._line_total -= lines
+                break
+            first += lines
+        self.text.configure(state="normal")
+        self.text.delete(f"{line}.0", f"{line + 1}.0")
+        self.text.configure(state="disabled")
 
     def write(self, entries: list[Entry], force_scroll: bool = False) -> None:
         """Append entries in one insert, trim, and scroll if wanted."""
@@ -207,16 +324,21 @@ class Scrollback:
             return
         stick = force_scroll or self.following
         flat: list = []
-        for segments, lines in entries:
+        for segments, lines, head in entries:
             flat.extend(segments)
             self._entry_lines.append(lines)
+            self._entry_heads.append(head)
             self._line_total += lines
+        flat[0::2] = map(for_tk, flat[0::2])  # a remote NUL or lone surrogate must not derail the insert
         line, column = (int(part) for part in self.text.index("end-1c").split("."))
         breaks = spaces_for_breaks(flat, line, column)
+        emoji = emoji_ranges(flat, line, column)
         self.text.configure(state="normal")
         self.text.insert("end-1c", *flat)
         if breaks:
             self.text.tag_add(BREAK_TAG, *breaks)
+        if emoji:
+            self.text.tag_add(EMOJI_TAG, *emoji)
         self._trim()
         self.text.configure(state="disabled")
         if stick:
@@ -228,11 +350,13 @@ class Scrollback:
         """Put a widget (a shared file's card) at the end, on a line of its own."""
         if history and not self.history_shown:
             self.write([self.history_separator()])
+        self._group = None
         stick = self.following
         self.text.configure(state="normal")
         self.text.window_create("end-1c", window=widget, padx=22, pady=3)
         self.text.insert("end-1c", "\n", ("entry",))
         self._entry_lines.append(1)
+        self._entry_heads.append(None)
         self._line_total += 1
         self._trim()
         self.text.configure(state="disabled")
@@ -249,10 +373,27 @@ class Scrollback:
         drop = 0
         while self._line_total > SCROLLBACK_LINES and self._entry_lines:
             lines = self._entry_lines.popleft()
+            self._entry_heads.popleft()
             self._line_total -= lines
             drop += lines
         if drop:
             self.text.delete("1.0", f"{drop + 1}.0")
+            if self._entry_heads and self._entry_heads[0] is not None:
+                self._put_head_back()
+
+    def _put_head_back(self) -> None:
+        """The first message left was under the name of one now trimmed away: give it its own."""
+        head = list(self._entry_heads[0] or [])
+        self._entry_heads[0] = None
+        self.text.tag_remove("grouped", "1.0", "1.end")
+        head[0::2] = map(for_tk, head[0::2])
+        breaks = spaces_for_breaks(head, 1, 0)
+        emoji = emoji_ranges(head, 1, 0)
+        self.text.insert("1.0", *head)
+        if breaks:
+            self.text.tag_add(BREAK_TAG, *breaks)
+        if emoji:
+            self.text.tag_add(EMOJI_TAG, *emoji)
 
     # ------------------------------------------------------------------ own messages' status
     def _set_status(self, msg_id: int, text: str, tags: tuple, keep: bool) -> str | None:
@@ -275,24 +416,24 @@ class Scrollback:
         return tag
 
     def mark_sent(self, msg_id: int) -> None:
-        self._set_status(msg_id, "  ✓", ("entry", "own", "status"), keep=False)
+        self._set_status(msg_id, "  ✓", ("entry", "own", "status", MARK_TAG), keep=False)
 
     def mark_failed(self, msg_id: int, reason: str) -> None:
         tag = self._set_status(msg_id, "  " + _("✗ not delivered ({reason})").format(reason=reason),
-                               ("entry", "own", "failed"), keep=True)
+                               ("entry", "own", "failed", MARK_TAG), keep=True)
         if tag is None:
             return
         self._failed[tag] = msg_id
         start = self.text.tag_ranges(tag)[-1]
         self.text.configure(state="normal")
-        self.text.insert(start, " ", ("entry", "own", tag), _("Retry"), ("entry", "own", "retry", tag))
+        self.text.insert(start, " ", ("entry", "own", MARK_TAG, tag), _("Retry"), ("entry", "own", "retry", MARK_TAG, tag))
         self.text.configure(state="disabled")
 
     def mark_sending(self, msg_id: int, new_id: int) -> None:
         """A failed message sent again under `new_id`: back to 'sending…'."""
         tag = self._status_tags[msg_id]
         self._failed.pop(tag, None)
-        self._set_status(msg_id, "  " + _("sending…"), ("entry", "own", "status"), keep=True)
+        self._set_status(msg_id, "  " + _("sending…"), ("entry", "own", "status", MARK_TAG), keep=True)
         self._status_tags[new_id] = self._status_tags.pop(msg_id)
 
     def is_tracked(self, msg_id: int) -> bool:

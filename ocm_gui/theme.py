@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-import zlib
-from typing import Iterable
+from typing import Iterable, overload
 import tkinter as tk
 import tkinter.font as tkfont
 from tkinter import ttk
@@ -33,6 +32,7 @@ PANEL = "#ffffff"
 TEXT = "#1f2328"
 MUTED = "#6a6f76"
 ACCENT = "#2f6db5"
+ACCENT_FOCUS = "#163a66"  # the border of a focused accent button
 OWN_BG = "#eaf2fc"
 OWN_FG = "#1d5fa8"
 NOTICE = "#6a6f76"
@@ -42,8 +42,9 @@ WARN_FG = "#7a5300"
 BORDER = "#c9c6bf"      # the thin frame around text areas and lists
 DISABLED_BG = "#efeeea"  # an input that takes no more text
 CLOSED_BG = "#fde8e6"
-# No blue: blue is for your own name and the host mark.
-SENDER_COLOURS = ("#8a3ffc", "#007d79", "#b28600", "#d12771", "#198038", "#ba4e00", "#6f32be")
+# No blue: blue is for your own name and the host mark. Each reads at 4.6:1 or more on PANEL
+# and OWN_BG, and any two differ by a CIEDE2000 of 26 or more (tests/test_colours.py).
+SENDER_COLOURS = ("#762e0a", "#8f2eff", "#007d32", "#0a6f76", "#d41152", "#631d59", "#806b17")
 
 
 def platform_key(platform: str = sys.platform) -> str:
@@ -105,6 +106,15 @@ def scaled(widget: tk.Misc, pixels: int) -> int:
     return round(pixels * ui_scale(widget))
 
 
+@overload
+def pad(widget: tk.Misc, x: int, y: int, /) -> tuple[int, int]: ...
+@overload
+def pad(widget: tk.Misc, left: int, top: int, right: int, bottom: int, /) -> tuple[int, int, int, int]: ...
+def pad(widget: tk.Misc, *pixels: int) -> tuple[int, ...]:
+    """A padding drawn for 96 dpi (two or four sides, as Tk takes them), grown with the text."""
+    return tuple(scaled(widget, value) for value in pixels)
+
+
 def window_size(widget: tk.Misc, width: int, height: int) -> tuple[int, int]:
     """A window size drawn at 96 dpi as width x height, grown with the text but never past
     nine tenths of the screen."""
@@ -112,9 +122,15 @@ def window_size(widget: tk.Misc, width: int, height: int) -> tuple[int, int]:
             min(scaled(widget, height), widget.winfo_screenheight() * 9 // 10))
 
 
+def named_font(widget: tk.Misc, name: str) -> tkfont.Font:
+    """The named font `name`, or TkDefaultFont where the theme was not applied (a part
+    built on its own, as in a test)."""
+    return tkfont.nametofont(name if name in tkfont.names(widget) else "TkDefaultFont", root=widget)
+
+
 def chars_to_fit(widget: tk.Misc, texts: Iterable[str], font: str = "TkTextFont") -> int:
     """A width in Tk's unit for entries and comboboxes (the width of "0") that shows each text whole."""
-    measure = tkfont.nametofont(font, root=widget)
+    measure = named_font(widget, font)
     zero = max(1, measure.measure("0"))
     return max((-(-measure.measure(text) // zero) for text in texts), default=0) + 1
 
@@ -152,36 +168,47 @@ def apply_theme(root: tk.Tk) -> str:
     style.configure("TLabel", background=BG, foreground=TEXT)
     style.configure("TLabelframe", background=BG)
     style.configure("TLabelframe.Label", background=BG, foreground=MUTED)
-    style.configure("TButton", padding=(10, 4))
-    style.configure("TEntry", padding=4)
+    # Paddings grow with the text (`pad`): at Tk scaling 2 a fixed 4 pixels looks cramped.
+    style.configure("TButton", padding=pad(root, 10, 4))
+    # As wide as its text, for buttons in a row that must fit a narrow window (clam's
+    # minimum of 11 characters pushed a file card's "Save as…" out of sight).
+    style.configure("Compact.TButton", padding=pad(root, 8, 3), width=-4)
+    style.configure("TEntry", padding=scaled(root, 4))
+    style.configure("TCombobox", padding=pad(root, 4, 2))
+    if chosen == "clam":  # clam draws its check and radio marks 10 pixels wide at any scaling
+        for kind in ("TCheckbutton", "TRadiobutton"):
+            style.configure(kind, indicatorsize=scaled(root, 12), indicatormargin=pad(root, 1, 1, 6, 1))
     style.configure("Title.TLabel", font="OCMTitle")
     style.configure("Heading.TLabel", font="OCMHeading")
     style.configure("Muted.TLabel", foreground=MUTED)
     style.configure("Small.TLabel", foreground=MUTED, font="OCMSmall")
     style.configure("Error.TLabel", foreground=ERROR)
     style.configure("Over.Small.TLabel", foreground=ERROR, font="OCMSmall")
-    style.configure("Big.TButton", font="OCMBig", padding=(24, 18))
+    style.configure("Big.TButton", font="OCMBig", padding=pad(root, 24, 18))
     if chosen == "clam":
+        focus_ring = max(1, scaled(root, 1))
+        style.configure("TButton", focusthickness=focus_ring)
         style.configure("Accent.TButton", foreground="#ffffff", background=ACCENT, bordercolor=ACCENT,
-                        lightcolor=ACCENT, darkcolor=ACCENT)
+                        lightcolor=ACCENT, darkcolor=ACCENT, focuscolor="#ffffff", focusthickness=focus_ring)
+        # Disabled looks like any disabled button (grey, muted text), not like a paler
+        # default button; focused gets a two-pixel dark edge around clam's dotted white ring.
         style.map("Accent.TButton",
-                  background=[("disabled", "#9db6d6"), ("pressed", "#24589a"), ("active", "#3a7bc8")],
-                  lightcolor=[("active", "#3a7bc8")], darkcolor=[("active", "#3a7bc8")])
+                  foreground=[("disabled", MUTED)],
+                  background=[("disabled", DISABLED_BG), ("pressed", "#24589a"), ("active", "#3a7bc8")],
+                  bordercolor=[("disabled", BORDER), ("focus", ACCENT_FOCUS)],
+                  lightcolor=[("disabled", DISABLED_BG), ("focus", ACCENT_FOCUS), ("active", "#3a7bc8")],
+                  darkcolor=[("disabled", DISABLED_BG), ("focus", ACCENT_FOCUS), ("active", "#3a7bc8")],
+                  focuscolor=[("disabled", DISABLED_BG)])
     else:  # native buttons draw their own face: white text would vanish on it
         style.configure("Accent.TButton", font="OCMChatBold")
     style.configure("Banner.TFrame", background=WARN_BG)
     style.configure("Banner.TLabel", background=WARN_BG, foreground=WARN_FG)
     style.configure("Closed.TFrame", background=CLOSED_BG)
     style.configure("Closed.TLabel", background=CLOSED_BG, foreground=ERROR)
-    style.configure("Link.TButton", padding=(6, 1))
+    style.configure("Link.TButton", padding=pad(root, 6, 1))
     # A row as tall as its text: a fixed 26 pixels clips the text at a larger Tk scaling.
     linespace = tkfont.nametofont("TkDefaultFont", root=root).metrics("linespace")
-    style.configure("Treeview", rowheight=max(26, linespace + 8))
-    style.configure("Treeview.Heading", padding=(4, 3))
+    style.configure("Treeview", rowheight=max(scaled(root, 26), linespace + scaled(root, 8)))
+    style.configure("Treeview.Heading", padding=pad(root, 4, 3))
     root.__dict__["_ocm_theme_family"] = family
     return family
-
-
-def sender_colour(name: str) -> str:
-    """A stable colour per sender name, so people can be told apart at a glance."""
-    return SENDER_COLOURS[zlib.crc32(name.encode("utf-8")) % len(SENDER_COLOURS)]

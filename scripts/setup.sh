@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything the app and its tests need on a fresh Debian-based machine:
-# Debian's packages for the virtual screen (tests) and CJK fonts, then a venv with
+# Debian's packages for the virtual screen (tests), CJK and colour emoji fonts, then a venv with
 # the project and its test and build extras. Safe to run again; it skips what is done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,10 +9,14 @@ need_apt=()
 command -v Xvfb >/dev/null 2>&1 || need_apt+=(xvfb)
 command -v xdotool >/dev/null 2>&1 || need_apt+=(xdotool)
 command -v xwininfo >/dev/null 2>&1 || need_apt+=(x11-utils)
+# scripts/screenshots.py runs the windows under a window manager, for their title bars
+command -v openbox >/dev/null 2>&1 || need_apt+=(openbox)
 # the discovery tests drop multicast inside a network namespace with an iptables rule
 command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
 # grep without -q: with pipefail, an early exit of grep would fail fc-list with SIGPIPE
 fc-list 2>/dev/null | grep -i "noto sans cjk" >/dev/null || need_apt+=(fonts-noto-cjk)
+# colour emoji for the chat view (Tk on Xft >= 2.3.5 draws them; see docs/gui.md)
+fc-list 2>/dev/null | grep -i "noto color emoji" >/dev/null || need_apt+=(fonts-noto-color-emoji)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
     echo "setup: installing Debian packages: ${need_apt[*]}"

@@ -76,6 +76,10 @@ def test_request_payload_json_string_is_the_kanaru_dialect():
         (b'{"username": "a", "password": ["x"]}', "'password' must be a string"),
         (b'{"username": "a"', "not valid JSON"),
         (b"\xc3\x28", "not valid UTF-8"),
+        # valid JSON, but "\ud800" alone is no Unicode text: refused, not a server error
+        (b'{"username": "\\ud800"}', "not valid JSON"),
+        (b'{"username": "a", "password": "\\udfff"}', "not valid JSON"),
+        (b'"\\ud800x"', "lone surrogate"),
         (("x" * 256).encode(), "256 bytes"),
     ],
 )
@@ -816,3 +820,12 @@ def test_every_request_field_round_trips_and_the_request_id_has_its_bounds():
         p.decode_request(p.encode_json({"username": "a", "password": "p" * 1025}))
     assert p.decode_request(b"XXbob\r\n") == p.RoomRequest("XXbob", dialect=p.Dialect.BARE)
     assert p.decode_request(p.encode_json({"token": "tok"})) == p.RoomRequest("", token="tok")  # SYNC: no name
+
+
+def test_json_answers_and_file_events_with_a_lone_surrogate_are_protocol_errors():
+    with pytest.raises(ProtocolError, match="not a UTF-8 JSON object"):
+        p.decode_json_object(b'{"members": ["ok", "\\ud83d"]}')
+    assert p.decode_json_object(b'{"members": ["\\ud83d\\ude00"]}') == {"members": ["\U0001F600"]}  # a pair is fine
+    event = p.Event(seq=1, time_ms=0, event_type=p.EventType.FILE, name="bob", text='{"id": "\\ud800"}')
+    with pytest.raises(ProtocolError):
+        p.decode_file_event(event)

@@ -108,6 +108,20 @@ def test_the_first_snapshot_shows_history_as_history_and_probes_until_the_server
     assert beats[1] - beats[0] == pytest.approx(3.0)  # the heartbeat interval once answered
 
 
+def test_own_join_and_what_follows_it_in_the_first_snapshot_are_not_history():
+    """The server's history ends with our own join (and whatever came between it and the
+    snapshot): those are news, not "earlier messages, before you joined"."""
+    session = ClientSession(ROOM, ME, TOKEN)
+    out = session.apply_snapshot(snapshot(5, [history_event(1, text="before"),
+                                              history_event(2, ME, kind=EventType.JOINED),   # a namesake, long gone
+                                              history_event(3, ME, kind=EventType.LEFT),
+                                              history_event(4, ME, kind=EventType.JOINED),   # us
+                                              history_event(5, text="just after")]), T0)
+    assert [(m.text, m.history) for m in of(out, ev.ChatMessage)] == [("before", True), ("just after", False)]
+    assert [(n.seq, n.kind, n.history) for n in of(out, ev.Notice)] == [
+        (2, "joined", True), (3, "left", True), (4, "joined", False)]
+
+
 # --- room events: order, duplicates, gaps ---------------------------------------------------
 
 

@@ -6,15 +6,22 @@ pytest-xvfb gives every test session a virtual screen, so these run headless.
 from __future__ import annotations
 
 import gc
+import tempfile
 import tkinter as tk
 import traceback
+from pathlib import Path
 
 import pytest
 
 from gui_helpers import FakeClient
 from ocm_gui.app import App
 from ocm_gui.background import wait_for_background
+from ocm_gui.emoji import guard_colour_fonts
 from ocm_gui.settings import Settings
+
+# As run_app does before Tk starts: a libXft too old for colour glyphs gets no colour fonts
+# (drawing one would end the test run with an X error). Writes nothing on a newer libXft.
+guard_colour_fonts(Path(tempfile.gettempdir()) / "ocm-gui-test-fonts")
 
 
 @pytest.fixture

@@ -37,7 +37,8 @@ def test_burst_of_2000_messages_is_shown_without_freezing(root, settings, capsys
     window_beats = [b for b in beats if b >= start]
     gaps = [b - a for a, b in zip(window_beats, window_beats[1:])]
 
-    lines = window.transcript().splitlines()
+    opening, date, *lines = window.transcript().splitlines()
+    assert opening.startswith("You joined") and date == "Today"
     assert len(lines) == BURST
     assert lines[0].endswith("burst message 1 — 日本語のテキスト")
     assert lines[-1].endswith(f"burst message {BURST} — 日本語のテキスト")

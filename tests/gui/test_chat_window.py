@@ -74,7 +74,7 @@ def test_messages_show_time_sender_text_and_members_mark_the_host(root, make_cha
     line = chat.transcript().splitlines()[-1]
     assert line.endswith("アリス  こんにちは、世界")
     assert "09:05" in line
-    assert "sender" in tags_at_text(chat, "アリス")
+    assert "sender" in chat.text.tag_names(find(chat, "アリス  こんにちは"))  # (the first アリス is in the opening line)
     assert "own" not in tags_at_text(chat, "こんにちは")
 
     put(client, MembersChanged(("アリス", "Bob", "Carol"), "アリス"))
@@ -97,7 +97,7 @@ def test_notices_and_history_have_their_own_style(root, make_chat, fake_client):
         Notice(3, "timed_out", "Eve", "", now))
     pump(root, lambda: "Eve" in chat.transcript())
     lines = chat.transcript().splitlines()
-    assert lines[0] == "— earlier messages, before you joined —"
+    assert lines[:2] == ["You host “lobby”.", "— earlier messages, before you joined —"]
     assert "history" in tags_at_text(chat, "an old message")
     assert "notice" in tags_at_text(chat, "Bob joined the room")
     assert "history" not in tags_at_text(chat, "Bob joined the room")
@@ -308,7 +308,7 @@ def test_mixed_text_wraps_japanese_by_character_keeps_words_and_kinsoku(root, ma
     pump(root, lambda: "plain English" in chat.transcript())
     root.update()
     lines = display_lines(chat)
-    message = [line for line in lines if line.strip()][:-2]  # the mixed message's display lines
+    message = [line for line in lines if line.strip()][2:-2]  # the mixed message's display lines (after the opening and date lines)
     assert len(message) >= 3, lines  # it wrapped
     for line in message[1:]:
         assert line.strip()[0] not in NO_START, f"a line starts with {line.strip()[0]!r}: {lines}"
@@ -318,9 +318,9 @@ def test_mixed_text_wraps_japanese_by_character_keeps_words_and_kinsoku(root, ma
     for word in re.findall(r"[A-Za-z]+", MIXED):
         assert re.search(rf"(?<![A-Za-z]){word}(?![A-Za-z])", drawn), f"{word!r} was broken: {lines}"
     # the text starts beside the name, not moved whole to the next line
-    assert chat.text.index(f"{find(chat, '「来週')} display linestart") == "1.0"
+    assert chat.text.index(f"{find(chat, '「来週')} display linestart") == chat.text.index(f"{find(chat, '花子')} linestart")
     assert "cont" in tags_at_text(chat, "second line")
-    assert chat.transcript().splitlines()[0].endswith("花子  " + MIXED)
+    assert chat.transcript().splitlines()[2].endswith("花子  " + MIXED)
 
 
 def test_copying_from_the_scrollback_leaves_the_break_marks_out(root, make_chat, fake_client):
@@ -328,7 +328,8 @@ def test_copying_from_the_scrollback_leaves_the_break_marks_out(root, make_chat,
     put(fake_client, ChatMessage(1, "花子", "日本語のテキスト", time.time()))
     pump(root, lambda: "テキスト" in chat.transcript())
     assert chat.text.tag_ranges(BREAK_TAG) and "日 本 語" in chat.text.get("1.0", "end")
-    chat.text.tag_add("sel", find(chat, "日本語"), "1.end")
+    start = find(chat, "日本語")
+    chat.text.tag_add("sel", start, f"{start} lineend")
     chat.text.event_generate("<<Copy>>")
     assert root.clipboard_get() == "日本語のテキスト"
     assert root.selection_get() == "日本語のテキスト"  # the X selection (middle-button paste) too

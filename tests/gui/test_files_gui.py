@@ -49,7 +49,7 @@ def test_a_picture_shows_inline_opens_full_size_and_a_corrupt_one_stays_a_plain_
     line = pump(root, lambda: next((x for x in bob_chat.files.lines.values() if x.picture is not None), None),
                 what="the picture inline in bob's window")
     assert line.event.name == "sunset.png" and line.event.sender == "alice"
-    assert line.photo.width() <= THUMBNAIL[0] and line.photo.height() <= THUMBNAIL[1]
+    assert line.photo.width() <= theme.scaled(root, THUMBNAIL[0]) and line.photo.height() <= theme.scaled(root, THUMBNAIL[1])
     assert line.picture.winfo_manager() == "grid"
     pump(root, lambda: any(x.picture is not None for x in alice_chat.files.lines.values()), what="the sender's own picture")
     full = bob_chat.files.open_picture(line.event.file_id)

@@ -59,7 +59,8 @@ def test_scrollback_status_marks_and_retry(root):
     scrollback.mark_sent(8)
     assert scrollback.status_text(8) is None and not scrollback.is_tracked(8)
     lines = scrollback.transcript().splitlines()
-    assert lines[0] == "hello" and lines[1].endswith("Bob  hi there") and lines[2].endswith("me  mine  ✓")
+    assert lines[:2] == ["hello", "Today"]  # a date line before the day's first message
+    assert lines[2].endswith("Bob  hi there") and lines[3].endswith("me  mine  ✓")
 
 
 def test_composer_counts_clears_and_disables(root):

@@ -1,0 +1,664 @@
+#!/usr/bin/env python3
+"""Screenshots of the app's windows in each state, for docs/: one command.
+
+    .venv/bin/python scripts/screenshots.py                 # every state, en + ja, x1 + x2
+    .venv/bin/python scripts/screenshots.py --only chat --lang ja --scale 2
+    .venv/bin/python scripts/screenshots.py --list
+
+It starts its own virtual screen (Xvfb, on a display number Xvfb picks) and window manager
+(openbox, so windows have title bars), runs the real app's windows in this process with a
+real ChatServer and real ChatClients on 127.0.0.1, drives them into each state and saves
+docs/NAME[-ja][@2x].png. Settings, known servers, downloads and logs live in a temporary
+directory (XDG_* and HOME point there), never the user's. Nothing is sent beyond 127.0.0.1:
+the bundled server is not announced, and the Join dialog's "found on this network" list is
+fed from real servers' room lists instead of an mDNS/broadcast search.
+
+To add a state: write a function decorated with @scenario("file-name", "what it shows")
+that takes a Shot, drives the app with its helpers and returns the window to photograph.
+A state that needs a feature not merged yet calls `need(obj, "attribute")` first: it is
+skipped with the reason printed (here only: the tests never skip a missing feature).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import inspect
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+SCREEN = "3200x2400x24"  # room for every window at x2 without the app's nine-tenths-of-the-screen cap
+
+# Names used in more than one state.
+HOST, MEMBER, THIRD = "Alice", "Bob", "花子"
+ROOM = {"en": "Tea time", "ja": "お茶会"}
+
+
+class Skip(Exception):
+    """A state this checkout cannot show yet (a feature not merged); the reason is printed."""
+
+
+def need(obj, *attributes: str) -> None:
+    """Skip the state unless `obj` has every attribute (a feature still on another branch)."""
+    for attribute in attributes:
+        if not hasattr(obj, attribute):
+            name = getattr(obj, "__name__", type(obj).__name__)
+            raise Skip(f"{name} has no {attribute} yet")
+
+
+@dataclass
+class Scenario:
+    name: str
+    about: str
+    run: Callable[["Shot"], object]
+
+
+SCENARIOS: list[Scenario] = []
+
+
+def scenario(name: str, about: str):
+    def register(func):
+        SCENARIOS.append(Scenario(name, about, func))
+        return func
+    return register
+
+
+# ---------------------------------------------------------------------- the display
+
+class Display:
+    """Xvfb on a free display number (Xvfb -displayfd picks it) and openbox on it."""
+
+    def __init__(self):
+        missing = [tool for tool in ("Xvfb", "openbox", "xwininfo", "xprop") if shutil.which(tool) is None]
+        if missing:
+            packages = {"Xvfb": "xvfb", "openbox": "openbox", "xwininfo": "x11-utils", "xprop": "x11-utils"}
+            wanted = " ".join(sorted({packages[t] for t in missing}))
+            sys.exit(f"screenshots: {', '.join(missing)} not found. Install with: sudo apt-get install {wanted} "
+                     "(bash scripts/setup.sh does it).")
+        read_end, write_end = os.pipe()
+        self.xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN,
+                                      "-nolisten", "tcp", "-dpi", "96"],
+                                     pass_fds=[write_end], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(write_end)
+        number = b""
+        with os.fdopen(read_end, "rb") as pipe:
+            while not number.endswith(b"\n"):
+                chunk = pipe.read(1)
+                if not chunk:
+                    self.xvfb.kill()
+                    sys.exit("screenshots: Xvfb did not start")
+                number += chunk
+        self.name = f":{int(number)}"
+        env = dict(os.environ, DISPLAY=self.name)
+        self.wm = subprocess.Popen(["openbox", "--sm-disable"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not self._wm_running(env):  # openbox says so on the root window when it manages it
+            if time.monotonic() > deadline or self.wm.poll() is not None:
+                self.close()
+                sys.exit("screenshots: openbox did not start on the virtual screen")
+            time.sleep(0.05)
+
+    @staticmethod
+    def _wm_running(env) -> bool:
+        out = subprocess.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], env=env,
+                             capture_output=True, text=True).stdout
+        return "window id" in out
+
+    def close(self) -> None:
+        for proc in (self.wm, self.xvfb):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def frame_geometry(window_id: str, display: str) -> tuple[int, int, int, int]:
+    """x, y, width, height of an X window (the WM's frame, with its title bar), on the screen."""
+    out = subprocess.run(["xwininfo", "-id", window_id], env=dict(os.environ, DISPLAY=display),
+                         capture_output=True, text=True, check=True).stdout
+    fields = {}
+    for line in out.splitlines():
+        key, _, value = line.strip().partition(":")
+        fields[key] = value.strip()
+    return (int(fields["Absolute upper-left X"]), int(fields["Absolute upper-left Y"]),
+            int(fields["Width"]), int(fields["Height"]))
+
+
+# ---------------------------------------------------------------------- one state
+
+class Shot:
+    """What a scenario drives: a fresh Tk root and App in one language at one scaling,
+    and helpers to start servers and clients; everything is stopped afterwards."""
+
+    def __init__(self, lang: str, scale: int, work: Path, display: str):
+        import tkinter as tk
+
+        from ocm_core import i18n
+        from ocm_gui import theme
+        from ocm_gui.app import App
+        from ocm_gui.settings import Settings
+
+        self.lang, self.scale, self.work, self.display = lang, scale, work, display
+        self.room = ROOM[lang]
+        self.errors: list[str] = []
+        self.notes: list[str] = []  # what looks wrong in the app itself, printed with the picture
+        self._cleanup: list[Callable[[], object]] = []
+        i18n.use_language(lang)
+        self.root = tk.Tk(className="OnlineChatMessenger")
+        self.root.report_callback_exception = self._callback_failed
+        # Relative to 96 dpi, as theme.scaled assumes: the pictures do not depend on the screen.
+        self.root.tk.call("tk", "scaling", theme.BASE_SCALING * scale)
+        self.settings = Settings.load(work / "settings.json")
+        self.settings.update(name=HOST)
+        self.backend = ScreenshotBackend()
+        self.app = App(self.root, settings=self.settings, backend=self.backend)
+        self.root.report_callback_exception = self._callback_failed  # App may set its own; ours records
+        self.root.geometry("+40+40")
+        self.pump(lambda: self.root.winfo_viewable(), "the start window")
+
+    def _callback_failed(self, exc_type, value, tb) -> None:
+        self.errors.append("".join(traceback.format_exception(exc_type, value, tb)))
+
+    # -- waiting
+    def pump(self, until: Callable[[], object], what: str, timeout: float = 15.0):
+        """Run the Tk loop until `until()` is true (returned); fail after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.root.update()
+            if self.errors:
+                raise RuntimeError("a Tk callback raised:\n" + self.errors[0])
+            value = until()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {timeout:g} s for {what}")
+            time.sleep(0.005)  # lets worker threads run; the condition decides
+
+    def settle(self, chat) -> None:
+        """Wait until a chat window has shown everything its client has told it so far."""
+        self.pump(lambda: chat.client.events.empty() and chat.files.reports.empty(), "the chat to catch up")
+        ticks = chat.ticks
+        self.pump(lambda: chat.ticks >= ticks + 2, "two more polls")  # the last batch drawn
+
+    # -- real servers and clients on 127.0.0.1
+    def server(self):
+        from ocm_core.server import ChatServer
+
+        server = ChatServer(host="127.0.0.1", tcp_port=0, udp_port=0)
+        server.start()
+        self._cleanup.append(server.stop)
+        return server
+
+    def client(self, server, *, proxy=None, events: queue.Queue | None = None, **timing):
+        """A ChatClient of `server`; through `proxy` (a FaultProxy) when given; its event
+        queue `events` when given (before its threads start); left afterwards."""
+        from ocm_core.client import ChatClient
+
+        if proxy is not None:
+            timing["udp_address"] = proxy.address
+        client = ChatClient("127.0.0.1", server.tcp_address[1], **timing)
+        if events is not None:
+            client.events = events
+        self._cleanup.append(client.leave)
+        return client
+
+    def proxy(self, server):
+        """A UDP proxy between clients and `server` whose drop rate a scenario sets (0..1)."""
+        sys.path.insert(0, str(REPO / "tests"))
+        from faultproxy import FaultProxy, Faults
+
+        proxy = FaultProxy(server.udp_address, Faults(), Faults())
+        proxy.__enter__()
+        self._cleanup.append(lambda: proxy.__exit__(None, None, None))
+        return proxy
+
+    def share_address(self, server) -> str:
+        from ocm_gui.validation import format_address
+
+        return format_address(self.backend.lan_address(), server.tcp_address[1])
+
+    # -- the picture
+    def grab(self, widget, path: Path) -> tuple[int, int]:
+        from PIL import ImageGrab
+
+        win = widget.winfo_toplevel()
+        win.deiconify()
+        win.lift()
+        win.focus_force()
+        win.update_idletasks()
+        self.pump(lambda: win.winfo_viewable() and win.wm_frame() != hex(win.winfo_id()), "the window on screen")
+        # The frame settles once the WM has placed and sized it: two equal readings in a row.
+        previous = None
+        deadline = time.monotonic() + 5
+        while True:
+            self.root.update()
+            self.root.winfo_pointerxy()  # a round trip: the server has drawn what Tk sent
+            geometry = frame_geometry(win.wm_frame(), self.display)
+            if geometry == previous or time.monotonic() > deadline:
+                break
+            previous = geometry
+            time.sleep(0.05)
+        x, y, width, height = geometry
+        screen = (win.winfo_screenwidth(), win.winfo_screenheight())
+        if x < 0 or y < 0 or x + width > screen[0] or y + height > screen[1]:
+            raise RuntimeError(f"the window ({width}x{height}+{x}+{y}) does not fit the screen {screen}")
+        # The app's own fault, not the picture's: say so, and take the picture as a person sees it.
+        if win.winfo_width() < win.winfo_reqwidth() or win.winfo_height() < win.winfo_reqheight():
+            self.notes.append(f"window {win.winfo_width()}x{win.winfo_height()} is smaller than its content "
+                              f"asks for ({win.winfo_reqwidth()}x{win.winfo_reqheight()}): something is cut off")
+        image = ImageGrab.grab(bbox=(x, y, x + width, y + height), xdisplay=self.display)
+        image.save(path, optimize=True)
+        return width, height
+
+    def close(self) -> None:
+        from ocm_gui.background import wait_for_background
+
+        try:
+            if not self.app.closing:
+                self.app.quit()
+        except Exception:
+            traceback.print_exc()
+        for step in reversed(self._cleanup):
+            try:
+                step()
+            except Exception:
+                traceback.print_exc()
+        wait_for_background(timeout=5.0)
+        with contextlib.suppress(Exception):
+            self.root.destroy()
+
+
+def ScreenshotBackend():
+    """The app's Backend, kept on loopback: servers bind 127.0.0.1 and are not announced, and
+    the Join dialog's network search is a stand-in fed with `found` (real servers' rooms)."""
+    import queue
+
+    from ocm_gui.backend import Backend
+
+    class StandInBrowser:
+        def __init__(self, found):
+            self.updates: queue.Queue = queue.Queue()
+            self.found = found
+
+        def start(self) -> None:
+            if self.found:
+                self.updates.put(list(self.found))
+
+        def stop(self) -> None:
+            pass
+
+    class LoopbackBackend(Backend):
+        found: list = []
+
+        def make_server(self, tcp_port, udp_port, host="127.0.0.1"):
+            return super().make_server(tcp_port, udp_port, host="127.0.0.1")
+
+        def make_browser(self):
+            return StandInBrowser(self.found)
+
+    return LoopbackBackend(announce=False)
+
+
+# ---------------------------------------------------------------------- what people say
+
+def conversation(lang: str) -> list[tuple[str, str]]:
+    """(sender, text) for the long conversation; HOST's lines are typed in the window."""
+    return [
+        (MEMBER, "Morning! The new build is up: https://example.com/builds/1.4.2"),
+        (HOST, "Thanks 🎉 installing it now"),
+        (THIRD, "おはようございます！新しいビルド、さっそく試してみます。"),
+        (MEMBER, "What changed:\n- faster file sharing\n- emoji in names 😀\n- the Retry link works in closed rooms"),
+        (THIRD, "議事録はこちらです → https://example.com/meetings/2026-11-25 よろしくお願いします🙏"),
+        (HOST, "Looks good. Agenda for later: www.example.com/agenda" if lang == "en"
+         else "了解です。午後の予定は www.example.com/agenda にあります"),
+    ]
+
+
+def make_picture(path: Path) -> Path:
+    """A small PNG to share: a sky, a hill and a sun, drawn with Pillow."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 400), "#9fd3f0")
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((470, 40, 590, 160), fill="#ffcf40")
+    draw.ellipse((-200, 250, 500, 700), fill="#5fae5a")
+    draw.ellipse((250, 290, 900, 760), fill="#468f44")
+    image.save(path)
+    return path
+
+
+QUICK_SEND_TIMEOUT = 1.25  # formatted "1.25" in a failure's reason: nothing else there reads so
+
+
+class UsualTimeoutInReasons(queue.Queue):
+    """A client's event queue that words a failure as the app's usual send timeout would (60 s),
+    not the short one a screenshot waits for; the reason's sentence is the session's own."""
+
+    def put(self, event, block=True, timeout=None):
+        from ocm_core.client import ChatClient
+        from ocm_core.events import MessageFailed
+
+        if isinstance(event, MessageFailed):
+            usual = inspect.signature(ChatClient).parameters["send_timeout"].default
+            event = dataclasses.replace(event, reason=event.reason.replace(f"{QUICK_SEND_TIMEOUT:g}", f"{usual:g}"))
+        super().put(event, block, timeout)
+
+
+def say(shot: Shot, chat, client, text: str) -> None:
+    """`client` (another member) says `text`; wait until `chat` shows it."""
+    client.send(text)
+    shot.pump(lambda: text.splitlines()[-1] in chat.transcript(), f"{text[:20]!r} in the window")
+
+
+def type_and_send(shot: Shot, chat, text: str, *, confirmed: bool = True) -> int:
+    """Type `text` into the window's input and send it, as Enter does; wait for its ✓."""
+    chat.input.focus_set()
+    chat.input.insert("1.0", text)
+    msg_id = chat.send()
+    if msg_id is None:
+        raise RuntimeError(f"the window refused to send {text!r}: {chat.hint.cget('text')}")
+    if confirmed:
+        # ✓ replaces the status and the scrollback stops tracking it; a failed one stays tracked
+        shot.pump(lambda: not chat.scrollback.is_tracked(msg_id) or msg_id in chat.scrollback.failed_ids(),
+                  "the own message confirmed")
+        if msg_id in chat.scrollback.failed_ids():
+            raise RuntimeError(f"{text!r} was not delivered")
+    return msg_id
+
+
+def members_room(shot: Shot, *, window: str = HOST, proxy: bool = False, size: tuple[int, int] | None = None,
+                 **timing):
+    """A real room with HOST, MEMBER and THIRD; the window is `window`'s, the others are
+    plain clients; `size` is the window's at 96 dpi (default: the app's first size).
+    Returns (chat window, {name: client}, server, proxy or None)."""
+    server = shot.server()
+    relay = shot.proxy(server) if proxy else None
+    clients = {}
+    for name in (HOST, MEMBER, THIRD):
+        mine = name == window
+        client = shot.client(server, proxy=relay if mine else None, **(timing if mine else {}))
+        if name == HOST:
+            client.create_room(shot.room, name)
+        else:
+            client.join_room(shot.room, name)
+        clients[name] = client
+    mine = clients[window]
+    if size is not None:  # as a person's last size would be, from the settings
+        from ocm_gui import theme
+
+        shot.settings.update(chat_size="{}x{}".format(*theme.window_size(shot.root, *size)))
+    chat = shot.app.open_chat(mine, share_address=shot.share_address(server) if window == HOST else None)
+    shot.pump(lambda: len(chat.member_labels()) == 3, "everyone in the People list")
+    return chat, clients, server, relay
+
+
+# ---------------------------------------------------------------------- the states
+
+@scenario("start", "the start window, the last name filled in")
+def start_window(shot: Shot):
+    shot.app.start.host_button.focus_set()
+    return shot.root
+
+
+def host_dialog_filled(shot: Shot):
+    """The Host dialog opened from the start window, the room's name typed."""
+    dialog = shot.app.open_host_dialog()  # what Host a room does
+    dialog.room_var.set(shot.room)
+    dialog.room_entry.icursor("end")
+    return dialog
+
+
+@scenario("host-dialog", "Host a room, a room name typed")
+def host_dialog(shot: Shot):
+    return host_dialog_filled(shot).win
+
+
+@scenario("join-dialog", "Join a room: three rooms found on two servers, one picked")
+def join_dialog_found(shot: Shot):
+    from ocm_core.discovery import FoundRoom
+
+    found = []
+    rooms = [(shot.room, [HOST, MEMBER, THIRD], None), ("Design review", ["Dana"], "s3cret"),
+             ("週末の登山", ["健太", "Eve"], None)]
+    servers = [shot.server(), shot.server()]
+    for index, (room, people, password) in enumerate(rooms):
+        server = servers[index % 2]
+        for position, name in enumerate(people):
+            client = shot.client(server)
+            (client.create_room if position == 0 else client.join_room)(room, name, password)
+    for server in servers:
+        port = server.tcp_address[1]
+        for info in shot.client(server).list_rooms():
+            found.append(FoundRoom(address="127.0.0.1", tcp_port=port, room=info.name, members=info.members,
+                                   locked=info.locked, host=info.host or "", fingerprint=server.fingerprint))
+    shot.backend.found = sorted(found, key=lambda f: f.room.casefold())
+    shot.settings.update(name=MEMBER)
+    shot.app.start.name_var.set(MEMBER)
+    dialog = shot.app.open_join_dialog()  # what Join a room does
+    shot.pump(lambda: len(dialog.room_names()) == 3, "three rooms in the list")
+    dialog.pick(next(iid for iid in dialog.tree.get_children() if dialog.tree.set(iid, "room") == shot.room))
+    dialog.tree.focus_set()
+    return dialog.win
+
+
+@scenario("join-dialog-error", "Join a room by address: a locked room, a wrong password")
+def join_dialog_error(shot: Shot):
+    from ocm_gui.dialogs import BY_ADDRESS
+
+    server = shot.server()
+    shot.client(server).create_room(shot.room, HOST, "s3cret")
+    shot.client(server).create_room("Design review", "Dana")
+    shot.app.start.name_var.set(MEMBER)
+    dialog = shot.app.open_join_dialog()  # what Join a room does
+    dialog.set_mode(BY_ADDRESS)
+    dialog.address_var.set(f"127.0.0.1:{server.tcp_address[1]}")
+    dialog.refresh()
+    shot.pump(lambda: len(dialog.room_names()) == 2, "the server's rooms")
+    dialog.pick(shot.room)
+    shot.pump(dialog.password_shown, "the password field")
+    dialog.password_var.set("guess")
+    dialog.ok()
+    shot.pump(lambda: dialog.error_text() and not dialog.busy, "the error line")
+    return dialog.win
+
+
+@scenario("join-dialog-empty", "Join a room: nothing found on this network")
+def join_dialog_empty(shot: Shot):
+    from ocm_gui import dialogs
+
+    need(dialogs, "EMPTY_NETWORK_MS")
+    dialogs.EMPTY_NETWORK_MS = 0  # say "nothing found" at once rather than after 4 s
+    dialog = shot.app.open_join_dialog()  # what Join a room does
+    shot.pump(lambda: dialog.help_frame.winfo_ismapped(), "the nothing-found help")
+    return dialog.win
+
+
+@scenario("chat-host-new", "the host's chat window right after Host room")
+def chat_host_new(shot: Shot):
+    dialog = host_dialog_filled(shot)
+    dialog.tcp_var.set("0")  # any free ports
+    dialog.udp_var.set("0")
+    dialog.ok_button.invoke()
+    chat = shot.pump(lambda: shot.app.chats and shot.app.chats[0], "the host's chat window")
+    shot.pump(lambda: chat.member_labels(), "the People list")
+    shot.settle(chat)
+    return chat.win
+
+
+@scenario("chat", "a long conversation of three: links, emoji, Japanese, a multi-line message, "
+                  "a picture, a file, one own message not delivered")
+def chat_conversation(shot: Shot):
+    return long_conversation(shot, size=(760, 760))
+
+
+@scenario("chat-narrow", "the same conversation in a window at its smallest size")
+def chat_conversation_narrow(shot: Shot):
+    return long_conversation(shot, size=(560, 380))
+
+
+def long_conversation(shot: Shot, size: tuple[int, int]):
+    # The host's datagrams pass a proxy that drops them all for one message, which then fails
+    # after send_timeout with its Retry link: a short one here, shown as the app's usual one.
+    chat, clients, server, relay = members_room(shot, proxy=True, size=size,
+                                                send_timeout=QUICK_SEND_TIMEOUT, events=UsualTimeoutInReasons())
+    lines = conversation(shot.lang)
+    for sender, text in lines[:5]:
+        if sender == HOST:
+            type_and_send(shot, chat, text)
+        else:
+            say(shot, chat, clients[sender], text)
+    picture = make_picture(shot.work / "hill.png")
+    clients[THIRD].send_file(picture)
+    shot.pump(lambda: any(line.picture is not None for line in chat.files.lines.values()), "the picture's thumbnail")
+    notes = shot.work / "meeting-notes.pdf"
+    notes.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 700)
+    clients[MEMBER].send_file(notes)
+    shot.pump(lambda: len(chat.files.lines) == 2, "the file card")
+    for sender, text in lines[5:]:
+        if sender == HOST:
+            type_and_send(shot, chat, text)
+        else:
+            say(shot, chat, clients[sender], text)
+    relay.faults["up"].drop = 1.0
+    lost = type_and_send(shot, chat, "Can we go through it at 15:00?" if shot.lang == "en"
+                         else "15時に一緒に確認しませんか？", confirmed=False)
+    shot.pump(lambda: lost in chat.scrollback.failed_ids(), "the message to fail", timeout=10)
+    relay.faults["up"].drop = 0.0
+    shot.settle(chat)
+    return chat.win
+
+
+@scenario("chat-connection-lost", "a member's window while the server is silent")
+def chat_connection_lost(shot: Shot):
+    chat, clients, server, relay = members_room(shot, window=MEMBER, proxy=True,
+                                                heartbeat_interval=0.3, lost_after=1.0)
+    say(shot, chat, clients[HOST], "The new build is up: https://example.com/builds/1.4.2" if shot.lang == "en"
+        else "新しいビルドを公開しました: https://example.com/builds/1.4.2")
+    type_and_send(shot, chat, "Downloading it now" if shot.lang == "en" else "ダウンロードしています")
+    relay.faults["up"].drop = relay.faults["down"].drop = 1.0
+    shot.pump(lambda: chat.connection_lost and chat.banners.visible, "the connection-lost banner", timeout=10)
+    shot.settle(chat)
+    return chat.win
+
+
+@scenario("chat-closed", "a member's window after the host closed the room")
+def chat_closed(shot: Shot):
+    chat, clients, server, relay = members_room(shot, window=MEMBER)
+    say(shot, chat, clients[HOST], "That's all for today, thanks everyone!" if shot.lang == "en"
+        else "今日はここまでです。ありがとうございました！")
+    type_and_send(shot, chat, "Thanks, see you tomorrow 👋" if shot.lang == "en" else "お疲れさまでした 👋")
+    clients[HOST].leave()
+    shot.pump(lambda: chat.room_closed, "the room closed")
+    shot.settle(chat)
+    return chat.win
+
+
+@scenario("chat-host-not-answering", "a member's window when the host has been silent past the member timeout")
+def chat_host_not_answering(shot: Shot):
+    from ocm_core import events
+
+    need(events, "HostNotAnswering")
+    chat = chat_connection_lost(shot)
+    # The session says this after 30 s of silence; the window's handling from here on is real.
+    chat_window = shot.app.chats[0]
+    try:
+        chat_window.client.events.put(events.HostNotAnswering(30))  # type: ignore[attr-defined]
+    except TypeError as exc:
+        raise Skip(f"HostNotAnswering takes other arguments: {exc}") from None
+    shot.settle(chat_window)
+    return chat
+
+
+# ---------------------------------------------------------------------- running
+
+def file_name(name: str, lang: str, scale: int) -> str:
+    return f"{name}{'' if lang == 'en' else '-' + lang}{'' if scale == 1 else f'@{scale}x'}.png"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", metavar="NAME", help="just this state (again for more)")
+    parser.add_argument("--lang", action="append", choices=["en", "ja"], help="default: en and ja")
+    parser.add_argument("--scale", action="append", type=int, choices=[1, 2], help="default: 1 and 2")
+    parser.add_argument("--out", type=Path, default=REPO / "docs", help="folder for the PNGs (default docs/)")
+    parser.add_argument("--list", action="store_true", help="list the states and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for s in SCENARIOS:
+            print(f"{s.name:26} {s.about}")
+        return 0
+    chosen = [s for s in SCENARIOS if not args.only or s.name in args.only]
+    unknown = set(args.only or ()) - {s.name for s in SCENARIOS}
+    if unknown:
+        parser.error(f"no such state: {', '.join(sorted(unknown))} (see --list)")
+    langs, scales = args.lang or ["en", "ja"], args.scale or [1, 2]
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    started = time.monotonic()
+    display = Display()
+    made, skipped, failed = [], [], []
+    with tempfile.TemporaryDirectory(prefix="ocm-screenshots-") as temp:
+        # Everything the app keeps goes here, never into the user's folders.
+        home = Path(temp)
+        for var, sub in (("HOME", "home"), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                         ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):
+            (home / sub).mkdir()
+            os.environ[var] = str(home / sub)
+        os.environ["DISPLAY"] = display.name
+        sys.path.insert(0, str(REPO))
+        import gc
+        import logging
+
+        logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+        gc.disable()  # as in the GUI tests: a Tk variable collected on a worker thread would hang
+        try:
+            for lang in langs:
+                for scale in scales:
+                    for s in chosen:
+                        name = file_name(s.name, lang, scale)
+                        work = home / "states" / name
+                        work.mkdir(parents=True)
+                        t0 = time.monotonic()
+                        shot = None
+                        try:
+                            shot = Shot(lang, scale, work, display.name)
+                            window = s.run(shot)
+                            width, height = shot.grab(window, args.out / name)
+                            made.append(name)
+                            print(f"{name:34} {width}x{height}  {time.monotonic() - t0:4.1f} s", flush=True)
+                            for note in shot.notes:
+                                print(f"{'':34} note: {note}", flush=True)
+                        except Skip as why:
+                            skipped.append(name)
+                            print(f"{name:34} skipped: {why}", flush=True)
+                        except Exception:
+                            failed.append(name)
+                            print(f"{name:34} FAILED", flush=True)
+                            traceback.print_exc()
+                        finally:
+                            if shot is not None:
+                                shot.close()
+                            gc.collect()
+        finally:
+            display.close()
+    print(f"{len(made)} pictures in {args.out}, {len(skipped)} skipped, {len(failed)} failed, "
+          f"{time.monotonic() - started:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
