@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocm_gui.composer import counter_state, default_hint, too_long_text
+from ocm_gui.composer import counter_state, default_hint, input_height, menu_buttons, too_long_text
 
 
 def utf8(text: str) -> int:
@@ -62,3 +62,14 @@ def test_a_build_without_catalogs_says_the_same_in_its_source_english(monkeypatc
     assert too_long_text("a" * 11, 11, 10) == (
         "Not sent: the message is 1 character too long; shorten it or split it in two.")
     assert default_hint() == "Enter sends · Shift+Enter adds a line"
+
+
+def test_the_input_grows_with_its_text_from_two_to_five_lines_within_its_share_of_the_window():
+    assert [input_height(n) for n in (0, 1, 2, 3, 5, 6, 40)] == [2, 2, 2, 3, 5, 5, 5]
+    assert input_height(10, fits=3) == 3  # a short window: its share holds three
+    assert input_height(10, fits=1) == 2  # never under two lines
+
+
+def test_the_inputs_context_menu_opens_with_the_platforms_own_clicks():
+    assert menu_buttons("linux") == menu_buttons("win32") == ("<Button-3>",)
+    assert menu_buttons("darwin") == ("<Button-2>", "<Control-Button-1>")  # macOS' Tk calls the right button 2
