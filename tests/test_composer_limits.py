@@ -68,6 +68,7 @@ def test_the_input_grows_with_its_text_from_two_to_five_lines_within_its_share_o
     assert [input_height(n) for n in (0, 1, 2, 3, 5, 6, 40)] == [2, 2, 2, 3, 5, 5, 5]
     assert input_height(10, fits=3) == 3  # a short window: its share holds three
     assert input_height(10, fits=1) == 2  # never under two lines
+    assert input_height(40, fits=12) == 5  # a tall window: still five, then it scrolls
 
 
 def test_the_inputs_context_menu_opens_with_the_platforms_own_clicks():
