@@ -1752,3 +1752,33 @@ def test_a_kanaru_member_is_never_sent_binary_retransmissions(registry, kanaru_l
     clock.now += 1.0
     send(registry, kanaru_lobby["alice"], p.encode_heartbeat(0), ALICE)
     assert [data for to, data in registry.tick() if to == BOB] == []
+
+
+def test_a_kanaru_member_is_sent_no_binary_refusal_for_a_line_too_long_or_too_fast(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_burst=1, rate_per_second=0.5))
+    alice = registry.create_room("lobby", "n" * 255, ALICE[0])
+    dave, _ = registry.join_room("lobby", "dave" * 60, BOB[0], wire=Wire.KANARU)
+    send(registry, dave, p.KANARU_REGISTER.encode(), BOB)
+    send(registry, alice, p.encode_heartbeat(1), ALICE)
+    assert [to for to, _ in send(registry, dave, ("x" * 3900).encode(), BOB)] == []  # too long with its name
+    assert [to for to, _ in send(registry, dave, b"one", BOB)] == [ALICE]
+    assert [to for to, _ in send(registry, dave, b"two", BOB)] == []  # over the rate
+    assert registry.dropped["chat too long to relay"] == 1 and registry.dropped["rate limited"] == 1
+
+
+def test_a_kanaru_member_keeps_its_dialect_through_a_restart_and_a_time_out(tmp_path, clock):
+    from ocm_core.store import RoomStore
+
+    store = RoomStore(tmp_path / "server.db")
+    first = RoomRegistry(clock=clock, store=store)
+    alice = first.create_room("lobby", "alice", ALICE[0])
+    dave, _ = first.join_room("lobby", "dave", BOB[0], wire=Wire.KANARU)
+    send(first, dave, p.KANARU_REGISTER.encode(), BOB)
+    store.close()
+    store = RoomStore(tmp_path / "server.db")
+    again = RoomRegistry(clock=clock, store=store)
+    out = send(again, alice, p.encode_chat(1, "still there?"), ALICE)
+    assert (BOB, p.encode_kanaru_relay("alice", "still there?")) in out
+    time_out_all_but(again, clock, [(alice, ALICE)])
+    assert again.resume("lobby", "dave", BOB[0], dave)[2] is Wire.KANARU
+    store.close()
