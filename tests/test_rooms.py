@@ -1782,3 +1782,11 @@ def test_a_kanaru_member_keeps_its_dialect_through_a_restart_and_a_time_out(tmp_
     time_out_all_but(again, clock, [(alice, ALICE)])
     assert again.resume("lobby", "dave", BOB[0], dave)[2] is Wire.KANARU
     store.close()
+
+
+def test_a_forged_resend_of_many_single_ranges_still_draws_one_event_to_an_unproven_address(registry, lobby):
+    for i in range(1, 17):
+        send(registry, lobby["alice"], p.encode_chat(i, f"m{i}"), ALICE)
+    moved = (BOB[0], 7000)  # a source a forger could claim: not proven yet
+    out = send(registry, lobby["bob"], p.encode_resend(*[(s, s) for s in range(3, 19)]), moved)
+    assert [f.seq for f in frames_to(out, moved)] == [3]
