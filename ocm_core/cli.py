@@ -6,7 +6,9 @@ import argparse
 import datetime
 import logging
 import queue
+import shlex
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -149,6 +151,8 @@ EVENT_WORDS = {
     "timed_out": N_("{name} stopped responding and was removed."),
     "connection_lost": N_("Connection lost, reconnecting…"),
     "connection_restored": N_("Connection restored."),
+    "host_not_answering": N_("{room}'s host is not answering ({seconds} s). They may have closed the app or left the network."),
+    "session_gone": N_("The server no longer knows this session."),
 }
 
 
@@ -163,13 +167,24 @@ def resumed_words(missed: int) -> str:
                     "You were away; {missed} messages you missed are below.", missed).format(missed=missed)
 
 
+def host_not_answering_text(event: ev.HostNotAnswering, room: str) -> str:
+    return event_words("host_not_answering").format(room=room, seconds=event.seconds)
+
+
+def rejoin_command(server: str, room: str, name: str) -> str:
+    """The ocm-chat command that joins `room` on `server` as `name` again, quoted for this system's shell."""
+    args = ["ocm-chat", "--server", server, "--join", room, "--name", name]
+    return subprocess.list2cmdline(args) if sys.platform == "win32" else shlex.join(args)
+
+
 def notice_text(event: ev.Notice) -> str:
     """A member's coming or going in words (a notice that carries its own text keeps it)."""
     return event.text or (_(EVENT_WORDS[event.kind]) if event.kind in EVENT_WORDS else "{name}").format(name=event.name)
 
 
-def describe(event) -> str | None:
-    """One line of terminal text for an event, or None for events a terminal need not show."""
+def describe(event, *, room: str = "", server: str = "") -> str | None:
+    """Terminal text for an event, or None for events a terminal need not show. `room` and
+    `server` (host:port) are the client's, for the words about a host or session gone."""
     if isinstance(event, ev.ChatMessage):
         line = f"[{_clock(event.time)}] {event.sender}: {event.text}"
         return _("{line} (earlier)").format(line=line) if event.history else line
@@ -190,11 +205,52 @@ def describe(event) -> str | None:
         return f"! {event.text or event_words('connection_lost')}"
     if isinstance(event, ev.ConnectionRestored):
         return f"! {event.text or event_words('connection_restored')}"
+    if isinstance(event, ev.HostNotAnswering):
+        return "! " + host_not_answering_text(event, room) + " " + _("Type /quit to leave, or keep waiting.")
+    if isinstance(event, ev.SessionGone):
+        lines = [f"* {event_words('session_gone')} {event.reason}"]
+        if server:
+            lines.append("* " + _("To join “{room}” again as {name}, run: {command}").format(
+                room=event.room, name=event.name, command=rejoin_command(server, event.room, event.name)))
+        return "\n".join(lines)
     if isinstance(event, ev.Resumed):
         return f"* {resumed_words(event.missed)}"
     if isinstance(event, ev.ErrorEvent):
         return f"! {event.text}"
     return None
+
+
+class SentEcho:
+    """The terminal's confirmation of one's own lines: when the server acknowledges a message,
+    it is printed back as "[HH:MM] NAME: text ✓". The acknowledgement (printer thread) may come
+    before `send()` returns its id (input thread); either order gives the line once."""
+
+    def __init__(self, name: str, clock=time.time):
+        self.name = name
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._texts: dict[int, str] = {}
+        self._early: set[int] = set()  # acknowledged before their text was recorded
+
+    def _line(self, text: str) -> str:
+        return f"[{_clock(self._clock())}] {self.name}: {text} ✓"
+
+    def sent(self, msg_id: int, text: str) -> str | None:
+        """Record a sent message; its line if the acknowledgement came first."""
+        with self._lock:
+            if msg_id in self._early:
+                self._early.discard(msg_id)
+                return self._line(text)
+            self._texts[msg_id] = text
+            return None
+
+    def acknowledged(self, msg_id: int) -> str | None:
+        with self._lock:
+            text = self._texts.pop(msg_id, None)
+            if text is None:
+                self._early.add(msg_id)
+                return None
+            return self._line(text)
 
 
 DISCOVER_SECONDS = 2.5
@@ -371,7 +427,8 @@ def chat_main(argv: list[str] | None = None) -> int:
     print(file_help(), flush=True)
     print(_("Server identity: {fingerprint} (compare it aloud with the host's)").format(
         fingerprint=client.server_fingerprint), flush=True)
-    printer = threading.Thread(target=_print_events, args=(client,), daemon=True)
+    echo = SentEcho(name)
+    printer = threading.Thread(target=_print_events, args=(client, echo), daemon=True)
     printer.start()
     try:
         for line in sys.stdin:
@@ -385,7 +442,9 @@ def chat_main(argv: list[str] | None = None) -> int:
                 if line is not None:
                     print(line, flush=True)
                     continue
-                client.send(text)
+                confirmed = echo.sent(client.send(text), text)
+                if confirmed is not None:
+                    print(confirmed, flush=True)
             except errors.ClientError as exc:
                 print(f"! {exc}", flush=True)
     except KeyboardInterrupt:
@@ -398,7 +457,7 @@ def chat_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_events(client: ChatClient) -> None:
+def _print_events(client: ChatClient, echo: SentEcho) -> None:
     while True:
         try:
             event = client.events.get(timeout=0.2)
@@ -406,8 +465,12 @@ def _print_events(client: ChatClient) -> None:
             if client.closed:
                 return
             continue
-        line = describe(event)
+        host = f"[{client.server_host}]" if ":" in client.server_host else client.server_host  # as parse_address reads it
+        if isinstance(event, ev.MessageSent):
+            line = echo.acknowledged(event.msg_id)
+        else:
+            line = describe(event, room=client.room or "", server=f"{host}:{client.tcp_port}")
         if line:
             print(line, flush=True)
-        if isinstance(event, ev.RoomClosed):
+        if isinstance(event, (ev.RoomClosed, ev.SessionGone)):
             print(_("Press Enter to quit."), flush=True)

@@ -30,7 +30,7 @@ from .i18n import SOURCE_LANGUAGE, N_, _, as_sentence, current_language
 from .identity import IdentityChanged, KnownServers, fingerprint, public_key_of_certificate
 from .protocol import Operation, RoomInfo, State, Status
 from .secure import PlainAnswer, SealedChannel, TlsClientStream, client_tls_context, key_proof
-from .session import ClientSession, Output, SessionState
+from .session import HOST_NOT_ANSWERING_AFTER, ClientSession, Output, SessionState
 from .client_files import Progress
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ class ChatClient:
         send_timeout: float = 60.0,
         lost_after: float | None = None,
         give_up_after: float = 300.0,
+        not_answering_after: float = HOST_NOT_ANSWERING_AFTER,
         udp_address: tuple[str, int] | None = None,
         known_servers: KnownServers | None = None,
         trust_changed_identity: bool = False,
@@ -134,6 +135,7 @@ class ChatClient:
         """`send_timeout`: a message not acknowledged by then is reported failed.
         `lost_after`: seconds of silence from the server before "connection lost".
         `give_up_after`: seconds of silence after which the session ends for good.
+        `not_answering_after`: seconds of a lost connection before HostNotAnswering.
         `udp_address`: send chat there instead of where the server says (a relay, a test proxy).
         `known_servers`: the identities trusted so far (default: the user's file); a changed one
         raises identity.IdentityChanged unless `trust_changed_identity` (the person confirmed).
@@ -142,7 +144,8 @@ class ChatClient:
         self.tcp_port = tcp_port
         self.timeout = timeout
         self._timing: dict[str, Any] = dict(heartbeat_interval=heartbeat_interval, send_timeout=send_timeout,
-                            lost_after=lost_after, give_up_after=give_up_after)
+                            lost_after=lost_after, give_up_after=give_up_after,
+                                            not_answering_after=not_answering_after)
         self._udp_override = udp_address
         self.known_servers = known_servers if known_servers is not None else KnownServers()
         self.trust_changed_identity = trust_changed_identity
@@ -156,6 +159,7 @@ class ChatClient:
         self.events: queue.Queue = queue.Queue()
         self.room: str | None = None
         self.username: str | None = None
+        self.locked = False  # the room was entered with a password (created with one, or joined)
         self._session: ClientSession | None = None
         self._shut = False
         self._token: bytes = b""
@@ -316,6 +320,7 @@ class ChatClient:
         if not token or len(token) > p.MAX_TOKEN_BYTES:
             raise errors.RemoteProtocolError("the server sent an unusable token")
         self._token, self.room, self.username = token, room, username
+        self.locked = bool(password)
         snapshot = self._sync()
         chat_target = self._udp_override or (self.server_host, snapshot.udp_port)
         try:
@@ -442,6 +447,13 @@ class ChatClient:
                 raise refusal from None
         self._send_raw(datagram)
         return msg_id
+
+    def keep_waiting(self) -> None:
+        """After HostNotAnswering: wait on; the next one comes after as long again."""
+        session = self._session
+        if session is not None:
+            with self._lock:
+                session.keep_waiting(time.monotonic())
 
     def _live_session(self) -> ClientSession:
         if self._session is None or self.closed:
@@ -574,7 +586,7 @@ class ChatClient:
             return
         except (errors.ClientError, errors.ProtocolError) as exc:
             with self._lock:
-                datagrams = self._carry_out(session.resume_failed(str(exc)))
+                datagrams = self._carry_out(session.resume_failed(str(exc), room_gone=isinstance(exc, errors.RoomNotFound)))
             self._send_all(datagrams)
             return
         with self._lock:

@@ -98,6 +98,26 @@ class ConnectionRestored(AppEvent):
 
 
 @dataclass(frozen=True)
+class HostNotAnswering(AppEvent):
+    """The connection has been lost for `session.HOST_NOT_ANSWERING_AFTER` seconds: the
+    host (and its server) has not answered for `seconds`. The client keeps probing;
+    `ChatClient.keep_waiting()` asks for the next reminder, `leave()` gives up."""
+
+    seconds: int
+
+
+@dataclass(frozen=True)
+class SessionGone(AppEvent):
+    """The server no longer knows this session and would not take it back (it restarted
+    without it, or we were away too long); the room may still be there: joining `room`
+    again as `name` with a new client may work. `reason` is the server's, as a sentence."""
+
+    room: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Resumed(AppEvent):
     """We were away past the server's timeout and came back into the room by ourselves;
     the `missed` messages we missed follow this event."""

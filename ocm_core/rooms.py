@@ -40,6 +40,8 @@ HOLD_SECONDS = 30.0  # longer than that, the missing one is given up (our client
 RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknowledged them
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
 TOMBSTONE_LIMIT = 10_000
+# Why a member's own token went away; any other buried reason is its room's closing.
+_MEMBER_ENDS = ("you left the room", "you were away too long and were removed")
 RESUME_SECONDS = 600.0  # a member that timed out (a laptop asleep) may come back with its old token this long
 AWAY_LIMIT = 1000  # members kept for resuming at most
 DROP_LOG_EVERY = 5.0  # seconds between log lines of one kind (a refused datagram, a member's moves)
@@ -413,7 +415,14 @@ class RoomRegistry:
             entry = self._away.get(old_token)
             if entry is None or entry[0] < self._clock():
                 tomb = self._tombstones.get(old_token)
-                reason = tomb[1] if tomb and tomb[1] != "you were away too long and were removed" else "you were away too long to come back"
+                if tomb and tomb[1] not in _MEMBER_ENDS:  # its room closed: there is nothing to come back to
+                    raise RegistryError(Status.NO_SUCH_ROOM, tomb[1])
+                if tomb is None:  # forgotten long ago, or never known here: a restarted server
+                    reason = "you were away a long time, or the server restarted"
+                elif tomb[1] == "you were away too long and were removed":
+                    reason = "you were away too long to come back"
+                else:
+                    reason = tomb[1]
                 raise RegistryError(Status.UNKNOWN_TOKEN, f"{reason}; join the room again")
             member = entry[1]
             target = self._room_for_join(room, username)
@@ -883,7 +892,7 @@ class RoomRegistry:
         self._tokens.pop(member.token, None)
         if self._store:
             self._store.remove_member(member.token)
-        self._bury(member.token, "you left the room" if why is EventType.LEFT else "you were away too long and were removed")
+        self._bury(member.token, _MEMBER_ENDS[0] if why is EventType.LEFT else _MEMBER_ENDS[1])
         verb = "left" if why is EventType.LEFT else "timed out of"
         log.info("%r %s room %r", member.name, verb, room.name)
         if why is EventType.TIMED_OUT and not member.is_host:

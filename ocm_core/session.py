@@ -15,6 +15,11 @@ acknowledgements, and whether the server still answers.
        +---------------------+-----leave()-----+--> CLOSING --answer/close()--> CLOSED
     room closed, token unknown, or silence past give_up_after: CLOSED from any state
 
+In LOST, `not_answering_after` seconds (HOST_NOT_ANSWERING_AFTER) bring one
+HostNotAnswering; keep_waiting() asks for the next one that much later. Ending because
+the server no longer knows this session (and would not take it back) is SessionGone,
+which the app can answer by joining again; the room's own end is RoomClosed.
+
 A call that does not fit the state raises `LocalProtocolError` and changes nothing.
 """
 
@@ -47,6 +52,9 @@ RESEND_SPACING = 0.1  # at most one RESEND per this much time, unless the server
 SILENCE_PROBE = 0.5
 RESUME_RETRY = 2.0  # a server unreachable for taking us back is asked again after this
 UNKNOWN_CHECK_EVERY = 2.0  # a plain "unknown token" is checked over TLS (a snapshot) at most this often
+# Lost this long, the host is called not answering: by then the server would have removed a
+# member as silent (rooms.RoomRegistry's member_timeout), so waiting on is a choice to offer.
+HOST_NOT_ANSWERING_AFTER = 30.0
 
 
 class SessionState(enum.Enum):
@@ -90,18 +98,22 @@ class ClientSession:
         send_timeout: float = 60.0,
         lost_after: float | None = None,
         give_up_after: float = 300.0,
+        not_answering_after: float = HOST_NOT_ANSWERING_AFTER,
         channel: SealedChannel | None = None,
     ):
         """`channel`: seals what we send and opens what the server sends (None: plain).
         `send_timeout`: a message not acknowledged by then is reported failed.
         `lost_after`: seconds of silence from the server before ConnectionLost.
-        `give_up_after`: seconds of silence after which the session ends for good."""
+        `give_up_after`: seconds of silence after which the session ends for good.
+        `not_answering_after`: seconds in LOST before HostNotAnswering (and again after keep_waiting())."""
         self.room = room
         self.username = username
         self.heartbeat_interval = heartbeat_interval
         self.send_timeout = send_timeout
         self.lost_after = lost_after if lost_after is not None else max(3.0, 3.0 * heartbeat_interval)
         self.give_up_after = give_up_after
+        self.not_answering_after = not_answering_after
+        self._not_answering_at = float("inf")  # when LOST brings HostNotAnswering (armed on entering LOST)
         self.state = SessionState.JOINING
         self.host: str | None = None
         self.members: tuple[str, ...] = ()
@@ -192,13 +204,26 @@ class ClientSession:
         if self._resume == "asked":
             self._resume, self._resume_at = "wanted", now + RESUME_RETRY
 
-    def resume_failed(self, reason: str) -> Output:
+    def resume_failed(self, reason: str, *, room_gone: bool = False) -> Output:
         """The server would not take us back: the session is over, with its reason (or the
-        one it gave when it forgot us)."""
+        one it gave when it forgot us). SessionGone (joining again may work), or RoomClosed
+        when `room_gone` (the server said the room itself is no more)."""
         out = Output()
         if self.state in _LIVE:
-            self._end(_server_sentence(reason) if reason else self._resume_reason, out)
+            sentence = _server_sentence(reason) if reason else self._resume_reason
+            if room_gone:
+                self._end(sentence, out)
+            else:
+                self._fail_pending(_("the server no longer knew this session"), out)
+                self.close()
+                out.events.append(ev.SessionGone(self.room, self.username, sentence))
         return out
+
+    def keep_waiting(self, now: float) -> None:
+        """The person chose to wait for the host: the next HostNotAnswering comes
+        `not_answering_after` seconds from now, if the connection is still lost then
+        (a new loss starts its own count)."""
+        self._not_answering_at = now + self.not_answering_after
 
     def send_chat(self, text: str, now: float) -> tuple[int, bytes]:
         """Queue `text` for the room; return its message id and the datagram to send now.
@@ -436,10 +461,13 @@ class ClientSession:
 
     def _end(self, sentence: str, out: Output) -> None:
         """The room is gone for us: report it once; what still waited has failed."""
-        for msg_id, pending in self._pending.items():
-            out.events.append(ev.MessageFailed(msg_id, pending.text, _("the room closed before it was delivered")))
+        self._fail_pending(_("the room closed before it was delivered"), out)
         self.close()
         out.events.append(ev.RoomClosed(sentence))
+
+    def _fail_pending(self, reason: str, out: Output) -> None:
+        for msg_id, pending in self._pending.items():
+            out.events.append(ev.MessageFailed(msg_id, pending.text, reason))
 
     # --- time ------------------------------------------------------------------------------
 
@@ -472,7 +500,11 @@ class ClientSession:
             return out
         if not lost and silent_for > self.lost_after:
             self.state, lost = SessionState.LOST, True
+            self._not_answering_at = now + self.not_answering_after
             out.events.append(ev.ConnectionLost())
+        elif lost and now >= self._not_answering_at:
+            self._not_answering_at = float("inf")  # once; keep_waiting() arms the next
+            out.events.append(ev.HostNotAnswering(int(silent_for)))
         if lost:  # probe with a backoff of silence: 1, 2, 4 ... up to the heartbeat interval
             interval = min(self.heartbeat_interval, max(1.0, silent_for / 4))
         elif self.state is SessionState.JOINING:
@@ -512,6 +544,9 @@ SERVER_SENTENCES = (
     N_("The server stopped."),
     N_("You left the room."),
     N_("You were away too long and were removed."),
+    N_("You were away too long to come back; join the room again."),
+    N_("You were away a long time, or the server restarted; join the room again."),
+    N_("You left the room; join the room again."),
     N_("The server is busy with too many connections; try again in a moment."),
     N_("The server cannot save messages right now; yours will be sent when it can."),
 )

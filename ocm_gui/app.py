@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import sys
 import tkinter as tk
 from pathlib import Path
@@ -25,6 +26,7 @@ from .background import wait_for_background
 from .backend import Backend
 from .chat import ChatWindow
 from .dialogs import Dialog, HostDialog, JoinDialog
+from .notify import Notifications
 from .settings import Settings
 from .start import StartWindow
 
@@ -70,6 +72,7 @@ class App:
         self.dialogs: dict[type, Dialog] = {}
         self.closing = False
         self.problem: tk.Toplevel | None = None  # the window that reports a failed callback
+        self.notifications = Notifications(root, self.settings)
 
         theme.apply_theme(root)
         set_window_icon(root)
@@ -110,7 +113,7 @@ class App:
         existing = self.dialogs.get(cls)
         if isinstance(existing, cls) and not existing.closed:
             existing.win.lift()
-            existing.first_field().focus_set()
+            existing.focus_first_field()
             return existing
         self.settings.name = self.start.name  # the dialog starts from what the start window shows
         dialog = cls(self.root, backend=self.backend, settings=self.settings, on_success=on_success,
@@ -149,7 +152,9 @@ class App:
     def open_chat(self, client, server=None, share_address: str | None = None) -> ChatWindow:
         self.start.name_var.set(client.username)
         chat = ChatWindow(self.root, client, server=server, share_address=share_address,
-                          settings=self.settings, on_close=self._chat_closed, on_back=self._back_to_start)
+                          settings=self.settings, on_close=self._chat_closed, on_back=self._back_to_start,
+                          backend=self.backend)
+        chat.alerts = self.notifications.watch(chat)
         self.chats.append(chat)
         self.start.set_open_chats(len(self.chats))
         return chat
@@ -215,6 +220,7 @@ class App:
             chat.leave()
         for dialog in list(self.dialogs.values()):
             dialog.close()
+        self.notifications.close()
         self.root.destroy()
 
 
@@ -224,7 +230,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--settings", type=Path, help=_("settings file to use instead of the usual one"))
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=_("how much to log to stderr"))
+    parser.add_argument("--scale", type=float, default=_scale_from_environment(), metavar="FACTOR",
+                        help=_("draw text and windows FACTOR times their usual size, e.g. 2 on a screen "
+                               "that reports the wrong dpi (default: the screen's own; also OCM_SCALE)"))
     return parser.parse_args(argv)
+
+
+def _scale_from_environment() -> float | None:
+    value = os.environ.get("OCM_SCALE", "")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        log.warning("ignoring OCM_SCALE=%r: not a number", value)
+        return None
 
 
 def _open_log_file() -> logging.Handler | None:
@@ -258,6 +276,7 @@ def run_app(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     emoji.guard_colour_fonts(paths.data_dir())  # before Tk loads any font
+    theme.declare_dpi_awareness()
     try:
         root = tk.Tk(className="OnlineChatMessenger")
     except tk.TclError as exc:
@@ -265,6 +284,8 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(_("Online Chat Messenger needs a graphical display ({error}); "
                            "run ocm-chat for the terminal version.").format(error=exc) + "\n")
         return 1
+    if args.scale is not None:
+        theme.set_scale(root, args.scale)
     settings = Settings.load(args.settings)
     i18n.use_language(settings.language)
     app = App(root, settings=settings)

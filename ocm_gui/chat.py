@@ -1,6 +1,6 @@
 """The chat window: a header, a banner, the scrollback, the People list and the input.
 
-Each part is its own module (`scrollback`, `members`, `composer`, `banners`); this one
+Each part is its own module (`header`, `scrollback`, `members`, `composer`, `banners`, `lost`); this one
 puts them together and turns the client's events into what they show. All events come
 from ``client.events`` (a ``queue.Queue`` filled by the client's receive thread). The
 window drains it on the Tk thread with ``after()``, at most ``BATCH`` events per tick,
@@ -10,12 +10,13 @@ cancelled on close.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import time
 import tkinter as tk
 from tkinter import ttk
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ocm_core.cli import event_words, notice_text, resumed_words
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
@@ -25,24 +26,32 @@ from ocm_core.events import (
     ConnectionRestored,
     ErrorEvent,
     FileShared,
+    HostNotAnswering,
     MembersChanged,
     MessageFailed,
     MessageSent,
     Notice,
     Resumed,
     RoomClosed,
+    SessionGone,
 )
-from ocm_core.i18n import _
+from ocm_core.i18n import _, ngettext
 
 from . import theme
 from .background import fire_and_forget
+from .backend import Backend
 from .banners import Banner
 from .chatlines import opening_line
 from .composer import Composer, too_long_text
+from .confirm import Confirm
 from .files import FilePanel
+from .header import ChatHeader
+from .lost import LostHost
 from .members import MemberList
 from .scrollback import Entry, Scrollback
-from .tooltip import ElidedLabel
+
+if TYPE_CHECKING:
+    from .notify import ChatAlerts
 
 log = logging.getLogger(__name__)
 
@@ -52,24 +61,14 @@ BATCH = 100              # events handled per tick at most (tagging Japanese bre
                          # an event dearer; 100 keeps a tick under 100 ms, docs/performance.md)
 
 
-def share_row(room: int, first: int, second: int, least_share: float = 1 / 3) -> tuple[int, int]:
-    """Widths for two texts that want `first` and `second` pixels in a row `room` wide: both
-    whole if they fit, else the first gets what the second leaves, and the second keeps at
-    least `least_share` of the row (less if it needs less)."""
-    room = max(0, room)
-    if first + second <= room:
-        return first, second
-    second_width = max(min(second, int(room * least_share)), room - first)
-    return room - second_width, second_width
-
-
 class ChatWindow:
     """One room's window. ``server`` is the bundled server when this window hosts the room."""
 
     def __init__(self, master: tk.Misc, client, *, server=None, share_address: str | None = None,
                  settings=None, on_close: Callable[["ChatWindow"], None] | None = None,
-                 on_back: Callable[["ChatWindow"], None] | None = None, files_dir=None):
-        """`files_dir`: where Save puts files (default: the user's Downloads folder)."""
+                 on_back: Callable[["ChatWindow"], None] | None = None, files_dir=None, backend=None):
+        """`files_dir`: where Save puts files (default: the user's Downloads folder).
+        `backend`: makes the client that Rejoin joins with (default: the app's usual one)."""
         self.client = client
         self.server = server
         self.settings = settings
@@ -89,6 +88,11 @@ class ChatWindow:
         self.ticks = 0                      # poll ticks so far, for tests and diagnostics
         self._poll_id: str | None = None
         self._later_ids: set[str] = set()
+        self.lost = LostHost(self, backend if backend is not None else Backend(announce=False))
+        self.confirm: Confirm | None = None  # the question before closing a room others are in
+        self._seen_until = 0.0      # the newest room event shown (server time), to skip it when it
+        self._replay_until: float | None = None  # comes again in a Rejoin's history
+        self.alerts: ChatAlerts | None = None  # the app's ocm_gui.notify.ChatAlerts: notifications, urgency
 
         self.win = tk.Toplevel(master)
         self.win.withdraw()
@@ -100,12 +104,13 @@ class ChatWindow:
             self.win.geometry(default_size)
         self._build()
         self.files = FilePanel(self, save_dir=files_dir)
+        self.heading.right_widget = self.files.share_button
         self._set_min_size()
         self.people.set(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
         self._update_title()
         self.show_line(opening_line(self.room, is_host=self.is_host, you=self.username, members=client.members,
                                     address=share_address), ("notice",))
-        self.win.protocol("WM_DELETE_WINDOW", self.leave)
+        self.win.protocol("WM_DELETE_WINDOW", lambda: self.ask_before(self.leave))
         self.win.bind("<FocusIn>", self._focus_in, add="+")
         self.win.bind("<FocusOut>", self._focus_out, add="+")
         self.win.bind(theme.shortcut("r"), lambda e: self.retry_failed(), add="+")
@@ -129,8 +134,8 @@ class ChatWindow:
         body.add(self.people.frame, weight=1)
 
         self.composer = Composer(win, limit=self.limit, measure=self.message_size, on_send=self.send,
-                                 on_leave=self.back_to_start,
-                                 leave_text=_("Close room") if self.is_host else _("Leave"))
+                                 on_leave=lambda: self.ask_before(self.back_to_start),
+                                 leave_text=self._leave_text())
         self.composer.frame.grid(row=3, column=0, sticky="ew")
 
         # The parts' widgets, by the names tests and the file panel use.
@@ -151,43 +156,18 @@ class ChatWindow:
             widget.bind("<ISO_Left_Tab>", self._focus_prev)
 
     def _build_header(self) -> None:
-        header = self.header = ttk.Frame(self.win, padding=theme.pad(self.win, 12, 10, 12, 6))
-        header.grid(row=0, column=0, sticky="ew")
-        header.columnconfigure(1, weight=1)
-        self.room_label = ttk.Label(header, style="Heading.TLabel")
-        self.room_label.grid(row=0, column=0, sticky="w")
-        role = _("you host this room") if self.is_host else _("you are a member")
-        self.who_label = ttk.Label(header, style="Muted.TLabel")
-        self.who_label.grid(row=0, column=1, sticky="w", padx=(theme.scaled(self.win, 10), 0))
-        # Long names end in "…" with the whole name in a tooltip (fitted in _fit_header).
-        self.room_name = ElidedLabel(self.room_label, self.room, "OCMHeading")
-        self.who_name = ElidedLabel(self.who_label, f"{self.username} · {role}", "TkDefaultFont")
-        header.bind("<Configure>", lambda e: self._fit_header(), add="+")
-        self.share_entry = None
-        if self.share_address:
-            share = ttk.Frame(header)
-            share.grid(row=1, column=0, columnspan=3, sticky="w", pady=(theme.scaled(self.win, 6), 0))
-            ttk.Label(share, text=_("Others join with this address:")).pack(side="left")
-            self._share_var = tk.StringVar(value=self.share_address)
-            self.share_entry = ttk.Entry(share, textvariable=self._share_var, state="readonly", font="OCMHeading",
-                                         width=theme.chars_to_fit(header, [self.share_address], font="OCMHeading"))
-            self.share_entry.pack(side="left", padx=theme.pad(self.win, 6, 6))
-            # As wide as its longer word, so "Copied ✓" does not move anything.
-            self.copy_button = ttk.Button(share, text=_("Copy"), command=self.copy_address,
-                                          width=theme.chars_to_fit(header, [_("Copy"), _("Copied ✓")],
-                                                                   font="TkDefaultFont"))
-            self.copy_button.pack(side="left")
-
-        fingerprint = getattr(self.client, "server_fingerprint", None)
-        self.fingerprint_label = None
-        if fingerprint:
-            self.fingerprint_label = ttk.Label(
-                header, style="Small.TLabel",
-                # Words, not a lock emoji: Tk 8.6 draws characters beyond U+FFFF as empty boxes.
-                text=_("Encrypted · server identity {fingerprint} · everyone in the room sees the same; "
-                       "compare it aloud").format(fingerprint=fingerprint))
-            self.fingerprint_label.grid(row=2, column=0, columnspan=3, sticky="w",
-                                        pady=(theme.scaled(self.win, 4), 0))  # under the file button too
+        self.heading = ChatHeader(self.win, room=self.room, username=self.username, is_host=self.is_host,
+                                  share_address=self.share_address,
+                                  fingerprint=getattr(self.client, "server_fingerprint", None), later=self._later,
+                                  locked=bool(getattr(self.client, "locked", False)))
+        self.heading.frame.grid(row=0, column=0, sticky="ew")
+        # The header's widgets, by the names tests and the file panel use.
+        self.header = self.heading.frame
+        self.room_label, self.who_label = self.heading.room_label, self.heading.who_label
+        self.room_name, self.who_name = self.heading.room_name, self.heading.who_name
+        self.share_entry = self.heading.share_entry
+        self.copy_button = getattr(self.heading, "copy_button", None)
+        self.fingerprint_label = self.heading.fingerprint_label
 
     def _set_min_size(self) -> None:
         """The smallest window that still shows every button and the address whole: 560 x 380
@@ -197,24 +177,8 @@ class ChatWindow:
         margin = theme.scaled(self.win, 24)
         needs = [self.files.share_button.winfo_reqwidth() + theme.scaled(self.win, 160),
                  self.send_button.winfo_reqwidth() + theme.scaled(self.win, 240)]
-        if self.share_entry is not None:
-            needs.append(self.share_entry.master.winfo_reqwidth())
+        needs.append(self.heading.share_width())
         self.win.minsize(min(max(width, max(needs) + margin), self.win.winfo_screenwidth() * 9 // 10), height)
-
-    def _fit_header(self) -> None:
-        """Share the header's first row between the room name and "NAME · role" (the room
-        first, but the person's own name keeps at least a third), and wrap the fingerprint
-        line to the header's width: a narrow window or large text cuts nothing."""
-        header = self.header
-        padding = theme.scaled(self.win, 24)
-        if self.fingerprint_label is not None:
-            self.fingerprint_label.configure(wraplength=max(theme.scaled(self.win, 200), header.winfo_width() - padding))
-        share_button = getattr(getattr(self, "files", None), "share_button", None)
-        taken = share_button.winfo_reqwidth() if share_button is not None else 0
-        room = header.winfo_width() - padding - taken - theme.scaled(self.win, 10 + 12)
-        room_width, who_width = share_row(room, self.room_name.natural_width(), self.who_name.natural_width())
-        self.room_name.fit(room_width)
-        self.who_name.fit(who_width)
 
     # ------------------------------------------------------------------ helpers
     def _later(self, ms: int, func: Callable[[], object]) -> None:
@@ -374,6 +338,8 @@ class ChatWindow:
             pending.clear()
 
         for event in events:
+            if self._already_shown(event):
+                continue
             if isinstance(event, ChatMessage):
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
@@ -382,6 +348,8 @@ class ChatWindow:
                     new_messages += 1
                 pending.append(scrollback.message_entry(event))
             elif isinstance(event, Notice):
+                if event.kind == "joined" and event.name == self.username and not event.history:
+                    continue  # the window's opening line already says that you joined
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
                 pending.append(scrollback.notice_entry(notice_text(event), event.time, event.history))
@@ -407,6 +375,12 @@ class ChatWindow:
                 pending.append(line_entry(event.reason or _("The host closed the room."), ("error",)))
                 flush()
                 self._room_closed(event.reason)
+            elif isinstance(event, HostNotAnswering):
+                self.lost.not_answering(event)
+            elif isinstance(event, SessionGone):
+                pending.append(line_entry(event.reason or event_words("session_gone"), ("error",)))
+                flush()
+                self.lost.session_gone(event)
             elif isinstance(event, ConnectionLost):
                 self.connection_lost = True
                 if not self.room_closed:
@@ -415,6 +389,7 @@ class ChatWindow:
                 self.connection_lost = False
                 if not self.room_closed:
                     self.banners.hide()
+                    self.people.host_not_answering(False)
                 pending.append(line_entry(event.text or event_words("connection_restored"), ("notice",)))
             elif isinstance(event, Resumed):
                 pending.append(line_entry(resumed_words(event.missed), ("notice",)))
@@ -423,31 +398,92 @@ class ChatWindow:
             else:
                 log.debug("ignoring unknown event %r", event)
         flush()
+        if self.alerts is not None:
+            self.alerts.arrived(events)
         if new_messages and not self.focused:
             self.unread += new_messages
             self._update_title()
 
+    def _already_shown(self, event) -> bool:
+        """Note the newest room event; after a Rejoin, skip its history up to what we showed
+        before (the rest is what we missed, shown as live)."""
+        when = getattr(event, "time", None)
+        if when is None:
+            return False
+        if self._replay_until is not None and event.history:
+            if when <= self._replay_until or (isinstance(event, Notice) and event.name == self.username):
+                return True  # shown before, or our own coming back, which adopt() says in words
+            event = dataclasses.replace(event, history=False)
+        self._seen_until = max(self._seen_until, when)
+        return False
+
     def _room_closed(self, reason: str) -> None:
         if self.room_closed:
             return
-        self.room_closed = True
+        self.end_room(hint=_("The room is closed; you can no longer send messages."),
+                      people_heading=_("People — room closed"), people_line=_("The room is closed"))
         self.banners.show(reason or _("The host closed the room."), closed=True,
                           actions=((_("Back to start"), self.back_to_start),))
         self.back_button = self.banners.buttons[0]
-        self.composer.disable(_("The room is closed; you can no longer send messages."), _("Close window"))
+        self.back_button.focus_set()
+
+    def end_room(self, *, hint: str, people_heading: str, people_line: str) -> None:
+        """The room is over for this client: nothing more is sent, the People list says why."""
+        self.room_closed = True
+        if self.confirm is not None:
+            self.confirm.close()  # nothing left to close for everyone
+            self.confirm = None
+        self.composer.disable(hint, _("Close window"))
         self.scrollback.disable_retry()
         self.files.room_closed()
-        self.back_button.focus_set()
+        self.people.show_ended(people_heading, people_line)
         fire_and_forget(self.client.leave, name="ocm-gui-leave")
+
+    def adopt(self, client) -> None:
+        """Go on in this window with `client`, which joined the same room again (Rejoin)."""
+        self.client = client
+        self.is_host = bool(client.is_host)
+        self.room_closed = self.connection_lost = False
+        self.limit = self.composer.limit = int(client.max_message_bytes)
+        self._replay_until = self._seen_until
+        self.composer.enable(self._leave_text())
+        self.scrollback.new_session()
+        self.files.room_reopened(client)
+        self.people.set(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
+        self.banners.hide()
+        self.show_line(_("You joined “{room}” again as {name}.").format(room=self.room, name=self.username), ("notice",))
+        self.input.focus_set()
+
+    def _leave_text(self) -> str:
+        return _("Close room") if self.is_host else _("Leave")
+
+    def others(self) -> int:
+        """How many people besides us are in the room."""
+        return len([name for name in self.people.members if name != self.username])
+
+    def ask_before(self, action: Callable[[], None]) -> None:
+        """Closing a room others are in asks first; anything else goes ahead at once."""
+        others = self.others()
+        if not self.is_host or self.room_closed or self.destroyed or not others:
+            action()
+            return
+        if self.confirm is not None:
+            self.confirm.win.lift()
+            return
+
+        def answered(yes: bool) -> None:
+            self.confirm = None
+            if yes and not self.destroyed:
+                action()
+
+        self.confirm = Confirm(
+            self.win, title=_("Close the room?"), yes=_("Close room"), cancel=_("Cancel"), on_answer=answered,
+            question=ngettext("{count} other person is here: close the room for everyone?",
+                              "{count} other people are here: close the room for everyone?", others).format(count=others))
 
     # ------------------------------------------------------------------ actions
     def copy_address(self) -> None:
-        if not self.share_address:
-            return
-        self.win.clipboard_clear()
-        self.win.clipboard_append(self.share_address)
-        self.copy_button.configure(text=_("Copied ✓"))
-        self._later(1500, lambda: self.copy_button.configure(text=_("Copy")))
+        self.heading.copy_address()
 
     def back_to_start(self) -> None:
         if self._on_back is not None:
@@ -459,6 +495,9 @@ class ChatWindow:
         if self.destroyed:
             return
         self.destroyed = True
+        if self.confirm is not None:
+            self.confirm.close()
+            self.confirm = None
         if self.settings is not None:
             try:
                 size = f"{self.win.winfo_width()}x{self.win.winfo_height()}"

@@ -240,5 +240,12 @@ class Composer:
         self.foot.grid_remove()  # key tips and "N characters left" mean nothing now
         self.show_hint(hint)
 
+    def enable(self, leave_text: str) -> None:
+        """The room is back (joined again): typing and sending as before."""
+        self.input.configure(state="normal", background=theme.PANEL)
+        self.send_button.state(["!disabled"])
+        self.leave_button.configure(text=leave_text)
+        self.show_hint()
+
     def enabled(self) -> bool:
         return str(self.input.cget("state")) == "normal" and not self.send_button.instate(["disabled"])

@@ -36,6 +36,7 @@ from ocm_core.identity import IdentityChanged
 from . import theme
 from .background import fire_and_forget, run_in_thread
 from .emoji import for_tk
+from .labelwrap import show_wrapped
 from .validation import (
     DEFAULT_TCP_PORT,
     DEFAULT_UDP_PORT,
@@ -71,6 +72,14 @@ def ask_trust_changed(parent: tk.Misc, error: IdentityChanged) -> bool:
           "in their chat window. Trust the new identity?").format(
             address=error.address, presented=error.presented, trusted=error.trusted),
         icon="warning", default="no", parent=parent))
+
+
+def focus_field(widget: tk.Widget) -> None:
+    """Give widget the keyboard; an entry's text is selected, so typing replaces what was filled in."""
+    widget.focus_set()
+    if isinstance(widget, (ttk.Entry, tk.Entry)):  # a ttk.Combobox is a ttk.Entry
+        widget.selection_range(0, "end")
+        widget.icursor("end")
 
 
 class Dialog:
@@ -115,6 +124,7 @@ class Dialog:
         # so the buttons below do not jump when an error appears.
         self.error_label.grid(row=1, column=0, sticky="ew")
         self.error_label.bind("<Configure>", lambda e: e.widget.configure(wraplength=max(240, e.width - 36)))
+        show_wrapped(self.error_label, self.error_var)  # Japanese lines broken where kinsoku allows
         self.error_actions = ttk.Frame(self.win, padding=(18, 4, 18, 0))
         self.error_actions.grid(row=2, column=0, sticky="w")
 
@@ -135,7 +145,7 @@ class Dialog:
         self.win.minsize(max(theme.scaled(self.win, 460), self.win.winfo_reqwidth()), self.win.winfo_reqheight())
         self._place_over_master()
         self.win.deiconify()
-        self.first_field().focus_set()
+        self.focus_first_field()
 
     # -- to override
     def build(self) -> None:
@@ -143,6 +153,9 @@ class Dialog:
 
     def first_field(self) -> tk.Widget:
         raise NotImplementedError
+
+    def focus_first_field(self) -> None:
+        focus_field(self.first_field())
 
     def ok(self) -> None:
         raise NotImplementedError
@@ -199,10 +212,7 @@ class Dialog:
         for child in self.error_actions.winfo_children():
             child.destroy()
         if focus is not None:
-            focus.focus_set()
-            if isinstance(focus, ttk.Entry):
-                focus.select_range(0, "end")
-                focus.icursor("end")
+            focus_field(focus)
 
     def collect(self, *checks) -> list | None:
         """Run (entry, check) pairs in order; the first ValueError is shown at its entry -> None."""
@@ -538,12 +548,17 @@ class JoinDialog(Dialog):
         # The server the room field belongs to: a room typed or picked for one server is
         # cleared when the address moves to another ("" : typed before any address).
         self._room_server = s.server if s.room else ""
+        # The room field's text as this dialog put it there (the remembered room, or a list's
+        # only room), None once the person changed it: a list that lacks it clears it.
+        self._auto_room: str | None = s.room or None
         self.room_var.trace_add("write", lambda *a: self._room_changed())
         self.address_var.trace_add("write", lambda *a: self._address_changed())
         self._mode_changed()
 
     def _room_changed(self) -> None:
         self._room_server = self.address_var.get().strip()
+        if self.room_var.get() != self._auto_room:
+            self._auto_room = None
         self._sync_password_row()
 
     def _address_changed(self) -> None:
@@ -634,7 +649,8 @@ class JoinDialog(Dialog):
                              tags=("locked",) if f.locked else ())
         if selected and selected[0] in self.found:
             self.tree.selection_set(selected[0])
-        elif self.tree.get_children() and self.win.focus_get() is self.tree:
+        self._settle_room_field()
+        if self.tree.get_children() and self.win.focus_get() is self.tree:
             self._on_tree_focus()
         if found:
             self.help_frame.grid_remove()
@@ -710,7 +726,13 @@ class JoinDialog(Dialog):
                 return
             self.refresh_button.state(["!disabled"])
             if error is not None:
-                self.list_status.set(_("No room list."))
+                if same_server(self._listed_from, format_address(host, port)) and self.tree.get_children():
+                    # The server answered a moment ago: its rooms are likely still there.
+                    self.list_status.set(_("The refresh failed; these are the rooms this server listed before."))
+                else:  # another server's rooms must not look like this one's
+                    self.tree.delete(*self.tree.get_children())
+                    self.rooms, self._listed_from = {}, ""
+                    self.list_status.set(_("No room list."))
                 if isinstance(error, IdentityChanged):
                     return self._identity_changed(error, self.refresh)
                 if isinstance(error, (ClientError, ProtocolError)):
@@ -745,7 +767,19 @@ class JoinDialog(Dialog):
         if typed in self.rooms:
             self.tree.selection_set(typed)
             self.tree.see(typed)
+        self._settle_room_field()
         self._sync_password_row()
+
+    def _settle_room_field(self) -> None:
+        """A list arrived: the room field loses a room the dialog filled in that the list does
+        not hold (it has closed), and an empty field takes the list's only room."""
+        typed = self.room_var.get().strip()
+        if typed and typed == self._auto_room and typed not in {info.name for info in self.rooms.values()}:
+            self.room_var.set("")
+        rows = self.tree.get_children()
+        if len(rows) == 1 and not self.room_var.get().strip():
+            self._auto_room = self.tree.set(rows[0], "room")
+            self.pick(rows[0])
 
     def _show_count(self) -> None:
         count = len(self.tree.get_children())

@@ -94,6 +94,7 @@ class FilePanel:
         self._cache: Path | None = None
         self._picture_slots = threading.Semaphore(PICTURES_AT_ONCE)
         self._closed = False
+        self._share_dir = ""  # the folder of the last file shared, when there are no settings to keep it
         self._build()
 
     @property
@@ -116,6 +117,33 @@ class FilePanel:
         self.area = ttk.Frame(win, padding=theme.pad(win, 12, 0, 12, 6))
         self.area.grid(row=4, column=0, sticky="ew")
         self.area.columnconfigure(1, weight=1)
+        self.area.grid_remove()  # shown while a transfer runs: an empty frame keeps its last height
+        win.bind("<FocusIn>", self._focus_in, add="+")
+
+    # --- focus ------------------------------------------------------------------------
+    # A card's button keeps the focus after a click, and then every Space typed presses it
+    # again: after acting, and when the person comes back to the window, typing goes to the
+    # message input. Tab still reaches the buttons.
+
+    def _to_input(self) -> None:
+        if not self._closed and self.window.input_enabled():
+            self.window.input.focus_set()
+
+    def _then_input(self, action: Callable[..., Any], *args: Any) -> Callable[[], None]:
+        def act() -> None:
+            action(*args)
+            self._to_input()
+        return act
+
+    def _is_card_widget(self, path: str) -> bool:
+        tops = [str(self.area)] + [str(line.frame) for line in self.lines.values()]
+        return any(path == top or path.startswith(top + ".") for top in tops)
+
+    def _focus_in(self, event) -> None:
+        # The window itself hears FocusIn only when the focus comes from outside it (another
+        # application, another window); Tab within it moves the focus between its widgets.
+        if str(event.widget) == str(self.window.win) and self._is_card_widget(str(self.window.win.tk.call("focus"))):
+            self._to_input()
 
     # --- sharing ----------------------------------------------------------------------
 
@@ -124,13 +152,44 @@ class FilePanel:
         if self._closed or self.window.room_closed:
             return None
         if path is None:
-            path = self._ask_open(parent=self.window.win, title=_("Share a file with the room"))
+            self._hide_dot_files()
+            path = self._ask_open(parent=self.window.win, title=_("Share a file with the room"),
+                                  initialdir=str(self.share_folder()))
             if not path:
                 return None
+            self._remember_share_folder(Path(path).parent)
         path = Path(path)
         transfer = self._add_transfer(_("Sending {name}").format(name=path.name))
         self._run(transfer, lambda progress: self.client.send_file(path, progress=progress), "sent")
         return transfer.key
+
+    def share_folder(self) -> Path:
+        """Where the picker opens: the folder of the last file shared, else the home folder
+        (never the folder the app happened to be started from)."""
+        last = getattr(self.window.settings, "share_dir", "") or self._share_dir
+        if last and Path(last).is_dir():
+            return Path(last)
+        return Path.home()
+
+    def _remember_share_folder(self, folder: Path) -> None:
+        self._share_dir = str(folder)
+        settings = self.window.settings
+        if settings is not None and getattr(settings, "share_dir", None) != self._share_dir:
+            settings.update(share_dir=self._share_dir)
+
+    def _hide_dot_files(self) -> None:
+        """Tk's own file dialog (X11 only) lists .git and .venv; it hides them when told, and
+        then has a "Show hidden files" toggle. Its settings exist once its code is loaded."""
+        tcl = self.window.win.tk
+        if str(tcl.call("tk", "windowingsystem")) != "x11":
+            return
+        try:
+            tcl.call("tk_getOpenFile", "-no-such-option")  # loads the dialog's code; opens nothing
+        except tk.TclError:
+            pass
+        if str(tcl.call("set", "::tk::dialog::file::showHiddenBtn")) != "1":  # once: the toggle is the person's after
+            tcl.call("set", "::tk::dialog::file::showHiddenBtn", "1")
+            tcl.call("set", "::tk::dialog::file::showHiddenVar", "0")
 
     # --- receiving --------------------------------------------------------------------
 
@@ -152,9 +211,9 @@ class FilePanel:
         buttons = tk.Frame(frame, background=theme.PANEL)
         buttons.grid(row=1, column=2, sticky="e")
         ttk.Button(buttons, text=_("Save"), style="Compact.TButton",
-                   command=lambda: self.save(event.file_id)).pack(side="left")
+                   command=self._then_input(self.save, event.file_id)).pack(side="left")
         ttk.Button(buttons, text=_("Save as…"), style="Compact.TButton",
-                   command=lambda: self.save_as(event.file_id)).pack(side="left", padx=(theme.scaled(text, 4), 0))
+                   command=self._then_input(self.save_as, event.file_id)).pack(side="left", padx=(theme.scaled(text, 4), 0))
         line = FileLine(event, frame, name=ElidedLabel(name, event.name, "OCMChatBold"), rest=(size, buttons))
         self.lines[event.file_id] = line
         self.window.append_widget(frame, history=event.history)
@@ -302,9 +361,10 @@ class FilePanel:
         transfer.bar.grid(row=transfer.key, column=1, sticky="ew", padx=6)
         transfer.speed = ttk.Label(self.area, text=_("starting…"), style="Small.TLabel", width=18)
         transfer.speed.grid(row=transfer.key, column=2, sticky="e")
-        transfer.button = ttk.Button(self.area, text=_("Cancel"), command=lambda: self.cancel(transfer.key))
+        transfer.button = ttk.Button(self.area, text=_("Cancel"), command=self._then_input(self.cancel, transfer.key))
         transfer.button.grid(row=transfer.key, column=3, padx=(6, 0))
         self.transfers[transfer.key] = transfer
+        self.area.grid()
         return transfer
 
     def _run(self, transfer: Transfer, action: Callable[[Callable[[int, int], bool]], Any], verb: str) -> None:
@@ -339,6 +399,8 @@ class FilePanel:
         if transfer is not None:
             for widget in (transfer.row, transfer.bar, transfer.speed, transfer.button):
                 widget.destroy()
+            if not self.transfers:
+                self.area.grid_remove()
         return transfer
 
     def drain(self, limit: int = 100) -> None:
@@ -383,6 +445,12 @@ class FilePanel:
     def room_closed(self) -> None:
         self.share_button.state(["disabled"])
         self.file_menu.entryconfigure(0, state="disabled")
+
+    def room_reopened(self, client) -> None:
+        """Joined the room again with `client` (Rejoin): sharing and saving go through it."""
+        self.client = client
+        self.share_button.state(["!disabled"])
+        self.file_menu.entryconfigure(0, state="normal")
 
     def close(self) -> None:
         """The window goes away: cancel every transfer; the picture cache goes with it."""

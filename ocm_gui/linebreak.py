@@ -13,12 +13,15 @@ copied and of its transcript.
 
 `with_break_opportunities` marks the opportunities with U+200B (a pure function, tested
 on its own); `spaces_for_breaks` turns the marks in a batch into spaces and says where they
-are, so the chat view tags them all in one call.
+are, so the chat view tags them all in one call. A Label has no such trick (it wraps CJK
+text anywhere): `wrap_to_width` breaks its text into lines by the same rules beforehand
+(ocm_gui/labelwrap.py puts it on a label).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from .emoji import ASTRAL_UNITS, tk_length
 
@@ -62,6 +65,29 @@ def with_break_opportunities(text: str) -> str:
     if not _HAS_CJK.search(text):
         return text  # the common English line: no work
     return _OPPORTUNITY.sub(BREAK, text.replace(BREAK, ""))
+
+
+_PIECE_END = re.compile(rf"(?<=\s)(?!\s)|{BREAK}")  # after a run of spaces, or at a mark
+
+
+def wrap_to_width(text: str, measure: Callable[[str], int], width: int) -> str:
+    """text with a newline wherever a line measured by measure(line) would pass width,
+    breaking only at spaces and at the opportunities above: so no line starts with 。 or
+    」. A piece wider than width alone gets a line of its own (the label then breaks it).
+    Text without CJK comes back as it is: a Label already wraps it at spaces."""
+    if width <= 0 or not has_cjk(text):
+        return text
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for piece in _PIECE_END.split(with_break_opportunities(paragraph)):
+            if line and measure((line + piece).rstrip()) > width:
+                lines.append(line.rstrip())
+                line = piece
+            else:
+                line += piece
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def strip_breaks(text: str) -> str:

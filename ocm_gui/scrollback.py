@@ -3,7 +3,7 @@
 Entries go in as (segments, line count): `segments` alternate text and tag tuples, so a
 whole batch is one `Text.insert`. The oldest whole entries are dropped past
 `SCROLLBACK_LINES`. The view follows the newest line unless the person scrolled up;
-only their own actions change that. An own message carries a status ("sending…", ✓,
+only their own actions change that (the wheel over an embedded file card too: ocm_gui/wheel.py). An own message carries a status ("sending…", ✓,
 "✗ not delivered · Retry") under a tag of its own so it can be changed in place; the
 status is tagged MARK_TAG too, and copies leave it out (ocm_gui/textactions.py).
 
@@ -33,6 +33,7 @@ from .chatlines import clock_text, continues_group, day_label, day_of, find_link
 from .emoji import EMOJI_TAG, configure_emoji_tag, emoji_ranges, for_tk
 from .linebreak import BREAK_TAG, spaces_for_breaks, with_break_opportunities
 from .textactions import LINK_TAG, MARK_TAG, TextActions
+from .wheel import button_lines, wheel_lines
 
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
 UNREAD_TAG = "unread"
@@ -105,6 +106,11 @@ class Scrollback:
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<KeyRelease>", "<ButtonRelease-1>"):
             self.text.bind(sequence, self._user_scrolled, add="+")
         self.text.bind("<Configure>", self._on_resize, add="+")
+        # Embedded widgets (file cards, pictures) get this tag first: the wheel over them scrolls the text.
+        self._wheel_tag = f"OCMWheel{id(self)}"
+        self.text.bind_class(self._wheel_tag, "<MouseWheel>", self._wheel_over_widget)
+        self.text.bind_class(self._wheel_tag, "<Button-4>", lambda e: self._scroll_lines(button_lines(4)))
+        self.text.bind_class(self._wheel_tag, "<Button-5>", lambda e: self._scroll_lines(button_lines(5)))
         self.text.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
         self.more_button = ttk.Button(frame, text=_("New messages ↓"), style="Link.TButton",
@@ -124,8 +130,8 @@ class Scrollback:
         t.tag_configure("ownsender", foreground=theme.OWN_FG)
         t.tag_configure("status", foreground=theme.MUTED, font="OCMSmall")
         t.tag_configure("failed", foreground=theme.ERROR, font="OCMSmall")
-        t.tag_configure("retry", foreground=theme.ACCENT, font="OCMSmall", underline=True,
-                        relief="raised", borderwidth=1, background="#f7f7f5")
+        t.tag_configure("retry", font="OCMSmall")
+        self._retry_look()
         t.tag_configure("notice", foreground=theme.NOTICE, font="OCMNotice", justify="center",
                         spacing1=5, spacing3=5)
         t.tag_configure("error", foreground=theme.ERROR, font="OCMNotice", justify="center",
@@ -167,6 +173,22 @@ class Scrollback:
 
     def _user_scrolled(self, event=None) -> None:
         self._later(0, self._update_following)  # after the Text class binding has scrolled
+
+    def _wheel_over_widget(self, event) -> str:
+        return self._scroll_lines(wheel_lines(int(event.delta), str(self.text.tk.call("tk", "windowingsystem"))))
+
+    def _scroll_lines(self, lines: int) -> str:
+        self.text.yview_scroll(lines, "units")
+        self._user_scrolled()
+        return "break"
+
+    def _wheel_scrolls_text(self, widget: tk.Misc) -> None:
+        """The wheel over `widget` and everything in it scrolls the text (idempotent)."""
+        tags = widget.bindtags()
+        if self._wheel_tag not in tags:
+            widget.bindtags((self._wheel_tag,) + tags)
+        for child in widget.winfo_children():
+            self._wheel_scrolls_text(child)
 
     def _update_following(self) -> None:
         self.following = self._at_bottom()
@@ -354,6 +376,7 @@ class Scrollback:
         stick = self.following
         self.text.configure(state="normal")
         self.text.window_create("end-1c", window=widget, padx=22, pady=3)
+        self._wheel_scrolls_text(widget)
         self.text.insert("end-1c", "\n", ("entry",))
         self._entry_lines.append(1)
         self._entry_heads.append(None)
@@ -365,6 +388,8 @@ class Scrollback:
 
     def widget_grew(self) -> None:
         """An embedded widget got taller (a picture arrived): keep the end in view if we follow it."""
+        for name in self.text.window_names():  # the new picture scrolls the text too
+            self._wheel_scrolls_text(self.text.nametowidget(name))
         if self.following:
             self.text.update_idletasks()
             self.scroll_to_end()
@@ -459,6 +484,26 @@ class Scrollback:
                 self._on_retry(self._failed[tag])
                 break
         return "break"
+
+    def _retry_look(self) -> None:
+        self.text.tag_configure("retry", foreground=theme.ACCENT, underline=True, relief="raised", borderwidth=1,
+                                background="#f7f7f5")
+
+    def new_session(self) -> None:
+        """Joined the room again (Rejoin): our earlier messages keep their words and marks,
+        but their ids were the old session's, so they are no longer tracked nor retried;
+        Retry works again for what is sent from now on."""
+        ranges = self.text.tag_ranges("retry")
+        self.text.configure(state="normal")
+        for start, end in reversed(list(zip(ranges[::2], ranges[1::2]))):
+            self.text.delete(start, end)
+        self.text.configure(state="disabled")
+        for tag in self._status_tags.values():
+            self.text.tag_delete(tag)
+        self._status_tags.clear()
+        self._failed.clear()
+        self.retry_enabled = True
+        self._retry_look()
 
     def disable_retry(self) -> None:
         """The room is closed: Retry links stay as words but look and act disabled."""

@@ -1,7 +1,8 @@
 """A self-test that needs no person and no display: the app's `--self-test`.
 
 It exercises the pieces that a packaged build can lose: every module of the app,
-the bundled Tcl library (an interpreter without Tk, so no screen is needed) and the
+the bundled Tcl library (an interpreter without Tk, so no screen is needed), the
+desktop-notification library's backend for this platform, and the
 whole chat path over real sockets on 127.0.0.1 (a hosted server on free ports, one
 client that creates a room, a second that joins it, one message relayed from the
 first to the second and acknowledged back to the sender).
@@ -70,6 +71,17 @@ def check_pictures() -> int:
                 image.thumbnail((4, 4))
     log.info("Pillow decodes %s", ", ".join(kinds))
     return len(kinds)
+
+
+def check_notifications() -> str:
+    """Loads the desktop-notification library and this platform's backend (D-Bus, WinRT or
+    macOS's, imported lazily by the library, so a build can lose them); asks no service."""
+    with _step("loading the desktop notification library"):
+        from desktop_notifier.main import get_backend_class
+
+        backend = get_backend_class().__name__
+    log.info("notifications through %s", backend)
+    return backend
 
 
 def check_imports() -> int:
@@ -203,5 +215,7 @@ def run(timeout: float = 10.0) -> str:
     modules = check_imports()
     tcl = check_tcl()
     pictures = check_pictures()
+    notifications = check_notifications()
     chat = check_chat(timeout)
-    return f"{chat}; {modules} modules import; Tcl {tcl} starts; {pictures} picture types decode"
+    return (f"{chat}; {modules} modules import; Tcl {tcl} starts; {pictures} picture types decode; "
+            f"notifications through {notifications}")

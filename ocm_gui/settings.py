@@ -1,4 +1,5 @@
-"""Settings kept between runs: last name, last server, ports, window sizes, language.
+"""Settings kept between runs: last name, last server, ports, window sizes, language, share folder,
+and how a new message gets attention (desktop notification, flashing window, sound).
 
 Stored as JSON in the user's config directory (`ocm_core.paths.config_dir`: the
 platform's usual place, or ``$XDG_CONFIG_HOME`` when set), written atomically
@@ -36,9 +37,15 @@ class Settings:
     chat_size: str = ""  # "WxH" as last left; "" is a default size grown with the screen's text size
     recent_servers: list[str] = field(default_factory=list)  # newest first
     language: str = ""  # "" follows the system; else a code from ocm_core.i18n.LANGUAGES
+    share_dir: str = ""  # the folder "Share a file…" last picked from; "" is the home folder
+    # A message that arrives while its window is in the background (ocm_gui/notify.py):
+    notify_desktop: bool = True  # a desktop notification
+    notify_flash: bool = True    # the window's urgency hint / a flashing taskbar button
+    notify_sound: bool = True    # a short sound
     path: Path | None = None
 
-    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size", "recent_servers", "language")
+    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size", "recent_servers", "language",
+                  "share_dir", "notify_desktop", "notify_flash", "notify_sound")
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
@@ -63,7 +70,7 @@ class Settings:
             if key not in data:
                 continue
             value = data[key]
-            expected = {"int": int, "list[str]": list}.get(str(types[key]), str)
+            expected = {"int": int, "bool": bool, "list[str]": list}.get(str(types[key]), str)
             if expected is list and isinstance(value, list) and not all(isinstance(v, str) for v in value):
                 expected = type(None)  # a list, but not of addresses: ignored below
             if type(value) is not expected:

@@ -72,6 +72,26 @@ def shortcut(key: str, platform: str = sys.platform) -> str:
     return f"<{modifier}-{key}>"
 
 
+# Entry classes whose Ctrl+A (Cmd+A) selects all: Tk's own binding moves to the line start.
+ENTRY_CLASSES = ("TEntry", "TCombobox", "TSpinbox", "Entry", "Spinbox")
+
+
+def select_all_in_entry(event: tk.Event) -> str:
+    entry = event.widget
+    if isinstance(entry, (tk.Entry, ttk.Entry, tk.Spinbox)):  # ttk.Combobox and ttk.Spinbox are ttk.Entry
+        end = len(entry.get())
+        entry.selection_range(0, end)
+        entry.icursor(end)
+    return "break"
+
+
+def bind_select_all(root: tk.Misc) -> None:
+    """Ctrl+A (Cmd+A on macOS) selects all in every entry of the app, bound once per class."""
+    for cls in ENTRY_CLASSES:
+        for key in ("a", "A"):  # "A": with Caps Lock on
+            root.bind_class(cls, shortcut(key), select_all_in_entry)
+
+
 def pick_family(root: tk.Misc) -> str:
     family = choose_family(tkfont.families(root))
     if family is not None:
@@ -94,6 +114,34 @@ def _named_font(root: tk.Misc, name: str, **options) -> tkfont.Font:
 # The pixels per point our fixed pixel sizes (window sizes, wrap widths, columns) were drawn
 # for: 96 dpi. Text grows with Tk's scaling (a high-dpi screen, `tk scaling 2`); they follow.
 BASE_SCALING = 96 / 72
+
+
+SCALE_LIMITS = (0.75, 4.0)  # what --scale / OCM_SCALE take: smaller is unreadable, larger leaves no room
+
+
+def set_scale(root: tk.Misc, factor: float) -> float:
+    """Draw text `factor` times its 96-dpi size (the person's choice over the screen's own dpi,
+    which some screens report wrong); before any font or window is made. Returns the factor
+    used, kept within SCALE_LIMITS."""
+    factor = min(max(factor, SCALE_LIMITS[0]), SCALE_LIMITS[1])
+    root.tk.call("tk", "scaling", BASE_SCALING * factor)
+    return factor
+
+
+def declare_dpi_awareness(platform: str = sys.platform) -> bool:
+    """On Windows, tell the system this app draws for the screen's real dpi; otherwise Windows
+    stretches its 96-dpi bitmap at 150 % or 200 % and every letter is blurred. Before Tk starts."""
+    if platform != "win32":
+        return False
+    import ctypes
+
+    try:
+        ole_dll = getattr(ctypes, "OleDLL")  # Windows' ctypes only: looked up, so mypy on other systems agrees
+        ole_dll("shcore").SetProcessDpiAwareness(1)  # 1: system dpi aware, as IDLE does
+    except (AttributeError, OSError) as exc:  # Windows before 8.1, or already declared
+        log.info("dpi awareness not declared: %s", exc)
+        return False
+    return True
 
 
 def ui_scale(widget: tk.Misc) -> float:
@@ -141,6 +189,7 @@ def apply_theme(root: tk.Tk) -> str:
     if done:
         return done
     family = pick_family(root)
+    bind_select_all(root)
     for name in ("TkDefaultFont", "TkTextFont", "TkMenuFont", "TkHeadingFont", "TkCaptionFont",
                  "TkTooltipFont", "TkSmallCaptionFont", "TkIconFont"):
         if name in tkfont.names(root):
@@ -175,9 +224,11 @@ def apply_theme(root: tk.Tk) -> str:
     style.configure("Compact.TButton", padding=pad(root, 8, 3), width=-4)
     style.configure("TEntry", padding=scaled(root, 4))
     style.configure("TCombobox", padding=pad(root, 4, 2))
-    if chosen == "clam":  # clam draws its check and radio marks 10 pixels wide at any scaling
+    if chosen == "clam":  # clam draws its marks, scroll bars and drop-down arrows in fixed pixels
         for kind in ("TCheckbutton", "TRadiobutton"):
             style.configure(kind, indicatorsize=scaled(root, 12), indicatormargin=pad(root, 1, 1, 6, 1))
+        style.configure("TScrollbar", arrowsize=scaled(root, 14))
+        style.configure("TCombobox", arrowsize=scaled(root, 14))
     style.configure("Title.TLabel", font="OCMTitle")
     style.configure("Heading.TLabel", font="OCMHeading")
     style.configure("Muted.TLabel", foreground=MUTED)

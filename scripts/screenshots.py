@@ -573,14 +573,39 @@ def chat_host_not_answering(shot: Shot):
 
     need(events, "HostNotAnswering")
     chat = chat_connection_lost(shot)
-    # The session says this after 30 s of silence; the window's handling from here on is real.
+    # The session says this 30 s after the connection was lost (39 s of silence with the
+    # defaults; tests/test_session.py); the window's handling from here on is real.
     chat_window = shot.app.chats[0]
-    try:
-        chat_window.client.events.put(events.HostNotAnswering(30))  # type: ignore[attr-defined]
-    except TypeError as exc:
-        raise Skip(f"HostNotAnswering takes other arguments: {exc}") from None
+    chat_window.client.events.put(events.HostNotAnswering(39))  # type: ignore[attr-defined]
+    shot.pump(lambda: chat_window.banners.buttons, "the Leave and Keep waiting buttons")
     shot.settle(chat_window)
     return chat
+
+
+@scenario("chat-session-gone", "a member's window when the server no longer knows its session: Rejoin")
+def chat_session_gone(shot: Shot):
+    from ocm_core import events
+    from ocm_core.i18n import _
+
+    need(events, "SessionGone")
+    chat, clients, server, relay = members_room(shot, window=MEMBER)
+    say(shot, chat, clients[HOST], "Back in five minutes" if shot.lang == "en" else "5分後に戻ります")
+    # What the session reports when a restarted server refuses to take it back
+    # (tests/gui/test_lost_host_real.py makes it happen for real).
+    chat.client.events.put(events.SessionGone(  # type: ignore[attr-defined]
+        shot.room, MEMBER, _("You were away too long and were removed.")))
+    shot.pump(lambda: chat.room_closed and chat.banners.buttons, "the Rejoin banner")
+    shot.settle(chat)
+    return chat.win
+
+
+@scenario("chat-close-question", "the host closing a room others are in is asked first")
+def chat_close_question(shot: Shot):
+    chat, clients, server, relay = members_room(shot, window=HOST)
+    need(chat, "confirm")
+    chat.leave_button.invoke()
+    shot.pump(lambda: chat.confirm is not None and chat.confirm.win.winfo_viewable(), "the question")
+    return chat.confirm.win
 
 
 # ---------------------------------------------------------------------- running

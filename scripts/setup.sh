@@ -13,6 +13,9 @@ command -v xwininfo >/dev/null 2>&1 || need_apt+=(x11-utils)
 command -v openbox >/dev/null 2>&1 || need_apt+=(openbox)
 # the discovery tests drop multicast inside a network namespace with an iptables rule
 command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
+# the notification tests start a private D-Bus session bus and a real notification daemon
+command -v dbus-daemon >/dev/null 2>&1 || need_apt+=(dbus)
+command -v dunst >/dev/null 2>&1 || need_apt+=(dunst)
 # grep without -q: with pipefail, an early exit of grep would fail fc-list with SIGPIPE
 fc-list 2>/dev/null | grep -i "noto sans cjk" >/dev/null || need_apt+=(fonts-noto-cjk)
 # colour emoji for the chat view (Tk on Xft >= 2.3.5 draws them; see docs/gui.md)

@@ -4,7 +4,8 @@ a real ChatServer on 127.0.0.1 with free ports.
 Two autouse fixtures guard every test (docs/testing.md says more):
 - `isolated_user_dirs` (once per session) points HOME and every data, config, cache and
   state directory at a temporary one, and fails the run if anything under the real
-  user's app directories changed meanwhile;
+  user's app directories changed meanwhile; it also points D-Bus at a bus that is not
+  there, so no test raises a notification on the developer's desktop;
 - `no_error_logs` (per test) fails a test in which a logger under ocm_core or ocm_gui
   logged at ERROR or above, unless the test is marked `expect_error_log`.
 """
@@ -89,7 +90,8 @@ def describe_changes(before: dict[str, tuple[int, int]], after: dict[str, tuple[
 @pytest.fixture(scope="session", autouse=True)
 def isolated_user_dirs(tmp_path_factory):
     """HOME and the app's data/config/cache/state directories in a temporary directory for the
-    whole session (subprocesses inherit it); fails the run if the real ones changed."""
+    whole session (subprocesses inherit it), and no D-Bus session bus; fails the run if the
+    real directories changed."""
     bases = real_user_bases()
     before = snapshot_app_dirs(bases)
     root = tmp_path_factory.mktemp("user")
@@ -103,6 +105,9 @@ def isolated_user_dirs(tmp_path_factory):
         scratch = root / "tmp"
         scratch.mkdir()
         patch.setenv("TMPDIR", str(scratch))
+        # No bus at all: a chat window in the background would otherwise raise desktop
+        # notifications on the developer's real desktop. tests/gui/test_notify.py starts its own.
+        patch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={root / 'no-session-bus'}")
         yield root
     if "MUTANT_UNDER_TEST" in os.environ:
         return  # under mutmut a concurrent write would "kill" a mutant; the directories stay redirected

@@ -97,8 +97,10 @@ def test_server_and_two_terminal_clients_create_join_chat_and_host_leaves(proces
 
     host.type("ようこそ!")
     guest.expect(r"\[\d\d:\d\d\] アリス: ようこそ!")
+    host.expect(r"\[\d\d:\d\d\] アリス: ようこそ! ✓")  # the server has it: one's own line confirmed
     guest.type("ありがとう")
     host.expect(r"\[\d\d:\d\d\] たろう: ありがとう")
+    guest.expect(r"\[\d\d:\d\d\] たろう: ありがとう ✓")
 
     host.type("/quit")
     assert host.finish() == 0
@@ -204,6 +206,15 @@ def test_the_terminal_words_what_the_core_reports_as_codes():
     assert describe(ev.Notice(2, "joined", "たろう", "", 0.0)) == "* たろう joined the room."
     assert describe(ev.ConnectionLost()) == "! Connection lost, reconnecting…"
     assert describe(ev.ConnectionRestored()) == "! Connection restored."
+    assert describe(ev.HostNotAnswering(39), room="lobby") == (
+        "! lobby's host is not answering (39 s). They may have closed the app or left the network. "
+        "Type /quit to leave, or keep waiting.")
+    gone = ev.SessionGone("休憩室", "Bob Lee", "You were away too long to come back; join the room again.")
+    assert describe(gone, room="休憩室", server="192.0.2.1:9090").splitlines() == [
+        "* The server no longer knows this session. You were away too long to come back; join the room again.",
+        "* To join “休憩室” again as Bob Lee, run: ocm-chat --server 192.0.2.1:9090 --join '休憩室' --name 'Bob Lee'"
+        if sys.platform != "win32" else
+        "* To join “休憩室” again as Bob Lee, run: ocm-chat --server 192.0.2.1:9090 --join 休憩室 --name \"Bob Lee\""]
 
 
 def test_ocm_server_refuses_plain_clients_in_words_unless_started_with_allow_plain(processes):
@@ -255,3 +266,17 @@ def test_terminal_clients_share_a_file_with_progress_and_list_it_while_chatting(
     guest.expect(r"! /send PATH shares a file")
     host.type("/quit")
     assert host.finish() == 0
+
+
+def test_own_lines_are_confirmed_once_whichever_comes_first_the_id_or_the_acknowledgement():
+    from ocm_core.cli import SentEcho
+
+    noon = time.mktime((2026, 11, 25, 12, 5, 0, 0, 0, -1))
+    echo = SentEcho("ann", clock=lambda: noon)
+    assert echo.sent(1, "first") is None
+    assert echo.acknowledged(1) == "[12:05] ann: first ✓"
+    assert echo.acknowledged(1) is None  # a repeated acknowledgement prints nothing
+    assert echo.acknowledged(2) is None  # came before send() returned its id ...
+    assert echo.sent(2, "second") == "[12:05] ann: second ✓"  # ... so sending prints it
+    assert echo.sent(3, "third") is None and echo.acknowledged(4) is None
+    assert echo.acknowledged(3) == "[12:05] ann: third ✓"

@@ -357,8 +357,16 @@ def test_a_member_that_timed_out_comes_back_with_its_old_token_within_the_grace_
         clock.now += 25
         send(registry, host, p.encode_heartbeat(4), HOST)
         registry.tick()
-    with pytest.raises(RegistryError, match="away too long to come back"):  # past the grace period
+    with pytest.raises(RegistryError, match="you were away a long time, or the server restarted; join the room again"):  # past the grace period
         registry.resume("lobby", "guest", "10.0.0.77", guest)
+
+
+def test_a_member_whose_room_closed_is_told_the_room_is_gone_not_to_join_again(room):
+    registry, store, clock, host, guest = room
+    send(registry, host, p.encode_leave(), HOST)  # the host closes the room while the guest's network is dark
+    with pytest.raises(RegistryError, match="the host closed the room") as refused:
+        registry.resume("lobby", "guest", "10.0.0.77", guest)
+    assert refused.value.status is Status.NO_SUCH_ROOM  # the client then says "room closed", not "rejoin"
 
 
 @pytest.mark.slow

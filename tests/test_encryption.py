@@ -421,7 +421,7 @@ def test_a_plain_unknown_token_is_only_a_hint_checked_over_tls_at_most_every_two
     assert session.receive(hint, 1002.1).fetch_snapshot
     assert session.forgotten("The host closed the room.").events == []  # what the TLS check answered ...
     assert session.tick(1002.2).resume  # ... so it asks to come back (it may only have been away too long)
-    closed = session.resume_failed("room 'room' closed while you were away")  # and the server says no
+    closed = session.resume_failed("room 'room' closed while you were away", room_gone=True)  # and the server says no
     assert [e.reason for e in closed.events if isinstance(e, ev.RoomClosed)] == ["Room 'room' closed while you were away."]
     assert session.state is SessionState.CLOSED
 

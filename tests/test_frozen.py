@@ -499,3 +499,54 @@ def test_frozen_app_two_copies_host_join_and_chat(frozen_app, tmp_path):
             carol.leave()
         for proc in procs:
             kill_all(proc)
+
+
+@pytest.mark.slow
+def test_frozen_app_raises_a_desktop_notification(frozen_app, tmp_path):
+    """The one-file app's notification path (desktop-notifier, dbus-fast's compiled parts)
+    against dunst: Alice hosts, goes to another program, and Carol's message shows on dunst
+    with its sender, room and text. (What a click does is tested in tests/gui/test_notify.py:
+    in this run without a window manager the click reaches the app, but the X focus was seen
+    not to move to the chat window, for a reason not yet found.)"""
+    from notification_daemon import focus_another_program, give_the_screen_back, missing_tools, running_daemon, wait
+
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("no DISPLAY: pytest-xvfb was disabled and there is no screen")
+    if missing_tools():
+        pytest.fail(f"missing {', '.join(missing_tools())}: run scripts/setup.sh")
+    start_title, chat_title = "^Online Chat Messenger$", "^lobby .* Online Chat Messenger$"
+    tcp, udp = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
+    home = tmp_path / "alice"
+    settings = home / ".config" / "online-chat-messenger" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    # Name and room from the settings: only Return is pressed, so no typed letter can be lost.
+    settings.write_text(json.dumps({"tcp_port": tcp, "udp_port": udp, "name": "Alice", "room": "lobby"}),
+                        encoding="utf-8")
+    carol = proc = None
+    with running_daemon() as daemon:
+        try:
+            env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                       DBUS_SESSION_BUS_ADDRESS=daemon.address)
+            before = visible_windows(start_title)
+            proc = start_program([str(frozen_app)], env=env)
+            start = wait_for_new_window(start_title, before, proc)
+            keyboard(start, "Return")  # Host a room has the keyboard when the name is known
+            host_dialog = wait_for_new_window("^Host a room$", set(), proc)
+            keyboard(host_dialog, "Return")
+            chat = wait_for_new_window(chat_title, set(), proc)
+            focus_another_program()  # Alice goes to another program
+
+            carol = ChatClient("127.0.0.1", tcp, timeout=5.0)
+            carol.join_room("lobby", "Carol")
+            carol.send("are you there?")
+            wait(lambda: daemon.displayed() == 1, timeout=15, what="the frozen app's notification")
+            assert chat in visible_windows(chat_title)
+            daemon.ctl("close-all")
+            shown = daemon.history()[0]
+            assert (shown["summary"], shown["body"]) == ("Carol in lobby", "are you there?")
+        finally:
+            if carol is not None:
+                carol.leave()
+            if proc is not None:
+                kill_all(proc)
+            give_the_screen_back()  # the focus went to the root window: the next tests need it back

@@ -13,6 +13,7 @@ from ocm_gui.linebreak import (
     spaces_for_breaks,
     strip_breaks,
     with_break_opportunities,
+    wrap_to_width,
 )
 
 
@@ -70,3 +71,29 @@ def test_text_without_marks_is_left_alone():
     flat = ["plain\ntext", ("a",), " more", ()]
     assert spaces_for_breaks(flat, 1, 0) == []
     assert flat == ["plain\ntext", ("a",), " more", ()]
+
+
+# -- wrap_to_width: a label's lines, each character one unit wide
+
+@pytest.mark.parametrize("text, width, expected", [
+    ("あいうえお。かきく", 5, "あいうえ\nお。かきく"),     # 。 goes down with the kana before it
+    ("あいうえ「かき」く", 5, "あいうえ\n「かき」く"),       # 「 does not end a line
+    ("ちょっとまって", 3, "ちょっ\nとまっ\nて"),           # small kana stay with what precedes them
+    ("名前 Alice は長い", 7, "名前\nAlice は\n長い"),       # Latin words stay whole; a space at a break goes
+    ("一行目\n二行目", 10, "一行目\n二行目"),               # the text's own newlines stay
+    ("plain English is left to Tk", 5, "plain English is left to Tk"),
+    ("あいう", 0, "あいう"),                                   # no wraplength: no wrapping
+])
+def test_wrap_to_width_breaks_only_where_kinsoku_allows(text, width, expected):
+    assert wrap_to_width(text, len, width) == expected
+
+
+def test_wrapped_lines_fit_and_never_start_with_closing_punctuation():
+    text = "サーバーに接続できませんでした（192.0.2.9:9090）。アドレスとポートを確かめて、もう一度「参加」を押してください。"
+    for width in range(4, 40):
+        lines = wrap_to_width(text, len, width).split("\n")
+        assert "".join(lines) == text
+        assert not any(line[0] in NO_START for line in lines[1:]), (width, lines)
+        assert not any(line[-1] in NO_END for line in lines[:-1]), (width, lines)
+        longest_piece = len("（192.0.2.9:9090）。")  # nowhere to break inside it
+        assert all(len(line) <= max(width, longest_piece) for line in lines), (width, lines)

@@ -347,3 +347,12 @@ def test_history_from_an_earlier_member_with_my_name_is_shown(make_client):
     second.join_room("room", "bob")
     [line] = EventLog(second).wait_type(ev.ChatMessage)
     assert (line.sender, line.text, line.history) == ("bob", "I was here first", True)
+
+
+def test_a_client_knows_whether_its_room_is_locked(make_client):
+    host, guest, open_host = make_client(), make_client(), make_client()
+    assert not host.locked
+    host.create_room("club", "host", "sesame")
+    guest.join_room("club", "guest", "sesame")
+    open_host.create_room("open", "anyone")
+    assert host.locked and guest.locked and not open_host.locked

@@ -368,7 +368,7 @@ def test_an_unknown_token_asks_to_come_back_and_ends_the_session_if_refused_unle
     assert out.events == [] and session.tick(T0 + 0.05).resume  # first, try to come back
     assert not session.tick(T0 + 0.1).resume  # asked once
     out = session.resume_failed("")
-    assert out.events == [ev.RoomClosed("You were away too long and were removed.")]
+    assert out.events == [ev.SessionGone(ROOM, ME, "You were away too long and were removed.")]
     session = open_session()
     session.send_chat("bye all", T0)
     assert frames(session.leave(T0)) == [p.Leave()]
@@ -641,12 +641,12 @@ def test_a_session_the_server_forgot_tries_to_come_back_and_ends_with_the_server
     assert session.tick(T0 + 0.05).resume
     session.resume_later(T0 + 0.1)
     assert not session.tick(T0 + 2.05).resume and session.tick(T0 + 2.1).resume
-    assert session.resume_failed("").events == [ev.RoomClosed("You were away too long and were removed.")]
+    assert session.resume_failed("").events == [ev.SessionGone(ROOM, ME, "You were away too long and were removed.")]
     assert session.state is SessionState.CLOSED and session.resume_failed("again").events == []
     session = open_session()
     session.forgotten("")
     session.tick(T0 + 0.05)
-    assert session.resume_failed("the room is gone").events == [ev.RoomClosed("The room is gone.")]
+    assert session.resume_failed("the room is gone", room_gone=True).events == [ev.RoomClosed("The room is gone.")]
 
 
 def test_server_sentences_get_a_capital_and_one_full_stop():
@@ -695,11 +695,11 @@ def test_the_reason_a_forgotten_session_ends_with_is_one_sentence():
     session = open_session()
     session.forgotten("the room is gone...")
     session.tick(T0 + 0.05)
-    assert session.resume_failed("").events == [ev.RoomClosed("The room is gone.")]
+    assert session.resume_failed("").events == [ev.SessionGone(ROOM, ME, "The room is gone.")]
     session = open_session()
     session.forgotten("")
     session.tick(T0 + 0.05)
-    assert session.resume_failed("").events == [ev.RoomClosed("The server no longer knows this session; join again.")]
+    assert session.resume_failed("").events == [ev.SessionGone(ROOM, ME, "The server no longer knows this session; join again.")]
 
 
 def test_dropped_datagrams_are_logged_at_the_1st_2nd_4th_8th_only(caplog):
@@ -756,6 +756,68 @@ def test_a_snapshot_at_the_position_already_delivered_changes_nothing():
     out = session.apply_snapshot(snapshot(3), T0 + 0.2)
     assert of(out, ev.MembersChanged) == [ev.MembersChanged(("bob", ME), "bob", frozenset())]
     assert session.tick(T0 + 0.3).datagrams == []  # nothing to acknowledge again
+
+
+# --- a host that does not answer, a session the server forgot ------------------------------------
+
+
+def lost_session(**timing) -> tuple[ClientSession, float]:
+    """An open session ticked until it calls the connection lost; and when that was."""
+    session = open_session(send_timeout=1000.0, give_up_after=1000.0, **timing)
+    for i in range(400):
+        t = T0 + i * 0.05
+        if of(session.tick(t), ev.ConnectionLost):
+            return session, t
+    raise AssertionError("the connection was never called lost")
+
+
+def test_the_host_is_called_not_answering_exactly_30_s_after_the_connection_was_lost_and_once():
+    from ocm_core.session import HOST_NOT_ANSWERING_AFTER
+
+    assert HOST_NOT_ANSWERING_AFTER == 30.0 and ClientSession(ROOM, ME, TOKEN).not_answering_after == 30.0
+    session, lost_at = lost_session()
+    assert not of(session.tick(lost_at + 29.999), ev.HostNotAnswering)
+    out = session.tick(lost_at + 30.0)
+    assert of(out, ev.HostNotAnswering) == [ev.HostNotAnswering(int(lost_at + 30.0 - T0))]  # the silence so far: 39 s
+    assert session.state is SessionState.LOST  # still probing: the person decides
+    assert any(isinstance(f, p.Heartbeat) for _, o in run(session, lost_at + 30.05, lost_at + 35) for f in frames(o))
+    assert not [e for _, o in run(session, lost_at + 30.05, lost_at + 200, step=0.5) for e in of(o, ev.HostNotAnswering)]
+
+
+def test_keep_waiting_asks_again_after_another_period():
+    session, lost_at = lost_session(not_answering_after=5.0)
+    assert of(session.tick(lost_at + 5.0), ev.HostNotAnswering)
+    session.keep_waiting(lost_at + 7.0)
+    assert not of(session.tick(lost_at + 11.999), ev.HostNotAnswering)
+    [again] = of(session.tick(lost_at + 12.0), ev.HostNotAnswering)
+    assert again.seconds == int(lost_at + 12.0 - T0)
+
+
+def test_a_restored_connection_cancels_the_reminder_and_a_later_loss_starts_a_new_count():
+    session, lost_at = lost_session(not_answering_after=5.0)
+    session.receive(status(0), lost_at + 4.0)  # answered a second before the reminder was due
+    assert session.state is SessionState.OPEN
+    assert not [e for _, o in run(session, lost_at + 4.0, lost_at + 12.0) for e in of(o, ev.HostNotAnswering)]
+    session.keep_waiting(lost_at + 12.0)  # a late click on the banner: nothing to wait for
+    relost_at = next(t for t in (lost_at + 12.0 + i * 0.05 for i in range(600)) if of(session.tick(t), ev.ConnectionLost))
+    assert not of(session.tick(relost_at + 4.999), ev.HostNotAnswering)
+    assert of(session.tick(relost_at + 5.0), ev.HostNotAnswering)
+
+
+def test_a_session_the_server_would_not_take_back_is_gone_with_room_and_name_and_what_waited_failed():
+    session = open_session()
+    msg_id, _ = session.send_chat("into the void", T0)
+    session.receive(error(ErrorCode.UNKNOWN_TOKEN, "you were away too long and were removed"), T0 + 1)
+    assert session.tick(T0 + 1.05).resume
+    out = session.resume_failed("you were away too long to come back; join the room again")
+    assert out.events == [ev.MessageFailed(msg_id, "into the void", "the server no longer knew this session"),
+                          ev.SessionGone(ROOM, ME, "You were away too long to come back; join the room again.")]
+    assert session.state is SessionState.CLOSED and not of(out, ev.RoomClosed)
+    session = open_session()
+    session.forgotten("")
+    session.tick(T0 + 0.05)
+    out = session.resume_failed("room 'room' closed while you were away", room_gone=True)
+    assert out.events == [ev.RoomClosed("Room 'room' closed while you were away.")]
 
 
 # --- what mutation testing found unpinned (docs/testing.md) ------------------------------------
@@ -863,7 +925,7 @@ def test_an_unknown_token_without_a_reason_ends_with_our_own_sentence_if_coming_
     session = open_session()
     session.receive(error(ErrorCode.UNKNOWN_TOKEN), T0)
     assert session.tick(T0 + 0.05).resume
-    assert session.resume_failed("").events == [ev.RoomClosed(
+    assert session.resume_failed("").events == [ev.SessionGone(ROOM, ME,
         "The server no longer knows this session (it may have restarted without its database); join again.")]
 
 
@@ -871,4 +933,4 @@ def test_a_forgotten_sessions_reason_loses_only_its_full_stops():
     session = open_session()
     session.forgotten("the room was closed by MAX.")
     session.tick(T0 + 0.05)
-    assert session.resume_failed("").events == [ev.RoomClosed("The room was closed by MAX.")]
+    assert session.resume_failed("").events == [ev.SessionGone(ROOM, ME, "The room was closed by MAX.")]

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import socket
 import threading
+import tkinter as tk
+import tkinter.font as tkfont
 
 import pytest
 
 from gui_helpers import FakeBackend, free_port, pump
 from ocm_core.client import ChatClient
 from ocm_core.errors import LocalProtocolError, RemoteProtocolError
+from ocm_core.protocol import RoomInfo
+from ocm_gui import theme
 from ocm_gui.app import App
+from ocm_gui.linebreak import NO_START
 
 LONG_NAME = "名" * 86  # 258 bytes in UTF-8, 86 characters
 
@@ -301,3 +306,92 @@ def test_join_dialog_blames_the_server_only_for_its_own_protocol_errors(root, se
             assert "not an Online Chat Messenger server" not in dialog.error_text()
     finally:
         app.quit()
+
+
+# -- typing over what a dialog filled in, and Ctrl+A (issue 16 trial)
+
+def type_text(root, entry, text: str) -> None:
+    """Keys as a person presses them, into the focused entry."""
+    entry.focus_force()
+    root.update()
+    for key in text:
+        entry.event_generate("<KeyPress>", keysym=key)
+    root.update()
+
+
+def test_a_prefilled_room_name_is_selected_so_typing_replaces_it(root, settings):
+    settings.update(name="Alice", room="Tea party")
+    app = App(root, settings=settings)
+    dialog = app.open_host_dialog()
+    root.update()
+    assert dialog.win.focus_get() is dialog.room_entry
+    assert dialog.room_entry.selection_present()
+    type_text(root, dialog.room_entry, "quiz")
+    assert dialog.room_var.get() == "quiz"  # not "Tea partyquiz"
+    dialog.name_entry.focus_set()
+    assert app.open_host_dialog() is dialog  # asked for again while open: its first field, selected
+    assert dialog.win.focus_get() is dialog.room_entry and dialog.room_entry.selection_present()
+    dialog.cancel_button.invoke()
+    again = app.open_host_dialog()  # opened again: the field is selected again
+    root.update()
+    assert again.room_entry.selection_present()
+    app.quit()
+
+
+def test_a_join_dialog_field_it_focuses_is_selected(root, settings):
+    settings.update(name="Bob", server="192.0.2.1:9090", room="lobby")
+    app = App(root, settings=settings, backend=FakeBackend(rooms=[RoomInfo("lobby", 1, False, "Alice")]))
+    dialog = app.open_join_dialog()
+    assert dialog.room_entry.selection_present()  # before the list fetched on opening comes
+    pump(root, lambda: dialog.room_names(), what="the list")
+    app.quit()
+
+
+@pytest.mark.parametrize("which", ["host", "join"])
+def test_ctrl_a_selects_all_in_every_kind_of_entry(root, settings, which):
+    settings.update(name="Alice", room="Tea party", server="192.0.2.1:9090")
+    app = App(root, settings=settings, backend=FakeBackend(rooms=()))
+    dialog = app.open_host_dialog() if which == "host" else app.open_join_dialog()
+    plain = tk.Entry(dialog.body)  # a classic Tk entry takes the same shortcut
+    plain.insert(0, "a classic entry")
+    plain.grid(row=99, column=1)
+    entries = [dialog.name_entry, dialog.room_entry, plain]
+    if which == "join":
+        entries.append(dialog.address_entry)  # a ttk.Combobox
+        # The list fetched on opening rewrites the room field when it comes: let it come first.
+        pump(root, lambda: app.backend.made and dialog.list_status.get().startswith("No rooms"), what="the list")
+        dialog.room_var.set("Tea party")  # the list emptied the remembered room: type one
+    for entry in entries:
+        entry.focus_force()
+        root.update()
+        entry.selection_clear()
+        entry.icursor(3)
+        entry.event_generate(theme.shortcut("a"))
+        root.update()
+        assert entry.selection_present(), entry
+        assert (entry.index("sel.first"), entry.index("sel.last")) == (0, len(entry.get())), entry
+    dialog.name_entry.focus_force()
+    root.update()
+    dialog.name_entry.event_generate(theme.shortcut("a"))
+    type_text(root, dialog.name_entry, "x")
+    assert dialog.name_var.get() == "x"  # typing replaces what Ctrl+A selected
+    app.quit()
+
+
+def test_a_japanese_error_line_never_starts_with_a_full_stop(root, app):
+    dialog = app.open_host_dialog()
+    pump(root, lambda: dialog.error_label.winfo_ismapped(), what="the dialog on screen")
+    width = dialog.error_label.winfo_pixels(dialog.error_label.cget("wraplength"))
+    font = tkfont.nametofont("TkDefaultFont")
+    # Exactly as many kana as fit, then a full stop: a Label breaks before the 。
+    fit = width // font.measure("あ")
+    text = "あ" * fit + "。" + "もう一度試してください。"
+    dialog.show_error(text)
+    root.update()
+    shown = dialog.error_label.cget("text")
+    assert dialog.error_text() == text  # the sentence itself is unchanged
+    lines = str(shown).split("\n")
+    assert "".join(lines) == text
+    assert len(lines) == 2 and lines[1].startswith("あ。")
+    assert all(font.measure(line) <= width for line in lines), lines
+    assert not any(line[0] in NO_START for line in lines[1:])

@@ -89,11 +89,15 @@ def test_host_and_join_chat_both_ways_then_host_closes_the_room(root, app):
     assert host_chat.transcript().count("ようこそ") == 1  # own message shown once, not echoed
 
     # --- the host closes the room: the member is told, input disabled, Back to start offered
-    host_chat.leave_button.invoke()
+    host_chat.leave_button.invoke()  # someone else is here: asked first
+    assert not host_chat.destroyed and "1 other person is here" in str(host_chat.confirm.label.cget("text"))
+    host_chat.confirm.yes_button.invoke()
     assert host_chat.destroyed and app.chats == [member_chat]
     pump(root, lambda: member_chat.room_closed, what="the member to see the room closed")
     root.update()
     assert not member_chat.input_enabled()
+    assert member_chat.members_label.cget("text") == "People — room closed"
+    assert member_chat.people.ended_text() == "The room is closed" and member_chat.members == ()
     assert "closed" in member_chat.banner_label.cget("text").lower()
     assert member_chat.back_button.winfo_ismapped()
     member_chat.back_button.invoke()

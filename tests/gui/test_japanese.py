@@ -101,7 +101,7 @@ def test_no_english_left_in_any_window(root, japanese, settings):
     chat = app.open_chat(client, share_address="192.168.1.20:9090")
     now = time.time()
     for event in (ChatMessage(1, "Bob", "前の話です", now - 60, history=True),
-                  Notice(2, "joined", "花子", "", now),
+                  Notice(2, "joined", "次郎", "", now),
                   MembersChanged(("Bob", "花子"), "Bob", frozenset({"Bob"})),
                   ChatMessage(3, "Bob", "こんにちは", now)):
         client.events.put(event)
@@ -114,7 +114,7 @@ def test_no_english_left_in_any_window(root, japanese, settings):
     assert chat.counter.cget("text").endswith("文字オーバー")
     words = english_words(chat.win)
     assert words == set(), f"chat window: {words}"
-    assert "花子 さんが参加しました。" in chat.transcript()
+    assert "次郎 さんが参加しました。" in chat.transcript()
     assert chat.member_labels() == ["★ Bob（ホスト）（暗号化なし）", "花子（あなた）"]
     assert chat.fingerprint_label is not None and FINGERPRINT in chat.fingerprint_label.cget("text")
     assert beyond_bmp(chat.win) == set(), "Tk 8.6 draws these as empty boxes"

@@ -10,7 +10,7 @@ import pytest
 
 from gui_helpers import FakeBackend, pump
 from ocm_core.discovery import FoundRoom
-from ocm_core.errors import RoomNotFound
+from ocm_core.errors import RoomNotFound, ServerUnreachable
 from ocm_core.protocol import RoomInfo
 from ocm_gui import theme
 from ocm_gui.app import App
@@ -311,3 +311,74 @@ def test_a_room_listed_with_a_lone_surrogate_is_left_off_and_a_host_name_shown_m
     assert dialog.room_names() == ["lobby"]
     assert dialog.tree.set("lobby", "host") == "Al\ufffdice"
     assert "not text" in caplog.text
+
+
+# -- the remembered room, and the one room of a list (issue 16 trial)
+
+def test_a_remembered_room_the_fetched_list_does_not_hold_is_cleared(root, make_app):
+    app = make_app(server="192.0.2.1:9090", room="Tea party", name="Bob")  # closed since last time
+    dialog = app.open_join_dialog()
+    assert dialog.room_var.get() == "Tea party"
+    listed(root, dialog)
+    assert dialog.room_var.get() == ""  # Enter no longer says there is no room "Tea party"
+    dialog.room_var.set("Tea party")  # typed in this dialog: the person's word stands
+    listed(root, dialog)
+    assert dialog.room_var.get() == "Tea party"
+
+
+def test_a_remembered_room_the_list_holds_stays_picked(root, make_app):
+    app = make_app(server="192.0.2.1:9090", room="quiz", name="Bob")
+    dialog = app.open_join_dialog()
+    listed(root, dialog)
+    assert dialog.room_var.get() == "quiz" and dialog.tree.selection() == ("quiz",)
+
+
+def test_the_only_room_of_a_list_is_picked_every_time_the_field_is_empty(root, make_app):
+    app = make_app(FakeBackend(rooms=[RoomInfo("lobby", 2, False, "Alice")]),
+                   server="192.0.2.1:9090", room="Tea party", name="Bob")
+    dialog = app.open_join_dialog()
+    listed(root, dialog)
+    assert dialog.room_var.get() == "lobby" and dialog.tree.selection() == ("lobby",)
+    dialog.address_var.set("192.0.2.2:9090")  # another server: the room field empties
+    assert dialog.room_var.get() == ""
+    dialog.refresh_button.invoke()  # the list still shows 192.0.2.1's lobby until this answers
+    pump(root, lambda: app.backend.made[-1] == ("192.0.2.2", 9090) and dialog.room_var.get(), what="the new list")
+    assert dialog.room_var.get() == "lobby" and dialog.tree.selection() == ("lobby",)
+
+
+def test_on_the_network_a_remembered_room_not_found_gives_way_to_the_only_room(root, make_app):
+    backend = NetworkBackend()
+    app = make_app(backend, server="192.0.2.1:9090", room="Tea party", name="Bob")
+    dialog = app.open_join_dialog()
+    dialog.name_entry.focus_set()  # the keyboard is not on the list: the pick is not Tab's
+    backend.browser.updates.put([found("lobby")])
+    pump(root, lambda: dialog.room_names() == ["lobby"], what="the found room")
+    assert dialog.room_var.get() == "lobby" and dialog.address_var.get() == "192.0.2.5:9090"
+    join(root, dialog)
+    assert dialog.closed and backend.made[-1] == ("192.0.2.5", 9090)
+
+
+# -- a refresh that fails
+
+def test_a_failed_refresh_for_another_address_empties_the_list(root, make_app):
+    app = make_app(name="Bob")
+    dialog = app.open_join_dialog()
+    listed(root, dialog, "192.0.2.1:9090")
+    app.backend.rooms = ServerUnreachable("Nothing answered at 192.0.2.9:9090.")
+    dialog.address_var.set("192.0.2.9:9090")
+    dialog.refresh_button.invoke()
+    pump(root, lambda: dialog.error_text(), what="the failed refresh")
+    assert dialog.room_names() == [] and dialog.rooms == {}
+    assert dialog.list_status.get() == "No room list."
+
+
+def test_a_failed_refresh_of_the_same_server_keeps_its_rooms_and_says_so(root, make_app):
+    app = make_app(name="Bob")
+    dialog = app.open_join_dialog()
+    listed(root, dialog, "192.0.2.1:9090")
+    app.backend.rooms = ServerUnreachable("Nothing answered at 192.0.2.1:9090.")
+    dialog.address_var.set("192.0.2.1")  # the same server, written shorter
+    dialog.refresh_button.invoke()
+    pump(root, lambda: dialog.error_text(), what="the failed refresh")
+    assert dialog.room_names() == ["gone", "lobby", "quiz"]
+    assert dialog.list_status.get() == "The refresh failed; these are the rooms this server listed before."

@@ -86,3 +86,51 @@ def test_composer_counts_clears_and_disables(root):
     assert not composer.enabled() and str(composer.leave_button.cget("text")) == "Close window"
     assert str(composer.hint.cget("text")) == "closed"
     assert isinstance(composer.input, tk.Text)
+
+
+def test_header_shows_room_role_address_and_identity_and_copies_the_address(root):
+    from ocm_gui.header import ChatHeader
+
+    scheduled = []
+    header = ChatHeader(root, room="lobby", username="Ann", is_host=True, share_address="192.0.2.5:9090",
+                        fingerprint="ABCD-EFGH", later=lambda ms, func: scheduled.append((ms, func)))
+    header.frame.pack(fill="x")
+    root.update()
+    assert str(header.room_label.cget("text")) == "lobby"
+    assert str(header.who_label.cget("text")) == "Ann · you host this room"
+    assert header.share_entry is not None and header.share_entry.get() == "192.0.2.5:9090"
+    assert header.share_width() > 0
+    assert "ABCD-EFGH" in str(header.fingerprint_label.cget("text"))
+    header.copy_button.invoke()
+    assert root.clipboard_get() == "192.0.2.5:9090" and str(header.copy_button.cget("text")) == "Copied ✓"
+    (delay, restore), = scheduled
+    restore()
+    assert delay == 1500 and str(header.copy_button.cget("text")) == "Copy"
+    member = ChatHeader(root, room="lobby", username="Bob", is_host=False, share_address=None,
+                        fingerprint=None, later=lambda ms, func: None)
+    assert member.share_entry is None and member.fingerprint_label is None and member.share_width() == 0
+    assert str(member.who_label.cget("text")) == "Bob · you are a member"
+    locked = ChatHeader(root, room="club", username="Cy", is_host=True, share_address=None, fingerprint=None,
+                        later=lambda ms, func: None, locked=True)
+    assert str(locked.who_label.cget("text")) == "Cy · you host this room · locked with a password"
+
+
+def test_a_cut_name_keeps_its_marks_and_blue_means_you(root):
+    from ocm_gui import theme
+    from ocm_gui.members import fit_label
+
+    def label_for(shown):
+        return member_label("Dave with a rather long display name", host=None, you="Dave with a rather long display name",
+                            plain=frozenset(), shown=shown)
+
+    measure = len  # one unit per character
+    assert fit_label("Dave with a rather long display name", label_for, 100, measure) == label_for(
+        "Dave with a rather long display name")
+    cut = fit_label("Dave with a rather long display name", label_for, 20, measure)
+    assert cut.endswith("… (you)") and len(cut) <= 20 and cut.startswith("Dave with")
+    assert fit_label("Dave", lambda shown: f"{shown} (you)", 3, measure) == "Da…"  # not even the mark fits: cut it all
+
+    people = MemberList(root, you="carol")
+    people.set(("dave", "carol", "erin"), host="dave", plain=frozenset({"erin"}))
+    colours = [str(people.listbox.itemcget(row, "foreground")) for row in range(3)]
+    assert colours == ["", theme.OWN_FG, theme.WARN_FG]  # the host: default colour, the star says it

@@ -69,3 +69,41 @@ def test_the_chat_window_grows_with_the_text_and_wraps_the_identity_line(scaled_
     assert label.winfo_x() + label.winfo_reqwidth() <= label.master.winfo_width()
     assert label.winfo_width() >= label.winfo_reqwidth()  # its grid cell gives it all it asks for
     assert FINGERPRINT in label.cget("text")
+
+
+def test_scale_option_and_environment_set_tk_scaling_within_limits(root, monkeypatch):
+    from ocm_gui.app import _parse_args
+
+    monkeypatch.delenv("OCM_SCALE", raising=False)
+    assert _parse_args([]).scale is None  # the screen's own dpi
+    assert _parse_args(["--scale", "2"]).scale == 2.0
+    monkeypatch.setenv("OCM_SCALE", "1.5")
+    assert _parse_args([]).scale == 1.5
+    assert _parse_args(["--scale", "2"]).scale == 2.0  # the option wins over the environment
+    monkeypatch.setenv("OCM_SCALE", "big")
+    assert _parse_args([]).scale is None  # not a number: ignored (and logged)
+    assert theme.set_scale(root, 2) == 2 and theme.ui_scale(root) == pytest.approx(2, rel=0.01)  # Tk keeps its own rounding
+    assert theme.scaled(root, 10) == 20
+    assert theme.set_scale(root, 50) == theme.SCALE_LIMITS[1]
+    assert theme.set_scale(root, 0.1) == theme.SCALE_LIMITS[0]
+    theme.set_scale(root, 1)
+
+
+def test_windows_is_told_the_app_draws_for_the_real_dpi(monkeypatch):
+    import ctypes
+
+    calls = []
+
+    class Shcore:
+        def SetProcessDpiAwareness(self, level):  # noqa: N802  # the Windows API's name
+            calls.append(level)
+
+    monkeypatch.setattr(ctypes, "OleDLL", lambda name: Shcore() if name == "shcore" else None, raising=False)
+    assert theme.declare_dpi_awareness("win32") and calls == [1]
+    assert not theme.declare_dpi_awareness("linux") and not theme.declare_dpi_awareness("darwin") and calls == [1]
+
+    def missing(name):
+        raise OSError("no shcore.dll")  # Windows 7
+
+    monkeypatch.setattr(ctypes, "OleDLL", missing, raising=False)
+    assert not theme.declare_dpi_awareness("win32")

@@ -299,22 +299,28 @@ def test_own_join_is_not_under_earlier_messages(root, make_chat, server):  # ser
     alice.create_room("lobby", "alice")
     bob.join_room("lobby", "bob")            # an empty room but for its host: nothing earlier to show
     bob_chat = make_chat(bob)
-    pump(root, lambda: "bob joined the room." in bob_chat.transcript(), what="bob's own join")
+    alice.send("hello bob")
+    pump(root, lambda: "hello bob" in bob_chat.transcript(), what="alice's first message at bob")
     assert "earlier messages" not in bob_chat.transcript()
-    assert "history" not in bob_chat.text.tag_names(bob_chat.text.search("bob joined", "1.0"))
+    # The opening line says you joined; the server's notice of it would only repeat that.
+    assert bob_chat.transcript().splitlines()[0].startswith("You joined “lobby”.")
+    assert "bob joined the room" not in bob_chat.transcript()
 
     alice.send("said before carol came")
     pump(root, lambda: "said before carol" in bob_chat.transcript(), what="alice's message at bob")
     carol.join_room("lobby", "carol")
     carol_chat = make_chat(carol)
-    pump(root, lambda: "carol joined the room." in carol_chat.transcript(), what="carol's own join")
+    pump(root, lambda: "carol joined the room." in bob_chat.transcript(), what="carol's join at bob")
+    alice.send("welcome carol")
+    pump(root, lambda: "welcome carol" in carol_chat.transcript(), what="a live message at carol")
     lines = carol_chat.transcript().splitlines()
     separator = lines.index("— earlier messages, before you joined —")
-    join = next(i for i, line in enumerate(lines) if line.startswith("carol joined the room."))
     said = next(i for i, line in enumerate(lines) if "said before carol came" in line)
-    assert separator < said < join
+    welcome = next(i for i, line in enumerate(lines) if "welcome carol" in line)
+    assert separator < said < welcome
+    assert "carol joined the room" not in carol_chat.transcript()
     assert "history" in carol_chat.text.tag_names(carol_chat.text.search("said before", "1.0"))
-    assert "history" not in carol_chat.text.tag_names(carol_chat.text.search("carol joined", "1.0"))
+    assert "history" not in carol_chat.text.tag_names(carol_chat.text.search("welcome carol", "1.0"))
     for client in (alice, bob, carol):
         client.leave()
 

@@ -136,6 +136,16 @@ def test_check_and_radio_marks_grow_with_the_scaling(scaled_app, root):
         button.destroy()
 
 
+def test_scroll_bars_and_drop_down_arrows_grow_with_the_scaling(scaled_app, root):
+    if ttk.Style(root).theme_use() != "clam":
+        pytest.skip("the other themes draw their own arrows")
+    bar, box = ttk.Scrollbar(root), ttk.Combobox(root)
+    assert bar.winfo_reqwidth() >= theme.scaled(root, 14)  # clam: 14 pixels at any scaling before
+    assert box.winfo_reqheight() >= theme.scaled(root, 14)
+    bar.destroy()
+    box.destroy()
+
+
 def test_pictures_inline_grow_with_the_scaling(root, settings, tmp_path):
     from PIL import Image
 

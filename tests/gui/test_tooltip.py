@@ -10,7 +10,8 @@ import pytest
 
 from big_screen import big_screen, on_big_screen, root  # noqa: F401  # room for a 1900-pixel window
 from gui_helpers import FakeClient, pump, pump_for
-from ocm_gui.chat import share_row
+from ocm_gui import theme
+from ocm_gui.header import share_row
 from ocm_gui.members import MemberList
 from ocm_gui.tooltip import ELLIPSIS, ElidedLabel, Tooltip, ellipsize
 
@@ -145,9 +146,11 @@ def test_people_list_cuts_long_names_and_shows_the_hovered_row_whole(root):
     whole = f"★ {long_name} (host)"
     assert people.labels() == [whole, "carol (you)"]
     shown = people.shown_labels()
-    assert shown[0].endswith(ELLIPSIS) and whole.startswith(shown[0][:-1]) and shown[1] == "carol (you)"
+    # the name is cut, its marks stay whole
+    assert shown[0].endswith(ELLIPSIS + " (host)") and whole.startswith(shown[0][:-len(ELLIPSIS + " (host)")])
+    assert shown[1] == "carol (you)"
     people.tooltip.show_row(0)
     assert people.tooltip.tooltip.shown_text() == whole
     people.tooltip.show_row(1)  # shown whole: no tooltip
     assert people.tooltip.tooltip.shown_text() == ""
-    assert str(people.listbox.itemcget(0, "foreground")) != ""  # the host's colour survives the cut
+    assert [str(people.listbox.itemcget(row, "foreground")) for row in (0, 1)] == ["", theme.OWN_FG]
