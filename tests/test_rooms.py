@@ -1790,3 +1790,10 @@ def test_a_forged_resend_of_many_single_ranges_still_draws_one_event_to_an_unpro
     moved = (BOB[0], 7000)  # a source a forger could claim: not proven yet
     out = send(registry, lobby["bob"], p.encode_resend(*[(s, s) for s in range(3, 19)]), moved)
     assert [f.seq for f in frames_to(out, moved)] == [3]
+
+
+def test_a_member_whose_room_closed_is_told_so_when_it_asks_to_come_back(registry, lobby):
+    send(registry, lobby["alice"], p.encode_leave(), ALICE)  # the host leaves: the room closes
+    with pytest.raises(RegistryError, match="^the host closed the room$") as caught:
+        registry.resume("lobby", "bob", BOB[0], lobby["bob"])
+    assert caught.value.status is Status.NO_SUCH_ROOM
