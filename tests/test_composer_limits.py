@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocm_gui.composer import counter_state, too_long_text
+from ocm_gui.composer import counter_state, default_hint, input_height, menu_buttons, too_long_text
 
 
 def utf8(text: str) -> int:
@@ -45,3 +45,32 @@ def test_refusal_says_how_many_characters_to_cut():
     assert too_long_text(text, 12, 10) == (
         "Not sent: the message is 2 characters too long; shorten it or split it in two.")
     assert too_long_text(text, 12, 11).startswith("Not sent: the message is 1 character too long;")
+
+
+def test_a_build_without_catalogs_says_the_same_in_its_source_english(monkeypatch):
+    import gettext
+
+    from ocm_core import i18n
+
+    monkeypatch.setattr(i18n, "_translation", gettext.NullTranslations())  # as use_language() falls back
+    assert counter_state("a" * 8, 8, 10) == ("2 characters left", False)
+    assert counter_state("a" * 9, 9, 10) == ("1 character left", False)
+    assert counter_state("a" * 13, 13, 10) == ("3 characters too many", True)
+    assert counter_state("a" * 11, 11, 10) == ("1 character too many", True)
+    assert too_long_text("a" * 12, 12, 10) == (
+        "Not sent: the message is 2 characters too long; shorten it or split it in two.")
+    assert too_long_text("a" * 11, 11, 10) == (
+        "Not sent: the message is 1 character too long; shorten it or split it in two.")
+    assert default_hint() == "Enter sends · Shift+Enter adds a line"
+
+
+def test_the_input_grows_with_its_text_from_two_to_five_lines_within_its_share_of_the_window():
+    assert [input_height(n) for n in (0, 1, 2, 3, 5, 6, 40)] == [2, 2, 2, 3, 5, 5, 5]
+    assert input_height(10, fits=3) == 3  # a short window: its share holds three
+    assert input_height(10, fits=1) == 2  # never under two lines
+    assert input_height(40, fits=12) == 5  # a tall window: still five, then it scrolls
+
+
+def test_the_inputs_context_menu_opens_with_the_platforms_own_clicks():
+    assert menu_buttons("linux") == menu_buttons("win32") == ("<Button-3>",)
+    assert menu_buttons("darwin") == ("<Button-2>", "<Control-Button-1>")  # macOS' Tk calls the right button 2

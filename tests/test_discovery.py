@@ -26,6 +26,12 @@ def test_txt_round_trip_and_bytes():
     assert txt == {b"v": b"1", b"udp": b"9091", b"rooms": b"2", b"locked": b"1", b"host": b"desk", b"fp": b"ab12-cd34"}
     assert p.decode_txt(txt, 9090) == SUMMARY
     assert b"fp" not in p.encode_txt(ServerAnnouncement(9090, 9091, 0, False, "desk"))
+    # Ports at their limits: 1 and 65535 are ports, 0 and 65536 are not.
+    found = p.decode_txt({**txt, b"udp": b"1"}, 65535)
+    assert (found.tcp_port, found.udp_port) == (65535, 1)
+    for tcp_port in (0, 65536):
+        with pytest.raises(RemoteProtocolError, match="^TCP port .* is not a port number$"):
+            p.decode_txt(txt, tcp_port)
 
 
 @pytest.mark.parametrize("change, reason", [

@@ -22,7 +22,7 @@ from ocm_core import protocol as p
 from ocm_core.client import ChatClient
 from ocm_core.errors import DatabaseDamaged
 from ocm_core.protocol import ErrorCode, EventType, Status
-from ocm_core.rooms import STORE_PROBE_SECONDS, RegistryError, RoomRegistry
+from ocm_core.rooms import CANNOT_SAVE_TEXT, STORE_PROBE_SECONDS, RegistryError, RoomRegistry
 from ocm_core.server import ChatServer, next_free_ports
 from ocm_core.store import RoomStore, StoreWriteError
 
@@ -74,26 +74,44 @@ def test_a_message_that_cannot_be_stored_is_neither_relayed_nor_acknowledged_and
     out = send(registry, guest, p.encode_chat(2, "lost if acknowledged"), GUEST)
     assert frames_to(out, HOST) == []
     [told] = frames_to(out, GUEST)
-    assert told.code is ErrorCode.CANNOT_SAVE and "cannot save" in told.text
+    assert told == p.ErrorFrame(ErrorCode.CANNOT_SAVE, CANNOT_SAVE_TEXT)
     # More messages and a retransmission: still nothing relayed or acknowledged, and no more lines.
     batch = [(p.Datagram("lobby", guest, p.encode_chat(i, f"m{i}", 2)), GUEST) for i in (2, 3, 4)]
     assert registry.handle_datagrams(batch) == []
     assert registry.snapshot(guest, GUEST[0], "lobby")["seq"] == 2  # the numbering did not move on
     failures = [r for r in caplog.records if "cannot write" in r.getMessage()]
     assert len(failures) == 1 and str(store.path) in failures[0].getMessage()
-    with pytest.raises(RegistryError) as caught:
+    with pytest.raises(RegistryError, match=r"^the server cannot save anything right now \(its disk is full or "
+                                            r"failing\); try again later$") as caught:
         registry.join_room("lobby", "late", "10.0.0.3")
     assert caught.value.status is Status.CANNOT_SAVE
 
     store.full = False  # space is back: the next probe sees it, with no one's help
-    clock.now += STORE_PROBE_SECONDS
+    clock.now += STORE_PROBE_SECONDS - 0.001
     registry.tick()
+    assert registry.saving_fails  # not probed before its time
+    clock.now += 0.001
+    registry.tick()
+    assert not registry.saving_fails
     out = send(registry, guest, p.encode_chat(2, "lost if acknowledged", 2), GUEST)
     assert frames_to(out, GUEST) == [p.ChatAck(2, 3)]
     [event] = frames_to(out, HOST)
     assert (event.seq, event.text) == (3, "lost if acknowledged")
-    assert len([r for r in caplog.records if "can be written again" in r.getMessage()]) == 1
-    assert len([r for r in caplog.records if "cannot write" in r.getMessage()]) == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "ocm_core.rooms"] == [
+        f"cannot write to the database {store.path} (database or disk is full); new messages and joins are refused, "
+        f"and their senders told, until writing works again (checked every {STORE_PROBE_SECONDS:g} s)",
+        f"the database {store.path} can be written again; messages are accepted again"]
+
+
+def test_plain_text_and_leaving_wait_while_the_database_fails(room, caplog):
+    registry, store, clock, host, guest = room
+    caplog.set_level(logging.WARNING, logger="ocm_core.rooms")  # the outage line is expected
+    store.full = True
+    send(registry, guest, p.encode_chat(1, "x"), GUEST)  # finds out that the disk is full
+    assert send(registry, guest, "bare text".encode(), GUEST) == []  # a bare-text client reads no error frames
+    assert send(registry, guest, p.encode_leave(), GUEST) == []  # it times out once the disk is back
+    assert registry.members("lobby") == ["guest", "host"]
+    assert (registry.dropped["cannot save"], registry.dropped["leave while the database fails"]) == (2, 1)
 
 
 def test_a_batch_whose_commit_fails_leaves_memory_as_the_disk_has_it(room, tmp_path, caplog):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
 
 from ocm_core import protocol as p
 from ocm_core.protocol import ErrorCode, EventType, Status
-from ocm_core.rooms import Limits, RegistryError, RoomRegistry, hash_password
+from ocm_core.rooms import Limits, RegistryError, RoomRegistry, Wire, hash_password
 
 
 class FakeClock:
@@ -812,7 +813,7 @@ def test_a_batch_is_handled_in_full_and_one_crashing_datagram_costs_only_itself(
     assert [f.text for f in frames_to(out, ALICE)] == ["one", "two"]
 
 
-@pytest.mark.expect_error_log("^error handling a datagram from")
+@pytest.mark.expect_error_log(r"^error handling a datagram from \('10\.0\.0\.2', 5002\)$")
 def test_a_crash_while_handling_one_datagram_is_logged_and_the_rest_of_the_batch_goes_on(registry, lobby, monkeypatch):
     real = registry._chat
 
@@ -1297,3 +1298,502 @@ def test_a_sealed_members_datagrams_open_under_its_key_and_anything_else_is_drop
     assert registry.dropped["token used from another IP address"] == 1
     assert sealed(p.encode_status_frame(1)) == []
     assert registry.dropped["server frame sent to the server"] == 1
+
+
+# --- what mutation testing found unpinned (docs/testing.md) --------------------------------------
+
+
+def rooms_log(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "ocm_core.rooms"]
+
+
+def fast_hash(password: str, salt: bytes | None) -> tuple[bytes, bytes]:
+    return salt or b"s" * 16, password.encode("utf-8")
+
+
+def test_the_server_log_tells_an_operator_who_came_went_moved_and_came_back(registry, clock, caplog):
+    caplog.set_level(logging.INFO, logger="ocm_core.rooms")
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    carol, _ = registry.join_room("lobby", "carol", CAROL[0])
+    for token, address in ((alice, ALICE), (bob, BOB), (carol, CAROL)):
+        send(registry, token, p.encode_heartbeat(2), address)
+    send(registry, bob, p.encode_heartbeat(2), (BOB[0], 6000))
+    send(registry, carol, p.encode_heartbeat(2), (CAROL[0], 6000))  # another member's move is its own line
+    send(registry, bob, p.encode_leave(), (BOB[0], 6000))
+    clock.now += 31
+    send(registry, alice, p.encode_heartbeat(3), ALICE)
+    registry.tick()
+    registry.resume("lobby", "carol", "10.0.0.9", carol)
+    send(registry, alice, p.encode_leave(), ALICE)
+    assert rooms_log(caplog) == [
+        "room 'lobby' created by 'alice' from 10.0.0.1",
+        "'bob' joined room 'lobby' from 10.0.0.2",
+        "'carol' joined room 'lobby' from 10.0.0.3",
+        "'bob' in 'lobby' moved from ('10.0.0.2', 5002) to ('10.0.0.2', 6000)",
+        "'carol' in 'lobby' moved from ('10.0.0.3', 5003) to ('10.0.0.3', 6000)",
+        "'bob' left room 'lobby'",
+        "'carol' timed out of room 'lobby'",
+        "'carol' came back to room 'lobby' from 10.0.0.9",
+        "'alice' left room 'lobby'",
+        "room 'lobby' closed: the host closed the room",
+    ]
+
+
+def test_the_server_log_says_why_a_datagram_was_dropped_who_sends_too_fast_and_who_guesses(clock, caplog):
+    registry = RoomRegistry(clock=clock, hasher=fast_hash, limits=Limits(rate_burst=1, rate_per_second=1.0))
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    registry.create_room("other", "dave", "10.0.0.4", password="pw")
+    caplog.set_level(logging.INFO, logger="ocm_core.rooms")
+    send(registry, alice, p.encode_heartbeat(1), ALICE)
+    send(registry, bob, p.encode_heartbeat(1), BOB, room="other")
+    send(registry, bob, p.encode_status_frame(1), BOB)
+    send(registry, b"no-such-token", p.encode_heartbeat(0), CAROL)
+    send(registry, bob, p.encode_chat(1, "one"), BOB)
+    send(registry, bob, p.encode_chat(2, "two"), BOB)
+    with pytest.raises(RegistryError):
+        registry.join_room("other", "eve", "10.0.0.9", "guess")
+    assert rooms_log(caplog) == [
+        "dropped a datagram from ('10.0.0.2', 5002): token used for another room",
+        "dropped a datagram from ('10.0.0.2', 5002): server frame sent to the server (StatusFrame)",
+        "dropped a datagram from ('10.0.0.3', 5003): unknown token",
+        "'bob' in 'lobby' is sending too fast; dropping the excess",
+        "wrong room password from 10.0.0.9 (1 in a row)",
+    ]
+
+
+@pytest.mark.expect_error_log(r"^error cleaning up after room 'lobby'$")
+def test_a_failing_clean_up_hook_is_logged_and_the_room_closes_all_the_same(registry, lobby):
+    seen = []
+
+    def broken(name):
+        raise OSError("the disk went away")
+
+    registry.room_closed_hooks += [broken, seen.append]
+    out = send(registry, lobby["alice"], p.encode_leave(), ALICE)
+    assert seen == ["lobby"] and registry.room_names() == []
+    assert [f.event_type for f in frames_to(out, BOB)] == [EventType.CLOSED]
+
+
+@pytest.mark.parametrize("silence, relayed", [(0.9, 2), (1.0, 2), (1.5, 15), (5.0, 20)])
+def test_a_sender_back_after_over_a_second_of_silence_may_send_its_rate_over_the_silence_at_once(clock, silence, relayed):
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=10.0, rate_burst=2))
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, alice, p.encode_heartbeat(1), ALICE)
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    clock.now += silence
+    out = registry.handle_datagrams([(p.Datagram("lobby", bob, p.encode_chat(i, f"m{i}", 1)), BOB) for i in range(1, 21)])
+    assert len(frames_to(out, ALICE)) == relayed
+
+
+def test_the_event_buffer_keeps_events_totalling_exactly_its_byte_cap():
+    from ocm_core.rooms import Room
+
+    room, limits = Room("r", "h", b"r"), Limits(event_buffer_bytes=30)
+    for seq in (1, 2, 3):
+        room.buffer(seq, b"x" * 10, limits)
+    assert [seq for seq, _ in room.events] == [1, 2, 3] and room.buffered_bytes == 30
+    room.buffer(4, b"y", limits)
+    assert [seq for seq, _ in room.events] == [2, 3, 4] and room.buffered_bytes == 21
+
+
+def test_a_password_gets_a_fresh_16_byte_salt_and_a_32_byte_scrypt_digest():
+    salt, digest = hash_password("pw")
+    assert len(salt) == 16 and len(digest) == 32 and hash_password("pw")[0] != salt
+    assert hash_password("pw", salt) == (salt, digest)
+
+
+def test_a_registry_over_a_working_store_logs_what_it_took_up_and_no_outage(tmp_path, clock, caplog):
+    from ocm_core.store import RoomStore
+
+    caplog.set_level(logging.INFO, logger="ocm_core.rooms")
+    store = RoomStore(tmp_path / "server.db")
+    first = RoomRegistry(clock=clock, store=store)
+    first.create_room("lobby", "alice", ALICE[0])
+    first.join_room("lobby", "bob", BOB[0])
+    store.close()
+    store = RoomStore(tmp_path / "server.db")
+    RoomRegistry(clock=clock, store=store)
+    store.close()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert rooms_log(caplog)[0] == f"took up 0 rooms and 0 members from {tmp_path / 'server.db'}"
+    assert rooms_log(caplog)[-1] == f"took up 1 rooms and 2 members from {tmp_path / 'server.db'}"
+
+
+def test_a_member_admitted_by_a_request_id_has_exactly_ten_seconds_to_show_up(registry, clock):
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    registry.join_room("lobby", "ghost", BOB[0], request_id="r1")
+    for _ in range(2):  # 5 s, then 10 s exactly: still there
+        clock.now += 5.0
+        send(registry, alice, p.encode_heartbeat(1), ALICE)
+        registry.tick()
+        assert registry.members("lobby") == ["alice", "ghost"]
+    clock.now += 0.001
+    registry.tick()
+    assert registry.members("lobby") == ["alice"]
+
+
+def leave_from(registry, token, address):
+    send(registry, token, p.encode_heartbeat(0), address)
+    send(registry, token, p.encode_leave(), address)
+
+
+def closing_word(registry, token, address):
+    [frame] = frames_to(send(registry, token, p.encode_chat(9, "x" * 60), address), address)
+    return frame.text
+
+
+def test_when_there_are_too_many_tombstones_and_repeats_the_oldest_go_first(registry, monkeypatch):
+    from ocm_core import rooms
+
+    monkeypatch.setattr(rooms, "TOMBSTONE_LIMIT", 2)
+    registry.create_room("lobby", "alice", ALICE[0])
+    members = [(registry.join_room("lobby", f"m{i}", f"10.0.1.{i}", request_id=f"r{i}")[0], (f"10.0.1.{i}", 5000))
+               for i in range(3)]
+    assert [registry.join_room("lobby", f"m{i}", f"10.0.1.{i}", request_id=f"r{i}")[0] for i in (1, 2)] == [
+        members[1][0], members[2][0]]  # the last two requests are still answered again
+    assert _status_of(lambda: registry.join_room("lobby", "m0", "10.0.1.0", request_id="r0")) is Status.NAME_TAKEN
+    for token, address in members:
+        leave_from(registry, token, address)
+    assert [closing_word(registry, token, address) for token, address in members] == [
+        "", "you left the room", "you left the room"]
+
+
+def test_tombstones_and_repeats_expire_oldest_first(registry, clock):
+    from ocm_core.rooms import REPEAT_SECONDS, TOMBSTONE_SECONDS
+
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    early, _ = registry.join_room("lobby", "early", BOB[0], request_id="r1")
+    registry.snapshot(early, BOB[0], "lobby")
+    clock.now += 60
+    late, _ = registry.join_room("lobby", "late", CAROL[0], request_id="r2")
+    registry.snapshot(late, CAROL[0], "lobby")
+    clock.now += REPEAT_SECONDS - 60 + 0.001  # the first request's memory is past, the second's not
+    for token, address in ((alice, ALICE), (early, BOB), (late, CAROL)):
+        send(registry, token, p.encode_heartbeat(0), address)
+    registry.tick()
+    assert registry.join_room("lobby", "late", CAROL[0], request_id="r2")[0] == late
+    assert _status_of(lambda: registry.join_room("lobby", "early", BOB[0], request_id="r1")) is Status.NAME_TAKEN
+    send(registry, early, p.encode_leave(), BOB)
+    clock.now += 10
+    send(registry, late, p.encode_leave(), CAROL)
+    clock.now += TOMBSTONE_SECONDS - 10 + 0.001
+    send(registry, alice, p.encode_heartbeat(0), ALICE)
+    registry.tick()
+    assert closing_word(registry, early, BOB) == "" and closing_word(registry, late, CAROL) == "you left the room"
+
+
+def time_out_all_but(registry, clock, keep, seconds=31.0):
+    """Move the clock on; only the members in `keep` ((token, address[, room])) say they are there."""
+    clock.now += seconds
+    for token, address, *room in keep:
+        send(registry, token, p.encode_heartbeat(0), address, *room)
+    return registry.tick()
+
+
+def test_members_away_may_come_back_until_exactly_their_time_is_up_oldest_forgotten_first(registry, clock):
+    from ocm_core.rooms import RESUME_SECONDS
+
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    host = [(alice, ALICE)]
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    dave, _ = registry.join_room("lobby", "dave", "10.0.0.4")
+    carol, _ = registry.join_room("lobby", "carol", CAROL[0])
+    send(registry, carol, p.encode_heartbeat(0), CAROL)
+    time_out_all_but(registry, clock, host + [(carol, CAROL)])  # bob and dave go
+    away_at = clock.now
+    time_out_all_but(registry, clock, host)  # carol goes 31 s later
+    time_out_all_but(registry, clock, host, away_at + RESUME_SECONDS - clock.now)
+    registry.resume("lobby", "bob", BOB[0], bob)  # exactly at the end of the grace period: still in time
+    time_out_all_but(registry, clock, host + [(bob, BOB)], 0.001)
+    assert _status_of(lambda: registry.resume("lobby", "dave", "10.0.0.4", dave)) is Status.UNKNOWN_TOKEN
+    registry.resume("lobby", "carol", CAROL[0], carol)
+    assert registry.members("lobby") == ["alice", "bob", "carol"]
+
+
+def test_at_most_away_limit_members_are_kept_for_coming_back_the_oldest_forgotten_first(registry, clock, monkeypatch):
+    from ocm_core import rooms
+
+    monkeypatch.setattr(rooms, "AWAY_LIMIT", 2)
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    tokens = [registry.join_room("lobby", f"m{i}", f"10.0.1.{i}")[0] for i in range(3)]
+    time_out_all_but(registry, clock, [(alice, ALICE)])
+    assert _status_of(lambda: registry.resume("lobby", "m0", "10.0.1.0", tokens[0])) is Status.UNKNOWN_TOKEN
+    for i in (1, 2):
+        registry.resume("lobby", f"m{i}", f"10.0.1.{i}", tokens[i])
+
+
+def test_a_member_cannot_come_back_under_a_name_taken_meanwhile_or_to_a_closed_room(registry, clock):
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    time_out_all_but(registry, clock, [(alice, ALICE)])
+    registry.join_room("lobby", "bob", "10.0.0.77")  # someone else took the name
+    with pytest.raises(RegistryError) as caught:
+        registry.resume("lobby", "bob", BOB[0], bob)
+    assert caught.value.status is Status.NAME_TAKEN
+    registry.create_room("gone", "host", "10.0.0.5")
+    carol, _ = registry.join_room("gone", "carol", CAROL[0])
+    host = registry._rooms["gone"].members["host"].token
+    time_out_all_but(registry, clock, [(alice, ALICE), (host, ("10.0.0.5", 1), "gone")])
+    send(registry, host, p.encode_leave(), ("10.0.0.5", 1), room="gone")
+    with pytest.raises(RegistryError, match="^there is no room 'gone' on this server; check the name$") as caught:
+        registry.resume("gone", "carol", CAROL[0], carol)
+    assert caught.value.status is Status.NO_SUCH_ROOM
+
+
+def test_three_wrong_passwords_are_free_then_the_wait_doubles_and_a_quiet_minute_forgives(clock):
+    registry = RoomRegistry(clock=clock, hasher=fast_hash)
+    registry.create_room("vault", "alice", ALICE[0], password="right")
+
+    def attempt(password="wrong"):
+        return _status_of(lambda: registry.join_room("vault", "eve", "10.0.0.9", password))
+
+    assert [attempt() for _ in range(3)] == [Status.WRONG_PASSWORD] * 3
+    assert attempt() is Status.TOO_MANY_ATTEMPTS  # the third set a 1 s wait
+    clock.now += 1.0
+    assert attempt() is Status.WRONG_PASSWORD  # the fourth: 2 s
+    clock.now += 2.0 + 60.0  # exactly a quiet minute after the wait: not yet forgiven
+    assert attempt() is Status.WRONG_PASSWORD and attempt() is Status.TOO_MANY_ATTEMPTS
+    until = clock.now + 4.0
+    clock.now = until + 60.0
+    registry.tick()
+    assert registry.guessed_wrong("10.0.0.9")
+    clock.now += 0.001
+    registry.tick()
+    assert not registry.guessed_wrong("10.0.0.9")
+
+
+def test_the_snapshot_lists_plain_members_in_casefold_order_and_a_buried_token_hears_why(registry):
+    bob = registry.create_room("lobby", "bob", BOB[0])
+    zed, _ = registry.join_room("lobby", "Zed", "10.0.0.4")
+    registry.join_room("lobby", "amy", "10.0.0.5")
+    assert registry.snapshot(bob, BOB[0], "lobby")["plain"] == ["amy", "bob", "Zed"]
+    leave_from(registry, zed, ("10.0.0.4", 1))
+    with pytest.raises(RegistryError, match="^you left the room$") as caught:
+        registry.snapshot(zed, "10.0.0.4", "lobby")
+    assert caught.value.status is Status.UNKNOWN_TOKEN
+
+
+def test_files_are_refused_to_plain_members_and_to_one_that_left_in_words(registry, lobby):
+    with pytest.raises(RegistryError, match="^files are shared only over encryption; use a current client$") as caught:
+        registry.file_member(lobby["bob"], BOB[0], "lobby", None)
+    assert caught.value.status is Status.ENCRYPTION_REQUIRED
+    send(registry, lobby["bob"], p.encode_leave(), BOB)
+    with pytest.raises(RegistryError, match="^you are no longer in the room; the file was not shared$"):
+        registry.share_file(lobby["bob"], p.FileInfo("0123456789abcdef", "a.txt", 3, "text/plain"))
+
+
+def test_a_moved_member_is_proven_only_by_acknowledging_more_than_it_had(registry, lobby):
+    for i in range(3):
+        send(registry, lobby["alice"], p.encode_chat(i + 1, f"m{i}"), ALICE)
+    send(registry, lobby["bob"], p.encode_heartbeat(5), BOB)
+    moved = (BOB[0], 7000)
+    send(registry, lobby["bob"], p.encode_heartbeat(5), moved)  # what it had before the move: no proof
+
+    def resent():
+        return [f.seq for f in frames_to(send(registry, lobby["bob"], p.encode_resend((3, 6)), moved), moved)]
+
+    assert resent() == [3]
+    send(registry, lobby["alice"], p.encode_chat(4, "m3"), ALICE)
+    send(registry, lobby["bob"], p.encode_heartbeat(6), moved)  # it received what went to the new address
+    assert resent() == [3, 4, 5, 6]
+
+
+def test_an_acknowledgement_that_leaves_a_member_behind_waits_a_quarter_second_to_resend(registry, lobby, clock):
+    send(registry, lobby["alice"], p.encode_chat(1, "one"), ALICE)
+    send(registry, lobby["alice"], p.encode_chat(2, "two"), ALICE)
+    clock.now += 0.1
+    send(registry, lobby["bob"], p.encode_heartbeat(3), BOB)
+    assert frames_to(registry.tick(), BOB) == []
+    clock.now += 0.25
+    assert [f.seq for f in frames_to(registry.tick(), BOB)] == [4]
+
+
+def test_a_missing_message_is_given_up_thirty_seconds_after_the_senders_last_progress(registry, lobby, clock):
+    def chat(msg_id):
+        return [f.text for f in frames_to(send(registry, lobby["bob"], p.encode_chat(msg_id, f"m{msg_id}", 1), BOB), ALICE)]
+
+    assert chat(2) == [] and chat(4) == []  # 1 and 3 missing
+    clock.now += 10
+    assert chat(1) == ["m1", "m2"]  # progress; 3 still missing
+    clock.now += 30
+    assert chat(5) == []  # exactly 30 s since the last progress: still waiting
+    clock.now += 0.001
+    assert chat(6) == ["m4", "m5", "m6"]
+
+
+def test_a_too_long_message_is_consumed_so_its_retransmits_are_ignored_and_the_next_flow(registry, clock):
+    long_name = "n" * 255
+    host = registry.create_room("lobby", long_name, ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    text = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - len(host) - p.SEAL_OVERHEAD - p.CHAT_OVERHEAD)
+    assert frames_to(send(registry, host, p.encode_chat(1, "fine"), ALICE), BOB)[0].text == "fine"
+    assert frames_to(send(registry, host, p.encode_chat(2, text), ALICE), ALICE)[0].code is ErrorCode.TOO_LONG
+    assert send(registry, host, p.encode_chat(2, text, 2), ALICE) == []  # its retransmit
+    assert frames_to(send(registry, host, p.encode_chat(3, "next", 2), ALICE), BOB)[0].text == "next"
+
+
+def test_a_resend_of_exactly_sixty_four_events_in_two_ranges_gets_them_all(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_burst=100))
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    for i in range(1, 66):
+        send(registry, alice, p.encode_chat(i, f"m{i}"), ALICE)
+    out = send(registry, bob, p.encode_resend((1, 63), (65, 66)), BOB)
+    assert [f.seq for f in frames_to(out, BOB)] == list(range(1, 64)) + [65]
+
+
+def test_every_resend_cut_short_by_the_reply_byte_budget_is_counted(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(reply_bytes_burst=200, reply_bytes_per_second=0))
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(1), BOB)
+    for i in range(1, 4):
+        send(registry, alice, p.encode_chat(i, "x" * 80), ALICE)
+    send(registry, bob, p.encode_resend((2, 4)), BOB)
+    send(registry, bob, p.encode_resend((2, 4)), BOB)
+    assert registry.dropped["reply byte budget"] == 2
+
+
+@pytest.mark.parametrize("plain_first", ["plain text", "kanaru"])
+def test_a_plain_member_joined_first_does_not_keep_events_or_resends_from_the_others(registry, clock, plain_first):
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    if plain_first == "kanaru":
+        dave, _ = registry.join_room("lobby", "dave", "10.0.0.4", wire=Wire.KANARU)
+        send(registry, dave, p.KANARU_REGISTER.encode(), ("10.0.0.4", 1))
+    else:
+        dave, _ = registry.join_room("lobby", "dave", "10.0.0.4")
+        send(registry, dave, "hello".encode(), ("10.0.0.4", 1))
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    send(registry, bob, p.encode_heartbeat(3), BOB)
+    out = send(registry, alice, p.encode_chat(1, "to all"), ALICE)
+    assert [f.text for f in frames_to(out, BOB)] == ["to all"]
+    clock.now += 0.25
+    send(registry, alice, p.encode_heartbeat(4), ALICE)
+    assert [f.text for f in frames_to(registry.tick(), BOB)] == ["to all"]  # not acknowledged: sent again
+
+
+def test_a_plain_text_member_reads_a_shared_file_as_a_line_in_a_datagram_without_a_token(registry, lobby):
+    send(registry, lobby["carol"], "I speak plain text".encode(), CAROL)
+    out = registry.share_file(lobby["bob"], p.FileInfo("0123456789abcdef", "a.txt", 3, "text/plain"))
+    [(_, data)] = [(to, data) for to, data in out if to == CAROL]
+    datagram = p.decode_datagram(data)
+    assert (datagram.room, datagram.token) == ("lobby", b"")
+    assert p.decode_body(datagram.body) == p.PlainText("* bob shared a file: a.txt (3 bytes)")
+
+
+def test_notices_of_leaving_and_timing_out_carry_no_text_and_a_plain_join_says_so(registry, lobby, clock):
+    [left] = frames_to(send(registry, lobby["bob"], p.encode_leave(), BOB), ALICE)
+    assert (left.event_type, left.name, left.text) == (EventType.LEFT, "bob", "")
+    _, out = registry.join_room("lobby", "dave", "10.0.0.4")
+    assert [(f.event_type, f.text) for f in frames_to(out, ALICE)] == [(EventType.JOINED, p.JOINED_PLAIN)]
+    send(registry, lobby["alice"], p.encode_heartbeat(4), ALICE)  # alice has every event so far
+    out = time_out_all_but(registry, clock, [(lobby["alice"], ALICE)])  # carol and dave at once
+    assert [(f.event_type, f.name, f.text) for f in frames_to(out, ALICE)] == [
+        (EventType.TIMED_OUT, "carol", ""), (EventType.TIMED_OUT, "dave", "")]
+
+
+def test_a_second_join_without_a_request_id_is_a_name_taken_not_a_repeat(registry):
+    registry.create_room("lobby", "alice", ALICE[0])
+    registry.join_room("lobby", "bob", BOB[0])
+    assert _status_of(lambda: registry.join_room("lobby", "bob", BOB[0])) is Status.NAME_TAKEN
+
+
+def test_stopping_the_server_tells_every_room_it_stopped(registry, lobby):
+    out = registry.close_all()
+    assert [(f.event_type, f.text) for f in frames_to(out, BOB)] == [(EventType.CLOSED, "the server stopped")]
+
+
+def test_history_of_exactly_ninety_nine_messages_and_a_notice_is_all_of_it(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_burst=200))
+    alice = registry.create_room("lobby", "alice", ALICE[0])
+    bob, _ = registry.join_room("lobby", "bob", BOB[0])
+    for i in range(1, 100):
+        send(registry, alice, p.encode_chat(i, f"m{i}"), ALICE)
+    history = registry.snapshot(bob, BOB[0], "lobby")["history"]
+    assert len(history) == 100 and history[0]["type"] == EventType.JOINED
+
+
+def test_one_address_hosts_at_most_its_share_of_rooms_and_gets_one_back_when_a_room_closes(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(max_rooms_per_address=2))
+    first = registry.create_room("one", "alice", ALICE[0])
+    registry.create_room("two", "alice", ALICE[0])
+    registry.join_room("one", "bob", BOB[0])  # being a member elsewhere does not count
+    with pytest.raises(RegistryError, match="^your address already hosts 2 rooms on this server, the most it allows; "
+                                            "close one first$") as caught:
+        registry.create_room("three", "alice", ALICE[0])
+    assert caught.value.status is Status.SERVER_FULL
+    registry.create_room("three", "bob", BOB[0])  # another address may
+    send(registry, first, p.encode_leave(), ALICE, room="one")
+    registry.create_room("four", "alice", ALICE[0])
+
+
+def test_creating_a_room_twice_without_a_request_id_is_a_room_exists_not_a_repeat(registry):
+    registry.create_room("lobby", "alice", ALICE[0])
+    assert _status_of(lambda: registry.create_room("lobby", "alice", ALICE[0])) is Status.ROOM_EXISTS
+
+
+def test_a_new_member_is_not_sent_the_rooms_past_as_if_it_had_missed_it(registry, lobby, clock):
+    for i in range(3):
+        send(registry, lobby["alice"], p.encode_chat(i + 1, f"m{i}"), ALICE)
+    dave, _ = registry.join_room("lobby", "dave", "10.0.0.4")
+    send(registry, dave, p.encode_heartbeat(0), ("10.0.0.4", 1))
+    clock.now += 1.0
+    # Only its own arrival (seq 6), which it has not acknowledged yet; nothing from before it came.
+    assert [f.seq for f in frames_to(registry.tick(), ("10.0.0.4", 1))] == [6]
+
+
+def test_a_kanaru_member_is_never_sent_binary_retransmissions(registry, kanaru_lobby, clock):
+    send(registry, kanaru_lobby["alice"], p.encode_chat(1, "hello"), ALICE)
+    clock.now += 1.0
+    send(registry, kanaru_lobby["alice"], p.encode_heartbeat(0), ALICE)
+    assert [data for to, data in registry.tick() if to == BOB] == []
+
+
+def test_a_kanaru_member_is_sent_no_binary_refusal_for_a_line_too_long_or_too_fast(clock):
+    registry = RoomRegistry(clock=clock, limits=Limits(rate_burst=1, rate_per_second=0.5))
+    alice = registry.create_room("lobby", "n" * 255, ALICE[0])
+    dave, _ = registry.join_room("lobby", "dave" * 60, BOB[0], wire=Wire.KANARU)
+    send(registry, dave, p.KANARU_REGISTER.encode(), BOB)
+    send(registry, alice, p.encode_heartbeat(1), ALICE)
+    assert [to for to, _ in send(registry, dave, ("x" * 3900).encode(), BOB)] == []  # too long with its name
+    assert [to for to, _ in send(registry, dave, b"one", BOB)] == [ALICE]
+    assert [to for to, _ in send(registry, dave, b"two", BOB)] == []  # over the rate
+    assert registry.dropped["chat too long to relay"] == 1 and registry.dropped["rate limited"] == 1
+
+
+def test_a_kanaru_member_keeps_its_dialect_through_a_restart_and_a_time_out(tmp_path, clock):
+    from ocm_core.store import RoomStore
+
+    store = RoomStore(tmp_path / "server.db")
+    first = RoomRegistry(clock=clock, store=store)
+    alice = first.create_room("lobby", "alice", ALICE[0])
+    dave, _ = first.join_room("lobby", "dave", BOB[0], wire=Wire.KANARU)
+    send(first, dave, p.KANARU_REGISTER.encode(), BOB)
+    store.close()
+    store = RoomStore(tmp_path / "server.db")
+    again = RoomRegistry(clock=clock, store=store)
+    out = send(again, alice, p.encode_chat(1, "still there?"), ALICE)
+    assert (BOB, p.encode_kanaru_relay("alice", "still there?")) in out
+    time_out_all_but(again, clock, [(alice, ALICE)])
+    assert again.resume("lobby", "dave", BOB[0], dave)[2] is Wire.KANARU
+    store.close()
+
+
+def test_a_forged_resend_of_many_single_ranges_still_draws_one_event_to_an_unproven_address(registry, lobby):
+    for i in range(1, 17):
+        send(registry, lobby["alice"], p.encode_chat(i, f"m{i}"), ALICE)
+    moved = (BOB[0], 7000)  # a source a forger could claim: not proven yet
+    out = send(registry, lobby["bob"], p.encode_resend(*[(s, s) for s in range(3, 19)]), moved)
+    assert [f.seq for f in frames_to(out, moved)] == [3]
+
+
+def test_a_member_whose_room_closed_is_told_so_when_it_asks_to_come_back(registry, lobby):
+    send(registry, lobby["alice"], p.encode_leave(), ALICE)  # the host leaves: the room closes
+    with pytest.raises(RegistryError, match="^the host closed the room$") as caught:
+        registry.resume("lobby", "bob", BOB[0], lobby["bob"])
+    assert caught.value.status is Status.NO_SUCH_ROOM

@@ -331,7 +331,8 @@ def test_silence_past_give_up_after_ends_the_session_and_fails_what_waited():
     outs = [out for _, out in run(session, T0, T0 + 6, step=0.05)]
     events = [e for out in outs for e in out.events]
     assert [type(e) for e in events] == [ev.ConnectionLost, ev.MessageFailed, ev.RoomClosed]
-    assert events[1].msg_id == msg_id and "No answer from the server for 5 s" in events[2].reason
+    assert events[1].msg_id == msg_id
+    assert events[2] == ev.RoomClosed("No answer from the server for 5 s; the connection is lost.")
     assert session.state is SessionState.CLOSED and session.tick(T0 + 7) == Output()
 
 
@@ -425,12 +426,13 @@ def test_resync_fetches_a_snapshot_that_fills_the_gap_once_after_the_live_messag
 
 def test_calls_that_do_not_fit_the_state_are_refused_with_a_local_error():
     session = ClientSession(ROOM, ME, TOKEN)
-    with pytest.raises(LocalProtocolError, match="before the room's snapshot"):
+    with pytest.raises(LocalProtocolError, match="^cannot send a message before the room's snapshot is applied$"):
         session.send_chat("too early", T0)
     session.apply_snapshot(snapshot(), T0)
     session.leave(T0)
-    for call in (lambda: session.send_chat("x", T0), lambda: session.apply_snapshot(snapshot(), T0)):
-        with pytest.raises(LocalProtocolError, match="while the session is closing"):
+    for call, action in ((lambda: session.send_chat("x", T0), "send a message"),
+                         (lambda: session.apply_snapshot(snapshot(), T0), "apply a room snapshot")):
+        with pytest.raises(LocalProtocolError, match=f"^cannot {action} while the session is closing$"):
             call()
     session.close()
     with pytest.raises(LocalProtocolError, match="cannot leave while the session is closed"):
@@ -816,3 +818,119 @@ def test_a_session_the_server_would_not_take_back_is_gone_with_room_and_name_and
     session.tick(T0 + 0.05)
     out = session.resume_failed("room 'room' closed while you were away", room_gone=True)
     assert out.events == [ev.RoomClosed("Room 'room' closed while you were away.")]
+
+
+# --- what mutation testing found unpinned (docs/testing.md) ------------------------------------
+
+
+def test_acknowledgements_are_batched_for_fifty_milliseconds():
+    session = open_session()
+    session.receive(event(1), T0 + 1)
+    assert frames(session.tick(T0 + 1)) == [p.Heartbeat(1)]
+    session.receive(event(2), T0 + 1.01)
+    assert session.tick(T0 + 1.01).datagrams == []  # 10 ms after the last ack: it waits
+    assert frames(session.tick(T0 + 1.06)) == [p.Heartbeat(2)]
+
+
+def test_a_status_level_with_us_asks_for_nothing_and_an_open_session_never_refetches_by_itself():
+    session = open_session(seq=3)
+    assert session.receive(status(3), T0 + 0.1).datagrams == []
+    outs = [out for _, out in run(session, T0, T0 + 2)]
+    assert not any(out.fetch_snapshot for out in outs)
+    assert all(isinstance(f, p.Heartbeat) for out in outs for f in frames(out))
+
+
+def test_dense_probing_starts_only_once_an_answer_is_more_than_half_a_second_overdue():
+    session = open_session(heartbeat_interval=3.0)
+    assert frames(session.tick(T0)) == [p.Heartbeat(0)]
+    assert frames(session.tick(T0 + 3.0)) == [p.Heartbeat(0)]
+    assert session.tick(T0 + 3.5).datagrams == []  # exactly half a second overdue: not yet
+    assert frames(session.tick(T0 + 3.75)) == [p.Heartbeat(0)]
+
+
+def heartbeat_times(session: ClientSession, start: float, end: float) -> list[float]:
+    return [t - T0 for t, out in run(session, start, end) if any(isinstance(f, p.Heartbeat) for f in frames(out))]
+
+
+def test_once_lost_the_wait_between_probes_is_a_quarter_of_the_silence_at_most_the_heartbeat_interval():
+    session = open_session(heartbeat_interval=3.0, send_timeout=10_000.0)
+    beats = heartbeat_times(session, T0, T0 + 30)
+    dense = [b for b in beats if 3.5 < b <= 9.0]
+    after = [b for b in beats if b > 9.0]
+    assert dense[-1] == pytest.approx(8.51, abs=0.011)
+    # Lost at 9.01 s of silence: no probe at that moment; the next one a quarter of the silence on.
+    assert after[0] == pytest.approx(11.35, abs=0.011)
+    assert [b - a for a, b in zip(after, after[1:])] == pytest.approx([3.0] * (len(after) - 1), abs=0.011)
+
+
+def test_a_connection_lost_early_is_probed_every_second_then_ever_more_rarely():
+    session = open_session(heartbeat_interval=20.0, lost_after=2.0, send_timeout=10_000.0)
+    beats = heartbeat_times(session, T0 + 0.01, T0 + 40)
+    assert beats[:4] == pytest.approx([0.01, 2.01, 3.01, 4.02], abs=0.011)  # first heartbeat; lost: 1 s apart
+    for a, b in zip(beats[3:], beats[4:]):  # then a quarter of the silence: each 4/3 of the one before
+        assert b - a == pytest.approx(b / 4, abs=0.011)
+    assert beats[-1] == pytest.approx(4.02 * (4 / 3) ** 7, abs=0.1)  # 30 s: seven quarters on
+
+
+def test_resend_requests_are_spaced_unless_a_status_says_what_we_lack():
+    session = open_session()
+    assert frames(session.receive(event(3), T0)) == [p.Resend(((1, 2),))]
+    assert session.receive(event(5), T0 + 0.05).datagrams == []  # one request per 0.1 s ...
+    assert frames(session.receive(event(7), T0 + 0.15)) == [p.Resend(((1, 2), (4, 4), (6, 6)))]  # ... for every gap
+    session = open_session()
+    session.receive(event(1), T0)
+    session.receive(event(3), T0 + 0.01)
+    assert texts(session.receive(event(2), T0 + 0.02)) == ["m2", "m3"]
+    # Nothing held, but the server's word that the room is further: asked at once, spacing or not.
+    assert frames(session.receive(status(5), T0 + 0.03)) == [p.Resend(((4, 5),))]
+
+
+def test_one_resend_asks_for_at_most_sixteen_ranges():
+    session = open_session()
+    for seq in range(2, 42, 2):  # twenty gaps: 1, 3, 5 ... 39
+        session.receive(event(seq), T0)
+    [resend] = [f for f in frames(session.tick(T0 + 0.2)) if isinstance(f, p.Resend)]
+    assert resend.ranges == tuple((s, s) for s in range(1, 32, 2))
+
+
+@pytest.mark.parametrize("come_back", [False, True])
+def test_a_snapshot_that_leaves_a_gap_below_held_events_asks_for_it(come_back):
+    session = open_session()
+    session.receive(event(1), T0)
+    session.receive(event(5), T0)  # 2..4 missing
+    session.receive(error(ErrorCode.RESYNC), T0)
+    assert session.tick(T0 + 0.05).fetch_snapshot
+    snap = snapshot(3, [history_event(s) for s in (1, 2, 3)])
+    out = session.resumed(snap, T0 + 0.5) if come_back else session.apply_snapshot(snap, T0 + 0.5)
+    assert texts(out) == ["m2", "m3"] and session.delivered == 3
+    assert frames(out) == [p.Resend(((4, 4),))]
+
+
+def test_the_plain_members_come_from_the_snapshot_and_grow_with_each_plain_join():
+    session = ClientSession(ROOM, ME, TOKEN)
+    out = session.apply_snapshot(p.RoomSnapshot(0, 9091, "bob", ("bob", ME), (), plain=("bob",)), T0)
+    assert of(out, ev.MembersChanged) == [ev.MembersChanged(("bob", ME), "bob", frozenset({"bob"}))]
+    out = session.receive(event(1, "zed", p.JOINED_PLAIN, EventType.JOINED), T0)
+    assert of(out, ev.MembersChanged)[0].plain == frozenset({"bob", "zed"})
+
+
+def test_the_room_closing_without_a_reason_says_the_host_closed_it_and_with_one_says_that():
+    for text, sentence in (("", "The host closed the room."), ("the server stopped", "The server stopped.")):
+        session = open_session()
+        closed = from_server(p.encode_event(p.Event(1, 1000, EventType.CLOSED, "bob", text)))
+        assert of(session.receive(closed, T0), ev.RoomClosed) == [ev.RoomClosed(sentence)]
+
+
+def test_an_unknown_token_without_a_reason_ends_with_our_own_sentence_if_coming_back_fails():
+    session = open_session()
+    session.receive(error(ErrorCode.UNKNOWN_TOKEN), T0)
+    assert session.tick(T0 + 0.05).resume
+    assert session.resume_failed("").events == [ev.SessionGone(ROOM, ME,
+        "The server no longer knows this session (it may have restarted without its database); join again.")]
+
+
+def test_a_forgotten_sessions_reason_loses_only_its_full_stops():
+    session = open_session()
+    session.forgotten("the room was closed by MAX.")
+    session.tick(T0 + 0.05)
+    assert session.resume_failed("").events == [ev.SessionGone(ROOM, ME, "The room was closed by MAX.")]
