@@ -160,6 +160,7 @@ class ChatClient:
         self.room: str | None = None
         self.username: str | None = None
         self.locked = False  # the room was entered with a password (created with one, or joined)
+        self.password: str | None = None
         self._session: ClientSession | None = None
         self._shut = False
         self._token: bytes = b""
@@ -321,6 +322,7 @@ class ChatClient:
             raise errors.RemoteProtocolError("the server sent an unusable token")
         self._token, self.room, self.username = token, room, username
         self.locked = bool(password)
+        self.password = password or None  # kept for a Rejoin after the server forgot this session
         snapshot = self._sync()
         chat_target = self._udp_override or (self.server_host, snapshot.udp_port)
         try:

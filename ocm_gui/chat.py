@@ -344,9 +344,12 @@ class ChatWindow:
             scrollback.write(pending)
             pending.clear()
 
+        shown: list = []  # the events as shown (after a Rejoin, what we missed turns live)
         for event in events:
-            if self._already_shown(event):
+            event = self._as_shown(event)
+            if event is None:
                 continue
+            shown.append(event)
             if isinstance(event, ChatMessage):
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
@@ -406,23 +409,23 @@ class ChatWindow:
                 log.debug("ignoring unknown event %r", event)
         flush()
         if self.alerts is not None:
-            self.alerts.arrived(events)
+            self.alerts.arrived(shown)
         if new_messages and not self.focused:
             self.unread += new_messages
             self._update_title()
 
-    def _already_shown(self, event) -> bool:
+    def _as_shown(self, event):
         """Note the newest room event; after a Rejoin, skip its history up to what we showed
-        before (the rest is what we missed, shown as live)."""
+        before (None) and return the rest, what we missed, as live."""
         when = getattr(event, "time", None)
         if when is None:
-            return False
+            return event
         if self._replay_until is not None and event.history:
             if when <= self._replay_until or (isinstance(event, Notice) and event.name == self.username):
-                return True  # shown before, or our own coming back, which adopt() says in words
+                return None  # shown before, or our own coming back, which adopt() says in words
             event = dataclasses.replace(event, history=False)
         self._seen_until = max(self._seen_until, when)
-        return False
+        return event
 
     def _room_closed(self, reason: str) -> None:
         if self.room_closed:

@@ -246,6 +246,8 @@ class Composer:
         self.send_button.state(["!disabled"])
         self.leave_button.configure(text=leave_text)
         self.show_hint()
+        self.foot.grid()  # the tips and the counter, hidden while the room was gone
+        self.update_counter()
 
     def enabled(self) -> bool:
         return str(self.input.cget("state")) == "normal" and not self.send_button.instate(["disabled"])

@@ -818,7 +818,10 @@ class JoinDialog(Dialog):
         self.rooms.pop(iid, None)
         if self.tree.exists(iid):
             self.tree.delete(iid)
-            self._show_count()
+            if self.mode_var.get() == ON_NETWORK and not self.found:
+                self._nothing_found()  # the last room found is gone: why none shows, not "0 rooms"
+            else:
+                self._show_count()
             self.hide_password()  # a lock of a room that is gone
 
     def room_names(self) -> list[str]:

@@ -73,10 +73,13 @@ class LostHost:
         window.banners.enable_buttons(False)
         old = window.client
         host, port = old.server_host, old.tcp_port
+        password = getattr(old, "password", None)  # a locked room takes the one we came in with
 
         def join():
             client = self.backend.make_client(host, port)
-            client.join_room(gone.room, gone.name)
+            client.join_room(gone.room, gone.name, password)
+            if window.destroyed:  # closed (or the app quit) meanwhile: no Tk left to hand it to
+                client.leave()
             return client
 
         # Polled from the window's master, which outlives it: a client that joins after the

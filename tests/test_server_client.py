@@ -356,3 +356,4 @@ def test_a_client_knows_whether_its_room_is_locked(make_client):
     guest.join_room("club", "guest", "sesame")
     open_host.create_room("open", "anyone")
     assert host.locked and guest.locked and not open_host.locked
+    assert (host.password, guest.password, open_host.password) == ("sesame", "sesame", None)  # for a Rejoin

@@ -121,6 +121,7 @@ class FakeBackend:
         self.join = join
         self.rooms = rooms
         self.made: list[tuple[str, int]] = []
+        self.joins: list[tuple[str, str, str | None]] = []  # (room, name, password) of each join asked
 
     def make_client(self, host: str, tcp_port: int):
         self.made.append((host, tcp_port))
@@ -128,6 +129,7 @@ class FakeBackend:
 
         class Client(FakeClient):
             def join_room(self, room, username, password=None):
+                backend.joins.append((room, username, password))
                 if isinstance(backend.join, BaseException):
                     raise backend.join
                 self.room, self.username = room, username

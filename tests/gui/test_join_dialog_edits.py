@@ -178,6 +178,21 @@ def test_a_room_found_on_the_network_and_then_closed_leaves_that_list_until_it_i
     pump(root, lambda: len(dialog.room_names()) == 3, what="the room hosted again")
 
 
+def test_when_the_only_room_found_turns_out_closed_the_dialog_explains_the_empty_list(root, make_app):
+    backend = NetworkBackend()
+    app = make_app(backend)
+    dialog = app.open_join_dialog()
+    dialog.name_var.set("Bob")
+    backend.browser.updates.put([found("gone")])
+    pump(root, lambda: dialog.room_names() == ["gone"], what="the found room")
+    dialog.pick("192.0.2.5:9090/gone")
+    backend.join = GONE
+    join(root, dialog)
+    assert dialog.room_names() == [] and dialog.error_text() == str(GONE)
+    assert "0 rooms" not in dialog.list_status.get()
+    assert dialog.help_frame.winfo_manager() == "grid"  # why a network may show none, and what to do
+
+
 def test_a_room_from_another_server_is_cleared_when_the_address_changes(root, make_app):
     app = make_app(server="192.0.2.1:9090", room="lobby")  # left from last time
     dialog = app.open_join_dialog()

@@ -3,7 +3,7 @@ list, and the question before a host closes a room others are in: against fake c
 
 from __future__ import annotations
 
-import time
+import threading
 
 import pytest
 
@@ -137,6 +137,10 @@ def test_session_gone_offers_rejoin_and_the_window_goes_on_with_the_new_client(r
            ChatMessage(3, "Alice", "while you were gone", 1002.0, history=True))
     assert chat.transcript().count("before the restart") == 1 and "while you were gone" in chat.transcript()
     assert chat.transcript().count("Bob joined the room") == 0
+    missed = chat.text.search("while you were gone", "1.0")
+    assert "history" not in chat.text.tag_names(missed)  # what we missed reads as new, not grey
+    assert "earlier messages" not in chat.transcript()
+    assert chat.composer.foot.winfo_ismapped() and "characters left" in str(chat.counter.cget("text"))
     chat.input.insert("1.0", "back again")
     assert chat.send() is not None and chat.client.sent[-1][1] == "back again" and old.sent[-1][1] == "lost words"
 
@@ -161,9 +165,10 @@ def test_a_window_closed_while_rejoining_leaves_the_new_client(root, make_chat):
     handle(root, chat, GONE)
     made = []
     original = backend.make_client
+    window_closed = threading.Event()
 
     def slow_make(host, port):
-        time.sleep(0.2)  # still joining when the window goes
+        window_closed.wait(10)  # still joining when the window goes
         client = original(host, port)
         made.append(client)
         return client
@@ -171,6 +176,7 @@ def test_a_window_closed_while_rejoining_leaves_the_new_client(root, make_chat):
     backend.make_client = slow_make
     chat.banners.button("Rejoin").invoke()
     chat.leave()
+    window_closed.set()
     pump(root, lambda: made and made[0].left, what="the late client to leave")
 
 
@@ -244,3 +250,13 @@ def test_the_question_goes_away_when_the_room_closes_meanwhile(root, make_chat):
     handle(root, chat, RoomClosed("The server stopped."))
     assert chat.confirm is None and confirm.answered and not confirm.win.winfo_exists()
     pump_for(root, 0.1)
+
+
+def test_rejoin_into_a_locked_room_uses_the_password_the_window_came_in_with(root, make_chat):
+    backend = FakeBackend()
+    chat = make_chat(backend=backend)
+    chat.client.password = "s3cret"
+    handle(root, chat, GONE)
+    chat.banners.button("Rejoin").invoke()
+    pump(root, lambda: backend.joins, what="the rejoin")
+    assert backend.joins == [("lobby", "Bob", "s3cret")]
