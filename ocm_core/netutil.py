@@ -2,22 +2,58 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import socket
+from typing import Callable, Iterable
+
+log = logging.getLogger(__name__)
 
 
-def lan_address() -> str:
+def lan_address(interface_addresses: Callable[[], Iterable[str]] | None = None) -> str:
     """The address other machines on the LAN would use to reach this one, or 127.0.0.1.
 
     Connecting a UDP socket sends nothing; it only asks the kernel which local
     address it would route from, which is the LAN address on a typical machine.
-    The target is a documentation-only address (TEST-NET-1), never contacted.
+    The target is a documentation-only address (TEST-NET-1), never contacted. A LAN with
+    no default route (no internet: a direct cable, a hotspot without uplink, a school's
+    closed network) has no such route: then the interfaces' own addresses are asked.
     """
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         probe.connect(("192.0.2.1", 9))
         address = probe.getsockname()[0]
     except OSError:
-        return "127.0.0.1"
+        address = ""
     finally:
         probe.close()
-    return address if address and not address.startswith("0.") else "127.0.0.1"
+    if address and not address.startswith(("0.", "127.")):
+        return address
+    chosen = pick_lan_address((interface_addresses or _interface_addresses)())
+    return chosen or "127.0.0.1"
+
+
+def pick_lan_address(addresses: Iterable[str]) -> str | None:
+    """The IPv4 address others most likely reach: a private one (10/8, 172.16/12, 192.168/16)
+    first, then any other that is not loopback, link-local or unspecified."""
+    usable = []
+    for text in addresses:
+        try:
+            address = ipaddress.IPv4Address(text)
+        except ValueError:
+            continue  # IPv6, or not an address
+        if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast:
+            continue
+        usable.append(address)
+    usable.sort(key=lambda address: not address.is_private)
+    return str(usable[0]) if usable else None
+
+
+def _interface_addresses() -> list[str]:
+    import ifaddr  # what python-zeroconf uses to list interfaces on every OS
+
+    try:
+        return [ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips if isinstance(ip.ip, str)]
+    except OSError as exc:
+        log.info("cannot list network interfaces: %s", exc)
+        return []

@@ -217,3 +217,20 @@ def test_the_probe_answer_is_never_larger_than_the_probe(lan):
         length, matches = answers[size]
         assert 0 < length <= size and matches
     assert answers[1400][0] > answers[300][0]  # a bigger probe gets more of the 40 rooms
+
+
+def test_a_host_on_a_lan_without_a_default_route_shares_its_lan_address(lan):
+    """No internet, no gateway (a closed school network, a hotspot without uplink): the
+    address to share is still the LAN one, not 127.0.0.1 (a new user was told to share that)."""
+    result = lan.run_wait(0, sys.executable, "-c", "from ocm_core.netutil import lan_address; print(lan_address())",
+                          env=namespace_env(), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == lan.address(0)
+
+
+def test_the_lan_address_is_a_private_one_when_there_is_a_choice():
+    from ocm_core.netutil import pick_lan_address
+
+    assert pick_lan_address(["127.0.0.1", "169.254.3.4", "8.8.4.4", "192.168.1.20", "::1"]) == "192.168.1.20"
+    assert pick_lan_address(["127.0.0.1", "203.0.113.9"]) == "203.0.113.9"
+    assert pick_lan_address(["127.0.0.1", "0.0.0.0", "fe80::1", "not an address"]) is None
