@@ -431,7 +431,7 @@ class ChatWindow:
         if self.room_closed:
             return
         self.end_room(hint=_("The room is closed; you can no longer send messages."),
-                      people_heading=_("People — room closed"), people_line=_("The room is closed"))
+                      people_heading=_("People"), people_line=_("The room is closed"))
         self.banners.show(reason or _("The host closed the room."), closed=True,
                           actions=((_("Back to start"), self.back_to_start),))
         self.back_button = self.banners.buttons[0]

@@ -10,7 +10,9 @@ off the Tk thread; on success the window goes on with it, keeping the conversati
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from ocm_core.cli import event_words, host_not_answering_text
@@ -32,6 +34,9 @@ class LostHost:
         self.backend = backend
         self.gone: SessionGone | None = None  # set while Rejoin is on offer
         self.rejoining = False
+        self.clock = time.monotonic
+        self._asking: tuple[float, HostNotAnswering] | None = None  # (silent since, the question)
+        self._round = 0
 
     # --- the host is not answering ------------------------------------------------------
 
@@ -42,10 +47,30 @@ class LostHost:
         window.people.host_not_answering(True)
         window.banners.show(host_not_answering_text(event, window.room),
                             actions=((_("Leave"), window.back_to_start), (_("Keep waiting"), self.keep_waiting)))
+        self._round += 1
+        self._asking = (self.clock() - event.seconds, event)
+        self._tick_later()
+
+    def _tick_later(self) -> None:
+        current = self._round  # a newer question starts its own count; this one then stops
+        self.window._later(1000, lambda: self.tick() if self._round == current else None)
+
+    def tick(self) -> None:
+        """Count the silence on in the bar each second while it asks (a number that stood
+        still at 39 s for minutes read as wrong)."""
+        window = self.window
+        if self._asking is None or not window.connection_lost or window.room_closed or not window.banners.visible:
+            self._asking = None
+            return
+        since, event = self._asking
+        seconds = int(self.clock() - since)
+        window.banners.set_text(host_not_answering_text(dataclasses.replace(event, seconds=seconds), window.room))
+        self._tick_later()
 
     def keep_waiting(self) -> None:
         """Hide the question; the client asks it again after as long (or the host comes back)."""
         window = self.window
+        self._asking = None
         window.client.keep_waiting()
         if window.connection_lost and not window.room_closed:
             window.banners.show(event_words("connection_lost"))  # still true: we wait, the client probes
@@ -58,7 +83,7 @@ class LostHost:
         self.gone = event
         window = self.window
         window.end_room(hint=_("You are no longer in the room; press Rejoin to come back."),
-                        people_heading=_("People — not connected"), people_line=_("You are no longer in the room"))
+                        people_heading=_("People"), people_line=_("You are no longer in the room"))
         window.banners.show(event_words("session_gone"), closed=True,
                             actions=((_("Rejoin"), self.rejoin), (_("Back to start"), window.back_to_start)))
         window.banners.button(_("Rejoin")).focus_set()

@@ -96,7 +96,7 @@ def test_host_and_join_chat_both_ways_then_host_closes_the_room(root, app):
     pump(root, lambda: member_chat.room_closed, what="the member to see the room closed")
     root.update()
     assert not member_chat.input_enabled()
-    assert member_chat.members_label.cget("text") == "People — room closed"
+    assert member_chat.members_label.cget("text") == "People"
     assert member_chat.people.ended_text() == "The room is closed" and member_chat.members == ()
     assert "closed" in member_chat.banner_label.cget("text").lower()
     assert member_chat.back_button.winfo_ismapped()

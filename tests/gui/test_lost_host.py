@@ -117,7 +117,7 @@ def test_session_gone_offers_rejoin_and_the_window_goes_on_with_the_new_client(r
     assert chat.banners.text() == "The server no longer knows this session."
     assert chat.banners.closed and chat.banners.button_labels() == ["Rejoin", "Back to start"]
     assert "You were away too long to come back; join the room again." in chat.transcript()
-    assert not chat.input_enabled() and chat.members_label.cget("text") == "People — not connected"
+    assert not chat.input_enabled() and chat.members_label.cget("text") == "People"
     assert chat.member_labels() == [] and chat.people.ended_text() == "You are no longer in the room"
     pump(root, lambda: old.left, what="the old client shut down")
 
@@ -187,7 +187,7 @@ def test_a_closed_room_lists_nobody_and_says_it_is_closed(root, make_chat):
     chat = make_chat()
     assert chat.member_labels() == ["★ Alice (host)", "Bob (you)"]
     handle(root, chat, RoomClosed("The host closed the room."))
-    assert chat.members_label.cget("text") == "People — room closed"
+    assert chat.members_label.cget("text") == "People"
     assert chat.member_labels() == [] and chat.members == () and chat.people.ended_text() == "The room is closed"
     assert not chat.members_list.winfo_ismapped() and chat.people.ended.winfo_ismapped()
     handle(root, chat, HostNotAnswering(39))  # late news about a room already closed changes nothing
@@ -260,3 +260,18 @@ def test_rejoin_into_a_locked_room_uses_the_password_the_window_came_in_with(roo
     chat.banners.button("Rejoin").invoke()
     pump(root, lambda: backend.joins, what="the rejoin")
     assert backend.joins == [("lobby", "Bob", "s3cret")]
+
+
+def test_the_not_answering_bar_counts_the_silence_on(root, make_chat):
+    chat = make_chat()
+    now = [500.0]
+    chat.lost.clock = lambda: now[0]
+    handle(root, chat, ConnectionLost(), HostNotAnswering(39))
+    assert "(39 s)" in chat.banners.text()
+    now[0] += 21
+    chat.lost.tick()
+    assert "(60 s)" in chat.banners.text() and chat.banners.button_labels() == ["Leave", "Keep waiting"]
+    chat.banners.button("Keep waiting").invoke()  # the question goes; the count stops with it
+    now[0] += 5
+    chat.lost.tick()
+    assert "not answering" not in chat.banners.text()
