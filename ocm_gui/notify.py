@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ocm_core.events import ChatMessage, FileShared
+from ocm_core.cli import event_words, host_not_answering_text
+from ocm_core.events import ChatMessage, FileShared, HostNotAnswering, RoomClosed, SessionGone
 from ocm_core.i18n import _, ngettext
 
 log = logging.getLogger(__name__)
@@ -66,18 +67,24 @@ def first_line(text: str, limit: int = LINE_CHARS) -> str:
     return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
 
 
-def incoming(events: Iterable[object], own_name: str) -> list[Incoming]:
+def incoming(events: Iterable[object], own_name: str, room: str = "") -> list[Incoming]:
     """The events that deserve a notification: others' new messages and files (never one's
-    own, never history replayed on joining)."""
+    own, never history replayed on joining), and the room's end or its host gone silent,
+    which a person elsewhere would otherwise learn of only when they look (no sender)."""
     found = []
     for event in events:
-        if not isinstance(event, (ChatMessage, FileShared)) or event.history or event.sender == own_name:
-            continue
-        if isinstance(event, ChatMessage):
-            line = first_line(event.text)
-        else:
-            line = first_line(_("shared a file: {name}").format(name=event.name))
-        found.append(Incoming(event.sender, line))
+        if isinstance(event, RoomClosed):
+            found.append(Incoming("", first_line(event.reason or _("The host closed the room."))))
+        elif isinstance(event, HostNotAnswering):
+            found.append(Incoming("", first_line(host_not_answering_text(event, room))))
+        elif isinstance(event, SessionGone):
+            found.append(Incoming("", first_line(event_words("session_gone"))))
+        elif isinstance(event, (ChatMessage, FileShared)) and not event.history and event.sender != own_name:
+            if isinstance(event, ChatMessage):
+                line = first_line(event.text)
+            else:
+                line = first_line(_("shared a file: {name}").format(name=event.name))
+            found.append(Incoming(event.sender, line))
     return found
 
 
@@ -134,11 +141,13 @@ class AlertGate:
     def _alert(self) -> Alert:
         if self.unseen == 1:
             only = self.pending[-1]
+            if not only.sender:  # about the room itself: its name is the title
+                return Alert(self.room, only.line)
             return Alert(_("{sender} in {room}").format(sender=only.sender, room=self.room), only.line)
         title = ngettext("{count} new message in {room}", "{count} new messages in {room}",
                          self.unseen).format(count=self.unseen, room=self.room)
-        body = "\n".join(_("{sender}: {text}").format(sender=item.sender, text=item.line)
-                         for item in self.pending[-LINES_SHOWN:])
+        body = "\n".join(_("{sender}: {text}").format(sender=item.sender, text=item.line) if item.sender
+                         else item.line for item in self.pending[-LINES_SHOWN:])
         return Alert(title, body)
 
 
@@ -591,7 +600,7 @@ class ChatAlerts:
         """Called by the chat window with each batch of events it handled."""
         if self.chat.destroyed or self.in_front():
             return
-        items = incoming(events, self.chat.username)
+        items = incoming(events, self.chat.username, self.chat.room)
         if not items:
             return
         if self.owner.flash.get() and not self.urgent:

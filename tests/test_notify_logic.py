@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ocm_core.events import ChatMessage, FileShared, MembersChanged, Notice
+from ocm_core.events import ChatMessage, FileShared, HostNotAnswering, MembersChanged, Notice, RoomClosed, SessionGone
 from ocm_gui import notify
 from ocm_gui.notify import (
     FLASHW_STOP,
@@ -388,3 +388,19 @@ def test_a_call_still_hanging_at_close_is_cancelled_not_left_pending(monkeypatch
     service.withdraw(shown)
     service.close(timeout=1.0)
     assert cancelled == [shown] and not service._thread.is_alive()
+
+
+def test_the_room_ending_or_its_host_gone_silent_is_told_too_under_the_room_name():
+    events = [RoomClosed("The host closed the room."), HostNotAnswering(39),
+              SessionGone("lobby", "Alice", "you were away a long time, or the server restarted")]
+    assert incoming(events, own_name="Alice", room="lobby") == [
+        Incoming("", "The host closed the room."),
+        Incoming("", "lobby's host is not answering (39 s). They may have closed the app or left the network."),
+        Incoming("", "The server no longer knows this session."),
+    ]
+    gate = AlertGate("lobby")
+    assert gate.arrived([Incoming("", "The host closed the room.")], now=0.0) == Alert(
+        "lobby", "The host closed the room.")
+    gate = AlertGate("lobby")
+    alert = gate.arrived([Incoming("Bob", "bye"), Incoming("", "The host closed the room.")], now=0.0)
+    assert alert == Alert("2 new messages in lobby", "Bob: bye\nThe host closed the room.")
