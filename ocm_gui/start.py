@@ -66,6 +66,11 @@ class StartWindow(ttk.Frame):
         for button in (self.host_button, self.join_button):
             button.bind("<Return>", lambda e: e.widget.invoke())
             button.bind("<KP_Enter>", lambda e: e.widget.invoke())
+        # Enter after typing one's name goes on to the choice (a new user pressed it and
+        # nothing happened); which of the two it is stays the person's: Enter again hosts,
+        # Tab moves to Join.
+        for key in ("<Return>", "<KP_Enter>"):
+            self.name_entry.bind(key, lambda e: (self.host_button.focus_set(), "break")[1])
 
     @property
     def name(self) -> str:

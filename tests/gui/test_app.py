@@ -29,6 +29,18 @@ def test_start_window_has_the_name_two_big_buttons_and_the_last_name(root, confi
     application.quit()
 
 
+def test_enter_in_the_name_field_goes_on_to_host_a_room(root, app):
+    app.start.name_entry.focus_force()
+    root.update()
+    app.start.name_entry.insert("end", "Kai")
+    app.start.name_entry.event_generate("<Return>")
+    root.update()
+    assert root.focus_get() is app.start.host_button and not app.dialogs  # a choice, not yet an action
+    app.start.host_button.event_generate("<Return>")
+    root.update()
+    assert list(app.dialogs) == [HostDialog]
+
+
 def test_buttons_open_one_dialog_each_and_keyboard_works(root, app):
     app.start.host_button.focus_force()
     app.start.host_button.event_generate("<Return>")
