@@ -70,7 +70,11 @@ class StartWindow(ttk.Frame):
         # nothing happened); which of the two it is stays the person's: Enter again hosts,
         # Tab moves to Join.
         for key in ("<Return>", "<KP_Enter>"):
-            self.name_entry.bind(key, lambda e: (self.host_button.focus_set(), "break")[1])
+            self.name_entry.bind(key, self._on_to_the_choice)
+
+    def _on_to_the_choice(self, event=None) -> str:
+        self.host_button.focus_set()
+        return "break"
 
     @property
     def name(self) -> str:
