@@ -15,6 +15,7 @@ import pytest
 
 from gui_helpers import FakeClient
 from ocm_gui.app import App
+from ocm_gui.chat import ChatWindow
 from ocm_gui.background import wait_for_background
 from ocm_gui.emoji import guard_colour_fonts
 from ocm_gui.settings import Settings
@@ -79,6 +80,23 @@ def app(root, settings):
     yield application
     if not application.closing:
         application.quit()
+
+
+@pytest.fixture
+def make_chat(root, settings):
+    """Opens chat windows on the test's root (`client` defaults to a FakeClient) and leaves
+    them at the end. A test module may wrap it under the same name for its own defaults."""
+    windows = []
+
+    def make(client=None, **kwargs):
+        window = ChatWindow(root, client or FakeClient(), settings=settings, **kwargs)
+        windows.append(window)
+        root.update()
+        return window
+
+    yield make
+    for window in windows:
+        window.leave()
 
 
 @pytest.fixture

@@ -25,21 +25,6 @@ from ocm_gui.chat import ChatWindow
 from ocm_gui.linebreak import BREAK_TAG, NO_END, NO_START
 
 
-@pytest.fixture
-def make_chat(root, settings):
-    windows = []
-
-    def make(client=None, **kwargs):
-        window = ChatWindow(root, client or FakeClient(), settings=settings, **kwargs)
-        windows.append(window)
-        root.update()
-        return window
-
-    yield make
-    for window in windows:
-        window.leave()
-
-
 def find(chat: ChatWindow, needle: str) -> str:
     """Where needle starts in the scrollback, skipping the zero-width break spaces between its characters."""
     pattern = " ?".join(re.escape(ch) if not ch.isalnum() else ch for ch in needle)

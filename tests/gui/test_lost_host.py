@@ -42,18 +42,8 @@ class Client(FakeClient):
 
 
 @pytest.fixture
-def make_chat(root, settings):
-    windows = []
-
-    def make(client=None, **kwargs):
-        window = ChatWindow(root, client or Client(), settings=settings, **kwargs)
-        windows.append(window)
-        root.update()
-        return window
-
-    yield make
-    for window in windows:
-        window.leave()
+def make_chat(make_chat):  # the conftest's, with this module's client as the default
+    return lambda client=None, **kwargs: make_chat(client or Client(), **kwargs)
 
 
 def handle(root, chat: ChatWindow, *events) -> None:

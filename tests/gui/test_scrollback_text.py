@@ -11,7 +11,6 @@ from gui_helpers import FakeClient, pump
 from ocm_core.client import ChatClient
 from ocm_core.events import ChatMessage, FileShared, MessageSent, Notice
 from ocm_gui import theme
-from ocm_gui.chat import ChatWindow
 from ocm_gui.chatlines import day_label
 from ocm_gui.scrollback import LINK_TAG, UNREAD_TAG
 
@@ -19,22 +18,17 @@ DAY = 24 * 3600
 
 
 @pytest.fixture
-def make_chat(root, settings):
+def make_chat(root, make_chat):  # the conftest's, themed, and opening links into a list
     theme.apply_theme(root)
-    windows = []
+    opened: list[str] = []
 
     def make(client=None, **kwargs):
-        window = ChatWindow(root, client or FakeClient(), settings=settings, **kwargs)
+        window = make_chat(client, **kwargs)
         window.scrollback.actions.open_url = opened.append  # never a real browser
-        windows.append(window)
-        root.update()
         return window
 
-    opened: list[str] = []
     make.opened = opened
-    yield make
-    for window in windows:
-        window.leave()
+    return make
 
 
 def put_and_wait(root, chat, *events, until: str):
