@@ -15,7 +15,6 @@ import logging
 import queue
 import time
 import tkinter as tk
-from tkinter import font as tkfont
 from tkinter import ttk
 from typing import TYPE_CHECKING, Callable
 
@@ -167,7 +166,7 @@ class ChatWindow:
         self.room_label, self.who_label = self.heading.room_label, self.heading.who_label
         self.room_name, self.who_name = self.heading.room_name, self.heading.who_name
         self.share_entry = self.heading.share_entry
-        self.copy_button = getattr(self.heading, "copy_button", None)
+        self.copy_button = self.heading.copy_button
         self.fingerprint_label = self.heading.fingerprint_label
 
     def _set_min_size(self) -> None:
@@ -181,8 +180,7 @@ class ChatWindow:
         needs.append(self.heading.share_width())
         # Tall enough for the header, the input and a few lines of conversation between them:
         # at scaling 2 the header alone took most of a 760-pixel window.
-        lines = tkfont.nametofont("OCMChat", root=self.win).metrics("linespace") if "OCMChat" in tkfont.names(
-            self.win) else theme.scaled(self.win, 18)
+        lines = theme.named_font(self.win, "OCMChat").metrics("linespace")
         content = self.header.winfo_reqheight() + self.composer.frame.winfo_reqheight() + 5 * lines
         self.win.minsize(min(max(width, max(needs) + margin), self.win.winfo_screenwidth() * 9 // 10),
                          min(max(height, content), self.win.winfo_screenheight() * 9 // 10))

@@ -47,6 +47,7 @@ class ChatHeader:
         self.who_name = ElidedLabel(self.who_label, f"{username} · {role}", "TkDefaultFont")
         frame.bind("<Configure>", lambda e: self.fit(), add="+")
         self.share_entry: ttk.Entry | None = None
+        self.copy_button: ttk.Button | None = None
         if share_address:
             share = ttk.Frame(frame)
             share.grid(row=1, column=0, columnspan=3, sticky="w", pady=(theme.scaled(win, 6), 0))
@@ -89,9 +90,10 @@ class ChatHeader:
         self.who_name.fit(who_width)
 
     def copy_address(self) -> None:
-        if not self.share_address:
+        button = self.copy_button
+        if button is None or not self.share_address:  # a member's header has nothing to copy
             return
         self.win.clipboard_clear()
         self.win.clipboard_append(self.share_address)
-        self.copy_button.configure(text=_("Copied ✓"))
-        self._later(1500, lambda: self.copy_button.configure(text=_("Copy")))
+        button.configure(text=_("Copied ✓"))
+        self._later(1500, lambda: button.configure(text=_("Copy")))
