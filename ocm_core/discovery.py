@@ -33,6 +33,7 @@ from typing import Any, Callable
 from . import protocol as p
 from .errors import ClientError, ProtocolError
 from .identity import IdentityChanged, KnownServers
+from .netutil import interface_ipv4s, lan_ipv4
 from .protocol import RoomInfo, ServerAnnouncement
 from .rooms import TokenBucket
 
@@ -84,18 +85,7 @@ def usable_interfaces(scope: Scope) -> list[Interface]:
     (ifaddr, which python-zeroconf uses too, asks each OS its own way), or only loopback."""
     if scope.loopback_only:
         return [Interface("127.0.0.1", 8)]
-    import ifaddr
-
-    found = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            if not isinstance(ip.ip, str):
-                continue  # IPv6 comes as a tuple
-            address = ipaddress.IPv4Address(ip.ip)
-            if address.is_loopback or address.is_link_local or address.is_unspecified:
-                continue
-            found.append(Interface(ip.ip, ip.network_prefix))
-    return found
+    return [Interface(address, prefix) for address, prefix in interface_ipv4s() if lan_ipv4(address) is not None]
 
 
 def broadcast_targets(interfaces: list[Interface], scope: Scope) -> list[str]:

@@ -36,24 +36,35 @@ def lan_address(interface_addresses: Callable[[], Iterable[str]] | None = None) 
 def pick_lan_address(addresses: Iterable[str]) -> str | None:
     """The IPv4 address others most likely reach: a private one (10/8, 172.16/12, 192.168/16)
     first, then any other that is not loopback, link-local or unspecified."""
-    usable = []
-    for text in addresses:
-        try:
-            address = ipaddress.IPv4Address(text)
-        except ValueError:
-            continue  # IPv6, or not an address
-        if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast:
-            continue
-        usable.append(address)
+    usable = [address for address in map(lan_ipv4, addresses) if address is not None]
     usable.sort(key=lambda address: not address.is_private)
     return str(usable[0]) if usable else None
 
 
-def _interface_addresses() -> list[str]:
-    import ifaddr  # what python-zeroconf uses to list interfaces on every OS
-
+def lan_ipv4(text: str) -> ipaddress.IPv4Address | None:
+    """`text` as an IPv4 address another machine could reach it by; None for IPv6, text that
+    is no address, and loopback, link-local, unspecified or multicast addresses."""
     try:
-        return [ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips if isinstance(ip.ip, str)]
+        address = ipaddress.IPv4Address(text)
+    except ValueError:
+        return None
+    if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast:
+        return None
+    return address
+
+
+def interface_ipv4s() -> list[tuple[str, int]]:
+    """(address, prefix length) of every IPv4 address on this machine's interfaces, asked
+    through ifaddr (which python-zeroconf uses too: each OS its own way). May raise OSError."""
+    import ifaddr
+
+    return [(ip.ip, ip.network_prefix) for adapter in ifaddr.get_adapters() for ip in adapter.ips
+            if isinstance(ip.ip, str)]  # IPv6 comes as a tuple
+
+
+def _interface_addresses() -> list[str]:
+    try:
+        return [address for address, _prefix in interface_ipv4s()]
     except OSError as exc:
         log.info("cannot list network interfaces: %s", exc)
         return []
