@@ -15,7 +15,6 @@ import tkinter.font as tkfont
 import pytest
 
 from gui_helpers import FakeClient, pump
-from test_chat_window import make_chat  # noqa: F401  (a fixture)
 from ocm_core import protocol as p
 from ocm_core.errors import RemoteProtocolError
 from ocm_core.events import ChatMessage, MembersChanged
