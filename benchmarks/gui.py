@@ -145,7 +145,7 @@ class Run:
 
     def feed_and_wait(self, count: int, timeout: float) -> dict:
         """Put `count` messages on the queue, run the mainloop until the last one is drawn."""
-        from ocm_core.events import ChatMessage
+        from ocm_core.sansio.events import ChatMessage
 
         first = self.seq + 1
         self.seq += count
@@ -203,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     with VirtualScreen() as screen:
         import tkinter as tk
 
-        from ocm_gui import chat as chat_module
+        from ocm_gui.chat import window as chat_module
         from ocm_gui import theme
-        from ocm_gui.chat import ChatWindow
+        from ocm_gui.chat.window import ChatWindow
 
         results: dict = {"display": screen.display, "started_xvfb": screen.proc is not None,
                          "python": sys.version.split()[0], "tk": None}
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         window = ChatWindow(root, client)
         root.update()
         rss_window = rss_mib()
-        cap = getattr(chat_module, "SCROLLBACK_LINES", None) or getattr(sys.modules.get("ocm_gui.scrollback"), "SCROLLBACK_LINES", None)
+        cap = getattr(chat_module, "SCROLLBACK_LINES", None) or getattr(sys.modules.get("ocm_gui.chat.scrollback"), "SCROLLBACK_LINES", None)
         print(f"Tk {results['tk']}, font family {family!r}; window batch {getattr(chat_module, 'BATCH', '?')} events per poll, "
               f"idle poll every {getattr(chat_module, 'POLL_MS', '?')} ms; scrollback cap {cap} lines", flush=True)
         print(f"resident memory: {rss_start:.1f} MiB before Tk, {rss_window:.1f} MiB with the window open", flush=True)

@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ocm_core import protocol as p  # noqa: E402
-from ocm_core.identity import ServerIdentity  # noqa: E402
-from ocm_core.rooms import Limits, RoomRegistry, Wire  # noqa: E402
-from ocm_core.secure import MemberKeys, SealedChannel  # noqa: E402
+from ocm_core.wire import protocol as p
+from ocm_core.crypto.identity import ServerIdentity
+from ocm_core.sansio.registry import Limits, RoomRegistry, Wire
+from ocm_core.crypto.secure import MemberKeys, SealedChannel
 
 TEXT = "hello from the relay benchmark #000000001@0000000000000000001"
 

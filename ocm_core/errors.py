@@ -6,7 +6,7 @@ language (ocm_core.i18n). ProtocolError reasons are for logs and developers: Eng
 
 from __future__ import annotations
 
-from .i18n import _, chars_over, ngettext
+from ocm_core.i18n import _, chars_over, ngettext
 
 
 class OCMError(Exception):

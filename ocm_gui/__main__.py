@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             _say(_("--server must come first: everything after it goes to the server, "
                "as in --server --tcp-port 9090 --udp-port 9091."), error=True)
             return 2
-        from ocm_core.cli import server_main
+        from ocm_core.cli.main import server_main
 
         return server_main(args_in[1:])
 

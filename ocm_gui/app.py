@@ -21,14 +21,15 @@ from typing import TypeVar
 from ocm_core import i18n, paths
 from ocm_core.i18n import _
 
-from . import emoji, theme
-from .background import wait_for_background
-from .backend import Backend
-from .chat import ChatWindow
-from .dialogs import Dialog, HostDialog, JoinDialog
-from .notify import Notifications
-from .settings import Settings
-from .start import StartWindow
+from ocm_gui.text import emoji
+from ocm_gui import theme
+from ocm_gui.background import wait_for_background
+from ocm_gui.backend import Backend
+from ocm_gui.chat.window import ChatWindow
+from ocm_gui.dialogs.roomdialogs import Dialog, HostDialog, JoinDialog
+from ocm_gui.notify.alerts import Notifications
+from ocm_gui.settings import Settings
+from ocm_gui.dialogs.start import StartWindow
 
 D = TypeVar("D", bound=Dialog)
 

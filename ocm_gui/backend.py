@@ -4,7 +4,7 @@ and a browser of the rooms on the LAN.
 The dialogs receive a ``Backend`` instead of constructing these themselves, so that a
 test can hand them a fake one (tests/gui/gui_helpers.py's FakeBackend) and exercise
 the dialogs without sockets. It is not the GUI's only import from ``ocm_core``: the
-windows also use the core's errors, events and words (``ocm_core.cli.EVENT_WORDS``)
+windows also use the core's errors, events and words (``ocm_core.cli.main.EVENT_WORDS``)
 directly, which are plain values, not things that do I/O.
 
 The app hosts every room on one bundled server: the first hosted room starts it (and
@@ -61,7 +61,7 @@ class Backend:
         self._holds = 0
 
     def make_server(self, tcp_port: int, udp_port: int, host: str = "0.0.0.0"):
-        from ocm_core.server import ChatServer
+        from ocm_core.net.server import ChatServer
 
         return ChatServer(host=host, tcp_port=tcp_port, udp_port=udp_port)
 
@@ -76,7 +76,7 @@ class Backend:
         server.start()
         announcer = None
         if self.announce:
-            from ocm_core.discovery import Announcer
+            from ocm_core.net.discovery import Announcer
 
             announcer = Announcer(server)
             try:
@@ -101,21 +101,21 @@ class Backend:
             server.stop()
 
     def make_client(self, host: str, tcp_port: int):
-        from ocm_core.client import ChatClient
+        from ocm_core.net.client import ChatClient
 
         return ChatClient(host, tcp_port)
 
     def make_browser(self):
-        from ocm_core.discovery import RoomBrowser
+        from ocm_core.net.discovery import RoomBrowser
 
         return RoomBrowser()
 
     def next_free_ports(self, tcp_port: int, udp_port: int, host: str = "0.0.0.0") -> tuple[int, int]:
-        from ocm_core.server import next_free_ports
+        from ocm_core.net.server import next_free_ports
 
         return next_free_ports(host, tcp_port, udp_port)
 
     def lan_address(self) -> str:
-        from ocm_core.netutil import lan_address
+        from ocm_core.net.interfaces import lan_address
 
         return lan_address()

@@ -125,9 +125,9 @@ def _wait_for(events: queue.Queue, want: Callable[[object], bool], deadline: flo
 
 def check_chat(timeout: float = 10.0) -> str:
     """Hosts a room on free ports, joins it, relays one message; returns a summary."""
-    from ocm_core.client import ChatClient
-    from ocm_core.events import ChatMessage, MessageSent
-    from ocm_core.server import ChatServer
+    from ocm_core.net.client import ChatClient
+    from ocm_core.sansio.events import ChatMessage, MessageSent
+    from ocm_core.net.server import ChatServer
 
     started = time.monotonic()
     deadline = started + timeout
@@ -188,7 +188,7 @@ def check_discovery(server, deadline: float) -> str:
     onto a real network."""
     import socket
 
-    from ocm_core import discovery
+    from ocm_core.net import discovery
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spare:
         spare.bind(("127.0.0.1", 0))

@@ -196,7 +196,7 @@ class Shot:
 
     # -- real servers and clients on 127.0.0.1
     def server(self):
-        from ocm_core.server import ChatServer
+        from ocm_core.net.server import ChatServer
 
         server = ChatServer(host="127.0.0.1", tcp_port=0, udp_port=0)
         server.start()
@@ -206,7 +206,7 @@ class Shot:
     def client(self, server, *, proxy=None, events: queue.Queue | None = None, **timing):
         """A ChatClient of `server`; through `proxy` (a FaultProxy) when given; its event
         queue `events` when given (before its threads start); left afterwards."""
-        from ocm_core.client import ChatClient
+        from ocm_core.net.client import ChatClient
 
         if proxy is not None:
             timing["udp_address"] = proxy.address
@@ -227,7 +227,7 @@ class Shot:
         return proxy
 
     def share_address(self, server) -> str:
-        from ocm_gui.validation import format_address
+        from ocm_gui.dialogs.validation import format_address
 
         return format_address(self.backend.lan_address(), server.tcp_address[1])
 
@@ -349,8 +349,8 @@ class UsualTimeoutInReasons(queue.Queue):
     not the short one a screenshot waits for; the reason's sentence is the session's own."""
 
     def put(self, event, block=True, timeout=None):
-        from ocm_core.client import ChatClient
-        from ocm_core.events import MessageFailed
+        from ocm_core.net.client import ChatClient
+        from ocm_core.sansio.events import MessageFailed
 
         if isinstance(event, MessageFailed):
             usual = inspect.signature(ChatClient).parameters["send_timeout"].default
@@ -429,7 +429,7 @@ def host_dialog(shot: Shot):
 
 @scenario("join-dialog", "Join a room: three rooms found on two servers, one picked")
 def join_dialog_found(shot: Shot):
-    from ocm_core.discovery import FoundRoom
+    from ocm_core.net.discovery import FoundRoom
 
     found = []
     rooms = [(shot.room, [HOST, MEMBER, THIRD], None), ("Design review", ["Dana"], "s3cret"),
@@ -457,7 +457,7 @@ def join_dialog_found(shot: Shot):
 
 @scenario("join-dialog-error", "Join a room by address: a locked room, a wrong password")
 def join_dialog_error(shot: Shot):
-    from ocm_gui.dialogs import BY_ADDRESS
+    from ocm_gui.dialogs.roomdialogs import BY_ADDRESS
 
     server = shot.server()
     shot.client(server).create_room(shot.room, HOST, "s3cret")
@@ -478,7 +478,7 @@ def join_dialog_error(shot: Shot):
 
 @scenario("join-dialog-empty", "Join a room: nothing found on this network")
 def join_dialog_empty(shot: Shot):
-    from ocm_gui import dialogs
+    from ocm_gui.dialogs import roomdialogs as dialogs
 
     need(dialogs, "EMPTY_NETWORK_MS")
     dialogs.EMPTY_NETWORK_MS = 0  # say "nothing found" at once rather than after 4 s
@@ -569,7 +569,7 @@ def chat_closed(shot: Shot):
 
 @scenario("chat-host-not-answering", "a member's window when the host has been silent past the member timeout")
 def chat_host_not_answering(shot: Shot):
-    from ocm_core import events
+    from ocm_core.sansio import events
 
     need(events, "HostNotAnswering")
     chat = chat_connection_lost(shot)
@@ -584,7 +584,7 @@ def chat_host_not_answering(shot: Shot):
 
 @scenario("chat-session-gone", "a member's window when the server no longer knows its session: Rejoin")
 def chat_session_gone(shot: Shot):
-    from ocm_core import events
+    from ocm_core.sansio import events
     from ocm_core.i18n import _
 
     need(events, "SessionGone")

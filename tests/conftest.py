@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from ocm_core import discovery, i18n
-from ocm_core.client import ChatClient
-from ocm_core.server import ChatServer
+from ocm_core.net import discovery
+from ocm_core import i18n
+from ocm_core.net.client import ChatClient
+from ocm_core.net.server import ChatServer
 
 # --- no test touches the user's files ---------------------------------------------------
 

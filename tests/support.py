@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import time
 
-from ocm_core.client import ChatClient
+from ocm_core.net.client import ChatClient
 
 
 class EventLog:

@@ -11,10 +11,10 @@ import time
 import pytest
 
 from ocm_core import errors
-from ocm_core import protocol as p
-from ocm_core.fairqueue import FairQueue, QueueFull
-from ocm_core.protocol import Operation, Status
-from ocm_core.rooms import ADMIT_SECONDS, RegistryError, RoomRegistry
+from ocm_core.wire import protocol as p
+from ocm_core.sansio.fairqueue import FairQueue, QueueFull
+from ocm_core.wire.protocol import Operation, Status
+from ocm_core.sansio.registry import ADMIT_SECONDS, RegistryError, RoomRegistry
 
 from support import FakeClock, wait_until
 

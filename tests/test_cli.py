@@ -79,18 +79,18 @@ def test_server_and_two_terminal_clients_create_join_chat_and_host_leaves(proces
     port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
     address = f"127.0.0.1:{port}"
 
-    host = processes("ocm_core.chat", "--server", address, "--create", "雑談", "--name", "アリス")
+    host = processes("ocm_core.cli.chat", "--server", address, "--create", "雑談", "--name", "アリス")
     host.expect(r"You are アリス, host of room '雑談'")
     server.expect(r"room '雑談' created by 'アリス'")
 
-    taken = processes("ocm_core.chat", "--server", address, "--create", "雑談", "--name", "x")
+    taken = processes("ocm_core.cli.chat", "--server", address, "--create", "雑談", "--name", "x")
     assert taken.finish() == 1
     taken.expect(r"ocm-chat: Room '雑談' already exists")
-    wrong = processes("ocm_core.chat", "--server", address, "--join", "no-such-room", "--name", "x")
+    wrong = processes("ocm_core.cli.chat", "--server", address, "--join", "no-such-room", "--name", "x")
     assert wrong.finish() == 1
     wrong.expect(r"There is no room 'no-such-room'")
 
-    guest = processes("ocm_core.chat", "--server", address, "--join", "雑談", "--name", "たろう")
+    guest = processes("ocm_core.cli.chat", "--server", address, "--join", "雑談", "--name", "たろう")
     guest.expect(r"You are たろう, in room '雑談'")
     host.expect(r"\* たろう joined the room")
     server.expect(r"'たろう' joined room '雑談'")
@@ -117,9 +117,9 @@ def test_server_and_two_terminal_clients_create_join_chat_and_host_leaves(proces
 def test_chat_asks_for_what_the_flags_do_not_give(processes):
     server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
     port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
-    host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "lobby", "--name", "host")
+    host = processes("ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "lobby", "--name", "host")
     host.expect("You are host")
-    guest = processes("ocm_core.chat")
+    guest = processes("ocm_core.cli.chat")
     for answer in (f"127.0.0.1:{port}", "j", "lobby", "guest"):
         guest.type(answer)
     guest.expect(r"Rooms: lobby")
@@ -134,12 +134,12 @@ def test_chat_without_a_server_offers_the_rooms_found_and_discover_lists_them(pr
     server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
     port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
     server.expect(r"Announced on the LAN")
-    host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "読書会", "--name", "さくら")
+    host = processes("ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "読書会", "--name", "さくら")
     host.expect("You are さくら")
-    found = processes("ocm_core.chat", "--discover")
+    found = processes("ocm_core.cli.chat", "--discover")
     found.expect(rf"^読書会  \(1 person, host さくら\)  at 127\.0\.0\.1:{port}$")
     assert found.finish() == 0
-    guest = processes("ocm_core.chat", "--name", "guest")
+    guest = processes("ocm_core.cli.chat", "--name", "guest")
     number = guest.expect(rf"^(\d+)\) 読書会  \(1 person, host さくら\)  at 127\.0\.0\.1:{port}$")[1]
     guest.type(number)
     guest.expect(r"You are guest, in room '読書会'")
@@ -151,9 +151,9 @@ def test_chat_without_a_server_offers_the_rooms_found_and_discover_lists_them(pr
 def test_server_without_announce_is_not_found(processes):
     server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db", "--no-announce")
     port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
-    host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "hidden", "--name", "h")
+    host = processes("ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "hidden", "--name", "h")
     host.expect("You are h")
-    found = subprocess.run([sys.executable, "-m", "ocm_core.chat", "--discover"], capture_output=True, text=True,
+    found = subprocess.run([sys.executable, "-m", "ocm_core.cli.chat", "--discover"], capture_output=True, text=True,
                            encoding="utf-8", timeout=30, env=dict(os.environ, PYTHONIOENCODING="utf-8"))
     assert found.returncode == 0 and found.stdout
     assert f"127.0.0.1:{port}" not in found.stdout  # rooms of other tests' servers may show; not this one
@@ -171,7 +171,7 @@ def test_both_ends_print_the_same_identity_and_a_changed_one_needs_the_flag(proc
     first = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
     port = first.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
     shown = first.expect(r"Server identity: ([A-Z2-7-]{24})")[1]
-    host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "a")
+    host = processes("ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "a")
     host.expect(rf"Server identity: {shown} ")
     host.type("/quit")
     assert host.finish() == 0
@@ -187,11 +187,11 @@ def test_both_ends_print_the_same_identity_and_a_changed_one_needs_the_flag(proc
         deadline = time.monotonic() + 10
         while refused is None or "Could not reach" in refused:
             assert time.monotonic() < deadline, refused
-            run = subprocess.run([sys.executable, "-m", "ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "r",
+            run = subprocess.run([sys.executable, "-m", "ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "r",
                                   "--name", "a"], input="", capture_output=True, text=True, timeout=10)
             refused = run.stderr
         assert run.returncode == 1 and "different identity" in refused and "--trust-changed-key" in refused
-        trusted = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "a", "--trust-changed-key")
+        trusted = processes("ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "a", "--trust-changed-key")
         trusted.expect(r"You are a, host of room 'r'")
         trusted.type("/quit")
         assert trusted.finish() == 0
@@ -199,8 +199,8 @@ def test_both_ends_print_the_same_identity_and_a_changed_one_needs_the_flag(proc
         other.terminate()
         other.wait(10)
 def test_the_terminal_words_what_the_core_reports_as_codes():
-    from ocm_core import events as ev
-    from ocm_core.cli import describe
+    from ocm_core.sansio import events as ev
+    from ocm_core.cli.main import describe
 
     assert describe(ev.Notice(1, "timed_out", "eve", "", 0.0)) == "* eve stopped responding and was removed."
     assert describe(ev.Notice(2, "joined", "たろう", "", 0.0)) == "* たろう joined the room."
@@ -243,9 +243,9 @@ def test_terminal_clients_share_a_file_with_progress_and_list_it_while_chatting(
     server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db",
                        "--max-file-mib", "5")
     port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
-    host = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "alice")
+    host = processes("ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "alice")
     host.expect(r"/send PATH shares a file")
-    guest = processes("ocm_core.chat", "--server", f"127.0.0.1:{port}", "--join", "r", "--name", "bob")
+    guest = processes("ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--join", "r", "--name", "bob")
     host.expect(r"bob joined")
     host.type(f"/send {source}")
     host.expect(r"sending .*: 100% of 3\.0 MB \(.*/s\)")
@@ -269,7 +269,7 @@ def test_terminal_clients_share_a_file_with_progress_and_list_it_while_chatting(
 
 
 def test_own_lines_are_confirmed_once_whichever_comes_first_the_id_or_the_acknowledgement():
-    from ocm_core.cli import SentEcho
+    from ocm_core.cli.main import SentEcho
 
     noon = time.mktime((2026, 11, 25, 12, 5, 0, 0, 0, -1))
     echo = SentEcho("ann", clock=lambda: noon)

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocm_core import discovery as d
-from ocm_core import protocol as p
-from ocm_core.client import ChatClient
+from ocm_core.net import discovery as d
+from ocm_core.wire import protocol as p
+from ocm_core.net.client import ChatClient
 from ocm_core.errors import ProtocolError, RemoteProtocolError
-from ocm_core.protocol import RoomInfo, ServerAnnouncement
+from ocm_core.wire.protocol import RoomInfo, ServerAnnouncement
 
 NONCE = b"\x01\x02\x03\x04\x05\x06\x07\x08"
 SUMMARY = ServerAnnouncement(9090, 9091, 2, True, "desk", "ab12-cd34")
@@ -213,7 +213,7 @@ def test_a_server_whose_key_is_not_the_announced_one_is_not_listed(server):
 
 
 def test_the_finder_does_not_pin_the_servers_it_lists(server, private_user_dirs):
-    from ocm_core.identity import KnownServers
+    from ocm_core.crypto.identity import KnownServers
 
     assert d._list_over_tcp("127.0.0.1", server.tcp_address[1], server.fingerprint) == []
     assert KnownServers().get(f"127.0.0.1:{server.tcp_address[1]}") is None

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from ocm_core import events as ev
-from ocm_core import protocol as p
-from ocm_core.client import ChatClient
+from ocm_core.sansio import events as ev
+from ocm_core.wire import protocol as p
+from ocm_core.net.client import ChatClient
 from ocm_core.errors import DatabaseDamaged
-from ocm_core.protocol import ErrorCode, EventType, Status
-from ocm_core.rooms import CANNOT_SAVE_TEXT, STORE_PROBE_SECONDS, RegistryError, RoomRegistry
-from ocm_core.server import ChatServer, next_free_ports
-from ocm_core.store import RoomStore, StoreWriteError
+from ocm_core.wire.protocol import ErrorCode, EventType, Status
+from ocm_core.sansio.registry import CANNOT_SAVE_TEXT, STORE_PROBE_SECONDS, RegistryError, RoomRegistry
+from ocm_core.net.server import ChatServer, next_free_ports
+from ocm_core.storage.roomstore import RoomStore, StoreWriteError
 
 from support import EventLog, FakeClock, wait_until
 
@@ -69,7 +69,7 @@ def test_a_message_that_cannot_be_stored_is_neither_relayed_nor_acknowledged_and
     out = send(registry, guest, p.encode_chat(1, "stored"), GUEST)
     assert frames_to(out, GUEST) == [p.ChatAck(1, 2)]
     store.full = True
-    caplog.set_level(logging.WARNING, logger="ocm_core.rooms")  # the one line an operator must see: expected
+    caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")  # the one line an operator must see: expected
 
     out = send(registry, guest, p.encode_chat(2, "lost if acknowledged"), GUEST)
     assert frames_to(out, HOST) == []
@@ -97,7 +97,7 @@ def test_a_message_that_cannot_be_stored_is_neither_relayed_nor_acknowledged_and
     assert frames_to(out, GUEST) == [p.ChatAck(2, 3)]
     [event] = frames_to(out, HOST)
     assert (event.seq, event.text) == (3, "lost if acknowledged")
-    assert [r.getMessage() for r in caplog.records if r.name == "ocm_core.rooms"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "ocm_core.sansio.registry"] == [
         f"cannot write to the database {store.path} (database or disk is full); new messages and joins are refused, "
         f"and their senders told, until writing works again (checked every {STORE_PROBE_SECONDS:g} s)",
         f"the database {store.path} can be written again; messages are accepted again"]
@@ -105,7 +105,7 @@ def test_a_message_that_cannot_be_stored_is_neither_relayed_nor_acknowledged_and
 
 def test_plain_text_and_leaving_wait_while_the_database_fails(room, caplog):
     registry, store, clock, host, guest = room
-    caplog.set_level(logging.WARNING, logger="ocm_core.rooms")  # the outage line is expected
+    caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")  # the outage line is expected
     store.full = True
     send(registry, guest, p.encode_chat(1, "x"), GUEST)  # finds out that the disk is full
     assert send(registry, guest, "bare text".encode(), GUEST) == []  # a bare-text client reads no error frames
@@ -116,7 +116,7 @@ def test_plain_text_and_leaving_wait_while_the_database_fails(room, caplog):
 
 def test_a_batch_whose_commit_fails_leaves_memory_as_the_disk_has_it(room, tmp_path, caplog):
     registry, store, clock, host, guest = room
-    caplog.set_level(logging.WARNING, logger="ocm_core.rooms")  # the outage line is expected
+    caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")  # the outage line is expected
     store.full = True
     # The first datagram is handled while the store still seems fine: only the commit fails.
     out = registry.handle_datagrams([(p.Datagram("lobby", guest, p.encode_chat(1, "one")), GUEST),
@@ -137,7 +137,7 @@ def test_a_batch_whose_commit_fails_leaves_memory_as_the_disk_has_it(room, tmp_p
 
 def test_members_are_not_timed_out_while_their_leaving_cannot_be_stored(room, caplog):
     registry, store, clock, host, guest = room
-    caplog.set_level(logging.WARNING, logger="ocm_core.rooms")  # the outage line is expected
+    caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")  # the outage line is expected
     store.full = True
     send(registry, guest, p.encode_chat(1, "x"), GUEST)  # finds out that the disk is full
     clock.now += registry.member_timeout + 1
@@ -308,7 +308,7 @@ def test_a_damaged_database_is_named_with_a_way_out_and_can_be_moved_aside(tmp_p
     assert db.read_bytes() == before  # nothing is done to the file unasked
     assert not server.running
 
-    caplog.set_level(logging.WARNING, logger="ocm_core.server")  # the move is reported: expected
+    caplog.set_level(logging.WARNING, logger="ocm_core.net.server")  # the move is reported: expected
     server = ChatServer("127.0.0.1", 0, 0, db_path=db, move_damaged_db=True)
     server.start()
     try:
@@ -410,7 +410,7 @@ def test_a_client_suspended_past_the_timeout_comes_back_by_itself(tmp_path):
 
 _SLEEPER = r"""
 import sys, threading
-from ocm_core.client import ChatClient
+from ocm_core.net.client import ChatClient
 from ocm_core import events as ev
 
 client = ChatClient("127.0.0.1", int(sys.argv[1]), heartbeat_interval=0.5)
@@ -440,7 +440,7 @@ def test_a_file_whose_event_cannot_be_stored_is_not_announced(room, caplog):
     out = registry.share_file(guest, info)
     assert [f.event_type for f in frames_to(out, HOST) + frames_to(out, GUEST)] == [p.EventType.FILE] * 2
     store.full = True
-    caplog.set_level(logging.WARNING, logger="ocm_core.rooms")  # the outage's one line: expected
+    caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")  # the outage's one line: expected
     with pytest.raises(RegistryError) as caught:
         registry.share_file(guest, info)
     assert caught.value.status is Status.CANNOT_SAVE

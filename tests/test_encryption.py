@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from ocm_core import errors
-from ocm_core import events as ev
-from ocm_core import protocol as p
-from ocm_core.client import ChatClient
+from ocm_core.sansio import events as ev
+from ocm_core.wire import protocol as p
+from ocm_core.net.client import ChatClient
 from ocm_core import paths
-from ocm_core.identity import IdentityChanged, KnownServers, ServerIdentity, fingerprint
-from ocm_core.protocol import Operation, State, Status
-from ocm_core.secure import REPLAY_WINDOW, OpenFailed, SealedChannel, client_tls_context, key_proof
-from ocm_core.server import ChatServer
+from ocm_core.crypto.identity import IdentityChanged, KnownServers, ServerIdentity, fingerprint
+from ocm_core.wire.protocol import Operation, State, Status
+from ocm_core.crypto.secure import REPLAY_WINDOW, OpenFailed, SealedChannel, client_tls_context, key_proof
+from ocm_core.net.server import ChatServer
 
 from support import EventLog, wait_until
 
@@ -382,7 +382,7 @@ class SealedSessionPair:
     """A sealed ClientSession and the server's channel for it."""
 
     def __init__(self):
-        from ocm_core.session import ClientSession
+        from ocm_core.sansio.session import ClientSession
 
         key = bytes(range(32))
         self.server = SealedChannel.for_server(key, 1)
@@ -411,7 +411,7 @@ def test_the_sealed_session_seals_what_it_sends_and_opens_only_the_servers_datag
 
 
 def test_a_plain_unknown_token_is_only_a_hint_checked_over_tls_at_most_every_two_seconds():
-    from ocm_core.session import SessionState
+    from ocm_core.sansio.session import SessionState
 
     session = SealedSessionPair().session
     hint = p.encode_datagram(b"room", b"", p.encode_error_frame(p.ErrorCode.UNKNOWN_TOKEN, "the host closed the room"))
@@ -432,7 +432,7 @@ def test_a_plain_unknown_token_is_only_a_hint_checked_over_tls_at_most_every_two
 def test_stalled_and_garbled_tls_handshakes_hold_no_thread_and_others_are_served(tmp_path):
     import ssl as ssl_module
 
-    from ocm_core.server import ServerLimits
+    from ocm_core.net.server import ServerLimits
 
     incoming, outgoing = ssl_module.MemoryBIO(), ssl_module.MemoryBIO()
     tls = client_tls_context().wrap_bio(incoming, outgoing)

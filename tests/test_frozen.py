@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from ocm_core import __version__
-from ocm_core.client import ChatClient
-from ocm_core.events import ChatMessage
+from ocm_core.net.client import ChatClient
+from ocm_core.sansio.events import ChatMessage
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "OnlineChatMessenger"
@@ -199,11 +199,11 @@ def test_self_test_failure_is_one_line_and_exit_1(monkeypatch, capsys):
 
 
 def test_server_flag_forwards_the_rest(monkeypatch):
-    import ocm_core.cli
+    import ocm_core.cli.main
     from ocm_gui import __main__ as entry
 
     seen = []
-    monkeypatch.setattr(ocm_core.cli, "server_main", lambda argv=None: seen.append(argv) or 7)
+    monkeypatch.setattr(ocm_core.cli.main, "server_main", lambda argv=None: seen.append(argv) or 7)
     assert entry.main(["--server", "--tcp-port", "9999", "--log-level", "DEBUG"]) == 7
     assert seen == [["--tcp-port", "9999", "--log-level", "DEBUG"]]
 

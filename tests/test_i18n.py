@@ -18,7 +18,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from ocm_core import cli, i18n
+from ocm_core.cli import main as cli
+from ocm_core import i18n
 from ocm_core.i18n import _, chars_left, chars_over, ngettext
 from ocm_gui.settings import Settings
 
@@ -218,7 +219,7 @@ def test_ocm_server_errors_and_notices_in_japanese(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         cli.server_main(["--max-rooms", "many"])
     assert "ocm-server: エラー: 引数 --max-rooms:" in capsys.readouterr().err
-    from ocm_core import events as ev
+    from ocm_core.sansio import events as ev
 
     assert cli.describe(ev.Notice(1, "joined", "花子", "", 0.0)) == "* 花子 さんが参加しました。"
     assert cli.describe(ev.MembersChanged(("花子", "Bob"), "花子")) == "* ルームにいる人: 花子（ホスト）、Bob"

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from ocm_core import discovery as d
-from ocm_core import protocol as p
+from ocm_core.net import discovery as d
+from ocm_core.wire import protocol as p
 
 from netns import NamespaceLan
 
@@ -61,7 +61,7 @@ browser.stop()
 
 CREATE_ROOMS = """
 import sys
-from ocm_core.client import ChatClient
+from ocm_core.net.client import ChatClient
 for index, name in enumerate(sys.argv[1:]):
     ChatClient("127.0.0.1", 9090).create_room(name, f"ホスト{index}", "pw" if index % 2 else None)
 """
@@ -179,7 +179,7 @@ def test_with_multicast_dropped_the_broadcast_probe_still_finds_it(lan):
 def test_ocm_chat_discover_prints_one_line_per_room(lan):
     host_server(lan, "雑談", "Design review")
     started = time.monotonic()
-    result = lan.run_wait(1, sys.executable, "-c", "import sys; from ocm_core.cli import chat_main; sys.exit(chat_main(['--discover']))", env=namespace_env(), cwd=ROOT)
+    result = lan.run_wait(1, sys.executable, "-c", "import sys; from ocm_core.cli.main import chat_main; sys.exit(chat_main(['--discover']))", env=namespace_env(), cwd=ROOT)
     took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
@@ -222,14 +222,14 @@ def test_the_probe_answer_is_never_larger_than_the_probe(lan):
 def test_a_host_on_a_lan_without_a_default_route_shares_its_lan_address(lan):
     """No internet, no gateway (a closed school network, a hotspot without uplink): the
     address to share is still the LAN one, not 127.0.0.1 (a new user was told to share that)."""
-    result = lan.run_wait(0, sys.executable, "-c", "from ocm_core.netutil import lan_address; print(lan_address())",
+    result = lan.run_wait(0, sys.executable, "-c", "from ocm_core.net.interfaces import lan_address; print(lan_address())",
                           env=namespace_env(), cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == lan.address(0)
 
 
 def test_the_lan_address_is_a_private_one_when_there_is_a_choice():
-    from ocm_core.netutil import pick_lan_address
+    from ocm_core.net.interfaces import pick_lan_address
 
     assert pick_lan_address(["127.0.0.1", "169.254.3.4", "8.8.4.4", "192.168.1.20", "::1"]) == "192.168.1.20"
     assert pick_lan_address(["127.0.0.1", "203.0.113.9"]) == "203.0.113.9"

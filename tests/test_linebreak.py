@@ -5,17 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocm_gui.linebreak import (
-    BREAK,
-    NO_END,
-    NO_START,
-    glued,
-    has_cjk,
-    spaces_for_breaks,
-    strip_breaks,
-    with_break_opportunities,
-    wrap_to_width,
-)
+from ocm_gui.text.linebreak import BREAK, NO_END, NO_START, glued, has_cjk, spaces_for_breaks, strip_breaks, with_break_opportunities, wrap_to_width
 
 
 def marked(text: str) -> str:

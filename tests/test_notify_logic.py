@@ -11,22 +11,9 @@ import time
 
 import pytest
 
-from ocm_core.events import ChatMessage, FileShared, HostNotAnswering, MembersChanged, Notice, RoomClosed, SessionGone
-from ocm_gui import notify
-from ocm_gui.notify import (
-    FLASHW_STOP,
-    FLASHW_TIMERNOFG,
-    FLASHW_TRAY,
-    Alert,
-    AlertGate,
-    Incoming,
-    NotificationService,
-    Urgency,
-    first_line,
-    flash_info,
-    incoming,
-    urgency_method,
-)
+from ocm_core.sansio.events import ChatMessage, FileShared, HostNotAnswering, MembersChanged, Notice, RoomClosed, SessionGone
+from ocm_gui.notify import alerts as notify
+from ocm_gui.notify.alerts import FLASHW_STOP, FLASHW_TIMERNOFG, FLASHW_TRAY, Alert, AlertGate, Incoming, NotificationService, Urgency, first_line, flash_info, incoming, urgency_method
 from ocm_gui.settings import Settings
 
 
@@ -193,7 +180,7 @@ def test_a_failing_platform_call_is_logged_once_and_not_retried(caplog):
             raise OSError("access denied")
 
     urgency = Urgency("win32", user32=Broken())
-    with caplog.at_level(logging.WARNING, logger="ocm_gui.notify"):
+    with caplog.at_level(logging.WARNING, logger="ocm_gui.notify.alerts"):
         assert urgency.set(FakeWindow(), True) is False
         assert urgency.set(FakeWindow(), True) is False
     assert len([r for r in caplog.records if "needing attention" in r.getMessage()]) == 1
@@ -247,7 +234,7 @@ def test_no_service_is_said_once_quietly_and_rings_instead(caplog):
     NoService.made = 0
     service = NotificationService(factory=NoService)
     try:
-        with caplog.at_level(logging.INFO, logger="ocm_gui.notify"):
+        with caplog.at_level(logging.INFO, logger="ocm_gui.notify.alerts"):
             for _ in range(3):
                 assert service.send(7, Alert("Bob in lobby", "hi"), sound=True) is not None
             wait_for(lambda: service.replies.qsize() == 3)
@@ -255,7 +242,7 @@ def test_no_service_is_said_once_quietly_and_rings_instead(caplog):
         service.close()
     assert service.available is False and service.delivered == 0
     assert [service.replies.get_nowait() for _ in range(3)] == [("bell", 7)] * 3
-    said = [r for r in caplog.records if r.name == "ocm_gui.notify"]
+    said = [r for r in caplog.records if r.name == "ocm_gui.notify.alerts"]
     assert len(said) == 1 and said[0].levelno == logging.INFO and "no notification service" in said[0].getMessage()
     assert NoService.made == 1  # not asked again within RETRY_SECONDS
     assert not service._thread.is_alive()
@@ -302,7 +289,7 @@ def test_a_send_the_library_swallowed_marks_the_service_unavailable(caplog):
 
     service = NotificationService(factory=Swallows)
     try:
-        with caplog.at_level(logging.INFO, logger="ocm_gui.notify"):
+        with caplog.at_level(logging.INFO, logger="ocm_gui.notify.alerts"):
             service.send(1, Alert("t", "b"), sound=True)
             wait_for(lambda: not service.replies.empty())
     finally:

@@ -12,7 +12,7 @@ import platformdirs.windows
 import pytest
 
 from ocm_core import paths
-from ocm_core.store import default_db_path
+from ocm_core.storage.roomstore import default_db_path
 
 APP = "online-chat-messenger"
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocm_core import protocol as p
+from ocm_core.wire import protocol as p
 from ocm_core.errors import ProtocolError
 
 

@@ -16,10 +16,10 @@ import time
 
 import pytest
 
-from ocm_core import events as ev
-from ocm_core.client import ChatClient
-from ocm_core.rooms import Limits
-from ocm_core.server import ChatServer, next_free_ports
+from ocm_core.sansio import events as ev
+from ocm_core.net.client import ChatClient
+from ocm_core.sansio.registry import Limits
+from ocm_core.net.server import ChatServer, next_free_ports
 
 from faultproxy import FaultProxy, Faults
 from support import EventLog, wait_until

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from ocm_core import protocol as p
-from ocm_core.protocol import ErrorCode, EventType, Status
-from ocm_core.rooms import Limits, RegistryError, RoomRegistry, Wire, hash_password
+from ocm_core.wire import protocol as p
+from ocm_core.wire.protocol import ErrorCode, EventType, Status
+from ocm_core.sansio.registry import Limits, RegistryError, RoomRegistry, Wire, hash_password
 
 
 class FakeClock:
@@ -628,7 +628,7 @@ def test_a_wrong_password_lockout_doubles_and_ends_to_the_second(registry, clock
 
 
 def test_a_registry_over_the_same_store_takes_up_rooms_members_events_and_duplicates(tmp_path, clock):
-    from ocm_core.store import RoomStore
+    from ocm_core.storage.roomstore import RoomStore
 
     wall = lambda: 1_700_000_000.5  # noqa: E731
     store = RoomStore(tmp_path / "server.db")
@@ -667,7 +667,7 @@ def test_a_registry_over_the_same_store_takes_up_rooms_members_events_and_duplic
 
 
 def test_a_room_whose_host_was_removed_before_a_restart_closes_on_take_up(tmp_path, clock):
-    from ocm_core.store import RoomStore
+    from ocm_core.storage.roomstore import RoomStore
 
     store = RoomStore(tmp_path / "server.db")
     first = RoomRegistry(clock=clock, store=store)
@@ -686,7 +686,7 @@ def test_a_room_whose_host_was_removed_before_a_restart_closes_on_take_up(tmp_pa
 
 @pytest.mark.parametrize("failing", ["add_room", "add_member"])
 def test_a_store_that_fails_leaves_no_half_made_room_or_member(tmp_path, clock, failing):
-    from ocm_core.store import RoomStore
+    from ocm_core.storage.roomstore import RoomStore
 
     store = RoomStore(tmp_path / "server.db")
     registry = RoomRegistry(clock=clock, store=store)
@@ -832,7 +832,7 @@ def test_a_crash_while_handling_one_datagram_is_logged_and_the_rest_of_the_batch
 
 
 def test_refused_datagrams_are_logged_once_per_reason_every_five_seconds_with_a_count(registry, lobby, clock, caplog):
-    caplog.set_level("INFO", logger="ocm_core.rooms")
+    caplog.set_level("INFO", logger="ocm_core.sansio.registry")
     far = ("10.9.9.9", 1)
     for _ in range(3):
         send(registry, lobby["bob"], p.encode_chat(1, "x"), far)
@@ -925,7 +925,7 @@ def test_plain_text_clients_read_every_kind_of_event(registry, lobby):
 
 
 def test_the_oldest_remembered_ids_are_forgotten_first(clock):
-    from ocm_core.rooms import SEEN_IDS_PER_MEMBER
+    from ocm_core.sansio.registry import SEEN_IDS_PER_MEMBER
 
     registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=1e6, rate_burst=10**6))
     host = registry.create_room("lobby", "alice", ALICE[0])
@@ -936,7 +936,7 @@ def test_the_oldest_remembered_ids_are_forgotten_first(clock):
 
 
 def test_messages_held_beyond_the_cap_are_not_kept(clock):
-    from ocm_core.rooms import HELD_PER_MEMBER
+    from ocm_core.sansio.registry import HELD_PER_MEMBER
 
     registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=1e6, rate_burst=10**6))
     host = registry.create_room("lobby", "alice", ALICE[0])
@@ -957,7 +957,7 @@ def test_a_too_long_chat_ahead_of_a_missing_one_is_consumed_only_in_its_turn(reg
 
 
 def test_members_who_left_or_timed_out_stay_gone_after_a_restart_and_moves_are_kept(tmp_path, clock):
-    from ocm_core.store import RoomStore
+    from ocm_core.storage.roomstore import RoomStore
 
     store = RoomStore(tmp_path / "server.db")
     first = RoomRegistry(clock=clock, store=store)
@@ -988,7 +988,7 @@ def test_members_who_left_or_timed_out_stay_gone_after_a_restart_and_moves_are_k
 @pytest.fixture
 def kanaru_lobby(registry):
     """alice (ours) hosts 'lobby'; dave joins speaking the kanaru dialect and registers."""
-    from ocm_core.rooms import Wire
+    from ocm_core.sansio.registry import Wire
 
     alice = registry.create_room("lobby", "alice", ALICE[0])
     send(registry, alice, p.encode_heartbeat(1), ALICE)
@@ -1031,7 +1031,7 @@ def test_a_kanaru_datagram_that_says_nothing_is_dropped_and_counted(registry, ka
 
 
 def test_kanaru_forms_decode_to_our_frames():
-    from ocm_core.rooms import _kanaru_frame, _kanaru_text
+    from ocm_core.sansio.registry import _kanaru_frame, _kanaru_text
 
     assert _kanaru_frame(b"__REGISTER__") == p.Heartbeat(0)
     assert _kanaru_frame(b"__LEAVE__") == p.Leave()
@@ -1067,8 +1067,8 @@ def test_a_resend_answer_stops_at_the_members_reply_byte_budget_exactly(clock, f
 
 
 def test_a_sealed_members_snapshot_needs_its_key_proof(clock, tmp_path):
-    from ocm_core.rooms import Wire
-    from ocm_core.secure import MemberKeys, ServerIdentity
+    from ocm_core.sansio.registry import Wire
+    from ocm_core.crypto.secure import MemberKeys, ServerIdentity
 
     keys = MemberKeys(ServerIdentity.load_or_create(tmp_path), epoch=1)
     registry = RoomRegistry(clock=clock, member_keys=keys)
@@ -1086,7 +1086,7 @@ def test_a_sealed_members_snapshot_needs_its_key_proof(clock, tmp_path):
 
 
 def test_a_restart_takes_up_only_the_buffer_and_trusts_the_members_stored_addresses(tmp_path, clock):
-    from ocm_core.store import RoomStore
+    from ocm_core.storage.roomstore import RoomStore
 
     limits = Limits(event_buffer=3)
     store = RoomStore(tmp_path / "server.db")
@@ -1117,7 +1117,7 @@ def test_a_restart_takes_up_only_the_buffer_and_trusts_the_members_stored_addres
 
 
 def test_a_timed_out_member_comes_back_with_its_token_within_the_resume_window(registry, clock, lobby):
-    from ocm_core.rooms import RESUME_SECONDS, Wire
+    from ocm_core.sansio.registry import RESUME_SECONDS, Wire
 
     clock.now += 20
     send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)
@@ -1144,7 +1144,7 @@ def test_a_timed_out_member_comes_back_with_its_token_within_the_resume_window(r
 
 
 def test_coming_back_too_late_into_a_closed_room_or_under_another_name_is_refused(registry, clock, lobby):
-    from ocm_core.rooms import RESUME_SECONDS
+    from ocm_core.sansio.registry import RESUME_SECONDS
 
     clock.now += 31
     send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)
@@ -1179,8 +1179,8 @@ def test_a_shared_file_is_a_file_event_for_everyone_the_sender_too(registry, lob
 
 
 def test_while_the_disk_fails_chats_are_refused_counted_and_told_then_taken_again(tmp_path, clock):
-    from ocm_core.rooms import CANNOT_SAVE_TELL_EVERY, CANNOT_SAVE_TEXT, STORE_PROBE_SECONDS
-    from ocm_core.store import RoomStore, StoreWriteError
+    from ocm_core.sansio.registry import CANNOT_SAVE_TELL_EVERY, CANNOT_SAVE_TEXT, STORE_PROBE_SECONDS
+    from ocm_core.storage.roomstore import RoomStore, StoreWriteError
 
     store = RoomStore(tmp_path / "server.db")
     registry = RoomRegistry(clock=clock, store=store)
@@ -1228,7 +1228,7 @@ FILE_ID_FOR_TESTS = "0123456789abcdef"
 
 
 def test_a_buried_token_is_told_why_for_exactly_the_tombstone_time(registry, clock, lobby):
-    from ocm_core.rooms import TOMBSTONE_SECONDS
+    from ocm_core.sansio.registry import TOMBSTONE_SECONDS
 
     send(registry, lobby["bob"], p.encode_leave(), BOB)
 
@@ -1245,7 +1245,7 @@ def test_a_buried_token_is_told_why_for_exactly_the_tombstone_time(registry, clo
 
 
 def test_a_repeated_request_gets_the_same_token_only_while_it_is_remembered(registry, clock):
-    from ocm_core.rooms import REPEAT_SECONDS
+    from ocm_core.sansio.registry import REPEAT_SECONDS
 
     token = registry.create_room("lobby", "alice", ALICE[0], request_id="r1")
     send(registry, token, p.encode_heartbeat(0), ALICE)
@@ -1265,8 +1265,8 @@ def test_a_repeated_request_gets_the_same_token_only_while_it_is_remembered(regi
 
 
 def test_a_sealed_members_datagrams_open_under_its_key_and_anything_else_is_dropped(clock, tmp_path):
-    from ocm_core.rooms import Wire
-    from ocm_core.secure import MemberKeys, SealedChannel, ServerIdentity
+    from ocm_core.sansio.registry import Wire
+    from ocm_core.crypto.secure import MemberKeys, SealedChannel, ServerIdentity
 
     keys = MemberKeys(ServerIdentity.load_or_create(tmp_path), epoch=1)
     registry = RoomRegistry(clock=clock, member_keys=keys)
@@ -1304,7 +1304,7 @@ def test_a_sealed_members_datagrams_open_under_its_key_and_anything_else_is_drop
 
 
 def rooms_log(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "ocm_core.rooms"]
+    return [r.getMessage() for r in caplog.records if r.name == "ocm_core.sansio.registry"]
 
 
 def fast_hash(password: str, salt: bytes | None) -> tuple[bytes, bytes]:
@@ -1312,7 +1312,7 @@ def fast_hash(password: str, salt: bytes | None) -> tuple[bytes, bytes]:
 
 
 def test_the_server_log_tells_an_operator_who_came_went_moved_and_came_back(registry, clock, caplog):
-    caplog.set_level(logging.INFO, logger="ocm_core.rooms")
+    caplog.set_level(logging.INFO, logger="ocm_core.sansio.registry")
     alice = registry.create_room("lobby", "alice", ALICE[0])
     bob, _ = registry.join_room("lobby", "bob", BOB[0])
     carol, _ = registry.join_room("lobby", "carol", CAROL[0])
@@ -1345,7 +1345,7 @@ def test_the_server_log_says_why_a_datagram_was_dropped_who_sends_too_fast_and_w
     alice = registry.create_room("lobby", "alice", ALICE[0])
     bob, _ = registry.join_room("lobby", "bob", BOB[0])
     registry.create_room("other", "dave", "10.0.0.4", password="pw")
-    caplog.set_level(logging.INFO, logger="ocm_core.rooms")
+    caplog.set_level(logging.INFO, logger="ocm_core.sansio.registry")
     send(registry, alice, p.encode_heartbeat(1), ALICE)
     send(registry, bob, p.encode_heartbeat(1), BOB, room="other")
     send(registry, bob, p.encode_status_frame(1), BOB)
@@ -1389,7 +1389,7 @@ def test_a_sender_back_after_over_a_second_of_silence_may_send_its_rate_over_the
 
 
 def test_the_event_buffer_keeps_events_totalling_exactly_its_byte_cap():
-    from ocm_core.rooms import Room
+    from ocm_core.sansio.registry import Room
 
     room, limits = Room("r", "h", b"r"), Limits(event_buffer_bytes=30)
     for seq in (1, 2, 3):
@@ -1406,9 +1406,9 @@ def test_a_password_gets_a_fresh_16_byte_salt_and_a_32_byte_scrypt_digest():
 
 
 def test_a_registry_over_a_working_store_logs_what_it_took_up_and_no_outage(tmp_path, clock, caplog):
-    from ocm_core.store import RoomStore
+    from ocm_core.storage.roomstore import RoomStore
 
-    caplog.set_level(logging.INFO, logger="ocm_core.rooms")
+    caplog.set_level(logging.INFO, logger="ocm_core.sansio.registry")
     store = RoomStore(tmp_path / "server.db")
     first = RoomRegistry(clock=clock, store=store)
     first.create_room("lobby", "alice", ALICE[0])
@@ -1446,7 +1446,7 @@ def closing_word(registry, token, address):
 
 
 def test_when_there_are_too_many_tombstones_and_repeats_the_oldest_go_first(registry, monkeypatch):
-    from ocm_core import rooms
+    from ocm_core.sansio import registry as rooms
 
     monkeypatch.setattr(rooms, "TOMBSTONE_LIMIT", 2)
     registry.create_room("lobby", "alice", ALICE[0])
@@ -1462,7 +1462,7 @@ def test_when_there_are_too_many_tombstones_and_repeats_the_oldest_go_first(regi
 
 
 def test_tombstones_and_repeats_expire_oldest_first(registry, clock):
-    from ocm_core.rooms import REPEAT_SECONDS, TOMBSTONE_SECONDS
+    from ocm_core.sansio.registry import REPEAT_SECONDS, TOMBSTONE_SECONDS
 
     alice = registry.create_room("lobby", "alice", ALICE[0])
     early, _ = registry.join_room("lobby", "early", BOB[0], request_id="r1")
@@ -1494,7 +1494,7 @@ def time_out_all_but(registry, clock, keep, seconds=31.0):
 
 
 def test_members_away_may_come_back_until_exactly_their_time_is_up_oldest_forgotten_first(registry, clock):
-    from ocm_core.rooms import RESUME_SECONDS
+    from ocm_core.sansio.registry import RESUME_SECONDS
 
     alice = registry.create_room("lobby", "alice", ALICE[0])
     host = [(alice, ALICE)]
@@ -1514,7 +1514,7 @@ def test_members_away_may_come_back_until_exactly_their_time_is_up_oldest_forgot
 
 
 def test_at_most_away_limit_members_are_kept_for_coming_back_the_oldest_forgotten_first(registry, clock, monkeypatch):
-    from ocm_core import rooms
+    from ocm_core.sansio import registry as rooms
 
     monkeypatch.setattr(rooms, "AWAY_LIMIT", 2)
     alice = registry.create_room("lobby", "alice", ALICE[0])
@@ -1767,7 +1767,7 @@ def test_a_kanaru_member_is_sent_no_binary_refusal_for_a_line_too_long_or_too_fa
 
 
 def test_a_kanaru_member_keeps_its_dialect_through_a_restart_and_a_time_out(tmp_path, clock):
-    from ocm_core.store import RoomStore
+    from ocm_core.storage.roomstore import RoomStore
 
     store = RoomStore(tmp_path / "server.db")
     first = RoomRegistry(clock=clock, store=store)

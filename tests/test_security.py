@@ -29,13 +29,13 @@ from pathlib import Path
 import pytest
 
 from ocm_core import errors
-from ocm_core import events as ev
-from ocm_core import protocol as p
-from ocm_core.client import ChatClient
-from ocm_core.protocol import ErrorCode, Operation, State, Status
-from ocm_core.rooms import Limits, RoomRegistry, hash_password
-from ocm_core.secure import SealedChannel, TlsClientStream, client_tls_context
-from ocm_core.server import ChatServer, ServerLimits
+from ocm_core.sansio import events as ev
+from ocm_core.wire import protocol as p
+from ocm_core.net.client import ChatClient
+from ocm_core.wire.protocol import ErrorCode, Operation, State, Status
+from ocm_core.sansio.registry import Limits, RoomRegistry, hash_password
+from ocm_core.crypto.secure import SealedChannel, TlsClientStream, client_tls_context
+from ocm_core.net.server import ChatServer, ServerLimits
 
 from support import EventLog, wait_until
 
@@ -178,8 +178,8 @@ RSS_GROWTH_BOUND = 20 * 1024 * 1024
 
 _SERVER_PROCESS = r"""
 import json, logging, sys, threading
-from ocm_core.rooms import Limits
-from ocm_core.server import ChatServer
+from ocm_core.sansio.registry import Limits
+from ocm_core.net.server import ChatServer
 
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 # The fuzz creates its rooms from one address, which the rooms-per-address cap would stop early;
@@ -594,7 +594,7 @@ def test_peers_that_vanish_mid_request_cost_nothing(server, make_client, caplog)
 
 @needs_other_loopback
 def test_a_valid_token_from_another_address_is_refused_logged_and_reaches_no_member(server, make_client, caplog):
-    caplog.set_level(logging.DEBUG, logger="ocm_core.rooms")
+    caplog.set_level(logging.DEBUG, logger="ocm_core.sansio.registry")
     host, guest = make_client(), make_client()
     host.create_room("bound", "host")
     guest.join_room("bound", "guest")
@@ -763,8 +763,8 @@ def test_the_server_keeps_a_salted_scrypt_hash_never_the_password(server, make_c
 
 
 def test_the_database_keeps_the_hash_never_the_password(tmp_path):
-    from ocm_core.rooms import RegistryError
-    from ocm_core.store import RoomStore
+    from ocm_core.sansio.registry import RegistryError
+    from ocm_core.storage.roomstore import RoomStore
 
     password = f"db secret {uuid.uuid4().hex}"
     path = tmp_path / "server.db"

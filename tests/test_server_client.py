@@ -9,10 +9,10 @@ import time
 import pytest
 
 from ocm_core import errors
-from ocm_core import events as ev
-from ocm_core import protocol as p
-from ocm_core.client import ChatClient, parse_address
-from ocm_core.server import ChatServer, ServerLimits, next_free_ports
+from ocm_core.sansio import events as ev
+from ocm_core.wire import protocol as p
+from ocm_core.net.client import ChatClient, parse_address
+from ocm_core.net.server import ChatServer, ServerLimits, next_free_ports
 
 from support import EventLog, wait_until
 

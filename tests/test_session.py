@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocm_core import events as ev
-from ocm_core import protocol as p
+from ocm_core.sansio import events as ev
+from ocm_core.wire import protocol as p
 from ocm_core.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from ocm_core.protocol import ErrorCode, EventType
-from ocm_core.session import ClientSession, Output, SessionState
+from ocm_core.wire.protocol import ErrorCode, EventType
+from ocm_core.sansio.session import ClientSession, Output, SessionState
 
 ROOM, ME, TOKEN = "room", "me", b"token-of-me"
 T0 = 1000.0  # a monotonic clock rarely starts at zero; nothing here may assume it does
@@ -577,7 +577,7 @@ KEY = bytes(range(32))
 
 def sealed_pair(seq: int = 0):
     """A sealed session past its first snapshot and answer, and the server's side of its channel."""
-    from ocm_core.secure import SealedChannel
+    from ocm_core.crypto.secure import SealedChannel
 
     server = SealedChannel.for_server(KEY, epoch=1)
     session = ClientSession(ROOM, ME, TOKEN, channel=SealedChannel.for_client(KEY))
@@ -609,7 +609,7 @@ def test_a_sealed_session_seals_what_it_sends_and_opens_what_the_server_sealed()
 
 
 def test_plain_or_forged_datagrams_to_a_sealed_session_are_dropped_and_counted():
-    from ocm_core.secure import SealedChannel
+    from ocm_core.crypto.secure import SealedChannel
 
     session, server = sealed_pair()
     forger = SealedChannel.for_server(bytes(32), epoch=1)
@@ -650,7 +650,7 @@ def test_a_session_the_server_forgot_tries_to_come_back_and_ends_with_the_server
 
 
 def test_server_sentences_get_a_capital_and_one_full_stop():
-    from ocm_core.session import _server_sentence
+    from ocm_core.sansio.session import _server_sentence
 
     assert _server_sentence("the server stopped") == "The server stopped."
     for kept in ("Done.", "Really?", "Stop!", "閉じました。"):
@@ -704,10 +704,10 @@ def test_the_reason_a_forgotten_session_ends_with_is_one_sentence():
 
 def test_dropped_datagrams_are_logged_at_the_1st_2nd_4th_8th_only(caplog):
     session, _server = sealed_pair()
-    with caplog.at_level("WARNING", logger="ocm_core.session"):
+    with caplog.at_level("WARNING", logger="ocm_core.sansio.session"):
         for _ in range(9):
             session.receive(event(1), T0 + 1)
-    logged = [r.getMessage() for r in caplog.records if r.name == "ocm_core.session"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "ocm_core.sansio.session"]
     assert logged == [f"dropped {n} datagrams not genuinely from the server (plain)" for n in (1, 2, 4, 8)]
     assert session.dropped == 9
 
@@ -772,7 +772,7 @@ def lost_session(**timing) -> tuple[ClientSession, float]:
 
 
 def test_the_host_is_called_not_answering_exactly_30_s_after_the_connection_was_lost_and_once():
-    from ocm_core.session import HOST_NOT_ANSWERING_AFTER
+    from ocm_core.sansio.session import HOST_NOT_ANSWERING_AFTER
 
     assert HOST_NOT_ANSWERING_AFTER == 30.0 and ClientSession(ROOM, ME, TOKEN).not_answering_after == 30.0
     session, lost_at = lost_session()

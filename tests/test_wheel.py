@@ -2,7 +2,7 @@
 
 import pytest
 
-from ocm_gui.wheel import button_lines, wheel_lines
+from ocm_gui.chat.wheel import button_lines, wheel_lines
 
 
 @pytest.mark.parametrize("delta, system, lines", [

@@ -15,9 +15,9 @@ import pytest
 
 from gui_helpers import FakeClient
 from ocm_gui.app import App
-from ocm_gui.chat import ChatWindow
+from ocm_gui.chat.window import ChatWindow
 from ocm_gui.background import wait_for_background
-from ocm_gui.emoji import guard_colour_fonts
+from ocm_gui.text.emoji import guard_colour_fonts
 from ocm_gui.settings import Settings
 
 # As run_app does before Tk starts: a libXft too old for colour glyphs gets no colour fonts

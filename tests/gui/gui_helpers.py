@@ -94,7 +94,7 @@ class FakeClient:
 
     def fail(self, msg_id: int) -> None:
         """What the real client does when a message was never acknowledged."""
-        from ocm_core.events import MessageFailed
+        from ocm_core.sansio.events import MessageFailed
 
         text = dict(self.sent)[msg_id]
         self.failed[msg_id] = text

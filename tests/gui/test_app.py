@@ -9,10 +9,10 @@ import tkinter as tk
 import pytest
 
 from gui_helpers import FakeClient, pump
-from ocm_core.events import ChatMessage
+from ocm_core.sansio.events import ChatMessage
 from ocm_gui import app as app_module
 from ocm_gui.background import wait_for_background
-from ocm_gui.dialogs import HostDialog, JoinDialog
+from ocm_gui.dialogs.roomdialogs import HostDialog, JoinDialog
 from ocm_gui.settings import Settings
 
 

@@ -8,21 +8,12 @@ import time
 import pytest
 
 from gui_helpers import FakeClient, pump, pump_for
-from ocm_core.events import (
-    ChatMessage,
-    ConnectionLost,
-    ConnectionRestored,
-    MembersChanged,
-    MessageSent,
-    Notice,
-    Resumed,
-    RoomClosed,
-)
-from ocm_gui import chat as chat_module
-from ocm_gui import scrollback as scrollback_module
+from ocm_core.sansio.events import ChatMessage, ConnectionLost, ConnectionRestored, MembersChanged, MessageSent, Notice, Resumed, RoomClosed
+from ocm_gui.chat import window as chat_module
+from ocm_gui.chat import scrollback as scrollback_module
 from ocm_gui import theme
-from ocm_gui.chat import ChatWindow
-from ocm_gui.linebreak import BREAK_TAG, NO_END, NO_START
+from ocm_gui.chat.window import ChatWindow
+from ocm_gui.text.linebreak import BREAK_TAG, NO_END, NO_START
 
 
 def find(chat: ChatWindow, needle: str) -> str:

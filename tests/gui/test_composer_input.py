@@ -14,7 +14,7 @@ from PIL import ImageGrab
 from big_screen import big_screen, on_big_screen, root  # noqa: F401  # Pillow reads 24-bit screens only
 from gui_helpers import pump
 from ocm_gui import theme
-from ocm_gui.composer import MAX_LINES, MIN_LINES, Composer, input_height, menu_buttons
+from ocm_gui.chat.composer import MAX_LINES, MIN_LINES, Composer, input_height, menu_buttons
 
 
 @pytest.fixture

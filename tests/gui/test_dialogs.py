@@ -10,12 +10,12 @@ import tkinter.font as tkfont
 import pytest
 
 from gui_helpers import FakeBackend, free_port, pump
-from ocm_core.client import ChatClient
+from ocm_core.net.client import ChatClient
 from ocm_core.errors import LocalProtocolError, RemoteProtocolError
-from ocm_core.protocol import RoomInfo
+from ocm_core.wire.protocol import RoomInfo
 from ocm_gui import theme
 from ocm_gui.app import App
-from ocm_gui.linebreak import NO_START
+from ocm_gui.text.linebreak import NO_START
 
 LONG_NAME = "名" * 86  # 258 bytes in UTF-8, 86 characters
 
@@ -107,7 +107,7 @@ def test_host_dialog_port_taken_offers_the_next_free_ports(root, app):
 
 
 def test_hosting_trusts_its_own_server_even_if_another_key_was_remembered_at_that_port(root, app):
-    from ocm_core.identity import KnownServers
+    from ocm_core.crypto.identity import KnownServers
 
     tcp = free_port(socket.SOCK_STREAM)
     KnownServers().check(f"127.0.0.1:{tcp}", "AAAA-BBBB-CCCC-DDDD")  # an earlier server, another key
@@ -266,9 +266,9 @@ def test_join_locked_room_asks_for_the_password(root, app, hosted):
 
 
 def test_join_dialog_asks_before_trusting_a_server_whose_identity_changed(root, app, monkeypatch):
-    from ocm_core.identity import ServerIdentity
-    from ocm_core.server import ChatServer
-    from ocm_gui import dialogs
+    from ocm_core.crypto.identity import ServerIdentity
+    from ocm_core.net.server import ChatServer
+    from ocm_gui.dialogs import roomdialogs as dialogs
 
     with ChatServer("127.0.0.1", 0, 0, identity=ServerIdentity.generate()) as first:
         port = first.tcp_address[1]

@@ -15,12 +15,13 @@ import tkinter.font as tkfont
 import pytest
 
 from gui_helpers import FakeClient, pump
-from ocm_core import protocol as p
+from ocm_core.wire import protocol as p
 from ocm_core.errors import RemoteProtocolError
-from ocm_core.events import ChatMessage, MembersChanged
-from ocm_gui import emoji, theme
-from ocm_gui.emoji import EMOJI_TAG, emoji_ranges, emoji_spans
-from ocm_gui.linebreak import BREAK_TAG, spaces_for_breaks
+from ocm_core.sansio.events import ChatMessage, MembersChanged
+from ocm_gui.text import emoji
+from ocm_gui import theme
+from ocm_gui.text.emoji import EMOJI_TAG, emoji_ranges, emoji_spans
+from ocm_gui.text.linebreak import BREAK_TAG, spaces_for_breaks
 
 COLOUR_INSTALLED = "Noto Color Emoji" in subprocess.run(
     ["fc-list", ":", "family"], capture_output=True, text=True).stdout if shutil.which("fc-list") else False
@@ -77,7 +78,7 @@ def test_emoji_ranges_in_a_real_text_widget_hold_exactly_the_emoji(root):
 def test_break_spaces_after_an_emoji_are_where_tk_puts_them(root):
     """Tk 8.6 counts 😀 as two places: a break space counted as one would land on a kanji
     and draw it one pixel wide."""
-    from ocm_gui.linebreak import with_break_opportunities
+    from ocm_gui.text.linebreak import with_break_opportunities
 
     text = tk.Text(root)
     flat = [with_break_opportunities("😀日本語のテキスト👍🏽です"), ()]

@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 
 from gui_helpers import pump
-from ocm_core.client import ChatClient
-from ocm_core.server import ChatServer
+from ocm_core.net.client import ChatClient
+from ocm_core.net.server import ChatServer
 from ocm_gui import theme
-from ocm_gui.chat import ChatWindow
-from ocm_gui.files import THUMBNAIL
+from ocm_gui.chat.window import ChatWindow
+from ocm_gui.chat.files import THUMBNAIL
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 
 from gui_helpers import FakeClient, pump
 from ocm_core import i18n
-from ocm_core.events import ChatMessage, MembersChanged, Notice
-from ocm_core.protocol import RoomInfo
+from ocm_core.sansio.events import ChatMessage, MembersChanged, Notice
+from ocm_core.wire.protocol import RoomInfo
 from ocm_gui.app import App
 from ocm_gui.settings import Settings
 

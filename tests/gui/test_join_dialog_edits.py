@@ -9,12 +9,12 @@ import queue
 import pytest
 
 from gui_helpers import FakeBackend, pump
-from ocm_core.discovery import FoundRoom
+from ocm_core.net.discovery import FoundRoom
 from ocm_core.errors import RoomNotFound, ServerUnreachable
-from ocm_core.protocol import RoomInfo
+from ocm_core.wire.protocol import RoomInfo
 from ocm_gui import theme
 from ocm_gui.app import App
-from ocm_gui.dialogs import same_server
+from ocm_gui.dialogs.roomdialogs import same_server
 
 ROOMS = [RoomInfo("lobby", 2, False, "Alice"), RoomInfo("quiz", 1, True, "Carol"), RoomInfo("gone", 1, True, "Dan")]
 GONE = RoomNotFound("There is no room named “gone” on this server; check the name.")  # as the client says it

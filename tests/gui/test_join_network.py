@@ -7,8 +7,8 @@ from __future__ import annotations
 from gui_helpers import pump
 from test_end_to_end import double_click
 
-from ocm_core.client import ChatClient
-from ocm_gui import dialogs
+from ocm_core.net.client import ChatClient
+from ocm_gui.dialogs import roomdialogs as dialogs
 from ocm_gui.backend import Backend
 
 ROOM = "読書会"
@@ -69,7 +69,7 @@ def test_an_empty_network_is_explained_and_offers_connect_by_address(root, app, 
 
 
 def test_the_list_follows_rooms_and_servers_as_they_go(root, app):
-    from ocm_core import discovery
+    from ocm_core.net import discovery
 
     other_app = Backend()
     hold, _ = other_app.host_server(0, 0)

@@ -9,18 +9,9 @@ import pytest
 
 from gui_helpers import FakeBackend, FakeClient, pump, pump_for
 from ocm_core.errors import RoomNotFound
-from ocm_core.events import (
-    ChatMessage,
-    ConnectionLost,
-    ConnectionRestored,
-    HostNotAnswering,
-    MessageFailed,
-    Notice,
-    RoomClosed,
-    SessionGone,
-)
+from ocm_core.sansio.events import ChatMessage, ConnectionLost, ConnectionRestored, HostNotAnswering, MessageFailed, Notice, RoomClosed, SessionGone
 from ocm_gui import theme
-from ocm_gui.chat import ChatWindow
+from ocm_gui.chat.window import ChatWindow
 
 NOT_ANSWERING = "lobby's host is not answering (39 s). They may have closed the app or left the network."
 GONE = SessionGone("lobby", "Bob", "You were away too long to come back; join the room again.")

@@ -9,7 +9,7 @@ from big_screen import big_screen, on_big_screen, root  # noqa: F401  # the wind
 from gui_helpers import FakeBackend, pump
 from ocm_core import i18n
 from ocm_core.errors import RoomNotFound
-from ocm_core.events import ConnectionLost, HostNotAnswering
+from ocm_core.sansio.events import ConnectionLost, HostNotAnswering
 from ocm_gui import theme
 from test_lost_host import GONE, handle, make_chat, text_fits  # noqa: F401  # make_chat is a fixture
 

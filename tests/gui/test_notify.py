@@ -20,9 +20,9 @@ import pytest
 
 from gui_helpers import FakeClient, pump, pump_for
 from notification_daemon import focus_another_program, give_the_screen_back, missing_tools, running_daemon
-from ocm_core.events import ChatMessage, FileShared
-from ocm_gui.chat import ChatWindow
-from ocm_gui.notify import Notifications
+from ocm_core.sansio.events import ChatMessage, FileShared
+from ocm_gui.chat.window import ChatWindow
+from ocm_gui.notify.alerts import Notifications
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11, D-Bus and dunst are Linux's")
 
@@ -158,7 +158,7 @@ def test_without_a_notification_service_the_window_is_still_marked_quietly(app, 
     rings = []
     chat.win.bell = lambda *a, **k: rings.append(1)
     look_away(app, chat)
-    with caplog.at_level(logging.INFO, logger="ocm_gui.notify"):
+    with caplog.at_level(logging.INFO, logger="ocm_gui.notify.alerts"):
         client.events.put(message("one", seq=1))
         pump(app.root, lambda: rings, what="the bell instead")
         chat.input.focus_force()
@@ -168,7 +168,7 @@ def test_without_a_notification_service_the_window_is_still_marked_quietly(app, 
         pump(app.root, lambda: len(rings) == 2, what="the bell again")
     assert urgent(app, chat.win)
     assert app.problem is None  # no error window
-    said = [r for r in caplog.records if r.name == "ocm_gui.notify"]
+    said = [r for r in caplog.records if r.name == "ocm_gui.notify.alerts"]
     assert [r.levelno for r in said] == [logging.INFO] and "no notification service" in said[0].getMessage()
 
 

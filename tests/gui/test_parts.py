@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 import tkinter as tk
 
-from ocm_core.events import ChatMessage
-from ocm_gui.banners import Banner
-from ocm_gui.composer import Composer
-from ocm_gui.members import MemberList, member_label
-from ocm_gui.scrollback import Scrollback, line_entry
+from ocm_core.sansio.events import ChatMessage
+from ocm_gui.chat.banners import Banner
+from ocm_gui.chat.composer import Composer
+from ocm_gui.chat.members import MemberList, member_label
+from ocm_gui.chat.scrollback import Scrollback, line_entry
 
 
 def test_banner_shows_text_and_actions_and_hides(root):
@@ -89,7 +89,7 @@ def test_composer_counts_clears_and_disables(root):
 
 
 def test_header_shows_room_role_address_and_identity_and_copies_the_address(root):
-    from ocm_gui.header import ChatHeader
+    from ocm_gui.chat.header import ChatHeader
 
     scheduled = []
     header = ChatHeader(root, room="lobby", username="Ann", is_host=True, share_address="192.0.2.5:9090",
@@ -117,7 +117,7 @@ def test_header_shows_room_role_address_and_identity_and_copies_the_address(root
 
 def test_a_cut_name_keeps_its_marks_and_blue_means_you(root):
     from ocm_gui import theme
-    from ocm_gui.members import fit_label
+    from ocm_gui.chat.members import fit_label
 
     def label_for(shown):
         return member_label("Dave with a rather long display name", host=None, you="Dave with a rather long display name",

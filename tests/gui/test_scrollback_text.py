@@ -8,11 +8,11 @@ import time
 import pytest
 
 from gui_helpers import FakeClient, pump
-from ocm_core.client import ChatClient
-from ocm_core.events import ChatMessage, FileShared, MessageSent, Notice
+from ocm_core.net.client import ChatClient
+from ocm_core.sansio.events import ChatMessage, FileShared, MessageSent, Notice
 from ocm_gui import theme
-from ocm_gui.chatlines import day_label
-from ocm_gui.scrollback import LINK_TAG, UNREAD_TAG
+from ocm_gui.chat.chatlines import day_label
+from ocm_gui.chat.scrollback import LINK_TAG, UNREAD_TAG
 
 DAY = 24 * 3600
 
@@ -320,7 +320,7 @@ def test_own_join_is_not_under_earlier_messages(root, make_chat, server):  # ser
 
 
 def test_date_lines_are_relabelled_when_a_window_stays_open_past_midnight(root):
-    from ocm_gui.scrollback import Scrollback
+    from ocm_gui.chat.scrollback import Scrollback
 
     theme.apply_theme(root)
     evening = time.mktime((2026, 11, 23, 23, 50, 0, 0, 0, -1))
@@ -340,7 +340,7 @@ def test_date_lines_are_relabelled_when_a_window_stays_open_past_midnight(root):
 
 
 def test_a_trimmed_group_keeps_a_name_over_what_is_left(root, make_chat, fake_client, monkeypatch):
-    from ocm_gui import scrollback as scrollback_module
+    from ocm_gui.chat import scrollback as scrollback_module
 
     monkeypatch.setattr(scrollback_module, "SCROLLBACK_LINES", 6)
     chat = make_chat(fake_client)

@@ -11,11 +11,11 @@ import tkinter as tk
 import pytest
 
 from ocm_core import i18n
-from ocm_core.events import ChatMessage
+from ocm_core.sansio.events import ChatMessage
 from ocm_gui import theme
-from ocm_gui.banners import Banner
-from ocm_gui.scrollback import Scrollback
-from ocm_gui.wrapped import display_lines
+from ocm_gui.chat.banners import Banner
+from ocm_gui.chat.scrollback import Scrollback
+from ocm_gui.text.wrapped import display_lines
 
 MESSAGE = "了解です。午後の予定は www.example.com/agenda にあります"
 

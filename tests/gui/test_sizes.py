@@ -14,7 +14,7 @@ import pytest
 from big_screen import big_screen, on_big_screen, root  # noqa: F401  # the windows at scaling 2 need room
 from gui_helpers import FakeClient, pump
 from test_scaling import scaled_app  # noqa: F401  # en and ja at Tk scaling 1 and 2
-from ocm_core.events import FileShared
+from ocm_core.sansio.events import FileShared
 from ocm_gui import theme
 
 LONG_ROOM = "とても長いルームの名前で画面に入りきらないかもしれません・週末の打ち合わせと相談"
@@ -153,7 +153,7 @@ def test_pictures_inline_grow_with_the_scaling(root, settings, tmp_path):
     from PIL import Image
 
     from ocm_gui.app import App
-    from ocm_gui.files import THUMBNAIL
+    from ocm_gui.chat.files import THUMBNAIL
 
     source = tmp_path / "wide.png"
     Image.new("RGB", (1200, 600), (200, 120, 40)).save(source)

@@ -11,9 +11,9 @@ import pytest
 from big_screen import big_screen, on_big_screen, root  # noqa: F401  # room for a 1900-pixel window
 from gui_helpers import FakeClient, pump, pump_for
 from ocm_gui import theme
-from ocm_gui.header import share_row
-from ocm_gui.members import MemberList
-from ocm_gui.tooltip import ELLIPSIS, ElidedLabel, Tooltip, ellipsize
+from ocm_gui.chat.header import share_row
+from ocm_gui.chat.members import MemberList
+from ocm_gui.text.tooltip import ELLIPSIS, ElidedLabel, Tooltip, ellipsize
 
 
 def chars(text: str) -> int:

@@ -1,0 +1,1 @@
+"""`ocm-server` and `ocm-chat`; nothing else in ocm_core imports this package."""

@@ -1,0 +1,1 @@
+"""TLS over memory buffers, sealed datagrams, identities and trusted keys."""

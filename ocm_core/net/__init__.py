@@ -1,0 +1,1 @@
+"""The I/O shells: ChatServer, ChatClient, file transfers, discovery on the LAN."""

@@ -1,0 +1,629 @@
+"""ChatClient: create, join and list rooms over TCP, then chat over UDP.
+
+The client is the I/O shell around a `ClientSession` (ocm_core.sansio.session), which makes
+every decision: ordering, acknowledgements, re-sends, lost connections. After a
+successful create or join, two daemon threads drive it: the receive thread hands the
+session each datagram, the timer thread calls its tick(); both send the datagrams it
+returns and put the typed events (ocm_core.sansio.events) it returns on `events`, a
+queue.Queue that a GUI or terminal loop drains. The session is not thread-safe: every
+call into it holds `_lock`, and events are queued under that lock so they keep order.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import queue
+import random
+import socket
+import ssl
+import threading
+import time
+from pathlib import Path
+import uuid
+from typing import Any
+
+from ocm_core.net import client_files
+from ocm_core import errors
+from ocm_core.wire import protocol as p
+from ocm_core.i18n import SOURCE_LANGUAGE, N_, _, as_sentence, current_language
+from ocm_core.crypto.identity import IdentityChanged, KnownServers, fingerprint, public_key_of_certificate
+from ocm_core.wire.protocol import Operation, RoomInfo, State, Status
+from ocm_core.crypto.secure import PlainAnswer, SealedChannel, TlsClientStream, client_tls_context, key_proof
+from ocm_core.sansio.session import HOST_NOT_ANSWERING_AFTER, ClientSession, Output, SessionState
+from ocm_core.net.client_files import Progress
+
+log = logging.getLogger(__name__)
+
+ENTER_ATTEMPTS = 2  # a CREATE or JOIN whose answer did not come is asked once more, with the same request id
+
+_STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
+    Status.ROOM_EXISTS: errors.RoomExists,
+    Status.NO_SUCH_ROOM: errors.RoomNotFound,
+    Status.NAME_TAKEN: errors.NameTaken,
+    Status.BAD_REQUEST: errors.BadRequest,
+    Status.SERVER_FULL: errors.ServerFull,
+    Status.ROOM_FULL: errors.RoomFull,
+    Status.PASSWORD_REQUIRED: errors.PasswordRequired,
+    Status.WRONG_PASSWORD: errors.WrongPassword,
+    Status.TOO_MANY_ATTEMPTS: errors.TooManyAttempts,
+    Status.UNKNOWN_TOKEN: errors.NotConnected,
+    Status.SERVER_ERROR: errors.ClientError,
+    Status.BUSY: errors.ServerBusy,
+    Status.CANNOT_SAVE: errors.CannotSave,
+    Status.ENCRYPTION_REQUIRED: errors.BadRequest,
+    Status.FILE_TOO_LARGE: errors.FileTooLarge,
+    Status.STORAGE_FULL: errors.StorageFull,
+    Status.NO_SUCH_FILE: errors.NoSuchFile,
+    Status.TRANSFER_FAILED: errors.TransferFailed,
+}
+
+# The server words its refusals in English; a person reading another language gets the
+# client's own sentence for the status code instead (the server's text carries detail,
+# such as seconds to wait, that these leave out).
+_STATUS_WORDS: dict[Status, str] = {
+    Status.ROOM_EXISTS: N_("A room named “{room}” already exists; pick another name or join it."),
+    Status.NO_SUCH_ROOM: N_("There is no room named “{room}” on this server; check the name."),
+    Status.NAME_TAKEN: N_("The name “{name}” is already taken in this room; pick another."),
+    Status.SERVER_FULL: N_("This server has as many rooms as it allows; try again later."),
+    Status.ROOM_FULL: N_("The room “{room}” is full; try again later."),
+    Status.PASSWORD_REQUIRED: N_("This room is locked; enter its password."),
+    Status.WRONG_PASSWORD: N_("Wrong password for this room; check it and try again."),
+    Status.TOO_MANY_ATTEMPTS: N_("Too many wrong passwords; wait a little and try again."),
+    Status.UNKNOWN_TOKEN: N_("The server no longer knows this session; join again."),
+    Status.BUSY: N_("The server is busy right now; try again in a moment."),
+    Status.CANNOT_SAVE: N_("The server cannot save anything right now (its disk is full or failing); try again later."),
+    Status.TRY_LATER: N_("The server is busy checking passwords; try again in {seconds} s."),
+    Status.ENCRYPTION_REQUIRED: N_("This server admits only encrypted clients; use a current Online Chat Messenger, "
+                                   "or ask the host to start the server with --allow-plain."),
+    Status.FILE_TOO_LARGE: N_("The file is larger than this server accepts; choose a smaller one."),
+    Status.STORAGE_FULL: N_("The server has no room for this file now (its storage or disk is full); the room goes on."),
+    Status.NO_SUCH_FILE: N_("That file is not shared in this room (its room may have closed)."),
+    Status.TRANSFER_FAILED: N_("The file arrived damaged at the server (its checksum did not match); send it again."),
+}
+
+
+def refusal_text(status: Status, detail: str, room: str = "", name: str = "", seconds: int = 0) -> str:
+    """The sentence for a server's refusal, in the person's language."""
+    words = _STATUS_WORDS.get(status)
+    if words is None or current_language() == SOURCE_LANGUAGE:
+        wait = f"; try again in {seconds} s" if status is Status.TRY_LATER else ""
+        return as_sentence(detail + wait)
+    return _(words).format(room=room, name=name, seconds=seconds)
+
+
+__all__ = ["ChatClient", "RoomInfo", "parse_address"]
+
+
+def parse_address(text: str, default_port: int = 9090) -> tuple[str, int]:
+    """'host', 'host:port' or '[v6]:port' as a person types it; ValueError with a sentence if not."""
+    text = text.strip()
+    if not text:
+        raise ValueError(_("Enter the server's address, such as 192.168.1.20 or 192.168.1.20:9090."))
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, _sep, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    if not host or any(ch.isspace() for ch in host):
+        raise ValueError(_("'{text}' is not a server address; type it like 192.168.1.20:9090.").format(text=text))
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(_("'{port}' is not a port number; use a number from 1 to 65535.").format(port=port_text))
+    return host, int(port_text)
+
+
+class ChatClient:
+    def __init__(
+        self,
+        server_host: str,
+        tcp_port: int = 9090,
+        *,
+        timeout: float = 5.0,
+        heartbeat_interval: float = 3.0,
+        send_timeout: float = 60.0,
+        lost_after: float | None = None,
+        give_up_after: float = 300.0,
+        not_answering_after: float = HOST_NOT_ANSWERING_AFTER,
+        udp_address: tuple[str, int] | None = None,
+        known_servers: KnownServers | None = None,
+        trust_changed_identity: bool = False,
+        plain: bool = False,
+    ):
+        """`send_timeout`: a message not acknowledged by then is reported failed.
+        `lost_after`: seconds of silence from the server before "connection lost".
+        `give_up_after`: seconds of silence after which the session ends for good.
+        `not_answering_after`: seconds of a lost connection before HostNotAnswering.
+        `udp_address`: send chat there instead of where the server says (a relay, a test proxy).
+        `known_servers`: the identities trusted so far (default: the user's file); a changed one
+        raises identity.IdentityChanged unless `trust_changed_identity` (the person confirmed).
+        `plain`: speak the unencrypted protocol (a server with --allow-plain; for comparisons)."""
+        self.server_host = server_host
+        self.tcp_port = tcp_port
+        self.timeout = timeout
+        self._timing: dict[str, Any] = dict(heartbeat_interval=heartbeat_interval, send_timeout=send_timeout,
+                            lost_after=lost_after, give_up_after=give_up_after,
+                                            not_answering_after=not_answering_after)
+        self._udp_override = udp_address
+        self.known_servers = known_servers if known_servers is not None else KnownServers()
+        self.trust_changed_identity = trust_changed_identity
+        # The one identity to accept whatever was remembered: set by the app when it talks to
+        # the server it started itself, whose key it knows first-hand.
+        self.own_server_identity: str | None = None
+        self.plain = plain
+        self.server_fingerprint: str | None = None  # set by the first request
+        self._key: bytes | None = None  # the member's UDP key, from the grant
+        self._proof: str | None = None
+        self.events: queue.Queue = queue.Queue()
+        self.room: str | None = None
+        self.username: str | None = None
+        self.locked = False  # the room was entered with a password (created with one, or joined)
+        self.password: str | None = None
+        self._session: ClientSession | None = None
+        self._shut = False
+        self._token: bytes = b""
+        self._udp: socket.socket | None = None
+        self._lock = threading.RLock()
+        self._answered = threading.Event()  # the server has answered on UDP (the session is past JOINING)
+        self._stop = threading.Event()  # set when the session is over: the threads end
+        self._threads: list[threading.Thread] = []
+        self._snapshot_wanted = False  # a datagram asked for a snapshot (SYNC over TLS)
+
+    # --- TCP requests -------------------------------------------------------------------
+
+    def _request(self, operation: Operation, room: str, payload: bytes, name: str = "") -> bytes:
+        """One TCRP request; a busy server is asked again with jittered backoff until `timeout`."""
+        deadline = time.monotonic() + self.timeout
+        pause = 0.05
+        while True:
+            try:
+                return self._request_once(operation, room, payload, name)
+            except errors.ServerBusy:
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause * random.uniform(0.5, 1.5))
+                pause = min(pause * 2, 1.0)
+            except errors.TryAgainLater as exc:
+                wait = exc.seconds * random.uniform(0.8, 1.2)
+                if time.monotonic() + wait > deadline:
+                    raise
+                time.sleep(wait)
+
+    def _connect(self) -> tuple[socket.socket, str]:
+        """A TCP connection to the server, and its address as a person reads it."""
+        where = f"{self.server_host}:{self.tcp_port}"
+        try:
+            return socket.create_connection((self.server_host, self.tcp_port), timeout=self.timeout), where
+        except socket.gaierror:
+            raise errors.ServerUnreachable(_("Cannot find a computer named '{host}'; check the address.").format(
+                host=self.server_host)) from None
+        except OSError as exc:
+            raise errors.ServerUnreachable(
+                _("Could not reach a server at {address} ({error}); check the address and that the room's host "
+                  "is running.").format(address=where, error=exc.strerror or exc)
+            ) from None
+
+    @staticmethod
+    def _check_status(header: p.TcrpHeader, message: p.TcrpMessage, room: str = "", name: str = "") -> None:
+        """Raise the typed error for a status answer that is not OK, worded for a person."""
+        # The operation byte is not checked: a refusal sent before the request was read
+        # (BUSY, or a header too broken to parse) cannot echo it.
+        if header.state is not State.RESPONSE:
+            raise errors.RemoteProtocolError("the server's first answer is not a status")
+        status, detail = p.decode_status(message.payload)
+        if status is Status.TRY_LATER:
+            seconds = p.decode_retry_after(message.payload)
+            raise errors.TryAgainLater(refusal_text(status, detail, seconds=seconds), seconds)
+        if status is not Status.OK:
+            raise _STATUS_ERRORS.get(status, errors.ClientError)(refusal_text(status, detail, room, name))
+
+    def _request_once(self, operation: Operation, room: str, payload: bytes, name: str = "") -> bytes:
+        sock, where = self._connect()
+        with sock:
+            try:
+                stream = sock if self.plain else self._secure(sock, where)
+                stream.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
+                self._check_status(*self._read_message(stream), room, name)
+                header, message = self._read_message(stream)
+                if header.state is not State.COMPLETE:
+                    raise errors.RemoteProtocolError("the server did not complete the request")
+                return message.payload
+            except socket.timeout:
+                raise errors.ServerUnreachable(_("The server at {address} did not answer in {seconds:g} s; try again.").format(
+                    address=where, seconds=self.timeout)) from None
+            except (ConnectionError, OSError) as exc:
+                raise errors.ServerUnreachable(_("The connection to {address} broke ({error}); try again.").format(
+                    address=where, error=exc)) from None
+
+    def _secure(self, sock: socket.socket, where: str) -> TlsClientStream:
+        """TLS 1.3 on `sock`, the server's key checked against the one trusted for `where`."""
+        stream = TlsClientStream(sock, client_tls_context())
+        try:
+            certificate = stream.handshake()
+        except PlainAnswer as answer:
+            raise self._plain_refusal(sock, answer.data, where) from None
+        except ssl.SSLError as exc:
+            raise errors.ServerUnreachable(_("Could not set up encryption with {address} ({error}); try again.").format(
+                address=where, error=exc.reason or exc)) from None
+        try:
+            presented = fingerprint(public_key_of_certificate(certificate))
+        except ValueError as exc:
+            raise errors.RemoteProtocolError(str(exc)) from None
+        if self.own_server_identity is not None and presented != self.own_server_identity:
+            raise IdentityChanged(where, self.own_server_identity, presented)  # not our server at all
+        self.known_servers.check(where, presented,
+                                 accept_changed=self.trust_changed_identity or presented == self.own_server_identity)
+        self.server_fingerprint = presented
+        return stream
+
+    def _plain_refusal(self, sock: socket.socket, first: bytes, where: str) -> errors.OCMError:
+        """The error a plain answer to our TLS hello stands for. Unauthenticated, so it is only
+        ever a refusal: BUSY (sent before the server reads), or a server without encryption."""
+        try:
+            data = first + _read_exactly(sock, max(0, p.TCRP_HEADER_SIZE - len(first)))
+            header = p.decode_tcrp_header(data[: p.TCRP_HEADER_SIZE])
+            body = data[p.TCRP_HEADER_SIZE :]
+            wanted = min(header.body_size, 4096)
+            body += _read_exactly(sock, wanted - len(body)) if len(body) < wanted else b""
+            status, detail = p.decode_status(body[header.room_name_size : header.body_size])
+        except errors.ProtocolError as exc:
+            return exc  # another program answered
+        except (ConnectionError, OSError):
+            status, detail = Status.BAD_REQUEST, ""
+        if status is Status.BUSY:
+            return errors.ServerBusy(refusal_text(status, detail))
+        return errors.ServerUnreachable(
+            _("The server at {address} does not speak encryption (it may be an older version); update it and try again.").format(
+                address=where)
+        )
+
+    def _read_message(self, sock) -> tuple[p.TcrpHeader, p.TcrpMessage]:
+        header = p.decode_tcrp_header(_read_exactly(sock, p.TCRP_HEADER_SIZE))
+        if header.payload_size > p.MAX_RESPONSE_PAYLOAD:
+            raise errors.RemoteProtocolError(f"the server announced an answer of {header.payload_size} bytes")
+        body = _read_exactly(sock, header.body_size)
+        return header, p.decode_tcrp_body(header, body, allow_empty_room=True)
+
+    def list_rooms(self) -> list[RoomInfo]:
+        return p.decode_room_list(self._request(Operation.LIST, "", b""))
+
+    def create_room(self, room: str, username: str, password: str | None = None) -> None:
+        self._enter(Operation.CREATE, room, username, password)
+
+    def join_room(self, room: str, username: str, password: str | None = None) -> None:
+        self._enter(Operation.JOIN, room, username, password)
+
+    def _enter(self, operation: Operation, room: str, username: str, password: str | None) -> None:
+        if self._session is not None:
+            raise errors.ClientError(_("This client is already in a room; use a new ChatClient for another."))
+        try:
+            p.check_name(room, "room name")
+            p.check_name(username, "your name")
+        except errors.ProtocolError as exc:
+            raise errors.BadRequest(as_sentence(exc.reason)) from None
+        # One id for every attempt: if an answer was lost after the server admitted us, the
+        # retry gets the same token instead of "name taken".
+        payload = p.encode_request(p.RoomRequest(username, password or None, request_id=uuid.uuid4().hex))
+        for attempt in range(ENTER_ATTEMPTS):
+            try:
+                grant = self._request(operation, room, payload, username)
+                break
+            except errors.ServerUnreachable:
+                if attempt == ENTER_ATTEMPTS - 1:
+                    raise
+        if self.plain:
+            token = grant
+        else:
+            token, self._key = p.decode_grant(grant)
+            self._proof = base64.b64encode(key_proof(self._key)).decode("ascii")
+        if not token or len(token) > p.MAX_TOKEN_BYTES:
+            raise errors.RemoteProtocolError("the server sent an unusable token")
+        self._token, self.room, self.username = token, room, username
+        self.locked = bool(password)
+        self.password = password or None  # kept for a Rejoin after the server forgot this session
+        snapshot = self._sync()
+        chat_target = self._udp_override or (self.server_host, snapshot.udp_port)
+        try:
+            self._udp_address = socket.getaddrinfo(*chat_target, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
+        except OSError as exc:
+            raise errors.ServerUnreachable(_("Cannot find the server's chat address {host}: {error}.").format(
+                host=chat_target[0], error=exc)) from None
+        # Not connect()ed: a server listening on every interface may answer from another
+        # of its addresses; we take datagrams from the server's chat port instead.
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("0.0.0.0", 0))
+        udp.settimeout(0.2)
+        self._udp = udp
+        channel = SealedChannel.for_client(self._key) if self._key is not None else None
+        session = ClientSession(room, username, token, channel=channel, **self._timing)
+        with self._lock:
+            self._session = session
+            now = time.monotonic()
+            datagrams = self._carry_out(session.apply_snapshot(snapshot, now)) + self._carry_out(session.tick(now))
+        self._send_all(datagrams)
+        for name, target in (("ocm-client-recv", self._receive_loop), ("ocm-client-timer", self._timer_loop)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        # The first heartbeat (sent above, then by the timer every 0.2 s until answered) registers
+        # our UDP address; until the server answers it, nothing the room says can reach us.
+        # Wait for that answer (briefly) so that a joined client is a reachable one.
+        if not self._answered.wait(self.timeout):
+            log.warning("the server has not answered on UDP yet; going on, the timer keeps trying")
+
+    def _file_auth(self) -> tuple[str, str | None]:
+        """The token and key proof that file requests carry (refused for a plain client)."""
+        self._live_session()
+        if self._proof is None:
+            raise errors.BadRequest(_("Files are shared only over encryption, and this client joined without it."))
+        return self._token.decode("ascii"), self._proof
+
+    def send_file(self, path: str | os.PathLike, progress: Progress | None = None) -> str:
+        """Share the file at `path` with the room; return its file id once the server has it
+        whole and checked. FileShared follows on the queue, as for every member.
+        `progress(done, total)` is called as bytes go; returning False cancels (TransferCancelled)."""
+        return client_files.upload(self, Path(path), progress)
+
+    def download(self, file_id: str, destination: str | os.PathLike, progress: Progress | None = None) -> Path:
+        """Fetch a shared file into `destination`: a folder (the file keeps its name, made
+        unique there: "name (1).ext") or a file path (replaced once the file is whole).
+        Returns where it was saved; a transfer that fails or is cancelled leaves nothing."""
+        return client_files.download(self, file_id, Path(destination), progress)
+
+    def list_files(self) -> list[p.FileInfo]:
+        """The files shared in the room while it exists."""
+        token, proof = self._file_auth()
+        assert self.room is not None
+        return p.decode_file_list(self._request(Operation.FILES, self.room, p.encode_file_request(p.FileRequest(token, proof))))
+
+    def _sync(self) -> p.RoomSnapshot:
+        assert self.room is not None  # set by joining
+        request = p.RoomRequest("", token=self._token.decode("ascii"), proof=self._proof)
+        return p.decode_snapshot(self._request(Operation.SYNC, self.room, p.encode_request(request)))
+
+    # --- the session --------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once the room is over for this client: left, closed by its host, or given up."""
+        return self._shut or (self._session is not None and self._session.state is SessionState.CLOSED)
+
+    @property
+    def state(self) -> SessionState | None:
+        """The session's state, or None before a room is entered."""
+        return self._session.state if self._session is not None else None
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return self._session.members if self._session is not None else ()
+
+    @property
+    def plain_members(self) -> frozenset[str]:
+        """Members whose traffic is not encrypted (on a server started with --allow-plain)."""
+        return self._session.plain if self._session is not None else frozenset()
+
+    @property
+    def host_name(self) -> str | None:
+        return self._session.host if self._session is not None else None
+
+    @property
+    def is_host(self) -> bool:
+        return self.username is not None and self.username == self.host_name
+
+    @property
+    def max_message_bytes(self) -> int:
+        if self._session is not None:
+            return self._session.max_message_bytes
+        return p.max_chat_text_bytes(0, 0, 0)  # before a room: the most any room allows
+
+    @staticmethod
+    def message_size(text: str) -> int:
+        return len(text.encode("utf-8"))
+
+    def send(self, text: str) -> int:
+        """Send `text` to the room; returns its message id. MessageSent or MessageFailed follows."""
+        self._live_session()
+        if not text.strip():
+            raise errors.BadRequest(_("The message is empty."))
+        size, limit = self.message_size(text), self.max_message_bytes
+        if size > limit:
+            raise errors.MessageTooLong(size, limit, text)
+        return self._send_chat(lambda session, now: session.send_chat(text, now),
+                               errors.NotConnected(_("You are not in a room; join one first.")))
+
+    def retry(self, msg_id: int) -> int:
+        """Send a failed message again; returns its new message id."""
+        return self._send_chat(lambda session, now: session.retry(msg_id, now),
+                               errors.ClientError(_("That message is not waiting for a retry.")))
+
+    def _send_chat(self, make, refusal: errors.ClientError) -> int:
+        """Have the session make a chat datagram (`make(session, now)`), send it, return its id;
+        `refusal` is raised if the session refuses."""
+        session = self._live_session()
+        with self._lock:
+            try:
+                msg_id, datagram = make(session, time.monotonic())
+            except errors.LocalProtocolError:
+                raise refusal from None
+        self._send_raw(datagram)
+        return msg_id
+
+    def keep_waiting(self) -> None:
+        """After HostNotAnswering: wait on; the next one comes after as long again."""
+        session = self._session
+        if session is not None:
+            with self._lock:
+                session.keep_waiting(time.monotonic())
+
+    def _live_session(self) -> ClientSession:
+        if self._session is None or self.closed:
+            raise errors.NotConnected(_("You are not in a room; join one first."))
+        return self._session
+
+    def leave(self) -> None:
+        """Tell the server we leave (the host's leaving closes the room) and stop the threads."""
+        session = self._session
+        if session is not None and not self.closed:
+            for _attempt in range(3):  # the server answers a leave; a lost one is sent again
+                with self._lock:
+                    try:
+                        out = session.leave(time.monotonic())
+                    except errors.LocalProtocolError:
+                        break  # the room closed meanwhile
+                self._send_all(out.datagrams)
+                if self._stop.wait(0.3):
+                    break
+            with self._lock:
+                session.close()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        self._shut = True
+        self._stop.set()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(1.0)
+        if self._udp is not None:
+            self._udp.close()
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.leave()
+
+    @property
+    def _joined_session(self) -> ClientSession:
+        """The session, for code that only runs once the client has joined."""
+        assert self._session is not None
+        return self._session
+
+    def _carry_out(self, out: Output) -> list[bytes]:
+        """Queue the session's events (the caller holds `_lock`, which keeps their order)
+        and note what its state now means for the threads; return the datagrams to send."""
+        for event in out.events:
+            self.events.put(event)
+        state = self._joined_session.state
+        if state is not SessionState.JOINING:
+            self._answered.set()
+        if state is SessionState.CLOSED:
+            self._stop.set()
+        return out.datagrams
+
+    # --- sending ------------------------------------------------------------------------
+
+    def _send_all(self, datagrams: list[bytes]) -> None:
+        for datagram in datagrams:
+            self._send_raw(datagram)
+
+    def _send_raw(self, datagram: bytes) -> None:
+        assert self._udp is not None  # set by joining
+        try:
+            self._udp.sendto(datagram, self._udp_address)
+        except OSError as exc:  # e.g. ICMP "port unreachable" from a stopped server
+            log.debug("UDP send failed: %s", exc)
+
+    # --- the two threads ----------------------------------------------------------------
+
+    def _receive_loop(self) -> None:
+        assert self._udp is not None  # set by joining
+        while not self._stop.is_set():
+            try:
+                data, source = self._udp.recvfrom(p.MAX_DATAGRAM + 1)
+            except socket.timeout:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    return
+                time.sleep(0.05)  # errors while the server is down; the timer thread reports it
+                continue
+            if source[1] != self._udp_address[1]:
+                continue  # not from the server's chat port
+            try:
+                with self._lock:
+                    out = self._joined_session.receive(data, time.monotonic())
+                    datagrams = self._carry_out(out)
+                if out.fetch_snapshot:
+                    self._snapshot_wanted = True  # fetched by the timer thread: this one keeps receiving
+            except errors.ProtocolError as exc:
+                log.warning("ignored a malformed datagram from the server: %s", exc.reason)
+                continue
+            except Exception:
+                log.exception("error handling a datagram from the server")
+                continue
+            self._send_all(datagrams)
+
+    def _timer_loop(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                with self._lock:
+                    out = self._joined_session.tick(time.monotonic())
+                    datagrams = self._carry_out(out)
+                self._send_all(datagrams)
+                if out.fetch_snapshot or self._snapshot_wanted:
+                    self._snapshot_wanted = False
+                    self._resync()
+                if out.resume:
+                    self._resume()
+            except Exception:
+                log.exception("error in the client's timer")
+
+    def _resume(self) -> None:
+        """The server forgot us (we were away past its timeout): ask to come back into the
+        room as ourselves, with our token as the proof, and fetch what we missed."""
+        session = self._joined_session
+        payload = p.encode_request(p.RoomRequest(session.username, resume_token=self._token.decode("ascii")))
+        try:
+            grant = self._request(Operation.JOIN, session.room, payload)
+            token = grant if self.plain else p.decode_grant(grant)[0]
+            if token != self._token:
+                raise errors.RemoteProtocolError("the server took us back under another token")
+            snapshot = self._sync()
+        except errors.ServerUnreachable as exc:
+            log.warning("could not come back into the room yet: %s", exc)
+            with self._lock:
+                session.resume_later(time.monotonic())
+            return
+        except (errors.ClientError, errors.ProtocolError) as exc:
+            with self._lock:
+                datagrams = self._carry_out(session.resume_failed(str(exc), room_gone=isinstance(exc, errors.RoomNotFound)))
+            self._send_all(datagrams)
+            return
+        with self._lock:
+            try:
+                datagrams = self._carry_out(session.resumed(snapshot, time.monotonic()))
+            except errors.LocalProtocolError:
+                return  # we left meanwhile
+        self._send_all(datagrams)
+
+    def _resync(self) -> None:
+        """The server no longer holds events we missed: fetch the room over TCP again."""
+        try:
+            snapshot = self._sync()
+        except errors.NotConnected as exc:  # asked over TLS: the server really forgot us
+            with self._lock:
+                self._carry_out(self._joined_session.forgotten(str(exc)))
+            return
+        except (errors.ClientError, errors.ProtocolError) as exc:
+            log.warning("could not fetch the room again: %s", exc)
+            return
+        with self._lock:
+            try:
+                datagrams = self._carry_out(self._joined_session.apply_snapshot(snapshot, time.monotonic()))
+            except errors.LocalProtocolError:
+                return  # we left, or the room closed, while the snapshot was on its way
+        self._send_all(datagrams)
+
+
+def _read_exactly(sock, size: int) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = sock.recv(min(remaining, 65536))
+        if not chunk:
+            raise ConnectionError("the server closed the connection early")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,184 @@
+"""A ChatClient's file transfers: UPLOAD and DOWNLOAD over their own TLS connection.
+
+Bytes move in CHUNK-sized pieces between the file and the socket, never the whole file
+in memory; SHA-256 is computed on the way (the sender's digest follows the bytes, the
+server's comes with a download's description). Every failure is a typed ClientError
+with a sentence, and leaves no partial file behind on either side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import random
+import socket
+import ssl
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from ocm_core import errors
+from ocm_core.wire import protocol as p
+from ocm_core.i18n import _
+from ocm_core.storage.filenames import claim_unique
+from ocm_core.wire.protocol import Operation, State
+
+if TYPE_CHECKING:
+    from ocm_core.net.client import ChatClient
+    from ocm_core.crypto.secure import TlsClientStream
+
+CHUNK = 256 * 1024
+BUSY_WAIT = 60.0  # how long a transfer keeps asking a server whose transfer slots are all taken
+IDLE_TIMEOUT = 30.0  # a transfer that moves no byte for this long has failed
+
+Progress = Callable[[int, int], "bool | None"]  # (bytes done, bytes in all); False cancels
+
+
+def guess_mime(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _report(progress: Progress | None, done: int, total: int) -> None:
+    if progress is not None and progress(done, total) is False:
+        raise errors.TransferCancelled(_("The transfer was cancelled."))
+
+
+def _open(client: ChatClient, operation: Operation, payload: bytes) -> tuple[socket.socket, TlsClientStream]:
+    """A connection on which `operation`'s request was sent and answered OK. A server
+    whose transfer slots are all busy is asked again with jittered backoff for BUSY_WAIT."""
+    assert client.room is not None  # _file_auth checked
+    deadline, pause = time.monotonic() + BUSY_WAIT, 0.1
+    while True:
+        sock, where = client._connect()
+        try:
+            stream = client._secure(sock, where)
+            sock.settimeout(IDLE_TIMEOUT)
+            stream.sendall(p.encode_tcrp(operation, State.REQUEST, client.room, payload))
+            client._check_status(*client._read_message(stream))
+            return sock, stream
+        except errors.ServerBusy:
+            sock.close()
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause * random.uniform(0.5, 1.5))
+            pause = min(pause * 2, 2.0)
+        except socket.timeout:
+            sock.close()
+            raise errors.TransferFailed(_("The server at {address} did not answer; try again.").format(address=where)) from None
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            sock.close()
+            raise errors.TransferFailed(_("The connection to {address} broke ({error}); try again.").format(address=where, error=exc)) from None
+        except BaseException:
+            sock.close()
+            raise
+
+
+def upload(client: ChatClient, path: Path, progress: Progress | None) -> str:
+    token, proof = client._file_auth()
+    try:
+        source = open(path, "rb")
+        size = os.fstat(source.fileno()).st_size
+    except OSError as exc:
+        raise errors.BadRequest(_("Cannot read {path} ({error}); choose another file.").format(path=path, error=exc.strerror or exc)) from None
+    request = p.FileRequest(token, proof, path.name, size, guess_mime(path.name))
+    with source:
+        sock, stream = _open(client, Operation.UPLOAD, p.encode_file_request(request))
+        with sock:
+            try:
+                _send(stream, source, size, progress)
+                header, message = client._read_message(stream)
+            except socket.timeout:
+                raise errors.TransferFailed(_("The server stopped taking the file; it was not shared. Try again.")) from None
+            except (ConnectionError, OSError, ssl.SSLError) as exc:
+                _raise_answer_if_any(client, stream)  # the server may have refused midway (a full disk) and said why
+                raise errors.TransferFailed(_("The connection broke while sending ({error}); the file was not shared.").format(error=exc)) from None
+            if header.state is State.RESPONSE:
+                client._check_status(header, message)
+            if header.state is not State.COMPLETE:
+                raise errors.RemoteProtocolError("the server did not complete the upload")
+            file_id = p.decode_json_object(message.payload).get("file_id")
+            if not isinstance(file_id, str) or not p.is_file_id(file_id):
+                raise errors.RemoteProtocolError("the server's upload answer has no file id")
+            return file_id
+
+
+def _send(stream: TlsClientStream, source, size: int, progress: Progress | None) -> None:
+    digest = hashlib.sha256()
+    sent = 0
+    _report(progress, 0, size)
+    while sent < size:
+        data = source.read(min(CHUNK, size - sent))
+        if not data:
+            raise errors.TransferFailed(_("The file got shorter while it was being sent; it was not shared."))
+        digest.update(data)
+        stream.sendall(data)
+        sent += len(data)
+        _report(progress, sent, size)
+    stream.sendall(digest.digest())
+
+
+def _raise_answer_if_any(client: ChatClient, stream: TlsClientStream) -> None:
+    try:
+        header, message = client._read_message(stream)
+    except (ConnectionError, OSError, ssl.SSLError, errors.ProtocolError):
+        return
+    client._check_status(header, message)
+
+
+def download(client: ChatClient, file_id: str, destination: Path, progress: Progress | None) -> Path:
+    token, proof = client._file_auth()
+    if not p.is_file_id(file_id):
+        raise errors.NoSuchFile(_("'{id}' is not a file id; /files lists the room's files.").format(id=file_id))
+    sock, stream = _open(client, Operation.DOWNLOAD, p.encode_file_request(p.FileRequest(token, proof, file_id=file_id)))
+    with sock:
+        try:
+            header, message = client._read_message(stream)
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            raise errors.TransferFailed(_("The connection broke before the file came ({error}); try again.").format(error=exc)) from None
+        if header.state is not State.COMPLETE:
+            raise errors.RemoteProtocolError("the server did not describe the file")
+        info = p.file_from_json(p.decode_json_object(message.payload))
+        try:
+            if destination.is_dir():
+                final, sink = claim_unique(destination, info.name)
+                partial = final
+            else:
+                final, partial = destination, destination.with_name(destination.name + ".part")
+                sink = open(partial, "wb")
+        except OSError as exc:
+            raise errors.BadRequest(_("Cannot write in {folder} ({error}); choose another folder.").format(folder=destination, error=exc.strerror or exc)) from None
+        finished = False
+        try:
+            with sink:
+                digest = _receive(stream, sink, info.size, progress)
+            if info.sha256 and digest != info.sha256:
+                raise errors.TransferFailed(_("The file arrived damaged (its checksum does not match); download it again."))
+            if partial != final:
+                os.replace(partial, final)
+            finished = True
+            return final
+        except socket.timeout:
+            raise errors.TransferFailed(_("The server stopped sending the file; download it again.")) from None
+        except (ConnectionError, ssl.SSLError) as exc:
+            raise errors.TransferFailed(_("The connection broke during the download ({error}); download it again.").format(error=exc)) from None
+        except OSError as exc:
+            raise errors.TransferFailed(_("Could not save the file ({error}); check the folder and its free space.").format(error=exc.strerror or exc)) from None
+        finally:
+            if not finished:
+                partial.unlink(missing_ok=True)
+
+
+def _receive(stream: TlsClientStream, sink, size: int, progress: Progress | None) -> str:
+    digest = hashlib.sha256()
+    received = 0
+    _report(progress, 0, size)
+    while received < size:
+        data = stream.recv(min(CHUNK, size - received))
+        if not data:
+            raise ConnectionError("the server closed the connection early")
+        digest.update(data)
+        sink.write(data)
+        received += len(data)
+        _report(progress, received, size)
+    return digest.hexdigest()

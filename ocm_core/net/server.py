@@ -1,0 +1,692 @@
+"""ChatServer: the TCRP server over TCP and the chat relay over UDP.
+
+TCP requests are read by one selector thread, so a peer that sends half a header
+and stalls costs a buffer, not a thread; complete requests are answered by a small
+worker pool (a locked room's password check is slow on purpose). The UDP loop
+decodes each datagram and hands it to the RoomRegistry, which decides what to send.
+A tick thread drives time: member timeouts and re-sends of unacknowledged events.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import errno
+import logging
+import os
+import select
+import selectors
+import socket
+import shutil
+import sqlite3
+import ssl
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ocm_core.wire import protocol as p
+from ocm_core.errors import DatabaseDamaged, PortInUse, ProtocolError, RegistryError
+from ocm_core.sansio.fairqueue import FairQueue, QueueFull
+from ocm_core.crypto.identity import ServerIdentity
+from ocm_core.wire.protocol import Dialect, Operation, State, Status
+from ocm_core.sansio.registry import Limits, RoomRegistry, Wire, hash_password
+from ocm_core.crypto.secure import MemberKeys, TlsServerSide, server_tls_context
+from ocm_core.storage.filestore import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORAGE_BYTES, FileStore
+from ocm_core.net.transfers import FileTransfers
+from ocm_core.storage.roomstore import RoomStore, is_damage, move_aside
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TCP_PORT = 9090
+DEFAULT_UDP_PORT = 9091
+TICK_SECONDS = 0.05
+UDP_RECEIVE_BUFFER = 4 << 20  # absorbs bursts while the relay thread is busy (the kernel may cap it)
+BATCH_DATAGRAMS = 64  # datagrams already waiting are handled together, in one transaction
+
+
+def default_max_connections(platform: str = sys.platform) -> int:
+    """TCP connections read or answered at once. Windows' select(), the selector there,
+    takes at most 512 sockets, the listener and the wake-up socket among them."""
+    return 500 if platform == "win32" else 512
+
+
+def reuses_address(platform: str = sys.platform) -> bool:
+    """Whether the listener sets SO_REUSEADDR (to restart despite TIME_WAIT). Not on
+    Windows: there it lets a second server bind a port that one already listens on,
+    and Windows allows the restart without it."""
+    return platform != "win32"
+
+
+@dataclass
+class ServerLimits:
+    max_connections: int = field(default_factory=default_max_connections)
+    max_connections_per_ip: int = 32
+    request_timeout: float = 10.0  # a request must arrive whole within this
+    workers: int = 8
+    transfers: int = 8  # file uploads and downloads at once; one more is answered BUSY (the client retries)
+    transfer_idle_timeout: float = 30.0  # a transfer that moves no byte for this long is cut off
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_storage_bytes: int = DEFAULT_MAX_STORAGE_BYTES
+
+
+@dataclass
+class _Connection:
+    sock: socket.socket
+    ip: str
+    deadline: float
+    buffer: bytearray = field(default_factory=bytearray)
+    header: p.TcrpHeader | None = None
+    mode: str = ""  # "" until the first bytes tell: "tls" or "plain"
+    tls: TlsServerSide | None = None
+
+
+def _bind(kind: int, host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, kind)
+    try:
+        if kind == socket.SOCK_STREAM and reuses_address():
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise PortInUse(port, "TCP" if kind == socket.SOCK_STREAM else "UDP") from exc
+        raise
+    return sock
+
+
+def next_free_ports(host: str = "0.0.0.0", tcp_port: int = DEFAULT_TCP_PORT, udp_port: int = DEFAULT_UDP_PORT, tries: int = 100) -> tuple[int, int]:
+    """The first (tcp, udp) pair at or after the given ports that both bind right now."""
+    for step in range(tries):
+        tcp, udp = tcp_port + 2 * step, udp_port + 2 * step
+        try:
+            _bind(socket.SOCK_STREAM, host, tcp).close()
+            _bind(socket.SOCK_DGRAM, host, udp).close()
+        except (PortInUse, OSError):
+            continue
+        return tcp, udp
+    raise PortInUse(tcp_port, "TCP")
+
+
+class ChatServer:
+    def __init__(
+        self,
+        host: str = "0.0.0.0",
+        tcp_port: int = DEFAULT_TCP_PORT,
+        udp_port: int = DEFAULT_UDP_PORT,
+        *,
+        member_timeout: float = 30.0,
+        limits: Limits | None = None,
+        server_limits: ServerLimits | None = None,
+        registry: RoomRegistry | None = None,
+        db_path: str | os.PathLike | None = None,
+        identity: ServerIdentity | None = None,
+        allow_plain: bool = False,
+        files_dir: str | os.PathLike | None = None,
+        move_damaged_db: bool = False,
+    ):
+        """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory.
+        `identity`: the server's long-lived key (default: the one in the user's data directory).
+        `allow_plain`: also admit clients that speak the assignment's protocol without encryption.
+        `files_dir`: where shared files are kept (default: `files` beside the database, or a
+        temporary directory, removed at stop, for a server without one).
+        `move_damaged_db`: a damaged database file is moved aside and the server starts empty
+        (otherwise start() raises DatabaseDamaged)."""
+        self.move_damaged_db = move_damaged_db
+        self.host = host
+        self.identity = identity or ServerIdentity.load_or_create()
+        self.allow_plain = allow_plain
+        self._tls_context = server_tls_context(self.identity)
+        member_keys = MemberKeys(self.identity, self.identity.next_boot())
+        self._requested = (tcp_port, udp_port)
+        # Password hashing runs on one thread of its own: scrypt's 16 MiB working set then
+        # lives in one thread's memory, not in every worker's, and a burst of locked
+        # requests queues there instead of taking every worker.
+        self._hashing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ocm-password")
+        # Requests that need a password hashed wait here, not in the TCP workers: a join
+        # that needs no hash never queues behind scrypt work, and rooms take turns.
+        self._password_queue = FairQueue()
+        self._password_ready = threading.Condition()
+        self._registry_args: dict[str, Any] = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password,
+                                                   member_keys=member_keys)
+        self.registry: RoomRegistry | None = registry or (None if db_path else RoomRegistry(**self._registry_args))
+        if self.registry is not None and self.registry.member_keys is None:
+            self.registry.member_keys = member_keys
+        self.db_path = db_path
+        self._store: RoomStore | None = None
+        self.server_limits = server_limits or ServerLimits()
+        self._tcp: socket.socket | None = None
+        self._udp: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._workers: concurrent.futures.ThreadPoolExecutor | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        self._open_by_ip: collections.Counter[str] = collections.Counter()
+        self._open_total = 0
+        self._open_lock = threading.Lock()
+        self.stats: collections.Counter[str] = collections.Counter()
+        self._files_dir = files_dir
+        self._files_temporary: str | None = None
+        self.files: FileStore | None = None
+        self._transfers: FileTransfers | None = None
+
+    def _hash_password(self, password: str, salt: bytes | None) -> tuple[bytes, bytes]:
+        return self._hashing.submit(hash_password, password, salt).result()
+
+    # --- life -------------------------------------------------------------------------
+
+    @property
+    def tcp_address(self) -> tuple[str, int]:
+        if self._tcp is None:
+            raise RuntimeError("server is not started")
+        return self._tcp.getsockname()
+
+    @property
+    def udp_address(self) -> tuple[str, int]:
+        if self._udp is None:
+            raise RuntimeError("server is not started")
+        return self._udp.getsockname()
+
+    @property
+    def fingerprint(self) -> str:
+        """The identity's short form, for people to compare with what their clients show."""
+        return self.identity.fingerprint
+
+    @property
+    def running(self) -> bool:
+        return self._tcp is not None and not self._stopping.is_set()
+
+    def _open_store(self) -> None:
+        assert self.db_path is not None
+        # RoomStore holds the file's lock (DatabaseInUse for a second server on it).
+        try:
+            self._store = RoomStore(self.db_path)
+            self.registry = RoomRegistry(store=self._store, **self._registry_args)
+            return
+        except sqlite3.DatabaseError as exc:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            if not is_damage(exc):
+                raise OSError(f"cannot open the database {self.db_path}: {exc}") from None
+            if not self.move_damaged_db:
+                raise DatabaseDamaged(str(self.db_path), str(exc)) from None
+            moved = move_aside(self.db_path)
+            log.warning("the database %s was damaged (%s); moved it to %s and starting with no rooms", self.db_path, exc, moved)
+        self._store = RoomStore(self.db_path)
+        self.registry = RoomRegistry(store=self._store, **self._registry_args)
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def start(self) -> None:
+        tcp_port, udp_port = self._requested
+        self._tcp = _bind(socket.SOCK_STREAM, self.host, tcp_port)
+        try:
+            self._udp = _bind(socket.SOCK_DGRAM, self.host, udp_port)
+            if self.db_path and self._store is None:
+                os.makedirs(os.path.dirname(os.path.abspath(self.db_path)), exist_ok=True)
+                self._open_store()
+        except Exception:
+            self._tcp.close()
+            self._tcp = None
+            if self._udp is not None:
+                self._udp.close()
+                self._udp = None
+            raise
+        try:
+            self._udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+        except OSError:
+            log.debug("could not enlarge the UDP receive buffer")
+        self._tcp.listen(128)
+        self._tcp.setblocking(False)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._workers = concurrent.futures.ThreadPoolExecutor(self.server_limits.workers, thread_name_prefix="ocm-tcp-worker")
+        self._start_files()
+        self._stopping.clear()
+        loops = (("ocm-tcp", self._tcp_loop), ("ocm-udp", self._udp_loop), ("ocm-tick", self._tick_loop),
+                 ("ocm-password-queue", self._password_loop))
+        for name, target in loops:
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("listening on TCP %s:%d and UDP %s:%d", *self.tcp_address, *self.udp_address)
+
+    def _start_files(self) -> None:
+        assert self.registry is not None
+        limits = self.server_limits
+        if self._files_dir is not None:
+            root = str(self._files_dir)
+        elif self.db_path:
+            root = os.path.join(os.path.dirname(os.path.abspath(self.db_path)), "files")
+        else:
+            root = self._files_temporary = tempfile.mkdtemp(prefix="ocm-files-")
+        self.files = FileStore(root, limits.max_file_bytes, limits.max_storage_bytes)
+        self.files.take_up(set(self.registry.room_names()))  # rooms that no longer exist lose their files
+        self.registry.room_closed_hooks.append(self.files.delete_room)
+        self._transfers = FileTransfers(self.registry, self.files, self._send_all, slots=limits.transfers,
+                                        idle_timeout=limits.transfer_idle_timeout, stats=self.stats)
+
+    def stop(self, close_rooms: bool = True) -> None:
+        """Stop the threads and free both ports (within a second).
+
+        Without a database every room is closed and its members told. With one,
+        `close_rooms=False` keeps rooms and members on disk for the next start;
+        members see "connection lost" and carry on when the server is back.
+        """
+        if self._tcp is None or self._stopping.is_set():
+            return
+        # set by start():
+        assert self.registry is not None and self._udp is not None and self._workers is not None
+        assert self._wake_r is not None and self._wake_w is not None
+        if close_rooms or self._store is None:
+            try:
+                goodbyes = self.registry.close_all("the server stopped")
+                self._send_all(goodbyes + goodbyes)  # twice: no one is left to answer a re-send
+            except Exception:
+                log.exception("could not tell the rooms that the server stops")
+        self._stopping.set()
+        with self._password_ready:
+            self._password_ready.notify_all()
+        self._wake_w.send(b"x")
+        try:  # wake the blocking recvfrom with a datagram of our own
+            wake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            host, port = self.udp_address
+            wake.sendto(b"", ("127.0.0.1" if host in ("0.0.0.0", "") else host, port))
+            wake.close()
+        except OSError:
+            pass
+        deadline = time.monotonic() + 0.8
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._workers.shutdown(wait=False, cancel_futures=True)
+        if self._transfers is not None:
+            self._transfers.shutdown()
+        if self.files is not None:
+            self.registry.room_closed_hooks.remove(self.files.delete_room)
+        if self._files_temporary is not None:
+            shutil.rmtree(self._files_temporary, ignore_errors=True)  # a transfer still open may keep a file: it goes with the OS's temp clean-up
+            self._files_temporary = None
+        with self._password_ready:  # requests still queued for a password check get no answer
+            while (item := self._password_queue.pop()) is not None:
+                conn = item[1][0]
+                conn.sock.close()
+                self._release(conn.ip)
+        for sock in (self._tcp, self._udp, self._wake_r, self._wake_w):
+            sock.close()
+        self._threads.clear()
+        self._tcp = self._udp = None
+        self._close_store()
+        log.info("server stopped")
+
+    def __enter__(self) -> ChatServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- UDP --------------------------------------------------------------------------
+
+    def _send_all(self, outbound) -> None:
+        sock = self._udp
+        assert sock is not None
+        for address, data in outbound:
+            try:
+                sock.sendto(data, address)
+            except OSError as exc:
+                self.stats["send errors"] += 1
+                log.debug("could not send to %s: %s", address, exc)
+        self.stats["datagrams sent"] += len(outbound)
+
+    def _udp_loop(self) -> None:
+        sock = self._udp
+        registry = self.registry
+        assert sock is not None and registry is not None
+        while not self._stopping.is_set():
+            try:
+                data, address = sock.recvfrom(p.MAX_DATAGRAM + 1)
+            except OSError as exc:
+                if self._stopping.is_set():
+                    break
+                log.debug("UDP receive error: %s", exc)
+                continue
+            if self._stopping.is_set():
+                break
+            arrived = [(data, address)]
+            # Drain what is already waiting without blocking. A zero-wait select works on
+            # every OS (MSG_DONTWAIT is POSIX-only) and leaves the socket blocking for the
+            # threads that send on it.
+            while len(arrived) < BATCH_DATAGRAMS and select.select([sock], [], [], 0)[0]:
+                try:
+                    arrived.append(sock.recvfrom(p.MAX_DATAGRAM + 1))
+                except OSError:  # e.g. Windows' report of an ICMP "port unreachable"; the next read goes on
+                    break
+            self.stats["datagrams received"] += len(arrived)
+            batch = []
+            for data, address in arrived:
+                try:
+                    batch.append((p.decode_datagram(data), address))
+                except ProtocolError as exc:
+                    registry.drop("malformed datagram", address, exc.reason)
+            try:
+                self._send_all(registry.handle_datagrams(batch))
+            except Exception:  # a bug must cost these datagrams, never the relay
+                log.exception("error handling %d datagrams", len(batch))
+
+    def _tick_loop(self) -> None:
+        assert self.registry is not None
+        while not self._stopping.wait(TICK_SECONDS):
+            try:
+                self._send_all(self.registry.tick())
+            except Exception:
+                log.exception("error in the maintenance tick")
+
+    # --- TCP --------------------------------------------------------------------------
+
+    def _tcp_loop(self) -> None:
+        assert self._tcp is not None and self._wake_r is not None
+        selector = selectors.DefaultSelector()
+        selector.register(self._tcp, selectors.EVENT_READ, None)
+        selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        connections: dict[socket.socket, _Connection] = {}
+        try:
+            while not self._stopping.is_set():
+                for key, _ in selector.select(timeout=0.5):
+                    if key.data == "wake":
+                        continue
+                    if key.data is None:
+                        self._accept(selector, connections)
+                    else:
+                        self._read(selector, connections, key.data)
+                now = time.monotonic()
+                for conn in [c for c in connections.values() if c.deadline < now]:
+                    log.info("closing a TCP connection from %s that sent no whole request in time", conn.ip)
+                    self.stats["tcp timeouts"] += 1
+                    self._finish(selector, connections, conn)
+        finally:
+            for conn in list(connections.values()):
+                self._finish(selector, connections, conn)
+            selector.close()
+
+    def _accept(self, selector, connections) -> None:
+        limits = self.server_limits
+        assert self._tcp is not None
+        while True:
+            try:
+                sock, (ip, _port) = self._tcp.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                return
+            with self._open_lock:
+                refuse = None
+                if self._open_total >= limits.max_connections:
+                    refuse = "the server is busy with too many connections; try again in a moment"
+                elif self._open_by_ip[ip] >= limits.max_connections_per_ip:
+                    refuse = "too many connections from your address at once; try again in a moment"
+                else:
+                    self._open_total += 1
+                    self._open_by_ip[ip] += 1
+            if refuse:
+                self.stats["tcp refused"] += 1
+                log.warning("refused a TCP connection from %s: %s", ip, refuse)
+                self._answer_and_close(sock, Operation.CREATE, "", Status.BUSY, refuse)
+                continue
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a TLS flight, then the answer: no 40 ms wait between
+            conn = _Connection(sock, ip, time.monotonic() + limits.request_timeout)
+            connections[sock] = conn
+            selector.register(sock, selectors.EVENT_READ, conn)
+
+    def _release(self, ip: str) -> None:
+        with self._open_lock:
+            self._open_total -= 1
+            self._open_by_ip[ip] -= 1
+            if self._open_by_ip[ip] <= 0:
+                del self._open_by_ip[ip]
+
+    def _finish(self, selector, connections, conn: _Connection) -> None:
+        selector.unregister(conn.sock)
+        connections.pop(conn.sock, None)
+        conn.sock.close()
+        self._release(conn.ip)
+
+    def _read(self, selector, connections, conn: _Connection) -> None:
+        assert self._workers is not None
+        try:
+            chunk = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._finish(selector, connections, conn)  # the peer went away mid-request: nothing to do
+            return
+        request_bytes = self._unwrap(selector, connections, conn, chunk)
+        if request_bytes is None:
+            return
+        conn.buffer += request_bytes
+        try:
+            if conn.header is None and len(conn.buffer) >= p.TCRP_HEADER_SIZE:
+                conn.header = p.decode_tcrp_header(bytes(conn.buffer[: p.TCRP_HEADER_SIZE]))
+                if conn.header.state is not State.REQUEST:
+                    raise ProtocolError(f"a client sends state 0 (request), not {int(conn.header.state)}")
+                if conn.header.payload_size > p.MAX_REQUEST_PAYLOAD:
+                    raise ProtocolError(
+                        f"payload of {conn.header.payload_size} bytes is over the {p.MAX_REQUEST_PAYLOAD}-byte limit"
+                    )
+            if conn.header is None or len(conn.buffer) < p.TCRP_HEADER_SIZE + conn.header.body_size:
+                return
+            message = p.decode_tcrp(bytes(conn.buffer[: p.TCRP_HEADER_SIZE + conn.header.body_size]), allow_empty_room=True)
+        except ProtocolError as exc:
+            self.stats["tcp bad requests"] += 1
+            log.info("bad TCRP request from %s: %s", conn.ip, exc.reason)
+            operation = conn.header.operation if conn.header else Operation.CREATE
+            selector.unregister(conn.sock)
+            connections.pop(conn.sock, None)
+            self._workers.submit(self._answer_and_close, conn.sock, operation, "", Status.BAD_REQUEST, exc.reason, conn.ip,
+                                 tls=conn.tls)
+            return
+        selector.unregister(conn.sock)
+        connections.pop(conn.sock, None)
+        if message.operation in (Operation.UPLOAD, Operation.DOWNLOAD):
+            self._hand_to_transfers(conn, message)
+            return
+        if self._needs_hashing(message):
+            assert self.registry is not None
+            with self._password_ready:
+                # Addresses that guessed wrong lately queue apart from the rest, so the room's
+                # own members are not refused for the guessers' sake.
+                line = (message.room, self.registry.guessed_wrong(conn.ip))
+                try:
+                    self._password_queue.push(line, conn.ip, (conn, message))
+                except QueueFull as exc:
+                    self.stats["password checks refused"] += 1
+                    self._workers.submit(self._answer_and_close, conn.sock, message.operation, message.room,
+                                         Status.TRY_LATER, str(exc), conn.ip, None, tls=conn.tls, retry_after=exc.seconds)
+                    return
+                self._password_ready.notify()
+            return
+        self._workers.submit(self._serve_request, conn, message)
+
+    def _needs_hashing(self, message: p.TcrpMessage) -> bool:
+        """A CREATE with a password, or a JOIN with one to a locked room: scrypt work."""
+        assert self.registry is not None
+        if message.operation not in (Operation.CREATE, Operation.JOIN):
+            return False
+        try:
+            password = p.decode_request(message.payload).password
+        except ProtocolError:
+            return False  # answered BAD_REQUEST by a worker
+        return bool(password) and (message.operation is Operation.CREATE or self.registry.is_locked(message.room))
+
+    def _password_loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._password_ready:
+                item = self._password_queue.pop()
+                if item is None:
+                    self._password_ready.wait(0.5)
+                    continue
+            ip, (conn, message) = item
+            started = time.monotonic()
+            try:
+                status, detail, completion, dialect = self._decision(conn, message)
+            finally:  # before the answer: the client's next request must find its address free
+                with self._password_ready:
+                    self._password_queue.done(ip, time.monotonic() - started)
+            self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion,
+                                   tls=conn.tls, dialect=dialect)
+
+    BUSY_TRANSFERS = "the server is busy with other file transfers; try again in a moment"
+
+    def _hand_to_transfers(self, conn: _Connection, message: p.TcrpMessage) -> None:
+        """A file's bytes follow this request: move the connection off the selector to a
+        transfer slot, or answer at once (plain, or every slot busy)."""
+        assert self._workers is not None and self._transfers is not None and conn.header is not None
+        refusal = None
+        if conn.tls is None:
+            self.stats["plain refused"] += 1
+            refusal = (Status.ENCRYPTION_REQUIRED, "files are shared only over encryption; use a current Online Chat Messenger")
+        else:
+            pending = bytes(conn.buffer[p.TCRP_HEADER_SIZE + conn.header.body_size :])
+            if self._transfers.try_start(conn.sock, conn.tls, message, pending, conn.ip, lambda: self._release(conn.ip)):
+                return
+            self.stats["transfers busy"] += 1
+            refusal = (Status.BUSY, self.BUSY_TRANSFERS)
+        self._workers.submit(self._answer_and_close, conn.sock, message.operation, message.room, *refusal, conn.ip, tls=conn.tls)
+
+    def _unwrap(self, selector, connections, conn: _Connection, chunk: bytes) -> bytes | None:
+        """The request bytes in `chunk`: as they are on a plain connection, decrypted on a TLS
+        one (whose handshake answers go out here). None when there is nothing to add yet."""
+        if not conn.mode:
+            conn.buffer += chunk
+            if len(conn.buffer) < p.TLS_PREFIX_BYTES:
+                return None
+            if not p.looks_like_tls(bytes(conn.buffer[: p.TLS_PREFIX_BYTES])):
+                conn.mode = "plain"
+                return b""
+            conn.mode, conn.tls = "tls", TlsServerSide(self._tls_context)
+            chunk = bytes(conn.buffer)
+            conn.buffer.clear()
+        if conn.tls is None:
+            return chunk
+        try:
+            plain, reply = conn.tls.receive(chunk)
+            if reply:
+                conn.sock.sendall(reply)  # a handshake flight: far less than a socket buffer
+        except (ssl.SSLError, OSError) as exc:
+            self.stats["tls failures"] += 1
+            log.info("TLS handshake with %s failed: %s", conn.ip, exc)
+            self._finish(selector, connections, conn)
+            return None
+        return plain
+
+    def _serve_request(self, conn: _Connection, message: p.TcrpMessage) -> None:
+        status, detail, completion, dialect = self._decision(conn, message)
+        self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion,
+                               tls=conn.tls, dialect=dialect)
+
+    def _decision(self, conn: _Connection, message: p.TcrpMessage) -> tuple[Status, str, bytes | None, Dialect]:
+        try:
+            return self._decide(conn.ip, message, conn.tls is not None)
+        except Exception:
+            log.exception("error answering a %s request from %s", message.operation.name, conn.ip)
+            return Status.SERVER_ERROR, "the server hit an internal error; try again", None, Dialect.OURS
+
+    PLAIN_REFUSED = ("this server admits only encrypted clients; use a current Online Chat Messenger, "
+                     "or ask the host to start the server with --allow-plain")
+
+    def _decide(self, ip: str, message: p.TcrpMessage, secure: bool) -> tuple[Status, str, bytes | None, Dialect]:
+        op, room = message.operation, message.room
+        dialect = Dialect.OURS
+        if op is not Operation.LIST:
+            try:
+                dialect = p.decode_request(message.payload).dialect
+            except ProtocolError:
+                pass  # answered below as a bad request
+        sealed = secure and dialect is Dialect.OURS
+        if not sealed and not self.allow_plain:
+            self.stats["plain refused"] += 1
+            log.info("refused a plain %s request from %s (start with --allow-plain to admit it)", op.name, ip)
+            return Status.ENCRYPTION_REQUIRED, self.PLAIN_REFUSED, None, dialect
+        return (*self._decide_admitted(ip, message, sealed), dialect)
+
+    def _decide_admitted(self, ip: str, message: p.TcrpMessage, sealed: bool) -> tuple[Status, str, bytes | None]:
+        op, room = message.operation, message.room
+        assert self.registry is not None
+        if op is Operation.LIST:
+            rooms = self.registry.list_rooms()
+            return Status.OK, "", p.encode_json({"rooms": rooms, "udp_port": self.udp_address[1]})
+        if not room:
+            return Status.BAD_REQUEST, "room name is empty", None
+        try:
+            if op is Operation.FILES:
+                assert self.files is not None  # set by start()
+                files_request = p.decode_file_request(op, message.payload)
+                self.registry.file_member(files_request.token.encode("ascii", "replace"), ip, room,
+                                          p.decode_proof(files_request.proof))
+                return Status.OK, "", p.encode_json({"files": [p.file_to_json(info) for info in self.files.files(room)]})
+            request = p.decode_request(message.payload)
+            if op in (Operation.CREATE, Operation.JOIN) and not request.username:
+                raise ProtocolError("username is empty")
+            wire = Wire.SEALED if sealed else Wire.KANARU if request.dialect is Dialect.KANARU else Wire.PLAIN
+            if op is Operation.CREATE:
+                token = self.registry.create_room(room, request.username, ip, request.password, wire=wire,
+                                                  request_id=request.request_id)
+                return Status.OK, "", self._grant(token, wire)
+            if op is Operation.JOIN and request.resume_token:
+                token, outbound, wire = self.registry.resume(room, request.username, ip,
+                                                             request.resume_token.encode("ascii", "replace"))
+                self._send_all(outbound)
+                return Status.OK, "", self._grant(token, wire)
+            if op is Operation.JOIN:
+                token, outbound = self.registry.join_room(room, request.username, ip, request.password, wire=wire,
+                                                          request_id=request.request_id)
+                self._send_all(outbound)
+                return Status.OK, "", self._grant(token, wire)
+            token = (request.token or "").encode("ascii", "replace")
+            snapshot = self.registry.snapshot(token, ip, room, p.decode_proof(request.proof) if sealed else None)
+            snapshot["udp_port"] = self.udp_address[1]
+            return Status.OK, "", p.encode_json(snapshot)
+        except ProtocolError as exc:
+            return Status.BAD_REQUEST, exc.reason, None
+        except RegistryError as exc:
+            return exc.status, str(exc), None
+
+    def _grant(self, token: bytes, wire: Wire) -> bytes:
+        """The completion of a CREATE or JOIN, in the form its client reads."""
+        if wire is Wire.SEALED:
+            assert self.registry is not None and self.registry.member_keys is not None  # set in __init__
+            return p.encode_grant(token, self.registry.member_keys.key_for(token))
+        return p.encode_kanaru_token(token) if wire is Wire.KANARU else token
+
+    def _answer_and_close(self, sock, operation, room, status, detail, ip=None, completion=None, *,
+                          tls: TlsServerSide | None = None, dialect: Dialect = Dialect.OURS, retry_after: int = 1) -> None:
+        try:
+            sock.setblocking(True)
+            sock.settimeout(5.0)
+            if dialect is Dialect.KANARU:
+                answer = p.encode_kanaru_status(status is Status.OK, "" if status is Status.OK else detail)
+            else:
+                answer = p.encode_status(status, detail, retry_after)
+            data = p.encode_tcrp(operation, State.RESPONSE, room, answer)
+            if status is Status.OK and completion is not None:
+                data += p.encode_tcrp(operation, State.COMPLETE, room, completion)
+            if tls is not None:
+                data = tls.send(data) + tls.close()
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except (OSError, ssl.SSLError) as exc:
+            log.debug("could not answer %s: %s", ip, exc)
+        finally:
+            sock.close()
+            if ip is not None:
+                self._release(ip)
+

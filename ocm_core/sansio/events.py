@@ -1,0 +1,131 @@
+"""Typed events that a ChatClient puts on its queue for a GUI or terminal loop.
+
+They are plain frozen dataclasses, all AppEvents, so that a consumer can match on the
+type and never needs to touch the client's sockets or threads. (A room event on the
+wire is `protocol.Event`; these are what the app is told.) The core gives codes and
+data, not sentences of its own: the GUI and CLI word notices and connection changes
+(one table, `ocm_core.cli.main.EVENT_WORDS`). Reasons the server sends are passed on as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AppEvent:
+    """Base of everything a ChatClient puts on its event queue."""
+
+
+@dataclass(frozen=True)
+class ChatMessage(AppEvent):
+    """Another member's message, in room order. `time` is the server's epoch seconds."""
+
+    seq: int
+    sender: str
+    text: str
+    time: float
+    history: bool = False
+
+
+@dataclass(frozen=True)
+class Notice(AppEvent):
+    """A member came or went: kind is 'joined', 'left' or 'timed_out'. `text` is empty
+    from the client (the UI words it from `kind` and `name`)."""
+
+    seq: int
+    kind: str
+    name: str
+    text: str
+    time: float
+    history: bool = False
+
+
+@dataclass(frozen=True)
+class FileShared(AppEvent):
+    """A member (perhaps this client) shared a file; `ChatClient.download(file_id, ...)` fetches it."""
+
+    seq: int
+    file_id: str
+    name: str
+    size: int
+    sender: str
+    mime: str
+    time: float
+    history: bool = False
+
+
+@dataclass(frozen=True)
+class MembersChanged(AppEvent):
+    members: tuple[str, ...]
+    host: str
+    plain: frozenset[str] = frozenset()  # members whose traffic crosses the network unencrypted
+
+
+@dataclass(frozen=True)
+class MessageSent(AppEvent):
+    """The server acknowledged one of our own messages and gave it room position `seq`
+    (0 when the acknowledgement came with a later message's, whose own ack was lost)."""
+
+    msg_id: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class MessageFailed(AppEvent):
+    """One of our own messages was never acknowledged; `retry(msg_id)` sends it again."""
+
+    msg_id: int
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RoomClosed(AppEvent):
+    reason: str
+
+
+@dataclass(frozen=True)
+class ConnectionLost(AppEvent):
+    """The server has been silent for a while; the client keeps probing."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectionRestored(AppEvent):
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class HostNotAnswering(AppEvent):
+    """The connection has been lost for `session.HOST_NOT_ANSWERING_AFTER` seconds: the
+    host (and its server) has not answered for `seconds`. The client keeps probing;
+    `ChatClient.keep_waiting()` asks for the next reminder, `leave()` gives up."""
+
+    seconds: int
+
+
+@dataclass(frozen=True)
+class SessionGone(AppEvent):
+    """The server no longer knows this session and would not take it back (it restarted
+    without it, or we were away too long); the room may still be there: joining `room`
+    again as `name` with a new client may work. `reason` is the server's, as a sentence."""
+
+    room: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Resumed(AppEvent):
+    """We were away past the server's timeout and came back into the room by ourselves;
+    the `missed` messages we missed follow this event."""
+
+    missed: int
+
+
+@dataclass(frozen=True)
+class ErrorEvent(AppEvent):
+    text: str
+

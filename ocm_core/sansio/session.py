@@ -1,0 +1,557 @@
+"""ClientSession: the client's side of a room, as a state machine without I/O.
+
+No socket, thread or clock in here (the rule of `protocol.py` and `rooms.py`): the
+caller hands in what arrived and the time, and gets back an `Output`: datagrams to
+send, events for the app, and whether to fetch the room's snapshot over TCP. It is
+the client's counterpart of `RoomRegistry.handle_datagrams` and `RoomRegistry.tick`.
+
+What it keeps: our messages in id order until the server acknowledges them (re-sent
+with backoff, reported failed after `send_timeout`), the room's events handed on once
+and in room order (later ones held back while a gap is asked for again), cumulative
+acknowledgements, and whether the server still answers.
+
+    JOINING --any frame--> OPEN --silence--> LOST --any frame--> OPEN
+       |                     |                 |
+       +---------------------+-----leave()-----+--> CLOSING --answer/close()--> CLOSED
+    room closed, token unknown, or silence past give_up_after: CLOSED from any state
+
+In LOST, `not_answering_after` seconds (HOST_NOT_ANSWERING_AFTER) bring one
+HostNotAnswering; keep_waiting() asks for the next one that much later. Ending because
+the server no longer knows this session (and would not take it back) is SessionGone,
+which the app can answer by joining again; the room's own end is RoomClosed.
+
+A call that does not fit the state raises `LocalProtocolError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import itertools
+import logging
+from dataclasses import dataclass, field
+
+from ocm_core.sansio import events as ev
+from ocm_core.wire import protocol as p
+from ocm_core.errors import LocalProtocolError, ProtocolError
+from ocm_core.i18n import N_, _, as_sentence
+from ocm_core.wire.protocol import ErrorCode, EventType
+from ocm_core.crypto.secure import OpenFailed, SealedChannel
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = 0.3  # seconds before an unacknowledged message is sent again; doubles ...
+MAX_RETRY = 2.0  # ... up to this
+JOIN_PROBE = 0.2  # heartbeats this often until the server first answers (it learns our address)
+ACK_DELAY = 0.05  # acknowledgements are batched for this long
+GAP_RETRY = 0.2  # an open gap with nothing new arriving is asked for again this often
+RESEND_SPACING = 0.1  # at most one RESEND per this much time, unless the server prompts it
+# Silence longer than a heartbeat is first probed densely: on a lossy link one lost answer
+# is common, many in a row are not, so "connection lost" then means it (a server answers
+# a probe at most every 0.5 s: rooms.STATUS_QUIET).
+SILENCE_PROBE = 0.5
+RESUME_RETRY = 2.0  # a server unreachable for taking us back is asked again after this
+UNKNOWN_CHECK_EVERY = 2.0  # a plain "unknown token" is checked over TLS (a snapshot) at most this often
+# Lost this long, the host is called not answering: by then the server would have removed a
+# member as silent (rooms.RoomRegistry's member_timeout), so waiting on is a choice to offer.
+HOST_NOT_ANSWERING_AFTER = 30.0
+
+
+class SessionState(enum.Enum):
+    JOINING = "joining"  # joined over TCP; the server has not answered on UDP yet
+    OPEN = "open"
+    LOST = "lost"  # the server has been silent longer than lost_after: probing with backoff
+    CLOSING = "closing"  # we sent LEAVE and wait for the server to confirm
+    CLOSED = "closed"  # over: nothing more is sent or handed on
+
+
+_LIVE = (SessionState.JOINING, SessionState.OPEN, SessionState.LOST)
+
+
+@dataclass
+class Output:
+    """What the caller should do: send `datagrams` (in order) to the server's chat
+    address, hand `events` to the app, and fetch a snapshot (SYNC) if `fetch_snapshot`."""
+
+    datagrams: list[bytes] = field(default_factory=list)
+    events: list[ev.AppEvent] = field(default_factory=list)
+    fetch_snapshot: bool = False
+    resume: bool = False  # ask to come back into the room with our token (JOIN with resume_token), then resumed()
+
+
+@dataclass
+class _Pending:
+    text: str
+    first_sent: float
+    retry_at: float
+    interval: float
+
+
+class ClientSession:
+    def __init__(
+        self,
+        room: str,
+        username: str,
+        token: bytes,
+        *,
+        heartbeat_interval: float = 3.0,
+        send_timeout: float = 60.0,
+        lost_after: float | None = None,
+        give_up_after: float = 300.0,
+        not_answering_after: float = HOST_NOT_ANSWERING_AFTER,
+        channel: SealedChannel | None = None,
+    ):
+        """`channel`: seals what we send and opens what the server sends (None: plain).
+        `send_timeout`: a message not acknowledged by then is reported failed.
+        `lost_after`: seconds of silence from the server before ConnectionLost.
+        `give_up_after`: seconds of silence after which the session ends for good.
+        `not_answering_after`: seconds in LOST before HostNotAnswering (and again after keep_waiting())."""
+        self.room = room
+        self.username = username
+        self.heartbeat_interval = heartbeat_interval
+        self.send_timeout = send_timeout
+        self.lost_after = lost_after if lost_after is not None else max(3.0, 3.0 * heartbeat_interval)
+        self.give_up_after = give_up_after
+        self.not_answering_after = not_answering_after
+        self._not_answering_at = float("inf")  # when LOST brings HostNotAnswering (armed on entering LOST)
+        self.state = SessionState.JOINING
+        self.host: str | None = None
+        self.members: tuple[str, ...] = ()
+        self._room_bytes = room.encode("utf-8")
+        self._token = token
+        self._joined_at: int | None = None  # room position at join; None until the first snapshot
+        self._msg_ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._failed: dict[int, str] = {}
+        self._delivered = 0  # every room event up to here has been handed on
+        self._held: dict[int, p.Event] = {}  # events that arrived ahead of a gap
+        self._own_seqs: set[int] = set()  # positions of our own messages, from their acks
+        self._acked_sent = -1
+        self._last_ack_at = float("-inf")
+        self._last_heartbeat = float("-inf")
+        self._last_heard = 0.0
+        self._last_resend_request = float("-inf")
+        self._resync_wanted = False
+        self._resume = ""  # "" | "wanted" | "asked": the server forgot us; coming back is being tried
+        self._resume_reason = ""
+        self._resume_at = float("-inf")
+        self._channel = channel
+        self._last_unknown_check = float("-inf")
+        self.plain: frozenset[str] = frozenset()  # members whose traffic is not encrypted
+        self.dropped = 0  # datagrams that did not open, or came plain to a sealed session
+
+    # --- what the caller may ask ---------------------------------------------------------
+
+    @property
+    def delivered(self) -> int:
+        """The room position up to which every event has been handed on (or was ours)."""
+        return self._delivered
+
+    @property
+    def max_message_bytes(self) -> int:
+        return p.max_chat_text_bytes(len(self._room_bytes), len(self._token), len(self.username.encode("utf-8")))
+
+    def _require(self, action: str, *allowed: SessionState) -> None:
+        if self.state not in allowed:
+            raise LocalProtocolError(f"cannot {action} while the session is {self.state.value}")
+
+    # --- calls from the app -------------------------------------------------------------
+
+    def apply_snapshot(self, snapshot: p.RoomSnapshot, now: float) -> Output:
+        """Take members and the event position from a SYNC answer. The first one starts the
+        session and its history is shown as history; a later one (after RESYNC) hands on
+        the events we had missed as live ones."""
+        self._require("apply a room snapshot", *_LIVE)
+        out = Output()
+        first = self._joined_at is None
+        if first:
+            self._joined_at = snapshot.seq
+            self._last_heard = now
+        self.host, self.members, self.plain = snapshot.host, snapshot.members, frozenset(snapshot.plain)
+        if not first and snapshot.seq < self._delivered:  # the server's own word over TLS, never a stale datagram
+            self._numbering_went_back(snapshot.seq)
+        # Our own join is in the history the server sends: it and what came after it are news
+        # to us, not "earlier messages".
+        own_join = max((e.seq for e in snapshot.history
+                        if e.event_type is EventType.JOINED and e.name == self.username), default=None)
+        for event in snapshot.history:
+            event = dataclasses.replace(event, history=first and (own_join is None or event.seq < own_join))
+            if event.seq > self._delivered and self.state is not SessionState.CLOSED and not self._is_own(event.seq, event):
+                self._hand_on(event, out, update_members=False)
+        self._delivered = max(self._delivered, snapshot.seq)
+        self._held = {s: e for s, e in self._held.items() if s > self._delivered}
+        self._own_seqs = {s for s in self._own_seqs if s > self._delivered}
+        out.events.append(ev.MembersChanged(self.members, self.host or "", self.plain))
+        self._drain(out, now)
+        return out
+
+    def resumed(self, snapshot: p.RoomSnapshot, now: float) -> Output:
+        """The server took us back (same token): hand on what we missed, say how much, and
+        send what we kept at once."""
+        self._require("resume", *_LIVE)
+        self._resume = ""
+        out = self.apply_snapshot(snapshot, now)
+        # Our own timing out and coming back are not news to us.
+        out.events = [e for e in out.events if not (isinstance(e, ev.Notice) and e.name == self.username)]
+        missed = len([e for e in out.events if isinstance(e, ev.ChatMessage)])
+        out.events.insert(0, ev.Resumed(missed))  # said first: what we missed follows it
+        for pending in self._pending.values():
+            pending.retry_at = now
+        return out
+
+    def resume_later(self, now: float) -> None:
+        """The server could not be asked to take us back: ask again in a while."""
+        if self._resume == "asked":
+            self._resume, self._resume_at = "wanted", now + RESUME_RETRY
+
+    def resume_failed(self, reason: str, *, room_gone: bool = False) -> Output:
+        """The server would not take us back: the session is over, with its reason (or the
+        one it gave when it forgot us). SessionGone (joining again may work), or RoomClosed
+        when `room_gone` (the server said the room itself is no more)."""
+        out = Output()
+        if self.state in _LIVE:
+            sentence = _server_sentence(reason) if reason else self._resume_reason
+            if room_gone:
+                self._end(sentence, out)
+            else:
+                self._fail_pending(_("the server no longer knew this session"), out)
+                self.close()
+                out.events.append(ev.SessionGone(self.room, self.username, sentence))
+        return out
+
+    def keep_waiting(self, now: float) -> None:
+        """The person chose to wait for the host: the next HostNotAnswering comes
+        `not_answering_after` seconds from now, if the connection is still lost then
+        (a new loss starts its own count)."""
+        self._not_answering_at = now + self.not_answering_after
+
+    def send_chat(self, text: str, now: float) -> tuple[int, bytes]:
+        """Queue `text` for the room; return its message id and the datagram to send now.
+        Re-sends come from tick() until the server acknowledges it or it fails."""
+        self._require("send a message", *_LIVE)
+        if self._joined_at is None:
+            raise LocalProtocolError("cannot send a message before the room's snapshot is applied")
+        msg_id = next(self._msg_ids)
+        self._pending[msg_id] = _Pending(text, now, now + FIRST_RETRY, FIRST_RETRY)
+        try:
+            return msg_id, self._chat_datagram(msg_id, text)
+        except LocalProtocolError:
+            del self._pending[msg_id]
+            raise
+
+    def retry(self, msg_id: int, now: float) -> tuple[int, bytes]:
+        """Send a failed message again under a new id."""
+        self._require("retry a message", *_LIVE)
+        if msg_id not in self._failed:
+            raise LocalProtocolError(f"message {msg_id} is not waiting for a retry")
+        new_id, datagram = self.send_chat(self._failed[msg_id], now)
+        del self._failed[msg_id]
+        return new_id, datagram
+
+    def leave(self, now: float) -> Output:
+        """Say goodbye; call again to repeat it if the answer does not come."""
+        self._require("leave", *_LIVE, SessionState.CLOSING)
+        self.state = SessionState.CLOSING
+        return Output(datagrams=[self._datagram(p.encode_leave())])
+
+    def close(self) -> None:
+        """Stop for good without a word to the server (after leave(), or on shutdown)."""
+        self.state = SessionState.CLOSED
+        self._pending.clear()
+
+    # --- what arrived ---------------------------------------------------------------------
+
+    def forgotten(self, reason: str) -> Output:
+        """The server said over TLS that it no longer knows this session: ask to come back
+        (we may have been away past its timeout); resume_failed() ends it if refused."""
+        if self.state in _LIVE and self._resume == "":  # else a try to come back is under way: it decides
+            self._resume = "wanted"
+            words = reason.rstrip(".")
+            self._resume_reason = _server_sentence(words) if words else _("The server no longer knows this session; join again.")
+        return Output()
+
+    def _open(self, data: bytes) -> tuple[bytes, bool]:
+        """(body, whether it came sealed): opened under our key when this session seals."""
+        datagram = p.decode_datagram(data)
+        if self._channel is None or not p.is_sealed(datagram.body):
+            return datagram.body, False
+        return self._channel.open(data[: len(data) - len(datagram.body)], datagram.body), True
+
+    def _drop(self, reason: str) -> Output:
+        self.dropped += 1
+        if self.dropped & (self.dropped - 1) == 0:  # the 1st, 2nd, 4th, 8th ...: a flood cannot flood the log
+            log.warning("dropped %d datagrams not genuinely from the server (%s)", self.dropped, reason)
+        return Output()
+
+    def _unsealed(self, frame, now: float) -> Output:
+        """A plain datagram to a sealed session: anyone could have sent it. Only the server's
+        "unknown token" is plain (it has no key for a token it forgot), so that one is a hint,
+        checked over TLS (a snapshot fetch) before anything ends; anything else is dropped."""
+        if not isinstance(frame, p.ErrorFrame) or frame.code is not ErrorCode.UNKNOWN_TOKEN:
+            return self._drop("plain")
+        out = Output()
+        if self.state is SessionState.CLOSING:
+            self.close()  # we are leaving anyway: at worst a forged one makes us go sooner
+        elif self.state in _LIVE and now - self._last_unknown_check >= UNKNOWN_CHECK_EVERY:
+            self._last_unknown_check = now
+            out.fetch_snapshot = True
+        return out
+
+    def receive(self, data: bytes, now: float) -> Output:
+        """Handle one datagram from the server. Malformed bytes raise RemoteProtocolError
+        and change nothing; one that does not open (forged, altered, replayed) is dropped
+        and counted; anything after CLOSED is ignored."""
+        try:
+            body, sealed = self._open(data)
+        except OpenFailed as exc:
+            return self._drop(exc.reason)
+        frame = p.decode_body(body)
+        if self._channel is not None and not sealed:
+            return self._unsealed(frame, now)
+        out = Output()
+        if self.state is SessionState.CLOSED:
+            return out
+        self._last_heard = now
+        if self.state is SessionState.JOINING:
+            self.state = SessionState.OPEN
+        elif self.state is SessionState.LOST:
+            self.state = SessionState.OPEN
+            out.events.append(ev.ConnectionRestored())
+            for pending in self._pending.values():
+                pending.retry_at = now  # send what waited at the next tick
+        if isinstance(frame, p.Event):
+            if frame.seq > self._delivered:
+                self._held[frame.seq] = frame
+                self._drain(out, now)
+            else:
+                self._acked_sent = -1  # a re-send of what we have: our last ack was lost, repeat it
+        elif isinstance(frame, p.ChatAck):
+            self._acknowledged(frame, out, now)
+        elif isinstance(frame, p.StatusFrame):
+            if frame.latest_seq < self._delivered:
+                # Perhaps the server's numbering went back (a database lost), perhaps this is
+                # an old STATUS overtaken by newer events: only a fresh snapshot can tell.
+                self._resync_wanted = True
+            elif frame.latest_seq > self._delivered and not self._held:
+                self._ask_resend(out, now, force=True, up_to=frame.latest_seq)
+        elif isinstance(frame, p.ErrorFrame):
+            self._error(frame, out)
+        else:
+            log.debug("ignored a %s frame from the server", type(frame).__name__)
+        return out
+
+    def _numbering_went_back(self, latest_seq: int) -> None:
+        """The server's room is behind what we delivered (it lost its database, or another
+        server took over): what it numbers next would look old to us and never be shown.
+        Take its numbering."""
+        log.warning("the server's room position went back from %d to %d; following its numbering", self._delivered, latest_seq)
+        self._delivered = latest_seq
+        self._held.clear()
+        self._own_seqs.clear()
+        self._acked_sent = -1
+
+    def _acknowledged(self, frame: p.ChatAck, out: Output, now: float) -> None:
+        if self._pending.pop(frame.msg_id, None) is not None:
+            # The server relays our messages in id order, so this ack also says that every
+            # older one still waiting went out: its own ack was lost. Its room position
+            # arrives with the stream (seq 0 until then).
+            for older in sorted(i for i in self._pending if i < frame.msg_id):
+                del self._pending[older]
+                out.events.append(ev.MessageSent(older, 0))
+            out.events.append(ev.MessageSent(frame.msg_id, frame.seq))
+        if frame.seq > self._delivered:
+            self._own_seqs.add(frame.seq)
+            self._drain(out, now)
+
+    def _error(self, frame: p.ErrorFrame, out: Output) -> None:
+        if frame.code is ErrorCode.UNKNOWN_TOKEN:
+            if self.state is SessionState.CLOSING:
+                self.close()  # the server's answer to our LEAVE
+            elif self._resume == "":
+                # Perhaps we were away too long (a laptop asleep): try to come back before giving up.
+                self._resume = "wanted"
+                self._resume_reason = _server_sentence(frame.text) if frame.text else _(
+                    "The server no longer knows this session (it may have restarted without its database); join again.")
+        elif frame.code is ErrorCode.RESYNC:
+            self._resync_wanted = True
+        else:
+            out.events.append(ev.ErrorEvent(_server_sentence(frame.text)))
+
+    # --- room order ----------------------------------------------------------------------
+
+    def _is_own(self, seq: int, event: p.Event | None) -> bool:
+        """Is room position `seq` one of our own live messages? We showed those when we sent
+        them. An ack says so; failing that, names are unique in a room, so a live message
+        under our name after we joined is ours (history may hold an earlier namesake's)."""
+        if seq in self._own_seqs:
+            return True
+        return (
+            event is not None and event.event_type is EventType.CHAT and not event.history
+            and event.name == self.username and seq > (self._joined_at or 0)
+        )
+
+    def _drain(self, out: Output, now: float) -> None:
+        """Hand on every event that is now contiguous; ask for the gaps if any are left."""
+        while self.state is not SessionState.CLOSED:
+            seq = self._delivered + 1
+            if seq not in self._own_seqs and seq not in self._held:
+                break
+            event = self._held.pop(seq, None)
+            if event is not None and not self._is_own(seq, event):  # None: our own, acked
+                self._hand_on(event, out)
+            self._own_seqs.discard(seq)
+            self._delivered = seq
+        if self._held and self.state is not SessionState.CLOSED:
+            self._ask_resend(out, now)
+
+    def _ask_resend(self, out: Output, now: float, force: bool = False, up_to: int = 0) -> None:
+        """Ask for every gap below the highest event held (or up to `up_to`), in one request."""
+        if not force and now - self._last_resend_request <= RESEND_SPACING:
+            return
+        self._last_resend_request = now
+        ranges: list[tuple[int, int]] = []
+        wanted, seq = 0, self._delivered + 1
+        end = max(max(self._held, default=0), up_to)
+
+        def missing(s: int) -> bool:
+            return s not in self._held and s not in self._own_seqs
+
+        while seq <= end and len(ranges) < p.MAX_RESEND_RANGES and wanted < p.MAX_RESEND_EVENTS:
+            if not missing(seq):
+                seq += 1
+                continue
+            first = seq
+            while seq <= end and missing(seq) and wanted < p.MAX_RESEND_EVENTS:
+                seq += 1
+                wanted += 1
+            ranges.append((first, seq - 1))
+        if ranges:
+            out.datagrams.append(self._datagram(p.encode_resend(*ranges)))
+
+    def _hand_on(self, event: p.Event, out: Output, update_members: bool = True) -> None:
+        when = event.time_ms / 1000.0
+        if event.event_type is EventType.CHAT:
+            out.events.append(ev.ChatMessage(event.seq, event.name, event.text, when, event.history))
+            return
+        if event.event_type is EventType.FILE:
+            try:
+                info = p.decode_file_event(event)
+            except ProtocolError as exc:
+                log.warning("ignored a malformed file event: %s", exc.reason)
+                return
+            out.events.append(ev.FileShared(event.seq, info.file_id, info.name, info.size, info.sender, info.mime, when, event.history))
+            return
+        if event.event_type is EventType.CLOSED:
+            if not event.history:
+                self._end(_server_sentence(event.text) if event.text else _("The host closed the room."), out)
+            return
+        kind = _NOTICE_KINDS[event.event_type]
+        out.events.append(ev.Notice(event.seq, kind, event.name, "", when, event.history))
+        if update_members:
+            members = set(self.members)
+            if kind == "joined":
+                members.add(event.name)
+                if event.text == p.JOINED_PLAIN:
+                    self.plain |= {event.name}
+            else:
+                members.discard(event.name)
+                self.plain -= {event.name}
+            self.members = tuple(sorted(members, key=str.casefold))
+            out.events.append(ev.MembersChanged(self.members, self.host or "", self.plain))
+
+    def _end(self, sentence: str, out: Output) -> None:
+        """The room is gone for us: report it once; what still waited has failed."""
+        self._fail_pending(_("the room closed before it was delivered"), out)
+        self.close()
+        out.events.append(ev.RoomClosed(sentence))
+
+    def _fail_pending(self, reason: str, out: Output) -> None:
+        for msg_id, pending in self._pending.items():
+            out.events.append(ev.MessageFailed(msg_id, pending.text, reason))
+
+    # --- time ------------------------------------------------------------------------------
+
+    def tick(self, now: float) -> Output:
+        """Time-driven work: re-sends, failures, lost and given-up connections, gap requests,
+        acknowledgements and heartbeats. Call it often (every 50 ms or so)."""
+        out = Output()
+        if self.state not in _LIVE or self._joined_at is None:
+            return out
+        if self._resync_wanted:
+            self._resync_wanted = False
+            out.fetch_snapshot = True
+        if self._resume == "wanted" and now >= self._resume_at:
+            self._resume = "asked"
+            out.resume = True
+        lost = self.state is SessionState.LOST
+        for msg_id, pending in list(self._pending.items()):
+            if now - pending.first_sent > self.send_timeout:
+                del self._pending[msg_id]
+                self._failed[msg_id] = pending.text
+                out.events.append(ev.MessageFailed(msg_id, pending.text, _("the server did not confirm it within {seconds:g} s").format(
+                    seconds=self.send_timeout)))
+            elif now >= pending.retry_at and not lost:
+                out.datagrams.append(self._chat_datagram(msg_id, pending.text))
+                pending.interval = min(pending.interval * 2, MAX_RETRY)
+                pending.retry_at = now + pending.interval
+        silent_for = now - self._last_heard
+        if silent_for > self.give_up_after:
+            self._end(_("No answer from the server for {seconds:.0f} s; the connection is lost.").format(seconds=silent_for), out)
+            return out
+        if not lost and silent_for > self.lost_after:
+            self.state, lost = SessionState.LOST, True
+            self._not_answering_at = now + self.not_answering_after
+            out.events.append(ev.ConnectionLost())
+        elif lost and now >= self._not_answering_at:
+            self._not_answering_at = float("inf")  # once; keep_waiting() arms the next
+            out.events.append(ev.HostNotAnswering(int(silent_for)))
+        if lost:  # probe with a backoff of silence: 1, 2, 4 ... up to the heartbeat interval
+            interval = min(self.heartbeat_interval, max(1.0, silent_for / 4))
+        elif self.state is SessionState.JOINING:
+            interval = JOIN_PROBE
+        elif silent_for > self.heartbeat_interval + SILENCE_PROBE:
+            interval = SILENCE_PROBE  # an answer is overdue: ask again soon before calling it lost
+        else:
+            interval = self.heartbeat_interval
+        if self._held and now - self._last_resend_request >= GAP_RETRY:
+            self._ask_resend(out, now)  # a gap is still open and nothing new came to prompt a request
+        ack_due = self._delivered != self._acked_sent and now - self._last_ack_at >= ACK_DELAY
+        if ack_due or now - self._last_heartbeat >= interval:
+            self._acked_sent, self._last_ack_at, self._last_heartbeat = self._delivered, now, now
+            out.datagrams.append(self._datagram(p.encode_heartbeat(self._delivered)))
+        return out
+
+    # --- bytes -----------------------------------------------------------------------------
+
+    def _datagram(self, body: bytes) -> bytes:
+        if self._channel is None:
+            return p.encode_datagram(self._room_bytes, self._token, body)
+        return self._channel.seal(p.datagram_header(self._room_bytes, self._token), body)
+
+    def _chat_datagram(self, msg_id: int, text: str) -> bytes:
+        floor = min(self._pending, default=msg_id)  # everything below is delivered or given up
+        return self._datagram(p.encode_chat(msg_id, text, floor))
+
+
+_NOTICE_KINDS = {EventType.JOINED: "joined", EventType.LEFT: "left", EventType.TIMED_OUT: "timed_out"}
+
+
+# What our servers say when a room ends or a request fails, as the client shows them: a
+# known text is shown in the person's language, any other as the server wrote it.
+SERVER_SENTENCES = (
+    N_("The host closed the room."),
+    N_("The host went away, so the room closed."),
+    N_("The server stopped."),
+    N_("You left the room."),
+    N_("You were away too long and were removed."),
+    N_("You were away too long to come back; join the room again."),
+    N_("You were away a long time, or the server restarted; join the room again."),
+    N_("You left the room; join the room again."),
+    N_("The server is busy with too many connections; try again in a moment."),
+    N_("The server cannot save messages right now; yours will be sent when it can."),
+)
+
+
+def _server_sentence(text: str) -> str:
+    """The server's lower-case reason as a sentence, translated when it is one we know."""
+    return _(as_sentence(text))

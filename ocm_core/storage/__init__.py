@@ -1,0 +1,1 @@
+"""What the server keeps on disk: rooms and messages in SQLite, shared files, safe file names."""

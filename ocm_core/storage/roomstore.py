@@ -1,0 +1,281 @@
+"""SQLite persistence for the registry, so a restarted server carries on where it stopped.
+
+Every change the registry makes is one transaction here, committed before the
+server sends anything about it: an acknowledged message is on disk. WAL with
+synchronous=NORMAL survives a killed process (the OS still holds the pages); only
+a power cut could cost the last transactions. The registry calls in under its own
+lock, so one connection serves every thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ocm_core import paths
+from ocm_core.errors import DatabaseInUse
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+class StoreWriteError(Exception):
+    """A write did not reach the disk (full, read-only, failing); nothing of its transaction stays."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"cannot write to {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rooms (
+    name TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    password_salt BLOB,
+    password_hash BLOB
+);
+CREATE TABLE IF NOT EXISTS members (
+    token BLOB PRIMARY KEY,
+    room TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    udp_host TEXT,
+    udp_port INTEGER,
+    plain_text INTEGER NOT NULL DEFAULT 0,
+    wire INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS events (
+    room TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    time_ms INTEGER NOT NULL,
+    type INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    text TEXT NOT NULL,
+    sender_token BLOB,
+    msg_id INTEGER,
+    PRIMARY KEY (room, seq)
+);
+"""
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file itself is broken (not merely busy or full)."""
+    return getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(exc)
+
+
+def move_aside(path: str | os.PathLike) -> Path:
+    """Rename a damaged database (with its WAL and shared-memory files) to PATH.damaged-STAMP."""
+    path = Path(path)
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.rename(Path(f"{target}{suffix}"))
+    return target
+
+
+def default_db_path() -> Path:
+    """The platform's data directory, or the file an earlier version left in ~/.local/share."""
+    return paths.existing_or_legacy(paths.data_dir() / "server.db", paths.legacy_data_dirs())
+
+
+@dataclass
+class StoredRoom:
+    name: str
+    host: str
+    password_salt: bytes | None
+    password_hash: bytes | None
+
+
+@dataclass
+class StoredMember:
+    token: bytes
+    room: str
+    name: str
+    ip: str
+    address: tuple[str, int] | None
+    plain_text: bool
+    wire: int = 0  # rooms.Wire: plain, sealed or the kanaru dialect
+
+
+@dataclass
+class StoredEvent:
+    room: str
+    seq: int
+    time_ms: int
+    type: int
+    name: str
+    text: str
+    sender_token: bytes | None
+    msg_id: int | None
+
+
+class RoomStore:
+    def __init__(self, path: str | os.PathLike):
+        path = str(path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            fresh = not Path(path).exists()
+        # timeout=0: a second server on this file fails at once instead of waiting 5 s.
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=0)
+        if path != ":memory:" and fresh:
+            os.chmod(path, 0o600)  # it holds session tokens (on Windows the profile's ACL guards it)
+        try:
+            self._prepare(path)
+        except BaseException:
+            self._db.close()  # in use, damaged, or newer: leave no connection open on it
+            raise
+        self.path = path
+        self._in_batch = False
+
+    def _prepare(self, path: str) -> None:
+        # One server per file, on every OS: SQLite's own lock, taken exclusive by the
+        # first write and held until close (the OS drops it if the process dies).
+        self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise DatabaseInUse(path) from None
+            raise
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise RuntimeError(f"{path} was written by a newer version (schema {version}); use another --db file")
+        self._db.executescript(_SCHEMA)
+        columns = [row[1] for row in self._db.execute("PRAGMA table_info(members)")]
+        if "wire" not in columns:  # written before encryption: every member then was plain (0)
+            self._db.execute("ALTER TABLE members ADD COLUMN wire INTEGER NOT NULL DEFAULT 0")
+        if version != SCHEMA_VERSION:  # only a new file is written to here: a full disk must not stop a start
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def batch(self):
+        """One transaction for every write inside: a burst of datagrams costs one commit."""
+        if self._in_batch:
+            yield
+            return
+        self._db.execute("BEGIN")
+        self._in_batch = True
+        try:
+            yield
+        except BaseException:
+            self._db.rollback()
+            raise
+        else:
+            self._commit()
+        finally:
+            self._in_batch = False
+
+    def _commit(self) -> None:
+        try:
+            self._db.commit()
+        except sqlite3.Error as exc:
+            self._db.rollback()  # SQLite may have rolled back already; then this does nothing
+            raise StoreWriteError(self.path, str(exc)) from None
+
+    def writable(self) -> bool:
+        """Whether a one-page write reaches the disk now (after a StoreWriteError, to see it pass)."""
+        try:
+            self._write((f"PRAGMA user_version={SCHEMA_VERSION}", ()))
+        except StoreWriteError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write(self, *statements: tuple[str, tuple]) -> None:
+        """Run `statements` in the open batch, or else as one transaction of their own.
+        A failure raises StoreWriteError: the caller's transaction is then gone whole."""
+        try:
+            if self._in_batch:  # the batch's transaction covers it
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+                return
+            self._db.execute("BEGIN")
+            try:
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+            except BaseException:
+                self._db.rollback()
+                raise
+        except sqlite3.IntegrityError:
+            raise  # a bug of ours, not the disk's
+        except sqlite3.Error as exc:
+            raise StoreWriteError(self.path, str(exc)) from None
+        self._commit()
+
+    # --- writes ----------------------------------------------------------------------
+
+    def add_room(self, room: StoredRoom, host: StoredMember) -> None:
+        self._write(
+            ("INSERT INTO rooms VALUES (?, ?, ?, ?)", (room.name, room.host, room.password_salt, room.password_hash)),
+            _member_insert(host),
+        )
+
+    def add_member(self, member: StoredMember) -> None:
+        self._write(_member_insert(member))
+
+    def add_event(self, event: StoredEvent, forget_seq: int = 0) -> None:
+        """Store an event and drop the one that just left the buffer (`forget_seq`), so the
+        table stays at the buffer's length without a bulk delete that would stall the relay."""
+        statements = [_event_insert(event)]
+        if forget_seq > 0:
+            statements.append(("DELETE FROM events WHERE room = ? AND seq = ?", (event.room, forget_seq)))
+        self._write(*statements)
+
+    def remove_member(self, token: bytes) -> None:
+        self._write(("DELETE FROM members WHERE token = ?", (token,)))
+
+    def remove_room(self, name: str) -> None:
+        self._write(("DELETE FROM rooms WHERE name = ?", (name,)))
+
+    def move_member(self, token: bytes, address: tuple[str, int], plain_text: bool) -> None:
+        self._write(("UPDATE members SET udp_host = ?, udp_port = ?, plain_text = ? WHERE token = ?", (*address, int(plain_text), token)))
+
+    def prune_events(self, room: str, keep_after_seq: int) -> None:
+        self._write(("DELETE FROM events WHERE room = ? AND seq <= ?", (room, keep_after_seq)))
+
+    # --- reads -----------------------------------------------------------------------
+
+    def rooms(self) -> list[StoredRoom]:
+        return [StoredRoom(*row) for row in self._db.execute("SELECT name, host, password_salt, password_hash FROM rooms")]
+
+    def members(self) -> list[StoredMember]:
+        rows = self._db.execute("SELECT token, room, name, ip, udp_host, udp_port, plain_text, wire FROM members ORDER BY rowid")
+        return [StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt), w) for t, r, n, ip, h, p, pt, w in rows]
+
+    def events(self, room: str, limit: int) -> list[StoredEvent]:
+        rows = self._db.execute(
+            "SELECT room, seq, time_ms, type, name, text, sender_token, msg_id FROM events WHERE room = ? ORDER BY seq DESC LIMIT ?",
+            (room, limit),
+        ).fetchall()
+        return [StoredEvent(*row) for row in reversed(rows)]
+
+    def last_seq(self, room: str) -> int:
+        return self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE room = ?", (room,)).fetchone()[0]
+
+
+def _member_insert(member: StoredMember) -> tuple[str, tuple]:
+    host, port = member.address or (None, None)
+    return (
+        "INSERT INTO members (token, room, name, ip, udp_host, udp_port, plain_text, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (member.token, member.room, member.name, member.ip, host, port, int(member.plain_text), member.wire),
+    )
+
+
+def _event_insert(event: StoredEvent) -> tuple[str, tuple]:
+    return (
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (event.room, event.seq, event.time_ms, event.type, event.name, event.text, event.sender_token, event.msg_id),
+    )

@@ -1,0 +1,1 @@
+"""The wire: bytes <-> typed messages, every limit; no I/O."""

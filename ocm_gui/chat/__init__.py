@@ -1,0 +1,1 @@
+"""The chat window and its parts: header, banners, scrollback, people, input, files."""

@@ -1,0 +1,253 @@
+"""The chat window's input: the text box, Send and Leave, a hint line and the counter.
+
+The limit is in bytes, as on the wire; the counter speaks in characters of the kind
+last typed (`counter_state`, a pure function the mutation tests reach without a screen).
+"""
+
+from __future__ import annotations
+
+import sys
+import tkinter as tk
+from tkinter import ttk
+from typing import Callable
+
+from ocm_core.i18n import _, chars_left, chars_over, ngettext
+
+from ocm_gui import theme
+from ocm_gui.text.emoji import configure_emoji_tag, retag_emoji
+
+
+def counter_state(text: str, size: int, limit: int) -> tuple[str, bool]:
+    """(what the counter says, whether the text is over the limit) for `text` of `size` bytes."""
+    if size > limit:
+        count = chars_over(text, size - limit)
+        label = ngettext("{count:,} character too many", "{count:,} characters too many", count)
+        return label.format(count=count), True
+    count = chars_left(text, limit - size)
+    label = ngettext("{count:,} character left", "{count:,} characters left", count)
+    return label.format(count=count), False
+
+
+def too_long_text(text: str, size: int, limit: int) -> str:
+    """Why a message over the limit was not sent, and what to do."""
+    count = chars_over(text, size - limit)
+    return ngettext("Not sent: the message is {count:,} character too long; shorten it or split it in two.",
+                    "Not sent: the message is {count:,} characters too long; shorten it or split it in two.",
+                    count).format(count=count)
+
+
+def default_hint() -> str:
+    return _("Enter sends · Shift+Enter adds a line")
+
+
+MIN_LINES = 2  # the input's height when empty
+MAX_LINES = 5  # it grows with its text up to this many lines, then scrolls
+MAX_SHARE = 1 / 5  # ...and never past this share of the window's height (the scrollback keeps the rest)
+
+
+def input_height(display_lines: int, fits: int = MAX_LINES) -> int:
+    """The input's height in lines for a text that takes `display_lines` (wrapped lines
+    count), when at most `fits` lines fit in the window's share for it."""
+    return max(MIN_LINES, min(MAX_LINES, fits, display_lines))
+
+
+def menu_buttons(platform: str = sys.platform) -> tuple[str, ...]:
+    """The clicks that open a context menu: the right button (Button-2 in macOS' Tk) and,
+    on macOS, Control-click."""
+    if theme.platform_key(platform) == "darwin":
+        return ("<Button-2>", "<Control-Button-1>")
+    return ("<Button-3>",)
+
+
+class Composer:
+    """Input, buttons and the lines under them. `measure(text)` gives a message's size in bytes.
+
+    Under the input: a line for why a message was not sent (red, wrapped, shown only when
+    there is something to say) and the row with the key tips and the counter.
+    """
+
+    def __init__(self, master: tk.Misc, *, limit: int, measure: Callable[[str], int],
+                 on_send: Callable[[], object], on_leave: Callable[[], object], leave_text: str):
+        self.limit = limit
+        self._measure = measure
+        self.over_limit = False
+        self._hint_is_error = False
+        frame = self.frame = ttk.Frame(master, padding=theme.pad(master, 12, 8, 12, 10))
+        frame.columnconfigure(0, weight=1)
+        frame.rowconfigure(0, weight=1)  # Send grows with the input; Leave stays at its foot
+        self.input = tk.Text(frame, height=MIN_LINES, wrap="word", font="OCMChat", undo=True,
+                             background=theme.PANEL, foreground=theme.TEXT, relief="flat", borderwidth=0,
+                             highlightthickness=1, highlightbackground=theme.BORDER,
+                             highlightcolor=theme.ACCENT, padx=theme.scaled(master, 6),
+                             pady=theme.scaled(master, 4), width=40)
+        self.input.grid(row=0, column=0, rowspan=2, sticky="nsew")
+        configure_emoji_tag(self.input)
+        gap = theme.scaled(master, 8)
+        self.send_button = ttk.Button(frame, text=_("Send"), style="Accent.TButton", command=on_send)
+        self.send_button.grid(row=0, column=1, sticky="nsew", padx=(gap, 0))
+        self.leave_button = ttk.Button(frame, text=leave_text, command=on_leave)
+        self.leave_button.grid(row=1, column=1, sticky="ew", padx=(gap, 0), pady=(theme.scaled(master, 4), 0))
+        self.hint = ttk.Label(frame, style="Over.Small.TLabel", text="", justify="left")
+        self.hint.grid(row=2, column=0, columnspan=2, sticky="w", pady=(theme.scaled(master, 4), 0))
+        self.hint.grid_remove()
+        foot = self.foot = ttk.Frame(frame)
+        foot.grid(row=3, column=0, columnspan=2, sticky="ew", pady=(theme.scaled(master, 4), 0))
+        foot.columnconfigure(0, weight=1)
+        self.tips = ttk.Label(foot, style="Small.TLabel", text=default_hint())
+        self.tips.grid(row=0, column=0, sticky="w")
+        self.counter = ttk.Label(foot, style="Small.TLabel")
+        self.counter.grid(row=0, column=1, sticky="e")
+        frame.bind("<Configure>", self._wrap_hint, add="+")
+
+        self.input.bind("<Return>", self._on_return(on_send))
+        self.input.bind("<KP_Enter>", self._on_return(on_send))
+        self.input.bind("<Shift-Return>", self._on_shift_return)
+        self.input.bind("<Shift-KP_Enter>", self._on_shift_return)
+        self.input.bind("<<Modified>>", self._on_modified)
+        self.input.bind("<Configure>", lambda e: self.fit_height(), add="+")
+        top = self.input.winfo_toplevel()
+        top.bind("<Configure>", lambda e: self.fit_height() if e.widget is top else None, add="+")
+        # Tk's Text moves to the line's start on Control-a; people expect "select all".
+        self.input.bind(theme.shortcut("a"), self.select_all)
+        self.input.bind(theme.shortcut("A"), self.select_all)
+        self.menu = self._build_menu()
+        for button in menu_buttons():
+            self.input.bind(button, self.open_menu)
+        self.update_counter()
+
+    # ------------------------------------------------------------------ the menu
+    def _build_menu(self) -> tk.Menu:
+        menu = tk.Menu(self.input, tearoff=0, background=theme.PANEL, foreground=theme.TEXT,
+                       activebackground=theme.OWN_BG, activeforeground=theme.TEXT, disabledforeground=theme.MUTED,
+                       activeborderwidth=0, relief="solid", borderwidth=1)
+        self._menu_index: dict[str, int] = {}
+
+        def add(label: str, command: Callable[[], object]) -> None:
+            menu.add_command(label=label, command=command)
+            self._menu_index[label] = int(menu.index("end") or 0)
+
+        add(_("Cut"), lambda: self.input.event_generate("<<Cut>>"))
+        add(_("Copy"), lambda: self.input.event_generate("<<Copy>>"))
+        add(_("Paste"), lambda: self.input.event_generate("<<Paste>>"))
+        menu.add_separator()
+        add(_("Select all"), self.select_all)
+        return menu
+
+    def menu_states(self) -> dict[str, str]:
+        """Which entries can act now: Cut and Copy need a selection, Paste a text on the
+        clipboard, all of them an input that takes text."""
+        writable = str(self.input.cget("state")) == "normal"
+        selected = bool(self.input.tag_ranges("sel"))
+        try:
+            clipboard = bool(self.input.clipboard_get())
+        except tk.TclError:
+            clipboard = False
+        can = {_("Cut"): writable and selected, _("Copy"): selected,
+               _("Paste"): writable and clipboard, _("Select all"): bool(self.text())}
+        return {label: "normal" if ok else "disabled" for label, ok in can.items()}
+
+    def open_menu(self, event=None) -> str:
+        for label, state in self.menu_states().items():
+            self.menu.entryconfigure(self._menu_index[label], state=state)
+        if event is not None:
+            self.input.focus_set()
+            try:
+                self.menu.tk_popup(event.x_root, event.y_root)
+            finally:
+                self.menu.grab_release()
+        return "break"
+
+    def select_all(self, event=None) -> str:
+        self.input.tag_add("sel", "1.0", "end-1c")
+        self.input.mark_set("insert", "end-1c")
+        self.input.see("insert")
+        return "break"
+
+    # ------------------------------------------------------------------ typing
+    @staticmethod
+    def _on_return(on_send: Callable[[], object]) -> Callable[[object], str]:
+        def handler(event=None) -> str:
+            on_send()
+            return "break"
+        return handler
+
+    def _on_shift_return(self, event=None) -> str:
+        self.input.insert("insert", "\n")
+        self.input.see("insert")
+        return "break"
+
+    def _on_modified(self, event=None) -> None:
+        self.input.edit_modified(False)
+        retag_emoji(self.input)
+        was_over = self.over_limit
+        self.update_counter()
+        # A "not sent" line is about the text as it was: gone once it is cleared or fits.
+        if self._hint_is_error and (not self.message() or (was_over and not self.over_limit)):
+            self.show_hint()
+        self.fit_height()
+
+    def display_lines(self) -> int:
+        """How many lines the text takes on screen, wrapped lines counted."""
+        counted = self.input.count("1.0", "end", "displaylines")
+        return int(counted[0]) if counted else 1
+
+    def fit_height(self) -> None:
+        """Grow with the text from MIN_LINES up to MAX_LINES, then scroll; shrink back when cleared."""
+        window_height = self.input.winfo_toplevel().winfo_height()
+        line = theme.named_font(self.input, str(self.input.cget("font"))).metrics("linespace")
+        fits = int(window_height * MAX_SHARE) // max(1, line) if window_height > 1 else MAX_LINES
+        height = input_height(self.display_lines(), fits)
+        if height != int(self.input.cget("height")):
+            self.input.configure(height=height)
+            self.input.see("insert")
+
+    def _wrap_hint(self, event) -> None:
+        self.hint.configure(wraplength=max(theme.scaled(self.frame, 200), event.width - theme.scaled(self.frame, 24)))
+
+    def text(self) -> str:
+        return self.input.get("1.0", "end-1c")
+
+    def message(self) -> str:
+        """What Send would send: the text without leading and trailing empty lines."""
+        return self.text().strip("\n")
+
+    def clear(self) -> None:
+        self.input.delete("1.0", "end")
+        self.input.edit_reset()
+        self.show_hint()
+        self.update_counter()
+        self.fit_height()
+
+    def show_hint(self, text: str | None = None, error: bool = False) -> None:
+        """A line of its own under the input (`error`: red, cleared by editing); None hides it."""
+        self._hint_is_error = bool(text) and error
+        self.hint.configure(text=text or "", style="Over.Small.TLabel" if error else "Small.TLabel")
+        if text:
+            self.hint.grid()
+        else:
+            self.hint.grid_remove()
+
+    def update_counter(self) -> None:
+        text = self.message()
+        label, self.over_limit = counter_state(text, self._measure(text), self.limit)
+        self.counter.configure(text=label, style="Over.Small.TLabel" if self.over_limit else "Small.TLabel")
+
+    def disable(self, hint: str, leave_text: str) -> None:
+        """The room is gone: no more typing or sending; Leave becomes Close window."""
+        self.input.configure(state="disabled", background=theme.DISABLED_BG)
+        self.send_button.state(["disabled"])
+        self.leave_button.configure(text=leave_text)
+        self.foot.grid_remove()  # key tips and "N characters left" mean nothing now
+        self.show_hint(hint)
+
+    def enable(self, leave_text: str) -> None:
+        """The room is back (joined again): typing and sending as before."""
+        self.input.configure(state="normal", background=theme.PANEL)
+        self.send_button.state(["!disabled"])
+        self.leave_button.configure(text=leave_text)
+        self.show_hint()
+        self.foot.grid()  # the tips and the counter, hidden while the room was gone
+        self.update_counter()
+
+    def enabled(self) -> bool:
+        return str(self.input.cget("state")) == "normal" and not self.send_button.instate(["disabled"])

@@ -1,0 +1,476 @@
+"""Files and pictures in a chat window: share, show, save, with a progress row per transfer.
+
+Transfers run on background threads (ChatClient.send_file / download); they never touch a
+widget. They put ("progress" | "done" | "failed" | "picture" | "not_picture", ...) on
+`self.reports`, which the chat window's poll drains on the Tk thread (`drain`). Each
+transfer's row has a bar, the speed and Cancel, which makes its progress callback return
+False. Pictures (PNG, JPEG, GIF, WebP up to PICTURE_MAX_BYTES) are fetched at once into a
+private cache and shown as a thumbnail that opens full size on click; one Pillow cannot
+decode stays a plain file line.
+
+Drag-and-drop is left out: Tk has none of its own, and the one library that adds it
+(tkinterdnd2) ships a Tcl extension per platform that the one-file build would have to
+carry and test on all three systems.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import shutil
+import tempfile
+import threading
+import time
+import tkinter as tk
+from dataclasses import dataclass, field
+from pathlib import Path
+from tkinter import filedialog, ttk
+from typing import TYPE_CHECKING, Any, Callable
+
+from ocm_core.cli.main import size_text
+from ocm_core.errors import ClientError, ProtocolError, TransferCancelled
+from ocm_core.sansio.events import FileShared
+from ocm_core.i18n import _
+from ocm_core.paths import downloads_dir
+
+from ocm_gui import theme
+from ocm_gui.background import fire_and_forget
+from ocm_gui.text.tooltip import ElidedLabel
+
+if TYPE_CHECKING:
+    from ocm_gui.chat.window import ChatWindow
+
+log = logging.getLogger(__name__)
+
+PICTURE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+PICTURE_MAX_BYTES = 10 * 1000 * 1000
+THUMBNAIL = (280, 200)  # at 96 dpi; grown with the text (theme.scaled)
+REPORT_EVERY = 0.1  # seconds between a transfer's progress reports
+STACK_BELOW = 140  # a file name given less than this (96-dpi pixels) beside the buttons gets them below it
+PICTURES_AT_ONCE = 2  # a history full of pictures is fetched two at a time, leaving the server's slots to others
+
+
+@dataclass
+class Transfer:
+    """One upload or download on its way, and its row of widgets."""
+
+    key: int
+    title: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.monotonic)
+    row: Any = None
+    bar: Any = None
+    speed: Any = None
+    button: Any = None
+
+
+@dataclass
+class FileLine:
+    """A shared file as the scrollback shows it."""
+
+    event: FileShared
+    frame: Any
+    picture: Any = None  # the thumbnail's label, once decoded
+    photo: Any = None  # keeps the PhotoImage alive
+    cached: Path | None = None
+    plain_reason: str = ""  # why a picture is shown as a plain file
+    name: Any = None  # the file name's ElidedLabel
+    rest: tuple = ()  # what shares the name's row: the size and the buttons
+
+
+class FilePanel:
+    def __init__(self, window: ChatWindow, *, ask_open: Callable[..., Any] = filedialog.askopenfilename,
+                 ask_save: Callable[..., Any] = filedialog.asksaveasfilename, save_dir: Path | None = None):
+        self.window = window
+        self.client = window.client
+        self.reports: queue.Queue = queue.Queue()
+        self.transfers: dict[int, Transfer] = {}
+        self.lines: dict[str, FileLine] = {}
+        self.saved: list[Path] = []  # where files were saved, newest last (for tests and the log)
+        self._ask_open, self._ask_save = ask_open, ask_save
+        self._save_dir = save_dir
+        self._keys = itertools.count(1)
+        self._cache: Path | None = None
+        self._picture_slots = threading.Semaphore(PICTURES_AT_ONCE)
+        self._closed = False
+        self._share_dir = ""  # the folder of the last file shared, when there are no settings to keep it
+        self._build()
+
+    @property
+    def save_dir(self) -> Path:
+        return self._save_dir or downloads_dir()
+
+    def _build(self) -> None:
+        win = self.window.win
+        self.share_button = ttk.Button(self.window.header, text=_("Share a file…"), command=self.share)
+        self.share_button.grid(row=0, column=2, sticky="e")
+        self.menu = tk.Menu(win)
+        file_menu = tk.Menu(self.menu, tearoff=0)
+        file_menu.add_command(label=_("Share a file…"), command=self.share, accelerator=theme.shortcut("o").strip("<>"))
+        file_menu.add_command(label=_("Save the last file as…"), command=self.save_last_as)
+        self.menu.add_cascade(label=_("File"), menu=file_menu)
+        self.file_menu = file_menu
+        win.configure(menu=self.menu)
+        win.bind(theme.shortcut("o"), lambda e: self.share(), add="+")
+        self.window.text.bind("<Configure>", lambda e: self._fit_cards(), add="+")
+        self.area = ttk.Frame(win, padding=theme.pad(win, 12, 0, 12, 6))
+        self.area.grid(row=4, column=0, sticky="ew")
+        self.area.columnconfigure(1, weight=1)
+        self.area.grid_remove()  # shown while a transfer runs: an empty frame keeps its last height
+        win.bind("<FocusIn>", self._focus_in, add="+")
+
+    # --- focus ------------------------------------------------------------------------
+    # A card's button keeps the focus after a click, and then every Space typed presses it
+    # again: after acting, and when the person comes back to the window, typing goes to the
+    # message input. Tab still reaches the buttons.
+
+    def _to_input(self) -> None:
+        if not self._closed and self.window.input_enabled():
+            self.window.input.focus_set()
+
+    def _then_input(self, action: Callable[..., Any], *args: Any) -> Callable[[], None]:
+        def act() -> None:
+            action(*args)
+            self._to_input()
+        return act
+
+    def _is_card_widget(self, path: str) -> bool:
+        tops = [str(self.area)] + [str(line.frame) for line in self.lines.values()]
+        return any(path == top or path.startswith(top + ".") for top in tops)
+
+    def _focus_in(self, event) -> None:
+        # The window itself hears FocusIn only when the focus comes from outside it (another
+        # application, another window); Tab within it moves the focus between its widgets.
+        if str(event.widget) == str(self.window.win) and self._is_card_widget(str(self.window.win.tk.call("focus"))):
+            self._to_input()
+
+    # --- sharing ----------------------------------------------------------------------
+
+    def share(self, path: str | Path | None = None) -> int | None:
+        """Send a file (asked for when `path` is None); returns the transfer's key."""
+        if self._closed or self.window.room_closed:
+            return None
+        if path is None:
+            self._hide_dot_files()
+            path = self._ask_open(parent=self.window.win, title=_("Share a file with the room"),
+                                  initialdir=str(self.share_folder()))
+            if not path:
+                return None
+            self._remember_share_folder(Path(path).parent)
+        path = Path(path)
+        transfer = self._add_transfer(_("Sending {name}").format(name=path.name))
+        self._run(transfer, lambda progress: self.client.send_file(path, progress=progress), "sent")
+        return transfer.key
+
+    def share_folder(self) -> Path:
+        """Where the picker opens: the folder of the last file shared, else the home folder
+        (never the folder the app happened to be started from)."""
+        last = getattr(self.window.settings, "share_dir", "") or self._share_dir
+        if last and Path(last).is_dir():
+            return Path(last)
+        return Path.home()
+
+    def _remember_share_folder(self, folder: Path) -> None:
+        self._share_dir = str(folder)
+        settings = self.window.settings
+        if settings is not None and getattr(settings, "share_dir", None) != self._share_dir:
+            settings.update(share_dir=self._share_dir)
+
+    def _hide_dot_files(self) -> None:
+        """Tk's own file dialog (X11 only) lists .git and .venv; it hides them when told, and
+        then has a "Show hidden files" toggle. Its settings exist once its code is loaded."""
+        tcl = self.window.win.tk
+        if str(tcl.call("tk", "windowingsystem")) != "x11":
+            return
+        try:
+            tcl.call("tk_getOpenFile", "-no-such-option")  # loads the dialog's code; opens nothing
+        except tk.TclError:
+            pass
+        if str(tcl.call("set", "::tk::dialog::file::showHiddenBtn")) != "1":  # once: the toggle is the person's after
+            tcl.call("set", "::tk::dialog::file::showHiddenBtn", "1")
+            tcl.call("set", "::tk::dialog::file::showHiddenVar", "0")
+
+    # --- receiving --------------------------------------------------------------------
+
+    def show_file(self, event: FileShared) -> None:
+        """A file line in the scrollback: sender, name, size, Save and Save as…; a small
+        picture is fetched at once and shown inline."""
+        text = self.window.text
+        frame = tk.Frame(text, background=theme.PANEL, highlightthickness=1, highlightbackground="#d6d3cc",
+                         padx=theme.scaled(text, 6), pady=theme.scaled(text, 4))
+        stamp = time.strftime("%H:%M", time.localtime(event.time))
+        tk.Label(frame, text=(_("You shared a file · {time}") if event.sender == self.window.username
+                           else _("{sender} shared a file · {time}")).format(sender=event.sender, time=stamp), background=theme.PANEL, foreground=theme.MUTED,
+                 font="OCMSmall").grid(row=0, column=0, columnspan=3, sticky="w")
+        name = tk.Label(frame, background=theme.PANEL, foreground=theme.TEXT, font="OCMChatBold")
+        name.grid(row=1, column=0, sticky="w")
+        size = tk.Label(frame, text=f"  {size_text(event.size)}", background=theme.PANEL, foreground=theme.MUTED,
+                        font="OCMSmall")
+        size.grid(row=1, column=1, sticky="w", padx=(0, theme.scaled(text, 8)))
+        buttons = tk.Frame(frame, background=theme.PANEL)
+        buttons.grid(row=1, column=2, sticky="e")
+        ttk.Button(buttons, text=_("Save"), style="Compact.TButton",
+                   command=self._then_input(self.save, event.file_id)).pack(side="left")
+        ttk.Button(buttons, text=_("Save as…"), style="Compact.TButton",
+                   command=self._then_input(self.save_as, event.file_id)).pack(side="left", padx=(theme.scaled(text, 4), 0))
+        line = FileLine(event, frame, name=ElidedLabel(name, event.name, "OCMChatBold"), rest=(size, buttons))
+        self.lines[event.file_id] = line
+        self.window.append_widget(frame, history=event.history)
+        self._fit_card(line)
+        frame.bind("<Map>", lambda e: self._fit_card(line), add="+")  # again where it really is
+        if event.mime in PICTURE_TYPES and event.size <= PICTURE_MAX_BYTES:
+            self._fetch_picture(line)
+
+    def _card_room(self, frame: tk.Widget) -> int:
+        """How wide a card may be: the scrollback's width less its margins and the card's."""
+        text = self.window.text
+        width = text.winfo_width() if text.winfo_width() > 1 else text.winfo_reqwidth()
+        try:
+            around = int(text.window_cget(frame, "padx"))
+        except tk.TclError:  # not in the scrollback yet
+            around = theme.scaled(text, 22)
+        inside = int(text.cget("padx")) + int(text.cget("highlightthickness")) + int(text.cget("borderwidth"))
+        if frame.winfo_ismapped():  # where it really starts: line margins move it too
+            return width - frame.winfo_x() - inside - around - theme.scaled(text, 4)
+        return width - 2 * (inside + around) - theme.scaled(text, 4)
+
+    def _fit_card(self, line: FileLine) -> None:
+        """Cut a long file name short ("…", whole in a tooltip) so Save as… stays in sight; in a
+        narrow scrollback the buttons go under the name rather than leave it a few letters."""
+        frame = line.frame
+        size, buttons = line.rest
+        gap = theme.scaled(frame, 8)
+        room = self._card_room(frame) - 2 * (int(frame.cget("padx")) + int(frame.cget("highlightthickness")))
+        beside = room - size.winfo_reqwidth() - buttons.winfo_reqwidth() - gap
+        stacked = beside < min(line.name.natural_width(), theme.scaled(frame, STACK_BELOW))
+        if stacked != (int(buttons.grid_info().get("row", 1)) == 2):
+            if stacked:
+                buttons.grid(row=2, column=0, columnspan=3, sticky="w", pady=(theme.scaled(frame, 4), 0))
+            else:
+                buttons.grid(row=1, column=2, columnspan=1, sticky="e", pady=0)
+        line.name.fit(room - size.winfo_reqwidth() - gap if stacked else beside)
+
+    def _fit_cards(self) -> None:
+        for line in self.lines.values():
+            if line.frame.winfo_exists():
+                self._fit_card(line)
+
+    def save(self, file_id: str, destination: Path | None = None) -> int | None:
+        """Download into the Downloads folder (or `destination`); never overwrites there."""
+        line = self.lines.get(file_id)
+        if line is None or self._closed:
+            return None
+        folder = self.save_dir if destination is None else None
+        transfer = self._add_transfer(_("Saving {name}").format(name=line.event.name))
+
+        def work(progress):
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+            return self.client.download(file_id, folder or destination, progress=progress)
+
+        self._run(transfer, work, "saved")
+        return transfer.key
+
+    def save_as(self, file_id: str) -> int | None:
+        line = self.lines.get(file_id)
+        if line is None:
+            return None
+        chosen = self._ask_save(parent=self.window.win, title=_("Save the file as"), initialdir=str(self.save_dir),
+                                initialfile=line.event.name)
+        return self.save(file_id, Path(chosen)) if chosen else None
+
+    def save_last_as(self) -> int | None:
+        if not self.lines:
+            self.window.show_line(_("No file has been shared in this room yet."), ("notice",))
+            return None
+        return self.save_as(list(self.lines)[-1])
+
+    # --- pictures ---------------------------------------------------------------------
+
+    def _cache_dir(self) -> Path:
+        if self._cache is None:
+            self._cache = Path(tempfile.mkdtemp(prefix="ocm-pictures-"))
+        return self._cache
+
+    def _fetch_picture(self, line: FileLine) -> None:
+        file_id, target = line.event.file_id, self._cache_dir() / line.event.file_id
+        client, reports, slots = self.client, self.reports, self._picture_slots
+        box = (theme.scaled(line.frame, THUMBNAIL[0]), theme.scaled(line.frame, THUMBNAIL[1]))  # on the Tk thread
+
+        def work() -> None:
+            try:
+                with slots:
+                    if self._closed:
+                        return
+                    path = client.download(file_id, target)
+                thumbnail = _thumbnail(path, box)
+            except (ClientError, ProtocolError, OSError) as exc:
+                reports.put(("not_picture", file_id, f"could not fetch: {exc}"))
+                return
+            except Exception as exc:  # Pillow raises many kinds for a damaged picture
+                reports.put(("not_picture", file_id, f"{type(exc).__name__}: {exc}"))
+                return
+            reports.put(("picture", file_id, path, thumbnail))
+
+        fire_and_forget(work, name="ocm-gui-picture")
+
+    def _show_picture(self, file_id: str, path: Path, thumbnail) -> None:
+        from PIL import ImageTk
+
+        line = self.lines.get(file_id)
+        if line is None or not line.frame.winfo_exists():
+            return
+        line.photo = ImageTk.PhotoImage(thumbnail, master=line.frame)
+        line.cached = path
+        line.picture = tk.Label(line.frame, image=line.photo, cursor="hand2", background=theme.PANEL, borderwidth=0)
+        line.picture.grid(row=3, column=0, columnspan=3, sticky="w", pady=(theme.scaled(line.frame, 4), 0))
+        line.picture.bind("<Button-1>", lambda e: self.open_picture(file_id))
+        self.window.widget_grew()
+
+    def open_picture(self, file_id: str) -> tk.Toplevel | None:
+        """The picture full size (scaled down to fit the screen) in a window of its own."""
+        from PIL import Image, ImageTk
+
+        line = self.lines.get(file_id)
+        if line is None or line.cached is None:
+            return None
+        try:
+            with Image.open(line.cached) as image:
+                image.load()
+                picture = image.convert("RGBA") if image.mode not in ("RGB", "RGBA") else image.copy()
+        except Exception as exc:
+            log.info("could not open %s again: %s", line.event.name, exc)
+            return None
+        screen = self.window.win
+        picture.thumbnail((screen.winfo_screenwidth() - 80, screen.winfo_screenheight() - 120))
+        top = tk.Toplevel(screen)
+        top.title(line.event.name)
+        photo = ImageTk.PhotoImage(picture, master=top)
+        label = tk.Label(top, image=photo, borderwidth=0)
+        label.image = photo  # type: ignore[attr-defined]  # Tk keeps no reference of its own
+        label.pack()
+        label.bind("<Button-1>", lambda e: top.destroy())
+        top.bind("<Escape>", lambda e: top.destroy())
+        return top
+
+    # --- transfers --------------------------------------------------------------------
+
+    def _add_transfer(self, title: str) -> Transfer:
+        transfer = Transfer(next(self._keys), title)
+        transfer.row = ttk.Label(self.area, text=title, style="Small.TLabel", width=28)
+        transfer.row.grid(row=transfer.key, column=0, sticky="w")
+        transfer.bar = ttk.Progressbar(self.area, maximum=1.0, mode="determinate")
+        transfer.bar.grid(row=transfer.key, column=1, sticky="ew", padx=6)
+        transfer.speed = ttk.Label(self.area, text=_("starting…"), style="Small.TLabel", width=18)
+        transfer.speed.grid(row=transfer.key, column=2, sticky="e")
+        transfer.button = ttk.Button(self.area, text=_("Cancel"), command=self._then_input(self.cancel, transfer.key))
+        transfer.button.grid(row=transfer.key, column=3, padx=(6, 0))
+        self.transfers[transfer.key] = transfer
+        self.area.grid()
+        return transfer
+
+    def _run(self, transfer: Transfer, action: Callable[[Callable[[int, int], bool]], Any], verb: str) -> None:
+        reports, cancel = self.reports, transfer.cancel
+        last = [0.0]
+
+        def progress(done: int, total: int) -> bool:
+            now = time.monotonic()
+            if now - last[0] >= REPORT_EVERY or done == total:
+                last[0] = now
+                reports.put(("progress", transfer.key, done, total))
+            return not cancel.is_set()
+
+        def work() -> None:
+            try:
+                reports.put(("done", transfer.key, verb, action(progress)))
+            except TransferCancelled:
+                reports.put(("failed", transfer.key, None))
+            except (ClientError, ProtocolError, OSError) as exc:
+                reports.put(("failed", transfer.key, str(exc)))
+
+        fire_and_forget(work, name="ocm-gui-transfer")
+
+    def cancel(self, key: int) -> None:
+        transfer = self.transfers.get(key)
+        if transfer is not None:
+            transfer.cancel.set()
+            transfer.speed.configure(text=_("cancelling…"))
+
+    def _end_transfer(self, key: int) -> Transfer | None:
+        transfer = self.transfers.pop(key, None)
+        if transfer is not None:
+            for widget in (transfer.row, transfer.bar, transfer.speed, transfer.button):
+                widget.destroy()
+            if not self.transfers:
+                self.area.grid_remove()
+        return transfer
+
+    def drain(self, limit: int = 100) -> None:
+        """Apply the workers' reports (on the Tk thread, from the window's poll)."""
+        for _turn in range(limit):
+            try:
+                report = self.reports.get_nowait()
+            except queue.Empty:
+                return
+            kind, key = report[0], report[1]
+            if kind == "progress":
+                self._progress(key, *report[2:])
+            elif kind == "done":
+                transfer = self._end_transfer(key)
+                verb, result = report[2], report[3]
+                if verb == "saved":
+                    self.saved.append(result)
+                    self.window.show_line(_("Saved {path}").format(path=result), ("notice",))
+                elif transfer is not None:
+                    log.info("%s: done", transfer.title)
+            elif kind == "failed":
+                transfer = self._end_transfer(key)
+                if transfer is not None:
+                    what = _("cancelled") if report[2] is None else report[2]
+                    self.window.show_line(_("{transfer}: {outcome}").format(transfer=transfer.title, outcome=what), ("notice",) if report[2] is None else ("error",))
+            elif kind == "picture":
+                self._show_picture(key, report[2], report[3])
+            elif kind == "not_picture":
+                log.info("showing %s as a plain file: %s", key, report[2])
+                if key in self.lines:
+                    self.lines[key].plain_reason = report[2]
+
+    def _progress(self, key: int, done: int, total: int) -> None:
+        transfer = self.transfers.get(key)
+        if transfer is None or transfer.cancel.is_set():
+            return
+        transfer.bar.configure(value=1.0 if total == 0 else done / total)
+        elapsed = max(time.monotonic() - transfer.started, 1e-3)
+        transfer.speed.configure(text=_("{speed}/s · {percent}%").format(
+            speed=size_text(int(done / elapsed)), percent=100 if total == 0 else done * 100 // total))
+
+    def room_closed(self) -> None:
+        self.share_button.state(["disabled"])
+        self.file_menu.entryconfigure(0, state="disabled")
+
+    def room_reopened(self, client) -> None:
+        """Joined the room again with `client` (Rejoin): sharing and saving go through it."""
+        self.client = client
+        self.share_button.state(["!disabled"])
+        self.file_menu.entryconfigure(0, state="normal")
+
+    def close(self) -> None:
+        """The window goes away: cancel every transfer; the picture cache goes with it."""
+        self._closed = True
+        for transfer in self.transfers.values():
+            transfer.cancel.set()
+        if self._cache is not None:
+            shutil.rmtree(self._cache, ignore_errors=True)
+
+
+def _thumbnail(path: Path, box: tuple[int, int] = THUMBNAIL):
+    """A decoded copy of the picture at `path` scaled to fit `box` (off the Tk thread); raises if it
+    does not decode. The whole picture is decoded: a truncated one fails here, not later."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        picture = image.convert("RGBA") if image.mode not in ("RGB", "RGBA") else image.copy()
+    picture.thumbnail(box)
+    return picture

@@ -1,0 +1,99 @@
+"""The chat window's header: the room, your name and role, the address a host shares with
+its Copy button, and the server identity line. Long names end in "…" with the whole name
+in a tooltip; the file panel puts its Share button at the row's right end."""
+
+from __future__ import annotations
+
+import tkinter as tk
+from tkinter import ttk
+from typing import Callable
+
+from ocm_core.i18n import _
+
+from ocm_gui import theme
+from ocm_gui.text.tooltip import ElidedLabel
+
+
+def share_row(room: int, first: int, second: int, least_share: float = 1 / 3) -> tuple[int, int]:
+    """Widths for two texts that want `first` and `second` pixels in a row `room` wide: both
+    whole if they fit, else the first gets what the second leaves, and the second keeps at
+    least `least_share` of the row (less if it needs less)."""
+    room = max(0, room)
+    if first + second <= room:
+        return first, second
+    second_width = max(min(second, int(room * least_share)), room - first)
+    return room - second_width, second_width
+
+
+class ChatHeader:
+    """`later(ms, func)`: after() cancelled with the window (the Copy button's "Copied ✓")."""
+
+    def __init__(self, win: tk.Misc, *, room: str, username: str, is_host: bool, share_address: str | None,
+                 fingerprint: str | None, later: Callable[[int, Callable[[], object]], None], locked: bool = False):
+        self.win = win
+        self.share_address = share_address
+        self._later = later
+        self.right_widget: tk.Widget | None = None  # what the row keeps at its right end (Share a file…)
+        frame = self.frame = ttk.Frame(win, padding=theme.pad(win, 12, 10, 12, 6))
+        frame.columnconfigure(1, weight=1)
+        self.room_label = ttk.Label(frame, style="Heading.TLabel")
+        self.room_label.grid(row=0, column=0, sticky="w")
+        role = _("you host this room") if is_host else _("you are a member")
+        if locked:  # a host who set a password is reminded that newcomers need it
+            role = _("{role} · locked with a password").format(role=role)
+        self.who_label = ttk.Label(frame, style="Muted.TLabel")
+        self.who_label.grid(row=0, column=1, sticky="w", padx=(theme.scaled(win, 10), 0))
+        self.room_name = ElidedLabel(self.room_label, room, "OCMHeading")
+        self.who_name = ElidedLabel(self.who_label, f"{username} · {role}", "TkDefaultFont")
+        frame.bind("<Configure>", lambda e: self.fit(), add="+")
+        self.share_entry: ttk.Entry | None = None
+        self.copy_button: ttk.Button | None = None
+        if share_address:
+            share = ttk.Frame(frame)
+            share.grid(row=1, column=0, columnspan=3, sticky="w", pady=(theme.scaled(win, 6), 0))
+            ttk.Label(share, text=_("Others join with this address:")).pack(side="left")
+            self._share_var = tk.StringVar(value=share_address)
+            self.share_entry = ttk.Entry(share, textvariable=self._share_var, state="readonly", font="OCMHeading",
+                                         width=theme.chars_to_fit(frame, [share_address], font="OCMHeading"))
+            self.share_entry.pack(side="left", padx=theme.pad(win, 6, 6))
+            # As wide as its longer word, so "Copied ✓" does not move anything.
+            self.copy_button = ttk.Button(share, text=_("Copy"), command=self.copy_address,
+                                          width=theme.chars_to_fit(frame, [_("Copy"), _("Copied ✓")],
+                                                                   font="TkDefaultFont"))
+            self.copy_button.pack(side="left")
+        self.fingerprint_label: ttk.Label | None = None
+        if fingerprint:
+            self.fingerprint_label = ttk.Label(
+                frame, style="Small.TLabel",
+                # Words, not a lock emoji: Tk 8.6 draws characters beyond U+FFFF as empty boxes.
+                text=_("Encrypted · server identity {fingerprint} · everyone in the room sees the same; "
+                       "compare it aloud").format(fingerprint=fingerprint))
+            self.fingerprint_label.grid(row=2, column=0, columnspan=3, sticky="w",
+                                        pady=(theme.scaled(win, 4), 0))  # under the file button too
+
+    def share_width(self) -> int:
+        """What the address row asks for (0 when this window does not host)."""
+        return self.share_entry.master.winfo_reqwidth() if self.share_entry is not None else 0
+
+    def fit(self) -> None:
+        """Share the first row between the room name and "NAME · role" (the room first, but
+        the person's own name keeps at least a third), and wrap the fingerprint line to the
+        header's width: a narrow window or large text cuts nothing."""
+        padding = theme.scaled(self.win, 24)
+        if self.fingerprint_label is not None:
+            self.fingerprint_label.configure(
+                wraplength=max(theme.scaled(self.win, 200), self.frame.winfo_width() - padding))
+        taken = self.right_widget.winfo_reqwidth() if self.right_widget is not None else 0
+        room = self.frame.winfo_width() - padding - taken - theme.scaled(self.win, 10 + 12)
+        room_width, who_width = share_row(room, self.room_name.natural_width(), self.who_name.natural_width())
+        self.room_name.fit(room_width)
+        self.who_name.fit(who_width)
+
+    def copy_address(self) -> None:
+        button = self.copy_button
+        if button is None or not self.share_address:  # a member's header has nothing to copy
+            return
+        self.win.clipboard_clear()
+        self.win.clipboard_append(self.share_address)
+        button.configure(text=_("Copied ✓"))
+        self._later(1500, lambda: button.configure(text=_("Copy")))

@@ -1,0 +1,151 @@
+"""The chat window's People list: who is in the room, the host first."""
+
+from __future__ import annotations
+
+import functools
+import tkinter as tk
+from tkinter import ttk
+
+from ocm_core.i18n import _
+
+from typing import Callable
+
+from ocm_gui import theme
+from ocm_gui.text.tooltip import ListboxTooltip, ellipsize
+
+
+def member_label(name: str, *, host: str | None, you: str, plain: frozenset[str], shown: str | None = None) -> str:
+    """How one member reads in the list; marks in words (Tk shows 🔓 and the like as boxes).
+    `shown`: the name as it fits (cut with "…"), the marks around it kept whole."""
+    label = name if shown is None else shown
+    if name == host and name == you:  # one mark for both keeps the line short (a narrow list, Japanese)
+        label = "★ " + _("{name} (host, you)").format(name=label)
+    elif name == host:
+        label = "★ " + _("{name} (host)").format(name=label)
+    elif name == you:
+        label = _("{name} (you)").format(name=label)
+    if name in plain:
+        label = _("{name} (not encrypted)").format(name=label)
+    return label
+
+
+def fit_label(name: str, label_for: Callable[[str], str], width: int, measure: Callable[[str], int]) -> str:
+    """`label_for(name)` if it fits in `width`; else the name is cut with "…" and the marks
+    ("(you)", "(host)") stay whole, so a person still finds themselves in a narrow list."""
+    whole = label_for(name)
+    if measure(whole) <= width:
+        return whole
+    short = ellipsize(name, width - measure(label_for("")), measure)
+    return label_for(short) if short else ellipsize(whole, width, measure)
+
+
+def not_answering_label(shown: str) -> str:
+    # In place of "(host)": the star still says who it is, and the line stays short.
+    return "★ " + _("{name} (not answering)").format(name=shown)
+
+
+class MemberList:
+    """A heading with the count and a list box; `set` replaces what it shows."""
+
+    def __init__(self, master: tk.Misc, *, you: str):
+        self.you = you
+        self.members: tuple[str, ...] = ()
+        self.host_name: str | None = None
+        self.full_labels: list[str] = []  # each row's whole label; the list shows them cut to its width
+        self._label_for: list[Callable[[str], str]] = []  # per row: the label around a (cut) name
+        self._shown: tuple = ((), None, frozenset())  # the last set()'s arguments
+        self.frame = ttk.Frame(master, padding=theme.pad(master, 10, 0, 0, 0))
+        self.frame.rowconfigure(1, weight=1)
+        self.frame.columnconfigure(0, weight=1)
+        self.heading = ttk.Label(self.frame, text=_("People"), style="Muted.TLabel")
+        self.heading.grid(row=0, column=0, sticky="w", pady=(0, theme.scaled(master, 4)))
+        self.listbox = tk.Listbox(self.frame, activestyle="none", font="TkDefaultFont", width=18,
+                                  background=theme.PANEL, foreground=theme.TEXT, relief="flat",
+                                  borderwidth=0, highlightthickness=1, highlightbackground=theme.BORDER,
+                                  highlightcolor=theme.ACCENT, selectbackground=theme.OWN_BG,
+                                  selectforeground=theme.TEXT, takefocus=0)
+        self.listbox.grid(row=1, column=0, sticky="nsew")
+        self.tooltip = ListboxTooltip(self.listbox, lambda row: self.full_labels[row])
+        self.listbox.bind("<Configure>", lambda e: self.fit(), add="+")
+        # Said in place of the list once the room is over for us; wraps, as the heading does.
+        self.ended = ttk.Label(self.frame, style="Muted.TLabel", justify="left", anchor="nw")
+        self.frame.bind("<Configure>", self._wrap, add="+")
+
+    def _wrap(self, event) -> None:
+        for label in (self.heading, self.ended):
+            label.configure(wraplength=max(40, event.width - theme.scaled(self.frame, 12)))
+
+    def set(self, members: tuple[str, ...], host: str | None, plain: frozenset[str] = frozenset()) -> None:
+        """`plain`: members whose client does not encrypt, marked in words and an amber colour."""
+        self._shown = (members, host, plain)
+        ordered = sorted(members, key=lambda name: (name != host, name.casefold()))
+        self.members = tuple(ordered)
+        self.host_name = host
+        self.ended.grid_remove()
+        self.listbox.grid()
+        self.listbox.delete(0, "end")
+        self._label_for = [functools.partial(self._member_label, name, host, plain) for name in ordered]
+        self.full_labels = [label_for(name) for label_for, name in zip(self._label_for, ordered)]
+        for index, name in enumerate(ordered):
+            self.listbox.insert("end", self.full_labels[index])
+            # Blue is "you" everywhere (your name in the scrollback too); the star marks the host.
+            if name in plain:
+                self.listbox.itemconfigure(index, foreground=theme.WARN_FG)
+            elif name == self.you:
+                self.listbox.itemconfigure(index, foreground=theme.OWN_FG)
+        self.heading.configure(text=_("People ({count})").format(count=len(ordered)))
+        self.fit()
+
+    def _member_label(self, name: str, host: str | None, plain: frozenset[str], shown: str) -> str:
+        return member_label(name, host=host, you=self.you, plain=plain, shown=shown)
+
+    def fit(self) -> None:
+        """Cut labels wider than the list to end in "…" (the tooltip has the whole one)."""
+        box = self.listbox
+        width = box.winfo_width() if box.winfo_width() > 1 else box.winfo_reqwidth()
+        room = width - 2 * (int(box.cget("highlightthickness")) + int(box.cget("borderwidth"))) - theme.scaled(box, 6)
+        font = theme.named_font(box, str(box.cget("font")))
+        for index, (name, label_for) in enumerate(zip(self.members, self._label_for)):
+            shown = fit_label(name, label_for, room, font.measure)
+            if shown != box.get(index):
+                colour = box.itemcget(index, "foreground")
+                box.delete(index)
+                box.insert(index, shown)
+                if colour:
+                    box.itemconfigure(index, foreground=colour)
+
+    def host_not_answering(self, silent: bool) -> None:
+        """Mark the host as not answering (greyed, in words), or show it as usual again."""
+        if self.host_name not in self.members:
+            return
+        self.set(*self._shown)
+        if silent:
+            index = self.members.index(self.host_name)
+            self._label_for[index] = not_answering_label
+            label = self.full_labels[index] = self._label_for[index](self.host_name)
+            self.listbox.delete(index)
+            self.listbox.insert(index, label)
+            self.listbox.itemconfigure(index, foreground=theme.MUTED)
+            self.fit()
+
+    def show_ended(self, heading: str, line: str) -> None:
+        """The room is over for us (closed, or the session gone): nobody is listed as here;
+        `line` says why, greyed, where the names were."""
+        self.members = ()
+        self.full_labels, self._label_for = [], []
+        self.listbox.delete(0, "end")
+        self.listbox.grid_remove()
+        self.ended.configure(text=line)
+        self.ended.grid(row=1, column=0, sticky="nsew")
+        self.heading.configure(text=heading)
+
+    def ended_text(self) -> str:
+        """What stands where the names were ("" while the room goes on)."""
+        return str(self.ended.cget("text")) if self.ended.winfo_manager() else ""
+
+    def labels(self) -> list[str]:
+        """Each row's whole label (what the list shows may be cut short to its width)."""
+        return list(self.full_labels)
+
+    def shown_labels(self) -> list[str]:
+        return list(self.listbox.get(0, "end"))

@@ -1,0 +1,534 @@
+"""The chat window's scrollback: messages, notices and file cards in a read-only Text.
+
+Entries go in as (segments, line count): `segments` alternate text and tag tuples, so a
+whole batch is one `Text.insert`. The oldest whole entries are dropped past
+`SCROLLBACK_LINES`. The view follows the newest line unless the person scrolled up;
+only their own actions change that (the wheel over an embedded file card too: ocm_gui/wheel.py). An own message carries a status ("sending…", ✓,
+"✗ not delivered · Retry") under a tag of its own so it can be changed in place; the
+status is tagged MARK_TAG too, and copies leave it out (ocm_gui/textactions.py).
+
+Entries are built in order, so the scrollback decides as it builds them: a message from the
+sender of the one before, within minutes, goes under its name and time; a date line comes
+before the first entry of each day; a "New messages" line before the first message that
+arrived while the window was in the background. Links are tagged LINK_TAG; what a click on
+one or the right button does is in ocm_gui/textactions.py. The decisions are pure functions
+in ocm_gui/chatlines.py.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import time
+import tkinter as tk
+import webbrowser
+from tkinter import font as tkfont
+from tkinter import ttk
+from typing import Callable, NamedTuple
+
+from ocm_core.sansio.events import ChatMessage
+from ocm_core.i18n import _
+
+from ocm_gui import theme
+from ocm_gui.chat.chatlines import clock_text, continues_group, day_label, day_of, find_links, pick_colour
+from ocm_gui.text.emoji import EMOJI_TAG, configure_emoji_tag, emoji_ranges, for_tk
+from ocm_gui.text.linebreak import BREAK_TAG, NBSP, glued, spaces_for_breaks, with_break_opportunities
+from ocm_gui.chat.textactions import LINK_TAG, MARK_TAG, TextActions
+from ocm_gui.chat.wheel import button_lines, wheel_lines
+
+SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
+UNREAD_TAG = "unread"
+
+class Entry(NamedTuple):
+    """What one entry puts in: segments for Text.insert, the lines they take, and, for a
+    message under the name of the one before, its own time and name (`head`), put in front
+    of it should the trim take the group's first message away."""
+
+    segments: list
+    lines: int
+    head: list | None = None
+
+
+def line_entry(text: str, tags: tuple) -> Entry:
+    return Entry([with_break_opportunities(text) + "\n", tags], text.count("\n") + 1)
+
+
+def text_segments(text: str, tags: tuple) -> list:
+    """text (break marks in) as Text.insert segments, each link its own piece tagged LINK_TAG."""
+    segments: list = []
+    position = 0
+    for start, end in find_links(text):
+        if start > position:
+            segments += [text[position:start], tags]
+        segments += [text[start:end], tags + (LINK_TAG,)]
+        position = end
+    if position < len(text) or not segments:
+        segments += [text[position:], tags]
+    return segments
+
+
+def status_segments(text: str, tags: tuple, tag: str | None) -> list:
+    """Insert arguments for an own message's status after its text: two spaces, then the
+    status, both under `tag` (what a later status replaces). The spaces carry no status
+    font, so Tk sees them as a break of their own: a status too long for the line moves
+    down alone (Tk wraps a run that starts with spaces with the word before it). Inside
+    the status, a number keeps its unit and Japanese breaks where it may."""
+    own = tuple(t for t in tags if t in ("entry", "own", MARK_TAG))
+    extra = (tag,) if tag else ()
+    return ["  ", own + extra, with_break_opportunities(glued(text)), tags + extra]
+
+
+class Scrollback:
+    """`later(ms, func)` runs func on the Tk thread unless the window went away;
+    `on_retry(msg_id)` is called when the person clicks a failed message's Retry."""
+
+    def __init__(self, master: tk.Misc, *, username: str, later: Callable[[int, Callable[[], object]], None],
+                 on_retry: Callable[[int], object], open_url: Callable[[str], object] = webbrowser.open,
+                 now: Callable[[], float] = time.time):
+        """`open_url(address)` opens a clicked link (the browser; tests put a recorder there);
+        `now()` tells the date lines which day is today."""
+        self.username = username
+        self._later = later
+        self._on_retry = on_retry
+        self._now = now
+        self._group: tuple[str, float, bool] | None = None  # (sender, time, history) a next message may join
+        self._day: tuple[int, int, int] | None = None        # the day of the last dated entry
+        self._relative_days: list[tuple[str, float]] = []    # (tag, time) of date lines saying Today or Yesterday
+        self._unread_next = False                            # the next new message gets the unread line
+        self._colours: dict[str, int] = {}                   # sender -> index in theme.SENDER_COLOURS
+        self.following = True               # keep the newest line in view
+        self.history_shown = False
+        self.retry_enabled = True
+        self._entry_lines: collections.deque[int] = collections.deque()
+        self._entry_heads: collections.deque[list | None] = collections.deque()  # Entry.head of each
+        self._line_total = 0
+        self._status_tags: dict[int, str] = {}   # msg_id -> tag over its status text
+        self._failed: dict[str, int] = {}        # status tag -> msg_id, for messages to retry
+        self._serial = 0
+
+        frame = self.frame = ttk.Frame(master)
+        frame.rowconfigure(0, weight=1)
+        frame.columnconfigure(0, weight=1)
+        self.text = tk.Text(frame, wrap="word", state="disabled", font="OCMChat", background=theme.PANEL,
+                            foreground=theme.TEXT, relief="flat", borderwidth=0, highlightthickness=1,
+                            highlightbackground=theme.BORDER, highlightcolor=theme.ACCENT,
+                            padx=theme.scaled(master, 6), pady=theme.scaled(master, 6),
+                            cursor="arrow", width=40, height=10, takefocus=1)
+        self.scrollbar = ttk.Scrollbar(frame, orient="vertical", command=self._on_scrollbar)
+        self.text.configure(yscrollcommand=self._on_scroll)
+        for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<KeyRelease>", "<ButtonRelease-1>"):
+            self.text.bind(sequence, self._user_scrolled, add="+")
+        self.text.bind("<Configure>", self._on_resize, add="+")
+        # Embedded widgets (file cards, pictures) get this tag first: the wheel over them scrolls the text.
+        self._wheel_tag = f"OCMWheel{id(self)}"
+        self.text.bind_class(self._wheel_tag, "<MouseWheel>", self._wheel_over_widget)
+        self.text.bind_class(self._wheel_tag, "<Button-4>", lambda e: self._scroll_lines(button_lines(4)))
+        self.text.bind_class(self._wheel_tag, "<Button-5>", lambda e: self._scroll_lines(button_lines(5)))
+        self.text.grid(row=0, column=0, sticky="nsew")
+        self.scrollbar.grid(row=0, column=1, sticky="ns")
+        self.more_button = ttk.Button(frame, text=_("New messages ↓"), style="Link.TButton",
+                                      command=self.scroll_to_end, takefocus=0)
+        self._configure_tags()
+        self.actions = TextActions(self.text, open_url=open_url)  # after the tags: its link tag wins
+
+    def _configure_tags(self) -> None:
+        t = self.text
+        px = functools.partial(theme.scaled, t)  # margins and spacings grow with the text
+        t.tag_configure("entry", lmargin1=px(4), lmargin2=px(26), rmargin=px(6), spacing1=px(3), spacing3=px(3))
+        t.tag_configure("cont", lmargin1=px(26), spacing1=0)   # second and later lines of a message
+        t.tag_configure("time", foreground=theme.MUTED, font="OCMSmall")
+        t.tag_configure("sender", font="OCMChatBold")
+        for index, colour in enumerate(theme.SENDER_COLOURS):
+            t.tag_configure(f"c{index}", foreground=colour)
+        t.tag_configure("own", background=theme.OWN_BG)
+        t.tag_configure("ownsender", foreground=theme.OWN_FG)
+        t.tag_configure("status", foreground=theme.MUTED, font="OCMSmall")
+        t.tag_configure("failed", foreground=theme.ERROR, font="OCMSmall")
+        t.tag_configure("retry", font="OCMSmall")
+        self._retry_look()
+        t.tag_configure("notice", foreground=theme.NOTICE, font="OCMNotice", justify="center",
+                        spacing1=px(5), spacing3=px(5))
+        t.tag_configure("error", foreground=theme.ERROR, font="OCMNotice", justify="center",
+                        spacing1=px(5), spacing3=px(5))
+        t.tag_configure("separator", foreground=theme.MUTED, font="OCMSmall", justify="center",
+                        spacing1=px(6), spacing3=px(6))
+        t.tag_configure("history", foreground="#8d9299")  # created late: wins over sender colours
+        t.tag_configure("grouped", lmargin1=px(26), spacing1=px(1))  # a message under the name of the one before
+        t.tag_configure("dateline", foreground=theme.MUTED, font="OCMSmall", justify="center",
+                        spacing1=px(8), spacing3=px(4))
+        t.tag_configure(UNREAD_TAG, foreground=theme.ERROR, font="OCMSmall", justify="center",
+                        spacing1=px(6), spacing3=px(4))
+        # Break spaces in Japanese runs (ocm_gui/linebreak.py): last, so their font wins.
+        t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
+        configure_emoji_tag(t)  # emoji runs in the emoji font (ocm_gui/emoji.py)
+        t.tag_bind("retry", "<Button-1>", self._on_retry_click)
+        t.tag_bind("retry", "<Enter>", lambda e: t.configure(cursor="hand2" if self.retry_enabled else "arrow"))
+        t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
+
+    def plain_text(self, start: str, end: str, marks: bool = True) -> str:
+        return self.actions.plain_text(start, end, marks)
+
+    def transcript(self) -> str:
+        return self.plain_text("1.0", "end-1c")
+
+    # ------------------------------------------------------------------ following the end
+    def _at_bottom(self) -> bool:
+        return self.text.yview()[1] >= 0.999
+
+    def _on_scroll(self, first, last) -> None:
+        self.scrollbar.set(first, last)
+        if float(last) >= 0.999:
+            self.following = True
+            self.more_button.place_forget()
+
+    def _on_scrollbar(self, *args) -> None:
+        self.text.yview(*args)
+        self._update_following()
+
+    def _user_scrolled(self, event=None) -> None:
+        self._later(0, self._update_following)  # after the Text class binding has scrolled
+
+    def _wheel_over_widget(self, event) -> str:
+        return self._scroll_lines(wheel_lines(int(event.delta), str(self.text.tk.call("tk", "windowingsystem"))))
+
+    def _scroll_lines(self, lines: int) -> str:
+        self.text.yview_scroll(lines, "units")
+        self._user_scrolled()
+        return "break"
+
+    def _wheel_scrolls_text(self, widget: tk.Misc) -> None:
+        """The wheel over `widget` and everything in it scrolls the text (idempotent)."""
+        tags = widget.bindtags()
+        if self._wheel_tag not in tags:
+            widget.bindtags((self._wheel_tag,) + tags)
+        for child in widget.winfo_children():
+            self._wheel_scrolls_text(child)
+
+    def _update_following(self) -> None:
+        self.following = self._at_bottom()
+        if self.following:
+            self.more_button.place_forget()
+
+    def _on_resize(self, event=None) -> None:
+        if self.following:  # a smaller window, a banner: keep the newest line in view
+            self.text.yview_moveto(1.0)
+
+    def scroll_to_end(self) -> None:
+        self.following = True
+        self.text.yview_moveto(1.0)
+        self.more_button.place_forget()
+
+    # ------------------------------------------------------------------ entries
+    def _entry_segments(self, stamp: float, sender: str, text: str, base: tuple, name_tags: tuple,
+                        status: list | None = None, history: bool = False) -> Entry:
+        """[date line] time  sender  text [status]; later lines of the text indented under the
+        first. A message that joins the group before it is its text alone, indented the same."""
+        date = self._date_segments(stamp)
+        # Measured from the group's first message: the one time shown is never more than
+        # GROUP_SECONDS off any message under it.
+        grouped = continues_group(self._group[:2] if self._group and self._group[2] == history else None,
+                                  sender, stamp)
+        self._group = (sender, self._group[1] if grouped and self._group else stamp, history)
+        head = [f"{clock_text(stamp)}  ", base + ("time",), with_break_opportunities(sender), base + name_tags,
+                "  ", base]
+        first, *rest = with_break_opportunities(text).split("\n")
+        if grouped:
+            segs = text_segments(first, base + ("grouped",))
+        else:
+            segs = head + text_segments(first, base)
+        for line in rest:
+            segs += ["\n", base + ("cont",)] + text_segments(line, base + ("cont",))
+        segs += (status or []) + ["\n", base]
+        return Entry(date.segments + segs, date.lines + len(rest) + 1, head if grouped else None)
+
+    def _date_segments(self, stamp: float) -> Entry:
+        """The date line to put before an entry of `stamp`'s day, if the day changed."""
+        day = day_of(stamp)
+        if day == self._day:
+            return Entry([], 0)
+        self._day = day
+        self._group = None
+        now = self._now()
+        self._relabel_days(now)
+        label = day_label(stamp, now)
+        self._serial += 1
+        tag = f"day{self._serial}"
+        if label in (_("Today"), _("Yesterday")):
+            self._relative_days.append((tag, stamp))
+        return line_entry(label, ("dateline", tag))
+
+    def _relabel_days(self, now: float) -> None:
+        """A window open past midnight: yesterday's 'Today' line now says 'Yesterday', and so on."""
+        kept = []
+        for tag, stamp in self._relative_days:
+            found = self.text.tag_ranges(tag)
+            if not found:
+                continue  # trimmed away
+            label = day_label(stamp, now)
+            start, end = str(found[0]), f"{found[-1]}-1c"  # the label, not its newline
+            if self.plain_text(start, end) != label:
+                self.text.configure(state="normal")
+                self.text.delete(start, end)
+                self.text.insert(start, label, ("dateline", tag))
+                self.text.configure(state="disabled")
+            if label in (_("Today"), _("Yesterday")):
+                kept.append((tag, stamp))
+        self._relative_days = kept
+
+    def own_entry(self, msg_id: int, text: str, stamp: float) -> Entry:
+        """An own message just sent, its status 'sending…' until the server confirms it."""
+        self._serial += 1
+        tag = f"st{self._serial}"
+        self._status_tags[msg_id] = tag
+        base = ("entry", "own")
+        status = status_segments(_("sending…"), base + ("status", MARK_TAG), tag)
+        return self._entry_segments(stamp, self.username, text, base, ("sender", "ownsender"), status)
+
+    def message_entry(self, msg: ChatMessage) -> Entry:
+        extra = ("history",) if msg.history else ()
+        if msg.sender == self.username:
+            base, name_tags = ("entry", "own") + extra, ("sender", "ownsender")
+        else:
+            base, name_tags = ("entry",) + extra, ("sender", f"c{self.colour_of(msg.sender)}")
+        return self._entry_segments(msg.time, msg.sender, msg.text, base, name_tags, history=msg.history)
+
+    def colour_of(self, sender: str) -> int:
+        """The sender's colour (an index in theme.SENDER_COLOURS), told apart from the others here."""
+        if sender not in self._colours:
+            self._colours[sender] = pick_colour(sender, set(self._colours.values()), len(theme.SENDER_COLOURS))
+        return self._colours[sender]
+
+    def line_entry(self, text: str, tags: tuple) -> Entry:
+        """A line of its own (a notice, an error, a separator): the next message starts a group."""
+        self._group = None
+        return line_entry(text, tags)
+
+    def notice_entry(self, text: str, stamp: float, history: bool) -> Entry:
+        """Someone came or went: 'text  ·  HH:MM', after a date line if the day changed. The
+        sentence's full stop goes: a stop and then a dot ("joined.  ·", "参加しました。 ・") is a stutter."""
+        date = self._date_segments(stamp)
+        line = self.line_entry(f"{text.rstrip('.。')}  ·  {clock_text(stamp)}", ("notice", "history") if history else ("notice",))
+        return Entry(date.segments + line.segments, date.lines + line.lines)
+
+    def day_entries(self, stamp: float) -> list[Entry]:
+        """A date line, if an entry of `stamp`'s day needs one (for a file card, put in on its own)."""
+        date = self._date_segments(stamp)
+        return [date] if date.lines else []
+
+    def history_separator(self) -> Entry:
+        self.history_shown = True
+        return self.line_entry(_("— earlier messages, before you joined —"), ("separator",))
+
+    # ------------------------------------------------------------------ the unread line
+    def away(self) -> None:
+        """The window went to the background: the next new message gets the unread line."""
+        self._unread_next = True
+
+    def back(self) -> None:
+        """The window is in front again: messages from now on are seen as they come."""
+        self._unread_next = False
+
+    def unread_entries(self) -> list[Entry]:
+        """[the unread line] before the first new message since the window went to the
+        background, moved from wherever it was (there is only one); [] otherwise."""
+        if not self._unread_next:
+            return []
+        self._unread_next = False
+        self.clear_unread()
+        return [self.line_entry(_("— New messages —"), (UNREAD_TAG,))]
+
+    def clear_unread(self) -> None:
+        """Take the unread line away (the person sent a message: they have read up to here)."""
+        ranges = self.text.tag_ranges(UNREAD_TAG)
+        if not ranges:
+            return
+        line = int(str(ranges[0]).split(".")[0])
+        first = 1
+        for position, lines in enumerate(self._entry_lines):  # which entry is it, for the trim count
+            if first == line:
+                del self._entry_lines[position]
+                del self._entry_heads[position]
+                self._line_total -= lines
+                break
+            first += lines
+        self.text.configure(state="normal")
+        self.text.delete(f"{line}.0", f"{line + 1}.0")
+        self.text.configure(state="disabled")
+
+    def write(self, entries: list[Entry], force_scroll: bool = False) -> None:
+        """Append entries in one insert, trim, and scroll if wanted."""
+        if not entries:
+            return
+        stick = force_scroll or self.following
+        flat: list = []
+        for segments, lines, head in entries:
+            flat.extend(segments)
+            self._entry_lines.append(lines)
+            self._entry_heads.append(head)
+            self._line_total += lines
+        flat[0::2] = map(for_tk, flat[0::2])  # a remote NUL or lone surrogate must not derail the insert
+        line, column = (int(part) for part in self.text.index("end-1c").split("."))
+        breaks = spaces_for_breaks(flat, line, column)
+        emoji = emoji_ranges(flat, line, column)
+        self.text.configure(state="normal")
+        self.text.insert("end-1c", *flat)
+        if breaks:
+            self.text.tag_add(BREAK_TAG, *breaks)
+        if emoji:
+            self.text.tag_add(EMOJI_TAG, *emoji)
+        self._trim()
+        self.text.configure(state="disabled")
+        if stick:
+            self.scroll_to_end()
+        else:
+            self.more_button.place(relx=1.0, rely=1.0, x=-theme.scaled(self.text, 24), y=-theme.scaled(self.text, 10),
+                                   anchor="se")
+
+    def append_widget(self, widget: tk.Widget, history: bool = False) -> None:
+        """Put a widget (a shared file's card) at the end, on a line of its own."""
+        if history and not self.history_shown:
+            self.write([self.history_separator()])
+        self._group = None
+        stick = self.following
+        self.text.configure(state="normal")
+        self.text.window_create("end-1c", window=widget, padx=theme.scaled(self.text, 22),
+                                pady=theme.scaled(self.text, 3))
+        self._wheel_scrolls_text(widget)
+        self.text.insert("end-1c", "\n", ("entry",))
+        self._entry_lines.append(1)
+        self._entry_heads.append(None)
+        self._line_total += 1
+        self._trim()
+        self.text.configure(state="disabled")
+        if stick:
+            self.scroll_to_end()
+
+    def widget_grew(self) -> None:
+        """An embedded widget got taller (a picture arrived): keep the end in view if we follow it."""
+        for name in self.text.window_names():  # the new picture scrolls the text too
+            self._wheel_scrolls_text(self.text.nametowidget(name))
+        if self.following:
+            self.text.update_idletasks()
+            self.scroll_to_end()
+
+    def _trim(self) -> None:
+        drop = 0
+        while self._line_total > SCROLLBACK_LINES and self._entry_lines:
+            lines = self._entry_lines.popleft()
+            self._entry_heads.popleft()
+            self._line_total -= lines
+            drop += lines
+        if drop:
+            self.text.delete("1.0", f"{drop + 1}.0")
+            if self._entry_heads and self._entry_heads[0] is not None:
+                self._put_head_back()
+
+    def _put_head_back(self) -> None:
+        """The first message left was under the name of one now trimmed away: give it its own."""
+        head = list(self._entry_heads[0] or [])
+        self._entry_heads[0] = None
+        self.text.tag_remove("grouped", "1.0", "1.end")
+        head[0::2] = map(for_tk, head[0::2])
+        breaks = spaces_for_breaks(head, 1, 0)
+        emoji = emoji_ranges(head, 1, 0)
+        self.text.insert("1.0", *head)
+        if breaks:
+            self.text.tag_add(BREAK_TAG, *breaks)
+        if emoji:
+            self.text.tag_add(EMOJI_TAG, *emoji)
+
+    # ------------------------------------------------------------------ own messages' status
+    def _set_status(self, msg_id: int, text: str, tags: tuple, keep: bool) -> str | None:
+        tag = self._status_tags.get(msg_id)
+        if tag is None:
+            return None
+        ranges = self.text.tag_ranges(tag)
+        if not keep:
+            del self._status_tags[msg_id]
+        if not ranges:  # trimmed out of the scrollback already
+            self.text.tag_delete(tag)
+            return None
+        start, end = ranges[0], ranges[-1]
+        segments = status_segments(text, tags, tag if keep else None)
+        line, column = (int(part) for part in self.text.index(start).split("."))
+        breaks = spaces_for_breaks(segments, line, column)
+        self.text.configure(state="normal")
+        self.text.delete(start, end)
+        self.text.insert(start, *segments)
+        if breaks:
+            self.text.tag_add(BREAK_TAG, *breaks)
+        self.text.configure(state="disabled")
+        if not keep:
+            self.text.tag_delete(tag)
+        return tag
+
+    def mark_sent(self, msg_id: int) -> None:
+        self._set_status(msg_id, "✓", ("entry", "own", "status", MARK_TAG), keep=False)
+
+    def mark_failed(self, msg_id: int, reason: str) -> None:
+        tag = self._set_status(msg_id, _("✗ not delivered ({reason})").format(reason=reason),
+                               ("entry", "own", "failed", MARK_TAG), keep=True)
+        if tag is None:
+            return
+        self._failed[tag] = msg_id
+        start = self.text.tag_ranges(tag)[-1]
+        self.text.configure(state="normal")
+        self.text.insert(start, " ", ("entry", "own", MARK_TAG, tag), _("Retry"), ("entry", "own", "retry", MARK_TAG, tag))
+        self.text.configure(state="disabled")
+
+    def mark_sending(self, msg_id: int, new_id: int) -> None:
+        """A failed message sent again under `new_id`: back to 'sending…'."""
+        tag = self._status_tags[msg_id]
+        self._failed.pop(tag, None)
+        self._set_status(msg_id, _("sending…"), ("entry", "own", "status", MARK_TAG), keep=True)
+        self._status_tags[new_id] = self._status_tags.pop(msg_id)
+
+    def is_tracked(self, msg_id: int) -> bool:
+        return msg_id in self._status_tags
+
+    def failed_ids(self) -> list[int]:
+        return list(self._failed.values())
+
+    def status_text(self, msg_id: int) -> str | None:
+        """What the scrollback shows as the status of an own message still tracked."""
+        tag = self._status_tags.get(msg_id)
+        if tag is None:
+            return None
+        ranges = self.text.tag_ranges(tag)
+        return self.plain_text(str(ranges[0]), str(ranges[-1])).replace(NBSP, " ").strip() if ranges else None
+
+    def _on_retry_click(self, event) -> str:
+        if not self.retry_enabled:
+            return "break"
+        index = self.text.index(f"@{event.x},{event.y}")
+        for tag in self.text.tag_names(index):
+            if tag in self._failed:
+                self._on_retry(self._failed[tag])
+                break
+        return "break"
+
+    def _retry_look(self) -> None:
+        self.text.tag_configure("retry", foreground=theme.ACCENT, underline=True, relief="raised",
+                                borderwidth=max(1, theme.scaled(self.text, 1)), background="#f7f7f5")
+
+    def new_session(self) -> None:
+        """Joined the room again (Rejoin): our earlier messages keep their words and marks,
+        but their ids were the old session's, so they are no longer tracked nor retried;
+        Retry works again for what is sent from now on."""
+        ranges = self.text.tag_ranges("retry")
+        self.text.configure(state="normal")
+        for start, end in reversed(list(zip(ranges[::2], ranges[1::2]))):
+            self.text.delete(start, end)
+        self.text.configure(state="disabled")
+        for tag in self._status_tags.values():
+            self.text.tag_delete(tag)
+        self._status_tags.clear()
+        self._failed.clear()
+        self.retry_enabled = True
+        self._retry_look()
+
+    def disable_retry(self) -> None:
+        """The room is closed: Retry links stay as words but look and act disabled."""
+        self.retry_enabled = False
+        self.text.tag_configure("retry", foreground=theme.MUTED, underline=False, relief="flat",
+                                background="")

@@ -1,0 +1,521 @@
+"""The chat window: a header, a banner, the scrollback, the People list and the input.
+
+Each part is its own module (`header`, `scrollback`, `members`, `composer`, `banners`, `lost`); this one
+puts them together and turns the client's events into what they show. All events come
+from ``client.events`` (a ``queue.Queue`` filled by the client's receive thread). The
+window drains it on the Tk thread with ``after()``, at most ``BATCH`` events per tick,
+and inserts each batch into the scrollback with one ``Text.insert`` call. The poll is
+cancelled on close.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import time
+import tkinter as tk
+from tkinter import ttk
+from typing import TYPE_CHECKING, Callable
+
+from ocm_core.cli.main import event_words, notice_text, resumed_words
+from ocm_core.errors import ClientError, MessageTooLong, NotConnected
+from ocm_core.sansio.events import ChatMessage, ConnectionLost, ConnectionRestored, ErrorEvent, FileShared, HostNotAnswering, MembersChanged, MessageFailed, MessageSent, Notice, Resumed, RoomClosed, SessionGone
+from ocm_core.i18n import _, ngettext
+
+from ocm_gui import theme
+from ocm_gui.background import fire_and_forget
+from ocm_gui.backend import Backend
+from ocm_gui.chat.banners import Banner
+from ocm_gui.chat.chatlines import opening_line
+from ocm_gui.chat.composer import Composer, too_long_text
+from ocm_gui.chat.confirm import Confirm
+from ocm_gui.chat.files import FilePanel
+from ocm_gui.chat.header import ChatHeader
+from ocm_gui.chat.lost import LostHost
+from ocm_gui.chat.members import MemberList
+from ocm_gui.chat.scrollback import Entry, Scrollback
+
+if TYPE_CHECKING:
+    from ocm_gui.notify.alerts import ChatAlerts
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "Online Chat Messenger"
+POLL_MS = 40             # idle poll interval
+BATCH = 100              # events handled per tick at most (tagging Japanese break spaces makes
+                         # an event dearer; 100 keeps a tick under 100 ms, docs/performance.md)
+
+
+class ChatWindow:
+    """One room's window. ``server`` is the bundled server when this window hosts the room."""
+
+    def __init__(self, master: tk.Misc, client, *, server=None, share_address: str | None = None,
+                 settings=None, on_close: Callable[["ChatWindow"], None] | None = None,
+                 on_back: Callable[["ChatWindow"], None] | None = None, files_dir=None, backend=None):
+        """`files_dir`: where Save puts files (default: the user's Downloads folder).
+        `backend`: makes the client that Rejoin joins with (default: the app's usual one)."""
+        self.client = client
+        self.server = server
+        self.settings = settings
+        self.share_address = share_address
+        self._on_close = on_close
+        self._on_back = on_back
+        self.room = client.room
+        self.username = client.username
+        self.is_host = bool(client.is_host)
+        self.limit = int(client.max_message_bytes)
+
+        self.unread = 0
+        self.focused = True
+        self.room_closed = False
+        self.connection_lost = False
+        self.destroyed = False
+        self.ticks = 0                      # poll ticks so far, for tests and diagnostics
+        self._poll_id: str | None = None
+        self._later_ids: set[str] = set()
+        self.lost = LostHost(self, backend if backend is not None else Backend(announce=False))
+        self.confirm: Confirm | None = None  # the question before closing a room others are in
+        self._seen_until = 0.0      # the newest room event shown (server time), to skip it when it
+        self._replay_until: float | None = None  # comes again in a Rejoin's history
+        self.alerts: ChatAlerts | None = None  # the app's ocm_gui.notify.alerts.ChatAlerts: notifications, urgency
+
+        self.win = tk.Toplevel(master)
+        self.win.withdraw()
+        default_size = "{}x{}".format(*theme.window_size(self.win, 760, 520))
+        size = getattr(settings, "chat_size", "") or default_size
+        try:
+            self.win.geometry(size)
+        except tk.TclError:
+            self.win.geometry(default_size)
+        self._build()
+        self.files = FilePanel(self, save_dir=files_dir)
+        self.heading.right_widget = self.files.share_button
+        self._set_min_size()
+        self.people.set(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
+        self._update_title()
+        self.show_line(opening_line(self.room, is_host=self.is_host, you=self.username, members=client.members,
+                                    address=share_address), ("notice",))
+        self.win.protocol("WM_DELETE_WINDOW", lambda: self.ask_before(self.leave))
+        self.win.bind("<FocusIn>", self._focus_in, add="+")
+        self.win.bind("<FocusOut>", self._focus_out, add="+")
+        self.win.bind(theme.shortcut("r"), lambda e: self.retry_failed(), add="+")
+        self.win.deiconify()
+        self.input.focus_set()
+        self._poll_id = self.win.after(1, self._poll)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        win = self.win
+        win.columnconfigure(0, weight=1)
+        win.rowconfigure(2, weight=1)
+        self._build_header()
+        self.banners = Banner(win, row=1)
+
+        body = ttk.Panedwindow(win, orient="horizontal")
+        body.grid(row=2, column=0, sticky="nsew", padx=12)
+        self.scrollback = Scrollback(body, username=self.username, later=self._later, on_retry=self.retry)
+        body.add(self.scrollback.frame, weight=4)
+        self.people = MemberList(body, you=self.username)
+        body.add(self.people.frame, weight=1)
+
+        self.composer = Composer(win, limit=self.limit, measure=self.message_size, on_send=self.send,
+                                 on_leave=lambda: self.ask_before(self.back_to_start),
+                                 leave_text=self._leave_text())
+        self.composer.frame.grid(row=3, column=0, sticky="ew")
+
+        # The parts' widgets, by the names tests and the file panel use.
+        self.text = self.scrollback.text
+        self.more_button = self.scrollback.more_button
+        self.members_list = self.people.listbox
+        self.members_label = self.people.heading
+        self.input = self.composer.input
+        self.send_button = self.composer.send_button
+        self.leave_button = self.composer.leave_button
+        self.hint = self.composer.hint
+        self.counter = self.composer.counter
+        self.banner = self.banners.frame
+        self.banner_label = self.banners.label
+        for widget in (self.input, self.text):
+            widget.bind("<Tab>", self._focus_next)
+            widget.bind("<Shift-Tab>", self._focus_prev)
+            widget.bind("<ISO_Left_Tab>", self._focus_prev)
+
+    def _build_header(self) -> None:
+        self.heading = ChatHeader(self.win, room=self.room, username=self.username, is_host=self.is_host,
+                                  share_address=self.share_address,
+                                  fingerprint=getattr(self.client, "server_fingerprint", None), later=self._later,
+                                  locked=bool(getattr(self.client, "locked", False)))
+        self.heading.frame.grid(row=0, column=0, sticky="ew")
+        # The header's widgets, by the names tests and the file panel use.
+        self.header = self.heading.frame
+        self.room_label, self.who_label = self.heading.room_label, self.heading.who_label
+        self.room_name, self.who_name = self.heading.room_name, self.heading.who_name
+        self.share_entry = self.heading.share_entry
+        self.copy_button = self.heading.copy_button
+        self.fingerprint_label = self.heading.fingerprint_label
+
+    def _set_min_size(self) -> None:
+        """The smallest window that still shows every button and the address whole: 560 x 380
+        at 96 dpi, grown with the text, or wider where a language's words need it."""
+        self.win.update_idletasks()
+        width, height = theme.window_size(self.win, 560, 380)
+        margin = theme.scaled(self.win, 24)
+        needs = [self.files.share_button.winfo_reqwidth() + theme.scaled(self.win, 160),
+                 self.send_button.winfo_reqwidth() + theme.scaled(self.win, 240)]
+        needs.append(self.heading.share_width())
+        # Tall enough for the header, the input and a few lines of conversation between them:
+        # at scaling 2 the header alone took most of a 760-pixel window.
+        lines = theme.named_font(self.win, "OCMChat").metrics("linespace")
+        content = self.header.winfo_reqheight() + self.composer.frame.winfo_reqheight() + 5 * lines
+        self.win.minsize(min(max(width, max(needs) + margin), self.win.winfo_screenwidth() * 9 // 10),
+                         min(max(height, content), self.win.winfo_screenheight() * 9 // 10))
+
+    # ------------------------------------------------------------------ helpers
+    def _later(self, ms: int, func: Callable[[], object]) -> None:
+        """after() that is cancelled when the window goes away."""
+        after_id = None
+
+        def run() -> None:
+            self._later_ids.discard(after_id)
+            if not self.destroyed:
+                func()
+
+        after_id = self.win.after(ms, run)
+        self._later_ids.add(after_id)
+
+    def _focus_next(self, event) -> str:
+        event.widget.tk_focusNext().focus_set()
+        return "break"
+
+    def _focus_prev(self, event) -> str:
+        event.widget.tk_focusPrev().focus_set()
+        return "break"
+
+    def _update_title(self) -> None:
+        prefix = f"({self.unread}) " if self.unread else ""
+        self.win.title(f"{prefix}{self.room} — {APP_TITLE}")
+
+    @property
+    def following(self) -> bool:
+        return self.scrollback.following
+
+    @property
+    def over_limit(self) -> bool:
+        return self.composer.over_limit
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return self.people.members
+
+    @property
+    def host_name(self) -> str | None:
+        return self.people.host_name
+
+    def plain_text(self, start: str, end: str) -> str:
+        return self.scrollback.plain_text(start, end)
+
+    def transcript(self) -> str:
+        """The scrollback as a person reads it (without the break marks)."""
+        return self.scrollback.transcript()
+
+    def scroll_to_end(self) -> None:
+        self.scrollback.scroll_to_end()
+
+    def show_line(self, text: str, tags: tuple) -> None:
+        """One line of its own in the scrollback (a notice, an error)."""
+        self.scrollback.write([self.scrollback.line_entry(text, tags)])
+
+    def append_widget(self, widget: tk.Widget, history: bool = False) -> None:
+        self.scrollback.append_widget(widget, history)
+
+    def widget_grew(self) -> None:
+        self.scrollback.widget_grew()
+
+    def status_text(self, msg_id: int) -> str | None:
+        """What the scrollback shows as the status of an own message still tracked (for tests)."""
+        return self.scrollback.status_text(msg_id)
+
+    def member_labels(self) -> list[str]:
+        return self.people.labels()
+
+    def input_text(self) -> str:
+        return self.composer.text()
+
+    def input_enabled(self) -> bool:
+        return self.composer.enabled()
+
+    # ------------------------------------------------------------------ focus / unread
+    def _focus_in(self, event=None) -> None:
+        self.focused = True
+        self.scrollback.back()
+        if self.unread:
+            self.unread = 0
+            self._update_title()
+
+    def _focus_out(self, event=None) -> None:
+        self.focused = False
+        self.scrollback.away()
+
+    # ------------------------------------------------------------------ sending
+    def message_size(self, text: str) -> int:
+        return int(self.client.message_size(text))
+
+    def send(self) -> int | None:
+        """Send what is typed; returns the msg_id, or None when refused (reason shown)."""
+        if self.room_closed or self.destroyed:
+            return None
+        text = self.composer.message()
+        if not text.strip():
+            return None
+        size = self.message_size(text)
+        if size > self.limit:
+            self.composer.show_hint(too_long_text(text, size, self.limit), error=True)
+            return None
+        try:
+            msg_id = self.client.send(text)
+        except (MessageTooLong, NotConnected, ClientError, OSError) as exc:
+            self.composer.show_hint(_("Not sent: {reason}").format(reason=exc), error=True)
+            return None
+        self.composer.clear()
+        self.scrollback.clear_unread()  # they answered: they have read up to here
+        self.scrollback.write([self.scrollback.own_entry(msg_id, text, time.time())], force_scroll=True)
+        return msg_id
+
+    def retry(self, msg_id: int) -> int | None:
+        """Send a failed message again; its line goes back to 'sending…'."""
+        if not self.scrollback.is_tracked(msg_id) or self.room_closed:
+            return None
+        try:
+            new_id = self.client.retry(msg_id)
+        except (ClientError, OSError) as exc:
+            self.composer.show_hint(_("Could not retry: {reason}").format(reason=exc), error=True)
+            return None
+        self.scrollback.mark_sending(msg_id, new_id)
+        return new_id
+
+    def retry_failed(self) -> None:
+        for msg_id in self.scrollback.failed_ids():
+            self.retry(msg_id)
+
+    # ------------------------------------------------------------------ events
+    def _poll(self) -> None:
+        self._poll_id = None
+        if self.destroyed:
+            return
+        self.ticks += 1
+        batch: list[object] = []
+        try:
+            while len(batch) < BATCH:
+                batch.append(self.client.events.get_nowait())
+        except queue.Empty:
+            pass
+        try:
+            if batch:
+                self.handle_events(batch)
+            self.files.drain()
+        finally:
+            if not self.destroyed:
+                self._poll_id = self.win.after(1 if len(batch) == BATCH else POLL_MS, self._poll)
+
+    def handle_events(self, events: list) -> None:
+        scrollback = self.scrollback
+        line_entry = scrollback.line_entry
+        pending: list[Entry] = []
+        new_messages = 0
+
+        def flush() -> None:
+            scrollback.write(pending)
+            pending.clear()
+
+        shown: list = []  # the events as shown (after a Rejoin, what we missed turns live)
+        for event in events:
+            event = self._as_shown(event)
+            if event is None:
+                continue
+            shown.append(event)
+            if isinstance(event, ChatMessage):
+                if event.history and not scrollback.history_shown:
+                    pending.append(scrollback.history_separator())
+                if not event.history:
+                    pending.extend(scrollback.unread_entries())
+                    new_messages += 1
+                pending.append(scrollback.message_entry(event))
+            elif isinstance(event, Notice):
+                if event.kind == "joined" and event.name == self.username and not event.history:
+                    continue  # the window's opening line already says that you joined
+                if event.history and not scrollback.history_shown:
+                    pending.append(scrollback.history_separator())
+                pending.append(scrollback.notice_entry(notice_text(event), event.time, event.history))
+            elif isinstance(event, FileShared):
+                if event.history and not scrollback.history_shown:
+                    pending.append(scrollback.history_separator())
+                if not event.history and event.sender != self.username:
+                    pending.extend(scrollback.unread_entries())
+                pending.extend(scrollback.day_entries(event.time))
+                flush()
+                self.files.show_file(event)
+                if not event.history:
+                    new_messages += 1
+            elif isinstance(event, MembersChanged):
+                self.people.set(tuple(event.members), event.host, event.plain)
+            elif isinstance(event, MessageSent):
+                flush()
+                scrollback.mark_sent(event.msg_id)
+            elif isinstance(event, MessageFailed):
+                flush()
+                scrollback.mark_failed(event.msg_id, event.reason or _("no answer from the server"))
+            elif isinstance(event, RoomClosed):
+                pending.append(line_entry(event.reason or _("The host closed the room."), ("error",)))
+                flush()
+                self._room_closed(event.reason)
+            elif isinstance(event, HostNotAnswering):
+                self.lost.not_answering(event)
+            elif isinstance(event, SessionGone):
+                pending.append(line_entry(event.reason or event_words("session_gone"), ("error",)))
+                flush()
+                self.lost.session_gone(event)
+            elif isinstance(event, ConnectionLost):
+                self.connection_lost = True
+                if not self.room_closed:
+                    self.banners.show(event.text or event_words("connection_lost"))
+            elif isinstance(event, ConnectionRestored):
+                self.connection_lost = False
+                if not self.room_closed:
+                    self.banners.hide()
+                    self.people.host_not_answering(False)
+                pending.append(line_entry(event.text or event_words("connection_restored"), ("notice",)))
+            elif isinstance(event, Resumed):
+                pending.append(line_entry(resumed_words(event.missed), ("notice",)))
+            elif isinstance(event, ErrorEvent):
+                pending.append(line_entry(event.text, ("error",)))
+            else:
+                log.debug("ignoring unknown event %r", event)
+        flush()
+        if self.alerts is not None:
+            self.alerts.arrived(shown)
+        if new_messages and not self.focused:
+            self.unread += new_messages
+            self._update_title()
+
+    def _as_shown(self, event):
+        """Note the newest room event; after a Rejoin, skip its history up to what we showed
+        before (None) and return the rest, what we missed, as live."""
+        when = getattr(event, "time", None)
+        if when is None:
+            return event
+        if self._replay_until is not None and event.history:
+            if when <= self._replay_until or (isinstance(event, Notice) and event.name == self.username):
+                return None  # shown before, or our own coming back, which adopt() says in words
+            event = dataclasses.replace(event, history=False)
+        self._seen_until = max(self._seen_until, when)
+        return event
+
+    def _room_closed(self, reason: str) -> None:
+        if self.room_closed:
+            return
+        self.end_room(hint=_("The room is closed; you can no longer send messages."),
+                      people_heading=_("People"), people_line=_("The room is closed"))
+        self.banners.show(reason or _("The host closed the room."), closed=True,
+                          actions=((_("Back to start"), self.back_to_start),))
+        self.back_button = self.banners.buttons[0]
+        self.back_button.focus_set()
+
+    def end_room(self, *, hint: str, people_heading: str, people_line: str) -> None:
+        """The room is over for this client: nothing more is sent, the People list says why."""
+        self.room_closed = True
+        if self.confirm is not None:
+            self.confirm.close()  # nothing left to close for everyone
+            self.confirm = None
+        self.composer.disable(hint, _("Close window"))
+        self.scrollback.disable_retry()
+        self.files.room_closed()
+        self.people.show_ended(people_heading, people_line)
+        fire_and_forget(self.client.leave, name="ocm-gui-leave")
+
+    def adopt(self, client) -> None:
+        """Go on in this window with `client`, which joined the same room again (Rejoin)."""
+        self.client = client
+        self.is_host = bool(client.is_host)
+        self.room_closed = self.connection_lost = False
+        self.limit = self.composer.limit = int(client.max_message_bytes)
+        self._replay_until = self._seen_until
+        self.composer.enable(self._leave_text())
+        self.scrollback.new_session()
+        self.files.room_reopened(client)
+        self.people.set(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
+        self.banners.hide()
+        self.show_line(_("You joined “{room}” again as {name}.").format(room=self.room, name=self.username), ("notice",))
+        self.input.focus_set()
+
+    def _leave_text(self) -> str:
+        return _("Close room") if self.is_host else _("Leave")
+
+    def others(self) -> int:
+        """How many people besides us are in the room."""
+        return len([name for name in self.people.members if name != self.username])
+
+    def ask_before(self, action: Callable[[], None]) -> None:
+        """Closing a room others are in asks first; anything else goes ahead at once."""
+        others = self.others()
+        if not self.is_host or self.room_closed or self.destroyed or not others:
+            action()
+            return
+        if self.confirm is not None:
+            self.confirm.win.lift()
+            return
+
+        def answered(yes: bool) -> None:
+            self.confirm = None
+            if yes and not self.destroyed:
+                action()
+
+        self.confirm = Confirm(
+            self.win, title=_("Close the room?"), yes=_("Close room"), cancel=_("Cancel"), on_answer=answered,
+            question=ngettext("{count} other person is here: close the room for everyone?",
+                              "{count} other people are here: close the room for everyone?", others).format(count=others))
+
+    # ------------------------------------------------------------------ actions
+    def copy_address(self) -> None:
+        self.heading.copy_address()
+
+    def back_to_start(self) -> None:
+        if self._on_back is not None:
+            self._on_back(self)  # first, so the app knows a window stays open
+        self.leave()
+
+    def leave(self) -> None:
+        """Leave the room (or, as host, close it and then stop the bundled server)."""
+        if self.destroyed:
+            return
+        self.destroyed = True
+        if self.confirm is not None:
+            self.confirm.close()
+            self.confirm = None
+        if self.settings is not None:
+            try:
+                size = f"{self.win.winfo_width()}x{self.win.winfo_height()}"
+                if self.win.winfo_width() > 1 and size != self.settings.chat_size:
+                    self.settings.update(chat_size=size)
+            except tk.TclError:
+                pass
+        if self._poll_id is not None:
+            self.win.after_cancel(self._poll_id)
+            self._poll_id = None
+        for after_id in list(self._later_ids):
+            self.win.after_cancel(after_id)
+        self._later_ids.clear()
+        self.files.close()
+        client, server = self.client, self.server
+
+        def shut_down() -> None:
+            try:
+                client.leave()
+            finally:
+                if server is not None:
+                    server.stop()
+
+        fire_and_forget(shut_down, name="ocm-gui-close-room" if server else "ocm-gui-leave")
+        self.win.destroy()
+        if self._on_close is not None:
+            self._on_close(self)

@@ -1,0 +1,1 @@
+"""The start window and the Host and Join dialogs."""

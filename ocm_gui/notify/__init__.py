@@ -1,0 +1,1 @@
+"""Telling a person something happened while they looked elsewhere: notifications, flashing, sound."""

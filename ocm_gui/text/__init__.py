@@ -1,0 +1,1 @@
+"""Setting text: line breaking (kinsoku), wrapped labels, emoji, ellipsis and tooltips."""
