@@ -112,8 +112,8 @@ def sender(port: int, path: str) -> None:
 
 
 def receiver(port: int, folder: str) -> None:
-    from ocm_core.sansio import events as ev
     from ocm_core.net.client import ChatClient
+    from ocm_core.sansio import events as ev
 
     client = ChatClient("127.0.0.1", port)
     client.join_room("bench", "receiver")

@@ -203,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     with VirtualScreen() as screen:
         import tkinter as tk
 
-        from ocm_gui.chat import window as chat_module
         from ocm_gui import theme
+        from ocm_gui.chat import window as chat_module
         from ocm_gui.chat.window import ChatWindow
 
         results: dict = {"display": screen.display, "started_xvfb": screen.proc is not None,

@@ -44,7 +44,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +52,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ocm_core.wire import protocol as p
-from ocm_core.crypto.secure import OpenFailed, SealedChannel, TlsClientStream, client_tls_context
+from ocm_core import wire as p
+from ocm_core.crypto.secure import (
+    OpenFailed,
+    SealedChannel,
+    TlsClientStream,
+    client_tls_context,
+)
 
 HOST = "127.0.0.1"
 SERVER_COMMAND: list[str] = []  # --server-command: run this instead of ocm-server (for trying a change)
@@ -666,9 +670,9 @@ class StampedQueue(queue.Queue):
 
 def client_queue_latency(rate: float, seconds: float, store: str = "file", extra_args: list[str] | None = None) -> dict:
     """1 sender and 9 receivers as real ChatClients (2 threads each, all in this process)."""
+    from ocm_core.crypto.identity import KnownServers
     from ocm_core.net.client import ChatClient
     from ocm_core.sansio.events import ChatMessage
-    from ocm_core.crypto.identity import KnownServers
 
     server = RelayProcess("ours", extra_args, store=store)
     clients: list[ChatClient] = []

@@ -21,10 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ocm_core.wire import protocol as p
+from ocm_core import wire as p
 from ocm_core.crypto.identity import ServerIdentity
-from ocm_core.sansio.registry import Limits, RoomRegistry, Wire
 from ocm_core.crypto.secure import MemberKeys, SealedChannel
+from ocm_core.sansio.registry import RoomRegistry
+from ocm_core.sansio.room import Limits, Transport
 
 TEXT = "hello from the relay benchmark #000000001@0000000000000000001"
 
@@ -43,7 +44,7 @@ def one_run(members: int, sealed: bool, messages: int) -> float:
     keys = MemberKeys(ServerIdentity.generate(), 1)
     limits = Limits(rate_per_second=1e9, rate_burst=10**9)
     registry = RoomRegistry(clock=clock, wall_clock=clock, limits=limits, member_keys=keys)
-    wire = Wire.SEALED if sealed else Wire.PLAIN
+    wire = Transport.SEALED if sealed else Transport.PLAIN
     room = b"bench"
     senders = []
     for j in range(members):

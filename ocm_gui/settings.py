@@ -38,7 +38,7 @@ class Settings:
     recent_servers: list[str] = field(default_factory=list)  # newest first
     language: str = ""  # "" follows the system; else a code from ocm_core.i18n.LANGUAGES
     share_dir: str = ""  # the folder "Share a file…" last picked from; "" is the home folder
-    # A message that arrives while its window is in the background (ocm_gui/notify.py):
+    # A message that arrives while its window is in the background (ocm_gui/notify/alerts.py):
     notify_desktop: bool = True  # a desktop notification
     notify_flash: bool = True    # the window's urgency hint / a flashing taskbar button
     notify_sound: bool = True    # a short sound

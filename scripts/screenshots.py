@@ -584,8 +584,8 @@ def chat_host_not_answering(shot: Shot):
 
 @scenario("chat-session-gone", "a member's window when the server no longer knows its session: Rejoin")
 def chat_session_gone(shot: Shot):
-    from ocm_core.sansio import events
     from ocm_core.i18n import _
+    from ocm_core.sansio import events
 
     need(events, "SessionGone")
     chat, clients, server, relay = members_room(shot, window=MEMBER)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from ocm_core.net import discovery
 from ocm_core import i18n
+from ocm_core.net import discovery
 from ocm_core.net.client import ChatClient
 from ocm_core.net.server import ChatServer
 

@@ -9,14 +9,14 @@ import threading
 import time
 
 import pytest
+from support import FakeClock, wait_until
 
 from ocm_core import errors
-from ocm_core.wire import protocol as p
+from ocm_core import wire as p
+from ocm_core.errors import RegistryError
 from ocm_core.sansio.fairqueue import FairQueue, QueueFull
-from ocm_core.wire.protocol import Operation, Status
-from ocm_core.sansio.registry import ADMIT_SECONDS, RegistryError, RoomRegistry
-
-from support import FakeClock, wait_until
+from ocm_core.sansio.registry import ADMIT_SECONDS, RoomRegistry
+from ocm_core.wire import Operation, Status
 
 ALICE, EVE = ("10.0.0.1", 5001), ("10.0.0.66", 6001)
 
@@ -195,7 +195,7 @@ def test_a_member_whose_client_never_got_its_token_is_dropped_and_the_name_freed
 
 
 def test_a_join_whose_answer_is_lost_is_answered_again_with_the_same_token(server, make_client):
-    from test_security import connect, read_to_end, answer_of
+    from test_security import answer_of, connect, read_to_end
 
     make_client().create_room("lossy", "host")
     port = server.tcp_address[1]

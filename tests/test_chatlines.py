@@ -7,7 +7,19 @@ import time
 import pytest
 
 from ocm_core.i18n import use_language
-from ocm_gui.chat.chatlines import GROUP_SECONDS, clock_text, continues_group, day_label, find_links, link_target, menu_buttons, menu_keys, names_text, opening_line, pick_colour
+from ocm_gui.chat.chatlines import (
+    GROUP_SECONDS,
+    clock_text,
+    continues_group,
+    day_label,
+    find_links,
+    link_target,
+    menu_buttons,
+    menu_keys,
+    names_text,
+    opening_line,
+    pick_colour,
+)
 
 
 def links(text: str) -> list[str]:

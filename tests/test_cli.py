@@ -199,8 +199,8 @@ def test_both_ends_print_the_same_identity_and_a_changed_one_needs_the_flag(proc
         other.terminate()
         other.wait(10)
 def test_the_terminal_words_what_the_core_reports_as_codes():
-    from ocm_core.sansio import events as ev
     from ocm_core.cli.main import describe
+    from ocm_core.sansio import events as ev
 
     assert describe(ev.Notice(1, "timed_out", "eve", "", 0.0)) == "* eve stopped responding and was removed."
     assert describe(ev.Notice(2, "joined", "たろう", "", 0.0)) == "* たろう joined the room."

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from ocm_gui.chat.composer import counter_state, default_hint, input_height, menu_buttons, too_long_text
+from ocm_gui.chat.composer import (
+    counter_state,
+    default_hint,
+    input_height,
+    menu_buttons,
+    too_long_text,
+)
 
 
 def utf8(text: str) -> int:

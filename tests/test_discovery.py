@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocm_core.net import discovery as d
-from ocm_core.wire import protocol as p
-from ocm_core.net.client import ChatClient
+from ocm_core import wire as p
 from ocm_core.errors import ProtocolError, RemoteProtocolError
-from ocm_core.wire.protocol import RoomInfo, ServerAnnouncement
+from ocm_core.net import discovery as d
+from ocm_core.net.client import ChatClient
+from ocm_core.wire import RoomInfo, ServerAnnouncement
 
 NONCE = b"\x01\x02\x03\x04\x05\x06\x07\x08"
 SUMMARY = ServerAnnouncement(9090, 9091, 2, True, "desk", "ab12-cd34")

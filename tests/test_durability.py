@@ -8,7 +8,6 @@ import logging
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from ocm_core.sansio import events as ev
-from ocm_core.wire import protocol as p
-from ocm_core.net.client import ChatClient
-from ocm_core.errors import DatabaseDamaged
-from ocm_core.wire.protocol import ErrorCode, EventType, Status
-from ocm_core.sansio.registry import CANNOT_SAVE_TEXT, STORE_PROBE_SECONDS, RegistryError, RoomRegistry
-from ocm_core.net.server import ChatServer, next_free_ports
-from ocm_core.storage.roomstore import RoomStore, StoreWriteError
-
 from support import EventLog, FakeClock, wait_until
+
+from ocm_core import wire as p
+from ocm_core.errors import DatabaseDamaged, RegistryError
+from ocm_core.net.client import ChatClient
+from ocm_core.net.server import ChatServer, next_free_ports
+from ocm_core.sansio import events as ev
+from ocm_core.sansio.registry import STORE_PROBE_SECONDS, RoomRegistry
+from ocm_core.sansio.relay import CANNOT_SAVE_TEXT
+from ocm_core.storage.roomstore import RoomStore, StoreWriteError
+from ocm_core.wire import ErrorCode, EventType, Status
 
 HOST, GUEST = ("10.0.0.1", 5001), ("10.0.0.2", 5002)
 
@@ -411,7 +410,7 @@ def test_a_client_suspended_past_the_timeout_comes_back_by_itself(tmp_path):
 _SLEEPER = r"""
 import sys, threading
 from ocm_core.net.client import ChatClient
-from ocm_core import events as ev
+from ocm_core.sansio import events as ev
 
 client = ChatClient("127.0.0.1", int(sys.argv[1]), heartbeat_interval=0.5)
 client.join_room("nap", "sleeper")

@@ -13,18 +13,27 @@ import time
 from pathlib import Path
 
 import pytest
+from support import EventLog, wait_until
 
 from ocm_core import errors
-from ocm_core.sansio import events as ev
-from ocm_core.wire import protocol as p
+from ocm_core import wire as p
+from ocm_core.crypto.identity import (
+    IdentityChanged,
+    KnownServers,
+    ServerIdentity,
+    fingerprint,
+)
+from ocm_core.crypto.secure import (
+    REPLAY_WINDOW,
+    OpenFailed,
+    SealedChannel,
+    client_tls_context,
+    key_proof,
+)
 from ocm_core.net.client import ChatClient
-from ocm_core import paths
-from ocm_core.crypto.identity import IdentityChanged, KnownServers, ServerIdentity, fingerprint
-from ocm_core.wire.protocol import Operation, State, Status
-from ocm_core.crypto.secure import REPLAY_WINDOW, OpenFailed, SealedChannel, client_tls_context, key_proof
 from ocm_core.net.server import ChatServer
-
-from support import EventLog, wait_until
+from ocm_core.sansio import events as ev
+from ocm_core.wire import Operation, State
 
 KEY = bytes(range(32))
 HEADER = p.datagram_header("部屋".encode(), b"T" * 22)

@@ -18,15 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocm_core.net import client_files
 from ocm_core import errors
-from ocm_core.sansio import events as ev
-from ocm_core.wire import protocol as p
+from ocm_core import wire as p
+from ocm_core.net import client_files
 from ocm_core.net.client import ChatClient
-from ocm_core.storage.filenames import claim_unique, safe_name
-from ocm_core.storage.filestore import FileStore
 from ocm_core.net.server import ChatServer, ServerLimits
 from ocm_core.net.transfers import CHUNK
+from ocm_core.sansio import events as ev
+from ocm_core.storage.filenames import claim_unique, safe_name
+from ocm_core.storage.filestore import FileStore
 from tests.support import EventLog, wait_until
 
 

@@ -508,7 +508,13 @@ def test_frozen_app_raises_a_desktop_notification(frozen_app, tmp_path):
     with its sender, room and text. (What a click does is tested in tests/gui/test_notify.py:
     in this run without a window manager the click reaches the app, but the X focus was seen
     not to move to the chat window, for a reason not yet found.)"""
-    from notification_daemon import focus_another_program, give_the_screen_back, missing_tools, running_daemon, wait
+    from notification_daemon import (
+        focus_another_program,
+        give_the_screen_back,
+        missing_tools,
+        running_daemon,
+        wait,
+    )
 
     if not os.environ.get("DISPLAY"):
         pytest.skip("no DISPLAY: pytest-xvfb was disabled and there is no screen")

@@ -18,8 +18,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from ocm_core.cli import main as cli
 from ocm_core import i18n
+from ocm_core.cli import main as cli
 from ocm_core.i18n import _, chars_left, chars_over, ngettext
 from ocm_gui.settings import Settings
 

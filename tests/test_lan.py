@@ -7,21 +7,17 @@ from __future__ import annotations
 import json
 import os
 import queue
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
+from netns import NamespaceLan
 
 from ocm_core.net import discovery as d
-from ocm_core.wire import protocol as p
-
-from netns import NamespaceLan
 
 pytestmark = pytest.mark.skipif(NamespaceLan.unavailable() is not None, reason=str(NamespaceLan.unavailable()))
 
@@ -40,7 +36,7 @@ FOUND_WITHIN = 3.0
 # Runs in a namespace: a RoomBrowser with the methods asked for, printing each update as a JSON line.
 FINDER = """
 import json, queue, sys, time
-from ocm_core import discovery as d
+from ocm_core.net import discovery as d
 mdns, broadcast, seconds = sys.argv[1] == "1", sys.argv[2] == "1", float(sys.argv[3])
 browser = d.RoomBrowser(d.Scope(mdns=mdns, broadcast=broadcast))
 browser.start()

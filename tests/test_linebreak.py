@@ -1,11 +1,21 @@
-"""Break opportunities for mixed Japanese and English text (ocm_gui/linebreak.py), without Tk.
+"""Break opportunities for mixed Japanese and English text (ocm_gui/text/linebreak.py), without Tk.
 tests/gui/test_chat_window.py checks the lines Tk actually draws, at three widths."""
 
 from __future__ import annotations
 
 import pytest
 
-from ocm_gui.text.linebreak import BREAK, NO_END, NO_START, glued, has_cjk, spaces_for_breaks, strip_breaks, with_break_opportunities, wrap_to_width
+from ocm_gui.text.linebreak import (
+    BREAK,
+    NO_END,
+    NO_START,
+    glued,
+    has_cjk,
+    spaces_for_breaks,
+    strip_breaks,
+    with_break_opportunities,
+    wrap_to_width,
+)
 
 
 def marked(text: str) -> str:

@@ -1,6 +1,6 @@
 """Notification decisions without Tk or a daemon: which events count, what a notification
 says, how a burst is folded, how each platform is asked for attention, and how the service
-behaves when there is no notification service at all (ocm_gui/notify.py)."""
+behaves when there is no notification service at all (ocm_gui/notify/alerts.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,30 @@ import time
 
 import pytest
 
-from ocm_core.sansio.events import ChatMessage, FileShared, HostNotAnswering, MembersChanged, Notice, RoomClosed, SessionGone
+from ocm_core.sansio.events import (
+    ChatMessage,
+    FileShared,
+    HostNotAnswering,
+    MembersChanged,
+    Notice,
+    RoomClosed,
+    SessionGone,
+)
 from ocm_gui.notify import alerts as notify
-from ocm_gui.notify.alerts import FLASHW_STOP, FLASHW_TIMERNOFG, FLASHW_TRAY, Alert, AlertGate, Incoming, NotificationService, Urgency, first_line, flash_info, incoming, urgency_method
+from ocm_gui.notify.alerts import (
+    FLASHW_STOP,
+    FLASHW_TIMERNOFG,
+    FLASHW_TRAY,
+    Alert,
+    AlertGate,
+    Incoming,
+    NotificationService,
+    Urgency,
+    first_line,
+    flash_info,
+    incoming,
+    urgency_method,
+)
 from ocm_gui.settings import Settings
 
 

@@ -20,10 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from ocm_core.wire import protocol as p
-from ocm_core.net.client import ChatClient
+from ocm_core import wire as p
 from ocm_core.errors import DatabaseInUse
-from ocm_core.net.server import BATCH_DATAGRAMS, ChatServer, default_max_connections, reuses_address
+from ocm_core.net.client import ChatClient
+from ocm_core.net.server import (
+    BATCH_DATAGRAMS,
+    ChatServer,
+    default_max_connections,
+    reuses_address,
+)
 from ocm_gui import theme
 
 ROOT = Path(__file__).resolve().parent.parent

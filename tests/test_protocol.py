@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocm_core.wire import protocol as p
+from ocm_core import wire as p
 from ocm_core.errors import ProtocolError
 
 
@@ -503,7 +503,12 @@ def test_request_encode_then_decode_keeps_username_and_password(username, passwo
 
 
 def test_bad_bytes_from_a_peer_are_remote_errors_and_unencodable_values_local_ones():
-    from ocm_core.errors import LocalProtocolError, OCMError, RegistryError, RemoteProtocolError
+    from ocm_core.errors import (
+        LocalProtocolError,
+        OCMError,
+        RegistryError,
+        RemoteProtocolError,
+    )
 
     for decode, data in ((p.decode_datagram, b"\x01"), (p.decode_body, b"\xff\x09\x01"),
                          (p.decode_tcrp_header, b"short"), (p.decode_snapshot, b"[]")):

@@ -15,14 +15,13 @@ import threading
 import time
 
 import pytest
-
-from ocm_core.sansio import events as ev
-from ocm_core.net.client import ChatClient
-from ocm_core.sansio.registry import Limits
-from ocm_core.net.server import ChatServer, next_free_ports
-
 from faultproxy import FaultProxy, Faults
 from support import EventLog, wait_until
+
+from ocm_core.net.client import ChatClient
+from ocm_core.net.server import ChatServer, next_free_ports
+from ocm_core.sansio import events as ev
+from ocm_core.sansio.room import Limits
 
 MESSAGES_EACH = 100  # enough for hundreds of drops and duplicates; test_session.py covers the cases
 

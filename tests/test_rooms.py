@@ -7,9 +7,12 @@ import threading
 
 import pytest
 
-from ocm_core.wire import protocol as p
-from ocm_core.wire.protocol import ErrorCode, EventType, Status
-from ocm_core.sansio.registry import Limits, RegistryError, RoomRegistry, Wire, hash_password
+from ocm_core import wire as p
+from ocm_core.crypto.passwords import hash_password
+from ocm_core.errors import RegistryError
+from ocm_core.sansio.registry import RoomRegistry
+from ocm_core.sansio.room import Limits, Transport
+from ocm_core.wire import ErrorCode, EventType, Status
 
 
 class FakeClock:
@@ -347,7 +350,7 @@ def test_password_guesses_are_counted_before_hashing_and_one_address_hashes_one_
     guess = threading.Thread(target=lambda: outcome.append(_status_of(lambda: registry.join_room("vault", "g", "10.0.0.9", "wrong"))))
     guess.start()
     assert started.wait(5)
-    assert registry._password_failures["10.0.0.9"][0] == 1  # counted while the hash still runs
+    assert registry.passwords.failures("10.0.0.9") == 1  # counted while the hash still runs
     assert _status_of(lambda: registry.join_room("vault", "h", "10.0.0.9", "wrong again")) is Status.BUSY
     release.set()
     guess.join(5)
@@ -766,16 +769,16 @@ def test_a_right_password_forgives_earlier_mistakes_and_a_quiet_minute_does_too(
     for _ in range(2):
         _status_of(lambda: registry.join_room("secret", "bob", "10.0.0.2", "wrong"))
     assert registry.join_room("secret", "bob", "10.0.0.2", "right")[0]
-    assert "10.0.0.2" not in registry._password_failures
+    assert not registry.passwords.guessed_wrong("10.0.0.2")
     for _ in range(3):  # three more wrong ones: a fourth would lock
         _status_of(lambda: registry.join_room("secret", "carol", "10.0.0.2", "wrong"))
     clock.now += 1 + 60.001  # past the lockout and a quiet minute
     assert _status_of(lambda: registry.join_room("secret", "carol", "10.0.0.2", "wrong")) is Status.WRONG_PASSWORD
-    assert registry._password_failures["10.0.0.2"][0] == 1  # counted from scratch
+    assert registry.passwords.failures("10.0.0.2") == 1  # counted from scratch
     registry.tick()
     clock.now += 61
     registry.tick()
-    assert registry._password_failures == {}  # the maintenance tick forgets them too
+    assert len(registry.passwords) == 0  # the maintenance tick forgets them too
 
 
 def test_rooms_are_listed_by_name_ignoring_case_and_snapshots_list_members_the_same_way(clock):
@@ -925,7 +928,7 @@ def test_plain_text_clients_read_every_kind_of_event(registry, lobby):
 
 
 def test_the_oldest_remembered_ids_are_forgotten_first(clock):
-    from ocm_core.sansio.registry import SEEN_IDS_PER_MEMBER
+    from ocm_core.sansio.relay import SEEN_IDS_PER_MEMBER
 
     registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=1e6, rate_burst=10**6))
     host = registry.create_room("lobby", "alice", ALICE[0])
@@ -936,7 +939,7 @@ def test_the_oldest_remembered_ids_are_forgotten_first(clock):
 
 
 def test_messages_held_beyond_the_cap_are_not_kept(clock):
-    from ocm_core.sansio.registry import HELD_PER_MEMBER
+    from ocm_core.sansio.relay import HELD_PER_MEMBER
 
     registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=1e6, rate_burst=10**6))
     host = registry.create_room("lobby", "alice", ALICE[0])
@@ -988,11 +991,11 @@ def test_members_who_left_or_timed_out_stay_gone_after_a_restart_and_moves_are_k
 @pytest.fixture
 def kanaru_lobby(registry):
     """alice (ours) hosts 'lobby'; dave joins speaking the kanaru dialect and registers."""
-    from ocm_core.sansio.registry import Wire
+    from ocm_core.sansio.room import Transport
 
     alice = registry.create_room("lobby", "alice", ALICE[0])
     send(registry, alice, p.encode_heartbeat(1), ALICE)
-    dave, _ = registry.join_room("lobby", "dave", BOB[0], wire=Wire.KANARU)
+    dave, _ = registry.join_room("lobby", "dave", BOB[0], wire=Transport.KANARU)
     assert send(registry, dave, p.KANARU_REGISTER.encode(), BOB) == []  # noted, nothing to answer
     return {"alice": alice, "dave": dave}
 
@@ -1031,7 +1034,7 @@ def test_a_kanaru_datagram_that_says_nothing_is_dropped_and_counted(registry, ka
 
 
 def test_kanaru_forms_decode_to_our_frames():
-    from ocm_core.sansio.registry import _kanaru_frame, _kanaru_text
+    _kanaru_frame, _kanaru_text = p.decode_kanaru_body, p.encode_kanaru_event
 
     assert _kanaru_frame(b"__REGISTER__") == p.Heartbeat(0)
     assert _kanaru_frame(b"__LEAVE__") == p.Leave()
@@ -1067,12 +1070,12 @@ def test_a_resend_answer_stops_at_the_members_reply_byte_budget_exactly(clock, f
 
 
 def test_a_sealed_members_snapshot_needs_its_key_proof(clock, tmp_path):
-    from ocm_core.sansio.registry import Wire
     from ocm_core.crypto.secure import MemberKeys, ServerIdentity
+    from ocm_core.sansio.room import Transport
 
     keys = MemberKeys(ServerIdentity.load_or_create(tmp_path), epoch=1)
     registry = RoomRegistry(clock=clock, member_keys=keys)
-    token = registry.create_room("lobby", "alice", ALICE[0], wire=Wire.SEALED)
+    token = registry.create_room("lobby", "alice", ALICE[0], wire=Transport.SEALED)
     plain, _ = registry.join_room("lobby", "bob", BOB[0])
     assert registry.snapshot(token, ALICE[0], "lobby", keys.proof_for(token))["plain"] == ["bob"]
     for proof in (None, b"", keys.proof_for(plain), keys.proof_for(token)[:-1]):
@@ -1117,7 +1120,8 @@ def test_a_restart_takes_up_only_the_buffer_and_trusts_the_members_stored_addres
 
 
 def test_a_timed_out_member_comes_back_with_its_token_within_the_resume_window(registry, clock, lobby):
-    from ocm_core.sansio.registry import RESUME_SECONDS, Wire
+    from ocm_core.sansio.registry import RESUME_SECONDS
+    from ocm_core.sansio.room import Transport
 
     clock.now += 20
     send(registry, lobby["alice"], p.encode_heartbeat(3), ALICE)
@@ -1129,7 +1133,7 @@ def test_a_timed_out_member_comes_back_with_its_token_within_the_resume_window(r
     assert registry.members("lobby") == ["alice", "carol"]
     clock.now += RESUME_SECONDS  # exactly at the end of the window: still welcome
     token, out, wire = registry.resume("lobby", "bob", "10.0.0.9", lobby["bob"])
-    assert (token, wire) == (lobby["bob"], Wire.PLAIN)
+    assert (token, wire) == (lobby["bob"], Transport.PLAIN)
     [joined] = frames_to(out, ALICE)
     assert (joined.event_type, joined.name, joined.text) == (EventType.JOINED, "bob", p.JOINED_PLAIN)
     assert registry.members("lobby") == ["alice", "bob", "carol"]
@@ -1179,7 +1183,8 @@ def test_a_shared_file_is_a_file_event_for_everyone_the_sender_too(registry, lob
 
 
 def test_while_the_disk_fails_chats_are_refused_counted_and_told_then_taken_again(tmp_path, clock):
-    from ocm_core.sansio.registry import CANNOT_SAVE_TELL_EVERY, CANNOT_SAVE_TEXT, STORE_PROBE_SECONDS
+    from ocm_core.sansio.registry import STORE_PROBE_SECONDS
+    from ocm_core.sansio.relay import CANNOT_SAVE_TELL_EVERY, CANNOT_SAVE_TEXT
     from ocm_core.storage.roomstore import RoomStore, StoreWriteError
 
     store = RoomStore(tmp_path / "server.db")
@@ -1228,7 +1233,7 @@ FILE_ID_FOR_TESTS = "0123456789abcdef"
 
 
 def test_a_buried_token_is_told_why_for_exactly_the_tombstone_time(registry, clock, lobby):
-    from ocm_core.sansio.registry import TOMBSTONE_SECONDS
+    from ocm_core.sansio.tombstones import TOMBSTONE_SECONDS
 
     send(registry, lobby["bob"], p.encode_leave(), BOB)
 
@@ -1265,12 +1270,12 @@ def test_a_repeated_request_gets_the_same_token_only_while_it_is_remembered(regi
 
 
 def test_a_sealed_members_datagrams_open_under_its_key_and_anything_else_is_dropped(clock, tmp_path):
-    from ocm_core.sansio.registry import Wire
     from ocm_core.crypto.secure import MemberKeys, SealedChannel, ServerIdentity
+    from ocm_core.sansio.room import Transport
 
     keys = MemberKeys(ServerIdentity.load_or_create(tmp_path), epoch=1)
     registry = RoomRegistry(clock=clock, member_keys=keys)
-    alice = registry.create_room("lobby", "alice", ALICE[0], wire=Wire.SEALED)
+    alice = registry.create_room("lobby", "alice", ALICE[0], wire=Transport.SEALED)
     client = SealedChannel.for_client(keys.key_for(alice))
     header = p.datagram_header(b"lobby", alice)
 
@@ -1283,7 +1288,7 @@ def test_a_sealed_members_datagrams_open_under_its_key_and_anything_else_is_drop
 
     [(to, data)] = sealed(p.encode_heartbeat(0))  # opened, and answered sealed
     assert to == ALICE and opened(data) == p.StatusFrame(0)
-    bob, out = registry.join_room("lobby", "bob", BOB[0], wire=Wire.SEALED)
+    bob, out = registry.join_room("lobby", "bob", BOB[0], wire=Transport.SEALED)
     [(to, data)] = out
     joined = opened(data)
     assert (to, joined.event_type, joined.name, joined.text) == (ALICE, EventType.JOINED, "bob", "")  # not "plain"
@@ -1389,7 +1394,7 @@ def test_a_sender_back_after_over_a_second_of_silence_may_send_its_rate_over_the
 
 
 def test_the_event_buffer_keeps_events_totalling_exactly_its_byte_cap():
-    from ocm_core.sansio.registry import Room
+    from ocm_core.sansio.room import Room
 
     room, limits = Room("r", "h", b"r"), Limits(event_buffer_bytes=30)
     for seq in (1, 2, 3):
@@ -1447,8 +1452,10 @@ def closing_word(registry, token, address):
 
 def test_when_there_are_too_many_tombstones_and_repeats_the_oldest_go_first(registry, monkeypatch):
     from ocm_core.sansio import registry as rooms
+    from ocm_core.sansio import tombstones
 
     monkeypatch.setattr(rooms, "TOMBSTONE_LIMIT", 2)
+    monkeypatch.setattr(tombstones, "TOMBSTONE_LIMIT", 2)
     registry.create_room("lobby", "alice", ALICE[0])
     members = [(registry.join_room("lobby", f"m{i}", f"10.0.1.{i}", request_id=f"r{i}")[0], (f"10.0.1.{i}", 5000))
                for i in range(3)]
@@ -1462,7 +1469,8 @@ def test_when_there_are_too_many_tombstones_and_repeats_the_oldest_go_first(regi
 
 
 def test_tombstones_and_repeats_expire_oldest_first(registry, clock):
-    from ocm_core.sansio.registry import REPEAT_SECONDS, TOMBSTONE_SECONDS
+    from ocm_core.sansio.registry import REPEAT_SECONDS
+    from ocm_core.sansio.tombstones import TOMBSTONE_SECONDS
 
     alice = registry.create_room("lobby", "alice", ALICE[0])
     early, _ = registry.join_room("lobby", "early", BOB[0], request_id="r1")
@@ -1663,7 +1671,7 @@ def test_every_resend_cut_short_by_the_reply_byte_budget_is_counted(clock):
 def test_a_plain_member_joined_first_does_not_keep_events_or_resends_from_the_others(registry, clock, plain_first):
     alice = registry.create_room("lobby", "alice", ALICE[0])
     if plain_first == "kanaru":
-        dave, _ = registry.join_room("lobby", "dave", "10.0.0.4", wire=Wire.KANARU)
+        dave, _ = registry.join_room("lobby", "dave", "10.0.0.4", wire=Transport.KANARU)
         send(registry, dave, p.KANARU_REGISTER.encode(), ("10.0.0.4", 1))
     else:
         dave, _ = registry.join_room("lobby", "dave", "10.0.0.4")
@@ -1757,7 +1765,7 @@ def test_a_kanaru_member_is_never_sent_binary_retransmissions(registry, kanaru_l
 def test_a_kanaru_member_is_sent_no_binary_refusal_for_a_line_too_long_or_too_fast(clock):
     registry = RoomRegistry(clock=clock, limits=Limits(rate_burst=1, rate_per_second=0.5))
     alice = registry.create_room("lobby", "n" * 255, ALICE[0])
-    dave, _ = registry.join_room("lobby", "dave" * 60, BOB[0], wire=Wire.KANARU)
+    dave, _ = registry.join_room("lobby", "dave" * 60, BOB[0], wire=Transport.KANARU)
     send(registry, dave, p.KANARU_REGISTER.encode(), BOB)
     send(registry, alice, p.encode_heartbeat(1), ALICE)
     assert [to for to, _ in send(registry, dave, ("x" * 3900).encode(), BOB)] == []  # too long with its name
@@ -1772,7 +1780,7 @@ def test_a_kanaru_member_keeps_its_dialect_through_a_restart_and_a_time_out(tmp_
     store = RoomStore(tmp_path / "server.db")
     first = RoomRegistry(clock=clock, store=store)
     alice = first.create_room("lobby", "alice", ALICE[0])
-    dave, _ = first.join_room("lobby", "dave", BOB[0], wire=Wire.KANARU)
+    dave, _ = first.join_room("lobby", "dave", BOB[0], wire=Transport.KANARU)
     send(first, dave, p.KANARU_REGISTER.encode(), BOB)
     store.close()
     store = RoomStore(tmp_path / "server.db")
@@ -1780,7 +1788,7 @@ def test_a_kanaru_member_keeps_its_dialect_through_a_restart_and_a_time_out(tmp_
     out = send(again, alice, p.encode_chat(1, "still there?"), ALICE)
     assert (BOB, p.encode_kanaru_relay("alice", "still there?")) in out
     time_out_all_but(again, clock, [(alice, ALICE)])
-    assert again.resume("lobby", "dave", BOB[0], dave)[2] is Wire.KANARU
+    assert again.resume("lobby", "dave", BOB[0], dave)[2] is Transport.KANARU
     store.close()
 
 

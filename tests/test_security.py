@@ -27,17 +27,18 @@ import uuid
 from pathlib import Path
 
 import pytest
+from support import EventLog, wait_until
 
 from ocm_core import errors
-from ocm_core.sansio import events as ev
-from ocm_core.wire import protocol as p
-from ocm_core.net.client import ChatClient
-from ocm_core.wire.protocol import ErrorCode, Operation, State, Status
-from ocm_core.sansio.registry import Limits, RoomRegistry, hash_password
+from ocm_core import wire as p
+from ocm_core.crypto.passwords import hash_password
 from ocm_core.crypto.secure import SealedChannel, TlsClientStream, client_tls_context
+from ocm_core.net.client import ChatClient
 from ocm_core.net.server import ChatServer, ServerLimits
-
-from support import EventLog, wait_until
+from ocm_core.sansio import events as ev
+from ocm_core.sansio.registry import RoomRegistry
+from ocm_core.sansio.room import Limits
+from ocm_core.wire import ErrorCode, Operation, State, Status
 
 REPO = Path(__file__).resolve().parent.parent
 HALF_HEADER = bytes([4, Operation.CREATE, State.REQUEST]) + bytes(10)  # 13 of the header's 32 bytes, then silence
@@ -763,7 +764,7 @@ def test_the_server_keeps_a_salted_scrypt_hash_never_the_password(server, make_c
 
 
 def test_the_database_keeps_the_hash_never_the_password(tmp_path):
-    from ocm_core.sansio.registry import RegistryError
+    from ocm_core.errors import RegistryError
     from ocm_core.storage.roomstore import RoomStore
 
     password = f"db secret {uuid.uuid4().hex}"

@@ -7,14 +7,13 @@ import threading
 import time
 
 import pytest
+from support import EventLog, wait_until
 
 from ocm_core import errors
-from ocm_core.sansio import events as ev
-from ocm_core.wire import protocol as p
+from ocm_core import wire as p
 from ocm_core.net.client import ChatClient, parse_address
 from ocm_core.net.server import ChatServer, ServerLimits, next_free_ports
-
-from support import EventLog, wait_until
+from ocm_core.sansio import events as ev
 
 
 def test_create_join_list_and_chat_both_ways_in_japanese(make_client):

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocm_core.sansio import events as ev
-from ocm_core.wire import protocol as p
+from ocm_core import wire as p
 from ocm_core.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from ocm_core.wire.protocol import ErrorCode, EventType
+from ocm_core.sansio import events as ev
 from ocm_core.sansio.session import ClientSession, Output, SessionState
+from ocm_core.wire import ErrorCode, EventType
 
 ROOM, ME, TOKEN = "room", "me", b"token-of-me"
 T0 = 1000.0  # a monotonic clock rarely starts at zero; nothing here may assume it does

@@ -41,8 +41,8 @@ class BlockPosixOnly(importlib.abc.MetaPathFinder):
 
 
 def take_away() -> None:
-    import platformdirs  # noqa: F401  (its Linux branch needs os.getuid; see above)
     import ifaddr  # noqa: F401  (its POSIX branch needs os.uname; see above)
+    import platformdirs  # noqa: F401  (its Linux branch needs os.getuid; see above)
 
     sys.meta_path.insert(0, BlockPosixOnly())
     for name in POSIX_ONLY_MODULES:

@@ -15,16 +15,21 @@ import time
 from pathlib import Path
 
 from ocm_core import __version__, errors, i18n
-from ocm_core.sansio import events as ev
+from ocm_core.crypto.identity import IdentityChanged
+from ocm_core.i18n import N_, _, ngettext
 from ocm_core.net.client import ChatClient, parse_address
 from ocm_core.net.discovery import Announcer, FoundRoom, find_rooms
-from ocm_core.i18n import N_, _, ngettext
-from ocm_core.crypto.identity import IdentityChanged
 from ocm_core.net.interfaces import lan_address
-from ocm_core.sansio.registry import Limits
-from ocm_core.net.server import DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, ChatServer, ServerLimits
-from ocm_core.storage.filestore import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORAGE_BYTES
+from ocm_core.net.server import (
+    DEFAULT_TCP_PORT,
+    DEFAULT_UDP_PORT,
+    ChatServer,
+    ServerLimits,
+)
 from ocm_core.paths import downloads_dir
+from ocm_core.sansio import events as ev
+from ocm_core.sansio.room import Limits
+from ocm_core.storage.filestore import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORAGE_BYTES
 from ocm_core.storage.roomstore import default_db_path
 
 MIB = 1024 * 1024

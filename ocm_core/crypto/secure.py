@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ocm_core.wire import protocol as p
-from ocm_core.errors import LocalProtocolError, ProtocolError
+from ocm_core import wire as p
 from ocm_core.crypto.identity import ServerIdentity
+from ocm_core.errors import LocalProtocolError, ProtocolError
 
 MEMBER_KEY_BYTES = 32
 REPLAY_WINDOW = 1024  # how far behind the newest datagram a late one may still arrive

@@ -20,19 +20,35 @@ import socket
 import ssl
 import threading
 import time
-from pathlib import Path
 import uuid
+from pathlib import Path
 from typing import Any
 
-from ocm_core.net import client_files
 from ocm_core import errors
-from ocm_core.wire import protocol as p
-from ocm_core.i18n import SOURCE_LANGUAGE, N_, _, as_sentence, current_language
-from ocm_core.crypto.identity import IdentityChanged, KnownServers, fingerprint, public_key_of_certificate
-from ocm_core.wire.protocol import Operation, RoomInfo, State, Status
-from ocm_core.crypto.secure import PlainAnswer, SealedChannel, TlsClientStream, client_tls_context, key_proof
-from ocm_core.sansio.session import HOST_NOT_ANSWERING_AFTER, ClientSession, Output, SessionState
+from ocm_core import wire as p
+from ocm_core.crypto.identity import (
+    IdentityChanged,
+    KnownServers,
+    fingerprint,
+    public_key_of_certificate,
+)
+from ocm_core.crypto.secure import (
+    PlainAnswer,
+    SealedChannel,
+    TlsClientStream,
+    client_tls_context,
+    key_proof,
+)
+from ocm_core.i18n import N_, SOURCE_LANGUAGE, _, as_sentence, current_language
+from ocm_core.net import client_files
 from ocm_core.net.client_files import Progress
+from ocm_core.sansio.session import (
+    HOST_NOT_ANSWERING_AFTER,
+    ClientSession,
+    Output,
+    SessionState,
+)
+from ocm_core.wire import Operation, RoomInfo, State, Status
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ocm_core import errors
-from ocm_core.wire import protocol as p
+from ocm_core import wire as p
 from ocm_core.i18n import _
 from ocm_core.storage.filenames import claim_unique
-from ocm_core.wire.protocol import Operation, State
+from ocm_core.wire import Operation, State
 
 if TYPE_CHECKING:
-    from ocm_core.net.client import ChatClient
     from ocm_core.crypto.secure import TlsClientStream
+    from ocm_core.net.client import ChatClient
 
 CHUNK = 256 * 1024
 BUSY_WAIT = 60.0  # how long a transfer keeps asking a server whose transfer slots are all taken

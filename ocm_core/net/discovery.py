@@ -30,12 +30,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ocm_core.wire import protocol as p
-from ocm_core.errors import ClientError, ProtocolError
+from ocm_core import wire as p
 from ocm_core.crypto.identity import IdentityChanged, KnownServers
+from ocm_core.errors import ClientError, ProtocolError
 from ocm_core.net.interfaces import interface_ipv4s, lan_ipv4
-from ocm_core.wire.protocol import RoomInfo, ServerAnnouncement
-from ocm_core.sansio.registry import TokenBucket
+from ocm_core.sansio.room import TokenBucket
+from ocm_core.wire import RoomInfo, ServerAnnouncement
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import logging
 import os
 import select
 import selectors
-import socket
 import shutil
+import socket
 import sqlite3
 import ssl
 import sys
@@ -27,16 +27,23 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ocm_core.wire import protocol as p
-from ocm_core.errors import DatabaseDamaged, PortInUse, ProtocolError, RegistryError
-from ocm_core.sansio.fairqueue import FairQueue, QueueFull
+from ocm_core import wire as p
 from ocm_core.crypto.identity import ServerIdentity
-from ocm_core.wire.protocol import Dialect, Operation, State, Status
-from ocm_core.sansio.registry import Limits, RoomRegistry, Wire, hash_password
+from ocm_core.crypto.passwords import hash_password
 from ocm_core.crypto.secure import MemberKeys, TlsServerSide, server_tls_context
-from ocm_core.storage.filestore import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORAGE_BYTES, FileStore
+from ocm_core.errors import DatabaseDamaged, PortInUse, ProtocolError
 from ocm_core.net.transfers import FileTransfers
+from ocm_core.sansio.admission import Admission, Decision
+from ocm_core.sansio.fairqueue import FairQueue, QueueFull
+from ocm_core.sansio.registry import RoomRegistry
+from ocm_core.sansio.room import Limits
+from ocm_core.storage.filestore import (
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_STORAGE_BYTES,
+    FileStore,
+)
 from ocm_core.storage.roomstore import RoomStore, is_damage, move_aside
+from ocm_core.wire import Dialect, Operation, State, Status
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +179,7 @@ class ChatServer:
         self._files_temporary: str | None = None
         self.files: FileStore | None = None
         self._transfers: FileTransfers | None = None
+        self._admission: Admission | None = None
 
     def _hash_password(self, password: str, salt: bytes | None) -> tuple[bytes, bytes]:
         return self._hashing.submit(hash_password, password, salt).result()
@@ -271,6 +279,8 @@ class ChatServer:
         self.registry.room_closed_hooks.append(self.files.delete_room)
         self._transfers = FileTransfers(self.registry, self.files, self._send_all, slots=limits.transfers,
                                         idle_timeout=limits.transfer_idle_timeout, stats=self.stats)
+        self._admission = Admission(self.registry, allow_plain=self.allow_plain, udp_port=lambda: self.udp_address[1],
+                                    room_files=self.files.files, stats=self.stats)
 
     def stop(self, close_rooms: bool = True) -> None:
         """Stop the threads and free both ports (within a second).
@@ -499,8 +509,8 @@ class ChatServer:
         if message.operation in (Operation.UPLOAD, Operation.DOWNLOAD):
             self._hand_to_transfers(conn, message)
             return
-        if self._needs_hashing(message):
-            assert self.registry is not None
+        assert self._admission is not None and self.registry is not None  # set by start()
+        if self._admission.needs_hashing(message):
             with self._password_ready:
                 # Addresses that guessed wrong lately queue apart from the rest, so the room's
                 # own members are not refused for the guessers' sake.
@@ -516,17 +526,6 @@ class ChatServer:
             return
         self._workers.submit(self._serve_request, conn, message)
 
-    def _needs_hashing(self, message: p.TcrpMessage) -> bool:
-        """A CREATE with a password, or a JOIN with one to a locked room: scrypt work."""
-        assert self.registry is not None
-        if message.operation not in (Operation.CREATE, Operation.JOIN):
-            return False
-        try:
-            password = p.decode_request(message.payload).password
-        except ProtocolError:
-            return False  # answered BAD_REQUEST by a worker
-        return bool(password) and (message.operation is Operation.CREATE or self.registry.is_locked(message.room))
-
     def _password_loop(self) -> None:
         while not self._stopping.is_set():
             with self._password_ready:
@@ -537,12 +536,11 @@ class ChatServer:
             ip, (conn, message) = item
             started = time.monotonic()
             try:
-                status, detail, completion, dialect = self._decision(conn, message)
+                decision = self._decision(conn, message)
             finally:  # before the answer: the client's next request must find its address free
                 with self._password_ready:
                     self._password_queue.done(ip, time.monotonic() - started)
-            self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion,
-                                   tls=conn.tls, dialect=dialect)
+            self._answer_decision(conn, message, decision)
 
     BUSY_TRANSFERS = "the server is busy with other file transfers; try again in a moment"
 
@@ -589,83 +587,21 @@ class ChatServer:
         return plain
 
     def _serve_request(self, conn: _Connection, message: p.TcrpMessage) -> None:
-        status, detail, completion, dialect = self._decision(conn, message)
-        self._answer_and_close(conn.sock, message.operation, message.room, status, detail, conn.ip, completion,
-                               tls=conn.tls, dialect=dialect)
+        self._answer_decision(conn, message, self._decision(conn, message))
 
-    def _decision(self, conn: _Connection, message: p.TcrpMessage) -> tuple[Status, str, bytes | None, Dialect]:
+    def _decision(self, conn: _Connection, message: p.TcrpMessage) -> Decision:
+        assert self._admission is not None  # set by start()
         try:
-            return self._decide(conn.ip, message, conn.tls is not None)
+            decision = self._admission.decide(conn.ip, message, conn.tls is not None)
         except Exception:
             log.exception("error answering a %s request from %s", message.operation.name, conn.ip)
-            return Status.SERVER_ERROR, "the server hit an internal error; try again", None, Dialect.OURS
+            return Decision(Status.SERVER_ERROR, "the server hit an internal error; try again")
+        self._send_all(decision.outbound)
+        return decision
 
-    PLAIN_REFUSED = ("this server admits only encrypted clients; use a current Online Chat Messenger, "
-                     "or ask the host to start the server with --allow-plain")
-
-    def _decide(self, ip: str, message: p.TcrpMessage, secure: bool) -> tuple[Status, str, bytes | None, Dialect]:
-        op, room = message.operation, message.room
-        dialect = Dialect.OURS
-        if op is not Operation.LIST:
-            try:
-                dialect = p.decode_request(message.payload).dialect
-            except ProtocolError:
-                pass  # answered below as a bad request
-        sealed = secure and dialect is Dialect.OURS
-        if not sealed and not self.allow_plain:
-            self.stats["plain refused"] += 1
-            log.info("refused a plain %s request from %s (start with --allow-plain to admit it)", op.name, ip)
-            return Status.ENCRYPTION_REQUIRED, self.PLAIN_REFUSED, None, dialect
-        return (*self._decide_admitted(ip, message, sealed), dialect)
-
-    def _decide_admitted(self, ip: str, message: p.TcrpMessage, sealed: bool) -> tuple[Status, str, bytes | None]:
-        op, room = message.operation, message.room
-        assert self.registry is not None
-        if op is Operation.LIST:
-            rooms = self.registry.list_rooms()
-            return Status.OK, "", p.encode_json({"rooms": rooms, "udp_port": self.udp_address[1]})
-        if not room:
-            return Status.BAD_REQUEST, "room name is empty", None
-        try:
-            if op is Operation.FILES:
-                assert self.files is not None  # set by start()
-                files_request = p.decode_file_request(op, message.payload)
-                self.registry.file_member(files_request.token.encode("ascii", "replace"), ip, room,
-                                          p.decode_proof(files_request.proof))
-                return Status.OK, "", p.encode_json({"files": [p.file_to_json(info) for info in self.files.files(room)]})
-            request = p.decode_request(message.payload)
-            if op in (Operation.CREATE, Operation.JOIN) and not request.username:
-                raise ProtocolError("username is empty")
-            wire = Wire.SEALED if sealed else Wire.KANARU if request.dialect is Dialect.KANARU else Wire.PLAIN
-            if op is Operation.CREATE:
-                token = self.registry.create_room(room, request.username, ip, request.password, wire=wire,
-                                                  request_id=request.request_id)
-                return Status.OK, "", self._grant(token, wire)
-            if op is Operation.JOIN and request.resume_token:
-                token, outbound, wire = self.registry.resume(room, request.username, ip,
-                                                             request.resume_token.encode("ascii", "replace"))
-                self._send_all(outbound)
-                return Status.OK, "", self._grant(token, wire)
-            if op is Operation.JOIN:
-                token, outbound = self.registry.join_room(room, request.username, ip, request.password, wire=wire,
-                                                          request_id=request.request_id)
-                self._send_all(outbound)
-                return Status.OK, "", self._grant(token, wire)
-            token = (request.token or "").encode("ascii", "replace")
-            snapshot = self.registry.snapshot(token, ip, room, p.decode_proof(request.proof) if sealed else None)
-            snapshot["udp_port"] = self.udp_address[1]
-            return Status.OK, "", p.encode_json(snapshot)
-        except ProtocolError as exc:
-            return Status.BAD_REQUEST, exc.reason, None
-        except RegistryError as exc:
-            return exc.status, str(exc), None
-
-    def _grant(self, token: bytes, wire: Wire) -> bytes:
-        """The completion of a CREATE or JOIN, in the form its client reads."""
-        if wire is Wire.SEALED:
-            assert self.registry is not None and self.registry.member_keys is not None  # set in __init__
-            return p.encode_grant(token, self.registry.member_keys.key_for(token))
-        return p.encode_kanaru_token(token) if wire is Wire.KANARU else token
+    def _answer_decision(self, conn: _Connection, message: p.TcrpMessage, decision: Decision) -> None:
+        self._answer_and_close(conn.sock, message.operation, message.room, decision.status, decision.detail, conn.ip,
+                               decision.completion, tls=conn.tls, dialect=decision.dialect)
 
     def _answer_and_close(self, sock, operation, room, status, detail, ip=None, completion=None, *,
                           tls: TlsServerSide | None = None, dialect: Dialect = Dialect.OURS, retry_after: int = 1) -> None:

@@ -22,12 +22,13 @@ import threading
 import time
 from typing import Callable
 
-from ocm_core.wire import protocol as p
-from ocm_core.errors import ProtocolError, RegistryError
-from ocm_core.storage.filestore import FileStore, Upload
-from ocm_core.wire.protocol import Operation, State, Status
-from ocm_core.sansio.registry import Outbound, RoomRegistry
+from ocm_core import wire as p
 from ocm_core.crypto.secure import TlsServerSide
+from ocm_core.errors import ProtocolError, RegistryError
+from ocm_core.sansio.registry import RoomRegistry
+from ocm_core.sansio.room import Outbound
+from ocm_core.storage.filestore import FileStore, Upload
+from ocm_core.wire import Operation, State, Status
 
 log = logging.getLogger(__name__)
 

@@ -31,12 +31,12 @@ import itertools
 import logging
 from dataclasses import dataclass, field
 
-from ocm_core.sansio import events as ev
-from ocm_core.wire import protocol as p
+from ocm_core import wire as p
+from ocm_core.crypto.secure import OpenFailed, SealedChannel
 from ocm_core.errors import LocalProtocolError, ProtocolError
 from ocm_core.i18n import N_, _, as_sentence
-from ocm_core.wire.protocol import ErrorCode, EventType
-from ocm_core.crypto.secure import OpenFailed, SealedChannel
+from ocm_core.sansio import events as ev
+from ocm_core.wire import ErrorCode, EventType
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocm_core.wire import protocol as p
+from ocm_core import wire as p
 from ocm_core.errors import RegistryError
 from ocm_core.storage.filenames import safe_name
-from ocm_core.wire.protocol import FileInfo, Status
+from ocm_core.wire import FileInfo, Status
 
 log = logging.getLogger(__name__)
 

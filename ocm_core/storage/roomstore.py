@@ -101,7 +101,7 @@ class StoredMember:
     ip: str
     address: tuple[str, int] | None
     plain_text: bool
-    wire: int = 0  # rooms.Wire: plain, sealed or the kanaru dialect
+    wire: int = 0  # sansio.room.Transport: plain, sealed, kanaru or bare text
 
 
 @dataclass

@@ -3,7 +3,7 @@ open, which messages share a name and time, the date lines, the words of the ope
 and which mouse buttons open the context menu.
 
 Each is a pure function of its inputs (times as epoch seconds, `now` passed in), tested on
-its own in tests/test_chatlines.py; ocm_gui/scrollback.py draws what they decide.
+its own in tests/test_chatlines.py; ocm_gui/chat/scrollback.py draws what they decide.
 """
 
 from __future__ import annotations

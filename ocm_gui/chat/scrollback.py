@@ -3,16 +3,16 @@
 Entries go in as (segments, line count): `segments` alternate text and tag tuples, so a
 whole batch is one `Text.insert`. The oldest whole entries are dropped past
 `SCROLLBACK_LINES`. The view follows the newest line unless the person scrolled up;
-only their own actions change that (the wheel over an embedded file card too: ocm_gui/wheel.py). An own message carries a status ("sending…", ✓,
+only their own actions change that (the wheel over an embedded file card too: ocm_gui/chat/wheel.py). An own message carries a status ("sending…", ✓,
 "✗ not delivered · Retry") under a tag of its own so it can be changed in place; the
-status is tagged MARK_TAG too, and copies leave it out (ocm_gui/textactions.py).
+status is tagged MARK_TAG too, and copies leave it out (ocm_gui/chat/textactions.py).
 
 Entries are built in order, so the scrollback decides as it builds them: a message from the
 sender of the one before, within minutes, goes under its name and time; a date line comes
 before the first entry of each day; a "New messages" line before the first message that
 arrived while the window was in the background. Links are tagged LINK_TAG; what a click on
-one or the right button does is in ocm_gui/textactions.py. The decisions are pure functions
-in ocm_gui/chatlines.py.
+one or the right button does is in ocm_gui/chat/textactions.py. The decisions are pure functions
+in ocm_gui/chat/chatlines.py.
 """
 
 from __future__ import annotations
@@ -158,9 +158,9 @@ class Scrollback:
                         spacing1=px(8), spacing3=px(4))
         t.tag_configure(UNREAD_TAG, foreground=theme.ERROR, font="OCMSmall", justify="center",
                         spacing1=px(6), spacing3=px(4))
-        # Break spaces in Japanese runs (ocm_gui/linebreak.py): last, so their font wins.
+        # Break spaces in Japanese runs (ocm_gui/text/linebreak.py): last, so their font wins.
         t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
-        configure_emoji_tag(t)  # emoji runs in the emoji font (ocm_gui/emoji.py)
+        configure_emoji_tag(t)  # emoji runs in the emoji font (ocm_gui/text/emoji.py)
         t.tag_bind("retry", "<Button-1>", self._on_retry_click)
         t.tag_bind("retry", "<Enter>", lambda e: t.configure(cursor="hand2" if self.retry_enabled else "arrow"))
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))

@@ -2,7 +2,7 @@
 follow a link, and the menu of the right mouse button (Control-click and the second button
 on macOS; Shift+F10 and the menu key from the keyboard).
 
-The scrollback holds zero-width break spaces (ocm_gui/linebreak.py) and the delivery marks
+The scrollback holds zero-width break spaces (ocm_gui/text/linebreak.py) and the delivery marks
 of one's own messages (tagged MARK_TAG); what a person copies, or pastes with the middle
 button, is the text without either. A link (tagged LINK_TAG by the scrollback) opens in the
 browser through `open_url`, and only if it is an http(s) address (chatlines.link_target).

@@ -425,7 +425,7 @@ BROWSER_POLL_MS = 200
 
 def nothing_found_items() -> list[tuple[int, str]]:
     """What the Join dialog says when no room is found, the usual causes and what to do, as
-    (level, text) for ocm_gui/wrapped.py: 0 a paragraph, 1 a cause, 2 a step under it."""
+    (level, text) for ocm_gui/text/wrapped.py: 0 a paragraph, 1 a cause, 2 a step under it."""
     return [
         (0, _("No rooms found on this network yet. What usually causes it:")),
         (1, _("The host's firewall blocks discovery. Open UDP 5353 (mDNS) and UDP 9089 for the app, "

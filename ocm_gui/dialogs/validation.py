@@ -8,7 +8,7 @@ what a person is told is in characters (how many to cut, how many more fit).
 from __future__ import annotations
 
 from ocm_core.i18n import N_, _, chars_over, ngettext
-from ocm_core.wire.protocol import MAX_NAME_BYTES
+from ocm_core.wire import MAX_NAME_BYTES
 
 DEFAULT_TCP_PORT = 9090
 DEFAULT_UDP_PORT = 9091

@@ -17,7 +17,7 @@ on its own); `glued` keeps a phrase of our own whole where it has a space Tk wou
 at (a number and its unit, a status mark and its word); `spaces_for_breaks` turns the
 marks in a batch into spaces and says where they are, so the chat view tags them all in
 one call. A Label has no such trick (it wraps CJK text anywhere): `wrap_to_width` breaks
-its text into lines by the same rules beforehand (ocm_gui/labelwrap.py puts it on a label).
+its text into lines by the same rules beforehand (ocm_gui/text/labelwrap.py puts it on a label).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A ttk.Label wraps at a fixed pixel width and only at spaces: a narrow column on a wide
 dialog, and Japanese broken anywhere there is a space ("Windows：Windows" / "セキュリティ…")
 or a bullet left alone on its line. This is a read-only Text instead: it wraps at its own
-width, breaks Japanese where the line-breaking rules let it (ocm_gui/linebreak.py), hangs a
+width, breaks Japanese where the line-breaking rules let it (ocm_gui/text/linebreak.py), hangs a
 bullet's later lines under its first word, and is as tall as its lines.
 """
 

@@ -12,13 +12,13 @@ import traceback
 from pathlib import Path
 
 import pytest
-
 from gui_helpers import FakeClient
+
 from ocm_gui.app import App
-from ocm_gui.chat.window import ChatWindow
 from ocm_gui.background import wait_for_background
-from ocm_gui.text.emoji import guard_colour_fonts
+from ocm_gui.chat.window import ChatWindow
 from ocm_gui.settings import Settings
+from ocm_gui.text.emoji import guard_colour_fonts
 
 # As run_app does before Tk starts: a libXft too old for colour glyphs gets no colour fonts
 # (drawing one would end the test run with an X error). Writes nothing on a newer libXft.

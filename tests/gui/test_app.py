@@ -7,8 +7,8 @@ import time
 import tkinter as tk
 
 import pytest
-
 from gui_helpers import FakeClient, pump
+
 from ocm_core.sansio.events import ChatMessage
 from ocm_gui import app as app_module
 from ocm_gui.background import wait_for_background

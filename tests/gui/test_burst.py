@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from gui_helpers import FakeClient, pump
+
 from ocm_core.sansio.events import ChatMessage
 from ocm_gui.chat import window as chat_module
 from ocm_gui.chat.window import ChatWindow

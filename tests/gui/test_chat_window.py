@@ -6,12 +6,21 @@ import re
 import time
 
 import pytest
-
 from gui_helpers import FakeClient, pump, pump_for
-from ocm_core.sansio.events import ChatMessage, ConnectionLost, ConnectionRestored, MembersChanged, MessageSent, Notice, Resumed, RoomClosed
-from ocm_gui.chat import window as chat_module
-from ocm_gui.chat import scrollback as scrollback_module
+
+from ocm_core.sansio.events import (
+    ChatMessage,
+    ConnectionLost,
+    ConnectionRestored,
+    MembersChanged,
+    MessageSent,
+    Notice,
+    Resumed,
+    RoomClosed,
+)
 from ocm_gui import theme
+from ocm_gui.chat import scrollback as scrollback_module
+from ocm_gui.chat import window as chat_module
 from ocm_gui.chat.window import ChatWindow
 from ocm_gui.text.linebreak import BREAK_TAG, NO_END, NO_START
 

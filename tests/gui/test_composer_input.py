@@ -9,12 +9,18 @@ import tkinter as tk
 from tkinter import ttk
 
 import pytest
-from PIL import ImageGrab
-
 from big_screen import big_screen, on_big_screen, root  # noqa: F401  # Pillow reads 24-bit screens only
 from gui_helpers import pump
+from PIL import ImageGrab
+
 from ocm_gui import theme
-from ocm_gui.chat.composer import MAX_LINES, MIN_LINES, Composer, input_height, menu_buttons
+from ocm_gui.chat.composer import (
+    MAX_LINES,
+    MIN_LINES,
+    Composer,
+    input_height,
+    menu_buttons,
+)
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ later lines under its text, and the dialog's paddings grow with the scaling."""
 from __future__ import annotations
 
 import pytest
-
 from big_screen import big_screen, on_big_screen, root  # noqa: F401  # the dialog at scaling 2 needs room
 from gui_helpers import pump
 from test_scaling import scaled_app  # noqa: F401  # en and ja at Tk scaling 1 and 2
-from ocm_gui.dialogs import roomdialogs as dialogs
+
 from ocm_gui import theme
+from ocm_gui.dialogs import roomdialogs as dialogs
 from ocm_gui.text.linebreak import NO_END, NO_START
 from ocm_gui.text.wrapped import BULLETS
 

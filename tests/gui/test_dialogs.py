@@ -8,11 +8,11 @@ import tkinter as tk
 import tkinter.font as tkfont
 
 import pytest
-
 from gui_helpers import FakeBackend, free_port, pump
-from ocm_core.net.client import ChatClient
+
 from ocm_core.errors import LocalProtocolError, RemoteProtocolError
-from ocm_core.wire.protocol import RoomInfo
+from ocm_core.net.client import ChatClient
+from ocm_core.wire import RoomInfo
 from ocm_gui import theme
 from ocm_gui.app import App
 from ocm_gui.text.linebreak import NO_START

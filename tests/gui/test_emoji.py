@@ -13,13 +13,13 @@ import tkinter as tk
 import tkinter.font as tkfont
 
 import pytest
-
 from gui_helpers import FakeClient, pump
-from ocm_core.wire import protocol as p
+
+from ocm_core import wire as p
 from ocm_core.errors import RemoteProtocolError
 from ocm_core.sansio.events import ChatMessage, MembersChanged
-from ocm_gui.text import emoji
 from ocm_gui import theme
+from ocm_gui.text import emoji
 from ocm_gui.text.emoji import EMOJI_TAG, emoji_ranges, emoji_spans
 from ocm_gui.text.linebreak import BREAK_TAG, spaces_for_breaks
 
@@ -136,7 +136,7 @@ def test_with_the_guard_tk_sees_no_colour_font(tmp_path):
     the emoji tag nor fontconfig's fallback can hand it a colour glyph."""
     script = (
         "import os, pathlib, tkinter as tk, tkinter.font as tkfont\n"
-        "from ocm_gui import emoji\n"
+        "from ocm_gui.text import emoji\n"
         f"emoji.guard_colour_fonts(pathlib.Path({str(tmp_path)!r}), os.environ, 'linux', lambda: 20304)\n"
         "root = tk.Tk()\n"
         "print('Noto Color Emoji' in tkfont.families(root), emoji.emoji_family(root))\n"

@@ -6,6 +6,7 @@ Real ChatServer and ChatClient on 127.0.0.1; every step goes through the widgets
 from __future__ import annotations
 
 from gui_helpers import pump
+
 from ocm_gui.dialogs.roomdialogs import HostDialog, JoinDialog
 
 ROOM = "お茶会"

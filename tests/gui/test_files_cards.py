@@ -12,8 +12,8 @@ import tkinter as tk
 from pathlib import Path
 
 import pytest
-
 from gui_helpers import FakeClient, pump
+
 from ocm_core.sansio.events import FileShared
 from ocm_gui.chat.window import ChatWindow
 from ocm_gui.settings import Settings

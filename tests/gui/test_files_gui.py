@@ -9,14 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
+from gui_helpers import pump
 from PIL import Image
 
-from gui_helpers import pump
 from ocm_core.net.client import ChatClient
 from ocm_core.net.server import ChatServer
 from ocm_gui import theme
-from ocm_gui.chat.window import ChatWindow
 from ocm_gui.chat.files import THUMBNAIL
+from ocm_gui.chat.window import ChatWindow
 
 
 @pytest.fixture

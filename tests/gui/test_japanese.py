@@ -10,11 +10,11 @@ import tkinter as tk
 from tkinter import ttk
 
 import pytest
-
 from gui_helpers import FakeClient, pump
+
 from ocm_core import i18n
 from ocm_core.sansio.events import ChatMessage, MembersChanged, Notice
-from ocm_core.wire.protocol import RoomInfo
+from ocm_core.wire import RoomInfo
 from ocm_gui.app import App
 from ocm_gui.settings import Settings
 

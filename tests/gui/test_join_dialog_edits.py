@@ -7,11 +7,11 @@ from __future__ import annotations
 import queue
 
 import pytest
-
 from gui_helpers import FakeBackend, pump
-from ocm_core.net.discovery import FoundRoom
+
 from ocm_core.errors import RoomNotFound, ServerUnreachable
-from ocm_core.wire.protocol import RoomInfo
+from ocm_core.net.discovery import FoundRoom
+from ocm_core.wire import RoomInfo
 from ocm_gui import theme
 from ocm_gui.app import App
 from ocm_gui.dialogs.roomdialogs import same_server

@@ -8,8 +8,8 @@ from gui_helpers import pump
 from test_end_to_end import double_click
 
 from ocm_core.net.client import ChatClient
-from ocm_gui.dialogs import roomdialogs as dialogs
 from ocm_gui.backend import Backend
+from ocm_gui.dialogs import roomdialogs as dialogs
 
 ROOM = "読書会"
 HOST = "さくら"

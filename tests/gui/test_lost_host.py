@@ -6,10 +6,19 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from gui_helpers import FakeBackend, FakeClient, pump, pump_for
+
 from ocm_core.errors import RoomNotFound
-from ocm_core.sansio.events import ChatMessage, ConnectionLost, ConnectionRestored, HostNotAnswering, MessageFailed, Notice, RoomClosed, SessionGone
+from ocm_core.sansio.events import (
+    ChatMessage,
+    ConnectionLost,
+    ConnectionRestored,
+    HostNotAnswering,
+    MessageFailed,
+    Notice,
+    RoomClosed,
+    SessionGone,
+)
 from ocm_gui import theme
 from ocm_gui.chat.window import ChatWindow
 

@@ -14,15 +14,15 @@ import time
 from pathlib import Path
 
 import pytest
-
 from faultproxy import FaultProxy, Faults
 from gui_helpers import pump
-from ocm_core.sansio import events as ev
+from support import EventLog, wait_until
+
 from ocm_core.net.client import ChatClient
 from ocm_core.net.server import next_free_ports
+from ocm_core.sansio import events as ev
 from ocm_gui.backend import Backend
 from ocm_gui.chat.window import ChatWindow
-from support import EventLog, wait_until
 
 LOST_AFTER, NOT_ANSWERING_AFTER = 1.0, 2.0  # the defaults are 9 s and 30 s
 

@@ -4,14 +4,14 @@ English and Japanese: on a screen of their own, big enough for a window at scali
 from __future__ import annotations
 
 import pytest
-
 from big_screen import big_screen, on_big_screen, root  # noqa: F401  # the windows at scaling 2 need room
 from gui_helpers import FakeBackend, pump
+from test_lost_host import GONE, handle, make_chat, text_fits  # noqa: F401  # make_chat is a fixture
+
 from ocm_core import i18n
 from ocm_core.errors import RoomNotFound
 from ocm_core.sansio.events import ConnectionLost, HostNotAnswering
 from ocm_gui import theme
-from test_lost_host import GONE, handle, make_chat, text_fits  # noqa: F401  # make_chat is a fixture
 
 
 @pytest.mark.parametrize("scaling", [1.0, 2.0])

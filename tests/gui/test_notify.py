@@ -1,4 +1,4 @@
-"""Notifications from real chat windows (ocm_gui/notify.py).
+"""Notifications from real chat windows (ocm_gui/notify/alerts.py).
 
 The first tests run against a real notification daemon (tests/notification_daemon.py):
 each starts a private D-Bus session bus (no service activation, so nothing else starts on it) and Debian's `dunst`
@@ -17,9 +17,14 @@ import sys
 import time
 
 import pytest
-
 from gui_helpers import FakeClient, pump, pump_for
-from notification_daemon import focus_another_program, give_the_screen_back, missing_tools, running_daemon
+from notification_daemon import (
+    focus_another_program,
+    give_the_screen_back,
+    missing_tools,
+    running_daemon,
+)
+
 from ocm_core.sansio.events import ChatMessage, FileShared
 from ocm_gui.chat.window import ChatWindow
 from ocm_gui.notify.alerts import Notifications

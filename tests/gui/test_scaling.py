@@ -10,8 +10,8 @@ import tkinter.font as tkfont
 from tkinter import ttk
 
 import pytest
-
 from gui_helpers import FakeClient
+
 from ocm_core import i18n
 from ocm_gui import theme
 from ocm_gui.app import App

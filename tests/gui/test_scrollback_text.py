@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from gui_helpers import FakeClient, pump
+
 from ocm_core.net.client import ChatClient
 from ocm_core.sansio.events import ChatMessage, FileShared, MessageSent, Notice
 from ocm_gui import theme

@@ -10,10 +10,10 @@ import tkinter.font as tkfont
 from tkinter import ttk
 
 import pytest
-
 from big_screen import big_screen, on_big_screen, root  # noqa: F401  # the windows at scaling 2 need room
 from gui_helpers import FakeClient, pump
 from test_scaling import scaled_app  # noqa: F401  # en and ja at Tk scaling 1 and 2
+
 from ocm_core.sansio.events import FileShared
 from ocm_gui import theme
 

@@ -3,13 +3,12 @@ measure, then the Tooltip on a real widget, the chat header and the People list.
 
 from __future__ import annotations
 
-import tkinter as tk
 from tkinter import ttk
 
 import pytest
-
 from big_screen import big_screen, on_big_screen, root  # noqa: F401  # room for a 1900-pixel window
 from gui_helpers import FakeClient, pump, pump_for
+
 from ocm_gui import theme
 from ocm_gui.chat.header import share_row
 from ocm_gui.chat.members import MemberList

@@ -1,0 +1,158 @@
+"""A room and its members as the registry holds them: plain data with the few rules that
+belong to one record (a rate bucket's refill, a room's event buffer); no I/O, no clock."""
+
+from __future__ import annotations
+
+import collections
+import enum
+from dataclasses import dataclass, field
+
+from ocm_core import wire as p
+from ocm_core.crypto.secure import SealedChannel
+
+Address = tuple[str, int]
+Outbound = list[tuple[Address, bytes]]
+
+
+class Transport(enum.IntEnum):
+    """How a member's datagrams travel: its one transport field (stored with it, so a
+    restart keeps it). A PLAIN member that sends bare text becomes BARE."""
+
+    PLAIN = 0  # our frames, unsealed: only on a server started with --allow-plain
+    SEALED = 1  # our frames, sealed under the member's key
+    KANARU = 2  # the kanaru dialect's own forms, unsealed
+    BARE = 3  # the assignment's bare text, unsealed: it reads text and cannot acknowledge
+
+    @property
+    def reads_text(self) -> bool:
+        """Whether the member shows datagrams as text (so it gets no binary frames)."""
+        return self in (Transport.BARE, Transport.KANARU)
+
+
+@dataclass
+class Limits:
+    max_rooms: int = 1000
+    max_rooms_per_address: int = 5  # rooms hosted from one IP address at once
+    max_members_per_room: int = 200
+    event_buffer: int = 2048  # recent events per room kept for resends and history
+    event_buffer_bytes: int = 1 << 20  # and at most this many bytes of them (100 full-size messages fit)
+    resend_per_second: float = 10.0  # RESEND requests a member may make; each returns up to 64 events
+    resend_burst: int = 20
+    reply_bytes_per_second: int = 256 << 10  # bytes of re-sent events a member may be sent
+    reply_bytes_burst: int = 1 << 20
+    rate_per_second: float = 20.0  # chat datagrams per member, refilled continuously
+    rate_burst: int = 50
+    password_failures_free: int = 3  # wrong passwords from one address before we slow down
+    password_lockout_max: float = 60.0
+
+
+@dataclass
+class TokenBucket:
+    """`rate` tokens a second up to `burst`; each allowed act takes one."""
+
+    rate: float
+    burst: int
+    tokens: float
+    at: float
+
+    def refill(self, now: float) -> None:
+        if self.tokens < self.burst:  # a credit granted above the burst is spent, not cut
+            self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
+        self.at = now
+
+    def credit(self, tokens: float) -> None:
+        """Allow at least `tokens` at once, even above the burst."""
+        self.tokens = max(self.tokens, tokens)
+
+    @property
+    def full(self) -> bool:
+        return self.tokens >= self.burst
+
+    def take(self, now: float, amount: float = 1.0) -> bool:
+        self.refill(now)
+        if self.tokens >= amount:
+            self.tokens -= amount
+            return True
+        return False
+
+
+@dataclass
+class Member:
+    name: str
+    token: bytes
+    ip: str
+    room: Room
+    last_seen: float
+    chat_bucket: TokenBucket
+    resend_bucket: TokenBucket
+    reply_bytes: TokenBucket  # bytes of re-sent events, so no member address draws a flood
+    transport: Transport = Transport.PLAIN
+    channel: SealedChannel | None = None  # seals and opens its datagrams: set exactly when SEALED
+    address: Address | None = None
+    acked_seq: int = 0
+    retransmit_at: float = 0.0
+    retransmit_interval: float = 0.0
+    seen_ids: collections.OrderedDict = field(default_factory=collections.OrderedDict)
+    next_msg_id: int = 1  # the sender's next message in its own order
+    held: dict[int, str] = field(default_factory=dict)
+    held_since: float = 0.0
+    last_sent: float = float("-inf")  # when the room last sent this member an event or status
+    told_rate_limited: bool = False
+    told_cannot_save_at: float = float("-inf")
+    # A member's first address is proven by its token; one it moves to, once a heartbeat from
+    # it acknowledges more than was acknowledged at the move: it received what we sent there.
+    # Until then an answer is at most one event, so a forged source cannot aim a flood anywhere.
+    proven: bool = False
+    proof_floor: int = 0
+    # Set when the join carried a request id (our clients): if nothing (SYNC or UDP) comes
+    # from the member by then, its client gave up on the answer, and the name is freed.
+    admit_by: float | None = None
+
+    @property
+    def is_host(self) -> bool:
+        return self.room.host == self.name
+
+    @property
+    def sender(self) -> Address:
+        """The address of a member that has just sent us a datagram (so it is known)."""
+        assert self.address is not None
+        return self.address
+
+    @property
+    def plain_text(self) -> bool:
+        """Speaks only text (bare or kanaru): no binary frames, no acknowledgements."""
+        return self.transport.reads_text
+
+    @property
+    def kanaru(self) -> bool:
+        return self.transport is Transport.KANARU
+
+
+@dataclass
+class Room:
+    name: str
+    host: str
+    name_bytes: bytes
+    password_salt: bytes | None = None
+    password_hash: bytes | None = None
+    members: dict[str, Member] = field(default_factory=dict)
+    seq: int = 0
+    # (seq, encoded EVENT body): only the bytes are kept; history decodes them when asked
+    events: collections.deque = field(default_factory=collections.deque)
+    buffered_bytes: int = 0
+    header: bytes = b""  # the header of every datagram the server sends for this room
+
+    def __post_init__(self) -> None:
+        self.header = p.datagram_header(self.name_bytes, b"")
+
+    @property
+    def locked(self) -> bool:
+        return self.password_hash is not None
+
+    def buffer(self, seq: int, body: bytes, limits: Limits) -> None:
+        """Keep an event's bytes for resends and history, within both of the buffer's caps."""
+        self.events.append((seq, body))
+        self.buffered_bytes += len(body)
+        while len(self.events) > limits.event_buffer or self.buffered_bytes > limits.event_buffer_bytes:
+            self.buffered_bytes -= len(self.events.popleft()[1])
+
