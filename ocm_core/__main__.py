@@ -2,6 +2,6 @@
 
 import sys
 
-from ocm_core.cli.main import server_main
+from ocm_core.cli.server import server_main
 
 sys.exit(server_main())

@@ -18,6 +18,8 @@ class ProtocolError(OCMError):
     subclasses to tell whose fault it is (as h11 does)."""
 
     def __init__(self, reason: str):
+        if type(self) is ProtocolError:
+            raise TypeError("raise LocalProtocolError or RemoteProtocolError: say whose fault it is")
         super().__init__(reason)
         self.reason = reason
 

@@ -1,13 +1,12 @@
-"""The `ocm` command and the entry point of the packaged OnlineChatMessenger app.
+"""The `ocm` command, and the app behind the packaged OnlineChatMessenger.
 
     ocm                      open the start window (what a double-click does)
     ocm --version            print the version
     ocm --self-test          host a room, join it, relay a message; exit 0 or 1
-    ocm --server [ARGS...]   run the headless server (ARGS as for ocm-server)
 
-Imports are absolute and the GUI and server are imported only when needed, so this
-file works both as `python -m ocm_gui` and as the frozen app's top-level script,
-and `--version` or `--server` never load Tk.
+The packaged app's entry script (packaging/onefile.py) adds `--server [ARGS...]`, the
+headless server, before it comes here. The GUI is imported only when needed, so
+`--version` never loads Tk.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import sys
 APP_NAME = "Online Chat Messenger"
 
 
-def _attach_console() -> None:
+def attach_console() -> None:
     """Gives a windowed Windows build somewhere to print when started from a console.
 
     A frozen app built with console=False has sys.stdout None on Windows; when a person
@@ -110,21 +109,16 @@ def _self_test(timeout: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _attach_console()
+    attach_console()
     from ocm_core.i18n import _, use_language
 
     use_language()  # the environment's; the app applies the settings' choice when it starts
     args_in = list(sys.argv[1:] if argv is None else argv)
 
-    if "--server" in args_in:
-        before = args_in[: args_in.index("--server")]
-        if before:
-            _say(_("--server must come first: everything after it goes to the server, "
+    if "--server" in args_in:  # the packaged app's entry script takes it when it comes first
+        _say(_("--server must come first: everything after it goes to the server, "
                "as in --server --tcp-port 9090 --udp-port 9091."), error=True)
-            return 2
-        from ocm_core.cli.main import server_main
-
-        return server_main(args_in[1:])
+        return 2
 
     args, rest = _parser().parse_known_args(args_in)
     if rest and (args.version or args.self_test):

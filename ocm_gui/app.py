@@ -20,16 +20,15 @@ from typing import TypeVar
 
 from ocm_core import i18n, paths
 from ocm_core.i18n import _
-
-from ocm_gui.text import emoji
 from ocm_gui import theme
-from ocm_gui.background import wait_for_background
 from ocm_gui.backend import Backend
+from ocm_gui.background import wait_for_background
 from ocm_gui.chat.window import ChatWindow
 from ocm_gui.dialogs.roomdialogs import Dialog, HostDialog, JoinDialog
+from ocm_gui.dialogs.start import StartWindow
 from ocm_gui.notify.alerts import Notifications
 from ocm_gui.settings import Settings
-from ocm_gui.dialogs.start import StartWindow
+from ocm_gui.text import emoji
 
 D = TypeVar("D", bound=Dialog)
 

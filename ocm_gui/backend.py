@@ -4,7 +4,7 @@ and a browser of the rooms on the LAN.
 The dialogs receive a ``Backend`` instead of constructing these themselves, so that a
 test can hand them a fake one (tests/gui/gui_helpers.py's FakeBackend) and exercise
 the dialogs without sockets. It is not the GUI's only import from ``ocm_core``: the
-windows also use the core's errors, events and words (``ocm_core.cli.main.EVENT_WORDS``)
+windows also use the core's errors, events and words (``ocm_core.words``)
 directly, which are plain values, not things that do I/O.
 
 The app hosts every room on one bundled server: the first hosted room starts it (and

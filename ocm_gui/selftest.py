@@ -126,8 +126,8 @@ def _wait_for(events: queue.Queue, want: Callable[[object], bool], deadline: flo
 def check_chat(timeout: float = 10.0) -> str:
     """Hosts a room on free ports, joins it, relays one message; returns a summary."""
     from ocm_core.net.client import ChatClient
-    from ocm_core.sansio.events import ChatMessage, MessageSent
     from ocm_core.net.server import ChatServer
+    from ocm_core.sansio.events import ChatMessage, MessageSent
 
     started = time.monotonic()
     deadline = started + timeout

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Iterable, overload
 import tkinter as tk
 import tkinter.font as tkfont
 from tkinter import ttk
+from typing import Iterable, overload
 
 log = logging.getLogger(__name__)
 

@@ -199,7 +199,7 @@ def test_both_ends_print_the_same_identity_and_a_changed_one_needs_the_flag(proc
         other.terminate()
         other.wait(10)
 def test_the_terminal_words_what_the_core_reports_as_codes():
-    from ocm_core.cli.main import describe
+    from ocm_core.cli.chat import describe
     from ocm_core.sansio import events as ev
 
     assert describe(ev.Notice(1, "timed_out", "eve", "", 0.0)) == "* eve stopped responding and was removed."
@@ -269,7 +269,7 @@ def test_terminal_clients_share_a_file_with_progress_and_list_it_while_chatting(
 
 
 def test_own_lines_are_confirmed_once_whichever_comes_first_the_id_or_the_acknowledgement():
-    from ocm_core.cli.main import SentEcho
+    from ocm_core.cli.chat import SentEcho
 
     noon = time.mktime((2026, 11, 25, 12, 5, 0, 0, 0, -1))
     echo = SentEcho("ann", clock=lambda: noon)

@@ -214,7 +214,7 @@ def test_a_sealed_member_needs_its_key_to_fetch_the_room_and_its_old_key_dies_wh
     # SYNC with the token alone (as seen on the LAN) is refused; with the proof it works.
     bare = p.RoomRequest("", token=token.decode())
     with pytest.raises(errors.NotConnected):
-        ChatClient("127.0.0.1", server.tcp_address[1])._request(Operation.SYNC, "keys", p.encode_request(bare))
+        ChatClient("127.0.0.1", server.tcp_address[1]).link.request(Operation.SYNC, "keys", p.encode_request(bare))
     assert guest._sync().members == ("guest", "host")
     host_log = EventLog(host)
     guest.leave()

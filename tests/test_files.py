@@ -22,6 +22,7 @@ from ocm_core import errors
 from ocm_core import wire as p
 from ocm_core.net import client_files
 from ocm_core.net.client import ChatClient
+from ocm_core.net.request import read_message
 from ocm_core.net.server import ChatServer, ServerLimits
 from ocm_core.net.transfers import CHUNK
 from ocm_core.sansio import events as ev
@@ -161,12 +162,9 @@ def test_cancelling_a_download_midway_leaves_no_file_and_the_server_carries_on(s
 
 def raw_upload(server: ChatServer, client: ChatClient, name: str, size: int, send: bytes):
     """An UPLOAD by hand: request, OK, then only `send` of the file's bytes."""
-    sock, where = client._connect()
-    stream = client._secure(sock, where)
-    token, proof = client._file_auth()
-    stream.sendall(p.encode_tcrp(p.Operation.UPLOAD, p.State.REQUEST, client.room,
-                                 p.encode_file_request(p.FileRequest(token, proof, name, size, "application/octet-stream"))))
-    client._check_status(*client._read_message(stream))
+    room, token, proof = client.file_credentials()
+    sock, stream = client.link.open(p.Operation.UPLOAD, room,
+                                    p.encode_file_request(p.FileRequest(token, proof, name, size, "application/octet-stream")))
     stream.sendall(send)
     return sock, stream
 
@@ -257,7 +255,7 @@ def test_another_rooms_file_a_stale_token_and_a_sniffed_token_without_its_key_ar
     thief._proof = bob._proof  # even with the proof: the token died when bob left
     thief._shut = False
     with pytest.raises(errors.NotConnected):
-        client_files.download(thief, file_id, tmp_path, None)
+        client_files.download(thief.link, ("files", bob._token.decode("ascii"), bob._proof), file_id, tmp_path, None)
     assert [x.name for x in tmp_path.iterdir() if x.is_file()] == ["secret.txt"]
 
 
@@ -286,7 +284,7 @@ def test_hostile_names_are_made_safe():
 def test_a_hostile_name_arrives_safe_on_both_sides(server, make_client, tmp_path):
     alice, bob = room_of_two(make_client)
     sock, stream = raw_upload(server, alice, "../../CON", 3, b"abc" + hashlib.sha256(b"abc").digest())
-    header, _ = alice._read_message(stream)
+    header, _ = read_message(stream)
     sock.close()
     assert header.state is p.State.COMPLETE
     shared = EventLog(bob).wait_type(ev.FileShared)[0]
@@ -432,9 +430,9 @@ def test_a_stalled_download_is_cut_off_at_the_idle_timeout(tmp_path):
         alice = ChatClient("127.0.0.1", srv.tcp_address[1])
         alice.create_room("r", "alice")
         file_id = alice.send_file(make_file(tmp_path, "big.bin", 24 * 1024 * 1024))
-        sock, where = alice._connect()
-        stream = alice._secure(sock, where)
-        token, proof = alice._file_auth()
+        sock = alice.link.connect()
+        stream = alice.link.secure(sock)
+        _, token, proof = alice.file_credentials()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         stream.sendall(p.encode_tcrp(p.Operation.DOWNLOAD, p.State.REQUEST, "r",
                                      p.encode_file_request(p.FileRequest(token, proof, file_id=file_id))))

@@ -1,6 +1,6 @@
 """The app's own command line, unfrozen and as the one-file executable from build.spec.
 
-The fast tests run `python -m ocm_gui` with --version, --self-test and --server.
+The fast tests run the entry script (packaging/onefile.py) with --version, --self-test and --server.
 The slow ones build build.spec once per session into a temporary directory, then run
 the executable: --version, --self-test, --server (reached by a real ChatClient), and
 with no flags on the virtual screen (pytest-xvfb's DISPLAY) until the start window
@@ -165,9 +165,9 @@ def press_close_button(window: int) -> None:
         x11.XCloseDisplay(display)
 
 
-# --- unfrozen: python -m ocm_gui ---------------------------------------------------------
+# --- unfrozen: the entry script, packaging/onefile.py ----------------------------------
 
-UNFROZEN = [sys.executable, "-m", "ocm_gui"]
+UNFROZEN = [sys.executable, str(Path(__file__).resolve().parents[1] / "packaging" / "onefile.py")]
 
 
 def test_version_unfrozen():
@@ -199,17 +199,29 @@ def test_self_test_failure_is_one_line_and_exit_1(monkeypatch, capsys):
 
 
 def test_server_flag_forwards_the_rest(monkeypatch):
-    import ocm_core.cli.main
-    from ocm_gui import __main__ as entry
+    import ocm_core.cli.server
 
+    entry = onefile_entry()
     seen = []
-    monkeypatch.setattr(ocm_core.cli.main, "server_main", lambda argv=None: seen.append(argv) or 7)
+    monkeypatch.setattr(ocm_core.cli.server, "server_main", lambda argv=None: seen.append(argv) or 7)
     assert entry.main(["--server", "--tcp-port", "9999", "--log-level", "DEBUG"]) == 7
     assert seen == [["--tcp-port", "9999", "--log-level", "DEBUG"]]
 
 
+def onefile_entry():
+    """packaging/onefile.py, the one-file app's entry script, as a module."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "packaging" / "onefile.py"
+    spec = importlib.util.spec_from_file_location("onefile_entry", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_server_flag_must_come_first(capsys):
-    from ocm_gui import __main__ as entry
+    entry = onefile_entry()
 
     assert entry.main(["--version", "--server"]) == 2
     assert "--server must come first" in capsys.readouterr().err

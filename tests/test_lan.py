@@ -175,7 +175,7 @@ def test_with_multicast_dropped_the_broadcast_probe_still_finds_it(lan):
 def test_ocm_chat_discover_prints_one_line_per_room(lan):
     host_server(lan, "雑談", "Design review")
     started = time.monotonic()
-    result = lan.run_wait(1, sys.executable, "-c", "import sys; from ocm_core.cli.main import chat_main; sys.exit(chat_main(['--discover']))", env=namespace_env(), cwd=ROOT)
+    result = lan.run_wait(1, sys.executable, "-c", "import sys; from ocm_core.cli.chat import chat_main; sys.exit(chat_main(['--discover']))", env=namespace_env(), cwd=ROOT)
     took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()

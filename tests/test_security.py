@@ -66,7 +66,7 @@ def split_tcrp(data: bytes) -> list[p.TcrpMessage]:
     messages = []
     while data:
         if len(data) < p.TCRP_HEADER_SIZE:
-            raise p.ProtocolError("trailing bytes shorter than a header")
+            raise p.RemoteProtocolError("trailing bytes shorter than a header")
         end = p.TCRP_HEADER_SIZE + p.decode_tcrp_header(data[: p.TCRP_HEADER_SIZE]).body_size
         messages.append(p.decode_tcrp(data[:end], allow_empty_room=True))
         data = data[end:]

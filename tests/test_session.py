@@ -650,7 +650,7 @@ def test_a_session_the_server_forgot_tries_to_come_back_and_ends_with_the_server
 
 
 def test_server_sentences_get_a_capital_and_one_full_stop():
-    from ocm_core.sansio.session import _server_sentence
+    from ocm_core.words import server_sentence as _server_sentence
 
     assert _server_sentence("the server stopped") == "The server stopped."
     for kept in ("Done.", "Really?", "Stop!", "閉じました。"):

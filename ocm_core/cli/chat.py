@@ -1,8 +1,341 @@
-"""`python -m ocm_core.cli.chat`: the terminal client."""
+"""`ocm-chat` (and `python -m ocm_core.cli.chat`): the terminal client, with the same features as the app in text."""
 
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import queue
 import sys
+import threading
+import time
+from pathlib import Path
 
-from ocm_core.cli.main import chat_main
+from ocm_core import __version__, errors, i18n
+from ocm_core.crypto.identity import IdentityChanged
+from ocm_core.i18n import _, ngettext
+from ocm_core.net.client import ChatClient, parse_address
+from ocm_core.net.discovery import FoundRoom, find_rooms
+from ocm_core.paths import downloads_dir
+from ocm_core.sansio import events as ev
+from ocm_core.words import (
+    event_words,
+    host_not_answering_text,
+    notice_text,
+    rejoin_command,
+    resumed_words,
+    size_text,
+)
+
+
+def _chat_parser() -> argparse.ArgumentParser:
+    i18n.translate_argparse()
+    parser = argparse.ArgumentParser(prog="ocm-chat", description=_("Chat in an Online Chat Messenger room from a terminal."))
+    parser.add_argument("--server", help=_("server address, host[:port] (without it, rooms on the LAN are offered)"))
+    parser.add_argument("--discover", action="store_true", help=_("list the rooms found on the LAN within a few seconds, then exit"))
+    parser.add_argument("--discover-seconds", type=float, default=DISCOVER_SECONDS, help=argparse.SUPPRESS)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--create", metavar="ROOM", help=_("create this room and be its host"))
+    group.add_argument("--join", metavar="ROOM", help=_("join this room"))
+    parser.add_argument("--name", help=_("your name in the room (asked if missing)"))
+    parser.add_argument("--password", help=_("the room's password (to lock a room you create, or to join a locked one)"))
+    parser.add_argument("--trust-changed-key", action="store_true",
+                        help=_("accept a server whose identity changed since last time (only when its host confirms it did)"))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help=_("show the version and exit"))
+    return parser
+
+
+def _ask(prompt: str, default: str | None = None) -> str:
+    shown = f"{prompt} [{default}]: " if default else f"{prompt}: "
+    answer = input(shown).strip()
+    return answer or (default or "")
+
+
+def _clock(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch).strftime("%H:%M")
+
+
+def describe(event, *, room: str = "", server: str = "") -> str | None:
+    """Terminal text for an event, or None for events a terminal need not show. `room` and
+    `server` (host:port) are the client's, for the words about a host or session gone."""
+    if isinstance(event, ev.ChatMessage):
+        line = f"[{_clock(event.time)}] {event.sender}: {event.text}"
+        return _("{line} (earlier)").format(line=line) if event.history else line
+    if isinstance(event, ev.Notice):
+        return f"* {notice_text(event.kind, event.name, event.text)}"
+    if isinstance(event, ev.FileShared):
+        line = f"[{_clock(event.time)}] " + _("{sender} shared {name} ({size}): /get {id}").format(
+            sender=event.sender, name=event.name, size=size_text(event.size), id=event.file_id)
+        return _("{line} (earlier)").format(line=line) if event.history else line
+    if isinstance(event, ev.MembersChanged):
+        names = [_("{name} (host)").format(name=m) if m == event.host else m for m in event.members]
+        return "* " + _("in the room: {names}").format(names=_(", ").join(names))
+    if isinstance(event, ev.MessageFailed):
+        return "! " + _("not sent: {text} ({reason})").format(text=repr(event.text), reason=event.reason)
+    if isinstance(event, ev.RoomClosed):
+        return f"* {event.reason}"
+    if isinstance(event, ev.ConnectionLost):
+        return f"! {event.text or event_words('connection_lost')}"
+    if isinstance(event, ev.ConnectionRestored):
+        return f"! {event.text or event_words('connection_restored')}"
+    if isinstance(event, ev.HostNotAnswering):
+        return "! " + host_not_answering_text(event.seconds, room) + " " + _("Type /quit to leave, or keep waiting.")
+    if isinstance(event, ev.SessionGone):
+        lines = [f"* {event_words('session_gone')} {event.reason}"]
+        if server:
+            lines.append("* " + _("To join “{room}” again as {name}, run: {command}").format(
+                room=event.room, name=event.name, command=rejoin_command(server, event.room, event.name)))
+        return "\n".join(lines)
+    if isinstance(event, ev.Resumed):
+        return f"* {resumed_words(event.missed)}"
+    if isinstance(event, ev.ErrorEvent):
+        return f"! {event.text}"
+    return None
+
+
+class SentEcho:
+    """The terminal's confirmation of one's own lines: when the server acknowledges a message,
+    it is printed back as "[HH:MM] NAME: text ✓". The acknowledgement (printer thread) may come
+    before `send()` returns its id (input thread); either order gives the line once."""
+
+    def __init__(self, name: str, clock=time.time):
+        self.name = name
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._texts: dict[int, str] = {}
+        self._early: set[int] = set()  # acknowledged before their text was recorded
+
+    def _line(self, text: str) -> str:
+        return f"[{_clock(self._clock())}] {self.name}: {text} ✓"
+
+    def sent(self, msg_id: int, text: str) -> str | None:
+        """Record a sent message; its line if the acknowledgement came first."""
+        with self._lock:
+            if msg_id in self._early:
+                self._early.discard(msg_id)
+                return self._line(text)
+            self._texts[msg_id] = text
+            return None
+
+    def acknowledged(self, msg_id: int) -> str | None:
+        with self._lock:
+            text = self._texts.pop(msg_id, None)
+            if text is None:
+                self._early.add(msg_id)
+                return None
+            return self._line(text)
+
+
+DISCOVER_SECONDS = 2.5
+
+
+def found_line(found: FoundRoom) -> str:
+    """One room found on the LAN, as `ocm-chat --discover` prints it."""
+    people = ngettext("{count} person", "{count} people", found.members).format(count=found.members)
+    if found.locked:
+        line = _("{room}  ({people}, host {host}, locked)  at {server}")
+    else:
+        line = _("{room}  ({people}, host {host})  at {server}")
+    return line.format(room=found.room, people=people, host=found.host, server=found.server)
+
+
+def _discover(seconds: float) -> int:
+    found = find_rooms(seconds)
+    for item in found:
+        print(found_line(item), flush=True)
+    if not found:
+        print(_("No rooms found on this network within {seconds} seconds. If someone hosts one, their firewall "
+                "may block UDP 9089 and mDNS (UDP 5353), or you are on different networks: use --server with "
+                "their address.").format(seconds=f"{seconds:g}"), flush=True)
+    return 0
+
+
+def _offer_found(args) -> tuple[str, int, str | None]:
+    """Without --server: list what the LAN has and let the person pick a room or type an address."""
+    print(_("Looking for rooms on this network…"), flush=True)
+    found = find_rooms(args.discover_seconds)
+    if not found:
+        print(_("No rooms found on this network."), flush=True)
+        host, port = parse_address(_ask(_("Server address"), "127.0.0.1:9090"))
+        return host, port, None
+    for number, item in enumerate(found, 1):
+        print(f"{number}) {found_line(item)}", flush=True)
+    while True:
+        answer = _ask(_("Join which room (number), or type a server address"), "1")
+        if answer.isdigit() and 1 <= int(answer) <= len(found):
+            chosen = found[int(answer) - 1]
+            return chosen.address, chosen.tcp_port, chosen.room
+        if answer.isdigit():
+            print(_("Pick a number from 1 to {count}.").format(count=len(found)), flush=True)
+            continue
+        host, port = parse_address(answer)
+        return host, port, None
+class ProgressPrinter:
+    """Progress lines for a terminal: one each 10% (and at the end), with the speed."""
+
+    def __init__(self, what: str, clock=time.monotonic):
+        self.what = what
+        self._clock = clock
+        self._started = clock()
+        self._next = 0
+
+    def __call__(self, done: int, total: int) -> bool:
+        percent = 100 if total == 0 else done * 100 // total
+        if percent >= self._next:
+            elapsed = max(self._clock() - self._started, 1e-6)
+            print("  " + _("{what}: {share} of {size} ({speed}/s)").format(
+                what=self.what, share=f"{percent}%", size=size_text(total), speed=size_text(int(done / elapsed))), flush=True)
+            self._next = percent // 10 * 10 + 10
+        return True
+
+
+def file_help() -> str:
+    return _("/send PATH shares a file, /files lists the room's files, /get ID [FOLDER] saves one (to Downloads by default).")
+
+
+def file_command(client: ChatClient, text: str) -> str | None:
+    """Run a file command (/send, /get, /files) on a thread of its own, so chat goes on;
+    return a line to print at once, or None if `text` is not a file command."""
+    command, _space, rest = text.strip().partition(" ")
+    rest = rest.strip()
+    if command == "/files":
+        files = client.list_files()
+        if not files:
+            return "* " + _("No files shared in this room yet.")
+        return "\n".join("* " + _("{id}  {name} ({size}) from {sender}").format(
+            id=f.file_id, name=f.name, size=size_text(f.size), sender=f.sender or "?") for f in files)
+    if command == "/send" and rest:
+        path = rest.strip('"')
+        _in_background(lambda: "* " + _("Shared {path} (id {id}).").format(
+            path=path, id=client.send_file(path, ProgressPrinter(_("sending {path}").format(path=path)))))
+        return "* " + _("Sending {path}…").format(path=path)
+    if command == "/get" and rest:
+        file_id, _space, folder = rest.partition(" ")
+        target = folder.strip().strip('"') or str(downloads_dir())
+        _in_background(lambda: "* " + _("Saved {path}.").format(
+            path=client.download(file_id, _folder(target), ProgressPrinter(_("receiving {id}").format(id=file_id)))))
+        return "* " + _("Fetching {id} into {folder}…").format(id=file_id, folder=target)
+    if command in ("/send", "/get"):
+        return "! " + file_help()
+    return None
+
+
+def _folder(path: str) -> Path:
+    folder = Path(path).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _in_background(action) -> None:
+    def run() -> None:
+        try:
+            print(action(), flush=True)
+        except (errors.ClientError, errors.ProtocolError, OSError) as exc:
+            print(f"! {exc}", flush=True)
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+def chat_main(argv: list[str] | None = None) -> int:
+    i18n.use_language()
+    args = _chat_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if args.discover:
+        return _discover(args.discover_seconds)
+    try:
+        picked = None
+        if args.server:
+            host, port = parse_address(args.server)
+        elif args.create or args.join:
+            host, port = parse_address(_ask(_("Server address"), "127.0.0.1:9090"))
+        else:
+            host, port, picked = _offer_found(args)
+        client = ChatClient(host, port, trust_changed_identity=args.trust_changed_key)
+        room, create = args.create or args.join or picked, bool(args.create)
+        if room is None:
+            create = _ask(_("Create a room or join one? (c/j)"), "j").lower().startswith("c")
+            if not create:
+                rooms = client.list_rooms()
+                names = [_("{room} (locked)").format(room=r.name) if r.locked else r.name for r in rooms]
+                print(_("Rooms: {rooms}").format(rooms=_(", ").join(names) or _("none yet")))
+            room = _ask(_("Room name"))
+        name = args.name or _ask(_("Your name"))
+        password = args.password
+        while True:
+            try:
+                (client.create_room if create else client.join_room)(room, name, password)
+                break
+            except (errors.PasswordRequired, errors.WrongPassword) as exc:
+                if args.password is not None or not sys.stdin.isatty():
+                    raise
+                print(exc)
+                password = _ask(_("Password"))
+    except IdentityChanged as exc:
+        print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
+        print(_("ocm-chat: if the host confirms the new identity, run again with --trust-changed-key."), file=sys.stderr)
+        return 1
+    except (errors.ClientError, errors.ProtocolError, ValueError) as exc:
+        print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, EOFError):
+        print()
+        return 130
+    if client.is_host:
+        welcome = _("You are {name}, host of room '{room}'. Type a message and press Enter; /quit leaves.")
+    else:
+        welcome = _("You are {name}, in room '{room}'. Type a message and press Enter; /quit leaves.")
+    print(welcome.format(name=name, room=room), flush=True)
+    print(file_help(), flush=True)
+    print(_("Server identity: {fingerprint} (compare it aloud with the host's)").format(
+        fingerprint=client.server_fingerprint), flush=True)
+    echo = SentEcho(name)
+    printer = threading.Thread(target=_print_events, args=(client, echo), daemon=True)
+    printer.start()
+    try:
+        for line in sys.stdin:
+            text = line.rstrip("\n")
+            if text.strip() == "/quit" or client.closed:
+                break
+            if not text.strip():
+                continue
+            try:
+                line = file_command(client, text)
+                if line is not None:
+                    print(line, flush=True)
+                    continue
+                confirmed = echo.sent(client.send(text), text)
+                if confirmed is not None:
+                    print(confirmed, flush=True)
+            except errors.ClientError as exc:
+                print(f"! {exc}", flush=True)
+    except KeyboardInterrupt:
+        pass
+    closed_by_room = client.closed
+    client.leave()
+    printer.join(1.0)
+    if not closed_by_room:
+        print(_("You left the room."), flush=True)
+    return 0
+
+
+def _print_events(client: ChatClient, echo: SentEcho) -> None:
+    while True:
+        try:
+            event = client.events.get(timeout=0.2)
+        except queue.Empty:
+            if client.closed:
+                return
+            continue
+        host = f"[{client.server_host}]" if ":" in client.server_host else client.server_host  # as parse_address reads it
+        if isinstance(event, ev.MessageSent):
+            line = echo.acknowledged(event.msg_id)
+        else:
+            line = describe(event, room=client.room or "", server=f"{host}:{client.tcp_port}")
+        if line:
+            print(line, flush=True)
+        if isinstance(event, (ev.RoomClosed, ev.SessionGone)):
+            print(_("Press Enter to quit."), flush=True)
+
 
 if __name__ == "__main__":
     sys.exit(chat_main())

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ocm_core import wire as p
 from ocm_core.crypto.identity import ServerIdentity
-from ocm_core.errors import LocalProtocolError, ProtocolError
+from ocm_core.errors import LocalProtocolError, OCMError, ProtocolError
 
 MEMBER_KEY_BYTES = 32
 REPLAY_WINDOW = 1024  # how far behind the newest datagram a late one may still arrive
@@ -110,7 +110,7 @@ class TlsServerSide:
         return self._outgoing.read()
 
 
-class PlainAnswer(Exception):
+class PlainAnswer(OCMError):
     """The server answered the TLS hello with plain TCRP (a refusal sent before reading)."""
 
     def __init__(self, data: bytes):
@@ -177,7 +177,7 @@ class TlsClientStream:
 # --- UDP: sealed datagrams -----------------------------------------------------------------
 
 
-class OpenFailed(Exception):
+class OpenFailed(OCMError):
     """A datagram that is not sealed under this key, was altered, or was seen before."""
 
     def __init__(self, reason: str):

@@ -15,9 +15,7 @@ import base64
 import logging
 import os
 import queue
-import random
 import socket
-import ssl
 import threading
 import time
 import uuid
@@ -27,87 +25,27 @@ from typing import Any
 from ocm_core import errors
 from ocm_core import wire as p
 from ocm_core.crypto.identity import (
-    IdentityChanged,
     KnownServers,
-    fingerprint,
-    public_key_of_certificate,
 )
 from ocm_core.crypto.secure import (
-    PlainAnswer,
     SealedChannel,
-    TlsClientStream,
-    client_tls_context,
     key_proof,
 )
-from ocm_core.i18n import N_, SOURCE_LANGUAGE, _, as_sentence, current_language
+from ocm_core.i18n import _, as_sentence
 from ocm_core.net import client_files
 from ocm_core.net.client_files import Progress
+from ocm_core.net.request import ServerLink
 from ocm_core.sansio.session import (
     HOST_NOT_ANSWERING_AFTER,
     ClientSession,
     Output,
     SessionState,
 )
-from ocm_core.wire import Operation, RoomInfo, State, Status
+from ocm_core.wire import Operation, RoomInfo
 
 log = logging.getLogger(__name__)
 
 ENTER_ATTEMPTS = 2  # a CREATE or JOIN whose answer did not come is asked once more, with the same request id
-
-_STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
-    Status.ROOM_EXISTS: errors.RoomExists,
-    Status.NO_SUCH_ROOM: errors.RoomNotFound,
-    Status.NAME_TAKEN: errors.NameTaken,
-    Status.BAD_REQUEST: errors.BadRequest,
-    Status.SERVER_FULL: errors.ServerFull,
-    Status.ROOM_FULL: errors.RoomFull,
-    Status.PASSWORD_REQUIRED: errors.PasswordRequired,
-    Status.WRONG_PASSWORD: errors.WrongPassword,
-    Status.TOO_MANY_ATTEMPTS: errors.TooManyAttempts,
-    Status.UNKNOWN_TOKEN: errors.NotConnected,
-    Status.SERVER_ERROR: errors.ClientError,
-    Status.BUSY: errors.ServerBusy,
-    Status.CANNOT_SAVE: errors.CannotSave,
-    Status.ENCRYPTION_REQUIRED: errors.BadRequest,
-    Status.FILE_TOO_LARGE: errors.FileTooLarge,
-    Status.STORAGE_FULL: errors.StorageFull,
-    Status.NO_SUCH_FILE: errors.NoSuchFile,
-    Status.TRANSFER_FAILED: errors.TransferFailed,
-}
-
-# The server words its refusals in English; a person reading another language gets the
-# client's own sentence for the status code instead (the server's text carries detail,
-# such as seconds to wait, that these leave out).
-_STATUS_WORDS: dict[Status, str] = {
-    Status.ROOM_EXISTS: N_("A room named “{room}” already exists; pick another name or join it."),
-    Status.NO_SUCH_ROOM: N_("There is no room named “{room}” on this server; check the name."),
-    Status.NAME_TAKEN: N_("The name “{name}” is already taken in this room; pick another."),
-    Status.SERVER_FULL: N_("This server has as many rooms as it allows; try again later."),
-    Status.ROOM_FULL: N_("The room “{room}” is full; try again later."),
-    Status.PASSWORD_REQUIRED: N_("This room is locked; enter its password."),
-    Status.WRONG_PASSWORD: N_("Wrong password for this room; check it and try again."),
-    Status.TOO_MANY_ATTEMPTS: N_("Too many wrong passwords; wait a little and try again."),
-    Status.UNKNOWN_TOKEN: N_("The server no longer knows this session; join again."),
-    Status.BUSY: N_("The server is busy right now; try again in a moment."),
-    Status.CANNOT_SAVE: N_("The server cannot save anything right now (its disk is full or failing); try again later."),
-    Status.TRY_LATER: N_("The server is busy checking passwords; try again in {seconds} s."),
-    Status.ENCRYPTION_REQUIRED: N_("This server admits only encrypted clients; use a current Online Chat Messenger, "
-                                   "or ask the host to start the server with --allow-plain."),
-    Status.FILE_TOO_LARGE: N_("The file is larger than this server accepts; choose a smaller one."),
-    Status.STORAGE_FULL: N_("The server has no room for this file now (its storage or disk is full); the room goes on."),
-    Status.NO_SUCH_FILE: N_("That file is not shared in this room (its room may have closed)."),
-    Status.TRANSFER_FAILED: N_("The file arrived damaged at the server (its checksum did not match); send it again."),
-}
-
-
-def refusal_text(status: Status, detail: str, room: str = "", name: str = "", seconds: int = 0) -> str:
-    """The sentence for a server's refusal, in the person's language."""
-    words = _STATUS_WORDS.get(status)
-    if words is None or current_language() == SOURCE_LANGUAGE:
-        wait = f"; try again in {seconds} s" if status is Status.TRY_LATER else ""
-        return as_sentence(detail + wait)
-    return _(words).format(room=room, name=name, seconds=seconds)
-
 
 __all__ = ["ChatClient", "RoomInfo", "parse_address"]
 
@@ -160,17 +98,14 @@ class ChatClient:
         self.server_host = server_host
         self.tcp_port = tcp_port
         self.timeout = timeout
+        self.link = ServerLink(server_host, tcp_port, timeout=timeout,
+                               known_servers=known_servers if known_servers is not None else KnownServers(),
+                               trust_changed_identity=trust_changed_identity, plain=plain)
         self._timing: dict[str, Any] = dict(heartbeat_interval=heartbeat_interval, send_timeout=send_timeout,
                             lost_after=lost_after, give_up_after=give_up_after,
                                             not_answering_after=not_answering_after)
         self._udp_override = udp_address
-        self.known_servers = known_servers if known_servers is not None else KnownServers()
-        self.trust_changed_identity = trust_changed_identity
-        # The one identity to accept whatever was remembered: set by the app when it talks to
-        # the server it started itself, whose key it knows first-hand.
-        self.own_server_identity: str | None = None
         self.plain = plain
-        self.server_fingerprint: str | None = None  # set by the first request
         self._key: bytes | None = None  # the member's UDP key, from the grant
         self._proof: str | None = None
         self.events: queue.Queue = queue.Queue()
@@ -188,123 +123,39 @@ class ChatClient:
         self._threads: list[threading.Thread] = []
         self._snapshot_wanted = False  # a datagram asked for a snapshot (SYNC over TLS)
 
+    # --- the server's identity (kept by the link that makes every TCP request) -----------
+
+    @property
+    def server_fingerprint(self) -> str | None:
+        """The server's identity, once a request has shown it."""
+        return self.link.fingerprint
+
+    @property
+    def own_server_identity(self) -> str | None:
+        """The one identity to accept whatever was remembered: set by the app when it talks
+        to the server it started itself, whose key it knows first-hand."""
+        return self.link.own_server_identity
+
+    @own_server_identity.setter
+    def own_server_identity(self, value: str | None) -> None:
+        self.link.own_server_identity = value
+
+    @property
+    def trust_changed_identity(self) -> bool:
+        return self.link.trust_changed_identity
+
+    @trust_changed_identity.setter
+    def trust_changed_identity(self, value: bool) -> None:
+        self.link.trust_changed_identity = value
+
+    @property
+    def known_servers(self) -> KnownServers:
+        return self.link.known_servers
+
     # --- TCP requests -------------------------------------------------------------------
 
-    def _request(self, operation: Operation, room: str, payload: bytes, name: str = "") -> bytes:
-        """One TCRP request; a busy server is asked again with jittered backoff until `timeout`."""
-        deadline = time.monotonic() + self.timeout
-        pause = 0.05
-        while True:
-            try:
-                return self._request_once(operation, room, payload, name)
-            except errors.ServerBusy:
-                if time.monotonic() + pause > deadline:
-                    raise
-                time.sleep(pause * random.uniform(0.5, 1.5))
-                pause = min(pause * 2, 1.0)
-            except errors.TryAgainLater as exc:
-                wait = exc.seconds * random.uniform(0.8, 1.2)
-                if time.monotonic() + wait > deadline:
-                    raise
-                time.sleep(wait)
-
-    def _connect(self) -> tuple[socket.socket, str]:
-        """A TCP connection to the server, and its address as a person reads it."""
-        where = f"{self.server_host}:{self.tcp_port}"
-        try:
-            return socket.create_connection((self.server_host, self.tcp_port), timeout=self.timeout), where
-        except socket.gaierror:
-            raise errors.ServerUnreachable(_("Cannot find a computer named '{host}'; check the address.").format(
-                host=self.server_host)) from None
-        except OSError as exc:
-            raise errors.ServerUnreachable(
-                _("Could not reach a server at {address} ({error}); check the address and that the room's host "
-                  "is running.").format(address=where, error=exc.strerror or exc)
-            ) from None
-
-    @staticmethod
-    def _check_status(header: p.TcrpHeader, message: p.TcrpMessage, room: str = "", name: str = "") -> None:
-        """Raise the typed error for a status answer that is not OK, worded for a person."""
-        # The operation byte is not checked: a refusal sent before the request was read
-        # (BUSY, or a header too broken to parse) cannot echo it.
-        if header.state is not State.RESPONSE:
-            raise errors.RemoteProtocolError("the server's first answer is not a status")
-        status, detail = p.decode_status(message.payload)
-        if status is Status.TRY_LATER:
-            seconds = p.decode_retry_after(message.payload)
-            raise errors.TryAgainLater(refusal_text(status, detail, seconds=seconds), seconds)
-        if status is not Status.OK:
-            raise _STATUS_ERRORS.get(status, errors.ClientError)(refusal_text(status, detail, room, name))
-
-    def _request_once(self, operation: Operation, room: str, payload: bytes, name: str = "") -> bytes:
-        sock, where = self._connect()
-        with sock:
-            try:
-                stream = sock if self.plain else self._secure(sock, where)
-                stream.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
-                self._check_status(*self._read_message(stream), room, name)
-                header, message = self._read_message(stream)
-                if header.state is not State.COMPLETE:
-                    raise errors.RemoteProtocolError("the server did not complete the request")
-                return message.payload
-            except socket.timeout:
-                raise errors.ServerUnreachable(_("The server at {address} did not answer in {seconds:g} s; try again.").format(
-                    address=where, seconds=self.timeout)) from None
-            except (ConnectionError, OSError) as exc:
-                raise errors.ServerUnreachable(_("The connection to {address} broke ({error}); try again.").format(
-                    address=where, error=exc)) from None
-
-    def _secure(self, sock: socket.socket, where: str) -> TlsClientStream:
-        """TLS 1.3 on `sock`, the server's key checked against the one trusted for `where`."""
-        stream = TlsClientStream(sock, client_tls_context())
-        try:
-            certificate = stream.handshake()
-        except PlainAnswer as answer:
-            raise self._plain_refusal(sock, answer.data, where) from None
-        except ssl.SSLError as exc:
-            raise errors.ServerUnreachable(_("Could not set up encryption with {address} ({error}); try again.").format(
-                address=where, error=exc.reason or exc)) from None
-        try:
-            presented = fingerprint(public_key_of_certificate(certificate))
-        except ValueError as exc:
-            raise errors.RemoteProtocolError(str(exc)) from None
-        if self.own_server_identity is not None and presented != self.own_server_identity:
-            raise IdentityChanged(where, self.own_server_identity, presented)  # not our server at all
-        self.known_servers.check(where, presented,
-                                 accept_changed=self.trust_changed_identity or presented == self.own_server_identity)
-        self.server_fingerprint = presented
-        return stream
-
-    def _plain_refusal(self, sock: socket.socket, first: bytes, where: str) -> errors.OCMError:
-        """The error a plain answer to our TLS hello stands for. Unauthenticated, so it is only
-        ever a refusal: BUSY (sent before the server reads), or a server without encryption."""
-        try:
-            data = first + _read_exactly(sock, max(0, p.TCRP_HEADER_SIZE - len(first)))
-            header = p.decode_tcrp_header(data[: p.TCRP_HEADER_SIZE])
-            body = data[p.TCRP_HEADER_SIZE :]
-            wanted = min(header.body_size, 4096)
-            body += _read_exactly(sock, wanted - len(body)) if len(body) < wanted else b""
-            status, detail = p.decode_status(body[header.room_name_size : header.body_size])
-        except errors.ProtocolError as exc:
-            return exc  # another program answered
-        except (ConnectionError, OSError):
-            status, detail = Status.BAD_REQUEST, ""
-        if status is Status.BUSY:
-            return errors.ServerBusy(refusal_text(status, detail))
-        return errors.ServerUnreachable(
-            _("The server at {address} does not speak encryption (it may be an older version); update it and try again.").format(
-                address=where)
-        )
-
-    def _read_message(self, sock) -> tuple[p.TcrpHeader, p.TcrpMessage]:
-        header = p.decode_tcrp_header(_read_exactly(sock, p.TCRP_HEADER_SIZE))
-        if header.payload_size > p.MAX_RESPONSE_PAYLOAD:
-            raise errors.RemoteProtocolError(f"the server announced an answer of {header.payload_size} bytes")
-        body = _read_exactly(sock, header.body_size)
-        return header, p.decode_tcrp_body(header, body, allow_empty_room=True)
-
     def list_rooms(self) -> list[RoomInfo]:
-        return p.decode_room_list(self._request(Operation.LIST, "", b""))
+        return p.decode_room_list(self.link.request(Operation.LIST, "", b""))
 
     def create_room(self, room: str, username: str, password: str | None = None) -> None:
         self._enter(Operation.CREATE, room, username, password)
@@ -325,7 +176,7 @@ class ChatClient:
         payload = p.encode_request(p.RoomRequest(username, password or None, request_id=uuid.uuid4().hex))
         for attempt in range(ENTER_ATTEMPTS):
             try:
-                grant = self._request(operation, room, payload, username)
+                grant = self.link.request(operation, room, payload, username)
                 break
             except errors.ServerUnreachable:
                 if attempt == ENTER_ATTEMPTS - 1:
@@ -370,35 +221,35 @@ class ChatClient:
         if not self._answered.wait(self.timeout):
             log.warning("the server has not answered on UDP yet; going on, the timer keeps trying")
 
-    def _file_auth(self) -> tuple[str, str | None]:
-        """The token and key proof that file requests carry (refused for a plain client)."""
+    def file_credentials(self) -> tuple[str, str, str]:
+        """The room, token and key proof that file requests carry (refused for a plain client)."""
         self._live_session()
         if self._proof is None:
             raise errors.BadRequest(_("Files are shared only over encryption, and this client joined without it."))
-        return self._token.decode("ascii"), self._proof
+        assert self.room is not None  # a live session has its room
+        return self.room, self._token.decode("ascii"), self._proof
 
     def send_file(self, path: str | os.PathLike, progress: Progress | None = None) -> str:
         """Share the file at `path` with the room; return its file id once the server has it
         whole and checked. FileShared follows on the queue, as for every member.
         `progress(done, total)` is called as bytes go; returning False cancels (TransferCancelled)."""
-        return client_files.upload(self, Path(path), progress)
+        return client_files.upload(self.link, self.file_credentials(), Path(path), progress)
 
     def download(self, file_id: str, destination: str | os.PathLike, progress: Progress | None = None) -> Path:
         """Fetch a shared file into `destination`: a folder (the file keeps its name, made
         unique there: "name (1).ext") or a file path (replaced once the file is whole).
         Returns where it was saved; a transfer that fails or is cancelled leaves nothing."""
-        return client_files.download(self, file_id, Path(destination), progress)
+        return client_files.download(self.link, self.file_credentials(), file_id, Path(destination), progress)
 
     def list_files(self) -> list[p.FileInfo]:
         """The files shared in the room while it exists."""
-        token, proof = self._file_auth()
-        assert self.room is not None
-        return p.decode_file_list(self._request(Operation.FILES, self.room, p.encode_file_request(p.FileRequest(token, proof))))
+        room, token, proof = self.file_credentials()
+        return p.decode_file_list(self.link.request(Operation.FILES, room, p.encode_file_request(p.FileRequest(token, proof))))
 
     def _sync(self) -> p.RoomSnapshot:
         assert self.room is not None  # set by joining
         request = p.RoomRequest("", token=self._token.decode("ascii"), proof=self._proof)
-        return p.decode_snapshot(self._request(Operation.SYNC, self.room, p.encode_request(request)))
+        return p.decode_snapshot(self.link.request(Operation.SYNC, self.room, p.encode_request(request)))
 
     # --- the session --------------------------------------------------------------------
 
@@ -593,7 +444,7 @@ class ChatClient:
         session = self._joined_session
         payload = p.encode_request(p.RoomRequest(session.username, resume_token=self._token.decode("ascii")))
         try:
-            grant = self._request(Operation.JOIN, session.room, payload)
+            grant = self.link.request(Operation.JOIN, session.room, payload)
             token = grant if self.plain else p.decode_grant(grant)[0]
             if token != self._token:
                 raise errors.RemoteProtocolError("the server took us back under another token")
@@ -633,13 +484,3 @@ class ChatClient:
                 return  # we left, or the room closed, while the snapshot was on its way
         self._send_all(datagrams)
 
-
-def _read_exactly(sock, size: int) -> bytes:
-    chunks, remaining = [], size
-    while remaining:
-        chunk = sock.recv(min(remaining, 65536))
-        if not chunk:
-            raise ConnectionError("the server closed the connection early")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)

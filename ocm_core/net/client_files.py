@@ -1,4 +1,5 @@
-"""A ChatClient's file transfers: UPLOAD and DOWNLOAD over their own TLS connection.
+"""A ChatClient's file transfers: UPLOAD and DOWNLOAD over their own TLS connection, opened
+by the client's `ServerLink` with the room, token and key proof the client hands over.
 
 Bytes move in CHUNK-sized pieces between the file and the socket, never the whole file
 in memory; SHA-256 is computed on the way (the sender's digest follows the bytes, the
@@ -11,22 +12,27 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
-import random
 import socket
 import ssl
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ocm_core import errors
 from ocm_core import wire as p
 from ocm_core.i18n import _
+from ocm_core.net.request import (
+    ServerLink,
+    check_status,
+    read_message,
+    retry_while_busy,
+)
 from ocm_core.storage.filenames import claim_unique
 from ocm_core.wire import Operation, State
 
 if TYPE_CHECKING:
     from ocm_core.crypto.secure import TlsClientStream
-    from ocm_core.net.client import ChatClient
+
+Credentials = tuple[str, str, str]  # room, token, key proof (ChatClient.file_credentials)
 
 CHUNK = 256 * 1024
 BUSY_WAIT = 60.0  # how long a transfer keeps asking a server whose transfer slots are all taken
@@ -44,38 +50,21 @@ def _report(progress: Progress | None, done: int, total: int) -> None:
         raise errors.TransferCancelled(_("The transfer was cancelled."))
 
 
-def _open(client: ChatClient, operation: Operation, payload: bytes) -> tuple[socket.socket, TlsClientStream]:
+def _open(link: ServerLink, operation: Operation, room: str, payload: bytes) -> tuple[socket.socket, TlsClientStream]:
     """A connection on which `operation`'s request was sent and answered OK. A server
     whose transfer slots are all busy is asked again with jittered backoff for BUSY_WAIT."""
-    assert client.room is not None  # _file_auth checked
-    deadline, pause = time.monotonic() + BUSY_WAIT, 0.1
-    while True:
-        sock, where = client._connect()
-        try:
-            stream = client._secure(sock, where)
-            sock.settimeout(IDLE_TIMEOUT)
-            stream.sendall(p.encode_tcrp(operation, State.REQUEST, client.room, payload))
-            client._check_status(*client._read_message(stream))
-            return sock, stream
-        except errors.ServerBusy:
-            sock.close()
-            if time.monotonic() + pause > deadline:
-                raise
-            time.sleep(pause * random.uniform(0.5, 1.5))
-            pause = min(pause * 2, 2.0)
-        except socket.timeout:
-            sock.close()
-            raise errors.TransferFailed(_("The server at {address} did not answer; try again.").format(address=where)) from None
-        except (ConnectionError, OSError, ssl.SSLError) as exc:
-            sock.close()
-            raise errors.TransferFailed(_("The connection to {address} broke ({error}); try again.").format(address=where, error=exc)) from None
-        except BaseException:
-            sock.close()
-            raise
+    try:
+        return retry_while_busy(lambda: link.open(operation, room, payload, idle_timeout=IDLE_TIMEOUT),
+                                within=BUSY_WAIT, first_pause=0.1, longest_pause=2.0, honour_try_later=False)
+    except socket.timeout:
+        raise errors.TransferFailed(_("The server at {address} did not answer; try again.").format(address=link.where)) from None
+    except (ConnectionError, OSError, ssl.SSLError) as exc:
+        raise errors.TransferFailed(_("The connection to {address} broke ({error}); try again.").format(
+            address=link.where, error=exc)) from None
 
 
-def upload(client: ChatClient, path: Path, progress: Progress | None) -> str:
-    token, proof = client._file_auth()
+def upload(link: ServerLink, credentials: Credentials, path: Path, progress: Progress | None) -> str:
+    room, token, proof = credentials
     try:
         source = open(path, "rb")
         size = os.fstat(source.fileno()).st_size
@@ -83,18 +72,18 @@ def upload(client: ChatClient, path: Path, progress: Progress | None) -> str:
         raise errors.BadRequest(_("Cannot read {path} ({error}); choose another file.").format(path=path, error=exc.strerror or exc)) from None
     request = p.FileRequest(token, proof, path.name, size, guess_mime(path.name))
     with source:
-        sock, stream = _open(client, Operation.UPLOAD, p.encode_file_request(request))
+        sock, stream = _open(link, Operation.UPLOAD, room, p.encode_file_request(request))
         with sock:
             try:
                 _send(stream, source, size, progress)
-                header, message = client._read_message(stream)
+                header, message = read_message(stream)
             except socket.timeout:
                 raise errors.TransferFailed(_("The server stopped taking the file; it was not shared. Try again.")) from None
             except (ConnectionError, OSError, ssl.SSLError) as exc:
-                _raise_answer_if_any(client, stream)  # the server may have refused midway (a full disk) and said why
+                _raise_answer_if_any(stream)  # the server may have refused midway (a full disk) and said why
                 raise errors.TransferFailed(_("The connection broke while sending ({error}); the file was not shared.").format(error=exc)) from None
             if header.state is State.RESPONSE:
-                client._check_status(header, message)
+                check_status(header, message)
             if header.state is not State.COMPLETE:
                 raise errors.RemoteProtocolError("the server did not complete the upload")
             file_id = p.decode_json_object(message.payload).get("file_id")
@@ -118,22 +107,22 @@ def _send(stream: TlsClientStream, source, size: int, progress: Progress | None)
     stream.sendall(digest.digest())
 
 
-def _raise_answer_if_any(client: ChatClient, stream: TlsClientStream) -> None:
+def _raise_answer_if_any(stream: TlsClientStream) -> None:
     try:
-        header, message = client._read_message(stream)
+        header, message = read_message(stream)
     except (ConnectionError, OSError, ssl.SSLError, errors.ProtocolError):
         return
-    client._check_status(header, message)
+    check_status(header, message)
 
 
-def download(client: ChatClient, file_id: str, destination: Path, progress: Progress | None) -> Path:
-    token, proof = client._file_auth()
+def download(link: ServerLink, credentials: Credentials, file_id: str, destination: Path, progress: Progress | None) -> Path:
+    room, token, proof = credentials
     if not p.is_file_id(file_id):
         raise errors.NoSuchFile(_("'{id}' is not a file id; /files lists the room's files.").format(id=file_id))
-    sock, stream = _open(client, Operation.DOWNLOAD, p.encode_file_request(p.FileRequest(token, proof, file_id=file_id)))
+    sock, stream = _open(link, Operation.DOWNLOAD, room, p.encode_file_request(p.FileRequest(token, proof, file_id=file_id)))
     with sock:
         try:
-            header, message = client._read_message(stream)
+            header, message = read_message(stream)
         except (ConnectionError, OSError, ssl.SSLError) as exc:
             raise errors.TransferFailed(_("The connection broke before the file came ({error}); try again.").format(error=exc)) from None
         if header.state is not State.COMPLETE:

@@ -28,10 +28,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ocm_core import wire as p
+from ocm_core import words
 from ocm_core.crypto.identity import ServerIdentity
 from ocm_core.crypto.passwords import hash_password
 from ocm_core.crypto.secure import MemberKeys, TlsServerSide, server_tls_context
-from ocm_core.errors import DatabaseDamaged, PortInUse, ProtocolError
+from ocm_core.errors import (
+    DatabaseDamaged,
+    PortInUse,
+    ProtocolError,
+    RemoteProtocolError,
+)
 from ocm_core.net.transfers import FileTransfers
 from ocm_core.sansio.admission import Admission, Decision
 from ocm_core.sansio.fairqueue import FairQueue, QueueFull
@@ -296,7 +302,7 @@ class ChatServer:
         assert self._wake_r is not None and self._wake_w is not None
         if close_rooms or self._store is None:
             try:
-                goodbyes = self.registry.close_all("the server stopped")
+                goodbyes = self.registry.close_all(words.SERVER_STOPPED)
                 self._send_all(goodbyes + goodbyes)  # twice: no one is left to answer a re-send
             except Exception:
                 log.exception("could not tell the rooms that the server stops")
@@ -438,7 +444,7 @@ class ChatServer:
             with self._open_lock:
                 refuse = None
                 if self._open_total >= limits.max_connections:
-                    refuse = "the server is busy with too many connections; try again in a moment"
+                    refuse = words.TOO_MANY_CONNECTIONS
                 elif self._open_by_ip[ip] >= limits.max_connections_per_ip:
                     refuse = "too many connections from your address at once; try again in a moment"
                 else:
@@ -487,9 +493,9 @@ class ChatServer:
             if conn.header is None and len(conn.buffer) >= p.TCRP_HEADER_SIZE:
                 conn.header = p.decode_tcrp_header(bytes(conn.buffer[: p.TCRP_HEADER_SIZE]))
                 if conn.header.state is not State.REQUEST:
-                    raise ProtocolError(f"a client sends state 0 (request), not {int(conn.header.state)}")
+                    raise RemoteProtocolError(f"a client sends state 0 (request), not {int(conn.header.state)}")
                 if conn.header.payload_size > p.MAX_REQUEST_PAYLOAD:
-                    raise ProtocolError(
+                    raise RemoteProtocolError(
                         f"payload of {conn.header.payload_size} bytes is over the {p.MAX_REQUEST_PAYLOAD}-byte limit"
                     )
             if conn.header is None or len(conn.buffer) < p.TCRP_HEADER_SIZE + conn.header.body_size:

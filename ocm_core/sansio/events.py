@@ -4,11 +4,12 @@ They are plain frozen dataclasses, all AppEvents, so that a consumer can match o
 type and never needs to touch the client's sockets or threads. (A room event on the
 wire is `protocol.Event`; these are what the app is told.) The core gives codes and
 data, not sentences of its own: the GUI and CLI word notices and connection changes
-(one table, `ocm_core.cli.main.EVENT_WORDS`). Reasons the server sends are passed on as is.
+(one table, `ocm_core.words`). Reasons the server sends are passed on as is.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 
@@ -28,13 +29,21 @@ class ChatMessage(AppEvent):
     history: bool = False
 
 
+class NoticeKind(enum.StrEnum):
+    """How a member came or went (a str, so that the words' table is keyed by it)."""
+
+    JOINED = "joined"
+    LEFT = "left"
+    TIMED_OUT = "timed_out"
+
+
 @dataclass(frozen=True)
 class Notice(AppEvent):
-    """A member came or went: kind is 'joined', 'left' or 'timed_out'. `text` is empty
-    from the client (the UI words it from `kind` and `name`)."""
+    """A member came or went. `text` is empty from the client (the UI words it from
+    `kind` and `name`)."""
 
     seq: int
-    kind: str
+    kind: NoticeKind
     name: str
     text: str
     time: float

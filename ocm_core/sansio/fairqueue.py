@@ -14,8 +14,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Hashable
 
+from ocm_core.errors import OCMError
 
-class QueueFull(Exception):
+
+class QueueFull(OCMError):
     """Refused for now; `seconds` is a fair guess of when trying again can succeed."""
 
     def __init__(self, seconds: int, why: str):

@@ -22,6 +22,7 @@ import time
 from typing import Callable
 
 from ocm_core import wire as p
+from ocm_core import words
 from ocm_core.crypto.passwords import hash_password
 from ocm_core.crypto.secure import MemberKeys
 from ocm_core.errors import RegistryError
@@ -270,12 +271,12 @@ class RoomRegistry(Relay):
                 if tomb and tomb.end is TokenEnd.ROOM_CLOSED:  # there is nothing to come back to
                     raise RegistryError(Status.NO_SUCH_ROOM, tomb.reason)
                 if tomb is None:  # forgotten long ago, or never known here: a restarted server
-                    reason = "you were away a long time, or the server restarted"
+                    reason = words.AWAY_OR_RESTARTED
                 elif tomb.end is TokenEnd.TIMED_OUT:
-                    reason = "you were away too long to come back"
+                    reason = words.AWAY_TOO_LONG
                 else:
                     reason = tomb.reason
-                raise RegistryError(Status.UNKNOWN_TOKEN, f"{reason}; join the room again")
+                raise RegistryError(Status.UNKNOWN_TOKEN, f"{reason}; {words.JOIN_AGAIN}")
             member = entry[1]
             target = self._room_for_join(room, username)
             if target is not member.room or member.name != username:
@@ -457,7 +458,7 @@ class RoomRegistry(Relay):
             while len(self._away) > AWAY_LIMIT:
                 self._away.popitem(last=False)
         if member.is_host:
-            return self._close(room, "the host closed the room" if why is EventType.LEFT else "the host went away, so the room closed")
+            return self._close(room, words.HOST_CLOSED if why is EventType.LEFT else words.HOST_WENT_AWAY)
         return self._emit(room, why, member.name)
 
     def _close(self, room: Room, reason: str) -> Outbound:
@@ -477,7 +478,7 @@ class RoomRegistry(Relay):
         log.info("room %r closed: %s", room.name, reason)
         return out
 
-    def close_all(self, reason: str = "the server stopped") -> Outbound:
+    def close_all(self, reason: str = words.SERVER_STOPPED) -> Outbound:
         with self._lock:
             def close() -> Outbound:
                 out: Outbound = []
@@ -563,7 +564,7 @@ class RoomRegistry(Relay):
         for room in list(self._rooms.values()):
             if room.host not in room.members:
                 if not reloading:
-                    self._tidy(lambda: self._close(room, "the host went away, so the room closed"))
+                    self._tidy(lambda: self._close(room, words.HOST_WENT_AWAY))
                 continue
             for e in stored_events[room.name]:
                 sender = self._tokens.get(e.sender_token) if e.sender_token else None

@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Callable
 
 from ocm_core import wire as p
+from ocm_core import words
 from ocm_core.crypto.secure import OpenFailed
 from ocm_core.logutil import ThrottledLog
 from ocm_core.sansio.room import Address, Limits, Member, Outbound, Room, Transport
@@ -32,7 +33,7 @@ HELD_PER_MEMBER = 256  # messages that arrived ahead of a lost one, waiting to k
 HOLD_SECONDS = 30.0  # longer than that, the missing one is given up (our clients raise their floor first)
 STATUS_QUIET = 0.5  # a heartbeat from a caught-up member is answered only after this much silence towards it
 CANNOT_SAVE_TELL_EVERY = 10.0  # a sender whose messages are refused is told again after this long
-CANNOT_SAVE_TEXT = "the server cannot save messages right now; yours will be sent when it can"
+CANNOT_SAVE_TEXT = words.CANNOT_SAVE_MESSAGES
 
 _CLIENT_FRAMES = (p.Heartbeat, p.Chat, p.PlainText, p.Resend, p.Leave)
 
@@ -154,7 +155,7 @@ class Relay:
             return self._resend(member, frame, now)
         if self._store_failing:
             return self.drop("leave while the database fails", address)  # it times out once the disk is back
-        goodbye = [] if member.kanaru else [self._to(member, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "you left the room"))]
+        goodbye = [] if member.kanaru else [self._to(member, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, words.YOU_LEFT))]
         return self._remove(member, EventType.LEFT) + goodbye
 
     def _refuse_unsaved(self, member: Member, now: float) -> Outbound:

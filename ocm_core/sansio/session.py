@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 from ocm_core import wire as p
 from ocm_core.crypto.secure import OpenFailed, SealedChannel
 from ocm_core.errors import LocalProtocolError, ProtocolError
-from ocm_core.i18n import N_, _, as_sentence
+from ocm_core.i18n import _
 from ocm_core.sansio import events as ev
 from ocm_core.wire import ErrorCode, EventType
+from ocm_core.words import server_sentence
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,14 @@ class SessionState(enum.Enum):
     LOST = "lost"  # the server has been silent longer than lost_after: probing with backoff
     CLOSING = "closing"  # we sent LEAVE and wait for the server to confirm
     CLOSED = "closed"  # over: nothing more is sent or handed on
+
+
+class Comeback(enum.Enum):
+    """A sub-state of the live states: whether the server forgot us and we ask to come back."""
+
+    NONE = "none"  # the server knows us
+    WANTED = "wanted"  # it forgot us: a JOIN with our old token goes out at the next tick
+    ASKED = "asked"  # that JOIN is under way; its answer decides
 
 
 _LIVE = (SessionState.JOINING, SessionState.OPEN, SessionState.LOST)
@@ -132,7 +141,7 @@ class ClientSession:
         self._last_heard = 0.0
         self._last_resend_request = float("-inf")
         self._resync_wanted = False
-        self._resume = ""  # "" | "wanted" | "asked": the server forgot us; coming back is being tried
+        self._resume = Comeback.NONE
         self._resume_reason = ""
         self._resume_at = float("-inf")
         self._channel = channel
@@ -189,7 +198,7 @@ class ClientSession:
         """The server took us back (same token): hand on what we missed, say how much, and
         send what we kept at once."""
         self._require("resume", *_LIVE)
-        self._resume = ""
+        self._resume = Comeback.NONE
         out = self.apply_snapshot(snapshot, now)
         # Our own timing out and coming back are not news to us.
         out.events = [e for e in out.events if not (isinstance(e, ev.Notice) and e.name == self.username)]
@@ -201,8 +210,8 @@ class ClientSession:
 
     def resume_later(self, now: float) -> None:
         """The server could not be asked to take us back: ask again in a while."""
-        if self._resume == "asked":
-            self._resume, self._resume_at = "wanted", now + RESUME_RETRY
+        if self._resume is Comeback.ASKED:
+            self._resume, self._resume_at = Comeback.WANTED, now + RESUME_RETRY
 
     def resume_failed(self, reason: str, *, room_gone: bool = False) -> Output:
         """The server would not take us back: the session is over, with its reason (or the
@@ -210,7 +219,7 @@ class ClientSession:
         when `room_gone` (the server said the room itself is no more)."""
         out = Output()
         if self.state in _LIVE:
-            sentence = _server_sentence(reason) if reason else self._resume_reason
+            sentence = server_sentence(reason) if reason else self._resume_reason
             if room_gone:
                 self._end(sentence, out)
             else:
@@ -264,10 +273,10 @@ class ClientSession:
     def forgotten(self, reason: str) -> Output:
         """The server said over TLS that it no longer knows this session: ask to come back
         (we may have been away past its timeout); resume_failed() ends it if refused."""
-        if self.state in _LIVE and self._resume == "":  # else a try to come back is under way: it decides
-            self._resume = "wanted"
+        if self.state in _LIVE and self._resume is Comeback.NONE:  # else a try to come back is under way: it decides
+            self._resume = Comeback.WANTED
             words = reason.rstrip(".")
-            self._resume_reason = _server_sentence(words) if words else _("The server no longer knows this session; join again.")
+            self._resume_reason = server_sentence(words) if words else _("The server no longer knows this session; join again.")
         return Output()
 
     def _open(self, data: bytes) -> tuple[bytes, bool]:
@@ -367,15 +376,15 @@ class ClientSession:
         if frame.code is ErrorCode.UNKNOWN_TOKEN:
             if self.state is SessionState.CLOSING:
                 self.close()  # the server's answer to our LEAVE
-            elif self._resume == "":
+            elif self._resume is Comeback.NONE:
                 # Perhaps we were away too long (a laptop asleep): try to come back before giving up.
-                self._resume = "wanted"
-                self._resume_reason = _server_sentence(frame.text) if frame.text else _(
+                self._resume = Comeback.WANTED
+                self._resume_reason = server_sentence(frame.text) if frame.text else _(
                     "The server no longer knows this session (it may have restarted without its database); join again.")
         elif frame.code is ErrorCode.RESYNC:
             self._resync_wanted = True
         else:
-            out.events.append(ev.ErrorEvent(_server_sentence(frame.text)))
+            out.events.append(ev.ErrorEvent(server_sentence(frame.text)))
 
     # --- room order ----------------------------------------------------------------------
 
@@ -443,7 +452,7 @@ class ClientSession:
             return
         if event.event_type is EventType.CLOSED:
             if not event.history:
-                self._end(_server_sentence(event.text) if event.text else _("The host closed the room."), out)
+                self._end(server_sentence(event.text) if event.text else _("The host closed the room."), out)
             return
         kind = _NOTICE_KINDS[event.event_type]
         out.events.append(ev.Notice(event.seq, kind, event.name, "", when, event.history))
@@ -480,8 +489,8 @@ class ClientSession:
         if self._resync_wanted:
             self._resync_wanted = False
             out.fetch_snapshot = True
-        if self._resume == "wanted" and now >= self._resume_at:
-            self._resume = "asked"
+        if self._resume is Comeback.WANTED and now >= self._resume_at:
+            self._resume = Comeback.ASKED
             out.resume = True
         lost = self.state is SessionState.LOST
         for msg_id, pending in list(self._pending.items()):
@@ -533,25 +542,7 @@ class ClientSession:
         return self._datagram(p.encode_chat(msg_id, text, floor))
 
 
-_NOTICE_KINDS = {EventType.JOINED: "joined", EventType.LEFT: "left", EventType.TIMED_OUT: "timed_out"}
+_NOTICE_KINDS = {EventType.JOINED: ev.NoticeKind.JOINED, EventType.LEFT: ev.NoticeKind.LEFT,
+                 EventType.TIMED_OUT: ev.NoticeKind.TIMED_OUT}
 
 
-# What our servers say when a room ends or a request fails, as the client shows them: a
-# known text is shown in the person's language, any other as the server wrote it.
-SERVER_SENTENCES = (
-    N_("The host closed the room."),
-    N_("The host went away, so the room closed."),
-    N_("The server stopped."),
-    N_("You left the room."),
-    N_("You were away too long and were removed."),
-    N_("You were away too long to come back; join the room again."),
-    N_("You were away a long time, or the server restarted; join the room again."),
-    N_("You left the room; join the room again."),
-    N_("The server is busy with too many connections; try again in a moment."),
-    N_("The server cannot save messages right now; yours will be sent when it can."),
-)
-
-
-def _server_sentence(text: str) -> str:
-    """The server's lower-case reason as a sentence, translated when it is one we know."""
-    return _(as_sentence(text))

@@ -7,6 +7,8 @@ import collections
 import enum
 from dataclasses import dataclass
 
+from ocm_core import words
+
 TOMBSTONE_SECONDS = 600.0  # how long a closed room's tokens still get "room closed" answers
 TOMBSTONE_LIMIT = 10_000
 
@@ -14,8 +16,8 @@ TOMBSTONE_LIMIT = 10_000
 class TokenEnd(enum.Enum):
     """Why a token ended: its member's own leaving or time-out, or its room's closing."""
 
-    LEFT = "you left the room"
-    TIMED_OUT = "you were away too long and were removed"
+    LEFT = words.YOU_LEFT
+    TIMED_OUT = words.YOU_TIMED_OUT
     ROOM_CLOSED = "the room closed"
 
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ocm_core import paths
-from ocm_core.errors import DatabaseInUse
+from ocm_core.errors import DatabaseInUse, OCMError
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
 
-class StoreWriteError(Exception):
+class StoreWriteError(OCMError):
     """A write did not reach the disk (full, read-only, failing); nothing of its transaction stays."""
 
     def __init__(self, path: str, reason: str):

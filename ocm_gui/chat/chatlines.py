@@ -15,7 +15,6 @@ from typing import Collection, Iterable
 from urllib.parse import urlsplit
 
 from ocm_core.i18n import N_, _, ngettext
-
 from ocm_gui.theme import platform_key
 
 GROUP_SECONDS = 5 * 60  # a sender's next message within this joins their group

@@ -12,7 +12,6 @@ from tkinter import ttk
 from typing import Callable
 
 from ocm_core.i18n import _, chars_left, chars_over, ngettext
-
 from ocm_gui import theme
 from ocm_gui.text.emoji import configure_emoji_tag, retag_emoji
 

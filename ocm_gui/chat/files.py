@@ -28,12 +28,11 @@ from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING, Any, Callable
 
-from ocm_core.cli.main import size_text
 from ocm_core.errors import ClientError, ProtocolError, TransferCancelled
-from ocm_core.sansio.events import FileShared
 from ocm_core.i18n import _
 from ocm_core.paths import downloads_dir
-
+from ocm_core.sansio.events import FileShared
+from ocm_core.words import size_text
 from ocm_gui import theme
 from ocm_gui.background import fire_and_forget
 from ocm_gui.text.tooltip import ElidedLabel

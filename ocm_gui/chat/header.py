@@ -9,7 +9,6 @@ from tkinter import ttk
 from typing import Callable
 
 from ocm_core.i18n import _
-
 from ocm_gui import theme
 from ocm_gui.text.tooltip import ElidedLabel
 

@@ -10,15 +10,13 @@ off the Tk thread; on success the window goes on with it, keeping the conversati
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import TYPE_CHECKING
 
-from ocm_core.cli.main import event_words, host_not_answering_text
-from ocm_core.sansio.events import HostNotAnswering, SessionGone
 from ocm_core.i18n import _
-
+from ocm_core.sansio.events import HostNotAnswering, SessionGone
+from ocm_core.words import event_words, host_not_answering_text
 from ocm_gui.background import fire_and_forget, run_in_thread
 
 if TYPE_CHECKING:
@@ -45,7 +43,7 @@ class LostHost:
         if window.room_closed:
             return
         window.people.host_not_answering(True)
-        window.banners.show(host_not_answering_text(event, window.room),
+        window.banners.show(host_not_answering_text(event.seconds, window.room),
                             actions=((_("Leave"), window.back_to_start), (_("Keep waiting"), self.keep_waiting)))
         self._round += 1
         self._asking = (self.clock() - event.seconds, event)
@@ -64,7 +62,7 @@ class LostHost:
             return
         since, event = self._asking
         seconds = int(self.clock() - since)
-        window.banners.set_text(host_not_answering_text(dataclasses.replace(event, seconds=seconds), window.room))
+        window.banners.set_text(host_not_answering_text(seconds, window.room))
         self._tick_later()
 
     def keep_waiting(self) -> None:

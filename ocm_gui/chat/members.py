@@ -5,11 +5,9 @@ from __future__ import annotations
 import functools
 import tkinter as tk
 from tkinter import ttk
-
-from ocm_core.i18n import _
-
 from typing import Callable
 
+from ocm_core.i18n import _
 from ocm_gui import theme
 from ocm_gui.text.tooltip import ListboxTooltip, ellipsize
 

@@ -26,15 +26,27 @@ from tkinter import font as tkfont
 from tkinter import ttk
 from typing import Callable, NamedTuple
 
-from ocm_core.sansio.events import ChatMessage
 from ocm_core.i18n import _
-
+from ocm_core.sansio.events import ChatMessage
 from ocm_gui import theme
-from ocm_gui.chat.chatlines import clock_text, continues_group, day_label, day_of, find_links, pick_colour
-from ocm_gui.text.emoji import EMOJI_TAG, configure_emoji_tag, emoji_ranges, for_tk
-from ocm_gui.text.linebreak import BREAK_TAG, NBSP, glued, spaces_for_breaks, with_break_opportunities
+from ocm_gui.chat.chatlines import (
+    clock_text,
+    continues_group,
+    day_label,
+    day_of,
+    find_links,
+    pick_colour,
+)
 from ocm_gui.chat.textactions import LINK_TAG, MARK_TAG, TextActions
 from ocm_gui.chat.wheel import button_lines, wheel_lines
+from ocm_gui.text.emoji import EMOJI_TAG, configure_emoji_tag, emoji_ranges, for_tk
+from ocm_gui.text.linebreak import (
+    BREAK_TAG,
+    NBSP,
+    glued,
+    spaces_for_breaks,
+    with_break_opportunities,
+)
 
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
 UNREAD_TAG = "unread"

@@ -16,7 +16,6 @@ import tkinter as tk
 from typing import Callable, Literal
 
 from ocm_core.i18n import _
-
 from ocm_gui import theme
 from ocm_gui.chat.chatlines import link_target, menu_buttons, menu_keys
 from ocm_gui.text.linebreak import BREAK_TAG

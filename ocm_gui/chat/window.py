@@ -18,14 +18,27 @@ import tkinter as tk
 from tkinter import ttk
 from typing import TYPE_CHECKING, Callable
 
-from ocm_core.cli.main import event_words, notice_text, resumed_words
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
-from ocm_core.sansio.events import ChatMessage, ConnectionLost, ConnectionRestored, ErrorEvent, FileShared, HostNotAnswering, MembersChanged, MessageFailed, MessageSent, Notice, Resumed, RoomClosed, SessionGone
 from ocm_core.i18n import _, ngettext
-
+from ocm_core.sansio.events import (
+    ChatMessage,
+    ConnectionLost,
+    ConnectionRestored,
+    ErrorEvent,
+    FileShared,
+    HostNotAnswering,
+    MembersChanged,
+    MessageFailed,
+    MessageSent,
+    Notice,
+    Resumed,
+    RoomClosed,
+    SessionGone,
+)
+from ocm_core.words import event_words, notice_text, resumed_words
 from ocm_gui import theme
-from ocm_gui.background import fire_and_forget
 from ocm_gui.backend import Backend
+from ocm_gui.background import fire_and_forget
 from ocm_gui.chat.banners import Banner
 from ocm_gui.chat.chatlines import opening_line
 from ocm_gui.chat.composer import Composer, too_long_text
@@ -346,7 +359,7 @@ class ChatWindow:
                     continue  # the window's opening line already says that you joined
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
-                pending.append(scrollback.notice_entry(notice_text(event), event.time, event.history))
+                pending.append(scrollback.notice_entry(notice_text(event.kind, event.name, event.text), event.time, event.history))
             elif isinstance(event, FileShared):
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())

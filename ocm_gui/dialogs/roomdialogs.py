@@ -15,9 +15,7 @@ import tkinter.font as tkfont
 from tkinter import messagebox, ttk
 from typing import Any, Callable
 
-from ocm_core.net.client import RoomInfo, parse_address
-from ocm_core.i18n import N_, _, ngettext
-from ocm_core.net.discovery import FoundRoom
+from ocm_core.crypto.identity import IdentityChanged
 from ocm_core.errors import (
     ClientError,
     NameTaken,
@@ -30,14 +28,21 @@ from ocm_core.errors import (
     ServerUnreachable,
     WrongPassword,
 )
-
-from ocm_core.crypto.identity import IdentityChanged
-
+from ocm_core.i18n import N_, _, ngettext
+from ocm_core.net.client import RoomInfo, parse_address
+from ocm_core.net.discovery import FoundRoom
 from ocm_gui import theme
 from ocm_gui.background import fire_and_forget, run_in_thread
+from ocm_gui.dialogs.validation import (
+    DEFAULT_TCP_PORT,
+    DEFAULT_UDP_PORT,
+    clean_name,
+    clean_password,
+    format_address,
+    parse_port,
+)
 from ocm_gui.text.emoji import for_tk
 from ocm_gui.text.labelwrap import show_wrapped
-from ocm_gui.dialogs.validation import DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, clean_name, clean_password, format_address, parse_port
 from ocm_gui.text.wrapped import WrappedText
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,6 @@ import tkinter as tk
 from tkinter import ttk
 
 from ocm_core.i18n import LANGUAGES, _, ngettext
-
 from ocm_gui import theme
 
 APP_NAME = "Online Chat Messenger"  # the product's name, the same in every language

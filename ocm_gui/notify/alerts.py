@@ -35,9 +35,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ocm_core.cli.main import event_words, host_not_answering_text
-from ocm_core.sansio.events import ChatMessage, FileShared, HostNotAnswering, RoomClosed, SessionGone
 from ocm_core.i18n import _, ngettext
+from ocm_core.sansio.events import (
+    ChatMessage,
+    FileShared,
+    HostNotAnswering,
+    RoomClosed,
+    SessionGone,
+)
+from ocm_core.words import event_words, host_not_answering_text
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +82,7 @@ def incoming(events: Iterable[object], own_name: str, room: str = "") -> list[In
         if isinstance(event, RoomClosed):
             found.append(Incoming("", first_line(event.reason or _("The host closed the room."))))
         elif isinstance(event, HostNotAnswering):
-            found.append(Incoming("", first_line(host_not_answering_text(event, room))))
+            found.append(Incoming("", first_line(host_not_answering_text(event.seconds, room))))
         elif isinstance(event, SessionGone):
             found.append(Incoming("", first_line(event_words("session_gone"))))
         elif isinstance(event, (ChatMessage, FileShared)) and not event.history and event.sender != own_name:

@@ -10,8 +10,8 @@ label, and `ListboxTooltip` does it for the row of a list box under the pointer.
 from __future__ import annotations
 
 import tkinter as tk
-from tkinter import ttk
 import unicodedata
+from tkinter import ttk
 from typing import Callable
 
 from ocm_gui import theme

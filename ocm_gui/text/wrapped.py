@@ -13,7 +13,12 @@ import math
 import tkinter as tk
 
 from ocm_gui import theme
-from ocm_gui.text.linebreak import BREAK_TAG, spaces_for_breaks, strip_breaks, with_break_opportunities
+from ocm_gui.text.linebreak import (
+    BREAK_TAG,
+    spaces_for_breaks,
+    strip_breaks,
+    with_break_opportunities,
+)
 
 BULLETS = {1: "•", 2: "–"}  # the mark of each indented level; level 0 is a plain paragraph
 

@@ -1,0 +1,145 @@
+"""The sentences people read about what the core reports, in one table for the GUI and the
+terminal tools, in the person's language (gettext; marked with N_ here because the table is
+built at import, before a language is chosen, and shown through _()).
+
+Two kinds live here. The server's reasons: what our server writes on the wire (English,
+lower case, as the assignment's clients show it) when a room or a member's place ends,
+beside the sentence a client of ours shows for it. And the client's own words for codes:
+who joined or left, a refusal by status, a connection lost.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+
+from ocm_core.i18n import (
+    N_,
+    SOURCE_LANGUAGE,
+    _,
+    as_sentence,
+    current_language,
+    ngettext,
+)
+from ocm_core.wire import Status
+
+# --- the server's reasons, on the wire and as a client shows them -----------------------
+
+HOST_CLOSED = "the host closed the room"
+HOST_WENT_AWAY = "the host went away, so the room closed"
+SERVER_STOPPED = "the server stopped"
+YOU_LEFT = "you left the room"
+YOU_TIMED_OUT = "you were away too long and were removed"
+AWAY_TOO_LONG = "you were away too long to come back"
+AWAY_OR_RESTARTED = "you were away a long time, or the server restarted"
+JOIN_AGAIN = "join the room again"
+TOO_MANY_CONNECTIONS = "the server is busy with too many connections; try again in a moment"
+CANNOT_SAVE_MESSAGES = "the server cannot save messages right now; yours will be sent when it can"
+
+SERVER_SENTENCES: dict[str, str] = {
+    HOST_CLOSED: N_("The host closed the room."),
+    HOST_WENT_AWAY: N_("The host went away, so the room closed."),
+    SERVER_STOPPED: N_("The server stopped."),
+    YOU_LEFT: N_("You left the room."),
+    YOU_TIMED_OUT: N_("You were away too long and were removed."),
+    f"{AWAY_TOO_LONG}; {JOIN_AGAIN}": N_("You were away too long to come back; join the room again."),
+    f"{AWAY_OR_RESTARTED}; {JOIN_AGAIN}": N_("You were away a long time, or the server restarted; join the room again."),
+    f"{YOU_LEFT}; {JOIN_AGAIN}": N_("You left the room; join the room again."),
+    TOO_MANY_CONNECTIONS: N_("The server is busy with too many connections; try again in a moment."),
+    CANNOT_SAVE_MESSAGES: N_("The server cannot save messages right now; yours will be sent when it can."),
+}
+
+
+def server_sentence(text: str) -> str:
+    """A server's lower-case reason as a sentence: in the person's language when it is one of
+    ours, otherwise as the server wrote it, capitalised and ended."""
+    known = SERVER_SENTENCES.get(text.rstrip("."))
+    return _(known) if known else as_sentence(text)
+
+
+# --- refusals by status code --------------------------------------------------------------
+
+# The server words its refusals in English; a person reading another language gets the
+# client's own sentence for the status code instead (the server's text carries detail,
+# such as seconds to wait, that these leave out).
+STATUS_WORDS: dict[Status, str] = {
+    Status.ROOM_EXISTS: N_("A room named “{room}” already exists; pick another name or join it."),
+    Status.NO_SUCH_ROOM: N_("There is no room named “{room}” on this server; check the name."),
+    Status.NAME_TAKEN: N_("The name “{name}” is already taken in this room; pick another."),
+    Status.SERVER_FULL: N_("This server has as many rooms as it allows; try again later."),
+    Status.ROOM_FULL: N_("The room “{room}” is full; try again later."),
+    Status.PASSWORD_REQUIRED: N_("This room is locked; enter its password."),
+    Status.WRONG_PASSWORD: N_("Wrong password for this room; check it and try again."),
+    Status.TOO_MANY_ATTEMPTS: N_("Too many wrong passwords; wait a little and try again."),
+    Status.UNKNOWN_TOKEN: N_("The server no longer knows this session; join again."),
+    Status.BUSY: N_("The server is busy right now; try again in a moment."),
+    Status.CANNOT_SAVE: N_("The server cannot save anything right now (its disk is full or failing); try again later."),
+    Status.TRY_LATER: N_("The server is busy checking passwords; try again in {seconds} s."),
+    Status.ENCRYPTION_REQUIRED: N_("This server admits only encrypted clients; use a current Online Chat Messenger, "
+                                   "or ask the host to start the server with --allow-plain."),
+    Status.FILE_TOO_LARGE: N_("The file is larger than this server accepts; choose a smaller one."),
+    Status.STORAGE_FULL: N_("The server has no room for this file now (its storage or disk is full); the room goes on."),
+    Status.NO_SUCH_FILE: N_("That file is not shared in this room (its room may have closed)."),
+    Status.TRANSFER_FAILED: N_("The file arrived damaged at the server (its checksum did not match); send it again."),
+}
+
+
+def refusal_text(status: Status, detail: str, room: str = "", name: str = "", seconds: int = 0) -> str:
+    """The sentence for a server's refusal, in the person's language."""
+    words = STATUS_WORDS.get(status)
+    if words is None or current_language() == SOURCE_LANGUAGE:
+        wait = f"; try again in {seconds} s" if status is Status.TRY_LATER else ""
+        return as_sentence(detail + wait)
+    return _(words).format(room=room, name=name, seconds=seconds)
+
+
+# --- what happened in a room, in the client's words -----------------------------------------
+
+EVENT_WORDS = {
+    "joined": N_("{name} joined the room."),
+    "left": N_("{name} left the room."),
+    "timed_out": N_("{name} stopped responding and was removed."),
+    "connection_lost": N_("Connection lost, reconnecting…"),
+    "connection_restored": N_("Connection restored."),
+    "host_not_answering": N_("{room}'s host is not answering ({seconds} s). They may have closed the app or left the network."),
+    "session_gone": N_("The server no longer knows this session."),
+}
+
+
+def event_words(kind: str) -> str:
+    """EVENT_WORDS[kind] in the person's language."""
+    return _(EVENT_WORDS[kind])
+
+
+def notice_text(kind: str, name: str, text: str = "") -> str:
+    """A member's coming or going in words (a notice that carries its own text keeps it)."""
+    return text or (_(EVENT_WORDS[kind]) if kind in EVENT_WORDS else "{name}").format(name=name)
+
+
+def resumed_words(missed: int) -> str:
+    """What a person reads on coming back after the server had let them go (a laptop asleep)."""
+    return ngettext("You were away; {missed} message you missed is below.",
+                    "You were away; {missed} messages you missed are below.", missed).format(missed=missed)
+
+
+def host_not_answering_text(seconds: int, room: str) -> str:
+    return event_words("host_not_answering").format(room=room, seconds=seconds)
+
+
+def rejoin_command(server: str, room: str, name: str) -> str:
+    """The ocm-chat command that joins `room` on `server` as `name` again, quoted for this system's shell."""
+    args = ["ocm-chat", "--server", server, "--join", room, "--name", name]
+    return subprocess.list2cmdline(args) if sys.platform == "win32" else shlex.join(args)
+
+
+def size_text(size: int) -> str:
+    """A file's size as a person reads it: 980 bytes, 12.3 KB, 4.5 MB, 1.2 GB."""
+    if size < 1000:
+        return ngettext("{n} byte", "{n} bytes", size).format(n=size)
+    amount, unit = size / 1000, "KB"
+    for bigger in ("MB", "GB"):
+        if amount < 1000:
+            break
+        amount, unit = amount / 1000, bigger
+    return f"{amount:.1f} {unit}"
