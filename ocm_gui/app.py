@@ -24,8 +24,11 @@ from ocm_gui import theme
 from ocm_gui.backend import Backend
 from ocm_gui.background import wait_for_background
 from ocm_gui.chat.window import ChatWindow
-from ocm_gui.dialogs.roomdialogs import Dialog, HostDialog, JoinDialog
+from ocm_gui.dialogs.base import Dialog
+from ocm_gui.dialogs.host import HostDialog
+from ocm_gui.dialogs.join import JoinDialog
 from ocm_gui.dialogs.start import StartWindow
+from ocm_gui.icons import icon_files
 from ocm_gui.notify.alerts import Notifications
 from ocm_gui.settings import Settings
 from ocm_gui.text import emoji
@@ -35,21 +38,12 @@ D = TypeVar("D", bound=Dialog)
 log = logging.getLogger(__name__)
 
 APP_TITLE = "Online Chat Messenger"
-ICON_SIZES = (256, 48)
 LOG_FILE_NAME = "app.log"
 
 
 def log_file_path() -> Path:
     """The app's log file, in the platform's log directory (the windowed build has no console)."""
     return paths.log_dir() / LOG_FILE_NAME
-
-
-def icon_files() -> list[Path]:
-    """The app's PNG icons: bundled beside the code when frozen (sys._MEIPASS), else in the
-    source tree's packaging/ folder. Empty when neither is there (an installed wheel)."""
-    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
-    files = [base / "packaging" / f"online-chat-messenger-{size}.png" for size in ICON_SIZES]
-    return [f for f in files if f.is_file()]
 
 
 def set_window_icon(root: tk.Tk) -> None:

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ocm_core.net.client import ChatClient
+    from ocm_core.net.discovery import RoomBrowser
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,8 @@ class HostedServer:
 
 class Backend:
     """Factories for the core's objects, used by the dialogs."""
+
+    finds_rooms = True
 
     def __init__(self, announce: bool = True):
         self.announce = announce
@@ -100,12 +106,12 @@ class Backend:
         if server is not None:
             server.stop()
 
-    def make_client(self, host: str, tcp_port: int):
+    def make_client(self, host: str, tcp_port: int) -> ChatClient:
         from ocm_core.net.client import ChatClient
 
         return ChatClient(host, tcp_port)
 
-    def make_browser(self):
+    def make_browser(self) -> RoomBrowser:
         from ocm_core.net.discovery import RoomBrowser
 
         return RoomBrowser()

@@ -1,21 +1,33 @@
 """Run blocking network calls off the Tk thread and hand the result back to it.
 
-``run_in_thread(root, func, on_done)`` calls ``func()`` in a worker thread; when
-it finishes, ``on_done(result, error)`` runs on the Tk thread (found by polling
-with ``after()``; the worker never touches a widget). Threads are remembered so
-the app can wait for unfinished ones (a leave, a server stop) before exiting.
+``run_in_thread(widget, func, on_done)`` calls ``func()`` in a worker thread; when it
+finishes, ``on_done(result, error)`` runs on the Tk thread: the worker puts a ``TaskDone``
+in the app's inbox (ocm_gui/inbox.py) and holds nothing else, so it never touches a widget
+and never keeps a window alive. Threads are remembered so the app can wait for unfinished
+ones (a leave, a server stop) before exiting.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import tkinter as tk
+from dataclasses import dataclass
 from typing import Any, Callable
+
+from ocm_gui.inbox import inbox_for
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 25
+_task_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class TaskDone:
+    owner: int  # the task's number
+    result: Any
+    error: BaseException | None
 
 _threads: set[threading.Thread] = set()
 _threads_lock = threading.Lock()
@@ -36,30 +48,25 @@ def _start(name: str, target: Callable[[], None]) -> threading.Thread:
     return thread
 
 
-def run_in_thread(root: tk.Misc, func: Callable[[], Any],
+def run_in_thread(widget: tk.Misc, func: Callable[[], Any],
                   on_done: Callable[[Any, BaseException | None], None],
                   name: str = "ocm-gui-task") -> threading.Thread:
-    outcome: dict[str, Any] = {}
+    inbox, task = inbox_for(widget), next(_task_ids)
+
+    def done(report: TaskDone) -> None:
+        inbox.forget(task)
+        on_done(report.result, report.error)
+
+    inbox.handle(TaskDone, done, owner=task)
 
     def work() -> None:
         try:
-            outcome["result"] = func()
+            report = TaskDone(task, func(), None)
         except BaseException as exc:  # handed to on_done, which decides what a person sees
-            outcome["error"] = exc
+            report = TaskDone(task, None, exc)
+        inbox.put(report)
 
-    thread = _start(name, work)
-
-    def check() -> None:
-        if thread.is_alive():
-            try:
-                root.after(POLL_MS, check)
-            except tk.TclError:  # the app is gone; nobody is waiting any more
-                log.debug("%s finished after the window closed", name)
-            return
-        on_done(outcome.get("result"), outcome.get("error"))
-
-    root.after(POLL_MS, check)
-    return thread
+    return _start(name, work)
 
 
 def fire_and_forget(func: Callable[[], Any], name: str = "ocm-gui-cleanup") -> threading.Thread:

@@ -263,3 +263,11 @@ def apply_theme(root: tk.Tk) -> str:
     style.configure("Treeview.Heading", padding=pad(root, 4, 3))
     root.__dict__["_ocm_theme_family"] = family
     return family
+
+
+def menu_buttons(platform: str) -> tuple[str, ...]:
+    """The mouse events that open a context menu: the right button; on macOS also
+    Control-click, and Button-2, which is the right button in Tk 8.6's Aqua."""
+    if platform_key(platform) == "darwin":
+        return ("<Button-2>", "<Button-3>", "<Control-Button-1>")
+    return ("<Button-3>",)

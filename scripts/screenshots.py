@@ -457,7 +457,7 @@ def join_dialog_found(shot: Shot):
 
 @scenario("join-dialog-error", "Join a room by address: a locked room, a wrong password")
 def join_dialog_error(shot: Shot):
-    from ocm_gui.dialogs.roomdialogs import BY_ADDRESS
+    from ocm_gui.dialogs.join import BY_ADDRESS
 
     server = shot.server()
     shot.client(server).create_room(shot.room, HOST, "s3cret")
@@ -478,7 +478,7 @@ def join_dialog_error(shot: Shot):
 
 @scenario("join-dialog-empty", "Join a room: nothing found on this network")
 def join_dialog_empty(shot: Shot):
-    from ocm_gui.dialogs import roomdialogs as dialogs
+    from ocm_gui.dialogs import join as dialogs
 
     need(dialogs, "EMPTY_NETWORK_MS")
     dialogs.EMPTY_NETWORK_MS = 0  # say "nothing found" at once rather than after 4 s

@@ -14,12 +14,12 @@ from ocm_gui.chat.chatlines import (
     day_label,
     find_links,
     link_target,
-    menu_buttons,
     menu_keys,
     names_text,
     opening_line,
     pick_colour,
 )
+from ocm_gui.theme import menu_buttons
 
 
 def links(text: str) -> list[str]:

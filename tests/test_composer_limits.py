@@ -12,9 +12,9 @@ from ocm_gui.chat.composer import (
     counter_state,
     default_hint,
     input_height,
-    menu_buttons,
     too_long_text,
 )
+from ocm_gui.theme import menu_buttons
 
 
 def utf8(text: str) -> int:
@@ -79,4 +79,4 @@ def test_the_input_grows_with_its_text_from_two_to_five_lines_within_its_share_o
 
 def test_the_inputs_context_menu_opens_with_the_platforms_own_clicks():
     assert menu_buttons("linux") == menu_buttons("win32") == ("<Button-3>",)
-    assert menu_buttons("darwin") == ("<Button-2>", "<Control-Button-1>")  # macOS' Tk calls the right button 2
+    assert set(menu_buttons("darwin")) == {"<Button-2>", "<Button-3>", "<Control-Button-1>"}  # one table for every menu

@@ -1,6 +1,6 @@
 """Notification decisions without Tk or a daemon: which events count, what a notification
 says, how a burst is folded, how each platform is asked for attention, and how the service
-behaves when there is no notification service at all (ocm_gui/notify/alerts.py)."""
+behaves when there is no notification service at all (ocm_gui/notify/)."""
 
 from __future__ import annotations
 
@@ -20,19 +20,16 @@ from ocm_core.sansio.events import (
     RoomClosed,
     SessionGone,
 )
-from ocm_gui.notify import alerts as notify
-from ocm_gui.notify.alerts import (
+from ocm_gui.notify import desktop as notify_desktop
+from ocm_gui.notify import urgency as notify_urgency
+from ocm_gui.notify.desktop import BellWanted, NotificationClicked, NotificationService
+from ocm_gui.notify.gate import Alert, AlertGate, Incoming, first_line, incoming
+from ocm_gui.notify.urgency import (
     FLASHW_STOP,
     FLASHW_TIMERNOFG,
     FLASHW_TRAY,
-    Alert,
-    AlertGate,
-    Incoming,
-    NotificationService,
     Urgency,
-    first_line,
     flash_info,
-    incoming,
     urgency_method,
 )
 from ocm_gui.settings import Settings
@@ -162,8 +159,8 @@ class FakeUser32:
         self.calls: list[tuple[int, int, int]] = []
 
     def FlashWindowEx(self, info_ref):
-        info = ctypes.cast(info_ref, ctypes.POINTER(notify._FlashInfo)).contents
-        assert info.cbSize == ctypes.sizeof(notify._FlashInfo)
+        info = ctypes.cast(info_ref, ctypes.POINTER(notify_urgency._FlashInfo)).contents
+        assert info.cbSize == ctypes.sizeof(notify_urgency._FlashInfo)
         self.calls.append((info.hwnd, info.dwFlags, info.uCount))
         return 1
 
@@ -179,7 +176,7 @@ def test_windows_flashes_the_taskbar_until_the_window_is_in_front_and_stops():
 def test_flash_info_layout():
     on, off = flash_info(0x10, True), flash_info(0x10, False)
     assert (on.dwFlags, off.dwFlags) == (0x2 | 0xC, 0)
-    assert on.cbSize == ctypes.sizeof(notify._FlashInfo)
+    assert on.cbSize == ctypes.sizeof(notify_urgency._FlashInfo)
 
 
 def test_macos_bounces_the_dock_icon_through_tk():
@@ -201,7 +198,7 @@ def test_a_failing_platform_call_is_logged_once_and_not_retried(caplog):
             raise OSError("access denied")
 
     urgency = Urgency("win32", user32=Broken())
-    with caplog.at_level(logging.WARNING, logger="ocm_gui.notify.alerts"):
+    with caplog.at_level(logging.WARNING, logger="ocm_gui.notify.urgency"):
         assert urgency.set(FakeWindow(), True) is False
         assert urgency.set(FakeWindow(), True) is False
     assert len([r for r in caplog.records if "needing attention" in r.getMessage()]) == 1
@@ -255,15 +252,15 @@ def test_no_service_is_said_once_quietly_and_rings_instead(caplog):
     NoService.made = 0
     service = NotificationService(factory=NoService)
     try:
-        with caplog.at_level(logging.INFO, logger="ocm_gui.notify.alerts"):
+        with caplog.at_level(logging.INFO, logger="ocm_gui.notify.desktop"):
             for _ in range(3):
                 assert service.send(7, Alert("Bob in lobby", "hi"), sound=True) is not None
             wait_for(lambda: service.replies.qsize() == 3)
     finally:
         service.close()
     assert service.available is False and service.delivered == 0
-    assert [service.replies.get_nowait() for _ in range(3)] == [("bell", 7)] * 3
-    said = [r for r in caplog.records if r.name == "ocm_gui.notify.alerts"]
+    assert [service.replies.get_nowait() for _ in range(3)] == [BellWanted(7)] * 3
+    said = [r for r in caplog.records if r.name == "ocm_gui.notify.desktop"]
     assert len(said) == 1 and said[0].levelno == logging.INFO and "no notification service" in said[0].getMessage()
     assert NoService.made == 1  # not asked again within RETRY_SECONDS
     assert not service._thread.is_alive()
@@ -298,7 +295,7 @@ def test_a_click_comes_back_as_the_windows_key():
         service.send(42, Alert("Bob in lobby", "hi"), sound=False)
         wait_for(lambda: service.delivered == 1)
         notifier.sent[0].on_clicked()  # as the backend does on the service's ActionInvoked
-        assert service.replies.get(timeout=1) == ("click", 42)
+        assert service.replies.get(timeout=1) == NotificationClicked(42)
     finally:
         service.close()
 
@@ -310,17 +307,17 @@ def test_a_send_the_library_swallowed_marks_the_service_unavailable(caplog):
 
     service = NotificationService(factory=Swallows)
     try:
-        with caplog.at_level(logging.INFO, logger="ocm_gui.notify.alerts"):
+        with caplog.at_level(logging.INFO, logger="ocm_gui.notify.desktop"):
             service.send(1, Alert("t", "b"), sound=True)
             wait_for(lambda: not service.replies.empty())
     finally:
         service.close()
-    assert service.available is False and service.replies.get_nowait() == ("bell", 1)
+    assert service.available is False and service.replies.get_nowait() == BellWanted(1)
     assert any("not delivered" in r.getMessage() for r in caplog.records)
 
 
 def test_a_hung_service_does_not_hold_the_exit(monkeypatch):
-    monkeypatch.setattr(notify, "CALL_TIMEOUT", 0.2)
+    monkeypatch.setattr(notify_desktop, "CALL_TIMEOUT", 0.2)
 
     class Hangs(Recording):
         async def get_capabilities(self):
@@ -328,7 +325,7 @@ def test_a_hung_service_does_not_hold_the_exit(monkeypatch):
 
     service = NotificationService(factory=Hangs)
     service.send(1, Alert("t", "b"), sound=True)
-    assert service.replies.get(timeout=5) == ("bell", 1)  # timed out: unavailable, rings instead
+    assert service.replies.get(timeout=5) == BellWanted(1)  # timed out: unavailable, rings instead
     started = time.monotonic()
     service.close(timeout=2.0)
     assert time.monotonic() - started < 2.5 and not service._thread.is_alive()
@@ -378,7 +375,7 @@ def test_close_lets_a_withdrawal_finish_before_it_disconnects():
 
 
 def test_a_call_still_hanging_at_close_is_cancelled_not_left_pending(monkeypatch):
-    monkeypatch.setattr(notify, "CLOSE_TIMEOUT", 0.4)
+    monkeypatch.setattr(notify_desktop, "CLOSE_TIMEOUT", 0.4)
     cancelled = []
 
     class Stuck(Recording):

@@ -170,7 +170,7 @@ def test_the_lock_holds_across_processes(tmp_path):
     db = tmp_path / "server.db"
     with ChatServer("127.0.0.1", 0, 0, db_path=db):
         result = subprocess.run(
-            [sys.executable, "-m", "ocm_gui", "--server", "--host", "127.0.0.1", "--tcp-port", "0",
+            [sys.executable, str(ROOT / "packaging" / "onefile.py"), "--server", "--host", "127.0.0.1", "--tcp-port", "0",
              "--udp-port", "0", "--db", str(db)],
             cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
         )

@@ -20,6 +20,7 @@ import select
 import signal
 import socket
 import sys
+from pathlib import Path
 
 POSIX_ONLY_MODULES = {"fcntl", "termios", "tty", "pty", "pwd", "grp", "resource", "posix", "syslog", "crypt", "spwd", "nis"}
 POSIX_ONLY_NAMES = {
@@ -58,5 +59,5 @@ def take_away() -> None:
 
 if __name__ == "__main__":
     take_away()
-    sys.argv[0] = "ocm"
-    runpy.run_module("ocm_gui", run_name="__main__", alter_sys=True)
+    sys.argv[0] = "OnlineChatMessenger"  # the packaged app's entry script, as the one-file build runs it
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / "packaging" / "onefile.py"), run_name="__main__")

@@ -139,14 +139,6 @@ def opening_line(room: str, *, is_host: bool, you: str, members: Iterable[str], 
     return _("You joined “{room}”. Here now: {names}").format(room=room, names=names_text(others))
 
 
-def menu_buttons(platform: str) -> tuple[str, ...]:
-    """The mouse events that open a context menu: the right button; on macOS also
-    Control-click, and Button-2, which is the right button in Tk 8.6's Aqua."""
-    if platform_key(platform) == "darwin":
-        return ("<Button-2>", "<Button-3>", "<Control-Button-1>")
-    return ("<Button-3>",)
-
-
 def menu_keys(platform: str) -> tuple[str, ...]:
     """Keys that open the context menu from the keyboard: Shift+F10 everywhere, and the
     menu key (X11 calls it Menu, Windows App; macOS keyboards have none)."""

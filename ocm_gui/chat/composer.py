@@ -50,14 +50,6 @@ def input_height(display_lines: int, fits: int = MAX_LINES) -> int:
     return max(MIN_LINES, min(MAX_LINES, fits, display_lines))
 
 
-def menu_buttons(platform: str = sys.platform) -> tuple[str, ...]:
-    """The clicks that open a context menu: the right button (Button-2 in macOS' Tk) and,
-    on macOS, Control-click."""
-    if theme.platform_key(platform) == "darwin":
-        return ("<Button-2>", "<Control-Button-1>")
-    return ("<Button-3>",)
-
-
 class Composer:
     """Input, buttons and the lines under them. `measure(text)` gives a message's size in bytes.
 
@@ -110,7 +102,7 @@ class Composer:
         self.input.bind(theme.shortcut("a"), self.select_all)
         self.input.bind(theme.shortcut("A"), self.select_all)
         self.menu = self._build_menu()
-        for button in menu_buttons():
+        for button in theme.menu_buttons(sys.platform):
             self.input.bind(button, self.open_menu)
         self.update_counter()
 

@@ -1,8 +1,9 @@
 """Files and pictures in a chat window: share, show, save, with a progress row per transfer.
 
 Transfers run on background threads (ChatClient.send_file / download); they never touch a
-widget. They put ("progress" | "done" | "failed" | "picture" | "not_picture", ...) on
-`self.reports`, which the chat window's poll drains on the Tk thread (`drain`). Each
+widget, nor hold the panel: they put small reports (TransferProgress, TransferDone,
+PictureReady, NotAPicture) in the app's inbox, which hands them to this panel on the Tk thread
+while it is open (ocm_gui/inbox.py). Each
 transfer's row has a bar, the speed and Cancel, which makes its progress callback return
 False. Pictures (PNG, JPEG, GIF, WebP up to PICTURE_MAX_BYTES) are fetched at once into a
 private cache and shown as a thumbnail that opens full size on click; one Pillow cannot
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import shutil
 import tempfile
 import threading
@@ -26,19 +26,35 @@ import tkinter as tk
 from dataclasses import dataclass, field
 from pathlib import Path
 from tkinter import filedialog, ttk
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 from ocm_core.errors import ClientError, ProtocolError, TransferCancelled
 from ocm_core.i18n import _
 from ocm_core.paths import downloads_dir
 from ocm_core.sansio.events import FileShared
 from ocm_core.words import size_text
-from ocm_gui import theme
+from ocm_gui import ports, theme
 from ocm_gui.background import fire_and_forget
+from ocm_gui.inbox import inbox_for
 from ocm_gui.text.tooltip import ElidedLabel
 
-if TYPE_CHECKING:
-    from ocm_gui.chat.window import ChatWindow
+
+class FileHost(Protocol):
+    """What the file panel needs of its chat window (ocm_gui.chat.window.ChatWindow)."""
+
+    win: tk.Toplevel
+    client: ports.RoomClient
+    settings: Any
+    header: tk.Widget
+    text: tk.Text
+    input: tk.Text
+    username: str | None
+    room_closed: bool
+
+    def input_enabled(self) -> bool: ...
+    def show_line(self, text: str, tags: tuple) -> None: ...
+    def append_widget(self, widget: tk.Widget, history: bool = False) -> None: ...
+    def widget_grew(self) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +94,58 @@ class FileLine:
     rest: tuple = ()  # what shares the name's row: the size and the buttons
 
 
+_panels = itertools.count(1)
+_NOT_FAILED = object()
+
+
+@dataclass(frozen=True)
+class TransferProgress:
+    owner: int  # the FilePanel it is for
+    key: int  # its transfer
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class TransferDone:
+    """A transfer ended: `result` when it worked, else `failure` (None when cancelled)."""
+
+    owner: int
+    key: int
+    verb: str
+    result: Any
+    failure: object = _NOT_FAILED
+
+    @property
+    def failed(self) -> bool:
+        return self.failure is not _NOT_FAILED
+
+
+@dataclass(frozen=True)
+class PictureReady:
+    owner: int
+    file_id: str
+    path: Path
+    thumbnail: Any  # a decoded PIL image, made off the Tk thread
+
+
+@dataclass(frozen=True)
+class NotAPicture:
+    owner: int
+    file_id: str
+    reason: str
+
+
 class FilePanel:
-    def __init__(self, window: ChatWindow, *, ask_open: Callable[..., Any] = filedialog.askopenfilename,
+    def __init__(self, window: FileHost, *, ask_open: Callable[..., Any] = filedialog.askopenfilename,
                  ask_save: Callable[..., Any] = filedialog.asksaveasfilename, save_dir: Path | None = None):
         self.window = window
         self.client = window.client
-        self.reports: queue.Queue = queue.Queue()
+        self.owner = next(_panels)  # what this panel's reports are addressed to
+        self._inbox = inbox_for(window.win)
+        for kind, handler in ((TransferProgress, self._on_progress), (TransferDone, self._on_done),
+                              (PictureReady, self._on_picture), (NotAPicture, self._on_not_picture)):
+            self._inbox.handle(kind, handler, owner=self.owner)
         self.transfers: dict[int, Transfer] = {}
         self.lines: dict[str, FileLine] = {}
         self.saved: list[Path] = []  # where files were saved, newest last (for tests and the log)
@@ -92,7 +154,7 @@ class FilePanel:
         self._keys = itertools.count(1)
         self._cache: Path | None = None
         self._picture_slots = threading.Semaphore(PICTURES_AT_ONCE)
-        self._closed = False
+        self._closed = threading.Event()  # workers see it without holding the panel
         self._share_dir = ""  # the folder of the last file shared, when there are no settings to keep it
         self._build()
 
@@ -125,7 +187,7 @@ class FilePanel:
     # message input. Tab still reaches the buttons.
 
     def _to_input(self) -> None:
-        if not self._closed and self.window.input_enabled():
+        if not self._closed.is_set() and self.window.input_enabled():
             self.window.input.focus_set()
 
     def _then_input(self, action: Callable[..., Any], *args: Any) -> Callable[[], None]:
@@ -148,7 +210,7 @@ class FilePanel:
 
     def share(self, path: str | Path | None = None) -> int | None:
         """Send a file (asked for when `path` is None); returns the transfer's key."""
-        if self._closed or self.window.room_closed:
+        if self._closed.is_set() or self.window.room_closed:
             return None
         if path is None:
             self._hide_dot_files()
@@ -258,7 +320,7 @@ class FilePanel:
     def save(self, file_id: str, destination: Path | None = None) -> int | None:
         """Download into the Downloads folder (or `destination`); never overwrites there."""
         line = self.lines.get(file_id)
-        if line is None or self._closed:
+        if line is None or self._closed.is_set():
             return None
         folder = self.save_dir if destination is None else None
         transfer = self._add_transfer(_("Saving {name}").format(name=line.event.name))
@@ -294,23 +356,23 @@ class FilePanel:
 
     def _fetch_picture(self, line: FileLine) -> None:
         file_id, target = line.event.file_id, self._cache_dir() / line.event.file_id
-        client, reports, slots = self.client, self.reports, self._picture_slots
+        client, inbox, owner, slots, closed = self.client, self._inbox, self.owner, self._picture_slots, self._closed
         box = (theme.scaled(line.frame, THUMBNAIL[0]), theme.scaled(line.frame, THUMBNAIL[1]))  # on the Tk thread
 
         def work() -> None:
             try:
                 with slots:
-                    if self._closed:
+                    if closed.is_set():
                         return
                     path = client.download(file_id, target)
                 thumbnail = _thumbnail(path, box)
             except (ClientError, ProtocolError, OSError) as exc:
-                reports.put(("not_picture", file_id, f"could not fetch: {exc}"))
+                inbox.put(NotAPicture(owner, file_id, f"could not fetch: {exc}"))
                 return
             except Exception as exc:  # Pillow raises many kinds for a damaged picture
-                reports.put(("not_picture", file_id, f"{type(exc).__name__}: {exc}"))
+                inbox.put(NotAPicture(owner, file_id, f"{type(exc).__name__}: {exc}"))
                 return
-            reports.put(("picture", file_id, path, thumbnail))
+            inbox.put(PictureReady(owner, file_id, path, thumbnail))
 
         fire_and_forget(work, name="ocm-gui-picture")
 
@@ -370,23 +432,23 @@ class FilePanel:
         return transfer
 
     def _run(self, transfer: Transfer, action: Callable[[Callable[[int, int], bool]], Any], verb: str) -> None:
-        reports, cancel = self.reports, transfer.cancel
+        inbox, owner, key, cancel = self._inbox, self.owner, transfer.key, transfer.cancel
         last = [0.0]
 
         def progress(done: int, total: int) -> bool:
             now = time.monotonic()
             if now - last[0] >= REPORT_EVERY or done == total:
                 last[0] = now
-                reports.put(("progress", transfer.key, done, total))
+                inbox.put(TransferProgress(owner, key, done, total))
             return not cancel.is_set()
 
         def work() -> None:
             try:
-                reports.put(("done", transfer.key, verb, action(progress)))
+                inbox.put(TransferDone(owner, key, verb, action(progress)))
             except TransferCancelled:
-                reports.put(("failed", transfer.key, None))
+                inbox.put(TransferDone(owner, key, verb, None, failure=None))
             except (ClientError, ProtocolError, OSError) as exc:
-                reports.put(("failed", transfer.key, str(exc)))
+                inbox.put(TransferDone(owner, key, verb, None, failure=str(exc)))
 
         fire_and_forget(work, name="ocm-gui-transfer")
 
@@ -405,35 +467,29 @@ class FilePanel:
                 self.area.grid_remove()
         return transfer
 
-    def drain(self, limit: int = 100) -> None:
-        """Apply the workers' reports (on the Tk thread, from the window's poll)."""
-        for _turn in range(limit):
-            try:
-                report = self.reports.get_nowait()
-            except queue.Empty:
-                return
-            kind, key = report[0], report[1]
-            if kind == "progress":
-                self._progress(key, *report[2:])
-            elif kind == "done":
-                transfer = self._end_transfer(key)
-                verb, result = report[2], report[3]
-                if verb == "saved":
-                    self.saved.append(result)
-                    self.window.show_line(_("Saved {path}").format(path=result), ("notice",))
-                elif transfer is not None:
-                    log.info("%s: done", transfer.title)
-            elif kind == "failed":
-                transfer = self._end_transfer(key)
-                if transfer is not None:
-                    what = _("cancelled") if report[2] is None else report[2]
-                    self.window.show_line(_("{transfer}: {outcome}").format(transfer=transfer.title, outcome=what), ("notice",) if report[2] is None else ("error",))
-            elif kind == "picture":
-                self._show_picture(key, report[2], report[3])
-            elif kind == "not_picture":
-                log.info("showing %s as a plain file: %s", key, report[2])
-                if key in self.lines:
-                    self.lines[key].plain_reason = report[2]
+    def _on_progress(self, report: TransferProgress) -> None:
+        self._progress(report.key, report.done, report.total)
+
+    def _on_done(self, report: TransferDone) -> None:
+        transfer = self._end_transfer(report.key)
+        if report.failed:
+            if transfer is not None:
+                what = _("cancelled") if report.failure is None else report.failure
+                self.window.show_line(_("{transfer}: {outcome}").format(transfer=transfer.title, outcome=what),
+                                      ("notice",) if report.failure is None else ("error",))
+        elif report.verb == "saved":
+            self.saved.append(report.result)
+            self.window.show_line(_("Saved {path}").format(path=report.result), ("notice",))
+        elif transfer is not None:
+            log.info("%s: done", transfer.title)
+
+    def _on_picture(self, report: PictureReady) -> None:
+        self._show_picture(report.file_id, report.path, report.thumbnail)
+
+    def _on_not_picture(self, report: NotAPicture) -> None:
+        log.info("showing %s as a plain file: %s", report.file_id, report.reason)
+        if report.file_id in self.lines:
+            self.lines[report.file_id].plain_reason = report.reason
 
     def _progress(self, key: int, done: int, total: int) -> None:
         transfer = self.transfers.get(key)
@@ -456,7 +512,8 @@ class FilePanel:
 
     def close(self) -> None:
         """The window goes away: cancel every transfer; the picture cache goes with it."""
-        self._closed = True
+        self._closed.set()
+        self._inbox.forget(self.owner)
         for transfer in self.transfers.values():
             transfer.cancel.set()
         if self._cache is not None:

@@ -11,22 +11,43 @@ off the Tk thread; on success the window goes on with it, keeping the conversati
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from typing import TYPE_CHECKING
+import tkinter as tk
+from typing import Callable, Protocol
 
 from ocm_core.i18n import _
 from ocm_core.sansio.events import HostNotAnswering, SessionGone
 from ocm_core.words import event_words, host_not_answering_text
+from ocm_gui import ports
 from ocm_gui.background import fire_and_forget, run_in_thread
+from ocm_gui.chat.banners import Banner
+from ocm_gui.chat.members import MemberList
 
-if TYPE_CHECKING:
-    from ocm_gui.chat.window import ChatWindow
+
+class LostWindow(Protocol):
+    """What this part needs of its chat window (ocm_gui.chat.window.ChatWindow)."""
+
+    win: tk.Toplevel
+    client: ports.RoomClient
+    room: str | None
+    banners: Banner
+    people: MemberList
+    destroyed: bool
+    closed: threading.Event
+    room_closed: bool
+    connection_lost: bool
+
+    def later(self, ms: int, func: Callable[[], object]) -> None: ...
+    def adopt(self, client: ports.RoomClient) -> None: ...
+    def back_to_start(self) -> None: ...
+    def end_room(self, *, hint: str, people_heading: str, people_line: str) -> None: ...
 
 log = logging.getLogger(__name__)
 
 
 class LostHost:
-    def __init__(self, window: ChatWindow, backend):
+    def __init__(self, window: LostWindow, backend: ports.Backend):
         """`backend.make_client(host, port)` makes the client a Rejoin joins with."""
         self.window = window
         self.backend = backend
@@ -51,7 +72,7 @@ class LostHost:
 
     def _tick_later(self) -> None:
         current = self._round  # a newer question starts its own count; this one then stops
-        self.window._later(1000, lambda: self.tick() if self._round == current else None)
+        self.window.later(1000, lambda: self.tick() if self._round == current else None)
 
     def tick(self) -> None:
         """Count the silence on in the bar each second while it asks (a number that stood
@@ -96,17 +117,18 @@ class LostHost:
         window.banners.enable_buttons(False)
         old = window.client
         host, port = old.server_host, old.tcp_port
-        password = getattr(old, "password", None)  # a locked room takes the one we came in with
+        password = old.password  # a locked room takes the one we came in with
+        backend, closed = self.backend, window.closed  # values: the worker never holds the window
 
         def join():
-            client = self.backend.make_client(host, port)
+            client = backend.make_client(host, port)
             client.join_room(gone.room, gone.name, password)
-            if window.destroyed:  # closed (or the app quit) meanwhile: no Tk left to hand it to
+            if closed.is_set():  # closed (or the app quit) meanwhile: there may be no Tk left to hand it to
                 client.leave()
             return client
 
-        # Polled from the window's master, which outlives it: a client that joins after the
-        # window closed is still handed back, and left.
+        # Handed back through the app's inbox, which outlives the window: a client that joins
+        # after the window closed is still handed back, and left.
         run_in_thread(window.win.master, join, self._joined, name="ocm-gui-rejoin")
 
     def _joined(self, client, error: BaseException | None) -> None:

@@ -17,7 +17,7 @@ from typing import Callable, Literal
 
 from ocm_core.i18n import _
 from ocm_gui import theme
-from ocm_gui.chat.chatlines import link_target, menu_buttons, menu_keys
+from ocm_gui.chat.chatlines import link_target, menu_keys
 from ocm_gui.text.linebreak import BREAK_TAG
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class TextActions:
             text.selection_handle(self._selected_text, type=kind)
         text.bind(theme.shortcut("a"), self.select_all)
         self.menu = tk.Menu(text, tearoff=0)
-        for sequence in menu_buttons(sys.platform):
+        for sequence in theme.menu_buttons(sys.platform):
             text.bind(sequence, self._menu_from_mouse, add="+")
         for sequence in menu_keys(sys.platform):
             try:

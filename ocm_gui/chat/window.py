@@ -3,16 +3,16 @@
 Each part is its own module (`header`, `scrollback`, `members`, `composer`, `banners`, `lost`); this one
 puts them together and turns the client's events into what they show. All events come
 from ``client.events`` (a ``queue.Queue`` filled by the client's receive thread). The
-window drains it on the Tk thread with ``after()``, at most ``BATCH`` events per tick,
-and inserts each batch into the scrollback with one ``Text.insert`` call. The poll is
-cancelled on close.
+app's one inbox loop (ocm_gui/inbox.py) drains it on the Tk thread, at most ``BATCH``
+events per tick, and the window inserts each batch into the scrollback with one
+``Text.insert`` call. The window stops watching when it closes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import queue
+import threading
 import time
 import tkinter as tk
 from tkinter import ttk
@@ -36,7 +36,7 @@ from ocm_core.sansio.events import (
     SessionGone,
 )
 from ocm_core.words import event_words, notice_text, resumed_words
-from ocm_gui import theme
+from ocm_gui import ports, theme
 from ocm_gui.backend import Backend
 from ocm_gui.background import fire_and_forget
 from ocm_gui.chat.banners import Banner
@@ -48,6 +48,7 @@ from ocm_gui.chat.header import ChatHeader
 from ocm_gui.chat.lost import LostHost
 from ocm_gui.chat.members import MemberList
 from ocm_gui.chat.scrollback import Entry, Scrollback
+from ocm_gui.inbox import inbox_for
 
 if TYPE_CHECKING:
     from ocm_gui.notify.alerts import ChatAlerts
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 APP_TITLE = "Online Chat Messenger"
-POLL_MS = 40             # idle poll interval
 BATCH = 100              # events handled per tick at most (tagging Japanese break spaces makes
                          # an event dearer; 100 keeps a tick under 100 ms, docs/performance.md)
 
@@ -63,9 +63,10 @@ BATCH = 100              # events handled per tick at most (tagging Japanese bre
 class ChatWindow:
     """One room's window. ``server`` is the bundled server when this window hosts the room."""
 
-    def __init__(self, master: tk.Misc, client, *, server=None, share_address: str | None = None,
-                 settings=None, on_close: Callable[["ChatWindow"], None] | None = None,
-                 on_back: Callable[["ChatWindow"], None] | None = None, files_dir=None, backend=None):
+    def __init__(self, master: tk.Misc, client: ports.RoomClient, *, server: ports.RoomServer | None = None,
+                 share_address: str | None = None, settings=None, on_close: Callable[["ChatWindow"], None] | None = None,
+                 on_back: Callable[["ChatWindow"], None] | None = None, files_dir=None,
+                 backend: ports.Backend | None = None):
         """`files_dir`: where Save puts files (default: the user's Downloads folder).
         `backend`: makes the client that Rejoin joins with (default: the app's usual one)."""
         self.client = client
@@ -84,9 +85,9 @@ class ChatWindow:
         self.room_closed = False
         self.connection_lost = False
         self.destroyed = False
-        self.ticks = 0                      # poll ticks so far, for tests and diagnostics
-        self._poll_id: str | None = None
-        self._later_ids: set[str] = set()
+        self.closed = threading.Event()     # the same, for workers, which must not hold the window
+        self.ticks = 0                      # batches of events handled so far, for tests and diagnostics
+        self.later_ids: set[str] = set()
         self.lost = LostHost(self, backend if backend is not None else Backend(announce=False))
         self.confirm: Confirm | None = None  # the question before closing a room others are in
         self._seen_until = 0.0      # the newest room event shown (server time), to skip it when it
@@ -105,7 +106,7 @@ class ChatWindow:
         self.files = FilePanel(self, save_dir=files_dir)
         self.heading.right_widget = self.files.share_button
         self._set_min_size()
-        self.people.set(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
+        self.people.set(tuple(client.members), client.host_name, client.plain_members)
         self._update_title()
         self.show_line(opening_line(self.room, is_host=self.is_host, you=self.username, members=client.members,
                                     address=share_address), ("notice",))
@@ -115,7 +116,8 @@ class ChatWindow:
         self.win.bind(theme.shortcut("r"), lambda e: self.retry_failed(), add="+")
         self.win.deiconify()
         self.input.focus_set()
-        self._poll_id = self.win.after(1, self._poll)
+        self._inbox = inbox_for(self.win)
+        self._watch(client)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -127,7 +129,7 @@ class ChatWindow:
 
         body = ttk.Panedwindow(win, orient="horizontal")
         body.grid(row=2, column=0, sticky="nsew", padx=12)
-        self.scrollback = Scrollback(body, username=self.username, later=self._later, on_retry=self.retry)
+        self.scrollback = Scrollback(body, username=self.username, later=self.later, on_retry=self.retry)
         body.add(self.scrollback.frame, weight=4)
         self.people = MemberList(body, you=self.username)
         body.add(self.people.frame, weight=1)
@@ -157,8 +159,8 @@ class ChatWindow:
     def _build_header(self) -> None:
         self.heading = ChatHeader(self.win, room=self.room, username=self.username, is_host=self.is_host,
                                   share_address=self.share_address,
-                                  fingerprint=getattr(self.client, "server_fingerprint", None), later=self._later,
-                                  locked=bool(getattr(self.client, "locked", False)))
+                                  fingerprint=self.client.server_fingerprint, later=self.later,
+                                  locked=self.client.locked)
         self.heading.frame.grid(row=0, column=0, sticky="ew")
         # The header's widgets, by the names tests and the file panel use.
         self.header = self.heading.frame
@@ -185,17 +187,17 @@ class ChatWindow:
                          min(max(height, content), self.win.winfo_screenheight() * 9 // 10))
 
     # ------------------------------------------------------------------ helpers
-    def _later(self, ms: int, func: Callable[[], object]) -> None:
+    def later(self, ms: int, func: Callable[[], object]) -> None:
         """after() that is cancelled when the window goes away."""
         after_id = None
 
         def run() -> None:
-            self._later_ids.discard(after_id)
+            self.later_ids.discard(after_id)
             if not self.destroyed:
                 func()
 
         after_id = self.win.after(ms, run)
-        self._later_ids.add(after_id)
+        self.later_ids.add(after_id)
 
     def _focus_next(self, event) -> str:
         event.widget.tk_focusNext().focus_set()
@@ -312,24 +314,15 @@ class ChatWindow:
             self.retry(msg_id)
 
     # ------------------------------------------------------------------ events
-    def _poll(self) -> None:
-        self._poll_id = None
+    def _watch(self, client) -> None:
+        """Have the inbox hand this window `client`'s events (a Rejoin's new client replaces the old)."""
+        self._inbox.watch(self, client.events, self._handle_batch, BATCH)
+
+    def _handle_batch(self, batch: list) -> None:
         if self.destroyed:
             return
         self.ticks += 1
-        batch: list[object] = []
-        try:
-            while len(batch) < BATCH:
-                batch.append(self.client.events.get_nowait())
-        except queue.Empty:
-            pass
-        try:
-            if batch:
-                self.handle_events(batch)
-            self.files.drain()
-        finally:
-            if not self.destroyed:
-                self._poll_id = self.win.after(1 if len(batch) == BATCH else POLL_MS, self._poll)
+        self.handle_events(batch)
 
     def handle_events(self, events: list) -> None:
         scrollback = self.scrollback
@@ -446,9 +439,10 @@ class ChatWindow:
         self.people.show_ended(people_heading, people_line)
         fire_and_forget(self.client.leave, name="ocm-gui-leave")
 
-    def adopt(self, client) -> None:
+    def adopt(self, client: ports.RoomClient) -> None:
         """Go on in this window with `client`, which joined the same room again (Rejoin)."""
         self.client = client
+        self._watch(client)
         self.is_host = bool(client.is_host)
         self.room_closed = self.connection_lost = False
         self.limit = self.composer.limit = int(client.max_message_bytes)
@@ -456,7 +450,7 @@ class ChatWindow:
         self.composer.enable(self._leave_text())
         self.scrollback.new_session()
         self.files.room_reopened(client)
-        self.people.set(tuple(client.members), client.host_name, frozenset(getattr(client, "plain_members", ())))
+        self.people.set(tuple(client.members), client.host_name, client.plain_members)
         self.banners.hide()
         self.show_line(_("You joined “{room}” again as {name}.").format(room=self.room, name=self.username), ("notice",))
         self.input.focus_set()
@@ -512,12 +506,11 @@ class ChatWindow:
                     self.settings.update(chat_size=size)
             except tk.TclError:
                 pass
-        if self._poll_id is not None:
-            self.win.after_cancel(self._poll_id)
-            self._poll_id = None
-        for after_id in list(self._later_ids):
+        self._inbox.forget(self)
+        self.closed.set()
+        for after_id in list(self.later_ids):
             self.win.after_cancel(after_id)
-        self._later_ids.clear()
+        self.later_ids.clear()
         self.files.close()
         client, server = self.client, self.server
 

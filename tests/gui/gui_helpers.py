@@ -8,10 +8,14 @@ import socket
 import time
 import tkinter as tk
 import traceback
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
+from ocm_core.wire import RoomInfo
+from ocm_gui import ports
 
 
 def pump(root: tk.Misc, until, timeout: float = 10.0, what: str | None = None):
@@ -58,16 +62,25 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 class FakeClient:
-    """Stands in for ChatClient in widget tests: same attributes, no network."""
+    """Stands in for ChatClient in widget tests: same attributes, no network (mypy checks it
+    against ocm_gui.ports.RoomClient, below)."""
 
-    def __init__(self, room="lobby", username="Alice", host_name="Alice", members=("Alice",),
-                 max_message_bytes=4000):
+    def __init__(self, room: str | None = "lobby", username: str | None = "Alice", host_name: str | None = "Alice",
+                 members=("Alice",), max_message_bytes: int = 4000):
         self.events: queue.Queue = queue.Queue()
         self.room = room
         self.username = username
         self.host_name = host_name
         self.members = tuple(members)
+        self.plain_members: frozenset[str] = frozenset()
         self.max_message_bytes = max_message_bytes
+        self.server_fingerprint: str | None = None
+        self.own_server_identity: str | None = None
+        self.trust_changed_identity = False
+        self.locked = False
+        self.password: str | None = None
+        self.server_host, self.tcp_port = "127.0.0.1", 9090
+        self.waiting = 0  # keep_waiting() calls
         self.closed = False
         self.left = False
         self.sent: list[tuple[int, str]] = []
@@ -112,6 +125,24 @@ class FakeClient:
         self.left = True
         self.closed = True
 
+    def keep_waiting(self) -> None:
+        self.waiting += 1
+
+    def create_room(self, room: str, username: str, password: str | None = None) -> None:
+        self.room, self.username, self.host_name = room, username, username
+
+    def join_room(self, room: str, username: str, password: str | None = None) -> None:
+        self.room, self.username = room, username
+
+    def list_rooms(self) -> list[RoomInfo]:
+        return []
+
+    def send_file(self, path, progress=None) -> str:
+        raise ClientError("This fake client shares no files.")
+
+    def download(self, file_id: str, destination, progress=None) -> Path:
+        raise ClientError("This fake client fetches no files.")
+
 
 class FakeBackend:
     """Stands in for ocm_gui.backend.Backend: every client it makes answers join_room and
@@ -134,18 +165,33 @@ class FakeBackend:
                     raise backend.join
                 self.room, self.username = room, username
 
-            def list_rooms(self):
+            def list_rooms(self) -> list[RoomInfo]:
                 if isinstance(backend.rooms, BaseException):
                     raise backend.rooms
                 return list(backend.rooms)
 
         return Client()
 
+    finds_rooms = False  # a test that browses the LAN gives a backend of its own (test_join_dialog_edits)
+
     def make_server(self, tcp_port: int, udp_port: int, host: str = "0.0.0.0"):
         raise AssertionError("this fake backend hosts nothing")
+
+    def host_server(self, tcp_port: int, udp_port: int) -> tuple[Any, bool]:
+        raise AssertionError("this fake backend hosts nothing")
+
+    def make_browser(self) -> ports.RoomFinder:
+        raise AssertionError("this fake backend finds no rooms")
 
     def next_free_ports(self, tcp_port: int, udp_port: int, host: str = "0.0.0.0") -> tuple[int, int]:
         return tcp_port, udp_port
 
     def lan_address(self) -> str:
         return "192.0.2.1"
+
+
+def _fakes_match_the_ports() -> None:
+    """Never called: mypy checks here that the fakes satisfy the interfaces the GUI uses."""
+    client: ports.RoomClient = FakeClient()
+    backend: ports.Backend = FakeBackend()
+    del client, backend

@@ -12,7 +12,8 @@ from gui_helpers import FakeClient, pump
 from ocm_core.sansio.events import ChatMessage
 from ocm_gui import app as app_module
 from ocm_gui.background import wait_for_background
-from ocm_gui.dialogs.roomdialogs import HostDialog, JoinDialog
+from ocm_gui.dialogs.host import HostDialog
+from ocm_gui.dialogs.join import JoinDialog
 from ocm_gui.settings import Settings
 
 
@@ -126,7 +127,7 @@ def test_run_app_opens_the_start_window_and_returns_0(config_home, monkeypatch):
 
 
 def test_windows_carry_the_app_icon(app):
-    from ocm_gui.app import icon_files
+    from ocm_gui.icons import icon_files
 
     assert [f.name for f in icon_files()] == ["online-chat-messenger-256.png", "online-chat-messenger-48.png"]
     assert [(image.width(), image.height()) for image in app.root.icon_images] == [(256, 256), (48, 48)]

@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from gui_helpers import FakeClient, pump, pump_for
+from gui_helpers import FakeClient, pump
 
 from ocm_core.sansio.events import (
     ChatMessage,
@@ -20,8 +20,8 @@ from ocm_core.sansio.events import (
 )
 from ocm_gui import theme
 from ocm_gui.chat import scrollback as scrollback_module
-from ocm_gui.chat import window as chat_module
 from ocm_gui.chat.window import ChatWindow
+from ocm_gui.inbox import inbox_for
 from ocm_gui.text.linebreak import BREAK_TAG, NO_END, NO_START
 
 
@@ -375,22 +375,21 @@ def test_room_closed_disables_input_and_offers_back_to_start(root, make_chat, fa
     assert chat.destroyed and not chat.win.winfo_exists()
 
 
-def test_leave_cancels_the_poll_and_leaves(root, make_chat, fake_client):
+def test_leave_stops_watching_the_client_and_leaves(root, make_chat, fake_client):
     closed = []
     chat = make_chat(fake_client, on_close=closed.append)
-    pending = root.tk.call("after", "info")
-    assert chat._poll_id in pending
-    poll_id = chat._poll_id
+    inbox = inbox_for(root)
+    fake_client.events.put(ChatMessage(1, "Bob", "early", time.time()))
+    pump(root, lambda: chat.ticks == 1 and fake_client.events.empty(), what="the inbox to hand the window its events")
     chat.leave_button.invoke()
     assert closed == [chat]
-    assert poll_id not in root.tk.call("after", "info")
     pump(root, lambda: fake_client.left)
     assert not chat.win.winfo_exists()
-    # events after closing are never handled, however long the loop runs (many poll intervals)
-    ticks = chat.ticks
-    fake_client.events.put(ChatMessage(1, "Bob", "late", time.time()))
-    pump_for(root, 10 * chat_module.POLL_MS / 1000)
-    assert chat.ticks == ticks
+    # events after closing are never handled, however long the loop runs (many of its turns)
+    turns = inbox.ticks
+    fake_client.events.put(ChatMessage(2, "Bob", "late", time.time()))
+    pump(root, lambda: inbox.ticks >= turns + 10, what="ten turns of the inbox loop")
+    assert chat.ticks == 1
     assert fake_client.events.qsize() == 1  # still queued: nothing drained it
 
 

@@ -19,8 +19,8 @@ from ocm_gui.chat.composer import (
     MIN_LINES,
     Composer,
     input_height,
-    menu_buttons,
 )
+from ocm_gui.theme import menu_buttons
 
 
 @pytest.fixture

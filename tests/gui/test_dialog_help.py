@@ -10,7 +10,7 @@ from gui_helpers import pump
 from test_scaling import scaled_app  # noqa: F401  # en and ja at Tk scaling 1 and 2
 
 from ocm_gui import theme
-from ocm_gui.dialogs import roomdialogs as dialogs
+from ocm_gui.dialogs import join as dialogs
 from ocm_gui.text.linebreak import NO_END, NO_START
 from ocm_gui.text.wrapped import BULLETS
 

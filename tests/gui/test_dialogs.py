@@ -268,7 +268,7 @@ def test_join_locked_room_asks_for_the_password(root, app, hosted):
 def test_join_dialog_asks_before_trusting_a_server_whose_identity_changed(root, app, monkeypatch):
     from ocm_core.crypto.identity import ServerIdentity
     from ocm_core.net.server import ChatServer
-    from ocm_gui.dialogs import roomdialogs as dialogs
+    from ocm_gui.dialogs import join as dialogs
 
     with ChatServer("127.0.0.1", 0, 0, identity=ServerIdentity.generate()) as first:
         port = first.tcp_address[1]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from gui_helpers import pump
 
-from ocm_gui.dialogs.roomdialogs import HostDialog, JoinDialog
+from ocm_gui.dialogs.host import HostDialog
+from ocm_gui.dialogs.join import JoinDialog
 
 ROOM = "お茶会"
 HOST = "アリス"

@@ -14,7 +14,7 @@ from ocm_core.net.discovery import FoundRoom
 from ocm_core.wire import RoomInfo
 from ocm_gui import theme
 from ocm_gui.app import App
-from ocm_gui.dialogs.roomdialogs import same_server
+from ocm_gui.dialogs.join import same_server
 
 ROOMS = [RoomInfo("lobby", 2, False, "Alice"), RoomInfo("quiz", 1, True, "Carol"), RoomInfo("gone", 1, True, "Dan")]
 GONE = RoomNotFound("There is no room named “gone” on this server; check the name.")  # as the client says it
@@ -35,6 +35,8 @@ class FakeBrowser:
 
 
 class NetworkBackend(FakeBackend):
+    finds_rooms = True
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.browser = FakeBrowser()

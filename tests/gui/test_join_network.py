@@ -9,7 +9,7 @@ from test_end_to_end import double_click
 
 from ocm_core.net.client import ChatClient
 from ocm_gui.backend import Backend
-from ocm_gui.dialogs import roomdialogs as dialogs
+from ocm_gui.dialogs import join as dialogs
 
 ROOM = "読書会"
 HOST = "さくら"

@@ -163,7 +163,7 @@ def test_without_a_notification_service_the_window_is_still_marked_quietly(app, 
     rings = []
     chat.win.bell = lambda *a, **k: rings.append(1)
     look_away(app, chat)
-    with caplog.at_level(logging.INFO, logger="ocm_gui.notify.alerts"):
+    with caplog.at_level(logging.INFO, logger="ocm_gui.notify.desktop"):
         client.events.put(message("one", seq=1))
         pump(app.root, lambda: rings, what="the bell instead")
         chat.input.focus_force()
@@ -173,7 +173,7 @@ def test_without_a_notification_service_the_window_is_still_marked_quietly(app, 
         pump(app.root, lambda: len(rings) == 2, what="the bell again")
     assert urgent(app, chat.win)
     assert app.problem is None  # no error window
-    said = [r for r in caplog.records if r.name == "ocm_gui.notify.alerts"]
+    said = [r for r in caplog.records if r.name == "ocm_gui.notify.desktop"]
     assert [r.levelno for r in said] == [logging.INFO] and "no notification service" in said[0].getMessage()
 
 

@@ -1,15 +1,9 @@
-"""The Host a room and Join a room dialogs.
-
-Every failure is one sentence in the dialog's error line; the dialog stays open
-with what was typed. Network work (starting the server, create/join/list) runs
-in a worker thread (``background.run_in_thread``) so the window never freezes;
-Cancel abandons it and cleans up whatever it made.
-"""
+"""The Join a room dialog: the rooms found on this network, or a server's by its address;
+why nothing shows when nothing does; a locked room's password."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import tkinter as tk
 import tkinter.font as tkfont
 from tkinter import messagebox, ttk
@@ -20,10 +14,8 @@ from ocm_core.errors import (
     ClientError,
     NameTaken,
     PasswordRequired,
-    PortInUse,
     ProtocolError,
     RemoteProtocolError,
-    RoomExists,
     RoomNotFound,
     ServerUnreachable,
     WrongPassword,
@@ -33,31 +25,18 @@ from ocm_core.net.client import RoomInfo, parse_address
 from ocm_core.net.discovery import FoundRoom
 from ocm_gui import theme
 from ocm_gui.background import fire_and_forget, run_in_thread
+from ocm_gui.dialogs.base import RECENT_SERVERS, Dialog, error_sentence
 from ocm_gui.dialogs.validation import (
     DEFAULT_TCP_PORT,
-    DEFAULT_UDP_PORT,
     clean_name,
     clean_password,
     format_address,
-    parse_port,
 )
+from ocm_gui.inbox import inbox_for
 from ocm_gui.text.emoji import for_tk
-from ocm_gui.text.labelwrap import show_wrapped
 from ocm_gui.text.wrapped import WrappedText
 
 log = logging.getLogger(__name__)
-
-RECENT_SERVERS = 8  # addresses offered under Connect by address
-
-def _sentence(error: Exception) -> str:
-    """A client error is already a sentence; a remote protocol error means the wrong program
-    answered; a local one means this app could not put what was typed on the wire."""
-    if isinstance(error, RemoteProtocolError):
-        return _("The program at that address is not an Online Chat Messenger server ({reason}); "
-                 "check the address and port.").format(reason=error.reason)
-    if isinstance(error, ProtocolError):
-        return _("That request cannot be sent ({reason}); check what you typed.").format(reason=error.reason)
-    return str(error)
 
 
 def ask_trust_changed(parent: tk.Misc, error: IdentityChanged) -> bool:
@@ -71,338 +50,6 @@ def ask_trust_changed(parent: tk.Misc, error: IdentityChanged) -> bool:
           "in their chat window. Trust the new identity?").format(
             address=error.address, presented=error.presented, trusted=error.trusted),
         icon="warning", default="no", parent=parent))
-
-
-def focus_field(widget: tk.Widget) -> None:
-    """Give widget the keyboard; an entry's text is selected, so typing replaces what was filled in."""
-    widget.focus_set()
-    if isinstance(widget, (ttk.Entry, tk.Entry)):  # a ttk.Combobox is a ttk.Entry
-        widget.selection_range(0, "end")
-        widget.icursor("end")
-
-
-class Dialog:
-    """A Toplevel with a form, an error line, a busy line and OK / Cancel."""
-
-    title = ""        # N_()-marked: shown through _()
-    ok_text = N_("OK")
-    name_var: tk.StringVar  # every dialog asks for the person's name (made in build())
-
-    def __init__(self, master: tk.Misc, *, backend, settings, on_success: Callable,
-                 on_close: Callable[["Dialog"], None] | None = None):
-        self.master = master
-        self.backend = backend
-        self.settings = settings
-        self._on_success = on_success
-        self._on_close = on_close
-        self.busy = False
-        self.closed = False
-        self.cancelled = False
-        # The error line is about one field (or, None, the whole form); it goes away when
-        # what it was about changes: these are the variables behind each field.
-        self._error_about: tk.Widget | None = None
-        self._watched: dict[tk.Widget, tk.Variable] = {}
-
-        self.win = tk.Toplevel(master)
-        self.win.withdraw()
-        self.win.title(_(self.title))
-        self.win.transient(master.winfo_toplevel())
-        self.win.protocol("WM_DELETE_WINDOW", self.cancel)
-        self.win.columnconfigure(0, weight=1)
-        self.win.rowconfigure(0, weight=1)
-        self.body = ttk.Frame(self.win, padding=self.px(18, 16, 18, 8))
-        self.body.grid(row=0, column=0, sticky="nsew")
-        self.body.columnconfigure(1, weight=1)
-        self._row = 0
-        self.build()
-
-        self.error_var = tk.StringVar()
-        self.error_label = ttk.Label(self.win, textvariable=self.error_var, style="Error.TLabel",
-                                     wraplength=self.px(420), justify="left", padding=self.px(18, 0, 18, 0))
-        # Always in the grid, empty until an error: an empty label keeps one line's height,
-        # so the buttons below do not jump when an error appears.
-        self.error_label.grid(row=1, column=0, sticky="ew")
-        self.error_label.bind("<Configure>", lambda e: e.widget.configure(
-            wraplength=max(self.px(240), e.width - self.px(36))))
-        show_wrapped(self.error_label, self.error_var)  # Japanese lines broken where kinsoku allows
-        self.error_actions = ttk.Frame(self.win, padding=self.px(18, 4, 18, 0))
-        self.error_actions.grid(row=2, column=0, sticky="w")
-
-        buttons = ttk.Frame(self.win, padding=self.px(18, 10, 18, 16))
-        buttons.grid(row=3, column=0, sticky="ew")
-        buttons.columnconfigure(0, weight=1)
-        self.busy_var = tk.StringVar()
-        ttk.Label(buttons, textvariable=self.busy_var, style="Muted.TLabel").grid(row=0, column=0, sticky="w")
-        self.ok_button = ttk.Button(buttons, text=_(self.ok_text), style="Accent.TButton", command=self.ok)
-        self.ok_button.grid(row=0, column=1, padx=self.px(8, 0))
-        self.cancel_button = ttk.Button(buttons, text=_("Cancel"), command=self.cancel)
-        self.cancel_button.grid(row=0, column=2, padx=self.px(8, 0))
-
-        self.win.bind("<Return>", self._on_return)
-        self.win.bind("<KP_Enter>", self._on_return)
-        self.win.bind("<Escape>", lambda e: self.cancel())
-        self.win.update_idletasks()
-        self.win.minsize(max(theme.scaled(self.win, 460), self.win.winfo_reqwidth()), self.win.winfo_reqheight())
-        self._place_over_master()
-        self.win.deiconify()
-        self.focus_first_field()
-
-    def px(self, *pixels: int) -> Any:
-        """Pixels drawn for 96 dpi, grown with the text: one number, or a padding's tuple."""
-        grown = tuple(theme.scaled(self.master, value) for value in pixels)
-        return grown[0] if len(grown) == 1 else grown
-
-    # -- to override
-    def build(self) -> None:
-        raise NotImplementedError
-
-    def first_field(self) -> tk.Widget:
-        raise NotImplementedError
-
-    def focus_first_field(self) -> None:
-        focus_field(self.first_field())
-
-    def ok(self) -> None:
-        raise NotImplementedError
-
-    # -- form helpers
-    def field(self, label: str, value: str = "", *, show: str | None = None, width: int = 30,
-              hint: str | None = None) -> tuple[tk.StringVar, ttk.Entry]:
-        var = tk.StringVar(value=value)
-        ttk.Label(self.body, text=label).grid(row=self._row, column=0, sticky="w", padx=self.px(0, 12), pady=self.px(4))
-        entry = ttk.Entry(self.body, textvariable=var, width=width, show=show or "")
-        entry.grid(row=self._row, column=1, sticky="ew", pady=self.px(4))
-        self._row += 1
-        self.watch(var, entry)
-        if hint:
-            ttk.Label(self.body, text=hint, style="Small.TLabel").grid(
-                row=self._row, column=1, sticky="w", pady=self.px(0, 4))
-            self._row += 1
-        return var, entry
-
-    def watch(self, var: tk.Variable, *widgets: tk.Widget) -> None:
-        """An error shown at one of these widgets goes away once var changes."""
-        for widget in widgets:
-            self._watched[widget] = var
-        var.trace_add("write", lambda *args: self._field_changed(var))
-
-    def _field_changed(self, var: tk.Variable) -> None:
-        if self.closed or not self.error_var.get():
-            return
-        about = self._error_about
-        if about is None or self._watched.get(about) is var:
-            self.show_error("")
-
-    def _place_over_master(self) -> None:
-        top = self.master.winfo_toplevel()
-        if not top.winfo_viewable():
-            return
-        x = top.winfo_rootx() + max(0, (top.winfo_width() - self.win.winfo_reqwidth()) // 2)
-        y = top.winfo_rooty() + 40
-        self.win.geometry(f"+{x}+{y}")
-
-    def _on_return(self, event) -> str:
-        focus = self.win.focus_get()
-        if isinstance(focus, ttk.Button) and focus is not self.ok_button:
-            focus.invoke()  # Enter on a focused Refresh or Cancel does what it says
-        else:
-            self.ok()
-        return "break"
-
-    # -- state
-    def show_error(self, text: str, focus: tk.Widget | None = None) -> None:
-        """Show one sentence about the field focus (None: about the whole form); "" clears it."""
-        self.error_var.set(text)
-        self._error_about = focus if text else None
-        for child in self.error_actions.winfo_children():
-            child.destroy()
-        if focus is not None:
-            focus_field(focus)
-
-    def collect(self, *checks) -> list | None:
-        """Run (entry, check) pairs in order; the first ValueError is shown at its entry -> None."""
-        values = []
-        for entry, check in checks:
-            try:
-                values.append(check())
-            except ValueError as exc:
-                self.show_error(str(exc), entry)
-                return None
-        return values
-
-    def error_text(self) -> str:
-        return self.error_var.get()
-
-    def set_busy(self, busy: bool, text: str = "") -> None:
-        self.busy = busy
-        self.busy_var.set(text if busy else "")
-        self.ok_button.state(["disabled"] if busy else ["!disabled"])
-        self.win.configure(cursor="watch" if busy else "")
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.win.destroy()
-        if self._on_close is not None:
-            self._on_close(self)
-
-    def cancel(self) -> None:
-        self.cancelled = True
-        self.close()
-
-    def typed(self) -> dict[str, str]:
-        """What the person typed that is worth keeping when the dialog is cancelled, by
-        setting name (never a password)."""
-        return {"name": self.name_var.get().strip()}
-
-    def succeed(self, *result) -> None:
-        self.close()
-        self._on_success(*result)
-
-    def unexpected(self, error: BaseException, what: str) -> None:
-        log.error("%s failed", what, exc_info=error)
-        self.show_error(_("{what} failed unexpectedly ({error}); try again, and report it if it keeps happening.").format(
-            what=what, error=error))
-
-
-class HostDialog(Dialog):
-    title = N_("Host a room")
-    ok_text = N_("Host room")
-
-    def build(self) -> None:
-        s = self.settings
-        ttk.Label(self.body, text=_("Host a room"), style="Heading.TLabel").grid(
-            row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(0, 10))
-        self._row += 1
-        self.name_var, self.name_entry = self.field(_("Your name"), s.name)
-        self.room_var, self.room_entry = self.field(_("Room name"), s.room)
-        self.password_var, self.password_entry = self.field(
-            _("Password"), show="•", hint=_("Optional. Leave empty for a room anyone may join."))
-        self._fallback: tuple[int, int] | None = None  # ports offered after a clash: used, not saved
-        self.advanced_var = tk.BooleanVar(value=False)
-        self.advanced_button = ttk.Checkbutton(self.body, text=_("Advanced: ports"), variable=self.advanced_var,
-                                               command=self._show_advanced)
-        self.advanced_button.grid(row=self._row, column=1, sticky="w", pady=self.px(6, 2))
-        self._row += 1
-        self.advanced = ttk.Frame(self.body)
-        self._advanced_row = self._row
-        ports = ttk.Frame(self.advanced)
-        ttk.Label(self.advanced, text=_("Ports")).grid(row=0, column=0, sticky="w", padx=self.px(0, 12),
-                                                       pady=self.px(4))
-        ports.grid(row=0, column=1, sticky="w", pady=self.px(4))
-        self.tcp_var = tk.StringVar(value=str(s.tcp_port))
-        self.udp_var = tk.StringVar(value=str(s.udp_port))
-        ttk.Label(ports, text="TCP").pack(side="left")
-        self.tcp_entry = ttk.Entry(ports, textvariable=self.tcp_var, width=7)
-        self.tcp_entry.pack(side="left", padx=self.px(4, 12))
-        ttk.Label(ports, text="UDP").pack(side="left")
-        self.udp_entry = ttk.Entry(ports, textvariable=self.udp_var, width=7)
-        self.udp_entry.pack(side="left", padx=self.px(4, 0))
-        self.watch(self.tcp_var, self.tcp_entry)
-        self.watch(self.udp_var, self.udp_entry)
-        ttk.Label(self.advanced, text=_("The defaults work; change them only if your network needs other ports. "
-                                        "A room hosted while another is open uses the same server and ports."),
-                  style="Small.TLabel", wraplength=self.px(340), justify="left").grid(row=1, column=1, sticky="w")
-        self._row += 1
-        ttk.Label(self.body, text=_("People on this network see the room under Join a room."),
-                  style="Small.TLabel").grid(row=self._row, column=1, sticky="w")
-        self._row += 1
-
-    def show_error(self, text: str, focus: tk.Widget | None = None) -> None:
-        if focus is not None and focus in (self.tcp_entry, self.udp_entry):
-            self.advanced_var.set(True)  # a port to fix is never hidden
-            self._show_advanced()
-        super().show_error(text, focus)
-
-    def _show_advanced(self) -> None:
-        if self.advanced_var.get():
-            self.advanced.grid(row=self._advanced_row, column=0, columnspan=2, sticky="w")
-        else:
-            self.advanced.grid_remove()
-
-    def first_field(self) -> tk.Widget:
-        return self.room_entry if self.name_var.get().strip() else self.name_entry
-
-    def ok(self) -> None:
-        if self.busy or self.closed:
-            return
-        values = self.collect(
-            (self.name_entry, lambda: clean_name(self.name_var.get(), "name")),
-            (self.room_entry, lambda: clean_name(self.room_var.get(), "room name")),
-            (self.password_entry, lambda: clean_password(self.password_var.get())),
-            (self.tcp_entry, lambda: parse_port(self.tcp_var.get(), "TCP")),
-            (self.udp_entry, lambda: parse_port(self.udp_var.get(), "UDP", DEFAULT_UDP_PORT)),
-        )
-        if values is None:
-            return
-        name, room, password, tcp, udp = values
-        self.show_error("")
-        self.set_busy(True, _("Starting the server…"))
-        backend = self.backend
-
-        def work():
-            try:
-                server, _reused = backend.host_server(tcp, udp)
-            except PortInUse as exc:
-                try:
-                    exc.suggested = backend.next_free_ports(tcp, udp)
-                except (PortInUse, OSError):
-                    exc.suggested = None
-                raise
-            try:
-                tcp_port = server.tcp_address[1]
-                client = backend.make_client("127.0.0.1", tcp_port)
-                # The server on this port is the one just started here: its key is known
-                # first-hand, so it is trusted even if another key was remembered for the port,
-                # and any other key (another program on 127.0.0.1) is refused.
-                client.own_server_identity = server.fingerprint
-                client.create_room(room, name, password)
-                share = format_address(backend.lan_address(), tcp_port)
-            except BaseException:
-                server.stop()
-                raise
-            return server, client, share
-
-        def done(result, error) -> None:
-            if self.closed:  # cancelled while starting: undo what was made
-                if result is not None:
-                    server, client, _share = result
-                    fire_and_forget(lambda: (client.leave(), server.stop()), name="ocm-gui-undo-host")
-                return
-            self.set_busy(False)
-            if isinstance(error, PortInUse):
-                return self._port_in_use(error)
-            if isinstance(error, RoomExists):
-                return self.show_error(str(error), self.room_entry)
-            if isinstance(error, ClientError):
-                return self.show_error(str(error), self.name_entry)
-            if error is not None:
-                return self.unexpected(error, _("Hosting the room"))
-            ports = {} if (tcp, udp) == self._fallback else dict(tcp_port=tcp, udp_port=udp)
-            self.settings.update(name=name, room=room, **ports)
-            self.succeed(*result)
-
-        run_in_thread(self.master, work, done, name="ocm-gui-host")
-
-    def _port_in_use(self, error: PortInUse) -> None:
-        field = self.tcp_entry if error.kind == "TCP" else self.udp_entry
-        suggested = getattr(error, "suggested", None)
-        if not suggested:
-            return self.show_error(str(error), field)
-        tcp, udp = suggested
-        self.show_error(_("{error} The next free ports are TCP {tcp} and UDP {udp}.").format(error=error, tcp=tcp, udp=udp),
-                        field)
-        self.use_ports_button = ttk.Button(self.error_actions, text=_("Use ports {tcp} and {udp}").format(tcp=tcp, udp=udp),
-                                           command=lambda: self.use_ports(tcp, udp))
-        self.use_ports_button.pack(side="left")
-
-    def use_ports(self, tcp: int, udp: int) -> None:
-        self._fallback = (tcp, udp)
-        self.tcp_var.set(str(tcp))
-        self.udp_var.set(str(udp))
-        self.show_error("")
-        self.ok_button.focus_set()
 
 
 def joinable(room: str) -> bool:
@@ -426,7 +73,6 @@ def same_server(first: str, second: str) -> bool:
 
 ON_NETWORK, BY_ADDRESS = "network", "address"  # the Join dialog's two ways to find a room
 EMPTY_NETWORK_MS = 4000  # nothing found by then: say why that usually happens
-BROWSER_POLL_MS = 200
 
 def nothing_found_items() -> list[tuple[int, str]]:
     """What the Join dialog says when no room is found, the usual causes and what to do, as
@@ -458,14 +104,13 @@ class JoinDialog(Dialog):
         self._listed_from = ""  # the address whose rooms the list shows, in "address" mode
         self._gone: set[str] = set()  # row ids a join found closed: kept off the list while it lists them
         self._browser: Any = None
-        self._poll_id: str | None = None
         self._empty_id: str | None = None
         ttk.Label(self.body, text=_("Join a room"), style="Heading.TLabel").grid(
             row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(0, 10))
         self._row += 1
         self.name_var, self.name_entry = self.field(_("Your name"), s.name)
 
-        can_browse = hasattr(self.backend, "make_browser")
+        can_browse = self.backend.finds_rooms
         self.mode_var = tk.StringVar(value=ON_NETWORK if can_browse else BY_ADDRESS)
         modes = ttk.Frame(self.body)
         modes.grid(row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(4, 2))
@@ -607,32 +252,22 @@ class JoinDialog(Dialog):
             self._browser = self.backend.make_browser()
             self._browser.start()
         self.list_status.set(_("Looking for rooms on this network…"))
-        self._poll_id = self.win.after(BROWSER_POLL_MS, self._poll_browser)
+        inbox_for(self.win).watch(self, self._browser.updates, self._found_changed)
         self._empty_id = self.win.after(EMPTY_NETWORK_MS, self._nothing_found)
 
     def _stop_browsing(self) -> None:
-        for after_id in (self._poll_id, self._empty_id):
-            if after_id is not None:
-                self.win.after_cancel(after_id)
-        self._poll_id = self._empty_id = None
+        inbox_for(self.win).forget(self)
+        if self._empty_id is not None:
+            self.win.after_cancel(self._empty_id)
+        self._empty_id = None
         browser, self._browser = self._browser, None
         if browser is not None:
             fire_and_forget(browser.stop, name="ocm-gui-stop-browsing")
 
-    def _poll_browser(self) -> None:
-        """The browser's threads put whole lists on its queue; only this (Tk) thread shows them."""
-        self._poll_id = None
-        if self.closed or self._browser is None:
-            return
-        latest = None
-        while True:
-            try:
-                latest = self._browser.updates.get_nowait()
-            except queue.Empty:
-                break
-        if latest is not None:
-            self.fill_found(latest)
-        self._poll_id = self.win.after(BROWSER_POLL_MS, self._poll_browser)
+    def _found_changed(self, lists: list) -> None:
+        """The browser's threads put whole lists on its queue; only the newest is shown."""
+        if not self.closed and self._browser is not None:
+            self.fill_found(lists[-1])
 
     def _nothing_found(self) -> None:
         self._empty_id = None
@@ -747,7 +382,7 @@ class JoinDialog(Dialog):
                 if isinstance(error, IdentityChanged):
                     return self._identity_changed(error, self.refresh)
                 if isinstance(error, (ClientError, ProtocolError)):
-                    return self.show_error(_sentence(error), self.address_entry)
+                    return self.show_error(error_sentence(error), self.address_entry)
                 return self.unexpected(error, _("Fetching the room list"))
             self.fill_rooms(rooms)
             self._listed_from = format_address(host, port)
@@ -942,9 +577,9 @@ class JoinDialog(Dialog):
                 self._drop_closed_room(address_text, room)
                 return self.show_error(str(error), self.room_entry)
             if isinstance(error, (ServerUnreachable, RemoteProtocolError)):
-                return self.show_error(_sentence(error), self.address_entry)
+                return self.show_error(error_sentence(error), self.address_entry)
             if isinstance(error, (ClientError, ProtocolError)):
-                return self.show_error(_sentence(error))
+                return self.show_error(error_sentence(error))
             if error is not None:
                 return self.unexpected(error, _("Joining the room"))
             self.settings.update(name=name, room=room)
