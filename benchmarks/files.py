@@ -106,7 +106,12 @@ def sender(port: int, path: str) -> None:
     sys.stdin.readline()  # "go"
     started, cpu = time.perf_counter(), cpu_seconds()
     client.send_file(path)
-    print(json.dumps({"upload_s": time.perf_counter() - started, "rss_mib": peak_rss_mib(), "cpu_s": cpu_seconds() - cpu}), flush=True)
+    print(
+        json.dumps(
+            {"upload_s": time.perf_counter() - started, "rss_mib": peak_rss_mib(), "cpu_s": cpu_seconds() - cpu}
+        ),
+        flush=True,
+    )
     sys.stdin.readline()  # "quit"
     client.leave()
 
@@ -122,21 +127,48 @@ def receiver(port: int, folder: str) -> None:
         pass
     started, cpu = time.perf_counter(), cpu_seconds()
     saved = client.download(event.file_id, folder)
-    print(json.dumps({"download_s": time.perf_counter() - started, "rss_mib": peak_rss_mib(), "cpu_s": cpu_seconds() - cpu,
-                      "path": str(saved)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "download_s": time.perf_counter() - started,
+                "rss_mib": peak_rss_mib(),
+                "cpu_s": cpu_seconds() - cpu,
+                "path": str(saved),
+            }
+        ),
+        flush=True,
+    )
     client.leave()
 
 
 def child(role: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, __file__, "--role", role, *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, __file__, "--role", role, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
 
 
 def through_server(source: Path, folder: Path) -> dict:
     size = source.stat().st_size
-    server = subprocess.Popen([sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0",
-                               "--no-db", "--max-file-mib", str(size // MIB + 1), "--log-level", "WARNING"],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ocm_core",
+            "--host",
+            "127.0.0.1",
+            "--tcp-port",
+            "0",
+            "--udp-port",
+            "0",
+            "--no-db",
+            "--max-file-mib",
+            str(size // MIB + 1),
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert server.stdout is not None
     port = int(server.stdout.readline().split("TCP 127.0.0.1:")[1].split()[0])
     send, receive = child("send", str(port), str(source)), None
@@ -160,10 +192,20 @@ def through_server(source: Path, folder: Path) -> dict:
         send.wait(10)
         receive.wait(10)
         same = Path(got["path"]).stat().st_size == size
-        return {"total_s": total, "upload_s": sent["upload_s"], "download_s": got["download_s"], "server_mib": server_peak,
-                "sender_mib": sent["rss_mib"], "receiver_mib": got["rss_mib"], "whole": same,
-                "cpu_s": {"server": None if server_cpu is None or server_cpu_after is None else server_cpu_after - server_cpu,
-                          "sender": sent["cpu_s"], "receiver": got["cpu_s"]}}
+        return {
+            "total_s": total,
+            "upload_s": sent["upload_s"],
+            "download_s": got["download_s"],
+            "server_mib": server_peak,
+            "sender_mib": sent["rss_mib"],
+            "receiver_mib": got["rss_mib"],
+            "whole": same,
+            "cpu_s": {
+                "server": None if server_cpu is None or server_cpu_after is None else server_cpu_after - server_cpu,
+                "sender": sent["cpu_s"],
+                "receiver": got["cpu_s"],
+            },
+        }
     finally:
         for proc in (send, receive, server):
             if proc is not None and proc.poll() is None:
@@ -194,14 +236,23 @@ def main() -> None:
             run = through_server(source, folder)
             rate, plain_rate = mib * MIB / run["total_s"] / 1e6, mib * MIB / plain / 1e6
             up, down = mib * MIB / run["upload_s"] / 1e6, mib * MIB / run["download_s"] / 1e6
-            print(f"{mib:4d} MiB: plain TCP copy {plain_rate:5.0f} MB/s; sender to receiver {rate:4.0f} MB/s "
-                  f"(ratio {rate / plain_rate:.2f}; the bytes cross twice, one leg after the other); "
-                  f"upload {up:4.0f} MB/s ({up / plain_rate:.2f}), download {down:4.0f} MB/s ({down / plain_rate:.2f}); "
-                  f"peak RSS server {run['server_mib'] or float('nan'):.0f} MiB, sender {run['sender_mib']:.0f} MiB, "
-                  f"receiver {run['receiver_mib']:.0f} MiB; arrived whole: {run['whole']}", flush=True)
-            cpu = {name: (f"{seconds / mib * 100:.2f} s" if seconds is not None else "n/a") for name, seconds in run["cpu_s"].items()}
-            print(f"      CPU per 100 MiB: server {cpu['server']}, sender {cpu['sender']}, receiver {cpu['receiver']}; "
-                  f"plain copy {plain_cpu / mib * 100:.2f} s", flush=True)
+            print(
+                f"{mib:4d} MiB: plain TCP copy {plain_rate:5.0f} MB/s; sender to receiver {rate:4.0f} MB/s "
+                f"(ratio {rate / plain_rate:.2f}; the bytes cross twice, one leg after the other); "
+                f"upload {up:4.0f} MB/s ({up / plain_rate:.2f}), download {down:4.0f} MB/s ({down / plain_rate:.2f}); "
+                f"peak RSS server {run['server_mib'] or float('nan'):.0f} MiB, sender {run['sender_mib']:.0f} MiB, "
+                f"receiver {run['receiver_mib']:.0f} MiB; arrived whole: {run['whole']}",
+                flush=True,
+            )
+            cpu = {
+                name: (f"{seconds / mib * 100:.2f} s" if seconds is not None else "n/a")
+                for name, seconds in run["cpu_s"].items()
+            }
+            print(
+                f"      CPU per 100 MiB: server {cpu['server']}, sender {cpu['sender']}, receiver {cpu['receiver']}; "
+                f"plain copy {plain_cpu / mib * 100:.2f} s",
+                flush=True,
+            )
             for leftover in (source, Path(scratch) / "plain-copy.bin"):
                 leftover.unlink()
 

@@ -53,12 +53,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from ocm_core import wire as p
-from ocm_core.crypto.secure import (
-    OpenFailed,
-    SealedChannel,
-    TlsClientStream,
-    client_tls_context,
-)
+from ocm_core.crypto.sealed import OpenFailed, SealedChannel
+from ocm_core.crypto.tls import TlsClientStream, client_tls_context
 
 HOST = "127.0.0.1"
 SERVER_COMMAND: list[str] = []  # --server-command: run this instead of ocm-server (for trying a change)
@@ -127,32 +123,69 @@ class RelayProcess:
         self.kind = kind
         self.logdir = tempfile.mkdtemp(prefix=f"ocm-bench-{kind}-")
         self.log_path = Path(self.logdir) / "out.log"
-        python = Path(sys.executable)
         if kind == "ours":
-            script = python.parent / "ocm-server"
-            command = [str(script)] if script.exists() else [sys.executable, "-m", "ocm_core"]
+            # `python -m ocm_core` is ocm-server run from this source tree (ROOT goes first on the child's
+            # PYTHONPATH below); an installed ocm-server script may belong to another checkout.
+            command = [sys.executable, "-m", "ocm_core"]
             if SERVER_COMMAND:
                 command = list(SERVER_COMMAND)
-            command += ["--host", HOST, "--tcp-port", "0", "--udp-port", "0", "--rate", FLOOD_RATE, "--burst", FLOOD_RATE,
-                        "--max-connections-per-ip", "256", "--log-level", "WARNING"]
+            command += [
+                "--host",
+                HOST,
+                "--tcp-port",
+                "0",
+                "--udp-port",
+                "0",
+                "--rate",
+                FLOOD_RATE,
+                "--burst",
+                FLOOD_RATE,
+                "--max-connections-per-ip",
+                "256",
+                # every member of the 100-rooms load creates or joins from 127.0.0.1
+                "--max-rooms-per-address",
+                "1000",
+                "--log-level",
+                "WARNING",
+            ]
             # The shipped default keeps rooms in SQLite; the benchmark's file is a fresh one in a temporary
             # directory (never the user's own database), or none at all with store="memory".
             command += ["--no-db"] if store == "memory" else ["--db", str(Path(self.logdir) / "bench.db")]
             command += ["--allow-plain"] if PLAIN else []
             command += extra_args or []
         else:
-            command = [sys.executable, str(Path(__file__).with_name("baseline_relay.py")), "--host", HOST, "--port", "0",
-                       "--lifetime", str(lifetime)]
+            command = [
+                sys.executable,
+                str(Path(__file__).with_name("baseline_relay.py")),
+                "--host",
+                HOST,
+                "--port",
+                "0",
+                "--lifetime",
+                str(lifetime),
+            ]
         self.command = command
         self._log = open(self.log_path, "w")
         env = dict(os.environ, XDG_DATA_HOME=self.logdir)  # a throwaway identity, never the user's
-        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=ROOT, preexec_fn=_die_with_parent, env=env)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen(
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            preexec_fn=_die_with_parent,
+            env=env,
+        )
         self.pid = self.proc.pid
         self.tcp_port: int | None = None
         self.udp_port = 0
         deadline = time.monotonic() + 15
-        pattern = r"listening on TCP [\d.]+:(\d+) and UDP [\d.]+:(\d+)" if kind == "ours" else r"listening on UDP [\d.]+:(\d+)"
+        pattern = (
+            r"listening on TCP [\d.]+:(\d+) and UDP [\d.]+:(\d+)"
+            if kind == "ours"
+            else r"listening on UDP [\d.]+:(\d+)"
+        )
         while time.monotonic() < deadline:
             found = re.search(pattern, self.log_path.read_text())
             if found:
@@ -237,8 +270,11 @@ def check_wire() -> None:
     assert b"\xff\x01\x02" + pack(7, 7) + b"x" == p.encode_chat(7, "x", 7), "CHAT layout changed"
     assert p.encode_datagram(b"r", b"t", b"z") == bytes((1, 1)) + b"rtz", "datagram layout changed"
     event = p.encode_event(p.Event(0x01020304, 5, p.EventType.CHAT, "n", "text"))
-    assert event[:3] == b"\xff\x01\x10" and int.from_bytes(event[3:7], "big") == 0x01020304 and event[16] == int(p.EventType.CHAT), \
-        "EVENT layout changed"
+    assert (
+        event[:3] == b"\xff\x01\x10"
+        and int.from_bytes(event[3:7], "big") == 0x01020304
+        and event[16] == int(p.EventType.CHAT)
+    ), "EVENT layout changed"
     ack = p.encode_chat_ack(9, 0x0A0B0C0D)
     assert ack[2] == 0x11 and int.from_bytes(ack[7:11], "big") == 0x0A0B0C0D, "CHAT_ACK layout changed"
     assert event.endswith(b"text"), "chat text is no longer at the end of an event"
@@ -248,7 +284,19 @@ def check_wire() -> None:
 
 
 class Member:
-    __slots__ = ("index", "room", "slot", "sock", "prefix", "max_seq", "dirty", "last_beat", "got", "next_id", "channel")
+    __slots__ = (
+        "index",
+        "room",
+        "slot",
+        "sock",
+        "prefix",
+        "max_seq",
+        "dirty",
+        "last_beat",
+        "got",
+        "next_id",
+        "channel",
+    )
 
     def __init__(self, index: int, room: int, slot: int, sock: socket.socket, prefix: bytes, key: bytes | None = None):
         self.index, self.room, self.slot, self.sock, self.prefix = index, room, slot, sock, prefix
@@ -321,15 +369,30 @@ class StepResult:
 
     def summary(self) -> dict:
         return {
-            "relay": self.relay, "load": self.load, "rate_msgs_per_s": round(self.rate, 1), "seconds": round(self.seconds, 2),
-            "sent": self.sent, "expected": self.expected, "made": self.made, "lost": self.lost,
-            "recovered": self.recovered, "duplicates": self.duplicates, "own_echoes": self.own_echoes,
-            "control_sent": self.control_sent, "control_received": self.control_received,
-            "deliveries_per_s": round(self.deliveries_per_second), "p50_ms": round(self.percentile_ms(0.5), 3),
-            "p99_ms": round(self.percentile_ms(0.99), 3), "relay_cpu": round(self.relay_cpu, 3),
+            "relay": self.relay,
+            "load": self.load,
+            "rate_msgs_per_s": round(self.rate, 1),
+            "seconds": round(self.seconds, 2),
+            "sent": self.sent,
+            "expected": self.expected,
+            "made": self.made,
+            "lost": self.lost,
+            "recovered": self.recovered,
+            "duplicates": self.duplicates,
+            "own_echoes": self.own_echoes,
+            "control_sent": self.control_sent,
+            "control_received": self.control_received,
+            "deliveries_per_s": round(self.deliveries_per_second),
+            "p50_ms": round(self.percentile_ms(0.5), 3),
+            "p99_ms": round(self.percentile_ms(0.99), 3),
+            "relay_cpu": round(self.relay_cpu, 3),
             "relay_us_per_delivery": round(self.relay_us_per_delivery, 2),
-            "members_cpu": round(self.members_cpu, 3), "others_cpu": round(self.others_cpu, 3),
-            "relay_socket_drops": self.relay_drops, "member_socket_drops": self.member_drops, "loss_free": self.failure() is None, "failure": self.failure(),
+            "members_cpu": round(self.members_cpu, 3),
+            "others_cpu": round(self.others_cpu, 3),
+            "relay_socket_drops": self.relay_drops,
+            "member_socket_drops": self.member_drops,
+            "loss_free": self.failure() is None,
+            "failure": self.failure(),
         }
 
 
@@ -374,7 +437,7 @@ class Fleet:
                     op = p.Operation.CREATE if j == 0 else p.Operation.JOIN
                     token, key = tcrp_enter(self.relay.tcp_port, op, room_name, name)
                 else:
-                    token, key = ("%022d" % random.getrandbits(64)).encode(), None
+                    token, key = f"{random.getrandbits(64):022d}".encode(), None
                 prefix = bytes((len(room_bytes), len(token))) + room_bytes + token
                 member = Member(len(self.members), r, j, self._socket(), prefix, key)
                 self.selector.register(member.sock, selectors.EVENT_READ, member)
@@ -537,8 +600,9 @@ class Fleet:
                 msg_id = member.next_id
                 member.next_id = msg_id + 1
                 # CHAT: id, then the floor (the lowest id still wanted: this one, nothing older waits)
-                data = member.datagram(chat_head + pack_ids(msg_id, msg_id) + TEXT_HEAD
-                                       + b"#%09d@%019d" % (k, time.monotonic_ns()))
+                data = member.datagram(
+                    chat_head + pack_ids(msg_id, msg_id) + TEXT_HEAD + b"#%09d@%019d" % (k, time.monotonic_ns())
+                )
                 try:
                     member.sock.send(data)
                 except (BlockingIOError, ConnectionRefusedError):
@@ -577,16 +641,25 @@ def log(line: str = "") -> None:
 
 def show_step(step: StepResult) -> None:
     why = step.failure()
-    log(f"    {step.rate:9.0f} msg/s  sent {step.sent:7d}  deliveries {step.made:8d}/{step.expected:<8d} "
+    log(
+        f"    {step.rate:9.0f} msg/s  sent {step.sent:7d}  deliveries {step.made:8d}/{step.expected:<8d} "
         f"lost {step.lost:6d}  re-sent {step.recovered:5d}  {step.deliveries_per_second:8.0f} deliv/s  "
         f"p50 {step.percentile_ms(0.5):7.2f} ms  p99 {step.percentile_ms(0.99):7.2f} ms  "
-        f"cpu relay {step.relay_cpu:4.0%} ({step.relay_us_per_delivery:4.1f} us/deliv) members {step.members_cpu:4.0%} others {step.others_cpu:4.0%}"
+        f"cpu relay {step.relay_cpu:4.0%} ({step.relay_us_per_delivery:4.1f} us/deliv) "
+        f"members {step.members_cpu:4.0%} others {step.others_cpu:4.0%}"
         + (f"  acks+beats {step.control_sent / step.seconds:6.0f}/s" if step.relay == "ours" else "")
-        + f"  {'ok' if why is None else 'FAIL: ' + why}")
+        + f"  {'ok' if why is None else 'FAIL: ' + why}"
+    )
 
 
-def sweep(fleet: Fleet, start_deliveries: float, step_seconds: float, resolution: float, budget: float,
-          confirm_seconds: float = 0.0) -> tuple[StepResult | None, list[StepResult]]:
+def sweep(
+    fleet: Fleet,
+    start_deliveries: float,
+    step_seconds: float,
+    resolution: float,
+    budget: float,
+    confirm_seconds: float = 0.0,
+) -> tuple[StepResult | None, list[StepResult]]:
     """The highest loss-free rate: double until a step fails, then bisect (within `budget` seconds).
 
     With `confirm_seconds`, the best rate must then hold for one longer step (long enough to
@@ -714,10 +787,20 @@ def client_queue_latency(rate: float, seconds: float, store: str = "file", extra
             seen += len(numbers)
         server_cpu = (server.cpu() - cpu0) / (time.monotonic() - t0)
         latencies.sort()
-        pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6 if latencies else float("nan")  # noqa: E731
-        return {"rate": rate, "sent": total, "send_seconds": round(sent_for, 2), "expected": total * 9, "made": seen,
-                "p50_ms": round(pick(0.5), 3), "p99_ms": round(pick(0.99), 3), "max_ms": round(pick(1.0), 3),
-                "server_cpu": round(server_cpu, 3)}
+        pick = lambda q: (
+            latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6 if latencies else float("nan")
+        )
+        return {
+            "rate": rate,
+            "sent": total,
+            "send_seconds": round(sent_for, 2),
+            "expected": total * 9,
+            "made": seen,
+            "p50_ms": round(pick(0.5), 3),
+            "p99_ms": round(pick(0.99), 3),
+            "max_ms": round(pick(1.0), 3),
+            "server_cpu": round(server_cpu, 3),
+        }
     finally:
         for client in reversed(clients):  # members first, the host last
             try:
@@ -736,9 +819,26 @@ def profile_server(fleet: Fleet, rate: float, seconds: float, out_dir: Path) -> 
     if spy is None:
         return None
     raw = out_dir / f"profile-{fleet.label}.txt"
-    spy_proc = subprocess.Popen([spy, "record", "--pid", str(fleet.relay.pid), "--duration", str(int(seconds) + 1),
-                                 "--rate", "250", "--format", "raw", "--threads", "--idle", "--output", str(raw)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spy_proc = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(fleet.relay.pid),
+            "--duration",
+            str(int(seconds) + 1),
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--threads",
+            "--idle",
+            "--output",
+            str(raw),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(0.5)
     step = fleet.run_step(rate, seconds)
     show_step(step)
@@ -781,8 +881,11 @@ def summarise_collapsed(text: str, top: int = 18, thread: str = "ocm-udp") -> st
                 incl_counts[name] += n
     if not total:
         return "(no samples)"
-    lines = [f"{total} samples (wall clock, waiting included) in threads: " + ", ".join(thread_counts),
-             f"thread {thread}, share of its {in_thread} samples:", f"{'self':>6} {'incl':>6}  function"]
+    lines = [
+        f"{total} samples (wall clock, waiting included) in threads: " + ", ".join(thread_counts),
+        f"thread {thread}, share of its {in_thread} samples:",
+        f"{'self':>6} {'incl':>6}  function",
+    ]
     for name, n in self_counts.most_common(top):
         lines.append(f"{n / max(1, in_thread):6.1%} {incl_counts[name] / max(1, in_thread):6.1%}  {name}")
     lines.append("hottest lines (self):")
@@ -816,26 +919,62 @@ LOAD_KEYS = {"10": "1 room of 10", "100": "1 room of 100", "100x10": "100 rooms 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Relay benchmark: our server against the least a Python UDP relay can do.")
+    parser = argparse.ArgumentParser(
+        description="Relay benchmark: our server against the least a Python UDP relay can do."
+    )
     parser.add_argument("--quick", action="store_true", help="shorter steps and windows (under ~2 minutes)")
-    parser.add_argument("--profile", action="store_true", help="sample our server with py-spy under each load (needs py-spy)")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample our server with py-spy under each load (needs py-spy)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
-    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
-                        help="extra argument for ocm-server (repeat), e.g. --server-arg=--db --server-arg=/tmp/bench.db")
-    parser.add_argument("--load", choices=sorted(LOAD_KEYS), action="append",
-                        help="sweep only these loads (repeat): 10, 100 or 100x10; default all three")
-    parser.add_argument("--server-command", metavar="CMD",
-                        help="run this command line instead of ocm-server (it gets the same arguments), to try a change")
-    parser.add_argument("--relay", choices=["both", "ours", "baseline"], default="both",
-                        help="which relays to sweep (default both, which the ratio needs)")
-    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
-                        help="first wait up to this long for other work on the machine to stop (default: do not wait)")
-    parser.add_argument("--store", choices=["file", "memory"], default="file",
-                        help="our server keeps rooms in a fresh SQLite file (file, the shipped default) or in memory (--no-db)")
-    parser.add_argument("--only", choices=["idle", "sweep", "latency", "clients"], action="append",
-                        help="run only these parts (repeat); default all")
-    parser.add_argument("--plain", action="store_true",
-                        help="members speak the unencrypted protocol (the server gets --allow-plain), to weigh what encryption costs")
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for ocm-server (repeat), e.g. --server-arg=--db --server-arg=/tmp/bench.db",
+    )
+    parser.add_argument(
+        "--load",
+        choices=sorted(LOAD_KEYS),
+        action="append",
+        help="sweep only these loads (repeat): 10, 100 or 100x10; default all three",
+    )
+    parser.add_argument(
+        "--server-command",
+        metavar="CMD",
+        help="run this command line instead of ocm-server (it gets the same arguments), to try a change",
+    )
+    parser.add_argument(
+        "--relay",
+        choices=["both", "ours", "baseline"],
+        default="both",
+        help="which relays to sweep (default both, which the ratio needs)",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to this long for other work on the machine to stop (default: do not wait)",
+    )
+    parser.add_argument(
+        "--store",
+        choices=["file", "memory"],
+        default="file",
+        help="our server keeps rooms in a fresh SQLite file (file, the shipped default) or in memory (--no-db)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["idle", "sweep", "latency", "clients"],
+        action="append",
+        help="run only these parts (repeat); default all",
+    )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="members speak the unencrypted protocol (the server gets --allow-plain), to weigh what encryption costs",
+    )
     args = parser.parse_args(argv)
     global PLAIN
     PLAIN = args.plain
@@ -851,25 +990,45 @@ def main(argv: list[str] | None = None) -> int:
     idle_window = 20.0 if quick else 30.0
     latency_seconds = 2.0 if quick else 11.0  # the full run's window takes in one 10 s database prune
     started = time.monotonic()
-    results: dict = {"machine": machine(), "quick": quick, "loads": {}, "server_args": args.server_arg,
-                     "encrypted": not PLAIN}
+    results: dict = {
+        "machine": machine(),
+        "quick": quick,
+        "loads": {},
+        "server_args": args.server_arg,
+        "encrypted": not PLAIN,
+    }
     out_dir = Path(tempfile.mkdtemp(prefix="ocm-bench-"))
 
-    log(f"relay benchmark{' (quick)' if quick else ''}, {'plain' if PLAIN else 'encrypted'}: {results['machine']['summary']}")
+    log(
+        f"relay benchmark{' (quick)' if quick else ''}, {'plain' if PLAIN else 'encrypted'}: "
+        f"{results['machine']['summary']}"
+    )
     if args.wait_quiet:
         busy = wait_for_quiet(args.wait_quiet)
         log(f"other work on the machine before the start: {busy:.2f} cores busy")
-    log(f"our server: ocm-server on {HOST}, free ports, --rate {FLOOD_RATE} --burst {FLOOD_RATE} so the per-member flood limit "
-        f"never caps the benchmark{', extra: ' + ' '.join(args.server_arg) if args.server_arg else ''}")
+    log(
+        f"our server: ocm-server on {HOST}, free ports, --rate {FLOOD_RATE} --burst {FLOOD_RATE} "
+        "so the per-member flood limit "
+        f"never caps the benchmark{', extra: ' + ' '.join(args.server_arg) if args.server_arg else ''}"
+    )
     log("baseline: benchmarks/baseline_relay.py (recvfrom, then sendto every other address in the room; nothing else)")
-    log(f"members: this process (pid {os.getpid()}), one UDP socket each, one epoll loop; acks every {ACK_EVERY * 1000:.0f} ms "
-        f"and heartbeats every {HEARTBEAT_EVERY:g} s towards our server")
-    log(f"a step is loss-free when nothing is lost or re-sent, senders keep {PACE_FRACTION:.0%} of the pace and p99 < {P99_LIMIT_MS:g} ms; "
-        f"steps of {step_seconds:g} s")
+    log(
+        f"members: this process (pid {os.getpid()}), one UDP socket each, one epoll loop; "
+        f"acks every {ACK_EVERY * 1000:.0f} ms "
+        f"and heartbeats every {HEARTBEAT_EVERY:g} s towards our server"
+    )
+    log(
+        f"a step is loss-free when nothing is lost or re-sent, senders keep {PACE_FRACTION:.0%} of the pace "
+        f"and p99 < {P99_LIMIT_MS:g} ms; "
+        f"steps of {step_seconds:g} s"
+    )
 
     if "idle" in parts:
         log()
-        log(f"== idle: 1,000 members in 100 rooms of 10, heartbeats every {HEARTBEAT_EVERY:g} s, {idle_window:g} s window")
+        log(
+            f"== idle: 1,000 members in 100 rooms of 10, heartbeats every {HEARTBEAT_EVERY:g} s, "
+            f"{idle_window:g} s window"
+        )
         server = RelayProcess("ours", args.server_arg, store=args.store)
         try:
             empty_rss = server.rss()
@@ -880,11 +1039,21 @@ def main(argv: list[str] | None = None) -> int:
             fleet.pump_until(t0 + idle_window)
             share = (server.cpu() - cpu0) / (time.monotonic() - t0)
             rss = server.rss()
-            results["idle"] = {"members": len(fleet.members), "rooms": 100, "window_s": idle_window, "rss_mib": round(rss, 1),
-                               "rss_empty_mib": round(empty_rss, 1), "cpu_share": round(share, 4), "join_seconds": round(took, 2)}
+            results["idle"] = {
+                "members": len(fleet.members),
+                "rooms": 100,
+                "window_s": idle_window,
+                "rss_mib": round(rss, 1),
+                "rss_empty_mib": round(empty_rss, 1),
+                "cpu_share": round(share, 4),
+                "join_seconds": round(took, 2),
+            }
             log(f"   joined 1,000 members in {took:.1f} s; server pid {server.pid}")
-            log(f"   server resident memory {rss:.1f} MiB (empty server {empty_rss:.1f} MiB); CPU {share:.1%} of one core "
-                f"over {idle_window:g} s   [targets: < 100 MB, < 10%]")
+            log(
+                f"   server resident memory {rss:.1f} MiB (empty server {empty_rss:.1f} MiB); "
+                f"CPU {share:.1%} of one core "
+                f"over {idle_window:g} s   [targets: < 100 MB, < 10%]"
+            )
             fleet.close()
         finally:
             server.stop()
@@ -892,8 +1061,12 @@ def main(argv: list[str] | None = None) -> int:
     if "sweep" in parts or "latency" in parts:
         wanted = {LOAD_KEYS[k] for k in args.load} if args.load else {label for label, _, _ in LOADS}
         kinds = ("ours", "baseline") if args.relay == "both" else (args.relay,)
-        runs = [(label, rooms, per_room, kind, args.store) for label, rooms, per_room in LOADS for kind in kinds
-                if label in wanted]
+        runs = [
+            (label, rooms, per_room, kind, args.store)
+            for label, rooms, per_room in LOADS
+            for kind in kinds
+            if label in wanted
+        ]
         if not quick and args.store == "file" and "sweep" in parts and "1 room of 10" in wanted and "ours" in kinds:
             runs.append(("1 room of 10", 1, 10, "ours", "memory"))  # what SQLite costs
         for label, rooms, per_room, kind, store in runs:
@@ -902,7 +1075,9 @@ def main(argv: list[str] | None = None) -> int:
             log()
             title = {"ours": "our server", "baseline": "baseline relay"}[kind]
             if kind == "ours":
-                title += " (rooms in a fresh SQLite file, the default)" if store == "file" else " (--no-db: rooms in memory)"
+                title += (
+                    " (rooms in a fresh SQLite file, the default)" if store == "file" else " (--no-db: rooms in memory)"
+                )
             log(f"== {label}: {title}")
             relay = RelayProcess(kind, args.server_arg if kind == "ours" else None, store=store)
             fleet = Fleet(relay, rooms, per_room, label)
@@ -916,12 +1091,20 @@ def main(argv: list[str] | None = None) -> int:
                 figures = entry.setdefault(key, {})
                 if "sweep" in parts:
                     good, steps = sweep(fleet, 4000, step_seconds, resolution, sweep_budget, confirm_seconds)
-                    figures.update({"best": good.summary() if good else None, "steps": [s.summary() for s in steps],
-                                    "rss_after_mib": round(relay.rss(), 1)})
+                    figures.update(
+                        {
+                            "best": good.summary() if good else None,
+                            "steps": [s.summary() for s in steps],
+                            "rss_after_mib": round(relay.rss(), 1),
+                        }
+                    )
                     if good:
-                        log(f"   highest loss-free: {good.rate:.0f} msg/s = {good.deliveries_per_second:.0f} deliveries/s "
+                        log(
+                            f"   highest loss-free: {good.rate:.0f} msg/s "
+                            f"= {good.deliveries_per_second:.0f} deliveries/s "
                             f"(p50 {good.percentile_ms(0.5):.2f} ms, p99 {good.percentile_ms(0.99):.2f} ms); "
-                            f"relay RSS now {relay.rss():.1f} MiB")
+                            f"relay RSS now {relay.rss():.1f} MiB"
+                        )
                     else:
                         log("   no loss-free rate found")
                 if "latency" in parts and per_room == 10 and rooms == 1 and key in ("ours", "baseline"):
@@ -945,24 +1128,35 @@ def main(argv: list[str] | None = None) -> int:
             base_best = (entry.get("baseline") or {}).get("best")
             if kind == "baseline" and ours_best and base_best:
                 entry["ratio"] = round(ours_best["deliveries_per_s"] / base_best["deliveries_per_s"], 3)
-                log(f"   => {label}: ours {ours_best['deliveries_per_s']} / baseline {base_best['deliveries_per_s']} "
-                    f"deliveries/s = {entry['ratio']:.2f} of the baseline")
+                log(
+                    f"   => {label}: ours {ours_best['deliveries_per_s']} / baseline {base_best['deliveries_per_s']} "
+                    f"deliveries/s = {entry['ratio']:.2f} of the baseline"
+                )
             if kind == "baseline" and entry.get("ours", {}).get("steps") and entry["baseline"].get("steps"):
                 cost = cpu_cost_comparison(entry["ours"]["steps"], entry["baseline"]["steps"])
                 if cost:
                     entry["cpu_cost"] = cost
-                    log(f"   => relay CPU per delivery at {cost['rate']:.0f} msg/s (the fastest step both passed): ours "
+                    log(
+                        f"   => relay CPU per delivery at {cost['rate']:.0f} msg/s "
+                        "(the fastest step both passed): ours "
                         f"{cost['ours_us']:.1f} us, baseline {cost['baseline_us']:.1f} us: per core-second ours moves "
-                        f"{cost['ratio']:.2f} of the baseline's deliveries")
+                        f"{cost['ratio']:.2f} of the baseline's deliveries"
+                    )
 
     if "clients" in parts:
         log()
-        log(f"== 1 room of 10 as real ChatClients (in this process), 1,000 msg/s for {latency_seconds:g} s: "
-            "send to arrival in each receiver's event queue")
+        log(
+            f"== 1 room of 10 as real ChatClients (in this process), 1,000 msg/s for {latency_seconds:g} s: "
+            "send to arrival in each receiver's event queue"
+        )
         figures = client_queue_latency(1000, latency_seconds, args.store, args.server_arg)
         results["clients_at_1000"] = figures
-        log(f"   deliveries {figures['made']}/{figures['expected']}  p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms  "
-            f"max {figures['max_ms']:.2f} ms  (sending took {figures['send_seconds']} s; server CPU {figures['server_cpu']:.0%})")
+        log(
+            f"   deliveries {figures['made']}/{figures['expected']}  "
+            f"p50 {figures['p50_ms']:.2f} ms  p99 {figures['p99_ms']:.2f} ms  "
+            f"max {figures['max_ms']:.2f} ms  "
+            f"(sending took {figures['send_seconds']} s; server CPU {figures['server_cpu']:.0%})"
+        )
 
     log()
     log("== summary")
@@ -970,7 +1164,7 @@ def main(argv: list[str] | None = None) -> int:
         ours_best = (entry.get("ours") or {}).get("best")
         base_best = (entry.get("baseline") or {}).get("best")
         if ours_best or base_best:
-            fmt = lambda b: f"{b['rate_msgs_per_s']:.0f} msg/s = {b['deliveries_per_s']} deliveries/s" if b else "none"  # noqa: E731
+            fmt = lambda b: f"{b['rate_msgs_per_s']:.0f} msg/s = {b['deliveries_per_s']} deliveries/s" if b else "none"
             ratio = f"  ratio {entry['ratio']:.2f}" if "ratio" in entry else ""
             log(f"   {label:16s} ours {fmt(ours_best):32s} baseline {fmt(base_best):32s}{ratio}")
             for key, figures in entry.items():
@@ -986,14 +1180,27 @@ def main(argv: list[str] | None = None) -> int:
         log(f"   target: p99 < 5 ms at 1,000 msg/s (1 room of 10): {at1000['p99_ms']:.2f} ms ({verdict})")
     if "idle" in results:
         idle = results["idle"]
-        log(f"   target: idle 1,000 members < 100 MB and < 10% CPU: {idle['rss_mib']:.1f} MiB, {idle['cpu_share']:.1%} "
-            f"({'met' if idle['rss_mib'] * 1.048576 < 100 and idle['cpu_share'] < 0.10 else 'MISSED'})")
-    others = [step["others_cpu"] for entry in results["loads"].values() for key, figures in entry.items()
-              if isinstance(figures, dict) for step in figures.get("steps", [])]
+        log(
+            f"   target: idle 1,000 members < 100 MB and < 10% CPU: {idle['rss_mib']:.1f} MiB, {idle['cpu_share']:.1%} "
+            f"({'met' if idle['rss_mib'] * 1.048576 < 100 and idle['cpu_share'] < 0.10 else 'MISSED'})"
+        )
+    others = [
+        step["others_cpu"]
+        for entry in results["loads"].values()
+        for key, figures in entry.items()
+        if isinstance(figures, dict)
+        for step in figures.get("steps", [])
+    ]
     if others:
-        results["others_cpu_mean"], results["others_cpu_max"] = round(sum(others) / len(others), 3), round(max(others), 3)
-        log(f"   other work on the machine during the steps: {results['others_cpu_mean']:.2f} cores on average, "
-            f"{results['others_cpu_max']:.2f} at most{'  (NOISY: figures are lower than on a quiet machine)' if results['others_cpu_max'] > 0.25 else ''}")
+        results["others_cpu_mean"], results["others_cpu_max"] = (
+            round(sum(others) / len(others), 3),
+            round(max(others), 3),
+        )
+        log(
+            f"   other work on the machine during the steps: {results['others_cpu_mean']:.2f} cores on average, "
+            f"{results['others_cpu_max']:.2f} at most"
+            f"{'  (NOISY: figures are lower than on a quiet machine)' if results['others_cpu_max'] > 0.25 else ''}"
+        )
     results["wall_seconds"] = round(time.monotonic() - started, 1)
     log(f"   whole run {results['wall_seconds']:.0f} s")
     if args.json:
@@ -1006,19 +1213,28 @@ def main(argv: list[str] | None = None) -> int:
 def machine() -> dict:
     model = ""
     try:
-        model = next(line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                     if line.startswith("Model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+            if line.startswith("Model name")
+        )
     except (OSError, StopIteration):
         pass
     cores = os.cpu_count()
     python = sys.version.split()[0]
     try:
-        code = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
+        code = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         code = ""
-    return {"cores": cores, "cpu": model, "python": python, "code": code,
-            "summary": f"{cores} cores ({model or 'unknown CPU'}), Python {python}, code {code or 'unknown'}"}
+    return {
+        "cores": cores,
+        "cpu": model,
+        "python": python,
+        "code": code,
+        "summary": f"{cores} cores ({model or 'unknown CPU'}), Python {python}, code {code or 'unknown'}",
+    }
 
 
 if __name__ == "__main__":

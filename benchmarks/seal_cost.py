@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 
 from ocm_core import wire as p
 from ocm_core.crypto.identity import ServerIdentity
-from ocm_core.crypto.secure import MemberKeys, SealedChannel
+from ocm_core.crypto.sealed import MemberKeys, SealedChannel
 from ocm_core.sansio.registry import RoomRegistry
 from ocm_core.sansio.room import Limits, Transport
 
@@ -66,7 +66,7 @@ def one_run(members: int, sealed: bool, messages: int) -> float:
     delivered = 0
     started = time.process_time()
     for start in range(0, len(batch), 64):  # the server hands over bursts of up to 64
-        out = registry.handle_datagrams(batch[start:start + 64])
+        out = registry.handle_datagrams(batch[start : start + 64])
         delivered += sum(1 for _, data in out if len(data) > 60)  # events, not the sender's acks
         clock.now += 0.001
     took = time.process_time() - started
@@ -84,8 +84,11 @@ def main(argv: list[str] | None = None) -> int:
             for sealed in (True, False):
                 figures[sealed].append(one_run(members, sealed, args.messages))
         sealed, plain = statistics.median(figures[True]), statistics.median(figures[False])
-        print(f"room of {members:3d}: sealed {sealed:5.2f} us/delivery, plain {plain:5.2f} us/delivery, "
-              f"sealing adds {sealed - plain:4.2f} us ({sealed / plain:.2f}x); median of {args.runs} runs", flush=True)
+        print(
+            f"room of {members:3d}: sealed {sealed:5.2f} us/delivery, plain {plain:5.2f} us/delivery, "
+            f"sealing adds {sealed - plain:4.2f} us ({sealed / plain:.2f}x); median of {args.runs} runs",
+            flush=True,
+        )
     return 0
 
 

@@ -47,7 +47,8 @@ class PortInUse(OCMError, OSError):
     def __init__(self, port: int, kind: str):
         super().__init__(
             _("{kind} port {port} is already in use; choose another port or stop the program using it.").format(
-                kind=kind, port=port)
+                kind=kind, port=port
+            )
         )
         self.port = port
         self.kind = kind
@@ -138,12 +139,16 @@ class MessageTooLong(ClientError):
     def __init__(self, size: int, limit: int, text: str = ""):
         if text:
             count = chars_over(text, size - limit)
-            message = ngettext("This message is {count} character too long; shorten it or split it in two.",
-                               "This message is {count} characters too long; shorten it or split it in two.",
-                               count).format(count=count)
+            message = ngettext(
+                "This message is {count} character too long; shorten it or split it in two.",
+                "This message is {count} characters too long; shorten it or split it in two.",
+                count,
+            ).format(count=count)
         else:
-            message = _("This message is {size} bytes; a message in this room can be at most {limit} bytes. "
-                        "Shorten it or split it in two.").format(size=size, limit=limit)
+            message = _(
+                "This message is {size} bytes; a message in this room can be at most {limit} bytes. "
+                "Shorten it or split it in two."
+            ).format(size=size, limit=limit)
         super().__init__(message)
         self.size = size
         self.limit = limit

@@ -12,7 +12,8 @@ never concatenated pieces, so a translation can put them in its own order.
 
 The language is chosen once at start (``use_language``): a choice from the settings,
 else the system's (LANGUAGE, LC_ALL, LC_MESSAGES, LANG on Linux and macOS; the user's UI
-language on Windows, and macOS's language list when no variable is set), else English. ``_`` looks up the current catalog on every call,
+language on Windows, and macOS's language list when no variable is set), else English. ``_`` looks up the
+current catalog on every call,
 so a window built after a change speaks the new language. Catalogs are compiled
 (``.mo``, committed) by ``scripts/update-translations.sh`` with Babel; at run time only
 the standard library's gettext reads them, so the one-file build carries them as data.
@@ -107,8 +108,9 @@ def _macos_preferred() -> str:
     import subprocess
 
     try:
-        return subprocess.run(["/usr/bin/defaults", "read", "-g", "AppleLanguages"], capture_output=True,
-                              text=True, timeout=2).stdout
+        return subprocess.run(
+            ["/usr/bin/defaults", "read", "-g", "AppleLanguages"], capture_output=True, text=True, timeout=2
+        ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         log.info("cannot read the macOS language list: %s", exc)
         return ""
@@ -142,13 +144,13 @@ def use_language(choice: str = "", environ: Mapping[str, str] | None = None) -> 
     language = pick_language(choice, environ)
     try:
         translation: gettext.NullTranslations = gettext.translation(
-            DOMAIN, localedir=str(LOCALE_DIR), languages=[language])
+            DOMAIN, localedir=str(LOCALE_DIR), languages=[language]
+        )
     except OSError as exc:  # a build without catalogs still works, in English
         log.warning("no %s catalog in %s (%s); using English", language, LOCALE_DIR, exc)
         translation, language = gettext.NullTranslations(), SOURCE_LANGUAGE
     _translation, _language = translation, language
     return language
-
 
 
 # --- lengths as people count them: the wire counts UTF-8 bytes, a person characters ---

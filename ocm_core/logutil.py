@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 
 class ThrottledLog:

@@ -44,7 +44,9 @@ SERVER_SENTENCES: dict[str, str] = {
     YOU_LEFT: N_("You left the room."),
     YOU_TIMED_OUT: N_("You were away too long and were removed."),
     f"{AWAY_TOO_LONG}; {JOIN_AGAIN}": N_("You were away too long to come back; join the room again."),
-    f"{AWAY_OR_RESTARTED}; {JOIN_AGAIN}": N_("You were away a long time, or the server restarted; join the room again."),
+    f"{AWAY_OR_RESTARTED}; {JOIN_AGAIN}": N_(
+        "You were away a long time, or the server restarted; join the room again."
+    ),
     f"{YOU_LEFT}; {JOIN_AGAIN}": N_("You left the room; join the room again."),
     TOO_MANY_CONNECTIONS: N_("The server is busy with too many connections; try again in a moment."),
     CANNOT_SAVE_MESSAGES: N_("The server cannot save messages right now; yours will be sent when it can."),
@@ -76,10 +78,14 @@ STATUS_WORDS: dict[Status, str] = {
     Status.BUSY: N_("The server is busy right now; try again in a moment."),
     Status.CANNOT_SAVE: N_("The server cannot save anything right now (its disk is full or failing); try again later."),
     Status.TRY_LATER: N_("The server is busy checking passwords; try again in {seconds} s."),
-    Status.ENCRYPTION_REQUIRED: N_("This server admits only encrypted clients; use a current Online Chat Messenger, "
-                                   "or ask the host to start the server with --allow-plain."),
+    Status.ENCRYPTION_REQUIRED: N_(
+        "This server admits only encrypted clients; use a current Online Chat Messenger, "
+        "or ask the host to start the server with --allow-plain."
+    ),
     Status.FILE_TOO_LARGE: N_("The file is larger than this server accepts; choose a smaller one."),
-    Status.STORAGE_FULL: N_("The server has no room for this file now (its storage or disk is full); the room goes on."),
+    Status.STORAGE_FULL: N_(
+        "The server has no room for this file now (its storage or disk is full); the room goes on."
+    ),
     Status.NO_SUCH_FILE: N_("That file is not shared in this room (its room may have closed)."),
     Status.TRANSFER_FAILED: N_("The file arrived damaged at the server (its checksum did not match); send it again."),
 }
@@ -102,7 +108,9 @@ EVENT_WORDS = {
     "timed_out": N_("{name} stopped responding and was removed."),
     "connection_lost": N_("Connection lost, reconnecting…"),
     "connection_restored": N_("Connection restored."),
-    "host_not_answering": N_("{room}'s host is not answering ({seconds} s). They may have closed the app or left the network."),
+    "host_not_answering": N_(
+        "{room}'s host is not answering ({seconds} s). They may have closed the app or left the network."
+    ),
     "session_gone": N_("The server no longer knows this session."),
 }
 
@@ -119,8 +127,11 @@ def notice_text(kind: str, name: str, text: str = "") -> str:
 
 def resumed_words(missed: int) -> str:
     """What a person reads on coming back after the server had let them go (a laptop asleep)."""
-    return ngettext("You were away; {missed} message you missed is below.",
-                    "You were away; {missed} messages you missed are below.", missed).format(missed=missed)
+    return ngettext(
+        "You were away; {missed} message you missed is below.",
+        "You were away; {missed} messages you missed are below.",
+        missed,
+    ).format(missed=missed)
 
 
 def host_not_answering_text(seconds: int, room: str) -> str:

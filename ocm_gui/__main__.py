@@ -66,11 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         allow_abbrev=False,
         prog="OnlineChatMessenger" if getattr(sys, "frozen", False) else "ocm",
-        description=_("{app}: host a chat room on your LAN or join one. "
-                      "Without options it opens the start window.").format(app=APP_NAME),
-        epilog=_("Without --version or --self-test, other options go to the app (--settings FILE). "
-                 "--server [ARGS...] runs the headless server instead; everything after --server goes to it "
-                 "(see --server --help)."),
+        description=_(
+            "{app}: host a chat room on your LAN or join one. Without options it opens the start window."
+        ).format(app=APP_NAME),
+        epilog=_(
+            "Without --version or --self-test, other options go to the app (--settings FILE). "
+            "--server [ARGS...] runs the headless server instead; everything after --server goes to it "
+            "(see --server --help)."
+        ),
     )
     parser.add_argument("--version", action="store_true", help=_("print the version and exit"))
     parser.add_argument(
@@ -78,9 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=_("host a room on free ports, join it, relay one message and exit 0 if that worked (no screen needed)"),
     )
-    parser.add_argument(
-        "--self-test-timeout", type=float, default=10.0, metavar="SECONDS", help=argparse.SUPPRESS
-    )
+    parser.add_argument("--self-test-timeout", type=float, default=10.0, metavar="SECONDS", help=argparse.SUPPRESS)
     parser.add_argument(
         "--log-level",
         default=os.environ.get("OCM_LOG_LEVEL", "WARNING"),
@@ -116,8 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
 
     if "--server" in args_in:  # the packaged app's entry script takes it when it comes first
-        _say(_("--server must come first: everything after it goes to the server, "
-               "as in --server --tcp-port 9090 --udp-port 9091."), error=True)
+        _say(
+            _(
+                "--server must come first: everything after it goes to the server, "
+                "as in --server --tcp-port 9090 --udp-port 9091."
+            ),
+            error=True,
+        )
         return 2
 
     args, rest = _parser().parse_known_args(args_in)

@@ -81,8 +81,14 @@ class App:
             self.start.name_entry.focus_set()
 
     def _make_start(self, name: str) -> StartWindow:
-        start = StartWindow(self.root, name=name, on_host=self.open_host_dialog, on_join=self.open_join_dialog,
-                            language=self.settings.language, on_language=self.set_language)
+        start = StartWindow(
+            self.root,
+            name=name,
+            on_host=self.open_host_dialog,
+            on_join=self.open_join_dialog,
+            language=self.settings.language,
+            on_language=self.set_language,
+        )
         start.grid(row=0, column=0, sticky="nsew")
         # Never smaller than what it asks for: at a large Tk scaling or in a wordier language
         # a fixed minimum cut the buttons' captions.
@@ -110,8 +116,13 @@ class App:
             existing.focus_first_field()
             return existing
         self.settings.name = self.start.name  # the dialog starts from what the start window shows
-        dialog = cls(self.root, backend=self.backend, settings=self.settings, on_success=on_success,
-                     on_close=lambda d: self._forget_dialog(d))
+        dialog = cls(
+            self.root,
+            backend=self.backend,
+            settings=self.settings,
+            on_success=on_success,
+            on_close=lambda d: self._forget_dialog(d),
+        )
         self.dialogs[cls] = dialog
         return dialog
 
@@ -145,9 +156,16 @@ class App:
     # -- chats
     def open_chat(self, client, server=None, share_address: str | None = None) -> ChatWindow:
         self.start.name_var.set(client.username)
-        chat = ChatWindow(self.root, client, server=server, share_address=share_address,
-                          settings=self.settings, on_close=self._chat_closed, on_back=self._back_to_start,
-                          backend=self.backend)
+        chat = ChatWindow(
+            self.root,
+            client,
+            server=server,
+            share_address=share_address,
+            settings=self.settings,
+            on_close=self._chat_closed,
+            on_back=self._back_to_start,
+            backend=self.backend,
+        )
         chat.alerts = self.notifications.watch(chat)
         self.chats.append(chat)
         self.start.set_open_chats(len(self.chats))
@@ -186,9 +204,12 @@ class App:
         if self.closing:
             return
         try:
-            self._show_problem(_("Something went wrong: {error}\nThe details are in {path}. You can go on; "
-                                 "if it happens again, restart the app.").format(
-                error=f"{exc_type.__name__}: {value}", path=log_file_path()))
+            self._show_problem(
+                _(
+                    "Something went wrong: {error}\nThe details are in {path}. You can go on; "
+                    "if it happens again, restart the app."
+                ).format(error=f"{exc_type.__name__}: {value}", path=log_file_path())
+            )
         except tk.TclError:
             pass  # the windows are going away; the log has it
 
@@ -222,11 +243,22 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     i18n.translate_argparse()
     parser = argparse.ArgumentParser(prog="ocm", description=_("Online Chat Messenger desktop app."))
     parser.add_argument("--settings", type=Path, help=_("settings file to use instead of the usual one"))
-    parser.add_argument("--log-level", default="WARNING",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=_("how much to log to stderr"))
-    parser.add_argument("--scale", type=float, default=_scale_from_environment(), metavar="FACTOR",
-                        help=_("draw text and windows FACTOR times their usual size, e.g. 2 on a screen "
-                               "that reports the wrong dpi (default: the screen's own; also OCM_SCALE)"))
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help=_("how much to log to stderr"),
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=_scale_from_environment(),
+        metavar="FACTOR",
+        help=_(
+            "draw text and windows FACTOR times their usual size, e.g. 2 on a screen "
+            "that reports the wrong dpi (default: the screen's own; also OCM_SCALE)"
+        ),
+    )
     return parser.parse_args(argv)
 
 
@@ -275,8 +307,12 @@ def _run(args: argparse.Namespace) -> int:
         root = tk.Tk(className="OnlineChatMessenger")
     except tk.TclError as exc:
         log.error("cannot open a window: %s", exc)
-        sys.stderr.write(_("Online Chat Messenger needs a graphical display ({error}); "
-                           "run ocm-chat for the terminal version.").format(error=exc) + "\n")
+        sys.stderr.write(
+            _(
+                "Online Chat Messenger needs a graphical display ({error}); run ocm-chat for the terminal version."
+            ).format(error=exc)
+            + "\n"
+        )
         return 1
     if args.scale is not None:
         theme.set_scale(root, args.scale)

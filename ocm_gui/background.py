@@ -13,8 +13,9 @@ import itertools
 import logging
 import threading
 import tkinter as tk
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ocm_gui.inbox import inbox_for
 
@@ -28,6 +29,7 @@ class TaskDone:
     owner: int  # the task's number
     result: Any
     error: BaseException | None
+
 
 _threads: set[threading.Thread] = set()
 _threads_lock = threading.Lock()
@@ -48,9 +50,12 @@ def _start(name: str, target: Callable[[], None]) -> threading.Thread:
     return thread
 
 
-def run_in_thread(widget: tk.Misc, func: Callable[[], Any],
-                  on_done: Callable[[Any, BaseException | None], None],
-                  name: str = "ocm-gui-task") -> threading.Thread:
+def run_in_thread(
+    widget: tk.Misc,
+    func: Callable[[], Any],
+    on_done: Callable[[Any, BaseException | None], None],
+    name: str = "ocm-gui-task",
+) -> threading.Thread:
     inbox, task = inbox_for(widget), next(_task_ids)
 
     def done(report: TaskDone) -> None:

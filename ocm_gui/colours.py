@@ -13,7 +13,7 @@ def rgb(hex_colour: str) -> tuple[float, float, float]:
     value = hex_colour.lstrip("#")
     if len(value) != 6:
         raise ValueError(f"not a #rrggbb colour: {hex_colour!r}")
-    return tuple(int(value[i:i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
+    return tuple(int(value[i : i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
 
 
 def _linear(channel: float) -> float:
@@ -58,7 +58,7 @@ def delta_e_2000_lab(first: tuple[float, float, float], second: tuple[float, flo
     l1, a1, b1 = first
     l2, a2, b2 = second
     c_mean = (math.hypot(a1, b1) + math.hypot(a2, b2)) / 2
-    g = 0.5 * (1 - math.sqrt(c_mean ** 7 / (c_mean ** 7 + 25 ** 7)))
+    g = 0.5 * (1 - math.sqrt(c_mean**7 / (c_mean**7 + 25**7)))
     a1p, a2p = a1 * (1 + g), a2 * (1 + g)
     c1p, c2p = math.hypot(a1p, b1), math.hypot(a2p, b2)
     h1p = math.degrees(math.atan2(b1, a1p)) % 360 if c1p else 0.0
@@ -81,12 +81,17 @@ def delta_e_2000_lab(first: tuple[float, float, float], second: tuple[float, flo
         h_mean = (h1p + h2p) / 2
     else:
         h_mean = (h1p + h2p + 360) / 2 if h1p + h2p < 360 else (h1p + h2p - 360) / 2
-    t = (1 - 0.17 * math.cos(math.radians(h_mean - 30)) + 0.24 * math.cos(math.radians(2 * h_mean))
-         + 0.32 * math.cos(math.radians(3 * h_mean + 6)) - 0.20 * math.cos(math.radians(4 * h_mean - 63)))
+    t = (
+        1
+        - 0.17 * math.cos(math.radians(h_mean - 30))
+        + 0.24 * math.cos(math.radians(2 * h_mean))
+        + 0.32 * math.cos(math.radians(3 * h_mean + 6))
+        - 0.20 * math.cos(math.radians(4 * h_mean - 63))
+    )
     sl = 1 + 0.015 * (l_mean - 50) ** 2 / math.sqrt(20 + (l_mean - 50) ** 2)
     sc = 1 + 0.045 * cp_mean
     sh = 1 + 0.015 * cp_mean * t
     rotation = 30 * math.exp(-(((h_mean - 275) / 25) ** 2))
-    rc = 2 * math.sqrt(cp_mean ** 7 / (cp_mean ** 7 + 25 ** 7))
+    rc = 2 * math.sqrt(cp_mean**7 / (cp_mean**7 + 25**7))
     rt = -rc * math.sin(math.radians(2 * rotation))
     return math.sqrt((dl / sl) ** 2 + (dc / sc) ** 2 + (dhp / sh) ** 2 + rt * (dc / sc) * (dhp / sh))

@@ -7,16 +7,23 @@ browser), so that no window runs a poller of its own. Workers capture values, ne
 window: whatever a message is for is found through the handlers, which a window removes
 when it closes, so a closed window is never kept alive, or touched, by a thread's report.
 The loop ends with the root.
+
+Tk objects must also die on the Tk thread: a Tk variable freed on another thread calls into
+Tcl from there. A closed window is cyclic garbage (its parts point back at it), which the
+garbage collector frees in whichever thread happens to trigger it; so when an owner is
+forgotten, the next turn of the loop collects on the Tk thread, before a worker can.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import tkinter as tk
 import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, TypeVar
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,7 @@ class Inbox:
         self._watched: dict[Hashable, _Watched] = {}
         self.ticks = 0  # loop turns so far, for tests and diagnostics
         self.closed = False
+        self._collect = False  # an owner went away: collect its garbage on this thread
         self._after_id: str | None = root.after(1, self._tick)
 
     # --- any thread -------------------------------------------------------------------------
@@ -67,8 +75,9 @@ class Inbox:
         (messages without one go to the handler registered with owner None)."""
         self._handlers[(kind, owner)] = handler
 
-    def watch(self, owner: Hashable, source: queue.Queue, handle: Callable[[list[Any]], None],
-              batch: int = SOURCE_BATCH) -> None:
+    def watch(
+        self, owner: Hashable, source: queue.Queue, handle: Callable[[list[Any]], None], batch: int = SOURCE_BATCH
+    ) -> None:
         """Drain `source` on each tick, handing what it held (at most `batch`) to `handle`."""
         self._watched[owner] = _Watched(source, handle, batch)
 
@@ -77,6 +86,7 @@ class Inbox:
         self._watched.pop(owner, None)
         for key in [key for key in self._handlers if key[1] == owner]:
             del self._handlers[key]
+        self._collect = True
 
     def close(self) -> None:
         self.closed = True
@@ -112,6 +122,9 @@ class Inbox:
                 if taken:
                     busy = busy or len(taken) == watched.batch
                     watched.handle(taken)
+            if self._collect:
+                self._collect = False
+                gc.collect()
         finally:
             self._schedule(1 if busy else TICK_MS)
 

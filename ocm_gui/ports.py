@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import queue
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ocm_core.net.discovery import FoundRoom
 from ocm_core.wire import RoomInfo

@@ -19,7 +19,7 @@ import logging
 import pkgutil
 import queue
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +168,10 @@ def check_chat(timeout: float = 10.0) -> str:
         with _step("finding the room on loopback"):
             found = check_discovery(server, deadline)
         elapsed = time.monotonic() - started
-        return (f"relayed a message between two clients via 127.0.0.1 tcp {tcp_port} udp {udp_port} "
-                f"and found the room by probe ({found}) in {elapsed:.2f} s")
+        return (
+            f"relayed a message between two clients via 127.0.0.1 tcp {tcp_port} udp {udp_port} "
+            f"and found the room by probe ({found}) in {elapsed:.2f} s"
+        )
     finally:
         for client in reversed(clients):
             try:
@@ -217,5 +219,7 @@ def run(timeout: float = 10.0) -> str:
     pictures = check_pictures()
     notifications = check_notifications()
     chat = check_chat(timeout)
-    return (f"{chat}; {modules} modules import; Tcl {tcl} starts; {pictures} picture types decode; "
-            f"notifications through {notifications}")
+    return (
+        f"{chat}; {modules} modules import; Tcl {tcl} starts; {pictures} picture types decode; "
+        f"notifications through {notifications}"
+    )

@@ -40,15 +40,27 @@ class Settings:
     share_dir: str = ""  # the folder "Share a file…" last picked from; "" is the home folder
     # A message that arrives while its window is in the background (ocm_gui/notify/alerts.py):
     notify_desktop: bool = True  # a desktop notification
-    notify_flash: bool = True    # the window's urgency hint / a flashing taskbar button
-    notify_sound: bool = True    # a short sound
+    notify_flash: bool = True  # the window's urgency hint / a flashing taskbar button
+    notify_sound: bool = True  # a short sound
     path: Path | None = None
 
-    _persisted = ("name", "server", "room", "tcp_port", "udp_port", "chat_size", "recent_servers", "language",
-                  "share_dir", "notify_desktop", "notify_flash", "notify_sound")
+    _persisted = (
+        "name",
+        "server",
+        "room",
+        "tcp_port",
+        "udp_port",
+        "chat_size",
+        "recent_servers",
+        "language",
+        "share_dir",
+        "notify_desktop",
+        "notify_flash",
+        "notify_sound",
+    )
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "Settings":
+    def load(cls, path: Path | None = None) -> Settings:
         path = Path(path) if path is not None else default_path()
         settings = cls(path=path)
         try:

@@ -11,8 +11,9 @@ import logging
 import sys
 import tkinter as tk
 import tkinter.font as tkfont
+from collections.abc import Iterable
 from tkinter import ttk
-from typing import Iterable, overload
+from typing import overload
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ NOTICE = "#6a6f76"
 ERROR = "#b3261e"
 WARN_BG = "#fff4d6"
 WARN_FG = "#7a5300"
-BORDER = "#c9c6bf"      # the thin frame around text areas and lists
+BORDER = "#c9c6bf"  # the thin frame around text areas and lists
 DISABLED_BG = "#efeeea"  # an input that takes no more text
 CLOSED_BG = "#fde8e6"
 # No blue: blue is for your own name and the host mark. Each reads at 4.6:1 or more on PANEL
@@ -136,7 +137,7 @@ def declare_dpi_awareness(platform: str = sys.platform) -> bool:
     import ctypes
 
     try:
-        ole_dll = getattr(ctypes, "OleDLL")  # Windows' ctypes only: looked up, so mypy on other systems agrees
+        ole_dll = getattr(ctypes, "OleDLL")  # noqa: B009  # Windows' ctypes only: looked up, so mypy elsewhere agrees
         ole_dll("shcore").SetProcessDpiAwareness(1)  # 1: system dpi aware, as IDLE does
     except (AttributeError, OSError) as exc:  # Windows before 8.1, or already declared
         log.info("dpi awareness not declared: %s", exc)
@@ -166,8 +167,10 @@ def pad(widget: tk.Misc, *pixels: int) -> tuple[int, ...]:
 def window_size(widget: tk.Misc, width: int, height: int) -> tuple[int, int]:
     """A window size drawn at 96 dpi as width x height, grown with the text but never past
     nine tenths of the screen."""
-    return (min(scaled(widget, width), widget.winfo_screenwidth() * 9 // 10),
-            min(scaled(widget, height), widget.winfo_screenheight() * 9 // 10))
+    return (
+        min(scaled(widget, width), widget.winfo_screenwidth() * 9 // 10),
+        min(scaled(widget, height), widget.winfo_screenheight() * 9 // 10),
+    )
 
 
 def named_font(widget: tk.Misc, name: str) -> tkfont.Font:
@@ -190,8 +193,16 @@ def apply_theme(root: tk.Tk) -> str:
         return done
     family = pick_family(root)
     bind_select_all(root)
-    for name in ("TkDefaultFont", "TkTextFont", "TkMenuFont", "TkHeadingFont", "TkCaptionFont",
-                 "TkTooltipFont", "TkSmallCaptionFont", "TkIconFont"):
+    for name in (
+        "TkDefaultFont",
+        "TkTextFont",
+        "TkMenuFont",
+        "TkHeadingFont",
+        "TkCaptionFont",
+        "TkTooltipFont",
+        "TkSmallCaptionFont",
+        "TkIconFont",
+    ):
         if name in tkfont.names(root):
             tkfont.nametofont(name, root=root).configure(family=family)
     tkfont.nametofont("TkDefaultFont", root=root).configure(size=10)
@@ -239,17 +250,27 @@ def apply_theme(root: tk.Tk) -> str:
     if chosen == "clam":
         focus_ring = max(1, scaled(root, 1))
         style.configure("TButton", focusthickness=focus_ring)
-        style.configure("Accent.TButton", foreground="#ffffff", background=ACCENT, bordercolor=ACCENT,
-                        lightcolor=ACCENT, darkcolor=ACCENT, focuscolor="#ffffff", focusthickness=focus_ring)
+        style.configure(
+            "Accent.TButton",
+            foreground="#ffffff",
+            background=ACCENT,
+            bordercolor=ACCENT,
+            lightcolor=ACCENT,
+            darkcolor=ACCENT,
+            focuscolor="#ffffff",
+            focusthickness=focus_ring,
+        )
         # Disabled looks like any disabled button (grey, muted text), not like a paler
         # default button; focused gets a two-pixel dark edge around clam's dotted white ring.
-        style.map("Accent.TButton",
-                  foreground=[("disabled", MUTED)],
-                  background=[("disabled", DISABLED_BG), ("pressed", "#24589a"), ("active", "#3a7bc8")],
-                  bordercolor=[("disabled", BORDER), ("focus", ACCENT_FOCUS)],
-                  lightcolor=[("disabled", DISABLED_BG), ("focus", ACCENT_FOCUS), ("active", "#3a7bc8")],
-                  darkcolor=[("disabled", DISABLED_BG), ("focus", ACCENT_FOCUS), ("active", "#3a7bc8")],
-                  focuscolor=[("disabled", DISABLED_BG)])
+        style.map(
+            "Accent.TButton",
+            foreground=[("disabled", MUTED)],
+            background=[("disabled", DISABLED_BG), ("pressed", "#24589a"), ("active", "#3a7bc8")],
+            bordercolor=[("disabled", BORDER), ("focus", ACCENT_FOCUS)],
+            lightcolor=[("disabled", DISABLED_BG), ("focus", ACCENT_FOCUS), ("active", "#3a7bc8")],
+            darkcolor=[("disabled", DISABLED_BG), ("focus", ACCENT_FOCUS), ("active", "#3a7bc8")],
+            focuscolor=[("disabled", DISABLED_BG)],
+        )
     else:  # native buttons draw their own face: white text would vanish on it
         style.configure("Accent.TButton", font="OCMChatBold")
     style.configure("Banner.TFrame", background=WARN_BG)

@@ -106,7 +106,7 @@ def png_bytes(size: int, rgba: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     stride = size * 4
-    raw = b"".join(b"\x00" + rgba[r * stride:(r + 1) * stride] for r in range(size))
+    raw = b"".join(b"\x00" + rgba[r * stride : (r + 1) * stride] for r in range(size))
     ihdr = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)  # 8-bit RGBA
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
 
@@ -116,7 +116,7 @@ def dib_bytes(size: int, rgba: bytes) -> bytes:
     header = struct.pack("<IiiHHIIiiII", 40, size, size * 2, 1, 32, 0, 0, 0, 0, 0, 0)
     rows = []
     for r in range(size - 1, -1, -1):
-        row = rgba[r * size * 4:(r + 1) * size * 4]
+        row = rgba[r * size * 4 : (r + 1) * size * 4]
         rows.append(b"".join(bytes((row[k + 2], row[k + 1], row[k], row[k + 3])) for k in range(0, len(row), 4)))
     mask_stride = ((size + 31) // 32) * 4
     mask = bytes(mask_stride * size)  # all zero: the alpha channel decides

@@ -71,8 +71,10 @@ def time_to_window(exe: Path, env: dict[str, str], deadline_s: float) -> float:
                 return time.perf_counter() - started
             if proc.poll() is not None:
                 err = proc.stderr.read().decode(errors="replace").strip().splitlines()
-                raise SystemExit(f"the app exited with status {proc.returncode} before its window appeared: "
-                                 f"{err[-1] if err else 'no message'}")
+                raise SystemExit(
+                    f"the app exited with status {proc.returncode} before its window appeared: "
+                    f"{err[-1] if err else 'no message'}"
+                )
             if time.perf_counter() - started > deadline_s:
                 raise SystemExit(f"no window named {WINDOW_NAME!r} within {deadline_s:.0f} s")
             time.sleep(0.01)
@@ -150,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     if sys.platform.startswith("linux"):
         floor = glibc_floor(exe)
         if floor:
-            print(f"glibc floor: {floor[0]} (needed by {floor[1]}); this machine has {os.confstr('CS_GNU_LIBC_VERSION')}")
+            print(
+                f"glibc floor: {floor[0]} (needed by {floor[1]}); this machine has {os.confstr('CS_GNU_LIBC_VERSION')}"
+            )
 
     if args.no_window:
         return 0

@@ -33,9 +33,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 SCREEN = "3200x2400x24"  # room for every window at x2 without the app's nine-tenths-of-the-screen cap
@@ -61,7 +61,7 @@ def need(obj, *attributes: str) -> None:
 class Scenario:
     name: str
     about: str
-    run: Callable[["Shot"], object]
+    run: Callable[[Shot], object]
 
 
 SCENARIOS: list[Scenario] = []
@@ -71,10 +71,12 @@ def scenario(name: str, about: str):
     def register(func):
         SCENARIOS.append(Scenario(name, about, func))
         return func
+
     return register
 
 
 # ---------------------------------------------------------------------- the display
+
 
 class Display:
     """Xvfb on a free display number (Xvfb -displayfd picks it) and openbox on it."""
@@ -84,12 +86,17 @@ class Display:
         if missing:
             packages = {"Xvfb": "xvfb", "openbox": "openbox", "xwininfo": "x11-utils", "xprop": "x11-utils"}
             wanted = " ".join(sorted({packages[t] for t in missing}))
-            sys.exit(f"screenshots: {', '.join(missing)} not found. Install with: sudo apt-get install {wanted} "
-                     "(bash scripts/setup.sh does it).")
+            sys.exit(
+                f"screenshots: {', '.join(missing)} not found. Install with: sudo apt-get install {wanted} "
+                "(bash scripts/setup.sh does it)."
+            )
         read_end, write_end = os.pipe()
-        self.xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN,
-                                      "-nolisten", "tcp", "-dpi", "96"],
-                                     pass_fds=[write_end], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.xvfb = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp", "-dpi", "96"],
+            pass_fds=[write_end],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(write_end)
         number = b""
         with os.fdopen(read_end, "rb") as pipe:
@@ -101,8 +108,9 @@ class Display:
                 number += chunk
         self.name = f":{int(number)}"
         env = dict(os.environ, DISPLAY=self.name)
-        self.wm = subprocess.Popen(["openbox", "--sm-disable"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.wm = subprocess.Popen(
+            ["openbox", "--sm-disable"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 10
         while not self._wm_running(env):  # openbox says so on the root window when it manages it
             if time.monotonic() > deadline or self.wm.poll() is not None:
@@ -112,8 +120,9 @@ class Display:
 
     @staticmethod
     def _wm_running(env) -> bool:
-        out = subprocess.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], env=env,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], env=env, capture_output=True, text=True
+        ).stdout
         return "window id" in out
 
     def close(self) -> None:
@@ -128,17 +137,27 @@ class Display:
 
 def frame_geometry(window_id: str, display: str) -> tuple[int, int, int, int]:
     """x, y, width, height of an X window (the WM's frame, with its title bar), on the screen."""
-    out = subprocess.run(["xwininfo", "-id", window_id], env=dict(os.environ, DISPLAY=display),
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["xwininfo", "-id", window_id],
+        env=dict(os.environ, DISPLAY=display),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     fields = {}
     for line in out.splitlines():
         key, _, value = line.strip().partition(":")
         fields[key] = value.strip()
-    return (int(fields["Absolute upper-left X"]), int(fields["Absolute upper-left Y"]),
-            int(fields["Width"]), int(fields["Height"]))
+    return (
+        int(fields["Absolute upper-left X"]),
+        int(fields["Absolute upper-left Y"]),
+        int(fields["Width"]),
+        int(fields["Height"]),
+    )
 
 
 # ---------------------------------------------------------------------- one state
+
 
 class Shot:
     """What a scenario drives: a fresh Tk root and App in one language at one scaling,
@@ -258,8 +277,10 @@ class Shot:
             raise RuntimeError(f"the window ({width}x{height}+{x}+{y}) does not fit the screen {screen}")
         # The app's own fault, not the picture's: say so, and take the picture as a person sees it.
         if win.winfo_width() < win.winfo_reqwidth() or win.winfo_height() < win.winfo_reqheight():
-            self.notes.append(f"window {win.winfo_width()}x{win.winfo_height()} is smaller than its content "
-                              f"asks for ({win.winfo_reqwidth()}x{win.winfo_reqheight()}): something is cut off")
+            self.notes.append(
+                f"window {win.winfo_width()}x{win.winfo_height()} is smaller than its content "
+                f"asks for ({win.winfo_reqwidth()}x{win.winfo_reqheight()}): something is cut off"
+            )
         image = ImageGrab.grab(bbox=(x, y, x + width, y + height), xdisplay=self.display)
         image.save(path, optimize=True)
         return width, height
@@ -315,6 +336,7 @@ def ScreenshotBackend():
 
 # ---------------------------------------------------------------------- what people say
 
+
 def conversation(lang: str) -> list[tuple[str, str]]:
     """(sender, text) for the long conversation; HOST's lines are typed in the window."""
     return [
@@ -323,8 +345,12 @@ def conversation(lang: str) -> list[tuple[str, str]]:
         (THIRD, "おはようございます！新しいビルド、さっそく試してみます。"),
         (MEMBER, "What changed:\n- faster file sharing\n- emoji in names 😀\n- the Retry link works in closed rooms"),
         (THIRD, "議事録はこちらです → https://example.com/meetings/2026-11-25 よろしくお願いします🙏"),
-        (HOST, "Looks good. Agenda for later: www.example.com/agenda" if lang == "en"
-         else "了解です。午後の予定は www.example.com/agenda にあります"),
+        (
+            HOST,
+            "Looks good. Agenda for later: www.example.com/agenda"
+            if lang == "en"
+            else "了解です。午後の予定は www.example.com/agenda にあります",
+        ),
     ]
 
 
@@ -373,15 +399,16 @@ def type_and_send(shot: Shot, chat, text: str, *, confirmed: bool = True) -> int
         raise RuntimeError(f"the window refused to send {text!r}: {chat.hint.cget('text')}")
     if confirmed:
         # ✓ replaces the status and the scrollback stops tracking it; a failed one stays tracked
-        shot.pump(lambda: not chat.scrollback.is_tracked(msg_id) or msg_id in chat.scrollback.failed_ids(),
-                  "the own message confirmed")
+        shot.pump(
+            lambda: not chat.scrollback.is_tracked(msg_id) or msg_id in chat.scrollback.failed_ids(),
+            "the own message confirmed",
+        )
         if msg_id in chat.scrollback.failed_ids():
             raise RuntimeError(f"{text!r} was not delivered")
     return msg_id
 
 
-def members_room(shot: Shot, *, window: str = HOST, proxy: bool = False, size: tuple[int, int] | None = None,
-                 **timing):
+def members_room(shot: Shot, *, window: str = HOST, proxy: bool = False, size: tuple[int, int] | None = None, **timing):
     """A real room with HOST, MEMBER and THIRD; the window is `window`'s, the others are
     plain clients; `size` is the window's at 96 dpi (default: the app's first size).
     Returns (chat window, {name: client}, server, proxy or None)."""
@@ -408,6 +435,7 @@ def members_room(shot: Shot, *, window: str = HOST, proxy: bool = False, size: t
 
 # ---------------------------------------------------------------------- the states
 
+
 @scenario("start", "the start window, the last name filled in")
 def start_window(shot: Shot):
     shot.app.start.host_button.focus_set()
@@ -432,8 +460,11 @@ def join_dialog_found(shot: Shot):
     from ocm_core.net.discovery import FoundRoom
 
     found = []
-    rooms = [(shot.room, [HOST, MEMBER, THIRD], None), ("Design review", ["Dana"], "s3cret"),
-             ("週末の登山", ["健太", "Eve"], None)]
+    rooms = [
+        (shot.room, [HOST, MEMBER, THIRD], None),
+        ("Design review", ["Dana"], "s3cret"),
+        ("週末の登山", ["健太", "Eve"], None),
+    ]
     servers = [shot.server(), shot.server()]
     for index, (room, people, password) in enumerate(rooms):
         server = servers[index % 2]
@@ -443,8 +474,17 @@ def join_dialog_found(shot: Shot):
     for server in servers:
         port = server.tcp_address[1]
         for info in shot.client(server).list_rooms():
-            found.append(FoundRoom(address="127.0.0.1", tcp_port=port, room=info.name, members=info.members,
-                                   locked=info.locked, host=info.host or "", fingerprint=server.fingerprint))
+            found.append(
+                FoundRoom(
+                    address="127.0.0.1",
+                    tcp_port=port,
+                    room=info.name,
+                    members=info.members,
+                    locked=info.locked,
+                    host=info.host or "",
+                    fingerprint=server.fingerprint,
+                )
+            )
     shot.backend.found = sorted(found, key=lambda f: f.room.casefold())
     shot.settings.update(name=MEMBER)
     shot.app.start.name_var.set(MEMBER)
@@ -499,8 +539,11 @@ def chat_host_new(shot: Shot):
     return chat.win
 
 
-@scenario("chat", "a long conversation of three: links, emoji, Japanese, a multi-line message, "
-                  "a picture, a file, one own message not delivered")
+@scenario(
+    "chat",
+    "a long conversation of three: links, emoji, Japanese, a multi-line message, "
+    "a picture, a file, one own message not delivered",
+)
 def chat_conversation(shot: Shot):
     return long_conversation(shot, size=(760, 760))
 
@@ -513,8 +556,9 @@ def chat_conversation_narrow(shot: Shot):
 def long_conversation(shot: Shot, size: tuple[int, int]):
     # The host's datagrams pass a proxy that drops them all for one message, which then fails
     # after send_timeout with its Retry link: a short one here, shown as the app's usual one.
-    chat, clients, server, relay = members_room(shot, proxy=True, size=size,
-                                                send_timeout=QUICK_SEND_TIMEOUT, events=UsualTimeoutInReasons())
+    chat, clients, server, relay = members_room(
+        shot, proxy=True, size=size, send_timeout=QUICK_SEND_TIMEOUT, events=UsualTimeoutInReasons()
+    )
     lines = conversation(shot.lang)
     for sender, text in lines[:5]:
         if sender == HOST:
@@ -534,8 +578,12 @@ def long_conversation(shot: Shot, size: tuple[int, int]):
         else:
             say(shot, chat, clients[sender], text)
     relay.faults["up"].drop = 1.0
-    lost = type_and_send(shot, chat, "Can we go through it at 15:00?" if shot.lang == "en"
-                         else "15時に一緒に確認しませんか？", confirmed=False)
+    lost = type_and_send(
+        shot,
+        chat,
+        "Can we go through it at 15:00?" if shot.lang == "en" else "15時に一緒に確認しませんか？",
+        confirmed=False,
+    )
     shot.pump(lambda: lost in chat.scrollback.failed_ids(), "the message to fail", timeout=10)
     relay.faults["up"].drop = 0.0
     shot.settle(chat)
@@ -544,10 +592,15 @@ def long_conversation(shot: Shot, size: tuple[int, int]):
 
 @scenario("chat-connection-lost", "a member's window while the server is silent")
 def chat_connection_lost(shot: Shot):
-    chat, clients, server, relay = members_room(shot, window=MEMBER, proxy=True,
-                                                heartbeat_interval=0.3, lost_after=1.0)
-    say(shot, chat, clients[HOST], "The new build is up: https://example.com/builds/1.4.2" if shot.lang == "en"
-        else "新しいビルドを公開しました: https://example.com/builds/1.4.2")
+    chat, clients, server, relay = members_room(shot, window=MEMBER, proxy=True, heartbeat_interval=0.3, lost_after=1.0)
+    say(
+        shot,
+        chat,
+        clients[HOST],
+        "The new build is up: https://example.com/builds/1.4.2"
+        if shot.lang == "en"
+        else "新しいビルドを公開しました: https://example.com/builds/1.4.2",
+    )
     type_and_send(shot, chat, "Downloading it now" if shot.lang == "en" else "ダウンロードしています")
     relay.faults["up"].drop = relay.faults["down"].drop = 1.0
     shot.pump(lambda: chat.connection_lost and chat.banners.visible, "the connection-lost banner", timeout=10)
@@ -558,8 +611,14 @@ def chat_connection_lost(shot: Shot):
 @scenario("chat-closed", "a member's window after the host closed the room")
 def chat_closed(shot: Shot):
     chat, clients, server, relay = members_room(shot, window=MEMBER)
-    say(shot, chat, clients[HOST], "That's all for today, thanks everyone!" if shot.lang == "en"
-        else "今日はここまでです。ありがとうございました！")
+    say(
+        shot,
+        chat,
+        clients[HOST],
+        "That's all for today, thanks everyone!"
+        if shot.lang == "en"
+        else "今日はここまでです。ありがとうございました！",
+    )
     type_and_send(shot, chat, "Thanks, see you tomorrow 👋" if shot.lang == "en" else "お疲れさまでした 👋")
     clients[HOST].leave()
     shot.pump(lambda: chat.room_closed, "the room closed")
@@ -592,8 +651,11 @@ def chat_session_gone(shot: Shot):
     say(shot, chat, clients[HOST], "Back in five minutes" if shot.lang == "en" else "5分後に戻ります")
     # What the session reports when a restarted server refuses to take it back
     # (tests/gui/test_lost_host_real.py makes it happen for real).
-    chat.client.events.put(events.SessionGone(  # type: ignore[attr-defined]
-        shot.room, MEMBER, _("You were away too long and were removed.")))
+    chat.client.events.put(
+        events.SessionGone(  # type: ignore[attr-defined]
+            shot.room, MEMBER, _("You were away too long and were removed.")
+        )
+    )
     shot.pump(lambda: chat.room_closed and chat.banners.buttons, "the Rejoin banner")
     shot.settle(chat)
     return chat.win
@@ -609,6 +671,7 @@ def chat_close_question(shot: Shot):
 
 
 # ---------------------------------------------------------------------- running
+
 
 def file_name(name: str, lang: str, scale: int) -> str:
     return f"{name}{'' if lang == 'en' else '-' + lang}{'' if scale == 1 else f'@{scale}x'}.png"
@@ -639,8 +702,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ocm-screenshots-") as temp:
         # Everything the app keeps goes here, never into the user's folders.
         home = Path(temp)
-        for var, sub in (("HOME", "home"), ("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                         ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):
+        for var, sub in (
+            ("HOME", "home"),
+            ("XDG_CONFIG_HOME", "config"),
+            ("XDG_DATA_HOME", "data"),
+            ("XDG_STATE_HOME", "state"),
+            ("XDG_CACHE_HOME", "cache"),
+        ):
             (home / sub).mkdir()
             os.environ[var] = str(home / sub)
         os.environ["DISPLAY"] = display.name
@@ -680,8 +748,10 @@ def main(argv: list[str] | None = None) -> int:
                             gc.collect()
         finally:
             display.close()
-    print(f"{len(made)} pictures in {args.out}, {len(skipped)} skipped, {len(failed)} failed, "
-          f"{time.monotonic() - started:.0f} s")
+    print(
+        f"{len(made)} pictures in {args.out}, {len(skipped)} skipped, {len(failed)} failed, "
+        f"{time.monotonic() - started:.0f} s"
+    )
     return 1 if failed else 0
 
 

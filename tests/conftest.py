@@ -114,8 +114,11 @@ def isolated_user_dirs(tmp_path_factory):
         return  # under mutmut a concurrent write would "kill" a mutant; the directories stay redirected
     changes = describe_changes(before, snapshot_app_dirs(bases))
     if changes:
-        pytest.fail("the real user's app files changed while the tests ran (by a test, or by another program"
-                    " of this user at the same time):\n  " + "\n  ".join(changes[:20]), pytrace=False)
+        pytest.fail(
+            "the real user's app files changed while the tests ran (by a test, or by another program"
+            " of this user at the same time):\n  " + "\n  ".join(changes[:20]),
+            pytrace=False,
+        )
 
 
 # --- a swallowed error fails the test ----------------------------------------------------
@@ -166,7 +169,9 @@ def no_error_logs(request):
     pattern = expected.args[0] if expected.args else ""
     unexpected = [r for r in records if not re.search(pattern, r.getMessage())]
     if unexpected:
-        pytest.fail(f"logged at ERROR, not matching {pattern!r}:\n" + "\n".join(map(_describe, unexpected)), pytrace=False)
+        pytest.fail(
+            f"logged at ERROR, not matching {pattern!r}:\n" + "\n".join(map(_describe, unexpected)), pytrace=False
+        )
     if not records:
         pytest.fail(f"the test expected an ERROR log matching {pattern!r}, and none came", pytrace=False)
 

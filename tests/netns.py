@@ -31,7 +31,7 @@ class NamespaceLan:
             return "network namespaces need root"
         if shutil.which("ip") is None:
             return "the ip command (iproute2) is missing"
-        probe = "ocmprobe%d" % os.getpid()
+        probe = f"ocmprobe{os.getpid()}"
         try:
             _ip("netns", "add", probe)
         except (subprocess.CalledProcessError, OSError) as exc:
@@ -70,5 +70,6 @@ class NamespaceLan:
         return subprocess.Popen(["ip", "netns", "exec", self.hosts[index], *args], **kwargs)
 
     def run_wait(self, index: int, *args: str, timeout: float = 20, **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(["ip", "netns", "exec", self.hosts[index], *args], capture_output=True, text=True,
-                              timeout=timeout, **kwargs)
+        return subprocess.run(
+            ["ip", "netns", "exec", self.hosts[index], *args], capture_output=True, text=True, timeout=timeout, **kwargs
+        )

@@ -14,8 +14,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 TOOLS = ("dbus-daemon", "dunst", "dunstctl", "xdotool", "xprop")
 
@@ -80,8 +80,13 @@ class Daemon:
         return [{key: entry[key]["data"] for key in ("summary", "body", "appname")} for entry in entries]
 
     def window(self) -> str:
-        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--class", "Dunst"], env=self.env,
-                               capture_output=True, text=True, timeout=10)
+        found = subprocess.run(
+            ["xdotool", "search", "--onlyvisible", "--class", "Dunst"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return found.stdout.split()[0] if found.stdout.split() else ""
 
     def click(self) -> None:
@@ -96,8 +101,9 @@ class Daemon:
         self.xdotool("mousemove", str(int(width) - 1), str(int(height) - 1))
 
     def xdotool(self, *args: str) -> str:
-        return subprocess.run(["xdotool", *args], env=self.env, check=True, capture_output=True, text=True,
-                              timeout=10).stdout
+        return subprocess.run(
+            ["xdotool", *args], env=self.env, check=True, capture_output=True, text=True, timeout=10
+        ).stdout
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -108,7 +114,6 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
-
 
 
 def focus_another_program() -> None:
@@ -137,8 +142,9 @@ def give_the_screen_back() -> None:
         if display:
             xlib.XSetInputFocus(display, 1, 1, 0)  # PointerRoot, RevertToPointerRoot, CurrentTime
             xlib.XCloseDisplay(display)  # flushes the request
-    width, height = subprocess.run(["xdotool", "getdisplaygeometry"], capture_output=True, text=True,
-                                   check=True, timeout=10).stdout.split()
+    width, height = subprocess.run(
+        ["xdotool", "getdisplaygeometry"], capture_output=True, text=True, check=True, timeout=10
+    ).stdout.split()
     subprocess.run(["xdotool", "mousemove", str(int(width) // 2), str(int(height) // 2)], check=True, timeout=10)
 
 
@@ -160,11 +166,19 @@ def running_daemon() -> Iterator[Daemon]:
     processes: list[subprocess.Popen] = []
     log = (folder / "dunst.log").open("w")
     try:
-        processes.append(subprocess.Popen(["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile"],
-                                          stdout=subprocess.DEVNULL, stderr=log))
+        processes.append(
+            subprocess.Popen(
+                ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile"],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        )
         wait(socket_path.exists, what="the session bus")
-        processes.append(subprocess.Popen(["dunst", "-conf", str(folder / "dunstrc")], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=log))
+        processes.append(
+            subprocess.Popen(
+                ["dunst", "-conf", str(folder / "dunstrc")], env=env, stdout=subprocess.DEVNULL, stderr=log
+            )
+        )
         found = Daemon(address, env)
 
         def answers() -> bool:

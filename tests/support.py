@@ -38,8 +38,11 @@ class EventLog:
         return [e for e in self.seen if isinstance(e, kind)]
 
     def wait_type(self, kind, count: int = 1, timeout: float = 5.0) -> list:
-        return self.wait_for(lambda seen: (found := [e for e in seen if isinstance(e, kind)]) and len(found) >= count and found,
-                             timeout, f"{count} x {kind.__name__}")
+        return self.wait_for(
+            lambda seen: (found := [e for e in seen if isinstance(e, kind)]) and len(found) >= count and found,
+            timeout,
+            f"{count} x {kind.__name__}",
+        )
 
 
 def wait_until(condition, timeout: float = 5.0, what: str = "condition"):

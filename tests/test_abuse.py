@@ -62,8 +62,10 @@ def test_a_forged_resend_from_an_unproven_address_draws_at_most_one_event(busy_r
     clock.now += 1
     out = send(registry, eve, p.encode_resend((2, 65)), victim)
     assert len(out) <= 1 and reply_bytes(out, victim) <= p.MAX_DATAGRAM
-    print(f"\nforged RESEND of {len(request)} bytes: {reply_bytes(proven, EVE)} bytes to a proven address, "
-          f"{reply_bytes(out, victim)} to an unproven one")
+    print(
+        f"\nforged RESEND of {len(request)} bytes: {reply_bytes(proven, EVE)} bytes to a proven address, "
+        f"{reply_bytes(out, victim)} to an unproven one"
+    )
     # The server's own retransmits to that address are held to one event each time too.
     clock.now += 0.1
     send(registry, alice, p.encode_chat(65, "y" * 3900), ALICE)
@@ -78,7 +80,9 @@ def test_a_forged_resend_from_an_unproven_address_draws_at_most_one_event(busy_r
 def test_a_proven_member_is_held_to_its_reply_byte_budget(busy_room):
     registry, clock, alice, eve = busy_room
     limits = registry.limits
-    total = sum(reply_bytes(send(registry, eve, p.encode_resend((2, 65)), EVE), EVE) for _ in range(limits.resend_burst))
+    total = sum(
+        reply_bytes(send(registry, eve, p.encode_resend((2, 65)), EVE), EVE) for _ in range(limits.resend_burst)
+    )
     assert total <= limits.reply_bytes_burst
     clock.now += 1.0
     one_second = sum(reply_bytes(send(registry, eve, p.encode_resend((2, 65)), EVE), EVE) for _ in range(10))
@@ -132,8 +136,10 @@ def test_guesses_from_120_addresses_do_not_hold_up_other_rooms_joins(server, mak
         stop.set()
         for thread in threads:
             thread.join(10)
-    print(f"\n{sum(outcomes.values())} guesses from {len(addresses)} addresses ({dict(outcomes)}); legit joins: "
-          + ", ".join(f"{room} {seconds * 1000:.0f} ms" for room, seconds in timings.items()))
+    print(
+        f"\n{sum(outcomes.values())} guesses from {len(addresses)} addresses ({dict(outcomes)}); legit joins: "
+        + ", ".join(f"{room} {seconds * 1000:.0f} ms" for room, seconds in timings.items())
+    )
     assert outcomes["WRONG_PASSWORD"] > 0 and outcomes["TRY_LATER"] + outcomes["TOO_MANY_ATTEMPTS"] > 0
 
 

@@ -26,24 +26,27 @@ def links(text: str) -> list[str]:
     return [text[start:end] for start, end in find_links(text)]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("see https://example.com.", ["https://example.com"]),
-    ("see http://example.com/a?b=1&c=2#d, then", ["http://example.com/a?b=1&c=2#d"]),
-    ("www.example.org!", ["www.example.org"]),
-    ("(https://example.com/x)", ["https://example.com/x"]),
-    ("https://en.wikipedia.org/wiki/Tk_(software).", ["https://en.wikipedia.org/wiki/Tk_(software)"]),
-    ("「https://example.jp/資料」を見て", ["https://example.jp/"]),
-    ("詳しくはhttps://example.jp/a。明日また", ["https://example.jp/a"]),
-    ("https://example.jp/aです", ["https://example.jp/a"]),
-    ("<https://example.com/q>", ["https://example.com/q"]),
-    ('"https://example.com/q"', ["https://example.com/q"]),
-    ("HTTPS://EXAMPLE.COM/X", ["HTTPS://EXAMPLE.COM/X"]),
-    ("two: https://a.example https://b.example", ["https://a.example", "https://b.example"]),
-    ("not links: javascript:alert(1) file:///etc/passwd ftp://x.example mailto:a@b.example", []),
-    ("no host: http:// https:///path www.", []),
-    ("inside words: xwww.example.com foo/www.example.com a@www.example.com", []),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("see https://example.com.", ["https://example.com"]),
+        ("see http://example.com/a?b=1&c=2#d, then", ["http://example.com/a?b=1&c=2#d"]),
+        ("www.example.org!", ["www.example.org"]),
+        ("(https://example.com/x)", ["https://example.com/x"]),
+        ("https://en.wikipedia.org/wiki/Tk_(software).", ["https://en.wikipedia.org/wiki/Tk_(software)"]),
+        ("「https://example.jp/資料」を見て", ["https://example.jp/"]),
+        ("詳しくはhttps://example.jp/a。明日また", ["https://example.jp/a"]),
+        ("https://example.jp/aです", ["https://example.jp/a"]),
+        ("<https://example.com/q>", ["https://example.com/q"]),
+        ('"https://example.com/q"', ["https://example.com/q"]),
+        ("HTTPS://EXAMPLE.COM/X", ["HTTPS://EXAMPLE.COM/X"]),
+        ("two: https://a.example https://b.example", ["https://a.example", "https://b.example"]),
+        ("not links: javascript:alert(1) file:///etc/passwd ftp://x.example mailto:a@b.example", []),
+        ("no host: http:// https:///path www.", []),
+        ("inside words: xwww.example.com foo/www.example.com a@www.example.com", []),
+        ("", []),
+    ],
+)
 def test_find_links(text, expected):
     assert links(text) == expected
 
@@ -53,9 +56,19 @@ def test_link_targets_open_only_http_and_https():
     assert link_target("WWW.example.com") == "https://WWW.example.com"
     assert link_target("http://example.com") == "http://example.com"
     assert link_target("https://localhost:8080/x") == "https://localhost:8080/x"
-    for bad in ("javascript:alert(1)", "JavaScript://example.com/%0aalert(1)", "file:///etc/passwd",
-                "data:text/html,x", "ftp://example.com", "https://", "https://exa mple.com", "http://[::1",
-                "vbscript:x", "//example.com", "example.com"):
+    for bad in (
+        "javascript:alert(1)",
+        "JavaScript://example.com/%0aalert(1)",
+        "file:///etc/passwd",
+        "data:text/html,x",
+        "ftp://example.com",
+        "https://",
+        "https://exa mple.com",
+        "http://[::1",
+        "vbscript:x",
+        "//example.com",
+        "example.com",
+    ):
         assert link_target(bad) is None, bad
 
 
@@ -110,18 +123,23 @@ def test_names_are_listed_and_shortened_past_a_few():
 def test_opening_line_tells_the_host_to_share_and_a_member_who_is_here():
     use_language("en")
     assert opening_line("お茶会", is_host=True, you="A", members=["A"], address="192.168.1.20:9090") == (
-        "You host “お茶会”. Others join with 192.168.1.20:9090 — share it.")
+        "You host “お茶会”. Others join with 192.168.1.20:9090 — share it."
+    )
     assert opening_line("r", is_host=True, you="A", members=["A"], address=None) == "You host “r”."
     assert opening_line("r", is_host=False, you="me", members=["Bob", "me", "Carol"], address=None) == (
-        "You joined “r”. Here now: Bob and Carol")
+        "You joined “r”. Here now: Bob and Carol"
+    )
     assert opening_line("r", is_host=False, you="me", members=["me"], address=None) == (
-        "You joined “r”. No one else is here yet.")
+        "You joined “r”. No one else is here yet."
+    )
     use_language("ja")
     try:
         assert opening_line("お茶会", is_host=False, you="me", members=["花子", "me"], address=None) == (
-            "「お茶会」に参加しました。いまいるのは 花子 です。")
+            "「お茶会」に参加しました。いまいるのは 花子 です。"
+        )
         assert opening_line("お茶会", is_host=True, you="A", members=["A"], address="10.0.0.2:9090") == (
-            "「お茶会」をホストしています。ほかの人はアドレス 10.0.0.2:9090 で参加できます。みんなに伝えてください。")
+            "「お茶会」をホストしています。ほかの人はアドレス 10.0.0.2:9090 で参加できます。みんなに伝えてください。"
+        )
     finally:
         use_language("en")
 
@@ -143,9 +161,9 @@ def test_senders_in_one_window_get_different_colours_while_there_are_enough():
     own = {name: zlib.crc32(name.encode()) % count for name in names}
     clash = next(b for b in names[1:] if own[b] == own["Bob"])  # two names that hash alike
     taken: dict[str, int] = {}
-    for name in ["Bob", clash] + [n for n in names if n not in ("Bob", clash)][:count - 2]:
+    for name in ["Bob", clash] + [n for n in names if n not in ("Bob", clash)][: count - 2]:
         taken[name] = pick_colour(name, set(taken.values()), count)
-    assert taken["Bob"] == own["Bob"]           # the first keeps the colour its name hashes to
+    assert taken["Bob"] == own["Bob"]  # the first keeps the colour its name hashes to
     assert taken[clash] == (own["Bob"] + 1) % count  # the next free one
     assert sorted(taken.values()) == list(range(count))  # seven senders, seven colours
     assert pick_colour("late", set(range(count)), count) == zlib.crc32(b"late") % count  # all taken: its own

@@ -22,8 +22,13 @@ class Process:
     def __init__(self, *args: str):
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=env, text=True, encoding="utf-8",
+            [sys.executable, "-m", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+            encoding="utf-8",
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -149,12 +154,20 @@ def test_chat_without_a_server_offers_the_rooms_found_and_discover_lists_them(pr
 
 
 def test_server_without_announce_is_not_found(processes):
-    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db", "--no-announce")
+    server = processes(
+        "ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db", "--no-announce"
+    )
     port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+)")[1]
     host = processes("ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "hidden", "--name", "h")
     host.expect("You are h")
-    found = subprocess.run([sys.executable, "-m", "ocm_core.cli.chat", "--discover"], capture_output=True, text=True,
-                           encoding="utf-8", timeout=30, env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+    found = subprocess.run(
+        [sys.executable, "-m", "ocm_core.cli.chat", "--discover"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=30,
+        env=dict(os.environ, PYTHONIOENCODING="utf-8"),
+    )
     assert found.returncode == 0 and found.stdout
     assert f"127.0.0.1:{port}" not in found.stdout  # rooms of other tests' servers may show; not this one
 
@@ -180,24 +193,47 @@ def test_both_ends_print_the_same_identity_and_a_changed_one_needs_the_flag(proc
 
     # The same port, another identity (another data directory): refused, then trusted on the flag.
     env_home = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "elsewhere"))
-    other = subprocess.Popen([sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", port,
-                              "--udp-port", "0", "--no-db"], env=env_home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    other = subprocess.Popen(
+        [sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", port, "--udp-port", "0", "--no-db"],
+        env=env_home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         refused = None
         deadline = time.monotonic() + 10
         while refused is None or "Could not reach" in refused:
             assert time.monotonic() < deadline, refused
-            run = subprocess.run([sys.executable, "-m", "ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "r",
-                                  "--name", "a"], input="", capture_output=True, text=True, timeout=10)
+            run = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "ocm_core.cli.chat",
+                    "--server",
+                    f"127.0.0.1:{port}",
+                    "--create",
+                    "r",
+                    "--name",
+                    "a",
+                ],
+                input="",
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             refused = run.stderr
         assert run.returncode == 1 and "different identity" in refused and "--trust-changed-key" in refused
-        trusted = processes("ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "a", "--trust-changed-key")
+        trusted = processes(
+            "ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "a", "--trust-changed-key"
+        )
         trusted.expect(r"You are a, host of room 'r'")
         trusted.type("/quit")
         assert trusted.finish() == 0
     finally:
         other.terminate()
         other.wait(10)
+
+
 def test_the_terminal_words_what_the_core_reports_as_codes():
     from ocm_core.cli.chat import describe
     from ocm_core.sansio import events as ev
@@ -208,13 +244,16 @@ def test_the_terminal_words_what_the_core_reports_as_codes():
     assert describe(ev.ConnectionRestored()) == "! Connection restored."
     assert describe(ev.HostNotAnswering(39), room="lobby") == (
         "! lobby's host is not answering (39 s). They may have closed the app or left the network. "
-        "Type /quit to leave, or keep waiting.")
+        "Type /quit to leave, or keep waiting."
+    )
     gone = ev.SessionGone("休憩室", "Bob Lee", "You were away too long to come back; join the room again.")
     assert describe(gone, room="休憩室", server="192.0.2.1:9090").splitlines() == [
         "* The server no longer knows this session. You were away too long to come back; join the room again.",
         "* To join “休憩室” again as Bob Lee, run: ocm-chat --server 192.0.2.1:9090 --join '休憩室' --name 'Bob Lee'"
-        if sys.platform != "win32" else
-        "* To join “休憩室” again as Bob Lee, run: ocm-chat --server 192.0.2.1:9090 --join 休憩室 --name \"Bob Lee\""]
+        if sys.platform != "win32"
+        else "* To join “休憩室” again as Bob Lee, run: "
+        'ocm-chat --server 192.0.2.1:9090 --join 休憩室 --name "Bob Lee"',
+    ]
 
 
 def test_ocm_server_refuses_plain_clients_in_words_unless_started_with_allow_plain(processes):
@@ -240,8 +279,9 @@ def test_ocm_server_refuses_plain_clients_in_words_unless_started_with_allow_pla
 def test_terminal_clients_share_a_file_with_progress_and_list_it_while_chatting(processes, tmp_path):
     source = tmp_path / "写真 1.bin"
     source.write_bytes(os.urandom(3_000_000))
-    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db",
-                       "--max-file-mib", "5")
+    server = processes(
+        "ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db", "--max-file-mib", "5"
+    )
     port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
     host = processes("ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "r", "--name", "alice")
     host.expect(r"/send PATH shares a file")

@@ -11,14 +11,17 @@ from ocm_gui import theme
 from ocm_gui.colours import contrast_ratio, delta_e_2000, delta_e_2000_lab, lab
 
 
-@pytest.mark.parametrize("first, second, expected", [
-    # From Sharma, Wu and Dalal's CIEDE2000 test data (pairs 1, 7, 17, 25 and 10).
-    ((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
-    ((50, 0, 0), (50, -1, 2), 2.3669),
-    ((50, 2.5, 0), (73, 25, -18), 27.1492),
-    ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
-    ((50, 2.5, 0), (50, 0, -2.5), 4.3065),
-])
+@pytest.mark.parametrize(
+    "first, second, expected",
+    [
+        # From Sharma, Wu and Dalal's CIEDE2000 test data (pairs 1, 7, 17, 25 and 10).
+        ((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
+        ((50, 0, 0), (50, -1, 2), 2.3669),
+        ((50, 2.5, 0), (73, 25, -18), 27.1492),
+        ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+        ((50, 2.5, 0), (50, 0, -2.5), 4.3065),
+    ],
+)
 def test_ciede2000_matches_the_published_test_pairs(first, second, expected):
     assert delta_e_2000_lab(first, second) == pytest.approx(expected, abs=1e-4)
     assert delta_e_2000_lab(second, first) == pytest.approx(expected, abs=1e-4)

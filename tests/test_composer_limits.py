@@ -31,13 +31,13 @@ def test_one_under_at_and_one_over_the_limit(limit):
 
 def test_counts_are_in_characters_of_the_kind_last_typed():
     limit = 30
-    text = "日本語"                          # 9 bytes: 21 left, 7 three-byte characters
+    text = "日本語"  # 9 bytes: 21 left, 7 three-byte characters
     assert counter_state(text, utf8(text), limit) == ("7 characters left", False)
-    text = "日" * 10 + "x"                   # 31 bytes: one ASCII character too many
+    text = "日" * 10 + "x"  # 31 bytes: one ASCII character too many
     assert counter_state(text, utf8(text), limit) == ("1 character too many", True)
-    text = "x" + "日" * 10                   # 31 bytes: one Japanese character must go
+    text = "x" + "日" * 10  # 31 bytes: one Japanese character must go
     assert counter_state(text, utf8(text), limit) == ("1 character too many", True)
-    text = "日" * 11                         # 33 bytes
+    text = "日" * 11  # 33 bytes
     assert counter_state(text, utf8(text), limit) == ("1 character too many", True)
 
 
@@ -49,7 +49,8 @@ def test_thousands_are_grouped_and_the_empty_input_has_the_whole_limit():
 def test_refusal_says_how_many_characters_to_cut():
     text = "a" * 12
     assert too_long_text(text, 12, 10) == (
-        "Not sent: the message is 2 characters too long; shorten it or split it in two.")
+        "Not sent: the message is 2 characters too long; shorten it or split it in two."
+    )
     assert too_long_text(text, 12, 11).startswith("Not sent: the message is 1 character too long;")
 
 
@@ -64,9 +65,11 @@ def test_a_build_without_catalogs_says_the_same_in_its_source_english(monkeypatc
     assert counter_state("a" * 13, 13, 10) == ("3 characters too many", True)
     assert counter_state("a" * 11, 11, 10) == ("1 character too many", True)
     assert too_long_text("a" * 12, 12, 10) == (
-        "Not sent: the message is 2 characters too long; shorten it or split it in two.")
+        "Not sent: the message is 2 characters too long; shorten it or split it in two."
+    )
     assert too_long_text("a" * 11, 11, 10) == (
-        "Not sent: the message is 1 character too long; shorten it or split it in two.")
+        "Not sent: the message is 1 character too long; shorten it or split it in two."
+    )
     assert default_hint() == "Enter sends · Shift+Enter adds a line"
 
 

@@ -34,11 +34,21 @@ def test_txt_round_trip_and_bytes():
             p.decode_txt(txt, tcp_port)
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({b"v": b"2"}, "version"), ({b"udp": b"70000"}, "udp"), ({b"udp": b"0"}, "port"), ({b"rooms": b"-1"}, "rooms"),
-    ({b"locked": b"yes"}, "locked"), ({b"host": b"\xff"}, "UTF-8"), ({b"udp": None}, "udp"),
-    ({b"fp": b"x" * 65}, "fingerprint"), ({b"host": b"x" * 256}, "host"), ({b"rooms": "１".encode()}, "rooms"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({b"v": b"2"}, "version"),
+        ({b"udp": b"70000"}, "udp"),
+        ({b"udp": b"0"}, "port"),
+        ({b"rooms": b"-1"}, "rooms"),
+        ({b"locked": b"yes"}, "locked"),
+        ({b"host": b"\xff"}, "UTF-8"),
+        ({b"udp": None}, "udp"),
+        ({b"fp": b"x" * 65}, "fingerprint"),
+        ({b"host": b"x" * 256}, "host"),
+        ({b"rooms": "１".encode()}, "rooms"),
+    ],
+)
 def test_txt_malformed_is_rejected(change, reason):
     txt = {**p.encode_txt(SUMMARY), **change}
     with pytest.raises(RemoteProtocolError, match=reason):
@@ -57,14 +67,17 @@ def test_probe_bytes():
     assert len(p.encode_probe(NONCE)) == p.PROBE_SIZE
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"OCMd\x01\x01" + NONCE + bytes(10), "at least 64"),
-    (b"OCMd\x01\x01" + NONCE + bytes(1500), "at most"),
-    (b"XXXX\x01\x01" + NONCE + bytes(50), "not an Online Chat"),
-    (b"OCMd\x02\x01" + NONCE + bytes(50), "version"),
-    (b"OCMd\x01\x02" + NONCE + bytes(50), "kind"),
-    (b"OCMd", "at least"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"OCMd\x01\x01" + NONCE + bytes(10), "at least 64"),
+        (b"OCMd\x01\x01" + NONCE + bytes(1500), "at most"),
+        (b"XXXX\x01\x01" + NONCE + bytes(50), "not an Online Chat"),
+        (b"OCMd\x02\x01" + NONCE + bytes(50), "version"),
+        (b"OCMd\x01\x02" + NONCE + bytes(50), "kind"),
+        (b"OCMd", "at least"),
+    ],
+)
 def test_probe_malformed_is_rejected(data, reason):
     with pytest.raises(RemoteProtocolError, match=reason):
         p.decode_probe(data)
@@ -74,8 +87,18 @@ def test_answer_bytes_and_round_trip():
     probe = p.Probe(NONCE, 64)
     rooms = [RoomInfo("雑談", 3, True, "ゆき")]
     answer = p.encode_answer(probe, SUMMARY, rooms)
-    assert answer == (b"OCMd\x01\x02" + NONCE + b"\x23\x82\x23\x83\x02\x00\x01" + b"\x04desk" + b"\x09ab12-cd34"
-                      + b"\x06" + "雑談".encode() + b"\x00\x03\x01" + b"\x06" + "ゆき".encode())
+    assert answer == (
+        b"OCMd\x01\x02"
+        + NONCE
+        + b"\x23\x82\x23\x83\x02\x00\x01"
+        + b"\x04desk"
+        + b"\x09ab12-cd34"
+        + b"\x06"
+        + "雑談".encode()
+        + b"\x00\x03\x01"
+        + b"\x06"
+        + "ゆき".encode()
+    )
     decoded = p.decode_answer(answer)
     assert decoded.rooms == tuple(rooms) and not decoded.truncated
     assert decoded.announcement.machine == "desk" and decoded.announcement.fingerprint == "ab12-cd34"
@@ -135,7 +158,9 @@ def test_limiter_remembers_a_bounded_number_of_addresses():
 def test_directed_broadcasts():
     interfaces = [d.Interface("192.168.1.20", 24), d.Interface("10.7.3.4", 16)]
     assert d.broadcast_targets(interfaces, d.Scope()) == ["255.255.255.255", "192.168.1.255", "10.7.255.255"]
-    assert d.broadcast_targets(d.usable_interfaces(d.Scope(loopback_only=True)), d.Scope(loopback_only=True)) == ["127.255.255.255"]
+    assert d.broadcast_targets(d.usable_interfaces(d.Scope(loopback_only=True)), d.Scope(loopback_only=True)) == [
+        "127.255.255.255"
+    ]
 
 
 def wait_for(queue_, predicate, timeout: float):
@@ -158,7 +183,9 @@ def test_browser_finds_a_room_over_loopback_broadcast_and_drops_a_stopped_server
     try:
         with d.RoomBrowser(scope) as browser:
             rooms = wait_for(browser.updates, bool, 3.0)
-            assert rooms == [d.FoundRoom("127.0.0.1", server.tcp_address[1], "雑談", 1, True, "ゆき", "desk", server.fingerprint)]
+            assert rooms == [
+                d.FoundRoom("127.0.0.1", server.tcp_address[1], "雑談", 1, True, "ゆき", "desk", server.fingerprint)
+            ]
             host.leave()
             wait_for(browser.updates, lambda r: r == [], 2 * d.LIST_INTERVAL + 2)
             server.stop()
@@ -257,7 +284,12 @@ def test_the_mdns_record_is_registered_updated_as_rooms_change_and_withdrawn(ser
         while len(zc.calls) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         register, update = zc.calls[:2]
-        assert register == ("register", p.encode_txt(ServerAnnouncement(server.tcp_address[1], server.udp_address[1], 0, False, "desk", server.fingerprint)))
+        assert register == (
+            "register",
+            p.encode_txt(
+                ServerAnnouncement(server.tcp_address[1], server.udp_address[1], 0, False, "desk", server.fingerprint)
+            ),
+        )
         assert update[0] == "update" and update[1][b"rooms"] == b"1" and update[1][b"locked"] == b"1"
     finally:
         host.leave()

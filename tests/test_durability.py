@@ -80,8 +80,11 @@ def test_a_message_that_cannot_be_stored_is_neither_relayed_nor_acknowledged_and
     assert registry.snapshot(guest, GUEST[0], "lobby")["seq"] == 2  # the numbering did not move on
     failures = [r for r in caplog.records if "cannot write" in r.getMessage()]
     assert len(failures) == 1 and str(store.path) in failures[0].getMessage()
-    with pytest.raises(RegistryError, match=r"^the server cannot save anything right now \(its disk is full or "
-                                            r"failing\); try again later$") as caught:
+    with pytest.raises(
+        RegistryError,
+        match=r"^the server cannot save anything right now \(its disk is full or "
+        r"failing\); try again later$",
+    ) as caught:
         registry.join_room("lobby", "late", "10.0.0.3")
     assert caught.value.status is Status.CANNOT_SAVE
 
@@ -99,7 +102,8 @@ def test_a_message_that_cannot_be_stored_is_neither_relayed_nor_acknowledged_and
     assert [r.getMessage() for r in caplog.records if r.name == "ocm_core.sansio.registry"] == [
         f"cannot write to the database {store.path} (database or disk is full); new messages and joins are refused, "
         f"and their senders told, until writing works again (checked every {STORE_PROBE_SECONDS:g} s)",
-        f"the database {store.path} can be written again; messages are accepted again"]
+        f"the database {store.path} can be written again; messages are accepted again",
+    ]
 
 
 def test_plain_text_and_leaving_wait_while_the_database_fails(room, caplog):
@@ -107,7 +111,7 @@ def test_plain_text_and_leaving_wait_while_the_database_fails(room, caplog):
     caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")  # the outage line is expected
     store.full = True
     send(registry, guest, p.encode_chat(1, "x"), GUEST)  # finds out that the disk is full
-    assert send(registry, guest, "bare text".encode(), GUEST) == []  # a bare-text client reads no error frames
+    assert send(registry, guest, b"bare text", GUEST) == []  # a bare-text client reads no error frames
     assert send(registry, guest, p.encode_leave(), GUEST) == []  # it times out once the disk is back
     assert registry.members("lobby") == ["guest", "host"]
     assert (registry.dropped["cannot save"], registry.dropped["leave while the database fails"]) == (2, 1)
@@ -118,8 +122,12 @@ def test_a_batch_whose_commit_fails_leaves_memory_as_the_disk_has_it(room, tmp_p
     caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")  # the outage line is expected
     store.full = True
     # The first datagram is handled while the store still seems fine: only the commit fails.
-    out = registry.handle_datagrams([(p.Datagram("lobby", guest, p.encode_chat(1, "one")), GUEST),
-                                     (p.Datagram("lobby", guest, p.encode_chat(2, "two")), GUEST)])
+    out = registry.handle_datagrams(
+        [
+            (p.Datagram("lobby", guest, p.encode_chat(1, "one")), GUEST),
+            (p.Datagram("lobby", guest, p.encode_chat(2, "two")), GUEST),
+        ]
+    )
     assert [type(f) for f in frames_to(out, GUEST)] == [p.ErrorFrame]
     assert frames_to(out, HOST) == []
     # A retransmission is not taken for a duplicate of a message that never reached the disk.
@@ -158,7 +166,9 @@ def tiny_disk(tmp_path):
     mount.mkdir()
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
     yield mount
@@ -190,9 +200,23 @@ class ServerProcess:
     def start(self) -> None:
         tcp, udp = self.ports
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", str(tcp),
-             "--udp-port", str(udp), "--db", str(self.db)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            [
+                sys.executable,
+                "-m",
+                "ocm_core",
+                "--host",
+                "127.0.0.1",
+                "--tcp-port",
+                str(tcp),
+                "--udp-port",
+                str(udp),
+                "--db",
+                str(self.db),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
         for line in self.proc.stdout:
             self.output.append(line)
@@ -227,8 +251,11 @@ def test_full_disk_and_kill_9_lose_no_acknowledged_message_and_never_number_back
         for i in range(150):
             sent[guest.send(f"full {i:03d} " + "x" * 200)] = f"full {i:03d} " + "x" * 200
         try:
-            told = guest_log.wait_for(lambda s: [e for e in s if isinstance(e, ev.ErrorEvent) and "cannot save" in e.text],
-                                      timeout=10, what="the sender told that the server cannot save")
+            told = guest_log.wait_for(
+                lambda s: [e for e in s if isinstance(e, ev.ErrorEvent) and "cannot save" in e.text],
+                timeout=10,
+                what="the sender told that the server cannot save",
+            )
         except AssertionError:
             server.kill()
             raise AssertionError("".join(server.output)[-4000:]) from None
@@ -264,7 +291,7 @@ def probe_chat(tcp_port: int) -> str | None:
     client = ChatClient("127.0.0.1", tcp_port, timeout=2)
     try:
         client.join_room("durable", f"probe-{uuid.uuid4().hex[:6]}")
-    except Exception as exc:  # noqa: BLE001 - the sentence is what is checked
+    except Exception as exc:
         return str(exc)
     client.leave()
     return None
@@ -286,7 +313,7 @@ def damaged_copy(tmp_path: Path) -> Path:
     page = 4096
     rng = random.Random(12)
     for start in range(page, len(data), page):
-        data[start:start + page] = rng.randbytes(page)
+        data[start : start + page] = rng.randbytes(page)
     path.write_bytes(bytes(data))
     return path
 
@@ -322,8 +349,22 @@ def test_a_damaged_database_is_named_with_a_way_out_and_can_be_moved_aside(tmp_p
 def test_ocm_server_says_the_database_is_damaged_without_a_traceback(tmp_path):
     db = damaged_copy(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--db", str(db)],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "ocm_core",
+            "--host",
+            "127.0.0.1",
+            "--tcp-port",
+            "0",
+            "--udp-port",
+            "0",
+            "--db",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
@@ -356,7 +397,9 @@ def test_a_member_that_timed_out_comes_back_with_its_old_token_within_the_grace_
         clock.now += 25
         send(registry, host, p.encode_heartbeat(4), HOST)
         registry.tick()
-    with pytest.raises(RegistryError, match="you were away a long time, or the server restarted; join the room again"):  # past the grace period
+    with pytest.raises(
+        RegistryError, match="you were away a long time, or the server restarted; join the room again"
+    ):  # past the grace period
         registry.resume("lobby", "guest", "10.0.0.77", guest)
 
 
@@ -378,7 +421,10 @@ def test_a_client_suspended_past_the_timeout_comes_back_by_itself(tmp_path):
     host_log = EventLog(host)
     child = subprocess.Popen(
         [sys.executable, "-c", _SLEEPER, str(server.tcp_address[1])],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert child.stdout.readline().strip() == "joined"
@@ -446,4 +492,6 @@ def test_a_file_whose_event_cannot_be_stored_is_not_announced(room, caplog):
     with pytest.raises(RegistryError) as caught:  # and again while the outage lasts, without trying the disk
         registry.share_file(host, info)
     assert caught.value.status is Status.CANNOT_SAVE
-    assert registry.snapshot(guest, GUEST[0], "lobby")["seq"] == 2  # the guest joined (1), the first file (2); nothing after
+    assert (
+        registry.snapshot(guest, GUEST[0], "lobby")["seq"] == 2
+    )  # the guest joined (1), the first file (2); nothing after

@@ -66,7 +66,12 @@ def test_a_file_of_any_size_crosses_byte_for_byte_and_the_room_is_told(server, m
     assert seen[0] == (0, size) and seen[-1] == (size, size)
     shared = EventLog(bob).wait_type(ev.FileShared)[0]
     assert (shared.file_id, shared.name, shared.size, shared.sender, shared.mime) == (
-        file_id, "data.bin", size, "alice", "application/octet-stream")
+        file_id,
+        "data.bin",
+        size,
+        "alice",
+        "application/octet-stream",
+    )
     assert EventLog(alice).wait_type(ev.FileShared)[0].file_id == file_id  # the sender sees its own line too
     out = tmp_path / "out"
     out.mkdir()
@@ -94,7 +99,9 @@ def test_two_uploads_and_three_downloads_at_once_while_chat_goes_on(server, make
     carol = make_client()
     carol.join_room("files", "carol")
     first = alice.send_file(make_file(tmp_path, "first.bin", 2 * 1024 * 1024, seed=1))
-    sources = {name: make_file(tmp_path, name, 3 * 1024 * 1024 + n, seed=n) for n, name in enumerate(("a.bin", "b.bin"), 2)}
+    sources = {
+        name: make_file(tmp_path, name, 3 * 1024 * 1024 + n, seed=n) for n, name in enumerate(("a.bin", "b.bin"), 2)
+    }
     results: dict[str, object] = {}
 
     def run(key, action):
@@ -107,10 +114,14 @@ def test_two_uploads_and_three_downloads_at_once_while_chat_goes_on(server, make
     for n in range(3):
         outs.append(tmp_path / f"out{n}")
         outs[-1].mkdir()
-    jobs = [threading.Thread(target=run, args=("up a", lambda: alice.send_file(sources["a.bin"]))),
-            threading.Thread(target=run, args=("up b", lambda: bob.send_file(sources["b.bin"])))]
-    jobs += [threading.Thread(target=run, args=(f"down {n}", lambda n=n: (bob, carol, alice)[n].download(first, outs[n])))
-             for n in range(3)]
+    jobs = [
+        threading.Thread(target=run, args=("up a", lambda: alice.send_file(sources["a.bin"]))),
+        threading.Thread(target=run, args=("up b", lambda: bob.send_file(sources["b.bin"]))),
+    ]
+    jobs += [
+        threading.Thread(target=run, args=(f"down {n}", lambda n=n: (bob, carol, alice)[n].download(first, outs[n])))
+        for n in range(3)
+    ]
     for job in jobs:
         job.start()
     carol.send("still chatting")
@@ -163,8 +174,11 @@ def test_cancelling_a_download_midway_leaves_no_file_and_the_server_carries_on(s
 def raw_upload(server: ChatServer, client: ChatClient, name: str, size: int, send: bytes):
     """An UPLOAD by hand: request, OK, then only `send` of the file's bytes."""
     room, token, proof = client.file_credentials()
-    sock, stream = client.link.open(p.Operation.UPLOAD, room,
-                                    p.encode_file_request(p.FileRequest(token, proof, name, size, "application/octet-stream")))
+    sock, stream = client.link.open(
+        p.Operation.UPLOAD,
+        room,
+        p.encode_file_request(p.FileRequest(token, proof, name, size, "application/octet-stream")),
+    )
     stream.sendall(send)
     return sock, stream
 
@@ -174,7 +188,9 @@ def test_an_upload_cut_off_halfway_is_discarded(server, make_client, tmp_path):
     sock, _ = raw_upload(server, alice, "half.bin", 1_000_000, os.urandom(400_000))
     wait_until(lambda: server.files.used_bytes == 1_000_000, what="space reserved")
     sock.close()
-    wait_until(lambda: server.files.used_bytes == 0 and server.stats["transfers cut"] == 1, what="the cut upload discarded")
+    wait_until(
+        lambda: server.files.used_bytes == 0 and server.stats["transfers cut"] == 1, what="the cut upload discarded"
+    )
     assert [x for x in Path(server.files.root).rglob("*") if x.is_file()] == []
     assert bob.list_files() == []
 
@@ -238,7 +254,9 @@ def test_over_a_cap_is_refused_before_any_byte_is_sent(make_client, tmp_path):
         srv.stop()
 
 
-def test_another_rooms_file_a_stale_token_and_a_sniffed_token_without_its_key_are_refused(server, make_client, tmp_path):
+def test_another_rooms_file_a_stale_token_and_a_sniffed_token_without_its_key_are_refused(
+    server, make_client, tmp_path
+):
     alice, bob = room_of_two(make_client)
     file_id = alice.send_file(make_file(tmp_path, "secret.txt", 100))
     other = make_client()
@@ -271,7 +289,9 @@ def test_hostile_names_are_made_safe():
     assert safe_name("../../etc/passwd") == "passwd"
     assert safe_name("..\\..\\Windows\\system.ini") == "system.ini"
     assert safe_name("..") == "file" and safe_name("") == "file" and safe_name(" . ") == "file"
-    assert safe_name("CON") == "_CON" and safe_name("nul.txt") == "_nul.txt" and safe_name("com1.tar.gz") == "_com1.tar.gz"
+    assert (
+        safe_name("CON") == "_CON" and safe_name("nul.txt") == "_nul.txt" and safe_name("com1.tar.gz") == "_com1.tar.gz"
+    )
     assert safe_name("LPT9") == "_LPT9" and safe_name("CONSOLE.txt") == "CONSOLE.txt"
     assert safe_name("a\x00b\x1fc\u202e.txt") == "a_b_c_.txt"
     assert safe_name('what?<>:"|*.txt') == "what_______.txt"
@@ -359,8 +379,11 @@ def tiny_disk(tmp_path):
     mount.mkdir()
     if shutil.which("mount") is None or (hasattr(os, "geteuid") and os.geteuid() != 0):
         pytest.skip("mounting a tmpfs needs root and mount(8)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", f"ocm-test-{uuid.uuid4().hex[:8]}", str(mount)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", f"ocm-test-{uuid.uuid4().hex[:8]}", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"could not mount a tmpfs: {done.stderr.strip()}")
     yield mount
@@ -379,7 +402,9 @@ def test_a_full_disk_refuses_the_file_with_a_sentence_and_the_room_keeps_chattin
         assert [x for x in tiny_disk.rglob("*") if x.is_file()] == []
         assert srv.files.used_bytes == 0
         alice.send("the room goes on")
-        EventLog(bob).wait_for(lambda seen: any(isinstance(e, ev.ChatMessage) and e.text == "the room goes on" for e in seen))
+        EventLog(bob).wait_for(
+            lambda seen: any(isinstance(e, ev.ChatMessage) and e.text == "the room goes on" for e in seen)
+        )
         small = alice.send_file(make_file(tmp_path, "small.bin", 1000))
         assert [f.file_id for f in bob.list_files()] == [small]
         for client in (alice, bob):
@@ -411,7 +436,7 @@ def test_file_requests_and_events_round_trip_and_bad_ones_are_refused_with_a_rea
         (p.Operation.UPLOAD, b'{"token": "t", "name": "a", "size": 1, "mime": "\xc3\xa9"}', "type"),
         (p.Operation.DOWNLOAD, b'{"token": "t", "file_id": "../../etc"}', "file id"),
         (p.Operation.FILES, b'{"proof": "x"}', "token"),
-        (p.Operation.FILES, b'[1]', "JSON object"),
+        (p.Operation.FILES, b"[1]", "JSON object"),
     ]:
         with pytest.raises(errors.RemoteProtocolError, match=reason):
             p.decode_file_request(operation, payload)
@@ -434,11 +459,20 @@ def test_a_stalled_download_is_cut_off_at_the_idle_timeout(tmp_path):
         stream = alice.link.secure(sock)
         _, token, proof = alice.file_credentials()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        stream.sendall(p.encode_tcrp(p.Operation.DOWNLOAD, p.State.REQUEST, "r",
-                                     p.encode_file_request(p.FileRequest(token, proof, file_id=file_id))))
+        stream.sendall(
+            p.encode_tcrp(
+                p.Operation.DOWNLOAD,
+                p.State.REQUEST,
+                "r",
+                p.encode_file_request(p.FileRequest(token, proof, file_id=file_id)),
+            )
+        )
         # ...and never read: the server's sends fill the socket buffers and stall.
-        wait_until(lambda: srv.stats["transfers stalled"] == 1 and srv._transfers.running == 0, timeout=10,
-                   what="the stalled download cut off and its slot freed")
+        wait_until(
+            lambda: srv.stats["transfers stalled"] == 1 and srv._transfers.running == 0,
+            timeout=10,
+            what="the stalled download cut off and its slot freed",
+        )
         sock.close()
         alice.leave()
     finally:
@@ -459,11 +493,17 @@ def test_stopping_the_server_ends_its_transfers_at_once(tmp_path):
     alice._shutdown()
 
 
-@given(st.sampled_from([p.Operation.UPLOAD, p.Operation.DOWNLOAD, p.Operation.FILES]),
-       st.one_of(st.binary(max_size=300),
-                 st.dictionaries(st.sampled_from(["token", "proof", "name", "size", "mime", "file_id", "x"]),
-                                 st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=300), st.lists(st.integers())),
-                                 max_size=7).map(lambda d: json.dumps(d).encode())))
+@given(
+    st.sampled_from([p.Operation.UPLOAD, p.Operation.DOWNLOAD, p.Operation.FILES]),
+    st.one_of(
+        st.binary(max_size=300),
+        st.dictionaries(
+            st.sampled_from(["token", "proof", "name", "size", "mime", "file_id", "x"]),
+            st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=300), st.lists(st.integers())),
+            max_size=7,
+        ).map(lambda d: json.dumps(d).encode()),
+    ),
+)
 @settings(max_examples=300, deadline=None)
 def test_random_file_requests_decode_or_raise_a_protocol_error(operation, payload):
     try:
@@ -481,5 +521,12 @@ def test_any_name_becomes_one_safe_on_every_system(name):
     safe = safe_name(name)
     assert safe and safe not in (".", "..") and len(safe.encode("utf-8")) <= 255
     assert not set('/\\<>:"|?*') & set(safe) and all(ch >= " " and ch != "\x7f" for ch in safe)
-    assert safe == safe.strip(". ") and safe.partition(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT1"}
+    assert safe == safe.strip(". ") and safe.partition(".")[0].upper() not in {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        "COM1",
+        "LPT1",
+    }
     assert safe_name(safe) == safe  # making a safe name safe again changes nothing

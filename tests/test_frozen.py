@@ -49,8 +49,16 @@ def start_program(cmd: list[str], **kwargs) -> subprocess.Popen:
     (The one-file app is two processes: the bootloader and the Python program it
     unpacks and runs. Killing only the first leaves the second holding our pipes.)
     """
-    return subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs)
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **kwargs,
+    )
 
 
 def kill_all(proc: subprocess.Popen) -> None:
@@ -90,8 +98,20 @@ def wait_for_server(port: int, proc: subprocess.Popen, deadline_s: float = 30.0)
 def check_headless_server(cmd: list[str], db: Path) -> None:
     """Starts `cmd --server` on free ports with a fresh `db`, creates a room in it, stops it with Ctrl+C."""
     tcp_port, udp_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
-    proc = start_program([*cmd, "--server", "--host", "127.0.0.1", "--tcp-port", str(tcp_port),
-                          "--udp-port", str(udp_port), "--db", str(db)])
+    proc = start_program(
+        [
+            *cmd,
+            "--server",
+            "--host",
+            "127.0.0.1",
+            "--tcp-port",
+            str(tcp_port),
+            "--udp-port",
+            str(udp_port),
+            "--db",
+            str(db),
+        ]
+    )
     client = None
     try:
         wait_for_server(tcp_port, proc)
@@ -288,8 +308,19 @@ def frozen_app(tmp_path_factory) -> Path:
     dist, work = base / "dist", base / "work"
     started = time.monotonic()
     result = run(
-        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
-         "--distpath", str(dist), "--workpath", str(work), str(ROOT / "build.spec")],
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(dist),
+            "--workpath",
+            str(work),
+            str(ROOT / "build.spec"),
+        ],
         timeout=BUILD_TIMEOUT,
     )
     if result.returncode != 0:
@@ -358,8 +389,9 @@ def test_frozen_app_opens_start_window_and_closes(frozen_app):
         if shutil.which("xprop"):  # the desktop entry's StartupWMClass must name this window's class
             wm_class = run(["xprop", "-id", window, "WM_CLASS"]).stdout
             entry = (ROOT / "packaging" / "online-chat-messenger.desktop").read_text(encoding="utf-8")
-            startup_class = next(line.split("=", 1)[1] for line in entry.splitlines()
-                                 if line.startswith("StartupWMClass="))
+            startup_class = next(
+                line.split("=", 1)[1] for line in entry.splitlines() if line.startswith("StartupWMClass=")
+            )
             assert wm_class.rstrip().endswith(f'"{startup_class}"'), wm_class
 
         press_close_button(int(window))
@@ -405,13 +437,20 @@ def watch_windows(pattern: str, proc: subprocess.Popen, found, what: str, timeou
 
 
 def wait_for_new_window(pattern: str, before: set[str], proc: subprocess.Popen, timeout: float = 30.0) -> str:
-    return watch_windows(pattern, proc, lambda shown: min(shown - before, key=int, default=None),
-                         f"new window matching {pattern!r}", timeout)
+    return watch_windows(
+        pattern,
+        proc,
+        lambda shown: min(shown - before, key=int, default=None),
+        f"new window matching {pattern!r}",
+        timeout,
+    )
 
 
 def wait_for_window_gone(window: str, pattern: str, proc: subprocess.Popen, timeout: float = 10.0) -> None:
     """Waits until `window` is no longer shown after its close button was pressed."""
-    watch_windows(pattern, proc, lambda shown: window not in shown, f"closing of window {window} ({pattern!r})", timeout)
+    watch_windows(
+        pattern, proc, lambda shown: window not in shown, f"closing of window {window} ({pattern!r})", timeout
+    )
 
 
 def keyboard(window: str, *steps: str) -> None:
@@ -480,7 +519,9 @@ def test_frozen_app_two_copies_host_join_and_chat(frozen_app, tmp_path):
             except subprocess.CalledProcessError:
                 pass  # the dialog closed between the look and the key: the join is under way
             wait_until_deadline = time.monotonic() + 1.0
-            while time.monotonic() < wait_until_deadline and not (visible_windows(chat_title) - chats_before - {alice_chat}):
+            while time.monotonic() < wait_until_deadline and not (
+                visible_windows(chat_title) - chats_before - {alice_chat}
+            ):
                 time.sleep(0.05)
         bob_chat = min(bob_chats, key=int)
 
@@ -538,13 +579,18 @@ def test_frozen_app_raises_a_desktop_notification(frozen_app, tmp_path):
     settings = home / ".config" / "online-chat-messenger" / "settings.json"
     settings.parent.mkdir(parents=True)
     # Name and room from the settings: only Return is pressed, so no typed letter can be lost.
-    settings.write_text(json.dumps({"tcp_port": tcp, "udp_port": udp, "name": "Alice", "room": "lobby"}),
-                        encoding="utf-8")
+    settings.write_text(
+        json.dumps({"tcp_port": tcp, "udp_port": udp, "name": "Alice", "room": "lobby"}), encoding="utf-8"
+    )
     carol = proc = None
     with running_daemon() as daemon:
         try:
-            env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-                       DBUS_SESSION_BUS_ADDRESS=daemon.address)
+            env = dict(
+                os.environ,
+                HOME=str(home),
+                XDG_CONFIG_HOME=str(home / ".config"),
+                DBUS_SESSION_BUS_ADDRESS=daemon.address,
+            )
             before = visible_windows(start_title)
             proc = start_program([str(frozen_app)], env=env)
             start = wait_for_new_window(start_title, before, proc)

@@ -38,7 +38,8 @@ def code_messages() -> set[str]:
     found = set()
     for package in ("ocm_core", "ocm_gui"):
         for _file, _line, message, _comments, _context in extract_from_dir(
-                str(ROOT / package), method_map=[("**.py", "python")], keywords=KEYWORDS):
+            str(ROOT / package), method_map=[("**.py", "python")], keywords=KEYWORDS
+        ):
             found.add(message[0] if isinstance(message, tuple) else message)
     return found
 
@@ -98,8 +99,9 @@ def test_compiled_catalog_is_fresh(language):
     with (i18n.LOCALE_DIR / language / "LC_MESSAGES" / f"{i18n.DOMAIN}.mo").open("rb") as fh:
         committed = gettext.GNUTranslations(fh)
     # The header ("" entry) is left out: Babel fills in dates when it reads a .po without them.
-    assert {k: v for k, v in committed._catalog.items() if k != ""} == \
-        {k: v for k, v in expected._catalog.items() if k != ""}  # type: ignore[attr-defined]
+    assert {k: v for k, v in committed._catalog.items() if k != ""} == {
+        k: v for k, v in expected._catalog.items() if k != ""
+    }  # type: ignore[attr-defined]
     assert [committed.ngettext("a", "b", n) for n in (1, 2)] == [expected.ngettext("a", "b", n) for n in (1, 2)]
 
 
@@ -108,25 +110,28 @@ def test_the_one_file_build_collects_the_compiled_catalogs():
     data = {Path(src).relative_to(ROOT).as_posix() for src, _dest in hooks.collect_data_files("ocm_core")}
     for language in i18n.LANGUAGES:
         assert f"ocm_core/locale/{language}/LC_MESSAGES/ocm.mo" in data
-    assert "collect_data_files(\"ocm_core\")" in (ROOT / "build.spec").read_text()
+    assert 'collect_data_files("ocm_core")' in (ROOT / "build.spec").read_text()
 
 
 # --- which language -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("environ, expected", [
-    ({"LANG": "ja_JP.UTF-8"}, "ja"),
-    ({"LANG": "en_US.UTF-8"}, "en"),
-    ({"LANG": "C"}, "en"),
-    ({"LANG": "C.UTF-8"}, "en"),
-    ({}, "en"),
-    ({"LANG": "fr_FR.UTF-8"}, "en"),                         # no French catalog: English
-    ({"LANGUAGE": "fr:ja", "LANG": "en_US.UTF-8"}, "ja"),    # LANGUAGE lists preferences in order
-    ({"LC_ALL": "ja_JP.UTF-8", "LANG": "en_US.UTF-8"}, "ja"),
-    ({"LC_MESSAGES": "en_GB.UTF-8", "LANG": "ja_JP.UTF-8"}, "en"),
-    ({"LANGUAGE": "", "LC_ALL": "", "LANG": "ja_JP.eucJP"}, "ja"),
-    ({"LANG": "ja-JP"}, "ja"),
-])
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({"LANG": "ja_JP.UTF-8"}, "ja"),
+        ({"LANG": "en_US.UTF-8"}, "en"),
+        ({"LANG": "C"}, "en"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({}, "en"),
+        ({"LANG": "fr_FR.UTF-8"}, "en"),  # no French catalog: English
+        ({"LANGUAGE": "fr:ja", "LANG": "en_US.UTF-8"}, "ja"),  # LANGUAGE lists preferences in order
+        ({"LC_ALL": "ja_JP.UTF-8", "LANG": "en_US.UTF-8"}, "ja"),
+        ({"LC_MESSAGES": "en_GB.UTF-8", "LANG": "ja_JP.UTF-8"}, "en"),
+        ({"LANGUAGE": "", "LC_ALL": "", "LANG": "ja_JP.eucJP"}, "ja"),
+        ({"LANG": "ja-JP"}, "ja"),
+    ],
+)
 def test_language_from_the_environment(environ, expected, monkeypatch):
     monkeypatch.setattr(i18n, "_macos_preferred", lambda: "")  # only the variables count here
     assert i18n.pick_language("", environ, platform="linux") == expected
@@ -146,7 +151,7 @@ def test_windows_asks_for_the_user_interface_language(monkeypatch):
     monkeypatch.setattr(i18n, "_windows_ui_langid", lambda: 0x0411)
     assert i18n.pick_language("", {}, platform="win32") == "ja"
     assert i18n.pick_language("", {"LANG": "en_US"}, platform="win32") == "en"  # a set variable still wins
-    assert i18n.pick_language("", {}, platform="linux") == "en"                 # only Windows asks
+    assert i18n.pick_language("", {}, platform="linux") == "en"  # only Windows asks
     monkeypatch.setattr(i18n, "_windows_ui_langid", lambda: None)
     assert i18n.pick_language("", {}, platform="win32") == "en"
 
@@ -172,8 +177,9 @@ def test_reading_the_windows_language_on_another_platform_gives_nothing():
 def test_switching_language_changes_later_words_and_plurals():
     assert i18n.use_language("ja") == "ja"
     assert _("Send") == "送信"
-    assert ngettext("{count} chat window open.", "{count} chat windows open.", 1).format(count=1) \
-        == ngettext("{count} chat window open.", "{count} chat windows open.", 5).format(count=1)
+    assert ngettext("{count} chat window open.", "{count} chat windows open.", 1).format(count=1) == ngettext(
+        "{count} chat window open.", "{count} chat windows open.", 5
+    ).format(count=1)
     assert i18n.use_language("en") == "en"
     assert _("Send") == "Send"
     assert ngettext("{count} chat window open.", "{count} chat windows open.", 1) == "{count} chat window open."
@@ -229,9 +235,14 @@ def test_ocm_server_errors_and_notices_in_japanese(monkeypatch, capsys):
 @pytest.mark.slow
 def test_ocm_server_prints_its_operator_lines_in_japanese(tmp_path):
     env = {**os.environ, "LANG": "ja_JP.UTF-8", "LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "ocm_core", "--no-db", "--tcp-port", "0", "--udp-port", "0",
-                             "--host", "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ocm_core", "--no-db", "--tcp-port", "0", "--udp-port", "0", "--host", "127.0.0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     try:
         first = proc.stdout.readline() if proc.stdout else ""
         assert "で待ち受けています" in first, first
@@ -244,35 +255,41 @@ def test_ocm_server_prints_its_operator_lines_in_japanese(tmp_path):
 # --- lengths as people count them ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, excess, expected", [
-    ("hello", 0, 0),
-    ("hello", -3, 0),
-    ("hello", 1, 1),
-    ("hello", 2, 2),
-    ("日本語", 1, 1),    # one kana or kanji saves three bytes
-    ("日本語", 3, 1),
-    ("日本語", 4, 2),
-    ("ab日", 4, 2),
-    ("a😀", 4, 1),       # an emoji is four bytes
-])
+@pytest.mark.parametrize(
+    "text, excess, expected",
+    [
+        ("hello", 0, 0),
+        ("hello", -3, 0),
+        ("hello", 1, 1),
+        ("hello", 2, 2),
+        ("日本語", 1, 1),  # one kana or kanji saves three bytes
+        ("日本語", 3, 1),
+        ("日本語", 4, 2),
+        ("ab日", 4, 2),
+        ("a😀", 4, 1),  # an emoji is four bytes
+    ],
+)
 def test_characters_to_cut(text, excess, expected):
     assert chars_over(text, excess) == expected
     if 0 < excess <= len(text.encode()):
         kept = text[: len(text) - expected]
-        assert len(text.encode()) - len(kept.encode()) >= excess                 # enough cut
+        assert len(text.encode()) - len(kept.encode()) >= excess  # enough cut
         assert len(text.encode()) - len(text[: len(kept) + 1].encode()) < excess  # and no more
 
 
-@pytest.mark.parametrize("text, room, expected", [
-    ("", 30, 30),        # nothing typed yet: as many Latin letters as bytes
-    ("abc", 30, 30),
-    ("日本", 30, 10),    # typing Japanese: three bytes a character
-    ("日本 ", 30, 10),   # a trailing space does not change what is being typed
-    ("a😀", 30, 7),
-    ("日本", 2, 0),
-    ("abc", 0, 0),
-    ("abc", -5, 0),
-])
+@pytest.mark.parametrize(
+    "text, room, expected",
+    [
+        ("", 30, 30),  # nothing typed yet: as many Latin letters as bytes
+        ("abc", 30, 30),
+        ("日本", 30, 10),  # typing Japanese: three bytes a character
+        ("日本 ", 30, 10),  # a trailing space does not change what is being typed
+        ("a😀", 30, 7),
+        ("日本", 2, 0),
+        ("abc", 0, 0),
+        ("abc", -5, 0),
+    ],
+)
 def test_characters_left(text, room, expected):
     assert chars_left(text, room) == expected
 
@@ -280,8 +297,19 @@ def test_characters_left(text, room, expected):
 # --- no words left outside the catalog ------------------------------------------------------
 
 SHOWN_KEYWORDS = {"text", "help", "description", "epilog", "hint"}
-SHOWN_CALLS = {"print", "show_error", "show_hint", "show", "set_busy", "title", "_say", "_ask",
-               "line_entry", "set", "field"}
+SHOWN_CALLS = {
+    "print",
+    "show_error",
+    "show_hint",
+    "show",
+    "set_busy",
+    "title",
+    "_say",
+    "_ask",
+    "line_entry",
+    "set",
+    "field",
+}
 DIALOG_CALLS = {"askyesno", "askokcancel", "showinfo", "showwarning", "showerror"}  # every argument is shown
 ALLOWED_LITERALS = {"TCP", "UDP", "OK"}
 # The self-test's one-line verdict stays English: build scripts and CI logs read it.

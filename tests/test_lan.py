@@ -31,6 +31,7 @@ def namespace_env() -> dict[str, str]:
     env.update(PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8", PYTHONPATH=ROOT)
     return env
 
+
 FOUND_WITHIN = 3.0
 
 # Runs in a namespace: a RoomBrowser with the methods asked for, printing each update as a JSON line.
@@ -50,8 +51,8 @@ while time.monotonic() < end:
         rooms = browser.updates.get(timeout=0.1)
     except queue.Empty:
         continue
-    print(json.dumps({"t": round(time.monotonic() - browser.started_at, 3),
-                      "rooms": [[r.address, r.tcp_port, r.room, r.members, r.locked, r.host] for r in rooms]}), flush=True)
+    found = [[r.address, r.tcp_port, r.room, r.members, r.locked, r.host] for r in rooms]
+    print(json.dumps({"t": round(time.monotonic() - browser.started_at, 3), "rooms": found}), flush=True)
 browser.stop()
 """
 
@@ -92,7 +93,9 @@ def lan():
         procs: list[subprocess.Popen] = []
 
         def start(index: int, *args: str) -> Lines:
-            proc = net.run(index, *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=namespace_env(), cwd=ROOT)
+            proc = net.run(
+                index, *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=namespace_env(), cwd=ROOT
+            )
             procs.append(proc)
             return Lines(proc)
 
@@ -108,8 +111,17 @@ def lan():
 
 def host_server(lan, *rooms: str) -> Lines:
     # one script in the namespace creates every room: allow it more than the usual 5 per address
-    server = lan.start(0, sys.executable, "-m", "ocm_core", "--no-db", "--member-timeout", "120",
-                       "--max-rooms-per-address", str(max(5, len(rooms))))
+    server = lan.start(
+        0,
+        sys.executable,
+        "-m",
+        "ocm_core",
+        "--no-db",
+        "--member-timeout",
+        "120",
+        "--max-rooms-per-address",
+        str(max(5, len(rooms))),
+    )
     server.expect(lambda line: "Announced on the LAN" in line, 15)
     made = lan.run_wait(0, sys.executable, "-c", CREATE_ROOMS, *rooms, env=namespace_env(), cwd=ROOT)
     assert made.returncode == 0, made.stderr
@@ -127,7 +139,7 @@ def found(line: str, room: str) -> bool:
 @pytest.mark.parametrize("mdns, broadcast", [(True, False), (False, True)], ids=["mdns", "broadcast"])
 def test_a_room_in_one_namespace_is_found_from_another(lan, mdns, broadcast):
     host_server(lan, "雑談")
-    line = finder(lan, mdns, broadcast, 6).expect(lambda l: found(l, "雑談"), 15)
+    line = finder(lan, mdns, broadcast, 6).expect(lambda out: found(out, "雑談"), 15)
     update = json.loads(line)
     assert update["rooms"] == [[lan.address(0), 9090, "雑談", 1, False, "ホスト0"]]
     print(f"found by {'mDNS' if mdns else 'broadcast'} {update['t']:.3f} s after the browser started")
@@ -152,7 +164,7 @@ def test_a_stopped_server_leaves_the_live_list(lan):
     assert all(len(rooms) <= 1 for rooms in updates)  # one server, found twice, listed once
     stopped = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
-    live.expect(lambda l: json.loads(l).get("rooms") == [], 10)
+    live.expect(lambda out: json.loads(out).get("rooms") == [], 10)
     print(f"gone from the list {time.monotonic() - stopped:.2f} s after SIGTERM")
     assert server.proc.wait(10) == 0
 
@@ -166,21 +178,30 @@ def test_with_multicast_dropped_the_broadcast_probe_still_finds_it(lan):
     host_server(lan, "雑談")
     mdns_only = finder(lan, True, False, 4)
     both = finder(lan, True, True, 4)
-    line = both.expect(lambda l: found(l, "雑談"), 15)
+    line = both.expect(lambda out: found(out, "雑談"), 15)
     assert json.loads(line)["t"] < FOUND_WITHIN
     with pytest.raises(AssertionError, match="no matching line"):
-        mdns_only.expect(lambda l: found(l, "雑談"), 6)  # the rule does drop mDNS
+        mdns_only.expect(lambda out: found(out, "雑談"), 6)  # the rule does drop mDNS
 
 
 def test_ocm_chat_discover_prints_one_line_per_room(lan):
     host_server(lan, "雑談", "Design review")
     started = time.monotonic()
-    result = lan.run_wait(1, sys.executable, "-c", "import sys; from ocm_core.cli.chat import chat_main; sys.exit(chat_main(['--discover']))", env=namespace_env(), cwd=ROOT)
+    result = lan.run_wait(
+        1,
+        sys.executable,
+        "-c",
+        "import sys; from ocm_core.cli.chat import chat_main; sys.exit(chat_main(['--discover']))",
+        env=namespace_env(),
+        cwd=ROOT,
+    )
     took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines == [f"Design review  (1 person, host ホスト1, locked)  at {lan.address(0)}:9090",
-                     f"雑談  (1 person, host ホスト0)  at {lan.address(0)}:9090"]
+    assert lines == [
+        f"Design review  (1 person, host ホスト1, locked)  at {lan.address(0)}:9090",
+        f"雑談  (1 person, host ホスト0)  at {lan.address(0)}:9090",
+    ]
     print(f"ocm-chat --discover took {took:.2f} s")
 
 
@@ -204,9 +225,14 @@ for size in map(int, sys.argv[2:]):
 
 def test_the_probe_answer_is_never_larger_than_the_probe(lan):
     host_server(lan, *[f"部屋 {i:02} " + "長い名前" * 6 for i in range(40)])
-    result = lan.run_wait(1, sys.executable, "-c", SEND_PROBES, "10.77.0.255", *map(str, PROBE_SIZES), env=namespace_env(), cwd=ROOT)
+    result = lan.run_wait(
+        1, sys.executable, "-c", SEND_PROBES, "10.77.0.255", *map(str, PROBE_SIZES), env=namespace_env(), cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
-    answers = {int(size): (int(length), ok == "True") for size, length, ok in (l.split() for l in result.stdout.split("\n") if l)}
+    answers = {
+        int(size): (int(length), ok == "True")
+        for size, length, ok in (line.split() for line in result.stdout.split("\n") if line)
+    }
     print("probe bytes -> answer bytes:", {size: length for size, (length, _) in answers.items()})
     assert answers[63] == (0, False)  # under the minimum: no answer
     for size in PROBE_SIZES[1:]:
@@ -218,8 +244,14 @@ def test_the_probe_answer_is_never_larger_than_the_probe(lan):
 def test_a_host_on_a_lan_without_a_default_route_shares_its_lan_address(lan):
     """No internet, no gateway (a closed school network, a hotspot without uplink): the
     address to share is still the LAN one, not 127.0.0.1 (a new user was told to share that)."""
-    result = lan.run_wait(0, sys.executable, "-c", "from ocm_core.net.interfaces import lan_address; print(lan_address())",
-                          env=namespace_env(), cwd=ROOT)
+    result = lan.run_wait(
+        0,
+        sys.executable,
+        "-c",
+        "from ocm_core.net.interfaces import lan_address; print(lan_address())",
+        env=namespace_env(),
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == lan.address(0)
 

@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # (module or package prefix, rank): the longest matching prefix names a module's layer.
 LAYERS = [
-    ("ocm_core", 0), ("ocm_core.errors", 0), ("ocm_core.i18n", 0), ("ocm_core.paths", 0), ("ocm_core.logutil", 0),
+    ("ocm_core", 0),
+    ("ocm_core.errors", 0),
+    ("ocm_core.i18n", 0),
+    ("ocm_core.paths", 0),
+    ("ocm_core.logutil", 0),
     ("ocm_core.wire", 1),
     ("ocm_core.words", 2),
     ("ocm_core.crypto", 3),
@@ -26,12 +30,20 @@ LAYERS = [
     ("ocm_core.net", 6),
     ("ocm_core.cli", 7),
     ("ocm_core.__main__", 8),
-    ("ocm_gui", 10), ("ocm_gui.theme", 10), ("ocm_gui.icons", 10), ("ocm_gui.inbox", 10), ("ocm_gui.settings", 10),
+    ("ocm_gui", 10),
+    ("ocm_gui.theme", 10),
+    ("ocm_gui.icons", 10),
+    ("ocm_gui.inbox", 10),
+    ("ocm_gui.settings", 10),
     ("ocm_gui.ports", 10),
-    ("ocm_gui.background", 11), ("ocm_gui.text", 11),
-    ("ocm_gui.backend", 12), ("ocm_gui.notify", 12),
-    ("ocm_gui.chat", 13), ("ocm_gui.dialogs", 13),
-    ("ocm_gui.app", 14), ("ocm_gui.selftest", 14),
+    ("ocm_gui.background", 11),
+    ("ocm_gui.text", 11),
+    ("ocm_gui.backend", 12),
+    ("ocm_gui.notify", 12),
+    ("ocm_gui.chat", 13),
+    ("ocm_gui.dialogs", 13),
+    ("ocm_gui.app", 14),
+    ("ocm_gui.selftest", 14),
     ("ocm_gui.__main__", 15),
 ]
 
@@ -65,7 +77,9 @@ def imports_of(name: str, path: Path) -> list[tuple[str, int, list[str]]]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             if base.split(".")[0] not in ("ocm_core", "ocm_gui"):
                 continue
             for alias in node.names:
@@ -90,17 +104,23 @@ def test_the_table_covers_every_module_and_every_module_exists():
 
 
 def test_no_import_points_up():
-    upward = [f"{name}:{line} imports {target} (layer {rank(target)} above {rank(name)})"
-              for name, path in MODULES.items() for target, line, _ in imports_of(name, path)
-              if rank(target) > rank(name)]
+    upward = [
+        f"{name}:{line} imports {target} (layer {rank(target)} above {rank(name)})"
+        for name, path in MODULES.items()
+        for target, line, _ in imports_of(name, path)
+        if rank(target) > rank(name)
+    ]
     assert not upward, "\n".join(upward)
 
 
 def test_the_gui_never_imports_the_terminal_tools_and_the_core_only_from_cli_itself():
-    wrong = [f"{name}:{line} imports {target}" for name, path in MODULES.items()
-             for target, line, _ in imports_of(name, path)
-             if (target == "ocm_core.cli" or target.startswith("ocm_core.cli."))
-             and not (name.startswith("ocm_core.cli") or name == "ocm_core.__main__")]
+    wrong = [
+        f"{name}:{line} imports {target}"
+        for name, path in MODULES.items()
+        for target, line, _ in imports_of(name, path)
+        if (target == "ocm_core.cli" or target.startswith("ocm_core.cli."))
+        and not (name.startswith("ocm_core.cli") or name == "ocm_core.__main__")
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -149,9 +169,17 @@ def test_no_module_reaches_into_another_modules_private_names():
         aliases: dict[str, str] = {}
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for target, line, names in imports_of(name, path):
-            reaches += [f"{name}:{line} imports {target}.{n}" for n in names if n.startswith("_") and n != "_" and not n.startswith("__")]  # _ is gettext
+            reaches += [
+                f"{name}:{line} imports {target}.{n}"
+                for n in names
+                if n.startswith("_") and n != "_" and not n.startswith("__")
+            ]  # _ is gettext
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("ocm_core", "ocm_gui"):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.split(".")[0] in ("ocm_core", "ocm_gui")
+            ):
                 for alias in node.names:
                     if f"{node.module}.{alias.name}" in MODULES:
                         aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
@@ -160,16 +188,24 @@ def test_no_module_reaches_into_another_modules_private_names():
                     if alias.asname and alias.name in MODULES:
                         aliases[alias.asname] = alias.name
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
-                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 reaches.append(f"{name}:{node.lineno} uses {aliases[node.value.id]}.{node.attr}")
     assert not reaches, "\n".join(reaches)
 
 
-@pytest.mark.parametrize("planted, expected", [
-    ("from ocm_gui.app import App\n", "test_no_import_points_up"),
-    ("from ocm_core.cli.chat import describe\n", "the terminal tools"),
-])
+@pytest.mark.parametrize(
+    "planted, expected",
+    [
+        ("from ocm_gui.app import App\n", "test_no_import_points_up"),
+        ("from ocm_core.cli.chat import describe\n", "the terminal tools"),
+    ],
+)
 def test_the_checks_see_a_planted_wrong_import(tmp_path, monkeypatch, planted, expected):
     """The walk finds a bad import where it is put: in a function body of a low module."""
     victim = tmp_path / "errors.py"

@@ -22,26 +22,29 @@ def marked(text: str) -> str:
     return with_break_opportunities(text).replace(BREAK, "|")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("plain English stays as it is", "plain English stays as it is"),
-    ("日本語です", "日|本|語|です"),                      # the last line is never one character alone
-    ("日本語です。", "日|本|語|で|す。"),                 # 。 never starts a line
-    ("「これ」は何", "「こ|れ」|は何"),                   # 「 never ends one, 」 never starts one
-    ("ちょっと待って", "ちょっ|と|待って"),              # small kana stay with what precedes them
-    ("コーヒーです", "コー|ヒー|です"),                   # so does the prolonged sound mark
-    ("Hello 世界 wraps", "Hello 世|界 wraps"),            # a space is a break already
-    ("Python3を使うよ", "Python3|を|使|うよ"),            # a Latin word is one piece
-    ("meetingは", "meetingは"),
-    ("meetingはい", "meeting|はい"),
-    ("（笑）", "（笑）"),
-    ("はい、OK", "は|い、|OK"),
-    ("待って…", "待っ|て…"),
-    ("二行\n目です", "二行\n目|です"),                    # no mark beside a line break
-    ("60秒以内", "60秒|以内"),                           # a number keeps its unit
-    ("１５時です", "１５時|です"),
-    ("60\u00a0秒です", "60\u00a0秒|です"),
-    ("お願いします🙏", "お|願|い|し|ま|す🙏"),             # nor an emoji alone on the last line
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("plain English stays as it is", "plain English stays as it is"),
+        ("日本語です", "日|本|語|です"),  # the last line is never one character alone
+        ("日本語です。", "日|本|語|で|す。"),  # 。 never starts a line
+        ("「これ」は何", "「こ|れ」|は何"),  # 「 never ends one, 」 never starts one
+        ("ちょっと待って", "ちょっ|と|待って"),  # small kana stay with what precedes them
+        ("コーヒーです", "コー|ヒー|です"),  # so does the prolonged sound mark
+        ("Hello 世界 wraps", "Hello 世|界 wraps"),  # a space is a break already
+        ("Python3を使うよ", "Python3|を|使|うよ"),  # a Latin word is one piece
+        ("meetingは", "meetingは"),
+        ("meetingはい", "meeting|はい"),
+        ("（笑）", "（笑）"),
+        ("はい、OK", "は|い、|OK"),
+        ("待って…", "待っ|て…"),
+        ("二行\n目です", "二行\n目|です"),  # no mark beside a line break
+        ("60秒以内", "60秒|以内"),  # a number keeps its unit
+        ("１５時です", "１５時|です"),
+        ("60\u00a0秒です", "60\u00a0秒|です"),
+        ("お願いします🙏", "お|願|い|し|ま|す🙏"),  # nor an emoji alone on the last line
+    ],
+)
 def test_break_opportunities(text, expected):
     assert marked(text) == expected
     assert strip_breaks(with_break_opportunities(text)) == text
@@ -57,13 +60,16 @@ def test_kinsoku_holds_for_every_pair():
                 assert has_cjk(a + b), (a, b)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("within 60 s", "within 60\u00a0s"),
-    ("（60 秒以内に）", "（60\u00a0秒以内に）"),
-    ("✗ not delivered (timeout)", "✗\u00a0not delivered (timeout)"),
-    ("✗ 未配信", "✗\u00a0未配信"),
-    ("room 3, then 4 ", "room 3, then 4 "),  # a number before punctuation or at the end: as it was
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("within 60 s", "within 60\u00a0s"),
+        ("（60 秒以内に）", "（60\u00a0秒以内に）"),
+        ("✗ not delivered (timeout)", "✗\u00a0not delivered (timeout)"),
+        ("✗ 未配信", "✗\u00a0未配信"),
+        ("room 3, then 4 ", "room 3, then 4 "),  # a number before punctuation or at the end: as it was
+    ],
+)
 def test_glued_keeps_a_number_with_its_unit_and_a_mark_with_its_word(text, expected):
     assert glued(text) == expected
 
@@ -74,8 +80,7 @@ def test_marks_already_in_the_text_are_not_doubled():
 
 
 def test_marks_become_spaces_at_the_right_indices():
-    flat = ["12:00  ", ("time",), f"花{BREAK}子", ("sender",),
-            f"  了{BREAK}解\nで{BREAK}す", ("entry",), "\n", ()]
+    flat = ["12:00  ", ("time",), f"花{BREAK}子", ("sender",), f"  了{BREAK}解\nで{BREAK}す", ("entry",), "\n", ()]
     ranges = spaces_for_breaks(flat, 3, 5)
     text = "".join(flat[0::2])
     assert BREAK not in text and text == "12:00  花 子  了 解\nで す\n"
@@ -92,21 +97,28 @@ def test_text_without_marks_is_left_alone():
 
 # -- wrap_to_width: a label's lines, each character one unit wide
 
-@pytest.mark.parametrize("text, width, expected", [
-    ("あいうえお。かきく", 5, "あいうえ\nお。かきく"),     # 。 goes down with the kana before it
-    ("あいうえ「かき」く", 5, "あいうえ\n「かき」く"),       # 「 does not end a line
-    ("ちょっとまって", 3, "ちょっ\nと\nまって"),           # small kana stay with what precedes them; no lone last one
-    ("名前 Alice は長い", 7, "名前\nAlice は\n長い"),       # Latin words stay whole; a space at a break goes
-    ("一行目\n二行目", 10, "一行目\n二行目"),               # the text's own newlines stay
-    ("plain English is left to Tk", 5, "plain English is left to Tk"),
-    ("あいう", 0, "あいう"),                                   # no wraplength: no wrapping
-])
+
+@pytest.mark.parametrize(
+    "text, width, expected",
+    [
+        ("あいうえお。かきく", 5, "あいうえ\nお。かきく"),  # 。 goes down with the kana before it
+        ("あいうえ「かき」く", 5, "あいうえ\n「かき」く"),  # 「 does not end a line
+        ("ちょっとまって", 3, "ちょっ\nと\nまって"),  # small kana stay with what precedes them; no lone last one
+        ("名前 Alice は長い", 7, "名前\nAlice は\n長い"),  # Latin words stay whole; a space at a break goes
+        ("一行目\n二行目", 10, "一行目\n二行目"),  # the text's own newlines stay
+        ("plain English is left to Tk", 5, "plain English is left to Tk"),
+        ("あいう", 0, "あいう"),  # no wraplength: no wrapping
+    ],
+)
 def test_wrap_to_width_breaks_only_where_kinsoku_allows(text, width, expected):
     assert wrap_to_width(text, len, width) == expected
 
 
 def test_wrapped_lines_fit_and_never_start_with_closing_punctuation():
-    text = "サーバーに接続できませんでした（192.0.2.9:9090）。アドレスとポートを確かめて、もう一度「参加」を押してください。"
+    text = (
+        "サーバーに接続できませんでした（192.0.2.9:9090）。"
+        "アドレスとポートを確かめて、もう一度「参加」を押してください。"
+    )
     for width in range(4, 40):
         lines = wrap_to_width(text, len, width).split("\n")
         assert "".join(lines) == text

@@ -124,7 +124,9 @@ def test_notification_words_in_japanese():
         files = incoming([shared("ボブ", "写真.png")], own_name="アリス")
     finally:
         i18n.use_language("en")
-    assert single is not None and "ボブ" in single.title and "ロビー" in single.title and single.title != "ボブ in ロビー"
+    assert (
+        single is not None and "ボブ" in single.title and "ロビー" in single.title and single.title != "ボブ in ロビー"
+    )
     assert folded is not None and "2" in folded.title and "new messages" not in folded.title
     assert "写真.png" in files[0].line and "shared a file" not in files[0].line
 
@@ -132,7 +134,9 @@ def test_notification_words_in_japanese():
 # -- asking for attention on each platform
 
 
-@pytest.mark.parametrize("system, method", [("x11", "wm_hints"), ("win32", "flash"), ("aqua", "dock"), ("wayland", None)])
+@pytest.mark.parametrize(
+    "system, method", [("x11", "wm_hints"), ("win32", "flash"), ("aqua", "dock"), ("wayland", None)]
+)
 def test_urgency_method_per_windowing_system(system, method):
     assert urgency_method(system) == method
 
@@ -396,8 +400,11 @@ def test_a_call_still_hanging_at_close_is_cancelled_not_left_pending(monkeypatch
 
 
 def test_the_room_ending_or_its_host_gone_silent_is_told_too_under_the_room_name():
-    events = [RoomClosed("The host closed the room."), HostNotAnswering(39),
-              SessionGone("lobby", "Alice", "you were away a long time, or the server restarted")]
+    events = [
+        RoomClosed("The host closed the room."),
+        HostNotAnswering(39),
+        SessionGone("lobby", "Alice", "you were away a long time, or the server restarted"),
+    ]
     assert incoming(events, own_name="Alice", room="lobby") == [
         Incoming("", "The host closed the room."),
         Incoming("", "lobby's host is not answering (39 s). They may have closed the app or left the network."),
@@ -405,7 +412,8 @@ def test_the_room_ending_or_its_host_gone_silent_is_told_too_under_the_room_name
     ]
     gate = AlertGate("lobby")
     assert gate.arrived([Incoming("", "The host closed the room.")], now=0.0) == Alert(
-        "lobby", "The host closed the room.")
+        "lobby", "The host closed the room."
+    )
     gate = AlertGate("lobby")
     alert = gate.arrived([Incoming("Bob", "bye"), Incoming("", "The host closed the room.")], now=0.0)
     assert alert == Alert("2 new messages in lobby", "Bob: bye\nThe host closed the room.")

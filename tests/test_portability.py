@@ -44,7 +44,10 @@ def test_mypy_is_clean_for(platform):
     cache = ROOT / ".mypy_cache" / platform
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--platform", platform, "--cache-dir", str(cache)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout
@@ -54,19 +57,27 @@ def test_mypy_is_clean_for(platform):
 
 
 def run_windows_like(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(WINDOWS_LIKE), *args], cwd=ROOT, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(WINDOWS_LIKE), *args],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_the_bootstrap_really_takes_the_posix_names_away():
-    probe = "\n".join([
-        "import runpy, os, signal, socket",
-        f"runpy.run_path({str(WINDOWS_LIKE)!r}, run_name='bootstrap')['take_away']()",
-        "import selectors",
-        "try:\n    import fcntl\nexcept ImportError:\n    print('no fcntl')",
-        "print(hasattr(os, 'fork'), hasattr(os, 'getuid'), hasattr(socket, 'MSG_DONTWAIT'),",
-        "      hasattr(signal, 'SIGKILL'), selectors.DefaultSelector.__name__)",
-    ])
+    probe = "\n".join(
+        [
+            "import runpy, os, signal, socket",
+            f"runpy.run_path({str(WINDOWS_LIKE)!r}, run_name='bootstrap')['take_away']()",
+            "import selectors",
+            "try:\n    import fcntl\nexcept ImportError:\n    print('no fcntl')",
+            "print(hasattr(os, 'fork'), hasattr(os, 'getuid'), hasattr(socket, 'MSG_DONTWAIT'),",
+            "      hasattr(signal, 'SIGKILL'), selectors.DefaultSelector.__name__)",
+        ]
+    )
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["no fcntl", "False False False False SelectSelector"]
@@ -80,9 +91,26 @@ def test_self_test_passes_without_what_windows_lacks():
 
 def test_headless_server_with_a_database_runs_without_what_windows_lacks(tmp_path):
     db = tmp_path / "server.db"
-    proc = subprocess.Popen([sys.executable, str(WINDOWS_LIKE), "--server", "--host", "127.0.0.1", "--tcp-port", "0",
-                             "--udp-port", "0", "--db", str(db)],
-                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(WINDOWS_LIKE),
+            "--server",
+            "--host",
+            "127.0.0.1",
+            "--tcp-port",
+            "0",
+            "--udp-port",
+            "0",
+            "--db",
+            str(db),
+        ],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()  # blocks until the server says where it listens (or exits: "")
         match = re.search(r"TCP 127\.0\.0\.1:(\d+)", line)
@@ -109,27 +137,33 @@ def test_windows_keeps_connections_under_selects_512_sockets():
     assert default_max_connections("linux") == default_max_connections("darwin") == 512
 
 
-@pytest.mark.parametrize(("platform", "installed", "expected"), [
-    ("win32", {"Arial", "Meiryo", "Yu Gothic UI"}, "Yu Gothic UI"),
-    ("win32", {"Arial", "Meiryo"}, "Meiryo"),
-    ("darwin", {"Helvetica", "Hiragino Sans", "Noto Sans CJK JP"}, "Hiragino Sans"),
-    ("linux", {"DejaVu Sans", "Noto Sans CJK JP", "Meiryo"}, "Noto Sans CJK JP"),
-    ("freebsd14", {"IPAGothic"}, "IPAGothic"),
-    ("linux", {"DejaVu Sans", "Yu Gothic UI"}, "Yu Gothic UI"),  # another platform's font beats none
-    ("win32", {"Arial"}, None),
-])
+@pytest.mark.parametrize(
+    ("platform", "installed", "expected"),
+    [
+        ("win32", {"Arial", "Meiryo", "Yu Gothic UI"}, "Yu Gothic UI"),
+        ("win32", {"Arial", "Meiryo"}, "Meiryo"),
+        ("darwin", {"Helvetica", "Hiragino Sans", "Noto Sans CJK JP"}, "Hiragino Sans"),
+        ("linux", {"DejaVu Sans", "Noto Sans CJK JP", "Meiryo"}, "Noto Sans CJK JP"),
+        ("freebsd14", {"IPAGothic"}, "IPAGothic"),
+        ("linux", {"DejaVu Sans", "Yu Gothic UI"}, "Yu Gothic UI"),  # another platform's font beats none
+        ("win32", {"Arial"}, None),
+    ],
+)
 def test_font_family_per_platform(platform, installed, expected):
     assert theme.choose_family(installed, platform) == expected
 
 
-@pytest.mark.parametrize(("platform", "themes", "expected"), [
-    ("win32", ("winnative", "clam", "alt", "default", "classic", "vista", "xpnative"), "vista"),
-    ("win32", ("winnative", "clam", "default"), "winnative"),
-    ("darwin", ("aqua", "clam", "alt", "default", "classic"), "aqua"),
-    ("linux", ("clam", "alt", "default", "classic"), "clam"),
-    ("darwin", ("clam", "default"), "clam"),  # a Tk built for X11 on a Mac
-    ("linux", ("default",), None),
-])
+@pytest.mark.parametrize(
+    ("platform", "themes", "expected"),
+    [
+        ("win32", ("winnative", "clam", "alt", "default", "classic", "vista", "xpnative"), "vista"),
+        ("win32", ("winnative", "clam", "default"), "winnative"),
+        ("darwin", ("aqua", "clam", "alt", "default", "classic"), "aqua"),
+        ("linux", ("clam", "alt", "default", "classic"), "clam"),
+        ("darwin", ("clam", "default"), "clam"),  # a Tk built for X11 on a Mac
+        ("linux", ("default",), None),
+    ],
+)
 def test_ttk_theme_per_platform(platform, themes, expected):
     assert theme.choose_theme(themes, platform) == expected
 
@@ -170,9 +204,24 @@ def test_the_lock_holds_across_processes(tmp_path):
     db = tmp_path / "server.db"
     with ChatServer("127.0.0.1", 0, 0, db_path=db):
         result = subprocess.run(
-            [sys.executable, str(ROOT / "packaging" / "onefile.py"), "--server", "--host", "127.0.0.1", "--tcp-port", "0",
-             "--udp-port", "0", "--db", str(db)],
-            cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                str(ROOT / "packaging" / "onefile.py"),
+                "--server",
+                "--host",
+                "127.0.0.1",
+                "--tcp-port",
+                "0",
+                "--udp-port",
+                "0",
+                "--db",
+                str(db),
+            ],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 2
     assert f"another server is using {db}; stop it or choose another database file" in result.stderr
@@ -181,7 +230,9 @@ def test_the_lock_holds_across_processes(tmp_path):
 # --- the UDP drain -------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="counts on loopback delivering before sendto returns, as Linux does")
+@pytest.mark.skipif(
+    sys.platform != "linux", reason="counts on loopback delivering before sendto returns, as Linux does"
+)
 @pytest.mark.parametrize("waiting", [30, BATCH_DATAGRAMS + 36])
 def test_datagrams_already_waiting_are_handled_together_in_batches_of_at_most_64(waiting):
     """While the relay is busy, datagrams queue in the socket; it then takes them in one go."""
@@ -210,4 +261,6 @@ def test_datagrams_already_waiting_are_handled_together_in_batches_of_at_most_64
             while sum(batches) < 1 + waiting and time.monotonic() < deadline:
                 time.sleep(0.01)
     assert batches[0] == 1
-    assert batches[1:] == [min(waiting, BATCH_DATAGRAMS)] + ([waiting - BATCH_DATAGRAMS] if waiting > BATCH_DATAGRAMS else [])
+    assert batches[1:] == [min(waiting, BATCH_DATAGRAMS)] + (
+        [waiting - BATCH_DATAGRAMS] if waiting > BATCH_DATAGRAMS else []
+    )

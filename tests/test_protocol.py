@@ -154,8 +154,10 @@ def test_frames_round_trip(frame):
 def test_frame_bytes_are_as_documented():
     assert p.encode_chat(2, "hi", 1) == bytes.fromhex("ff0102 00000002 00000001") + b"hi"
     assert p.encode_heartbeat(5) == bytes.fromhex("ff0101 00000005")
-    assert p.encode_event(p.Event(2, 1000, p.EventType.JOINED, "bo")) == bytes.fromhex(
-        "ff0110 00000002 00000000000003e8 00 02 02") + b"bo"
+    assert (
+        p.encode_event(p.Event(2, 1000, p.EventType.JOINED, "bo"))
+        == bytes.fromhex("ff0110 00000002 00000000000003e8 00 02 02") + b"bo"
+    )
 
 
 @pytest.mark.parametrize(
@@ -255,14 +257,19 @@ def test_resend_carries_up_to_16_ranges():
         p.decode_body(p.encode_resend(*ranges, (40, 41)))
 
 
-@pytest.mark.parametrize("name_bytes, binding", [(14, "upstream"), (15, "both"), (16, "downstream"), (255, "downstream")])
+@pytest.mark.parametrize(
+    "name_bytes, binding", [(14, "upstream"), (15, "both"), (16, "downstream"), (255, "downstream")]
+)
 def test_the_longest_chat_fills_a_datagram_exactly_in_the_binding_direction(name_bytes, binding):
     """Sealed both ways; upstream carries the 22-byte token and CHAT_OVERHEAD, downstream the name and EVENT_OVERHEAD:
     which one is full depends on the name, and the longest text fills that one to the byte."""
     room, token, name = b"lobby", b"t" * 22, "n" * name_bytes
     limit = p.max_chat_text_bytes(len(room), len(token), name_bytes)
     up = len(p.encode_datagram(room, token, p.encode_chat(1, "x" * limit))) + p.SEAL_OVERHEAD
-    down = len(p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, name, "x" * limit)))) + p.SEAL_OVERHEAD
+    down = (
+        len(p.encode_datagram(room, b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, name, "x" * limit))))
+        + p.SEAL_OVERHEAD
+    )
     assert {"upstream": up, "downstream": down, "both": min(up, down)}[binding] == p.MAX_DATAGRAM
     assert max(up, down) == p.MAX_DATAGRAM and (binding != "both" or up == down)
 
@@ -294,11 +301,19 @@ EVENT_HEAD = bytes.fromhex("ff0110 00000001 0000000000000002 00 02")
     "decode, data, reason",
     [
         (p.decode_tcrp_header, bytes(31), "a TCRP header is 32 bytes, got 31"),
-        (p.decode_tcrp, bytes([4, 1, 0]) + (3).to_bytes(29, "big") + b"room", "expected 7 bytes after the header, got 4"),
+        (
+            p.decode_tcrp,
+            bytes([4, 1, 0]) + (3).to_bytes(29, "big") + b"room",
+            "expected 7 bytes after the header, got 4",
+        ),
         (p.decode_status, b"", "status answer is empty"),
         (p.decode_datagram, b"\x04", "datagram is shorter than its 2-byte header"),
         (p.decode_datagram, bytes([0, 0]), "room name is empty"),
-        (p.decode_datagram, bytes([4, 2]) + b"roomt", "datagram is shorter than the room name and token its header announces"),
+        (
+            p.decode_datagram,
+            bytes([4, 2]) + b"roomt",
+            "datagram is shorter than the room name and token its header announces",
+        ),
         (p.decode_request, b"\xc3\x28", "request payload is not valid UTF-8"),
         (p.decode_request, b'{"username"', "request payload starts like JSON but is not valid JSON"),
         (p.decode_request, b'{"username": "a", "token": 5}', "'token' must be a string"),
@@ -331,9 +346,21 @@ EVENT_HEAD = bytes.fromhex("ff0110 00000001 0000000000000002 00 02")
         (p.decode_json_object, b"[1]", "answer is not a JSON object"),
         (p.event_from_json, [], "history entry is not an object"),
         (p.event_from_json, {"seq": 1, "time_ms": 2, "type": 1}, "history entry is missing a field or has a bad one"),
-        (p.event_from_json, {"seq": 1, "time_ms": 2, "type": 9, "name": "a"}, "history entry is missing a field or has a bad one"),
-        (p.event_from_json, {"seq": "x", "time_ms": 2, "type": 1, "name": "a"}, "history entry is missing a field or has a bad one"),
-        (p.event_from_json, {"seq": None, "time_ms": 2, "type": 1, "name": "a"}, "history entry is missing a field or has a bad one"),
+        (
+            p.event_from_json,
+            {"seq": 1, "time_ms": 2, "type": 9, "name": "a"},
+            "history entry is missing a field or has a bad one",
+        ),
+        (
+            p.event_from_json,
+            {"seq": "x", "time_ms": 2, "type": 1, "name": "a"},
+            "history entry is missing a field or has a bad one",
+        ),
+        (
+            p.event_from_json,
+            {"seq": None, "time_ms": 2, "type": 1, "name": "a"},
+            "history entry is missing a field or has a bad one",
+        ),
     ],
 )
 def test_each_refusal_gives_its_exact_reason(decode, data, reason):
@@ -387,7 +414,9 @@ def test_json_answers_are_compact_utf8_and_history_entries_round_trip():
     entry = p.event_to_json(event)
     assert entry == {"seq": 7, "time_ms": 1_700_000_000_123, "type": 5, "name": "アリス", "text": "bye"}
     assert p.event_from_json(entry) == p.Event(7, 1_700_000_000_123, p.EventType.CLOSED, "アリス", "bye", history=True)
-    assert p.event_from_json({"seq": "3", "time_ms": 4, "type": "2", "name": "b"}) == p.Event(3, 4, p.EventType.JOINED, "b", "", True)
+    assert p.event_from_json({"seq": "3", "time_ms": 4, "type": "2", "name": "b"}) == p.Event(
+        3, 4, p.EventType.JOINED, "b", "", True
+    )
 
 
 def test_check_name_returns_the_utf8_bytes_and_names_the_field():
@@ -401,8 +430,10 @@ def test_check_name_returns_the_utf8_bytes_and_names_the_field():
 
 def test_frames_carry_their_fields_in_order():
     assert p.encode_chat(3, "é") == bytes.fromhex("ff0102 00000003 00000003") + "é".encode()
-    assert p.encode_event(p.Event(1, 2, p.EventType.CHAT, "é", "ü", history=True)) == bytes.fromhex(
-        "ff0110 00000001 0000000000000002 01 01 02") + "é".encode() + "ü".encode()
+    assert (
+        p.encode_event(p.Event(1, 2, p.EventType.CHAT, "é", "ü", history=True))
+        == bytes.fromhex("ff0110 00000001 0000000000000002 01 01 02") + "é".encode() + "ü".encode()
+    )
     assert p.encode_error_frame(p.ErrorCode.TOO_LONG, "é") == b"\xff\x01\x13\x04" + "é".encode()
     assert p.encode_datagram("é".encode(), b"t", b"x") == b"\x02\x01" + "é".encode() + b"tx"
     assert p.decode_body(p.encode_event(p.Event(1, 2, p.EventType.CHAT, "é", "ü", history=False))).history is False
@@ -434,7 +465,11 @@ valid_samples = [
 
 
 @settings(max_examples=400)
-@given(st.sampled_from(valid_samples), st.lists(st.tuples(st.integers(0, 700), st.integers(0, 255)), max_size=6), st.integers(0, 700))
+@given(
+    st.sampled_from(valid_samples),
+    st.lists(st.tuples(st.integers(0, 700), st.integers(0, 255)), max_size=6),
+    st.integers(0, 700),
+)
 def test_mutated_messages_give_a_message_or_a_protocol_error(sample, flips, cut):
     data = bytearray(sample)
     for index, value in flips:
@@ -459,7 +494,9 @@ any_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_
 
 @given(names, st.sampled_from(list(p.Operation)), st.binary(max_size=300))
 def test_tcrp_encode_then_decode_gives_back_the_original(room, operation, payload):
-    assert p.decode_tcrp(p.encode_tcrp(operation, p.State.REQUEST, room, payload)) == p.TcrpMessage(operation, p.State.REQUEST, room, payload)
+    assert p.decode_tcrp(p.encode_tcrp(operation, p.State.REQUEST, room, payload)) == p.TcrpMessage(
+        operation, p.State.REQUEST, room, payload
+    )
 
 
 @given(names, st.binary(min_size=1, max_size=255), st.integers(0, 2**32 - 1), any_text, st.booleans())
@@ -482,7 +519,14 @@ def test_chat_datagram_encode_then_decode_gives_back_the_original(room, token, m
             p.encode_datagram(room_bytes, token, body + b"x")
 
 
-@given(names, any_text, st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1), st.sampled_from(list(p.EventType)), st.booleans())
+@given(
+    names,
+    any_text,
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**64 - 1),
+    st.sampled_from(list(p.EventType)),
+    st.booleans(),
+)
 def test_event_encode_then_decode_gives_back_the_original(name, text, seq, time_ms, event_type, history):
     event = p.Event(seq, time_ms, event_type, name, text, history)
     assert p.decode_body(p.encode_event(event)) == event
@@ -498,7 +542,6 @@ def test_request_encode_then_decode_keeps_username_and_password(username, passwo
         assert p.decode_request(payload) == p.RoomRequest(username, password)
 
 
-
 # --- whose fault: local and remote protocol errors --------------------------------------------
 
 
@@ -510,8 +553,12 @@ def test_bad_bytes_from_a_peer_are_remote_errors_and_unencodable_values_local_on
         RemoteProtocolError,
     )
 
-    for decode, data in ((p.decode_datagram, b"\x01"), (p.decode_body, b"\xff\x09\x01"),
-                         (p.decode_tcrp_header, b"short"), (p.decode_snapshot, b"[]")):
+    for decode, data in (
+        (p.decode_datagram, b"\x01"),
+        (p.decode_body, b"\xff\x09\x01"),
+        (p.decode_tcrp_header, b"short"),
+        (p.decode_snapshot, b"[]"),
+    ):
         with pytest.raises(RemoteProtocolError):
             decode(data)
     with pytest.raises(LocalProtocolError, match="datagram would be 4097 bytes"):
@@ -525,10 +572,20 @@ def test_bad_bytes_from_a_peer_are_remote_errors_and_unencodable_values_local_on
 
 def test_snapshot_and_room_list_answers_decode_to_typed_values():
     history = [p.event_to_json(p.Event(3, 5, p.EventType.CHAT, "アリス", "hi"))]
-    answer = p.encode_json({"room": "r", "seq": 3, "udp_port": 9091, "host": "アリス", "members": ["アリス"],
-                            "locked": False, "history": history})
+    answer = p.encode_json(
+        {
+            "room": "r",
+            "seq": 3,
+            "udp_port": 9091,
+            "host": "アリス",
+            "members": ["アリス"],
+            "locked": False,
+            "history": history,
+        }
+    )
     assert p.decode_snapshot(answer) == p.RoomSnapshot(
-        3, 9091, "アリス", ("アリス",), (p.Event(3, 5, p.EventType.CHAT, "アリス", "hi", history=True),))
+        3, 9091, "アリス", ("アリス",), (p.Event(3, 5, p.EventType.CHAT, "アリス", "hi", history=True),)
+    )
     with pytest.raises(ProtocolError, match="lacks 'udp_port'"):
         p.decode_snapshot(p.encode_json({"seq": 3, "host": "a", "members": [], "history": []}))
     rooms = p.encode_json({"rooms": [{"name": "r", "members": 2, "locked": True, "host": "a"}]})
@@ -549,17 +606,20 @@ def test_sizes_the_server_works_out_come_from_the_codec():
 # --- the encryption layer's codecs: TLS detection, sealed bodies, grants ----------------
 
 
-@pytest.mark.parametrize("prefix, tls", [
-    (bytes([0x16, 0x03, 0x01]), True),   # the usual ClientHello record version
-    (bytes([0x16, 0x03, 0x03]), True),
-    (bytes([0x16, 0x03, 0x04]), True),   # the highest record minor version accepted
-    (bytes([0x16, 0x03, 0x00]), False),  # a 22-byte room name, operation 3, state 0: TCRP
-    (bytes([0x16, 0x03, 0x05]), False),
-    (bytes([0x16, 0x02, 0x01]), False),
-    (bytes([0x15, 0x03, 0x01]), False),  # an alert never opens a client's connection
-    (bytes([0x17, 0x03, 0x01]), False),
-    (bytes([0x16, 0x03, 0x01, 0x00]), True),  # only the first three bytes count
-])
+@pytest.mark.parametrize(
+    "prefix, tls",
+    [
+        (bytes([0x16, 0x03, 0x01]), True),  # the usual ClientHello record version
+        (bytes([0x16, 0x03, 0x03]), True),
+        (bytes([0x16, 0x03, 0x04]), True),  # the highest record minor version accepted
+        (bytes([0x16, 0x03, 0x00]), False),  # a 22-byte room name, operation 3, state 0: TCRP
+        (bytes([0x16, 0x03, 0x05]), False),
+        (bytes([0x16, 0x02, 0x01]), False),
+        (bytes([0x15, 0x03, 0x01]), False),  # an alert never opens a client's connection
+        (bytes([0x17, 0x03, 0x01]), False),
+        (bytes([0x16, 0x03, 0x01, 0x00]), True),  # only the first three bytes count
+    ],
+)
 def test_tls_is_told_from_tcrp_by_three_bytes(prefix, tls):
     assert p.looks_like_tls(prefix) is tls
 
@@ -570,10 +630,18 @@ def test_tls_detection_needs_all_three_bytes():
     assert p.TLS_PREFIX_BYTES == 3
 
 
-@pytest.mark.parametrize("first, tls", [
-    (b"\x16", True), (b"\x15", True), (b"\x15\x03", True),
-    (b"\x00", False), (b"\x14", False), (b"\x17", False), (b"", False),
-])
+@pytest.mark.parametrize(
+    "first, tls",
+    [
+        (b"\x16", True),
+        (b"\x15", True),
+        (b"\x15\x03", True),
+        (b"\x00", False),
+        (b"\x14", False),
+        (b"\x17", False),
+        (b"", False),
+    ],
+)
 def test_a_servers_first_byte_tells_a_tls_record_from_a_tcrp_answer(first, tls):
     assert p.is_tls_record_start(first) is tls
 
@@ -633,7 +701,10 @@ def test_kanaru_dialect_answers_and_relay_form():
     assert p.encode_kanaru_relay(long_name, "t") == bytes([255]) + b"x" * 255 + b"t"
     assert p.encode_kanaru_relay("", "") == b"\x00"
     assert (p.KANARU_REGISTER, p.KANARU_LEAVE, p.KANARU_ROOM_CLOSED) == (
-        "__REGISTER__", "__LEAVE__", b"__ROOM_CLOSED__")
+        "__REGISTER__",
+        "__LEAVE__",
+        b"__ROOM_CLOSED__",
+    )
 
 
 def test_try_later_status_carries_its_seconds_clamped_to_a_u16():
@@ -676,8 +747,14 @@ def test_a_file_entry_keeps_its_sender_and_checksum_and_defaults_them():
     assert p.file_from_json(entry) == p.FileInfo(FILE_ID, "a.txt", 0, "", "", "")  # an empty file is a file
     assert p.file_from_json(entry, sender="アリス").sender == "アリス"
     full = p.FileInfo(FILE_ID, "a.txt", 5, "text/plain", "bob", "ab" * 32)
-    assert p.file_to_json(full) == {"id": FILE_ID, "name": "a.txt", "size": 5, "mime": "text/plain",
-                                    "sender": "bob", "sha256": "ab" * 32}
+    assert p.file_to_json(full) == {
+        "id": FILE_ID,
+        "name": "a.txt",
+        "size": 5,
+        "mime": "text/plain",
+        "sender": "bob",
+        "sha256": "ab" * 32,
+    }
     assert p.file_from_json(p.file_to_json(full), sender="not bob") == full
     assert p.file_to_json(p.FileInfo(FILE_ID, "a", 1, "")) == {"id": FILE_ID, "name": "a", "size": 1, "mime": ""}
     for bad, reason in (
@@ -773,10 +850,12 @@ def test_file_requests_at_their_limits():
 
     assert upload(name="名" * 85, size=0) == p.FileRequest("t", "pr", "名" * 85, 0, "")  # 255 bytes, empty, no type
     assert upload(name="a", size=1, mime="x" * 100).mime == "x" * 100
-    for fields, reason in (({"name": "a" * 256, "size": 1}, "file name must be 1 to 255 bytes"),
-                           ({"name": "a", "size": 1, "mime": "x" * 101}, "file type must be ASCII, at most 100"),
-                           ({"name": "a", "size": 1, "mime": "é"}, "file type must be ASCII"),
-                           ({"name": "a", "size": -1}, "whole number of bytes, 0 or more")):
+    for fields, reason in (
+        ({"name": "a" * 256, "size": 1}, "file name must be 1 to 255 bytes"),
+        ({"name": "a", "size": 1, "mime": "x" * 101}, "file type must be ASCII, at most 100"),
+        ({"name": "a", "size": 1, "mime": "é"}, "file type must be ASCII"),
+        ({"name": "a", "size": -1}, "whole number of bytes, 0 or more"),
+    ):
         with pytest.raises(ProtocolError, match=reason):
             upload(**fields)
     download = p.encode_json({"token": "t", "proof": "pr", "file_id": FILE_ID})
@@ -830,7 +909,7 @@ def test_every_request_field_round_trips_and_the_request_id_has_its_bounds():
 def test_json_answers_and_file_events_with_a_lone_surrogate_are_protocol_errors():
     with pytest.raises(ProtocolError, match="not a UTF-8 JSON object"):
         p.decode_json_object(b'{"members": ["ok", "\\ud83d"]}')
-    assert p.decode_json_object(b'{"members": ["\\ud83d\\ude00"]}') == {"members": ["\U0001F600"]}  # a pair is fine
+    assert p.decode_json_object(b'{"members": ["\\ud83d\\ude00"]}') == {"members": ["\U0001f600"]}  # a pair is fine
     event = p.Event(seq=1, time_ms=0, event_type=p.EventType.FILE, name="bob", text='{"id": "\\ud800"}')
     with pytest.raises(ProtocolError):
         p.decode_file_event(event)

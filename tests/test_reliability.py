@@ -55,8 +55,11 @@ def test_three_clients_through_a_lossy_proxy_get_everything_once_and_in_room_ord
                 log.wait_type(ev.MessageSent, MESSAGES_EACH, timeout=90)
             # Before counting, every stray duplicate must have arrived: the proxy holds none
             # back and the server re-sends nothing (every member acknowledged every event).
-            wait_until(lambda: proxy.pending == 0 and _all_acknowledged(server), timeout=10,
-                       what="the proxy drained and every member acknowledged the room")
+            wait_until(
+                lambda: proxy.pending == 0 and _all_acknowledged(server),
+                timeout=10,
+                what="the proxy drained and every member acknowledged the room",
+            )
             orders = []
             for log in logs:
                 log.pump()
@@ -74,9 +77,11 @@ def test_three_clients_through_a_lossy_proxy_get_everything_once_and_in_room_ord
                 for seq, value in order.items():
                     assert merged.setdefault(seq, value) == value  # one room order, the same for everyone
             extra = proxy.counts["up"] + proxy.counts["down"]
-            print(f"\nlossy proxy: {3 * MESSAGES_EACH} messages, {6 * MESSAGES_EACH} deliveries, "
-                  f"{extra} datagrams through the proxy ({extra / (6 * MESSAGES_EACH):.2f} per delivery), "
-                  f"{proxy.counts['dropped']} dropped, {proxy.counts['duplicated']} duplicated")
+            print(
+                f"\nlossy proxy: {3 * MESSAGES_EACH} messages, {6 * MESSAGES_EACH} deliveries, "
+                f"{extra} datagrams through the proxy ({extra / (6 * MESSAGES_EACH):.2f} per delivery), "
+                f"{proxy.counts['dropped']} dropped, {proxy.counts['duplicated']} duplicated"
+            )
             for client in clients:
                 client.leave()
 
@@ -134,9 +139,23 @@ def test_server_killed_and_restarted_from_its_database_loses_nothing(tmp_path):
 
     def start_server() -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", str(tcp_port),
-             "--udp-port", str(udp_port), "--db", str(db)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            [
+                sys.executable,
+                "-m",
+                "ocm_core",
+                "--host",
+                "127.0.0.1",
+                "--tcp-port",
+                str(tcp_port),
+                "--udp-port",
+                str(udp_port),
+                "--db",
+                str(db),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
         for line in proc.stdout:
             if "listening on" in line:

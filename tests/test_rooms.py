@@ -155,7 +155,9 @@ def test_chat_too_long_to_relay_with_the_sender_name_is_refused_not_sent(registr
     host = registry.create_room("lobby", long_name, ALICE[0])
     bob, _ = registry.join_room("lobby", "bob", BOB[0])
     send(registry, bob, p.encode_heartbeat(1), BOB)
-    text = "x" * (p.MAX_DATAGRAM - 2 - len("lobby") - len(host) - p.SEAL_OVERHEAD - p.CHAT_OVERHEAD)  # fits upstream only
+    text = "x" * (
+        p.MAX_DATAGRAM - 2 - len("lobby") - len(host) - p.SEAL_OVERHEAD - p.CHAT_OVERHEAD
+    )  # fits upstream only
     out = send(registry, host, p.encode_chat(1, text), ALICE)
     assert frames_to(out, BOB) == []
     assert frames_to(out, ALICE)[0].code is ErrorCode.TOO_LONG
@@ -174,7 +176,7 @@ def test_server_frames_sent_to_the_server_are_dropped_without_refreshing_the_mem
 
 
 def test_plain_text_member_gets_no_binary_resends(registry, lobby, clock):
-    send(registry, lobby["carol"], "hello".encode(), CAROL)
+    send(registry, lobby["carol"], b"hello", CAROL)
     send(registry, lobby["alice"], p.encode_chat(1, "hi"), ALICE)
     clock.now += 3
     assert frames_to(registry.tick(), CAROL) == []
@@ -347,7 +349,9 @@ def test_password_guesses_are_counted_before_hashing_and_one_address_hashes_one_
     registry.create_room("vault", "owner", "10.0.0.1")  # no password: no hashing
     registry._rooms["vault"].password_salt, registry._rooms["vault"].password_hash = hash_password("right")
     outcome = []
-    guess = threading.Thread(target=lambda: outcome.append(_status_of(lambda: registry.join_room("vault", "g", "10.0.0.9", "wrong"))))
+    guess = threading.Thread(
+        target=lambda: outcome.append(_status_of(lambda: registry.join_room("vault", "g", "10.0.0.9", "wrong")))
+    )
     guess.start()
     assert started.wait(5)
     assert registry.passwords.failures("10.0.0.9") == 1  # counted while the hash still runs
@@ -398,7 +402,9 @@ def test_the_answer_to_an_unknown_token_is_never_larger_than_the_request(registr
 
 
 def test_the_event_buffer_is_capped_in_bytes(clock):
-    registry = RoomRegistry(clock=clock, limits=Limits(event_buffer_bytes=50_000, rate_per_second=1e6, rate_burst=10**6))
+    registry = RoomRegistry(
+        clock=clock, limits=Limits(event_buffer_bytes=50_000, rate_per_second=1e6, rate_burst=10**6)
+    )
     host = registry.create_room("lobby", "alice", ALICE[0])
     for i in range(100):
         send(registry, host, p.encode_chat(i + 1, "x" * 3000), ALICE)
@@ -445,7 +451,9 @@ def test_a_plain_text_chat_is_held_to_the_same_relay_limit(registry):
     bob, _ = registry.join_room("lobby", "bob", BOB[0])
     send(registry, bob, p.encode_heartbeat(1), BOB)
     fits = "x" * p.max_relayed_text_bytes(len("lobby"), 100)
-    assert [len(d) + p.SEAL_OVERHEAD for to, d in send(registry, host, fits.encode(), ALICE) if to == BOB] == [p.MAX_DATAGRAM]
+    assert [len(d) + p.SEAL_OVERHEAD for to, d in send(registry, host, fits.encode(), ALICE) if to == BOB] == [
+        p.MAX_DATAGRAM
+    ]
     assert send(registry, host, (fits + "x").encode(), ALICE) == []  # refused: a plain client reads no error frame
     assert registry.dropped["chat too long to relay"] == 1
 
@@ -529,7 +537,9 @@ def test_a_retired_token_is_told_why_for_ten_minutes_then_only_that_it_is_unknow
     chat = p.encode_chat(9, "x" * 40)
     clock.now += 600
     registry.tick()
-    assert frames_to(send(registry, lobby["bob"], chat, BOB), BOB) == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "you left the room")]
+    assert frames_to(send(registry, lobby["bob"], chat, BOB), BOB) == [
+        p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "you left the room")
+    ]
     clock.now += 0.001
     registry.tick()
     assert frames_to(send(registry, lobby["bob"], chat, BOB), BOB) == [p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "")]
@@ -610,7 +620,9 @@ def test_a_heartbeat_from_a_caught_up_member_is_answered_after_half_a_second_of_
     assert frames_to(send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE), ALICE) == [p.StatusFrame(2)]
     clock.now += 0.499
     assert send(registry, lobby["alice"], p.encode_heartbeat(2), ALICE) == []
-    assert frames_to(send(registry, lobby["alice"], p.encode_heartbeat(1), ALICE), ALICE) == [p.StatusFrame(2)]  # behind: at once
+    assert frames_to(send(registry, lobby["alice"], p.encode_heartbeat(1), ALICE), ALICE) == [
+        p.StatusFrame(2)
+    ]  # behind: at once
 
 
 def test_a_wrong_password_lockout_doubles_and_ends_to_the_second(registry, clock):
@@ -633,14 +645,14 @@ def test_a_wrong_password_lockout_doubles_and_ends_to_the_second(registry, clock
 def test_a_registry_over_the_same_store_takes_up_rooms_members_events_and_duplicates(tmp_path, clock):
     from ocm_core.storage.roomstore import RoomStore
 
-    wall = lambda: 1_700_000_000.5  # noqa: E731
+    wall = lambda: 1_700_000_000.5
     store = RoomStore(tmp_path / "server.db")
     first = RoomRegistry(clock=clock, wall_clock=wall, store=store)
     host = first.create_room("lobby", "alice", ALICE[0], password="pw")
     bob, _ = first.join_room("lobby", "bob", BOB[0], password="pw")
     carol, _ = first.join_room("lobby", "carol", CAROL[0], password="pw")
     send(first, host, p.encode_heartbeat(0), ALICE)
-    send(first, carol, "plain line".encode(), CAROL)  # carol speaks plain text from here on
+    send(first, carol, b"plain line", CAROL)  # carol speaks plain text from here on
     send(first, bob, p.encode_chat(1, "one"), BOB)
     send(first, bob, p.encode_heartbeat(0), (BOB[0], 7000))  # bob moved to another port
     send(first, bob, p.encode_chat(2, "two"), (BOB[0], 7000))
@@ -655,9 +667,12 @@ def test_a_registry_over_the_same_store_takes_up_rooms_members_events_and_duplic
     assert again.snapshot(bob, BOB[0], "lobby")["seq"] == 5
     history = again.snapshot(host, ALICE[0], "lobby")["history"]
     assert [(h["seq"], h["type"], h["name"], h["time_ms"]) for h in history] == [
-        (1, EventType.JOINED, "bob", 1_700_000_000_500), (2, EventType.JOINED, "carol", 1_700_000_000_500),
-        (3, EventType.CHAT, "carol", 1_700_000_000_500), (4, EventType.CHAT, "bob", 1_700_000_000_500),
-        (5, EventType.CHAT, "bob", 1_700_000_000_500)]
+        (1, EventType.JOINED, "bob", 1_700_000_000_500),
+        (2, EventType.JOINED, "carol", 1_700_000_000_500),
+        (3, EventType.CHAT, "carol", 1_700_000_000_500),
+        (4, EventType.CHAT, "bob", 1_700_000_000_500),
+        (5, EventType.CHAT, "bob", 1_700_000_000_500),
+    ]
     assert [h["text"] for h in history if h["type"] == EventType.CHAT] == ["plain line", "one", "two"]
     assert _status_of(lambda: again.join_room("lobby", "eve", "10.0.0.5", "wrong")) is Status.WRONG_PASSWORD
     # bob's ids are remembered: a retransmit is re-acked, not relayed; his next id flows
@@ -665,7 +680,12 @@ def test_a_registry_over_the_same_store_takes_up_rooms_members_events_and_duplic
     out = send(again, bob, p.encode_chat(3, "three"), (BOB[0], 7000))
     assert frames_to(out, ALICE)[0].text == "three"  # alice's address was taken up
     assert frames_to(out, CAROL) == [p.PlainText("bob: three")]  # and carol's plain-text mode
-    assert frames_to(send(again, dave_gone, p.encode_chat(1, "x" * 60), ("10.0.0.4", 1), room="other"), ("10.0.0.4", 1))[0].text == ""
+    assert (
+        frames_to(send(again, dave_gone, p.encode_chat(1, "x" * 60), ("10.0.0.4", 1), room="other"), ("10.0.0.4", 1))[
+            0
+        ].text
+        == ""
+    )
     store.close()
 
 
@@ -682,7 +702,8 @@ def test_a_room_whose_host_was_removed_before_a_restart_closes_on_take_up(tmp_pa
     again = RoomRegistry(clock=clock, store=store)
     assert again.room_names() == [] and again.member_count() == 0
     assert frames_to(send(again, bob, p.encode_chat(1, "x" * 60), BOB), BOB) == [
-        p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "the host went away, so the room closed")]
+        p.ErrorFrame(ErrorCode.UNKNOWN_TOKEN, "the host went away, so the room closed")
+    ]
     assert store.rooms() == []
     store.close()
 
@@ -729,12 +750,36 @@ def test_close_all_tells_every_member_of_every_room(registry, lobby):
 @pytest.mark.parametrize(
     "action, status, sentence",
     [
-        (lambda r: r.join_room("nope", "x", "1.1.1.1"), Status.NO_SUCH_ROOM, "there is no room 'nope' on this server; check the name"),
-        (lambda r: r.join_room("lobby", "alice", "1.1.1.1"), Status.NAME_TAKEN, "the name 'alice' is taken in room 'lobby'; pick another"),
-        (lambda r: r.create_room("lobby", "x", "1.1.1.1"), Status.ROOM_EXISTS, "room 'lobby' already exists; pick another name or join it"),
-        (lambda r: r.snapshot(b"nope", "1.1.1.1", "lobby"), Status.UNKNOWN_TOKEN, "this session is not known to the server; join again"),
-        (lambda r: r.join_room("locked", "x", "1.1.1.1"), Status.PASSWORD_REQUIRED, "this room is locked; enter its password"),
-        (lambda r: r.join_room("locked", "x", "1.1.1.1", "no"), Status.WRONG_PASSWORD, "wrong password for this room; check it and try again"),
+        (
+            lambda r: r.join_room("nope", "x", "1.1.1.1"),
+            Status.NO_SUCH_ROOM,
+            "there is no room 'nope' on this server; check the name",
+        ),
+        (
+            lambda r: r.join_room("lobby", "alice", "1.1.1.1"),
+            Status.NAME_TAKEN,
+            "the name 'alice' is taken in room 'lobby'; pick another",
+        ),
+        (
+            lambda r: r.create_room("lobby", "x", "1.1.1.1"),
+            Status.ROOM_EXISTS,
+            "room 'lobby' already exists; pick another name or join it",
+        ),
+        (
+            lambda r: r.snapshot(b"nope", "1.1.1.1", "lobby"),
+            Status.UNKNOWN_TOKEN,
+            "this session is not known to the server; join again",
+        ),
+        (
+            lambda r: r.join_room("locked", "x", "1.1.1.1"),
+            Status.PASSWORD_REQUIRED,
+            "this room is locked; enter its password",
+        ),
+        (
+            lambda r: r.join_room("locked", "x", "1.1.1.1", "no"),
+            Status.WRONG_PASSWORD,
+            "wrong password for this room; check it and try again",
+        ),
     ],
 )
 def test_each_refusal_has_its_status_and_exact_sentence(clock, action, status, sentence):
@@ -795,7 +840,12 @@ def test_rooms_are_listed_by_name_ignoring_case_and_snapshots_list_members_the_s
     token = registry._rooms["beta"].members["Bob"].token
     snap = registry.snapshot(token, "10.0.0.3", "beta")
     assert {key: snap[key] for key in ("room", "seq", "host", "members", "locked")} == {
-        "room": "beta", "seq": 2, "host": "Zed", "members": ["amy", "Bob", "Zed"], "locked": False}
+        "room": "beta",
+        "seq": 2,
+        "host": "Zed",
+        "members": ["amy", "Bob", "Zed"],
+        "locked": False,
+    }
     assert registry.members("beta") == ["Bob", "Zed", "amy"]  # the plain view sorts by code point
 
 
@@ -809,10 +859,12 @@ def test_a_snapshot_counts_as_delivery_so_nothing_before_it_is_resent(registry, 
 
 
 def test_a_batch_is_handled_in_full_and_one_crashing_datagram_costs_only_itself(registry, lobby, monkeypatch):
-    out = registry.handle_datagrams([
-        (p.Datagram("lobby", lobby["bob"], p.encode_chat(1, "one")), BOB),
-        (p.Datagram("lobby", lobby["bob"], p.encode_chat(2, "two")), BOB),
-    ])
+    out = registry.handle_datagrams(
+        [
+            (p.Datagram("lobby", lobby["bob"], p.encode_chat(1, "one")), BOB),
+            (p.Datagram("lobby", lobby["bob"], p.encode_chat(2, "two")), BOB),
+        ]
+    )
     assert [f.text for f in frames_to(out, ALICE)] == ["one", "two"]
 
 
@@ -826,11 +878,13 @@ def test_a_crash_while_handling_one_datagram_is_logged_and_the_rest_of_the_batch
         return real(member, chat, now)
 
     monkeypatch.setattr(registry, "_chat", crash_on_boom)
-    out = registry.handle_datagrams([
-        (p.Datagram("lobby", lobby["bob"], p.encode_chat(1, "before")), BOB),
-        (p.Datagram("lobby", lobby["bob"], p.encode_chat(2, "boom")), BOB),
-        (p.Datagram("lobby", lobby["carol"], p.encode_chat(1, "after")), CAROL),
-    ])
+    out = registry.handle_datagrams(
+        [
+            (p.Datagram("lobby", lobby["bob"], p.encode_chat(1, "before")), BOB),
+            (p.Datagram("lobby", lobby["bob"], p.encode_chat(2, "boom")), BOB),
+            (p.Datagram("lobby", lobby["carol"], p.encode_chat(1, "after")), CAROL),
+        ]
+    )
     assert [f.text for f in frames_to(out, ALICE)] == ["before", "after"]
 
 
@@ -849,7 +903,8 @@ def test_refused_datagrams_are_logged_once_per_reason_every_five_seconds_with_a_
     assert lines == [
         "dropped a datagram from ('10.9.9.9', 1): token used from another IP address",
         "dropped a datagram from ('10.0.0.2', 5002): bad frame (unknown frame kind 0x7f)",
-        "dropped a datagram from ('10.9.9.9', 1): token used from another IP address (3 more like it since the last report)",
+        "dropped a datagram from ('10.9.9.9', 1): token used from another IP address "
+        "(3 more like it since the last report)",
     ]
     assert registry.dropped["token used from another IP address"] == 6 and registry.dropped["bad frame"] == 1
 
@@ -859,6 +914,7 @@ def test_a_resend_answers_at_most_64_events_across_its_ranges(clock):
 
     def seqs(*ranges):
         return [f.seq for f in frames_to(send(registry, bob, p.encode_resend(*ranges), BOB), BOB)]
+
     assert seqs((1, 100)) == list(range(1, 65))
     assert seqs((10, 10), (20, 29), (30, 200)) == [10, *range(20, 30), *range(30, 83)]
     assert seqs((0, 2)) == [1, 2]  # there is no event 0
@@ -880,7 +936,8 @@ def test_a_resend_of_events_no_longer_buffered_asks_for_a_resync_in_words(clock)
     for i in range(4):
         send(registry, host, p.encode_chat(i + 1, f"m{i}"), ALICE)
     assert frames_to(send(registry, host, p.encode_resend((2, 4)), ALICE), ALICE) == [
-        p.ErrorFrame(ErrorCode.RESYNC, "some messages are no longer on the server; fetching the room again")]
+        p.ErrorFrame(ErrorCode.RESYNC, "some messages are no longer on the server; fetching the room again")
+    ]
 
 
 def test_the_sender_of_a_chat_counts_it_delivered_only_when_it_was_caught_up(registry, lobby, clock):
@@ -901,7 +958,8 @@ def test_rate_limit_warning_is_worded_counted_and_not_sent_to_plain_text_clients
     plain, _ = registry.join_room("lobby", "carol", CAROL[0])
     send(registry, host, p.encode_chat(1, "a"), ALICE)
     assert frames_to(send(registry, host, p.encode_chat(2, "b"), ALICE), ALICE) == [
-        p.ErrorFrame(ErrorCode.RATE_LIMITED, "you are sending faster than 2 messages a second; slow down")]
+        p.ErrorFrame(ErrorCode.RATE_LIMITED, "you are sending faster than 2 messages a second; slow down")
+    ]
     send(registry, plain, b"one", CAROL)
     assert send(registry, plain, b"two", CAROL) == []
     assert registry.dropped["rate limited"] == 2
@@ -912,7 +970,9 @@ def test_rate_limit_warning_is_worded_counted_and_not_sent_to_plain_text_clients
 
 def test_the_too_long_refusal_is_worded(registry, lobby):
     out = send(registry, lobby["bob"], p.encode_chat(1, "x" * p.MAX_DATAGRAM), BOB)
-    assert frames_to(out, BOB) == [p.ErrorFrame(ErrorCode.TOO_LONG, "that message is too long to relay with your name; shorten it")]
+    assert frames_to(out, BOB) == [
+        p.ErrorFrame(ErrorCode.TOO_LONG, "that message is too long to relay with your name; shorten it")
+    ]
 
 
 def test_plain_text_clients_read_every_kind_of_event(registry, lobby):
@@ -923,8 +983,12 @@ def test_plain_text_clients_read_every_kind_of_event(registry, lobby):
     dave.last_seen -= 100
     out += registry.tick()
     out += send(registry, lobby["alice"], p.encode_leave(), ALICE)
-    assert frames_to(out, CAROL) == [p.PlainText("* dave joined"), p.PlainText("* bob left"),
-                                     p.PlainText("* dave timed out"), p.PlainText("* the host closed the room")]
+    assert frames_to(out, CAROL) == [
+        p.PlainText("* dave joined"),
+        p.PlainText("* bob left"),
+        p.PlainText("* dave timed out"),
+        p.PlainText("* the host closed the room"),
+    ]
 
 
 def test_the_oldest_remembered_ids_are_forgotten_first(clock):
@@ -953,10 +1017,14 @@ def test_messages_held_beyond_the_cap_are_not_kept(clock):
 
 def test_a_too_long_chat_ahead_of_a_missing_one_is_consumed_only_in_its_turn(registry, lobby):
     too_long = "x" * p.MAX_DATAGRAM
-    assert [f.code for f in frames_to(send(registry, lobby["bob"], p.encode_chat(2, too_long, 1), BOB), BOB)] == [ErrorCode.TOO_LONG]
+    assert [f.code for f in frames_to(send(registry, lobby["bob"], p.encode_chat(2, too_long, 1), BOB), BOB)] == [
+        ErrorCode.TOO_LONG
+    ]
     assert [f.text for f in frames_to(send(registry, lobby["bob"], p.encode_chat(1, "one", 1), BOB), ALICE)] == ["one"]
     send(registry, lobby["bob"], p.encode_chat(2, too_long, 2), BOB)  # its retransmit, now in turn: consumed
-    assert [f.text for f in frames_to(send(registry, lobby["bob"], p.encode_chat(3, "three", 3), BOB), ALICE)] == ["three"]
+    assert [f.text for f in frames_to(send(registry, lobby["bob"], p.encode_chat(3, "three", 3), BOB), ALICE)] == [
+        "three"
+    ]
 
 
 def test_members_who_left_or_timed_out_stay_gone_after_a_restart_and_moves_are_kept(tmp_path, clock):
@@ -1038,7 +1106,7 @@ def test_kanaru_forms_decode_to_our_frames():
 
     assert _kanaru_frame(b"__REGISTER__") == p.Heartbeat(0)
     assert _kanaru_frame(b"__LEAVE__") == p.Leave()
-    assert _kanaru_frame("__REGISTER__ ".encode()) == p.PlainText("__REGISTER__ ")
+    assert _kanaru_frame(b"__REGISTER__ ") == p.PlainText("__REGISTER__ ")
     with pytest.raises(p.ProtocolError, match="no message"):
         _kanaru_frame(b"")
     with pytest.raises(p.ProtocolError, match="not valid UTF-8"):
@@ -1055,9 +1123,14 @@ def test_kanaru_forms_decode_to_our_frames():
 @pytest.mark.parametrize("fits", [2, 3])
 def test_a_resend_answer_stops_at_the_members_reply_byte_budget_exactly(clock, fits):
     # every event re-sent here has this size: same name, same time, texts of one length
-    size = len(p.encode_datagram(b"lobby", b"", p.encode_event(p.Event(9, 1_700_000_000_000, EventType.CHAT, "alice", "m1"))))
-    registry = RoomRegistry(clock=clock, wall_clock=lambda: 1_700_000_000.0,
-                            limits=Limits(reply_bytes_burst=fits * size + size - 1, reply_bytes_per_second=1))
+    size = len(
+        p.encode_datagram(b"lobby", b"", p.encode_event(p.Event(9, 1_700_000_000_000, EventType.CHAT, "alice", "m1")))
+    )
+    registry = RoomRegistry(
+        clock=clock,
+        wall_clock=lambda: 1_700_000_000.0,
+        limits=Limits(reply_bytes_burst=fits * size + size - 1, reply_bytes_per_second=1),
+    )
     alice = registry.create_room("lobby", "alice", ALICE[0])
     bob, _ = registry.join_room("lobby", "bob", BOB[0])
     send(registry, alice, p.encode_heartbeat(0), ALICE)
@@ -1070,7 +1143,8 @@ def test_a_resend_answer_stops_at_the_members_reply_byte_budget_exactly(clock, f
 
 
 def test_a_sealed_members_snapshot_needs_its_key_proof(clock, tmp_path):
-    from ocm_core.crypto.secure import MemberKeys, ServerIdentity
+    from ocm_core.crypto.identity import ServerIdentity
+    from ocm_core.crypto.sealed import MemberKeys
     from ocm_core.sansio.room import Transport
 
     keys = MemberKeys(ServerIdentity.load_or_create(tmp_path), epoch=1)
@@ -1270,7 +1344,8 @@ def test_a_repeated_request_gets_the_same_token_only_while_it_is_remembered(regi
 
 
 def test_a_sealed_members_datagrams_open_under_its_key_and_anything_else_is_dropped(clock, tmp_path):
-    from ocm_core.crypto.secure import MemberKeys, SealedChannel, ServerIdentity
+    from ocm_core.crypto.identity import ServerIdentity
+    from ocm_core.crypto.sealed import MemberKeys, SealedChannel
     from ocm_core.sansio.room import Transport
 
     keys = MemberKeys(ServerIdentity.load_or_create(tmp_path), epoch=1)
@@ -1382,14 +1457,18 @@ def test_a_failing_clean_up_hook_is_logged_and_the_room_closes_all_the_same(regi
 
 
 @pytest.mark.parametrize("silence, relayed", [(0.9, 2), (1.0, 2), (1.5, 15), (5.0, 20)])
-def test_a_sender_back_after_over_a_second_of_silence_may_send_its_rate_over_the_silence_at_once(clock, silence, relayed):
+def test_a_sender_back_after_over_a_second_of_silence_may_send_its_rate_over_the_silence_at_once(
+    clock, silence, relayed
+):
     registry = RoomRegistry(clock=clock, limits=Limits(rate_per_second=10.0, rate_burst=2))
     alice = registry.create_room("lobby", "alice", ALICE[0])
     bob, _ = registry.join_room("lobby", "bob", BOB[0])
     send(registry, alice, p.encode_heartbeat(1), ALICE)
     send(registry, bob, p.encode_heartbeat(1), BOB)
     clock.now += silence
-    out = registry.handle_datagrams([(p.Datagram("lobby", bob, p.encode_chat(i, f"m{i}", 1)), BOB) for i in range(1, 21)])
+    out = registry.handle_datagrams(
+        [(p.Datagram("lobby", bob, p.encode_chat(i, f"m{i}", 1)), BOB) for i in range(1, 21)]
+    )
     assert len(frames_to(out, ALICE)) == relayed
 
 
@@ -1457,15 +1536,22 @@ def test_when_there_are_too_many_tombstones_and_repeats_the_oldest_go_first(regi
     monkeypatch.setattr(rooms, "TOMBSTONE_LIMIT", 2)
     monkeypatch.setattr(tombstones, "TOMBSTONE_LIMIT", 2)
     registry.create_room("lobby", "alice", ALICE[0])
-    members = [(registry.join_room("lobby", f"m{i}", f"10.0.1.{i}", request_id=f"r{i}")[0], (f"10.0.1.{i}", 5000))
-               for i in range(3)]
+    members = [
+        (registry.join_room("lobby", f"m{i}", f"10.0.1.{i}", request_id=f"r{i}")[0], (f"10.0.1.{i}", 5000))
+        for i in range(3)
+    ]
     assert [registry.join_room("lobby", f"m{i}", f"10.0.1.{i}", request_id=f"r{i}")[0] for i in (1, 2)] == [
-        members[1][0], members[2][0]]  # the last two requests are still answered again
+        members[1][0],
+        members[2][0],
+    ]  # the last two requests are still answered again
     assert _status_of(lambda: registry.join_room("lobby", "m0", "10.0.1.0", request_id="r0")) is Status.NAME_TAKEN
     for token, address in members:
         leave_from(registry, token, address)
     assert [closing_word(registry, token, address) for token, address in members] == [
-        "", "you left the room", "you left the room"]
+        "",
+        "you left the room",
+        "you left the room",
+    ]
 
 
 def test_tombstones_and_repeats_expire_oldest_first(registry, clock):
@@ -1621,7 +1707,9 @@ def test_an_acknowledgement_that_leaves_a_member_behind_waits_a_quarter_second_t
 
 def test_a_missing_message_is_given_up_thirty_seconds_after_the_senders_last_progress(registry, lobby, clock):
     def chat(msg_id):
-        return [f.text for f in frames_to(send(registry, lobby["bob"], p.encode_chat(msg_id, f"m{msg_id}", 1), BOB), ALICE)]
+        return [
+            f.text for f in frames_to(send(registry, lobby["bob"], p.encode_chat(msg_id, f"m{msg_id}", 1), BOB), ALICE)
+        ]
 
     assert chat(2) == [] and chat(4) == []  # 1 and 3 missing
     clock.now += 10
@@ -1675,7 +1763,7 @@ def test_a_plain_member_joined_first_does_not_keep_events_or_resends_from_the_ot
         send(registry, dave, p.KANARU_REGISTER.encode(), ("10.0.0.4", 1))
     else:
         dave, _ = registry.join_room("lobby", "dave", "10.0.0.4")
-        send(registry, dave, "hello".encode(), ("10.0.0.4", 1))
+        send(registry, dave, b"hello", ("10.0.0.4", 1))
     bob, _ = registry.join_room("lobby", "bob", BOB[0])
     send(registry, bob, p.encode_heartbeat(3), BOB)
     out = send(registry, alice, p.encode_chat(1, "to all"), ALICE)
@@ -1686,7 +1774,7 @@ def test_a_plain_member_joined_first_does_not_keep_events_or_resends_from_the_ot
 
 
 def test_a_plain_text_member_reads_a_shared_file_as_a_line_in_a_datagram_without_a_token(registry, lobby):
-    send(registry, lobby["carol"], "I speak plain text".encode(), CAROL)
+    send(registry, lobby["carol"], b"I speak plain text", CAROL)
     out = registry.share_file(lobby["bob"], p.FileInfo("0123456789abcdef", "a.txt", 3, "text/plain"))
     [(_, data)] = [(to, data) for to, data in out if to == CAROL]
     datagram = p.decode_datagram(data)
@@ -1702,7 +1790,9 @@ def test_notices_of_leaving_and_timing_out_carry_no_text_and_a_plain_join_says_s
     send(registry, lobby["alice"], p.encode_heartbeat(4), ALICE)  # alice has every event so far
     out = time_out_all_but(registry, clock, [(lobby["alice"], ALICE)])  # carol and dave at once
     assert [(f.event_type, f.name, f.text) for f in frames_to(out, ALICE)] == [
-        (EventType.TIMED_OUT, "carol", ""), (EventType.TIMED_OUT, "dave", "")]
+        (EventType.TIMED_OUT, "carol", ""),
+        (EventType.TIMED_OUT, "dave", ""),
+    ]
 
 
 def test_a_second_join_without_a_request_id_is_a_name_taken_not_a_repeat(registry):
@@ -1731,8 +1821,9 @@ def test_one_address_hosts_at_most_its_share_of_rooms_and_gets_one_back_when_a_r
     first = registry.create_room("one", "alice", ALICE[0])
     registry.create_room("two", "alice", ALICE[0])
     registry.join_room("one", "bob", BOB[0])  # being a member elsewhere does not count
-    with pytest.raises(RegistryError, match="^your address already hosts 2 rooms on this server, the most it allows; "
-                                            "close one first$") as caught:
+    with pytest.raises(
+        RegistryError, match="^your address already hosts 2 rooms on this server, the most it allows; close one first$"
+    ) as caught:
         registry.create_room("three", "alice", ALICE[0])
     assert caught.value.status is Status.SERVER_FULL
     registry.create_room("three", "bob", BOB[0])  # another address may

@@ -32,7 +32,8 @@ from support import EventLog, wait_until
 from ocm_core import errors
 from ocm_core import wire as p
 from ocm_core.crypto.passwords import hash_password
-from ocm_core.crypto.secure import SealedChannel, TlsClientStream, client_tls_context
+from ocm_core.crypto.sealed import SealedChannel
+from ocm_core.crypto.tls import TlsClientStream, client_tls_context
 from ocm_core.net.client import ChatClient
 from ocm_core.net.server import ChatServer, ServerLimits
 from ocm_core.sansio import events as ev
@@ -101,7 +102,9 @@ def answer_of(data: bytes) -> tuple[Status, str, bytes | None]:
     return status, detail, messages[1].payload if len(messages) > 1 else None
 
 
-def tcrp(port: int, operation: Operation, room: str, payload: bytes = b"", *, source: str = "127.0.0.1") -> tuple[Status, str, bytes | None]:
+def tcrp(
+    port: int, operation: Operation, room: str, payload: bytes = b"", *, source: str = "127.0.0.1"
+) -> tuple[Status, str, bytes | None]:
     """One raw TCRP request from `source`; returns the server's status, sentence and completion."""
     with connect(port, source) as sock:
         sock.sendall(p.encode_tcrp(operation, State.REQUEST, room, payload))
@@ -109,7 +112,9 @@ def tcrp(port: int, operation: Operation, room: str, payload: bytes = b"", *, so
         return answer_of(read_to_end(sock))
 
 
-def tls_tcrp(port: int, operation: Operation, room: str, payload: bytes = b"", *, source: str = "127.0.0.1") -> tuple[Status, str, bytes | None]:
+def tls_tcrp(
+    port: int, operation: Operation, room: str, payload: bytes = b"", *, source: str = "127.0.0.1"
+) -> tuple[Status, str, bytes | None]:
     """As `tcrp`, over TLS 1.3 as our clients speak it (the server's key is not checked here)."""
     with connect(port, source) as sock:
         stream = TlsClientStream(sock, client_tls_context())
@@ -214,8 +219,13 @@ class ServerProcess:
         # ever hashed a password, at most 8 x 16 MiB; docs/security.md gives the figures.)
         env["MALLOC_MMAP_THRESHOLD_"] = str(1 << 20)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVER_PROCESS], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self.log_file, text=True, env=env, cwd=REPO,
+            [sys.executable, "-c", _SERVER_PROCESS],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log_file,
+            text=True,
+            env=env,
+            cwd=REPO,
         )
         ports = json.loads(self.proc.stdout.readline())
         self.tcp_port, self.udp_port = ports["tcp"], ports["udp"]
@@ -249,7 +259,9 @@ def mutate(rng: random.Random, data: bytes, samples: list[bytes], length_field: 
         if edit == 0 and out:
             out[rng.randrange(len(out))] ^= 1 << rng.randrange(8)
         elif edit == 1 and out:
-            out[rng.randrange(len(out))] = rng.choice((0, 1, 2, 3, 4, 0x1F, 0x7F, 0x80, 0xC0, 0xFE, 0xFF, rng.randrange(256)))
+            out[rng.randrange(len(out))] = rng.choice(
+                (0, 1, 2, 3, 4, 0x1F, 0x7F, 0x80, 0xC0, 0xFE, 0xFF, rng.randrange(256))
+            )
         elif edit == 2:
             at = rng.randrange(len(out) + 1)
             out[at:at] = rng.randbytes(rng.randrange(1, 24))
@@ -267,12 +279,27 @@ def mutate(rng: random.Random, data: bytes, samples: list[bytes], length_field: 
             out = out[: rng.randrange(len(out) + 1)] + other[rng.randrange(len(other) + 1) :]
         elif len(out) >= length_field.stop:
             width = length_field.stop - length_field.start
-            value = rng.choice((0, 1, 255, 256, len(out), len(out) - 1, 2**16, 2**16 + 1, 2 ** (8 * width) - 1, rng.randrange(2 ** (8 * width))))
+            value = rng.choice(
+                (
+                    0,
+                    1,
+                    255,
+                    256,
+                    len(out),
+                    len(out) - 1,
+                    2**16,
+                    2**16 + 1,
+                    2 ** (8 * width) - 1,
+                    rng.randrange(2 ** (8 * width)),
+                )
+            )
             out[length_field] = (value % 2 ** (8 * width)).to_bytes(width, "big")
     return bytes(out)
 
 
-def fuzz_tcp(port: int, seed: int, count: int, samples: list[bytes], weights: list[float], outcomes: collections.Counter) -> None:
+def fuzz_tcp(
+    port: int, seed: int, count: int, samples: list[bytes], weights: list[float], outcomes: collections.Counter
+) -> None:
     rng = random.Random(seed)
     for _ in range(count):
         if rng.random() < 0.1:
@@ -288,7 +315,7 @@ def fuzz_tcp(port: int, seed: int, count: int, samples: list[bytes], weights: li
                 except ConnectionResetError:
                     outcomes["reset"] += 1
                     continue
-        except socket.timeout:
+        except TimeoutError:
             outcomes["no answer within 10 s"] += 1
             continue
         if not answer:
@@ -338,9 +365,15 @@ def test_ten_thousand_fuzzed_requests_and_datagrams_then_chat_works_and_memory_s
         port, udp_port = server.tcp_port, server.udp_port
         # Real members whose tokens the fuzz mutates, so mutations reach the registry's paths.
         tokens = []
-        for room, names, password in (("fuzz-a", ("a-host", "a1", "a2", "a3"), None), ("fuzz-b", ("b-host", "b1", "b2"), None), ("fuzz-lock", ("l-host", "l1"), "pw")):
+        for room, names, password in (
+            ("fuzz-a", ("a-host", "a1", "a2", "a3"), None),
+            ("fuzz-b", ("b-host", "b1", "b2"), None),
+            ("fuzz-lock", ("l-host", "l1"), "pw"),
+        ):
             for i, name in enumerate(names):
-                status, detail, token = tcrp(port, Operation.CREATE if i == 0 else Operation.JOIN, room, request(name, password))
+                status, detail, token = tcrp(
+                    port, Operation.CREATE if i == 0 else Operation.JOIN, room, request(name, password)
+                )
                 assert status is Status.OK, detail
                 tokens.append((room.encode(), token))
         # Warm up with one normal session, then take the baseline.
@@ -359,15 +392,24 @@ def test_ten_thousand_fuzzed_requests_and_datagrams_then_chat_works_and_memory_s
         ]
         tcp_weights = [20, 10, 20, 5, 10, 10, 0.5]
         bodies = [
-            p.encode_heartbeat(0), p.encode_heartbeat(2**32 - 1), p.encode_chat(1, "hello"), p.encode_chat(2**32 - 1, "こんにちは"),
-            p.encode_resend((1, 64)), p.encode_resend((0, 2**32 - 1), (5, 9)), "plain text line".encode(),
-            p.encode_event(p.Event(1, 0, p.EventType.CHAT, "x", "y")), p.encode_chat_ack(1, 1), p.encode_status_frame(5),
+            p.encode_heartbeat(0),
+            p.encode_heartbeat(2**32 - 1),
+            p.encode_chat(1, "hello"),
+            p.encode_chat(2**32 - 1, "こんにちは"),
+            p.encode_resend((1, 64)),
+            p.encode_resend((0, 2**32 - 1), (5, 9)),
+            b"plain text line",
+            p.encode_event(p.Event(1, 0, p.EventType.CHAT, "x", "y")),
+            p.encode_chat_ack(1, 1),
+            p.encode_status_frame(5),
             p.encode_error_frame(ErrorCode.RATE_LIMITED, "no"),
         ]
         udp_samples = [p.encode_datagram(room, token, body) for room, token in tokens for body in bodies]
-        udp_samples += [p.encode_datagram(b"fuzz-b", token_a, p.encode_chat(3, "wrong room")),
-                        p.encode_datagram(b"fuzz-a", b"not-a-token", p.encode_chat(4, "unknown")),
-                        p.encode_datagram(room_a, token_a, p.encode_leave())]
+        udp_samples += [
+            p.encode_datagram(b"fuzz-b", token_a, p.encode_chat(3, "wrong room")),
+            p.encode_datagram(b"fuzz-a", b"not-a-token", p.encode_chat(4, "unknown")),
+            p.encode_datagram(room_a, token_a, p.encode_leave()),
+        ]
 
         tcp_outcomes, udp_outcomes = collections.Counter(), collections.Counter()
         crashes: list[BaseException] = []
@@ -378,10 +420,18 @@ def test_ten_thousand_fuzzed_requests_and_datagrams_then_chat_works_and_memory_s
             except BaseException as exc:  # a fuzz thread's own failure fails the test below
                 crashes.append(exc)
 
-        workers = [threading.Thread(target=run, args=(fuzz_tcp, port, FUZZ_SEED + i, FUZZ_TCP_EACH, tcp_samples, tcp_weights, tcp_outcomes))
-                   for i in range(FUZZ_TCP_THREADS)]
-        workers += [threading.Thread(target=run, args=(fuzz_udp, udp_port, FUZZ_SEED + 100 + i, FUZZ_UDP_EACH, udp_samples, udp_outcomes))
-                    for i in range(FUZZ_UDP_THREADS)]
+        workers = [
+            threading.Thread(
+                target=run, args=(fuzz_tcp, port, FUZZ_SEED + i, FUZZ_TCP_EACH, tcp_samples, tcp_weights, tcp_outcomes)
+            )
+            for i in range(FUZZ_TCP_THREADS)
+        ]
+        workers += [
+            threading.Thread(
+                target=run, args=(fuzz_udp, udp_port, FUZZ_SEED + 100 + i, FUZZ_UDP_EACH, udp_samples, udp_outcomes)
+            )
+            for i in range(FUZZ_UDP_THREADS)
+        ]
         started = time.monotonic()
         for worker in workers:
             worker.start()
@@ -396,10 +446,15 @@ def test_ten_thousand_fuzzed_requests_and_datagrams_then_chat_works_and_memory_s
         grown = server.rss() - baseline
         report = server.report()
         total = FUZZ_TCP_THREADS * FUZZ_TCP_EACH + FUZZ_UDP_THREADS * FUZZ_UDP_EACH
-        print(f"\nfuzz (seed {FUZZ_SEED}): {total} inputs in {fuzz_seconds:.1f} s; TCP outcomes {dict(tcp_outcomes)}; "
-              f"UDP {dict(udp_outcomes)}; server: {report}")
-        print(f"after the fuzz a create + join + two messages took {session_seconds:.2f} s; "
-              f"server RSS grew by {grown / 2**20:.1f} MiB (bound {RSS_GROWTH_BOUND / 2**20:.0f} MiB) from {baseline / 2**20:.1f} MiB")
+        print(
+            f"\nfuzz (seed {FUZZ_SEED}): {total} inputs in {fuzz_seconds:.1f} s; TCP outcomes {dict(tcp_outcomes)}; "
+            f"UDP {dict(udp_outcomes)}; server: {report}"
+        )
+        print(
+            f"after the fuzz a create + join + two messages took {session_seconds:.2f} s; "
+            f"server RSS grew by {grown / 2**20:.1f} MiB (bound {RSS_GROWTH_BOUND / 2**20:.0f} MiB) "
+            f"from {baseline / 2**20:.1f} MiB"
+        )
 
         assert sum(tcp_outcomes.values()) == FUZZ_TCP_THREADS * FUZZ_TCP_EACH
         assert tcp_outcomes["no answer within 10 s"] == 0 and tcp_outcomes["garbled answer"] == 0
@@ -458,11 +513,19 @@ def test_the_request_payload_cap_holds_to_the_byte(plain_server, padding):
 @pytest.mark.parametrize(
     "sources, server_limits",
     [
-        pytest.param([f"127.1.0.{i + 1}" for i in range(200)], ServerLimits(request_timeout=3.0), id="200-addresses-default-caps"),
-        pytest.param(["127.0.0.2"] * 200, ServerLimits(request_timeout=3.0, max_connections_per_ip=256), id="one-address-cap-raised"),
+        pytest.param(
+            [f"127.1.0.{i + 1}" for i in range(200)], ServerLimits(request_timeout=3.0), id="200-addresses-default-caps"
+        ),
+        pytest.param(
+            ["127.0.0.2"] * 200,
+            ServerLimits(request_timeout=3.0, max_connections_per_ip=256),
+            id="one-address-cap-raised",
+        ),
     ],
 )
-def test_200_stalled_half_headers_hold_no_thread_and_a_normal_create_and_join_take_under_a_second(sources, server_limits):
+def test_200_stalled_half_headers_hold_no_thread_and_a_normal_create_and_join_take_under_a_second(
+    sources, server_limits
+):
     threads_before = ocm_threads()
     with ChatServer("127.0.0.1", 0, 0, server_limits=server_limits) as server:
         port = server.tcp_address[1]
@@ -473,7 +536,9 @@ def test_200_stalled_half_headers_hold_no_thread_and_a_normal_create_and_join_ta
                 sock.sendall(HALF_HEADER)
                 stalled.append(sock)
             wait_until(lambda: server._open_total == 200, what="the server to hold all 200 stalled connections")
-            assert ocm_threads() - threads_before <= 1 + server.server_limits.workers  # the selector thread and the workers, no more
+            assert (
+                ocm_threads() - threads_before <= 1 + server.server_limits.workers
+            )  # the selector thread and the workers, no more
 
             started = time.monotonic()
             host, guest = ChatClient("127.0.0.1", port), ChatClient("127.0.0.1", port)
@@ -488,8 +553,11 @@ def test_200_stalled_half_headers_hold_no_thread_and_a_normal_create_and_join_ta
             host.leave()
 
             # Each stalled peer is cut off once its request timeout passes.
-            wait_until(lambda: server.stats["tcp timeouts"] == 200 and server._open_total == 0 and not server._open_by_ip,
-                       timeout=10, what="the 200 stalled connections to time out and be released")
+            wait_until(
+                lambda: server.stats["tcp timeouts"] == 200 and server._open_total == 0 and not server._open_by_ip,
+                timeout=10,
+                what="the 200 stalled connections to time out and be released",
+            )
             for sock in stalled:
                 try:
                     assert sock.recv(10) == b""
@@ -525,7 +593,9 @@ def test_the_33rd_connection_from_one_address_gets_a_busy_status_in_words(server
             sock.sendall(HALF_HEADER)
             held.append(sock)
         wait_until(lambda: server._open_by_ip["127.0.0.1"] == cap, what="32 held connections from 127.0.0.1")
-        with pytest.raises(errors.ServerBusy, match=r"^Too many connections from your address at once; try again in a moment\.$") as caught:
+        with pytest.raises(
+            errors.ServerBusy, match=r"^Too many connections from your address at once; try again in a moment\.$"
+        ) as caught:
             ChatClient("127.0.0.1", port, timeout=0.5).list_rooms()
         assert isinstance(caught.value, errors.ServerFull)
     finally:
@@ -557,7 +627,9 @@ def test_the_total_connection_cap_gets_a_busy_status_in_words():
 
 def _reset(sock: socket.socket) -> None:
     """Close with a TCP reset instead of a clean end, as a crashed or unplugged peer does."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, (1).to_bytes(4, sys.byteorder) + (0).to_bytes(4, sys.byteorder))
+    sock.setsockopt(
+        socket.SOL_SOCKET, socket.SO_LINGER, (1).to_bytes(4, sys.byteorder) + (0).to_bytes(4, sys.byteorder)
+    )
     sock.close()
 
 
@@ -581,7 +653,9 @@ def test_peers_that_vanish_mid_request_cost_nothing(server, make_client, caplog)
             sock = connect(port)
             sock.sendall(data)
             end(sock)
-    wait_until(lambda: server._open_total == 0 and not server._open_by_ip, timeout=3, what="every connection to be released")
+    wait_until(
+        lambda: server._open_total == 0 and not server._open_by_ip, timeout=3, what="every connection to be released"
+    )
     assert server.stats["tcp timeouts"] == 0  # released when the peer went, not by the request timeout
     assert ocm_threads() - threads_before <= server.server_limits.workers
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
@@ -608,11 +682,18 @@ def test_a_valid_token_from_another_address_is_refused_logged_and_reaches_no_mem
     before = server.registry.dropped[refused]
 
     spoofer = udp_socket("127.0.0.2")
-    forged = [p.encode_chat(9999, "sent with a stolen token"), "plain text with a stolen token".encode(), p.encode_heartbeat(0),
-              p.encode_resend((1, 10)), p.encode_leave()]
+    forged = [
+        p.encode_chat(9999, "sent with a stolen token"),
+        b"plain text with a stolen token",
+        p.encode_heartbeat(0),
+        p.encode_resend((1, 10)),
+        p.encode_leave(),
+    ]
     for body in forged:
         spoofer.sendto(p.encode_datagram(b"bound", guest._token, body), server.udp_address)
-    wait_until(lambda: server.registry.dropped[refused] == before + len(forged), what="the forged datagrams to be refused")
+    wait_until(
+        lambda: server.registry.dropped[refused] == before + len(forged), what="the forged datagrams to be refused"
+    )
 
     guest.send("the real guest")  # relayed after anything the forged datagrams could have caused
     assert [(m.sender, m.text) for m in host_log.wait_type(ev.ChatMessage)] == [("guest", "the real guest")]
@@ -625,7 +706,9 @@ def test_a_valid_token_from_another_address_is_refused_logged_and_reaches_no_mem
     assert logged and all("127.0.0.2" in r.getMessage() and r.levelno >= logging.INFO for r in logged)
 
     # Over TCP too: the token does not fetch the room from another address.
-    status, detail, _ = tls_tcrp(server.tcp_address[1], Operation.SYNC, "bound", request(token=guest._token), source="127.0.0.2")
+    status, detail, _ = tls_tcrp(
+        server.tcp_address[1], Operation.SYNC, "bound", request(token=guest._token), source="127.0.0.2"
+    )
     assert status is Status.UNKNOWN_TOKEN and detail == "this session is not known to the server; join again"
 
 
@@ -635,8 +718,11 @@ def test_a_token_works_only_in_its_own_room(server, make_client):
     bob.create_room("two", "bob")
     bob_log = EventLog(bob)
     with udp_socket() as sock:
-        sock.sendto(p.encode_datagram("two".encode(), alice._token, p.encode_chat(1, "wrong room")), server.udp_address)
-        wait_until(lambda: server.registry.dropped["token used for another room"] == 1, what="the cross-room datagram to be refused")
+        sock.sendto(p.encode_datagram(b"two", alice._token, p.encode_chat(1, "wrong room")), server.udp_address)
+        wait_until(
+            lambda: server.registry.dropped["token used for another room"] == 1,
+            what="the cross-room datagram to be refused",
+        )
     alice.send("right room")
     bob.send("marker")
     bob_log.wait_type(ev.MessageSent)
@@ -703,7 +789,9 @@ def test_repeated_wrong_passwords_from_one_address_are_slowed_down(server, make_
         make_client().join_room("vault", "right-but-early", password)
     refused_in = time.monotonic() - started
     # The pause is per address: another host with the right password gets in meanwhile.
-    status, detail, _ = tls_tcrp(server.tcp_address[1], Operation.JOIN, "vault", request("elsewhere", password), source="127.0.0.2")
+    status, detail, _ = tls_tcrp(
+        server.tcp_address[1], Operation.JOIN, "vault", request("elsewhere", password), source="127.0.0.2"
+    )
     assert status is Status.OK, detail
     while True:
         try:
@@ -713,8 +801,11 @@ def test_repeated_wrong_passwords_from_one_address_are_slowed_down(server, make_
             assert time.monotonic() - locked_at < 5, "the pause did not end"
             time.sleep(0.02)
     paused = time.monotonic() - locked_at
-    print(f"\nwrong password answered in {statistics.median(wrong_times) * 1000:.0f} ms (scrypt), "
-          f"a refusal during the pause in {refused_in * 1000:.1f} ms, the pause after {free} failures lasted {paused:.2f} s")
+    print(
+        f"\nwrong password answered in {statistics.median(wrong_times) * 1000:.0f} ms (scrypt), "
+        f"a refusal during the pause in {refused_in * 1000:.1f} ms, "
+        f"the pause after {free} failures lasted {paused:.2f} s"
+    )
     assert 0.9 <= paused < 3.0
     # Success forgets the failures: the next wrong guess is a plain WRONG_PASSWORD again.
     with pytest.raises(errors.WrongPassword):
@@ -724,8 +815,17 @@ def test_repeated_wrong_passwords_from_one_address_are_slowed_down(server, make_
 def _reachable(*roots):
     """Every object reachable from `roots` through instances and containers (not through
     classes, modules or functions, which lead to the whole interpreter)."""
-    skip = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-            types.CodeType, types.FrameType, types.MethodWrapperType, types.WrapperDescriptorType)
+    skip = (
+        type,
+        types.ModuleType,
+        types.FunctionType,
+        types.BuiltinFunctionType,
+        types.MethodType,
+        types.CodeType,
+        types.FrameType,
+        types.MethodWrapperType,
+        types.WrapperDescriptorType,
+    )
     seen, stack = set(), list(roots)
     while stack:
         obj = stack.pop()
@@ -803,7 +903,9 @@ def test_a_flood_of_10000_datagrams_does_not_stop_another_members_messages(serve
     frames = [member.frame(flooder.recv(p.MAX_DATAGRAM))]
     assert isinstance(frames[0], p.StatusFrame)
     host_log, talker_log = EventLog(host), EventLog(talker)
-    host_log.wait_for(lambda s: any(isinstance(e, ev.Notice) and e.name == "flooder" for e in s), what="the flooder's join")
+    host_log.wait_for(
+        lambda s: any(isinstance(e, ev.Notice) and e.name == "flooder" for e in s), what="the flooder's join"
+    )
 
     flood = [member.datagram(p.encode_chat(i + 1, f"flood {i}")) for i in range(10_000)]
     sent = [0]
@@ -837,23 +939,35 @@ def test_a_flood_of_10000_datagrams_does_not_stop_another_members_messages(serve
             continue
     through_seconds = time.monotonic() - started
 
-    talked = host_log.wait_for(lambda s: (m := [e.text for e in s if isinstance(e, ev.ChatMessage) and e.sender == "talker"]) and len(m) >= 20 and m,
-                               timeout=15, what="the talker's 20 messages")
+    talked = host_log.wait_for(
+        lambda s: (
+            (m := [e.text for e in s if isinstance(e, ev.ChatMessage) and e.sender == "talker"]) and len(m) >= 20 and m
+        ),
+        timeout=15,
+        what="the talker's 20 messages",
+    )
     assert talked == [f"talk {i:02d}" for i in range(20)]
     talker_log.wait_type(ev.MessageSent, 20, timeout=15)
 
     accepted = sum(isinstance(f, p.ChatAck) for f in frames)
     notices = [f for f in frames if isinstance(f, p.ErrorFrame)]
     limited = server.registry.dropped["rate limited"] - limited_before
-    print(f"\nflood: 10000 datagrams sent in {flood_seconds:.2f} s, the server through them in {through_seconds:.2f} s; "
-          f"relayed {accepted}, dropped as 'rate limited' {limited}, lost before the server {10_000 - accepted - limited}; "
-          f"the flooder was told {len(notices)} time(s); the talker's 20 messages arrived in order")
+    print(
+        f"\nflood: 10000 datagrams sent in {flood_seconds:.2f} s, the server through them in {through_seconds:.2f} s; "
+        f"relayed {accepted}, dropped as 'rate limited' {limited}, "
+        f"lost before the server {10_000 - accepted - limited}; "
+        f"the flooder was told {len(notices)} time(s); the talker's 20 messages arrived in order"
+    )
     assert accepted + limited >= 1_000  # the registry faced a real flood (the kernel may drop part of it first)
     assert limits.rate_burst <= accepted <= limits.rate_burst + limits.rate_per_second * through_seconds + 1
-    host_log.wait_for(lambda s: sum(isinstance(e, ev.ChatMessage) and e.sender == "flooder" for e in s) == accepted,
-                      what="the host to get exactly the accepted flood messages")
-    assert notices and all(n == p.ErrorFrame(ErrorCode.RATE_LIMITED, "you are sending faster than 20 messages a second; slow down")
-                           for n in notices)
+    host_log.wait_for(
+        lambda s: sum(isinstance(e, ev.ChatMessage) and e.sender == "flooder" for e in s) == accepted,
+        what="the host to get exactly the accepted flood messages",
+    )
+    assert notices and all(
+        n == p.ErrorFrame(ErrorCode.RATE_LIMITED, "you are sending faster than 20 messages a second; slow down")
+        for n in notices
+    )
     assert len(notices) <= 1 + (accepted - limits.rate_burst)  # told once per burst of refusals, not per datagram
     flooder.close()
 
@@ -868,7 +982,9 @@ def test_a_member_over_the_rate_is_told_in_words_and_its_messages_still_arrive_i
     [notice, *_] = fast_log.wait_type(ev.ErrorEvent)
     assert notice.text == "You are sending faster than 20 messages a second; slow down."
     fast_log.wait_type(ev.MessageSent, 60, timeout=15)
-    got = host_log.wait_for(lambda s: (m := [e.text for e in s if isinstance(e, ev.ChatMessage)]) and len(m) >= 60 and m, timeout=15)
+    got = host_log.wait_for(
+        lambda s: (m := [e.text for e in s if isinstance(e, ev.ChatMessage)]) and len(m) >= 60 and m, timeout=15
+    )
     assert got == [f"m{i:02d}" for i in range(60)]
 
 
@@ -888,7 +1004,9 @@ def test_room_and_member_caps_are_clear_typed_refusals():
             client().create_room("one", "a")
             two = client()
             two.create_room("two", "b")
-            with pytest.raises(errors.ServerFull, match=r"^This server has as many rooms as it allows; try again later\.$") as caught:
+            with pytest.raises(
+                errors.ServerFull, match=r"^This server has as many rooms as it allows; try again later\.$"
+            ) as caught:
                 client().create_room("three", "c")
             assert type(caught.value) is errors.ServerFull  # not the connection cap's ServerBusy
             client().join_room("one", "m1")

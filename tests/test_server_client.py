@@ -23,7 +23,9 @@ def test_create_join_list_and_chat_both_ways_in_japanese(make_client):
     assert [(r.name, r.members, r.locked, r.host) for r in make_client().list_rooms()] == [("雑談", 2, False, "アリス")]
     host_log, guest_log = EventLog(host), EventLog(guest)
     host_log.wait_for(lambda s: any(isinstance(e, ev.Notice) and e.name == "たろう" and e.kind == "joined" for e in s))
-    assert set(host.members) == {"アリス", "たろう"} and guest.host_name == "アリス" and not guest.is_host and host.is_host
+    assert (
+        set(host.members) == {"アリス", "たろう"} and guest.host_name == "アリス" and not guest.is_host and host.is_host
+    )
 
     sent_id = host.send("こんにちは 🌸")
     [message] = guest_log.wait_type(ev.ChatMessage)
@@ -39,7 +41,12 @@ def test_create_join_list_and_chat_both_ways_in_japanese(make_client):
 @pytest.mark.parametrize(
     "setup, action, error, words",
     [
-        (lambda c: c.create_room("taken", "a"), lambda c: c.create_room("taken", "b"), errors.RoomExists, "Room 'taken' already exists"),
+        (
+            lambda c: c.create_room("taken", "a"),
+            lambda c: c.create_room("taken", "b"),
+            errors.RoomExists,
+            "Room 'taken' already exists",
+        ),
         (lambda c: None, lambda c: c.join_room("missing", "b"), errors.RoomNotFound, "no room 'missing'"),
         (lambda c: c.create_room("r", "same"), lambda c: c.join_room("r", "same"), errors.NameTaken, "'same' is taken"),
         (lambda c: None, lambda c: c.create_room("r", ""), errors.BadRequest, "empty"),
@@ -87,7 +94,10 @@ def test_the_longest_message_makes_a_4096_byte_datagram_and_is_relayed_whole(mak
     text = "あ" * (limit // 3) + "x" * (limit % 3)
     assert len(text.encode()) == limit
     up = len(p.encode_datagram(b"room", alice._token, p.encode_chat(1, text))) + p.SEAL_OVERHEAD
-    down = len(p.encode_datagram(b"room", b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, sender, text)))) + p.SEAL_OVERHEAD
+    down = (
+        len(p.encode_datagram(b"room", b"", p.encode_event(p.Event(1, 1, p.EventType.CHAT, sender, text))))
+        + p.SEAL_OVERHEAD
+    )
     assert max(up, down) == p.MAX_DATAGRAM
     alice.send(text)
     [message] = bob_log.wait_type(ev.ChatMessage)
@@ -129,7 +139,10 @@ def test_silent_member_is_removed_after_the_timeout():
         guest.join_room("room", "guest")
         guest._stop.set()  # the guest's threads stop: it goes silent without leaving
         log = EventLog(host)
-        log.wait_for(lambda s: any(isinstance(e, ev.Notice) and e.kind == "timed_out" and e.name == "guest" for e in s), timeout=5)
+        log.wait_for(
+            lambda s: any(isinstance(e, ev.Notice) and e.kind == "timed_out" and e.name == "guest" for e in s),
+            timeout=5,
+        )
         host.leave()
 
 
@@ -169,7 +182,9 @@ def test_fifty_parallel_joins_get_distinct_tokens_and_see_each_other(make_client
     # overflow a socket buffer on a loaded machine; the lost ones come back by the
     # acknowledgement/heartbeat repair (seconds), so the bound is generous, not the speed.
     for client in everyone:
-        wait_until(lambda: len(client.members) == 50, timeout=30, what=f"{client.username} to see 50 members")
+        wait_until(
+            lambda client=client: len(client.members) == 50, timeout=30, what=f"{client.username} to see 50 members"
+        )
     assert server.registry.members("big") == sorted(c.username for c in everyone)
 
 
@@ -199,11 +214,17 @@ def test_ports_in_use_are_reported_and_the_next_free_ones_offered(server):
     with ChatServer("127.0.0.1", free_tcp, free_udp) as other:
         assert other.tcp_address[1] == free_tcp
 
+
 def test_parse_address():
     assert parse_address("192.168.1.20") == ("192.168.1.20", 9090)
     assert parse_address(" host.lan:7000 ") == ("host.lan", 7000)
     assert parse_address("[::1]:9000") == ("::1", 9000)
-    for bad, words in (("", "Enter the server"), ("host:port", "not a port"), ("host:70000", "not a port"), ("a b", "not a server address")):
+    for bad, words in (
+        ("", "Enter the server"),
+        ("host:port", "not a port"),
+        ("host:70000", "not a port"),
+        ("a b", "not a server address"),
+    ):
         with pytest.raises(ValueError, match=words):
             parse_address(bad)
 
@@ -222,7 +243,7 @@ def _assignment_request(port: int, operation: int, room: str, username: str) -> 
     first = p.decode_tcrp(data[: 32 + data[0] + int.from_bytes(data[3:32], "big")])
     assert first.state == 1
     status = first.payload[0]
-    rest = data[32 + data[0] + int.from_bytes(data[3:32], "big"):]
+    rest = data[32 + data[0] + int.from_bytes(data[3:32], "big") :]
     token = p.decode_tcrp(rest).payload if rest else b""
     return status, token
 
@@ -323,8 +344,14 @@ def test_malformed_and_forged_datagrams_are_dropped_and_chat_goes_on(make_client
     guest.join_room("room", "guest")
     udp = server.udp_address
     junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    for data in (b"", b"\x01", bytes([200, 3]) + b"abc", b"x" * 5000, p.encode_datagram(b"room", b"forged", p.encode_chat(1, "evil")),
-                 p.encode_datagram(b"room", host._token, b"\xff\x01\x02")):
+    for data in (
+        b"",
+        b"\x01",
+        bytes([200, 3]) + b"abc",
+        b"x" * 5000,
+        p.encode_datagram(b"room", b"forged", p.encode_chat(1, "evil")),
+        p.encode_datagram(b"room", host._token, b"\xff\x01\x02"),
+    ):
         junk.sendto(data, udp)
     junk.close()
     wait_until(lambda: sum(server.registry.dropped.values()) >= 5, what="drops to be counted")
@@ -332,7 +359,11 @@ def test_malformed_and_forged_datagrams_are_dropped_and_chat_goes_on(make_client
     guest_log = EventLog(guest)
     assert [m.text for m in guest_log.wait_type(ev.ChatMessage)] == ["after the junk"]
     assert server.registry.dropped["unknown token"] == 1
-    assert set(server.registry.dropped) == {"malformed datagram", "unknown token", "datagram does not open"}  # fixed categories: junk cannot grow them
+    assert set(server.registry.dropped) == {
+        "malformed datagram",
+        "unknown token",
+        "datagram does not open",
+    }  # fixed categories: junk cannot grow them
 
 
 def test_history_from_an_earlier_member_with_my_name_is_shown(make_client):

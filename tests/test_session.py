@@ -88,10 +88,21 @@ def run(session: ClientSession, start: float, end: float, step: float = 0.01) ->
 def test_the_first_snapshot_shows_history_as_history_and_probes_until_the_server_answers():
     session = ClientSession(ROOM, ME, TOKEN)
     assert session.tick(T0).datagrams == []  # nothing to say before the snapshot
-    out = session.apply_snapshot(snapshot(3, [history_event(1, ME, "mine, earlier"),
-                                              history_event(2, "eve", kind=EventType.JOINED),
-                                              history_event(3, text="hi")]), T0)
-    assert [(m.sender, m.text, m.history) for m in of(out, ev.ChatMessage)] == [(ME, "mine, earlier", True), ("bob", "hi", True)]
+    out = session.apply_snapshot(
+        snapshot(
+            3,
+            [
+                history_event(1, ME, "mine, earlier"),
+                history_event(2, "eve", kind=EventType.JOINED),
+                history_event(3, text="hi"),
+            ],
+        ),
+        T0,
+    )
+    assert [(m.sender, m.text, m.history) for m in of(out, ev.ChatMessage)] == [
+        (ME, "mine, earlier", True),
+        ("bob", "hi", True),
+    ]
     assert [(n.kind, n.name, n.history) for n in of(out, ev.Notice)] == [("joined", "eve", True)]
     assert of(out, ev.MembersChanged) == [ev.MembersChanged(("bob", ME), "bob")]
     probes = [t for t, out in run(session, T0, T0 + 1) if frames(out) == [p.Heartbeat(3)]]
@@ -112,14 +123,25 @@ def test_own_join_and_what_follows_it_in_the_first_snapshot_are_not_history():
     """The server's history ends with our own join (and whatever came between it and the
     snapshot): those are news, not "earlier messages, before you joined"."""
     session = ClientSession(ROOM, ME, TOKEN)
-    out = session.apply_snapshot(snapshot(5, [history_event(1, text="before"),
-                                              history_event(2, ME, kind=EventType.JOINED),   # a namesake, long gone
-                                              history_event(3, ME, kind=EventType.LEFT),
-                                              history_event(4, ME, kind=EventType.JOINED),   # us
-                                              history_event(5, text="just after")]), T0)
+    out = session.apply_snapshot(
+        snapshot(
+            5,
+            [
+                history_event(1, text="before"),
+                history_event(2, ME, kind=EventType.JOINED),  # a namesake, long gone
+                history_event(3, ME, kind=EventType.LEFT),
+                history_event(4, ME, kind=EventType.JOINED),  # us
+                history_event(5, text="just after"),
+            ],
+        ),
+        T0,
+    )
     assert [(m.text, m.history) for m in of(out, ev.ChatMessage)] == [("before", True), ("just after", False)]
     assert [(n.seq, n.kind, n.history) for n in of(out, ev.Notice)] == [
-        (2, "joined", True), (3, "left", True), (4, "joined", False)]
+        (2, "joined", True),
+        (3, "left", True),
+        (4, "joined", False),
+    ]
 
 
 # --- room events: order, duplicates, gaps ---------------------------------------------------
@@ -273,7 +295,9 @@ def test_silence_reports_the_connection_lost_probes_with_backoff_and_an_answer_r
     assert resent_while_lost == []  # no point sending into the dark; probes find the way back
     out = session.receive(status(0), T0 + 40)
     assert of(out, ev.ConnectionRestored) == [ev.ConnectionRestored()] and session.state is SessionState.OPEN
-    assert [f for f in frames(session.tick(T0 + 40.01)) if isinstance(f, p.Chat)] == [p.Chat(msg_id, "while dark", msg_id)]
+    assert [f for f in frames(session.tick(T0 + 40.01)) if isinstance(f, p.Chat)] == [
+        p.Chat(msg_id, "while dark", msg_id)
+    ]
 
 
 def test_an_overdue_answer_is_probed_for_densely_before_the_connection_is_called_lost():
@@ -344,8 +368,10 @@ def test_room_closed_while_a_message_is_being_resent_fails_it_and_stops_everythi
     msg_id, _ = session.send_chat("too late", T0)
     run(session, T0, T0 + 1)  # being re-sent
     out = session.receive(event(1, "bob", "the host closed the room", EventType.CLOSED), T0 + 1)
-    assert out.events == [ev.MessageFailed(msg_id, "too late", "the room closed before it was delivered"),
-                          ev.RoomClosed("The host closed the room.")]
+    assert out.events == [
+        ev.MessageFailed(msg_id, "too late", "the room closed before it was delivered"),
+        ev.RoomClosed("The host closed the room."),
+    ]
     assert session.state is SessionState.CLOSED
     assert session.tick(T0 + 2) == Output() and session.receive(event(2), T0 + 2) == Output()
     with pytest.raises(LocalProtocolError, match="while the session is closed"):
@@ -385,13 +411,20 @@ def test_a_member_back_from_sleep_gets_what_it_missed_and_sends_what_it_kept():
     assert session.tick(T0 + 700.05).resume
     session.resume_later(T0 + 700.1)  # the server could not be reached: asked again later
     assert not session.tick(T0 + 701).resume and session.tick(T0 + 702.2).resume
-    missed = [history_event(3, ME, kind=EventType.TIMED_OUT), history_event(4, text="while you slept"),
-              history_event(5, "eve", kind=EventType.TIMED_OUT), history_event(6, text="still asleep?"),
-              history_event(7, ME, kind=EventType.JOINED)]
+    missed = [
+        history_event(3, ME, kind=EventType.TIMED_OUT),
+        history_event(4, text="while you slept"),
+        history_event(5, "eve", kind=EventType.TIMED_OUT),
+        history_event(6, text="still asleep?"),
+        history_event(7, ME, kind=EventType.JOINED),
+    ]
     out = session.resumed(snapshot(7, missed), T0 + 703)
     assert out.events[0] == ev.Resumed(2)  # said before what was missed
     assert [n.name for n in of(out, ev.Notice)] == ["eve"]  # our own going and coming back are not news
-    assert [(m.text, m.history) for m in of(out, ev.ChatMessage)] == [("while you slept", False), ("still asleep?", False)]
+    assert [(m.text, m.history) for m in of(out, ev.ChatMessage)] == [
+        ("while you slept", False),
+        ("still asleep?", False),
+    ]
     resent = [f for f in frames(session.tick(T0 + 703.01)) if isinstance(f, p.Chat)]
     assert resent == [p.Chat(kept, "written while asleep", kept)]
 
@@ -414,8 +447,11 @@ def test_resync_fetches_a_snapshot_that_fills_the_gap_once_after_the_live_messag
     session.receive(error(ErrorCode.RESYNC, "fetch again"), T0)
     outs = [out for _, out in run(session, T0, T0 + 0.5)]
     assert sum(out.fetch_snapshot for out in outs) == 1
-    history = [history_event(s) for s in (1, 2, 3)] + [history_event(4, ME, "mine"),
-                                                        history_event(5, "eve", kind=EventType.LEFT), history_event(6)]
+    history = [history_event(s) for s in (1, 2, 3)] + [
+        history_event(4, ME, "mine"),
+        history_event(5, "eve", kind=EventType.LEFT),
+        history_event(6),
+    ]
     out = session.apply_snapshot(snapshot(6, history, members=("bob", ME)), T0 + 0.5)
     assert [(m.seq, m.history) for m in of(out, ev.ChatMessage)] == [(3, False), (6, False), (7, False)]
     assert [n.kind for n in of(out, ev.Notice)] == ["left"] and session.delivered == 7
@@ -430,8 +466,10 @@ def test_calls_that_do_not_fit_the_state_are_refused_with_a_local_error():
         session.send_chat("too early", T0)
     session.apply_snapshot(snapshot(), T0)
     session.leave(T0)
-    for call, action in ((lambda: session.send_chat("x", T0), "send a message"),
-                         (lambda: session.apply_snapshot(snapshot(), T0), "apply a room snapshot")):
+    for call, action in (
+        (lambda: session.send_chat("x", T0), "send a message"),
+        (lambda: session.apply_snapshot(snapshot(), T0), "apply a room snapshot"),
+    ):
         with pytest.raises(LocalProtocolError, match=f"^cannot {action} while the session is closing$"):
             call()
     session.close()
@@ -454,20 +492,24 @@ def test_malformed_bytes_raise_a_remote_error_and_change_nothing():
 def _frame_strategy(top: int):
     seqs = st.integers(1, top)
     return st.one_of(
-        st.builds(lambda s, k: event(s, kind=k, name="bob" if k is not EventType.JOINED else f"n{s}"),
-                  seqs, st.sampled_from([EventType.CHAT, EventType.CHAT, EventType.JOINED, EventType.LEFT])),
+        st.builds(
+            lambda s, k: event(s, kind=k, name="bob" if k is not EventType.JOINED else f"n{s}"),
+            seqs,
+            st.sampled_from([EventType.CHAT, EventType.CHAT, EventType.JOINED, EventType.LEFT]),
+        ),
         st.builds(lambda s: event(s, ME, "mine"), seqs),
         st.builds(ack, st.integers(1, 6), seqs),
         st.builds(status, st.integers(0, top)),
-        st.builds(lambda c: error(c, "x"), st.sampled_from([ErrorCode.RATE_LIMITED, ErrorCode.RESYNC, ErrorCode.TOO_LONG])),
+        st.builds(
+            lambda c: error(c, "x"), st.sampled_from([ErrorCode.RATE_LIMITED, ErrorCode.RESYNC, ErrorCode.TOO_LONG])
+        ),
         st.binary(max_size=40).map(from_server),
         st.binary(max_size=40),
     )
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(_frame_strategy(30), st.floats(0, 0.5), st.booleans()), max_size=60),
-       st.integers(0, 4))
+@given(st.lists(st.tuples(_frame_strategy(30), st.floats(0, 0.5), st.booleans()), max_size=60), st.integers(0, 4))
 def test_any_sequence_of_frames_raises_only_protocol_errors_and_never_repeats_or_reorders(steps, sends):
     session = open_session(lost_after=2.0)
     for i in range(sends):
@@ -512,19 +554,31 @@ def test_lost_duplicated_and_reordered_events_are_all_delivered_once_in_order_af
 # --- every kind of frame lost, duplicated or swapped with the next ----------------------------
 
 # The room as the server has it: ours are the messages at 2 and 4 (ids 1 and 2).
-ROOM_EVENTS = {1: event(1), 2: event(2, ME, "own 1"), 3: event(3, "eve", kind=EventType.JOINED),
-               4: event(4, ME, "own 2"), 5: event(5)}
+ROOM_EVENTS = {
+    1: event(1),
+    2: event(2, ME, "own 1"),
+    3: event(3, "eve", kind=EventType.JOINED),
+    4: event(4, ME, "own 2"),
+    5: event(5),
+}
 OWN_SEQ = {1: 2, 2: 4}
-SCRIPT = [ROOM_EVENTS[1], ack(1, 2), ROOM_EVENTS[3], ack(2, 4), ROOM_EVENTS[5], status(5),
-          error(ErrorCode.RATE_LIMITED, "slow down")]
+SCRIPT = [
+    ROOM_EVENTS[1],
+    ack(1, 2),
+    ROOM_EVENTS[3],
+    ack(2, 4),
+    ROOM_EVENTS[5],
+    status(5),
+    error(ErrorCode.RATE_LIMITED, "slow down"),
+]
 
 
 def _variants():
     for i in range(len(SCRIPT)):
-        yield f"lose {i}", SCRIPT[:i] + SCRIPT[i + 1:]
-        yield f"duplicate {i}", SCRIPT[:i + 1] + SCRIPT[i:]
+        yield f"lose {i}", SCRIPT[:i] + SCRIPT[i + 1 :]
+        yield f"duplicate {i}", SCRIPT[: i + 1] + SCRIPT[i:]
         if i + 1 < len(SCRIPT):
-            yield f"swap {i}", SCRIPT[:i] + [SCRIPT[i + 1], SCRIPT[i]] + SCRIPT[i + 2:]
+            yield f"swap {i}", SCRIPT[:i] + [SCRIPT[i + 1], SCRIPT[i]] + SCRIPT[i + 2 :]
 
 
 @pytest.mark.parametrize("arriving", [v for _, v in _variants()], ids=[name for name, _ in _variants()])
@@ -560,7 +614,9 @@ def test_a_file_event_becomes_file_shared_in_room_order_and_a_malformed_one_is_s
     assert of(out, ev.FileShared) == []  # held until event 1 arrives
     out = session.receive(event(1, "bob", "hello"), T0 + 1.1)
     assert texts(out) == ["hello"]
-    assert of(out, ev.FileShared) == [ev.FileShared(2, "0123456789abcdef", "plan.pdf", 2048, "bob", "application/pdf", 2.0)]
+    assert of(out, ev.FileShared) == [
+        ev.FileShared(2, "0123456789abcdef", "plan.pdf", 2048, "bob", "application/pdf", 2.0)
+    ]
     out = session.receive(event(3, "bob", "{not json", EventType.FILE), T0 + 1.2)
     assert out.events == []
     out = session.receive(event(4, "bob", "after"), T0 + 1.3)
@@ -577,7 +633,7 @@ KEY = bytes(range(32))
 
 def sealed_pair(seq: int = 0):
     """A sealed session past its first snapshot and answer, and the server's side of its channel."""
-    from ocm_core.crypto.secure import SealedChannel
+    from ocm_core.crypto.sealed import SealedChannel
 
     server = SealedChannel.for_server(KEY, epoch=1)
     session = ClientSession(ROOM, ME, TOKEN, channel=SealedChannel.for_client(KEY))
@@ -609,12 +665,19 @@ def test_a_sealed_session_seals_what_it_sends_and_opens_what_the_server_sealed()
 
 
 def test_plain_or_forged_datagrams_to_a_sealed_session_are_dropped_and_counted():
-    from ocm_core.crypto.secure import SealedChannel
+    from ocm_core.crypto.sealed import SealedChannel
 
     session, server = sealed_pair()
     forger = SealedChannel.for_server(bytes(32), epoch=1)
-    for number, data in enumerate((event(1), sealed(forger, p.encode_event(p.Event(1, 1, EventType.CHAT, "bob", "x"))),
-                                   error(ErrorCode.RESYNC), error(ErrorCode.TOO_LONG, "too long")), start=1):
+    for number, data in enumerate(
+        (
+            event(1),
+            sealed(forger, p.encode_event(p.Event(1, 1, EventType.CHAT, "bob", "x"))),
+            error(ErrorCode.RESYNC),
+            error(ErrorCode.TOO_LONG, "too long"),
+        ),
+        start=1,
+    ):
         assert session.receive(data, T0 + 1) == Output()
         assert session.dropped == number
     genuine = sealed(server, p.encode_event(p.Event(1, 1000, EventType.CHAT, "bob", "hi")))
@@ -660,7 +723,8 @@ def test_server_sentences_get_a_capital_and_one_full_stop():
 
 def test_the_message_limit_is_what_fits_one_sealed_datagram_with_our_room_token_and_name():
     assert ClientSession("部屋", "アリス", TOKEN).max_message_bytes == p.max_chat_text_bytes(
-        len("部屋".encode()), len(TOKEN), len("アリス".encode()))
+        len("部屋".encode()), len(TOKEN), len("アリス".encode())
+    )
     session, _server = sealed_pair()
     limit = session.max_message_bytes
     _, data = session.send_chat("x" * limit, T0)
@@ -699,7 +763,9 @@ def test_the_reason_a_forgotten_session_ends_with_is_one_sentence():
     session = open_session()
     session.forgotten("")
     session.tick(T0 + 0.05)
-    assert session.resume_failed("").events == [ev.SessionGone(ROOM, ME, "The server no longer knows this session; join again.")]
+    assert session.resume_failed("").events == [
+        ev.SessionGone(ROOM, ME, "The server no longer knows this session; join again.")
+    ]
 
 
 def test_dropped_datagrams_are_logged_at_the_1st_2nd_4th_8th_only(caplog):
@@ -781,7 +847,9 @@ def test_the_host_is_called_not_answering_exactly_30_s_after_the_connection_was_
     assert of(out, ev.HostNotAnswering) == [ev.HostNotAnswering(int(lost_at + 30.0 - T0))]  # the silence so far: 39 s
     assert session.state is SessionState.LOST  # still probing: the person decides
     assert any(isinstance(f, p.Heartbeat) for _, o in run(session, lost_at + 30.05, lost_at + 35) for f in frames(o))
-    assert not [e for _, o in run(session, lost_at + 30.05, lost_at + 200, step=0.5) for e in of(o, ev.HostNotAnswering)]
+    assert not [
+        e for _, o in run(session, lost_at + 30.05, lost_at + 200, step=0.5) for e in of(o, ev.HostNotAnswering)
+    ]
 
 
 def test_keep_waiting_asks_again_after_another_period():
@@ -799,7 +867,9 @@ def test_a_restored_connection_cancels_the_reminder_and_a_later_loss_starts_a_ne
     assert session.state is SessionState.OPEN
     assert not [e for _, o in run(session, lost_at + 4.0, lost_at + 12.0) for e in of(o, ev.HostNotAnswering)]
     session.keep_waiting(lost_at + 12.0)  # a late click on the banner: nothing to wait for
-    relost_at = next(t for t in (lost_at + 12.0 + i * 0.05 for i in range(600)) if of(session.tick(t), ev.ConnectionLost))
+    relost_at = next(
+        t for t in (lost_at + 12.0 + i * 0.05 for i in range(600)) if of(session.tick(t), ev.ConnectionLost)
+    )
     assert not of(session.tick(relost_at + 4.999), ev.HostNotAnswering)
     assert of(session.tick(relost_at + 5.0), ev.HostNotAnswering)
 
@@ -810,8 +880,10 @@ def test_a_session_the_server_would_not_take_back_is_gone_with_room_and_name_and
     session.receive(error(ErrorCode.UNKNOWN_TOKEN, "you were away too long and were removed"), T0 + 1)
     assert session.tick(T0 + 1.05).resume
     out = session.resume_failed("you were away too long to come back; join the room again")
-    assert out.events == [ev.MessageFailed(msg_id, "into the void", "the server no longer knew this session"),
-                          ev.SessionGone(ROOM, ME, "You were away too long to come back; join the room again.")]
+    assert out.events == [
+        ev.MessageFailed(msg_id, "into the void", "the server no longer knew this session"),
+        ev.SessionGone(ROOM, ME, "You were away too long to come back; join the room again."),
+    ]
     assert session.state is SessionState.CLOSED and not of(out, ev.RoomClosed)
     session = open_session()
     session.forgotten("")
@@ -925,8 +997,13 @@ def test_an_unknown_token_without_a_reason_ends_with_our_own_sentence_if_coming_
     session = open_session()
     session.receive(error(ErrorCode.UNKNOWN_TOKEN), T0)
     assert session.tick(T0 + 0.05).resume
-    assert session.resume_failed("").events == [ev.SessionGone(ROOM, ME,
-        "The server no longer knows this session (it may have restarted without its database); join again.")]
+    assert session.resume_failed("").events == [
+        ev.SessionGone(
+            ROOM,
+            ME,
+            "The server no longer knows this session (it may have restarted without its database); join again.",
+        )
+    ]
 
 
 def test_a_forgotten_sessions_reason_loses_only_its_full_stops():

@@ -8,7 +8,8 @@ selector is select() (Windows' only one). Modules that pick a platform branch wh
 imported keep their Linux branch: the stdlib's (subprocess, os.path) and platformdirs,
 imported here first (on Windows it loads its Windows module, which tests/test_paths.py
 covers), and ifaddr, which python-zeroconf uses (its import picks ifaddr._win32 there,
-ifaddr._posix here; the POSIX branch needs os.uname). This checks our code, not a whole Windows. tests/test_portability.py runs it.
+ifaddr._posix here; the POSIX branch needs os.uname). This checks our code, not a whole Windows.
+tests/test_portability.py runs it.
 """
 
 from __future__ import annotations
@@ -22,14 +23,75 @@ import socket
 import sys
 from pathlib import Path
 
-POSIX_ONLY_MODULES = {"fcntl", "termios", "tty", "pty", "pwd", "grp", "resource", "posix", "syslog", "crypt", "spwd", "nis"}
+POSIX_ONLY_MODULES = {
+    "fcntl",
+    "termios",
+    "tty",
+    "pty",
+    "pwd",
+    "grp",
+    "resource",
+    "posix",
+    "syslog",
+    "crypt",
+    "spwd",
+    "nis",
+}
 POSIX_ONLY_NAMES = {
-    os: ("fork", "forkpty", "getuid", "geteuid", "getgid", "getegid", "setuid", "setsid", "getpgid", "setpgid",
-         "killpg", "nice", "sync", "mkfifo", "uname", "chown", "lchown", "wait", "wait3", "wait4", "getloadavg",
-         "sched_getaffinity", "pathconf", "statvfs"),
-    socket: ("MSG_DONTWAIT", "MSG_NOSIGNAL", "SO_REUSEPORT", "SO_BINDTODEVICE", "AF_PACKET", "SOCK_NONBLOCK", "SOCK_CLOEXEC"),
-    signal: ("SIGKILL", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD", "SIGPIPE", "SIGQUIT", "SIGSTOP", "SIGCONT",
-             "alarm", "setitimer", "getitimer", "pause", "siginterrupt", "pthread_kill", "pthread_sigmask"),
+    os: (
+        "fork",
+        "forkpty",
+        "getuid",
+        "geteuid",
+        "getgid",
+        "getegid",
+        "setuid",
+        "setsid",
+        "getpgid",
+        "setpgid",
+        "killpg",
+        "nice",
+        "sync",
+        "mkfifo",
+        "uname",
+        "chown",
+        "lchown",
+        "wait",
+        "wait3",
+        "wait4",
+        "getloadavg",
+        "sched_getaffinity",
+        "pathconf",
+        "statvfs",
+    ),
+    socket: (
+        "MSG_DONTWAIT",
+        "MSG_NOSIGNAL",
+        "SO_REUSEPORT",
+        "SO_BINDTODEVICE",
+        "AF_PACKET",
+        "SOCK_NONBLOCK",
+        "SOCK_CLOEXEC",
+    ),
+    signal: (
+        "SIGKILL",
+        "SIGHUP",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGALRM",
+        "SIGCHLD",
+        "SIGPIPE",
+        "SIGQUIT",
+        "SIGSTOP",
+        "SIGCONT",
+        "alarm",
+        "setitimer",
+        "getitimer",
+        "pause",
+        "siginterrupt",
+        "pthread_kill",
+        "pthread_sigmask",
+    ),
     select: ("poll", "epoll", "devpoll", "kqueue"),
 }
 
@@ -42,8 +104,8 @@ class BlockPosixOnly(importlib.abc.MetaPathFinder):
 
 
 def take_away() -> None:
-    import ifaddr  # noqa: F401  (its POSIX branch needs os.uname; see above)
-    import platformdirs  # noqa: F401  (its Linux branch needs os.getuid; see above)
+    import ifaddr
+    import platformdirs
 
     sys.meta_path.insert(0, BlockPosixOnly())
     for name in POSIX_ONLY_MODULES:

@@ -30,18 +30,29 @@ from ocm_core.words import (
 
 def _chat_parser() -> argparse.ArgumentParser:
     i18n.translate_argparse()
-    parser = argparse.ArgumentParser(prog="ocm-chat", description=_("Chat in an Online Chat Messenger room from a terminal."))
+    parser = argparse.ArgumentParser(
+        prog="ocm-chat", description=_("Chat in an Online Chat Messenger room from a terminal.")
+    )
     parser.add_argument("--server", help=_("server address, host[:port] (without it, rooms on the LAN are offered)"))
-    parser.add_argument("--discover", action="store_true", help=_("list the rooms found on the LAN within a few seconds, then exit"))
+    parser.add_argument(
+        "--discover", action="store_true", help=_("list the rooms found on the LAN within a few seconds, then exit")
+    )
     parser.add_argument("--discover-seconds", type=float, default=DISCOVER_SECONDS, help=argparse.SUPPRESS)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--create", metavar="ROOM", help=_("create this room and be its host"))
     group.add_argument("--join", metavar="ROOM", help=_("join this room"))
     parser.add_argument("--name", help=_("your name in the room (asked if missing)"))
-    parser.add_argument("--password", help=_("the room's password (to lock a room you create, or to join a locked one)"))
-    parser.add_argument("--trust-changed-key", action="store_true",
-                        help=_("accept a server whose identity changed since last time (only when its host confirms it did)"))
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help=_("show the version and exit"))
+    parser.add_argument(
+        "--password", help=_("the room's password (to lock a room you create, or to join a locked one)")
+    )
+    parser.add_argument(
+        "--trust-changed-key",
+        action="store_true",
+        help=_("accept a server whose identity changed since last time (only when its host confirms it did)"),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help=_("show the version and exit")
+    )
     return parser
 
 
@@ -65,7 +76,8 @@ def describe(event, *, room: str = "", server: str = "") -> str | None:
         return f"* {notice_text(event.kind, event.name, event.text)}"
     if isinstance(event, ev.FileShared):
         line = f"[{_clock(event.time)}] " + _("{sender} shared {name} ({size}): /get {id}").format(
-            sender=event.sender, name=event.name, size=size_text(event.size), id=event.file_id)
+            sender=event.sender, name=event.name, size=size_text(event.size), id=event.file_id
+        )
         return _("{line} (earlier)").format(line=line) if event.history else line
     if isinstance(event, ev.MembersChanged):
         names = [_("{name} (host)").format(name=m) if m == event.host else m for m in event.members]
@@ -83,8 +95,12 @@ def describe(event, *, room: str = "", server: str = "") -> str | None:
     if isinstance(event, ev.SessionGone):
         lines = [f"* {event_words('session_gone')} {event.reason}"]
         if server:
-            lines.append("* " + _("To join “{room}” again as {name}, run: {command}").format(
-                room=event.room, name=event.name, command=rejoin_command(server, event.room, event.name)))
+            lines.append(
+                "* "
+                + _("To join “{room}” again as {name}, run: {command}").format(
+                    room=event.room, name=event.name, command=rejoin_command(server, event.room, event.name)
+                )
+            )
         return "\n".join(lines)
     if isinstance(event, ev.Resumed):
         return f"* {resumed_words(event.missed)}"
@@ -144,9 +160,14 @@ def _discover(seconds: float) -> int:
     for item in found:
         print(found_line(item), flush=True)
     if not found:
-        print(_("No rooms found on this network within {seconds} seconds. If someone hosts one, their firewall "
+        print(
+            _(
+                "No rooms found on this network within {seconds} seconds. If someone hosts one, their firewall "
                 "may block UDP 9089 and mDNS (UDP 5353), or you are on different networks: use --server with "
-                "their address.").format(seconds=f"{seconds:g}"), flush=True)
+                "their address."
+            ).format(seconds=f"{seconds:g}"),
+            flush=True,
+        )
     return 0
 
 
@@ -170,6 +191,8 @@ def _offer_found(args) -> tuple[str, int, str | None]:
             continue
         host, port = parse_address(answer)
         return host, port, None
+
+
 class ProgressPrinter:
     """Progress lines for a terminal: one each 10% (and at the end), with the speed."""
 
@@ -183,14 +206,21 @@ class ProgressPrinter:
         percent = 100 if total == 0 else done * 100 // total
         if percent >= self._next:
             elapsed = max(self._clock() - self._started, 1e-6)
-            print("  " + _("{what}: {share} of {size} ({speed}/s)").format(
-                what=self.what, share=f"{percent}%", size=size_text(total), speed=size_text(int(done / elapsed))), flush=True)
+            print(
+                "  "
+                + _("{what}: {share} of {size} ({speed}/s)").format(
+                    what=self.what, share=f"{percent}%", size=size_text(total), speed=size_text(int(done / elapsed))
+                ),
+                flush=True,
+            )
             self._next = percent // 10 * 10 + 10
         return True
 
 
 def file_help() -> str:
-    return _("/send PATH shares a file, /files lists the room's files, /get ID [FOLDER] saves one (to Downloads by default).")
+    return _(
+        "/send PATH shares a file, /files lists the room's files, /get ID [FOLDER] saves one (to Downloads by default)."
+    )
 
 
 def file_command(client: ChatClient, text: str) -> str | None:
@@ -202,18 +232,37 @@ def file_command(client: ChatClient, text: str) -> str | None:
         files = client.list_files()
         if not files:
             return "* " + _("No files shared in this room yet.")
-        return "\n".join("* " + _("{id}  {name} ({size}) from {sender}").format(
-            id=f.file_id, name=f.name, size=size_text(f.size), sender=f.sender or "?") for f in files)
+        return "\n".join(
+            "* "
+            + _("{id}  {name} ({size}) from {sender}").format(
+                id=f.file_id, name=f.name, size=size_text(f.size), sender=f.sender or "?"
+            )
+            for f in files
+        )
     if command == "/send" and rest:
         path = rest.strip('"')
-        _in_background(lambda: "* " + _("Shared {path} (id {id}).").format(
-            path=path, id=client.send_file(path, ProgressPrinter(_("sending {path}").format(path=path)))))
+        _in_background(
+            lambda: (
+                "* "
+                + _("Shared {path} (id {id}).").format(
+                    path=path, id=client.send_file(path, ProgressPrinter(_("sending {path}").format(path=path)))
+                )
+            )
+        )
         return "* " + _("Sending {path}…").format(path=path)
     if command == "/get" and rest:
         file_id, _space, folder = rest.partition(" ")
         target = folder.strip().strip('"') or str(downloads_dir())
-        _in_background(lambda: "* " + _("Saved {path}.").format(
-            path=client.download(file_id, _folder(target), ProgressPrinter(_("receiving {id}").format(id=file_id)))))
+        _in_background(
+            lambda: (
+                "* "
+                + _("Saved {path}.").format(
+                    path=client.download(
+                        file_id, _folder(target), ProgressPrinter(_("receiving {id}").format(id=file_id))
+                    )
+                )
+            )
+        )
         return "* " + _("Fetching {id} into {folder}…").format(id=file_id, folder=target)
     if command in ("/send", "/get"):
         return "! " + file_help()
@@ -272,7 +321,9 @@ def chat_main(argv: list[str] | None = None) -> int:
                 password = _ask(_("Password"))
     except IdentityChanged as exc:
         print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
-        print(_("ocm-chat: if the host confirms the new identity, run again with --trust-changed-key."), file=sys.stderr)
+        print(
+            _("ocm-chat: if the host confirms the new identity, run again with --trust-changed-key."), file=sys.stderr
+        )
         return 1
     except (errors.ClientError, errors.ProtocolError, ValueError) as exc:
         print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
@@ -286,8 +337,12 @@ def chat_main(argv: list[str] | None = None) -> int:
         welcome = _("You are {name}, in room '{room}'. Type a message and press Enter; /quit leaves.")
     print(welcome.format(name=name, room=room), flush=True)
     print(file_help(), flush=True)
-    print(_("Server identity: {fingerprint} (compare it aloud with the host's)").format(
-        fingerprint=client.server_fingerprint), flush=True)
+    print(
+        _("Server identity: {fingerprint} (compare it aloud with the host's)").format(
+            fingerprint=client.server_fingerprint
+        ),
+        flush=True,
+    )
     echo = SentEcho(name)
     printer = threading.Thread(target=_print_events, args=(client, echo), daemon=True)
     printer.start()
@@ -326,7 +381,9 @@ def _print_events(client: ChatClient, echo: SentEcho) -> None:
             if client.closed:
                 return
             continue
-        host = f"[{client.server_host}]" if ":" in client.server_host else client.server_host  # as parse_address reads it
+        host = (
+            f"[{client.server_host}]" if ":" in client.server_host else client.server_host
+        )  # as parse_address reads it
         if isinstance(event, ev.MessageSent):
             line = echo.acknowledged(event.msg_id)
         else:

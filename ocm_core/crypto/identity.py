@@ -4,7 +4,7 @@ client has trusted (trust on first use, like SSH's accept-new).
 The server's identity is an Ed25519 key kept in its data directory, readable only by
 the user: file mode 0600 on POSIX; on Windows the directory is in the user's own
 profile, which other users cannot read. From the same key the server derives the
-secret behind each member's UDP key (secure.MemberKeys), so a restarted server that
+secret behind each member's UDP key (crypto.sealed.MemberKeys), so a restarted server that
 takes its members up from the database can still open their datagrams.
 """
 
@@ -70,7 +70,9 @@ class ServerIdentity:
     def __init__(self, private_key: ed25519.Ed25519PrivateKey, directory: Path | None = None):
         self.private_key = private_key
         self.directory = directory
-        self.public_bytes = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.public_bytes = private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
         self.fingerprint = fingerprint(self.public_bytes)
 
     @classmethod
@@ -84,7 +86,9 @@ class ServerIdentity:
         path = directory / IDENTITY_FILE
         if not path.exists():
             key = ed25519.Ed25519PrivateKey.generate()
-            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
             write_private(path, pem, platform)
             log.info("made a new server identity in %s", path)
         elif (platform or sys.platform) != "win32" and path.stat().st_mode & 0o077:
@@ -96,13 +100,15 @@ class ServerIdentity:
         return cls(loaded, directory)
 
     def private_bytes(self) -> bytes:
-        return self.private_key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+        return self.private_key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
 
     def certificate_pem(self) -> bytes:
         """A self-signed certificate for TLS. Clients pin the key by its fingerprint, so the
         certificate's names and dates carry no trust; it is made fresh at each start."""
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Online Chat Messenger server")])
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -143,9 +149,10 @@ class IdentityChanged(ClientError):
 
     def __init__(self, address: str, trusted: str, presented: str):
         super().__init__(
-            _("The server at {address} has a different identity than last time ({presented}, was {trusted}). "
-              "Someone may be pretending to be it; if its host says it changed, confirm to trust the new one.").format(
-                address=address, presented=presented, trusted=trusted)
+            _(
+                "The server at {address} has a different identity than last time ({presented}, was {trusted}). "
+                "Someone may be pretending to be it; if its host says it changed, confirm to trust the new one."
+            ).format(address=address, presented=presented, trusted=trusted)
         )
         self.address = address
         self.trusted = trusted

@@ -27,10 +27,7 @@ from ocm_core import wire as p
 from ocm_core.crypto.identity import (
     KnownServers,
 )
-from ocm_core.crypto.secure import (
-    SealedChannel,
-    key_proof,
-)
+from ocm_core.crypto.sealed import SealedChannel, key_proof
 from ocm_core.i18n import _, as_sentence
 from ocm_core.net import client_files
 from ocm_core.net.client_files import Progress
@@ -98,12 +95,21 @@ class ChatClient:
         self.server_host = server_host
         self.tcp_port = tcp_port
         self.timeout = timeout
-        self.link = ServerLink(server_host, tcp_port, timeout=timeout,
-                               known_servers=known_servers if known_servers is not None else KnownServers(),
-                               trust_changed_identity=trust_changed_identity, plain=plain)
-        self._timing: dict[str, Any] = dict(heartbeat_interval=heartbeat_interval, send_timeout=send_timeout,
-                            lost_after=lost_after, give_up_after=give_up_after,
-                                            not_answering_after=not_answering_after)
+        self.link = ServerLink(
+            server_host,
+            tcp_port,
+            timeout=timeout,
+            known_servers=known_servers if known_servers is not None else KnownServers(),
+            trust_changed_identity=trust_changed_identity,
+            plain=plain,
+        )
+        self._timing: dict[str, Any] = dict(
+            heartbeat_interval=heartbeat_interval,
+            send_timeout=send_timeout,
+            lost_after=lost_after,
+            give_up_after=give_up_after,
+            not_answering_after=not_answering_after,
+        )
         self._udp_override = udp_address
         self.plain = plain
         self._key: bytes | None = None  # the member's UDP key, from the grant
@@ -196,8 +202,9 @@ class ChatClient:
         try:
             self._udp_address = socket.getaddrinfo(*chat_target, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
         except OSError as exc:
-            raise errors.ServerUnreachable(_("Cannot find the server's chat address {host}: {error}.").format(
-                host=chat_target[0], error=exc)) from None
+            raise errors.ServerUnreachable(
+                _("Cannot find the server's chat address {host}: {error}.").format(host=chat_target[0], error=exc)
+            ) from None
         # Not connect()ed: a server listening on every interface may answer from another
         # of its addresses; we take datagrams from the server's chat port instead.
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -244,7 +251,9 @@ class ChatClient:
     def list_files(self) -> list[p.FileInfo]:
         """The files shared in the room while it exists."""
         room, token, proof = self.file_credentials()
-        return p.decode_file_list(self.link.request(Operation.FILES, room, p.encode_file_request(p.FileRequest(token, proof))))
+        return p.decode_file_list(
+            self.link.request(Operation.FILES, room, p.encode_file_request(p.FileRequest(token, proof)))
+        )
 
     def _sync(self) -> p.RoomSnapshot:
         assert self.room is not None  # set by joining
@@ -298,13 +307,17 @@ class ChatClient:
         size, limit = self.message_size(text), self.max_message_bytes
         if size > limit:
             raise errors.MessageTooLong(size, limit, text)
-        return self._send_chat(lambda session, now: session.send_chat(text, now),
-                               errors.NotConnected(_("You are not in a room; join one first.")))
+        return self._send_chat(
+            lambda session, now: session.send_chat(text, now),
+            errors.NotConnected(_("You are not in a room; join one first.")),
+        )
 
     def retry(self, msg_id: int) -> int:
         """Send a failed message again; returns its new message id."""
-        return self._send_chat(lambda session, now: session.retry(msg_id, now),
-                               errors.ClientError(_("That message is not waiting for a retry.")))
+        return self._send_chat(
+            lambda session, now: session.retry(msg_id, now),
+            errors.ClientError(_("That message is not waiting for a retry.")),
+        )
 
     def _send_chat(self, make, refusal: errors.ClientError) -> int:
         """Have the session make a chat datagram (`make(session, now)`), send it, return its id;
@@ -400,7 +413,7 @@ class ChatClient:
         while not self._stop.is_set():
             try:
                 data, source = self._udp.recvfrom(p.MAX_DATAGRAM + 1)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 if self._stop.is_set():
@@ -456,7 +469,9 @@ class ChatClient:
             return
         except (errors.ClientError, errors.ProtocolError) as exc:
             with self._lock:
-                datagrams = self._carry_out(session.resume_failed(str(exc), room_gone=isinstance(exc, errors.RoomNotFound)))
+                datagrams = self._carry_out(
+                    session.resume_failed(str(exc), room_gone=isinstance(exc, errors.RoomNotFound))
+                )
             self._send_all(datagrams)
             return
         with self._lock:
@@ -483,4 +498,3 @@ class ChatClient:
             except errors.LocalProtocolError:
                 return  # we left, or the room closed, while the snapshot was on its way
         self._send_all(datagrams)
-

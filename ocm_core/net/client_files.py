@@ -14,8 +14,9 @@ import mimetypes
 import os
 import socket
 import ssl
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ocm_core import errors
 from ocm_core import wire as p
@@ -30,7 +31,7 @@ from ocm_core.storage.filenames import claim_unique
 from ocm_core.wire import Operation, State
 
 if TYPE_CHECKING:
-    from ocm_core.crypto.secure import TlsClientStream
+    from ocm_core.crypto.tls import TlsClientStream
 
 Credentials = tuple[str, str, str]  # room, token, key proof (ChatClient.file_credentials)
 
@@ -54,13 +55,21 @@ def _open(link: ServerLink, operation: Operation, room: str, payload: bytes) -> 
     """A connection on which `operation`'s request was sent and answered OK. A server
     whose transfer slots are all busy is asked again with jittered backoff for BUSY_WAIT."""
     try:
-        return retry_while_busy(lambda: link.open(operation, room, payload, idle_timeout=IDLE_TIMEOUT),
-                                within=BUSY_WAIT, first_pause=0.1, longest_pause=2.0, honour_try_later=False)
-    except socket.timeout:
-        raise errors.TransferFailed(_("The server at {address} did not answer; try again.").format(address=link.where)) from None
+        return retry_while_busy(
+            lambda: link.open(operation, room, payload, idle_timeout=IDLE_TIMEOUT),
+            within=BUSY_WAIT,
+            first_pause=0.1,
+            longest_pause=2.0,
+            honour_try_later=False,
+        )
+    except TimeoutError:
+        raise errors.TransferFailed(
+            _("The server at {address} did not answer; try again.").format(address=link.where)
+        ) from None
     except (ConnectionError, OSError, ssl.SSLError) as exc:
-        raise errors.TransferFailed(_("The connection to {address} broke ({error}); try again.").format(
-            address=link.where, error=exc)) from None
+        raise errors.TransferFailed(
+            _("The connection to {address} broke ({error}); try again.").format(address=link.where, error=exc)
+        ) from None
 
 
 def upload(link: ServerLink, credentials: Credentials, path: Path, progress: Progress | None) -> str:
@@ -69,7 +78,9 @@ def upload(link: ServerLink, credentials: Credentials, path: Path, progress: Pro
         source = open(path, "rb")
         size = os.fstat(source.fileno()).st_size
     except OSError as exc:
-        raise errors.BadRequest(_("Cannot read {path} ({error}); choose another file.").format(path=path, error=exc.strerror or exc)) from None
+        raise errors.BadRequest(
+            _("Cannot read {path} ({error}); choose another file.").format(path=path, error=exc.strerror or exc)
+        ) from None
     request = p.FileRequest(token, proof, path.name, size, guess_mime(path.name))
     with source:
         sock, stream = _open(link, Operation.UPLOAD, room, p.encode_file_request(request))
@@ -77,11 +88,15 @@ def upload(link: ServerLink, credentials: Credentials, path: Path, progress: Pro
             try:
                 _send(stream, source, size, progress)
                 header, message = read_message(stream)
-            except socket.timeout:
-                raise errors.TransferFailed(_("The server stopped taking the file; it was not shared. Try again.")) from None
+            except TimeoutError:
+                raise errors.TransferFailed(
+                    _("The server stopped taking the file; it was not shared. Try again.")
+                ) from None
             except (ConnectionError, OSError, ssl.SSLError) as exc:
                 _raise_answer_if_any(stream)  # the server may have refused midway (a full disk) and said why
-                raise errors.TransferFailed(_("The connection broke while sending ({error}); the file was not shared.").format(error=exc)) from None
+                raise errors.TransferFailed(
+                    _("The connection broke while sending ({error}); the file was not shared.").format(error=exc)
+                ) from None
             if header.state is State.RESPONSE:
                 check_status(header, message)
             if header.state is not State.COMPLETE:
@@ -115,16 +130,22 @@ def _raise_answer_if_any(stream: TlsClientStream) -> None:
     check_status(header, message)
 
 
-def download(link: ServerLink, credentials: Credentials, file_id: str, destination: Path, progress: Progress | None) -> Path:
+def download(
+    link: ServerLink, credentials: Credentials, file_id: str, destination: Path, progress: Progress | None
+) -> Path:
     room, token, proof = credentials
     if not p.is_file_id(file_id):
         raise errors.NoSuchFile(_("'{id}' is not a file id; /files lists the room's files.").format(id=file_id))
-    sock, stream = _open(link, Operation.DOWNLOAD, room, p.encode_file_request(p.FileRequest(token, proof, file_id=file_id)))
+    sock, stream = _open(
+        link, Operation.DOWNLOAD, room, p.encode_file_request(p.FileRequest(token, proof, file_id=file_id))
+    )
     with sock:
         try:
             header, message = read_message(stream)
         except (ConnectionError, OSError, ssl.SSLError) as exc:
-            raise errors.TransferFailed(_("The connection broke before the file came ({error}); try again.").format(error=exc)) from None
+            raise errors.TransferFailed(
+                _("The connection broke before the file came ({error}); try again.").format(error=exc)
+            ) from None
         if header.state is not State.COMPLETE:
             raise errors.RemoteProtocolError("the server did not describe the file")
         info = p.file_from_json(p.decode_json_object(message.payload))
@@ -136,23 +157,35 @@ def download(link: ServerLink, credentials: Credentials, file_id: str, destinati
                 final, partial = destination, destination.with_name(destination.name + ".part")
                 sink = open(partial, "wb")
         except OSError as exc:
-            raise errors.BadRequest(_("Cannot write in {folder} ({error}); choose another folder.").format(folder=destination, error=exc.strerror or exc)) from None
+            raise errors.BadRequest(
+                _("Cannot write in {folder} ({error}); choose another folder.").format(
+                    folder=destination, error=exc.strerror or exc
+                )
+            ) from None
         finished = False
         try:
             with sink:
                 digest = _receive(stream, sink, info.size, progress)
             if info.sha256 and digest != info.sha256:
-                raise errors.TransferFailed(_("The file arrived damaged (its checksum does not match); download it again."))
+                raise errors.TransferFailed(
+                    _("The file arrived damaged (its checksum does not match); download it again.")
+                )
             if partial != final:
                 os.replace(partial, final)
             finished = True
             return final
-        except socket.timeout:
+        except TimeoutError:
             raise errors.TransferFailed(_("The server stopped sending the file; download it again.")) from None
         except (ConnectionError, ssl.SSLError) as exc:
-            raise errors.TransferFailed(_("The connection broke during the download ({error}); download it again.").format(error=exc)) from None
+            raise errors.TransferFailed(
+                _("The connection broke during the download ({error}); download it again.").format(error=exc)
+            ) from None
         except OSError as exc:
-            raise errors.TransferFailed(_("Could not save the file ({error}); check the folder and its free space.").format(error=exc.strerror or exc)) from None
+            raise errors.TransferFailed(
+                _("Could not save the file ({error}); check the folder and its free space.").format(
+                    error=exc.strerror or exc
+                )
+            ) from None
         finally:
             if not finished:
                 partial.unlink(missing_ok=True)

@@ -27,14 +27,15 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ocm_core import wire as p
 from ocm_core.crypto.identity import IdentityChanged, KnownServers
 from ocm_core.errors import ClientError, ProtocolError
 from ocm_core.net.interfaces import interface_ipv4s, lan_ipv4
-from ocm_core.sansio.room import TokenBucket
+from ocm_core.sansio.probes import AnswerLimiter
 from ocm_core.wire import RoomInfo, ServerAnnouncement
 
 log = logging.getLogger(__name__)
@@ -98,38 +99,6 @@ def broadcast_targets(interfaces: list[Interface], scope: Scope) -> list[str]:
     return targets
 
 
-class AnswerLimiter:
-    """Decides whether a probe is answered: a few a second from one address, a few dozen
-    in all, so that a flood of (possibly forged) probes makes little traffic. No I/O;
-    the caller passes the time."""
-
-    def __init__(self, per_address: float = 2.0, per_address_burst: int = 4, total: float = 40.0,
-                 total_burst: int = 40, max_addresses: int = 1024):
-        self._per_address = (per_address, per_address_burst)
-        self._total = TokenBucket(total, total_burst, float(total_burst), 0.0)
-        self._started = False
-        self._buckets: dict[str, TokenBucket] = {}
-        self._max_addresses = max_addresses
-
-    def allow(self, ip: str, now: float) -> bool:
-        if not self._started:
-            self._total.at, self._started = now, True
-        bucket = self._buckets.get(ip)
-        if bucket is None:
-            if len(self._buckets) >= self._max_addresses:
-                for key, old in list(self._buckets.items()):
-                    old.refill(now)
-                    if old.full:  # quiet long enough that forgetting it changes nothing
-                        del self._buckets[key]
-                if len(self._buckets) >= self._max_addresses:
-                    return False
-            rate, burst = self._per_address
-            bucket = self._buckets[ip] = TokenBucket(rate, burst, float(burst), now)
-        if not bucket.take(now):
-            return False
-        return self._total.take(now)
-
-
 def _open_udp(port: int, *, reuse: bool) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -177,8 +146,12 @@ class Announcer:
 
     def announcement(self, rooms: list[RoomInfo]) -> ServerAnnouncement:
         return ServerAnnouncement(
-            self.server.tcp_address[1], self.server.udp_address[1], len(rooms),
-            any(r.locked for r in rooms), self.machine, getattr(self.server, "fingerprint", None) or "",
+            self.server.tcp_address[1],
+            self.server.udp_address[1],
+            len(rooms),
+            any(r.locked for r in rooms),
+            self.machine,
+            getattr(self.server, "fingerprint", None) or "",
         )
 
     def start(self) -> None:
@@ -197,8 +170,12 @@ class Announcer:
                 self._close_zeroconf()
         self._thread = threading.Thread(target=self._loop, args=(summary,), name="ocm-announce", daemon=True)
         self._thread.start()
-        log.info("announcing TCP port %d (mDNS %s, probe answers on UDP %d)", summary.tcp_port,
-                 "on" if self._zeroconf else "off", self.scope.probe_port)
+        log.info(
+            "announcing TCP port %d (mDNS %s, probe answers on UDP %d)",
+            summary.tcp_port,
+            "on" if self._zeroconf else "off",
+            self.scope.probe_port,
+        )
 
     def _service_info(self, summary: ServerAnnouncement, name: str | None = None):
         from zeroconf import ServiceInfo
@@ -208,8 +185,11 @@ class Announcer:
         label = "".join(ch if ch.isalnum() else "-" for ch in self.machine.encode("ascii", "ignore").decode()) or "ocm"
         instance = f"{self.machine} {summary.tcp_port}"
         return ServiceInfo(
-            p.MDNS_SERVICE_TYPE, name or f"{instance}.{p.MDNS_SERVICE_TYPE}", port=summary.tcp_port,
-            properties=p.encode_txt(summary), server=f"{label}-ocm-{summary.tcp_port}.local.",
+            p.MDNS_SERVICE_TYPE,
+            name or f"{instance}.{p.MDNS_SERVICE_TYPE}",
+            port=summary.tcp_port,
+            properties=p.encode_txt(summary),
+            server=f"{label}-ocm-{summary.tcp_port}.local.",
             parsed_addresses=addresses or ["127.0.0.1"],
         )
 
@@ -259,7 +239,7 @@ class Announcer:
         assert self._sock is not None
         try:
             data, address = self._sock.recvfrom(p.MAX_PROBE_SIZE + 1)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             return
         except OSError as exc:
             if not self._stop.is_set():
@@ -348,8 +328,13 @@ class RoomBrowser:
     fingerprint; a test may pass its own).
     """
 
-    def __init__(self, scope: Scope | None = None, *, on_change: Callable[[list[FoundRoom]], None] | None = None,
-                 list_rooms: Callable[[str, int, str], list[RoomInfo]] | None = None):
+    def __init__(
+        self,
+        scope: Scope | None = None,
+        *,
+        on_change: Callable[[list[FoundRoom]], None] | None = None,
+        list_rooms: Callable[[str, int, str], list[RoomInfo]] | None = None,
+    ):
         self.scope = scope or Scope.from_environment()
         self.updates: queue.Queue[list[FoundRoom]] = queue.Queue()
         self._on_change = on_change
@@ -427,8 +412,18 @@ class RoomBrowser:
 
     def _current(self) -> list[FoundRoom]:
         found = [
-            FoundRoom(s.address, s.tcp_port, r.name, r.members, r.locked, r.host, s.announcement.machine, s.announcement.fingerprint)
-            for s in self._servers.values() for r in s.rooms
+            FoundRoom(
+                s.address,
+                s.tcp_port,
+                r.name,
+                r.members,
+                r.locked,
+                r.host,
+                s.announcement.machine,
+                s.announcement.fingerprint,
+            )
+            for s in self._servers.values()
+            for r in s.rooms
         ]
         return sorted(found, key=lambda f: (f.room.casefold(), f.address, f.tcp_port))
 
@@ -452,7 +447,10 @@ class RoomBrowser:
             if server is None:
                 server = self._servers[key] = _Server(address, announcement.tcp_port, announcement)
                 log.info("found a server at %s:%d", address, announcement.tcp_port)
-            elif server.announcement.rooms != announcement.rooms or server.announcement.any_locked != announcement.any_locked:
+            elif (
+                server.announcement.rooms != announcement.rooms
+                or server.announcement.any_locked != announcement.any_locked
+            ):
                 server.next_list = 0.0  # its rooms changed: ask again now
             server.announcement = announcement
             if mdns_name is not None:
@@ -498,7 +496,7 @@ class RoomBrowser:
         assert self._sock is not None
         try:
             data, (address, _port) = self._sock.recvfrom(p.MAX_PROBE_SIZE + 1)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             return
         except OSError as exc:
             if not self._stop.is_set():
@@ -627,4 +625,3 @@ def find_rooms(timeout: float = 2.5, scope: Scope | None = None) -> list[FoundRo
     with RoomBrowser(scope) as browser:
         time.sleep(timeout)  # the methods answer at their own pace; this is the deadline
         return browser.rooms()
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,9 @@ def interface_ipv4s() -> list[tuple[str, int]]:
     through ifaddr (which python-zeroconf uses too: each OS its own way). May raise OSError."""
     import ifaddr
 
-    return [(ip.ip, ip.network_prefix) for adapter in ifaddr.get_adapters() for ip in adapter.ips
-            if isinstance(ip.ip, str)]  # IPv6 comes as a tuple
+    return [
+        (ip.ip, ip.network_prefix) for adapter in ifaddr.get_adapters() for ip in adapter.ips if isinstance(ip.ip, str)
+    ]  # IPv6 comes as a tuple
 
 
 def _interface_addresses() -> list[str]:

@@ -13,7 +13,8 @@ import random
 import socket
 import ssl
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from ocm_core import errors
 from ocm_core import wire as p
@@ -23,7 +24,7 @@ from ocm_core.crypto.identity import (
     fingerprint,
     public_key_of_certificate,
 )
-from ocm_core.crypto.secure import PlainAnswer, TlsClientStream, client_tls_context
+from ocm_core.crypto.tls import PlainAnswer, TlsClientStream, client_tls_context
 from ocm_core.i18n import _
 from ocm_core.wire import Operation, State, Status
 from ocm_core.words import refusal_text
@@ -54,9 +55,16 @@ STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
 }
 
 
-def retry_while_busy(attempt: Callable[[], T], *, within: float, first_pause: float, longest_pause: float,
-                     honour_try_later: bool = True, sleep: Callable[[float], None] = time.sleep,
-                     clock: Callable[[], float] = time.monotonic) -> T:
+def retry_while_busy(
+    attempt: Callable[[], T],
+    *,
+    within: float,
+    first_pause: float,
+    longest_pause: float,
+    honour_try_later: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
     """`attempt()`, asked again while the server says BUSY (jittered pauses that double up
     to `longest_pause`) or TRY_LATER (the seconds it names), as long as `within` allows."""
     deadline, pause = clock() + within, first_pause
@@ -115,8 +123,16 @@ class ServerLink:
     `own_server_identity`: the one to accept whatever was remembered (the app's own server,
     whose key it knows first-hand). `plain`: no TLS (a server with --allow-plain)."""
 
-    def __init__(self, host: str, port: int, *, timeout: float, known_servers: KnownServers,
-                 trust_changed_identity: bool = False, plain: bool = False):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float,
+        known_servers: KnownServers,
+        trust_changed_identity: bool = False,
+        plain: bool = False,
+    ):
         self.host, self.port, self.timeout = host, port, timeout
         self.known_servers = known_servers
         self.trust_changed_identity = trust_changed_identity
@@ -133,12 +149,15 @@ class ServerLink:
         try:
             return socket.create_connection((self.host, self.port), timeout=self.timeout)
         except socket.gaierror:
-            raise errors.ServerUnreachable(_("Cannot find a computer named '{host}'; check the address.").format(
-                host=self.host)) from None
+            raise errors.ServerUnreachable(
+                _("Cannot find a computer named '{host}'; check the address.").format(host=self.host)
+            ) from None
         except OSError as exc:
             raise errors.ServerUnreachable(
-                _("Could not reach a server at {address} ({error}); check the address and that the room's host "
-                  "is running.").format(address=self.where, error=exc.strerror or exc)
+                _(
+                    "Could not reach a server at {address} ({error}); check the address and that the room's host "
+                    "is running."
+                ).format(address=self.where, error=exc.strerror or exc)
             ) from None
 
     def secure(self, sock: socket.socket) -> TlsClientStream:
@@ -150,16 +169,20 @@ class ServerLink:
         except PlainAnswer as answer:
             raise self._plain_refusal(sock, answer.data) from None
         except ssl.SSLError as exc:
-            raise errors.ServerUnreachable(_("Could not set up encryption with {address} ({error}); try again.").format(
-                address=where, error=exc.reason or exc)) from None
+            raise errors.ServerUnreachable(
+                _("Could not set up encryption with {address} ({error}); try again.").format(
+                    address=where, error=exc.reason or exc
+                )
+            ) from None
         try:
             presented = fingerprint(public_key_of_certificate(certificate))
         except ValueError as exc:
             raise errors.RemoteProtocolError(str(exc)) from None
         if self.own_server_identity is not None and presented != self.own_server_identity:
             raise IdentityChanged(where, self.own_server_identity, presented)  # not our server at all
-        self.known_servers.check(where, presented,
-                                 accept_changed=self.trust_changed_identity or presented == self.own_server_identity)
+        self.known_servers.check(
+            where, presented, accept_changed=self.trust_changed_identity or presented == self.own_server_identity
+        )
         self.fingerprint = presented
         return stream
 
@@ -180,12 +203,15 @@ class ServerLink:
         if status is Status.BUSY:
             return errors.ServerBusy(refusal_text(status, detail))
         return errors.ServerUnreachable(
-            _("The server at {address} does not speak encryption (it may be an older version); update it and try again.").format(
-                address=self.where)
+            _(
+                "The server at {address} does not speak encryption (it may be an older version); "
+                "update it and try again."
+            ).format(address=self.where)
         )
 
-    def open(self, operation: Operation, room: str, payload: bytes, *, idle_timeout: float | None = None,
-             name: str = "") -> tuple[socket.socket, TlsClientStream]:
+    def open(
+        self, operation: Operation, room: str, payload: bytes, *, idle_timeout: float | None = None, name: str = ""
+    ) -> tuple[socket.socket, TlsClientStream]:
         """A connection on which `operation`'s request was sent and answered OK (what follows
         is the caller's). The typed ClientError of a refusal otherwise; the socket is closed."""
         sock = self.connect()
@@ -212,14 +238,22 @@ class ServerLink:
                 if header.state is not State.COMPLETE:
                     raise errors.RemoteProtocolError("the server did not complete the request")
                 return message.payload
-            except socket.timeout:
-                raise errors.ServerUnreachable(_("The server at {address} did not answer in {seconds:g} s; try again.").format(
-                    address=self.where, seconds=self.timeout)) from None
+            except TimeoutError:
+                raise errors.ServerUnreachable(
+                    _("The server at {address} did not answer in {seconds:g} s; try again.").format(
+                        address=self.where, seconds=self.timeout
+                    )
+                ) from None
             except (ConnectionError, OSError) as exc:
-                raise errors.ServerUnreachable(_("The connection to {address} broke ({error}); try again.").format(
-                    address=self.where, error=exc)) from None
+                raise errors.ServerUnreachable(
+                    _("The connection to {address} broke ({error}); try again.").format(address=self.where, error=exc)
+                ) from None
 
     def request(self, operation: Operation, room: str, payload: bytes, name: str = "") -> bytes:
         """One request; a busy server is asked again with jittered back-off until `timeout`."""
-        return retry_while_busy(lambda: self.request_once(operation, room, payload, name),
-                                within=self.timeout, first_pause=0.05, longest_pause=1.0)
+        return retry_while_busy(
+            lambda: self.request_once(operation, room, payload, name),
+            within=self.timeout,
+            first_pause=0.05,
+            longest_pause=1.0,
+        )

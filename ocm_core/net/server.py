@@ -31,7 +31,8 @@ from ocm_core import wire as p
 from ocm_core import words
 from ocm_core.crypto.identity import ServerIdentity
 from ocm_core.crypto.passwords import hash_password
-from ocm_core.crypto.secure import MemberKeys, TlsServerSide, server_tls_context
+from ocm_core.crypto.sealed import MemberKeys
+from ocm_core.crypto.tls import TlsServerSide, server_tls_context
 from ocm_core.errors import (
     DatabaseDamaged,
     PortInUse,
@@ -110,7 +111,9 @@ def _bind(kind: int, host: str, port: int) -> socket.socket:
     return sock
 
 
-def next_free_ports(host: str = "0.0.0.0", tcp_port: int = DEFAULT_TCP_PORT, udp_port: int = DEFAULT_UDP_PORT, tries: int = 100) -> tuple[int, int]:
+def next_free_ports(
+    host: str = "0.0.0.0", tcp_port: int = DEFAULT_TCP_PORT, udp_port: int = DEFAULT_UDP_PORT, tries: int = 100
+) -> tuple[int, int]:
     """The first (tcp, udp) pair at or after the given ports that both bind right now."""
     for step in range(tries):
         tcp, udp = tcp_port + 2 * step, udp_port + 2 * step
@@ -162,8 +165,9 @@ class ChatServer:
         # that needs no hash never queues behind scrypt work, and rooms take turns.
         self._password_queue = FairQueue()
         self._password_ready = threading.Condition()
-        self._registry_args: dict[str, Any] = dict(member_timeout=member_timeout, limits=limits, hasher=self._hash_password,
-                                                   member_keys=member_keys)
+        self._registry_args: dict[str, Any] = dict(
+            member_timeout=member_timeout, limits=limits, hasher=self._hash_password, member_keys=member_keys
+        )
         self.registry: RoomRegistry | None = registry or (None if db_path else RoomRegistry(**self._registry_args))
         if self.registry is not None and self.registry.member_keys is None:
             self.registry.member_keys = member_keys
@@ -229,7 +233,9 @@ class ChatServer:
             if not self.move_damaged_db:
                 raise DatabaseDamaged(str(self.db_path), str(exc)) from None
             moved = move_aside(self.db_path)
-            log.warning("the database %s was damaged (%s); moved it to %s and starting with no rooms", self.db_path, exc, moved)
+            log.warning(
+                "the database %s was damaged (%s); moved it to %s and starting with no rooms", self.db_path, exc, moved
+            )
         self._store = RoomStore(self.db_path)
         self.registry = RoomRegistry(store=self._store, **self._registry_args)
 
@@ -260,11 +266,17 @@ class ChatServer:
         self._tcp.listen(128)
         self._tcp.setblocking(False)
         self._wake_r, self._wake_w = socket.socketpair()
-        self._workers = concurrent.futures.ThreadPoolExecutor(self.server_limits.workers, thread_name_prefix="ocm-tcp-worker")
+        self._workers = concurrent.futures.ThreadPoolExecutor(
+            self.server_limits.workers, thread_name_prefix="ocm-tcp-worker"
+        )
         self._start_files()
         self._stopping.clear()
-        loops = (("ocm-tcp", self._tcp_loop), ("ocm-udp", self._udp_loop), ("ocm-tick", self._tick_loop),
-                 ("ocm-password-queue", self._password_loop))
+        loops = (
+            ("ocm-tcp", self._tcp_loop),
+            ("ocm-udp", self._udp_loop),
+            ("ocm-tick", self._tick_loop),
+            ("ocm-password-queue", self._password_loop),
+        )
         for name, target in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -283,10 +295,21 @@ class ChatServer:
         self.files = FileStore(root, limits.max_file_bytes, limits.max_storage_bytes)
         self.files.take_up(set(self.registry.room_names()))  # rooms that no longer exist lose their files
         self.registry.room_closed_hooks.append(self.files.delete_room)
-        self._transfers = FileTransfers(self.registry, self.files, self._send_all, slots=limits.transfers,
-                                        idle_timeout=limits.transfer_idle_timeout, stats=self.stats)
-        self._admission = Admission(self.registry, allow_plain=self.allow_plain, udp_port=lambda: self.udp_address[1],
-                                    room_files=self.files.files, stats=self.stats)
+        self._transfers = FileTransfers(
+            self.registry,
+            self.files,
+            self._send_all,
+            slots=limits.transfers,
+            idle_timeout=limits.transfer_idle_timeout,
+            stats=self.stats,
+        )
+        self._admission = Admission(
+            self.registry,
+            allow_plain=self.allow_plain,
+            udp_port=lambda: self.udp_address[1],
+            room_files=self.files.files,
+            stats=self.stats,
+        )
 
     def stop(self, close_rooms: bool = True) -> None:
         """Stop the threads and free both ports (within a second).
@@ -326,7 +349,9 @@ class ChatServer:
         if self.files is not None:
             self.registry.room_closed_hooks.remove(self.files.delete_room)
         if self._files_temporary is not None:
-            shutil.rmtree(self._files_temporary, ignore_errors=True)  # a transfer still open may keep a file: it goes with the OS's temp clean-up
+            shutil.rmtree(
+                self._files_temporary, ignore_errors=True
+            )  # a transfer still open may keep a file: it goes with the OS's temp clean-up
             self._files_temporary = None
         with self._password_ready:  # requests still queued for a password check get no answer
             while (item := self._password_queue.pop()) is not None:
@@ -456,7 +481,9 @@ class ChatServer:
                 self._answer_and_close(sock, Operation.CREATE, "", Status.BUSY, refuse)
                 continue
             sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a TLS flight, then the answer: no 40 ms wait between
+            sock.setsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+            )  # a TLS flight, then the answer: no 40 ms wait between
             conn = _Connection(sock, ip, time.monotonic() + limits.request_timeout)
             connections[sock] = conn
             selector.register(sock, selectors.EVENT_READ, conn)
@@ -500,15 +527,18 @@ class ChatServer:
                     )
             if conn.header is None or len(conn.buffer) < p.TCRP_HEADER_SIZE + conn.header.body_size:
                 return
-            message = p.decode_tcrp(bytes(conn.buffer[: p.TCRP_HEADER_SIZE + conn.header.body_size]), allow_empty_room=True)
+            message = p.decode_tcrp(
+                bytes(conn.buffer[: p.TCRP_HEADER_SIZE + conn.header.body_size]), allow_empty_room=True
+            )
         except ProtocolError as exc:
             self.stats["tcp bad requests"] += 1
             log.info("bad TCRP request from %s: %s", conn.ip, exc.reason)
             operation = conn.header.operation if conn.header else Operation.CREATE
             selector.unregister(conn.sock)
             connections.pop(conn.sock, None)
-            self._workers.submit(self._answer_and_close, conn.sock, operation, "", Status.BAD_REQUEST, exc.reason, conn.ip,
-                                 tls=conn.tls)
+            self._workers.submit(
+                self._answer_and_close, conn.sock, operation, "", Status.BAD_REQUEST, exc.reason, conn.ip, tls=conn.tls
+            )
             return
         selector.unregister(conn.sock)
         connections.pop(conn.sock, None)
@@ -525,8 +555,18 @@ class ChatServer:
                     self._password_queue.push(line, conn.ip, (conn, message))
                 except QueueFull as exc:
                     self.stats["password checks refused"] += 1
-                    self._workers.submit(self._answer_and_close, conn.sock, message.operation, message.room,
-                                         Status.TRY_LATER, str(exc), conn.ip, None, tls=conn.tls, retry_after=exc.seconds)
+                    self._workers.submit(
+                        self._answer_and_close,
+                        conn.sock,
+                        message.operation,
+                        message.room,
+                        Status.TRY_LATER,
+                        str(exc),
+                        conn.ip,
+                        None,
+                        tls=conn.tls,
+                        retry_after=exc.seconds,
+                    )
                     return
                 self._password_ready.notify()
             return
@@ -557,14 +597,21 @@ class ChatServer:
         refusal = None
         if conn.tls is None:
             self.stats["plain refused"] += 1
-            refusal = (Status.ENCRYPTION_REQUIRED, "files are shared only over encryption; use a current Online Chat Messenger")
+            refusal = (
+                Status.ENCRYPTION_REQUIRED,
+                "files are shared only over encryption; use a current Online Chat Messenger",
+            )
         else:
             pending = bytes(conn.buffer[p.TCRP_HEADER_SIZE + conn.header.body_size :])
-            if self._transfers.try_start(conn.sock, conn.tls, message, pending, conn.ip, lambda: self._release(conn.ip)):
+            if self._transfers.try_start(
+                conn.sock, conn.tls, message, pending, conn.ip, lambda: self._release(conn.ip)
+            ):
                 return
             self.stats["transfers busy"] += 1
             refusal = (Status.BUSY, self.BUSY_TRANSFERS)
-        self._workers.submit(self._answer_and_close, conn.sock, message.operation, message.room, *refusal, conn.ip, tls=conn.tls)
+        self._workers.submit(
+            self._answer_and_close, conn.sock, message.operation, message.room, *refusal, conn.ip, tls=conn.tls
+        )
 
     def _unwrap(self, selector, connections, conn: _Connection, chunk: bytes) -> bytes | None:
         """The request bytes in `chunk`: as they are on a plain connection, decrypted on a TLS
@@ -606,11 +653,32 @@ class ChatServer:
         return decision
 
     def _answer_decision(self, conn: _Connection, message: p.TcrpMessage, decision: Decision) -> None:
-        self._answer_and_close(conn.sock, message.operation, message.room, decision.status, decision.detail, conn.ip,
-                               decision.completion, tls=conn.tls, dialect=decision.dialect)
+        self._answer_and_close(
+            conn.sock,
+            message.operation,
+            message.room,
+            decision.status,
+            decision.detail,
+            conn.ip,
+            decision.completion,
+            tls=conn.tls,
+            dialect=decision.dialect,
+        )
 
-    def _answer_and_close(self, sock, operation, room, status, detail, ip=None, completion=None, *,
-                          tls: TlsServerSide | None = None, dialect: Dialect = Dialect.OURS, retry_after: int = 1) -> None:
+    def _answer_and_close(
+        self,
+        sock,
+        operation,
+        room,
+        status,
+        detail,
+        ip=None,
+        completion=None,
+        *,
+        tls: TlsServerSide | None = None,
+        dialect: Dialect = Dialect.OURS,
+        retry_after: int = 1,
+    ) -> None:
         try:
             sock.setblocking(True)
             sock.settimeout(5.0)
@@ -631,4 +699,3 @@ class ChatServer:
             sock.close()
             if ip is not None:
                 self._release(ip)
-

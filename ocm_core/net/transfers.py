@@ -7,7 +7,7 @@ BUSY at once (the client retries with backoff), so nothing queues behind a slow 
 and chat requests, served by the other pool, never wait for one. The socket turns
 blocking with a per-transfer idle timeout: a peer that stops sending or reading for
 that long loses its transfer, and only its own. Bytes move in CHUNK-sized pieces through
-the connection's TLS state (secure.TlsServerSide), straight between socket and disk.
+the connection's TLS state (crypto.tls.TlsServerSide), straight between socket and disk.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import socket
 import ssl
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ocm_core import wire as p
-from ocm_core.crypto.secure import TlsServerSide
+from ocm_core.crypto.tls import TlsServerSide
 from ocm_core.errors import ProtocolError, RegistryError
 from ocm_core.sansio.registry import RoomRegistry
 from ocm_core.sansio.room import Outbound
@@ -95,8 +95,16 @@ class TransferStream:
 
 
 class FileTransfers:
-    def __init__(self, registry: RoomRegistry, files: FileStore, send_all: Callable[[Outbound], None], *,
-                 slots: int = 8, idle_timeout: float = 30.0, stats=None):
+    def __init__(
+        self,
+        registry: RoomRegistry,
+        files: FileStore,
+        send_all: Callable[[Outbound], None],
+        *,
+        slots: int = 8,
+        idle_timeout: float = 30.0,
+        stats=None,
+    ):
         self.registry = registry
         self.files = files
         self._send_all = send_all
@@ -108,8 +116,15 @@ class FileTransfers:
         self._active: set[socket.socket] = set()
         self.stats = stats if stats is not None else {}
 
-    def try_start(self, sock: socket.socket, tls: TlsServerSide | None, message: p.TcrpMessage, pending: bytes,
-                  ip: str, done: Callable[[], None]) -> bool:
+    def try_start(
+        self,
+        sock: socket.socket,
+        tls: TlsServerSide | None,
+        message: p.TcrpMessage,
+        pending: bytes,
+        ip: str,
+        done: Callable[[], None],
+    ) -> bool:
         """Run the transfer on a free slot; False (nothing taken) when every slot is busy."""
         with self._lock:
             if self.running >= self.slots:
@@ -139,7 +154,7 @@ class FileTransfers:
                 self._upload(stream, message, ip)
             else:
                 self._download(stream, message, ip)
-        except socket.timeout:
+        except TimeoutError:
             self._count("transfers stalled")
             log.info("a %s from %s stalled for %g s and was cut off", message.operation.name, ip, self.idle_timeout)
         except (ConnectionError, OSError, ssl.SSLError) as exc:
@@ -153,14 +168,26 @@ class FileTransfers:
                 self.running -= 1
             stream.close()
             done()
-            log.debug("%s from %s: %d bytes in %.2f s", message.operation.name, ip, stream.received, time.monotonic() - started)
+            log.debug(
+                "%s from %s: %d bytes in %.2f s",
+                message.operation.name,
+                ip,
+                stream.received,
+                time.monotonic() - started,
+            )
 
     def _count(self, what: str) -> None:
         self.stats[what] = self.stats.get(what, 0) + 1
 
     @staticmethod
-    def _answer(stream: TransferStream, operation: Operation, room: str, status: Status, detail: str = "",
-                completion: bytes | None = None) -> None:
+    def _answer(
+        stream: TransferStream,
+        operation: Operation,
+        room: str,
+        status: Status,
+        detail: str = "",
+        completion: bytes | None = None,
+    ) -> None:
         data = p.encode_tcrp(operation, State.RESPONSE, room, p.encode_status(status, detail))
         if completion is not None:
             data += p.encode_tcrp(operation, State.COMPLETE, room, completion)
@@ -284,4 +311,3 @@ class FileTransfers:
                 sent += len(data)
         self._count("downloads")
         return None
-

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import collections
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ocm_core import wire as p
 from ocm_core.errors import ProtocolError, RegistryError, RemoteProtocolError
@@ -17,8 +17,10 @@ from ocm_core.wire import Dialect, Operation, Status
 
 log = logging.getLogger(__name__)
 
-PLAIN_REFUSED = ("this server admits only encrypted clients; use a current Online Chat Messenger, "
-                 "or ask the host to start the server with --allow-plain")
+PLAIN_REFUSED = (
+    "this server admits only encrypted clients; use a current Online Chat Messenger, "
+    "or ask the host to start the server with --allow-plain"
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,15 @@ class Admission:
     """Decides TCP requests against a registry. `udp_port` and `room_files` are asked at each
     request (the port is known once the server has bound it; files come from its store)."""
 
-    def __init__(self, registry: RoomRegistry, *, allow_plain: bool, udp_port: Callable[[], int],
-                 room_files: Callable[[str], list[p.FileInfo]], stats: collections.Counter[str] | None = None):
+    def __init__(
+        self,
+        registry: RoomRegistry,
+        *,
+        allow_plain: bool,
+        udp_port: Callable[[], int],
+        room_files: Callable[[str], list[p.FileInfo]],
+        stats: collections.Counter[str] | None = None,
+    ):
         self.registry = registry
         self.allow_plain = allow_plain
         self._udp_port = udp_port
@@ -84,23 +93,30 @@ class Admission:
             raise RemoteProtocolError("room name is empty")
         if op is Operation.FILES:
             files_request = p.decode_file_request(op, message.payload)
-            registry.file_member(files_request.token.encode("ascii", "replace"), ip, room, p.decode_proof(files_request.proof))
+            registry.file_member(
+                files_request.token.encode("ascii", "replace"), ip, room, p.decode_proof(files_request.proof)
+            )
             return Status.OK, p.encode_json({"files": [p.file_to_json(info) for info in self._room_files(room)]}), []
         request = p.decode_request(message.payload)
         if op in (Operation.CREATE, Operation.JOIN) and not request.username:
             raise RemoteProtocolError("username is empty")
-        transport = Transport.SEALED if sealed else Transport.KANARU if request.dialect is Dialect.KANARU else Transport.PLAIN
+        transport = (
+            Transport.SEALED if sealed else Transport.KANARU if request.dialect is Dialect.KANARU else Transport.PLAIN
+        )
         if op is Operation.CREATE:
-            token = registry.create_room(room, request.username, ip, request.password, wire=transport,
-                                         request_id=request.request_id)
+            token = registry.create_room(
+                room, request.username, ip, request.password, wire=transport, request_id=request.request_id
+            )
             return Status.OK, self.grant(token, transport), []
         if op is Operation.JOIN and request.resume_token:
-            token, outbound, transport = registry.resume(room, request.username, ip,
-                                                         request.resume_token.encode("ascii", "replace"))
+            token, outbound, transport = registry.resume(
+                room, request.username, ip, request.resume_token.encode("ascii", "replace")
+            )
             return Status.OK, self.grant(token, transport), outbound
         if op is Operation.JOIN:
-            token, outbound = registry.join_room(room, request.username, ip, request.password, wire=transport,
-                                                 request_id=request.request_id)
+            token, outbound = registry.join_room(
+                room, request.username, ip, request.password, wire=transport, request_id=request.request_id
+            )
             return Status.OK, self.grant(token, transport), outbound
         token = (request.token or "").encode("ascii", "replace")
         snapshot = registry.snapshot(token, ip, room, p.decode_proof(request.proof) if sealed else None)

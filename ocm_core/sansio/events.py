@@ -137,4 +137,3 @@ class Resumed(AppEvent):
 @dataclass(frozen=True)
 class ErrorEvent(AppEvent):
     text: str
-

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import collections
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Hashable
+from typing import Any
 
 from ocm_core.errors import OCMError
 

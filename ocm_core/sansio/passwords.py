@@ -7,8 +7,7 @@ import contextlib
 import hmac
 import logging
 import threading
-from collections.abc import Iterator
-from typing import Callable
+from collections.abc import Callable, Iterator
 
 from ocm_core.errors import RegistryError
 from ocm_core.sansio.room import Limits
@@ -41,7 +40,9 @@ class PasswordGuard:
         host cannot take every worker (the client retries BUSY by itself)."""
         with self._lock:
             if ip in self._hashing:
-                raise RegistryError(Status.BUSY, "a password from your address is still being checked; try again in a moment")
+                raise RegistryError(
+                    Status.BUSY, "a password from your address is still being checked; try again in a moment"
+                )
             self._hashing.add(ip)
         try:
             yield
@@ -57,7 +58,9 @@ class PasswordGuard:
             if now > until + self._limits.password_lockout_max:
                 failures = 0  # a quiet minute forgives earlier mistakes
             if now < until:
-                raise RegistryError(Status.TOO_MANY_ATTEMPTS, f"too many wrong passwords; wait {until - now:.0f} s and try again")
+                raise RegistryError(
+                    Status.TOO_MANY_ATTEMPTS, f"too many wrong passwords; wait {until - now:.0f} s and try again"
+                )
             if password is None:
                 raise RegistryError(Status.PASSWORD_REQUIRED, "this room is locked; enter its password")
             # Counted as a failure before hashing, so parallel guesses cannot slip past the count.

@@ -19,12 +19,12 @@ import logging
 import secrets
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ocm_core import wire as p
 from ocm_core import words
 from ocm_core.crypto.passwords import hash_password
-from ocm_core.crypto.secure import MemberKeys
+from ocm_core.crypto.sealed import MemberKeys
 from ocm_core.errors import RegistryError
 from ocm_core.logutil import ThrottledLog
 from ocm_core.sansio.passwords import Hasher, PasswordGuard
@@ -130,7 +130,9 @@ class RoomRegistry(Relay):
             log.warning(
                 "cannot write to the database %s (%s); new messages and joins are refused, and their "
                 "senders told, until writing works again (checked every %g s)",
-                exc.path, exc.reason, STORE_PROBE_SECONDS,
+                exc.path,
+                exc.reason,
+                STORE_PROBE_SECONDS,
             )
         assert self._store is not None
         self._store_failing = True
@@ -161,7 +163,10 @@ class RoomRegistry(Relay):
             self._store_probe_at = now + STORE_PROBE_SECONDS
 
     def _cannot_save(self) -> RegistryError:
-        return RegistryError(Status.CANNOT_SAVE, "the server cannot save anything right now (its disk is full or failing); try again later")
+        return RegistryError(
+            Status.CANNOT_SAVE,
+            "the server cannot save anything right now (its disk is full or failing); try again later",
+        )
 
     @property
     def saving_fails(self) -> bool:
@@ -183,8 +188,16 @@ class RoomRegistry(Relay):
         while len(self._answered) > TOMBSTONE_LIMIT:
             self._answered.popitem(last=False)
 
-    def create_room(self, room: str, username: str, ip: str, password: str | None = None, *, wire: Transport = Transport.PLAIN,
-                    request_id: str | None = None) -> bytes:
+    def create_room(
+        self,
+        room: str,
+        username: str,
+        ip: str,
+        password: str | None = None,
+        *,
+        wire: Transport = Transport.PLAIN,
+        request_id: str | None = None,
+    ) -> bytes:
         """Create `room` with `username` as its host; return the host's token. A repeat of a
         request (the same `request_id` from the same address) gets the same token."""
         key = ("create", ip, room, username, request_id) if request_id else None
@@ -225,11 +238,20 @@ class RoomRegistry(Relay):
         cap = self.limits.max_rooms_per_address
         if sum(1 for r in self._rooms.values() if r.members.get(r.host) and r.members[r.host].ip == ip) >= cap:
             raise RegistryError(
-                Status.SERVER_FULL, f"your address already hosts {cap} rooms on this server, the most it allows; close one first"
+                Status.SERVER_FULL,
+                f"your address already hosts {cap} rooms on this server, the most it allows; close one first",
             )
 
-    def join_room(self, room: str, username: str, ip: str, password: str | None = None, *, wire: Transport = Transport.PLAIN,
-                  request_id: str | None = None) -> tuple[bytes, Outbound]:
+    def join_room(
+        self,
+        room: str,
+        username: str,
+        ip: str,
+        password: str | None = None,
+        *,
+        wire: Transport = Transport.PLAIN,
+        request_id: str | None = None,
+    ) -> tuple[bytes, Outbound]:
         """Add `username` to `room`; return its token and the notices to send. A repeat of a
         request (the same `request_id` from the same address) gets the same token, and no notice."""
         key = ("join", ip, room, username, request_id) if request_id else None
@@ -250,7 +272,9 @@ class RoomRegistry(Relay):
                 member = self._add_member(target, username, ip, wire)
                 if self._store:
                     self._store.add_member(_stored_member(member))
-                return member, self._emit(target, EventType.JOINED, username, p.JOINED_PLAIN if member.channel is None else "")
+                return member, self._emit(
+                    target, EventType.JOINED, username, p.JOINED_PLAIN if member.channel is None else ""
+                )
 
             try:
                 member, out = self._durably(join)
@@ -321,8 +345,9 @@ class RoomRegistry(Relay):
         self._tokens[token] = member
         return member
 
-    def _new_member(self, room: Room, name: str, token: bytes, ip: str, transport: Transport,
-                    address: Address | None = None) -> Member:
+    def _new_member(
+        self, room: Room, name: str, token: bytes, ip: str, transport: Transport, address: Address | None = None
+    ) -> Member:
         """A member with full buckets and a fresh timeout (and its channel, if sealed)."""
         now, limits = self._clock(), self.limits
         channel = None
@@ -331,11 +356,20 @@ class RoomRegistry(Relay):
                 raise RuntimeError("a sealed member needs a registry with member_keys")
             channel = self.member_keys.channel_for(token)
         return Member(
-            name, token, ip, room, last_seen=now, acked_seq=room.seq,
+            name,
+            token,
+            ip,
+            room,
+            last_seen=now,
+            acked_seq=room.seq,
             chat_bucket=TokenBucket(limits.rate_per_second, limits.rate_burst, float(limits.rate_burst), now),
             resend_bucket=TokenBucket(limits.resend_per_second, limits.resend_burst, float(limits.resend_burst), now),
-            reply_bytes=TokenBucket(limits.reply_bytes_per_second, limits.reply_bytes_burst, float(limits.reply_bytes_burst), now),
-            transport=transport, channel=channel, address=address,
+            reply_bytes=TokenBucket(
+                limits.reply_bytes_per_second, limits.reply_bytes_burst, float(limits.reply_bytes_burst), now
+            ),
+            transport=transport,
+            channel=channel,
+            address=address,
         )
 
     def guessed_wrong(self, ip: str) -> bool:
@@ -383,7 +417,9 @@ class RoomRegistry(Relay):
                 member = None
         if member is None or member.ip != ip or member.room.name != room_name:
             tomb = self._tombstones.get(token)
-            raise RegistryError(Status.UNKNOWN_TOKEN, tomb.reason if tomb else "this session is not known to the server; join again")
+            raise RegistryError(
+                Status.UNKNOWN_TOKEN, tomb.reason if tomb else "this session is not known to the server; join again"
+            )
         return member
 
     def file_member(self, token: bytes, ip: str, room_name: str, proof: bytes | None) -> str:
@@ -392,7 +428,9 @@ class RoomRegistry(Relay):
         with self._lock:
             member = self._authenticate(token, ip, room_name, proof)
             if member.channel is None:
-                raise RegistryError(Status.ENCRYPTION_REQUIRED, "files are shared only over encryption; use a current client")
+                raise RegistryError(
+                    Status.ENCRYPTION_REQUIRED, "files are shared only over encryption; use a current client"
+                )
             return member.name
 
     def share_file(self, token: bytes, info: p.FileInfo) -> Outbound:
@@ -405,14 +443,24 @@ class RoomRegistry(Relay):
             if self._store_failing:
                 raise self._cannot_save()
             try:
-                return self._durably(lambda: self._emit(member.room, EventType.FILE, member.name, p.encode_file_event_text(info)))
+                return self._durably(
+                    lambda: self._emit(member.room, EventType.FILE, member.name, p.encode_file_event_text(info))
+                )
             except StoreWriteError:
                 raise self._cannot_save() from None
 
     def _frame(self, room: Room, body: bytes) -> bytes:
         return p.encode_datagram(room.name_bytes, b"", body)  # the server's datagrams carry no token
 
-    def _emit(self, room: Room, event_type: EventType, name: str, text: str = "", skip: Member | None = None, msg_id: int | None = None) -> Outbound:
+    def _emit(
+        self,
+        room: Room,
+        event_type: EventType,
+        name: str,
+        text: str = "",
+        skip: Member | None = None,
+        msg_id: int | None = None,
+    ) -> Outbound:
         """Append an event to the room's stream (stored first) and address it to every member but `skip`."""
         event = p.Event(room.seq + 1, int(self._wall_clock() * 1000), event_type, name, text)
         if self._store and event_type is not EventType.CLOSED:  # a closed room is deleted whole
@@ -450,7 +498,9 @@ class RoomRegistry(Relay):
         self._tokens.pop(member.token, None)
         if self._store:
             self._store.remove_member(member.token)
-        self._tombstones.bury(member.token, self._clock(), TokenEnd.LEFT if why is EventType.LEFT else TokenEnd.TIMED_OUT)
+        self._tombstones.bury(
+            member.token, self._clock(), TokenEnd.LEFT if why is EventType.LEFT else TokenEnd.TIMED_OUT
+        )
         verb = "left" if why is EventType.LEFT else "timed out of"
         log.info("%r %s room %r", member.name, verb, room.name)
         if why is EventType.TIMED_OUT and not member.is_host:
@@ -480,6 +530,7 @@ class RoomRegistry(Relay):
 
     def close_all(self, reason: str = words.SERVER_STOPPED) -> Outbound:
         with self._lock:
+
             def close() -> Outbound:
                 out: Outbound = []
                 for room in list(self._rooms.values()):
@@ -516,7 +567,9 @@ class RoomRegistry(Relay):
                 first = max(member.acked_seq + 1, room.events[0][0])
                 last = min(room.seq, first + RETRANSMIT_WINDOW - 1)
                 out += self._send_again(member, first, last, now)
-                member.retransmit_interval = min(self.MAX_RETRANSMIT, max(member.retransmit_interval, self.BASE_RETRANSMIT) * 2)
+                member.retransmit_interval = min(
+                    self.MAX_RETRANSMIT, max(member.retransmit_interval, self.BASE_RETRANSMIT) * 2
+                )
                 member.retransmit_at = now + member.retransmit_interval
             self._tombstones.expire(now)
             while self._answered and next(iter(self._answered.values()))[0] < now:
@@ -529,7 +582,9 @@ class RoomRegistry(Relay):
     def _time_out(self, now: float) -> Outbound:
         out: Outbound = []
         deadline = now - self.member_timeout
-        gone = [m for m in self._tokens.values() if m.last_seen < deadline or (m.admit_by is not None and m.admit_by < now)]
+        gone = [
+            m for m in self._tokens.values() if m.last_seen < deadline or (m.admit_by is not None and m.admit_by < now)
+        ]
         for member in gone:
             if member.token in self._tokens:  # a closed room may have taken it already
                 out += self._remove(member, EventType.TIMED_OUT)
@@ -540,13 +595,17 @@ class RoomRegistry(Relay):
         from the last transaction that reached the disk, after one that did not)."""
         stored_events: dict[str, list] = {}
         for stored in store.rooms():
-            room = Room(stored.name, stored.host, stored.name.encode("utf-8"), stored.password_salt, stored.password_hash)
+            room = Room(
+                stored.name, stored.host, stored.name.encode("utf-8"), stored.password_salt, stored.password_hash
+            )
             stored_events[room.name] = store.events(stored.name, self.limits.event_buffer)
             for e in stored_events[room.name]:
-                room.buffer(e.seq, p.encode_event(p.Event(e.seq, e.time_ms, EventType(e.type), e.name, e.text)), self.limits)
+                room.buffer(
+                    e.seq, p.encode_event(p.Event(e.seq, e.time_ms, EventType(e.type), e.name, e.text)), self.limits
+                )
             room.seq = store.last_seq(stored.name)
             if not reloading:
-                self._tidy(lambda: store.prune_events(room.name, room.seq - self.limits.event_buffer))
+                self._tidy(store.prune_events, room.name, room.seq - self.limits.event_buffer)
             self._rooms[room.name] = room
         for kept in store.members():
             owner = self._rooms.get(kept.room)
@@ -564,7 +623,7 @@ class RoomRegistry(Relay):
         for room in list(self._rooms.values()):
             if room.host not in room.members:
                 if not reloading:
-                    self._tidy(lambda: self._close(room, words.HOST_WENT_AWAY))
+                    self._tidy(self._close, room, words.HOST_WENT_AWAY)
                 continue
             for e in stored_events[room.name]:
                 sender = self._tokens.get(e.sender_token) if e.sender_token else None
@@ -574,13 +633,13 @@ class RoomRegistry(Relay):
         if not reloading:
             log.info("took up %d rooms and %d members from %s", len(self._rooms), len(self._tokens), store.path)
 
-    def _tidy(self, work: Callable[[], object]) -> None:
+    def _tidy(self, work: Callable[..., object], *args: object) -> None:
         """Housekeeping at start-up: on a disk that is full it waits, and the server starts anyway."""
         if self._store is None or self._store_failing:
             return
         try:
             with self._store.batch():
-                work()
+                work(*args)
         except StoreWriteError as exc:
             self._store_failed(exc, reload=False)  # nothing was half done in memory
 
@@ -599,10 +658,11 @@ class RoomRegistry(Relay):
         with self._lock:
             return len(self._tokens)
 
-def _stored_member(member: Member) -> StoredMember:
-    return StoredMember(member.token, member.room.name, member.name, member.ip, member.address, member.plain_text,
-                        int(member.transport))
 
+def _stored_member(member: Member) -> StoredMember:
+    return StoredMember(
+        member.token, member.room.name, member.name, member.ip, member.address, member.plain_text, int(member.transport)
+    )
 
 
 def _history(room: Room) -> list[p.Event]:

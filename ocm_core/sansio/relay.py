@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import collections
 import logging
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ocm_core import wire as p
 from ocm_core import words
-from ocm_core.crypto.secure import OpenFailed
+from ocm_core.crypto.sealed import OpenFailed
 from ocm_core.logutil import ThrottledLog
 from ocm_core.sansio.room import Address, Limits, Member, Outbound, Room, Transport
 from ocm_core.sansio.tombstones import Tombstones
@@ -56,8 +57,15 @@ class Relay:
     def _durably(self, work: Callable[[], Outbound]) -> Outbound:
         raise NotImplementedError
 
-    def _emit(self, room: Room, event_type: EventType, name: str, text: str = "", skip: Member | None = None,
-              msg_id: int | None = None) -> Outbound:
+    def _emit(
+        self,
+        room: Room,
+        event_type: EventType,
+        name: str,
+        text: str = "",
+        skip: Member | None = None,
+        msg_id: int | None = None,
+    ) -> Outbound:
         raise NotImplementedError
 
     def _remove(self, member: Member, why: EventType) -> Outbound:
@@ -119,8 +127,15 @@ class Relay:
         member.admit_by = None
         if member.address != address:
             if member.address is not None:
-                self._quiet_log.log(("moved", member.token), logging.INFO, "%r in %r moved from %s to %s",
-                                    member.name, member.room.name, member.address, address)
+                self._quiet_log.log(
+                    ("moved", member.token),
+                    logging.INFO,
+                    "%r in %r moved from %s to %s",
+                    member.name,
+                    member.room.name,
+                    member.address,
+                    address,
+                )
             # The first address comes with the token just handed over TCP: as good a proof as
             # any. A move to another one must be proven (it may be a forged source).
             member.proven, member.proof_floor = member.address is None, member.acked_seq
@@ -155,7 +170,9 @@ class Relay:
             return self._resend(member, frame, now)
         if self._store_failing:
             return self.drop("leave while the database fails", address)  # it times out once the disk is back
-        goodbye = [] if member.kanaru else [self._to(member, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, words.YOU_LEFT))]
+        goodbye = (
+            [] if member.kanaru else [self._to(member, p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, words.YOU_LEFT))]
+        )
         return self._remove(member, EventType.LEFT) + goodbye
 
     def _refuse_unsaved(self, member: Member, now: float) -> Outbound:
@@ -173,11 +190,19 @@ class Relay:
         # so requests with a spoofed source cannot be amplified at a victim.
         reason = tomb.reason if tomb else ""
         self.drop("unknown token", address)
-        answer = p.encode_datagram(datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason))
-        if len(answer) > p.datagram_size(datagram):  # without the reason, then: the client still learns to come back or stop
-            answer = p.encode_datagram(datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, ""))
+        answer = p.encode_datagram(
+            datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, reason)
+        )
+        if len(answer) > p.datagram_size(
+            datagram
+        ):  # without the reason, then: the client still learns to come back or stop
+            answer = p.encode_datagram(
+                datagram.room.encode("utf-8"), b"", p.encode_error_frame(ErrorCode.UNKNOWN_TOKEN, "")
+            )
         # Only our clients read the answer (plain or sealed, they look for it), not bare-text ones.
-        if datagram.body[:1] not in (bytes((p.FRAME_MAGIC,)), p.SEALED_PREFIX) or len(answer) > p.datagram_size(datagram):
+        if datagram.body[:1] not in (bytes((p.FRAME_MAGIC,)), p.SEALED_PREFIX) or len(answer) > p.datagram_size(
+            datagram
+        ):
             return []
         return [(address, answer)]
 
@@ -187,8 +212,14 @@ class Relay:
         (it keys the counters); `detail` says more in the log line."""
         with self._lock:
             self.dropped[reason] += 1
-            self._quiet_log.log(reason, logging.INFO, "dropped a datagram from %s: %s%s", address, reason,
-                                f" ({detail})" if detail else "")
+            self._quiet_log.log(
+                reason,
+                logging.INFO,
+                "dropped a datagram from %s: %s%s",
+                address,
+                reason,
+                f" ({detail})" if detail else "",
+            )
             return []
 
     def _acknowledge(self, member: Member, ack_seq: int, now: float) -> None:
@@ -327,4 +358,3 @@ class Relay:
         if member.channel is not None:
             return member.sender, member.channel.seal(header, body)
         return member.sender, header + body
-

@@ -8,7 +8,7 @@ import enum
 from dataclasses import dataclass, field
 
 from ocm_core import wire as p
-from ocm_core.crypto.secure import SealedChannel
+from ocm_core.crypto.sealed import SealedChannel
 
 Address = tuple[str, int]
 Outbound = list[tuple[Address, bytes]]
@@ -155,4 +155,3 @@ class Room:
         self.buffered_bytes += len(body)
         while len(self.events) > limits.event_buffer or self.buffered_bytes > limits.event_buffer_bytes:
             self.buffered_bytes -= len(self.events.popleft()[1])
-

@@ -32,7 +32,7 @@ import logging
 from dataclasses import dataclass, field
 
 from ocm_core import wire as p
-from ocm_core.crypto.secure import OpenFailed, SealedChannel
+from ocm_core.crypto.sealed import OpenFailed, SealedChannel
 from ocm_core.errors import LocalProtocolError, ProtocolError
 from ocm_core.i18n import _
 from ocm_core.sansio import events as ev
@@ -181,11 +181,17 @@ class ClientSession:
             self._numbering_went_back(snapshot.seq)
         # Our own join is in the history the server sends: it and what came after it are news
         # to us, not "earlier messages".
-        own_join = max((e.seq for e in snapshot.history
-                        if e.event_type is EventType.JOINED and e.name == self.username), default=None)
+        own_join = max(
+            (e.seq for e in snapshot.history if e.event_type is EventType.JOINED and e.name == self.username),
+            default=None,
+        )
         for event in snapshot.history:
             event = dataclasses.replace(event, history=first and (own_join is None or event.seq < own_join))
-            if event.seq > self._delivered and self.state is not SessionState.CLOSED and not self._is_own(event.seq, event):
+            if (
+                event.seq > self._delivered
+                and self.state is not SessionState.CLOSED
+                and not self._is_own(event.seq, event)
+            ):
                 self._hand_on(event, out, update_members=False)
         self._delivered = max(self._delivered, snapshot.seq)
         self._held = {s: e for s, e in self._held.items() if s > self._delivered}
@@ -276,7 +282,9 @@ class ClientSession:
         if self.state in _LIVE and self._resume is Comeback.NONE:  # else a try to come back is under way: it decides
             self._resume = Comeback.WANTED
             words = reason.rstrip(".")
-            self._resume_reason = server_sentence(words) if words else _("The server no longer knows this session; join again.")
+            self._resume_reason = (
+                server_sentence(words) if words else _("The server no longer knows this session; join again.")
+            )
         return Output()
 
     def _open(self, data: bytes) -> tuple[bytes, bool]:
@@ -353,7 +361,9 @@ class ClientSession:
         """The server's room is behind what we delivered (it lost its database, or another
         server took over): what it numbers next would look old to us and never be shown.
         Take its numbering."""
-        log.warning("the server's room position went back from %d to %d; following its numbering", self._delivered, latest_seq)
+        log.warning(
+            "the server's room position went back from %d to %d; following its numbering", self._delivered, latest_seq
+        )
         self._delivered = latest_seq
         self._held.clear()
         self._own_seqs.clear()
@@ -379,8 +389,14 @@ class ClientSession:
             elif self._resume is Comeback.NONE:
                 # Perhaps we were away too long (a laptop asleep): try to come back before giving up.
                 self._resume = Comeback.WANTED
-                self._resume_reason = server_sentence(frame.text) if frame.text else _(
-                    "The server no longer knows this session (it may have restarted without its database); join again.")
+                self._resume_reason = (
+                    server_sentence(frame.text)
+                    if frame.text
+                    else _(
+                        "The server no longer knows this session (it may have restarted without its database); "
+                        "join again."
+                    )
+                )
         elif frame.code is ErrorCode.RESYNC:
             self._resync_wanted = True
         else:
@@ -395,8 +411,11 @@ class ClientSession:
         if seq in self._own_seqs:
             return True
         return (
-            event is not None and event.event_type is EventType.CHAT and not event.history
-            and event.name == self.username and seq > (self._joined_at or 0)
+            event is not None
+            and event.event_type is EventType.CHAT
+            and not event.history
+            and event.name == self.username
+            and seq > (self._joined_at or 0)
         )
 
     def _drain(self, out: Output, now: float) -> None:
@@ -448,7 +467,11 @@ class ClientSession:
             except ProtocolError as exc:
                 log.warning("ignored a malformed file event: %s", exc.reason)
                 return
-            out.events.append(ev.FileShared(event.seq, info.file_id, info.name, info.size, info.sender, info.mime, when, event.history))
+            out.events.append(
+                ev.FileShared(
+                    event.seq, info.file_id, info.name, info.size, info.sender, info.mime, when, event.history
+                )
+            )
             return
         if event.event_type is EventType.CLOSED:
             if not event.history:
@@ -497,15 +520,23 @@ class ClientSession:
             if now - pending.first_sent > self.send_timeout:
                 del self._pending[msg_id]
                 self._failed[msg_id] = pending.text
-                out.events.append(ev.MessageFailed(msg_id, pending.text, _("the server did not confirm it within {seconds:g} s").format(
-                    seconds=self.send_timeout)))
+                out.events.append(
+                    ev.MessageFailed(
+                        msg_id,
+                        pending.text,
+                        _("the server did not confirm it within {seconds:g} s").format(seconds=self.send_timeout),
+                    )
+                )
             elif now >= pending.retry_at and not lost:
                 out.datagrams.append(self._chat_datagram(msg_id, pending.text))
                 pending.interval = min(pending.interval * 2, MAX_RETRY)
                 pending.retry_at = now + pending.interval
         silent_for = now - self._last_heard
         if silent_for > self.give_up_after:
-            self._end(_("No answer from the server for {seconds:.0f} s; the connection is lost.").format(seconds=silent_for), out)
+            self._end(
+                _("No answer from the server for {seconds:.0f} s; the connection is lost.").format(seconds=silent_for),
+                out,
+            )
             return out
         if not lost and silent_for > self.lost_after:
             self.state, lost = SessionState.LOST, True
@@ -542,7 +573,8 @@ class ClientSession:
         return self._datagram(p.encode_chat(msg_id, text, floor))
 
 
-_NOTICE_KINDS = {EventType.JOINED: ev.NoticeKind.JOINED, EventType.LEFT: ev.NoticeKind.LEFT,
-                 EventType.TIMED_OUT: ev.NoticeKind.TIMED_OUT}
-
-
+_NOTICE_KINDS = {
+    EventType.JOINED: ev.NoticeKind.JOINED,
+    EventType.LEFT: ev.NoticeKind.LEFT,
+    EventType.TIMED_OUT: ev.NoticeKind.TIMED_OUT,
+}

@@ -12,7 +12,9 @@ from typing import BinaryIO
 
 from ocm_core import wire as p
 
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {f"{d}{n}" for d in ("COM", "LPT") for n in range(1, 10)}
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
+    f"{d}{n}" for d in ("COM", "LPT") for n in range(1, 10)
+}
 _WINDOWS_FORBIDDEN = set('<>:"/\\|?*')
 
 

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_STORAGE_BYTES = 2 * 1024 * 1024 * 1024
 
+
 @dataclass(frozen=True)
 class Upload:
     """Space reserved for a file on its way in."""
@@ -43,8 +44,12 @@ class Upload:
 
 
 class FileStore:
-    def __init__(self, root: str | os.PathLike, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-                 max_storage_bytes: int = DEFAULT_MAX_STORAGE_BYTES):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        max_storage_bytes: int = DEFAULT_MAX_STORAGE_BYTES,
+    ):
         self.root = Path(root)
         self.max_file_bytes = max_file_bytes
         self.max_storage_bytes = max_storage_bytes
@@ -101,11 +106,17 @@ class FileStore:
     def begin(self, room: str, sender: str, name: str, size: int, mime: str) -> Upload:
         """Reserve space for a file; RegistryError (with a sentence) when a cap forbids it."""
         if size > self.max_file_bytes:
-            raise RegistryError(Status.FILE_TOO_LARGE, f"the file is {_mib(size)}; this server takes files of at most {_mib(self.max_file_bytes)}")
+            raise RegistryError(
+                Status.FILE_TOO_LARGE,
+                f"the file is {_mib(size)}; this server takes files of at most {_mib(self.max_file_bytes)}",
+            )
         with self._lock:
             if self._stored + self._reserved + size > self.max_storage_bytes:
-                raise RegistryError(Status.STORAGE_FULL, f"the server's file storage ({_mib(self.max_storage_bytes)}) is full; "
-                                                         "files are freed when their rooms close")
+                raise RegistryError(
+                    Status.STORAGE_FULL,
+                    f"the server's file storage ({_mib(self.max_storage_bytes)}) is full; "
+                    "files are freed when their rooms close",
+                )
             self._reserved += size
         file_id = secrets.token_hex(p.FILE_ID_BYTES // 2)
         directory = self.room_dir(room)
@@ -114,7 +125,15 @@ class FileStore:
         except OSError:
             self._unreserve(size)
             raise
-        return Upload(room, file_id, safe_name(name), size, mime or "application/octet-stream", sender, directory / f"{file_id}.part")
+        return Upload(
+            room,
+            file_id,
+            safe_name(name),
+            size,
+            mime or "application/octet-stream",
+            sender,
+            directory / f"{file_id}.part",
+        )
 
     def commit(self, upload: Upload, sha256: str) -> FileInfo:
         """The upload's bytes are all there and checked: keep it as a file."""

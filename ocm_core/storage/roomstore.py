@@ -33,6 +33,7 @@ class StoreWriteError(OCMError):
         self.path = path
         self.reason = reason
 
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
     name TEXT PRIMARY KEY,
@@ -241,7 +242,12 @@ class RoomStore:
         self._write(("DELETE FROM rooms WHERE name = ?", (name,)))
 
     def move_member(self, token: bytes, address: tuple[str, int], plain_text: bool) -> None:
-        self._write(("UPDATE members SET udp_host = ?, udp_port = ?, plain_text = ? WHERE token = ?", (*address, int(plain_text), token)))
+        self._write(
+            (
+                "UPDATE members SET udp_host = ?, udp_port = ?, plain_text = ? WHERE token = ?",
+                (*address, int(plain_text), token),
+            )
+        )
 
     def prune_events(self, room: str, keep_after_seq: int) -> None:
         self._write(("DELETE FROM events WHERE room = ? AND seq <= ?", (room, keep_after_seq)))
@@ -249,15 +255,23 @@ class RoomStore:
     # --- reads -----------------------------------------------------------------------
 
     def rooms(self) -> list[StoredRoom]:
-        return [StoredRoom(*row) for row in self._db.execute("SELECT name, host, password_salt, password_hash FROM rooms")]
+        return [
+            StoredRoom(*row) for row in self._db.execute("SELECT name, host, password_salt, password_hash FROM rooms")
+        ]
 
     def members(self) -> list[StoredMember]:
-        rows = self._db.execute("SELECT token, room, name, ip, udp_host, udp_port, plain_text, wire FROM members ORDER BY rowid")
-        return [StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt), w) for t, r, n, ip, h, p, pt, w in rows]
+        rows = self._db.execute(
+            "SELECT token, room, name, ip, udp_host, udp_port, plain_text, wire FROM members ORDER BY rowid"
+        )
+        return [
+            StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt), w)
+            for t, r, n, ip, h, p, pt, w in rows
+        ]
 
     def events(self, room: str, limit: int) -> list[StoredEvent]:
         rows = self._db.execute(
-            "SELECT room, seq, time_ms, type, name, text, sender_token, msg_id FROM events WHERE room = ? ORDER BY seq DESC LIMIT ?",
+            "SELECT room, seq, time_ms, type, name, text, sender_token, msg_id FROM events "
+            "WHERE room = ? ORDER BY seq DESC LIMIT ?",
             (room, limit),
         ).fetchall()
         return [StoredEvent(*row) for row in reversed(rows)]
@@ -269,7 +283,8 @@ class RoomStore:
 def _member_insert(member: StoredMember) -> tuple[str, tuple]:
     host, port = member.address or (None, None)
     return (
-        "INSERT INTO members (token, room, name, ip, udp_host, udp_port, plain_text, wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO members (token, room, name, ip, udp_host, udp_port, plain_text, wire) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (member.token, member.room, member.name, member.ip, host, port, int(member.plain_text), member.wire),
     )
 

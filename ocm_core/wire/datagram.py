@@ -33,6 +33,8 @@ def encode_datagram(room_bytes: bytes, token: bytes, body: bytes) -> bytes:
 def datagram_header(room_bytes: bytes, token: bytes) -> bytes:
     """The assignment's header: kept readable on a sealed datagram, and authenticated."""
     return bytes((len(room_bytes), len(token))) + room_bytes + token
+
+
 def datagram_size(datagram: Datagram) -> int:
     """How many bytes `datagram` takes on the wire."""
     return 2 + len(datagram.room.encode("utf-8")) + len(datagram.token) + len(datagram.body)
@@ -60,7 +62,7 @@ FRAME_MAGIC = 0xFF
 FRAME_VERSION = 1
 
 # A sealed body: SEALED_MAGIC (0xFE, also never in UTF-8), a 12-byte nonce, then the
-# AEAD ciphertext of one of the frames below with its 16-byte tag (see secure.py).
+# AEAD ciphertext of one of the frames below with its 16-byte tag (see crypto/sealed.py).
 SEALED_MAGIC = 0xFE
 SEALED_PREFIX = bytes((SEALED_MAGIC,))
 NONCE_SIZE = 12
@@ -270,7 +272,9 @@ def decode_body(body: bytes):
         return Chat(msg_id, _utf8(rest[_U32x2.size :], "chat text"), floor)
     if kind is FrameKind.RESEND:
         if not rest or len(rest) % _U32x2.size or len(rest) > MAX_RESEND_RANGES * _U32x2.size:
-            raise RemoteProtocolError(f"resend frame needs 1 to {MAX_RESEND_RANGES} ranges of 8 bytes, got {len(rest)} bytes")
+            raise RemoteProtocolError(
+                f"resend frame needs 1 to {MAX_RESEND_RANGES} ranges of 8 bytes, got {len(rest)} bytes"
+            )
         ranges = tuple(_U32x2.iter_unpack(rest))
         if any(first > last for first, last in ranges):
             raise RemoteProtocolError("resend range runs backwards")
@@ -309,7 +313,13 @@ def decode_body(body: bytes):
 
 def event_to_json(event: Event) -> dict:
     """The shape an event has inside a SYNC answer's history list."""
-    return {"seq": event.seq, "time_ms": event.time_ms, "type": int(event.event_type), "name": event.name, "text": event.text}
+    return {
+        "seq": event.seq,
+        "time_ms": event.time_ms,
+        "type": int(event.event_type),
+        "name": event.name,
+        "text": event.text,
+    }
 
 
 def event_from_json(value: object) -> Event:

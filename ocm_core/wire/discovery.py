@@ -63,7 +63,9 @@ def encode_txt(announcement: ServerAnnouncement) -> dict[bytes, bytes]:
         values[b"fp"] = announcement.fingerprint.encode("utf-8")
     for key, value in values.items():
         if len(key) + 1 + len(value) > MAX_TXT_VALUE:
-            raise LocalProtocolError(f"the TXT entry {key.decode()} is {len(value)} bytes; the most is {MAX_TXT_VALUE - len(key) - 1}")
+            raise LocalProtocolError(
+                f"the TXT entry {key.decode()} is {len(value)} bytes; the most is {MAX_TXT_VALUE - len(key) - 1}"
+            )
     return values
 
 
@@ -100,8 +102,13 @@ def decode_txt(properties: dict[bytes, bytes | None], tcp_port: int) -> ServerAn
     if len(fingerprint.encode()) > MAX_FINGERPRINT_BYTES:
         raise RemoteProtocolError("the fingerprint is too long")
     return ServerAnnouncement(
-        _port(tcp_port, "TCP port"), _port(number(b"udp", 65535), "UDP port"), number(b"rooms", 65535),
-        locked == "1", machine, fingerprint, version,
+        _port(tcp_port, "TCP port"),
+        _port(number(b"udp", 65535), "UDP port"),
+        number(b"rooms", 65535),
+        locked == "1",
+        machine,
+        fingerprint,
+        version,
     )
 
 
@@ -168,20 +175,27 @@ def _short_text(text: str, what: str) -> bytes:
     return bytes((len(raw),)) + raw
 
 
-def encode_answer(probe: Probe, announcement: ServerAnnouncement, rooms: list[RoomInfo] | tuple[RoomInfo, ...]) -> bytes:
+def encode_answer(
+    probe: Probe, announcement: ServerAnnouncement, rooms: list[RoomInfo] | tuple[RoomInfo, ...]
+) -> bytes:
     """The answer to `probe`: never longer than the probe. Rooms that do not fit are left
     out and the answer says so (the finder then asks the server's LIST over TCP)."""
     flags = ANSWER_ANY_LOCKED if announcement.any_locked else 0
     head = _DISCOVERY_HEAD.pack(PROBE_MAGIC, DISCOVERY_VERSION, DiscoveryKind.ANSWER, probe.nonce)
-    tail = _short_text(announcement.machine, "the computer's name") + _short_text(announcement.fingerprint, "the fingerprint")
+    tail = _short_text(announcement.machine, "the computer's name") + _short_text(
+        announcement.fingerprint, "the fingerprint"
+    )
     fixed_size = len(head) + _ANSWER_FIXED.size + len(tail)
     if fixed_size > probe.size:
         raise LocalProtocolError(f"no answer fits in a {probe.size}-byte probe")
     entries: list[bytes] = []
     room_bytes = 0
     for info in rooms:
-        entry = (_short_text(info.name, "a room name") + _ROOM_FIXED.pack(min(info.members, 65535), ROOM_LOCKED if info.locked else 0)
-                 + _short_text(info.host, "a host's name"))
+        entry = (
+            _short_text(info.name, "a room name")
+            + _ROOM_FIXED.pack(min(info.members, 65535), ROOM_LOCKED if info.locked else 0)
+            + _short_text(info.host, "a host's name")
+        )
         if fixed_size + room_bytes + len(entry) > probe.size:
             break
         entries.append(entry)
@@ -225,6 +239,11 @@ def decode_answer(data: bytes) -> ProbeAnswer:
     if reader.offset != len(data):
         raise RemoteProtocolError(f"{len(data) - reader.offset} bytes after the last room")
     announcement = ServerAnnouncement(
-        _port(tcp, "TCP port"), _port(udp, "UDP port"), len(rooms), bool(flags & ANSWER_ANY_LOCKED), machine, fingerprint,
+        _port(tcp, "TCP port"),
+        _port(udp, "UDP port"),
+        len(rooms),
+        bool(flags & ANSWER_ANY_LOCKED),
+        machine,
+        fingerprint,
     )
     return ProbeAnswer(nonce, announcement, tuple(rooms), bool(flags & ANSWER_TRUNCATED))

@@ -97,7 +97,13 @@ def file_from_json(value: object, sender: str = "") -> FileInfo:
     sha = value.get("sha256", "")
     if not isinstance(file_id, str) or not is_file_id(file_id) or not isinstance(name, str) or not name:
         raise RemoteProtocolError("a file entry lacks its id or name")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0 or not isinstance(mime, str) or not isinstance(sha, str):
+    if (
+        not isinstance(size, int)
+        or isinstance(size, bool)
+        or size < 0
+        or not isinstance(mime, str)
+        or not isinstance(sha, str)
+    ):
         raise RemoteProtocolError("a file entry has a bad size, type or checksum")
     return FileInfo(file_id, name, size, mime, str(value.get("sender", sender)), sha)
 

@@ -30,7 +30,9 @@ def decode_snapshot(payload: bytes) -> RoomSnapshot:
         if not isinstance(answer.get(key), kind):
             raise RemoteProtocolError(f"the room snapshot lacks '{key}'")
     return RoomSnapshot(
-        answer["seq"], answer["udp_port"], answer["host"],
+        answer["seq"],
+        answer["udp_port"],
+        answer["host"],
         tuple(str(m) for m in answer["members"]),
         tuple(event_from_json(item) for item in answer["history"]),
         tuple(str(m) for m in answer.get("plain", ()) if isinstance(answer.get("plain"), list)),

@@ -115,9 +115,7 @@ def encode_tcrp(operation: int, state: int, room: str, payload: bytes = b"") -> 
     room_bytes = room.encode("utf-8")
     if len(room_bytes) > MAX_NAME_BYTES:
         raise LocalProtocolError(f"room name is {len(room_bytes)} bytes; the most is {MAX_NAME_BYTES}")
-    header = bytes((len(room_bytes), int(operation), int(state))) + len(payload).to_bytes(
-        PAYLOAD_SIZE_BYTES, "big"
-    )
+    header = bytes((len(room_bytes), int(operation), int(state))) + len(payload).to_bytes(PAYLOAD_SIZE_BYTES, "big")
     return header + room_bytes + payload
 
 
@@ -189,7 +187,7 @@ class RoomRequest:
     username: str
     password: str | None = None
     token: str | None = None  # SYNC names the session by its token
-    proof: str | None = None  # SYNC from a sealed member: secure.key_proof, base64
+    proof: str | None = None  # SYNC from a sealed member: crypto.sealed.key_proof, base64
     dialect: Dialect = Dialect.OURS
     request_id: str | None = None  # the same for every retry of one CREATE or JOIN: a repeat gets the same answer
     resume_token: str | None = None  # JOIN: come back as the member that held this token (timed out lately)
@@ -246,8 +244,14 @@ def decode_request(payload: bytes) -> RoomRequest:
     request_id = text_field("request_id")
     if request_id is not None and not 0 < len(request_id.encode("utf-8")) <= MAX_REQUEST_ID_BYTES:
         raise RemoteProtocolError(f"request_id must be 1 to {MAX_REQUEST_ID_BYTES} bytes")
-    return RoomRequest(username, password, text_field("token"), text_field("proof"),
-                       request_id=request_id, resume_token=text_field("resume_token"))
+    return RoomRequest(
+        username,
+        password,
+        text_field("token"),
+        text_field("proof"),
+        request_id=request_id,
+        resume_token=text_field("resume_token"),
+    )
 
 
 def decode_proof(text: str | None) -> bytes | None:
@@ -278,7 +282,6 @@ def decode_grant(payload: bytes) -> tuple[bytes, bytes]:
     if not raw_token or len(raw_token) > MAX_TOKEN_BYTES or len(raw_key) != 32:
         raise RemoteProtocolError("the grant's token or key has the wrong size")
     return raw_token, raw_key
-
 
 
 def encode_status(status: Status, detail: str = "", retry_after: int = 1) -> bytes:

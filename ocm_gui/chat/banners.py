@@ -9,8 +9,8 @@ width the buttons leave it, so that no button ever covers a word, at any scaling
 from __future__ import annotations
 
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
-from typing import Callable
 
 from ocm_gui import theme
 
@@ -23,8 +23,9 @@ class Banner:
     """Text with optional action buttons on its right; hidden until `show`."""
 
     def __init__(self, master: tk.Misc, *, row: int):
-        self.frame = ttk.Frame(master, style="Banner.TFrame",
-                               padding=(theme.scaled(master, PAD_X), theme.scaled(master, PAD_Y)))
+        self.frame = ttk.Frame(
+            master, style="Banner.TFrame", padding=(theme.scaled(master, PAD_X), theme.scaled(master, PAD_Y))
+        )
         self.frame.columnconfigure(0, weight=1)
         self.label = ttk.Label(self.frame, style="Banner.TLabel", justify="left")
         self.label.grid(row=0, column=0, sticky="w")
@@ -35,8 +36,9 @@ class Banner:
         self.closed = False
         self.frame.bind("<Configure>", lambda e: self._wrap(e.width), add="+")
 
-    def show(self, text: str, *, closed: bool = False,
-             actions: tuple[tuple[str, Callable[[], object]], ...] = ()) -> None:
+    def show(
+        self, text: str, *, closed: bool = False, actions: tuple[tuple[str, Callable[[], object]], ...] = ()
+    ) -> None:
         """`closed`: the red look of an end; `actions`: (label, command) buttons, first is default."""
         self.closed = closed
         self.frame.configure(style="Closed.TFrame" if closed else "Banner.TFrame")

@@ -11,21 +11,21 @@ from __future__ import annotations
 import re
 import time
 import zlib
-from typing import Collection, Iterable
+from collections.abc import Collection, Iterable
 from urllib.parse import urlsplit
 
 from ocm_core.i18n import N_, _, ngettext
 from ocm_gui.theme import platform_key
 
 GROUP_SECONDS = 5 * 60  # a sender's next message within this joins their group
-NAMES_SHOWN = 3         # the opening line names this many people before "and N others"
+NAMES_SHOWN = 3  # the opening line names this many people before "and N others"
 
 # A link starts with http://, https:// or www. where no word or path runs into it (Japanese
 # text right before it is fine) and runs over printable ASCII: a URL typed in a chat is
 # ASCII, and Japanese text written right after one ends it. Quotes and angle brackets
 # end it too, as they surround links in text.
 _LINK = re.compile(r"(?<![A-Za-z0-9._/@-])(?:https?://|www\.)[!#-;=?-~]+", re.IGNORECASE)
-_TRAILING = ".,;:!?'*"       # punctuation after a link ends a sentence, it is not the link's
+_TRAILING = ".,;:!?'*"  # punctuation after a link ends a sentence, it is not the link's
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 OPENABLE_SCHEMES = ("http", "https")
 
@@ -80,8 +80,7 @@ def continues_group(previous: tuple[str, float] | None, sender: str, stamp: floa
         return False
     last_sender, last_stamp = previous
     # Either order: one's own messages carry this machine's clock, the others the server's.
-    return (sender == last_sender and abs(stamp - last_stamp) <= GROUP_SECONDS
-            and day_of(stamp) == day_of(last_stamp))
+    return sender == last_sender and abs(stamp - last_stamp) <= GROUP_SECONDS and day_of(stamp) == day_of(last_stamp)
 
 
 def day_of(stamp: float) -> tuple[int, int, int]:
@@ -94,10 +93,21 @@ def clock_text(stamp: float) -> str:
 
 
 # As a date line shows them: a language may shorten them there (Japanese: 火).
-WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
-            N_("Sunday"))
-MONTHS = (N_("January"), N_("February"), N_("March"), N_("April"), N_("May"), N_("June"), N_("July"),
-          N_("August"), N_("September"), N_("October"), N_("November"), N_("December"))
+WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday"))
+MONTHS = (
+    N_("January"),
+    N_("February"),
+    N_("March"),
+    N_("April"),
+    N_("May"),
+    N_("June"),
+    N_("July"),
+    N_("August"),
+    N_("September"),
+    N_("October"),
+    N_("November"),
+    N_("December"),
+)
 
 
 def day_label(stamp: float, now: float) -> str:
@@ -111,7 +121,8 @@ def day_label(stamp: float, now: float) -> str:
     if day[:3] == yesterday[:3]:
         return _("Yesterday")
     return _("{weekday}, {day} {month} {year}").format(
-        weekday=_(WEEKDAYS[day.tm_wday]), day=day.tm_mday, month=_(MONTHS[day.tm_mon - 1]), year=day.tm_year)
+        weekday=_(WEEKDAYS[day.tm_wday]), day=day.tm_mday, month=_(MONTHS[day.tm_mon - 1]), year=day.tm_year
+    )
 
 
 def names_text(names: Iterable[str], shown: int = NAMES_SHOWN) -> str:
@@ -120,7 +131,8 @@ def names_text(names: Iterable[str], shown: int = NAMES_SHOWN) -> str:
     if len(names) > shown + 1:
         rest = len(names) - shown
         return ngettext("{names} and {count} other", "{names} and {count} others", rest).format(
-            names=_(", ").join(names[:shown]), count=rest)
+            names=_(", ").join(names[:shown]), count=rest
+        )
     if len(names) <= 1:
         return "".join(names)
     return _("{names} and {last}").format(names=_(", ").join(names[:-1]), last=names[-1])

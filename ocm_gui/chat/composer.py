@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
-from typing import Callable
 
 from ocm_core.i18n import _, chars_left, chars_over, ngettext
 from ocm_gui import theme
@@ -30,9 +30,11 @@ def counter_state(text: str, size: int, limit: int) -> tuple[str, bool]:
 def too_long_text(text: str, size: int, limit: int) -> str:
     """Why a message over the limit was not sent, and what to do."""
     count = chars_over(text, size - limit)
-    return ngettext("Not sent: the message is {count:,} character too long; shorten it or split it in two.",
-                    "Not sent: the message is {count:,} characters too long; shorten it or split it in two.",
-                    count).format(count=count)
+    return ngettext(
+        "Not sent: the message is {count:,} character too long; shorten it or split it in two.",
+        "Not sent: the message is {count:,} characters too long; shorten it or split it in two.",
+        count,
+    ).format(count=count)
 
 
 def default_hint() -> str:
@@ -57,8 +59,16 @@ class Composer:
     there is something to say) and the row with the key tips and the counter.
     """
 
-    def __init__(self, master: tk.Misc, *, limit: int, measure: Callable[[str], int],
-                 on_send: Callable[[], object], on_leave: Callable[[], object], leave_text: str):
+    def __init__(
+        self,
+        master: tk.Misc,
+        *,
+        limit: int,
+        measure: Callable[[str], int],
+        on_send: Callable[[], object],
+        on_leave: Callable[[], object],
+        leave_text: str,
+    ):
         self.limit = limit
         self._measure = measure
         self.over_limit = False
@@ -66,11 +76,23 @@ class Composer:
         frame = self.frame = ttk.Frame(master, padding=theme.pad(master, 12, 8, 12, 10))
         frame.columnconfigure(0, weight=1)
         frame.rowconfigure(0, weight=1)  # Send grows with the input; Leave stays at its foot
-        self.input = tk.Text(frame, height=MIN_LINES, wrap="word", font="OCMChat", undo=True,
-                             background=theme.PANEL, foreground=theme.TEXT, relief="flat", borderwidth=0,
-                             highlightthickness=1, highlightbackground=theme.BORDER,
-                             highlightcolor=theme.ACCENT, padx=theme.scaled(master, 6),
-                             pady=theme.scaled(master, 4), width=40)
+        self.input = tk.Text(
+            frame,
+            height=MIN_LINES,
+            wrap="word",
+            font="OCMChat",
+            undo=True,
+            background=theme.PANEL,
+            foreground=theme.TEXT,
+            relief="flat",
+            borderwidth=0,
+            highlightthickness=1,
+            highlightbackground=theme.BORDER,
+            highlightcolor=theme.ACCENT,
+            padx=theme.scaled(master, 6),
+            pady=theme.scaled(master, 4),
+            width=40,
+        )
         self.input.grid(row=0, column=0, rowspan=2, sticky="nsew")
         configure_emoji_tag(self.input)
         gap = theme.scaled(master, 8)
@@ -108,9 +130,18 @@ class Composer:
 
     # ------------------------------------------------------------------ the menu
     def _build_menu(self) -> tk.Menu:
-        menu = tk.Menu(self.input, tearoff=0, background=theme.PANEL, foreground=theme.TEXT,
-                       activebackground=theme.OWN_BG, activeforeground=theme.TEXT, disabledforeground=theme.MUTED,
-                       activeborderwidth=0, relief="solid", borderwidth=1)
+        menu = tk.Menu(
+            self.input,
+            tearoff=0,
+            background=theme.PANEL,
+            foreground=theme.TEXT,
+            activebackground=theme.OWN_BG,
+            activeforeground=theme.TEXT,
+            disabledforeground=theme.MUTED,
+            activeborderwidth=0,
+            relief="solid",
+            borderwidth=1,
+        )
         self._menu_index: dict[str, int] = {}
 
         def add(label: str, command: Callable[[], object]) -> None:
@@ -133,8 +164,12 @@ class Composer:
             clipboard = bool(self.input.clipboard_get())
         except tk.TclError:
             clipboard = False
-        can = {_("Cut"): writable and selected, _("Copy"): selected,
-               _("Paste"): writable and clipboard, _("Select all"): bool(self.text())}
+        can = {
+            _("Cut"): writable and selected,
+            _("Copy"): selected,
+            _("Paste"): writable and clipboard,
+            _("Select all"): bool(self.text()),
+        }
         return {label: "normal" if ok else "disabled" for label, ok in can.items()}
 
     def open_menu(self, event=None) -> str:
@@ -160,6 +195,7 @@ class Composer:
         def handler(event=None) -> str:
             on_send()
             return "break"
+
         return handler
 
     def _on_shift_return(self, event=None) -> str:

@@ -8,8 +8,8 @@ buttons. Escape and the window's close box mean the safe answer (cancel).
 from __future__ import annotations
 
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
-from typing import Callable
 
 from ocm_gui import theme
 
@@ -17,8 +17,9 @@ from ocm_gui import theme
 class Confirm:
     """`question` with a `yes` button and a Cancel; `on_answer(True)` only for `yes`."""
 
-    def __init__(self, master: tk.Misc, *, title: str, question: str, yes: str, cancel: str,
-                 on_answer: Callable[[bool], object]):
+    def __init__(
+        self, master: tk.Misc, *, title: str, question: str, yes: str, cancel: str, on_answer: Callable[[bool], object]
+    ):
         self._on_answer = on_answer
         self.answered = False
         win = self.win = tk.Toplevel(master)
@@ -35,7 +36,9 @@ class Confirm:
         buttons.grid(row=1, column=0, columnspan=2, sticky="e", pady=(pad, 0))
         self.yes_button = ttk.Button(buttons, text=yes, command=lambda: self._answer(True))
         self.yes_button.pack(side="left")
-        self.cancel_button = ttk.Button(buttons, text=cancel, style="Accent.TButton", command=lambda: self._answer(False))
+        self.cancel_button = ttk.Button(
+            buttons, text=cancel, style="Accent.TButton", command=lambda: self._answer(False)
+        )
         self.cancel_button.pack(side="left", padx=(theme.scaled(win, 8), 0))
         win.bind("<Escape>", lambda e: self._answer(False))
         win.bind("<Return>", lambda e: self._answer(e.widget is self.yes_button))

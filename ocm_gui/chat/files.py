@@ -23,10 +23,11 @@ import tempfile
 import threading
 import time
 import tkinter as tk
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from tkinter import filedialog, ttk
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ocm_core.errors import ClientError, ProtocolError, TransferCancelled
 from ocm_core.i18n import _
@@ -48,13 +49,14 @@ class FileHost(Protocol):
     header: tk.Widget
     text: tk.Text
     input: tk.Text
-    username: str | None
+    username: str
     room_closed: bool
 
     def input_enabled(self) -> bool: ...
     def show_line(self, text: str, tags: tuple) -> None: ...
     def append_widget(self, widget: tk.Widget, history: bool = False) -> None: ...
     def widget_grew(self) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -137,15 +139,22 @@ class NotAPicture:
 
 
 class FilePanel:
-    def __init__(self, window: FileHost, *, ask_open: Callable[..., Any] = filedialog.askopenfilename,
-                 ask_save: Callable[..., Any] = filedialog.asksaveasfilename, save_dir: Path | None = None):
+    def __init__(
+        self,
+        window: FileHost,
+        *,
+        ask_open: Callable[..., Any] = filedialog.askopenfilename,
+        ask_save: Callable[..., Any] = filedialog.asksaveasfilename,
+        save_dir: Path | None = None,
+    ):
         self.window = window
         self.client = window.client
         self.owner = next(_panels)  # what this panel's reports are addressed to
         self._inbox = inbox_for(window.win)
-        for kind, handler in ((TransferProgress, self._on_progress), (TransferDone, self._on_done),
-                              (PictureReady, self._on_picture), (NotAPicture, self._on_not_picture)):
-            self._inbox.handle(kind, handler, owner=self.owner)
+        self._inbox.handle(TransferProgress, self._on_progress, owner=self.owner)
+        self._inbox.handle(TransferDone, self._on_done, owner=self.owner)
+        self._inbox.handle(PictureReady, self._on_picture, owner=self.owner)
+        self._inbox.handle(NotAPicture, self._on_not_picture, owner=self.owner)
         self.transfers: dict[int, Transfer] = {}
         self.lines: dict[str, FileLine] = {}
         self.saved: list[Path] = []  # where files were saved, newest last (for tests and the log)
@@ -194,6 +203,7 @@ class FilePanel:
         def act() -> None:
             action(*args)
             self._to_input()
+
         return act
 
     def _is_card_widget(self, path: str) -> bool:
@@ -214,14 +224,16 @@ class FilePanel:
             return None
         if path is None:
             self._hide_dot_files()
-            path = self._ask_open(parent=self.window.win, title=_("Share a file with the room"),
-                                  initialdir=str(self.share_folder()))
+            path = self._ask_open(
+                parent=self.window.win, title=_("Share a file with the room"), initialdir=str(self.share_folder())
+            )
             if not path:
                 return None
             self._remember_share_folder(Path(path).parent)
         path = Path(path)
         transfer = self._add_transfer(_("Sending {name}").format(name=path.name))
-        self._run(transfer, lambda progress: self.client.send_file(path, progress=progress), "sent")
+        client = self.client  # the worker holds the client, never the window
+        self._run(transfer, lambda progress: client.send_file(path, progress=progress), "sent")
         return transfer.key
 
     def share_folder(self) -> Path:
@@ -258,23 +270,40 @@ class FilePanel:
         """A file line in the scrollback: sender, name, size, Save and Save as…; a small
         picture is fetched at once and shown inline."""
         text = self.window.text
-        frame = tk.Frame(text, background=theme.PANEL, highlightthickness=1, highlightbackground="#d6d3cc",
-                         padx=theme.scaled(text, 6), pady=theme.scaled(text, 4))
+        frame = tk.Frame(
+            text,
+            background=theme.PANEL,
+            highlightthickness=1,
+            highlightbackground="#d6d3cc",
+            padx=theme.scaled(text, 6),
+            pady=theme.scaled(text, 4),
+        )
         stamp = time.strftime("%H:%M", time.localtime(event.time))
-        tk.Label(frame, text=(_("You shared a file · {time}") if event.sender == self.window.username
-                           else _("{sender} shared a file · {time}")).format(sender=event.sender, time=stamp), background=theme.PANEL, foreground=theme.MUTED,
-                 font="OCMSmall").grid(row=0, column=0, columnspan=3, sticky="w")
+        tk.Label(
+            frame,
+            text=(
+                _("You shared a file · {time}")
+                if event.sender == self.window.username
+                else _("{sender} shared a file · {time}")
+            ).format(sender=event.sender, time=stamp),
+            background=theme.PANEL,
+            foreground=theme.MUTED,
+            font="OCMSmall",
+        ).grid(row=0, column=0, columnspan=3, sticky="w")
         name = tk.Label(frame, background=theme.PANEL, foreground=theme.TEXT, font="OCMChatBold")
         name.grid(row=1, column=0, sticky="w")
-        size = tk.Label(frame, text=f"  {size_text(event.size)}", background=theme.PANEL, foreground=theme.MUTED,
-                        font="OCMSmall")
+        size = tk.Label(
+            frame, text=f"  {size_text(event.size)}", background=theme.PANEL, foreground=theme.MUTED, font="OCMSmall"
+        )
         size.grid(row=1, column=1, sticky="w", padx=(0, theme.scaled(text, 8)))
         buttons = tk.Frame(frame, background=theme.PANEL)
         buttons.grid(row=1, column=2, sticky="e")
-        ttk.Button(buttons, text=_("Save"), style="Compact.TButton",
-                   command=self._then_input(self.save, event.file_id)).pack(side="left")
-        ttk.Button(buttons, text=_("Save as…"), style="Compact.TButton",
-                   command=self._then_input(self.save_as, event.file_id)).pack(side="left", padx=(theme.scaled(text, 4), 0))
+        ttk.Button(
+            buttons, text=_("Save"), style="Compact.TButton", command=self._then_input(self.save, event.file_id)
+        ).pack(side="left")
+        ttk.Button(
+            buttons, text=_("Save as…"), style="Compact.TButton", command=self._then_input(self.save_as, event.file_id)
+        ).pack(side="left", padx=(theme.scaled(text, 4), 0))
         line = FileLine(event, frame, name=ElidedLabel(name, event.name, "OCMChatBold"), rest=(size, buttons))
         self.lines[event.file_id] = line
         self.window.append_widget(frame, history=event.history)
@@ -323,12 +352,15 @@ class FilePanel:
         if line is None or self._closed.is_set():
             return None
         folder = self.save_dir if destination is None else None
+        target = folder if folder is not None else destination
+        assert target is not None
         transfer = self._add_transfer(_("Saving {name}").format(name=line.event.name))
+        client = self.client  # the worker holds the client, never the window
 
         def work(progress):
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
-            return self.client.download(file_id, folder or destination, progress=progress)
+            return client.download(file_id, target, progress=progress)
 
         self._run(transfer, work, "saved")
         return transfer.key
@@ -337,8 +369,12 @@ class FilePanel:
         line = self.lines.get(file_id)
         if line is None:
             return None
-        chosen = self._ask_save(parent=self.window.win, title=_("Save the file as"), initialdir=str(self.save_dir),
-                                initialfile=line.event.name)
+        chosen = self._ask_save(
+            parent=self.window.win,
+            title=_("Save the file as"),
+            initialdir=str(self.save_dir),
+            initialfile=line.event.name,
+        )
         return self.save(file_id, Path(chosen)) if chosen else None
 
     def save_last_as(self) -> int | None:
@@ -475,8 +511,10 @@ class FilePanel:
         if report.failed:
             if transfer is not None:
                 what = _("cancelled") if report.failure is None else report.failure
-                self.window.show_line(_("{transfer}: {outcome}").format(transfer=transfer.title, outcome=what),
-                                      ("notice",) if report.failure is None else ("error",))
+                self.window.show_line(
+                    _("{transfer}: {outcome}").format(transfer=transfer.title, outcome=what),
+                    ("notice",) if report.failure is None else ("error",),
+                )
         elif report.verb == "saved":
             self.saved.append(report.result)
             self.window.show_line(_("Saved {path}").format(path=report.result), ("notice",))
@@ -497,8 +535,11 @@ class FilePanel:
             return
         transfer.bar.configure(value=1.0 if total == 0 else done / total)
         elapsed = max(time.monotonic() - transfer.started, 1e-3)
-        transfer.speed.configure(text=_("{speed}/s · {percent}%").format(
-            speed=size_text(int(done / elapsed)), percent=100 if total == 0 else done * 100 // total))
+        transfer.speed.configure(
+            text=_("{speed}/s · {percent}%").format(
+                speed=size_text(int(done / elapsed)), percent=100 if total == 0 else done * 100 // total
+            )
+        )
 
     def room_closed(self) -> None:
         self.share_button.state(["disabled"])

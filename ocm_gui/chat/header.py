@@ -5,8 +5,8 @@ in a tooltip; the file panel puts its Share button at the row's right end."""
 from __future__ import annotations
 
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
-from typing import Callable
 
 from ocm_core.i18n import _
 from ocm_gui import theme
@@ -27,8 +27,18 @@ def share_row(room: int, first: int, second: int, least_share: float = 1 / 3) ->
 class ChatHeader:
     """`later(ms, func)`: after() cancelled with the window (the Copy button's "Copied ✓")."""
 
-    def __init__(self, win: tk.Misc, *, room: str, username: str, is_host: bool, share_address: str | None,
-                 fingerprint: str | None, later: Callable[[int, Callable[[], object]], None], locked: bool = False):
+    def __init__(
+        self,
+        win: tk.Misc,
+        *,
+        room: str,
+        username: str,
+        is_host: bool,
+        share_address: str | None,
+        fingerprint: str | None,
+        later: Callable[[int, Callable[[], object]], None],
+        locked: bool = False,
+    ):
         self.win = win
         self.share_address = share_address
         self._later = later
@@ -52,23 +62,35 @@ class ChatHeader:
             share.grid(row=1, column=0, columnspan=3, sticky="w", pady=(theme.scaled(win, 6), 0))
             ttk.Label(share, text=_("Others join with this address:")).pack(side="left")
             self._share_var = tk.StringVar(value=share_address)
-            self.share_entry = ttk.Entry(share, textvariable=self._share_var, state="readonly", font="OCMHeading",
-                                         width=theme.chars_to_fit(frame, [share_address], font="OCMHeading"))
+            self.share_entry = ttk.Entry(
+                share,
+                textvariable=self._share_var,
+                state="readonly",
+                font="OCMHeading",
+                width=theme.chars_to_fit(frame, [share_address], font="OCMHeading"),
+            )
             self.share_entry.pack(side="left", padx=theme.pad(win, 6, 6))
             # As wide as its longer word, so "Copied ✓" does not move anything.
-            self.copy_button = ttk.Button(share, text=_("Copy"), command=self.copy_address,
-                                          width=theme.chars_to_fit(frame, [_("Copy"), _("Copied ✓")],
-                                                                   font="TkDefaultFont"))
+            self.copy_button = ttk.Button(
+                share,
+                text=_("Copy"),
+                command=self.copy_address,
+                width=theme.chars_to_fit(frame, [_("Copy"), _("Copied ✓")], font="TkDefaultFont"),
+            )
             self.copy_button.pack(side="left")
         self.fingerprint_label: ttk.Label | None = None
         if fingerprint:
             self.fingerprint_label = ttk.Label(
-                frame, style="Small.TLabel",
+                frame,
+                style="Small.TLabel",
                 # Words, not a lock emoji: Tk 8.6 draws characters beyond U+FFFF as empty boxes.
-                text=_("Encrypted · server identity {fingerprint} · everyone in the room sees the same; "
-                       "compare it aloud").format(fingerprint=fingerprint))
-            self.fingerprint_label.grid(row=2, column=0, columnspan=3, sticky="w",
-                                        pady=(theme.scaled(win, 4), 0))  # under the file button too
+                text=_(
+                    "Encrypted · server identity {fingerprint} · everyone in the room sees the same; compare it aloud"
+                ).format(fingerprint=fingerprint),
+            )
+            self.fingerprint_label.grid(
+                row=2, column=0, columnspan=3, sticky="w", pady=(theme.scaled(win, 4), 0)
+            )  # under the file button too
 
     def share_width(self) -> int:
         """What the address row asks for (0 when this window does not host)."""
@@ -81,7 +103,8 @@ class ChatHeader:
         padding = theme.scaled(self.win, 24)
         if self.fingerprint_label is not None:
             self.fingerprint_label.configure(
-                wraplength=max(theme.scaled(self.win, 200), self.frame.winfo_width() - padding))
+                wraplength=max(theme.scaled(self.win, 200), self.frame.winfo_width() - padding)
+            )
         taken = self.right_widget.winfo_reqwidth() if self.right_widget is not None else 0
         room = self.frame.winfo_width() - padding - taken - theme.scaled(self.win, 10 + 12)
         room_width, who_width = share_row(room, self.room_name.natural_width(), self.who_name.natural_width())

@@ -14,7 +14,8 @@ import logging
 import threading
 import time
 import tkinter as tk
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from ocm_core.i18n import _
 from ocm_core.sansio.events import HostNotAnswering, SessionGone
@@ -30,7 +31,7 @@ class LostWindow(Protocol):
 
     win: tk.Toplevel
     client: ports.RoomClient
-    room: str | None
+    room: str
     banners: Banner
     people: MemberList
     destroyed: bool
@@ -42,6 +43,7 @@ class LostWindow(Protocol):
     def adopt(self, client: ports.RoomClient) -> None: ...
     def back_to_start(self) -> None: ...
     def end_room(self, *, hint: str, people_heading: str, people_line: str) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,10 @@ class LostHost:
         if window.room_closed:
             return
         window.people.host_not_answering(True)
-        window.banners.show(host_not_answering_text(event.seconds, window.room),
-                            actions=((_("Leave"), window.back_to_start), (_("Keep waiting"), self.keep_waiting)))
+        window.banners.show(
+            host_not_answering_text(event.seconds, window.room),
+            actions=((_("Leave"), window.back_to_start), (_("Keep waiting"), self.keep_waiting)),
+        )
         self._round += 1
         self._asking = (self.clock() - event.seconds, event)
         self._tick_later()
@@ -101,10 +105,16 @@ class LostHost:
     def session_gone(self, event: SessionGone) -> None:
         self.gone = event
         window = self.window
-        window.end_room(hint=_("You are no longer in the room; press Rejoin to come back."),
-                        people_heading=_("People"), people_line=_("You are no longer in the room"))
-        window.banners.show(event_words("session_gone"), closed=True,
-                            actions=((_("Rejoin"), self.rejoin), (_("Back to start"), window.back_to_start)))
+        window.end_room(
+            hint=_("You are no longer in the room; press Rejoin to come back."),
+            people_heading=_("People"),
+            people_line=_("You are no longer in the room"),
+        )
+        window.banners.show(
+            event_words("session_gone"),
+            closed=True,
+            actions=((_("Rejoin"), self.rejoin), (_("Back to start"), window.back_to_start)),
+        )
         window.banners.button(_("Rejoin")).focus_set()
 
     def rejoin(self) -> None:

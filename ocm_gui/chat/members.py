@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
-from typing import Callable
 
 from ocm_core.i18n import _
 from ocm_gui import theme
@@ -57,11 +57,22 @@ class MemberList:
         self.frame.columnconfigure(0, weight=1)
         self.heading = ttk.Label(self.frame, text=_("People"), style="Muted.TLabel")
         self.heading.grid(row=0, column=0, sticky="w", pady=(0, theme.scaled(master, 4)))
-        self.listbox = tk.Listbox(self.frame, activestyle="none", font="TkDefaultFont", width=18,
-                                  background=theme.PANEL, foreground=theme.TEXT, relief="flat",
-                                  borderwidth=0, highlightthickness=1, highlightbackground=theme.BORDER,
-                                  highlightcolor=theme.ACCENT, selectbackground=theme.OWN_BG,
-                                  selectforeground=theme.TEXT, takefocus=0)
+        self.listbox = tk.Listbox(
+            self.frame,
+            activestyle="none",
+            font="TkDefaultFont",
+            width=18,
+            background=theme.PANEL,
+            foreground=theme.TEXT,
+            relief="flat",
+            borderwidth=0,
+            highlightthickness=1,
+            highlightbackground=theme.BORDER,
+            highlightcolor=theme.ACCENT,
+            selectbackground=theme.OWN_BG,
+            selectforeground=theme.TEXT,
+            takefocus=0,
+        )
         self.listbox.grid(row=1, column=0, sticky="nsew")
         self.tooltip = ListboxTooltip(self.listbox, lambda row: self.full_labels[row])
         self.listbox.bind("<Configure>", lambda e: self.fit(), add="+")

@@ -3,7 +3,8 @@
 Entries go in as (segments, line count): `segments` alternate text and tag tuples, so a
 whole batch is one `Text.insert`. The oldest whole entries are dropped past
 `SCROLLBACK_LINES`. The view follows the newest line unless the person scrolled up;
-only their own actions change that (the wheel over an embedded file card too: ocm_gui/chat/wheel.py). An own message carries a status ("sending…", ✓,
+only their own actions change that (the wheel over an embedded file card too: ocm_gui/chat/wheel.py).
+An own message carries a status ("sending…", ✓,
 "✗ not delivered · Retry") under a tag of its own so it can be changed in place; the
 status is tagged MARK_TAG too, and copies leave it out (ocm_gui/chat/textactions.py).
 
@@ -22,9 +23,10 @@ import functools
 import time
 import tkinter as tk
 import webbrowser
+from collections.abc import Callable
 from tkinter import font as tkfont
 from tkinter import ttk
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from ocm_core.i18n import _
 from ocm_core.sansio.events import ChatMessage
@@ -50,6 +52,7 @@ from ocm_gui.text.linebreak import (
 
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
 UNREAD_TAG = "unread"
+
 
 class Entry(NamedTuple):
     """What one entry puts in: segments for Text.insert, the lines they take, and, for a
@@ -94,9 +97,16 @@ class Scrollback:
     """`later(ms, func)` runs func on the Tk thread unless the window went away;
     `on_retry(msg_id)` is called when the person clicks a failed message's Retry."""
 
-    def __init__(self, master: tk.Misc, *, username: str, later: Callable[[int, Callable[[], object]], None],
-                 on_retry: Callable[[int], object], open_url: Callable[[str], object] = webbrowser.open,
-                 now: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        master: tk.Misc,
+        *,
+        username: str,
+        later: Callable[[int, Callable[[], object]], None],
+        on_retry: Callable[[int], object],
+        open_url: Callable[[str], object] = webbrowser.open,
+        now: Callable[[], float] = time.time,
+    ):
         """`open_url(address)` opens a clicked link (the browser; tests put a recorder there);
         `now()` tells the date lines which day is today."""
         self.username = username
@@ -104,28 +114,42 @@ class Scrollback:
         self._on_retry = on_retry
         self._now = now
         self._group: tuple[str, float, bool] | None = None  # (sender, time, history) a next message may join
-        self._day: tuple[int, int, int] | None = None        # the day of the last dated entry
-        self._relative_days: list[tuple[str, float]] = []    # (tag, time) of date lines saying Today or Yesterday
-        self._unread_next = False                            # the next new message gets the unread line
-        self._colours: dict[str, int] = {}                   # sender -> index in theme.SENDER_COLOURS
-        self.following = True               # keep the newest line in view
+        self._day: tuple[int, int, int] | None = None  # the day of the last dated entry
+        self._relative_days: list[tuple[str, float]] = []  # (tag, time) of date lines saying Today or Yesterday
+        self._unread_next = False  # the next new message gets the unread line
+        self._colours: dict[str, int] = {}  # sender -> index in theme.SENDER_COLOURS
+        self.following = True  # keep the newest line in view
         self.history_shown = False
         self.retry_enabled = True
         self._entry_lines: collections.deque[int] = collections.deque()
         self._entry_heads: collections.deque[list | None] = collections.deque()  # Entry.head of each
         self._line_total = 0
-        self._status_tags: dict[int, str] = {}   # msg_id -> tag over its status text
-        self._failed: dict[str, int] = {}        # status tag -> msg_id, for messages to retry
+        self._status_tags: dict[int, str] = {}  # msg_id -> tag over its status text
+        self._failed: dict[str, int] = {}  # status tag -> msg_id, for messages to retry
         self._serial = 0
 
         frame = self.frame = ttk.Frame(master)
         frame.rowconfigure(0, weight=1)
         frame.columnconfigure(0, weight=1)
-        self.text = tk.Text(frame, wrap="word", state="disabled", font="OCMChat", background=theme.PANEL,
-                            foreground=theme.TEXT, relief="flat", borderwidth=0, highlightthickness=1,
-                            highlightbackground=theme.BORDER, highlightcolor=theme.ACCENT,
-                            padx=theme.scaled(master, 6), pady=theme.scaled(master, 6),
-                            cursor="arrow", width=40, height=10, takefocus=1)
+        self.text = tk.Text(
+            frame,
+            wrap="word",
+            state="disabled",
+            font="OCMChat",
+            background=theme.PANEL,
+            foreground=theme.TEXT,
+            relief="flat",
+            borderwidth=0,
+            highlightthickness=1,
+            highlightbackground=theme.BORDER,
+            highlightcolor=theme.ACCENT,
+            padx=theme.scaled(master, 6),
+            pady=theme.scaled(master, 6),
+            cursor="arrow",
+            width=40,
+            height=10,
+            takefocus=1,
+        )
         self.scrollbar = ttk.Scrollbar(frame, orient="vertical", command=self._on_scrollbar)
         self.text.configure(yscrollcommand=self._on_scroll)
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<KeyRelease>", "<ButtonRelease-1>"):
@@ -138,8 +162,9 @@ class Scrollback:
         self.text.bind_class(self._wheel_tag, "<Button-5>", lambda e: self._scroll_lines(button_lines(5)))
         self.text.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
-        self.more_button = ttk.Button(frame, text=_("New messages ↓"), style="Link.TButton",
-                                      command=self.scroll_to_end, takefocus=0)
+        self.more_button = ttk.Button(
+            frame, text=_("New messages ↓"), style="Link.TButton", command=self.scroll_to_end, takefocus=0
+        )
         self._configure_tags()
         self.actions = TextActions(self.text, open_url=open_url)  # after the tags: its link tag wins
 
@@ -147,7 +172,7 @@ class Scrollback:
         t = self.text
         px = functools.partial(theme.scaled, t)  # margins and spacings grow with the text
         t.tag_configure("entry", lmargin1=px(4), lmargin2=px(26), rmargin=px(6), spacing1=px(3), spacing3=px(3))
-        t.tag_configure("cont", lmargin1=px(26), spacing1=0)   # second and later lines of a message
+        t.tag_configure("cont", lmargin1=px(26), spacing1=0)  # second and later lines of a message
         t.tag_configure("time", foreground=theme.MUTED, font="OCMSmall")
         t.tag_configure("sender", font="OCMChatBold")
         for index, colour in enumerate(theme.SENDER_COLOURS):
@@ -158,18 +183,23 @@ class Scrollback:
         t.tag_configure("failed", foreground=theme.ERROR, font="OCMSmall")
         t.tag_configure("retry", font="OCMSmall")
         self._retry_look()
-        t.tag_configure("notice", foreground=theme.NOTICE, font="OCMNotice", justify="center",
-                        spacing1=px(5), spacing3=px(5))
-        t.tag_configure("error", foreground=theme.ERROR, font="OCMNotice", justify="center",
-                        spacing1=px(5), spacing3=px(5))
-        t.tag_configure("separator", foreground=theme.MUTED, font="OCMSmall", justify="center",
-                        spacing1=px(6), spacing3=px(6))
+        t.tag_configure(
+            "notice", foreground=theme.NOTICE, font="OCMNotice", justify="center", spacing1=px(5), spacing3=px(5)
+        )
+        t.tag_configure(
+            "error", foreground=theme.ERROR, font="OCMNotice", justify="center", spacing1=px(5), spacing3=px(5)
+        )
+        t.tag_configure(
+            "separator", foreground=theme.MUTED, font="OCMSmall", justify="center", spacing1=px(6), spacing3=px(6)
+        )
         t.tag_configure("history", foreground="#8d9299")  # created late: wins over sender colours
         t.tag_configure("grouped", lmargin1=px(26), spacing1=px(1))  # a message under the name of the one before
-        t.tag_configure("dateline", foreground=theme.MUTED, font="OCMSmall", justify="center",
-                        spacing1=px(8), spacing3=px(4))
-        t.tag_configure(UNREAD_TAG, foreground=theme.ERROR, font="OCMSmall", justify="center",
-                        spacing1=px(6), spacing3=px(4))
+        t.tag_configure(
+            "dateline", foreground=theme.MUTED, font="OCMSmall", justify="center", spacing1=px(8), spacing3=px(4)
+        )
+        t.tag_configure(
+            UNREAD_TAG, foreground=theme.ERROR, font="OCMSmall", justify="center", spacing1=px(6), spacing3=px(4)
+        )
         # Break spaces in Japanese runs (ocm_gui/text/linebreak.py): last, so their font wins.
         t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
         configure_emoji_tag(t)  # emoji runs in the emoji font (ocm_gui/text/emoji.py)
@@ -231,18 +261,31 @@ class Scrollback:
         self.more_button.place_forget()
 
     # ------------------------------------------------------------------ entries
-    def _entry_segments(self, stamp: float, sender: str, text: str, base: tuple, name_tags: tuple,
-                        status: list | None = None, history: bool = False) -> Entry:
+    def _entry_segments(
+        self,
+        stamp: float,
+        sender: str,
+        text: str,
+        base: tuple,
+        name_tags: tuple,
+        status: list | None = None,
+        history: bool = False,
+    ) -> Entry:
         """[date line] time  sender  text [status]; later lines of the text indented under the
         first. A message that joins the group before it is its text alone, indented the same."""
         date = self._date_segments(stamp)
         # Measured from the group's first message: the one time shown is never more than
         # GROUP_SECONDS off any message under it.
-        grouped = continues_group(self._group[:2] if self._group and self._group[2] == history else None,
-                                  sender, stamp)
+        grouped = continues_group(self._group[:2] if self._group and self._group[2] == history else None, sender, stamp)
         self._group = (sender, self._group[1] if grouped and self._group else stamp, history)
-        head = [f"{clock_text(stamp)}  ", base + ("time",), with_break_opportunities(sender), base + name_tags,
-                "  ", base]
+        head = [
+            f"{clock_text(stamp)}  ",
+            base + ("time",),
+            with_break_opportunities(sender),
+            base + name_tags,
+            "  ",
+            base,
+        ]
         first, *rest = with_break_opportunities(text).split("\n")
         if grouped:
             segs = text_segments(first, base + ("grouped",))
@@ -319,7 +362,9 @@ class Scrollback:
         """Someone came or went: 'text  ·  HH:MM', after a date line if the day changed. The
         sentence's full stop goes: a stop and then a dot ("joined.  ·", "参加しました。 ・") is a stutter."""
         date = self._date_segments(stamp)
-        line = self.line_entry(f"{text.rstrip('.。')}  ·  {clock_text(stamp)}", ("notice", "history") if history else ("notice",))
+        line = self.line_entry(
+            f"{text.rstrip('.。')}  ·  {clock_text(stamp)}", ("notice", "history") if history else ("notice",)
+        )
         return Entry(date.segments + line.segments, date.lines + line.lines)
 
     def day_entries(self, stamp: float) -> list[Entry]:
@@ -393,8 +438,9 @@ class Scrollback:
         if stick:
             self.scroll_to_end()
         else:
-            self.more_button.place(relx=1.0, rely=1.0, x=-theme.scaled(self.text, 24), y=-theme.scaled(self.text, 10),
-                                   anchor="se")
+            self.more_button.place(
+                relx=1.0, rely=1.0, x=-theme.scaled(self.text, 24), y=-theme.scaled(self.text, 10), anchor="se"
+            )
 
     def append_widget(self, widget: tk.Widget, history: bool = False) -> None:
         """Put a widget (a shared file's card) at the end, on a line of its own."""
@@ -403,8 +449,9 @@ class Scrollback:
         self._group = None
         stick = self.following
         self.text.configure(state="normal")
-        self.text.window_create("end-1c", window=widget, padx=theme.scaled(self.text, 22),
-                                pady=theme.scaled(self.text, 3))
+        self.text.window_create(
+            "end-1c", window=widget, padx=theme.scaled(self.text, 22), pady=theme.scaled(self.text, 3)
+        )
         self._wheel_scrolls_text(widget)
         self.text.insert("end-1c", "\n", ("entry",))
         self._entry_lines.append(1)
@@ -478,14 +525,20 @@ class Scrollback:
         self._set_status(msg_id, "✓", ("entry", "own", "status", MARK_TAG), keep=False)
 
     def mark_failed(self, msg_id: int, reason: str) -> None:
-        tag = self._set_status(msg_id, _("✗ not delivered ({reason})").format(reason=reason),
-                               ("entry", "own", "failed", MARK_TAG), keep=True)
+        tag = self._set_status(
+            msg_id,
+            _("✗ not delivered ({reason})").format(reason=reason),
+            ("entry", "own", "failed", MARK_TAG),
+            keep=True,
+        )
         if tag is None:
             return
         self._failed[tag] = msg_id
         start = self.text.tag_ranges(tag)[-1]
         self.text.configure(state="normal")
-        self.text.insert(start, " ", ("entry", "own", MARK_TAG, tag), _("Retry"), ("entry", "own", "retry", MARK_TAG, tag))
+        self.text.insert(
+            start, " ", ("entry", "own", MARK_TAG, tag), _("Retry"), ("entry", "own", "retry", MARK_TAG, tag)
+        )
         self.text.configure(state="disabled")
 
     def mark_sending(self, msg_id: int, new_id: int) -> None:
@@ -520,8 +573,14 @@ class Scrollback:
         return "break"
 
     def _retry_look(self) -> None:
-        self.text.tag_configure("retry", foreground=theme.ACCENT, underline=True, relief="raised",
-                                borderwidth=max(1, theme.scaled(self.text, 1)), background="#f7f7f5")
+        self.text.tag_configure(
+            "retry",
+            foreground=theme.ACCENT,
+            underline=True,
+            relief="raised",
+            borderwidth=max(1, theme.scaled(self.text, 1)),
+            background="#f7f7f5",
+        )
 
     def new_session(self) -> None:
         """Joined the room again (Rejoin): our earlier messages keep their words and marks,
@@ -542,5 +601,4 @@ class Scrollback:
     def disable_retry(self) -> None:
         """The room is closed: Retry links stay as words but look and act disabled."""
         self.retry_enabled = False
-        self.text.tag_configure("retry", foreground=theme.MUTED, underline=False, relief="flat",
-                                background="")
+        self.text.tag_configure("retry", foreground=theme.MUTED, underline=False, relief="flat", background="")

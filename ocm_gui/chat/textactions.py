@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import sys
 import tkinter as tk
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from ocm_core.i18n import _
 from ocm_gui import theme
@@ -66,7 +67,7 @@ class TextActions:
     def _selected_text(self, offset, length) -> str:
         if not self.text.tag_ranges("sel"):
             return ""
-        return self.plain_text("sel.first", "sel.last", marks=False)[int(offset):int(offset) + int(length)]
+        return self.plain_text("sel.first", "sel.last", marks=False)[int(offset) : int(offset) + int(length)]
 
     def plain_text(self, start: str, end: str, marks: bool = True) -> str:
         """The text from start to end without the break spaces (and, with marks=False, without
@@ -122,7 +123,8 @@ class TextActions:
         """The menu at `index`: (label, "normal" or "disabled", action) for each entry."""
         has_selection = bool(self.text.tag_ranges("sel"))
         items: list[tuple[str, MenuState, Callable[[], object]]] = [
-            (_("Copy"), "normal" if has_selection else "disabled", self.copy)]
+            (_("Copy"), "normal" if has_selection else "disabled", self.copy)
+        ]
         link = self.link_at(index)
         if link is not None:
             items.append((_("Copy link"), "normal", lambda: self._to_clipboard(link)))

@@ -11,7 +11,7 @@ line. Tk 8.7 and later send multiples of 120 on every system, which is read as n
 
 from __future__ import annotations
 
-NOTCH = 120          # a wheel notch's delta on Windows (and on every system from Tk 8.7)
+NOTCH = 120  # a wheel notch's delta on Windows (and on every system from Tk 8.7)
 LINES_PER_NOTCH = 3  # as most systems scroll text by default
 
 

@@ -15,8 +15,9 @@ import logging
 import threading
 import time
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
 from ocm_core.i18n import _, ngettext
@@ -56,17 +57,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 APP_TITLE = "Online Chat Messenger"
-BATCH = 100              # events handled per tick at most (tagging Japanese break spaces makes
-                         # an event dearer; 100 keeps a tick under 100 ms, docs/performance.md)
+BATCH = 100  # events handled per tick at most (tagging Japanese break spaces makes
+# an event dearer; 100 keeps a tick under 100 ms, docs/performance.md)
 
 
 class ChatWindow:
     """One room's window. ``server`` is the bundled server when this window hosts the room."""
 
-    def __init__(self, master: tk.Misc, client: ports.RoomClient, *, server: ports.RoomServer | None = None,
-                 share_address: str | None = None, settings=None, on_close: Callable[["ChatWindow"], None] | None = None,
-                 on_back: Callable[["ChatWindow"], None] | None = None, files_dir=None,
-                 backend: ports.Backend | None = None):
+    def __init__(
+        self,
+        master: tk.Misc,
+        client: ports.RoomClient,
+        *,
+        server: ports.RoomServer | None = None,
+        share_address: str | None = None,
+        settings=None,
+        on_close: Callable[[ChatWindow], None] | None = None,
+        on_back: Callable[[ChatWindow], None] | None = None,
+        files_dir=None,
+        backend: ports.Backend | None = None,
+    ):
         """`files_dir`: where Save puts files (default: the user's Downloads folder).
         `backend`: makes the client that Rejoin joins with (default: the app's usual one)."""
         self.client = client
@@ -75,8 +85,9 @@ class ChatWindow:
         self.share_address = share_address
         self._on_close = on_close
         self._on_back = on_back
-        self.room = client.room
-        self.username = client.username
+        assert client.room is not None and client.username is not None, "a chat window is for a client in a room"
+        self.room: str = client.room
+        self.username: str = client.username
         self.is_host = bool(client.is_host)
         self.limit = int(client.max_message_bytes)
 
@@ -85,14 +96,23 @@ class ChatWindow:
         self.room_closed = False
         self.connection_lost = False
         self.destroyed = False
-        self.closed = threading.Event()     # the same, for workers, which must not hold the window
-        self.ticks = 0                      # batches of events handled so far, for tests and diagnostics
-        self.later_ids: set[str] = set()
+        self.closed = threading.Event()  # the same, for workers, which must not hold the window
+        self.ticks = 0  # batches of events handled so far, for tests and diagnostics
+        self._later_ids: set[str] = set()
         self.lost = LostHost(self, backend if backend is not None else Backend(announce=False))
         self.confirm: Confirm | None = None  # the question before closing a room others are in
-        self._seen_until = 0.0      # the newest room event shown (server time), to skip it when it
+        self._seen_until = 0.0  # the newest room event shown (server time), to skip it when it
         self._replay_until: float | None = None  # comes again in a Rejoin's history
         self.alerts: ChatAlerts | None = None  # the app's ocm_gui.notify.alerts.ChatAlerts: notifications, urgency
+        # Made by _build(); declared here for the parts that see the window through a Protocol.
+        self.heading: ChatHeader
+        self.banners: Banner
+        self.people: MemberList
+        self.scrollback: Scrollback
+        self.composer: Composer
+        self.text: tk.Text
+        self.input: tk.Text
+        self.header: tk.Widget
 
         self.win = tk.Toplevel(master)
         self.win.withdraw()
@@ -108,8 +128,12 @@ class ChatWindow:
         self._set_min_size()
         self.people.set(tuple(client.members), client.host_name, client.plain_members)
         self._update_title()
-        self.show_line(opening_line(self.room, is_host=self.is_host, you=self.username, members=client.members,
-                                    address=share_address), ("notice",))
+        self.show_line(
+            opening_line(
+                self.room, is_host=self.is_host, you=self.username, members=client.members, address=share_address
+            ),
+            ("notice",),
+        )
         self.win.protocol("WM_DELETE_WINDOW", lambda: self.ask_before(self.leave))
         self.win.bind("<FocusIn>", self._focus_in, add="+")
         self.win.bind("<FocusOut>", self._focus_out, add="+")
@@ -134,9 +158,14 @@ class ChatWindow:
         self.people = MemberList(body, you=self.username)
         body.add(self.people.frame, weight=1)
 
-        self.composer = Composer(win, limit=self.limit, measure=self.message_size, on_send=self.send,
-                                 on_leave=lambda: self.ask_before(self.back_to_start),
-                                 leave_text=self._leave_text())
+        self.composer = Composer(
+            win,
+            limit=self.limit,
+            measure=self.message_size,
+            on_send=self.send,
+            on_leave=lambda: self.ask_before(self.back_to_start),
+            leave_text=self._leave_text(),
+        )
         self.composer.frame.grid(row=3, column=0, sticky="ew")
 
         # The parts' widgets, by the names tests and the file panel use.
@@ -157,10 +186,16 @@ class ChatWindow:
             widget.bind("<ISO_Left_Tab>", self._focus_prev)
 
     def _build_header(self) -> None:
-        self.heading = ChatHeader(self.win, room=self.room, username=self.username, is_host=self.is_host,
-                                  share_address=self.share_address,
-                                  fingerprint=self.client.server_fingerprint, later=self.later,
-                                  locked=self.client.locked)
+        self.heading = ChatHeader(
+            self.win,
+            room=self.room,
+            username=self.username,
+            is_host=self.is_host,
+            share_address=self.share_address,
+            fingerprint=self.client.server_fingerprint,
+            later=self.later,
+            locked=self.client.locked,
+        )
         self.heading.frame.grid(row=0, column=0, sticky="ew")
         # The header's widgets, by the names tests and the file panel use.
         self.header = self.heading.frame
@@ -176,15 +211,19 @@ class ChatWindow:
         self.win.update_idletasks()
         width, height = theme.window_size(self.win, 560, 380)
         margin = theme.scaled(self.win, 24)
-        needs = [self.files.share_button.winfo_reqwidth() + theme.scaled(self.win, 160),
-                 self.send_button.winfo_reqwidth() + theme.scaled(self.win, 240)]
+        needs = [
+            self.files.share_button.winfo_reqwidth() + theme.scaled(self.win, 160),
+            self.send_button.winfo_reqwidth() + theme.scaled(self.win, 240),
+        ]
         needs.append(self.heading.share_width())
         # Tall enough for the header, the input and a few lines of conversation between them:
         # at scaling 2 the header alone took most of a 760-pixel window.
         lines = theme.named_font(self.win, "OCMChat").metrics("linespace")
         content = self.header.winfo_reqheight() + self.composer.frame.winfo_reqheight() + 5 * lines
-        self.win.minsize(min(max(width, max(needs) + margin), self.win.winfo_screenwidth() * 9 // 10),
-                         min(max(height, content), self.win.winfo_screenheight() * 9 // 10))
+        self.win.minsize(
+            min(max(width, max(needs) + margin), self.win.winfo_screenwidth() * 9 // 10),
+            min(max(height, content), self.win.winfo_screenheight() * 9 // 10),
+        )
 
     # ------------------------------------------------------------------ helpers
     def later(self, ms: int, func: Callable[[], object]) -> None:
@@ -192,12 +231,12 @@ class ChatWindow:
         after_id = None
 
         def run() -> None:
-            self.later_ids.discard(after_id)
+            self._later_ids.discard(after_id)
             if not self.destroyed:
                 func()
 
         after_id = self.win.after(ms, run)
-        self.later_ids.add(after_id)
+        self._later_ids.add(after_id)
 
     def _focus_next(self, event) -> str:
         event.widget.tk_focusNext().focus_set()
@@ -352,7 +391,9 @@ class ChatWindow:
                     continue  # the window's opening line already says that you joined
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
-                pending.append(scrollback.notice_entry(notice_text(event.kind, event.name, event.text), event.time, event.history))
+                pending.append(
+                    scrollback.notice_entry(notice_text(event.kind, event.name, event.text), event.time, event.history)
+                )
             elif isinstance(event, FileShared):
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
@@ -420,10 +461,14 @@ class ChatWindow:
     def _room_closed(self, reason: str) -> None:
         if self.room_closed:
             return
-        self.end_room(hint=_("The room is closed; you can no longer send messages."),
-                      people_heading=_("People"), people_line=_("The room is closed"))
-        self.banners.show(reason or _("The host closed the room."), closed=True,
-                          actions=((_("Back to start"), self.back_to_start),))
+        self.end_room(
+            hint=_("The room is closed; you can no longer send messages."),
+            people_heading=_("People"),
+            people_line=_("The room is closed"),
+        )
+        self.banners.show(
+            reason or _("The host closed the room."), closed=True, actions=((_("Back to start"), self.back_to_start),)
+        )
         self.back_button = self.banners.buttons[0]
         self.back_button.focus_set()
 
@@ -452,7 +497,9 @@ class ChatWindow:
         self.files.room_reopened(client)
         self.people.set(tuple(client.members), client.host_name, client.plain_members)
         self.banners.hide()
-        self.show_line(_("You joined “{room}” again as {name}.").format(room=self.room, name=self.username), ("notice",))
+        self.show_line(
+            _("You joined “{room}” again as {name}.").format(room=self.room, name=self.username), ("notice",)
+        )
         self.input.focus_set()
 
     def _leave_text(self) -> str:
@@ -478,9 +525,17 @@ class ChatWindow:
                 action()
 
         self.confirm = Confirm(
-            self.win, title=_("Close the room?"), yes=_("Close room"), cancel=_("Cancel"), on_answer=answered,
-            question=ngettext("{count} other person is here: close the room for everyone?",
-                              "{count} other people are here: close the room for everyone?", others).format(count=others))
+            self.win,
+            title=_("Close the room?"),
+            yes=_("Close room"),
+            cancel=_("Cancel"),
+            on_answer=answered,
+            question=ngettext(
+                "{count} other person is here: close the room for everyone?",
+                "{count} other people are here: close the room for everyone?",
+                others,
+            ).format(count=others),
+        )
 
     # ------------------------------------------------------------------ actions
     def copy_address(self) -> None:
@@ -508,9 +563,9 @@ class ChatWindow:
                 pass
         self._inbox.forget(self)
         self.closed.set()
-        for after_id in list(self.later_ids):
+        for after_id in list(self._later_ids):
             self.win.after_cancel(after_id)
-        self.later_ids.clear()
+        self._later_ids.clear()
         self.files.close()
         client, server = self.client, self.server
 

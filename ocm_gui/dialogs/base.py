@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
-from typing import Any, Callable
+from typing import Any
 
 from ocm_core.errors import (
     ProtocolError,
@@ -23,12 +24,14 @@ log = logging.getLogger(__name__)
 
 RECENT_SERVERS = 8  # addresses offered under Connect by address
 
+
 def error_sentence(error: Exception) -> str:
     """A client error is already a sentence; a remote protocol error means the wrong program
     answered; a local one means this app could not put what was typed on the wire."""
     if isinstance(error, RemoteProtocolError):
-        return _("The program at that address is not an Online Chat Messenger server ({reason}); "
-                 "check the address and port.").format(reason=error.reason)
+        return _(
+            "The program at that address is not an Online Chat Messenger server ({reason}); check the address and port."
+        ).format(reason=error.reason)
     if isinstance(error, ProtocolError):
         return _("That request cannot be sent ({reason}); check what you typed.").format(reason=error.reason)
     return str(error)
@@ -45,12 +48,19 @@ def focus_field(widget: tk.Widget) -> None:
 class Dialog:
     """A Toplevel with a form, an error line, a busy line and OK / Cancel."""
 
-    title = ""        # N_()-marked: shown through _()
+    title = ""  # N_()-marked: shown through _()
     ok_text = N_("OK")
     name_var: tk.StringVar  # every dialog asks for the person's name (made in build())
 
-    def __init__(self, master: tk.Misc, *, backend, settings, on_success: Callable,
-                 on_close: Callable[["Dialog"], None] | None = None):
+    def __init__(
+        self,
+        master: tk.Misc,
+        *,
+        backend,
+        settings,
+        on_success: Callable,
+        on_close: Callable[[Dialog], None] | None = None,
+    ):
         self.master = master
         self.backend = backend
         self.settings = settings
@@ -78,13 +88,20 @@ class Dialog:
         self.build()
 
         self.error_var = tk.StringVar()
-        self.error_label = ttk.Label(self.win, textvariable=self.error_var, style="Error.TLabel",
-                                     wraplength=self.px(420), justify="left", padding=self.px(18, 0, 18, 0))
+        self.error_label = ttk.Label(
+            self.win,
+            textvariable=self.error_var,
+            style="Error.TLabel",
+            wraplength=self.px(420),
+            justify="left",
+            padding=self.px(18, 0, 18, 0),
+        )
         # Always in the grid, empty until an error: an empty label keeps one line's height,
         # so the buttons below do not jump when an error appears.
         self.error_label.grid(row=1, column=0, sticky="ew")
-        self.error_label.bind("<Configure>", lambda e: e.widget.configure(
-            wraplength=max(self.px(240), e.width - self.px(36))))
+        self.error_label.bind(
+            "<Configure>", lambda e: e.widget.configure(wraplength=max(self.px(240), e.width - self.px(36)))
+        )
         show_wrapped(self.error_label, self.error_var)  # Japanese lines broken where kinsoku allows
         self.error_actions = ttk.Frame(self.win, padding=self.px(18, 4, 18, 0))
         self.error_actions.grid(row=2, column=0, sticky="w")
@@ -127,8 +144,9 @@ class Dialog:
         raise NotImplementedError
 
     # -- form helpers
-    def field(self, label: str, value: str = "", *, show: str | None = None, width: int = 30,
-              hint: str | None = None) -> tuple[tk.StringVar, ttk.Entry]:
+    def field(
+        self, label: str, value: str = "", *, show: str | None = None, width: int = 30, hint: str | None = None
+    ) -> tuple[tk.StringVar, ttk.Entry]:
         var = tk.StringVar(value=value)
         ttk.Label(self.body, text=label).grid(row=self._row, column=0, sticky="w", padx=self.px(0, 12), pady=self.px(4))
         entry = ttk.Entry(self.body, textvariable=var, width=width, show=show or "")
@@ -137,7 +155,8 @@ class Dialog:
         self.watch(var, entry)
         if hint:
             ttk.Label(self.body, text=hint, style="Small.TLabel").grid(
-                row=self._row, column=1, sticky="w", pady=self.px(0, 4))
+                row=self._row, column=1, sticky="w", pady=self.px(0, 4)
+            )
             self._row += 1
         return var, entry
 
@@ -223,5 +242,8 @@ class Dialog:
 
     def unexpected(self, error: BaseException, what: str) -> None:
         log.error("%s failed", what, exc_info=error)
-        self.show_error(_("{what} failed unexpectedly ({error}); try again, and report it if it keeps happening.").format(
-            what=what, error=error))
+        self.show_error(
+            _("{what} failed unexpectedly ({error}); try again, and report it if it keeps happening.").format(
+                what=what, error=error
+            )
+        )

@@ -32,23 +32,27 @@ class HostDialog(Dialog):
     def build(self) -> None:
         s = self.settings
         ttk.Label(self.body, text=_("Host a room"), style="Heading.TLabel").grid(
-            row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(0, 10))
+            row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(0, 10)
+        )
         self._row += 1
         self.name_var, self.name_entry = self.field(_("Your name"), s.name)
         self.room_var, self.room_entry = self.field(_("Room name"), s.room)
         self.password_var, self.password_entry = self.field(
-            _("Password"), show="•", hint=_("Optional. Leave empty for a room anyone may join."))
+            _("Password"), show="•", hint=_("Optional. Leave empty for a room anyone may join.")
+        )
         self._fallback: tuple[int, int] | None = None  # ports offered after a clash: used, not saved
         self.advanced_var = tk.BooleanVar(value=False)
-        self.advanced_button = ttk.Checkbutton(self.body, text=_("Advanced: ports"), variable=self.advanced_var,
-                                               command=self._show_advanced)
+        self.advanced_button = ttk.Checkbutton(
+            self.body, text=_("Advanced: ports"), variable=self.advanced_var, command=self._show_advanced
+        )
         self.advanced_button.grid(row=self._row, column=1, sticky="w", pady=self.px(6, 2))
         self._row += 1
         self.advanced = ttk.Frame(self.body)
         self._advanced_row = self._row
         ports = ttk.Frame(self.advanced)
-        ttk.Label(self.advanced, text=_("Ports")).grid(row=0, column=0, sticky="w", padx=self.px(0, 12),
-                                                       pady=self.px(4))
+        ttk.Label(self.advanced, text=_("Ports")).grid(
+            row=0, column=0, sticky="w", padx=self.px(0, 12), pady=self.px(4)
+        )
         ports.grid(row=0, column=1, sticky="w", pady=self.px(4))
         self.tcp_var = tk.StringVar(value=str(s.tcp_port))
         self.udp_var = tk.StringVar(value=str(s.udp_port))
@@ -60,12 +64,20 @@ class HostDialog(Dialog):
         self.udp_entry.pack(side="left", padx=self.px(4, 0))
         self.watch(self.tcp_var, self.tcp_entry)
         self.watch(self.udp_var, self.udp_entry)
-        ttk.Label(self.advanced, text=_("The defaults work; change them only if your network needs other ports. "
-                                        "A room hosted while another is open uses the same server and ports."),
-                  style="Small.TLabel", wraplength=self.px(340), justify="left").grid(row=1, column=1, sticky="w")
+        ttk.Label(
+            self.advanced,
+            text=_(
+                "The defaults work; change them only if your network needs other ports. "
+                "A room hosted while another is open uses the same server and ports."
+            ),
+            style="Small.TLabel",
+            wraplength=self.px(340),
+            justify="left",
+        ).grid(row=1, column=1, sticky="w")
         self._row += 1
-        ttk.Label(self.body, text=_("People on this network see the room under Join a room."),
-                  style="Small.TLabel").grid(row=self._row, column=1, sticky="w")
+        ttk.Label(
+            self.body, text=_("People on this network see the room under Join a room."), style="Small.TLabel"
+        ).grid(row=self._row, column=1, sticky="w")
         self._row += 1
 
     def show_error(self, text: str, focus: tk.Widget | None = None) -> None:
@@ -150,10 +162,14 @@ class HostDialog(Dialog):
         if not suggested:
             return self.show_error(str(error), field)
         tcp, udp = suggested
-        self.show_error(_("{error} The next free ports are TCP {tcp} and UDP {udp}.").format(error=error, tcp=tcp, udp=udp),
-                        field)
-        self.use_ports_button = ttk.Button(self.error_actions, text=_("Use ports {tcp} and {udp}").format(tcp=tcp, udp=udp),
-                                           command=lambda: self.use_ports(tcp, udp))
+        self.show_error(
+            _("{error} The next free ports are TCP {tcp} and UDP {udp}.").format(error=error, tcp=tcp, udp=udp), field
+        )
+        self.use_ports_button = ttk.Button(
+            self.error_actions,
+            text=_("Use ports {tcp} and {udp}").format(tcp=tcp, udp=udp),
+            command=lambda: self.use_ports(tcp, udp),
+        )
         self.use_ports_button.pack(side="left")
 
     def use_ports(self, tcp: int, udp: int) -> None:

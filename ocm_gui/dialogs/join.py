@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import tkinter as tk
 import tkinter.font as tkfont
+from collections.abc import Callable
 from tkinter import messagebox, ttk
-from typing import Any, Callable
+from typing import Any
 
 from ocm_core.crypto.identity import IdentityChanged
 from ocm_core.errors import (
@@ -41,15 +42,21 @@ log = logging.getLogger(__name__)
 
 def ask_trust_changed(parent: tk.Misc, error: IdentityChanged) -> bool:
     """Ask the person whether to trust a server whose identity changed; False unless they say so."""
-    return bool(messagebox.askyesno(
-        _("The server's identity changed"),
-        _("The server at {address} shows a different identity than last time.\n\n"
-          "Now:   {presented}\nBefore: {trusted}\n\n"
-          "This happens when the host reinstalled the app or uses another computer, but it is also what "
-          "someone pretending to be the server would cause. Ask the host to read out the identity shown "
-          "in their chat window. Trust the new identity?").format(
-            address=error.address, presented=error.presented, trusted=error.trusted),
-        icon="warning", default="no", parent=parent))
+    return bool(
+        messagebox.askyesno(
+            _("The server's identity changed"),
+            _(
+                "The server at {address} shows a different identity than last time.\n\n"
+                "Now:   {presented}\nBefore: {trusted}\n\n"
+                "This happens when the host reinstalled the app or uses another computer, but it is also what "
+                "someone pretending to be the server would cause. Ask the host to read out the identity shown "
+                "in their chat window. Trust the new identity?"
+            ).format(address=error.address, presented=error.presented, trusted=error.trusted),
+            icon="warning",
+            default="no",
+            parent=parent,
+        )
+    )
 
 
 def joinable(room: str) -> bool:
@@ -74,13 +81,19 @@ def same_server(first: str, second: str) -> bool:
 ON_NETWORK, BY_ADDRESS = "network", "address"  # the Join dialog's two ways to find a room
 EMPTY_NETWORK_MS = 4000  # nothing found by then: say why that usually happens
 
+
 def nothing_found_items() -> list[tuple[int, str]]:
     """What the Join dialog says when no room is found, the usual causes and what to do, as
     (level, text) for ocm_gui/text/wrapped.py: 0 a paragraph, 1 a cause, 2 a step under it."""
     return [
         (0, _("No rooms found on this network yet. What usually causes it:")),
-        (1, _("The host's firewall blocks discovery. Open UDP 5353 (mDNS) and UDP 9089 for the app, "
-              "and TCP 9090 and UDP 9091 to chat.")),
+        (
+            1,
+            _(
+                "The host's firewall blocks discovery. Open UDP 5353 (mDNS) and UDP 9089 for the app, "
+                "and TCP 9090 and UDP 9091 to chat."
+            ),
+        ),
         (2, _("Windows: allow Online Chat Messenger when Windows Security asks, on Private networks.")),
         (2, _("macOS: System Settings › Network › Firewall › Options, allow it.")),
         (2, _("Linux: for example sudo ufw allow 5353,9089,9091/udp and sudo ufw allow 9090/tcp.")),
@@ -93,8 +106,13 @@ def nothing_found_items() -> list[tuple[int, str]]:
 class JoinDialog(Dialog):
     title = N_("Join a room")
     ok_text = N_("Join")
-    columns = (("room", N_("Room"), 170), ("host", N_("Host"), 110), ("people", N_("People"), 76), ("lock", N_("Lock"), 64),
-               ("server", N_("Server"), 140))
+    columns = (
+        ("room", N_("Room"), 170),
+        ("host", N_("Host"), 110),
+        ("people", N_("People"), 76),
+        ("lock", N_("Lock"), 64),
+        ("server", N_("Server"), 140),
+    )
 
     def build(self) -> None:
         s = self.settings
@@ -106,7 +124,8 @@ class JoinDialog(Dialog):
         self._browser: Any = None
         self._empty_id: str | None = None
         ttk.Label(self.body, text=_("Join a room"), style="Heading.TLabel").grid(
-            row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(0, 10))
+            row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(0, 10)
+        )
         self._row += 1
         self.name_var, self.name_entry = self.field(_("Your name"), s.name)
 
@@ -114,11 +133,13 @@ class JoinDialog(Dialog):
         self.mode_var = tk.StringVar(value=ON_NETWORK if can_browse else BY_ADDRESS)
         modes = ttk.Frame(self.body)
         modes.grid(row=self._row, column=0, columnspan=2, sticky="w", pady=self.px(4, 2))
-        self.network_button = ttk.Radiobutton(modes, text=_("Rooms on this network"), value=ON_NETWORK,
-                                              variable=self.mode_var, command=self._mode_changed)
+        self.network_button = ttk.Radiobutton(
+            modes, text=_("Rooms on this network"), value=ON_NETWORK, variable=self.mode_var, command=self._mode_changed
+        )
         self.network_button.pack(side="left")
-        self.address_button = ttk.Radiobutton(modes, text=_("Connect by address"), value=BY_ADDRESS,
-                                              variable=self.mode_var, command=self._mode_changed)
+        self.address_button = ttk.Radiobutton(
+            modes, text=_("Connect by address"), value=BY_ADDRESS, variable=self.mode_var, command=self._mode_changed
+        )
         self.address_button.pack(side="left", padx=self.px(16, 0))
         if not can_browse:
             self.network_button.state(["disabled"])
@@ -130,8 +151,7 @@ class JoinDialog(Dialog):
         line.grid(row=self._row, column=1, sticky="ew", pady=self.px(4))
         line.columnconfigure(0, weight=1)
         self.address_var = tk.StringVar(value=s.server)
-        self.address_entry = ttk.Combobox(line, textvariable=self.address_var, width=24,
-                                          values=list(s.recent_servers))
+        self.address_entry = ttk.Combobox(line, textvariable=self.address_var, width=24, values=list(s.recent_servers))
         self.address_entry.grid(row=0, column=0, sticky="ew")
         self.address_entry.bind("<<ComboboxSelected>>", lambda e: self.refresh())
         # Enter here means "show me this server's rooms", not Join with no room picked yet.
@@ -140,9 +160,11 @@ class JoinDialog(Dialog):
         self.refresh_button = ttk.Button(line, text=_("Refresh rooms"), command=self.refresh)
         self.refresh_button.grid(row=0, column=1, padx=self.px(8, 0))
         self._row += 1
-        self.address_hint = ttk.Label(self.body, text=_("The host's address, like {example}").format(
-                                          example=f"192.168.1.20:{DEFAULT_TCP_PORT}"),
-                                      style="Small.TLabel")
+        self.address_hint = ttk.Label(
+            self.body,
+            text=_("The host's address, like {example}").format(example=f"192.168.1.20:{DEFAULT_TCP_PORT}"),
+            style="Small.TLabel",
+        )
         self.address_hint.grid(row=self._row, column=1, sticky="w", pady=self.px(0, 6))
         self._row += 1
 
@@ -151,17 +173,24 @@ class JoinDialog(Dialog):
         self.body.rowconfigure(self._row, weight=1)
         frame.columnconfigure(0, weight=1)
         frame.rowconfigure(0, weight=1)
-        self.tree = ttk.Treeview(frame, columns=[c[0] for c in self.columns], show="headings",
-                                 height=6, selectmode="browse")
-        heading_font = tkfont.nametofont(ttk.Style(self.win).lookup("Treeview.Heading", "font") or "TkHeadingFont",
-                                         root=self.win)
+        self.tree = ttk.Treeview(
+            frame, columns=[c[0] for c in self.columns], show="headings", height=6, selectmode="browse"
+        )
+        heading_font = tkfont.nametofont(
+            ttk.Style(self.win).lookup("Treeview.Heading", "font") or "TkHeadingFont", root=self.win
+        )
         for key, heading, width in self.columns:
             # The People count is centred under its heading; the words are left-aligned under theirs.
             self.tree.heading(key, text=_(heading), anchor="center" if key == "people" else "w")
             # Wide enough for its heading in this language at this screen's text size.
             width = max(theme.scaled(self.win, width), heading_font.measure(_(heading)) + theme.scaled(self.win, 16))
-            self.tree.column(key, width=width, minwidth=40, stretch=key in ("room", "host", "server"),
-                             anchor="center" if key == "people" else "w")
+            self.tree.column(
+                key,
+                width=width,
+                minwidth=40,
+                stretch=key in ("room", "host", "server"),
+                anchor="center" if key == "people" else "w",
+            )
         self.tree.tag_configure("locked", foreground=theme.WARN_FG)
         scroll = ttk.Scrollbar(frame, orient="vertical", command=self.tree.yview)
         self.tree.configure(yscrollcommand=scroll.set)
@@ -180,13 +209,15 @@ class JoinDialog(Dialog):
         # Wraps to the dialog's width, Japanese where it may break, bullets hanging.
         self.help_text = WrappedText(self.help_frame, nothing_found_items())
         self.help_text.text.pack(fill="x")
-        self.by_address_button = ttk.Button(self.help_frame, text=_("Connect by address"),
-                                            command=lambda: self.set_mode(BY_ADDRESS))
+        self.by_address_button = ttk.Button(
+            self.help_frame, text=_("Connect by address"), command=lambda: self.set_mode(BY_ADDRESS)
+        )
         self.by_address_button.pack(anchor="w", pady=self.px(6, 0))
         self._row += 1
 
         self.room_var, self.room_entry = self.field(
-            _("Room"), s.room, hint=_("Double-click a room above, or type its name."))
+            _("Room"), s.room, hint=_("Double-click a room above, or type its name.")
+        )
         self.password_label = ttk.Label(self.body, text=_("Password"))
         self.password_var = tk.StringVar()
         self.password_entry = ttk.Entry(self.body, textvariable=self.password_var, show="•", width=30)
@@ -291,8 +322,13 @@ class JoinDialog(Dialog):
         found = list(self.found.values())
         self.rooms = {iid: RoomInfo(f.room, f.members, f.locked, f.host) for iid, f in self.found.items()}
         for iid, f in self.found.items():
-            self.tree.insert("", "end", iid=iid, values=(f.room, for_tk(f.host), f.members, _("locked") if f.locked else "", f.server),
-                             tags=("locked",) if f.locked else ())
+            self.tree.insert(
+                "",
+                "end",
+                iid=iid,
+                values=(f.room, for_tk(f.host), f.members, _("locked") if f.locked else "", f.server),
+                tags=("locked",) if f.locked else (),
+            )
         if selected and selected[0] in self.found:
             self.tree.selection_set(selected[0])
         self._settle_room_field()
@@ -406,8 +442,13 @@ class JoinDialog(Dialog):
         self.rooms = {r.name: r for r in rooms}
         for info in sorted(rooms, key=lambda r: r.name.casefold()):
             lock = _("locked") if info.locked else ""
-            self.tree.insert("", "end", iid=info.name, values=(info.name, for_tk(info.host), info.members, lock, ""),
-                             tags=("locked",) if info.locked else ())
+            self.tree.insert(
+                "",
+                "end",
+                iid=info.name,
+                values=(info.name, for_tk(info.host), info.members, lock, ""),
+                tags=("locked",) if info.locked else (),
+            )
         self._show_count()
         typed = self.room_var.get().strip()
         if typed in self.rooms:
@@ -430,10 +471,15 @@ class JoinDialog(Dialog):
     def _show_count(self) -> None:
         count = len(self.tree.get_children())
         if self.mode_var.get() == ON_NETWORK:
-            text = ngettext("{count} room on this network. Double-click it to join.",
-                            "{count} rooms on this network. Double-click one to join it.", count)
+            text = ngettext(
+                "{count} room on this network. Double-click it to join.",
+                "{count} rooms on this network. Double-click one to join it.",
+                count,
+            )
         elif count:
-            text = ngettext("{count} room. Double-click it to join.", "{count} rooms. Double-click one to join it.", count)
+            text = ngettext(
+                "{count} room. Double-click it to join.", "{count} rooms. Double-click one to join it.", count
+            )
         else:
             text = _("No rooms on this server yet; ask the host to create one, or type a name.")
         self.list_status.set(text.format(count=count))
@@ -533,12 +579,13 @@ class JoinDialog(Dialog):
         if not self.room_var.get().strip():
             if not self.tree.get_children():
                 self.refresh()
-            return self.show_error(_("Pick a room from the list or type its name."),
-                                   self.tree if self.tree.get_children() else self.room_entry)
+            return self.show_error(
+                _("Pick a room from the list or type its name."),
+                self.tree if self.tree.get_children() else self.room_entry,
+            )
         values = self.collect(
             (self.room_entry, lambda: clean_name(self.room_var.get(), "room name")),
-            (self.password_entry,
-             lambda: clean_password(self.password_var.get()) if self.password_shown() else None),
+            (self.password_entry, lambda: clean_password(self.password_var.get()) if self.password_shown() else None),
         )
         if values is None:
             return
@@ -565,8 +612,7 @@ class JoinDialog(Dialog):
             if isinstance(error, PasswordRequired):
                 self.show_password()
                 # One sentence: the server's "enter its password" and a hint to do so said it twice.
-                return self.show_error(_("This room is locked; type its password and press Join."),
-                                       self.password_entry)
+                return self.show_error(_("This room is locked; type its password and press Join."), self.password_entry)
             if isinstance(error, WrongPassword):
                 self.show_password()
                 self.password_var.set("")

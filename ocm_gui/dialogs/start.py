@@ -18,11 +18,14 @@ class StartWindow(ttk.Frame):
         self.columnconfigure(0, weight=1, uniform="choice")
         self.columnconfigure(1, weight=1, uniform="choice")
 
-        ttk.Label(self, text=APP_NAME, style="Title.TLabel").grid(
-            row=0, column=0, columnspan=2, sticky="w")
-        self.intro = ttk.Label(self, text=_("Talk with people on your network: host a room, or join one someone else "
-                                            "hosts."), style="Muted.TLabel", wraplength=theme.scaled(master, 460),
-                               justify="left")
+        ttk.Label(self, text=APP_NAME, style="Title.TLabel").grid(row=0, column=0, columnspan=2, sticky="w")
+        self.intro = ttk.Label(
+            self,
+            text=_("Talk with people on your network: host a room, or join one someone else hosts."),
+            style="Muted.TLabel",
+            wraplength=theme.scaled(master, 460),
+            justify="left",
+        )
         self.intro.grid(row=1, column=0, columnspan=2, sticky="ew", pady=theme.pad(master, 4, 20))
         # Wrapped to the window's width, not a fixed one that leaves a last word alone on a wide window.
         self.intro.bind("<Configure>", lambda e: e.widget.configure(wraplength=max(theme.scaled(self, 200), e.width)))
@@ -40,13 +43,16 @@ class StartWindow(ttk.Frame):
         self.join_button = ttk.Button(self, text=_("Join a room"), style="Big.TButton", command=on_join)
         self.join_button.grid(row=3, column=1, sticky="nsew", padx=(gap, 0))
         ttk.Label(self, text=_("Start a room on this computer"), style="Small.TLabel").grid(
-            row=4, column=0, pady=theme.pad(master, 6, 0))
+            row=4, column=0, pady=theme.pad(master, 6, 0)
+        )
         ttk.Label(self, text=_("Enter a room on another computer"), style="Small.TLabel").grid(
-            row=4, column=1, pady=theme.pad(master, 6, 0))
+            row=4, column=1, pady=theme.pad(master, 6, 0)
+        )
 
         self.status_var = tk.StringVar()
         ttk.Label(self, textvariable=self.status_var, style="Muted.TLabel").grid(
-            row=5, column=0, columnspan=2, sticky="w", pady=theme.pad(master, 18, 0))
+            row=5, column=0, columnspan=2, sticky="w", pady=theme.pad(master, 18, 0)
+        )
 
         # The language: "" follows the system; a change applies to windows opened after it.
         self.language_codes = ["", *LANGUAGES]
@@ -54,10 +60,18 @@ class StartWindow(ttk.Frame):
         lang_row = ttk.Frame(self)
         lang_row.grid(row=6, column=0, columnspan=2, sticky="e", pady=theme.pad(master, 10, 0))
         ttk.Label(lang_row, text=_("Language"), style="Small.TLabel").pack(side="left", padx=theme.pad(master, 0, 6))
-        self.language_var = tk.StringVar(value=self.language_names[self.language_codes.index(language)]
-                                         if language in self.language_codes else self.language_names[0])
-        self.language_box = ttk.Combobox(lang_row, textvariable=self.language_var, values=self.language_names,
-                                         state="readonly", width=theme.chars_to_fit(self, self.language_names))
+        self.language_var = tk.StringVar(
+            value=self.language_names[self.language_codes.index(language)]
+            if language in self.language_codes
+            else self.language_names[0]
+        )
+        self.language_box = ttk.Combobox(
+            lang_row,
+            textvariable=self.language_var,
+            values=self.language_names,
+            state="readonly",
+            width=theme.chars_to_fit(self, self.language_names),
+        )
         self.language_box.pack(side="left")
         if on_language is not None:
             self.language_box.bind("<<ComboboxSelected>>", lambda e: on_language(self.language))
@@ -87,6 +101,8 @@ class StartWindow(ttk.Frame):
 
     def set_open_chats(self, count: int) -> None:
         if count:
-            self.status_var.set(ngettext("{count} chat window open.", "{count} chat windows open.", count).format(count=count))
+            self.status_var.set(
+                ngettext("{count} chat window open.", "{count} chat windows open.", count).format(count=count)
+            )
         else:
             self.status_var.set("")

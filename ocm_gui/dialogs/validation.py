@@ -33,14 +33,21 @@ def utf8_len(text: str) -> int:
 def _too_long(what: str, text: str, size: int, limit: int) -> ValueError:
     count = chars_over(text, size - limit)
     if what == "name":
-        words = ngettext("The name is too long; remove {count} character.",
-                         "The name is too long; remove {count} characters.", count)
+        words = ngettext(
+            "The name is too long; remove {count} character.", "The name is too long; remove {count} characters.", count
+        )
     elif what == "room name":
-        words = ngettext("The room name is too long; remove {count} character.",
-                         "The room name is too long; remove {count} characters.", count)
+        words = ngettext(
+            "The room name is too long; remove {count} character.",
+            "The room name is too long; remove {count} characters.",
+            count,
+        )
     else:
-        words = ngettext("The password is too long; remove {count} character.",
-                         "The password is too long; remove {count} characters.", count)
+        words = ngettext(
+            "The password is too long; remove {count} character.",
+            "The password is too long; remove {count} characters.",
+            count,
+        )
     return ValueError(words.format(count=count))
 
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import itertools
 import time
 import tkinter as tk
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ocm_core.i18n import _
 from ocm_gui.icons import icon_files
@@ -33,6 +33,7 @@ from ocm_gui.notify.gate import GAP_SECONDS, Alert, AlertGate, incoming
 from ocm_gui.notify.urgency import Urgency
 
 # ---------------------------------------------------------------------------- Tk side
+
 
 def bring_forward(win: tk.Toplevel) -> None:
     """Show a window on top with the keyboard focus (a click on its notification)."""
@@ -48,8 +49,13 @@ class Notifications:
     Notifications menu; ``close()`` (App.quit) ends the service thread.
     """
 
-    def __init__(self, root: tk.Tk, settings, service: NotificationService | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        root: tk.Tk,
+        settings,
+        service: NotificationService | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.root = root
         self.settings = settings
         self.clock = clock
@@ -74,7 +80,7 @@ class Notifications:
         var.trace_add("write", changed)
         return var
 
-    def watch(self, chat) -> "ChatAlerts":
+    def watch(self, chat) -> ChatAlerts:
         key = next(self._keys)
         alerts = ChatAlerts(self, chat, key)
         self.watched[key] = alerts
@@ -143,9 +149,9 @@ class ChatAlerts:
         self.chat = chat
         self.key = key
         self.gate = AlertGate(chat.room, gap=owner.gap)
-        self.shown: str | None = None     # the notification on screen for this room
+        self.shown: str | None = None  # the notification on screen for this room
         self.urgent = False
-        self.raised = 0                   # notifications raised (for tests)
+        self.raised = 0  # notifications raised (for tests)
         self._after_id: str | None = None
         chat.win.bind("<FocusIn>", self._focus_in, add="+")
         chat.win.bind("<Destroy>", self._destroyed, add="+")

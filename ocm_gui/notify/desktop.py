@@ -11,19 +11,21 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ocm_gui.notify.gate import Alert
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "Online Chat Messenger"
-CALL_TIMEOUT = 5.0        # seconds a notification service gets to answer one call
-RETRY_SECONDS = 300.0     # after a failure, how long before the service is asked again
-CLOSE_TIMEOUT = 2.0       # seconds the app waits for the notification thread on exit
+CALL_TIMEOUT = 5.0  # seconds a notification service gets to answer one call
+RETRY_SECONDS = 300.0  # after a failure, how long before the service is asked again
+CLOSE_TIMEOUT = 2.0  # seconds the app waits for the notification thread on exit
 # ---------------------------------------------------------------------------- the service
+
 
 def _desktop_notifier(app_name: str, icon: Path | None):
     """The library's notifier (imported late: the app starts without it, and a broken
@@ -55,16 +57,20 @@ class NotificationService:
     for the Tk thread to act on. ``factory`` makes the notifier (tests pass a stand-in).
     """
 
-    def __init__(self, app_name: str = APP_NAME, icon: Path | None = None,
-                 factory: Callable[[str, Path | None], Any] = _desktop_notifier):
+    def __init__(
+        self,
+        app_name: str = APP_NAME,
+        icon: Path | None = None,
+        factory: Callable[[str, Path | None], Any] = _desktop_notifier,
+    ):
         self.app_name = app_name
         self.icon = icon
         self._factory = factory
         self.replies: queue.Queue[NotificationClicked | BellWanted] = queue.Queue()
-        self.available: bool | None = None   # None: not asked yet
-        self.sounds = False                  # the service plays a notification's sound
-        self.delivered = 0                   # notifications the service took (for tests and the log)
-        self._markup = False                 # the service reads the body as markup: escape it
+        self.available: bool | None = None  # None: not asked yet
+        self.sounds = False  # the service plays a notification's sound
+        self.delivered = 0  # notifications the service took (for tests and the log)
+        self._markup = False  # the service reads the body as markup: escape it
         self._notifier: Any = None
         self._retry_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -106,8 +112,9 @@ class NotificationService:
                 return False
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(target=self._run, args=(self._loop,),
-                                                name="ocm-notifications", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._loop,), name="ocm-notifications", daemon=True
+                )
                 self._thread.start()
             asyncio.run_coroutine_threadsafe(coro, self._loop)
             return True
@@ -142,7 +149,9 @@ class NotificationService:
             self._unavailable(exc)
             return False
         if self.available is None:
-            log.info("desktop notifications through %s", type(getattr(self._notifier, "_backend", self._notifier)).__name__)
+            log.info(
+                "desktop notifications through %s", type(getattr(self._notifier, "_backend", self._notifier)).__name__
+            )
         self.available = True
         return True
 
@@ -156,8 +165,11 @@ class NotificationService:
 
     def _unavailable(self, reason: object) -> None:
         if self.available is not False:  # once per change, not once per message
-            log.info("desktop notifications are off: no notification service answered (%s); "
-                     "the window is still marked as needing attention", reason or type(reason).__name__)
+            log.info(
+                "desktop notifications are off: no notification service answered (%s); "
+                "the window is still marked as needing attention",
+                reason or type(reason).__name__,
+            )
         self.available = False
         self._retry_at = time.monotonic() + RETRY_SECONDS
 

@@ -3,8 +3,8 @@ and how a burst is folded into one (AlertGate). No I/O, no Tk; time passed in.""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from ocm_core.i18n import _, ngettext
 from ocm_core.sansio.events import (
@@ -16,12 +16,13 @@ from ocm_core.sansio.events import (
 )
 from ocm_core.words import event_words, host_not_answering_text
 
-GAP_SECONDS = 10.0        # at most one notification per room this often; a burst waits and is folded
-LINE_CHARS = 100          # a message's first line is cut to this many characters in a notification
-LINES_SHOWN = 3           # a folded notification quotes this many of the newest messages
+GAP_SECONDS = 10.0  # at most one notification per room this often; a burst waits and is folded
+LINE_CHARS = 100  # a message's first line is cut to this many characters in a notification
+LINES_SHOWN = 3  # a folded notification quotes this many of the newest messages
 
 
 # ---------------------------------------------------------------------------- decisions
+
 
 @dataclass(frozen=True)
 class Incoming:
@@ -34,7 +35,7 @@ class Incoming:
 def first_line(text: str, limit: int = LINE_CHARS) -> str:
     """The first line that has something on it, cut to ``limit`` characters with an ellipsis."""
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-    return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def incoming(events: Iterable[object], own_name: str, room: str = "") -> list[Incoming]:
@@ -78,8 +79,8 @@ class AlertGate:
     def __init__(self, room: str, gap: float = GAP_SECONDS):
         self.room = room
         self.gap = gap
-        self.unseen = 0                       # messages since the window lost focus
-        self.pending: list[Incoming] = []     # not yet in a notification
+        self.unseen = 0  # messages since the window lost focus
+        self.pending: list[Incoming] = []  # not yet in a notification
         self.last_shown: float | None = None
 
     def arrived(self, items: list[Incoming], now: float) -> Alert | None:
@@ -114,8 +115,11 @@ class AlertGate:
             if not only.sender:  # about the room itself: its name is the title
                 return Alert(self.room, only.line)
             return Alert(_("{sender} in {room}").format(sender=only.sender, room=self.room), only.line)
-        title = ngettext("{count} new message in {room}", "{count} new messages in {room}",
-                         self.unseen).format(count=self.unseen, room=self.room)
-        body = "\n".join(_("{sender}: {text}").format(sender=item.sender, text=item.line) if item.sender
-                         else item.line for item in self.pending[-LINES_SHOWN:])
+        title = ngettext("{count} new message in {room}", "{count} new messages in {room}", self.unseen).format(
+            count=self.unseen, room=self.room
+        )
+        body = "\n".join(
+            _("{sender}: {text}").format(sender=item.sender, text=item.line) if item.sender else item.line
+            for item in self.pending[-LINES_SHOWN:]
+        )
         return Alert(title, body)

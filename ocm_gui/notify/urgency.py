@@ -14,10 +14,10 @@ log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------- urgency
 
-X_URGENCY_HINT = 1 << 8    # XUrgencyHint in WM_HINTS.flags (ICCCM 4.1.2.4)
+X_URGENCY_HINT = 1 << 8  # XUrgencyHint in WM_HINTS.flags (ICCCM 4.1.2.4)
 FLASHW_STOP = 0
 FLASHW_TRAY = 0x2
-FLASHW_TIMERNOFG = 0xC     # flash until the window comes to the foreground
+FLASHW_TIMERNOFG = 0xC  # flash until the window comes to the foreground
 
 
 def urgency_method(windowing_system: str) -> str | None:
@@ -27,9 +27,17 @@ def urgency_method(windowing_system: str) -> str | None:
 
 
 class _XWMHints(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_long), ("input", ctypes.c_int), ("initial_state", ctypes.c_int),
-                ("icon_pixmap", ctypes.c_ulong), ("icon_window", ctypes.c_ulong), ("icon_x", ctypes.c_int),
-                ("icon_y", ctypes.c_int), ("icon_mask", ctypes.c_ulong), ("window_group", ctypes.c_ulong)]
+    _fields_ = [
+        ("flags", ctypes.c_long),
+        ("input", ctypes.c_int),
+        ("initial_state", ctypes.c_int),
+        ("icon_pixmap", ctypes.c_ulong),
+        ("icon_window", ctypes.c_ulong),
+        ("icon_x", ctypes.c_int),
+        ("icon_y", ctypes.c_int),
+        ("icon_mask", ctypes.c_ulong),
+        ("window_group", ctypes.c_ulong),
+    ]
 
 
 class _Xlib:
@@ -45,9 +53,14 @@ class _Xlib:
         lib.XFree.argtypes = [ctypes.c_void_p]
         lib.XFlush.argtypes = [ctypes.c_void_p]
         lib.XCloseDisplay.argtypes = [ctypes.c_void_p]
-        lib.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_ulong),
-                                   ctypes.POINTER(ctypes.c_ulong), ctypes.POINTER(ctypes.c_void_p),
-                                   ctypes.POINTER(ctypes.c_uint)]
+        lib.XQueryTree.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_ulong,
+            ctypes.POINTER(ctypes.c_ulong),
+            ctypes.POINTER(ctypes.c_ulong),
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.POINTER(ctypes.c_uint),
+        ]
         self.lib = lib
         self.display = lib.XOpenDisplay(display_name.encode())
         if not self.display:
@@ -58,8 +71,9 @@ class _Xlib:
         parent (``wm frame`` names the window manager's own frame instead, or the inner window)."""
         root, parent = ctypes.c_ulong(), ctypes.c_ulong()
         children, count = ctypes.c_void_p(), ctypes.c_uint()
-        if not self.lib.XQueryTree(self.display, window, ctypes.byref(root), ctypes.byref(parent),
-                                   ctypes.byref(children), ctypes.byref(count)):
+        if not self.lib.XQueryTree(
+            self.display, window, ctypes.byref(root), ctypes.byref(parent), ctypes.byref(children), ctypes.byref(count)
+        ):
             raise OSError(f"XQueryTree failed for window {window:#x}")
         if children:
             self.lib.XFree(children)
@@ -82,8 +96,13 @@ class _Xlib:
 
 
 class _FlashInfo(ctypes.Structure):
-    _fields_ = [("cbSize", ctypes.c_uint), ("hwnd", ctypes.c_void_p), ("dwFlags", ctypes.c_uint32),
-                ("uCount", ctypes.c_uint), ("dwTimeout", ctypes.c_uint32)]
+    _fields_ = [
+        ("cbSize", ctypes.c_uint),
+        ("hwnd", ctypes.c_void_p),
+        ("dwFlags", ctypes.c_uint32),
+        ("uCount", ctypes.c_uint),
+        ("dwTimeout", ctypes.c_uint32),
+    ]
 
 
 def flash_info(hwnd: int, on: bool) -> _FlashInfo:
@@ -97,9 +116,9 @@ class Urgency:
 
     def __init__(self, windowing_system: str, user32: Any = None):
         self.method = urgency_method(windowing_system)
-        self._user32 = user32      # tests pass a stand-in for Windows' user32
+        self._user32 = user32  # tests pass a stand-in for Windows' user32
         self._xlib: _Xlib | None = None
-        self._broken = False       # a failed call is logged once, then not tried again
+        self._broken = False  # a failed call is logged once, then not tried again
 
     def x11_window(self, win: tk.Toplevel) -> int | None:
         """The X window that carries WM_HINTS for ``win`` (for tests: xprop reads it)."""

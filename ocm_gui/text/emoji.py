@@ -26,8 +26,8 @@ import re
 import sys
 import tkinter as tk
 import tkinter.font as tkfont
+from collections.abc import Callable, Iterable, MutableMapping
 from pathlib import Path
-from typing import Callable, Iterable, MutableMapping
 
 from ocm_gui.theme import platform_key
 
@@ -38,7 +38,7 @@ def _astral_units() -> int:
     """How many index places Tcl counts for one character beyond U+FFFF: 2 in Tcl 8.6
     (UTF-16 inside), 1 from Tcl 8.7 on."""
     try:
-        return int(tk.Tcl().call("string", "length", "\U0001F600"))
+        return int(tk.Tcl().call("string", "length", "\U0001f600"))
     except (tk.TclError, ValueError):
         return 2 if tk.TclVersion < 8.7 else 1
 
@@ -85,29 +85,29 @@ XFT_COLOUR_VERSION = 20305
 # Characters shown as emoji by default (Unicode's Emoji_Presentation): the pictographs from
 # U+1F000 and these in the BMP. Others (☺ ♥ ☀ ✔ ❤) are text unless U+FE0F follows them.
 _PRESENTATION = (
-    "\U0001F000-\U0001FAFF"
-    "\u231A\u231B\u23E9-\u23EC\u23F0\u23F3\u25FD\u25FE\u2614\u2615\u2648-\u2653\u267F\u2693\u26A1"
-    "\u26AA\u26AB\u26BD\u26BE\u26C4\u26C5\u26CE\u26D4\u26EA\u26F2\u26F3\u26F5\u26FA\u26FD\u2705"
-    "\u270A\u270B\u2728\u274C\u274E\u2753-\u2755\u2757\u2795-\u2797\u27B0\u27BF\u2B1B\u2B1C\u2B50\u2B55"
+    "\U0001f000-\U0001faff"
+    "\u231a\u231b\u23e9-\u23ec\u23f0\u23f3\u25fd\u25fe\u2614\u2615\u2648-\u2653\u267f\u2693\u26a1"
+    "\u26aa\u26ab\u26bd\u26be\u26c4\u26c5\u26ce\u26d4\u26ea\u26f2\u26f3\u26f5\u26fa\u26fd\u2705"
+    "\u270a\u270b\u2728\u274c\u274e\u2753-\u2755\u2757\u2795-\u2797\u27b0\u27bf\u2b1b\u2b1c\u2b50\u2b55"
 )
 # Symbols that may become emoji when U+FE0F follows (Unicode's Emoji property, BMP part).
 _TEXT_DEFAULT = (
-    "\u00A9\u00AE\u203C\u2049\u2122\u2139\u2194-\u2199\u21A9\u21AA\u2328\u23CF\u23ED-\u23EF\u23F1\u23F2"
-    "\u23F8-\u23FA\u24C2\u25AA\u25AB\u25B6\u25C0\u25FB\u25FC\u2600-\u27BF\u2934\u2935\u2B05-\u2B07\u3030"
-    "\u303D\u3297\u3299"
+    "\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u2199\u21a9\u21aa\u2328\u23cf\u23ed-\u23ef\u23f1\u23f2"
+    "\u23f8-\u23fa\u24c2\u25aa\u25ab\u25b6\u25c0\u25fb\u25fc\u2600-\u27bf\u2934\u2935\u2b05-\u2b07\u3030"
+    "\u303d\u3297\u3299"
 )
 _ELEMENT = (
-    "(?:[0-9#*]\uFE0F?\u20E3"  # keycap
-    f"|[{_PRESENTATION}]\uFE0F?"
-    f"|[{_TEXT_DEFAULT}]\uFE0F)"
-    "[\U000E0020-\U000E007F]*"  # tag characters: the flags of England, Scotland, Wales
+    "(?:[0-9#*]\ufe0f?\u20e3"  # keycap
+    f"|[{_PRESENTATION}]\ufe0f?"
+    f"|[{_TEXT_DEFAULT}]\ufe0f)"
+    "[\U000e0020-\U000e007f]*"  # tag characters: the flags of England, Scotland, Wales
 )
-_RUN = re.compile(f"(?:{_ELEMENT}(?:\u200D{_ELEMENT})*)+")
+_RUN = re.compile(f"(?:{_ELEMENT}(?:\u200d{_ELEMENT})*)+")
 
 
 # Inside a run, drawn in the text's font: in an emoji font the joiner and a keycap's digit
 # have a wide advance, which would open gaps in a family or before a keycap.
-_TEXT_INSIDE = re.compile("[\u200D0-9#*]+")
+_TEXT_INSIDE = re.compile("[\u200d0-9#*]+")
 
 
 def emoji_spans(text: str) -> list[tuple[int, int]]:
@@ -149,7 +149,7 @@ def _advance(text: str, start: int, end: int, line: int, column: int, astral_uni
     piece = text[start:end]
     newlines = piece.count("\n")
     if newlines:
-        return line + newlines, tk_length(piece[piece.rindex("\n") + 1:], astral_units)
+        return line + newlines, tk_length(piece[piece.rindex("\n") + 1 :], astral_units)
     return line, column + tk_length(piece, astral_units)
 
 
@@ -195,7 +195,7 @@ def fontconfig_without_colour(include: str) -> str:
         '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
         f'  <include ignore_missing="yes">{_xml_text(include)}</include>\n'
         "  <!-- this libXft cannot draw colour glyphs: a colour font would end the app -->\n"
-        "  <selectfont><rejectfont><pattern><patelt name=\"color\"><bool>true</bool></patelt>"
+        '  <selectfont><rejectfont><pattern><patelt name="color"><bool>true</bool></patelt>'
         "</pattern></rejectfont></selectfont>\n"
         "</fontconfig>\n"
     )
@@ -205,8 +205,12 @@ def _xml_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def guard_colour_fonts(cache_dir: Path, environ: MutableMapping[str, str] = os.environ,
-                       platform: str = sys.platform, xft: Callable[[], int | None] = xft_version) -> bool:
+def guard_colour_fonts(
+    cache_dir: Path,
+    environ: MutableMapping[str, str] = os.environ,
+    platform: str = sys.platform,
+    xft: Callable[[], int | None] = xft_version,
+) -> bool:
     """Before Tk starts: on X11 with a libXft too old for colour glyphs (xft() is its
     version), point fontconfig at a configuration without colour fonts (FONTCONFIG_FILE).
     True if it did."""
@@ -216,7 +220,8 @@ def guard_colour_fonts(cache_dir: Path, environ: MutableMapping[str, str] = os.e
     if version is None or xft_draws_colour(version):
         return False  # unknown: no Xft found, so nothing draws with it
     include = environ.get("FONTCONFIG_FILE") or os.path.join(
-        environ.get("FONTCONFIG_PATH", "/etc/fonts").split(os.pathsep)[0], "fonts.conf")
+        environ.get("FONTCONFIG_PATH", "/etc/fonts").split(os.pathsep)[0], "fonts.conf"
+    )
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         path = cache_dir / "fonts-without-colour.conf"

@@ -23,7 +23,7 @@ its text into lines by the same rules beforehand (ocm_gui/text/labelwrap.py puts
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from ocm_gui.text.emoji import ASTRAL_UNITS, tk_length
 
@@ -31,7 +31,10 @@ BREAK = "\u200b"
 BREAK_TAG = "brk"  # configured by the chat view: a font one pixel high
 
 # Kana, kanji, CJK punctuation and symbols, full-width forms, Hangul.
-CJK = "\u2e80-\u2fff\u3000-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+CJK = (
+    "\u2e80-\u2fff\u3000-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+)
 # Never at the start of a line: closing brackets and quotes, stops and commas, the middle
 # dot, iteration marks, the prolonged sound mark, small kana, and their half- and
 # full-width and Latin counterparts.
@@ -80,8 +83,6 @@ def with_break_opportunities(text: str) -> str:
     if not _HAS_CJK.search(text):
         return text  # the common English line: no work
     return _OPPORTUNITY.sub(BREAK, text.replace(BREAK, ""))
-
-
 
 
 def glued(text: str) -> str:
@@ -137,7 +138,7 @@ def spaces_for_breaks(flat: list, line: int, column: int, astral_units: int = AS
         else:
             newlines = text.count("\n")
             if newlines:
-                line, column = line + newlines, tk_length(text[text.rindex("\n") + 1:], astral_units)
+                line, column = line + newlines, tk_length(text[text.rindex("\n") + 1 :], astral_units)
             else:
                 column += tk_length(text, astral_units)
     return ranges

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import tkinter as tk
 import unicodedata
+from collections.abc import Callable
 from tkinter import ttk
-from typing import Callable
 
 from ocm_gui import theme
 
@@ -92,10 +92,19 @@ class Tooltip:
             window.wm_attributes("-type", "tooltip")  # X11 only: tells the window manager what it is
         except tk.TclError:
             pass
-        label = tk.Label(window, text=text, justify="left", background="#fffbe6", foreground=theme.TEXT,
-                         relief="solid", borderwidth=1, font="TkTooltipFont",
-                         wraplength=theme.scaled(window, 420), padx=theme.scaled(window, 6),
-                         pady=theme.scaled(window, 3))
+        label = tk.Label(
+            window,
+            text=text,
+            justify="left",
+            background="#fffbe6",
+            foreground=theme.TEXT,
+            relief="solid",
+            borderwidth=1,
+            font="TkTooltipFont",
+            wraplength=theme.scaled(window, 420),
+            padx=theme.scaled(window, 6),
+            pady=theme.scaled(window, 3),
+        )
         label.pack()
         x, y = self._pointer if self._pointer != (0, 0) else (self.widget.winfo_rootx(), self.widget.winfo_rooty())
         window.update_idletasks()

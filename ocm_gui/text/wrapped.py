@@ -26,12 +26,33 @@ BULLETS = {1: "•", 2: "–"}  # the mark of each indented level; level 0 is a 
 class WrappedText:
     """`items`: (level, text) pairs; level 0 a paragraph, 1 a bullet, 2 a bullet under it."""
 
-    def __init__(self, master: tk.Misc, items: list[tuple[int, str]], *, font: str = "OCMSmall",
-                 foreground: str = theme.MUTED, background: str = theme.BG):
+    def __init__(
+        self,
+        master: tk.Misc,
+        items: list[tuple[int, str]],
+        *,
+        font: str = "OCMSmall",
+        foreground: str = theme.MUTED,
+        background: str = theme.BG,
+    ):
         self.font = theme.named_font(master, font)
-        self.text = tk.Text(master, wrap="word", font=self.font, foreground=foreground, background=background,
-                            relief="flat", borderwidth=0, highlightthickness=0, padx=0, pady=0,
-                            width=1, height=1, cursor="arrow", takefocus=0, insertwidth=0)
+        self.text = tk.Text(
+            master,
+            wrap="word",
+            font=self.font,
+            foreground=foreground,
+            background=background,
+            relief="flat",
+            borderwidth=0,
+            highlightthickness=0,
+            padx=0,
+            pady=0,
+            width=1,
+            height=1,
+            cursor="arrow",
+            takefocus=0,
+            insertwidth=0,
+        )
         gap = theme.scaled(master, 2)
         for level, mark in BULLETS.items():
             # The mark sits in the margin of the level above; later lines start under the text.

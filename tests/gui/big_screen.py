@@ -24,9 +24,12 @@ def big_screen():
         pytest.skip("Xvfb is not installed")
     read, write = os.pipe()
     # -terminate: the screen ends with its last client, so a test run that dies leaves none behind.
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1920x1200x24", "-nolisten", "tcp",
-                               "-terminate"],
-                              pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1920x1200x24", "-nolisten", "tcp", "-terminate"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write)
     try:
         with os.fdopen(read) as answer:
@@ -46,5 +49,5 @@ def on_big_screen(big_screen, monkeypatch):
 
 
 @pytest.fixture
-def root(on_big_screen, root):  # noqa: F811  # the suite's root, made on the big screen
+def root(on_big_screen, root):  # the suite's root, made on the big screen
     return root

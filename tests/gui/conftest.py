@@ -5,7 +5,6 @@ pytest-xvfb gives every test session a virtual screen, so these run headless.
 
 from __future__ import annotations
 
-import gc
 import tempfile
 import tkinter as tk
 import traceback
@@ -27,13 +26,7 @@ guard_colour_fonts(Path(tempfile.gettempdir()) / "ocm-gui-test-fonts")
 
 @pytest.fixture
 def root():
-    """A Tk root whose swallowed callback exceptions fail the test; destroyed afterwards.
-
-    Automatic garbage collection is off meanwhile: a Tk variable collected on a worker
-    thread would wait for a mainloop that tests (which pump update()) never run.
-    """
-    gc.collect()
-    gc.disable()
+    """A Tk root whose swallowed callback exceptions fail the test; destroyed afterwards."""
     tk_root = tk.Tk()
     tk_root.callback_errors = []
 
@@ -52,8 +45,6 @@ def root():
     except tk.TclError:
         pass  # the test (App.quit) destroyed it already
     finished = wait_for_background(timeout=5.0)
-    gc.enable()
-    gc.collect()
     assert finished, "background leave/stop threads did not finish"
     if errors:
         exc_type, value, tb = errors[0]

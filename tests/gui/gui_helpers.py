@@ -47,7 +47,7 @@ def pump_for(root: tk.Misc, seconds: float) -> None:
 
 
 def _raise_callback_errors(root: tk.Misc) -> None:
-    errors = getattr(root._root(), "callback_errors", [])
+    errors = getattr(root.nametowidget("."), "callback_errors", [])
     if errors:
         exc_type, value, tb = errors[0]
         text = "".join(traceback.format_exception(exc_type, value, tb))
@@ -65,8 +65,16 @@ class FakeClient:
     """Stands in for ChatClient in widget tests: same attributes, no network (mypy checks it
     against ocm_gui.ports.RoomClient, below)."""
 
-    def __init__(self, room: str | None = "lobby", username: str | None = "Alice", host_name: str | None = "Alice",
-                 members=("Alice",), max_message_bytes: int = 4000):
+    server_host, tcp_port = "127.0.0.1", 9090  # class attributes: a test's subclass sets its own
+
+    def __init__(
+        self,
+        room: str | None = "lobby",
+        username: str | None = "Alice",
+        host_name: str | None = "Alice",
+        members=("Alice",),
+        max_message_bytes: int = 4000,
+    ):
         self.events: queue.Queue = queue.Queue()
         self.room = room
         self.username = username
@@ -79,7 +87,6 @@ class FakeClient:
         self.trust_changed_identity = False
         self.locked = False
         self.password: str | None = None
-        self.server_host, self.tcp_port = "127.0.0.1", 9090
         self.waiting = 0  # keep_waiting() calls
         self.closed = False
         self.left = False

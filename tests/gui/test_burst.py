@@ -34,8 +34,12 @@ def test_burst_of_2000_messages_is_shown_without_freezing(root, settings, capsys
     for seq in range(1, BURST + 1):
         client.events.put(ChatMessage(seq, "Alice", f"burst message {seq} — 日本語のテキスト", time.time()))
     ticks_before = window.ticks  # batches the window handled
-    pump(root, lambda: client.events.empty() and f"burst message {BURST} —" in window.plain_text("end-2l", "end"),
-         timeout=60, what="the burst to be shown")
+    pump(
+        root,
+        lambda: client.events.empty() and f"burst message {BURST} —" in window.plain_text("end-2l", "end"),
+        timeout=60,
+        what="the burst to be shown",
+    )
     elapsed = time.perf_counter() - start
     window_beats = [b for b in beats if b >= start]
     gaps = [b - a for a, b in zip(window_beats, window_beats[1:])]
@@ -49,7 +53,9 @@ def test_burst_of_2000_messages_is_shown_without_freezing(root, settings, capsys
     assert window.ticks - ticks_before >= BURST // chat_module.BATCH  # drained over several ticks
     assert len(window_beats) >= 2, "the heartbeat never ran while the burst was drained"
     with capsys.disabled():
-        print(f"\n[burst] {BURST} messages shown in {elapsed * 1000:.0f} ms over "
-              f"{window.ticks - ticks_before} poll ticks; {len(window_beats)} heartbeats, "
-              f"longest gap between after() ticks {max(gaps) * 1000:.1f} ms")
+        print(
+            f"\n[burst] {BURST} messages shown in {elapsed * 1000:.0f} ms over "
+            f"{window.ticks - ticks_before} poll ticks; {len(window_beats)} heartbeats, "
+            f"longest gap between after() ticks {max(gaps) * 1000:.1f} ms"
+        )
     window.leave()

@@ -59,7 +59,9 @@ def test_messages_show_time_sender_text_and_members_mark_the_host(root, make_cha
     line = chat.transcript().splitlines()[-1]
     assert line.endswith("アリス  こんにちは、世界")
     assert "09:05" in line
-    assert "sender" in chat.text.tag_names(find(chat, "アリス  こんにちは"))  # (the first アリス is in the opening line)
+    assert "sender" in chat.text.tag_names(
+        find(chat, "アリス  こんにちは")
+    )  # (the first アリス is in the opening line)
     assert "own" not in tags_at_text(chat, "こんにちは")
 
     put(client, MembersChanged(("アリス", "Bob", "Carol"), "アリス"))
@@ -76,10 +78,12 @@ def test_messages_show_time_sender_text_and_members_mark_the_host(root, make_cha
 def test_notices_and_history_have_their_own_style(root, make_chat, fake_client):
     chat = make_chat(fake_client)
     now = time.time()
-    put(fake_client,
+    put(
+        fake_client,
         ChatMessage(1, "Dave", "an old message", now - 60, history=True),
         Notice(2, "joined", "Bob", "Bob joined the room", now),
-        Notice(3, "timed_out", "Eve", "", now))
+        Notice(3, "timed_out", "Eve", "", now),
+    )
     pump(root, lambda: "Eve" in chat.transcript())
     lines = chat.transcript().splitlines()
     assert lines[:2] == ["You host “lobby”.", "— earlier messages, before you joined —"]
@@ -174,8 +178,7 @@ def test_counter_shows_characters_left_turns_red_past_the_limit_and_send_refuses
     assert str(chat.counter.cget("style")) == "Over.Small.TLabel"
     assert chat.send() is None
     assert client.sent == []
-    assert chat.hint.cget("text") == ("Not sent: the message is 1 character too long; "
-                                      "shorten it or split it in two.")
+    assert chat.hint.cget("text") == ("Not sent: the message is 1 character too long; shorten it or split it in two.")
     assert chat.input_text() == "日本語" + "あ" * 8  # kept, so it can be shortened
     chat.input.delete("end-3c", "end")  # two kana fewer: 27 bytes, fits
     root.update()
@@ -209,8 +212,12 @@ def test_byte_counter_and_send_one_under_at_and_one_over_the_limit(root, make_ch
 def test_unread_count_in_title_while_unfocused(root, make_chat, fake_client):
     chat = make_chat(fake_client)
     chat.win.event_generate("<FocusOut>")
-    put(fake_client, ChatMessage(1, "Bob", "one", time.time()), ChatMessage(2, "Bob", "two", time.time()),
-        ChatMessage(3, "Bob", "old", time.time(), history=True))
+    put(
+        fake_client,
+        ChatMessage(1, "Bob", "one", time.time()),
+        ChatMessage(2, "Bob", "two", time.time()),
+        ChatMessage(3, "Bob", "old", time.time(), history=True),
+    )
     pump(root, lambda: "two" in chat.transcript())
     assert chat.win.title() == "(2) lobby — Online Chat Messenger"
     chat.win.event_generate("<FocusIn>")
@@ -280,20 +287,27 @@ def display_lines(chat: ChatWindow) -> list[str]:
     return lines
 
 
-MIXED = ("「来週の meeting は Tuesday です。」と、ちょっと待って（確認します）。"
-         "Please review the attached document before then, ありがとうございます。" * 3)
+MIXED = (
+    "「来週の meeting は Tuesday です。」と、ちょっと待って（確認します）。"
+    "Please review the attached document before then, ありがとうございます。" * 3
+)
 
 
 @pytest.mark.parametrize("size", ["560x520", "760x520", "1200x520"])
 def test_mixed_text_wraps_japanese_by_character_keeps_words_and_kinsoku(root, make_chat, fake_client, size):
     chat = make_chat(fake_client)
     chat.win.geometry(size)
-    put(fake_client, ChatMessage(1, "花子", MIXED + "\nsecond line", time.time()),
-        ChatMessage(2, "Bob", "plain English words", time.time()))
+    put(
+        fake_client,
+        ChatMessage(1, "花子", MIXED + "\nsecond line", time.time()),
+        ChatMessage(2, "Bob", "plain English words", time.time()),
+    )
     pump(root, lambda: "plain English" in chat.transcript())
     root.update()
     lines = display_lines(chat)
-    message = [line for line in lines if line.strip()][2:-2]  # the mixed message's display lines (after the opening and date lines)
+    message = [line for line in lines if line.strip()][
+        2:-2
+    ]  # the mixed message's display lines (after the opening and date lines)
     assert len(message) >= 3, lines  # it wrapped
     for line in message[1:]:
         assert line.strip()[0] not in NO_START, f"a line starts with {line.strip()[0]!r}: {lines}"
@@ -303,7 +317,9 @@ def test_mixed_text_wraps_japanese_by_character_keeps_words_and_kinsoku(root, ma
     for word in re.findall(r"[A-Za-z]+", MIXED):
         assert re.search(rf"(?<![A-Za-z]){word}(?![A-Za-z])", drawn), f"{word!r} was broken: {lines}"
     # the text starts beside the name, not moved whole to the next line
-    assert chat.text.index(f"{find(chat, '「来週')} display linestart") == chat.text.index(f"{find(chat, '花子')} linestart")
+    assert chat.text.index(f"{find(chat, '「来週')} display linestart") == chat.text.index(
+        f"{find(chat, '花子')} linestart"
+    )
     assert "cont" in tags_at_text(chat, "second line")
     assert chat.transcript().splitlines()[2].endswith("花子  " + MIXED)
 
@@ -344,8 +360,14 @@ def test_connection_lost_banner_and_restore(root, make_chat, fake_client):
 
 def test_coming_back_from_sleep_says_how_many_messages_were_missed_above_them(root, make_chat, fake_client):
     chat = make_chat(fake_client)
-    put(fake_client, ConnectionLost(), Resumed(2), ChatMessage(7, "Bob", "while you slept", time.time()),
-        ChatMessage(8, "Bob", "still there?", time.time()), ConnectionRestored())
+    put(
+        fake_client,
+        ConnectionLost(),
+        Resumed(2),
+        ChatMessage(7, "Bob", "while you slept", time.time()),
+        ChatMessage(8, "Bob", "still there?", time.time()),
+        ConnectionRestored(),
+    )
     pump(root, lambda: "still there?" in chat.transcript())
     text = chat.transcript()
     assert "You were away; 2 messages you missed are below." in text

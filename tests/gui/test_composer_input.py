@@ -9,7 +9,7 @@ import tkinter as tk
 from tkinter import ttk
 
 import pytest
-from big_screen import big_screen, on_big_screen, root  # noqa: F401  # Pillow reads 24-bit screens only
+from big_screen import big_screen, on_big_screen, root  # Pillow reads 24-bit screens only
 from gui_helpers import pump
 from PIL import ImageGrab
 
@@ -28,9 +28,14 @@ def composer(root):
     theme.apply_theme(root)
     root.geometry("600x700")
     sent = []
-    composer = Composer(root, limit=30, measure=lambda text: len(text.encode("utf-8")),
-                        on_send=lambda: sent.append(composer.message()), on_leave=lambda: None,
-                        leave_text="Leave")
+    composer = Composer(
+        root,
+        limit=30,
+        measure=lambda text: len(text.encode("utf-8")),
+        on_send=lambda: sent.append(composer.message()),
+        on_leave=lambda: None,
+        leave_text="Leave",
+    )
     composer.frame.pack(side="bottom", fill="x")
     pump(root, lambda: composer.input.winfo_ismapped())
     composer.sent = sent
@@ -119,15 +124,22 @@ def test_a_closed_room_line_stays(root, composer):
 
 
 def entry_states(composer) -> dict[str, str]:
-    return {composer.menu.entrycget(i, "label"): str(composer.menu.entrycget(i, "state"))
-            for i in range(int(composer.menu.index("end")) + 1) if composer.menu.type(i) == "command"}
+    return {
+        composer.menu.entrycget(i, "label"): str(composer.menu.entrycget(i, "state"))
+        for i in range(int(composer.menu.index("end")) + 1)
+        if composer.menu.type(i) == "command"
+    }
 
 
 def test_context_menu_entries_are_enabled_only_where_they_can_act(root, composer):
     root.clipboard_clear()
     composer.open_menu()
-    assert entry_states(composer) == {"Cut": "disabled", "Copy": "disabled", "Paste": "disabled",
-                                      "Select all": "disabled"}
+    assert entry_states(composer) == {
+        "Cut": "disabled",
+        "Copy": "disabled",
+        "Paste": "disabled",
+        "Select all": "disabled",
+    }
     type_text(root, composer, "hello world")
     composer.input.tag_add("sel", "1.0", "1.5")
     root.clipboard_append("pasted")
@@ -175,7 +187,7 @@ def pixel(widget: tk.Widget, x: int, y: int) -> tuple[int, int, int]:
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
-    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 
 
 def test_send_looks_grey_when_disabled_and_shows_a_focus_ring(root, composer):
@@ -194,5 +206,7 @@ def test_send_looks_grey_when_disabled_and_shows_a_focus_ring(root, composer):
     pump(root, lambda: root.focus_get() is button)
     edge = [pixel(button, x, height // 2) for x in (0, 1)]
     assert edge == [hex_rgb(theme.ACCENT_FOCUS)] * 2  # a two-pixel dark edge
-    ring = {pixel(button, x, y) for x in range(2, theme.scaled(button, 6)) for y in range(height // 2 - 2, height // 2 + 2)}
+    ring = {
+        pixel(button, x, y) for x in range(2, theme.scaled(button, 6)) for y in range(height // 2 - 2, height // 2 + 2)
+    }
     assert (255, 255, 255) in ring  # and the dotted white ring inside it

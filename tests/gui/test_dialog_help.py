@@ -5,9 +5,9 @@ later lines under its text, and the dialog's paddings grow with the scaling."""
 from __future__ import annotations
 
 import pytest
-from big_screen import big_screen, on_big_screen, root  # noqa: F401  # the dialog at scaling 2 needs room
+from big_screen import big_screen, on_big_screen, root  # the dialog at scaling 2 needs room
 from gui_helpers import pump
-from test_scaling import scaled_app  # noqa: F401  # en and ja at Tk scaling 1 and 2
+from test_scaling import scaled_app  # en and ja at Tk scaling 1 and 2
 
 from ocm_gui import theme
 from ocm_gui.dialogs import join as dialogs
@@ -41,9 +41,9 @@ def test_the_help_wraps_to_the_dialogs_width_and_shows_every_line(help_shown, ro
 def test_the_help_breaks_only_where_it_may(help_shown):
     lines = help_shown.help_text.display_lines()
     for line in lines:
-        assert line not in BULLETS.values(), lines         # no mark alone on its line
-        assert line[0] not in NO_START, lines                # kinsoku: nothing that may not start one
-        assert line[-1] not in NO_END, lines                 # ... or end one
+        assert line not in BULLETS.values(), lines  # no mark alone on its line
+        assert line[0] not in NO_START, lines  # kinsoku: nothing that may not start one
+        assert line[-1] not in NO_END, lines  # ... or end one
         assert not line.endswith(("Windows：", "Windows:")), lines  # the platform stays with its step
 
 

@@ -41,19 +41,23 @@ def fill(dialog, **values):
 
 def submit(root, dialog, until=None):
     dialog.ok_button.invoke()
-    return pump(root, until or (lambda: not dialog.busy and (dialog.error_text() or dialog.closed)),
-                what="the dialog to answer")
+    return pump(
+        root, until or (lambda: not dialog.busy and (dialog.error_text() or dialog.closed)), what="the dialog to answer"
+    )
 
 
-@pytest.mark.parametrize("field, value, expected", [
-    ("name", "", "Type a name."),
-    ("name", "   ", "Type a name."),
-    ("name", LONG_NAME, "The name is too long; remove 1 character."),  # 258 bytes: one 3-byte character
-    ("room", "", "Type a room name."),
-    ("room", LONG_NAME, "The room name is too long; remove 1 character."),
-    ("tcp", "90x", "The TCP port must be a number from 1 to 65535, for example 9090."),
-    ("udp", "70000", "The UDP port must be a number from 1 to 65535, for example 9091."),
-])
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("name", "", "Type a name."),
+        ("name", "   ", "Type a name."),
+        ("name", LONG_NAME, "The name is too long; remove 1 character."),  # 258 bytes: one 3-byte character
+        ("room", "", "Type a room name."),
+        ("room", LONG_NAME, "The room name is too long; remove 1 character."),
+        ("tcp", "90x", "The TCP port must be a number from 1 to 65535, for example 9090."),
+        ("udp", "70000", "The UDP port must be a number from 1 to 65535, for example 9091."),
+    ],
+)
 def test_host_dialog_validation(root, app, field, value, expected):
     dialog = app.open_host_dialog()
     fill(dialog, name="Alice", room="lobby", tcp="0", udp="0")
@@ -133,12 +137,15 @@ def test_escape_cancels_and_enter_submits(root, app):
     assert app.dialogs == {}
 
 
-@pytest.mark.parametrize("address, expected", [
-    ("", "Enter the server's address"),
-    ("192.168.1.20:99999", "'99999' is not a port number"),
-    ("my host:9090", "is not a server address"),
-    ("10.0.0.1:abc", "'abc' is not a port number"),
-])
+@pytest.mark.parametrize(
+    "address, expected",
+    [
+        ("", "Enter the server's address"),
+        ("192.168.1.20:99999", "'99999' is not a port number"),
+        ("my host:9090", "is not a server address"),
+        ("10.0.0.1:abc", "'abc' is not a port number"),
+    ],
+)
 def test_join_dialog_bad_address(root, app, address, expected):
     dialog = app.open_join_dialog()
     fill(dialog, name="Bob", address=address, room="lobby")
@@ -233,10 +240,13 @@ def test_join_dialog_room_list_by_keyboard(root, app, hosted):
     assert dialog.win.focus_get() is dialog.password_entry
 
 
-@pytest.mark.parametrize("room, name, expected, field", [
-    ("nowhere", "Bob", "No room", "room"),
-    ("lobby", "Alice", "Alice", "name"),
-])
+@pytest.mark.parametrize(
+    "room, name, expected, field",
+    [
+        ("nowhere", "Bob", "No room", "room"),
+        ("lobby", "Alice", "Alice", "name"),
+    ],
+)
 def test_join_dialog_server_refusals(root, app, hosted, room, name, expected, field):
     dialog = app.open_join_dialog()
     fill(dialog, name=name, address=f"127.0.0.1:{hosted}", room=room)
@@ -284,14 +294,29 @@ def test_join_dialog_asks_before_trusting_a_server_whose_identity_changed(root, 
         monkeypatch.setattr(dialogs, "ask_trust_changed", lambda parent, error: asked.append(error) or True)
         dialog.show_error("")
         dialog.refresh_button.invoke()
-        pump(root, lambda: dialog.list_status.get().startswith("No rooms on this server"), what="the trusted server's list")
+        pump(
+            root,
+            lambda: dialog.list_status.get().startswith("No rooms on this server"),
+            what="the trusted server's list",
+        )
         assert len(asked) == 2 and dialog.trust_changed and dialog.error_text() == ""
-@pytest.mark.parametrize("error, expected, field", [
-    (RemoteProtocolError("unknown status code 200"),
-     "The program at that address is not an Online Chat Messenger server (unknown status code 200)", "address"),
-    (LocalProtocolError("room name is 300 bytes; the most is 255"),
-     "That request cannot be sent (room name is 300 bytes; the most is 255)", None),
-])
+
+
+@pytest.mark.parametrize(
+    "error, expected, field",
+    [
+        (
+            RemoteProtocolError("unknown status code 200"),
+            "The program at that address is not an Online Chat Messenger server (unknown status code 200)",
+            "address",
+        ),
+        (
+            LocalProtocolError("room name is 300 bytes; the most is 255"),
+            "That request cannot be sent (room name is 300 bytes; the most is 255)",
+            None,
+        ),
+    ],
+)
 def test_join_dialog_blames_the_server_only_for_its_own_protocol_errors(root, settings, error, expected, field):
     app = App(root, settings=settings, backend=FakeBackend(join=error))
     try:
@@ -309,6 +334,7 @@ def test_join_dialog_blames_the_server_only_for_its_own_protocol_errors(root, se
 
 
 # -- typing over what a dialog filled in, and Ctrl+A (issue 16 trial)
+
 
 def type_text(root, entry, text: str) -> None:
     """Keys as a person presses them, into the focused entry."""

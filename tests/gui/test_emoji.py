@@ -23,31 +23,37 @@ from ocm_gui.text import emoji
 from ocm_gui.text.emoji import EMOJI_TAG, emoji_ranges, emoji_spans
 from ocm_gui.text.linebreak import BREAK_TAG, spaces_for_breaks
 
-COLOUR_INSTALLED = "Noto Color Emoji" in subprocess.run(
-    ["fc-list", ":", "family"], capture_output=True, text=True).stdout if shutil.which("fc-list") else False
+COLOUR_INSTALLED = (
+    "Noto Color Emoji" in subprocess.run(["fc-list", ":", "family"], capture_output=True, text=True).stdout
+    if shutil.which("fc-list")
+    else False
+)
 
 FAMILY = "👨\u200d👩\u200d👧"
-ENGLAND = "🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F"
+ENGLAND = "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
 
 
 def parts(text: str) -> list[str]:
     return [text[start:end] for start, end in emoji_spans(text)]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("plain text, 1 # * ok", []),
-    ("日本語のテキスト。「こんにちは」", []),
-    ("a😀b", ["😀"]),
-    ("😀🎉 👍", ["😀🎉", "👍"]),
-    ("☕⚡✅⭐", ["☕⚡✅⭐"]),  # shown as emoji by default, in the BMP
-    ("☺ ♥ ☀ ✓ ❤", []),  # text by default: drawn by the text's font
-    ("☺\ufe0f ❤\ufe0f", ["☺\ufe0f", "❤\ufe0f"]),  # ... unless U+FE0F asks for an emoji
-    ("👍🏽 ok", ["👍🏽"]),  # the skin tone stays with its hand
-    (FAMILY, ["👨", "👩", "👧"]),  # joiners are left to the text's font (no gaps)
-    ("1\ufe0f\u20e3 #\u20e3", ["\ufe0f\u20e3", "\u20e3"]),  # a keycap's digit too
-    ("🇯🇵🇺🇸", ["🇯🇵🇺🇸"]),
-    (f"go {ENGLAND}!", [ENGLAND]),  # tag characters stay with their flag
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("plain text, 1 # * ok", []),
+        ("日本語のテキスト。「こんにちは」", []),
+        ("a😀b", ["😀"]),
+        ("😀🎉 👍", ["😀🎉", "👍"]),
+        ("☕⚡✅⭐", ["☕⚡✅⭐"]),  # shown as emoji by default, in the BMP
+        ("☺ ♥ ☀ ✓ ❤", []),  # text by default: drawn by the text's font
+        ("☺\ufe0f ❤\ufe0f", ["☺\ufe0f", "❤\ufe0f"]),  # ... unless U+FE0F asks for an emoji
+        ("👍🏽 ok", ["👍🏽"]),  # the skin tone stays with its hand
+        (FAMILY, ["👨", "👩", "👧"]),  # joiners are left to the text's font (no gaps)
+        ("1\ufe0f\u20e3 #\u20e3", ["\ufe0f\u20e3", "\u20e3"]),  # a keycap's digit too
+        ("🇯🇵🇺🇸", ["🇯🇵🇺🇸"]),
+        (f"go {ENGLAND}!", [ENGLAND]),  # tag characters stay with their flag
+    ],
+)
 def test_emoji_spans(text, expected):
     assert parts(text) == expected
 
@@ -64,8 +70,18 @@ def test_tk_counts_characters_beyond_the_bmp_as_astral_units(root):
 def test_emoji_ranges_in_a_real_text_widget_hold_exactly_the_emoji(root):
     text = tk.Text(root)
     text.insert("1.0", "x🙂\n")
-    flat = ["12:00  ", (), "Alice", ("sender",), "  hi 😀 and 👍🏽\nnext line 🎉🎉 end", (),
-            "\n", (), "日本😀語 ❤\ufe0f", ()]
+    flat = [
+        "12:00  ",
+        (),
+        "Alice",
+        ("sender",),
+        "  hi 😀 and 👍🏽\nnext line 🎉🎉 end",
+        (),
+        "\n",
+        (),
+        "日本😀語 ❤\ufe0f",
+        (),
+    ]
     line, column = (int(n) for n in text.index("end-1c").split("."))
     ranges = emoji_ranges(flat, line, column)
     text.insert("end-1c", *flat)
@@ -87,16 +103,19 @@ def test_break_spaces_after_an_emoji_are_where_tk_puts_them(root):
     assert ranges and all(text.get(a, b) == " " for a, b in zip(ranges[::2], ranges[1::2]))
 
 
-@pytest.mark.parametrize("platform, installed, colour, expected", [
-    ("linux", ["DejaVu Sans", "Symbola", "Noto Color Emoji"], True, "Noto Color Emoji"),
-    ("linux", ["DejaVu Sans", "Symbola", "Noto Color Emoji"], False, "Symbola"),
-    ("linux", ["DejaVu Sans", "Noto Emoji", "Symbola"], True, "Noto Emoji"),
-    ("linux", ["DejaVu Sans"], True, None),
-    ("win32", ["Segoe UI", "Segoe UI Emoji", "Segoe UI Symbol"], True, "Segoe UI Emoji"),
-    ("win32", ["Segoe UI", "Segoe UI Symbol"], True, "Segoe UI Symbol"),
-    ("darwin", ["Helvetica", "Apple Color Emoji"], True, "Apple Color Emoji"),
-    ("freebsd13", ["Noto Color Emoji"], True, "Noto Color Emoji"),
-])
+@pytest.mark.parametrize(
+    "platform, installed, colour, expected",
+    [
+        ("linux", ["DejaVu Sans", "Symbola", "Noto Color Emoji"], True, "Noto Color Emoji"),
+        ("linux", ["DejaVu Sans", "Symbola", "Noto Color Emoji"], False, "Symbola"),
+        ("linux", ["DejaVu Sans", "Noto Emoji", "Symbola"], True, "Noto Emoji"),
+        ("linux", ["DejaVu Sans"], True, None),
+        ("win32", ["Segoe UI", "Segoe UI Emoji", "Segoe UI Symbol"], True, "Segoe UI Emoji"),
+        ("win32", ["Segoe UI", "Segoe UI Symbol"], True, "Segoe UI Symbol"),
+        ("darwin", ["Helvetica", "Apple Color Emoji"], True, "Apple Color Emoji"),
+        ("freebsd13", ["Noto Color Emoji"], True, "Noto Color Emoji"),
+    ],
+)
 def test_choose_emoji_family(platform, installed, colour, expected):
     assert emoji.choose_emoji_family(installed, platform, colour=colour) == expected
 
@@ -116,7 +135,7 @@ def test_the_libxft_tk_draws_with_is_found():
 def test_guard_leaves_fontconfig_alone_where_colour_can_be_drawn(tmp_path):
     for platform, version in (("win32", 20304), ("darwin", 20304), ("linux", 20306), ("linux", None)):
         environ: dict[str, str] = {}
-        assert not emoji.guard_colour_fonts(tmp_path, environ, platform, lambda: version)
+        assert not emoji.guard_colour_fonts(tmp_path, environ, platform, lambda version=version: version)
         assert environ == {}
     assert list(tmp_path.iterdir()) == []
 
@@ -126,7 +145,7 @@ def test_guard_hides_colour_fonts_from_an_old_libxft(tmp_path):
     assert emoji.guard_colour_fonts(tmp_path / "data", environ, "linux", lambda: 20304)
     conf = environ["FONTCONFIG_FILE"]
     text = open(conf, encoding="utf-8").read()
-    assert "<include ignore_missing=\"yes\">/etc/fonts/&lt;mine&gt;&amp;.conf</include>" in text
+    assert '<include ignore_missing="yes">/etc/fonts/&lt;mine&gt;&amp;.conf</include>' in text
     assert '<patelt name="color"><bool>true</bool></patelt>' in text
 
 
@@ -198,15 +217,17 @@ def every_emoji() -> str:
 
 
 HOSTILE = {
-    "variation selectors": "a\ufe0e b\ufe0f \ufe0f\ufe0f\ufe0f c" + "".join(chr(c) for c in range(0xFE00, 0xFE10))
-                           + "x" + "".join(chr(c) for c in range(0xE0100, 0xE0110)),
+    "variation selectors": "a\ufe0e b\ufe0f \ufe0f\ufe0f\ufe0f c"
+    + "".join(chr(c) for c in range(0xFE00, 0xFE10))
+    + "x"
+    + "".join(chr(c) for c in range(0xE0100, 0xE0110)),
     "a thousand emoji": "😀" * 400 + "👍🏽" * 300 + FAMILY * 100,
-    "flags and tags": "🇯🇵🇺🇸🇦" + ENGLAND * 20 + "\U000E0041\U000E007F",
+    "flags and tags": "🇯🇵🇺🇸🇦" + ENGLAND * 20 + "\U000e0041\U000e007f",
     "joiners alone": "\u200d\u200d😀\u200d\u200d 🏽🏽 \u20e3\u20e3",
     "right to left": "\u202eevil\u202c \u200fשלום\u200f مرحبا \u2067isolated\u2069 \u202b😀\u202c",
     "combining marks": "e" + "\u0301" * 300 + " Z" + "".join(chr(c) for c in range(0x300, 0x370)) * 3,
     "controls": "bell\x07 esc\x1b[31mred\x1b[0m nul\x00 tab\tend \u2028line\u2029para \ufeffbom",
-    "private and unassigned": "\ue000\uf8ff\U000F0000\U0010FFFD\U0001FB00\U000E0000\ufffd\ufffe\uffff",
+    "private and unassigned": "\ue000\uf8ff\U000f0000\U0010fffd\U0001fb00\U000e0000\ufffd\ufffe\uffff",
 }
 
 
@@ -217,7 +238,7 @@ def test_whatever_a_member_sends_the_chat_window_shows_it_and_keeps_working(root
     texts = dict(HOSTILE)
     everything = every_emoji()
     for index in range(0, len(everything), 1000):  # the relay limit is 4,096 bytes: a few at a time
-        texts[f"every emoji {index}"] = everything[index:index + 1000]
+        texts[f"every emoji {index}"] = everything[index : index + 1000]
     now = time.time()
     client.events.put(MembersChanged(("Alice", "Bob", sender, FAMILY + "🇯🇵"), "Alice"))
     for seq, text in enumerate(texts.values(), start=1):

@@ -68,8 +68,7 @@ def test_host_and_join_chat_both_ways_then_host_closes_the_room(root, app):
 
     # --- both member lists show both people, host marked
     pump(root, lambda: host_chat.member_labels() == [f"★ {HOST} (host, you)", MEMBER], what="host's members")
-    pump(root, lambda: member_chat.member_labels() == [f"★ {HOST} (host)", f"{MEMBER} (you)"],
-         what="member's members")
+    pump(root, lambda: member_chat.member_labels() == [f"★ {HOST} (host)", f"{MEMBER} (you)"], what="member's members")
     pump(root, lambda: f"{MEMBER} joined the room" in host_chat.transcript(), what="the join notice")
 
     # --- both windows show the bundled server's identity, the same, for the two to compare aloud

@@ -116,7 +116,9 @@ def test_coming_back_to_the_window_puts_the_focus_in_the_input_but_tab_still_rea
     other = tk.Tk()  # another application takes the focus
     try:
         other.focus_force()
-        pump(root, lambda: focus(root) == "" and (other.update() or True), what="the focus gone to the other application")
+        pump(
+            root, lambda: focus(root) == "" and (other.update() or True), what="the focus gone to the other application"
+        )
         root.update()
         save.focus_force()  # coming back, Tk gives the focus to the widget that last had it
         pump(root, lambda: focus(root) == str(chat.input), what="the focus back in the input")

@@ -46,12 +46,21 @@ def picture(path: Path, size=(640, 400)) -> Path:
 def test_a_picture_shows_inline_opens_full_size_and_a_corrupt_one_stays_a_plain_file(root, room, tmp_path):
     alice_chat, bob_chat = room
     alice_chat.files.share(picture(tmp_path / "sunset.png"))
-    line = pump(root, lambda: next((x for x in bob_chat.files.lines.values() if x.picture is not None), None),
-                what="the picture inline in bob's window")
+    line = pump(
+        root,
+        lambda: next((x for x in bob_chat.files.lines.values() if x.picture is not None), None),
+        what="the picture inline in bob's window",
+    )
     assert line.event.name == "sunset.png" and line.event.sender == "alice"
-    assert line.photo.width() <= theme.scaled(root, THUMBNAIL[0]) and line.photo.height() <= theme.scaled(root, THUMBNAIL[1])
+    assert line.photo.width() <= theme.scaled(root, THUMBNAIL[0]) and line.photo.height() <= theme.scaled(
+        root, THUMBNAIL[1]
+    )
     assert line.picture.winfo_manager() == "grid"
-    pump(root, lambda: any(x.picture is not None for x in alice_chat.files.lines.values()), what="the sender's own picture")
+    pump(
+        root,
+        lambda: any(x.picture is not None for x in alice_chat.files.lines.values()),
+        what="the sender's own picture",
+    )
     full = bob_chat.files.open_picture(line.event.file_id)
     root.update()
     assert full is not None and (full.winfo_reqwidth(), full.winfo_reqheight()) == (640, 400)
@@ -60,8 +69,13 @@ def test_a_picture_shows_inline_opens_full_size_and_a_corrupt_one_stays_a_plain_
     broken = tmp_path / "broken.png"
     broken.write_bytes(picture(tmp_path / "whole.png").read_bytes()[:300])  # a PNG cut short
     alice_chat.files.share(broken)
-    line = pump(root, lambda: next((x for x in bob_chat.files.lines.values() if x.event.name == "broken.png" and x.plain_reason), None),
-                what="the corrupt picture given up")
+    line = pump(
+        root,
+        lambda: next(
+            (x for x in bob_chat.files.lines.values() if x.event.name == "broken.png" and x.plain_reason), None
+        ),
+        what="the corrupt picture given up",
+    )
     assert line.picture is None and line.frame.winfo_exists()
     assert "broken.png" in [w.cget("text") for w in line.frame.winfo_children() if w.winfo_class() == "Label"]
 
@@ -111,8 +125,15 @@ def test_a_transfer_shows_progress_and_cancel_stops_it_on_both_sides(root, room,
 
     key = bob_chat.files.save(line.event.file_id)
     seen = []
-    pump(root, lambda: seen.append(bob_chat.files.transfers.get(key) and bob_chat.files.transfers[key].speed.cget("text"))
-         or key not in bob_chat.files.transfers, timeout=30, what="the download")
+    pump(
+        root,
+        lambda: (
+            seen.append(bob_chat.files.transfers.get(key) and bob_chat.files.transfers[key].speed.cget("text"))
+            or key not in bob_chat.files.transfers
+        ),
+        timeout=30,
+        what="the download",
+    )
     assert any(text and "/s" in text for text in seen)  # the speed was shown on the way
     assert (tmp_path / "saved-bob" / "big.bin").read_bytes() == big.read_bytes()
 
@@ -137,8 +158,11 @@ def test_a_late_joiner_sees_an_earlier_picture_under_the_history_line(root, room
     late.join_room("写真", "carol")
     window = ChatWindow(root, late, files_dir=tmp_path / "saved-carol")
     try:
-        line = pump(root, lambda: next((x for x in window.files.lines.values() if x.picture is not None), None),
-                    what="the earlier picture in the late joiner's window")
+        line = pump(
+            root,
+            lambda: next((x for x in window.files.lines.values() if x.picture is not None), None),
+            what="the earlier picture in the late joiner's window",
+        )
         assert line.event.history and line.event.name == "earlier.png"
         assert "earlier messages, before you joined" in window.transcript()
     finally:

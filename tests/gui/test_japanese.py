@@ -20,9 +20,31 @@ from ocm_gui.settings import Settings
 
 # Words that stay as they are in a Japanese interface: the product's name, names of
 # protocols and keys, and a language's own name in the language menu.
-ALLOWED = {"Online", "Chat", "Messenger", "TCP", "UDP", "OK", "Enter", "Shift", "English",
-           # the Join dialog's firewall advice: names of systems and networks, and a command to type
-           "Windows", "macOS", "Linux", "mDNS", "VPN", "Wi", "Fi", "AP", "sudo", "ufw", "allow", "udp", "tcp"}
+ALLOWED = {
+    "Online",
+    "Chat",
+    "Messenger",
+    "TCP",
+    "UDP",
+    "OK",
+    "Enter",
+    "Shift",
+    "English",
+    # the Join dialog's firewall advice: names of systems and networks, and a command to type
+    "Windows",
+    "macOS",
+    "Linux",
+    "mDNS",
+    "VPN",
+    "Wi",
+    "Fi",
+    "AP",
+    "sudo",
+    "ufw",
+    "allow",
+    "udp",
+    "tcp",
+}
 FINGERPRINT = "KQFZ-PAMM-DXQT-WRNB"
 TYPED = {"Bob", "lobby", *FINGERPRINT.split("-")}  # what was typed, member names, the server's key
 
@@ -100,10 +122,12 @@ def test_no_english_left_in_any_window(root, japanese, settings):
     client.server_fingerprint = FINGERPRINT
     chat = app.open_chat(client, share_address="192.168.1.20:9090")
     now = time.time()
-    for event in (ChatMessage(1, "Bob", "前の話です", now - 60, history=True),
-                  Notice(2, "joined", "次郎", "", now),
-                  MembersChanged(("Bob", "花子"), "Bob", frozenset({"Bob"})),
-                  ChatMessage(3, "Bob", "こんにちは", now)):
+    for event in (
+        ChatMessage(1, "Bob", "前の話です", now - 60, history=True),
+        Notice(2, "joined", "次郎", "", now),
+        MembersChanged(("Bob", "花子"), "Bob", frozenset({"Bob"})),
+        ChatMessage(3, "Bob", "こんにちは", now),
+    ):
         client.events.put(event)
     chat.input.insert("1.0", "了解です")
     msg_id = chat.send()
@@ -132,9 +156,9 @@ def test_a_language_chosen_in_the_start_window_applies_to_new_windows(root, sett
     assert settings.language == "ja" and Settings.load(settings.path).language == "ja"
     assert app.start.host_button.cget("text") == "ルームをホスト"  # the start window is rebuilt
     assert app.start.language_var.get() == "日本語"
-    assert dialog.win.title() == "Join a room"                       # an open window keeps its words
+    assert dialog.win.title() == "Join a room"  # an open window keeps its words
     dialog.close()
-    assert app.open_host_dialog().win.title() == "ルームをホスト"     # a new one speaks Japanese
+    assert app.open_host_dialog().win.title() == "ルームをホスト"  # a new one speaks Japanese
     app.start.language_var.set("English")
     app.start.language_box.event_generate("<<ComboboxSelected>>")
     root.update()

@@ -332,6 +332,7 @@ def test_a_room_listed_with_a_lone_surrogate_is_left_off_and_a_host_name_shown_m
 
 # -- the remembered room, and the one room of a list (issue 16 trial)
 
+
 def test_a_remembered_room_the_fetched_list_does_not_hold_is_cleared(root, make_app):
     app = make_app(server="192.0.2.1:9090", room="Tea party", name="Bob")  # closed since last time
     dialog = app.open_join_dialog()
@@ -351,8 +352,9 @@ def test_a_remembered_room_the_list_holds_stays_picked(root, make_app):
 
 
 def test_the_only_room_of_a_list_is_picked_every_time_the_field_is_empty(root, make_app):
-    app = make_app(FakeBackend(rooms=[RoomInfo("lobby", 2, False, "Alice")]),
-                   server="192.0.2.1:9090", room="Tea party", name="Bob")
+    app = make_app(
+        FakeBackend(rooms=[RoomInfo("lobby", 2, False, "Alice")]), server="192.0.2.1:9090", room="Tea party", name="Bob"
+    )
     dialog = app.open_join_dialog()
     listed(root, dialog)
     assert dialog.room_var.get() == "lobby" and dialog.tree.selection() == ("lobby",)
@@ -376,6 +378,7 @@ def test_on_the_network_a_remembered_room_not_found_gives_way_to_the_only_room(r
 
 
 # -- a refresh that fails
+
 
 def test_a_failed_refresh_for_another_address_empties_the_list(root, make_app):
     app = make_app(name="Bob")

@@ -44,7 +44,9 @@ def test_join_dialog_lists_a_room_hosted_by_another_app_and_joins_it_by_double_c
 def test_a_second_hosted_room_uses_the_running_server():
     backend = Backend(announce=False)
     first, reused_first = backend.host_server(0, 0)
-    second, reused_second = backend.host_server(first.tcp_address[1], first.udp_address[1])  # would clash if started anew
+    second, reused_second = backend.host_server(
+        first.tcp_address[1], first.udp_address[1]
+    )  # would clash if started anew
     assert (reused_first, reused_second) == (False, True)
     assert second.tcp_address == first.tcp_address
     first.stop()

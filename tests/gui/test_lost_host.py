@@ -122,9 +122,13 @@ def test_session_gone_offers_rejoin_and_the_window_goes_on_with_the_new_client(r
     assert "You joined “lobby” again as Bob." in chat.transcript()
     assert "Retry" not in chat.transcript().split("lost words")[1]  # the old session's id means nothing now
     # The new client's history: what we saw is not shown twice; what we missed is, as live.
-    handle(root, chat, ChatMessage(1, "Alice", "before the restart", 1000.0, history=True),
-           Notice(2, "joined", "Bob", "", 1001.0, history=True),
-           ChatMessage(3, "Alice", "while you were gone", 1002.0, history=True))
+    handle(
+        root,
+        chat,
+        ChatMessage(1, "Alice", "before the restart", 1000.0, history=True),
+        Notice(2, "joined", "Bob", "", 1001.0, history=True),
+        ChatMessage(3, "Alice", "while you were gone", 1002.0, history=True),
+    )
     assert chat.transcript().count("before the restart") == 1 and "while you were gone" in chat.transcript()
     assert chat.transcript().count("Bob joined the room") == 0
     missed = chat.text.search("while you were gone", "1.0")

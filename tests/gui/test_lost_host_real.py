@@ -37,9 +37,25 @@ class ServerProcess:
     def start(self, *extra: str) -> None:
         tcp, udp = self.ports
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ocm_core", "--host", "127.0.0.1", "--tcp-port", str(tcp), "--udp-port", str(udp),
-             "--db", str(self.db), "--no-announce", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            [
+                sys.executable,
+                "-m",
+                "ocm_core",
+                "--host",
+                "127.0.0.1",
+                "--tcp-port",
+                str(tcp),
+                "--udp-port",
+                str(udp),
+                "--db",
+                str(self.db),
+                "--no-announce",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
         output = []
         for line in self.proc.stdout:
@@ -68,8 +84,14 @@ def test_a_killed_host_is_called_not_answering_and_a_forgotten_session_rejoins(r
         host.create_room("lounge", "host")
         host_log = EventLog(host)
         with FaultProxy(("127.0.0.1", udp_port), dark, dark) as proxy:
-            guest = ChatClient("127.0.0.1", tcp_port, udp_address=proxy.address, heartbeat_interval=0.3,
-                               lost_after=LOST_AFTER, not_answering_after=NOT_ANSWERING_AFTER)
+            guest = ChatClient(
+                "127.0.0.1",
+                tcp_port,
+                udp_address=proxy.address,
+                heartbeat_interval=0.3,
+                lost_after=LOST_AFTER,
+                not_answering_after=NOT_ANSWERING_AFTER,
+            )
             guest.join_room("lounge", "guest")
             chat = ChatWindow(root, guest, settings=settings, backend=Backend(announce=False))
             pump(root, lambda: chat.members == ("host", "guest"), what="both in the People list")
@@ -77,26 +99,39 @@ def test_a_killed_host_is_called_not_answering_and_a_forgotten_session_rejoins(r
             # 1. The server is killed: the guest's window says the host is not answering.
             server.kill()
             killed_at = time.monotonic()
-            pump(root, lambda: chat.banners.text().startswith("lounge's host is not answering"), timeout=15,
-                 what="the not-answering banner")
+            pump(
+                root,
+                lambda: chat.banners.text().startswith("lounge's host is not answering"),
+                timeout=15,
+                what="the not-answering banner",
+            )
             took = time.monotonic() - killed_at
             assert chat.banners.button_labels() == ["Leave", "Keep waiting"]
             assert took >= NOT_ANSWERING_AFTER  # not before the session's decision
-            print(f"\nbanner 'host is not answering' {took:.1f} s after SIGKILL "
-                  f"(lost after {LOST_AFTER:g} s + {NOT_ANSWERING_AFTER:g} s; defaults 9 s + 30 s = about 39 s)")
+            print(
+                f"\nbanner 'host is not answering' {took:.1f} s after SIGKILL "
+                f"(lost after {LOST_AFTER:g} s + {NOT_ANSWERING_AFTER:g} s; defaults 9 s + 30 s = about 39 s)"
+            )
             chat.banners.button("Keep waiting").invoke()
 
             # 2. The guest's network goes dark; the restarted server (same database) times it
             #    out, and is killed and restarted again: now nothing there remembers the guest.
             dark.drop = 1.0
             server.start("--member-timeout", "2")
-            wait_until(lambda: [r.members for r in ChatClient("127.0.0.1", tcp_port).list_rooms()] == [1], 20,
-                       "the restarted server to time the guest out")
+            wait_until(
+                lambda: [r.members for r in ChatClient("127.0.0.1", tcp_port).list_rooms()] == [1],
+                20,
+                "the restarted server to time the guest out",
+            )
             server.kill()
             server.start("--member-timeout", "30")
             dark.drop = 0.0
-            pump(root, lambda: chat.banners.text() == "The server no longer knows this session.", timeout=20,
-                 what="the session-gone banner")
+            pump(
+                root,
+                lambda: chat.banners.text() == "The server no longer knows this session.",
+                timeout=20,
+                what="the session-gone banner",
+            )
             assert chat.banners.button_labels() == ["Rejoin", "Back to start"]
             assert chat.members_label.cget("text") == "People"
 
@@ -107,8 +142,11 @@ def test_a_killed_host_is_called_not_answering_and_a_forgotten_session_rejoins(r
             pump(root, lambda: set(chat.members) == {"host", "guest"}, what="the People list back")
             chat.input.insert("1.0", "back after the restart")
             assert chat.send() is not None
-            host_log.wait_for(lambda seen: [e for e in seen if isinstance(e, ev.ChatMessage)
-                                            and e.text == "back after the restart"], 10, "the host to read it")
+            host_log.wait_for(
+                lambda seen: [e for e in seen if isinstance(e, ev.ChatMessage) and e.text == "back after the restart"],
+                10,
+                "the host to read it",
+            )
             pump(root, lambda: "back after the restart  ✓" in chat.transcript(), what="the message confirmed")
     finally:
         if chat is not None:

@@ -54,8 +54,9 @@ def daemon(monkeypatch):
 def urgent(app_or_owner, win) -> bool:
     owner = getattr(app_or_owner, "notifications", app_or_owner)
     window = owner.urgency.x11_window(win)
-    hints = subprocess.run(["xprop", "-id", str(window), "WM_HINTS"], capture_output=True, text=True,
-                           timeout=10, check=True).stdout
+    hints = subprocess.run(
+        ["xprop", "-id", str(window), "WM_HINTS"], capture_output=True, text=True, timeout=10, check=True
+    ).stdout
     return "urgency hint bit is set" in hints
 
 
@@ -233,9 +234,12 @@ def test_nothing_for_own_messages_history_or_a_focused_window(root, watched):
     chat.client.events.put(message("in front"))
     pump(root, lambda: "in front" in chat.transcript())
     unfocus(root, chat)
-    for event in (message("mine", sender="Alice", seq=2), message("old", history=True, seq=3),
-                  FileShared(4, "f", "mine.txt", 3, "Alice", "text/plain", time.time()),
-                  FileShared(5, "g", "old.txt", 3, "Bob", "text/plain", time.time(), history=True)):
+    for event in (
+        message("mine", sender="Alice", seq=2),
+        message("old", history=True, seq=3),
+        FileShared(4, "f", "mine.txt", 3, "Alice", "text/plain", time.time()),
+        FileShared(5, "g", "old.txt", 3, "Bob", "text/plain", time.time(), history=True),
+    ):
         chat.client.events.put(event)
     pump(root, lambda: "old" in chat.transcript())
     pump_for(root, 0.2)
@@ -290,8 +294,11 @@ def test_the_menu_changes_and_keeps_the_settings(root, watched, settings):
     owner, service, make = watched
     chat = make()
     menubar = chat.files.menu
-    cascades = {menubar.entrycget(i, "label"): menubar.entrycget(i, "menu")
-                for i in range(menubar.index("end") + 1) if menubar.type(i) == "cascade"}
+    cascades = {
+        menubar.entrycget(i, "label"): menubar.entrycget(i, "menu")
+        for i in range(menubar.index("end") + 1)
+        if menubar.type(i) == "cascade"
+    }
     assert list(cascades) == ["File", "Notifications"]
     menu = root.nametowidget(cascades["Notifications"])
     items = {menu.entrycget(i, "label"): i for i in range(menu.index("end") + 1)}

@@ -17,14 +17,16 @@ def test_banner_shows_text_and_actions_and_hides(root):
     banner = Banner(root, row=0)
     root.update()
     assert not banner.frame.winfo_ismapped() and banner.text() == ""
-    banner.show("Connection lost", actions=(("Leave", lambda: pressed.append("leave")),
-                                            ("Keep waiting", lambda: pressed.append("wait"))))
+    banner.show(
+        "Connection lost",
+        actions=(("Leave", lambda: pressed.append("leave")), ("Keep waiting", lambda: pressed.append("wait"))),
+    )
     root.update()
     assert banner.frame.winfo_ismapped() and banner.text() == "Connection lost"
     assert banner.button_labels() == ["Leave", "Keep waiting"]
     banner.button("Keep waiting").invoke()
     assert pressed == ["wait"]
-    banner.show("Room closed", closed=True)          # replaces the buttons and turns red
+    banner.show("Room closed", closed=True)  # replaces the buttons and turns red
     root.update()
     assert banner.button_labels() == [] and str(banner.frame.cget("style")) == "Closed.TFrame"
     banner.hide()
@@ -47,8 +49,9 @@ def test_scrollback_status_marks_and_retry(root):
     retried = []
     scrollback = Scrollback(root, username="me", later=lambda ms, f: root.after(ms, f), on_retry=retried.append)
     scrollback.frame.pack()
-    scrollback.write([line_entry("hello", ("notice",)),
-                      scrollback.message_entry(ChatMessage(1, "Bob", "hi there", time.time()))])
+    scrollback.write(
+        [line_entry("hello", ("notice",)), scrollback.message_entry(ChatMessage(1, "Bob", "hi there", time.time()))]
+    )
     scrollback.write([scrollback.own_entry(7, "mine", time.time())])
     assert scrollback.status_text(7) == "sending…"
     scrollback.mark_failed(7, "timeout")
@@ -65,8 +68,14 @@ def test_scrollback_status_marks_and_retry(root):
 
 def test_composer_counts_clears_and_disables(root):
     sent = []
-    composer = Composer(root, limit=5, measure=lambda text: len(text.encode()), on_send=lambda: sent.append(1),
-                        on_leave=lambda: None, leave_text="Leave")
+    composer = Composer(
+        root,
+        limit=5,
+        measure=lambda text: len(text.encode()),
+        on_send=lambda: sent.append(1),
+        on_leave=lambda: None,
+        leave_text="Leave",
+    )
     composer.frame.pack()
     composer.input.focus_force()
     root.update()  # key events go to the window that has the focus once X says so
@@ -92,8 +101,15 @@ def test_header_shows_room_role_address_and_identity_and_copies_the_address(root
     from ocm_gui.chat.header import ChatHeader
 
     scheduled = []
-    header = ChatHeader(root, room="lobby", username="Ann", is_host=True, share_address="192.0.2.5:9090",
-                        fingerprint="ABCD-EFGH", later=lambda ms, func: scheduled.append((ms, func)))
+    header = ChatHeader(
+        root,
+        room="lobby",
+        username="Ann",
+        is_host=True,
+        share_address="192.0.2.5:9090",
+        fingerprint="ABCD-EFGH",
+        later=lambda ms, func: scheduled.append((ms, func)),
+    )
     header.frame.pack(fill="x")
     root.update()
     assert str(header.room_label.cget("text")) == "lobby"
@@ -103,15 +119,30 @@ def test_header_shows_room_role_address_and_identity_and_copies_the_address(root
     assert "ABCD-EFGH" in str(header.fingerprint_label.cget("text"))
     header.copy_button.invoke()
     assert root.clipboard_get() == "192.0.2.5:9090" and str(header.copy_button.cget("text")) == "Copied ✓"
-    (delay, restore), = scheduled
+    ((delay, restore),) = scheduled
     restore()
     assert delay == 1500 and str(header.copy_button.cget("text")) == "Copy"
-    member = ChatHeader(root, room="lobby", username="Bob", is_host=False, share_address=None,
-                        fingerprint=None, later=lambda ms, func: None)
+    member = ChatHeader(
+        root,
+        room="lobby",
+        username="Bob",
+        is_host=False,
+        share_address=None,
+        fingerprint=None,
+        later=lambda ms, func: None,
+    )
     assert member.share_entry is None and member.fingerprint_label is None and member.share_width() == 0
     assert str(member.who_label.cget("text")) == "Bob · you are a member"
-    locked = ChatHeader(root, room="club", username="Cy", is_host=True, share_address=None, fingerprint=None,
-                        later=lambda ms, func: None, locked=True)
+    locked = ChatHeader(
+        root,
+        room="club",
+        username="Cy",
+        is_host=True,
+        share_address=None,
+        fingerprint=None,
+        later=lambda ms, func: None,
+        locked=True,
+    )
     assert str(locked.who_label.cget("text")) == "Cy · you host this room · locked with a password"
 
 
@@ -120,12 +151,18 @@ def test_a_cut_name_keeps_its_marks_and_blue_means_you(root):
     from ocm_gui.chat.members import fit_label
 
     def label_for(shown):
-        return member_label("Dave with a rather long display name", host=None, you="Dave with a rather long display name",
-                            plain=frozenset(), shown=shown)
+        return member_label(
+            "Dave with a rather long display name",
+            host=None,
+            you="Dave with a rather long display name",
+            plain=frozenset(),
+            shown=shown,
+        )
 
     measure = len  # one unit per character
     assert fit_label("Dave with a rather long display name", label_for, 100, measure) == label_for(
-        "Dave with a rather long display name")
+        "Dave with a rather long display name"
+    )
     cut = fit_label("Dave with a rather long display name", label_for, 20, measure)
     assert cut.endswith("… (you)") and len(cut) <= 20 and cut.startswith("Dave with")
     assert fit_label("Dave", lambda shown: f"{shown} (you)", 3, measure) == "Da…"  # not even the mark fits: cut it all

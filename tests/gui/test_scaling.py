@@ -82,7 +82,9 @@ def test_scale_option_and_environment_set_tk_scaling_within_limits(root, monkeyp
     assert _parse_args(["--scale", "2"]).scale == 2.0  # the option wins over the environment
     monkeypatch.setenv("OCM_SCALE", "big")
     assert _parse_args([]).scale is None  # not a number: ignored (and logged)
-    assert theme.set_scale(root, 2) == 2 and theme.ui_scale(root) == pytest.approx(2, rel=0.01)  # Tk keeps its own rounding
+    assert theme.set_scale(root, 2) == 2 and theme.ui_scale(root) == pytest.approx(
+        2, rel=0.01
+    )  # Tk keeps its own rounding
     assert theme.scaled(root, 10) == 20
     assert theme.set_scale(root, 50) == theme.SCALE_LIMITS[1]
     assert theme.set_scale(root, 0.1) == theme.SCALE_LIMITS[0]
@@ -95,7 +97,7 @@ def test_windows_is_told_the_app_draws_for_the_real_dpi(monkeypatch):
     calls = []
 
     class Shcore:
-        def SetProcessDpiAwareness(self, level):  # noqa: N802  # the Windows API's name
+        def SetProcessDpiAwareness(self, level):  # the Windows API's name
             calls.append(level)
 
     monkeypatch.setattr(ctypes, "OleDLL", lambda name: Shcore() if name == "shcore" else None, raising=False)

@@ -103,8 +103,9 @@ def menu_entries(chat) -> list[tuple[str, str]]:
 
 def right_click(chat, index: str) -> None:
     x, y = point(chat, index)
-    chat.text.event_generate("<Button-3>", x=x, y=y, rootx=chat.text.winfo_rootx() + x,
-                             rooty=chat.text.winfo_rooty() + y)
+    chat.text.event_generate(
+        "<Button-3>", x=x, y=y, rootx=chat.text.winfo_rootx() + x, rooty=chat.text.winfo_rooty() + y
+    )
 
 
 def close_menu(chat) -> None:
@@ -176,19 +177,26 @@ def test_messages_from_one_sender_within_minutes_share_one_name_and_time(root, m
     start = time.time() - 600
     if time.localtime(start)[:3] != time.localtime()[:3]:
         start = time.time()  # just after midnight: keep the test on one day
-    put_and_wait(root, chat,
-                 ChatMessage(1, "Bob", "one", start),
-                 ChatMessage(2, "Bob", "two\nand a second line", start + 60),
-                 ChatMessage(3, "Carol", "three", start + 70),
-                 ChatMessage(4, "Bob", "four", start + 80),
-                 Notice(5, "joined", "Dave", "", start + 90),
-                 ChatMessage(6, "Bob", "five", start + 100),
-                 ChatMessage(7, "Bob", "six, much later", start + 100 + 301),
-                 until="much later")
+    put_and_wait(
+        root,
+        chat,
+        ChatMessage(1, "Bob", "one", start),
+        ChatMessage(2, "Bob", "two\nand a second line", start + 60),
+        ChatMessage(3, "Carol", "three", start + 70),
+        ChatMessage(4, "Bob", "four", start + 80),
+        Notice(5, "joined", "Dave", "", start + 90),
+        ChatMessage(6, "Bob", "five", start + 100),
+        ChatMessage(7, "Bob", "six, much later", start + 100 + 301),
+        until="much later",
+    )
     body = lines_of(chat)[2:]  # after the opening and date lines
     hhmm = time.strftime("%H:%M", time.localtime(start))
-    assert body[:4] == [f"{hhmm}  Bob  one", "two", "and a second line",
-                        f"{time.strftime('%H:%M', time.localtime(start + 70))}  Carol  three"]
+    assert body[:4] == [
+        f"{hhmm}  Bob  one",
+        "two",
+        "and a second line",
+        f"{time.strftime('%H:%M', time.localtime(start + 70))}  Carol  three",
+    ]
     assert body[4].endswith("Bob  four")
     assert body[5].startswith("Dave joined the room  ·  ")
     assert body[6].endswith("Bob  five") and body[7].endswith("Bob  six, much later")
@@ -210,11 +218,14 @@ def test_messages_from_one_sender_within_minutes_share_one_name_and_time(root, m
 def test_a_file_card_breaks_a_group(root, make_chat, fake_client):
     chat = make_chat(fake_client)
     now = time.time()
-    put_and_wait(root, chat,
-                 ChatMessage(1, "Bob", "before the file", now),
-                 FileShared(2, "f1", "notes.txt", 10, "Bob", "text/plain", now),
-                 ChatMessage(3, "Bob", "after the file", now),
-                 until="after the file")
+    put_and_wait(
+        root,
+        chat,
+        ChatMessage(1, "Bob", "before the file", now),
+        FileShared(2, "f1", "notes.txt", 10, "Bob", "text/plain", now),
+        ChatMessage(3, "Bob", "after the file", now),
+        until="after the file",
+    )
     assert lines_of(chat)[-1].endswith("Bob  after the file")
 
 
@@ -223,12 +234,15 @@ def test_date_lines_when_the_day_changes_history_included(root, make_chat, fake_
     chat = make_chat(fake_client)
     now = time.time()
     noon = time.mktime(time.localtime(now)[:3] + (12, 0, 0, 0, 0, -1))
-    put_and_wait(root, chat,
-                 ChatMessage(1, "Bob", "long ago", noon - 3 * DAY, history=True),
-                 ChatMessage(2, "Bob", "same day", noon - 3 * DAY + 60, history=True),
-                 Notice(3, "joined", "Carol", "", noon - DAY, history=True),
-                 ChatMessage(4, "Bob", "today", now),
-                 until="today")
+    put_and_wait(
+        root,
+        chat,
+        ChatMessage(1, "Bob", "long ago", noon - 3 * DAY, history=True),
+        ChatMessage(2, "Bob", "same day", noon - 3 * DAY + 60, history=True),
+        Notice(3, "joined", "Carol", "", noon - DAY, history=True),
+        ChatMessage(4, "Bob", "today", now),
+        until="today",
+    )
     lines = lines_of(chat)
     three_days = day_label(noon - 3 * DAY, now)
     assert three_days not in ("Today", "Yesterday") and str(time.localtime(noon - 3 * DAY).tm_year) in three_days
@@ -250,8 +264,13 @@ def test_unread_line_marks_where_new_messages_began_and_goes_when_you_send(root,
     chat = make_chat(fake_client)
     put_and_wait(root, chat, ChatMessage(1, "Bob", "seen", time.time()), until="seen")
     chat.win.event_generate("<FocusOut>")
-    put_and_wait(root, chat, ChatMessage(2, "Bob", "while away 1", time.time()),
-                 Notice(3, "joined", "Eve", "", time.time()), until="away 1")
+    put_and_wait(
+        root,
+        chat,
+        ChatMessage(2, "Bob", "while away 1", time.time()),
+        Notice(3, "joined", "Eve", "", time.time()),
+        until="away 1",
+    )
     put_and_wait(root, chat, ChatMessage(4, "Bob", "while away 2", time.time()), until="away 2")
     lines = lines_of(chat)
     assert lines.count("— New messages —") == 1
@@ -280,8 +299,9 @@ def test_unread_line_marks_where_new_messages_began_and_goes_when_you_send(root,
 def test_opening_line_for_host_and_member(root, make_chat):
     host = make_chat(FakeClient(room="お茶会"), share_address="192.168.1.20:9090")
     assert lines_of(host)[0] == "You host “お茶会”. Others join with 192.168.1.20:9090 — share it."
-    member = make_chat(FakeClient(username="me", host_name="Ann",
-                                  members=("Ann", "Bob", "Cy", "Di", "me", "Ed", "Flo")))
+    member = make_chat(
+        FakeClient(username="me", host_name="Ann", members=("Ann", "Bob", "Cy", "Di", "me", "Ed", "Flo"))
+    )
     assert lines_of(member)[0] == "You joined “lobby”. Here now: Ann, Bob, Cy and 3 others"
     assert "notice" in member.text.tag_names("1.0")
 
@@ -291,7 +311,7 @@ def test_own_join_is_not_under_earlier_messages(root, make_chat, server):  # ser
     port = server.tcp_address[1]
     alice, bob, carol = (ChatClient("127.0.0.1", port) for _ in range(3))
     alice.create_room("lobby", "alice")
-    bob.join_room("lobby", "bob")            # an empty room but for its host: nothing earlier to show
+    bob.join_room("lobby", "bob")  # an empty room but for its host: nothing earlier to show
     bob_chat = make_chat(bob)
     alice.send("hello bob")
     pump(root, lambda: "hello bob" in bob_chat.transcript(), what="alice's first message at bob")
@@ -325,18 +345,23 @@ def test_date_lines_are_relabelled_when_a_window_stays_open_past_midnight(root):
     theme.apply_theme(root)
     evening = time.mktime((2026, 11, 23, 23, 50, 0, 0, 0, -1))
     clock = [evening]
-    scrollback = Scrollback(root, username="me", later=lambda ms, f: root.after(ms, f), on_retry=lambda msg_id: None,
-                            now=lambda: clock[0])
+    scrollback = Scrollback(
+        root, username="me", later=lambda ms, f: root.after(ms, f), on_retry=lambda msg_id: None, now=lambda: clock[0]
+    )
     scrollback.frame.pack()
     scrollback.write([scrollback.message_entry(ChatMessage(1, "Bob", "late", evening))])
     assert scrollback.transcript().splitlines()[0] == "Today"
     clock[0] = evening + 20 * 60  # 00:10 the next day
     scrollback.write([scrollback.message_entry(ChatMessage(2, "Bob", "after midnight", clock[0]))])
-    assert scrollback.transcript().splitlines() == ["Yesterday", "23:50  Bob  late", "Today", "00:10  Bob  after midnight"]
+    assert scrollback.transcript().splitlines() == [
+        "Yesterday",
+        "23:50  Bob  late",
+        "Today",
+        "00:10  Bob  after midnight",
+    ]
     clock[0] += DAY
     scrollback.write([scrollback.message_entry(ChatMessage(3, "Bob", "a day on", clock[0]))])
-    assert scrollback.transcript().splitlines()[::2] == [
-        "Monday, 23 November 2026", "Yesterday", "Today"]
+    assert scrollback.transcript().splitlines()[::2] == ["Monday, 23 November 2026", "Yesterday", "Today"]
 
 
 def test_a_trimmed_group_keeps_a_name_over_what_is_left(root, make_chat, fake_client, monkeypatch):
@@ -362,10 +387,16 @@ def test_a_group_lasts_five_minutes_from_its_first_message(root, make_chat, fake
     start = time.time() - 900
     if time.localtime(start)[:3] != time.localtime()[:3]:
         start = time.time()
-    put_and_wait(root, chat, *(ChatMessage(i, "Bob", f"every four minutes {i}", start + 240 * i) for i in range(3)),
-                 until="minutes 2")
+    put_and_wait(
+        root,
+        chat,
+        *(ChatMessage(i, "Bob", f"every four minutes {i}", start + 240 * i) for i in range(3)),
+        until="minutes 2",
+    )
     # Each is 4 minutes after the one before, but the third is 8 after the first: the one time
     # shown over a group is never more than 5 minutes off a message under it.
-    assert lines_of(chat)[2:] == [f"{time.strftime('%H:%M', time.localtime(start))}  Bob  every four minutes 0",
-                                  "every four minutes 1",
-                                  f"{time.strftime('%H:%M', time.localtime(start + 480))}  Bob  every four minutes 2"]
+    assert lines_of(chat)[2:] == [
+        f"{time.strftime('%H:%M', time.localtime(start))}  Bob  every four minutes 0",
+        "every four minutes 1",
+        f"{time.strftime('%H:%M', time.localtime(start + 480))}  Bob  every four minutes 2",
+    ]

@@ -59,7 +59,7 @@ def test_the_check_mark_never_takes_the_last_character_of_the_text_with_it(root,
         root.update()
         plain = shown_lines(other)
         # The text breaks where it would without the mark; the mark may go down alone.
-        assert lines[:len(plain) - 1] == plain[:-1], width
+        assert lines[: len(plain) - 1] == plain[:-1], width
         assert lines[len(plain) - 1].startswith(plain[-1]), width
         last = lines[-1].replace(" ", "")
         assert last == "✓" or len(last) >= 3, (width, lines)  # never "す ✓"

@@ -25,8 +25,7 @@ def test_round_trip_keeps_unicode(config_home):
     path = default_path()
     assert json.loads(path.read_text(encoding="utf-8"))["name"] == "山田太郎"
     loaded = Settings.load()
-    assert (loaded.name, loaded.server, loaded.room, loaded.tcp_port) == (
-        "山田太郎", "192.168.1.20:9090", "部屋", 9100)
+    assert (loaded.name, loaded.server, loaded.room, loaded.tcp_port) == ("山田太郎", "192.168.1.20:9090", "部屋", 9100)
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temporary files left
 
 

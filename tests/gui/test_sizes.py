@@ -10,9 +10,9 @@ import tkinter.font as tkfont
 from tkinter import ttk
 
 import pytest
-from big_screen import big_screen, on_big_screen, root  # noqa: F401  # the windows at scaling 2 need room
+from big_screen import big_screen, on_big_screen, root  # the windows at scaling 2 need room
 from gui_helpers import FakeClient, pump
-from test_scaling import scaled_app  # noqa: F401  # en and ja at Tk scaling 1 and 2
+from test_scaling import scaled_app  # en and ja at Tk scaling 1 and 2
 
 from ocm_core.sansio.events import FileShared
 from ocm_gui import theme
@@ -25,8 +25,11 @@ def at_minimum(root: tk.Misc, window: tk.Misc) -> None:
     """Shrink `window` to its minimum size and wait until the window manager did it."""
     width, height = (int(v) for v in window.wm_minsize())
     window.geometry(f"{width}x{height}")
-    pump(root, lambda: window.winfo_width() == width and window.winfo_height() == height,
-         what=f"the window at its minimum {width}x{height}")
+    pump(
+        root,
+        lambda: window.winfo_width() == width and window.winfo_height() == height,
+        what=f"the window at its minimum {width}x{height}",
+    )
     root.update()
 
 
@@ -39,8 +42,9 @@ def descendants(widget: tk.Misc):
 def button_text_width(button: ttk.Button) -> int:
     style = ttk.Style(button)
     font = str(style.lookup(str(button.cget("style")) or "TButton", "font") or "TkDefaultFont")
-    return tkfont.nametofont(font if font in tkfont.names(button) else "TkDefaultFont",
-                             root=button).measure(str(button.cget("text")))
+    return tkfont.nametofont(font if font in tkfont.names(button) else "TkDefaultFont", root=button).measure(
+        str(button.cget("text"))
+    )
 
 
 def assert_nothing_cut(window: tk.Misc) -> None:
@@ -52,13 +56,16 @@ def assert_nothing_cut(window: tk.Misc) -> None:
         parent = widget.nametowidget(widget.winfo_parent())
         right = widget.winfo_x() + widget.winfo_width()
         if right > parent.winfo_width():
-            problems.append(f"{widget} ({widget.winfo_class()}) ends at {right} in a parent "
-                            f"{parent.winfo_width()} wide")
+            problems.append(
+                f"{widget} ({widget.winfo_class()}) ends at {right} in a parent {parent.winfo_width()} wide"
+            )
         if isinstance(widget, ttk.Button):
             text = button_text_width(widget)
             if widget.winfo_reqwidth() < text or widget.winfo_width() < widget.winfo_reqwidth():
-                problems.append(f"button {widget.cget('text')!r}: text {text}, asks "
-                                f"{widget.winfo_reqwidth()}, given {widget.winfo_width()}")
+                problems.append(
+                    f"button {widget.cget('text')!r}: text {text}, asks "
+                    f"{widget.winfo_reqwidth()}, given {widget.winfo_width()}"
+                )
     assert not problems, "\n".join(problems)
 
 
@@ -69,12 +76,25 @@ def test_the_start_window_at_its_minimum_size(scaled_app, root):
 
 def chat_with_a_file(app, root, *, host: bool):
     you = LONG_USER if host else "Bob"
-    client = FakeClient(room=LONG_ROOM, username=you, host_name=LONG_USER,
-                        members=(LONG_USER, "Bob", "Bartholomew-Featherstonehaugh-Smythe"))
+    client = FakeClient(
+        room=LONG_ROOM,
+        username=you,
+        host_name=LONG_USER,
+        members=(LONG_USER, "Bob", "Bartholomew-Featherstonehaugh-Smythe"),
+    )
     client.server_fingerprint = "KQFZ-PAMM-DXQT-WRNB-7Y4E"
     chat = app.open_chat(client, share_address="192.168.1.20:9090" if host else None)
-    client.events.put(FileShared(seq=1, file_id="f1", name="quarterly-report-final-version-2.pdf", size=123456,
-                                 sender="Bob", mime="application/pdf", time=time.time()))
+    client.events.put(
+        FileShared(
+            seq=1,
+            file_id="f1",
+            name="quarterly-report-final-version-2.pdf",
+            size=123456,
+            sender="Bob",
+            mime="application/pdf",
+            time=time.time(),
+        )
+    )
     pump(root, lambda: "f1" in chat.files.lines)
     at_minimum(root, chat.win)
     return chat
@@ -167,10 +187,22 @@ def test_pictures_inline_grow_with_the_scaling(root, settings, tmp_path):
     app = App(root, settings=settings)
     client = PictureClient(room="lobby", username="Bob", host_name="Alice", members=("Alice", "Bob"))
     chat = app.open_chat(client)
-    client.events.put(FileShared(seq=1, file_id="p1", name="wide.png", size=source.stat().st_size,
-                                 sender="Alice", mime="image/png", time=time.time()))
-    line = pump(root, lambda: next((x for x in chat.files.lines.values() if x.picture is not None), None),
-                what="the picture inline")
+    client.events.put(
+        FileShared(
+            seq=1,
+            file_id="p1",
+            name="wide.png",
+            size=source.stat().st_size,
+            sender="Alice",
+            mime="image/png",
+            time=time.time(),
+        )
+    )
+    line = pump(
+        root,
+        lambda: next((x for x in chat.files.lines.values() if x.picture is not None), None),
+        what="the picture inline",
+    )
     assert (line.photo.width(), line.photo.height()) == (2 * THUMBNAIL[0], THUMBNAIL[0])  # 560 x 280, not 280 x 140
     app.quit()
 

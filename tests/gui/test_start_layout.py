@@ -4,8 +4,8 @@ from the bottom edge."""
 
 from __future__ import annotations
 
-from big_screen import big_screen, on_big_screen, root  # noqa: F401  # the window at scaling 2 needs room
-from test_scaling import scaled_app  # noqa: F401  # en and ja at Tk scaling 1 and 2
+from big_screen import big_screen, on_big_screen, root  # the window at scaling 2 needs room
+from test_scaling import scaled_app  # en and ja at Tk scaling 1 and 2
 
 from ocm_gui import theme
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from tkinter import ttk
 
 import pytest
-from big_screen import big_screen, on_big_screen, root  # noqa: F401  # room for a 1900-pixel window
+from big_screen import big_screen, on_big_screen, root  # room for a 1900-pixel window
 from gui_helpers import FakeClient, pump, pump_for
 
 from ocm_gui import theme
@@ -38,8 +38,8 @@ def test_ellipsize_measures_with_the_given_font_not_by_characters():
     def measure(text: str) -> int:
         return sum(wide.get(c, 10) for c in text)
 
-    assert ellipsize("WWWiii", 75, measure) == "WW…"           # 60 + 10
-    assert ellipsize("iiiWWW", 75, measure) == "iiiW…"         # 30 + 30 + 10
+    assert ellipsize("WWWiii", 75, measure) == "WW…"  # 60 + 10
+    assert ellipsize("iiiWWW", 75, measure) == "iiiW…"  # 30 + 30 + 10
 
 
 def test_ellipsize_drops_a_space_before_the_mark_and_keeps_accents_on_their_letter():
@@ -48,13 +48,16 @@ def test_ellipsize_drops_a_space_before_the_mark_and_keeps_accents_on_their_lett
     assert ellipsize(combined, 50, chars) == "Ren" + ELLIPSIS  # the e is not left without its accent
 
 
-@pytest.mark.parametrize("room, first, second, expected", [
-    (500, 200, 100, (200, 100)),   # both fit whole
-    (300, 400, 90, (210, 90)),     # the second is short: it stays whole
-    (300, 400, 200, (200, 100)),   # both long: the second keeps a third
-    (300, 100, 400, (100, 200)),   # a short first: the second takes what is left
-    (-5, 10, 10, (0, 0)),
-])
+@pytest.mark.parametrize(
+    "room, first, second, expected",
+    [
+        (500, 200, 100, (200, 100)),  # both fit whole
+        (300, 400, 90, (210, 90)),  # the second is short: it stays whole
+        (300, 400, 200, (200, 100)),  # both long: the second keeps a third
+        (300, 100, 400, (100, 200)),  # a short first: the second takes what is left
+        (-5, 10, 10, (0, 0)),
+    ],
+)
 def test_share_row(room, first, second, expected):
     assert share_row(room, first, second) == expected
     assert sum(share_row(room, first, second)) <= max(0, room)
@@ -117,8 +120,12 @@ def test_elided_label_cuts_and_offers_the_whole_text_only_when_cut(root):
 
 def test_chat_header_cuts_long_names_and_keeps_the_share_button_in_view(root, app):
     room = "A room whose name goes on and on, far past what any header can show"
-    client = FakeClient(room=room, username="Maximiliana-Theodora-Featherstonehaugh", host_name="Bob",
-                        members=("Bob", "Maximiliana-Theodora-Featherstonehaugh"))
+    client = FakeClient(
+        room=room,
+        username="Maximiliana-Theodora-Featherstonehaugh",
+        host_name="Bob",
+        members=("Bob", "Maximiliana-Theodora-Featherstonehaugh"),
+    )
     chat = app.open_chat(client)
     chat.win.geometry("700x500")
     pump(root, lambda: chat.win.winfo_width() == 700)
@@ -146,7 +153,7 @@ def test_people_list_cuts_long_names_and_shows_the_hovered_row_whole(root):
     assert people.labels() == [whole, "carol (you)"]
     shown = people.shown_labels()
     # the name is cut, its marks stay whole
-    assert shown[0].endswith(ELLIPSIS + " (host)") and whole.startswith(shown[0][:-len(ELLIPSIS + " (host)")])
+    assert shown[0].endswith(ELLIPSIS + " (host)") and whole.startswith(shown[0][: -len(ELLIPSIS + " (host)")])
     assert shown[1] == "carol (you)"
     people.tooltip.show_row(0)
     assert people.tooltip.tooltip.shown_text() == whole
