@@ -9,6 +9,7 @@ share nothing by accident.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import logging.handlers
 import os
@@ -237,6 +238,9 @@ class App:
             dialog.close()
         self.notifications.close()
         self.root.destroy()
+        # Tk objects must die on the Tk thread: the windows' cycles are collected here, not
+        # by a background thread (a leave, a server stop) that happens to trigger a collection.
+        gc.collect()
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

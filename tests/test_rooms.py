@@ -6,6 +6,7 @@ import logging
 import threading
 
 import pytest
+from support import FakeClock
 
 from ocm_core import wire as p
 from ocm_core.crypto.passwords import hash_password
@@ -13,14 +14,6 @@ from ocm_core.errors import RegistryError
 from ocm_core.sansio.registry import RoomRegistry
 from ocm_core.sansio.room import Limits, Transport
 from ocm_core.wire import ErrorCode, EventType, Status
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ A finder then asks each server it found for its rooms with LIST over TCP (TLS, t
 checked against the fingerprint announced), and lists a server's rooms only once that
 answered: what is listed is what a join would reach. The probe answer's own room list
 serves finders that cannot make the TCP request. The byte
-layouts are in protocol.py and docs/protocol.md; docs/network.md says what a firewall
+layouts are in wire/discovery.py and docs/protocol.md; docs/network.md says what a firewall
 must let through.
 """
 

@@ -1,6 +1,6 @@
 """ClientSession: the client's side of a room, as a state machine without I/O.
 
-No socket, thread or clock in here (the rule of `protocol.py` and `rooms.py`): the
+No socket, thread or clock in here (the rule of wire/ and sansio/): the
 caller hands in what arrived and the time, and gets back an `Output`: datagrams to
 send, events for the app, and whether to fetch the room's snapshot over TCP. It is
 the client's counterpart of `RoomRegistry.handle_datagrams` and `RoomRegistry.tick`.

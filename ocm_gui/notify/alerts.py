@@ -9,11 +9,12 @@ Three ways, each with its own setting (``Settings.notify_desktop``, ``notify_fla
   Windows (FlashWindowEx), a bouncing Dock icon on macOS (Tk's ``wm attributes -notify``);
 - a short sound: the notification's own where the service plays one, else Tk's bell.
 
-The decisions (which events count, what the notification says, how a burst is folded
-into one) are ``incoming()`` and ``AlertGate``, without I/O or Tk. desktop-notifier is
-asyncio-based: ``NotificationService`` runs its loop in one daemon thread and hands
-clicks back through a queue that the Tk thread drains with ``after()``; nothing but the
-Tk thread touches a widget. With no notification service (no D-Bus session, no daemon),
+This module is the Tk side (``Notifications``, ``ChatAlerts``). The decisions (which events
+count, what the notification says, how a burst is folded into one) are in gate.py, without
+I/O or Tk; the window's mark per platform in urgency.py; desktop-notifier, asyncio-based, in
+desktop.py, whose ``NotificationService`` runs its loop in one daemon thread and hands clicks
+back through a queue that the app's inbox loop drains on the Tk thread; nothing but the Tk
+thread touches a widget. With no notification service (no D-Bus session, no daemon),
 the service says so once in the log and stays quiet; the urgency hint still works.
 """
 

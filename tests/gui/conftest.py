@@ -5,6 +5,7 @@ pytest-xvfb gives every test session a virtual screen, so these run headless.
 
 from __future__ import annotations
 
+import gc
 import tempfile
 import tkinter as tk
 import traceback
@@ -44,6 +45,7 @@ def root():
         tk_root.destroy()
     except tk.TclError:
         pass  # the test (App.quit) destroyed it already
+    gc.collect()  # the test's Tk objects die on the Tk thread, as App.quit makes them do
     finished = wait_for_background(timeout=5.0)
     assert finished, "background leave/stop threads did not finish"
     if errors:

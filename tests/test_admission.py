@@ -1,0 +1,174 @@
+"""The server's answer to one TCP request, decided without sockets: a request's bytes and the
+caller's address in, a Decision (status, sentence, completion, dialect, datagrams) out."""
+
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import logging
+
+import pytest
+from support import FakeClock
+
+from ocm_core import wire as p
+from ocm_core.crypto.identity import ServerIdentity
+from ocm_core.crypto.sealed import MemberKeys, SealedChannel, key_proof
+from ocm_core.sansio.admission import PLAIN_REFUSED, Admission, Decision
+from ocm_core.sansio.registry import RoomRegistry
+from ocm_core.sansio.room import Transport
+from ocm_core.wire import Dialect, Operation, State, Status
+
+ALICE, BOB = "10.0.0.1", "10.0.0.2"
+UDP_PORT = 9091
+FILES = {"lobby": [p.FileInfo("0123456789abcdef", "notes.txt", 3, "text/plain", "alice")]}
+
+
+@pytest.fixture
+def registry():
+    keys = MemberKeys(ServerIdentity.generate(), epoch=1)
+    return RoomRegistry(clock=FakeClock(), wall_clock=lambda: 1_700_000_000.0, member_keys=keys)
+
+
+def admission(registry, *, allow_plain=False, stats=None):
+    return Admission(
+        registry,
+        allow_plain=allow_plain,
+        udp_port=lambda: UDP_PORT,
+        room_files=lambda room: FILES.get(room, []),
+        stats=stats,
+    )
+
+
+def request(operation: Operation, room: str, payload: bytes = b"") -> p.TcrpMessage:
+    """A request as the server's TCP code hands it over: decoded from its bytes."""
+    return p.decode_tcrp(p.encode_tcrp(operation, State.REQUEST, room, payload), allow_empty_room=True)
+
+
+def ours(username: str, **fields) -> bytes:
+    return p.encode_request(p.RoomRequest(username, **fields))
+
+
+def test_a_sealed_create_is_granted_a_token_and_its_member_key(registry):
+    decision = admission(registry).decide(ALICE, request(Operation.CREATE, "lobby", ours("alice")), secure=True)
+    assert (decision.status, decision.detail, decision.dialect, decision.outbound) == (Status.OK, "", Dialect.OURS, [])
+    token, key = p.decode_grant(decision.completion)
+    assert registry.members("lobby") == ["alice"]
+    assert key == registry.member_keys.key_for(token)
+
+
+def test_a_join_carries_the_notice_for_the_others_to_send(registry):
+    decide = admission(registry).decide
+    host_token, key = p.decode_grant(decide(ALICE, request(Operation.CREATE, "lobby", ours("alice")), True).completion)
+    # the host has an address once its first datagram arrives; only then is it sent the notice
+    sealed = SealedChannel.for_client(key).seal(p.datagram_header(b"lobby", host_token), p.encode_heartbeat(0))
+    assert registry.handle_datagram(p.decode_datagram(sealed), (ALICE, 5000)) != []  # answered: it is in
+    decision = decide(BOB, request(Operation.JOIN, "lobby", ours("bob")), True)
+    assert decision.status is Status.OK and registry.members("lobby") == ["alice", "bob"]
+    assert [address for address, _ in decision.outbound] == [(ALICE, 5000)]
+
+
+def test_a_plain_request_is_refused_unless_plain_is_allowed_and_counted(registry, caplog):
+    stats = collections.Counter()
+    with caplog.at_level(logging.INFO, logger="ocm_core.sansio.admission"):
+        refused = admission(registry, stats=stats).decide(
+            ALICE, request(Operation.CREATE, "lobby", ours("alice")), False
+        )
+    assert refused == Decision(Status.ENCRYPTION_REQUIRED, PLAIN_REFUSED, None, Dialect.OURS, [])
+    assert stats["plain refused"] == 1 and registry.room_names() == []
+    assert "refused a plain CREATE request from 10.0.0.1" in caplog.text
+    granted = admission(registry, allow_plain=True).decide(
+        ALICE, request(Operation.CREATE, "lobby", ours("alice")), False
+    )
+    assert granted.status is Status.OK and len(granted.completion) == 22  # a bare token: no key without TLS
+
+
+def test_the_assignment_dialects_get_their_own_grants(registry):
+    decide = admission(registry, allow_plain=True).decide
+    bare = decide(ALICE, request(Operation.CREATE, "lobby", b"alice"), secure=True)  # bare text over TLS is still plain
+    assert bare.dialect is Dialect.BARE and len(bare.completion) == 22
+    kanaru = decide(BOB, request(Operation.JOIN, "lobby", b'"bob"'), secure=False)
+    assert kanaru.dialect is Dialect.KANARU and set(json.loads(kanaru.completion)) == {"token"}
+    token = json.loads(kanaru.completion)["token"].encode()
+    assert registry._tokens[token].transport is Transport.KANARU
+
+
+def test_list_answers_the_rooms_and_the_udp_port_and_needs_no_room(registry):
+    decide = admission(registry).decide
+    decide(ALICE, request(Operation.CREATE, "lobby", ours("alice", password="pw")), True)
+    listed = decide(BOB, request(Operation.LIST, ""), True)
+    assert listed.status is Status.OK
+    assert json.loads(listed.completion) == {
+        "rooms": [{"name": "lobby", "members": 1, "locked": True, "host": "alice"}],
+        "udp_port": UDP_PORT,
+    }
+
+
+@pytest.mark.parametrize(
+    "operation, payload, reason",
+    [
+        (Operation.CREATE, ours(""), "username is empty"),
+        (Operation.CREATE, b"{nope", "request payload starts like JSON but is not valid JSON"),
+        (Operation.JOIN, b"\xff\xfe", "request payload is not valid UTF-8"),
+    ],
+)
+def test_a_malformed_request_is_a_bad_request_with_its_reason(registry, operation, payload, reason):
+    decision = admission(registry, allow_plain=True).decide(ALICE, request(operation, "lobby", payload), True)
+    assert (decision.status, decision.detail, decision.completion) == (Status.BAD_REQUEST, reason, None)
+    assert registry.room_names() == []
+
+
+def test_an_empty_room_name_is_a_bad_request(registry):
+    message = p.TcrpMessage(Operation.CREATE, State.REQUEST, "", ours("alice"))
+    decision = admission(registry).decide(ALICE, message, True)
+    assert (decision.status, decision.detail) == (Status.BAD_REQUEST, "room name is empty")
+
+
+def test_a_registry_refusal_keeps_its_status_and_sentence(registry):
+    decide = admission(registry).decide
+    decide(ALICE, request(Operation.CREATE, "lobby", ours("alice")), True)
+    taken = decide(BOB, request(Operation.CREATE, "lobby", ours("bob")), True)
+    assert (taken.status, taken.detail) == (
+        Status.ROOM_EXISTS,
+        "room 'lobby' already exists; pick another name or join it",
+    )
+    missing = decide(BOB, request(Operation.JOIN, "nowhere", ours("bob")), True)
+    assert missing.status is Status.NO_SUCH_ROOM
+
+
+def test_sync_needs_the_members_key_proof_and_answers_with_the_udp_port(registry):
+    decide = admission(registry).decide
+    token, key = p.decode_grant(decide(ALICE, request(Operation.CREATE, "lobby", ours("alice")), True).completion)
+    proof = base64.b64encode(key_proof(key)).decode()
+    sync = decide(ALICE, request(Operation.SYNC, "lobby", ours("", token=token.decode(), proof=proof)), True)
+    snapshot = json.loads(sync.completion)
+    assert sync.status is Status.OK and snapshot["udp_port"] == UDP_PORT and snapshot["members"] == ["alice"]
+    forged = decide(ALICE, request(Operation.SYNC, "lobby", ours("", token=token.decode(), proof="AAAA")), True)
+    assert forged.status is Status.UNKNOWN_TOKEN
+
+
+def test_files_lists_the_rooms_files_for_its_sealed_member_only(registry):
+    decide = admission(registry).decide
+    token, key = p.decode_grant(decide(ALICE, request(Operation.CREATE, "lobby", ours("alice")), True).completion)
+    proof = base64.b64encode(key_proof(key)).decode()
+    files = decide(
+        ALICE, request(Operation.FILES, "lobby", p.encode_file_request(p.FileRequest(token.decode(), proof))), True
+    )
+    assert files.status is Status.OK and p.decode_file_list(files.completion) == FILES["lobby"]
+    stranger = decide(
+        BOB, request(Operation.FILES, "lobby", p.encode_file_request(p.FileRequest(token.decode(), proof))), True
+    )
+    assert stranger.status is Status.UNKNOWN_TOKEN  # the token from another address
+
+
+def test_needs_hashing_only_for_a_password_that_will_be_checked(registry):
+    gate = admission(registry)
+    assert gate.needs_hashing(request(Operation.CREATE, "vault", ours("alice", password="pw")))
+    assert not gate.needs_hashing(request(Operation.CREATE, "open", ours("alice")))
+    assert not gate.needs_hashing(
+        request(Operation.JOIN, "vault", ours("bob", password="pw"))
+    )  # no such locked room yet
+    gate.decide(ALICE, request(Operation.CREATE, "vault", ours("alice", password="pw")), True)
+    assert gate.needs_hashing(request(Operation.JOIN, "vault", ours("bob", password="pw")))
+    assert not gate.needs_hashing(request(Operation.JOIN, "vault", b"{bad"))
+    assert not gate.needs_hashing(request(Operation.LIST, ""))
