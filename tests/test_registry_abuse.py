@@ -9,7 +9,8 @@ from support import FakeClock
 from ocm_core import wire as p
 from ocm_core.errors import RegistryError
 from ocm_core.sansio.fairqueue import FairQueue, QueueFull
-from ocm_core.sansio.registry import ADMIT_SECONDS, RoomRegistry
+from ocm_core.sansio.joining import ADMIT_SECONDS
+from ocm_core.sansio.registry import RoomRegistry
 from ocm_core.wire import Status
 
 ALICE, EVE = ("10.0.0.1", 5001), ("10.0.0.66", 6001)

@@ -10,7 +10,8 @@ from support import FakeClock
 
 from ocm_core import wire as p
 from ocm_core.errors import RegistryError
-from ocm_core.sansio.registry import STORE_PROBE_SECONDS, RoomRegistry
+from ocm_core.sansio.durability import STORE_PROBE_SECONDS
+from ocm_core.sansio.registry import RoomRegistry
 from ocm_core.sansio.relay import CANNOT_SAVE_TEXT
 from ocm_core.storage.roomstore import RoomStore, StoreWriteError
 from ocm_core.wire import ErrorCode, EventType, Status

@@ -1250,7 +1250,7 @@ def test_a_shared_file_is_a_file_event_for_everyone_the_sender_too(registry, lob
 
 
 def test_while_the_disk_fails_chats_are_refused_counted_and_told_then_taken_again(tmp_path, clock):
-    from ocm_core.sansio.registry import STORE_PROBE_SECONDS
+    from ocm_core.sansio.durability import STORE_PROBE_SECONDS
     from ocm_core.sansio.relay import CANNOT_SAVE_TELL_EVERY, CANNOT_SAVE_TEXT
     from ocm_core.storage.roomstore import RoomStore, StoreWriteError
 
@@ -1317,7 +1317,7 @@ def test_a_buried_token_is_told_why_for_exactly_the_tombstone_time(registry, clo
 
 
 def test_a_repeated_request_gets_the_same_token_only_while_it_is_remembered(registry, clock):
-    from ocm_core.sansio.registry import REPEAT_SECONDS
+    from ocm_core.sansio.joining import REPEAT_SECONDS
 
     token = registry.create_room("lobby", "alice", ALICE[0], request_id="r1")
     send(registry, token, p.encode_heartbeat(0), ALICE)
@@ -1523,7 +1523,7 @@ def closing_word(registry, token, address):
 
 
 def test_when_there_are_too_many_tombstones_and_repeats_the_oldest_go_first(registry, monkeypatch):
-    from ocm_core.sansio import registry as rooms
+    from ocm_core.sansio import joining as rooms
     from ocm_core.sansio import tombstones
 
     monkeypatch.setattr(rooms, "TOMBSTONE_LIMIT", 2)
@@ -1548,7 +1548,7 @@ def test_when_there_are_too_many_tombstones_and_repeats_the_oldest_go_first(regi
 
 
 def test_tombstones_and_repeats_expire_oldest_first(registry, clock):
-    from ocm_core.sansio.registry import REPEAT_SECONDS
+    from ocm_core.sansio.joining import REPEAT_SECONDS
     from ocm_core.sansio.tombstones import TOMBSTONE_SECONDS
 
     alice = registry.create_room("lobby", "alice", ALICE[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import enum
 import errno
 import logging
 import os
@@ -86,6 +87,14 @@ class ServerLimits:
     max_storage_bytes: int = DEFAULT_MAX_STORAGE_BYTES
 
 
+class Wrapping(enum.Enum):
+    """What a TCP connection's first bytes said it carries."""
+
+    UNKNOWN = "unknown"
+    TLS = "tls"
+    PLAIN = "plain"  # the assignment's TCRP, unencrypted
+
+
 @dataclass
 class _Connection:
     sock: socket.socket
@@ -93,7 +102,7 @@ class _Connection:
     deadline: float
     buffer: bytearray = field(default_factory=bytearray)
     header: p.TcrpHeader | None = None
-    mode: str = ""  # "" until the first bytes tell: "tls" or "plain"
+    mode: Wrapping = Wrapping.UNKNOWN  # until the first bytes tell
     tls: TlsServerSide | None = None
 
 
@@ -616,14 +625,14 @@ class ChatServer:
     def _unwrap(self, selector, connections, conn: _Connection, chunk: bytes) -> bytes | None:
         """The request bytes in `chunk`: as they are on a plain connection, decrypted on a TLS
         one (whose handshake answers go out here). None when there is nothing to add yet."""
-        if not conn.mode:
+        if conn.mode is Wrapping.UNKNOWN:
             conn.buffer += chunk
             if len(conn.buffer) < p.TLS_PREFIX_BYTES:
                 return None
             if not p.looks_like_tls(bytes(conn.buffer[: p.TLS_PREFIX_BYTES])):
-                conn.mode = "plain"
+                conn.mode = Wrapping.PLAIN
                 return b""
-            conn.mode, conn.tls = "tls", TlsServerSide(self._tls_context)
+            conn.mode, conn.tls = Wrapping.TLS, TlsServerSide(self._tls_context)
             chunk = bytes(conn.buffer)
             conn.buffer.clear()
         if conn.tls is None:

@@ -6,9 +6,11 @@ method takes the registry's lock, so the TCP handler threads, the UDP loop and t
 maintenance tick can share one instance. Clocks are injected so tests can move time.
 
 `RoomRegistry` is the one face of several concerns, each in its own module: the records
-(room.py), the UDP side (relay.py, inherited), password checks (passwords.py) and ended
-tokens (tombstones.py). Here: admission over TCP, the life of rooms and members, the
-maintenance tick, and keeping memory and the database in step.
+(room.py); joining, creating and coming back (joining.py), the UDP side (relay.py) and keeping
+memory and the database in step (durability.py), which it inherits (their shared state is
+declared in parts.py); password checks (passwords.py) and ended tokens (tombstones.py), which
+it holds. Here: the registry's state, what a member may read (snapshot, files), the life of
+rooms (events fanned out, members removed, rooms closed) and the maintenance tick.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import collections
 import hmac
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -27,23 +28,22 @@ from ocm_core.crypto.passwords import hash_password
 from ocm_core.crypto.sealed import MemberKeys
 from ocm_core.errors import RegistryError
 from ocm_core.logutil import ThrottledLog
+from ocm_core.sansio.durability import Durability
+from ocm_core.sansio.joining import Joining
 from ocm_core.sansio.passwords import Hasher, PasswordGuard
-from ocm_core.sansio.relay import HELD_PER_MEMBER, Relay
+from ocm_core.sansio.relay import Relay
 from ocm_core.sansio.room import (
     Address,
     Limits,
     Member,
     Outbound,
     Room,
-    TokenBucket,
     Transport,
 )
-from ocm_core.sansio.tombstones import TOMBSTONE_LIMIT, TokenEnd, Tombstones
+from ocm_core.sansio.tombstones import TokenEnd, Tombstones
 from ocm_core.storage.roomstore import (
     RoomStore,
     StoredEvent,
-    StoredMember,
-    StoredRoom,
     StoreWriteError,
 )
 from ocm_core.wire import EventType, Status
@@ -63,7 +63,7 @@ ADMIT_SECONDS = 10.0  # a member admitted by a request with an id, never heard f
 STORE_PROBE_SECONDS = 2.0  # while the database cannot be written, how often to see whether it can again
 
 
-class RoomRegistry(Relay):
+class RoomRegistry(Joining, Relay, Durability):
     def __init__(
         self,
         *,
@@ -103,283 +103,7 @@ class RoomRegistry(Relay):
 
     # --- durability -------------------------------------------------------------------
 
-    def _durably(self, work: Callable[[], object]):
-        """Run `work` (under the lock) as one transaction. If the commit fails, the memory
-        is made to match the disk again, so nothing of it is ever sent, acknowledged or
-        numbered; StoreWriteError then tells the caller."""
-        if self._store is None:
-            return work()
-        if self._store_failing:
-            raise StoreWriteError(self._store.path, "still failing")
-        try:
-            with self._store.batch():
-                result = work()
-        except StoreWriteError as exc:
-            self._store_failed(exc)
-            raise
-        except Exception:
-            self._reload_from_store()  # rolled back on disk: memory must not keep half of it either
-            raise
-        if self._store_recovery_unconfirmed:
-            self._store_recovery_unconfirmed = False
-            log.warning("the database %s can be written again; messages are accepted again", self._store.path)
-        return result
-
-    def _store_failed(self, exc: StoreWriteError, reload: bool = True) -> None:
-        if not self._store_recovery_unconfirmed:  # one line per outage, not one per batch or probe
-            log.warning(
-                "cannot write to the database %s (%s); new messages and joins are refused, and their "
-                "senders told, until writing works again (checked every %g s)",
-                exc.path,
-                exc.reason,
-                STORE_PROBE_SECONDS,
-            )
-        assert self._store is not None
-        self._store_failing = True
-        self._store_probe_at = self._clock() + STORE_PROBE_SECONDS
-        if reload:  # whatever the failed transaction did in memory goes: the disk is the truth
-            self._reload_from_store()
-
-    def _reload_from_store(self) -> None:
-        """Make memory match the disk again after a transaction that did not commit."""
-        assert self._store is not None
-        # A member's sealing channel is not on disk and must go on: a new one would count
-        # its nonces from 1 again under the same key and epoch.
-        channels = {token: member.channel for token, member in self._tokens.items()}
-        self._rooms.clear()
-        self._tokens.clear()
-        self._load(self._store, reloading=True)
-        for token, member in self._tokens.items():
-            if channels.get(token) is not None:
-                member.channel = channels[token]
-
-    def _probe_store(self, now: float) -> None:
-        if self._store is None or not self._store_failing or now < self._store_probe_at:
-            return
-        if self._store.writable():
-            self._store_failing = False
-            self._store_recovery_unconfirmed = True
-        else:
-            self._store_probe_at = now + STORE_PROBE_SECONDS
-
-    def _cannot_save(self) -> RegistryError:
-        return RegistryError(
-            Status.CANNOT_SAVE,
-            "the server cannot save anything right now (its disk is full or failing); try again later",
-        )
-
-    @property
-    def saving_fails(self) -> bool:
-        """True while the database refuses writes."""
-        return self._store_failing
-
     # --- TCP side -------------------------------------------------------------------
-
-    def _repeat(self, key: tuple | None) -> bytes | None:
-        """The token a request with this id got before, if its member is still there."""
-        entry = self._answered.get(key) if key else None
-        return entry[1] if entry and entry[1] in self._tokens else None
-
-    def _remember(self, key: tuple | None, member: Member) -> None:
-        if key is None:
-            return
-        self._answered[key] = (self._clock() + REPEAT_SECONDS, member.token)
-        member.admit_by = self._clock() + min(ADMIT_SECONDS, self.member_timeout)
-        while len(self._answered) > TOMBSTONE_LIMIT:
-            self._answered.popitem(last=False)
-
-    def create_room(
-        self,
-        room: str,
-        username: str,
-        ip: str,
-        password: str | None = None,
-        *,
-        wire: Transport = Transport.PLAIN,
-        request_id: str | None = None,
-    ) -> bytes:
-        """Create `room` with `username` as its host; return the host's token. A repeat of a
-        request (the same `request_id` from the same address) gets the same token."""
-        key = ("create", ip, room, username, request_id) if request_id else None
-        with self._lock:
-            if token := self._repeat(key):
-                return token
-        salt = digest = None
-        if password:
-            with self._lock:
-                self._check_room_free(room, ip)  # before the slow hash, so refusals cost nothing
-            salt, digest = self.passwords.hash_new(ip, password)  # outside the lock: it is slow on purpose
-        with self._lock:
-            self._check_room_free(room, ip)
-
-            def create() -> Member:
-                new_room = Room(room, username, room.encode("utf-8"), salt, digest)
-                self._rooms[room] = new_room
-                member = self._add_member(new_room, username, ip, wire)
-                if self._store:
-                    self._store.add_room(StoredRoom(room, username, salt, digest), _stored_member(member))
-                return member
-
-            try:
-                member = self._durably(create)
-            except StoreWriteError:
-                raise self._cannot_save() from None
-            self._remember(key, member)
-            log.info("room %r created by %r from %s", room, username, ip)
-            return member.token
-
-    def _check_room_free(self, room: str, ip: str) -> None:
-        if self._store_failing:
-            raise self._cannot_save()
-        if room in self._rooms:
-            raise RegistryError(Status.ROOM_EXISTS, f"room '{room}' already exists; pick another name or join it")
-        if len(self._rooms) >= self.limits.max_rooms:
-            raise RegistryError(Status.SERVER_FULL, "this server has as many rooms as it allows; try again later")
-        cap = self.limits.max_rooms_per_address
-        if sum(1 for r in self._rooms.values() if r.members.get(r.host) and r.members[r.host].ip == ip) >= cap:
-            raise RegistryError(
-                Status.SERVER_FULL,
-                f"your address already hosts {cap} rooms on this server, the most it allows; close one first",
-            )
-
-    def join_room(
-        self,
-        room: str,
-        username: str,
-        ip: str,
-        password: str | None = None,
-        *,
-        wire: Transport = Transport.PLAIN,
-        request_id: str | None = None,
-    ) -> tuple[bytes, Outbound]:
-        """Add `username` to `room`; return its token and the notices to send. A repeat of a
-        request (the same `request_id` from the same address) gets the same token, and no notice."""
-        key = ("join", ip, room, username, request_id) if request_id else None
-        with self._lock:
-            if token := self._repeat(key):
-                return token, []
-            target = self._rooms.get(room)
-            if target is None:
-                raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
-            salt, expected = target.password_salt, target.password_hash
-        if expected is not None:  # before any name check, so a locked room tells outsiders nothing
-            assert salt is not None  # stored with the hash
-            self.passwords.check(ip, password, salt, expected)
-        with self._lock:
-            target = self._room_for_join(room, username)  # it may have closed while we hashed
-
-            def join() -> tuple[Member, Outbound]:
-                member = self._add_member(target, username, ip, wire)
-                if self._store:
-                    self._store.add_member(_stored_member(member))
-                return member, self._emit(
-                    target, EventType.JOINED, username, p.JOINED_PLAIN if member.channel is None else ""
-                )
-
-            try:
-                member, out = self._durably(join)
-            except StoreWriteError:
-                raise self._cannot_save() from None
-            self._remember(key, member)
-            log.info("%r joined room %r from %s", username, room, ip)
-            return member.token, out
-
-    def resume(self, room: str, username: str, ip: str, old_token: bytes) -> tuple[bytes, Outbound, Transport]:
-        """Take back a member that timed out (its laptop slept) within RESUME_SECONDS: the old
-        token is the proof. It keeps that token and its place in the room's stream, so its
-        client fetches what it missed and sends what it kept."""
-        with self._lock:
-            entry = self._away.get(old_token)
-            if entry is None or entry[0] < self._clock():
-                tomb = self._tombstones.get(old_token)
-                if tomb and tomb.end is TokenEnd.ROOM_CLOSED:  # there is nothing to come back to
-                    raise RegistryError(Status.NO_SUCH_ROOM, tomb.reason)
-                if tomb is None:  # forgotten long ago, or never known here: a restarted server
-                    reason = words.AWAY_OR_RESTARTED
-                elif tomb.end is TokenEnd.TIMED_OUT:
-                    reason = words.AWAY_TOO_LONG
-                else:
-                    reason = tomb.reason
-                raise RegistryError(Status.UNKNOWN_TOKEN, f"{reason}; {words.JOIN_AGAIN}")
-            member = entry[1]
-            target = self._room_for_join(room, username)
-            if target is not member.room or member.name != username:
-                raise RegistryError(Status.NO_SUCH_ROOM, f"room '{room}' closed while you were away")
-
-            def come_back() -> Outbound:
-                member.ip, member.last_seen, member.admit_by = ip, self._clock(), None
-                member.address, member.proven = None, False
-                target.members[username] = member
-                self._tokens[member.token] = member
-                if self._store:
-                    self._store.add_member(_stored_member(member))
-                return self._emit(target, EventType.JOINED, username, p.JOINED_PLAIN if member.channel is None else "")
-
-            try:
-                out = self._durably(come_back)
-            except StoreWriteError:
-                raise self._cannot_save() from None
-            del self._away[old_token]
-            self._tombstones.forget(old_token)
-            log.info("%r came back to room %r from %s", username, room, ip)
-            return member.token, out, member.transport
-
-    def _room_for_join(self, room: str, username: str) -> Room:
-        if self._store_failing:
-            raise self._cannot_save()
-        target = self._rooms.get(room)
-        if target is None:
-            raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
-        if username in target.members:
-            raise RegistryError(Status.NAME_TAKEN, f"the name '{username}' is taken in room '{room}'; pick another")
-        if len(target.members) >= self.limits.max_members_per_room:
-            raise RegistryError(Status.ROOM_FULL, f"room '{room}' is full ({len(target.members)} members)")
-        return target
-
-    def _add_member(self, room: Room, username: str, ip: str, transport: Transport) -> Member:
-        token = secrets.token_urlsafe(TOKEN_BYTES).encode("ascii")
-        while token in self._tokens:  # 128 random bits: never in practice, but uniqueness is a promise
-            token = secrets.token_urlsafe(TOKEN_BYTES).encode("ascii")
-        member = self._new_member(room, username, token, ip, transport)
-        room.members[username] = member
-        self._tokens[token] = member
-        return member
-
-    def _new_member(
-        self, room: Room, name: str, token: bytes, ip: str, transport: Transport, address: Address | None = None
-    ) -> Member:
-        """A member with full buckets and a fresh timeout (and its channel, if sealed)."""
-        now, limits = self._clock(), self.limits
-        channel = None
-        if transport is Transport.SEALED:
-            if self.member_keys is None:
-                raise RuntimeError("a sealed member needs a registry with member_keys")
-            channel = self.member_keys.channel_for(token)
-        return Member(
-            name,
-            token,
-            ip,
-            room,
-            last_seen=now,
-            acked_seq=room.seq,
-            chat_bucket=TokenBucket(limits.rate_per_second, limits.rate_burst, float(limits.rate_burst), now),
-            resend_bucket=TokenBucket(limits.resend_per_second, limits.resend_burst, float(limits.resend_burst), now),
-            reply_bytes=TokenBucket(
-                limits.reply_bytes_per_second, limits.reply_bytes_burst, float(limits.reply_bytes_burst), now
-            ),
-            transport=transport,
-            channel=channel,
-            address=address,
-        )
-
-    def guessed_wrong(self, ip: str) -> bool:
-        """Whether `ip` gave a wrong room password lately (its count is not yet forgiven)."""
-        return self.passwords.guessed_wrong(ip)
-
-    def is_locked(self, room: str) -> bool:
-        with self._lock:
-            target = self._rooms.get(room)
-            return target is not None and target.locked
 
     def list_rooms(self) -> list[dict]:
         with self._lock:
@@ -590,59 +314,6 @@ class RoomRegistry(Relay):
                 out += self._remove(member, EventType.TIMED_OUT)
         return out
 
-    def _load(self, store: RoomStore, reloading: bool = False) -> None:
-        """Take up rooms, members and recent events from a previous run (or, `reloading`,
-        from the last transaction that reached the disk, after one that did not)."""
-        stored_events: dict[str, list] = {}
-        for stored in store.rooms():
-            room = Room(
-                stored.name, stored.host, stored.name.encode("utf-8"), stored.password_salt, stored.password_hash
-            )
-            stored_events[room.name] = store.events(stored.name, self.limits.event_buffer)
-            for e in stored_events[room.name]:
-                room.buffer(
-                    e.seq, p.encode_event(p.Event(e.seq, e.time_ms, EventType(e.type), e.name, e.text)), self.limits
-                )
-            room.seq = store.last_seq(stored.name)
-            if not reloading:
-                self._tidy(store.prune_events, room.name, room.seq - self.limits.event_buffer)
-            self._rooms[room.name] = room
-        for kept in store.members():
-            owner = self._rooms.get(kept.room)
-            if owner is None:
-                continue
-            # Everyone gets a fresh timeout: a member silent through the restart is removed later as usual.
-            transport = Transport(kept.wire)
-            if transport is Transport.PLAIN and kept.plain_text:
-                transport = Transport.BARE
-            member = self._new_member(owner, kept.name, kept.token, kept.ip, transport, kept.address)
-            member.chat_bucket.credit(HELD_PER_MEMBER)  # what its client kept while we were down
-            member.proven = True  # its address was its own before the restart
-            owner.members[member.name] = member
-            self._tokens[member.token] = member
-        for room in list(self._rooms.values()):
-            if room.host not in room.members:
-                if not reloading:
-                    self._tidy(self._close, room, words.HOST_WENT_AWAY)
-                continue
-            for e in stored_events[room.name]:
-                sender = self._tokens.get(e.sender_token) if e.sender_token else None
-                if sender is not None and e.msg_id is not None:
-                    sender.seen_ids[e.msg_id] = e.seq
-                    sender.next_msg_id = max(sender.next_msg_id, e.msg_id + 1)
-        if not reloading:
-            log.info("took up %d rooms and %d members from %s", len(self._rooms), len(self._tokens), store.path)
-
-    def _tidy(self, work: Callable[..., object], *args: object) -> None:
-        """Housekeeping at start-up: on a disk that is full it waits, and the server starts anyway."""
-        if self._store is None or self._store_failing:
-            return
-        try:
-            with self._store.batch():
-                work(*args)
-        except StoreWriteError as exc:
-            self._store_failed(exc, reload=False)  # nothing was half done in memory
-
     # --- read-only views for servers, tests and benchmarks ------------------------------
 
     def room_names(self) -> list[str]:
@@ -657,12 +328,6 @@ class RoomRegistry(Relay):
     def member_count(self) -> int:
         with self._lock:
             return len(self._tokens)
-
-
-def _stored_member(member: Member) -> StoredMember:
-    return StoredMember(
-        member.token, member.room.name, member.name, member.ip, member.address, member.plain_text, int(member.transport)
-    )
 
 
 def _history(room: Room) -> list[p.Event]:

@@ -8,24 +8,19 @@ the registry's lock, inside the registry's store transaction.
 
 from __future__ import annotations
 
-import collections
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ocm_core import wire as p
 from ocm_core import words
 from ocm_core.crypto.sealed import OpenFailed
-from ocm_core.logutil import ThrottledLog
-from ocm_core.sansio.room import Address, Limits, Member, Outbound, Room, Transport
-from ocm_core.sansio.tombstones import Tombstones
+from ocm_core.sansio.parts import RegistryParts
+from ocm_core.sansio.room import Address, Member, Outbound, Transport
 from ocm_core.storage.roomstore import StoreWriteError
 from ocm_core.wire import ErrorCode, EventType
 
 if TYPE_CHECKING:
-    import threading
-
-    from ocm_core.storage.roomstore import RoomStore
+    pass
 
 log = logging.getLogger("ocm_core.sansio.registry")  # one logger for the registry and its parts
 
@@ -39,37 +34,8 @@ CANNOT_SAVE_TEXT = words.CANNOT_SAVE_MESSAGES
 _CLIENT_FRAMES = (p.Heartbeat, p.Chat, p.PlainText, p.Resend, p.Leave)
 
 
-class Relay:
-    """The UDP side of RoomRegistry: what the registry provides, declared for the type checker."""
-
-    BASE_RETRANSMIT = 0.25
-    MAX_RETRANSMIT = 2.0
-    limits: Limits
-    dropped: collections.Counter[str]
-    _lock: threading.RLock
-    _clock: Callable[[], float]
-    _tokens: dict[bytes, Member]
-    _tombstones: Tombstones
-    _store: RoomStore | None
-    _store_failing: bool
-    _quiet_log: ThrottledLog
-
-    def _durably(self, work: Callable[[], Outbound]) -> Outbound:
-        raise NotImplementedError
-
-    def _emit(
-        self,
-        room: Room,
-        event_type: EventType,
-        name: str,
-        text: str = "",
-        skip: Member | None = None,
-        msg_id: int | None = None,
-    ) -> Outbound:
-        raise NotImplementedError
-
-    def _remove(self, member: Member, why: EventType) -> Outbound:
-        raise NotImplementedError
+class Relay(RegistryParts):
+    """The UDP side of RoomRegistry."""
 
     def handle_datagram(self, datagram: p.Datagram, address: Address) -> Outbound:
         return self.handle_datagrams([(datagram, address)])

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ocm_core import wire as p
 from ocm_core.crypto.sealed import SealedChannel
+from ocm_core.storage.roomstore import StoredMember
 
 Address = tuple[str, int]
 Outbound = list[tuple[Address, bytes]]
@@ -155,3 +156,10 @@ class Room:
         self.buffered_bytes += len(body)
         while len(self.events) > limits.event_buffer or self.buffered_bytes > limits.event_buffer_bytes:
             self.buffered_bytes -= len(self.events.popleft()[1])
+
+
+def stored_member(member: Member) -> StoredMember:
+    """A member as the store keeps it (its address a hint for after a restart)."""
+    return StoredMember(
+        member.token, member.room.name, member.name, member.ip, member.address, member.plain_text, int(member.transport)
+    )

@@ -481,7 +481,7 @@ class ClientSession:
         out.events.append(ev.Notice(event.seq, kind, event.name, "", when, event.history))
         if update_members:
             members = set(self.members)
-            if kind == "joined":
+            if kind is ev.NoticeKind.JOINED:
                 members.add(event.name)
                 if event.text == p.JOINED_PLAIN:
                     self.plain |= {event.name}

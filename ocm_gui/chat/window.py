@@ -32,6 +32,7 @@ from ocm_core.sansio.events import (
     MessageFailed,
     MessageSent,
     Notice,
+    NoticeKind,
     Resumed,
     RoomClosed,
     SessionGone,
@@ -387,7 +388,7 @@ class ChatWindow:
                     new_messages += 1
                 pending.append(scrollback.message_entry(event))
             elif isinstance(event, Notice):
-                if event.kind == "joined" and event.name == self.username and not event.history:
+                if event.kind is NoticeKind.JOINED and event.name == self.username and not event.history:
                     continue  # the window's opening line already says that you joined
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())

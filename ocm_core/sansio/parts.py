@@ -1,0 +1,73 @@
+"""What every part of the registry shares: its state and the few steps one part takes from
+another, declared here for the type checker. `RoomRegistry` (registry.py) is the one class that
+has them all; its parts (relay.py, joining.py, durability.py) are written against this."""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Callable
+
+from ocm_core.crypto.sealed import MemberKeys
+from ocm_core.logutil import ThrottledLog
+from ocm_core.sansio.passwords import PasswordGuard
+from ocm_core.sansio.room import Address, Limits, Member, Outbound, Room, Transport
+from ocm_core.sansio.tombstones import Tombstones
+from ocm_core.storage.roomstore import RoomStore
+from ocm_core.wire import EventType
+
+
+class RegistryParts:
+    BASE_RETRANSMIT = 0.25
+    MAX_RETRANSMIT = 2.0
+    member_timeout: float
+    limits: Limits
+    dropped: collections.Counter[str]
+    passwords: PasswordGuard
+    member_keys: MemberKeys | None
+    _lock: threading.RLock
+    _clock: Callable[[], float]
+    _wall_clock: Callable[[], float]
+    _rooms: dict[str, Room]
+    _tokens: dict[bytes, Member]
+    _tombstones: Tombstones
+    _answered: collections.OrderedDict[tuple, tuple[float, bytes]]
+    _away: collections.OrderedDict[bytes, tuple[float, Member]]
+    _store: RoomStore | None
+    _store_failing: bool
+    _store_probe_at: float
+    _store_recovery_unconfirmed: bool
+    _quiet_log: ThrottledLog
+
+    # Steps one part takes from another; the part that owns each one overrides it.
+
+    def _durably(self, work: Callable[[], object]):
+        raise NotImplementedError
+
+    def _cannot_save(self):
+        raise NotImplementedError
+
+    def _emit(
+        self,
+        room: Room,
+        event_type: EventType,
+        name: str,
+        text: str = "",
+        skip: Member | None = None,
+        msg_id: int | None = None,
+    ) -> Outbound:
+        raise NotImplementedError
+
+    def _remove(self, member: Member, why: EventType) -> Outbound:
+        raise NotImplementedError
+
+    def _close(self, room: Room, reason: str) -> Outbound:
+        raise NotImplementedError
+
+    def _send_again(self, member: Member, first: int, last: int, now: float) -> Outbound:
+        raise NotImplementedError
+
+    def _new_member(
+        self, room: Room, name: str, token: bytes, ip: str, transport: Transport, address: Address | None = None
+    ) -> Member:
+        raise NotImplementedError
