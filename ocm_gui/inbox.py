@@ -61,6 +61,8 @@ class Inbox:
         self.closed = False
         self._collect = False  # an owner went away: collect its garbage on this thread
         self._after_id: str | None = root.after(1, self._tick)
+        # The loop ends with the root: its pending turn is cancelled, not left to fire later.
+        root.bind("<Destroy>", self._root_destroyed, add="+")
 
     # --- any thread -------------------------------------------------------------------------
 
@@ -87,6 +89,10 @@ class Inbox:
         for key in [key for key in self._handlers if key[1] == owner]:
             del self._handlers[key]
         self._collect = True
+
+    def _root_destroyed(self, event: tk.Event) -> None:
+        if event.widget is self.root:
+            self.close()
 
     def close(self) -> None:
         self.closed = True

@@ -156,10 +156,16 @@ class Scrollback:
             self.text.bind(sequence, self._user_scrolled, add="+")
         self.text.bind("<Configure>", self._on_resize, add="+")
         # Embedded widgets (file cards, pictures) get this tag first: the wheel over them scrolls the text.
+        # A class binding outlives the widget, and its Tcl command (the root's) would hold this
+        # scrollback and its window until the app ends: both go with the text widget.
         self._wheel_tag = f"OCMWheel{id(self)}"
-        self.text.bind_class(self._wheel_tag, "<MouseWheel>", self._wheel_over_widget)
-        self.text.bind_class(self._wheel_tag, "<Button-4>", lambda e: self._scroll_lines(button_lines(4)))
-        self.text.bind_class(self._wheel_tag, "<Button-5>", lambda e: self._scroll_lines(button_lines(5)))
+        wheel = {
+            "<MouseWheel>": self._wheel_over_widget,
+            "<Button-4>": lambda e: self._scroll_lines(button_lines(4)),
+            "<Button-5>": lambda e: self._scroll_lines(button_lines(5)),
+        }
+        self._class_bindings = [(seq, self.text.bind_class(self._wheel_tag, seq, func)) for seq, func in wheel.items()]
+        self.text.bind("<Destroy>", self._unbind_wheel, add="+")
         self.text.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
         self.more_button = ttk.Button(
@@ -229,6 +235,18 @@ class Scrollback:
 
     def _user_scrolled(self, event=None) -> None:
         self._later(0, self._update_following)  # after the Text class binding has scrolled
+
+    def _unbind_wheel(self, event) -> None:
+        if event.widget is not self.text:
+            return
+        bindings, self._class_bindings = self._class_bindings, []
+        root = self.text.nametowidget(".")  # a class binding's command is the root's
+        for sequence, command in bindings:
+            try:
+                root.unbind_class(self._wheel_tag, sequence)
+                root.deletecommand(command)
+            except tk.TclError:
+                return  # the whole application is going: its bindings and commands go with it
 
     def _wheel_over_widget(self, event) -> str:
         return self._scroll_lines(wheel_lines(int(event.delta), str(self.text.tk.call("tk", "windowingsystem"))))

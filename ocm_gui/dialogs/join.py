@@ -424,9 +424,11 @@ class JoinDialog(Dialog):
             self._listed_from = format_address(host, port)
             self._remember_server(self.address_var.get().strip())
 
+        trust_changed = self.trust_changed  # values: the worker never holds the dialog
+
         def work():
             client = backend.make_client(host, port)
-            client.trust_changed_identity = self.trust_changed
+            client.trust_changed_identity = trust_changed
             return client.list_rooms()
 
         run_in_thread(self.master, work, done, name="ocm-gui-list-rooms")
@@ -595,9 +597,11 @@ class JoinDialog(Dialog):
         backend = self.backend
         address_text = self.address_var.get().strip()
 
+        trust_changed = self.trust_changed  # values: the worker never holds the dialog
+
         def work():
             client = backend.make_client(host, port)
-            client.trust_changed_identity = self.trust_changed
+            client.trust_changed_identity = trust_changed
             client.join_room(room, name, password)
             return client
 

@@ -422,3 +422,36 @@ def test_host_window_shows_the_share_address_and_copies_it(root, make_chat, fake
     chat.copy_button.invoke()
     assert root.clipboard_get() == "192.168.1.20:9090"
     assert chat.copy_button.cget("text") == "Copied ✓"
+
+
+def test_a_closed_window_is_freed_while_its_leave_still_runs_and_late_events_reach_nobody(root, settings):
+    """Workers hold values, never the window: closing it frees it at once, though the thread
+    that leaves the room is still blocked, and what the client reports afterwards goes nowhere."""
+    import gc
+    import threading
+    import weakref
+
+    release = threading.Event()
+
+    class SlowToLeave(FakeClient):
+        def leave(self) -> None:
+            release.wait(10)
+            super().leave()
+
+    client = SlowToLeave()
+    chat = ChatWindow(root, client, settings=settings)
+    root.update()
+    window = weakref.ref(chat)
+    chat.leave_button.invoke()
+    del chat
+    inbox = inbox_for(root)
+    turns = inbox.ticks
+    pump(root, lambda: inbox.ticks > turns + 2, what="the inbox to collect the closed window")
+    gc.collect()
+    assert window() is None, [type(r).__name__ for r in gc.get_referrers(window())]
+    client.events.put(ChatMessage(1, "Bob", "after the window closed", time.time()))
+    pump(root, lambda: inbox.ticks > turns + 10, what="more turns of the inbox")
+    assert client.events.qsize() == 1  # nobody took it
+    assert not client.left  # the leave is still under way on its thread
+    release.set()
+    pump(root, lambda: client.left, what="the leave to finish")
