@@ -70,6 +70,11 @@ class Inbox:
         """Hand `message` to the Tk thread (from any thread)."""
         self._messages.put(message)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing waits to be handed over: no message, nothing in a watched queue."""
+        return self._messages.empty() and all(w.source.empty() for w in self._watched.values())
+
     # --- the Tk thread ----------------------------------------------------------------------
 
     def handle(self, kind: type[M], handler: Callable[[M], None], owner: Hashable = None) -> None:

@@ -209,9 +209,12 @@ class Shot:
 
     def settle(self, chat) -> None:
         """Wait until a chat window has shown everything its client has told it so far."""
-        self.pump(lambda: chat.client.events.empty() and chat.files.reports.empty(), "the chat to catch up")
-        ticks = chat.ticks
-        self.pump(lambda: chat.ticks >= ticks + 2, "two more polls")  # the last batch drawn
+        from ocm_gui.inbox import inbox_for
+
+        inbox = inbox_for(chat.win)
+        self.pump(lambda: chat.client.events.empty() and inbox.idle, "the chat to catch up")
+        turns = inbox.ticks
+        self.pump(lambda: inbox.ticks >= turns + 2, "two more turns of the inbox")  # the last batch drawn
 
     # -- real servers and clients on 127.0.0.1
     def server(self):
