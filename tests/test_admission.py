@@ -172,3 +172,74 @@ def test_needs_hashing_only_for_a_password_that_will_be_checked(registry):
     assert gate.needs_hashing(request(Operation.JOIN, "vault", ours("bob", password="pw")))
     assert not gate.needs_hashing(request(Operation.JOIN, "vault", b"{bad"))
     assert not gate.needs_hashing(request(Operation.LIST, ""))
+
+
+def test_a_repeated_create_or_join_with_its_request_id_gets_the_first_answer_again(registry):
+    decide = admission(registry).decide
+    create = request(Operation.CREATE, "lobby", ours("alice", request_id="c1"))
+    first, again = decide(ALICE, create, True), decide(ALICE, create, True)
+    assert first.status is again.status is Status.OK and first.completion == again.completion
+    join = request(Operation.JOIN, "lobby", ours("bob", request_id="j1"))
+    first, again = decide(BOB, join, True), decide(BOB, join, True)
+    assert again.status is Status.OK and first.completion == again.completion and again.outbound == []
+    assert registry.members("lobby") == ["alice", "bob"]
+
+
+def test_a_locked_room_takes_its_password_at_join(registry):
+    decide = admission(registry).decide
+    decide(ALICE, request(Operation.CREATE, "vault", ours("alice", password="right")), True)
+    wrong = decide(BOB, request(Operation.JOIN, "vault", ours("bob", password="wrong")), True)
+    assert wrong.status is Status.WRONG_PASSWORD
+    assert decide(BOB, request(Operation.JOIN, "vault", ours("bob", password="right")), True).status is Status.OK
+
+
+def test_a_member_that_timed_out_comes_back_with_its_old_token(registry):
+    decide = admission(registry).decide
+    decide(ALICE, request(Operation.CREATE, "lobby", ours("alice")), True)
+    token, _key = p.decode_grant(decide(BOB, request(Operation.JOIN, "lobby", ours("bob")), True).completion)
+    registry._clock.now += 1  # alice stays; bob's client goes quiet past the member timeout
+    registry.handle_datagrams([])
+    registry._clock.now += registry.member_timeout + 1
+    registry._tokens[next(t for t, m in registry._tokens.items() if m.name == "alice")].last_seen = registry._clock.now
+    registry.tick()
+    assert registry.members("lobby") == ["alice"]
+    back = decide(BOB, request(Operation.JOIN, "lobby", ours("bob", resume_token=token.decode())), True)
+    assert back.status is Status.OK and p.decode_grant(back.completion)[0] == token
+    assert registry.members("lobby") == ["alice", "bob"]
+    # a CREATE that carries a resume token is a CREATE
+    created = decide(BOB, request(Operation.CREATE, "other", ours("bob", resume_token=token.decode())), True)
+    assert created.status is Status.OK and p.decode_grant(created.completion)[0] != token
+
+
+@pytest.mark.parametrize("token", ["no-such-token", "é-not-ascii"])
+def test_an_unknown_or_undecodable_token_is_unknown_never_an_error(registry, token):
+    decide = admission(registry).decide
+    decide(ALICE, request(Operation.CREATE, "lobby", ours("alice")), True)
+    for operation, payload in (
+        (Operation.SYNC, ours("", token=token, proof="AAAA")),
+        (Operation.FILES, p.encode_file_request(p.FileRequest(token, "AAAA"))),
+        (Operation.JOIN, ours("bob", resume_token=token)),
+    ):
+        assert decide(BOB, request(operation, "lobby", payload), True).status is Status.UNKNOWN_TOKEN, operation
+
+
+def test_a_create_that_names_nobody_is_refused_even_with_a_token(registry):
+    decision = admission(registry).decide(ALICE, request(Operation.CREATE, "lobby", ours("", token="x")), True)
+    assert (decision.status, decision.detail) == (Status.BAD_REQUEST, "username is empty")
+
+
+def test_refusals_answer_in_the_dialect_of_the_request_and_each_is_counted(registry, caplog):
+    stats = collections.Counter()
+    decide = admission(registry, stats=stats).decide
+    refused = decide(ALICE, request(Operation.JOIN, "lobby", b'"kana"'), secure=False)
+    assert (refused.status, refused.dialect) == (Status.ENCRYPTION_REQUIRED, Dialect.KANARU)
+    decide(ALICE, request(Operation.JOIN, "lobby", b"bare"), secure=False)
+    assert stats["plain refused"] == 2
+    plain = admission(registry, allow_plain=True).decide
+    missing = plain(ALICE, request(Operation.JOIN, "nowhere", b'"kana"'), secure=False)
+    assert (missing.status, missing.dialect) == (Status.NO_SUCH_ROOM, Dialect.KANARU)
+    bad = plain(ALICE, p.TcrpMessage(Operation.JOIN, State.REQUEST, "", b'"kana"'), secure=False)
+    assert (bad.status, bad.dialect) == (Status.BAD_REQUEST, Dialect.KANARU)
+    with caplog.at_level(logging.INFO, logger="ocm_core.sansio.admission"):
+        decide(BOB, request(Operation.LIST, ""), secure=False)
+    assert caplog.messages == ["refused a plain LIST request from 10.0.0.2 (start with --allow-plain to admit it)"]
