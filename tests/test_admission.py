@@ -243,3 +243,16 @@ def test_refusals_answer_in_the_dialect_of_the_request_and_each_is_counted(regis
     with caplog.at_level(logging.INFO, logger="ocm_core.sansio.admission"):
         decide(BOB, request(Operation.LIST, ""), secure=False)
     assert caplog.messages == ["refused a plain LIST request from 10.0.0.2 (start with --allow-plain to admit it)"]
+
+
+def test_a_token_admitted_here_is_bound_to_the_address_that_asked(registry):
+    decide = Admission(registry, allow_plain=False, udp_port=lambda: UDP_PORT, room_files=lambda room: []).decide
+    host, _ = p.decode_grant(decide(ALICE, request(Operation.CREATE, "lobby", ours("alice")), True).completion)
+    guest, _ = p.decode_grant(decide(BOB, request(Operation.JOIN, "lobby", ours("bob")), True).completion)
+    assert registry.snapshot(host, ALICE, "lobby", registry.member_keys.proof_for(host))["members"] == ["alice", "bob"]
+    assert registry.snapshot(guest, BOB, "lobby", registry.member_keys.proof_for(guest))["host"] == "alice"
+    refused = decide(BOB, request(Operation.LIST, ""), secure=False)
+    assert refused.status is Status.ENCRYPTION_REQUIRED
+    gate = Admission(registry, allow_plain=False, udp_port=lambda: UDP_PORT, room_files=lambda room: [])
+    gate.decide(BOB, request(Operation.LIST, ""), secure=False)
+    assert gate.stats["plain refused"] == 1  # its own counter when the server gives none
