@@ -206,6 +206,7 @@ def test_a_member_that_timed_out_comes_back_with_its_old_token(registry):
     back = decide(BOB, request(Operation.JOIN, "lobby", ours("bob", resume_token=token.decode())), True)
     assert back.status is Status.OK and p.decode_grant(back.completion)[0] == token
     assert registry.members("lobby") == ["alice", "bob"]
+    assert registry.snapshot(token, BOB, "lobby", registry.member_keys.proof_for(token))["members"] == ["alice", "bob"]
     # a CREATE that carries a resume token is a CREATE
     created = decide(BOB, request(Operation.CREATE, "other", ours("bob", resume_token=token.decode())), True)
     assert created.status is Status.OK and p.decode_grant(created.completion)[0] != token
