@@ -158,11 +158,11 @@ def test_full_disk_and_kill_9_lose_no_acknowledged_message_and_never_number_back
             server.kill()
 
 
-def probe_chat(tcp_port: int) -> str | None:
+def probe_chat(tcp_port: int, room: str = "durable") -> str | None:
     """Join a room over TCP; the refusal's sentence, or None when admitted."""
     client = ChatClient("127.0.0.1", tcp_port, timeout=2)
     try:
-        client.join_room("durable", f"probe-{uuid.uuid4().hex[:6]}")
+        client.join_room(room, f"probe-{uuid.uuid4().hex[:6]}")
     except Exception as exc:
         return str(exc)
     client.leave()
@@ -312,3 +312,131 @@ for line in sys.stdin:
     if line.startswith("send "):
         client.send(line[5:].rstrip("\n"))
 """
+
+
+# --- a full disk at start ------------------------------------------------------------------
+
+
+def start_cli_server(db: Path, env: dict[str, str]) -> tuple[subprocess.Popen, list[str], int]:
+    """`ocm-server --db DB` as a process; (process, its lines, TCP port) once it has said where
+    its rooms are kept."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ocm_core",
+            "--host",
+            "127.0.0.1",
+            "--tcp-port",
+            "0",
+            "--udp-port",
+            "0",
+            "--db",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    port = 0
+    for line in proc.stdout:
+        lines.append(line)
+        if "ocm-server listening on" in line:
+            port = int(line.split("TCP 127.0.0.1:")[1].split()[0])
+        if port and ("Rooms are kept" in line or "The database" in line):
+            return proc, lines, port
+    proc.wait()
+    raise AssertionError("the server did not start:\n" + "".join(lines))
+
+
+def stop_cli_server(proc: subprocess.Popen, lines: list[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    lines += proc.stdout.readlines()
+    proc.stdout.close()
+    assert proc.wait(10) == 0, "".join(lines)
+
+
+def disk_env(disk: Path) -> dict[str, str]:
+    """The server's data folder (identity, boot number) on `disk`, in English."""
+    home = disk / "home"
+    return dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        LANG="C.UTF-8",
+        LANGUAGE="",
+        LC_ALL="",
+        HOME=str(home),
+        XDG_DATA_HOME=str(home / "data"),
+        XDG_CONFIG_HOME=str(home / "config"),
+    )
+
+
+@pytest.mark.slow
+def test_a_server_whose_data_folder_is_on_a_full_disk_starts_and_its_rooms_come_back(tiny_disk):
+    """Identity, boot number and database on a full disk: the server starts (the boot number
+    from the clock), takes up the rooms the database holds, and says in one sentence that new
+    messages wait; once there is room again they are taken."""
+    env, db = disk_env(tiny_disk), tiny_disk / "server.db"
+    proc, lines, port = start_cli_server(db, env)  # an identity and a room, while there is room
+    keeper = ChatClient("127.0.0.1", port)
+    keeper.create_room("kept", "host")
+    keeper.send("written before the disk filled")
+    EventLog(keeper).wait_type(ev.MessageSent)
+    stop_cli_server(proc, lines)
+    filler = fill(tiny_disk)
+
+    proc, lines, port = start_cli_server(db, env)
+    try:
+        said = "".join(lines)
+        assert "Traceback" not in said
+        assert "cannot record this start" in said  # the boot number came from the clock instead
+        assert f"The database {db} cannot be written now (its disk is full or failing)" in said
+        assert [room.name for room in ChatClient("127.0.0.1", port).list_rooms()] == ["kept"]
+        assert "cannot save" in (probe_chat(port, "kept") or "")  # a join waits for the disk, and is told so
+        filler.unlink()
+        wait_until(lambda: probe_chat(port, "kept") is None, 10, "a join once there is room again")
+    finally:
+        stop_cli_server(proc, lines)
+    assert [room.name for room in RoomStore(db).rooms()] == ["kept"]
+
+
+@pytest.mark.slow
+def test_a_database_that_cannot_be_made_on_a_full_disk_leaves_the_server_serving_from_memory(tiny_disk):
+    env = disk_env(tiny_disk)
+    proc, lines, _port = start_cli_server(tiny_disk / "first.db", env)  # the identity, while there is room
+    stop_cli_server(proc, lines)
+    fill(tiny_disk)
+    db = tiny_disk / "new" / "server.db"
+    proc, lines, port = start_cli_server(db, env)
+    try:
+        said = "".join(lines)
+        assert "Traceback" not in said
+        assert f"The database {db} cannot be written (" in said and "rooms are kept in memory only" in said
+        ana, bo = ChatClient("127.0.0.1", port), ChatClient("127.0.0.1", port)
+        ana.create_room("new", "ana")
+        bo.join_room("new", "bo")
+        ana.send("from memory")
+        assert [m.text for m in EventLog(bo).wait_type(ev.ChatMessage)] == ["from memory"]
+        bo.leave()
+        ana.leave()
+    finally:
+        stop_cli_server(proc, lines)
+    assert "every room was told it closed" in "".join(lines)
+
+
+def test_an_in_memory_server_starts_on_a_full_disk_as_the_apps_host_a_room_does(tiny_disk, monkeypatch):
+    """The app's bundled server keeps no database, but its identity and boot number live in
+    the data folder: on a full disk it still starts, and a second one after it too, with
+    another boot number (its nonces never repeat those of the first)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tiny_disk / "data"))
+    with ChatServer("127.0.0.1", 0, 0) as first:  # makes the identity while there is room
+        identity = first.fingerprint
+    fill(tiny_disk)
+    with ChatServer("127.0.0.1", 0, 0) as again, ChatServer("127.0.0.1", 0, 0) as third:
+        assert again.fingerprint == third.fingerprint == identity
+        assert again.registry.member_keys.epoch != third.registry.member_keys.epoch
+        client = ChatClient("127.0.0.1", again.tcp_address[1])
+        client.create_room("lobby", "ana")
+        client.leave()

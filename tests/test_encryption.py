@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import re
 import socket
@@ -484,3 +485,32 @@ def test_stalled_and_garbled_tls_handshakes_hold_no_thread_and_others_are_served
         for sock in stalled + [garbled]:
             sock.close()
         client.leave()
+
+
+def test_a_start_whose_number_cannot_be_written_still_gets_a_new_one(tmp_path, monkeypatch, caplog):
+    """The boot number begins every nonce the server seals: on a disk that takes no write it
+    comes from the clock, and the start waits into the next second so no later one repeats it."""
+    from ocm_core.crypto import identity as identity_module
+
+    identity = ServerIdentity.load_or_create(tmp_path)
+    clock = [1_800_000_000.25]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    def disk_full(path, data, platform=None):
+        raise OSError(28, "No space left on device")
+
+    assert identity.next_boot(clock=lambda: clock[0], sleep=sleep) == 1_800_000_000  # written: the clock's second
+    monkeypatch.setattr(identity_module, "write_private", disk_full)
+    with caplog.at_level(logging.WARNING, logger="ocm_core.crypto.identity"):
+        unwritten = [identity.next_boot(clock=lambda: clock[0], sleep=sleep) for _ in range(3)]
+    assert unwritten == [1_800_000_001, 1_800_000_002, 1_800_000_003]  # each waited into the next second
+    assert len(slept) >= 3 and int(clock[0]) == 1_800_000_004
+    assert "cannot record this start" in caplog.text and "No space left on device" in caplog.text
+    # A clock behind the number kept: a random number above it, never one below.
+    clock[0] = 1_000_000_000.0
+    behind = {identity.next_boot(clock=lambda: clock[0], sleep=sleep) for _ in range(20)}
+    assert min(behind) > 1_800_000_000 and max(behind) < 1 << 32 and len(behind) == 20

@@ -206,8 +206,25 @@ def server_main(argv: list[str] | None = None) -> int:
             _("Clients without encryption are admitted (--allow-plain): what they send can be read on the network."),
             flush=True,
         )
-    if args.no_db:
+    in_memory = args.no_db or server.memory_only is not None
+    if server.memory_only is not None:
+        print(
+            _(
+                "The database {path} cannot be written ({reason}): rooms are kept in memory only, and stopping "
+                "the server closes them; the file keeps what it had."
+            ).format(path=args.db, reason=server.memory_only),
+            flush=True,
+        )
+    elif args.no_db:
         print(_("Rooms are kept in memory only: stopping the server closes them."), flush=True)
+    elif server.registry is not None and server.registry.saving_fails:
+        print(
+            _(
+                "The database {path} cannot be written now (its disk is full or failing): its rooms are back, "
+                "and new messages wait until it can be written."
+            ).format(path=args.db),
+            flush=True,
+        )
     else:
         print(_("Rooms are kept in {path}: after a restart, members carry on.").format(path=args.db), flush=True)
     if announcer is not None:
@@ -222,8 +239,8 @@ def server_main(argv: list[str] | None = None) -> int:
         pass
     if announcer is not None:
         announcer.stop()
-    server.stop(close_rooms=args.no_db)
-    if args.no_db:
+    server.stop(close_rooms=in_memory)
+    if in_memory:
         print(_("ocm-server stopped; every room was told it closed."), flush=True)
     else:
         print(_("ocm-server stopped; rooms resume when it starts again with the same --db."), flush=True)

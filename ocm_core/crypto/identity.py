@@ -16,9 +16,12 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import sys
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
@@ -121,18 +124,39 @@ class ServerIdentity:
         )
         return cert.public_bytes(serialization.Encoding.PEM)
 
-    def next_boot(self, platform: str | None = None) -> int:
+    def next_boot(
+        self,
+        platform: str | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> int:
         """A number that grows at every start (kept beside the key): the server's datagram
-        nonces begin with it, so a restarted server never repeats a nonce under a member's key."""
+        nonces begin with it, so a restarted server never repeats a nonce under a member's key.
+
+        It is at least the clock's second, so it still grows when it cannot be written (a full
+        disk): such a start waits until the clock has passed its number before it goes on, so
+        that no later start is given the same one. Should the clock be far behind the number
+        kept, an unwritten start takes a random one above it instead (two of them collide once
+        in four billion)."""
         if self.directory is None:
             return 0  # a throwaway identity: its member keys die with the process
         path = self.directory / BOOTS_FILE
         try:
-            boots = int(path.read_text(encoding="ascii").strip() or 0)
+            stored = int(path.read_text(encoding="ascii").strip() or 0)
         except (FileNotFoundError, ValueError):
-            boots = 0
-        boots = (boots + 1) % (1 << 32)
-        write_private(path, str(boots).encode("ascii"), platform)
+            stored = 0
+        now = int(clock())
+        boots = max(stored + 1, now)
+        try:
+            write_private(path, str(boots).encode("ascii"), platform)
+        except OSError as exc:
+            log.warning(
+                "cannot record this start in %s (%s); its number comes from the clock", path, exc.strerror or exc
+            )
+            if boots > now + 2:  # the clock is far behind: waiting for it would hold the start
+                return secrets.randbelow((1 << 32) - 1 - stored) + stored + 1
+            while int(clock()) <= boots:
+                sleep(max(0.01, boots + 1 - clock()))
         return boots
 
 

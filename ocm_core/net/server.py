@@ -36,6 +36,7 @@ from ocm_core.crypto.sealed import MemberKeys
 from ocm_core.crypto.tls import TlsServerSide, server_tls_context
 from ocm_core.errors import (
     DatabaseDamaged,
+    DatabaseInUse,
     PortInUse,
     ProtocolError,
     RemoteProtocolError,
@@ -199,6 +200,7 @@ class ChatServer:
         self.files: FileStore | None = None
         self._transfers: FileTransfers | None = None
         self._admission: Admission | None = None
+        self.memory_only: str | None = None  # why the database could not be written at start, if it could not
 
     def _hash_password(self, password: str, salt: bytes | None) -> tuple[bytes, bytes]:
         return self._hashing.submit(hash_password, password, salt).result()
@@ -228,25 +230,45 @@ class ChatServer:
 
     def _open_store(self) -> None:
         assert self.db_path is not None
-        # RoomStore holds the file's lock (DatabaseInUse for a second server on it).
+        # RoomStore holds the file's lock (DatabaseInUse for a second server on it). A database
+        # that opens but cannot be written (a full disk) is kept: what it holds is taken up, and
+        # new messages wait unacknowledged until it can be written again.
         try:
             self._store = RoomStore(self.db_path)
             self.registry = RoomRegistry(store=self._store, **self._registry_args)
-            return
         except sqlite3.DatabaseError as exc:
             if self._store is not None:
                 self._store.close()
                 self._store = None
             if not is_damage(exc):
-                raise OSError(f"cannot open the database {self.db_path}: {exc}") from None
+                self._from_memory(str(exc))  # a full or read-only disk: the file could not be made
+                return
             if not self.move_damaged_db:
                 raise DatabaseDamaged(str(self.db_path), str(exc)) from None
             moved = move_aside(self.db_path)
             log.warning(
                 "the database %s was damaged (%s); moved it to %s and starting with no rooms", self.db_path, exc, moved
             )
-        self._store = RoomStore(self.db_path)
-        self.registry = RoomRegistry(store=self._store, **self._registry_args)
+            self._store = RoomStore(self.db_path)
+            self.registry = RoomRegistry(store=self._store, **self._registry_args)
+        except DatabaseInUse:
+            raise
+        except OSError as exc:  # the folder or the file cannot be made
+            self._from_memory(exc.strerror or str(exc))
+            return
+        self.registry.check_store()
+
+    def _from_memory(self, reason: str) -> None:
+        """Serve from memory: the database file could not be made or opened for writing (a full
+        or read-only disk), so nothing of this run is kept; a file that was there keeps what it had."""
+        self.registry = RoomRegistry(**self._registry_args)
+        self.memory_only = reason
+        log.warning(
+            "cannot write the database %s (%s); serving from memory: rooms and messages from now on are not "
+            "kept across a restart, and the file keeps what it had",
+            self.db_path,
+            reason,
+        )
 
     def _close_store(self) -> None:
         if self._store is not None:
@@ -259,8 +281,7 @@ class ChatServer:
         try:
             self._udp = _bind(socket.SOCK_DGRAM, self.host, udp_port)
             if self.db_path and self._store is None:
-                os.makedirs(os.path.dirname(os.path.abspath(self.db_path)), exist_ok=True)
-                self._open_store()
+                self._open_store()  # it makes the folder, or serves from memory where it cannot
         except Exception:
             self._tcp.close()
             self._tcp = None
@@ -302,7 +323,18 @@ class ChatServer:
         else:
             root = self._files_temporary = tempfile.mkdtemp(prefix="ocm-files-")
         self.files = FileStore(root, limits.max_file_bytes, limits.max_storage_bytes)
-        self.files.take_up(set(self.registry.room_names()))  # rooms that no longer exist lose their files
+        try:
+            self.files.take_up(set(self.registry.room_names()))  # rooms that no longer exist lose their files
+        except OSError as exc:  # the folder cannot be made (a full or read-only disk): files wait in a temporary one
+            root = self._files_temporary = tempfile.mkdtemp(prefix="ocm-files-")
+            log.warning(
+                "cannot use %s for shared files (%s); keeping them in %s until the server stops",
+                self.files.root,
+                exc.strerror or exc,
+                root,
+            )
+            self.files = FileStore(root, limits.max_file_bytes, limits.max_storage_bytes)
+            self.files.take_up(set())
         self.registry.room_closed_hooks.append(self.files.delete_room)
         self._transfers = FileTransfers(
             self.registry,

@@ -96,6 +96,15 @@ class Durability(RegistryParts):
         """True while the database refuses writes."""
         return self._store_failing
 
+    def check_store(self) -> bool:
+        """Whether the store takes a write now; if not, the registry waits for it as after a
+        failed commit (said once in the log). True without a store."""
+        with self._lock:
+            if self._store is None or self._store_failing or self._store.writable():
+                return not self._store_failing
+            self._store_failed(StoreWriteError(self._store.path, "no page can be written"), reload=False)
+            return False
+
     def _load(self, store: RoomStore, reloading: bool = False) -> None:
         """Take up rooms, members and recent events from a previous run (or, `reloading`,
         from the last transaction that reached the disk, after one that did not)."""
