@@ -23,6 +23,7 @@ from ocm_core.i18n import (
     ngettext,
 )
 from ocm_core.wire import Status
+from ocm_core.wire.names import NameProblem, NameRefusal
 
 # --- the server's reasons, on the wire and as a client shows them -----------------------
 
@@ -51,6 +52,16 @@ SERVER_SENTENCES: dict[str, str] = {
     TOO_MANY_CONNECTIONS: N_("The server is busy with too many connections; try again in a moment."),
     CANNOT_SAVE_MESSAGES: N_("The server cannot save messages right now; yours will be sent when it can."),
 }
+
+
+def _name_sentence(text: str) -> str | None:
+    """A name refusal's wire text in the person's language (its detail kept), or None."""
+    for wire, sentence in _NAME_REFUSALS.values():
+        head, _brace, tail = wire.partition("{detail}")
+        if text.startswith(head) and text.endswith(tail) and len(text) >= len(head) + len(tail):
+            detail = text[len(head) : len(text) - len(tail)] if _brace else ""
+            return _(sentence).format(detail=detail)
+    return None
 
 
 def server_sentence(text: str) -> str:
@@ -93,6 +104,9 @@ STATUS_WORDS: dict[Status, str] = {
 
 def refusal_text(status: Status, detail: str, room: str = "", name: str = "", seconds: int = 0) -> str:
     """The sentence for a server's refusal, in the person's language."""
+    named = _name_sentence(detail) if status is Status.BAD_REQUEST else None
+    if named is not None:
+        return named
     words = STATUS_WORDS.get(status)
     if words is None or current_language() == SOURCE_LANGUAGE:
         wait = f"; try again in {seconds} s" if status is Status.TRY_LATER else ""
@@ -154,3 +168,46 @@ def size_text(size: int) -> str:
             break
         amount, unit = amount / 1000, bigger
     return f"{amount:.1f} {unit}"
+
+
+# --- names refused (wire/names.py decides), on the wire and as a client shows them ----------
+
+_NAME_REFUSALS: dict[tuple[NameProblem, bool], tuple[str, str]] = {
+    (NameProblem.HIDDEN, False): (
+        "your name holds a character that cannot be seen or that turns the text around ({detail}); type it again",
+        N_("Your name holds a character that cannot be seen or that turns the text around ({detail}); type it again."),
+    ),
+    (NameProblem.HIDDEN, True): (
+        "the room name holds a character that cannot be seen or that turns the text around ({detail}); type it again",
+        N_(
+            "The room name holds a character that cannot be seen or that turns the text around ({detail}); "
+            "type it again."
+        ),
+    ),
+    (NameProblem.SPACES, False): (
+        "your name has spaces at its ends or two in a row; remove them",
+        N_("Your name has spaces at its ends or two in a row; remove them."),
+    ),
+    (NameProblem.SPACES, True): (
+        "the room name has spaces at its ends or two in a row; remove them",
+        N_("The room name has spaces at its ends or two in a row; remove them."),
+    ),
+    (NameProblem.MIXED_SCRIPTS, False): (
+        "your name mixes letters of scripts that look alike ({detail}); write it in one",
+        N_("Your name mixes letters of scripts that look alike ({detail}); write it in one."),
+    ),
+    (NameProblem.MIXED_SCRIPTS, True): (
+        "the room name mixes letters of scripts that look alike ({detail}); write it in one",
+        N_("The room name mixes letters of scripts that look alike ({detail}); write it in one."),
+    ),
+}
+
+
+def name_refusal_wire(refusal: NameRefusal, *, room: bool) -> str:
+    """The server's reason for refusing a name (English, lower case, as the wire carries it)."""
+    return _NAME_REFUSALS[(refusal.problem, room)][0].format(detail=refusal.detail)
+
+
+def name_refusal_text(refusal: NameRefusal, *, room: bool) -> str:
+    """The same in the person's language."""
+    return _(_NAME_REFUSALS[(refusal.problem, room)][1]).format(detail=refusal.detail)

@@ -353,3 +353,26 @@ def test_every_shown_literal_goes_through_the_catalog():
     files = sorted((ROOT / "ocm_gui").rglob("*.py")) + sorted((ROOT / "ocm_core" / "cli").glob("*.py"))
     found = [hit for path in files if path.name != "selftest.py" for hit in unwrapped_texts(path)]
     assert not found, "\n".join(found)
+
+
+def test_a_name_the_server_would_refuse_is_refused_first_in_the_persons_language(monkeypatch):
+    from ocm_core import errors
+    from ocm_core.net.client import ChatClient
+    from ocm_core.wire import Status, names
+    from ocm_core.words import name_refusal_wire, refusal_text
+
+    japanese_environment(monkeypatch)
+    i18n.use_language()
+    client = ChatClient("127.0.0.1", 1)  # nothing listens there: the refusal comes before any request
+    with pytest.raises(
+        errors.BadRequest, match="^名前に、見た目の似た別の文字体系の文字が混ざっています（cyrillic, latin）"
+    ):
+        client.join_room("lobby", "\u0430na")
+    with pytest.raises(errors.BadRequest, match="^ルーム名に、目に見えない文字か文字の向きを変える文字（U\\+202E）"):
+        client.create_room("\u202elobby", "ana")
+    # and the server's English reason, from an older client's point of view, reads in Japanese too
+    wire = name_refusal_wire(names.refusal("ana\u200b"), room=False)
+    assert (
+        refusal_text(Status.BAD_REQUEST, wire)
+        == "名前に、目に見えない文字か文字の向きを変える文字（U+200B）が含まれています。入力し直してください。"
+    )

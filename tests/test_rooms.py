@@ -1889,3 +1889,60 @@ def test_a_member_whose_room_closed_is_told_so_when_it_asks_to_come_back(registr
     with pytest.raises(RegistryError, match="^the host closed the room$") as caught:
         registry.resume("lobby", "bob", BOB[0], lobby["bob"])
     assert caught.value.status is Status.NO_SUCH_ROOM
+
+
+# --- names as people read them -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("ana\u200b", "your name holds a character that cannot be seen or that turns the text around (U+200B)"),
+        ("\u202eana", "your name holds a character that cannot be seen or that turns the text around (U+202E)"),
+        ("a\u2066n\u2069a", "your name holds a character that cannot be seen or that turns the text around (U+2066)"),
+        ("\u0430na", "your name mixes letters of scripts that look alike (cyrillic, latin)"),
+        ("an\u03b1", "your name mixes letters of scripts that look alike (greek, latin)"),
+        (" ana", "your name has spaces at its ends or two in a row"),
+        ("a  na", "your name has spaces at its ends or two in a row"),
+    ],
+)
+def test_a_name_a_reader_would_not_see_as_it_is_is_refused_with_why(registry, lobby, name, reason):
+    with pytest.raises(RegistryError) as refused:
+        registry.join_room("lobby", name, "10.0.0.9")
+    assert refused.value.status is Status.BAD_REQUEST and str(refused.value).startswith(reason)
+    with pytest.raises(RegistryError) as refused_room:
+        registry.create_room("lobby2", name, "10.0.0.9")
+    assert str(refused_room.value).startswith(reason)
+    assert registry.members("lobby") == ["alice", "bob", "carol"] and registry.room_names() == ["lobby"]
+
+
+@pytest.mark.parametrize(
+    "look_alike", ["Alice", "ALICE", "\uff41\uff4c\uff49\uff43\uff45", "\u0430\u04cf\u0456\u0441\u0435"]
+)
+def test_a_name_that_reads_as_one_already_in_the_room_is_taken(registry, lobby, look_alike):
+    """Case, full-width forms and a name written wholly in Cyrillic letters that read as Latin."""
+    assert _status_of(lambda: registry.join_room("lobby", look_alike, "10.0.0.9")) is Status.NAME_TAKEN
+
+
+def test_names_in_one_script_or_as_japanese_mixes_them_are_admitted(registry, lobby):
+    for name in (
+        "田中さん",
+        "アリス",
+        "Bobさん",
+        "김민수",
+        "Олег",
+        "Μαρία",
+        "José",
+        "O'Brien",
+        "👨\u200d👩\u200d👧 family",
+    ):
+        registry.join_room("lobby", name, "10.0.0.9")
+    assert len(registry.members("lobby")) == 12
+
+
+def test_a_room_name_that_reads_as_an_open_one_is_taken(registry, lobby):
+    for look_alike in ("Lobby", "\uff4c\uff4f\uff42\uff42\uff59"):
+        with pytest.raises(RegistryError, match="^room 'lobby' already exists"):
+            registry.create_room(look_alike, "dan", "10.0.0.9")
+    with pytest.raises(RegistryError, match="the room name mixes letters of scripts"):
+        registry.create_room("l\u043ebby", "dan", "10.0.0.9")

@@ -38,7 +38,8 @@ from ocm_core.sansio.session import (
     Output,
     SessionState,
 )
-from ocm_core.wire import Operation, RoomInfo
+from ocm_core.wire import Operation, RoomInfo, names
+from ocm_core.words import name_refusal_text
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,10 @@ class ChatClient:
             p.check_name(username, "your name")
         except errors.ProtocolError as exc:
             raise errors.BadRequest(as_sentence(exc.reason)) from None
+        for name, is_room in ((room, operation is Operation.CREATE), (username, False)):
+            problem = names.refusal(name)
+            if problem is not None:  # the server would refuse it too: said here in the person's language
+                raise errors.BadRequest(name_refusal_text(problem, room=is_room))
         # One id for every attempt: if an answer was lost after the server admitted us, the
         # retry gets the same token instead of "name taken".
         payload = p.encode_request(p.RoomRequest(username, password or None, request_id=uuid.uuid4().hex))

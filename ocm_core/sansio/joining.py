@@ -18,7 +18,8 @@ from ocm_core.sansio.parts import RegistryParts
 from ocm_core.sansio.room import Address, Member, Outbound, Room, TokenBucket, Transport, stored_member
 from ocm_core.sansio.tombstones import TOMBSTONE_LIMIT, TokenEnd
 from ocm_core.storage.roomstore import StoredRoom, StoreWriteError
-from ocm_core.wire import EventType, Status
+from ocm_core.wire import EventType, Status, names
+from ocm_core.wire.names import name_key
 
 log = logging.getLogger("ocm_core.sansio.registry")  # one logger for the registry and its parts
 
@@ -57,6 +58,8 @@ class Joining(RegistryParts):
         with self._lock:
             if token := self._repeat(key):
                 return token
+        _check_readable(room, room=True)
+        _check_readable(username, room=False)
         salt = digest = None
         if password:
             with self._lock:
@@ -84,8 +87,10 @@ class Joining(RegistryParts):
     def _check_room_free(self, room: str, ip: str) -> None:
         if self._store_failing:
             raise self._cannot_save()
-        if room in self._rooms:
-            raise RegistryError(Status.ROOM_EXISTS, f"room '{room}' already exists; pick another name or join it")
+        key = name_key(room)
+        same = room if room in self._rooms else next((r for r in self._rooms if name_key(r) == key), None)
+        if same is not None:
+            raise RegistryError(Status.ROOM_EXISTS, f"room '{same}' already exists; pick another name or join it")
         if len(self._rooms) >= self.limits.max_rooms:
             raise RegistryError(Status.SERVER_FULL, "this server has as many rooms as it allows; try again later")
         cap = self.limits.max_rooms_per_address
@@ -111,6 +116,7 @@ class Joining(RegistryParts):
         with self._lock:
             if token := self._repeat(key):
                 return token, []
+            _check_readable(username, room=False)
             target = self._rooms.get(room)
             if target is None:
                 raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
@@ -183,7 +189,8 @@ class Joining(RegistryParts):
         target = self._rooms.get(room)
         if target is None:
             raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
-        if username in target.members:
+        key = name_key(username)
+        if any(name_key(name) == key for name in target.members):
             raise RegistryError(Status.NAME_TAKEN, f"the name '{username}' is taken in room '{room}'; pick another")
         if len(target.members) >= self.limits.max_members_per_room:
             raise RegistryError(Status.ROOM_FULL, f"room '{room}' is full ({len(target.members)} members)")
@@ -233,3 +240,10 @@ class Joining(RegistryParts):
         with self._lock:
             target = self._rooms.get(room)
             return target is not None and target.locked
+
+
+def _check_readable(name: str, *, room: bool) -> None:
+    """Refuse a name a reader would not see as it is (wire/names.py)."""
+    problem = names.refusal(name)
+    if problem is not None:
+        raise RegistryError(Status.BAD_REQUEST, words.name_refusal_wire(problem, room=room))

@@ -8,7 +8,8 @@ what a person is told is in characters (how many to cut, how many more fit).
 from __future__ import annotations
 
 from ocm_core.i18n import N_, _, chars_over, ngettext
-from ocm_core.wire import MAX_NAME_BYTES
+from ocm_core.wire import MAX_NAME_BYTES, names
+from ocm_core.words import name_refusal_text
 
 DEFAULT_TCP_PORT = 9090
 DEFAULT_UDP_PORT = 9091
@@ -59,6 +60,9 @@ def clean_name(text: str, what: str = "name") -> str:
         raise ValueError(_(_EMPTY[what]))
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise ValueError(_(_ONE_LINE[what]))
+    problem = names.refusal(name)
+    if problem is not None:  # what the server would refuse, said before anything is sent
+        raise ValueError(name_refusal_text(problem, room=what == "room name"))
     size = utf8_len(name)
     if size > MAX_NAME_BYTES:
         raise _too_long(what, name, size, MAX_NAME_BYTES)
