@@ -1946,3 +1946,59 @@ def test_a_room_name_that_reads_as_an_open_one_is_taken(registry, lobby):
             registry.create_room(look_alike, "dan", "10.0.0.9")
     with pytest.raises(RegistryError, match="the room name mixes letters of scripts"):
         registry.create_room("l\u043ebby", "dan", "10.0.0.9")
+
+
+# --- replays and moves of sealed members -----------------------------------------------------
+
+
+def sealed_pair(tmp_path, clock, store=None):
+    """A registry with sealed members alice (host) and bob, and each one's client channel."""
+    from ocm_core.crypto.identity import ServerIdentity
+    from ocm_core.crypto.sealed import MemberKeys, SealedChannel
+
+    keys = MemberKeys(ServerIdentity.load_or_create(tmp_path), epoch=1)
+    registry = RoomRegistry(clock=clock, member_keys=keys, store=store, wall_clock=lambda: 1_700_000_000.0)
+    alice = registry.create_room("lobby", "alice", ALICE[0], wire=Transport.SEALED)
+    bob, _ = registry.join_room("lobby", "bob", BOB[0], wire=Transport.SEALED)
+    channels = {alice: SealedChannel.for_client(keys.key_for(alice)), bob: SealedChannel.for_client(keys.key_for(bob))}
+    return registry, keys, alice, bob, channels
+
+
+def sealed_datagram(channels, token, body):
+    return p.decode_datagram(channels[token].seal(p.datagram_header(b"lobby", token), body))
+
+
+def test_datagrams_opened_before_a_restart_do_not_open_after_it(tmp_path, clock):
+    """A capture of a member's datagrams replayed at a restarted server opens nothing: the
+    newest nonce each member sent is kept with the messages, in the same transaction."""
+    from ocm_core.storage.roomstore import RoomStore
+
+    store = RoomStore(tmp_path / "server.db")
+    registry, keys, alice, bob, channels = sealed_pair(tmp_path, clock, store)
+    captured = []
+    for token, address in ((alice, ALICE), (bob, BOB)):
+        captured.append((sealed_datagram(channels, token, p.encode_heartbeat(0)), address))
+    captured.append((sealed_datagram(channels, bob, p.encode_chat(1, "hello")), BOB))
+    captured.append((sealed_datagram(channels, bob, p.encode_resend((1, 64))), BOB))
+    assert registry.handle_datagrams(captured) != []
+    store.close()
+
+    again = RoomRegistry(clock=clock, member_keys=keys, store=RoomStore(tmp_path / "server.db"))
+    assert again.handle_datagrams(captured) == []  # not one answer: nothing to amplify
+    assert again.dropped["datagram does not open"] == len(captured)
+    # and the members go on: their next datagrams open
+    assert again.handle_datagrams([(sealed_datagram(channels, bob, p.encode_chat(2, "after")), BOB)]) != []
+
+
+def test_a_late_datagram_from_another_address_does_not_move_the_member(tmp_path, clock):
+    registry, keys, alice, bob, channels = sealed_pair(tmp_path, clock)
+    held_back = sealed_datagram(channels, bob, p.encode_heartbeat(0))  # taken off the path, let go later
+    registry.handle_datagrams([(sealed_datagram(channels, alice, p.encode_heartbeat(0)), ALICE)])
+    registry.handle_datagrams([(sealed_datagram(channels, bob, p.encode_heartbeat(0)), BOB)])
+    elsewhere = (BOB[0], 6666)
+    assert registry.handle_datagrams([(held_back, elsewhere)]) == []
+    assert registry.dropped["late datagram from another address"] == 1
+    assert registry._tokens[bob].address == BOB
+    # a new datagram from the new address is a move (a laptop that changed networks)
+    assert registry.handle_datagrams([(sealed_datagram(channels, bob, p.encode_heartbeat(0)), elsewhere)]) != []
+    assert registry._tokens[bob].address == elsewhere

@@ -51,6 +51,13 @@ class ReplayWindow:
         behind = self.newest - position
         return behind < self.size and not (self._seen >> behind) & 1
 
+    def resume_after(self, position: int) -> None:
+        """Go on as a window that has seen every position up to `position` (a restart: what
+        arrived before it is unknown, so none of it may open again)."""
+        if position > self.newest:
+            self.newest = position
+            self._seen = (1 << self.size) - 1
+
     def mark(self, position: int) -> None:
         if position > self.newest:
             shift = position - self.newest

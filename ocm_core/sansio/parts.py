@@ -38,6 +38,7 @@ class RegistryParts:
     _store_probe_at: float
     _store_recovery_unconfirmed: bool
     _quiet_log: ThrottledLog
+    _windows_moved: dict[bytes, int]
 
     # Steps one part takes from another; the part that owns each one overrides it.
 

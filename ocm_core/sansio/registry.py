@@ -90,6 +90,7 @@ class RoomRegistry(Joining, Relay, Durability):
         self.dropped: collections.Counter[str] = collections.Counter()
         self._store = store
         self._quiet_log = ThrottledLog(log, DROP_LOG_EVERY, clock)
+        self._windows_moved: dict[bytes, int] = {}
         # While the database refuses writes, nothing that must be stored is done at all:
         # messages are refused (their senders told), joins too, and no one times out.
         self._store_failing = False

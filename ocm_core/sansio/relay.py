@@ -55,6 +55,7 @@ class Relay(RegistryParts):
 
     def _handle_batch(self, batch: list[tuple[p.Datagram, Address]]) -> Outbound:
         out: Outbound = []
+        self._windows_moved: dict[bytes, int] = {}  # token -> its newest nonce, for the store
         for datagram, address in batch:
             try:
                 out += self._handle_one(datagram, address)
@@ -62,6 +63,10 @@ class Relay(RegistryParts):
                 raise  # the whole batch's transaction is gone: its answers must go too
             except Exception:  # a bug costs this datagram, never the others
                 log.exception("error handling a datagram from %s", address)
+        if self._store is not None and not self._store_failing:
+            # In the batch's own transaction: what it answered and the nonces it opened are
+            # kept together, so a restarted server opens none of them again.
+            self._store.keep_replay_windows(self._windows_moved)
         return out
 
     def _handle_one(self, datagram: p.Datagram, address: Address) -> Outbound:
@@ -73,11 +78,20 @@ class Relay(RegistryParts):
         if address[0] != member.ip:
             return self.drop("token used from another IP address", address)
         body = datagram.body
+        fresh = True  # newer than every datagram opened from this member so far
         if member.channel is not None:
+            newest = member.channel.window.newest
             try:
                 body = member.channel.open(p.datagram_header(member.room.name_bytes, member.token), body)
             except OpenFailed as exc:
                 return self.drop("datagram does not open", address, exc.reason)
+            fresh = member.channel.window.newest > newest
+            if fresh:
+                self._windows_moved[member.token] = member.channel.window.newest
+        if member.address is not None and address != member.address and not fresh:
+            # A late datagram (one held back and let go by someone on the path) from another
+            # address is no sign that the member moved: its address changes only for a new one.
+            return self.drop("late datagram from another address", address)
         try:
             frame = p.decode_kanaru_body(body) if member.kanaru else p.decode_body(body)
         except p.ProtocolError as exc:

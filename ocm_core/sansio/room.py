@@ -161,5 +161,12 @@ class Room:
 def stored_member(member: Member) -> StoredMember:
     """A member as the store keeps it (its address a hint for after a restart)."""
     return StoredMember(
-        member.token, member.room.name, member.name, member.ip, member.address, member.plain_text, int(member.transport)
+        member.token,
+        member.room.name,
+        member.name,
+        member.ip,
+        member.address,
+        member.plain_text,
+        int(member.transport),
+        member.channel.window.newest if member.channel is not None else 0,
     )

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS members (
     udp_host TEXT,
     udp_port INTEGER,
     plain_text INTEGER NOT NULL DEFAULT 0,
-    wire INTEGER NOT NULL DEFAULT 0
+    wire INTEGER NOT NULL DEFAULT 0,
+    replay_newest INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS events (
     room TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
@@ -103,6 +104,7 @@ class StoredMember:
     address: tuple[str, int] | None
     plain_text: bool
     wire: int = 0  # sansio.room.Transport: plain, sealed, kanaru or bare text
+    replay_newest: int = 0  # the newest nonce position opened from it: nothing at or below opens again
 
 
 @dataclass
@@ -156,6 +158,8 @@ class RoomStore:
         columns = [row[1] for row in self._db.execute("PRAGMA table_info(members)")]
         if "wire" not in columns:  # written before encryption: every member then was plain (0)
             self._db.execute("ALTER TABLE members ADD COLUMN wire INTEGER NOT NULL DEFAULT 0")
+        if "replay_newest" not in columns:  # written before replay windows were kept
+            self._db.execute("ALTER TABLE members ADD COLUMN replay_newest INTEGER NOT NULL DEFAULT 0")
         if version != SCHEMA_VERSION:  # only a new file is written to here: a full disk must not stop a start
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -249,6 +253,14 @@ class RoomStore:
             )
         )
 
+    def keep_replay_windows(self, newest: dict[bytes, int]) -> None:
+        """Record each member's newest opened nonce (token -> position), in the batch that
+        handled its datagrams: a restarted server refuses what it had opened before."""
+        if newest:
+            self._write(
+                *(("UPDATE members SET replay_newest = ? WHERE token = ?", (n, token)) for token, n in newest.items())
+            )
+
     def prune_events(self, room: str, keep_after_seq: int) -> None:
         self._write(("DELETE FROM events WHERE room = ? AND seq <= ?", (room, keep_after_seq)))
 
@@ -261,11 +273,12 @@ class RoomStore:
 
     def members(self) -> list[StoredMember]:
         rows = self._db.execute(
-            "SELECT token, room, name, ip, udp_host, udp_port, plain_text, wire FROM members ORDER BY rowid"
+            "SELECT token, room, name, ip, udp_host, udp_port, plain_text, wire, replay_newest "
+            "FROM members ORDER BY rowid"
         )
         return [
-            StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt), w)
-            for t, r, n, ip, h, p, pt, w in rows
+            StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt), w, rn)
+            for t, r, n, ip, h, p, pt, w, rn in rows
         ]
 
     def events(self, room: str, limit: int) -> list[StoredEvent]:
@@ -283,9 +296,19 @@ class RoomStore:
 def _member_insert(member: StoredMember) -> tuple[str, tuple]:
     host, port = member.address or (None, None)
     return (
-        "INSERT INTO members (token, room, name, ip, udp_host, udp_port, plain_text, wire) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (member.token, member.room, member.name, member.ip, host, port, int(member.plain_text), member.wire),
+        "INSERT INTO members (token, room, name, ip, udp_host, udp_port, plain_text, wire, replay_newest) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            member.token,
+            member.room,
+            member.name,
+            member.ip,
+            host,
+            port,
+            int(member.plain_text),
+            member.wire,
+            member.replay_newest,
+        ),
     )
 
 
