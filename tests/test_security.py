@@ -518,7 +518,7 @@ def test_the_request_payload_cap_holds_to_the_byte(plain_server, padding):
         ),
         pytest.param(
             ["127.0.0.2"] * 200,
-            ServerLimits(request_timeout=3.0, max_connections_per_ip=256),
+            ServerLimits(request_timeout=3.0, max_connections_per_ip=256, waiting_per_ip=256),
             id="one-address-cap-raised",
         ),
     ],
@@ -1023,3 +1023,63 @@ def test_room_and_member_caps_are_clear_typed_refusals():
         finally:
             for c in clients:
                 c.leave()
+
+
+# --- stalled handshakes from many addresses ----------------------------------------------------
+
+
+@needs_other_loopback
+def test_stalled_tls_hellos_from_twenty_addresses_do_not_keep_a_join_out():
+    """20 addresses each open 26 connections and send the first bytes of a TLS hello, then
+    nothing: 520 would take every one of the server's 512 slots. Connections that have waited
+    past the grace without a request give way to new ones (the greediest address's oldest
+    first), so a real create and join right after get through in under 2 s."""
+    hello = bytes((p.TLS_HANDSHAKE, 0x03, 0x01, 0x02))  # a record header's start, never finished
+    server = ChatServer("127.0.0.1", 0, 0)
+    server.start()
+    stallers: list[socket.socket] = []
+    try:
+        port = server.tcp_address[1]
+        for address in range(2, 22):
+            for _ in range(26):
+                sock = socket.socket()
+                sock.bind((f"127.0.0.{address}", 0))
+                sock.settimeout(2)
+                try:
+                    sock.connect(("127.0.0.1", port))
+                    sock.sendall(hello)
+                except OSError:
+                    sock.close()
+                    continue
+                stallers.append(sock)
+        # the stallers hold most of the slots (the rest are in the listen queue or refused)
+        wait_until(lambda: server._open_total >= 400, 10, "the stallers taken in")
+        started = time.monotonic()  # at once: the stallers are younger than the grace, and a BUSY is retried
+        host = ChatClient("127.0.0.1", port)
+        host.create_room("lobby", "host")
+        guest = ChatClient("127.0.0.1", port)
+        guest.join_room("lobby", "guest")
+        took = time.monotonic() - started
+        print(f"\ncreate + join under 520 stalled hellos: {took * 1000:.0f} ms; shed {server.stats['tcp shed']}")
+        assert took < 2.0 and server.stats["tcp shed"] >= 1
+        assert server.registry.members("lobby") == ["guest", "host"]
+        host.leave()
+        guest.leave()
+    finally:
+        for sock in stallers:
+            sock.close()
+        server.stop()
+
+
+def test_a_stalled_handshake_is_closed_after_the_handshake_timeout():
+    server = ChatServer("127.0.0.1", 0, 0, server_limits=ServerLimits(handshake_timeout=0.5, request_timeout=5.0))
+    server.start()
+    try:
+        with socket.create_connection(server.tcp_address, timeout=5) as sock:
+            sock.sendall(bytes((p.TLS_HANDSHAKE, 0x03, 0x01)))
+            started = time.monotonic()
+            assert sock.recv(100) == b""  # closed by the server, not by this test's timeout
+            took = time.monotonic() - started
+        assert 0.4 < took < 2.0 and server.stats["tcp timeouts"] == 1
+    finally:
+        server.stop()

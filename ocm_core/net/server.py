@@ -41,11 +41,13 @@ from ocm_core.errors import (
     ProtocolError,
     RemoteProtocolError,
 )
+from ocm_core.logutil import ThrottledLog
 from ocm_core.net.transfers import FileTransfers
 from ocm_core.sansio.admission import Admission, Decision
 from ocm_core.sansio.fairqueue import FairQueue, QueueFull
 from ocm_core.sansio.registry import RoomRegistry
 from ocm_core.sansio.room import Limits
+from ocm_core.sansio.slots import WaitingConnections
 from ocm_core.storage.filestore import (
     DEFAULT_MAX_FILE_BYTES,
     DEFAULT_MAX_STORAGE_BYTES,
@@ -80,6 +82,8 @@ def reuses_address(platform: str = sys.platform) -> bool:
 class ServerLimits:
     max_connections: int = field(default_factory=default_max_connections)
     max_connections_per_ip: int = 32
+    waiting_per_ip: int = 8  # connections one address may hold before its request arrives (sansio/slots.py)
+    handshake_timeout: float = 5.0  # a TLS handshake must be done within this
     request_timeout: float = 10.0  # a request must arrive whole within this
     workers: int = 8
     transfers: int = 8  # file uploads and downloads at once; one more is answered BUSY (the client retries)
@@ -100,7 +104,6 @@ class Wrapping(enum.Enum):
 class _Connection:
     sock: socket.socket
     ip: str
-    deadline: float
     buffer: bytearray = field(default_factory=bytearray)
     header: p.TcrpHeader | None = None
     mode: Wrapping = Wrapping.UNKNOWN  # until the first bytes tell
@@ -200,6 +203,8 @@ class ChatServer:
         self.files: FileStore | None = None
         self._transfers: FileTransfers | None = None
         self._admission: Admission | None = None
+        self._waiting: WaitingConnections[socket.socket] = WaitingConnections(total=1)  # made anew by start()
+        self._quiet_log = ThrottledLog(log, 5.0)  # lines that an attack would repeat thousands of times
         self.memory_only: str | None = None  # why the database could not be written at start, if it could not
 
     def _hash_password(self, password: str, salt: bytes | None) -> tuple[bytes, bytes]:
@@ -296,6 +301,13 @@ class ChatServer:
         self._tcp.listen(128)
         self._tcp.setblocking(False)
         self._wake_r, self._wake_w = socket.socketpair()
+        limits = self.server_limits
+        self._waiting = WaitingConnections[socket.socket](
+            total=limits.max_connections,
+            per_address=limits.waiting_per_ip,
+            handshake_seconds=limits.handshake_timeout,
+            request_seconds=limits.request_timeout,
+        )
         self._workers = concurrent.futures.ThreadPoolExecutor(
             self.server_limits.workers, thread_name_prefix="ocm-tcp-worker"
         )
@@ -486,11 +498,17 @@ class ChatServer:
                         self._accept(selector, connections)
                     else:
                         self._read(selector, connections, key.data)
-                now = time.monotonic()
-                for conn in [c for c in connections.values() if c.deadline < now]:
-                    log.info("closing a TCP connection from %s that sent no whole request in time", conn.ip)
-                    self.stats["tcp timeouts"] += 1
-                    self._finish(selector, connections, conn)
+                for late in self._waiting.overdue(time.monotonic()):
+                    conn = connections.get(late)
+                    if conn is not None:
+                        self._quiet_log.log(
+                            ("late", conn.ip),
+                            logging.INFO,
+                            "closing a TCP connection from %s that sent no whole request in time",
+                            conn.ip,
+                        )
+                        self.stats["tcp timeouts"] += 1
+                        self._finish(selector, connections, conn)
         finally:
             for conn in list(connections.values()):
                 self._finish(selector, connections, conn)
@@ -508,24 +526,44 @@ class ChatServer:
                 log.warning("accept failed: %s", exc)
                 return
             with self._open_lock:
-                refuse = None
-                if self._open_total >= limits.max_connections:
-                    refuse = words.TOO_MANY_CONNECTIONS
-                elif self._open_by_ip[ip] >= limits.max_connections_per_ip:
-                    refuse = "too many connections from your address at once; try again in a moment"
-                else:
-                    self._open_total += 1
-                    self._open_by_ip[ip] += 1
-            if refuse:
+                total, from_ip = self._open_total, self._open_by_ip[ip]
+            # Connections that have waited too long for their request give way (sansio/slots.py);
+            # only when no such one is left is the newcomer refused.
+            admitted, shed = self._waiting.admit(
+                sock, ip, time.monotonic(), total, address_full=from_ip >= limits.max_connections_per_ip
+            )
+            for old in shed:
+                stalled = connections.get(old)
+                if stalled is not None:
+                    self.stats["tcp shed"] += 1
+                    self._quiet_log.log(
+                        ("shed", stalled.ip),
+                        logging.INFO,
+                        "gave up a TCP connection from %s that sent no request, for a new one",
+                        stalled.ip,
+                    )
+                    self._finish(selector, connections, stalled)
+            if not admitted:
+                full = total >= limits.max_connections
+                refuse = (
+                    words.TOO_MANY_CONNECTIONS
+                    if full
+                    else "too many connections from your address at once; try again in a moment"
+                )
                 self.stats["tcp refused"] += 1
-                log.warning("refused a TCP connection from %s: %s", ip, refuse)
+                self._quiet_log.log(
+                    ("refused", ip), logging.WARNING, "refused a TCP connection from %s: %s", ip, refuse
+                )
                 self._answer_and_close(sock, Operation.CREATE, "", Status.BUSY, refuse)
                 continue
+            with self._open_lock:
+                self._open_total += 1
+                self._open_by_ip[ip] += 1
             sock.setblocking(False)
             sock.setsockopt(
                 socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
             )  # a TLS flight, then the answer: no 40 ms wait between
-            conn = _Connection(sock, ip, time.monotonic() + limits.request_timeout)
+            conn = _Connection(sock, ip)
             connections[sock] = conn
             selector.register(sock, selectors.EVENT_READ, conn)
 
@@ -537,6 +575,7 @@ class ChatServer:
                 del self._open_by_ip[ip]
 
     def _finish(self, selector, connections, conn: _Connection) -> None:
+        self._waiting.done(conn.sock)
         selector.unregister(conn.sock)
         connections.pop(conn.sock, None)
         conn.sock.close()
@@ -575,12 +614,14 @@ class ChatServer:
             self.stats["tcp bad requests"] += 1
             log.info("bad TCRP request from %s: %s", conn.ip, exc.reason)
             operation = conn.header.operation if conn.header else Operation.CREATE
+            self._waiting.done(conn.sock)
             selector.unregister(conn.sock)
             connections.pop(conn.sock, None)
             self._workers.submit(
                 self._answer_and_close, conn.sock, operation, "", Status.BAD_REQUEST, exc.reason, conn.ip, tls=conn.tls
             )
             return
+        self._waiting.done(conn.sock)
         selector.unregister(conn.sock)
         connections.pop(conn.sock, None)
         if message.operation in (Operation.UPLOAD, Operation.DOWNLOAD):
@@ -663,6 +704,7 @@ class ChatServer:
                 return None
             if not p.looks_like_tls(bytes(conn.buffer[: p.TLS_PREFIX_BYTES])):
                 conn.mode = Wrapping.PLAIN
+                self._waiting.handshaken(conn.sock)  # no handshake to wait for: only the request
                 return b""
             conn.mode, conn.tls = Wrapping.TLS, TlsServerSide(self._tls_context)
             chunk = bytes(conn.buffer)
@@ -673,6 +715,8 @@ class ChatServer:
             plain, reply = conn.tls.receive(chunk)
             if reply:
                 conn.sock.sendall(reply)  # a handshake flight: far less than a socket buffer
+            if conn.tls.handshaken:
+                self._waiting.handshaken(conn.sock)
         except (ssl.SSLError, OSError) as exc:
             self.stats["tls failures"] += 1
             log.info("TLS handshake with %s failed: %s", conn.ip, exc)
