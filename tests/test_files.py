@@ -3,11 +3,13 @@ connections, caps, a full disk, hostile names, history for late joiners, clean-u
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -426,3 +428,100 @@ def test_stopping_the_server_ends_its_transfers_at_once(tmp_path):
     wait_until(lambda: transfers.running == 0, timeout=2, what="the transfer ended by the stop")
     sock.close()
     alice._shutdown()
+
+
+# --- trickling transfers -------------------------------------------------------------------
+
+
+def trickling_upload(
+    server: ChatServer, source: str, name: str, size: int, token: bytes | None = None
+) -> tuple[socket.socket, object]:
+    """A member at `source` (made in the registry, as a real join from there would, unless its
+    `token` is given) that asks to upload `size` bytes and is let in: its TLS stream, on which
+    the caller trickles."""
+    from ocm_core.crypto.sealed import key_proof
+    from ocm_core.crypto.tls import TlsClientStream, client_tls_context
+    from ocm_core.net.request import check_status
+    from ocm_core.sansio.room import Transport
+
+    if token is None:
+        token, _ = server.registry.join_room("files", name, source, wire=Transport.SEALED)
+    proof = base64.b64encode(key_proof(server.registry.member_keys.key_for(token))).decode()
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.settimeout(5)
+    sock.connect(server.tcp_address)
+    stream = TlsClientStream(sock, client_tls_context())
+    stream.handshake()
+    request = p.FileRequest(token.decode(), proof, f"{name}.bin", size, "application/octet-stream")
+    stream.sendall(p.encode_tcrp(p.Operation.UPLOAD, p.State.REQUEST, "files", p.encode_file_request(request)))
+    check_status(*read_message(stream))
+    return sock, stream
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs sources of 127.0.0.0/8 beyond 127.0.0.1 (Linux)")
+def test_uploads_trickling_from_eight_addresses_are_given_up_and_another_members_upload_goes_through(tmp_path):
+    """Eight members, one per address, each start an upload and then send a few bytes a second:
+    every transfer slot is theirs. Under the speed floor each is given up after its window,
+    and another member's upload, retrying while the slots are busy, goes through."""
+    limits = ServerLimits(transfers=8, transfer_pace_window=2.0, transfer_min_rate=8 * 1024)
+    server = ChatServer("127.0.0.1", 0, 0, server_limits=limits)
+    server.start()
+    tricklers = []
+    try:
+        alice = ChatClient("127.0.0.1", server.tcp_address[1])
+        alice.create_room("files", "alice")
+        for i in range(8):
+            tricklers.append(trickling_upload(server, f"127.0.3.{i + 1}", f"slow{i}", 1_000_000))
+        assert server._transfers.running == 8
+        stop = threading.Event()
+
+        def trickle():
+            while not stop.is_set():
+                for _sock, stream in tricklers:
+                    try:
+                        stream.sendall(b"x" * 16)
+                    except OSError:
+                        pass
+                stop.wait(0.5)
+
+        threading.Thread(target=trickle, daemon=True).start()
+        started = time.monotonic()
+        file_id = alice.send_file(make_file(tmp_path, "real.bin", 300_000))
+        took = time.monotonic() - started
+        stop.set()
+        print(f"\nan upload while 8 trickling uploads held every slot: done in {took:.1f} s")
+        assert p.is_file_id(file_id)
+        assert server.stats["transfers too slow"] >= 1
+        assert took < 10
+        alice.leave()
+    finally:
+        for sock, _stream in tricklers:
+            sock.close()
+        server.stop()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs sources of 127.0.0.0/8 beyond 127.0.0.1 (Linux)")
+def test_one_address_and_one_member_hold_only_their_share_of_transfer_slots(tmp_path):
+    from ocm_core.sansio.room import Transport
+
+    limits = ServerLimits(transfers=8, transfers_per_ip=3, transfers_per_member=2)
+    server = ChatServer("127.0.0.1", 0, 0, server_limits=limits)
+    server.start()
+    held = []
+    try:
+        ChatClient("127.0.0.1", server.tcp_address[1]).create_room("files", "host")
+        ana, _ = server.registry.join_room("files", "ana", "127.0.4.1", wire=Transport.SEALED)
+        held.append(trickling_upload(server, "127.0.4.1", "ana", 1_000_000, ana))
+        held.append(trickling_upload(server, "127.0.4.1", "ana", 1_000_000, ana))
+        with pytest.raises(errors.ServerBusy):  # ana's third: a member's share is two
+            held.append(trickling_upload(server, "127.0.4.1", "ana", 1_000_000, ana))
+        held.append(trickling_upload(server, "127.0.4.1", "cy", 1_000_000))
+        with pytest.raises(errors.ServerBusy):  # a fourth from this address: its share is three
+            held.append(trickling_upload(server, "127.0.4.1", "dee", 1_000_000))
+        held.append(trickling_upload(server, "127.0.4.2", "eve", 1_000_000))  # another address is served
+        assert server._transfers.running == 4
+    finally:
+        for sock, _stream in held:
+            sock.close()
+        server.stop()

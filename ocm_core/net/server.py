@@ -45,6 +45,7 @@ from ocm_core.logutil import ThrottledLog
 from ocm_core.net.transfers import FileTransfers
 from ocm_core.sansio.admission import Admission, Decision
 from ocm_core.sansio.fairqueue import FairQueue, QueueFull
+from ocm_core.sansio.pace import DEFAULT_MIN_RATE, DEFAULT_WINDOW
 from ocm_core.sansio.registry import RoomRegistry
 from ocm_core.sansio.room import Limits
 from ocm_core.sansio.slots import WaitingConnections
@@ -87,7 +88,11 @@ class ServerLimits:
     request_timeout: float = 10.0  # a request must arrive whole within this
     workers: int = 8
     transfers: int = 8  # file uploads and downloads at once; one more is answered BUSY (the client retries)
+    transfers_per_ip: int = 4  # of those, at most this many from one address
+    transfers_per_member: int = 2  # and from one member
     transfer_idle_timeout: float = 30.0  # a transfer that moves no byte for this long is cut off
+    transfer_min_rate: float = DEFAULT_MIN_RATE  # bytes a second over each window, or it is given up
+    transfer_pace_window: float = DEFAULT_WINDOW
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_storage_bytes: int = DEFAULT_MAX_STORAGE_BYTES
 
@@ -353,7 +358,11 @@ class ChatServer:
             self.files,
             self._send_all,
             slots=limits.transfers,
+            per_address=limits.transfers_per_ip,
+            per_member=limits.transfers_per_member,
             idle_timeout=limits.transfer_idle_timeout,
+            min_rate=limits.transfer_min_rate,
+            pace_window=limits.transfer_pace_window,
             stats=self.stats,
         )
         self._admission = Admission(

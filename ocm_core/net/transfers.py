@@ -8,11 +8,17 @@ and chat requests, served by the other pool, never wait for one. The socket turn
 blocking with a per-transfer idle timeout: a peer that stops sending or reading for
 that long loses its transfer, and only its own. Bytes move in CHUNK-sized pieces through
 the connection's TLS state (crypto.tls.TlsServerSide), straight between socket and disk.
+
+So that nobody holds the slots everyone shares: one address has at most `per_address`
+transfers at once and one member `per_member`, and a transfer slower than a floor
+(sansio/pace.py) over a window is given up, as one that moves nothing is.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
+import contextlib
 import errno
 import hashlib
 import logging
@@ -25,6 +31,7 @@ from collections.abc import Callable
 from ocm_core import wire as p
 from ocm_core.crypto.tls import TlsServerSide
 from ocm_core.errors import ProtocolError, RegistryError
+from ocm_core.sansio.pace import DEFAULT_MIN_RATE, DEFAULT_WINDOW, PaceFloor
 from ocm_core.sansio.registry import RoomRegistry
 from ocm_core.sansio.room import Outbound
 from ocm_core.storage.filestore import FileStore, Upload
@@ -36,18 +43,37 @@ CHUNK = 256 * 1024
 DRAIN_SECONDS = 5.0  # after refusing mid-upload, how long the rest is read so the answer is not lost to a reset
 
 DISK_FULL = "the server's disk is full, so the file was not shared; the room goes on"
+BUSY_MEMBER = "you already have as many transfers going as the server allows one member; try again in a moment"
+
+
+class TooSlow(TimeoutError):
+    """The transfer moved less than its floor over a window (sansio/pace.py)."""
 
 
 class TransferStream:
-    """A blocking socket, plain or through a TLS state begun by the selector thread."""
+    """A blocking socket, plain or through a TLS state begun by the selector thread; every
+    byte that moves either way counts towards its pace."""
 
-    def __init__(self, sock: socket.socket, tls: TlsServerSide | None, pending: bytes, idle_timeout: float):
+    def __init__(
+        self,
+        sock: socket.socket,
+        tls: TlsServerSide | None,
+        pending: bytes,
+        idle_timeout: float,
+        pace: PaceFloor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.sock = sock
         self.tls = tls
         self._pending = bytearray(pending)
         sock.setblocking(True)
-        sock.settimeout(idle_timeout)
+        sock.settimeout(idle_timeout if pace is None else min(idle_timeout, pace.window))
         self.received = 0
+        self._pace, self._clock = pace, clock
+
+    def _moved(self, count: int) -> None:
+        if self._pace is not None and not self._pace.moved(count, self._clock()):
+            raise TooSlow(f"moved less than {self._pace.min_rate:g} bytes a second over {self._pace.window:g} s")
 
     def recv(self, limit: int) -> bytes:
         """Up to `limit` bytes of the peer's stream; b"" at its end. socket.timeout when idle too long."""
@@ -61,6 +87,7 @@ class TransferStream:
                     self.sock.sendall(reply)
             if 0 < len(data) <= limit:  # the usual case: hand it on without copying it again
                 self.received += len(data)
+                self._moved(len(data))
                 return data
             self._pending += data
         if len(self._pending) <= limit:
@@ -69,6 +96,7 @@ class TransferStream:
             data = bytes(self._pending[:limit])
             del self._pending[:limit]
         self.received += len(data)
+        self._moved(len(data))
         return data
 
     def recv_exactly(self, size: int) -> bytes:
@@ -82,7 +110,11 @@ class TransferStream:
         return b"".join(parts)
 
     def sendall(self, data: bytes) -> None:
-        self.sock.sendall(self.tls.send(data) if self.tls is not None else data)
+        view = memoryview(self.tls.send(data) if self.tls is not None else data)
+        while view:  # send() piece by piece: a reader that drains a few bytes at a time is measured
+            sent = self.sock.send(view)
+            self._moved(sent)
+            view = view[sent:]
 
     def close(self) -> None:
         try:
@@ -102,14 +134,22 @@ class FileTransfers:
         send_all: Callable[[Outbound], None],
         *,
         slots: int = 8,
+        per_address: int = 4,
+        per_member: int = 2,
         idle_timeout: float = 30.0,
+        min_rate: float = DEFAULT_MIN_RATE,
+        pace_window: float = DEFAULT_WINDOW,
         stats=None,
     ):
         self.registry = registry
         self.files = files
         self._send_all = send_all
         self.slots = slots
+        self.per_address, self.per_member = per_address, per_member
         self.idle_timeout = idle_timeout
+        self.min_rate, self.pace_window = min_rate, pace_window
+        self._by_address: collections.Counter[str] = collections.Counter()
+        self._by_member: collections.Counter[bytes] = collections.Counter()
         self._pool = concurrent.futures.ThreadPoolExecutor(slots, thread_name_prefix="ocm-transfer")
         self._lock = threading.Lock()
         self.running = 0
@@ -125,11 +165,13 @@ class FileTransfers:
         ip: str,
         done: Callable[[], None],
     ) -> bool:
-        """Run the transfer on a free slot; False (nothing taken) when every slot is busy."""
+        """Run the transfer on a free slot; False (nothing taken) when every slot is busy, or
+        every one this address may hold."""
         with self._lock:
-            if self.running >= self.slots:
+            if self.running >= self.slots or self._by_address[ip] >= self.per_address:
                 return False
             self.running += 1
+            self._by_address[ip] += 1
         self._pool.submit(self._run, sock, tls, message, pending, ip, done)
         return True
 
@@ -145,15 +187,20 @@ class FileTransfers:
                 pass
 
     def _run(self, sock, tls, message: p.TcrpMessage, pending: bytes, ip: str, done: Callable[[], None]) -> None:
-        stream = TransferStream(sock, tls, pending, self.idle_timeout)
         started = time.monotonic()
+        pace = PaceFloor(started, self.min_rate, self.pace_window)
+        stream = TransferStream(sock, tls, pending, self.idle_timeout, pace)
         with self._lock:
             self._active.add(sock)
         try:
-            if message.operation is Operation.UPLOAD:
-                self._upload(stream, message, ip)
-            else:
-                self._download(stream, message, ip)
+            with contextlib.ExitStack() as held:  # the member's slot, once it is known
+                if message.operation is Operation.UPLOAD:
+                    self._upload(stream, message, ip, held)
+                else:
+                    self._download(stream, message, ip, held)
+        except TooSlow as exc:
+            self._count("transfers too slow")
+            log.info("a %s from %s was given up: it %s", message.operation.name, ip, exc)
         except TimeoutError:
             self._count("transfers stalled")
             log.info("a %s from %s stalled for %g s and was cut off", message.operation.name, ip, self.idle_timeout)
@@ -166,6 +213,9 @@ class FileTransfers:
             with self._lock:
                 self._active.discard(sock)
                 self.running -= 1
+                self._by_address[ip] -= 1
+                if self._by_address[ip] <= 0:
+                    del self._by_address[ip]
             stream.close()
             done()
             log.debug(
@@ -198,10 +248,26 @@ class FileTransfers:
         proof = p.decode_proof(request.proof)
         return request, self.registry.file_member(request.token.encode("ascii", "replace"), ip, message.room, proof)
 
-    def _upload(self, stream: TransferStream, message: p.TcrpMessage, ip: str) -> None:
+    @contextlib.contextmanager
+    def _member_slot(self, token: bytes):
+        """One of the member's own slots for the transfer's life; RegistryError BUSY when it has none."""
+        with self._lock:
+            if self._by_member[token] >= self.per_member:
+                raise RegistryError(Status.BUSY, BUSY_MEMBER)
+            self._by_member[token] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._by_member[token] -= 1
+                if self._by_member[token] <= 0:
+                    del self._by_member[token]
+
+    def _upload(self, stream: TransferStream, message: p.TcrpMessage, ip: str, held: contextlib.ExitStack) -> None:
         op, room = message.operation, message.room
         try:
             request, sender = self._member(message, ip)
+            held.enter_context(self._member_slot(request.token.encode("ascii", "replace")))
             upload = self.files.begin(room, sender, request.name, request.size, request.mime)
         except ProtocolError as exc:
             return self._answer(stream, op, room, Status.BAD_REQUEST, exc.reason)
@@ -288,10 +354,11 @@ class FileTransfers:
         except (OSError, ssl.SSLError):
             pass
 
-    def _download(self, stream: TransferStream, message: p.TcrpMessage, ip: str) -> None:
+    def _download(self, stream: TransferStream, message: p.TcrpMessage, ip: str, held: contextlib.ExitStack) -> None:
         op, room = message.operation, message.room
         try:
             request, _ = self._member(message, ip)
+            held.enter_context(self._member_slot(request.token.encode("ascii", "replace")))
             info, path = self.files.get(room, request.file_id)
             handle = open(path, "rb")
         except ProtocolError as exc:
