@@ -36,9 +36,10 @@ class RemoteProtocolError(ProtocolError):
 class RegistryError(OCMError):
     """A request the room registry refuses; `status` goes on the wire, str() to a person."""
 
-    def __init__(self, status, message: str):
+    def __init__(self, status, message: str, retry_after: int = 1):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # seconds, for a TRY_LATER
 
 
 class PortInUse(OCMError, OSError):

@@ -102,11 +102,26 @@ STATUS_WORDS: dict[Status, str] = {
 }
 
 
+# What else a server may ask to wait for (TRY_LATER with seconds), beside a password check.
+ROOMS_TOO_FAST = "your address has opened as many rooms as it may for now"
+UNHEARD_MEMBERS = "your address has {count} members that have not begun to chat yet"
+_WAIT_SENTENCES = {
+    ROOMS_TOO_FAST: N_("Your computer has opened as many rooms as it may for now; try again in {seconds} s."),
+    UNHEARD_MEMBERS.split("{")[0]: N_(
+        "Many people at your address have joined without starting to chat yet; try again in {seconds} s."
+    ),
+}
+
+
 def refusal_text(status: Status, detail: str, room: str = "", name: str = "", seconds: int = 0) -> str:
     """The sentence for a server's refusal, in the person's language."""
     named = _name_sentence(detail) if status is Status.BAD_REQUEST else None
     if named is not None:
         return named
+    if status is Status.TRY_LATER and current_language() != SOURCE_LANGUAGE:
+        wait = next((s for head, s in _WAIT_SENTENCES.items() if detail.startswith(head)), None)
+        if wait is not None:
+            return _(wait).format(seconds=seconds)
     words = STATUS_WORDS.get(status)
     if words is None or current_language() == SOURCE_LANGUAGE:
         wait = f"; try again in {seconds} s" if status is Status.TRY_LATER else ""

@@ -376,3 +376,18 @@ def test_a_name_the_server_would_refuse_is_refused_first_in_the_persons_language
         refusal_text(Status.BAD_REQUEST, wire)
         == "名前に、目に見えない文字か文字の向きを変える文字（U+200B）が含まれています。入力し直してください。"
     )
+
+
+def test_a_wait_the_server_asks_for_is_said_in_the_persons_language(monkeypatch):
+    from ocm_core.wire import Status
+    from ocm_core.words import ROOMS_TOO_FAST, UNHEARD_MEMBERS, refusal_text
+
+    japanese_environment(monkeypatch)
+    i18n.use_language()
+    assert refusal_text(Status.TRY_LATER, ROOMS_TOO_FAST, seconds=6) == (
+        "このコンピューターから開けるルームの数がいまは上限に達しています。6 秒後にもう一度お試しください。"
+    )
+    assert refusal_text(Status.TRY_LATER, UNHEARD_MEMBERS.format(count=32), seconds=2).startswith(
+        "同じアドレスから参加してまだ話し始めていない人が多すぎます。2 秒後"
+    )
+    assert "パスワード" in refusal_text(Status.TRY_LATER, "checking passwords", seconds=3)

@@ -2002,3 +2002,72 @@ def test_a_late_datagram_from_another_address_does_not_move_the_member(tmp_path,
     # a new datagram from the new address is a move (a laptop that changed networks)
     assert registry.handle_datagrams([(sealed_datagram(channels, bob, p.encode_heartbeat(0)), elsewhere)]) != []
     assert registry._tokens[bob].address == elsewhere
+
+
+# --- places nobody takes up, and rooms opened in floods ----------------------------------------
+
+
+def test_one_address_cannot_fill_a_room_with_members_that_never_speak(registry, clock, lobby):
+    limits = registry.limits
+    joined = []
+    refused = None
+    for i in range(200):
+        try:
+            joined.append(registry.join_room("lobby", f"ghost{i}", "10.6.6.6")[0])
+        except RegistryError as exc:
+            refused = exc
+            break
+    assert len(joined) == limits.unheard_per_address  # 32 silent places, then it waits
+    assert refused.status is Status.TRY_LATER and refused.retry_after == limits.unheard_retry_seconds
+    assert "members that have not begun to chat yet" in str(refused)
+    clock.now += limits.unheard_seconds + 0.1
+    registry.tick()
+    ghosts = [m for m in registry.members("lobby") if m.startswith("ghost")]
+    assert len(ghosts) == limits.silent_per_address  # the first four keep their places, as members do
+    registry.join_room("lobby", "newcomer", "10.0.0.9")  # and the room has room again
+
+
+def test_a_member_that_speaks_late_or_an_assignment_client_that_only_types_later_keeps_its_place(
+    registry, clock, lobby
+):
+    quiet = [registry.join_room("lobby", f"quiet{i}", "10.7.7.7")[0] for i in range(6)]
+    clock.now += 1.0  # the first datagram was lost; the second arrives a second later
+    send(registry, quiet[5], p.encode_heartbeat(0), ("10.7.7.7", 7005))
+    clock.now += registry.limits.unheard_seconds
+    registry.tick()
+    names = registry.members("lobby")
+    assert {"quiet0", "quiet1", "quiet2", "quiet3", "quiet5"} <= set(names)  # four silent ones and the speaker
+    assert "quiet4" not in names  # the fifth silent one, past the allowance
+
+
+def test_room_creation_is_bounded_per_address_and_in_all_and_the_refusal_says_when(clock):
+    registry = RoomRegistry(clock=clock)
+    refusal = None
+    for i in range(30):  # open a room and close it again, over and over, from one address
+        try:
+            token = registry.create_room(f"r{i}", "host", "10.0.0.1")
+        except RegistryError as exc:
+            refusal = exc
+            break
+        registry.handle_datagram(p.Datagram(f"r{i}", token, p.encode_leave()), ("10.0.0.1", 5000))
+    assert i == registry.limits.create_burst_per_address  # twenty at once, then
+    assert refusal.status is Status.TRY_LATER and refusal.retry_after == 6  # ten a minute: one every six seconds
+    assert str(refusal) == "your address has opened as many rooms as it may for now"
+    clock.now += 6
+    registry.create_room("after a wait", "host", "10.0.0.1")
+
+    # 250 addresses open rooms whose hosts never speak: once the server is crowded (90 % of its
+    # rooms), such rooms are given back after seconds, and a real host finds a place again.
+    registry = RoomRegistry(clock=clock, limits=Limits(max_rooms=100))
+    created = 0
+    for address in range(250):
+        try:
+            registry.create_room(f"flood{address}", "host", f"10.1.{address // 256}.{address % 256}")
+            created += 1
+        except RegistryError as exc:
+            assert exc.status is Status.SERVER_FULL
+    assert created == 100
+    clock.now += registry.limits.unheard_seconds + 0.1
+    registry.tick()
+    assert registry.room_names() == []
+    registry.create_room("real", "host", "10.0.0.1")

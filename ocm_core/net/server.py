@@ -757,6 +757,7 @@ class ChatServer:
             decision.completion,
             tls=conn.tls,
             dialect=decision.dialect,
+            retry_after=decision.retry_after,
         )
 
     def _answer_and_close(

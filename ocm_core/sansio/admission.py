@@ -33,6 +33,7 @@ class Decision:
     completion: bytes | None = None
     dialect: Dialect = Dialect.OURS
     outbound: Outbound = field(default_factory=list)
+    retry_after: int = 1  # seconds, for a TRY_LATER
 
 
 class Admission:
@@ -82,7 +83,7 @@ class Admission:
         except ProtocolError as exc:
             return Decision(Status.BAD_REQUEST, exc.reason, dialect=dialect)
         except RegistryError as exc:
-            return Decision(exc.status, str(exc), dialect=dialect)
+            return Decision(exc.status, str(exc), dialect=dialect, retry_after=exc.retry_after)
         return Decision(status, "", completion, dialect, outbound)
 
     def _admitted(self, ip: str, message: p.TcrpMessage, sealed: bool) -> tuple[Status, bytes | None, Outbound]:

@@ -132,7 +132,7 @@ class Durability(RegistryParts):
                 transport = Transport.BARE
             member = self._new_member(owner, kept.name, kept.token, kept.ip, transport, kept.address)
             member.chat_bucket.credit(HELD_PER_MEMBER)  # what its client kept while we were down
-            member.proven = True  # its address was its own before the restart
+            member.proven = member.heard = True  # its address was its own before the restart
             if member.channel is not None:  # what it opened before the restart opens no more
                 member.channel.window.resume_after(kept.replay_newest)
             owner.members[member.name] = member

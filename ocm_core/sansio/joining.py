@@ -9,6 +9,7 @@ methods take the registry's lock and change memory only inside a store transacti
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 
 from ocm_core import wire as p
@@ -26,6 +27,7 @@ log = logging.getLogger("ocm_core.sansio.registry")  # one logger for the regist
 TOKEN_BYTES = 16  # 128 bits from secrets, sent as 22 URL-safe characters
 REPEAT_SECONDS = 120.0  # a CREATE or JOIN repeated with its request id within this gets the first answer
 ADMIT_SECONDS = 10.0  # a member admitted by a request with an id, never heard from since, is dropped after this
+CREATE_ADDRESSES = 10_000  # addresses whose creation rate is remembered at most
 
 
 class Joining(RegistryParts):
@@ -60,6 +62,8 @@ class Joining(RegistryParts):
                 return token
         _check_readable(room, room=True)
         _check_readable(username, room=False)
+        with self._lock:
+            self._check_unheard(ip)
         salt = digest = None
         if password:
             with self._lock:
@@ -67,6 +71,7 @@ class Joining(RegistryParts):
             salt, digest = self.passwords.hash_new(ip, password)  # outside the lock: it is slow on purpose
         with self._lock:
             self._check_room_free(room, ip)
+            self._take_create(ip)
 
             def create() -> Member:
                 new_room = Room(room, username, room.encode("utf-8"), salt, digest)
@@ -100,6 +105,38 @@ class Joining(RegistryParts):
                 f"your address already hosts {cap} rooms on this server, the most it allows; close one first",
             )
 
+    def _check_unheard(self, ip: str) -> None:
+        """Refuse for now an address whose members, never heard from, are already many."""
+        limits = self.limits
+        if sum(1 for m in self._tokens.values() if m.ip == ip and not m.heard) >= limits.unheard_per_address:
+            seconds = limits.unheard_retry_seconds
+            raise RegistryError(
+                Status.TRY_LATER,
+                words.UNHEARD_MEMBERS.format(count=limits.unheard_per_address),
+                retry_after=seconds,
+            )
+
+    def _take_create(self, ip: str) -> None:
+        """One new room's worth of this address's creation rate; TRY_LATER, with the seconds
+        until there is one, when it is spent."""
+        now, limits = self._clock(), self.limits
+        bucket = self._create_buckets.get(ip)
+        if bucket is None:
+            if len(self._create_buckets) >= CREATE_ADDRESSES:  # forget the addresses that are quiet again
+                for address, old in list(self._create_buckets.items()):
+                    old.refill(now)
+                    if old.full:
+                        del self._create_buckets[address]
+            burst = max(limits.create_burst_per_address, limits.max_rooms_per_address)
+            bucket = self._create_buckets[ip] = TokenBucket(
+                limits.creates_per_minute_per_address / 60, burst, burst, now
+            )
+        bucket.refill(now)
+        if bucket.tokens < 1:
+            seconds = max(1, math.ceil((1 - bucket.tokens) / bucket.rate))
+            raise RegistryError(Status.TRY_LATER, words.ROOMS_TOO_FAST, retry_after=seconds)
+        bucket.take(now)
+
     def join_room(
         self,
         room: str,
@@ -117,6 +154,7 @@ class Joining(RegistryParts):
             if token := self._repeat(key):
                 return token, []
             _check_readable(username, room=False)
+            self._check_unheard(ip)
             target = self._rooms.get(room)
             if target is None:
                 raise RegistryError(Status.NO_SUCH_ROOM, f"there is no room '{room}' on this server; check the name")
@@ -167,6 +205,7 @@ class Joining(RegistryParts):
 
             def come_back() -> Outbound:
                 member.ip, member.last_seen, member.admit_by = ip, self._clock(), None
+                member.heard, member.joined_at = False, member.last_seen
                 member.address, member.proven = None, False
                 target.members[username] = member
                 self._tokens[member.token] = member
@@ -221,6 +260,7 @@ class Joining(RegistryParts):
             ip,
             room,
             last_seen=now,
+            joined_at=now,
             acked_seq=room.seq,
             chat_bucket=TokenBucket(limits.rate_per_second, limits.rate_burst, float(limits.rate_burst), now),
             resend_bucket=TokenBucket(limits.resend_per_second, limits.resend_burst, float(limits.resend_burst), now),

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from ocm_core.crypto.sealed import MemberKeys
 from ocm_core.logutil import ThrottledLog
 from ocm_core.sansio.passwords import PasswordGuard
-from ocm_core.sansio.room import Address, Limits, Member, Outbound, Room, Transport
+from ocm_core.sansio.room import Address, Limits, Member, Outbound, Room, TokenBucket, Transport
 from ocm_core.sansio.tombstones import Tombstones
 from ocm_core.storage.roomstore import RoomStore
 from ocm_core.wire import EventType
@@ -39,6 +39,7 @@ class RegistryParts:
     _store_recovery_unconfirmed: bool
     _quiet_log: ThrottledLog
     _windows_moved: dict[bytes, int]
+    _create_buckets: dict[str, TokenBucket]
 
     # Steps one part takes from another; the part that owns each one overrides it.
 

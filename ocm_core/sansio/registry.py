@@ -38,6 +38,7 @@ from ocm_core.sansio.room import (
     Member,
     Outbound,
     Room,
+    TokenBucket,
     Transport,
 )
 from ocm_core.sansio.tombstones import TokenEnd, Tombstones
@@ -91,6 +92,7 @@ class RoomRegistry(Joining, Relay, Durability):
         self._store = store
         self._quiet_log = ThrottledLog(log, DROP_LOG_EVERY, clock)
         self._windows_moved: dict[bytes, int] = {}
+        self._create_buckets: dict[str, TokenBucket] = {}
         # While the database refuses writes, nothing that must be stored is done at all:
         # messages are refused (their senders told), joins too, and no one times out.
         self._store_failing = False
@@ -120,7 +122,7 @@ class RoomRegistry(Joining, Relay, Durability):
             member = self._authenticate(token, ip, room_name, proof)
             room = member.room
             history = _history(room)
-            member.admit_by = None  # it has its token
+            member.admit_by, member.heard = None, True  # it has its token
             member.acked_seq = max(member.acked_seq, room.seq)
             return {
                 "room": room.name,
@@ -304,12 +306,34 @@ class RoomRegistry(Joining, Relay, Durability):
             self.passwords.forgive(now)
             return out
 
+    def _unheard_overstaying(self, now: float) -> list[Member]:
+        """Members never heard from once `unheard_seconds` have passed, beyond their address's
+        first `silent_per_address` (none kept in a room, or on a server, under pressure):
+        places nobody takes up are not held for long."""
+        limits = self.limits
+        crowded = len(self._rooms) >= limits.pressure * limits.max_rooms
+        unheard: dict[str, list[Member]] = collections.defaultdict(list)
+        for member in self._tokens.values():
+            if not member.heard and now - member.joined_at > limits.unheard_seconds:
+                unheard[member.ip].append(member)
+        overstaying = []
+        for members in unheard.values():
+            kept = 0
+            for member in sorted(members, key=lambda m: m.joined_at):
+                full = len(member.room.members) >= limits.pressure * limits.max_members_per_room
+                if kept < limits.silent_per_address and not crowded and not full:
+                    kept += 1
+                else:
+                    overstaying.append(member)
+        return overstaying
+
     def _time_out(self, now: float) -> Outbound:
         out: Outbound = []
         deadline = now - self.member_timeout
         gone = [
             m for m in self._tokens.values() if m.last_seen < deadline or (m.admit_by is not None and m.admit_by < now)
         ]
+        gone += self._unheard_overstaying(now)
         for member in gone:
             if member.token in self._tokens:  # a closed room may have taken it already
                 out += self._remove(member, EventType.TIMED_OUT)

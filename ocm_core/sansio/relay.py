@@ -104,7 +104,7 @@ class Relay(RegistryParts):
             # its rate over the silence, not a flood (capped by what the server would hold).
             member.chat_bucket.credit(min(HELD_PER_MEMBER, (now - member.last_seen) * self.limits.rate_per_second))
         member.last_seen = now
-        member.admit_by = None
+        member.admit_by, member.heard = None, True
         if member.address != address:
             if member.address is not None:
                 self._quiet_log.log(

@@ -45,6 +45,21 @@ class Limits:
     rate_burst: int = 50
     password_failures_free: int = 3  # wrong passwords from one address before we slow down
     password_lockout_max: float = 60.0
+    # Members never heard from since they joined (no datagram, no SYNC): an address keeps
+    # `silent_per_address` of them as long as any member (an assignment client that says
+    # nothing until it types); more go after `unheard_seconds` (our clients speak within a
+    # second, a lost first datagram included), and past `unheard_per_address` in all, its
+    # joins wait.
+    silent_per_address: int = 4
+    unheard_seconds: float = 5.0
+    unheard_per_address: int = 32  # a classroom behind one router joins at once
+    unheard_retry_seconds: int = 2
+    # Under pressure (a room, or the server's rooms, at `pressure` of their cap) the
+    # allowance goes: every place never taken up is given back after `unheard_seconds`.
+    pressure: float = 0.9
+    # New rooms: a few per address a minute (at least max_rooms_per_address at once).
+    creates_per_minute_per_address: float = 10.0
+    create_burst_per_address: int = 20
 
 
 @dataclass
@@ -108,6 +123,8 @@ class Member:
     # Set when the join carried a request id (our clients): if nothing (SYNC or UDP) comes
     # from the member by then, its client gave up on the answer, and the name is freed.
     admit_by: float | None = None
+    heard: bool = False  # a datagram or a SYNC came from it since it joined (or came back)
+    joined_at: float = 0.0
 
     @property
     def is_host(self) -> bool:
