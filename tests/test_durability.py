@@ -440,3 +440,54 @@ def test_an_in_memory_server_starts_on_a_full_disk_as_the_apps_host_a_room_does(
         client = ChatClient("127.0.0.1", again.tcp_address[1])
         client.create_room("lobby", "ana")
         client.leave()
+
+
+# --- a damaged write-ahead log -----------------------------------------------------------------
+
+
+def crashed_copy(tmp_path: Path, name: str) -> Path:
+    """A database with a room, as a process killed mid-run leaves it: its write-ahead log not
+    yet checkpointed into the file (copied while the store is still open)."""
+    import shutil
+
+    source = tmp_path / f"live-{name}"
+    store = RoomStore(source)
+    registry = RoomRegistry(store=store)
+    registry.create_room("kept in the log", "host", "10.0.0.1")
+    copy = tmp_path / name
+    shutil.copy(source, copy)
+    shutil.copy(str(source) + "-wal", str(copy) + "-wal")
+    store.close()
+    return copy
+
+
+def test_a_damaged_write_ahead_log_is_said_in_one_sentence_and_kept_aside(tmp_path, caplog):
+    good = RoomStore(crashed_copy(tmp_path, "good.db"))
+    assert [room.name for room in good.rooms()] == ["kept in the log"] and good.damaged_log is None
+    good.close()
+    damaged = crashed_copy(tmp_path, "damaged.db")
+    log_path = Path(str(damaged) + "-wal")
+    data = bytearray(log_path.read_bytes())
+    data[32 + 24 + 100] ^= 0xFF  # a byte of the first frame's page: its checksum no longer holds
+    log_path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="ocm_core.storage.roomstore"):
+        store = RoomStore(damaged)
+    assert store.rooms() == []  # what SQLite passed over is lost...
+    assert store.damaged_log is not None and store.damaged_log.read_bytes() == bytes(data)  # ...but kept
+    assert [r.getMessage() for r in caplog.records] == [
+        f"the write-ahead log of {damaged} was damaged: what was written after its last good entry is lost; "
+        f"the damaged log is kept at {store.damaged_log}"
+    ]
+    store.close()
+
+
+def test_a_reused_log_with_an_older_cycles_frames_at_its_end_is_not_damage():
+    from ocm_core.storage import wal
+
+    page = 1024
+    header = wal.HEADER.pack(0x377F0682, 3007000, page, 1, 11, 22, 0, 0)
+    frame = lambda salts: wal.FRAME_HEADER.pack(1, 1, *salts, 0, 0) + bytes(page)
+    log = header + frame((11, 22)) * 2 + frame((5, 6)) * 3  # two of this cycle, three left from before
+    assert wal.frames_of_this_cycle(log) == 2
+    assert not wal.passed_over(log, 2) and wal.passed_over(log, 1)
+    assert wal.passed_over(b"not a log" * 10, 0) and not wal.passed_over(b"", 0)

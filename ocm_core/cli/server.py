@@ -207,6 +207,14 @@ def server_main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     in_memory = args.no_db or server.memory_only is not None
+    if server.damaged_log is not None:
+        print(
+            _(
+                "The database's log was damaged: rooms and messages written after its last good entry are lost. "
+                "The damaged log is kept at {path}."
+            ).format(path=server.damaged_log),
+            flush=True,
+        )
     if server.memory_only is not None:
         print(
             _(

@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ocm_core import wire as p
@@ -233,6 +234,11 @@ class ChatServer:
     def fingerprint(self) -> str:
         """The identity's short form, for people to compare with what their clients show."""
         return self.identity.fingerprint
+
+    @property
+    def damaged_log(self) -> Path | None:
+        """Where the database's damaged write-ahead log was kept at start, if it was damaged."""
+        return self._store.damaged_log if self._store is not None else None
 
     @property
     def running(self) -> bool:

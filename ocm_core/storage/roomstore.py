@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ocm_core import paths
 from ocm_core.errors import DatabaseInUse, OCMError
+from ocm_core.storage import wal
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +123,15 @@ class StoredEvent:
 class RoomStore:
     def __init__(self, path: str | os.PathLike):
         path = str(path)
+        log_before = b""
+        self.damaged_log: Path | None = None  # where a damaged write-ahead log was kept, if one was
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             fresh = not Path(path).exists()
+            try:
+                log_before = Path(path + "-wal").read_bytes()  # as the last run left it, before SQLite reads it
+            except FileNotFoundError:
+                pass
         # timeout=0: a second server on this file fails at once instead of waiting 5 s.
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=0)
         if path != ":memory:" and fresh:
@@ -134,6 +141,8 @@ class RoomStore:
         except BaseException:
             self._db.close()  # in use, damaged, or newer: leave no connection open on it
             raise
+        if log_before:
+            self._check_log(path, log_before)
         self.path = path
         self._in_batch = False
 
@@ -162,6 +171,28 @@ class RoomStore:
             self._db.execute("ALTER TABLE members ADD COLUMN replay_newest INTEGER NOT NULL DEFAULT 0")
         if version != SCHEMA_VERSION:  # only a new file is written to here: a full disk must not stop a start
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _check_log(self, path: str, log_before: bytes) -> None:
+        """Keep a write-ahead log aside when SQLite passed over part of it (ocm_core/storage/wal.py)."""
+        try:
+            taken_up = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+        except sqlite3.Error:
+            return  # nothing can be written now (a full disk): the log stays as it is for the next start
+        if not wal.passed_over(log_before, max(taken_up, 0)):
+            return
+        kept = Path(f"{path}-wal.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            kept.write_bytes(log_before)
+        except OSError as exc:
+            log.warning("could not keep the damaged log of %s aside: %s", path, exc)
+            return
+        self.damaged_log = kept
+        log.warning(
+            "the write-ahead log of %s was damaged: what was written after its last good entry is lost; "
+            "the damaged log is kept at %s",
+            path,
+            kept,
+        )
 
     @contextlib.contextmanager
     def batch(self):
