@@ -75,7 +75,12 @@ class ClientError(OCMError):
 
 
 class ServerUnreachable(ClientError):
-    pass
+    """`transient`: the request timed out or its connection broke (a lossy network), rather
+    than nobody being there; asking again may well work."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 class RoomExists(ClientError):

@@ -18,6 +18,7 @@ import pytest
 from faultproxy import FaultProxy, Faults
 from support import EventLog, wait_until
 
+from ocm_core import errors
 from ocm_core.net.client import ChatClient
 from ocm_core.net.server import ChatServer, next_free_ports
 from ocm_core.sansio import events as ev
@@ -196,3 +197,71 @@ def test_server_killed_and_restarted_from_its_database_loses_nothing(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+# --- joining over a lossy path -----------------------------------------------------------------
+
+
+class SwallowingProxy:
+    """A TCP proxy to `target` that takes the first `swallow` connections and never answers
+    them (as a path losing everything would look to the client), then passes the rest on."""
+
+    def __init__(self, target: tuple[str, int], swallow: int):
+        self.target, self.swallow = target, swallow
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            if self.accepted <= self.swallow:
+                self.held.append(conn)
+                continue
+            upstream = socket.create_connection(self.target)
+            for a, b in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_join_whose_first_requests_are_lost_is_asked_again_quietly(server):
+    proxy = SwallowingProxy(server.tcp_address, swallow=3)
+    try:
+        host = ChatClient("127.0.0.1", server.tcp_address[1])
+        host.create_room("lossy", "host")
+        guest = ChatClient("127.0.0.1", proxy.port, timeout=0.5)
+        guest.join_room("lossy", "guest")  # three lost requests, then through: no error on the way
+        assert proxy.accepted >= 4 and server.registry.members("lossy") == ["guest", "host"]
+        guest.leave()
+        host.leave()
+    finally:
+        proxy.close()
+
+
+def test_a_server_that_is_not_there_is_said_at_once_not_after_the_patience():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once it is closed
+    started = time.monotonic()
+    with pytest.raises(errors.ServerUnreachable) as refused:
+        ChatClient("127.0.0.1", port, timeout=0.5).join_room("lobby", "ana")
+    assert time.monotonic() - started < 2 and not refused.value.transient

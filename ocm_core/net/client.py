@@ -19,8 +19,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ocm_core import errors
 from ocm_core import wire as p
@@ -43,7 +44,12 @@ from ocm_core.words import name_refusal_text
 
 log = logging.getLogger(__name__)
 
-ENTER_ATTEMPTS = 2  # a CREATE or JOIN whose answer did not come is asked once more, with the same request id
+T = TypeVar("T")
+
+# A CREATE or JOIN whose answer did not come (a lossy network) is asked again, with the same
+# request id, for this long in all before the person is told: TCP over 40 % loss takes
+# several of its own retransmissions for one request.
+ENTER_PATIENCE = 30.0
 
 __all__ = ["ChatClient", "RoomInfo", "parse_address"]
 
@@ -185,13 +191,8 @@ class ChatClient:
         # One id for every attempt: if an answer was lost after the server admitted us, the
         # retry gets the same token instead of "name taken".
         payload = p.encode_request(p.RoomRequest(username, password or None, request_id=uuid.uuid4().hex))
-        for attempt in range(ENTER_ATTEMPTS):
-            try:
-                grant = self.link.request(operation, room, payload, username)
-                break
-            except errors.ServerUnreachable:
-                if attempt == ENTER_ATTEMPTS - 1:
-                    raise
+        deadline = time.monotonic() + max(ENTER_PATIENCE, 2 * self.timeout)
+        grant = self._patiently(lambda: self.link.request(operation, room, payload, username), deadline)
         if self.plain:
             token = grant
         else:
@@ -202,7 +203,7 @@ class ChatClient:
         self._token, self.room, self.username = token, room, username
         self.locked = bool(password)
         self.password = password or None  # kept for a Rejoin after the server forgot this session
-        snapshot = self._sync()
+        snapshot = self._patiently(self._sync, deadline)
         chat_target = self._udp_override or (self.server_host, snapshot.udp_port)
         try:
             self._udp_address = socket.getaddrinfo(*chat_target, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
@@ -232,6 +233,16 @@ class ChatClient:
         # Wait for that answer (briefly) so that a joined client is a reachable one.
         if not self._answered.wait(self.timeout):
             log.warning("the server has not answered on UDP yet; going on, the timer keeps trying")
+
+    def _patiently(self, request: Callable[[], T], deadline: float) -> T:
+        """`request()`, asked again while it times out or its connection breaks, until `deadline`."""
+        while True:
+            try:
+                return request()
+            except errors.ServerUnreachable as exc:
+                if not exc.transient or time.monotonic() + self.timeout > deadline:
+                    raise
+                log.info("asking %s again: %s", self.link.where, exc)
 
     def file_credentials(self) -> tuple[str, str, str]:
         """The room, token and key proof that file requests carry (refused for a plain client)."""

@@ -148,6 +148,13 @@ class ServerLink:
     def connect(self) -> socket.socket:
         try:
             return socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except TimeoutError:  # no answer to the connection at all: lost on the way, perhaps
+            raise errors.ServerUnreachable(
+                _("The server at {address} did not answer in {seconds:g} s; try again.").format(
+                    address=self.where, seconds=self.timeout
+                ),
+                transient=True,
+            ) from None
         except socket.gaierror:
             raise errors.ServerUnreachable(
                 _("Cannot find a computer named '{host}'; check the address.").format(host=self.host)
@@ -242,11 +249,13 @@ class ServerLink:
                 raise errors.ServerUnreachable(
                     _("The server at {address} did not answer in {seconds:g} s; try again.").format(
                         address=self.where, seconds=self.timeout
-                    )
+                    ),
+                    transient=True,
                 ) from None
             except (ConnectionError, OSError) as exc:
                 raise errors.ServerUnreachable(
-                    _("The connection to {address} broke ({error}); try again.").format(address=self.where, error=exc)
+                    _("The connection to {address} broke ({error}); try again.").format(address=self.where, error=exc),
+                    transient=True,
                 ) from None
 
     def request(self, operation: Operation, room: str, payload: bytes, name: str = "") -> bytes:
