@@ -27,6 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from private_home import use_private_home
+
 MIB = 1024 * 1024
 CHUNK = 256 * 1024
 
@@ -214,6 +216,7 @@ def through_server(source: Path, folder: Path) -> dict:
 
 
 def main() -> None:
+    use_private_home()  # nothing it starts writes in the user's own folders
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 200], help="file sizes in MiB")
     parser.add_argument("--role", help=argparse.SUPPRESS)

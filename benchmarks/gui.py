@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from private_home import use_private_home
+
 BURST = 5_000
 LONG = 50_000
 TICK_MS = 10
@@ -206,6 +208,7 @@ class Run:
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_private_home()  # nothing it starts writes in the user's own folders
     parser = argparse.ArgumentParser(
         description="Chat window benchmark: a 5,000-message burst and a 50,000-line scrollback."
     )

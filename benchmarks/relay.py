@@ -52,6 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from private_home import use_private_home
+
 from ocm_core import wire as p
 from ocm_core.crypto.sealed import OpenFailed, SealedChannel
 from ocm_core.crypto.tls import TlsClientStream, client_tls_context
@@ -919,6 +921,7 @@ LOAD_KEYS = {"10": "1 room of 10", "100": "1 room of 100", "100x10": "100 rooms 
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_private_home()  # nothing it starts writes in the user's own folders
     parser = argparse.ArgumentParser(
         description="Relay benchmark: our server against the least a Python UDP relay can do."
     )

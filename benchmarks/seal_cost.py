@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from private_home import use_private_home
+
 from ocm_core import wire as p
 from ocm_core.crypto.identity import ServerIdentity
 from ocm_core.crypto.sealed import MemberKeys, SealedChannel
@@ -74,6 +76,7 @@ def one_run(members: int, sealed: bool, messages: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_private_home()  # nothing it starts writes in the user's own folders
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=4000)
     parser.add_argument("--runs", type=int, default=5)

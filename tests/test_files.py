@@ -300,8 +300,11 @@ def test_a_hostile_name_arrives_safe_on_both_sides(server, make_client, tmp_path
 def test_a_corrupted_upload_is_refused_by_its_checksum(server, make_client):
     alice, bob = room_of_two(make_client)
     sock, _ = raw_upload(server, alice, "x.bin", 3, b"abc" + hashlib.sha256(b"abd").digest())
-    wait_until(lambda: server.stats["uploads corrupt"] == 1, what="the checksum refused")
+    # "uploads refused" is counted once the refused upload's space is given back: wait for that,
+    # not for "uploads corrupt", which is counted as the checksum fails, before the abort.
+    wait_until(lambda: server.stats["uploads refused"] == 1, what="the upload refused and its space freed")
     sock.close()
+    assert server.stats["uploads corrupt"] == 1
     assert server.files.used_bytes == 0 and bob.list_files() == []
 
 

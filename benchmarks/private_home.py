@@ -1,0 +1,30 @@
+"""A home of the benchmark's own: HOME and every XDG folder point into a temporary directory,
+removed at exit, so that a server's identity, the trusted keys, settings and logs that a
+benchmark's processes write never land in the user's real folders (XDG_* wins over each
+system's usual place in ocm_core/paths.py, on Windows and macOS too)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+FOLDERS = (
+    ("HOME", "home"),
+    ("XDG_CONFIG_HOME", "config"),
+    ("XDG_DATA_HOME", "data"),
+    ("XDG_STATE_HOME", "state"),
+    ("XDG_CACHE_HOME", "cache"),
+)
+
+
+def use_private_home() -> str:
+    """Point this process (and what it starts) at a fresh home; its path."""
+    base = tempfile.mkdtemp(prefix="ocm-bench-home-")
+    for variable, name in FOLDERS:
+        path = os.path.join(base, name)
+        os.makedirs(path)
+        os.environ[variable] = path
+    atexit.register(shutil.rmtree, base, True)
+    return base
