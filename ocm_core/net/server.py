@@ -85,6 +85,7 @@ class ServerLimits:
     max_connections: int = field(default_factory=default_max_connections)
     max_connections_per_ip: int = 32
     waiting_per_ip: int = 8  # connections one address may hold before its request arrives (sansio/slots.py)
+    waiting_grace: float = 0.5  # how long a connection may wait for its request before it gives way
     handshake_timeout: float = 5.0  # a TLS handshake must be done within this
     request_timeout: float = 10.0  # a request must arrive whole within this
     workers: int = 8
@@ -318,6 +319,7 @@ class ChatServer:
             per_address=limits.waiting_per_ip,
             handshake_seconds=limits.handshake_timeout,
             request_seconds=limits.request_timeout,
+            grace=limits.waiting_grace,
         )
         self._workers = concurrent.futures.ThreadPoolExecutor(
             self.server_limits.workers, thread_name_prefix="ocm-tcp-worker"
