@@ -16,7 +16,16 @@ from ocm_core import wire as p
 from ocm_core import words
 from ocm_core.errors import RegistryError
 from ocm_core.sansio.parts import RegistryParts
-from ocm_core.sansio.room import Address, Member, Outbound, Room, TokenBucket, Transport, stored_member
+from ocm_core.sansio.room import (
+    Address,
+    Member,
+    Outbound,
+    Room,
+    TokenBucket,
+    Transport,
+    forget_full_buckets,
+    stored_member,
+)
 from ocm_core.sansio.tombstones import TOMBSTONE_LIMIT, TokenEnd
 from ocm_core.storage.roomstore import StoredRoom, StoreWriteError
 from ocm_core.wire import EventType, Status, names
@@ -123,10 +132,7 @@ class Joining(RegistryParts):
         bucket = self._create_buckets.get(ip)
         if bucket is None:
             if len(self._create_buckets) >= CREATE_ADDRESSES:  # forget the addresses that are quiet again
-                for address, old in list(self._create_buckets.items()):
-                    old.refill(now)
-                    if old.full:
-                        del self._create_buckets[address]
+                forget_full_buckets(self._create_buckets, now)
             burst = max(limits.create_burst_per_address, limits.max_rooms_per_address)
             bucket = self._create_buckets[ip] = TokenBucket(
                 limits.creates_per_minute_per_address / 60, burst, burst, now

@@ -3,7 +3,7 @@ all, so that a flood of (possibly forged) probes makes little traffic. No I/O; t
 
 from __future__ import annotations
 
-from ocm_core.sansio.room import TokenBucket
+from ocm_core.sansio.room import TokenBucket, forget_full_buckets
 
 
 class AnswerLimiter:
@@ -31,10 +31,7 @@ class AnswerLimiter:
         bucket = self._buckets.get(ip)
         if bucket is None:
             if len(self._buckets) >= self._max_addresses:
-                for key, old in list(self._buckets.items()):
-                    old.refill(now)
-                    if old.full:  # quiet long enough that forgetting it changes nothing
-                        del self._buckets[key]
+                forget_full_buckets(self._buckets, now)
                 if len(self._buckets) >= self._max_addresses:
                     return False
             rate, burst = self._per_address

@@ -92,6 +92,14 @@ class TokenBucket:
         return False
 
 
+def forget_full_buckets(buckets: dict[str, TokenBucket], now: float) -> None:
+    """Drop the buckets that have refilled: an address quiet that long is decided as a new one."""
+    for key, bucket in list(buckets.items()):
+        bucket.refill(now)
+        if bucket.full:
+            del buckets[key]
+
+
 @dataclass
 class Member:
     name: str
