@@ -145,16 +145,20 @@ class ServerLink:
         """The server's address as a person reads it."""
         return f"{self.host}:{self.port}"
 
+    def _no_answer(self) -> errors.ServerUnreachable:
+        """Silence for `timeout`: worth another try, the answer may have been lost on the way."""
+        return errors.ServerUnreachable(
+            _("The server at {address} did not answer in {seconds:g} s; try again.").format(
+                address=self.where, seconds=self.timeout
+            ),
+            transient=True,
+        )
+
     def connect(self) -> socket.socket:
         try:
             return socket.create_connection((self.host, self.port), timeout=self.timeout)
         except TimeoutError:  # no answer to the connection at all: lost on the way, perhaps
-            raise errors.ServerUnreachable(
-                _("The server at {address} did not answer in {seconds:g} s; try again.").format(
-                    address=self.where, seconds=self.timeout
-                ),
-                transient=True,
-            ) from None
+            raise self._no_answer() from None
         except socket.gaierror:
             raise errors.ServerUnreachable(
                 _("Cannot find a computer named '{host}'; check the address.").format(host=self.host)
@@ -246,12 +250,7 @@ class ServerLink:
                     raise errors.RemoteProtocolError("the server did not complete the request")
                 return message.payload
             except TimeoutError:
-                raise errors.ServerUnreachable(
-                    _("The server at {address} did not answer in {seconds:g} s; try again.").format(
-                        address=self.where, seconds=self.timeout
-                    ),
-                    transient=True,
-                ) from None
+                raise self._no_answer() from None
             except (ConnectionError, OSError) as exc:
                 raise errors.ServerUnreachable(
                     _("The connection to {address} broke ({error}); try again.").format(address=self.where, error=exc),
