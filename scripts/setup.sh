@@ -20,11 +20,19 @@ command -v dunst >/dev/null 2>&1 || need_apt+=(dunst)
 fc-list 2>/dev/null | grep -i "noto sans cjk" >/dev/null || need_apt+=(fonts-noto-cjk)
 # colour emoji for the chat view (Tk on Xft >= 2.3.5 draws them; see docs/gui.md)
 fc-list 2>/dev/null | grep -i "noto color emoji" >/dev/null || need_apt+=(fonts-noto-color-emoji)
+# the suite runs in ja_JP.UTF-8 too (docs/testing.md); localedef needs the locale sources
+[ -f /usr/share/i18n/locales/ja_JP ] || need_apt+=(locales)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
     echo "setup: installing Debian packages: ${need_apt[*]}"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! locale -a 2>/dev/null | grep -i "^ja_JP.utf-\?8$" >/dev/null; then
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    echo "setup: generating the ja_JP.UTF-8 locale"
+    $SUDO localedef -i ja_JP -f UTF-8 ja_JP.UTF-8
 fi
 
 PYTHON=${PYTHON:-python3}

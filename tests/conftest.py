@@ -186,9 +186,13 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def english():
+def english(monkeypatch):
     """Tests read the source language unless they choose another (tests/test_i18n.py does),
-    whatever the machine's LANG says; the language is put back after each test."""
+    whatever the machine's LANG says; the language is put back after each test. LANGUAGE
+    (read first by gettext and by `i18n.use_language()`) says English to the CLIs the tests
+    start in process or as children, while LANG and LC_ALL keep the machine's encoding and
+    formats: the suite runs in ja_JP.UTF-8 as well as C.UTF-8 (docs/testing.md)."""
+    monkeypatch.setenv("LANGUAGE", "en")
     i18n.use_language("en")
     yield
     i18n.use_language("en")
