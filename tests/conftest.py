@@ -12,6 +12,7 @@ Two autouse fixtures guard every test (docs/testing.md says more):
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import re
@@ -180,6 +181,27 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "expect_error_log(pattern): the test provokes an ERROR log under ocm_core/ocm_gui matching pattern"
     )
+    config.addinivalue_line(
+        "markers", "network: opens sockets or starts processes (set from its fixtures and source; see below)"
+    )
+
+
+# Tests that reach a server, a socket or a process, told apart without running them, so the
+# mutation run can leave them out (`-m "not network"`; docs/testing.md): through every
+# server they start, a mutant in the crypto or the store would cost seconds each.
+NETWORK_FIXTURES = {"server", "plain_server", "make_client"}
+NETWORK_CALLS = ("ChatServer(", "socket.socket(", "socket.create_connection(", "subprocess.", "ServerProcess(")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        function = getattr(item, "function", None)
+        try:
+            source = inspect.getsource(function) if function is not None else ""
+        except (OSError, TypeError):
+            source = ""
+        if NETWORK_FIXTURES & set(getattr(item, "fixturenames", ())) or any(call in source for call in NETWORK_CALLS):
+            item.add_marker("network")
 
 
 # --- a real server -----------------------------------------------------------------------

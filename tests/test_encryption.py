@@ -106,6 +106,50 @@ def test_a_replayed_datagram_is_refused_late_ones_within_the_window_are_not():
         open_datagram(server, datagrams[3])  # now older than the window
 
 
+def test_the_replay_window_holds_at_its_exact_edge_and_a_late_datagram_opens_once():
+    client, server = pair()
+    datagrams = [client.seal(HEADER, f"line {i}".encode()) for i in range(3 * REPLAY_WINDOW)]
+    newest = REPLAY_WINDOW + 20  # counters start at 1: datagrams[i] is position i + 1
+    assert open_datagram(server, datagrams[newest - 1])
+    with pytest.raises(OpenFailed, match="replayed or too old"):
+        open_datagram(server, datagrams[newest - REPLAY_WINDOW - 1])  # exactly one window behind
+    oldest_late = datagrams[newest - REPLAY_WINDOW]  # one position less behind: the last it remembers
+    assert open_datagram(server, oldest_late) == f"line {newest - REPLAY_WINDOW}".encode()
+    with pytest.raises(OpenFailed, match="replayed"):
+        open_datagram(server, oldest_late)  # a late datagram, once opened, is seen like any other
+    late = datagrams[newest - 2]
+    assert open_datagram(server, late)
+    # the window moves on by less than its width: what it saw is still refused, what it did not still opens
+    assert open_datagram(server, datagrams[newest + 99])
+    with pytest.raises(OpenFailed):
+        open_datagram(server, late)
+    with pytest.raises(OpenFailed):
+        open_datagram(server, datagrams[newest - 1])
+    assert open_datagram(server, datagrams[newest])
+    # and by more than its width: everything before is too old, a gap after it still opens
+    assert open_datagram(server, datagrams[newest + 100 + REPLAY_WINDOW])
+    with pytest.raises(OpenFailed):
+        open_datagram(server, datagrams[newest + 99])
+    assert open_datagram(server, datagrams[newest + 101])
+    with pytest.raises(OpenFailed):
+        open_datagram(server, datagrams[newest + 101])
+
+
+def test_a_window_taken_up_after_a_restart_refuses_everything_up_to_where_it_stopped():
+    client, _ = pair()
+    datagrams = [client.seal(HEADER, f"line {i}".encode()) for i in range(40)]
+    restarted = SealedChannel.for_server(KEY, 8)
+    restarted.window.resume_after(30)  # the store said: position 30 was the newest opened
+    for index in (0, 15, 29):
+        with pytest.raises(OpenFailed, match="replayed or too old"):
+            open_datagram(restarted, datagrams[index])
+    assert open_datagram(restarted, datagrams[30]) == b"line 30"  # position 31
+    restarted.window.resume_after(10)  # a lower position changes nothing
+    with pytest.raises(OpenFailed):
+        open_datagram(restarted, datagrams[30])
+    assert open_datagram(restarted, datagrams[35]) == b"line 35"
+
+
 def test_a_sealed_datagram_that_would_overflow_is_refused_before_sending():
     client, _ = pair()
     with pytest.raises(p.ProtocolError):

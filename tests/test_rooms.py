@@ -682,6 +682,35 @@ def test_a_registry_over_the_same_store_takes_up_rooms_members_events_and_duplic
     store.close()
 
 
+def test_a_closed_rooms_name_is_free_again_and_keeps_nothing_of_the_old_room(tmp_path, clock):
+    """Closing a room removes its members and events with it (the store's foreign keys), so
+    the same name opens a new, empty room, also after a restart."""
+    from ocm_core.storage.roomstore import RoomStore
+
+    store = RoomStore(tmp_path / "server.db")
+    first = RoomRegistry(clock=clock, store=store)
+    old_host = first.create_room("lobby", "alice", ALICE[0])
+    old_bob, _ = first.join_room("lobby", "bob", BOB[0])
+    send(first, old_bob, p.encode_chat(1, "old words"), BOB)
+    send(first, old_host, p.encode_leave(), ALICE)  # the host left: the room closed
+    assert first.room_names() == []
+    new_host = first.create_room("lobby", "carol", CAROL[0])
+    dave, _ = first.join_room("lobby", "dave", BOB[0])
+    send(first, dave, p.encode_chat(1, "new words"), BOB)
+    store.close()
+
+    store = RoomStore(tmp_path / "server.db")
+    again = RoomRegistry(clock=clock, store=store)
+    assert again.list_rooms() == [{"name": "lobby", "members": 2, "locked": False, "host": "carol"}]
+    history = again.snapshot(new_host, CAROL[0], "lobby")["history"]
+    assert [(h["seq"], h["name"], h["text"]) for h in history if h["type"] == EventType.CHAT] == [
+        (2, "dave", "new words")
+    ]
+    assert [member.name for member in store.members()] == ["carol", "dave"]
+    assert frames_to(send(again, old_bob, p.encode_chat(2, "x" * 60), BOB), BOB)[0].code == ErrorCode.UNKNOWN_TOKEN
+    store.close()
+
+
 def test_a_room_whose_host_was_removed_before_a_restart_closes_on_take_up(tmp_path, clock):
     from ocm_core.storage.roomstore import RoomStore
 
