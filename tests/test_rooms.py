@@ -315,6 +315,14 @@ def test_password_is_stored_as_a_salted_scrypt_hash_and_checked(registry):
     assert token
 
 
+def test_a_password_of_spaces_is_a_password_and_every_space_counts(registry):
+    registry.create_room("quiet", "alice", "10.0.0.1", password="  ")
+    assert registry.list_rooms()[0]["locked"] is True
+    assert _status_of(lambda: registry.join_room("quiet", "bob", "10.0.0.2")) is Status.PASSWORD_REQUIRED
+    assert _status_of(lambda: registry.join_room("quiet", "bob", "10.0.0.2", password=" ")) is Status.WRONG_PASSWORD
+    assert _status_of(lambda: registry.join_room("quiet", "bob", "10.0.0.2", password="  ")) is Status.OK
+
+
 def test_repeated_wrong_passwords_from_one_address_are_slowed_down(registry, clock):
     registry.create_room("secret", "alice", "10.0.0.1", password="right")
     for _ in range(3):

@@ -781,6 +781,17 @@ def test_a_locked_room_asks_for_its_password_refuses_a_wrong_one_and_admits_the_
     assert server.registry.members("vault") == ["guest", "host"]
 
 
+def test_a_password_of_spaces_crosses_the_wire_as_typed(server, make_client):
+    make_client().create_room("quiet", "host", "   ")
+    assert [(r.name, r.locked) for r in make_client().list_rooms()] == [("quiet", True)]
+    with pytest.raises(errors.PasswordRequired):
+        make_client().join_room("quiet", "nobody")
+    with pytest.raises(errors.WrongPassword):
+        make_client().join_room("quiet", "guesser", "    ")
+    make_client().join_room("quiet", "guest", "   ")
+    assert server.registry.members("quiet") == ["guest", "host"]
+
+
 @needs_other_loopback
 def test_repeated_wrong_passwords_from_one_address_are_slowed_down(server, make_client):
     password = "open sesame"

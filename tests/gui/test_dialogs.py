@@ -10,6 +10,7 @@ import tkinter.font as tkfont
 import pytest
 from gui_helpers import FakeBackend, free_port, pump
 
+from ocm_core import errors
 from ocm_core.errors import LocalProtocolError, RemoteProtocolError
 from ocm_core.net.client import ChatClient
 from ocm_core.wire import RoomInfo
@@ -77,6 +78,21 @@ def test_name_of_exactly_255_bytes_is_accepted(root, app):
     fill(dialog, name="名" * 85, room="部屋", tcp="0", udp="0")  # 255 bytes
     submit(root, dialog, until=lambda: dialog.closed)
     assert app.chats[0].username == "名" * 85
+
+
+def test_a_password_of_spaces_locks_the_room_as_typed(root, app):
+    dialog = app.open_host_dialog()
+    fill(dialog, name="Alice", room="quiet", tcp="0", udp="0")
+    dialog.password_var.set("   ")
+    submit(root, dialog, until=lambda: dialog.closed)
+    joiner = ChatClient("127.0.0.1", app.chats[0].server.tcp_address[1])
+    assert [(room.name, room.locked) for room in joiner.list_rooms()] == [("quiet", True)]
+    with pytest.raises(errors.PasswordRequired):
+        joiner.join_room("quiet", "bob")
+    with pytest.raises(errors.WrongPassword):
+        joiner.join_room("quiet", "bob", " ")
+    joiner.join_room("quiet", "bob", "   ")
+    joiner.leave()
 
 
 def test_host_dialog_port_taken_offers_the_next_free_ports(root, app):

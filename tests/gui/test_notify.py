@@ -249,6 +249,21 @@ def test_nothing_for_own_messages_history_or_a_focused_window(root, watched):
     assert service.sent[0][1].title == "Bob in lobby" and "notes.txt" in service.sent[0][1].body
 
 
+def test_another_chat_window_in_front_does_not_silence_this_one(root, watched):
+    owner, service, make = watched
+    first, second = make(), make()
+    # Tk names them ".!toplevel" and ".!toplevel2": the second's widgets' names begin with the first's
+    assert str(second.win).startswith(str(first.win))
+    second.input.focus_force()
+    pump(root, second.alerts.in_front, what="the second window to have the focus")
+    first.win.event_generate("<FocusIn>")  # a stale belief: the first thinks it has the focus
+    root.update()
+    assert first.focused and not first.alerts.in_front()
+    first.client.events.put(message("over here"))
+    pump(root, lambda: service.sent, what="a notification for the window behind")
+    assert service.sent[0][1].body == "over here"
+
+
 def test_a_window_that_never_had_the_focus_is_not_in_front(root, watched):
     owner, service, make = watched
     focus_another_program()  # the keyboard is elsewhere while the chat window opens
