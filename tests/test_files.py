@@ -168,6 +168,37 @@ def test_cancelling_a_download_midway_leaves_no_file_and_the_server_carries_on(s
     assert digest(bob.download(file_id, out)) == digest(tmp_path / "big.bin")
 
 
+def test_a_download_damaged_on_the_way_is_refused_and_the_file_it_would_replace_survives(server, make_client, tmp_path):
+    alice, bob = room_of_two(make_client)
+    file_id = alice.send_file(make_file(tmp_path, "report.bin", 3 * CHUNK + 5))
+    _, stored = server.files.get("files", file_id)
+    damaged = bytearray(stored.read_bytes())
+    damaged[CHUNK + 7] ^= 0x01  # the server's disk flipped one bit: same size, other bytes
+    stored.write_bytes(bytes(damaged))
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / "report.bin"
+    mine.write_bytes(b"my own work, not to be lost")
+    with pytest.raises(errors.TransferFailed, match="damaged"):
+        bob.download(file_id, mine)
+    with pytest.raises(errors.TransferFailed, match="damaged"):
+        bob.download(file_id, out)
+    assert [path.name for path in out.iterdir()] == ["report.bin"]
+    assert mine.read_bytes() == b"my own work, not to be lost"
+
+
+def test_a_cancelled_download_over_an_existing_file_leaves_that_file_as_it_was(server, make_client, tmp_path):
+    alice, bob = room_of_two(make_client)
+    file_id = alice.send_file(make_file(tmp_path, "big.bin", 40 * CHUNK))
+    mine = tmp_path / "mine.bin"
+    mine.write_bytes(b"the older copy")
+    with pytest.raises(errors.TransferCancelled):
+        bob.download(file_id, mine, progress=lambda done, total: done < 2 * CHUNK)
+    assert mine.read_bytes() == b"the older copy"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["big.bin", "mine.bin"]
+    assert digest(bob.download(file_id, mine)) == digest(tmp_path / "big.bin")  # a whole one replaces it
+
+
 def raw_upload(server: ChatServer, client: ChatClient, name: str, size: int, send: bytes):
     """An UPLOAD by hand: request, OK, then only `send` of the file's bytes."""
     room, token, proof = client.file_credentials()
@@ -210,6 +241,27 @@ def test_a_stalled_upload_is_cut_off_and_holds_up_neither_chat_nor_other_transfe
         stalled.close()
         for client in (alice, bob):
             client.leave()
+    finally:
+        srv.stop()
+
+
+def test_finished_and_refused_transfers_give_their_connection_back(tmp_path):
+    # Three connections per address: were a transfer's connection kept, the fourth request
+    # of any kind from this address would be refused.
+    srv = ChatServer("127.0.0.1", 0, 0, server_limits=ServerLimits(max_connections_per_ip=3))
+    srv.start()
+    try:
+        alice = ChatClient("127.0.0.1", srv.tcp_address[1])
+        alice.create_room("r", "alice")
+        file_id = alice.send_file(make_file(tmp_path, "a.bin", 1000))
+        for round in range(4):
+            alice.download(file_id, tmp_path / f"copy {round}.bin")
+            with pytest.raises(errors.NoSuchFile):
+                alice.download("0123456789abcdef", tmp_path)
+        assert [room.name for room in alice.list_rooms()] == ["r"]
+        assert alice.send_file(make_file(tmp_path, "b.bin", 10)) != file_id
+        assert srv.stats["tcp refused"] == 0
+        alice.leave()
     finally:
         srv.stop()
 
