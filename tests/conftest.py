@@ -184,13 +184,24 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "network: opens sockets or starts processes (set from its fixtures and source; see below)"
     )
+    config.addinivalue_line(
+        "markers", "mutation_run: uses sockets, yet quick enough for the mutation run (a stub peer, one server)"
+    )
 
 
 # Tests that reach a server, a socket or a process, told apart without running them, so the
-# mutation run can leave them out (`-m "not network"`; docs/testing.md): through every
-# server they start, a mutant in the crypto or the store would cost seconds each.
+# mutation run can leave them out (`-m "not network or mutation_run"`; docs/testing.md):
+# through every server they start, a mutant in the crypto or the store would cost seconds each.
 NETWORK_FIXTURES = {"server", "plain_server", "make_client"}
-NETWORK_CALLS = ("ChatServer(", "socket.socket(", "socket.create_connection(", "subprocess.", "ServerProcess(")
+NETWORK_CALLS = (
+    "ChatServer(",
+    "ChatClient(",
+    "socket.socket(",
+    "socket.create_connection(",
+    "subprocess.",
+    "ServerProcess(",
+    "start_cli_server(",
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -200,7 +211,11 @@ def pytest_collection_modifyitems(items):
             source = inspect.getsource(function) if function is not None else ""
         except (OSError, TypeError):
             source = ""
-        if NETWORK_FIXTURES & set(getattr(item, "fixturenames", ())) or any(call in source for call in NETWORK_CALLS):
+        if (
+            item.get_closest_marker("slow") is not None
+            or NETWORK_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or any(call in source for call in NETWORK_CALLS)
+        ):
             item.add_marker("network")
 
 

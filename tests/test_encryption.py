@@ -558,3 +558,116 @@ def test_a_start_whose_number_cannot_be_written_still_gets_a_new_one(tmp_path, m
     clock[0] = 1_000_000_000.0
     behind = {identity.next_boot(clock=lambda: clock[0], sleep=sleep) for _ in range(20)}
     assert min(behind) > 1_800_000_000 and max(behind) < 1 << 32 and len(behind) == 20
+
+
+# --- what mutation testing found unpinned in the identity and member keys ---------------------
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+def test_a_server_upgraded_in_place_derives_the_same_member_keys():
+    """Members are taken up from the database without their keys: the server derives them
+    again from its identity and their tokens. A known answer pins that derivation, so a
+    version that changed it would be caught before it left every member unable to speak."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from ocm_core.crypto.sealed import MemberKeys
+
+    identity = ServerIdentity(ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+    keys = MemberKeys(identity, epoch=5)
+    token = b"Xq3v9dK2mP0aB7cR5tY1wQ"
+    assert keys.key_for(token).hex() == "20c65f20b19d26cf331a84beb72161960be0b5e042d1e2c1cfc40270f5797f2c"
+    assert keys.proof_for(token).hex() == "f290553e87722322cbc5be3ac125a009513ba7dc0919f1cbe3151a0f35de1d10"
+    assert MemberKeys(ServerIdentity.generate(), 5).key_for(token) != keys.key_for(token)
+
+
+def test_unwritten_starts_wait_exactly_into_the_next_second(tmp_path, monkeypatch):
+    from ocm_core.crypto import identity as identity_module
+
+    identity = ServerIdentity.load_or_create(tmp_path)
+    (tmp_path / "server-boots").write_text("1800000000", encoding="ascii")
+    monkeypatch.setattr(identity_module, "write_private", _disk_full)
+    clock = [1_800_000_000.25]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    assert identity.next_boot(clock=lambda: clock[0], sleep=sleep) == 1_800_000_001
+    assert identity.next_boot(clock=lambda: clock[0], sleep=sleep) == 1_800_000_002
+    clock[0] = 1_800_000_003.5
+    assert identity.next_boot(clock=lambda: clock[0], sleep=sleep) == 1_800_000_003
+    assert slept == [1.75, 1.0, 0.5]
+
+
+@pytest.mark.parametrize("stored_ahead, waits", [(1, True), (2, False)])
+def test_a_clock_two_seconds_behind_still_waits_and_three_behind_takes_a_random_number(
+    tmp_path, monkeypatch, stored_ahead, waits
+):
+    from ocm_core.crypto import identity as identity_module
+
+    identity = ServerIdentity.load_or_create(tmp_path)
+    now = 1_800_000_000
+    (tmp_path / "server-boots").write_text(str(now + stored_ahead), encoding="ascii")
+    monkeypatch.setattr(identity_module, "write_private", _disk_full)
+    bounds: list[int] = []
+
+    def highest(bound: int) -> int:
+        bounds.append(bound)
+        return bound - 1
+
+    monkeypatch.setattr(identity_module.secrets, "randbelow", highest)
+    clock = [now + 0.5]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    boots = identity.next_boot(clock=lambda: clock[0], sleep=sleep)
+    if waits:  # its number is now + 2: waiting 2.5 s is less harm than a number out of thin air
+        assert boots == now + 2 and bounds == [] and clock[0] == now + 3
+    else:  # the highest random number is the last one a 4-byte epoch holds
+        assert boots == (1 << 32) - 1 and bounds == [(1 << 32) - 1 - (now + 2)] and clock[0] == now + 0.5
+        monkeypatch.setattr(identity_module.secrets, "randbelow", lambda bound: 0)
+        assert identity.next_boot(clock=lambda: clock[0], sleep=sleep) == now + 3  # the lowest: just above
+
+
+def test_a_private_identity_is_left_alone_and_a_loose_one_is_mended_with_a_warning(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="ocm_core.crypto.identity"):
+        ServerIdentity.load_or_create(tmp_path)
+    path = tmp_path / "server-identity.pem"
+    assert caplog.messages == [f"made a new server identity in {path}"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="ocm_core.crypto.identity"):
+        ServerIdentity.load_or_create(tmp_path)
+    assert caplog.messages == []
+    os.chmod(path, 0o640)
+    with caplog.at_level(logging.INFO, logger="ocm_core.crypto.identity"):
+        ServerIdentity.load_or_create(tmp_path)
+    assert caplog.messages == [f"{path} was readable by others; making it private to this user"]
+
+
+def test_on_windows_a_loose_looking_identity_is_not_chmodded(tmp_path, monkeypatch):
+    ServerIdentity.load_or_create(tmp_path)
+    os.chmod(tmp_path / "server-identity.pem", 0o644)  # what Windows' stat reports for any file
+    chmods = []
+    monkeypatch.setattr(os, "chmod", lambda *args: chmods.append(args))
+    ServerIdentity.load_or_create(tmp_path, platform="win32")
+    assert chmods == []
+
+
+def test_an_identity_file_holding_another_kind_of_key_is_refused_with_what_to_do(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path = tmp_path / "server-identity.pem"
+    path.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    os.chmod(path, 0o600)
+    with pytest.raises(ValueError, match="does not hold an Ed25519 key; move it away and a new identity is made"):
+        ServerIdentity.load_or_create(tmp_path)

@@ -18,6 +18,8 @@ from ocm_core.crypto.tls import server_tls_context
 from ocm_core.net.client import ChatClient
 from ocm_core.wire import Operation, State, Status
 
+pytestmark = pytest.mark.mutation_run  # one stub or server per test, up in milliseconds
+
 
 class LyingServer:
     """Accepts TLS connections on 127.0.0.1, reads one request from each and sends `answer`;

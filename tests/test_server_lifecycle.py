@@ -16,6 +16,8 @@ from ocm_core.net.server import ChatServer
 from ocm_core.storage.roomstore import RoomStore
 from tests.support import wait_until
 
+pytestmark = pytest.mark.mutation_run  # one stub or server per test, up in milliseconds
+
 
 def free_tcp_port() -> int:
     with socket.socket() as probe:
