@@ -112,3 +112,22 @@ def test_any_name_becomes_one_safe_on_every_system(name):
         "LPT1",
     }
     assert safe_name(safe) == safe  # making a safe name safe again changes nothing
+
+
+def test_a_long_name_is_cut_to_exactly_255_bytes_keeping_a_short_extension():
+    assert safe_name("x" * 300 + ".png") == "x" * 251 + ".png"
+    assert safe_name("v1.2 " + "x" * 300 + ".png") == "v1.2 " + "x" * 246 + ".png"  # the last dot's extension
+    assert safe_name("x" * 300 + ".c") == "x" * 253 + ".c"
+    assert safe_name("y" * 300 + "." + "e" * 16) == "y" * 238 + "." + "e" * 16  # 16 letters: still an extension
+    # 17 letters are more name: cut from the end until the rest is short enough to keep
+    assert safe_name("y" * 300 + "." + "e" * 17) == "y" * 238 + "." + "e" * 16
+    assert safe_name("a" * 10 + "." + "b" * 300) == "a" * 10 + "." + "b" * 244
+    assert safe_name("z" * 300) == "z" * 255
+    assert safe_name("w" * 255) == "w" * 255  # exactly the most: kept whole
+    assert safe_name("写" * 85 + "a") == "写" * 85  # 256 bytes: one byte too many
+
+
+def test_a_name_keeps_its_own_letters_and_a_padded_device_name_is_still_the_device():
+    assert safe_name("Xmas list.txt") == "Xmas list.txt"
+    assert safe_name("con .txt") == "_con .txt"  # Windows ignores the space: still the console
+    assert safe_name(" aux") == "_aux"
