@@ -227,7 +227,7 @@ def main() -> None:
     if options.role == "receive":
         return receiver(int(options.args[0]), options.args[1])
     with tempfile.TemporaryDirectory() as scratch:
-        os.environ["XDG_DATA_HOME"] = os.environ["XDG_CONFIG_HOME"] = scratch  # a throwaway identity and trust file
+        os.environ["OCM_HOME"] = scratch  # a throwaway identity and trust file
         for mib in options.sizes:
             source = Path(scratch) / f"source-{mib}.bin"
             make_file(source, mib * MIB)

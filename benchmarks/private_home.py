@@ -1,7 +1,7 @@
-"""A home of the benchmark's own: HOME and every XDG folder point into a temporary directory,
-removed at exit, so that a server's identity, the trusted keys, settings and logs that a
-benchmark's processes write never land in the user's real folders (XDG_* wins over each
-system's usual place in ocm_core/paths.py, on Windows and macOS too)."""
+"""A home of the benchmark's own: OCM_HOME, HOME and every XDG folder point into a temporary
+directory, removed at exit, so that a server's identity, the trusted keys, settings and logs
+that a benchmark's processes write never land in the user's real folders (OCM_HOME wins over
+each system's usual place in ocm_core/paths.py, on Windows, macOS and Linux alike)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import shutil
 import tempfile
 
 FOLDERS = (
+    ("OCM_HOME", "app"),
     ("HOME", "home"),
     ("XDG_CONFIG_HOME", "config"),
     ("XDG_DATA_HOME", "data"),

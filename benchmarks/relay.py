@@ -168,7 +168,7 @@ class RelayProcess:
             ]
         self.command = command
         self._log = open(self.log_path, "w")
-        env = dict(os.environ, XDG_DATA_HOME=self.logdir)  # a throwaway identity, never the user's
+        env = dict(os.environ, OCM_HOME=self.logdir)  # a throwaway identity, never the user's
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
             command,

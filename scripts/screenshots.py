@@ -9,7 +9,7 @@ It starts its own virtual screen (Xvfb, on a display number Xvfb picks) and wind
 (openbox, so windows have title bars), runs the real app's windows in this process with a
 real ChatServer and real ChatClients on 127.0.0.1, drives them into each state and saves
 docs/NAME[-ja][@2x].png. Settings, known servers, downloads and logs live in a temporary
-directory (XDG_* and HOME point there), never the user's. Nothing is sent beyond 127.0.0.1:
+directory (OCM_HOME, XDG_* and HOME point there), never the user's. Nothing is sent beyond 127.0.0.1:
 the bundled server is not announced, and the Join dialog's "found on this network" list is
 fed from real servers' room lists instead of an mDNS/broadcast search.
 
@@ -706,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
         # Everything the app keeps goes here, never into the user's folders.
         home = Path(temp)
         for var, sub in (
+            ("OCM_HOME", "app"),
             ("HOME", "home"),
             ("XDG_CONFIG_HOME", "config"),
             ("XDG_DATA_HOME", "data"),

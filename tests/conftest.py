@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import random
 import re
 import socket
 from pathlib import Path
@@ -104,6 +105,9 @@ def isolated_user_dirs(tmp_path_factory):
             patch.setenv(variable, str(path))
         # Servers the tests kill with SIGKILL cannot remove their temporary file folders;
         # pointed here, those folders go with pytest's own temporary directory.
+        # The scripts' one-folder override (ocm_core/paths.py) would win over the XDG folders
+        # that single tests point elsewhere; a developer's own setting must not reach them.
+        patch.delenv("OCM_HOME", raising=False)
         scratch = root / "tmp"
         scratch.mkdir()
         patch.setenv("TMPDIR", str(scratch))
@@ -204,7 +208,8 @@ NETWORK_CALLS = (
 )
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
+    _shuffle_if_asked(config, items)
     for item in items:
         function = getattr(item, "function", None)
         try:
@@ -217,6 +222,17 @@ def pytest_collection_modifyitems(items):
             or any(call in source for call in NETWORK_CALLS)
         ):
             item.add_marker("network")
+
+
+def _shuffle_if_asked(config, items) -> None:
+    """OCM_TEST_ORDER=random (or a number, to repeat an order) runs the tests shuffled, to
+    find one that passes only after another; the seed is printed so a failure can be re-run."""
+    order = os.environ.get("OCM_TEST_ORDER", "")
+    if not order:
+        return
+    seed = random.randrange(1_000_000) if order == "random" else int(order)
+    random.Random(seed).shuffle(items)
+    config.get_terminal_writer().line(f"tests shuffled: OCM_TEST_ORDER={seed} repeats this order")
 
 
 # --- a real server -----------------------------------------------------------------------

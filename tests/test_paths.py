@@ -98,3 +98,20 @@ def test_settings_follow_the_config_dir(home, monkeypatch):
 def test_downloads_go_to_the_users_downloads_folder(home, platform, monkeypatch):
     monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
     assert paths.downloads_dir(platform) == home / "Downloads"
+
+
+@pytest.mark.parametrize("platform", ["linux", "win32", "darwin"])
+def test_one_folder_given_in_ocm_home_holds_everything_on_every_platform(home, platform, monkeypatch):
+    scripts = home / "scratch"
+    monkeypatch.setenv("OCM_HOME", str(scripts))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))  # the override wins over XDG too
+    (home / ".local" / "share" / APP).mkdir(parents=True)
+    (home / ".local" / "share" / APP / "server.db").write_bytes(b"")  # and over an old database
+    assert paths.config_dir(platform) == scripts / "config"
+    assert paths.data_dir(platform) == scripts / "data"
+    assert paths.log_dir(platform) == scripts / "log"
+    assert paths.downloads_dir(platform) == scripts / "downloads"
+    assert paths.legacy_data_dirs() == []
+    assert default_db_path() == scripts / "data" / "server.db"
+    monkeypatch.setenv("OCM_HOME", "  ")  # blank: as if unset
+    assert paths.data_dir(platform) == home / "xdg-data" / APP
