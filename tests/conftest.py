@@ -191,6 +191,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "mutation_run: uses sockets, yet quick enough for the mutation run (a stub peer, one server)"
     )
+    config.addinivalue_line(
+        "markers", "source_text: reads the source or build files as text (which the mutation run rewrites)"
+    )
 
 
 # Tests that reach a server, a socket or a process, told apart without running them, so the

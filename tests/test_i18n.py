@@ -51,6 +51,7 @@ def placeholders(text: str) -> list[str]:
     return sorted(braces + percents)
 
 
+@pytest.mark.source_text
 @pytest.mark.parametrize("language", sorted(i18n.LANGUAGES))
 def test_every_message_in_the_code_is_in_the_catalog(language):
     ids = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog(language) if m.id}
@@ -89,6 +90,7 @@ def test_japanese_has_one_plural_form_and_english_two():
     assert catalog("en").num_plurals == 2
 
 
+@pytest.mark.source_text
 @pytest.mark.parametrize("language", sorted(i18n.LANGUAGES))
 def test_compiled_catalog_is_fresh(language):
     """The committed .mo says what its .po says (run scripts/update-translations.sh compile)."""
@@ -105,6 +107,7 @@ def test_compiled_catalog_is_fresh(language):
     assert [committed.ngettext("a", "b", n) for n in (1, 2)] == [expected.ngettext("a", "b", n) for n in (1, 2)]
 
 
+@pytest.mark.source_text
 def test_the_one_file_build_collects_the_compiled_catalogs():
     hooks = pytest.importorskip("PyInstaller.utils.hooks")
     data = {Path(src).relative_to(ROOT).as_posix() for src, _dest in hooks.collect_data_files("ocm_core")}
@@ -347,6 +350,7 @@ def unwrapped_texts(path: Path) -> list[str]:
     return found
 
 
+@pytest.mark.source_text
 def test_every_shown_literal_goes_through_the_catalog():
     """A label, button, help text, error line or printed line given as a bare literal is a
     string nobody can translate: wrap it in _() (see the README's Languages section)."""
