@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from liar import liar  # noqa: F401  (a fixture)
+from liar import liar  # a fixture, used by name
 
 from ocm_core import errors
 from ocm_core import wire as p
