@@ -27,6 +27,9 @@ from ocm_core.net.transfers import CHUNK
 from ocm_core.sansio import events as ev
 from tests.support import EventLog, wait_until
 
+# One server per test, up in milliseconds; the slowest waits two seconds for a trickle.
+pytestmark = pytest.mark.mutation_run
+
 
 def make_file(directory: Path, name: str, size: int, seed: int = 1) -> Path:
     path = directory / name
@@ -77,7 +80,6 @@ def test_a_file_of_any_size_crosses_byte_for_byte_and_the_room_is_told(server, m
     assert [f.file_id for f in bob.list_files()] == [file_id]
 
 
-@pytest.mark.mutation_run
 def test_downloads_into_a_folder_never_overwrite_and_a_path_is_used_as_given(server, make_client, tmp_path):
     alice, bob = room_of_two(make_client)
     file_id = alice.send_file(make_file(tmp_path, "report.pdf", 5000))
@@ -143,7 +145,6 @@ def test_a_late_joiner_sees_shared_files_in_the_history(server, make_client, tmp
     assert shared.history and shared.file_id == file_id and shared.mime == "text/plain" and shared.sender == "alice"
 
 
-@pytest.mark.mutation_run
 def test_cancelling_an_upload_midway_shares_nothing_and_frees_its_space(server, make_client, tmp_path):
     alice, bob = room_of_two(make_client)
     source = make_file(tmp_path, "big.bin", 8 * CHUNK)
@@ -155,7 +156,6 @@ def test_cancelling_an_upload_midway_shares_nothing_and_frees_its_space(server, 
     assert not EventLog(bob).of_type(ev.FileShared)
 
 
-@pytest.mark.mutation_run
 def test_cancelling_a_download_midway_leaves_no_file_and_the_server_carries_on(server, make_client, tmp_path):
     alice, bob = room_of_two(make_client)
     file_id = alice.send_file(make_file(tmp_path, "big.bin", 40 * CHUNK))
@@ -171,7 +171,6 @@ def test_cancelling_a_download_midway_leaves_no_file_and_the_server_carries_on(s
     assert digest(bob.download(file_id, out)) == digest(tmp_path / "big.bin")
 
 
-@pytest.mark.mutation_run
 def test_a_download_damaged_on_the_way_is_refused_and_the_file_it_would_replace_survives(server, make_client, tmp_path):
     alice, bob = room_of_two(make_client)
     file_id = alice.send_file(make_file(tmp_path, "report.bin", 3 * CHUNK + 5))
@@ -191,7 +190,6 @@ def test_a_download_damaged_on_the_way_is_refused_and_the_file_it_would_replace_
     assert mine.read_bytes() == b"my own work, not to be lost"
 
 
-@pytest.mark.mutation_run
 def test_a_cancelled_download_over_an_existing_file_leaves_that_file_as_it_was(server, make_client, tmp_path):
     alice, bob = room_of_two(make_client)
     file_id = alice.send_file(make_file(tmp_path, "big.bin", 40 * CHUNK))
@@ -216,7 +214,6 @@ def raw_upload(server: ChatServer, client: ChatClient, name: str, size: int, sen
     return sock, stream
 
 
-@pytest.mark.mutation_run
 def test_an_upload_cut_off_halfway_is_discarded(server, make_client, tmp_path):
     alice, bob = room_of_two(make_client)
     sock, _ = raw_upload(server, alice, "half.bin", 1_000_000, os.urandom(400_000))
@@ -251,7 +248,6 @@ def test_a_stalled_upload_is_cut_off_and_holds_up_neither_chat_nor_other_transfe
         srv.stop()
 
 
-@pytest.mark.mutation_run
 def test_finished_and_refused_transfers_give_their_connection_back(tmp_path):
     # Three connections per address: were a transfer's connection kept, the fourth request
     # of any kind from this address would be refused.
@@ -273,7 +269,6 @@ def test_finished_and_refused_transfers_give_their_connection_back(tmp_path):
         srv.stop()
 
 
-@pytest.mark.mutation_run
 def test_a_busy_server_makes_a_third_transfer_wait_and_retry(make_client, tmp_path):
     srv = ChatServer("127.0.0.1", 0, 0, server_limits=ServerLimits(transfers=1, transfer_idle_timeout=2.0))
     srv.start()
@@ -289,7 +284,6 @@ def test_a_busy_server_makes_a_third_transfer_wait_and_retry(make_client, tmp_pa
         srv.stop()
 
 
-@pytest.mark.mutation_run
 def test_over_a_cap_is_refused_before_any_byte_is_sent(make_client, tmp_path):
     limits = ServerLimits(max_file_bytes=1000, max_storage_bytes=1500)
     srv = ChatServer("127.0.0.1", 0, 0, server_limits=limits)
@@ -312,7 +306,6 @@ def test_over_a_cap_is_refused_before_any_byte_is_sent(make_client, tmp_path):
         srv.stop()
 
 
-@pytest.mark.mutation_run
 def test_another_rooms_file_a_stale_token_and_a_sniffed_token_without_its_key_are_refused(
     server, make_client, tmp_path
 ):
@@ -344,7 +337,6 @@ def test_a_plain_client_cannot_share_files(plain_server, tmp_path):
     client.leave()
 
 
-@pytest.mark.mutation_run
 def test_a_hostile_name_arrives_safe_on_both_sides(server, make_client, tmp_path):
     alice, bob = room_of_two(make_client)
     sock, stream = raw_upload(server, alice, "../../CON", 3, b"abc" + hashlib.sha256(b"abc").digest())
@@ -360,7 +352,6 @@ def test_a_hostile_name_arrives_safe_on_both_sides(server, make_client, tmp_path
     assert all(x.parent.parent == Path(server.files.root) for x in stored)
 
 
-@pytest.mark.mutation_run
 def test_a_corrupted_upload_is_refused_by_its_checksum(server, make_client):
     alice, bob = room_of_two(make_client)
     sock, _ = raw_upload(server, alice, "x.bin", 3, b"abc" + hashlib.sha256(b"abd").digest())

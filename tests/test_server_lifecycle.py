@@ -106,3 +106,107 @@ def test_ctrl_c_without_a_database_closes_the_rooms_and_says_so(tmp_path, handle
     assert "ocm-server stopped; every room was told it closed." in out
     wait_until(lambda: hosts[0].closed, what="the host told its room closed")  # by the server, not a timeout
     hosts[0].leave()
+
+
+# --- what ocm-server makes of its command line ---------------------------------------------------
+
+
+class RecordedServer:
+    """Stands in for ChatServer: keeps what ocm-server asked for, then fails to start, so
+    server_main returns before anything listens."""
+
+    made: list[RecordedServer] = []
+
+    def __init__(self, host, tcp_port, udp_port, **settings):
+        self.host, self.tcp_port, self.udp_port, self.settings = host, tcp_port, udp_port, settings
+        RecordedServer.made.append(self)
+
+    def start(self):
+        raise OSError(98, "Address already in use")
+
+
+@pytest.fixture
+def recorded(monkeypatch, handlers_kept):
+    from ocm_core.cli import server as cli
+
+    RecordedServer.made = []
+    monkeypatch.setattr(cli, "ChatServer", RecordedServer)
+    return RecordedServer.made
+
+
+def test_every_flag_reaches_the_server_it_starts(recorded, tmp_path, capsys):
+    argv = [
+        "--host", "127.0.0.2", "--tcp-port", "7000", "--udp-port", "7001", "--member-timeout", "12.5",
+        "--max-rooms", "9", "--max-rooms-per-address", "2", "--max-members", "7", "--max-connections-per-ip", "4",
+        "--rate", "2.5", "--burst", "6", "--db", str(tmp_path / "r.db"), "--max-file-mib", "1.5",
+        "--max-storage-mib", "3", "--files-dir", str(tmp_path / "f"), "--move-damaged-db", "--allow-plain",
+        "--no-announce", "--log-level", "WARNING",
+    ]  # fmt: skip
+    assert server_main(argv) == 2
+    assert capsys.readouterr().err == "ocm-server: [Errno 98] Address already in use\n"
+    (made,) = recorded
+    limits, server_limits = made.settings["limits"], made.settings["server_limits"]
+    assert (made.host, made.tcp_port, made.udp_port) == ("127.0.0.2", 7000, 7001)
+    assert made.settings["member_timeout"] == 12.5
+    assert (limits.max_rooms, limits.max_rooms_per_address, limits.max_members_per_room) == (9, 2, 7)
+    assert (limits.rate_per_second, limits.rate_burst) == (2.5, 6)
+    assert server_limits.max_connections_per_ip == 4
+    assert (server_limits.max_file_bytes, server_limits.max_storage_bytes) == (1_572_864, 3 * 1024 * 1024)
+    assert made.settings["db_path"] == str(tmp_path / "r.db") and made.settings["files_dir"] == str(tmp_path / "f")
+    assert made.settings["move_damaged_db"] is True and made.settings["allow_plain"] is True
+
+
+def test_without_flags_the_server_gets_the_documented_defaults(recorded, capsys):
+    from ocm_core.net.server import ServerLimits
+    from ocm_core.sansio.room import Limits
+    from ocm_core.storage.filestore import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORAGE_BYTES
+    from ocm_core.storage.roomstore import default_db_path
+
+    assert server_main([]) == 2
+    (made,) = recorded
+    limits, server_limits = made.settings["limits"], made.settings["server_limits"]
+    assert (made.host, made.tcp_port, made.udp_port) == ("0.0.0.0", 9090, 9091)
+    assert made.settings["member_timeout"] == 30.0 and limits == Limits()
+    assert server_limits.max_connections_per_ip == ServerLimits().max_connections_per_ip
+    assert (server_limits.max_file_bytes, server_limits.max_storage_bytes) == (
+        DEFAULT_MAX_FILE_BYTES,
+        DEFAULT_MAX_STORAGE_BYTES,
+    )
+    assert made.settings["db_path"] == str(default_db_path()) and made.settings["files_dir"] is None
+    assert made.settings["move_damaged_db"] is False and made.settings["allow_plain"] is False
+    assert server_main(["--no-db"]) == 2 and recorded[1].settings["db_path"] is None
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_help_names_every_default_in_the_persons_language(language, monkeypatch, capsys):
+    import re
+
+    from ocm_core.net.server import ServerLimits
+    from ocm_core.sansio.room import Limits
+
+    monkeypatch.setenv("LANGUAGE", language)
+    with pytest.raises(SystemExit) as done:
+        server_main(["--help"])
+    assert done.value.code == 0
+    shown = capsys.readouterr().out
+    options = shown[shown.index("--host HOST", shown.index("\n\n")) :]
+    lines = re.split(r"\n  (?=-)", options)
+    assert len(lines) == 20  # every option from --host to --version has its own help
+    for line in lines:
+        help_text = re.sub(r"\s+", " ", line.split("  ", 1)[1] if "  " in line else line)
+        if language == "ja":  # translated, every one: an English line would mean a message left out
+            assert re.search("[\u3040-\u30ff\u4e00-\u9fff]", help_text), line
+        else:
+            assert re.fullmatch(r"[a-zA-Z0-9 ().,;:'%/_{}\-+=\u2019]+", help_text.split("(default: /")[0]), line
+    flat = re.sub(r"\s+", " ", shown)
+    for default in (
+        Limits.max_rooms,
+        Limits.max_rooms_per_address,
+        Limits.max_members_per_room,
+        ServerLimits.max_connections_per_ip,
+        f"{Limits.rate_per_second:g}",
+        Limits.rate_burst,
+        100,
+        2048,
+    ):
+        assert re.search(rf"\b{default}[)）]", flat), default
