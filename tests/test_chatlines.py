@@ -167,3 +167,42 @@ def test_senders_in_one_window_get_different_colours_while_there_are_enough():
     assert taken[clash] == (own["Bob"] + 1) % count  # the next free one
     assert sorted(taken.values()) == list(range(count))  # seven senders, seven colours
     assert pick_colour("late", set(range(count)), count) == zlib.crc32(b"late") % count  # all taken: its own
+
+
+# --- what mutation testing found unpinned -------------------------------------------------------
+
+
+def test_names_are_listed_up_to_three_then_counted():
+    assert names_text([]) == "" and names_text(["ana"]) == "ana"
+    assert names_text(["ana", "bo"]) == "ana and bo"
+    assert names_text(["ana", "bo", "cy", "di"]) == "ana, bo, cy and di"  # four still fit: no "1 other"
+    assert names_text(["ana", "bo", "cy", "di", "ed"]) == "ana, bo, cy and 2 others"
+    assert names_text(["a", "b", "c", "d", "e", "f"], shown=4) == "a, b, c, d and 2 others"
+
+
+def test_a_links_own_brackets_stay_and_a_closing_one_around_it_goes():
+    text = "see (https://en.wikipedia.org/wiki/Tk_(software)) and [https://example.org/a]."
+    spans = [text[start:end] for start, end in find_links(text)]
+    assert spans == ["https://en.wikipedia.org/wiki/Tk_(software)", "https://example.org/a"]
+    for text, link in (
+        ("(x https://a.org/b)c)", "https://a.org/b)c"),
+        ("https://a.org/b) (later", "https://a.org/b"),  # brackets after the link do not count
+        (") https://a.org/b_(c)", "https://a.org/b_(c)"),  # nor those before it
+        ("https://a.org/b_(c) :)", "https://a.org/b_(c)"),
+    ):
+        assert [text[start:end] for start, end in find_links(text)] == [link], text
+
+
+def test_a_link_with_a_control_character_never_opens_but_punctuation_inside_does():
+    assert link_target("https://example.org/wow!") == "https://example.org/wow!"
+    assert link_target("https://example.org/a\x7fb") is None
+    assert link_target("https://example.org/a\x80b") == "https://example.org/a\x80b"
+    assert link_target("https://example.org/a b") is None
+
+
+def test_two_moments_of_one_day_share_its_label(monkeypatch):
+    now = time.mktime((2026, 12, 7, 18, 0, 0, 0, 0, -1))
+    morning = time.mktime((2026, 12, 7, 1, 5, 0, 0, 0, -1))
+    evening = time.mktime((2026, 12, 6, 23, 55, 0, 0, 0, -1))
+    assert day_label(morning, now) == "Today"
+    assert day_label(evening, now) == "Yesterday"

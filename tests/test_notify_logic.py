@@ -417,3 +417,24 @@ def test_the_room_ending_or_its_host_gone_silent_is_told_too_under_the_room_name
     gate = AlertGate("lobby")
     alert = gate.arrived([Incoming("Bob", "bye"), Incoming("", "The host closed the room.")], now=0.0)
     assert alert == Alert("2 new messages in lobby", "Bob: bye\nThe host closed the room.")
+
+
+# --- what mutation testing found unpinned -------------------------------------------------------
+
+
+def test_a_room_that_closed_without_a_reason_says_its_host_closed_it():
+    assert incoming([RoomClosed("")], "Alice") == [Incoming("", "The host closed the room.")]
+    assert incoming([RoomClosed("the server stopped")], "Alice") == [Incoming("", "the server stopped")]
+
+
+def test_two_messages_fold_into_a_plural_title():
+    gate = AlertGate("lobby", gap=10)
+    gate.arrived([Incoming("Bob", "one")], 0.0)
+    assert gate.arrived([Incoming("Cy", "two")], 11.0) == Alert("2 new messages in lobby", "Cy: two")
+
+
+def test_a_long_line_is_cut_at_a_word_without_a_space_before_the_ellipsis():
+    line = "word " * 30
+    cut = first_line(line)
+    assert len(cut) <= 100 and cut.endswith("word…") and not cut.startswith(" ")
+    assert first_line("   " + "x" * 200) == "x" * 99 + "…"

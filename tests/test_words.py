@@ -1,0 +1,112 @@
+"""The words people read that ocm_core/words.py makes: file sizes, the line after a long
+absence, the command that joins again, a refused name in the person's language, and the
+server's reasons turned into sentences. English here; Japanese in tests/test_i18n.py."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import pytest
+
+from ocm_core import i18n
+from ocm_core.wire import Status, names
+from ocm_core.words import (
+    name_refusal_text,
+    name_refusal_wire,
+    refusal_text,
+    rejoin_command,
+    resumed_words,
+    server_sentence,
+    size_text,
+)
+
+
+@pytest.mark.parametrize(
+    "size, text",
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (999, "999 bytes"),
+        (1000, "1.0 KB"),
+        (12_345, "12.3 KB"),
+        (999_949, "999.9 KB"),
+        (1_000_000, "1.0 MB"),
+        (4_500_000, "4.5 MB"),
+        (999_000_000, "999.0 MB"),
+        (1_000_000_000, "1.0 GB"),
+        (1_234_000_000_000, "1234.0 GB"),  # no unit above GB: a big number of them
+    ],
+)
+def test_a_size_reads_as_bytes_then_kilo_mega_and_gigabytes(size, text):
+    assert size_text(size) == text
+
+
+def test_the_line_after_an_absence_counts_what_was_missed():
+    assert resumed_words(1) == "You were away; 1 message you missed is below."
+    assert resumed_words(12) == "You were away; 12 messages you missed are below."
+
+
+def test_the_command_to_join_again_is_quoted_for_this_systems_shell():
+    command = rejoin_command("10.0.0.5:9090", "design review", "Ana's laptop")
+    if sys.platform == "win32":
+        assert command == 'ocm-chat --server 10.0.0.5:9090 --join "design review" --name "Ana\'s laptop"'
+    else:
+        assert shlex.split(command) == [
+            "ocm-chat",
+            "--server",
+            "10.0.0.5:9090",
+            "--join",
+            "design review",
+            "--name",
+            "Ana's laptop",
+        ]
+
+
+@pytest.mark.parametrize(
+    "name, room, wire, sentence",
+    [
+        (
+            "ana\u200b",
+            False,
+            "your name holds a character that cannot be seen or that turns the text around (U+200B); type it again",
+            "Your name holds a character that cannot be seen or that turns the text around (U+200B); type it again.",
+        ),
+        (
+            " lobby",
+            True,
+            "the room name has spaces at its ends or two in a row; remove them",
+            "The room name has spaces at its ends or two in a row; remove them.",
+        ),
+        (
+            "\u0430na",
+            False,
+            "your name mixes letters of scripts that look alike (cyrillic, latin); write it in one",
+            "Your name mixes letters of scripts that look alike (cyrillic, latin); write it in one.",
+        ),
+    ],
+)
+def test_a_refused_name_is_said_on_the_wire_and_to_the_person(name, room, wire, sentence):
+    refusal = names.refusal(name)
+    assert refusal is not None
+    assert name_refusal_wire(refusal, room=room) == wire
+    assert name_refusal_text(refusal, room=room) == sentence
+    # an older client's view: the server's wire words come back as the same sentence
+    assert refusal_text(Status.BAD_REQUEST, wire) == sentence
+
+
+def test_a_server_reason_we_do_not_know_is_kept_capitalised_and_ended():
+    assert server_sentence("the moon is in the way") == "The moon is in the way."
+    assert server_sentence("Already a sentence.") == "Already a sentence."
+    # a name refusal whose detail is cut off is not one of ours: it stays as written
+    assert server_sentence("your name holds a character") == "Your name holds a character."
+
+
+def test_the_same_refusal_reads_in_japanese_when_chosen():
+    i18n.use_language("ja")
+    try:
+        refusal = names.refusal("ana\u200b")
+        assert refusal is not None
+        assert name_refusal_text(refusal, room=False).startswith("名前に、目に見えない文字")
+    finally:
+        i18n.use_language("en")
