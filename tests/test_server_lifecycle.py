@@ -3,6 +3,7 @@ with a database its rooms stay for the next start; without one they close and ar
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import threading
@@ -12,6 +13,7 @@ import pytest
 
 from ocm_core.cli.server import server_main
 from ocm_core.net.client import ChatClient
+from ocm_core.net.interfaces import lan_address
 from ocm_core.net.server import ChatServer
 from ocm_core.storage.roomstore import RoomStore
 from tests.support import wait_until
@@ -82,7 +84,16 @@ def test_ctrl_c_keeps_the_rooms_of_a_database_for_the_next_start(tmp_path, handl
     )
 
     assert code == 0 and seen == [["standing"]]
-    assert "rooms resume when it starts again with the same --db" in capsys.readouterr().out
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == f"ocm-server listening on TCP 127.0.0.1:{port} and UDP 127.0.0.1:{said[0].rsplit(':', 1)[1]}"
+    assert said[1] == f"Others join with the address 127.0.0.1:{port}. Press Ctrl+C to stop."
+    assert re.fullmatch(
+        r"Server identity: [A-Z2-7]{4}(-[A-Z2-7]{4}){4} \(joiners see the same; compare it aloud\)", said[2]
+    )
+    assert said[3:] == [
+        f"Rooms are kept in {db}: after a restart, members carry on.",
+        "ocm-server stopped; rooms resume when it starts again with the same --db.",
+    ]
     store = RoomStore(db)
     try:
         assert [room.name for room in store.rooms()] == ["standing"]
@@ -93,7 +104,8 @@ def test_ctrl_c_keeps_the_rooms_of_a_database_for_the_next_start(tmp_path, handl
 
 def test_ctrl_c_without_a_database_closes_the_rooms_and_says_so(tmp_path, handlers_kept, capsys):
     port = free_tcp_port()
-    argv = ["--host", "127.0.0.1", "--tcp-port", str(port), "--udp-port", "0", "--no-db", "--no-announce"]
+    argv = ["--host", "0.0.0.0", "--tcp-port", str(port), "--udp-port", "0", "--no-db", "--no-announce"]
+    argv += ["--allow-plain"]
     hosts: list[ChatClient] = []
 
     def host_a_room() -> None:
@@ -101,9 +113,14 @@ def test_ctrl_c_without_a_database_closes_the_rooms_and_says_so(tmp_path, handle
         hosts[0].create_room("brief", "ana")
 
     assert run_until_ctrl_c(argv, port, host_a_room) == 0
-    out = capsys.readouterr().out
-    assert "Rooms are kept in memory only: stopping the server closes them." in out
-    assert "ocm-server stopped; every room was told it closed." in out
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith(f"ocm-server listening on TCP 0.0.0.0:{port} and UDP 0.0.0.0:")
+    assert said[1] == f"Others join with the address {lan_address()}:{port}. Press Ctrl+C to stop."  # not 0.0.0.0
+    assert said[3:] == [
+        "Clients without encryption are admitted (--allow-plain): what they send can be read on the network.",
+        "Rooms are kept in memory only: stopping the server closes them.",
+        "ocm-server stopped; every room was told it closed.",
+    ]
     wait_until(lambda: hosts[0].closed, what="the host told its room closed")  # by the server, not a timeout
     hosts[0].leave()
 
