@@ -180,3 +180,30 @@ def test_a_failed_commit_frees_the_space_and_leaves_no_description(tmp_path):
         store.commit(upload, "00" * 32)
     assert list(store.room_dir("lobby").iterdir()) == [] and store.used_bytes == 0
     store_file(store, "lobby", "b.txt", b"0123456789")
+
+
+def test_sizes_in_a_refusal_read_in_mebibytes_from_one_mebibyte_on(tmp_path):
+    mib = 1024 * 1024
+    store = started(tmp_path, {"lobby"}, max_file_bytes=mib - 1, max_storage_bytes=1000 * mib)
+    with pytest.raises(
+        RegistryError, match=r"^the file is 1\.0 MiB; this server takes files of at most 1048575 bytes$"
+    ):
+        store.begin("lobby", "ana", "x", mib, "")
+    big = started(tmp_path / "big", {"lobby"}, max_file_bytes=1000 * mib, max_storage_bytes=1000 * mib)
+    with pytest.raises(
+        RegistryError, match=r"^the file is 1000\.0 MiB; this server takes files of at most 1000\.0 MiB$"
+    ):
+        big.begin("lobby", "ana", "x", 1000 * mib + 1, "")
+    big.begin("lobby", "ana", "y", 600 * mib, "")
+    with pytest.raises(
+        RegistryError, match=r"^the server's file storage \(1000\.0 MiB\) is full; files are freed when"
+    ):
+        big.begin("lobby", "ana", "z", 600 * mib, "")
+
+
+def test_a_file_of_another_room_is_refused_in_words_the_member_can_read(tmp_path):
+    store = started(tmp_path, {"lobby", "desk"})
+    theirs = store_file(store, "desk", "a.txt", b"a")
+    with pytest.raises(RegistryError) as refused:
+        store.get("lobby", theirs.file_id)
+    assert str(refused.value) == "that file is not shared in this room (its room may have closed)"

@@ -203,3 +203,42 @@ def test_a_fresh_store_is_writable_and_says_so(tmp_path):
     assert store.writable()
     store.close()
     assert os.path.exists(tmp_path / "server.db")
+
+
+class FailingConnection:
+    """The store's SQLite connection, with commits (or every statement) failing as a full disk does."""
+
+    def __init__(self, db: sqlite3.Connection, fail_statements: bool = False):
+        self.db, self.fail_statements = db, fail_statements
+
+    def execute(self, sql, *args):
+        if self.fail_statements and sql.startswith(("INSERT", "UPDATE", "DELETE")):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
+
+    def commit(self):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def rollback(self):
+        self.db.rollback()
+
+
+@pytest.mark.parametrize("fail_statements, reason", [(False, "disk I/O error"), (True, "database or disk is full")])
+def test_a_write_the_disk_refuses_says_which_file_and_why_and_leaves_nothing(tmp_path, fail_statements, reason):
+    from ocm_core.storage.roomstore import StoreWriteError
+
+    path = tmp_path / "server.db"
+    store = RoomStore(path)
+    store.add_room(StoredRoom("lobby", "ana", None, None), member(b"t1"))
+    real = store._db
+    store._db = FailingConnection(real, fail_statements)
+    with pytest.raises(StoreWriteError) as refused:
+        store.add_member(member(b"t2", name="bo"))
+    assert (refused.value.path, refused.value.reason) == (str(path), reason)
+    assert str(refused.value) == f"cannot write to {path}: {reason}"
+    with pytest.raises(StoreWriteError):
+        with store.batch():
+            store.add_event(StoredEvent("lobby", 1, 1, 2, "ana", "hi", b"t1", 1))
+    store._db = real
+    assert [m.name for m in store.members()] == ["ana"] and store.events("lobby", 10) == []
+    store.close()
