@@ -671,3 +671,45 @@ def test_an_identity_file_holding_another_kind_of_key_is_refused_with_what_to_do
     os.chmod(path, 0o600)
     with pytest.raises(ValueError, match="does not hold an Ed25519 key; move it away and a new identity is made"):
         ServerIdentity.load_or_create(tmp_path)
+
+
+def test_a_changed_identity_is_named_in_full_and_trusted_only_when_confirmed(tmp_path, caplog):
+    known = KnownServers(tmp_path / "known.json")
+    assert known.get("10.0.0.5:9090") is None
+    assert known.check("10.0.0.5:9090", "AAAA-BBBB-CCCC-DDDD-EEEE")  # first use: trusted
+    assert known.check("10.0.0.5:9090", "AAAA-BBBB-CCCC-DDDD-EEEE")
+    with pytest.raises(IdentityChanged) as changed:
+        known.check("10.0.0.5:9090", "ZZZZ-YYYY-XXXX-WWWW-VVVV")
+    assert (changed.value.address, changed.value.trusted, changed.value.presented) == (
+        "10.0.0.5:9090",
+        "AAAA-BBBB-CCCC-DDDD-EEEE",
+        "ZZZZ-YYYY-XXXX-WWWW-VVVV",
+    )
+    assert str(changed.value) == (
+        "The server at 10.0.0.5:9090 has a different identity than last time (ZZZZ-YYYY-XXXX-WWWW-VVVV, was "
+        "AAAA-BBBB-CCCC-DDDD-EEEE). Someone may be pretending to be it; if its host says it changed, confirm to "
+        "trust the new one."
+    )
+    assert known.get("10.0.0.5:9090") == "AAAA-BBBB-CCCC-DDDD-EEEE"  # a refusal changes nothing
+    with caplog.at_level(logging.WARNING, logger="ocm_core.crypto.identity"):
+        assert known.check("10.0.0.5:9090", "ZZZZ-YYYY-XXXX-WWWW-VVVV", accept_changed=True)
+    assert caplog.messages == [
+        "trusting a changed identity for 10.0.0.5:9090: ZZZZ-YYYY-XXXX-WWWW-VVVV (was AAAA-BBBB-CCCC-DDDD-EEEE)"
+    ]
+    again = KnownServers(tmp_path / "known.json")  # kept on disk, one entry per address
+    assert again.get("10.0.0.5:9090") == "ZZZZ-YYYY-XXXX-WWWW-VVVV"
+    assert json.loads((tmp_path / "known.json").read_text("utf-8")) == {"10.0.0.5:9090": "ZZZZ-YYYY-XXXX-WWWW-VVVV"}
+
+
+def test_a_damaged_list_of_known_servers_starts_a_new_one_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "known.json"
+    path.write_text("{not json", "utf-8")
+    with caplog.at_level(logging.WARNING, logger="ocm_core.crypto.identity"):
+        assert KnownServers(path).get("h:1") is None
+    assert caplog.messages[0].startswith(f"could not read {path} (") and caplog.messages[0].endswith(
+        "); starting a new list of known servers"
+    )
+    path.write_text('["a list"]', "utf-8")
+    assert KnownServers(path).get("h:1") is None
+    path.write_text('{"h:1": 5}', "utf-8")
+    assert KnownServers(path).get("h:1") == "5"
