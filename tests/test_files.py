@@ -78,6 +78,7 @@ def test_a_file_of_any_size_crosses_byte_for_byte_and_the_room_is_told(server, m
     saved = bob.download(file_id, out)
     assert saved == out / "data.bin" and digest(saved) == digest(source)
     assert [f.file_id for f in bob.list_files()] == [file_id]
+    assert (server.stats["uploads"], server.stats["downloads"]) == (1, 1)
 
 
 def test_downloads_into_a_folder_never_overwrite_and_a_path_is_used_as_given(server, make_client, tmp_path):
@@ -212,6 +213,28 @@ def raw_upload(server: ChatServer, client: ChatClient, name: str, size: int, sen
     )
     stream.sendall(send)
     return sock, stream
+
+
+def test_a_malformed_transfer_request_is_refused_with_its_reason_and_the_server_carries_on(server, make_client):
+    alice, bob = room_of_two(make_client)
+    room, token, proof = alice.file_credentials()
+    for operation, payload, reason in (
+        (p.Operation.DOWNLOAD, b"not json", "The payload is not a UTF-8 JSON object."),
+        (p.Operation.UPLOAD, b"[1]", "The payload is not a JSON object."),
+    ):
+        with pytest.raises(errors.BadRequest) as refused:
+            alice.link.open(operation, room, payload)
+        assert str(refused.value) == reason
+    assert bob.list_files() == [] and alice.list_rooms()[0].name == "files"
+
+
+def test_a_file_gone_from_the_servers_disk_is_refused_in_words(server, make_client, tmp_path):
+    alice, bob = room_of_two(make_client)
+    file_id = alice.send_file(make_file(tmp_path, "gone.bin", 10))
+    server.files.get("files", file_id)[1].unlink()  # someone cleaned the server's folder by hand
+    with pytest.raises(errors.NoSuchFile, match="^That file is no longer on the server"):
+        bob.download(file_id, tmp_path)
+    assert not (tmp_path / "gone.bin.part").exists() and alice.list_rooms()[0].members == 2
 
 
 def test_an_upload_cut_off_halfway_is_discarded(server, make_client, tmp_path):

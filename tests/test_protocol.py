@@ -342,8 +342,8 @@ EVENT_HEAD = bytes.fromhex("ff0110 00000001 0000000000000002 00 02")
         (p.decode_body, b"\xff\x01\x13", "error frame has no code"),
         (p.decode_body, b"\xff\x01\x13\x63", "unknown error code 99"),
         (p.decode_body, b"\xff\x01\x13\x01\xff", "error text is not valid UTF-8"),
-        (p.decode_json_object, b"\xff", "answer is not a UTF-8 JSON object"),
-        (p.decode_json_object, b"[1]", "answer is not a JSON object"),
+        (p.decode_json_object, b"\xff", "the payload is not a UTF-8 JSON object"),
+        (p.decode_json_object, b"[1]", "the payload is not a JSON object"),
         (p.event_from_json, [], "history entry is not an object"),
         (p.event_from_json, {"seq": 1, "time_ms": 2, "type": 1}, "history entry is missing a field or has a bad one"),
         (

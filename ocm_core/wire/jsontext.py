@@ -33,7 +33,7 @@ def decode_json_object(payload: bytes) -> dict:
     try:
         value = loads_json(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise RemoteProtocolError("answer is not a UTF-8 JSON object") from None
+        raise RemoteProtocolError("the payload is not a UTF-8 JSON object") from None
     if not isinstance(value, dict):
-        raise RemoteProtocolError("answer is not a JSON object")
+        raise RemoteProtocolError("the payload is not a JSON object")
     return value
