@@ -194,6 +194,10 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "source_text: reads the source or build files as text (which the mutation run rewrites)"
     )
+    config.addinivalue_line(
+        "markers",
+        "waits: waits a second or more on a timeout; left out of the mutation run, where each survivor pays it",
+    )
 
 
 # Tests that reach a server, a socket or a process, told apart without running them, so the

@@ -249,6 +249,7 @@ def test_an_upload_cut_off_halfway_is_discarded(server, make_client, tmp_path):
     assert bob.list_files() == []
 
 
+@pytest.mark.waits
 def test_a_stalled_upload_is_cut_off_and_holds_up_neither_chat_nor_other_transfers(make_client, tmp_path):
     srv = ChatServer("127.0.0.1", 0, 0, server_limits=ServerLimits(transfer_idle_timeout=1.0, transfers=2))
     srv.start()
@@ -466,6 +467,7 @@ def test_a_full_disk_refuses_the_file_with_a_sentence_and_the_room_keeps_chattin
         srv.stop()
 
 
+@pytest.mark.waits
 def test_a_stalled_download_is_cut_off_at_the_idle_timeout(tmp_path):
     srv = ChatServer("127.0.0.1", 0, 0, server_limits=ServerLimits(transfer_idle_timeout=1.0))
     srv.start()
@@ -540,6 +542,7 @@ def trickling_upload(
     return sock, stream
 
 
+@pytest.mark.waits
 @pytest.mark.skipif(sys.platform != "linux", reason="needs sources of 127.0.0.0/8 beyond 127.0.0.1 (Linux)")
 def test_uploads_trickling_from_eight_addresses_are_given_up_and_another_members_upload_goes_through(tmp_path):
     """Eight members, one per address, each start an upload and then send a few bytes a second:

@@ -40,6 +40,7 @@ def test_a_completion_announcing_a_gigabyte_is_refused_too(liar):
         client.create_room("lobby", "ana")
 
 
+@pytest.mark.waits
 def test_an_answer_cut_short_is_a_broken_connection_not_a_hang(liar):
     server = liar(announced(100)[:-1])  # the header itself never completes
     client = ChatClient("127.0.0.1", server.port, timeout=1.0)
