@@ -110,3 +110,33 @@ def test_the_same_refusal_reads_in_japanese_when_chosen():
         assert name_refusal_text(refusal, room=False).startswith("名前に、目に見えない文字")
     finally:
         i18n.use_language("en")
+
+
+def test_a_name_a_shell_would_expand_is_quoted_in_the_command():
+    command = rejoin_command("10.0.0.5:9090", "lobby", "$HOME")
+    if sys.platform == "win32":
+        assert command.endswith("--name $HOME")  # cmd.exe does not expand $
+    else:
+        assert command.endswith("--name '$HOME'")
+
+
+def test_a_notice_of_a_kind_without_words_is_the_name_alone_and_one_with_text_keeps_it():
+    from ocm_core.words import notice_text
+
+    assert notice_text("joined", "ana") == "ana joined the room."
+    assert notice_text("waved", "ana") == "ana"
+    assert notice_text("joined", "ana", "ana came back") == "ana came back"
+
+
+def test_a_refusal_in_japanese_names_the_room_the_person_and_the_wait():
+    i18n.use_language("ja")
+    try:
+        assert "lobby" in refusal_text(Status.NO_SUCH_ROOM, "no such room", room="lobby")
+        assert "ana" in refusal_text(Status.NAME_TAKEN, "name taken", room="lobby", name="ana")
+        assert "7" in refusal_text(Status.TRY_LATER, "checking passwords", seconds=7)
+        spaces = name_refusal_wire(names.refusal(" lobby"), room=True)  # a refusal without a detail
+        assert refusal_text(Status.BAD_REQUEST, spaces) == name_refusal_text(names.refusal(" lobby"), room=True)
+        assert refusal_text(Status.BAD_REQUEST, spaces).startswith("ルーム名")
+    finally:
+        i18n.use_language("en")
+    assert refusal_text(Status.TRY_LATER, "checking passwords", seconds=7) == "Checking passwords; try again in 7 s."
