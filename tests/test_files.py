@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import shutil
 import socket
@@ -444,15 +445,21 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_a_full_disk_refuses_the_file_with_a_sentence_and_the_room_keeps_chatting(tiny_disk, tmp_path):
+def test_a_full_disk_refuses_the_file_with_a_sentence_and_the_room_keeps_chatting(tiny_disk, tmp_path, caplog):
     srv = ChatServer("127.0.0.1", 0, 0, files_dir=tiny_disk / "files")
     srv.start()
     try:
         alice, bob = ChatClient("127.0.0.1", srv.tcp_address[1]), ChatClient("127.0.0.1", srv.tcp_address[1])
         alice.create_room("r", "alice")
         bob.join_room("r", "bob")
-        with pytest.raises(errors.StorageFull, match="disk is full"):
-            alice.send_file(make_file(tmp_path, "big.bin", 3 * 1024 * 1024))
+        with caplog.at_level(logging.WARNING, logger="ocm_core.net.transfers"):
+            with pytest.raises(
+                errors.StorageFull,
+                match=r"^The server's disk is full, so the file was not shared; the room goes on\.$",
+            ):
+                alice.send_file(make_file(tmp_path, "big.bin", 3 * 1024 * 1024))
+        assert caplog.messages == [f"the disk under {tiny_disk / 'files'} is full; a file was refused"]
+        assert (srv.stats["uploads disk full"], srv.stats["uploads refused"]) == (1, 1)
         assert [x for x in tiny_disk.rglob("*") if x.is_file()] == []
         assert srv.files.used_bytes == 0
         alice.send("the room goes on")
