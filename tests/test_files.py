@@ -32,6 +32,14 @@ from tests.support import EventLog, wait_until
 pytestmark = pytest.mark.mutation_run
 
 
+@pytest.fixture(autouse=True)
+def patience_of_seconds(monkeypatch):
+    """A server that answers BUSY for ever, or stops sending, fails its test in seconds rather
+    than after the minute a person's client waits (the busy test below retries within it)."""
+    monkeypatch.setattr(client_files, "BUSY_WAIT", 5.0)
+    monkeypatch.setattr(client_files, "IDLE_TIMEOUT", 5.0)
+
+
 def make_file(directory: Path, name: str, size: int, seed: int = 1) -> Path:
     path = directory / name
     block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB, different per seed
