@@ -206,3 +206,10 @@ def test_two_moments_of_one_day_share_its_label(monkeypatch):
     evening = time.mktime((2026, 12, 6, 23, 55, 0, 0, 0, -1))
     assert day_label(morning, now) == "Today"
     assert day_label(evening, now) == "Yesterday"
+
+
+def test_a_group_goes_on_across_the_hour_but_not_across_midnight():
+    before = time.mktime((2026, 12, 7, 12, 59, 30, 0, 0, -1))
+    assert continues_group(("ana", before), "ana", before + 60)  # 13:00:30, the same day
+    late = time.mktime((2026, 12, 7, 23, 59, 30, 0, 0, -1))
+    assert not continues_group(("ana", late), "ana", late + 60)  # 00:00:30, the next day

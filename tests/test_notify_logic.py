@@ -438,3 +438,7 @@ def test_a_long_line_is_cut_at_a_word_without_a_space_before_the_ellipsis():
     cut = first_line(line)
     assert len(cut) <= 100 and cut.endswith("word…") and not cut.startswith(" ")
     assert first_line("   " + "x" * 200) == "x" * 99 + "…"
+
+
+def test_a_line_cut_at_a_space_has_no_space_before_its_ellipsis():
+    assert first_line("ab " * 50) == ("ab " * 33).rstrip() + "…"
