@@ -227,3 +227,55 @@ def test_the_help_names_every_default_in_the_persons_language(language, monkeypa
         2048,
     ):
         assert re.search(rf"\b{default}[)）]", flat), default
+
+
+class RecordedAnnouncer:
+    """Stands in for the LAN announcer (mDNS and broadcast answers, tests/test_discovery.py)."""
+
+    made: list[RecordedAnnouncer] = []
+
+    def __init__(self, server):
+        self.server, self.started, self.stopped = server, False, False
+        self.scope = type("Scope", (), {"probe_port": 9099})()
+        RecordedAnnouncer.made.append(self)
+
+    def start(self):
+        self.started, self.port = True, self.server.tcp_address[1]  # announced while it listens
+
+    def stop(self):
+        self.stopped = True
+
+
+def test_the_server_is_announced_while_it_runs_unless_told_not_to(tmp_path, handlers_kept, capsys, monkeypatch):
+    from ocm_core.cli import server as cli
+
+    RecordedAnnouncer.made = []
+    monkeypatch.setattr(cli, "Announcer", RecordedAnnouncer)
+    port = free_tcp_port()
+    argv = ["--host", "127.0.0.1", "--tcp-port", str(port), "--udp-port", "0", "--no-db", "--log-level", "ERROR"]
+    assert run_until_ctrl_c(argv, port) == 0
+    (announcer,) = RecordedAnnouncer.made
+    assert announcer.started and announcer.stopped and announcer.port == port
+    assert (
+        "Announced on the LAN: people see its rooms under Join (UDP 9099 and mDNS port 5353 must be open)."
+        in capsys.readouterr().out.splitlines()
+    )
+
+
+def test_the_version_the_log_levels_and_the_description_are_as_documented(handlers_kept, capsys):
+    from ocm_core import __version__
+
+    with pytest.raises(SystemExit) as done:
+        server_main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"ocm-server {__version__}\n"
+    with pytest.raises(SystemExit) as refused:
+        server_main(["--log-level", "debug"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'debug' (choose from DEBUG, INFO, WARNING, ERROR)" in capsys.readouterr().err.replace(
+        "'DEBUG', 'INFO', 'WARNING', 'ERROR'", "DEBUG, INFO, WARNING, ERROR"
+    )
+    with pytest.raises(SystemExit):
+        server_main(["--help"])
+    shown = capsys.readouterr().out
+    assert "\nRun an Online Chat Messenger server without a screen.\n" in shown
+    assert "how much to log (default INFO)" in shown and "{DEBUG,INFO,WARNING,ERROR}" in shown
