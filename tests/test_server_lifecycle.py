@@ -279,3 +279,83 @@ def test_the_version_the_log_levels_and_the_description_are_as_documented(handle
     shown = capsys.readouterr().out
     assert "\nRun an Online Chat Messenger server without a screen.\n" in shown
     assert "how much to log (default INFO)" in shown and "{DEBUG,INFO,WARNING,ERROR}" in shown
+
+
+class StartedServer:
+    """Stands in for ChatServer after a start on a troubled disk: what it reports is set by
+    the test; Ctrl+C arrives as soon as it has started."""
+
+    made: list[StartedServer] = []
+    damaged_log: object = None
+    memory_only: str | None = None
+    saving_fails = False
+
+    def __init__(self, host, tcp_port, udp_port, **settings):
+        self.host, self.settings = host, settings
+        self.registry = type("Registry", (), {"saving_fails": StartedServer.saving_fails})()
+        self.tcp_address, self.udp_address = (host, 7000), (host, 7001)
+        self.fingerprint = "AAAA-BBBB-CCCC-DDDD-EEEE"
+        self.stopped_with: bool | None = None
+        StartedServer.made.append(self)
+
+    def start(self):
+        threading.Timer(0.05, signal.raise_signal, (signal.SIGINT,)).start()
+
+    def stop(self, close_rooms=True):
+        self.stopped_with = close_rooms
+
+
+@pytest.mark.parametrize(
+    "trouble, lines, closes",
+    [
+        (
+            {"damaged_log": "/data/server.db-wal.damaged-20261207-090000"},
+            [
+                "The database's log was damaged: rooms and messages written after its last good entry are lost. "
+                "The damaged log is kept at /data/server.db-wal.damaged-20261207-090000.",
+                "Rooms are kept in {db}: after a restart, members carry on.",
+            ],
+            False,
+        ),
+        (
+            {"memory_only": "No space left on device"},
+            [
+                "The database {db} cannot be written (No space left on device): rooms are kept in memory only, "
+                "and stopping the server closes them; the file keeps what it had."
+            ],
+            True,
+        ),
+        (
+            {"saving_fails": True},
+            [
+                "The database {db} cannot be written now (its disk is full or failing): its rooms are back, "
+                "and new messages wait until it can be written."
+            ],
+            False,
+        ),
+    ],
+)
+def test_a_start_on_a_troubled_disk_says_what_it_means_for_the_rooms(
+    trouble, lines, closes, tmp_path, handlers_kept, capsys, monkeypatch
+):
+    from ocm_core.cli import server as cli
+
+    StartedServer.made = []
+    for name, value in trouble.items():
+        monkeypatch.setattr(StartedServer, name, value)
+    monkeypatch.setattr(cli, "ChatServer", StartedServer)
+    db = tmp_path / "server.db"
+    assert server_main(["--host", "10.1.2.3", "--db", str(db), "--no-announce"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[:3] == [
+        "ocm-server listening on TCP 10.1.2.3:7000 and UDP 10.1.2.3:7001",
+        "Others join with the address 10.1.2.3:7000. Press Ctrl+C to stop.",
+        "Server identity: AAAA-BBBB-CCCC-DDDD-EEEE (joiners see the same; compare it aloud)",
+    ]
+    assert said[3:-1] == [line.format(db=db) for line in lines]
+    assert StartedServer.made[0].stopped_with is closes
+    assert said[-1] == (
+        "ocm-server stopped; every room was told it closed."
+        if closes
+        else "ocm-server stopped; rooms resume when it starts again with the same --db."
+    )
