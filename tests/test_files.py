@@ -7,6 +7,7 @@ import base64
 import hashlib
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -246,14 +247,20 @@ def test_a_file_gone_from_the_servers_disk_is_refused_in_words(server, make_clie
     assert not (tmp_path / "gone.bin.part").exists() and alice.list_rooms()[0].members == 2
 
 
-def test_an_upload_cut_off_halfway_is_discarded(server, make_client, tmp_path):
+def test_an_upload_cut_off_halfway_is_discarded(server, make_client, tmp_path, caplog):
     alice, bob = room_of_two(make_client)
     sock, _ = raw_upload(server, alice, "half.bin", 1_000_000, os.urandom(400_000))
     wait_until(lambda: server.files.used_bytes == 1_000_000, what="space reserved")
-    sock.close()
-    wait_until(
-        lambda: server.files.used_bytes == 0 and server.stats["transfers cut"] == 1, what="the cut upload discarded"
-    )
+    with caplog.at_level(logging.INFO, logger="ocm_core.net.transfers"):
+        sock.close()
+        wait_until(
+            lambda: server.files.used_bytes == 0 and server.stats["transfers cut"] == 1,
+            what="the cut upload discarded",
+        )
+    assert any(
+        re.fullmatch(r"a UPLOAD from 127\.0\.0\.1 broke off: (the upload ended \d+ bytes early|.+)", message)
+        for message in caplog.messages
+    ), caplog.messages
     assert [x for x in Path(server.files.root).rglob("*") if x.is_file()] == []
     assert bob.list_files() == []
 
