@@ -3,9 +3,9 @@ with a database its rooms stay for the next start; without one they close and ar
 
 from __future__ import annotations
 
+import queue
 import re
 import signal
-import socket
 import threading
 import time
 
@@ -21,12 +21,6 @@ from tests.support import wait_until
 pytestmark = pytest.mark.mutation_run  # one stub or server per test, up in milliseconds
 
 
-def free_tcp_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def handlers_kept():
     """server_main sets its own SIGINT and SIGTERM handlers; pytest's come back afterwards."""
@@ -36,38 +30,54 @@ def handlers_kept():
         signal.signal(signum, handler)
 
 
-def run_until_ctrl_c(argv: list[str], port: int, while_up=lambda: None) -> int:
-    """server_main(argv) in this (the main) thread; once it answers on `port`, `while_up()`
-    runs in another thread and then Ctrl+C arrives, as from the terminal."""
+def run_until_ctrl_c(monkeypatch, argv: list[str], while_up=lambda port: None) -> tuple[int, int]:
+    """server_main(argv) in this (the main) thread, on a port the system picks; once its server
+    listens, `while_up(port)` runs in another thread and then Ctrl+C arrives, as from the
+    terminal. Returns server_main's exit code and the port. No Ctrl+C is sent once
+    server_main has returned (a start that failed), so none reaches pytest itself."""
+    from ocm_core.cli import server as cli
+
+    listening: queue.Queue[int | None] = queue.Queue()
+
+    class WatchedServer(ChatServer):
+        def start(self):
+            super().start()
+            listening.put(self.tcp_address[1])
+
+    monkeypatch.setattr(cli, "ChatServer", WatchedServer)
     failures: list[BaseException] = []
+    ports: list[int] = []
+    inside = {"server_main": True}
+    guard = threading.Lock()
 
     def press_ctrl_c_when_up() -> None:
-        deadline = time.monotonic() + 20
         try:
-            while True:
-                try:
-                    ChatClient("127.0.0.1", port, timeout=1.0).list_rooms()
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-            while_up()
+            port = listening.get(timeout=20)
+            if port is not None:
+                ports.append(port)
+                while_up(port)
         except BaseException as exc:
             failures.append(exc)
         finally:
-            signal.raise_signal(signal.SIGINT)
+            with guard:
+                if inside["server_main"]:
+                    signal.raise_signal(signal.SIGINT)
 
     presser = threading.Thread(target=press_ctrl_c_when_up)
     presser.start()
-    code = server_main(argv)
-    presser.join(10)
+    try:
+        code = server_main([*argv, "--tcp-port", "0", "--udp-port", "0"])
+    finally:
+        with guard:
+            inside["server_main"] = False
+        listening.put(None)
+        presser.join(30)
     if failures:
         raise failures[0]
-    return code
+    return code, ports[0] if ports else 0
 
 
-def test_ctrl_c_keeps_the_rooms_of_a_database_for_the_next_start(tmp_path, handlers_kept, capsys):
+def test_ctrl_c_keeps_the_rooms_of_a_database_for_the_next_start(tmp_path, handlers_kept, capsys, monkeypatch):
     db = tmp_path / "rooms.db"
     first = ChatServer("127.0.0.1", 0, 0, db_path=db)
     first.start()
@@ -76,11 +86,10 @@ def test_ctrl_c_keeps_the_rooms_of_a_database_for_the_next_start(tmp_path, handl
     first.stop(close_rooms=False)
     host.leave()
 
-    port = free_tcp_port()
-    argv = ["--host", "127.0.0.1", "--tcp-port", str(port), "--udp-port", "0", "--db", str(db), "--no-announce"]
+    argv = ["--host", "127.0.0.1", "--db", str(db), "--no-announce"]
     seen: list[list[str]] = []
-    code = run_until_ctrl_c(
-        argv, port, lambda: seen.append([r.name for r in ChatClient("127.0.0.1", port).list_rooms()])
+    code, port = run_until_ctrl_c(
+        monkeypatch, argv, lambda port: seen.append([r.name for r in ChatClient("127.0.0.1", port).list_rooms()])
     )
 
     assert code == 0 and seen == [["standing"]]
@@ -102,17 +111,16 @@ def test_ctrl_c_keeps_the_rooms_of_a_database_for_the_next_start(tmp_path, handl
         store.close()
 
 
-def test_ctrl_c_without_a_database_closes_the_rooms_and_says_so(tmp_path, handlers_kept, capsys):
-    port = free_tcp_port()
-    argv = ["--host", "0.0.0.0", "--tcp-port", str(port), "--udp-port", "0", "--no-db", "--no-announce"]
-    argv += ["--allow-plain"]
+def test_ctrl_c_without_a_database_closes_the_rooms_and_says_so(tmp_path, handlers_kept, capsys, monkeypatch):
+    argv = ["--host", "0.0.0.0", "--no-db", "--no-announce", "--allow-plain"]
     hosts: list[ChatClient] = []
 
-    def host_a_room() -> None:
+    def host_a_room(port: int) -> None:
         hosts.append(ChatClient("127.0.0.1", port))
         hosts[0].create_room("brief", "ana")
 
-    assert run_until_ctrl_c(argv, port, host_a_room) == 0
+    code, port = run_until_ctrl_c(monkeypatch, argv, host_a_room)
+    assert code == 0
     said = capsys.readouterr().out.splitlines()
     assert said[0].startswith(f"ocm-server listening on TCP 0.0.0.0:{port} and UDP 0.0.0.0:")
     assert said[1] == f"Others join with the address {lan_address()}:{port}. Press Ctrl+C to stop."  # not 0.0.0.0
@@ -251,9 +259,9 @@ def test_the_server_is_announced_while_it_runs_unless_told_not_to(tmp_path, hand
 
     RecordedAnnouncer.made = []
     monkeypatch.setattr(cli, "Announcer", RecordedAnnouncer)
-    port = free_tcp_port()
-    argv = ["--host", "127.0.0.1", "--tcp-port", str(port), "--udp-port", "0", "--no-db", "--log-level", "ERROR"]
-    assert run_until_ctrl_c(argv, port) == 0
+    argv = ["--host", "127.0.0.1", "--no-db", "--log-level", "ERROR"]
+    code, port = run_until_ctrl_c(monkeypatch, argv)
+    assert code == 0
     (announcer,) = RecordedAnnouncer.made
     assert announcer.started and announcer.stopped and announcer.port == port
     assert (
