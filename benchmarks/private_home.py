@@ -20,12 +20,17 @@ FOLDERS = (
 )
 
 
-def use_private_home() -> str:
-    """Point this process (and what it starts) at a fresh home; its path."""
-    base = tempfile.mkdtemp(prefix="ocm-bench-home-")
+def point_home_at(base: str) -> None:
+    """Point this process (and what it starts) at folders made inside `base`."""
     for variable, name in FOLDERS:
         path = os.path.join(base, name)
         os.makedirs(path)
         os.environ[variable] = path
+
+
+def use_private_home() -> str:
+    """Point this process (and what it starts) at a fresh home, removed at exit; its path."""
+    base = tempfile.mkdtemp(prefix="ocm-bench-home-")
+    point_home_at(base)
     atexit.register(shutil.rmtree, base, True)
     return base

@@ -704,17 +704,11 @@ def main(argv: list[str] | None = None) -> int:
     made, skipped, failed = [], [], []
     with tempfile.TemporaryDirectory(prefix="ocm-screenshots-") as temp:
         # Everything the app keeps goes here, never into the user's folders.
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from private_home import point_home_at  # the benchmarks' own: OCM_HOME, HOME and the XDG folders
+
+        point_home_at(temp)
         home = Path(temp)
-        for var, sub in (
-            ("OCM_HOME", "app"),
-            ("HOME", "home"),
-            ("XDG_CONFIG_HOME", "config"),
-            ("XDG_DATA_HOME", "data"),
-            ("XDG_STATE_HOME", "state"),
-            ("XDG_CACHE_HOME", "cache"),
-        ):
-            (home / sub).mkdir()
-            os.environ[var] = str(home / sub)
         os.environ["DISPLAY"] = display.name
         sys.path.insert(0, str(REPO))
         import gc
