@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocm_gui.chat.composer import (
+from ocm_gui.chat.composer_rules import (
     counter_state,
     default_hint,
     input_height,

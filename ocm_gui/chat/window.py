@@ -43,7 +43,8 @@ from ocm_gui.backend import Backend
 from ocm_gui.background import fire_and_forget
 from ocm_gui.chat.banners import Banner
 from ocm_gui.chat.chatlines import opening_line
-from ocm_gui.chat.composer import Composer, too_long_text
+from ocm_gui.chat.composer import Composer
+from ocm_gui.chat.composer_rules import too_long_text
 from ocm_gui.chat.confirm import Confirm
 from ocm_gui.chat.files import FilePanel
 from ocm_gui.chat.header import ChatHeader

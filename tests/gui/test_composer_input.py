@@ -14,12 +14,8 @@ from gui_helpers import pump
 from PIL import ImageGrab
 
 from ocm_gui import theme
-from ocm_gui.chat.composer import (
-    MAX_LINES,
-    MIN_LINES,
-    Composer,
-    input_height,
-)
+from ocm_gui.chat.composer import Composer
+from ocm_gui.chat.composer_rules import MAX_LINES, MIN_LINES, input_height
 from ocm_gui.theme import menu_buttons
 
 
