@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ocm_core import errors
 from ocm_core import wire as p
+from ocm_core.storage import filenames
 from ocm_core.storage.filenames import claim_unique, safe_name
 from ocm_core.storage.filestore import FileStore
 
@@ -38,6 +39,16 @@ def test_claim_unique_counts_up(tmp_path):
         handle.close()
         names.append(path.name)
     assert names == ["a.txt", "a (1).txt", "a (2).txt"]
+
+
+def test_claim_unique_gives_up_at_its_limit_of_one_name_and_says_where(tmp_path, monkeypatch):
+    monkeypatch.setattr(filenames, "SAME_NAME_LIMIT", 3)  # 10,000 files would be slow to make
+    for name in ("a.txt", "a (1).txt", "a (2).txt"):
+        (tmp_path / name).touch()
+    with pytest.raises(FileExistsError) as refused:
+        claim_unique(tmp_path, "a.txt")
+    assert str(tmp_path) in str(refused.value) and "3 files named like a.txt" in str(refused.value)
+    assert len(list(tmp_path.iterdir())) == 3  # no fourth file made
 
 
 def test_the_file_store_reserves_space_for_uploads_in_progress(tmp_path):

@@ -57,7 +57,7 @@ def test_only_others_new_messages_and_files_count():
         Notice(3, "joined", "Dan", "", 1000.0),
         MembersChanged(("Alice", "Bob"), "Alice"),
     ]
-    assert incoming(events, own_name="Alice") == [
+    assert incoming(events, own_name="Alice", room="lobby") == [
         Incoming("Bob", "hi"),
         Incoming("Carol", "shared a file: notes.txt"),
     ]
@@ -121,7 +121,7 @@ def test_notification_words_in_japanese():
         single = gate.arrived([Incoming("ボブ", "こんにちは")], now=1.0)
         gate.seen()
         folded = gate.arrived([Incoming("ボブ", "一"), Incoming("ボブ", "二")], now=2.0)
-        files = incoming([shared("ボブ", "写真.png")], own_name="アリス")
+        files = incoming([shared("ボブ", "写真.png")], own_name="アリス", room="lobby")
     finally:
         i18n.use_language("en")
     assert (
@@ -423,8 +423,8 @@ def test_the_room_ending_or_its_host_gone_silent_is_told_too_under_the_room_name
 
 
 def test_a_room_that_closed_without_a_reason_says_its_host_closed_it():
-    assert incoming([RoomClosed("")], "Alice") == [Incoming("", "The host closed the room.")]
-    assert incoming([RoomClosed("the server stopped")], "Alice") == [Incoming("", "the server stopped")]
+    assert incoming([RoomClosed("")], "Alice", "lobby") == [Incoming("", "The host closed the room.")]
+    assert incoming([RoomClosed("the server stopped")], "Alice", "lobby") == [Incoming("", "the server stopped")]
 
 
 def test_two_messages_fold_into_a_plural_title():

@@ -22,3 +22,9 @@ def test_a_stall_then_a_burst_is_judged_over_the_whole_window_it_took():
     pace = PaceFloor(started=0.0, min_rate=100.0, window=10.0)
     assert pace.moved(2_500, 25.0) is True  # one late burst over 25 s: 100 a second, kept
     assert pace.moved(0, 34.9) is True and pace.moved(0, 35.0) is False  # the next window: nothing
+
+
+def test_each_window_starts_counting_from_nothing():
+    pace = PaceFloor(started=0.0, min_rate=100.0, window=10.0)
+    assert pace.moved(1_000, 10.0) is True
+    assert pace.moved(999, 20.0) is False  # one byte short in the second window: given up

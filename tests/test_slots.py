@@ -68,3 +68,37 @@ def test_a_connection_that_is_done_frees_its_place_once():
     slots.handshaken("a")  # gone: nothing happens
     assert slots.waiting_from("10.0.0.1") == 0 and slots.admit("b", "10.0.0.1", 1.0, open_total=0) == (True, [])
     assert slots.overdue(100.0) == ["b"]
+
+
+def test_a_server_clock_far_from_zero_judges_age_not_time_of_day():
+    # A monotonic clock reads days or weeks on a server that has been up: only the difference counts.
+    up = 1_000_000.0
+    slots = WaitingConnections(total=2, per_address=1, grace=0.5)
+    slots.admit("first", "10.0.0.1", up, open_total=0)
+    assert slots.admit("retry", "10.0.0.1", up + 0.25, open_total=1) == (True, [])  # the first is too young to go
+    assert slots.admit("new", "10.0.0.3", up + 0.25, open_total=2) == (False, [])  # full, nobody stale
+
+
+def test_a_connection_exactly_the_grace_old_is_stale():
+    slots = WaitingConnections(total=10, per_address=1, grace=0.5)
+    slots.admit("first", "10.0.0.1", 100.0, open_total=0)
+    assert slots.admit("retry", "10.0.0.1", 100.5, open_total=1) == (True, ["first"])
+
+
+def test_a_full_server_spares_an_address_with_fewer_waiting_even_when_it_waited_longest():
+    slots = WaitingConnections(total=3, per_address=8, grace=1.0)
+    slots.admit("quiet", "10.0.0.2", 0.0, open_total=0)  # the longest waiting, but one of one
+    slots.admit("g0", "10.6.6.6", 1.0, open_total=1)
+    slots.admit("g1", "10.6.6.6", 2.0, open_total=2)
+    assert slots.admit("new", "10.0.0.3", 5.0, open_total=3) == (True, ["g0"])
+    assert slots.waiting_from("10.0.0.2") == 1
+
+
+def test_an_address_with_two_waiting_still_counts_one_after_the_first_is_done():
+    slots = WaitingConnections(total=10, per_address=2, grace=1.0)
+    slots.admit("a", "10.0.0.1", 0.0, open_total=0)
+    slots.admit("b", "10.0.0.1", 0.0, open_total=1)
+    slots.done("a")
+    assert slots.waiting_from("10.0.0.1") == 1
+    slots.admit("c", "10.0.0.1", 5.0, open_total=1)
+    assert slots.admit("d", "10.0.0.1", 5.0, open_total=2) == (True, ["b"])  # two waiting again: the stale one goes

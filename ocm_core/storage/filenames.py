@@ -38,15 +38,18 @@ def safe_name(name: str, fallback: str = "file") -> str:
     return name
 
 
+SAME_NAME_LIMIT = 10_000  # "stem (9999).ext" is the last one tried
+
+
 def claim_unique(directory: Path, name: str) -> tuple[Path, BinaryIO]:
     """Create `name` in `directory`, or "stem (1).ext", "stem (2).ext"... if it is taken;
     return the path and the file opened for writing. Never overwrites: the name is claimed
     by an exclusive create, so two downloads at once cannot pick the same one."""
     base = Path(safe_name(name))
-    for number in range(10_000):
+    for number in range(SAME_NAME_LIMIT):
         candidate = directory / (base.name if number == 0 else f"{base.stem} ({number}){base.suffix}")
         try:
             return candidate, open(candidate, "xb")
         except FileExistsError:
             continue
-    raise FileExistsError(f"{directory} already has 10000 files named like {base.name}")
+    raise FileExistsError(f"{directory} already has {SAME_NAME_LIMIT} files named like {base.name}")

@@ -38,7 +38,7 @@ def first_line(text: str, limit: int = LINE_CHARS) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-def incoming(events: Iterable[object], own_name: str, room: str = "") -> list[Incoming]:
+def incoming(events: Iterable[object], own_name: str, room: str) -> list[Incoming]:
     """The events that deserve a notification: others' new messages and files (never one's
     own, never history replayed on joining), and the room's end or its host gone silent,
     which a person elsewhere would otherwise learn of only when they look (no sender)."""
