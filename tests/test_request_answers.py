@@ -352,13 +352,13 @@ def test_a_request_waits_out_try_later_and_asks_again(stub, known, monkeypatch):
 
 def test_a_first_answer_that_is_not_a_status_is_refused(stub, known):
     server = stub(completion(b"{}"))
-    with pytest.raises(errors.RemoteProtocolError, match="the server's first answer is not a status"):
+    with pytest.raises(errors.RemoteProtocolError, match=r"^the server's first answer is not a status$"):
         link_to(server.port, known).request_once(Operation.LIST, "", b"")
 
 
 def test_a_second_status_instead_of_the_completion_is_refused(stub, known):
     server = stub(OK + OK)
-    with pytest.raises(errors.RemoteProtocolError, match="the server did not complete the request"):
+    with pytest.raises(errors.RemoteProtocolError, match=r"^the server did not complete the request$"):
         link_to(server.port, known).request_once(Operation.LIST, "", b"")
 
 
@@ -443,7 +443,7 @@ def ecdsa_context(tmp_path: Path) -> ssl.SSLContext:
 
 def test_a_certificate_without_an_ed25519_key_is_refused_and_not_remembered(stub, known, tmp_path):
     server = stub(OK + completion(b""), context=ecdsa_context(tmp_path))
-    with pytest.raises(errors.RemoteProtocolError, match="the server's certificate does not hold an Ed25519 key"):
+    with pytest.raises(errors.RemoteProtocolError, match=r"^the server's certificate does not hold an Ed25519 key$"):
         link_to(server.port, known).request_once(Operation.LIST, "", b"")
     assert KnownServers(known).get(server.where) is None
 
@@ -585,3 +585,13 @@ def test_a_plain_busy_refusal_followed_by_more_bytes_is_still_a_busy_server(know
         theirs.sendall(BUSY_ANSWER + b"\x00" * 64)  # whatever else the port sends is not read
         with pytest.raises(errors.ServerBusy, match=r"^Too many connections\.$"):
             link_to(9090, known).secure(ours)
+
+
+def test_a_plain_busy_refusal_is_waited_for_no_further_than_4_kib(known):
+    """Unauthenticated bytes: past what came with the header, the client waits for 4,096 bytes
+    of the body (the status byte and 4,095 of the detail), however long the refusal says it is."""
+    answer = p.encode_tcrp(Operation.JOIN, State.RESPONSE, "", p.encode_status(Status.BUSY, "a" * 5000))
+    peer = ScriptedPeer(answer[: p.TCRP_HEADER_SIZE], answer[p.TCRP_HEADER_SIZE :])
+    with pytest.raises(errors.ServerBusy) as refused:
+        link_to(9090, known).secure(peer)  # type: ignore[arg-type]
+    assert str(refused.value) == "A" + "a" * 4094 + "."
