@@ -121,7 +121,8 @@ class ServerLink:
     """Where a server is and which identity it must show. `known_servers`: the identities
     trusted so far; a changed one raises IdentityChanged unless `trust_changed_identity`.
     `own_server_identity`: the one to accept whatever was remembered (the app's own server,
-    whose key it knows first-hand). `plain`: no TLS (a server with --allow-plain)."""
+    whose key it knows first-hand). `plain`: no TLS (a server with --allow-plain). `sleep`: how
+    `request` waits between asking a busy server again (tests pass a recorder)."""
 
     def __init__(
         self,
@@ -132,6 +133,7 @@ class ServerLink:
         known_servers: KnownServers,
         trust_changed_identity: bool = False,
         plain: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.host, self.port, self.timeout = host, port, timeout
         self.known_servers = known_servers
@@ -139,6 +141,7 @@ class ServerLink:
         self.own_server_identity: str | None = None
         self.plain = plain
         self.fingerprint: str | None = None  # the server's, once a request has shown it
+        self.sleep = sleep
 
     @property
     def where(self) -> str:
@@ -264,4 +267,5 @@ class ServerLink:
             within=self.timeout,
             first_pause=0.05,
             longest_pause=1.0,
+            sleep=self.sleep,
         )
