@@ -473,7 +473,7 @@ class ChatClient:
         session = self._joined_session
         payload = p.encode_request(p.RoomRequest(session.username, resume_token=self._token.decode("ascii")))
         try:
-            grant = self.link.request(Operation.JOIN, session.room, payload)
+            grant = self.link.request(Operation.JOIN, session.room, payload, session.username)
             token = grant if self.plain else p.decode_grant(grant)[0]
             if token != self._token:
                 raise errors.RemoteProtocolError("the server took us back under another token")
