@@ -9,7 +9,6 @@ import errno
 import hashlib
 import json
 import logging
-import re
 import shutil
 import sys
 
@@ -227,7 +226,7 @@ def test_a_start_makes_a_missing_folder_with_its_parents_and_says_what_it_took_u
         second = started(root, {"lobby"})
     assert len(second.files("lobby")) == 2
     [line] = [record.getMessage() for record in caplog.records]
-    assert line == f"took up 2 shared files (8 bytes) in {root}"
+    assert "took up 2 shared files" in line and "(8 bytes)" in line and line.endswith(f" in {root}")
 
 
 def test_files_laid_out_as_an_earlier_version_wrote_them_are_taken_up(tmp_path):
@@ -275,5 +274,5 @@ def test_files_that_cannot_be_deleted_are_named_in_the_log_and_forgotten(tmp_pat
     assert store.files("lobby") == [] and store.used_bytes == 0
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     for path, line in zip([directory / info.file_id, directory / f"{info.file_id}.json"], warnings, strict=True):
-        assert re.fullmatch(rf"could not delete {re.escape(str(path))}: \[Errno {errno.ENOTDIR}\] .*", line)
-    assert caplog.records[-1].getMessage() == "deleted 1 files of closed room 'lobby'"
+        assert f"could not delete {path}: " in line and f"[Errno {errno.ENOTDIR}]" in line  # which file, and why
+    assert "deleted 1 files of closed room 'lobby'" in caplog.records[-1].getMessage()

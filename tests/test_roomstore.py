@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import sqlite3
 import stat
@@ -330,8 +329,5 @@ def test_a_damaged_log_that_cannot_be_kept_aside_is_said_and_the_store_starts(tm
         store = RoomStore(crashed)
     assert store.damaged_log is None and [room.name for room in store.rooms()] == ["lobby"]
     [line] = [record.getMessage() for record in caplog.records]
-    assert re.fullmatch(
-        rf"could not keep the damaged log of {re.escape(str(crashed))} aside: .*{re.escape(str(in_the_way))}.*",
-        line,
-    )
+    assert f"could not keep the damaged log of {crashed} aside: " in line and str(in_the_way) in line
     store.close()
