@@ -5,9 +5,12 @@ whole files and drops everything a stop cut short. No sockets: the mutation run 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
+import shutil
+import sys
 
 import pytest
 
@@ -55,7 +58,9 @@ def test_a_committed_file_is_described_on_disk_and_keeps_its_sender_type_and_che
     assert directory.parent == tmp_path and sorted(path.name for path in directory.iterdir()) == sorted(
         [info.file_id, info.file_id + ".json"]
     )
-    described = json.loads((directory / (info.file_id + ".json")).read_text("utf-8"))
+    description = (directory / (info.file_id + ".json")).read_text("utf-8")
+    assert "写真 1.png" in description  # an operator looking into the folder reads the name as sent
+    described = json.loads(description)
     assert described["name"] == "写真 1.png" and described["sha256"] == info.sha256
     assert store.used_bytes == 4
     assert store_file(store, "lobby", "", b"x").name == "file"  # no name: a safe stand-in
@@ -207,3 +212,67 @@ def test_a_file_of_another_room_is_refused_in_words_the_member_can_read(tmp_path
     with pytest.raises(RegistryError) as refused:
         store.get("lobby", theirs.file_id)
     assert str(refused.value) == "that file is not shared in this room (its room may have closed)"
+
+
+# --- start-up, a missing or broken folder, and what the operator reads --------------------------
+
+
+def test_a_start_makes_a_missing_folder_with_its_parents_and_says_what_it_took_up(tmp_path, caplog):
+    root = tmp_path / "data" / "files"
+    first = started(root, {"lobby"})
+    store_file(first, "lobby", "a.txt", b"abc")
+    store_file(first, "lobby", "b.txt", b"defgh")
+    with caplog.at_level(logging.INFO, logger="ocm_core.storage.filestore"):
+        second = started(root, {"lobby"})
+    assert len(second.files("lobby")) == 2
+    [line] = [record.getMessage() for record in caplog.records]
+    assert "took up 2 shared files" in line and "(8 bytes)" in line and line.endswith(f" in {root}")
+
+
+def test_files_laid_out_as_an_earlier_version_wrote_them_are_taken_up(tmp_path):
+    # The folder layout is what a restart (or an upgrade) relies on: each room's files in a
+    # folder named by the first 32 hex digits of the SHA-256 of its name, `<id>` beside `<id>.json`.
+    folder = tmp_path / hashlib.sha256("café".encode()).hexdigest()[:32]
+    folder.mkdir()
+    (folder / "0123456789abcdef").write_bytes(b"hello")
+    described = {"id": "0123456789abcdef", "name": "hi.txt", "size": 5, "mime": "text/plain", "sender": "ana"}
+    (folder / "0123456789abcdef.json").write_text(json.dumps(described), "utf-8")
+
+    store = started(tmp_path, {"café"})
+    [info] = store.files("café")
+    assert (info.file_id, info.name, info.size, info.sender) == ("0123456789abcdef", "hi.txt", 5, "ana")
+    assert store.get("café", info.file_id)[1].read_bytes() == b"hello"
+    assert store.used_bytes == 5
+
+
+def test_an_upload_after_the_files_folder_was_removed_makes_it_again(tmp_path):
+    root = tmp_path / "data" / "files"
+    store = started(root, {"lobby"})
+    shutil.rmtree(tmp_path / "data")  # an operator's clean-up while the server runs
+    info = store_file(store, "lobby", "a.txt", b"abc")
+    assert store.get("lobby", info.file_id)[1].read_bytes() == b"abc"
+
+
+def test_an_upload_whose_folder_cannot_be_made_is_refused_and_reserves_nothing(tmp_path):
+    root = tmp_path / "files"
+    root.write_bytes(b"a file where the folder should be")
+    store = FileStore(root, max_file_bytes=10, max_storage_bytes=10)
+    with pytest.raises(OSError):
+        store.begin("lobby", "ana", "a.txt", 10, "")
+    assert store.used_bytes == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows reports a path under a file as missing")
+def test_files_that_cannot_be_deleted_are_named_in_the_log_and_forgotten(tmp_path, caplog):
+    store = started(tmp_path, {"lobby"})
+    info = store_file(store, "lobby", "a.txt", b"abc")
+    directory = store.room_dir("lobby")
+    shutil.rmtree(directory)
+    directory.write_bytes(b"")  # a file where the room's folder was: nothing under it can be deleted
+    with caplog.at_level(logging.INFO, logger="ocm_core.storage.filestore"):
+        store.delete_room("lobby")
+    assert store.files("lobby") == [] and store.used_bytes == 0
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    for path, line in zip([directory / info.file_id, directory / f"{info.file_id}.json"], warnings, strict=True):
+        assert f"could not delete {path}: " in line and f"[Errno {errno.ENOTDIR}]" in line  # which file, and why
+    assert "deleted 1 files of closed room 'lobby'" in caplog.records[-1].getMessage()

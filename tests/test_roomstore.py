@@ -4,12 +4,15 @@ an older version taken up, one from a newer refused, a damaged log told apart fr
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import sqlite3
 import stat
 import struct
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -129,6 +132,17 @@ def test_an_in_memory_store_touches_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="a colon is not allowed in a Windows file name")
+def test_an_in_memory_store_reads_no_log_from_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    stray = tmp_path / ":memory:-wal"  # named as a file store's log would be: not the in-memory store's
+    stray.write_bytes(b"not a log" * 10)
+    store = RoomStore(":memory:")
+    assert store.damaged_log is None
+    store.close()
+    assert list(tmp_path.iterdir()) == [stray] and stray.read_bytes() == b"not a log" * 10
+
+
 def test_damage_is_told_from_a_busy_or_full_disk():
     assert is_damage(sqlite3.DatabaseError("database disk image is malformed"))
     assert not is_damage(sqlite3.OperationalError("database or disk is full"))
@@ -241,4 +255,79 @@ def test_a_write_the_disk_refuses_says_which_file_and_why_and_leaves_nothing(tmp
             store.add_event(StoredEvent("lobby", 1, 1, 2, "ana", "hi", b"t1", 1))
     store._db = real
     assert [m.name for m in store.members()] == ["ana"] and store.events("lobby", 10) == []
+    store.close()
+
+
+# --- what a restart reads back, and a damaged log of one entry ----------------------------------
+
+
+def test_a_member_not_yet_heard_from_comes_back_without_an_address(tmp_path):
+    path = tmp_path / "server.db"
+    store = RoomStore(path)
+    store.add_room(StoredRoom("lobby", "ana", None, None), StoredMember(b"t1", "lobby", "ana", "10.0.0.1", None, False))
+    store.close()
+    again = RoomStore(path)
+    assert [(m.name, m.address) for m in again.members()] == [("ana", None)]
+    again.close()
+
+
+def test_an_event_added_without_one_to_forget_keeps_every_earlier_one(tmp_path):
+    store = RoomStore(tmp_path / "server.db")
+    store.add_room(StoredRoom("lobby", "ana", None, None), member(b"t1"))
+    for seq in range(1, 4):
+        store.add_event(StoredEvent("lobby", seq, 1000 + seq, 2, "ana", f"line {seq}", b"t1", seq))
+    assert [event.seq for event in store.events("lobby", 10)] == [1, 2, 3]
+    store.close()
+
+
+STARTED_AT = time.struct_time((2026, 12, 7, 10, 23, 0, 0, 341, -1))
+
+
+@pytest.fixture
+def clock_at_start(monkeypatch):
+    """time.strftime reads STARTED_AT when given no time: the names of kept files are known."""
+    real = time.strftime
+    monkeypatch.setattr(time, "strftime", lambda fmt, at=None: real(fmt, STARTED_AT if at is None else at))
+
+
+def one_entry_log_damaged(tmp_path) -> Path:
+    """A database whose write-ahead log holds one entry (the room's host changed to "bo"), its
+    page damaged: as a process killed before a checkpoint, on a failing disk, leaves it."""
+    live = tmp_path / "live.db"
+    store = RoomStore(live)
+    store.add_room(StoredRoom("lobby", "ana", None, None), member(b"t1"))
+    store.close()
+    db = sqlite3.connect(live)
+    db.execute("UPDATE rooms SET host = 'bo'")
+    db.commit()
+    crashed = tmp_path / "server.db"
+    shutil.copy(live, crashed)
+    shutil.copy(f"{live}-wal", f"{crashed}-wal")
+    db.close()
+    log = bytearray(Path(f"{crashed}-wal").read_bytes())
+    assert wal.frames_of_this_cycle(bytes(log)) == 1
+    log[wal.HEADER.size + wal.FRAME_HEADER.size + 100] ^= 0xFF
+    Path(f"{crashed}-wal").write_bytes(bytes(log))
+    return crashed
+
+
+def test_a_damaged_log_of_one_entry_is_kept_aside_under_the_time_of_the_start(tmp_path, clock_at_start):
+    crashed = one_entry_log_damaged(tmp_path)
+    damaged = Path(f"{crashed}-wal").read_bytes()
+    store = RoomStore(crashed)
+    assert [room.host for room in store.rooms()] == ["ana"]  # the entry SQLite passed over is lost...
+    kept = tmp_path / "server.db-wal.damaged-20261207-102300"
+    assert store.damaged_log == kept and kept.read_bytes() == damaged  # ...and kept, named by the time
+    store.close()
+
+
+def test_a_damaged_log_that_cannot_be_kept_aside_is_said_and_the_store_starts(tmp_path, clock_at_start, caplog):
+    crashed = one_entry_log_damaged(tmp_path)
+    in_the_way = tmp_path / "server.db-wal.damaged-20261207-102300"
+    in_the_way.mkdir()
+    with caplog.at_level(logging.WARNING, logger="ocm_core.storage.roomstore"):
+        store = RoomStore(crashed)
+    assert store.damaged_log is None and [room.name for room in store.rooms()] == ["lobby"]
+    [line] = [record.getMessage() for record in caplog.records]
+    assert f"could not keep the damaged log of {crashed} aside: " in line and str(in_the_way) in line
     store.close()
