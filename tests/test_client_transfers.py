@@ -106,6 +106,51 @@ def test_a_server_that_asks_to_try_later_is_not_waited_out_by_a_transfer(tmp_pat
     assert len(link.requests) == 1 and names_in(tmp_path) == []
 
 
+class FakeClock:
+    """Monotonic time that moves only when the code under test sleeps."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def download_from(link, tmp_path: Path, clock: FakeClock):
+    return client_files.download(link, CREDENTIALS, FILE_ID, tmp_path, None, sleep=clock.sleep, clock=clock)
+
+
+def upload_to(link, tmp_path: Path, clock: FakeClock):
+    source = source_of(tmp_path, CONTENT)
+    return client_files.upload(link, CREDENTIALS, source, None, sleep=clock.sleep, clock=clock)
+
+
+@pytest.mark.parametrize("transfer", [download_from, upload_to], ids=["download", "upload"])
+def test_a_busy_server_is_asked_again_after_pauses_doubling_up_to_two_seconds_for_a_minute(tmp_path, transfer):
+    link = ScriptedLink(refusals=tuple(errors.ServerBusy("busy") for _ in range(1000)))
+    clock = FakeClock()
+    with pytest.raises(errors.ServerBusy):
+        transfer(link, tmp_path, clock)
+    steps = [0.1, 0.2, 0.4, 0.8, 1.6] + [2.0] * (len(clock.slept) - 5)
+    # each pause is its step times a jitter of 0.5 to 1.5, so that busy clients spread out
+    assert all(0.5 * step <= pause <= 1.5 * step for pause, step in zip(clock.slept, steps, strict=True))
+    assert 55 <= sum(clock.slept) <= client_files.BUSY_WAIT and len(link.requests) == len(clock.slept) + 1
+
+
+@pytest.mark.parametrize("transfer", [download_from, upload_to], ids=["download", "upload"])
+def test_a_server_busy_at_first_is_asked_again_and_the_transfer_goes_through(tmp_path, transfer):
+    answers = [described(), CONTENT] if transfer is download_from else [completed()]
+    link = ScriptedLink(ScriptedStream(answers), refusals=(errors.ServerBusy("busy"), errors.ServerBusy("busy")))
+    clock = FakeClock()
+    transfer(link, tmp_path, clock)
+    assert len(link.requests) == 3 and len(clock.slept) == 2
+
+
 @pytest.mark.mutation_run  # a stub TLS server, up in milliseconds
 def test_a_stalled_download_is_given_up_at_the_idle_timeout_not_the_connections(liar, tmp_path, monkeypatch):
     """The connection's own timeout is long (asking may be slow); once the file moves, a
