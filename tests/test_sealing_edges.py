@@ -69,3 +69,15 @@ def test_a_datagram_at_nonce_zero_is_refused_even_under_the_right_key():
         channel.open(HEADER, forged(receive_key, 0, b"zero")[len(HEADER) :])
     assert refused.value.reason == "replayed or too old"
     assert channel.open(HEADER, forged(receive_key, 1, b"one")[len(HEADER) :]) == b"one"
+
+
+def test_a_window_resumed_at_its_own_newest_position_refuses_the_gaps_below_it():
+    """Resuming means every position up to the one given was seen: one that never arrived
+    before it may not open afterwards either."""
+    client, server = SealedChannel.for_client(KEY), SealedChannel.for_server(KEY, 1)
+    datagrams = [client.seal(HEADER, f"line {i}".encode()) for i in range(30)]  # positions 1 to 30
+    assert server.open(HEADER, datagrams[29][len(HEADER) :]) == b"line 29"
+    server.window.resume_after(30)
+    with pytest.raises(OpenFailed) as refused:
+        server.open(HEADER, datagrams[24][len(HEADER) :])
+    assert refused.value.reason == "replayed or too old"
