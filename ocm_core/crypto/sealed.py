@@ -54,7 +54,7 @@ class ReplayWindow:
     def resume_after(self, position: int) -> None:
         """Go on as a window that has seen every position up to `position` (a restart: what
         arrived before it is unknown, so none of it may open again)."""
-        if position > self.newest:
+        if position >= self.newest:
             self.newest = position
             self._seen = (1 << self.size) - 1
 

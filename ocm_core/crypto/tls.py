@@ -16,13 +16,15 @@ from ocm_core import wire as p
 from ocm_core.crypto.identity import ServerIdentity
 from ocm_core.errors import OCMError
 
+READ_SIZE = 65536  # bytes asked of the socket or of TLS at once: several full records
+
 
 def server_tls_context(identity: ServerIdentity) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_3
     context.num_tickets = 0  # one request per connection: a resumption ticket would be bytes for nothing
     # ssl loads keys only from files: a private temporary one, gone as soon as it is read.
-    fd, path = tempfile.mkstemp(suffix=".pem")
+    fd, path = tempfile.mkstemp()
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(identity.certificate_pem())
@@ -68,7 +70,7 @@ class TlsServerSide:
         plain = bytearray()
         while True:
             try:
-                chunk = self._tls.read(65536)
+                chunk = self._tls.read(READ_SIZE)
             except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
                 break
             if not chunk:
@@ -128,10 +130,10 @@ class TlsClientStream:
                 return certificate
             except ssl.SSLWantReadError:
                 self._flush()
-            data = self.sock.recv(65536)
+            data = self.sock.recv(READ_SIZE)
             if not data:
                 raise ConnectionError("the server closed the connection during the TLS handshake")
-            if first and not p.is_tls_record_start(data[:1]):
+            if first and not p.is_tls_record_start(data):
                 raise PlainAnswer(data)
             first = False
             self._incoming.write(data)
@@ -148,7 +150,7 @@ class TlsClientStream:
                 pass
             except ssl.SSLZeroReturnError:
                 return b""
-            data = self.sock.recv(65536)
+            data = self.sock.recv(READ_SIZE)
             if not data:
                 return b""
             self._incoming.write(data)

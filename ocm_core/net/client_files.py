@@ -14,6 +14,7 @@ import mimetypes
 import os
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +41,8 @@ BUSY_WAIT = 60.0  # how long a transfer keeps asking a server whose transfer slo
 IDLE_TIMEOUT = 30.0  # a transfer that moves no byte for this long has failed
 
 Progress = Callable[[int, int], "bool | None"]  # (bytes done, bytes in all); False cancels
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
 
 
 def guess_mime(name: str) -> str:
@@ -51,7 +54,9 @@ def _report(progress: Progress | None, done: int, total: int) -> None:
         raise errors.TransferCancelled(_("The transfer was cancelled."))
 
 
-def _open(link: ServerLink, operation: Operation, room: str, payload: bytes) -> tuple[socket.socket, TlsClientStream]:
+def _open(
+    link: ServerLink, operation: Operation, room: str, payload: bytes, sleep: Sleep, clock: Clock
+) -> tuple[socket.socket, TlsClientStream]:
     """A connection on which `operation`'s request was sent and answered OK. A server
     whose transfer slots are all busy is asked again with jittered backoff for BUSY_WAIT."""
     try:
@@ -61,6 +66,8 @@ def _open(link: ServerLink, operation: Operation, room: str, payload: bytes) -> 
             first_pause=0.1,
             longest_pause=2.0,
             honour_try_later=False,
+            sleep=sleep,
+            clock=clock,
         )
     except TimeoutError:
         raise errors.TransferFailed(
@@ -72,7 +79,15 @@ def _open(link: ServerLink, operation: Operation, room: str, payload: bytes) -> 
         ) from None
 
 
-def upload(link: ServerLink, credentials: Credentials, path: Path, progress: Progress | None) -> str:
+def upload(
+    link: ServerLink,
+    credentials: Credentials,
+    path: Path,
+    progress: Progress | None,
+    *,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> str:
     room, token, proof = credentials
     try:
         source = open(path, "rb")
@@ -83,7 +98,7 @@ def upload(link: ServerLink, credentials: Credentials, path: Path, progress: Pro
         ) from None
     request = p.FileRequest(token, proof, path.name, size, guess_mime(path.name))
     with source:
-        sock, stream = _open(link, Operation.UPLOAD, room, p.encode_file_request(request))
+        sock, stream = _open(link, Operation.UPLOAD, room, p.encode_file_request(request), sleep, clock)
         with sock:
             try:
                 _send(stream, source, size, progress)
@@ -131,13 +146,25 @@ def _raise_answer_if_any(stream: TlsClientStream) -> None:
 
 
 def download(
-    link: ServerLink, credentials: Credentials, file_id: str, destination: Path, progress: Progress | None
+    link: ServerLink,
+    credentials: Credentials,
+    file_id: str,
+    destination: Path,
+    progress: Progress | None,
+    *,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
 ) -> Path:
     room, token, proof = credentials
     if not p.is_file_id(file_id):
         raise errors.NoSuchFile(_("'{id}' is not a file id; /files lists the room's files.").format(id=file_id))
     sock, stream = _open(
-        link, Operation.DOWNLOAD, room, p.encode_file_request(p.FileRequest(token, proof, file_id=file_id))
+        link,
+        Operation.DOWNLOAD,
+        room,
+        p.encode_file_request(p.FileRequest(token, proof, file_id=file_id)),
+        sleep,
+        clock,
     )
     with sock:
         try:
