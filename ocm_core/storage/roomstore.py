@@ -23,9 +23,9 @@ from ocm_core.storage import wal
 
 log = logging.getLogger(__name__)
 
-# Lines marked "pragma: no mutate" hold SQL and nothing else: mutmut's only changes there
-# would be the case of words SQLite reads in any case, or "XX" around a statement, a syntax
-# error every test of the store runs into (docs/testing.md, "Scores").
+# Lines marked "pragma: no mutate" hold an SQL text and nothing else: mutmut's only changes
+# there would be the case of words SQLite reads in any case, or "XX" around a statement, a
+# syntax error every test of the store runs into (docs/testing.md, "Scores").
 
 SCHEMA_VERSION = 1
 
@@ -153,24 +153,45 @@ class RoomStore:
     def _prepare(self, path: str) -> None:
         # One server per file, on every OS: SQLite's own lock, taken exclusive by the
         # first write and held until close (the OS drops it if the process dies).
-        self._db.execute("PRAGMA locking_mode=EXCLUSIVE")  # pragma: no mutate
+        self._db.execute(
+            "PRAGMA locking_mode=EXCLUSIVE"  # pragma: no mutate
+        )
         try:
-            self._db.execute("BEGIN IMMEDIATE")  # pragma: no mutate
-            self._db.execute("COMMIT")  # pragma: no mutate
+            self._db.execute(
+                "BEGIN IMMEDIATE"  # pragma: no mutate
+            )
+            self._db.execute(
+                "COMMIT"  # pragma: no mutate
+            )
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc):
                 raise DatabaseInUse(path) from None
             raise
-        self._db.execute("PRAGMA journal_mode=WAL")  # pragma: no mutate
-        self._db.execute("PRAGMA synchronous=NORMAL")  # pragma: no mutate
-        self._db.execute("PRAGMA foreign_keys=ON")  # pragma: no mutate
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]  # pragma: no mutate
+        self._db.execute(
+            "PRAGMA journal_mode=WAL"  # pragma: no mutate
+        )
+        self._db.execute(
+            "PRAGMA synchronous=NORMAL"  # pragma: no mutate
+        )
+        self._db.execute(
+            "PRAGMA foreign_keys=ON"  # pragma: no mutate
+        )
+        version = self._db.execute(
+            "PRAGMA user_version"  # pragma: no mutate
+        ).fetchone()[0]
         if version not in (0, SCHEMA_VERSION):
             raise RuntimeError(f"{path} was written by a newer version (schema {version}); use another --db file")
         self._db.executescript(_SCHEMA)
-        columns = [row[1] for row in self._db.execute("PRAGMA table_info(members)")]  # pragma: no mutate
+        columns = [
+            row[1]
+            for row in self._db.execute(
+                "PRAGMA table_info(members)"  # pragma: no mutate
+            )
+        ]
         if "wire" not in columns:  # written before encryption: every member then was plain (0)
-            self._db.execute("ALTER TABLE members ADD COLUMN wire INTEGER NOT NULL DEFAULT 0")  # pragma: no mutate
+            self._db.execute(
+                "ALTER TABLE members ADD COLUMN wire INTEGER NOT NULL DEFAULT 0"  # pragma: no mutate
+            )
         if "replay_newest" not in columns:  # written before replay windows were kept
             self._db.execute(
                 "ALTER TABLE members ADD COLUMN replay_newest INTEGER NOT NULL DEFAULT 0"  # pragma: no mutate
@@ -181,7 +202,9 @@ class RoomStore:
     def _check_log(self, path: str, log_before: bytes) -> None:
         """Keep a write-ahead log aside when SQLite passed over part of it (ocm_core/storage/wal.py)."""
         try:
-            taken_up = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]  # pragma: no mutate
+            taken_up = self._db.execute(
+                "PRAGMA wal_checkpoint(PASSIVE)"  # pragma: no mutate
+            ).fetchone()[1]
         except sqlite3.Error:
             return  # nothing can be written now (a full disk): the log stays as it is for the next start
         if not wal.passed_over(log_before, max(taken_up, 0)):
@@ -206,7 +229,9 @@ class RoomStore:
         if self._in_batch:
             yield
             return
-        self._db.execute("BEGIN")  # pragma: no mutate
+        self._db.execute(
+            "BEGIN"  # pragma: no mutate
+        )
         self._in_batch = True
         try:
             yield
@@ -244,7 +269,9 @@ class RoomStore:
                 for sql, args in statements:
                     self._db.execute(sql, args)
                 return
-            self._db.execute("BEGIN")  # pragma: no mutate
+            self._db.execute(
+                "BEGIN"  # pragma: no mutate
+            )
             try:
                 for sql, args in statements:
                     self._db.execute(sql, args)
@@ -277,15 +304,28 @@ class RoomStore:
         statements = [_event_insert(event)]
         if forget_seq > 0:
             statements.append(
-                ("DELETE FROM events WHERE room = ? AND seq = ?", (event.room, forget_seq))  # pragma: no mutate
+                (
+                    "DELETE FROM events WHERE room = ? AND seq = ?",  # pragma: no mutate
+                    (event.room, forget_seq),
+                )
             )
         self._write(*statements)
 
     def remove_member(self, token: bytes) -> None:
-        self._write(("DELETE FROM members WHERE token = ?", (token,)))  # pragma: no mutate
+        self._write(
+            (
+                "DELETE FROM members WHERE token = ?",  # pragma: no mutate
+                (token,),
+            )
+        )
 
     def remove_room(self, name: str) -> None:
-        self._write(("DELETE FROM rooms WHERE name = ?", (name,)))  # pragma: no mutate
+        self._write(
+            (
+                "DELETE FROM rooms WHERE name = ?",  # pragma: no mutate
+                (name,),
+            )
+        )
 
     def move_member(self, token: bytes, address: tuple[str, int], plain_text: bool) -> None:
         self._write(
@@ -301,13 +341,21 @@ class RoomStore:
         if newest:
             self._write(
                 *(
-                    ("UPDATE members SET replay_newest = ? WHERE token = ?", (n, token))  # pragma: no mutate
+                    (
+                        "UPDATE members SET replay_newest = ? WHERE token = ?",  # pragma: no mutate
+                        (n, token),
+                    )
                     for token, n in newest.items()
                 )
             )
 
     def prune_events(self, room: str, keep_after_seq: int) -> None:
-        self._write(("DELETE FROM events WHERE room = ? AND seq <= ?", (room, keep_after_seq)))  # pragma: no mutate
+        self._write(
+            (
+                "DELETE FROM events WHERE room = ? AND seq <= ?",  # pragma: no mutate
+                (room, keep_after_seq),
+            )
+        )
 
     # --- reads -----------------------------------------------------------------------
 
@@ -338,11 +386,11 @@ class RoomStore:
         return [StoredEvent(*row) for row in reversed(rows)]
 
     def last_seq(self, room: str) -> int:
-        newest = self._db.execute(
-            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE room = ?",
-            (room,),  # pragma: no mutate
+        found = self._db.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE room = ?",  # pragma: no mutate
+            (room,),
         )
-        return newest.fetchone()[0]
+        return found.fetchone()[0]
 
 
 def _member_insert(member: StoredMember) -> tuple[str, tuple]:
