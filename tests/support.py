@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import queue
 import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from ocm_core.net.client import ChatClient
 
@@ -45,6 +51,36 @@ class EventLog:
         )
 
 
+class Jitter:
+    """Stands in for the `random` module where pauses are jittered: every pause at the low or
+    high end of its range, or in the middle."""
+
+    def __init__(self, end: str):
+        self.end = end
+
+    def uniform(self, low: float, high: float) -> float:
+        return {"low": low, "high": high, "middle": (low + high) / 2}[self.end]
+
+
+def ecdsa_certificate() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A self-signed certificate, valid from yesterday to tomorrow, that holds a P-256 key:
+    not the Ed25519 key of our servers."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not ours")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, key
+
+
 def wait_until(condition, timeout: float = 5.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while not (result := condition()):
@@ -55,10 +91,16 @@ def wait_until(condition, timeout: float = 5.0, what: str = "condition"):
 
 
 class FakeClock:
-    """A clock that moves only when a test moves it (`clock.now += seconds`)."""
+    """A clock that moves only when a test moves it (`clock.now += seconds`) or when the code
+    under test sleeps on it (`clock.sleep`, whose pauses are kept in `clock.pauses`)."""
 
     def __init__(self):
         self.now = 1000.0
+        self.pauses: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds
 
     def __call__(self) -> float:
         return self.now

@@ -6,18 +6,21 @@ moves. No socket: deterministic where a real connection leaves it to timing whic
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 from liar import liar  # a fixture, used by name
+from support import FakeClock, Jitter
 
 from ocm_core import errors
 from ocm_core import wire as p
 from ocm_core.crypto.identity import KnownServers
-from ocm_core.net import client_files
+from ocm_core.net import client_files, request
 from ocm_core.net.request import ServerLink
 from ocm_core.wire import Operation, State, Status
 
@@ -107,21 +110,6 @@ def test_a_server_that_asks_to_try_later_is_not_waited_out_by_a_transfer(tmp_pat
     assert len(link.requests) == 1 and names_in(tmp_path) == []
 
 
-class FakeClock:
-    """Monotonic time that moves only when the code under test sleeps."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def download_from(link, tmp_path: Path, clock: FakeClock):
     return client_files.download(link, CREDENTIALS, FILE_ID, tmp_path, None, sleep=clock.sleep, clock=clock)
 
@@ -132,17 +120,20 @@ def upload_to(link, tmp_path: Path, clock: FakeClock):
 
 
 @pytest.mark.parametrize("transfer", [download_from, upload_to], ids=["download", "upload"])
-def test_a_busy_server_is_asked_again_after_pauses_doubling_up_to_two_seconds_for_a_minute(tmp_path, transfer):
+@pytest.mark.parametrize(("end", "jitter"), [("low", 0.5), ("high", 1.5)])
+def test_a_busy_server_is_asked_again_after_pauses_doubling_up_to_two_seconds_for_a_minute(
+    tmp_path, monkeypatch, transfer, end, jitter
+):
+    monkeypatch.setattr(request, "random", Jitter(end))  # each pause at one end of its spread
     link = ScriptedLink(refusals=tuple(errors.ServerBusy("busy") for _ in range(1000)))
     clock = FakeClock()
     with pytest.raises(errors.ServerBusy):
         transfer(link, tmp_path, clock)
-    steps = [0.1, 0.2, 0.4, 0.8, 1.6] + [2.0] * (len(clock.slept) - 5)
-    # each pause is its step times a jitter of 0.5 to 1.5, so that busy clients spread out
-    assert all(0.5 * step <= pause <= 1.5 * step for pause, step in zip(clock.slept, steps, strict=True))
-    # it stops when the next step would pass the minute; that step's jitter may pass it by half a step
-    assert client_files.BUSY_WAIT - 2.0 <= sum(clock.slept) <= client_files.BUSY_WAIT + 1.0
-    assert len(link.requests) == len(clock.slept) + 1
+    steps = [0.1, 0.2, 0.4, 0.8, 1.6] + [2.0] * (len(clock.pauses) - 5)
+    assert clock.pauses == pytest.approx([jitter * step for step in steps])
+    # it stops when the next step would pass the minute; the jitter of the last one may pass it
+    assert client_files.BUSY_WAIT - 2.0 <= sum(clock.pauses) <= client_files.BUSY_WAIT + 1.0
+    assert len(link.requests) == len(clock.pauses) + 1
 
 
 @pytest.mark.parametrize("transfer", [download_from, upload_to], ids=["download", "upload"])
@@ -151,7 +142,7 @@ def test_a_server_busy_at_first_is_asked_again_and_the_transfer_goes_through(tmp
     link = ScriptedLink(ScriptedStream(answers), refusals=(errors.ServerBusy("busy"), errors.ServerBusy("busy")))
     clock = FakeClock()
     transfer(link, tmp_path, clock)
-    assert len(link.requests) == 3 and len(clock.slept) == 2
+    assert len(link.requests) == 3 and len(clock.pauses) == 2
 
 
 @pytest.mark.mutation_run  # a stub TLS server, up in milliseconds
@@ -205,7 +196,7 @@ def test_a_part_file_taken_away_midway_is_a_file_that_could_not_be_saved(tmp_pat
     with pytest.raises(errors.TransferFailed) as failed:
         client_files.download(link, CREDENTIALS, FILE_ID, kept, another_program_cleans_up)
     assert str(failed.value) == (
-        "Could not save the file (No such file or directory); check the folder and its free space."
+        f"Could not save the file ({os.strerror(errno.ENOENT)}); check the folder and its free space."
     )
     assert names_in(tmp_path) == ["notes.txt"] and kept.read_bytes() == b"mine"
 

@@ -6,7 +6,9 @@ an operator reads when a start cannot be recorded."""
 from __future__ import annotations
 
 import datetime
+import errno
 import logging
+import os
 import tempfile
 import time
 
@@ -15,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from support import ecdsa_certificate
 
 from ocm_core.crypto import identity as identity_module
 from ocm_core.crypto.identity import KnownServers, ServerIdentity, public_key_of_certificate
@@ -34,16 +37,20 @@ def test_a_list_of_known_servers_that_cannot_be_replaced_fails_and_leaves_no_str
     with caplog.at_level(logging.WARNING, logger="ocm_core.crypto.identity"), pytest.raises(IsADirectoryError):
         KnownServers(tmp_path / "known.json").check("10.0.0.5:9090", "AAAA-BBBB-CCCC-DDDD-EEEE")
     assert [path.name for path in tmp_path.iterdir()] == ["known.json"]
-    assert "Is a directory" in caplog.messages[0]  # the reason it could not be read
+    assert os.strerror(errno.EISDIR) in caplog.messages[0]  # the reason it could not be read
 
 
 def test_the_list_of_known_servers_reads_one_address_a_line_in_order(tmp_path):
     known = KnownServers(tmp_path / "known.json")
     known.check("10.0.0.9:9090", "ZZZZ-YYYY-XXXX-WWWW-VVVV")
     known.check("10.0.0.5:9090", "AAAA-BBBB-CCCC-DDDD-EEEE")
-    assert (tmp_path / "known.json").read_text("utf-8") == (
-        '{\n "10.0.0.5:9090": "AAAA-BBBB-CCCC-DDDD-EEEE",\n "10.0.0.9:9090": "ZZZZ-YYYY-XXXX-WWWW-VVVV"\n}'
-    )
+    lines = (tmp_path / "known.json").read_text("utf-8").splitlines()
+    assert [line.strip() for line in lines] == [
+        "{",
+        '"10.0.0.5:9090": "AAAA-BBBB-CCCC-DDDD-EEEE",',
+        '"10.0.0.9:9090": "ZZZZ-YYYY-XXXX-WWWW-VVVV"',
+        "}",
+    ]
 
 
 def test_a_damaged_list_of_known_servers_is_named_with_what_is_wrong(tmp_path, caplog):
@@ -54,14 +61,14 @@ def test_a_damaged_list_of_known_servers_is_named_with_what_is_wrong(tmp_path, c
 
 
 @pytest.fixture
-def tokyo(monkeypatch):
+def tokyo():
+    """The machine's local time nine hours ahead of UTC."""
     if not hasattr(time, "tzset"):
         pytest.skip("TZ is read again only where time.tzset exists")
-    """The machine's local time nine hours ahead of UTC."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as patch:  # its own: undoing it leaves other fixtures' changes
+        patch.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        yield
     time.tzset()
 
 
@@ -77,19 +84,7 @@ def test_the_certificate_names_the_program_and_is_valid_from_yesterday_for_ten_y
 
 
 def test_a_certificate_with_another_kind_of_key_is_refused_in_words():
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "impostor")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    certificate, _key = ecdsa_certificate()
     with pytest.raises(ValueError) as refused:
         public_key_of_certificate(certificate.public_bytes(serialization.Encoding.DER))
     assert str(refused.value) == "the server's certificate does not hold an Ed25519 key"

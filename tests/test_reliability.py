@@ -18,7 +18,7 @@ import pytest
 from faultproxy import FaultProxy, Faults
 from support import EventLog, wait_until
 
-from ocm_core import errors
+from ocm_core import errors, i18n
 from ocm_core.net.client import ChatClient
 from ocm_core.net.server import ChatServer, next_free_ports
 from ocm_core.sansio import events as ev
@@ -265,3 +265,27 @@ def test_a_server_that_is_not_there_is_said_at_once_not_after_the_patience():
     with pytest.raises(errors.ServerUnreachable) as refused:
         ChatClient("127.0.0.1", port, timeout=0.5).join_room("lobby", "ana")
     assert time.monotonic() - started < 2 and not refused.value.transient
+
+
+def test_a_member_whose_name_was_taken_while_away_is_told_in_its_own_name(english):
+    """Away past the server's timeout, someone else joined under the same name: coming back is
+    refused, and the sentence (in Japanese it names the person) names this member."""
+    with ChatServer("127.0.0.1", 0, 0, member_timeout=0.6) as server:
+        blackout = Faults(drop=0.0)
+        with FaultProxy(server.udp_address, blackout, blackout) as proxy:
+            port = server.tcp_address[1]
+            host = ChatClient("127.0.0.1", port, heartbeat_interval=0.2, lost_after=5.0)
+            host.create_room("room", "host")
+            away = ChatClient("127.0.0.1", port, udp_address=proxy.address, heartbeat_interval=0.2, lost_after=5.0)
+            away.join_room("room", "ana")
+            away_log = EventLog(away)
+            i18n.use_language("ja")  # the `english` fixture puts English back
+            blackout.drop = 1.0
+            wait_until(lambda: "ana" not in server.registry.members("room"), what="the server to time ana out")
+            newcomer = ChatClient("127.0.0.1", port)
+            newcomer.join_room("room", "ana")
+            blackout.drop = 0.0
+            [gone] = away_log.wait_type(ev.SessionGone, timeout=5)
+            assert "「ana」" in gone.reason
+            newcomer.leave()
+            host.leave()

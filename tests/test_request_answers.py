@@ -9,6 +9,8 @@ test chooses; the back-off runs on a fake clock, with the jitter pinned to its e
 from __future__ import annotations
 
 import datetime
+import errno
+import os
 import socket
 import ssl
 from pathlib import Path
@@ -19,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from liar import LyingServer
+from support import FakeClock, Jitter, ecdsa_certificate, wait_until
 
 from ocm_core import errors, i18n
 from ocm_core import wire as p
@@ -172,6 +175,18 @@ def test_a_japanese_refusal_names_the_room_or_the_person_asked_for(stub, known, 
     assert str(refused.value) == refusal_text(status, "no", "lobby", "ana")
 
 
+def test_two_japanese_refusals_word_for_word(stub, known):
+    # the tests above compare with refusal_text; these pin the catalogue's words themselves
+    i18n.use_language("ja")
+    taken, full = stub(status_answer(Status.NAME_TAKEN, "no")), stub(status_answer(Status.ROOM_FULL, "no"))
+    with pytest.raises(errors.NameTaken) as refused:
+        link_to(taken.port, known).request_once(Operation.JOIN, "lobby", b"", name="ana")
+    assert str(refused.value) == "「ana」という名前はこのルームですでに使われています。別の名前にしてください。"
+    with pytest.raises(errors.RoomFull) as refused:
+        link_to(full.port, known).request_once(Operation.JOIN, "lobby", b"", name="ana")
+    assert str(refused.value) == "ルーム「lobby」は満員です。しばらくしてからもう一度お試しください。"
+
+
 # --- waiting: TRY_LATER and BUSY --------------------------------------------------------
 
 
@@ -189,44 +204,18 @@ def test_try_later_says_how_long_to_wait_in_english_and_japanese(stub, known):
     assert "checking passwords" not in str(told.value)
 
 
-class Jitter:
-    """Stands in for the `random` module: every jittered pause at the low or high end, or the middle."""
+class Refusing:
+    """An attempt that raises each of `refusals` in turn, then answers "done"; `tries` counts calls."""
 
-    def __init__(self, end: str):
-        self.end = end
+    def __init__(self, *refusals: Exception):
+        self.left = list(refusals)
+        self.tries = 0
 
-    def uniform(self, low: float, high: float) -> float:
-        return {"low": low, "high": high, "middle": (low + high) / 2}[self.end]
-
-
-class FakeClock:
-    """A clock that moves only when slept on; the pauses are recorded."""
-
-    def __init__(self):
-        self.now = 100.0
-        self.pauses: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.pauses.append(seconds)
-        self.now += seconds
-
-
-def refusing(*refusals: Exception):
-    """An attempt that raises each of `refusals` in turn, then answers "done"."""
-    left = list(refusals)
-    tries: list[int] = []
-
-    def attempt() -> str:
-        tries.append(1)
-        if left:
-            raise left.pop(0)
+    def __call__(self) -> str:
+        self.tries += 1
+        if self.left:
+            raise self.left.pop(0)
         return "done"
-
-    attempt.tries = tries  # type: ignore[attr-defined]
-    return attempt
 
 
 def busy(count: int) -> list[Exception]:
@@ -243,29 +232,29 @@ def busy(count: int) -> list[Exception]:
 def test_a_busy_server_is_asked_again_after_pauses_that_double_up_to_the_longest(monkeypatch, end, pauses):
     monkeypatch.setattr(request, "random", Jitter(end))
     clock = FakeClock()
-    attempt = refusing(*busy(5))
+    attempt = Refusing(*busy(5))
     answer = retry_while_busy(attempt, within=60.0, first_pause=0.25, longest_pause=1.0, sleep=clock.sleep, clock=clock)
     assert answer == "done"
     assert clock.pauses == pauses
-    assert len(attempt.tries) == 6
+    assert attempt.tries == 6
 
 
 def test_a_busy_server_is_asked_until_the_next_pause_would_pass_the_deadline(monkeypatch):
     monkeypatch.setattr(request, "random", Jitter("middle"))
     clock = FakeClock()
-    attempt = refusing(*busy(10))
+    attempt = Refusing(*busy(10))
     with pytest.raises(errors.ServerBusy):
         retry_while_busy(attempt, within=0.75, first_pause=0.25, longest_pause=4.0, sleep=clock.sleep, clock=clock)
     # 0.25 and then 0.5 end exactly at the deadline (still allowed); the next, 1.0, would pass it
     assert clock.pauses == [0.25, 0.5]
-    assert len(attempt.tries) == 3
+    assert attempt.tries == 3
 
 
 @pytest.mark.parametrize(("end", "pause"), [("low", 1.6), ("high", 2.4)])
 def test_try_later_is_waited_out_for_the_seconds_it_names_give_or_take_a_fifth(monkeypatch, end, pause):
     monkeypatch.setattr(request, "random", Jitter(end))
     clock = FakeClock()
-    attempt = refusing(errors.TryAgainLater("wait", 2))
+    attempt = Refusing(errors.TryAgainLater("wait", 2))
     assert retry_while_busy(attempt, within=60.0, first_pause=0.1, longest_pause=1.0, sleep=clock.sleep, clock=clock)
     assert clock.pauses == [pytest.approx(pause)]
 
@@ -273,17 +262,17 @@ def test_try_later_is_waited_out_for_the_seconds_it_names_give_or_take_a_fifth(m
 def test_try_later_that_ends_exactly_at_the_deadline_is_waited_and_one_past_it_is_not(monkeypatch):
     monkeypatch.setattr(request, "random", Jitter("middle"))
     clock = FakeClock()
-    attempt = refusing(errors.TryAgainLater("wait", 2), errors.TryAgainLater("wait", 2))
+    attempt = Refusing(errors.TryAgainLater("wait", 2), errors.TryAgainLater("wait", 2))
     with pytest.raises(errors.TryAgainLater):
         retry_while_busy(attempt, within=2.0, first_pause=0.1, longest_pause=1.0, sleep=clock.sleep, clock=clock)
     assert clock.pauses == [2.0]  # the second wait would end 2 s after the deadline
-    assert len(attempt.tries) == 2
+    assert attempt.tries == 2
 
 
 def test_try_later_is_passed_on_at_once_when_not_honoured(monkeypatch):
     monkeypatch.setattr(request, "random", Jitter("middle"))
     clock = FakeClock()
-    attempt = refusing(errors.TryAgainLater("wait", 2))
+    attempt = Refusing(errors.TryAgainLater("wait", 2))
     with pytest.raises(errors.TryAgainLater):
         retry_while_busy(
             attempt,
@@ -300,21 +289,22 @@ def test_try_later_is_passed_on_at_once_when_not_honoured(monkeypatch):
 def test_a_request_asks_a_busy_server_again_from_a_twentieth_up_to_a_second(stub, known, monkeypatch):
     monkeypatch.setattr(request, "random", Jitter("high"))
     server = stub(*[status_answer(Status.BUSY, "busy")] * 7, OK + completion(b"rooms"))
-    pauses: list[float] = []
-    link = link_to(server.port, known, sleep=pauses.append)
+    clock = FakeClock()
+    link = link_to(server.port, known, sleep=clock.sleep, clock=clock)
+    link.timeout = 7.5  # the pauses below add up to 5.325 s; the next would pass it
     assert link.request(Operation.LIST, "", b"") == b"rooms"
-    assert pauses == pytest.approx([0.075, 0.15, 0.3, 0.6, 1.2, 1.5, 1.5])
+    assert clock.pauses == pytest.approx([0.075, 0.15, 0.3, 0.6, 1.2, 1.5, 1.5])
     assert len(server.requests) == 8
 
 
 def test_a_request_waits_out_try_later_and_asks_again(stub, known, monkeypatch):
     monkeypatch.setattr(request, "random", Jitter("low"))
     server = stub(status_answer(Status.TRY_LATER, "checking passwords", retry_after=3), OK + completion(b"joined"))
-    pauses: list[float] = []
-    link = link_to(server.port, known, sleep=pauses.append)
+    clock = FakeClock()
+    link = link_to(server.port, known, sleep=clock.sleep, clock=clock)
     link.timeout = 60.0  # a wait of 3 s fits in the time the request may take
     assert link.request(Operation.JOIN, "lobby", b"") == b"joined"
-    assert pauses == [pytest.approx(2.4)]
+    assert clock.pauses == [pytest.approx(2.4)]
 
 
 # --- answers that are not what they should be ---------------------------------------------
@@ -352,7 +342,12 @@ def test_a_server_that_hangs_up_midway_is_a_broken_connection_worth_another_try(
 # --- addresses that lead nowhere ------------------------------------------------------------
 
 
-def test_a_name_that_resolves_to_no_computer_says_so(known):
+def test_a_name_that_resolves_to_no_computer_says_so(known, monkeypatch):
+    def no_such_name(address, timeout=None):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    # what the resolver answers for a name nobody has, without asking a real one (none may answer)
+    monkeypatch.setattr(request.socket, "create_connection", no_such_name)
     link = ServerLink("nowhere.invalid", 9090, timeout=2.0, known_servers=KnownServers(known))
     with pytest.raises(
         errors.ServerUnreachable, match=r"^Cannot find a computer named 'nowhere\.invalid'; check the address\.$"
@@ -361,13 +356,13 @@ def test_a_name_that_resolves_to_no_computer_says_so(known):
 
 
 def test_a_port_nobody_listens_on_is_unreachable_with_the_systems_reason(known):
-    closed = socket.create_server(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()
-    with pytest.raises(errors.ServerUnreachable) as refused:
-        link_to(port, known).request(Operation.LIST, "", b"")
+    with socket.socket() as bound:  # the port stays ours, so nothing else can start listening there
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        with pytest.raises(errors.ServerUnreachable) as refused:
+            link_to(port, known).request(Operation.LIST, "", b"")
     assert str(refused.value) == (
-        f"Could not reach a server at 127.0.0.1:{port} (Connection refused); "
+        f"Could not reach a server at 127.0.0.1:{port} ({os.strerror(errno.ECONNREFUSED)}); "
         "check the address and that the room's host is running."
     )
     assert not refused.value.transient
@@ -388,19 +383,7 @@ def test_a_server_that_cannot_agree_on_tls_1_3_says_why_encryption_failed(stub, 
 
 def ecdsa_context(tmp_path: Path) -> ssl.SSLContext:
     """A TLS server whose certificate holds a P-256 key, not the Ed25519 key of our servers."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not ours")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    certificate, key = ecdsa_certificate()
     pem = tmp_path / "ecdsa.pem"
     pem.write_bytes(
         certificate.public_bytes(serialization.Encoding.PEM)
@@ -447,7 +430,8 @@ def test_a_changed_identity_is_refused_by_default_and_nothing_is_sent(stub, know
         before,
         server.identity.fingerprint,
     )
-    assert not any(server.requests)  # the liar notes an empty request when the client hangs up unasked
+    # the liar notes an empty request when the client hangs up without asking
+    assert wait_until(lambda: server.requests, what="the client to hang up") == [b""]
     assert KnownServers(known).get(server.where) == before
 
 
@@ -480,7 +464,7 @@ def test_another_server_where_the_apps_own_should_be_is_refused(stub, known):
         own,
         server.identity.fingerprint,
     )
-    assert not any(server.requests)  # the liar notes an empty request when the client hangs up unasked
+    assert wait_until(lambda: server.requests, what="the client to hang up") == [b""]
 
 
 # --- a connection left open for a transfer ------------------------------------------------

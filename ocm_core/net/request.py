@@ -121,8 +121,8 @@ class ServerLink:
     """Where a server is and which identity it must show. `known_servers`: the identities
     trusted so far; a changed one raises IdentityChanged unless `trust_changed_identity`.
     `own_server_identity`: the one to accept whatever was remembered (the app's own server,
-    whose key it knows first-hand). `plain`: no TLS (a server with --allow-plain). `sleep`: how
-    `request` waits between asking a busy server again (tests pass a recorder)."""
+    whose key it knows first-hand). `plain`: no TLS (a server with --allow-plain). `sleep` and
+    `clock`: how `request` waits between asking a busy server again (tests pass fake ones)."""
 
     def __init__(
         self,
@@ -134,6 +134,7 @@ class ServerLink:
         trust_changed_identity: bool = False,
         plain: bool = False,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.host, self.port, self.timeout = host, port, timeout
         self.known_servers = known_servers
@@ -142,6 +143,7 @@ class ServerLink:
         self.plain = plain
         self.fingerprint: str | None = None  # the server's, once a request has shown it
         self.sleep = sleep
+        self.clock = clock
 
     @property
     def where(self) -> str:
@@ -268,4 +270,5 @@ class ServerLink:
             first_pause=0.05,
             longest_pause=1.0,
             sleep=self.sleep,
+            clock=self.clock,
         )

@@ -193,18 +193,24 @@ class FileStore:
             for file_id in gone:
                 self._stored -= self._files.pop(file_id)[1].size
         directory = self.room_dir(room)
+        deleted = 0
         for file_id in gone:
-            _remove(directory / file_id)
-            _remove(directory / f"{file_id}.json")
+            # both, even when the first fails: each failure is named in the log
+            content_gone = _remove(directory / file_id)
+            description_gone = _remove(directory / f"{file_id}.json")
+            deleted += content_gone and description_gone
         try:
             directory.rmdir()  # fails while an upload's .part is still there; that upload cleans up
         except OSError:
             pass
-        if gone:
-            log.info("deleted %d files of closed room %r", len(gone), room)
+        if deleted < len(gone):
+            log.warning("closed room %r: deleted %d of its %d file(s); the rest stay on disk", room, deleted, len(gone))
+        elif gone:
+            log.info("closed room %r: deleted its %d file(s)", room, deleted)
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path) -> bool:
+    """Delete a file or folder; False (and a log line) when it stays."""
     try:
         if path.is_dir():
             shutil.rmtree(path)
@@ -212,6 +218,8 @@ def _remove(path: Path) -> None:
             path.unlink(missing_ok=True)
     except OSError as exc:  # e.g. Windows refuses while a download holds the file open
         log.warning("could not delete %s: %s", path, exc)
+        return False
+    return True
 
 
 def _mib(size: int) -> str:

@@ -82,10 +82,11 @@ def looks_like_tls(prefix: bytes) -> bool:
     return prefix[0] == TLS_HANDSHAKE and prefix[1] == 0x03 and 1 <= prefix[2] <= 4
 
 
-def is_tls_record_start(first: bytes) -> bool:
-    """Whether a server's first answer byte opens a TLS record (handshake or alert); a plain
-    TCRP answer begins with its room-name size, 0 for every refusal sent before reading."""
-    return bool(first) and first[0] in (TLS_HANDSHAKE, TLS_ALERT)
+def is_tls_record_start(answer: bytes) -> bool:
+    """Whether a server's answer opens with a TLS record (handshake or alert), by its first
+    byte; a plain TCRP answer begins with its room-name size, 0 for every refusal sent before
+    reading."""
+    return bool(answer) and answer[0] in (TLS_HANDSHAKE, TLS_ALERT)
 
 
 # --- TCRP -------------------------------------------------------------------------
