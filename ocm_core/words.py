@@ -179,7 +179,7 @@ def size_text(size: int) -> str:
         return ngettext("{n} byte", "{n} bytes", size).format(n=size)
     amount, unit = size / 1000, "KB"
     for bigger in ("MB", "GB"):
-        if amount < 1000:
+        if round(amount, 1) < 1000:  # as shown: 999.95 KB would read "1000.0 KB"
             break
         amount, unit = amount / 1000, bigger
     return f"{amount:.1f} {unit}"

@@ -291,12 +291,30 @@ def test_the_version_the_log_levels_and_the_description_are_as_documented(handle
 
 class StartedServer:
     """Stands in for ChatServer after a start on a troubled disk: what it reports is set by
-    the test; Ctrl+C arrives as soon as it has started."""
+    the test; Ctrl+C arrives as soon as it has started, unless server_main has returned
+    meanwhile (a start that failed), so none reaches pytest itself."""
 
     made: list[StartedServer] = []
     damaged_log: object = None
     memory_only: str | None = None
     saving_fails = False
+    inside_main = False  # set by the test around server_main
+    guard = threading.Lock()
+
+    @classmethod
+    def press_ctrl_c(cls) -> None:
+        with cls.guard:
+            if cls.inside_main:
+                signal.raise_signal(signal.SIGINT)
+
+    @classmethod
+    def main(cls, argv: list[str]) -> int:
+        cls.inside_main = True
+        try:
+            return server_main(argv)
+        finally:
+            with cls.guard:
+                cls.inside_main = False
 
     def __init__(self, host, tcp_port, udp_port, **settings):
         self.host, self.settings = host, settings
@@ -307,7 +325,7 @@ class StartedServer:
         StartedServer.made.append(self)
 
     def start(self):
-        threading.Timer(0.05, signal.raise_signal, (signal.SIGINT,)).start()
+        threading.Timer(0.05, StartedServer.press_ctrl_c).start()
 
     def stop(self, close_rooms=True):
         self.stopped_with = close_rooms
@@ -353,7 +371,7 @@ def test_a_start_on_a_troubled_disk_says_what_it_means_for_the_rooms(
         monkeypatch.setattr(StartedServer, name, value)
     monkeypatch.setattr(cli, "ChatServer", StartedServer)
     db = tmp_path / "server.db"
-    assert server_main(["--host", "10.1.2.3", "--db", str(db), "--no-announce"]) == 0
+    assert StartedServer.main(["--host", "10.1.2.3", "--db", str(db), "--no-announce"]) == 0
     said = capsys.readouterr().out.splitlines()
     assert said[:3] == [
         "ocm-server listening on TCP 10.1.2.3:7000 and UDP 10.1.2.3:7001",

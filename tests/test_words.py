@@ -35,9 +35,12 @@ from ocm_core.words import (
         (1000, "1.0 KB"),
         (12_345, "12.3 KB"),
         (999_949, "999.9 KB"),
+        (999_950, "1.0 MB"),  # what would round to "1000.0 KB" reads in the next unit
+        (999_999, "1.0 MB"),
         (1_000_000, "1.0 MB"),
         (4_500_000, "4.5 MB"),
         (999_000_000, "999.0 MB"),
+        (999_960_000, "1.0 GB"),
         (1_000_000_000, "1.0 GB"),
         (1_234_000_000_000, "1234.0 GB"),  # no unit above GB: a big number of them
     ],
