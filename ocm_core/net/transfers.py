@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
 DRAIN_SECONDS = 5.0  # after refusing mid-upload, how long the rest is read so the answer is not lost to a reset
+DRAIN_IDLE = 0.5  # and how long a pause in it ends that reading sooner
 
 DISK_FULL = "the server's disk is full, so the file was not shared; the room goes on"
 BUSY_MEMBER = "you already have as many transfers going as the server allows one member; try again in a moment"
@@ -67,7 +68,9 @@ class TransferStream:
         self.tls = tls
         self._pending = bytearray(pending)
         sock.setblocking(True)
-        sock.settimeout(idle_timeout if pace is None else min(idle_timeout, pace.window))
+        # a peer quiet for a whole pace window has moved too little anyway
+        self.idle_timeout = idle_timeout if pace is None else min(idle_timeout, pace.window)
+        sock.settimeout(self.idle_timeout)
         self.received = 0
         self._pace, self._clock = pace, clock
 
@@ -140,7 +143,9 @@ class FileTransfers:
         min_rate: float = DEFAULT_MIN_RATE,
         pace_window: float = DEFAULT_WINDOW,
         stats=None,
+        clock: Callable[[], float] = time.monotonic,
     ):
+        """`clock` measures each transfer's pace and duration (a test passes a fake one)."""
         self.registry = registry
         self.files = files
         self._send_all = send_all
@@ -155,6 +160,7 @@ class FileTransfers:
         self.running = 0
         self._active: set[socket.socket] = set()
         self.stats = stats if stats is not None else {}
+        self._clock = clock
 
     def try_start(
         self,
@@ -187,9 +193,9 @@ class FileTransfers:
                 pass
 
     def _run(self, sock, tls, message: p.TcrpMessage, pending: bytes, ip: str, done: Callable[[], None]) -> None:
-        started = time.monotonic()
+        started = self._clock()
         pace = PaceFloor(started, self.min_rate, self.pace_window)
-        stream = TransferStream(sock, tls, pending, self.idle_timeout, pace)
+        stream = TransferStream(sock, tls, pending, self.idle_timeout, pace, self._clock)
         with self._lock:
             self._active.add(sock)
         try:
@@ -203,7 +209,7 @@ class FileTransfers:
             log.info("a %s from %s was given up: it %s", message.operation.name, ip, exc)
         except TimeoutError:
             self._count("transfers stalled")
-            log.info("a %s from %s stalled for %g s and was cut off", message.operation.name, ip, self.idle_timeout)
+            log.info("a %s from %s stalled for %g s and was cut off", message.operation.name, ip, stream.idle_timeout)
         except (ConnectionError, OSError, ssl.SSLError) as exc:
             self._count("transfers cut")
             log.info("a %s from %s broke off: %s", message.operation.name, ip, exc)
@@ -223,7 +229,7 @@ class FileTransfers:
                 message.operation.name,
                 ip,
                 stream.received,
-                time.monotonic() - started,
+                self._clock() - started,
             )
 
     def _count(self, what: str) -> None:
@@ -276,8 +282,8 @@ class FileTransfers:
         except OSError as exc:
             log.warning("cannot make room for a file: %s", exc)
             return self._answer(stream, op, room, Status.STORAGE_FULL, DISK_FULL)
-        self._answer(stream, op, room, Status.OK)
-        try:
+        try:  # from the OK on: a peer gone even before it arrives must not keep the space reserved
+            self._answer(stream, op, room, Status.OK)
             status, detail, info = self._receive(stream, upload)
         except BaseException:
             self.files.abort(upload)
@@ -348,7 +354,7 @@ class FileTransfers:
         rather than being lost to the reset that closing with unread bytes causes."""
         deadline = time.monotonic() + DRAIN_SECONDS
         try:
-            stream.sock.settimeout(0.5)
+            stream.sock.settimeout(DRAIN_IDLE)
             while time.monotonic() < deadline and stream.recv(CHUNK):
                 pass
         except (OSError, ssl.SSLError):
