@@ -1,0 +1,300 @@
+"""The server's side of file transfers (ocm_core/net/transfers.py) driven directly, with no
+server around it: a registry with sealed members, a file store in tmp_path, and the client's
+end of a socket pair played by the test. What the client reads, what is left on disk, the
+counters and the operator's log lines, for each way a transfer ends: whole, refused, cut,
+stalled, too slow, or stopped with the server. Timeouts are set to milliseconds and the pace
+is measured on a fake clock, so no test waits for a real one."""
+
+from __future__ import annotations
+
+import base64
+import errno
+import hashlib
+import logging
+import os
+import re
+import socket
+import threading
+
+import pytest
+from support import FakeClock, wait_until
+
+from ocm_core import wire as p
+from ocm_core.crypto.identity import ServerIdentity
+from ocm_core.crypto.sealed import MemberKeys
+from ocm_core.net import transfers
+from ocm_core.net.request import read_exactly, read_message
+from ocm_core.net.transfers import BUSY_MEMBER, CHUNK, DISK_FULL, FileTransfers
+from ocm_core.sansio.registry import RoomRegistry
+from ocm_core.sansio.room import Transport
+from ocm_core.storage.filestore import FileStore
+from ocm_core.wire import Operation, State, Status
+
+pytestmark = pytest.mark.mutation_run  # socket pairs and threads, no server: milliseconds each
+
+ROOM = "lobby"
+ALICE_IP, BOB_IP = "10.0.0.1", "10.0.0.2"
+CONTENT = bytes(range(256)) * 40  # 10,240 bytes: more than one write buffer
+IDENTITY = ServerIdentity.generate()  # one for the module: generating it is the slow part
+
+
+class Side:
+    """The server's transfers over a registry of two sealed members, alice (the host) and bob."""
+
+    def __init__(self, tmp_path, store: FileStore | None = None, **options):
+        self.keys = MemberKeys(IDENTITY, 1)
+        self.registry = RoomRegistry(member_keys=self.keys)
+        self.tokens = {"alice": self.registry.create_room(ROOM, "alice", ALICE_IP, wire=Transport.SEALED)}
+        self.tokens["bob"] = self.registry.join_room(ROOM, "bob", BOB_IP, wire=Transport.SEALED)[0]
+        self.ips = {"alice": ALICE_IP, "bob": BOB_IP}
+        self.files = store if store is not None else FileStore(tmp_path / "files")
+        self.files.take_up({ROOM})
+        self.shared: list = []  # what the room was sent
+        self.send_all = self.shared.extend
+        self.transfers = FileTransfers(self.registry, self.files, lambda out: self.send_all(out), **options)
+        self.ended = threading.Semaphore(0)  # released once per transfer that gave its slot back
+        self.peers: list[socket.socket] = []
+
+    def request(self, who: str, operation: Operation, **fields) -> p.TcrpMessage:
+        token = self.tokens[who]
+        proof = base64.b64encode(self.keys.proof_for(token)).decode("ascii")
+        payload = p.encode_file_request(p.FileRequest(token.decode("ascii"), proof, **fields))
+        return p.TcrpMessage(operation, State.REQUEST, ROOM, payload)
+
+    def start(self, message: p.TcrpMessage, ip: str = ALICE_IP, pending: bytes = b"") -> socket.socket | None:
+        """Hand a connection to the transfers as the selector does; the client's end, or None when refused."""
+        ours, theirs = socket.socketpair()
+        theirs.settimeout(5)  # a test that goes wrong fails rather than hangs
+        if not self.transfers.try_start(ours, None, message, pending, ip, self.ended.release):
+            ours.close()
+            theirs.close()
+            return None
+        self.peers.append(theirs)
+        return theirs
+
+    def upload(self, who: str = "alice", content: bytes = CONTENT, name: str = "notes.txt") -> socket.socket:
+        peer = self.start(self.request(who, Operation.UPLOAD, name=name, size=len(content), mime="text/plain"))
+        assert peer is not None
+        return peer
+
+    def download(self, file_id: str, who: str = "alice") -> socket.socket | None:
+        return self.start(self.request(who, Operation.DOWNLOAD, file_id=file_id), self.ips[who])
+
+    def wait_ended(self, count: int = 1) -> None:
+        for _ in range(count):
+            assert self.ended.acquire(timeout=5), "a transfer never gave its slot back"
+
+    def close(self) -> None:
+        self.transfers.shutdown()
+        for peer in self.peers:
+            peer.close()
+
+
+@pytest.fixture
+def side(tmp_path):
+    made: list[Side] = []
+
+    def make(**options) -> Side:
+        made.append(Side(tmp_path, **options))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def answer(peer: socket.socket) -> tuple[State, Status | None, str, bytes]:
+    """One message from the server: its state, and for a RESPONSE its status and sentence."""
+    _, message = read_message(peer)
+    if message.state is State.RESPONSE:
+        status, detail = p.decode_status(message.payload)
+        return message.state, status, detail, message.payload
+    return message.state, None, "", message.payload
+
+
+def until_closed(peer: socket.socket) -> bytes:
+    """Everything the server still sends, up to its end of the connection."""
+    data = b""
+    while chunk := peer.recv(65536):
+        data += chunk
+    return data
+
+
+def sha(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def share(side: Side, content: bytes = CONTENT) -> str:
+    """Upload `content` whole as alice; its file id."""
+    peer = side.upload(content=content)
+    assert answer(peer)[1] is Status.OK
+    peer.sendall(content + sha(content))
+    state, _, _, payload = answer(peer)
+    assert state is State.COMPLETE
+    side.wait_ended()
+    return p.decode_json_object(payload)["file_id"]
+
+
+def leftovers(tmp_path) -> list[str]:
+    return sorted(path.name for path in (tmp_path / "files").rglob("*") if path.is_file())
+
+
+# --- a whole transfer ------------------------------------------------------------------------
+
+
+def test_a_whole_upload_is_answered_ok_with_nothing_else_then_its_file_id_and_the_log_names_it(side, tmp_path, caplog):
+    side = side()
+    caplog.set_level(logging.DEBUG, logger="ocm_core.net.transfers")
+    peer = side.upload(content=CONTENT, name="notes.txt")
+    assert answer(peer)[3] == p.encode_status(Status.OK)  # the bare status: no sentence after it
+    peer.sendall(CONTENT + sha(CONTENT))
+    state, _, _, payload = answer(peer)
+    file_id = p.decode_json_object(payload)["file_id"]
+    assert state is State.COMPLETE and until_closed(peer) == b""
+    side.wait_ended()
+    assert leftovers(tmp_path) == sorted([file_id, f"{file_id}.json"])
+    assert (tmp_path / "files").joinpath(side.files.room_dir(ROOM).name, file_id).read_bytes() == CONTENT
+    assert side.transfers.stats == {"uploads": 1}
+    shared = [m for m in caplog.messages if "shared" in m]
+    assert shared == [f"'alice' shared 'notes.txt' ({len(CONTENT)} bytes) in room 'lobby'"]
+    wait_until(lambda: f"UPLOAD from {ALICE_IP}: {len(CONTENT) + 32} bytes in " in caplog.text, what="the last line")
+
+
+def test_a_download_sends_its_description_with_the_sender_then_exactly_the_files_bytes(side, tmp_path, caplog):
+    side = side()
+    file_id = share(side)
+    caplog.set_level(logging.DEBUG, logger="ocm_core.net.transfers")
+    peer = side.download(file_id, who="bob")
+    assert answer(peer)[3] == p.encode_status(Status.OK)
+    state, _, _, payload = answer(peer)
+    described = p.file_from_json(p.decode_json_object(payload))
+    assert state is State.COMPLETE
+    assert (described.name, described.size, described.sender) == ("notes.txt", len(CONTENT), "alice")
+    assert described.sha256 == hashlib.sha256(CONTENT).hexdigest()
+    assert until_closed(peer) == CONTENT
+    side.wait_ended()
+    assert side.transfers.stats == {"uploads": 1, "downloads": 1}
+    wait_until(lambda: f"DOWNLOAD from {BOB_IP}: 0 bytes in " in caplog.text, what="the last line")  # none received
+
+
+def test_the_counters_go_into_the_servers_own_table(side):
+    counters: dict[str, int] = {"uploads": 4}
+    side = side(stats=counters)
+    share(side)
+    assert counters == {"uploads": 5} and side.transfers.stats is counters
+
+
+# --- given up: stalled, too slow, cut, crashed -------------------------------------------------
+
+
+def stored(side: Side, content: bytes, sender: str = "alice") -> str:
+    """A file already in the store, as an earlier upload left it; its id."""
+    upload = side.files.begin(ROOM, sender, "big.bin", len(content), "application/octet-stream")
+    upload.part.write_bytes(content)
+    return side.files.commit(upload, hashlib.sha256(content).hexdigest()).file_id
+
+
+@pytest.mark.parametrize(
+    "idle_timeout, pace_window, said",
+    [(0.05, 15.0, "0.05 s"), (30.0, 0.05, "0.05 s")],  # a quiet pace window cuts before the idle limit
+    ids=["idle limit", "pace window"],
+)
+def test_an_upload_whose_sender_goes_quiet_is_cut_off_and_leaves_nothing(
+    side, tmp_path, caplog, idle_timeout, pace_window, said
+):
+    caplog.set_level(logging.INFO, logger="ocm_core.net.transfers")
+    side = side(idle_timeout=idle_timeout, pace_window=pace_window, clock=FakeClock())
+    peer = side.upload()
+    assert answer(peer)[1] is Status.OK
+    peer.sendall(CONTENT[:100])  # then nothing, the line held open
+    assert until_closed(peer) == b""  # hung up without a word
+    side.wait_ended()
+    assert side.transfers.stats == {"transfers stalled": 1}
+    assert f"a UPLOAD from {ALICE_IP} stalled for {said} and was cut off" in caplog.messages
+    assert leftovers(tmp_path) == [] and side.files.used_bytes == 0
+
+
+def test_a_download_whose_reader_stops_reading_is_cut_off(side, caplog):
+    caplog.set_level(logging.INFO, logger="ocm_core.net.transfers")
+    side = side(idle_timeout=0.05)
+    file_id = stored(side, bytes(4 * 1024 * 1024))  # far more than the socket buffers hold
+    peer = side.download(file_id, who="bob")
+    side.wait_ended()  # the test never read a byte
+    assert side.transfers.stats == {"transfers stalled": 1}
+    assert f"a DOWNLOAD from {BOB_IP} stalled for 0.05 s and was cut off" in caplog.messages
+    assert 0 < len(until_closed(peer)) < 4 * 1024 * 1024
+
+
+def test_an_upload_slower_than_the_floor_is_given_up_with_its_figures(side, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="ocm_core.net.transfers")
+    clock = FakeClock()
+    side = side(min_rate=1000, pace_window=2.0, clock=clock)
+    peer = side.upload()
+    assert answer(peer)[1] is Status.OK
+    clock.now += 2.5  # a whole window with only the answer moved
+    peer.sendall(CONTENT[:10])
+    assert until_closed(peer) == b""
+    side.wait_ended()
+    assert side.transfers.stats == {"transfers too slow": 1}
+    assert f"a UPLOAD from {ALICE_IP} was given up: it moved less than 1000 bytes a second over 2 s" in caplog.messages
+    # 0 or 10 bytes: the pace may be judged as the answer's last byte goes, or as the first comes
+    wait_until(
+        lambda: re.search(rf"UPLOAD from {ALICE_IP}: (0|10) bytes in 2\.50 s", caplog.text), what="the last line"
+    )
+    assert leftovers(tmp_path) == [] and side.files.used_bytes == 0
+
+
+def test_an_upload_that_breaks_off_says_how_much_was_missing(side, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="ocm_core.net.transfers")
+    side = side()
+    peer = side.upload()
+    assert answer(peer)[1] is Status.OK
+    peer.sendall(CONTENT[:240])
+    peer.shutdown(socket.SHUT_WR)
+    assert until_closed(peer) == b""
+    side.wait_ended()
+    assert side.transfers.stats == {"transfers cut": 1}
+    missing = len(CONTENT) - 240
+    assert f"a UPLOAD from {ALICE_IP} broke off: the upload ended {missing} bytes early" in caplog.messages
+    assert leftovers(tmp_path) == [] and side.files.used_bytes == 0
+
+
+@pytest.mark.expect_error_log(rf"^error in a UPLOAD from {ALICE_IP}$")
+def test_a_crash_while_telling_the_room_is_logged_as_an_error_naming_the_transfer(side):
+    side = side()
+
+    def broken(out):
+        raise RuntimeError("the room could not be told")
+
+    side.send_all = broken
+    peer = side.upload()
+    assert answer(peer)[1] is Status.OK
+    peer.sendall(CONTENT + sha(CONTENT))
+    assert until_closed(peer) == b""  # no file id: the client says it was not shared
+    side.wait_ended()
+
+
+def test_stopping_ends_a_transfer_in_progress_at_once_and_keeps_none_of_it(side, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="ocm_core.net.transfers")
+    side = side()  # the idle limit of 30 s would be the only other end
+    peer = side.upload()
+    assert answer(peer)[1] is Status.OK
+    peer.sendall(CONTENT[:100])
+    side.transfers.shutdown()
+    assert until_closed(peer) == b""
+    side.wait_ended()
+    assert any(m.startswith(f"a UPLOAD from {ALICE_IP} broke off") for m in caplog.messages), caplog.messages
+    assert leftovers(tmp_path) == [] and side.files.used_bytes == 0
+
+
+def test_an_uploader_gone_before_the_ok_keeps_no_space_reserved(side, caplog):
+    caplog.set_level(logging.INFO, logger="ocm_core.net.transfers")
+    side = side()
+    ours, theirs = socket.socketpair()
+    theirs.close()  # hung up right after its request
+    message = side.request("alice", Operation.UPLOAD, name="notes.txt", size=len(CONTENT), mime="text/plain")
+    assert side.transfers.try_start(ours, None, message, b"", ALICE_IP, side.ended.release)
+    side.wait_ended()
+    assert side.transfers.stats == {"transfers cut": 1}
+    assert side.files.used_bytes == 0  # else every such hang-up would shrink what the room may share
+    assert any(m.startswith(f"a UPLOAD from {ALICE_IP} broke off: ") for m in caplog.messages), caplog.messages
