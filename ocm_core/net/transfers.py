@@ -289,7 +289,6 @@ class FileTransfers:
             self.files.abort(upload)
             raise
         if info is None:
-            self.files.abort(upload)
             self._count("uploads refused")
             self._answer(stream, op, room, status, detail)
             self._drain(stream)
@@ -309,11 +308,13 @@ class FileTransfers:
 
     def _receive(self, stream: TransferStream, upload: Upload) -> tuple[Status, str, p.FileInfo | None]:
         """Write the upload's bytes to its .part file; check them; commit. Raises when the
-        connection breaks; returns a refusal (status, sentence, None) when the disk does."""
+        connection breaks; returns a refusal (status, sentence, None), the upload dropped,
+        when the disk or the checksum does."""
         digest = hashlib.sha256()
         remaining = upload.size
         disk_error: OSError | None = None
-        with open(upload.part, "wb") as out:
+        out = open(upload.part, "wb")
+        try:
             while remaining:
                 data = stream.recv(min(remaining, CHUNK))
                 if not data:
@@ -326,19 +327,21 @@ class FileTransfers:
                     except OSError as exc:
                         disk_error = exc  # keep reading: the sender learns why once it has sent
             claimed = stream.recv_exactly(p.FILE_DIGEST_SIZE)
-            if disk_error is None:
-                try:
-                    out.flush()
-                except OSError as exc:
-                    disk_error = exc
+        finally:
+            try:
+                out.close()  # writes what is still buffered: a disk that fills at the last bytes fails here
+            except OSError as exc:
+                disk_error = disk_error or exc
         if disk_error is not None:
+            self.files.abort(upload)
             return self._disk_refusal(disk_error)
         if claimed != digest.digest():
+            self.files.abort(upload)
             self._count("uploads corrupt")
             return Status.TRANSFER_FAILED, "the file's checksum did not match what arrived; send it again", None
         try:
             return Status.OK, "", self.files.commit(upload, digest.hexdigest())
-        except OSError as exc:
+        except OSError as exc:  # the store has dropped the upload itself
             return self._disk_refusal(exc)
 
     def _disk_refusal(self, exc: OSError) -> tuple[Status, str, None]:
