@@ -73,12 +73,25 @@ class Side:
         return theirs
 
     def upload(self, who: str = "alice", content: bytes = CONTENT, name: str = "notes.txt") -> socket.socket:
-        peer = self.start(self.request(who, Operation.UPLOAD, name=name, size=len(content), mime="text/plain"))
+        message = self.request(who, Operation.UPLOAD, name=name, size=len(content), mime="text/plain")
+        peer = self.start(message, self.ips[who])
         assert peer is not None
         return peer
 
     def download(self, file_id: str, who: str = "alice") -> socket.socket | None:
         return self.start(self.request(who, Operation.DOWNLOAD, file_id=file_id), self.ips[who])
+
+    def upload_refused(self, ip: str) -> bool:
+        """Whether a further upload from `ip` finds no slot (the selector then answers BUSY)."""
+        message = self.request("alice", Operation.UPLOAD, name="more.txt", size=10, mime="")
+        ours, theirs = socket.socketpair()
+        taken = self.transfers.try_start(ours, None, message, b"", ip, self.ended.release)
+        if taken:
+            self.peers.append(theirs)
+        else:
+            ours.close()
+            theirs.close()
+        return not taken
 
     def wait_ended(self, count: int = 1) -> None:
         for _ in range(count):
@@ -298,3 +311,244 @@ def test_an_uploader_gone_before_the_ok_keeps_no_space_reserved(side, caplog):
     assert side.transfers.stats == {"transfers cut": 1}
     assert side.files.used_bytes == 0  # else every such hang-up would shrink what the room may share
     assert any(m.startswith(f"a UPLOAD from {ALICE_IP} broke off: ") for m in caplog.messages), caplog.messages
+
+
+# --- refusals ----------------------------------------------------------------------------------
+
+
+def refusal(peer: socket.socket) -> tuple[Status | None, str]:
+    state, status, detail, _ = answer(peer)
+    assert state is State.RESPONSE
+    return status, detail
+
+
+@pytest.mark.parametrize("operation", [Operation.UPLOAD, Operation.DOWNLOAD])
+def test_a_token_with_letters_beyond_ascii_is_an_unknown_session(side, operation):
+    side = side()
+    fields = {"name": "notes.txt", "size": 10} if operation is Operation.UPLOAD else {"file_id": "0" * 16}
+    payload = p.encode_file_request(p.FileRequest("tökén", None, **fields))
+    peer = side.start(p.TcrpMessage(operation, State.REQUEST, ROOM, payload))
+    assert refusal(peer) == (Status.UNKNOWN_TOKEN, "this session is not known to the server; join again")
+    assert until_closed(peer) == b""
+
+
+@pytest.mark.parametrize(
+    "breakage, status, sentence",
+    [
+        ("unknown", Status.NO_SUCH_FILE, "that file is not shared in this room (its room may have closed)"),
+        ("deleted", Status.NO_SUCH_FILE, "that file is no longer on the server"),
+    ],
+)
+def test_a_download_of_a_file_that_is_not_there_is_refused_in_words(side, breakage, status, sentence):
+    side = side()
+    file_id = stored(side, CONTENT)
+    if breakage == "unknown":
+        file_id = "f" * 16
+    else:
+        (side.files.room_dir(ROOM) / file_id).unlink()
+    peer = side.download(file_id)
+    assert refusal(peer) == (status, sentence)
+    assert until_closed(peer) == b""
+    side.wait_ended()
+    assert side.transfers.stats == {}
+
+
+def test_a_member_holds_at_most_its_share_of_downloads_and_another_member_is_not_held_up(side):
+    side = side(per_member=1)
+    big = stored(side, bytes(4 * 1024 * 1024))  # alice does not read it: her download holds its slot
+    small = stored(side, CONTENT)
+    held = side.download(big, who="alice")
+    assert answer(held)[1] is Status.OK
+    second = side.download(small, who="alice")
+    assert refusal(second) == (Status.BUSY, BUSY_MEMBER)
+    side.wait_ended()
+    bobs = side.download(small, who="bob")
+    assert answer(bobs)[1] is Status.OK and answer(bobs)[0] is State.COMPLETE
+    assert until_closed(bobs) == CONTENT
+    side.wait_ended()
+    held.close()
+    side.wait_ended()
+
+
+def test_one_address_holds_at_most_its_share_of_slots_and_gets_them_back_one_by_one(side):
+    side = side(slots=3, per_address=2)
+    side.ips["carol"] = "10.0.0.3"
+    first, second = side.upload(), side.upload(who="alice")  # both wait for their bytes
+    for peer in (first, second):
+        assert answer(peer)[1] is Status.OK
+    assert side.upload_refused(ALICE_IP)
+    bobs = side.start(side.request("bob", Operation.UPLOAD, name="b.txt", size=10, mime=""), BOB_IP)
+    assert bobs is not None and answer(bobs)[1] is Status.OK
+    assert side.upload_refused("10.0.0.3")  # every slot taken
+    first.close()
+    side.wait_ended()
+    third = side.start(side.request("alice", Operation.UPLOAD, name="c.txt", size=10, mime=""), ALICE_IP)
+    assert third is not None  # the slot that came back
+    assert side.upload_refused(ALICE_IP)  # and no more: one is still going
+
+
+def test_by_default_eight_transfers_run_at_once_four_from_one_address_and_two_of_one_member(side):
+    side = side()
+    for n in range(2, 5):  # members on two addresses, two each
+        name = f"m{n}"
+        side.ips[name] = ALICE_IP if n == 2 else BOB_IP
+        side.tokens[name] = side.registry.join_room(ROOM, name, side.ips[name], wire=Transport.SEALED)[0]
+    held = []
+    for name in ("alice", "alice"):
+        held.append(side.upload(who=name))
+    assert refusal(side.upload(who="alice")) == (Status.BUSY, BUSY_MEMBER)  # her third
+    side.wait_ended()
+    held += [side.upload(who="m2"), side.upload(who="m2")]  # alice's address: four now
+    assert side.upload_refused(ALICE_IP)
+    for name in ("bob", "bob", "m3", "m3"):
+        held.append(side.start(side.request(name, Operation.UPLOAD, name="x", size=10, mime=""), BOB_IP))
+    assert side.upload_refused("10.0.0.9")  # eight running
+    assert all(peer is not None and answer(peer)[1] is Status.OK for peer in held)
+
+
+def test_a_room_folder_that_cannot_be_made_is_a_full_disk_to_the_sender_and_named_in_the_log(side, caplog):
+    caplog.set_level(logging.WARNING, logger="ocm_core.net.transfers")
+    side = side()
+    side.files.room_dir(ROOM).write_bytes(b"")  # a file where the room's folder would go
+    peer = side.upload()
+    assert refusal(peer) == (Status.STORAGE_FULL, DISK_FULL)
+    side.wait_ended()
+    assert [m for m in caplog.messages if m.startswith("cannot make room for a file: ")] == [
+        f"cannot make room for a file: [Errno {errno.EEXIST}] {os.strerror(errno.EEXIST)}: "
+        f"'{side.files.room_dir(ROOM)}'"
+    ]
+    assert side.files.used_bytes == 0
+
+
+def test_a_file_whose_checksum_does_not_match_is_refused_each_time_and_counted(side, tmp_path):
+    side = side()
+    for _ in range(2):
+        peer = side.upload()
+        assert answer(peer)[1] is Status.OK
+        peer.sendall(CONTENT + sha(b"something else"))
+        assert refusal(peer) == (
+            Status.TRANSFER_FAILED,
+            "the file's checksum did not match what arrived; send it again",
+        )
+        peer.shutdown(socket.SHUT_WR)
+        assert until_closed(peer) == b""
+        side.wait_ended()
+    assert side.transfers.stats == {"uploads corrupt": 2, "uploads refused": 2}
+    assert leftovers(tmp_path) == [] and side.shared == []
+
+
+def test_after_a_refusal_what_the_sender_still_sends_is_read_so_the_refusal_reaches_it(side, monkeypatch):
+    monkeypatch.setattr(transfers, "DRAIN_SECONDS", 60.0)  # the sender's end of stream, not the clock, ends it
+    side = side()
+    peer = side.upload()
+    assert answer(peer)[1] is Status.OK
+    peer.sendall(CONTENT + sha(b"something else"))
+    peer.sendall(bytes(8 * 1024 * 1024))  # more than the buffers hold: it goes only if the server reads it
+    peer.shutdown(socket.SHUT_WR)
+    assert refusal(peer)[0] is Status.TRANSFER_FAILED
+    assert until_closed(peer) == b""
+    side.wait_ended()
+
+
+def test_after_a_refusal_a_sender_that_says_nothing_more_is_hung_up_on_soon(side, monkeypatch):
+    monkeypatch.setattr(transfers, "DRAIN_IDLE", 0.02)
+    monkeypatch.setattr(transfers, "DRAIN_SECONDS", 60.0)
+    side = side()
+    peer = side.upload()
+    assert answer(peer)[1] is Status.OK
+    peer.sendall(CONTENT + sha(b"something else"))
+    assert refusal(peer)[0] is Status.TRANSFER_FAILED
+    assert until_closed(peer) == b""  # the line held open, yet the server closed it
+    side.wait_ended()
+
+
+def test_a_room_closed_while_the_file_arrived_keeps_no_file_and_the_sender_is_told(side, tmp_path):
+    side = side()
+    peer = side.upload()
+    assert answer(peer)[1] is Status.OK
+    side.registry.close_all()
+    peer.sendall(CONTENT + sha(CONTENT))
+    assert refusal(peer) == (Status.UNKNOWN_TOKEN, "you are no longer in the room; the file was not shared")
+    assert until_closed(peer) == b""
+    side.wait_ended()
+    assert leftovers(tmp_path) == [] and side.files.used_bytes == 0
+
+
+def test_a_room_closed_just_as_its_file_is_announced_keeps_no_file(side, tmp_path):
+    side = side()
+    side.send_all = lambda out: (side.shared.extend(out), side.registry.close_all())
+    share(side)  # its file id came back: the room was told
+    assert leftovers(tmp_path) == [] and side.files.used_bytes == 0 and side.files.files(ROOM) == []
+
+
+@pytest.mark.parametrize("on_disk", [-100, +1000], ids=["shorter", "longer"])
+def test_a_download_sends_no_more_than_the_size_the_room_was_told(side, caplog, on_disk):
+    caplog.set_level(logging.INFO, logger="ocm_core.net.transfers")
+    side = side()
+    size = CHUNK + 10
+    file_id = stored(side, bytes(size))
+    path = side.files.room_dir(ROOM) / file_id
+    path.write_bytes(bytes(size + on_disk))  # changed under the server
+    peer = side.download(file_id)
+    assert answer(peer)[1] is Status.OK and answer(peer)[0] is State.COMPLETE
+    assert until_closed(peer) == bytes(min(size, size + on_disk))
+    side.wait_ended()
+    if on_disk < 0:
+        assert side.transfers.stats == {"transfers cut": 1}
+        said = f"a DOWNLOAD from {ALICE_IP} broke off: {path} is shorter than its {size} bytes"
+        assert said in caplog.messages
+    else:
+        assert side.transfers.stats == {"downloads": 1}
+
+
+class DiskThatFails(FileStore):
+    """A file store over a disk that fills up as the file arrives (writes into /dev/full), or
+    whose last step, keeping the file, fails with a chosen error."""
+
+    def __init__(self, root, *, full: bool = False, commit_error: int | None = None):
+        super().__init__(root)
+        self.full, self.commit_error = full, commit_error
+
+    def begin(self, room, sender, name, size, mime):
+        upload = super().begin(room, sender, name, size, mime)
+        if self.full:
+            os.symlink("/dev/full", upload.part)
+        return upload
+
+    def commit(self, upload, sha256):
+        if self.commit_error is not None:
+            self.abort(upload)
+            raise OSError(self.commit_error, os.strerror(self.commit_error))
+        return super().commit(upload, sha256)
+
+
+@pytest.mark.parametrize(
+    "size, commit_error, said",
+    [
+        (100, None, "full"),  # the bytes fit in the write buffer: flushing them fails
+        (len(CONTENT), None, "full"),  # writing fails
+        (100, errno.ENOSPC, "full"),
+        (100, errno.EDQUOT, "full"),  # over the user's quota is full too
+        (100, errno.EIO, f"could not store a file: [Errno {errno.EIO}] {os.strerror(errno.EIO)}"),
+    ],
+    ids=["flush", "write", "commit ENOSPC", "commit EDQUOT", "commit EIO"],
+)
+def test_a_disk_that_fails_refuses_the_file_as_full_and_the_log_says_why(tmp_path, caplog, size, commit_error, said):
+    caplog.set_level(logging.WARNING, logger="ocm_core.net.transfers")
+    store = DiskThatFails(tmp_path / "files", full=commit_error is None, commit_error=commit_error)
+    side = Side(tmp_path, store=store)
+    try:
+        content = CONTENT[:size]
+        peer = side.upload(content=content)
+        assert answer(peer)[1] is Status.OK
+        peer.sendall(content + sha(content))
+        assert refusal(peer) == (Status.STORAGE_FULL, DISK_FULL)
+        peer.shutdown(socket.SHUT_WR)
+        assert until_closed(peer) == b""
+        side.wait_ended()
+    finally:
+        side.close()
+    expected = f"the disk under {tmp_path / 'files'} is full; a file was refused" if said == "full" else said
+    assert caplog.messages == [expected]
+    assert side.transfers.stats == {"uploads disk full": 1, "uploads refused": 1}
+    assert leftovers(tmp_path) == [] and side.files.used_bytes == 0 and side.shared == []
