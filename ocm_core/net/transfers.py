@@ -67,8 +67,7 @@ class TransferStream:
         self.sock = sock
         self.tls = tls
         self._pending = bytearray(pending)
-        sock.setblocking(True)
-        # a peer quiet for a whole pace window has moved too little anyway
+        # blocking, with a timeout: a peer quiet for a whole pace window has moved too little anyway
         self.idle_timeout = idle_timeout if pace is None else min(idle_timeout, pace.window)
         sock.settimeout(self.idle_timeout)
         self.received = 0
@@ -249,10 +248,12 @@ class FileTransfers:
             data += p.encode_tcrp(operation, State.COMPLETE, room, completion)
         stream.sendall(data)
 
-    def _member(self, message: p.TcrpMessage, ip: str) -> tuple[p.FileRequest, str]:
+    def _member(self, message: p.TcrpMessage, ip: str) -> tuple[p.FileRequest, bytes, str]:
+        """The request, its token and the name of the member it names; RegistryError when none may."""
         request = p.decode_file_request(message.operation, message.payload)
         proof = p.decode_proof(request.proof)
-        return request, self.registry.file_member(request.token.encode("ascii", "replace"), ip, message.room, proof)
+        token = request.token.encode("ascii", "replace")  # beyond ASCII: a token no member has
+        return request, token, self.registry.file_member(token, ip, message.room, proof)
 
     @contextlib.contextmanager
     def _member_slot(self, token: bytes):
@@ -272,8 +273,8 @@ class FileTransfers:
     def _upload(self, stream: TransferStream, message: p.TcrpMessage, ip: str, held: contextlib.ExitStack) -> None:
         op, room = message.operation, message.room
         try:
-            request, sender = self._member(message, ip)
-            held.enter_context(self._member_slot(request.token.encode("ascii", "replace")))
+            request, token, sender = self._member(message, ip)
+            held.enter_context(self._member_slot(token))
             upload = self.files.begin(room, sender, request.name, request.size, request.mime)
         except ProtocolError as exc:
             return self._answer(stream, op, room, Status.BAD_REQUEST, exc.reason)
@@ -294,7 +295,7 @@ class FileTransfers:
             self._drain(stream)
             return None
         try:
-            self._send_all(self.registry.share_file(request.token.encode("ascii", "replace"), info))
+            self._send_all(self.registry.share_file(token, info))
         except RegistryError as exc:  # the member left (or the room closed) while it arrived
             self.files.discard(info.file_id)
             self._answer(stream, op, room, exc.status, str(exc))
@@ -366,8 +367,8 @@ class FileTransfers:
     def _download(self, stream: TransferStream, message: p.TcrpMessage, ip: str, held: contextlib.ExitStack) -> None:
         op, room = message.operation, message.room
         try:
-            request, _ = self._member(message, ip)
-            held.enter_context(self._member_slot(request.token.encode("ascii", "replace")))
+            request, token, _ = self._member(message, ip)
+            held.enter_context(self._member_slot(token))
             info, path = self.files.get(room, request.file_id)
             handle = open(path, "rb")
         except ProtocolError as exc:
