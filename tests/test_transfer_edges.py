@@ -8,12 +8,17 @@ is measured on a fake clock, so no test waits for a real one."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
+import fcntl
 import hashlib
 import logging
 import os
 import re
 import socket
+import ssl
+import struct
+import termios
 import threading
 
 import pytest
@@ -22,6 +27,7 @@ from support import FakeClock, wait_until
 from ocm_core import wire as p
 from ocm_core.crypto.identity import ServerIdentity
 from ocm_core.crypto.sealed import MemberKeys
+from ocm_core.crypto.tls import TlsServerSide, client_tls_context, server_tls_context
 from ocm_core.net import transfers
 from ocm_core.net.request import read_exactly, read_message
 from ocm_core.net.transfers import BUSY_MEMBER, CHUNK, DISK_FULL, FileTransfers
@@ -557,3 +563,63 @@ def test_a_disk_that_fails_refuses_the_file_as_full_and_the_log_says_why(tmp_pat
     assert caplog.messages == [expected]
     assert side.transfers.stats == {"uploads disk full": 1, "uploads refused": 1}
     assert leftovers(tmp_path) == [] and side.files.used_bytes == 0 and side.shared == []
+
+
+# --- through TLS -------------------------------------------------------------------------------
+
+
+class TlsClient:
+    """A client's TLS in memory, its records put on the socket by the test, in whatever cuts it chooses."""
+
+    def __init__(self, server: TlsServerSide):
+        self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._tls = client_tls_context().wrap_bio(self._in, self._out)
+        while True:  # the handshake, as the selector thread completes it before the transfer
+            try:
+                self._tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._in.write(server.receive(self._out.read())[1])
+        server.receive(self._out.read())  # the client's Finished
+        self._plain = bytearray()
+
+    def records(self, data: bytes) -> bytes:
+        self._tls.write(data)
+        return self._out.read()
+
+    def read(self, peer: socket.socket, size: int) -> bytes:
+        while len(self._plain) < size:
+            chunk = peer.recv(65536)
+            assert chunk, "the server hung up"
+            self._in.write(chunk)
+            with contextlib.suppress(ssl.SSLWantReadError):
+                self._plain += self._tls.read(65536)
+        data, self._plain = bytes(self._plain[:size]), self._plain[size:]
+        return data
+
+    def message(self, peer: socket.socket) -> p.TcrpMessage:
+        header = p.decode_tcrp_header(self.read(peer, p.TCRP_HEADER_SIZE))
+        return p.decode_tcrp_body(header, self.read(peer, header.body_size))
+
+
+def unread(sock: socket.socket) -> int:
+    return struct.unpack("i", fcntl.ioctl(sock, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def test_a_tls_record_that_comes_in_pieces_is_waited_for_not_taken_for_the_end(side):
+    side = side()
+    server = TlsServerSide(server_tls_context(IDENTITY))
+    client = TlsClient(server)
+    ours, peer = socket.socketpair()
+    side.peers.append(peer)
+    message = side.request("alice", Operation.UPLOAD, name="notes.txt", size=len(CONTENT), mime="text/plain")
+    assert side.transfers.try_start(ours, server, message, b"", ALICE_IP, side.ended.release)
+    assert p.decode_status(client.message(peer).payload)[0] is Status.OK
+    records = client.records(CONTENT + sha(CONTENT))
+    peer.sendall(records[:3])  # not even a record's header
+    wait_until(lambda: unread(ours) == 0, what="the server reading the first piece")
+    peer.sendall(records[3:])
+    done = client.message(peer)
+    assert done.state is State.COMPLETE
+    side.wait_ended()
+    assert side.files.files(ROOM)[0].file_id == p.decode_json_object(done.payload)["file_id"]
