@@ -29,7 +29,7 @@ from ocm_core.crypto.identity import ServerIdentity
 from ocm_core.crypto.sealed import MemberKeys
 from ocm_core.crypto.tls import TlsServerSide, client_tls_context, server_tls_context
 from ocm_core.net import transfers
-from ocm_core.net.request import read_exactly, read_message
+from ocm_core.net.request import read_message
 from ocm_core.net.transfers import BUSY_MEMBER, CHUNK, DISK_FULL, FileTransfers
 from ocm_core.sansio.registry import RoomRegistry
 from ocm_core.sansio.room import Transport
