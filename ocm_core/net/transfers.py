@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
 DRAIN_SECONDS = 5.0  # after refusing mid-upload, how long the rest is read so the answer is not lost to a reset
+DRAIN_IDLE = 0.5  # and how long a pause in it ends that reading sooner
 
 DISK_FULL = "the server's disk is full, so the file was not shared; the room goes on"
 BUSY_MEMBER = "you already have as many transfers going as the server allows one member; try again in a moment"
@@ -66,8 +67,9 @@ class TransferStream:
         self.sock = sock
         self.tls = tls
         self._pending = bytearray(pending)
-        sock.setblocking(True)
-        sock.settimeout(idle_timeout if pace is None else min(idle_timeout, pace.window))
+        # blocking, with a timeout: a peer quiet for a whole pace window has moved too little anyway
+        self.idle_timeout = idle_timeout if pace is None else min(idle_timeout, pace.window)
+        sock.settimeout(self.idle_timeout)
         self.received = 0
         self._pace, self._clock = pace, clock
 
@@ -140,7 +142,9 @@ class FileTransfers:
         min_rate: float = DEFAULT_MIN_RATE,
         pace_window: float = DEFAULT_WINDOW,
         stats=None,
+        clock: Callable[[], float] = time.monotonic,
     ):
+        """`clock` measures each transfer's pace and duration (a test passes a fake one)."""
         self.registry = registry
         self.files = files
         self._send_all = send_all
@@ -155,6 +159,7 @@ class FileTransfers:
         self.running = 0
         self._active: set[socket.socket] = set()
         self.stats = stats if stats is not None else {}
+        self._clock = clock
 
     def try_start(
         self,
@@ -187,9 +192,9 @@ class FileTransfers:
                 pass
 
     def _run(self, sock, tls, message: p.TcrpMessage, pending: bytes, ip: str, done: Callable[[], None]) -> None:
-        started = time.monotonic()
+        started = self._clock()
         pace = PaceFloor(started, self.min_rate, self.pace_window)
-        stream = TransferStream(sock, tls, pending, self.idle_timeout, pace)
+        stream = TransferStream(sock, tls, pending, self.idle_timeout, pace, self._clock)
         with self._lock:
             self._active.add(sock)
         try:
@@ -203,7 +208,7 @@ class FileTransfers:
             log.info("a %s from %s was given up: it %s", message.operation.name, ip, exc)
         except TimeoutError:
             self._count("transfers stalled")
-            log.info("a %s from %s stalled for %g s and was cut off", message.operation.name, ip, self.idle_timeout)
+            log.info("a %s from %s stalled for %g s and was cut off", message.operation.name, ip, stream.idle_timeout)
         except (ConnectionError, OSError, ssl.SSLError) as exc:
             self._count("transfers cut")
             log.info("a %s from %s broke off: %s", message.operation.name, ip, exc)
@@ -223,7 +228,7 @@ class FileTransfers:
                 message.operation.name,
                 ip,
                 stream.received,
-                time.monotonic() - started,
+                self._clock() - started,
             )
 
     def _count(self, what: str) -> None:
@@ -243,10 +248,12 @@ class FileTransfers:
             data += p.encode_tcrp(operation, State.COMPLETE, room, completion)
         stream.sendall(data)
 
-    def _member(self, message: p.TcrpMessage, ip: str) -> tuple[p.FileRequest, str]:
+    def _member(self, message: p.TcrpMessage, ip: str) -> tuple[p.FileRequest, bytes, str]:
+        """The request, its token and the name of the member it names; RegistryError when none may."""
         request = p.decode_file_request(message.operation, message.payload)
         proof = p.decode_proof(request.proof)
-        return request, self.registry.file_member(request.token.encode("ascii", "replace"), ip, message.room, proof)
+        token = request.token.encode("ascii", "replace")  # beyond ASCII: a token no member has
+        return request, token, self.registry.file_member(token, ip, message.room, proof)
 
     @contextlib.contextmanager
     def _member_slot(self, token: bytes):
@@ -266,8 +273,8 @@ class FileTransfers:
     def _upload(self, stream: TransferStream, message: p.TcrpMessage, ip: str, held: contextlib.ExitStack) -> None:
         op, room = message.operation, message.room
         try:
-            request, sender = self._member(message, ip)
-            held.enter_context(self._member_slot(request.token.encode("ascii", "replace")))
+            request, token, sender = self._member(message, ip)
+            held.enter_context(self._member_slot(token))
             upload = self.files.begin(room, sender, request.name, request.size, request.mime)
         except ProtocolError as exc:
             return self._answer(stream, op, room, Status.BAD_REQUEST, exc.reason)
@@ -276,20 +283,19 @@ class FileTransfers:
         except OSError as exc:
             log.warning("cannot make room for a file: %s", exc)
             return self._answer(stream, op, room, Status.STORAGE_FULL, DISK_FULL)
-        self._answer(stream, op, room, Status.OK)
-        try:
+        try:  # from the OK on: a peer gone even before it arrives must not keep the space reserved
+            self._answer(stream, op, room, Status.OK)
             status, detail, info = self._receive(stream, upload)
         except BaseException:
             self.files.abort(upload)
             raise
         if info is None:
-            self.files.abort(upload)
             self._count("uploads refused")
             self._answer(stream, op, room, status, detail)
             self._drain(stream)
             return None
         try:
-            self._send_all(self.registry.share_file(request.token.encode("ascii", "replace"), info))
+            self._send_all(self.registry.share_file(token, info))
         except RegistryError as exc:  # the member left (or the room closed) while it arrived
             self.files.discard(info.file_id)
             self._answer(stream, op, room, exc.status, str(exc))
@@ -303,11 +309,13 @@ class FileTransfers:
 
     def _receive(self, stream: TransferStream, upload: Upload) -> tuple[Status, str, p.FileInfo | None]:
         """Write the upload's bytes to its .part file; check them; commit. Raises when the
-        connection breaks; returns a refusal (status, sentence, None) when the disk does."""
+        connection breaks; returns a refusal (status, sentence, None), the upload dropped,
+        when the disk or the checksum does."""
         digest = hashlib.sha256()
         remaining = upload.size
         disk_error: OSError | None = None
-        with open(upload.part, "wb") as out:
+        out = open(upload.part, "wb")
+        try:
             while remaining:
                 data = stream.recv(min(remaining, CHUNK))
                 if not data:
@@ -320,19 +328,21 @@ class FileTransfers:
                     except OSError as exc:
                         disk_error = exc  # keep reading: the sender learns why once it has sent
             claimed = stream.recv_exactly(p.FILE_DIGEST_SIZE)
-            if disk_error is None:
-                try:
-                    out.flush()
-                except OSError as exc:
-                    disk_error = exc
+        finally:
+            try:
+                out.close()  # writes what is still buffered: a disk that fills at the last bytes fails here
+            except OSError as exc:
+                disk_error = disk_error or exc
         if disk_error is not None:
+            self.files.abort(upload)
             return self._disk_refusal(disk_error)
         if claimed != digest.digest():
+            self.files.abort(upload)
             self._count("uploads corrupt")
             return Status.TRANSFER_FAILED, "the file's checksum did not match what arrived; send it again", None
         try:
             return Status.OK, "", self.files.commit(upload, digest.hexdigest())
-        except OSError as exc:
+        except OSError as exc:  # the store has dropped the upload itself
             return self._disk_refusal(exc)
 
     def _disk_refusal(self, exc: OSError) -> tuple[Status, str, None]:
@@ -348,7 +358,7 @@ class FileTransfers:
         rather than being lost to the reset that closing with unread bytes causes."""
         deadline = time.monotonic() + DRAIN_SECONDS
         try:
-            stream.sock.settimeout(0.5)
+            stream.sock.settimeout(DRAIN_IDLE)
             while time.monotonic() < deadline and stream.recv(CHUNK):
                 pass
         except (OSError, ssl.SSLError):
@@ -357,8 +367,8 @@ class FileTransfers:
     def _download(self, stream: TransferStream, message: p.TcrpMessage, ip: str, held: contextlib.ExitStack) -> None:
         op, room = message.operation, message.room
         try:
-            request, _ = self._member(message, ip)
-            held.enter_context(self._member_slot(request.token.encode("ascii", "replace")))
+            request, token, _ = self._member(message, ip)
+            held.enter_context(self._member_slot(token))
             info, path = self.files.get(room, request.file_id)
             handle = open(path, "rb")
         except ProtocolError as exc:
