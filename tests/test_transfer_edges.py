@@ -537,16 +537,24 @@ class DiskThatFails(FileStore):
         return super().commit(upload, sha256)
 
 
+# /dev/full (Linux, the BSDs) fails every write with ENOSPC; macOS and Windows have none
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+needs_edquot = pytest.mark.skipif(not hasattr(errno, "EDQUOT"), reason="no disk quotas' errno on this system")
+
+
 @pytest.mark.parametrize(
     "size, commit_error, said",
     [
-        (100, None, "full"),  # the bytes fit in the write buffer: flushing them fails
-        (len(CONTENT), None, "full"),  # writing fails
-        (100, errno.ENOSPC, "full"),
-        (100, errno.EDQUOT, "full"),  # over the user's quota is full too
-        (100, errno.EIO, f"could not store a file: [Errno {errno.EIO}] {os.strerror(errno.EIO)}"),
+        # the bytes fit in the write buffer: flushing them fails
+        pytest.param(100, None, "full", marks=needs_dev_full, id="flush"),
+        pytest.param(len(CONTENT), None, "full", marks=needs_dev_full, id="write"),  # writing fails
+        pytest.param(100, errno.ENOSPC, "full", id="commit ENOSPC"),
+        # over the user's quota is full too
+        pytest.param(100, getattr(errno, "EDQUOT", 0), "full", marks=needs_edquot, id="commit EDQUOT"),
+        pytest.param(
+            100, errno.EIO, f"could not store a file: [Errno {errno.EIO}] {os.strerror(errno.EIO)}", id="commit EIO"
+        ),
     ],
-    ids=["flush", "write", "commit ENOSPC", "commit EDQUOT", "commit EIO"],
 )
 def test_a_disk_that_fails_refuses_the_file_as_full_and_the_log_says_why(tmp_path, caplog, size, commit_error, said):
     caplog.set_level(logging.WARNING, logger="ocm_core.net.transfers")
