@@ -297,6 +297,18 @@ def test_a_request_asks_a_busy_server_again_from_a_twentieth_up_to_a_second(stub
     assert len(server.requests) == 8
 
 
+def test_a_request_gives_up_on_a_busy_server_once_its_time_is_spent(stub, known, monkeypatch):
+    monkeypatch.setattr(request, "random", Jitter("middle"))
+    server = stub(status_answer(Status.BUSY, "busy"))  # busy for every connection
+    clock = FakeClock()
+    link = link_to(server.port, known, sleep=clock.sleep, clock=clock)
+    link.timeout = 2.0
+    with pytest.raises(errors.ServerBusy):
+        link.request(Operation.LIST, "", b"")
+    assert clock.pauses == [0.05, 0.1, 0.2, 0.4, 0.8]  # the next, 1.0, would pass the 2 s
+    assert len(server.requests) == 6
+
+
 def test_a_request_waits_out_try_later_and_asks_again(stub, known, monkeypatch):
     monkeypatch.setattr(request, "random", Jitter("low"))
     server = stub(status_answer(Status.TRY_LATER, "checking passwords", retry_after=3), OK + completion(b"joined"))
