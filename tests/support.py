@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime
 import queue
+import signal
 import time
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -104,3 +106,12 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.fixture
+def handlers_kept():
+    """server_main sets its own SIGINT and SIGTERM handlers; pytest's come back afterwards."""
+    kept = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in kept.items():
+        signal.signal(signum, handler)

@@ -21,19 +21,11 @@ import pytest
 from ocm_core.cli import server as cli
 from ocm_core.cli.server import server_main
 from ocm_core.net.interfaces import lan_address
+from tests.support import handlers_kept  # a fixture, used by name
 
 pytestmark = pytest.mark.mutation_run  # no socket: stand-ins for the server and the announcer
 
 STUB_LOG = logging.getLogger("tests.stub_server")  # outside ocm_core, so an ERROR line is not a failure
-
-
-@pytest.fixture
-def handlers_kept():
-    """server_main sets its own SIGINT and SIGTERM handlers; pytest's come back afterwards."""
-    kept = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for signum, handler in kept.items():
-        signal.signal(signum, handler)
 
 
 @contextmanager

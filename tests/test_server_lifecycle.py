@@ -16,18 +16,9 @@ from ocm_core.net.client import ChatClient
 from ocm_core.net.interfaces import lan_address
 from ocm_core.net.server import ChatServer
 from ocm_core.storage.roomstore import RoomStore
-from tests.support import wait_until
+from tests.support import handlers_kept, wait_until  # handlers_kept: a fixture, used by name
 
 pytestmark = pytest.mark.mutation_run  # one stub or server per test, up in milliseconds
-
-
-@pytest.fixture
-def handlers_kept():
-    """server_main sets its own SIGINT and SIGTERM handlers; pytest's come back afterwards."""
-    kept = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for signum, handler in kept.items():
-        signal.signal(signum, handler)
 
 
 def run_until_ctrl_c(monkeypatch, argv: list[str], while_up=lambda port: None) -> tuple[int, int]:
