@@ -70,6 +70,10 @@ class DatabaseInUse(OCMError, OSError):
         self.path = path
 
 
+class BadLink(OCMError, ValueError):
+    """An invite link (`ocm://…`, wire/links.py) that cannot be used; str() says why, to a person."""
+
+
 class ClientError(OCMError):
     """A request the server refused or could not answer."""
 

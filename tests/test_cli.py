@@ -320,3 +320,57 @@ def test_own_lines_are_confirmed_once_whichever_comes_first_the_id_or_the_acknow
     assert echo.sent(2, "second") == "[12:05] ann: second ✓"  # ... so sending prints it
     assert echo.sent(3, "third") is None and echo.acknowledged(4) is None
     assert echo.acknowledged(3) == "[12:05] ann: third ✓"
+
+
+def test_a_terminal_client_joins_by_an_invite_link_and_a_wrong_or_broken_link_is_refused(processes, tmp_path):
+    from ocm_core.wire import InviteLink
+
+    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
+    port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
+    shown = server.expect(r"Server identity: ([A-Z2-7-]{24})")[1]
+    host = processes(
+        "ocm_core.cli.chat", "--server", f"127.0.0.1:{port}", "--create", "お茶 & ケーキ", "--name", "アリス"
+    )
+    host.expect(r"You are アリス, host of room 'お茶 & ケーキ'")
+
+    link = InviteLink("127.0.0.1", int(port), "お茶 & ケーキ", shown).text
+    assert "%E3%81%8A%E8%8C%B6%20%26%20" in link
+    guest = processes("ocm_core.cli.chat", f" <{link}> ", "--name", "たろう")  # as pasted from a mail
+    guest.expect(r"You are たろう, in room 'お茶 & ケーキ'")
+    guest.expect(rf"Server identity: {shown} ")
+    host.expect(r"\* たろう joined the room")
+    host.type("いらっしゃい")
+    guest.expect(r"\[\d\d:\d\d\] アリス: いらっしゃい")
+    guest.type("/quit")
+    assert guest.finish() == 0
+
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "ocm_core.cli.chat", *args],
+            input="",
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=30,
+            env=dict(os.environ, PYTHONIOENCODING="utf-8", **env),
+        )
+
+    impostor = InviteLink("127.0.0.1", int(port), "お茶 & ケーキ", "AAAA-BBBB-CCCC-DDDD-EEEE").text
+    fresh = run(impostor, "--name", "x", XDG_CONFIG_HOME=str(tmp_path / "never-met"))  # nothing remembered
+    assert fresh.returncode == 1 and fresh.stderr.count("\n") == 1, fresh.stderr
+    assert "does not have the identity the invite link promised" in fresh.stderr
+    assert "someone may be pretending to be it" in fresh.stderr and "--trust-changed-key" not in fresh.stderr
+    remembered = run(impostor, "--name", "x")  # this user joined above: the real identity is remembered
+    assert remembered.returncode == 1 and "does not match the identity remembered" in remembered.stderr
+    assert not (tmp_path / "never-met" / "online-chat-messenger" / "known-servers.json").exists()
+
+    broken = run(f"ocm://127.0.0.1/lobby?fp={shown}", "--name", "x")
+    assert broken.returncode == 1
+    assert broken.stderr == (
+        "ocm-chat: The invite link has no port number after the server's address; ask the host for the whole link.\n"
+    )
+    clash = run(link, "--server", f"127.0.0.1:{port}", "--join", "lobby")
+    assert clash.returncode == 2
+    assert "an invite link names the server and the room; leave out --server, --join" in clash.stderr
+    host.type("/quit")
+    assert host.finish() == 0

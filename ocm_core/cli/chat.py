@@ -1,4 +1,5 @@
-"""`ocm-chat` (and `python -m ocm_core.cli.chat`): the terminal client, with the same features as the app in text."""
+"""`ocm-chat` (and `python -m ocm_core.cli.chat`): the terminal client, with the same features as the app in text.
+`ocm-chat LINK` joins the room of an invite link (ocm://HOST:PORT/ROOM?fp=FINGERPRINT)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ocm_core.net.client import ChatClient, parse_address
 from ocm_core.net.discovery import FoundRoom, find_rooms
 from ocm_core.paths import downloads_dir
 from ocm_core.sansio import events as ev
+from ocm_core.wire import InviteLink, parse_link
 from ocm_core.words import (
     event_words,
     host_not_answering_text,
@@ -32,6 +34,12 @@ def _chat_parser() -> argparse.ArgumentParser:
     i18n.translate_argparse()
     parser = argparse.ArgumentParser(
         prog="ocm-chat", description=_("Chat in an Online Chat Messenger room from a terminal.")
+    )
+    parser.add_argument(
+        "link",
+        nargs="?",
+        metavar="LINK",
+        help=_("an invite link (ocm://HOST:PORT/ROOM?fp=…): join its room, on the server it names"),
     )
     parser.add_argument("--server", help=_("server address, host[:port] (without it, rooms on the LAN are offered)"))
     parser.add_argument(
@@ -285,21 +293,50 @@ def _in_background(action) -> None:
     threading.Thread(target=run, daemon=True).start()
 
 
+def _refuse_options_beside_a_link(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A link names the server, the room, and the identity to trust: options that would say
+    otherwise are a usage error (exit 2), not silently ignored."""
+    if args.link is None:
+        return
+    given = {
+        "--server": args.server is not None,
+        "--create": args.create is not None,
+        "--join": args.join is not None,
+        "--discover": args.discover,
+        "--trust-changed-key": args.trust_changed_key,
+    }
+    clashing = [option for option, present in given.items() if present]
+    if clashing:
+        parser.error(
+            _("an invite link names the server and the room; leave out {options}").format(options=", ".join(clashing))
+        )
+
+
 def chat_main(argv: list[str] | None = None) -> int:
     i18n.use_language()
-    args = _chat_parser().parse_args(argv)
+    parser = _chat_parser()
+    args = parser.parse_args(argv)
+    _refuse_options_beside_a_link(parser, args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     if args.discover:
         return _discover(args.discover_seconds)
     try:
         picked = None
-        if args.server:
+        link: InviteLink | None = parse_link(args.link) if args.link is not None else None
+        if link is not None:  # joins the room it names (never creates it), on the identity it names
+            host, port, picked = link.host, link.port, link.room
+        elif args.server:
             host, port = parse_address(args.server)
         elif args.create or args.join:
             host, port = parse_address(_ask(_("Server address"), "127.0.0.1:9090"))
         else:
             host, port, picked = _offer_found(args)
-        client = ChatClient(host, port, trust_changed_identity=args.trust_changed_key)
+        client = ChatClient(
+            host,
+            port,
+            trust_changed_identity=args.trust_changed_key,
+            expected_fingerprint=link.fingerprint if link is not None else None,
+        )
         room, create = args.create or args.join or picked, bool(args.create)
         if room is None:
             create = _ask(_("Create a room or join one? (c/j)"), "j").lower().startswith("c")

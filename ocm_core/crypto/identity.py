@@ -183,6 +183,48 @@ class IdentityChanged(ClientError):
         self.presented = presented
 
 
+class LinkIdentityRefused(ClientError):
+    """An invite link's introduction that does not hold: the identity the link promised for
+    `address` is not the one `found` there. Never confirmed away: the link is refused, and
+    what the client remembers for the address stays as it was."""
+
+    def __init__(self, message: str, address: str, promised: str, found: str):
+        super().__init__(message)
+        self.address = address
+        self.promised = promised
+        self.found = found
+
+
+class LinkIdentityMismatch(LinkIdentityRefused):
+    """The server at the address shows another identity than the invite link promised."""
+
+    def __init__(self, address: str, promised: str, presented: str):
+        super().__init__(
+            _(
+                "The server at {address} does not have the identity the invite link promised (it shows {presented}, "
+                "the link says {promised}); someone may be pretending to be it, so check the link with its host."
+            ).format(address=address, presented=presented, promised=promised),
+            address,
+            promised,
+            presented,
+        )
+
+
+class LinkContradictsRemembered(LinkIdentityRefused):
+    """The identity remembered for the address is another than the invite link's."""
+
+    def __init__(self, address: str, promised: str, remembered: str):
+        super().__init__(
+            _(
+                "The invite link does not match the identity remembered for {address} (the link says {promised}, "
+                "remembered {remembered}); ask its host which one is right before joining."
+            ).format(address=address, promised=promised, remembered=remembered),
+            address,
+            promised,
+            remembered,
+        )
+
+
 class KnownServers:
     """The fingerprint first seen at each address (host:port), kept in a small JSON file."""
 

@@ -90,6 +90,7 @@ class ChatClient:
         known_servers: KnownServers | None = None,
         trust_changed_identity: bool = False,
         plain: bool = False,
+        expected_fingerprint: str | None = None,
     ):
         """`send_timeout`: a message not acknowledged by then is reported failed.
         `lost_after`: seconds of silence from the server before "connection lost".
@@ -98,7 +99,10 @@ class ChatClient:
         `udp_address`: send chat there instead of where the server says (a relay, a test proxy).
         `known_servers`: the identities trusted so far (default: the user's file); a changed one
         raises identity.IdentityChanged unless `trust_changed_identity` (the person confirmed).
-        `plain`: speak the unencrypted protocol (a server with --allow-plain; for comparisons)."""
+        `plain`: speak the unencrypted protocol (a server with --allow-plain; for comparisons).
+        `expected_fingerprint`: the identity an invite link promised (wire.parse_link): the server
+        must show it, and an address remembered with another one refuses it (identity.
+        LinkIdentityRefused); never overwrites what is remembered (see ServerLink)."""
         self.server_host = server_host
         self.tcp_port = tcp_port
         self.timeout = timeout
@@ -109,6 +113,7 @@ class ChatClient:
             known_servers=known_servers if known_servers is not None else KnownServers(),
             trust_changed_identity=trust_changed_identity,
             plain=plain,
+            expected_fingerprint=expected_fingerprint,
         )
         self._timing: dict[str, Any] = dict(
             heartbeat_interval=heartbeat_interval,

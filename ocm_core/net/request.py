@@ -21,6 +21,8 @@ from ocm_core import wire as p
 from ocm_core.crypto.identity import (
     IdentityChanged,
     KnownServers,
+    LinkContradictsRemembered,
+    LinkIdentityMismatch,
     fingerprint,
     public_key_of_certificate,
 )
@@ -122,7 +124,11 @@ class ServerLink:
     trusted so far; a changed one raises IdentityChanged unless `trust_changed_identity`.
     `own_server_identity`: the one to accept whatever was remembered (the app's own server,
     whose key it knows first-hand). `plain`: no TLS (a server with --allow-plain). `sleep` and
-    `clock`: how `request` waits between asking a busy server again (tests pass fake ones)."""
+    `clock`: how `request` waits between asking a busy server again (tests pass fake ones).
+    `expected_fingerprint`: the identity an invite link introduced (wire/links.py): the server
+    must show exactly it (LinkIdentityMismatch), an address remembered with another identity
+    refuses the link (LinkContradictsRemembered) and is never overwritten, whatever
+    `trust_changed_identity` says; an address not remembered yet is remembered with it."""
 
     def __init__(
         self,
@@ -133,14 +139,18 @@ class ServerLink:
         known_servers: KnownServers,
         trust_changed_identity: bool = False,
         plain: bool = False,
+        expected_fingerprint: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ):
+        if plain and expected_fingerprint is not None:
+            raise ValueError("a plain connection shows no identity to compare with the expected fingerprint")
         self.host, self.port, self.timeout = host, port, timeout
         self.known_servers = known_servers
         self.trust_changed_identity = trust_changed_identity
         self.own_server_identity: str | None = None
         self.plain = plain
+        self.expected_fingerprint = expected_fingerprint
         self.fingerprint: str | None = None  # the server's, once a request has shown it
         self.sleep = sleep
         self.clock = clock
@@ -177,8 +187,14 @@ class ServerLink:
             ) from None
 
     def secure(self, sock: socket.socket) -> TlsClientStream:
-        """TLS 1.3 on `sock`, the server's key checked against the one trusted for its address."""
+        """TLS 1.3 on `sock`, the server's key checked against the one trusted for its address
+        (or the one an invite link promised)."""
         where = self.where
+        expected = self.expected_fingerprint
+        if expected is not None:  # refused before the handshake: no answer of the server's changes it
+            remembered = self.known_servers.get(where)
+            if remembered is not None and remembered != expected:
+                raise LinkContradictsRemembered(where, expected, remembered)
         stream = TlsClientStream(sock, client_tls_context())
         try:
             certificate = stream.handshake()
@@ -196,9 +212,12 @@ class ServerLink:
             raise errors.RemoteProtocolError(str(exc)) from None
         if self.own_server_identity is not None and presented != self.own_server_identity:
             raise IdentityChanged(where, self.own_server_identity, presented)  # not our server at all
-        self.known_servers.check(
-            where, presented, accept_changed=self.trust_changed_identity or presented == self.own_server_identity
-        )
+        if expected is not None and presented != expected:
+            raise LinkIdentityMismatch(where, expected, presented)
+        # With a link, the address is remembered with its identity or with none (checked above):
+        # the link introduces the server, and is never a reason to replace what is remembered.
+        confirmed = self.trust_changed_identity or presented == self.own_server_identity
+        self.known_servers.check(where, presented, accept_changed=confirmed and expected is None)
         self.fingerprint = presented
         return stream
 

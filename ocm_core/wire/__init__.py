@@ -8,14 +8,16 @@ One module per format (docs/protocol.md has the byte tables):
 - files: UPLOAD, DOWNLOAD and FILES requests, the FILE event
 - roomlist: the SYNC snapshot and the room LIST (JSON)
 - discovery: the mDNS TXT record, the broadcast probe and its answer
+- links: invite links, ocm://HOST:PORT/ROOM?fp=FINGERPRINT
 - plain: the assignment's plain dialects (kanaru)
+- handoff: a second launch of the app handing its arguments to the running copy
 - jsontext: strict JSON inside our frames
 
 The public names of all of them are re-exported here, with the protocol errors they raise:
 `from ocm_core import wire`.
 """
 
-from ocm_core.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from ocm_core.errors import BadLink, LocalProtocolError, ProtocolError, RemoteProtocolError
 from ocm_core.wire.datagram import (
     CHAT_OVERHEAD,
     EVENT_OVERHEAD,
@@ -102,6 +104,16 @@ from ocm_core.wire.files import (
     file_to_json,
     is_file_id,
 )
+from ocm_core.wire.handoff import (
+    HANDOFF_OK,
+    HANDOFF_VERSION,
+    MAX_HANDOFF_ARGS,
+    MAX_HANDOFF_BYTES,
+    MIN_HANDOFF_SECRET_BYTES,
+    BadHandoff,
+    decode_handoff,
+    encode_handoff,
+)
 from ocm_core.wire.jsontext import (
     decode_json_object,
     encode_json,
@@ -116,6 +128,12 @@ from ocm_core.wire.limits import (
     MAX_TOKEN_BYTES,
     PAYLOAD_SIZE_BYTES,
     TCRP_HEADER_SIZE,
+)
+from ocm_core.wire.links import (
+    MAX_HOST_CHARS,
+    MAX_LINK_CHARS,
+    InviteLink,
+    parse_link,
 )
 from ocm_core.wire.plain import (
     KANARU_LEAVE,
@@ -299,4 +317,17 @@ __all__ = [
     "decode_probe",
     "encode_answer",
     "decode_answer",
+    "HANDOFF_VERSION",
+    "HANDOFF_OK",
+    "MAX_HANDOFF_ARGS",
+    "MAX_HANDOFF_BYTES",
+    "MIN_HANDOFF_SECRET_BYTES",
+    "BadHandoff",
+    "encode_handoff",
+    "decode_handoff",
+    "BadLink",
+    "MAX_LINK_CHARS",
+    "MAX_HOST_CHARS",
+    "InviteLink",
+    "parse_link",
 ]
