@@ -27,6 +27,7 @@ import pytest
 from ocm_core import __version__
 from ocm_core.net.client import ChatClient
 from ocm_core.sansio.events import ChatMessage
+from ocm_gui import autostart
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = "OnlineChatMessenger"
@@ -254,13 +255,46 @@ def test_headless_server_unfrozen(tmp_path):
 # --- the Linux desktop entry, installed for one user -------------------------------------
 
 
-def test_install_desktop_entry_for_one_user(tmp_path):
+MIMEAPPS_OF_SOMEONE = """\
+[Default Applications]
+text/html=firefox-esr.desktop
+x-scheme-handler/mailto=thunderbird.desktop
+
+[Added Associations]
+image/png=gimp.desktop;
+"""
+
+
+def fake_xdg_mime(folder: Path, *, works: bool) -> Path:
+    """A bin folder with an xdg-mime that records its arguments and succeeds, or fails as on a bare system."""
+    folder.mkdir()
+    script = folder / "xdg-mime"
+    script.write_text(f'#!/bin/sh\necho "$@" >> "{folder}/calls"\nexit {0 if works else 1}\n')
+    script.chmod(0o755)
+    return folder
+
+
+def files_left(folder: Path) -> list[Path]:
+    """The files under a folder, but update-desktop-database's cache (on a machine that has it)."""
+    return sorted(p for p in folder.rglob("*") if not p.is_dir() and p.name != "mimeinfo.cache")
+
+
+def install_env(home: Path, bin_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")}
+    return env | {"HOME": str(home), "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
+
+
+def test_install_desktop_entry_for_one_user(tmp_path, monkeypatch):
     app = tmp_path / "build" / APP
     app.parent.mkdir()
     app.write_text("#!/bin/sh\nexit 0\n")
-    home = tmp_path / "home dir"  # a space, as some people's home folders have
-    env = {k: v for k, v in os.environ.items() if k != "XDG_DATA_HOME"} | {"HOME": str(home)}
+    home = tmp_path / "home dir $x"  # a space and a dollar, as the Exec quoting must survive
+    bin_dir = fake_xdg_mime(tmp_path / "bin", works=False)  # so the script edits mimeapps.list itself
+    env = install_env(home, bin_dir)
     script = str(ROOT / "packaging" / "install-desktop-entry.sh")
+    mimeapps = home / ".config" / "mimeapps.list"
+    mimeapps.parent.mkdir(parents=True)
+    mimeapps.write_text(MIMEAPPS_OF_SOMEONE)
 
     result = run(["bash", script, str(app)], env=env)
     assert result.returncode == 0, result.stderr
@@ -277,17 +311,104 @@ def test_install_desktop_entry_for_one_user(tmp_path):
     group = entry["Desktop Entry"]
     assert group["Type"] == "Application"
     assert group["Name"] == "Online Chat Messenger"
-    assert group["Exec"] == f'"{installed}"'
+    assert group["Exec"] == autostart.desktop_exec([str(installed)]) + " %u"  # quoted as the app quotes
+    assert group["Exec"].startswith('"') and "\\\\$x" in group["Exec"]
+    assert group["TryExec"] == str(installed)
+    assert group["MimeType"] == "x-scheme-handler/ocm;"
     assert group["Icon"] == "online-chat-messenger"
     assert group["Terminal"] == "false"
     if shutil.which("desktop-file-validate"):
         check = run(["desktop-file-validate", str(desktop)])
         assert check.returncode == 0, check.stdout + check.stderr
+    assert (bin_dir / "calls").read_text() == "default online-chat-messenger.desktop x-scheme-handler/ocm\n"
+    assert mimeapps.read_text() == MIMEAPPS_OF_SOMEONE.replace(
+        "thunderbird.desktop\n", "thunderbird.desktop\nx-scheme-handler/ocm=online-chat-messenger.desktop\n"
+    )
+
+    # What the app itself may add later (ocm_gui/autostart.py): the uninstall takes it away too.
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    autostart.enable_start_at_login([str(installed)], platform="linux", home=home)
+    autostart.register_link_handler([str(installed)], platform="linux", home=home)
+    assert "ocm=online-chat-messenger-link.desktop" in mimeapps.read_text()
 
     result = run(["bash", script, "--uninstall"], env=env)
     assert result.returncode == 0, result.stderr
     assert not installed.exists() and not desktop.exists()
     assert not list((share / "icons").rglob("online-chat-messenger.png"))
+    assert mimeapps.read_text() == MIMEAPPS_OF_SOMEONE  # every other line kept
+    assert files_left(home) == [mimeapps]  # no autostart entry, no link entry, no temporary file
+
+
+def test_install_desktop_entry_uses_xdg_mime_and_leaves_nothing_behind(tmp_path):
+    app = tmp_path / APP
+    app.write_text("#!/bin/sh\nexit 0\n")
+    home = tmp_path / "ホーム"
+    bin_dir = fake_xdg_mime(tmp_path / "bin", works=True)
+    env = install_env(home, bin_dir) | {
+        "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    script = str(ROOT / "packaging" / "install-desktop-entry.sh")
+
+    assert run(["bash", script, str(app)], env=env).returncode == 0
+    assert (bin_dir / "calls").read_text() == "default online-chat-messenger.desktop x-scheme-handler/ocm\n"
+    assert (tmp_path / "data" / "applications" / "online-chat-messenger.desktop").is_file()
+    # xdg-mime's own generic branch writes this line; the uninstall takes it out again.
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "mimeapps.list").write_text(
+        "[Default Applications]\nx-scheme-handler/ocm=online-chat-messenger.desktop\n"
+    )
+    autostart_entry = tmp_path / "cfg" / "autostart" / "online-chat-messenger.desktop"
+    autostart_entry.parent.mkdir()
+    autostart_entry.write_text("[Desktop Entry]\n")
+
+    result = run(["bash", script, "--uninstall"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert [p for p in files_left(tmp_path) if bin_dir not in p.parents] == [app]
+
+
+DESKTOP_SESSION_VARIABLES = (
+    "XDG_CURRENT_DESKTOP",
+    "XDG_SESSION_DESKTOP",
+    "DESKTOP_SESSION",
+    "KDE_FULL_SESSION",
+    "KDE_SESSION_VERSION",
+    "GNOME_DESKTOP_SESSION_ID",
+    "MATE_DESKTOP_SESSION_ID",
+    "LXQT_SESSION_CONFIG",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "DBUS_SESSION_BUS_ADDRESS",
+)
+
+
+@pytest.mark.skipif(not shutil.which("xdg-mime"), reason="needs xdg-utils' xdg-mime")
+def test_install_desktop_entry_with_the_real_xdg_mime(tmp_path):
+    """Outside any desktop session xdg-mime edits mimeapps.list itself; the uninstall undoes it."""
+    app = tmp_path / APP
+    app.write_text("#!/bin/sh\nexit 0\n")
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in DESKTOP_SESSION_VARIABLES}
+    env |= {"HOME": str(home), "XDG_CONFIG_HOME": str(home / "cfg"), "XDG_DATA_HOME": str(home / "data")}
+    mimeapps = home / "cfg" / "mimeapps.list"
+    mimeapps.parent.mkdir(parents=True)
+    mimeapps.write_text(MIMEAPPS_OF_SOMEONE)
+    script = str(ROOT / "packaging" / "install-desktop-entry.sh")
+
+    result = run(["bash", script, str(app)], env=env)
+    assert result.returncode == 0, result.stderr
+    parsed = configparser.ConfigParser(interpolation=None)
+    parsed.read_string(mimeapps.read_text())
+    assert parsed["Default Applications"]["x-scheme-handler/ocm"] == "online-chat-messenger.desktop"
+    assert parsed["Default Applications"]["text/html"] == "firefox-esr.desktop"
+
+    result = run(["bash", script, "--uninstall"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert "x-scheme-handler/ocm" not in mimeapps.read_text()
+    for line in MIMEAPPS_OF_SOMEONE.splitlines():
+        assert line in mimeapps.read_text().splitlines()
+    assert files_left(home) == [mimeapps]
 
 
 def test_install_desktop_entry_without_a_build_says_what_to_do(tmp_path):
