@@ -16,6 +16,18 @@ def rgb(hex_colour: str) -> tuple[float, float, float]:
     return tuple(int(value[i : i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
 
 
+def normal_hex(spelling: str) -> str | None:
+    """A colour as Tk reads '#rgb', '#rrggbb', '#rrrgggbbb' or '#rrrrggggbbbb', as lowercase
+    '#rrggbb' (the top 8 bits of each channel); None for anything else, such as a name."""
+    digits = spelling.strip().lower()[1:] if spelling.strip().startswith("#") else ""
+    if len(digits) not in (3, 6, 9, 12) or any(c not in "0123456789abcdef" for c in digits):
+        return None
+    size = len(digits) // 3
+    channels = (int(digits[i * size : (i + 1) * size], 16) for i in range(3))
+    # Tk widens a short channel by repeating it (#abc is #aabbcc) and narrows a long one by its top bits.
+    return "#" + "".join(f"{(c * 0x11 if size == 1 else c >> (4 * (size - 2))):02x}" for c in channels)
+
+
 def _linear(channel: float) -> float:
     """An sRGB channel without its gamma."""
     return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4

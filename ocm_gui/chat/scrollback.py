@@ -198,7 +198,7 @@ class Scrollback:
         t.tag_configure(
             "separator", foreground=theme.MUTED, font="OCMSmall", justify="center", spacing1=px(6), spacing3=px(6)
         )
-        t.tag_configure("history", foreground="#8d9299")  # created late: wins over sender colours
+        t.tag_configure("history", foreground=theme.HISTORY)  # created late: wins over sender colours
         t.tag_configure("grouped", lmargin1=px(26), spacing1=px(1))  # a message under the name of the one before
         t.tag_configure(
             "dateline", foreground=theme.MUTED, font="OCMSmall", justify="center", spacing1=px(8), spacing3=px(4)
@@ -597,7 +597,7 @@ class Scrollback:
             underline=True,
             relief="raised",
             borderwidth=max(1, theme.scaled(self.text, 1)),
-            background="#f7f7f5",
+            background=theme.RETRY_BG,
         )
 
     def new_session(self) -> None:

@@ -96,7 +96,7 @@ class Tooltip:
             window,
             text=text,
             justify="left",
-            background="#fffbe6",
+            background=theme.TOOLTIP_BG,
             foreground=theme.TEXT,
             relief="solid",
             borderwidth=1,

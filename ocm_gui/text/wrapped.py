@@ -32,16 +32,16 @@ class WrappedText:
         items: list[tuple[int, str]],
         *,
         font: str = "OCMSmall",
-        foreground: str = theme.MUTED,
-        background: str = theme.BG,
+        foreground: str | None = None,  # theme.MUTED and theme.BG of the palette in use
+        background: str | None = None,
     ):
         self.font = theme.named_font(master, font)
         self.text = tk.Text(
             master,
             wrap="word",
             font=self.font,
-            foreground=foreground,
-            background=background,
+            foreground=foreground or theme.MUTED,
+            background=background or theme.BG,
             relief="flat",
             borderwidth=0,
             highlightthickness=0,
