@@ -1,9 +1,9 @@
-"""The app: one Tk root holding the start window; dialogs and chat windows are Toplevels.
+"""The app: one main window on the Tk root, the rooms in its sidebar; dialogs are Toplevels.
 
-``run_app(argv)`` is the entry point: it opens the start window, runs the
-mainloop and returns the exit code. Each chat window owns its own client (and,
-for a hosted room, its own bundled server), so several chats in one process
-share nothing by accident.
+``run_app(argv)`` is the entry point: it hands its arguments to a copy already running
+(and returns), or opens the main window, joins again the rooms of the last run, runs the
+mainloop and returns the exit code. Each room's view owns its own client, so several
+rooms in one process share nothing by accident; hosted rooms share the bundled server.
 """
 
 from __future__ import annotations
@@ -13,28 +13,45 @@ import gc
 import logging
 import logging.handlers
 import os
+import queue
+import signal
 import sys
+import threading
 import tkinter as tk
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from tkinter import ttk
 from typing import TypeVar
 
 from ocm_core import i18n, paths
-from ocm_core.i18n import _
-from ocm_gui import theme
+from ocm_core.errors import BadLink
+from ocm_core.i18n import _, ngettext
+from ocm_core.wire.links import InviteLink, parse_link
+from ocm_gui import appearance, autostart, single_instance, theme
 from ocm_gui.backend import Backend
-from ocm_gui.background import wait_for_background
+from ocm_gui.background import fire_and_forget, run_in_thread, wait_for_background
+from ocm_gui.chat.confirm import Confirm
 from ocm_gui.chat.window import ChatWindow
 from ocm_gui.dialogs.base import Dialog
 from ocm_gui.dialogs.host import HostDialog
 from ocm_gui.dialogs.join import JoinDialog
+from ocm_gui.dialogs.linkjoin import LinkPrompt
 from ocm_gui.dialogs.start import StartWindow
 from ocm_gui.icons import icon_files
+from ocm_gui.inbox import inbox_for
+from ocm_gui.main.rules import next_index, window_title
+from ocm_gui.main.sidebar import RoomList
+from ocm_gui.main.switcher import QuickSwitcher
 from ocm_gui.notify.alerts import Notifications
 from ocm_gui.settings import Settings
 from ocm_gui.text import emoji
+from ocm_gui.tray import Tray, TrayChose, TrayClicked, tray_offered
 
 D = TypeVar("D", bound=Dialog)
+
+# Ctrl+Tab and Ctrl+Shift+Tab (Cmd on macOS) go round the rooms; X11 calls Shift+Tab ISO_Left_Tab.
+STEP_KEYS = (("Tab", 1), ("Shift-Tab", -1), ("Shift-ISO_Left_Tab", -1), ("ISO_Left_Tab", -1))
 
 log = logging.getLogger(__name__)
 
@@ -58,32 +75,99 @@ def set_window_icon(root: tk.Tk) -> None:
         log.info("no window icon: %s", exc)
 
 
+@dataclass(frozen=True)
+class LaunchedAgain:
+    """Another launch of the app handed over its arguments (a link, or nothing: come forward)."""
+
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QuitWanted:
+    """The system asks the app to end (logout, shutdown, a SIGTERM): leave every room properly."""
+
+
+@dataclass(eq=False)
+class GoneRoom:
+    """A room the app was in when it last ran that is not there any more (a sidebar row, greyed)."""
+
+    link: str
+    room: str
+    server: str
+    hosted: bool
+    reason: str
+
+
 class App:
-    def __init__(self, root: tk.Tk, settings: Settings | None = None, backend: Backend | None = None):
+    """The main window: the rooms in a sidebar, the room shown beside it, the start page
+    when none is. Closing the window does not leave any room; Quit does."""
+
+    def __init__(
+        self,
+        root: tk.Tk,
+        settings: Settings | None = None,
+        backend: Backend | None = None,
+        *,
+        tray_available: bool = False,
+    ):
         self.root = root
         self.settings = settings if settings is not None else Settings.load()
         self.backend = backend if backend is not None else Backend()
         self.chats: list[ChatWindow] = []
+        self.gone: list[GoneRoom] = []
         self.dialogs: dict[type, Dialog] = {}
         self.closing = False
         self.problem: tk.Toplevel | None = None  # the window that reports a failed callback
+        self.shown: object | None = None  # the sidebar key of the room shown; None: the start page
+        self.window_focused = True
+        self.tray_available = tray_available
+        self.tray: Tray | None = None
+        self.tray_menu: tk.Menu | None = None
+        self.switcher: QuickSwitcher | None = None
+        self.confirm: Confirm | None = None
+        self.link_prompt: LinkPrompt | None = None
+        self.note: tk.Toplevel | None = None  # "the app keeps running", said once
         self.notifications = Notifications(root, self.settings)
 
         theme.apply_theme(root)
+        choice = self.settings.appearance if self.settings.appearance in appearance.CHOICES else "system"
+        self.appearance = appearance.Appearance(root, choice)
         set_window_icon(root)
         root.title(APP_TITLE)
         root.columnconfigure(0, weight=1)
         root.rowconfigure(0, weight=1)
+        self.body = ttk.Panedwindow(root, orient="horizontal")
+        self.body.grid(row=0, column=0, sticky="nsew")
+        self.sidebar = RoomList(self.body, on_select=self.show_room, on_new=self.show_start)
+        self.content = ttk.Frame(self.body)
+        self.content.columnconfigure(0, weight=1)
+        self.content.rowconfigure(0, weight=1)
+        self.body.add(self.sidebar.frame, weight=0)
+        self.body.add(self.content, weight=1)
         self.start = self._make_start(self.settings.name)
-        root.protocol("WM_DELETE_WINDOW", self.close_start)
+        self._build_menu()
+        self._bind_keys()
+        self._place_window()
+        root.protocol("WM_DELETE_WINDOW", self.close_window)
+        # A wider sidebar leaves the room less: the window's minimum follows the sash.
+        self.body.bind("<ButtonRelease-1>", lambda e: self._fit_min_size(), add="+")
+        root.bind("<FocusIn>", lambda e: self._window_focus(True), add="+")
+        root.bind("<FocusOut>", lambda e: self._window_focus(False), add="+")
+        inbox = inbox_for(root)
+        inbox.handle(LaunchedAgain, lambda m: self.launched_again(list(m.args)))
+        inbox.handle(QuitWanted, lambda m: self.quit())
+        inbox.handle(TrayClicked, lambda m: self.pop_up_tray_menu())
+        inbox.handle(TrayChose, lambda m: self._tray_chose(m.what))
+        self.show_start()
         if self.settings.name:
             self.start.host_button.focus_set()
         else:
             self.start.name_entry.focus_set()
 
+    # -- the window
     def _make_start(self, name: str) -> StartWindow:
         start = StartWindow(
-            self.root,
+            self.content,
             name=name,
             on_host=self.open_host_dialog,
             on_join=self.open_join_dialog,
@@ -91,23 +175,239 @@ class App:
             on_language=self.set_language,
         )
         start.grid(row=0, column=0, sticky="nsew")
-        # Never smaller than what it asks for: at a large Tk scaling or in a wordier language
-        # a fixed minimum cut the buttons' captions.
-        self.root.update_idletasks()
-        least_width, least_height = theme.window_size(self.root, 480, 320)
-        self.root.minsize(max(least_width, start.winfo_reqwidth()), max(least_height, start.winfo_reqheight()))
+        if self.shown is not None:
+            start.grid_remove()
+        self.start = start
+        self._fit_min_size()
         return start
 
+    def _fit_min_size(self) -> None:
+        """Never smaller than what the page shown asks for: at a large Tk scaling or in a
+        wordier language a fixed minimum cut the buttons' captions. (The start page is wider
+        than a room needs, so the minimum follows the page.)"""
+        self.root.update_idletasks()
+        least_width, least_height = theme.window_size(self.root, 640, 400)
+        chat = self.shown_chat
+        if chat is not None:
+            width, height = chat.least_size()
+        else:
+            width, height = self.start.winfo_reqwidth(), self.start.winfo_reqheight()
+        # The sidebar as drawn (the sash may make it narrower than it asks), else as it asks.
+        side = self._sidebar_width() or self.sidebar.frame.winfo_reqwidth()
+        side += self._sash_width()
+        self.root.minsize(
+            min(max(least_width, width + side), self.root.winfo_screenwidth() * 9 // 10),
+            min(max(least_height, height), self.root.winfo_screenheight() * 9 // 10),
+        )
+
+    def _sash_width(self) -> int:
+        """The sash between the sidebar and the room, as drawn (a guess before it is)."""
+        drawn = self.body.winfo_width() - self.content.winfo_width() - self._sidebar_width()
+        return drawn if self.content.winfo_width() > 1 and 0 <= drawn < 40 else theme.scaled(self.root, 6)
+
+    def _sidebar_width(self) -> int:
+        try:
+            return int(self.body.sashpos(0))
+        except tk.TclError:  # one pane only, or not drawn yet
+            return 0
+
+    def _place_window(self) -> None:
+        """Where the person left it: size, position and the sidebar's width."""
+        default = "{}x{}".format(*theme.window_size(self.root, 940, 600))
+        try:
+            self.root.geometry(self.settings.window_geometry or default)
+        except tk.TclError:
+            self.root.geometry(default)
+        self.root.update_idletasks()
+        # A quarter of the window at most: at double scaling on a small screen the room needs the rest.
+        width = self.settings.sidebar_width or min(theme.scaled(self.root, 190), self.root.winfo_width() // 4)
+        try:
+            self.body.sashpos(0, width)
+        except tk.TclError:
+            pass
+
+    def _remember_place(self) -> None:
+        try:
+            if self.root.state() == "normal" and self.root.winfo_width() > 1:
+                self.settings.window_geometry = self.root.geometry()
+            self.settings.sidebar_width = int(self.body.sashpos(0))
+        except tk.TclError:
+            return
+        self.settings.save()
+
+    def _build_menu(self) -> None:
+        menubar = self.menubar = tk.Menu(self.root)
+        chat_menu = self.chat_menu = tk.Menu(menubar, tearoff=0)
+        accel = {key: theme.shortcut(key).strip("<>").replace("Control", "Ctrl") for key in ("k", "w", "q", "o")}
+        chat_menu.add_command(label=_("Host a room…"), command=self.open_host_dialog)
+        chat_menu.add_command(label=_("Join a room…"), command=self.open_join_dialog)
+        chat_menu.add_separator()
+        chat_menu.add_command(label=_("Switch room…"), command=self.open_switcher, accelerator=accel["k"])
+        chat_menu.add_command(label=_("Leave this room"), command=self.leave_shown)
+        chat_menu.add_separator()
+        self.start_at_login = tk.BooleanVar(self.root, value=bool(self.settings.start_at_login))
+        chat_menu.add_checkbutton(
+            label=_("Start at login"), variable=self.start_at_login, command=self._start_at_login_changed
+        )
+        looks = tk.Menu(chat_menu, tearoff=0)
+        self.appearance_var = tk.StringVar(self.root, value=self.appearance.choice)
+        for value, label in appearance.APPEARANCE_CHOICES:
+            looks.add_radiobutton(
+                label=_(label), value=value, variable=self.appearance_var, command=self._appearance_changed
+            )
+        chat_menu.add_cascade(label=_("Appearance"), menu=looks)
+        chat_menu.add_separator()
+        chat_menu.add_command(label=_("Close window"), command=self.close_window, accelerator=accel["w"])
+        chat_menu.add_command(label=_("Quit"), command=self.ask_quit, accelerator=accel["q"])
+        menubar.add_cascade(label=_("Chat"), menu=chat_menu)
+        file_menu = self.file_menu = tk.Menu(menubar, tearoff=0)
+        file_menu.add_command(
+            label=_("Share a file…"), command=lambda: self._in_shown(lambda c: c.files.share()), accelerator=accel["o"]
+        )
+        file_menu.add_command(
+            label=_("Save the last file as…"), command=lambda: self._in_shown(lambda c: c.files.save_last_as())
+        )
+        menubar.add_cascade(label=_("File"), menu=file_menu)
+        self.notifications.add_menu(menubar)
+        self.root.configure(menu=menubar)
+
+    def _bind_keys(self) -> None:
+        root = self.root
+        for number in range(1, 10):
+            root.bind(theme.shortcut(f"Key-{number}"), self._nth_room_key(number - 1))
+        for sequence, step in STEP_KEYS:
+            try:
+                root.bind(theme.shortcut(sequence), self._step_key(step))
+            except tk.TclError:
+                pass  # ISO_Left_Tab is an X11 key name
+        root.bind(theme.shortcut("k"), lambda e: self.open_switcher())
+        root.bind(theme.shortcut("K"), lambda e: self.open_switcher())
+        root.bind(theme.shortcut("w"), lambda e: self.close_window())
+        root.bind(theme.shortcut("q"), lambda e: self.ask_quit())
+        root.bind(theme.shortcut("o"), lambda e: self._in_shown(lambda c: c.files.share()))
+        root.bind(theme.shortcut("r"), lambda e: self._in_shown(lambda c: c.retry_failed()))
+
+    def _room_keys(self, chat: ChatWindow) -> None:
+        """The main window's shortcuts also work where the room's text widgets have keys of
+        their own (Tk's Text takes Ctrl+K to cut a line and Tab to move on)."""
+        for widget in (chat.input, chat.text):
+            widget.bind(theme.shortcut("k"), lambda e: self._break(self.open_switcher))
+            for sequence, step in STEP_KEYS:
+                try:
+                    widget.bind(theme.shortcut(sequence), self._step_key(step))
+                except tk.TclError:
+                    pass
+
+    def _nth_room_key(self, index: int) -> Callable[[tk.Event], str]:
+        return lambda _event: self._nth_room(index)
+
+    def _step_key(self, step: int) -> Callable[[tk.Event], str]:
+        return lambda _event: self.step_room(step)
+
+    @staticmethod
+    def _break(action: Callable[[], object]) -> str:
+        action()
+        return "break"
+
+    def _window_focus(self, focused: bool) -> None:
+        self.window_focused = focused
+        chat = self.shown_chat
+        if chat is not None:
+            chat.set_looking(focused)
+
     def set_language(self, choice: str) -> None:
-        """Speak another language ("" = the system's) from now on: the start window is built
-        again at once; dialogs and chats opened later follow, open ones keep theirs."""
+        """Speak another language ("" = the system's) from now on: the start page and the
+        menus are built again at once; rooms open now keep their words."""
         self.settings.update(language=choice)
         i18n.use_language(choice)
         typed = self.start.name_var.get()
         self.start.destroy()
         self.start = self._make_start(typed)
-        self.start.set_open_chats(len(self.chats))
+        self._build_menu()
         self.start.language_box.focus_set()
+
+    # -- pages
+    @property
+    def shown_chat(self) -> ChatWindow | None:
+        return self.shown if isinstance(self.shown, ChatWindow) else None
+
+    def _pages(self) -> list[tk.Widget]:
+        pages: list[tk.Widget] = [self.start, *(chat.page for chat in self.chats)]
+        if self.link_prompt is not None:
+            pages.append(self.link_prompt.frame)
+        if self.gone_page is not None:
+            pages.append(self.gone_page)
+        return pages
+
+    gone_page: ttk.Frame | None = None
+
+    def _show_page(self, page: tk.Widget, key: object | None) -> None:
+        previous = self.shown_chat
+        for other in self._pages():
+            if other is not page:
+                other.grid_remove()
+        page.grid(row=0, column=0, sticky="nsew")
+        self.shown = key
+        if previous is not None and previous is not key:
+            previous.set_looking(False)
+        self.sidebar.select(key if key in self.sidebar.rows else None)
+        self._update_title()
+        self._fit_min_size()
+
+    def show_start(self) -> None:
+        self._drop_gone_page()
+        self._show_page(self.start, None)
+        self.start.set_rooms(len(self.chats))
+        self.start.host_button.focus_set()
+
+    def show_room(self, key: object) -> None:
+        if isinstance(key, GoneRoom):
+            self._show_gone(key)
+            return
+        if not isinstance(key, ChatWindow) or key not in self.chats:
+            return
+        self._drop_gone_page()
+        self._show_page(key.page, key)
+        key.set_looking(self.window_focused)
+        if key.input_enabled():
+            key.input.focus_set()
+
+    def _nth_room(self, index: int) -> str:
+        keys = self.sidebar.keys()
+        if 0 <= index < len(keys):
+            self.show_room(keys[index])
+        return "break"
+
+    def step_room(self, step: int) -> str:
+        keys = self.sidebar.keys()
+        current = keys.index(self.shown) if self.shown in keys else None
+        index = next_index(current, len(keys), step)
+        if index is not None:
+            self.show_room(keys[index])
+        return "break"
+
+    def open_switcher(self) -> str:
+        if self.switcher is not None and not self.switcher.closed:
+            self.switcher.win.lift()
+            self.switcher.entry.focus_force()
+            return "break"
+        keys = self.sidebar.keys()
+        self.switcher = QuickSwitcher(
+            self.root, [self.sidebar.label(k) for k in keys], lambda i: self.show_room(keys[i])
+        )
+        return "break"
+
+    def _update_title(self) -> None:
+        unread = sum(chat.unread for chat in self.chats)
+        chat = self.shown_chat
+        room = chat.room if chat is not None else self.shown.room if isinstance(self.shown, GoneRoom) else None
+        self.root.title(window_title(APP_TITLE, room, unread))
+
+    def _in_shown(self, action: Callable[[ChatWindow], object]) -> str:
+        chat = self.shown_chat
+        if chat is not None and not chat.destroyed:
+            action(chat)
+        return "break"
 
     # -- dialogs
     def _open_dialog(self, cls: type[D], on_success) -> D:
@@ -116,7 +416,7 @@ class App:
             existing.win.lift()
             existing.focus_first_field()
             return existing
-        self.settings.name = self.start.name  # the dialog starts from what the start window shows
+        self.settings.name = self.start.name  # the dialog starts from what the start page shows
         dialog = cls(
             self.root,
             backend=self.backend,
@@ -133,7 +433,7 @@ class App:
             self._keep_typed(dialog.typed())
 
     def _keep_typed(self, kept: dict[str, str]) -> None:
-        """A cancelled dialog loses nothing typed: its name goes back to the start window and
+        """A cancelled dialog loses nothing typed: its name goes back to the start page and
         the rest waits in memory for the next dialog (saved with the next host or join)."""
         name = kept.pop("name", "")
         if name:
@@ -154,9 +454,11 @@ class App:
     def _joined(self, client) -> None:
         self.open_chat(client)
 
-    # -- chats
-    def open_chat(self, client, server=None, share_address: str | None = None) -> ChatWindow:
+    # -- rooms
+    def open_chat(self, client, server=None, share_address: str | None = None, *, show: bool = True) -> ChatWindow:
+        """Add a room the client is in to the sidebar (and show it)."""
         self.start.name_var.set(client.username)
+        link = invite_link(client, share_address)
         chat = ChatWindow(
             self.root,
             client,
@@ -164,38 +466,403 @@ class App:
             share_address=share_address,
             settings=self.settings,
             on_close=self._chat_closed,
-            on_back=self._back_to_start,
+            on_back=self._left,
             backend=self.backend,
+            container=self.content,
+            on_unread=self._unread_changed,
+            on_wanted=self._wanted,
+            link=link,
         )
         chat.alerts = self.notifications.watch(chat)
+        self._room_keys(chat)
         self.chats.append(chat)
-        self.start.set_open_chats(len(self.chats))
+        self._forget_gone(link)
+        self.sidebar.add(chat, room=chat.room, server=f"{client.server_host}:{client.tcp_port}", hosted=chat.is_host)
+        self._tray_rooms()
+        if link:
+            self._remember_room(link, hosted=chat.is_host)
+        self._fit_min_size()
+        if show:
+            self.show_room(chat)
+        else:
+            chat.page.grid_remove()
+            chat.set_looking(False)
         return chat
+
+    def _unread_changed(self, chat: ChatWindow) -> None:
+        self.sidebar.set_unread(chat, chat.unread)
+        self.sidebar.set_gone(chat, chat.room_closed)
+        self._update_title()
+
+    def _wanted(self, chat: ChatWindow) -> None:
+        """A notification of `chat` was clicked: the window comes forward showing that room."""
+        self.show_window()
+        self.show_room(chat)
+
+    def _left(self, chat: ChatWindow) -> None:
+        """The person left the room (or put away one that ended): not rejoined at the next start."""
+        if chat.link:
+            self._forget_room(chat.link)
 
     def _chat_closed(self, chat: ChatWindow) -> None:
         if chat in self.chats:
             self.chats.remove(chat)
         if self.closing:
             return
-        self.start.set_open_chats(len(self.chats))
-        if not self.chats and self.root.state() == "withdrawn":
-            self.quit()  # the start window was closed earlier and this was the last window
+        keys = self.sidebar.keys()
+        at = keys.index(chat) if chat in keys else 0
+        self.sidebar.remove(chat)
+        self._tray_rooms()
+        if self.shown is chat:
+            rest = self.sidebar.keys()
+            if rest:
+                self.show_room(rest[min(at, len(rest) - 1)])
+            else:
+                self.show_start()
+        self._update_title()
 
-    def _back_to_start(self, chat: ChatWindow) -> None:
-        if not self.closing:
-            self.show_start()
+    def leave_shown(self) -> None:
+        chat = self.shown_chat
+        if chat is not None:
+            chat.ask_before(chat.back_to_start)
+        elif isinstance(self.shown, GoneRoom):
+            self._forget_gone(self.shown.link)
 
-    def show_start(self) -> None:
+    # -- rooms kept between runs
+    def _remember_room(self, link: str, *, hosted: bool) -> None:
+        rooms = [entry for entry in self.settings.rooms if entry != link]
+        hosted_rooms = [entry for entry in self.settings.hosted_rooms if entry != link]
+        rooms.append(link)
+        if hosted:
+            hosted_rooms.append(link)
+        self.settings.update(rooms=rooms, hosted_rooms=hosted_rooms)
+
+    def _forget_room(self, link: str) -> None:
+        self.settings.update(
+            rooms=[entry for entry in self.settings.rooms if entry != link],
+            hosted_rooms=[entry for entry in self.settings.hosted_rooms if entry != link],
+        )
+
+    def rejoin_saved_rooms(self) -> None:
+        """Back where the person was: join again each room the app was in when it last ran,
+        under the same name; the ones that are gone are listed greyed."""
+        name = self.settings.name
+        for text in list(self.settings.rooms):
+            try:
+                link = parse_link(text)
+            except BadLink as exc:
+                log.warning("forgetting a saved room whose link is bad: %s", exc)
+                self._forget_room(text)
+                continue
+            if text in self.settings.hosted_rooms:
+                self._add_gone(text, link, hosted=True, reason=_("You hosted it; it closed when you quit."))
+                continue
+            if not name:
+                self._add_gone(text, link, hosted=False, reason=_("Enter your name to join again."))
+                continue
+            self._rejoin(text, link, name)
+
+    def _rejoin(self, text: str, link: InviteLink, name: str) -> None:
+        backend = self.backend
+
+        def work():
+            client = backend.make_client(link.host, link.port, expected_fingerprint=link.fingerprint)
+            client.join_room(link.room, name)
+            return client
+
+        def done(client, error: BaseException | None) -> None:
+            if self.closing:
+                if client is not None:
+                    fire_and_forget(client.leave, name="ocm-gui-leave")
+                return
+            if error is not None:
+                log.info("could not rejoin %s: %s", text, error)
+                self._add_gone(text, link, hosted=False, reason=str(error))
+                return
+            # The first room back is shown; later ones wait in the sidebar, so nothing the
+            # person is looking at moves under their hands.
+            self.open_chat(client, show=self.shown is None and self.link_prompt is None)
+
+        run_in_thread(self.root, work, done, name="ocm-gui-rejoin-saved")
+
+    def _add_gone(self, text: str, link: InviteLink, *, hosted: bool, reason: str) -> None:
+        if any(gone.link == text for gone in self.gone):
+            return
+        gone = GoneRoom(text, link.room, f"{link.host}:{link.port}", hosted, reason)
+        self.gone.append(gone)
+        self.sidebar.add(gone, room=gone.room, server=gone.server, hosted=hosted)
+        self.sidebar.set_gone(gone)
+        # Listed once: the next start does not try it again.
+        self._forget_room(text)
+
+    def _forget_gone(self, link: str | None) -> None:
+        for gone in [g for g in self.gone if g.link == link]:
+            self.gone.remove(gone)
+            self.sidebar.remove(gone)
+            if self.shown is gone:
+                self.show_start()
+
+    def _drop_gone_page(self) -> None:
+        if self.gone_page is not None:
+            self.gone_page.destroy()
+            self.gone_page = None
+
+    def _show_gone(self, gone: GoneRoom) -> None:
+        self._drop_gone_page()
+        page = self.gone_page = ttk.Frame(self.content, padding=theme.pad(self.root, 36, 28))
+        page.columnconfigure(0, weight=1)
+        ttk.Label(page, text=gone.room, style="Title.TLabel").grid(row=0, column=0, sticky="w")
+        ttk.Label(
+            page,
+            text=_("This room on {server} is not there any more.").format(server=gone.server),
+            style="Muted.TLabel",
+        ).grid(row=1, column=0, sticky="w", pady=theme.pad(self.root, 6, 0))
+        reason = ttk.Label(page, text=gone.reason, wraplength=theme.scaled(self.root, 460), justify="left")
+        reason.grid(row=2, column=0, sticky="w", pady=theme.pad(self.root, 6, 18))
+        buttons = ttk.Frame(page)
+        buttons.grid(row=3, column=0, sticky="w")
+        if gone.hosted:
+            again = ttk.Button(buttons, text=_("Host it again…"), command=lambda: self._host_again(gone))
+        else:
+            again = ttk.Button(buttons, text=_("Try again"), command=lambda: self._try_again(gone))
+        again.pack(side="left")
+        remove = ttk.Button(buttons, text=_("Remove from the list"), command=lambda: self._forget_gone(gone.link))
+        remove.pack(side="left", padx=(theme.scaled(self.root, 8), 0))
+        self._show_page(page, gone)
+        again.focus_set()
+
+    def _host_again(self, gone: GoneRoom) -> None:
+        self.settings.room = gone.room
+        self._forget_gone(gone.link)
+        self.open_host_dialog()
+
+    def _try_again(self, gone: GoneRoom) -> None:
+        link = parse_link(gone.link)
+        self._forget_gone(gone.link)
+        self._rejoin(gone.link, link, self.start.name or self.settings.name)
+
+    # -- invite links and later launches
+    def open_link(self, text: str, name: str | None = None) -> LinkPrompt | None:
+        """Show which room a link leads to, on which server, under which name; join on Enter.
+        A link never joins silently: any web page can open one."""
+        try:
+            link = parse_link(text)
+        except BadLink as exc:
+            self.show_window()
+            self._show_problem(_("That invite link cannot be used: {reason}").format(reason=exc))
+            return None
+        self.show_window()
+        for chat in self.chats:
+            if (
+                chat.room == link.room
+                and (chat.client.server_host, chat.client.tcp_port) == (link.host, link.port)
+                and not chat.room_closed
+            ):
+                self.show_room(chat)  # already in it
+                return None
+        if self.link_prompt is not None:
+            self.link_prompt.frame.destroy()
+        self._drop_gone_page()
+        prompt = self.link_prompt = LinkPrompt(
+            self.content,
+            link,
+            name=name or self.start.name or self.settings.name,
+            backend=self.backend,
+            on_joined=self._joined_by_link,
+            on_cancel=self._link_cancelled,
+        )
+        self._show_page(prompt.frame, None)
+        prompt.focus()
+        return prompt
+
+    def _joined_by_link(self, prompt: LinkPrompt, client) -> None:
+        prompt.frame.destroy()
+        if self.link_prompt is prompt:
+            self.link_prompt = None
+        if client.username and client.username != self.settings.name:
+            self.settings.update(name=client.username)
+        self.open_chat(client)
+
+    def _link_cancelled(self, prompt: LinkPrompt) -> None:
+        prompt.frame.destroy()
+        if self.link_prompt is prompt:
+            self.link_prompt = None
+        self.show_start()
+
+    def launched_again(self, args: list[str]) -> None:
+        """Another launch handed over its arguments: come forward, and open a link if one came."""
+        options = _parse_args(args, exit_on_error=False)
+        if options is not None and options.link:
+            self.open_link(options.link, name=options.name)
+        else:
+            self.show_window()
+
+    # -- the tray icon
+    def start_tray(self) -> bool:
+        """Put the app's icon in the tray; from then on the close box hides the window."""
+        files = icon_files()
+        if not files:
+            return False
+        tray = Tray(
+            title=APP_TITLE,
+            icon=files[-1],
+            put=inbox_for(self.root).put,
+            words={"show": _("Show"), "rooms": _("Rooms"), "quit": _("Quit")},
+        )
+        if not tray.start():
+            return False
+        self.tray, self.tray_available = tray, True
+        self._tray_rooms()
+        return True
+
+    def _tray_rooms(self) -> None:
+        if self.tray is not None:
+            self.tray.set_rooms([self.sidebar.label(key) for key in self.sidebar.keys()])
+
+    def pop_up_tray_menu(self) -> None:
+        """The tray's menu where the tray has none of its own (X11): Show, the rooms, Quit,
+        at the pointer."""
+        if self.closing:
+            return
+        if self.tray_menu is not None:
+            self.tray_menu.destroy()
+        menu = self.tray_menu = tk.Menu(self.root, tearoff=0)
+        menu.add_command(label=_("Show"), command=self.show_window)
+        keys = self.sidebar.keys()
+        if keys:
+            menu.add_separator()
+        for index, key in enumerate(keys):
+            menu.add_command(label=self.sidebar.label(key), command=self._tray_room_command(index))
+        menu.add_separator()
+        menu.add_command(label=_("Quit"), command=self.ask_quit)
+        x, y = self.root.winfo_pointerxy()
+        menu.tk_popup(x, y)
+
+    def _tray_room_command(self, index: int) -> Callable[[], None]:
+        return lambda: self._tray_chose(index)
+
+    def _tray_chose(self, what: str | int) -> None:
+        if what == "quit":
+            self.ask_quit()
+            return
+        self.show_window()
+        keys = self.sidebar.keys()
+        if isinstance(what, int) and 0 <= what < len(keys):
+            self.show_room(keys[what])
+
+    # -- the window's close box, the app's end
+    def show_window(self) -> None:
+        """Bring the main window forward (a later launch, the tray, the Dock, a notification)."""
         self.root.deiconify()
         self.root.lift()
-        self.start.host_button.focus_set()
+        try:
+            self.root.focus_force()
+        except tk.TclError:
+            pass
 
-    def close_start(self) -> None:
-        """Closing the start window hides it while chats are open; the last window quits."""
-        if self.chats:
-            self.root.withdraw()
-        else:
+    def close_window(self) -> None:
+        """The close box hides the window and leaves no room; with no room open it quits."""
+        if not self.chats:
             self.quit()
+            return
+        self._remember_place()
+        if self.tray_available:
+            self.root.withdraw()
+            return
+        if self.settings.told_how_to_quit:
+            self.root.iconify()
+            return
+        self._tell_how_to_quit()
+
+    def _tell_how_to_quit(self) -> None:
+        """Said once: the app keeps running, and how to end it."""
+        if self.note is not None and self.note.winfo_exists():
+            self.note.lift()
+            return
+        note = self.note = tk.Toplevel(self.root)
+        note.title(APP_TITLE)
+        note.transient(self.root)
+        note.resizable(False, False)
+        frame = ttk.Frame(note, padding=theme.scaled(note, 16))
+        frame.pack(fill="both", expand=True)
+        quit_key = theme.shortcut("q").strip("<>").replace("Control", "Ctrl")
+        self.note_label = ttk.Label(
+            frame,
+            text=_(
+                "Online Chat Messenger keeps running, so your rooms stay open and you hear of new messages. "
+                "To leave every room and end it, choose Chat ▸ Quit ({key})."
+            ).format(key=quit_key),
+            wraplength=theme.scaled(note, 380),
+            justify="left",
+        )
+        self.note_label.pack(anchor="w")
+
+        def understood() -> None:
+            self.settings.update(told_how_to_quit=True)
+            note.destroy()
+            self.note = None
+            self.root.iconify()
+
+        button = ttk.Button(frame, text=_("OK"), command=understood, style="Accent.TButton")
+        button.pack(anchor="e", pady=(theme.scaled(note, 12), 0))
+        button.focus_set()
+        for key in ("<Return>", "<KP_Enter>", "<Escape>"):
+            note.bind(key, lambda e: understood())
+        note.protocol("WM_DELETE_WINDOW", understood)
+
+    def hosting_others(self) -> int:
+        """How many people are in the rooms this app hosts, besides the person."""
+        return sum(chat.others() for chat in self.chats if chat.is_host and not chat.room_closed)
+
+    def ask_quit(self) -> str:
+        """Quit, asking first when it would close a room others are in."""
+        others = self.hosting_others()
+        if not others:
+            self.quit()
+            return "break"
+        if self.confirm is not None:
+            self.confirm.win.lift()
+            return "break"
+        self.show_window()
+
+        def answered(yes: bool) -> None:
+            self.confirm = None
+            if yes:
+                self.quit()
+
+        self.confirm = Confirm(
+            self.root,
+            title=_("Quit?"),
+            yes=_("Quit"),
+            cancel=_("Cancel"),
+            on_answer=answered,
+            question=ngettext(
+                "{count} other person is in a room you host: quitting closes it for them.",
+                "{count} other people are in rooms you host: quitting closes them for them.",
+                others,
+            ).format(count=others),
+        )
+        return "break"
+
+    def _appearance_changed(self) -> None:
+        """Light, dark or the system's, switched at once in every window."""
+        choice = self.appearance_var.get()
+        self.appearance.set_choice(choice)
+        self.settings.update(appearance=choice)
+
+    def _start_at_login_changed(self) -> None:
+        wanted = bool(self.start_at_login.get())
+        try:
+            if wanted:
+                autostart.enable_start_at_login(autostart.app_command())
+            else:
+                autostart.disable_start_at_login()
+        except OSError as exc:
+            log.warning("could not change start at login: %s", exc)
+            self.start_at_login.set(not wanted)
+            self._show_problem(_("Could not change Start at login: {error}").format(error=exc))
+            return
+        self.settings.update(start_at_login=wanted)
 
     # -- a callback that raised
     def report_callback_exception(self, exc_type, value, tb) -> None:
@@ -229,23 +896,54 @@ class App:
         win.bind("<Escape>", lambda _e: win.destroy())
 
     def quit(self) -> None:
+        """Leave every room (closing the hosted ones) and end the app; the rooms are kept in
+        the settings, to be joined again at the next start."""
         if self.closing:
             return
+        self._remember_place()
         self.closing = True
+        inbox_for(self.root).forget(self)
         for chat in list(self.chats):
             chat.leave()
         for dialog in list(self.dialogs.values()):
             dialog.close()
+        if self.link_prompt is not None:
+            self.link_prompt.close()
         self.notifications.close()
+        self.appearance.close()
+        if self.tray is not None:
+            self.tray.stop()
         self.root.destroy()
         # Tk objects must die on the Tk thread: the windows' cycles are collected here, not
         # by a background thread (a leave, a server stop) that happens to trigger a collection.
         gc.collect()
 
 
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+def invite_link(client, share_address: str | None) -> str | None:
+    """The room's invite link: the address the host shares (a member: the server's), the
+    room, the server's fingerprint. None for a server without encryption."""
+    fingerprint = client.server_fingerprint
+    if not fingerprint or not client.room:
+        return None
+    host, port = client.server_host, client.tcp_port
+    if share_address:
+        shared_host, _sep, shared_port = share_address.rpartition(":")
+        if shared_host and shared_port.isdigit():
+            host, port = shared_host.strip("[]"), int(shared_port)
+    try:
+        return InviteLink(host, port, client.room, fingerprint).text
+    except BadLink as exc:
+        log.info("no invite link for %s: %s", client.room, exc)
+        return None
+
+
+def _parse_args(argv: list[str] | None, *, exit_on_error: bool = True) -> argparse.Namespace | None:
+    """The app's options; with `exit_on_error` False (arguments handed over by a later
+    launch), None instead of an exit for arguments that make no sense."""
     i18n.translate_argparse()
-    parser = argparse.ArgumentParser(prog="ocm", description=_("Online Chat Messenger desktop app."))
+    parser = argparse.ArgumentParser(
+        prog="ocm", description=_("Online Chat Messenger desktop app."), exit_on_error=exit_on_error
+    )
     parser.add_argument("--settings", type=Path, help=_("settings file to use instead of the usual one"))
     parser.add_argument(
         "--log-level",
@@ -263,7 +961,21 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
             "that reports the wrong dpi (default: the screen's own; also OCM_SCALE)"
         ),
     )
-    return parser.parse_args(argv)
+    parser.add_argument("--name", help=_("your name in the rooms, when none is saved yet"))
+    parser.add_argument(
+        "--background", action="store_true", help=_("start without showing the window (start at login)")
+    )
+    parser.add_argument("link", nargs="?", help=_("an invite link, ocm://HOST:PORT/ROOM?fp=FINGERPRINT"))
+    if exit_on_error:
+        return parser.parse_args(argv)
+    try:
+        options, rest = parser.parse_known_args(argv)
+    except (argparse.ArgumentError, SystemExit) as exc:
+        log.warning("ignoring the arguments of a later launch %r: %s", argv, exc)
+        return None
+    if rest:
+        log.info("ignoring %r from a later launch", rest)
+    return options
 
 
 def _scale_from_environment() -> float | None:
@@ -291,20 +1003,34 @@ def _open_log_file() -> logging.Handler | None:
 
 
 def run_app(argv: list[str] | None = None) -> int:
-    """Open the start window, run until the last window closes, return the exit code."""
+    """Open the main window, run until Quit, return the exit code. A second launch hands
+    its arguments to the running copy and returns at once."""
     args = _parse_args(argv)
+    assert args is not None
     if not logging.getLogger().handlers:
         logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    arrived: queue.Queue[LaunchedAgain] = queue.Queue()
+    handed = sys.argv[1:] if argv is None else list(argv)
+    primary = single_instance.claim(instance_dir(), lambda later: arrived.put(LaunchedAgain(tuple(later))), handed)
+    if primary is None:
+        log.info("handed %r to the copy already running", handed)
+        return 0
     log_file = _open_log_file()
     try:
-        return _run(args)
+        return _run(args, arrived)
     finally:
+        primary.close()
         if log_file is not None:
             logging.getLogger().removeHandler(log_file)
             log_file.close()
 
 
-def _run(args: argparse.Namespace) -> int:
+def instance_dir() -> Path:
+    """Where the running copy leaves the address later launches hand their arguments to."""
+    return paths.config_dir()
+
+
+def _run(args: argparse.Namespace, arrived: queue.Queue[LaunchedAgain]) -> int:
     emoji.guard_colour_fonts(paths.data_dir())  # before Tk loads any font
     theme.declare_dpi_awareness()
     try:
@@ -321,9 +1047,27 @@ def _run(args: argparse.Namespace) -> int:
     if args.scale is not None:
         theme.set_scale(root, args.scale)
     settings = Settings.load(args.settings)
+    if args.name and not settings.name:
+        settings.name = args.name
     i18n.use_language(settings.language)
     app = App(root, settings=settings)
     root.report_callback_exception = app.report_callback_exception
+    if tray_offered():
+        app.start_tray()
+    if args.background:  # started at login: out of sight, in the tray or minimised
+        root.withdraw() if app.tray_available else root.iconify()
+    inbox = inbox_for(root)
+
+    def later_launches(batch: list[LaunchedAgain]) -> None:
+        for message in batch:
+            app.launched_again(list(message.args))
+
+    inbox.watch(arrived, arrived, later_launches)
+    ask_to_quit_on_system_end(root)
+    take_platform_requests(root, app)
+    app.rejoin_saved_rooms()
+    if args.link:
+        app.open_link(args.link, name=args.name)
     try:
         root.mainloop()
     except KeyboardInterrupt:
@@ -336,3 +1080,35 @@ def _run(args: argparse.Namespace) -> int:
                 pass  # the window system went away first
         wait_for_background(timeout=3.0)
     return 0
+
+
+def ask_to_quit_on_system_end(root: tk.Tk) -> None:
+    """Leave every room properly when the system ends the app: a logout or shutdown sends
+    SIGTERM (or SIGHUP) on Linux and macOS, the Dock and the session ask through Tk's
+    Quit command on macOS, and Windows asks through WM_SAVE_YOURSELF."""
+    inbox = inbox_for(root)
+
+    def wanted(*_args) -> None:
+        inbox.put(QuitWanted())  # a signal handler must not touch Tk; the loop does it
+
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(number, wanted)
+    root.protocol("WM_SAVE_YOURSELF", wanted)
+    if str(root.tk.call("tk", "windowingsystem")) == "aqua":
+        root.createcommand("::tk::mac::Quit", wanted)
+
+
+def take_platform_requests(root: tk.Tk, app: App) -> None:
+    """What the system asks of the app besides its arguments: on macOS a clicked `ocm:` link
+    arrives as an Apple Event and a click on the Dock icon asks for the window; on Windows
+    the app registers itself (per user) as the handler of `ocm:` links."""
+    if str(root.tk.call("tk", "windowingsystem")) == "aqua":
+        root.createcommand("::tk::mac::LaunchURL", lambda url: app.open_link(str(url)))
+        root.createcommand("::tk::mac::ReopenApplication", app.show_window)
+    if sys.platform == "win32":
+        try:
+            autostart.register_link_handler(autostart.app_command())
+        except OSError as exc:
+            log.warning("could not register the ocm: link handler: %s", exc)

@@ -106,10 +106,11 @@ class Backend:
         if server is not None:
             server.stop()
 
-    def make_client(self, host: str, tcp_port: int) -> ChatClient:
+    def make_client(self, host: str, tcp_port: int, expected_fingerprint: str | None = None) -> ChatClient:
+        """`expected_fingerprint`: the identity an invite link promised; the server must show it."""
         from ocm_core.net.client import ChatClient
 
-        return ChatClient(host, tcp_port)
+        return ChatClient(host, tcp_port, expected_fingerprint=expected_fingerprint)
 
     def make_browser(self) -> RoomBrowser:
         from ocm_core.net.discovery import RoomBrowser

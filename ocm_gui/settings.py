@@ -1,5 +1,6 @@
 """Settings kept between runs: last name, last server, ports, window sizes, language, share folder,
-and how a new message gets attention (desktop notification, flashing window, sound).
+how a new message gets attention (desktop notification, flashing window, sound), the rooms
+to join again at the next start, start at login and light or dark.
 
 Stored as JSON in the user's config directory (`ocm_core.paths.config_dir`: the
 platform's usual place, or ``$XDG_CONFIG_HOME`` when set), written atomically
@@ -42,6 +43,14 @@ class Settings:
     notify_desktop: bool = True  # a desktop notification
     notify_flash: bool = True  # the window's urgency hint / a flashing taskbar button
     notify_sound: bool = True  # a short sound
+    # The main window (ocm_gui/app.py):
+    window_geometry: str = ""  # "WxH+X+Y" as last left; "" is a default size grown with the text
+    sidebar_width: int = 0  # pixels; 0 is the default
+    rooms: list[str] = field(default_factory=list)  # invite links of the rooms to join again at start
+    hosted_rooms: list[str] = field(default_factory=list)  # those of them hosted here (closed at quit)
+    start_at_login: bool = False
+    appearance: str = "system"  # "system", "light" or "dark"
+    told_how_to_quit: bool = False  # the note "the app keeps running" was shown
     path: Path | None = None
 
     _persisted = (
@@ -57,6 +66,13 @@ class Settings:
         "notify_desktop",
         "notify_flash",
         "notify_sound",
+        "window_geometry",
+        "sidebar_width",
+        "rooms",
+        "hosted_rooms",
+        "start_at_login",
+        "appearance",
+        "told_how_to_quit",
     )
 
     @classmethod

@@ -14,7 +14,8 @@ the bundled server is not announced, and the Join dialog's "found on this networ
 fed from real servers' room lists instead of an mDNS/broadcast search.
 
 To add a state: write a function decorated with @scenario("file-name", "what it shows")
-that takes a Shot, drives the app with its helpers and returns the window to photograph.
+that takes a Shot, drives the app with its helpers and returns the window to photograph
+(the root for the main window), or a tuple of windows photographed together, the last in front.
 A state that needs a feature not merged yet calls `need(obj, "attribute")` first: it is
 skipped with the reason printed (here only: the tests never skip a missing feature).
 """
@@ -43,6 +44,8 @@ SCREEN = "3200x2400x24"  # room for every window at x2 without the app's nine-te
 # Names used in more than one state.
 HOST, MEMBER, THIRD = "Alice", "Bob", "花子"
 ROOM = {"en": "Tea time", "ja": "お茶会"}
+OTHER_ROOMS = {"en": ("Design review", "Weekend hike"), "ja": ("デザインの相談", "週末の登山")}
+SWITCHER_LETTER = {"en": "d", "ja": "の"}  # two of the three rooms hold it
 
 
 class Skip(Exception):
@@ -81,6 +84,8 @@ def scenario(name: str, about: str):
 class Display:
     """Xvfb on a free display number (Xvfb -displayfd picks it) and openbox on it."""
 
+    ATTEMPTS = 3  # another Xvfb starting at the same moment can take the number Xvfb picked
+
     def __init__(self):
         missing = [tool for tool in ("Xvfb", "openbox", "xwininfo", "xprop") if shutil.which(tool) is None]
         if missing:
@@ -90,6 +95,13 @@ class Display:
                 f"screenshots: {', '.join(missing)} not found. Install with: sudo apt-get install {wanted} "
                 "(bash scripts/setup.sh does it)."
             )
+        for _attempt in range(self.ATTEMPTS):
+            if self._start():
+                return
+        sys.exit(f"screenshots: openbox did not start on the virtual screen ({self.ATTEMPTS} tries)")
+
+    def _start(self) -> bool:
+        """Xvfb, then openbox on it; False (both stopped) if openbox did not take the screen."""
         read_end, write_end = os.pipe()
         self.xvfb = subprocess.Popen(
             ["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp", "-dpi", "96"],
@@ -115,8 +127,9 @@ class Display:
         while not self._wm_running(env):  # openbox says so on the root window when it manages it
             if time.monotonic() > deadline or self.wm.poll() is not None:
                 self.close()
-                sys.exit("screenshots: openbox did not start on the virtual screen")
+                return False
             time.sleep(0.05)
+        return True
 
     @staticmethod
     def _wm_running(env) -> bool:
@@ -182,12 +195,15 @@ class Shot:
         # Relative to 96 dpi, as theme.scaled assumes: the pictures do not depend on the screen.
         self.root.tk.call("tk", "scaling", theme.BASE_SCALING * scale)
         self.settings = Settings.load(work / "settings.json")
-        self.settings.update(name=HOST)
+        # Light unless a state switches (not the system's choice, which a desktop portal may say);
+        # no desktop notifications: rooms not shown get messages, and a notification would go to
+        # whatever session bus this process can reach, beyond the virtual screen.
+        self.settings.update(name=HOST, appearance="light", notify_desktop=False)
         self.backend = ScreenshotBackend()
         self.app = App(self.root, settings=self.settings, backend=self.backend)
         self.root.report_callback_exception = self._callback_failed  # App may set its own; ours records
         self.root.geometry("+40+40")
-        self.pump(lambda: self.root.winfo_viewable(), "the start window")
+        self.pump(lambda: self.root.winfo_viewable(), "the main window")
 
     def _callback_failed(self, exc_type, value, tb) -> None:
         self.errors.append("".join(traceback.format_exception(exc_type, value, tb)))
@@ -207,14 +223,26 @@ class Shot:
                 raise TimeoutError(f"waited {timeout:g} s for {what}")
             time.sleep(0.005)  # lets worker threads run; the condition decides
 
-    def settle(self, chat) -> None:
-        """Wait until a chat window has shown everything its client has told it so far."""
+    def settle(self, *chats) -> None:
+        """Wait until each room has shown everything its client has told it so far."""
         from ocm_gui.inbox import inbox_for
 
-        inbox = inbox_for(chat.win)
-        self.pump(lambda: chat.client.events.empty() and inbox.idle, "the chat to catch up")
+        inbox = inbox_for(self.root)  # the main window's, shared by its rooms
+        self.pump(lambda: all(chat.client.events.empty() for chat in chats) and inbox.idle, "the rooms to catch up")
         turns = inbox.ticks
         self.pump(lambda: inbox.ticks >= turns + 2, "two more turns of the inbox")  # the last batch drawn
+
+    def size_window(self, size: tuple[int, int] | None) -> None:
+        """The main window at `size` as drawn at 96 dpi (grown with the scaling), as a person
+        would leave it; None: at the least size the app allows for the page shown."""
+        from ocm_gui import theme
+
+        self.root.update_idletasks()
+        width, height = self.root.minsize() if size is None else theme.window_size(self.root, *size)
+        self.root.geometry(f"{width}x{height}")
+        self.pump(
+            lambda: (self.root.winfo_width(), self.root.winfo_height()) == (width, height), "the window's new size"
+        )
 
     # -- real servers and clients on 127.0.0.1
     def server(self):
@@ -254,45 +282,61 @@ class Shot:
         return format_address(self.backend.lan_address(), server.tcp_address[1])
 
     # -- the picture
-    def grab(self, widget, path: Path) -> tuple[int, int]:
+    def grab(self, windows, path: Path) -> tuple[int, int]:
+        """Photograph a window (any widget in it), or several together (a tuple, the last one
+        in front and focused: a dialog over the main window), title bars included."""
         from PIL import ImageGrab
 
-        win = widget.winfo_toplevel()
-        win.deiconify()
-        win.lift()
-        win.focus_force()
-        win.update_idletasks()
-        self.pump(lambda: win.winfo_viewable() and win.wm_frame() != hex(win.winfo_id()), "the window on screen")
-        # The frame settles once the WM has placed and sized it: two equal readings in a row.
+        wins = [w.winfo_toplevel() for w in (windows if isinstance(windows, (list, tuple)) else [windows])]
+        for win in wins:
+            win.deiconify()
+            win.lift()
+        front = wins[-1]
+        (front.focus_lastfor() or front).focus_force()  # where the scenario left the cursor
+        front.update_idletasks()
+        self.pump(
+            lambda: all(win.winfo_viewable() and win.wm_frame() != hex(win.winfo_id()) for win in wins),
+            "the window on screen",
+        )
+        # The frames settle once the WM has placed and sized them: two equal readings in a row.
         previous = None
         deadline = time.monotonic() + 5
         while True:
             self.root.update()
             self.root.winfo_pointerxy()  # a round trip: the server has drawn what Tk sent
-            geometry = frame_geometry(win.wm_frame(), self.display)
-            if geometry == previous or time.monotonic() > deadline:
+            frames = [frame_geometry(win.wm_frame(), self.display) for win in wins]
+            if frames == previous or time.monotonic() > deadline:
                 break
-            previous = geometry
+            previous = frames
             time.sleep(0.05)
-        x, y, width, height = geometry
-        screen = (win.winfo_screenwidth(), win.winfo_screenheight())
-        if x < 0 or y < 0 or x + width > screen[0] or y + height > screen[1]:
-            raise RuntimeError(f"the window ({width}x{height}+{x}+{y}) does not fit the screen {screen}")
-        # The app's own fault, not the picture's: say so, and take the picture as a person sees it.
-        if win.winfo_width() < win.winfo_reqwidth() or win.winfo_height() < win.winfo_reqheight():
-            self.notes.append(
-                f"window {win.winfo_width()}x{win.winfo_height()} is smaller than its content "
-                f"asks for ({win.winfo_reqwidth()}x{win.winfo_reqheight()}): something is cut off"
+        left = min(x for x, _y, _w, _h in frames)
+        top = min(y for _x, y, _w, _h in frames)
+        right = max(x + w for x, _y, w, _h in frames)
+        bottom = max(y + h for _x, y, _w, h in frames)
+        screen = (front.winfo_screenwidth(), front.winfo_screenheight())
+        if left < 0 or top < 0 or right > screen[0] or bottom > screen[1]:
+            raise RuntimeError(
+                f"the window ({right - left}x{bottom - top}+{left}+{top}) does not fit the screen {screen}"
             )
-        image = ImageGrab.grab(bbox=(x, y, x + width, y + height), xdisplay=self.display)
+        for win in wins:
+            # The app's own fault, not the picture's: say so, and take the picture as a person sees it.
+            if win.winfo_width() < win.winfo_reqwidth() or win.winfo_height() < win.winfo_reqheight():
+                self.notes.append(
+                    f"window {win.winfo_width()}x{win.winfo_height()} is smaller than its content "
+                    f"asks for ({win.winfo_reqwidth()}x{win.winfo_reqheight()}): something is cut off"
+                )
+        image = ImageGrab.grab(bbox=(left, top, right, bottom), xdisplay=self.display)
         image.save(path, optimize=True)
-        return width, height
+        return right - left, bottom - top
 
     def close(self) -> None:
         from ocm_gui.background import wait_for_background
 
         try:
             if not self.app.closing:
+                # The palette is the theme module's, not the window's: the next state starts light.
+                self.app.appearance.set_choice("light")
+                self.root.update()  # ttk redraws for the new styles while the windows are still there
                 self.app.quit()
         except Exception:
             traceback.print_exc()
@@ -357,6 +401,44 @@ def conversation(lang: str) -> list[tuple[str, str]]:
     ]
 
 
+def short_conversation(lang: str) -> list[tuple[str, str]]:
+    """(sender, text) in the main window's room shown, between HOST (typed) and MEMBER."""
+    if lang == "ja":
+        return [
+            (MEMBER, "4時のお茶会、予定どおりですか？"),
+            (HOST, "はい！新しい抹茶を持っていきます 🍵"),
+            (MEMBER, "いいですね。先週の写真はこちら: https://example.com/photos"),
+            (HOST, "ありがとう、では4時に"),
+        ]
+    return [
+        (MEMBER, "Are we still on for tea at four?"),
+        (HOST, "Yes! I'll bring the new matcha 🍵"),
+        (MEMBER, "Perfect. Last week's photos are here: https://example.com/photos"),
+        (HOST, "Thanks, see you at four"),
+    ]
+
+
+def unread_lines(lang: str) -> list[list[tuple[str, str]]]:
+    """(sender, text) said in each of the main window's rooms not shown (OTHER_ROOMS' order)."""
+    if lang == "ja":
+        return [
+            [("Dana", "モックアップができました。金曜までにコメントをお願いします。")],
+            [
+                ("健太", "土曜日は7時に駅で集合です"),
+                ("健太", "雨なら日曜日に延期します"),
+                ("Eve", "おやつを持っていきます！"),
+            ],
+        ]
+    return [
+        [("Dana", "The mockups are ready: comments by Friday, please.")],
+        [
+            ("健太", "Saturday, 7:00 at the station"),
+            ("健太", "If it rains we go on Sunday"),
+            ("Eve", "I'll bring snacks!"),
+        ],
+    ]
+
+
 def make_picture(path: Path) -> Path:
     """A small PNG to share: a sky, a hill and a sun, drawn with Pillow."""
     from PIL import Image, ImageDraw
@@ -411,9 +493,9 @@ def type_and_send(shot: Shot, chat, text: str, *, confirmed: bool = True) -> int
     return msg_id
 
 
-def members_room(shot: Shot, *, window: str = HOST, proxy: bool = False, size: tuple[int, int] | None = None, **timing):
-    """A real room with HOST, MEMBER and THIRD; the window is `window`'s, the others are
-    plain clients; `size` is the window's at 96 dpi (default: the app's first size).
+def members_room(shot: Shot, *, window: str = HOST, proxy: bool = False, **timing):
+    """A real room with HOST, MEMBER and THIRD, shown in the main window; the room is
+    `window`'s, the others are plain clients.
     Returns (chat window, {name: client}, server, proxy or None)."""
     server = shot.server()
     relay = shot.proxy(server) if proxy else None
@@ -427,10 +509,6 @@ def members_room(shot: Shot, *, window: str = HOST, proxy: bool = False, size: t
             client.join_room(shot.room, name)
         clients[name] = client
     mine = clients[window]
-    if size is not None:  # as a person's last size would be, from the settings
-        from ocm_gui import theme
-
-        shot.settings.update(chat_size="{}x{}".format(*theme.window_size(shot.root, *size)))
     chat = shot.app.open_chat(mine, share_address=shot.share_address(server) if window == HOST else None)
     shot.pump(lambda: len(chat.member_labels()) == 3, "everyone in the People list")
     return chat, clients, server, relay
@@ -439,14 +517,90 @@ def members_room(shot: Shot, *, window: str = HOST, proxy: bool = False, size: t
 # ---------------------------------------------------------------------- the states
 
 
-@scenario("start", "the start window, the last name filled in")
+@scenario("start", "the main window with no room yet: the start page, the last name filled in")
 def start_window(shot: Shot):
     shot.app.start.host_button.focus_set()
     return shot.root
 
 
+def three_rooms(shot: Shot):
+    """The main window of someone in three rooms: one hosted here (a member in it, a short
+    conversation, the room shown) and two joined on another server, where others say what
+    is counted unread. Returns the room shown."""
+    server = shot.server()
+    here, member = shot.client(server), shot.client(server)
+    here.create_room(shot.room, HOST)
+    member.join_room(shot.room, MEMBER)
+    chat = shot.app.open_chat(here, share_address=shot.share_address(server))
+    shot.size_window((980, 640))
+    shot.pump(lambda: len(chat.member_labels()) == 2, "the member in the People list")
+    elsewhere = shot.server()
+    rooms = []  # (its room in the window, {name: client of the others}) for each joined room
+    for room, people in zip(OTHER_ROOMS[shot.lang], (["Dana"], ["健太", "Eve"]), strict=True):
+        theirs = {}
+        for position, name in enumerate(people):
+            theirs[name] = shot.client(elsewhere)
+            (theirs[name].create_room if position == 0 else theirs[name].join_room)(room, name)
+        mine = shot.client(elsewhere)
+        mine.join_room(room, HOST)
+        rooms.append((shot.app.open_chat(mine, show=False), theirs))
+    for sender, text in short_conversation(shot.lang):
+        if sender == HOST:
+            type_and_send(shot, chat, text)
+        else:
+            say(shot, chat, member, text)
+    for (room_chat, theirs), lines in zip(rooms, unread_lines(shot.lang), strict=True):
+        for sender, text in lines:
+            theirs[sender].send(text)
+        wanted = len(lines)
+        shot.pump(lambda room=room_chat, n=wanted: room.unread == n, f"{wanted} unread in {room_chat.room}")
+    shot.settle(chat, *(room_chat for room_chat, _theirs in rooms))
+    chat.input.focus_set()
+    return chat
+
+
+@scenario("main", "the main window in three rooms: one hosted here, shown; two joined elsewhere, with unread messages")
+def main_window(shot: Shot):
+    three_rooms(shot)
+    return shot.root
+
+
+@scenario("main-dark", "the same main window with Appearance set to Dark")
+def main_window_dark(shot: Shot):
+    from ocm_gui import theme
+
+    three_rooms(shot)
+    shot.app.appearance.set_choice("dark")
+    shot.pump(lambda: shot.app.appearance.palette is theme.DARK, "the dark palette")
+    return shot.root
+
+
+@scenario("switcher", "the quick switcher (Ctrl+K) over the main window, a letter typed")
+def switcher(shot: Shot):
+    three_rooms(shot)
+    shot.app.open_switcher()
+    switch = shot.app.switcher
+    switch.entry.insert("end", SWITCHER_LETTER[shot.lang])
+    shot.pump(lambda: len(switch.shown) < len(switch.names), "the rooms filtered")
+    return shot.root, switch.win
+
+
+@scenario("link-prompt", "the page an invite link opens: the room, its server and identity, your name")
+def link_prompt(shot: Shot):
+    from ocm_core.wire.links import InviteLink
+
+    server = shot.server()
+    shot.client(server).create_room(shot.room, MEMBER)
+    # The link as the host shares it: the address others use, the server's real port and identity.
+    host = shot.backend.lan_address()
+    shot.app.open_link(InviteLink(host, server.tcp_address[1], shot.room, server.fingerprint).text)
+    prompt = shot.pump(lambda: shot.app.link_prompt, "the invite link's page")
+    prompt.focus()
+    return shot.root
+
+
 def host_dialog_filled(shot: Shot):
-    """The Host dialog opened from the start window, the room's name typed."""
+    """The Host dialog opened from the start page, the room's name typed."""
     dialog = shot.app.open_host_dialog()  # what Host a room does
     dialog.room_var.set(shot.room)
     dialog.room_entry.icursor("end")
@@ -530,7 +684,7 @@ def join_dialog_empty(shot: Shot):
     return dialog.win
 
 
-@scenario("chat-host-new", "the host's chat window right after Host room")
+@scenario("chat-host-new", "the host's room in the main window right after Host room")
 def chat_host_new(shot: Shot):
     dialog = host_dialog_filled(shot)
     dialog.tcp_var.set("0")  # any free ports
@@ -548,20 +702,21 @@ def chat_host_new(shot: Shot):
     "a picture, a file, one own message not delivered",
 )
 def chat_conversation(shot: Shot):
-    return long_conversation(shot, size=(760, 760))
+    return long_conversation(shot, size=(960, 760))
 
 
-@scenario("chat-narrow", "the same conversation in a window at its smallest size")
+@scenario("chat-narrow", "the same conversation in the main window at its smallest size")
 def chat_conversation_narrow(shot: Shot):
-    return long_conversation(shot, size=(560, 380))
+    return long_conversation(shot, size=None)
 
 
-def long_conversation(shot: Shot, size: tuple[int, int]):
+def long_conversation(shot: Shot, size: tuple[int, int] | None):
     # The host's datagrams pass a proxy that drops them all for one message, which then fails
     # after send_timeout with its Retry link: a short one here, shown as the app's usual one.
     chat, clients, server, relay = members_room(
-        shot, proxy=True, size=size, send_timeout=QUICK_SEND_TIMEOUT, events=UsualTimeoutInReasons()
+        shot, proxy=True, send_timeout=QUICK_SEND_TIMEOUT, events=UsualTimeoutInReasons()
     )
+    shot.size_window(size)
     lines = conversation(shot.lang)
     for sender, text in lines[:5]:
         if sender == HOST:
@@ -593,7 +748,7 @@ def long_conversation(shot: Shot, size: tuple[int, int]):
     return chat.win
 
 
-@scenario("chat-connection-lost", "a member's window while the server is silent")
+@scenario("chat-connection-lost", "a member's room while the server is silent")
 def chat_connection_lost(shot: Shot):
     chat, clients, server, relay = members_room(shot, window=MEMBER, proxy=True, heartbeat_interval=0.3, lost_after=1.0)
     say(
@@ -611,7 +766,7 @@ def chat_connection_lost(shot: Shot):
     return chat.win
 
 
-@scenario("chat-closed", "a member's window after the host closed the room")
+@scenario("chat-closed", "a member's room after the host closed it")
 def chat_closed(shot: Shot):
     chat, clients, server, relay = members_room(shot, window=MEMBER)
     say(
@@ -629,7 +784,7 @@ def chat_closed(shot: Shot):
     return chat.win
 
 
-@scenario("chat-host-not-answering", "a member's window when the host has been silent past the member timeout")
+@scenario("chat-host-not-answering", "a member's room when the host has been silent past the member timeout")
 def chat_host_not_answering(shot: Shot):
     from ocm_core.sansio import events
 
@@ -644,7 +799,7 @@ def chat_host_not_answering(shot: Shot):
     return chat
 
 
-@scenario("chat-session-gone", "a member's window when the server no longer knows its session: Rejoin")
+@scenario("chat-session-gone", "a member's room when the server no longer knows its session: Rejoin")
 def chat_session_gone(shot: Shot):
     from ocm_core.i18n import _
     from ocm_core.sansio import events

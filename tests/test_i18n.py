@@ -181,13 +181,14 @@ def test_reading_the_windows_language_on_another_platform_gives_nothing():
 def test_switching_language_changes_later_words_and_plurals():
     assert i18n.use_language("ja") == "ja"
     assert _("Send") == "送信"
-    assert ngettext("{count} chat window open.", "{count} chat windows open.", 1).format(count=1) == ngettext(
-        "{count} chat window open.", "{count} chat windows open.", 5
-    ).format(count=1)
+    one, many = "You are in {count} room; pick it on the left.", "You are in {count} rooms; pick one on the left."
+    assert (
+        ngettext(one, many, 1) == ngettext(one, many, 5) == "{count} 個のルームに参加しています。左から選んでください。"
+    )
     assert i18n.use_language("en") == "en"
     assert _("Send") == "Send"
-    assert ngettext("{count} chat window open.", "{count} chat windows open.", 1) == "{count} chat window open."
-    assert ngettext("{count} chat window open.", "{count} chat windows open.", 2) == "{count} chat windows open."
+    assert ngettext(one, many, 1) == one
+    assert ngettext(one, many, 2) == many
 
 
 def test_a_missing_catalog_falls_back_to_english(monkeypatch, tmp_path, caplog):

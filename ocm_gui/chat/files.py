@@ -43,7 +43,9 @@ from ocm_gui.text.tooltip import ElidedLabel
 class FileHost(Protocol):
     """What the file panel needs of its chat window (ocm_gui.chat.window.ChatWindow)."""
 
-    win: tk.Toplevel
+    win: tk.Tk | tk.Toplevel
+    page: ttk.Frame
+    embedded: bool
     client: ports.RoomClient
     settings: Any
     header: tk.Widget
@@ -175,20 +177,26 @@ class FilePanel:
         win = self.window.win
         self.share_button = ttk.Button(self.window.header, text=_("Share a file…"), command=self.share)
         self.share_button.grid(row=0, column=2, sticky="e")
-        self.menu = tk.Menu(win)
-        file_menu = tk.Menu(self.menu, tearoff=0)
-        file_menu.add_command(label=_("Share a file…"), command=self.share, accelerator=theme.shortcut("o").strip("<>"))
-        file_menu.add_command(label=_("Save the last file as…"), command=self.save_last_as)
-        self.menu.add_cascade(label=_("File"), menu=file_menu)
-        self.file_menu = file_menu
-        win.configure(menu=self.menu)
-        win.bind(theme.shortcut("o"), lambda e: self.share(), add="+")
+        self.menu: tk.Menu | None = None
+        self.file_menu: tk.Menu | None = None
+        if not self.window.embedded:  # the main window's menu and keys serve the room shown
+            self.menu = tk.Menu(win)
+            file_menu = tk.Menu(self.menu, tearoff=0)
+            file_menu.add_command(
+                label=_("Share a file…"), command=self.share, accelerator=theme.shortcut("o").strip("<>")
+            )
+            file_menu.add_command(label=_("Save the last file as…"), command=self.save_last_as)
+            self.menu.add_cascade(label=_("File"), menu=file_menu)
+            self.file_menu = file_menu
+            win.configure(menu=self.menu)
+            win.bind(theme.shortcut("o"), lambda e: self.share(), add="+")
         self.window.text.bind("<Configure>", lambda e: self._fit_cards(), add="+")
-        self.area = ttk.Frame(win, padding=theme.pad(win, 12, 0, 12, 6))
+        self.area = ttk.Frame(self.window.page, padding=theme.pad(win, 12, 0, 12, 6))
         self.area.grid(row=4, column=0, sticky="ew")
         self.area.columnconfigure(1, weight=1)
         self.area.grid_remove()  # shown while a transfer runs: an empty frame keeps its last height
-        win.bind("<FocusIn>", self._focus_in, add="+")
+        if not self.window.embedded:  # in the main window, showing a room puts the cursor in its input
+            win.bind("<FocusIn>", self._focus_in, add="+")
 
     # --- focus ------------------------------------------------------------------------
     # A card's button keeps the focus after a click, and then every Space typed presses it
@@ -543,13 +551,15 @@ class FilePanel:
 
     def room_closed(self) -> None:
         self.share_button.state(["disabled"])
-        self.file_menu.entryconfigure(0, state="disabled")
+        if self.file_menu is not None:
+            self.file_menu.entryconfigure(0, state="disabled")
 
     def room_reopened(self, client) -> None:
         """Joined the room again with `client` (Rejoin): sharing and saving go through it."""
         self.client = client
         self.share_button.state(["!disabled"])
-        self.file_menu.entryconfigure(0, state="normal")
+        if self.file_menu is not None:
+            self.file_menu.entryconfigure(0, state="normal")
 
     def close(self) -> None:
         """The window goes away: cancel every transfer; the picture cache goes with it."""

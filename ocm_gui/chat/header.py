@@ -1,5 +1,5 @@
 """The chat window's header: the room, your name and role, the address a host shares with
-its Copy button, and the server identity line. Long names end in "…" with the whole name
+its Copy button, the room's invite link, and the server identity line. Long names end in "…" with the whole name
 in a tooltip; the file panel puts its Share button at the row's right end."""
 
 from __future__ import annotations
@@ -38,9 +38,11 @@ class ChatHeader:
         fingerprint: str | None,
         later: Callable[[int, Callable[[], object]], None],
         locked: bool = False,
+        link: str | None = None,
     ):
         self.win = win
         self.share_address = share_address
+        self.link = link
         self._later = later
         self.right_widget: tk.Widget | None = None  # what the row keeps at its right end (Share a file…)
         frame = self.frame = ttk.Frame(win, padding=theme.pad(win, 12, 10, 12, 6))
@@ -57,8 +59,10 @@ class ChatHeader:
         frame.bind("<Configure>", lambda e: self.fit(), add="+")
         self.share_entry: ttk.Entry | None = None
         self.copy_button: ttk.Button | None = None
+        self.link_button: ttk.Button | None = None
+        copy_width = theme.chars_to_fit(frame, [_("Copy"), _("Copied ✓")], font="TkDefaultFont")
         if share_address:
-            share = ttk.Frame(frame)
+            share = self.share_row = ttk.Frame(frame)
             share.grid(row=1, column=0, columnspan=3, sticky="w", pady=(theme.scaled(win, 6), 0))
             ttk.Label(share, text=_("Others join with this address:")).pack(side="left")
             self._share_var = tk.StringVar(value=share_address)
@@ -71,12 +75,7 @@ class ChatHeader:
             )
             self.share_entry.pack(side="left", padx=theme.pad(win, 6, 6))
             # As wide as its longer word, so "Copied ✓" does not move anything.
-            self.copy_button = ttk.Button(
-                share,
-                text=_("Copy"),
-                command=self.copy_address,
-                width=theme.chars_to_fit(frame, [_("Copy"), _("Copied ✓")], font="TkDefaultFont"),
-            )
+            self.copy_button = ttk.Button(share, text=_("Copy"), command=self.copy_address, width=copy_width)
             self.copy_button.pack(side="left")
         self.fingerprint_label: ttk.Label | None = None
         if fingerprint:
@@ -89,12 +88,23 @@ class ChatHeader:
                 ).format(fingerprint=fingerprint),
             )
             self.fingerprint_label.grid(
-                row=2, column=0, columnspan=3, sticky="w", pady=(theme.scaled(win, 4), 0)
+                row=2, column=0, columnspan=2, sticky="w", pady=(theme.scaled(win, 4), 0)
             )  # under the file button too
+        if link:
+            # Beside the identity the link carries: whoever opens it joins without a trust question.
+            self.link_button = ttk.Button(
+                frame,
+                text=_("Copy link"),
+                command=self.copy_link,
+                style="Compact.TButton",
+                width=theme.chars_to_fit(frame, [_("Copy link"), _("Copied ✓")], font="TkDefaultFont"),
+            )
+            self.link_button.grid(row=2, column=2, sticky="ne", pady=(theme.scaled(win, 4), 0))
 
     def share_width(self) -> int:
-        """What the address row asks for (0 when this window does not host)."""
-        return self.share_entry.master.winfo_reqwidth() if self.share_entry is not None else 0
+        """What the row of the address and the link asks for (0 when there is neither)."""
+        row = getattr(self, "share_row", None)
+        return row.winfo_reqwidth() if row is not None else 0
 
     def fit(self) -> None:
         """Share the first row between the room name and "NAME · role" (the room first, but
@@ -102,8 +112,11 @@ class ChatHeader:
         header's width: a narrow window or large text cuts nothing."""
         padding = theme.scaled(self.win, 24)
         if self.fingerprint_label is not None:
+            # The last column holds the link button and, above it, the file button: the widest sets it.
+            column = [w.winfo_reqwidth() for w in (self.link_button, self.right_widget) if w is not None]
+            beside = max(column) + theme.scaled(self.win, 8) if self.link_button is not None else 0
             self.fingerprint_label.configure(
-                wraplength=max(theme.scaled(self.win, 200), self.frame.winfo_width() - padding)
+                wraplength=max(theme.scaled(self.win, 100), self.frame.winfo_width() - padding - beside)
             )
         taken = self.right_widget.winfo_reqwidth() if self.right_widget is not None else 0
         room = self.frame.winfo_width() - padding - taken - theme.scaled(self.win, 10 + 12)
@@ -112,10 +125,17 @@ class ChatHeader:
         self.who_name.fit(who_width)
 
     def copy_address(self) -> None:
-        button = self.copy_button
-        if button is None or not self.share_address:  # a member's header has nothing to copy
+        if self.share_address:  # a member's header has no address to copy
+            self._copy(self.share_address, self.copy_button, _("Copy"))
+
+    def copy_link(self) -> None:
+        if self.link:
+            self._copy(self.link, self.link_button, _("Copy link"))
+
+    def _copy(self, text: str, button: ttk.Button | None, caption: str) -> None:
+        if button is None:
             return
         self.win.clipboard_clear()
-        self.win.clipboard_append(self.share_address)
+        self.win.clipboard_append(text)
         button.configure(text=_("Copied ✓"))
-        self._later(1500, lambda: button.configure(text=_("Copy")))
+        self._later(1500, lambda: button.configure(text=caption))

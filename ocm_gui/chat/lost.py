@@ -29,7 +29,7 @@ from ocm_gui.chat.members import MemberList
 class LostWindow(Protocol):
     """What this part needs of its chat window (ocm_gui.chat.window.ChatWindow)."""
 
-    win: tk.Toplevel
+    win: tk.Tk | tk.Toplevel
     client: ports.RoomClient
     room: str
     banners: Banner
@@ -42,6 +42,7 @@ class LostWindow(Protocol):
     def later(self, ms: int, func: Callable[[], object]) -> None: ...
     def adopt(self, client: ports.RoomClient) -> None: ...
     def back_to_start(self) -> None: ...
+    def dismiss_text(self) -> str: ...
     def end_room(self, *, hint: str, people_heading: str, people_line: str) -> None: ...
 
 
@@ -113,7 +114,7 @@ class LostHost:
         window.banners.show(
             event_words("session_gone"),
             closed=True,
-            actions=((_("Rejoin"), self.rejoin), (_("Back to start"), window.back_to_start)),
+            actions=((_("Rejoin"), self.rejoin), (window.dismiss_text(), window.back_to_start)),
         )
         window.banners.button(_("Rejoin")).focus_set()
 
@@ -139,7 +140,7 @@ class LostHost:
 
         # Handed back through the app's inbox, which outlives the window: a client that joins
         # after the window closed is still handed back, and left.
-        run_in_thread(window.win.master, join, self._joined, name="ocm-gui-rejoin")
+        run_in_thread(window.win, join, self._joined, name="ocm-gui-rejoin")
 
     def _joined(self, client, error: BaseException | None) -> None:
         self.rejoining = False

@@ -52,6 +52,7 @@ from ocm_gui.chat.lost import LostHost
 from ocm_gui.chat.members import MemberList
 from ocm_gui.chat.scrollback import Entry, Scrollback
 from ocm_gui.inbox import inbox_for
+from ocm_gui.notify.alerts import bring_forward
 
 if TYPE_CHECKING:
     from ocm_gui.notify.alerts import ChatAlerts
@@ -64,7 +65,12 @@ BATCH = 100  # events handled per tick at most (tagging Japanese break spaces ma
 
 
 class ChatWindow:
-    """One room's window. ``server`` is the bundled server when this window hosts the room."""
+    """One room's view. ``server`` is the bundled server when this view hosts the room.
+
+    In the app the view is a page of the main window (`container`: the frame the pages
+    share); the main window then owns the title, the size and the close button, and says
+    when the person is looking at this room (`set_looking`). Without `container` the view
+    makes a window of its own (the widget tests, a view on its own)."""
 
     def __init__(
         self,
@@ -78,15 +84,25 @@ class ChatWindow:
         on_back: Callable[[ChatWindow], None] | None = None,
         files_dir=None,
         backend: ports.Backend | None = None,
+        container: tk.Misc | None = None,
+        on_unread: Callable[[ChatWindow], None] | None = None,
+        on_wanted: Callable[[ChatWindow], None] | None = None,
+        link: str | None = None,
     ):
         """`files_dir`: where Save puts files (default: the user's Downloads folder).
-        `backend`: makes the client that Rejoin joins with (default: the app's usual one)."""
+        `backend`: makes the client that Rejoin joins with (default: the app's usual one).
+        `on_unread`: told when the unread count changes; `on_wanted`: asked to show this
+        room (a notification was clicked) when the view is a page of the main window."""
         self.client = client
         self.server = server
         self.settings = settings
         self.share_address = share_address
+        self.link = link  # the room's invite link, ocm://HOST:PORT/ROOM?fp=...
         self._on_close = on_close
         self._on_back = on_back
+        self._on_unread = on_unread
+        self._on_wanted = on_wanted
+        self.embedded = container is not None
         assert client.room is not None and client.username is not None, "a chat window is for a client in a room"
         self.room: str = client.room
         self.username: str = client.username
@@ -115,19 +131,29 @@ class ChatWindow:
         self.text: tk.Text
         self.input: tk.Text
         self.header: tk.Widget
+        self.win: tk.Tk | tk.Toplevel
 
-        self.win = tk.Toplevel(master)
-        self.win.withdraw()
-        default_size = "{}x{}".format(*theme.window_size(self.win, 760, 520))
-        size = getattr(settings, "chat_size", "") or default_size
-        try:
-            self.win.geometry(size)
-        except tk.TclError:
-            self.win.geometry(default_size)
+        if container is not None:
+            self.page = ttk.Frame(container)
+            self.win = self.page.winfo_toplevel()
+        else:
+            self.win = tk.Toplevel(master)
+            self.win.withdraw()
+            default_size = "{}x{}".format(*theme.window_size(self.win, 760, 520))
+            size = getattr(settings, "chat_size", "") or default_size
+            try:
+                self.win.geometry(size)
+            except tk.TclError:
+                self.win.geometry(default_size)
+            self.page = ttk.Frame(self.win)
+            self.page.grid(row=0, column=0, sticky="nsew")
+            self.win.columnconfigure(0, weight=1)
+            self.win.rowconfigure(0, weight=1)
         self._build()
         self.files = FilePanel(self, save_dir=files_dir)
         self.heading.right_widget = self.files.share_button
-        self._set_min_size()
+        if not self.embedded:
+            self._set_min_size()
         self.people.set(tuple(client.members), client.host_name, client.plain_members)
         self._update_title()
         self.show_line(
@@ -136,18 +162,19 @@ class ChatWindow:
             ),
             ("notice",),
         )
-        self.win.protocol("WM_DELETE_WINDOW", lambda: self.ask_before(self.leave))
-        self.win.bind("<FocusIn>", self._focus_in, add="+")
-        self.win.bind("<FocusOut>", self._focus_out, add="+")
-        self.win.bind(theme.shortcut("r"), lambda e: self.retry_failed(), add="+")
-        self.win.deiconify()
-        self.input.focus_set()
+        if not self.embedded:
+            self.win.protocol("WM_DELETE_WINDOW", lambda: self.ask_before(self.leave))
+            self.win.bind("<FocusIn>", self._focus_in, add="+")
+            self.win.bind("<FocusOut>", self._focus_out, add="+")
+            self.win.bind(theme.shortcut("r"), lambda e: self.retry_failed(), add="+")
+            self.win.deiconify()
+            self.input.focus_set()
         self._inbox = inbox_for(self.win)
         self._watch(client)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        win = self.win
+        win = self.page
         win.columnconfigure(0, weight=1)
         win.rowconfigure(2, weight=1)
         self._build_header()
@@ -189,7 +216,7 @@ class ChatWindow:
 
     def _build_header(self) -> None:
         self.heading = ChatHeader(
-            self.win,
+            self.page,
             room=self.room,
             username=self.username,
             is_host=self.is_host,
@@ -197,6 +224,7 @@ class ChatWindow:
             fingerprint=self.client.server_fingerprint,
             later=self.later,
             locked=self.client.locked,
+            link=self.link,
         )
         self.heading.frame.grid(row=0, column=0, sticky="ew")
         # The header's widgets, by the names tests and the file panel use.
@@ -207,8 +235,8 @@ class ChatWindow:
         self.copy_button = self.heading.copy_button
         self.fingerprint_label = self.heading.fingerprint_label
 
-    def _set_min_size(self) -> None:
-        """The smallest window that still shows every button and the address whole: 560 x 380
+    def least_size(self) -> tuple[int, int]:
+        """The smallest view that still shows every button and the address whole: 560 x 380
         at 96 dpi, grown with the text, or wider where a language's words need it."""
         self.win.update_idletasks()
         width, height = theme.window_size(self.win, 560, 380)
@@ -222,9 +250,12 @@ class ChatWindow:
         # at scaling 2 the header alone took most of a 760-pixel window.
         lines = theme.named_font(self.win, "OCMChat").metrics("linespace")
         content = self.header.winfo_reqheight() + self.composer.frame.winfo_reqheight() + 5 * lines
+        return max(width, max(needs) + margin), max(height, content)
+
+    def _set_min_size(self) -> None:
+        width, height = self.least_size()
         self.win.minsize(
-            min(max(width, max(needs) + margin), self.win.winfo_screenwidth() * 9 // 10),
-            min(max(height, content), self.win.winfo_screenheight() * 9 // 10),
+            min(width, self.win.winfo_screenwidth() * 9 // 10), min(height, self.win.winfo_screenheight() * 9 // 10)
         )
 
     # ------------------------------------------------------------------ helpers
@@ -249,6 +280,10 @@ class ChatWindow:
         return "break"
 
     def _update_title(self) -> None:
+        if self._on_unread is not None:
+            self._on_unread(self)
+        if self.embedded:
+            return  # the main window's title and sidebar show it
         prefix = f"({self.unread}) " if self.unread else ""
         self.win.title(f"{prefix}{self.room} — {APP_TITLE}")
 
@@ -305,6 +340,8 @@ class ChatWindow:
     def _focus_in(self, event=None) -> None:
         self.focused = True
         self.scrollback.back()
+        if self.alerts is not None:
+            self.alerts.seen()
         if self.unread:
             self.unread = 0
             self._update_title()
@@ -312,6 +349,28 @@ class ChatWindow:
     def _focus_out(self, event=None) -> None:
         self.focused = False
         self.scrollback.away()
+
+    def set_looking(self, looking: bool) -> None:
+        """The main window says whether the person is looking at this room: it is the room
+        shown and the window has the focus."""
+        if self.destroyed or looking == self.focused:
+            return
+        if looking:
+            self._focus_in()
+        else:
+            self._focus_out()
+
+    def come_forward(self) -> None:
+        """Show this room with the cursor in its input (a notification was clicked), so a
+        reply typed at once lands here."""
+        if self.destroyed:
+            return
+        if self._on_wanted is not None:
+            self._on_wanted(self)
+        else:
+            bring_forward(self.win)
+        if self.input_enabled():
+            self.input.focus_force()
 
     # ------------------------------------------------------------------ sending
     def message_size(self, text: str) -> int:
@@ -469,7 +528,7 @@ class ChatWindow:
             people_line=_("The room is closed"),
         )
         self.banners.show(
-            reason or _("The host closed the room."), closed=True, actions=((_("Back to start"), self.back_to_start),)
+            reason or _("The host closed the room."), closed=True, actions=((self.dismiss_text(), self.back_to_start),)
         )
         self.back_button = self.banners.buttons[0]
         self.back_button.focus_set()
@@ -480,11 +539,15 @@ class ChatWindow:
         if self.confirm is not None:
             self.confirm.close()  # nothing left to close for everyone
             self.confirm = None
-        self.composer.disable(hint, _("Close window"))
+        self.composer.disable(hint, self.dismiss_text() if self.embedded else _("Close window"))
+        if self.heading.link_button is not None:
+            self.heading.link_button.state(["disabled"])  # nothing left to invite anyone to
         self.scrollback.disable_retry()
         self.files.room_closed()
         self.people.show_ended(people_heading, people_line)
         fire_and_forget(self.client.leave, name="ocm-gui-leave")
+        if self._on_unread is not None:
+            self._on_unread(self)  # the sidebar greys the room
 
     def adopt(self, client: ports.RoomClient) -> None:
         """Go on in this window with `client`, which joined the same room again (Rejoin)."""
@@ -495,6 +558,8 @@ class ChatWindow:
         self.limit = self.composer.limit = int(client.max_message_bytes)
         self._replay_until = self._seen_until
         self.composer.enable(self._leave_text())
+        if self.heading.link_button is not None:
+            self.heading.link_button.state(["!disabled"])
         self.scrollback.new_session()
         self.files.room_reopened(client)
         self.people.set(tuple(client.members), client.host_name, client.plain_members)
@@ -503,6 +568,11 @@ class ChatWindow:
             _("You joined “{room}” again as {name}.").format(room=self.room, name=self.username), ("notice",)
         )
         self.input.focus_set()
+
+    def dismiss_text(self) -> str:
+        """The words of the button that puts away a room that ended: in the main window the
+        room leaves the sidebar; a window of its own goes back to the start window."""
+        return _("Remove from the list") if self.embedded else _("Back to start")
 
     def _leave_text(self) -> str:
         return _("Close room") if self.is_host else _("Leave")
@@ -556,7 +626,7 @@ class ChatWindow:
         if self.confirm is not None:
             self.confirm.close()
             self.confirm = None
-        if self.settings is not None:
+        if self.settings is not None and not self.embedded:
             try:
                 size = f"{self.win.winfo_width()}x{self.win.winfo_height()}"
                 if self.win.winfo_width() > 1 and size != self.settings.chat_size:
@@ -579,6 +649,8 @@ class ChatWindow:
                     server.stop()
 
         fire_and_forget(shut_down, name="ocm-gui-close-room" if server else "ocm-gui-leave")
-        self.win.destroy()
+        if self.alerts is not None:
+            self.alerts.closed()
+        (self.page if self.embedded else self.win).destroy()
         if self._on_close is not None:
             self._on_close(self)

@@ -1,4 +1,5 @@
-"""The start window: the app's name, your name, two big buttons, and the language."""
+"""The start page, what the main window shows when no room is: the app's name, your name,
+two big buttons, and the language."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from tkinter import ttk
 
 from ocm_core.i18n import LANGUAGES, _, ngettext
 from ocm_gui import theme
+from ocm_gui.text.labelwrap import show_wrapped
 
 APP_NAME = "Online Chat Messenger"  # the product's name, the same in every language
 
@@ -19,16 +21,15 @@ class StartWindow(ttk.Frame):
         self.columnconfigure(1, weight=1, uniform="choice")
 
         ttk.Label(self, text=APP_NAME, style="Title.TLabel").grid(row=0, column=0, columnspan=2, sticky="w")
-        self.intro = ttk.Label(
-            self,
-            text=_("Talk with people on your network: host a room, or join one someone else hosts."),
-            style="Muted.TLabel",
-            wraplength=theme.scaled(master, 460),
-            justify="left",
+        self.intro_var = tk.StringVar(
+            self, value=_("Talk with people on your network: host a room, or join one someone else hosts.")
         )
+        self.intro = ttk.Label(self, style="Muted.TLabel", wraplength=theme.scaled(master, 460), justify="left")
         self.intro.grid(row=1, column=0, columnspan=2, sticky="ew", pady=theme.pad(master, 4, 20))
-        # Wrapped to the window's width, not a fixed one that leaves a last word alone on a wide window.
+        # Wrapped to the window's width, not a fixed one that leaves a last word alone on a wide
+        # window; Japanese broken where kinsoku allows (no line that begins with 。).
         self.intro.bind("<Configure>", lambda e: e.widget.configure(wraplength=max(theme.scaled(self, 200), e.width)))
+        show_wrapped(self.intro, self.intro_var)
 
         name_row = ttk.Frame(self)
         name_row.grid(row=2, column=0, columnspan=2, sticky="ew", pady=theme.pad(master, 0, 22))
@@ -76,9 +77,6 @@ class StartWindow(ttk.Frame):
         if on_language is not None:
             self.language_box.bind("<<ComboboxSelected>>", lambda e: on_language(self.language))
 
-        for button in (self.host_button, self.join_button):
-            button.bind("<Return>", lambda e: e.widget.invoke())
-            button.bind("<KP_Enter>", lambda e: e.widget.invoke())
         # Enter after typing one's name goes on to the choice (a new user pressed it and
         # nothing happened); which of the two it is stays the person's: Enter again hosts,
         # Tab moves to Join.
@@ -99,10 +97,15 @@ class StartWindow(ttk.Frame):
         shown = self.language_var.get()
         return self.language_codes[self.language_names.index(shown)] if shown in self.language_names else ""
 
-    def set_open_chats(self, count: int) -> None:
+    def set_rooms(self, count: int) -> None:
+        """Say how many rooms the sidebar holds (nothing when none)."""
         if count:
             self.status_var.set(
-                ngettext("{count} chat window open.", "{count} chat windows open.", count).format(count=count)
+                ngettext(
+                    "You are in {count} room; pick it on the left.",
+                    "You are in {count} rooms; pick one on the left.",
+                    count,
+                ).format(count=count)
             )
         else:
             self.status_var.set("")

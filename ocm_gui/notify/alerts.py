@@ -36,7 +36,7 @@ from ocm_gui.notify.urgency import Urgency
 # ---------------------------------------------------------------------------- Tk side
 
 
-def bring_forward(win: tk.Toplevel) -> None:
+def bring_forward(win: tk.Tk | tk.Toplevel) -> None:
     """Show a window on top with the keyboard focus (a click on its notification)."""
     win.deiconify()
     win.lift()
@@ -154,8 +154,7 @@ class ChatAlerts:
         self.urgent = False
         self.raised = 0  # notifications raised (for tests)
         self._after_id: str | None = None
-        chat.win.bind("<FocusIn>", self._focus_in, add="+")
-        chat.win.bind("<Destroy>", self._destroyed, add="+")
+        # The chat view says when it is looked at (seen) and when it goes away (closed).
 
     def arrived(self, events: list) -> None:
         """Called by the chat window with each batch of events it handled."""
@@ -179,7 +178,7 @@ class ChatAlerts:
         except tk.TclError:
             return False
         name = str(self.chat.win)
-        return holder == name or holder.startswith(name + ".")
+        return holder == name or holder.startswith(name if name.endswith(".") else name + ".")
 
     def _show(self, alert: Alert | None) -> None:
         if alert is not None:
@@ -197,9 +196,10 @@ class ChatAlerts:
 
     def clicked(self) -> None:
         if not self.chat.destroyed:
-            bring_forward(self.chat.win)
+            self.chat.come_forward()
 
-    def _focus_in(self, event=None) -> None:
+    def seen(self) -> None:
+        """The person looks at the room: what was held back is dropped, the marks come down."""
         self.gate.seen()
         self._cancel_held()
         if self.urgent:
@@ -217,9 +217,8 @@ class ChatAlerts:
                 pass
             self._after_id = None
 
-    def _destroyed(self, event) -> None:
-        if event.widget is not self.chat.win:
-            return  # <Destroy> of a child, seen through the toplevel's binding
+    def closed(self) -> None:
+        """The room's view went away."""
         self._cancel_held()
         if self.shown is not None:
             self.owner.service.withdraw(self.shown)

@@ -6,7 +6,10 @@ pytest-xvfb gives every test session a virtual screen, so these run headless.
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
 import tempfile
+import time
 import tkinter as tk
 import traceback
 from pathlib import Path
@@ -95,3 +98,32 @@ def make_chat(root, settings):
 @pytest.fixture
 def fake_client():
     return FakeClient()
+
+
+@pytest.fixture
+def window_manager():
+    """openbox on the test session's virtual screen, for what only a window manager does:
+    minimising, a close request from the title bar. Stopped after the test."""
+    env = dict(os.environ)
+    proc = subprocess.Popen(["openbox", "--sm-disable"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not _wm_running(env):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("openbox did not start on the test's screen")
+        time.sleep(0.02)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def _wm_running(env) -> bool:
+    """openbox says on the root window that it manages the screen."""
+    answer = subprocess.run(
+        ["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], env=env, capture_output=True, text=True, check=False
+    )
+    return "window id #" in answer.stdout

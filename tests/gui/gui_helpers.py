@@ -159,17 +159,24 @@ class FakeBackend:
         self.join = join
         self.rooms = rooms
         self.made: list[tuple[str, int]] = []
+        self.fingerprints: list[str | None] = []  # what each client was told to expect
         self.joins: list[tuple[str, str, str | None]] = []  # (room, name, password) of each join asked
 
-    def make_client(self, host: str, tcp_port: int):
+    def make_client(self, host: str, tcp_port: int, expected_fingerprint: str | None = None):
         self.made.append((host, tcp_port))
+        self.fingerprints.append(expected_fingerprint)
         backend = self
 
         class Client(FakeClient):
             def join_room(self, room, username, password=None):
                 backend.joins.append((room, username, password))
-                if isinstance(backend.join, BaseException):
-                    raise backend.join
+                join = backend.join
+                if isinstance(join, list):
+                    join = join.pop(0)
+                elif isinstance(join, dict):  # by room, for joins that run at once
+                    join = join.get(room)
+                if isinstance(join, BaseException):
+                    raise join
                 self.room, self.username = room, username
 
             def list_rooms(self) -> list[RoomInfo]:
@@ -177,7 +184,10 @@ class FakeBackend:
                     raise backend.rooms
                 return list(backend.rooms)
 
-        return Client()
+        client = Client()
+        client.server_host, client.tcp_port = host, tcp_port
+        client.server_fingerprint = expected_fingerprint  # the server showed what the link promised
+        return client
 
     finds_rooms = False  # a test that browses the LAN gives a backend of its own (test_join_dialog_edits)
 

@@ -1,4 +1,4 @@
-"""The start window, several chat windows in one process, and run_app."""
+"""The main window: the start page, several rooms in one window, closing and quitting, run_app."""
 
 from __future__ import annotations
 
@@ -63,10 +63,13 @@ def test_buttons_open_one_dialog_each_and_keyboard_works(root, app):
     assert app.dialogs == {}
 
 
-def test_chat_windows_share_nothing(root, app):
+def test_rooms_share_nothing(root, app):
     first = app.open_chat(FakeClient(room="one", username="A", host_name="A", members=("A",)))
     second = app.open_chat(FakeClient(room="two", username="B", host_name="Z", members=("Z", "B")))
-    assert app.start.status_var.get() == "2 chat windows open."
+    assert [app.sidebar.label(key) for key in app.sidebar.keys()] == ["★ one", "two"]
+    app.show_start()
+    assert app.start.status_var.get() == "You are in 2 rooms; pick one on the left."
+    app.show_room(first)
     first.client.events.put(ChatMessage(1, "X", "only in one", time.time()))
     pump(root, lambda: "only in one" in first.transcript())
     first.input.insert("1.0", "draft in one")
@@ -77,40 +80,64 @@ def test_chat_windows_share_nothing(root, app):
     first.leave()
     assert wait_for_background(timeout=5.0) and first.client.left
     assert app.chats == [second] and second.client.left is False
+    assert app.sidebar.keys() == [second] and app.shown is second
     second.client.events.put(ChatMessage(1, "Z", "still alive", time.time()))
     pump(root, lambda: "still alive" in second.transcript())
 
 
-def test_closing_the_start_window_hides_it_until_the_last_chat_closes(root, app):
+def test_closing_the_window_leaves_no_room_and_says_once_how_to_quit(window_manager, root, app):
     chat = app.open_chat(FakeClient())
-    app.close_start()
-    assert root.state() == "withdrawn" and not app.closing
-    chat.leave()  # the last window: the app quits
-    assert app.closing
+    app.close_window()
+    assert app.note is not None and "Quit" in app.note_label.cget("text")
+    assert not app.closing and app.chats == [chat] and not chat.client.left
+    pump(root, lambda: app.note.winfo_viewable(), what="the note on screen")
+    app.note.event_generate("<Return>")
+    pump(root, lambda: root.state() == "iconic", what="the window to be minimised")
+    assert Settings.load().told_how_to_quit
+    app.show_window()
+    pump(root, lambda: root.state() == "normal", what="the window to come back")
+    app.close_window()  # the second time without the note
+    assert app.note is None and root.state() == "iconic" and not chat.client.left
+
+
+def test_closing_the_window_with_a_tray_hides_it(root, settings):
+    application = app_module.App(root, settings=settings, tray_available=True)
+    chat = application.open_chat(FakeClient())
+    application.close_window()
+    assert root.state() == "withdrawn" and application.note is None and not chat.client.left
+    application.quit()
     assert wait_for_background(timeout=5.0) and chat.client.left
 
 
-def test_back_to_start_and_leave_show_the_start_window(root, app):
+def test_closing_the_window_without_rooms_quits(root, app):
+    app.close_window()
+    assert app.closing
+
+
+def test_leaving_the_last_room_shows_the_start_page(root, app):
     chat = app.open_chat(FakeClient())
-    app.close_start()
     chat.back_to_start()
-    assert root.state() == "normal" and not app.closing and app.chats == []
+    root.update()
+    assert app.start.winfo_ismapped() and not app.closing and app.chats == [] and app.shown is None
     chat = app.open_chat(FakeClient())
-    app.close_start()
     chat.leave_button.invoke()
-    assert root.state() == "normal" and not app.closing
+    root.update()
+    assert app.start.winfo_ismapped() and not app.closing
     pump(root, lambda: chat.client.left, what="the client to leave")
 
 
-def test_chat_window_size_is_remembered(root, app):
-    chat = app.open_chat(FakeClient())
-    chat.win.geometry("800x600")
-    pump(root, lambda: chat.win.winfo_width() == 800)
-    chat.leave()
-    assert Settings.load().chat_size == "800x600"
+def test_window_size_and_sidebar_width_are_remembered(root, app):
+    app.open_chat(FakeClient())
+    root.geometry("900x620+30+40")
+    pump(root, lambda: root.winfo_width() == 900)
+    app.body.sashpos(0, 230)
+    root.update()
+    app.quit()
+    saved = Settings.load()
+    assert saved.window_geometry.startswith("900x620") and saved.sidebar_width == 230
 
 
-def test_run_app_opens_the_start_window_and_returns_0(config_home, monkeypatch):
+def test_run_app_opens_the_main_window_and_returns_0(config_home, monkeypatch):
     seen = {}
 
     class ClosingApp(app_module.App):
@@ -118,7 +145,7 @@ def test_run_app_opens_the_start_window_and_returns_0(config_home, monkeypatch):
             super().__init__(root, **kwargs)
             seen["title"] = root.title()
             seen["settings"] = self.settings.path
-            root.after(50, self.close_start)
+            root.after(50, self.close_window)
 
     monkeypatch.setattr(app_module, "App", ClosingApp)
     assert app_module.run_app([]) == 0
@@ -158,7 +185,7 @@ def test_run_app_logs_warnings_to_the_app_log_file_and_traps_callback_errors(con
         def __init__(self, root, **kwargs):
             super().__init__(root, **kwargs)
             logging.getLogger("ocm_gui.test").warning("written to the file")
-            root.after(50, lambda: seen.setdefault("trap", root.report_callback_exception) and self.close_start())
+            root.after(50, lambda: seen.setdefault("trap", root.report_callback_exception) and self.close_window())
 
     monkeypatch.setattr(app_module, "App", LoggingApp)
     assert app_module.run_app([]) == 0

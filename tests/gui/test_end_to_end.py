@@ -76,6 +76,7 @@ def test_host_and_join_chat_both_ways_then_host_closes_the_room(root, app):
         assert host_chat.server.fingerprint in chat.fingerprint_label.cget("text")
 
     # --- messages both ways, shown in both windows; own ones confirmed
+    app.show_room(host_chat)  # the host picks the room in the sidebar
     type_and_press_enter(root, host_chat, "ようこそ、ボブさん！")
     pump(root, lambda: "ようこそ、ボブさん！" in member_chat.transcript(), what="host's message at member")
     pump(root, lambda: "ようこそ、ボブさん！  ✓" in host_chat.transcript(), what="host's message confirmed")

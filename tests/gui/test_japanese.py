@@ -97,7 +97,7 @@ def japanese(monkeypatch):
 def test_no_english_left_in_any_window(root, japanese, settings):
     app = App(root, settings=settings)
     root.update()
-    app.start.set_open_chats(1)
+    app.start.set_rooms(1)
     assert app.start.host_button.cget("text") == "ルームをホスト"
     assert english_words(root) == set(), "start window"
 

@@ -68,11 +68,11 @@ def open_chat(app, **kwargs) -> tuple[ChatWindow, FakeClient]:
 
 
 def look_away(app, chat: ChatWindow) -> None:
-    """Give the keyboard focus to the start window, as a person switching windows does."""
+    """Look at something else in the main window (its start page), as a person switching rooms does."""
     chat.input.focus_force()
-    pump(app.root, lambda: chat.focused, what="the chat window's focus")
-    app.start.host_button.focus_force()
-    pump(app.root, lambda: not chat.focused, what="the chat window to lose focus")
+    pump(app.root, lambda: chat.focused, what="the room's focus")
+    app.show_start()
+    pump(app.root, lambda: not chat.focused, what="the room to be out of sight")
 
 
 def message(text="hello", sender="Bob", history=False, seq=1):
@@ -136,7 +136,7 @@ def test_focus_withdraws_the_notification(app, daemon):
     look_away(app, chat)
     client.events.put(message())
     pump(app.root, lambda: daemon.displayed() == 1, what="the notification")
-    chat.input.focus_force()
+    app.show_room(chat)  # back to the room
     pump(app.root, lambda: daemon.displayed() == 0, what="the notification to go away")
 
 
@@ -167,7 +167,7 @@ def test_without_a_notification_service_the_window_is_still_marked_quietly(app, 
     with caplog.at_level(logging.INFO, logger="ocm_gui.notify.desktop"):
         client.events.put(message("one", seq=1))
         pump(app.root, lambda: rings, what="the bell instead")
-        chat.input.focus_force()
+        app.show_room(chat)
         pump(app.root, lambda: chat.focused)
         look_away(app, chat)
         client.events.put(message("two", seq=2))

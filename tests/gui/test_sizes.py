@@ -211,8 +211,9 @@ def test_a_file_cards_buttons_go_below_the_name_when_narrow_and_back_beside_it_w
     chat = chat_with_a_file(scaled_app, root, host=False)
     card = chat.files.lines["f1"]
     buttons = card.rest[1]
-    chat.win.geometry(f"{theme.scaled(root, 560)}x{theme.scaled(root, 400)}")
+    side = scaled_app.body.sashpos(0)  # the sidebar beside the room
+    chat.win.geometry(f"{theme.scaled(root, 560) + side}x{theme.scaled(root, 400)}")
     pump(root, lambda: int(buttons.grid_info()["row"]) == 2, what="the buttons under the name")
-    chat.win.geometry(f"{theme.scaled(root, 900)}x{theme.scaled(root, 400)}")
+    chat.win.geometry(f"{theme.scaled(root, 900) + side}x{theme.scaled(root, 400)}")
     pump(root, lambda: int(buttons.grid_info()["row"]) == 1, what="the buttons beside the name")
     assert not card.name.elided

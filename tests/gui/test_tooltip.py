@@ -127,8 +127,9 @@ def test_chat_header_cuts_long_names_and_keeps_the_share_button_in_view(root, ap
         members=("Bob", "Maximiliana-Theodora-Featherstonehaugh"),
     )
     chat = app.open_chat(client)
-    chat.win.geometry("700x500")
-    pump(root, lambda: chat.win.winfo_width() == 700)
+    side = app.body.sashpos(0)  # the sidebar beside the room
+    chat.win.geometry(f"{700 + side}x500")
+    pump(root, lambda: chat.win.winfo_width() == 700 + side)
     root.update()
     assert chat.room_name.elided and chat.room_name.tooltip.current_text() == room
     assert chat.who_name.elided and "Maximiliana-Theodora-Featherstonehaugh" in chat.who_name.tooltip.current_text()
