@@ -18,6 +18,7 @@ import importlib
 import logging
 import pkgutil
 import queue
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -82,6 +83,28 @@ def check_notifications() -> str:
         backend = get_backend_class().__name__
     log.info("notifications through %s", backend)
     return backend
+
+
+def check_tray(platform: str = sys.platform) -> str:
+    """Finds the tray library's backend for this platform (pystray imports it by name and
+    connects to the screen on import, so only its presence is checked); "none" on macOS."""
+    if platform == "darwin":
+        return "none"
+    import importlib.util
+
+    backend = "_win32" if platform == "win32" else "_xorg"
+    with _step("finding the tray icon library"):
+        # The package is found, not imported: importing it would open the screen.
+        spec = importlib.util.find_spec("pystray")
+        if spec is None or spec.submodule_search_locations is None:
+            raise ImportError("pystray is not in this build")
+        found = {info.name for info in pkgutil.iter_modules(spec.submodule_search_locations)}
+        if backend not in found:
+            raise ImportError(f"pystray.{backend} is not in this build")
+        if platform != "win32" and importlib.util.find_spec("Xlib") is None:
+            raise ImportError("python-xlib is not in this build")
+    log.info("tray icon through pystray.%s", backend)
+    return backend.lstrip("_")
 
 
 def check_imports() -> int:
@@ -218,8 +241,9 @@ def run(timeout: float = 10.0) -> str:
     tcl = check_tcl()
     pictures = check_pictures()
     notifications = check_notifications()
+    tray = check_tray()
     chat = check_chat(timeout)
     return (
         f"{chat}; {modules} modules import; Tcl {tcl} starts; {pictures} picture types decode; "
-        f"notifications through {notifications}"
+        f"notifications through {notifications}; tray icon through {tray}"
     )

@@ -56,7 +56,7 @@ class LinkPrompt:
         self.note_var = tk.StringVar(
             frame, value=_("The link says which identity the server must show; the app checks it before you join.")
         )
-        note = ttk.Label(frame, style="Small.TLabel", wraplength=theme.scaled(master, 520), justify="left")
+        note = ttk.Label(frame, style="Small.TLabel", wraplength=theme.scaled(master, 640), justify="left")
         note.grid(row=4, column=0, columnspan=2, sticky="w", pady=theme.pad(master, 2, 14))
         show_wrapped(note, self.note_var)  # Japanese broken where kinsoku allows
         ttk.Label(frame, text=_("Your name")).grid(row=5, column=0, sticky="w", padx=pad)

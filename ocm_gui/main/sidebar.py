@@ -49,10 +49,16 @@ class RoomList:
         self.tree.column("room", stretch=True, width=theme.scaled(master, 100), minwidth=theme.scaled(master, 60))
         self.tree.column("unread", stretch=False, width=theme.scaled(master, 44), anchor="center")
         self.tree.grid(row=1, column=0, sticky="nsew")
-        self.empty = ttk.Label(
-            frame, text=_("No rooms yet"), style="Muted.TLabel", anchor="center", padding=theme.scaled(master, 8)
+        # Inside the empty list, on its colours (a plain label: the dark palette recolours it).
+        self.empty = tk.Label(
+            self.tree,
+            text=_("No rooms yet"),
+            background=theme.PANEL,
+            foreground=theme.MUTED,
+            font="OCMSmall",
+            wraplength=theme.scaled(master, 140),
         )
-        self.empty.grid(row=1, column=0, sticky="new")
+        self.empty.place(relx=0.5, y=theme.scaled(master, 12), anchor="n")
         bold = theme.named_font(master, "OCMChatBold")
         self.tree.tag_configure("unread", font=bold)
         self.tree.tag_configure("gone", foreground=theme.MUTED)
@@ -67,7 +73,7 @@ class RoomList:
         item = self.tree.insert("", "end", values=(room, ""))
         self._items[key], self._keys[item] = item, key
         self._relabel()
-        self.empty.grid_remove()
+        self.empty.place_forget()
 
     def remove(self, key: Hashable) -> None:
         item = self._items.pop(key, None)
@@ -77,7 +83,7 @@ class RoomList:
             self.tree.delete(item)
             self._relabel()
         if not self._items:
-            self.empty.grid()
+            self.empty.place(relx=0.5, y=theme.scaled(self.frame, 12), anchor="n")
 
     def set_unread(self, key: Hashable, unread: int) -> None:
         row = self.rows.get(key)
