@@ -50,8 +50,13 @@ from ocm_gui.tray import Tray, TrayChose, TrayClicked, tray_offered
 
 D = TypeVar("D", bound=Dialog)
 
-# Ctrl+Tab and Ctrl+Shift+Tab (Cmd on macOS) go round the rooms; X11 calls Shift+Tab ISO_Left_Tab.
-STEP_KEYS = (("Tab", 1), ("Shift-Tab", -1), ("Shift-ISO_Left_Tab", -1), ("ISO_Left_Tab", -1))
+# Ctrl+Tab and Ctrl+Shift+Tab go round the rooms, Control on macOS too (Cmd+Tab is the
+# system's app switcher there, and Ctrl+Tab is what its browsers use); X11 calls Shift+Tab
+# ISO_Left_Tab.
+STEP_KEYS = tuple(
+    (f"<Control-{key}>", step)
+    for key, step in (("Tab", 1), ("Shift-Tab", -1), ("Shift-ISO_Left_Tab", -1), ("ISO_Left_Tab", -1))
+)
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +282,7 @@ class App:
             root.bind(theme.shortcut(f"Key-{number}"), self._nth_room_key(number - 1))
         for sequence, step in STEP_KEYS:
             try:
-                root.bind(theme.shortcut(sequence), self._step_key(step))
+                root.bind(sequence, self._step_key(step))
             except tk.TclError:
                 pass  # ISO_Left_Tab is an X11 key name
         root.bind(theme.shortcut("k"), lambda e: self.open_switcher())
@@ -294,7 +299,7 @@ class App:
             widget.bind(theme.shortcut("k"), lambda e: self._break(self.open_switcher))
             for sequence, step in STEP_KEYS:
                 try:
-                    widget.bind(theme.shortcut(sequence), self._step_key(step))
+                    widget.bind(sequence, self._step_key(step))
                 except tk.TclError:
                     pass
 

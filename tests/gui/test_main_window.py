@@ -4,7 +4,9 @@ hosted room serving its members while the window is closed, and Quit leaving the
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 from gui_helpers import FakeBackend, FakeClient, pump
@@ -244,3 +246,14 @@ def test_enter_presses_the_focused_button_of_a_closed_rooms_banner(root, app, th
     three.back_button.event_generate("<Return>")
     root.update()
     assert three.destroyed and app.chats == [one, two] and app.shown is two
+
+
+def test_start_at_login_in_the_chat_menu_writes_and_removes_the_autostart_entry(root, app, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # never the real autostart folder
+    entry = Path(os.environ["XDG_CONFIG_HOME"]) / "autostart" / "online-chat-messenger.desktop"
+    index = app.chat_menu.index("Start at login")
+    app.chat_menu.invoke(index)
+    assert entry.is_file() and "--background" in entry.read_text(encoding="utf-8")
+    assert Settings.load().start_at_login
+    app.chat_menu.invoke(index)
+    assert not entry.exists() and not Settings.load().start_at_login
