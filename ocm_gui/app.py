@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from tkinter import ttk
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ocm_core import i18n, paths
 from ocm_core.errors import BadLink
@@ -92,6 +92,37 @@ class QuitWanted:
     """The system asks the app to end (logout, shutdown, a SIGTERM): leave every room properly."""
 
 
+class Arrivals:
+    """Clients a worker has joined that the Tk thread has not shown yet. Quit leaves them too:
+    a logout's SIGTERM can come between the server's yes and the Tk thread's turn, and a
+    client nobody shows would stay in its room until the server's timeout."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: set[Any] = set()
+        self.closed = False
+
+    def joined(self, client) -> bool:
+        """A worker's client is in its room: held until shown; False once the app quits
+        (the worker then leaves at once)."""
+        with self._lock:
+            if self.closed:
+                return False
+            self._held.add(client)
+            return True
+
+    def shown(self, client) -> None:
+        with self._lock:
+            self._held.discard(client)
+
+    def close(self) -> list[Any]:
+        """The app quits: no more arrivals; the ones not shown, to be left."""
+        with self._lock:
+            self.closed = True
+            held, self._held = list(self._held), set()
+        return held
+
+
 @dataclass(eq=False)
 class GoneRoom:
     """A room the app was in when it last ran that is not there any more (a sidebar row, greyed)."""
@@ -132,6 +163,7 @@ class App:
         self.confirm: Confirm | None = None
         self.link_prompt: LinkPrompt | None = None
         self.note: tk.Toplevel | None = None  # "the app keeps running", said once
+        self.arrivals = Arrivals()
         self.notifications = Notifications(root, self.settings)
 
         theme.apply_theme(root)
@@ -570,12 +602,19 @@ class App:
     def _rejoin(self, text: str, link: InviteLink, name: str) -> None:
         backend = self.backend
 
+        arrivals = self.arrivals
+
         def work():
             client = backend.make_client(link.host, link.port, expected_fingerprint=link.fingerprint)
             client.join_room(link.room, name)
+            if not arrivals.joined(client):
+                client.leave()  # the app quit meanwhile
+                return None
             return client
 
         def done(client, error: BaseException | None) -> None:
+            if client is not None:
+                self.arrivals.shown(client)
             if self.closing:
                 if client is not None:
                     fire_and_forget(client.leave, name="ocm-gui-leave")
@@ -673,6 +712,7 @@ class App:
             link,
             name=name or self.start.name or self.settings.name,
             backend=self.backend,
+            arrivals=self.arrivals,
             on_joined=self._joined_by_link,
             on_cancel=self._link_cancelled,
         )
@@ -681,6 +721,7 @@ class App:
         return prompt
 
     def _joined_by_link(self, prompt: LinkPrompt, client) -> None:
+        self.arrivals.shown(client)
         prompt.frame.destroy()
         if self.link_prompt is prompt:
             self.link_prompt = None
@@ -907,7 +948,8 @@ class App:
             return
         self._remember_place()
         self.closing = True
-        inbox_for(self.root).forget(self)
+        for client in self.arrivals.close():
+            fire_and_forget(client.leave, name="ocm-gui-leave")
         for chat in list(self.chats):
             chat.leave()
         for dialog in list(self.dialogs.values()):

@@ -27,11 +27,13 @@ class LinkPrompt:
         *,
         name: str,
         backend: ports.Backend,
+        arrivals=None,
         on_joined: Callable[[LinkPrompt, ports.RoomClient], None],
         on_cancel: Callable[[LinkPrompt], None],
     ):
         self.link = link
         self.backend = backend
+        self.arrivals = arrivals  # the app's Arrivals: a client joined as the app quits is left
         self._on_joined = on_joined
         self._on_cancel = on_cancel
         self.busy = False
@@ -111,9 +113,14 @@ class LinkPrompt:
         self.join_button.state(["disabled"])
         self.message.configure(text=_("Joining…"), style="Muted.TLabel")
 
-        def work() -> ports.RoomClient:
+        arrivals = self.arrivals
+
+        def work() -> ports.RoomClient | None:
             client = backend.make_client(link.host, link.port, expected_fingerprint=link.fingerprint)
             client.join_room(link.room, name, password)
+            if arrivals is not None and not arrivals.joined(client):
+                client.leave()  # the app quit meanwhile
+                return None
             return client
 
         run_in_thread(self.frame, work, self._done, name="ocm-gui-join-link")
@@ -129,7 +136,7 @@ class LinkPrompt:
         if isinstance(error, (PasswordRequired, WrongPassword)):
             self._ask_password(str(error))
             return
-        if error is not None:
+        if error is not None or client is None:
             self.message.configure(text=str(error))
             self.join_button.focus_set()
             return

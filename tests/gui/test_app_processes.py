@@ -99,6 +99,6 @@ def test_a_logout_leaves_every_room_and_the_next_start_joins_them_again(config_h
                 app.kill()
                 app.wait()
         # Left properly: gone from the room at once, not after the server's silence timeout.
-        wait_until(lambda: "Bo" not in host.members, 5, what="Bo to have left")
+        wait_until(lambda: "Bo" not in host.members, 10, what="Bo to have left")
         saved = json.loads(settings_file.read_text(encoding="utf-8"))
         assert saved["rooms"] == [link], f"the {run} run forgot the room"

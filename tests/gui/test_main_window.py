@@ -5,12 +5,13 @@ hosted room serving its members while the window is closed, and Quit leaving the
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from gui_helpers import FakeBackend, FakeClient, pump
-from support import EventLog
+from support import EventLog, wait_until
 
 from ocm_core.crypto.identity import ServerIdentity
 from ocm_core.errors import PasswordRequired, RoomNotFound
@@ -257,3 +258,43 @@ def test_start_at_login_in_the_chat_menu_writes_and_removes_the_autostart_entry(
     assert Settings.load().start_at_login
     app.chat_menu.invoke(index)
     assert not entry.exists() and not Settings.load().start_at_login
+
+
+def test_quit_leaves_a_room_joined_again_before_the_window_showed_it(root, settings):
+    """A logout can come between the server's yes and the Tk thread's turn: the client that
+    nobody shows yet is left too, not kept in its room until the server's timeout."""
+    settings.update(name="Ann", rooms=[link_to("kept")])
+    backend = FakeBackend()
+    app = app_module.App(root, settings=settings, backend=backend)
+    app.rejoin_saved_rooms()  # the worker joins; the Tk loop is not run, so nothing is shown
+    wait_until(lambda: app.arrivals._held, what="the worker's client joined")
+    [client] = list(app.arrivals._held)
+    app.quit()
+    assert wait_for_background(timeout=5) and client.left and app.chats == []
+
+
+def test_a_join_that_ends_after_quit_is_left_at_once(root, settings):
+    release = threading.Event()
+
+    class SlowBackend(FakeBackend):
+        def make_client(self, host, tcp_port, expected_fingerprint=None):
+            client = super().make_client(host, tcp_port, expected_fingerprint)
+            joined = client.join_room
+
+            def slow_join(room, username, password=None):
+                assert release.wait(5)
+                joined(room, username, password)
+
+            client.join_room = slow_join
+            self.clients.append(client)
+            return client
+
+    backend = SlowBackend()
+    backend.clients = []
+    settings.update(name="Ann", rooms=[link_to("slow")])
+    app = app_module.App(root, settings=settings, backend=backend)
+    app.rejoin_saved_rooms()
+    wait_until(lambda: backend.clients, what="the worker's client made")
+    app.quit()
+    release.set()  # the server says yes only now
+    assert wait_for_background(timeout=5) and backend.clients[0].left
