@@ -25,7 +25,7 @@ from tkinter import ttk
 from typing import Any, TypeVar
 
 from ocm_core import i18n, paths
-from ocm_core.errors import BadLink
+from ocm_core.errors import BadLink, RoomNotFound
 from ocm_core.i18n import _, ngettext
 from ocm_core.wire.links import InviteLink, parse_link
 from ocm_gui import appearance, autostart, single_instance, theme
@@ -275,7 +275,7 @@ class App:
     def _build_menu(self) -> None:
         menubar = self.menubar = tk.Menu(self.root)
         chat_menu = self.chat_menu = tk.Menu(menubar, tearoff=0)
-        accel = {key: theme.shortcut(key).strip("<>").replace("Control", "Ctrl") for key in ("k", "w", "q", "o")}
+        accel = {key: key_label(key) for key in ("k", "w", "q", "o")}
         chat_menu.add_command(label=_("Host a room…"), command=self.open_host_dialog)
         chat_menu.add_command(label=_("Join a room…"), command=self.open_join_dialog)
         chat_menu.add_separator()
@@ -483,7 +483,9 @@ class App:
         return self._open_dialog(HostDialog, self._hosted)
 
     def open_join_dialog(self) -> JoinDialog:
-        return self._open_dialog(JoinDialog, self._joined)
+        dialog = self._open_dialog(JoinDialog, self._joined)
+        dialog.on_link = lambda link, name: self.open_link(link, name=name or None)
+        return dialog
 
     def _hosted(self, server, client, share_address: str) -> None:
         self.open_chat(client, server=server, share_address=share_address)
@@ -567,12 +569,30 @@ class App:
 
     # -- rooms kept between runs
     def _remember_room(self, link: str, *, hosted: bool) -> None:
-        rooms = [entry for entry in self.settings.rooms if entry != link]
+        """Keep the room for the next start, in its place: the sidebar's order (and so
+        Ctrl+1…9) stays the same from day to day, whichever rejoin finishes first."""
+        rooms = list(self.settings.rooms)
+        if link not in rooms:
+            rooms.append(link)
         hosted_rooms = [entry for entry in self.settings.hosted_rooms if entry != link]
-        rooms.append(link)
         if hosted:
             hosted_rooms.append(link)
         self.settings.update(rooms=rooms, hosted_rooms=hosted_rooms)
+        self._keep_saved_order()
+
+    def _keep_saved_order(self) -> None:
+        """Rooms kept between runs stand in the sidebar in the saved order; others after them."""
+        saved = {link: at for at, link in enumerate(self.settings.rooms)}
+
+        def place(key) -> int:
+            link = key.link if isinstance(key, (ChatWindow, GoneRoom)) else None
+            return saved.get(link, len(saved)) if link else len(saved)
+
+        keys = self.sidebar.keys()
+        wanted = sorted(keys, key=lambda k: (place(k), keys.index(k)))
+        if wanted != keys:
+            self.sidebar.reorder(wanted)
+            self._tray_rooms()
 
     def _forget_room(self, link: str) -> None:
         self.settings.update(
@@ -599,7 +619,7 @@ class App:
                 continue
             self._rejoin(text, link, name)
 
-    def _rejoin(self, text: str, link: InviteLink, name: str) -> None:
+    def _rejoin(self, text: str, link: InviteLink, name: str, *, show_gone: bool = False) -> None:
         backend = self.backend
 
         arrivals = self.arrivals
@@ -621,7 +641,11 @@ class App:
                 return
             if error is not None:
                 log.info("could not rejoin %s: %s", text, error)
-                self._add_gone(text, link, hosted=False, reason=str(error))
+                # A room the server says is gone is listed once; one not reached (the network
+                # not up yet at login, the server restarting) is tried again next time.
+                self._add_gone(text, link, hosted=False, reason=str(error), forget=isinstance(error, RoomNotFound))
+                if show_gone:
+                    self.show_room(next(g for g in self.gone if g.link == text))
                 return
             # The first room back is shown; later ones wait in the sidebar, so nothing the
             # person is looking at moves under their hands.
@@ -629,15 +653,17 @@ class App:
 
         run_in_thread(self.root, work, done, name="ocm-gui-rejoin-saved")
 
-    def _add_gone(self, text: str, link: InviteLink, *, hosted: bool, reason: str) -> None:
+    def _add_gone(self, text: str, link: InviteLink, *, hosted: bool, reason: str, forget: bool = True) -> None:
         if any(gone.link == text for gone in self.gone):
             return
         gone = GoneRoom(text, link.room, f"{link.host}:{link.port}", hosted, reason)
         self.gone.append(gone)
         self.sidebar.add(gone, room=gone.room, server=gone.server, hosted=hosted)
         self.sidebar.set_gone(gone)
-        # Listed once: the next start does not try it again.
-        self._forget_room(text)
+        self._keep_saved_order()
+        self._tray_rooms()
+        if forget:  # listed once: the next start does not try it again
+            self._forget_room(text)
 
     def _forget_gone(self, link: str | None) -> None:
         for gone in [g for g in self.gone if g.link == link]:
@@ -658,7 +684,7 @@ class App:
         ttk.Label(page, text=gone.room, style="Title.TLabel").grid(row=0, column=0, sticky="w")
         ttk.Label(
             page,
-            text=_("This room on {server} is not there any more.").format(server=gone.server),
+            text=_("Could not join this room on {server} again.").format(server=gone.server),
             style="Muted.TLabel",
         ).grid(row=1, column=0, sticky="w", pady=theme.pad(self.root, 6, 0))
         reason = ttk.Label(page, text=gone.reason, wraplength=theme.scaled(self.root, 460), justify="left")
@@ -683,7 +709,7 @@ class App:
     def _try_again(self, gone: GoneRoom) -> None:
         link = parse_link(gone.link)
         self._forget_gone(gone.link)
-        self._rejoin(gone.link, link, self.start.name or self.settings.name)
+        self._rejoin(gone.link, link, self.start.name or self.settings.name, show_gone=True)
 
     # -- invite links and later launches
     def open_link(self, text: str, name: str | None = None) -> LinkPrompt | None:
@@ -697,11 +723,10 @@ class App:
             return None
         self.show_window()
         for chat in self.chats:
-            if (
-                chat.room == link.room
-                and (chat.client.server_host, chat.client.tcp_port) == (link.host, link.port)
-                and not chat.room_closed
-            ):
+            same_server = (chat.client.server_host, chat.client.tcp_port) == (link.host, link.port) or (
+                chat.client.server_fingerprint == link.fingerprint  # the same server by another address
+            )
+            if chat.room == link.room and same_server and not chat.room_closed:
                 self.show_room(chat)  # already in it
                 return None
         if self.link_prompt is not None:
@@ -831,7 +856,7 @@ class App:
         note.resizable(False, False)
         frame = ttk.Frame(note, padding=theme.scaled(note, 16))
         frame.pack(fill="both", expand=True)
-        quit_key = theme.shortcut("q").strip("<>").replace("Control", "Ctrl")
+        quit_key = key_label("q")
         self.note_label = ttk.Label(
             frame,
             text=_(
@@ -932,6 +957,7 @@ class App:
             self.problem.destroy()
         self.problem = win = tk.Toplevel(self.root)
         win.title(APP_TITLE)
+        win.transient(self.root)  # over the main window, not in a corner of the screen
         win.resizable(False, False)
         self.problem_label = ttk.Label(win, text=text, wraplength=420, justify="left")
         self.problem_label.grid(row=0, column=0, padx=16, pady=(16, 8), sticky="w")
@@ -951,19 +977,28 @@ class App:
         for client in self.arrivals.close():
             fire_and_forget(client.leave, name="ocm-gui-leave")
         for chat in list(self.chats):
-            chat.leave()
-        for dialog in list(self.dialogs.values()):
-            dialog.close()
-        if self.link_prompt is not None:
-            self.link_prompt.close()
-        self.notifications.close()
-        self.appearance.close()
+            chat.leave()  # leaves even when the windows are gone already
         if self.tray is not None:
             self.tray.stop()
-        self.root.destroy()
+        self.appearance.close()
+        try:
+            for dialog in list(self.dialogs.values()):
+                dialog.close()
+            if self.link_prompt is not None:
+                self.link_prompt.close()
+            self.notifications.close()
+            self.root.destroy()
+        except tk.TclError as exc:  # the main window was destroyed from outside
+            log.info("the windows were gone before Quit: %s", exc)
         # Tk objects must die on the Tk thread: the windows' cycles are collected here, not
         # by a background thread (a leave, a server stop) that happens to trigger a collection.
         gc.collect()
+
+
+def key_label(key: str, platform: str = sys.platform) -> str:
+    """A shortcut as menus write it: "Ctrl+K", "Cmd+K" on macOS."""
+    modifier = "Cmd" if theme.platform_key(platform) == "darwin" else "Ctrl"
+    return f"{modifier}+{key.upper()}"
 
 
 def invite_link(client, share_address: str | None) -> str | None:

@@ -17,6 +17,17 @@ from ocm_gui.chat.composer_rules import MAX_LINES, MAX_SHARE, MIN_LINES, counter
 from ocm_gui.text.emoji import configure_emoji_tag, retag_emoji
 
 
+def unbind_one(widget: tk.Misc, sequence: str, funcid: str) -> None:
+    """Remove one of several bindings of `sequence` (tkinter's unbind removes them all)."""
+    try:
+        script = str(widget.tk.call("bind", str(widget), sequence))
+        kept = "\n".join(line for line in script.splitlines() if funcid not in line)
+        widget.tk.call("bind", str(widget), sequence, kept)
+        widget.deletecommand(funcid)
+    except tk.TclError:
+        pass  # the window went first
+
+
 class Composer:
     """Input, buttons and the lines under them. `measure(text)` gives a message's size in bytes.
 
@@ -84,7 +95,9 @@ class Composer:
         self.input.bind("<<Modified>>", self._on_modified)
         self.input.bind("<Configure>", lambda e: self.fit_height(), add="+")
         top = self.input.winfo_toplevel()
-        top.bind("<Configure>", lambda e: self.fit_height() if e.widget is top else None, add="+")
+        bound = top.bind("<Configure>", lambda e: self.fit_height() if e.widget is top else None, add="+")
+        # The window outlives a room shown in the main window: the binding goes with the input.
+        self.input.bind("<Destroy>", lambda e: unbind_one(top, "<Configure>", bound), add="+")
         # Tk's Text moves to the line's start on Control-a; people expect "select all".
         self.input.bind(theme.shortcut("a"), self.select_all)
         self.input.bind(theme.shortcut("A"), self.select_all)

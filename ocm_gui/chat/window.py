@@ -619,10 +619,31 @@ class ChatWindow:
         self.leave()
 
     def leave(self) -> None:
-        """Leave the room (or, as host, close it and then stop the bundled server)."""
+        """Leave the room (or, as host, close it and then stop the bundled server). The room
+        is left even when the windows are gone already (a window destroyed from outside, a
+        display that went away): the widget work comes after."""
         if self.destroyed:
             return
         self.destroyed = True
+        self.closed.set()
+        client, server = self.client, self.server
+
+        def shut_down() -> None:
+            try:
+                client.leave()
+            finally:
+                if server is not None:
+                    server.stop()
+
+        fire_and_forget(shut_down, name="ocm-gui-close-room" if server else "ocm-gui-leave")
+        try:
+            self._put_away()
+        except tk.TclError as exc:
+            log.info("the room's widgets were gone already: %s", exc)
+        if self._on_close is not None:
+            self._on_close(self)
+
+    def _put_away(self) -> None:
         if self.confirm is not None:
             self.confirm.close()
             self.confirm = None
@@ -634,23 +655,10 @@ class ChatWindow:
             except tk.TclError:
                 pass
         self._inbox.forget(self)
-        self.closed.set()
         for after_id in list(self._later_ids):
             self.win.after_cancel(after_id)
         self._later_ids.clear()
         self.files.close()
-        client, server = self.client, self.server
-
-        def shut_down() -> None:
-            try:
-                client.leave()
-            finally:
-                if server is not None:
-                    server.stop()
-
-        fire_and_forget(shut_down, name="ocm-gui-close-room" if server else "ocm-gui-leave")
         if self.alerts is not None:
             self.alerts.closed()
         (self.page if self.embedded else self.win).destroy()
-        if self._on_close is not None:
-            self._on_close(self)

@@ -386,8 +386,20 @@ class JoinDialog(Dialog):
         if not self.closed:
             self.refresh()
 
+    on_link: Callable[[str, str], object] | None = None  # (link, name): the app opens an invite link's page
+
+    def _a_link_typed(self) -> bool:
+        """An invite link pasted as the address goes to the link's own page (the app's)."""
+        text = self.address_var.get().strip().strip("<>")
+        if self.on_link is None or not text.lower().startswith("ocm:"):
+            return False
+        on_link, name = self.on_link, self.name_var.get().strip()
+        self.close()
+        on_link(text, name)
+        return True
+
     def refresh(self) -> None:
-        if self.closed:
+        if self.closed or self._a_link_typed():
             return
         if self.mode_var.get() != BY_ADDRESS:
             self.mode_var.set(BY_ADDRESS)
@@ -556,7 +568,7 @@ class JoinDialog(Dialog):
 
     # -- joining
     def ok(self) -> None:
-        if self.busy or self.closed:
+        if self.busy or self.closed or self._a_link_typed():
             return
         if self.mode_var.get() == ON_NETWORK:
             typed = self.room_var.get().strip()

@@ -105,6 +105,12 @@ class RoomList:
         item = self._items.get(key)
         return str(self.tree.set(item, "room")) if item is not None else ""
 
+    def reorder(self, keys: list[Hashable]) -> None:
+        """Show the rooms in this order."""
+        for at, key in enumerate(keys):
+            self.tree.move(self._items[key], "", at)
+        self._relabel()
+
     def badge(self, key: Hashable) -> str:
         """The unread count as the row shows it ("" for none)."""
         item = self._items.get(key)

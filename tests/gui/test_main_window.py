@@ -14,7 +14,7 @@ from gui_helpers import FakeBackend, FakeClient, pump
 from support import EventLog, wait_until
 
 from ocm_core.crypto.identity import ServerIdentity
-from ocm_core.errors import PasswordRequired, RoomNotFound
+from ocm_core.errors import PasswordRequired, RoomNotFound, ServerUnreachable
 from ocm_core.net.client import ChatClient
 from ocm_core.net.server import ChatServer
 from ocm_core.sansio.events import ChatMessage, RoomClosed
@@ -298,3 +298,88 @@ def test_a_join_that_ends_after_quit_is_left_at_once(root, settings):
     app.quit()
     release.set()  # the server says yes only now
     assert wait_for_background(timeout=5) and backend.clients[0].left
+
+
+def test_leaving_a_room_leaves_nothing_bound_to_the_main_window(root, app, three_rooms):
+    """The trial's bug: a room's input kept a <Configure> binding on the main window, and every
+    move or resize after leaving the room raised "bad window path name"."""
+    one, two, three = three_rooms
+    before = str(root.tk.call("bind", str(root), "<Configure>"))
+    two.leave()
+    root.geometry("1000x700")
+    pump(root, lambda: root.winfo_width() == 1000, what="the window resized")  # fails on a callback error
+    after = str(root.tk.call("bind", str(root), "<Configure>"))
+    assert len(after.splitlines()) == len(before.splitlines()) - 1
+
+
+def test_an_invite_link_pasted_in_the_join_dialog_opens_its_page(root, app):
+    dialog = app.open_join_dialog()
+    root.update()
+    dialog.name_var.set("Bo")
+    dialog.address_var.set(" " + link_to("lobby") + " ")
+    dialog.ok()
+    assert dialog.closed and app.link_prompt is not None
+    assert app.link_prompt.link.room == "lobby" and app.link_prompt.name_var.get() == "Bo"
+
+
+def test_a_link_to_a_room_already_open_shows_it_even_by_another_address(root, app):
+    client = FakeClient(room="lobby", username="Ann", host_name="Bo", members=("Bo", "Ann"))
+    client.server_fingerprint = FINGERPRINT
+    chat = app.open_chat(client)
+    app.show_start()
+    assert app.open_link(link_to("lobby", host="192.0.2.99")) is None  # same fingerprint, other address
+    assert app.shown is chat and app.link_prompt is None
+
+
+def test_the_sidebar_keeps_the_saved_order_whichever_rejoin_ends_first(root, settings):
+    first, second, third = link_to("first"), link_to("second"), link_to("third")
+    settings.update(name="Ann", rooms=[first, second, third])
+    release = {room: threading.Event() for room in ("first", "second", "third")}
+
+    class Backend(FakeBackend):
+        def make_client(self, host, tcp_port, expected_fingerprint=None):
+            client = super().make_client(host, tcp_port, expected_fingerprint)
+            joined = client.join_room
+
+            def in_turn(room, username, password=None):
+                assert release[room].wait(5)
+                joined(room, username, password)
+
+            client.join_room = in_turn
+            return client
+
+    app = app_module.App(root, settings=settings, backend=Backend())
+    try:
+        app.rejoin_saved_rooms()
+        for room in ("third", "first", "second"):  # the servers answer in another order
+            release[room].set()
+            pump(root, lambda room=room: any(c.room == room for c in app.chats), what=f"{room} back")
+        assert [app.sidebar.label(k) for k in app.sidebar.keys()] == ["first", "second", "third"]
+        assert Settings.load().rooms == [first, second, third]
+    finally:
+        app.quit()
+
+
+def test_a_room_not_reached_at_start_is_tried_again_next_time(root, settings):
+    reached, unreachable = link_to("gone-for-now"), link_to("lost")
+    settings.update(name="Ann", rooms=[reached, unreachable])
+    backend = FakeBackend(
+        join={
+            "gone-for-now": ServerUnreachable("Could not reach a server at 192.0.2.7:9090 (refused)."),
+            "lost": RoomNotFound("There is no room named 'lost' on this server."),
+        }
+    )
+    app = app_module.App(root, settings=settings, backend=backend)
+    try:
+        app.rejoin_saved_rooms()
+        pump(root, lambda: len(app.gone) == 2, what="both listed greyed")
+        assert Settings.load().rooms == [reached]  # the room that is gone is listed once only
+    finally:
+        app.quit()
+
+
+def test_quit_leaves_the_rooms_when_the_window_was_destroyed_from_outside(root, app, three_rooms):
+    root.destroy()  # what a window manager's kill, or `xdotool windowclose`, does
+    app.quit()
+    assert wait_for_background(timeout=5)
+    assert all(chat.client.left for chat in three_rooms)
