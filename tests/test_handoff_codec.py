@@ -144,3 +144,28 @@ def test_a_changed_byte_is_refused_or_changes_nothing(data):
         assert decode_handoff(bytes(good), SECRET) == [LINK, "部屋"]
     except BadHandoff:
         pass
+
+
+def test_exactly_the_most_arguments_pass():
+    args = ["x"] * MAX_HANDOFF_ARGS
+    assert decode_handoff(encode_handoff(SECRET, args), SECRET) == args
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (encode_handoff(SECRET, [LINK]) + b"\n", "a hand-off is one line ending in a newline"),  # a blank line after
+        (line([LINK]), "the hand-off is not a JSON object"),
+        (signed(LINK), "the hand-off's args are not a list"),
+    ],
+)
+def test_the_reasons_read_whole(data, reason):
+    with pytest.raises(BadHandoff) as refused:
+        decode_handoff(data, SECRET)
+    assert refused.value.reason == reason
+
+
+def test_an_argument_that_is_not_text_is_refused_in_words():
+    with pytest.raises(LocalProtocolError) as refused:
+        encode_handoff(SECRET, ["\udcff"])
+    assert str(refused.value) == "a hand-off argument is not Unicode text"
