@@ -1,6 +1,7 @@
 """The `ocm` command, and the app behind the packaged OnlineChatMessenger.
 
-    ocm                      open the start window (what a double-click does)
+    ocm                      open the main window (what a double-click does)
+    ocm [--name NAME] LINK   join a room by its invite link (in the copy already running, if any)
     ocm --version            print the version
     ocm --self-test          host a room, join it, relay a message; exit 0 or 1
 
@@ -70,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
             "{app}: host a chat room on your LAN or join one. Without options it opens the start window."
         ).format(app=APP_NAME),
         epilog=_(
-            "Without --version or --self-test, other options go to the app (--settings FILE). "
+            "Without --version or --self-test, other options go to the app: an invite link "
+            "(ocm://HOST:PORT/ROOM?fp=...), --name NAME, --background, --scale FACTOR, --settings FILE; "
+            "a copy already running takes them. "
             "--server [ARGS...] runs the headless server instead; everything after --server goes to it "
             "(see --server --help)."
         ),
