@@ -485,7 +485,18 @@ class App:
     def open_join_dialog(self) -> JoinDialog:
         dialog = self._open_dialog(JoinDialog, self._joined)
         dialog.on_link = lambda link, name: self.open_link(link, name=name or None)
+        dialog.room_open = self._show_if_open
         return dialog
+
+    def _show_if_open(self, host: str, port: int, room: str) -> bool:
+        """Show the room if the app is in it already (on that server); True if so."""
+        for chat in self.chats:
+            client = chat.client
+            if chat.room == room and (client.server_host, client.tcp_port) == (host, port) and not chat.room_closed:
+                self.show_window()
+                self.show_room(chat)
+                return True
+        return False
 
     def _hosted(self, server, client, share_address: str) -> None:
         self.open_chat(client, server=server, share_address=share_address)

@@ -21,6 +21,7 @@ from ocm_core.sansio.events import ChatMessage, RoomClosed
 from ocm_core.wire.links import InviteLink, parse_link
 from ocm_gui import app as app_module
 from ocm_gui.background import wait_for_background
+from ocm_gui.dialogs.join import BY_ADDRESS
 from ocm_gui.settings import Settings
 
 FINGERPRINT = "ABCD-EFGH-IJKL-MNOP-QRST"
@@ -383,3 +384,15 @@ def test_quit_leaves_the_rooms_when_the_window_was_destroyed_from_outside(root, 
     app.quit()
     assert wait_for_background(timeout=5)
     assert all(chat.client.left for chat in three_rooms)
+
+
+def test_joining_a_room_the_app_is_in_already_shows_it(root, app, three_rooms):
+    one, two, three = three_rooms
+    dialog = app.open_join_dialog()
+    root.update()
+    dialog.set_mode(BY_ADDRESS)
+    dialog.name_var.set("Ann")
+    dialog.address_var.set("127.0.0.1:9090")
+    dialog.room_var.set("two")
+    dialog.ok()
+    assert dialog.closed and app.shown is two and len(app.chats) == 3
