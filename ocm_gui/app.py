@@ -488,11 +488,14 @@ class App:
         dialog.room_open = self._show_if_open
         return dialog
 
-    def _show_if_open(self, host: str, port: int, room: str) -> bool:
-        """Show the room if the app is in it already (on that server); True if so."""
+    def _show_if_open(self, host: str, port: int, room: str, name: str) -> bool:
+        """Show the room if the app is in it already, on that server under that name (joining
+        again would only hear "name taken"); True if so. Another name joins: a second person
+        at the same computer."""
         for chat in self.chats:
             client = chat.client
-            if chat.room == room and (client.server_host, client.tcp_port) == (host, port) and not chat.room_closed:
+            same = chat.room == room and chat.username == name and (client.server_host, client.tcp_port) == (host, port)
+            if same and not chat.room_closed:
                 self.show_window()
                 self.show_room(chat)
                 return True

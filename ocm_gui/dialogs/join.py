@@ -387,7 +387,8 @@ class JoinDialog(Dialog):
             self.refresh()
 
     on_link: Callable[[str, str], object] | None = None  # (link, name): the app opens an invite link's page
-    room_open: Callable[[str, int, str], bool] | None = None  # (host, port, room): shown, if the app is in it
+    # (host, port, room, name): shown if the app is in that room under that name already
+    room_open: Callable[[str, int, str, str], bool] | None = None
 
     def _a_link_typed(self) -> bool:
         """An invite link pasted as the address goes to the link's own page (the app's)."""
@@ -605,7 +606,7 @@ class JoinDialog(Dialog):
         if values is None:
             return
         room, password = values
-        if self.room_open is not None and self.room_open(host, port, room):
+        if self.room_open is not None and self.room_open(host, port, room, name):
             self.close()  # the app shows the room it is in already: joining again would say "name taken"
             return
         self.show_error("")

@@ -396,3 +396,13 @@ def test_joining_a_room_the_app_is_in_already_shows_it(root, app, three_rooms):
     dialog.room_var.set("two")
     dialog.ok()
     assert dialog.closed and app.shown is two and len(app.chats) == 3
+    other = app.open_join_dialog()  # another person at this computer joins under another name
+    root.update()
+    other.set_mode(BY_ADDRESS)
+    other.name_var.set("Cy")
+    other.address_var.set("127.0.0.1:9090")  # the same server and room: the join is tried
+    other.room_var.set("two")
+    other.ok()
+    assert not other.closed
+    pump(root, lambda: other.error_var.get(), what="the dialog's sentence about the address")
+    other.close()
