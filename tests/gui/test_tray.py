@@ -9,6 +9,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,10 @@ from ocm_gui import app as app_module
 from ocm_gui.tray import tray_offered
 
 HOST = Path(__file__).with_name("tray_host.py")
+
+
+def xwininfo(window: str) -> str:
+    return subprocess.run(["xwininfo", "-id", window], capture_output=True, text=True, check=False).stdout
 
 
 class TrayHost:
@@ -71,10 +76,20 @@ def test_the_tray_icon_docks_and_a_click_offers_show_the_rooms_and_quit(tray_hos
         app.close_window()  # with a tray: hidden, not minimised, and no note
         root.update()
         assert root.state() == "withdrawn" and app.note is None
-        subprocess.run(
-            ["xdotool", "mousemove", "--window", icon_window, "8", "8", "click", "1"], check=True, timeout=10
-        )
-        menu = pump(root, lambda: app.tray_menu, what="the tray's menu after a click on the icon")
+        # The icon is on screen once the X server says so (docked and mapped); a click before
+        # that lands nowhere, so it is clicked again until the menu comes, within a deadline.
+        pump(root, lambda: "IsViewable" in xwininfo(icon_window), what="the icon on screen")
+        deadline = time.monotonic() + 20
+        while app.tray_menu is None:
+            assert time.monotonic() < deadline, "no menu after clicks on the tray icon for 20 s"
+            subprocess.run(
+                ["xdotool", "mousemove", "--window", icon_window, "8", "8", "click", "1"], check=True, timeout=10
+            )
+            try:
+                pump(root, lambda: app.tray_menu, timeout=2, what="the tray's menu after a click on the icon")
+            except AssertionError:
+                continue
+        menu = app.tray_menu
         labels = [menu.entrycget(i, "label") for i in range(menu.index("end") + 1) if menu.type(i) == "command"]
         assert labels == ["Show", "★ one", "two", "Quit"]
         menu.unpost()
