@@ -10,6 +10,7 @@ who joined or left, a refusal by status, a connection lost.
 
 from __future__ import annotations
 
+import datetime
 import shlex
 import subprocess
 import sys
@@ -226,3 +227,41 @@ def name_refusal_wire(refusal: NameRefusal, *, room: bool) -> str:
 def name_refusal_text(refusal: NameRefusal, *, room: bool) -> str:
     """The same in the person's language."""
     return _(_NAME_REFUSALS[(refusal.problem, room)][1]).format(detail=refusal.detail)
+
+
+# --- the person's own history (ocm_core/storage/history.py) -------------------------------
+
+
+def line_words(line) -> str:
+    """A history line in words, without its time: "Alice: text", a file shared, a notice."""
+    kind = str(line.kind)
+    if kind == "chat":
+        return f"{line.sender}: {line.text}"
+    if kind == "file":
+        return _("{sender} shared {name} ({size})").format(
+            sender=line.sender, name=line.text, size=size_text(line.size)
+        )
+    if kind == "ended":
+        return line.text or _("The room ended.")
+    return notice_text(kind, line.sender)
+
+
+def conversation_title(conversation) -> str:
+    """A conversation as a list names it: the room, its server, and whether it ended."""
+    title = _("{room} at {server}").format(room=conversation.room, server=conversation.server)
+    if conversation.ended is not None:
+        when = datetime.datetime.fromtimestamp(conversation.ended).strftime("%Y-%m-%d %H:%M")
+        title += " " + _("(ended {when})").format(when=when)
+    return title
+
+
+def history_moved_text(path: str) -> str:
+    return _("Your history file was damaged, so it was moved aside to {path} and a new one was started.").format(
+        path=path
+    )
+
+
+# --- standing rooms (ocm-server --room; docs/standing-rooms.md) ---------------------------
+
+STANDING_ROOM_ENDED = "the server no longer holds this room"
+SERVER_SENTENCES[STANDING_ROOM_ENDED] = N_("The server no longer holds this room.")

@@ -98,8 +98,11 @@ def test_list_answers_the_rooms_and_the_udp_port_and_needs_no_room(registry):
     decide(ALICE, request(Operation.CREATE, "lobby", ours("alice", password="pw")), True)
     listed = decide(BOB, request(Operation.LIST, ""), True)
     assert listed.status is Status.OK
+    room_id = registry.list_rooms()[0]["room_id"]
     assert json.loads(listed.completion) == {
-        "rooms": [{"name": "lobby", "members": 1, "locked": True, "host": "alice"}],
+        "rooms": [
+            {"name": "lobby", "members": 1, "locked": True, "host": "alice", "room_id": room_id, "standing": False}
+        ],
         "udp_port": UDP_PORT,
     }
 

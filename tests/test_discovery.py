@@ -35,8 +35,20 @@ def test_browser_finds_a_room_over_loopback_broadcast_and_drops_a_stopped_server
     try:
         with d.RoomBrowser(scope) as browser:
             rooms = wait_for(browser.updates, bool, 3.0)
+            [room_id] = [r["room_id"] for r in server.registry.list_rooms()]
             assert rooms == [
-                d.FoundRoom("127.0.0.1", server.tcp_address[1], "雑談", 1, True, "ゆき", "desk", server.fingerprint)
+                d.FoundRoom(
+                    "127.0.0.1",
+                    server.tcp_address[1],
+                    "雑談",
+                    1,
+                    True,
+                    "ゆき",
+                    "desk",
+                    server.fingerprint,
+                    False,
+                    room_id,
+                )
             ]
             host.leave()
             wait_for(browser.updates, lambda r: r == [], 2 * d.LIST_INTERVAL + 2)

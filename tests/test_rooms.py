@@ -660,11 +660,21 @@ def test_a_registry_over_the_same_store_takes_up_rooms_members_events_and_duplic
     first.create_room("other", "dave", "10.0.0.4")
     dave_gone = first._rooms["other"].members["dave"].token
     send(first, dave_gone, p.encode_leave(), ("10.0.0.4", 1), room="other")  # its host left: the room is gone for good
+    [before] = first.list_rooms()
     store.close()
 
     store = RoomStore(tmp_path / "server.db")
     again = RoomRegistry(clock=clock, wall_clock=wall, store=store)
-    assert again.list_rooms() == [{"name": "lobby", "members": 3, "locked": True, "host": "alice"}]
+    assert again.list_rooms() == [
+        {
+            "name": "lobby",
+            "members": 3,
+            "locked": True,
+            "host": "alice",
+            "room_id": before["room_id"],
+            "standing": False,
+        }
+    ]
     assert again.snapshot(bob, BOB[0], "lobby")["seq"] == 5
     history = again.snapshot(host, ALICE[0], "lobby")["history"]
     assert [(h["seq"], h["type"], h["name"], h["time_ms"]) for h in history] == [
@@ -700,16 +710,21 @@ def test_a_closed_rooms_name_is_free_again_and_keeps_nothing_of_the_old_room(tmp
     old_host = first.create_room("lobby", "alice", ALICE[0])
     old_bob, _ = first.join_room("lobby", "bob", BOB[0])
     send(first, old_bob, p.encode_chat(1, "old words"), BOB)
+    old_id = first.snapshot(old_bob, BOB[0], "lobby")["room_id"]
     send(first, old_host, p.encode_leave(), ALICE)  # the host left: the room closed
     assert first.room_names() == []
     new_host = first.create_room("lobby", "carol", CAROL[0])
     dave, _ = first.join_room("lobby", "dave", BOB[0])
     send(first, dave, p.encode_chat(1, "new words"), BOB)
+    new_id = first.snapshot(dave, BOB[0], "lobby")["room_id"]
+    assert new_id != old_id  # the same name, another room
     store.close()
 
     store = RoomStore(tmp_path / "server.db")
     again = RoomRegistry(clock=clock, store=store)
-    assert again.list_rooms() == [{"name": "lobby", "members": 2, "locked": False, "host": "carol"}]
+    assert again.list_rooms() == [
+        {"name": "lobby", "members": 2, "locked": False, "host": "carol", "room_id": new_id, "standing": False}
+    ]
     history = again.snapshot(new_host, CAROL[0], "lobby")["history"]
     assert [(h["seq"], h["name"], h["text"]) for h in history if h["type"] == EventType.CHAT] == [
         (2, "dave", "new words")
@@ -862,10 +877,11 @@ def test_rooms_are_listed_by_name_ignoring_case_and_snapshots_list_members_the_s
         registry.create_room(room, "Zed", "10.0.0.1")
     registry.join_room("beta", "amy", "10.0.0.2")
     registry.join_room("beta", "Bob", "10.0.0.3")
+    ids = {room: registry._rooms[room].room_id for room in ("beta", "Alpha", "gamma")}
     assert registry.list_rooms() == [
-        {"name": "Alpha", "members": 1, "locked": False, "host": "Zed"},
-        {"name": "beta", "members": 3, "locked": False, "host": "Zed"},
-        {"name": "gamma", "members": 1, "locked": False, "host": "Zed"},
+        {"name": "Alpha", "members": 1, "locked": False, "host": "Zed", "room_id": ids["Alpha"], "standing": False},
+        {"name": "beta", "members": 3, "locked": False, "host": "Zed", "room_id": ids["beta"], "standing": False},
+        {"name": "gamma", "members": 1, "locked": False, "host": "Zed", "room_id": ids["gamma"], "standing": False},
     ]
     token = registry._rooms["beta"].members["Bob"].token
     snap = registry.snapshot(token, "10.0.0.3", "beta")

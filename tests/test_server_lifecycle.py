@@ -156,7 +156,7 @@ def test_every_flag_reaches_the_server_it_starts(recorded, tmp_path, capsys):
         "--max-rooms", "9", "--max-rooms-per-address", "2", "--max-members", "7", "--max-connections-per-ip", "4",
         "--rate", "2.5", "--burst", "6", "--db", str(tmp_path / "r.db"), "--max-file-mib", "1.5",
         "--max-storage-mib", "3", "--files-dir", str(tmp_path / "f"), "--move-damaged-db", "--allow-plain",
-        "--no-announce", "--log-level", "WARNING",
+        "--no-announce", "--log-level", "WARNING", "--room", "lobby", "--room", "tea",
     ]  # fmt: skip
     assert server_main(argv) == 2
     assert capsys.readouterr().err == "ocm-server: [Errno 98] Address already in use\n"
@@ -170,6 +170,7 @@ def test_every_flag_reaches_the_server_it_starts(recorded, tmp_path, capsys):
     assert (server_limits.max_file_bytes, server_limits.max_storage_bytes) == (1_572_864, 3 * 1024 * 1024)
     assert made.settings["db_path"] == str(tmp_path / "r.db") and made.settings["files_dir"] == str(tmp_path / "f")
     assert made.settings["move_damaged_db"] is True and made.settings["allow_plain"] is True
+    assert made.settings["standing_rooms"] == {"lobby": None, "tea": None}
 
 
 def test_without_flags_the_server_gets_the_documented_defaults(recorded, capsys):
@@ -190,6 +191,7 @@ def test_without_flags_the_server_gets_the_documented_defaults(recorded, capsys)
     )
     assert made.settings["db_path"] == str(default_db_path()) and made.settings["files_dir"] is None
     assert made.settings["move_damaged_db"] is False and made.settings["allow_plain"] is False
+    assert made.settings["standing_rooms"] == {}
     assert server_main(["--no-db"]) == 2 and recorded[1].settings["db_path"] is None
 
 
@@ -207,7 +209,7 @@ def test_the_help_names_every_default_in_the_persons_language(language, monkeypa
     shown = capsys.readouterr().out
     options = shown[shown.index("--host HOST", shown.index("\n\n")) :]
     lines = re.split(r"\n  (?=-)", options)
-    assert len(lines) == 20  # every option from --host to --version has its own help
+    assert len(lines) == 21  # every option from --host to --version has its own help
     for line in lines:
         help_text = re.sub(r"\s+", " ", line.split("  ", 1)[1] if "  " in line else line)
         if language == "ja":  # translated, every one: an English line would mean a message left out

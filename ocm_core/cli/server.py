@@ -9,6 +9,7 @@ import sys
 import threading
 
 from ocm_core import __version__, i18n
+from ocm_core.cli.standing import BadRoomOption, standing_rooms
 from ocm_core.i18n import _
 from ocm_core.net.discovery import Announcer
 from ocm_core.net.interfaces import lan_address
@@ -118,6 +119,17 @@ def _server_parser() -> argparse.ArgumentParser:
         help=_("if the database file is damaged, rename it to FILE.damaged-DATE-TIME and start with no rooms"),
     )
     parser.add_argument(
+        "--room",
+        action="append",
+        default=[],
+        metavar="NAME[:PASSWORD_FILE]",
+        help=_(
+            "hold a standing room: one that no person hosts and that stays while the server runs, across "
+            "restarts with the database; NAME:PASSWORD_FILE locks it with the first line of that file, which "
+            "only you may read; repeat for more rooms"
+        ),
+    )
+    parser.add_argument(
         "--no-announce",
         action="store_true",
         help=_("do not announce this server on the LAN (mDNS and broadcast answers); people then type its address"),
@@ -146,6 +158,11 @@ def server_main(argv: list[str] | None = None) -> int:
     i18n.use_language()  # the terminal tools follow the environment (LANGUAGE, LC_ALL, ...)
     args = _server_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        rooms = standing_rooms(args.room)
+    except BadRoomOption as exc:
+        print(_("ocm-server: {error}").format(error=exc), file=sys.stderr)
+        return 2
     limits = Limits(
         max_rooms=args.max_rooms,
         max_rooms_per_address=args.max_rooms_per_address,
@@ -168,6 +185,7 @@ def server_main(argv: list[str] | None = None) -> int:
         move_damaged_db=args.move_damaged_db,
         allow_plain=args.allow_plain,
         files_dir=args.files_dir,
+        standing_rooms=rooms,
     )
     # Ctrl+C is caught from before the first log line on, so that a stop right after
     # "listening" (a script, a test) still stops cleanly.
@@ -235,6 +253,11 @@ def server_main(argv: list[str] | None = None) -> int:
         )
     else:
         print(_("Rooms are kept in {path}: after a restart, members carry on.").format(path=args.db), flush=True)
+    if rooms:
+        print(
+            _("Standing rooms, held by this server with no host: {rooms}").format(rooms=", ".join(rooms)),
+            flush=True,
+        )
     if announcer is not None:
         print(
             _(

@@ -118,7 +118,10 @@ def _rooms_of(server: Any) -> list[RoomInfo]:
     registry = getattr(server, "registry", None)
     if registry is None:
         return []
-    return [RoomInfo(r["name"], r["members"], r["locked"], r["host"]) for r in registry.list_rooms()]
+    return [
+        RoomInfo(r["name"], r["members"], r["locked"], r["host"], r["room_id"], r["standing"])
+        for r in registry.list_rooms()
+    ]
 
 
 def machine_name() -> str:
@@ -286,9 +289,11 @@ class FoundRoom:
     room: str
     members: int
     locked: bool
-    host: str
+    host: str  # "" for a standing room
     machine: str = ""
     fingerprint: str = ""
+    standing: bool = False  # held by the server itself (ocm-server --room): no host
+    room_id: str = ""  # from LIST; "" when only a broadcast answer or an older server told of it
 
     @property
     def server(self) -> str:
@@ -421,6 +426,8 @@ class RoomBrowser:
                 r.host,
                 s.announcement.machine,
                 s.announcement.fingerprint,
+                r.standing,
+                r.room_id,
             )
             for s in self._servers.values()
             for r in s.rooms

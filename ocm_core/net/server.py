@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,13 @@ from ocm_core.crypto.tls import TlsServerSide, server_tls_context
 from ocm_core.errors import (
     DatabaseDamaged,
     DatabaseInUse,
+    OCMError,
     PortInUse,
     ProtocolError,
+    RegistryError,
     RemoteProtocolError,
 )
+from ocm_core.i18n import _
 from ocm_core.logutil import ThrottledLog
 from ocm_core.net.transfers import FileTransfers
 from ocm_core.sansio.admission import Admission, Decision
@@ -117,6 +121,31 @@ class _Connection:
     tls: TlsServerSide | None = None
 
 
+class StandingRoomRefused(OCMError, OSError):
+    """A standing room (`standing_rooms`, ocm-server's --room) that cannot be opened: the
+    server does not start. str() says why, to the operator."""
+
+    def __init__(self, room: str, error: RegistryError, db_path: str | os.PathLike | None):
+        if error.status is Status.ROOM_EXISTS:
+            message = _(
+                "A person hosts a room named “{room}” on this server (or one whose name reads the same), so "
+                "--room cannot hold it. Choose another name, or start once without this --room until that "
+                "room closes."
+            ).format(room=room)
+        elif error.status is Status.CANNOT_SAVE:
+            message = _(
+                "The standing room “{room}” cannot be opened: the database {path} cannot be written now (its "
+                "disk is full or failing)."
+            ).format(room=room, path=db_path)
+        else:
+            message = _("The standing room “{room}” cannot be opened: {reason}").format(
+                room=room, reason=words.refusal_text(error.status, str(error), room=room)
+            )
+        super().__init__(message)
+        self.room = room
+        self.status = error.status
+
+
 def _bind(kind: int, host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, kind)
     try:
@@ -162,6 +191,7 @@ class ChatServer:
         allow_plain: bool = False,
         files_dir: str | os.PathLike | None = None,
         move_damaged_db: bool = False,
+        standing_rooms: Mapping[str, str | None] | None = None,
     ):
         """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory.
         `identity`: the server's long-lived key (default: the one in the user's data directory).
@@ -169,7 +199,10 @@ class ChatServer:
         `files_dir`: where shared files are kept (default: `files` beside the database, or a
         temporary directory, removed at stop, for a server without one).
         `move_damaged_db`: a damaged database file is moved aside and the server starts empty
-        (otherwise start() raises DatabaseDamaged)."""
+        (otherwise start() raises DatabaseDamaged).
+        `standing_rooms`: rooms the server holds itself, name -> password (None: open), opened
+        by start() (StandingRoomRefused if one cannot be); standing rooms the database kept
+        from an earlier start and not named here end (docs/standing-rooms.md)."""
         self.move_damaged_db = move_damaged_db
         self.host = host
         self.identity = identity or ServerIdentity.load_or_create()
@@ -213,6 +246,7 @@ class ChatServer:
         self._waiting: WaitingConnections[socket.socket] = WaitingConnections(total=1)  # made anew by start()
         self._quiet_log = ThrottledLog(log, 5.0)  # lines that an attack would repeat thousands of times
         self.memory_only: str | None = None  # why the database could not be written at start, if it could not
+        self.standing_rooms: dict[str, str | None] = dict(standing_rooms or {})
 
     def _hash_password(self, password: str, salt: bytes | None) -> tuple[bytes, bytes]:
         return self._hashing.submit(hash_password, password, salt).result()
@@ -299,7 +333,9 @@ class ChatServer:
             self._udp = _bind(socket.SOCK_DGRAM, self.host, udp_port)
             if self.db_path and self._store is None:
                 self._open_store()  # it makes the folder, or serves from memory where it cannot
+            self._hold_standing_rooms()
         except Exception:
+            self._close_store()
             self._tcp.close()
             self._tcp = None
             if self._udp is not None:
@@ -337,6 +373,17 @@ class ChatServer:
             thread.start()
             self._threads.append(thread)
         log.info("listening on TCP %s:%d and UDP %s:%d", *self.tcp_address, *self.udp_address)
+
+    def _hold_standing_rooms(self) -> None:
+        """End the standing rooms the database kept but this start does not name, then open the
+        named ones (taken up as they were, when the database kept them)."""
+        assert self.registry is not None and self._udp is not None
+        self._send_all(self.registry.end_standing_rooms(keep=self.standing_rooms))  # members the database knew
+        for name, password in self.standing_rooms.items():
+            try:
+                self.registry.open_standing_room(name, password)
+            except RegistryError as exc:
+                raise StandingRoomRefused(name, exc, self.db_path) from None
 
     def _start_files(self) -> None:
         assert self.registry is not None

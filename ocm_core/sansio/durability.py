@@ -111,7 +111,13 @@ class Durability(RegistryParts):
         stored_events: dict[str, list] = {}
         for stored in store.rooms():
             room = Room(
-                stored.name, stored.host, stored.name.encode("utf-8"), stored.password_salt, stored.password_hash
+                stored.name,
+                stored.host,
+                stored.name.encode("utf-8"),
+                stored.password_salt,
+                stored.password_hash,
+                room_id=stored.room_id,
+                standing=stored.standing,
             )
             stored_events[room.name] = store.events(stored.name, self.limits.event_buffer)
             for e in stored_events[room.name]:
@@ -138,7 +144,7 @@ class Durability(RegistryParts):
             owner.members[member.name] = member
             self._tokens[member.token] = member
         for room in list(self._rooms.values()):
-            if room.host not in room.members:
+            if not room.standing and room.host not in room.members:
                 if not reloading:
                     self._tidy(self._close, room, words.HOST_WENT_AWAY)
                 continue

@@ -25,9 +25,10 @@ from ocm_core.sansio.room import (
     Transport,
     forget_full_buckets,
     stored_member,
+    stored_room,
 )
 from ocm_core.sansio.tombstones import TOMBSTONE_LIMIT, TokenEnd
-from ocm_core.storage.roomstore import StoredRoom, StoreWriteError
+from ocm_core.storage.roomstore import StoreWriteError
 from ocm_core.wire import EventType, Status, names
 from ocm_core.wire.names import name_key
 
@@ -87,7 +88,7 @@ class Joining(RegistryParts):
                 self._rooms[room] = new_room
                 member = self._add_member(new_room, username, ip, wire)
                 if self._store:
-                    self._store.add_room(StoredRoom(room, username, salt, digest), stored_member(member))
+                    self._store.add_room(stored_room(new_room), stored_member(member))
                 return member
 
             try:
@@ -108,7 +109,8 @@ class Joining(RegistryParts):
         if len(self._rooms) >= self.limits.max_rooms:
             raise RegistryError(Status.SERVER_FULL, "this server has as many rooms as it allows; try again later")
         cap = self.limits.max_rooms_per_address
-        if sum(1 for r in self._rooms.values() if r.members.get(r.host) and r.members[r.host].ip == ip) >= cap:
+        hosted = [r.members.get(r.host) for r in self._rooms.values() if not r.standing]
+        if sum(1 for host in hosted if host is not None and host.ip == ip) >= cap:
             raise RegistryError(
                 Status.SERVER_FULL,
                 f"your address already hosts {cap} rooms on this server, the most it allows; close one first",

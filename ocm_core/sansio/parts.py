@@ -1,6 +1,6 @@
 """What every part of the registry shares: its state and the few steps one part takes from
 another, declared here for the type checker. `RoomRegistry` (registry.py) is the one class that
-has them all; its parts (relay.py, joining.py, durability.py) are written against this."""
+has them all; its parts (relay.py, joining.py, standing.py, durability.py) are written against this."""
 
 from __future__ import annotations
 
@@ -64,6 +64,9 @@ class RegistryParts:
         raise NotImplementedError
 
     def _close(self, room: Room, reason: str) -> Outbound:
+        raise NotImplementedError
+
+    def _let_members_go(self, room: Room, reason: str) -> Outbound:
         raise NotImplementedError
 
     def _send_again(self, member: Member, first: int, last: int, now: float) -> Outbound:

@@ -6,8 +6,9 @@ method takes the registry's lock, so the TCP handler threads, the UDP loop and t
 maintenance tick can share one instance. Clocks are injected so tests can move time.
 
 `RoomRegistry` is the one face of several concerns, each in its own module: the records
-(room.py); joining, creating and coming back (joining.py), the UDP side (relay.py) and keeping
-memory and the database in step (durability.py), which it inherits (their shared state is
+(room.py); joining, creating and coming back (joining.py), the rooms the server itself holds
+(standing.py), the UDP side (relay.py) and keeping memory and the database in step
+(durability.py), which it inherits (their shared state is
 declared in parts.py); password checks (passwords.py) and ended tokens (tombstones.py), which
 it holds. Here: the registry's state, what a member may read (snapshot, files), the life of
 rooms (events fanned out, members removed, rooms closed) and the maintenance tick.
@@ -41,6 +42,7 @@ from ocm_core.sansio.room import (
     TokenBucket,
     Transport,
 )
+from ocm_core.sansio.standing import Standing
 from ocm_core.sansio.tombstones import TokenEnd, Tombstones
 from ocm_core.storage.roomstore import (
     RoomStore,
@@ -64,7 +66,7 @@ ADMIT_SECONDS = 10.0  # a member admitted by a request with an id, never heard f
 STORE_PROBE_SECONDS = 2.0  # while the database cannot be written, how often to see whether it can again
 
 
-class RoomRegistry(Joining, Relay, Durability):
+class RoomRegistry(Joining, Standing, Relay, Durability):
     def __init__(
         self,
         *,
@@ -111,7 +113,14 @@ class RoomRegistry(Joining, Relay, Durability):
     def list_rooms(self) -> list[dict]:
         with self._lock:
             return [
-                {"name": r.name, "members": len(r.members), "locked": r.locked, "host": r.host}
+                {
+                    "name": r.name,
+                    "members": len(r.members),
+                    "locked": r.locked,
+                    "host": r.host,
+                    "room_id": r.room_id,
+                    "standing": r.standing,
+                }
                 for r in sorted(self._rooms.values(), key=lambda r: r.name.casefold())
             ]
 
@@ -126,6 +135,8 @@ class RoomRegistry(Joining, Relay, Durability):
             member.acked_seq = max(member.acked_seq, room.seq)
             return {
                 "room": room.name,
+                "room_id": room.room_id,
+                "standing": room.standing,
                 "seq": room.seq,
                 "host": room.host,
                 "members": sorted(room.members, key=str.casefold),
@@ -239,11 +250,7 @@ class RoomRegistry(Joining, Relay, Durability):
         return self._emit(room, why, member.name)
 
     def _close(self, room: Room, reason: str) -> Outbound:
-        out = self._emit(room, EventType.CLOSED, room.host, reason)
-        for other in room.members.values():
-            self._tokens.pop(other.token, None)
-            self._tombstones.bury(other.token, self._clock(), TokenEnd.ROOM_CLOSED, reason)
-        room.members.clear()
+        out = self._let_members_go(room, reason)
         self._rooms.pop(room.name, None)
         if self._store:
             self._store.remove_room(room.name)
@@ -255,13 +262,24 @@ class RoomRegistry(Joining, Relay, Durability):
         log.info("room %r closed: %s", room.name, reason)
         return out
 
+    def _let_members_go(self, room: Room, reason: str) -> Outbound:
+        """Tell the room it closes (`reason`) and end every member's token."""
+        out = self._emit(room, EventType.CLOSED, room.host, reason)
+        for other in room.members.values():
+            self._tokens.pop(other.token, None)
+            self._tombstones.bury(other.token, self._clock(), TokenEnd.ROOM_CLOSED, reason)
+        room.members.clear()
+        return out
+
     def close_all(self, reason: str = words.SERVER_STOPPED) -> Outbound:
+        """Close every room and tell its members. A standing room closes for now: the store
+        keeps it, its id and its history for the next start that names it."""
         with self._lock:
 
             def close() -> Outbound:
                 out: Outbound = []
                 for room in list(self._rooms.values()):
-                    out += self._close(room, reason)
+                    out += self._close_for_now(room, reason) if room.standing else self._close(room, reason)
                 return out
 
             try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ocm_core import wire as p
 from ocm_core.crypto.sealed import SealedChannel
-from ocm_core.storage.roomstore import StoredMember
+from ocm_core.storage.roomstore import StoredMember, StoredRoom, new_room_id
 
 Address = tuple[str, int]
 Outbound = list[tuple[Address, bytes]]
@@ -136,7 +136,8 @@ class Member:
 
     @property
     def is_host(self) -> bool:
-        return self.room.host == self.name
+        """Whether the room closes when this member goes. Nobody hosts a standing room."""
+        return not self.room.standing and self.room.host == self.name
 
     @property
     def sender(self) -> Address:
@@ -157,10 +158,12 @@ class Member:
 @dataclass
 class Room:
     name: str
-    host: str
+    host: str  # "" for a standing room
     name_bytes: bytes
     password_salt: bytes | None = None
     password_hash: bytes | None = None
+    room_id: str = field(default_factory=new_room_id)  # this room's alone: one made again under its name gets another
+    standing: bool = False  # held by the server itself (ocm-server --room): no host, never closed by a member
     members: dict[str, Member] = field(default_factory=dict)
     seq: int = 0
     # (seq, encoded EVENT body): only the bytes are kept; history decodes them when asked
@@ -181,6 +184,10 @@ class Room:
         self.buffered_bytes += len(body)
         while len(self.events) > limits.event_buffer or self.buffered_bytes > limits.event_buffer_bytes:
             self.buffered_bytes -= len(self.events.popleft()[1])
+
+
+def stored_room(room: Room) -> StoredRoom:
+    return StoredRoom(room.name, room.host, room.password_salt, room.password_hash, room.room_id, room.standing)
 
 
 def stored_member(member: Member) -> StoredMember:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -27,7 +28,13 @@ log = logging.getLogger(__name__)
 # there would be the case of words SQLite reads in any case, or "XX" around a statement, a
 # syntax error every test of the store runs into (docs/testing.md, "Scores").
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: rooms.room_id and rooms.standing
+ROOM_ID_BYTES = 16  # a room id is 32 hex digits (wire/roomlist.py checks the form)
+
+
+def new_room_id() -> str:
+    """A fresh room id: a room closed and made again under its name gets another."""
+    return secrets.token_hex(ROOM_ID_BYTES)
 
 
 class StoreWriteError(OCMError):
@@ -44,7 +51,9 @@ CREATE TABLE IF NOT EXISTS rooms (
     name TEXT PRIMARY KEY,
     host TEXT NOT NULL,
     password_salt BLOB,
-    password_hash BLOB
+    password_hash BLOB,
+    room_id TEXT NOT NULL DEFAULT '',
+    standing INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS members (
     token BLOB PRIMARY KEY,
@@ -95,9 +104,11 @@ def default_db_path() -> Path:
 @dataclass
 class StoredRoom:
     name: str
-    host: str
+    host: str  # "" for a standing room: the server holds it
     password_salt: bytes | None
     password_hash: bytes | None
+    room_id: str = ""
+    standing: bool = False  # opened by the server's --room, kept while the server names it
 
 
 @dataclass
@@ -179,9 +190,17 @@ class RoomStore:
         version = self._db.execute(
             "PRAGMA user_version"  # pragma: no mutate
         ).fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
+        if version > SCHEMA_VERSION:
             raise RuntimeError(f"{path} was written by a newer version (schema {version}); use another --db file")
         self._db.executescript(_SCHEMA)
+        room_columns = [
+            row[1]
+            for row in self._db.execute(
+                "PRAGMA table_info(rooms)"  # pragma: no mutate
+            )
+        ]
+        if "room_id" not in room_columns:  # schema 1: rooms had no id, and none was standing
+            self._give_rooms_ids()
         columns = [
             row[1]
             for row in self._db.execute(
@@ -198,6 +217,34 @@ class RoomStore:
             )
         if version != SCHEMA_VERSION:  # only a new file is written to here: a full disk must not stop a start
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _give_rooms_ids(self) -> None:
+        """Schema 1 to 2, in one transaction: the two columns, and a fresh id for every room."""
+        self._db.execute(
+            "BEGIN IMMEDIATE"  # pragma: no mutate
+        )
+        try:
+            self._db.execute(
+                "ALTER TABLE rooms ADD COLUMN room_id TEXT NOT NULL DEFAULT ''"  # pragma: no mutate
+            )
+            self._db.execute(
+                "ALTER TABLE rooms ADD COLUMN standing INTEGER NOT NULL DEFAULT 0"  # pragma: no mutate
+            )
+            names = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT name FROM rooms"  # pragma: no mutate
+                )
+            ]
+            self._db.executemany(
+                "UPDATE rooms SET room_id = ? WHERE name = ?",  # pragma: no mutate
+                [(new_room_id(), name) for name in names],
+            )
+        except BaseException:
+            self._db.rollback()
+            raise
+        self._db.commit()
+        log.info("gave the %d rooms of a schema-1 database an id each", len(names))
 
     def _check_log(self, path: str, log_before: bytes) -> None:
         """Keep a write-ahead log aside when SQLite passed over part of it (ocm_core/storage/wal.py)."""
@@ -286,13 +333,22 @@ class RoomStore:
 
     # --- writes ----------------------------------------------------------------------
 
-    def add_room(self, room: StoredRoom, host: StoredMember) -> None:
+    def add_room(self, room: StoredRoom, host: StoredMember | None = None) -> None:
+        """A new room, with its host as its first member (a standing room has none)."""
+        insert = (
+            "INSERT INTO rooms (name, host, password_salt, password_hash, room_id, standing) "  # pragma: no mutate
+            "VALUES (?, ?, ?, ?, ?, ?)",  # pragma: no mutate
+            (room.name, room.host, room.password_salt, room.password_hash, room.room_id, int(room.standing)),
+        )
+        self._write(insert, *([_member_insert(host)] if host is not None else []))
+
+    def lock_room(self, name: str, salt: bytes | None, digest: bytes | None) -> None:
+        """Set a room's password (None, None: open it): a standing room's may change between starts."""
         self._write(
             (
-                "INSERT INTO rooms VALUES (?, ?, ?, ?)",  # pragma: no mutate
-                (room.name, room.host, room.password_salt, room.password_hash),
-            ),
-            _member_insert(host),
+                "UPDATE rooms SET password_salt = ?, password_hash = ? WHERE name = ?",  # pragma: no mutate
+                (salt, digest, name),
+            )
         )
 
     def add_member(self, member: StoredMember) -> None:
@@ -361,9 +417,9 @@ class RoomStore:
 
     def rooms(self) -> list[StoredRoom]:
         return [
-            StoredRoom(*row)
-            for row in self._db.execute(
-                "SELECT name, host, password_salt, password_hash FROM rooms"  # pragma: no mutate
+            StoredRoom(name, host, salt, digest, room_id, bool(standing))
+            for name, host, salt, digest, room_id, standing in self._db.execute(
+                "SELECT name, host, password_salt, password_hash, room_id, standing FROM rooms"  # pragma: no mutate
             )
         ]
 

@@ -77,6 +77,7 @@ from ocm_core.wire.discovery import (
     PROBE_MAGIC,
     PROBE_SIZE,
     ROOM_LOCKED,
+    ROOM_STANDING,
     DiscoveryKind,
     Probe,
     ProbeAnswer,
@@ -147,6 +148,7 @@ from ocm_core.wire.plain import (
     plain_event_text,
 )
 from ocm_core.wire.roomlist import (
+    ROOM_ID,
     RoomInfo,
     RoomSnapshot,
     decode_room_list,
@@ -292,6 +294,7 @@ __all__ = [
     "decode_file_event",
     "decode_file_list",
     "RoomSnapshot",
+    "ROOM_ID",
     "decode_snapshot",
     "RoomInfo",
     "decode_room_list",
@@ -311,6 +314,7 @@ __all__ = [
     "ANSWER_TRUNCATED",
     "ANSWER_ANY_LOCKED",
     "ROOM_LOCKED",
+    "ROOM_STANDING",
     "Probe",
     "ProbeAnswer",
     "encode_probe",

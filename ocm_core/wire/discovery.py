@@ -121,6 +121,7 @@ _ROOM_FIXED = struct.Struct("!HB")  # members, flags
 ANSWER_TRUNCATED = 0x01  # not every room fitted: ask the server with LIST
 ANSWER_ANY_LOCKED = 0x02
 ROOM_LOCKED = 0x01
+ROOM_STANDING = 0x02  # held by the server itself (its host's name is empty); older finders ignore the bit
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,9 @@ def encode_answer(
     for info in rooms:
         entry = (
             _short_text(info.name, "a room name")
-            + _ROOM_FIXED.pack(min(info.members, 65535), ROOM_LOCKED if info.locked else 0)
+            + _ROOM_FIXED.pack(
+                min(info.members, 65535), (ROOM_LOCKED if info.locked else 0) | (ROOM_STANDING if info.standing else 0)
+            )
             + _short_text(info.host, "a host's name")
         )
         if fixed_size + room_bytes + len(entry) > probe.size:
@@ -235,7 +238,9 @@ def decode_answer(data: bytes) -> ProbeAnswer:
         name = reader.short_text("a room name", allow_empty=False)
         members, room_flags = _ROOM_FIXED.unpack(reader.take(_ROOM_FIXED.size, "a room's entry"))
         host = reader.short_text("a host's name")
-        rooms.append(RoomInfo(name, members, bool(room_flags & ROOM_LOCKED), host))
+        rooms.append(
+            RoomInfo(name, members, bool(room_flags & ROOM_LOCKED), host, standing=bool(room_flags & ROOM_STANDING))
+        )
     if reader.offset != len(data):
         raise RemoteProtocolError(f"{len(data) - reader.offset} bytes after the last room")
     announcement = ServerAnnouncement(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ocm_core.errors import RemoteProtocolError
@@ -9,6 +10,24 @@ from ocm_core.wire.datagram import Event, event_from_json
 from ocm_core.wire.jsontext import decode_json_object
 
 # --- the SYNC answer and the room list (JSON over TCRP) ------------------------------
+
+ROOM_ID = re.compile(r"[0-9a-f]{32}")  # a room id: 32 lowercase hex digits (16 random bytes)
+
+
+def _room_id(answer: dict, where: str) -> str:
+    """The `room_id` field: absent (an older server) is "", anything but 32 hex digits is
+    refused, since a client may name what it keeps of a room by it."""
+    value = answer.get("room_id", "")
+    if not isinstance(value, str) or (value and not ROOM_ID.fullmatch(value)):
+        raise RemoteProtocolError(f"{where} has a malformed 'room_id'")
+    return value
+
+
+def _standing(answer: dict, where: str) -> bool:
+    value = answer.get("standing", False)
+    if not isinstance(value, bool):
+        raise RemoteProtocolError(f"{where} has a 'standing' that is not true or false")
+    return value
 
 
 @dataclass(frozen=True)
@@ -22,6 +41,8 @@ class RoomSnapshot:
     members: tuple[str, ...]
     history: tuple[Event, ...]
     plain: tuple[str, ...] = ()  # members whose traffic is not encrypted (--allow-plain)
+    room_id: str = ""  # the room's id, new with every room made ("" from an older server)
+    standing: bool = False  # held by the server itself: no host (host is ""), no one's leaving closes it
 
 
 def decode_snapshot(payload: bytes) -> RoomSnapshot:
@@ -36,6 +57,8 @@ def decode_snapshot(payload: bytes) -> RoomSnapshot:
         tuple(str(m) for m in answer["members"]),
         tuple(event_from_json(item) for item in answer["history"]),
         tuple(str(m) for m in answer.get("plain", ()) if isinstance(answer.get("plain"), list)),
+        _room_id(answer, "the room snapshot"),
+        _standing(answer, "the room snapshot"),
     )
 
 
@@ -44,7 +67,9 @@ class RoomInfo:
     name: str
     members: int
     locked: bool
-    host: str
+    host: str  # "" for a standing room
+    room_id: str = ""  # "" from an older server, and in a broadcast answer (protocol.md 10.2)
+    standing: bool = False
 
 
 def decode_room_list(payload: bytes) -> list[RoomInfo]:
@@ -52,6 +77,16 @@ def decode_room_list(payload: bytes) -> list[RoomInfo]:
     if not isinstance(rooms, list):
         raise RemoteProtocolError("the room list is missing from the answer")
     try:
-        return [RoomInfo(str(r["name"]), int(r["members"]), bool(r["locked"]), str(r["host"])) for r in rooms]
+        return [
+            RoomInfo(
+                str(r["name"]),
+                int(r["members"]),
+                bool(r["locked"]),
+                str(r["host"]),
+                _room_id(r, "the room list"),
+                _standing(r, "the room list"),
+            )
+            for r in rooms
+        ]
     except (KeyError, TypeError, ValueError):
         raise RemoteProtocolError("the room list has a malformed entry") from None

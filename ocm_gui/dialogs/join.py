@@ -320,13 +320,15 @@ class JoinDialog(Dialog):
         self._gone &= set(listed)  # once the network stops listing it, a room of that name is new
         self.found = {iid: f for iid, f in listed.items() if iid not in self._gone}
         found = list(self.found.values())
-        self.rooms = {iid: RoomInfo(f.room, f.members, f.locked, f.host) for iid, f in self.found.items()}
+        self.rooms = {
+            iid: RoomInfo(f.room, f.members, f.locked, f.host, f.room_id, f.standing) for iid, f in self.found.items()
+        }
         for iid, f in self.found.items():
             self.tree.insert(
                 "",
                 "end",
                 iid=iid,
-                values=(f.room, for_tk(f.host), f.members, _("locked") if f.locked else "", f.server),
+                values=(f.room, host_shown(f.host, f.standing), f.members, _("locked") if f.locked else "", f.server),
                 tags=("locked",) if f.locked else (),
             )
         if selected and selected[0] in self.found:
@@ -462,7 +464,7 @@ class JoinDialog(Dialog):
                 "",
                 "end",
                 iid=info.name,
-                values=(info.name, for_tk(info.host), info.members, lock, ""),
+                values=(info.name, host_shown(info.host, info.standing), info.members, lock, ""),
                 tags=("locked",) if info.locked else (),
             )
         self._show_count()
@@ -654,3 +656,8 @@ class JoinDialog(Dialog):
             self.succeed(client)
 
         run_in_thread(self.master, work, done, name="ocm-gui-join")
+
+
+def host_shown(host: str, standing: bool) -> str:
+    """The Host column: a standing room (ocm-server --room) has no person as its host."""
+    return _("(standing room)") if standing else for_tk(host)
