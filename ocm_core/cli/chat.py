@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import datetime
 import logging
 import queue
+import sqlite3
 import sys
 import threading
 import time
@@ -17,12 +20,17 @@ from ocm_core.crypto.identity import IdentityChanged
 from ocm_core.i18n import _, ngettext
 from ocm_core.net.client import ChatClient, parse_address
 from ocm_core.net.discovery import FoundRoom, find_rooms
+from ocm_core.net.recorder import RoomRecorder, conversation_for
 from ocm_core.paths import downloads_dir
 from ocm_core.sansio import events as ev
+from ocm_core.storage.history import HistoryStore, Line, fold
 from ocm_core.wire import InviteLink, parse_link
 from ocm_core.words import (
+    conversation_title,
     event_words,
+    history_moved_text,
     host_not_answering_text,
+    line_words,
     notice_text,
     rejoin_command,
     resumed_words,
@@ -53,6 +61,14 @@ def _chat_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--password", help=_("the room's password (to lock a room you create, or to join a locked one)")
     )
+    parser.add_argument(
+        "--search", metavar="TEXT", help=_("print the lines of your history that contain TEXT, then exit")
+    )
+    parser.add_argument("--history", metavar="ROOM", help=_("print your history of this room, then exit"))
+    parser.add_argument(
+        "--no-history", action="store_true", help=_("do not keep this conversation in your history on this PC")
+    )
+    parser.add_argument("--history-file", help=argparse.SUPPRESS)  # another database (tests, a second profile)
     parser.add_argument(
         "--trust-changed-key",
         action="store_true",
@@ -156,6 +172,13 @@ DISCOVER_SECONDS = 2.5
 def found_line(found: FoundRoom) -> str:
     """One room found on the LAN, as `ocm-chat --discover` prints it."""
     people = ngettext("{count} person", "{count} people", found.members).format(count=found.members)
+    if found.standing:
+        line = (
+            _("{room}  ({people}, standing, locked)  at {server}")
+            if found.locked
+            else _("{room}  ({people}, standing)  at {server}")
+        )
+        return line.format(room=found.room, people=people, server=found.server)
     if found.locked:
         line = _("{room}  ({people}, host {host}, locked)  at {server}")
     else:
@@ -320,6 +343,8 @@ def chat_main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     if args.discover:
         return _discover(args.discover_seconds)
+    if args.search is not None or args.history is not None:
+        return _read_history(args)
     try:
         picked = None
         link: InviteLink | None = parse_link(args.link) if args.link is not None else None
@@ -381,7 +406,8 @@ def chat_main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     echo = SentEcho(name)
-    printer = threading.Thread(target=_print_events, args=(client, echo), daemon=True)
+    recorder = None if args.no_history else _recorder(args, client)
+    printer = threading.Thread(target=_print_events, args=(client, echo, recorder), daemon=True)
     printer.start()
     try:
         for line in sys.stdin:
@@ -395,7 +421,10 @@ def chat_main(argv: list[str] | None = None) -> int:
                 if line is not None:
                     print(line, flush=True)
                     continue
-                confirmed = echo.sent(client.send(text), text)
+                msg_id = client.send(text)
+                if recorder is not None:
+                    recorder.sending(msg_id, text)
+                confirmed = echo.sent(msg_id, text)
                 if confirmed is not None:
                     print(confirmed, flush=True)
             except errors.ClientError as exc:
@@ -410,7 +439,7 @@ def chat_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_events(client: ChatClient, echo: SentEcho) -> None:
+def _print_events(client: ChatClient, echo: SentEcho, recorder: RoomRecorder | None = None) -> None:
     while True:
         try:
             event = client.events.get(timeout=0.2)
@@ -418,6 +447,13 @@ def _print_events(client: ChatClient, echo: SentEcho) -> None:
             if client.closed:
                 return
             continue
+        if recorder is not None and getattr(event, "history", False):
+            if not recorder.saw(event):
+                continue  # printed in an earlier session
+            if recorder.caught_up(event):
+                event = dataclasses.replace(event, history=False)  # said while this person was away
+        elif recorder is not None:
+            recorder.saw(event)
         host = (
             f"[{client.server_host}]" if ":" in client.server_host else client.server_host
         )  # as parse_address reads it
@@ -429,6 +465,63 @@ def _print_events(client: ChatClient, echo: SentEcho) -> None:
             print(line, flush=True)
         if isinstance(event, (ev.RoomClosed, ev.SessionGone)):
             print(_("Press Enter to quit."), flush=True)
+
+
+def _history_store(args) -> HistoryStore:
+    store = HistoryStore(args.history_file or HistoryStore.default_path())
+    if store.moved_aside is not None:
+        print("! " + history_moved_text(str(store.moved_aside)), file=sys.stderr, flush=True)
+    return store
+
+
+def _recorder(args, client: ChatClient) -> RoomRecorder | None:
+    """The room's history on this PC, written as the chat goes (None when it cannot be kept)."""
+    try:
+        store = _history_store(args)
+        if not store.keeping:
+            store.close()
+            return None
+        host = f"[{client.server_host}]" if ":" in client.server_host else client.server_host
+        conversation = conversation_for(store, client, server=f"{host}:{client.tcp_port}", hosted=client.is_host)
+    except (OSError, sqlite3.Error, errors.OCMError) as exc:
+        print("! " + _("Your history is not kept this time: {error}").format(error=exc), flush=True)
+        return None
+    return RoomRecorder(store, conversation, client.username or "")
+
+
+def history_line(line: Line) -> str:
+    """One line of the history as the terminal prints it (with its date: it may be old)."""
+    when = datetime.datetime.fromtimestamp(line.time).strftime("%Y-%m-%d %H:%M")
+    return f"[{when}] {line_words(line)}"
+
+
+def _read_history(args) -> int:
+    """--search TEXT and --history ROOM: print from the history on this PC, without a server."""
+    try:
+        store = _history_store(args)
+    except (OSError, sqlite3.Error, errors.OCMError) as exc:
+        print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
+        return 1
+    with contextlib.closing(store):
+        if args.search is not None:
+            matches = store.search(args.search)
+            for match in reversed(matches):  # oldest first, as a terminal reads down
+                when = datetime.datetime.fromtimestamp(match.time).strftime("%Y-%m-%d %H:%M")
+                print(f"{match.room} ({match.server})  [{when}] {match.sender}: {match.text}", flush=True)
+            if not matches:
+                print(_("Nothing in your history contains “{text}”.").format(text=args.search), flush=True)
+                return 1
+            return 0
+        wanted = fold(args.history)
+        found = [c for c in store.conversations() if fold(c.room) == wanted]
+        if not found:
+            print(_("Your history has no room called “{room}”.").format(room=args.history), flush=True)
+            return 1
+        for conversation in reversed(found):
+            print(f"== {conversation_title(conversation)}", flush=True)
+            for _line_id, line in store.lines(conversation.id, limit=None):
+                print(history_line(line), flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -140,6 +140,10 @@ class ChatClient:
         self._stop = threading.Event()  # set when the session is over: the threads end
         self._threads: list[threading.Thread] = []
         self._snapshot_wanted = False  # a datagram asked for a snapshot (SYNC over TLS)
+        # The id the server gave the room when it was created ("" from a server before ids):
+        # a room closed and made again under the same name is another conversation.
+        self.room_id = ""
+        self.standing = False  # held by the server itself (ocm-server --room): no person hosts it
 
     # --- the server's identity (kept by the link that makes every TCP request) -----------
 
@@ -209,6 +213,7 @@ class ChatClient:
         self.locked = bool(password)
         self.password = password or None  # kept for a Rejoin after the server forgot this session
         snapshot = self._patiently(self._sync, deadline)
+        self.room_id, self.standing = snapshot.room_id, snapshot.standing
         chat_target = self._udp_override or (self.server_host, snapshot.udp_port)
         try:
             self._udp_address = socket.getaddrinfo(*chat_target, socket.AF_INET, socket.SOCK_DGRAM)[0][4]

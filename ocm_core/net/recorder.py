@@ -1,0 +1,128 @@
+"""RoomRecorder: one room's lines written into the person's history as they arrive.
+
+The app and the terminal client both hand every event of a room's client to `saw()` on the
+one thread that drains them; what it answers decides whether a line is news. A line the
+history already holds (the server sends its recent history again on every join) is a
+repeat: the window skips it, so a member who comes back sees what it missed once, marked
+unread, and nothing twice. History is a copy for the person: a write that fails (a full
+disk) is logged once and the chat goes on without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+
+from ocm_core.sansio import events as ev
+from ocm_core.storage.history import HistoryStore, Line, LineKind
+
+log = logging.getLogger(__name__)
+
+
+def line_from_event(event: ev.AppEvent, now: float) -> Line | None:
+    """The line an event of a room leaves in the history, or None (a state, not a line).
+    `now` dates the room's end, which the event does not."""
+    if isinstance(event, ev.ChatMessage):
+        return Line(event.seq, event.time, LineKind.CHAT, event.sender, event.text)
+    if isinstance(event, ev.FileShared):
+        return Line(event.seq, event.time, LineKind.FILE, event.sender, event.name, event.size, event.file_id)
+    if isinstance(event, ev.Notice):
+        return Line(event.seq, event.time, LineKind(str(event.kind)), event.name, event.text)
+    if isinstance(event, ev.RoomClosed):
+        return Line(None, now, LineKind.ENDED, "", event.reason)
+    return None
+
+
+def conversation_for(store: HistoryStore, client, *, server: str, hosted: bool = False) -> int:
+    """The conversation of `client`'s room (joined): its server's identity and the room's id
+    are the key, so two servers' rooms of one name, or a room made again, never mix."""
+    room_id = client.room_id or f"name:{client.room}"  # a server from before room ids
+    return store.conversation(
+        client.server_fingerprint or "plain",
+        room_id,
+        room=client.room,
+        server=server,
+        me=client.username,
+        hosted=hosted,
+        standing=bool(getattr(client, "standing", False)),
+    )
+
+
+class RoomRecorder:
+    def __init__(self, store: HistoryStore, conversation: int, me: str, *, clock: Callable[[], float] = time.time):
+        self.store = store
+        self.conversation = conversation
+        self.me = me
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._own: dict[int, str] = {}  # our messages waiting for the server's acknowledgement
+        self.failing = False
+        known = store.get(conversation)
+        # Lines above this position are news even when the server marks them history: they
+        # were said while this person was away.
+        self.newest_before = known.newest_seq if known is not None else 0
+        self.had_history = self.newest_before > 0
+
+    def _write(self, work: Callable[[], bool]) -> bool:
+        try:
+            result = work()
+        except (sqlite3.Error, OSError) as exc:
+            if not self.failing:
+                log.warning("history not kept for conversation %d: %s", self.conversation, exc)
+            self.failing = True
+            return True  # shown as if new: a failing history must not hide the chat
+        if self.failing:
+            log.info("history is written again for conversation %d", self.conversation)
+            self.failing = False
+        return result
+
+    def saw(self, event: ev.AppEvent) -> bool:
+        """Keep what `event` says, if it is a line; False when the history already had it."""
+        if isinstance(event, ev.MessageSent):
+            self.sent(event.msg_id, event.seq)
+            return True
+        line = line_from_event(event, self._clock())
+        if line is None:
+            return True
+        if line.kind is LineKind.ENDED:
+
+            def end() -> bool:
+                self.store.mark_ended(self.conversation, line.text, line.time)
+                return True
+
+            self._write(end)
+            return True
+        return self._write(lambda: self.store.add(self.conversation, line))
+
+    def caught_up(self, event: ev.AppEvent) -> bool:
+        """Whether an event the server sent as history is one said while we were away (news)."""
+        return self.had_history and getattr(event, "seq", 0) > self.newest_before
+
+    def sending(self, msg_id: int, text: str) -> None:
+        with self._lock:
+            self._own[msg_id] = text
+
+    def retried(self, old_id: int, new_id: int) -> None:
+        with self._lock:
+            text = self._own.pop(old_id, None)
+            if text is not None:
+                self._own[new_id] = text
+
+    def sent(self, msg_id: int, seq: int) -> None:
+        """The server acknowledged our message at room position `seq` (0: not said)."""
+        with self._lock:
+            text = self._own.pop(msg_id, None)
+        if text is None:
+            return
+        line = Line(seq or None, self._clock(), LineKind.CHAT, self.me, text)
+        self._write(lambda: self.store.add(self.conversation, line))
+        if seq:
+
+            def read() -> bool:
+                self.store.mark_read(self.conversation, seq)  # they wrote after it: read up to here
+                return True
+
+            self._write(read)
