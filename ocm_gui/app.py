@@ -15,28 +15,37 @@ import logging.handlers
 import os
 import queue
 import signal
+import sqlite3
 import sys
 import threading
+import time
 import tkinter as tk
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from tkinter import ttk
+from tkinter import filedialog, ttk
 from typing import Any, TypeVar
 
 from ocm_core import i18n, paths
-from ocm_core.errors import BadLink, RoomNotFound
+from ocm_core.errors import BadLink, OCMError, RoomNotFound
 from ocm_core.i18n import _, ngettext
+from ocm_core.net.recorder import RoomRecorder, conversation_for
+from ocm_core.storage import export
+from ocm_core.storage.filenames import safe_name
+from ocm_core.storage.history import HistoryStore, Match
 from ocm_core.wire.links import InviteLink, parse_link
+from ocm_core.words import size_text
 from ocm_gui import appearance, autostart, single_instance, theme
 from ocm_gui.backend import Backend
 from ocm_gui.background import fire_and_forget, run_in_thread, wait_for_background
 from ocm_gui.chat.confirm import Confirm
+from ocm_gui.chat.keptpage import KeptPage
 from ocm_gui.chat.window import ChatWindow
 from ocm_gui.dialogs.base import Dialog
 from ocm_gui.dialogs.host import HostDialog
 from ocm_gui.dialogs.join import JoinDialog
 from ocm_gui.dialogs.linkjoin import LinkPrompt
+from ocm_gui.dialogs.search import SearchWindow
 from ocm_gui.dialogs.start import StartWindow
 from ocm_gui.icons import icon_files
 from ocm_gui.inbox import inbox_for
@@ -49,6 +58,7 @@ from ocm_gui.text import emoji
 from ocm_gui.tray import Tray, TrayChose, TrayClicked, tray_offered
 
 D = TypeVar("D", bound=Dialog)
+T = TypeVar("T")
 
 # Ctrl+Tab and Ctrl+Shift+Tab go round the rooms, Control on macOS too (Cmd+Tab is the
 # system's app switcher there, and Ctrl+Tab is what its browsers use); X11 calls Shift+Tab
@@ -127,11 +137,13 @@ class Arrivals:
 class GoneRoom:
     """A room the app was in when it last ran that is not there any more (a sidebar row, greyed)."""
 
-    link: str
+    link: str  # "" for a room only the history remembers (it ended)
     room: str
     server: str
     hosted: bool
     reason: str
+    conversation: int | None = None  # its history on this PC (ocm_core.storage.history)
+    around_line: int | None = None  # open its page at this line (a search result)
 
 
 class App:
@@ -145,7 +157,9 @@ class App:
         backend: Backend | None = None,
         *,
         tray_available: bool = False,
+        history: HistoryStore | None = None,
     ):
+        """`history`: the person's history on this PC (default: opened from the data folder)."""
         self.root = root
         self.settings = settings if settings is not None else Settings.load()
         self.backend = backend if backend is not None else Backend()
@@ -165,6 +179,8 @@ class App:
         self.note: tk.Toplevel | None = None  # "the app keeps running", said once
         self.arrivals = Arrivals()
         self.notifications = Notifications(root, self.settings)
+        self.history: HistoryStore | None = history if history is not None else open_history()
+        self.search_window: SearchWindow | None = None
 
         theme.apply_theme(root)
         choice = self.settings.appearance if self.settings.appearance in appearance.CHOICES else "system"
@@ -183,6 +199,7 @@ class App:
         self.body.add(self.content, weight=1)
         self.start = self._make_start(self.settings.name)
         self._build_menu()
+        self._say_if_kept()
         self._bind_keys()
         self._place_window()
         root.protocol("WM_DELETE_WINDOW", self.close_window)
@@ -275,7 +292,7 @@ class App:
     def _build_menu(self) -> None:
         menubar = self.menubar = tk.Menu(self.root)
         chat_menu = self.chat_menu = tk.Menu(menubar, tearoff=0)
-        accel = {key: key_label(key) for key in ("k", "w", "q", "o")}
+        accel = {key: key_label(key) for key in ("k", "w", "q", "o", "f")}
         chat_menu.add_command(label=_("Host a room…"), command=self.open_host_dialog)
         chat_menu.add_command(label=_("Join a room…"), command=self.open_join_dialog)
         chat_menu.add_separator()
@@ -305,6 +322,33 @@ class App:
             label=_("Save the last file as…"), command=lambda: self._in_shown(lambda c: c.files.save_last_as())
         )
         menubar.add_cascade(label=_("File"), menu=file_menu)
+        history_menu = self.history_menu = tk.Menu(menubar, tearoff=0, postcommand=self._history_menu_shown)
+        history_menu.add_command(label=_("Find in this room…"), command=self.find_in_room, accelerator=accel["f"])
+        history_menu.add_command(
+            label=_("Search all rooms…"), command=self.open_search, accelerator=key_label("Shift+F")
+        )
+        history_menu.add_command(label=_("Save conversation as…"), command=lambda: self.save_conversation())
+        history_menu.add_separator()
+        keeping = self._history_call(lambda st: st.keeping, False)
+        self.keep_history = tk.BooleanVar(self.root, value=bool(keeping))
+        history_menu.add_checkbutton(
+            label=_("Keep history on this PC"), variable=self.keep_history, command=self._keeping_changed
+        )
+        keep_for = tk.Menu(history_menu, tearoff=0)
+        self.keep_days = tk.IntVar(self.root, value=self._history_call(lambda st: st.keep_days, 0) or 0)
+        for days, label in ((0, _("Forever")), (365, _("1 year")), (30, _("30 days"))):
+            keep_for.add_radiobutton(label=label, value=days, variable=self.keep_days, command=self._keep_for_changed)
+        history_menu.add_cascade(label=_("Keep for"), menu=keep_for)
+        history_menu.add_command(label=_("Forget this room…"), command=lambda: self.ask_forget_room())
+        history_menu.add_command(label=_("Forget everything…"), command=self.ask_forget_everything)
+        history_menu.add_separator()
+        history_menu.add_command(label=_("History on this PC: {size}").format(size="…"), state="disabled")
+        self.history_size_entry = history_menu.index("end") or 0
+        if self.history is None:
+            for entry in range(self.history_size_entry + 1):
+                if history_menu.type(entry) != "separator":
+                    history_menu.entryconfigure(entry, state="disabled")
+        menubar.add_cascade(label=_("History"), menu=history_menu)
         self.notifications.add_menu(menubar)
         self.root.configure(menu=menubar)
 
@@ -323,6 +367,8 @@ class App:
         root.bind(theme.shortcut("q"), lambda e: self.ask_quit())
         root.bind(theme.shortcut("o"), lambda e: self._in_shown(lambda c: c.files.share()))
         root.bind(theme.shortcut("r"), lambda e: self._in_shown(lambda c: c.retry_failed()))
+        root.bind(theme.shortcut("f"), lambda e: self.find_in_room())
+        root.bind(theme.shortcut("F"), lambda e: self.open_search())
 
     def _room_keys(self, chat: ChatWindow) -> None:
         """The main window's shortcuts also work where the room's text widgets have keys of
@@ -376,7 +422,11 @@ class App:
             pages.append(self.gone_page)
         return pages
 
-    gone_page: ttk.Frame | None = None
+    kept_page: KeptPage | None = None
+
+    @property
+    def gone_page(self) -> ttk.Frame | None:
+        return self.kept_page.frame if self.kept_page is not None else None
 
     def _show_page(self, page: tk.Widget, key: object | None) -> None:
         previous = self.shown_chat
@@ -512,6 +562,8 @@ class App:
         """Add a room the client is in to the sidebar (and show it)."""
         self.start.name_var.set(client.username)
         link = invite_link(client, share_address)
+        server_text = _server_text(client)
+        recorder = self._recorder_for(client, server_text)
         chat = ChatWindow(
             self.root,
             client,
@@ -525,12 +577,17 @@ class App:
             on_unread=self._unread_changed,
             on_wanted=self._wanted,
             link=link,
+            recorder=recorder,
         )
+        if recorder is not None:
+            for kept in [g for g in self.gone if g.conversation == recorder.conversation]:
+                self.gone.remove(kept)
+                self.sidebar.remove(kept)
         chat.alerts = self.notifications.watch(chat)
         self._room_keys(chat)
         self.chats.append(chat)
         self._forget_gone(link)
-        self.sidebar.add(chat, room=chat.room, server=f"{client.server_host}:{client.tcp_port}", hosted=chat.is_host)
+        self.sidebar.add(chat, room=chat.room, server=server_text, hosted=chat.is_host)
         self._tray_rooms()
         if link:
             self._remember_room(link, hosted=chat.is_host)
@@ -553,9 +610,258 @@ class App:
         self.show_room(chat)
 
     def _left(self, chat: ChatWindow) -> None:
-        """The person left the room (or put away one that ended): not rejoined at the next start."""
+        """The person left the room (or put away one that ended): not rejoined at the next start,
+        and off the list (its history stays, searchable)."""
         if chat.link:
             self._forget_room(chat.link)
+        if chat.recorder is not None:
+            conversation = chat.recorder.conversation
+            self._history_call(lambda store: store.set_listed(conversation, False))
+
+    # -- the history on this PC
+    def _history_call(self, work: Callable[[HistoryStore], T], default: T | None = None) -> T | None:
+        """`work(store)`, or `default` without a history or when the database fails (logged:
+        the history is the person's copy, never a reason for the chat to stop)."""
+        if self.history is None:
+            return default
+        try:
+            return work(self.history)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("the history on this PC failed: %s", exc)
+            return default
+
+    def _recorder_for(self, client, server: str) -> RoomRecorder | None:
+        store = self.history
+        if store is None or not self._history_call(lambda st: st.keeping, False):
+            return None
+        conversation = self._history_call(
+            lambda st: conversation_for(st, client, server=server, hosted=bool(client.is_host))
+        )
+        if conversation is None:
+            return None
+        self._history_call(lambda st: st.set_listed(conversation, True))
+        return RoomRecorder(store, conversation, client.username or "")
+
+    def _conversation_of(self, link: InviteLink) -> int | None:
+        """The newest conversation kept for the room a saved link names."""
+        for conversation in self._history_call(lambda st: st.conversations()) or []:
+            if conversation.room == link.room and conversation.server_fingerprint == link.fingerprint:
+                return conversation.id
+        return None
+
+    def _ended_while_away(self, client, link: InviteLink) -> str | None:
+        """When the room a saved link names is another one now (the old one ended while the app
+        was not running and someone made one of the same name): the old conversation is marked
+        ended, and the sentence that says so comes back."""
+        old_id = self._conversation_of(link)
+        old = self._history_call(lambda st: st.get(old_id)) if old_id is not None else None
+        if old is None or old.ended is not None or not client.room_id or old.room_id == client.room_id:
+            return None
+        reason = _(
+            "“{room}” ended while you were away. A new room of that name is open there now: "
+            "join it to start a new conversation."
+        ).format(room=link.room)
+        self._history_call(lambda st: st.mark_ended(old.id, _("The room ended while you were away.")))
+        return reason
+
+    def _list_ended_rooms(self) -> None:
+        """Rooms that ended with their history kept, greyed in the sidebar until removed."""
+        listed = {g.conversation for g in self.gone}
+        for conversation in self._history_call(lambda st: st.conversations()) or []:
+            if conversation.ended is None or not conversation.listed or conversation.id in listed:
+                continue
+            self._add_kept(conversation)
+
+    def _add_kept(self, conversation, around_line: int | None = None) -> GoneRoom:
+        gone = GoneRoom(
+            "",
+            conversation.room,
+            conversation.server,
+            conversation.hosted,
+            conversation.ended_reason or _("The room ended."),
+            conversation.id,
+            around_line,
+        )
+        self.gone.append(gone)
+        self.sidebar.add(gone, room=gone.room, server=gone.server, hosted=gone.hosted)
+        self.sidebar.set_gone(gone)
+        self._keep_saved_order()
+        self._tray_rooms()
+        return gone
+
+    def find_in_room(self) -> str:
+        """Ctrl+F: find in the room shown (its page, when it is not open)."""
+        chat = self.shown_chat
+        if chat is not None and not chat.destroyed:
+            chat.find()
+        elif self.kept_page is not None:
+            self.kept_page.find()
+        return "break"
+
+    def open_search(self) -> str:
+        """Ctrl+Shift+F: search the history of every room."""
+        if self.history is None:
+            self._show_problem(_("Your history is not kept on this PC, so there is nothing to search."))
+            return "break"
+        if self.search_window is not None and not self.search_window.closed:
+            self.search_window.win.lift()
+            self.search_window.entry.focus_force()
+            return "break"
+        self.search_window = SearchWindow(self.root, self.history, on_open=self.open_match)
+        return "break"
+
+    def open_match(self, match: Match, query: str) -> None:
+        """Show the room of a search result at its line: the room itself when it is open and
+        shows that line, else its kept page opened around the line."""
+        for chat in self.chats:
+            if chat.recorder is not None and chat.recorder.conversation == match.conversation:
+                self.show_room(chat)
+                finder = chat.find(query)
+                if finder.go_to_line_with(match.text):
+                    return
+        kept = next((g for g in self.gone if g.conversation == match.conversation), None)
+        if kept is None:
+            conversation = self._history_call(lambda st: st.get(match.conversation))
+            if conversation is None:
+                return
+            self._history_call(lambda st: st.set_listed(match.conversation, True))
+            kept = self._add_kept(conversation)
+            if conversation.ended is None:
+                kept.reason = _("You are not in this room now; what was said while you were is kept on this PC.")
+        kept.around_line = match.line_id
+        self.show_room(kept)
+        if self.kept_page is not None:
+            page_finder = self.kept_page.find(query)
+            if page_finder is not None:
+                page_finder.go_to_line_with(match.text)
+
+    def _shown_conversation(self) -> int | None:
+        chat = self.shown_chat
+        if chat is not None:
+            return chat.recorder.conversation if chat.recorder is not None else None
+        return self.shown.conversation if isinstance(self.shown, GoneRoom) else None
+
+    def save_conversation(self, conversation: int | None = None) -> Path | None:
+        """Save conversation as…: the room's history as plain text or HTML."""
+        if conversation is None:
+            conversation = self._shown_conversation()
+        found = self._history_call(lambda st: st.get(conversation)) if conversation is not None else None
+        if found is None:
+            self._show_problem(_("This room has no history kept on this PC to save."))
+            return None
+        stamp = time.strftime("%Y-%m-%d")
+        chosen = filedialog.asksaveasfilename(
+            parent=self.root,
+            title=_("Save conversation as"),
+            initialfile=safe_name(f"{found.room} {stamp}") + ".txt",
+            defaultextension=".txt",
+            filetypes=[(_("Plain text"), "*.txt"), (_("Web page (HTML)"), "*.html")],
+        )
+        if not chosen:
+            return None
+        return self.write_conversation(found, Path(chosen))
+
+    def write_conversation(self, conversation, path: Path) -> Path | None:
+        lines = self._history_call(lambda st: [line for _id, line in st.lines(conversation.id, limit=None)])
+        try:
+            export.save(path, conversation, lines or [])
+        except OSError as exc:
+            self._show_problem(_("Could not save {path}: {error}").format(path=path, error=exc.strerror or exc))
+            return None
+        return path
+
+    def ask_forget_room(self, conversation: int | None = None) -> None:
+        """Forget this room: its history goes from this PC (asked first)."""
+        if conversation is None:
+            conversation = self._shown_conversation()
+        found = self._history_call(lambda st: st.get(conversation)) if conversation is not None else None
+        if found is None:
+            return
+
+        self._ask_first(
+            _("Forget this room?"),
+            _("Forget"),
+            _("Delete everything kept on this PC about “{room}”? It cannot be undone.").format(room=found.room),
+            lambda: self.forget_room(found.id),
+        )
+
+    def _ask_first(self, title: str, yes: str, question: str, then: Callable[[], object]) -> None:
+        """A question before something that cannot be undone; `then()` on yes."""
+
+        def answered(agreed: bool) -> None:
+            self.confirm = None
+            if agreed:
+                then()
+
+        self.confirm = Confirm(
+            self.root, title=title, yes=yes, cancel=_("Cancel"), on_answer=answered, question=question
+        )
+
+    def forget_room(self, conversation: int) -> None:
+        """Delete the room's history (on a worker: leaving no trace rewrites the file)."""
+        for gone in [g for g in self.gone if g.conversation == conversation]:
+            gone.conversation = None
+            if not gone.link:
+                self._remove_gone(gone)
+            elif self.shown is gone:
+                self._show_gone(gone)
+        self._forget_in_background(lambda store: store.forget(conversation), {conversation})
+
+    def _forget_in_background(self, work: Callable[[HistoryStore], object], conversations: set[int] | None) -> None:
+        """Run a forgetting on a worker; then rooms still open that were in it (`None`: every
+        room) go on in a new conversation."""
+        store = self.history
+        if store is None:
+            return
+
+        def done(_result, error: BaseException | None) -> None:
+            if error is not None:
+                log.warning("forgetting failed: %s", error)
+                self._show_problem(_("Could not delete the history: {error}").format(error=error))
+            for chat in self.chats:
+                recorder = chat.recorder
+                if recorder is not None and (conversations is None or recorder.conversation in conversations):
+                    chat.recorder = self._recorder_for(chat.client, _server_text(chat.client))
+
+        run_in_thread(self.root, lambda: work(store), done, name="ocm-gui-forget")
+
+    def ask_forget_everything(self) -> None:
+        self._ask_first(
+            _("Forget everything?"),
+            _("Forget everything"),
+            _("Delete the history of every room from this PC? It cannot be undone."),
+            self.forget_everything,
+        )
+
+    def forget_everything(self) -> None:
+        for gone in list(self.gone):
+            gone.conversation = None
+            if not gone.link:
+                self._remove_gone(gone)
+        self._forget_in_background(lambda store: store.forget_everything(), None)
+
+    def _keeping_changed(self) -> None:
+        keep = bool(self.keep_history.get())
+        self._history_call(lambda st: st.set_keeping(keep))
+        self._say_if_kept()
+        for chat in self.chats:
+            chat.recorder = self._recorder_for(chat.client, _server_text(chat.client)) if keep else None
+
+    def _say_if_kept(self) -> None:
+        store = self.history
+        keeping = None if store is None else bool(self._history_call(lambda st: st.keeping))
+        moved = str(store.moved_aside) if store is not None and store.moved_aside is not None else None
+        self.start.set_history_note(keeping, moved)
+
+    def _keep_for_changed(self) -> None:
+        days = int(self.keep_days.get())
+        self._history_call(lambda st: st.set_keep_days(days))
+
+    def _history_menu_shown(self) -> None:
+        size = self._history_call(lambda st: st.size_bytes(), 0) or 0
+        self.history_menu.entryconfigure(
+            self.history_size_entry, label=_("History on this PC: {size}").format(size=size_text(size))
+        )
 
     def _chat_closed(self, chat: ChatWindow) -> None:
         if chat in self.chats:
@@ -616,7 +922,9 @@ class App:
 
     def rejoin_saved_rooms(self) -> None:
         """Back where the person was: join again each room the app was in when it last ran,
-        under the same name; the ones that are gone are listed greyed."""
+        under the same name; the ones that are gone are listed greyed, and so are the rooms
+        that ended with their history kept on this PC, until the person removes them."""
+        self._list_ended_rooms()
         name = self.settings.name
         for text in list(self.settings.rooms):
             try:
@@ -661,6 +969,12 @@ class App:
                 if show_gone:
                     self.show_room(next(g for g in self.gone if g.link == text))
                 return
+            ended = self._ended_while_away(client, link)
+            if ended is not None:
+                # Another room of the same name: not entered silently (it is a new conversation).
+                fire_and_forget(client.leave, name="ocm-gui-leave")
+                self._add_gone(text, link, hosted=False, reason=ended)
+                return
             # The first room back is shown; later ones wait in the sidebar, so nothing the
             # person is looking at moves under their hands.
             self.open_chat(client, show=self.shown is None and self.link_prompt is None)
@@ -670,7 +984,14 @@ class App:
     def _add_gone(self, text: str, link: InviteLink, *, hosted: bool, reason: str, forget: bool = True) -> None:
         if any(gone.link == text for gone in self.gone):
             return
-        gone = GoneRoom(text, link.room, f"{link.host}:{link.port}", hosted, reason)
+        conversation = self._conversation_of(link)
+        for kept in self.gone:
+            if conversation is not None and kept.conversation == conversation:
+                kept.link, kept.reason, kept.hosted = text, reason, hosted  # one row for one conversation
+                if forget:
+                    self._forget_room(text)
+                return
+        gone = GoneRoom(text, link.room, f"{link.host}:{link.port}", hosted, reason, conversation)
         self.gone.append(gone)
         self.sidebar.add(gone, room=gone.room, server=gone.server, hosted=hosted)
         self.sidebar.set_gone(gone)
@@ -687,33 +1008,55 @@ class App:
                 self.show_start()
 
     def _drop_gone_page(self) -> None:
-        if self.gone_page is not None:
-            self.gone_page.destroy()
-            self.gone_page = None
+        if self.kept_page is not None:
+            self.kept_page.destroy()
+            self.kept_page = None
 
     def _show_gone(self, gone: GoneRoom) -> None:
         self._drop_gone_page()
-        page = self.gone_page = ttk.Frame(self.content, padding=theme.pad(self.root, 36, 28))
-        page.columnconfigure(0, weight=1)
-        ttk.Label(page, text=gone.room, style="Title.TLabel").grid(row=0, column=0, sticky="w")
-        ttk.Label(
-            page,
-            text=_("Could not join this room on {server} again.").format(server=gone.server),
-            style="Muted.TLabel",
-        ).grid(row=1, column=0, sticky="w", pady=theme.pad(self.root, 6, 0))
-        reason = ttk.Label(page, text=gone.reason, wraplength=theme.scaled(self.root, 460), justify="left")
-        reason.grid(row=2, column=0, sticky="w", pady=theme.pad(self.root, 6, 18))
-        buttons = ttk.Frame(page)
-        buttons.grid(row=3, column=0, sticky="w")
-        if gone.hosted:
-            again = ttk.Button(buttons, text=_("Host it again…"), command=lambda: self._host_again(gone))
+        actions: list[tuple[str, Callable[[], object]]] = []
+        if gone.hosted and gone.link:
+            actions.append((_("Host it again…"), lambda: self._host_again(gone)))
+        elif gone.link:
+            actions.append((_("Try again"), lambda: self._try_again(gone)))
+        if gone.conversation is not None and self.history is not None:
+            actions.append((_("Save conversation as…"), lambda: self.save_conversation(gone.conversation)))
+            actions.append((_("Forget this room…"), lambda: self.ask_forget_room(gone.conversation)))
+        actions.append((_("Remove from the list"), lambda: self._remove_gone(gone)))
+        if gone.link:
+            subtitle = _("Could not join this room on {server} again.").format(server=gone.server)
         else:
-            again = ttk.Button(buttons, text=_("Try again"), command=lambda: self._try_again(gone))
-        again.pack(side="left")
-        remove = ttk.Button(buttons, text=_("Remove from the list"), command=lambda: self._forget_gone(gone.link))
-        remove.pack(side="left", padx=(theme.scaled(self.root, 8), 0))
-        self._show_page(page, gone)
-        again.focus_set()
+            subtitle = _("This room on {server} has ended; what was said is kept on this PC.").format(
+                server=gone.server
+            )
+        page = self.kept_page = KeptPage(
+            self.content,
+            title=gone.room,
+            subtitle=subtitle,
+            reason=gone.reason,
+            actions=actions,
+            store=self.history,
+            conversation=gone.conversation,
+            me=self.settings.name,
+            around_line=gone.around_line,
+        )
+        gone.around_line = None
+        self._show_page(page.frame, gone)
+        page.buttons[0].focus_set()
+
+    def _remove_gone(self, gone: GoneRoom) -> None:
+        """Off the list (its history stays, searchable, until forgotten)."""
+        conversation = gone.conversation
+        if conversation is not None:
+            self._history_call(lambda store: store.set_listed(conversation, False))
+        if gone.link:
+            self._forget_gone(gone.link)
+        elif gone in self.gone:
+            self.gone.remove(gone)
+            self.sidebar.remove(gone)
+            if self.shown is gone:
+                self.show_start()
+            self._tray_rooms()
 
     def _host_again(self, gone: GoneRoom) -> None:
         self.settings.room = gone.room
@@ -1001,12 +1344,34 @@ class App:
             if self.link_prompt is not None:
                 self.link_prompt.close()
             self.notifications.close()
+            if self.search_window is not None:
+                self.search_window.close()
             self.root.destroy()
         except tk.TclError as exc:  # the main window was destroyed from outside
             log.info("the windows were gone before Quit: %s", exc)
+        if self.history is not None:
+            self.history.close()  # every line was written as it came: nothing waits
         # Tk objects must die on the Tk thread: the windows' cycles are collected here, not
         # by a background thread (a leave, a server stop) that happens to trigger a collection.
         gc.collect()
+
+
+def _server_text(client) -> str:
+    host = f"[{client.server_host}]" if ":" in client.server_host else client.server_host
+    return f"{host}:{client.tcp_port}"
+
+
+def open_history() -> HistoryStore | None:
+    """The person's history database; None (logged) when it cannot be opened at all. A damaged
+    one is moved aside by HistoryStore and a new one started: the app always starts."""
+    try:
+        store = HistoryStore(HistoryStore.default_path())
+    except (sqlite3.Error, OSError, OCMError) as exc:
+        log.warning("the history on this PC cannot be opened: %s", exc)
+        return None
+    if store.moved_aside is not None:
+        log.warning("the history database was damaged and moved aside to %s", store.moved_aside)
+    return store
 
 
 def key_label(key: str, platform: str = sys.platform) -> str:

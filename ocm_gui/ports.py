@@ -28,6 +28,8 @@ class RoomClient(Protocol):
     tcp_port: int
     own_server_identity: str | None
     trust_changed_identity: bool
+    room_id: str  # the server's id of the room (a room made again under its name has another)
+    standing: bool  # held by the server itself (ocm-server --room)
 
     @property
     def server_fingerprint(self) -> str | None: ...

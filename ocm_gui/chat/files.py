@@ -192,7 +192,7 @@ class FilePanel:
             win.bind(theme.shortcut("o"), lambda e: self.share(), add="+")
         self.window.text.bind("<Configure>", lambda e: self._fit_cards(), add="+")
         self.area = ttk.Frame(self.window.page, padding=theme.pad(win, 12, 0, 12, 6))
-        self.area.grid(row=4, column=0, sticky="ew")
+        self.area.grid(row=5, column=0, sticky="ew")
         self.area.columnconfigure(1, weight=1)
         self.area.grid_remove()  # shown while a transfer runs: an empty frame keeps its last height
         if not self.window.embedded:  # in the main window, showing a room puts the cursor in its input

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 import threading
 import time
 import tkinter as tk
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
 from ocm_core.i18n import _, ngettext
+from ocm_core.net.recorder import RoomRecorder
 from ocm_core.sansio.events import (
     ChatMessage,
     ConnectionLost,
@@ -47,7 +49,9 @@ from ocm_gui.chat.composer import Composer
 from ocm_gui.chat.composer_rules import too_long_text
 from ocm_gui.chat.confirm import Confirm
 from ocm_gui.chat.files import FilePanel
+from ocm_gui.chat.findbar import FindBar
 from ocm_gui.chat.header import ChatHeader
+from ocm_gui.chat.kept import kept_entries
 from ocm_gui.chat.lost import LostHost
 from ocm_gui.chat.members import MemberList
 from ocm_gui.chat.scrollback import Entry, Scrollback
@@ -60,6 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 APP_TITLE = "Online Chat Messenger"
+KEPT_LINES = 500  # lines of the history shown when a room opens (Ctrl+F and search reach the rest)
 BATCH = 100  # events handled per tick at most (tagging Japanese break spaces makes
 # an event dearer; 100 keeps a tick under 100 ms, docs/performance.md)
 
@@ -88,16 +93,20 @@ class ChatWindow:
         on_unread: Callable[[ChatWindow], None] | None = None,
         on_wanted: Callable[[ChatWindow], None] | None = None,
         link: str | None = None,
+        recorder: RoomRecorder | None = None,
     ):
         """`files_dir`: where Save puts files (default: the user's Downloads folder).
         `backend`: makes the client that Rejoin joins with (default: the app's usual one).
         `on_unread`: told when the unread count changes; `on_wanted`: asked to show this
-        room (a notification was clicked) when the view is a page of the main window."""
+        room (a notification was clicked) when the view is a page of the main window.
+        `recorder`: keeps the room's lines in the person's history; its earlier lines are
+        shown first, and what the server sends again is not shown twice."""
         self.client = client
         self.server = server
         self.settings = settings
         self.share_address = share_address
         self.link = link  # the room's invite link, ocm://HOST:PORT/ROOM?fp=...
+        self.recorder = recorder
         self._on_close = on_close
         self._on_back = on_back
         self._on_unread = on_unread
@@ -156,6 +165,8 @@ class ChatWindow:
             self._set_min_size()
         self.people.set(tuple(client.members), client.host_name, client.plain_members)
         self._update_title()
+        if recorder is not None:
+            self._show_kept(recorder)
         self.show_line(
             opening_line(
                 self.room, is_host=self.is_host, you=self.username, members=client.members, address=share_address
@@ -176,12 +187,13 @@ class ChatWindow:
     def _build(self) -> None:
         win = self.page
         win.columnconfigure(0, weight=1)
-        win.rowconfigure(2, weight=1)
+        win.rowconfigure(3, weight=1)
         self._build_header()
         self.banners = Banner(win, row=1)
+        self.finder: FindBar | None = None  # made on the first Ctrl+F (row 2)
 
         body = ttk.Panedwindow(win, orient="horizontal")
-        body.grid(row=2, column=0, sticky="nsew", padx=12)
+        body.grid(row=3, column=0, sticky="nsew", padx=12)
         self.scrollback = Scrollback(body, username=self.username, later=self.later, on_retry=self.retry)
         body.add(self.scrollback.frame, weight=4)
         self.people = MemberList(body, you=self.username)
@@ -195,7 +207,7 @@ class ChatWindow:
             on_leave=lambda: self.ask_before(self.back_to_start),
             leave_text=self._leave_text(),
         )
-        self.composer.frame.grid(row=3, column=0, sticky="ew")
+        self.composer.frame.grid(row=4, column=0, sticky="ew")
 
         # The parts' widgets, by the names tests and the file panel use.
         self.text = self.scrollback.text
@@ -395,6 +407,8 @@ class ChatWindow:
         self.composer.clear()
         self.scrollback.clear_unread()  # they answered: they have read up to here
         self.scrollback.write([self.scrollback.own_entry(msg_id, text, time.time())], force_scroll=True)
+        if self.recorder is not None:
+            self.recorder.sending(msg_id, text)
         return msg_id
 
     def retry(self, msg_id: int) -> int | None:
@@ -407,6 +421,8 @@ class ChatWindow:
             self.composer.show_hint(_("Could not retry: {reason}").format(reason=exc), error=True)
             return None
         self.scrollback.mark_sending(msg_id, new_id)
+        if self.recorder is not None:
+            self.recorder.retried(msg_id, new_id)
         return new_id
 
     def retry_failed(self) -> None:
@@ -436,7 +452,9 @@ class ChatWindow:
 
         shown: list = []  # the events as shown (after a Rejoin, what we missed turns live)
         for event in events:
-            event = self._as_shown(event)
+            event = self._kept(event)
+            if event is not None:
+                event = self._as_shown(event)
             if event is None:
                 continue
             shown.append(event)
@@ -505,6 +523,41 @@ class ChatWindow:
         if new_messages and not self.focused:
             self.unread += new_messages
             self._update_title()
+
+    def _show_kept(self, recorder: RoomRecorder) -> None:
+        """The room's earlier lines from the history on this PC, as history."""
+        try:
+            lines = [line for _id, line in recorder.store.lines(recorder.conversation, limit=KEPT_LINES)]
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("could not read the room's history: %s", exc)
+            return
+        self.scrollback.write(kept_entries(self.scrollback, lines))
+
+    def _kept(self, event):
+        """Write `event` into the history; None when it was there already (the server sends
+        recent history on every join), and what was said while away turned live (unread)."""
+        recorder = self.recorder
+        if recorder is None:
+            return event
+        new = recorder.saw(event)
+        if not getattr(event, "history", False):
+            return event
+        if not new:
+            return None
+        if recorder.caught_up(event):
+            return dataclasses.replace(event, history=False)
+        return event
+
+    def find(self, query: str | None = None) -> FindBar:
+        """Ctrl+F: the find bar over the scrollback, with `query` if given."""
+        if self.finder is None:
+            self.finder = FindBar(self.page, self.text, row=2, on_close=self._found_closed)
+        self.finder.open(query)
+        return self.finder
+
+    def _found_closed(self) -> None:
+        if self.input_enabled():
+            self.input.focus_set()
 
     def _as_shown(self, event):
         """Note the newest room event; after a Rejoin, skip its history up to what we showed
@@ -627,6 +680,8 @@ class ChatWindow:
         self.destroyed = True
         self.closed.set()
         client, server = self.client, self.server
+        if self.is_host and not self.room_closed and self.recorder is not None:
+            self.recorder.saw(RoomClosed(_("You closed the room.")))  # its end, in the host's own history
 
         def shut_down() -> None:
             try:

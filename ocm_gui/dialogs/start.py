@@ -7,6 +7,7 @@ import tkinter as tk
 from tkinter import ttk
 
 from ocm_core.i18n import LANGUAGES, _, ngettext
+from ocm_core.words import history_moved_text
 from ocm_gui import theme
 from ocm_gui.text.labelwrap import show_wrapped
 
@@ -77,6 +78,17 @@ class StartWindow(ttk.Frame):
         if on_language is not None:
             self.language_box.bind("<<ComboboxSelected>>", lambda e: on_language(self.language))
 
+        # Whether conversations are kept on this PC, said plainly from the first start (the History menu changes it).
+        self.history_var = tk.StringVar()
+        self.history_note = ttk.Label(
+            self,
+            textvariable=self.history_var,
+            style="Small.TLabel",
+            wraplength=theme.scaled(master, 460),
+            justify="left",
+        )
+        self.history_note.grid(row=7, column=0, columnspan=2, sticky="w", pady=theme.pad(master, 14, 0))
+
         # Enter after typing one's name goes on to the choice (a new user pressed it and
         # nothing happened); which of the two it is stays the person's: Enter again hosts,
         # Tab moves to Join.
@@ -96,6 +108,22 @@ class StartWindow(ttk.Frame):
         """The chosen language code, "" for the system's."""
         shown = self.language_var.get()
         return self.language_codes[self.language_names.index(shown)] if shown in self.language_names else ""
+
+    def set_history_note(self, keeping: bool | None, moved_aside: str | None = None) -> None:
+        """Say whether conversations are kept on this PC (None: the history cannot be opened),
+        and where a damaged history file was moved."""
+        if moved_aside is not None:
+            text = history_moved_text(moved_aside)
+        elif keeping is None:
+            text = _("Your history could not be opened on this PC, so conversations are not kept this time.")
+        elif keeping:
+            text = _(
+                "Your conversations are kept on this PC, so you can search them later. "
+                "The History menu turns this off or forgets them."
+            )
+        else:
+            text = _("Your conversations are not kept on this PC. The History menu turns keeping on.")
+        self.history_var.set(text)
 
     def set_rooms(self, count: int) -> None:
         """Say how many rooms the sidebar holds (nothing when none)."""

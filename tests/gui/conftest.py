@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from gui_helpers import FakeClient
 
+from ocm_core.storage.history import HistoryStore
 from ocm_gui.app import App
 from ocm_gui.background import wait_for_background
 from ocm_gui.chat.window import ChatWindow
@@ -54,6 +55,15 @@ def root():
     if errors:
         exc_type, value, tb = errors[0]
         pytest.fail("a Tk callback raised:\n" + "".join(traceback.format_exception(exc_type, value, tb)))
+
+
+@pytest.fixture(autouse=True)
+def own_history(tmp_path, monkeypatch):
+    """Each test's app keeps its history in a database of its own: the session's data folder
+    is shared, and one test's kept lines would show in the next one's room of the same name."""
+    path = tmp_path / "history" / "history.db"
+    monkeypatch.setattr(HistoryStore, "default_path", staticmethod(lambda: path))
+    return path
 
 
 @pytest.fixture

@@ -83,6 +83,8 @@ class FakeClient:
         self.plain_members: frozenset[str] = frozenset()
         self.max_message_bytes = max_message_bytes
         self.server_fingerprint: str | None = None
+        self.room_id = f"id-{room}"  # as the server gives it when the room is made
+        self.standing = False
         self.own_server_identity: str | None = None
         self.trust_changed_identity = False
         self.locked = False
@@ -161,6 +163,7 @@ class FakeBackend:
         self.made: list[tuple[str, int]] = []
         self.fingerprints: list[str | None] = []  # what each client was told to expect
         self.joins: list[tuple[str, str, str | None]] = []  # (room, name, password) of each join asked
+        self.room_ids: dict[str, str] = {}  # the id the server gives a room, when not "id-ROOM"
 
     def make_client(self, host: str, tcp_port: int, expected_fingerprint: str | None = None):
         self.made.append((host, tcp_port))
@@ -178,6 +181,7 @@ class FakeBackend:
                 if isinstance(join, BaseException):
                     raise join
                 self.room, self.username = room, username
+                self.room_id = backend.room_ids.get(room, f"id-{room}")
 
             def list_rooms(self) -> list[RoomInfo]:
                 if isinstance(backend.rooms, BaseException):

@@ -1,0 +1,269 @@
+"""The history on this PC as a person meets it in the app: a room opened again shows what was
+said before and what was missed (once, unread), a room that ended stays greyed with its
+history until removed, a room of the same name made anew is not entered silently, Ctrl+F
+finds in a room, the search across rooms opens the room at its line, and a conversation
+is saved, forgotten, or not kept at all."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from gui_helpers import FakeBackend, FakeClient, pump
+
+from ocm_core.net.recorder import RoomRecorder
+from ocm_core.sansio.events import ChatMessage, MessageSent, Notice, NoticeKind, RoomClosed
+from ocm_core.storage.history import HistoryStore, Line, LineKind
+from ocm_core.wire.links import InviteLink
+from ocm_gui import app as app_module
+from ocm_gui.chat.findbar import FOUND_NOW_TAG, FOUND_TAG
+from ocm_gui.settings import Settings
+
+FINGERPRINT = "ABCD-EFGH-IJKL-MNOP-QRST"
+YESTERDAY = time.time() - 86_400
+
+
+def link_to(room: str, host: str = "192.0.2.7", port: int = 9090) -> str:
+    return InviteLink(host, port, room, FINGERPRINT).text
+
+
+@pytest.fixture
+def store(tmp_path):
+    history = HistoryStore(tmp_path / "history.db")
+    yield history
+    history.close()
+
+
+def said(store: HistoryStore, room: str, lines: list[tuple[int, str, str]], *, room_id: str | None = None) -> int:
+    """A conversation kept from yesterday: (seq, sender, text) lines."""
+    conversation = store.conversation(
+        FINGERPRINT, room_id or f"id-{room}", room=room, server="192.0.2.7:9090", me="Ann"
+    )
+    store.add_many(
+        conversation,
+        [Line(seq, YESTERDAY + seq, LineKind.CHAT, sender, text) for seq, sender, text in lines],
+    )
+    return conversation
+
+
+def fake_app(root, settings, store, backend=None):
+    return app_module.App(root, settings=settings, backend=backend or FakeBackend(), history=store)
+
+
+def test_a_room_joined_again_shows_yesterday_and_what_was_missed_once_as_unread(root, settings, store):
+    said(store, "kept", [(1, "Bo", "the 議事録 is ready"), (2, "Ann", "thanks")])
+    settings.update(name="Ann", rooms=[link_to("kept")])
+    app = fake_app(root, settings, store)
+    try:
+        app.rejoin_saved_rooms()
+        pump(root, lambda: len(app.chats) == 1, what="the room joined again")
+        chat = app.chats[0]
+        assert chat.recorder is not None
+        transcript = chat.transcript()
+        assert "kept on this PC" in transcript and "the 議事録 is ready" in transcript and "thanks" in transcript
+        chat.set_looking(False)
+        chat.focused = False
+        # The server sends its recent history on every join: two lines we have, one said while away.
+        chat.client.events.put(ChatMessage(1, "Bo", "the 議事録 is ready", YESTERDAY + 1, history=True))
+        chat.client.events.put(ChatMessage(2, "Ann", "thanks", YESTERDAY + 2, history=True))
+        chat.client.events.put(ChatMessage(3, "Bo", "while you were away", time.time() - 60, history=True))
+        pump(root, lambda: "while you were away" in chat.transcript(), what="the missed line")
+        assert chat.transcript().count("the 議事録 is ready") == 1 and chat.transcript().count("thanks") == 1
+        assert chat.unread == 1 and app.sidebar.rows[chat].unread == 1
+        at = chat.text.search("while you were away", "1.0")
+        assert "history" not in chat.text.tag_names(at)  # news, not greyed history
+        assert [line.text for _id, line in store.lines(chat.recorder.conversation)][-1] == "while you were away"
+    finally:
+        app.quit()
+
+
+def test_my_own_line_is_kept_when_the_server_confirms_it(root, app):
+    client = FakeClient(room="desk", username="Ann", host_name="Bo", members=("Ann", "Bo"))
+    chat = app.open_chat(client)
+    chat.input.insert("1.0", "on my way")
+    msg_id = chat.send()
+    assert msg_id is not None
+    client.events.put(MessageSent(msg_id, 7))
+    conversation = chat.recorder.conversation
+    pump(root, lambda: [line.text for _id, line in app.history.lines(conversation)] == ["on my way"], what="kept")
+    assert app.history.lines(conversation)[0][1].seq == 7
+
+
+def test_a_room_that_ended_stays_greyed_with_its_history_until_removed(root, settings, store):
+    conversation = said(store, "retro", [(1, "Bo", "what went well"), (2, "Cy", "the ミーティング ran long")])
+    store.mark_ended(conversation, "The host closed the room.", YESTERDAY + 10)
+    app = fake_app(root, settings, store)
+    try:
+        app.rejoin_saved_rooms()
+        [kept] = app.gone
+        assert app.sidebar.rows[kept].gone and app.sidebar.label(kept) == "retro"
+        app.show_room(kept)
+        root.update()
+        page = app.kept_page
+        assert page is not None and "what went well" in page.transcript() and "ran long" in page.transcript()
+        assert "The host closed the room." in page.reason.cget("text")
+        app.find_in_room()  # Ctrl+F on the page of a room that ended
+        finder = page.finder
+        assert finder is not None and finder.shown
+        finder.query.set("みーてぃんぐ")  # hiragana is another script: not folded to katakana
+        assert finder.matches == []
+        finder = page.find("ﾐｰﾃｨﾝｸﾞ")  # half-width katakana folds to the full-width line
+        assert len(finder.matches) == 1
+        remove = next(b for b in page.buttons if b.cget("text") == "Remove from the list")
+        remove.invoke()
+        assert app.gone == [] and not store.get(conversation).listed
+        assert store.search("went well")  # off the list, still in the history
+    finally:
+        app.quit()
+
+
+def test_a_new_room_of_the_same_name_is_not_entered_silently(root, settings, store):
+    old = said(store, "kept", [(1, "Bo", "old conversation")], room_id="id-old")
+    settings.update(name="Ann", rooms=[link_to("kept")])
+    backend = FakeBackend()
+    backend.room_ids = {"kept": "id-new"}
+    app = fake_app(root, settings, store, backend)
+    try:
+        app.rejoin_saved_rooms()
+        pump(root, lambda: len(app.gone) == 1, what="the room listed as ended")
+        assert app.chats == []
+        [gone] = app.gone
+        assert gone.conversation == old and "ended while you were away" in gone.reason
+        assert store.get(old).ended is not None
+        app.show_room(gone)
+        root.update()
+        assert "old conversation" in app.kept_page.transcript()
+        next(b for b in app.kept_page.buttons if b.cget("text") == "Try again").invoke()
+        pump(root, lambda: len(app.chats) == 1, what="the new room joined on asking")
+        assert app.chats[0].recorder.conversation != old
+        assert "old conversation" not in app.chats[0].transcript()
+    finally:
+        app.quit()
+
+
+def test_ctrl_f_highlights_every_match_and_walks_them(root, app):
+    client = FakeClient(room="desk", username="Ann", host_name="Bo", members=("Ann", "Bo"))
+    chat = app.open_chat(client)
+    for seq, text in enumerate(["会議は3時", "MEETING moved", "lunch 🍜 at noon", "会議室 B"], 1):
+        client.events.put(ChatMessage(seq, "Bo", text, time.time()))
+    pump(root, lambda: "会議室 B" in chat.transcript(), what="the lines")
+    chat.input.focus_force()
+    root.update()
+    chat.input.event_generate("<Control-f>")
+    root.update()
+    finder = chat.finder
+    assert finder is not None and finder.shown and root.focus_get() is finder.entry
+    finder.entry.insert(0, "会議")
+    root.update()
+    assert len(finder.matches) == 2 and finder.count.cget("text") == "2 of 2"
+    assert len(chat.text.tag_ranges(FOUND_TAG)) == 4
+    first_current = chat.text.tag_ranges(FOUND_NOW_TAG)
+    finder.entry.event_generate("<Return>")
+    root.update()
+    assert finder.count.cget("text") == "1 of 2" and chat.text.tag_ranges(FOUND_NOW_TAG) != first_current
+    finder.query.set("meeting")
+    root.update()
+    assert len(finder.matches) == 1
+    assert chat.text.get(*chat.text.tag_ranges(FOUND_NOW_TAG)) == "MEETING"
+    finder.query.set("🍜 AT")  # an emoji beyond the BMP, which Tk 8.6 may count as two
+    root.update()
+    assert chat.text.get(*chat.text.tag_ranges(FOUND_NOW_TAG)) == "🍜 at"
+    finder.entry.event_generate("<Escape>")
+    root.update()
+    assert not finder.shown and chat.text.tag_ranges(FOUND_TAG) == ()
+
+
+def test_the_search_across_rooms_opens_the_room_at_its_line(root, settings, store):
+    said(store, "design", [(seq, "Bo", f"filler {seq}") for seq in range(1, 40)] + [(40, "Bo", "the 件 is closed")])
+    said(store, "lobby", [(1, "Cy", "another 件 here")])
+    app = fake_app(root, settings, store)
+    try:
+        app.open_search()
+        search = app.search_window
+        search.query.set("件")
+        matches = search.search()
+        assert [m.room for m in matches] == ["lobby", "design"] or [m.room for m in matches] == ["design", "lobby"]
+        rows = [search.tree.item(i, "values") for i in search.tree.get_children()]
+        assert any(row[0] == "design" and row[2] == "Bo" and "件 is closed" in row[3] for row in rows)
+        at = next(i for i, m in enumerate(matches) if m.room == "design")
+        search.tree.selection_set(str(at))
+        search.open_chosen()
+        root.update()
+        page = app.kept_page
+        assert page is not None and app.shown.room == "design"
+        assert page.finder is not None and page.finder.shown
+        current = page.text.get(*page.text.tag_ranges(FOUND_NOW_TAG))
+        assert current == "件"
+        line = page.text.index(page.text.tag_ranges(FOUND_NOW_TAG)[0]).split(".")[0]
+        assert "the 件 is closed" in page.text.get(f"{line}.0", f"{line}.end")
+    finally:
+        app.quit()
+
+
+def test_save_conversation_as_text_and_html(root, settings, store, tmp_path):
+    conversation = said(store, "plans", [(1, "Bo", "<b>bold?</b> no"), (2, "Ann", "了解です")])
+    app = fake_app(root, settings, store)
+    try:
+        found = store.get(conversation)
+        text = app.write_conversation(found, tmp_path / "plans.txt").read_text(encoding="utf-8")
+        assert "Bo: <b>bold?</b> no" in text and "了解です" in text
+        page = app.write_conversation(found, tmp_path / "plans.html").read_text(encoding="utf-8")
+        assert "&lt;b&gt;bold?&lt;/b&gt;" in page and "<b>bold?" not in page and "了解です" in page
+    finally:
+        app.quit()
+
+
+def test_forget_this_room_asks_then_leaves_no_line(root, settings, store):
+    conversation = said(store, "secret", [(1, "Bo", "the password is swordfish")])
+    store.mark_ended(conversation, "The host closed the room.")
+    app = fake_app(root, settings, store)
+    try:
+        app.rejoin_saved_rooms()
+        app.show_room(app.gone[0])
+        root.update()
+        next(b for b in app.kept_page.buttons if b.cget("text") == "Forget this room…").invoke()
+        assert app.confirm is not None and "secret" in app.confirm.label.cget("text")
+        app.confirm.yes_button.invoke()
+        pump(root, lambda: store.get(conversation) is None, what="the room forgotten")
+        assert app.gone == [] and store.search("swordfish") == []
+    finally:
+        app.quit()
+
+
+def test_keeping_history_off_keeps_nothing_and_the_start_page_says_so(root, settings, store):
+    app = fake_app(root, settings, store)
+    try:
+        assert "kept on this PC" in app.start.history_var.get()
+        app.keep_history.set(False)
+        app._keeping_changed()
+        assert not store.keeping and "not kept" in app.start.history_var.get()
+        chat = app.open_chat(FakeClient(room="quiet", username="Ann", host_name="Bo", members=("Ann", "Bo")))
+        chat.client.events.put(ChatMessage(1, "Bo", "not to be kept", time.time()))
+        pump(root, lambda: "not to be kept" in chat.transcript(), what="the line")
+        assert chat.recorder is None and store.search("not to be kept") == []
+    finally:
+        app.quit()
+    assert not HistoryStore(store.path).keeping  # the choice lasts
+
+
+def test_the_host_closing_a_room_ends_it_in_the_history(root, app):
+    client = FakeClient(room="mine", username="Ann", host_name="Ann", members=("Ann",))
+    chat = app.open_chat(client)
+    client.events.put(Notice(1, NoticeKind.JOINED, "Bo", "", time.time()))
+    pump(root, lambda: "Bo joined" in chat.transcript(), what="Bo's join")
+    conversation = chat.recorder.conversation
+    chat.back_to_start()
+    kept = app.history.get(conversation)
+    assert kept.ended is not None and kept.ended_reason == "You closed the room."
+    assert Settings.load().rooms == []
+
+
+def test_a_member_sees_the_room_end_and_it_stays_in_the_history(root, app):
+    client = FakeClient(room="theirs", username="Ann", host_name="Bo", members=("Ann", "Bo"))
+    chat = app.open_chat(client)
+    client.events.put(ChatMessage(1, "Bo", "bye all", time.time()))
+    client.events.put(RoomClosed("The host closed the room."))
+    pump(root, lambda: chat.room_closed, what="the room closed")
+    assert app.sidebar.rows[chat].gone
+    kept = app.history.get(chat.recorder.conversation)
+    assert kept.ended is not None and [line.kind for _id, line in app.history.lines(kept.id)][-1] == LineKind.ENDED
