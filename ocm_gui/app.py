@@ -180,6 +180,9 @@ class App:
         self.arrivals = Arrivals()
         self.notifications = Notifications(root, self.settings)
         self.history: HistoryStore | None = history if history is not None else open_history()
+        if self.history is not None and self.history.keep_days:
+            store = self.history
+            run_in_thread(root, store.prune_expired, lambda _count, _error: None, name="ocm-gui-prune")
         self.search_window: SearchWindow | None = None
 
         theme.apply_theme(root)
@@ -578,6 +581,7 @@ class App:
             on_wanted=self._wanted,
             link=link,
             recorder=recorder,
+            on_search=self.search_room,
         )
         if recorder is not None:
             for kept in [g for g in self.gone if g.conversation == recorder.conversation]:
@@ -710,15 +714,27 @@ class App:
         self.search_window = SearchWindow(self.root, self.history, on_open=self.open_match)
         return "break"
 
+    def search_room(self, conversation: int, query: str) -> None:
+        """The find bar's Older…: the room's whole history, in the search window."""
+        found = self._history_call(lambda st: st.get(conversation))
+        if self.history is None or found is None:
+            return
+        if self.search_window is not None and not self.search_window.closed:
+            self.search_window.close()
+        self.search_window = SearchWindow(
+            self.root, self.history, on_open=self.open_match, conversation=conversation, room=found.room, query=query
+        )
+
     def open_match(self, match: Match, query: str) -> None:
         """Show the room of a search result at its line: the room itself when it is open and
         shows that line, else its kept page opened around the line."""
-        for chat in self.chats:
-            if chat.recorder is not None and chat.recorder.conversation == match.conversation:
-                self.show_room(chat)
-                finder = chat.find(query)
-                if finder.go_to_line_with(match.text):
-                    return
+        live = next((c for c in self.chats if c.recorder and c.recorder.conversation == match.conversation), None)
+        if live is not None:
+            self.show_room(live)
+            if live.find(query).go_to_line_with(match.text):
+                return
+            self._show_earlier(live, match, query)  # older than the room's view holds
+            return
         kept = next((g for g in self.gone if g.conversation == match.conversation), None)
         if kept is None:
             conversation = self._history_call(lambda st: st.get(match.conversation))
@@ -734,6 +750,30 @@ class App:
             page_finder = self.kept_page.find(query)
             if page_finder is not None:
                 page_finder.go_to_line_with(match.text)
+
+    def _show_earlier(self, chat: ChatWindow, match: Match, query: str) -> None:
+        """A room still open, at a line older than its view holds: its kept lines around that
+        line, on a page of their own, with the way back to the room."""
+        self._drop_gone_page()
+        earlier = GoneRoom("", chat.room, _server_text(chat.client), chat.is_host, "", match.conversation)
+        page = self.kept_page = KeptPage(
+            self.content,
+            title=chat.room,
+            subtitle=_("Earlier lines of this room, kept on this PC."),
+            reason="",
+            actions=[
+                (_("Back to the room"), lambda: self.show_room(chat)),
+                (_("Save conversation as…"), lambda: self.save_conversation(match.conversation)),
+            ],
+            store=self.history,
+            conversation=match.conversation,
+            me=chat.username,
+            around_line=match.line_id,
+        )
+        self._show_page(page.frame, earlier)
+        finder = page.find(query)
+        if finder is not None:
+            finder.go_to_line_with(match.text)
 
     def _shown_conversation(self) -> int | None:
         chat = self.shown_chat

@@ -45,6 +45,7 @@ SCREEN = "3200x2400x24"  # room for every window at x2 without the app's nine-te
 HOST, MEMBER, THIRD = "Alice", "Bob", "花子"
 ROOM = {"en": "Tea time", "ja": "お茶会"}
 OTHER_ROOMS = {"en": ("Design review", "Weekend hike"), "ja": ("デザインの相談", "週末の登山")}
+KEPT_ROOM = {"en": "Planning", "ja": "定例ミーティング"}  # a room that ended yesterday, kept on this PC
 SWITCHER_LETTER = {"en": "d", "ja": "の"}  # two of the three rooms hold it
 
 
@@ -200,7 +201,12 @@ class Shot:
         # whatever session bus this process can reach, beyond the virtual screen.
         self.settings.update(name=HOST, appearance="light", notify_desktop=False)
         self.backend = ScreenshotBackend()
-        self.app = App(self.root, settings=self.settings, backend=self.backend)
+        from ocm_core.storage.history import HistoryStore
+
+        # A history of its own: one state's rooms (ended, kept) must not show in the next.
+        self.app = App(
+            self.root, settings=self.settings, backend=self.backend, history=HistoryStore(work / "history.db")
+        )
         self.root.report_callback_exception = self._callback_failed  # App may set its own; ours records
         self.root.geometry("+40+40")
         self.pump(lambda: self.root.winfo_viewable(), "the main window")
@@ -826,6 +832,74 @@ def chat_close_question(shot: Shot):
     chat.leave_button.invoke()
     shot.pump(lambda: chat.confirm is not None and chat.confirm.win.winfo_viewable(), "the question")
     return chat.confirm.win
+
+
+def ended_conversation(lang: str) -> list[tuple[str, str]]:
+    """(sender, text) of yesterday's meeting, kept on this PC after the room ended."""
+    if lang == "ja":
+        return [
+            (MEMBER, "定例ミーティングの議事録を共有します"),
+            (THIRD, "ありがとうございます。次回は木曜の10時で大丈夫です"),
+            (HOST, "了解です。件名は「リリース計画」にします"),
+            (MEMBER, "会議室Bを予約しました"),
+        ]
+    return [
+        (MEMBER, "Sharing the notes from today's planning meeting"),
+        (THIRD, "Thanks! Thursday at 10 works for the next meeting"),
+        (HOST, "Great, I'll call it 'Release plan'"),
+        (MEMBER, "Meeting room B is booked"),
+    ]
+
+
+def kept_room(shot: Shot):
+    """Yesterday's room that ended, as the history on this PC keeps it: listed greyed, its page shown."""
+    from ocm_core.storage.history import Line, LineKind
+
+    store = shot.app.history
+    yesterday = time.time() - 86_400
+    conversation = store.conversation(
+        "ABCD-EFGH-IJKL-MNOP-QRST", "0" * 32, room=KEPT_ROOM[shot.lang], server="192.168.1.20:9090", me=HOST
+    )
+    lines = [Line(1, yesterday, LineKind.JOINED, HOST, "")]
+    lines += [
+        Line(seq, yesterday + 60 * seq, LineKind.CHAT, sender, text)
+        for seq, (sender, text) in enumerate(ended_conversation(shot.lang), 2)
+    ]
+    store.add_many(conversation, lines)
+    from ocm_core.i18n import _
+
+    store.mark_ended(conversation, _("The host closed the room."), yesterday + 600)
+    shot.app._list_ended_rooms()
+    kept = next(g for g in shot.app.gone if g.conversation == conversation)
+    shot.app.show_room(kept)
+    shot.pump(lambda: shot.app.kept_page is not None, "the room's page")
+    return kept
+
+
+@scenario("history-ended", "a room that ended, greyed in the sidebar, its history kept on this PC and readable")
+def history_ended(shot: Shot):
+    three_rooms(shot)
+    kept_room(shot)
+    return shot.root
+
+
+@scenario("history-find", "Ctrl+F in a room: every match highlighted, the current one stronger, 1 of N")
+def history_find(shot: Shot):
+    chat = three_rooms(shot)
+    finder = chat.find("4" if shot.lang == "ja" else "four")
+    shot.pump(lambda: finder.matches, "the matches")
+    return shot.root
+
+
+@scenario("history-search", "Search all rooms (Ctrl+Shift+F): matches with room, time and sender")
+def history_search(shot: Shot):
+    three_rooms(shot)
+    kept_room(shot)
+    shot.app.open_search()
+    search = shot.app.search_window
+    search.query.set("会議" if shot.lang == "ja" else "meeting")
+    search.search()
+    return shot.root, search.win
 
 
 # ---------------------------------------------------------------------- running

@@ -15,8 +15,8 @@ import pytest
 from support import FakeClock
 
 from ocm_core.errors import OCMError
-from ocm_core.sansio import events as ev
 from ocm_core.storage.history import (
+    DAY,
     Conversation,
     HistoryFromNewerVersion,
     HistoryStore,
@@ -515,3 +515,18 @@ def test_clients_threads_and_the_window_may_write_at_once(store):
         thread.join()
     assert [c.newest_seq for c in store.conversations()] == [100] * 4
     assert len(store.search("message", limit=1000)) == 400
+
+
+def test_each_start_deletes_what_is_older_than_the_person_keeps(tmp_path):
+    now = [100 * DAY]
+    store = HistoryStore(tmp_path / "history.db", clock=lambda: now[0])
+    room = lobby(store)
+    store.add_many(room, [Line(1, 10 * DAY, LineKind.CHAT, "bo", "old"), Line(2, 95 * DAY, LineKind.CHAT, "bo", "new")])
+    assert store.prune_expired() == 0  # forever, until chosen otherwise
+    store.set_keep_days(30)
+    assert [line.text for _id, line in store.lines(room)] == ["new"]
+    store.add(room, Line(3, 99 * DAY, LineKind.CHAT, "bo", "newer"))
+    now[0] = 127 * DAY  # keeps what is newer than day 97
+    assert store.prune_expired() == 1
+    assert [line.text for _id, line in store.lines(room)] == ["newer"]
+    store.close()

@@ -471,6 +471,7 @@ def _history_store(args) -> HistoryStore:
     store = HistoryStore(args.history_file or HistoryStore.default_path())
     if store.moved_aside is not None:
         print("! " + history_moved_text(str(store.moved_aside)), file=sys.stderr, flush=True)
+    store.prune_expired()
     return store
 
 

@@ -460,6 +460,11 @@ class HistoryStore:
                 raise HistoryWriteError(self.path, str(exc)) from None
         self._leave_no_trace()
 
+    def prune_expired(self) -> int:
+        """Delete what is older than the person chose to keep (run at each start)."""
+        days = self.keep_days
+        return self.prune(days * DAY if days else None)
+
     def prune(self, keep_seconds: float | None) -> int:
         """Delete the lines older than `keep_seconds` (None keeps them forever), and the rooms
         that ended with nothing left to show; how many lines went."""

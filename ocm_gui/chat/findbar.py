@@ -5,6 +5,7 @@ walks them with Enter / Shift+Enter or the arrows; Escape closes it."""
 from __future__ import annotations
 
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
 
 from ocm_core.i18n import _
@@ -36,7 +37,16 @@ def readable_text(text: tk.Text) -> tuple[str, list[int]]:
 
 
 class FindBar:
-    def __init__(self, master: tk.Misc, text: tk.Text, *, row: int = 0, on_close=None):
+    def __init__(
+        self,
+        master: tk.Misc,
+        text: tk.Text,
+        *,
+        row: int = 0,
+        on_close: Callable[[], object] | None = None,
+        on_older: Callable[[str], object] | None = None,
+    ):
+        """`on_older(query)`: look further back than the view holds (the room's whole history)."""
         self.text = text
         self._on_close = on_close
         self.matches: list[tuple[str, str]] = []  # (start, end) Tk indices
@@ -56,7 +66,13 @@ class FindBar:
         self.next_button = ttk.Button(frame, text="↓", width=3, command=lambda: self.step(1), takefocus=0)
         self.next_button.grid(row=0, column=4, padx=(theme.scaled(master, 2), 0))
         self.close_button = ttk.Button(frame, text=_("Close"), command=self.close, takefocus=0)
-        self.close_button.grid(row=0, column=5, padx=(theme.scaled(master, 8), 0))
+        self.close_button.grid(row=0, column=6, padx=(theme.scaled(master, 8), 0))
+        self.older_button: ttk.Button | None = None
+        if on_older is not None:
+            self.older_button = ttk.Button(
+                frame, text=_("Older…"), command=lambda: on_older(self.query.get()), takefocus=0
+            )
+            self.older_button.grid(row=0, column=5, padx=(theme.scaled(master, 8), 0))
         self.query.trace_add("write", lambda *a: self.search())
         self.entry.bind("<Return>", lambda e: self._key(1))
         self.entry.bind("<KP_Enter>", lambda e: self._key(1))

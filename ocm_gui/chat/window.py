@@ -94,19 +94,22 @@ class ChatWindow:
         on_wanted: Callable[[ChatWindow], None] | None = None,
         link: str | None = None,
         recorder: RoomRecorder | None = None,
+        on_search: Callable[[int, str], object] | None = None,
     ):
         """`files_dir`: where Save puts files (default: the user's Downloads folder).
         `backend`: makes the client that Rejoin joins with (default: the app's usual one).
         `on_unread`: told when the unread count changes; `on_wanted`: asked to show this
         room (a notification was clicked) when the view is a page of the main window.
         `recorder`: keeps the room's lines in the person's history; its earlier lines are
-        shown first, and what the server sends again is not shown twice."""
+        shown first, and what the server sends again is not shown twice. `on_search(conversation,
+        query)`: search the room's whole history (the find bar's Older…)."""
         self.client = client
         self.server = server
         self.settings = settings
         self.share_address = share_address
         self.link = link  # the room's invite link, ocm://HOST:PORT/ROOM?fp=...
         self.recorder = recorder
+        self._on_search = on_search
         self._on_close = on_close
         self._on_back = on_back
         self._on_unread = on_unread
@@ -551,9 +554,14 @@ class ChatWindow:
     def find(self, query: str | None = None) -> FindBar:
         """Ctrl+F: the find bar over the scrollback, with `query` if given."""
         if self.finder is None:
-            self.finder = FindBar(self.page, self.text, row=2, on_close=self._found_closed)
+            older = self._search_older if self._on_search is not None else None
+            self.finder = FindBar(self.page, self.text, row=2, on_close=self._found_closed, on_older=older)
         self.finder.open(query)
         return self.finder
+
+    def _search_older(self, query: str) -> None:
+        if self._on_search is not None and self.recorder is not None:
+            self._on_search(self.recorder.conversation, query)
 
     def _found_closed(self) -> None:
         if self.input_enabled():

@@ -28,22 +28,38 @@ def match_time(stamp: float) -> str:
 class SearchWindow:
     """`on_open(match, query)` shows the chosen match's room at its line."""
 
-    def __init__(self, master: tk.Misc, store: HistoryStore, *, on_open: Callable[[Match, str], None]):
+    def __init__(
+        self,
+        master: tk.Misc,
+        store: HistoryStore,
+        *,
+        on_open: Callable[[Match, str], None],
+        conversation: int | None = None,
+        room: str = "",
+        query: str = "",
+    ):
+        """`conversation` (named `room`): search that room's history only."""
         self.store = store
+        self.conversation = conversation
         self._on_open = on_open
         self.closed = False
         self.matches: list[Match] = []
         self._pending: str | None = None
         win = self.win = tk.Toplevel(master)
         win.withdraw()
-        win.title(_("Search all rooms"))
+        win.title(_("Search all rooms") if conversation is None else _("Search “{room}”").format(room=room))
         win.transient(master.winfo_toplevel())
-        win.geometry("{}x{}".format(*theme.window_size(win, 720, 420)))
+        win.geometry("{}x{}".format(*theme.window_size(win, 720, 460)))
         frame = ttk.Frame(win, padding=theme.scaled(win, 12))
         frame.pack(fill="both", expand=True)
         frame.columnconfigure(0, weight=1)
         frame.rowconfigure(2, weight=1)
-        ttk.Label(frame, text=_("Find in the history of every room:")).grid(row=0, column=0, sticky="w")
+        heading = (
+            _("Find in the history of every room:")
+            if conversation is None
+            else _("Find in the whole history of “{room}”:").format(room=room)
+        )
+        ttk.Label(frame, text=heading).grid(row=0, column=0, sticky="w")
         self.query = tk.StringVar(win)
         self.entry = ttk.Entry(frame, textvariable=self.query)
         self.entry.grid(row=1, column=0, sticky="ew", pady=theme.pad(win, 4, 8))
@@ -72,6 +88,9 @@ class SearchWindow:
         self.entry.bind("<Up>", lambda e: self._move(-1))
         self.tree.bind("<Double-Button-1>", lambda e: self.open_chosen())
         win.protocol("WM_DELETE_WINDOW", self.close)
+        if query:
+            self.query.set(query)
+            self.search()
         win.deiconify()
         self.entry.focus_force()
 
@@ -90,7 +109,7 @@ class SearchWindow:
             self.status.configure(text="")
             return self.matches
         try:
-            self.matches = self.store.search(query, limit=SHOWN_LIMIT)
+            self.matches = self.store.search(query, conversation=self.conversation, limit=SHOWN_LIMIT)
         except (sqlite3.Error, OSError) as exc:
             log.warning("searching the history failed: %s", exc)
             self.matches = []

@@ -47,7 +47,9 @@ class RoomList:
             frame, columns=("room", "unread"), show="", selectmode="browse", takefocus=True, style="Rooms.Treeview"
         )
         self.tree.column("room", stretch=True, width=theme.scaled(master, 100), minwidth=theme.scaled(master, 60))
-        self.tree.column("unread", stretch=False, width=theme.scaled(master, 44), anchor="center")
+        # Wide enough for a count or the word for a room that ended.
+        ended = theme.named_font(master, "OCMChat").measure(_("ended")) + theme.scaled(master, 12)
+        self.tree.column("unread", stretch=False, width=max(theme.scaled(master, 44), ended), anchor="center")
         self.tree.grid(row=1, column=0, sticky="nsew")
         # Inside the empty list, on its colours (a plain label: the dark palette recolours it).
         self.empty = tk.Label(
@@ -148,7 +150,7 @@ class RoomList:
             item,
             values=(
                 (HOSTED_MARK if row.hosted else "") + label,
-                str(row.unread) if row.unread and not row.gone else "",
+                _("ended") if row.gone else str(row.unread) if row.unread else "",
             ),
             tags=tags,
         )

@@ -195,7 +195,7 @@ def test_the_search_across_rooms_opens_the_room_at_its_line(root, settings, stor
         current = page.text.get(*page.text.tag_ranges(FOUND_NOW_TAG))
         assert current == "件"
         line = page.text.index(page.text.tag_ranges(FOUND_NOW_TAG)[0]).split(".")[0]
-        assert "the 件 is closed" in page.text.get(f"{line}.0", f"{line}.end")
+        assert "the 件 is closed" in page.scrollback.plain_text(f"{line}.0", f"{line}.end")
     finally:
         app.quit()
 
@@ -267,3 +267,31 @@ def test_a_member_sees_the_room_end_and_it_stays_in_the_history(root, app):
     assert app.sidebar.rows[chat].gone
     kept = app.history.get(chat.recorder.conversation)
     assert kept.ended is not None and [line.kind for _id, line in app.history.lines(kept.id)][-1] == LineKind.ENDED
+
+
+def test_a_match_older_than_the_room_shows_opens_its_earlier_lines_and_back(root, settings, store):
+    lines = [(1, "Bo", "the 議事録 from March")] + [(seq, "Bo", f"chatter {seq}") for seq in range(2, 620)]
+    said(store, "kept", lines)
+    settings.update(name="Ann", rooms=[link_to("kept")])
+    app = fake_app(root, settings, store)
+    try:
+        app.rejoin_saved_rooms()
+        pump(root, lambda: len(app.chats) == 1, what="the room joined again")
+        chat = app.chats[0]
+        assert "the 議事録 from March" not in chat.transcript()  # the view holds the newest 500
+        finder = chat.find("議事録")
+        assert finder.matches == [] and finder.older_button is not None
+        finder.older_button.invoke()  # Older…: the room's whole history
+        search = app.search_window
+        assert search is not None and search.conversation == chat.recorder.conversation
+        assert [m.text for m in search.matches] == ["the 議事録 from March"]
+        search.open_chosen()
+        root.update()
+        page = app.kept_page
+        assert page is not None and app.shown_chat is None
+        current = page.text.index(page.text.tag_ranges(FOUND_NOW_TAG)[0]).split(".")[0]
+        assert "the 議事録 from March" in page.scrollback.plain_text(f"{current}.0", f"{current}.end")
+        page.buttons[0].invoke()  # Back to the room
+        assert app.shown is chat and app.kept_page is None
+    finally:
+        app.quit()
