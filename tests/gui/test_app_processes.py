@@ -19,6 +19,7 @@ from support import wait_until
 from ocm_core.crypto.identity import KnownServers, ServerIdentity
 from ocm_core.net.client import ChatClient
 from ocm_core.net.server import ChatServer
+from ocm_core.storage.history import HistoryStore
 from ocm_core.wire.links import InviteLink
 from ocm_gui import app as app_module
 from ocm_gui import single_instance
@@ -88,10 +89,14 @@ def test_a_logout_leaves_every_room_and_the_next_start_joins_them_again(config_h
     settings_file.parent.mkdir(parents=True)
     settings_file.write_text(json.dumps({"name": "Bo", "rooms": [link]}), encoding="utf-8")
     env = app_env(config_home, tmp_path)
+    history = tmp_path / "data" / "online-chat-messenger" / "history.db"
+    said = {"first": "before the restart", "second": "after the restart"}
     for run in ("first", "second"):
         app = subprocess.Popen([sys.executable, "-m", "ocm_gui"], env=env, stderr=subprocess.PIPE)
         try:
             wait_until(lambda: "Bo" in host.members, 30, what=f"the {run} start to join Bo again")
+            host.send(said[run])
+            wait_until(lambda: said[run] in kept_texts(history), 15, what=f"the {run} run to keep the line")
             app.send_signal(signal.SIGTERM)
             assert app.wait(15) == 0, app.stderr.read().decode() if app.stderr else ""
         finally:
@@ -102,3 +107,18 @@ def test_a_logout_leaves_every_room_and_the_next_start_joins_them_again(config_h
         wait_until(lambda: "Bo" not in host.members, 10, what="Bo to have left")
         saved = json.loads(settings_file.read_text(encoding="utf-8"))
         assert saved["rooms"] == [link], f"the {run} run forgot the room"
+        if run == "first":
+            host.send("while Bo was away")
+    # The history on Bo's PC: each line once, what was said while away merged in by the second start.
+    assert kept_texts(history) == ["before the restart", "while Bo was away", "after the restart"]
+
+
+def kept_texts(path: Path) -> list[str]:
+    """The chat lines the app kept, in room order (read as ocm-chat --history would)."""
+    if not path.exists():
+        return []
+    store = HistoryStore(path)
+    try:
+        return [line.text for c in store.conversations() for _id, line in store.lines(c.id) if line.kind == "chat"]
+    finally:
+        store.close()
