@@ -144,6 +144,7 @@ class GoneRoom:
     reason: str
     conversation: int | None = None  # its history on this PC (ocm_core.storage.history)
     around_line: int | None = None  # open its page at this line (a search result)
+    ended: bool = False  # the room itself is over (not only out of reach)
 
 
 class App:
@@ -182,7 +183,7 @@ class App:
         self.history: HistoryStore | None = history if history is not None else open_history()
         if self.history is not None and self.history.keep_days:
             store = self.history
-            run_in_thread(root, store.prune_expired, lambda _count, _error: None, name="ocm-gui-prune")
+            run_in_thread(root, store.prune_expired, _pruned, name="ocm-gui-prune")
         self.search_window: SearchWindow | None = None
 
         theme.apply_theme(root)
@@ -605,7 +606,7 @@ class App:
 
     def _unread_changed(self, chat: ChatWindow) -> None:
         self.sidebar.set_unread(chat, chat.unread)
-        self.sidebar.set_gone(chat, chat.room_closed)
+        self.sidebar.set_gone(chat, chat.room_closed, ended=chat.room_ended)
         self._update_title()
 
     def _wanted(self, chat: ChatWindow) -> None:
@@ -654,19 +655,18 @@ class App:
         return None
 
     def _ended_while_away(self, client, link: InviteLink) -> str | None:
-        """When the room a saved link names is another one now (the old one ended while the app
-        was not running and someone made one of the same name): the old conversation is marked
-        ended, and the sentence that says so comes back."""
+        """When the room a saved link names is another one now (the old one ended, while the app
+        was not running or before it quit, and someone made one of the same name): the old
+        conversation is marked ended, and the sentence that says so comes back."""
         old_id = self._conversation_of(link)
         old = self._history_call(lambda st: st.get(old_id)) if old_id is not None else None
-        if old is None or old.ended is not None or not client.room_id or old.room_id == client.room_id:
+        if old is None or not client.room_id or old.room_id == client.room_id:
             return None
-        reason = _(
-            "“{room}” ended while you were away. A new room of that name is open there now: "
-            "join it to start a new conversation."
+        if old.ended is None:
+            self._history_call(lambda st: st.mark_ended(old.id, _("The room ended while you were away.")))
+        return _(
+            "“{room}” has ended. A new room of that name is open there now: join it to start a new conversation."
         ).format(room=link.room)
-        self._history_call(lambda st: st.mark_ended(old.id, _("The room ended while you were away.")))
-        return reason
 
     def _list_ended_rooms(self) -> None:
         """Rooms that ended with their history kept, greyed in the sidebar until removed."""
@@ -685,10 +685,11 @@ class App:
             conversation.ended_reason or _("The room ended."),
             conversation.id,
             around_line,
+            ended=conversation.ended is not None,
         )
         self.gone.append(gone)
         self.sidebar.add(gone, room=gone.room, server=gone.server, hosted=gone.hosted)
-        self.sidebar.set_gone(gone)
+        self.sidebar.set_gone(gone, ended=gone.ended)
         self._keep_saved_order()
         self._tray_rooms()
         return gone
@@ -894,8 +895,9 @@ class App:
         self.start.set_history_note(keeping, moved)
 
     def _keep_for_changed(self) -> None:
+        """Keep for…: older lines go at once, on a worker (leaving no trace rewrites the file)."""
         days = int(self.keep_days.get())
-        self._history_call(lambda st: st.set_keep_days(days))
+        self._forget_in_background(lambda store: store.set_keep_days(days), set())
 
     def _history_menu_shown(self) -> None:
         size = self._history_call(lambda st: st.size_bytes(), 0) or 0
@@ -974,14 +976,18 @@ class App:
                 self._forget_room(text)
                 continue
             if text in self.settings.hosted_rooms:
-                self._add_gone(text, link, hosted=True, reason=_("You hosted it; it closed when you quit."))
+                self._add_gone(text, link, hosted=True, reason=_("You hosted it; it closed when you quit."), ended=True)
                 continue
             if not name:
                 self._add_gone(text, link, hosted=False, reason=_("Enter your name to join again."))
                 continue
             self._rejoin(text, link, name)
 
-    def _rejoin(self, text: str, link: InviteLink, name: str, *, show_gone: bool = False) -> None:
+    def _rejoin(
+        self, text: str, link: InviteLink, name: str, *, show_gone: bool = False, new_room_ok: bool = False
+    ) -> None:
+        """Join a saved room again; `new_room_ok`: even when its name now belongs to a new room
+        (the person asked for it with Try again)."""
         backend = self.backend
 
         arrivals = self.arrivals
@@ -1009,11 +1015,11 @@ class App:
                 if show_gone:
                     self.show_room(next(g for g in self.gone if g.link == text))
                 return
-            ended = self._ended_while_away(client, link)
+            ended = None if new_room_ok else self._ended_while_away(client, link)
             if ended is not None:
                 # Another room of the same name: not entered silently (it is a new conversation).
                 fire_and_forget(client.leave, name="ocm-gui-leave")
-                self._add_gone(text, link, hosted=False, reason=ended)
+                self._add_gone(text, link, hosted=False, reason=ended, ended=True)
                 return
             # The first room back is shown; later ones wait in the sidebar, so nothing the
             # person is looking at moves under their hands.
@@ -1021,20 +1027,24 @@ class App:
 
         run_in_thread(self.root, work, done, name="ocm-gui-rejoin-saved")
 
-    def _add_gone(self, text: str, link: InviteLink, *, hosted: bool, reason: str, forget: bool = True) -> None:
+    def _add_gone(
+        self, text: str, link: InviteLink, *, hosted: bool, reason: str, forget: bool = True, ended: bool = False
+    ) -> None:
         if any(gone.link == text for gone in self.gone):
             return
         conversation = self._conversation_of(link)
         for kept in self.gone:
             if conversation is not None and kept.conversation == conversation:
                 kept.link, kept.reason, kept.hosted = text, reason, hosted  # one row for one conversation
+                kept.ended = kept.ended or ended
+                self.sidebar.set_gone(kept, ended=kept.ended)
                 if forget:
                     self._forget_room(text)
                 return
-        gone = GoneRoom(text, link.room, f"{link.host}:{link.port}", hosted, reason, conversation)
+        gone = GoneRoom(text, link.room, f"{link.host}:{link.port}", hosted, reason, conversation, ended=ended)
         self.gone.append(gone)
         self.sidebar.add(gone, room=gone.room, server=gone.server, hosted=hosted)
-        self.sidebar.set_gone(gone)
+        self.sidebar.set_gone(gone, ended=ended)
         self._keep_saved_order()
         self._tray_rooms()
         if forget:  # listed once: the next start does not try it again
@@ -1077,12 +1087,17 @@ class App:
             actions=actions,
             store=self.history,
             conversation=gone.conversation,
-            me=self.settings.name,
+            me=self._me_in(gone.conversation),
             around_line=gone.around_line,
         )
         gone.around_line = None
         self._show_page(page.frame, gone)
         page.buttons[0].focus_set()
+
+    def _me_in(self, conversation: int | None) -> str:
+        """The name this person had in a kept conversation (their lines are shown as their own)."""
+        found = self._history_call(lambda st: st.get(conversation)) if conversation is not None else None
+        return found.me if found is not None else self.settings.name
 
     def _remove_gone(self, gone: GoneRoom) -> None:
         """Off the list (its history stays, searchable, until forgotten)."""
@@ -1106,7 +1121,7 @@ class App:
     def _try_again(self, gone: GoneRoom) -> None:
         link = parse_link(gone.link)
         self._forget_gone(gone.link)
-        self._rejoin(gone.link, link, self.start.name or self.settings.name, show_gone=True)
+        self._rejoin(gone.link, link, self.start.name or self.settings.name, show_gone=True, new_room_ok=True)
 
     # -- invite links and later launches
     def open_link(self, text: str, name: str | None = None) -> LinkPrompt | None:
@@ -1394,6 +1409,13 @@ class App:
         # Tk objects must die on the Tk thread: the windows' cycles are collected here, not
         # by a background thread (a leave, a server stop) that happens to trigger a collection.
         gc.collect()
+
+
+def _pruned(count: int | None, error: BaseException | None) -> None:
+    if error is not None:
+        log.warning("could not delete the lines older than the keeping time: %s", error)
+    elif count:
+        log.info("deleted %d lines older than the keeping time", count)
 
 
 def _server_text(client) -> str:

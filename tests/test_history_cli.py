@@ -75,6 +75,7 @@ def test_the_host_ends_the_room_and_each_member_still_finds_the_lines(processes,
     # The host's own history holds its lines and the member's, and the room's end.
     host_side = read(tmp_path / "host.db", "--history", "定例").stdout
     assert "アリス: 今日の議事録を共有します" in host_side and "Bob: The MEETING moved" in host_side
+    assert re.match(r"== 定例 at 127\.0\.0\.1:\d+ \(ended ", host_side) and "You closed the room." in host_side
 
 
 def test_a_killed_server_leaves_each_members_history_whole(processes, tmp_path):

@@ -182,13 +182,12 @@ def test_the_same_room_again_is_the_same_conversation_with_its_details_brought_u
     assert store.find(FP_HOME, "9" * 32) is None and store.get(room + 100) is None
 
 
-def test_a_room_ends_once_and_an_ended_conversation_stays_ended(store, clock):
+def test_a_room_ends_once(store, clock):
     room = lobby(store)
     store.add(room, said(1, "bye"))
     clock.now = 2000.0
     store.mark_ended(room, "The host closed the room.")
     store.mark_ended(room, "The server stopped.", when=3000.0)  # a second end changes nothing
-    lobby(store)  # the app joins by the same key again: a server never gives an ended room's id again
     got = store.get(room)
     assert (got.ended, got.ended_reason) == (2000.0, "The host closed the room.")
     assert [line for _id, line in store.lines(room)][-1] == Line(
@@ -530,3 +529,51 @@ def test_each_start_deletes_what_is_older_than_the_person_keeps(tmp_path):
     assert store.prune_expired() == 1
     assert [line.text for _id, line in store.lines(room)] == ["newer"]
     store.close()
+
+
+def test_damage_deep_in_the_file_is_found_at_open_and_moved_aside(tmp_path):
+    path = tmp_path / "history.db"
+    store = HistoryStore(path)
+    room = lobby(store)
+    store.add_many(room, [Line(n, 1000.0 + n, LineKind.CHAT, "bo", f"line {n} " + "x" * 300) for n in range(1, 400)])
+    store.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 30 * page
+    data[20 * page : 25 * page] = b"\xa5" * (5 * page)  # pages in the middle, not the header
+    path.write_bytes(bytes(data))
+    store = HistoryStore(path)
+    assert store.moved_aside is not None and store.moved_aside.exists()
+    assert store.conversations() == [] and store.search("line") == []
+    store.close()
+
+
+def test_a_forgotten_conversations_id_is_never_given_again(tmp_path):
+    store = HistoryStore(tmp_path / "history.db")
+    first = lobby(store, room_id="1" * 32)
+    second = lobby(store, room_id="2" * 32)
+    store.forget(second)
+    third = lobby(store, room_id="3" * 32)
+    assert third not in (first, second)
+    store.forget_everything()
+    fourth = lobby(store, room_id="4" * 32)
+    assert fourth > third
+    store.close()
+
+
+def test_my_line_kept_without_its_place_and_sent_again_with_it_is_one_line(store):
+    room = lobby(store)
+    assert store.add(room, Line(None, 1000.0, LineKind.CHAT, "ana", "on my way"))
+    assert not store.add(room, Line(7, 1000.5, LineKind.CHAT, "ana", "on my way"))  # no news
+    assert [(line.seq, line.text) for _id, line in store.lines(room)] == [(7, "on my way")]
+    assert len(store.search("my way")) == 1
+    assert store.add(room, Line(8, 1001.0, LineKind.CHAT, "ana", "on my way"))  # said again: a new line
+
+
+def test_a_room_back_after_its_server_restarted_is_no_longer_ended(store):
+    room = lobby(store, standing=True)
+    store.mark_ended(room, "The server stopped.")
+    assert store.get(room).ended is not None
+    assert lobby(store, standing=True) == room
+    assert store.get(room).ended is None
+    assert [line.kind for _id, line in store.lines(room)] == [LineKind.ENDED]  # it did close for a while

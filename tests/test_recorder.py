@@ -88,8 +88,16 @@ def test_my_message_is_kept_when_the_server_confirms_it_with_its_position(store)
     lines = [line for _id, line in store.lines(recorder.conversation)]
     assert [(line.seq, line.sender, line.text) for line in lines] == [(10, "ann", "first try"), (None, "ann", "second")]
     assert store.get(recorder.conversation).read_seq == 10
-    recorder.sent(99, 11)  # not one of ours: nothing
+    recorder.sent(99, 11)  # not told of yet: nothing kept until it is
     assert len(store.lines(recorder.conversation)) == 2
+
+
+def test_an_acknowledgement_that_comes_before_its_message_is_told_of_still_keeps_the_line(store):
+    recorder = recorder_for(store)  # ocm-chat: the printer thread may see the ack before the input thread records
+    recorder.saw(ev.MessageSent(1, 5))
+    assert store.lines(recorder.conversation) == []
+    recorder.sending(1, "quick one")
+    assert [(line.seq, line.text) for _id, line in store.lines(recorder.conversation)] == [(5, "quick one")]
 
 
 def test_the_room_closing_ends_the_conversation_once(store):

@@ -432,6 +432,8 @@ def chat_main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     closed_by_room = client.closed
+    if recorder is not None and client.is_host and not closed_by_room:
+        recorder.saw(ev.RoomClosed(_("You closed the room.")))  # its end, in the host's own history
     client.leave()
     printer.join(1.0)
     if not closed_by_room:

@@ -59,12 +59,15 @@ class RoomRecorder:
         self._clock = clock
         self._lock = threading.Lock()
         self._own: dict[int, str] = {}  # our messages waiting for the server's acknowledgement
+        # Acknowledgements that came before sending() was told of their message: the terminal
+        # client sends on its input thread while another thread reads the events.
+        self._early: dict[int, int] = {}
         self.failing = False
         known = store.get(conversation)
         # Lines above this position are news even when the server marks them history: they
         # were said while this person was away.
         self.newest_before = known.newest_seq if known is not None else 0
-        self.had_history = self.newest_before > 0
+        self.had_history = known is not None and known.last_time is not None
 
     def _write(self, work: Callable[[], bool]) -> bool:
         try:
@@ -104,6 +107,10 @@ class RoomRecorder:
     def sending(self, msg_id: int, text: str) -> None:
         with self._lock:
             self._own[msg_id] = text
+            early = msg_id in self._early
+            seq = self._early.pop(msg_id, 0)
+        if early:
+            self.sent(msg_id, seq)
 
     def retried(self, old_id: int, new_id: int) -> None:
         with self._lock:
@@ -115,8 +122,9 @@ class RoomRecorder:
         """The server acknowledged our message at room position `seq` (0: not said)."""
         with self._lock:
             text = self._own.pop(msg_id, None)
-        if text is None:
-            return
+            if text is None:
+                self._early[msg_id] = seq
+                return
         line = Line(seq or None, self._clock(), LineKind.CHAT, self.me, text)
         self._write(lambda: self.store.add(self.conversation, line))
         if seq:

@@ -36,6 +36,15 @@ def readable_text(text: tk.Text) -> tuple[str, list[int]]:
     return "".join(parts), offsets
 
 
+def _whole_message(content: str, start: int, end: int) -> bool:
+    before = content[max(0, start - 2) : start]
+    line_end = content.find("\n", end)
+    after = content[end : line_end if line_end >= 0 else len(content)].strip()
+    return (start == 0 or before.endswith("\n") or before == "  ") and (
+        not after or after[0] in "✓✗" or after == _("sending…")
+    )
+
+
 class FindBar:
     def __init__(
         self,
@@ -156,7 +165,12 @@ class FindBar:
         places = find_all(content, line_text)
         if not places or not self.matches:
             return False
-        line_start = self.text.index(f"1.0 + {offsets[places[-1][0]]} chars")
+        # The line itself, not a longer one that contains it ("会議" in "明日の会議"): its text
+        # is the whole of a message, after the sender's name (or a continuation's margin) and
+        # before the line's end or its delivery mark.
+        whole = [place for place in places if _whole_message(content, *place)]
+        start = (whole or places)[-1][0]
+        line_start = self.text.index(f"1.0 + {offsets[start]} chars")
         for number, (first, _last) in enumerate(self.matches):
             if self.text.compare(first, ">=", line_start):
                 self._go(number)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
 from ocm_core.i18n import _, ngettext
-from ocm_core.net.recorder import RoomRecorder
+from ocm_core.net.recorder import RoomRecorder, conversation_for
 from ocm_core.sansio.events import (
     ChatMessage,
     ConnectionLost,
@@ -124,6 +124,7 @@ class ChatWindow:
         self.unread = 0
         self.focused = True
         self.room_closed = False
+        self.room_ended = False  # closed because the room itself is over (not a session the server forgot)
         self.connection_lost = False
         self.destroyed = False
         self.closed = threading.Event()  # the same, for workers, which must not hold the window
@@ -583,6 +584,7 @@ class ChatWindow:
     def _room_closed(self, reason: str) -> None:
         if self.room_closed:
             return
+        self.room_ended = True
         self.end_room(
             hint=_("The room is closed; you can no longer send messages."),
             people_heading=_("People"),
@@ -615,7 +617,8 @@ class ChatWindow:
         self.client = client
         self._watch(client)
         self.is_host = bool(client.is_host)
-        self.room_closed = self.connection_lost = False
+        self.room_closed = self.room_ended = self.connection_lost = False
+        self._follow_into(client)
         self.limit = self.composer.limit = int(client.max_message_bytes)
         self._replay_until = self._seen_until
         self.composer.enable(self._leave_text())
@@ -629,6 +632,24 @@ class ChatWindow:
             _("You joined “{room}” again as {name}.").format(room=self.room, name=self.username), ("notice",)
         )
         self.input.focus_set()
+
+    def _follow_into(self, client: ports.RoomClient) -> None:
+        """After a Rejoin, go on writing into the history of the room the new client is in: a
+        room made again (a server restarted without its database) is another conversation."""
+        recorder = self.recorder
+        if recorder is None:
+            return
+        try:
+            old = recorder.store.get(recorder.conversation)
+            if old is not None and old.room_id == client.room_id:
+                return
+            server = old.server if old is not None else f"{client.server_host}:{client.tcp_port}"
+            conversation = conversation_for(recorder.store, client, server=server, hosted=bool(client.is_host))
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("the history of the room joined again cannot be kept: %s", exc)
+            self.recorder = None
+            return
+        self.recorder = RoomRecorder(recorder.store, conversation, client.username or self.username)
 
     def dismiss_text(self) -> str:
         """The words of the button that puts away a room that ended: in the main window the

@@ -21,7 +21,8 @@ class Row:
     server: str
     hosted: bool
     unread: int = 0
-    gone: bool = False
+    gone: bool = False  # greyed: not open (it ended, or could not be joined again)
+    ended: bool = False  # and it says so: the room itself is over
 
 
 class RoomList:
@@ -93,10 +94,12 @@ class RoomList:
             row.unread = unread
             self._draw(key)
 
-    def set_gone(self, key: Hashable, gone: bool = True) -> None:
+    def set_gone(self, key: Hashable, gone: bool = True, *, ended: bool = False) -> None:
+        """Grey the room (`gone`), and say "ended" beside it when the room itself is over (not
+        when it only could not be reached, or the server forgot this person's place)."""
         row = self.rows.get(key)
         if row is not None:
-            row.gone = gone
+            row.gone, row.ended = gone, gone and ended
             self._draw(key)
 
     def keys(self) -> list[Hashable]:
@@ -150,7 +153,7 @@ class RoomList:
             item,
             values=(
                 (HOSTED_MARK if row.hosted else "") + label,
-                _("ended") if row.gone else str(row.unread) if row.unread else "",
+                _("ended") if row.ended else "" if row.gone else str(row.unread) if row.unread else "",
             ),
             tags=tags,
         )

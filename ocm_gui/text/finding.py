@@ -37,8 +37,8 @@ def _folded_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
 def find_all(text: str, query: str) -> list[tuple[int, int]]:
     """The (start, end) character offsets in `text` of every non-overlapping match of
     `query`, both folded; [] for an empty or blank query."""
-    wanted = fold(query)
-    if not wanted.strip():
+    wanted = fold(query).strip()  # as the history search takes it
+    if not wanted:
         return []
     folded, origins, finishes = _folded_with_offsets(text)
     found: list[tuple[int, int]] = []

@@ -96,7 +96,7 @@ def test_a_logout_leaves_every_room_and_the_next_start_joins_them_again(config_h
         try:
             wait_until(lambda: "Bo" in host.members, 30, what=f"the {run} start to join Bo again")
             host.send(said[run])
-            wait_until(lambda: said[run] in kept_texts(history), 15, what=f"the {run} run to keep the line")
+            wait_until(lambda line=said[run]: line in kept_texts(history), 15, what=f"the {run} run to keep it")
             app.send_signal(signal.SIGTERM)
             assert app.wait(15) == 0, app.stderr.read().decode() if app.stderr else ""
         finally:

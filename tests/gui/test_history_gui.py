@@ -11,6 +11,7 @@ import time
 import pytest
 from gui_helpers import FakeBackend, FakeClient, pump
 
+from ocm_core.errors import ServerUnreachable
 from ocm_core.net.recorder import RoomRecorder
 from ocm_core.sansio.events import ChatMessage, MessageSent, Notice, NoticeKind, RoomClosed
 from ocm_core.storage.history import HistoryStore, Line, LineKind
@@ -128,7 +129,7 @@ def test_a_new_room_of_the_same_name_is_not_entered_silently(root, settings, sto
         pump(root, lambda: len(app.gone) == 1, what="the room listed as ended")
         assert app.chats == []
         [gone] = app.gone
-        assert gone.conversation == old and "ended while you were away" in gone.reason
+        assert gone.conversation == old and "has ended. A new room of that name is open" in gone.reason
         assert store.get(old).ended is not None
         app.show_room(gone)
         root.update()
@@ -295,3 +296,68 @@ def test_a_match_older_than_the_room_shows_opens_its_earlier_lines_and_back(root
         assert app.shown is chat and app.kept_page is None
     finally:
         app.quit()
+
+
+def test_a_damaged_history_is_moved_aside_with_a_sentence_and_the_app_starts(root, settings, own_history):
+    own_history.parent.mkdir(parents=True, exist_ok=True)
+    own_history.write_bytes(b"this is not a database, whatever it once was" * 100)
+    app = app_module.App(root, settings=settings, backend=FakeBackend())
+    try:
+        root.update()
+        assert app.history is not None and app.history.moved_aside is not None
+        note = app.start.history_var.get()
+        assert "damaged" in note and str(app.history.moved_aside) in note
+        assert app.history.moved_aside.read_bytes().startswith(b"this is not a database")
+        chat = app.open_chat(FakeClient(room="fresh", username="Ann", host_name="Bo", members=("Ann", "Bo")))
+        chat.client.events.put(ChatMessage(1, "Bo", "kept in the new file", time.time()))
+        pump(root, lambda: app.history.search("new file"), what="the line kept in the new file")
+    finally:
+        app.quit()
+
+
+def test_a_room_seen_ending_and_then_made_anew_is_not_entered_at_the_next_start(root, settings, store):
+    old = said(store, "kept", [(1, "Bo", "the old room")], room_id="id-old")
+    store.mark_ended(old, "The host closed the room.")  # seen ending; the app quit before Remove
+    settings.update(name="Ann", rooms=[link_to("kept")])
+    backend = FakeBackend()
+    backend.room_ids = {"kept": "id-new"}
+    app = fake_app(root, settings, store, backend)
+    try:
+        app.rejoin_saved_rooms()
+        pump(root, lambda: backend.joins, what="the join asked")
+        pump(root, lambda: app.gone and app.gone[0].link, what="the saved room listed")
+        assert app.chats == [] and len(app.gone) == 1  # one row for the one conversation
+        assert "has ended" in app.gone[0].reason and app.gone[0].conversation == old
+    finally:
+        app.quit()
+
+
+def test_ended_is_said_only_of_a_room_that_is_over(root, settings, store):
+    settings.update(name="Ann", rooms=[link_to("away"), link_to("mine", host="192.0.2.9")])
+    settings.update(hosted_rooms=[link_to("mine", host="192.0.2.9")])
+    backend = FakeBackend(join={"away": ServerUnreachable("Cannot reach 192.0.2.7:9090.")})
+    app = fake_app(root, settings, store, backend)
+    try:
+        app.rejoin_saved_rooms()
+        pump(root, lambda: len(app.gone) == 2, what="both rooms listed")
+        shown = {app.sidebar.label(k): app.sidebar.tree.set(app.sidebar._items[k], "unread") for k in app.gone}
+        assert shown == {"away": "", "★ mine": "ended"}  # out of reach is not over; closed at quit is
+        assert all(app.sidebar.rows[k].gone for k in app.gone)
+    finally:
+        app.quit()
+
+
+def test_rejoining_a_room_made_anew_writes_a_new_conversation(root, app):
+    client = FakeClient(room="desk", username="Ann", host_name="Bo", members=("Ann", "Bo"))
+    chat = app.open_chat(client)
+    first = chat.recorder.conversation
+    again = FakeClient(room="desk", username="Ann", host_name="Bo", members=("Ann", "Bo"))
+    chat.adopt(again)  # Rejoin into the same room: the same conversation
+    assert chat.recorder.conversation == first
+    anew = FakeClient(room="desk", username="Ann", host_name="Bo", members=("Ann", "Bo"))
+    anew.room_id = "made-again"  # the server restarted without its database and the room was made again
+    chat.adopt(anew)
+    assert chat.recorder.conversation != first
+    anew.events.put(ChatMessage(1, "Bo", "first line of the new room", time.time()))
+    pump(root, lambda: app.history.search("new room"), what="the line kept")
+    assert app.history.search("new room")[0].conversation == chat.recorder.conversation
