@@ -27,12 +27,12 @@ from tkinter import filedialog, ttk
 from typing import Any, TypeVar
 
 from ocm_core import i18n, paths
-from ocm_core.errors import BadLink, OCMError, RoomNotFound
+from ocm_core.errors import BadLink, ClientError, OCMError, ProtocolError, RoomNotFound
 from ocm_core.i18n import _, ngettext
 from ocm_core.net.recorder import RoomRecorder, conversation_for
 from ocm_core.storage import export
 from ocm_core.storage.filenames import safe_name
-from ocm_core.storage.history import HistoryStore, Match
+from ocm_core.storage.history import HistoryStore, Match, fold
 from ocm_core.wire.links import InviteLink, parse_link
 from ocm_core.words import size_text
 from ocm_gui import appearance, autostart, single_instance, theme
@@ -145,6 +145,7 @@ class GoneRoom:
     conversation: int | None = None  # its history on this PC (ocm_core.storage.history)
     around_line: int | None = None  # open its page at this line (a search result)
     ended: bool = False  # the room itself is over (not only out of reach)
+    new_room: bool = False  # and a new room has its name on that server now
 
 
 class App:
@@ -379,6 +380,8 @@ class App:
         their own (Tk's Text takes Ctrl+K to cut a line and Tab to move on)."""
         for widget in (chat.input, chat.text):
             widget.bind(theme.shortcut("k"), lambda e: self._break(self.open_switcher))
+            widget.bind(theme.shortcut("f"), lambda e: self._break(self.find_in_room))  # not Tk's forward-char
+            widget.bind(theme.shortcut("F"), lambda e: self._break(self.open_search))
             for sequence, step in STEP_KEYS:
                 try:
                     widget.bind(sequence, self._step_key(step))
@@ -662,7 +665,14 @@ class App:
         old = self._history_call(lambda st: st.get(old_id)) if old_id is not None else None
         if old is None or not client.room_id or old.room_id == client.room_id:
             return None
-        if old.ended is None:
+        return self._ended_before(link)
+
+    def _ended_before(self, link: InviteLink) -> str:
+        """The conversation of a saved link ended (marked so now if it was not yet): the
+        sentence that says a new room has the name."""
+        old_id = self._conversation_of(link)
+        old = self._history_call(lambda st: st.get(old_id)) if old_id is not None else None
+        if old is not None and old.ended is None:
             self._history_call(lambda st: st.mark_ended(old.id, _("The room ended while you were away.")))
         return _(
             "“{room}” has ended. A new room of that name is open there now: join it to start a new conversation."
@@ -728,7 +738,10 @@ class App:
 
     def open_match(self, match: Match, query: str) -> None:
         """Show the room of a search result at its line: the room itself when it is open and
-        shows that line, else its kept page opened around the line."""
+        shows that line, else its kept page opened around the line. The main window comes
+        in front of the search window (which stays, for the next result)."""
+        self.root.lift()
+        self.root.focus_force()
         live = next((c for c in self.chats if c.recorder and c.recorder.conversation == match.conversation), None)
         if live is not None:
             self.show_room(live)
@@ -791,16 +804,22 @@ class App:
             self._show_problem(_("This room has no history kept on this PC to save."))
             return None
         stamp = time.strftime("%Y-%m-%d")
+        kinds = [(_("Plain text"), "*.txt"), (_("Web page (HTML)"), "*.html")]
+        kind = tk.StringVar(self.root, value=kinds[0][0])
         chosen = filedialog.asksaveasfilename(
             parent=self.root,
             title=_("Save conversation as"),
-            initialfile=safe_name(f"{found.room} {stamp}") + ".txt",
-            defaultextension=".txt",
-            filetypes=[(_("Plain text"), "*.txt"), (_("Web page (HTML)"), "*.html")],
+            initialfile=safe_name(f"{found.room} {stamp}"),
+            initialdir=str(paths.downloads_dir()),
+            filetypes=kinds,
+            typevariable=kind,
         )
         if not chosen:
             return None
-        return self.write_conversation(found, Path(chosen))
+        path = Path(chosen)
+        if not path.suffix:  # the kind picked in the dialog says which, when the name does not
+            path = path.with_name(path.name + (".html" if kind.get() == kinds[1][0] else ".txt"))
+        return self.write_conversation(found, path)
 
     def write_conversation(self, conversation, path: Path) -> Path | None:
         lines = self._history_call(lambda st: [line for _id, line in st.lines(conversation.id, limit=None)])
@@ -809,6 +828,12 @@ class App:
         except OSError as exc:
             self._show_problem(_("Could not save {path}: {error}").format(path=path, error=exc.strerror or exc))
             return None
+        saved = _("Saved the conversation in {path}.").format(path=path)
+        chat = self.shown_chat
+        if chat is not None and chat.recorder is not None and chat.recorder.conversation == conversation.id:
+            chat.show_line(saved, ("notice",))
+        elif self.kept_page is not None and self.kept_page.conversation == conversation.id:
+            self.kept_page.reason.configure(text=saved)
         return path
 
     def ask_forget_room(self, conversation: int | None = None) -> None:
@@ -822,7 +847,9 @@ class App:
         self._ask_first(
             _("Forget this room?"),
             _("Forget"),
-            _("Delete everything kept on this PC about “{room}”? It cannot be undone.").format(room=found.room),
+            _("Delete everything kept on this PC about “{room}” on {server}? It cannot be undone.").format(
+                room=found.room, server=found.server
+            ),
             lambda: self.forget_room(found.id),
         )
 
@@ -854,17 +881,29 @@ class App:
         store = self.history
         if store is None:
             return
+        # Rooms still open: what they said so far is forgotten, and stays so when the server
+        # sends its recent history again at the next join.
+        floors = {
+            chat: chat.recorder.newest_seen
+            for chat in self.chats
+            if chat.recorder is not None and (conversations is None or chat.recorder.conversation in conversations)
+        }
 
         def done(_result, error: BaseException | None) -> None:
             if error is not None:
                 log.warning("forgetting failed: %s", error)
                 self._show_problem(_("Could not delete the history: {error}").format(error=error))
-            for chat in self.chats:
-                recorder = chat.recorder
-                if recorder is not None and (conversations is None or recorder.conversation in conversations):
-                    chat.recorder = self._recorder_for(chat.client, _server_text(chat.client))
+            for chat, floor in floors.items():
+                if chat.destroyed or chat.recorder is None:
+                    continue
+                recorder = chat.recorder = self._recorder_for(chat.client, _server_text(chat.client))
+                if recorder is not None and error is None:
+                    self._keep_from(recorder.conversation, floor)
 
         run_in_thread(self.root, lambda: work(store), done, name="ocm-gui-forget")
+
+    def _keep_from(self, conversation: int, seq: int) -> None:
+        self._history_call(lambda st: st.keep_from(conversation, seq))
 
     def ask_forget_everything(self) -> None:
         self._ask_first(
@@ -991,9 +1030,14 @@ class App:
         backend = self.backend
 
         arrivals = self.arrivals
+        old_id = None if new_room_ok else self._conversation_of(link)
+        old = self._history_call(lambda st: st.get(old_id)) if old_id is not None else None
+        known_room_id = old.room_id if old is not None else None
 
         def work():
             client = backend.make_client(link.host, link.port, expected_fingerprint=link.fingerprint)
+            if known_room_id is not None and _another_room_now(client, link.room, known_room_id):
+                return None  # not joined: the others never see us come and go
             client.join_room(link.room, name)
             if not arrivals.joined(client):
                 client.leave()  # the app quit meanwhile
@@ -1007,6 +1051,9 @@ class App:
                 if client is not None:
                     fire_and_forget(client.leave, name="ocm-gui-leave")
                 return
+            if error is None and client is None and not self.closing:
+                self._add_gone(text, link, hosted=False, reason=self._ended_before(link), ended=True, new_room=True)
+                return
             if error is not None:
                 log.info("could not rejoin %s: %s", text, error)
                 # A room the server says is gone is listed once; one not reached (the network
@@ -1019,7 +1066,7 @@ class App:
             if ended is not None:
                 # Another room of the same name: not entered silently (it is a new conversation).
                 fire_and_forget(client.leave, name="ocm-gui-leave")
-                self._add_gone(text, link, hosted=False, reason=ended, ended=True)
+                self._add_gone(text, link, hosted=False, reason=ended, ended=True, new_room=True)
                 return
             # The first room back is shown; later ones wait in the sidebar, so nothing the
             # person is looking at moves under their hands.
@@ -1028,7 +1075,15 @@ class App:
         run_in_thread(self.root, work, done, name="ocm-gui-rejoin-saved")
 
     def _add_gone(
-        self, text: str, link: InviteLink, *, hosted: bool, reason: str, forget: bool = True, ended: bool = False
+        self,
+        text: str,
+        link: InviteLink,
+        *,
+        hosted: bool,
+        reason: str,
+        forget: bool = True,
+        ended: bool = False,
+        new_room: bool = False,
     ) -> None:
         if any(gone.link == text for gone in self.gone):
             return
@@ -1036,12 +1091,14 @@ class App:
         for kept in self.gone:
             if conversation is not None and kept.conversation == conversation:
                 kept.link, kept.reason, kept.hosted = text, reason, hosted  # one row for one conversation
-                kept.ended = kept.ended or ended
+                kept.ended, kept.new_room = kept.ended or ended, new_room
                 self.sidebar.set_gone(kept, ended=kept.ended)
                 if forget:
                     self._forget_room(text)
                 return
-        gone = GoneRoom(text, link.room, f"{link.host}:{link.port}", hosted, reason, conversation, ended=ended)
+        gone = GoneRoom(
+            text, link.room, f"{link.host}:{link.port}", hosted, reason, conversation, ended=ended, new_room=new_room
+        )
         self.gone.append(gone)
         self.sidebar.add(gone, room=gone.room, server=gone.server, hosted=hosted)
         self.sidebar.set_gone(gone, ended=ended)
@@ -1068,7 +1125,8 @@ class App:
         if gone.hosted and gone.link:
             actions.append((_("Host it again…"), lambda: self._host_again(gone)))
         elif gone.link:
-            actions.append((_("Try again"), lambda: self._try_again(gone)))
+            again = _("Join the new room") if gone.new_room else _("Try again")
+            actions.append((again, lambda: self._try_again(gone)))
         if gone.conversation is not None and self.history is not None:
             actions.append((_("Save conversation as…"), lambda: self.save_conversation(gone.conversation)))
             actions.append((_("Forget this room…"), lambda: self.ask_forget_room(gone.conversation)))
@@ -1120,6 +1178,12 @@ class App:
 
     def _try_again(self, gone: GoneRoom) -> None:
         link = parse_link(gone.link)
+        if gone.new_room and gone.conversation is not None:
+            # The old conversation stays listed, ended, beside the new room.
+            text, gone.link, gone.new_room = gone.link, "", False
+            self._forget_room(text)
+            self._rejoin(text, link, self.start.name or self.settings.name, show_gone=True, new_room_ok=True)
+            return
         self._forget_gone(gone.link)
         self._rejoin(gone.link, link, self.start.name or self.settings.name, show_gone=True, new_room_ok=True)
 
@@ -1411,6 +1475,18 @@ class App:
         gc.collect()
 
 
+def _another_room_now(client, room: str, known_room_id: str) -> bool:
+    """Whether the server lists a room of this name with another id than the one we were in
+    (asked before joining, so that nobody sees us come and go). False when it cannot tell."""
+    try:
+        listed = client.list_rooms()
+    except (ClientError, ProtocolError, OSError) as exc:
+        log.info("could not list the rooms before joining again: %s", exc)
+        return False
+    wanted = fold(room)
+    return any(fold(info.name) == wanted and info.room_id and info.room_id != known_room_id for info in listed)
+
+
 def _pruned(count: int | None, error: BaseException | None) -> None:
     if error is not None:
         log.warning("could not delete the lines older than the keeping time: %s", error)
@@ -1439,7 +1515,8 @@ def open_history() -> HistoryStore | None:
 def key_label(key: str, platform: str = sys.platform) -> str:
     """A shortcut as menus write it: "Ctrl+K", "Cmd+K" on macOS."""
     modifier = "Cmd" if theme.platform_key(platform) == "darwin" else "Ctrl"
-    return f"{modifier}+{key.upper()}"
+    *others, last = key.split("+")  # "Shift+F": Ctrl+Shift+F
+    return "+".join([modifier, *others, last.upper()])
 
 
 def invite_link(client, share_address: str | None) -> str | None:

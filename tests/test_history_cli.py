@@ -152,3 +152,21 @@ def test_a_member_back_from_suspension_or_a_restart_gets_what_it_missed_once(pro
     shown = read(history, "--history", "desk").stdout
     for line in ("before the nap", "while you slept", "while you were gone"):
         assert shown.count(f"Ann: {line}") == 1, shown
+
+
+def test_a_history_read_into_a_pipe_that_closes_early_ends_quietly(tmp_path):
+    from ocm_core.storage.history import HistoryStore, Line, LineKind
+
+    store = HistoryStore(tmp_path / "mine.db")
+    room = store.conversation("FP", "a" * 32, room="lobby", server="192.0.2.7:9090", me="Me")
+    store.add_many(room, [Line(n, 1000.0 + n, LineKind.CHAT, "Bo", f"line {n} " + "x" * 200) for n in range(1, 3000)])
+    store.close()
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "ocm_core.cli.chat", "--history-file", str(tmp_path / "mine.db"), "--history", "lobby"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None and reader.stdout.readline().startswith(b"== lobby")
+    reader.stdout.close()  # as `| head -1` does
+    assert reader.wait(30) == 0
+    assert b"Traceback" not in reader.stderr.read()

@@ -46,3 +46,10 @@ def test_rooms_of_the_same_name_show_their_server():
     rooms = [("Lunch", "10.0.0.1:9090"), ("Lunch", "10.0.0.2:9090"), ("Tea", "10.0.0.1:9090")]
     assert row_labels(rooms) == ["Lunch · 10.0.0.1:9090", "Lunch · 10.0.0.2:9090", "Tea"]
     assert row_labels([]) == []
+
+
+def test_menus_write_shortcuts_as_each_system_does():
+    from ocm_gui.app import key_label
+
+    assert key_label("k", "linux") == "Ctrl+K" and key_label("k", "darwin") == "Cmd+K"
+    assert key_label("Shift+F", "win32") == "Ctrl+Shift+F" and key_label("Shift+F", "darwin") == "Cmd+Shift+F"

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import datetime
 import logging
+import os
 import queue
 import sqlite3
 import sys
@@ -407,6 +408,11 @@ def chat_main(argv: list[str] | None = None) -> int:
     )
     echo = SentEcho(name)
     recorder = None if args.no_history else _recorder(args, client)
+    if recorder is not None:
+        print(
+            _("This conversation is kept in your history on this PC: ocm-chat --search TEXT finds it later."),
+            flush=True,
+        )
     printer = threading.Thread(target=_print_events, args=(client, echo, recorder), daemon=True)
     printer.start()
     try:
@@ -505,6 +511,14 @@ def _read_history(args) -> int:
     except (OSError, sqlite3.Error, errors.OCMError) as exc:
         print(_("ocm-chat: {error}").format(error=exc), file=sys.stderr)
         return 1
+    try:
+        return _print_history(args, store)
+    except BrokenPipeError:  # `ocm-chat --history lobby | head`: the reader has had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
+
+
+def _print_history(args, store: HistoryStore) -> int:
     with contextlib.closing(store):
         if args.search is not None:
             matches = store.search(args.search)

@@ -68,6 +68,7 @@ class RoomRecorder:
         # were said while this person was away.
         self.newest_before = known.newest_seq if known is not None else 0
         self.had_history = known is not None and known.last_time is not None
+        self.newest_seen = self.newest_before  # the newest room position this room has shown
 
     def _write(self, work: Callable[[], bool]) -> bool:
         try:
@@ -90,6 +91,7 @@ class RoomRecorder:
         line = line_from_event(event, self._clock())
         if line is None:
             return True
+        self.newest_seen = max(self.newest_seen, line.seq or 0)
         if line.kind is LineKind.ENDED:
 
             def end() -> bool:
@@ -125,6 +127,7 @@ class RoomRecorder:
             if text is None:
                 self._early[msg_id] = seq
                 return
+        self.newest_seen = max(self.newest_seen, seq)
         line = Line(seq or None, self._clock(), LineKind.CHAT, self.me, text)
         self._write(lambda: self.store.add(self.conversation, line))
         if seq:

@@ -165,6 +165,9 @@ CREATE TABLE IF NOT EXISTS conversations (
     ended_reason TEXT NOT NULL DEFAULT '',
     read_seq INTEGER NOT NULL DEFAULT 0,
     listed INTEGER NOT NULL DEFAULT 1,
+    -- Lines at or below this position are not kept: the person forgot them while still in the
+    -- room, and the server's recent history on the next join must not bring them back.
+    kept_from_seq INTEGER NOT NULL DEFAULT 0,
     UNIQUE (server_fingerprint, room_id)
 );
 -- Lines are only ever inserted and deleted, never updated: the index's triggers rely on it.
@@ -228,9 +231,10 @@ RETURNING id
 
 _ADD_LINE = """
 INSERT OR IGNORE INTO lines (conversation, seq, place, time, kind, sender, text, size, file_id, folded)
-VALUES (:conversation, :seq,
+SELECT :conversation, :seq,
     coalesce(:seq, (SELECT coalesce(max(seq), 0) FROM lines WHERE conversation = :conversation)),
-    :time, :kind, :sender, :text, :size, :file_id, :folded)
+    :time, :kind, :sender, :text, :size, :file_id, :folded
+WHERE :seq IS NULL OR :seq > (SELECT kept_from_seq FROM conversations WHERE id = :conversation)
 """
 
 _DROP_UNPLACED_TWIN = """
@@ -304,6 +308,7 @@ DROP TABLE conversations;
 COMMIT;
 """
 _LAST_CONVERSATION_ID = "SELECT seq FROM sqlite_sequence WHERE name = 'conversations'"
+_KEEP_FROM = "UPDATE conversations SET kept_from_seq = max(kept_from_seq, ?) WHERE id = ?"
 _GO_ON_FROM = "INSERT INTO sqlite_sequence (name, seq) VALUES ('conversations', ?)"
 _MERGE_INDEX = "INSERT INTO lines_index (lines_index) VALUES ('optimize')"
 _VACUUM = "VACUUM"
@@ -433,6 +438,11 @@ class HistoryStore:
                 db.execute(_ADD_LINE, _line_row(conversation_id, Line(None, when, LineKind.ENDED, "", reason)))
 
         self._write(end)
+
+    def keep_from(self, conversation_id: int, seq: int) -> None:
+        """Keep no line at or below `seq` in this conversation (what was forgotten while the
+        person stayed in the room, which the server would otherwise send again)."""
+        self._write(lambda db: db.execute(_KEEP_FROM, (seq, conversation_id)))
 
     def mark_read(self, conversation_id: int, seq: int) -> None:
         """The person has read up to `seq`; an older position never takes it back."""

@@ -48,7 +48,7 @@ class SearchWindow:
         win = self.win = tk.Toplevel(master)
         win.withdraw()
         win.title(_("Search all rooms") if conversation is None else _("Search “{room}”").format(room=room))
-        win.transient(master.winfo_toplevel())
+        # Not transient: a result opened in the main window comes in front of this one.
         win.geometry("{}x{}".format(*theme.window_size(win, 720, 460)))
         frame = ttk.Frame(win, padding=theme.scaled(win, 12))
         frame.pack(fill="both", expand=True)
@@ -113,11 +113,14 @@ class SearchWindow:
         except (sqlite3.Error, OSError) as exc:
             log.warning("searching the history failed: %s", exc)
             self.matches = []
+        servers: dict[str, set[str]] = {}
+        for match in self.matches:
+            servers.setdefault(match.room, set()).add(match.server)
         for number, match in enumerate(self.matches):
             line = " ".join(match.text.split())  # one row per match, however many lines it had
-            self.tree.insert(
-                "", "end", iid=str(number), values=(match.room, match_time(match.time), match.sender, line)
-            )
+            # Two servers' rooms of one name: the server tells them apart.
+            room = f"{match.room} · {match.server}" if len(servers[match.room]) > 1 else match.room
+            self.tree.insert("", "end", iid=str(number), values=(room, match_time(match.time), match.sender, line))
         if self.matches:
             self.tree.selection_set("0")
             self.tree.see("0")

@@ -15,6 +15,7 @@ from ocm_core.errors import ServerUnreachable
 from ocm_core.net.recorder import RoomRecorder
 from ocm_core.sansio.events import ChatMessage, MessageSent, Notice, NoticeKind, RoomClosed
 from ocm_core.storage.history import HistoryStore, Line, LineKind
+from ocm_core.wire import RoomInfo
 from ocm_core.wire.links import InviteLink
 from ocm_gui import app as app_module
 from ocm_gui.chat.findbar import FOUND_NOW_TAG, FOUND_TAG
@@ -134,10 +135,11 @@ def test_a_new_room_of_the_same_name_is_not_entered_silently(root, settings, sto
         app.show_room(gone)
         root.update()
         assert "old conversation" in app.kept_page.transcript()
-        next(b for b in app.kept_page.buttons if b.cget("text") == "Try again").invoke()
+        next(b for b in app.kept_page.buttons if b.cget("text") == "Join the new room").invoke()
         pump(root, lambda: len(app.chats) == 1, what="the new room joined on asking")
         assert app.chats[0].recorder.conversation != old
         assert "old conversation" not in app.chats[0].transcript()
+        assert [g.conversation for g in app.gone] == [old] and app.sidebar.rows[app.gone[0]].ended  # still listed
     finally:
         app.quit()
 
@@ -148,12 +150,15 @@ def test_ctrl_f_highlights_every_match_and_walks_them(root, app):
     for seq, text in enumerate(["会議は3時", "MEETING moved", "lunch 🍜 at noon", "会議室 B"], 1):
         client.events.put(ChatMessage(seq, "Bo", text, time.time()))
     pump(root, lambda: "会議室 B" in chat.transcript(), what="the lines")
+    chat.input.insert("1.0", "abcdef")  # a draft, the cursor after its first letter
+    chat.input.mark_set("insert", "1.1")
     chat.input.focus_force()
     root.update()
     chat.input.event_generate("<Control-f>")
     root.update()
     finder = chat.finder
     assert finder is not None and finder.shown and root.focus_get() is finder.entry
+    assert chat.input.index("insert") == "1.1"  # Ctrl+F is find, not Tk's forward-char in the draft
     finder.entry.insert(0, "会議")
     root.update()
     assert len(finder.matches) == 2 and finder.count.cget("text") == "2 of 2"
@@ -315,6 +320,20 @@ def test_a_damaged_history_is_moved_aside_with_a_sentence_and_the_app_starts(roo
         app.quit()
 
 
+def test_the_server_is_asked_first_so_a_new_room_of_the_name_never_sees_us_come_and_go(root, settings, store):
+    said(store, "kept", [(1, "Bo", "old conversation")], room_id="id-old")
+    settings.update(name="Ann", rooms=[link_to("kept")])
+    backend = FakeBackend(rooms=[RoomInfo("kept", 2, False, "Cy", "id-new", False)])
+    app = fake_app(root, settings, store, backend)
+    try:
+        app.rejoin_saved_rooms()
+        pump(root, lambda: len(app.gone) == 1, what="the room listed as ended")
+        assert backend.joins == [] and app.chats == []  # listed, never joined
+        assert app.gone[0].new_room and "has ended" in app.gone[0].reason
+    finally:
+        app.quit()
+
+
 def test_a_room_seen_ending_and_then_made_anew_is_not_entered_at_the_next_start(root, settings, store):
     old = said(store, "kept", [(1, "Bo", "the old room")], room_id="id-old")
     store.mark_ended(old, "The host closed the room.")  # seen ending; the app quit before Remove
@@ -361,3 +380,24 @@ def test_rejoining_a_room_made_anew_writes_a_new_conversation(root, app):
     anew.events.put(ChatMessage(1, "Bo", "first line of the new room", time.time()))
     pump(root, lambda: app.history.search("new room"), what="the line kept")
     assert app.history.search("new room")[0].conversation == chat.recorder.conversation
+
+
+def test_a_room_forgotten_while_still_in_it_does_not_come_back_with_the_next_join(root, settings, store):
+    client = FakeClient(room="desk", username="Ann", host_name="Bo", members=("Ann", "Bo"))
+    app = fake_app(root, settings, store)
+    try:
+        chat = app.open_chat(client)
+        for seq, text in ((1, "secret alpha"), (2, "secret beta")):
+            client.events.put(ChatMessage(seq, "Bo", text, time.time()))
+        pump(root, lambda: len(store.search("secret")) == 2, what="the lines kept")
+        app.ask_forget_room(chat.recorder.conversation)
+        app.confirm.yes_button.invoke()
+        pump(root, lambda: store.search("secret") == [] and chat.recorder.conversation is not None, what="forgotten")
+        pump(root, lambda: store.get(chat.recorder.conversation) is not None, what="a new conversation")
+        # The next join: the server's recent history has both again, and a new line.
+        for seq, text in ((1, "secret alpha"), (2, "secret beta"), (3, "after forgetting")):
+            client.events.put(ChatMessage(seq, "Bo", text, time.time(), history=True))
+        pump(root, lambda: store.search("after forgetting"), what="the new line kept")
+        assert store.search("secret") == []
+    finally:
+        app.quit()

@@ -330,6 +330,15 @@ def test_a_room_listed_with_a_lone_surrogate_is_left_off_and_a_host_name_shown_m
     assert "not text" in caplog.text
 
 
+def test_a_standing_room_is_listed_as_one_with_no_person_as_host(root, make_app):
+    rooms = [RoomInfo("lobby", 3, False, "", "a" * 32, True), RoomInfo("quiz", 1, False, "Carol")]
+    app = make_app(FakeBackend(rooms=rooms))
+    dialog = app.open_join_dialog()
+    listed(root, dialog)
+    assert dialog.tree.set("lobby", "host") == "(standing room)"
+    assert dialog.tree.set("quiz", "host") == "Carol"
+
+
 # -- the remembered room, and the one room of a list (issue 16 trial)
 
 
