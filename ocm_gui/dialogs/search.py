@@ -49,7 +49,13 @@ class SearchWindow:
         win.withdraw()
         win.title(_("Search all rooms") if conversation is None else _("Search “{room}”").format(room=room))
         # Not transient: a result opened in the main window comes in front of this one.
-        win.geometry("{}x{}".format(*theme.window_size(win, 720, 460)))
+        top = master.winfo_toplevel()
+        offset = theme.scaled(win, 60)  # over the main window, its rooms still in sight on the left
+        win.geometry(
+            "{}x{}+{}+{}".format(
+                *theme.window_size(win, 720, 460), top.winfo_rootx() + offset * 3, top.winfo_rooty() + offset
+            )
+        )
         frame = ttk.Frame(win, padding=theme.scaled(win, 12))
         frame.pack(fill="both", expand=True)
         frame.columnconfigure(0, weight=1)

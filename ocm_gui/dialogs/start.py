@@ -60,7 +60,7 @@ class StartWindow(ttk.Frame):
         self.language_codes = ["", *LANGUAGES]
         self.language_names = [_("System language"), *LANGUAGES.values()]
         lang_row = ttk.Frame(self)
-        lang_row.grid(row=6, column=0, columnspan=2, sticky="e", pady=theme.pad(master, 10, 0))
+        lang_row.grid(row=7, column=0, columnspan=2, sticky="e", pady=theme.pad(master, 10, 0))
         ttk.Label(lang_row, text=_("Language"), style="Small.TLabel").pack(side="left", padx=theme.pad(master, 0, 6))
         self.language_var = tk.StringVar(
             value=self.language_names[self.language_codes.index(language)]
@@ -87,7 +87,7 @@ class StartWindow(ttk.Frame):
             wraplength=theme.scaled(master, 460),
             justify="left",
         )
-        self.history_note.grid(row=7, column=0, columnspan=2, sticky="w", pady=theme.pad(master, 14, 0))
+        self.history_note.grid(row=6, column=0, columnspan=2, sticky="w", pady=theme.pad(master, 14, 0))
 
         # Enter after typing one's name goes on to the choice (a new user pressed it and
         # nothing happened); which of the two it is stays the person's: Enter again hosts,
