@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ocm_core.net.recorder import RoomRecorder, line_from_event
+from ocm_core.net.recorder import RoomRecorder, conversation_for, line_from_event
 from ocm_core.sansio import events as ev
-from ocm_core.storage.history import HistoryStore, Line, LineKind
+from ocm_core.storage.history import HistoryStore, HistoryWriteError, Line, LineKind
 
 # --- what a client's events leave ---------------------------------------------------------------
 
@@ -117,3 +117,73 @@ def test_a_history_that_cannot_be_written_is_logged_once_and_the_chat_goes_on(st
         assert recorder.saw(ev.ChatMessage(2, "bo", "two", 1001.0))
     assert recorder.failing
     assert len([r for r in caplog.records if "history not kept" in r.getMessage()]) == 1
+
+
+class Joined:
+    """What conversation_for reads of a joined ChatClient."""
+
+    def __init__(self, room_id="b" * 32, fingerprint="FP-ONE", room="lobby", username="ann", standing=False):
+        self.room_id, self.server_fingerprint, self.room = room_id, fingerprint, room
+        self.username, self.standing = username, standing
+
+
+def test_a_clients_conversation_is_keyed_by_its_servers_identity_and_the_rooms_id(store):
+    one = conversation_for(store, Joined(), server="192.0.2.7:9090", hosted=True)
+    assert conversation_for(store, Joined(), server="192.0.2.7:9090") == one  # joined again: the same
+    kept = store.get(one)
+    assert (kept.server_fingerprint, kept.room_id, kept.room, kept.server, kept.me) == (
+        "FP-ONE",
+        "b" * 32,
+        "lobby",
+        "192.0.2.7:9090",
+        "ann",
+    )
+    other_server = conversation_for(store, Joined(fingerprint="FP-TWO"), server="192.0.2.8:9090")
+    made_again = conversation_for(store, Joined(room_id="c" * 32), server="192.0.2.7:9090")
+    assert len({one, other_server, made_again}) == 3
+    standing = store.get(conversation_for(store, Joined(room_id="d" * 32, standing=True), server="s"))
+    assert standing.standing and not standing.hosted
+    hosted = store.get(conversation_for(store, Joined(room_id="e" * 32), server="s", hosted=True))
+    assert hosted.hosted and not hosted.standing
+    # A server from before room ids, or one without an identity (--allow-plain): still apart by name.
+    old = store.get(conversation_for(store, Joined(room_id="", fingerprint=None), server="s"))
+    assert (old.server_fingerprint, old.room_id) == ("plain", "name:lobby")
+
+
+def test_the_newest_position_shown_is_followed_for_what_forgetting_keeps_out(store):
+    recorder = recorder_for(store)
+    assert recorder.newest_seen == 0 and recorder.newest_before == 0
+    recorder.saw(ev.ChatMessage(4, "bo", "four", 1000.0))
+    recorder.saw(ev.ChatMessage(2, "bo", "two", 999.0))
+    assert recorder.newest_seen == 4
+    recorder.sending(1, "mine")
+    recorder.sent(1, 9)
+    assert recorder.newest_seen == 9
+    assert not recorder.caught_up(ev.MembersChanged(("ann",), "bo"))  # no position: never news
+
+
+def test_a_history_that_works_again_is_written_again_and_said_so(store, caplog, monkeypatch):
+    recorder = recorder_for(store)
+    real_add = store.add
+    failures = iter([True, False])
+
+    def add(conversation, line):
+        if next(failures, False):
+            raise HistoryWriteError(store.path, "disk full")
+        return real_add(conversation, line)
+
+    monkeypatch.setattr(store, "add", add)
+    with caplog.at_level("INFO"):
+        assert recorder.saw(ev.ChatMessage(1, "bo", "lost to the full disk", 1000.0))
+        assert recorder.failing
+        assert recorder.saw(ev.ChatMessage(2, "bo", "kept again", 1001.0))
+    assert not recorder.failing
+    assert any("written again" in r.getMessage() for r in caplog.records)
+    assert [line.text for _id, line in store.lines(recorder.conversation)] == ["kept again"]
+
+
+def test_the_rooms_end_is_dated_by_the_recorders_clock(store):
+    recorder = recorder_for(store)
+    recorder.saw(ev.RoomClosed("The host closed the room."))
+    [(_id, line)] = store.lines(recorder.conversation)
+    assert line.time == 9000.0 and store.get(recorder.conversation).ended == 9000.0

@@ -221,3 +221,31 @@ def test_on_a_full_disk_a_standing_room_named_as_before_is_held_again_and_a_chan
     assert status_of(lambda: again.open_standing_room("new")) is Status.CANNOT_SAVE
     assert again.room_names() == ["lobby"] and again.is_locked("lobby")
     store.close()
+
+
+def test_a_changed_password_is_the_one_the_store_keeps(tmp_path, clock):
+    store = RoomStore(tmp_path / "server.db")
+    RoomRegistry(clock=clock, store=store).open_standing_room("lobby", "first")
+    store.close()
+    store = RoomStore(tmp_path / "server.db")
+    RoomRegistry(clock=clock, store=store).open_standing_room("lobby", "second")
+    store.close()
+    store = RoomStore(tmp_path / "server.db")  # read back as stored, without naming it again
+    loaded = RoomRegistry(clock=clock, store=store)
+    assert loaded.standing_rooms() == ["lobby"]
+    assert status_of(lambda: loaded.join_room("lobby", "ana", ANA[0], "first")) is Status.WRONG_PASSWORD
+    assert loaded.join_room("lobby", "bo", BO[0], "second")[0]
+    store.close()
+
+
+def test_standing_rooms_are_listed_by_name_and_an_ended_ones_members_hear_why(tmp_path, clock):
+    registry = RoomRegistry(clock=clock)
+    for name in ("zebra", "Apple", "mango"):
+        registry.open_standing_room(name)
+    assert registry.standing_rooms() == ["Apple", "mango", "zebra"]
+    token = joined(registry, "ana", ANA, room="mango")
+    assert token
+    outbound = registry.end_standing_rooms(keep={"Apple", "zebra"})
+    closed = [f for f in frames_to(outbound, ANA) if isinstance(f, p.Event) and f.event_type is EventType.CLOSED]
+    assert closed and closed[0].text == words.STANDING_ROOM_ENDED
+    assert registry.standing_rooms() == ["Apple", "zebra"]
