@@ -577,3 +577,37 @@ def test_a_room_back_after_its_server_restarted_is_no_longer_ended(store):
     assert lobby(store, standing=True) == room
     assert store.get(room).ended is None
     assert [line.kind for _id, line in store.lines(room)] == [LineKind.ENDED]  # it did close for a while
+
+
+def test_lines_forgotten_while_in_the_room_are_not_kept_when_sent_again(store):
+    room = lobby(store)
+    store.keep_from(room, 5)
+    store.keep_from(room, 3)  # never goes back
+    assert not store.add(room, Line(5, 1000.0, LineKind.CHAT, "bo", "said before the forgetting"))
+    assert store.add(room, Line(6, 1001.0, LineKind.CHAT, "bo", "said after"))
+    assert store.add(room, Line(None, 1002.0, LineKind.CHAT, "ana", "mine, its place not known"))
+    assert [line.text for _id, line in store.lines(room)] == ["said after", "mine, its place not known"]
+    assert store.search("forgetting") == []
+
+
+def test_a_query_with_quotes_and_operators_is_text(store):
+    room = lobby(store)
+    store.add(room, Line(1, 1000.0, LineKind.CHAT, "bo", 'he said "AND" OR NOT near(x)'))
+    for query in ('said "AND"', '"AND" OR', "near(x)", '"'):
+        assert [m.text for m in store.search(query)] == ['he said "AND" OR NOT near(x)'], query
+
+
+def test_notices_are_shown_but_not_searched(store):
+    room = lobby(store)
+    store.add(room, Line(1, 1000.0, LineKind.JOINED, "zephyrine", ""))
+    store.add(room, Line(2, 1001.0, LineKind.FILE, "bo", "zephyr-notes.pdf", 1234, "f1"))
+    assert [m.text for m in store.search("zephyr")] == ["zephyr-notes.pdf"]  # the file's name, not the join
+
+
+def test_the_size_shown_is_the_files_on_disk(store, tmp_path):
+    room = lobby(store)
+    store.add_many(room, [Line(n, 1000.0 + n, LineKind.CHAT, "bo", "x" * 500) for n in range(1, 200)])
+    on_disk = sum(
+        (tmp_path / name).stat().st_size for name in ("history.db", "history.db-wal") if (tmp_path / name).exists()
+    )
+    assert store.size_bytes() == on_disk > 100_000
