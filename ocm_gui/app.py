@@ -1356,6 +1356,7 @@ class App:
         for key in ("<Return>", "<KP_Enter>", "<Escape>"):
             note.bind(key, lambda e: understood())
         note.protocol("WM_DELETE_WINDOW", understood)
+        note.bind(theme.shortcut("q"), lambda e: self.ask_quit())  # the key it names works here too
 
     def hosting_others(self) -> int:
         """How many people are in the rooms this app hosts, besides the person."""

@@ -193,3 +193,16 @@ def test_run_app_logs_warnings_to_the_app_log_file_and_traps_callback_errors(con
     text = app_module.log_file_path().read_text(encoding="utf-8")
     assert "WARNING ocm_gui.test: written to the file" in text
     assert app_module.log_file_path() == tmp_path / "state" / "online-chat-messenger" / "log" / "app.log"
+
+
+def test_the_quit_key_the_note_names_works_in_the_note(window_manager, root, settings):
+    application = app_module.App(root, settings=settings)
+    chat = application.open_chat(FakeClient())
+    application.close_window()
+    note = application.note
+    assert note is not None and "Ctrl+Q" in application.note_label.cget("text")
+    pump(root, lambda: note.winfo_viewable(), what="the note on screen")
+    note.focus_force()
+    root.update()
+    note.event_generate("<Control-q>")
+    assert application.closing and wait_for_background(timeout=5.0) and chat.client.left
