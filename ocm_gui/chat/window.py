@@ -110,6 +110,7 @@ class ChatWindow:
         self.link = link  # the room's invite link, ocm://HOST:PORT/ROOM?fp=...
         self.recorder = recorder
         self._on_search = on_search
+        self._missed_marked = False  # the "New messages" line is before what was said while away
         self._on_close = on_close
         self._on_back = on_back
         self._on_unread = on_unread
@@ -549,6 +550,10 @@ class ChatWindow:
         if not new:
             return None
         if recorder.caught_up(event):
+            if not self._missed_marked:
+                # What was said while away starts under "New messages", even in the room shown.
+                self._missed_marked = True
+                self.scrollback.away()
             return dataclasses.replace(event, history=False)
         return event
 

@@ -72,9 +72,33 @@ def test_a_room_joined_again_shows_yesterday_and_what_was_missed_once_as_unread(
         pump(root, lambda: "while you were away" in chat.transcript(), what="the missed line")
         assert chat.transcript().count("the 議事録 is ready") == 1 and chat.transcript().count("thanks") == 1
         assert chat.unread == 1 and app.sidebar.rows[chat].unread == 1
+        transcript = chat.transcript()
+        assert transcript.index("— New messages —") < transcript.index("while you were away")
+        assert transcript.index("thanks") < transcript.index("— New messages —")
         at = chat.text.search("while you were away", "1.0")
         assert "history" not in chat.text.tag_names(at)  # news, not greyed history
         assert [line.text for _id, line in store.lines(chat.recorder.conversation)][-1] == "while you were away"
+    finally:
+        app.quit()
+
+
+def test_the_room_shown_at_start_marks_what_was_said_while_away(root, settings, store):
+    said(store, "kept", [(1, "Bo", "yesterday's line")])
+    settings.update(name="Ann", rooms=[link_to("kept")])
+    app = fake_app(root, settings, store)
+    try:
+        app.rejoin_saved_rooms()
+        pump(root, lambda: len(app.chats) == 1, what="the room joined again")
+        chat = app.chats[0]
+        assert app.shown is chat  # looked at: no unread count, but the line still says where news starts
+        chat.client.events.put(ChatMessage(1, "Bo", "yesterday's line", YESTERDAY + 1, history=True))
+        chat.client.events.put(ChatMessage(2, "Bo", "said this morning", time.time() - 600, history=True))
+        chat.client.events.put(ChatMessage(3, "Bo", "and just now", time.time() - 60, history=True))
+        pump(root, lambda: "and just now" in chat.transcript(), what="the missed lines")
+        transcript = chat.transcript()
+        assert transcript.count("— New messages —") == 1
+        assert transcript.index("yesterday's line") < transcript.index("— New messages —")
+        assert transcript.index("— New messages —") < transcript.index("said this morning")
     finally:
         app.quit()
 
