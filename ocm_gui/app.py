@@ -32,7 +32,7 @@ from ocm_core.i18n import _, ngettext
 from ocm_core.net.recorder import RoomRecorder, conversation_for
 from ocm_core.storage import export
 from ocm_core.storage.filenames import safe_name
-from ocm_core.storage.history import HistoryStore, Match, fold
+from ocm_core.storage.history import Conversation, HistoryStore, Match, fold
 from ocm_core.wire.links import InviteLink, parse_link
 from ocm_core.words import size_text
 from ocm_gui import appearance, autostart, single_instance, theme
@@ -650,19 +650,15 @@ class App:
         self._history_call(lambda st: st.set_listed(conversation, True))
         return RoomRecorder(store, conversation, client.username or "")
 
-    def _conversation_of(self, link: InviteLink) -> int | None:
+    def _conversation_of(self, link: InviteLink) -> Conversation | None:
         """The newest conversation kept for the room a saved link names."""
-        for conversation in self._history_call(lambda st: st.conversations()) or []:
-            if conversation.room == link.room and conversation.server_fingerprint == link.fingerprint:
-                return conversation.id
-        return None
+        return self._history_call(lambda st: st.newest_named(link.fingerprint, link.room))
 
     def _ended_while_away(self, client, link: InviteLink) -> str | None:
         """When the room a saved link names is another one now (the old one ended, while the app
         was not running or before it quit, and someone made one of the same name): the old
         conversation is marked ended, and the sentence that says so comes back."""
-        old_id = self._conversation_of(link)
-        old = self._history_call(lambda st: st.get(old_id)) if old_id is not None else None
+        old = self._conversation_of(link)
         if old is None or not client.room_id or old.room_id == client.room_id:
             return None
         return self._ended_before(link)
@@ -670,8 +666,7 @@ class App:
     def _ended_before(self, link: InviteLink) -> str:
         """The conversation of a saved link ended (marked so now if it was not yet): the
         sentence that says a new room has the name."""
-        old_id = self._conversation_of(link)
-        old = self._history_call(lambda st: st.get(old_id)) if old_id is not None else None
+        old = self._conversation_of(link)
         if old is not None and old.ended is None:
             self._history_call(lambda st: st.mark_ended(old.id, _("The room ended while you were away.")))
         return _(
@@ -854,7 +849,11 @@ class App:
         )
 
     def _ask_first(self, title: str, yes: str, question: str, then: Callable[[], object]) -> None:
-        """A question before something that cannot be undone; `then()` on yes."""
+        """A question before something that cannot be undone; `then()` on yes. One at a time:
+        while one is open, it comes forward instead."""
+        if self.confirm is not None:
+            self.confirm.win.lift()
+            return
 
         def answered(agreed: bool) -> None:
             self.confirm = None
@@ -1030,8 +1029,7 @@ class App:
         backend = self.backend
 
         arrivals = self.arrivals
-        old_id = None if new_room_ok else self._conversation_of(link)
-        old = self._history_call(lambda st: st.get(old_id)) if old_id is not None else None
+        old = None if new_room_ok else self._conversation_of(link)
         known_room_id = old.room_id if old is not None else None
 
         def work():
@@ -1087,7 +1085,8 @@ class App:
     ) -> None:
         if any(gone.link == text for gone in self.gone):
             return
-        conversation = self._conversation_of(link)
+        old = self._conversation_of(link)
+        conversation = old.id if old is not None else None
         for kept in self.gone:
             if conversation is not None and kept.conversation == conversation:
                 kept.link, kept.reason, kept.hosted = text, reason, hosted  # one row for one conversation
@@ -1368,27 +1367,17 @@ class App:
         if not others:
             self.quit()
             return "break"
-        if self.confirm is not None:
-            self.confirm.win.lift()
-            return "break"
-        self.show_window()
-
-        def answered(yes: bool) -> None:
-            self.confirm = None
-            if yes:
-                self.quit()
-
-        self.confirm = Confirm(
-            self.root,
-            title=_("Quit?"),
-            yes=_("Quit"),
-            cancel=_("Cancel"),
-            on_answer=answered,
-            question=ngettext(
+        if self.confirm is None:
+            self.show_window()
+        self._ask_first(
+            _("Quit?"),
+            _("Quit"),
+            ngettext(
                 "{count} other person is in a room you host: quitting closes it for them.",
                 "{count} other people are in rooms you host: quitting closes them for them.",
                 others,
             ).format(count=others),
+            self.quit,
         )
         return "break"
 

@@ -611,3 +611,14 @@ def test_the_size_shown_is_the_files_on_disk(store, tmp_path):
         (tmp_path / name).stat().st_size for name in ("history.db", "history.db-wal") if (tmp_path / name).exists()
     )
     assert store.size_bytes() == on_disk > 100_000
+
+
+def test_a_saved_links_room_is_found_by_name_newest_first_on_its_server_only(store, clock):
+    old = lobby(store, room_id="1" * 32)
+    store.add(old, Line(1, 1000.0, LineKind.CHAT, "bo", "the old room"))
+    new = lobby(store, room_id="2" * 32)  # the room made again under its name
+    store.add(new, Line(1, 2000.0, LineKind.CHAT, "bo", "the new room"))
+    lobby(store, fingerprint="bb" * 32, room_id="3" * 32)  # another server's lobby
+    found = store.newest_named(FP_HOME, "lobby")
+    assert found is not None and found.id == new
+    assert store.newest_named(FP_HOME, "tea") is None and store.newest_named("cc" * 32, "lobby") is None

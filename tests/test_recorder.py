@@ -125,6 +125,7 @@ class Joined:
     def __init__(self, room_id="b" * 32, fingerprint="FP-ONE", room="lobby", username="ann", standing=False):
         self.room_id, self.server_fingerprint, self.room = room_id, fingerprint, room
         self.username, self.standing = username, standing
+        self.is_host = False
 
 
 def test_a_clients_conversation_is_keyed_by_its_servers_identity_and_the_rooms_id(store):
@@ -187,3 +188,12 @@ def test_the_rooms_end_is_dated_by_the_recorders_clock(store):
     recorder.saw(ev.RoomClosed("The host closed the room."))
     [(_id, line)] = store.lines(recorder.conversation)
     assert line.time == 9000.0 and store.get(recorder.conversation).ended == 9000.0
+
+
+def test_joined_again_into_the_same_room_the_recorder_goes_on_and_into_a_new_one_it_starts_anew(store):
+    first = conversation_for(store, Joined(), server="192.0.2.7:9090")
+    recorder = RoomRecorder(store, first, "ann")
+    assert recorder.following(Joined()) is recorder
+    anew = recorder.following(Joined(room_id="f" * 32))
+    assert anew.conversation != first and anew.me == "ann"
+    assert store.get(anew.conversation).server == "192.0.2.7:9090"  # the address it was shown under

@@ -59,6 +59,8 @@ def write_private(path: Path, data: bytes, platform: str | None = None) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())  # on the disk before the rename makes it the file
         if (platform or sys.platform) != "win32":
             os.chmod(temp, 0o600)  # mkstemp already did; said again so the promise is visible here
         os.replace(temp, path)

@@ -83,6 +83,16 @@ class RoomRecorder:
             self.failing = False
         return result
 
+    def following(self, client) -> RoomRecorder:
+        """The recorder for `client`, which joined this room again (Rejoin): this one, or when
+        the room is another one now (made again under its name) a recorder of a new conversation."""
+        known = self.store.get(self.conversation)
+        if known is not None and known.room_id == client.room_id:
+            return self
+        server = known.server if known is not None else f"{client.server_host}:{client.tcp_port}"
+        conversation = conversation_for(self.store, client, server=server, hosted=bool(client.is_host))
+        return RoomRecorder(self.store, conversation, client.username or self.me, clock=self._clock)
+
     def saw(self, event: ev.AppEvent) -> bool:
         """Keep what `event` says, if it is a line; False when the history already had it."""
         if isinstance(event, ev.MessageSent):

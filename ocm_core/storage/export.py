@@ -7,15 +7,14 @@ inline, nothing fetched, every text escaped.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import html
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ocm_core.crypto.identity import write_private
 from ocm_core.i18n import _, current_language
 from ocm_core.storage.history import Conversation, Line, LineKind
 from ocm_core.words import conversation_title, line_words
@@ -91,18 +90,7 @@ def as_html(conversation: Conversation, lines: Iterable[Line]) -> str:
 def save(path: str | os.PathLike, conversation: Conversation, lines: Iterable[Line]) -> None:
     """Write the history to `path`: HTML for .html or .htm, plain text otherwise, UTF-8.
     Atomic: a file of that name is replaced whole or not at all. Private to its user, as the
-    history is (tempfile makes it so; on Windows the folder's ACL decides)."""
+    history is (crypto.identity.write_private: 0600, or the profile's ACL on Windows)."""
     path = Path(path)
     render = as_html if path.suffix.lower() in HTML_SUFFIXES else as_text
-    data = render(conversation, lines).encode("utf-8")
-    handle, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(part, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(part)
-        raise
+    write_private(path, render(conversation, lines).encode("utf-8"))

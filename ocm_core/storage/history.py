@@ -219,6 +219,10 @@ FROM conversations AS c
 _CONVERSATIONS_NEWEST_FIRST = _CONVERSATION + "ORDER BY coalesce(last_time, c.started) DESC, c.id DESC"
 _CONVERSATION_BY_ID = _CONVERSATION + "WHERE c.id = ?"
 _CONVERSATION_BY_KEY = _CONVERSATION + "WHERE c.server_fingerprint = ? AND c.room_id = ?"
+_NEWEST_BY_NAME = (
+    _CONVERSATION
+    + "WHERE c.server_fingerprint = ? AND c.room = ? ORDER BY coalesce(last_time, c.started) DESC, c.id DESC LIMIT 1"
+)
 
 _UPSERT_CONVERSATION = """
 INSERT INTO conversations (server_fingerprint, room_id, room, server, me, hosted, standing, started)
@@ -550,6 +554,12 @@ class HistoryStore:
 
     def find(self, server_fingerprint: str, room_id: str) -> Conversation | None:
         rows = self._read(_CONVERSATION_BY_KEY, (server_fingerprint, room_id))
+        return _conversation(rows[0]) if rows else None
+
+    def newest_named(self, server_fingerprint: str, room: str) -> Conversation | None:
+        """The conversation with the newest activity in a room of this name on this server (what
+        a saved invite link, which names no id, last led to)."""
+        rows = self._read(_NEWEST_BY_NAME, (server_fingerprint, room))
         return _conversation(rows[0]) if rows else None
 
     def get(self, conversation_id: int) -> Conversation | None:

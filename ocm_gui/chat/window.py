@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ocm_core.errors import ClientError, MessageTooLong, NotConnected
 from ocm_core.i18n import _, ngettext
-from ocm_core.net.recorder import RoomRecorder, conversation_for
+from ocm_core.net.recorder import RoomRecorder
 from ocm_core.sansio.events import (
     ChatMessage,
     ConnectionLost,
@@ -623,7 +623,12 @@ class ChatWindow:
         self._watch(client)
         self.is_host = bool(client.is_host)
         self.room_closed = self.room_ended = self.connection_lost = False
-        self._follow_into(client)
+        if self.recorder is not None:
+            try:  # a room made again (a server restarted without its database) is another conversation
+                self.recorder = self.recorder.following(client)
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("the history of the room joined again cannot be kept: %s", exc)
+                self.recorder = None
         self.limit = self.composer.limit = int(client.max_message_bytes)
         self._replay_until = self._seen_until
         self.composer.enable(self._leave_text())
@@ -637,24 +642,6 @@ class ChatWindow:
             _("You joined “{room}” again as {name}.").format(room=self.room, name=self.username), ("notice",)
         )
         self.input.focus_set()
-
-    def _follow_into(self, client: ports.RoomClient) -> None:
-        """After a Rejoin, go on writing into the history of the room the new client is in: a
-        room made again (a server restarted without its database) is another conversation."""
-        recorder = self.recorder
-        if recorder is None:
-            return
-        try:
-            old = recorder.store.get(recorder.conversation)
-            if old is not None and old.room_id == client.room_id:
-                return
-            server = old.server if old is not None else f"{client.server_host}:{client.tcp_port}"
-            conversation = conversation_for(recorder.store, client, server=server, hosted=bool(client.is_host))
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("the history of the room joined again cannot be kept: %s", exc)
-            self.recorder = None
-            return
-        self.recorder = RoomRecorder(recorder.store, conversation, client.username or self.username)
 
     def dismiss_text(self) -> str:
         """The words of the button that puts away a room that ended: in the main window the
