@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,37 @@ class PersonalKey:
             return AESGCM(key).decrypt(NONCE, sealed.ciphertext, _associated(sender, self.public, message_id))
         except InvalidTag:
             raise DirectOpenFailed() from None
+
+    def prove(self, challenge: bytes, token: bytes) -> bytes:
+        """Proof that we hold this key, for the server that gave `token` and `challenge` (its
+        one-off public key for this token): only the two ends of X25519(ours, challenge) can
+        make it, so nobody joins under another's public key to take their waiting messages."""
+        try:
+            secret = self._private.exchange(_public(challenge))
+        except (ValueError, DirectOpenFailed):
+            return b""  # a challenge that is not a key: nothing could prove anything with it
+        return _possession(secret, self.public, token)
+
+
+class Challenge:
+    """The server's side of `PersonalKey.prove`: a key derived from its secret and a member's
+    token (so it needs no storing and survives a restart)."""
+
+    def __init__(self, seed: bytes):
+        self._private = X25519PrivateKey.from_private_bytes(seed)
+        self.public = self._private.public_key().public_bytes_raw()
+
+    def check(self, claimed: bytes, token: bytes, proof: bytes) -> bool:
+        try:
+            secret = self._private.exchange(_public(claimed))
+        except (ValueError, DirectOpenFailed):
+            return False
+        return hmac.compare_digest(proof, _possession(secret, claimed, token))
+
+
+def _possession(secret: bytes, public: bytes, token: bytes) -> bytes:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=LABEL + b" possession" + public).derive(secret)
+    return hmac.digest(key, token, "sha256")
 
 
 def safety_code(one: bytes, other: bytes) -> str:

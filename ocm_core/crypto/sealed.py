@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ocm_core import wire as p
+from ocm_core.crypto.direct import Challenge
 from ocm_core.crypto.identity import ServerIdentity
 from ocm_core.errors import LocalProtocolError, OCMError, ProtocolError
 
@@ -137,6 +138,10 @@ class MemberKeys:
 
     def proof_for(self, token: bytes) -> bytes:
         return key_proof(self.key_for(token))
+
+    def direct_challenge(self, token: bytes) -> Challenge:
+        """The one-off key a member proves its direct-message key against (crypto/direct.py)."""
+        return Challenge(hmac.digest(self._secret, b"direct challenge " + token, "sha256"))
 
 
 def key_proof(member_key: bytes) -> bytes:

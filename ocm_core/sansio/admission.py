@@ -104,29 +104,51 @@ class Admission:
         transport = (
             Transport.SEALED if sealed else Transport.KANARU if request.dialect is Dialect.KANARU else Transport.PLAIN
         )
+        direct_key = p.decode_direct_key(request.direct_key) if request.direct_key and sealed else None
         if op is Operation.CREATE:
             token = registry.create_room(
-                room, request.username, ip, request.password, wire=transport, request_id=request.request_id
+                room,
+                request.username,
+                ip,
+                request.password,
+                wire=transport,
+                request_id=request.request_id,
+                direct_key=direct_key,
             )
-            return Status.OK, self.grant(token, transport), []
+            return Status.OK, self.grant(token, transport, direct_key is not None), []
         if op is Operation.JOIN and request.resume_token:
             token, outbound, transport = registry.resume(
-                room, request.username, ip, request.resume_token.encode("ascii", "replace")
+                room, request.username, ip, request.resume_token.encode("ascii", "replace"), direct_key
             )
-            return Status.OK, self.grant(token, transport), outbound
+            return Status.OK, self.grant(token, transport, direct_key is not None), outbound
         if op is Operation.JOIN:
             token, outbound = registry.join_room(
-                room, request.username, ip, request.password, wire=transport, request_id=request.request_id
+                room,
+                request.username,
+                ip,
+                request.password,
+                wire=transport,
+                request_id=request.request_id,
+                direct_key=direct_key,
             )
-            return Status.OK, self.grant(token, transport), outbound
+            return Status.OK, self.grant(token, transport, direct_key is not None), outbound
         token = (request.token or "").encode("ascii", "replace")
-        snapshot = registry.snapshot(token, ip, room, p.decode_proof(request.proof) if sealed else None)
+        snapshot = registry.snapshot(
+            token,
+            ip,
+            room,
+            p.decode_proof(request.proof) if sealed else None,
+            p.decode_proof(request.direct_proof) if sealed else None,
+        )
         snapshot["udp_port"] = self._udp_port()
         return Status.OK, p.encode_json(snapshot), []
 
-    def grant(self, token: bytes, transport: Transport) -> bytes:
-        """The completion of a CREATE or JOIN, in the form its client reads."""
+    def grant(self, token: bytes, transport: Transport, direct: bool = False) -> bytes:
+        """The completion of a CREATE or JOIN, in the form its client reads; with the challenge
+        its direct-message key is proved against when it gave one (`direct`)."""
         if transport is Transport.SEALED:
-            assert self.registry.member_keys is not None  # a server that admits sealed members has them
-            return p.encode_grant(token, self.registry.member_keys.key_for(token))
+            keys = self.registry.member_keys
+            assert keys is not None  # a server that admits sealed members has them
+            challenge = keys.direct_challenge(token).public if direct else None
+            return p.encode_grant(token, keys.key_for(token), challenge)
         return p.encode_kanaru_token(token) if transport is Transport.KANARU else token

@@ -153,6 +153,7 @@ class Durability(RegistryParts):
                 if sender is not None and e.msg_id is not None:
                     sender.seen_ids[e.msg_id] = e.seq
                     sender.next_msg_id = max(sender.next_msg_id, e.msg_id + 1)
+        self._load_mail(store)
         if not reloading:
             log.info("took up %d rooms and %d members from %s", len(self._rooms), len(self._tokens), store.path)
 

@@ -14,6 +14,7 @@ import secrets
 
 from ocm_core import wire as p
 from ocm_core import words
+from ocm_core.crypto.direct import public_text
 from ocm_core.errors import RegistryError
 from ocm_core.sansio.parts import RegistryParts
 from ocm_core.sansio.room import (
@@ -63,9 +64,11 @@ class Joining(RegistryParts):
         *,
         wire: Transport = Transport.PLAIN,
         request_id: str | None = None,
+        direct_key: bytes | None = None,
     ) -> bytes:
         """Create `room` with `username` as its host; return the host's token. A repeat of a
-        request (the same `request_id` from the same address) gets the same token."""
+        request (the same `request_id` from the same address) gets the same token.
+        `direct_key`: the install's key for direct messages, usable once proved (mailbox.py)."""
         key = ("create", ip, room, username, request_id) if request_id else None
         with self._lock:
             if token := self._repeat(key):
@@ -86,7 +89,7 @@ class Joining(RegistryParts):
             def create() -> Member:
                 new_room = Room(room, username, room.encode("utf-8"), salt, digest)
                 self._rooms[room] = new_room
-                member = self._add_member(new_room, username, ip, wire)
+                member = self._add_member(new_room, username, ip, wire, direct_key)
                 if self._store:
                     self._store.add_room(stored_room(new_room), stored_member(member))
                 return member
@@ -154,6 +157,7 @@ class Joining(RegistryParts):
         *,
         wire: Transport = Transport.PLAIN,
         request_id: str | None = None,
+        direct_key: bytes | None = None,
     ) -> tuple[bytes, Outbound]:
         """Add `username` to `room`; return its token and the notices to send. A repeat of a
         request (the same `request_id` from the same address) gets the same token, and no notice."""
@@ -174,12 +178,10 @@ class Joining(RegistryParts):
             target = self._room_for_join(room, username)  # it may have closed while we hashed
 
             def join() -> tuple[Member, Outbound]:
-                member = self._add_member(target, username, ip, wire)
+                member = self._add_member(target, username, ip, wire, direct_key)
                 if self._store:
                     self._store.add_member(stored_member(member))
-                return member, self._emit(
-                    target, EventType.JOINED, username, p.JOINED_PLAIN if member.channel is None else ""
-                )
+                return member, self._emit(target, EventType.JOINED, username, _joined_text(member))
 
             try:
                 member, out = self._durably(join)
@@ -189,7 +191,9 @@ class Joining(RegistryParts):
             log.info("%r joined room %r from %s", username, room, ip)
             return member.token, out
 
-    def resume(self, room: str, username: str, ip: str, old_token: bytes) -> tuple[bytes, Outbound, Transport]:
+    def resume(
+        self, room: str, username: str, ip: str, old_token: bytes, direct_key: bytes | None = None
+    ) -> tuple[bytes, Outbound, Transport]:
         """Take back a member that timed out (its laptop slept) within RESUME_SECONDS: the old
         token is the proof. It keeps that token and its place in the room's stream, so its
         client fetches what it missed and sends what it kept."""
@@ -215,11 +219,13 @@ class Joining(RegistryParts):
                 member.ip, member.last_seen, member.admit_by = ip, self._clock(), None
                 member.heard, member.joined_at = False, member.last_seen
                 member.address, member.proven = None, False
+                if direct_key != member.direct_key:  # another install came back with the token: it proves its own
+                    member.direct_key, member.direct_proven = direct_key, False
                 target.members[username] = member
                 self._tokens[member.token] = member
                 if self._store:
                     self._store.add_member(stored_member(member))
-                return self._emit(target, EventType.JOINED, username, p.JOINED_PLAIN if member.channel is None else "")
+                return self._emit(target, EventType.JOINED, username, _joined_text(member))
 
             try:
                 out = self._durably(come_back)
@@ -243,11 +249,14 @@ class Joining(RegistryParts):
             raise RegistryError(Status.ROOM_FULL, f"room '{room}' is full ({len(target.members)} members)")
         return target
 
-    def _add_member(self, room: Room, username: str, ip: str, transport: Transport) -> Member:
+    def _add_member(
+        self, room: Room, username: str, ip: str, transport: Transport, direct_key: bytes | None = None
+    ) -> Member:
         token = secrets.token_urlsafe(TOKEN_BYTES).encode("ascii")
         while token in self._tokens:  # 128 random bits: never in practice, but uniqueness is a promise
             token = secrets.token_urlsafe(TOKEN_BYTES).encode("ascii")
         member = self._new_member(room, username, token, ip, transport)
+        member.direct_key = direct_key if member.channel is not None else None  # plain members write to nobody
         room.members[username] = member
         self._tokens[token] = member
         return member
@@ -295,3 +304,11 @@ def _check_readable(name: str, *, room: bool) -> None:
     problem = names.refusal(name)
     if problem is not None:
         raise RegistryError(Status.BAD_REQUEST, words.name_refusal_wire(problem, room=room))
+
+
+def _joined_text(member: Member) -> str:
+    """A JOINED event's text: "plain" for a member whose traffic is not encrypted, else the key
+    it gave for direct messages (base64url; usable once it proves it), or "" without one."""
+    if member.channel is None:
+        return p.JOINED_PLAIN
+    return public_text(member.direct_key) if member.direct_key else ""

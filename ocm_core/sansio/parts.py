@@ -72,6 +72,33 @@ class RegistryParts:
     def _send_again(self, member: Member, first: int, last: int, now: float) -> Outbound:
         raise NotImplementedError
 
+    def _to(self, member: Member, body: bytes) -> tuple[Address, bytes]:
+        raise NotImplementedError
+
+    def _take_token(self, member: Member, now: float) -> bool:
+        raise NotImplementedError
+
+    def _rate_limited(self, member: Member) -> Outbound:
+        raise NotImplementedError
+
+    def _prove_direct_key(self, member: Member, proof: bytes | None) -> None:
+        raise NotImplementedError
+
+    def _keys_of(self, room: Room) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _direct_frame(self, member: Member, frame: object, now: float) -> Outbound:
+        raise NotImplementedError
+
+    def _hand_waiting_mail(self, now: float) -> Outbound:
+        raise NotImplementedError
+
+    def _drop_room_mail(self, room: Room) -> None:
+        raise NotImplementedError
+
+    def _load_mail(self, store: RoomStore) -> None:
+        raise NotImplementedError
+
     def _new_member(
         self, room: Room, name: str, token: bytes, ip: str, transport: Transport, address: Address | None = None
     ) -> Member:

@@ -31,6 +31,7 @@ from ocm_core.errors import RegistryError
 from ocm_core.logutil import ThrottledLog
 from ocm_core.sansio.durability import Durability
 from ocm_core.sansio.joining import Joining
+from ocm_core.sansio.mailbox import Mailbox
 from ocm_core.sansio.passwords import Hasher, PasswordGuard
 from ocm_core.sansio.relay import Relay
 from ocm_core.sansio.room import (
@@ -66,7 +67,7 @@ ADMIT_SECONDS = 10.0  # a member admitted by a request with an id, never heard f
 STORE_PROBE_SECONDS = 2.0  # while the database cannot be written, how often to see whether it can again
 
 
-class RoomRegistry(Joining, Standing, Relay, Durability):
+class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
     def __init__(
         self,
         *,
@@ -103,6 +104,8 @@ class RoomRegistry(Joining, Standing, Relay, Durability):
         self._answered: collections.OrderedDict[tuple, tuple[float, bytes]] = collections.OrderedDict()
         self._away: collections.OrderedDict[bytes, tuple[float, Member]] = collections.OrderedDict()
         self.room_closed_hooks: list[Callable[[str], None]] = []  # called with a closed room's name, under the lock
+        self._reset_mail()
+        self._delivered_origins = collections.OrderedDict()
         if store is not None:
             self._load(store)
 
@@ -124,11 +127,16 @@ class RoomRegistry(Joining, Standing, Relay, Durability):
                 for r in sorted(self._rooms.values(), key=lambda r: r.name.casefold())
             ]
 
-    def snapshot(self, token: bytes, ip: str, room_name: str, proof: bytes | None = None) -> dict:
+    def snapshot(
+        self, token: bytes, ip: str, room_name: str, proof: bytes | None = None, direct_proof: bytes | None = None
+    ) -> dict:
         """What a member needs to start: members, host, history and the current sequence number.
-        A sealed member must show `proof` of its key: its token crosses the LAN readable."""
+        A sealed member must show `proof` of its key: its token crosses the LAN readable; and
+        `direct_proof` that it holds the direct-message key it joined with (mailbox.py)."""
         with self._lock:
             member = self._authenticate(token, ip, room_name, proof)
+            self._prove_direct_key(member, direct_proof)
+            member = self._tokens.get(token, member)  # a failed write reloads the members
             room = member.room
             history = _history(room)
             member.admit_by, member.heard = None, True  # it has its token
@@ -142,6 +150,8 @@ class RoomRegistry(Joining, Standing, Relay, Durability):
                 "members": sorted(room.members, key=str.casefold),
                 "plain": sorted((m.name for m in room.members.values() if m.channel is None), key=str.casefold),
                 "locked": room.locked,
+                "keys": self._keys_of(room),
+                "away": sorted((m.name for m in room.members.values() if m.away), key=str.casefold),
                 "history": [p.event_to_json(e) for e in history],
             }
 
@@ -252,6 +262,7 @@ class RoomRegistry(Joining, Standing, Relay, Durability):
     def _close(self, room: Room, reason: str) -> Outbound:
         out = self._let_members_go(room, reason)
         self._rooms.pop(room.name, None)
+        self._drop_room_mail(room)
         if self._store:
             self._store.remove_room(room.name)
         for hook in self.room_closed_hooks:
@@ -316,6 +327,7 @@ class RoomRegistry(Joining, Standing, Relay, Durability):
                     self.MAX_RETRANSMIT, max(member.retransmit_interval, self.BASE_RETRANSMIT) * 2
                 )
                 member.retransmit_at = now + member.retransmit_interval
+            out += self._hand_waiting_mail(now)
             self._tombstones.expire(now)
             while self._answered and next(iter(self._answered.values()))[0] < now:
                 self._answered.popitem(last=False)

@@ -31,7 +31,9 @@ STATUS_QUIET = 0.5  # a heartbeat from a caught-up member is answered only after
 CANNOT_SAVE_TELL_EVERY = 10.0  # a sender whose messages are refused is told again after this long
 CANNOT_SAVE_TEXT = words.CANNOT_SAVE_MESSAGES
 
-_CLIENT_FRAMES = (p.Heartbeat, p.Chat, p.PlainText, p.Resend, p.Leave)
+_CLIENT_FRAMES = (p.Heartbeat, p.Chat, p.PlainText, p.Resend, p.Leave, p.Direct, p.MailGot, p.PresenceFrame, p.Typing)
+_DIRECT_FRAMES = (p.Direct, p.MailGot, p.PresenceFrame, p.Typing)  # mailbox.py's
+_STORED_DIRECT = (p.Direct, p.MailGot)  # what changes the store: waits while it fails
 
 
 class Relay(RegistryParts):
@@ -143,6 +145,12 @@ class Relay(RegistryParts):
             if self._store_failing:
                 return self._refuse_unsaved(member, now)
             return self._plain_chat(member, frame.text, now)
+        if isinstance(frame, _DIRECT_FRAMES):
+            if member.plain_text:
+                return self.drop("direct frame from a plain-text member", address)
+            if self._store_failing and isinstance(frame, _STORED_DIRECT):
+                return self._refuse_unsaved(member, now) if isinstance(frame, p.Direct) else []
+            return self._direct_frame(member, frame, now)
         if isinstance(frame, p.Resend):
             if not member.resend_bucket.take(now):
                 self.dropped["resend rate limited"] += 1  # each answer is many datagrams: no amplifier

@@ -133,6 +133,17 @@ class Member:
     admit_by: float | None = None
     heard: bool = False  # a datagram or a SYNC came from it since it joined (or came back)
     joined_at: float = 0.0
+    # Direct messages (mailbox.py): the install key it gave when joining, usable once it
+    # proved holding it (its first SYNC); presence and typing are never stored.
+    direct_key: bytes | None = None
+    direct_proven: bool = False
+    away: bool = False
+    typing_at: float = float("-inf")  # when its last typing signal was passed on
+
+    @property
+    def mailable(self) -> bool:
+        """Whether direct messages and receipts can be handed to it now."""
+        return self.direct_proven and self.channel is not None and self.address is not None
 
     @property
     def is_host(self) -> bool:
@@ -170,6 +181,7 @@ class Room:
     events: collections.deque = field(default_factory=collections.deque)
     buffered_bytes: int = 0
     header: bytes = b""  # the header of every datagram the server sends for this room
+    people: dict[str, bytes] = field(default_factory=dict)  # name -> key proven here while the room lasts
 
     def __post_init__(self) -> None:
         self.header = p.datagram_header(self.name_bytes, b"")

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # there would be the case of words SQLite reads in any case, or "XX" around a statement, a
 # syntax error every test of the store runs into (docs/testing.md, "Scores").
 
-SCHEMA_VERSION = 2  # 2: rooms.room_id and rooms.standing
+SCHEMA_VERSION = 3  # 2: rooms.room_id and rooms.standing; 3: people and mail (direct messages)
 ROOM_ID_BYTES = 16  # a room id is 32 hex digits (wire/roomlist.py checks the form)
 
 
@@ -77,6 +77,23 @@ CREATE TABLE IF NOT EXISTS events (
     msg_id INTEGER,
     PRIMARY KEY (room, seq)
 );
+CREATE TABLE IF NOT EXISTS people (
+    room TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    direct_key BLOB NOT NULL,
+    PRIMARY KEY (room, name)
+);
+CREATE TABLE IF NOT EXISTS mail (
+    mail_id INTEGER PRIMARY KEY,
+    room TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+    recipient_key BLOB NOT NULL,
+    kind INTEGER NOT NULL,
+    time_ms INTEGER NOT NULL,
+    msg_id INTEGER NOT NULL,
+    peer_key BLOB NOT NULL,
+    peer TEXT NOT NULL,
+    sealed BLOB NOT NULL
+);
 """
 
 
@@ -121,6 +138,22 @@ class StoredMember:
     plain_text: bool
     wire: int = 0  # sansio.room.Transport: plain, sealed, kanaru or bare text
     replay_newest: int = 0  # the newest nonce position opened from it: nothing at or below opens again
+
+
+@dataclass
+class StoredMail:
+    """A direct message (sealed: the server cannot read it) or a receipt, waiting for the
+    holder of `recipient_key`; it goes with its room."""
+
+    mail_id: int
+    room: str
+    recipient_key: bytes
+    kind: int  # wire.MailKind
+    time_ms: int
+    msg_id: int  # 0 .. 2**64-1 (kept as SQLite's signed 64 bits)
+    peer_key: bytes
+    peer: str
+    sealed: bytes
 
 
 @dataclass
@@ -413,7 +446,60 @@ class RoomStore:
             )
         )
 
+    def add_person(self, room: str, name: str, direct_key: bytes) -> None:
+        """`name` proved holding `direct_key` in `room`: it may be written to there, also while away."""
+        self._write(
+            (
+                "INSERT OR REPLACE INTO people VALUES (?, ?, ?)",  # pragma: no mutate
+                (room, name, direct_key),
+            )
+        )
+
+    def add_mail(self, mail: StoredMail) -> None:
+        self._write(
+            (
+                "INSERT INTO mail VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
+                (
+                    mail.mail_id,
+                    mail.room,
+                    mail.recipient_key,
+                    mail.kind,
+                    mail.time_ms,
+                    _signed64(mail.msg_id),
+                    mail.peer_key,
+                    mail.peer,
+                    mail.sealed,
+                ),
+            )
+        )
+
+    def remove_mail(self, mail_id: int) -> None:
+        self._write(
+            (
+                "DELETE FROM mail WHERE mail_id = ?",  # pragma: no mutate
+                (mail_id,),
+            )
+        )
+
     # --- reads -----------------------------------------------------------------------
+
+    def people(self) -> list[tuple[str, str, bytes]]:
+        """(room, name, key) of everyone who proved a key in a room still kept."""
+        return list(
+            self._db.execute(
+                "SELECT room, name, direct_key FROM people"  # pragma: no mutate
+            )
+        )
+
+    def mail(self) -> list[StoredMail]:
+        rows = self._db.execute(
+            "SELECT mail_id, room, recipient_key, kind, time_ms, msg_id, peer_key, peer, sealed "  # pragma: no mutate
+            "FROM mail ORDER BY mail_id"  # pragma: no mutate
+        )
+        return [
+            StoredMail(m, r, rk, k, t, msg % (1 << 64), pk, peer, sealed)
+            for m, r, rk, k, t, msg, pk, peer, sealed in rows
+        ]
 
     def rooms(self) -> list[StoredRoom]:
         return [
@@ -473,3 +559,8 @@ def _event_insert(event: StoredEvent) -> tuple[str, tuple]:
         "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
         (event.room, event.seq, event.time_ms, event.type, event.name, event.text, event.sender_token, event.msg_id),
     )
+
+
+def _signed64(value: int) -> int:
+    """An unsigned 64-bit id as SQLite's signed INTEGER (read back with % 2**64)."""
+    return value - (1 << 64) if value >= 1 << 63 else value

@@ -10,7 +10,8 @@ import struct
 from dataclasses import dataclass
 
 from ocm_core.errors import LocalProtocolError, RemoteProtocolError
-from ocm_core.wire.limits import MAX_DATAGRAM
+from ocm_core.wire.direct import DIRECT_KINDS, decode_direct_frame
+from ocm_core.wire.limits import FRAME_MAGIC, FRAME_VERSION, MAX_DATAGRAM, NONCE_SIZE, SEAL_OVERHEAD
 from ocm_core.wire.tcrp import decode_name
 
 # --- UDP: the outer frame ---------------------------------------------------------
@@ -54,20 +55,13 @@ def decode_datagram(data: bytes) -> Datagram:
 
 
 # --- UDP: the body of our own frames ----------------------------------------------
-# A body that starts with FRAME_MAGIC is one of our versioned frames; 0xFF never
-# occurs in UTF-8, so any other body is a plain-text chat line from a client that
-# speaks only the assignment's framing.
-
-FRAME_MAGIC = 0xFF
-FRAME_VERSION = 1
+# FRAME_MAGIC starts our frames (limits.py says why); the frames of direct messages,
+# presence and typing are direct.py's, decoded through decode_body like these.
 
 # A sealed body: SEALED_MAGIC (0xFE, also never in UTF-8), a 12-byte nonce, then the
 # AEAD ciphertext of one of the frames below with its 16-byte tag (see crypto/sealed.py).
 SEALED_MAGIC = 0xFE
 SEALED_PREFIX = bytes((SEALED_MAGIC,))
-NONCE_SIZE = 12
-TAG_SIZE = 16
-SEAL_OVERHEAD = 1 + NONCE_SIZE + TAG_SIZE
 
 
 def is_sealed(body: bytes) -> bool:
@@ -256,6 +250,8 @@ def decode_body(body: bytes):
         raise RemoteProtocolError("frame is shorter than its 3-byte head")
     if body[1] != FRAME_VERSION:
         raise RemoteProtocolError(f"frame version {body[1]} is not supported (this side speaks {FRAME_VERSION})")
+    if body[2] in DIRECT_KINDS:
+        return decode_direct_frame(body[2], body[3:])
     try:
         kind = FrameKind(body[2])
     except ValueError:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ocm_core.errors import RemoteProtocolError
 from ocm_core.wire.datagram import Event, event_from_json
 from ocm_core.wire.jsontext import decode_json_object
+from ocm_core.wire.tcrp import decode_direct_key
 
 # --- the SYNC answer and the room list (JSON over TCRP) ------------------------------
 
@@ -43,6 +44,8 @@ class RoomSnapshot:
     plain: tuple[str, ...] = ()  # members whose traffic is not encrypted (--allow-plain)
     room_id: str = ""  # the room's id, new with every room made ("" from an older server)
     standing: bool = False  # held by the server itself: no host (host is ""), no one's leaving closes it
+    keys: tuple[tuple[str, bytes], ...] = ()  # (member, its direct-message key) for each member that has one
+    away: tuple[str, ...] = ()  # members who are away now (not stored: presence is only ever current)
 
 
 def decode_snapshot(payload: bytes) -> RoomSnapshot:
@@ -59,7 +62,23 @@ def decode_snapshot(payload: bytes) -> RoomSnapshot:
         tuple(str(m) for m in answer.get("plain", ()) if isinstance(answer.get("plain"), list)),
         _room_id(answer, "the room snapshot"),
         _standing(answer, "the room snapshot"),
+        _keys(answer),
+        tuple(str(m) for m in answer.get("away", ()) if isinstance(answer.get("away"), list)),
     )
+
+
+def _keys(answer: dict) -> tuple[tuple[str, bytes], ...]:
+    """The `keys` object: member name -> base64url key. A key that is not one is left out
+    (that member cannot be written to directly), never guessed at."""
+    value = answer.get("keys", {})
+    if not isinstance(value, dict):
+        raise RemoteProtocolError("the room snapshot's 'keys' is not an object")
+    keys = []
+    for name, text in value.items():
+        raw = decode_direct_key(text) if isinstance(text, str) else None
+        if raw is not None:
+            keys.append((str(name), raw))
+    return tuple(keys)
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,8 @@ class RoomRequest:
     dialect: Dialect = Dialect.OURS
     request_id: str | None = None  # the same for every retry of one CREATE or JOIN: a repeat gets the same answer
     resume_token: str | None = None  # JOIN: come back as the member that held this token (timed out lately)
+    direct_key: str | None = None  # CREATE/JOIN: the install's public key for direct messages, base64url
+    direct_proof: str | None = None  # SYNC: that we hold that key (crypto.direct.PersonalKey.prove), base64
 
 
 MAX_REQUEST_ID_BYTES = 64
@@ -199,7 +201,7 @@ MAX_REQUEST_ID_BYTES = 64
 
 def encode_request(request: RoomRequest) -> bytes:
     fields: dict[str, str] = {"username": request.username}
-    for key in ("password", "token", "proof", "request_id", "resume_token"):
+    for key in ("password", "token", "proof", "request_id", "resume_token", "direct_key", "direct_proof"):
         if getattr(request, key) is not None:
             fields[key] = getattr(request, key)
     return json.dumps(fields, ensure_ascii=False).encode("utf-8")
@@ -252,7 +254,27 @@ def decode_request(payload: bytes) -> RoomRequest:
         text_field("proof"),
         request_id=request_id,
         resume_token=text_field("resume_token"),
+        direct_key=_direct_key(text_field("direct_key")),
+        direct_proof=text_field("direct_proof"),
     )
+
+
+def _direct_key(text: str | None) -> str | None:
+    """A request's direct-message key: base64url of 32 bytes (43 characters, no padding)."""
+    if text is not None and decode_direct_key(text) is None:
+        raise RemoteProtocolError("'direct_key' is not a base64url key of 32 bytes")
+    return text
+
+
+def decode_direct_key(text: str) -> bytes | None:
+    """The 32 bytes of a base64url public key, or None if `text` is not one."""
+    if len(text) != 43:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=")
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == 32 and base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") == text else None
 
 
 def decode_proof(text: str | None) -> bytes | None:
@@ -265,9 +287,19 @@ def decode_proof(text: str | None) -> bytes | None:
         return None
 
 
-def encode_grant(token: bytes, key: bytes) -> bytes:
-    """State-2 payload of CREATE/JOIN over TLS: the token and the member's UDP key."""
-    return encode_json({"token": token.decode("ascii"), "key": base64.b64encode(key).decode("ascii")})
+def encode_grant(token: bytes, key: bytes, direct_challenge: bytes | None = None) -> bytes:
+    """State-2 payload of CREATE/JOIN over TLS: the token and the member's UDP key; for a
+    member that gave a direct-message key, the public key it proves that key against."""
+    grant = {"token": token.decode("ascii"), "key": base64.b64encode(key).decode("ascii")}
+    if direct_challenge is not None:
+        grant["direct_challenge"] = base64.urlsafe_b64encode(direct_challenge).rstrip(b"=").decode("ascii")
+    return encode_json(grant)
+
+
+def decode_grant_challenge(payload: bytes) -> bytes | None:
+    """The grant's `direct_challenge` (32 bytes), or None when it has none or a malformed one."""
+    text = decode_json_object(payload).get("direct_challenge")
+    return decode_direct_key(text) if isinstance(text, str) else None
 
 
 def decode_grant(payload: bytes) -> tuple[bytes, bytes]:

@@ -1,0 +1,209 @@
+"""What this install remembers about the people it exchanges direct messages with, in SQLite.
+
+A person's public key is remembered per server (its fingerprint) and name the first time it is
+seen (trust on first use), so a later, different key is noticed; the person may mark a key as
+compared by its safety code. The ids of direct messages received are remembered per sender key,
+across restarts, so a replayed message is refused. A message claiming to be older than
+OLDEST_DAYS is refused whatever its id, so its id need only be kept SEEN_DAYS (a little longer,
+for a clock that moved) and then pruned.
+
+The file is opened as the history's is (ocm_core/storage/history.py): private to the user, WAL,
+checked at open, moved aside when damaged. The app calls in from a network thread and the Tk
+thread: one connection, one lock.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from ocm_core import paths
+from ocm_core.crypto.direct import KEY_BYTES, MAX_MESSAGE_ID
+from ocm_core.storage.roomstore import StoreWriteError, is_damage, move_aside
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DAY = 86400.0
+AHEAD_DAYS = 1  # a sender's clock may run this far ahead of ours
+
+T = TypeVar("T")
+
+_VERSION = "PRAGMA user_version"
+_SET_VERSION = f"PRAGMA user_version={SCHEMA_VERSION}"
+_QUICK_CHECK = "PRAGMA quick_check(1)"
+_SETTINGS = """
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=FULL; -- a seen id lost to a power cut would let that message be replayed
+PRAGMA secure_delete=ON; -- a pruned id says who wrote when: zeroed, not left in free pages
+"""
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS people (
+    server TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key BLOB NOT NULL,
+    verified INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (server, name)
+) WITHOUT ROWID;
+-- msg_id: the unsigned 64-bit id as SQLite's signed integer (two's complement).
+CREATE TABLE IF NOT EXISTS seen (
+    sender BLOB NOT NULL,
+    msg_id INTEGER NOT NULL,
+    recorded REAL NOT NULL,
+    PRIMARY KEY (sender, msg_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_by_age ON seen (recorded);
+"""
+_BEGIN = "BEGIN IMMEDIATE"  # waits for another writer's commit, where a deferred one could fail midway
+_KEY = "SELECT key, verified FROM people WHERE server = ? AND name = ?"
+_REMEMBER = """
+INSERT INTO people (server, name, key, verified) VALUES (?, ?, ?, 0)
+ON CONFLICT (server, name) DO UPDATE SET key = excluded.key, verified = 0
+"""
+_VERIFY = "UPDATE people SET verified = 1 WHERE server = ? AND name = ? AND key = ?"
+_SEE = "INSERT OR IGNORE INTO seen (sender, msg_id, recorded) VALUES (?, ?, ?)"
+_PRUNE = "DELETE FROM seen WHERE recorded < ?"
+
+
+class KeyStatus(enum.Enum):
+    FIRST = "first"
+    SAME = "same"
+    CHANGED = "changed"
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    status: KeyStatus
+    previous: bytes | None  # the key remembered before, for CHANGED
+    verified: bool  # the person marked this key as compared (safety code)
+
+
+class DirectBook:
+    SEEN_DAYS = 400  # seen ids kept this long (a message claiming to be older than OLDEST_DAYS is refused anyway)
+    OLDEST_DAYS = 365
+
+    def __init__(self, path: str | os.PathLike, *, clock: Callable[[], float] = time.time):
+        self.path = str(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.moved_aside: Path | None = None  # where a damaged file went; a fresh one took its place
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            self.moved_aside = move_aside(self.path)
+            log.warning("the people file %s was damaged (%s); moved aside to %s", self.path, exc, self.moved_aside)
+            self._db = self._open()
+
+    @classmethod
+    def default_path(cls) -> Path:
+        return paths.config_dir() / "people.db"
+
+    def _open(self) -> sqlite3.Connection:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:  # made private before SQLite opens it; SQLite gives its -wal and -shm the same mode
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            pass
+        # timeout: the app and ocm-chat may both write to it; one waits for the other's commit.
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=5)
+        try:
+            version = db.execute(_VERSION).fetchone()[0]  # a file that is no database fails here
+            if version > SCHEMA_VERSION:  # left as it is: a newer app may still need it
+                raise RuntimeError(f"{self.path} was written by a newer version (schema {version})")
+            # Damage deep in the file shows only when a damaged page is read: found now, moved aside now.
+            if version and (verdict := db.execute(_QUICK_CHECK).fetchone()[0]) != "ok":
+                raise sqlite3.DatabaseError(f"database disk image is malformed ({verdict})")
+            db.executescript(_SETTINGS + _SCHEMA)
+            if version != SCHEMA_VERSION:
+                db.execute(_SET_VERSION)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` as one transaction; a failure raises StoreWriteError and leaves nothing."""
+        with self._lock:
+            try:
+                self._db.execute(_BEGIN)
+                try:
+                    result = work(self._db)
+                    self._db.commit()
+                except BaseException:
+                    self._db.rollback()
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreWriteError(self.path, str(exc)) from None
+            return result
+
+    def _read(self, sql: str, args: tuple) -> tuple | None:
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    # --- people's keys ---------------------------------------------------------------------
+
+    def check_key(self, server: str, name: str, key: bytes) -> KeyCheck:
+        """Compare `key` with the one remembered for this person, remembering it if new or changed."""
+        _check_size(key)
+
+        def check(db: sqlite3.Connection) -> KeyCheck:
+            row = db.execute(_KEY, (server, name)).fetchone()
+            if row is not None and row[0] == key:
+                return KeyCheck(KeyStatus.SAME, None, bool(row[1]))
+            db.execute(_REMEMBER, (server, name, key))
+            if row is None:
+                return KeyCheck(KeyStatus.FIRST, None, False)
+            return KeyCheck(KeyStatus.CHANGED, row[0], False)
+
+        return self._write(check)
+
+    def known_key(self, server: str, name: str) -> bytes | None:
+        row = self._read(_KEY, (server, name))
+        return row[0] if row else None
+
+    def mark_verified(self, server: str, name: str, key: bytes) -> bool:
+        """The person compared `key`'s safety code; False if it is not the key remembered."""
+        _check_size(key)
+        return self._write(lambda db: db.execute(_VERIFY, (server, name, key)).rowcount) == 1
+
+    def is_verified(self, server: str, name: str) -> bool:
+        row = self._read(_KEY, (server, name))
+        return bool(row and row[1])
+
+    # --- messages seen -----------------------------------------------------------------------
+
+    def first_time(self, sender_key: bytes, msg_id: int, sent_ms: int) -> bool:
+        """Whether this message is to be shown: never seen, and sent within the window kept.
+        True only once it is recorded and committed."""
+        _check_size(sender_key)
+        if not 0 <= msg_id <= MAX_MESSAGE_ID:
+            raise ValueError(f"message id {msg_id} is out of range")
+        now = self._clock()
+        if not (now - self.OLDEST_DAYS * DAY) * 1000 <= sent_ms <= (now + AHEAD_DAYS * DAY) * 1000:
+            return False
+        stored_id = msg_id - (1 << 64) if msg_id >= 1 << 63 else msg_id
+        return self._write(lambda db: db.execute(_SEE, (sender_key, stored_id, now)).rowcount) == 1
+
+    def prune(self) -> int:
+        """Forget the ids recorded more than SEEN_DAYS ago; how many went."""
+        cutoff = self._clock() - self.SEEN_DAYS * DAY
+        return self._write(lambda db: db.execute(_PRUNE, (cutoff,)).rowcount)
+
+
+def _check_size(key: bytes) -> None:
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"a public key is {KEY_BYTES} bytes, not {len(key)}")
