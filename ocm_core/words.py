@@ -23,7 +23,7 @@ from ocm_core.i18n import (
     current_language,
     ngettext,
 )
-from ocm_core.wire import Status
+from ocm_core.wire import Refusal, Status
 from ocm_core.wire.names import NameProblem, NameRefusal
 
 # --- the server's reasons, on the wire and as a client shows them -----------------------
@@ -70,6 +70,24 @@ def server_sentence(text: str) -> str:
     ours, otherwise as the server wrote it, capitalised and ended."""
     known = SERVER_SENTENCES.get(text.rstrip("."))
     return _(known) if known else as_sentence(text)
+
+
+# --- direct messages refused, by the server's code ----------------------------------------
+
+DIRECT_REFUSALS: dict[Refusal, str] = {
+    Refusal.NOT_HERE: N_("{name} has not been in this room, so the server cannot pass the message on."),
+    Refusal.YOURSELF: N_("That is you; pick someone else to write to."),
+    Refusal.KEY_CHANGED: N_("{name}'s key has changed; the message was not sent. Look at the conversation first."),
+    Refusal.TOO_LONG: N_("The message is too long for a direct message; shorten it."),
+    Refusal.MAILBOX_FULL: N_("Too many messages already wait for {name}; try again when they are back."),
+    Refusal.NEEDS_KEY: N_("Direct messages need encryption and a current app."),
+}
+
+
+def direct_refusal(refusal: Refusal, name: str) -> str:
+    """Why the server refused our direct message to `name`, in the person's language."""
+    words = DIRECT_REFUSALS.get(refusal)
+    return _(words).format(name=name) if words else _("The server refused the message.")
 
 
 # --- refusals by status code --------------------------------------------------------------

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.slow
 class Process:
     """A running CLI whose output lines are collected by a thread, read with deadlines."""
 
-    def __init__(self, *args: str):
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    def __init__(self, *args: str, env: dict[str, str] | None = None):
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8", **(env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", *args],
             stdin=subprocess.PIPE,
@@ -70,8 +70,8 @@ class Process:
 def processes():
     started: list[Process] = []
 
-    def start(*args: str) -> Process:
-        started.append(Process(*args))
+    def start(*args: str, env: dict[str, str] | None = None) -> Process:
+        started.append(Process(*args, env=env))
         return started[-1]
 
     yield start

@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 
 from ocm_core import __version__, errors, i18n
+from ocm_core.cli.direct import DirectTerminal, direct_help
 from ocm_core.crypto.identity import IdentityChanged
 from ocm_core.i18n import _, ngettext
 from ocm_core.net.client import ChatClient, parse_address
+from ocm_core.net.direct import DirectKeys
 from ocm_core.net.discovery import FoundRoom, find_rooms
-from ocm_core.net.recorder import RoomRecorder, conversation_for
+from ocm_core.net.recorder import DirectRecorder, RoomRecorder, conversation_for
 from ocm_core.paths import downloads_dir
 from ocm_core.sansio import events as ev
 from ocm_core.storage.history import HistoryStore, Line, fold
@@ -106,6 +108,7 @@ def describe(event, *, room: str = "", server: str = "") -> str | None:
         return _("{line} (earlier)").format(line=line) if event.history else line
     if isinstance(event, ev.MembersChanged):
         names = [_("{name} (host)").format(name=m) if m == event.host else m for m in event.members]
+        names = [_("{name} (away)").format(name=n) if m in event.away else n for n, m in zip(names, event.members)]
         return "* " + _("in the room: {names}").format(names=_(", ").join(names))
     if isinstance(event, ev.MessageFailed):
         return "! " + _("not sent: {text} ({reason})").format(text=repr(event.text), reason=event.reason)
@@ -362,6 +365,7 @@ def chat_main(argv: list[str] | None = None) -> int:
             port,
             trust_changed_identity=args.trust_changed_key,
             expected_fingerprint=link.fingerprint if link is not None else None,
+            direct=_direct_keys(),
         )
         room, create = args.create or args.join or picked, bool(args.create)
         if room is None:
@@ -400,6 +404,7 @@ def chat_main(argv: list[str] | None = None) -> int:
         welcome = _("You are {name}, in room '{room}'. Type a message and press Enter; /quit leaves.")
     print(welcome.format(name=name, room=room), flush=True)
     print(file_help(), flush=True)
+    print(direct_help(), flush=True)
     print(
         _("Server identity: {fingerprint} (compare it aloud with the host's)").format(
             fingerprint=client.server_fingerprint
@@ -413,7 +418,8 @@ def chat_main(argv: list[str] | None = None) -> int:
             _("This conversation is kept in your history on this PC: ocm-chat --search TEXT finds it later."),
             flush=True,
         )
-    printer = threading.Thread(target=_print_events, args=(client, echo, recorder), daemon=True)
+    direct = DirectTerminal(client, _direct_recorder(recorder, client))
+    printer = threading.Thread(target=_print_events, args=(client, echo, recorder, direct), daemon=True)
     printer.start()
     try:
         for line in sys.stdin:
@@ -423,7 +429,9 @@ def chat_main(argv: list[str] | None = None) -> int:
             if not text.strip():
                 continue
             try:
-                line = file_command(client, text)
+                line = direct.command(text)
+                if line is None:
+                    line = file_command(client, text)
                 if line is not None:
                     print(line, flush=True)
                     continue
@@ -447,8 +455,12 @@ def chat_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_events(client: ChatClient, echo: SentEcho, recorder: RoomRecorder | None = None) -> None:
+def _print_events(
+    client: ChatClient, echo: SentEcho, recorder: RoomRecorder | None = None, direct: DirectTerminal | None = None
+) -> None:
     while True:
+        if direct is not None:
+            direct.tick()
         try:
             event = client.events.get(timeout=0.2)
         except queue.Empty:
@@ -465,14 +477,35 @@ def _print_events(client: ChatClient, echo: SentEcho, recorder: RoomRecorder | N
         host = (
             f"[{client.server_host}]" if ":" in client.server_host else client.server_host
         )  # as parse_address reads it
+        direct_line = direct.describe(event) if direct is not None else None
         if isinstance(event, ev.MessageSent):
             line = echo.acknowledged(event.msg_id)
+        elif direct_line is not None:
+            line = direct_line
         else:
             line = describe(event, room=client.room or "", server=f"{host}:{client.tcp_port}")
         if line:
             print(line, flush=True)
         if isinstance(event, (ev.RoomClosed, ev.SessionGone)):
             print(_("Press Enter to quit."), flush=True)
+
+
+def _direct_keys() -> DirectKeys | None:
+    """This install's key for direct messages; without one (an unwritable config folder) the
+    terminal chats on without them."""
+    try:
+        return DirectKeys.load()
+    except (OSError, sqlite3.Error, errors.OCMError) as exc:
+        print("! " + _("Direct messages are off this time: {error}").format(error=exc), flush=True)
+        return None
+
+
+def _direct_recorder(recorder: RoomRecorder | None, client: ChatClient) -> DirectRecorder | None:
+    """Direct conversations go into the same history as the room's, when it is kept."""
+    if recorder is None or client.server_fingerprint is None:
+        return None
+    host = f"[{client.server_host}]" if ":" in client.server_host else client.server_host
+    return DirectRecorder(recorder.store, client.server_fingerprint, f"{host}:{client.tcp_port}", client.username or "")
 
 
 def _history_store(args) -> HistoryStore:

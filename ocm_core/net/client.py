@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from ocm_core import errors
 from ocm_core import wire as p
+from ocm_core.crypto.direct import public_text
 from ocm_core.crypto.identity import (
     KnownServers,
 )
@@ -32,13 +33,16 @@ from ocm_core.crypto.sealed import SealedChannel, key_proof
 from ocm_core.i18n import _, as_sentence
 from ocm_core.net import client_files
 from ocm_core.net.client_files import Progress
+from ocm_core.net.direct import DirectKeys
 from ocm_core.net.request import ServerLink
+from ocm_core.sansio import events as ev
 from ocm_core.sansio.session import (
     HOST_NOT_ANSWERING_AFTER,
     ClientSession,
     Output,
     SessionState,
 )
+from ocm_core.storage.roomstore import StoreWriteError
 from ocm_core.wire import Operation, RoomInfo, names
 from ocm_core.words import name_refusal_text
 
@@ -91,6 +95,7 @@ class ChatClient:
         trust_changed_identity: bool = False,
         plain: bool = False,
         expected_fingerprint: str | None = None,
+        direct: DirectKeys | None = None,
     ):
         """`send_timeout`: a message not acknowledged by then is reported failed.
         `lost_after`: seconds of silence from the server before "connection lost".
@@ -102,7 +107,9 @@ class ChatClient:
         `plain`: speak the unencrypted protocol (a server with --allow-plain; for comparisons).
         `expected_fingerprint`: the identity an invite link promised (wire.parse_link): the server
         must show it, and an address remembered with another one refuses it (identity.
-        LinkIdentityRefused); never overwrites what is remembered (see ServerLink)."""
+        LinkIdentityRefused); never overwrites what is remembered (see ServerLink).
+        `direct`: this install's key for direct messages (net.direct); without it the client
+        neither sends nor receives them."""
         self.server_host = server_host
         self.tcp_port = tcp_port
         self.timeout = timeout
@@ -126,6 +133,8 @@ class ChatClient:
         self.plain = plain
         self._key: bytes | None = None  # the member's UDP key, from the grant
         self._proof: str | None = None
+        self.direct = direct if not plain else None
+        self._direct_proof: str | None = None  # that we hold direct's key, for our SYNCs
         self.events: queue.Queue = queue.Queue()
         self.room: str | None = None
         self.username: str | None = None
@@ -199,7 +208,9 @@ class ChatClient:
                 raise errors.BadRequest(name_refusal_text(problem, room=is_room))
         # One id for every attempt: if an answer was lost after the server admitted us, the
         # retry gets the same token instead of "name taken".
-        payload = p.encode_request(p.RoomRequest(username, password or None, request_id=uuid.uuid4().hex))
+        payload = p.encode_request(
+            p.RoomRequest(username, password or None, request_id=uuid.uuid4().hex, direct_key=self._direct_key_text())
+        )
         deadline = time.monotonic() + max(ENTER_PATIENCE, 2 * self.timeout)
         grant = self._patiently(lambda: self.link.request(operation, room, payload, username), deadline)
         if self.plain:
@@ -207,6 +218,7 @@ class ChatClient:
         else:
             token, self._key = p.decode_grant(grant)
             self._proof = base64.b64encode(key_proof(self._key)).decode("ascii")
+            self._prove_direct_key(grant, token)
         if not token or len(token) > p.MAX_TOKEN_BYTES:
             raise errors.RemoteProtocolError("the server sent an unusable token")
         self._token, self.room, self.username = token, room, username
@@ -281,9 +293,19 @@ class ChatClient:
             self.link.request(Operation.FILES, room, p.encode_file_request(p.FileRequest(token, proof)))
         )
 
+    def _direct_key_text(self) -> str | None:
+        return public_text(self.direct.public) if self.direct is not None else None
+
+    def _prove_direct_key(self, grant: bytes, token: bytes) -> None:
+        challenge = p.decode_grant_challenge(grant) if self.direct is not None else None
+        if self.direct is not None and challenge is not None:
+            self._direct_proof = base64.b64encode(self.direct.personal.prove(challenge, token)).decode("ascii")
+
     def _sync(self) -> p.RoomSnapshot:
         assert self.room is not None  # set by joining
-        request = p.RoomRequest("", token=self._token.decode("ascii"), proof=self._proof)
+        request = p.RoomRequest(
+            "", token=self._token.decode("ascii"), proof=self._proof, direct_proof=self._direct_proof
+        )
         return p.decode_snapshot(self.link.request(Operation.SYNC, self.room, p.encode_request(request)))
 
     # --- the session --------------------------------------------------------------------
@@ -409,15 +431,103 @@ class ChatClient:
 
     def _carry_out(self, out: Output) -> list[bytes]:
         """Queue the session's events (the caller holds `_lock`, which keeps their order)
-        and note what its state now means for the threads; return the datagrams to send."""
+        and note what its state now means for the threads; return the datagrams to send.
+        Direct messages are opened here, and acknowledged once kept (or refused)."""
         for event in out.events:
+            if isinstance(event, ev.MembersChanged):
+                self._learn_keys(event)
             self.events.put(event)
+        for mail in out.mail:
+            out.datagrams += self._take_mail(mail)
         state = self._joined_session.state
         if state is not SessionState.JOINING:
             self._answered.set()
         if state is SessionState.CLOSED:
             self._stop.set()
         return out.datagrams
+
+    def _learn_keys(self, event: ev.MembersChanged) -> None:
+        server = self.server_fingerprint
+        if self.direct is None or server is None:
+            return
+        for name, key in event.keys:
+            try:
+                changed = self.direct.learn(server, name, key)
+            except StoreWriteError as exc:
+                log.warning("could not remember %r's key: %s", name, exc)
+                continue
+            if changed is not None:
+                self.events.put(changed)
+
+    def _take_mail(self, mail: p.Mail) -> list[bytes]:
+        server = self.server_fingerprint
+        if self.direct is None or server is None:
+            return []
+        try:
+            for event in self.direct.open(server, mail):
+                self.events.put(event)
+        except StoreWriteError as exc:  # not recorded as seen: the server hands it again later
+            log.warning("could not keep a direct message yet: %s", exc)
+            return []
+        return [self._joined_session.mail_got(mail.mail_id)]
+
+    # --- direct messages, presence, typing -------------------------------------------------
+
+    def key_of(self, name: str) -> bytes | None:
+        """The direct-message key of `name`: the one it proved in this room now, else the one
+        we remember from before on this server (it may be away)."""
+        if self._session is not None and name in self._session.keys:
+            return self._session.keys[name]
+        server = self.server_fingerprint
+        if self.direct is None or server is None:
+            return None
+        return self.direct.book.known_key(server, name)
+
+    def max_direct_bytes(self, name: str) -> int:
+        return self._live_session().max_direct_bytes(name)
+
+    def send_direct(self, name: str, text: str) -> int:
+        """Send `text` to `name` alone, sealed so that only they can read it; returns its id.
+        DirectUpdate events follow (waiting, sent, delivered, or failed with a reason)."""
+        session = self._live_session()
+        if self.direct is None or self._direct_proof is None:
+            raise errors.BadRequest(_("Direct messages need encryption, and this client has no key for them."))
+        if not text.strip():
+            raise errors.BadRequest(_("The message is empty."))
+        if name == self.username:
+            raise errors.BadRequest(_("That is you; pick someone else to write to."))
+        key = self.key_of(name)
+        if key is None:
+            raise errors.BadRequest(
+                _("{name} has not been seen with a key on this server; they need a current app.").format(name=name)
+            )
+        size, limit = self.message_size(text), session.max_direct_bytes(name)
+        if size > limit:
+            raise errors.MessageTooLong(size, limit, text)
+        frame = self.direct.seal(name, key, text)
+        with self._lock:
+            try:
+                datagram = session.send_direct(frame, time.monotonic())
+            except errors.LocalProtocolError:
+                raise errors.NotConnected(_("You are not in a room; join one first.")) from None
+        self._send_raw(datagram)
+        return frame.msg_id
+
+    def set_away(self, away: bool) -> None:
+        """Tell the room we are away (or back)."""
+        self._signal(lambda session: session.presence(away))
+
+    def typing(self, to: str = "") -> None:
+        """Tell the room (or `to`, in our direct conversation) that we are typing."""
+        self._signal(lambda session: session.typing(to))
+
+    def _signal(self, make: Callable[[ClientSession], bytes]) -> None:
+        session = self._session
+        if session is None or self.closed or self.plain:
+            return  # a signal for nobody: presence and typing are never owed
+        with self._lock:
+            datagram = make(session)
+        self._send_raw(datagram)
 
     # --- sending ------------------------------------------------------------------------
 
@@ -481,10 +591,16 @@ class ChatClient:
         """The server forgot us (we were away past its timeout): ask to come back into the
         room as ourselves, with our token as the proof, and fetch what we missed."""
         session = self._joined_session
-        payload = p.encode_request(p.RoomRequest(session.username, resume_token=self._token.decode("ascii")))
+        payload = p.encode_request(
+            p.RoomRequest(
+                session.username, resume_token=self._token.decode("ascii"), direct_key=self._direct_key_text()
+            )
+        )
         try:
             grant = self.link.request(Operation.JOIN, session.room, payload, session.username)
             token = grant if self.plain else p.decode_grant(grant)[0]
+            if not self.plain:
+                self._prove_direct_key(grant, token)
             if token != self._token:
                 raise errors.RemoteProtocolError("the server took us back under another token")
             snapshot = self._sync()

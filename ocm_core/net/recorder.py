@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from ocm_core.sansio import events as ev
-from ocm_core.storage.history import HistoryStore, Line, LineKind
+from ocm_core.storage.history import Conversation, HistoryStore, Line, LineKind
 
 log = logging.getLogger(__name__)
 
@@ -147,3 +147,52 @@ class RoomRecorder:
                 return True
 
             self._write(read)
+
+
+DIRECT_PREFIX = "direct:"  # a direct conversation's "room id": one per person per server
+
+
+def is_direct(conversation: Conversation) -> bool:
+    return conversation.room_id.startswith(DIRECT_PREFIX)
+
+
+class DirectRecorder:
+    """One server's direct conversations in the history, one per person (by name: a person
+    whose key changed is still the same conversation, with the change said in it)."""
+
+    def __init__(
+        self,
+        store: HistoryStore,
+        server_fingerprint: str,
+        server: str,
+        me: str,
+        *,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.store, self.server_fingerprint, self.server, self.me = store, server_fingerprint, server, me
+        self._clock = clock
+        self._conversations: dict[str, int] = {}
+        self.failing = False
+
+    def conversation(self, name: str) -> int:
+        if name not in self._conversations:
+            self._conversations[name] = self.store.conversation(
+                self.server_fingerprint, DIRECT_PREFIX + name, room=name, server=self.server, me=self.me
+            )
+        return self._conversations[name]
+
+    def received(self, event: ev.DirectMessage) -> None:
+        self._keep(event.sender, Line(None, event.time, LineKind.CHAT, event.sender, event.text))
+
+    def sent(self, name: str, text: str) -> None:
+        self._keep(name, Line(None, self._clock(), LineKind.CHAT, self.me, text))
+
+    def _keep(self, name: str, line: Line) -> None:
+        try:
+            self.store.add(self.conversation(name), line)
+        except (sqlite3.Error, OSError) as exc:
+            if not self.failing:
+                log.warning("direct conversation with %r not kept: %s", name, exc)
+            self.failing = True
+            return
+        self.failing = False

@@ -69,6 +69,8 @@ class MembersChanged(AppEvent):
     members: tuple[str, ...]
     host: str
     plain: frozenset[str] = frozenset()  # members whose traffic crosses the network unencrypted
+    keys: tuple[tuple[str, bytes], ...] = ()  # (member, its direct-message key) for those who gave one
+    away: frozenset[str] = frozenset()  # members who are away (no input for a while, or said so)
 
 
 @dataclass(frozen=True)
@@ -137,3 +139,62 @@ class Resumed(AppEvent):
 @dataclass(frozen=True)
 class ErrorEvent(AppEvent):
     text: str
+
+
+# --- direct messages, presence, typing ----------------------------------------------------
+
+
+class DirectStatus(enum.StrEnum):
+    """Where one of our direct messages is."""
+
+    WAITING = "waiting"  # the server keeps it, sealed, until its recipient is back
+    SENT = "sent"  # handed to the recipient, who is here; DELIVERED follows
+    DELIVERED = "delivered"  # the recipient's app has it
+    FAILED = "failed"  # refused by the server, or never confirmed: `reason` says which
+
+
+@dataclass(frozen=True)
+class DirectMessage(AppEvent):
+    """A direct message to us, opened: only `sender` (who holds `sender_key`) can have
+    sealed it. `time` is when the server took it, `sent` the sender's own clock."""
+
+    sender: str
+    sender_key: bytes
+    msg_id: int
+    text: str
+    time: float
+    sent: float
+
+
+@dataclass(frozen=True)
+class DirectUpdate(AppEvent):
+    """What became of our direct message `msg_id` (to `recipient`)."""
+
+    msg_id: int
+    recipient: str
+    status: DirectStatus
+    reason: str = ""  # for FAILED, a sentence in the person's language
+
+
+@dataclass(frozen=True)
+class KeyChanged(AppEvent):
+    """`name` on this server now has another key than the one remembered: perhaps another PC
+    or a reinstall, perhaps someone else. Compare the safety code to know."""
+
+    name: str
+    previous: bytes
+    key: bytes
+
+
+@dataclass(frozen=True)
+class PresenceChanged(AppEvent):
+    name: str
+    away: bool
+
+
+@dataclass(frozen=True)
+class TypingSeen(AppEvent):
+    """`name` is typing, in the room or (`direct`) to us; shown until sessions.presence says not."""
+
+    name: str
+    direct: bool

@@ -37,7 +37,7 @@ from ocm_core.errors import LocalProtocolError, ProtocolError
 from ocm_core.i18n import _
 from ocm_core.sansio import events as ev
 from ocm_core.wire import ErrorCode, EventType
-from ocm_core.words import server_sentence
+from ocm_core.words import direct_refusal, server_sentence
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,15 @@ _LIVE = (SessionState.JOINING, SessionState.OPEN, SessionState.LOST)
 @dataclass
 class Output:
     """What the caller should do: send `datagrams` (in order) to the server's chat
-    address, hand `events` to the app, and fetch a snapshot (SYNC) if `fetch_snapshot`."""
+    address, hand `events` to the app, and fetch a snapshot (SYNC) if `fetch_snapshot`.
+    `mail`: direct messages to open (with our key, outside this machine) and then
+    acknowledge with mail_got(), so the server forgets them only once we have them."""
 
     datagrams: list[bytes] = field(default_factory=list)
     events: list[ev.AppEvent] = field(default_factory=list)
     fetch_snapshot: bool = False
     resume: bool = False  # ask to come back into the room with our token (JOIN with resume_token), then resumed()
+    mail: list[p.Mail] = field(default_factory=list)
 
 
 @dataclass
@@ -94,6 +97,17 @@ class _Pending:
     first_sent: float
     retry_at: float
     interval: float
+
+
+@dataclass
+class _DirectPending:
+    frame: p.Direct  # sealed already: a retransmit is the same bytes, under the same id
+    first_sent: float
+    retry_at: float
+    interval: float
+
+
+_DIRECT_STATUS = {p.DirectState.KEPT: ev.DirectStatus.WAITING, p.DirectState.PASSED: ev.DirectStatus.SENT}
 
 
 class ClientSession:
@@ -147,6 +161,9 @@ class ClientSession:
         self._channel = channel
         self._last_unknown_check = float("-inf")
         self.plain: frozenset[str] = frozenset()  # members whose traffic is not encrypted
+        self.keys: dict[str, bytes] = {}  # member -> the direct-message key it gave
+        self.away: set[str] = set()  # members who are away now
+        self._direct_pending: dict[int, _DirectPending] = {}
         self.dropped = 0  # datagrams that did not open, or came plain to a sealed session
 
     # --- what the caller may ask ---------------------------------------------------------
@@ -177,6 +194,7 @@ class ClientSession:
             self._joined_at = snapshot.seq
             self._last_heard = now
         self.host, self.members, self.plain = snapshot.host, snapshot.members, frozenset(snapshot.plain)
+        self.keys, self.away = dict(snapshot.keys), set(snapshot.away)
         if not first and snapshot.seq < self._delivered:  # the server's own word over TLS, never a stale datagram
             self._numbering_went_back(snapshot.seq)
         # Our own join is in the history the server sends: it and what came after it are news
@@ -196,7 +214,7 @@ class ClientSession:
         self._delivered = max(self._delivered, snapshot.seq)
         self._held = {s: e for s, e in self._held.items() if s > self._delivered}
         self._own_seqs = {s for s in self._own_seqs if s > self._delivered}
-        out.events.append(ev.MembersChanged(self.members, self.host or "", self.plain))
+        out.events.append(self._members_changed())
         self._drain(out, now)
         return out
 
@@ -253,6 +271,33 @@ class ClientSession:
         except LocalProtocolError:
             del self._pending[msg_id]
             raise
+
+    def max_direct_bytes(self, recipient: str) -> int:
+        """The longest direct message (UTF-8 bytes of text) to `recipient` from this room."""
+        return p.max_direct_text_bytes(
+            len(self._room_bytes), len(self._token), len(self.username.encode("utf-8")), len(recipient.encode("utf-8"))
+        )
+
+    def send_direct(self, frame: p.Direct, now: float) -> bytes:
+        """Send a sealed direct message (made by the caller, who holds our key); re-sent from
+        tick() until the server says what became of it (DirectUpdate), or it fails."""
+        self._require("send a direct message", *_LIVE)
+        if self._channel is None:
+            raise LocalProtocolError("direct messages travel only over encryption")
+        datagram = self._datagram(p.encode_direct(frame))
+        self._direct_pending[frame.msg_id] = _DirectPending(frame, now, now + FIRST_RETRY, FIRST_RETRY)
+        return datagram
+
+    def mail_got(self, mail_id: int) -> bytes:
+        """Acknowledge a mailbox item we have (kept, or refused as not genuine): the server forgets it."""
+        return self._datagram(p.encode_mail_got(mail_id))
+
+    def presence(self, away: bool) -> bytes:
+        return self._datagram(p.encode_presence(p.PresenceState.AWAY if away else p.PresenceState.ONLINE))
+
+    def typing(self, to: str = "") -> bytes:
+        """A typing signal for the room, or (`to`) for our direct conversation with `to`."""
+        return self._datagram(p.encode_typing(to))
 
     def retry(self, msg_id: int, now: float) -> tuple[int, bytes]:
         """Send a failed message again under a new id."""
@@ -336,6 +381,8 @@ class ClientSession:
             out.events.append(ev.ConnectionRestored())
             for pending in self._pending.values():
                 pending.retry_at = now  # send what waited at the next tick
+            for direct in self._direct_pending.values():
+                direct.retry_at = now
         if isinstance(frame, p.Event):
             if frame.seq > self._delivered:
                 self._held[frame.seq] = frame
@@ -353,6 +400,8 @@ class ClientSession:
                 self._ask_resend(out, now, force=True, up_to=frame.latest_seq)
         elif isinstance(frame, p.ErrorFrame):
             self._error(frame, out)
+        elif isinstance(frame, (p.DirectStateFrame, p.Mail, p.PresenceNote, p.TypingNote)):
+            self._direct_news(frame, out)
         else:
             log.debug("ignored a %s frame from the server", type(frame).__name__)
         return out
@@ -401,6 +450,31 @@ class ClientSession:
             self._resync_wanted = True
         else:
             out.events.append(ev.ErrorEvent(server_sentence(frame.text)))
+
+    def _direct_news(self, frame: p.DirectStateFrame | p.Mail | p.PresenceNote | p.TypingNote, out: Output) -> None:
+        if isinstance(frame, p.DirectStateFrame):
+            pending = self._direct_pending.pop(frame.msg_id, None)
+            if pending is None:
+                return  # the answer to a retransmit: the first one said it
+            recipient = pending.frame.recipient
+            if frame.state is p.DirectState.REFUSED:
+                reason = direct_refusal(frame.refusal, recipient)
+                out.events.append(ev.DirectUpdate(frame.msg_id, recipient, ev.DirectStatus.FAILED, reason))
+            else:
+                out.events.append(ev.DirectUpdate(frame.msg_id, recipient, _DIRECT_STATUS[frame.state]))
+        elif isinstance(frame, p.Mail):
+            if frame.kind is p.MailKind.DELIVERED:
+                out.events.append(ev.DirectUpdate(frame.msg_id, frame.peer, ev.DirectStatus.DELIVERED))
+                out.datagrams.append(self.mail_got(frame.mail_id))
+            else:
+                out.mail.append(frame)
+        elif isinstance(frame, p.PresenceNote):
+            away = frame.state is p.PresenceState.AWAY
+            if (frame.name in self.away) != away and frame.name in self.members:
+                self.away.symmetric_difference_update({frame.name})
+                out.events.append(ev.PresenceChanged(frame.name, away))
+        elif frame.name != self.username:
+            out.events.append(ev.TypingSeen(frame.name, frame.direct))
 
     # --- room order ----------------------------------------------------------------------
 
@@ -483,13 +557,24 @@ class ClientSession:
             members = set(self.members)
             if kind is ev.NoticeKind.JOINED:
                 members.add(event.name)
+                self.away.discard(event.name)
                 if event.text == p.JOINED_PLAIN:
                     self.plain |= {event.name}
+                elif key := p.decode_direct_key(event.text):
+                    self.keys[event.name] = key
+                else:
+                    self.keys.pop(event.name, None)
             else:
                 members.discard(event.name)
                 self.plain -= {event.name}
+                self.keys.pop(event.name, None)
+                self.away.discard(event.name)
             self.members = tuple(sorted(members, key=str.casefold))
-            out.events.append(ev.MembersChanged(self.members, self.host or "", self.plain))
+            out.events.append(self._members_changed())
+
+    def _members_changed(self) -> ev.MembersChanged:
+        keys = tuple((name, key) for name, key in self.keys.items() if name in self.members)
+        return ev.MembersChanged(self.members, self.host or "", self.plain, keys, frozenset(self.away))
 
     def _end(self, sentence: str, out: Output) -> None:
         """The room is gone for us: report it once; what still waited has failed."""
@@ -500,6 +585,9 @@ class ClientSession:
     def _fail_pending(self, reason: str, out: Output) -> None:
         for msg_id, pending in self._pending.items():
             out.events.append(ev.MessageFailed(msg_id, pending.text, reason))
+        for msg_id, direct in self._direct_pending.items():
+            out.events.append(ev.DirectUpdate(msg_id, direct.frame.recipient, ev.DirectStatus.FAILED, reason))
+        self._direct_pending.clear()
 
     # --- time ------------------------------------------------------------------------------
 
@@ -531,6 +619,15 @@ class ClientSession:
                 out.datagrams.append(self._chat_datagram(msg_id, pending.text))
                 pending.interval = min(pending.interval * 2, MAX_RETRY)
                 pending.retry_at = now + pending.interval
+        for msg_id, direct in list(self._direct_pending.items()):
+            if now - direct.first_sent > self.send_timeout:
+                del self._direct_pending[msg_id]
+                reason = _("the server did not confirm it within {seconds:g} s").format(seconds=self.send_timeout)
+                out.events.append(ev.DirectUpdate(msg_id, direct.frame.recipient, ev.DirectStatus.FAILED, reason))
+            elif now >= direct.retry_at and not lost:
+                out.datagrams.append(self._datagram(p.encode_direct(direct.frame)))
+                direct.interval = min(direct.interval * 2, MAX_RETRY)
+                direct.retry_at = now + direct.interval
         silent_for = now - self._last_heard
         if silent_for > self.give_up_after:
             self._end(

@@ -1,0 +1,119 @@
+"""Direct messages as the issue checks them: three terminal clients (each its own install,
+so its own key), a message from one to another shown there and nowhere else, and its text
+found neither on the server's disk, nor in the server process's memory, nor on the wire."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+
+import pytest
+from test_cli import processes
+
+pytestmark = pytest.mark.slow
+
+SECRET = "ZEBRA-SECRET-4217"
+SECRET_JA = "極秘の打ち合わせ"
+
+
+class LoopbackCapture:
+    """Every frame on the loopback interface while it runs (Linux, as root: an AF_PACKET socket)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
+        self.sock.bind(("lo", 0))
+        self.sock.settimeout(0.2)
+        self.frames: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.frames.append(self.sock.recv(65535))
+            except TimeoutError:
+                continue
+
+    def stop(self) -> bytes:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+        return b"\n".join(self.frames)
+
+
+def process_memory(pid: int) -> bytes:
+    """The readable, writable memory of a process (its heap and stacks), as root on Linux."""
+    chunks = []
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            if "r" not in fields[1] or "w" not in fields[1]:
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            try:
+                mem.seek(start)
+                chunks.append(mem.read(end - start))
+            except (OSError, ValueError, OverflowError):
+                continue
+    return b"".join(chunks)
+
+
+def install(tmp_path, who: str) -> dict[str, str]:
+    """A terminal client's own install: its own folders, so its own key."""
+    home = tmp_path / who
+    home.mkdir()
+    return {"OCM_HOME": str(home)}
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.geteuid() != 0, reason="AF_PACKET capture and /proc/PID/mem: Linux as root"
+)
+def test_three_terminals_a_direct_message_is_seen_by_its_recipient_alone(processes, tmp_path):
+    db = tmp_path / "server.db"
+    server = processes(
+        "ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--db", str(db), "--log-level", "DEBUG"
+    )
+    port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
+    address = f"127.0.0.1:{port}"
+    capture = LoopbackCapture()
+    chat = ["ocm_core.cli.chat", "--no-history", "--server", address]
+    alice = processes(*chat, "--create", "office", "--name", "alice", env=install(tmp_path, "alice"))
+    alice.expect(r"host of room 'office'")
+    bob = processes(*chat, "--join", "office", "--name", "bob", env=install(tmp_path, "bob"))
+    bob.expect(r"in room 'office'")
+    carol = processes(*chat, "--join", "office", "--name", "carol", env=install(tmp_path, "carol"))
+    carol.expect(r"in room 'office'")
+    alice.expect(r"in the room: .*carol")
+
+    alice.type(f"/dm bob {SECRET} {SECRET_JA}")
+    alice.expect(rf"✉ you → bob: {SECRET} {SECRET_JA}")
+    bob.expect(rf"✉ alice → you: {SECRET} {SECRET_JA}")
+    alice.expect(r"✉ delivered to bob")
+    bob.type("/dm alice got it")
+    alice.expect(r"✉ bob → you: got it")
+    alice.type("a line for everyone")  # carol is alive and reading the room all along
+    carol.expect(r"alice: a line for everyone")
+
+    memory = process_memory(server.proc.pid)
+    wire = capture.stop()
+    for process in (alice, bob, carol):
+        process.type("/quit")
+        process.finish()
+    server.kill()
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("server.db*"))
+    log_text = "\n".join(server.seen + list(server.lines.queue))
+    assert "direct message" in log_text  # the DEBUG log did say one was relayed, without its text
+    assert not any(SECRET in line or "✉" in line for line in carol.seen), carol.seen
+    # each scan can find what is there: the room's name is in all three
+    assert b"office" in memory and b"office" in stored and b"office" in wire
+    for secret in (SECRET, SECRET_JA):
+        raw = secret.encode("utf-8")
+        assert raw not in stored, f"{secret} on the server's disk"
+        assert raw not in memory, f"{secret} in the server's memory"
+        assert raw not in wire, f"{secret} on the wire"
+        assert secret not in log_text
+    assert b"a line for everyone" not in wire  # room traffic is sealed too: the capture sees only ciphertext
+    assert len(capture.frames) > 20  # it did capture the room's datagrams
