@@ -30,6 +30,7 @@ from ocm_core import i18n, paths
 from ocm_core.errors import BadLink, ClientError, OCMError, ProtocolError, RoomNotFound
 from ocm_core.i18n import _, ngettext
 from ocm_core.net.recorder import RoomRecorder, conversation_for
+from ocm_core.sansio.presence import Presence
 from ocm_core.storage import export
 from ocm_core.storage.filenames import safe_name
 from ocm_core.storage.history import Conversation, HistoryStore, Match, fold
@@ -39,6 +40,7 @@ from ocm_gui import appearance, autostart, single_instance, theme
 from ocm_gui.backend import Backend
 from ocm_gui.background import fire_and_forget, run_in_thread, wait_for_background
 from ocm_gui.chat.confirm import Confirm
+from ocm_gui.chat.direct import DirectWindow
 from ocm_gui.chat.keptpage import KeptPage
 from ocm_gui.chat.window import ChatWindow
 from ocm_gui.dialogs.base import Dialog
@@ -49,6 +51,7 @@ from ocm_gui.dialogs.search import SearchWindow
 from ocm_gui.dialogs.start import StartWindow
 from ocm_gui.icons import icon_files
 from ocm_gui.inbox import inbox_for
+from ocm_gui.main.directs import DirectConversations
 from ocm_gui.main.rules import next_index, window_title
 from ocm_gui.main.sidebar import RoomList
 from ocm_gui.main.switcher import QuickSwitcher
@@ -203,6 +206,7 @@ class App:
         self.body.add(self.sidebar.frame, weight=0)
         self.body.add(self.content, weight=1)
         self.start = self._make_start(self.settings.name)
+        self.directs = DirectConversations(self)
         self._build_menu()
         self._say_if_kept()
         self._bind_keys()
@@ -303,6 +307,9 @@ class App:
         chat_menu.add_separator()
         chat_menu.add_command(label=_("Switch room…"), command=self.open_switcher, accelerator=accel["k"])
         chat_menu.add_command(label=_("Leave this room"), command=self.leave_shown)
+        chat_menu.add_checkbutton(
+            label=_("Show me as away"), variable=self.directs.away_by_hand, command=self.directs.choose_away
+        )
         chat_menu.add_separator()
         self.start_at_login = tk.BooleanVar(self.root, value=bool(self.settings.start_at_login))
         chat_menu.add_checkbutton(
@@ -375,7 +382,7 @@ class App:
         root.bind(theme.shortcut("f"), lambda e: self.find_in_room())
         root.bind(theme.shortcut("F"), lambda e: self.open_search())
 
-    def _room_keys(self, chat: ChatWindow) -> None:
+    def _room_keys(self, chat: ChatWindow | DirectWindow) -> None:
         """The main window's shortcuts also work where the room's text widgets have keys of
         their own (Tk's Text takes Ctrl+K to cut a line and Tab to move on)."""
         for widget in (chat.input, chat.text):
@@ -387,6 +394,10 @@ class App:
                     widget.bind(sequence, self._step_key(step))
                 except tk.TclError:
                     pass
+
+    def room_keys_for(self, page) -> None:
+        """The main window's shortcuts in a page's text widgets (a room's, or a direct conversation's)."""
+        self._room_keys(page)
 
     def _nth_room_key(self, index: int) -> Callable[[tk.Event], str]:
         return lambda _event: self._nth_room(index)
@@ -401,9 +412,11 @@ class App:
 
     def _window_focus(self, focused: bool) -> None:
         self.window_focused = focused
-        chat = self.shown_chat
-        if chat is not None:
-            chat.set_looking(focused)
+        shown = self.shown
+        if isinstance(shown, (ChatWindow, DirectWindow)):
+            shown.set_looking(focused)
+            if isinstance(shown, DirectWindow) and focused:
+                self.sidebar.set_unread(shown, 0)
 
     def set_language(self, choice: str) -> None:
         """Speak another language ("" = the system's) from now on: the start page and the
@@ -423,6 +436,7 @@ class App:
 
     def _pages(self) -> list[tk.Widget]:
         pages: list[tk.Widget] = [self.start, *(chat.page for chat in self.chats)]
+        pages += [window.page for window in self.directs.windows.values()]
         if self.link_prompt is not None:
             pages.append(self.link_prompt.frame)
         if self.gone_page is not None:
@@ -430,6 +444,7 @@ class App:
         return pages
 
     kept_page: KeptPage | None = None
+    shown_before: object | None = None  # the page shown until now (told it is no longer looked at)
 
     @property
     def gone_page(self) -> ttk.Frame | None:
@@ -444,6 +459,9 @@ class App:
         self.shown = key
         if previous is not None and previous is not key:
             previous.set_looking(False)
+        if isinstance(self.shown_before, DirectWindow) and self.shown_before is not key:
+            self.shown_before.set_looking(False)
+        self.shown_before = key
         self.sidebar.select(key if key in self.sidebar.rows else None)
         self._update_title()
         self._fit_min_size()
@@ -457,6 +475,16 @@ class App:
     def show_room(self, key: object) -> None:
         if isinstance(key, GoneRoom):
             self._show_gone(key)
+            return
+        if isinstance(key, DirectWindow):
+            if key.destroyed:
+                return
+            self._drop_gone_page()
+            self._show_page(key.page, key)
+            key.set_looking(self.window_focused)
+            self.sidebar.set_unread(key, 0)
+            key.input.focus_set()
+            self._update_title()
             return
         if not isinstance(key, ChatWindow) or key not in self.chats:
             return
@@ -491,10 +519,13 @@ class App:
         )
         return "break"
 
+    def update_title(self) -> None:
+        self._update_title()
+
     def _update_title(self) -> None:
-        unread = sum(chat.unread for chat in self.chats)
+        unread = sum(chat.unread for chat in self.chats) + sum(w.unread for w in self.directs.windows.values())
         chat = self.shown_chat
-        room = chat.room if chat is not None else self.shown.room if isinstance(self.shown, GoneRoom) else None
+        room = chat.room if chat is not None else getattr(self.shown, "room", None)
         self.root.title(window_title(APP_TITLE, room, unread))
 
     def _in_shown(self, action: Callable[[ChatWindow], object]) -> str:
@@ -586,6 +617,8 @@ class App:
             link=link,
             recorder=recorder,
             on_search=self.search_room,
+            on_direct=self.directs.arrived,
+            on_message=lambda name: self.directs.open(chat, name),
         )
         if recorder is not None:
             for kept in [g for g in self.gone if g.conversation == recorder.conversation]:
@@ -600,6 +633,8 @@ class App:
         if link:
             self._remember_room(link, hosted=chat.is_host)
         self._fit_min_size()
+        if self.directs.me.state is Presence.AWAY:
+            self.directs.say_presence(chat)
         if show:
             self.show_room(chat)
         else:
@@ -627,6 +662,13 @@ class App:
             self._history_call(lambda store: store.set_listed(conversation, False))
 
     # -- the history on this PC
+    def server_label(self, chat: ChatWindow) -> str:
+        """The server's address as the sidebar shows it."""
+        return _server_text(chat.client)
+
+    def history_call(self, work: Callable[[HistoryStore], T], default: T | None = None) -> T | None:
+        return self._history_call(work, default)
+
     def _history_call(self, work: Callable[[HistoryStore], T], default: T | None = None) -> T | None:
         """`work(store)`, or `default` without a history or when the database fails (logged:
         the history is the person's copy, never a reason for the chat to stop)."""
@@ -946,6 +988,7 @@ class App:
     def _chat_closed(self, chat: ChatWindow) -> None:
         if chat in self.chats:
             self.chats.remove(chat)
+        self.directs.room_over(chat)
         if self.closing:
             return
         keys = self.sidebar.keys()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ocm_core.net.client import ChatClient
+    from ocm_core.net.direct import DirectKeys
     from ocm_core.net.discovery import RoomBrowser
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class Backend:
         self._server: Any = None
         self._announcer: Any = None
         self._holds = 0
+        self._direct: DirectKeys | None = None
+        self._direct_failed = False
 
     def make_server(self, tcp_port: int, udp_port: int, host: str = "0.0.0.0"):
         from ocm_core.net.server import ChatServer
@@ -110,7 +113,21 @@ class Backend:
         """`expected_fingerprint`: the identity an invite link promised; the server must show it."""
         from ocm_core.net.client import ChatClient
 
-        return ChatClient(host, tcp_port, expected_fingerprint=expected_fingerprint)
+        return ChatClient(host, tcp_port, expected_fingerprint=expected_fingerprint, direct=self.direct_keys())
+
+    def direct_keys(self) -> DirectKeys | None:
+        """This install's key for direct messages, one for every room (loaded once); None
+        when its folder cannot be written (the rooms work without direct messages)."""
+        with self._lock:
+            if self._direct is None and not self._direct_failed:
+                from ocm_core.net.direct import DirectKeys
+
+                try:
+                    self._direct = DirectKeys.load()
+                except Exception as exc:  # a broken or unwritable config folder costs only this feature
+                    log.warning("direct messages are off: %s", exc)
+                    self._direct_failed = True
+            return self._direct
 
     def make_browser(self) -> RoomBrowser:
         from ocm_core.net.discovery import RoomBrowser

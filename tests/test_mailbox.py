@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import logging
 import sqlite3
 from dataclasses import dataclass, field
 
@@ -19,10 +20,11 @@ from ocm_core.crypto.direct import PersonalKey, Sealed, public_text
 from ocm_core.crypto.identity import ServerIdentity
 from ocm_core.crypto.sealed import MemberKeys, SealedChannel, key_proof
 from ocm_core.sansio.admission import Admission
+from ocm_core.sansio.durability import STORE_PROBE_SECONDS
 from ocm_core.sansio.mailbox import MAIL_PER_RECIPIENT
 from ocm_core.sansio.registry import RoomRegistry
 from ocm_core.sansio.room import Limits
-from ocm_core.storage.roomstore import RoomStore
+from ocm_core.storage.roomstore import RoomStore, StoreWriteError
 from ocm_core.wire import DirectState, ErrorCode, MailKind, Operation, PresenceState, Refusal, State, Status
 
 ROOM = "lobby"
@@ -198,8 +200,12 @@ def passes(server: Server, alice: Person, bob: Person, msg_id: int) -> bool:
 
 
 def mail_rows(path) -> int:
-    with sqlite3.connect(path) as db:
+    """The rows of the `mail` table in the database at `path` (closed: the store holds it exclusively)."""
+    db = sqlite3.connect(path)
+    try:
         return db.execute("SELECT COUNT(*) FROM mail").fetchone()[0]
+    finally:
+        db.close()
 
 
 # --- keys -------------------------------------------------------------------------------------
@@ -244,10 +250,10 @@ def test_a_message_to_a_present_member_is_passed_opened_acknowledged_and_receipt
     assert bob.take(*DIRECT_FRAMES) == [] and carol.take() == []
 
     server.send(alice, p.encode_mail_got(receipt.mail_id))
-    for _ in range(5):
-        server.tick(9.0)
+    for _ in range(20):  # past every retry, and short of anyone's time-out
+        server.tick(1.0)
     assert [f for person in trio for f in person.take(*DIRECT_FRAMES)] == []
-    assert server.registry._mail == {}
+    assert server.registry._mail == {} and server.registry.members(ROOM) == ["alice", "bob", "carol"]
 
 
 # --- 2. not acknowledged ----------------------------------------------------------------------
@@ -383,7 +389,7 @@ def test_a_message_whose_mail_would_not_fit_a_datagram_is_refused_and_one_that_f
     assert len(bob.read(bob.take(p.Mail)[0]).text) == most
 
 
-def test_a_full_mailbox_refuses_one_more_message(tmp_path):
+def test_a_full_mailbox_refuses_one_more_message():
     server = Server(limits=Limits(rate_burst=1000))
     alice, bob, carol = (server.join(name) for name in ("alice", "bob", "carol"))
     go_away(server, [alice, bob, carol], "leaves")
@@ -406,6 +412,8 @@ def test_a_flood_beyond_the_burst_is_told_once_and_not_kept(server, trio):
     assert [f.code for f in taken if isinstance(f, p.ErrorFrame)] == [ErrorCode.RATE_LIMITED]
     assert len(bob.take(p.Mail)) == burst
     assert len(server.registry._mail) == burst
+    server.clock.now += 1.0
+    assert passes(server, alice, bob, burst + 11)
 
 
 # --- 5. retransmits --------------------------------------------------------------------------
@@ -422,7 +430,8 @@ def test_a_retransmitted_message_is_answered_again_and_kept_once(server, trio):
     server.send(alice, body)  # late, after delivery
     assert state_of(alice) == [(5, DirectState.PASSED, Refusal.NONE)]
     server.tick(1.0)
-    assert bob.take(p.Mail) == [] and server.registry._mail.keys() == {mail.mail_id + 1}  # only the receipt
+    assert bob.take(p.Mail) == []
+    assert [item.stored.kind for item in server.registry._mail.values()] == [MailKind.DELIVERED]  # alice's receipt
 
 
 def test_a_retransmit_for_someone_away_is_kept_once(server, trio):
@@ -453,6 +462,7 @@ def test_a_member_claiming_bobs_key_without_proving_it_gets_nothing_and_may_not_
     alice, bob, carol = trio
     go_away(server, trio, "leaves")
     server.direct(alice, "bob", "for bob only", 3, key=bob.key.public)
+    assert state_of(alice) == [(3, DirectState.KEPT, Refusal.NONE)]
     mallory = server.join("mallory", claim=bob.key.public, prove=False)
     server.sync(mallory, mallory.key.prove(mallory.challenge, mallory.token))  # proves her own key, not bob's
     assert "mallory" not in dict(server.sync(mallory).keys)
@@ -502,12 +512,12 @@ def test_a_closed_rooms_waiting_mail_is_gone_from_memory_and_store(tmp_path):
     alice, bob, carol = (server.join(name) for name in ("alice", "bob", "carol"))
     go_away(server, [alice, bob, carol], "leaves")
     server.direct(carol, "bob", "kept for bob", 1, key=bob.key.public)
-    assert mail_rows(tmp_path / "server.db") == 1
+    assert len(store.mail()) == 1
     server.send(alice, p.encode_leave())  # the host: the room closes
     assert server.registry.room_names() == [] and server.registry._mail == {}
     assert store.mail() == [] and store.people() == []
-    assert mail_rows(tmp_path / "server.db") == 0
     store.close()
+    assert mail_rows(tmp_path / "server.db") == 0
 
 
 def test_a_standing_rooms_mail_survives_a_restart_and_is_handed_after_it(tmp_path):
@@ -566,19 +576,23 @@ def test_the_server_stores_and_sends_no_plaintext(tmp_path):
     server.direct(carol, "bob", SECRETS[1], 4, key=bob.key.public)
     again = server.join("bob", bob.key)
     server.tick()
-    assert sorted(again.read(m).text for m in again.take(p.Mail)) == sorted(SECRETS)
-    assert mail_rows(path) == 2
+    mails = again.take(p.Mail)
+    assert sorted(again.read(m).text for m in mails) == sorted(SECRETS)
+    assert len(store.mail()) == 4  # none acknowledged yet: all kept
 
-    stored = path.read_bytes() + (tmp_path / "server.db-wal").read_bytes()
+    wal = tmp_path / "server.db-wal"
+    stored = path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    store.close()
+    stored += path.read_bytes()  # and what the close moved in from the log
+    assert mail_rows(path) == 4
     sent = b"".join(data for _, data in server.outbound)
     built = b"".join(server.bodies)
-    assert any(isinstance(p.decode_body(b), p.Mail) and b[-64:] in built for b in server.bodies)
+    assert all(m.sealed in stored and m.sealed in built for m in mails)  # only the sealed part is there
     for secret in SECRETS:
         raw = secret.encode("utf-8")
         assert raw not in stored
         assert raw not in sent
         assert raw not in built
-    store.close()
 
 
 # --- 9. presence and typing ----------------------------------------------------------------------
@@ -651,9 +665,88 @@ def test_a_bare_text_members_direct_frame_is_dropped():
     server = Server(allow_plain=True)
     alice, bob = server.join("alice"), server.join("bob")
     bare = server.join("pat", secure=False)
-    server.send(bare, "hello in plain text".encode())  # from now on it reads text only
+    server.send(bare, b"hello in plain text")  # from now on it reads text only
     for person in (alice, bob, bare):
         person.take()
     server.direct(bare, bob, "hi", 1)
     assert bare.take() == [] and bob.take() == [] and alice.take() == []
     assert server.registry.dropped["direct frame from a plain-text member"] == 1
+
+
+# --- a full disk ---------------------------------------------------------------------------------
+
+
+class BreakableStore(RoomStore):
+    """A real SQLite store whose commits fail while `full` is set, as they do on a full disk."""
+
+    full = False
+
+    def _commit(self) -> None:
+        if self.full:
+            self._db.rollback()
+            raise StoreWriteError(self.path, "database or disk is full")
+        super()._commit()
+
+
+def test_on_a_full_disk_a_message_is_neither_passed_nor_kept_and_goes_once_the_disk_is_back(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")  # "cannot write": expected
+    store = BreakableStore(tmp_path / "server.db")
+    server = Server(store=store)
+    alice, bob, carol = (server.join(name) for name in ("alice", "bob", "carol"))
+    for person in (alice, bob, carol):
+        person.take()
+    store.full = True
+    body = server.direct(alice, bob, "after the disk", 1)
+    server.send(alice, body)  # its retransmit, while the disk is known to fail
+    assert [f.code for f in alice.take(p.ErrorFrame)] == [ErrorCode.CANNOT_SAVE]
+    assert alice.take(*DIRECT_FRAMES) == [] and bob.take(*DIRECT_FRAMES) == []
+    assert server.registry._mail == {}
+
+    store.full = False
+    server.tick(STORE_PROBE_SECONDS)
+    server.send(alice, body)
+    assert state_of(alice) == [(1, DirectState.PASSED, Refusal.NONE)]
+    assert [bob.read(m).text for m in bob.take(p.Mail)] == ["after the disk"]
+    store.close()
+
+
+def test_on_a_full_disk_an_acknowledgement_waits_and_the_mail_is_kept(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")
+    store = BreakableStore(tmp_path / "server.db")
+    server = Server(store=store)
+    alice, bob, _ = (server.join(name) for name in ("alice", "bob", "carol"))
+    server.direct(alice, bob, "keep me", 1)
+    [mail] = bob.take(p.Mail)
+    alice.take()
+    store.full = True
+    server.send(bob, p.encode_mail_got(mail.mail_id))
+    server.send(bob, p.encode_mail_got(mail.mail_id))
+    assert alice.take(p.Mail) == [] and len(server.registry._mail) == 1
+
+    store.full = False
+    server.tick(STORE_PROBE_SECONDS)
+    assert bob.take(p.Mail) == [mail]  # handed again: it was never let go
+    server.send(bob, p.encode_mail_got(mail.mail_id))
+    assert [(m.kind, m.msg_id) for m in alice.take(p.Mail)] == [(MailKind.DELIVERED, 1)]
+    store.close()
+
+
+def test_a_proof_the_full_disk_did_not_take_is_taken_at_a_later_sync(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")
+    store = BreakableStore(tmp_path / "server.db")
+    server = Server(store=store)
+    server.join("alice")
+    bob = server.join("bob")
+    dan = server.join("dan", prove=False)
+    proof = dan.key.prove(dan.challenge, dan.token)
+    store.full = True
+    assert "dan" not in dict(server.sync(dan, proof).keys)  # its write fails: not proven
+    server.direct(dan, bob, "hi", 1)
+    assert state_of(dan) == []  # refused as unsaved (the sender keeps it), not as unproven
+
+    store.full = False
+    server.tick(STORE_PROBE_SECONDS)
+    assert "dan" in dict(server.sync(dan, proof).keys)
+    server.direct(dan, bob, "hi", 1)
+    assert state_of(dan) == [(1, DirectState.PASSED, Refusal.NONE)]
+    store.close()

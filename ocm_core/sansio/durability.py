@@ -138,6 +138,7 @@ class Durability(RegistryParts):
                 transport = Transport.BARE
             member = self._new_member(owner, kept.name, kept.token, kept.ip, transport, kept.address)
             member.chat_bucket.credit(HELD_PER_MEMBER)  # what its client kept while we were down
+            member.direct_key = kept.direct_key if member.channel is not None else None
             member.proven = member.heard = True  # its address was its own before the restart
             if member.channel is not None:  # what it opened before the restart opens no more
                 member.channel.window.resume_after(kept.replay_newest)

@@ -62,9 +62,11 @@ class Mailbox(RegistryParts):
                 room.people[name] = key
         for room in self._rooms.values():
             for member in room.members.values():
-                proven = room.people.get(member.name)
-                if proven is not None and member.channel is not None:
-                    member.direct_key, member.direct_proven = proven, True
+                # Proven only by the member that gave that very key (people[name] is the last
+                # prover under the name; someone holding the name now may not hold its key).
+                member.direct_proven = (
+                    member.direct_key is not None and room.people.get(member.name) == member.direct_key
+                )
         for stored in store.mail():
             if stored.room in self._rooms:
                 self._hold(stored)
@@ -109,7 +111,7 @@ class Mailbox(RegistryParts):
         if isinstance(frame, p.MailGot):
             return self._mail_got(member, frame.mail_id, now)
         if isinstance(frame, p.PresenceFrame):
-            return self._presence(member, frame.state)
+            return self._presence(member, frame.state, now)
         assert isinstance(frame, p.Typing)
         return self._typing(member, frame.to, now)
 
@@ -174,10 +176,12 @@ class Mailbox(RegistryParts):
         holders = self._holders(stored.peer_key)
         return self._hand(receipt, holders[0], now) if holders else []
 
-    def _presence(self, member: Member, state: PresenceState) -> Outbound:
+    def _presence(self, member: Member, state: PresenceState, now: float) -> Outbound:
         away = state is PresenceState.AWAY
         if member.away == away:
             return []
+        if not self._take_token(member, now):  # a flapping member costs what its messages would
+            return self._rate_limited(member)
         member.away = away
         body = p.encode_presence_note(member.name, state)
         return [self._to(other, body) for other in self._listeners(member)]

@@ -213,4 +213,5 @@ def stored_member(member: Member) -> StoredMember:
         member.plain_text,
         int(member.transport),
         member.channel.window.newest if member.channel is not None else 0,
+        member.direct_key,
     )

@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS members (
     udp_port INTEGER,
     plain_text INTEGER NOT NULL DEFAULT 0,
     wire INTEGER NOT NULL DEFAULT 0,
-    replay_newest INTEGER NOT NULL DEFAULT 0
+    replay_newest INTEGER NOT NULL DEFAULT 0,
+    direct_key BLOB
 );
 CREATE TABLE IF NOT EXISTS events (
     room TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
@@ -138,6 +139,7 @@ class StoredMember:
     plain_text: bool
     wire: int = 0  # sansio.room.Transport: plain, sealed, kanaru or bare text
     replay_newest: int = 0  # the newest nonce position opened from it: nothing at or below opens again
+    direct_key: bytes | None = None  # the key it gave for direct messages (proved or not: see people)
 
 
 @dataclass
@@ -247,6 +249,10 @@ class RoomStore:
         if "replay_newest" not in columns:  # written before replay windows were kept
             self._db.execute(
                 "ALTER TABLE members ADD COLUMN replay_newest INTEGER NOT NULL DEFAULT 0"  # pragma: no mutate
+            )
+        if "direct_key" not in columns:  # written before direct messages
+            self._db.execute(
+                "ALTER TABLE members ADD COLUMN direct_key BLOB"  # pragma: no mutate
             )
         if version != SCHEMA_VERSION:  # only a new file is written to here: a full disk must not stop a start
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -511,12 +517,12 @@ class RoomStore:
 
     def members(self) -> list[StoredMember]:
         rows = self._db.execute(
-            "SELECT token, room, name, ip, udp_host, udp_port, plain_text, wire, replay_newest "  # pragma: no mutate
-            "FROM members ORDER BY rowid"  # pragma: no mutate
+            "SELECT token, room, name, ip, udp_host, udp_port, plain_text, wire, "  # pragma: no mutate
+            "replay_newest, direct_key FROM members ORDER BY rowid"  # pragma: no mutate
         )
         return [
-            StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt), w, rn)
-            for t, r, n, ip, h, p, pt, w, rn in rows
+            StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt), w, rn, dk)
+            for t, r, n, ip, h, p, pt, w, rn, dk in rows
         ]
 
     def events(self, room: str, limit: int) -> list[StoredEvent]:
@@ -539,7 +545,7 @@ def _member_insert(member: StoredMember) -> tuple[str, tuple]:
     host, port = member.address or (None, None)
     return (
         "INSERT INTO members (token, room, name, ip, udp_host, udp_port, "  # pragma: no mutate
-        "plain_text, wire, replay_newest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
+        "plain_text, wire, replay_newest, direct_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
         (
             member.token,
             member.room,
@@ -550,6 +556,7 @@ def _member_insert(member: StoredMember) -> tuple[str, tuple]:
             int(member.plain_text),
             member.wire,
             member.replay_newest,
+            member.direct_key,
         ),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
@@ -12,7 +13,15 @@ from ocm_gui import theme
 from ocm_gui.text.tooltip import ListboxTooltip, ellipsize
 
 
-def member_label(name: str, *, host: str | None, you: str, plain: frozenset[str], shown: str | None = None) -> str:
+def member_label(
+    name: str,
+    *,
+    host: str | None,
+    you: str,
+    plain: frozenset[str],
+    shown: str | None = None,
+    away: frozenset[str] = frozenset(),
+) -> str:
     """How one member reads in the list; marks in words (Tk shows 🔓 and the like as boxes).
     `shown`: the name as it fits (cut with "…"), the marks around it kept whole."""
     label = name if shown is None else shown
@@ -24,6 +33,8 @@ def member_label(name: str, *, host: str | None, you: str, plain: frozenset[str]
         label = _("{name} (you)").format(name=label)
     if name in plain:
         label = _("{name} (not encrypted)").format(name=label)
+    if name in away:
+        label = _("{name} (away)").format(name=label)
     return label
 
 
@@ -45,13 +56,16 @@ def not_answering_label(shown: str) -> str:
 class MemberList:
     """A heading with the count and a list box; `set` replaces what it shows."""
 
-    def __init__(self, master: tk.Misc, *, you: str):
+    def __init__(self, master: tk.Misc, *, you: str, on_message: Callable[[str], object] | None = None):
+        """`on_message(name)`: write to that person alone (double-click, or the right-click menu)."""
         self.you = you
+        self.on_message = on_message
+        self.away: frozenset[str] = frozenset()
         self.members: tuple[str, ...] = ()
         self.host_name: str | None = None
         self.full_labels: list[str] = []  # each row's whole label; the list shows them cut to its width
         self._label_for: list[Callable[[str], str]] = []  # per row: the label around a (cut) name
-        self._shown: tuple = ((), None, frozenset())  # the last set()'s arguments
+        self._shown: tuple = ((), None, frozenset(), frozenset())  # the last set()'s arguments
         self.frame = ttk.Frame(master, padding=theme.pad(master, 10, 0, 0, 0))
         self.frame.rowconfigure(1, weight=1)
         self.frame.columnconfigure(0, weight=1)
@@ -76,6 +90,10 @@ class MemberList:
         self.listbox.grid(row=1, column=0, sticky="nsew")
         self.tooltip = ListboxTooltip(self.listbox, lambda row: self.full_labels[row])
         self.listbox.bind("<Configure>", lambda e: self.fit(), add="+")
+        self.listbox.bind("<Double-Button-1>", self._double_clicked, add="+")
+        for sequence in ("<Button-3>", "<Control-Button-1>" if sys.platform == "darwin" else "<Button-2>"):
+            self.listbox.bind(sequence, self.open_menu, add="+")
+        self.menu = tk.Menu(self.listbox, tearoff=0)
         # Said in place of the list once the room is over for us; wraps, as the heading does.
         self.ended = ttk.Label(self.frame, style="Muted.TLabel", justify="left", anchor="nw")
         self.frame.bind("<Configure>", self._wrap, add="+")
@@ -84,9 +102,17 @@ class MemberList:
         for label in (self.heading, self.ended):
             label.configure(wraplength=max(40, event.width - theme.scaled(self.frame, 12)))
 
-    def set(self, members: tuple[str, ...], host: str | None, plain: frozenset[str] = frozenset()) -> None:
-        """`plain`: members whose client does not encrypt, marked in words and an amber colour."""
-        self._shown = (members, host, plain)
+    def set(
+        self,
+        members: tuple[str, ...],
+        host: str | None,
+        plain: frozenset[str] = frozenset(),
+        away: frozenset[str] = frozenset(),
+    ) -> None:
+        """`plain`: members whose client does not encrypt, marked in words and an amber colour;
+        `away`: members away from their PC, marked in words and greyed."""
+        self._shown = (members, host, plain, away)
+        self.away = away
         ordered = sorted(members, key=lambda name: (name != host, name.casefold()))
         self.members = tuple(ordered)
         self.host_name = host
@@ -100,13 +126,52 @@ class MemberList:
             # Blue is "you" everywhere (your name in the scrollback too); the star marks the host.
             if name in plain:
                 self.listbox.itemconfigure(index, foreground=theme.WARN_FG)
+            elif name in away:
+                self.listbox.itemconfigure(index, foreground=theme.MUTED)
             elif name == self.you:
                 self.listbox.itemconfigure(index, foreground=theme.OWN_FG)
         self.heading.configure(text=_("People ({count})").format(count=len(ordered)))
         self.fit()
 
     def _member_label(self, name: str, host: str | None, plain: frozenset[str], shown: str) -> str:
-        return member_label(name, host=host, you=self.you, plain=plain, shown=shown)
+        return member_label(name, host=host, you=self.you, plain=plain, shown=shown, away=self.away)
+
+    def set_away(self, name: str, away: bool) -> None:
+        members, host, plain, was_away = self._shown
+        self.set(members, host, plain, was_away | {name} if away else was_away - {name})
+
+    # --- writing to one person
+    def _row_at(self, event) -> str | None:
+        if not self.members:
+            return None
+        index = self.listbox.nearest(event.y)
+        if index < 0 or index >= len(self.members):
+            return None
+        return self.members[index]
+
+    def _double_clicked(self, event) -> None:
+        name = self._row_at(event)
+        if name is not None and name != self.you and self.on_message is not None:
+            self.on_message(name)
+
+    def open_menu(self, event) -> str:
+        name = self._row_at(event)
+        if name is None or self.on_message is None:
+            return "break"
+        self.listbox.selection_clear(0, "end")
+        self.listbox.selection_set(self.members.index(name))
+        self.menu.delete(0, "end")
+        on_message = self.on_message
+        self.menu.add_command(
+            label=_("Message {name}…").format(name=name),
+            command=lambda: on_message(name),
+            state="disabled" if name == self.you else "normal",
+        )
+        try:
+            self.menu.tk_popup(event.x_root, event.y_root)
+        finally:
+            self.menu.grab_release()
+        return "break"
 
     def fit(self) -> None:
         """Cut labels wider than the list to end in "…" (the tooltip has the whole one)."""

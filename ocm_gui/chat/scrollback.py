@@ -168,6 +168,9 @@ class Scrollback:
         self.text.bind("<Destroy>", self._unbind_wheel, add="+")
         self.text.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
+        # Who is typing (chat/typingline.py): one small line kept free, so nothing jumps.
+        self.typing_label = ttk.Label(frame, text="", style="Small.TLabel")
+        self.typing_label.grid(row=1, column=0, columnspan=2, sticky="w")
         self.more_button = ttk.Button(
             frame, text=_("New messages ↓"), style="Link.TButton", command=self.scroll_to_end, takefocus=0
         )
@@ -541,6 +544,11 @@ class Scrollback:
 
     def mark_sent(self, msg_id: int) -> None:
         self._set_status(msg_id, "✓", ("entry", "own", "status", MARK_TAG), keep=False)
+
+    def mark_status(self, msg_id: int, text: str, *, keep: bool = True) -> None:
+        """Another word for an own message's progress ("waiting for Bob", "✓✓ delivered");
+        `keep`: more may follow (its line stays tracked)."""
+        self._set_status(msg_id, text, ("entry", "own", "status", MARK_TAG), keep=keep)
 
     def mark_failed(self, msg_id: int, reason: str) -> None:
         tag = self._set_status(

@@ -24,21 +24,28 @@ from ocm_core.errors import ClientError, MessageTooLong, NotConnected
 from ocm_core.i18n import _, ngettext
 from ocm_core.net.recorder import RoomRecorder
 from ocm_core.sansio.events import (
+    AppEvent,
     ChatMessage,
     ConnectionLost,
     ConnectionRestored,
+    DirectMessage,
+    DirectUpdate,
     ErrorEvent,
     FileShared,
     HostNotAnswering,
+    KeyChanged,
     MembersChanged,
     MessageFailed,
     MessageSent,
     Notice,
     NoticeKind,
+    PresenceChanged,
     Resumed,
     RoomClosed,
     SessionGone,
+    TypingSeen,
 )
+from ocm_core.sansio.presence import TypingSender
 from ocm_core.words import event_words, notice_text, resumed_words
 from ocm_gui import ports, theme
 from ocm_gui.backend import Backend
@@ -55,6 +62,7 @@ from ocm_gui.chat.kept import kept_entries
 from ocm_gui.chat.lost import LostHost
 from ocm_gui.chat.members import MemberList
 from ocm_gui.chat.scrollback import Entry, Scrollback
+from ocm_gui.chat.typingline import TypingLine
 from ocm_gui.inbox import inbox_for
 from ocm_gui.notify.alerts import bring_forward
 
@@ -62,6 +70,10 @@ if TYPE_CHECKING:
     from ocm_gui.notify.alerts import ChatAlerts
 
 log = logging.getLogger(__name__)
+
+# What a room's client hears that is not the room's own line: for the app's direct
+# conversations, and presence and typing shown here.
+DIRECT_EVENTS = (DirectMessage, DirectUpdate, KeyChanged, PresenceChanged, TypingSeen)
 
 APP_TITLE = "Online Chat Messenger"
 KEPT_LINES = 500  # lines of the history shown when a room opens (Ctrl+F and search reach the rest)
@@ -95,6 +107,8 @@ class ChatWindow:
         link: str | None = None,
         recorder: RoomRecorder | None = None,
         on_search: Callable[[int, str], object] | None = None,
+        on_direct: Callable[[ChatWindow, AppEvent], object] | None = None,
+        on_message: Callable[[str], object] | None = None,
     ):
         """`files_dir`: where Save puts files (default: the user's Downloads folder).
         `backend`: makes the client that Rejoin joins with (default: the app's usual one).
@@ -102,7 +116,12 @@ class ChatWindow:
         room (a notification was clicked) when the view is a page of the main window.
         `recorder`: keeps the room's lines in the person's history; its earlier lines are
         shown first, and what the server sends again is not shown twice. `on_search(conversation,
-        query)`: search the room's whole history (the find bar's Older…)."""
+        query)`: search the room's whole history (the find bar's Older…). `on_direct(window,
+        event)`: what arrived for direct conversations and presence (the app's); `on_message(name)`:
+        the person asked to write to `name` alone (People list)."""
+        self._on_direct = on_direct
+        self._on_message = on_message
+        self._typing_sender = TypingSender()
         self.client = client
         self.server = server
         self.settings = settings
@@ -201,7 +220,7 @@ class ChatWindow:
         body.grid(row=3, column=0, sticky="nsew", padx=12)
         self.scrollback = Scrollback(body, username=self.username, later=self.later, on_retry=self.retry)
         body.add(self.scrollback.frame, weight=4)
-        self.people = MemberList(body, you=self.username)
+        self.people = MemberList(body, you=self.username, on_message=self._on_message)
         body.add(self.people.frame, weight=1)
 
         self.composer = Composer(
@@ -213,6 +232,8 @@ class ChatWindow:
             leave_text=self._leave_text(),
         )
         self.composer.frame.grid(row=4, column=0, sticky="ew")
+        self.typing = TypingLine(self.scrollback.typing_label)
+        self.composer.input.bind("<KeyPress>", self._keystroke, add="+")
 
         # The parts' widgets, by the names tests and the file panel use.
         self.text = self.scrollback.text
@@ -410,6 +431,7 @@ class ChatWindow:
             self.composer.show_hint(_("Not sent: {reason}").format(reason=exc), error=True)
             return None
         self.composer.clear()
+        self._typing_sender.sent_message()
         self.scrollback.clear_unread()  # they answered: they have read up to here
         self.scrollback.write([self.scrollback.own_entry(msg_id, text, time.time())], force_scroll=True)
         if self.recorder is not None:
@@ -463,7 +485,12 @@ class ChatWindow:
             if event is None:
                 continue
             shown.append(event)
+            if isinstance(event, DIRECT_EVENTS):
+                self._direct_event(event)
+                continue
             if isinstance(event, ChatMessage):
+                if not event.history:
+                    self.typing.spoke(event.sender)
                 if event.history and not scrollback.history_shown:
                     pending.append(scrollback.history_separator())
                 if not event.history:
@@ -489,7 +516,9 @@ class ChatWindow:
                 if not event.history:
                     new_messages += 1
             elif isinstance(event, MembersChanged):
-                self.people.set(tuple(event.members), event.host, event.plain)
+                self.people.set(tuple(event.members), event.host, event.plain, event.away)
+                if self._on_direct is not None:
+                    self._on_direct(self, event)
             elif isinstance(event, MessageSent):
                 flush()
                 scrollback.mark_sent(event.msg_id)
@@ -528,6 +557,24 @@ class ChatWindow:
         if new_messages and not self.focused:
             self.unread += new_messages
             self._update_title()
+
+    def _direct_event(self, event) -> None:
+        """Presence and typing shown here; direct messages handed to the app's conversations."""
+        if isinstance(event, PresenceChanged):
+            self.people.set_away(event.name, event.away)
+        elif isinstance(event, TypingSeen) and not event.direct:
+            self.typing.signal(event.name)
+            return
+        if self._on_direct is not None:
+            self._on_direct(self, event)
+
+    def _keystroke(self, event) -> None:
+        """A typing signal for the room, at most every few seconds while the person types."""
+        typing = getattr(self.client, "typing", None)
+        if typing is None or self.room_closed or not event.char or event.char in "\r\n":
+            return
+        if self._typing_sender.keystroke(time.monotonic()):
+            typing()
 
     def _show_kept(self, recorder: RoomRecorder) -> None:
         """The room's earlier lines from the history on this PC, as history."""

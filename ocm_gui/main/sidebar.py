@@ -8,11 +8,12 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from tkinter import ttk
 
-from ocm_core.i18n import _
+from ocm_core.i18n import N_, _
 from ocm_gui import theme
 from ocm_gui.main.rules import row_labels
 
 HOSTED_MARK = "★ "  # in the Basic Multilingual Plane: Tk 8.6 draws it on every system
+PRESENCE_WORDS = {"away": N_("away")}  # "online" needs no word, "offline" is greyed
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Row:
     unread: int = 0
     gone: bool = False  # greyed: not open (it ended, or could not be joined again)
     ended: bool = False  # and it says so: the room itself is over
+    presence: str = ""  # a direct conversation's person: "online", "away" or "offline" ("" for a room)
 
 
 class RoomList:
@@ -102,6 +104,14 @@ class RoomList:
             row.gone, row.ended = gone, gone and ended
             self._draw(key)
 
+    def set_presence(self, key: Hashable, presence: str) -> None:
+        """A direct conversation's person is "online", "away" or "offline" (greyed, and said
+        beside the name when nothing is unread)."""
+        row = self.rows.get(key)
+        if row is not None and row.presence != presence:
+            row.presence = presence
+            self._draw(key)
+
     def keys(self) -> list[Hashable]:
         """The rooms in the order shown."""
         return [self._keys[item] for item in self.tree.get_children("")]
@@ -148,15 +158,16 @@ class RoomList:
         row, item = self.rows[key], self._items[key]
         if label is None:
             label = str(self.tree.set(item, "room")).removeprefix(HOSTED_MARK)
-        tags = ("gone",) if row.gone else ("unread",) if row.unread else ()
-        self.tree.item(
-            item,
-            values=(
-                (HOSTED_MARK if row.hosted else "") + label,
-                _("ended") if row.ended else "" if row.gone else str(row.unread) if row.unread else "",
-            ),
-            tags=tags,
-        )
+        tags = ("gone",) if row.gone or row.presence == "offline" else ("unread",) if row.unread else ()
+        if row.ended:
+            note = _("ended")
+        elif row.gone:
+            note = ""
+        elif row.unread:
+            note = str(row.unread)
+        else:
+            note = _(PRESENCE_WORDS[row.presence]) if row.presence in PRESENCE_WORDS else ""
+        self.tree.item(item, values=((HOSTED_MARK if row.hosted else "") + label, note), tags=tags)
 
     def _chosen(self) -> None:
         key = self.selected()
