@@ -902,6 +902,99 @@ def history_search(shot: Shot):
     return shot.root, search.win
 
 
+def direct_lines(lang: str) -> list[tuple[str, str]]:
+    """(sender, text) of a direct conversation between HOST (typed) and MEMBER."""
+    if lang == "ja":
+        return [
+            (HOST, "ボブさん、来週の評価面談の資料をこっそり見てもらえますか？"),
+            (MEMBER, "もちろん。ここなら他の人には見えないので安心です"),
+            (HOST, "助かります 🙏 共有フォルダーではなく直接送りますね"),
+        ]
+    return [
+        (HOST, "Bob, could you look over my review notes before Monday? Just between us"),
+        (MEMBER, "Of course. Nobody else can read this, not even the host"),
+        (HOST, "Thanks 🙏 I'll send them here rather than in the room"),
+    ]
+
+
+def direct_room(shot: Shot):
+    """A room where HOST (this app), MEMBER and THIRD each have a key of their own, and a
+    direct conversation between HOST and MEMBER. Returns (the room, its window, MEMBER, THIRD)."""
+    from ocm_core.net.direct import DirectKeys
+
+    server = shot.server()
+
+    def keys(who: str) -> DirectKeys:
+        found = DirectKeys.load(shot.work / "keys" / who)
+        shot._cleanup.append(found.close)
+        return found
+
+    here = shot.client(server, direct=keys("here"))
+    here.create_room(shot.room, HOST)
+    bob = shot.client(server, direct=keys("bob"))
+    bob.join_room(shot.room, MEMBER)
+    hanako = shot.client(server, direct=keys("hanako"))
+    hanako.join_room(shot.room, THIRD)
+    chat = shot.app.open_chat(here, share_address=shot.share_address(server))
+    shot.size_window((980, 640))
+    shot.pump(lambda: len(chat.member_labels()) == 3, "three people in the room")
+    window = shot.app.directs.open(chat, MEMBER)
+    for sender, text in direct_lines(shot.lang):
+        if sender == HOST:
+            window.input.insert("1.0", text)
+            msg_id = window.send()
+            shot.pump(lambda m=msg_id: not window.scrollback.is_tracked(m), "the message delivered")
+        else:
+            bob.send_direct(HOST, text)
+            shot.pump(lambda t=text: t in window.scrollback.transcript(), "Bob's answer")
+    return chat, window, bob, hanako
+
+
+@scenario("direct", "a direct conversation: sealed for one person, delivered marks, who is away and who is typing")
+def direct(shot: Shot):
+    chat, window, bob, hanako = direct_room(shot)
+    need(window, "typing")
+    hanako.set_away(True)
+    shot.pump(lambda: any(THIRD in label and label != THIRD for label in chat.member_labels()), "花子 away")
+    bob.typing(HOST)
+    shot.pump(lambda: window.typing.text(), "Bob typing")
+    window.input.focus_set()
+    return shot.root
+
+
+@scenario("people-presence", "a room's People: who is away, who is typing, and the direct conversation in the sidebar")
+def people_presence(shot: Shot):
+    chat, _window, bob, hanako = direct_room(shot)
+    shot.app.show_room(chat)
+    hanako.set_away(True)
+    shot.pump(lambda: any(THIRD in label and label != THIRD for label in chat.member_labels()), "花子 away")
+    bob.typing()
+    shot.pump(lambda: chat.typing.text(), "Bob typing in the room")
+    chat.input.focus_set()
+    return shot.root
+
+
+@scenario("direct-key-changed", "a person's key changed: said plainly, with the safety code to compare aloud")
+def direct_key_changed(shot: Shot):
+    from ocm_core.net.direct import DirectKeys
+
+    chat, window, bob, _hanako = direct_room(shot)
+    bob.leave()
+    shot.pump(lambda: MEMBER not in chat.client.members, "Bob gone")
+    again = shot.client(shot_server_of(chat), direct=DirectKeys.load(shot.work / "keys" / "bob-new-pc"))
+    again.join_room(shot.room, MEMBER)
+    shot.pump(lambda: window.banners.visible, "the key-changed banner")
+    window.show_safety()
+    dialog = next(w for w in shot.root.winfo_children() if w.winfo_class() == "Toplevel")
+    shot.pump(lambda: dialog.winfo_viewable(), "the safety code")
+    return shot.root, dialog
+
+
+def shot_server_of(chat):
+    """A stand-in with the tcp_address Shot.client wants, for the server `chat` is on."""
+    return type("Where", (), {"tcp_address": ("127.0.0.1", chat.client.tcp_port)})()
+
+
 # ---------------------------------------------------------------------- running
 
 

@@ -38,8 +38,8 @@ def presence_text(presence: Presence) -> str:
     if presence is Presence.AWAY:
         return _("away")
     if presence is Presence.OFFLINE:
-        return _("not here: what you write waits for them on the server")
-    return _("here")
+        return _("offline: what you write waits for them on the server")
+    return _("online")
 
 
 class DirectWindow:
