@@ -117,3 +117,27 @@ def test_three_terminals_a_direct_message_is_seen_by_its_recipient_alone(process
         assert secret not in log_text
     assert b"a line for everyone" not in wire  # room traffic is sealed too: the capture sees only ciphertext
     assert len(capture.frames) > 20  # it did capture the room's datagrams
+
+
+def test_away_back_who_and_refusals_in_the_terminal(processes, tmp_path):
+    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--no-db")
+    address = "127.0.0.1:" + server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
+    chat = ["ocm_core.cli.chat", "--no-history", "--server", address]
+    alice = processes(*chat, "--create", "office", "--name", "alice", env=install(tmp_path, "alice"))
+    alice.expect(r"host of room 'office'")
+    bob = processes(*chat, "--join", "office", "--name", "bob", env=install(tmp_path, "bob"))
+    bob.expect(r"in room 'office'")
+    alice.type("/away")
+    alice.expect(r"You are shown as away")
+    bob.expect(r"\* alice is away\.")
+    bob.type("/who")
+    bob.expect(r"here: alice \(away\)")
+    alice.type("/back")
+    bob.expect(r"\* alice is back\.")
+    bob.type("/dm nobody hello")
+    bob.expect(r"nobody has not been seen with a key on this server")
+    bob.type("/dm bob hello")
+    bob.expect(r"That is you")
+    for process in (alice, bob):
+        process.type("/quit")
+        assert process.finish() == 0

@@ -61,12 +61,14 @@ class DirectWindow:
         on_verified: Callable[[], object],
         on_typing: Callable[[], object],
         on_close: Callable[[DirectWindow], object],
+        on_wanted: Callable[[DirectWindow], object],
         kept: list[Line] = (),  # type: ignore[assignment]
     ):
         self.name, self.username, self.server = name, me, server
         self.room = f"{MARK} {name}"  # how notifications and the title name it
         self._send, self._limit, self._safety = send, limit, safety
         self._on_verified, self._on_typing, self._on_close = on_verified, on_typing, on_close
+        self._on_wanted = on_wanted
         self.page = ttk.Frame(container)
         self.win = self.page.winfo_toplevel()
         self.unread = 0
@@ -245,7 +247,10 @@ class DirectWindow:
                 self.alerts.seen()
 
     def come_forward(self) -> None:
-        self.input.focus_set()
+        """A notification was clicked: the app shows this conversation, the cursor in its input."""
+        if not self.destroyed:
+            self._on_wanted(self)
+            self.input.focus_force()
 
     def input_enabled(self) -> bool:
         return True

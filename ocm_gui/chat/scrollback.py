@@ -106,6 +106,7 @@ class Scrollback:
         on_retry: Callable[[int], object],
         open_url: Callable[[str], object] = webbrowser.open,
         now: Callable[[], float] = time.time,
+        on_message: Callable[[str], object] | None = None,
     ):
         """`open_url(address)` opens a clicked link (the browser; tests put a recorder there);
         `now()` tells the date lines which day is today."""
@@ -175,7 +176,8 @@ class Scrollback:
             frame, text=_("New messages ↓"), style="Link.TButton", command=self.scroll_to_end, takefocus=0
         )
         self._configure_tags()
-        self.actions = TextActions(self.text, open_url=open_url)  # after the tags: its link tag wins
+        # After the tags: its link tag wins. A sender's name offers a direct message.
+        self.actions = TextActions(self.text, open_url=open_url, on_message=on_message)
 
     def _configure_tags(self) -> None:
         t = self.text

@@ -33,7 +33,11 @@ class TextActions:
     """Copying, links and the context menu of a read-only Text. Create it after the Text's
     other tags, so that a link's colour wins over theirs."""
 
-    def __init__(self, text: tk.Text, *, open_url: Callable[[str], object]):
+    def __init__(
+        self, text: tk.Text, *, open_url: Callable[[str], object], on_message: Callable[[str], object] | None = None
+    ):
+        """`on_message(name)`: a sender's name right-clicked offers to write to them alone."""
+        self._on_message = on_message
         self.text = text
         self.open_url = open_url
         text.bind("<<Copy>>", self.copy)
@@ -128,8 +132,21 @@ class TextActions:
         link = self.link_at(index)
         if link is not None:
             items.append((_("Copy link"), "normal", lambda: self._to_clipboard(link)))
+        sender = self.sender_at(index)
+        if sender is not None and self._on_message is not None:
+            on_message = self._on_message
+            items.append((_("Message {name}…").format(name=sender), "normal", lambda: on_message(sender)))
         items.append((_("Select all"), "normal", self.select_all))
         return items
+
+    def sender_at(self, index: str) -> str | None:
+        """The name of another person's message where `index` is (on the name itself)."""
+        tags = self.text.tag_names(index)
+        if "sender" not in tags or "ownsender" in tags:
+            return None
+        found = self.text.tag_prevrange("sender", f"{index} + 1c")
+        name = self.text.get(*found).strip() if found else ""
+        return name or None
 
     def post_menu(self, index: str, x_root: int, y_root: int) -> None:
         self.menu.delete(0, "end")

@@ -218,7 +218,9 @@ class ChatWindow:
 
         body = ttk.Panedwindow(win, orient="horizontal")
         body.grid(row=3, column=0, sticky="nsew", padx=12)
-        self.scrollback = Scrollback(body, username=self.username, later=self.later, on_retry=self.retry)
+        self.scrollback = Scrollback(
+            body, username=self.username, later=self.later, on_retry=self.retry, on_message=self._on_message
+        )
         body.add(self.scrollback.frame, weight=4)
         self.people = MemberList(body, you=self.username, on_message=self._on_message)
         body.add(self.people.frame, weight=1)

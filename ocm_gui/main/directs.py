@@ -116,6 +116,7 @@ class DirectConversations:
             on_verified=lambda: self._verified(key),
             on_typing=lambda: self._typing(key),
             on_close=self.close,
+            on_wanted=self._wanted,
             kept=self._kept_lines(recorder, name),
         )
         self.windows[key] = window
@@ -128,6 +129,10 @@ class DirectConversations:
         if changed is not None:
             window.key_changed(changed)
         return window
+
+    def _wanted(self, window: DirectWindow) -> None:
+        self.app.show_window()
+        self.app.show_room(window)
 
     def close(self, window: DirectWindow) -> None:
         """Off the sidebar; its lines stay in the history (and come back when it is opened again)."""

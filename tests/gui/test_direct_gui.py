@@ -140,3 +140,26 @@ def test_a_direct_conversation_is_kept_in_the_history_and_shown_when_opened_agai
     again = app.directs.open(chat, "bob")
     assert "keep this line" in again.scrollback.transcript()
     assert "kept on this PC" in again.scrollback.transcript()
+
+
+def test_a_senders_name_in_the_room_offers_a_direct_message(app, root, office):
+    chat, bob, _carol, _person = office
+    bob.send("who has the projector key?")
+    pump(root, lambda: "projector" in chat.transcript(), what="bob's line")
+    text = chat.scrollback.text
+    start, _end = text.tag_prevrange("sender", "end")
+    assert text.get(start, _end).strip() == "bob"
+    items = {label: action for label, _state, action in chat.scrollback.actions.menu_items(start)}
+    assert "Message bob…" in items
+    assert not any(label.startswith("Message") for label, _s, _a in chat.scrollback.actions.menu_items("1.0"))
+    items["Message bob…"]()
+    assert isinstance(app.shown, DirectWindow) and app.shown.name == "bob"
+
+
+def test_a_notification_click_shows_the_direct_conversation(app, root, office):
+    chat, bob, _carol, _person = office
+    bob.send_direct("ann", "are you there?")
+    window = pump(root, lambda: app.directs.windows.get((chat.client.server_fingerprint, "bob")), what="opened")
+    assert app.shown is chat  # it came in the background
+    window.alerts.clicked()
+    assert app.shown is window

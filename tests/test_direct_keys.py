@@ -1,0 +1,96 @@
+"""What the recipient's app does with each mail the server hands it (ocm_core/net/direct.py):
+only a message its sender sealed for us, under its id, opens; a replay, a forgery, a message
+moved to another sender or id, or one dated far from now is dropped (and never shown); a
+sender's new key is told before its message."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from ocm_core import wire as p
+from ocm_core.net.direct import DirectKeys
+from ocm_core.sansio import events as ev
+
+SERVER = "ABCD-EFGH-IJKL-MNOP-QRST"
+
+
+@pytest.fixture
+def pair(tmp_path):
+    alice, bob = DirectKeys.load(tmp_path / "alice"), DirectKeys.load(tmp_path / "bob")
+    yield alice, bob
+    alice.close()
+    bob.close()
+
+
+def mail_of(frame: p.Direct, sender_key: bytes, sender: str = "alice", mail_id: int = 1) -> p.Mail:
+    return p.Mail(mail_id, p.MailKind.MESSAGE, int(time.time() * 1000), frame.msg_id, sender_key, sender, frame.sealed)
+
+
+def test_a_genuine_message_opens_once_and_its_replay_is_dropped(pair):
+    alice, bob = pair
+    frame = alice.seal("bob", bob.public, "会議は3時から")
+    events = bob.open(SERVER, mail_of(frame, alice.public))
+    assert [type(e) for e in events] == [ev.DirectMessage]
+    assert (events[0].sender, events[0].text, events[0].msg_id) == ("alice", "会議は3時から", frame.msg_id)
+    assert bob.open(SERVER, mail_of(frame, alice.public, mail_id=2)) == []  # the same message again
+    assert bob.refused == 1
+
+
+def test_a_message_moved_to_another_sender_id_or_altered_does_not_open(pair, tmp_path):
+    alice, bob = pair
+    mallory = DirectKeys.load(tmp_path / "mallory")
+    frame = alice.seal("bob", bob.public, "pay the invoice")
+    as_mallory = mail_of(frame, mallory.public, "mallory")
+    other_id = p.Mail(1, p.MailKind.MESSAGE, 0, frame.msg_id ^ 1, alice.public, "alice", frame.sealed)
+    flipped = bytearray(frame.sealed)
+    flipped[40] ^= 1
+    altered = p.Mail(1, p.MailKind.MESSAGE, 0, frame.msg_id, alice.public, "alice", bytes(flipped))
+    for mail in (as_mallory, other_id, altered):
+        assert bob.open(SERVER, mail) == []
+    assert bob.refused == 3
+    # none of them used up the genuine one's id
+    assert [type(e) for e in bob.open(SERVER, mail_of(frame, alice.public))] == [ev.DirectMessage]
+    mallory.close()
+
+
+def test_a_message_for_someone_else_does_not_open(pair, tmp_path):
+    alice, bob = pair
+    carol = DirectKeys.load(tmp_path / "carol")
+    frame = alice.seal("carol", carol.public, "for carol only")
+    assert bob.open(SERVER, mail_of(frame, alice.public)) == []
+    carol.close()
+
+
+def test_a_message_dated_a_year_ago_is_refused(pair, monkeypatch):
+    alice, bob = pair
+    year_ago = time.time() - 366 * 86400
+    monkeypatch.setattr(time, "time", lambda: year_ago)
+    frame = alice.seal("bob", bob.public, "old")
+    monkeypatch.undo()
+    assert bob.open(SERVER, mail_of(frame, alice.public)) == []
+
+
+def test_a_senders_new_key_is_told_before_the_message(pair, tmp_path):
+    alice, bob = pair
+    first = alice.seal("bob", bob.public, "hello")
+    bob.open(SERVER, mail_of(first, alice.public))
+    alice_again = DirectKeys.load(tmp_path / "alice-new-pc")
+    second = alice_again.seal("bob", bob.public, "new laptop")
+    events = bob.open(SERVER, mail_of(second, alice_again.public))
+    assert [type(e) for e in events] == [ev.KeyChanged, ev.DirectMessage]
+    assert events[0].previous == alice.public and events[0].key == alice_again.public
+    assert bob.safety_code(alice_again.public) == alice_again.safety_code(bob.public)
+    alice_again.close()
+
+
+def test_the_key_file_is_kept_between_runs_and_private(tmp_path):
+    first = DirectKeys.load(tmp_path / "me")
+    again = DirectKeys.load(tmp_path / "me")
+    assert first.public == again.public
+    if os.name == "posix":  # Windows guards it with the profile's ACL
+        assert (tmp_path / "me" / "direct.key").stat().st_mode & 0o077 == 0
+    first.close()
+    again.close()
