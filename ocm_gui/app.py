@@ -635,6 +635,7 @@ class App:
         self._fit_min_size()
         if self.directs.me.state is Presence.AWAY:
             self.directs.say_presence(chat)
+        self.directs.room_opened(chat)
         if show:
             self.show_room(chat)
         else:
@@ -988,14 +989,19 @@ class App:
     def _chat_closed(self, chat: ChatWindow) -> None:
         if chat in self.chats:
             self.chats.remove(chat)
-        self.directs.room_over(chat)
+        self.directs.room_over(chat, ended=chat.room_ended)
         if self.closing:
             return
-        keys = self.sidebar.keys()
-        at = keys.index(chat) if chat in keys else 0
-        self.sidebar.remove(chat)
+        self.take_off_sidebar(chat)
         self._tray_rooms()
-        if self.shown is chat:
+
+    def take_off_sidebar(self, key: object) -> None:
+        """Remove a room or conversation from the sidebar; if it was shown, the one now in its
+        place (or the start page) is shown."""
+        keys = self.sidebar.keys()
+        at = keys.index(key) if key in keys else 0
+        self.sidebar.remove(key)
+        if self.shown is key:
             rest = self.sidebar.keys()
             if rest:
                 self.show_room(rest[min(at, len(rest) - 1)])

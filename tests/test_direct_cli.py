@@ -11,37 +11,12 @@ import threading
 
 import pytest
 from test_cli import processes
+from test_encryption import LoopbackCapture
 
 pytestmark = pytest.mark.slow
 
 SECRET = "ZEBRA-SECRET-4217"
 SECRET_JA = "極秘の打ち合わせ"
-
-
-class LoopbackCapture:
-    """Every frame on the loopback interface while it runs (Linux, as root: an AF_PACKET socket)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
-        self.sock.bind(("lo", 0))
-        self.sock.settimeout(0.2)
-        self.frames: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.frames.append(self.sock.recv(65535))
-            except TimeoutError:
-                continue
-
-    def stop(self) -> bytes:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-        return b"\n".join(self.frames)
 
 
 def process_memory(pid: int) -> bytes:
@@ -141,3 +116,12 @@ def test_away_back_who_and_refusals_in_the_terminal(processes, tmp_path):
     for process in (alice, bob):
         process.type("/quit")
         assert process.finish() == 0
+
+
+def test_a_name_with_a_space_is_found_whole():
+    from ocm_core.cli.direct import split_recipient
+
+    members = ("山田", "山田 太郎", "bob")
+    assert split_recipient("山田 太郎 資料を送りました", members) == ("山田 太郎", "資料を送りました")
+    assert split_recipient("山田 こんにちは", members) == ("山田", "こんにちは")
+    assert split_recipient("carol hi there", members) == ("carol", "hi there")

@@ -32,10 +32,11 @@ def mail_of(frame: p.Direct, sender_key: bytes, sender: str = "alice", mail_id: 
 def test_a_genuine_message_opens_once_and_its_replay_is_dropped(pair):
     alice, bob = pair
     frame = alice.seal("bob", bob.public, "会議は3時から")
-    events = bob.open(SERVER, mail_of(frame, alice.public))
-    assert [type(e) for e in events] == [ev.DirectMessage]
+    events, kept = bob.open(SERVER, mail_of(frame, alice.public))
+    assert [type(e) for e in events] == [ev.DirectMessage] and kept
     assert (events[0].sender, events[0].text, events[0].msg_id) == ("alice", "会議は3時から", frame.msg_id)
-    assert bob.open(SERVER, mail_of(frame, alice.public, mail_id=2)) == []  # the same message again
+    # the same message again: not shown, but had (its receipt says delivered, not unopened)
+    assert bob.open(SERVER, mail_of(frame, alice.public, mail_id=2)) == ([], True)
     assert bob.refused == 1
 
 
@@ -49,10 +50,10 @@ def test_a_message_moved_to_another_sender_id_or_altered_does_not_open(pair, tmp
     flipped[40] ^= 1
     altered = p.Mail(1, p.MailKind.MESSAGE, 0, frame.msg_id, alice.public, "alice", bytes(flipped))
     for mail in (as_mallory, other_id, altered):
-        assert bob.open(SERVER, mail) == []
+        assert bob.open(SERVER, mail) == ([], False)
     assert bob.refused == 3
     # none of them used up the genuine one's id
-    assert [type(e) for e in bob.open(SERVER, mail_of(frame, alice.public))] == [ev.DirectMessage]
+    assert [type(e) for e in bob.open(SERVER, mail_of(frame, alice.public))[0]] == [ev.DirectMessage]
     mallory.close()
 
 
@@ -60,7 +61,7 @@ def test_a_message_for_someone_else_does_not_open(pair, tmp_path):
     alice, bob = pair
     carol = DirectKeys.load(tmp_path / "carol")
     frame = alice.seal("carol", carol.public, "for carol only")
-    assert bob.open(SERVER, mail_of(frame, alice.public)) == []
+    assert bob.open(SERVER, mail_of(frame, alice.public)) == ([], False)
     carol.close()
 
 
@@ -70,7 +71,7 @@ def test_a_message_dated_a_year_ago_is_refused(pair, monkeypatch):
     monkeypatch.setattr(time, "time", lambda: year_ago)
     frame = alice.seal("bob", bob.public, "old")
     monkeypatch.undo()
-    assert bob.open(SERVER, mail_of(frame, alice.public)) == []
+    assert bob.open(SERVER, mail_of(frame, alice.public)) == ([], False)
 
 
 def test_a_senders_new_key_is_told_before_the_message(pair, tmp_path):
@@ -79,7 +80,7 @@ def test_a_senders_new_key_is_told_before_the_message(pair, tmp_path):
     bob.open(SERVER, mail_of(first, alice.public))
     alice_again = DirectKeys.load(tmp_path / "alice-new-pc")
     second = alice_again.seal("bob", bob.public, "new laptop")
-    events = bob.open(SERVER, mail_of(second, alice_again.public))
+    events, _kept = bob.open(SERVER, mail_of(second, alice_again.public))
     assert [type(e) for e in events] == [ev.KeyChanged, ev.DirectMessage]
     assert events[0].previous == alice.public and events[0].key == alice_again.public
     assert bob.safety_code(alice_again.public) == alice_again.safety_code(bob.public)

@@ -167,7 +167,7 @@ def head(kind: int) -> bytes:
         (head(0x14) + bytes(8) + b"\x04\x00", "unknown direct state 4"),
         (head(0x14) + bytes(8) + b"\x03\x07", "unknown refusal 7"),
         (head(0x15) + bytes(8) + b"\x00" + bytes(16) + BOB_KEY + b"\x03bob" + SEALED_49, "unknown mail kind 0"),
-        (head(0x15) + bytes(8) + b"\x03" + bytes(16) + BOB_KEY + b"\x03bob", "unknown mail kind 3"),
+        (head(0x15) + bytes(8) + b"\x04" + bytes(16) + BOB_KEY + b"\x03bob", "unknown mail kind 4"),
     ],
 )
 def test_values_outside_their_enums_are_refused(body, match):

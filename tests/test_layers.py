@@ -45,6 +45,7 @@ LAYERS = [
     ("ocm_gui.chat", 13),
     ("ocm_gui.dialogs", 13),
     ("ocm_gui.app", 14),
+    ("ocm_gui.main.directs", 14),  # the main window's direct conversations: pages of chat/
     ("ocm_gui.selftest", 14),
     ("ocm_gui.__main__", 15),
 ]

@@ -114,7 +114,10 @@ class Server:
             person.token, person.member_key = p.decode_grant(decision.completion)
             person.challenge = p.decode_grant_challenge(decision.completion)
             person.channel = SealedChannel.for_client(person.member_key)
-            self.sync(person, person.key.prove(person.challenge, person.token) if prove and give_key else None)
+            proving = prove and give_key
+            self.sync(
+                person, person.key.prove(person.challenge, person.token, self.identity.fingerprint) if proving else None
+            )
         else:
             person.token = decision.completion
         self.send(person, p.encode_heartbeat(0))
@@ -336,7 +339,7 @@ def test_nothing_is_handed_to_a_returning_member_before_it_proves_its_key(server
     again = server.join("bob", bob.key, prove=False)
     server.tick(1.0)
     assert again.take(p.Mail) == []
-    server.sync(again, again.key.prove(again.challenge, again.token))
+    server.sync(again, again.key.prove(again.challenge, again.token, server.identity.fingerprint))
     server.tick()
     assert [again.read(m).text for m in again.take(p.Mail)] == ["wait for proof"]
 
@@ -371,7 +374,7 @@ def test_a_sender_without_a_proven_key_is_refused(server, trio, how):
     alice, bob, _ = trio
     dan = server.join("dan", give_key=how != "no key given", prove=False)
     if how == "proved wrongly":
-        server.sync(dan, PersonalKey.generate().prove(dan.challenge, dan.token))
+        server.sync(dan, PersonalKey.generate().prove(dan.challenge, dan.token, server.identity.fingerprint))
     server.direct(dan, bob, "hi bob", 1)
     assert state_of(dan) == refused(Refusal.NEEDS_KEY, 1)
     assert bob.take(p.Mail) == []
@@ -464,7 +467,8 @@ def test_a_member_claiming_bobs_key_without_proving_it_gets_nothing_and_may_not_
     server.direct(alice, "bob", "for bob only", 3, key=bob.key.public)
     assert state_of(alice) == [(3, DirectState.KEPT, Refusal.NONE)]
     mallory = server.join("mallory", claim=bob.key.public, prove=False)
-    server.sync(mallory, mallory.key.prove(mallory.challenge, mallory.token))  # proves her own key, not bob's
+    # she proves her own key, not bob's
+    server.sync(mallory, mallory.key.prove(mallory.challenge, mallory.token, server.identity.fingerprint))
     assert "mallory" not in dict(server.sync(mallory).keys)
     server.tick(1.0)
     assert mallory.take(p.Mail) == []
@@ -480,8 +484,8 @@ def test_a_member_claiming_bobs_key_without_proving_it_gets_nothing_and_may_not_
 def test_a_proof_made_for_another_tokens_challenge_fails(server, trio):
     alice, bob, _ = trio
     dan = server.join("dan", prove=False)
-    server.sync(dan, dan.key.prove(alice.challenge, dan.token))
-    server.sync(dan, dan.key.prove(dan.challenge, alice.token))
+    server.sync(dan, dan.key.prove(alice.challenge, dan.token, server.identity.fingerprint))
+    server.sync(dan, dan.key.prove(dan.challenge, alice.token, server.identity.fingerprint))
     assert "dan" not in dict(server.sync(dan).keys)
     server.direct(dan, bob, "hi", 1)
     assert state_of(dan) == refused(Refusal.NEEDS_KEY, 1)
@@ -738,7 +742,7 @@ def test_a_proof_the_full_disk_did_not_take_is_taken_at_a_later_sync(tmp_path, c
     server.join("alice")
     bob = server.join("bob")
     dan = server.join("dan", prove=False)
-    proof = dan.key.prove(dan.challenge, dan.token)
+    proof = dan.key.prove(dan.challenge, dan.token, server.identity.fingerprint)
     store.full = True
     assert "dan" not in dict(server.sync(dan, proof).keys)  # its write fails: not proven
     server.direct(dan, bob, "hi", 1)

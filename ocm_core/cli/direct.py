@@ -21,6 +21,16 @@ def direct_help() -> str:
     return _("/dm NAME TEXT writes to one person only (sealed: the host cannot read it); /away, /back, /who.")
 
 
+def split_recipient(rest: str, members: tuple[str, ...]) -> tuple[str, str]:
+    """(name, text) of "/dm NAME TEXT": a member's name may hold spaces (山田 太郎), so the
+    longest member name that starts the line wins; else the first word is the name."""
+    for name in sorted(members, key=len, reverse=True):
+        if rest.startswith(name + " "):
+            return name, rest[len(name) + 1 :]
+    name, _space, text = rest.partition(" ")
+    return name, text
+
+
 def _clock(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch).strftime("%H:%M")
 
@@ -49,7 +59,7 @@ class DirectTerminal:
         if announce is not None:
             self.client.set_away(False)
         if command == "/dm":
-            name, _space, message = rest.strip().partition(" ")
+            name, message = split_recipient(rest.strip(), self.client.members)
             if not name or not message.strip():
                 return "! " + _("Write it as: /dm NAME TEXT")
             msg_id = self.client.send_direct(name, message)
@@ -133,9 +143,8 @@ class DirectTerminal:
             ).format(name=name)
         if event.status is ev.DirectStatus.DELIVERED:
             return f"* {MARK} " + _("delivered to {name}").format(name=name) if sent is not None else None
-        if event.status is ev.DirectStatus.FAILED:
-            text = sent[1] if sent is not None else ""
+        if event.status is ev.DirectStatus.FAILED and sent is not None:
             return "! " + _("not sent to {name}: {text} ({reason})").format(
-                name=name, text=repr(text), reason=event.reason
+                name=name, text=repr(sent[1]), reason=event.reason
             )
         return None

@@ -120,35 +120,39 @@ class PersonalKey:
         except InvalidTag:
             raise DirectOpenFailed() from None
 
-    def prove(self, challenge: bytes, token: bytes) -> bytes:
-        """Proof that we hold this key, for the server that gave `token` and `challenge` (its
-        one-off public key for this token): only the two ends of X25519(ours, challenge) can
-        make it, so nobody joins under another's public key to take their waiting messages."""
+    def prove(self, challenge: bytes, token: bytes, server: str) -> bytes:
+        """Proof that we hold this key, for the server whose identity is `server` (its
+        fingerprint, as checked over TLS) and that gave `token` and `challenge` (its one-off
+        public key for this token): only the two ends of X25519(ours, challenge) can make it, so
+        nobody joins under another's public key to take their waiting messages; and it names
+        the server, so another server cannot pass our proof on to it."""
         try:
             secret = self._private.exchange(_public(challenge))
         except (ValueError, DirectOpenFailed):
             return b""  # a challenge that is not a key: nothing could prove anything with it
-        return _possession(secret, self.public, token)
+        return _possession(secret, self.public, token, server)
 
 
 class Challenge:
     """The server's side of `PersonalKey.prove`: a key derived from its secret and a member's
     token (so it needs no storing and survives a restart)."""
 
-    def __init__(self, seed: bytes):
+    def __init__(self, seed: bytes, server: str):
         self._private = X25519PrivateKey.from_private_bytes(seed)
         self.public = self._private.public_key().public_bytes_raw()
+        self.server = server  # this server's identity fingerprint
 
     def check(self, claimed: bytes, token: bytes, proof: bytes) -> bool:
         try:
             secret = self._private.exchange(_public(claimed))
         except (ValueError, DirectOpenFailed):
             return False
-        return hmac.compare_digest(proof, _possession(secret, claimed, token))
+        return hmac.compare_digest(proof, _possession(secret, claimed, token, self.server))
 
 
-def _possession(secret: bytes, public: bytes, token: bytes) -> bytes:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=LABEL + b" possession" + public).derive(secret)
+def _possession(secret: bytes, public: bytes, token: bytes, server: str) -> bytes:
+    info = LABEL + b" possession" + public + server.encode("utf-8")
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
     return hmac.digest(key, token, "sha256")
 
 

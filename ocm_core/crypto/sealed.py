@@ -129,6 +129,7 @@ class MemberKeys:
     def __init__(self, identity: ServerIdentity, epoch: int):
         self._secret = _hkdf(identity.private_bytes(), b"ocm member keys v1")
         self.epoch = epoch
+        self.fingerprint = identity.fingerprint
 
     def key_for(self, token: bytes) -> bytes:
         return hmac.digest(self._secret, token, "sha256")
@@ -141,7 +142,7 @@ class MemberKeys:
 
     def direct_challenge(self, token: bytes) -> Challenge:
         """The one-off key a member proves its direct-message key against (crypto/direct.py)."""
-        return Challenge(hmac.digest(self._secret, b"direct challenge " + token, "sha256"))
+        return Challenge(hmac.digest(self._secret, b"direct challenge " + token, "sha256"), self.fingerprint)
 
 
 def key_proof(member_key: bytes) -> bytes:

@@ -135,6 +135,9 @@ class ChatClient:
         self._proof: str | None = None
         self.direct = direct if not plain else None
         self._direct_proof: str | None = None  # that we hold direct's key, for our SYNCs
+        self._unsettled: list[ev.MembersChanged | p.Mail] = []  # for _settle(), outside _lock
+        self._settling = threading.Lock()
+        self._away = False  # what we last told the room; said again after the server forgot it
         self.events: queue.Queue = queue.Queue()
         self.room: str | None = None
         self.username: str | None = None
@@ -246,6 +249,7 @@ class ChatClient:
             now = time.monotonic()
             datagrams = self._carry_out(session.apply_snapshot(snapshot, now)) + self._carry_out(session.tick(now))
         self._send_all(datagrams)
+        self._settle()
         for name, target in (("ocm-client-recv", self._receive_loop), ("ocm-client-timer", self._timer_loop)):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -298,8 +302,10 @@ class ChatClient:
 
     def _prove_direct_key(self, grant: bytes, token: bytes) -> None:
         challenge = p.decode_grant_challenge(grant) if self.direct is not None else None
-        if self.direct is not None and challenge is not None:
-            self._direct_proof = base64.b64encode(self.direct.personal.prove(challenge, token)).decode("ascii")
+        server = self.server_fingerprint  # as TLS showed it: a proof for this server alone
+        if self.direct is not None and challenge is not None and server is not None:
+            proof = self.direct.personal.prove(challenge, token, server)
+            self._direct_proof = base64.b64encode(proof).decode("ascii")
 
     def _sync(self) -> p.RoomSnapshot:
         assert self.room is not None  # set by joining
@@ -432,19 +438,30 @@ class ChatClient:
     def _carry_out(self, out: Output) -> list[bytes]:
         """Queue the session's events (the caller holds `_lock`, which keeps their order)
         and note what its state now means for the threads; return the datagrams to send.
-        Direct messages are opened here, and acknowledged once kept (or refused)."""
+        Direct messages and members' keys are set aside for `_settle()`, which the caller runs
+        after it lets go of the lock: they write to the disk, which must not hold up the others."""
         for event in out.events:
             if isinstance(event, ev.MembersChanged):
-                self._learn_keys(event)
+                self._unsettled.append(event)
             self.events.put(event)
-        for mail in out.mail:
-            out.datagrams += self._take_mail(mail)
+        self._unsettled.extend(out.mail)
         state = self._joined_session.state
         if state is not SessionState.JOINING:
             self._answered.set()
         if state is SessionState.CLOSED:
             self._stop.set()
         return out.datagrams
+
+    def _settle(self) -> None:
+        """Remember members' keys and open direct messages set aside by `_carry_out` (outside
+        `_lock`), then acknowledge what was taken."""
+        with self._settling:
+            while self._unsettled:
+                item = self._unsettled.pop(0)
+                if isinstance(item, ev.MembersChanged):
+                    self._learn_keys(item)
+                else:
+                    self._send_all(self._take_mail(item))
 
     def _learn_keys(self, event: ev.MembersChanged) -> None:
         server = self.server_fingerprint
@@ -464,12 +481,14 @@ class ChatClient:
         if self.direct is None or server is None:
             return []
         try:
-            for event in self.direct.open(server, mail):
-                self.events.put(event)
+            taken, kept = self.direct.open(server, mail)
         except StoreWriteError as exc:  # not recorded as seen: the server hands it again later
             log.warning("could not keep a direct message yet: %s", exc)
             return []
-        return [self._joined_session.mail_got(mail.mail_id)]
+        for event in taken:
+            self.events.put(event)
+        with self._lock:
+            return [self._joined_session.mail_got(mail.mail_id, kept)]
 
     # --- direct messages, presence, typing -------------------------------------------------
 
@@ -515,6 +534,7 @@ class ChatClient:
 
     def set_away(self, away: bool) -> None:
         """Tell the room we are away (or back)."""
+        self._away = away
         self._signal(lambda session: session.presence(away))
 
     def typing(self, to: str = "") -> None:
@@ -571,6 +591,7 @@ class ChatClient:
                 log.exception("error handling a datagram from the server")
                 continue
             self._send_all(datagrams)
+            self._settle()
 
     def _timer_loop(self) -> None:
         while not self._stop.wait(0.05):
@@ -622,6 +643,9 @@ class ChatClient:
             except errors.LocalProtocolError:
                 return  # we left meanwhile
         self._send_all(datagrams)
+        self._settle()
+        if self._away:  # a server that took us back knows nothing of it
+            self.set_away(True)
 
     def _resync(self) -> None:
         """The server no longer holds events we missed: fetch the room over TCP again."""
@@ -640,3 +664,6 @@ class ChatClient:
             except errors.LocalProtocolError:
                 return  # we left, or the room closed, while the snapshot was on its way
         self._send_all(datagrams)
+        self._settle()
+        if self._away and self.username not in snapshot.away:
+            self.set_away(True)  # the server lost it (a restart): said again

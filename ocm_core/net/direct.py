@@ -64,29 +64,32 @@ class DirectKeys:
         plaintext = p.encode_direct_text(p.DirectText(int(time.time() * 1000), text))
         return p.Direct(msg_id, key, recipient, self.personal.seal(key, msg_id, plaintext).to_bytes())
 
-    def open(self, server: str, mail: p.Mail) -> list[ev.AppEvent]:
-        """The events a MAIL brings: KeyChanged first if its sender's key is new to us, then
-        the message; nothing for one that does not open, or that we had already.
+    def open(self, server: str, mail: p.Mail) -> tuple[list[ev.AppEvent], bool]:
+        """The events a MAIL brings (KeyChanged first if its sender's key is new to us, then
+        the message), and whether we have it (shown now, or before: its id was seen). A MAIL
+        that does not open, or is dated too far from now, brings nothing and is not had.
         StoreWriteError (from the book) means: not recorded, so do not acknowledge it yet."""
         try:
             plaintext = self.personal.open(mail.peer_key, mail.msg_id, Sealed.from_bytes(mail.sealed))
             message = p.decode_direct_text(plaintext)
         except (DirectOpenFailed, ProtocolError) as exc:
             self._refuse("did not open", mail, str(exc))
-            return []
-        if not self.book.first_time(mail.peer_key, mail.msg_id, message.sent_ms):
-            self._refuse("seen before, or dated too far from now", mail)
-            return []
+            return [], False
+        # The key first: once the id is recorded, a failure after it would lose the message.
         events: list[ev.AppEvent] = []
         changed = self.learn(server, mail.peer, mail.peer_key)
         if changed is not None:
             events.append(changed)
+        if not self.book.first_time(mail.peer_key, mail.msg_id, message.sent_ms):
+            seen = self.book.seen(mail.peer_key, mail.msg_id)
+            self._refuse("seen before" if seen else "dated too far from now", mail)
+            return [], seen
         events.append(
             ev.DirectMessage(
                 mail.peer, mail.peer_key, mail.msg_id, message.text, mail.time_ms / 1000, message.sent_ms / 1000
             )
         )
-        return events
+        return events, True
 
     def _refuse(self, why: str, mail: p.Mail, detail: str = "") -> None:
         self.refused += 1

@@ -150,10 +150,16 @@ class RoomRecorder:
 
 
 DIRECT_PREFIX = "direct:"  # a direct conversation's "room id": one per person per server
+DIRECT_MARK = "✉"  # before the person's name where a direct conversation is listed with rooms
 
 
 def is_direct(conversation: Conversation) -> bool:
     return conversation.room_id.startswith(DIRECT_PREFIX)
+
+
+def direct_name(conversation: Conversation) -> str:
+    """The person a direct conversation is with."""
+    return conversation.room_id.removeprefix(DIRECT_PREFIX)
 
 
 class DirectRecorder:
@@ -177,7 +183,11 @@ class DirectRecorder:
     def conversation(self, name: str) -> int:
         if name not in self._conversations:
             self._conversations[name] = self.store.conversation(
-                self.server_fingerprint, DIRECT_PREFIX + name, room=name, server=self.server, me=self.me
+                self.server_fingerprint,
+                DIRECT_PREFIX + name,
+                room=f"{DIRECT_MARK} {name}",
+                server=self.server,
+                me=self.me,
             )
         return self._conversations[name]
 

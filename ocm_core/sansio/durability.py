@@ -69,12 +69,14 @@ class Durability(RegistryParts):
         # A member's sealing channel is not on disk and must go on: a new one would count
         # its nonces from 1 again under the same key and epoch.
         channels = {token: member.channel for token, member in self._tokens.items()}
+        away = {token for token, member in self._tokens.items() if member.away}  # never stored, kept on
         self._rooms.clear()
         self._tokens.clear()
         self._load(self._store, reloading=True)
         for token, member in self._tokens.items():
             if channels.get(token) is not None:
                 member.channel = channels[token]
+            member.away = token in away
 
     def _probe_store(self, now: float) -> None:
         if self._store is None or not self._store_failing or now < self._store_probe_at:
@@ -138,7 +140,8 @@ class Durability(RegistryParts):
                 transport = Transport.BARE
             member = self._new_member(owner, kept.name, kept.token, kept.ip, transport, kept.address)
             member.chat_bucket.credit(HELD_PER_MEMBER)  # what its client kept while we were down
-            member.direct_key = kept.direct_key if member.channel is not None else None
+            if member.channel is not None:
+                member.direct_key, member.direct_proven = kept.direct_key, kept.direct_proven and bool(kept.direct_key)
             member.proven = member.heard = True  # its address was its own before the restart
             if member.channel is not None:  # what it opened before the restart opens no more
                 member.channel.window.resume_after(kept.replay_newest)

@@ -219,8 +219,8 @@ class Joining(RegistryParts):
                 member.ip, member.last_seen, member.admit_by = ip, self._clock(), None
                 member.heard, member.joined_at = False, member.last_seen
                 member.address, member.proven = None, False
-                if direct_key != member.direct_key:  # another install came back with the token: it proves its own
-                    member.direct_key, member.direct_proven = direct_key, False
+                # A token crosses the LAN readable: whoever comes back with it proves its key again.
+                member.direct_key, member.direct_proven, member.away = direct_key, False, False
                 target.members[username] = member
                 self._tokens[member.token] = member
                 if self._store:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import secrets
 from dataclasses import dataclass
 
 from ocm_core import wire as p
@@ -33,6 +34,8 @@ MAIL_MAX_RETRY = 8.0  # ... up to this
 MAIL_PER_TICK = 32  # items handed to one member in one tick, so a full mailbox is no burst
 DELIVERED_KEPT = 4096  # origins of delivered messages remembered, to answer a late retransmit
 TYPING_EVERY = 1.0  # one member's typing is passed on at most this often (clients send every 3 s)
+MAIL_KEEP_DAYS = 30  # mail waits at most this long, also in a standing room that outlives its people
+PEOPLE_PER_ROOM = 1000  # the people a room remembers (so it can be written to them while away)
 
 
 @dataclass
@@ -47,11 +50,10 @@ class Mailbox(RegistryParts):
     _mail_origins: dict[tuple[bytes, int], int]  # (sender key, msg id) of a waiting message -> its mail id
     _delivered_origins: collections.OrderedDict[tuple[bytes, int], None]
     _waiting: collections.Counter[tuple[bytes, int]]  # (recipient key, kind) -> items waiting
-    _next_mail_id: int
 
     def _reset_mail(self) -> None:
         self._mail, self._mail_origins, self._waiting = {}, {}, collections.Counter()
-        self._next_mail_id = 1
+        self._mail_expiry_at = 0.0
 
     def _load_mail(self, store: RoomStore) -> None:
         """Take up who proved which key, and what waits for whom, from the store."""
@@ -60,17 +62,9 @@ class Mailbox(RegistryParts):
             room = self._rooms.get(room_name)
             if room is not None:
                 room.people[name] = key
-        for room in self._rooms.values():
-            for member in room.members.values():
-                # Proven only by the member that gave that very key (people[name] is the last
-                # prover under the name; someone holding the name now may not hold its key).
-                member.direct_proven = (
-                    member.direct_key is not None and room.people.get(member.name) == member.direct_key
-                )
         for stored in store.mail():
             if stored.room in self._rooms:
                 self._hold(stored)
-        self._next_mail_id = max(self._mail, default=0) + 1
 
     # --- keys ---------------------------------------------------------------------------
 
@@ -87,9 +81,17 @@ class Mailbox(RegistryParts):
             return
 
         def prove() -> None:
-            member.room.people[member.name] = key
+            people = member.room.people
+            people.pop(member.name, None)  # re-inserted last: the newest prover is kept longest
+            people[member.name] = key
+            member.direct_proven = True
             if self._store is not None:
-                self._store.add_person(member.room.name, member.name, key)
+                self._store.add_person(member.room.name, member.name, key, member.token)
+            while len(people) > PEOPLE_PER_ROOM:
+                oldest = next(iter(people))
+                del people[oldest]
+                if self._store is not None:
+                    self._store.forget_person(member.room.name, oldest)
 
         if self._store_failing:
             return  # proven at a later SYNC, once the disk takes it
@@ -97,7 +99,6 @@ class Mailbox(RegistryParts):
             self._durably(prove)
         except StoreWriteError:
             return
-        member.direct_proven = True
 
     def _keys_of(self, room: Room) -> dict[str, str]:
         """Name -> key (base64url) of the members here now who proved one."""
@@ -106,10 +107,12 @@ class Mailbox(RegistryParts):
     # --- frames from a member -------------------------------------------------------------
 
     def _direct_frame(self, member: Member, frame: object, now: float) -> Outbound:
+        if member.channel is None and not isinstance(frame, p.Direct):
+            return []  # a plain member (--allow-plain) takes no part: its DIRECT is told why below
         if isinstance(frame, p.Direct):
             return self._direct(member, frame, now)
         if isinstance(frame, p.MailGot):
-            return self._mail_got(member, frame.mail_id, now)
+            return self._mail_got(member, frame.mail_id, frame.kept, now)
         if isinstance(frame, p.PresenceFrame):
             return self._presence(member, frame.state, now)
         assert isinstance(frame, p.Typing)
@@ -123,6 +126,8 @@ class Mailbox(RegistryParts):
             item = self._mail.get(self._mail_origins.get(origin, 0))
             waiting = item is not None and not self._holders(item.stored.recipient_key)
             return [self._state(member, frame.msg_id, DirectState.KEPT if waiting else DirectState.PASSED)]
+        if not self._take_token(member, now):  # refusals too: a flood of them costs what messages would
+            return self._rate_limited(member)
         room = member.room
         if frame.recipient == member.name or frame.recipient_key == member.direct_key:
             return self._refuse(member, frame.msg_id, Refusal.YOURSELF, "that is you")
@@ -139,8 +144,6 @@ class Mailbox(RegistryParts):
             return self._refuse(
                 member, frame.msg_id, Refusal.MAILBOX_FULL, f"{MAIL_PER_RECIPIENT} messages already wait for them"
             )
-        if not self._take_token(member, now):
-            return self._rate_limited(member)
         item = self._keep(room, known, MailKind.MESSAGE, frame.msg_id, member.direct_key, member.name, frame.sealed)
         holders = self._holders(known)
         out = [self._state(member, frame.msg_id, DirectState.PASSED if holders else DirectState.KEPT)]
@@ -155,7 +158,9 @@ class Mailbox(RegistryParts):
             out += self._hand(item, holders[0], now)
         return out
 
-    def _mail_got(self, member: Member, mail_id: int, now: float) -> Outbound:
+    def _mail_got(self, member: Member, mail_id: int, kept: bool, now: float) -> Outbound:
+        """The recipient's app has mail `mail_id`: kept (shown), or refused (it did not open,
+        or was seen before). Its sender gets the receipt that says which."""
         item = self._mail.get(mail_id)
         if item is None or not member.direct_proven or item.stored.recipient_key != member.direct_key:
             return []  # a repeated acknowledgement, or not its mail: nothing changes
@@ -167,11 +172,20 @@ class Mailbox(RegistryParts):
         while len(self._delivered_origins) > DELIVERED_KEPT:
             self._delivered_origins.popitem(last=False)
         room = self._rooms.get(stored.room)
-        if room is None or self._waiting[(stored.peer_key, MailKind.DELIVERED)] >= RECEIPTS_PER_RECIPIENT:
+        receipts = (
+            self._waiting[(stored.peer_key, MailKind.DELIVERED)] + self._waiting[(stored.peer_key, MailKind.UNOPENED)]
+        )
+        if room is None or receipts >= RECEIPTS_PER_RECIPIENT:
             self.dropped["receipt not kept"] += 1
             return []
         receipt = self._keep(
-            room, stored.peer_key, MailKind.DELIVERED, stored.msg_id, member.direct_key or b"", member.name, b""
+            room,
+            stored.peer_key,
+            MailKind.DELIVERED if kept else MailKind.UNOPENED,
+            stored.msg_id,
+            member.direct_key or b"",
+            member.name,
+            b"",
         )
         holders = self._holders(stored.peer_key)
         return self._hand(receipt, holders[0], now) if holders else []
@@ -222,6 +236,18 @@ class Mailbox(RegistryParts):
                 out += self._hand(item, holder, now)
         return out
 
+    def _expire_mail(self, now: float) -> Outbound:
+        """Mail kept longer than MAIL_KEEP_DAYS goes (a standing room may outlive its people);
+        looked at once a minute, inside the tick's transaction."""
+        if now < self._mail_expiry_at:
+            return []
+        self._mail_expiry_at = now + 60.0
+        oldest = int((self._wall_clock() - MAIL_KEEP_DAYS * 86400) * 1000)
+        for item in [i for i in self._mail.values() if i.stored.time_ms < oldest]:
+            self._release(item)
+            log.info("dropped mail %d kept more than %d days", item.stored.mail_id, MAIL_KEEP_DAYS)
+        return []
+
     def _drop_room_mail(self, room: Room) -> None:
         """A room ended: what waited in it goes (the store's rows go with the room's)."""
         for item in [i for i in self._mail.values() if i.stored.room == room.name]:
@@ -233,8 +259,11 @@ class Mailbox(RegistryParts):
     def _keep(
         self, room: Room, recipient: bytes, kind: MailKind, msg_id: int, peer_key: bytes, peer: str, sealed: bytes
     ) -> MailItem:
+        mail_id = secrets.randbits(63)  # never an id used before: a late MAIL_GOT must not match anew
+        while mail_id in self._mail or mail_id == 0:
+            mail_id = secrets.randbits(63)
         stored = StoredMail(
-            self._next_mail_id,
+            mail_id,
             room.name,
             recipient,
             kind,
@@ -244,7 +273,6 @@ class Mailbox(RegistryParts):
             peer,
             sealed,
         )
-        self._next_mail_id += 1
         if self._store is not None:
             self._store.add_mail(stored)
         return self._hold(stored)

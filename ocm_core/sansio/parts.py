@@ -96,6 +96,9 @@ class RegistryParts:
     def _drop_room_mail(self, room: Room) -> None:
         raise NotImplementedError
 
+    def _expire_mail(self, now: float) -> Outbound:
+        raise NotImplementedError
+
     def _load_mail(self, store: RoomStore) -> None:
         raise NotImplementedError
 

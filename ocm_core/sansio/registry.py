@@ -310,7 +310,7 @@ class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
             out: Outbound = []
             try:
                 if not self._store_failing:  # removing someone is stored: it waits for the disk
-                    out += self._durably(lambda: self._time_out(now))
+                    out += self._durably(lambda: self._time_out(now) + self._expire_mail(now))
             except StoreWriteError:
                 pass  # told in the log; the memory is back to what the disk holds
             for member in self._tokens.values():

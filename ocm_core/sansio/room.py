@@ -214,4 +214,5 @@ def stored_member(member: Member) -> StoredMember:
         int(member.transport),
         member.channel.window.newest if member.channel is not None else 0,
         member.direct_key,
+        member.direct_proven,
     )

@@ -288,9 +288,10 @@ class ClientSession:
         self._direct_pending[frame.msg_id] = _DirectPending(frame, now, now + FIRST_RETRY, FIRST_RETRY)
         return datagram
 
-    def mail_got(self, mail_id: int) -> bytes:
-        """Acknowledge a mailbox item we have (kept, or refused as not genuine): the server forgets it."""
-        return self._datagram(p.encode_mail_got(mail_id))
+    def mail_got(self, mail_id: int, kept: bool = True) -> bytes:
+        """Acknowledge a mailbox item: `kept` (shown now or before), or refused (it did not open,
+        or was dated too far from now); either way the server forgets it and tells its sender which."""
+        return self._datagram(p.encode_mail_got(mail_id, kept))
 
     def presence(self, away: bool) -> bytes:
         return self._datagram(p.encode_presence(p.PresenceState.AWAY if away else p.PresenceState.ONLINE))
@@ -465,6 +466,10 @@ class ClientSession:
         elif isinstance(frame, p.Mail):
             if frame.kind is p.MailKind.DELIVERED:
                 out.events.append(ev.DirectUpdate(frame.msg_id, frame.peer, ev.DirectStatus.DELIVERED))
+                out.datagrams.append(self.mail_got(frame.mail_id))
+            elif frame.kind is p.MailKind.UNOPENED:
+                reason = _("{name}'s app could not open it").format(name=frame.peer)
+                out.events.append(ev.DirectUpdate(frame.msg_id, frame.peer, ev.DirectStatus.FAILED, reason))
                 out.datagrams.append(self.mail_got(frame.mail_id))
             else:
                 out.mail.append(frame)

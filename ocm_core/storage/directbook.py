@@ -28,6 +28,7 @@ from typing import TypeVar
 from ocm_core import paths
 from ocm_core.crypto.direct import KEY_BYTES, MAX_MESSAGE_ID
 from ocm_core.storage.roomstore import StoreWriteError, is_damage, move_aside
+from ocm_core.storage.transaction import in_transaction
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,15 @@ PRAGMA synchronous=FULL; -- a seen id lost to a power cut would let that message
 PRAGMA secure_delete=ON; -- a pruned id says who wrote when: zeroed, not left in free pages
 """
 _SCHEMA = """
+-- Every key seen under a name on a server: one person on two PCs has two, and going back
+-- and forth between them is no change; a key never seen under that name is.
 CREATE TABLE IF NOT EXISTS people (
     server TEXT NOT NULL,
     name TEXT NOT NULL,
     key BLOB NOT NULL,
     verified INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (server, name)
+    seen_order INTEGER NOT NULL DEFAULT 0, -- higher: seen more lately (a clock may stand still)
+    PRIMARY KEY (server, name, key)
 ) WITHOUT ROWID;
 -- msg_id: the unsigned 64-bit id as SQLite's signed integer (two's complement).
 CREATE TABLE IF NOT EXISTS seen (
@@ -62,12 +66,13 @@ CREATE TABLE IF NOT EXISTS seen (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_by_age ON seen (recorded);
 """
-_BEGIN = "BEGIN IMMEDIATE"  # waits for another writer's commit, where a deferred one could fail midway
-_KEY = "SELECT key, verified FROM people WHERE server = ? AND name = ?"
+_KEYS = "SELECT key, verified FROM people WHERE server = ? AND name = ? ORDER BY seen_order DESC"
 _REMEMBER = """
-INSERT INTO people (server, name, key, verified) VALUES (?, ?, ?, 0)
-ON CONFLICT (server, name) DO UPDATE SET key = excluded.key, verified = 0
+INSERT INTO people (server, name, key, verified, seen_order)
+VALUES (?, ?, ?, 0, (SELECT coalesce(max(seen_order), 0) + 1 FROM people))
+ON CONFLICT (server, name, key) DO UPDATE SET seen_order = excluded.seen_order
 """
+_SEEN_ONE = "SELECT 1 FROM seen WHERE sender = ? AND msg_id = ?"
 _VERIFY = "UPDATE people SET verified = 1 WHERE server = ? AND name = ? AND key = ?"
 _SEE = "INSERT OR IGNORE INTO seen (sender, msg_id, recorded) VALUES (?, ?, ?)"
 _PRUNE = "DELETE FROM seen WHERE recorded < ?"
@@ -137,18 +142,7 @@ class DirectBook:
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` as one transaction; a failure raises StoreWriteError and leaves nothing."""
-        with self._lock:
-            try:
-                self._db.execute(_BEGIN)
-                try:
-                    result = work(self._db)
-                    self._db.commit()
-                except BaseException:
-                    self._db.rollback()
-                    raise
-            except sqlite3.Error as exc:
-                raise StoreWriteError(self.path, str(exc)) from None
-            return result
+        return in_transaction(self._db, self._lock, work, lambda reason: StoreWriteError(self.path, reason))
 
     def _read(self, sql: str, args: tuple) -> tuple | None:
         with self._lock:
@@ -157,32 +151,39 @@ class DirectBook:
     # --- people's keys ---------------------------------------------------------------------
 
     def check_key(self, server: str, name: str, key: bytes) -> KeyCheck:
-        """Compare `key` with the one remembered for this person, remembering it if new or changed."""
+        """Compare `key` with the keys remembered for this person: SAME for one seen before
+        under that name (also an older one: their other PC), CHANGED for a new one (the most
+        recent other is `previous`), FIRST for the first. Remembered in every case."""
         _check_size(key)
-
-        def check(db: sqlite3.Connection) -> KeyCheck:
-            row = db.execute(_KEY, (server, name)).fetchone()
-            if row is not None and row[0] == key:
-                return KeyCheck(KeyStatus.SAME, None, bool(row[1]))
-            db.execute(_REMEMBER, (server, name, key))
-            if row is None:
-                return KeyCheck(KeyStatus.FIRST, None, False)
-            return KeyCheck(KeyStatus.CHANGED, row[0], False)
-
-        return self._write(check)
+        with self._lock:
+            rows = self._db.execute(_KEYS, (server, name)).fetchall()  # read first: most checks write nothing new
+        known = {row[0]: bool(row[1]) for row in rows}
+        if rows and rows[0][0] == key:
+            return KeyCheck(KeyStatus.SAME, None, known[key])
+        self._write(lambda db: db.execute(_REMEMBER, (server, name, key)))
+        if key in known:
+            return KeyCheck(KeyStatus.SAME, None, known[key])
+        if not rows:
+            return KeyCheck(KeyStatus.FIRST, None, False)
+        return KeyCheck(KeyStatus.CHANGED, rows[0][0], False)
 
     def known_key(self, server: str, name: str) -> bytes | None:
-        row = self._read(_KEY, (server, name))
+        """The key seen last under this name on this server."""
+        row = self._read(_KEYS, (server, name))
         return row[0] if row else None
 
     def mark_verified(self, server: str, name: str, key: bytes) -> bool:
-        """The person compared `key`'s safety code; False if it is not the key remembered."""
+        """The person compared `key`'s safety code; False if that key was never seen under the name."""
         _check_size(key)
         return self._write(lambda db: db.execute(_VERIFY, (server, name, key)).rowcount) == 1
 
-    def is_verified(self, server: str, name: str) -> bool:
-        row = self._read(_KEY, (server, name))
-        return bool(row and row[1])
+    def is_verified(self, server: str, name: str, key: bytes | None = None) -> bool:
+        """Whether `key` (default: the one seen last) was marked compared."""
+        with self._lock:
+            rows = self._db.execute(_KEYS, (server, name)).fetchall()
+        if key is None:
+            return bool(rows and rows[0][1])
+        return any(row[0] == key and row[1] for row in rows)
 
     # --- messages seen -----------------------------------------------------------------------
 
@@ -197,6 +198,11 @@ class DirectBook:
             return False
         stored_id = msg_id - (1 << 64) if msg_id >= 1 << 63 else msg_id
         return self._write(lambda db: db.execute(_SEE, (sender_key, stored_id, now)).rowcount) == 1
+
+    def seen(self, sender_key: bytes, msg_id: int) -> bool:
+        """Whether this message's id was recorded already."""
+        stored_id = msg_id - (1 << 64) if msg_id >= 1 << 63 else msg_id
+        return self._read(_SEEN_ONE, (sender_key, stored_id)) is not None
 
     def prune(self) -> int:
         """Forget the ids recorded more than SEEN_DAYS ago; how many went."""

@@ -35,6 +35,7 @@ from ocm_core import paths
 from ocm_core.errors import OCMError
 from ocm_core.i18n import _
 from ocm_core.storage.roomstore import is_damage, move_aside
+from ocm_core.storage.transaction import in_transaction
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,6 @@ DELETE FROM lines WHERE id = (
     ORDER BY id LIMIT 1
 )
 """
-_BEGIN = "BEGIN IMMEDIATE"  # waits for another program's commit, where a deferred one could fail at its first write
 _END = "UPDATE conversations SET ended = ?, ended_reason = ? WHERE id = ? AND ended IS NULL"
 _READ = "UPDATE conversations SET read_seq = max(read_seq, ?) WHERE id = ?"
 _LIST = "UPDATE conversations SET listed = ? WHERE id = ?"
@@ -380,20 +380,7 @@ class HistoryStore:
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` as one transaction; a failure raises HistoryWriteError and leaves nothing."""
-        with self._lock:
-            try:
-                self._db.execute(_BEGIN)
-                try:
-                    result = work(self._db)
-                    self._db.commit()
-                except BaseException:
-                    self._db.rollback()
-                    raise
-            except sqlite3.IntegrityError:
-                raise  # a bug of ours (a line for a conversation that is not there), not the disk's
-            except sqlite3.Error as exc:
-                raise HistoryWriteError(self.path, str(exc)) from None
-            return result
+        return in_transaction(self._db, self._lock, work, lambda reason: HistoryWriteError(self.path, reason))
 
     def conversation(
         self,

@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS members (
     plain_text INTEGER NOT NULL DEFAULT 0,
     wire INTEGER NOT NULL DEFAULT 0,
     replay_newest INTEGER NOT NULL DEFAULT 0,
-    direct_key BLOB
+    direct_key BLOB,
+    direct_proven INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS events (
     room TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
@@ -139,7 +140,8 @@ class StoredMember:
     plain_text: bool
     wire: int = 0  # sansio.room.Transport: plain, sealed, kanaru or bare text
     replay_newest: int = 0  # the newest nonce position opened from it: nothing at or below opens again
-    direct_key: bytes | None = None  # the key it gave for direct messages (proved or not: see people)
+    direct_key: bytes | None = None  # the key it gave for direct messages
+    direct_proven: bool = False  # it proved holding that key (only then is it written to)
 
 
 @dataclass
@@ -253,6 +255,10 @@ class RoomStore:
         if "direct_key" not in columns:  # written before direct messages
             self._db.execute(
                 "ALTER TABLE members ADD COLUMN direct_key BLOB"  # pragma: no mutate
+            )
+        if "direct_proven" not in columns:  # written while direct keys were not yet proven per member
+            self._db.execute(
+                "ALTER TABLE members ADD COLUMN direct_proven INTEGER NOT NULL DEFAULT 0"  # pragma: no mutate
             )
         if version != SCHEMA_VERSION:  # only a new file is written to here: a full disk must not stop a start
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -452,14 +458,46 @@ class RoomStore:
             )
         )
 
-    def add_person(self, room: str, name: str, direct_key: bytes) -> None:
-        """`name` proved holding `direct_key` in `room`: it may be written to there, also while away."""
+    def add_person(self, room: str, name: str, direct_key: bytes, token: bytes) -> None:
+        """`name` (the member holding `token`) proved holding `direct_key` in `room`: it may be
+        written to there, also while away."""
         self._write(
             (
                 "INSERT OR REPLACE INTO people VALUES (?, ?, ?)",  # pragma: no mutate
                 (room, name, direct_key),
+            ),
+            (
+                "UPDATE members SET direct_proven = 1 WHERE token = ?",  # pragma: no mutate
+                (token,),
+            ),
+        )
+
+    def forget_person(self, room: str, name: str) -> None:
+        """Past the bound on the people a room remembers: the oldest goes."""
+        self._write(
+            (
+                "DELETE FROM people WHERE room = ? AND name = ?",  # pragma: no mutate
+                (room, name),
             )
         )
+
+    def remove_mail_before(self, time_ms: int) -> list[int]:
+        """Drop mail kept since before `time_ms`; the ids dropped."""
+        ids = [
+            row[0]
+            for row in self._db.execute(
+                "SELECT mail_id FROM mail WHERE time_ms < ?",  # pragma: no mutate
+                (time_ms,),
+            )
+        ]
+        if ids:
+            self._write(
+                (
+                    "DELETE FROM mail WHERE time_ms < ?",  # pragma: no mutate
+                    (time_ms,),
+                )
+            )
+        return ids
 
     def add_mail(self, mail: StoredMail) -> None:
         self._write(
@@ -518,11 +556,11 @@ class RoomStore:
     def members(self) -> list[StoredMember]:
         rows = self._db.execute(
             "SELECT token, room, name, ip, udp_host, udp_port, plain_text, wire, "  # pragma: no mutate
-            "replay_newest, direct_key FROM members ORDER BY rowid"  # pragma: no mutate
+            "replay_newest, direct_key, direct_proven FROM members ORDER BY rowid"  # pragma: no mutate
         )
         return [
-            StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt), w, rn, dk)
-            for t, r, n, ip, h, p, pt, w, rn, dk in rows
+            StoredMember(t, r, n, ip, (h, p) if h is not None else None, bool(pt), w, rn, dk, bool(dp))
+            for t, r, n, ip, h, p, pt, w, rn, dk, dp in rows
         ]
 
     def events(self, room: str, limit: int) -> list[StoredEvent]:
@@ -545,7 +583,8 @@ def _member_insert(member: StoredMember) -> tuple[str, tuple]:
     host, port = member.address or (None, None)
     return (
         "INSERT INTO members (token, room, name, ip, udp_host, udp_port, "  # pragma: no mutate
-        "plain_text, wire, replay_newest, direct_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
+        "plain_text, wire, replay_newest, direct_key, direct_proven) "  # pragma: no mutate
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
         (
             member.token,
             member.room,
@@ -557,6 +596,7 @@ def _member_insert(member: StoredMember) -> tuple[str, tuple]:
             member.wire,
             member.replay_newest,
             member.direct_key,
+            int(member.direct_proven),
         ),
     )
 

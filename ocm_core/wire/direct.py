@@ -58,7 +58,8 @@ class Refusal(enum.IntEnum):
 
 class MailKind(enum.IntEnum):
     MESSAGE = 1  # a sealed direct message to us
-    DELIVERED = 2  # a receipt: the recipient got one of ours (msg_id), no body
+    DELIVERED = 2  # a receipt: the recipient's app has one of ours (msg_id), no body
+    UNOPENED = 3  # a receipt: the recipient's app could not open one of ours (or it was dated a year off)
 
 
 class PresenceState(enum.IntEnum):
@@ -80,6 +81,7 @@ class Direct:
 @dataclass(frozen=True)
 class MailGot:
     mail_id: int
+    kept: bool = True  # False: it did not open, or was dated too far from now (never shown)
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,8 @@ def encode_direct(frame: Direct) -> bytes:
     )
 
 
-def encode_mail_got(mail_id: int) -> bytes:
-    return _frame(DirectKind.MAIL_GOT, _U64.pack(mail_id))
+def encode_mail_got(mail_id: int, kept: bool = True) -> bytes:
+    return _frame(DirectKind.MAIL_GOT, _U64.pack(mail_id) + bytes((int(kept),)))
 
 
 def encode_presence(state: PresenceState) -> bytes:
@@ -253,7 +255,10 @@ def decode_direct_frame(kind_byte: int, rest: bytes):
         recipient = r.name("recipient")
         return Direct(msg_id, key, recipient, _sealed(r.rest(), "direct message"))
     if kind is DirectKind.MAIL_GOT:
-        frame = MailGot(r.u64("mail id"))
+        mail_id, kept = r.u64("mail id"), r.byte("flag")
+        if kept > 1:
+            raise RemoteProtocolError("mail got's flag is neither 0 nor 1")
+        frame = MailGot(mail_id, bool(kept))
     elif kind is DirectKind.PRESENCE:
         frame = PresenceFrame(_enum(PresenceState, r.byte("state"), "presence"))
     elif kind is DirectKind.TYPING:

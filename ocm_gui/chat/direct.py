@@ -57,8 +57,8 @@ class DirectWindow:
         server: str,
         send: Callable[[str], int],
         limit: Callable[[], int],
-        safety: Callable[[], tuple[str, bool] | None],
-        on_verified: Callable[[], object],
+        safety: Callable[[], tuple[str, bool, bytes] | None],
+        on_verified: Callable[[bytes], object],
         on_typing: Callable[[], object],
         on_close: Callable[[DirectWindow], object],
         on_wanted: Callable[[DirectWindow], object],
@@ -231,11 +231,13 @@ class DirectWindow:
         if safety is None:
             self.composer.show_hint(_("No key of {name}'s is known yet.").format(name=self.name), error=True)
             return
-        code, verified = safety
-        SafetyCode(self.win, self.name, code, verified, self._verified)
+        code, verified, key = safety
+        SafetyCode(self.win, self.name, code, verified, lambda: self._verified(key))
 
-    def _verified(self) -> None:
-        self._on_verified()
+    def _verified(self, key: bytes) -> None:
+        """The code shown, made from `key`, matched: that key is marked compared (not whichever
+        came since)."""
+        self._on_verified(key)
         self.banners.hide()
 
     # ------------------------------------------------------------------ the page

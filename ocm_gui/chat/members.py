@@ -91,7 +91,7 @@ class MemberList:
         self.tooltip = ListboxTooltip(self.listbox, lambda row: self.full_labels[row])
         self.listbox.bind("<Configure>", lambda e: self.fit(), add="+")
         self.listbox.bind("<Double-Button-1>", self._double_clicked, add="+")
-        for sequence in ("<Button-3>", "<Control-Button-1>" if sys.platform == "darwin" else "<Button-2>"):
+        for sequence in theme.menu_buttons(sys.platform):
             self.listbox.bind(sequence, self.open_menu, add="+")
         self.menu = tk.Menu(self.listbox, tearoff=0)
         # Said in place of the list once the room is over for us; wraps, as the heading does.

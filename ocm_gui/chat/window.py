@@ -572,11 +572,10 @@ class ChatWindow:
 
     def _keystroke(self, event) -> None:
         """A typing signal for the room, at most every few seconds while the person types."""
-        typing = getattr(self.client, "typing", None)
-        if typing is None or self.room_closed or not event.char or event.char in "\r\n":
+        if self.room_closed or not event.char or event.char in "\r\n":
             return
         if self._typing_sender.keystroke(time.monotonic()):
-            typing()
+            self.client.typing()
 
     def _show_kept(self, recorder: RoomRecorder) -> None:
         """The room's earlier lines from the history on this PC, as history."""

@@ -11,19 +11,44 @@ import sqlite3
 import time
 import tkinter as tk
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ocm_core.errors import ClientError, NotConnected
+from ocm_core.errors import ClientError, NotConnected, OCMError
 from ocm_core.i18n import _
-from ocm_core.net.recorder import DIRECT_PREFIX, DirectRecorder
+from ocm_core.net.recorder import DIRECT_PREFIX, DirectRecorder, direct_name, is_direct
 from ocm_core.sansio import events as ev
 from ocm_core.sansio.presence import MyPresence, Presence
 from ocm_core.storage.history import HistoryStore
 from ocm_gui.chat.direct import MARK, DirectWindow
 
 if TYPE_CHECKING:
-    from ocm_gui.app import App
     from ocm_gui.chat.window import ChatWindow
+    from ocm_gui.main.sidebar import RoomList
+    from ocm_gui.notify.alerts import Notifications
+
+
+class MainWindow(Protocol):
+    """What the conversations need of the main window (ocm_gui.app.App)."""
+
+    root: tk.Tk
+    chats: list[ChatWindow]
+    sidebar: RoomList
+    notifications: Notifications
+    history: HistoryStore | None
+    shown: object | None
+    window_focused: bool
+    closing: bool
+
+    @property
+    def content(self) -> tk.Misc: ...  # where the pages are
+    def show_room(self, key: object) -> None: ...
+    def take_off_sidebar(self, key: object) -> None: ...
+    def show_window(self) -> None: ...
+    def update_title(self) -> None: ...
+    def server_label(self, chat: ChatWindow) -> str: ...
+    def room_keys_for(self, page: Any) -> None: ...
+    def history_call(self, work: Callable[[HistoryStore], Any], default: Any = None) -> Any: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +62,7 @@ def server_of(chat: ChatWindow) -> str | None:
 
 
 class DirectConversations:
-    def __init__(self, app: App, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, app: MainWindow, *, clock: Callable[[], float] = time.monotonic):
         self.app = app
         self.windows: dict[tuple[str, str], DirectWindow] = {}
         self._via: dict[tuple[str, str], ChatWindow] = {}  # the room a conversation last went through
@@ -78,14 +103,13 @@ class DirectConversations:
 
     def say_presence(self, chat: ChatWindow, away: bool | None = None) -> None:
         """Tell one room whether we are away (now, or as `away` says)."""
-        set_away = getattr(chat.client, "set_away", None)
-        if set_away is not None and not chat.room_closed:
-            set_away(self.me.state is Presence.AWAY if away is None else away)
+        if not chat.room_closed:
+            chat.client.set_away(self.me.state is Presence.AWAY if away is None else away)
 
     # --- conversations ------------------------------------------------------------------------
 
     def can_write(self, chat: ChatWindow) -> bool:
-        return getattr(chat.client, "direct", None) is not None and server_of(chat) is not None
+        return chat.client.direct is not None and server_of(chat) is not None
 
     def open(self, chat: ChatWindow, name: str, *, show: bool = True) -> DirectWindow | None:
         """The conversation with `name` on `chat`'s server, made if new (and shown)."""
@@ -97,6 +121,7 @@ class DirectConversations:
         self._via[key] = chat
         if window is None:
             window = self._make(chat, server, name)
+            self._listed(chat, server, name, True)
         if show:
             self.app.show_room(window)
         return window
@@ -113,7 +138,7 @@ class DirectConversations:
             send=lambda text: self.send(key, text),
             limit=lambda: self._limit(key),
             safety=lambda: self._safety(key),
-            on_verified=lambda: self._verified(key),
+            on_verified=lambda person: self._verified(key, person),
             on_typing=lambda: self._typing(key),
             on_close=self.close,
             on_wanted=self._wanted,
@@ -130,6 +155,24 @@ class DirectConversations:
             window.key_changed(changed)
         return window
 
+    def room_opened(self, chat: ChatWindow) -> None:
+        """A room on a server is open: the direct conversations listed there last time come back
+        to the sidebar (not shown), with their kept lines."""
+        server = server_of(chat)
+        if server is None or not self.can_write(chat) or self.app.history is None:
+            return
+        listed = self.app.history_call(lambda st: st.conversations()) or []
+        for conversation in reversed(listed):  # the newest ends up first among them
+            if conversation.listed and is_direct(conversation) and conversation.server_fingerprint == server:
+                name = direct_name(conversation)
+                if (server, name) not in self.windows and name != chat.username:
+                    self.open(chat, name, show=False)
+
+    def _listed(self, chat: ChatWindow, server: str, name: str, listed: bool) -> None:
+        recorder = self._recorder(chat, server)
+        if recorder is not None:
+            self.app.history_call(lambda st: st.set_listed(recorder.conversation(name), listed))
+
     def _wanted(self, window: DirectWindow) -> None:
         self.app.show_window()
         self.app.show_room(window)
@@ -137,17 +180,13 @@ class DirectConversations:
     def close(self, window: DirectWindow) -> None:
         """Off the sidebar; its lines stay in the history (and come back when it is opened again)."""
         app = self.app
-        keys = app.sidebar.keys()
-        at = keys.index(window) if window in keys else 0
+        for (server, name), open_window in list(self.windows.items()):
+            chat = self._via.get((server, name))
+            if open_window is window and chat is not None:
+                self._listed(chat, server, name, False)
         self.windows = {k: w for k, w in self.windows.items() if w is not window}
-        app.sidebar.remove(window)
+        app.take_off_sidebar(window)
         window.destroy()
-        if app.shown is window:
-            rest = app.sidebar.keys()
-            if rest:
-                app.show_room(rest[min(at, len(rest) - 1)])
-            else:
-                app.show_start()
 
     def _recorder(self, chat: ChatWindow, server: str) -> DirectRecorder | None:
         store = self.app.history
@@ -208,22 +247,27 @@ class DirectConversations:
         if chat is not None and key[1] in chat.client.members:
             chat.client.typing(key[1])
 
-    def _safety(self, key: tuple[str, str]) -> tuple[str, bool] | None:
+    def _safety(self, key: tuple[str, str]) -> tuple[str, bool, bytes] | None:
+        """The safety code with the person's key now, whether it was marked compared, and that key."""
         chat = self._route(key) or self._via.get(key)
-        direct = getattr(chat.client, "direct", None) if chat is not None else None
+        direct = chat.client.direct if chat is not None else None
         person = chat.client.key_of(key[1]) if chat is not None else None
-        if direct is None or person is None:
+        if chat is None or direct is None or person is None:
             return None
-        return direct.safety_code(person), direct.book.is_verified(*key)
+        try:
+            verified = direct.book.is_verified(key[0], key[1], person)
+        except sqlite3.Error:
+            verified = False
+        return direct.safety_code(person), verified, person
 
-    def _verified(self, key: tuple[str, str]) -> None:
+    def _verified(self, key: tuple[str, str], person: bytes) -> None:
+        """The person said the code shown (for `person`, the key it was made from) matched."""
         chat = self._route(key) or self._via.get(key)
-        person = chat.client.key_of(key[1]) if chat is not None else None
-        if chat is None or person is None:
+        if chat is None or chat.client.direct is None:
             return
         try:
             chat.client.direct.book.mark_verified(key[0], key[1], person)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, OCMError) as exc:
             log.warning("could not mark the safety code as compared: %s", exc)
 
     # --- what arrives -----------------------------------------------------------------------
@@ -267,9 +311,10 @@ class DirectConversations:
         elif isinstance(event, (ev.PresenceChanged, ev.MembersChanged)):
             self.refresh_presence(server)
 
-    def room_over(self, chat: ChatWindow) -> None:
-        """A room closed (or we left it): what waited in it will not be delivered; presence moves."""
-        for msg_id in [m for m, c in self._waiting.items() if c is chat]:
+    def room_over(self, chat: ChatWindow, *, ended: bool) -> None:
+        """We are out of a room. If the room itself `ended`, the server dropped what waited in
+        it for someone away (said on each line); if we only left, it still waits. Presence moves."""
+        for msg_id in [m for m, c in self._waiting.items() if c is chat and ended]:
             del self._waiting[msg_id]
             window = self._sent.pop(msg_id, None)
             if window is not None and not window.destroyed:
@@ -286,7 +331,7 @@ class DirectConversations:
         ]
         if not rooms:
             return Presence.OFFLINE
-        away = all(name in getattr(c.people, "away", ()) for c in rooms)
+        away = all(name in c.people.away for c in rooms)
         return Presence.AWAY if away else Presence.ONLINE
 
     def refresh_presence(self, server: str, leaving: ChatWindow | None = None) -> None:

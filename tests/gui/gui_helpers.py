@@ -152,6 +152,24 @@ class FakeClient:
     def download(self, file_id: str, destination, progress=None) -> Path:
         raise ClientError("This fake client fetches no files.")
 
+    # Direct messages: a client without a key (as one on a plain server); presence and typing noted.
+    direct = None
+
+    def send_direct(self, name: str, text: str) -> int:
+        raise ClientError("This fake client has no key for direct messages.")
+
+    def max_direct_bytes(self, name: str) -> int:
+        return self.max_message_bytes
+
+    def key_of(self, name: str) -> bytes | None:
+        return None
+
+    def set_away(self, away: bool) -> None:
+        self.away = away
+
+    def typing(self, to: str = "") -> None:
+        self.typed_to = to
+
 
 class FakeBackend:
     """Stands in for ocm_gui.backend.Backend: every client it makes answers join_room and

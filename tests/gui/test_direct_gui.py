@@ -126,7 +126,7 @@ def test_a_changed_key_is_said_in_the_conversation_with_its_safety_code(app, roo
     impostor = person("bob", folder="bob-elsewhere")
     pump(root, lambda: window.banners.visible, what="the key-changed banner")
     assert "bob's key has changed" in window.banners.text()
-    code, verified = app.directs._safety((chat.client.server_fingerprint, "bob"))
+    code, verified, _key = app.directs._safety((chat.client.server_fingerprint, "bob"))
     assert code == impostor.direct.safety_code(chat.client.direct.public) and not verified
 
 
@@ -163,3 +163,23 @@ def test_a_notification_click_shows_the_direct_conversation(app, root, office):
     assert app.shown is chat  # it came in the background
     window.alerts.clicked()
     assert app.shown is window
+
+
+def test_the_direct_conversations_of_the_last_run_come_back_with_their_room(app, root, office, tmp_path):
+    chat, bob, _carol, _person = office
+    bob.send_direct("ann", "see you tomorrow")
+    key = (chat.client.server_fingerprint, "bob")
+    window = pump(root, lambda: app.directs.windows.get(key), what="opened")
+    pump(root, lambda: "see you tomorrow" in window.scrollback.transcript(), what="the line")
+    # the next run: the same history, the room opened again
+    app.directs.windows.clear()
+    app.sidebar.remove(window)
+    window.destroy()
+    app.directs.room_opened(chat)
+    again = app.directs.windows.get(key)
+    assert again is not None and again in app.sidebar.keys() and app.shown is chat
+    assert "see you tomorrow" in again.scrollback.transcript()
+    # one put away with Close does not come back
+    app.directs.close(again)
+    app.directs.room_opened(chat)
+    assert key not in app.directs.windows
