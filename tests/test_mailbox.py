@@ -173,14 +173,14 @@ def b64(raw: bytes) -> str:
 
 
 @pytest.fixture
-def server():
+def hub():
     return Server()
 
 
 @pytest.fixture
-def trio(server):
+def trio(hub):
     """alice (the host), bob and carol, each with a proven key, their inboxes emptied."""
-    people = [server.join(name) for name in ("alice", "bob", "carol")]
+    people = [hub.join(name) for name in ("alice", "bob", "carol")]
     for person in people:
         person.take()
     return people
@@ -194,11 +194,11 @@ def refused(refusal: Refusal, msg_id: int) -> list[tuple]:
     return [(msg_id, DirectState.REFUSED, refusal)]
 
 
-def passes(server: Server, alice: Person, bob: Person, msg_id: int) -> bool:
+def passes(hub: Server, alice: Person, bob: Person, msg_id: int) -> bool:
     """Whether the server still passes alice's message to bob (and bob takes it)."""
-    server.direct(alice, bob, "still there?", msg_id)
+    hub.direct(alice, bob, "still there?", msg_id)
     [mail] = bob.take(p.Mail)
-    server.send(bob, p.encode_mail_got(mail.mail_id))
+    hub.send(bob, p.encode_mail_got(mail.mail_id))
     return state_of(alice) == [(msg_id, DirectState.PASSED, Refusal.NONE)] and bob.read(mail).text == "still there?"
 
 
@@ -214,17 +214,17 @@ def mail_rows(path) -> int:
 # --- keys -------------------------------------------------------------------------------------
 
 
-def test_the_grant_challenge_is_the_tokens_and_the_snapshot_lists_proven_keys(server, trio):
+def test_the_grant_challenge_is_the_tokens_and_the_snapshot_lists_proven_keys(hub, trio):
     alice, bob, carol = trio
-    assert bob.challenge == server.registry.member_keys.direct_challenge(bob.token).public
-    dan = server.join("dan", prove=False)
-    keys = dict(server.sync(dan).keys)
+    assert bob.challenge == hub.registry.member_keys.direct_challenge(bob.token).public
+    dan = hub.join("dan", prove=False)
+    keys = dict(hub.sync(dan).keys)
     assert keys == {"alice": alice.key.public, "bob": bob.key.public, "carol": carol.key.public}
 
 
-def test_a_joined_event_carries_the_members_key(server, trio):
+def test_a_joined_event_carries_the_members_key(hub, trio):
     alice, _, _ = trio
-    dan = server.join("dan")
+    dan = hub.join("dan")
     [joined] = [e for e in alice.take(p.Event) if e.event_type is p.EventType.JOINED]
     assert (joined.name, joined.text) == ("dan", public_text(dan.key.public))
 
@@ -232,16 +232,16 @@ def test_a_joined_event_carries_the_members_key(server, trio):
 # --- 1. delivered ---------------------------------------------------------------------------
 
 
-def test_a_message_to_a_present_member_is_passed_opened_acknowledged_and_receipted(server, trio):
+def test_a_message_to_a_present_member_is_passed_opened_acknowledged_and_receipted(hub, trio):
     alice, bob, carol = trio
-    server.direct(alice, bob, "こんにちは bob", 41)
+    hub.direct(alice, bob, "こんにちは bob", 41)
     assert state_of(alice) == [(41, DirectState.PASSED, Refusal.NONE)]
     [mail] = bob.take()
     assert (mail.kind, mail.msg_id, mail.peer, mail.peer_key) == (MailKind.MESSAGE, 41, "alice", alice.key.public)
     assert bob.read(mail).text == "こんにちは bob"
     assert carol.take() == []
 
-    server.send(bob, p.encode_mail_got(mail.mail_id))
+    hub.send(bob, p.encode_mail_got(mail.mail_id))
     [receipt] = alice.take()
     assert (receipt.kind, receipt.msg_id, receipt.peer, receipt.peer_key, receipt.sealed) == (
         MailKind.DELIVERED,
@@ -252,258 +252,258 @@ def test_a_message_to_a_present_member_is_passed_opened_acknowledged_and_receipt
     )
     assert bob.take(*DIRECT_FRAMES) == [] and carol.take() == []
 
-    server.send(alice, p.encode_mail_got(receipt.mail_id))
+    hub.send(alice, p.encode_mail_got(receipt.mail_id))
     for _ in range(20):  # past every retry, and short of anyone's time-out
-        server.tick(1.0)
+        hub.tick(1.0)
     assert [f for person in trio for f in person.take(*DIRECT_FRAMES)] == []
-    assert server.registry._mail == {} and server.registry.members(ROOM) == ["alice", "bob", "carol"]
+    assert hub.registry._mail == {} and hub.registry.members(ROOM) == ["alice", "bob", "carol"]
 
 
 # --- 2. not acknowledged ----------------------------------------------------------------------
 
 
-def test_a_mail_not_acknowledged_is_handed_again_after_half_a_second_then_backing_off(server, trio):
+def test_a_mail_not_acknowledged_is_handed_again_after_half_a_second_then_backing_off(hub, trio):
     alice, bob, _ = trio
-    server.direct(alice, bob, "are you there?", 1)
+    hub.direct(alice, bob, "are you there?", 1)
     [first] = bob.take(p.Mail)
     handed_at = []
-    start = server.clock.now
+    start = hub.clock.now
     for _ in range(64):  # 8 s in steps of 1/8 s (exact in binary, so no drift)
-        server.tick(0.125)
+        hub.tick(0.125)
         if again := bob.take(p.Mail):
             assert again == [first]
-            handed_at.append(server.clock.now - start)
+            handed_at.append(hub.clock.now - start)
     assert handed_at == [0.5, 1.5, 3.5, 7.5]
 
-    server.send(bob, p.encode_mail_got(first.mail_id))
-    server.tick(20.0)
+    hub.send(bob, p.encode_mail_got(first.mail_id))
+    hub.tick(20.0)
     assert bob.take(p.Mail) == []
 
 
-def test_the_backoff_stops_doubling_at_eight_seconds(server, trio):
+def test_the_backoff_stops_doubling_at_eight_seconds(hub, trio):
     alice, bob, carol = trio
-    server.direct(alice, bob, "hello", 1)
+    hub.direct(alice, bob, "hello", 1)
     bob.take()
-    gaps, last = [], server.clock.now
+    gaps, last = [], hub.clock.now
     for _ in range(60 * 4):  # a minute in quarter seconds, everyone kept alive
-        server.tick(0.25)
-        if server.clock.now % 5 == 0:
+        hub.tick(0.25)
+        if hub.clock.now % 5 == 0:
             for person in trio:
-                server.send(person, p.encode_heartbeat(0))
+                hub.send(person, p.encode_heartbeat(0))
         if bob.take(p.Mail):
-            gaps.append(server.clock.now - last)
-            last = server.clock.now
+            gaps.append(hub.clock.now - last)
+            last = hub.clock.now
     assert gaps[:4] == [0.5, 1.0, 2.0, 4.0] and set(gaps[4:]) == {8.0}
 
 
 # --- 3. offline ---------------------------------------------------------------------------------
 
 
-def go_away(server: Server, trio: list[Person], how: str) -> None:
+def go_away(hub: Server, trio: list[Person], how: str) -> None:
     alice, bob, carol = trio
     if how == "leaves":
-        server.send(bob, p.encode_leave())
+        hub.send(bob, p.encode_leave())
     else:
-        server.tick(20.0)
-        server.send(alice, p.encode_heartbeat(0))
-        server.send(carol, p.encode_heartbeat(0))
-        server.tick(15.0)
-    assert server.registry.members(ROOM) == ["alice", "carol"]
+        hub.tick(20.0)
+        hub.send(alice, p.encode_heartbeat(0))
+        hub.send(carol, p.encode_heartbeat(0))
+        hub.tick(15.0)
+    assert hub.registry.members(ROOM) == ["alice", "carol"]
     for person in trio:
         person.take()
 
 
 @pytest.mark.parametrize("how", ["leaves", "times out"])
-def test_a_message_for_someone_gone_is_kept_and_handed_when_they_join_again(server, trio, how):
+def test_a_message_for_someone_gone_is_kept_and_handed_when_they_join_again(hub, trio, how):
     alice, bob, _ = trio
-    go_away(server, trio, how)
-    server.direct(alice, "bob", "for when you are back", 9, key=bob.key.public)
+    go_away(hub, trio, how)
+    hub.direct(alice, "bob", "for when you are back", 9, key=bob.key.public)
     assert state_of(alice) == [(9, DirectState.KEPT, Refusal.NONE)]
-    server.tick(5.0)
+    hub.tick(5.0)
     assert alice.take(p.Mail) == []
 
-    again = server.join("bob", bob.key)
+    again = hub.join("bob", bob.key)
     assert again.take(p.Mail) == []  # handed at the tick
-    server.tick()
+    hub.tick()
     [mail] = again.take(p.Mail)
     assert (mail.peer, again.read(mail).text) == ("alice", "for when you are back")
-    server.send(again, p.encode_mail_got(mail.mail_id))
+    hub.send(again, p.encode_mail_got(mail.mail_id))
     [receipt] = alice.take(p.Mail)
     assert (receipt.kind, receipt.msg_id, receipt.peer) == (MailKind.DELIVERED, 9, "bob")
 
 
-def test_nothing_is_handed_to_a_returning_member_before_it_proves_its_key(server, trio):
+def test_nothing_is_handed_to_a_returning_member_before_it_proves_its_key(hub, trio):
     alice, bob, _ = trio
-    go_away(server, trio, "leaves")
-    server.direct(alice, "bob", "wait for proof", 9, key=bob.key.public)
-    again = server.join("bob", bob.key, prove=False)
-    server.tick(1.0)
+    go_away(hub, trio, "leaves")
+    hub.direct(alice, "bob", "wait for proof", 9, key=bob.key.public)
+    again = hub.join("bob", bob.key, prove=False)
+    hub.tick(1.0)
     assert again.take(p.Mail) == []
-    server.sync(again, again.key.prove(again.challenge, again.token, server.identity.fingerprint))
-    server.tick()
+    hub.sync(again, again.key.prove(again.challenge, again.token, hub.identity.fingerprint))
+    hub.tick()
     assert [again.read(m).text for m in again.take(p.Mail)] == ["wait for proof"]
 
 
 # --- 4. refusals ------------------------------------------------------------------------------
 
 
-def test_a_message_to_oneself_is_refused(server, trio):
+def test_a_message_to_oneself_is_refused(hub, trio):
     alice, bob, _ = trio
-    server.direct(alice, alice, "note to self", 1)
+    hub.direct(alice, alice, "note to self", 1)
     assert state_of(alice) == refused(Refusal.YOURSELF, 1)
-    assert passes(server, alice, bob, 2)
+    assert passes(hub, alice, bob, 2)
 
 
-def test_a_message_to_a_name_never_in_the_room_is_refused(server, trio):
+def test_a_message_to_a_name_never_in_the_room_is_refused(hub, trio):
     alice, bob, _ = trio
-    server.direct(alice, "dave", "hello?", 1, key=PersonalKey.generate().public)
+    hub.direct(alice, "dave", "hello?", 1, key=PersonalKey.generate().public)
     assert state_of(alice) == refused(Refusal.NOT_HERE, 1)
-    assert passes(server, alice, bob, 2)
+    assert passes(hub, alice, bob, 2)
 
 
-def test_a_message_to_bob_under_another_key_is_refused_as_a_changed_key(server, trio):
+def test_a_message_to_bob_under_another_key_is_refused_as_a_changed_key(hub, trio):
     alice, bob, _ = trio
-    server.direct(alice, "bob", "is it you?", 1, key=PersonalKey.generate().public)
+    hub.direct(alice, "bob", "is it you?", 1, key=PersonalKey.generate().public)
     assert state_of(alice) == refused(Refusal.KEY_CHANGED, 1)
     assert bob.take(p.Mail) == []
-    assert passes(server, alice, bob, 2)
+    assert passes(hub, alice, bob, 2)
 
 
 @pytest.mark.parametrize("how", ["no key given", "never proved", "proved wrongly"])
-def test_a_sender_without_a_proven_key_is_refused(server, trio, how):
+def test_a_sender_without_a_proven_key_is_refused(hub, trio, how):
     alice, bob, _ = trio
-    dan = server.join("dan", give_key=how != "no key given", prove=False)
+    dan = hub.join("dan", give_key=how != "no key given", prove=False)
     if how == "proved wrongly":
-        server.sync(dan, PersonalKey.generate().prove(dan.challenge, dan.token, server.identity.fingerprint))
-    server.direct(dan, bob, "hi bob", 1)
+        hub.sync(dan, PersonalKey.generate().prove(dan.challenge, dan.token, hub.identity.fingerprint))
+    hub.direct(dan, bob, "hi bob", 1)
     assert state_of(dan) == refused(Refusal.NEEDS_KEY, 1)
     assert bob.take(p.Mail) == []
-    assert passes(server, alice, bob, 2)
+    assert passes(hub, alice, bob, 2)
 
 
-def test_a_message_whose_mail_would_not_fit_a_datagram_is_refused_and_one_that_fits_passes(server, trio):
+def test_a_message_whose_mail_would_not_fit_a_datagram_is_refused_and_one_that_fits_passes(hub, trio):
     alice, bob, _ = trio
     most = p.max_direct_text_bytes(len(ROOM), len(alice.token), len(b"alice"), len(b"bob"))
-    server.direct(alice, bob, "x" * (most + 1), 1)
+    hub.direct(alice, bob, "x" * (most + 1), 1)
     assert state_of(alice) == refused(Refusal.TOO_LONG, 1)
     assert bob.take(p.Mail) == []
-    server.direct(alice, bob, "x" * most, 2)
+    hub.direct(alice, bob, "x" * most, 2)
     assert state_of(alice) == [(2, DirectState.PASSED, Refusal.NONE)]
     assert len(bob.read(bob.take(p.Mail)[0]).text) == most
 
 
 def test_a_full_mailbox_refuses_one_more_message():
-    server = Server(limits=Limits(rate_burst=1000))
-    alice, bob, carol = (server.join(name) for name in ("alice", "bob", "carol"))
-    go_away(server, [alice, bob, carol], "leaves")
+    hub = Server(limits=Limits(rate_burst=1000))
+    alice, bob, carol = (hub.join(name) for name in ("alice", "bob", "carol"))
+    go_away(hub, [alice, bob, carol], "leaves")
     for msg_id in range(1, MAIL_PER_RECIPIENT + 1):
-        server.direct(alice, "bob", f"message {msg_id}", msg_id, key=bob.key.public)
+        hub.direct(alice, "bob", f"message {msg_id}", msg_id, key=bob.key.public)
     assert {s for _, s, _ in state_of(alice)} == {DirectState.KEPT}
-    server.direct(carol, "bob", "one more", 1, key=bob.key.public)
+    hub.direct(carol, "bob", "one more", 1, key=bob.key.public)
     assert state_of(carol) == refused(Refusal.MAILBOX_FULL, 1)
-    server.direct(alice, carol, "still serving", 9999)
+    hub.direct(alice, carol, "still serving", 9999)
     assert state_of(alice) == [(9999, DirectState.PASSED, Refusal.NONE)]
 
 
-def test_a_flood_beyond_the_burst_is_told_once_and_not_kept(server, trio):
+def test_a_flood_beyond_the_burst_is_told_once_and_not_kept(hub, trio):
     alice, bob, _ = trio
-    burst = server.registry.limits.rate_burst
+    burst = hub.registry.limits.rate_burst
     for msg_id in range(1, burst + 11):
-        server.direct(alice, bob, f"flood {msg_id}", msg_id)
+        hub.direct(alice, bob, f"flood {msg_id}", msg_id)
     taken = alice.take()
     assert [f.msg_id for f in taken if isinstance(f, p.DirectStateFrame)] == list(range(1, burst + 1))
     assert [f.code for f in taken if isinstance(f, p.ErrorFrame)] == [ErrorCode.RATE_LIMITED]
     assert len(bob.take(p.Mail)) == burst
-    assert len(server.registry._mail) == burst
-    server.clock.now += 1.0
-    assert passes(server, alice, bob, burst + 11)
+    assert len(hub.registry._mail) == burst
+    hub.clock.now += 1.0
+    assert passes(hub, alice, bob, burst + 11)
 
 
 # --- 5. retransmits --------------------------------------------------------------------------
 
 
-def test_a_retransmitted_message_is_answered_again_and_kept_once(server, trio):
+def test_a_retransmitted_message_is_answered_again_and_kept_once(hub, trio):
     alice, bob, _ = trio
-    body = server.direct(alice, bob, "once", 5)
-    server.send(alice, body)  # the same frame, sealed in a new datagram, as a client retransmits
+    body = hub.direct(alice, bob, "once", 5)
+    hub.send(alice, body)  # the same frame, sealed in a new datagram, as a client retransmits
     assert state_of(alice) == [(5, DirectState.PASSED, Refusal.NONE)] * 2
     [mail] = bob.take(p.Mail)
-    server.send(bob, p.encode_mail_got(mail.mail_id))
+    hub.send(bob, p.encode_mail_got(mail.mail_id))
     alice.take()
-    server.send(alice, body)  # late, after delivery
+    hub.send(alice, body)  # late, after delivery
     assert state_of(alice) == [(5, DirectState.PASSED, Refusal.NONE)]
-    server.tick(1.0)
+    hub.tick(1.0)
     assert bob.take(p.Mail) == []
-    assert [item.stored.kind for item in server.registry._mail.values()] == [MailKind.DELIVERED]  # alice's receipt
+    assert [item.stored.kind for item in hub.registry._mail.values()] == [MailKind.DELIVERED]  # alice's receipt
 
 
-def test_a_retransmit_for_someone_away_is_kept_once(server, trio):
+def test_a_retransmit_for_someone_away_is_kept_once(hub, trio):
     alice, bob, _ = trio
-    go_away(server, trio, "leaves")
-    body = server.direct(alice, "bob", "once", 5, key=bob.key.public)
-    server.send(alice, body)
+    go_away(hub, trio, "leaves")
+    body = hub.direct(alice, "bob", "once", 5, key=bob.key.public)
+    hub.send(alice, body)
     assert state_of(alice) == [(5, DirectState.KEPT, Refusal.NONE)] * 2
-    again = server.join("bob", bob.key)
-    server.tick()
+    again = hub.join("bob", bob.key)
+    hub.tick()
     assert [m.msg_id for m in again.take(p.Mail)] == [5]
 
 
 # --- 6. nobody takes another's mail ------------------------------------------------------------
 
 
-def test_carols_acknowledgement_of_bobs_mail_deletes_nothing(server, trio):
+def test_carols_acknowledgement_of_bobs_mail_deletes_nothing(hub, trio):
     alice, bob, carol = trio
-    server.direct(alice, bob, "for bob", 3)
+    hub.direct(alice, bob, "for bob", 3)
     [mail] = bob.take(p.Mail)
-    server.send(carol, p.encode_mail_got(mail.mail_id))
+    hub.send(carol, p.encode_mail_got(mail.mail_id))
     assert alice.take(p.Mail) == []  # no receipt
-    server.tick(0.5)
+    hub.tick(0.5)
     assert bob.take(p.Mail) == [mail]
 
 
-def test_a_member_claiming_bobs_key_without_proving_it_gets_nothing_and_may_not_write(server, trio):
+def test_a_member_claiming_bobs_key_without_proving_it_gets_nothing_and_may_not_write(hub, trio):
     alice, bob, carol = trio
-    go_away(server, trio, "leaves")
-    server.direct(alice, "bob", "for bob only", 3, key=bob.key.public)
+    go_away(hub, trio, "leaves")
+    hub.direct(alice, "bob", "for bob only", 3, key=bob.key.public)
     assert state_of(alice) == [(3, DirectState.KEPT, Refusal.NONE)]
-    mallory = server.join("mallory", claim=bob.key.public, prove=False)
+    mallory = hub.join("mallory", claim=bob.key.public, prove=False)
     # she proves her own key, not bob's
-    server.sync(mallory, mallory.key.prove(mallory.challenge, mallory.token, server.identity.fingerprint))
-    assert "mallory" not in dict(server.sync(mallory).keys)
-    server.tick(1.0)
+    hub.sync(mallory, mallory.key.prove(mallory.challenge, mallory.token, hub.identity.fingerprint))
+    assert "mallory" not in dict(hub.sync(mallory).keys)
+    hub.tick(1.0)
     assert mallory.take(p.Mail) == []
-    server.send(mallory, p.encode_typing("alice"))
-    server.direct(mallory, alice, "I am bob", 1)
+    hub.send(mallory, p.encode_typing("alice"))
+    hub.direct(mallory, alice, "I am bob", 1)
     assert state_of(mallory) == refused(Refusal.NEEDS_KEY, 1)
     assert alice.take(*DIRECT_FRAMES) == [] and carol.take(*DIRECT_FRAMES) == []
-    again = server.join("bob", bob.key)
-    server.tick()
+    again = hub.join("bob", bob.key)
+    hub.tick()
     assert [again.read(m).text for m in again.take(p.Mail)] == ["for bob only"]
 
 
-def test_a_proof_made_for_another_tokens_challenge_fails(server, trio):
+def test_a_proof_made_for_another_tokens_challenge_fails(hub, trio):
     alice, bob, _ = trio
-    dan = server.join("dan", prove=False)
-    server.sync(dan, dan.key.prove(alice.challenge, dan.token, server.identity.fingerprint))
-    server.sync(dan, dan.key.prove(dan.challenge, alice.token, server.identity.fingerprint))
-    assert "dan" not in dict(server.sync(dan).keys)
-    server.direct(dan, bob, "hi", 1)
+    dan = hub.join("dan", prove=False)
+    hub.sync(dan, dan.key.prove(alice.challenge, dan.token, hub.identity.fingerprint))
+    hub.sync(dan, dan.key.prove(dan.challenge, alice.token, hub.identity.fingerprint))
+    assert "dan" not in dict(hub.sync(dan).keys)
+    hub.direct(dan, bob, "hi", 1)
     assert state_of(dan) == refused(Refusal.NEEDS_KEY, 1)
 
 
 def test_after_a_restart_someone_else_under_bobs_name_does_not_inherit_his_key(tmp_path):
     store = RoomStore(tmp_path / "server.db")
-    server = Server(store=store)
-    alice, bob, carol = (server.join(name) for name in ("alice", "bob", "carol"))
-    go_away(server, [alice, bob, carol], "leaves")
-    server.direct(alice, "bob", "for bob only", 3, key=bob.key.public)
-    mallory = server.join("bob", give_key=False)  # the name is free; she has no key of bob's
-    assert "bob" not in dict(server.sync(mallory).keys)
-    server.restart(store)
-    server.send(mallory, p.encode_heartbeat(0))
-    server.tick(1.0)
+    hub = Server(store=store)
+    alice, bob, carol = (hub.join(name) for name in ("alice", "bob", "carol"))
+    go_away(hub, [alice, bob, carol], "leaves")
+    hub.direct(alice, "bob", "for bob only", 3, key=bob.key.public)
+    mallory = hub.join("bob", give_key=False)  # the name is free; she has no key of bob's
+    assert "bob" not in dict(hub.sync(mallory).keys)
+    hub.restart(store)
+    hub.send(mallory, p.encode_heartbeat(0))
+    hub.tick(1.0)
     assert mallory.take(p.Mail) == []
-    assert "bob" not in dict(server.sync(mallory).keys)
+    assert "bob" not in dict(hub.sync(mallory).keys)
     store.close()
 
 
@@ -512,13 +512,13 @@ def test_after_a_restart_someone_else_under_bobs_name_does_not_inherit_his_key(t
 
 def test_a_closed_rooms_waiting_mail_is_gone_from_memory_and_store(tmp_path):
     store = RoomStore(tmp_path / "server.db")
-    server = Server(store=store)
-    alice, bob, carol = (server.join(name) for name in ("alice", "bob", "carol"))
-    go_away(server, [alice, bob, carol], "leaves")
-    server.direct(carol, "bob", "kept for bob", 1, key=bob.key.public)
+    hub = Server(store=store)
+    alice, bob, carol = (hub.join(name) for name in ("alice", "bob", "carol"))
+    go_away(hub, [alice, bob, carol], "leaves")
+    hub.direct(carol, "bob", "kept for bob", 1, key=bob.key.public)
     assert len(store.mail()) == 1
-    server.send(alice, p.encode_leave())  # the host: the room closes
-    assert server.registry.room_names() == [] and server.registry._mail == {}
+    hub.send(alice, p.encode_leave())  # the host: the room closes
+    assert hub.registry.room_names() == [] and hub.registry._mail == {}
     assert store.mail() == [] and store.people() == []
     store.close()
     assert mail_rows(tmp_path / "server.db") == 0
@@ -526,39 +526,39 @@ def test_a_closed_rooms_waiting_mail_is_gone_from_memory_and_store(tmp_path):
 
 def test_a_standing_rooms_mail_survives_a_restart_and_is_handed_after_it(tmp_path):
     store = RoomStore(tmp_path / "server.db")
-    server = Server(store=store)
-    server.registry.open_standing_room(ROOM)
-    alice, bob, carol = (server.join(name) for name in ("alice", "bob", "carol"))
-    go_away(server, [alice, bob, carol], "leaves")
-    server.direct(alice, "bob", "see you tomorrow", 7, key=bob.key.public)
+    hub = Server(store=store)
+    hub.registry.open_standing_room(ROOM)
+    alice, bob, carol = (hub.join(name) for name in ("alice", "bob", "carol"))
+    go_away(hub, [alice, bob, carol], "leaves")
+    hub.direct(alice, "bob", "see you tomorrow", 7, key=bob.key.public)
     store.close()
 
     store = RoomStore(tmp_path / "server.db")
-    server.restart(store)
-    server.registry.open_standing_room(ROOM)
-    again = server.join("bob", bob.key)
-    server.tick()
+    hub.restart(store)
+    hub.registry.open_standing_room(ROOM)
+    again = hub.join("bob", bob.key)
+    hub.tick()
     [mail] = again.take(p.Mail)
     assert (mail.peer, again.read(mail).text) == ("alice", "see you tomorrow")
-    server.send(alice, p.encode_heartbeat(0))  # alice stayed through the restart
-    server.send(again, p.encode_mail_got(mail.mail_id))
+    hub.send(alice, p.encode_heartbeat(0))  # alice stayed through the restart
+    hub.send(again, p.encode_mail_got(mail.mail_id))
     assert [(m.kind, m.msg_id) for m in alice.take(p.Mail)] == [(MailKind.DELIVERED, 7)]
     store.close()
 
 
 def test_a_member_kept_through_a_restart_keeps_its_proven_key_and_its_mail(tmp_path):
     store = RoomStore(tmp_path / "server.db")
-    server = Server(store=store)
-    alice, bob, _ = (server.join(name) for name in ("alice", "bob", "carol"))
-    server.direct(alice, bob, "before the restart", 7)
+    hub = Server(store=store)
+    alice, bob, _ = (hub.join(name) for name in ("alice", "bob", "carol"))
+    hub.direct(alice, bob, "before the restart", 7)
     bob.take()
     store.close()
 
     store = RoomStore(tmp_path / "server.db")
-    server.restart(store)
-    assert dict(server.sync(bob).keys)["bob"] == bob.key.public
-    server.send(bob, p.encode_heartbeat(0))
-    server.tick()
+    hub.restart(store)
+    assert dict(hub.sync(bob).keys)["bob"] == bob.key.public
+    hub.send(bob, p.encode_heartbeat(0))
+    hub.tick()
     assert [bob.read(m).text for m in bob.take(p.Mail)] == ["before the restart"]
     store.close()
 
@@ -571,15 +571,15 @@ SECRETS = ["ZEBRA-SECRET-42", "秘密のメッセージ"]
 def test_the_server_stores_and_sends_no_plaintext(tmp_path):
     path = tmp_path / "server.db"
     store = RoomStore(path)
-    server = Server(store=store)
-    alice, bob, carol = (server.join(name) for name in ("alice", "bob", "carol"))
-    server.direct(alice, carol, SECRETS[0], 1)  # passed at once
-    server.direct(carol, alice, SECRETS[1], 2)
-    go_away(server, [alice, bob, carol], "leaves")
-    server.direct(alice, "bob", SECRETS[0], 3, key=bob.key.public)  # kept for bob
-    server.direct(carol, "bob", SECRETS[1], 4, key=bob.key.public)
-    again = server.join("bob", bob.key)
-    server.tick()
+    hub = Server(store=store)
+    alice, bob, carol = (hub.join(name) for name in ("alice", "bob", "carol"))
+    hub.direct(alice, carol, SECRETS[0], 1)  # passed at once
+    hub.direct(carol, alice, SECRETS[1], 2)
+    go_away(hub, [alice, bob, carol], "leaves")
+    hub.direct(alice, "bob", SECRETS[0], 3, key=bob.key.public)  # kept for bob
+    hub.direct(carol, "bob", SECRETS[1], 4, key=bob.key.public)
+    again = hub.join("bob", bob.key)
+    hub.tick()
     mails = again.take(p.Mail)
     assert sorted(again.read(m).text for m in mails) == sorted(SECRETS)
     assert len(store.mail()) == 4  # none acknowledged yet: all kept
@@ -589,8 +589,8 @@ def test_the_server_stores_and_sends_no_plaintext(tmp_path):
     store.close()
     stored += path.read_bytes()  # and what the close moved in from the log
     assert mail_rows(path) == 4
-    sent = b"".join(data for _, data in server.outbound)
-    built = b"".join(server.bodies)
+    sent = b"".join(data for _, data in hub.outbound)
+    built = b"".join(hub.bodies)
     assert all(m.sealed in stored and m.sealed in built for m in mails)  # only the sealed part is there
     for secret in SECRETS:
         raw = secret.encode("utf-8")
@@ -602,51 +602,51 @@ def test_the_server_stores_and_sends_no_plaintext(tmp_path):
 # --- 9. presence and typing ----------------------------------------------------------------------
 
 
-def test_away_is_passed_on_once_listed_in_the_snapshot_and_online_again(server, trio):
+def test_away_is_passed_on_once_listed_in_the_snapshot_and_online_again(hub, trio):
     alice, bob, carol = trio
-    server.send(alice, p.encode_presence(PresenceState.AWAY))
+    hub.send(alice, p.encode_presence(PresenceState.AWAY))
     assert bob.take() == [p.PresenceNote("alice", PresenceState.AWAY)]
     assert carol.take() == [p.PresenceNote("alice", PresenceState.AWAY)]
     assert alice.take(*DIRECT_FRAMES) == []
-    server.send(alice, p.encode_presence(PresenceState.AWAY))
+    hub.send(alice, p.encode_presence(PresenceState.AWAY))
     assert bob.take(*DIRECT_FRAMES) == [] and carol.take(*DIRECT_FRAMES) == []
-    assert server.sync(bob).away == ("alice",)
-    server.send(alice, p.encode_presence(PresenceState.ONLINE))
+    assert hub.sync(bob).away == ("alice",)
+    hub.send(alice, p.encode_presence(PresenceState.ONLINE))
     assert bob.take() == [p.PresenceNote("alice", PresenceState.ONLINE)]
-    assert server.sync(bob).away == ()
+    assert hub.sync(bob).away == ()
 
 
 def test_presence_is_not_stored(tmp_path):
     store = RoomStore(tmp_path / "server.db")
-    server = Server(store=store)
-    alice, bob, _ = (server.join(name) for name in ("alice", "bob", "carol"))
-    server.send(alice, p.encode_presence(PresenceState.AWAY))
-    assert server.sync(bob).away == ("alice",)
-    server.restart(store)
-    assert server.sync(bob).away == ()
+    hub = Server(store=store)
+    alice, bob, _ = (hub.join(name) for name in ("alice", "bob", "carol"))
+    hub.send(alice, p.encode_presence(PresenceState.AWAY))
+    assert hub.sync(bob).away == ("alice",)
+    hub.restart(store)
+    assert hub.sync(bob).away == ()
     store.close()
 
 
-def test_room_typing_reaches_the_others_at_most_once_a_second(server, trio):
+def test_room_typing_reaches_the_others_at_most_once_a_second(hub, trio):
     alice, bob, carol = trio
-    server.send(alice, p.encode_typing(""))
+    hub.send(alice, p.encode_typing(""))
     assert bob.take() == [p.TypingNote("alice", False)] and carol.take() == [p.TypingNote("alice", False)]
-    server.clock.now += 0.9
-    server.send(alice, p.encode_typing(""))
+    hub.clock.now += 0.9
+    hub.send(alice, p.encode_typing(""))
     assert bob.take(*DIRECT_FRAMES) == [] and carol.take(*DIRECT_FRAMES) == []
-    server.clock.now += 0.1
-    server.send(alice, p.encode_typing(""))
+    hub.clock.now += 0.1
+    hub.send(alice, p.encode_typing(""))
     assert bob.take() == [p.TypingNote("alice", False)]
     assert alice.take(*DIRECT_FRAMES) == []
 
 
-def test_typing_to_bob_reaches_bob_only_and_to_a_stranger_nobody(server, trio):
+def test_typing_to_bob_reaches_bob_only_and_to_a_stranger_nobody(hub, trio):
     alice, bob, carol = trio
-    server.send(alice, p.encode_typing("bob"))
+    hub.send(alice, p.encode_typing("bob"))
     assert bob.take() == [p.TypingNote("alice", True)]
     assert carol.take() == [] and alice.take(*DIRECT_FRAMES) == []
-    server.clock.now += 1.0
-    server.send(alice, p.encode_typing("dave"))
+    hub.clock.now += 1.0
+    hub.send(alice, p.encode_typing("dave"))
     assert [f for person in trio for f in person.take(*DIRECT_FRAMES)] == []
 
 
@@ -654,27 +654,27 @@ def test_typing_to_bob_reaches_bob_only_and_to_a_stranger_nobody(server, trio):
 
 
 def test_a_plain_members_direct_is_refused_and_never_relayed():
-    server = Server(allow_plain=True)
-    alice, bob = server.join("alice"), server.join("bob")
-    plain = server.join("pat", secure=False)
+    hub = Server(allow_plain=True)
+    alice, bob = hub.join("alice"), hub.join("bob")
+    plain = hub.join("pat", secure=False)
     for person in (alice, bob):
         person.take()
-    server.direct(plain, bob, "unsealed hello", 1)
+    hub.direct(plain, bob, "unsealed hello", 1)
     assert state_of(plain) == refused(Refusal.NEEDS_KEY, 1)
     assert bob.take(*DIRECT_FRAMES) == [] and alice.take(*DIRECT_FRAMES) == []
-    assert server.registry._mail == {}
+    assert hub.registry._mail == {}
 
 
 def test_a_bare_text_members_direct_frame_is_dropped():
-    server = Server(allow_plain=True)
-    alice, bob = server.join("alice"), server.join("bob")
-    bare = server.join("pat", secure=False)
-    server.send(bare, b"hello in plain text")  # from now on it reads text only
+    hub = Server(allow_plain=True)
+    alice, bob = hub.join("alice"), hub.join("bob")
+    bare = hub.join("pat", secure=False)
+    hub.send(bare, b"hello in plain text")  # from now on it reads text only
     for person in (alice, bob, bare):
         person.take()
-    server.direct(bare, bob, "hi", 1)
+    hub.direct(bare, bob, "hi", 1)
     assert bare.take() == [] and bob.take() == [] and alice.take() == []
-    assert server.registry.dropped["direct frame from a plain-text member"] == 1
+    assert hub.registry.dropped["direct frame from a plain-text member"] == 1
 
 
 # --- a full disk ---------------------------------------------------------------------------------
@@ -695,20 +695,20 @@ class BreakableStore(RoomStore):
 def test_on_a_full_disk_a_message_is_neither_passed_nor_kept_and_goes_once_the_disk_is_back(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")  # "cannot write": expected
     store = BreakableStore(tmp_path / "server.db")
-    server = Server(store=store)
-    alice, bob, carol = (server.join(name) for name in ("alice", "bob", "carol"))
+    hub = Server(store=store)
+    alice, bob, carol = (hub.join(name) for name in ("alice", "bob", "carol"))
     for person in (alice, bob, carol):
         person.take()
     store.full = True
-    body = server.direct(alice, bob, "after the disk", 1)
-    server.send(alice, body)  # its retransmit, while the disk is known to fail
+    body = hub.direct(alice, bob, "after the disk", 1)
+    hub.send(alice, body)  # its retransmit, while the disk is known to fail
     assert [f.code for f in alice.take(p.ErrorFrame)] == [ErrorCode.CANNOT_SAVE]
     assert alice.take(*DIRECT_FRAMES) == [] and bob.take(*DIRECT_FRAMES) == []
-    assert server.registry._mail == {}
+    assert hub.registry._mail == {}
 
     store.full = False
-    server.tick(STORE_PROBE_SECONDS)
-    server.send(alice, body)
+    hub.tick(STORE_PROBE_SECONDS)
+    hub.send(alice, body)
     assert state_of(alice) == [(1, DirectState.PASSED, Refusal.NONE)]
     assert [bob.read(m).text for m in bob.take(p.Mail)] == ["after the disk"]
     store.close()
@@ -717,20 +717,20 @@ def test_on_a_full_disk_a_message_is_neither_passed_nor_kept_and_goes_once_the_d
 def test_on_a_full_disk_an_acknowledgement_waits_and_the_mail_is_kept(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")
     store = BreakableStore(tmp_path / "server.db")
-    server = Server(store=store)
-    alice, bob, _ = (server.join(name) for name in ("alice", "bob", "carol"))
-    server.direct(alice, bob, "keep me", 1)
+    hub = Server(store=store)
+    alice, bob, _ = (hub.join(name) for name in ("alice", "bob", "carol"))
+    hub.direct(alice, bob, "keep me", 1)
     [mail] = bob.take(p.Mail)
     alice.take()
     store.full = True
-    server.send(bob, p.encode_mail_got(mail.mail_id))
-    server.send(bob, p.encode_mail_got(mail.mail_id))
-    assert alice.take(p.Mail) == [] and len(server.registry._mail) == 1
+    hub.send(bob, p.encode_mail_got(mail.mail_id))
+    hub.send(bob, p.encode_mail_got(mail.mail_id))
+    assert alice.take(p.Mail) == [] and len(hub.registry._mail) == 1
 
     store.full = False
-    server.tick(STORE_PROBE_SECONDS)
+    hub.tick(STORE_PROBE_SECONDS)
     assert bob.take(p.Mail) == [mail]  # handed again: it was never let go
-    server.send(bob, p.encode_mail_got(mail.mail_id))
+    hub.send(bob, p.encode_mail_got(mail.mail_id))
     assert [(m.kind, m.msg_id) for m in alice.take(p.Mail)] == [(MailKind.DELIVERED, 1)]
     store.close()
 
@@ -738,19 +738,19 @@ def test_on_a_full_disk_an_acknowledgement_waits_and_the_mail_is_kept(tmp_path, 
 def test_a_proof_the_full_disk_did_not_take_is_taken_at_a_later_sync(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="ocm_core.sansio.registry")
     store = BreakableStore(tmp_path / "server.db")
-    server = Server(store=store)
-    server.join("alice")
-    bob = server.join("bob")
-    dan = server.join("dan", prove=False)
-    proof = dan.key.prove(dan.challenge, dan.token, server.identity.fingerprint)
+    hub = Server(store=store)
+    hub.join("alice")
+    bob = hub.join("bob")
+    dan = hub.join("dan", prove=False)
+    proof = dan.key.prove(dan.challenge, dan.token, hub.identity.fingerprint)
     store.full = True
-    assert "dan" not in dict(server.sync(dan, proof).keys)  # its write fails: not proven
-    server.direct(dan, bob, "hi", 1)
+    assert "dan" not in dict(hub.sync(dan, proof).keys)  # its write fails: not proven
+    hub.direct(dan, bob, "hi", 1)
     assert state_of(dan) == []  # refused as unsaved (the sender keeps it), not as unproven
 
     store.full = False
-    server.tick(STORE_PROBE_SECONDS)
-    assert "dan" in dict(server.sync(dan, proof).keys)
-    server.direct(dan, bob, "hi", 1)
+    hub.tick(STORE_PROBE_SECONDS)
+    assert "dan" in dict(hub.sync(dan, proof).keys)
+    hub.direct(dan, bob, "hi", 1)
     assert state_of(dan) == [(1, DirectState.PASSED, Refusal.NONE)]
     store.close()
