@@ -417,6 +417,7 @@ class App:
             shown.set_looking(focused)
             if isinstance(shown, DirectWindow) and focused:
                 self.sidebar.set_unread(shown, 0)
+                self._update_title()
 
     def set_language(self, choice: str) -> None:
         """Speak another language ("" = the system's) from now on: the start page and the
@@ -646,6 +647,8 @@ class App:
     def _unread_changed(self, chat: ChatWindow) -> None:
         self.sidebar.set_unread(chat, chat.unread)
         self.sidebar.set_gone(chat, chat.room_closed, ended=chat.room_ended)
+        if chat.room_closed:  # the room ended (or the server forgot us): its direct conversations know
+            self.directs.room_over(chat, ended=chat.room_ended)
         self._update_title()
 
     def _wanted(self, chat: ChatWindow) -> None:
@@ -1011,7 +1014,9 @@ class App:
 
     def leave_shown(self) -> None:
         chat = self.shown_chat
-        if chat is not None:
+        if isinstance(self.shown, DirectWindow):
+            self.directs.close(self.shown)  # "leave" a direct conversation: off the list, kept in the history
+        elif chat is not None:
             chat.ask_before(chat.back_to_start)
         elif isinstance(self.shown, GoneRoom):
             self._forget_gone(self.shown.link)
@@ -1054,6 +1059,7 @@ class App:
         under the same name; the ones that are gone are listed greyed, and so are the rooms
         that ended with their history kept on this PC, until the person removes them."""
         self._list_ended_rooms()
+        self.directs.restore()
         name = self.settings.name
         for text in list(self.settings.rooms):
             try:

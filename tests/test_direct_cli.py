@@ -110,7 +110,7 @@ def test_away_back_who_and_refusals_in_the_terminal(processes, tmp_path):
     alice.type("/back")
     bob.expect(r"\* alice is back\.")
     bob.type("/dm nobody hello")
-    bob.expect(r"nobody has not been seen with a key on this server")
+    bob.expect(r"Nobody called nobody is in this room")
     bob.type("/dm bob hello")
     bob.expect(r"That is you")
     for process in (alice, bob):

@@ -72,6 +72,7 @@ class DirectTerminal:
             changed = self.presence.choose(command == "/away", now)
             if changed is not None:
                 self.client.set_away(changed is Presence.AWAY)
+            (self.away.add if command == "/away" else self.away.discard)(self.client.username or "")
             return "* " + (_("You are shown as away.") if command == "/away" else _("You are shown as here."))
         if command == "/who":
             return "* " + self.who()
@@ -80,10 +81,9 @@ class DirectTerminal:
     def who(self) -> str:
         shown = []
         for name in self.client.members:
-            if name == self.client.username:
-                continue
-            shown.append(_("{name} (away)").format(name=name) if name in self.away else name)
-        return _("here: {names}").format(names=_(", ").join(shown) or _("nobody else"))
+            label = _("{name} (you)").format(name=name) if name == self.client.username else name
+            shown.append(_("{name} (away)").format(name=label) if name in self.away else label)
+        return _("here: {names}").format(names=_(", ").join(shown))
 
     # --- the printer thread ---------------------------------------------------------------
 

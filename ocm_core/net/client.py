@@ -516,6 +516,10 @@ class ChatClient:
         if name == self.username:
             raise errors.BadRequest(_("That is you; pick someone else to write to."))
         key = self.key_of(name)
+        if key is None and name not in session.members:
+            raise errors.BadRequest(
+                _("Nobody called {name} is in this room, or has written from it; check the name.").format(name=name)
+            )
         if key is None:
             raise errors.BadRequest(
                 _("{name} has not been seen with a key on this server; they need a current app.").format(name=name)

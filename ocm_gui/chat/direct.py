@@ -77,6 +77,7 @@ class DirectWindow:
         self.alerts: ChatAlerts | None = None  # the app's notifications for this conversation
         self.presence = Presence.OFFLINE
         self._texts: dict[int, str] = {}  # our messages not yet delivered, for Retry
+        self.stranded = False  # no room open on this server: nothing can be sent for now
         self._typing_sender = TypingSender()
         self._build()
         if kept:
@@ -106,7 +107,8 @@ class DirectWindow:
             justify="left",
         )
         self.sealed_label.grid(row=1, column=0, columnspan=3, sticky="w", pady=(theme.scaled(page, 2), 0))
-        header.bind("<Configure>", lambda e: self.sealed_label.configure(wraplength=max(40, e.width - 24)), add="+")
+        margin = theme.scaled(page, 36)  # the header's padding and a little air before the edge
+        header.bind("<Configure>", lambda e: self.sealed_label.configure(wraplength=max(40, e.width - margin)), add="+")
         self.banners = Banner(page, row=1)
         body = ttk.Frame(page, padding=theme.pad(page, 12, 0, 12, 0))
         body.grid(row=2, column=0, sticky="nsew")
@@ -208,6 +210,21 @@ class DirectWindow:
         for msg_id in msg_ids:
             self.scrollback.mark_failed(msg_id, _("the room it waited in ended"))
 
+    def no_room_shared(self) -> None:
+        """No room is open on this server now (its rooms ended, or the app just started)."""
+        self.stranded = True
+        self.set_presence(Presence.OFFLINE)
+        self.composer.disable(
+            _("You are in no room on this server now; join one that {name} is in to write again.").format(
+                name=self.name
+            ),
+            _("Close"),
+        )
+
+    def back_in_a_room(self) -> None:
+        self.stranded = False
+        self.composer.enable(_("Close"))
+
     def key_changed(self, event: KeyChanged) -> None:
         text = _(
             "{name}'s key has changed: another PC, a reinstall, or someone else. "
@@ -255,7 +272,7 @@ class DirectWindow:
             self.input.focus_force()
 
     def input_enabled(self) -> bool:
-        return True
+        return self.composer.enabled()
 
     def destroy(self) -> None:
         self.destroyed = True

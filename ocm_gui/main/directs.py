@@ -100,6 +100,8 @@ class DirectConversations:
     def _tell_everyone(self, *, away: bool) -> None:
         for chat in self.app.chats:
             self.say_presence(chat, away)
+            chat.people.set_away(chat.username, away)  # the person sees it too, on their own name
+        self.away_by_hand.set(self.me.by_hand and away)
 
     def say_presence(self, chat: ChatWindow, away: bool | None = None) -> None:
         """Tell one room whether we are away (now, or as `away` says)."""
@@ -120,21 +122,37 @@ class DirectConversations:
         window = self.windows.get(key)
         self._via[key] = chat
         if window is None:
-            window = self._make(chat, server, name)
-            self._listed(chat, server, name, True)
+            window = self._make(server, name, chat.username, self.app.server_label(chat))
+            self._listed(server, name, True)
+        elif window.stranded:
+            window.back_in_a_room()
         if show:
             self.app.show_room(window)
         return window
 
-    def _make(self, chat: ChatWindow, server: str, name: str) -> DirectWindow:
+    def restore(self) -> None:
+        """At start: the direct conversations listed when the app last ran, back in the sidebar
+        with their kept lines, before any room is open (those of a server with no room open
+        stay offline and say so; writing waits for a room there)."""
+        if self.app.history is None:
+            return
+        listed = self.app.history_call(lambda st: st.conversations()) or []
+        for conversation in reversed(listed):  # the newest ends up first among them
+            if conversation.listed and is_direct(conversation):
+                key = (conversation.server_fingerprint, direct_name(conversation))
+                if key not in self.windows:
+                    window = self._make(*key, conversation.me, conversation.server)
+                    window.no_room_shared()
+
+    def _make(self, server: str, name: str, me: str, server_label: str) -> DirectWindow:
         app = self.app
-        recorder = self._recorder(chat, server)
+        recorder = self._recorder(server, server_label, me)
         key = (server, name)
         window = DirectWindow(
             app.content,
             name=name,
-            me=chat.username,
-            server=app.server_label(chat),
+            me=me,
+            server=server_label,
             send=lambda text: self.send(key, text),
             limit=lambda: self._limit(key),
             safety=lambda: self._safety(key),
@@ -157,7 +175,7 @@ class DirectConversations:
 
     def room_opened(self, chat: ChatWindow) -> None:
         """A room on a server is open: the direct conversations listed there last time come back
-        to the sidebar (not shown), with their kept lines."""
+        to the sidebar (not shown), with their kept lines; those waiting for a room can write again."""
         server = server_of(chat)
         if server is None or not self.can_write(chat) or self.app.history is None:
             return
@@ -167,9 +185,14 @@ class DirectConversations:
                 name = direct_name(conversation)
                 if (server, name) not in self.windows and name != chat.username:
                     self.open(chat, name, show=False)
+        for (where, name), window in self.windows.items():
+            if where == server and window.stranded:
+                self._via.setdefault((where, name), chat)
+                window.back_in_a_room()
+        self.refresh_presence(server)
 
-    def _listed(self, chat: ChatWindow, server: str, name: str, listed: bool) -> None:
-        recorder = self._recorder(chat, server)
+    def _listed(self, server: str, name: str, listed: bool) -> None:
+        recorder = self._recorders.get(server)
         if recorder is not None:
             self.app.history_call(lambda st: st.set_listed(recorder.conversation(name), listed))
 
@@ -181,20 +204,22 @@ class DirectConversations:
         """Off the sidebar; its lines stay in the history (and come back when it is opened again)."""
         app = self.app
         for (server, name), open_window in list(self.windows.items()):
-            chat = self._via.get((server, name))
-            if open_window is window and chat is not None:
-                self._listed(chat, server, name, False)
+            if open_window is window:
+                self._listed(server, name, False)
         self.windows = {k: w for k, w in self.windows.items() if w is not window}
         app.take_off_sidebar(window)
         window.destroy()
 
-    def _recorder(self, chat: ChatWindow, server: str) -> DirectRecorder | None:
+    def _recorder(self, server: str, server_label: str, me: str) -> DirectRecorder | None:
         store = self.app.history
         if store is None or not self.app.history_call(lambda st: st.keeping, False):
             return None
         if server not in self._recorders:
-            self._recorders[server] = DirectRecorder(store, server, self.app.server_label(chat), chat.username)
+            self._recorders[server] = DirectRecorder(store, server, server_label, me)
         return self._recorders[server]
+
+    def _recorder_of(self, chat: ChatWindow, server: str) -> DirectRecorder | None:
+        return self._recorder(server, self.app.server_label(chat), chat.username)
 
     def _kept_lines(self, recorder: DirectRecorder | None, name: str) -> list:
         if recorder is None:
@@ -230,7 +255,7 @@ class DirectConversations:
         msg_id = chat.client.send_direct(name, text)
         self._sent[msg_id] = self.windows[key]
         self._via[key] = chat
-        recorder = self._recorder(chat, server)
+        recorder = self._recorder_of(chat, server)
         if recorder is not None:
             recorder.sent(name, text)
         return msg_id
@@ -283,7 +308,7 @@ class DirectConversations:
                 return
             looking = self.app.shown is window and self.app.window_focused
             window.received(event, looking)
-            recorder = self._recorder(chat, server)
+            recorder = self._recorder_of(chat, server)
             if recorder is not None:
                 recorder.received(event)
             self.app.sidebar.set_unread(window, window.unread)
@@ -320,8 +345,14 @@ class DirectConversations:
             if window is not None and not window.destroyed:
                 window.room_ended([msg_id])
         server = server_of(chat)
-        if server is not None:
-            self.refresh_presence(server, leaving=chat)
+        if server is None:
+            return
+        self.refresh_presence(server, leaving=chat)
+        live = [c for c in self.app.chats if c is not chat and server_of(c) == server and not c.room_closed]
+        if not live:
+            for (where, _name), window in self.windows.items():
+                if where == server and not window.stranded:
+                    window.no_room_shared()
 
     def presence_of(self, server: str, name: str, leaving: ChatWindow | None = None) -> Presence:
         rooms = [

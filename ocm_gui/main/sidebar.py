@@ -51,7 +51,8 @@ class RoomList:
         )
         self.tree.column("room", stretch=True, width=theme.scaled(master, 100), minwidth=theme.scaled(master, 60))
         # Wide enough for a count or the word for a room that ended.
-        ended = theme.named_font(master, "OCMChat").measure(_("ended")) + theme.scaled(master, 12)
+        words = [_("ended"), *(_(word) for word in PRESENCE_WORDS.values())]
+        ended = max(theme.named_font(master, "OCMChat").measure(word) for word in words) + theme.scaled(master, 12)
         self.tree.column("unread", stretch=False, width=max(theme.scaled(master, 44), ended), anchor="center")
         self.tree.grid(row=1, column=0, sticky="nsew")
         # Inside the empty list, on its colours (a plain label: the dark palette recolours it).

@@ -183,3 +183,46 @@ def test_the_direct_conversations_of_the_last_run_come_back_with_their_room(app,
     app.directs.close(again)
     app.directs.room_opened(chat)
     assert key not in app.directs.windows
+
+
+def test_when_the_only_shared_room_ends_the_conversation_says_so_and_waits(app, root, office):
+    chat, bob, carol, _person = office
+    window = app.directs.open(chat, "bob")
+    carol.leave()  # the host: the room closes for everyone
+    pump(root, lambda: chat.room_closed, what="the room closed")
+    assert window.presence.value == "offline" and window.stranded
+    assert not window.input_enabled()
+    assert "You are in no room on this server now" in window.composer.hint.cget("text")
+    assert app.sidebar.tree.item(app.sidebar._items[window], "tags") == ("gone",)
+
+
+def test_the_conversations_listed_last_time_are_back_at_start_before_any_room(app, root, office):
+    chat, bob, _carol, _person = office
+    bob.send_direct("ann", "morning")
+    key = (chat.client.server_fingerprint, "bob")
+    window = pump(root, lambda: app.directs.windows.get(key), what="opened")
+    pump(root, lambda: "morning" in window.scrollback.transcript(), what="the line")
+    app.directs.windows.clear()  # as at the next start, before any room is joined
+    app.sidebar.remove(window)
+    window.destroy()
+    app.directs.restore()
+    again = app.directs.windows[key]
+    assert "morning" in again.scrollback.transcript() and again.stranded and not again.input_enabled()
+    app.directs.room_opened(chat)  # its server's room is open again: writing works
+    assert again.input_enabled() and again.presence.value == "online"
+
+
+def test_being_away_by_hand_shows_on_ones_own_name(app, root, office):
+    chat, bob, _carol, _person = office
+    app.directs.away_by_hand.set(True)
+    app.directs.choose_away()
+    assert "ann (you) (away)" in chat.people.labels()
+    pump(root, lambda: _away_in(bob, "ann"), what="bob sees ann away")
+
+
+def _away_in(client, name: str) -> bool:
+    while not client.events.empty():
+        event = client.events.get_nowait()
+        if isinstance(event, ev.PresenceChanged) and event.name == name and event.away:
+            return True
+    return False
