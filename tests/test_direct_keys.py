@@ -32,9 +32,18 @@ def mail_of(frame: p.Direct, sender_key: bytes, sender: str = "alice", mail_id: 
 def test_a_genuine_message_opens_once_and_its_replay_is_dropped(pair):
     alice, bob = pair
     frame = alice.seal("bob", bob.public, "会議は3時から")
-    events, kept = bob.open(SERVER, mail_of(frame, alice.public))
+    assert (frame.recipient, frame.recipient_key) == ("bob", bob.public)
+    mail = mail_of(frame, alice.public)
+    events, kept = bob.open(SERVER, mail)
     assert [type(e) for e in events] == [ev.DirectMessage] and kept
-    assert (events[0].sender, events[0].text, events[0].msg_id) == ("alice", "会議は3時から", frame.msg_id)
+    message = events[0]
+    assert (message.sender, message.sender_key, message.text, message.msg_id) == (
+        "alice",
+        alice.public,
+        "会議は3時から",
+        frame.msg_id,
+    )
+    assert message.time == mail.time_ms / 1000 and abs(message.sent - time.time()) < 60
     # the same message again: not shown, but had (its receipt says delivered, not unopened)
     assert bob.open(SERVER, mail_of(frame, alice.public, mail_id=2)) == ([], True)
     assert bob.refused == 1
@@ -82,7 +91,7 @@ def test_a_senders_new_key_is_told_before_the_message(pair, tmp_path):
     second = alice_again.seal("bob", bob.public, "new laptop")
     events, _kept = bob.open(SERVER, mail_of(second, alice_again.public))
     assert [type(e) for e in events] == [ev.KeyChanged, ev.DirectMessage]
-    assert events[0].previous == alice.public and events[0].key == alice_again.public
+    assert events[0] == ev.KeyChanged("alice", alice.public, alice_again.public)
     assert bob.safety_code(alice_again.public) == alice_again.safety_code(bob.public)
     alice_again.close()
 
@@ -95,3 +104,9 @@ def test_the_key_file_is_kept_between_runs_and_private(tmp_path):
         assert (tmp_path / "me" / "direct.key").stat().st_mode & 0o077 == 0
     first.close()
     again.close()
+
+
+def test_the_keys_and_book_live_in_the_folder_given_and_its_parents_are_made(tmp_path):
+    keys = DirectKeys.load(tmp_path / "deep" / "er")
+    assert (tmp_path / "deep" / "er" / "direct.key").is_file() and (tmp_path / "deep" / "er" / "people.db").is_file()
+    keys.close()

@@ -125,3 +125,26 @@ def test_mail_ids_are_not_used_again_after_a_restart(tmp_path):
     hub.send(bob, p.encode_mail_got(first.mail_id))  # a late acknowledgement of the first
     assert second.mail_id in hub.registry._mail  # takes nothing away from the second
     store.close()
+
+
+def test_receipts_for_someone_away_are_bounded_and_the_messages_still_go():
+    from ocm_core.sansio.mailbox import RECEIPTS_PER_RECIPIENT
+    from ocm_core.sansio.room import Limits
+
+    hub = Server(limits=Limits(rate_per_second=1e6, rate_burst=10**6))
+    hub.join("host")  # the room stays when alice goes
+    alice = hub.join("alice")
+    readers = [hub.join(f"r{n}") for n in range(3)]
+    sent = 0
+    for reader in readers:  # 3 x 150 = 450 messages, more receipts than are kept
+        for _ in range(150):
+            sent += 1
+            hub.direct(alice, reader, "note", sent)
+    hub.send(alice, p.encode_leave())  # alice's app is gone: her receipts wait for her
+    for reader in readers:
+        for mail in reader.take(p.Mail):
+            hub.send(reader, p.encode_mail_got(mail.mail_id))
+    receipts = [m for m in hub.registry._mail.values() if m.stored.kind is MailKind.DELIVERED]
+    assert len(receipts) == RECEIPTS_PER_RECIPIENT
+    assert hub.registry.dropped["receipt not kept"] == sent - RECEIPTS_PER_RECIPIENT
+    assert not [m for m in hub.registry._mail.values() if m.stored.kind is MailKind.MESSAGE]  # all delivered
