@@ -13,6 +13,9 @@ import pytest
 from test_cli import processes
 from test_encryption import LoopbackCapture
 
+from ocm_core.net.client import ChatClient
+from ocm_core.net.direct import DirectKeys
+
 pytestmark = pytest.mark.slow
 
 SECRET = "ZEBRA-SECRET-4217"
@@ -113,6 +116,20 @@ def test_away_back_who_and_refusals_in_the_terminal(processes, tmp_path):
     bob.expect(r"Nobody called nobody is in this room")
     bob.type("/dm bob hello")
     bob.expect(r"That is you")
+    bob.type("/code alice")
+    code = bob.expect(r"✉ Safety code: ([\d ]+) \(compare it aloud with alice\)")[1]
+    alice.type("/code bob")
+    alice.expect(rf"✉ Safety code: {code} \(compare it aloud with bob\)")  # the same digits on both sides
+    # someone typing to alice, from an app: her terminal says so, once per spell
+    dan = ChatClient("127.0.0.1", int(address.rsplit(":", 1)[1]), direct=DirectKeys.load(tmp_path / "dan"))
+    dan.join_room("office", "dan")
+    try:
+        alice.expect(r"in the room: .*dan")
+        dan.typing("alice")
+        alice.expect(r"✉ dan is typing to you…")
+    finally:
+        dan.leave()
+        dan.direct.close()
     for process in (alice, bob):
         process.type("/quit")
         assert process.finish() == 0

@@ -18,7 +18,10 @@ MARK = "✉"
 
 
 def direct_help() -> str:
-    return _("/dm NAME TEXT writes to one person only (sealed: the host cannot read it); /away, /back, /who.")
+    return _(
+        "/dm NAME TEXT writes to one person only (sealed: the host cannot read it); /code NAME shows the "
+        "safety code to compare with them; /away, /back, /who."
+    )
 
 
 def split_recipient(rest: str, members: tuple[str, ...]) -> tuple[str, str]:
@@ -76,7 +79,18 @@ class DirectTerminal:
             return "* " + (_("You are shown as away.") if command == "/away" else _("You are shown as here."))
         if command == "/who":
             return "* " + self.who()
+        if command == "/code":
+            return self.safety_line(rest.strip())
         return None
+
+    def safety_line(self, name: str) -> str:
+        """The safety code with `name`, to read aloud with them (the app shows the same digits)."""
+        key = self.client.key_of(name) if name else None
+        if key is None or self.client.direct is None:
+            return "! " + _("Write it as: /code NAME (someone in this room, or whom you wrote to here)")
+        return f"* {MARK} " + _("Safety code: {code} (compare it aloud with {name})").format(
+            code=self.client.direct.safety_code(key), name=name
+        )
 
     def who(self) -> str:
         shown = []
