@@ -620,6 +620,7 @@ class App:
             on_search=self.search_room,
             on_direct=self.directs.arrived,
             on_message=lambda name: self.directs.open(chat, name),
+            on_rejoined=self.directs.rejoined,
         )
         if recorder is not None:
             for kept in [g for g in self.gone if g.conversation == recorder.conversation]:
@@ -992,7 +993,8 @@ class App:
     def _chat_closed(self, chat: ChatWindow) -> None:
         if chat in self.chats:
             self.chats.remove(chat)
-        self.directs.room_over(chat, ended=chat.room_ended)
+        # A host's leaving ends its room (a standing room has no host: its mail stays).
+        self.directs.room_over(chat, ended=chat.room_ended or chat.is_host)
         if self.closing:
             return
         self.take_off_sidebar(chat)

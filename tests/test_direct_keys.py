@@ -110,3 +110,32 @@ def test_the_keys_and_book_live_in_the_folder_given_and_its_parents_are_made(tmp
     keys = DirectKeys.load(tmp_path / "deep" / "er")
     assert (tmp_path / "deep" / "er" / "direct.key").is_file() and (tmp_path / "deep" / "er" / "people.db").is_file()
     keys.close()
+
+
+def test_a_new_key_is_told_even_when_its_first_message_is_refused(pair, tmp_path, monkeypatch):
+    alice, bob = pair
+    bob.open(SERVER, mail_of(alice.seal("bob", bob.public, "hello"), alice.public))
+    new_pc = DirectKeys.load(tmp_path / "alice-new-pc")
+    ahead = time.time() + 3 * 86400  # its clock runs three days fast
+    monkeypatch.setattr(time, "time", lambda: ahead)
+    frame = new_pc.seal("bob", bob.public, "from the new laptop")
+    monkeypatch.undo()
+    events, kept = bob.open(SERVER, mail_of(frame, new_pc.public))
+    assert events == [ev.KeyChanged("alice", alice.public, new_pc.public)] and not kept
+    new_pc.close()
+
+
+def test_a_book_from_the_first_layout_is_rebuilt(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old" / "people.db"
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE people (server TEXT, name TEXT, key BLOB, verified INTEGER, PRIMARY KEY (server, name));"
+        "PRAGMA user_version=1;"
+    )
+    db.close()
+    keys = DirectKeys.load(tmp_path / "old")
+    assert keys.learn(SERVER, "bob", bytes(range(32))) is None  # the first key seen under the name
+    keys.close()

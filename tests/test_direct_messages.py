@@ -140,3 +140,20 @@ def test_presence_and_typing_reach_the_others(make_client, keys):
     bob.typing("carol")
     direct_typing, _ = events_of(carol, ev.TypingSeen, where=lambda e: e.name == "bob")
     assert direct_typing.direct
+
+
+@pytest.mark.expect_error_log("error taking a direct message or a member's key")
+def test_a_failure_taking_a_key_or_a_message_never_stops_the_receiving(make_client, keys):
+    alice, bob, carol = room_of_three(make_client, keys)
+
+    def broken(*_args):
+        raise RuntimeError("a bug in the key book")
+
+    bob.direct.learn = broken  # every key bob hears of now fails to be taken
+    bob.direct.open = broken
+    dave = make_client(direct=keys("dave"))
+    dave.join_room("office", "dave")  # bob learns of dave's key: it fails
+    alice.send_direct("bob", "this one fails to open on bob's side")
+    alice.send("and the room goes on")
+    message, _ = events_of(bob, ev.ChatMessage, where=lambda e: e.text == "and the room goes on")
+    assert message.sender == "alice"

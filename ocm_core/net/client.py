@@ -458,10 +458,13 @@ class ChatClient:
         with self._settling:
             while self._unsettled:
                 item = self._unsettled.pop(0)
-                if isinstance(item, ev.MembersChanged):
-                    self._learn_keys(item)
-                else:
-                    self._send_all(self._take_mail(item))
+                try:
+                    if isinstance(item, ev.MembersChanged):
+                        self._learn_keys(item)
+                    else:
+                        self._send_all(self._take_mail(item))
+                except Exception:  # a bug (or a broken file) costs this item, never the receiving
+                    log.exception("error taking a direct message or a member's key")
 
     def _learn_keys(self, event: ev.MembersChanged) -> None:
         server = self.server_fingerprint

@@ -83,7 +83,7 @@ class DirectKeys:
         if not self.book.first_time(mail.peer_key, mail.msg_id, message.sent_ms):
             seen = self.book.seen(mail.peer_key, mail.msg_id)
             self._refuse("seen before" if seen else "dated too far from now", mail)
-            return [], seen
+            return events, seen  # a new key is told all the same: it is remembered now
         events.append(
             ev.DirectMessage(
                 mail.peer, mail.peer_key, mail.msg_id, message.text, mail.time_ms / 1000, message.sent_ms / 1000

@@ -32,7 +32,7 @@ from ocm_core.storage.transaction import in_transaction
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: every key seen under a name (version 1, one key a name, was never released)
 DAY = 86400.0
 AHEAD_DAYS = 1  # a sender's clock may run this far ahead of ours
 
@@ -73,6 +73,7 @@ VALUES (?, ?, ?, 0, (SELECT coalesce(max(seen_order), 0) + 1 FROM people))
 ON CONFLICT (server, name, key) DO UPDATE SET seen_order = excluded.seen_order
 """
 _SEEN_ONE = "SELECT 1 FROM seen WHERE sender = ? AND msg_id = ?"
+_DROP_OLD_PEOPLE = "DROP TABLE IF EXISTS people"
 _VERIFY = "UPDATE people SET verified = 1 WHERE server = ? AND name = ? AND key = ?"
 _SEE = "INSERT OR IGNORE INTO seen (sender, msg_id, recorded) VALUES (?, ?, ?)"
 _PRUNE = "DELETE FROM seen WHERE recorded < ?"
@@ -128,6 +129,8 @@ class DirectBook:
             # Damage deep in the file shows only when a damaged page is read: found now, moved aside now.
             if version and (verdict := db.execute(_QUICK_CHECK).fetchone()[0]) != "ok":
                 raise sqlite3.DatabaseError(f"database disk image is malformed ({verdict})")
+            if version == 1:  # its keys are learned again, each the first time it is seen
+                db.execute(_DROP_OLD_PEOPLE)
             db.executescript(_SETTINGS + _SCHEMA)
             if version != SCHEMA_VERSION:
                 db.execute(_SET_VERSION)
@@ -157,15 +160,21 @@ class DirectBook:
         _check_size(key)
         with self._lock:
             rows = self._db.execute(_KEYS, (server, name)).fetchall()  # read first: most checks write nothing new
-        known = {row[0]: bool(row[1]) for row in rows}
         if rows and rows[0][0] == key:
-            return KeyCheck(KeyStatus.SAME, None, known[key])
-        self._write(lambda db: db.execute(_REMEMBER, (server, name, key)))
-        if key in known:
-            return KeyCheck(KeyStatus.SAME, None, known[key])
-        if not rows:
-            return KeyCheck(KeyStatus.FIRST, None, False)
-        return KeyCheck(KeyStatus.CHANGED, rows[0][0], False)
+            return KeyCheck(KeyStatus.SAME, None, bool(rows[0][1]))
+
+        def remember(db: sqlite3.Connection) -> KeyCheck:
+            # Decided again inside the transaction: two rooms' clients may learn the same key at once.
+            rows = db.execute(_KEYS, (server, name)).fetchall()
+            known = {row[0]: bool(row[1]) for row in rows}
+            db.execute(_REMEMBER, (server, name, key))
+            if key in known:
+                return KeyCheck(KeyStatus.SAME, None, known[key])
+            if not rows:
+                return KeyCheck(KeyStatus.FIRST, None, False)
+            return KeyCheck(KeyStatus.CHANGED, rows[0][0], False)
+
+        return self._write(remember)
 
     def known_key(self, server: str, name: str) -> bytes | None:
         """The key seen last under this name on this server."""

@@ -481,24 +481,6 @@ class RoomStore:
             )
         )
 
-    def remove_mail_before(self, time_ms: int) -> list[int]:
-        """Drop mail kept since before `time_ms`; the ids dropped."""
-        ids = [
-            row[0]
-            for row in self._db.execute(
-                "SELECT mail_id FROM mail WHERE time_ms < ?",  # pragma: no mutate
-                (time_ms,),
-            )
-        ]
-        if ids:
-            self._write(
-                (
-                    "DELETE FROM mail WHERE time_ms < ?",  # pragma: no mutate
-                    (time_ms,),
-                )
-            )
-        return ids
-
     def add_mail(self, mail: StoredMail) -> None:
         self._write(
             (

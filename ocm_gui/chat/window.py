@@ -109,6 +109,7 @@ class ChatWindow:
         on_search: Callable[[int, str], object] | None = None,
         on_direct: Callable[[ChatWindow, AppEvent], object] | None = None,
         on_message: Callable[[str], object] | None = None,
+        on_rejoined: Callable[[ChatWindow], object] | None = None,
     ):
         """`files_dir`: where Save puts files (default: the user's Downloads folder).
         `backend`: makes the client that Rejoin joins with (default: the app's usual one).
@@ -121,6 +122,7 @@ class ChatWindow:
         the person asked to write to `name` alone (People list)."""
         self._on_direct = on_direct
         self._on_message = on_message
+        self._on_rejoined = on_rejoined  # after a Rejoin: the app's direct conversations and presence
         self._typing_sender = TypingSender()
         self.client = client
         self.server = server
@@ -690,6 +692,8 @@ class ChatWindow:
             _("You joined “{room}” again as {name}.").format(room=self.room, name=self.username), ("notice",)
         )
         self.input.focus_set()
+        if self._on_rejoined is not None:
+            self._on_rejoined(self)
 
     def dismiss_text(self) -> str:
         """The words of the button that puts away a room that ended: in the main window the

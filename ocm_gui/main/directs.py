@@ -191,6 +191,11 @@ class DirectConversations:
                 window.back_in_a_room()
         self.refresh_presence(server)
 
+    def rejoined(self, chat: ChatWindow) -> None:
+        """A room came back (Rejoin): its conversations can write again, and it hears whether we are away."""
+        self.say_presence(chat)
+        self.room_opened(chat)
+
     def _listed(self, server: str, name: str, listed: bool) -> None:
         recorder = self._recorders.get(server)
         if recorder is not None:

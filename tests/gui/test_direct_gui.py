@@ -226,3 +226,32 @@ def _away_in(client, name: str) -> bool:
         if isinstance(event, ev.PresenceChanged) and event.name == name and event.away:
             return True
     return False
+
+
+def test_a_rejoined_room_gives_its_conversations_back_their_input(make_chat, fake_client):
+    rejoined = []
+    chat = make_chat(on_rejoined=rejoined.append)
+    chat.adopt(fake_client)
+    assert rejoined == [chat]
+
+
+def test_a_host_closing_its_room_marks_what_waited_in_it(app, root, tmp_path):
+    server = ChatServer("127.0.0.1", 0, 0)
+    server.start()
+    port = server.tcp_address[1]
+    mine = app.backend.make_client("127.0.0.1", port)
+    mine.create_room("hq", "ann")
+    chat = app.open_chat(mine)
+    dave = ChatClient("127.0.0.1", port, direct=DirectKeys.load(tmp_path / "dave"))
+    dave.join_room("hq", "dave")
+    pump(root, lambda: "dave" in chat.people.members, what="dave here")
+    window = app.directs.open(chat, "dave")
+    dave.leave()
+    pump(root, lambda: "dave" not in chat.people.members, what="dave gone")
+    window.input.insert("1.0", "for when you are back")
+    msg_id = window.send()
+    pump(root, lambda: "waiting for dave" in (window.scrollback.status_text(msg_id) or ""), what="waiting")
+    chat.leave()  # the host closes the room: the server drops what waited in it
+    pump(root, lambda: "the room it waited in ended" in window.scrollback.transcript(), what="marked")
+    dave.direct.close()
+    server.stop()
