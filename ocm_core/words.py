@@ -72,6 +72,14 @@ def server_sentence(text: str) -> str:
     return _(known) if known else as_sentence(text)
 
 
+# --- mentions ---------------------------------------------------------------------------------
+
+
+def everyone_refused_text(count: int) -> str:
+    """Why "@room" was not sent: in a room of more than `count`, only its host may."""
+    return _("Only the host can write to everyone (@room, @all) in a room of more than {count}.").format(count=count)
+
+
 # --- direct messages refused, by the server's code ----------------------------------------
 
 DIRECT_REFUSALS: dict[Refusal, str] = {

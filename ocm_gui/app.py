@@ -464,6 +464,7 @@ class App:
             self.shown_before.set_looking(False)
         self.shown_before = key
         self.sidebar.select(key if key in self.sidebar.rows else None)
+        self.notifications.showing(key.link if isinstance(key, ChatWindow) else None)
         self._update_title()
         self._fit_min_size()
 

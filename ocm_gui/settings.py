@@ -43,6 +43,9 @@ class Settings:
     notify_desktop: bool = True  # a desktop notification
     notify_flash: bool = True  # the window's urgency hint / a flashing taskbar button
     notify_sound: bool = True  # a short sound
+    # Per room, "LEVEL LINK": "mentions" (only messages that name you) or "nothing"; a room not
+    # listed notifies of every message.
+    room_alerts: list[str] = field(default_factory=list)
     # The main window (ocm_gui/app.py):
     window_geometry: str = ""  # "WxH+X+Y" as last left; "" is a default size grown with the text
     sidebar_width: int = 0  # pixels; 0 is the default
@@ -66,6 +69,7 @@ class Settings:
         "notify_desktop",
         "notify_flash",
         "notify_sound",
+        "room_alerts",
         "window_geometry",
         "sidebar_width",
         "rooms",

@@ -974,6 +974,21 @@ def people_presence(shot: Shot):
     return shot.root
 
 
+@scenario("mentions", "a message that names you stands out; typing @ offers the room's people")
+def mentions(shot: Shot):
+    chat, _window, bob, hanako = direct_room(shot)
+    shot.app.show_room(chat)
+    need(chat, "mentions")
+    text = "@Alice 4時の会議の資料、見てもらえますか？" if shot.lang == "ja" else "@Alice could you look at the slides before four?"
+    say(shot, chat, bob, text)
+    say(shot, chat, hanako, "了解です" if shot.lang == "ja" else "Sounds good")
+    chat.input.focus_set()
+    chat.input.insert("insert", "@")
+    chat.mentions.update()
+    shot.pump(lambda: chat.mentions.open, "the names offered")
+    return shot.root
+
+
 @scenario("direct-key-changed", "a person's key changed: said plainly, with the safety code to compare aloud")
 def direct_key_changed(shot: Shot):
     from ocm_core.net.direct import DirectKeys

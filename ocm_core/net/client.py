@@ -36,6 +36,7 @@ from ocm_core.net.client_files import Progress
 from ocm_core.net.direct import DirectKeys
 from ocm_core.net.request import ServerLink
 from ocm_core.sansio import events as ev
+from ocm_core.sansio.mentions import EVERYONE_FREELY_UP_TO, may_name_everyone, names_everyone
 from ocm_core.sansio.session import (
     HOST_NOT_ANSWERING_AFTER,
     ClientSession,
@@ -44,7 +45,7 @@ from ocm_core.sansio.session import (
 )
 from ocm_core.storage.roomstore import StoreWriteError
 from ocm_core.wire import Operation, RoomInfo, names
-from ocm_core.words import name_refusal_text
+from ocm_core.words import everyone_refused_text, name_refusal_text
 
 log = logging.getLogger(__name__)
 
@@ -361,6 +362,9 @@ class ChatClient:
         size, limit = self.message_size(text), self.max_message_bytes
         if size > limit:
             raise errors.MessageTooLong(size, limit, text)
+        members = self.members
+        if names_everyone(text, members) and not may_name_everyone(self.username or "", self.host_name, len(members)):
+            raise errors.BadRequest(everyone_refused_text(EVERYONE_FREELY_UP_TO))
         return self._send_chat(
             lambda session, now: session.send_chat(text, now),
             errors.NotConnected(_("You are not in a room; join one first.")),

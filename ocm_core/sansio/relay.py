@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ocm_core import wire as p
 from ocm_core import words
 from ocm_core.crypto.sealed import OpenFailed
+from ocm_core.sansio.mentions import EVERYONE_FREELY_UP_TO, may_name_everyone, names_everyone
 from ocm_core.sansio.parts import RegistryParts
 from ocm_core.sansio.room import Address, Member, Outbound, Transport
 from ocm_core.storage.roomstore import StoreWriteError
@@ -277,6 +278,14 @@ class Relay(RegistryParts):
             if chat.msg_id == member.next_msg_id:
                 member.next_msg_id += 1  # consumed: its retransmits are ignored and the sender's next ones flow
             return self._refuse_too_long(member)
+        if names_everyone(chat.text, tuple(room.members)) and not may_name_everyone(
+            member.name, None if room.standing else room.host, len(room.members)
+        ):
+            if chat.msg_id == member.next_msg_id:
+                member.next_msg_id += 1  # consumed, as a message too long is
+            self.drop("@room from a member who may not", member.sender)
+            note = f"only the host can write to everyone (@room, @all) in a room of more than {EVERYONE_FREELY_UP_TO}"
+            return [self._to(member, p.encode_error_frame(ErrorCode.NOT_ALLOWED, note))]
         if chat.msg_id == member.next_msg_id or len(member.held) < HELD_PER_MEMBER:
             if not member.held:
                 member.held_since = now

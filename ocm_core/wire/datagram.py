@@ -108,6 +108,7 @@ class ErrorCode(enum.IntEnum):
     RESYNC = 3  # the events asked for are no longer buffered: fetch a snapshot (SYNC)
     TOO_LONG = 4
     CANNOT_SAVE = 5  # the chat was not stored, so not relayed or acknowledged: keep it and send it again
+    NOT_ALLOWED = 6  # the chat was refused as this member may not send it (@room in a big room): not relayed
 
 
 @dataclass(frozen=True)

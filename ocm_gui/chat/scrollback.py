@@ -189,6 +189,7 @@ class Scrollback:
         for index, colour in enumerate(theme.SENDER_COLOURS):
             t.tag_configure(f"c{index}", foreground=colour)
         t.tag_configure("own", background=theme.OWN_BG)
+        t.tag_configure("mention", background=theme.WARN_BG)  # a message that names you
         t.tag_configure("ownsender", foreground=theme.OWN_FG)
         t.tag_configure("status", foreground=theme.MUTED, font="OCMSmall")
         t.tag_configure("failed", foreground=theme.ERROR, font="OCMSmall")
@@ -362,8 +363,11 @@ class Scrollback:
         status = status_segments(_("sending…"), base + ("status", MARK_TAG), tag)
         return self._entry_segments(stamp, self.username, text, base, ("sender", "ownsender"), status)
 
-    def message_entry(self, msg: ChatMessage) -> Entry:
-        extra = ("history",) if msg.history else ()
+    def message_entry(self, msg: ChatMessage, *, mentioned: bool = False) -> Entry:
+        """Another's message (or ours, from the history); `mentioned`: it names this person
+        (or everyone), and stands out."""
+        extra: tuple[str, ...] = ("history",) if msg.history else ()
+        extra += ("mention",) if mentioned else ()
         if msg.sender == self.username:
             base, name_tags = ("entry", "own") + extra, ("sender", "ownsender")
         else:

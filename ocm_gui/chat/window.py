@@ -45,8 +45,9 @@ from ocm_core.sansio.events import (
     SessionGone,
     TypingSeen,
 )
+from ocm_core.sansio.mentions import EVERYONE_FREELY_UP_TO, may_name_everyone, mentions_me, names_everyone
 from ocm_core.sansio.presence import TypingSender
-from ocm_core.words import event_words, notice_text, resumed_words
+from ocm_core.words import event_words, everyone_refused_text, notice_text, resumed_words
 from ocm_gui import ports, theme
 from ocm_gui.backend import Backend
 from ocm_gui.background import fire_and_forget
@@ -61,6 +62,7 @@ from ocm_gui.chat.header import ChatHeader
 from ocm_gui.chat.kept import kept_entries
 from ocm_gui.chat.lost import LostHost
 from ocm_gui.chat.members import MemberList
+from ocm_gui.chat.mentionpicker import MentionPicker
 from ocm_gui.chat.scrollback import Entry, Scrollback
 from ocm_gui.chat.typingline import TypingLine
 from ocm_gui.inbox import inbox_for
@@ -237,6 +239,7 @@ class ChatWindow:
         )
         self.composer.frame.grid(row=4, column=0, sticky="ew")
         self.typing = TypingLine(self.scrollback.typing_label)
+        self.mentions = MentionPicker(self.composer.input, members=lambda: self.members, me=self.username)
         self.composer.input.bind("<KeyPress>", self._keystroke, add="+")
 
         # The parts' widgets, by the names tests and the file panel use.
@@ -429,6 +432,11 @@ class ChatWindow:
         if size > self.limit:
             self.composer.show_hint(too_long_text(text, size, self.limit), error=True)
             return None
+        if names_everyone(text, self.members) and not may_name_everyone(
+            self.username, self.host_name, len(self.members)
+        ):
+            self.composer.show_hint(everyone_refused_text(EVERYONE_FREELY_UP_TO), error=True)
+            return None
         try:
             msg_id = self.client.send(text)
         except (MessageTooLong, NotConnected, ClientError, OSError) as exc:
@@ -500,7 +508,8 @@ class ChatWindow:
                 if not event.history:
                     pending.extend(scrollback.unread_entries())
                     new_messages += 1
-                pending.append(scrollback.message_entry(event))
+                mentioned = event.sender != self.username and mentions_me(event.text, self.username, self.members)
+                pending.append(scrollback.message_entry(event, mentioned=mentioned))
             elif isinstance(event, Notice):
                 if event.kind is NoticeKind.JOINED and event.name == self.username and not event.history:
                     continue  # the window's opening line already says that you joined

@@ -26,7 +26,9 @@ import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
 
-from ocm_core.i18n import _
+from ocm_core.i18n import N_, _
+from ocm_core.sansio.events import ChatMessage, FileShared
+from ocm_core.sansio.mentions import mentions_me
 from ocm_gui.icons import icon_files
 from ocm_gui.inbox import inbox_for
 from ocm_gui.notify.desktop import BellWanted, NotificationClicked, NotificationService
@@ -41,6 +43,16 @@ def bring_forward(win: tk.Tk | tk.Toplevel) -> None:
     win.deiconify()
     win.lift()
     win.focus_force()
+
+
+# How much of a room's traffic raises a notification (per room, Notifications menu).
+ALL, MENTIONS, NOTHING = "all", "mentions", "nothing"
+LEVELS = (ALL, MENTIONS, NOTHING)
+LEVEL_LABELS = (
+    (ALL, N_("This room: every message")),
+    (MENTIONS, N_("This room: only when named")),
+    (NOTHING, N_("This room: nothing")),
+)
 
 
 class Notifications:
@@ -70,6 +82,10 @@ class Notifications:
         self.desktop = self._setting_var("notify_desktop")
         self.flash = self._setting_var("notify_flash")
         self.sound = self._setting_var("notify_sound")
+        self.room_level = tk.StringVar(root, value=ALL)
+        self._shown_link: str | None = None
+        self.menu: tk.Menu | None = None
+        self.room_menu_start = 0
 
     def _setting_var(self, name: str) -> tk.BooleanVar:
         var = tk.BooleanVar(self.root, value=bool(getattr(self.settings, name, True)))
@@ -95,8 +111,40 @@ class Notifications:
         menu.add_checkbutton(label=_("Desktop notifications"), variable=self.desktop)
         menu.add_checkbutton(label=_("Flash the window"), variable=self.flash)
         menu.add_checkbutton(label=_("Sound"), variable=self.sound)
+        menu.add_separator()
+        self.room_menu_start = menu.index("end") or 0
+        for level, label in LEVEL_LABELS:
+            menu.add_radiobutton(
+                label=_(label), value=level, variable=self.room_level, command=self._level_chosen, state="disabled"
+            )
+        self.menu = menu
         menubar.add_cascade(label=_("Notifications"), menu=menu)
         return menu
+
+    # --- per room: every message, mentions only, nothing
+    def level_of(self, link: str | None) -> str:
+        for entry in self.settings.room_alerts:
+            level, _space, where = entry.partition(" ")
+            if where == link and level in LEVELS:
+                return level
+        return ALL
+
+    def set_level(self, link: str, level: str) -> None:
+        kept = [e for e in self.settings.room_alerts if e.partition(" ")[2] != link]
+        self.settings.update(room_alerts=kept + ([f"{level} {link}"] if level != ALL else []))
+
+    def showing(self, link: str | None) -> None:
+        """The room shown now (its invite link; None: no room, or a direct conversation,
+        which always notifies): the menu's three choices are about it."""
+        self._shown_link = link
+        self.room_level.set(self.level_of(link))
+        if self.menu is not None:
+            for offset in range(1, len(LEVEL_LABELS) + 1):
+                self.menu.entryconfigure(self.room_menu_start + offset, state="normal" if link else "disabled")
+
+    def _level_chosen(self) -> None:
+        if self._shown_link:
+            self.set_level(self._shown_link, self.room_level.get())
 
     def forget(self, key: int) -> None:
         self.watched.pop(key, None)
@@ -160,12 +208,21 @@ class ChatAlerts:
         """Called by the chat window with each batch of events it handled."""
         if self.chat.destroyed or self.in_front():
             return
+        link = getattr(self.chat, "link", None)  # a direct conversation has none: it always notifies
+        level = self.owner.level_of(link) if link else ALL
+        if level == NOTHING:
+            return
+        if level == MENTIONS:
+            events = [e for e in events if not isinstance(e, (ChatMessage, FileShared)) or self._names_me(e)]
         items = incoming(events, self.chat.username, self.chat.room)
         if not items:
             return
         if self.owner.flash.get() and not self.urgent:
             self.urgent = self.owner.urgency.set(self.chat.win, True)
         self._show(self.gate.arrived(items, self.owner.clock()))
+
+    def _names_me(self, event) -> bool:
+        return isinstance(event, ChatMessage) and mentions_me(event.text, self.chat.username, self.chat.members)
 
     def in_front(self) -> bool:
         """Whether the person is looking: the window thinks it has the focus and Tk agrees.
