@@ -26,6 +26,7 @@ from ocm_core.net.discovery import FoundRoom, find_rooms
 from ocm_core.net.recorder import DirectRecorder, RoomRecorder, conversation_for
 from ocm_core.paths import downloads_dir
 from ocm_core.sansio import events as ev
+from ocm_core.sansio.mentions import mentions_me
 from ocm_core.storage.history import HistoryStore, Line, fold
 from ocm_core.wire import InviteLink, parse_link
 from ocm_core.words import (
@@ -484,6 +485,8 @@ def _print_events(
             line = direct_line
         else:
             line = describe(event, room=client.room or "", server=f"{host}:{client.tcp_port}")
+        if line and isinstance(event, ev.ChatMessage) and named_me(event, client):
+            line = MENTION_MARK + line  # a line that names you, or everyone: found at a glance
         if line:
             print(line, flush=True)
         if isinstance(event, (ev.RoomClosed, ev.SessionGone)):
@@ -506,6 +509,14 @@ def _direct_recorder(recorder: RoomRecorder | None, client: ChatClient) -> Direc
         return None
     host = f"[{client.server_host}]" if ":" in client.server_host else client.server_host
     return DirectRecorder(recorder.store, client.server_fingerprint, f"{host}:{client.tcp_port}", client.username or "")
+
+
+MENTION_MARK = "» "
+
+
+def named_me(event: ev.ChatMessage, client: ChatClient) -> bool:
+    me = client.username or ""
+    return event.sender != me and mentions_me(event.text, me, client.members)
 
 
 def _history_store(args) -> HistoryStore:
