@@ -34,3 +34,15 @@ def test_the_host_may_and_anyone_may_in_a_room_of_ten():
     small, few = crowd(10)
     small.send(few[4], p.encode_chat(1, "@room cake in the kitchen"))
     assert [e.text for e in few[2].take(p.Event)] == ["@room cake in the kitchen"]
+
+
+def test_a_plain_text_members_call_to_everyone_is_dropped_in_silence():
+    hub = Server(allow_plain=True)
+    people = [hub.join(f"p{n}") for n in range(10)]
+    bare = hub.join("pat", secure=False)
+    hub.send(bare, b"hello")  # from now on it reads text only
+    for person in people:
+        person.take()
+    hub.send(bare, b"@all look at this")
+    assert all(person.take(p.Event) == [] for person in people)
+    assert hub.registry.dropped["@room from a member who may not"] == 1

@@ -256,9 +256,24 @@ class Relay(RegistryParts):
         # A plain-text client (bare or kanaru) would show our binary error frame as garbage.
         return [] if member.plain_text else [self._to(member, p.encode_error_frame(ErrorCode.TOO_LONG, note))]
 
+    def _may_send(self, member: Member, text: str) -> bool:
+        """Whether `text` may go to the room: "@room" in a room of more than ten is the host's alone."""
+        room = member.room
+        if not names_everyone(text, tuple(room.members)):
+            return True
+        return may_name_everyone(member.name, None if room.standing else room.host, len(room.members))
+
+    def _refuse_everyone(self, member: Member) -> Outbound:
+        self.drop("@room from a member who may not", member.sender)
+        note = f"only the host can write to everyone (@room, @all) in a room of more than {EVERYONE_FREELY_UP_TO}"
+        # A plain-text client would show our binary error frame as garbage: it is refused in silence.
+        return [] if member.plain_text else [self._to(member, p.encode_error_frame(ErrorCode.NOT_ALLOWED, note))]
+
     def _plain_chat(self, member: Member, text: str, now: float) -> Outbound:
         if self._too_long(member, text):
             return self._refuse_too_long(member)
+        if not self._may_send(member, text):
+            return self._refuse_everyone(member)
         if not self._take_token(member, now):
             return self._rate_limited(member)
         return self._relay_chat(member, text, None)
@@ -278,14 +293,10 @@ class Relay(RegistryParts):
             if chat.msg_id == member.next_msg_id:
                 member.next_msg_id += 1  # consumed: its retransmits are ignored and the sender's next ones flow
             return self._refuse_too_long(member)
-        if names_everyone(chat.text, tuple(room.members)) and not may_name_everyone(
-            member.name, None if room.standing else room.host, len(room.members)
-        ):
+        if not self._may_send(member, chat.text):
             if chat.msg_id == member.next_msg_id:
                 member.next_msg_id += 1  # consumed, as a message too long is
-            self.drop("@room from a member who may not", member.sender)
-            note = f"only the host can write to everyone (@room, @all) in a room of more than {EVERYONE_FREELY_UP_TO}"
-            return [self._to(member, p.encode_error_frame(ErrorCode.NOT_ALLOWED, note))]
+            return self._refuse_everyone(member)
         if chat.msg_id == member.next_msg_id or len(member.held) < HELD_PER_MEMBER:
             if not member.held:
                 member.held_since = now
