@@ -979,7 +979,11 @@ def mentions(shot: Shot):
     chat, _window, bob, hanako = direct_room(shot)
     shot.app.show_room(chat)
     need(chat, "mentions")
-    text = "@Alice 4時の会議の資料、見てもらえますか？" if shot.lang == "ja" else "@Alice could you look at the slides before four?"
+    text = (
+        "@Alice 4時の会議の資料、見てもらえますか？"
+        if shot.lang == "ja"
+        else "@Alice could you look at the slides before four?"
+    )
     say(shot, chat, bob, text)
     say(shot, chat, hanako, "了解です" if shot.lang == "ja" else "Sounds good")
     chat.input.focus_set()
