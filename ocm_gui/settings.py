@@ -46,6 +46,7 @@ class Settings:
     # Per room, "LEVEL LINK": "mentions" (only messages that name you) or "nothing"; a room not
     # listed notifies of every message.
     room_alerts: list[str] = field(default_factory=list)
+    muted: list[str] = field(default_factory=list)  # "LINK<tab>NAME": a person muted in a room, for oneself
     # The main window (ocm_gui/app.py):
     window_geometry: str = ""  # "WxH+X+Y" as last left; "" is a default size grown with the text
     sidebar_width: int = 0  # pixels; 0 is the default
@@ -70,6 +71,7 @@ class Settings:
         "notify_flash",
         "notify_sound",
         "room_alerts",
+        "muted",
         "window_geometry",
         "sidebar_width",
         "rooms",

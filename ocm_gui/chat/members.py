@@ -7,6 +7,7 @@ import sys
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
+from typing import Literal
 
 from ocm_core.i18n import _
 from ocm_gui import theme
@@ -21,6 +22,7 @@ def member_label(
     plain: frozenset[str],
     shown: str | None = None,
     away: frozenset[str] = frozenset(),
+    muted: frozenset[str] = frozenset(),
 ) -> str:
     """How one member reads in the list; marks in words (Tk shows 🔓 and the like as boxes).
     `shown`: the name as it fits (cut with "…"), the marks around it kept whole."""
@@ -35,6 +37,8 @@ def member_label(
         label = _("{name} (not encrypted)").format(name=label)
     if name in away:
         label = _("{name} (away)").format(name=label)
+    if name in muted:
+        label = _("{name} (muted)").format(name=label)
     return label
 
 
@@ -56,11 +60,21 @@ def not_answering_label(shown: str) -> str:
 class MemberList:
     """A heading with the count and a list box; `set` replaces what it shows."""
 
-    def __init__(self, master: tk.Misc, *, you: str, on_message: Callable[[str], object] | None = None):
-        """`on_message(name)`: write to that person alone (double-click, or the right-click menu)."""
+    def __init__(
+        self,
+        master: tk.Misc,
+        *,
+        you: str,
+        on_message: Callable[[str], object] | None = None,
+        on_mute: Callable[[str, bool], object] | None = None,
+    ):
+        """`on_message(name)`: write to that person alone (double-click, or the right-click menu);
+        `on_mute(name, muted)`: hide (or show again) that person's messages, for oneself."""
         self.you = you
         self.on_message = on_message
+        self.on_mute = on_mute
         self.away: frozenset[str] = frozenset()
+        self.muted: frozenset[str] = frozenset()
         self.members: tuple[str, ...] = ()
         self.host_name: str | None = None
         self.full_labels: list[str] = []  # each row's whole label; the list shows them cut to its width
@@ -134,7 +148,11 @@ class MemberList:
         self.fit()
 
     def _member_label(self, name: str, host: str | None, plain: frozenset[str], shown: str) -> str:
-        return member_label(name, host=host, you=self.you, plain=plain, shown=shown, away=self.away)
+        return member_label(name, host=host, you=self.you, plain=plain, shown=shown, away=self.away, muted=self.muted)
+
+    def set_muted(self, muted: frozenset[str]) -> None:
+        self.muted = muted
+        self.set(*self._shown)
 
     def set_away(self, name: str, away: bool) -> None:
         members, host, plain, was_away = self._shown
@@ -156,17 +174,21 @@ class MemberList:
 
     def open_menu(self, event) -> str:
         name = self._row_at(event)
-        if name is None or self.on_message is None:
+        if name is None or (self.on_message is None and self.on_mute is None):
             return "break"
         self.listbox.selection_clear(0, "end")
         self.listbox.selection_set(self.members.index(name))
         self.menu.delete(0, "end")
-        on_message = self.on_message
-        self.menu.add_command(
-            label=_("Message {name}…").format(name=name),
-            command=lambda: on_message(name),
-            state="disabled" if name == self.you else "normal",
-        )
+        state: Literal["normal", "disabled"] = "disabled" if name == self.you else "normal"
+        on_message, on_mute = self.on_message, self.on_mute
+        if on_message is not None:
+            self.menu.add_command(
+                label=_("Message {name}…").format(name=name), command=lambda: on_message(name), state=state
+            )
+        if on_mute is not None:
+            muted = name in self.muted
+            label = _("Unmute {name}") if muted else _("Mute {name}")
+            self.menu.add_command(label=label.format(name=name), command=lambda: on_mute(name, not muted), state=state)
         try:
             self.menu.tk_popup(event.x_root, event.y_root)
         finally:

@@ -192,6 +192,7 @@ class ChatWindow:
         if not self.embedded:
             self._set_min_size()
         self.people.set(tuple(client.members), client.host_name, client.plain_members)
+        self.people.set_muted(self.muted)
         self._update_title()
         if recorder is not None:
             self._show_kept(recorder)
@@ -226,7 +227,7 @@ class ChatWindow:
             body, username=self.username, later=self.later, on_retry=self.retry, on_message=self._on_message
         )
         body.add(self.scrollback.frame, weight=4)
-        self.people = MemberList(body, you=self.username, on_message=self._on_message)
+        self.people = MemberList(body, you=self.username, on_message=self._on_message, on_mute=self.mute)
         body.add(self.people.frame, weight=1)
 
         self.composer = Composer(
@@ -500,6 +501,8 @@ class ChatWindow:
             if isinstance(event, DIRECT_EVENTS):
                 self._direct_event(event)
                 continue
+            if isinstance(event, (ChatMessage, FileShared)) and event.sender in self.muted:
+                continue  # muted by this person: not shown, not counted, no notification
             if isinstance(event, ChatMessage):
                 if not event.history:
                     self.typing.spoke(event.sender)
@@ -570,6 +573,27 @@ class ChatWindow:
         if new_messages and not self.focused:
             self.unread += new_messages
             self._update_title()
+
+    @property
+    def muted(self) -> frozenset[str]:
+        """The people this person muted in this room (kept in the settings by its link)."""
+        entries = getattr(self.settings, "muted", None) or []
+        return frozenset(name for link, _tab, name in (e.partition("\t") for e in entries) if link == self.link)
+
+    def mute(self, name: str, muted: bool) -> None:
+        """Hide `name`'s messages here (or show them again), for this person alone."""
+        if self.settings is None or not self.link or name == self.username:
+            return
+        entry = f"{self.link}\t{name}"
+        kept = [e for e in self.settings.muted if e != entry]
+        self.settings.update(muted=kept + ([entry] if muted else []))
+        self.people.set_muted(self.muted)
+        words = (
+            _("You muted {name}: their messages are hidden here until you unmute them (right-click them in People).")
+            if muted
+            else _("You unmuted {name}: their messages show again.")
+        )
+        self.show_line(words.format(name=name), ("notice",))
 
     def _direct_event(self, event) -> None:
         """Presence and typing shown here; direct messages handed to the app's conversations."""

@@ -86,3 +86,19 @@ def test_only_when_named_notifies_of_mentions_alone_and_nothing_of_nothing(app, 
     alerts.arrived([ChatMessage(3, "bob", "@ann are you there?", time.time())])
     assert alerts.raised == 1
     assert app.settings.room_alerts == [f"nothing {chat.link}"]
+
+
+def test_a_muted_person_is_hidden_for_oneself_and_shown_again(root, make_chat, settings):
+    chat = make_chat(FakeClient(username="ann", members=("ann", "bob", "cy")), link="ocm://192.0.2.7:9090/x?fp=T")
+    chat.mute("bob", True)
+    assert "bob (muted)" in chat.people.labels() and settings.muted == ["ocm://192.0.2.7:9090/x?fp=T\tbob"]
+    assert "You muted bob" in chat.transcript()
+    chat.focused = False
+    chat.client.events.put(ChatMessage(1, "bob", "buy my raffle tickets", time.time()))
+    chat.client.events.put(ChatMessage(2, "cy", "standup in 5", time.time()))
+    pump(root, lambda: "standup" in chat.transcript(), what="cy's line")
+    assert "raffle" not in chat.transcript() and chat.unread == 1  # bob's line neither shown nor counted
+    chat.mute("bob", False)
+    assert "bob" in chat.people.labels() and settings.muted == []
+    chat.client.events.put(ChatMessage(3, "bob", "sorry, wrong room", time.time()))
+    pump(root, lambda: "wrong room" in chat.transcript(), what="bob's line again")
