@@ -36,8 +36,11 @@ class MentionPicker:
         )
         self.listbox.bind("<ButtonRelease-1>", lambda e: self._pick(), add="+")
         # Its own bind tag, first: Enter and Tab complete (and stop there) while it is open.
-        tag = f"OCMMentions{id(self)}"
+        tag = self._tag = f"OCMMentions{id(self)}"
         entry.bindtags((tag, *entry.bindtags()))
+        # A class binding's command is the root's and outlives the input: it would hold this
+        # picker, and through `members` its chat window, until the app ends; both go with the input.
+        self._class_bindings: list[tuple[str, str]] = []
         keys: tuple[tuple[str, Callable[[], object]], ...] = (
             ("<Tab>", self._pick),
             ("<Return>", self._pick),
@@ -47,7 +50,8 @@ class MentionPicker:
             ("<Escape>", self.close),
         )
         for sequence, action in keys:
-            entry.bind_class(tag, sequence, self._while_open(action))
+            self._class_bindings.append((sequence, entry.bind_class(tag, sequence, self._while_open(action))))
+        entry.bind("<Destroy>", self._unbind, add="+")
         entry.bind("<KeyRelease>", lambda e: self.update(), add="+")
         entry.bind("<FocusOut>", lambda e: self.close(), add="+")
 
@@ -61,6 +65,22 @@ class MentionPicker:
             return None
 
         return handler
+
+    def _unbind(self, event) -> None:
+        if event.widget is not self.entry:
+            return
+        bindings, self._class_bindings = self._class_bindings, []
+        root = self.entry.nametowidget(".")
+        for sequence, command in bindings:
+            try:
+                root.unbind_class(self._tag, sequence)
+                root.deletecommand(command)
+            except tk.TclError:
+                pass  # the application is going away
+        try:
+            self.listbox.destroy()
+        except tk.TclError:
+            pass
 
     @property
     def open(self) -> bool:

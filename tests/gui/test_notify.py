@@ -316,9 +316,16 @@ def test_the_menu_changes_and_keeps_the_settings(root, watched, settings):
     }
     assert list(cascades) == ["File", "Notifications"]
     menu = root.nametowidget(cascades["Notifications"])
-    items = {menu.entrycget(i, "label"): i for i in range(menu.index("end") + 1)}
-    assert list(items) == ["Desktop notifications", "Flash the window", "Sound"]
-    for label in items:
+    items = {menu.entrycget(i, "label"): i for i in range(menu.index("end") + 1) if menu.type(i) != "separator"}
+    assert list(items) == [
+        "Desktop notifications",
+        "Flash the window",
+        "Sound",
+        "This room: every message",  # the room's own choice (tests/gui/test_mentions_gui.py)
+        "This room: only when named",
+        "This room: nothing",
+    ]
+    for label in ("Desktop notifications", "Flash the window", "Sound"):
         menu.invoke(items[label])
     kept = Settings.load(settings.path)
     assert (kept.notify_desktop, kept.notify_flash, kept.notify_sound) == (False, False, False)
