@@ -66,6 +66,8 @@ def _matching_prefix(text: str, folded_name: str) -> int:
 
 def mentions_me(text: str, me: str, members: tuple[str, ...] | list[str]) -> bool:
     """Whether `text` names `me`, or everyone."""
+    if "@" not in text:  # asked of every message shown
+        return False
     return any(m.name == me or m.name in EVERYONE for m in find_mentions(text, (*members, me)))
 
 
