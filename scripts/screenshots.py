@@ -993,6 +993,16 @@ def mentions(shot: Shot):
     return shot.root
 
 
+@scenario("direct-no-room", "a direct conversation whose only shared room ended: greyed, said, input off")
+def direct_no_room(shot: Shot):
+    chat, window, _bob, _hanako = direct_room(shot)
+    need(window, "stranded")
+    chat.leave()  # the room hosted here closes: nothing shared with Bob on that server now
+    shot.pump(lambda: window.stranded, "the conversation told")
+    shot.app.show_room(window)
+    return shot.root
+
+
 @scenario("direct-key-changed", "a person's key changed: said plainly, with the safety code to compare aloud")
 def direct_key_changed(shot: Shot):
     from ocm_core.net.direct import DirectKeys

@@ -61,6 +61,7 @@ def test_suggestions_start_with_what_is_typed_then_contain_it_never_oneself():
     assert suggestions("山", MEMBERS, "bob") == ["山田", "山田 太郎"]
     assert suggestions("marie", MEMBERS, "bob") == ["Ann-Marie"]
     assert suggestions("ro", MEMBERS, "bob") == ["room", "Carol"]
+    assert suggestions("r", MEMBERS, "bob") == ["room"]  # one character: names starting with it only
     assert "bob" not in suggestions("b", MEMBERS, "bob")
 
 

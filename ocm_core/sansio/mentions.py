@@ -88,7 +88,8 @@ def suggestions(typed: str, members: tuple[str, ...] | list[str], me: str) -> li
     wanted = fold(typed)
     others = sorted((m for m in members if m != me), key=fold)
     starting = [m for m in others if fold(m).startswith(wanted)]
-    inside = [m for m in others if wanted and wanted in fold(m) and m not in starting]
+    # Inside a name only from two characters on: "@c" offering Alice would be noise.
+    inside = [m for m in others if len(wanted) > 1 and wanted in fold(m) and m not in starting]
     everyone = [name for name in EVERYONE[:1] if name.startswith(wanted)]
     return (starting + everyone + inside)[:MAX_SUGGESTIONS]
 

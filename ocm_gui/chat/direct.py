@@ -38,7 +38,7 @@ def presence_text(presence: Presence) -> str:
     if presence is Presence.AWAY:
         return _("away")
     if presence is Presence.OFFLINE:
-        return _("offline: what you write waits for them on the server")
+        return _("offline")
     return _("online")
 
 
@@ -215,15 +215,14 @@ class DirectWindow:
         self.stranded = True
         self.set_presence(Presence.OFFLINE)
         self.composer.disable(
-            _("You are in no room on this server now; join one that {name} is in to write again.").format(
-                name=self.name
-            ),
+            _("You share no open room with {name} now; you can write again once you do.").format(name=self.name),
             _("Close"),
         )
 
     def back_in_a_room(self) -> None:
         self.stranded = False
         self.composer.enable(_("Close"))
+        self.set_presence(self.presence)  # its hint again, if they are offline
 
     def key_changed(self, event: KeyChanged) -> None:
         text = _(
@@ -238,6 +237,9 @@ class DirectWindow:
         self.presence_label.configure(text=presence_text(presence))
         if presence is Presence.OFFLINE:
             self.typing.spoke(self.name)
+        if not self.stranded:  # under the input: what writing to someone offline does
+            waiting = _("{name} is offline: what you write waits for them on the server.")
+            self.composer.show_hint(waiting.format(name=self.name) if presence is Presence.OFFLINE else None)
 
     def typing_seen(self, name: str) -> None:
         self.typing.signal(name)

@@ -27,15 +27,18 @@ def member_label(
     """How one member reads in the list; marks in words (Tk shows 🔓 and the like as boxes).
     `shown`: the name as it fits (cut with "…"), the marks around it kept whole."""
     label = name if shown is None else shown
+    you_away = name == you and name in away and name != host  # one mark for both, as for the host
     if name == host and name == you:  # one mark for both keeps the line short (a narrow list, Japanese)
         label = "★ " + _("{name} (host, you)").format(name=label)
     elif name == host:
         label = "★ " + _("{name} (host)").format(name=label)
+    elif you_away:
+        label = _("{name} (you, away)").format(name=label)
     elif name == you:
         label = _("{name} (you)").format(name=label)
     if name in plain:
         label = _("{name} (not encrypted)").format(name=label)
-    if name in away:
+    if name in away and not you_away:
         label = _("{name} (away)").format(name=label)
     if name in muted:
         label = _("{name} (muted)").format(name=label)

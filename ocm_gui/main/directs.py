@@ -143,6 +143,7 @@ class DirectConversations:
                 if key not in self.windows:
                     window = self._make(*key, conversation.me, conversation.server)
                     window.no_room_shared()
+                    self.app.sidebar.set_presence(window, Presence.OFFLINE.value)
 
     def _make(self, server: str, name: str, me: str, server_label: str) -> DirectWindow:
         app = self.app
@@ -167,7 +168,7 @@ class DirectConversations:
         window.page.grid_remove()
         app.sidebar.add(window, room=f"{MARK} {name}", server=window.server, hosted=False)
         app.room_keys_for(window)
-        window.set_presence(self.presence_of(server, name))
+        self._show_presence(window, self.presence_of(server, name))
         changed = self._changed.pop((server, name), None)
         if changed is not None:
             window.key_changed(changed)
@@ -358,6 +359,7 @@ class DirectConversations:
             for (where, _name), window in self.windows.items():
                 if where == server and not window.stranded:
                     window.no_room_shared()
+                    self.app.sidebar.set_presence(window, Presence.OFFLINE.value)
 
     def presence_of(self, server: str, name: str, leaving: ChatWindow | None = None) -> Presence:
         rooms = [
@@ -375,5 +377,9 @@ class DirectConversations:
             if where == server:
                 presence = self.presence_of(server, name, leaving)
                 if presence is not window.presence:
-                    window.set_presence(presence)
-                    self.app.sidebar.set_presence(window, presence.value)
+                    self._show_presence(window, presence)
+
+    def _show_presence(self, window: DirectWindow, presence: Presence) -> None:
+        """In the conversation and beside it in the sidebar."""
+        window.set_presence(presence)
+        self.app.sidebar.set_presence(window, presence.value)

@@ -115,7 +115,8 @@ def test_presence_and_typing_show_in_people_the_sidebar_and_the_conversation(app
     assert window.typing.text() == "bob is typing…"
     bob.leave()
     pump(root, lambda: window.presence.value == "offline", what="offline once he left")
-    assert "waits for them on the server" in window.presence_label.cget("text")
+    assert window.presence_label.cget("text") == "offline"
+    assert window.composer.hint.cget("text") == "bob is offline: what you write waits for them on the server."
 
 
 def test_a_changed_key_is_said_in_the_conversation_with_its_safety_code(app, root, office):
@@ -192,7 +193,7 @@ def test_when_the_only_shared_room_ends_the_conversation_says_so_and_waits(app, 
     pump(root, lambda: chat.room_closed, what="the room closed")
     assert window.presence.value == "offline" and window.stranded
     assert not window.input_enabled()
-    assert "You are in no room on this server now" in window.composer.hint.cget("text")
+    assert "You share no open room with bob now" in window.composer.hint.cget("text")
     assert app.sidebar.tree.item(app.sidebar._items[window], "tags") == ("gone",)
 
 
@@ -208,6 +209,7 @@ def test_the_conversations_listed_last_time_are_back_at_start_before_any_room(ap
     app.directs.restore()
     again = app.directs.windows[key]
     assert "morning" in again.scrollback.transcript() and again.stranded and not again.input_enabled()
+    assert app.sidebar.tree.item(app.sidebar._items[again], "tags") == ("gone",)  # greyed: nobody to reach
     app.directs.room_opened(chat)  # its server's room is open again: writing works
     assert again.input_enabled() and again.presence.value == "online"
 
@@ -216,7 +218,7 @@ def test_being_away_by_hand_shows_on_ones_own_name(app, root, office):
     chat, bob, _carol, _person = office
     app.directs.away_by_hand.set(True)
     app.directs.choose_away()
-    assert "ann (you) (away)" in chat.people.labels()
+    assert "ann (you, away)" in chat.people.labels()
     pump(root, lambda: _away_in(bob, "ann"), what="bob sees ann away")
 
 
