@@ -27,8 +27,8 @@ from typing import TypeVar
 
 from ocm_core import paths
 from ocm_core.crypto.direct import KEY_BYTES, MAX_MESSAGE_ID
-from ocm_core.storage.roomstore import StoreWriteError, is_damage, move_aside
-from ocm_core.storage.transaction import in_transaction
+from ocm_core.storage.personal import checked_version, in_transaction, open_personal
+from ocm_core.storage.roomstore import StoreWriteError
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,7 @@ AHEAD_DAYS = 1  # a sender's clock may run this far ahead of ours
 
 T = TypeVar("T")
 
-_VERSION = "PRAGMA user_version"
 _SET_VERSION = f"PRAGMA user_version={SCHEMA_VERSION}"
-_QUICK_CHECK = "PRAGMA quick_check(1)"
 _SETTINGS = """
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=FULL; -- a seen id lost to a power cut would let that message be replayed
@@ -100,44 +98,23 @@ class DirectBook:
         self.path = str(path)
         self._clock = clock
         self._lock = threading.Lock()
-        self.moved_aside: Path | None = None  # where a damaged file went; a fresh one took its place
-        try:
-            self._db = self._open()
-        except sqlite3.DatabaseError as exc:
-            if not is_damage(exc):
-                raise
-            self.moved_aside = move_aside(self.path)
-            log.warning("the people file %s was damaged (%s); moved aside to %s", self.path, exc, self.moved_aside)
-            self._db = self._open()
+        # Where a damaged file went (None: it was sound); a fresh one took its place.
+        self._db, self.moved_aside = open_personal(self.path, self._prepare, "people")
 
     @classmethod
     def default_path(cls) -> Path:
         return paths.config_dir() / "people.db"
 
-    def _open(self) -> sqlite3.Connection:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:  # made private before SQLite opens it; SQLite gives its -wal and -shm the same mode
-            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        except FileExistsError:
-            pass
-        # timeout: the app and ocm-chat may both write to it; one waits for the other's commit.
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=5)
-        try:
-            version = db.execute(_VERSION).fetchone()[0]  # a file that is no database fails here
-            if version > SCHEMA_VERSION:  # left as it is: a newer app may still need it
-                raise RuntimeError(f"{self.path} was written by a newer version (schema {version})")
-            # Damage deep in the file shows only when a damaged page is read: found now, moved aside now.
-            if version and (verdict := db.execute(_QUICK_CHECK).fetchone()[0]) != "ok":
-                raise sqlite3.DatabaseError(f"database disk image is malformed ({verdict})")
-            if version == 1:  # its keys are learned again, each the first time it is seen
-                db.execute(_DROP_OLD_PEOPLE)
-            db.executescript(_SETTINGS + _SCHEMA)
-            if version != SCHEMA_VERSION:
-                db.execute(_SET_VERSION)
-        except BaseException:
-            db.close()
-            raise
-        return db
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        def newer(found: int) -> Exception:
+            return RuntimeError(f"{self.path} was written by a newer version (schema {found})")
+
+        version = checked_version(db, SCHEMA_VERSION, newer)
+        if version == 1:  # its keys are learned again, each the first time it is seen
+            db.execute(_DROP_OLD_PEOPLE)
+        db.executescript(_SETTINGS + _SCHEMA)
+        if version != SCHEMA_VERSION:
+            db.execute(_SET_VERSION)
 
     def close(self) -> None:
         with self._lock:

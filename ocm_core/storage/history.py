@@ -34,13 +34,11 @@ from typing import TypeVar
 from ocm_core import paths
 from ocm_core.errors import OCMError
 from ocm_core.i18n import _
-from ocm_core.storage.roomstore import is_damage, move_aside
-from ocm_core.storage.transaction import in_transaction
+from ocm_core.storage.personal import MEMORY, checked_version, in_transaction, open_personal
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-MEMORY = ":memory:"
 SHORTEST_INDEXED = 3  # a trigram index has no term for a shorter query
 DAY = 86400.0
 
@@ -138,9 +136,7 @@ def fold(text: str) -> str:
 # At module level, where mutmut does not reach: its only changes to an SQL text would be the
 # case of words SQLite reads in any case (docs/testing.md, "Scores").
 
-_VERSION = "PRAGMA user_version"
 _SET_VERSION = f"PRAGMA user_version={SCHEMA_VERSION}"
-_QUICK_CHECK = "PRAGMA quick_check(1)"
 _SETTINGS = """
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL; -- a killed app loses nothing, a power cut the last lines
@@ -327,47 +323,15 @@ class HistoryStore:
         self.path = str(path)
         self._clock = clock
         self._lock = threading.Lock()
-        self.moved_aside: Path | None = None  # where a damaged file went; a fresh one took its place
-        try:
-            self._db = self._open()
-        except sqlite3.DatabaseError as exc:
-            if self.path == MEMORY or not is_damage(exc):
-                raise
-            self.moved_aside = move_aside(self.path)
-            log.warning("the history file %s was damaged (%s); moved aside to %s", self.path, exc, self.moved_aside)
-            self._db = self._open()
+        # Where a damaged file went (None: it was sound); a fresh one took its place.
+        self._db, self.moved_aside = open_personal(self.path, self._prepare, "history")
 
     @staticmethod
     def default_path() -> Path:
         return paths.data_dir() / "history.db"
 
-    def _open(self) -> sqlite3.Connection:
-        if self.path != MEMORY:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            try:  # made private before SQLite opens it; SQLite gives its -wal and -shm the same mode
-                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            except FileExistsError:
-                pass
-            # On Windows the mode only sets read-only or not: the profile's ACL keeps the file private.
-        # timeout: the GUI and ocm-chat may both write to it; one waits for the other's commit.
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=5)
-        try:
-            self._prepare(db)
-        except BaseException:
-            db.close()
-            raise
-        return db
-
     def _prepare(self, db: sqlite3.Connection) -> None:
-        version = db.execute(_VERSION).fetchone()[0]  # a file that is no database fails here
-        if version > SCHEMA_VERSION:  # checked before anything is written to it
-            raise HistoryFromNewerVersion(self.path, version)
-        if version:
-            # Damage deep in the file shows only when a damaged page is read, perhaps at every
-            # later search: found here (about 45 ms at 100,000 lines), it is moved aside at once.
-            verdict = db.execute(_QUICK_CHECK).fetchone()[0]
-            if verdict != "ok":
-                raise sqlite3.DatabaseError(f"database disk image is malformed ({verdict})")
+        version = checked_version(db, SCHEMA_VERSION, lambda found: HistoryFromNewerVersion(self.path, found))
         db.executescript(_SETTINGS + _SCHEMA)
         if version != SCHEMA_VERSION:
             db.execute(_SET_VERSION)
