@@ -950,12 +950,17 @@ def direct_room(shot: Shot):
     return chat, window, bob, hanako
 
 
+def third_away(shot: Shot, chat, client) -> None:
+    """THIRD (`client`) says they are away; wait until `chat`'s People marks them."""
+    client.set_away(True)
+    shot.pump(lambda: any(THIRD in label and label != THIRD for label in chat.member_labels()), "花子 away")
+
+
 @scenario("direct", "a direct conversation: sealed for one person, delivered marks, who is away and who is typing")
 def direct(shot: Shot):
     chat, window, bob, hanako = direct_room(shot)
     need(window, "typing")
-    hanako.set_away(True)
-    shot.pump(lambda: any(THIRD in label and label != THIRD for label in chat.member_labels()), "花子 away")
+    third_away(shot, chat, hanako)
     bob.typing(HOST)
     shot.pump(lambda: window.typing.text(), "Bob typing")
     window.input.focus_set()
@@ -966,8 +971,7 @@ def direct(shot: Shot):
 def people_presence(shot: Shot):
     chat, _window, bob, hanako = direct_room(shot)
     shot.app.show_room(chat)
-    hanako.set_away(True)
-    shot.pump(lambda: any(THIRD in label and label != THIRD for label in chat.member_labels()), "花子 away")
+    third_away(shot, chat, hanako)
     bob.typing()
     shot.pump(lambda: chat.typing.text(), "Bob typing in the room")
     chat.input.focus_set()

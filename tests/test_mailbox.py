@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from support import FakeClock
+from test_registry_durability import BreakableStore
 
 from ocm_core import wire as p
 from ocm_core.crypto.direct import PersonalKey, Sealed, public_text
@@ -678,18 +679,6 @@ def test_a_bare_text_members_direct_frame_is_dropped():
 
 
 # --- a full disk ---------------------------------------------------------------------------------
-
-
-class BreakableStore(RoomStore):
-    """A real SQLite store whose commits fail while `full` is set, as they do on a full disk."""
-
-    full = False
-
-    def _commit(self) -> None:
-        if self.full:
-            self._db.rollback()
-            raise StoreWriteError(self.path, "database or disk is full")
-        super()._commit()
 
 
 def test_on_a_full_disk_a_message_is_neither_passed_nor_kept_and_goes_once_the_disk_is_back(tmp_path, caplog):
