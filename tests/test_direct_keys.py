@@ -139,3 +139,20 @@ def test_a_book_from_the_first_layout_is_rebuilt(tmp_path):
     keys = DirectKeys.load(tmp_path / "old")
     assert keys.learn(SERVER, "bob", bytes(range(32))) is None  # the first key seen under the name
     keys.close()
+
+
+def test_ids_older_than_the_book_keeps_them_go_at_each_start(tmp_path):
+    import sqlite3
+
+    from ocm_core.storage.directbook import DirectBook
+
+    keys = DirectKeys.load(tmp_path / "me")
+    keys.close()
+    db = sqlite3.connect(tmp_path / "me" / "people.db")
+    stale = time.time() - (DirectBook.SEEN_DAYS + 1) * 86400
+    db.execute("INSERT INTO seen VALUES (?, 1, ?), (?, 2, ?)", (bytes(32), stale, bytes(32), time.time()))
+    db.commit()
+    db.close()
+    again = DirectKeys.load(tmp_path / "me")
+    assert not again.book.seen(bytes(32), 1) and again.book.seen(bytes(32), 2)
+    again.close()

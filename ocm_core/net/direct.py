@@ -21,6 +21,7 @@ from ocm_core.crypto.direct import DirectOpenFailed, PersonalKey, Sealed, safety
 from ocm_core.errors import ProtocolError
 from ocm_core.sansio import events as ev
 from ocm_core.storage.directbook import DirectBook, KeyStatus
+from ocm_core.storage.roomstore import StoreWriteError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,12 @@ class DirectKeys:
         """The install's key and book in `folder` (default: the user's config folder)."""
         where = Path(folder) if folder is not None else paths.config_dir()
         where.mkdir(parents=True, exist_ok=True)
-        return cls(PersonalKey.load_or_create(where / KEY_FILE), DirectBook(where / "people.db"))
+        book = DirectBook(where / "people.db")
+        try:  # ids older than the book keeps them go at each start (one indexed delete)
+            book.prune()
+        except StoreWriteError as exc:
+            log.warning("could not forget old message ids in %s: %s", book.path, exc)
+        return cls(PersonalKey.load_or_create(where / KEY_FILE), book)
 
     @property
     def public(self) -> bytes:
