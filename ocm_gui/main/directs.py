@@ -18,7 +18,7 @@ from ocm_core.i18n import _
 from ocm_core.net.recorder import DIRECT_PREFIX, DirectRecorder, direct_name, is_direct
 from ocm_core.sansio import events as ev
 from ocm_core.sansio.presence import MyPresence, Presence
-from ocm_core.storage.history import HistoryStore
+from ocm_core.storage.history import Conversation, HistoryStore
 from ocm_gui.chat.direct import MARK, DirectWindow
 
 if TYPE_CHECKING:
@@ -134,16 +134,23 @@ class DirectConversations:
         """At start: the direct conversations listed when the app last ran, back in the sidebar
         with their kept lines, before any room is open (those of a server with no room open
         stay offline and say so; writing waits for a room there)."""
+        for key, conversation in self._listed_last_time():
+            if key not in self.windows:
+                window = self._make(*key, conversation.me, conversation.server)
+                window.no_room_shared()
+                self.app.sidebar.set_presence(window, Presence.OFFLINE.value)
+
+    def _listed_last_time(self, server: str | None = None) -> list[tuple[tuple[str, str], Conversation]]:
+        """((server, name), conversation) of the direct conversations the history lists (on
+        `server` alone, if given), oldest first, so the newest ends up first in the sidebar."""
         if self.app.history is None:
-            return
+            return []
         listed = self.app.history_call(lambda st: st.conversations()) or []
-        for conversation in reversed(listed):  # the newest ends up first among them
-            if conversation.listed and is_direct(conversation):
-                key = (conversation.server_fingerprint, direct_name(conversation))
-                if key not in self.windows:
-                    window = self._make(*key, conversation.me, conversation.server)
-                    window.no_room_shared()
-                    self.app.sidebar.set_presence(window, Presence.OFFLINE.value)
+        return [
+            ((c.server_fingerprint, direct_name(c)), c)
+            for c in reversed(listed)
+            if c.listed and is_direct(c) and server in (None, c.server_fingerprint)
+        ]
 
     def _make(self, server: str, name: str, me: str, server_label: str) -> DirectWindow:
         app = self.app
@@ -178,14 +185,11 @@ class DirectConversations:
         """A room on a server is open: the direct conversations listed there last time come back
         to the sidebar (not shown), with their kept lines; those waiting for a room can write again."""
         server = server_of(chat)
-        if server is None or not self.can_write(chat) or self.app.history is None:
+        if server is None or not self.can_write(chat):
             return
-        listed = self.app.history_call(lambda st: st.conversations()) or []
-        for conversation in reversed(listed):  # the newest ends up first among them
-            if conversation.listed and is_direct(conversation) and conversation.server_fingerprint == server:
-                name = direct_name(conversation)
-                if (server, name) not in self.windows and name != chat.username:
-                    self.open(chat, name, show=False)
+        for (_where, name), _conversation in self._listed_last_time(server):
+            if (server, name) not in self.windows and name != chat.username:
+                self.open(chat, name, show=False)
         for (where, name), window in self.windows.items():
             if where == server and window.stranded:
                 self._via.setdefault((where, name), chat)
