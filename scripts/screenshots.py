@@ -1007,6 +1007,16 @@ def direct_no_room(shot: Shot):
     return shot.root
 
 
+@scenario("mentions-dark", "mentions and a direct conversation in the sidebar, Appearance set to Dark")
+def mentions_dark(shot: Shot):
+    from ocm_gui import theme
+
+    chat = mentions(shot)
+    shot.app.appearance.set_choice("dark")
+    shot.pump(lambda: shot.app.appearance.palette is theme.DARK, "the dark palette")
+    return chat
+
+
 @scenario("direct-key-changed", "a person's key changed: said plainly, with the safety code to compare aloud")
 def direct_key_changed(shot: Shot):
     from ocm_core.net.direct import DirectKeys
