@@ -95,6 +95,10 @@ class RoomNotFound(ClientError):
     pass
 
 
+class RemovedFromRoom(ClientError):
+    """The host removed this person from the room: it does not let them back while it lasts."""
+
+
 class NameTaken(ClientError):
     pass
 

@@ -23,7 +23,7 @@ from ocm_core.i18n import (
     current_language,
     ngettext,
 )
-from ocm_core.wire import Refusal, Status
+from ocm_core.wire import ErrorCode, Refusal, Status
 from ocm_core.wire.names import NameProblem, NameRefusal
 
 # --- the server's reasons, on the wire and as a client shows them -----------------------
@@ -32,6 +32,7 @@ HOST_CLOSED = "the host closed the room"
 HOST_WENT_AWAY = "the host went away, so the room closed"
 SERVER_STOPPED = "the server stopped"
 YOU_LEFT = "you left the room"
+YOU_WERE_REMOVED = "the host removed you from the room"
 YOU_TIMED_OUT = "you were away too long and were removed"
 AWAY_TOO_LONG = "you were away too long to come back"
 AWAY_OR_RESTARTED = "you were away a long time, or the server restarted"
@@ -44,6 +45,7 @@ SERVER_SENTENCES: dict[str, str] = {
     HOST_WENT_AWAY: N_("The host went away, so the room closed."),
     SERVER_STOPPED: N_("The server stopped."),
     YOU_LEFT: N_("You left the room."),
+    YOU_WERE_REMOVED: N_("The host removed you from the room."),
     YOU_TIMED_OUT: N_("You were away too long and were removed."),
     f"{AWAY_TOO_LONG}; {JOIN_AGAIN}": N_("You were away too long to come back; join the room again."),
     f"{AWAY_OR_RESTARTED}; {JOIN_AGAIN}": N_(
@@ -78,6 +80,39 @@ def server_sentence(text: str) -> str:
 def everyone_refused_text(count: int) -> str:
     """Why "@room" was not sent: in a room of more than `count`, only its host may."""
     return _("Only the host can write to everyone (@room, @all) in a room of more than {count}.").format(count=count)
+
+
+# --- replies, reactions, edits and the host's tools refused --------------------------------
+
+# sansio/actions.py's reasons as the server sends them, and what a person reads instead.
+ACTION_REFUSALS: dict[str, str] = {
+    "that message is not in this room": N_("That message is not in this room."),
+    "that message is no longer on the server": N_("That message is too old: the server no longer has it."),
+    "that message was deleted": N_("That message was deleted."),
+    "only its sender can change a message": N_("Only its sender can change a message."),
+    "only the host can do that": N_("Only the host can do that."),
+    "a standing room has no host to do that": N_("A standing room has no host, so nobody can do that here."),
+    "you already reacted with that": N_("You already reacted with that."),
+    "you have not reacted with that": N_("You have not reacted with that."),
+    "nobody of that name is in the room": N_("Nobody of that name is in the room."),
+    "the host cannot remove themselves; leaving closes the room": N_(
+        "You cannot remove yourself; leaving closes the room."
+    ),
+}
+
+
+def refusal_sentence(code: int, text: str) -> str:
+    """Why the server did not take one of our messages or actions, in the person's language."""
+    if code == ErrorCode.TOO_LATE:
+        return _("That message is too old to change now.")
+    if code == ErrorCode.TOO_LONG:
+        return _("That message is too long for the server to pass on; shorten it.")
+    known = ACTION_REFUSALS.get(text)
+    if known:
+        return _(known)
+    if text.startswith("a message takes at most"):
+        return _("That message has as many different reactions as it can take.")
+    return server_sentence(text) if text else _("The server refused it.")
 
 
 # --- direct messages refused, by the server's code ----------------------------------------
@@ -126,6 +161,7 @@ STATUS_WORDS: dict[Status, str] = {
     ),
     Status.NO_SUCH_FILE: N_("That file is not shared in this room (its room may have closed)."),
     Status.TRANSFER_FAILED: N_("The file arrived damaged at the server (its checksum did not match); send it again."),
+    Status.REMOVED: N_("The host removed you from this room; you cannot join it again while it lasts."),
 }
 
 

@@ -101,6 +101,7 @@ class Server:
         claim: bytes | None = None,
         prove: bool = True,
         secure: bool = True,
+        features: tuple[str, ...] = (),
     ) -> Person:
         """`name` creates the room (if there is none) or joins it, giving its key (or `claim`),
         SYNCs proving it (if `prove`), and sends a heartbeat so the server has its address."""
@@ -117,18 +118,20 @@ class Server:
             person.channel = SealedChannel.for_client(person.member_key)
             proving = prove and give_key
             self.sync(
-                person, person.key.prove(person.challenge, person.token, self.identity.fingerprint) if proving else None
+                person,
+                person.key.prove(person.challenge, person.token, self.identity.fingerprint) if proving else None,
+                features,
             )
         else:
             person.token = decision.completion
         self.send(person, p.encode_heartbeat(0))
         return person
 
-    def sync(self, person: Person, direct_proof: bytes | None = None) -> p.RoomSnapshot:
+    def sync(self, person: Person, direct_proof: bytes | None = None, features: tuple[str, ...] = ()) -> p.RoomSnapshot:
         fields = {"token": person.token.decode(), "proof": b64(key_proof(person.member_key))}
         if direct_proof is not None:
             fields["direct_proof"] = b64(direct_proof)
-        decision = self.decide(person, Operation.SYNC, p.RoomRequest("", **fields))
+        decision = self.decide(person, Operation.SYNC, p.RoomRequest("", features=features, **fields))
         return p.decode_snapshot(decision.completion)
 
     def decide(self, person: Person, operation: Operation, request: p.RoomRequest, secure: bool = True):

@@ -333,7 +333,7 @@ EVENT_HEAD = bytes.fromhex("ff0110 00000001 0000000000000002 00 02")
         (p.decode_body, b"\xff\x01\x03", "resend frame needs 1 to 16 ranges of 8 bytes, got 0 bytes"),
         (p.decode_body, b"\xff\x01\x04x", "leave frame carries unexpected bytes"),
         (p.decode_body, EVENT_HEAD[:-1], "event frame is shorter than its fixed fields"),
-        (p.decode_body, EVENT_HEAD[:-1] + b"\x09\x00", "unknown event type 9"),
+        (p.decode_body, EVENT_HEAD[:-1] + b"\x63\x00", "unknown event type 99"),
         (p.decode_body, EVENT_HEAD + b"\x02a", "event frame is shorter than its name"),
         (p.decode_body, EVENT_HEAD + b"\x01\xff", "event name is not valid UTF-8"),
         (p.decode_body, EVENT_HEAD + b"\x01a\xff", "event text is not valid UTF-8"),
@@ -348,7 +348,7 @@ EVENT_HEAD = bytes.fromhex("ff0110 00000001 0000000000000002 00 02")
         (p.event_from_json, {"seq": 1, "time_ms": 2, "type": 1}, "history entry is missing a field or has a bad one"),
         (
             p.event_from_json,
-            {"seq": 1, "time_ms": 2, "type": 9, "name": "a"},
+            {"seq": 1, "time_ms": 2, "type": 99, "name": "a"},
             "history entry is missing a field or has a bad one",
         ),
         (

@@ -111,6 +111,7 @@ REFUSALS = {
     Status.STORAGE_FULL: errors.StorageFull,
     Status.NO_SUCH_FILE: errors.NoSuchFile,
     Status.TRANSFER_FAILED: errors.TransferFailed,
+    Status.REMOVED: errors.RemovedFromRoom,
 }
 
 

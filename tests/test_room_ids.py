@@ -110,7 +110,7 @@ def test_a_version_1_database_gives_each_room_a_fresh_id_once_and_keeps_everythi
     assert again.rooms() == rooms
     again.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_the_store_keeps_a_standing_room_without_a_host_member(tmp_path):

@@ -410,7 +410,7 @@ def test_the_event_buffer_is_capped_in_bytes(clock):
     for i in range(100):
         send(registry, host, p.encode_chat(i + 1, "x" * 3000), ALICE)
     room = registry._rooms["lobby"]
-    assert room.buffered_bytes == sum(len(body) for _, body in room.events) <= 50_000
+    assert room.buffered_bytes == sum(len(body) for _, body, _ in room.events) <= 50_000
     assert len(room.events) == 16 and room.events[-1][0] == 100
 
 
@@ -1524,9 +1524,9 @@ def test_the_event_buffer_keeps_events_totalling_exactly_its_byte_cap():
     room, limits = Room("r", "h", b"r"), Limits(event_buffer_bytes=30)
     for seq in (1, 2, 3):
         room.buffer(seq, b"x" * 10, limits)
-    assert [seq for seq, _ in room.events] == [1, 2, 3] and room.buffered_bytes == 30
+    assert [seq for seq, _, _ in room.events] == [1, 2, 3] and room.buffered_bytes == 30
     room.buffer(4, b"y", limits)
-    assert [seq for seq, _ in room.events] == [2, 3, 4] and room.buffered_bytes == 21
+    assert [seq for seq, _, _ in room.events] == [2, 3, 4] and room.buffered_bytes == 21
 
 
 def test_a_password_gets_a_fresh_16_byte_salt_and_a_32_byte_scrypt_digest():

@@ -88,7 +88,7 @@ def test_a_file_from_before_encryption_is_taken_up_with_its_members_plain(tmp_pa
     assert [(m.name, m.wire, m.replay_newest) for m in again.members()] == [("ana", 0, 40), ("bo", 2, 9)]
     again.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_what_is_written_reads_back_after_a_restart(tmp_path):

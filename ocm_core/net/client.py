@@ -311,7 +311,11 @@ class ChatClient:
     def _sync(self) -> p.RoomSnapshot:
         assert self.room is not None  # set by joining
         request = p.RoomRequest(
-            "", token=self._token.decode("ascii"), proof=self._proof, direct_proof=self._direct_proof
+            "",
+            token=self._token.decode("ascii"),
+            proof=self._proof,
+            direct_proof=self._direct_proof,
+            features=p.FEATURES,
         )
         return p.decode_snapshot(self.link.request(Operation.SYNC, self.room, p.encode_request(request)))
 
@@ -367,6 +371,74 @@ class ChatClient:
             raise errors.BadRequest(everyone_refused_text(EVERYONE_FREELY_UP_TO))
         return self._send_chat(
             lambda session, now: session.send_chat(text, now),
+            errors.NotConnected(_("You are not in a room; join one first.")),
+        )
+
+    # --- replies, reactions, edits and the host's tools (wire/actions.py) ----------------
+
+    @property
+    def speaks_actions(self) -> bool:
+        """Whether this room's server takes replies, reactions, edits and the host's tools."""
+        return self._session is not None and self._session.speaks_actions
+
+    @property
+    def topic(self) -> str:
+        return self._session.topic if self._session is not None else ""
+
+    def reply(self, seq: int, text: str) -> int:
+        """Answer the message at room position `seq` with `text`; like send(), MessageSent or
+        MessageFailed follows (a reply is a message of ours)."""
+        if not text.strip():
+            raise errors.BadRequest(_("The message is empty."))
+        size = len(p.encode_reply_text(p.ReplyText(seq, text)).encode("utf-8"))
+        if size > self.max_message_bytes:
+            raise errors.MessageTooLong(size, self.max_message_bytes, text)
+        members = self.members
+        if names_everyone(text, members) and not may_name_everyone(self.username or "", self.host_name, len(members)):
+            raise errors.BadRequest(everyone_refused_text(EVERYONE_FREELY_UP_TO))
+        return self._act(p.ActionKind.REPLY, seq, text)
+
+    def react(self, seq: int, emoji: str, on: bool = True) -> int:
+        """Add `emoji` to the message at `seq` (`on`), or take ours back. Its Reacted event comes
+        with the room's; ActionRefused if the server says no."""
+        if not emoji or len(emoji.encode("utf-8")) > p.MAX_EMOJI_BYTES or any(ch.isspace() for ch in emoji):
+            raise errors.BadRequest(_("A reaction is one emoji."))
+        return self._act(p.ActionKind.REACT if on else p.ActionKind.UNREACT, seq, emoji)
+
+    def edit(self, seq: int, text: str) -> int:
+        """Change our message at `seq` to read `text` (MessageEdited comes back, or ActionRefused)."""
+        if not text.strip():
+            raise errors.BadRequest(_("The message is empty."))
+        size = len(p.encode_edit_text(p.EditText(seq, text)).encode("utf-8"))
+        if size > self.max_message_bytes:
+            raise errors.MessageTooLong(size, self.max_message_bytes, text)
+        return self._act(p.ActionKind.EDIT, seq, text)
+
+    def delete(self, seq: int) -> int:
+        """Take back our message at `seq` (the host: anyone's); MessageDeleted comes back."""
+        return self._act(p.ActionKind.DELETE, seq, "")
+
+    def set_topic(self, topic: str) -> int:
+        """The host's: the room's topic, shown under its name ("" clears it)."""
+        topic = " ".join(topic.split())
+        if len(topic.encode("utf-8")) > p.MAX_TOPIC_BYTES:
+            raise errors.BadRequest(_("A topic is at most {count} bytes.").format(count=p.MAX_TOPIC_BYTES))
+        return self._act(p.ActionKind.TOPIC, 0, topic)
+
+    def remove_member(self, name: str) -> int:
+        """The host's: take `name` out of the room, for as long as the room lasts."""
+        return self._act(p.ActionKind.REMOVE, 0, name)
+
+    def set_password(self, password: str) -> int:
+        """The host's: a new password for the room ("" opens it); it crosses our sealed channel."""
+        return self._act(p.ActionKind.PASSWORD, 0, password)
+
+    def _act(self, kind: p.ActionKind, target: int, text: str) -> int:
+        session = self._live_session()
+        if not session.speaks_actions:
+            raise errors.BadRequest(_("This room's server is an older version: it does not take replies or reactions."))
+        return self._send_chat(
+            lambda session, now: session.send_action(kind, target, text, now),
             errors.NotConnected(_("You are not in a room; join one first.")),
         )
 

@@ -26,7 +26,16 @@ def line_from_event(event: ev.AppEvent, now: float) -> Line | None:
     """The line an event of a room leaves in the history, or None (a state, not a line).
     `now` dates the room's end, which the event does not."""
     if isinstance(event, ev.ChatMessage):
-        return Line(event.seq, event.time, LineKind.CHAT, event.sender, event.text)
+        return Line(
+            event.seq,
+            event.time,
+            LineKind.CHAT,
+            event.sender,
+            event.text,
+            reply_to=event.reply_to,
+            edited=event.edited,
+            deleted=event.deleted,
+        )
     if isinstance(event, ev.FileShared):
         return Line(event.seq, event.time, LineKind.FILE, event.sender, event.name, event.size, event.file_id)
     if isinstance(event, ev.Notice):
@@ -58,7 +67,7 @@ class RoomRecorder:
         self.me = me
         self._clock = clock
         self._lock = threading.Lock()
-        self._own: dict[int, str] = {}  # our messages waiting for the server's acknowledgement
+        self._own: dict[int, tuple[str, int]] = {}  # our messages (text, what they answer) awaiting acknowledgement
         # Acknowledgements that came before sending() was told of their message: the terminal
         # client sends on its input thread while another thread reads the events.
         self._early: dict[int, int] = {}
@@ -98,6 +107,8 @@ class RoomRecorder:
         if isinstance(event, ev.MessageSent):
             self.sent(event.msg_id, event.seq)
             return True
+        if isinstance(event, (ev.MessageEdited, ev.MessageDeleted, ev.Reacted)):
+            return self._write(lambda: self._changed(event))
         line = line_from_event(event, self._clock())
         if line is None:
             return True
@@ -112,13 +123,22 @@ class RoomRecorder:
             return True
         return self._write(lambda: self.store.add(self.conversation, line))
 
+    def _changed(self, event: ev.MessageEdited | ev.MessageDeleted | ev.Reacted) -> bool:
+        """A kept message edited, deleted or reacted to; whether the history had it."""
+        if isinstance(event, ev.MessageEdited):
+            return self.store.edit(self.conversation, event.target, event.text)
+        if isinstance(event, ev.MessageDeleted):
+            return self.store.delete_text(self.conversation, event.target)
+        self.store.react(self.conversation, event.target, event.emoji, event.name, event.on)
+        return True
+
     def caught_up(self, event: ev.AppEvent) -> bool:
         """Whether an event the server sent as history is one said while we were away (news)."""
         return self.had_history and getattr(event, "seq", 0) > self.newest_before
 
-    def sending(self, msg_id: int, text: str) -> None:
+    def sending(self, msg_id: int, text: str, reply_to: int = 0) -> None:
         with self._lock:
-            self._own[msg_id] = text
+            self._own[msg_id] = (text, reply_to)
             early = msg_id in self._early
             seq = self._early.pop(msg_id, 0)
         if early:
@@ -133,12 +153,13 @@ class RoomRecorder:
     def sent(self, msg_id: int, seq: int) -> None:
         """The server acknowledged our message at room position `seq` (0: not said)."""
         with self._lock:
-            text = self._own.pop(msg_id, None)
-            if text is None:
+            own = self._own.pop(msg_id, None)
+            if own is None:
                 self._early[msg_id] = seq
                 return
         self.newest_seen = max(self.newest_seen, seq)
-        line = Line(seq or None, self._clock(), LineKind.CHAT, self.me, text)
+        text, reply_to = own
+        line = Line(seq or None, self._clock(), LineKind.CHAT, self.me, text, reply_to=reply_to)
         self._write(lambda: self.store.add(self.conversation, line))
         if seq:
 

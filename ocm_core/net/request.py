@@ -54,6 +54,7 @@ STATUS_ERRORS: dict[Status, type[errors.ClientError]] = {
     Status.STORAGE_FULL: errors.StorageFull,
     Status.NO_SUCH_FILE: errors.NoSuchFile,
     Status.TRANSFER_FAILED: errors.TransferFailed,
+    Status.REMOVED: errors.RemovedFromRoom,
 }
 
 

@@ -139,6 +139,7 @@ class Admission:
             room,
             p.decode_proof(request.proof) if sealed else None,
             p.decode_proof(request.direct_proof) if sealed else None,
+            request.features,
         )
         snapshot["udp_port"] = self._udp_port()
         return Status.OK, p.encode_json(snapshot), []

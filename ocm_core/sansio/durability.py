@@ -14,10 +14,11 @@ from collections.abc import Callable
 from ocm_core import wire as p
 from ocm_core import words
 from ocm_core.errors import RegistryError
+from ocm_core.sansio.acting import older_event, take_up_in_book
 from ocm_core.sansio.parts import RegistryParts
 from ocm_core.sansio.relay import HELD_PER_MEMBER
 from ocm_core.sansio.room import Room, Transport
-from ocm_core.storage.roomstore import RoomStore, StoreWriteError
+from ocm_core.storage.roomstore import EVENT_DELETED, EVENT_EDITED, RoomStore, StoreWriteError
 from ocm_core.wire import EventType, Status
 
 log = logging.getLogger("ocm_core.sansio.registry")  # one logger for the registry and its parts
@@ -120,12 +121,22 @@ class Durability(RegistryParts):
                 stored.password_hash,
                 room_id=stored.room_id,
                 standing=stored.standing,
+                topic=stored.topic,
             )
             stored_events[room.name] = store.events(stored.name, self.limits.event_buffer)
             for e in stored_events[room.name]:
-                room.buffer(
-                    e.seq, p.encode_event(p.Event(e.seq, e.time_ms, EventType(e.type), e.name, e.text)), self.limits
+                event = p.Event(
+                    e.seq,
+                    e.time_ms,
+                    EventType(e.type),
+                    e.name,
+                    e.text,
+                    edited=bool(e.flags & EVENT_EDITED),
+                    deleted=bool(e.flags & EVENT_DELETED),
                 )
+                older = older_event(event, e.older_text)
+                room.buffer(e.seq, p.encode_event(event), self.limits, p.encode_event(older) if older else None)
+                take_up_in_book(room.book, event, e.owner or e.sender_token or b"")
             room.seq = store.last_seq(stored.name)
             if not reloading:
                 self._tidy(store.prune_events, room.name, room.seq - self.limits.event_buffer)

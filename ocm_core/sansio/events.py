@@ -27,6 +27,9 @@ class ChatMessage(AppEvent):
     text: str
     time: float
     history: bool = False
+    reply_to: int = 0  # the room position of the message this one answers (0: none)
+    edited: bool = False  # changed by its sender since; `text` is the latest
+    deleted: bool = False  # taken back: `text` is empty
 
 
 class NoticeKind(enum.StrEnum):
@@ -35,6 +38,9 @@ class NoticeKind(enum.StrEnum):
     JOINED = "joined"
     LEFT = "left"
     TIMED_OUT = "timed_out"
+    REMOVED = "removed"  # the host removed `name` (the notice's text is the host's name)
+    LOCKED = "locked"  # the host (`name`) set a password for the room
+    UNLOCKED = "unlocked"  # the host took the room's password away
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,64 @@ class FileShared(AppEvent):
     mime: str
     time: float
     history: bool = False
+
+
+@dataclass(frozen=True)
+class Reacted(AppEvent):
+    """`name` added (`on`) or took back `emoji` on the message at room position `target`."""
+
+    seq: int
+    target: int
+    name: str
+    emoji: str
+    on: bool
+    time: float
+    history: bool = False
+
+
+@dataclass(frozen=True)
+class MessageEdited(AppEvent):
+    """`name` changed its message at room position `target`: it now reads `text`."""
+
+    seq: int
+    target: int
+    name: str
+    text: str
+    time: float
+    history: bool = False
+
+
+@dataclass(frozen=True)
+class MessageDeleted(AppEvent):
+    """The message at room position `target` is gone (`by_host`: the host took it, `name`)."""
+
+    seq: int
+    target: int
+    name: str
+    by_host: bool
+    time: float
+    history: bool = False
+
+
+@dataclass(frozen=True)
+class TopicChanged(AppEvent):
+    """The room's topic is now `topic` ("" none), set by `name` (seq 0: as the room was found)."""
+
+    seq: int
+    name: str
+    topic: str
+    time: float
+    history: bool = False
+
+
+@dataclass(frozen=True)
+class ActionRefused(AppEvent):
+    """The server did not take our action `msg_id` (a reaction, an edit ...): `reason` says why."""
+
+    msg_id: int
+    kind: str  # wire.ActionKind's name, lower case: "react", "edit", "delete", "topic", "remove", "password"
+    target: int
+    reason: str
 
 
 @dataclass(frozen=True)

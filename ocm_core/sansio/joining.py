@@ -176,6 +176,8 @@ class Joining(RegistryParts):
             self.passwords.check(ip, password, salt, expected)
         with self._lock:
             target = self._room_for_join(room, username)  # it may have closed while we hashed
+            if (direct_key or b"") in target.removed or b"ip:" + ip.encode("utf-8") in target.removed:
+                raise RegistryError(Status.REMOVED, words.YOU_WERE_REMOVED)
 
             def join() -> tuple[Member, Outbound]:
                 member = self._add_member(target, username, ip, wire, direct_key)

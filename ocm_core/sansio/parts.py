@@ -8,13 +8,14 @@ import collections
 import threading
 from collections.abc import Callable
 
+from ocm_core import wire as p
 from ocm_core.crypto.sealed import MemberKeys
 from ocm_core.logutil import ThrottledLog
 from ocm_core.sansio.passwords import PasswordGuard
 from ocm_core.sansio.room import Address, Limits, Member, Outbound, Room, TokenBucket, Transport
-from ocm_core.sansio.tombstones import Tombstones
+from ocm_core.sansio.tombstones import TokenEnd, Tombstones
 from ocm_core.storage.roomstore import RoomStore
-from ocm_core.wire import EventType
+from ocm_core.wire import ErrorCode, EventType
 
 
 class RegistryParts:
@@ -25,6 +26,7 @@ class RegistryParts:
     dropped: collections.Counter[str]
     passwords: PasswordGuard
     member_keys: MemberKeys | None
+    edit_window: float
     _lock: threading.RLock
     _clock: Callable[[], float]
     _wall_clock: Callable[[], float]
@@ -57,10 +59,26 @@ class RegistryParts:
         text: str = "",
         skip: Member | None = None,
         msg_id: int | None = None,
+        older_text: str | None = None,
     ) -> Outbound:
         raise NotImplementedError
 
     def _remove(self, member: Member, why: EventType) -> Outbound:
+        raise NotImplementedError
+
+    def _forget_member(self, member: Member, end: TokenEnd, reason: str = "") -> None:
+        raise NotImplementedError
+
+    def _refuse_message(self, member: Member, msg_id: int, code: ErrorCode, reason: str) -> Outbound:
+        raise NotImplementedError
+
+    def _act(self, member: Member, action: p.Action) -> Outbound:
+        raise NotImplementedError
+
+    def _may_send(self, member: Member, text: str) -> bool:
+        raise NotImplementedError
+
+    def _refuse_everyone(self, member: Member, msg_id: int = 0) -> Outbound:
         raise NotImplementedError
 
     def _close(self, room: Room, reason: str) -> Outbound:

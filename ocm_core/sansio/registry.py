@@ -29,6 +29,8 @@ from ocm_core.crypto.passwords import hash_password
 from ocm_core.crypto.sealed import MemberKeys
 from ocm_core.errors import RegistryError
 from ocm_core.logutil import ThrottledLog
+from ocm_core.sansio.acting import Acting, older_event
+from ocm_core.sansio.actions import EDIT_WINDOW_SECONDS
 from ocm_core.sansio.durability import Durability
 from ocm_core.sansio.joining import Joining
 from ocm_core.sansio.mailbox import Mailbox
@@ -67,7 +69,7 @@ ADMIT_SECONDS = 10.0  # a member admitted by a request with an id, never heard f
 STORE_PROBE_SECONDS = 2.0  # while the database cannot be written, how often to see whether it can again
 
 
-class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
+class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
     def __init__(
         self,
         *,
@@ -78,9 +80,11 @@ class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
         store: RoomStore | None = None,
         hasher: Hasher = hash_password,
         member_keys: MemberKeys | None = None,
+        edit_window: float = EDIT_WINDOW_SECONDS,
     ):
         """`hasher` derives (salt, digest) from a password; a server may run it on a thread of its own.
-        `member_keys` derives sealed members' keys; without it every member is plain."""
+        `member_keys` derives sealed members' keys; without it every member is plain.
+        `edit_window`: seconds during which a sender may edit or delete a message."""
         self.member_timeout = member_timeout
         self.limits = limits or Limits()
         self._clock = clock
@@ -91,6 +95,7 @@ class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
         self._tombstones = Tombstones()
         self.passwords = PasswordGuard(hasher, clock, self.limits)
         self.member_keys = member_keys
+        self.edit_window = edit_window
         self.dropped: collections.Counter[str] = collections.Counter()
         self._store = store
         self._quiet_log = ThrottledLog(log, DROP_LOG_EVERY, clock)
@@ -128,17 +133,25 @@ class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
             ]
 
     def snapshot(
-        self, token: bytes, ip: str, room_name: str, proof: bytes | None = None, direct_proof: bytes | None = None
+        self,
+        token: bytes,
+        ip: str,
+        room_name: str,
+        proof: bytes | None = None,
+        direct_proof: bytes | None = None,
+        features: tuple[str, ...] = (),
     ) -> dict:
         """What a member needs to start: members, host, history and the current sequence number.
         A sealed member must show `proof` of its key: its token crosses the LAN readable; and
-        `direct_proof` that it holds the direct-message key it joined with (mailbox.py)."""
+        `direct_proof` that it holds the direct-message key it joined with (mailbox.py).
+        `features`: what the member's client understands (wire.FEATURES); the answer says the server's."""
         with self._lock:
             member = self._authenticate(token, ip, room_name, proof)
             self._prove_direct_key(member, direct_proof)
             member = self._tokens.get(token, member)  # a failed write reloads the members
+            member.speaks_actions = p.FEATURE_ACTIONS in features
             room = member.room
-            history = _history(room)
+            history = _history(room, member.speaks_actions)
             member.admit_by, member.heard = None, True  # it has its token
             member.acked_seq = max(member.acked_seq, room.seq)
             return {
@@ -152,6 +165,8 @@ class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
                 "locked": room.locked,
                 "keys": self._keys_of(room),
                 "away": sorted((m.name for m in room.members.values() if m.away), key=str.casefold),
+                "topic": room.topic,
+                "features": list(p.FEATURES),
                 "history": [p.event_to_json(e) for e in history],
             }
 
@@ -208,16 +223,32 @@ class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
         text: str = "",
         skip: Member | None = None,
         msg_id: int | None = None,
+        older_text: str | None = None,
     ) -> Outbound:
-        """Append an event to the room's stream (stored first) and address it to every member but `skip`."""
+        """Append an event to the room's stream (stored first) and address it to every member but
+        `skip`. `older_text`: an event of actions (wire/actions.py) reads so, as a chat line of
+        `name`, to a member that does not speak them (REMOVED reads as LEFT)."""
         event = p.Event(room.seq + 1, int(self._wall_clock() * 1000), event_type, name, text)
+        older = older_event(event, older_text)
         if self._store and event_type is not EventType.CLOSED:  # a closed room is deleted whole
             sender = skip.token if skip else None
-            stored = StoredEvent(room.name, event.seq, event.time_ms, event_type, name, text, sender, msg_id)
+            stored = StoredEvent(
+                room.name,
+                event.seq,
+                event.time_ms,
+                event_type,
+                name,
+                text,
+                sender,
+                msg_id,
+                older_text=older_text,
+                owner=skip.owner if skip else None,
+            )
             self._store.add_event(stored, forget_seq=event.seq - self.limits.event_buffer)
         room.seq = event.seq
         body = p.encode_event(event)
-        room.buffer(event.seq, body, self.limits)
+        older_body = p.encode_event(older) if older is not None else None
+        room.buffer(event.seq, body, self.limits, older_body)
         plain = None
         now = self._clock()
         out: Outbound = []
@@ -225,11 +256,11 @@ class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
             if other is skip or other.address is None:
                 continue
             if other.kanaru:
-                out.append((other.address, p.encode_kanaru_event(event)))
+                out.append((other.address, p.encode_kanaru_event(older or event)))
                 other.acked_seq = room.seq
                 continue
             if other.plain_text:
-                plain = plain or self._frame(room, p.plain_event_text(event).encode("utf-8"))
+                plain = plain or self._frame(room, p.plain_event_text(older or event).encode("utf-8"))
                 out.append((other.address, plain))
                 other.acked_seq = room.seq  # plain-text clients cannot acknowledge
                 continue
@@ -237,18 +268,12 @@ class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
                 other.retransmit_interval = self.BASE_RETRANSMIT
                 other.retransmit_at = now + self.BASE_RETRANSMIT
             other.last_sent = now
-            out.append(self._to(other, body))
+            out.append(self._to(other, body if other.speaks_actions or older_body is None else older_body))
         return out
 
     def _remove(self, member: Member, why: EventType) -> Outbound:
         room = member.room
-        room.members.pop(member.name, None)
-        self._tokens.pop(member.token, None)
-        if self._store:
-            self._store.remove_member(member.token)
-        self._tombstones.bury(
-            member.token, self._clock(), TokenEnd.LEFT if why is EventType.LEFT else TokenEnd.TIMED_OUT
-        )
+        self._forget_member(member, TokenEnd.LEFT if why is EventType.LEFT else TokenEnd.TIMED_OUT)
         verb = "left" if why is EventType.LEFT else "timed out of"
         log.info("%r %s room %r", member.name, verb, room.name)
         if why is EventType.TIMED_OUT and not member.is_host:
@@ -258,6 +283,14 @@ class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
         if member.is_host:
             return self._close(room, words.HOST_CLOSED if why is EventType.LEFT else words.HOST_WENT_AWAY)
         return self._emit(room, why, member.name)
+
+    def _forget_member(self, member: Member, end: TokenEnd, reason: str = "") -> None:
+        """Take `member` out of its room and end its token (`reason`: what a late datagram is told)."""
+        member.room.members.pop(member.name, None)
+        self._tokens.pop(member.token, None)
+        if self._store:
+            self._store.remove_member(member.token)
+        self._tombstones.bury(member.token, self._clock(), end, reason)
 
     def _close(self, room: Room, reason: str) -> Outbound:
         out = self._let_members_go(room, reason)
@@ -385,13 +418,13 @@ class RoomRegistry(Joining, Standing, Relay, Durability, Mailbox):
             return len(self._tokens)
 
 
-def _history(room: Room) -> list[p.Event]:
+def _history(room: Room, speaks_actions: bool) -> list[p.Event]:
     """The events since the HISTORY_ON_JOIN-th last chat message: that many messages,
-    with the notices between them."""
+    with the notices between them (for a member that does not speak actions, as it reads them)."""
     chats = 0
-    events = [p.decode_body(body) for _, body in room.events]
+    events = [p.decode_body(room.body_for(i, speaks_actions)) for i in range(len(room.events))]
     for index in range(len(events) - 1, -1, -1):
-        if events[index].event_type is EventType.CHAT:
+        if events[index].event_type in p.MESSAGE_TYPES:
             chats += 1
             if chats == HISTORY_ON_JOIN:
                 return events[index:]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ocm_core import wire as p
 from ocm_core import words
 from ocm_core.crypto.sealed import OpenFailed
+from ocm_core.sansio.actions import Said
 from ocm_core.sansio.mentions import EVERYONE_FREELY_UP_TO, may_name_everyone, names_everyone
 from ocm_core.sansio.parts import RegistryParts
 from ocm_core.sansio.room import Address, Member, Outbound, Transport
@@ -31,8 +32,21 @@ HOLD_SECONDS = 30.0  # longer than that, the missing one is given up (our client
 STATUS_QUIET = 0.5  # a heartbeat from a caught-up member is answered only after this much silence towards it
 CANNOT_SAVE_TELL_EVERY = 10.0  # a sender whose messages are refused is told again after this long
 CANNOT_SAVE_TEXT = words.CANNOT_SAVE_MESSAGES
+TOO_LONG_TEXT = "that message is too long to relay with your name; shorten it"
+REFUSALS_KEPT = 64  # a member's recent refused message ids, answered again if it retransmits one
 
-_CLIENT_FRAMES = (p.Heartbeat, p.Chat, p.PlainText, p.Resend, p.Leave, p.Direct, p.MailGot, p.PresenceFrame, p.Typing)
+_CLIENT_FRAMES = (
+    p.Heartbeat,
+    p.Chat,
+    p.Action,
+    p.PlainText,
+    p.Resend,
+    p.Leave,
+    p.Direct,
+    p.MailGot,
+    p.PresenceFrame,
+    p.Typing,
+)
 _DIRECT_FRAMES = (p.Direct, p.MailGot, p.PresenceFrame, p.Typing)  # mailbox.py's
 _STORED_DIRECT = (p.Direct, p.MailGot)  # what changes the store: waits while it fails
 
@@ -136,7 +150,7 @@ class Relay(RegistryParts):
                 return []
             member.last_sent = now
             return [self._to(member, p.encode_status_frame(member.room.seq))]
-        if isinstance(frame, p.Chat):
+        if isinstance(frame, (p.Chat, p.Action)):
             if self._store_failing and frame.msg_id not in member.seen_ids:
                 return self._refuse_unsaved(member, now)
             return self._chat(member, frame, now)
@@ -241,6 +255,7 @@ class Relay(RegistryParts):
         # Not sent back to its sender only to save a datagram (its CHAT_ACK carries the seq);
         # whether a line is shown as the member's own is the client session's one decision.
         out = self._emit(room, EventType.CHAT, member.name, text, skip=member, msg_id=msg_id)
+        room.book.add(Said(room.seq, member.name, member.owner, self._wall_clock(), text))
         if member.acked_seq == room.seq - 1:
             member.acked_seq = room.seq  # its own message needs no delivery back
         return out
@@ -250,11 +265,23 @@ class Relay(RegistryParts):
         limit = p.max_relayed_text_bytes(len(member.room.name_bytes), len(member.name.encode("utf-8")))
         return len(text.encode("utf-8")) > limit
 
-    def _refuse_too_long(self, member: Member) -> Outbound:
+    def _refuse_too_long(self, member: Member, msg_id: int = 0) -> Outbound:
         self.drop("chat too long to relay", member.sender)
-        note = "that message is too long to relay with your name; shorten it"
-        # A plain-text client (bare or kanaru) would show our binary error frame as garbage.
-        return [] if member.plain_text else [self._to(member, p.encode_error_frame(ErrorCode.TOO_LONG, note))]
+        return self._refuse_message(member, msg_id, ErrorCode.TOO_LONG, TOO_LONG_TEXT)
+
+    def _refuse_message(self, member: Member, msg_id: int, code: ErrorCode, reason: str) -> Outbound:
+        """Tell `member` its message `msg_id` was not taken: by a REFUSED frame naming it, so its
+        client fails that one message at once (kept for a retransmit); an older client gets the
+        ERROR frame it knows, a plain-text one nothing (it would show our bytes as garbage)."""
+        if member.plain_text:
+            return []
+        if not member.speaks_actions or not msg_id:
+            return [self._to(member, p.encode_error_frame(code, reason))]
+        body = p.encode_refused(p.Refused(msg_id, code, reason))
+        member.refused[msg_id] = body
+        while len(member.refused) > REFUSALS_KEPT:
+            member.refused.popitem(last=False)
+        return [self._to(member, body)]
 
     def _may_send(self, member: Member, text: str) -> bool:
         """Whether `text` may go to the room: "@room" in a room of more than ten is the host's alone."""
@@ -263,11 +290,10 @@ class Relay(RegistryParts):
             return True
         return may_name_everyone(member.name, None if room.standing else room.host, len(room.members))
 
-    def _refuse_everyone(self, member: Member) -> Outbound:
+    def _refuse_everyone(self, member: Member, msg_id: int = 0) -> Outbound:
         self.drop("@room from a member who may not", member.sender)
         note = f"only the host can write to everyone (@room, @all) in a room of more than {EVERYONE_FREELY_UP_TO}"
-        # A plain-text client would show our binary error frame as garbage: it is refused in silence.
-        return [] if member.plain_text else [self._to(member, p.encode_error_frame(ErrorCode.NOT_ALLOWED, note))]
+        return self._refuse_message(member, msg_id, ErrorCode.NOT_ALLOWED, note)
 
     def _plain_chat(self, member: Member, text: str, now: float) -> Outbound:
         if self._too_long(member, text):
@@ -278,9 +304,11 @@ class Relay(RegistryParts):
             return self._rate_limited(member)
         return self._relay_chat(member, text, None)
 
-    def _chat(self, member: Member, chat: p.Chat, now: float) -> Outbound:
-        """Relay a member's messages exactly once and in the order it sent them."""
+    def _chat(self, member: Member, chat: p.Chat | p.Action, now: float) -> Outbound:
+        """Relay a member's messages (chats and actions) exactly once and in the order it sent them."""
         room = member.room
+        if chat.msg_id in member.refused:  # a retransmit of one refused: its answer may have been lost
+            return [self._to(member, member.refused[chat.msg_id])]
         if chat.msg_id in member.seen_ids:
             # A retransmit whose first copy got through: acknowledge again, relay nothing.
             return [self._to(member, p.encode_chat_ack(chat.msg_id, member.seen_ids[chat.msg_id]))]
@@ -289,18 +317,19 @@ class Relay(RegistryParts):
             member.held = {i: t for i, t in member.held.items() if i >= chat.floor}
         if chat.msg_id < member.next_msg_id:
             return []  # given up by its sender, or relayed so long ago that its id left seen_ids
-        if self._too_long(member, chat.text):
-            if chat.msg_id == member.next_msg_id:
-                member.next_msg_id += 1  # consumed: its retransmits are ignored and the sender's next ones flow
-            return self._refuse_too_long(member)
-        if not self._may_send(member, chat.text):
-            if chat.msg_id == member.next_msg_id:
-                member.next_msg_id += 1  # consumed, as a message too long is
-            return self._refuse_everyone(member)
+        if isinstance(chat, p.Chat):
+            if self._too_long(member, chat.text):
+                if chat.msg_id == member.next_msg_id:
+                    member.next_msg_id += 1  # consumed: its retransmits are ignored and the sender's next ones flow
+                return self._refuse_too_long(member, chat.msg_id)
+            if not self._may_send(member, chat.text):
+                if chat.msg_id == member.next_msg_id:
+                    member.next_msg_id += 1  # consumed, as a message too long is
+                return self._refuse_everyone(member, chat.msg_id)
         if chat.msg_id == member.next_msg_id or len(member.held) < HELD_PER_MEMBER:
             if not member.held:
                 member.held_since = now
-            member.held[chat.msg_id] = chat.text
+            member.held[chat.msg_id] = chat
         if member.next_msg_id not in member.held and member.held and now - member.held_since > HOLD_SECONDS:
             # The missing one is not coming (a sender that breaks the floor rule): go on without it.
             member.next_msg_id = min(member.held)
@@ -309,13 +338,19 @@ class Relay(RegistryParts):
             if not self._take_token(member, now):
                 return out + self._rate_limited(member)
             msg_id = member.next_msg_id
-            out += self._relay_chat(member, member.held.pop(msg_id), msg_id)
+            item = member.held.pop(msg_id)
+            member.next_msg_id += 1
+            member.held_since = now
+            if isinstance(item, p.Action):
+                out += self._act(member, item)
+                if msg_id in member.refused:
+                    continue
+            else:
+                out += self._relay_chat(member, item.text, msg_id)
             member.seen_ids[msg_id] = room.seq
             if len(member.seen_ids) > SEEN_IDS_PER_MEMBER:
                 member.seen_ids.popitem(last=False)
             out.append(self._to(member, p.encode_chat_ack(msg_id, room.seq)))
-            member.next_msg_id += 1
-            member.held_since = now
         return out
 
     def _resend(self, member: Member, frame: p.Resend, now: float) -> Outbound:
@@ -355,7 +390,10 @@ class Relay(RegistryParts):
     def _buffered(self, member: Member, first: int, last: int) -> Outbound:
         events = member.room.events
         oldest = events[0][0]
-        return [self._to(member, events[i][1]) for i in range(first - oldest, last - oldest + 1)]
+        room = member.room
+        return [
+            self._to(member, room.body_for(i, member.speaks_actions)) for i in range(first - oldest, last - oldest + 1)
+        ]
 
     # --- room life --------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ocm_core import wire as p
 from ocm_core.crypto.sealed import SealedChannel
+from ocm_core.sansio.actions import MessageBook
 from ocm_core.storage.roomstore import StoredMember, StoredRoom, new_room_id
 
 Address = tuple[str, int]
@@ -118,7 +119,7 @@ class Member:
     retransmit_interval: float = 0.0
     seen_ids: collections.OrderedDict = field(default_factory=collections.OrderedDict)
     next_msg_id: int = 1  # the sender's next message in its own order
-    held: dict[int, str] = field(default_factory=dict)
+    held: dict[int, p.Chat | p.Action] = field(default_factory=dict)
     held_since: float = 0.0
     last_sent: float = float("-inf")  # when the room last sent this member an event or status
     told_rate_limited: bool = False
@@ -139,6 +140,13 @@ class Member:
     direct_proven: bool = False
     away: bool = False
     typing_at: float = float("-inf")  # when its last typing signal was passed on
+    speaks_actions: bool = False  # said so at its SYNC: it reads replies, reactions, edits (wire/actions.py)
+    refused: collections.OrderedDict = field(default_factory=collections.OrderedDict)  # msg_id -> REFUSED body
+
+    @property
+    def owner(self) -> bytes:
+        """Who may edit this member's messages: its install (its proven key), else this session."""
+        return self.direct_key if self.direct_proven and self.direct_key else self.token
 
     @property
     def mailable(self) -> bool:
@@ -177,11 +185,15 @@ class Room:
     standing: bool = False  # held by the server itself (ocm-server --room): no host, never closed by a member
     members: dict[str, Member] = field(default_factory=dict)
     seq: int = 0
-    # (seq, encoded EVENT body): only the bytes are kept; history decodes them when asked
+    # (seq, encoded EVENT body, the body for members that do not speak actions or None when
+    # the same): only the bytes are kept; history decodes them when asked
     events: collections.deque = field(default_factory=collections.deque)
     buffered_bytes: int = 0
     header: bytes = b""  # the header of every datagram the server sends for this room
     people: dict[str, bytes] = field(default_factory=dict)  # name -> key proven here while the room lasts
+    topic: str = ""
+    book: MessageBook = field(default_factory=lambda: MessageBook(Limits.event_buffer))
+    removed: set[bytes] = field(default_factory=set)  # installs (or addresses) the host removed: not let back in
 
     def __post_init__(self) -> None:
         self.header = p.datagram_header(self.name_bytes, b"")
@@ -190,12 +202,29 @@ class Room:
     def locked(self) -> bool:
         return self.password_hash is not None
 
-    def buffer(self, seq: int, body: bytes, limits: Limits) -> None:
-        """Keep an event's bytes for resends and history, within both of the buffer's caps."""
-        self.events.append((seq, body))
-        self.buffered_bytes += len(body)
+    def buffer(self, seq: int, body: bytes, limits: Limits, older_body: bytes | None = None) -> None:
+        """Keep an event's bytes for resends and history, within both of the buffer's caps;
+        `older_body`: what members that do not speak actions are sent instead."""
+        self.events.append((seq, body, older_body))
+        self.buffered_bytes += len(body) + len(older_body or b"")
         while len(self.events) > limits.event_buffer or self.buffered_bytes > limits.event_buffer_bytes:
-            self.buffered_bytes -= len(self.events.popleft()[1])
+            _, gone, older = self.events.popleft()
+            self.buffered_bytes -= len(gone) + len(older or b"")
+        self.book.forget_below(self.events[0][0])
+
+    def rewrite(self, seq: int, body: bytes, older_body: bytes | None) -> bool:
+        """Put new bytes in place of buffered event `seq` (an edited or deleted message)."""
+        if not self.events or not self.events[0][0] <= seq <= self.events[-1][0]:
+            return False
+        index = seq - self.events[0][0]
+        _, gone, older = self.events[index]
+        self.events[index] = (seq, body, older_body)
+        self.buffered_bytes += len(body) + len(older_body or b"") - len(gone) - len(older or b"")
+        return True
+
+    def body_for(self, index: int, speaks_actions: bool) -> bytes:
+        _, body, older = self.events[index]
+        return body if speaks_actions or older is None else older
 
 
 def stored_room(room: Room) -> StoredRoom:

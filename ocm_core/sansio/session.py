@@ -37,7 +37,7 @@ from ocm_core.errors import LocalProtocolError, ProtocolError
 from ocm_core.i18n import _
 from ocm_core.sansio import events as ev
 from ocm_core.wire import ErrorCode, EventType
-from ocm_core.words import direct_refusal, server_sentence
+from ocm_core.words import direct_refusal, refusal_sentence, server_sentence
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,13 @@ class _Pending:
     first_sent: float
     retry_at: float
     interval: float
+    action: p.ActionKind | None = None  # None: a chat line
+    target: int = 0
+
+    @property
+    def is_message(self) -> bool:
+        """A line of ours (a chat or a reply), shown when sent; an action's effect comes from the room."""
+        return self.action in (None, p.ActionKind.REPLY)
 
 
 @dataclass
@@ -145,7 +152,7 @@ class ClientSession:
         self._joined_at: int | None = None  # room position at join; None until the first snapshot
         self._msg_ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
-        self._failed: dict[int, str] = {}
+        self._failed: dict[int, _Pending] = {}
         self._delivered = 0  # every room event up to here has been handed on
         self._held: dict[int, p.Event] = {}  # events that arrived ahead of a gap
         self._own_seqs: set[int] = set()  # positions of our own messages, from their acks
@@ -163,6 +170,8 @@ class ClientSession:
         self.plain: frozenset[str] = frozenset()  # members whose traffic is not encrypted
         self.keys: dict[str, bytes] = {}  # member -> the direct-message key it gave
         self.away: set[str] = set()  # members who are away now
+        self.speaks_actions = False  # the server takes replies, reactions, edits (its snapshot says)
+        self.topic = ""
         self._direct_pending: dict[int, _DirectPending] = {}
         self.dropped = 0  # datagrams that did not open, or came plain to a sealed session
 
@@ -195,6 +204,10 @@ class ClientSession:
             self._last_heard = now
         self.host, self.members, self.plain = snapshot.host, snapshot.members, frozenset(snapshot.plain)
         self.keys, self.away = dict(snapshot.keys), set(snapshot.away)
+        self.speaks_actions = p.FEATURE_ACTIONS in snapshot.features
+        if snapshot.topic != self.topic:
+            self.topic = snapshot.topic
+            out.events.append(ev.TopicChanged(0, snapshot.host, snapshot.topic, 0.0, history=True))
         if not first and snapshot.seq < self._delivered:  # the server's own word over TLS, never a stale datagram
             self._numbering_went_back(snapshot.seq)
         # Our own join is in the history the server sends: it and what came after it are news
@@ -261,13 +274,21 @@ class ClientSession:
     def send_chat(self, text: str, now: float) -> tuple[int, bytes]:
         """Queue `text` for the room; return its message id and the datagram to send now.
         Re-sends come from tick() until the server acknowledges it or it fails."""
+        return self.send_action(None, 0, text, now)
+
+    def send_action(self, kind: p.ActionKind | None, target: int, text: str, now: float) -> tuple[int, bytes]:
+        """Queue an action (wire/actions.py; None: a chat line) on message `target` (0 for the room's
+        own kinds), numbered and ordered with our chats; its effect comes back as a room event."""
         self._require("send a message", *_LIVE)
         if self._joined_at is None:
             raise LocalProtocolError("cannot send a message before the room's snapshot is applied")
+        if kind is not None and not self.speaks_actions:
+            raise LocalProtocolError("this server does not take replies, reactions or edits")
         msg_id = next(self._msg_ids)
-        self._pending[msg_id] = _Pending(text, now, now + FIRST_RETRY, FIRST_RETRY)
+        pending = _Pending(text, now, now + FIRST_RETRY, FIRST_RETRY, kind, target)
+        self._pending[msg_id] = pending
         try:
-            return msg_id, self._chat_datagram(msg_id, text)
+            return msg_id, self._chat_datagram(msg_id, pending)
         except LocalProtocolError:
             del self._pending[msg_id]
             raise
@@ -305,7 +326,8 @@ class ClientSession:
         self._require("retry a message", *_LIVE)
         if msg_id not in self._failed:
             raise LocalProtocolError(f"message {msg_id} is not waiting for a retry")
-        new_id, datagram = self.send_chat(self._failed[msg_id], now)
+        failed = self._failed[msg_id]
+        new_id, datagram = self.send_action(failed.action, failed.target, failed.text, now)
         del self._failed[msg_id]
         return new_id, datagram
 
@@ -401,6 +423,8 @@ class ClientSession:
                 self._ask_resend(out, now, force=True, up_to=frame.latest_seq)
         elif isinstance(frame, p.ErrorFrame):
             self._error(frame, out)
+        elif isinstance(frame, p.Refused):
+            self._refused(frame, out)
         elif isinstance(frame, (p.DirectStateFrame, p.Mail, p.PresenceNote, p.TypingNote)):
             self._direct_news(frame, out)
         else:
@@ -420,7 +444,8 @@ class ClientSession:
         self._acked_sent = -1
 
     def _acknowledged(self, frame: p.ChatAck, out: Output, now: float) -> None:
-        if self._pending.pop(frame.msg_id, None) is not None:
+        acked = self._pending.pop(frame.msg_id, None)
+        if acked is not None:
             # The server relays our messages in id order, so this ack also says that every
             # older one still waiting went out: its own ack was lost. Its room position
             # arrives with the stream (seq 0 until then).
@@ -428,6 +453,8 @@ class ClientSession:
                 del self._pending[older]
                 out.events.append(ev.MessageSent(older, 0))
             out.events.append(ev.MessageSent(frame.msg_id, frame.seq))
+        if acked is not None and not acked.is_message:
+            return  # an action's event comes to us with the room's, and is handed on like theirs
         if frame.seq > self._delivered:
             self._own_seqs.add(frame.seq)
             self._drain(out, now)
@@ -451,6 +478,18 @@ class ClientSession:
             self._resync_wanted = True
         else:
             out.events.append(ev.ErrorEvent(server_sentence(frame.text)))
+
+    def _refused(self, frame: p.Refused, out: Output) -> None:
+        pending = self._pending.pop(frame.msg_id, None)
+        if pending is None:
+            return  # the answer to a retransmit: the first one said it
+        reason = refusal_sentence(frame.code, frame.text)
+        if pending.is_message:
+            self._failed[frame.msg_id] = pending
+            out.events.append(ev.MessageFailed(frame.msg_id, pending.text, reason))
+        else:
+            assert pending.action is not None
+            out.events.append(ev.ActionRefused(frame.msg_id, pending.action.name.lower(), pending.target, reason))
 
     def _direct_news(self, frame: p.DirectStateFrame | p.Mail | p.PresenceNote | p.TypingNote, out: Output) -> None:
         if isinstance(frame, p.DirectStateFrame):
@@ -491,7 +530,7 @@ class ClientSession:
             return True
         return (
             event is not None
-            and event.event_type is EventType.CHAT
+            and event.event_type in p.MESSAGE_TYPES
             and not event.history
             and event.name == self.username
             and seq > (self._joined_at or 0)
@@ -538,7 +577,21 @@ class ClientSession:
     def _hand_on(self, event: p.Event, out: Output, update_members: bool = True) -> None:
         when = event.time_ms / 1000.0
         if event.event_type is EventType.CHAT:
-            out.events.append(ev.ChatMessage(event.seq, event.name, event.text, when, event.history))
+            out.events.append(
+                ev.ChatMessage(
+                    event.seq, event.name, event.text, when, event.history, edited=event.edited, deleted=event.deleted
+                )
+            )
+            return
+        if event.event_type in _ACTION_EVENTS:
+            try:
+                news = _action_news(event, when)
+            except ProtocolError as exc:
+                log.warning("ignored a malformed %s event: %s", event.event_type.name.lower(), exc.reason)
+                return
+            if isinstance(news, ev.TopicChanged):
+                self.topic = news.topic
+            out.events.append(news)
             return
         if event.event_type is EventType.FILE:
             try:
@@ -612,7 +665,7 @@ class ClientSession:
         for msg_id, pending in list(self._pending.items()):
             if now - pending.first_sent > self.send_timeout:
                 del self._pending[msg_id]
-                self._failed[msg_id] = pending.text
+                self._failed[msg_id] = pending
                 out.events.append(
                     ev.MessageFailed(
                         msg_id,
@@ -621,7 +674,7 @@ class ClientSession:
                     )
                 )
             elif now >= pending.retry_at and not lost:
-                out.datagrams.append(self._chat_datagram(msg_id, pending.text))
+                out.datagrams.append(self._chat_datagram(msg_id, pending))
                 pending.interval = min(pending.interval * 2, MAX_RETRY)
                 pending.retry_at = now + pending.interval
         for msg_id, direct in list(self._direct_pending.items()):
@@ -670,13 +723,47 @@ class ClientSession:
             return p.encode_datagram(self._room_bytes, self._token, body)
         return self._channel.seal(p.datagram_header(self._room_bytes, self._token), body)
 
-    def _chat_datagram(self, msg_id: int, text: str) -> bytes:
+    def _chat_datagram(self, msg_id: int, pending: _Pending) -> bytes:
         floor = min(self._pending, default=msg_id)  # everything below is delivered or given up
-        return self._datagram(p.encode_chat(msg_id, text, floor))
+        if pending.action is None:
+            return self._datagram(p.encode_chat(msg_id, pending.text, floor))
+        return self._datagram(p.encode_action(p.Action(msg_id, pending.action, pending.target, pending.text, floor)))
 
 
 _NOTICE_KINDS = {
     EventType.JOINED: ev.NoticeKind.JOINED,
     EventType.LEFT: ev.NoticeKind.LEFT,
     EventType.TIMED_OUT: ev.NoticeKind.TIMED_OUT,
+    EventType.REMOVED: ev.NoticeKind.REMOVED,
 }
+_ACTION_EVENTS = (
+    EventType.REPLY,
+    EventType.REACTION,
+    EventType.EDITED,
+    EventType.DELETED,
+    EventType.TOPIC,
+    EventType.LOCKED,
+)
+
+
+def _action_news(event: p.Event, when: float) -> ev.AppEvent:
+    """What an event of actions tells the app. Malformed text raises RemoteProtocolError."""
+    kind, seq, name, history = event.event_type, event.seq, event.name, event.history
+    if kind is EventType.REPLY:
+        reply = p.decode_reply_text(event.text)
+        return ev.ChatMessage(
+            seq, name, reply.text, when, history, reply_to=reply.to, edited=event.edited, deleted=event.deleted
+        )
+    if kind is EventType.REACTION:
+        reaction = p.decode_reaction_text(event.text)
+        return ev.Reacted(seq, reaction.to, name, reaction.emoji, reaction.on, when, history)
+    if kind is EventType.EDITED:
+        edit = p.decode_edit_text(event.text)
+        return ev.MessageEdited(seq, edit.to, name, edit.text, when, history)
+    if kind is EventType.DELETED:
+        gone = p.decode_delete_text(event.text)
+        return ev.MessageDeleted(seq, gone.to, name, gone.by_host, when, history)
+    if kind is EventType.TOPIC:
+        return ev.TopicChanged(seq, name, event.text, when, history)
+    locked = ev.NoticeKind.LOCKED if event.text == "1" else ev.NoticeKind.UNLOCKED
+    return ev.Notice(seq, locked, name, "", when, history)

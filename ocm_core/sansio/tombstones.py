@@ -19,6 +19,7 @@ class TokenEnd(enum.Enum):
     LEFT = words.YOU_LEFT
     TIMED_OUT = words.YOU_TIMED_OUT
     ROOM_CLOSED = "the room closed"
+    REMOVED = words.YOU_WERE_REMOVED
 
 
 @dataclass(frozen=True)

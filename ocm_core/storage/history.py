@@ -38,7 +38,7 @@ from ocm_core.storage.personal import MEMORY, checked_version, in_transaction, o
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: replies, edits, deletions (lines' columns) and reactions
 SHORTEST_INDEXED = 3  # a trigram index has no term for a shorter query
 DAY = 86400.0
 
@@ -94,6 +94,9 @@ class Line:
     text: str  # a message; a file's name; the sentence that ended the room
     size: int = 0  # a file's size in bytes
     file_id: str = ""
+    reply_to: int = 0  # a message answering the one at this room position
+    edited: bool = False  # its sender changed it since; `text` is the latest
+    deleted: bool = False  # taken back by its sender (or the host): the text is gone
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ CREATE TABLE IF NOT EXISTS conversations (
     kept_from_seq INTEGER NOT NULL DEFAULT 0,
     UNIQUE (server_fingerprint, room_id)
 );
--- Lines are only ever inserted and deleted, never updated: the index's triggers rely on it.
+-- A line's text changes only when its sender edits or deletes it: the index follows (line_reindexed).
 -- `place` orders a room's lines: its seq, or for a line without one the newest seq before it.
 -- `folded` is fold(text) for messages and file names, '' for what is not searched.
 CREATE TABLE IF NOT EXISTS lines (
@@ -182,6 +185,9 @@ CREATE TABLE IF NOT EXISTS lines (
     size INTEGER NOT NULL,
     file_id TEXT NOT NULL,
     folded TEXT NOT NULL,
+    reply_to INTEGER NOT NULL DEFAULT 0,
+    edited INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0,
     UNIQUE (conversation, seq)
 );
 CREATE INDEX IF NOT EXISTS lines_in_order ON lines (conversation, place);
@@ -194,6 +200,21 @@ CREATE TRIGGER IF NOT EXISTS line_indexed AFTER INSERT ON lines WHEN new.folded 
 END;
 CREATE TRIGGER IF NOT EXISTS line_unindexed AFTER DELETE ON lines WHEN old.folded != '' BEGIN
     INSERT INTO lines_index (lines_index, rowid, folded) VALUES ('delete', old.id, old.folded);
+END;
+CREATE TRIGGER IF NOT EXISTS line_reindexed AFTER UPDATE OF folded ON lines BEGIN
+    INSERT INTO lines_index (lines_index, rowid, folded) SELECT 'delete', old.id, old.folded WHERE old.folded != '';
+    INSERT INTO lines_index (rowid, folded) SELECT new.id, new.folded WHERE new.folded != '';
+END;
+-- Who reacted with what to a room's message; they go with the message's line.
+CREATE TABLE IF NOT EXISTS reactions (
+    conversation INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    emoji TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (conversation, seq, emoji, name)
+);
+CREATE TRIGGER IF NOT EXISTS line_reactions_gone AFTER DELETE ON lines WHEN old.seq IS NOT NULL BEGIN
+    DELETE FROM reactions WHERE conversation = old.conversation AND seq = old.seq;
 END;
 -- The person's choices about their history; kept when the history is forgotten.
 CREATE TABLE IF NOT EXISTS settings (
@@ -231,10 +252,12 @@ RETURNING id
 """
 
 _ADD_LINE = """
-INSERT OR IGNORE INTO lines (conversation, seq, place, time, kind, sender, text, size, file_id, folded)
+INSERT OR IGNORE INTO lines (
+    conversation, seq, place, time, kind, sender, text, size, file_id, folded, reply_to, edited, deleted
+)
 SELECT :conversation, :seq,
     coalesce(:seq, (SELECT coalesce(max(seq), 0) FROM lines WHERE conversation = :conversation)),
-    :time, :kind, :sender, :text, :size, :file_id, :folded
+    :time, :kind, :sender, :text, :size, :file_id, :folded, :reply_to, :edited, :deleted
 WHERE :seq IS NULL OR :seq > (SELECT kept_from_seq FROM conversations WHERE id = :conversation)
 """
 
@@ -255,7 +278,21 @@ _SET_SETTING = (
 KEEPING, KEEP_DAYS = "keeping", "keep_days"
 SETTING_DEFAULTS = {KEEPING: 1, KEEP_DAYS: 0}  # kept, forever
 
-_LINE_COLUMNS = "id, seq, time, kind, sender, text, size, file_id"
+_LINE_COLUMNS = "id, seq, time, kind, sender, text, size, file_id, reply_to, edited, deleted"
+_LINE_AT = f"SELECT {_LINE_COLUMNS} FROM lines WHERE conversation = ? AND seq = ?"
+_EDIT_LINE = """
+UPDATE lines SET text = ?, folded = ?, edited = 1
+WHERE conversation = ? AND seq = ? AND kind = 'chat' AND deleted = 0
+"""
+_DELETE_TEXT = """
+UPDATE lines SET text = '', folded = '', deleted = 1 WHERE conversation = ? AND seq = ? AND kind = 'chat'
+"""
+_FORGET_REACTIONS_ON = "DELETE FROM reactions WHERE conversation = ? AND seq = ?"
+_REACT = "INSERT OR IGNORE INTO reactions (conversation, seq, emoji, name) VALUES (?, ?, ?, ?)"
+_UNREACT = "DELETE FROM reactions WHERE conversation = ? AND seq = ? AND emoji = ? AND name = ?"
+_REACTIONS_BETWEEN = """
+SELECT seq, emoji, name FROM reactions WHERE conversation = ? AND seq BETWEEN ? AND ? ORDER BY rowid
+"""
 _NEWEST_LINES = f"""
 SELECT {_LINE_COLUMNS} FROM lines WHERE conversation = ?
 ORDER BY place DESC, id DESC LIMIT ?
@@ -302,6 +339,7 @@ WHERE ended IS NOT NULL AND NOT EXISTS (SELECT 1 FROM lines WHERE conversation =
 _FORGET_EVERYTHING = f"""
 BEGIN IMMEDIATE;
 DROP TABLE lines_index; -- its shadow tables go with it
+DROP TABLE reactions;
 DROP TABLE lines; -- and the index's triggers with this one
 DROP TABLE conversations;
 {_SCHEMA}
@@ -332,6 +370,9 @@ class HistoryStore:
 
     def _prepare(self, db: sqlite3.Connection) -> None:
         version = checked_version(db, SCHEMA_VERSION, lambda found: HistoryFromNewerVersion(self.path, found))
+        if version == 1:  # before replies and edits: the lines table gains their columns first
+            for column in ("reply_to", "edited", "deleted"):
+                db.execute(f"ALTER TABLE lines ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
         db.executescript(_SETTINGS + _SCHEMA)
         if version != SCHEMA_VERSION:
             db.execute(_SET_VERSION)
@@ -383,6 +424,28 @@ class HistoryStore:
             return new
 
         return self._write(add) if rows else 0
+
+    def edit(self, conversation_id: int, seq: int, text: str) -> bool:
+        """The message at `seq` now reads `text` (its sender edited it); False if it is not kept."""
+        row = (text, fold(text), conversation_id, seq)
+        return self._write(lambda db: db.execute(_EDIT_LINE, row).rowcount) == 1
+
+    def delete_text(self, conversation_id: int, seq: int) -> bool:
+        """The message at `seq` was taken back: its text leaves this file (no trace kept, as when
+        a conversation is forgotten); its line stays, marked deleted. False if it is not kept."""
+
+        def delete(db: sqlite3.Connection) -> int:
+            db.execute(_FORGET_REACTIONS_ON, (conversation_id, seq))
+            return db.execute(_DELETE_TEXT, (conversation_id, seq)).rowcount
+
+        if self._write(delete) != 1:
+            return False
+        self._leave_no_trace()
+        return True
+
+    def react(self, conversation_id: int, seq: int, emoji: str, name: str, on: bool) -> None:
+        row = (conversation_id, seq, emoji, name)
+        self._write(lambda db: db.execute(_REACT if on else _UNREACT, row))
 
     def mark_ended(self, conversation_id: int, reason: str, when: float | None = None) -> None:
         """The room ended (once: a second call changes nothing), with its "ended" line."""
@@ -533,6 +596,18 @@ class HistoryStore:
             rows = self._read(_LINES_BEFORE, (conversation_id, before_id, count))
         return [_line(row) for row in reversed(rows)]
 
+    def line_at(self, conversation_id: int, seq: int) -> Line | None:
+        """The line at room position `seq` (what a reply quotes), or None when it is not kept."""
+        rows = self._read(_LINE_AT, (conversation_id, seq))
+        return _line(rows[0])[1] if rows else None
+
+    def reactions(self, conversation_id: int, first_seq: int, last_seq: int) -> dict[int, dict[str, list[str]]]:
+        """seq -> emoji -> who, for the messages from `first_seq` to `last_seq`, in the order added."""
+        found: dict[int, dict[str, list[str]]] = {}
+        for seq, emoji, name in self._read(_REACTIONS_BETWEEN, (conversation_id, first_seq, last_seq)):
+            found.setdefault(seq, {}).setdefault(emoji, []).append(name)
+        return found
+
     def lines_around(
         self, conversation_id: int, line_id: int, *, before: int = 200, after: int = 200
     ) -> list[tuple[int, Line]]:
@@ -582,12 +657,15 @@ def _line_row(conversation_id: int, line: Line) -> dict:
         "size": line.size,
         "file_id": line.file_id,
         "folded": fold(line.text) if line.kind in SEARCHED_KINDS else "",
+        "reply_to": line.reply_to,
+        "edited": int(line.edited),
+        "deleted": int(line.deleted),
     }
 
 
 def _line(row: tuple) -> tuple[int, Line]:
-    line_id, seq, when, kind, sender, text, size, file_id = row
-    return line_id, Line(seq, when, LineKind(kind), sender, text, size, file_id)
+    line_id, seq, when, kind, sender, text, size, file_id, reply_to, edited, deleted = row
+    return line_id, Line(seq, when, LineKind(kind), sender, text, size, file_id, reply_to, bool(edited), bool(deleted))
 
 
 def _conversation(row: tuple) -> Conversation:

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 # there would be the case of words SQLite reads in any case, or "XX" around a statement, a
 # syntax error every test of the store runs into (docs/testing.md, "Scores").
 
-SCHEMA_VERSION = 3  # 2: rooms.room_id and rooms.standing; 3: people and mail (direct messages)
+SCHEMA_VERSION = 4  # 2: rooms.room_id and rooms.standing; 3: people and mail (direct messages);
+# 4: rooms.topic, events.flags, events.older_text and events.owner (replies, reactions, edits)
 ROOM_ID_BYTES = 16  # a room id is 32 hex digits (wire/roomlist.py checks the form)
 
 
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS rooms (
     password_salt BLOB,
     password_hash BLOB,
     room_id TEXT NOT NULL DEFAULT '',
-    standing INTEGER NOT NULL DEFAULT 0
+    standing INTEGER NOT NULL DEFAULT 0,
+    topic TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS members (
     token BLOB PRIMARY KEY,
@@ -77,6 +79,9 @@ CREATE TABLE IF NOT EXISTS events (
     text TEXT NOT NULL,
     sender_token BLOB,
     msg_id INTEGER,
+    flags INTEGER NOT NULL DEFAULT 0,
+    older_text TEXT,
+    owner BLOB,
     PRIMARY KEY (room, seq)
 );
 CREATE TABLE IF NOT EXISTS people (
@@ -128,6 +133,7 @@ class StoredRoom:
     password_hash: bytes | None
     room_id: str = ""
     standing: bool = False  # opened by the server's --room, kept while the server names it
+    topic: str = ""
 
 
 @dataclass
@@ -170,6 +176,13 @@ class StoredEvent:
     text: str
     sender_token: bytes | None
     msg_id: int | None
+    flags: int = 0  # EVENT_EDITED, EVENT_DELETED
+    older_text: str | None = None  # how it reads to a member that does not speak actions (None: as it is)
+    owner: bytes | None = None  # a message's sender's install key (or token): who may edit it
+
+
+EVENT_EDITED = 0x01
+EVENT_DELETED = 0x02
 
 
 class RoomStore:
@@ -238,6 +251,19 @@ class RoomStore:
         ]
         if "room_id" not in room_columns:  # schema 1: rooms had no id, and none was standing
             self._give_rooms_ids()
+        if "topic" not in room_columns:  # schema 3 and before: no actions
+            self._db.execute(
+                "ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT ''"  # pragma: no mutate
+            )
+        event_columns = [
+            row[1]
+            for row in self._db.execute(
+                "PRAGMA table_info(events)"  # pragma: no mutate
+            )
+        ]
+        for column, kind in (("flags", "INTEGER NOT NULL DEFAULT 0"), ("older_text", "TEXT"), ("owner", "BLOB")):
+            if column not in event_columns:
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {column} {kind}")
         columns = [
             row[1]
             for row in self._db.execute(
@@ -396,6 +422,26 @@ class RoomStore:
             )
         )
 
+    def set_topic(self, name: str, topic: str) -> None:
+        self._write(
+            (
+                "UPDATE rooms SET topic = ? WHERE name = ?",  # pragma: no mutate
+                (topic, name),
+            )
+        )
+
+    def rewrite_event(
+        self, room: str, seq: int, text: str, edited: bool, deleted: bool, older_text: str | None
+    ) -> None:
+        """An edited or deleted message: its new text ("" when deleted: kept nowhere here)."""
+        flags = (EVENT_EDITED if edited else 0) | (EVENT_DELETED if deleted else 0)
+        self._write(
+            (
+                "UPDATE events SET text = ?, flags = ?, older_text = ? WHERE room = ? AND seq = ?",  # pragma: no mutate
+                (text, flags, older_text, room, seq),
+            )
+        )
+
     def add_member(self, member: StoredMember) -> None:
         self._write(_member_insert(member))
 
@@ -529,9 +575,10 @@ class RoomStore:
 
     def rooms(self) -> list[StoredRoom]:
         return [
-            StoredRoom(name, host, salt, digest, room_id, bool(standing))
-            for name, host, salt, digest, room_id, standing in self._db.execute(
-                "SELECT name, host, password_salt, password_hash, room_id, standing FROM rooms"  # pragma: no mutate
+            StoredRoom(name, host, salt, digest, room_id, bool(standing), topic)
+            for name, host, salt, digest, room_id, standing, topic in self._db.execute(
+                "SELECT name, host, password_salt, password_hash, room_id, standing, topic "  # pragma: no mutate
+                "FROM rooms"  # pragma: no mutate
             )
         ]
 
@@ -547,7 +594,8 @@ class RoomStore:
 
     def events(self, room: str, limit: int) -> list[StoredEvent]:
         rows = self._db.execute(
-            "SELECT room, seq, time_ms, type, name, text, sender_token, msg_id FROM events "  # pragma: no mutate
+            "SELECT room, seq, time_ms, type, name, text, sender_token, msg_id, "  # pragma: no mutate
+            "flags, older_text, owner FROM events "  # pragma: no mutate
             "WHERE room = ? ORDER BY seq DESC LIMIT ?",  # pragma: no mutate
             (room, limit),
         ).fetchall()
@@ -585,8 +633,21 @@ def _member_insert(member: StoredMember) -> tuple[str, tuple]:
 
 def _event_insert(event: StoredEvent) -> tuple[str, tuple]:
     return (
-        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
-        (event.room, event.seq, event.time_ms, event.type, event.name, event.text, event.sender_token, event.msg_id),
+        "INSERT INTO events (room, seq, time_ms, type, name, text, sender_token, msg_id, "  # pragma: no mutate
+        "flags, older_text, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # pragma: no mutate
+        (
+            event.room,
+            event.seq,
+            event.time_ms,
+            event.type,
+            event.name,
+            event.text,
+            event.sender_token,
+            event.msg_id,
+            event.flags,
+            event.older_text,
+            event.owner,
+        ),
     )
 
 

@@ -10,6 +10,7 @@ import struct
 from dataclasses import dataclass
 
 from ocm_core.errors import LocalProtocolError, RemoteProtocolError
+from ocm_core.wire.actions import ACTION_KINDS, decode_action_frame
 from ocm_core.wire.direct import DIRECT_KINDS, decode_direct_frame
 from ocm_core.wire.limits import FRAME_MAGIC, FRAME_VERSION, MAX_DATAGRAM, NONCE_SIZE, SEAL_OVERHEAD
 from ocm_core.wire.tcrp import decode_name
@@ -97,6 +98,17 @@ class EventType(enum.IntEnum):
     TIMED_OUT = 4
     CLOSED = 5
     FILE = 6  # a member shared a file: name is the sender, text the FileInfo as JSON
+    # Sent only to members that speak actions (wire/actions.py); others get a chat line instead.
+    REPLY = 7  # a chat answering another: text is actions.ReplyText as JSON
+    REACTION = 8  # name added or took back an emoji: actions.ReactionText
+    EDITED = 9  # name's message now reads otherwise: actions.EditText
+    DELETED = 10  # a message is gone: actions.DeleteText
+    TOPIC = 11  # the host set the room's topic: text is the topic ("" none)
+    REMOVED = 12  # the host removed name from the room (for the others, as LEFT)
+    LOCKED = 13  # the host set a password (text "1") or took it away (text "0")
+
+
+MESSAGE_TYPES = (EventType.CHAT, EventType.REPLY)  # what can be answered, reacted to, edited or deleted
 
 
 JOINED_PLAIN = "plain"  # a JOINED event's text when the member's traffic is not encrypted
@@ -109,6 +121,8 @@ class ErrorCode(enum.IntEnum):
     TOO_LONG = 4
     CANNOT_SAVE = 5  # the chat was not stored, so not relayed or acknowledged: keep it and send it again
     NOT_ALLOWED = 6  # the chat was refused as this member may not send it (@room in a big room): not relayed
+    NO_SUCH_MESSAGE = 7  # the action names a message the room does not have (or no longer has)
+    TOO_LATE = 8  # the message is older than the server lets it be edited or deleted
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,8 @@ class Event:
     name: str  # the sender of a chat, or the member a notice is about
     text: str = ""  # chat text; for CLOSED, the reason
     history: bool = False
+    edited: bool = False  # a message whose text was changed since (the text is the latest)
+    deleted: bool = False  # a message taken back: its text is gone
 
 
 @dataclass(frozen=True)
@@ -184,6 +200,8 @@ _U32 = struct.Struct("!I")
 _U32x2 = struct.Struct("!II")
 _EVENT_HEAD = struct.Struct("!IQBBB")  # seq, time_ms, flags, event type, name length
 _HISTORY_FLAG = 0x01
+_EDITED_FLAG = 0x02
+_DELETED_FLAG = 0x04
 EVENT_OVERHEAD = 3 + _EVENT_HEAD.size  # magic, version, kind, then the fixed fields
 CHAT_OVERHEAD = 3 + _U32x2.size
 
@@ -210,9 +228,12 @@ def encode_leave() -> bytes:
 
 def encode_event(event: Event) -> bytes:
     name = event.name.encode("utf-8")
-    head = _EVENT_HEAD.pack(
-        event.seq, event.time_ms, _HISTORY_FLAG if event.history else 0, event.event_type, len(name)
+    flags = (
+        (_HISTORY_FLAG if event.history else 0)
+        | (_EDITED_FLAG if event.edited else 0)
+        | (_DELETED_FLAG if event.deleted else 0)
     )
+    head = _EVENT_HEAD.pack(event.seq, event.time_ms, flags, event.event_type, len(name))
     return _frame(FrameKind.EVENT, head + name + event.text.encode("utf-8"))
 
 
@@ -253,6 +274,8 @@ def decode_body(body: bytes):
         raise RemoteProtocolError(f"frame version {body[1]} is not supported (this side speaks {FRAME_VERSION})")
     if body[2] in DIRECT_KINDS:
         return decode_direct_frame(body[2], body[3:])
+    if body[2] in ACTION_KINDS:
+        return decode_action_frame(body[2], body[3:])
     try:
         kind = FrameKind(body[2])
     except ValueError:
@@ -293,7 +316,16 @@ def decode_body(body: bytes):
             raise RemoteProtocolError("event frame is shorter than its name")
         name = _utf8(rest[start : start + name_len], "event name")
         text = _utf8(rest[start + name_len :], "event text")
-        return Event(seq, time_ms, event_type, name, text, bool(flags & _HISTORY_FLAG))
+        return Event(
+            seq,
+            time_ms,
+            event_type,
+            name,
+            text,
+            bool(flags & _HISTORY_FLAG),
+            bool(flags & _EDITED_FLAG),
+            bool(flags & _DELETED_FLAG),
+        )
     if kind is FrameKind.CHAT_ACK:
         return ChatAck(*_fixed(rest, _U32x2, "chat ack"))
     if kind is FrameKind.STATUS:
@@ -310,13 +342,18 @@ def decode_body(body: bytes):
 
 def event_to_json(event: Event) -> dict:
     """The shape an event has inside a SYNC answer's history list."""
-    return {
+    fields: dict = {
         "seq": event.seq,
         "time_ms": event.time_ms,
         "type": int(event.event_type),
         "name": event.name,
         "text": event.text,
     }
+    if event.edited:
+        fields["edited"] = True
+    if event.deleted:
+        fields["deleted"] = True
+    return fields
 
 
 def event_from_json(value: object) -> Event:
@@ -330,6 +367,8 @@ def event_from_json(value: object) -> Event:
             str(value["name"]),
             str(value.get("text", "")),
             history=True,
+            edited=value.get("edited") is True,
+            deleted=value.get("deleted") is True,
         )
     except (KeyError, TypeError, ValueError):
         raise RemoteProtocolError("history entry is missing a field or has a bad one") from None

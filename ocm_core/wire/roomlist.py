@@ -46,6 +46,8 @@ class RoomSnapshot:
     standing: bool = False  # held by the server itself: no host (host is ""), no one's leaving closes it
     keys: tuple[tuple[str, bytes], ...] = ()  # (member, its direct-message key) for each member that has one
     away: tuple[str, ...] = ()  # members who are away now (not stored: presence is only ever current)
+    topic: str = ""  # the room's topic, set by its host ("" none)
+    features: tuple[str, ...] = ()  # what the server takes beyond chat (wire.actions.FEATURES); () from an older one
 
 
 def decode_snapshot(payload: bytes) -> RoomSnapshot:
@@ -64,6 +66,8 @@ def decode_snapshot(payload: bytes) -> RoomSnapshot:
         _standing(answer, "the room snapshot"),
         _keys(answer),
         tuple(str(m) for m in answer.get("away", ()) if isinstance(answer.get("away"), list)),
+        answer["topic"] if isinstance(answer.get("topic"), str) else "",
+        tuple(str(f) for f in answer.get("features", ()) if isinstance(answer.get("features"), list)),
     )
 
 

@@ -63,6 +63,7 @@ class Status(enum.IntEnum):
     STORAGE_FULL = 17  # over the server's storage cap, or its disk is full
     NO_SUCH_FILE = 18  # not a file of this room (or the room deleted it)
     TRANSFER_FAILED = 19  # the bytes did not arrive whole or their SHA-256 does not match
+    REMOVED = 20  # the host removed this member (this install, or this address) from the room
 
 
 # --- telling TLS from a plain TCRP request by its first bytes -------------------------
@@ -194,6 +195,7 @@ class RoomRequest:
     resume_token: str | None = None  # JOIN: come back as the member that held this token (timed out lately)
     direct_key: str | None = None  # CREATE/JOIN: the install's public key for direct messages, base64url
     direct_proof: str | None = None  # SYNC: that we hold that key (crypto.direct.PersonalKey.prove), base64
+    features: tuple[str, ...] = ()  # SYNC: what the client understands beyond chat (wire.actions.FEATURES)
 
 
 MAX_REQUEST_ID_BYTES = 64
@@ -204,7 +206,10 @@ def encode_request(request: RoomRequest) -> bytes:
     for key in ("password", "token", "proof", "request_id", "resume_token", "direct_key", "direct_proof"):
         if getattr(request, key) is not None:
             fields[key] = getattr(request, key)
-    return json.dumps(fields, ensure_ascii=False).encode("utf-8")
+    body: dict[str, object] = dict(fields)
+    if request.features:
+        body["features"] = list(request.features)
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
 def decode_request(payload: bytes) -> RoomRequest:
@@ -256,7 +261,23 @@ def decode_request(payload: bytes) -> RoomRequest:
         resume_token=text_field("resume_token"),
         direct_key=_direct_key(text_field("direct_key")),
         direct_proof=text_field("direct_proof"),
+        features=_features(fields.get("features")),
     )
+
+
+MAX_FEATURES = 16
+
+
+def _features(value: object) -> tuple[str, ...]:
+    """A request's `features`: a short list of short words; those this side does not know are kept
+    (and ignored by whoever reads them), so a newer client does not fail here."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_FEATURES:
+        raise RemoteProtocolError(f"'features' must be a list of at most {MAX_FEATURES} words")
+    if not all(isinstance(word, str) and 0 < len(word) <= 32 for word in value):
+        raise RemoteProtocolError("'features' holds something that is not a short word")
+    return tuple(value)
 
 
 def _direct_key(text: str | None) -> str | None:
