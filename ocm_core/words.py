@@ -198,6 +198,9 @@ EVENT_WORDS = {
     "joined": N_("{name} joined the room."),
     "left": N_("{name} left the room."),
     "timed_out": N_("{name} stopped responding and was removed."),
+    "removed": N_("The host removed {name} from the room."),
+    "locked": N_("{name} set a password for the room."),
+    "unlocked": N_("{name} took the room's password away."),
     "connection_lost": N_("Connection lost, reconnecting…"),
     "connection_restored": N_("Connection restored."),
     "host_not_answering": N_(

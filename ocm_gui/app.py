@@ -310,6 +310,8 @@ class App:
         chat_menu.add_checkbutton(
             label=_("Show me as away"), variable=self.directs.away_by_hand, command=self.directs.choose_away
         )
+        chat_menu.add_command(label=_("Room topic…"), command=lambda: self._host_tool("ask_topic"))
+        chat_menu.add_command(label=_("Room password…"), command=lambda: self._host_tool("ask_password"))
         chat_menu.add_separator()
         self.start_at_login = tk.BooleanVar(self.root, value=bool(self.settings.start_at_login))
         chat_menu.add_checkbutton(
@@ -1014,6 +1016,21 @@ class App:
             else:
                 self.show_start()
         self._update_title()
+
+    def _host_tool(self, name: str) -> None:
+        """The host's topic or password for the room shown (said why not to anyone else)."""
+        chat = self.shown_chat
+        if chat is None or chat.room_closed:
+            return
+        if not chat.client.is_host or not chat.client.speaks_actions:
+            chat.show_line(
+                _("Only the host can change the room's topic or password.")
+                if chat.client.speaks_actions
+                else _("This room's server is an older version: it does not take replies or reactions."),
+                ("notice",),
+            )
+            return
+        getattr(chat.message_actions, name)()
 
     def leave_shown(self) -> None:
         chat = self.shown_chat

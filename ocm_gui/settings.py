@@ -1,6 +1,6 @@
 """Settings kept between runs: last name, last server, ports, window sizes, language, share folder,
 how a new message gets attention (desktop notification, flashing window, sound), the rooms
-to join again at the next start, start at login and light or dark.
+to join again at the next start, start at login, light or dark, and the emoji chosen lately.
 
 Stored as JSON in the user's config directory (`ocm_core.paths.config_dir`: the
 platform's usual place, or ``$XDG_CONFIG_HOME`` when set), written atomically
@@ -55,6 +55,7 @@ class Settings:
     start_at_login: bool = False
     appearance: str = "system"  # "system", "light" or "dark"
     told_how_to_quit: bool = False  # the note "the app keeps running" was shown
+    recent_emoji: list[str] = field(default_factory=list)  # the emoji picker's choices, newest first
     path: Path | None = None
 
     _persisted = (
@@ -79,6 +80,7 @@ class Settings:
         "start_at_login",
         "appearance",
         "told_how_to_quit",
+        "recent_emoji",
     )
 
     @classmethod

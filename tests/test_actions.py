@@ -106,7 +106,8 @@ def test_the_hosts_topic_removal_and_password(room, make_client):
     alice_log.wait_for(lambda seen: "carol" in alice.members, what="carol in")
 
     alice.remove_member("bob")
-    bob_log.wait_type(ev.SessionGone, timeout=10)
+    closed = bob_log.wait_type(ev.RoomClosed)[0]
+    assert closed.reason == "The host removed you from the room." and not bob_log.of_type(ev.SessionGone)
     gone = EventLog(carol).wait_for(
         lambda seen: next((e for e in seen if isinstance(e, ev.Notice) and e.kind is ev.NoticeKind.REMOVED), None),
         what="bob removed",

@@ -101,11 +101,11 @@ def test_server_and_two_terminal_clients_create_join_chat_and_host_leaves(proces
     server.expect(r"'たろう' joined room '雑談'")
 
     host.type("ようこそ!")
-    guest.expect(r"\[\d\d:\d\d\] アリス: ようこそ!")
-    host.expect(r"\[\d\d:\d\d\] アリス: ようこそ! ✓")  # the server has it: one's own line confirmed
+    guest.expect(r"\[\d\d:\d\d\] \[\d+\] アリス: ようこそ!")
+    host.expect(r"\[\d\d:\d\d\] \[\d+\] アリス: ようこそ! ✓")  # the server has it: one's own line confirmed
     guest.type("ありがとう")
-    host.expect(r"\[\d\d:\d\d\] たろう: ありがとう")
-    guest.expect(r"\[\d\d:\d\d\] たろう: ありがとう ✓")
+    host.expect(r"\[\d\d:\d\d\] \[\d+\] たろう: ありがとう")
+    guest.expect(r"\[\d\d:\d\d\] \[\d+\] たろう: ありがとう ✓")
 
     host.type("/quit")
     assert host.finish() == 0
@@ -340,7 +340,7 @@ def test_a_terminal_client_joins_by_an_invite_link_and_a_wrong_or_broken_link_is
     guest.expect(rf"Server identity: {shown} ")
     host.expect(r"\* たろう joined the room")
     host.type("いらっしゃい")
-    guest.expect(r"\[\d\d:\d\d\] アリス: いらっしゃい")
+    guest.expect(r"\[\d\d:\d\d\] \[\d+\] アリス: いらっしゃい")
     guest.type("/quit")
     assert guest.finish() == 0
 

@@ -113,9 +113,9 @@ def test_away_back_who_and_refusals_in_the_terminal(processes, tmp_path):
     alice.type("/back")
     bob.expect(r"\* alice is back\.")
     alice.type("@bob the slides, please")
-    bob.expect(r"^» \[\d\d:\d\d\] alice: @bob the slides, please$")  # a line naming you is marked
+    bob.expect(r"^» \[\d\d:\d\d\] \[\d+\] alice: @bob the slides, please$")  # a line naming you is marked
     alice.type("no names here")
-    bob.expect(r"^\[\d\d:\d\d\] alice: no names here$")
+    bob.expect(r"^\[\d\d:\d\d\] \[\d+\] alice: no names here$")
     bob.type("/dm nobody hello")
     bob.expect(r"Nobody called nobody is in this room")
     bob.type("/dm bob hello")

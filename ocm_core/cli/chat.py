@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from ocm_core import __version__, errors, i18n
+from ocm_core.cli.actions import ActionTerminal, actions_help
 from ocm_core.cli.direct import DirectTerminal, direct_help
 from ocm_core.crypto.identity import IdentityChanged
 from ocm_core.i18n import _, ngettext
@@ -143,32 +144,35 @@ class SentEcho:
     it is printed back as "[HH:MM] NAME: text ✓". The acknowledgement (printer thread) may come
     before `send()` returns its id (input thread); either order gives the line once."""
 
-    def __init__(self, name: str, clock=time.time):
+    def __init__(self, name: str, clock=time.time, shown: ActionTerminal | None = None):
+        """`shown`: numbers the line (its room position known) and quotes what a reply answers."""
         self.name = name
         self._clock = clock
+        self._shown = shown
         self._lock = threading.Lock()
-        self._texts: dict[int, str] = {}
-        self._early: set[int] = set()  # acknowledged before their text was recorded
+        self._texts: dict[int, tuple[str, int]] = {}  # msg id -> (text, the seq it answers)
+        self._early: dict[int, int] = {}  # acknowledged (at this seq) before their text was recorded
 
-    def _line(self, text: str) -> str:
+    def _line(self, text: str, seq: int, reply_to: int) -> str:
+        if self._shown is not None:
+            return self._shown.own_line(seq, text, self._clock(), reply_to)
         return f"[{_clock(self._clock())}] {self.name}: {text} ✓"
 
-    def sent(self, msg_id: int, text: str) -> str | None:
+    def sent(self, msg_id: int, text: str, reply_to: int = 0) -> str | None:
         """Record a sent message; its line if the acknowledgement came first."""
         with self._lock:
             if msg_id in self._early:
-                self._early.discard(msg_id)
-                return self._line(text)
-            self._texts[msg_id] = text
+                return self._line(text, self._early.pop(msg_id), reply_to)
+            self._texts[msg_id] = (text, reply_to)
             return None
 
-    def acknowledged(self, msg_id: int) -> str | None:
+    def acknowledged(self, msg_id: int, seq: int = 0) -> str | None:
         with self._lock:
-            text = self._texts.pop(msg_id, None)
-            if text is None:
-                self._early.add(msg_id)
+            own = self._texts.pop(msg_id, None)
+            if own is None:
+                self._early[msg_id] = seq
                 return None
-            return self._line(text)
+            return self._line(own[0], seq, own[1])
 
 
 DISCOVER_SECONDS = 2.5
@@ -406,13 +410,16 @@ def chat_main(argv: list[str] | None = None) -> int:
     print(welcome.format(name=name, room=room), flush=True)
     print(file_help(), flush=True)
     print(direct_help(), flush=True)
+    if client.speaks_actions:
+        print(actions_help(), flush=True)
     print(
         _("Server identity: {fingerprint} (compare it aloud with the host's)").format(
             fingerprint=client.server_fingerprint
         ),
         flush=True,
     )
-    echo = SentEcho(name)
+    actions = ActionTerminal(client)
+    echo = SentEcho(name, shown=actions)
     recorder = None if args.no_history else _recorder(args, client)
     if recorder is not None:
         print(
@@ -420,7 +427,7 @@ def chat_main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     direct = DirectTerminal(client, _direct_recorder(recorder, client))
-    printer = threading.Thread(target=_print_events, args=(client, echo, recorder, direct), daemon=True)
+    printer = threading.Thread(target=_print_events, args=(client, echo, recorder, direct, actions), daemon=True)
     printer.start()
     try:
         for line in sys.stdin:
@@ -433,8 +440,23 @@ def chat_main(argv: list[str] | None = None) -> int:
                 line = direct.command(text)
                 if line is None:
                     line = file_command(client, text)
+                if line is None and text.startswith("/reply "):
+                    number, _space, answer = text[len("/reply ") :].strip().partition(" ")
+                    reply_to = actions.command_seq(number)
+                    if isinstance(reply_to, str):
+                        line = reply_to
+                    elif not answer.strip():
+                        line = "! " + actions_help()
+                    else:
+                        msg_id = client.reply(reply_to, answer.strip())
+                        if recorder is not None:
+                            recorder.sending(msg_id, answer.strip(), reply_to)
+                        line = echo.sent(msg_id, answer.strip(), reply_to) or ""
+                elif line is None and text.startswith("/"):
+                    line = actions.command(text)
                 if line is not None:
-                    print(line, flush=True)
+                    if line:
+                        print(line, flush=True)
                     continue
                 msg_id = client.send(text)
                 if recorder is not None:
@@ -457,7 +479,11 @@ def chat_main(argv: list[str] | None = None) -> int:
 
 
 def _print_events(
-    client: ChatClient, echo: SentEcho, recorder: RoomRecorder | None = None, direct: DirectTerminal | None = None
+    client: ChatClient,
+    echo: SentEcho,
+    recorder: RoomRecorder | None = None,
+    direct: DirectTerminal | None = None,
+    actions: ActionTerminal | None = None,
 ) -> None:
     while True:
         if direct is not None:
@@ -479,10 +505,13 @@ def _print_events(
             f"[{client.server_host}]" if ":" in client.server_host else client.server_host
         )  # as parse_address reads it
         direct_line = direct.describe(event) if direct is not None else None
+        action_line = actions.describe(event) if actions is not None else None
         if isinstance(event, ev.MessageSent):
-            line = echo.acknowledged(event.msg_id)
+            line = echo.acknowledged(event.msg_id, event.seq)
         elif direct_line is not None:
             line = direct_line
+        elif action_line is not None:
+            line = action_line
         else:
             line = describe(event, room=client.room or "", server=f"{host}:{client.tcp_port}")
         if line and isinstance(event, ev.ChatMessage) and named_me(event, client):

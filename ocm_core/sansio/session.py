@@ -37,7 +37,7 @@ from ocm_core.errors import LocalProtocolError, ProtocolError
 from ocm_core.i18n import _
 from ocm_core.sansio import events as ev
 from ocm_core.wire import ErrorCode, EventType
-from ocm_core.words import direct_refusal, refusal_sentence, server_sentence
+from ocm_core.words import YOU_WERE_REMOVED, direct_refusal, refusal_sentence, server_sentence
 
 log = logging.getLogger(__name__)
 
@@ -463,6 +463,8 @@ class ClientSession:
         if frame.code is ErrorCode.UNKNOWN_TOKEN:
             if self.state is SessionState.CLOSING:
                 self.close()  # the server's answer to our LEAVE
+            elif frame.text == YOU_WERE_REMOVED:
+                self._end(server_sentence(frame.text), out)  # nothing to come back to: the room keeps us out
             elif self._resume is Comeback.NONE:
                 # Perhaps we were away too long (a laptop asleep): try to come back before giving up.
                 self._resume = Comeback.WANTED

@@ -1,4 +1,5 @@
-"""The chat window's input: the text box, Send and Leave, a hint line and the counter.
+"""The chat window's input: the text box, the emoji button, Send and Leave, a hint line and
+the counter.
 
 What it decides without a screen (the counter's words, the input's height) is in
 `composer_rules.py`, where the mutation tests reach it.
@@ -14,7 +15,9 @@ from tkinter import ttk
 from ocm_core.i18n import _
 from ocm_gui import theme
 from ocm_gui.chat.composer_rules import MAX_LINES, MAX_SHARE, MIN_LINES, counter_state, default_hint, input_height
-from ocm_gui.text.emoji import configure_emoji_tag, retag_emoji
+from ocm_gui.chat.emojipicker import EmojiPicker, RecentStore, open_emoji_picker
+from ocm_gui.text.emoji import configure_emoji_tag, for_tk, retag_emoji
+from ocm_gui.text.tooltip import Tooltip
 
 
 def unbind_one(widget: tk.Misc, sequence: str, funcid: str) -> None:
@@ -29,7 +32,8 @@ def unbind_one(widget: tk.Misc, sequence: str, funcid: str) -> None:
 
 
 class Composer:
-    """Input, buttons and the lines under them. `measure(text)` gives a message's size in bytes.
+    """Input, buttons and the lines under them. `measure(text)` gives a message's size in bytes;
+    `settings` keeps the emoji picker's recent choices (None: not kept).
 
     Under the input: a line for why a message was not sent (red, wrapped, shown only when
     there is something to say) and the row with the key tips and the counter.
@@ -44,8 +48,11 @@ class Composer:
         on_send: Callable[[], object],
         on_leave: Callable[[], object],
         leave_text: str,
+        settings: RecentStore | None = None,
     ):
         self.limit = limit
+        self.settings = settings
+        self.emoji_picker: EmojiPicker | None = None
         self._measure = measure
         self.over_limit = False
         self._hint_is_error = False
@@ -72,15 +79,21 @@ class Composer:
         self.input.grid(row=0, column=0, rowspan=2, sticky="nsew")
         configure_emoji_tag(self.input)
         gap = theme.scaled(master, 8)
+        # A face as large as a heading: at the text's size it is a speck beside Send.
+        ttk.Style(master).configure("Emoji.TButton", font="OCMBig", padding=theme.pad(master, 6, 2), width=-2)
+        self.emoji_button = ttk.Button(frame, text="☺", style="Emoji.TButton", command=self.toggle_emoji, takefocus=0)
+        self.emoji_button.grid(row=0, column=1, sticky="nsew", padx=(theme.scaled(master, 4), 0))
+        key = ("Cmd" if theme.platform_key() == "darwin" else "Ctrl") + "+E"
+        Tooltip(self.emoji_button, _("Emoji ({key})").format(key=key))
         self.send_button = ttk.Button(frame, text=_("Send"), style="Accent.TButton", command=on_send)
-        self.send_button.grid(row=0, column=1, sticky="nsew", padx=(gap, 0))
+        self.send_button.grid(row=0, column=2, sticky="nsew", padx=(gap, 0))
         self.leave_button = ttk.Button(frame, text=leave_text, command=on_leave)
-        self.leave_button.grid(row=1, column=1, sticky="ew", padx=(gap, 0), pady=(theme.scaled(master, 4), 0))
+        self.leave_button.grid(row=1, column=2, sticky="ew", padx=(gap, 0), pady=(theme.scaled(master, 4), 0))
         self.hint = ttk.Label(frame, style="Over.Small.TLabel", text="", justify="left")
-        self.hint.grid(row=2, column=0, columnspan=2, sticky="w", pady=(theme.scaled(master, 4), 0))
+        self.hint.grid(row=2, column=0, columnspan=3, sticky="w", pady=(theme.scaled(master, 4), 0))
         self.hint.grid_remove()
         foot = self.foot = ttk.Frame(frame)
-        foot.grid(row=3, column=0, columnspan=2, sticky="ew", pady=(theme.scaled(master, 4), 0))
+        foot.grid(row=3, column=0, columnspan=3, sticky="ew", pady=(theme.scaled(master, 4), 0))
         foot.columnconfigure(0, weight=1)
         self.tips = ttk.Label(foot, style="Small.TLabel", text=default_hint())
         self.tips.grid(row=0, column=0, sticky="w")
@@ -101,6 +114,9 @@ class Composer:
         # Tk's Text moves to the line's start on Control-a; people expect "select all".
         self.input.bind(theme.shortcut("a"), self.select_all)
         self.input.bind(theme.shortcut("A"), self.select_all)
+        # Tk's Text moves to the line's end on Control-e; here it opens the emoji picker.
+        self.input.bind(theme.shortcut("e"), self.toggle_emoji)
+        self.input.bind(theme.shortcut("E"), self.toggle_emoji)
         self.menu = self._build_menu()
         for button in theme.menu_buttons(sys.platform):
             self.input.bind(button, self.open_menu)
@@ -166,6 +182,40 @@ class Composer:
         self.input.mark_set("insert", "end-1c")
         self.input.see("insert")
         return "break"
+
+    # ------------------------------------------------------------------ emoji
+    def toggle_emoji(self, event=None) -> str:
+        """Open the emoji picker by the button; close it if it is open."""
+        if self.emoji_picker is not None:
+            self.emoji_picker.close()
+        elif self.enabled():
+            self.emoji_picker = open_emoji_picker(
+                self.input, self.emoji_button, self.settings, self.insert_emoji, on_close=self._emoji_closed
+            )
+        return "break"
+
+    def _emoji_closed(self) -> None:
+        picker, self.emoji_picker = self.emoji_picker, None
+        if picker is not None and not picker.left:
+            self.input.focus_set()  # closed here (Escape, a pick): back to typing; not after a click elsewhere
+
+    def insert_emoji(self, emoji: str) -> None:
+        """Put `emoji` at the input's cursor, in place of a selection around it, as one undo step."""
+        if str(self.input.cget("state")) != "normal":
+            return
+        self.input.edit_separator()
+        selected = self.input.tag_ranges("sel")
+        if (
+            selected
+            and self.input.compare(selected[0], "<=", "insert")
+            and self.input.compare("insert", "<=", selected[1])
+        ):
+            self.input.delete(selected[0], selected[1])
+        self.input.insert("insert", for_tk(emoji))
+        self.input.edit_separator()
+        retag_emoji(self.input)
+        self.input.see("insert")
+        self.input.focus_set()
 
     # ------------------------------------------------------------------ typing
     @staticmethod
@@ -241,6 +291,9 @@ class Composer:
         """The room is gone: no more typing or sending; Leave becomes Close window."""
         self.input.configure(state="disabled", background=theme.DISABLED_BG)
         self.send_button.state(["disabled"])
+        self.emoji_button.state(["disabled"])
+        if self.emoji_picker is not None:
+            self.emoji_picker.close()
         self.leave_button.configure(text=leave_text)
         self.foot.grid_remove()  # key tips and "N characters left" mean nothing now
         self.show_hint(hint)
@@ -249,6 +302,7 @@ class Composer:
         """The room is back (joined again): typing and sending as before."""
         self.input.configure(state="normal", background=theme.PANEL)
         self.send_button.state(["!disabled"])
+        self.emoji_button.state(["!disabled"])
         self.leave_button.configure(text=leave_text)
         self.show_hint()
         self.foot.grid()  # the tips and the counter, hidden while the room was gone

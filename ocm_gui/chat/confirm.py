@@ -66,3 +66,36 @@ class Confirm:
         if not self.answered:
             self.answered = True
             self.win.destroy()
+
+
+class AskText(Confirm):
+    """`question` with a line to type (`secret`: shown as dots); `on_text(text)` for the `yes`
+    button (or Enter), `on_text(None)` for Cancel, Escape or the close box."""
+
+    def __init__(
+        self,
+        master: tk.Misc,
+        *,
+        title: str,
+        question: str,
+        initial: str,
+        yes: str,
+        cancel: str,
+        on_text: Callable[[str | None], object],
+        secret: bool = False,
+    ):
+        self.value = tk.StringVar(master, value=initial)
+        super().__init__(
+            master,
+            title=title,
+            question=question,
+            yes=yes,
+            cancel=cancel,
+            on_answer=lambda ok: on_text(self.value.get().strip() if ok else None),
+        )
+        self.entry = ttk.Entry(self.label.master, textvariable=self.value, show="•" if secret else "", width=40)
+        self.entry.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(theme.scaled(self.win, 10), 0))
+        self.label.master.columnconfigure(0, weight=1)
+        self.entry.bind("<Return>", lambda e: self._answer(True))
+        self.entry.focus_set()
+        self.entry.icursor("end")

@@ -58,6 +58,9 @@ class ChatHeader:
         self.who_name = ElidedLabel(self.who_label, f"{username} · {role}", "TkDefaultFont")
         frame.bind("<Configure>", lambda e: self.fit(), add="+")
         self.share_entry: ttk.Entry | None = None
+        # The room's topic, set by its host: under everything else, shown only when there is one.
+        self.topic_label = ttk.Label(frame, style="Muted.TLabel", justify="left")
+        self.topic = ""
         self.copy_button: ttk.Button | None = None
         self.link_button: ttk.Button | None = None
         copy_width = theme.chars_to_fit(frame, [_("Copy"), _("Copied ✓")], font="TkDefaultFont")
@@ -139,3 +142,12 @@ class ChatHeader:
         self.win.clipboard_append(text)
         button.configure(text=_("Copied ✓"))
         self._later(1500, lambda: button.configure(text=caption))
+
+    def set_topic(self, topic: str) -> None:
+        """Show the room's topic under the header's rows ("" hides the line)."""
+        self.topic = topic
+        if not topic:
+            self.topic_label.grid_remove()
+            return
+        self.topic_label.configure(text=topic, wraplength=max(200, self.frame.winfo_width() - 24))
+        self.topic_label.grid(row=9, column=0, columnspan=3, sticky="w", pady=(theme.scaled(self.win, 4), 0))

@@ -70,12 +70,15 @@ class MemberList:
         you: str,
         on_message: Callable[[str], object] | None = None,
         on_mute: Callable[[str, bool], object] | None = None,
+        on_remove: Callable[[str], object] | None = None,
     ):
         """`on_message(name)`: write to that person alone (double-click, or the right-click menu);
-        `on_mute(name, muted)`: hide (or show again) that person's messages, for oneself."""
+        `on_mute(name, muted)`: hide (or show again) that person's messages, for oneself;
+        `on_remove(name)`: the host's, take that person out of the room (offered to the host alone)."""
         self.you = you
         self.on_message = on_message
         self.on_mute = on_mute
+        self.on_remove = on_remove
         self.away: frozenset[str] = frozenset()
         self.muted: frozenset[str] = frozenset()
         self.members: tuple[str, ...] = ()
@@ -192,6 +195,12 @@ class MemberList:
             muted = name in self.muted
             label = _("Unmute {name}") if muted else _("Mute {name}")
             self.menu.add_command(label=label.format(name=name), command=lambda: on_mute(name, not muted), state=state)
+        on_remove = self.on_remove
+        if on_remove is not None and self.host_name == self.you and name != self.you:
+            self.menu.add_separator()
+            self.menu.add_command(
+                label=_("Remove {name} from the room…").format(name=name), command=lambda: on_remove(name)
+            )
         try:
             self.menu.tk_popup(event.x_root, event.y_root)
         finally:

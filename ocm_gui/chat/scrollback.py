@@ -29,6 +29,7 @@ from tkinter import ttk
 from typing import NamedTuple
 
 from ocm_core.i18n import _
+from ocm_core.sansio.actions import excerpt
 from ocm_core.sansio.events import ChatMessage
 from ocm_gui import theme
 from ocm_gui.chat.chatlines import (
@@ -52,6 +53,10 @@ from ocm_gui.text.linebreak import (
 
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
 UNREAD_TAG = "unread"
+QUOTE_TAG = "quote"  # the line a reply quotes: a click shows the message it answers
+CHIP_TAG = "chip"  # a reaction under a message: a click adds or takes back one's own
+FLASH_MS = 1600  # how long a message shown from a quote stays highlighted
+QUOTE_CHARS = 60
 
 
 class Entry(NamedTuple):
@@ -107,9 +112,19 @@ class Scrollback:
         open_url: Callable[[str], object] = webbrowser.open,
         now: Callable[[], float] = time.time,
         on_message: Callable[[str], object] | None = None,
+        on_quote: Callable[[int], object] | None = None,
+        on_chip: Callable[[int, str], object] | None = None,
+        message_items: Callable[[str], list] | None = None,
     ):
         """`open_url(address)` opens a clicked link (the browser; tests put a recorder there);
-        `now()` tells the date lines which day is today."""
+        `now()` tells the date lines which day is today; `on_quote(seq)`: a reply's quote was
+        clicked; `on_chip(seq, emoji)`: a reaction under message `seq` was clicked."""
+        self._on_quote = on_quote
+        self._on_chip = on_chip
+        self.said: dict[int, tuple[str, str]] = {}  # seq -> (sender, text) of the messages shown, for quotes
+        self._chips: dict[str, tuple[int, str]] = {}  # chip tag -> (seq, emoji)
+        self._own_texts: dict[int, str] = {}  # msg_id -> text of our messages not yet placed
+        self.reactions: dict[int, dict[str, list[str]]] = {}  # seq -> emoji -> who, as shown
         self.username = username
         self._later = later
         self._on_retry = on_retry
@@ -177,7 +192,7 @@ class Scrollback:
         )
         self._configure_tags()
         # After the tags: its link tag wins. A sender's name offers a direct message.
-        self.actions = TextActions(self.text, open_url=open_url, on_message=on_message)
+        self.actions = TextActions(self.text, open_url=open_url, on_message=on_message, message_items=message_items)
 
     def _configure_tags(self) -> None:
         t = self.text
@@ -215,6 +230,17 @@ class Scrollback:
         # Break spaces in Japanese runs (ocm_gui/text/linebreak.py): last, so their font wins.
         t.tag_configure(BREAK_TAG, font=(tkfont.nametofont("TkDefaultFont").actual("family"), -1))
         configure_emoji_tag(t)  # emoji runs in the emoji font (ocm_gui/text/emoji.py)
+        t.tag_configure(QUOTE_TAG, foreground=theme.MUTED, font="OCMSmall")
+        t.tag_configure("edited", foreground=theme.MUTED, font="OCMSmall")
+        t.tag_configure("deleted", foreground=theme.MUTED, font="OCMNotice")
+        t.tag_configure(CHIP_TAG, font="OCMSmall", background=theme.OWN_BG)
+        t.tag_configure("minechip", foreground=theme.ACCENT)
+        t.tag_configure("flash", background=theme.WARN_BG)
+        t.tag_bind(QUOTE_TAG, "<ButtonRelease-1>", self._on_quote_click)
+        t.tag_bind(CHIP_TAG, "<ButtonRelease-1>", self._on_chip_click)
+        for tag in (QUOTE_TAG, CHIP_TAG):
+            t.tag_bind(tag, "<Enter>", lambda e: t.configure(cursor="hand2"))
+            t.tag_bind(tag, "<Leave>", lambda e: t.configure(cursor="arrow"))
         t.tag_bind("retry", "<Button-1>", self._on_retry_click)
         t.tag_bind("retry", "<Enter>", lambda e: t.configure(cursor="hand2" if self.retry_enabled else "arrow"))
         t.tag_bind("retry", "<Leave>", lambda e: t.configure(cursor="arrow"))
@@ -294,9 +320,15 @@ class Scrollback:
         name_tags: tuple,
         status: list | None = None,
         history: bool = False,
+        text_tag: str = "",
+        quote: str | None = None,
+        quote_tag: str = "",
+        marks: str = "",
     ) -> Entry:
         """[date line] time  sender  text [status]; later lines of the text indented under the
-        first. A message that joins the group before it is its text alone, indented the same."""
+        first. A message that joins the group before it is its text alone, indented the same.
+        `text_tag` covers the text (what an edit replaces), `quote` is the line a reply puts
+        first (tagged `quote_tag`), `marks` ("edited") follows the text, muted."""
         date = self._date_segments(stamp)
         # Measured from the group's first message: the one time shown is never more than
         # GROUP_SECONDS off any message under it.
@@ -310,15 +342,24 @@ class Scrollback:
             "  ",
             base,
         ]
+        own_tags = (text_tag,) if text_tag else ()
+        segs = [] if grouped else head
+        quoted = 0
+        if quote is not None:
+            quote_tags = base + ("grouped",) if grouped else base
+            segs = segs + [with_break_opportunities(quote), quote_tags + (QUOTE_TAG, quote_tag), "\n", base + ("cont",)]
+            quoted = 1
         first, *rest = with_break_opportunities(text).split("\n")
-        if grouped:
-            segs = text_segments(first, base + ("grouped",))
+        if grouped or quoted:
+            segs = segs + text_segments(first, base + (("cont",) if quoted else ("grouped",)) + own_tags)
         else:
-            segs = head + text_segments(first, base)
+            segs = segs + text_segments(first, base + own_tags)
         for line in rest:
-            segs += ["\n", base + ("cont",)] + text_segments(line, base + ("cont",))
+            segs += ["\n", base + ("cont",) + own_tags] + text_segments(line, base + ("cont",) + own_tags)
+        if marks:
+            segs += [" ", base, marks, base + ("edited", MARK_TAG)]
         segs += (status or []) + ["\n", base]
-        return Entry(date.segments + segs, date.lines + len(rest) + 1, head if grouped else None)
+        return Entry(date.segments + segs, date.lines + len(rest) + 1 + quoted, head if grouped else None)
 
     def _date_segments(self, stamp: float) -> Entry:
         """The date line to put before an entry of `stamp`'s day, if the day changed."""
@@ -354,14 +395,27 @@ class Scrollback:
                 kept.append((tag, stamp))
         self._relative_days = kept
 
-    def own_entry(self, msg_id: int, text: str, stamp: float) -> Entry:
-        """An own message just sent, its status 'sending…' until the server confirms it."""
+    def own_entry(self, msg_id: int, text: str, stamp: float, reply_to: int = 0) -> Entry:
+        """An own message just sent, its status 'sending…' until the server confirms it (and
+        gives it a room position: `mark_sent`)."""
         self._serial += 1
         tag = f"st{self._serial}"
         self._status_tags[msg_id] = tag
+        self._own_texts[msg_id] = text
         base = ("entry", "own")
         status = status_segments(_("sending…"), base + ("status", MARK_TAG), tag)
-        return self._entry_segments(stamp, self.username, text, base, ("sender", "ownsender"), status)
+        quote = self.quote_line(reply_to) if reply_to else None
+        return self._entry_segments(
+            stamp,
+            self.username,
+            text,
+            base,
+            ("sender", "ownsender"),
+            status,
+            text_tag=f"to{msg_id}",
+            quote=quote,
+            quote_tag=f"q{reply_to}",
+        )
 
     def message_entry(self, msg: ChatMessage, *, mentioned: bool = False) -> Entry:
         """Another's message (or ours, from the history); `mentioned`: it names this person
@@ -372,7 +426,192 @@ class Scrollback:
             base, name_tags = ("entry", "own") + extra, ("sender", "ownsender")
         else:
             base, name_tags = ("entry",) + extra, ("sender", f"c{self.colour_of(msg.sender)}")
-        return self._entry_segments(msg.time, msg.sender, msg.text, base, name_tags, history=msg.history)
+        self.said[msg.seq] = (msg.sender, "" if msg.deleted else msg.text)
+        text, marks = msg.text, _("(edited)") if msg.edited else ""
+        if msg.deleted:
+            text, marks, base = _("message deleted"), "", base + ("deleted",)
+        return self._entry_segments(
+            msg.time,
+            msg.sender,
+            text,
+            base,
+            name_tags,
+            history=msg.history,
+            text_tag=f"t{msg.seq}",
+            quote=self.quote_line(msg.reply_to) if msg.reply_to else None,
+            quote_tag=f"q{msg.reply_to}",
+            marks=marks,
+        )
+
+    # ------------------------------------------------------------------ replies, edits, reactions
+    quote_lookup: Callable[[int], tuple[str, str] | None] | None = None  # older messages, from the history
+
+    def quote_line(self, seq: int) -> str:
+        """ "↪ alice: the start of her message" for the reply to `seq`."""
+        found = self.said.get(seq) or (self.quote_lookup(seq) if self.quote_lookup else None)
+        if found is None:
+            return "↪ " + _("an earlier message")
+        sender, text = found
+        if not text:
+            return "↪ " + _("{name}: message deleted").format(name=sender)
+        return f"↪ {sender}: {excerpt(text, QUOTE_CHARS)}"
+
+    def seq_at(self, index: str) -> int | None:
+        """The room position of the message at `index` (its text, or its time and name)."""
+        for where in (index, f"{index} lineend -1c", f"{index} +1 lines linestart"):
+            for tag in self.text.tag_names(where):
+                if tag.startswith("t") and tag[1:].isdigit():
+                    return int(tag[1:])
+                if tag.startswith("rs") and tag[2:].isdigit():
+                    return int(tag[2:])
+        return None
+
+    def has_message(self, seq: int) -> bool:
+        return bool(self.text.tag_ranges(f"t{seq}"))
+
+    def placed(self, msg_id: int, seq: int) -> None:
+        """Our message `msg_id` is at room position `seq`: edits and reactions find it there."""
+        ranges = self.text.tag_ranges(f"to{msg_id}")
+        text = self._own_texts.pop(msg_id, None)
+        if seq and ranges:
+            self.text.tag_add(f"t{seq}", *ranges)
+            if text is not None:
+                self.said[seq] = (self.username, text)
+        self.text.tag_delete(f"to{msg_id}")
+
+    def reveal(self, seq: int) -> bool:
+        """Bring message `seq` into view, highlighted a moment; False if it is not shown here."""
+        ranges = self.text.tag_ranges(f"t{seq}")
+        if not ranges:
+            return False
+        self.following = False
+        self.text.see(ranges[0])
+        self.text.tag_remove("flash", "1.0", "end")
+        self.text.tag_add("flash", *ranges)
+        self._later(FLASH_MS, lambda: self.text.tag_remove("flash", "1.0", "end"))
+        return True
+
+    def set_text(self, seq: int, text: str, *, deleted: bool = False) -> bool:
+        """Message `seq` now reads `text` (edited), or is gone (`deleted`); False if not shown."""
+        tag = f"t{seq}"
+        if not self.text.tag_ranges(tag):
+            return False
+        if deleted:  # its reactions go with it
+            self.reactions.pop(seq, None)
+            self._clear_chips(seq)
+        ranges = self.text.tag_ranges(tag)
+        start, end = str(ranges[0]), str(ranges[-1])
+        kept = tuple(t for t in self.text.tag_names(start) if t not in (LINK_TAG, EMOJI_TAG, BREAK_TAG, tag))
+        old_lines = self.text.get(start, end).count("\n")
+        if seq in self.said:
+            self.said[seq] = (self.said[seq][0], "" if deleted else text)
+        self.text.configure(state="normal")
+        after = f"{end} lineend"
+        marked = self.text.tag_nextrange("edited", end, after)
+        if marked:  # the earlier "(edited)" goes with the text it marked
+            self.text.delete(end, marked[1])
+        self.text.delete(start, end)
+        segments: list
+        if deleted:
+            segments = [_("message deleted"), kept + ("deleted", tag)]
+        else:
+            first, *rest = with_break_opportunities(text).split("\n")
+            segments = text_segments(first, kept + (tag,))
+            cont = tuple(t for t in kept if t != "grouped") + ("cont", tag)
+            for more in rest:
+                segments += ["\n", cont] + text_segments(more, cont)
+            segments += [" ", kept, _("(edited)"), kept + ("edited", MARK_TAG)]
+        segments[0::2] = map(for_tk, segments[0::2])
+        line, column = (int(part) for part in start.split("."))
+        breaks = spaces_for_breaks(segments, line, column)
+        emoji = emoji_ranges(segments, line, column)
+        self.text.insert(start, *segments)
+        if breaks:
+            self.text.tag_add(BREAK_TAG, *breaks)
+        if emoji:
+            self.text.tag_add(EMOJI_TAG, *emoji)
+        self.text.configure(state="disabled")
+        new_lines = "".join(segments[0::2]).count("\n")
+        self._lines_changed(line, new_lines - old_lines)
+        return True
+
+    def _lines_changed(self, line: int, delta: int) -> None:
+        """The entry holding `line` now takes `delta` more lines (an edit with more or fewer)."""
+        if not delta:
+            return
+        first = 1
+        for position, lines in enumerate(self._entry_lines):
+            if first <= line < first + lines:
+                self._entry_lines[position] += delta
+                self._line_total += delta
+                return
+            first += lines
+
+    def set_reactions(self, seq: int, reactions: dict[str, list[str]], me: str) -> bool:
+        """Show `reactions` (emoji -> who) after message `seq`; False if it is not shown."""
+        ranges = self.text.tag_ranges(f"t{seq}")
+        if not ranges:
+            return False
+        self.reactions[seq] = {emoji: list(who) for emoji, who in reactions.items() if who}
+        self._clear_chips(seq)
+        if not self.reactions[seq]:
+            return True
+        end = str(ranges[-1])
+        marked = self.text.tag_nextrange("edited", end, f"{end} lineend")
+        at = str(marked[1]) if marked else end
+        segments: list = []
+        for emoji, who in self.reactions[seq].items():
+            self._serial += 1
+            chip = f"rc{self._serial}"
+            self._chips[chip] = (seq, emoji)
+            look = (CHIP_TAG, "minechip") if me in who else (CHIP_TAG,)
+            segments += [
+                " ",
+                ("entry", MARK_TAG, f"rs{seq}"),
+                f"{emoji} {len(who)}",
+                look + ("entry", MARK_TAG, chip, f"rs{seq}"),
+            ]
+        segments[0::2] = map(for_tk, segments[0::2])
+        line, column = (int(part) for part in at.split("."))
+        emoji_at = emoji_ranges(segments, line, column)
+        self.text.configure(state="normal")
+        self.text.insert(at, *segments)
+        if emoji_at:
+            self.text.tag_add(EMOJI_TAG, *emoji_at)
+        self.text.configure(state="disabled")
+        return True
+
+    def _clear_chips(self, seq: int) -> None:
+        ranges = self.text.tag_ranges(f"rs{seq}")
+        if ranges:
+            self.text.configure(state="normal")
+            for start, end in reversed(list(zip(ranges[::2], ranges[1::2]))):
+                self.text.delete(start, end)
+            self.text.configure(state="disabled")
+        for chip in [c for c, (s, _e) in self._chips.items() if s == seq]:
+            del self._chips[chip]
+            self.text.tag_delete(chip)
+
+    def chip_at(self, index: str) -> tuple[int, str] | None:
+        """(seq, emoji) of the reaction at `index`."""
+        for tag in self.text.tag_names(index):
+            if tag in self._chips:
+                return self._chips[tag]
+        return None
+
+    def _on_chip_click(self, event) -> str:
+        found = self.chip_at(f"@{event.x},{event.y}")
+        if found is not None and self._on_chip is not None:
+            self._on_chip(*found)
+        return "break"
+
+    def _on_quote_click(self, event) -> str:
+        index = f"@{event.x},{event.y}"
+        for tag in self.text.tag_names(index):
+            if tag.startswith("q") and tag[1:].isdigit() and self._on_quote is not None:
+                self._on_quote(int(tag[1:]))
+                break
+        return "break"
 
     def colour_of(self, sender: str) -> int:
         """The sender's colour (an index in theme.SENDER_COLOURS), told apart from the others here."""
@@ -548,8 +787,9 @@ class Scrollback:
             self.text.tag_delete(tag)
         return tag
 
-    def mark_sent(self, msg_id: int) -> None:
+    def mark_sent(self, msg_id: int, seq: int = 0) -> None:
         self._set_status(msg_id, "✓", ("entry", "own", "status", MARK_TAG), keep=False)
+        self.placed(msg_id, seq)
 
     def mark_status(self, msg_id: int, text: str, *, keep: bool = True) -> None:
         """Another word for an own message's progress ("waiting for Bob", "✓✓ delivered");

@@ -34,10 +34,18 @@ class TextActions:
     other tags, so that a link's colour wins over theirs."""
 
     def __init__(
-        self, text: tk.Text, *, open_url: Callable[[str], object], on_message: Callable[[str], object] | None = None
+        self,
+        text: tk.Text,
+        *,
+        open_url: Callable[[str], object],
+        on_message: Callable[[str], object] | None = None,
+        message_items: Callable[[str], list] | None = None,
     ):
-        """`on_message(name)`: a sender's name right-clicked offers to write to them alone."""
+        """`on_message(name)`: a sender's name right-clicked offers to write to them alone.
+        `message_items(index)`: what the message at `index` offers (Reply, React, Edit ...): menu
+        items as menu_items() gives them, an item whose action is a list being a submenu of them."""
         self._on_message = on_message
+        self._message_items = message_items
         self.text = text
         self.open_url = open_url
         text.bind("<<Copy>>", self.copy)
@@ -123,12 +131,13 @@ class TextActions:
             self.open_link(target)
 
     # ------------------------------------------------------------------ context menu
-    def menu_items(self, index: str) -> list[tuple[str, MenuState, Callable[[], object]]]:
+    def menu_items(self, index: str) -> list:
         """The menu at `index`: (label, "normal" or "disabled", action) for each entry."""
         has_selection = bool(self.text.tag_ranges("sel"))
-        items: list[tuple[str, MenuState, Callable[[], object]]] = [
-            (_("Copy"), "normal" if has_selection else "disabled", self.copy)
-        ]
+        items: list = []
+        if self._message_items is not None:
+            items += self._message_items(index)
+        items.append((_("Copy"), "normal" if has_selection else "disabled", self.copy))
         link = self.link_at(index)
         if link is not None:
             items.append((_("Copy link"), "normal", lambda: self._to_clipboard(link)))
@@ -150,8 +159,16 @@ class TextActions:
 
     def post_menu(self, index: str, x_root: int, y_root: int) -> None:
         self.menu.delete(0, "end")
+        for child in self.menu.winfo_children():
+            child.destroy()
         for label, state, action in self.menu_items(index):
-            self.menu.add_command(label=label, state=state, command=action)
+            if isinstance(action, list):
+                submenu = tk.Menu(self.menu, tearoff=0)
+                for sub_label, sub_state, sub_action in action:
+                    submenu.add_command(label=sub_label, state=sub_state, command=sub_action)
+                self.menu.add_cascade(label=label, state=state, menu=submenu)
+            else:
+                self.menu.add_command(label=label, state=state, command=action)
         self.menu.tk_popup(x_root, y_root)
 
     def _menu_from_mouse(self, event) -> str:

@@ -63,6 +63,8 @@ from ocm_gui.chat.kept import kept_entries
 from ocm_gui.chat.lost import LostHost
 from ocm_gui.chat.members import MemberList
 from ocm_gui.chat.mentionpicker import MentionPicker
+from ocm_gui.chat.messageactions import APPLIED as APPLIED_IN_PLACE
+from ocm_gui.chat.messageactions import MessageActions
 from ocm_gui.chat.scrollback import Entry, Scrollback
 from ocm_gui.chat.typingline import TypingLine
 from ocm_gui.inbox import inbox_for
@@ -223,11 +225,26 @@ class ChatWindow:
 
         body = ttk.Panedwindow(win, orient="horizontal")
         body.grid(row=3, column=0, sticky="nsew", padx=12)
+        self.message_actions = MessageActions(self)
         self.scrollback = Scrollback(
-            body, username=self.username, later=self.later, on_retry=self.retry, on_message=self._on_message
+            body,
+            username=self.username,
+            later=self.later,
+            on_retry=self.retry,
+            on_message=self._on_message,
+            on_quote=self.message_actions.quote_clicked,
+            on_chip=self.message_actions.toggle,
+            message_items=self.message_actions.menu_items,
         )
+        self.scrollback.quote_lookup = self._kept_quote
         body.add(self.scrollback.frame, weight=4)
-        self.people = MemberList(body, you=self.username, on_message=self._on_message, on_mute=self.mute)
+        self.people = MemberList(
+            body,
+            you=self.username,
+            on_message=self._on_message,
+            on_mute=self.mute,
+            on_remove=self.message_actions.ask_remove,
+        )
         body.add(self.people.frame, weight=1)
 
         self.composer = Composer(
@@ -237,6 +254,7 @@ class ChatWindow:
             on_send=self.send,
             on_leave=lambda: self.ask_before(self.back_to_start),
             leave_text=self._leave_text(),
+            settings=self.settings,
         )
         self.composer.frame.grid(row=4, column=0, sticky="ew")
         self.typing = TypingLine(self.scrollback.typing_label)
@@ -259,6 +277,7 @@ class ChatWindow:
             widget.bind("<Tab>", self._focus_next)
             widget.bind("<Shift-Tab>", self._focus_prev)
             widget.bind("<ISO_Left_Tab>", self._focus_prev)
+        self.message_actions.bind(self.input, self.text)
 
     def _build_header(self) -> None:
         self.heading = ChatHeader(
@@ -429,6 +448,10 @@ class ChatWindow:
         text = self.composer.message()
         if not text.strip():
             return None
+        if self.message_actions.editing is not None:
+            self.message_actions.send_edit(text)
+            return None
+        reply_to = self.message_actions.replying or 0
         size = self.message_size(text)
         if size > self.limit:
             self.composer.show_hint(too_long_text(text, size, self.limit), error=True)
@@ -439,17 +462,32 @@ class ChatWindow:
             self.composer.show_hint(everyone_refused_text(EVERYONE_FREELY_UP_TO), error=True)
             return None
         try:
-            msg_id = self.client.send(text)
+            msg_id = self.client.reply(reply_to, text) if reply_to else self.client.send(text)
         except (MessageTooLong, NotConnected, ClientError, OSError) as exc:
             self.composer.show_hint(_("Not sent: {reason}").format(reason=exc), error=True)
             return None
         self.composer.clear()
+        self.message_actions.done()
         self._typing_sender.sent_message()
         self.scrollback.clear_unread()  # they answered: they have read up to here
-        self.scrollback.write([self.scrollback.own_entry(msg_id, text, time.time())], force_scroll=True)
+        self.scrollback.write([self.scrollback.own_entry(msg_id, text, time.time(), reply_to)], force_scroll=True)
         if self.recorder is not None:
-            self.recorder.sending(msg_id, text)
+            self.recorder.sending(msg_id, text, reply_to)
         return msg_id
+
+    def _kept_quote(self, seq: int) -> tuple[str, str] | None:
+        """(sender, text) of message `seq` from this PC's history: what a reply to a message
+        older than the scrollback quotes."""
+        line = self.kept_line(seq)
+        return (line.sender, "" if line.deleted else line.text) if line is not None else None
+
+    def kept_line(self, seq: int):
+        if self.recorder is None:
+            return None
+        try:
+            return self.recorder.store.line_at(self.recorder.conversation, seq)
+        except (sqlite3.Error, OSError):
+            return None
 
     def retry(self, msg_id: int) -> int | None:
         """Send a failed message again; its line goes back to 'sending…'."""
@@ -537,7 +575,10 @@ class ChatWindow:
                     self._on_direct(self, event)
             elif isinstance(event, MessageSent):
                 flush()
-                scrollback.mark_sent(event.msg_id)
+                scrollback.mark_sent(event.msg_id, event.seq)
+            elif isinstance(event, APPLIED_IN_PLACE):
+                flush()
+                self.message_actions.apply(event)
             elif isinstance(event, MessageFailed):
                 flush()
                 scrollback.mark_failed(event.msg_id, event.reason or _("no answer from the server"))

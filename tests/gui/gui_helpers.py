@@ -125,6 +125,39 @@ class FakeClient:
         reason = _("the server did not confirm it within {seconds:g} s").format(seconds=20)  # as the session says it
         self.events.put(MessageFailed(msg_id, text, reason))
 
+    # Replies, reactions, edits and the host's tools: what was asked is noted in `acted`.
+    speaks_actions = True
+    topic = ""
+
+    def _act(self, *what) -> int:
+        if self.closed:
+            raise NotConnected("You are not in a room; join one first.")
+        self.acted = getattr(self, "acted", []) + [what]
+        return next(self._ids)
+
+    def reply(self, seq: int, text: str) -> int:
+        msg_id = self._act("reply", seq, text)
+        self.sent.append((msg_id, text))
+        return msg_id
+
+    def react(self, seq: int, emoji: str, on: bool = True) -> int:
+        return self._act("react" if on else "unreact", seq, emoji)
+
+    def edit(self, seq: int, text: str) -> int:
+        return self._act("edit", seq, text)
+
+    def delete(self, seq: int) -> int:
+        return self._act("delete", seq)
+
+    def set_topic(self, topic: str) -> int:
+        return self._act("topic", topic)
+
+    def remove_member(self, name: str) -> int:
+        return self._act("remove", name)
+
+    def set_password(self, password: str) -> int:
+        return self._act("password", password)
+
     def retry(self, msg_id: int) -> int:
         if msg_id not in self.failed:
             raise ClientError("That message is not waiting for a retry.")

@@ -119,8 +119,16 @@ def test_right_click_menu_copies_text_and_links_and_selects_all(root, make_chat,
     link = chat.text.tag_ranges(LINK_TAG)[0]
     right_click(chat, f"{link}+2c")
     try:
-        assert menu_entries(chat) == [("Copy", "disabled"), ("Copy link", "normal"), ("Select all", "normal")]
-        chat.scrollback.actions.menu.invoke(1)
+        # A message's own items first (ocm_gui/chat/messageactions.py), then the text's.
+        assert menu_entries(chat) == [
+            ("Reply", "normal"),
+            ("React", "normal"),
+            ("Delete…", "normal"),  # the fake client hosts the room: any message may go
+            ("Copy", "disabled"),
+            ("Copy link", "normal"),
+            ("Select all", "normal"),
+        ]
+        chat.scrollback.actions.menu.invoke(4)
         assert root.clipboard_get() == "https://www.example.org/x"
     finally:
         close_menu(chat)
@@ -128,15 +136,15 @@ def test_right_click_menu_copies_text_and_links_and_selects_all(root, make_chat,
     more = chat.text.search("more", "1.0")
     right_click(chat, more)  # not over a link: no Copy link
     try:
-        assert [label for label, _state in menu_entries(chat)] == ["Copy", "Select all"]
-        chat.scrollback.actions.menu.invoke(1)  # Select all
+        assert [label for label, _state in menu_entries(chat)] == ["Reply", "React", "Delete…", "Copy", "Select all"]
+        chat.scrollback.actions.menu.invoke(4)  # Select all
     finally:
         close_menu(chat)
     assert chat.text.get("sel.first", "sel.last") == chat.text.get("1.0", "end-1c")
     right_click(chat, more)
     try:
-        assert menu_entries(chat)[0] == ("Copy", "normal")
-        chat.scrollback.actions.menu.invoke(0)
+        assert menu_entries(chat)[3] == ("Copy", "normal")
+        chat.scrollback.actions.menu.invoke(3)
     finally:
         close_menu(chat)
     assert "Bob  look: www.example.org/x and more" in root.clipboard_get()
