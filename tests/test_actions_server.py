@@ -361,3 +361,47 @@ def test_the_event_text_is_strict_json():
     for bad in ('{"to": 0, "text": "x"}', '{"to": true, "text": "x"}', '{"to": 3}', "[1]", "nope"):
         with pytest.raises(p.RemoteProtocolError):
             p.decode_reply_text(bad)
+
+
+def test_the_worked_example_in_the_protocol_document_is_what_the_code_sends():
+    from pathlib import Path
+
+    doc = " ".join(Path(__file__).parent.parent.joinpath("docs", "protocol.md").read_text("utf-8").split())
+    body = act(7, ActionKind.REPLY, 42, "了解")
+    datagram = p.encode_datagram(b"lobby", b"Xq3v9dK2mP0aB7cR5tY1wQ", body)
+    assert len(datagram) == 51 and "The ACTION, before 3.7's sealing, 51 bytes" in doc
+    event = p.Event(43, 1700000007000, EventType.REPLY, "alice", p.encode_reply_text(p.ReplyText(42, "了解")))
+    assert len(p.encode_datagram(b"lobby", b"", p.encode_event(event))) == 55 and "REPLY event, 55 bytes" in doc
+    assert "7b 22 74 6f 22 3a 34 32 2c 22 74 65 78 74 22 3a" in doc
+    assert p.encode_event(event).hex(" ").startswith("ff 01 10 00 00 00 2b 00 00 01 8b cf e5 83 58 00 07 05")
+    react = act(9, ActionKind.REACT, 42, "👍")
+    assert react.hex() == "ff010900000009000000090200" + "00002af09f918d"
+    assert "`ff 01 09 00000009 00000009 02 0000002a f09f918d`" in doc
+    refused = p.encode_refused(
+        p.Refused(8, ErrorCode.TOO_LATE, "a message can be changed for 24 hours after it was sent")
+    )
+    assert refused.startswith(bytes.fromhex("ff011a0000000808")) and "`ff 01 1a 00000008 08`" in doc
+    for line in ("09 kind 0x09 (ACTION)", "00 00 00 2a target = 42", 'e4 ba 86 e8 a7 a3 "了解"'):
+        assert line in doc
+    assert body.hex(" ").endswith("01 00 00 00 2a e4 ba 86 e8 a7 a3")
+
+
+def test_the_servers_edit_window_is_a_setting(monkeypatch):
+    from ocm_core.cli.server import _server_parser
+
+    assert _server_parser().parse_args([]).edit_window == 24
+    assert _server_parser().parse_args(["--edit-window", "0.5"]).edit_window == 0.5
+    hub = Server()
+    hub.registry.edit_window = 1800.0  # what ChatServer(edit_window=...) gives its registry
+    alice = hub.join("alice", features=NEW)
+    first = said(hub, alice, 1, "typo")
+    hub.clock.now += 1801
+    hub.send(alice, act(2, ActionKind.EDIT, first, "fixed"))
+    assert refusal(alice).code == ErrorCode.TOO_LATE
+
+
+def test_a_chat_server_hands_its_edit_window_to_its_registry():
+    from ocm_core.net.server import ChatServer
+
+    server = ChatServer("127.0.0.1", 0, 0, edit_window=60.0)
+    assert server.registry.edit_window == 60.0

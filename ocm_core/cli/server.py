@@ -19,6 +19,7 @@ from ocm_core.net.server import (
     ChatServer,
     ServerLimits,
 )
+from ocm_core.sansio.actions import EDIT_WINDOW_SECONDS
 from ocm_core.sansio.room import Limits
 from ocm_core.storage.filestore import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STORAGE_BYTES
 from ocm_core.storage.roomstore import default_db_path
@@ -46,6 +47,15 @@ def _server_parser() -> argparse.ArgumentParser:
         type=float,
         default=30.0,
         help=_("seconds of silence before a member is removed (default 30)"),
+    )
+    parser.add_argument(
+        "--edit-window",
+        type=float,
+        default=EDIT_WINDOW_SECONDS / 3600,
+        metavar="HOURS",
+        help=_("hours during which a sender may edit or delete a message (default {n:g})").format(
+            n=EDIT_WINDOW_SECONDS / 3600
+        ),
     )
     parser.add_argument(
         "--max-rooms",
@@ -156,7 +166,10 @@ def _server_parser() -> argparse.ArgumentParser:
 
 def server_main(argv: list[str] | None = None) -> int:
     i18n.use_language()  # the terminal tools follow the environment (LANGUAGE, LC_ALL, ...)
-    args = _server_parser().parse_args(argv)
+    parser = _server_parser()
+    args = parser.parse_args(argv)
+    if args.edit_window < 0:
+        parser.error(_("--edit-window must be 0 hours or more"))
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     try:
         rooms = standing_rooms(args.room)
@@ -175,6 +188,7 @@ def server_main(argv: list[str] | None = None) -> int:
         args.tcp_port,
         args.udp_port,
         member_timeout=args.member_timeout,
+        edit_window=args.edit_window * 3600,
         limits=limits,
         server_limits=ServerLimits(
             max_connections_per_ip=args.max_connections_per_ip,

@@ -48,6 +48,7 @@ from ocm_core.errors import (
 from ocm_core.i18n import _
 from ocm_core.logutil import ThrottledLog
 from ocm_core.net.transfers import FileTransfers
+from ocm_core.sansio.actions import EDIT_WINDOW_SECONDS
 from ocm_core.sansio.admission import Admission, Decision
 from ocm_core.sansio.fairqueue import FairQueue, QueueFull
 from ocm_core.sansio.pace import DEFAULT_MIN_RATE, DEFAULT_WINDOW
@@ -192,6 +193,7 @@ class ChatServer:
         files_dir: str | os.PathLike | None = None,
         move_damaged_db: bool = False,
         standing_rooms: Mapping[str, str | None] | None = None,
+        edit_window: float = EDIT_WINDOW_SECONDS,
     ):
         """`db_path` keeps rooms, members and messages in SQLite across restarts; None keeps them in memory.
         `identity`: the server's long-lived key (default: the one in the user's data directory).
@@ -202,7 +204,8 @@ class ChatServer:
         (otherwise start() raises DatabaseDamaged).
         `standing_rooms`: rooms the server holds itself, name -> password (None: open), opened
         by start() (StandingRoomRefused if one cannot be); standing rooms the database kept
-        from an earlier start and not named here end (docs/standing-rooms.md)."""
+        from an earlier start and not named here end (docs/standing-rooms.md).
+        `edit_window`: seconds during which a sender may edit or delete its message."""
         self.move_damaged_db = move_damaged_db
         self.host = host
         self.identity = identity or ServerIdentity.load_or_create()
@@ -219,7 +222,11 @@ class ChatServer:
         self._password_queue = FairQueue()
         self._password_ready = threading.Condition()
         self._registry_args: dict[str, Any] = dict(
-            member_timeout=member_timeout, limits=limits, hasher=self._hash_password, member_keys=member_keys
+            member_timeout=member_timeout,
+            limits=limits,
+            hasher=self._hash_password,
+            member_keys=member_keys,
+            edit_window=edit_window,
         )
         self.registry: RoomRegistry | None = registry or (None if db_path else RoomRegistry(**self._registry_args))
         if self.registry is not None and self.registry.member_keys is None:
