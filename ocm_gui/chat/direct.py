@@ -9,6 +9,7 @@ code to compare.
 
 from __future__ import annotations
 
+import itertools
 import time
 import tkinter as tk
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ocm_core.errors import ClientError, MessageTooLong
 from ocm_core.i18n import _
+from ocm_core.sansio.actions import excerpt
 from ocm_core.sansio.events import ChatMessage, DirectMessage, DirectStatus, DirectUpdate, KeyChanged
 from ocm_core.sansio.presence import Presence, TypingSender
 from ocm_core.storage.history import Line
@@ -79,9 +81,12 @@ class DirectWindow:
         self._texts: dict[int, str] = {}  # our messages not yet delivered, for Retry
         self.stranded = False  # no room open on this server: nothing can be sent for now
         self._typing_sender = TypingSender()
+        # A direct message has no room position: the view numbers its own, so one can be answered.
+        self._numbers = itertools.count(1)
+        self.replying: tuple[str, str] | None = None  # (name, the start of their message) the next one answers
         self._build()
         if kept:
-            self.scrollback.write(kept_entries(self.scrollback, list(kept)))
+            self.scrollback.write(kept_entries(self.scrollback, list(kept), number=self._number))
         self.scrollback.write([self.scrollback.line_entry(self._opening_line(), ("notice",))])
 
     # ------------------------------------------------------------------ layout
@@ -114,7 +119,9 @@ class DirectWindow:
         body.grid(row=2, column=0, sticky="nsew")
         body.columnconfigure(0, weight=1)
         body.rowconfigure(0, weight=1)
-        self.scrollback = Scrollback(body, username=self.username, later=self.later, on_retry=self.retry)
+        self.scrollback = Scrollback(
+            body, username=self.username, later=self.later, on_retry=self.retry, message_items=self._message_items
+        )
         self.scrollback.frame.grid(row=0, column=0, sticky="nsew")
         self.typing = TypingLine(self.scrollback.typing_label)
         self.composer = Composer(
@@ -128,6 +135,7 @@ class DirectWindow:
         self.composer.frame.grid(row=3, column=0, sticky="ew")
         self.input, self.text = self.composer.input, self.scrollback.text
         self.input.bind("<KeyPress>", self._keystroke, add="+")
+        self.input.bind("<Escape>", self._cancel_reply, add="+")
 
     def _opening_line(self) -> str:
         return _("Direct messages with {name} on {server}.").format(name=self.name, server=self.server)
@@ -139,11 +147,38 @@ class DirectWindow:
 
         self.win.after(ms, run)
 
+    # ------------------------------------------------------------------ replies
+    def _number(self) -> int:
+        return next(self._numbers)
+
+    def _message_items(self, index: str) -> list:
+        seq = self.scrollback.seq_at(index)
+        if seq is None or self.stranded:
+            return []
+        sender, text = self.scrollback.said.get(seq, ("", ""))
+        return [(_("Reply"), "normal", lambda: self.start_reply(sender, text))] if text else []
+
+    def start_reply(self, sender: str, text: str) -> None:
+        """The next message answers `sender`'s `text`: it goes with a quoted line, which every
+        app shows (a direct message carries nothing the other app might not read)."""
+        self.replying = (sender, excerpt(text, 60))
+        self.composer.show_hint(_("Replying to {quote} · Esc cancels").format(quote=f"{sender}: {self.replying[1]}"))
+        self.input.focus_set()
+
+    def _cancel_reply(self, event=None) -> str | None:
+        if self.replying is None:
+            return None
+        self.replying = None
+        self.composer.show_hint()
+        return "break"
+
     # ------------------------------------------------------------------ sending
     def send(self) -> int | None:
         text = self.composer.message()
         if not text.strip():
             return None
+        if self.replying is not None:
+            text = f"> {self.replying[0]}: {self.replying[1]}\n{text}"
         limit = self._limit()
         size = len(text.encode("utf-8"))
         if size > limit:
@@ -158,10 +193,12 @@ class DirectWindow:
             self.composer.show_hint(_("Not sent: {reason}").format(reason=exc), error=True)
             return None
         self.composer.clear()
+        self._cancel_reply()
         self._typing_sender.sent_message()
         self._texts[msg_id] = text
         self.scrollback.clear_unread()
         self.scrollback.write([self.scrollback.own_entry(msg_id, text, time.time())], force_scroll=True)
+        self.scrollback.placed(msg_id, self._number())
         return msg_id
 
     def retry(self, msg_id: int) -> int | None:
@@ -186,7 +223,7 @@ class DirectWindow:
     def received(self, event: DirectMessage, looking: bool) -> None:
         self.typing.spoke(event.sender)
         entries = [] if looking else self.scrollback.unread_entries()
-        message = ChatMessage(0, event.sender, event.text, event.time)
+        message = ChatMessage(self._number(), event.sender, event.text, event.time)
         self.scrollback.write([*entries, self.scrollback.message_entry(message)])
         if not looking:
             self.unread += 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import re
 import time
 import tkinter as tk
 import webbrowser
@@ -57,6 +58,7 @@ QUOTE_TAG = "quote"  # the line a reply quotes: a click shows the message it ans
 CHIP_TAG = "chip"  # a reaction under a message: a click adds or takes back one's own
 FLASH_MS = 1600  # how long a message shown from a quote stays highlighted
 QUOTE_CHARS = 60
+TEXT_QUOTE = re.compile(r"> ([^:\n]{1,64}): ([^\n]*)\n(.+)", re.DOTALL)  # "> NAME: start" then the answer
 
 
 class Entry(NamedTuple):
@@ -124,6 +126,7 @@ class Scrollback:
         self.said: dict[int, tuple[str, str]] = {}  # seq -> (sender, text) of the messages shown, for quotes
         self._chips: dict[str, tuple[int, str]] = {}  # chip tag -> (seq, emoji)
         self._own_texts: dict[int, str] = {}  # msg_id -> text of our messages not yet placed
+        self._text_quotes: dict[str, tuple[str, str]] = {}  # quote tag -> (name, start) of a quote in a text
         self.reactions: dict[int, dict[str, list[str]]] = {}  # seq -> emoji -> who, as shown
         self.username = username
         self._later = later
@@ -236,6 +239,10 @@ class Scrollback:
         t.tag_configure(CHIP_TAG, font="OCMSmall", background=theme.OWN_BG)
         t.tag_configure("minechip", foreground=theme.ACCENT)
         t.tag_configure("flash", background=theme.WARN_BG)
+        # Above the quote, chip, edited and deleted fonts: emoji in a quote or a chip keep the emoji
+        # font (else ❤️ 😂 fall back to a black outline), and Japanese break spaces stay invisible.
+        t.tag_raise(EMOJI_TAG)
+        t.tag_raise(BREAK_TAG)
         t.tag_bind(QUOTE_TAG, "<ButtonRelease-1>", self._on_quote_click)
         t.tag_bind(CHIP_TAG, "<ButtonRelease-1>", self._on_chip_click)
         for tag in (QUOTE_TAG, CHIP_TAG):
@@ -404,7 +411,10 @@ class Scrollback:
         self._own_texts[msg_id] = text
         base = ("entry", "own")
         status = status_segments(_("sending…"), base + ("status", MARK_TAG), tag)
-        quote = self.quote_line(reply_to) if reply_to else None
+        quote, quote_tag = (self.quote_line(reply_to), f"q{reply_to}") if reply_to else (None, "")
+        if not reply_to and (quoted := self._quoted_in_text(text)):
+            quote, quote_tag, text = quoted
+            self._own_texts[msg_id] = text
         return self._entry_segments(
             stamp,
             self.username,
@@ -414,8 +424,20 @@ class Scrollback:
             status,
             text_tag=f"to{msg_id}",
             quote=quote,
-            quote_tag=f"q{reply_to}",
+            quote_tag=quote_tag,
         )
+
+    def _quoted_in_text(self, text: str) -> tuple[str, str, str] | None:
+        """A message that starts "> NAME: the start of theirs" on a line of its own (a direct
+        conversation's reply, or an older app's): (its quote line, the quote's tag, the rest)."""
+        found = TEXT_QUOTE.match(text)
+        if found is None:
+            return None
+        name, start, rest = found.groups()
+        self._serial += 1
+        tag = f"qx{self._serial}"
+        self._text_quotes[tag] = (name, start.rstrip("…").strip())
+        return f"↪ {name}: {start}", tag, rest
 
     def message_entry(self, msg: ChatMessage, *, mentioned: bool = False) -> Entry:
         """Another's message (or ours, from the history); `mentioned`: it names this person
@@ -426,8 +448,12 @@ class Scrollback:
             base, name_tags = ("entry", "own") + extra, ("sender", "ownsender")
         else:
             base, name_tags = ("entry",) + extra, ("sender", f"c{self.colour_of(msg.sender)}")
-        self.said[msg.seq] = (msg.sender, "" if msg.deleted else msg.text)
         text, marks = msg.text, _("(edited)") if msg.edited else ""
+        quote, quote_tag = (self.quote_line(msg.reply_to), f"q{msg.reply_to}") if msg.reply_to else (None, "")
+        if not msg.reply_to and not msg.deleted and (quoted := self._quoted_in_text(text)):
+            quote, quote_tag, text = quoted
+        if msg.seq:
+            self.said[msg.seq] = (msg.sender, "" if msg.deleted else text)
         if msg.deleted:
             text, marks, base = _("message deleted"), "", base + ("deleted",)
         return self._entry_segments(
@@ -437,9 +463,9 @@ class Scrollback:
             base,
             name_tags,
             history=msg.history,
-            text_tag=f"t{msg.seq}",
-            quote=self.quote_line(msg.reply_to) if msg.reply_to else None,
-            quote_tag=f"q{msg.reply_to}",
+            text_tag=f"t{msg.seq}" if msg.seq else "",
+            quote=quote,
+            quote_tag=quote_tag,
             marks=marks,
         )
 
@@ -608,10 +634,21 @@ class Scrollback:
     def _on_quote_click(self, event) -> str:
         index = f"@{event.x},{event.y}"
         for tag in self.text.tag_names(index):
+            if tag in self._text_quotes:
+                self.reveal_quoted(*self._text_quotes[tag])
+                break
             if tag.startswith("q") and tag[1:].isdigit() and self._on_quote is not None:
                 self._on_quote(int(tag[1:]))
                 break
         return "break"
+
+    def reveal_quoted(self, name: str, start: str) -> bool:
+        """Show the newest message of `name` that starts with `start` (a quote made of text)."""
+        for seq in sorted(self.said, reverse=True):
+            sender, text = self.said[seq]
+            if sender == name and " ".join(text.split()).startswith(start):
+                return self.reveal(seq)
+        return False
 
     def colour_of(self, sender: str) -> int:
         """The sender's colour (an index in theme.SENDER_COLOURS), told apart from the others here."""

@@ -657,10 +657,14 @@ class ChatWindow:
         """The room's earlier lines from the history on this PC, as history."""
         try:
             lines = [line for _id, line in recorder.store.lines(recorder.conversation, limit=KEPT_LINES)]
+            placed = [line.seq for line in lines if line.seq]
+            reactions = recorder.store.reactions(recorder.conversation, min(placed), max(placed)) if placed else {}
         except (sqlite3.Error, OSError) as exc:
             log.warning("could not read the room's history: %s", exc)
             return
         self.scrollback.write(kept_entries(self.scrollback, lines))
+        for seq, who in reactions.items():
+            self.scrollback.set_reactions(seq, who, self.username)
 
     def _kept(self, event):
         """Write `event` into the history; None when it was there already (the server sends

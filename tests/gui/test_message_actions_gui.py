@@ -154,3 +154,23 @@ def test_the_topic_shows_under_the_rooms_name_and_the_host_may_remove_someone(ro
     secret.value.set("s3cret")
     secret.yes_button.invoke()
     assert chat.client.acted[-2:] == [("topic", "Sprint 43"), ("password", "s3cret")]
+
+
+def test_a_room_opened_again_shows_its_kept_lines_with_their_reactions_edits_and_replies(root, make_chat, tmp_path):
+    store = HistoryStore(tmp_path / "history.db")
+    conversation = store.conversation("fp", "id-lobby", room="lobby", server="s", me="ann")
+    now = time.time() - 60
+    store.add_many(
+        conversation,
+        [
+            Line(4, now, LineKind.CHAT, "bob", "plan v2", edited=True),
+            Line(5, now, LineKind.CHAT, "ann", "looks good", reply_to=4),
+            Line(6, now, LineKind.CHAT, "bob", "", deleted=True),
+        ],
+    )
+    store.react(conversation, 4, "👍", "ann", True)
+    recorder = RoomRecorder(store, conversation, "ann")
+    chat = make_chat(FakeClient(username="ann", members=("ann", "bob")), recorder=recorder)
+    shown = chat.transcript()
+    assert "plan v2 (edited) 👍 1" in shown and "↪ bob: plan v2" in shown and "message deleted" in shown
+    store.close()
