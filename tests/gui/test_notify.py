@@ -27,7 +27,7 @@ from notification_daemon import (
 
 from ocm_core.sansio.events import ChatMessage, FileShared
 from ocm_gui.chat.window import ChatWindow
-from ocm_gui.notify.alerts import Notifications
+from ocm_gui.notify.alerts import MENTIONS, Notifications
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11, D-Bus and dunst are Linux's")
 
@@ -98,6 +98,21 @@ def test_a_message_in_the_background_shows_on_the_real_daemon_and_marks_the_wind
     # dunst reads the body as markup: the text is escaped, so it shows as typed
     assert shown["body"] == html.escape("hello <b>there</b> & you", quote=False)
     assert shown["appname"] == "Online Chat Messenger"
+
+
+def test_a_room_set_to_only_when_named_shows_a_mention_alone_on_the_real_daemon(app, daemon):
+    chat, client = open_chat(app)
+    chat.link = "ocm://192.0.2.7:9090/lobby?fp=TEST"
+    app.notifications.set_level(chat.link, MENTIONS)
+    look_away(app, chat)
+    client.events.put(message("lunch at noon?", seq=1))
+    pump_for(app.root, 0.5)  # time enough for a notification that must not come
+    assert daemon.displayed() == 0
+    client.events.put(message("@Alice can you bring the key?", seq=2))
+    pump(app.root, lambda: daemon.displayed() == 1, what="dunst to show the mention")
+    daemon.ctl("close-all")
+    (shown,) = daemon.history()
+    assert shown["summary"] == "Bob in lobby" and shown["body"] == "@Alice can you bring the key?"
 
 
 def test_clicking_the_notification_brings_the_window_forward(app, daemon):
