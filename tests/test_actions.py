@@ -152,3 +152,50 @@ def test_edits_deletions_and_reactions_reach_the_members_own_history(room, tmp_p
     raw = b"".join(path.read_bytes() for path in files if path.exists())
     assert b"tr0ub4dor" not in raw and b"lunch at 12:30" in raw
     store.close()
+
+
+def test_the_assignment_clients_view_of_each_action(plain_server, tmp_path):
+    """A client written from the assignment's framing alone reads every action as a line."""
+    import socket
+
+    from test_server_client import _assignment_request
+
+    from ocm_core.net.client import ChatClient
+
+    port, udp_port = plain_server.tcp_address[1], plain_server.udp_address[1]
+    alice = ChatClient("127.0.0.1", port, direct=DirectKeys.load(tmp_path / "alice"))
+    alice.create_room("team", "alice")
+    bob = ChatClient("127.0.0.1", port, direct=DirectKeys.load(tmp_path / "bob"))
+    bob.join_room("team", "bob")
+    status, token = _assignment_request(port, 2, "team", "pat")
+    assert status == 0
+    pat = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    pat.settimeout(5)
+    pat.sendto(bytes([4, len(token)]) + b"team" + token + b"hi", ("127.0.0.1", udp_port))
+    alice_log, bob_log = EventLog(alice), EventLog(bob)
+    message_from(alice_log, "hi")
+    first = sent_seq(alice_log, alice.send("lunch at noon?"))
+    message_from(bob_log, "lunch at noon?")
+    sent_seq(bob_log, bob.reply(first, "count me in"))
+    bob.react(first, "🍜")
+    bob_log.wait_type(ev.Reacted)  # the room's order is the server's: bob's two before alice's
+    alice.edit(first, "lunch at 12:30?")
+    alice.delete(first)
+    alice.set_topic("Fridays: ramen")
+    expected = [
+        "alice: lunch at noon?",
+        "bob: > alice: lunch at noon?\ncount me in",
+        "bob: (reacted 🍜 to alice: “lunch at noon?”)",
+        "alice: (edited) lunch at 12:30?",
+        "alice: (deleted a message)",
+        "alice: (set the topic: Fridays: ramen)",
+    ]
+    lines = []
+    while len(lines) < len(expected):
+        data = pat.recv(4096)
+        lines.append(data[2 + data[0] + data[1] :].decode("utf-8"))
+    assert lines == expected  # never raw fields: each a line any text client shows
+    pat.close()
+    for client in (alice, bob):
+        client.leave()
+        client.direct.close()
