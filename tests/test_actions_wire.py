@@ -1,0 +1,108 @@
+"""The ACTION and REFUSED frames and the new events' texts: bytes in, bytes out, and every
+malformed input refused with its reason."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ocm_core import wire as p
+from ocm_core.wire import ActionKind
+
+TARGETED = [ActionKind.REPLY, ActionKind.EDIT]
+
+
+@given(
+    msg_id=st.integers(1, 2**32 - 1),
+    target=st.integers(1, 2**32 - 1),
+    kind=st.sampled_from(TARGETED),
+    text=st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=1, max_size=300),
+)
+def test_a_targeted_action_goes_round_trip(msg_id, target, kind, text):
+    action = p.Action(msg_id, kind, target, text, msg_id)
+    assert p.decode_body(p.encode_action(action)) == action
+
+
+@given(
+    kind=st.sampled_from([ActionKind.TOPIC, ActionKind.PASSWORD]),
+    text=st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=100),
+)
+def test_a_room_wide_action_goes_round_trip(kind, text):
+    action = p.Action(9, kind, 0, text, 3)
+    assert p.decode_body(p.encode_action(action)) == action
+
+
+@given(code=st.integers(0, 255), text=st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=100))
+def test_a_refusal_goes_round_trip(code, text):
+    refused = p.Refused(77, code, text)
+    assert p.decode_body(p.encode_refused(refused)) == refused
+
+
+def test_the_bytes_of_a_delete_and_a_refusal():
+    assert p.encode_action(p.Action(5, ActionKind.DELETE, 40, "", 4)) == bytes.fromhex(
+        "ff010900000005000000040500000028"
+    )
+    assert p.encode_refused(p.Refused(5, 7, "gone")) == bytes.fromhex("ff011a0000000507") + b"gone"
+
+
+HEAD = bytes.fromhex("ff0109")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (HEAD + bytes(12), "action frame is shorter than its fixed fields"),
+        (HEAD + bytes.fromhex("00000001 00000001 63 00000000".replace(" ", "")), "unknown action 99"),
+        (
+            HEAD + bytes.fromhex("00000001 00000002 01 00000005".replace(" ", "")) + b"x",
+            "action floor is above its own id",
+        ),
+        (HEAD + bytes.fromhex("00000001 00000001 01 00000000".replace(" ", "")) + b"x", "reply needs target"),
+        (HEAD + bytes.fromhex("00000001 00000001 06 00000005".replace(" ", "")) + b"x", "topic takes no target"),
+        (HEAD + bytes.fromhex("00000001 00000001 04 00000005".replace(" ", "")), "edit has no text"),
+        (HEAD + bytes.fromhex("00000001 00000001 05 00000005".replace(" ", "")) + b"x", "delete carries text"),
+        (HEAD + bytes.fromhex("00000001 00000001 02 00000005".replace(" ", "")) + b"a b", "a reaction is one emoji"),
+        (HEAD + bytes.fromhex("00000001 00000001 06 00000000".replace(" ", "")) + b"x" * 301, "a topic is at most 300"),
+        (HEAD + bytes.fromhex("00000001 00000001 01 00000005".replace(" ", "")) + b"\xff", "action text is not valid"),
+        (bytes.fromhex("ff011a000000"), "refused frame is shorter than its fixed fields"),
+    ],
+)
+def test_each_malformed_action_is_refused_with_its_reason(body, reason):
+    with pytest.raises(p.RemoteProtocolError, match=reason):
+        p.decode_body(body)
+
+
+@pytest.mark.parametrize(
+    ("decode", "text"),
+    [
+        (p.decode_reaction_text, '{"to": 3, "emoji": "", "on": true}'),
+        (p.decode_reaction_text, '{"to": 3, "emoji": "👍", "on": 1}'),
+        (p.decode_edit_text, '{"to": 3, "text": 4}'),
+        (p.decode_delete_text, '{"to": 3}'),
+        (p.decode_delete_text, '{"to": 4294967296, "by_host": false}'),
+    ],
+)
+def test_each_malformed_event_text_is_refused(decode, text):
+    with pytest.raises(p.RemoteProtocolError):
+        decode(text)
+
+
+def test_an_events_edited_and_deleted_flags_go_round_trip_by_udp_and_by_sync():
+    for edited, deleted in ((True, False), (False, True)):
+        event = p.Event(3, 1000, p.EventType.CHAT, "ann", "x" if edited else "", False, edited, deleted)
+        assert p.decode_body(p.encode_event(event)) == event
+        assert p.event_from_json(p.event_to_json(event)) == p.Event(
+            3, 1000, p.EventType.CHAT, "ann", event.text, True, edited, deleted
+        )
+    assert "edited" not in p.event_to_json(
+        p.Event(3, 1000, p.EventType.CHAT, "ann", "x")
+    )  # older readers see no change
+
+
+def test_a_requests_features_are_a_short_list_of_words():
+    request = p.RoomRequest("", token="t", features=("actions", "pieces"))
+    assert p.decode_request(p.encode_request(request)).features == ("actions", "pieces")
+    for bad in ('{"token": "t", "features": "actions"}', '{"token": "t", "features": [1]}'):
+        with pytest.raises(p.RemoteProtocolError, match="features"):
+            p.decode_request(bad.encode())
