@@ -9,6 +9,7 @@ import collections
 import heapq
 import itertools
 import random
+from collections.abc import Callable
 
 from support import FakeClock
 
@@ -35,7 +36,9 @@ class Pair:
         store=None,
         identity: ServerIdentity | None = None,
         epoch: int = 1,
+        features: tuple[str, ...] = p.FEATURES,
     ):
+        """`features`: what members say they read at their SYNC (join() may say otherwise)."""
         self.clock = FakeClock()
         self.random = random.Random(seed)
         self.loss, self.duplicate, self.delay = loss, duplicate, delay
@@ -52,11 +55,17 @@ class Pair:
         self._queue: list[tuple[float, int, str, bytes]] = []  # (when, order, to: a name or "server", data)
         self._order = itertools.count()
         self.lost = self.duplicated = 0  # what the link did, so a test can see it did it
+        self.features = features
+        self.member_features: dict[str, tuple[str, ...]] = {}
+        # A test's own loss: (from, to, frame inside) -> True to lose that datagram ("server" is one end)
+        self.drop_if: Callable[[str, str, object], bool] | None = None
 
     # --- members ------------------------------------------------------------------------
 
-    def join(self, name: str) -> ClientSession:
-        """`name` joins (the first one creates the room), sealed, and applies its snapshot."""
+    def join(self, name: str, features: tuple[str, ...] | None = None) -> ClientSession:
+        """`name` joins (the first one creates the room), sealed, and applies its snapshot
+        (having said `features` at its SYNC: the pair's unless given)."""
+        self.member_features[name] = self.features if features is None else features
         ip = f"10.0.0.{len(self.sessions) + 1}"
         if self.sessions:
             token, out = self.registry.join_room(ROOM, name, ip, wire=Transport.SEALED)
@@ -73,12 +82,13 @@ class Pair:
 
     def snapshot(self, name: str) -> p.RoomSnapshot:
         token, (ip, _port) = self.tokens[name], self.addresses[name]
-        answer = self.registry.snapshot(token, ip, ROOM, self.keys.proof_for(token))
+        answer = self.registry.snapshot(token, ip, ROOM, self.keys.proof_for(token), None, self.member_features[name])
         return p.decode_snapshot(p.encode_json({**answer, "udp_port": UDP_PORT}))
 
     def send(self, name: str, text: str) -> int:
-        msg_id, datagram = self.sessions[name].send_chat(text, self.clock.now)
-        self._post(name, "server", datagram)
+        msg_id, datagrams = self.sessions[name].send_chat(text, self.clock.now)
+        for datagram in datagrams:
+            self._post(name, "server", datagram)
         return msg_id
 
     def chat_seen_by(self, name: str) -> list[str]:
@@ -103,9 +113,23 @@ class Pair:
 
     # --- the link ---------------------------------------------------------------------------
 
+    def peek(self, sender: str, to: str, data: bytes) -> object:
+        """The frame inside a datagram between `sender` and `to` (one of them "server"), opened
+        under a fresh copy of the member's key, so that no end's replay window moves."""
+        name = to if sender == "server" else sender
+        key = self.keys.key_for(self.tokens[name])
+        channel = (
+            SealedChannel.for_client(key) if sender == "server" else SealedChannel.for_server(key, self.keys.epoch)
+        )
+        datagram = p.decode_datagram(data)
+        return p.decode_body(channel.open(data[: len(data) - len(datagram.body)], datagram.body))
+
     def _post(self, sender: str, to: str, data: bytes) -> None:
         if to == "server":
             self.to_server.append((data, self.addresses[sender]))
+        if self.drop_if is not None and self.drop_if(sender, to, self.peek(sender, to, data)):
+            self.lost += 1
+            return
         if self.random.random() < self.loss:
             self.lost += 1
             return

@@ -459,7 +459,7 @@ def test_the_sealed_session_seals_what_it_sends_and_opens_only_the_servers_datag
     pair = SealedSessionPair()
     session = pair.session
     assert session.plain == frozenset({"bob"})
-    msg_id, datagram = session.send_chat("secret words", 1000.0)
+    msg_id, [datagram] = session.send_chat("secret words", 1000.0)
     assert b"secret words" not in datagram
     assert p.decode_body(open_datagram(pair.server, datagram)) == p.Chat(msg_id, "secret words", msg_id)
     chat = pair.sealed(p.encode_event(p.Event(1, 1, p.EventType.CHAT, "bob", "hi")))

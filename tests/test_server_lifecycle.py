@@ -209,7 +209,7 @@ def test_the_help_names_every_default_in_the_persons_language(language, monkeypa
     shown = capsys.readouterr().out
     options = shown[shown.index("--host HOST", shown.index("\n\n")) :]
     lines = re.split(r"\n  (?=-)", options)
-    assert len(lines) == 21  # every option from --host to --version has its own help
+    assert len(lines) == 22  # every option from --host to --version has its own help
     for line in lines:
         help_text = re.sub(r"\s+", " ", line.split("  ", 1)[1] if "  " in line else line)
         if language == "ja":  # translated, every one: an English line would mean a message left out

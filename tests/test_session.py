@@ -218,7 +218,7 @@ def test_notices_keep_the_member_list_and_carry_codes_not_words():
 
 def test_an_acknowledged_message_fills_its_place_in_the_room_order_without_being_shown():
     session = open_session()
-    msg_id, datagram = session.send_chat("hello", T0)
+    msg_id, [datagram] = session.send_chat("hello", T0)
     assert p.decode_body(p.decode_datagram(datagram).body) == p.Chat(msg_id, "hello", msg_id)
     out = session.receive(ack(msg_id, 2), T0 + 0.01)
     assert of(out, ev.MessageSent) == [ev.MessageSent(msg_id, 2)]
@@ -253,7 +253,7 @@ def test_an_unacknowledged_message_is_sent_again_with_backoff_then_reported_fail
         failed += of(out, ev.MessageFailed)
     assert resent == pytest.approx([0.3, 0.9, 2.1, 4.1, 6.1, 8.1], abs=0.011)  # 0.3 s doubling to 2 s
     assert failed == [ev.MessageFailed(msg_id, "anyone?", "the server did not confirm it within 10 s")]
-    new_id, datagram = session.retry(msg_id, T0 + 12)
+    new_id, [datagram] = session.retry(msg_id, T0 + 12)
     assert new_id != msg_id and p.decode_body(p.decode_datagram(datagram).body).text == "anyone?"
     with pytest.raises(LocalProtocolError, match="not waiting for a retry"):
         session.retry(msg_id, T0 + 12)
@@ -264,7 +264,7 @@ def test_a_resent_message_says_which_older_ones_are_given_up():
     first, _ = session.send_chat("lost", T0)
     run(session, T0, T0 + 1.1)  # the first fails
     second, _ = session.send_chat("next", T0 + 1.1)
-    third, datagram = session.send_chat("and next", T0 + 1.2)
+    third, [datagram] = session.send_chat("and next", T0 + 1.2)
     assert p.decode_body(p.decode_datagram(datagram).body).floor == second > first
 
 
@@ -655,7 +655,7 @@ def opened(server, data: bytes) -> bytes:
 
 def test_a_sealed_session_seals_what_it_sends_and_opens_what_the_server_sealed():
     session, server = sealed_pair()
-    msg_id, data = session.send_chat("secret", T0)
+    msg_id, [data] = session.send_chat("secret", T0)
     assert b"secret" not in data
     assert p.decode_body(opened(server, data)) == p.Chat(msg_id, "secret", msg_id)
     out = session.receive(sealed(server, p.encode_event(p.Event(1, 1000, EventType.CHAT, "bob", "hi"))), T0 + 0.1)
@@ -727,7 +727,7 @@ def test_the_message_limit_is_what_fits_one_sealed_datagram_with_our_room_token_
     )
     session, _server = sealed_pair()
     limit = session.max_message_bytes
-    _, data = session.send_chat("x" * limit, T0)
+    _, [data] = session.send_chat("x" * limit, T0)
     assert len(data) == p.MAX_DATAGRAM  # exactly full, not a byte to spare
     with pytest.raises(LocalProtocolError, match="4097 bytes"):
         session.send_chat("x" * (limit + 1), T0)

@@ -55,6 +55,9 @@ T = TypeVar("T")
 # request id, for this long in all before the person is told: TCP over 40 % loss takes
 # several of its own retransmissions for one request.
 ENTER_PATIENCE = 30.0
+# A long message arrives as up to 76 datagrams at once: room for them while the receive thread
+# works (the kernel may cap it, and a piece lost to a full buffer is asked for again).
+UDP_RECEIVE_BUFFER = 1 << 20
 
 __all__ = ["ChatClient", "RoomInfo", "parse_address"]
 
@@ -242,6 +245,10 @@ class ChatClient:
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.bind(("0.0.0.0", 0))
         udp.settimeout(0.2)
+        try:
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+        except OSError:
+            log.debug("could not enlarge the UDP receive buffer")
         self._udp = udp
         channel = SealedChannel.for_client(self._key) if self._key is not None else None
         session = ClientSession(room, username, token, channel=channel, **self._timing)
@@ -350,6 +357,8 @@ class ChatClient:
 
     @property
     def max_message_bytes(self) -> int:
+        """The longest message (UTF-8 bytes) we may send: 256 KiB when the room's server takes
+        long messages in pieces, else what fits one datagram."""
         if self._session is not None:
             return self._session.max_message_bytes
         return p.max_chat_text_bytes(0, 0, 0)  # before a room: the most any room allows
@@ -450,15 +459,16 @@ class ChatClient:
         )
 
     def _send_chat(self, make, refusal: errors.ClientError) -> int:
-        """Have the session make a chat datagram (`make(session, now)`), send it, return its id;
+        """Have the session queue a message (`make(session, now)`), send the datagrams it gives
+        (none while it waits behind a long one; a long one's first pieces), return its id;
         `refusal` is raised if the session refuses."""
         session = self._live_session()
         with self._lock:
             try:
-                msg_id, datagram = make(session, time.monotonic())
+                msg_id, datagrams = make(session, time.monotonic())
             except errors.LocalProtocolError:
                 raise refusal from None
-        self._send_raw(datagram)
+        self._send_all(datagrams)
         return msg_id
 
     def keep_waiting(self) -> None:

@@ -101,7 +101,7 @@ class Acting(RegistryParts):
             return self._reply(member, action, target)
         if action.kind is ActionKind.REMOVE:
             return self._remove_by_host(member, room.members[action.text], action.msg_id)
-        limit = p.max_relayed_text_bytes(len(room.name_bytes), len(member.name.encode("utf-8")))
+        limit = self._event_text_limit(member)  # a long one goes in pieces (longmessages.py)
         by_host = action.kind is ActionKind.DELETE and target is not None and target.owner != member.owner
         older_text = actions.fit(actions.fallback_text(action.kind, action.text, target, by_host=by_host), limit)
         text = self._event_text(member, action, by_host)
@@ -137,7 +137,7 @@ class Acting(RegistryParts):
 
     def _reply(self, member: Member, action: p.Action, target: actions.Said | None) -> Outbound:
         room = member.room
-        limit = p.max_relayed_text_bytes(len(room.name_bytes), len(member.name.encode("utf-8")))
+        limit = self._event_text_limit(member)
         text = p.encode_reply_text(p.ReplyText(action.target, action.text))
         if len(text.encode("utf-8")) > limit:
             return self._refuse_message(member, action.msg_id, ErrorCode.TOO_LONG, TOO_LONG_TEXT)

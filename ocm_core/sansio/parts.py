@@ -1,6 +1,7 @@
 """What every part of the registry shares: its state and the few steps one part takes from
 another, declared here for the type checker. `RoomRegistry` (registry.py) is the one class that
-has them all; its parts (relay.py, joining.py, standing.py, durability.py) are written against this."""
+has them all; its parts (relay.py, longmessages.py, acting.py, joining.py, standing.py,
+durability.py, mailbox.py) are written against this."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ocm_core import wire as p
 from ocm_core.crypto.sealed import MemberKeys
 from ocm_core.logutil import ThrottledLog
 from ocm_core.sansio.passwords import PasswordGuard
+from ocm_core.sansio.pieces import Assembler
 from ocm_core.sansio.room import Address, Limits, Member, Outbound, Room, TokenBucket, Transport
 from ocm_core.sansio.tombstones import TokenEnd, Tombstones
 from ocm_core.storage.roomstore import RoomStore
@@ -42,6 +44,9 @@ class RegistryParts:
     _quiet_log: ThrottledLog
     _windows_moved: dict[bytes, int]
     _create_buckets: dict[str, TokenBucket]
+    _pieces: Assembler  # members' long messages half-arrived (longmessages.py)
+    # The batch's PIECE_GOTs to send: (token, msg_id) -> (member, count)
+    _piece_got_due: dict[tuple[bytes, int], tuple[Member, int]]
 
     # Steps one part takes from another; the part that owns each one overrides it.
 
@@ -87,13 +92,48 @@ class RegistryParts:
     def _let_members_go(self, room: Room, reason: str) -> Outbound:
         raise NotImplementedError
 
-    def _send_again(self, member: Member, first: int, last: int, now: float) -> Outbound:
+    def _send_again(self, member: Member, first: int, last: int, now: float, probe: bool = False) -> Outbound:
         raise NotImplementedError
 
     def _to(self, member: Member, body: bytes) -> tuple[Address, bytes]:
         raise NotImplementedError
 
-    def _take_token(self, member: Member, now: float) -> bool:
+    def drop(self, reason: str, address: Address, detail: str = "") -> Outbound:
+        raise NotImplementedError
+
+    def _chat(self, member: Member, chat: p.Chat | p.Action, now: float, pieces: int = 0) -> Outbound:
+        raise NotImplementedError
+
+    def _drain_held(self, member: Member, now: float) -> Outbound:
+        raise NotImplementedError
+
+    def _refuse_too_long(self, member: Member, msg_id: int = 0) -> Outbound:
+        raise NotImplementedError
+
+    def _event_bodies(
+        self, member: Member, seq: int, body: bytes, indexes: list[int] | None = None, last_only: bool = False
+    ) -> list[bytes]:
+        raise NotImplementedError
+
+    def _within_budget(self, member: Member, bodies: list[bytes], now: float) -> tuple[Outbound, bool]:
+        raise NotImplementedError
+
+    def _addressed(self, member: Member, seq: int, body: bytes) -> Outbound:
+        raise NotImplementedError
+
+    def _piece(self, member: Member, frame: p.Piece, now: float) -> Outbound:
+        raise NotImplementedError
+
+    def _piece_resend(self, member: Member, frame: p.PieceResend, now: float) -> Outbound:
+        raise NotImplementedError
+
+    def _answer_pieces(self) -> Outbound:
+        raise NotImplementedError
+
+    def _take_token(self, member: Member, now: float, amount: float = 1.0) -> bool:
+        raise NotImplementedError
+
+    def _event_text_limit(self, member: Member) -> int:
         raise NotImplementedError
 
     def _rate_limited(self, member: Member) -> Outbound:

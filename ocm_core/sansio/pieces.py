@@ -1,6 +1,7 @@
-"""Long messages, the decisions: gathering the pieces of whole frames (`Assembler`, both ends)
-and sending the pieces of one of ours until the other end holds them all (`Sender`, the
-member's side). No I/O, no clock: the time comes in as `now` (seconds, monotonic).
+"""Long messages, the decisions: gathering the pieces of whole frames (`Assembler`, both ends),
+sending the pieces of one of ours until the other end holds them all (`Sender`, the member's
+side), and what a long event reads as to a member that cannot gather it (`shortened`, the
+server's side). No I/O, no clock: the time comes in as `now` (seconds, monotonic).
 
 The pieces' frames are wire/pieces.py's; what the relay and the session do with them is in
 docs/protocol.md, "Long messages".
@@ -9,13 +10,15 @@ docs/protocol.md, "Long messages".
 from __future__ import annotations
 
 import collections
+import dataclasses
 import enum
 import logging
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
+from ocm_core import wire as p
 from ocm_core.logutil import ThrottledLog
-from ocm_core.wire.pieces import MAX_LONG_FRAME_BYTES, MAX_PIECES, split
+from ocm_core.wire.pieces import MAX_LONG_FRAME_BYTES, MAX_PIECES, is_long, split
 
 log = logging.getLogger("ocm_core.sansio.pieces")
 
@@ -30,6 +33,11 @@ FIRST_RETRY = 0.3  # seconds with no word from the receiver before what is on it
 MAX_RETRY = 2.0  # ... up to this
 
 Owner = Hashable  # a member's token at the server; SERVER at a member
+
+# How a long event ends when it is cut to one datagram for a client that reads no pieces (an
+# older version, a bare-text or kanaru client). The server's words, as the other lines it
+# makes for them (relay.TOO_LONG_TEXT, acting.DELETED_TEXT): one text for every client.
+CUT_ENDING = " … (too long for this app; open it in a current Online Chat Messenger)"
 
 
 class Took(enum.Enum):
@@ -317,3 +325,20 @@ class Sender:
         for i, state in enumerate(self.states):
             if state is PieceState.ON_ITS_WAY and which(i):
                 self.states[i] = PieceState.LOST
+
+
+def shortened(body: bytes, older_body: bytes | None, room_bytes: int) -> bytes | None:
+    """What a member that reads no pieces is sent in place of a long event (`body`, or
+    `older_body` where it reads that instead): a chat line of the event's member with the
+    start of its text and CUT_ENDING, within one datagram. None when neither is long."""
+    longest = max(len(body), len(older_body or b""))
+    if not is_long(longest, room_bytes, 0):
+        return None
+    event = p.decode_body(older_body or body)
+    assert isinstance(event, p.Event)  # the registry's own bytes
+    text = event.text if event.event_type is p.EventType.CHAT else ""
+    name_bytes = len(event.name.encode("utf-8"))
+    room_for_text = p.max_relayed_text_bytes(room_bytes, name_bytes) - len(CUT_ENDING.encode("utf-8"))
+    start = text.encode("utf-8")[: max(0, room_for_text)].decode("utf-8", "ignore").rstrip()
+    cut = dataclasses.replace(event, event_type=p.EventType.CHAT, text=start + CUT_ENDING, deleted=False)
+    return p.encode_event(cut)

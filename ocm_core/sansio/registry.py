@@ -7,11 +7,12 @@ maintenance tick can share one instance. Clocks are injected so tests can move t
 
 `RoomRegistry` is the one face of several concerns, each in its own module: the records
 (room.py); joining, creating and coming back (joining.py), the rooms the server itself holds
-(standing.py), the UDP side (relay.py) and keeping memory and the database in step
-(durability.py), which it inherits (their shared state is
-declared in parts.py); password checks (passwords.py) and ended tokens (tombstones.py), which
-it holds. Here: the registry's state, what a member may read (snapshot, files), the life of
-rooms (events fanned out, members removed, rooms closed) and the maintenance tick.
+(standing.py), the UDP side (relay.py), long messages (longmessages.py), actions (acting.py),
+direct messages (mailbox.py) and keeping memory and the database in step (durability.py),
+which it inherits (their shared state is declared in parts.py); password checks (passwords.py)
+and ended tokens (tombstones.py), which it holds. Here: the registry's state, what a member may
+read (snapshot, files), the life of rooms (events fanned out, members removed, rooms closed)
+and the maintenance tick.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from ocm_core.sansio.acting import Acting, older_event
 from ocm_core.sansio.actions import EDIT_WINDOW_SECONDS
 from ocm_core.sansio.durability import Durability
 from ocm_core.sansio.joining import Joining
+from ocm_core.sansio.longmessages import LongMessages
 from ocm_core.sansio.mailbox import Mailbox
 from ocm_core.sansio.passwords import Hasher, PasswordGuard
+from ocm_core.sansio.pieces import Assembler
 from ocm_core.sansio.relay import Relay
 from ocm_core.sansio.room import (
     Address,
@@ -60,6 +63,9 @@ __all__ = ["Address", "Limits", "Member", "Outbound", "Room", "RoomRegistry", "T
 
 TOKEN_BYTES = 16  # 128 bits from secrets, sent as 22 URL-safe characters
 HISTORY_ON_JOIN = 100
+# A SYNC's history is at most this many bytes of JSON (then fewer messages), well under what a
+# client reads of an answer (wire.MAX_RESPONSE_PAYLOAD, 16 MiB): long messages are 256 KiB each.
+HISTORY_BYTES = 8 << 20
 RETRANSMIT_WINDOW = 32  # events re-sent at once to a member that has not acknowledged them
 RESUME_SECONDS = 600.0  # a member that timed out (a laptop asleep) may come back with its old token this long
 AWAY_LIMIT = 1000  # members kept for resuming at most
@@ -69,7 +75,7 @@ ADMIT_SECONDS = 10.0  # a member admitted by a request with an id, never heard f
 STORE_PROBE_SECONDS = 2.0  # while the database cannot be written, how often to see whether it can again
 
 
-class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
+class RoomRegistry(Joining, Standing, Relay, LongMessages, Acting, Durability, Mailbox):
     def __init__(
         self,
         *,
@@ -101,6 +107,8 @@ class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
         self._quiet_log = ThrottledLog(log, DROP_LOG_EVERY, clock)
         self._windows_moved: dict[bytes, int] = {}
         self._create_buckets: dict[str, TokenBucket] = {}
+        self._pieces = Assembler(total_bytes=self.limits.pieces_bytes)
+        self._piece_got_due = {}
         # While the database refuses writes, nothing that must be stored is done at all:
         # messages are refused (their senders told), joins too, and no one times out.
         self._store_failing = False
@@ -150,8 +158,9 @@ class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
             self._prove_direct_key(member, direct_proof)
             member = self._tokens.get(token, member)  # a failed write reloads the members
             member.speaks_actions = p.FEATURE_ACTIONS in features
+            member.speaks_pieces = p.FEATURE_PIECES in features
             room = member.room
-            history = _history(room, member.speaks_actions)
+            history = _history(room, member.speaks_actions, member.speaks_pieces)
             member.admit_by, member.heard = None, True  # it has its token
             member.acked_seq = max(member.acked_seq, room.seq)
             return {
@@ -167,7 +176,7 @@ class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
                 "away": sorted((m.name for m in room.members.values() if m.away), key=str.casefold),
                 "topic": room.topic,
                 "features": list(p.FEATURES),
-                "history": [p.event_to_json(e) for e in history],
+                "history": history,
             }
 
     def _authenticate(self, token: bytes, ip: str, room_name: str, proof: bytes | None) -> Member:
@@ -248,7 +257,9 @@ class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
         room.seq = event.seq
         body = p.encode_event(event)
         older_body = p.encode_event(older) if older is not None else None
-        room.buffer(event.seq, body, self.limits, older_body)
+        short_body = room.buffer(event.seq, body, self.limits, older_body)
+        # A text reader gets a chat line within one datagram: a long event's shortened one.
+        as_text = p.decode_body(short_body) if short_body is not None else (older or event)
         plain = None
         now = self._clock()
         out: Outbound = []
@@ -256,11 +267,11 @@ class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
             if other is skip or other.address is None:
                 continue
             if other.kanaru:
-                out.append((other.address, p.encode_kanaru_event(older or event)))
+                out.append((other.address, p.encode_kanaru_event(as_text)))
                 other.acked_seq = room.seq
                 continue
             if other.plain_text:
-                plain = plain or self._frame(room, p.plain_event_text(older or event).encode("utf-8"))
+                plain = plain or self._frame(room, p.plain_event_text(as_text).encode("utf-8"))
                 out.append((other.address, plain))
                 other.acked_seq = room.seq  # plain-text clients cannot acknowledge
                 continue
@@ -268,7 +279,8 @@ class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
                 other.retransmit_interval = self.BASE_RETRANSMIT
                 other.retransmit_at = now + self.BASE_RETRANSMIT
             other.last_sent = now
-            out.append(self._to(other, body if other.speaks_actions or older_body is None else older_body))
+            chosen = room.chosen_body(body, older_body, short_body, other.speaks_actions, other.speaks_pieces)
+            out += self._addressed(other, event.seq, chosen)
         return out
 
     def _remove(self, member: Member, why: EventType) -> Outbound:
@@ -288,6 +300,7 @@ class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
         """Take `member` out of its room and end its token (`reason`: what a late datagram is told)."""
         member.room.members.pop(member.name, None)
         self._tokens.pop(member.token, None)
+        self._pieces.drop_owner(member.token)
         if self._store:
             self._store.remove_member(member.token)
         self._tombstones.bury(member.token, self._clock(), end, reason)
@@ -311,6 +324,7 @@ class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
         out = self._emit(room, EventType.CLOSED, room.host, reason)
         for other in room.members.values():
             self._tokens.pop(other.token, None)
+            self._pieces.drop_owner(other.token)
             self._tombstones.bury(other.token, self._clock(), TokenEnd.ROOM_CLOSED, reason)
         room.members.clear()
         return out
@@ -355,12 +369,15 @@ class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
                     continue
                 first = max(member.acked_seq + 1, room.events[0][0])
                 last = min(room.seq, first + RETRANSMIT_WINDOW - 1)
-                out += self._send_again(member, first, last, now)
+                out += self._send_again(member, first, last, now, probe=True)
                 member.retransmit_interval = min(
                     self.MAX_RETRANSMIT, max(member.retransmit_interval, self.BASE_RETRANSMIT) * 2
                 )
                 member.retransmit_at = now + member.retransmit_interval
             out += self._hand_waiting_mail(now)
+            expired = self._pieces.expire(now)
+            if expired:
+                self.dropped["piece: expired"] += len(expired)
             self._tombstones.expire(now)
             while self._answered and next(iter(self._answered.values()))[0] < now:
                 self._answered.popitem(last=False)
@@ -418,14 +435,22 @@ class RoomRegistry(Joining, Standing, Relay, Acting, Durability, Mailbox):
             return len(self._tokens)
 
 
-def _history(room: Room, speaks_actions: bool) -> list[p.Event]:
-    """The events since the HISTORY_ON_JOIN-th last chat message: that many messages,
-    with the notices between them (for a member that does not speak actions, as it reads them)."""
-    chats = 0
-    events = [p.decode_body(room.body_for(i, speaks_actions)) for i in range(len(room.events))]
-    for index in range(len(events) - 1, -1, -1):
-        if events[index].event_type in p.MESSAGE_TYPES:
+def _history(room: Room, speaks_actions: bool, speaks_pieces: bool) -> list[dict]:
+    """The events since the HISTORY_ON_JOIN-th last chat message, as a SYNC answer lists them:
+    that many messages, with the notices between them, as a member that speaks (or not) actions
+    and pieces reads them; fewer when they would take more than HISTORY_BYTES."""
+    chats = size = 0
+    entries: list[dict] = []
+    for index in range(len(room.events) - 1, -1, -1):
+        event = p.decode_body(room.body_for(index, speaks_actions, speaks_pieces))
+        entry = p.event_to_json(event)
+        size += len(p.encode_json(entry)) + 1
+        if size > HISTORY_BYTES:
+            break
+        entries.append(entry)
+        if event.event_type in p.MESSAGE_TYPES:
             chats += 1
             if chats == HISTORY_ON_JOIN:
-                return events[index:]
-    return events
+                break
+    entries.reverse()
+    return entries

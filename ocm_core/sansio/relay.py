@@ -39,6 +39,8 @@ _CLIENT_FRAMES = (
     p.Heartbeat,
     p.Chat,
     p.Action,
+    p.Piece,
+    p.PieceResend,
     p.PlainText,
     p.Resend,
     p.Leave,
@@ -73,6 +75,7 @@ class Relay(RegistryParts):
     def _handle_batch(self, batch: list[tuple[p.Datagram, Address]]) -> Outbound:
         out: Outbound = []
         self._windows_moved: dict[bytes, int] = {}  # token -> its newest nonce, for the store
+        self._piece_got_due = {}
         for datagram, address in batch:
             try:
                 out += self._handle_one(datagram, address)
@@ -80,6 +83,7 @@ class Relay(RegistryParts):
                 raise  # the whole batch's transaction is gone: its answers must go too
             except Exception:  # a bug costs this datagram, never the others
                 log.exception("error handling a datagram from %s", address)
+        out += self._answer_pieces()
         if self._store is not None and not self._store_failing:
             # In the batch's own transaction: what it answered and the nonces it opened are
             # kept together, so a restarted server opens none of them again.
@@ -150,9 +154,13 @@ class Relay(RegistryParts):
                 return []
             member.last_sent = now
             return [self._to(member, p.encode_status_frame(member.room.seq))]
-        if isinstance(frame, (p.Chat, p.Action)):
+        if isinstance(frame, (p.Chat, p.Action, p.Piece)):
             if self._store_failing and frame.msg_id not in member.seen_ids:
                 return self._refuse_unsaved(member, now)
+            if isinstance(frame, p.Piece):
+                if member.plain_text:
+                    return self.drop("piece from a plain-text member", address)
+                return self._piece(member, frame, now)
             return self._chat(member, frame, now)
         if isinstance(frame, p.PlainText):
             if member.transport is Transport.PLAIN:
@@ -166,10 +174,12 @@ class Relay(RegistryParts):
             if self._store_failing and isinstance(frame, _STORED_DIRECT):
                 return self._refuse_unsaved(member, now) if isinstance(frame, p.Direct) else []
             return self._direct_frame(member, frame, now)
-        if isinstance(frame, p.Resend):
+        if isinstance(frame, (p.Resend, p.PieceResend)):
             if not member.resend_bucket.take(now):
                 self.dropped["resend rate limited"] += 1  # each answer is many datagrams: no amplifier
                 return []
+            if isinstance(frame, p.PieceResend):
+                return self._piece_resend(member, frame, now)
             return self._resend(member, frame, now)
         if self._store_failing:
             return self.drop("leave while the database fails", address)  # it times out once the disk is back
@@ -235,11 +245,11 @@ class Relay(RegistryParts):
             member.retransmit_interval = self.BASE_RETRANSMIT
             member.retransmit_at = now + self.BASE_RETRANSMIT
 
-    def _take_token(self, member: Member, now: float) -> bool:
+    def _take_token(self, member: Member, now: float, amount: float = 1.0) -> bool:
         member.chat_bucket.refill(now)
         if member.chat_bucket.full:
             member.told_rate_limited = False  # told again only after a full calm spell, not per refill
-        return member.chat_bucket.take(now)
+        return member.chat_bucket.take(now, amount)
 
     def _rate_limited(self, member: Member) -> Outbound:
         self.dropped["rate limited"] += 1
@@ -260,10 +270,21 @@ class Relay(RegistryParts):
             member.acked_seq = room.seq  # its own message needs no delivery back
         return out
 
-    def _too_long(self, member: Member, text: str) -> bool:
-        """Would this chat, relayed with the sender's name, overflow a datagram?"""
+    def _too_long(self, member: Member, text: str, in_pieces: bool = False) -> bool:
+        """Is this chat longer than its sender may send? A member that reads pieces (or sent it
+        in pieces) may send MAX_LONG_TEXT_BYTES; any other one what fits a datagram with its name."""
+        if member.speaks_pieces or in_pieces:
+            return len(text.encode("utf-8")) > p.MAX_LONG_TEXT_BYTES
         limit = p.max_relayed_text_bytes(len(member.room.name_bytes), len(member.name.encode("utf-8")))
         return len(text.encode("utf-8")) > limit
+
+    def _event_text_limit(self, member: Member) -> int:
+        """The longest text (UTF-8 bytes) an event of `member`'s may carry: a long one's for a
+        member that reads pieces (the event then goes in pieces), else what fits a datagram."""
+        name_bytes = len(member.name.encode("utf-8"))
+        if member.speaks_pieces:
+            return p.MAX_LONG_FRAME_BYTES - p.EVENT_OVERHEAD - name_bytes
+        return p.max_relayed_text_bytes(len(member.room.name_bytes), name_bytes)
 
     def _refuse_too_long(self, member: Member, msg_id: int = 0) -> Outbound:
         self.drop("chat too long to relay", member.sender)
@@ -304,9 +325,9 @@ class Relay(RegistryParts):
             return self._rate_limited(member)
         return self._relay_chat(member, text, None)
 
-    def _chat(self, member: Member, chat: p.Chat | p.Action, now: float) -> Outbound:
-        """Relay a member's messages (chats and actions) exactly once and in the order it sent them."""
-        room = member.room
+    def _chat(self, member: Member, chat: p.Chat | p.Action, now: float, pieces: int = 0) -> Outbound:
+        """Relay a member's messages (chats and actions) exactly once and in the order it sent them.
+        `pieces`: how many the message came in (longmessages.py), 0 for one datagram."""
         if chat.msg_id in member.refused:  # a retransmit of one refused: its answer may have been lost
             return [self._to(member, member.refused[chat.msg_id])]
         if chat.msg_id in member.seen_ids:
@@ -315,10 +336,11 @@ class Relay(RegistryParts):
         if chat.floor > member.next_msg_id:  # the sender gave up on the ones before: stop waiting for them
             member.next_msg_id = chat.floor
             member.held = {i: t for i, t in member.held.items() if i >= chat.floor}
+            member.long_held = {i: n for i, n in member.long_held.items() if i >= chat.floor}
         if chat.msg_id < member.next_msg_id:
             return []  # given up by its sender, or relayed so long ago that its id left seen_ids
         if isinstance(chat, p.Chat):
-            if self._too_long(member, chat.text):
+            if self._too_long(member, chat.text, pieces > 0):
                 if chat.msg_id == member.next_msg_id:
                     member.next_msg_id += 1  # consumed: its retransmits are ignored and the sender's next ones flow
                 return self._refuse_too_long(member, chat.msg_id)
@@ -326,19 +348,37 @@ class Relay(RegistryParts):
                 if chat.msg_id == member.next_msg_id:
                     member.next_msg_id += 1  # consumed, as a message too long is
                 return self._refuse_everyone(member, chat.msg_id)
+        if pieces and chat.msg_id != member.next_msg_id and member.long_held:
+            # One long message held at a time (ours send one at a time): its pieces are asked again.
+            self._pieces.forget(member.token, chat.msg_id)
+            self.dropped["piece: a second long message held"] += 1
+            return []
         if chat.msg_id == member.next_msg_id or len(member.held) < HELD_PER_MEMBER:
             if not member.held:
                 member.held_since = now
             member.held[chat.msg_id] = chat
+            if pieces:
+                member.long_held[chat.msg_id] = pieces
         if member.next_msg_id not in member.held and member.held and now - member.held_since > HOLD_SECONDS:
             # The missing one is not coming (a sender that breaks the floor rule): go on without it.
             member.next_msg_id = min(member.held)
+        return self._drain_held(member, now)
+
+    def _drain_held(self, member: Member, now: float) -> Outbound:
+        """Relay the member's held messages that are next in its order, while its bucket lasts.
+        A long message spends a token a piece (at most a burst's worth): its datagrams to each member."""
+        room = member.room
         out: Outbound = []
         while member.next_msg_id in member.held:
-            if not self._take_token(member, now):
-                return out + self._rate_limited(member)
             msg_id = member.next_msg_id
+            pieces = member.long_held.get(msg_id, 0)
+            if not self._take_token(member, now, min(max(pieces, 1), self.limits.rate_burst)):
+                if pieces:  # not a flood: it goes once the bucket refills, at its sender's next probe
+                    self.dropped["rate limited"] += 1
+                    return out
+                return out + self._rate_limited(member)
             item = member.held.pop(msg_id)
+            member.long_held.pop(msg_id, None)
             member.next_msg_id += 1
             member.held_since = now
             if isinstance(item, p.Action):
@@ -374,26 +414,24 @@ class Relay(RegistryParts):
                 break
         return out
 
-    def _send_again(self, member: Member, first: int, last: int, now: float) -> Outbound:
+    def _send_again(self, member: Member, first: int, last: int, now: float, probe: bool = False) -> Outbound:
         """Buffered events `first`..`last` for `member`, within what its address has earned:
-        one event until it is proven, and no more bytes than its budget."""
+        one event until it is proven (of a long one, its last piece), and no more bytes than its
+        budget. `probe` (the retransmit timer's): of a long event only its last piece, which
+        makes a member that lacks the rest ask for it."""
         if not member.proven:
             last = first
-        out: Outbound = []
-        for to, data in self._buffered(member, first, last):
-            if not member.reply_bytes.take(now, len(data)):
-                self.dropped["reply byte budget"] += 1
-                break
-            out.append((to, data))
-        return out
-
-    def _buffered(self, member: Member, first: int, last: int) -> Outbound:
-        events = member.room.events
-        oldest = events[0][0]
         room = member.room
-        return [
-            self._to(member, room.body_for(i, member.speaks_actions)) for i in range(first - oldest, last - oldest + 1)
-        ]
+        oldest = room.events[0][0]
+        out: Outbound = []
+        for seq in range(first, last + 1):
+            body = room.body_for(seq - oldest, member.speaks_actions, member.speaks_pieces)
+            bodies = self._event_bodies(member, seq, body, last_only=probe or not member.proven)
+            sent, lasted = self._within_budget(member, bodies, now)
+            out += sent
+            if not lasted:
+                break
+        return out
 
     # --- room life --------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ocm_core import wire as p
 from ocm_core.crypto.sealed import SealedChannel
 from ocm_core.sansio.actions import MessageBook
+from ocm_core.sansio.pieces import shortened
 from ocm_core.storage.roomstore import StoredMember, StoredRoom, new_room_id
 
 Address = tuple[str, int]
@@ -37,7 +38,10 @@ class Limits:
     max_rooms_per_address: int = 5  # rooms hosted from one IP address at once
     max_members_per_room: int = 200
     event_buffer: int = 2048  # recent events per room kept for resends and history
-    event_buffer_bytes: int = 1 << 20  # and at most this many bytes of them (100 full-size messages fit)
+    # and at most this many bytes of them: 2000 events of a full datagram, or 30 of the longest
+    # messages; a SYNC's history is bounded apart (registry.HISTORY_BYTES)
+    event_buffer_bytes: int = 8 << 20
+    pieces_bytes: int = 64 << 20  # long messages half-arrived at the server, from every member at once
     resend_per_second: float = 10.0  # RESEND requests a member may make; each returns up to 64 events
     resend_burst: int = 20
     reply_bytes_per_second: int = 256 << 10  # bytes of re-sent events a member may be sent
@@ -120,6 +124,7 @@ class Member:
     seen_ids: collections.OrderedDict = field(default_factory=collections.OrderedDict)
     next_msg_id: int = 1  # the sender's next message in its own order
     held: dict[int, p.Chat | p.Action] = field(default_factory=dict)
+    long_held: dict[int, int] = field(default_factory=dict)  # msg_id -> pieces, of the held ones that came in pieces
     held_since: float = 0.0
     last_sent: float = float("-inf")  # when the room last sent this member an event or status
     told_rate_limited: bool = False
@@ -141,6 +146,7 @@ class Member:
     away: bool = False
     typing_at: float = float("-inf")  # when its last typing signal was passed on
     speaks_actions: bool = False  # said so at its SYNC: it reads replies, reactions, edits (wire/actions.py)
+    speaks_pieces: bool = False  # said so at its SYNC: it reads long events in pieces (wire/pieces.py)
     refused: collections.OrderedDict = field(default_factory=collections.OrderedDict)  # msg_id -> REFUSED body
 
     @property
@@ -188,6 +194,9 @@ class Room:
     # (seq, encoded EVENT body, the body for members that do not speak actions or None when
     # the same): only the bytes are kept; history decodes them when asked
     events: collections.deque = field(default_factory=collections.deque)
+    # seq -> what a member that reads no pieces gets instead, for the buffered events too long
+    # for one datagram (sansio/pieces.shortened)
+    short_bodies: dict[int, bytes] = field(default_factory=dict)
     buffered_bytes: int = 0
     header: bytes = b""  # the header of every datagram the server sends for this room
     people: dict[str, bytes] = field(default_factory=dict)  # name -> key proven here while the room lasts
@@ -202,15 +211,24 @@ class Room:
     def locked(self) -> bool:
         return self.password_hash is not None
 
-    def buffer(self, seq: int, body: bytes, limits: Limits, older_body: bytes | None = None) -> None:
+    def buffer(self, seq: int, body: bytes, limits: Limits, older_body: bytes | None = None) -> bytes | None:
         """Keep an event's bytes for resends and history, within both of the buffer's caps;
-        `older_body`: what members that do not speak actions are sent instead."""
+        `older_body`: what members that do not speak actions are sent instead. Returns what
+        members that read no pieces are sent instead of a long one (None: it is not long)."""
+        short = shortened(body, older_body, len(self.name_bytes))
         self.events.append((seq, body, older_body))
         self.buffered_bytes += len(body) + len(older_body or b"")
-        while len(self.events) > limits.event_buffer or self.buffered_bytes > limits.event_buffer_bytes:
-            _, gone, older = self.events.popleft()
-            self.buffered_bytes -= len(gone) + len(older or b"")
+        if short is not None:
+            self.short_bodies[seq] = short
+            self.buffered_bytes += len(short)
+        # The newest is always kept, however long: resends and the retransmit timer start from it.
+        while len(self.events) > 1 and (
+            len(self.events) > limits.event_buffer or self.buffered_bytes > limits.event_buffer_bytes
+        ):
+            gone_seq, gone, older = self.events.popleft()
+            self.buffered_bytes -= len(gone) + len(older or b"") + len(self.short_bodies.pop(gone_seq, b""))
         self.book.forget_below(self.events[0][0])
+        return short
 
     def rewrite(self, seq: int, body: bytes, older_body: bytes | None) -> bool:
         """Put new bytes in place of buffered event `seq` (an edited or deleted message)."""
@@ -220,11 +238,26 @@ class Room:
         _, gone, older = self.events[index]
         self.events[index] = (seq, body, older_body)
         self.buffered_bytes += len(body) + len(older_body or b"") - len(gone) - len(older or b"")
+        self.buffered_bytes -= len(self.short_bodies.pop(seq, b""))
+        short = shortened(body, older_body, len(self.name_bytes))
+        if short is not None:
+            self.short_bodies[seq] = short
+            self.buffered_bytes += len(short)
         return True
 
-    def body_for(self, index: int, speaks_actions: bool) -> bytes:
-        _, body, older = self.events[index]
-        return body if speaks_actions or older is None else older
+    def body_for(self, index: int, speaks_actions: bool, speaks_pieces: bool) -> bytes:
+        """Buffered event `index` as a member that speaks (or not) actions and pieces is sent it."""
+        seq, body, older = self.events[index]
+        return self.chosen_body(body, older, self.short_bodies.get(seq), speaks_actions, speaks_pieces)
+
+    def chosen_body(
+        self, body: bytes, older: bytes | None, short: bytes | None, speaks_actions: bool, speaks_pieces: bool
+    ) -> bytes:
+        """Of an event's forms, the one for a member that speaks (or not) actions and pieces."""
+        chosen = body if speaks_actions or older is None else older
+        if short is not None and not speaks_pieces and p.is_long(len(chosen), len(self.name_bytes), 0):
+            return short
+        return chosen
 
 
 def stored_room(room: Room) -> StoredRoom:

@@ -8,7 +8,9 @@ the client's counterpart of `RoomRegistry.handle_datagrams` and `RoomRegistry.ti
 What it keeps: our messages in id order until the server acknowledges them (re-sent
 with backoff, reported failed after `send_timeout`), the room's events handed on once
 and in room order (later ones held back while a gap is asked for again), cumulative
-acknowledgements, and whether the server still answers.
+acknowledgements, and whether the server still answers. A message longer than one datagram
+goes in pieces (sansio/pieces.py), one such message at a time with the later ones queued
+behind it; a long event is gathered from its pieces and handed on only whole.
 
     JOINING --any frame--> OPEN --silence--> LOST --any frame--> OPEN
        |                     |                 |
@@ -36,6 +38,7 @@ from ocm_core.crypto.sealed import OpenFailed, SealedChannel
 from ocm_core.errors import LocalProtocolError, ProtocolError
 from ocm_core.i18n import _
 from ocm_core.sansio import events as ev
+from ocm_core.sansio.pieces import SERVER, Assembler, Sender, Took
 from ocm_core.wire import ErrorCode, EventType
 from ocm_core.words import YOU_WERE_REMOVED, direct_refusal, refusal_sentence, server_sentence
 
@@ -99,6 +102,9 @@ class _Pending:
     interval: float
     action: p.ActionKind | None = None  # None: a chat line
     target: int = 0
+    long: bool = False  # too long for one datagram: goes in pieces, and the later messages wait for it
+    started: bool = False  # sent at least once (a message behind a long one waits unsent)
+    sender: Sender | None = None  # a long one's pieces, cut when it starts
 
     @property
     def is_message(self) -> bool:
@@ -171,6 +177,10 @@ class ClientSession:
         self.keys: dict[str, bytes] = {}  # member -> the direct-message key it gave
         self.away: set[str] = set()  # members who are away now
         self.speaks_actions = False  # the server takes replies, reactions, edits (its snapshot says)
+        self.speaks_pieces = False  # the server takes and sends long messages in pieces (its snapshot says)
+        # The server's long events arriving: one owner, room for four of the longest at once.
+        self._pieces = Assembler(total_bytes=4 * p.MAX_LONG_FRAME_BYTES, bytes_per_owner=4 * p.MAX_LONG_FRAME_BYTES)
+        self._pieces_asked: dict[int, float] = {}  # seq -> when its missing pieces were last asked for
         self.topic = ""
         self._direct_pending: dict[int, _DirectPending] = {}
         self.dropped = 0  # datagrams that did not open, or came plain to a sealed session
@@ -184,6 +194,10 @@ class ClientSession:
 
     @property
     def max_message_bytes(self) -> int:
+        """The longest text (UTF-8 bytes) we may send: a long message's, when the server takes
+        pieces; else what fits one datagram both ways."""
+        if self.speaks_pieces:
+            return p.MAX_LONG_TEXT_BYTES
         return p.max_chat_text_bytes(len(self._room_bytes), len(self._token), len(self.username.encode("utf-8")))
 
     def _require(self, action: str, *allowed: SessionState) -> None:
@@ -205,6 +219,7 @@ class ClientSession:
         self.host, self.members, self.plain = snapshot.host, snapshot.members, frozenset(snapshot.plain)
         self.keys, self.away = dict(snapshot.keys), set(snapshot.away)
         self.speaks_actions = p.FEATURE_ACTIONS in snapshot.features
+        self.speaks_pieces = p.FEATURE_PIECES in snapshot.features
         if snapshot.topic != self.topic:
             self.topic = snapshot.topic
             out.events.append(ev.TopicChanged(0, snapshot.host, snapshot.topic, 0.0, history=True))
@@ -226,6 +241,10 @@ class ClientSession:
                 self._hand_on(event, out, update_members=False)
         self._delivered = max(self._delivered, snapshot.seq)
         self._held = {s: e for s, e in self._held.items() if s > self._delivered}
+        for partial in self._pieces.partials(SERVER):
+            if partial.key <= self._delivered:  # the snapshot brought it whole
+                self._pieces.forget(SERVER, partial.key)
+                self._pieces_asked.pop(partial.key, None)
         self._own_seqs = {s for s in self._own_seqs if s > self._delivered}
         out.events.append(self._members_changed())
         self._drain(out, now)
@@ -241,8 +260,7 @@ class ClientSession:
         out.events = [e for e in out.events if not (isinstance(e, ev.Notice) and e.name == self.username)]
         missed = len([e for e in out.events if isinstance(e, ev.ChatMessage)])
         out.events.insert(0, ev.Resumed(missed))  # said first: what we missed follows it
-        for pending in self._pending.values():
-            pending.retry_at = now
+        self._send_all_again(now)
         return out
 
     def resume_later(self, now: float) -> None:
@@ -271,14 +289,16 @@ class ClientSession:
         (a new loss starts its own count)."""
         self._not_answering_at = now + self.not_answering_after
 
-    def send_chat(self, text: str, now: float) -> tuple[int, bytes]:
-        """Queue `text` for the room; return its message id and the datagram to send now.
-        Re-sends come from tick() until the server acknowledges it or it fails."""
+    def send_chat(self, text: str, now: float) -> tuple[int, list[bytes]]:
+        """Queue `text` for the room; return its message id and the datagrams to send now (none
+        while it waits behind a long message of ours; a long one's first pieces). Re-sends come
+        from tick() until the server acknowledges it or it fails."""
         return self.send_action(None, 0, text, now)
 
-    def send_action(self, kind: p.ActionKind | None, target: int, text: str, now: float) -> tuple[int, bytes]:
+    def send_action(self, kind: p.ActionKind | None, target: int, text: str, now: float) -> tuple[int, list[bytes]]:
         """Queue an action (wire/actions.py; None: a chat line) on message `target` (0 for the room's
-        own kinds), numbered and ordered with our chats; its effect comes back as a room event."""
+        own kinds), numbered and ordered with our chats; its effect comes back as a room event.
+        Longer than one datagram, it goes in pieces if the server takes them (else LocalProtocolError)."""
         self._require("send a message", *_LIVE)
         if self._joined_at is None:
             raise LocalProtocolError("cannot send a message before the room's snapshot is applied")
@@ -286,12 +306,23 @@ class ClientSession:
             raise LocalProtocolError("this server does not take replies, reactions or edits")
         msg_id = next(self._msg_ids)
         pending = _Pending(text, now, now + FIRST_RETRY, FIRST_RETRY, kind, target)
+        frame = self._chat_frame(msg_id, pending)
+        if p.is_long(len(frame), len(self._room_bytes), len(self._token)):
+            if not self.speaks_pieces:
+                self._datagram(frame)  # raises: it does not fit one datagram
+            if len(frame) > p.MAX_LONG_FRAME_BYTES:
+                raise LocalProtocolError(f"message is {len(frame)} bytes; the most is {p.MAX_LONG_FRAME_BYTES}")
+            pending.long = True
+        waits = any(older.long for older in self._pending.values())
         self._pending[msg_id] = pending
-        try:
-            return msg_id, self._chat_datagram(msg_id, pending)
-        except LocalProtocolError:
-            del self._pending[msg_id]
-            raise
+        out = Output()
+        if not waits:
+            try:
+                self._start(msg_id, pending, out, now)
+            except LocalProtocolError:
+                del self._pending[msg_id]
+                raise
+        return msg_id, out.datagrams
 
     def max_direct_bytes(self, recipient: str) -> int:
         """The longest direct message (UTF-8 bytes of text) to `recipient` from this room."""
@@ -321,7 +352,7 @@ class ClientSession:
         """A typing signal for the room, or (`to`) for our direct conversation with `to`."""
         return self._datagram(p.encode_typing(to))
 
-    def retry(self, msg_id: int, now: float) -> tuple[int, bytes]:
+    def retry(self, msg_id: int, now: float) -> tuple[int, list[bytes]]:
         """Send a failed message again under a new id."""
         self._require("retry a message", *_LIVE)
         if msg_id not in self._failed:
@@ -402,8 +433,7 @@ class ClientSession:
         elif self.state is SessionState.LOST:
             self.state = SessionState.OPEN
             out.events.append(ev.ConnectionRestored())
-            for pending in self._pending.values():
-                pending.retry_at = now  # send what waited at the next tick
+            self._send_all_again(now)  # at the next tick
             for direct in self._direct_pending.values():
                 direct.retry_at = now
         if isinstance(frame, p.Event):
@@ -412,8 +442,13 @@ class ClientSession:
                 self._drain(out, now)
             else:
                 self._acked_sent = -1  # a re-send of what we have: our last ack was lost, repeat it
+        elif isinstance(frame, p.EventPiece):
+            self._event_piece(frame, out, now)
+        elif isinstance(frame, p.PieceGot):
+            self._piece_got(frame, out, now)
         elif isinstance(frame, p.ChatAck):
             self._acknowledged(frame, out, now)
+            self._send_due(out, now, retransmit=False)  # what waited behind a long message of ours
         elif isinstance(frame, p.StatusFrame):
             if frame.latest_seq < self._delivered:
                 # Perhaps the server's numbering went back (a database lost), perhaps this is
@@ -425,6 +460,7 @@ class ClientSession:
             self._error(frame, out)
         elif isinstance(frame, p.Refused):
             self._refused(frame, out)
+            self._send_due(out, now, retransmit=False)
         elif isinstance(frame, (p.DirectStateFrame, p.Mail, p.PresenceNote, p.TypingNote)):
             self._direct_news(frame, out)
         else:
@@ -441,6 +477,8 @@ class ClientSession:
         self._delivered = latest_seq
         self._held.clear()
         self._own_seqs.clear()
+        self._pieces.drop_owner(SERVER)
+        self._pieces_asked.clear()
         self._acked_sent = -1
 
     def _acknowledged(self, frame: p.ChatAck, out: Output, now: float) -> None:
@@ -560,9 +598,10 @@ class ClientSession:
         ranges: list[tuple[int, int]] = []
         wanted, seq = 0, self._delivered + 1
         end = max(max(self._held, default=0), up_to)
+        arriving = {partial.key for partial in self._pieces.partials(SERVER)}  # asked piece by piece
 
         def missing(s: int) -> bool:
-            return s not in self._held and s not in self._own_seqs
+            return s not in self._held and s not in self._own_seqs and s not in arriving
 
         while seq <= end and len(ranges) < p.MAX_RESEND_RANGES and wanted < p.MAX_RESEND_EVENTS:
             if not missing(seq):
@@ -665,7 +704,7 @@ class ClientSession:
             out.resume = True
         lost = self.state is SessionState.LOST
         for msg_id, pending in list(self._pending.items()):
-            if now - pending.first_sent > self.send_timeout:
+            if pending.started and now - pending.first_sent > self.send_timeout:  # one waiting has not begun
                 del self._pending[msg_id]
                 self._failed[msg_id] = pending
                 out.events.append(
@@ -675,10 +714,8 @@ class ClientSession:
                         _("the server did not confirm it within {seconds:g} s").format(seconds=self.send_timeout),
                     )
                 )
-            elif now >= pending.retry_at and not lost:
-                out.datagrams.append(self._chat_datagram(msg_id, pending))
-                pending.interval = min(pending.interval * 2, MAX_RETRY)
-                pending.retry_at = now + pending.interval
+        if not lost:
+            self._send_due(out, now, retransmit=True)
         for msg_id, direct in list(self._direct_pending.items()):
             if now - direct.first_sent > self.send_timeout:
                 del self._direct_pending[msg_id]
@@ -712,6 +749,7 @@ class ClientSession:
             interval = self.heartbeat_interval
         if self._held and now - self._last_resend_request >= GAP_RETRY:
             self._ask_resend(out, now)  # a gap is still open and nothing new came to prompt a request
+        self._ask_missing_pieces(out, now, lost)
         ack_due = self._delivered != self._acked_sent and now - self._last_ack_at >= ACK_DELAY
         if ack_due or now - self._last_heartbeat >= interval:
             self._acked_sent, self._last_ack_at, self._last_heartbeat = self._delivered, now, now
@@ -726,10 +764,128 @@ class ClientSession:
         return self._channel.seal(p.datagram_header(self._room_bytes, self._token), body)
 
     def _chat_datagram(self, msg_id: int, pending: _Pending) -> bytes:
+        return self._datagram(self._chat_frame(msg_id, pending))
+
+    def _chat_frame(self, msg_id: int, pending: _Pending) -> bytes:
         floor = min(self._pending, default=msg_id)  # everything below is delivered or given up
         if pending.action is None:
-            return self._datagram(p.encode_chat(msg_id, pending.text, floor))
-        return self._datagram(p.encode_action(p.Action(msg_id, pending.action, pending.target, pending.text, floor)))
+            return p.encode_chat(msg_id, pending.text, floor)
+        return p.encode_action(p.Action(msg_id, pending.action, pending.target, pending.text, floor))
+
+    # --- long messages (sansio/pieces.py) ---------------------------------------------------
+
+    def _start(self, msg_id: int, pending: _Pending, out: Output, now: float) -> None:
+        """Send a message for the first time: whole, or a long one's first window of pieces
+        (its frame cut now, with the floor of now: lower than it will be, so only cautious)."""
+        pending.started = True
+        pending.first_sent = now  # a message that waited behind a long one has its own time from now
+        pending.retry_at, pending.interval = now + FIRST_RETRY, FIRST_RETRY
+        if not pending.long:
+            out.datagrams.append(self._chat_datagram(msg_id, pending))
+            return
+        size = p.piece_room(len(self._room_bytes), len(self._token))
+        pending.sender = Sender(self._chat_frame(msg_id, pending), size, now)
+        self._send_pieces(msg_id, pending.sender, pending.sender.due(now), out)
+
+    def _send_pieces(self, msg_id: int, sender: Sender, indexes: list[int], out: Output) -> None:
+        for i in indexes:
+            piece = p.Piece(msg_id, i, sender.count, sender.slices[i])
+            out.datagrams.append(self._datagram(p.encode_piece(piece)))
+
+    def _send_due(self, out: Output, now: float, retransmit: bool) -> None:
+        """Send what is due of our messages, in id order: the ones not sent yet that no long
+        message of ours holds back, and (`retransmit`) the re-sends whose time came. A long one's
+        pieces go as its Sender says; held whole by the server and not acknowledged, its last
+        piece is sent again at the message's own backoff (the server answers, or relays it
+        now that its sender's bucket refilled)."""
+        for msg_id, pending in list(self._pending.items()):
+            if not pending.started:
+                self._start(msg_id, pending, out, now)
+            elif retransmit and pending.sender is not None:
+                sender = pending.sender
+                self._send_pieces(msg_id, sender, sender.due(now), out)
+                if sender.complete and now >= pending.retry_at:
+                    self._send_pieces(msg_id, sender, [sender.count - 1], out)
+                    pending.interval = min(pending.interval * 2, MAX_RETRY)
+                    pending.retry_at = now + pending.interval
+            elif retransmit and now >= pending.retry_at:
+                out.datagrams.append(self._chat_datagram(msg_id, pending))
+                pending.interval = min(pending.interval * 2, MAX_RETRY)
+                pending.retry_at = now + pending.interval
+            if pending.long:
+                return  # one long message at a time: the later ones wait for its end
+
+    def _send_all_again(self, now: float) -> None:
+        """After a silence: everything of ours still unacknowledged goes again at the next tick."""
+        for pending in self._pending.values():
+            pending.retry_at = now
+            if pending.sender is not None:
+                pending.sender.retry_at = now
+
+    def _piece_got(self, frame: p.PieceGot, out: Output, now: float) -> None:
+        """The server's word on what it holds of a long message of ours: what it lacks below
+        the newest piece it has goes again at once, and new pieces as the window opens."""
+        pending = self._pending.get(frame.msg_id)
+        if pending is None or pending.sender is None:
+            return  # acknowledged (or failed) already: a late answer
+        sender = pending.sender
+        was_complete = sender.complete
+        if not sender.acknowledged(frame.count, frame.held, now):
+            log.debug("ignored a piece answer for %d pieces of message %d", frame.count, frame.msg_id)
+            return
+        if sender.complete and not was_complete:
+            pending.retry_at, pending.interval = now + FIRST_RETRY, FIRST_RETRY
+        if self.state is not SessionState.LOST:
+            self._send_pieces(frame.msg_id, sender, sender.due(now), out)
+
+    def _event_piece(self, frame: p.EventPiece, out: Output, now: float) -> None:
+        """A piece of long room event `frame.seq`: whole, the event is held for its turn like
+        one that came in one datagram; with some pieces missing, those are asked for."""
+        seq = frame.seq
+        if seq <= self._delivered:
+            self._acked_sent = -1  # a re-send of what we have: our last ack was lost, repeat it
+            return
+        if seq in self._held or seq in self._own_seqs:
+            return
+        taken = self._pieces.add(SERVER, seq, frame.index, frame.count, frame.data, now)
+        if taken.took is Took.WHOLE:
+            self._pieces_asked.pop(seq, None)
+            try:
+                event = p.decode_body(taken.frame)
+            except ProtocolError as exc:
+                event, reason = None, exc.reason
+            else:
+                reason = f"a {type(event).__name__}"
+            if not isinstance(event, p.Event) or event.seq != seq:
+                self._pieces.forget(SERVER, seq)
+                log.warning("ignored long event %d from the server: its pieces make %s", seq, reason)
+                return
+            self._held[seq] = event
+            self._drain(out, now)
+        elif taken.took is Took.DUPLICATE or (taken.took is Took.KEPT and frame.index == frame.count - 1):
+            self._ask_pieces(seq, frame.count, out, now)  # the last piece or a copy: the rest is not coming
+
+    def _ask_pieces(self, seq: int, count: int, out: Output, now: float) -> None:
+        """Ask the server for the pieces of event `seq` we lack (at most every RESEND_SPACING)."""
+        missing = self._pieces.missing(SERVER, seq)
+        if not missing or now - self._pieces_asked.get(seq, float("-inf")) <= RESEND_SPACING:
+            return
+        self._pieces_asked[seq] = now
+        out.datagrams.append(self._datagram(p.encode_piece_resend(p.PieceResend(seq, count, missing))))
+
+    def _ask_missing_pieces(self, out: Output, now: float, lost: bool) -> None:
+        """Ask again for the pieces of events with nothing new for GAP_RETRY; give up on those
+        not whole in time (each is then a gap like any other, asked for by RESEND)."""
+        self._pieces.expire(now)
+        arriving = self._pieces.partials(SERVER)
+        keys = {partial.key for partial in arriving}
+        self._pieces_asked = {seq: at for seq, at in self._pieces_asked.items() if seq in keys}
+        if lost:
+            return
+        for partial in arriving:
+            quiet_since = max(partial.last_piece_at, self._pieces_asked.get(partial.key, float("-inf")))
+            if now - quiet_since >= GAP_RETRY:
+                self._ask_pieces(partial.key, partial.count, out, now)
 
 
 _NOTICE_KINDS = {

@@ -13,6 +13,8 @@ One module per format (docs/protocol.md has the byte tables):
 - plain: the assignment's plain dialects (kanaru)
 - handoff: a second launch of the app handing its arguments to the running copy
 - jsontext: strict JSON inside our frames
+- actions: replies, reactions, edits and the host's tools (ACTION, REFUSED)
+- pieces: long messages cut into pieces (PIECE, PIECE_GOT, EVENT_PIECE, PIECE_RESEND)
 
 The public names of all of them are re-exported here, with the protocol errors they raise:
 `from ocm_core import wire`.
@@ -22,7 +24,6 @@ from ocm_core.errors import BadLink, LocalProtocolError, ProtocolError, RemotePr
 from ocm_core.wire.actions import (
     ACTION_KINDS,
     FEATURE_ACTIONS,
-    FEATURES,
     MAX_EMOJI_BYTES,
     MAX_TOPIC_BYTES,
     Action,
@@ -190,6 +191,25 @@ from ocm_core.wire.links import (
     MAX_LINK_CHARS,
     InviteLink,
     parse_link,
+)
+from ocm_core.wire.pieces import (
+    FEATURE_PIECES,
+    MAX_LONG_FRAME_BYTES,
+    MAX_LONG_TEXT_BYTES,
+    MAX_PIECES,
+    PIECE_KINDS,
+    EventPiece,
+    Piece,
+    PieceGot,
+    PieceKind,
+    PieceResend,
+    encode_event_piece,
+    encode_piece,
+    encode_piece_got,
+    encode_piece_resend,
+    is_long,
+    piece_room,
+    split,
 )
 from ocm_core.wire.plain import (
     KANARU_LEAVE,
@@ -443,4 +463,24 @@ __all__ = [
     "encode_refused",
     "encode_reply_text",
     "MESSAGE_TYPES",
+    "FEATURE_PIECES",
+    "MAX_LONG_FRAME_BYTES",
+    "MAX_LONG_TEXT_BYTES",
+    "MAX_PIECES",
+    "PIECE_KINDS",
+    "EventPiece",
+    "Piece",
+    "PieceGot",
+    "PieceKind",
+    "PieceResend",
+    "encode_event_piece",
+    "encode_piece",
+    "encode_piece_got",
+    "encode_piece_resend",
+    "is_long",
+    "piece_room",
+    "split",
 ]
+
+# What this side reads beyond chat, said at SYNC by a client and in the snapshot by a server.
+FEATURES = (FEATURE_ACTIONS, FEATURE_PIECES)

@@ -25,7 +25,6 @@ ACTION_KINDS = frozenset((ACTION_KIND, REFUSED_KIND))
 # What a member's JOIN says it understands (RoomRequest.features), and the grant what the
 # server does: a member that did not say "actions" is sent each new event as a chat line.
 FEATURE_ACTIONS = "actions"
-FEATURES = (FEATURE_ACTIONS,)
 
 MAX_EMOJI_BYTES = 32  # a reaction: one emoji, however many code points it joins
 MAX_TOPIC_BYTES = 300

@@ -13,6 +13,7 @@ from ocm_core.errors import LocalProtocolError, RemoteProtocolError
 from ocm_core.wire.actions import ACTION_KINDS, decode_action_frame
 from ocm_core.wire.direct import DIRECT_KINDS, decode_direct_frame
 from ocm_core.wire.limits import FRAME_MAGIC, FRAME_VERSION, MAX_DATAGRAM, NONCE_SIZE, SEAL_OVERHEAD
+from ocm_core.wire.pieces import PIECE_KINDS, decode_piece_frame
 from ocm_core.wire.tcrp import decode_name
 
 # --- UDP: the outer frame ---------------------------------------------------------
@@ -276,6 +277,8 @@ def decode_body(body: bytes):
         return decode_direct_frame(body[2], body[3:])
     if body[2] in ACTION_KINDS:
         return decode_action_frame(body[2], body[3:])
+    if body[2] in PIECE_KINDS:
+        return decode_piece_frame(body[2], body[3:])
     try:
         kind = FrameKind(body[2])
     except ValueError:

@@ -50,6 +50,10 @@ _SLICE_HEAD = struct.Struct("!IHH")  # msg_id or seq, index, count
 _BITMAP_HEAD = struct.Struct("!IH")  # msg_id or seq, count
 PIECE_OVERHEAD = 3 + _SLICE_HEAD.size  # magic, version, kind, then the fixed fields: 11
 
+# What a member's SYNC says it reads (RoomRequest.features), and the snapshot what the server
+# does: a member that did not say "pieces" is sent a long event as a shortened chat line.
+FEATURE_PIECES = "pieces"
+
 MAX_LONG_TEXT_BYTES = 256 * 1024  # the longest text a message may have, in UTF-8 bytes
 # The longest whole frame: the text and the fields around it (an EVENT's 20 bytes and a name of
 # up to 255, an ACTION's 16), with room to spare for JSON around a reply's or an edit's text.

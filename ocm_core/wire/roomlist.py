@@ -47,7 +47,7 @@ class RoomSnapshot:
     keys: tuple[tuple[str, bytes], ...] = ()  # (member, its direct-message key) for each member that has one
     away: tuple[str, ...] = ()  # members who are away now (not stored: presence is only ever current)
     topic: str = ""  # the room's topic, set by its host ("" none)
-    features: tuple[str, ...] = ()  # what the server takes beyond chat (wire.actions.FEATURES); () from an older one
+    features: tuple[str, ...] = ()  # what the server takes beyond chat (wire.FEATURES); () from an older one
 
 
 def decode_snapshot(payload: bytes) -> RoomSnapshot:

@@ -195,7 +195,7 @@ class RoomRequest:
     resume_token: str | None = None  # JOIN: come back as the member that held this token (timed out lately)
     direct_key: str | None = None  # CREATE/JOIN: the install's public key for direct messages, base64url
     direct_proof: str | None = None  # SYNC: that we hold that key (crypto.direct.PersonalKey.prove), base64
-    features: tuple[str, ...] = ()  # SYNC: what the client understands beyond chat (wire.actions.FEATURES)
+    features: tuple[str, ...] = ()  # SYNC: what the client understands beyond chat (wire.FEATURES)
 
 
 MAX_REQUEST_ID_BYTES = 64

@@ -13,17 +13,38 @@ import functools
 import logging
 import time
 import tkinter as tk
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ocm_core.errors import ClientError
 from ocm_core.i18n import _
 from ocm_core.sansio import events as ev
+from ocm_core.storage.history import Line
+from ocm_gui import ports
 from ocm_gui.chat.chatlines import clock_text, day_label
+from ocm_gui.chat.composer import Composer
 from ocm_gui.chat.confirm import AskText, Confirm
 from ocm_gui.chat.emojipicker import open_emoji_picker
+from ocm_gui.chat.header import ChatHeader
+from ocm_gui.chat.scrollback import Scrollback
 
-if TYPE_CHECKING:
-    from ocm_gui.chat.window import ChatWindow
+
+class MessageHost(Protocol):
+    """What the message actions need of their chat window (ocm_gui.chat.window.ChatWindow)."""
+
+    win: tk.Tk | tk.Toplevel
+    client: ports.RoomClient
+    settings: Any
+    scrollback: Scrollback
+    composer: Composer
+    heading: ChatHeader
+    input: tk.Text
+    username: str
+    room_closed: bool
+
+    def input_text(self) -> str: ...
+    def show_line(self, text: str, tags: tuple) -> None: ...
+    def kept_line(self, seq: int) -> Line | None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +53,7 @@ APPLIED = (ev.Reacted, ev.MessageEdited, ev.MessageDeleted, ev.TopicChanged, ev.
 
 
 class MessageActions:
-    def __init__(self, window: ChatWindow):
+    def __init__(self, window: MessageHost):
         self.window = window
         self.replying: int | None = None  # the message the next one answers
         self.editing: int | None = None  # one's own message the input now changes

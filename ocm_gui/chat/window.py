@@ -47,6 +47,7 @@ from ocm_core.sansio.events import (
 )
 from ocm_core.sansio.mentions import EVERYONE_FREELY_UP_TO, may_name_everyone, mentions_me, names_everyone
 from ocm_core.sansio.presence import TypingSender
+from ocm_core.storage.history import Line
 from ocm_core.words import event_words, everyone_refused_text, notice_text, resumed_words
 from ocm_gui import ports, theme
 from ocm_gui.backend import Backend
@@ -481,7 +482,7 @@ class ChatWindow:
         line = self.kept_line(seq)
         return (line.sender, "" if line.deleted else line.text) if line is not None else None
 
-    def kept_line(self, seq: int):
+    def kept_line(self, seq: int) -> Line | None:
         if self.recorder is None:
             return None
         try:
