@@ -51,3 +51,19 @@ def test_two_terminals_reply_react_edit_delete_and_the_host_removes_one(processe
     alice.type("/remove bob")
     bob.expect(r"The host removed you from the room\.")
     alice.expect(r"\* The host removed bob from the room\.")
+
+
+def test_a_long_japanese_message_between_two_terminals_arrives_whole(processes, tmp_path):
+    server = processes("ocm_core", "--host", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0")
+    port = server.expect(r"listening on TCP 127\.0\.0\.1:(\d+) and UDP")[1]
+    chat = ["ocm_core.cli.chat", "--no-history", "--server", f"127.0.0.1:{port}"]
+    alice = processes(*chat, "--create", "長文", "--name", "アリス", env=install(tmp_path, "alice"))
+    alice.expect(r"host of room '長文'")
+    bob = processes(*chat, "--join", "長文", "--name", "ボブ", env=install(tmp_path, "bob"))
+    bob.expect(r"in room '長文'")
+    alice.expect(r"in the room: .*ボブ")
+    text = ("議事録の共有です。" * 2300) + "以上"  # 20,702 characters, 62,106 bytes: 16 datagrams' worth
+    alice.type(text)
+    alice.expect(r"\[\d+\] アリス: 議事録の共有です。.*以上 ✓", timeout=20)
+    line = bob.expect(r"\[\d+\] アリス: (議事録の共有です。.*以上)$", timeout=20)
+    assert line[1] == text

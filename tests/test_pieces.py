@@ -5,6 +5,7 @@ ways, sealed, arriving whole and byte for byte."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -282,6 +283,11 @@ def test_the_worked_example_is_what_the_code_makes():
     resend = encode_piece_resend(PieceResend(3, 2, frozenset({0})))
     assert p.encode_datagram(b"lobby", TOKEN, resend) == bytes.fromhex(ONE_LINERS["resend 0"])
     assert p.decode_body(b"".join(down)) == event
+    doc = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text("utf-8")
+    assert PIECE_0_DUMP in doc and EVENT_PIECE_0_DUMP in doc  # section 14.7 shows what the code makes
+    packed = "".join(doc.split())
+    for line in ONE_LINERS.values():
+        assert "".join(line.split()) in packed
 
 
 # --- the Assembler on a fake clock ---------------------------------------------------------
