@@ -106,3 +106,40 @@ def test_a_requests_features_are_a_short_list_of_words():
     for bad in ('{"token": "t", "features": "actions"}', '{"token": "t", "features": [1]}'):
         with pytest.raises(p.RemoteProtocolError, match="features"):
             p.decode_request(bad.encode())
+
+
+def test_the_limits_of_an_action_hold_at_their_edges():
+    def frame(kind: ActionKind, target: int, text: bytes) -> bytes:
+        return HEAD + bytes.fromhex("0000000100000001") + bytes((kind,)) + target.to_bytes(4, "big") + text
+
+    emoji32 = "👍".encode() * 8  # 32 bytes
+    assert p.decode_body(frame(ActionKind.REACT, 5, emoji32)).text == "👍" * 8
+    with pytest.raises(p.RemoteProtocolError, match="at most 32 bytes"):
+        p.decode_body(frame(ActionKind.UNREACT, 5, emoji32 + b"x"))
+    assert p.decode_body(frame(ActionKind.TOPIC, 0, b"x" * 300)).text == "x" * 300
+    assert p.decode_body(frame(ActionKind.TOPIC, 0, b"")).text == ""
+    assert p.decode_body(frame(ActionKind.PASSWORD, 0, b"")).text == ""
+    assert p.decode_body(frame(ActionKind.DELETE, 2**32 - 1, b"")).target == 2**32 - 1
+    with pytest.raises(p.RemoteProtocolError, match="remove has no text"):
+        p.decode_body(frame(ActionKind.REMOVE, 0, b""))
+    tab = frame(ActionKind.REACT, 5, "👍\t".encode())
+    with pytest.raises(p.RemoteProtocolError, match="one emoji"):
+        p.decode_body(tab)
+
+
+def test_the_event_texts_at_their_edges():
+    assert p.decode_reaction_text('{"to": 4294967295, "emoji": "' + "👍" * 8 + '", "on": false}') == p.ReactionText(
+        4294967295, "👍" * 8, False
+    )
+    with pytest.raises(p.RemoteProtocolError, match="emoji is empty or too long"):
+        p.decode_reaction_text('{"to": 1, "emoji": "' + "👍" * 9 + '", "on": true}')
+    with pytest.raises(p.RemoteProtocolError, match="reaction event has no 'on' flag"):
+        p.decode_reaction_text('{"to": 1, "emoji": "👍"}')
+    with pytest.raises(p.RemoteProtocolError, match="edit event names no message"):
+        p.decode_edit_text('{"to": -1, "text": "x"}')
+    with pytest.raises(p.RemoteProtocolError, match="reply event text is not an object"):
+        p.decode_reply_text("[1, 2]")
+    with pytest.raises(p.RemoteProtocolError, match="delete event text is not JSON"):
+        p.decode_delete_text("{")
+    assert p.encode_delete_text(p.DeleteText(9, True)) == '{"to":9,"by_host":true}'
+    assert p.encode_edit_text(p.EditText(9, "é")) == '{"to":9,"text":"é"}'  # UTF-8 as is, no escapes
