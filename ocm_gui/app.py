@@ -300,7 +300,7 @@ class App:
 
     def _build_menu(self) -> None:
         menubar = self.menubar = tk.Menu(self.root)
-        chat_menu = self.chat_menu = tk.Menu(menubar, tearoff=0)
+        chat_menu = self.chat_menu = tk.Menu(menubar, tearoff=0, postcommand=self._chat_menu_shown)
         accel = {key: key_label(key) for key in ("k", "w", "q", "o", "f")}
         chat_menu.add_command(label=_("Host a room…"), command=self.open_host_dialog)
         chat_menu.add_command(label=_("Join a room…"), command=self.open_join_dialog)
@@ -311,7 +311,9 @@ class App:
             label=_("Show me as away"), variable=self.directs.away_by_hand, command=self.directs.choose_away
         )
         chat_menu.add_command(label=_("Room topic…"), command=lambda: self._host_tool("ask_topic"))
+        self.host_tool_entries: tuple[int, ...] = (chat_menu.index("end") or 0,)
         chat_menu.add_command(label=_("Room password…"), command=lambda: self._host_tool("ask_password"))
+        self.host_tool_entries += (chat_menu.index("end") or 0,)
         chat_menu.add_separator()
         self.start_at_login = tk.BooleanVar(self.root, value=bool(self.settings.start_at_login))
         chat_menu.add_checkbutton(
@@ -1016,6 +1018,13 @@ class App:
             else:
                 self.show_start()
         self._update_title()
+
+    def _chat_menu_shown(self) -> None:
+        """The host's tools are offered to the host of the room shown, on a server that takes them."""
+        chat = self.shown_chat
+        hosting = chat is not None and not chat.room_closed and chat.client.is_host and chat.client.speaks_actions
+        for entry in self.host_tool_entries:
+            self.chat_menu.entryconfigure(entry, state="normal" if hosting else "disabled")
 
     def _host_tool(self, name: str) -> None:
         """The host's topic or password for the room shown (said why not to anyone else)."""

@@ -290,15 +290,23 @@ class Shot:
     # -- the picture
     def grab(self, windows, path: Path) -> tuple[int, int]:
         """Photograph a window (any widget in it), or several together (a tuple, the last one
-        in front and focused: a dialog over the main window), title bars included."""
+        in front and focused: a dialog over the main window), title bars included. A posted
+        tk.Menu among them (a context menu and its cascade) is taken as it is, over the windows."""
+        import tkinter as tk
+
         from PIL import ImageGrab
 
         wins = [w.winfo_toplevel() for w in (windows if isinstance(windows, (list, tuple)) else [windows])]
+        # A posted menu has no frame of its own (override-redirect): it is taken where it is, over the rest.
+        menus = [w for w in wins if isinstance(w, tk.Menu)]
+        wins = [w for w in wins if not isinstance(w, tk.Menu)]
         for win in wins:
             win.deiconify()
-            win.lift()
+            if not menus:
+                win.lift()
         front = wins[-1]
-        (front.focus_lastfor() or front).focus_force()  # where the scenario left the cursor
+        if not menus:
+            (front.focus_lastfor() or front).focus_force()  # where the scenario left the cursor
         front.update_idletasks()
         self.pump(
             lambda: all(win.winfo_viewable() and win.wm_frame() != hex(win.winfo_id()) for win in wins),
@@ -315,6 +323,7 @@ class Shot:
                 break
             previous = frames
             time.sleep(0.05)
+        frames += [(m.winfo_rootx(), m.winfo_rooty(), m.winfo_width(), m.winfo_height()) for m in menus]
         left = min(x for x, _y, _w, _h in frames)
         top = min(y for _x, y, _w, _h in frames)
         right = max(x + w for x, _y, w, _h in frames)
@@ -1015,6 +1024,120 @@ def mentions_dark(shot: Shot):
     shot.app.appearance.set_choice("dark")
     shot.pump(lambda: shot.app.appearance.palette is theme.DARK, "the dark palette")
     return chat
+
+
+def reply_lines(lang: str) -> dict[str, str]:
+    """What is said in the replies state: MEMBER asks, THIRD answers him, MEMBER corrects
+    himself and takes a line back, HOST (this window) is answering."""
+    if lang == "ja":
+        return {
+            "ask": "4時の打ち合わせの前に、スライドを見てもらえますか？",
+            "answer": "3時までに見ておきます！",
+            "room": "会議室は3階のBです",
+            "room-edited": "会議室は4階のBに変わりました",
+            "oops": "（間違えて送りました）",
+            "topic": "金曜のリリース準備 · 資料は共有フォルダーへ",
+            "writing": "ありがとう、私も2枚目だけ直します",
+        }
+    return {
+        "ask": "Could someone look over the slides before the four o'clock meeting?",
+        "answer": "On it, I'll send comments by three",
+        "room": "We're in room 3B",
+        "room-edited": "We're in room 4B now, 3B is taken",
+        "oops": "(sent to the wrong room, sorry)",
+        "topic": "Friday's release · notes in the shared folder",
+        "writing": "Thanks! I'll fix slide 2 myself",
+    }
+
+
+def seq_of(shot: Shot, chat, text: str) -> int:
+    """The room position of the message reading `text` in `chat`, once it is shown."""
+    return shot.pump(
+        lambda: next((seq for seq, (_who, said) in chat.scrollback.said.items() if said == text), None),
+        f"{text[:20]!r} placed",
+    )
+
+
+def replies_room(shot: Shot):
+    """HOST's room (this window) where a message has two reactions (one HOST's), a reply quotes
+    it, a message was edited, one deleted, the topic is set, and HOST writes a reply.
+    Returns the room's window and the asked message's position."""
+    chat, clients, _server, _relay = members_room(shot)
+    shot.size_window((980, 680))
+    need(chat, "message_actions")
+    lines = reply_lines(shot.lang)
+    bob, hanako = clients[MEMBER], clients[THIRD]
+    chat.client.set_topic(lines["topic"])
+    shot.pump(lambda: chat.heading.topic == lines["topic"], "the topic in the header")
+    say(shot, chat, bob, lines["ask"])
+    asked = seq_of(shot, chat, lines["ask"])
+    hanako.react(asked, "👍")
+    hanako.react(asked, "❤️")
+    chat.message_actions.toggle(asked, "👍")  # one's own: the accent colour
+    shot.pump(
+        lambda: (
+            sorted(chat.scrollback.reactions.get(asked, {}).get("👍", [])) == sorted([HOST, THIRD])
+            and chat.scrollback.reactions.get(asked, {}).get("❤️")
+        ),
+        "the two reactions",
+    )
+    hanako.reply(asked, lines["answer"])
+    seq_of(shot, chat, lines["answer"])
+    say(shot, chat, bob, lines["room"])
+    moved = seq_of(shot, chat, lines["room"])
+    bob.edit(moved, lines["room-edited"])
+    seq_of(shot, chat, lines["room-edited"])
+    say(shot, chat, bob, lines["oops"])
+    oops = seq_of(shot, chat, lines["oops"])
+    bob.delete(oops)
+    shot.pump(lambda: chat.scrollback.said.get(oops, ("", "x"))[1] == "", "the message deleted")
+    shot.settle(chat)
+    chat.message_actions.start_reply(asked)
+    chat.input.insert("1.0", lines["writing"])
+    chat.input.focus_set()
+    return chat, asked
+
+
+@scenario(
+    "replies",
+    "replies, reactions (one's own in the accent colour), an edit, a deletion, the topic in the "
+    "header, and a reply being written",
+)
+def replies(shot: Shot):
+    replies_room(shot)
+    return shot.root
+
+
+@scenario("replies-dark", "the same room with Appearance set to Dark")
+def replies_dark(shot: Shot):
+    from ocm_gui import theme
+
+    replies_room(shot)
+    shot.app.appearance.set_choice("dark")
+    shot.pump(lambda: shot.app.appearance.palette is theme.DARK, "the dark palette")
+    return shot.root
+
+
+@scenario("replies-menu", "a message's menu of the right mouse button, its React palette open")
+def replies_menu(shot: Shot):
+    chat, asked = replies_room(shot)
+    chat.message_actions.cancel()
+    chat.input.delete("1.0", "end")
+    text = chat.scrollback.text
+    start = text.tag_ranges(f"t{asked}")[0]
+    text.see(start)
+    shot.root.update_idletasks()
+    x, y, _w, h = text.bbox(f"{start} + 3c")
+    actions = chat.scrollback.actions
+    actions.post_menu(f"{start} + 3c", text.winfo_rootx() + x, text.winfo_rooty() + y + h)
+    menu = actions.menu
+    shot.pump(lambda: menu.winfo_viewable(), "the menu")
+    react = next(i for i in range(menu.index("end") + 1) if menu.type(i) == "cascade")
+    menu.activate(react)
+    menu.tk.call(menu, "postcascade", react)
+    submenu = shot.root.nametowidget(menu.entrycget(react, "menu"))
+    shot.pump(lambda: submenu.winfo_viewable(), "the React palette")
+    return shot.root, menu, submenu
 
 
 @scenario("direct-key-changed", "a person's key changed: said plainly, with the safety code to compare aloud")

@@ -199,3 +199,15 @@ def test_the_assignment_clients_view_of_each_action(plain_server, tmp_path):
     for client in (alice, bob):
         client.leave()
         client.direct.close()
+
+
+def test_the_hosts_removals_and_locks_are_kept_in_the_history_and_an_unknown_notice_is_no_error(tmp_path):
+    store = HistoryStore(tmp_path / "history.db")
+    conversation = store.conversation("fp", "id", room="r", server="s", me="ann")
+    recorder = RoomRecorder(store, conversation, "ann")
+    for seq, kind in ((2, ev.NoticeKind.REMOVED), (3, ev.NoticeKind.LOCKED), (4, ev.NoticeKind.UNLOCKED)):
+        assert recorder.saw(ev.Notice(seq, kind, "bob" if seq == 2 else "ann", "", 1000.0 + seq))
+    assert recorder.saw(ev.Notice(5, "a-kind-from-a-newer-version", "zed", "", 1005.0))  # shown, not kept
+    kept = [(line.seq, str(line.kind), line.sender) for _id, line in store.lines(conversation)]
+    assert kept == [(2, "removed", "bob"), (3, "locked", "ann"), (4, "unlocked", "ann")]
+    store.close()

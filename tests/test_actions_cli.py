@@ -38,11 +38,11 @@ def test_two_terminals_reply_react_edit_delete_and_the_host_removes_one(processe
     bob.type(f"/edit {theirs} not mine to edit")
     bob.expect(r"! Only its sender can change a message\.")
     alice.type(f"/edit {mine} who has the projector key? (room 4)")
-    bob.expect(
-        rf"\* alice edited \[{theirs}\] alice “who has the projector key\?”: who has the projector key\? \(room 4\)"
-    )
+    bob.expect(rf"\* alice edited \[{theirs}\]: who has the projector key\? \(room 4\)$")
     alice.type(f"/delete {mine}")
-    bob.expect(rf"\* alice deleted \[{theirs}\] alice “who has the projector key\? \(room 4\)”")
+    bob.expect(rf"\* alice deleted \[{theirs}\]$")
+    bob.type(f"/react {theirs} 👍")
+    bob.expect(r"! That message was deleted\.")
     bob.type("/reply 999 to nothing")
     bob.expect(r"! No message \[999\] here")
 
@@ -51,6 +51,28 @@ def test_two_terminals_reply_react_edit_delete_and_the_host_removes_one(processe
     alice.type("/remove bob")
     bob.expect(r"The host removed you from the room\.")
     alice.expect(r"\* The host removed bob from the room\.")
+    alice.type("/password s3cret")
+    alice.expect(r"\* alice set a password for the room\.")
+    # A newcomer who keeps history reads all of it, the removal and the lock included.
+    carol = processes(
+        "ocm_core.cli.chat",
+        "--server",
+        f"127.0.0.1:{port}",
+        "--join",
+        "office",
+        "--name",
+        "carol",
+        "--password",
+        "s3cret",
+        env=install(tmp_path, "carol"),
+    )
+    carol.expect(r"in room 'office'")
+    carol.expect(r"\* The host removed bob from the room\.")
+    carol.expect(r"\* alice set a password for the room\.")
+    carol.expect(r"\* Topic: Friday: demo day")
+    alice.type("still here?")
+    carol.expect(r"\[\d+\] alice: still here\?$")
+    assert not [line for line in carol.seen if "could not be shown" in line]
 
 
 def test_a_long_japanese_message_between_two_terminals_arrives_whole(processes, tmp_path):

@@ -66,7 +66,15 @@ class Numbered:
             number, said = self._number.get(seq), self._said.get(seq)
         if number is None or said is None:
             return _("an earlier message")
+        if not said[1]:
+            return f"[{number}] {said[0]} " + _("(message deleted)")
         return f"[{number}] {said[0]} “{excerpt(said[1], 40)}”"
+
+    def ref(self, seq: int) -> str:
+        """ "[3]" for a message shown here, or words for one that was not."""
+        with self._lock:
+            number = self._number.get(seq)
+        return f"[{number}]" if number is not None else _("an earlier message")
 
     def changed(self, seq: int, text: str) -> None:
         with self._lock:
@@ -118,8 +126,8 @@ class ActionTerminal:
             client.remove_member(rest)
             return ""
         if command == "/password":
-            client.set_password(rest)
-            return "* " + (_("Setting the room's password…") if rest else _("Taking the room's password away…"))
+            client.set_password(rest)  # the room's notice says it was done (or the refusal why not)
+            return ""
         return None
 
     def command_seq(self, number_text: str) -> int | str:
@@ -154,19 +162,36 @@ class ActionTerminal:
                 text = event.text + (" " + _("(edited)") if event.edited else "")
             line = f"[{_clock(event.time)}] [{number}] {event.sender}{answered}: {text}"
             return _("{line} (earlier)").format(line=line) if event.history else line
+        if isinstance(event, (ev.Reacted, ev.MessageEdited, ev.MessageDeleted, ev.TopicChanged)) and (
+            event.history and event.seq
+        ):
+            # Said before we came: the messages as shown already read as they are now.
+            if isinstance(event, ev.MessageEdited):
+                shown.changed(event.target, event.text)
+            elif isinstance(event, ev.MessageDeleted):
+                shown.changed(event.target, "")
+            return ""
         if isinstance(event, ev.Reacted):
             words = _("{name} reacted {emoji} to {message}") if event.on else _("{name} took back {emoji} on {message}")
             return "* " + words.format(name=event.name, emoji=event.emoji, message=shown.label(event.target))
         if isinstance(event, ev.MessageEdited):
-            line = "* " + _("{name} edited {message}").format(name=event.name, message=shown.label(event.target))
             shown.changed(event.target, event.text)
-            return line + f": {event.text}"
+            return (
+                "* "
+                + _("{name} edited {message}").format(name=event.name, message=shown.ref(event.target))
+                + (f": {event.text}")
+            )
         if isinstance(event, ev.MessageDeleted):
-            words = _("The host deleted {message}") if event.by_host else _("{name} deleted {message}")
-            return "* " + words.format(name=event.name, message=shown.label(event.target))
+            line = (
+                _("The host deleted {message}").format(message=shown.label(event.target))
+                if event.by_host
+                else _("{name} deleted {message}").format(name=event.name, message=shown.ref(event.target))
+            )
+            shown.changed(event.target, "")
+            return "* " + line
         if isinstance(event, ev.TopicChanged):
             if not event.topic:
-                return None if event.seq == 0 else "* " + _("{name} cleared the topic.").format(name=event.name)
+                return "" if event.seq == 0 else "* " + _("{name} cleared the topic.").format(name=event.name)
             return "* " + _("Topic: {topic}").format(topic=event.topic)
         if isinstance(event, ev.ActionRefused):
             return f"! {event.reason}"

@@ -175,6 +175,8 @@ class SentEcho:
             return self._line(own[0], seq, own[1])
 
 
+log = logging.getLogger(__name__)
+
 DISCOVER_SECONDS = 2.5
 
 
@@ -494,32 +496,45 @@ def _print_events(
             if client.closed:
                 return
             continue
-        if recorder is not None and getattr(event, "history", False):
-            if not recorder.saw(event):
-                continue  # printed in an earlier session
-            if recorder.caught_up(event):
-                event = dataclasses.replace(event, history=False)  # said while this person was away
-        elif recorder is not None:
-            recorder.saw(event)
-        host = (
-            f"[{client.server_host}]" if ":" in client.server_host else client.server_host
-        )  # as parse_address reads it
-        direct_line = direct.describe(event) if direct is not None else None
-        action_line = actions.describe(event) if actions is not None else None
-        if isinstance(event, ev.MessageSent):
-            line = echo.acknowledged(event.msg_id, event.seq)
-        elif direct_line is not None:
-            line = direct_line
-        elif action_line is not None:
-            line = action_line
-        else:
-            line = describe(event, room=client.room or "", server=f"{host}:{client.tcp_port}")
-        if line and isinstance(event, ev.ChatMessage) and named_me(event, client):
-            line = MENTION_MARK + line  # a line that names you, or everyone: found at a glance
-        if line:
-            print(line, flush=True)
-        if isinstance(event, (ev.RoomClosed, ev.SessionGone)):
-            print(_("Press Enter to quit."), flush=True)
+        try:
+            _print_event(event, client, echo, recorder, direct, actions)
+        except Exception:  # one event that cannot be shown must not end the terminal's output
+            log.exception("could not show %r", event)
+            print("! " + _("Something could not be shown; the chat goes on (details in the log)."), flush=True)
+
+
+def _print_event(
+    event: ev.AppEvent,
+    client: ChatClient,
+    echo: SentEcho,
+    recorder: RoomRecorder | None,
+    direct: DirectTerminal | None,
+    actions: ActionTerminal | None,
+) -> None:
+    if recorder is not None and getattr(event, "history", False):
+        if not recorder.saw(event):
+            return  # printed in an earlier session
+        if recorder.caught_up(event):
+            event = dataclasses.replace(event, history=False)  # said while this person was away
+    elif recorder is not None:
+        recorder.saw(event)
+    host = f"[{client.server_host}]" if ":" in client.server_host else client.server_host  # as parse_address reads it
+    direct_line = direct.describe(event) if direct is not None else None
+    action_line = actions.describe(event) if actions is not None else None
+    if isinstance(event, ev.MessageSent):
+        line = echo.acknowledged(event.msg_id, event.seq)
+    elif direct_line is not None:
+        line = direct_line
+    elif action_line is not None:
+        line = action_line
+    else:
+        line = describe(event, room=client.room or "", server=f"{host}:{client.tcp_port}")
+    if line and isinstance(event, ev.ChatMessage) and named_me(event, client):
+        line = MENTION_MARK + line  # a line that names you, or everyone: found at a glance
+    if line:
+        print(line, flush=True)
+    if isinstance(event, (ev.RoomClosed, ev.SessionGone)):
+        print(_("Press Enter to quit."), flush=True)
 
 
 def _direct_keys() -> DirectKeys | None:

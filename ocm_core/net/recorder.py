@@ -39,7 +39,11 @@ def line_from_event(event: ev.AppEvent, now: float) -> Line | None:
     if isinstance(event, ev.FileShared):
         return Line(event.seq, event.time, LineKind.FILE, event.sender, event.name, event.size, event.file_id)
     if isinstance(event, ev.Notice):
-        return Line(event.seq, event.time, LineKind(str(event.kind)), event.name, event.text)
+        try:
+            kind = LineKind(str(event.kind))
+        except ValueError:  # a notice from a newer version: shown, not kept
+            return None
+        return Line(event.seq, event.time, kind, event.name, event.text)
     if isinstance(event, ev.RoomClosed):
         return Line(None, now, LineKind.ENDED, "", event.reason)
     return None

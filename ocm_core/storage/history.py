@@ -79,6 +79,9 @@ class LineKind(enum.StrEnum):
     JOINED = "joined"
     LEFT = "left"
     TIMED_OUT = "timed_out"
+    REMOVED = "removed"  # the host removed the line's member
+    LOCKED = "locked"  # the host set a password
+    UNLOCKED = "unlocked"  # and took it away
     ENDED = "ended"
 
 

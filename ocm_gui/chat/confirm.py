@@ -32,7 +32,7 @@ class Confirm:
         frame.pack(fill="both", expand=True)
         self.label = ttk.Label(frame, text=question, wraplength=theme.scaled(win, 360), justify="left")
         self.label.grid(row=0, column=0, columnspan=2, sticky="w")
-        buttons = ttk.Frame(frame)
+        buttons = self.buttons = ttk.Frame(frame)
         buttons.grid(row=1, column=0, columnspan=2, sticky="e", pady=(pad, 0))
         self.yes_button = ttk.Button(buttons, text=yes, command=lambda: self._answer(True))
         self.yes_button.pack(side="left")
@@ -91,10 +91,14 @@ class AskText(Confirm):
             question=question,
             yes=yes,
             cancel=cancel,
-            on_answer=lambda ok: on_text(self.value.get().strip() if ok else None),
+            on_answer=lambda ok: on_text((self.value.get() if secret else self.value.get().strip()) if ok else None),
         )
+        # The line between the question and the buttons, and the button that takes it the default.
         self.entry = ttk.Entry(self.label.master, textvariable=self.value, show="•" if secret else "", width=40)
-        self.entry.grid(row=2, column=0, columnspan=2, sticky="ew", pady=(theme.scaled(self.win, 10), 0))
+        self.entry.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(theme.scaled(self.win, 10), 0))
+        self.buttons.grid_configure(row=2)
+        self.yes_button.configure(style="Accent.TButton")
+        self.cancel_button.configure(style="TButton")
         self.label.master.columnconfigure(0, weight=1)
         self.entry.bind("<Return>", lambda e: self._answer(True))
         self.entry.focus_set()

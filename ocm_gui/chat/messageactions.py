@@ -266,9 +266,12 @@ class MessageActions:
         elif isinstance(event, ev.MessageEdited):
             scrollback.set_text(event.target, event.text)
         elif isinstance(event, ev.MessageDeleted):
-            scrollback.set_text(event.target, "", deleted=True)
+            scrollback.set_text(event.target, "", deleted=True, by_host=event.by_host)
             if self.editing == event.target:
                 self.cancel()
+            elif self.replying == event.target:  # what was typed stays, to send as it is or not at all
+                self.replying = None
+                window.composer.show_hint(_("The message you were answering was deleted."))
         elif isinstance(event, ev.TopicChanged):
             window.heading.set_topic(event.topic)
             if event.seq and not event.history:

@@ -236,7 +236,10 @@ class Scrollback:
         t.tag_configure(QUOTE_TAG, foreground=theme.MUTED, font="OCMSmall")
         t.tag_configure("edited", foreground=theme.MUTED, font="OCMSmall")
         t.tag_configure("deleted", foreground=theme.MUTED, font="OCMNotice")
-        t.tag_configure(CHIP_TAG, font="OCMSmall", background=theme.OWN_BG)
+        # A reaction looks like a small button (a click toggles one's own): Retry's face, on any band.
+        t.tag_configure(
+            CHIP_TAG, font="OCMSmall", background=theme.RETRY_BG, relief="raised", borderwidth=max(1, px(1))
+        )
         t.tag_configure("minechip", foreground=theme.ACCENT)
         t.tag_configure("flash", background=theme.WARN_BG)
         # Above the quote, chip, edited and deleted fonts: emoji in a quote or a chip keep the emoji
@@ -350,6 +353,8 @@ class Scrollback:
             base,
         ]
         own_tags = (text_tag,) if text_tag else ()
+        if quote is not None:
+            self._group = None  # a message after a reply is not read as part of it
         segs = [] if grouped else head
         quoted = 0
         if quote is not None:
@@ -517,8 +522,9 @@ class Scrollback:
         self._later(FLASH_MS, lambda: self.text.tag_remove("flash", "1.0", "end"))
         return True
 
-    def set_text(self, seq: int, text: str, *, deleted: bool = False) -> bool:
-        """Message `seq` now reads `text` (edited), or is gone (`deleted`); False if not shown."""
+    def set_text(self, seq: int, text: str, *, deleted: bool = False, by_host: bool = False) -> bool:
+        """Message `seq` now reads `text` (edited), or is gone (`deleted`, `by_host`: the host took
+        it); the replies quoting it say so too. False if it is not shown."""
         tag = f"t{seq}"
         if not self.text.tag_ranges(tag):
             return False
@@ -539,7 +545,8 @@ class Scrollback:
         self.text.delete(start, end)
         segments: list
         if deleted:
-            segments = [_("message deleted"), kept + ("deleted", tag)]
+            gone = _("message deleted by the host") if by_host else _("message deleted")
+            segments = [gone, kept + ("deleted", tag)]
         else:
             first, *rest = with_break_opportunities(text).split("\n")
             segments = text_segments(first, kept + (tag,))
@@ -559,7 +566,22 @@ class Scrollback:
         self.text.configure(state="disabled")
         new_lines = "".join(segments[0::2]).count("\n")
         self._lines_changed(line, new_lines - old_lines)
+        self._requote(seq)
         return True
+
+    def _requote(self, seq: int) -> None:
+        """The replies to message `seq` quote it as it is now (edited, or deleted: its text gone)."""
+        tag = f"q{seq}"
+        ranges = self.text.tag_ranges(tag)
+        if not ranges:
+            return
+        quote = for_tk(with_break_opportunities(self.quote_line(seq)))
+        self.text.configure(state="normal")
+        for start, end in reversed(list(zip(ranges[::2], ranges[1::2]))):
+            kept = tuple(t for t in self.text.tag_names(start) if t not in (EMOJI_TAG, BREAK_TAG))
+            self.text.delete(start, end)
+            self.text.insert(start, quote, kept)
+        self.text.configure(state="disabled")
 
     def _lines_changed(self, line: int, delta: int) -> None:
         """The entry holding `line` now takes `delta` more lines (an edit with more or fewer)."""
@@ -594,7 +616,7 @@ class Scrollback:
             segments += [
                 " ",
                 ("entry", MARK_TAG, f"rs{seq}"),
-                f"{emoji} {len(who)}",
+                f"{emoji}{NBSP}{len(who)}",  # one chip: never its count alone on the next line
                 look + ("entry", MARK_TAG, chip, f"rs{seq}"),
             ]
         segments[0::2] = map(for_tk, segments[0::2])

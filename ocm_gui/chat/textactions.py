@@ -19,6 +19,7 @@ from typing import Literal
 from ocm_core.i18n import _
 from ocm_gui import theme
 from ocm_gui.chat.chatlines import link_target, menu_keys
+from ocm_gui.text.emoji import emoji_family, emoji_font, emoji_spans
 from ocm_gui.text.linebreak import BREAK_TAG
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,11 @@ class TextActions:
         for label, state, action in self.menu_items(index):
             if isinstance(action, list):
                 submenu = tk.Menu(self.menu, tearoff=0)
+                family = emoji_family(self.text)
                 for sub_label, sub_state, sub_action in action:
-                    submenu.add_command(label=sub_label, state=sub_state, command=sub_action)
+                    # An emoji in the emoji font: in the menu's own font ❤️ 😂 draw as black outlines.
+                    font = emoji_font(self.text, family) if family and emoji_spans(sub_label) else ""
+                    submenu.add_command(label=sub_label, state=sub_state, command=sub_action, font=font)
                 self.menu.add_cascade(label=label, state=state, menu=submenu)
             else:
                 self.menu.add_command(label=label, state=state, command=action)

@@ -23,9 +23,9 @@ def test_a_rooms_reply_reaction_edit_and_deletion_through_the_app_and_its_histor
     assert "↪ bob: who has the projector key?" in chat.transcript()
 
     bob.react(sent.seq, "👍")
-    pump(root, lambda: "👍 1" in chat.transcript(), what="bob's reaction")
+    pump(root, lambda: "👍\xa01" in chat.transcript(), what="bob's reaction")
     chat.message_actions.toggle(sent.seq, "👍")
-    pump(root, lambda: "👍 2" in chat.transcript(), what="ann's reaction too")
+    pump(root, lambda: "👍\xa02" in chat.transcript(), what="ann's reaction too")
     bob.edit(sent.seq, "who has the projector key? (room 4)")
     pump(root, lambda: "(room 4) (edited)" in chat.transcript(), what="the edit")
     history = chat.recorder.store

@@ -74,16 +74,16 @@ def test_reactions_edits_and_deletions_change_the_message_in_place(root, make_ch
         ev.Reacted(6, 3, "cy", "🎉", True, now),
     ):
         chat.client.events.put(event)
-    pump(root, lambda: "🎉 1" in chat.transcript(), what="the reactions")
-    assert "meeting at 3 👍 2 🎉 1" in chat.transcript()
+    pump(root, lambda: "🎉\xa01" in chat.transcript(), what="the reactions")
+    assert "meeting at 3 👍\xa02 🎉\xa01" in chat.transcript()
     chips = chat.text.tag_ranges("minechip")
-    assert chat.text.get(*chips) == "👍 2"  # ann's own is marked
+    assert chat.text.get(*chips) == "👍\xa02"  # ann's own is marked
     chat.message_actions.toggle(3, "👍")  # a second click takes hers back
     assert chat.client.acted[-1] == ("unreact", 3, "👍")
     chat.client.events.put(ev.MessageEdited(7, 3, "bob", "meeting at 4\nin room 2", now))
     pump(root, lambda: "meeting at 4" in chat.transcript(), what="the edit")
     shown = chat.transcript()
-    assert "meeting at 3" not in shown and "in room 2 (edited) 👍 2 🎉 1" in shown
+    assert "meeting at 3" not in shown and "in room 2 (edited) 👍\xa02 🎉\xa01" in shown
     chat.client.events.put(ev.MessageDeleted(8, 3, "bob", False, now))
     pump(root, lambda: "message deleted" in chat.transcript(), what="the deletion")
     assert "meeting at 4" not in chat.transcript() and "👍" not in chat.transcript()
@@ -172,5 +172,50 @@ def test_a_room_opened_again_shows_its_kept_lines_with_their_reactions_edits_and
     recorder = RoomRecorder(store, conversation, "ann")
     chat = make_chat(FakeClient(username="ann", members=("ann", "bob")), recorder=recorder)
     shown = chat.transcript()
-    assert "plan v2 (edited) 👍 1" in shown and "↪ bob: plan v2" in shown and "message deleted" in shown
+    assert "plan v2 (edited) 👍\xa01" in shown and "↪ bob: plan v2" in shown and "message deleted" in shown
     store.close()
+
+
+def test_a_replys_quote_follows_the_edit_and_the_deletion_of_what_it_quotes(root, make_chat):
+    chat = make_chat(FakeClient(username="ann", members=("ann", "bob")))
+    now = time.time()
+    chat.client.events.put(ev.ChatMessage(3, "bob", "my address is 12 Example Street", now))
+    chat.client.events.put(ev.ChatMessage(4, "cy", "noted", now, reply_to=3))
+    chat.client.events.put(ev.ChatMessage(5, "cy", "a line of its own", now))
+    pump(root, lambda: "of its own" in chat.transcript(), what="the lines")
+    assert "↪ bob: my address is 12 Example Street" in chat.transcript()
+    after_reply = index_of(chat, "a line of its own")
+    assert "grouped" not in chat.text.tag_names(after_reply)  # not read as part of the reply
+    chat.client.events.put(ev.MessageEdited(6, 3, "bob", "my address is on file", now))
+    pump(root, lambda: "↪ bob: my address is on file" in chat.transcript(), what="the quote edited")
+    chat.input.insert("1.0", "thanks")
+    chat.message_actions.start_reply(3)
+    chat.client.events.put(ev.MessageDeleted(7, 3, "hal", True, now))
+    pump(root, lambda: "message deleted by the host" in chat.transcript(), what="the deletion")
+    shown = chat.transcript()
+    assert "Example Street" not in shown and "on file" not in shown and "↪ bob: message deleted" in shown
+    assert chat.message_actions.replying is None and chat.input_text() == "thanks"
+    assert chat.hint.cget("text") == "The message you were answering was deleted."
+
+
+def test_the_host_tools_dialogs_put_the_line_above_their_buttons(root, make_chat):
+    chat = make_chat(FakeClient(username="ann", members=("ann", "bob"), host_name="ann"))
+    chat.message_actions.ask_password()
+    root.update()
+    asked = chat.message_actions._question
+    assert asked.entry.grid_info()["row"] == 1 and asked.buttons.grid_info()["row"] == 2
+    assert str(asked.yes_button.cget("style")) == "Accent.TButton"
+    asked.value.set("  spaced  ")
+    asked.yes_button.invoke()
+    assert chat.client.acted[-1] == ("password", "  spaced  ")  # a password is taken as typed
+
+
+def test_the_chat_menu_offers_the_host_tools_to_the_host_alone(app, root):
+    host = app.open_chat(FakeClient(room="a", username="ann", members=("ann", "bob"), host_name="ann"))
+    app.show_room(host)
+    app._chat_menu_shown()
+    assert {str(app.chat_menu.entrycget(i, "state")) for i in app.host_tool_entries} == {"normal"}
+    member = app.open_chat(FakeClient(room="b", username="ann", members=("ann", "bob"), host_name="bob"))
+    app.show_room(member)
+    app._chat_menu_shown()
+    assert {str(app.chat_menu.entrycget(i, "state")) for i in app.host_tool_entries} == {"disabled"}
