@@ -65,7 +65,10 @@ def test_a_message_must_be_there_and_be_a_message():
     # older than the buffer: a reply is taken (the member's app has it), nothing else is
     assert ruling(book, ActionKind.REPLY, target=2, oldest=3) is None
     assert ruling(book, ActionKind.REACT, target=2, oldest=3).reason == "that message is no longer on the server"
-    assert ruling(book, ActionKind.REPLY, target=3, oldest=3).code is ErrorCode.NO_SUCH_MESSAGE
+    assert ruling(book, ActionKind.REPLY, target=3, oldest=3).reason == "that message is not in this room"
+    assert ruling(book, ActionKind.REACT, target=3, oldest=3).reason == "that message is not in this room"
+    first = book_with(Said(1, "bob", THEIRS, 1000.0, "the first"))
+    assert ruling(first, ActionKind.REACT, target=1, text="👍") is None
 
 
 def test_a_deleted_message_takes_nothing_more():
@@ -168,6 +171,10 @@ def test_an_excerpt_is_one_line_and_marked_when_cut():
 def test_each_action_reads_as_a_line_to_an_older_client(kind, text, by_host, line):
     target = Said(5, "bob", THEIRS, 0.0, "lunch?")
     assert fallback_text(kind, text, target, by_host=by_host) == line
+
+
+def test_a_deletion_is_its_senders_unless_said_otherwise():
+    assert fallback_text(ActionKind.DELETE, "", Said(5, "bob", THEIRS, 0.0, "x")) == "(deleted a message)"
 
 
 def test_a_line_about_a_message_the_server_no_longer_holds():
