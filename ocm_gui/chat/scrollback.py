@@ -51,6 +51,7 @@ from ocm_gui.text.linebreak import (
     spaces_for_breaks,
     with_break_opportunities,
 )
+from ocm_gui.text.tooltip import Tooltip
 
 SCROLLBACK_LINES = 5000  # oldest whole entries are dropped past this many lines
 UNREAD_TAG = "unread"
@@ -196,6 +197,10 @@ class Scrollback:
         self._configure_tags()
         # After the tags: its link tag wins. A sender's name offers a direct message.
         self.actions = TextActions(self.text, open_url=open_url, on_message=on_message, message_items=message_items)
+        # Who reacted: the names behind the reaction under the pointer.
+        self._hovered_chip: tuple[int, str] | None = None
+        self.chip_tooltip = Tooltip(self.text, self._chip_names)
+        self.text.bind("<Motion>", self._chip_hovered, add="+")
 
     def _configure_tags(self) -> None:
         t = self.text
@@ -646,6 +651,28 @@ class Scrollback:
             if tag in self._chips:
                 return self._chips[tag]
         return None
+
+    def _chip_hovered(self, event) -> None:
+        chip = self.chip_at(f"@{event.x},{event.y}")
+        if chip != self._hovered_chip:
+            self._hovered_chip = chip
+            self.chip_tooltip.hide()
+            if chip is not None:
+                self.chip_tooltip._schedule(event)
+
+    def _chip_names(self) -> str:
+        """ "👍 ann, bob" for the reaction under the pointer ("": none there)."""
+        if self._hovered_chip is None:
+            return ""
+        seq, emoji = self._hovered_chip
+        who = self.reactions.get(seq, {}).get(emoji, [])
+        return f"{emoji} " + _(", ").join(who) if who else ""
+
+    def show_chip_names(self, seq: int, emoji: str) -> str:
+        """Show who reacted with `emoji` to message `seq` at once (as hovering would), for tests."""
+        self._hovered_chip = (seq, emoji)
+        self.chip_tooltip.show()
+        return self.chip_tooltip.shown_text()
 
     def _on_chip_click(self, event) -> str:
         found = self.chip_at(f"@{event.x},{event.y}")

@@ -219,3 +219,19 @@ def test_the_chat_menu_offers_the_host_tools_to_the_host_alone(app, root):
     app.show_room(member)
     app._chat_menu_shown()
     assert {str(app.chat_menu.entrycget(i, "state")) for i in app.host_tool_entries} == {"disabled"}
+
+
+def test_hovering_a_reaction_shows_who_reacted(root, make_chat):
+    chat = make_chat(FakeClient(username="ann", members=("ann", "bob", "cy")))
+    now = time.time()
+    chat.client.events.put(ev.ChatMessage(3, "bob", "pizza friday?", now))
+    chat.client.events.put(ev.Reacted(4, 3, "cy", "🍕", True, now))
+    chat.client.events.put(ev.Reacted(5, 3, "ann", "🍕", True, now))
+    pump(root, lambda: "🍕\xa02" in chat.transcript(), what="the reactions")
+    assert chat.scrollback.show_chip_names(3, "🍕") == "🍕 cy, ann"
+    chat.scrollback.chip_tooltip.hide()
+    x, y, _w, h = chat.text.bbox(chat.text.tag_ranges(next(iter(chat.scrollback._chips)))[0])
+    chat.text.event_generate("<Motion>", x=x + 2, y=y + h // 2)
+    assert chat.scrollback._hovered_chip == (3, "🍕")
+    chat.scrollback.chip_tooltip.show()  # what the hover's delay then does
+    assert chat.scrollback.chip_tooltip.shown_text() == "🍕 cy, ann"
