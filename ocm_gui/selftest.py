@@ -74,6 +74,19 @@ def check_pictures() -> int:
     return len(kinds)
 
 
+def check_emoji_names() -> int:
+    """Loads the emoji picker's names (the `emoji` package's data files, which a build can
+    lose) and finds one in English and in Japanese; how many the picker offers."""
+    with _step("loading the emoji names"):
+        from ocm_core.sansio import emojinames
+
+        if "👍" not in emojinames.search("thumbs", "en") or "🐱" not in emojinames.search("ねこ", "ja"):
+            raise LookupError("the emoji names are not all there")
+        offered = len(emojinames.offered())
+    log.info("the emoji picker offers %d emoji", offered)
+    return offered
+
+
 def check_notifications() -> str:
     """Loads the desktop-notification library and this platform's backend (D-Bus, WinRT or
     macOS's, imported lazily by the library, so a build can lose them); asks no service."""
@@ -240,10 +253,11 @@ def run(timeout: float = 10.0) -> str:
     modules = check_imports()
     tcl = check_tcl()
     pictures = check_pictures()
+    emoji = check_emoji_names()
     notifications = check_notifications()
     tray = check_tray()
     chat = check_chat(timeout)
     return (
         f"{chat}; {modules} modules import; Tcl {tcl} starts; {pictures} picture types decode; "
-        f"notifications through {notifications}; tray icon through {tray}"
+        f"{emoji} emoji named; notifications through {notifications}; tray icon through {tray}"
     )
