@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any, cast
 
 from ocm_core import __version__, errors, i18n
 from ocm_core.cli.actions import ActionTerminal, actions_help
@@ -515,7 +516,7 @@ def _print_event(
         if not recorder.saw(event):
             return  # printed in an earlier session
         if recorder.caught_up(event):
-            event = dataclasses.replace(event, history=False)  # said while this person was away
+            event = dataclasses.replace(cast(Any, event), history=False)  # said while this person was away
     elif recorder is not None:
         recorder.saw(event)
     host = f"[{client.server_host}]" if ":" in client.server_host else client.server_host  # as parse_address reads it
