@@ -330,3 +330,20 @@ def history_moved_text(path: str) -> str:
 
 STANDING_ROOM_ENDED = "the server no longer holds this room"
 SERVER_SENTENCES[STANDING_ROOM_ENDED] = N_("The server no longer holds this room.")
+
+
+# --- files and folders -------------------------------------------------------------------
+
+
+def folder_text(files: int, size: int) -> str:
+    """What a shared folder holds, as a person reads it: "folder, 12 files, 3.4 MB"."""
+    if not files:  # a count the server did not pass on
+        return _("folder, {size}").format(size=size_text(size))
+    return ngettext("folder, {n} file, {size}", "folder, {n} files, {size}", files).format(
+        n=files, size=size_text(size)
+    )
+
+
+def folder_name(name: str) -> str:
+    """A shared folder's name as a person knows it: its archive's name without \".zip\"."""
+    return name[:-4] if name.lower().endswith(".zip") else name

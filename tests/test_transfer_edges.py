@@ -524,7 +524,7 @@ class DiskThatFails(FileStore):
         super().__init__(root)
         self.full, self.commit_error = full, commit_error
 
-    def begin(self, room, sender, name, size, mime):
+    def begin(self, room, sender, name, size, mime, files=0):
         upload = super().begin(room, sender, name, size, mime)
         if self.full:
             os.symlink("/dev/full", upload.part)

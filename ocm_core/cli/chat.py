@@ -29,11 +29,14 @@ from ocm_core.net.recorder import DirectRecorder, RoomRecorder, conversation_for
 from ocm_core.paths import downloads_dir
 from ocm_core.sansio import events as ev
 from ocm_core.sansio.mentions import mentions_me
+from ocm_core.storage.folders import FolderSummary
 from ocm_core.storage.history import HistoryStore, Line, fold
-from ocm_core.wire import InviteLink, parse_link
+from ocm_core.wire import FileInfo, InviteLink, parse_link
 from ocm_core.words import (
     conversation_title,
     event_words,
+    folder_name,
+    folder_text,
     history_moved_text,
     host_not_answering_text,
     line_words,
@@ -262,8 +265,28 @@ class ProgressPrinter:
 
 def file_help() -> str:
     return _(
-        "/send PATH shares a file, /files lists the room's files, /get ID [FOLDER] saves one (to Downloads by default)."
+        "/send PATH shares a file or a folder, /files lists the room's files, "
+        "/get ID [FOLDER] saves one (to Downloads by default)."
     )
+
+
+def _listed(info: FileInfo) -> str:
+    if info.is_folder:
+        name, what = folder_name(info.name), folder_text(info.files, info.size)
+    else:
+        name, what = info.name, size_text(info.size)
+    return _("{id}  {name} ({size}) from {sender}").format(
+        id=info.file_id, name=name, size=what, sender=info.sender or "?"
+    )
+
+
+def _told_packed(summary: FolderSummary) -> None:
+    line = "  " + _("{name}: {what}").format(name=summary.name, what=folder_text(summary.files, summary.bytes))
+    if summary.skipped:
+        line += " " + ngettext(
+            "({n} link or special file left out)", "({n} links or special files left out)", len(summary.skipped)
+        ).format(n=len(summary.skipped))
+    print(line, flush=True)
 
 
 def file_command(client: ChatClient, text: str) -> str | None:
@@ -275,41 +298,41 @@ def file_command(client: ChatClient, text: str) -> str | None:
         files = client.list_files()
         if not files:
             return "* " + _("No files shared in this room yet.")
-        return "\n".join(
-            "* "
-            + _("{id}  {name} ({size}) from {sender}").format(
-                id=f.file_id, name=f.name, size=size_text(f.size), sender=f.sender or "?"
-            )
-            for f in files
-        )
+        return "\n".join("* " + _listed(f) for f in files)
     if command == "/send" and rest:
         path = rest.strip('"')
-        _in_background(
-            lambda: (
-                "* "
-                + _("Shared {path} (id {id}).").format(
-                    path=path, id=client.send_file(path, ProgressPrinter(_("sending {path}").format(path=path)))
+        progress = ProgressPrinter(_("sending {path}").format(path=path))
+        if Path(path).expanduser().is_dir():
+            tree = Path(path).expanduser()
+            _in_background(
+                lambda: (
+                    "* "
+                    + _("Shared {path} (id {id}).").format(
+                        path=path, id=client.send_folder(tree, progress, packed=_told_packed)
+                    )
                 )
             )
-        )
+        else:
+            _in_background(
+                lambda: "* " + _("Shared {path} (id {id}).").format(path=path, id=client.send_file(path, progress))
+            )
         return "* " + _("Sending {path}…").format(path=path)
     if command == "/get" and rest:
         file_id, _space, folder = rest.partition(" ")
         target = folder.strip().strip('"') or str(downloads_dir())
-        _in_background(
-            lambda: (
-                "* "
-                + _("Saved {path}.").format(
-                    path=client.download(
-                        file_id, _folder(target), ProgressPrinter(_("receiving {id}").format(id=file_id))
-                    )
-                )
-            )
-        )
+        _in_background(lambda: "* " + _("Saved {path}.").format(path=_fetch(client, file_id, _folder(target))))
         return "* " + _("Fetching {id} into {folder}…").format(id=file_id, folder=target)
     if command in ("/send", "/get"):
         return "! " + file_help()
     return None
+
+
+def _fetch(client: ChatClient, file_id: str, target: Path) -> Path:
+    """A folder is saved as a folder, anything else as a file."""
+    progress = ProgressPrinter(_("receiving {id}").format(id=file_id))
+    if any(f.file_id == file_id and f.is_folder for f in client.list_files()):
+        return client.download_folder(file_id, target, progress)
+    return client.download(file_id, target, progress)
 
 
 def _folder(path: str) -> Path:

@@ -32,7 +32,7 @@ from ocm_core.crypto.identity import (
 from ocm_core.crypto.sealed import SealedChannel, key_proof
 from ocm_core.i18n import _, as_sentence
 from ocm_core.net import client_files
-from ocm_core.net.client_files import Progress
+from ocm_core.net.client_files import Packed, Progress
 from ocm_core.net.direct import DirectKeys
 from ocm_core.net.request import ServerLink
 from ocm_core.sansio import events as ev
@@ -291,6 +291,25 @@ class ChatClient:
         whole and checked. FileShared follows on the queue, as for every member.
         `progress(done, total)` is called as bytes go; returning False cancels (TransferCancelled)."""
         return client_files.upload(self.link, self.file_credentials(), Path(path), progress)
+
+    def send_folder(
+        self, path: str | os.PathLike, progress: Progress | None = None, *, packed: Packed | None = None
+    ) -> str:
+        """Share the folder at `path` as one item (its tree, empty folders too; links and
+        special files left out); return its file id. `packed` is told what the folder holds
+        (a `FolderSummary`) before its bytes go. A folder over 10,000 files or the size cap
+        is refused (BadRequest, with a sentence) before anything is sent."""
+        return client_files.upload_folder(self.link, self.file_credentials(), Path(path), progress, packed)
+
+    def download_folder(
+        self, file_id: str, destination_dir: str | os.PathLike, progress: Progress | None = None
+    ) -> Path:
+        """Fetch a shared folder and save it as a new folder in `destination_dir` ("name (1)"
+        if taken); return its path. An archive with an unsafe name, a link, too many files or
+        bytes is refused whole (TransferFailed, with a sentence) and nothing is left."""
+        return client_files.download_folder(
+            self.link, self.file_credentials(), file_id, Path(destination_dir), progress
+        )
 
     def download(self, file_id: str, destination: str | os.PathLike, progress: Progress | None = None) -> Path:
         """Fetch a shared file into `destination`: a folder (the file keeps its name, made

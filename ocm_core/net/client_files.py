@@ -14,6 +14,7 @@ import mimetypes
 import os
 import socket
 import ssl
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,8 +29,10 @@ from ocm_core.net.request import (
     read_message,
     retry_while_busy,
 )
-from ocm_core.storage.filenames import claim_unique
+from ocm_core.storage import folders
+from ocm_core.storage.filenames import claim_unique, safe_name
 from ocm_core.wire import Operation, State
+from ocm_core.wire.files import FOLDER_MIME
 
 if TYPE_CHECKING:
     from ocm_core.crypto.tls import TlsClientStream
@@ -41,6 +44,7 @@ BUSY_WAIT = 60.0  # how long a transfer keeps asking a server whose transfer slo
 IDLE_TIMEOUT = 30.0  # a transfer that moves no byte for this long has failed
 
 Progress = Callable[[int, int], "bool | None"]  # (bytes done, bytes in all); False cancels
+Packed = Callable[[folders.FolderSummary], object]  # told what a folder holds once it is packed
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 
@@ -87,7 +91,12 @@ def upload(
     *,
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
+    name: str = "",
+    mime: str = "",
+    files: int = 0,
 ) -> str:
+    """Share the file at `path` as `name` (default: its own) of type `mime` (default: guessed
+    from the name); `files` is a folder's count, for a folder's archive."""
     room, token, proof = credentials
     try:
         source = open(path, "rb")
@@ -96,7 +105,8 @@ def upload(
         raise errors.BadRequest(
             _("Cannot read {path} ({error}); choose another file.").format(path=path, error=exc.strerror or exc)
         ) from None
-    request = p.FileRequest(token, proof, path.name, size, guess_mime(path.name))
+    name = name or path.name
+    request = p.FileRequest(token, proof, name, size, mime or guess_mime(name), files=files)
     with source:
         sock, stream = _open(link, Operation.UPLOAD, room, p.encode_file_request(request), sleep, clock)
         with sock:
@@ -145,6 +155,82 @@ def _raise_answer_if_any(stream: TlsClientStream) -> None:
     check_status(header, message)
 
 
+def upload_folder(
+    link: ServerLink,
+    credentials: Credentials,
+    folder: Path,
+    progress: Progress | None,
+    packed: Packed | None = None,
+    *,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> str:
+    """Share a folder as one item: packed into a ZIP in a temporary folder (deleted after),
+    sent as "<name>.zip" of type FOLDER_MIME with its count of files."""
+    with tempfile.TemporaryDirectory(prefix="ocm-folder-") as scratch:
+        archive = Path(scratch) / "folder.zip"
+        try:
+            summary = folders.pack(folder, archive)
+        except folders.FolderRefused as exc:
+            raise errors.BadRequest(str(exc)) from None
+        except OSError as exc:
+            raise errors.BadRequest(
+                _("Cannot pack {path} ({error}); check the folder and the free space.").format(
+                    path=folder, error=exc.strerror or exc
+                )
+            ) from None
+        if packed is not None:
+            packed(summary)
+        return upload(
+            link,
+            credentials,
+            archive,
+            progress,
+            sleep=sleep,
+            clock=clock,
+            name=safe_name(summary.name + ".zip"),  # a 255-byte name loses letters, not ".zip"
+            mime=FOLDER_MIME,
+            files=summary.files,
+        )
+
+
+def download_folder(
+    link: ServerLink,
+    credentials: Credentials,
+    file_id: str,
+    destination: Path,
+    progress: Progress | None,
+    *,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> Path:
+    """Fetch a shared folder and save it as a new folder in `destination` ("name (1)" if
+    the name is taken). The archive waits in a hidden temporary folder there, deleted after;
+    a refused or broken archive leaves nothing."""
+    try:
+        scratch = tempfile.TemporaryDirectory(prefix=".ocm-folder-", dir=destination)
+    except OSError as exc:
+        raise errors.BadRequest(
+            _("Cannot write in {folder} ({error}); choose another folder.").format(
+                folder=destination, error=exc.strerror or exc
+            )
+        ) from None
+    with scratch:
+        archive, info = _fetch(link, credentials, file_id, Path(scratch.name), progress, sleep=sleep, clock=clock)
+        if not info.is_folder:
+            raise errors.BadRequest(_("{name} is a file, not a folder; save it as a file.").format(name=info.name))
+        try:
+            return folders.unpack(archive, destination, max_bytes=max(folders.MAX_FOLDER_BYTES, info.size))
+        except folders.FolderRefused as exc:
+            raise errors.TransferFailed(str(exc)) from None
+        except OSError as exc:
+            raise errors.TransferFailed(
+                _("Could not save the folder ({error}); check the folder and its free space.").format(
+                    error=exc.strerror or exc
+                )
+            ) from None
+
+
 def download(
     link: ServerLink,
     credentials: Credentials,
@@ -155,6 +241,21 @@ def download(
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
 ) -> Path:
+    return _fetch(link, credentials, file_id, destination, progress, sleep=sleep, clock=clock)[0]
+
+
+def _fetch(
+    link: ServerLink,
+    credentials: Credentials,
+    file_id: str,
+    destination: Path,
+    progress: Progress | None,
+    *,
+    sleep: Sleep,
+    clock: Clock,
+) -> tuple[Path, p.FileInfo]:
+    """Download into `destination` (a folder, or the file path to replace); return where
+    the file went and the server's description of it."""
     room, token, proof = credentials
     if not p.is_file_id(file_id):
         raise errors.NoSuchFile(_("'{id}' is not a file id; /files lists the room's files.").format(id=file_id))
@@ -200,7 +301,7 @@ def download(
             if partial != final:
                 os.replace(partial, final)
             finished = True
-            return final
+            return final, info
         except TimeoutError:
             raise errors.TransferFailed(_("The server stopped sending the file; download it again.")) from None
         except (ConnectionError, ssl.SSLError) as exc:

@@ -275,7 +275,7 @@ class FileTransfers:
         try:
             request, token, sender = self._member(message, ip)
             held.enter_context(self._member_slot(token))
-            upload = self.files.begin(room, sender, request.name, request.size, request.mime)
+            upload = self.files.begin(room, sender, request.name, request.size, request.mime, request.files)
         except ProtocolError as exc:
             return self._answer(stream, op, room, Status.BAD_REQUEST, exc.reason)
         except RegistryError as exc:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ocm_core.wire.files import FOLDER_MIME
+
 
 @dataclass(frozen=True)
 class AppEvent:
@@ -68,6 +70,11 @@ class FileShared(AppEvent):
     mime: str
     time: float
     history: bool = False
+    files: int = 0  # a folder's count of files (wire.FOLDER_MIME); 0 for a file
+
+    @property
+    def is_folder(self) -> bool:
+        return self.mime == FOLDER_MIME
 
 
 @dataclass(frozen=True)

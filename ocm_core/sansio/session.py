@@ -642,7 +642,15 @@ class ClientSession:
                 return
             out.events.append(
                 ev.FileShared(
-                    event.seq, info.file_id, info.name, info.size, info.sender, info.mime, when, event.history
+                    event.seq,
+                    info.file_id,
+                    info.name,
+                    info.size,
+                    info.sender,
+                    info.mime,
+                    when,
+                    event.history,
+                    files=info.files,
                 )
             )
             return

@@ -41,6 +41,7 @@ class Upload:
     mime: str
     sender: str
     part: Path
+    files: int = 0  # a folder's count of files (wire.FOLDER_MIME), passed on to the FILE event
 
 
 class FileStore:
@@ -103,7 +104,7 @@ class FileStore:
 
     # --- uploads --------------------------------------------------------------------------
 
-    def begin(self, room: str, sender: str, name: str, size: int, mime: str) -> Upload:
+    def begin(self, room: str, sender: str, name: str, size: int, mime: str, files: int = 0) -> Upload:
         """Reserve space for a file; RegistryError (with a sentence) when a cap forbids it."""
         if size > self.max_file_bytes:
             raise RegistryError(
@@ -133,11 +134,12 @@ class FileStore:
             mime or "application/octet-stream",
             sender,
             directory / f"{file_id}.part",
+            files,
         )
 
     def commit(self, upload: Upload, sha256: str) -> FileInfo:
         """The upload's bytes are all there and checked: keep it as a file."""
-        info = FileInfo(upload.file_id, upload.name, upload.size, upload.mime, upload.sender, sha256)
+        info = FileInfo(upload.file_id, upload.name, upload.size, upload.mime, upload.sender, sha256, upload.files)
         final = upload.part.with_name(upload.file_id)
         try:
             final.with_suffix(".json").write_text(json.dumps(p.file_to_json(info), ensure_ascii=False), "utf-8")

@@ -18,6 +18,8 @@ FILE_DIGEST_SIZE = 32
 FILE_ID_BYTES = 16  # hex characters of a file id
 MAX_FILE_NAME_BYTES = 255
 MAX_MIME_BYTES = 100
+FOLDER_MIME = "application/x-ocm-folder+zip"  # a folder shared as one item: a ZIP of its tree
+MAX_FOLDER_FILES = 10_000
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class FileInfo:
     mime: str
     sender: str = ""
     sha256: str = ""  # hex; in a DOWNLOAD's completion, so the client can check what arrives
+    files: int = 0  # a folder's count of files (mime FOLDER_MIME); 0 for a file
+
+    @property
+    def is_folder(self) -> bool:
+        return self.mime == FOLDER_MIME
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class FileRequest:
     size: int = 0
     mime: str = ""
     file_id: str = ""
+    files: int = 0  # UPLOAD of a folder: how many files it holds
 
 
 def is_file_id(text: str) -> bool:
@@ -54,6 +62,8 @@ def encode_file_request(request: FileRequest) -> bytes:
         fields["proof"] = request.proof
     if request.name:
         fields.update(name=request.name, size=request.size, mime=request.mime)
+        if request.files:
+            fields["files"] = request.files
     if request.file_id:
         fields["file_id"] = request.file_id
     return encode_json(fields)
@@ -72,7 +82,7 @@ def decode_file_request(operation: Operation, payload: bytes) -> FileRequest:
             raise RemoteProtocolError("a file size must be a whole number of bytes, 0 or more")
         if not isinstance(mime, str) or len(mime) > MAX_MIME_BYTES or not mime.isascii():
             raise RemoteProtocolError(f"a file type must be ASCII, at most {MAX_MIME_BYTES} characters")
-        return FileRequest(token, proof, name, size, mime)
+        return FileRequest(token, proof, name, size, mime, files=_folder_files(fields))
     if operation is Operation.DOWNLOAD:
         file_id = fields.get("file_id")
         if not isinstance(file_id, str) or not is_file_id(file_id):
@@ -81,12 +91,22 @@ def decode_file_request(operation: Operation, payload: bytes) -> FileRequest:
     return FileRequest(token, proof)
 
 
+def _folder_files(fields: dict) -> int:
+    """The optional "files" count; a reader that does not know it ignores it, as any unknown key."""
+    files = fields.get("files", 0)
+    if not isinstance(files, int) or isinstance(files, bool) or not 0 <= files <= MAX_FOLDER_FILES:
+        raise RemoteProtocolError(f"a folder's file count must be a whole number from 0 to {MAX_FOLDER_FILES}")
+    return files
+
+
 def file_to_json(info: FileInfo) -> dict:
     fields: dict[str, object] = {"id": info.file_id, "name": info.name, "size": info.size, "mime": info.mime}
     if info.sender:
         fields["sender"] = info.sender
     if info.sha256:
         fields["sha256"] = info.sha256
+    if info.files:
+        fields["files"] = info.files
     return fields
 
 
@@ -105,12 +125,13 @@ def file_from_json(value: object, sender: str = "") -> FileInfo:
         or not isinstance(sha, str)
     ):
         raise RemoteProtocolError("a file entry has a bad size, type or checksum")
-    return FileInfo(file_id, name, size, mime, str(value.get("sender", sender)), sha)
+    return FileInfo(file_id, name, size, mime, str(value.get("sender", sender)), sha, _folder_files(value))
 
 
 def encode_file_event_text(info: FileInfo) -> str:
     """A FILE event's text (its name field is the sender)."""
-    return encode_json(file_to_json(FileInfo(info.file_id, info.name, info.size, info.mime))).decode("utf-8")
+    bare = FileInfo(info.file_id, info.name, info.size, info.mime, files=info.files)
+    return encode_json(file_to_json(bare)).decode("utf-8")
 
 
 def decode_file_event(event: Event) -> FileInfo:
