@@ -57,7 +57,7 @@ from ocm_gui.main.sidebar import RoomList
 from ocm_gui.main.switcher import QuickSwitcher
 from ocm_gui.notify.alerts import Notifications
 from ocm_gui.settings import Settings
-from ocm_gui.text import emoji
+from ocm_gui.text import emoji, tkwords
 from ocm_gui.tray import Tray, TrayChose, TrayClicked, tray_offered
 
 D = TypeVar("D", bound=Dialog)
@@ -208,6 +208,7 @@ class App:
         self.start = self._make_start(self.settings.name)
         self.directs = DirectConversations(self)
         self._build_menu()
+        tkwords.speak(self.root, i18n.current_language())  # Tk's own file chooser and message boxes too
         self._say_if_kept()
         self._bind_keys()
         self._place_window()
@@ -330,13 +331,24 @@ class App:
         chat_menu.add_command(label=_("Close window"), command=self.close_window, accelerator=accel["w"])
         chat_menu.add_command(label=_("Quit"), command=self.ask_quit, accelerator=accel["q"])
         menubar.add_cascade(label=_("Chat"), menu=chat_menu)
-        file_menu = self.file_menu = tk.Menu(menubar, tearoff=0)
+        file_menu = self.file_menu = tk.Menu(menubar, tearoff=0, postcommand=self._file_menu_shown)
+        self.auto_save_var = tk.BooleanVar(self.root, value=False)
         file_menu.add_command(
             label=_("Share a file…"), command=lambda: self._in_shown(lambda c: c.files.share()), accelerator=accel["o"]
         )
         file_menu.add_command(
+            label=_("Share a folder…"), command=lambda: self._in_shown(lambda c: c.files.share_a_folder())
+        )
+        file_menu.add_command(
             label=_("Save the last file as…"), command=lambda: self._in_shown(lambda c: c.files.save_last_as())
         )
+        file_menu.add_separator()
+        file_menu.add_checkbutton(
+            label=_("Save pictures automatically"),
+            variable=self.auto_save_var,
+            command=lambda: self._in_shown(lambda chat: chat.files.set_auto_save_pictures(self.auto_save_var.get())),
+        )
+        self.auto_save_entry = file_menu.index("end") or 0
         menubar.add_cascade(label=_("File"), menu=file_menu)
         history_menu = self.history_menu = tk.Menu(menubar, tearoff=0, postcommand=self._history_menu_shown)
         history_menu.add_command(label=_("Find in this room…"), command=self.find_in_room, accelerator=accel["f"])
@@ -432,6 +444,7 @@ class App:
         self.start.destroy()
         self.start = self._make_start(typed)
         self._build_menu()
+        tkwords.speak(self.root, i18n.current_language())  # Tk's own file chooser and message boxes too
         self.start.language_box.focus_set()
 
     # -- pages
@@ -1018,6 +1031,12 @@ class App:
             else:
                 self.show_start()
         self._update_title()
+
+    def _file_menu_shown(self) -> None:
+        """ "Save pictures automatically" is the room's shown, ticked as it is set for it."""
+        chat = self.shown_chat
+        self.auto_save_var.set(bool(chat is not None and chat.files.auto_save_pictures))
+        self.file_menu.entryconfigure(self.auto_save_entry, state="normal" if chat is not None else "disabled")
 
     def _chat_menu_shown(self) -> None:
         """The host's tools are offered to the host of the room shown, on a server that takes them."""

@@ -87,6 +87,24 @@ def check_emoji_names() -> int:
     return offered
 
 
+def check_drag_and_drop(platform: str = sys.platform) -> int:
+    """Finds tkinterdnd2's Tk extension (tkdnd) for this kind of system in the build: it is
+    loaded only when a room opens, so a build that lost it would just take no drops."""
+    import importlib.util
+    from pathlib import Path
+
+    with _step("finding the drag-and-drop extension"):
+        spec = importlib.util.find_spec("tkinterdnd2")
+        if spec is None or spec.origin is None:
+            raise ImportError("tkinterdnd2 is not in this build")
+        prefix = {"win32": "win-", "darwin": "osx-"}.get(platform, "linux-")
+        found = [d for d in (Path(spec.origin).parent / "tkdnd").glob(prefix + "*") if (d / "pkgIndex.tcl").is_file()]
+        if not found:
+            raise FileNotFoundError(f"no tkdnd for {prefix}* in this build")
+    log.info("drag and drop through tkdnd (%d builds for this system)", len(found))
+    return len(found)
+
+
 def check_notifications() -> str:
     """Loads the desktop-notification library and this platform's backend (D-Bus, WinRT or
     macOS's, imported lazily by the library, so a build can lose them); asks no service."""
@@ -254,6 +272,7 @@ def run(timeout: float = 10.0) -> str:
     tcl = check_tcl()
     pictures = check_pictures()
     emoji = check_emoji_names()
+    check_drag_and_drop()
     notifications = check_notifications()
     tray = check_tray()
     chat = check_chat(timeout)

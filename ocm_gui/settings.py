@@ -46,6 +46,7 @@ class Settings:
     # Per room, "LEVEL LINK": "mentions" (only messages that name you) or "nothing"; a room not
     # listed notifies of every message.
     room_alerts: list[str] = field(default_factory=list)
+    auto_save_pictures: list[str] = field(default_factory=list)  # room links whose pictures are saved on arrival
     muted: list[str] = field(default_factory=list)  # "LINK<tab>NAME": a person muted in a room, for oneself
     # The main window (ocm_gui/app.py):
     window_geometry: str = ""  # "WxH+X+Y" as last left; "" is a default size grown with the text
@@ -72,6 +73,7 @@ class Settings:
         "notify_flash",
         "notify_sound",
         "room_alerts",
+        "auto_save_pictures",
         "muted",
         "window_geometry",
         "sidebar_width",

@@ -843,6 +843,19 @@ def chat_close_question(shot: Shot):
     return chat.confirm.win
 
 
+@scenario("paste-preview", "a picture pasted in the input (Ctrl+V): its preview with Send and Cancel")
+def paste_preview(shot: Shot):
+    chat, clients, server, relay = members_room(shot, window=HOST)
+    need(chat, "paster")
+    say(shot, chat, clients[MEMBER], short_conversation(shot.lang)[0][1])
+    chat.paster._now = lambda: time.strptime("2026-12-07 21:30:05", "%Y-%m-%d %H:%M:%S")  # the same name in every shot
+    picture = make_picture(shot.work / "pasted.png").read_bytes()
+    preview = chat.paster.show_preview(picture)
+    shot.pump(lambda: preview is not None and preview.top.winfo_viewable(), "the preview")
+    shot.settle(chat)
+    return (shot.root, preview.top)
+
+
 def ended_conversation(lang: str) -> list[tuple[str, str]]:
     """(sender, text) of yesterday's meeting, kept on this PC after the room ended."""
     if lang == "ja":

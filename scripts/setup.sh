@@ -16,6 +16,10 @@ command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
 # the notification tests start a private D-Bus session bus and a real notification daemon
 command -v dbus-daemon >/dev/null 2>&1 || need_apt+=(dbus)
 command -v dunst >/dev/null 2>&1 || need_apt+=(dunst)
+# pasting a picture or files on Linux: Pillow and the app read the clipboard with xclip (X11)
+# or wl-paste (Wayland)
+command -v xclip >/dev/null 2>&1 || need_apt+=(xclip)
+command -v wl-paste >/dev/null 2>&1 || need_apt+=(wl-clipboard)
 # grep without -q: with pipefail, an early exit of grep would fail fc-list with SIGPIPE
 fc-list 2>/dev/null | grep -i "noto sans cjk" >/dev/null || need_apt+=(fonts-noto-cjk)
 # colour emoji for the chat view (Tk on Xft >= 2.3.5 draws them; see docs/gui.md)

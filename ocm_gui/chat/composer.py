@@ -150,21 +150,29 @@ class Composer:
         return menu
 
     def menu_states(self) -> dict[str, str]:
-        """Which entries can act now: Cut and Copy need a selection, Paste a text on the
+        """Which entries can act now: Cut and Copy need a selection, Paste something on the
         clipboard, all of them an input that takes text."""
         writable = str(self.input.cget("state")) == "normal"
         selected = bool(self.input.tag_ranges("sel"))
-        try:
-            clipboard = bool(self.input.clipboard_get())
-        except tk.TclError:
-            clipboard = False
         can = {
             _("Cut"): writable and selected,
             _("Copy"): selected,
-            _("Paste"): writable and clipboard,
+            _("Paste"): writable and self._clipboard_has_something(),
             _("Select all"): bool(self.text()),
         }
         return {label: "normal" if ok else "disabled" for label, ok in can.items()}
+
+    def _clipboard_has_something(self) -> bool:
+        """Text, or (X11) a picture or files, which a paste shares (ocm_gui/chat/paste.py)."""
+        try:
+            return bool(self.input.clipboard_get())
+        except tk.TclError:
+            pass
+        try:
+            targets = str(self.input.tk.call("clipboard", "get", "-type", "TARGETS"))
+        except tk.TclError:
+            return False
+        return "image/" in targets or "text/uri-list" in targets
 
     def open_menu(self, event=None) -> str:
         for label, state in self.menu_states().items():

@@ -9,21 +9,23 @@ False. Pictures (PNG, JPEG, GIF, WebP up to PICTURE_MAX_BYTES) are fetched at on
 private cache and shown as a thumbnail that opens full size on click; one Pillow cannot
 decode stays a plain file line.
 
-Drag-and-drop is left out: Tk has none of its own, and the one library that adds it
-(tkinterdnd2) ships a Tcl extension per platform that the one-file build would have to
-carry and test on all three systems.
+Files also come from a paste (paste.py) and a drop (drop.py), through `share_paths`. After
+Save, a card has Open and Show in folder (ocm_gui/files_open.py). A room in the setting
+`auto_save_pictures` saves others' pictures as they arrive.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import shutil
+import sys
 import tempfile
 import threading
 import time
 import tkinter as tk
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from tkinter import filedialog, ttk
@@ -33,9 +35,10 @@ from ocm_core.errors import ClientError, ProtocolError, TransferCancelled
 from ocm_core.i18n import _
 from ocm_core.paths import downloads_dir
 from ocm_core.sansio.events import FileShared
-from ocm_core.words import size_text
-from ocm_gui import ports, theme
+from ocm_core.words import folder_name, folder_text, size_text
+from ocm_gui import files_open, ports, theme
 from ocm_gui.background import fire_and_forget
+from ocm_gui.chat.confirm import Confirm
 from ocm_gui.inbox import inbox_for
 from ocm_gui.text.tooltip import ElidedLabel
 
@@ -53,6 +56,7 @@ class FileHost(Protocol):
     input: tk.Text
     username: str
     room_closed: bool
+    link: str | None
 
     def input_enabled(self) -> bool: ...
     def show_line(self, text: str, tags: tuple) -> None: ...
@@ -82,6 +86,7 @@ class Transfer:
     bar: Any = None
     speed: Any = None
     button: Any = None
+    file_id: str = ""  # the file a download is for
 
 
 @dataclass
@@ -96,6 +101,10 @@ class FileLine:
     plain_reason: str = ""  # why a picture is shown as a plain file
     name: Any = None  # the file name's ElidedLabel
     rest: tuple = ()  # what shares the name's row: the size and the buttons
+    buttons: Any = None  # the frame of Save, Save as… (and Open, Show in folder once saved)
+    saved: Path | None = None  # where it was saved last
+    open_button: Any = None
+    show_button: Any = None
 
 
 _panels = itertools.count(1)
@@ -147,7 +156,10 @@ class FilePanel:
         *,
         ask_open: Callable[..., Any] = filedialog.askopenfilename,
         ask_save: Callable[..., Any] = filedialog.asksaveasfilename,
+        ask_folder: Callable[..., Any] = filedialog.askdirectory,
         save_dir: Path | None = None,
+        launcher: files_open.Launcher | None = None,
+        platform: str = sys.platform,
     ):
         self.window = window
         self.client = window.client
@@ -160,8 +172,11 @@ class FilePanel:
         self.transfers: dict[int, Transfer] = {}
         self.lines: dict[str, FileLine] = {}
         self.saved: list[Path] = []  # where files were saved, newest last (for tests and the log)
-        self._ask_open, self._ask_save = ask_open, ask_save
+        self._ask_open, self._ask_save, self._ask_folder = ask_open, ask_save, ask_folder
         self._save_dir = save_dir
+        self._launcher = launcher or files_open.SystemLauncher()
+        self._platform = platform
+        self.question: Confirm | None = None  # "Share 3 files?"
         self._keys = itertools.count(1)
         self._cache: Path | None = None
         self._picture_slots = threading.Semaphore(PICTURES_AT_ONCE)
@@ -186,6 +201,13 @@ class FilePanel:
                 label=_("Share a file…"), command=self.share, accelerator=theme.shortcut("o").strip("<>")
             )
             file_menu.add_command(label=_("Save the last file as…"), command=self.save_last_as)
+            file_menu.add_separator()
+            self.auto_save_var = tk.BooleanVar(win, value=self.auto_save_pictures)
+            file_menu.add_checkbutton(
+                label=_("Save pictures automatically"),
+                variable=self.auto_save_var,
+                command=lambda: self.set_auto_save_pictures(self.auto_save_var.get()),
+            )
             self.menu.add_cascade(label=_("File"), menu=file_menu)
             self.file_menu = file_menu
             win.configure(menu=self.menu)
@@ -244,6 +266,60 @@ class FilePanel:
         self._run(transfer, lambda progress: client.send_file(path, progress=progress), "sent")
         return transfer.key
 
+    def share_paths(self, paths: Sequence[Path], *, ask: bool) -> None:
+        """Share pasted or dropped files; folders go to `share_folder_paths`. `ask`: a question
+        first when there is more than one file (a paste may not be what was meant)."""
+        if self._closed.is_set() or self.window.room_closed or not paths:
+            return
+        folders = [path for path in paths if path.is_dir()]
+        files = [path for path in paths if not path.is_dir()]
+        if folders:
+            self.share_folder_paths(folders)
+        if not files:
+            return
+        if not ask or len(files) == 1:
+            for path in files:
+                self.share(path)
+            return
+        if self.question is not None:
+            self.question.close()
+
+        def answered(yes: bool) -> None:
+            self.question = None
+            if yes:
+                for path in files:
+                    self.share(path)
+            self._to_input()
+
+        self.question = Confirm(
+            self.window.win,
+            title=_("Share files"),
+            question=_("Share {count} files?").format(count=len(files)),
+            yes=_("Share"),
+            cancel=_("Cancel"),
+            on_answer=answered,
+        )
+
+    def share_a_folder(self) -> None:
+        """Ask for a folder and send it as one item."""
+        if self._closed.is_set() or self.window.room_closed:
+            return
+        chosen = self._ask_folder(
+            parent=self.window.win, title=_("Share a folder with the room"), initialdir=str(self.share_folder())
+        )
+        if chosen:
+            self._remember_share_folder(Path(chosen).parent)
+            self.share_folder_paths([Path(chosen)])
+
+    def share_folder_paths(self, paths: Sequence[Path]) -> None:
+        """Folders pasted or dropped: each sent as one item, its tree kept (ocm_core/storage/folders.py)."""
+        if self._closed.is_set() or self.window.room_closed:
+            return
+        client = self.client  # the worker holds the client, never the window
+        for path in paths:
+            transfer = self._add_transfer(_("Sending the folder {name}").format(name=path.name))
+            self._run(transfer, functools.partial(_send_folder, client, path), "sent")
+
     def share_folder(self) -> Path:
         """Where the picker opens: the folder of the last file shared, else the home folder
         (never the folder the app happened to be started from)."""
@@ -287,24 +363,26 @@ class FilePanel:
             pady=theme.scaled(text, 4),
         )
         stamp = time.strftime("%H:%M", time.localtime(event.time))
+        mine = event.sender == self.window.username
+        folder = getattr(event, "is_folder", False)
+        shown_name = "📁 " + folder_name(event.name) if folder else event.name
+        what = folder_text(getattr(event, "files", 0), event.size) if folder else size_text(event.size)
+        if getattr(event, "is_folder", False):
+            said = _("You shared a folder · {time}") if mine else _("{sender} shared a folder · {time}")
+        else:
+            said = _("You shared a file · {time}") if mine else _("{sender} shared a file · {time}")
         tk.Label(
             frame,
-            text=(
-                _("You shared a file · {time}")
-                if event.sender == self.window.username
-                else _("{sender} shared a file · {time}")
-            ).format(sender=event.sender, time=stamp),
+            text=said.format(sender=event.sender, time=stamp),
             background=theme.PANEL,
             foreground=theme.MUTED,
             font="OCMSmall",
         ).grid(row=0, column=0, columnspan=3, sticky="w")
         name = tk.Label(frame, background=theme.PANEL, foreground=theme.TEXT, font="OCMChatBold")
         name.grid(row=1, column=0, sticky="w")
-        size = tk.Label(
-            frame, text=f"  {size_text(event.size)}", background=theme.PANEL, foreground=theme.MUTED, font="OCMSmall"
-        )
+        size = tk.Label(frame, text=f"  {what}", background=theme.PANEL, foreground=theme.MUTED, font="OCMSmall")
         size.grid(row=1, column=1, sticky="w", padx=(0, theme.scaled(text, 8)))
-        buttons = tk.Frame(frame, background=theme.PANEL)
+        buttons = tk.Frame(frame, background=theme.PANEL)  # Open and Show in folder join after Save
         buttons.grid(row=1, column=2, sticky="e")
         ttk.Button(
             buttons, text=_("Save"), style="Compact.TButton", command=self._then_input(self.save, event.file_id)
@@ -312,13 +390,71 @@ class FilePanel:
         ttk.Button(
             buttons, text=_("Save as…"), style="Compact.TButton", command=self._then_input(self.save_as, event.file_id)
         ).pack(side="left", padx=(theme.scaled(text, 4), 0))
-        line = FileLine(event, frame, name=ElidedLabel(name, event.name, "OCMChatBold"), rest=(size, buttons))
+        line = FileLine(
+            event, frame, name=ElidedLabel(name, shown_name, "OCMChatBold"), rest=(size, buttons), buttons=buttons
+        )
         self.lines[event.file_id] = line
         self.window.append_widget(frame, history=event.history)
         self._fit_card(line)
         frame.bind("<Map>", lambda e: self._fit_card(line), add="+")  # again where it really is
         if event.mime in PICTURE_TYPES and event.size <= PICTURE_MAX_BYTES:
             self._fetch_picture(line)
+        if (
+            event.mime in PICTURE_TYPES
+            and not event.history
+            and event.sender != self.window.username
+            and self.auto_save_pictures
+        ):
+            self.save(event.file_id)
+
+    # --- per room: save pictures as they arrive ---------------------------------------
+
+    @property
+    def auto_save_pictures(self) -> bool:
+        link = self.window.link
+        return bool(link) and link in (getattr(self.window.settings, "auto_save_pictures", None) or [])
+
+    def set_auto_save_pictures(self, on: bool) -> None:
+        settings, link = self.window.settings, self.window.link
+        if settings is None or not link:
+            return
+        kept = [room for room in settings.auto_save_pictures if room != link]
+        settings.update(auto_save_pictures=kept + ([link] if on else []))
+        if self.file_menu is not None:
+            self.auto_save_var.set(on)
+
+    # --- after Save: Open and Show in folder -------------------------------------------
+
+    def _add_open_buttons(self, line: FileLine) -> None:
+        if line.open_button is not None or not line.buttons.winfo_exists():
+            return
+        gap = (theme.scaled(line.frame, 4), 0)
+        file_id = line.event.file_id
+        line.open_button = ttk.Button(
+            line.buttons, text=_("Open"), style="Compact.TButton", command=self._then_input(self.open_saved, file_id)
+        )
+        line.open_button.pack(side="left", padx=gap)
+        line.show_button = ttk.Button(
+            line.buttons,
+            text=_("Show in folder"),
+            style="Compact.TButton",
+            command=self._then_input(self.show_saved, file_id),
+        )
+        line.show_button.pack(side="left", padx=gap)
+        self._fit_card(line)
+
+    def open_saved(self, file_id: str) -> None:
+        self._launch(file_id, files_open.open_file)
+
+    def show_saved(self, file_id: str) -> None:
+        self._launch(file_id, files_open.show_in_folder)
+
+    def _launch(self, file_id: str, how: Callable[[Path, str, files_open.Launcher], bool]) -> None:
+        line = self.lines.get(file_id)
+        if line is None or line.saved is None:
+            return
+        path, platform, launcher = line.saved, self._platform, self._launcher
+        fire_and_forget(lambda: how(path, platform, launcher), name="ocm-gui-open")  # D-Bus may take seconds
 
     def _card_room(self, frame: tk.Widget) -> int:
         """How wide a card may be: the scrollback's width less its margins and the card's."""
@@ -363,11 +499,15 @@ class FilePanel:
         target = folder if folder is not None else destination
         assert target is not None
         transfer = self._add_transfer(_("Saving {name}").format(name=line.event.name))
+        transfer.file_id = file_id
         client = self.client  # the worker holds the client, never the window
 
         def work(progress):
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
+            if line.event.is_folder:  # saved as a folder, in the folder chosen (or Downloads)
+                into = target if folder is not None else target.parent
+                return client.download_folder(file_id, into, progress=progress)
             return client.download(file_id, target, progress=progress)
 
         self._run(transfer, work, "saved")
@@ -377,6 +517,11 @@ class FilePanel:
         line = self.lines.get(file_id)
         if line is None:
             return None
+        if line.event.is_folder:  # a folder is saved as a folder, named as it was, where chosen
+            place = self._ask_folder(
+                parent=self.window.win, title=_("Save the folder in"), initialdir=str(self.save_dir)
+            )
+            return self.save(file_id, Path(place) / folder_name(line.event.name)) if place else None
         chosen = self._ask_save(
             parent=self.window.win,
             title=_("Save the file as"),
@@ -525,6 +670,10 @@ class FilePanel:
                 )
         elif report.verb == "saved":
             self.saved.append(report.result)
+            line = self.lines.get(transfer.file_id) if transfer is not None else None
+            if line is not None:
+                line.saved = Path(report.result)
+                self._add_open_buttons(line)
             self.window.show_line(_("Saved {path}").format(path=report.result), ("notice",))
         elif transfer is not None:
             log.info("%s: done", transfer.title)
@@ -581,3 +730,7 @@ def _thumbnail(path: Path, box: tuple[int, int] = THUMBNAIL):
         picture = image.convert("RGBA") if image.mode not in ("RGB", "RGBA") else image.copy()
     picture.thumbnail(box)
     return picture
+
+
+def _send_folder(client: ports.RoomClient, path: Path, progress) -> str:
+    return client.send_folder(path, progress=progress)

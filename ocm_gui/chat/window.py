@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sqlite3
+import sys
 import threading
 import time
 import tkinter as tk
@@ -57,6 +58,7 @@ from ocm_gui.chat.chatlines import opening_line
 from ocm_gui.chat.composer import Composer
 from ocm_gui.chat.composer_rules import too_long_text
 from ocm_gui.chat.confirm import Confirm
+from ocm_gui.chat.drop import Dropper
 from ocm_gui.chat.files import FilePanel
 from ocm_gui.chat.findbar import FindBar
 from ocm_gui.chat.header import ChatHeader
@@ -66,6 +68,7 @@ from ocm_gui.chat.members import MemberList
 from ocm_gui.chat.mentionpicker import MentionPicker
 from ocm_gui.chat.messageactions import APPLIED as APPLIED_IN_PLACE
 from ocm_gui.chat.messageactions import MessageActions
+from ocm_gui.chat.paste import Paster
 from ocm_gui.chat.scrollback import Entry, Scrollback
 from ocm_gui.chat.typingline import TypingLine
 from ocm_gui.inbox import inbox_for
@@ -191,6 +194,8 @@ class ChatWindow:
             self.win.rowconfigure(0, weight=1)
         self._build()
         self.files = FilePanel(self, save_dir=files_dir)
+        self.paster = Paster(self, self.files, platform=sys.platform)
+        self.dropper = Dropper([self.page, self.text, self.input], self.files, enabled=self.input_enabled)
         self.heading.right_widget = self.files.share_button
         if not self.embedded:
             self._set_min_size()

@@ -185,6 +185,12 @@ class FakeClient:
     def download(self, file_id: str, destination, progress=None) -> Path:
         raise ClientError("This fake client fetches no files.")
 
+    def send_folder(self, path, progress=None) -> str:
+        raise ClientError("This fake client shares no folders.")
+
+    def download_folder(self, file_id: str, destination_dir, progress=None) -> Path:
+        raise ClientError("This fake client fetches no folders.")
+
     # Direct messages: a client without a key (as one on a plain server); presence and typing noted.
     direct = None
 

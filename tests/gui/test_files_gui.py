@@ -6,6 +6,7 @@ A real ChatServer and two real ChatClients on 127.0.0.1, each in a real ChatWind
 from __future__ import annotations
 
 import os
+import tkinter as tk
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from PIL import Image
 
 from ocm_core.net.client import ChatClient
 from ocm_core.net.server import ChatServer
+from ocm_core.words import size_text
 from ocm_gui import theme
 from ocm_gui.chat.files import THUMBNAIL
 from ocm_gui.chat.window import ChatWindow
@@ -167,3 +169,34 @@ def test_a_late_joiner_sees_an_earlier_picture_under_the_history_line(root, room
         assert "earlier messages, before you joined" in window.transcript()
     finally:
         window.leave()
+
+
+def test_a_dropped_folder_crosses_as_one_item_and_is_saved_as_a_folder(root, room, tmp_path):
+    alice_chat, bob_chat = room
+    source = tmp_path / "議事録 2026"
+    (source / "12月" / "空のフォルダー").mkdir(parents=True)
+    (source / "12月" / "第1回.txt").write_text("出席: アリス、ボブ\n", "utf-8")
+    (source / "README.md").write_bytes(b"# minutes\n" * 100)
+    alice_chat.files.share_folder_paths([source])
+    line = pump(root, lambda: next(iter(bob_chat.files.lines.values()), None), what="the folder in bob's window")
+    assert line.event.is_folder and line.event.files == 2
+    shown = [child.cget("text") for child in line.frame.winfo_children() if isinstance(child, tk.Label)]
+    assert "alice shared a folder" in shown[0] and "📁 議事録 2026" in shown
+    assert f"  folder, 2 files, {size_text(line.event.size)}" in shown  # what crosses: the archive
+    bob_chat.files.save(line.event.file_id)
+    saved = tmp_path / "saved-bob" / "議事録 2026"
+    pump(root, lambda: (saved / "README.md").exists(), what="the folder saved")
+    assert (saved / "12月" / "第1回.txt").read_text("utf-8") == "出席: アリス、ボブ\n"
+    assert (saved / "12月" / "空のフォルダー").is_dir()
+    assert sorted(os.listdir(tmp_path / "saved-bob")) == ["議事録 2026"]  # no archive left beside it
+
+
+def test_share_a_folder_asks_for_one_and_sends_it(root, room, tmp_path):
+    alice_chat, bob_chat = room
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.txt").write_text("a")
+    asked = []
+    alice_chat.files._ask_folder = lambda **options: asked.append(options) or str(tmp_path / "photos")
+    alice_chat.files.share_a_folder()
+    line = pump(root, lambda: next(iter(bob_chat.files.lines.values()), None), what="the folder at bob's")
+    assert line.event.is_folder and line.event.files == 1 and asked[0]["title"] == "Share a folder with the room"
