@@ -321,3 +321,66 @@ def test_unknown_keys_are_ignored_and_a_bad_count_is_refused():
     for bad in (-1, True, "3", 1.5, MAX_FOLDER_FILES + 1):
         with pytest.raises(RemoteProtocolError, match="file count"):
             p.file_from_json(entry | {"files": bad})
+
+
+def test_what_the_receiver_would_refuse_is_left_out_or_refused_when_packing(tmp_path):
+    source = tmp_path / "src"
+    deep = source / ("d" * 200) / ("e" * 200) / ("f" * 200) / ("g" * 200) / ("h" * 200) / ("i" * 40)
+    deep.mkdir(parents=True)
+    (deep / "x.txt").write_text("deep")  # over 1,024 bytes of path: left out, said so
+    (source / "ok.txt").write_text("ok")
+    if sys.platform.startswith("linux"):
+        (source / "bad\udcff.txt".encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")).write_text("?")
+    summary = folders.pack(source, tmp_path / "out.zip")
+    assert summary.files == 1 and any(name.endswith("i" * 40) for name in summary.skipped)
+    (tmp_path / "into").mkdir()
+    unpacked = folders.unpack(tmp_path / "out.zip", tmp_path / "into")
+    assert (unpacked / "ok.txt").read_text() == "ok"
+    many = tmp_path / "many"
+    many.mkdir()
+    for n in range(31):
+        (many / f"d{n}").mkdir()
+    with pytest.raises(folders.FolderRefused, match="more than 15 files"):
+        folders.pack(many, tmp_path / "many.zip", max_files=15)  # 31 folders: over twice 15 entries
+
+
+def test_dot_files_keep_their_names(tmp_path):
+    source = tmp_path / "project"
+    (source / ".git").mkdir(parents=True)
+    (source / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (source / ".env").write_text("A=1\n")
+    (source / "env").write_text("not the same\n")
+    summary = folders.pack(source, tmp_path / "p.zip")
+    assert summary.renamed == ()
+    (tmp_path / "into").mkdir()
+    unpacked = folders.unpack(tmp_path / "p.zip", tmp_path / "into")
+    assert (unpacked / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    assert (unpacked / ".env").read_text() == "A=1\n" and (unpacked / "env").read_text() == "not the same\n"
+    assert folders.member_name("..") != ".." and folders.member_name(".") != "."
+
+
+def test_a_zip64_locator_that_points_elsewhere_than_zipfile_reads_is_refused(tmp_path):
+    import struct
+
+    plain = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain, "w") as zipped:
+        zipped.writestr("a.txt", "a")
+    data = plain.read_bytes()
+    body, end = data[:-22], data[-22:]
+    (entries, directory_bytes, directory_at) = struct.unpack_from("<HII", end, 10)
+    record_at = len(body)
+    record = struct.pack(
+        "<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, directory_bytes, directory_at
+    )
+    for pointed, refused in ((record_at, False), (0, True)):  # where it is, and a decoy's place
+        locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, pointed, 1)
+        archive = tmp_path / f"zip64-{pointed}.zip"
+        archive.write_bytes(body + record + locator + end)
+        into = tmp_path / f"into-{pointed}"
+        into.mkdir()
+        if refused:
+            with pytest.raises(folders.FolderRefused, match="damaged"):
+                folders.unpack(archive, into)
+            assert os.listdir(into) == []
+        else:
+            assert (folders.unpack(archive, into) / "a.txt").read_text() == "a"

@@ -116,6 +116,11 @@ def _listing(folder: Path, max_files: int, max_bytes: int) -> tuple[list[_Entry]
         taken: set[str] = set()
         for item in found:
             shown = prefix + item.name
+            try:
+                item.name.encode("utf-8")
+            except UnicodeEncodeError:  # bytes that are no name in any language (Linux allows them)
+                skipped.append(shown.encode("utf-8", "replace").decode("utf-8"))
+                continue
             if _is_link(item):
                 skipped.append(shown)
                 continue
@@ -123,9 +128,16 @@ def _listing(folder: Path, max_files: int, max_bytes: int) -> tuple[list[_Entry]
             if not is_dir and not item.is_file(follow_symlinks=False):
                 skipped.append(shown)  # a pipe, socket or device
                 continue
-            part = _unique(safe_name(item.name), taken)
+            part = _unique(member_name(item.name), taken)
             if part != unicodedata.normalize("NFC", item.name):
                 renamed.append((shown, prefix + part))
+            if len((prefix + part + "/").encode("utf-8")) > MAX_MEMBER_NAME_BYTES:
+                skipped.append(shown)  # a path the receiver's side would refuse: left out, and said so
+                continue
+            if len(entries) >= 2 * max_files:  # the receiver's bound on files and folders in all
+                raise FolderRefused(
+                    _("The folder has more than {n} files; share a smaller one.").format(n=f"{max_files:,}")
+                )
             if is_dir:
                 entries.append(_Entry(Path(item.path), prefix + part + "/"))
                 pending.append((Path(item.path), prefix + part + "/"))
@@ -145,6 +157,16 @@ def _listing(folder: Path, max_files: int, max_bytes: int) -> tuple[list[_Entry]
                 )
             entries.append(_Entry(Path(item.path), prefix + part, info.st_size, info.st_mtime))
     return entries, skipped, renamed
+
+
+def member_name(name: str, fallback: str = "file") -> str:
+    """A name inside a shared folder, safe on every system: as `safe_name`, but a leading dot is
+    kept (".git", ".env" are what a project's folder holds; inside a new folder they hide nothing
+    and escape nowhere: "." and ".." alone are never names)."""
+    dots = len(name) - len(name.lstrip("."))
+    if dots and name.strip("."):
+        return "." * dots + safe_name(name[dots:], fallback=fallback)
+    return safe_name(name, fallback=fallback)
 
 
 def _is_link(item: os.DirEntry) -> bool:
@@ -273,7 +295,11 @@ def _declared_entries(source: BinaryIO) -> tuple[int, int]:
     entries, directory_bytes = struct.unpack_from("<xxxxxxxxxxHI", tail, at)
     locator = at - 20
     if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+        # zipfile reads the ZIP64 record just before the locator, whatever offset the locator
+        # gives: read that very one, and refuse an archive whose two do not agree.
         (record,) = struct.unpack_from("<Q", tail, locator + 8)
+        if record != tail_start + locator - 56:
+            raise _damaged(_("it has no end record"))
         source.seek(record)
         zip64 = source.read(56)
         if len(zip64) < 56 or zip64[:4] != b"PK\x06\x06":
@@ -330,7 +356,7 @@ def _checked_name(member: zipfile.ZipInfo) -> list[str]:
     if (
         "\\" in raw
         or len(raw.encode("utf-8", "replace")) > MAX_MEMBER_NAME_BYTES
-        or any(not part or safe_name(part, fallback="") != unicodedata.normalize("NFC", part) for part in parts)
+        or any(not part or member_name(part, fallback="") != unicodedata.normalize("NFC", part) for part in parts)
     ):
         raise FolderRefused(
             _("The folder cannot be saved: {name} is not a name every computer accepts.").format(name=shown)

@@ -399,13 +399,6 @@ class FilePanel:
         frame.bind("<Map>", lambda e: self._fit_card(line), add="+")  # again where it really is
         if event.mime in PICTURE_TYPES and event.size <= PICTURE_MAX_BYTES:
             self._fetch_picture(line)
-        if (
-            event.mime in PICTURE_TYPES
-            and not event.history
-            and event.sender != self.window.username
-            and self.auto_save_pictures
-        ):
-            self.save(event.file_id)
 
     # --- per room: save pictures as they arrive ---------------------------------------
 
@@ -577,6 +570,11 @@ class FilePanel:
         line.picture.grid(row=3, column=0, columnspan=3, sticky="w", pady=(theme.scaled(line.frame, 4), 0))
         line.picture.bind("<Button-1>", lambda e: self.open_picture(file_id))
         self.window.widget_grew()
+        event = line.event
+        # Saved by itself only once Pillow decoded it as a picture: the type is the sender's
+        # word, and a file that only claims to be one (an .exe called image/png) waits for a click.
+        if not event.history and event.sender != self.window.username and self.auto_save_pictures:
+            self.save(file_id)
 
     def open_picture(self, file_id: str) -> tk.Toplevel | None:
         """The picture full size (scaled down to fit the screen) in a window of its own."""
@@ -638,6 +636,11 @@ class FilePanel:
                 inbox.put(TransferDone(owner, key, verb, None, failure=None))
             except (ClientError, ProtocolError, OSError) as exc:
                 inbox.put(TransferDone(owner, key, verb, None, failure=str(exc)))
+            except Exception as exc:  # a bug must still end the row, with a sentence, not leave it "starting…"
+                log.exception("a transfer failed")
+                inbox.put(
+                    TransferDone(owner, key, verb, None, failure=_("something went wrong ({error})").format(error=exc))
+                )
 
         fire_and_forget(work, name="ocm-gui-transfer")
 

@@ -269,6 +269,8 @@ class Paster:
     def paste(self, event: object = None) -> str | None:
         if not self.window.input_enabled():
             return None
+        if self._only_text_offered():
+            return None  # text (copied in this app, or elsewhere): Tk's own paste, no tool asked
         content = self._read(self.platform)
         if content.picture is not None:
             self.show_preview(content.picture)
@@ -277,6 +279,21 @@ class Paster:
             self.files.share_paths(content.paths, ask=True)
             return "break"
         return None  # text: Tk's class binding pastes it
+
+    def _only_text_offered(self) -> bool:
+        """On X11, whether the clipboard offers no picture and no files, asked through Tk itself:
+        when this app holds the clipboard, a tool (xclip) asking it would wait for our own event
+        loop, blocked on that very tool; Tk answers itself, and waits on another owner with
+        events running."""
+        if not self.platform.startswith("linux"):
+            return False
+        try:
+            targets = str(self.window.win.clipboard_get(type="TARGETS")).split()
+        except Exception:  # nothing on the clipboard, or no X selection: the tools are asked as before
+            return False
+        return not any(
+            t.startswith("image/") or t in ("text/uri-list", "x-special/gnome-copied-files") for t in targets
+        )
 
     def show_preview(self, picture: bytes) -> PastePreview | None:
         if self.preview is not None and self.preview.top.winfo_exists():

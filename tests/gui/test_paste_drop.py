@@ -288,3 +288,24 @@ def test_the_file_menu_ticks_save_pictures_automatically_for_the_room_shown(app,
     assert chat.files.auto_save_pictures and app.settings.auto_save_pictures == [chat.link]
     app._file_menu_shown()
     assert app.auto_save_var.get()
+
+
+def test_a_file_that_only_claims_to_be_a_picture_is_not_saved_by_itself(root, two_rooms, tmp_path):
+    alice_chat, bob_chat = two_rooms
+    bob_chat.files.set_auto_save_pictures(True)
+    claimed = tmp_path / "invoice.png"  # shared as image/png by its name; a program inside
+    claimed.write_bytes(b"MZ" + bytes(4000))
+    alice_chat.files.share(claimed)
+    line = pump(root, lambda: next(iter(bob_chat.files.lines.values()), None), what="the file in bob's room")
+    assert line.event.mime == "image/png"
+    pump_for(root, 1.0)  # its fetch and failed decode: time enough for a save that must not come
+    assert line.picture is None and bob_chat.files.saved == []
+    assert not (tmp_path / "saved-bob").exists() or list((tmp_path / "saved-bob").iterdir()) == []
+
+
+def test_a_paste_of_text_this_app_copied_does_not_ask_the_clipboard_tools(root, chat):
+    asked = []
+    chat.paster._read = lambda platform: asked.append(platform)
+    root.clipboard_clear()
+    root.clipboard_append("copied here")
+    assert chat.paster.paste() is None and asked == []  # Tk's own paste follows, at once
