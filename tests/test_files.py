@@ -467,14 +467,8 @@ def test_a_full_disk_refuses_the_file_with_a_sentence_and_the_room_keeps_chattin
         alice, bob = ChatClient("127.0.0.1", srv.tcp_address[1]), ChatClient("127.0.0.1", srv.tcp_address[1])
         alice.create_room("r", "alice")
         bob.join_room("r", "bob")
-        with caplog.at_level(logging.WARNING, logger="ocm_core.net.transfers"):
-            with pytest.raises(
-                errors.StorageFull,
-                match=r"^The server's disk is full, so the file was not shared; the room goes on\.$",
-            ):
-                alice.send_file(make_file(tmp_path, "big.bin", 3 * 1024 * 1024))
-        assert caplog.messages == [f"the disk under {tiny_disk / 'files'} is full; a file was refused"]
-        assert (srv.stats["uploads disk full"], srv.stats["uploads refused"]) == (1, 1)
+        with pytest.raises(errors.StorageFull):  # refused before a byte: the disk cannot hold it
+            alice.send_file(make_file(tmp_path, "big.bin", 3 * 1024 * 1024))
         assert [x for x in tiny_disk.rglob("*") if x.is_file()] == []
         assert srv.files.used_bytes == 0
         alice.send("the room goes on")
@@ -631,3 +625,20 @@ def test_one_address_and_one_member_hold_only_their_share_of_transfer_slots(tmp_
         for sock, _stream in held:
             sock.close()
         server.stop()
+
+
+def test_a_20_gib_file_is_refused_by_the_default_cap_before_a_byte_is_sent(server, make_client, tmp_path):
+    from ocm_core.storage.filestore import DEFAULT_MAX_FILE_BYTES
+
+    alice, _bob = room_of_two(make_client)
+    sparse = tmp_path / "disk.img"
+    with open(sparse, "wb") as out:  # 20 GiB that take no disk: only its size is asked about
+        out.truncate(20 * 1024**3)
+    sent: list[int] = []
+    with pytest.raises(errors.FileTooLarge, match="16384.0 MiB"):
+        alice.send_file(sparse, progress=lambda done, total: sent.append(done) or True)
+    assert max(sent, default=0) == 0 and server.files.used_bytes == 0
+    assert DEFAULT_MAX_FILE_BYTES == 16 * 1024**3
+    small = tmp_path / "small.txt"
+    small.write_text("the room goes on")
+    assert alice.send_file(small)  # and the next file is taken

@@ -276,3 +276,44 @@ def test_files_that_cannot_be_deleted_are_named_in_the_log_and_forgotten(tmp_pat
     for path, line in zip([directory / info.file_id, directory / f"{info.file_id}.json"], warnings[:2], strict=True):
         assert line.startswith(f"could not delete {path}: [Errno {errno.ENOTDIR}]")  # which file, and why
     assert warnings[2:] == ["closed room 'lobby': deleted 0 of its 1 file(s); the rest stay on disk"]
+
+
+GIB = 1024**3
+
+
+def test_the_default_caps_take_files_up_to_16_gib_while_the_disk_can_spare_them(tmp_path):
+    disk = {"free": 100 * GIB, "total": 200 * GIB}  # keeps 5 % (at most 10 GiB) = 10 GiB free
+
+    store = started(tmp_path, {"lobby"}, disk=lambda path: (disk["free"], disk["total"]))
+    with pytest.raises(RegistryError) as too_large:  # refused before a byte is sent
+        store.begin("lobby", "ana", "disk.img", 20 * GIB, "application/octet-stream")
+    assert too_large.value.status is Status.FILE_TOO_LARGE and "16384.0 MiB" in str(too_large.value)
+    store.begin("lobby", "ana", "a.img", 16 * GIB, "application/octet-stream")  # the cap's very edge
+    disk["free"] = 45 * GIB  # 45 free, 10 kept, 16 still to be written: 19 to spare
+    store.begin("lobby", "ana", "b.img", 15 * GIB, "application/octet-stream")
+    with pytest.raises(RegistryError) as full:  # 4 to spare now
+        store.begin("lobby", "ana", "c.img", 4 * GIB + 1, "application/octet-stream")
+    assert full.value.status is Status.STORAGE_FULL
+    assert "10240.0 MiB kept for the system" in str(full.value)
+    store.begin("lobby", "ana", "c.img", 4 * GIB, "application/octet-stream")
+
+
+def test_a_small_disk_keeps_five_percent_and_a_big_one_ten_gib_free(tmp_path):
+    small = started(tmp_path / "s", {"lobby"}, disk=lambda path: (3 * GIB, 8 * GIB))  # 5 %: 0.4 GiB kept
+    small.begin("lobby", "ana", "a.bin", 2 * GIB, "application/octet-stream")
+    small.begin("lobby", "ana", "b.bin", 3 * GIB - 2 * GIB - int(0.4 * GIB), "application/octet-stream")
+    with pytest.raises(RegistryError) as full:
+        small.begin("lobby", "ana", "c.bin", 1, "application/octet-stream")
+    assert full.value.status is Status.STORAGE_FULL
+    big = started(tmp_path / "b", {"lobby"}, disk=lambda path: (30 * GIB, 4000 * GIB))  # 5 % would be 200
+    big.begin("lobby", "ana", "a.bin", 16 * GIB, "application/octet-stream")
+    with pytest.raises(RegistryError):
+        big.begin("lobby", "ana", "b.bin", 4 * GIB + 1, "application/octet-stream")  # 30 - 10 - 16
+
+
+def test_a_storage_cap_set_by_flag_still_holds_below_the_disk(tmp_path):
+    store = started(tmp_path, {"lobby"}, max_storage_bytes=100, disk=lambda path: (500 * GIB, 1000 * GIB))
+    store_file(store, "lobby", "a.txt", b"x" * 60)
+    with pytest.raises(RegistryError) as full:
+        store.begin("lobby", "ana", "b.txt", 41, "text/plain")
+    assert full.value.status is Status.STORAGE_FULL

@@ -296,7 +296,7 @@ def test_an_encrypted_member_is_refused(tmp_path):
 
 
 def test_the_limits_are_the_servers_defaults():
-    assert folders.MAX_FOLDER_BYTES == 100 * 1024 * 1024 and MAX_FOLDER_FILES == 10_000
+    assert folders.MAX_FOLDER_BYTES == 4 * 1024**3 and MAX_FOLDER_FILES == 10_000
 
 
 # --- the wire: an optional "files" count, ignored by readers that do not know it -------------

@@ -224,10 +224,10 @@ def test_the_help_names_every_default_in_the_persons_language(language, monkeypa
         ServerLimits.max_connections_per_ip,
         f"{Limits.rate_per_second:g}",
         Limits.rate_burst,
-        100,
-        2048,
+        16384,  # MiB a file (16 GiB)
     ):
         assert re.search(rf"\b{default}[)）]", flat), default
+    assert ("5 % of it free)" if language == "en" else "5 % を空けておける範囲）") in flat  # the storage cap's
 
 
 class RecordedAnnouncer:

@@ -113,8 +113,9 @@ def _server_parser() -> argparse.ArgumentParser:
         "--max-storage-mib",
         type=float,
         default=DEFAULT_MAX_STORAGE_BYTES / MIB,
-        help=_("most the shared files of all rooms may take on disk, in MiB (default {n})").format(
-            n=DEFAULT_MAX_STORAGE_BYTES // MIB
+        help=_(
+            "most the shared files of all rooms may take on disk, in MiB (default 0: what the disk can spare, "
+            "keeping 5 %% of it free)"
         ),
     )
     parser.add_argument(

@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,18 @@ from ocm_core.wire import FileInfo, Status
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
-DEFAULT_MAX_STORAGE_BYTES = 2 * 1024 * 1024 * 1024
+DEFAULT_MAX_FILE_BYTES = 16 * 1024**3  # people move 1-100 GB on a LAN; ocm-server --max-file-mib bounds it
+DEFAULT_MAX_STORAGE_BYTES = 0  # 0: as much as the disk can spare (--max-storage-mib bounds it)
+KEEP_FREE_FRACTION = 0.05  # of the disk, left to the system and other programs, up to KEEP_FREE_BYTES
+KEEP_FREE_BYTES = 10 * 1024**3
+
+
+def disk_space(path: Path) -> tuple[int, int]:
+    """(free, total) bytes of the disk `path` is on (its nearest existing folder)."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    usage = shutil.disk_usage(path)
+    return usage.free, usage.total
 
 
 @dataclass(frozen=True)
@@ -50,10 +61,14 @@ class FileStore:
         root: str | os.PathLike,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         max_storage_bytes: int = DEFAULT_MAX_STORAGE_BYTES,
+        disk: Callable[[Path], tuple[int, int]] = disk_space,
     ):
+        """`max_storage_bytes` 0: no cap but the disk's: a file is taken only while the disk
+        keeps KEEP_FREE_FRACTION of itself (at most KEEP_FREE_BYTES) free besides the uploads under way."""
         self.root = Path(root)
         self.max_file_bytes = max_file_bytes
         self.max_storage_bytes = max_storage_bytes
+        self._disk = disk
         self._lock = threading.Lock()
         self._files: dict[str, tuple[str, FileInfo]] = {}  # id -> (room, info)
         self._reserved = 0
@@ -112,7 +127,15 @@ class FileStore:
                 f"the file is {_mib(size)}; this server takes files of at most {_mib(self.max_file_bytes)}",
             )
         with self._lock:
-            if self._stored + self._reserved + size > self.max_storage_bytes:
+            free, total = self._disk(self.root)
+            keep = min(KEEP_FREE_BYTES, int(total * KEEP_FREE_FRACTION))
+            if size + self._reserved > free - keep:  # what uploads under way will still write counts too
+                raise RegistryError(
+                    Status.STORAGE_FULL,
+                    f"the server's disk cannot hold a file of {_mib(size)} now "
+                    f"({_mib(max(0, free - self._reserved))} free, {_mib(keep)} kept for the system)",
+                )
+            if self.max_storage_bytes and self._stored + self._reserved + size > self.max_storage_bytes:
                 raise RegistryError(
                     Status.STORAGE_FULL,
                     f"the server's file storage ({_mib(self.max_storage_bytes)}) is full; "

@@ -30,11 +30,10 @@ from typing import BinaryIO
 from ocm_core.errors import OCMError
 from ocm_core.i18n import _
 from ocm_core.storage.filenames import SAME_NAME_LIMIT, safe_name
-from ocm_core.storage.filestore import DEFAULT_MAX_FILE_BYTES
 from ocm_core.wire.files import MAX_FOLDER_FILES
 from ocm_core.words import size_text
 
-MAX_FOLDER_BYTES = DEFAULT_MAX_FILE_BYTES  # the server's default per-file cap: a folder travels as one file
+MAX_FOLDER_BYTES = 4 * 1024**3  # a folder is packed whole before it goes (below the server's 16 GiB default)
 MAX_MEMBER_NAME_BYTES = 1024  # a whole relative path; each part is at most 255 bytes (safe_name)
 _CENTRAL_ENTRY_BYTES = 46 + 256  # a central directory entry: fixed part, name and a little extra
 _COPY_CHUNK = 1024 * 1024
