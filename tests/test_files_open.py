@@ -50,10 +50,17 @@ def test_linux_asks_the_file_manager_over_dbus_first():
     launch = StandIn(status=0)
     assert open_file(PATH, "linux", launch) and show_in_folder(PATH, "linux", launch)
     assert launch.calls[0] == ("start", ["xdg-open", str(PATH)])
-    kind, args = launch.calls[1]
-    assert kind == "call" and args[:3] == ["gdbus", "call", "--session"]
-    assert "org.freedesktop.FileManager1.ShowItems" in args
-    assert "['file:///home/ann/Downloads/my%20photo%27s.png']" in args  # quoted: no way out of the string
+    assert launch.calls[1] == (
+        "call",
+        [
+            "gdbus", "call", "--session",
+            "--dest", "org.freedesktop.FileManager1",
+            "--object-path", "/org/freedesktop/FileManager1",
+            "--method", "org.freedesktop.FileManager1.ShowItems",
+            "['file:///home/ann/Downloads/my%20photo%27s.png']",  # quoted: no way out of the string
+            "",
+        ],
+    )  # fmt: skip
     assert len(launch.calls) == 2
 
 
@@ -66,6 +73,8 @@ def test_linux_falls_back_to_the_folder_when_no_file_manager_answers(failure):
 
 def test_a_missing_program_is_a_false_not_an_exception():
     assert not open_file(PATH, "linux", StandIn(fail=FileNotFoundError("xdg-open")))
+    for platform in ("win32", "darwin", "linux"):
+        assert not show_in_folder(PATH, platform, StandIn(status=1, fail=FileNotFoundError("x")))
 
 
 # --- what a paste reads -------------------------------------------------------------------

@@ -8,6 +8,7 @@ import os
 import stat
 import sys
 import tempfile
+import time
 import unicodedata
 import warnings
 import zipfile
@@ -384,3 +385,57 @@ def test_a_zip64_locator_that_points_elsewhere_than_zipfile_reads_is_refused(tmp
             assert os.listdir(into) == []
         else:
             assert (folders.unpack(archive, into) / "a.txt").read_text() == "a"
+
+
+def test_each_member_carries_its_kind_permissions_and_time(tmp_path):
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "a.txt").write_text("a")
+    when = time.mktime((2021, 6, 15, 10, 20, 30, 0, 0, -1))
+    os.utime(source / "sub" / "a.txt", (when, when))
+    old = source / "old.txt"
+    old.write_text("old")
+    os.utime(old, (0, 0))  # 1970: before what a ZIP can say
+    folders.pack(source, tmp_path / "out.zip")
+    with zipfile.ZipFile(tmp_path / "out.zip") as zipped:
+        by_name = {m.filename: m for m in zipped.infolist()}
+    folder, file = by_name["sub/"], by_name["sub/a.txt"]
+    assert folder.external_attr >> 16 == stat.S_IFDIR | 0o755 and folder.external_attr & 0x10
+    assert file.external_attr >> 16 == stat.S_IFREG | 0o644 and not file.external_attr & 0x10
+    assert file.date_time == (2021, 6, 15, 10, 20, 30)  # a folder's own time is not kept
+    assert folder.date_time == (1980, 1, 1, 0, 0, 0)
+    assert by_name["old.txt"].date_time == (1980, 1, 1, 0, 0, 0)
+    assert {m.compress_type for m in by_name.values()} == {zipfile.ZIP_STORED}
+    assert zipped.filename and by_name["sub/"].file_size == 0
+
+
+def test_a_file_that_cannot_be_read_or_is_swapped_while_packing_is_said_so(tmp_path, monkeypatch):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "a.txt").write_text("a")
+    real_open = os.open
+
+    def refusing(path, flags, *args):
+        if str(path).endswith("a.txt"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(folders.os, "open", refusing)
+    with pytest.raises(folders.FolderRefused) as refused:
+        folders.pack(source, tmp_path / "out.zip")
+    assert str(refused.value) == f"Cannot read {source / 'a.txt'} (Permission denied); check the folder."
+    monkeypatch.setattr(folders.os, "open", real_open)
+    listing = folders._listing
+
+    def then_swapped(folder, max_files, max_bytes):
+        found = listing(folder, max_files, max_bytes)
+        (source / "a.txt").unlink()
+        (source / "a.txt").mkdir()  # a folder where the file was listed
+        return found
+
+    monkeypatch.setattr(folders, "_listing", then_swapped)
+    with pytest.raises(folders.FolderRefused) as swapped:
+        folders.pack(source, tmp_path / "out2.zip")
+    assert str(swapped.value).startswith(f"Cannot read {source / 'a.txt'}") or str(swapped.value) == (
+        f"{source / 'a.txt'} changed while the folder was packed; try again."
+    )
