@@ -843,6 +843,35 @@ def chat_close_question(shot: Shot):
     return chat.confirm.win
 
 
+def open_emoji_picker(shot: Shot, query: str = ""):
+    """A room with the picker open over its input, recent choices first, `query` typed."""
+    chat = three_rooms(shot)
+    shot.settings.update(recent_emoji=["👍", "😂", "🎉", "❤️", "🙏", "👀"])
+    chat.input.insert("end", "Sounds good " if shot.lang == "en" else "いいですね ")
+    chat.composer.emoji_button.invoke()
+    picker = shot.pump(lambda: chat.composer.emoji_picker, "the picker")
+    shot.pump(lambda: picker.win.winfo_viewable(), "the picker shown")
+    if query:
+        picker.entry.insert("end", query)
+    return picker
+
+
+@scenario("emoji-picker", "the emoji picker over the input: a name typed, English or Japanese")
+def emoji_picker(shot: Shot):
+    picker = open_emoji_picker(shot, "ねこ" if shot.lang == "ja" else "cat")
+    return shot.root, picker.win
+
+
+@scenario("emoji-picker-dark", "the emoji picker, recent choices first, Appearance set to Dark")
+def emoji_picker_dark(shot: Shot):
+    from ocm_gui import theme
+
+    picker = open_emoji_picker(shot)
+    shot.app.appearance.set_choice("dark")
+    shot.pump(lambda: shot.app.appearance.palette is theme.DARK, "the dark palette")
+    return shot.root, picker.win
+
+
 @scenario("paste-preview", "a picture pasted in the input (Ctrl+V): its preview with Send and Cancel")
 def paste_preview(shot: Shot):
     chat, clients, server, relay = members_room(shot, window=HOST)
