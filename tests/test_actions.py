@@ -5,25 +5,13 @@ from __future__ import annotations
 
 import pytest
 from support import EventLog
+from test_direct_messages import keys
 
 from ocm_core import errors
 from ocm_core.net.direct import DirectKeys
 from ocm_core.net.recorder import RoomRecorder, conversation_for
 from ocm_core.sansio import events as ev
 from ocm_core.storage.history import HistoryStore
-
-
-@pytest.fixture
-def keys(tmp_path):
-    made: list[DirectKeys] = []
-
-    def make(who: str) -> DirectKeys:
-        made.append(DirectKeys.load(tmp_path / who))
-        return made[-1]
-
-    yield make
-    for kept in made:
-        kept.close()
 
 
 @pytest.fixture

@@ -364,10 +364,10 @@ class FilePanel:
         )
         stamp = time.strftime("%H:%M", time.localtime(event.time))
         mine = event.sender == self.window.username
-        folder = getattr(event, "is_folder", False)
+        folder = event.is_folder
         shown_name = "📁 " + folder_name(event.name) if folder else event.name
-        what = folder_text(getattr(event, "files", 0), event.size) if folder else size_text(event.size)
-        if getattr(event, "is_folder", False):
+        what = folder_text(event.files, event.size) if folder else size_text(event.size)
+        if folder:
             said = _("You shared a folder · {time}") if mine else _("{sender} shared a folder · {time}")
         else:
             said = _("You shared a file · {time}") if mine else _("{sender} shared a file · {time}")

@@ -658,7 +658,7 @@ class Scrollback:
             self._hovered_chip = chip
             self.chip_tooltip.hide()
             if chip is not None:
-                self.chip_tooltip._schedule(event)
+                self.chip_tooltip.schedule(event)
 
     def _chip_names(self) -> str:
         """ "👍 ann, bob" for the reaction under the pointer ("": none there)."""

@@ -50,7 +50,7 @@ class Tooltip:
         self.window: tk.Toplevel | None = None
         self._after: str | None = None
         self._pointer = (0, 0)
-        widget.bind("<Enter>", self._schedule, add="+")
+        widget.bind("<Enter>", self.schedule, add="+")
         widget.bind("<Motion>", self._moved, add="+")
         widget.bind("<Leave>", self.hide, add="+")
         widget.bind("<ButtonPress>", self.hide, add="+")
@@ -62,9 +62,10 @@ class Tooltip:
     def _moved(self, event) -> None:
         self._pointer = (event.x_root, event.y_root)
         if self.window is None and self._after is None:
-            self._schedule(event)
+            self.schedule(event)
 
-    def _schedule(self, event=None) -> None:
+    def schedule(self, event=None) -> None:
+        """Show the tooltip after its delay (an earlier wait starts again)."""
         if event is not None:
             self._pointer = (event.x_root, event.y_root)
         self._cancel()
@@ -181,7 +182,7 @@ class ListboxTooltip:
         if row != self._row:
             self._row = row
             self.tooltip.hide()
-            self.tooltip._schedule(event)
+            self.tooltip.schedule(event)
 
     def _text(self) -> str:
         if self._row < 0 or self._row >= self.listbox.size():
